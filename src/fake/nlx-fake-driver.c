@@ -1,0 +1,298 @@
+/* nlx-fake-driver.c: an in-memory driver for testing the layers above
+ *
+ * It keeps the same rules as the lxc driver (states, errors, what is
+ * idempotent) so manager and API tests exercise real behaviour, but runs
+ * nothing.  Never use it to test the lxc driver itself. */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+#include <gmodule.h>
+
+#include "nlx-driver.h"
+
+typedef struct {
+  NlxInstance *instance;
+  NlxPowerState state;
+  GString *console;
+} FakeInstance;
+
+struct _NlxDriverState {
+  GMutex lock;
+  GHashTable *instances; /* uuid -> FakeInstance */
+};
+
+static void
+fake_instance_free (FakeInstance *fake)
+{
+  nlx_instance_free (fake->instance);
+  g_string_free (fake->console, TRUE);
+  g_free (fake);
+}
+
+static void
+boot (FakeInstance *fake)
+{
+  fake->state = NLX_POWER_STATE_RUNNING;
+  g_string_append_printf (fake->console, "fake instance %s booted\n",
+                          fake->instance->uuid);
+}
+
+static FakeInstance *
+lookup (NlxDriverState *state,
+        const char *uuid,
+        GError **error)
+{
+  FakeInstance *fake = g_hash_table_lookup (state->instances, uuid);
+
+  if (fake == NULL)
+    g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
+                 _("No instance %s on this host"), uuid);
+  return fake;
+}
+
+static gboolean
+require_state (FakeInstance *fake,
+               NlxPowerState wanted,
+               GError **error)
+{
+  if (fake->state == wanted)
+    return TRUE;
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+               _("Instance %s is %s, not %s"), fake->instance->uuid,
+               nlx_power_state_to_string (fake->state),
+               nlx_power_state_to_string (wanted));
+  return FALSE;
+}
+
+static NlxDriverState *
+fake_init_host (GKeyFile *config,
+                GError **error)
+{
+  NlxDriverState *state = g_new0 (NlxDriverState, 1);
+
+  g_mutex_init (&state->lock);
+  state->instances = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                            (GDestroyNotify) fake_instance_free);
+  return state;
+}
+
+static void
+fake_cleanup_host (NlxDriverState *state)
+{
+  g_hash_table_unref (state->instances);
+  g_mutex_clear (&state->lock);
+  g_free (state);
+}
+
+static char **
+fake_list_instances (NlxDriverState *state,
+                     GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  g_autofree char **uuids = NULL;
+
+  uuids = (char **) g_hash_table_get_keys_as_array (state->instances, NULL);
+  return g_strdupv (uuids);
+}
+
+static gboolean
+fake_spawn (NlxDriverState *state,
+            const NlxInstance *instance,
+            const NlxImage *image,
+            GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  g_autoptr(JsonNode) node = NULL;
+  FakeInstance *fake;
+
+  if (g_hash_table_contains (state->instances, instance->uuid))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+                   _("Instance %s already exists on this host; destroy it "
+                     "first or use another uuid"), instance->uuid);
+      return FALSE;
+    }
+
+  fake = g_new0 (FakeInstance, 1);
+  node = nlx_instance_to_node (instance);
+  fake->instance = nlx_instance_new_from_node (node, NULL);
+  fake->console = g_string_new (NULL);
+  boot (fake);
+  g_hash_table_insert (state->instances, g_strdup (instance->uuid), fake);
+  return TRUE;
+}
+
+static gboolean
+fake_destroy (NlxDriverState *state,
+              const char *uuid,
+              GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+
+  g_hash_table_remove (state->instances, uuid);
+  return TRUE;
+}
+
+static gboolean
+fake_reboot (NlxDriverState *state,
+             const char *uuid,
+             NlxRebootType type,
+             GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  FakeInstance *fake = lookup (state, uuid, error);
+
+  if (fake == NULL ||
+      (type == NLX_REBOOT_SOFT &&
+       !require_state (fake, NLX_POWER_STATE_RUNNING, error)))
+    return FALSE;
+  boot (fake);
+  return TRUE;
+}
+
+static gboolean
+fake_power_off (NlxDriverState *state,
+                const char *uuid,
+                guint timeout_s,
+                GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  FakeInstance *fake = lookup (state, uuid, error);
+
+  if (fake == NULL)
+    return FALSE;
+  fake->state = NLX_POWER_STATE_SHUTDOWN;
+  return TRUE;
+}
+
+static gboolean
+fake_power_on (NlxDriverState *state,
+               const char *uuid,
+               GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  FakeInstance *fake = lookup (state, uuid, error);
+
+  if (fake == NULL)
+    return FALSE;
+  if (fake->state == NLX_POWER_STATE_PAUSED)
+    return require_state (fake, NLX_POWER_STATE_SHUTDOWN, error);
+  if (fake->state != NLX_POWER_STATE_RUNNING)
+    boot (fake);
+  return TRUE;
+}
+
+static gboolean
+fake_pause (NlxDriverState *state,
+            const char *uuid,
+            GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  FakeInstance *fake = lookup (state, uuid, error);
+
+  if (fake == NULL || !require_state (fake, NLX_POWER_STATE_RUNNING, error))
+    return FALSE;
+  fake->state = NLX_POWER_STATE_PAUSED;
+  return TRUE;
+}
+
+static gboolean
+fake_unpause (NlxDriverState *state,
+              const char *uuid,
+              GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  FakeInstance *fake = lookup (state, uuid, error);
+
+  if (fake == NULL || !require_state (fake, NLX_POWER_STATE_PAUSED, error))
+    return FALSE;
+  fake->state = NLX_POWER_STATE_RUNNING;
+  return TRUE;
+}
+
+static gboolean
+fake_get_info (NlxDriverState *state,
+               const char *uuid,
+               NlxInstanceInfo *info,
+               GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  FakeInstance *fake = lookup (state, uuid, error);
+
+  if (fake == NULL)
+    return FALSE;
+  info->state = fake->state;
+  info->max_mem_kib = (guint64) fake->instance->flavor.memory_mb * 1024;
+  info->mem_kib = fake->state == NLX_POWER_STATE_SHUTDOWN ? 0 : 1024;
+  info->num_cpu = fake->instance->flavor.vcpus;
+  info->cpu_time_ns = 0;
+  return TRUE;
+}
+
+static char *
+fake_get_console_output (NlxDriverState *state,
+                         const char *uuid,
+                         gsize max_bytes,
+                         GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  FakeInstance *fake = lookup (state, uuid, error);
+  gsize length;
+
+  if (fake == NULL)
+    return NULL;
+  length = fake->console->len;
+  return g_strdup (fake->console->str + length - MIN (length, max_bytes));
+}
+
+static NlxHostResources *
+fake_get_available_resource (NlxDriverState *state,
+                             GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  NlxHostResources *res = g_new0 (NlxHostResources, 1);
+  GHashTableIter iter;
+  FakeInstance *fake;
+
+  res->vcpus = 64;
+  res->memory_mb = 256 * 1024;
+  res->local_gb = 2048;
+  g_hash_table_iter_init (&iter, state->instances);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &fake))
+    if (fake->state != NLX_POWER_STATE_SHUTDOWN)
+      {
+        res->vcpus_used += fake->instance->flavor.vcpus;
+        res->memory_mb_used += fake->instance->flavor.memory_mb;
+      }
+  res->hypervisor_type = g_strdup ("fake");
+  res->hypervisor_version = 1000;
+  res->hypervisor_hostname = g_strdup (g_get_host_name ());
+  return res;
+}
+
+static const NlxDriver fake_driver = {
+  .abi_version = NLX_DRIVER_ABI_VERSION,
+  .name = "fake",
+  .capabilities = NLX_DRIVER_CAP_PAUSE | NLX_DRIVER_CAP_CONSOLE_OUTPUT,
+  .init_host = fake_init_host,
+  .cleanup_host = fake_cleanup_host,
+  .list_instances = fake_list_instances,
+  .spawn = fake_spawn,
+  .destroy = fake_destroy,
+  .reboot = fake_reboot,
+  .power_off = fake_power_off,
+  .power_on = fake_power_on,
+  .pause = fake_pause,
+  .unpause = fake_unpause,
+  .get_info = fake_get_info,
+  .get_console_output = fake_get_console_output,
+  .get_available_resource = fake_get_available_resource,
+};
+
+G_MODULE_EXPORT const NlxDriver *nlx_driver_get (void);
+
+const NlxDriver *
+nlx_driver_get (void)
+{
+  return &fake_driver;
+}

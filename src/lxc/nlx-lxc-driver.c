@@ -1,0 +1,971 @@
+/* nlx-lxc-driver.c: the compute driver on libvirt LXC
+ *
+ * Each instance is a persistent libvirt LXC domain named after its uuid
+ * (nlx_instance_domain_name()) with a directory of its own under
+ * instances_path holding its console log and, for tarball images, its
+ * root tree.  libvirt is the truth about what runs: nothing here caches
+ * domain state. */
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#include <gmodule.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+#include <sys/statvfs.h>
+
+#include "nlx-archive.h"
+#include "nlx-driver.h"
+#include "nlx-file.h"
+#include "nlx-lxc-console.h"
+#include "nlx-lxc-domain.h"
+#include "nlx-lxc-error.h"
+
+#define DEFAULT_URI "lxc:///"
+#define DEFAULT_INSTANCES_PATH NLX_STATE_DIR "/instances"
+/* Nova's [libvirt] wait_soft_reboot_seconds */
+#define DEFAULT_SOFT_REBOOT_TIMEOUT_S 120
+#define INIT_START_TIMEOUT_US (30 * G_USEC_PER_SEC)
+#define POLL_INTERVAL_US (20 * 1000)
+
+struct _NlxDriverState {
+  virConnectPtr conn;
+  char *instances_path;
+  guint soft_reboot_timeout_s;
+};
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (virDomain, virDomainFree)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlDoc, xmlFreeDoc)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlXPathContext, xmlXPathFreeContext)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlXPathObject, xmlXPathFreeObject)
+
+/* ---- configuration ---------------------------------------------------- */
+
+static char *
+config_string (GKeyFile *config,
+               const char *group,
+               const char *key,
+               const char *fallback)
+{
+  char *value = NULL;
+
+  if (config != NULL)
+    value = g_key_file_get_string (config, group, key, NULL);
+  if (value == NULL || *g_strstrip (value) == '\0')
+    {
+      g_free (value);
+      value = g_strdup (fallback);
+    }
+  return value;
+}
+
+static gboolean
+config_uint (GKeyFile *config,
+             const char *group,
+             const char *key,
+             guint fallback,
+             guint max,
+             guint *out,
+             GError **error)
+{
+  g_autofree char *text = config_string (config, group, key, NULL);
+  guint64 value;
+
+  if (text == NULL)
+    {
+      *out = fallback;
+      return TRUE;
+    }
+  if (!g_ascii_string_to_unsigned (text, 10, 0, max, &value, NULL))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Configuration [%s] %s must be a whole number from 0 "
+                     "to %u, got “%s”"), group, key, max, text);
+      return FALSE;
+    }
+  *out = (guint) value;
+  return TRUE;
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static char *
+instance_dir (NlxDriverState *state,
+              const char *uuid)
+{
+  return g_build_filename (state->instances_path, uuid, NULL);
+}
+
+static char *
+console_log_path (NlxDriverState *state,
+                  const char *uuid)
+{
+  return g_build_filename (state->instances_path, uuid, "console.log", NULL);
+}
+
+static virDomainPtr
+lookup (NlxDriverState *state,
+        const char *uuid,
+        GError **error)
+{
+  virDomainPtr dom;
+
+  if (uuid == NULL || !g_uuid_string_is_valid (uuid))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("“%s” is not an instance uuid"), uuid ? uuid : "");
+      return NULL;
+    }
+  dom = virDomainLookupByUUIDString (state->conn, uuid);
+  if (dom == NULL)
+    {
+      if (nlx_lxc_error_last_is (VIR_ERR_NO_DOMAIN))
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
+                     _("No instance %s on this host"), uuid);
+      else
+        {
+          nlx_lxc_error_from_libvirt (error);
+          g_prefix_error (error, _("Cannot look up instance %s: "), uuid);
+        }
+    }
+  return dom;
+}
+
+static gboolean
+get_state (virDomainPtr dom,
+           const char *uuid,
+           int *domain_state,
+           GError **error)
+{
+  if (virDomainGetState (dom, domain_state, NULL, 0) < 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot read the state of instance %s: "), uuid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Like /proc/PID/exe but NULL when the process has gone. */
+static char *
+process_exe (guint pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%u/exe", pid);
+
+  return g_file_read_link (path, NULL);
+}
+
+/* The container's init is the only child of the libvirt_lxc controller,
+ * whose pid is the domain id.  It has really started once it no longer
+ * runs the controller's binary, i.e. once it has exec'd init. */
+static gboolean
+init_has_started (guint controller,
+                  const char *controller_exe,
+                  gboolean *known)
+{
+  g_autofree char *children_path = NULL;
+  g_autofree char *children = NULL;
+  g_autofree char *exe = NULL;
+  guint64 init;
+
+  children_path = g_strdup_printf ("/proc/%u/task/%u/children",
+                                   controller, controller);
+  *known = g_file_get_contents (children_path, &children, NULL, NULL);
+  if (!*known)
+    return FALSE;
+  if (!g_ascii_string_to_unsigned (g_strstrip (children), 10, 1, G_MAXUINT,
+                                   &init, NULL))
+    return FALSE;
+  exe = process_exe ((guint) init);
+  return exe != NULL && g_strcmp0 (exe, controller_exe) != 0;
+}
+
+static gboolean
+wait_for_init (virDomainPtr dom,
+               const char *uuid,
+               GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + INIT_START_TIMEOUT_US;
+  guint controller = virDomainGetID (dom);
+  g_autofree char *controller_exe = process_exe (controller);
+  gboolean known = TRUE;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      if (virDomainIsActive (dom) != 1)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       _("Instance %s stopped while starting: its init "
+                         "program exited or could not run. See "
+                         "/var/log/libvirt/lxc/%s.log and the console log"),
+                       uuid, virDomainGetName (dom));
+          return FALSE;
+        }
+      /* Without /proc/PID/task/PID/children a running domain is all we
+       * can know. */
+      if (controller_exe == NULL ||
+          init_has_started (controller, controller_exe, &known) || !known)
+        return TRUE;
+      g_usleep (1000);
+    }
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+               _("Instance %s did not start its init program within %d s"),
+               uuid, (int) (INIT_START_TIMEOUT_US / G_USEC_PER_SEC));
+  return FALSE;
+}
+
+static gboolean
+start_domain (virDomainPtr dom,
+              const char *uuid,
+              GError **error)
+{
+  if (virDomainCreate (dom) < 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot start instance %s: "), uuid);
+      return FALSE;
+    }
+  return wait_for_init (dom, uuid, error);
+}
+
+static char *
+xpath_string (const char *xml,
+              const char *expression)
+{
+  g_autoptr(xmlDoc) doc = NULL;
+  g_autoptr(xmlXPathContext) context = NULL;
+  g_autoptr(xmlXPathObject) result = NULL;
+  xmlChar *value;
+  char *copy;
+
+  doc = xmlReadMemory (xml, strlen (xml), NULL, NULL, XML_PARSE_NONET);
+  if (doc == NULL)
+    return NULL;
+  context = xmlXPathNewContext (doc);
+  result = xmlXPathEvalExpression (BAD_CAST expression, context);
+  if (result == NULL)
+    return NULL;
+  value = xmlXPathCastToString (result);
+  copy = (value != NULL && *value != '\0') ? g_strdup ((char *) value) : NULL;
+  xmlFree (value);
+  return copy;
+}
+
+/* Best effort: failing to save console output must not fail the
+ * operation that wanted it saved. */
+static void
+drain_console (NlxDriverState *state,
+               virDomainPtr dom,
+               const char *uuid)
+{
+  g_autofree char *xml = virDomainGetXMLDesc (dom, 0);
+  g_autofree char *pty = NULL;
+  g_autofree char *log_path = console_log_path (state, uuid);
+  g_autoptr(GError) error = NULL;
+
+  if (xml == NULL)
+    return;
+  pty = xpath_string (xml, "string(/domain/devices/console[@type='pty']"
+                           "/source/@path)");
+  if (pty != NULL && !nlx_lxc_console_drain (pty, log_path, &error))
+    g_debug ("Console of instance %s not saved: %s", uuid, error->message);
+}
+
+/* Signal names init understands as "power off", as image properties
+ * spell them ("SIGUSR2", "USR2", "SIGRTMIN+3"). */
+static int
+parse_signal (const char *name)
+{
+  static const struct {
+    const char *name;
+    int value;
+  } signals[] = {
+    { "HUP", VIR_DOMAIN_PROCESS_SIGNAL_HUP },
+    { "INT", VIR_DOMAIN_PROCESS_SIGNAL_INT },
+    { "QUIT", VIR_DOMAIN_PROCESS_SIGNAL_QUIT },
+    { "USR1", VIR_DOMAIN_PROCESS_SIGNAL_USR1 },
+    { "USR2", VIR_DOMAIN_PROCESS_SIGNAL_USR2 },
+    { "TERM", VIR_DOMAIN_PROCESS_SIGNAL_TERM },
+    { "PWR", VIR_DOMAIN_PROCESS_SIGNAL_PWR },
+  };
+  guint64 offset;
+
+  if (g_str_has_prefix (name, "SIG"))
+    name += 3;
+  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+    if (g_str_equal (name, signals[i].name))
+      return signals[i].value;
+  if (g_str_has_prefix (name, "RTMIN+") &&
+      g_ascii_string_to_unsigned (name + 6, 10, 0, 32, &offset, NULL))
+    return VIR_DOMAIN_PROCESS_SIGNAL_RT0 + (int) offset;
+  return -1;
+}
+
+/* Asks init to power off: with the image's own signal when it has one,
+ * else libvirt's way (initctl, then SIGTERM). */
+static gboolean
+request_shutdown (virDomainPtr dom,
+                  const char *uuid,
+                  GError **error)
+{
+  g_autofree char *metadata = NULL;
+  g_autofree char *name = NULL;
+  int rc;
+
+  metadata = virDomainGetMetadata (dom, VIR_DOMAIN_METADATA_ELEMENT,
+                                   NLX_LXC_XMLNS, 0);
+  /* libvirt hands the element back without its namespace. */
+  if (metadata != NULL)
+    name = xpath_string (metadata, "string(/instance/shutdown/@signal)");
+
+  if (name != NULL && parse_signal (name) >= 0)
+    rc = virDomainSendProcessSignal (dom, 1, parse_signal (name), 0);
+  else
+    rc = virDomainShutdownFlags (dom, 0);
+  if (rc < 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot ask instance %s to shut down: "), uuid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Waits for the domain to stop, saving console output as it goes.
+ * Returns whether it stopped in time. */
+static gboolean
+wait_inactive (NlxDriverState *state,
+               virDomainPtr dom,
+               const char *uuid,
+               guint timeout_s)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      drain_console (state, dom, uuid);
+      if (virDomainIsActive (dom) != 1)
+        return TRUE;
+      if (g_get_monotonic_time () >= deadline)
+        return FALSE;
+      g_usleep (POLL_INTERVAL_US);
+    }
+}
+
+/* Stops the domain now.  libvirt's destroy sends SIGTERM and waits before
+ * SIGKILL; killing init first takes the whole container down at once.
+ * A frozen container is thawed first, or the kill would wait too. */
+static gboolean
+stop_now (virDomainPtr dom,
+          const char *uuid,
+          GError **error)
+{
+  int domain_state = VIR_DOMAIN_NOSTATE;
+
+  if (virDomainGetState (dom, &domain_state, NULL, 0) == 0 &&
+      domain_state == VIR_DOMAIN_PAUSED)
+    virDomainResume (dom);
+  virDomainSendProcessSignal (dom, 1, VIR_DOMAIN_PROCESS_SIGNAL_KILL, 0);
+
+  if (virDomainDestroy (dom) < 0 && virDomainIsActive (dom) != 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot stop instance %s: "), uuid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- the driver ------------------------------------------------------- */
+
+static NlxDriverState *
+lxc_init_host (GKeyFile *config,
+               GError **error)
+{
+  g_autofree char *uri = config_string (config, "libvirt", "connection_uri",
+                                        DEFAULT_URI);
+  g_autofree char *path = config_string (config, "DEFAULT", "instances_path",
+                                         DEFAULT_INSTANCES_PATH);
+  g_autofree char *real_path = NULL;
+  g_autofree char *capabilities = NULL;
+  guint timeout;
+  virConnectPtr conn;
+  const char *type;
+  NlxDriverState *state;
+
+  if (!config_uint (config, "libvirt", "wait_soft_reboot_seconds",
+                    DEFAULT_SOFT_REBOOT_TIMEOUT_S, 3600, &timeout, error))
+    return NULL;
+
+  nlx_lxc_error_silence_libvirt ();
+  conn = virConnectOpen (uri);
+  if (conn == NULL)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot connect to libvirt at %s (is libvirtd "
+                               "running? set [libvirt] connection_uri): "), uri);
+      return NULL;
+    }
+
+  type = virConnectGetType (conn);
+  capabilities = virConnectGetCapabilities (conn);
+  if (type == NULL || g_ascii_strcasecmp (type, "LXC") != 0 ||
+      capabilities == NULL || strstr (capabilities, "<os_type>exe</os_type>") == NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_SUPPORTED,
+                   _("libvirt at %s is a %s hypervisor that cannot run "
+                     "containers; install libvirt-daemon-driver-lxc and set "
+                     "[libvirt] connection_uri to lxc:///"), uri,
+                   type ? type : "unknown");
+      virConnectClose (conn);
+      return NULL;
+    }
+
+  /* Archive extraction refuses paths through symbolic links, so keep
+   * the real path. */
+  if (g_mkdir_with_parents (path, 0711) != 0 ||
+      (real_path = realpath (path, NULL)) == NULL)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot use instances_path %s: %s"), path,
+                   g_strerror (saved_errno));
+      virConnectClose (conn);
+      return NULL;
+    }
+
+  state = g_new0 (NlxDriverState, 1);
+  state->conn = conn;
+  state->instances_path = g_steal_pointer (&real_path);
+  state->soft_reboot_timeout_s = timeout;
+  return state;
+}
+
+static void
+lxc_cleanup_host (NlxDriverState *state)
+{
+  virConnectClose (state->conn);
+  g_free (state->instances_path);
+  g_free (state);
+}
+
+/* Ours are the domains named exactly as nlx_instance_domain_name() names
+ * them: "instance-" and the first eight digits of their own uuid. */
+static char **
+lxc_list_instances (NlxDriverState *state,
+                    GError **error)
+{
+  g_autoptr(GStrvBuilder) uuids = g_strv_builder_new ();
+  virDomainPtr *doms = NULL;
+  int n;
+
+  n = virConnectListAllDomains (state->conn, &doms, 0);
+  if (n < 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot list instances: "));
+      return NULL;
+    }
+  for (int i = 0; i < n; i++)
+    {
+      char uuid[VIR_UUID_STRING_BUFLEN];
+      const char *name = virDomainGetName (doms[i]);
+
+      if (virDomainGetUUIDString (doms[i], uuid) == 0 &&
+          g_str_has_prefix (name, "instance-") &&
+          strlen (name) == strlen ("instance-") + 8 &&
+          strncmp (name + strlen ("instance-"), uuid, 8) == 0)
+        g_strv_builder_add (uuids, uuid);
+      virDomainFree (doms[i]);
+    }
+  free (doms);
+  return g_strv_builder_end (uuids);
+}
+
+/* Refuses to spawn when either the uuid or the derived domain name is
+ * taken, before anything is created. */
+static gboolean
+check_not_defined (NlxDriverState *state,
+                   const NlxInstance *instance,
+                   const char *name,
+                   GError **error)
+{
+  g_autoptr(virDomain) by_uuid = NULL;
+  g_autoptr(virDomain) by_name = NULL;
+
+  by_uuid = virDomainLookupByUUIDString (state->conn, instance->uuid);
+  if (by_uuid != NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+                   _("Instance %s already exists on this host; destroy it "
+                     "first or use another uuid"), instance->uuid);
+      return FALSE;
+    }
+  by_name = virDomainLookupByName (state->conn, name);
+  if (by_name != NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+                   _("A libvirt domain named %s already exists, so instance "
+                     "%s cannot have that name; use a uuid that starts "
+                     "with other digits"), name, instance->uuid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_image (const NlxImage *image,
+             const char *init,
+             const char *shutdown_signal,
+             GError **error)
+{
+  g_autofree char *root_init = NULL;
+  GStatBuf st;
+
+  if (shutdown_signal != NULL && parse_signal (shutdown_signal) < 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Image %s: %s “%s” is not a signal name; use e.g. "
+                     "SIGPWR, SIGUSR2 or SIGRTMIN+3"), image->id,
+                   NLX_IMAGE_PROP_SHUTDOWN_SIGNAL, shutdown_signal);
+      return FALSE;
+    }
+  if (g_stat (image->path, &st) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Image %s: cannot use root filesystem %s: %s"),
+                   image->id, image->path, g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (image->format != NLX_IMAGE_FORMAT_DIRECTORY)
+    return TRUE;
+
+  /* Sharing the host's own root with a container would hand it the host. */
+  if (g_str_equal (image->path, "/"))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Image %s: the host's / cannot be an instance's root "
+                     "filesystem"), image->id);
+      return FALSE;
+    }
+  root_init = g_build_filename (image->path, init, NULL);
+  if (g_lstat (root_init, &st) != 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Image %s has no init program %s; add it or set the "
+                     "image property %s"), image->id, init,
+                   NLX_IMAGE_PROP_INIT_PATH);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Lays out the instance directory and returns the root tree to use. */
+static char *
+prepare_root (const char *dir,
+              const NlxImage *image,
+              GError **error)
+{
+  g_autofree char *rootfs = NULL;
+
+  if (g_mkdir (dir, 0711) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot create instance directory %s: %s"), dir,
+                   g_strerror (saved_errno));
+      return NULL;
+    }
+  if (image->format == NLX_IMAGE_FORMAT_DIRECTORY)
+    return g_strdup (image->path);
+
+  rootfs = g_build_filename (dir, "rootfs", NULL);
+  if (g_mkdir (rootfs, 0755) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot create root directory %s: %s"), rootfs,
+                   g_strerror (saved_errno));
+      return NULL;
+    }
+  if (!nlx_archive_extract (image->path, rootfs, error))
+    return NULL;
+  return g_steal_pointer (&rootfs);
+}
+
+static gboolean
+lxc_spawn (NlxDriverState *state,
+           const NlxInstance *instance,
+           const NlxImage *image,
+           GError **error)
+{
+  const char *init = nlx_image_get_property (image, NLX_IMAGE_PROP_INIT_PATH);
+  const char *signal = nlx_image_get_property (image,
+                                               NLX_IMAGE_PROP_SHUTDOWN_SIGNAL);
+  g_autofree char *name = nlx_instance_domain_name (instance);
+  g_autofree char *dir = instance_dir (state, instance->uuid);
+  g_autofree char *root = NULL;
+  g_autofree char *xml = NULL;
+  g_autoptr(virDomain) dom = NULL;
+  NlxLxcDomainSpec spec = { 0 };
+
+  if (init == NULL)
+    init = NLX_LXC_DEFAULT_INIT;
+  if (!check_not_defined (state, instance, name, error) ||
+      !check_image (image, init, signal, error))
+    return FALSE;
+
+  /* No domain has this uuid, so a directory left by an earlier crash is
+   * stale and ours to clear. */
+  if (!nlx_file_remove_tree (dir, error))
+    return FALSE;
+
+  root = prepare_root (dir, image, error);
+  if (root != NULL)
+    {
+      spec.instance = instance;
+      spec.root_dir = root;
+      spec.init_path = init;
+      spec.shutdown_signal = signal;
+      xml = nlx_lxc_domain_build (&spec, error);
+    }
+  if (xml != NULL)
+    {
+      dom = virDomainDefineXML (state->conn, xml);
+      if (dom == NULL)
+        {
+          nlx_lxc_error_from_libvirt (error);
+          g_prefix_error (error, _("Cannot define instance %s: "),
+                          instance->uuid);
+        }
+    }
+  if (dom != NULL && start_domain (dom, instance->uuid, error))
+    return TRUE;
+
+  /* Undo everything: no domain, no directory. */
+  if (dom != NULL)
+    {
+      if (virDomainIsActive (dom) == 1)
+        stop_now (dom, instance->uuid, NULL);
+      virDomainUndefine (dom);
+    }
+  nlx_file_remove_tree (dir, NULL);
+  return FALSE;
+}
+
+static gboolean
+lxc_destroy (NlxDriverState *state,
+             const char *uuid,
+             GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(virDomain) dom = lookup (state, uuid, &local_error);
+  g_autofree char *dir = NULL;
+
+  if (dom == NULL &&
+      !g_error_matches (local_error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (dom != NULL)
+    {
+      if (virDomainIsActive (dom) == 1 && !stop_now (dom, uuid, error))
+        return FALSE;
+      if (virDomainUndefine (dom) < 0 &&
+          !nlx_lxc_error_last_is (VIR_ERR_NO_DOMAIN))
+        {
+          nlx_lxc_error_from_libvirt (error);
+          g_prefix_error (error, _("Cannot remove instance %s: "), uuid);
+          return FALSE;
+        }
+    }
+  dir = instance_dir (state, uuid);
+  return nlx_file_remove_tree (dir, error);
+}
+
+static gboolean
+lxc_reboot (NlxDriverState *state,
+            const char *uuid,
+            NlxRebootType type,
+            GError **error)
+{
+  g_autoptr(virDomain) dom = lookup (state, uuid, error);
+  int domain_state;
+
+  if (dom == NULL || !get_state (dom, uuid, &domain_state, error))
+    return FALSE;
+
+  if (type == NLX_REBOOT_SOFT)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      if (domain_state != VIR_DOMAIN_RUNNING)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                       _("Instance %s is not running, so it cannot reboot "
+                         "softly; use a hard reboot"), uuid);
+          return FALSE;
+        }
+      /* As Nova does: shut down and start again, and fall back to a hard
+       * reboot when init does not shut down in time. */
+      if (request_shutdown (dom, uuid, &local_error) &&
+          wait_inactive (state, dom, uuid, state->soft_reboot_timeout_s))
+        return start_domain (dom, uuid, error);
+      g_debug ("Soft reboot of instance %s fell back to hard: %s", uuid,
+               local_error ? local_error->message : "timed out");
+    }
+
+  if (virDomainIsActive (dom) == 1)
+    {
+      drain_console (state, dom, uuid);
+      if (!stop_now (dom, uuid, error))
+        return FALSE;
+    }
+  return start_domain (dom, uuid, error);
+}
+
+static gboolean
+lxc_power_off (NlxDriverState *state,
+               const char *uuid,
+               guint timeout_s,
+               GError **error)
+{
+  g_autoptr(virDomain) dom = lookup (state, uuid, error);
+  g_autoptr(GError) local_error = NULL;
+  int domain_state;
+
+  if (dom == NULL || !get_state (dom, uuid, &domain_state, error))
+    return FALSE;
+  if (domain_state == VIR_DOMAIN_SHUTOFF)
+    return TRUE;
+
+  if (timeout_s > 0 && domain_state == VIR_DOMAIN_RUNNING)
+    {
+      if (request_shutdown (dom, uuid, &local_error) &&
+          wait_inactive (state, dom, uuid, timeout_s))
+        return TRUE;
+      g_debug ("Instance %s did not power off within %u s, stopping it: %s",
+               uuid, timeout_s,
+               local_error ? local_error->message : "timed out");
+    }
+  drain_console (state, dom, uuid);
+  return stop_now (dom, uuid, error);
+}
+
+static gboolean
+lxc_power_on (NlxDriverState *state,
+              const char *uuid,
+              GError **error)
+{
+  g_autoptr(virDomain) dom = lookup (state, uuid, error);
+  int domain_state;
+
+  if (dom == NULL || !get_state (dom, uuid, &domain_state, error))
+    return FALSE;
+  if (domain_state == VIR_DOMAIN_RUNNING)
+    return TRUE;
+  if (domain_state == VIR_DOMAIN_PAUSED)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Instance %s is paused; unpause it instead"), uuid);
+      return FALSE;
+    }
+  return start_domain (dom, uuid, error);
+}
+
+static gboolean
+lxc_pause (NlxDriverState *state,
+           const char *uuid,
+           GError **error)
+{
+  g_autoptr(virDomain) dom = lookup (state, uuid, error);
+  int domain_state;
+
+  if (dom == NULL || !get_state (dom, uuid, &domain_state, error))
+    return FALSE;
+  if (domain_state != VIR_DOMAIN_RUNNING)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Instance %s is %s; only a running instance can be "
+                     "paused"), uuid,
+                   nlx_power_state_to_string (nlx_power_state_from_libvirt (domain_state)));
+      return FALSE;
+    }
+  if (virDomainSuspend (dom) < 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot pause instance %s: "), uuid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+lxc_unpause (NlxDriverState *state,
+             const char *uuid,
+             GError **error)
+{
+  g_autoptr(virDomain) dom = lookup (state, uuid, error);
+  int domain_state;
+
+  if (dom == NULL || !get_state (dom, uuid, &domain_state, error))
+    return FALSE;
+  if (domain_state != VIR_DOMAIN_PAUSED)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Instance %s is %s, not paused"), uuid,
+                   nlx_power_state_to_string (nlx_power_state_from_libvirt (domain_state)));
+      return FALSE;
+    }
+  if (virDomainResume (dom) < 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot unpause instance %s: "), uuid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+lxc_get_info (NlxDriverState *state,
+              const char *uuid,
+              NlxInstanceInfo *info,
+              GError **error)
+{
+  g_autoptr(virDomain) dom = lookup (state, uuid, error);
+  virDomainInfo vinfo;
+
+  if (dom == NULL)
+    return FALSE;
+  if (virDomainGetInfo (dom, &vinfo) < 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot read information on instance %s: "),
+                      uuid);
+      return FALSE;
+    }
+  info->state = nlx_power_state_from_libvirt (vinfo.state);
+  info->max_mem_kib = vinfo.maxMem;
+  info->mem_kib = vinfo.memory;
+  info->num_cpu = vinfo.nrVirtCpu;
+  info->cpu_time_ns = vinfo.cpuTime;
+  return TRUE;
+}
+
+static char *
+lxc_get_console_output (NlxDriverState *state,
+                        const char *uuid,
+                        gsize max_bytes,
+                        GError **error)
+{
+  g_autoptr(virDomain) dom = lookup (state, uuid, error);
+  g_autofree char *log_path = NULL;
+
+  if (dom == NULL)
+    return NULL;
+  if (virDomainIsActive (dom) == 1)
+    drain_console (state, dom, uuid);
+  log_path = console_log_path (state, uuid);
+  return nlx_lxc_console_tail (log_path, max_bytes, error);
+}
+
+static NlxHostResources *
+lxc_get_available_resource (NlxDriverState *state,
+                            GError **error)
+{
+  g_autoptr(NlxHostResources) res = g_new0 (NlxHostResources, 1);
+  virNodeMemoryStatsPtr stats = NULL;
+  virDomainPtr *doms = NULL;
+  unsigned long version = 0;
+  virNodeInfo node;
+  struct statvfs fs;
+  int nparams = 0;
+  int n;
+
+  if (virNodeGetInfo (state->conn, &node) < 0 ||
+      virConnectGetVersion (state->conn, &version) < 0 ||
+      (res->hypervisor_hostname = virConnectGetHostname (state->conn)) == NULL ||
+      virNodeGetMemoryStats (state->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS,
+                             NULL, &nparams, 0) < 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot read host resources: "));
+      return NULL;
+    }
+  res->vcpus = node.cpus;
+  res->memory_mb = node.memory / 1024;
+  res->hypervisor_type = g_strdup ("lxc");
+  res->hypervisor_version = version;
+
+  /* As Nova counts it: memory neither free nor reclaimable cache. */
+  stats = g_new0 (virNodeMemoryStats, nparams);
+  if (virNodeGetMemoryStats (state->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS,
+                             stats, &nparams, 0) == 0)
+    {
+      guint64 available = 0;
+
+      for (int i = 0; i < nparams; i++)
+        if (g_str_equal (stats[i].field, VIR_NODE_MEMORY_STATS_FREE) ||
+            g_str_equal (stats[i].field, VIR_NODE_MEMORY_STATS_BUFFERS) ||
+            g_str_equal (stats[i].field, VIR_NODE_MEMORY_STATS_CACHED))
+          available += stats[i].value;
+      res->memory_mb_used = (node.memory - MIN (available, node.memory)) / 1024;
+    }
+  g_free (stats);
+
+  n = virConnectListAllDomains (state->conn, &doms,
+                                VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+  for (int i = 0; i < n; i++)
+    {
+      virDomainInfo info;
+
+      if (virDomainGetInfo (doms[i], &info) == 0)
+        res->vcpus_used += info.nrVirtCpu;
+      virDomainFree (doms[i]);
+    }
+  free (doms);
+
+  if (statvfs (state->instances_path, &fs) == 0)
+    {
+      res->local_gb = (guint64) fs.f_blocks * fs.f_frsize / (1024 * 1024 * 1024);
+      res->local_gb_used = (guint64) (fs.f_blocks - fs.f_bfree) * fs.f_frsize /
+                           (1024 * 1024 * 1024);
+    }
+  return g_steal_pointer (&res);
+}
+
+static const NlxDriver lxc_driver = {
+  .abi_version = NLX_DRIVER_ABI_VERSION,
+  .name = "lxc",
+  .capabilities = NLX_DRIVER_CAP_PAUSE | NLX_DRIVER_CAP_CONSOLE_OUTPUT,
+  .init_host = lxc_init_host,
+  .cleanup_host = lxc_cleanup_host,
+  .list_instances = lxc_list_instances,
+  .spawn = lxc_spawn,
+  .destroy = lxc_destroy,
+  .reboot = lxc_reboot,
+  .power_off = lxc_power_off,
+  .power_on = lxc_power_on,
+  .pause = lxc_pause,
+  .unpause = lxc_unpause,
+  .get_info = lxc_get_info,
+  .get_console_output = lxc_get_console_output,
+  .get_available_resource = lxc_get_available_resource,
+};
+
+G_MODULE_EXPORT const NlxDriver *nlx_driver_get (void);
+
+const NlxDriver *
+nlx_driver_get (void)
+{
+  return &lxc_driver;
+}

@@ -1,0 +1,180 @@
+/* nlx-driver.h: the compute driver interface, shaped like Nova's
+ * nova.virt.driver.ComputeDriver */
+#pragma once
+
+#include <glib.h>
+
+#include "nlx-error.h"
+#include "nlx-image.h"
+#include "nlx-instance.h"
+#include "nlx-power-state.h"
+
+G_BEGIN_DECLS
+
+/* Bumped whenever NlxDriver changes shape; the loader refuses a plugin
+ * built against another version instead of calling through a wrong
+ * table. */
+#define NLX_DRIVER_ABI_VERSION 1
+
+/* The one symbol every plugin exports: const NlxDriver *nlx_driver_get (void) */
+#define NLX_DRIVER_ENTRY_POINT "nlx_driver_get"
+
+/**
+ * NlxDriverCapability:
+ *
+ * What a driver can do beyond the operations every driver must have.
+ * A flag is set exactly when the matching operations are filled in; the
+ * loader checks that.
+ */
+typedef enum {
+  NLX_DRIVER_CAP_PAUSE = 1 << 0,          /* pause, unpause */
+  NLX_DRIVER_CAP_CONSOLE_OUTPUT = 1 << 1, /* get_console_output */
+  NLX_DRIVER_CAP_VOLUMES = 1 << 2,        /* attach_volume, detach_volume */
+  NLX_DRIVER_CAP_SNAPSHOT = 1 << 3,       /* snapshot */
+} NlxDriverCapability;
+
+typedef enum {
+  NLX_REBOOT_SOFT,
+  NLX_REBOOT_HARD,
+} NlxRebootType;
+
+/**
+ * NlxInstanceInfo:
+ * @state: the power state
+ * @max_mem_kib: memory limit
+ * @mem_kib: memory in use
+ * @num_cpu: virtual CPUs
+ * @cpu_time_ns: CPU time used
+ */
+typedef struct {
+  NlxPowerState state;
+  guint64 max_mem_kib;
+  guint64 mem_kib;
+  guint num_cpu;
+  guint64 cpu_time_ns;
+} NlxInstanceInfo;
+
+/**
+ * NlxHostResources:
+ *
+ * What get_available_resource reports, with Nova's field names.
+ * @hypervisor_version is encoded as libvirt does: major * 1000000 +
+ * minor * 1000 + release.
+ */
+typedef struct {
+  guint vcpus;
+  guint vcpus_used;
+  guint64 memory_mb;
+  guint64 memory_mb_used;
+  guint64 local_gb;
+  guint64 local_gb_used;
+  char *hypervisor_type;
+  guint64 hypervisor_version;
+  char *hypervisor_hostname;
+} NlxHostResources;
+
+void nlx_host_resources_free (NlxHostResources *resources);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxHostResources, nlx_host_resources_free)
+
+/**
+ * NlxVolumeAttachment:
+ * @volume_id: the volume, named by id only
+ * @device: device path inside the instance, e.g. /dev/vdb
+ * @mount_path: where to mount its filesystem inside the instance, or %NULL
+ *   to pass the block device only
+ */
+typedef struct {
+  const char *volume_id;
+  const char *device;
+  const char *mount_path;
+} NlxVolumeAttachment;
+
+/* Each plugin defines its own state behind this name. */
+typedef struct _NlxDriverState NlxDriverState;
+
+/**
+ * NlxDriver:
+ * @abi_version: %NLX_DRIVER_ABI_VERSION
+ * @name: the plugin's name, as in `compute_driver = NAME`
+ * @capabilities: optional operations this driver has
+ *
+ * A driver is this table, filled in with designated initializers and
+ * returned by the plugin's nlx_driver_get().  Instances are named by uuid
+ * in every operation but spawn.  Every fallible operation sets a
+ * #NLX_DRIVER_ERROR; callers never call through the table directly but
+ * through nlx_virt_*(), which reports operations left %NULL as
+ * %NLX_DRIVER_ERROR_NOT_SUPPORTED.
+ *
+ * Required: init_host, cleanup_host, list_instances, spawn, destroy,
+ * reboot, power_off, power_on, get_info, get_available_resource.
+ */
+typedef struct {
+  guint abi_version;
+  const char *name;
+  NlxDriverCapability capabilities;
+
+  /* Connects to the hypervisor and checks it can run instances.
+   * @config may be %NULL: every setting then has its default. */
+  NlxDriverState *(*init_host) (GKeyFile *config,
+                                GError **error);
+  void (*cleanup_host) (NlxDriverState *state);
+
+  /* uuids of this driver's instances, running or not */
+  char **(*list_instances) (NlxDriverState *state,
+                            GError **error);
+  /* Creates and starts the instance; returns once its init runs. */
+  gboolean (*spawn) (NlxDriverState *state,
+                     const NlxInstance *instance,
+                     const NlxImage *image,
+                     GError **error);
+  /* Stops and removes the instance and everything it owns on the host.
+   * Succeeds when the instance is already gone. */
+  gboolean (*destroy) (NlxDriverState *state,
+                       const char *uuid,
+                       GError **error);
+  gboolean (*reboot) (NlxDriverState *state,
+                      const char *uuid,
+                      NlxRebootType type,
+                      GError **error);
+  /* Asks the instance to shut down, waits up to @timeout_s seconds, then
+   * stops it; 0 stops it at once. */
+  gboolean (*power_off) (NlxDriverState *state,
+                         const char *uuid,
+                         guint timeout_s,
+                         GError **error);
+  gboolean (*power_on) (NlxDriverState *state,
+                        const char *uuid,
+                        GError **error);
+  gboolean (*pause) (NlxDriverState *state,
+                     const char *uuid,
+                     GError **error);
+  gboolean (*unpause) (NlxDriverState *state,
+                       const char *uuid,
+                       GError **error);
+  gboolean (*get_info) (NlxDriverState *state,
+                        const char *uuid,
+                        NlxInstanceInfo *info,
+                        GError **error);
+  /* At most the last @max_bytes of the instance's console. */
+  char *(*get_console_output) (NlxDriverState *state,
+                               const char *uuid,
+                               gsize max_bytes,
+                               GError **error);
+  gboolean (*attach_volume) (NlxDriverState *state,
+                             const char *uuid,
+                             const NlxVolumeAttachment *attachment,
+                             GError **error);
+  gboolean (*detach_volume) (NlxDriverState *state,
+                             const char *uuid,
+                             const char *volume_id,
+                             GError **error);
+  /* Writes the instance's root filesystem as a new image into @image_dir. */
+  gboolean (*snapshot) (NlxDriverState *state,
+                        const char *uuid,
+                        const char *image_dir,
+                        GError **error);
+  NlxHostResources *(*get_available_resource) (NlxDriverState *state,
+                                               GError **error);
+} NlxDriver;
+
+G_END_DECLS

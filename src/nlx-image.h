@@ -1,0 +1,48 @@
+/* nlx-image.h: the image an instance's root filesystem comes from */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/**
+ * NlxImageFormat:
+ * @NLX_IMAGE_FORMAT_DIRECTORY: a root filesystem tree on the host
+ * @NLX_IMAGE_FORMAT_TARBALL: a root filesystem archive (tar, compressed or not)
+ */
+typedef enum {
+  NLX_IMAGE_FORMAT_DIRECTORY,
+  NLX_IMAGE_FORMAT_TARBALL,
+} NlxImageFormat;
+
+/* Image properties the lxc driver reads, named like Glance's. */
+#define NLX_IMAGE_PROP_INIT_PATH "os_init_path"
+#define NLX_IMAGE_PROP_SHUTDOWN_SIGNAL "os_shutdown_signal"
+
+/**
+ * NlxImage:
+ * @id: the reference the image was resolved from
+ * @path: absolute path of the directory or archive
+ * @format: what @path holds
+ * @properties: string properties, like Glance's image properties
+ */
+typedef struct {
+  char *id;
+  char *path;
+  NlxImageFormat format;
+  GHashTable *properties;
+} NlxImage;
+
+NlxImage *nlx_image_new_from_path (const char *id,
+                                   const char *path,
+                                   GError **error);
+void nlx_image_free (NlxImage *image);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxImage, nlx_image_free)
+
+void nlx_image_set_property (NlxImage *image,
+                             const char *key,
+                             const char *value);
+const char *nlx_image_get_property (const NlxImage *image,
+                                    const char *key);
+
+G_END_DECLS

@@ -1,0 +1,68 @@
+/* nlx-instance.h: what a caller asks an instance to be */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/**
+ * NlxFlavor:
+ * @name: the flavor's name, e.g. "m1.small"
+ * @vcpus: virtual CPUs
+ * @memory_mb: memory limit in MiB
+ * @root_gb: root disk size in GiB (0: the image's own size)
+ */
+typedef struct {
+  char *name;
+  guint vcpus;
+  guint memory_mb;
+  guint root_gb;
+} NlxFlavor;
+
+/**
+ * NlxInstance:
+ * @uuid: canonical lower-case uuid, the instance's identity
+ * @name: display name chosen by the user
+ * @flavor: resources
+ * @image_ref: the image the root filesystem comes from
+ * @user_id: owning user
+ * @project_id: owning project
+ * @metadata: string keys to string values
+ * @created_at: creation time, UTC
+ *
+ * The driver-independent record of one instance, like Nova's Instance
+ * object.  It says what was asked, not what runs.
+ */
+typedef struct {
+  char *uuid;
+  char *name;
+  NlxFlavor flavor;
+  char *image_ref;
+  char *user_id;
+  char *project_id;
+  GHashTable *metadata;
+  GDateTime *created_at;
+} NlxInstance;
+
+#define NLX_INSTANCE_NAME_MAX 255
+#define NLX_FLAVOR_VCPUS_MAX 1024
+#define NLX_FLAVOR_MEMORY_MB_MAX (16u * 1024 * 1024)
+#define NLX_FLAVOR_ROOT_GB_MAX (1024u * 1024)
+
+void nlx_instance_free (NlxInstance *instance);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxInstance, nlx_instance_free)
+
+NlxInstance *nlx_instance_new_from_node (JsonNode *node,
+                                         GError **error);
+NlxInstance *nlx_instance_new_from_data (const char *data,
+                                         gssize length,
+                                         GError **error);
+NlxInstance *nlx_instance_new_from_file (const char *path,
+                                         GError **error);
+JsonNode *nlx_instance_to_node (const NlxInstance *instance);
+char *nlx_instance_to_data (const NlxInstance *instance);
+
+char *nlx_instance_domain_name (const NlxInstance *instance);
+
+G_END_DECLS

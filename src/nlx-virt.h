@@ -1,0 +1,67 @@
+/* nlx-virt.h: a loaded, initialised compute driver */
+#pragma once
+
+#include "nlx-driver.h"
+
+G_BEGIN_DECLS
+
+typedef struct _NlxVirt NlxVirt;
+
+NlxVirt *nlx_virt_open (const char *driver_name,
+                        GKeyFile *config,
+                        GError **error);
+void nlx_virt_close (NlxVirt *virt);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxVirt, nlx_virt_close)
+
+const NlxDriver *nlx_virt_get_driver (NlxVirt *virt);
+
+char **nlx_virt_list_instances (NlxVirt *virt,
+                                GError **error);
+gboolean nlx_virt_spawn (NlxVirt *virt,
+                         const NlxInstance *instance,
+                         const NlxImage *image,
+                         GError **error);
+gboolean nlx_virt_destroy (NlxVirt *virt,
+                           const char *uuid,
+                           GError **error);
+gboolean nlx_virt_reboot (NlxVirt *virt,
+                          const char *uuid,
+                          NlxRebootType type,
+                          GError **error);
+gboolean nlx_virt_power_off (NlxVirt *virt,
+                             const char *uuid,
+                             guint timeout_s,
+                             GError **error);
+gboolean nlx_virt_power_on (NlxVirt *virt,
+                            const char *uuid,
+                            GError **error);
+gboolean nlx_virt_pause (NlxVirt *virt,
+                         const char *uuid,
+                         GError **error);
+gboolean nlx_virt_unpause (NlxVirt *virt,
+                           const char *uuid,
+                           GError **error);
+gboolean nlx_virt_get_info (NlxVirt *virt,
+                            const char *uuid,
+                            NlxInstanceInfo *info,
+                            GError **error);
+char *nlx_virt_get_console_output (NlxVirt *virt,
+                                   const char *uuid,
+                                   gsize max_bytes,
+                                   GError **error);
+gboolean nlx_virt_attach_volume (NlxVirt *virt,
+                                 const char *uuid,
+                                 const NlxVolumeAttachment *attachment,
+                                 GError **error);
+gboolean nlx_virt_detach_volume (NlxVirt *virt,
+                                 const char *uuid,
+                                 const char *volume_id,
+                                 GError **error);
+gboolean nlx_virt_snapshot (NlxVirt *virt,
+                            const char *uuid,
+                            const char *image_dir,
+                            GError **error);
+NlxHostResources *nlx_virt_get_available_resource (NlxVirt *virt,
+                                                   GError **error);
+
+G_END_DECLS
