@@ -5,14 +5,16 @@
  * side of the PTY buffers about 16 KiB; past that the container's writes
  * to /dev/console block.  Whoever needs the output drains the PTY into
  * console.log in the instance directory, as Nova does for LXC: before it
- * reads the log, and while an instance shuts down, because the PTY and
- * whatever it still holds vanish with the container. */
+ * reads the log, and while an instance shuts down.  The PTY and whatever
+ * it still holds vanish the moment the container exits, so a shutdown is
+ * followed with the PTY held open, never by reopening it now and then. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "nlx-error.h"
@@ -47,23 +49,30 @@ trim_log (const char *log_path,
                                    G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
 }
 
+struct _NlxLxcConsole {
+  int pty_fd;
+  int log_fd;
+  char *log_path;
+};
+
 /**
- * nlx_lxc_console_drain:
+ * nlx_lxc_console_open:
  * @pty_path: the host side of the instance's console, from its live XML
  * @log_path: the console log to append to
  * @error: return location for a #NLX_DRIVER_ERROR
  *
- * Appends whatever the console holds now, without waiting for more.
+ * Returns: (transfer full): a reader of the console, or %NULL
  */
-gboolean
-nlx_lxc_console_drain (const char *pty_path,
-                       const char *log_path,
-                       GError **error)
+NlxLxcConsole *
+nlx_lxc_console_open (const char *pty_path,
+                      const char *log_path,
+                      GError **error)
 {
-  char buffer[16384];
-  int pty_fd, log_fd;
-  gboolean ok = TRUE;
-  off_t size;
+  g_autoptr(NlxLxcConsole) console = g_new0 (NlxLxcConsole, 1);
+
+  console->pty_fd = -1;
+  console->log_fd = -1;
+  console->log_path = g_strdup (log_path);
 
   /* The path comes from libvirt's XML, but it is opened as root: accept
    * nothing but a PTY. */
@@ -72,42 +81,78 @@ nlx_lxc_console_drain (const char *pty_path,
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("Console path %s is not a PTY; not reading it"),
                    pty_path);
-      return FALSE;
+      return NULL;
     }
-  pty_fd = g_open (pty_path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0);
-  if (pty_fd < 0)
-    return set_io_error (error, pty_path, errno);
-  log_fd = g_open (log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (log_fd < 0)
+  console->pty_fd = g_open (pty_path,
+                            O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0);
+  if (console->pty_fd < 0)
     {
-      int saved_errno = errno;
-
-      close (pty_fd);
-      return set_io_error (error, log_path, saved_errno);
+      set_io_error (error, pty_path, errno);
+      return NULL;
     }
+  console->log_fd = g_open (log_path,
+                            O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (console->log_fd < 0)
+    {
+      set_io_error (error, log_path, errno);
+      return NULL;
+    }
+  return g_steal_pointer (&console);
+}
+
+/**
+ * nlx_lxc_console_read:
+ * @console: a console reader
+ * @timeout_ms: how long to wait for output when there is none yet
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Appends to the log whatever the console holds, waiting up to
+ * @timeout_ms for something to arrive.
+ */
+gboolean
+nlx_lxc_console_read (NlxLxcConsole *console,
+                      guint timeout_ms,
+                      GError **error)
+{
+  struct pollfd pfd = { .fd = console->pty_fd, .events = POLLIN };
+  char buffer[16384];
+
+  if (timeout_ms > 0 && poll (&pfd, 1, timeout_ms) <= 0)
+    return TRUE;
 
   for (;;)
     {
-      ssize_t n = read (pty_fd, buffer, sizeof buffer);
+      ssize_t n = read (console->pty_fd, buffer, sizeof buffer);
 
       if (n < 0 && errno == EINTR)
         continue;
       /* EAGAIN: drained; EIO: the container side has gone. */
       if (n <= 0)
-        break;
-      if (write (log_fd, buffer, n) != n)
-        {
-          ok = set_io_error (error, log_path, errno);
-          break;
-        }
+        return TRUE;
+      if (write (console->log_fd, buffer, n) != n)
+        return set_io_error (error, console->log_path, errno);
     }
+}
 
-  size = lseek (log_fd, 0, SEEK_END);
-  close (log_fd);
-  close (pty_fd);
-  if (ok && size > NLX_LXC_CONSOLE_LOG_MAX)
-    ok = trim_log (log_path, error);
-  return ok;
+void
+nlx_lxc_console_close (NlxLxcConsole *console)
+{
+  g_autoptr(GError) error = NULL;
+  off_t size = -1;
+
+  if (console == NULL)
+    return;
+  if (console->log_fd >= 0)
+    {
+      size = lseek (console->log_fd, 0, SEEK_END);
+      close (console->log_fd);
+    }
+  if (console->pty_fd >= 0)
+    close (console->pty_fd);
+  if (size > NLX_LXC_CONSOLE_LOG_MAX && !trim_log (console->log_path, &error))
+    g_warning ("%s", error->message);
+  g_free (console->log_path);
+  g_free (console);
 }
 
 /**

@@ -8,9 +8,17 @@ G_BEGIN_DECLS
 /* The log keeps at most this much; older output is dropped first. */
 #define NLX_LXC_CONSOLE_LOG_MAX (1024 * 1024)
 
-gboolean nlx_lxc_console_drain (const char *pty_path,
-                                const char *log_path,
-                                GError **error);
+typedef struct _NlxLxcConsole NlxLxcConsole;
+
+NlxLxcConsole *nlx_lxc_console_open (const char *pty_path,
+                                     const char *log_path,
+                                     GError **error);
+gboolean nlx_lxc_console_read (NlxLxcConsole *console,
+                               guint timeout_ms,
+                               GError **error);
+void nlx_lxc_console_close (NlxLxcConsole *console);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxLxcConsole, nlx_lxc_console_close)
+
 char *nlx_lxc_console_tail (const char *log_path,
                             gsize max_bytes,
                             GError **error);

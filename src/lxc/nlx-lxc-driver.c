@@ -256,22 +256,38 @@ xpath_string (const char *xml,
 
 /* Best effort: failing to save console output must not fail the
  * operation that wanted it saved. */
-static void
-drain_console (NlxDriverState *state,
-               virDomainPtr dom,
-               const char *uuid)
+static NlxLxcConsole *
+open_console (NlxDriverState *state,
+              virDomainPtr dom,
+              const char *uuid)
 {
   g_autofree char *xml = virDomainGetXMLDesc (dom, 0);
   g_autofree char *pty = NULL;
   g_autofree char *log_path = console_log_path (state, uuid);
   g_autoptr(GError) error = NULL;
+  NlxLxcConsole *console;
 
   if (xml == NULL)
-    return;
+    return NULL;
   pty = xpath_string (xml, "string(/domain/devices/console[@type='pty']"
                            "/source/@path)");
-  if (pty != NULL && !nlx_lxc_console_drain (pty, log_path, &error))
+  if (pty == NULL)
+    return NULL;
+  console = nlx_lxc_console_open (pty, log_path, &error);
+  if (console == NULL)
     g_debug ("Console of instance %s not saved: %s", uuid, error->message);
+  return console;
+}
+
+static void
+drain_console (NlxDriverState *state,
+               virDomainPtr dom,
+               const char *uuid)
+{
+  g_autoptr(NlxLxcConsole) console = open_console (state, dom, uuid);
+
+  if (console != NULL)
+    nlx_lxc_console_read (console, 0, NULL);
 }
 
 /* Signal names init understands as "power off", as image properties
@@ -343,15 +359,22 @@ wait_inactive (NlxDriverState *state,
                guint timeout_s)
 {
   gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+  g_autoptr(NlxLxcConsole) console = open_console (state, dom, uuid);
 
   for (;;)
     {
-      drain_console (state, dom, uuid);
+      if (console != NULL)
+        nlx_lxc_console_read (console, POLL_INTERVAL_US / 1000, NULL);
+      else
+        g_usleep (POLL_INTERVAL_US);
       if (virDomainIsActive (dom) != 1)
-        return TRUE;
+        {
+          if (console != NULL)
+            nlx_lxc_console_read (console, 0, NULL);
+          return TRUE;
+        }
       if (g_get_monotonic_time () >= deadline)
         return FALSE;
-      g_usleep (POLL_INTERVAL_US);
     }
 }
 
@@ -911,14 +934,20 @@ lxc_get_available_resource (NlxDriverState *state,
   if (virNodeGetMemoryStats (state->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS,
                              stats, &nparams, 0) == 0)
     {
+      guint64 total = node.memory;
       guint64 available = 0;
 
+      /* virNodeGetInfo's memory can be a cgroup's view under LXC; the
+       * node's memory statistics have the host's total. */
       for (int i = 0; i < nparams; i++)
-        if (g_str_equal (stats[i].field, VIR_NODE_MEMORY_STATS_FREE) ||
-            g_str_equal (stats[i].field, VIR_NODE_MEMORY_STATS_BUFFERS) ||
-            g_str_equal (stats[i].field, VIR_NODE_MEMORY_STATS_CACHED))
+        if (g_str_equal (stats[i].field, VIR_NODE_MEMORY_STATS_TOTAL))
+          total = stats[i].value;
+        else if (g_str_equal (stats[i].field, VIR_NODE_MEMORY_STATS_FREE) ||
+                 g_str_equal (stats[i].field, VIR_NODE_MEMORY_STATS_BUFFERS) ||
+                 g_str_equal (stats[i].field, VIR_NODE_MEMORY_STATS_CACHED))
           available += stats[i].value;
-      res->memory_mb_used = (node.memory - MIN (available, node.memory)) / 1024;
+      res->memory_mb = total / 1024;
+      res->memory_mb_used = (total - MIN (available, total)) / 1024;
     }
   g_free (stats);
 

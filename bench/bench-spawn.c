@@ -1,0 +1,471 @@
+/* bench-spawn: what the lxc driver costs over libvirt alone
+ *
+ * Spawns and destroys containers through the driver and, interleaved with
+ * them, creates and destroys the same domain straight through libvirt,
+ * then prints percentiles of both side by side.  A benchmark, not a test:
+ * it exits 0 whether or not a target is met, 1 when the benchmark itself
+ * failed, 77 when there is no libvirt LXC to measure. */
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <libvirt/libvirt.h>
+#include <signal.h>
+#include <string.h>
+
+#include "nlx-error.h"
+#include "nlx-file.h"
+#include "nlx-lxc-domain.h"
+#include "nlx-lxc-error.h"
+#include "nlx-virt.h"
+
+#define EXIT_SKIP 77
+#define EXIT_USAGE 2
+#define URI "lxc:///"
+/* Marks every domain and directory as a bench object to whoever finds
+ * one left behind. */
+#define UUID_PREFIX "7e57b"
+#define SPAWN_RATIO_TARGET 1.3
+#define STUBBORN_DESTROY_P50_TARGET_S 0.25
+#define STUBBORN_DESTROY_RATIO_TARGET 0.2
+
+/* mkrootfs lives in the source tree, which is the build tree unless the
+ * build says otherwise. */
+#ifndef NLX_ABS_TOP_SRCDIR
+#define NLX_ABS_TOP_SRCDIR NLX_ABS_TOP_BUILDDIR
+#endif
+#define MKROOTFS NLX_ABS_TOP_SRCDIR "/tools/mkrootfs"
+
+/* The init of part 2: ignoring SIGTERM is inherited by sleep too, so
+ * nothing in the container dies until something sends SIGKILL. */
+static const char term_ignoring_init[] =
+  "#!/bin/sh\n"
+  "trap '' TERM\n"
+  "while :; do sleep 1; done\n";
+
+static int opt_count = 20;
+
+static const GOptionEntry entries[] = {
+  { "count", 'n', 0, G_OPTION_ARG_INT, &opt_count,
+    "Spawn/destroy cycles per measurement (default 20)", "N" },
+  G_OPTION_ENTRY_NULL
+};
+
+/* Set from a signal handler so Ctrl-C still leaves no domain behind. */
+static volatile sig_atomic_t interrupted = 0;
+
+typedef struct {
+  virConnectPtr conn;
+  NlxVirt *virt;
+  char *tmp_dir;
+  /* Every uuid a domain may have been created under, whatever failed. */
+  GPtrArray *uuids;
+} Bench;
+
+/* One side of a comparison: the driver, or libvirt straight. */
+typedef struct {
+  gboolean via_driver;
+  const NlxImage *image;
+  NlxInstance *instance;
+  char *xml;
+  virDomainPtr dom;
+  GArray *start_s;
+  GArray *stop_s;
+} Side;
+
+static void
+side_clear (Side *side)
+{
+  g_clear_pointer (&side->instance, nlx_instance_free);
+  g_clear_pointer (&side->xml, g_free);
+  g_clear_pointer (&side->dom, virDomainFree);
+  g_clear_pointer (&side->start_s, g_array_unref);
+  g_clear_pointer (&side->stop_s, g_array_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Side, side_clear)
+
+static void
+on_signal (int signum)
+{
+  interrupted = 1;
+}
+
+static gboolean
+libvirt_failed (GError **error,
+                const char *what,
+                const char *uuid)
+{
+  nlx_lxc_error_from_libvirt (error);
+  g_prefix_error (error, "%s of domain %s failed: ", what, uuid);
+  return FALSE;
+}
+
+static gboolean
+same_domain_name (gconstpointer a,
+                  gconstpointer b)
+{
+  /* nlx_instance_domain_name() keeps only the first eight digits. */
+  return strncmp (a, b, 8) == 0;
+}
+
+static char *
+new_uuid (Bench *bench)
+{
+  for (;;)
+    {
+      g_autofree char *uuid = g_uuid_string_random ();
+
+      memcpy (uuid, UUID_PREFIX, strlen (UUID_PREFIX));
+      if (!g_ptr_array_find_with_equal_func (bench->uuids, uuid,
+                                             same_domain_name, NULL))
+        return g_steal_pointer (&uuid);
+    }
+}
+
+/* The baseline gets the XML the driver would define, so the two sides
+ * differ only in who starts and stops the domain. */
+static gboolean
+side_init (Bench *bench,
+           Side *side,
+           gboolean via_driver,
+           const NlxImage *image,
+           GError **error)
+{
+  g_autofree char *uuid = new_uuid (bench);
+  g_autofree char *json = NULL;
+  NlxLxcDomainSpec spec = { 0 };
+
+  json = g_strdup_printf ("{\"uuid\": \"%s\", \"name\": \"bench-%s\", "
+                          "\"flavor\": {\"name\": \"m1.tiny\", \"vcpus\": 1, "
+                          "\"memory_mb\": 128, \"root_gb\": 0}, "
+                          "\"image_ref\": \"%s\", \"user_id\": \"bench\", "
+                          "\"project_id\": \"bench\"}",
+                          uuid, via_driver ? "driver" : "libvirt", image->id);
+  side->via_driver = via_driver;
+  side->image = image;
+  side->start_s = g_array_new (FALSE, FALSE, sizeof (double));
+  side->stop_s = g_array_new (FALSE, FALSE, sizeof (double));
+  side->instance = nlx_instance_new_from_data (json, -1, error);
+  if (side->instance == NULL)
+    return FALSE;
+  g_ptr_array_add (bench->uuids, g_steal_pointer (&uuid));
+  if (via_driver)
+    return TRUE;
+
+  spec.instance = side->instance;
+  spec.root_dir = image->path;
+  spec.init_path = nlx_image_get_property (image, NLX_IMAGE_PROP_INIT_PATH);
+  spec.shutdown_signal = nlx_image_get_property (image,
+                                                 NLX_IMAGE_PROP_SHUTDOWN_SIGNAL);
+  side->xml = nlx_lxc_domain_build (&spec, error);
+  return side->xml != NULL;
+}
+
+static gboolean
+side_start (Bench *bench,
+            Side *side,
+            GError **error)
+{
+  if (side->via_driver)
+    return nlx_virt_spawn (bench->virt, side->instance, side->image, error);
+  side->dom = virDomainCreateXML (bench->conn, side->xml, 0);
+  return side->dom != NULL ||
+         libvirt_failed (error, "virDomainCreateXML", side->instance->uuid);
+}
+
+static gboolean
+side_stop (Bench *bench,
+           Side *side,
+           GError **error)
+{
+  gboolean ok;
+
+  if (side->via_driver)
+    return nlx_virt_destroy (bench->virt, side->instance->uuid, error);
+  /* Before virDomainFree, which resets libvirt's last error. */
+  ok = virDomainDestroy (side->dom) == 0 ||
+       libvirt_failed (error, "virDomainDestroy", side->instance->uuid);
+  g_clear_pointer (&side->dom, virDomainFree);
+  return ok;
+}
+
+static void
+add_seconds (GArray *samples,
+             gint64 us)
+{
+  double seconds = (double) us / G_USEC_PER_SEC;
+
+  g_array_append_val (samples, seconds);
+}
+
+static gboolean
+time_cycle (Bench *bench,
+            Side *side,
+            GError **error)
+{
+  gint64 start, started, stopped;
+
+  if (interrupted)
+    {
+      g_set_error_literal (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                           "Interrupted");
+      return FALSE;
+    }
+  start = g_get_monotonic_time ();
+  if (!side_start (bench, side, error))
+    return FALSE;
+  started = g_get_monotonic_time ();
+  if (!side_stop (bench, side, error))
+    return FALSE;
+  stopped = g_get_monotonic_time ();
+  add_seconds (side->start_s, started - start);
+  add_seconds (side->stop_s, stopped - started);
+  return TRUE;
+}
+
+/* Interleaved, so a host growing slower or faster during the run weighs
+ * on both sides alike. */
+static gboolean
+measure (Bench *bench,
+         const NlxImage *image,
+         Side *driver,
+         Side *libvirt,
+         GError **error)
+{
+  Side *sides[] = { driver, libvirt };
+
+  if (!side_init (bench, driver, TRUE, image, error) ||
+      !side_init (bench, libvirt, FALSE, image, error))
+    return FALSE;
+  for (int i = 0; i < opt_count; i++)
+    for (guint s = 0; s < G_N_ELEMENTS (sides); s++)
+      if (!time_cycle (bench, sides[s], error))
+        return FALSE;
+  return TRUE;
+}
+
+static int
+compare_doubles (gconstpointer a,
+                 gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return (x > y) - (x < y);
+}
+
+/* Nearest rank, so every figure printed is a time actually measured. */
+static double
+percentile (GArray *samples,
+            guint p)
+{
+  g_autoptr(GArray) sorted = g_array_copy (samples);
+  guint rank = (p * sorted->len + 99) / 100;
+
+  g_array_sort (sorted, compare_doubles);
+  return g_array_index (sorted, double, CLAMP (rank, 1, sorted->len) - 1);
+}
+
+/* Returns the ratio of the p50s. */
+static double
+print_row (const char *what,
+           GArray *driver,
+           const char *libvirt_call,
+           GArray *libvirt,
+           const char *target)
+{
+  double ratio = percentile (driver, 50) / percentile (libvirt, 50);
+
+  g_print ("%-22s driver p50 %.3f s  p90 %.3f s | libvirt %-7s p50 %.3f s  "
+           "p90 %.3f s | ratio %.2f%s\n", what,
+           percentile (driver, 50), percentile (driver, 90), libvirt_call,
+           percentile (libvirt, 50), percentile (libvirt, 90), ratio, target);
+  return ratio;
+}
+
+static void
+print_target (const char *what,
+              gboolean met,
+              double value,
+              const char *unit)
+{
+  g_print ("target %-38s %-6s (%.3f%s)\n", what, met ? "MET" : "MISSED",
+           value, unit);
+}
+
+static NlxImage *
+make_image (const char *id,
+            const char *dir,
+            gboolean term_ignoring,
+            GError **error)
+{
+  const char *argv[] = { "/bin/sh", MKROOTFS, dir, NULL };
+  g_autofree char *init = g_build_filename (dir, "sbin", "init", NULL);
+  int status;
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                     NULL, NULL, &status, error) ||
+      !g_spawn_check_wait_status (status, error))
+    {
+      g_prefix_error (error, "%s %s failed: ", MKROOTFS, dir);
+      return NULL;
+    }
+  /* sbin/init is a symbolic link into busybox: writing through it would
+   * overwrite busybox itself. */
+  if (term_ignoring && g_unlink (init) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                   "Cannot replace %s: %s", init, g_strerror (saved_errno));
+      return NULL;
+    }
+  if (term_ignoring &&
+      !g_file_set_contents_full (init, term_ignoring_init, -1,
+                                 G_FILE_SET_CONTENTS_NONE, 0755, error))
+    return NULL;
+  return nlx_image_new_from_path (id, dir, error);
+}
+
+static gboolean
+run (Bench *bench,
+     GError **error)
+{
+  g_autofree char *busybox_dir = NULL;
+  g_autofree char *stubborn_dir = NULL;
+  g_autoptr(NlxImage) busybox = NULL;
+  g_autoptr(NlxImage) stubborn = NULL;
+  g_auto(Side) driver = { 0 };
+  g_auto(Side) libvirt = { 0 };
+  g_auto(Side) stubborn_driver = { 0 };
+  g_auto(Side) stubborn_libvirt = { 0 };
+  double spawn_ratio, destroy_ratio, destroy_p50;
+
+  busybox_dir = g_build_filename (bench->tmp_dir, "busybox-init", NULL);
+  stubborn_dir = g_build_filename (bench->tmp_dir, "term-ignoring-init", NULL);
+  busybox = make_image ("bench-busybox", busybox_dir, FALSE, error);
+  if (busybox == NULL)
+    return FALSE;
+  nlx_image_set_property (busybox, NLX_IMAGE_PROP_SHUTDOWN_SIGNAL, "SIGUSR2");
+  stubborn = make_image ("bench-term-ignoring", stubborn_dir, TRUE, error);
+  if (stubborn == NULL)
+    return FALSE;
+
+  g_print ("bench-spawn: %d cycles per side, driver and libvirt interleaved\n",
+           opt_count);
+  if (!measure (bench, busybox, &driver, &libvirt, error))
+    return FALSE;
+  spawn_ratio = print_row ("spawn", driver.start_s, "create", libvirt.start_s,
+                           " (target <= " G_STRINGIFY (SPAWN_RATIO_TARGET) ")");
+  print_row ("destroy", driver.stop_s, "destroy", libvirt.stop_s, "");
+
+  if (!measure (bench, stubborn, &stubborn_driver, &stubborn_libvirt, error))
+    return FALSE;
+  destroy_ratio = print_row ("destroy, TERM ignored", stubborn_driver.stop_s,
+                             "destroy", stubborn_libvirt.stop_s,
+                             " (target <= "
+                             G_STRINGIFY (STUBBORN_DESTROY_RATIO_TARGET) ")");
+  destroy_p50 = percentile (stubborn_driver.stop_s, 50);
+
+  print_target ("spawn ratio <= " G_STRINGIFY (SPAWN_RATIO_TARGET),
+                spawn_ratio <= SPAWN_RATIO_TARGET, spawn_ratio, "");
+  print_target ("destroy p50, TERM ignored, < "
+                G_STRINGIFY (STUBBORN_DESTROY_P50_TARGET_S) " s",
+                destroy_p50 < STUBBORN_DESTROY_P50_TARGET_S, destroy_p50, " s");
+  print_target ("destroy ratio, TERM ignored, <= "
+                G_STRINGIFY (STUBBORN_DESTROY_RATIO_TARGET),
+                destroy_ratio <= STUBBORN_DESTROY_RATIO_TARGET, destroy_ratio,
+                "");
+  return TRUE;
+}
+
+/* Runs whatever happened before: removes every domain under a bench
+ * uuid, then the directories.  Returns whether nothing was left. */
+static gboolean
+bench_cleanup (Bench *bench)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean clean = TRUE;
+
+  for (guint i = 0; i < bench->uuids->len; i++)
+    {
+      const char *uuid = g_ptr_array_index (bench->uuids, i);
+      virDomainPtr dom = virDomainLookupByUUIDString (bench->conn, uuid);
+
+      if (dom == NULL)
+        continue;
+      if ((virDomainIsActive (dom) == 1 && virDomainDestroy (dom) < 0) ||
+          (virDomainIsPersistent (dom) == 1 && virDomainUndefine (dom) < 0))
+        {
+          libvirt_failed (&error, "Cleanup", uuid);
+          g_printerr ("bench-spawn: %s; remove it with virsh -c " URI
+                      " destroy and undefine\n", error->message);
+          g_clear_error (&error);
+          clean = FALSE;
+        }
+      virDomainFree (dom);
+    }
+  g_clear_pointer (&bench->virt, nlx_virt_close);
+  if (!nlx_file_remove_tree (bench->tmp_dir, &error))
+    {
+      g_printerr ("bench-spawn: %s\n", error->message);
+      clean = FALSE;
+    }
+  return clean;
+}
+
+int
+main (int argc,
+      char **argv)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GKeyFile) config = g_key_file_new ();
+  g_autoptr(GPtrArray) uuids = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *tmp_dir = NULL;
+  Bench bench = { 0 };
+  gboolean ok;
+
+  context = g_option_context_new ("- time spawn and destroy of the lxc "
+                                  "driver against libvirt alone");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error) ||
+      opt_count < 1 || argc > 1)
+    {
+      g_printerr ("bench-spawn: %s\n",
+                  error ? error->message : "--count must be 1 or more and "
+                  "there are no arguments");
+      return EXIT_USAGE;
+    }
+
+  nlx_lxc_error_silence_libvirt ();
+  bench.conn = virConnectOpen (URI);
+  if (bench.conn == NULL)
+    {
+      nlx_lxc_error_from_libvirt (&error);
+      g_print ("bench-spawn: SKIP: libvirt at " URI " is not reachable (is "
+               "libvirtd running, with its LXC driver, and are you root?): "
+               "%s\n", error->message);
+      return EXIT_SKIP;
+    }
+
+  tmp_dir = g_dir_make_tmp ("nlx-bench-XXXXXX", &error);
+  if (tmp_dir == NULL)
+    {
+      g_printerr ("bench-spawn: %s\n", error->message);
+      virConnectClose (bench.conn);
+      return 1;
+    }
+  bench.tmp_dir = tmp_dir;
+  bench.uuids = uuids;
+  signal (SIGINT, on_signal);
+  signal (SIGTERM, on_signal);
+
+  g_key_file_set_string (config, "DEFAULT", "instances_path", tmp_dir);
+  bench.virt = nlx_virt_open ("lxc", config, &error);
+  ok = bench.virt != NULL && run (&bench, &error);
+  if (!ok)
+    g_printerr ("bench-spawn: %s\n", error->message);
+  ok = bench_cleanup (&bench) && ok;
+  virConnectClose (bench.conn);
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,782 @@
+/* test-lxc-driver.c: the lxc driver on a real libvirtd, real containers
+ *
+ * Every case runs its body in a subprocess; the parent's teardown then
+ * destroys what the body made (domain, instance directory, root tree)
+ * even when an assertion killed the body.  Objects carry names no
+ * operator uses: uuids starting 7e57c, directories nlx-test-*.
+ *
+ * Each instance's init is a shell script that proves from inside that it
+ * runs: it prints a boot line with a fresh random token on the console,
+ * counts in /tmp/ticks (visible from the host through the root tree) and
+ * powers off on SIGUSR2.
+ *
+ * Without libvirtd the cases are skipped with the reason, unless
+ * NLX_TEST_REQUIRE_LIBVIRT is set (tools/check sets it), when they fail. */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "nlx-file.h"
+#include "nlx-virt.h"
+
+#define CONSOLE_MAX (64 * 1024)
+
+static const char test_init[] =
+  "#!/bin/sh\n"
+  "echo \"nlx-test boot $(cat /proc/sys/kernel/random/uuid)\"\n"
+  "trap 'echo \"nlx-test poweroff\"; exit 0' USR2\n"
+  "i=0\n"
+  "while :; do\n"
+  "  i=$((i + 1))\n"
+  "  echo \"$i\" > /tmp/ticks\n"
+  "  sleep 0.1\n"
+  "done\n";
+
+typedef struct {
+  char *dir;      /* private: root/, instances/, whatever a case adds */
+  char *root;
+  char *uuid;
+  char *foreign;  /* a non-nova domain a case may create */
+  NlxVirt *virt;
+  virConnectPtr conn;  /* our own look from outside */
+} Fixture;
+
+typedef void (*CaseFunc) (Fixture *f);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (virDomain, virDomainFree)
+
+static void
+ignore_libvirt_error (void *opaque,
+                      virErrorPtr err)
+{
+}
+
+static void
+run_command (const char * const *argv)
+{
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                NULL, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_spawn_check_wait_status (status, &error);
+  g_assert_no_error (error);
+}
+
+/* A busybox root whose init is test_init. */
+static void
+make_root (const char *root)
+{
+  g_autofree char *mkrootfs = g_build_filename (g_getenv ("NLX_TOP_SRCDIR"),
+                                                "tools", "mkrootfs", NULL);
+  g_autofree char *init = g_build_filename (root, "sbin", "init", NULL);
+  g_autoptr(GError) error = NULL;
+
+  run_command ((const char * const []) { mkrootfs, root, NULL });
+  /* init is a symlink to busybox: replace it, never write through it. */
+  g_assert_cmpint (g_unlink (init), ==, 0);
+  g_file_set_contents_full (init, test_init, -1, G_FILE_SET_CONTENTS_NONE,
+                            0755, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_setup (Fixture *f,
+               gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GKeyFile) config = g_key_file_new ();
+  g_autofree char *instances = NULL;
+
+  virSetErrorFunc (NULL, ignore_libvirt_error);
+  if (g_test_subprocess ())
+    {
+      /* The parent made everything; the body uses the same. */
+      f->dir = g_strdup (g_getenv ("NLX_TEST_DIR"));
+      f->uuid = g_strdup (g_getenv ("NLX_TEST_UUID"));
+    }
+  else
+    {
+      g_autofree char *random = g_uuid_string_random ();
+
+      f->dir = g_dir_make_tmp ("nlx-test-XXXXXX", &error);
+      g_assert_no_error (error);
+      f->uuid = g_strconcat ("7e57c", random + 5, NULL);
+      g_setenv ("NLX_TEST_DIR", f->dir, TRUE);
+      g_setenv ("NLX_TEST_UUID", f->uuid, TRUE);
+    }
+  f->root = g_build_filename (f->dir, "root", NULL);
+  f->foreign = g_strdup_printf ("nlxtest-foreign-%.8s", f->uuid + 5);
+  instances = g_build_filename (f->dir, "instances", NULL);
+  g_key_file_set_string (config, "DEFAULT", "instances_path", instances);
+  g_key_file_set_string (config, "libvirt", "wait_soft_reboot_seconds", "20");
+
+  f->virt = nlx_virt_open ("lxc", config, &error);
+  if (f->virt == NULL)
+    {
+      g_autofree char *reason = g_strdup_printf ("no usable libvirt LXC: %s",
+                                                 error->message);
+
+      if (g_getenv ("NLX_TEST_REQUIRE_LIBVIRT") != NULL)
+        g_error ("%s", reason);
+      g_test_skip (reason);
+      return;
+    }
+  f->conn = virConnectOpen ("lxc:///");
+  g_assert_nonnull (f->conn);
+  if (!g_test_subprocess ())
+    make_root (f->root);
+}
+
+static void
+fixture_teardown (Fixture *f,
+                  gconstpointer data)
+{
+  if (f->virt != NULL && !g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(virDomain) foreign = virDomainLookupByName (f->conn, f->foreign);
+      g_autofree char *instance_dir = g_build_filename (f->dir, "instances",
+                                                        f->uuid, NULL);
+
+      if (foreign != NULL)
+        virDomainDestroy (foreign);
+      g_assert_true (nlx_virt_destroy (f->virt, f->uuid, &error));
+      g_assert_no_error (error);
+      /* destroy removes the instance directory itself. */
+      g_assert_false (g_file_test (instance_dir, G_FILE_TEST_EXISTS));
+    }
+  if (!g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+
+      nlx_file_remove_tree (f->dir, &error);
+      g_assert_no_error (error);
+    }
+  g_clear_pointer (&f->virt, nlx_virt_close);
+  g_clear_pointer (&f->conn, virConnectClose);
+  g_free (f->dir);
+  g_free (f->root);
+  g_free (f->uuid);
+  g_free (f->foreign);
+}
+
+static void
+run_case (Fixture *f,
+          gconstpointer data)
+{
+  CaseFunc body = (CaseFunc) data;
+
+  if (f->virt == NULL)
+    return;
+  if (g_test_subprocess ())
+    {
+      body (f);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 180 * G_USEC_PER_SEC,
+                          G_TEST_SUBPROCESS_INHERIT_STDERR);
+  /* Not g_test_trap_assert_passed (): it would abort before the teardown
+   * that removes what the body made. */
+  if (!g_test_trap_has_passed ())
+    g_test_fail_printf ("%s failed; its messages are above",
+                        g_test_get_path ());
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static NlxInstance *
+make_instance (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *json = NULL;
+  NlxInstance *instance;
+
+  json = g_strdup_printf (
+    "{\"uuid\": \"%s\", \"name\": \"nlx-test <&> instance\","
+    " \"flavor\": {\"name\": \"m1.nano\", \"vcpus\": 1, \"memory_mb\": 128,"
+    " \"root_gb\": 0}, \"image_ref\": \"nlx-test-busybox\","
+    " \"user_id\": \"nlx-test-user\", \"project_id\": \"nlx-test-project\"}",
+    f->uuid);
+  instance = nlx_instance_new_from_data (json, -1, &error);
+  g_assert_no_error (error);
+  return instance;
+}
+
+static NlxImage *
+make_image (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  NlxImage *image = nlx_image_new_from_path ("nlx-test-busybox", path, &error);
+
+  g_assert_no_error (error);
+  nlx_image_set_property (image, NLX_IMAGE_PROP_SHUTDOWN_SIGNAL, "SIGUSR2");
+  return image;
+}
+
+static void
+spawn (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxInstance) instance = make_instance (f);
+  g_autoptr(NlxImage) image = make_image (f->root);
+
+  g_assert_true (nlx_virt_spawn (f->virt, instance, image, &error));
+  g_assert_no_error (error);
+}
+
+static NlxPowerState
+power_state (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  NlxInstanceInfo info;
+
+  g_assert_true (nlx_virt_get_info (f->virt, f->uuid, &info, &error));
+  g_assert_no_error (error);
+  return info.state;
+}
+
+/* libvirt's own view, from a separate connection. */
+static int
+libvirt_state (Fixture *f)
+{
+  g_autoptr(virDomain) dom = virDomainLookupByUUIDString (f->conn, f->uuid);
+  int state = -1;
+
+  if (dom == NULL)
+    return -1;
+  g_assert_cmpint (virDomainGetState (dom, &state, NULL, 0), ==, 0);
+  return state;
+}
+
+static char *
+console (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  char *log = nlx_virt_get_console_output (f->virt, f->uuid, CONSOLE_MAX,
+                                           &error);
+
+  g_assert_no_error (error);
+  return log;
+}
+
+static guint
+count (const char *haystack,
+       const char *needle)
+{
+  guint n = 0;
+
+  for (const char *p = strstr (haystack, needle); p; p = strstr (p + 1, needle))
+    n++;
+  return n;
+}
+
+static guint64
+ticks (Fixture *f)
+{
+  g_autofree char *path = g_build_filename (f->root, "tmp", "ticks", NULL);
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return 0;
+  return g_ascii_strtoull (text, NULL, 10);
+}
+
+/* Waits until the instance's counter moves past @after; the container's
+ * own loop proves it runs. */
+static void
+assert_ticking (Fixture *f,
+                guint64 after)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (ticks (f) <= after && g_get_monotonic_time () < deadline)
+    g_usleep (20 * 1000);
+  g_assert_cmpuint (ticks (f), >, after);
+}
+
+/* The host pid of the container's init: the only child of libvirt_lxc,
+ * whose pid is the domain id. */
+static guint64
+init_pid (Fixture *f)
+{
+  g_autoptr(virDomain) dom = virDomainLookupByUUIDString (f->conn, f->uuid);
+  g_autofree char *path = NULL;
+  g_autofree char *children = NULL;
+  guint id;
+
+  g_assert_nonnull (dom);
+  id = virDomainGetID (dom);
+  path = g_strdup_printf ("/proc/%u/task/%u/children", id, id);
+  g_assert_true (g_file_get_contents (path, &children, NULL, NULL));
+  return g_ascii_strtoull (children, NULL, 10);
+}
+
+static gboolean
+lists_uuid (Fixture *f,
+            const char *uuid)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) uuids = nlx_virt_list_instances (f->virt, &error);
+
+  g_assert_no_error (error);
+  return g_strv_contains ((const char * const *) uuids, uuid);
+}
+
+static void
+assert_nothing_left (Fixture *f)
+{
+  g_autofree char *dir = g_build_filename (f->dir, "instances", f->uuid, NULL);
+  g_autoptr(virDomain) dom = virDomainLookupByUUIDString (f->conn, f->uuid);
+
+  g_assert_null (dom);
+  g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+}
+
+/* ---- cases -------------------------------------------------------------- */
+
+static void
+case_spawn_destroy (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(virDomain) dom = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *xml = NULL;
+
+  spawn (f);
+  g_assert_cmpint (power_state (f), ==, NLX_POWER_STATE_RUNNING);
+  g_assert_true (lists_uuid (f, f->uuid));
+
+  dom = virDomainLookupByUUIDString (f->conn, f->uuid);
+  g_assert_nonnull (dom);
+  g_assert_cmpstr (virDomainGetName (dom), ==,
+                   g_strdup_printf ("instance-%.8s", f->uuid));
+  g_assert_cmpint (virDomainIsPersistent (dom), ==, 1);
+  g_assert_cmpint (libvirt_state (f), ==, VIR_DOMAIN_RUNNING);
+  xml = virDomainGetXMLDesc (dom, 0);
+  g_assert_nonnull (strstr (xml, "<nova:name>nlx-test &lt;&amp;&gt; instance</nova:name>"));
+
+  assert_ticking (f, 0);
+  log = console (f);
+  g_assert_cmpuint (count (log, "nlx-test boot "), ==, 1);
+
+  g_assert_true (nlx_virt_destroy (f->virt, f->uuid, &error));
+  g_assert_no_error (error);
+  assert_nothing_left (f);
+  g_assert_false (lists_uuid (f, f->uuid));
+  /* The image's own tree is never removed with an instance. */
+  g_assert_true (g_file_test (f->root, G_FILE_TEST_IS_DIR));
+  /* Destroying what is gone succeeds. */
+  g_assert_true (nlx_virt_destroy (f->virt, f->uuid, &error));
+  g_assert_no_error (error);
+}
+
+static void
+case_spawn_tarball (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxInstance) instance = make_instance (f);
+  g_autoptr(NlxImage) image = NULL;
+  g_autofree char *tarball = g_build_filename (f->dir, "root.tar.gz", NULL);
+  g_autofree char *rootfs = g_build_filename (f->dir, "instances", f->uuid,
+                                              "rootfs", "sbin", "init", NULL);
+  g_autofree char *log = NULL;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  run_command ((const char * const []) { "tar", "-C", f->root, "-czf",
+                                         tarball, ".", NULL });
+  image = make_image (tarball);
+  g_assert_cmpint (image->format, ==, NLX_IMAGE_FORMAT_TARBALL);
+  g_assert_true (nlx_virt_spawn (f->virt, instance, image, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (rootfs, G_FILE_TEST_IS_EXECUTABLE));
+  g_assert_cmpint (power_state (f), ==, NLX_POWER_STATE_RUNNING);
+
+  do
+    {
+      g_free (log);
+      log = console (f);
+    }
+  while (strstr (log, "nlx-test boot ") == NULL &&
+         g_get_monotonic_time () < deadline && (g_usleep (20000), TRUE));
+  g_assert_nonnull (strstr (log, "nlx-test boot "));
+
+  g_assert_true (nlx_virt_destroy (f->virt, f->uuid, &error));
+  assert_nothing_left (f);
+}
+
+static void
+case_reboot_soft (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *log = NULL;
+  guint64 pid_before;
+
+  spawn (f);
+  assert_ticking (f, 0);
+  pid_before = init_pid (f);
+
+  g_assert_true (nlx_virt_reboot (f->virt, f->uuid, NLX_REBOOT_SOFT, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (power_state (f), ==, NLX_POWER_STATE_RUNNING);
+  g_assert_cmpuint (init_pid (f), !=, pid_before);
+  assert_ticking (f, 0);
+
+  /* Init was asked, not killed: it said goodbye, then booted again with a
+   * new token. */
+  log = console (f);
+  g_assert_cmpuint (count (log, "nlx-test poweroff"), ==, 1);
+  g_assert_cmpuint (count (log, "nlx-test boot "), ==, 2);
+}
+
+static void
+case_reboot_hard (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *log = NULL;
+  guint64 pid_before;
+
+  spawn (f);
+  assert_ticking (f, 0);
+  pid_before = init_pid (f);
+
+  g_assert_true (nlx_virt_reboot (f->virt, f->uuid, NLX_REBOOT_HARD, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (power_state (f), ==, NLX_POWER_STATE_RUNNING);
+  g_assert_cmpuint (init_pid (f), !=, pid_before);
+
+  log = console (f);
+  g_assert_cmpuint (count (log, "nlx-test poweroff"), ==, 0);
+  g_assert_cmpuint (count (log, "nlx-test boot "), ==, 2);
+
+  /* A hard reboot also starts a stopped instance, as Nova's does. */
+  g_assert_true (nlx_virt_power_off (f->virt, f->uuid, 0, &error));
+  g_assert_true (nlx_virt_reboot (f->virt, f->uuid, NLX_REBOOT_HARD, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (power_state (f), ==, NLX_POWER_STATE_RUNNING);
+}
+
+static void
+case_power_off_on (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *log = NULL;
+  guint64 stopped_at;
+
+  spawn (f);
+  assert_ticking (f, 0);
+
+  /* Graceful: init gets the image's signal and exits by itself. */
+  g_assert_true (nlx_virt_power_off (f->virt, f->uuid, 20, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (power_state (f), ==, NLX_POWER_STATE_SHUTDOWN);
+  g_assert_cmpint (libvirt_state (f), ==, VIR_DOMAIN_SHUTOFF);
+  g_assert_true (lists_uuid (f, f->uuid));
+  log = console (f);
+  g_assert_cmpuint (count (log, "nlx-test poweroff"), ==, 1);
+
+  stopped_at = ticks (f);
+  g_usleep (300 * 1000);
+  g_assert_cmpuint (ticks (f), ==, stopped_at);
+
+  /* Powering off what is off changes nothing. */
+  g_assert_true (nlx_virt_power_off (f->virt, f->uuid, 20, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (nlx_virt_power_on (f->virt, f->uuid, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (power_state (f), ==, NLX_POWER_STATE_RUNNING);
+  assert_ticking (f, 0);
+
+  /* No grace period: stopped at once, init never asked. */
+  g_assert_true (nlx_virt_power_off (f->virt, f->uuid, 0, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (libvirt_state (f), ==, VIR_DOMAIN_SHUTOFF);
+  g_clear_pointer (&log, g_free);
+  log = console (f);
+  g_assert_cmpuint (count (log, "nlx-test poweroff"), ==, 1);
+  g_assert_cmpuint (count (log, "nlx-test boot "), ==, 2);
+}
+
+static void
+case_pause (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 frozen_at;
+
+  spawn (f);
+  assert_ticking (f, 0);
+
+  g_assert_true (nlx_virt_pause (f->virt, f->uuid, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (power_state (f), ==, NLX_POWER_STATE_PAUSED);
+  g_assert_cmpint (libvirt_state (f), ==, VIR_DOMAIN_PAUSED);
+
+  /* Frozen: the counter stands still from inside. */
+  g_usleep (200 * 1000);
+  frozen_at = ticks (f);
+  g_usleep (500 * 1000);
+  g_assert_cmpuint (ticks (f), ==, frozen_at);
+
+  g_assert_false (nlx_virt_pause (f->virt, f->uuid, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+
+  g_assert_true (nlx_virt_unpause (f->virt, f->uuid, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (power_state (f), ==, NLX_POWER_STATE_RUNNING);
+  assert_ticking (f, frozen_at);
+
+  g_assert_false (nlx_virt_unpause (f->virt, f->uuid, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+
+  /* Destroying a paused instance works too. */
+  g_assert_true (nlx_virt_pause (f->virt, f->uuid, &error));
+  g_assert_true (nlx_virt_destroy (f->virt, f->uuid, &error));
+  g_assert_no_error (error);
+  assert_nothing_left (f);
+}
+
+static void
+case_console_bounded (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tail = NULL;
+  g_autofree char *log = NULL;
+
+  spawn (f);
+  assert_ticking (f, 0);
+  log = console (f);
+  g_assert_nonnull (strstr (log, "nlx-test boot "));
+
+  tail = nlx_virt_get_console_output (f->virt, f->uuid, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (strlen (tail), <=, 10);
+
+  /* The log outlives the running container. */
+  g_assert_true (nlx_virt_power_off (f->virt, f->uuid, 0, &error));
+  g_clear_pointer (&log, g_free);
+  log = console (f);
+  g_assert_nonnull (strstr (log, "nlx-test boot "));
+}
+
+static void
+case_resources (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxHostResources) before = NULL;
+  g_autoptr(NlxHostResources) after = NULL;
+
+  before = nlx_virt_get_available_resource (f->virt, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (before->vcpus, ==, g_get_num_processors ());
+  g_assert_cmpuint (before->memory_mb, >, 0);
+  g_assert_cmpuint (before->memory_mb_used, >, 0);
+  g_assert_cmpuint (before->memory_mb_used, <=, before->memory_mb);
+  g_assert_cmpuint (before->local_gb, >, 0);
+  g_assert_cmpuint (before->local_gb_used, <=, before->local_gb);
+  g_assert_cmpstr (before->hypervisor_type, ==, "lxc");
+  g_assert_cmpuint (before->hypervisor_version, >, 0);
+  g_assert_cmpstr (before->hypervisor_hostname, !=, "");
+
+  spawn (f);
+  after = nlx_virt_get_available_resource (f->virt, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (after->vcpus_used, >=, before->vcpus_used + 1);
+}
+
+/* A domain nova-lxc did not make is never listed, even when its name
+ * looks like ours. */
+static void
+case_list_only_ours (Fixture *f)
+{
+  g_autofree char *random = g_uuid_string_random ();
+  g_autofree char *xml = NULL;
+  g_autoptr(virDomain) foreign = NULL;
+
+  spawn (f);
+  xml = g_strdup_printf (
+    "<domain type='lxc'><name>%s</name><uuid>%s</uuid>"
+    "<memory unit='MiB'>64</memory><os><type>exe</type><init>/sbin/init</init>"
+    "</os><features><privnet/></features><devices><filesystem type='mount'>"
+    "<source dir='%s'/><target dir='/'/></filesystem><console type='pty'/>"
+    "</devices></domain>", f->foreign, random, f->root);
+  foreign = virDomainCreateXML (f->conn, xml, 0);
+  g_assert_nonnull (foreign);
+
+  g_assert_true (lists_uuid (f, f->uuid));
+  g_assert_false (lists_uuid (f, random));
+}
+
+static void
+case_unknown_instance (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  NlxInstanceInfo info;
+  char *log;
+
+  g_assert_false (nlx_virt_get_info (f->virt, f->uuid, &info, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, f->uuid));
+  g_clear_error (&error);
+  g_assert_false (nlx_virt_pause (f->virt, f->uuid, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (nlx_virt_reboot (f->virt, f->uuid, NLX_REBOOT_HARD, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  log = nlx_virt_get_console_output (f->virt, f->uuid, 100, &error);
+  g_assert_null (log);
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_false (nlx_virt_power_on (f->virt, "not-a-uuid", &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (nlx_virt_destroy (f->virt, "../../etc", &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+}
+
+static void
+case_spawn_existing (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxInstance) instance = make_instance (f);
+  g_autoptr(NlxImage) image = make_image (f->root);
+  g_autofree char *log = NULL;
+
+  spawn (f);
+  assert_ticking (f, 0);
+  g_assert_false (nlx_virt_spawn (f->virt, instance, image, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS);
+  g_assert_nonnull (strstr (error->message, "already exists"));
+
+  /* The existing instance is untouched: same boot, still running. */
+  g_assert_cmpint (power_state (f), ==, NLX_POWER_STATE_RUNNING);
+  log = console (f);
+  g_assert_cmpuint (count (log, "nlx-test boot "), ==, 1);
+}
+
+/* Bad images are refused before anything is created. */
+static void
+case_bad_images (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxInstance) instance = make_instance (f);
+  g_autoptr(NlxImage) image = NULL;
+  g_autofree char *missing = g_build_filename (f->dir, "no-such-root", NULL);
+  g_autofree char *empty = g_build_filename (f->dir, "empty-root", NULL);
+  g_autofree char *evil = g_build_filename (f->dir, "evil.tar", NULL);
+  g_autofree char *escaped = g_build_filename (f->dir, "nlx-test-escape", NULL);
+  g_autofree char *payload = g_build_filename (f->dir, "payload", NULL);
+
+  /* a root filesystem that does not exist */
+  g_assert_null (nlx_image_new_from_path ("nlx-test", missing, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, missing));
+  g_clear_error (&error);
+
+  /* a root with no init */
+  g_assert_cmpint (g_mkdir (empty, 0755), ==, 0);
+  image = make_image (empty);
+  g_assert_false (nlx_virt_spawn (f->virt, instance, image, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "has no init program /sbin/init"));
+  g_clear_error (&error);
+  assert_nothing_left (f);
+  g_clear_pointer (&image, nlx_image_free);
+
+  /* a shutdown signal that is no signal */
+  image = make_image (f->root);
+  nlx_image_set_property (image, NLX_IMAGE_PROP_SHUTDOWN_SIGNAL, "SIGBOGUS");
+  g_assert_false (nlx_virt_spawn (f->virt, instance, image, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "SIGBOGUS"));
+  g_clear_error (&error);
+  assert_nothing_left (f);
+  g_clear_pointer (&image, nlx_image_free);
+
+  /* the host's own root */
+  image = make_image ("/");
+  g_assert_false (nlx_virt_spawn (f->virt, instance, image, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  assert_nothing_left (f);
+  g_clear_pointer (&image, nlx_image_free);
+
+  /* a tarball whose member climbs out of the root */
+  g_assert_true (g_file_set_contents (payload, "x", -1, NULL));
+  run_command ((const char * const []) {
+    "tar", "-C", f->dir, "-P", "--transform", "s,^payload,../nlx-test-escape,",
+    "-cf", evil, "payload", NULL });
+  image = make_image (evil);
+  g_assert_false (nlx_virt_spawn (f->virt, instance, image, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "points outside"));
+  g_clear_error (&error);
+  g_assert_false (g_file_test (escaped, G_FILE_TEST_EXISTS));
+  assert_nothing_left (f);
+  g_clear_pointer (&image, nlx_image_free);
+
+  /* not an archive at all */
+  image = make_image (payload);
+  g_assert_false (nlx_virt_spawn (f->virt, instance, image, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  assert_nothing_left (f);
+}
+
+static void
+case_pause_stopped (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+
+  spawn (f);
+  g_assert_true (nlx_virt_power_off (f->virt, f->uuid, 0, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (nlx_virt_pause (f->virt, f->uuid, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE);
+  g_assert_nonnull (strstr (error->message, "only a running instance"));
+  g_clear_error (&error);
+  g_assert_false (nlx_virt_reboot (f->virt, f->uuid, NLX_REBOOT_SOFT, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+
+  /* Still stopped, still defined: the error changed nothing. */
+  g_assert_cmpint (libvirt_state (f), ==, VIR_DOMAIN_SHUTOFF);
+}
+
+int
+main (int argc,
+      char **argv)
+{
+  static const struct {
+    const char *path;
+    CaseFunc body;
+  } cases[] = {
+    { "/nlx/lxc/spawn-destroy", case_spawn_destroy },
+    { "/nlx/lxc/spawn-tarball", case_spawn_tarball },
+    { "/nlx/lxc/reboot-soft", case_reboot_soft },
+    { "/nlx/lxc/reboot-hard", case_reboot_hard },
+    { "/nlx/lxc/power-off-on", case_power_off_on },
+    { "/nlx/lxc/pause", case_pause },
+    { "/nlx/lxc/console-bounded", case_console_bounded },
+    { "/nlx/lxc/resources", case_resources },
+    { "/nlx/lxc/list-only-ours", case_list_only_ours },
+    { "/nlx/lxc/bad/unknown-instance", case_unknown_instance },
+    { "/nlx/lxc/bad/spawn-existing", case_spawn_existing },
+    { "/nlx/lxc/bad/images", case_bad_images },
+    { "/nlx/lxc/bad/pause-stopped", case_pause_stopped },
+  };
+
+  g_test_init (&argc, &argv, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    g_test_add (cases[i].path, Fixture, cases[i].body, fixture_setup,
+                run_case, fixture_teardown);
+  return g_test_run ();
+}

@@ -1,0 +1,176 @@
+/* test-instance.c: the instance model and its JSON form */
+#include "config.h"
+
+#include "nlx-error.h"
+#include "nlx-instance.h"
+
+#define GOOD_INSTANCE \
+  "{\"uuid\": \"0B7E1F0E-5B8A-4C8E-9D1E-2F3A4B5C6D7E\"," \
+  " \"name\": \"web-1 \\u00e9t\\u00e9\"," \
+  " \"flavor\": {\"name\": \"m1.small\", \"vcpus\": 2, \"memory_mb\": 2048," \
+  "              \"root_gb\": 20}," \
+  " \"image_ref\": \"debian-12\", \"user_id\": \"alice\"," \
+  " \"project_id\": \"demo\"," \
+  " \"metadata\": {\"role\": \"web\", \"tier\": \"front\"}," \
+  " \"created_at\": \"2026-01-31T12:34:56Z\"}"
+
+static void
+test_round_trip (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxInstance) instance = NULL;
+  g_autoptr(NlxInstance) again = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *created = NULL;
+
+  instance = nlx_instance_new_from_data (GOOD_INSTANCE, -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (instance->uuid, ==, "0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e");
+  g_assert_cmpstr (instance->name, ==, "web-1 été");
+  g_assert_cmpstr (instance->flavor.name, ==, "m1.small");
+  g_assert_cmpuint (instance->flavor.vcpus, ==, 2);
+  g_assert_cmpuint (instance->flavor.memory_mb, ==, 2048);
+  g_assert_cmpuint (instance->flavor.root_gb, ==, 20);
+  g_assert_cmpstr (instance->image_ref, ==, "debian-12");
+  g_assert_cmpstr (instance->user_id, ==, "alice");
+  g_assert_cmpstr (instance->project_id, ==, "demo");
+  g_assert_cmpuint (g_hash_table_size (instance->metadata), ==, 2);
+  g_assert_cmpstr (g_hash_table_lookup (instance->metadata, "tier"), ==, "front");
+  created = g_date_time_format_iso8601 (instance->created_at);
+  g_assert_cmpstr (created, ==, "2026-01-31T12:34:56Z");
+
+  first = nlx_instance_to_data (instance);
+  again = nlx_instance_new_from_data (first, -1, &error);
+  g_assert_no_error (error);
+  second = nlx_instance_to_data (again);
+  g_assert_cmpstr (first, ==, second);
+}
+
+static void
+test_defaults (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxInstance) instance = NULL;
+  g_autoptr(GDateTime) before = g_date_time_new_now_utc ();
+  g_autofree char *name = NULL;
+
+  instance = nlx_instance_new_from_data (
+    "{\"uuid\": \"7e57d000-0000-4000-8000-000000000001\", \"name\": \"n\","
+    " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memory_mb\": 64,"
+    " \"root_gb\": 0}, \"image_ref\": \"i\", \"user_id\": \"u\","
+    " \"project_id\": \"p\"}", -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_hash_table_size (instance->metadata), ==, 0);
+  g_assert_cmpint (g_date_time_compare (instance->created_at, before), >=, 0);
+
+  name = nlx_instance_domain_name (instance);
+  g_assert_cmpstr (name, ==, "instance-7e57d000");
+}
+
+/* Each bad document replaces one part of a good one; the error must name
+ * the field so the user knows what to fix. */
+static void
+test_bad_fields (void)
+{
+  static const struct {
+    const char *json;
+    const char *mentions;
+  } cases[] = {
+    { "not json", "not valid JSON" },
+    { "[1, 2]", "must be a JSON object" },
+    { "{}", "“uuid” is missing" },
+    { "{\"uuid\": 7}", "“uuid” must be a string" },
+    { "{\"uuid\": \"not-a-uuid\"}", "“uuid” must be a UUID" },
+    { "{\"uuid\": \"\"}", "“uuid” must be 1 to" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\"}", "“name” is missing" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"\"}",
+      "“name” must be 1 to 255 printable" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"a\\nb\"}",
+      "“name” must be 1 to 255 printable" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\"}",
+      "“flavor” is missing" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": \"m1.tiny\"}", "“flavor” must be an object" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": {\"vcpus\": 1}}", "“flavor.name” is missing" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": {\"name\": \"f\", \"vcpus\": \"2\"}}",
+      "“flavor.vcpus” must be a whole number from 1 to 1024" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": {\"name\": \"f\", \"vcpus\": 0}}", "“flavor.vcpus”" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": {\"name\": \"f\", \"vcpus\": 1025}}", "“flavor.vcpus”" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memory_mb\": -5}}",
+      "“flavor.memory_mb”" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memory_mb\": 64,"
+      " \"root_gb\": 1.5}}", "“flavor.root_gb”" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memroy_mb\": 64}}",
+      "Unknown field “flavor.memroy_mb”" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memory_mb\": 64,"
+      " \"root_gb\": 0}}", "“image_ref” is missing" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memory_mb\": 64,"
+      " \"root_gb\": 0}, \"image_ref\": \"i\"}", "“user_id” is missing" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memory_mb\": 64,"
+      " \"root_gb\": 0}, \"image_ref\": \"i\", \"user_id\": \"u\"}",
+      "“project_id” is missing" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memory_mb\": 64,"
+      " \"root_gb\": 0}, \"image_ref\": \"i\", \"user_id\": \"u\","
+      " \"project_id\": \"p\", \"metadata\": [1]}", "“metadata” must be an object" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memory_mb\": 64,"
+      " \"root_gb\": 0}, \"image_ref\": \"i\", \"user_id\": \"u\","
+      " \"project_id\": \"p\", \"metadata\": {\"k\": 1}}",
+      "“metadata.k” must be a string" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memory_mb\": 64,"
+      " \"root_gb\": 0}, \"image_ref\": \"i\", \"user_id\": \"u\","
+      " \"project_id\": \"p\", \"created_at\": \"yesterday\"}",
+      "“created_at” must be an ISO 8601 time" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"nmae\": \"n\"}",
+      "Unknown field “nmae”" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(NlxInstance) instance = NULL;
+
+      instance = nlx_instance_new_from_data (cases[i].json, -1, &error);
+      g_assert_null (instance);
+      g_assert_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID);
+      if (strstr (error->message, cases[i].mentions) == NULL)
+        g_error ("case %u: “%s” does not mention “%s”", i, error->message,
+                 cases[i].mentions);
+    }
+}
+
+static void
+test_missing_file (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxInstance) instance = NULL;
+
+  instance = nlx_instance_new_from_file ("/nonexistent/nlx-test.json", &error);
+  g_assert_null (instance);
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+}
+
+int
+main (int argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/nlx/instance/round-trip", test_round_trip);
+  g_test_add_func ("/nlx/instance/defaults", test_defaults);
+  g_test_add_func ("/nlx/instance/bad-fields", test_bad_fields);
+  g_test_add_func ("/nlx/instance/missing-file", test_missing_file);
+  return g_test_run ();
+}
