@@ -26,12 +26,15 @@ member_path_is_safe (const char *path)
   return TRUE;
 }
 
+/* A fault of the archive (unreadable, truncated, hostile) is the caller's
+ * to fix; a fault writing to disk (full, I/O error) is the host's. */
 static gboolean
 set_archive_error (GError **error,
                    const char *archive_path,
-                   struct archive *a)
+                   struct archive *a,
+                   NlxDriverError code)
 {
-  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+  g_set_error (error, NLX_DRIVER_ERROR, code,
                _("Cannot extract root tarball %s: %s"), archive_path,
                archive_error_string (a) ? archive_error_string (a)
                                         : g_strerror (archive_errno (a)));
@@ -42,13 +45,15 @@ set_archive_error (GError **error,
  * nlx_archive_extract:
  * @archive_path: a tar archive, compressed or not
  * @dest_dir: an existing, empty directory whose path has no symbolic links
- * @error: return location for a #NLX_DRIVER_ERROR_INVALID_ARGUMENT
+ * @error: return location for a #NLX_DRIVER_ERROR: INVALID_ARGUMENT for a
+ *   bad archive, FAILED when the host cannot write it
  *
- * Extracts with ownership, modes and times kept, and with libarchive's
- * secure flags: no absolute member paths, no "..", no writing through a
- * symbolic link the archive made.  Member paths are checked here as well
+ * Extracts with ownership, modes and times kept.  Member paths (and hard
+ * link targets) must be relative and free of ".."; they are checked here
  * and prefixed with @dest_dir, so the process's working directory is never
- * changed (the daemon is threaded).  On failure @dest_dir may hold part of
+ * changed (the daemon is threaded).  libarchive's secure flags refuse ".."
+ * again and any write through a symbolic link, e.g. one the archive made
+ * earlier.  On failure @dest_dir may hold part of
  * the tree; the caller removes it.
  */
 gboolean
@@ -74,9 +79,11 @@ nlx_archive_extract (const char *archive_path,
   archive_write_disk_set_standard_lookup (writer);
 
   if (archive_read_open_filename (reader, archive_path, 64 * 1024) != ARCHIVE_OK)
-    return set_archive_error (error, archive_path, reader);
+    return set_archive_error (error, archive_path, reader,
+                              NLX_DRIVER_ERROR_INVALID_ARGUMENT);
 
-  while ((rc = archive_read_next_header (reader, &entry)) == ARCHIVE_OK)
+  while ((rc = archive_read_next_header (reader, &entry)) == ARCHIVE_OK ||
+         rc == ARCHIVE_WARN)
     {
       const char *member = archive_entry_pathname (entry);
       const char *link = archive_entry_hardlink (entry);
@@ -110,20 +117,26 @@ nlx_archive_extract (const char *archive_path,
           archive_entry_set_hardlink (entry, link_target);
         }
 
-      if (archive_write_header (writer, entry) != ARCHIVE_OK)
-        return set_archive_error (error, archive_path, writer);
+      if (archive_write_header (writer, entry) < ARCHIVE_WARN)
+        return set_archive_error (error, archive_path, writer,
+                              NLX_DRIVER_ERROR_FAILED);
       while ((rc = archive_read_data_block (reader, &block, &size, &offset))
              == ARCHIVE_OK)
-        if (archive_write_data_block (writer, block, size, offset) != ARCHIVE_OK)
-          return set_archive_error (error, archive_path, writer);
+        if (archive_write_data_block (writer, block, size, offset) < ARCHIVE_WARN)
+          return set_archive_error (error, archive_path, writer,
+                              NLX_DRIVER_ERROR_FAILED);
       if (rc != ARCHIVE_EOF)
-        return set_archive_error (error, archive_path, reader);
-      if (archive_write_finish_entry (writer) != ARCHIVE_OK)
-        return set_archive_error (error, archive_path, writer);
+        return set_archive_error (error, archive_path, reader,
+                              NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+      if (archive_write_finish_entry (writer) < ARCHIVE_WARN)
+        return set_archive_error (error, archive_path, writer,
+                              NLX_DRIVER_ERROR_FAILED);
     }
   if (rc != ARCHIVE_EOF)
-    return set_archive_error (error, archive_path, reader);
+    return set_archive_error (error, archive_path, reader,
+                              NLX_DRIVER_ERROR_INVALID_ARGUMENT);
   if (archive_write_close (writer) != ARCHIVE_OK)
-    return set_archive_error (error, archive_path, writer);
+    return set_archive_error (error, archive_path, writer,
+                              NLX_DRIVER_ERROR_FAILED);
   return TRUE;
 }

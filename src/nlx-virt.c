@@ -67,6 +67,24 @@ nlx_virt_get_driver (NlxVirt *virt)
   return virt->driver;
 }
 
+/* Drivers see one spelling of a uuid (lower case), so a directory or
+ * record named after it is found however the caller typed it. */
+static gboolean
+canonical_uuid (const char *uuid,
+                char out[37],
+                GError **error)
+{
+  if (uuid == NULL || !g_uuid_string_is_valid (uuid))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("“%s” is not an instance uuid"), uuid ? uuid : "");
+      return FALSE;
+    }
+  for (guint i = 0; i < 37; i++)
+    out[i] = g_ascii_tolower (uuid[i]);
+  return TRUE;
+}
+
 static gboolean G_GNUC_PRINTF (2, 3)
 not_supported (GError **error,
                const char *format,
@@ -103,7 +121,11 @@ nlx_virt_destroy (NlxVirt *virt,
                   const char *uuid,
                   GError **error)
 {
-  return virt->driver->destroy (virt->state, uuid, error);
+  char id[37];
+
+  if (!canonical_uuid (uuid, id, error))
+    return FALSE;
+  return virt->driver->destroy (virt->state, id, error);
 }
 
 gboolean
@@ -112,7 +134,11 @@ nlx_virt_reboot (NlxVirt *virt,
                  NlxRebootType type,
                  GError **error)
 {
-  return virt->driver->reboot (virt->state, uuid, type, error);
+  char id[37];
+
+  if (!canonical_uuid (uuid, id, error))
+    return FALSE;
+  return virt->driver->reboot (virt->state, id, type, error);
 }
 
 gboolean
@@ -121,7 +147,11 @@ nlx_virt_power_off (NlxVirt *virt,
                     guint timeout_s,
                     GError **error)
 {
-  return virt->driver->power_off (virt->state, uuid, timeout_s, error);
+  char id[37];
+
+  if (!canonical_uuid (uuid, id, error))
+    return FALSE;
+  return virt->driver->power_off (virt->state, id, timeout_s, error);
 }
 
 gboolean
@@ -129,7 +159,11 @@ nlx_virt_power_on (NlxVirt *virt,
                    const char *uuid,
                    GError **error)
 {
-  return virt->driver->power_on (virt->state, uuid, error);
+  char id[37];
+
+  if (!canonical_uuid (uuid, id, error))
+    return FALSE;
+  return virt->driver->power_on (virt->state, id, error);
 }
 
 gboolean
@@ -137,10 +171,14 @@ nlx_virt_pause (NlxVirt *virt,
                 const char *uuid,
                 GError **error)
 {
+  char id[37];
+
+  if (!canonical_uuid (uuid, id, error))
+    return FALSE;
   if (virt->driver->pause == NULL)
     return not_supported (error, _("The %s driver cannot pause instances"),
                           virt->driver->name);
-  return virt->driver->pause (virt->state, uuid, error);
+  return virt->driver->pause (virt->state, id, error);
 }
 
 gboolean
@@ -148,10 +186,14 @@ nlx_virt_unpause (NlxVirt *virt,
                   const char *uuid,
                   GError **error)
 {
+  char id[37];
+
+  if (!canonical_uuid (uuid, id, error))
+    return FALSE;
   if (virt->driver->unpause == NULL)
     return not_supported (error, _("The %s driver cannot unpause instances"),
                           virt->driver->name);
-  return virt->driver->unpause (virt->state, uuid, error);
+  return virt->driver->unpause (virt->state, id, error);
 }
 
 gboolean
@@ -160,7 +202,11 @@ nlx_virt_get_info (NlxVirt *virt,
                    NlxInstanceInfo *info,
                    GError **error)
 {
-  return virt->driver->get_info (virt->state, uuid, info, error);
+  char id[37];
+
+  if (!canonical_uuid (uuid, id, error))
+    return FALSE;
+  return virt->driver->get_info (virt->state, id, info, error);
 }
 
 char *
@@ -169,13 +215,17 @@ nlx_virt_get_console_output (NlxVirt *virt,
                              gsize max_bytes,
                              GError **error)
 {
+  char id[37];
+
+  if (!canonical_uuid (uuid, id, error))
+    return NULL;
   if (virt->driver->get_console_output == NULL)
     {
       not_supported (error, _("The %s driver cannot show console output"),
-                          virt->driver->name);
+                     virt->driver->name);
       return NULL;
     }
-  return virt->driver->get_console_output (virt->state, uuid, max_bytes,
+  return virt->driver->get_console_output (virt->state, id, max_bytes,
                                            error);
 }
 
@@ -185,10 +235,14 @@ nlx_virt_attach_volume (NlxVirt *virt,
                         const NlxVolumeAttachment *attachment,
                         GError **error)
 {
+  char id[37];
+
+  if (!canonical_uuid (uuid, id, error))
+    return FALSE;
   if (virt->driver->attach_volume == NULL)
     return not_supported (error, _("The %s driver cannot attach volumes"),
                           virt->driver->name);
-  return virt->driver->attach_volume (virt->state, uuid, attachment, error);
+  return virt->driver->attach_volume (virt->state, id, attachment, error);
 }
 
 gboolean
@@ -197,10 +251,14 @@ nlx_virt_detach_volume (NlxVirt *virt,
                         const char *volume_id,
                         GError **error)
 {
+  char id[37];
+
+  if (!canonical_uuid (uuid, id, error))
+    return FALSE;
   if (virt->driver->detach_volume == NULL)
     return not_supported (error, _("The %s driver cannot detach volumes"),
                           virt->driver->name);
-  return virt->driver->detach_volume (virt->state, uuid, volume_id, error);
+  return virt->driver->detach_volume (virt->state, id, volume_id, error);
 }
 
 gboolean
@@ -209,10 +267,14 @@ nlx_virt_snapshot (NlxVirt *virt,
                    const char *image_dir,
                    GError **error)
 {
+  char id[37];
+
+  if (!canonical_uuid (uuid, id, error))
+    return FALSE;
   if (virt->driver->snapshot == NULL)
     return not_supported (error, _("The %s driver cannot snapshot instances"),
                           virt->driver->name);
-  return virt->driver->snapshot (virt->state, uuid, image_dir, error);
+  return virt->driver->snapshot (virt->state, id, image_dir, error);
 }
 
 NlxHostResources *

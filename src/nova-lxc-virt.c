@@ -140,7 +140,39 @@ spawn (NlxVirt *virt,
   return TRUE;
 }
 
-/* Commands that take exactly one uuid and print nothing on success. */
+/* Commands that take one uuid; the others take what they say. */
+static const char * const uuid_commands[] = {
+  "destroy", "reboot", "power-off", "power-on", "pause", "unpause", "info",
+  "console-log", NULL
+};
+
+/* Whether the arguments make a command, checked before the driver is
+ * loaded so a typo costs nothing. */
+static gboolean
+check_usage (int argc,
+             char **argv,
+             GError **error)
+{
+  const char *command = argv[1];
+
+  if ((g_str_equal (command, "list") || g_str_equal (command, "resources")) &&
+      argc == 2)
+    return TRUE;
+  if (g_str_equal (command, "spawn") && argc == 4)
+    return TRUE;
+  if (g_strv_contains (uuid_commands, command) && argc == 3)
+    return TRUE;
+  if (g_str_equal (command, "list") || g_str_equal (command, "resources") ||
+      g_str_equal (command, "spawn") || g_strv_contains (uuid_commands, command))
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                 _("Wrong arguments for “%s”; see --help"), command);
+  else
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                 _("Unknown command “%s”; see --help"), command);
+  return FALSE;
+}
+
+/* Commands that take exactly one uuid. */
 static gboolean
 run_uuid_command (NlxVirt *virt,
                   const char *command,
@@ -173,9 +205,7 @@ run_uuid_command (NlxVirt *virt,
       g_print ("%s", log);
       return TRUE;
     }
-  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-               _("Unknown command “%s”; see --help"), command);
-  return FALSE;
+  g_assert_not_reached ();
 }
 
 static gboolean
@@ -194,11 +224,13 @@ run (int argc,
   driver = opt_driver ? g_strdup (opt_driver)
                       : g_key_file_get_string (config, "DEFAULT",
                                                "compute_driver", NULL);
+  if (driver != NULL && *g_strstrip (driver) == '\0')
+    g_clear_pointer (&driver, g_free);
   virt = nlx_virt_open (driver ? driver : "lxc", config, error);
   if (virt == NULL)
     return FALSE;
 
-  if (g_str_equal (command, "list") && argc == 2)
+  if (g_str_equal (command, "list"))
     {
       g_auto(GStrv) uuids = nlx_virt_list_instances (virt, error);
 
@@ -208,16 +240,11 @@ run (int argc,
         g_print ("%s\n", uuids[i]);
       return TRUE;
     }
-  if (g_str_equal (command, "resources") && argc == 2)
+  if (g_str_equal (command, "resources"))
     return print_resources (virt, error);
-  if (g_str_equal (command, "spawn") && argc == 4)
+  if (g_str_equal (command, "spawn"))
     return spawn (virt, argv[2], argv[3], error);
-  if (argc == 3)
-    return run_uuid_command (virt, command, argv[2], error);
-
-  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-               _("Wrong arguments for “%s”; see --help"), command);
-  return FALSE;
+  return run_uuid_command (virt, command, argv[2], error);
 }
 
 int
@@ -245,6 +272,11 @@ main (int argc,
   if (argc < 2)
     {
       g_printerr (_("nova-lxc-virt: no command given; see --help\n"));
+      return 2;
+    }
+  if (!check_usage (argc, argv, &error))
+    {
+      g_printerr ("nova-lxc-virt: %s\n", error->message);
       return 2;
     }
   if (!run (argc, argv, &error))

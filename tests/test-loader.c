@@ -94,16 +94,17 @@ test_not_supported (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(NlxVirt) virt = nlx_virt_open ("fake", NULL, &error);
   NlxVolumeAttachment attachment = { "vol-1", "/dev/vdb", NULL };
+  const char *uuid = "7e57d000-0000-4000-8000-000000000004";
 
   g_assert_no_error (error);
-  g_assert_false (nlx_virt_attach_volume (virt, "x", &attachment, &error));
+  g_assert_false (nlx_virt_attach_volume (virt, uuid, &attachment, &error));
   g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_SUPPORTED);
   g_assert_nonnull (strstr (error->message, "fake driver cannot attach volumes"));
   g_clear_error (&error);
-  g_assert_false (nlx_virt_detach_volume (virt, "x", "vol-1", &error));
+  g_assert_false (nlx_virt_detach_volume (virt, uuid, "vol-1", &error));
   g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_SUPPORTED);
   g_clear_error (&error);
-  g_assert_false (nlx_virt_snapshot (virt, "x", "/nlx-test/img", &error));
+  g_assert_false (nlx_virt_snapshot (virt, uuid, "/nlx-test/img", &error));
   g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_SUPPORTED);
 }
 
@@ -147,6 +148,17 @@ test_fake_rules (void)
   g_assert_false (nlx_virt_get_info (virt, "7e57d000-0000-4000-8000-00000000ffff",
                                      &info, &error));
   g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* Every driver gets valid, lower-case uuids from nlx_virt_*(). */
+  g_assert_true (nlx_virt_get_info (virt, "7E57D000-0000-4000-8000-000000000003",
+                                    &info, &error));
+  g_assert_no_error (error);
+  g_assert_false (nlx_virt_destroy (virt, "../etc", &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (nlx_virt_pause (virt, NULL, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
 
   g_assert_true (nlx_virt_destroy (virt, instance->uuid, &error));

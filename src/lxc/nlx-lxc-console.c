@@ -161,7 +161,8 @@ nlx_lxc_console_close (NlxLxcConsole *console)
  * @max_bytes: at most this much of its end
  * @error: return location for a #NLX_DRIVER_ERROR
  *
- * When the cut falls inside a line, the partial line is dropped.  Bytes
+ * When the cut falls inside a line and a whole line follows, the partial
+ * line is dropped.  Bytes
  * that are not UTF-8 are replaced, so the result can go into JSON.
  *
  * Returns: (transfer full): the end of the log; "" if nothing was logged

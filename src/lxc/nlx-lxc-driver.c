@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <gmodule.h>
@@ -92,6 +93,20 @@ config_uint (GKeyFile *config,
 
 /* ---- small helpers ---------------------------------------------------- */
 
+/* Removes an instance's directory, reporting failure as a driver error. */
+static gboolean
+remove_instance_dir (const char *dir,
+                     GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (nlx_file_remove_tree (dir, &local_error))
+    return TRUE;
+  g_set_error_literal (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       local_error->message);
+  return FALSE;
+}
+
 static char *
 instance_dir (NlxDriverState *state,
               const char *uuid)
@@ -111,15 +126,8 @@ lookup (NlxDriverState *state,
         const char *uuid,
         GError **error)
 {
-  virDomainPtr dom;
-
-  if (uuid == NULL || !g_uuid_string_is_valid (uuid))
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("“%s” is not an instance uuid"), uuid ? uuid : "");
-      return NULL;
-    }
-  dom = virDomainLookupByUUIDString (state->conn, uuid);
+  /* nlx_virt_*() hands drivers valid, lower-case uuids. */
+  virDomainPtr dom = virDomainLookupByUUIDString (state->conn, uuid);
   if (dom == NULL)
     {
       if (nlx_lxc_error_last_is (VIR_ERR_NO_DOMAIN))
@@ -149,6 +157,13 @@ get_state (virDomainPtr dom,
   return TRUE;
 }
 
+/* BLOCKED is a running domain whose CPUs idle (nlx_power_state_from_libvirt). */
+static gboolean
+is_running (int domain_state)
+{
+  return domain_state == VIR_DOMAIN_RUNNING || domain_state == VIR_DOMAIN_BLOCKED;
+}
+
 /* Like /proc/PID/exe but NULL when the process has gone. */
 static char *
 process_exe (guint pid)
@@ -176,8 +191,9 @@ init_has_started (guint controller,
   *known = g_file_get_contents (children_path, &children, NULL, NULL);
   if (!*known)
     return FALSE;
-  if (!g_ascii_string_to_unsigned (g_strstrip (children), 10, 1, G_MAXUINT,
-                                   &init, NULL))
+  /* The first child is init; the controller has no other. */
+  init = g_ascii_strtoull (children, NULL, 10);
+  if (init == 0 || init > G_MAXUINT)
     return FALSE;
   exe = process_exe ((guint) init);
   return exe != NULL && g_strcmp0 (exe, controller_exe) != 0;
@@ -291,7 +307,10 @@ drain_console (NlxDriverState *state,
 }
 
 /* Signal names init understands as "power off", as image properties
- * spell them ("SIGUSR2", "USR2", "SIGRTMIN+3"). */
+ * spell them ("SIGUSR2", "USR2", "SIGRTMIN+3").  libvirt's LXC driver
+ * hands the number to kill() as it is, so the values are Linux's signal
+ * numbers, and RTMIN means the C library's SIGRTMIN, as in systemd's
+ * documentation and kill -l, not the kernel's. */
 static int
 parse_signal (const char *name)
 {
@@ -315,8 +334,9 @@ parse_signal (const char *name)
     if (g_str_equal (name, signals[i].name))
       return signals[i].value;
   if (g_str_has_prefix (name, "RTMIN+") &&
-      g_ascii_string_to_unsigned (name + 6, 10, 0, 32, &offset, NULL))
-    return VIR_DOMAIN_PROCESS_SIGNAL_RT0 + (int) offset;
+      g_ascii_string_to_unsigned (name + 6, 10, 0, SIGRTMAX - SIGRTMIN,
+                                  &offset, NULL))
+    return SIGRTMIN + (int) offset;
   return -1;
 }
 
@@ -521,6 +541,12 @@ check_not_defined (NlxDriverState *state,
   g_autoptr(virDomain) by_name = NULL;
 
   by_uuid = virDomainLookupByUUIDString (state->conn, instance->uuid);
+  if (by_uuid == NULL && !nlx_lxc_error_last_is (VIR_ERR_NO_DOMAIN))
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot look up instance %s: "), instance->uuid);
+      return FALSE;
+    }
   if (by_uuid != NULL)
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
@@ -529,6 +555,12 @@ check_not_defined (NlxDriverState *state,
       return FALSE;
     }
   by_name = virDomainLookupByName (state->conn, name);
+  if (by_name == NULL && !nlx_lxc_error_last_is (VIR_ERR_NO_DOMAIN))
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot look up domain %s: "), name);
+      return FALSE;
+    }
   if (by_name != NULL)
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
@@ -547,6 +579,7 @@ check_image (const NlxImage *image,
              GError **error)
 {
   g_autofree char *root_init = NULL;
+  g_autofree char *real_root = NULL;
   GStatBuf st;
 
   if (shutdown_signal != NULL && parse_signal (shutdown_signal) < 0)
@@ -569,8 +602,10 @@ check_image (const NlxImage *image,
   if (image->format != NLX_IMAGE_FORMAT_DIRECTORY)
     return TRUE;
 
-  /* Sharing the host's own root with a container would hand it the host. */
-  if (g_str_equal (image->path, "/"))
+  /* Sharing the host's own root with a container would hand it the host,
+   * however the path spells it. */
+  real_root = realpath (image->path, NULL);
+  if (real_root == NULL || g_str_equal (real_root, "/"))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("Image %s: the host's / cannot be an instance's root "
@@ -648,7 +683,7 @@ lxc_spawn (NlxDriverState *state,
 
   /* No domain has this uuid, so a directory left by an earlier crash is
    * stale and ours to clear. */
-  if (!nlx_file_remove_tree (dir, error))
+  if (!remove_instance_dir (dir, error))
     return FALSE;
 
   root = prepare_root (dir, image, error);
@@ -712,7 +747,7 @@ lxc_destroy (NlxDriverState *state,
         }
     }
   dir = instance_dir (state, uuid);
-  return nlx_file_remove_tree (dir, error);
+  return remove_instance_dir (dir, error);
 }
 
 static gboolean
@@ -731,7 +766,7 @@ lxc_reboot (NlxDriverState *state,
     {
       g_autoptr(GError) local_error = NULL;
 
-      if (domain_state != VIR_DOMAIN_RUNNING)
+      if (!is_running (domain_state))
         {
           g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
                        _("Instance %s is not running, so it cannot reboot "
@@ -771,7 +806,7 @@ lxc_power_off (NlxDriverState *state,
   if (domain_state == VIR_DOMAIN_SHUTOFF)
     return TRUE;
 
-  if (timeout_s > 0 && domain_state == VIR_DOMAIN_RUNNING)
+  if (timeout_s > 0 && is_running (domain_state))
     {
       if (request_shutdown (dom, uuid, &local_error) &&
           wait_inactive (state, dom, uuid, timeout_s))
@@ -794,7 +829,7 @@ lxc_power_on (NlxDriverState *state,
 
   if (dom == NULL || !get_state (dom, uuid, &domain_state, error))
     return FALSE;
-  if (domain_state == VIR_DOMAIN_RUNNING)
+  if (is_running (domain_state))
     return TRUE;
   if (domain_state == VIR_DOMAIN_PAUSED)
     {
@@ -815,7 +850,7 @@ lxc_pause (NlxDriverState *state,
 
   if (dom == NULL || !get_state (dom, uuid, &domain_state, error))
     return FALSE;
-  if (domain_state != VIR_DOMAIN_RUNNING)
+  if (!is_running (domain_state))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
                    _("Instance %s is %s; only a running instance can be "

@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <unistd.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -371,6 +372,8 @@ static void
 case_spawn_destroy (Fixture *f)
 {
   g_autoptr(GError) error = NULL;
+  g_autofree char *upper = NULL;
+  g_autofree char *name = g_strdup_printf ("instance-%.8s", f->uuid);
   g_autoptr(virDomain) dom = NULL;
   g_autofree char *log = NULL;
   g_autofree char *xml = NULL;
@@ -381,8 +384,7 @@ case_spawn_destroy (Fixture *f)
 
   dom = virDomainLookupByUUIDString (f->conn, f->uuid);
   g_assert_nonnull (dom);
-  g_assert_cmpstr (virDomainGetName (dom), ==,
-                   g_strdup_printf ("instance-%.8s", f->uuid));
+  g_assert_cmpstr (virDomainGetName (dom), ==, name);
   g_assert_cmpint (virDomainIsPersistent (dom), ==, 1);
   g_assert_cmpint (libvirt_state (f), ==, VIR_DOMAIN_RUNNING);
   xml = virDomainGetXMLDesc (dom, 0);
@@ -392,7 +394,9 @@ case_spawn_destroy (Fixture *f)
   log = console_when (f, "nlx-test boot ", 1);
   g_assert_cmpuint (count (log, "nlx-test boot "), ==, 1);
 
-  g_assert_true (nlx_virt_destroy (f->virt, f->uuid, &error));
+  /* However the caller spells the uuid, everything goes. */
+  upper = g_ascii_strup (f->uuid, -1);
+  g_assert_true (nlx_virt_destroy (f->virt, upper, &error));
   g_assert_no_error (error);
   assert_nothing_left (f);
   g_assert_false (lists_uuid (f, f->uuid));
@@ -696,6 +700,7 @@ case_bad_images (Fixture *f)
   g_autofree char *evil = g_build_filename (f->dir, "evil.tar", NULL);
   g_autofree char *escaped = g_build_filename (f->dir, "nlx-test-escape", NULL);
   g_autofree char *payload = g_build_filename (f->dir, "payload", NULL);
+  g_autofree char *host_root = g_build_filename (f->dir, "host-root", NULL);
 
   /* a root filesystem that does not exist */
   g_assert_null (nlx_image_new_from_path ("nlx-test", missing, &error));
@@ -723,10 +728,18 @@ case_bad_images (Fixture *f)
   assert_nothing_left (f);
   g_clear_pointer (&image, nlx_image_free);
 
-  /* the host's own root */
+  /* the host's own root, plainly or through a symbolic link */
   image = make_image ("/");
   g_assert_false (nlx_virt_spawn (f->virt, instance, image, &error));
   g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  assert_nothing_left (f);
+  g_clear_pointer (&image, nlx_image_free);
+  g_assert_cmpint (symlink ("/", host_root), ==, 0);
+  image = make_image (host_root);
+  g_assert_false (nlx_virt_spawn (f->virt, instance, image, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "host's /"));
   g_clear_error (&error);
   assert_nothing_left (f);
   g_clear_pointer (&image, nlx_image_free);
