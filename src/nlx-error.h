@@ -55,4 +55,16 @@ typedef enum {
 #define NLX_PLUGIN_ERROR (nlx_plugin_error_quark ())
 GQuark nlx_plugin_error_quark (void);
 
+/**
+ * NlxConfigError:
+ * @NLX_CONFIG_ERROR_INVALID: a configuration value cannot be used; the
+ *   message names the section and key
+ */
+typedef enum {
+  NLX_CONFIG_ERROR_INVALID,
+} NlxConfigError;
+
+#define NLX_CONFIG_ERROR (nlx_config_error_quark ())
+GQuark nlx_config_error_quark (void);
+
 G_END_DECLS

@@ -1,0 +1,370 @@
+/* nlx-config.c: the compute host's configuration
+ *
+ * A GKeyFile in Nova's style: [DEFAULT], [api], [libvirt], plus one
+ * `[flavor NAME]` section per flavor and one `[image NAME]` per bootable
+ * image.  A key nobody reads is warned about (a typo would otherwise be
+ * silently ignored); a value that cannot be used stops start-up with an
+ * error naming the key. */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "nlx-config.h"
+#include "nlx-error.h"
+
+#define FLAVOR_PREFIX "flavor "
+#define IMAGE_PREFIX "image "
+
+static const char * const default_keys[] = {
+  "compute_driver", "instances_path", "state_path", "debug", NULL
+};
+static const char * const api_keys[] = {
+  "socket", "listen", "auth_token", NULL
+};
+static const char * const libvirt_keys[] = {
+  "connection_uri", "wait_soft_reboot_seconds", NULL
+};
+static const char * const flavor_keys[] = {
+  "vcpus", "memory_mb", "root_gb", NULL
+};
+static const char * const image_keys[] = {
+  "path", "os_init_path", "os_shutdown_signal", NULL
+};
+
+/* Nova's classic flavors, small enough for containers. */
+static const NlxFlavor default_flavors[] = {
+  { (char *) "m1.nano", 1, 64, 0 },
+  { (char *) "m1.tiny", 1, 512, 1 },
+  { (char *) "m1.small", 1, 2048, 20 },
+  { (char *) "m1.medium", 2, 4096, 40 },
+  { (char *) "m1.large", 4, 8192, 80 },
+};
+
+static void
+flavor_free (NlxFlavor *flavor)
+{
+  g_free (flavor->name);
+  g_free (flavor);
+}
+
+static void
+image_free (NlxConfigImage *image)
+{
+  g_free (image->name);
+  g_free (image->path);
+  g_free (image->init_path);
+  g_free (image->shutdown_signal);
+  g_free (image);
+}
+
+void
+nlx_config_free (NlxConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_clear_pointer (&config->keyfile, g_key_file_unref);
+  g_free (config->compute_driver);
+  g_free (config->state_path);
+  g_free (config->api_socket);
+  g_free (config->api_listen);
+  g_free (config->api_token);
+  g_clear_pointer (&config->flavors, g_ptr_array_unref);
+  g_clear_pointer (&config->images, g_ptr_array_unref);
+  g_free (config);
+}
+
+static const char * const *
+known_keys (const char *group)
+{
+  if (g_str_equal (group, "DEFAULT"))
+    return default_keys;
+  if (g_str_equal (group, "api"))
+    return api_keys;
+  if (g_str_equal (group, "libvirt"))
+    return libvirt_keys;
+  if (g_str_has_prefix (group, FLAVOR_PREFIX))
+    return flavor_keys;
+  if (g_str_has_prefix (group, IMAGE_PREFIX))
+    return image_keys;
+  return NULL;
+}
+
+static void
+warn_unknown (GKeyFile *keyfile)
+{
+  g_auto(GStrv) groups = g_key_file_get_groups (keyfile, NULL);
+
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      const char * const *known = known_keys (groups[i]);
+      g_auto(GStrv) keys = NULL;
+
+      if (known == NULL)
+        {
+          g_warning (_("Configuration section [%s] is unknown and ignored"),
+                     groups[i]);
+          continue;
+        }
+      keys = g_key_file_get_keys (keyfile, groups[i], NULL, NULL);
+      for (guint k = 0; keys[k] != NULL; k++)
+        if (!g_strv_contains (known, keys[k]))
+          g_warning (_("Configuration key [%s] %s is unknown and ignored; "
+                       "check its spelling"), groups[i], keys[k]);
+    }
+}
+
+/* An empty value means the default, as in Nova's configuration. */
+static char *
+get_string (GKeyFile *keyfile,
+            const char *group,
+            const char *key,
+            const char *fallback)
+{
+  char *value = g_key_file_get_string (keyfile, group, key, NULL);
+
+  if (value == NULL || *g_strstrip (value) == '\0')
+    {
+      g_free (value);
+      return g_strdup (fallback);
+    }
+  return value;
+}
+
+static gboolean
+get_uint (GKeyFile *keyfile,
+          const char *group,
+          const char *key,
+          guint min,
+          guint max,
+          guint *out,
+          GError **error)
+{
+  g_autofree char *text = get_string (keyfile, group, key, NULL);
+  guint64 value;
+
+  if (text == NULL)
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("Configuration key [%s] %s is missing"), group, key);
+      return FALSE;
+    }
+  if (!g_ascii_string_to_unsigned (text, 10, min, max, &value, NULL))
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("Configuration key [%s] %s must be a whole number from "
+                     "%u to %u, got “%s”"), group, key, min, max, text);
+      return FALSE;
+    }
+  *out = (guint) value;
+  return TRUE;
+}
+
+static gboolean
+get_boolean (GKeyFile *keyfile,
+             const char *group,
+             const char *key,
+             gboolean *out,
+             GError **error)
+{
+  g_autofree char *text = get_string (keyfile, group, key, "false");
+
+  if (g_ascii_strcasecmp (text, "true") == 0 || g_str_equal (text, "1"))
+    *out = TRUE;
+  else if (g_ascii_strcasecmp (text, "false") == 0 || g_str_equal (text, "0"))
+    *out = FALSE;
+  else
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("Configuration key [%s] %s must be true or false, got "
+                     "“%s”"), group, key, text);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+read_flavor (NlxConfig *config,
+             const char *group,
+             GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  NlxFlavor *flavor = g_new0 (NlxFlavor, 1);
+
+  flavor->name = g_strstrip (g_strdup (group + strlen (FLAVOR_PREFIX)));
+  g_ptr_array_add (config->flavors, flavor);
+  if (*flavor->name == '\0')
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("Configuration section [%s] needs a flavor name, e.g. "
+                     "[flavor m1.small]"), group);
+      return FALSE;
+    }
+  return get_uint (config->keyfile, group, "vcpus", 1, NLX_FLAVOR_VCPUS_MAX,
+                   &flavor->vcpus, error) &&
+         get_uint (config->keyfile, group, "memory_mb", 1,
+                   NLX_FLAVOR_MEMORY_MB_MAX, &flavor->memory_mb, error) &&
+         get_uint (config->keyfile, group, "root_gb", 0, NLX_FLAVOR_ROOT_GB_MAX,
+                   &flavor->root_gb, error);
+}
+
+static gboolean
+read_image (NlxConfig *config,
+            const char *group,
+            GError **error)
+{
+  NlxConfigImage *image = g_new0 (NlxConfigImage, 1);
+
+  image->name = g_strstrip (g_strdup (group + strlen (IMAGE_PREFIX)));
+  image->path = get_string (config->keyfile, group, "path", NULL);
+  image->init_path = get_string (config->keyfile, group, "os_init_path", NULL);
+  image->shutdown_signal = get_string (config->keyfile, group,
+                                       "os_shutdown_signal", NULL);
+  g_ptr_array_add (config->images, image);
+
+  if (*image->name == '\0')
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("Configuration section [%s] needs an image name, e.g. "
+                     "[image busybox]"), group);
+      return FALSE;
+    }
+  if (image->path == NULL || !g_path_is_absolute (image->path))
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("Configuration key [%s] path must be the absolute path "
+                     "of a root directory or root tarball"), group);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+read_api (NlxConfig *config,
+          GError **error)
+{
+  config->api_socket = get_string (config->keyfile, "api", "socket",
+                                   NLX_RUN_DIR "/compute.sock");
+  config->api_listen = get_string (config->keyfile, "api", "listen", NULL);
+  config->api_token = get_string (config->keyfile, "api", "auth_token", NULL);
+
+  if (!g_path_is_absolute (config->api_socket))
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("Configuration key [api] socket must be an absolute "
+                     "path, got “%s”"), config->api_socket);
+      return FALSE;
+    }
+  /* Anyone who reaches a TCP port could drive every instance. */
+  if (config->api_listen != NULL && config->api_token == NULL)
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("Configuration key [api] listen is set but [api] "
+                     "auth_token is not; set a token, or remove listen to "
+                     "serve the Unix socket only"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static NlxConfig *
+config_read (GKeyFile *keyfile,
+             GError **error)
+{
+  g_autoptr(NlxConfig) config = g_new0 (NlxConfig, 1);
+  g_auto(GStrv) groups = g_key_file_get_groups (keyfile, NULL);
+
+  config->keyfile = g_key_file_ref (keyfile);
+  config->flavors = g_ptr_array_new_with_free_func ((GDestroyNotify) flavor_free);
+  config->images = g_ptr_array_new_with_free_func ((GDestroyNotify) image_free);
+  warn_unknown (keyfile);
+
+  config->compute_driver = get_string (keyfile, "DEFAULT", "compute_driver",
+                                       "lxc");
+  config->state_path = get_string (keyfile, "DEFAULT", "state_path",
+                                   NLX_STATE_DIR);
+  if (!get_boolean (keyfile, "DEFAULT", "debug", &config->debug, error) ||
+      !read_api (config, error))
+    return NULL;
+
+  for (guint i = 0; groups[i] != NULL; i++)
+    if ((g_str_has_prefix (groups[i], FLAVOR_PREFIX) &&
+         !read_flavor (config, groups[i], error)) ||
+        (g_str_has_prefix (groups[i], IMAGE_PREFIX) &&
+         !read_image (config, groups[i], error)))
+      return NULL;
+
+  if (config->flavors->len == 0)
+    for (guint i = 0; i < G_N_ELEMENTS (default_flavors); i++)
+      {
+        NlxFlavor *flavor = g_memdup2 (&default_flavors[i], sizeof (NlxFlavor));
+
+        flavor->name = g_strdup (default_flavors[i].name);
+        g_ptr_array_add (config->flavors, flavor);
+      }
+  return g_steal_pointer (&config);
+}
+
+/**
+ * nlx_config_new_from_file:
+ * @path: the configuration file
+ * @error: return location for a #NLX_CONFIG_ERROR or #G_KEY_FILE_ERROR
+ *
+ * Returns: (transfer full): the configuration, or %NULL naming the file
+ * and the key that is wrong
+ */
+NlxConfig *
+nlx_config_new_from_file (const char *path,
+                          GError **error)
+{
+  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
+  NlxConfig *config;
+
+  if (!g_key_file_load_from_file (keyfile, path, G_KEY_FILE_NONE, error))
+    {
+      g_prefix_error (error, _("Cannot read configuration %s: "), path);
+      return NULL;
+    }
+  config = config_read (keyfile, error);
+  if (config == NULL)
+    g_prefix_error (error, "%s: ", path);
+  return config;
+}
+
+NlxConfig *
+nlx_config_new_from_data (const char *data,
+                          GError **error)
+{
+  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
+
+  if (!g_key_file_load_from_data (keyfile, data, -1, G_KEY_FILE_NONE, error))
+    return NULL;
+  return config_read (keyfile, error);
+}
+
+const NlxFlavor *
+nlx_config_find_flavor (const NlxConfig *config,
+                        const char *name)
+{
+  for (guint i = 0; i < config->flavors->len; i++)
+    {
+      const NlxFlavor *flavor = config->flavors->pdata[i];
+
+      if (g_str_equal (flavor->name, name))
+        return flavor;
+    }
+  return NULL;
+}
+
+const NlxConfigImage *
+nlx_config_find_image (const NlxConfig *config,
+                       const char *name)
+{
+  for (guint i = 0; i < config->images->len; i++)
+    {
+      const NlxConfigImage *image = config->images->pdata[i];
+
+      if (g_str_equal (image->name, name))
+        return image;
+    }
+  return NULL;
+}

@@ -1,0 +1,64 @@
+/* nlx-config.h: the compute host's configuration */
+#pragma once
+
+#include <glib.h>
+
+#include "nlx-instance.h"
+
+G_BEGIN_DECLS
+
+/**
+ * NlxConfigImage:
+ * @name: how callers refer to it (imageRef)
+ * @path: a root directory or root tarball on this host
+ * @init_path: (nullable): the image's os_init_path
+ * @shutdown_signal: (nullable): the image's os_shutdown_signal
+ *
+ * A bootable image, declared in an `[image NAME]` section until the image
+ * store exists.
+ */
+typedef struct {
+  char *name;
+  char *path;
+  char *init_path;
+  char *shutdown_signal;
+} NlxConfigImage;
+
+/**
+ * NlxConfig:
+ * @keyfile: the file as read; drivers read their own keys from it
+ * @compute_driver: `[DEFAULT] compute_driver`
+ * @state_path: `[DEFAULT] state_path`, where records live
+ * @debug: `[DEFAULT] debug`
+ * @api_socket: `[api] socket`, the Unix socket path
+ * @api_listen: (nullable): `[api] listen`, HOST:PORT for TCP
+ * @api_token: (nullable): `[api] auth_token`, required with @api_listen
+ * @flavors: (element-type NlxFlavor): from `[flavor NAME]` sections, or a
+ *   default set when there are none
+ * @images: (element-type NlxConfigImage): from `[image NAME]` sections
+ */
+typedef struct {
+  GKeyFile *keyfile;
+  char *compute_driver;
+  char *state_path;
+  gboolean debug;
+  char *api_socket;
+  char *api_listen;
+  char *api_token;
+  GPtrArray *flavors;
+  GPtrArray *images;
+} NlxConfig;
+
+NlxConfig *nlx_config_new_from_file (const char *path,
+                                     GError **error);
+NlxConfig *nlx_config_new_from_data (const char *data,
+                                     GError **error);
+void nlx_config_free (NlxConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxConfig, nlx_config_free)
+
+const NlxFlavor *nlx_config_find_flavor (const NlxConfig *config,
+                                         const char *name);
+const NlxConfigImage *nlx_config_find_image (const NlxConfig *config,
+                                             const char *name);
+
+G_END_DECLS
