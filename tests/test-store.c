@@ -1,0 +1,140 @@
+/* test-store.c: instance records and their durable store */
+#include "config.h"
+
+#include <glib/gstdio.h>
+
+#include "nlx-error.h"
+#include "nlx-file.h"
+#include "nlx-store.h"
+
+static NlxRecord *
+make_record (const char *uuid)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *json = g_strdup_printf (
+    "{\"uuid\": \"%s\", \"name\": \"r\", \"flavor\": {\"name\": \"f\","
+    " \"vcpus\": 1, \"memory_mb\": 64, \"root_gb\": 0}, \"image_ref\": \"i\","
+    " \"user_id\": \"u\", \"project_id\": \"p\"}", uuid);
+  NlxInstance *instance = nlx_instance_new_from_data (json, -1, &error);
+
+  g_assert_no_error (error);
+  return nlx_record_new (instance);
+}
+
+static void
+test_status (void)
+{
+  static const struct {
+    NlxVmState vm;
+    NlxTaskState task;
+    const char *status;
+  } cases[] = {
+    { NLX_VM_STATE_BUILDING, NLX_TASK_STATE_SPAWNING, "BUILD" },
+    { NLX_VM_STATE_ACTIVE, NLX_TASK_STATE_NONE, "ACTIVE" },
+    { NLX_VM_STATE_ACTIVE, NLX_TASK_STATE_REBOOTING, "REBOOT" },
+    { NLX_VM_STATE_ACTIVE, NLX_TASK_STATE_REBOOTING_HARD, "HARD_REBOOT" },
+    { NLX_VM_STATE_ACTIVE, NLX_TASK_STATE_POWERING_OFF, "ACTIVE" },
+    { NLX_VM_STATE_ACTIVE, NLX_TASK_STATE_DELETING, "ACTIVE" },
+    { NLX_VM_STATE_STOPPED, NLX_TASK_STATE_NONE, "SHUTOFF" },
+    { NLX_VM_STATE_STOPPED, NLX_TASK_STATE_POWERING_ON, "SHUTOFF" },
+    { NLX_VM_STATE_PAUSED, NLX_TASK_STATE_NONE, "PAUSED" },
+    { NLX_VM_STATE_ERROR, NLX_TASK_STATE_NONE, "ERROR" },
+    { NLX_VM_STATE_DELETED, NLX_TASK_STATE_NONE, "DELETED" },
+  };
+  g_autoptr(NlxRecord) record = make_record ("7e57d000-0000-4000-8000-00000000000a");
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      record->vm_state = cases[i].vm;
+      record->task_state = cases[i].task;
+      g_assert_cmpstr (nlx_record_status (record), ==, cases[i].status);
+    }
+}
+
+static void
+test_round_trip (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("nlx-test-store-XXXXXX", &error);
+  g_autoptr(NlxStore) store = nlx_store_open (dir, &error);
+  g_autoptr(NlxRecord) a = make_record ("7e57d000-0000-4000-8000-00000000000a");
+  g_autoptr(NlxRecord) b = make_record ("7e57d000-0000-4000-8000-00000000000b");
+  g_autoptr(GPtrArray) loaded = NULL;
+
+  g_assert_no_error (error);
+  a->vm_state = NLX_VM_STATE_ERROR;
+  a->power_state = NLX_POWER_STATE_SHUTDOWN;
+  a->fault = g_strdup ("spawn failed: no init");
+  b->vm_state = NLX_VM_STATE_ACTIVE;
+  b->task_state = NLX_TASK_STATE_REBOOTING_HARD;
+  g_assert_true (nlx_store_save (store, a, &error));
+  g_assert_true (nlx_store_save (store, b, &error));
+  /* Saving again replaces. */
+  b->power_state = NLX_POWER_STATE_RUNNING;
+  g_assert_true (nlx_store_save (store, b, &error));
+  g_assert_no_error (error);
+
+  loaded = nlx_store_load_all (store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (loaded->len, ==, 2);
+  for (guint i = 0; i < loaded->len; i++)
+    {
+      NlxRecord *r = loaded->pdata[i];
+      NlxRecord *original = g_str_equal (r->instance->uuid, a->instance->uuid) ? a : b;
+
+      g_assert_cmpint (r->vm_state, ==, original->vm_state);
+      g_assert_cmpint (r->task_state, ==, original->task_state);
+      g_assert_cmpint (r->power_state, ==, original->power_state);
+      g_assert_cmpstr (r->fault, ==, original->fault);
+      g_assert_true (g_date_time_equal (r->updated_at, original->updated_at));
+    }
+
+  g_assert_true (nlx_store_delete (store, a->instance->uuid, &error));
+  g_assert_true (nlx_store_delete (store, a->instance->uuid, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&loaded, g_ptr_array_unref);
+  loaded = nlx_store_load_all (store, &error);
+  g_assert_cmpuint (loaded->len, ==, 1);
+
+  nlx_file_remove_tree (dir, &error);
+  g_assert_no_error (error);
+}
+
+/* One unreadable record must neither stop the host nor be deleted. */
+static void
+test_unreadable (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("nlx-test-store-XXXXXX", &error);
+  g_autoptr(NlxStore) store = nlx_store_open (dir, &error);
+  g_autoptr(NlxRecord) good = make_record ("7e57d000-0000-4000-8000-00000000000c");
+  g_autofree char *bad = g_build_filename (dir, "7e57d000-0000-4000-8000-00000000000d.json", NULL);
+  g_autofree char *tmp = g_build_filename (dir, "7e57d000-0000-4000-8000-00000000000e.json.AB12CD", NULL);
+  g_autoptr(GPtrArray) loaded = NULL;
+
+  g_assert_true (nlx_store_save (store, good, &error));
+  g_assert_true (g_file_set_contents (bad, "{\"instance\": {\"uuid\": 3}}", -1, NULL));
+  g_assert_true (g_file_set_contents (tmp, "{half", -1, NULL));
+
+  g_test_expect_message ("nova-lxc", G_LOG_LEVEL_WARNING,
+                         "*Ignoring unreadable instance record*00000000000d.json*");
+  loaded = nlx_store_load_all (store, &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_cmpuint (loaded->len, ==, 1);
+  g_assert_true (g_file_test (bad, G_FILE_TEST_EXISTS));
+
+  nlx_file_remove_tree (dir, &error);
+  g_assert_no_error (error);
+}
+
+int
+main (int argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/nlx/record/status", test_status);
+  g_test_add_func ("/nlx/store/round-trip", test_round_trip);
+  g_test_add_func ("/nlx/store/unreadable", test_unreadable);
+  return g_test_run ();
+}
