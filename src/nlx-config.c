@@ -113,15 +113,25 @@ warn_unknown (GKeyFile *keyfile)
     }
 }
 
-/* An empty value means the default, as in Nova's configuration. */
-static char *
-get_string (GKeyFile *keyfile,
-            const char *group,
-            const char *key,
-            const char *fallback)
+/**
+ * nlx_config_get_string:
+ * @keyfile: (nullable): the configuration; %NULL reads as empty
+ * @fallback: (nullable): the default
+ *
+ * An empty value means the default, as in Nova's configuration.
+ *
+ * Returns: (transfer full) (nullable): the value, stripped, or @fallback
+ */
+char *
+nlx_config_get_string (GKeyFile *keyfile,
+                       const char *group,
+                       const char *key,
+                       const char *fallback)
 {
-  char *value = g_key_file_get_string (keyfile, group, key, NULL);
+  char *value = NULL;
 
+  if (keyfile != NULL)
+    value = g_key_file_get_string (keyfile, group, key, NULL);
   if (value == NULL || *g_strstrip (value) == '\0')
     {
       g_free (value);
@@ -130,17 +140,51 @@ get_string (GKeyFile *keyfile,
   return value;
 }
 
-static gboolean
-get_uint (GKeyFile *keyfile,
-          const char *group,
-          const char *key,
-          guint min,
-          guint max,
-          guint *out,
-          GError **error)
+/**
+ * nlx_config_get_uint:
+ * @keyfile: (nullable): the configuration
+ * @value: (inout): set to the key's value; left as it is (the default)
+ *   when the key is unset or empty
+ * @error: return location for a #NLX_CONFIG_ERROR naming the key
+ *
+ * Returns: %FALSE if the value is not a whole number from @min to @max
+ */
+gboolean
+nlx_config_get_uint (GKeyFile *keyfile,
+                     const char *group,
+                     const char *key,
+                     guint min,
+                     guint max,
+                     guint *value,
+                     GError **error)
 {
-  g_autofree char *text = get_string (keyfile, group, key, NULL);
-  guint64 value;
+  g_autofree char *text = nlx_config_get_string (keyfile, group, key, NULL);
+  guint64 number;
+
+  if (text == NULL)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (text, 10, min, max, &number, NULL))
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("Configuration key [%s] %s must be a whole number from "
+                     "%u to %u, got “%s”"), group, key, min, max, text);
+      return FALSE;
+    }
+  *value = (guint) number;
+  return TRUE;
+}
+
+/* Flavor sections must say every number: no default fits all flavors. */
+static gboolean
+get_required_uint (GKeyFile *keyfile,
+                   const char *group,
+                   const char *key,
+                   guint min,
+                   guint max,
+                   guint *value,
+                   GError **error)
+{
+  g_autofree char *text = nlx_config_get_string (keyfile, group, key, NULL);
 
   if (text == NULL)
     {
@@ -148,15 +192,7 @@ get_uint (GKeyFile *keyfile,
                    _("Configuration key [%s] %s is missing"), group, key);
       return FALSE;
     }
-  if (!g_ascii_string_to_unsigned (text, 10, min, max, &value, NULL))
-    {
-      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
-                   _("Configuration key [%s] %s must be a whole number from "
-                     "%u to %u, got “%s”"), group, key, min, max, text);
-      return FALSE;
-    }
-  *out = (guint) value;
-  return TRUE;
+  return nlx_config_get_uint (keyfile, group, key, min, max, value, error);
 }
 
 static gboolean
@@ -166,7 +202,7 @@ get_boolean (GKeyFile *keyfile,
              gboolean *out,
              GError **error)
 {
-  g_autofree char *text = get_string (keyfile, group, key, "false");
+  g_autofree char *text = nlx_config_get_string (keyfile, group, key, "false");
 
   if (g_ascii_strcasecmp (text, "true") == 0 || g_str_equal (text, "1"))
     *out = TRUE;
@@ -199,11 +235,11 @@ read_flavor (NlxConfig *config,
                      "[flavor m1.small]"), group);
       return FALSE;
     }
-  return get_uint (config->keyfile, group, "vcpus", 1, NLX_FLAVOR_VCPUS_MAX,
+  return get_required_uint (config->keyfile, group, "vcpus", 1, NLX_FLAVOR_VCPUS_MAX,
                    &flavor->vcpus, error) &&
-         get_uint (config->keyfile, group, "memory_mb", 1,
+         get_required_uint (config->keyfile, group, "memory_mb", 1,
                    NLX_FLAVOR_MEMORY_MB_MAX, &flavor->memory_mb, error) &&
-         get_uint (config->keyfile, group, "root_gb", 0, NLX_FLAVOR_ROOT_GB_MAX,
+         get_required_uint (config->keyfile, group, "root_gb", 0, NLX_FLAVOR_ROOT_GB_MAX,
                    &flavor->root_gb, error);
 }
 
@@ -215,10 +251,11 @@ read_image (NlxConfig *config,
   NlxConfigImage *image = g_new0 (NlxConfigImage, 1);
 
   image->name = g_strstrip (g_strdup (group + strlen (IMAGE_PREFIX)));
-  image->path = get_string (config->keyfile, group, "path", NULL);
-  image->init_path = get_string (config->keyfile, group, "os_init_path", NULL);
-  image->shutdown_signal = get_string (config->keyfile, group,
-                                       "os_shutdown_signal", NULL);
+  image->path = nlx_config_get_string (config->keyfile, group, "path", NULL);
+  image->init_path = nlx_config_get_string (config->keyfile, group,
+                                            "os_init_path", NULL);
+  image->shutdown_signal = nlx_config_get_string (config->keyfile, group,
+                                                  "os_shutdown_signal", NULL);
   g_ptr_array_add (config->images, image);
 
   if (*image->name == '\0')
@@ -242,10 +279,13 @@ static gboolean
 read_api (NlxConfig *config,
           GError **error)
 {
-  config->api_socket = get_string (config->keyfile, "api", "socket",
-                                   NLX_RUN_DIR "/compute.sock");
-  config->api_listen = get_string (config->keyfile, "api", "listen", NULL);
-  config->api_token = get_string (config->keyfile, "api", "auth_token", NULL);
+  config->api_socket = nlx_config_get_string (config->keyfile, "api",
+                                              "socket",
+                                              NLX_RUN_DIR "/compute.sock");
+  config->api_listen = nlx_config_get_string (config->keyfile, "api",
+                                              "listen", NULL);
+  config->api_token = nlx_config_get_string (config->keyfile, "api",
+                                             "auth_token", NULL);
 
   if (!g_path_is_absolute (config->api_socket))
     {
@@ -278,10 +318,10 @@ config_read (GKeyFile *keyfile,
   config->images = g_ptr_array_new_with_free_func ((GDestroyNotify) image_free);
   warn_unknown (keyfile);
 
-  config->compute_driver = get_string (keyfile, "DEFAULT", "compute_driver",
-                                       "lxc");
-  config->state_path = get_string (keyfile, "DEFAULT", "state_path",
-                                   NLX_STATE_DIR);
+  config->compute_driver = nlx_config_get_string (keyfile, "DEFAULT",
+                                                  "compute_driver", "lxc");
+  config->state_path = nlx_config_get_string (keyfile, "DEFAULT",
+                                              "state_path", NLX_STATE_DIR);
   if (!get_boolean (keyfile, "DEFAULT", "debug", &config->debug, error) ||
       !read_api (config, error))
     return NULL;

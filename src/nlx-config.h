@@ -56,6 +56,18 @@ NlxConfig *nlx_config_new_from_data (const char *data,
 void nlx_config_free (NlxConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxConfig, nlx_config_free)
 
+char *nlx_config_get_string (GKeyFile *keyfile,
+                             const char *group,
+                             const char *key,
+                             const char *fallback);
+gboolean nlx_config_get_uint (GKeyFile *keyfile,
+                              const char *group,
+                              const char *key,
+                              guint min,
+                              guint max,
+                              guint *value,
+                              GError **error);
+
 const NlxFlavor *nlx_config_find_flavor (const NlxConfig *config,
                                          const char *name);
 const NlxConfigImage *nlx_config_find_image (const NlxConfig *config,

@@ -19,6 +19,7 @@
 #include <sys/statvfs.h>
 
 #include "nlx-archive.h"
+#include "nlx-config.h"
 #include "nlx-driver.h"
 #include "nlx-file.h"
 #include "nlx-lxc-console.h"
@@ -42,54 +43,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (virDomain, virDomainFree)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlDoc, xmlFreeDoc)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlXPathContext, xmlXPathFreeContext)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlXPathObject, xmlXPathFreeObject)
-
-/* ---- configuration ---------------------------------------------------- */
-
-static char *
-config_string (GKeyFile *config,
-               const char *group,
-               const char *key,
-               const char *fallback)
-{
-  char *value = NULL;
-
-  if (config != NULL)
-    value = g_key_file_get_string (config, group, key, NULL);
-  if (value == NULL || *g_strstrip (value) == '\0')
-    {
-      g_free (value);
-      value = g_strdup (fallback);
-    }
-  return value;
-}
-
-static gboolean
-config_uint (GKeyFile *config,
-             const char *group,
-             const char *key,
-             guint fallback,
-             guint max,
-             guint *out,
-             GError **error)
-{
-  g_autofree char *text = config_string (config, group, key, NULL);
-  guint64 value;
-
-  if (text == NULL)
-    {
-      *out = fallback;
-      return TRUE;
-    }
-  if (!g_ascii_string_to_unsigned (text, 10, 0, max, &value, NULL))
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Configuration [%s] %s must be a whole number from 0 "
-                     "to %u, got “%s”"), group, key, max, text);
-      return FALSE;
-    }
-  *out = (guint) value;
-  return TRUE;
-}
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -428,19 +381,20 @@ static NlxDriverState *
 lxc_init_host (GKeyFile *config,
                GError **error)
 {
-  g_autofree char *uri = config_string (config, "libvirt", "connection_uri",
-                                        DEFAULT_URI);
-  g_autofree char *path = config_string (config, "DEFAULT", "instances_path",
-                                         DEFAULT_INSTANCES_PATH);
+  g_autofree char *uri = nlx_config_get_string (config, "libvirt",
+                                                 "connection_uri", DEFAULT_URI);
+  g_autofree char *path = nlx_config_get_string (config, "DEFAULT",
+                                                  "instances_path",
+                                                  DEFAULT_INSTANCES_PATH);
   g_autofree char *real_path = NULL;
   g_autofree char *capabilities = NULL;
-  guint timeout;
+  guint timeout = DEFAULT_SOFT_REBOOT_TIMEOUT_S;
   virConnectPtr conn;
   const char *type;
   NlxDriverState *state;
 
-  if (!config_uint (config, "libvirt", "wait_soft_reboot_seconds",
-                    DEFAULT_SOFT_REBOOT_TIMEOUT_S, 3600, &timeout, error))
+  if (!nlx_config_get_uint (config, "libvirt", "wait_soft_reboot_seconds",
+                            0, 3600, &timeout, error))
     return NULL;
 
   nlx_lxc_error_silence_libvirt ();
