@@ -51,13 +51,6 @@ nlx_record_free (NlxRecord *record)
   g_free (record);
 }
 
-void
-nlx_record_touch (NlxRecord *record)
-{
-  g_clear_pointer (&record->updated_at, g_date_time_unref);
-  record->updated_at = g_date_time_new_now_utc ();
-}
-
 const char *
 nlx_vm_state_to_string (NlxVmState state)
 {

@@ -57,7 +57,6 @@ NlxRecord *nlx_record_new (NlxInstance *instance);
 void nlx_record_free (NlxRecord *record);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxRecord, nlx_record_free)
 
-void nlx_record_touch (NlxRecord *record);
 const char *nlx_record_status (const NlxRecord *record);
 
 const char *nlx_vm_state_to_string (NlxVmState state);

@@ -61,12 +61,6 @@ nlx_virt_close (NlxVirt *virt)
   g_free (virt);
 }
 
-const NlxDriver *
-nlx_virt_get_driver (NlxVirt *virt)
-{
-  return virt->driver;
-}
-
 /* Drivers see one spelling of a uuid (lower case), so a directory or
  * record named after it is found however the caller typed it. */
 static gboolean

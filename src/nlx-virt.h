@@ -13,8 +13,6 @@ NlxVirt *nlx_virt_open (const char *driver_name,
 void nlx_virt_close (NlxVirt *virt);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxVirt, nlx_virt_close)
 
-const NlxDriver *nlx_virt_get_driver (NlxVirt *virt);
-
 char **nlx_virt_list_instances (NlxVirt *virt,
                                 GError **error);
 gboolean nlx_virt_spawn (NlxVirt *virt,
