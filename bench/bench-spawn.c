@@ -7,8 +7,6 @@
  * failed, 77 when there is no libvirt LXC to measure. */
 #include "config.h"
 
-#include <errno.h>
-#include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 #include <signal.h>
 #include <string.h>
@@ -100,26 +98,21 @@ libvirt_failed (GError **error,
   return FALSE;
 }
 
-static gboolean
-same_domain_name (gconstpointer a,
-                  gconstpointer b)
-{
-  /* nlx_instance_domain_name() keeps only the first eight digits. */
-  return strncmp (a, b, 8) == 0;
-}
-
+/* Domain names keep only the first eight digits of the uuid, so no two
+ * of ours may share them. */
 static char *
 new_uuid (Bench *bench)
 {
-  for (;;)
-    {
-      g_autofree char *uuid = g_uuid_string_random ();
+  char *uuid = g_uuid_string_random ();
 
-      memcpy (uuid, UUID_PREFIX, strlen (UUID_PREFIX));
-      if (!g_ptr_array_find_with_equal_func (bench->uuids, uuid,
-                                             same_domain_name, NULL))
-        return g_steal_pointer (&uuid);
-    }
+  memcpy (uuid, UUID_PREFIX, strlen (UUID_PREFIX));
+  for (guint i = 0; i < bench->uuids->len; i++)
+    if (strncmp (uuid, g_ptr_array_index (bench->uuids, i), 8) == 0)
+      {
+        g_free (uuid);
+        return new_uuid (bench);
+      }
+  return uuid;
 }
 
 /* The baseline gets the XML the driver would define, so the two sides
@@ -189,21 +182,13 @@ side_stop (Bench *bench,
   return ok;
 }
 
-static void
-add_seconds (GArray *samples,
-             gint64 us)
-{
-  double seconds = (double) us / G_USEC_PER_SEC;
-
-  g_array_append_val (samples, seconds);
-}
-
 static gboolean
 time_cycle (Bench *bench,
             Side *side,
             GError **error)
 {
-  gint64 start, started, stopped;
+  gint64 start, started;
+  double seconds;
 
   if (interrupted)
     {
@@ -217,9 +202,10 @@ time_cycle (Bench *bench,
   started = g_get_monotonic_time ();
   if (!side_stop (bench, side, error))
     return FALSE;
-  stopped = g_get_monotonic_time ();
-  add_seconds (side->start_s, started - start);
-  add_seconds (side->stop_s, stopped - started);
+  seconds = (double) (g_get_monotonic_time () - started) / G_USEC_PER_SEC;
+  g_array_append_val (side->stop_s, seconds);
+  seconds = (double) (started - start) / G_USEC_PER_SEC;
+  g_array_append_val (side->start_s, seconds);
   return TRUE;
 }
 
@@ -309,19 +295,11 @@ make_image (const char *id,
       g_prefix_error (error, "%s %s failed: ", MKROOTFS, dir);
       return NULL;
     }
-  /* sbin/init is a symbolic link into busybox: writing through it would
-   * overwrite busybox itself. */
-  if (term_ignoring && g_unlink (init) != 0)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "Cannot replace %s: %s", init, g_strerror (saved_errno));
-      return NULL;
-    }
+  /* sbin/init is a symbolic link to busybox; a consistent write renames
+   * a new file over the link instead of writing through it. */
   if (term_ignoring &&
       !g_file_set_contents_full (init, term_ignoring_init, -1,
-                                 G_FILE_SET_CONTENTS_NONE, 0755, error))
+                                 G_FILE_SET_CONTENTS_CONSISTENT, 0755, error))
     return NULL;
   return nlx_image_new_from_path (id, dir, error);
 }
