@@ -366,11 +366,19 @@ stop_now (virDomainPtr dom,
     virDomainResume (dom);
   virDomainSendProcessSignal (dom, 1, VIR_DOMAIN_PROCESS_SIGNAL_KILL, 0);
 
-  if (virDomainDestroy (dom) < 0 && virDomainIsActive (dom) != 0)
+  if (virDomainDestroy (dom) < 0)
     {
-      nlx_lxc_error_from_libvirt (error);
-      g_prefix_error (error, _("Cannot stop instance %s: "), uuid);
-      return FALSE;
+      g_autoptr(GError) local_error = NULL;
+
+      /* Keep libvirt's reason before the next call resets it; failing
+       * because init's death already stopped the domain is success. */
+      nlx_lxc_error_from_libvirt (&local_error);
+      if (virDomainIsActive (dom) != 0)
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                      _("Cannot stop instance %s: "), uuid);
+          return FALSE;
+        }
     }
   return TRUE;
 }
