@@ -448,8 +448,12 @@ case_spawn_tarball (Fixture *f)
   assert_nothing_left (f);
 }
 
+/* Reboots a running instance and checks that a new init booted, and
+ * whether the old one was asked to power off (soft) or not (hard). */
 static void
-case_reboot_soft (Fixture *f)
+reboot_and_check (Fixture *f,
+                  NlxRebootType type,
+                  guint expected_poweroffs)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *log = NULL;
@@ -459,37 +463,30 @@ case_reboot_soft (Fixture *f)
   assert_ticking (f, 0);
   pid_before = init_pid (f);
 
-  g_assert_true (nlx_virt_reboot (f->virt, f->uuid, NLX_REBOOT_SOFT, &error));
+  g_assert_true (nlx_virt_reboot (f->virt, f->uuid, type, &error));
   g_assert_no_error (error);
   g_assert_cmpint (power_state (f), ==, NLX_POWER_STATE_RUNNING);
   g_assert_cmpuint (init_pid (f), !=, pid_before);
-  assert_ticking (f, 0);
 
-  /* Init was asked, not killed, then booted again with a new token. */
-  g_assert_cmpuint (poweroffs (f), ==, 1);
+  g_assert_cmpuint (poweroffs (f), ==, expected_poweroffs);
   log = console_when (f, "nlx-test boot ", 2);
   g_assert_cmpuint (count (log, "nlx-test boot "), ==, 2);
+}
+
+static void
+case_reboot_soft (Fixture *f)
+{
+  /* Init was asked, not killed, then booted again with a new token. */
+  reboot_and_check (f, NLX_REBOOT_SOFT, 1);
+  assert_ticking (f, 0);
 }
 
 static void
 case_reboot_hard (Fixture *f)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *log = NULL;
-  guint64 pid_before;
 
-  spawn (f);
-  assert_ticking (f, 0);
-  pid_before = init_pid (f);
-
-  g_assert_true (nlx_virt_reboot (f->virt, f->uuid, NLX_REBOOT_HARD, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (power_state (f), ==, NLX_POWER_STATE_RUNNING);
-  g_assert_cmpuint (init_pid (f), !=, pid_before);
-
-  g_assert_cmpuint (poweroffs (f), ==, 0);
-  log = console_when (f, "nlx-test boot ", 2);
-  g_assert_cmpuint (count (log, "nlx-test boot "), ==, 2);
+  reboot_and_check (f, NLX_REBOOT_HARD, 0);
 
   /* A hard reboot also starts a stopped instance, as Nova's does. */
   g_assert_true (nlx_virt_power_off (f->virt, f->uuid, 0, &error));
