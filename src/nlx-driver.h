@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 /* Bumped whenever NlxDriver changes shape; the loader refuses a plugin
  * built against another version instead of calling through a wrong
  * table. */
-#define NLX_DRIVER_ABI_VERSION 1
+#define NLX_DRIVER_ABI_VERSION 2
 
 /* The one symbol every plugin exports: const NlxDriver *nlx_driver_get (void) */
 #define NLX_DRIVER_ENTRY_POINT "nlx_driver_get"
@@ -89,6 +89,19 @@ typedef struct {
   const char *mount_path;
 } NlxVolumeAttachment;
 
+/**
+ * NlxDriverEventFunc:
+ * @uuid: (nullable): the instance whose state may have changed, or %NULL
+ *   when any instance's may have (the hypervisor connection was lost)
+ * @user_data: what was passed to watch_events
+ *
+ * Told that something happened; the receiver asks get_info for the truth,
+ * so a late or duplicated event does no harm.  Called from a thread of the
+ * driver's, never the caller's.
+ */
+typedef void (*NlxDriverEventFunc) (const char *uuid,
+                                    gpointer user_data);
+
 /* Each plugin defines its own state behind this name. */
 typedef struct _NlxDriverState NlxDriverState;
 
@@ -103,7 +116,8 @@ typedef struct _NlxDriverState NlxDriverState;
  * in every operation but spawn.  Every fallible operation sets a
  * #NLX_DRIVER_ERROR; callers never call through the table directly but
  * through nlx_virt_*(), which reports operations left %NULL as
- * %NLX_DRIVER_ERROR_NOT_SUPPORTED.
+ * %NLX_DRIVER_ERROR_NOT_SUPPORTED.  Operations may be called from several
+ * threads at once, though never two on the same instance.
  *
  * Required: init_host, cleanup_host, list_instances, spawn, destroy,
  * reboot, power_off, power_on, get_info, get_available_resource.
@@ -175,6 +189,12 @@ typedef struct {
                         GError **error);
   NlxHostResources *(*get_available_resource) (NlxDriverState *state,
                                                GError **error);
+  /* Optional: report lifecycle changes (an init that exits, a domain
+   * paused by hand) as they happen, until cleanup_host.  Without it the
+   * caller only finds out by polling get_info. */
+  void (*watch_events) (NlxDriverState *state,
+                        NlxDriverEventFunc func,
+                        gpointer user_data);
 } NlxDriver;
 
 G_END_DECLS

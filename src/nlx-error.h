@@ -13,9 +13,11 @@ G_BEGIN_DECLS
  * @NLX_DRIVER_ERROR_INVALID_STATE: the instance is in the wrong state
  * @NLX_DRIVER_ERROR_NOT_SUPPORTED: the driver cannot do this operation
  * @NLX_DRIVER_ERROR_INVALID_ARGUMENT: the request itself is wrong
+ * @NLX_DRIVER_ERROR_UNAVAILABLE: the hypervisor cannot be reached now;
+ *   trying again later may work
  *
  * Codes of driver operations.  The API layer maps them onto HTTP statuses
- * (500, 404, 409, 409, 501, 400), so they must stay distinct.
+ * (500, 404, 409, 409, 501, 400, 503), so they must stay distinct.
  */
 typedef enum {
   NLX_DRIVER_ERROR_FAILED,
@@ -24,6 +26,7 @@ typedef enum {
   NLX_DRIVER_ERROR_INVALID_STATE,
   NLX_DRIVER_ERROR_NOT_SUPPORTED,
   NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+  NLX_DRIVER_ERROR_UNAVAILABLE,
 } NlxDriverError;
 
 #define NLX_DRIVER_ERROR (nlx_driver_error_quark ())

@@ -277,3 +277,30 @@ nlx_virt_get_available_resource (NlxVirt *virt,
 {
   return virt->driver->get_available_resource (virt->state, error);
 }
+
+/**
+ * nlx_virt_watch_events:
+ * @virt: the driver
+ * @func: called, from a driver thread, with the uuid of an instance whose
+ *   state may have changed
+ * @user_data: for @func
+ *
+ * Returns: whether the driver reports events; when it does not, callers
+ *   have to poll.
+ */
+gboolean
+nlx_virt_watch_events (NlxVirt *virt,
+                       NlxDriverEventFunc func,
+                       gpointer user_data)
+{
+  if (virt->driver->watch_events == NULL)
+    return FALSE;
+  virt->driver->watch_events (virt->state, func, user_data);
+  return TRUE;
+}
+
+const char *
+nlx_virt_get_name (NlxVirt *virt)
+{
+  return virt->driver->name;
+}

@@ -61,5 +61,9 @@ gboolean nlx_virt_snapshot (NlxVirt *virt,
                             GError **error);
 NlxHostResources *nlx_virt_get_available_resource (NlxVirt *virt,
                                                    GError **error);
+gboolean nlx_virt_watch_events (NlxVirt *virt,
+                                NlxDriverEventFunc func,
+                                gpointer user_data);
+const char *nlx_virt_get_name (NlxVirt *virt);
 
 G_END_DECLS

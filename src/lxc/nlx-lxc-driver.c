@@ -33,12 +33,31 @@
 #define INIT_START_TIMEOUT_US (30 * G_USEC_PER_SEC)
 #define POLL_INTERVAL_US (20 * 1000)
 
+/* How often running instances' consoles are drained into their logs: the
+ * PTY holds about 17 KB, after which the container's writes block. */
+#define CONSOLE_DRAIN_INTERVAL_US (1 * G_USEC_PER_SEC)
+
 struct _NlxDriverState {
-  virConnectPtr conn;
+  char *uri;
   char *instances_path;
   guint soft_reboot_timeout_s;
+
+  /* The connection is replaced when libvirtd restarts, so operations take
+   * their own reference through connection(). */
+  GMutex lock;
+  virConnectPtr conn;           /* NULL until reconnected */
+  int lifecycle_callback;       /* -1 when none is registered */
+  NlxDriverEventFunc event_func;
+  gpointer event_data;
+
+  /* Serialises writes to console logs, which trimming rewrites. */
+  GMutex console_lock;
+  GThread *console_thread;
+  GCond console_cond;
+  gboolean stopping;
 };
 
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (virConnect, virConnectClose)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (virDomain, virDomainFree)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlDoc, xmlFreeDoc)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlXPathContext, xmlXPathFreeContext)
@@ -74,13 +93,135 @@ console_log_path (NlxDriverState *state,
   return g_build_filename (state->instances_path, uuid, "console.log", NULL);
 }
 
+/* ---- the libvirt connection, kept across libvirtd restarts ------------ */
+
+/* Ours are the domains named exactly as nlx_instance_domain_name() names
+ * them: "instance-" and the first eight digits of their own uuid. */
+static gboolean
+is_ours (virDomainPtr dom,
+         char uuid[VIR_UUID_STRING_BUFLEN])
+{
+  const char *name = virDomainGetName (dom);
+
+  return name != NULL && virDomainGetUUIDString (dom, uuid) == 0 &&
+         g_str_has_prefix (name, "instance-") &&
+         strlen (name) == strlen ("instance-") + 8 &&
+         strncmp (name + strlen ("instance-"), uuid, 8) == 0;
+}
+
+static int
+on_lifecycle (virConnectPtr conn,
+              virDomainPtr dom,
+              int event,
+              int detail,
+              void *opaque)
+{
+  NlxDriverState *state = opaque;
+  char uuid[VIR_UUID_STRING_BUFLEN];
+
+  /* event_func is set before the callback is registered and never
+   * changes afterwards. */
+  if (is_ours (dom, uuid))
+    state->event_func (uuid, state->event_data);
+  return 0;
+}
+
+static void
+on_close (virConnectPtr conn,
+          int reason,
+          void *opaque)
+{
+  NlxDriverState *state = opaque;
+
+  g_message ("Lost the connection to libvirt (reason %d); reconnecting on "
+             "the next operation", reason);
+  if (state->event_func != NULL)
+    state->event_func (NULL, state->event_data);
+}
+
+static void
+register_lifecycle (NlxDriverState *state)
+{
+  state->lifecycle_callback =
+    virConnectDomainEventRegisterAny (state->conn, NULL,
+                                      VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                      VIR_DOMAIN_EVENT_CALLBACK (on_lifecycle),
+                                      state, NULL);
+  if (state->lifecycle_callback < 0)
+    {
+      g_autoptr(GError) error = NULL;
+
+      nlx_lxc_error_from_libvirt (&error);
+      g_warning ("Cannot watch libvirt's lifecycle events, so state changes "
+                 "are only seen by polling: %s", error->message);
+    }
+}
+
+/* Called with state->lock held. */
+static void
+drop_connection (NlxDriverState *state)
+{
+  if (state->conn == NULL)
+    return;
+  if (state->lifecycle_callback >= 0)
+    virConnectDomainEventDeregisterAny (state->conn, state->lifecycle_callback);
+  state->lifecycle_callback = -1;
+  virConnectUnregisterCloseCallback (state->conn, on_close);
+  virConnectClose (state->conn);
+  state->conn = NULL;
+}
+
+/* Called with state->lock held. */
+static gboolean
+reconnect (NlxDriverState *state,
+           GError **error)
+{
+  state->conn = virConnectOpen (state->uri);
+  if (state->conn == NULL)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      nlx_lxc_error_from_libvirt (&local_error);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_UNAVAILABLE,
+                   _("Cannot connect to libvirt at %s (is libvirtd running? "
+                     "set [libvirt] connection_uri): %s"), state->uri,
+                   local_error->message);
+      return FALSE;
+    }
+  virConnectRegisterCloseCallback (state->conn, on_close, state, NULL);
+  if (state->event_func != NULL)
+    register_lifecycle (state);
+  return TRUE;
+}
+
+/* A reference to a live connection, reconnecting when libvirtd has gone
+ * away since the last operation. */
+static virConnectPtr
+connection (NlxDriverState *state,
+            GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+
+  if (state->conn != NULL && virConnectIsAlive (state->conn) != 1)
+    drop_connection (state);
+  if (state->conn == NULL && !reconnect (state, error))
+    return NULL;
+  virConnectRef (state->conn);
+  return state->conn;
+}
+
 static virDomainPtr
 lookup (NlxDriverState *state,
         const char *uuid,
         GError **error)
 {
+  g_autoptr(virConnect) conn = connection (state, error);
+  virDomainPtr dom;
+
+  if (conn == NULL)
+    return NULL;
   /* nlx_virt_*() hands drivers valid, lower-case uuids. */
-  virDomainPtr dom = virDomainLookupByUUIDString (state->conn, uuid);
+  dom = virDomainLookupByUUIDString (conn, uuid);
   if (dom == NULL)
     {
       if (nlx_lxc_error_last_is (VIR_ERR_NO_DOMAIN))
@@ -253,10 +394,52 @@ drain_console (NlxDriverState *state,
                virDomainPtr dom,
                const char *uuid)
 {
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->console_lock);
   g_autoptr(NlxLxcConsole) console = open_console (state, dom, uuid);
 
   if (console != NULL)
     nlx_lxc_console_read (console, 0, NULL);
+}
+
+/* Keeps every running instance's console flowing, as Nova's console log
+ * does for QEMU.  An instance being shut down is drained by the waiting
+ * operation as well; the two only ever append. */
+static gpointer
+console_drainer (gpointer data)
+{
+  NlxDriverState *state = data;
+
+  g_mutex_lock (&state->console_lock);
+  while (!state->stopping)
+    {
+      gint64 next = g_get_monotonic_time () + CONSOLE_DRAIN_INTERVAL_US;
+      g_autoptr(virConnect) conn = NULL;
+      virDomainPtr *doms = NULL;
+      int n = -1;
+
+      while (!state->stopping &&
+             g_cond_wait_until (&state->console_cond, &state->console_lock, next))
+        ;
+      if (state->stopping)
+        break;
+      g_mutex_unlock (&state->console_lock);
+
+      conn = connection (state, NULL);
+      if (conn != NULL)
+        n = virConnectListAllDomains (conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+      for (int i = 0; i < n; i++)
+        {
+          char uuid[VIR_UUID_STRING_BUFLEN];
+
+          if (is_ours (doms[i], uuid))
+            drain_console (state, doms[i], uuid);
+          virDomainFree (doms[i]);
+        }
+      free (doms);
+      g_mutex_lock (&state->console_lock);
+    }
+  g_mutex_unlock (&state->console_lock);
+  return NULL;
 }
 
 /* Signal names init understands as "power off", as image properties
@@ -385,6 +568,40 @@ stop_now (virDomainPtr dom,
 
 /* ---- the driver ------------------------------------------------------- */
 
+static gpointer
+run_event_loop (gpointer data)
+{
+  for (;;)
+    if (virEventRunDefaultImpl () < 0)
+      {
+        g_autoptr(GError) error = NULL;
+
+        nlx_lxc_error_from_libvirt (&error);
+        g_warning ("libvirt's event loop failed: %s", error->message);
+        g_usleep (G_USEC_PER_SEC);
+      }
+  return NULL;
+}
+
+/* libvirt delivers events, and notices a dead connection, only while an
+ * event loop runs.  Its default loop is process-wide and cannot be
+ * stopped, so one thread runs it for the life of the process. */
+static void
+start_event_loop (void)
+{
+  static gsize started = 0;
+
+  if (g_once_init_enter (&started))
+    {
+      if (virEventRegisterDefaultImpl () == 0)
+        g_thread_unref (g_thread_new ("libvirt-events", run_event_loop, NULL));
+      else
+        g_warning ("Cannot start libvirt's event loop; lifecycle events and "
+                   "libvirtd restarts are noticed late");
+      g_once_init_leave (&started, 1);
+    }
+}
+
 static NlxDriverState *
 lxc_init_host (GKeyFile *config,
                GError **error)
@@ -397,7 +614,7 @@ lxc_init_host (GKeyFile *config,
   g_autofree char *real_path = NULL;
   g_autofree char *capabilities = NULL;
   guint timeout = DEFAULT_SOFT_REBOOT_TIMEOUT_S;
-  virConnectPtr conn;
+  g_autoptr(virConnect) conn = NULL;
   const char *type;
   NlxDriverState *state;
 
@@ -406,6 +623,7 @@ lxc_init_host (GKeyFile *config,
     return NULL;
 
   nlx_lxc_error_silence_libvirt ();
+  start_event_loop ();
   conn = virConnectOpen (uri);
   if (conn == NULL)
     {
@@ -425,7 +643,6 @@ lxc_init_host (GKeyFile *config,
                      "containers; install libvirt-daemon-driver-lxc and set "
                      "[libvirt] connection_uri to lxc:///"), uri,
                    type ? type : "unknown");
-      virConnectClose (conn);
       return NULL;
     }
 
@@ -439,36 +656,70 @@ lxc_init_host (GKeyFile *config,
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("Cannot use instances_path %s: %s"), path,
                    g_strerror (saved_errno));
-      virConnectClose (conn);
       return NULL;
     }
 
   state = g_new0 (NlxDriverState, 1);
-  state->conn = conn;
+  g_mutex_init (&state->lock);
+  g_mutex_init (&state->console_lock);
+  g_cond_init (&state->console_cond);
+  state->uri = g_steal_pointer (&uri);
+  state->conn = g_steal_pointer (&conn);
+  state->lifecycle_callback = -1;
+  virConnectRegisterCloseCallback (state->conn, on_close, state, NULL);
   state->instances_path = g_steal_pointer (&real_path);
   state->soft_reboot_timeout_s = timeout;
+  state->console_thread = g_thread_new ("console-drainer", console_drainer,
+                                        state);
   return state;
 }
 
 static void
 lxc_cleanup_host (NlxDriverState *state)
 {
-  virConnectClose (state->conn);
+  g_mutex_lock (&state->console_lock);
+  state->stopping = TRUE;
+  g_cond_signal (&state->console_cond);
+  g_mutex_unlock (&state->console_lock);
+  g_thread_join (state->console_thread);
+
+  g_mutex_lock (&state->lock);
+  drop_connection (state);
+  g_mutex_unlock (&state->lock);
+  g_mutex_clear (&state->lock);
+  g_mutex_clear (&state->console_lock);
+  g_cond_clear (&state->console_cond);
+  g_free (state->uri);
   g_free (state->instances_path);
   g_free (state);
 }
 
-/* Ours are the domains named exactly as nlx_instance_domain_name() names
- * them: "instance-" and the first eight digits of their own uuid. */
+static void
+lxc_watch_events (NlxDriverState *state,
+                  NlxDriverEventFunc func,
+                  gpointer user_data)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+
+  g_return_if_fail (state->event_func == NULL);
+  state->event_func = func;
+  state->event_data = user_data;
+  if (state->conn != NULL)
+    register_lifecycle (state);
+}
+
 static char **
 lxc_list_instances (NlxDriverState *state,
                     GError **error)
 {
   g_autoptr(GStrvBuilder) uuids = g_strv_builder_new ();
+  g_autoptr(virConnect) conn = connection (state, error);
   virDomainPtr *doms = NULL;
   int n;
 
-  n = virConnectListAllDomains (state->conn, &doms, 0);
+  if (conn == NULL)
+    return NULL;
+  n = virConnectListAllDomains (conn, &doms, 0);
   if (n < 0)
     {
       nlx_lxc_error_from_libvirt (error);
@@ -478,12 +729,8 @@ lxc_list_instances (NlxDriverState *state,
   for (int i = 0; i < n; i++)
     {
       char uuid[VIR_UUID_STRING_BUFLEN];
-      const char *name = virDomainGetName (doms[i]);
 
-      if (virDomainGetUUIDString (doms[i], uuid) == 0 &&
-          g_str_has_prefix (name, "instance-") &&
-          strlen (name) == strlen ("instance-") + 8 &&
-          strncmp (name + strlen ("instance-"), uuid, 8) == 0)
+      if (is_ours (doms[i], uuid))
         g_strv_builder_add (uuids, uuid);
       virDomainFree (doms[i]);
     }
@@ -494,7 +741,7 @@ lxc_list_instances (NlxDriverState *state,
 /* Refuses to spawn when either the uuid or the derived domain name is
  * taken, before anything is created. */
 static gboolean
-check_not_defined (NlxDriverState *state,
+check_not_defined (virConnectPtr conn,
                    const NlxInstance *instance,
                    const char *name,
                    GError **error)
@@ -502,7 +749,7 @@ check_not_defined (NlxDriverState *state,
   g_autoptr(virDomain) by_uuid = NULL;
   g_autoptr(virDomain) by_name = NULL;
 
-  by_uuid = virDomainLookupByUUIDString (state->conn, instance->uuid);
+  by_uuid = virDomainLookupByUUIDString (conn, instance->uuid);
   if (by_uuid == NULL && !nlx_lxc_error_last_is (VIR_ERR_NO_DOMAIN))
     {
       nlx_lxc_error_from_libvirt (error);
@@ -516,7 +763,7 @@ check_not_defined (NlxDriverState *state,
                      "first or use another uuid"), instance->uuid);
       return FALSE;
     }
-  by_name = virDomainLookupByName (state->conn, name);
+  by_name = virDomainLookupByName (conn, name);
   if (by_name == NULL && !nlx_lxc_error_last_is (VIR_ERR_NO_DOMAIN))
     {
       nlx_lxc_error_from_libvirt (error);
@@ -634,12 +881,15 @@ lxc_spawn (NlxDriverState *state,
   g_autofree char *dir = instance_dir (state, instance->uuid);
   g_autofree char *root = NULL;
   g_autofree char *xml = NULL;
+  g_autoptr(virConnect) conn = NULL;
   g_autoptr(virDomain) dom = NULL;
   NlxLxcDomainSpec spec = { 0 };
 
   if (init == NULL)
     init = NLX_LXC_DEFAULT_INIT;
-  if (!check_not_defined (state, instance, name, error) ||
+  conn = connection (state, error);
+  if (conn == NULL ||
+      !check_not_defined (conn, instance, name, error) ||
       !check_image (image, init, signal, error))
     return FALSE;
 
@@ -659,7 +909,7 @@ lxc_spawn (NlxDriverState *state,
     }
   if (xml != NULL)
     {
-      dom = virDomainDefineXML (state->conn, xml);
+      dom = virDomainDefineXML (conn, xml);
       if (dom == NULL)
         {
           nlx_lxc_error_from_libvirt (error);
@@ -903,6 +1153,7 @@ lxc_get_available_resource (NlxDriverState *state,
                             GError **error)
 {
   g_autoptr(NlxHostResources) res = g_new0 (NlxHostResources, 1);
+  g_autoptr(virConnect) conn = connection (state, error);
   virNodeMemoryStatsPtr stats = NULL;
   virDomainPtr *doms = NULL;
   unsigned long version = 0;
@@ -911,10 +1162,12 @@ lxc_get_available_resource (NlxDriverState *state,
   int nparams = 0;
   int n;
 
-  if (virNodeGetInfo (state->conn, &node) < 0 ||
-      virConnectGetVersion (state->conn, &version) < 0 ||
-      (res->hypervisor_hostname = virConnectGetHostname (state->conn)) == NULL ||
-      virNodeGetMemoryStats (state->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS,
+  if (conn == NULL)
+    return NULL;
+  if (virNodeGetInfo (conn, &node) < 0 ||
+      virConnectGetVersion (conn, &version) < 0 ||
+      (res->hypervisor_hostname = virConnectGetHostname (conn)) == NULL ||
+      virNodeGetMemoryStats (conn, VIR_NODE_MEMORY_STATS_ALL_CELLS,
                              NULL, &nparams, 0) < 0)
     {
       nlx_lxc_error_from_libvirt (error);
@@ -928,7 +1181,7 @@ lxc_get_available_resource (NlxDriverState *state,
 
   /* As Nova counts it: memory neither free nor reclaimable cache. */
   stats = g_new0 (virNodeMemoryStats, nparams);
-  if (virNodeGetMemoryStats (state->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS,
+  if (virNodeGetMemoryStats (conn, VIR_NODE_MEMORY_STATS_ALL_CELLS,
                              stats, &nparams, 0) == 0)
     {
       guint64 total = node.memory;
@@ -948,7 +1201,7 @@ lxc_get_available_resource (NlxDriverState *state,
     }
   g_free (stats);
 
-  n = virConnectListAllDomains (state->conn, &doms,
+  n = virConnectListAllDomains (conn, &doms,
                                 VIR_CONNECT_LIST_DOMAINS_ACTIVE);
   for (int i = 0; i < n; i++)
     {
@@ -986,6 +1239,7 @@ static const NlxDriver lxc_driver = {
   .get_info = lxc_get_info,
   .get_console_output = lxc_get_console_output,
   .get_available_resource = lxc_get_available_resource,
+  .watch_events = lxc_watch_events,
 };
 
 G_MODULE_EXPORT const NlxDriver *nlx_driver_get (void);

@@ -23,10 +23,17 @@ nlx_lxc_error_silence_libvirt (void)
 }
 
 static NlxDriverError
-code_from_libvirt (int code)
+code_from_libvirt (virErrorPtr err)
 {
-  switch (code)
+  /* The RPC layer fails when libvirtd has gone away (restarted, or
+   * stopped); the next operation reconnects. */
+  if (err->domain == VIR_FROM_RPC || err->domain == VIR_FROM_REMOTE)
+    return NLX_DRIVER_ERROR_UNAVAILABLE;
+  switch (err->code)
     {
+    case VIR_ERR_NO_CONNECT:
+    case VIR_ERR_INVALID_CONN:
+      return NLX_DRIVER_ERROR_UNAVAILABLE;
     case VIR_ERR_NO_DOMAIN:
       return NLX_DRIVER_ERROR_NOT_FOUND;
     case VIR_ERR_DOM_EXIST:
@@ -63,7 +70,7 @@ nlx_lxc_error_from_libvirt (GError **error)
     g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                  _("libvirt failed without saying why; see libvirtd's log"));
   else
-    g_set_error_literal (error, NLX_DRIVER_ERROR, code_from_libvirt (err->code),
+    g_set_error_literal (error, NLX_DRIVER_ERROR, code_from_libvirt (err),
                          err->message);
   return FALSE;
 }
