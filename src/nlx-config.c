@@ -16,10 +16,11 @@
 #define IMAGE_PREFIX "image "
 
 static const char * const default_keys[] = {
-  "compute_driver", "instances_path", "state_path", "debug", NULL
+  "compute_driver", "instances_path", "state_path", "debug", "use_syslog",
+  "sync_power_state_interval", "shutdown_timeout", NULL
 };
 static const char * const api_keys[] = {
-  "socket", "listen", "auth_token", NULL
+  "socket", "socket_group", "listen", "auth_token", NULL
 };
 static const char * const libvirt_keys[] = {
   "connection_uri", "wait_soft_reboot_seconds", NULL
@@ -66,6 +67,7 @@ nlx_config_free (NlxConfig *config)
   g_free (config->compute_driver);
   g_free (config->state_path);
   g_free (config->api_socket);
+  g_free (config->api_socket_group);
   g_free (config->api_listen);
   g_free (config->api_token);
   g_clear_pointer (&config->flavors, g_ptr_array_unref);
@@ -282,6 +284,8 @@ read_api (NlxConfig *config,
   config->api_socket = nlx_config_get_string (config->keyfile, "api",
                                               "socket",
                                               NLX_RUN_DIR "/compute.sock");
+  config->api_socket_group = nlx_config_get_string (config->keyfile, "api",
+                                                    "socket_group", NULL);
   config->api_listen = nlx_config_get_string (config->keyfile, "api",
                                               "listen", NULL);
   config->api_token = nlx_config_get_string (config->keyfile, "api",
@@ -322,7 +326,15 @@ config_read (GKeyFile *keyfile,
                                                   "compute_driver", "lxc");
   config->state_path = nlx_config_get_string (keyfile, "DEFAULT",
                                               "state_path", NLX_STATE_DIR);
+  config->sync_interval_s = NLX_CONFIG_DEFAULT_SYNC_INTERVAL_S;
+  config->shutdown_timeout_s = NLX_CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_S;
   if (!get_boolean (keyfile, "DEFAULT", "debug", &config->debug, error) ||
+      !get_boolean (keyfile, "DEFAULT", "use_syslog", &config->use_syslog,
+                    error) ||
+      !nlx_config_get_uint (keyfile, "DEFAULT", "sync_power_state_interval",
+                            1, 3600, &config->sync_interval_s, error) ||
+      !nlx_config_get_uint (keyfile, "DEFAULT", "shutdown_timeout", 0, 3600,
+                            &config->shutdown_timeout_s, error) ||
       !read_api (config, error))
     return NULL;
 

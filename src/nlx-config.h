@@ -24,13 +24,24 @@ typedef struct {
   char *shutdown_signal;
 } NlxConfigImage;
 
+#define NLX_CONFIG_DEFAULT_SYNC_INTERVAL_S 10
+/* Nova's [DEFAULT] shutdown_timeout */
+#define NLX_CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_S 60
+
 /**
  * NlxConfig:
  * @keyfile: the file as read; drivers read their own keys from it
  * @compute_driver: `[DEFAULT] compute_driver`
  * @state_path: `[DEFAULT] state_path`, where records live
  * @debug: `[DEFAULT] debug`
+ * @use_syslog: `[DEFAULT] use_syslog`: log to syslog, not stderr
+ * @sync_interval_s: `[DEFAULT] sync_power_state_interval`, seconds between
+ *   checks of every instance against the hypervisor
+ * @shutdown_timeout_s: `[DEFAULT] shutdown_timeout`, seconds os-stop waits
+ *   for init to power off
  * @api_socket: `[api] socket`, the Unix socket path
+ * @api_socket_group: (nullable): `[api] socket_group`, the group that may
+ *   use the socket
  * @api_listen: (nullable): `[api] listen`, HOST:PORT for TCP
  * @api_token: (nullable): `[api] auth_token`, required with @api_listen
  * @flavors: (element-type NlxFlavor): from `[flavor NAME]` sections, or a
@@ -42,7 +53,11 @@ typedef struct {
   char *compute_driver;
   char *state_path;
   gboolean debug;
+  gboolean use_syslog;
+  guint sync_interval_s;
+  guint shutdown_timeout_s;
   char *api_socket;
+  char *api_socket_group;
   char *api_listen;
   char *api_token;
   GPtrArray *flavors;

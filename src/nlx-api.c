@@ -1,0 +1,1488 @@
+/* nlx-api.c: the Compute API (OpenStack v2.1 shapes) over HTTP
+ *
+ * Routes, JSON in and out, fault bodies, request ids and the token check,
+ * on libsoup 3.  Everything here runs in the main thread and answers at
+ * once, except reads that need the driver (console output, hypervisor
+ * figures), whose messages are paused until a worker answers.  docs/api.md
+ * describes what is served. */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#include <gio/gunixsocketaddress.h>
+#include <libsoup/soup.h>
+
+#include "nlx-api.h"
+#include "nlx-error.h"
+
+#define API_VERSION "2.1"
+
+struct _NlxApi {
+  const NlxConfig *config;
+  NlxManager *manager;
+  SoupServer *server;
+  char *socket_path;            /* ours to remove */
+};
+
+/* One request, from its arrival to its answer. */
+typedef struct {
+  NlxApi *api;
+  SoupServerMessage *msg;
+  char *id;
+  char *base;                   /* http://host[:port], for links */
+} Request;
+
+/* A copy of a request that outlives its handler, for answers that wait
+ * on a worker; the message is paused until then. */
+static Request *
+request_keep (const Request *request)
+{
+  Request *kept = g_new0 (Request, 1);
+
+  kept->api = request->api;
+  kept->msg = g_object_ref (request->msg);
+  kept->id = g_strdup (request->id);
+  kept->base = g_strdup (request->base);
+  soup_server_message_pause (kept->msg);
+  return kept;
+}
+
+static void
+request_free (Request *request)
+{
+  g_object_unref (request->msg);
+  g_free (request->id);
+  g_free (request->base);
+  g_free (request);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Request, request_free)
+
+/* ---- answers ---------------------------------------------------------- */
+
+static void
+log_answer (Request *request,
+            guint status)
+{
+  GUri *uri = soup_server_message_get_uri (request->msg);
+  const char *query = g_uri_get_query (uri);
+
+  g_log (G_LOG_DOMAIN, status >= 500 ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_INFO,
+         "[%s] %s %s%s%s %u", request->id,
+         soup_server_message_get_method (request->msg), g_uri_get_path (uri),
+         query ? "?" : "", query ? query : "", status);
+}
+
+static void
+respond (Request *request,
+         guint status,
+         JsonNode *body)
+{
+  SoupMessageHeaders *headers =
+    soup_server_message_get_response_headers (request->msg);
+
+  if (body != NULL)
+    {
+      gsize length;
+      char *data = json_to_string (body, FALSE);
+
+      length = strlen (data);
+      soup_server_message_set_response (request->msg, "application/json",
+                                        SOUP_MEMORY_TAKE, data, length);
+    }
+  soup_server_message_set_status (request->msg, status, NULL);
+  soup_message_headers_replace (headers, "X-Openstack-Request-Id", request->id);
+  soup_message_headers_replace (headers, "X-Compute-Request-Id", request->id);
+  soup_message_headers_replace (headers, "OpenStack-API-Version",
+                                "compute " API_VERSION);
+  soup_message_headers_replace (headers, "X-OpenStack-Nova-API-Version",
+                                API_VERSION);
+  soup_message_headers_replace (headers, "Vary",
+                                "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
+  log_answer (request, status);
+}
+
+static void
+respond_fault (Request *request,
+               guint status,
+               const char *message)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+  const char *name;
+
+  switch (status)
+    {
+    case 400: name = "badRequest"; break;
+    case 401: name = "unauthorized"; break;
+    case 404: name = "itemNotFound"; break;
+    case 405: name = "badMethod"; break;
+    case 406: name = "notAcceptable"; break;
+    case 409: name = "conflictingRequest"; break;
+    case 501: name = "notImplemented"; break;
+    case 503: name = "serviceUnavailable"; break;
+    default: name = "computeFault"; break;
+    }
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, name);
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "code");
+  json_builder_add_int_value (builder, status);
+  json_builder_set_member_name (builder, "message");
+  json_builder_add_string_value (builder, message);
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  g_log (G_LOG_DOMAIN, status >= 500 ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_INFO,
+         "[%s] %s", request->id, message);
+  respond (request, status, body);
+}
+
+static guint
+status_for_error (const GError *error)
+{
+  if (error->domain == NLX_DRIVER_ERROR)
+    switch ((NlxDriverError) error->code)
+      {
+      case NLX_DRIVER_ERROR_NOT_FOUND: return 404;
+      case NLX_DRIVER_ERROR_EXISTS: return 409;
+      case NLX_DRIVER_ERROR_INVALID_STATE: return 409;
+      case NLX_DRIVER_ERROR_NOT_SUPPORTED: return 501;
+      case NLX_DRIVER_ERROR_INVALID_ARGUMENT: return 400;
+      case NLX_DRIVER_ERROR_UNAVAILABLE: return 503;
+      case NLX_DRIVER_ERROR_FAILED: return 500;
+      }
+  if (error->domain == NLX_MODEL_ERROR)
+    return 400;
+  return 500;
+}
+
+static void
+respond_error (Request *request,
+               const GError *error)
+{
+  respond_fault (request, status_for_error (error), error->message);
+}
+
+/* ---- JSON out --------------------------------------------------------- */
+
+static void
+add_links (JsonBuilder *builder,
+           Request *request,
+           const char *collection,
+           const char *id)
+{
+  g_autofree char *self = g_strdup_printf ("%s/v2.1/%s/%s", request->base,
+                                           collection, id);
+  g_autofree char *bookmark = g_strdup_printf ("%s/%s/%s", request->base,
+                                               collection, id);
+
+  json_builder_set_member_name (builder, "links");
+  json_builder_begin_array (builder);
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "rel");
+  json_builder_add_string_value (builder, "self");
+  json_builder_set_member_name (builder, "href");
+  json_builder_add_string_value (builder, self);
+  json_builder_end_object (builder);
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "rel");
+  json_builder_add_string_value (builder, "bookmark");
+  json_builder_set_member_name (builder, "href");
+  json_builder_add_string_value (builder, bookmark);
+  json_builder_end_object (builder);
+  json_builder_end_array (builder);
+}
+
+static void
+add_string (JsonBuilder *builder,
+            const char *name,
+            const char *value)
+{
+  json_builder_set_member_name (builder, name);
+  if (value != NULL)
+    json_builder_add_string_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
+}
+
+static void
+add_int (JsonBuilder *builder,
+         const char *name,
+         gint64 value)
+{
+  json_builder_set_member_name (builder, name);
+  json_builder_add_int_value (builder, value);
+}
+
+static void
+add_time (JsonBuilder *builder,
+          const char *name,
+          GDateTime *time)
+{
+  g_autofree char *text = g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ");
+
+  add_string (builder, name, text);
+}
+
+/* A reference to another resource: {"id": ..., "links": [...]}. */
+static void
+add_ref (JsonBuilder *builder,
+         Request *request,
+         const char *name,
+         const char *collection,
+         const char *id)
+{
+  json_builder_set_member_name (builder, name);
+  json_builder_begin_object (builder);
+  add_string (builder, "id", id);
+  add_links (builder, request, collection, id);
+  json_builder_end_object (builder);
+}
+
+static void
+add_server_brief (JsonBuilder *builder,
+                  Request *request,
+                  const NlxRecord *record)
+{
+  json_builder_begin_object (builder);
+  add_string (builder, "id", record->instance->uuid);
+  add_string (builder, "name", record->instance->name);
+  add_links (builder, request, "servers", record->instance->uuid);
+  json_builder_end_object (builder);
+}
+
+/* Like Nova's utils.generate_hostid (which uses SHA-224): the same host
+ * looks the same only to the same project. */
+static char *
+host_id (const NlxRecord *record,
+         const char *host)
+{
+  g_autofree char *data = g_strconcat (record->instance->project_id, host, NULL);
+
+  return g_compute_checksum_for_string (G_CHECKSUM_SHA256, data, -1);
+}
+
+static void
+add_server (JsonBuilder *builder,
+            Request *request,
+            const NlxRecord *record)
+{
+  const NlxInstance *instance = record->instance;
+  const char *host = nlx_manager_get_host (request->api->manager);
+  g_autofree char *domain = nlx_instance_domain_name (instance);
+  g_autofree char *hostid = host_id (record, host);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  json_builder_begin_object (builder);
+  add_string (builder, "id", instance->uuid);
+  add_string (builder, "name", instance->name);
+  add_string (builder, "status", nlx_record_status (record));
+  add_string (builder, "OS-EXT-STS:vm_state",
+              nlx_vm_state_to_string (record->vm_state));
+  add_string (builder, "OS-EXT-STS:task_state",
+              nlx_task_state_to_string (record->task_state));
+  add_int (builder, "OS-EXT-STS:power_state", record->power_state);
+  add_string (builder, "OS-EXT-SRV-ATTR:instance_name", domain);
+  add_string (builder, "OS-EXT-SRV-ATTR:host", host);
+  add_string (builder, "OS-EXT-SRV-ATTR:hypervisor_hostname", host);
+  add_time (builder, "created", instance->created_at);
+  add_time (builder, "updated", record->updated_at);
+  add_ref (builder, request, "flavor", "flavors", instance->flavor.name);
+  add_ref (builder, request, "image", "images", instance->image_ref);
+  json_builder_set_member_name (builder, "metadata");
+  json_builder_begin_object (builder);
+  g_hash_table_iter_init (&iter, instance->metadata);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    add_string (builder, key, value);
+  json_builder_end_object (builder);
+  add_string (builder, "hostId", hostid);
+  json_builder_set_member_name (builder, "addresses");
+  json_builder_begin_object (builder);
+  json_builder_end_object (builder);
+  add_string (builder, "user_id", instance->user_id);
+  add_string (builder, "tenant_id", instance->project_id);
+  add_int (builder, "progress",
+           record->vm_state == NLX_VM_STATE_BUILDING ? 0 : 100);
+  add_links (builder, request, "servers", instance->uuid);
+  if (record->vm_state == NLX_VM_STATE_ERROR && record->fault != NULL)
+    {
+      json_builder_set_member_name (builder, "fault");
+      json_builder_begin_object (builder);
+      add_int (builder, "code", 500);
+      add_string (builder, "message", record->fault);
+      add_time (builder, "created", record->updated_at);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_object (builder);
+}
+
+static void
+respond_server (Request *request,
+                guint status,
+                const NlxRecord *record)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "server");
+  add_server (builder, request, record);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  respond (request, status, body);
+}
+
+/* ---- JSON in ---------------------------------------------------------- */
+
+/* The request body, which must be a JSON object; answers 400 itself. */
+static JsonObject *
+parse_body (Request *request,
+            JsonParser *parser)
+{
+  SoupMessageBody *body = soup_server_message_get_request_body (request->msg);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *message = NULL;
+
+  if (body->length > NLX_API_MAX_BODY)
+    message = g_strdup_printf (_("The request body is %" G_GINT64_FORMAT
+                                 " bytes; at most %d are accepted"),
+                               body->length, NLX_API_MAX_BODY);
+  else if (body->length == 0 || body->data == NULL)
+    message = g_strdup (_("The request needs a JSON object as its body"));
+  else if (!json_parser_load_from_data (parser, body->data, body->length, &error))
+    message = g_strdup_printf (_("The request body is not valid JSON: %s"),
+                               error->message);
+  else if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    message = g_strdup (_("The request body must be a JSON object"));
+  if (message != NULL)
+    {
+      respond_fault (request, 400, message);
+      return NULL;
+    }
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+/* The member @key (e.g. "server") of the body, which must be an object;
+ * answers 400 itself. */
+static JsonObject *
+read_body (Request *request,
+           JsonParser *parser,
+           const char *key)
+{
+  JsonObject *root = parse_body (request, parser);
+  JsonNode *member;
+  g_autofree char *message = NULL;
+
+  if (root == NULL)
+    return NULL;
+  member = json_object_get_member (root, key);
+  if (member != NULL && JSON_NODE_HOLDS_OBJECT (member))
+    return json_node_get_object (member);
+  message = g_strdup_printf (_("The request body must be a JSON object with "
+                               "a “%s” object"), key);
+  respond_fault (request, 400, message);
+  return NULL;
+}
+
+static gboolean
+require_object (Request *request,
+                JsonNode *node,
+                const char *what)
+{
+  g_autofree char *message = NULL;
+
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    return TRUE;
+  message = g_strdup_printf (_("“%s” must be a JSON object"), what);
+  respond_fault (request, 400, message);
+  return FALSE;
+}
+
+/* A required string member; answers 400 when it is missing or not one. */
+static const char *
+get_string_member (Request *request,
+                   JsonObject *object,
+                   const char *key)
+{
+  JsonNode *node = json_object_get_member (object, key);
+  g_autofree char *message = NULL;
+
+  if (node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+      json_node_get_value_type (node) == G_TYPE_STRING)
+    return json_node_get_string (node);
+  if (node == NULL)
+    message = g_strdup_printf (_("“%s” is a required property"), key);
+  else
+    message = g_strdup_printf (_("“%s” must be a string"), key);
+  respond_fault (request, 400, message);
+  return NULL;
+}
+
+/* Nova refuses properties it does not know (additionalProperties: false). */
+static gboolean
+check_members (Request *request,
+               JsonObject *object,
+               const char * const *known)
+{
+  g_autoptr(GList) members = json_object_get_members (object);
+
+  for (GList *l = members; l != NULL; l = l->next)
+    if (!g_strv_contains (known, l->data))
+      {
+        g_autofree char *message =
+          g_strdup_printf (_("Additional properties are not allowed "
+                             "(“%s” was unexpected)"), (char *) l->data);
+        respond_fault (request, 400, message);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+/* ---- versions --------------------------------------------------------- */
+
+static void
+add_version (JsonBuilder *builder,
+             Request *request)
+{
+  g_autofree char *href = g_strdup_printf ("%s/v2.1/", request->base);
+
+  json_builder_begin_object (builder);
+  add_string (builder, "id", "v2.1");
+  add_string (builder, "status", "CURRENT");
+  add_string (builder, "version", API_VERSION);
+  add_string (builder, "min_version", API_VERSION);
+  add_string (builder, "updated", "2013-07-23T11:33:21Z");
+  json_builder_set_member_name (builder, "links");
+  json_builder_begin_array (builder);
+  json_builder_begin_object (builder);
+  add_string (builder, "rel", "self");
+  add_string (builder, "href", href);
+  json_builder_end_object (builder);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+}
+
+static void
+get_versions (Request *request,
+              gboolean all)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+
+  json_builder_begin_object (builder);
+  if (all)
+    {
+      json_builder_set_member_name (builder, "versions");
+      json_builder_begin_array (builder);
+      add_version (builder, request);
+      json_builder_end_array (builder);
+    }
+  else
+    {
+      json_builder_set_member_name (builder, "version");
+      add_version (builder, request);
+    }
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  respond (request, 200, body);
+}
+
+/* ---- servers ---------------------------------------------------------- */
+
+static void
+list_servers (Request *request,
+              gboolean detail)
+{
+  g_autoptr(GPtrArray) records = nlx_manager_list (request->api->manager);
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "servers");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < records->len; i++)
+    if (detail)
+      add_server (builder, request, records->pdata[i]);
+    else
+      add_server_brief (builder, request, records->pdata[i]);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  respond (request, 200, body);
+}
+
+/* The caller's identity as keystonemiddleware would pass it on. */
+static const char *
+identity (Request *request,
+          const char *header)
+{
+  SoupMessageHeaders *headers =
+    soup_server_message_get_request_headers (request->msg);
+  const char *value = soup_message_headers_get_one (headers, header);
+
+  return value != NULL && *value != '\0' ? value : "admin";
+}
+
+static NlxInstance *
+instance_from_request (Request *request,
+                       JsonObject *server,
+                       GError **error)
+{
+  static const char * const known[] = {
+    "name", "flavorRef", "imageRef", "metadata", NULL
+  };
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *uuid = g_uuid_string_random ();
+  const NlxFlavor *flavor;
+  const char *name, *flavor_ref, *image_ref;
+  JsonNode *metadata;
+
+  if (!check_members (request, server, known) ||
+      (name = get_string_member (request, server, "name")) == NULL ||
+      (flavor_ref = get_string_member (request, server, "flavorRef")) == NULL ||
+      (image_ref = get_string_member (request, server, "imageRef")) == NULL)
+    return NULL;
+  flavor = nlx_config_find_flavor (request->api->config, flavor_ref);
+  if (flavor == NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Flavor %s could not be found; see the flavor list"),
+                   flavor_ref);
+      return NULL;
+    }
+
+  json_builder_begin_object (builder);
+  add_string (builder, "uuid", uuid);
+  add_string (builder, "name", name);
+  json_builder_set_member_name (builder, "flavor");
+  json_builder_begin_object (builder);
+  add_string (builder, "name", flavor->name);
+  add_int (builder, "vcpus", flavor->vcpus);
+  add_int (builder, "memory_mb", flavor->memory_mb);
+  add_int (builder, "root_gb", flavor->root_gb);
+  json_builder_end_object (builder);
+  add_string (builder, "image_ref", image_ref);
+  add_string (builder, "user_id", identity (request, "X-User-Id"));
+  add_string (builder, "project_id", identity (request, "X-Project-Id"));
+  metadata = json_object_get_member (server, "metadata");
+  if (metadata != NULL)
+    {
+      json_builder_set_member_name (builder, "metadata");
+      json_builder_add_value (builder, json_node_copy (metadata));
+    }
+  add_time (builder, "created_at", now);
+  json_builder_end_object (builder);
+  node = json_builder_get_root (builder);
+  return nlx_instance_new_from_node (node, error);
+}
+
+static void
+create_server (Request *request)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) body = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *server = read_body (request, parser, "server");
+  NlxInstance *instance;
+  const NlxRecord *record;
+
+  if (server == NULL)
+    return;
+  instance = instance_from_request (request, server, &error);
+  if (instance == NULL)
+    {
+      if (error != NULL)
+        respond_error (request, error);
+      return;
+    }
+  record = nlx_manager_create (request->api->manager, instance, &error);
+  if (record == NULL)
+    {
+      respond_error (request, error);
+      return;
+    }
+
+  builder = json_builder_new_immutable ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "server");
+  json_builder_begin_object (builder);
+  add_string (builder, "id", record->instance->uuid);
+  add_links (builder, request, "servers", record->instance->uuid);
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  respond (request, 202, body);
+}
+
+static void
+update_server (Request *request,
+               const char *uuid)
+{
+  static const char * const known[] = { "name", NULL };
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(GError) error = NULL;
+  JsonObject *server = read_body (request, parser, "server");
+  const char *name;
+
+  if (server == NULL || !check_members (request, server, known) ||
+      (name = get_string_member (request, server, "name")) == NULL)
+    return;
+  if (!nlx_manager_rename (request->api->manager, uuid, name, &error))
+    {
+      respond_error (request, error);
+      return;
+    }
+  respond_server (request, 200,
+                  nlx_manager_lookup (request->api->manager, uuid, NULL));
+}
+
+/* ---- server actions --------------------------------------------------- */
+
+/* The last @lines lines of @text; all of it when @lines is negative. */
+static const char *
+last_lines (const char *text,
+            gint64 lines)
+{
+  const char *end = text + strlen (text);
+  const char *p = end;
+
+  if (lines < 0)
+    return text;
+  if (lines == 0)
+    return end;
+  /* A final newline ends the last line rather than starting another. */
+  if (p > text && p[-1] == '\n')
+    p--;
+  for (; p > text; p--)
+    if (p[-1] == '\n' && --lines == 0)
+      return p;
+  return text;
+}
+
+typedef struct {
+  Request *request;
+  gint64 lines;
+} ConsoleCall;
+
+static void
+console_ready (GObject *source,
+               GAsyncResult *result,
+               gpointer data)
+{
+  ConsoleCall *call = data;
+  g_autoptr(Request) request = call->request;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *output =
+    nlx_manager_get_console_output_finish (request->api->manager, result,
+                                           &error);
+
+  if (output == NULL)
+    respond_error (request, error);
+  else
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+      g_autoptr(JsonNode) body = NULL;
+
+      /* JSON strings must be UTF-8; a console is bytes. */
+      g_autofree char *text = g_utf8_make_valid (output, -1);
+
+      json_builder_begin_object (builder);
+      add_string (builder, "output", last_lines (text, call->lines));
+      json_builder_end_object (builder);
+      body = json_builder_get_root (builder);
+      respond (request, 200, body);
+    }
+  soup_server_message_unpause (request->msg);
+  g_free (call);
+}
+
+/* os-getConsoleOutput's length: lines from the end; absent, null or -1
+ * for all, and Nova also takes it as a string of digits. */
+static gboolean
+read_length (Request *request,
+             JsonNode *args,
+             gint64 *lines)
+{
+  JsonNode *length = NULL;
+
+  *lines = -1;
+  if (args != NULL && !JSON_NODE_HOLDS_NULL (args))
+    {
+      if (!require_object (request, args, "os-getConsoleOutput"))
+        return FALSE;
+      length = json_object_get_member (json_node_get_object (args), "length");
+    }
+  if (length == NULL || JSON_NODE_HOLDS_NULL (length))
+    return TRUE;
+  if (JSON_NODE_HOLDS_VALUE (length) &&
+      json_node_get_value_type (length) == G_TYPE_INT64 &&
+      json_node_get_int (length) >= -1)
+    {
+      *lines = json_node_get_int (length);
+      return TRUE;
+    }
+  if (JSON_NODE_HOLDS_VALUE (length) &&
+      json_node_get_value_type (length) == G_TYPE_STRING &&
+      g_ascii_string_to_signed (json_node_get_string (length), 10, -1,
+                                G_MAXINT32, lines, NULL))
+    return TRUE;
+  respond_fault (request, 400, _("“length” must be a whole number of lines "
+                                 "from -1 (all) up"));
+  return FALSE;
+}
+
+static void
+get_console_output (Request *request,
+                    const char *uuid,
+                    JsonNode *args)
+{
+  ConsoleCall *call;
+  gint64 lines;
+
+  if (!read_length (request, args, &lines))
+    return;
+  call = g_new0 (ConsoleCall, 1);
+  call->lines = lines;
+  call->request = request_keep (request);
+  nlx_manager_get_console_output_async (request->api->manager, uuid,
+                                        G_MAXSIZE, console_ready, call);
+}
+
+static void
+server_action (Request *request,
+               const char *uuid)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GList) members = NULL;
+  JsonObject *root;
+  const char *name;
+  JsonNode *args;
+  NlxAction action;
+
+  if (nlx_manager_lookup (request->api->manager, uuid, &error) == NULL)
+    {
+      respond_error (request, error);
+      return;
+    }
+  root = parse_body (request, parser);
+  if (root == NULL)
+    return;
+  if (json_object_get_size (root) != 1)
+    {
+      respond_fault (request, 400, _("An action body must be a JSON object "
+                                     "with exactly one member naming the "
+                                     "action, e.g. {\"os-stop\": null}"));
+      return;
+    }
+  members = json_object_get_members (root);
+  name = members->data;
+  args = json_object_get_member (root, name);
+
+  if (g_str_equal (name, "os-getConsoleOutput"))
+    {
+      get_console_output (request, uuid, args);
+      return;
+    }
+  if (g_str_equal (name, "reboot"))
+    {
+      const char *type;
+
+      if (!require_object (request, args, "reboot") ||
+          (type = get_string_member (request, json_node_get_object (args),
+                                     "type")) == NULL)
+        return;
+      if (g_ascii_strcasecmp (type, "SOFT") == 0)
+        action = NLX_ACTION_REBOOT_SOFT;
+      else if (g_ascii_strcasecmp (type, "HARD") == 0)
+        action = NLX_ACTION_REBOOT_HARD;
+      else
+        {
+          respond_fault (request, 400, _("Reboot “type” must be SOFT or HARD"));
+          return;
+        }
+    }
+  else if (g_str_equal (name, "os-stop"))
+    action = NLX_ACTION_STOP;
+  else if (g_str_equal (name, "os-start"))
+    action = NLX_ACTION_START;
+  else if (g_str_equal (name, "pause"))
+    action = NLX_ACTION_PAUSE;
+  else if (g_str_equal (name, "unpause"))
+    action = NLX_ACTION_UNPAUSE;
+  else
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Action “%s” is not supported here; the actions "
+                           "are reboot, os-stop, os-start, pause, unpause "
+                           "and os-getConsoleOutput"), name);
+      respond_fault (request, 400, message);
+      return;
+    }
+
+  if (!nlx_manager_act (request->api->manager, uuid, action, &error))
+    respond_error (request, error);
+  else
+    respond (request, 202, NULL);
+}
+
+static void
+server_request (Request *request,
+                const char *method,
+                const char *uuid,
+                const char *sub)
+{
+  g_autoptr(GError) error = NULL;
+  const NlxRecord *record;
+
+  if (sub != NULL)
+    {
+      if (!g_str_equal (sub, "action"))
+        respond_fault (request, 404, _("The resource could not be found."));
+      else if (!g_str_equal (method, "POST"))
+        respond_fault (request, 405, _("Server actions take POST"));
+      else
+        server_action (request, uuid);
+      return;
+    }
+  if (g_str_equal (method, "GET"))
+    {
+      record = nlx_manager_lookup (request->api->manager, uuid, &error);
+      if (record == NULL)
+        respond_error (request, error);
+      else
+        respond_server (request, 200, record);
+    }
+  else if (g_str_equal (method, "PUT"))
+    update_server (request, uuid);
+  else if (g_str_equal (method, "DELETE"))
+    {
+      if (!nlx_manager_act (request->api->manager, uuid, NLX_ACTION_DELETE,
+                            &error))
+        respond_error (request, error);
+      else
+        respond (request, 204, NULL);
+    }
+  else
+    respond_fault (request, 405, _("A server takes GET, PUT or DELETE"));
+}
+
+/* ---- flavors and images ----------------------------------------------- */
+
+static void
+add_flavor (JsonBuilder *builder,
+            Request *request,
+            const NlxFlavor *flavor,
+            gboolean detail)
+{
+  json_builder_begin_object (builder);
+  add_string (builder, "id", flavor->name);
+  add_string (builder, "name", flavor->name);
+  if (detail)
+    {
+      add_int (builder, "vcpus", flavor->vcpus);
+      add_int (builder, "ram", flavor->memory_mb);
+      add_int (builder, "disk", flavor->root_gb);
+      add_int (builder, "OS-FLV-EXT-DATA:ephemeral", 0);
+      add_string (builder, "swap", "");
+      json_builder_set_member_name (builder, "rxtx_factor");
+      json_builder_add_double_value (builder, 1.0);
+      json_builder_set_member_name (builder, "os-flavor-access:is_public");
+      json_builder_add_boolean_value (builder, TRUE);
+    }
+  add_links (builder, request, "flavors", flavor->name);
+  json_builder_end_object (builder);
+}
+
+static void
+add_image (JsonBuilder *builder,
+           Request *request,
+           const NlxConfigImage *image,
+           gboolean detail)
+{
+  json_builder_begin_object (builder);
+  add_string (builder, "id", image->name);
+  add_string (builder, "name", image->name);
+  if (detail)
+    {
+      add_string (builder, "status", "ACTIVE");
+      json_builder_set_member_name (builder, "metadata");
+      json_builder_begin_object (builder);
+      if (image->init_path != NULL)
+        add_string (builder, "os_init_path", image->init_path);
+      if (image->shutdown_signal != NULL)
+        add_string (builder, "os_shutdown_signal", image->shutdown_signal);
+      json_builder_end_object (builder);
+    }
+  add_links (builder, request, "images", image->name);
+  json_builder_end_object (builder);
+}
+
+/* Flavors and images come from the configuration and are listed alike:
+ * /COLLECTION, /COLLECTION/detail and /COLLECTION/{id}. */
+static void
+catalog_request (Request *request,
+                 const char *collection,
+                 const char *id)
+{
+  const NlxConfig *config = request->api->config;
+  gboolean flavors = g_str_equal (collection, "flavors");
+  GPtrArray *items = flavors ? config->flavors : config->images;
+  gboolean detail = id != NULL;
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+  gpointer item = NULL;
+
+  if (id != NULL && !g_str_equal (id, "detail"))
+    {
+      item = flavors ? (gpointer) nlx_config_find_flavor (config, id)
+                     : (gpointer) nlx_config_find_image (config, id);
+      if (item == NULL)
+        {
+          g_autofree char *message =
+            g_strdup_printf (flavors ? _("Flavor %s could not be found.")
+                                     : _("Image %s could not be found."), id);
+          respond_fault (request, 404, message);
+          return;
+        }
+    }
+
+  json_builder_begin_object (builder);
+  if (item != NULL)
+    {
+      json_builder_set_member_name (builder, flavors ? "flavor" : "image");
+      if (flavors)
+        add_flavor (builder, request, item, TRUE);
+      else
+        add_image (builder, request, item, TRUE);
+    }
+  else
+    {
+      json_builder_set_member_name (builder, collection);
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < items->len; i++)
+        if (flavors)
+          add_flavor (builder, request, items->pdata[i], detail);
+        else
+          add_image (builder, request, items->pdata[i], detail);
+      json_builder_end_array (builder);
+    }
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  respond (request, 200, body);
+}
+
+/* ---- hypervisors ------------------------------------------------------ */
+
+typedef enum {
+  HYPERVISORS_LIST,
+  HYPERVISORS_DETAIL,
+  HYPERVISORS_STATISTICS,
+} HypervisorsView;
+
+typedef struct {
+  Request *request;
+  HypervisorsView view;
+} HypervisorsCall;
+
+static guint
+count_running (NlxManager *manager)
+{
+  g_autoptr(GPtrArray) records = nlx_manager_list (manager);
+  guint running = 0;
+
+  for (guint i = 0; i < records->len; i++)
+    if (((NlxRecord *) records->pdata[i])->power_state == NLX_POWER_STATE_RUNNING)
+      running++;
+  return running;
+}
+
+static void
+add_usage (JsonBuilder *builder,
+           const NlxHostResources *res,
+           guint running)
+{
+  add_int (builder, "vcpus", res->vcpus);
+  add_int (builder, "vcpus_used", res->vcpus_used);
+  add_int (builder, "memory_mb", res->memory_mb);
+  add_int (builder, "memory_mb_used", res->memory_mb_used);
+  add_int (builder, "local_gb", res->local_gb);
+  add_int (builder, "local_gb_used", res->local_gb_used);
+  add_int (builder, "free_ram_mb", (gint64) res->memory_mb - (gint64) res->memory_mb_used);
+  add_int (builder, "free_disk_gb", (gint64) res->local_gb - (gint64) res->local_gb_used);
+  add_int (builder, "running_vms", running);
+  add_int (builder, "current_workload", 0);
+  add_int (builder, "disk_available_least",
+           (gint64) res->local_gb - (gint64) res->local_gb_used);
+}
+
+static void
+hypervisors_ready (GObject *source,
+                   GAsyncResult *result,
+                   gpointer data)
+{
+  HypervisorsCall *call = data;
+  g_autoptr(Request) request = call->request;
+  NlxManager *manager = request->api->manager;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxHostResources) res =
+    nlx_manager_get_resources_finish (manager, result, &error);
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+  guint running = count_running (manager);
+
+  if (res == NULL)
+    {
+      respond_error (request, error);
+      soup_server_message_unpause (request->msg);
+      g_free (call);
+      return;
+    }
+
+  json_builder_begin_object (builder);
+  if (call->view == HYPERVISORS_STATISTICS)
+    {
+      json_builder_set_member_name (builder, "hypervisor_statistics");
+      json_builder_begin_object (builder);
+      add_int (builder, "count", 1);
+      add_usage (builder, res, running);
+      json_builder_end_object (builder);
+    }
+  else
+    {
+      json_builder_set_member_name (builder, "hypervisors");
+      json_builder_begin_array (builder);
+      json_builder_begin_object (builder);
+      add_int (builder, "id", 1);
+      add_string (builder, "hypervisor_hostname", res->hypervisor_hostname);
+      add_string (builder, "state", "up");
+      add_string (builder, "status", "enabled");
+      if (call->view == HYPERVISORS_DETAIL)
+        {
+          add_string (builder, "hypervisor_type", res->hypervisor_type);
+          add_int (builder, "hypervisor_version", res->hypervisor_version);
+          add_usage (builder, res, running);
+          add_string (builder, "host_ip", "127.0.0.1");
+          json_builder_set_member_name (builder, "service");
+          json_builder_begin_object (builder);
+          add_string (builder, "host", nlx_manager_get_host (manager));
+          add_int (builder, "id", 1);
+          json_builder_end_object (builder);
+        }
+      json_builder_end_object (builder);
+      json_builder_end_array (builder);
+    }
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  respond (request, 200, body);
+  soup_server_message_unpause (request->msg);
+  g_free (call);
+}
+
+static void
+hypervisors_request (Request *request,
+                     const char *which)
+{
+  HypervisorsCall *call;
+  HypervisorsView view;
+
+  if (which == NULL)
+    view = HYPERVISORS_LIST;
+  else if (g_str_equal (which, "detail"))
+    view = HYPERVISORS_DETAIL;
+  else if (g_str_equal (which, "statistics"))
+    view = HYPERVISORS_STATISTICS;
+  else
+    {
+      respond_fault (request, 404, _("The resource could not be found."));
+      return;
+    }
+  call = g_new0 (HypervisorsCall, 1);
+  call->view = view;
+  call->request = request_keep (request);
+  nlx_manager_get_resources_async (request->api->manager, hypervisors_ready,
+                                   call);
+}
+
+/* ---- routing ---------------------------------------------------------- */
+
+/* Over TCP the caller must hold the token; the Unix socket's permissions
+ * already say who may connect. */
+static gboolean
+authorized (Request *request)
+{
+  GSocketAddress *local = soup_server_message_get_local_address (request->msg);
+  SoupMessageHeaders *headers =
+    soup_server_message_get_request_headers (request->msg);
+  const char *token = soup_message_headers_get_one (headers, "X-Auth-Token");
+  const char *expected = request->api->config->api_token;
+  gsize length;
+  guint8 diff;
+
+  if (local == NULL || !G_IS_INET_SOCKET_ADDRESS (local))
+    return TRUE;
+  if (token == NULL || expected == NULL || strlen (token) != strlen (expected))
+    return FALSE;
+  /* In constant time, so the answer does not tell how much matched. */
+  length = strlen (expected);
+  diff = 0;
+  for (gsize i = 0; i < length; i++)
+    diff |= (guint8) token[i] ^ (guint8) expected[i];
+  return diff == 0;
+}
+
+/* Only 2.1 is served; "latest" and the minimum mean it too. */
+static gboolean
+version_acceptable (Request *request)
+{
+  SoupMessageHeaders *headers =
+    soup_server_message_get_request_headers (request->msg);
+  const char *nova = soup_message_headers_get_one (headers,
+                                                   "X-OpenStack-Nova-API-Version");
+  const char *generic = soup_message_headers_get_one (headers,
+                                                      "OpenStack-API-Version");
+  g_autofree char *wanted = NULL;
+
+  if (generic != NULL)
+    {
+      g_autofree char *lower = g_ascii_strdown (g_strstrip (g_strdup (generic)), -1);
+
+      if (!g_str_has_prefix (lower, "compute "))
+        return TRUE;
+      wanted = g_strstrip (g_strdup (lower + strlen ("compute ")));
+    }
+  else if (nova != NULL)
+    wanted = g_strstrip (g_ascii_strdown (nova, -1));
+  return wanted == NULL || g_str_equal (wanted, API_VERSION) ||
+         g_str_equal (wanted, "latest");
+}
+
+static void
+route (Request *request,
+       const char *method,
+       char **parts,
+       guint n)
+{
+  const char *collection;
+
+  /* parts[0] is "v2.1" */
+  if (n == 1)
+    {
+      if (g_str_equal (method, "GET"))
+        get_versions (request, FALSE);
+      else
+        respond_fault (request, 405, _("The version document takes GET"));
+      return;
+    }
+  collection = parts[1];
+
+  if (g_str_equal (collection, "servers"))
+    {
+      if (n == 2 && g_str_equal (method, "GET"))
+        list_servers (request, FALSE);
+      else if (n == 2 && g_str_equal (method, "POST"))
+        create_server (request);
+      else if (n == 2)
+        respond_fault (request, 405, _("Servers take GET or POST"));
+      else if (n == 3 && g_str_equal (parts[2], "detail"))
+        {
+          if (g_str_equal (method, "GET"))
+            list_servers (request, TRUE);
+          else
+            respond_fault (request, 405, _("The server list takes GET"));
+        }
+      else if (n <= 4)
+        server_request (request, method, parts[2], n == 4 ? parts[3] : NULL);
+      else
+        respond_fault (request, 404, _("The resource could not be found."));
+      return;
+    }
+
+  if (!g_str_equal (method, "GET"))
+    {
+      respond_fault (request, 405, _("This resource is read-only; use GET"));
+      return;
+    }
+  if ((g_str_equal (collection, "flavors") || g_str_equal (collection, "images")) &&
+      n <= 3)
+    catalog_request (request, collection, n == 3 ? parts[2] : NULL);
+  else if (g_str_equal (collection, "os-hypervisors") && n <= 3)
+    hypervisors_request (request, n == 3 ? parts[2] : NULL);
+  else
+    respond_fault (request, 404, _("The resource could not be found."));
+}
+
+static char *
+base_url (SoupServerMessage *msg)
+{
+  GUri *uri = soup_server_message_get_uri (msg);
+  const char *host = g_uri_get_host (uri);
+  int port = g_uri_get_port (uri);
+
+  if (host == NULL || *host == '\0')
+    host = "localhost";
+  if (port > 0 && port != 80)
+    return g_strdup_printf ("http://%s:%d", host, port);
+  return g_strdup_printf ("http://%s", host);
+}
+
+static void
+handle (SoupServer *server,
+        SoupServerMessage *msg,
+        const char *path,
+        GHashTable *query,
+        gpointer data)
+{
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_auto(GStrv) parts = NULL;
+  g_autoptr(GStrvBuilder) kept = g_strv_builder_new ();
+  Request request = {
+    .api = data,
+    .msg = msg,
+    .id = g_strconcat ("req-", uuid, NULL),
+    .base = base_url (msg),
+  };
+  const char *method = soup_server_message_get_method (msg);
+  guint n;
+
+  /* Empty segments ("//", a trailing "/") do not count. */
+  parts = g_strsplit (path, "/", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    if (*parts[i] != '\0')
+      g_strv_builder_add (kept, parts[i]);
+  g_clear_pointer (&parts, g_strfreev);
+  parts = g_strv_builder_end (kept);
+  n = g_strv_length (parts);
+
+  if (!authorized (&request))
+    respond_fault (&request, 401, _("Authentication required: send the "
+                                    "configured token in X-Auth-Token"));
+  else if (!version_acceptable (&request))
+    respond_fault (&request, 406, _("Version not supported: this service "
+                                    "serves compute API " API_VERSION " only"));
+  else if (n == 0)
+    {
+      if (g_str_equal (method, "GET"))
+        get_versions (&request, TRUE);
+      else
+        respond_fault (&request, 405, _("The version list takes GET"));
+    }
+  else if (!g_str_equal (parts[0], "v2.1"))
+    respond_fault (&request, 404, _("The resource could not be found; the "
+                                    "API lives under /v2.1"));
+  else
+    route (&request, method, parts, n);
+
+  g_free (request.id);
+  g_free (request.base);
+}
+
+/* ---- listening -------------------------------------------------------- */
+
+/* Refuses to take over a socket another daemon still serves; a socket
+ * file nobody answers on is left from a crash and is removed. */
+static gboolean
+clear_stale_socket (const char *path,
+                    GError **error)
+{
+  g_autoptr(GSocketClient) client = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GSocketConnection) connection = NULL;
+  GStatBuf st;
+
+  if (g_lstat (path, &st) != 0)
+    return TRUE;
+  if (!S_ISSOCK (st.st_mode))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                   _("%s exists and is not a socket; remove it or set "
+                     "[api] socket to another path"), path);
+      return FALSE;
+    }
+  client = g_socket_client_new ();
+  address = g_unix_socket_address_new (path);
+  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address),
+                                        NULL, NULL);
+  if (connection != NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+                   _("Another process serves %s; stop it first, or set "
+                     "[api] socket to another path"), path);
+      return FALSE;
+    }
+  g_unlink (path);
+  return TRUE;
+}
+
+static gboolean
+listen_unix (NlxApi *api,
+             GError **error)
+{
+  const char *path = api->config->api_socket;
+  const char *group_name = api->config->api_socket_group;
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  gid_t gid = (gid_t) -1;
+  mode_t old_umask;
+  gboolean bound;
+
+  if (group_name != NULL)
+    {
+      struct group *group = getgrnam (group_name);
+
+      if (group == NULL)
+        {
+          g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                       _("Configuration key [api] socket_group names “%s”, "
+                         "which is not a group on this host"), group_name);
+          return FALSE;
+        }
+      gid = group->gr_gid;
+    }
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   _("Cannot create the socket directory %s: %s"), dir,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (!clear_stale_socket (path, error))
+    return FALSE;
+
+  socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                         G_SOCKET_PROTOCOL_DEFAULT, error);
+  if (socket == NULL)
+    return FALSE;
+  address = g_unix_socket_address_new (path);
+  /* Born 0660, so there is no moment when anyone else may connect. */
+  old_umask = umask (0117);
+  bound = g_socket_bind (socket, address, FALSE, error);
+  umask (old_umask);
+  if (!bound || !g_socket_listen (socket, error))
+    {
+      g_prefix_error (error, _("Cannot listen on %s: "), path);
+      return FALSE;
+    }
+  api->socket_path = g_strdup (path);
+  if (gid != (gid_t) -1 && chown (path, (uid_t) -1, gid) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   _("Cannot give %s to group %s: %s"), path, group_name,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  return soup_server_listen_socket (api->server, socket, 0, error);
+}
+
+static gboolean
+listen_tcp (NlxApi *api,
+            GError **error)
+{
+  const char *listen = api->config->api_listen;
+  g_autoptr(GSocketConnectable) connectable = NULL;
+  g_autoptr(GSocketAddressEnumerator) addresses = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  connectable = g_network_address_parse (listen, 0, &local_error);
+  if (connectable == NULL ||
+      (g_network_address_get_port (G_NETWORK_ADDRESS (connectable)) == 0 &&
+       !g_str_has_suffix (listen, ":0")))
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("Configuration key [api] listen must be HOST:PORT, e.g. "
+                     "127.0.0.1:8774, got “%s”"), listen);
+      return FALSE;
+    }
+  addresses = g_socket_connectable_enumerate (connectable);
+  address = g_socket_address_enumerator_next (addresses, NULL, error);
+  if (address == NULL)
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                     _("Configuration key [api] listen: cannot resolve “%s”"),
+                     listen);
+      return FALSE;
+    }
+  if (!soup_server_listen (api->server, address, 0, error))
+    {
+      g_prefix_error (error, _("Cannot listen on %s: "), listen);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * nlx_api_new:
+ * @config: the host's configuration; must outlive the API
+ * @manager: must outlive the API
+ * @error: return location for an error naming what cannot be listened on
+ *
+ * Serves the API on `[api] socket` and, when set, `[api] listen`.
+ *
+ * Returns: (transfer full): the API, serving from the thread-default main
+ *   context
+ */
+NlxApi *
+nlx_api_new (const NlxConfig *config,
+             NlxManager *manager,
+             GError **error)
+{
+  g_autoptr(NlxApi) api = g_new0 (NlxApi, 1);
+
+  api->config = config;
+  api->manager = manager;
+  api->server = soup_server_new ("server-header", "nova-lxc-compute ", NULL);
+  soup_server_add_handler (api->server, NULL, handle, api, NULL);
+  if (!listen_unix (api, error) ||
+      (config->api_listen != NULL && !listen_tcp (api, error)))
+    return NULL;
+  return g_steal_pointer (&api);
+}
+
+void
+nlx_api_free (NlxApi *api)
+{
+  if (api == NULL)
+    return;
+  if (api->server != NULL)
+    {
+      soup_server_disconnect (api->server);
+      g_object_unref (api->server);
+    }
+  if (api->socket_path != NULL)
+    g_unlink (api->socket_path);
+  g_free (api->socket_path);
+  g_free (api);
+}
+
+/* The TCP port served on, or 0; useful when [api] listen asks for port 0. */
+guint
+nlx_api_get_tcp_port (NlxApi *api)
+{
+  g_autoptr(GSList) uris = soup_server_get_uris (api->server);
+
+  for (GSList *l = uris; l != NULL; l = l->next)
+    if (g_uri_get_port (l->data) > 0)
+      {
+        guint port = g_uri_get_port (l->data);
+
+        g_slist_free_full (g_steal_pointer (&uris), (GDestroyNotify) g_uri_unref);
+        return port;
+      }
+  g_slist_free_full (g_steal_pointer (&uris), (GDestroyNotify) g_uri_unref);
+  return 0;
+}

@@ -1,0 +1,22 @@
+/* nlx-api.h: the Compute API (OpenStack v2.1 shapes) over HTTP */
+#pragma once
+
+#include "nlx-config.h"
+#include "nlx-manager.h"
+
+G_BEGIN_DECLS
+
+typedef struct _NlxApi NlxApi;
+
+/* Requests with a larger body are refused. */
+#define NLX_API_MAX_BODY (64 * 1024)
+
+NlxApi *nlx_api_new (const NlxConfig *config,
+                     NlxManager *manager,
+                     GError **error);
+void nlx_api_free (NlxApi *api);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxApi, nlx_api_free)
+
+guint nlx_api_get_tcp_port (NlxApi *api);
+
+G_END_DECLS

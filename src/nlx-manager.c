@@ -1,0 +1,1119 @@
+/* nlx-manager.c: instance records, states and operations on one host
+ *
+ * Like Nova's compute manager.  Records live in the main thread and
+ * change only there; every driver call that can block runs in a worker
+ * thread and hands its result back to the main context.  An instance has
+ * at most one operation at a time (its task state says which), and its
+ * record is saved durably before the operation starts and after it ends,
+ * so a restart finds out what was interrupted and reconciles it with the
+ * driver: the store says what was asked, the driver what runs. */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "nlx-manager.h"
+#include "nlx-store.h"
+
+/* Workers run driver operations; a soft reboot can hold one for minutes,
+ * so allow many. */
+#define MAX_WORKERS 64
+
+typedef struct {
+  NlxRecord *record;
+  /* Bumped whenever an operation starts or ends, so that a power state
+   * read before then is not applied afterwards. */
+  guint64 generation;
+  /* A delete asked for while another operation ran. */
+  gboolean delete_pending;
+} Entry;
+
+struct _NlxManager {
+  const NlxConfig *config;
+  NlxVirt *virt;
+  NlxStore *store;
+  GMainContext *context;
+  GHashTable *entries;          /* uuid -> Entry */
+  GThreadPool *workers;
+  guint running;                /* operations in workers */
+  guint sync_source;
+  guint retry_source;
+  /* Whether the last driver call reached the hypervisor; while not, new
+   * operations are refused rather than failed half-way. */
+  gboolean available;
+  char *host;
+  /* Keeps the manager alive while events are queued to the main context. */
+  gatomicrefcount refs;
+  gboolean closed;
+};
+
+typedef enum {
+  JOB_SPAWN,
+  JOB_ACTION,
+  JOB_SYNC,
+} JobKind;
+
+typedef struct {
+  char *uuid;
+  guint64 generation;
+  NlxInstanceInfo info;
+  GError *error;
+} SyncResult;
+
+static gboolean
+is_unavailable (const GError *error)
+{
+  return g_error_matches (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_UNAVAILABLE);
+}
+
+typedef struct {
+  NlxManager *manager;
+  JobKind kind;
+  char *uuid;
+  NlxAction action;
+  NlxInstance *instance;        /* JOB_SPAWN: a copy for the worker */
+  NlxImage *image;              /* JOB_SPAWN */
+  GPtrArray *sync;              /* JOB_SYNC: SyncResult */
+  guint64 generation;
+  /* what the worker found */
+  gboolean ok;
+  GError *error;
+  NlxInstanceInfo info;
+  gboolean have_info;
+} Job;
+
+static void
+sync_result_free (SyncResult *result)
+{
+  g_free (result->uuid);
+  g_clear_error (&result->error);
+  g_free (result);
+}
+
+static void
+job_free (Job *job)
+{
+  g_free (job->uuid);
+  nlx_instance_free (job->instance);
+  nlx_image_free (job->image);
+  g_clear_pointer (&job->sync, g_ptr_array_unref);
+  g_clear_error (&job->error);
+  g_free (job);
+}
+
+static void
+entry_free (Entry *entry)
+{
+  nlx_record_free (entry->record);
+  g_free (entry);
+}
+
+static NlxManager *
+manager_ref (NlxManager *manager)
+{
+  g_atomic_ref_count_inc (&manager->refs);
+  return manager;
+}
+
+static void
+manager_unref (NlxManager *manager)
+{
+  if (!g_atomic_ref_count_dec (&manager->refs))
+    return;
+  g_free (manager->host);
+  g_free (manager);
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+static void
+touch (NlxRecord *record)
+{
+  g_clear_pointer (&record->updated_at, g_date_time_unref);
+  record->updated_at = g_date_time_new_now_utc ();
+}
+
+/* Saves a change.  A record that cannot be saved is still right in
+ * memory; the failure is logged because the next save may work and the
+ * caller has nothing better to do. */
+static void
+save (NlxManager *manager,
+      Entry *entry)
+{
+  g_autoptr(GError) error = NULL;
+
+  touch (entry->record);
+  if (!nlx_store_save (manager->store, entry->record, &error))
+    g_warning ("Instance %s: %s", entry->record->instance->uuid,
+               error->message);
+}
+
+static void
+set_fault (NlxRecord *record,
+           const char *message)
+{
+  g_free (record->fault);
+  record->fault = g_strdup (message);
+}
+
+static NlxVmState
+vm_state_for (NlxPowerState power_state)
+{
+  switch (power_state)
+    {
+    case NLX_POWER_STATE_RUNNING:
+      return NLX_VM_STATE_ACTIVE;
+    case NLX_POWER_STATE_PAUSED:
+      return NLX_VM_STATE_PAUSED;
+    default:
+      return NLX_VM_STATE_STOPPED;
+    }
+}
+
+/* Brings an idle record in line with what the driver says runs, as Nova's
+ * _sync_power_states does.  ERROR stays until someone acts on it. */
+static gboolean
+apply_power_state (NlxRecord *record,
+                   NlxPowerState power_state)
+{
+  NlxVmState vm_state = vm_state_for (power_state);
+  gboolean changed = record->power_state != power_state;
+
+  record->power_state = power_state;
+  if (record->vm_state != NLX_VM_STATE_ERROR &&
+      record->vm_state != NLX_VM_STATE_BUILDING &&
+      record->vm_state != vm_state)
+    {
+      g_message ("Instance %s is %s on the hypervisor; it was %s",
+                 record->instance->uuid, nlx_power_state_to_string (power_state),
+                 nlx_vm_state_to_string (record->vm_state));
+      record->vm_state = vm_state;
+      changed = TRUE;
+    }
+  return changed;
+}
+
+static Entry *
+find (NlxManager *manager,
+      const char *uuid,
+      GError **error)
+{
+  Entry *entry = NULL;
+
+  if (uuid != NULL && g_uuid_string_is_valid (uuid))
+    {
+      g_autofree char *lower = g_ascii_strdown (uuid, -1);
+
+      entry = g_hash_table_lookup (manager->entries, lower);
+    }
+  if (entry == NULL)
+    g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
+                 _("Instance %s could not be found."), uuid ? uuid : "");
+  return entry;
+}
+
+/* ---- workers ---------------------------------------------------------- */
+
+static gboolean job_done (gpointer data);
+
+static gboolean
+run_action (NlxManager *manager,
+            Job *job,
+            GError **error)
+{
+  switch (job->action)
+    {
+    case NLX_ACTION_REBOOT_SOFT:
+      return nlx_virt_reboot (manager->virt, job->uuid, NLX_REBOOT_SOFT, error);
+    case NLX_ACTION_REBOOT_HARD:
+      return nlx_virt_reboot (manager->virt, job->uuid, NLX_REBOOT_HARD, error);
+    case NLX_ACTION_STOP:
+      return nlx_virt_power_off (manager->virt, job->uuid,
+                                 manager->config->shutdown_timeout_s, error);
+    case NLX_ACTION_START:
+      return nlx_virt_power_on (manager->virt, job->uuid, error);
+    case NLX_ACTION_PAUSE:
+      return nlx_virt_pause (manager->virt, job->uuid, error);
+    case NLX_ACTION_UNPAUSE:
+      return nlx_virt_unpause (manager->virt, job->uuid, error);
+    case NLX_ACTION_DELETE:
+      return nlx_virt_destroy (manager->virt, job->uuid, error);
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+work (gpointer data,
+      gpointer pool_data)
+{
+  Job *job = data;
+  NlxManager *manager = job->manager;
+
+  switch (job->kind)
+    {
+    case JOB_SPAWN:
+      job->ok = nlx_virt_spawn (manager->virt, job->instance, job->image,
+                                &job->error);
+      break;
+    case JOB_ACTION:
+      job->ok = run_action (manager, job, &job->error);
+      break;
+    case JOB_SYNC:
+      {
+        /* Also tells whether the hypervisor answers at all. */
+        g_auto(GStrv) uuids = nlx_virt_list_instances (manager->virt,
+                                                       &job->error);
+        job->ok = uuids != NULL;
+      }
+      for (guint i = 0; job->ok && i < job->sync->len; i++)
+        {
+          SyncResult *result = job->sync->pdata[i];
+
+          nlx_virt_get_info (manager->virt, result->uuid, &result->info,
+                             &result->error);
+        }
+      break;
+    }
+  /* What the instance is now, whether the operation worked or not. */
+  if (job->kind != JOB_SYNC &&
+      !(job->kind == JOB_ACTION && job->action == NLX_ACTION_DELETE && job->ok))
+    job->have_info = nlx_virt_get_info (manager->virt, job->uuid, &job->info,
+                                        NULL);
+  g_main_context_invoke (manager->context, job_done, job);
+}
+
+static void
+queue (NlxManager *manager,
+       Job *job)
+{
+  job->manager = manager_ref (manager);
+  if (job->kind != JOB_SYNC)
+    manager->running++;
+  g_thread_pool_push (manager->workers, job, NULL);
+}
+
+static const NlxTaskState task_for_action[] = {
+  [NLX_ACTION_REBOOT_SOFT] = NLX_TASK_STATE_REBOOTING,
+  [NLX_ACTION_REBOOT_HARD] = NLX_TASK_STATE_REBOOTING_HARD,
+  [NLX_ACTION_STOP] = NLX_TASK_STATE_POWERING_OFF,
+  [NLX_ACTION_START] = NLX_TASK_STATE_POWERING_ON,
+  [NLX_ACTION_PAUSE] = NLX_TASK_STATE_PAUSING,
+  [NLX_ACTION_UNPAUSE] = NLX_TASK_STATE_UNPAUSING,
+  [NLX_ACTION_DELETE] = NLX_TASK_STATE_DELETING,
+};
+
+static void
+start_action (NlxManager *manager,
+              Entry *entry,
+              NlxAction action)
+{
+  Job *job = g_new0 (Job, 1);
+
+  entry->record->task_state = task_for_action[action];
+  entry->generation++;
+  save (manager, entry);
+
+  job->kind = JOB_ACTION;
+  job->uuid = g_strdup (entry->record->instance->uuid);
+  job->action = action;
+  queue (manager, job);
+}
+
+static void
+forget (NlxManager *manager,
+        const char *uuid)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!nlx_store_delete (manager->store, uuid, &error))
+    g_warning ("Instance %s: %s", uuid, error->message);
+  g_hash_table_remove (manager->entries, uuid);
+}
+
+static gboolean retry_sync (gpointer data);
+
+static void
+note_availability (NlxManager *manager,
+                   gboolean available)
+{
+  if (available && !manager->available)
+    g_message ("The hypervisor answers again");
+  else if (!available && manager->available)
+    g_warning ("The hypervisor cannot be reached; refusing new operations "
+               "until it answers");
+  manager->available = available;
+  /* Look again soon rather than at the next periodic sync. */
+  if (!available && manager->retry_source == 0)
+    manager->retry_source = g_timeout_add_seconds (1, retry_sync, manager);
+}
+
+/* What a finished operation leaves the record as. */
+static void
+finish_operation (NlxManager *manager,
+                  Entry *entry,
+                  Job *job)
+{
+  NlxRecord *record = entry->record;
+  const char *uuid = record->instance->uuid;
+
+  if (job->have_info)
+    record->power_state = job->info.state;
+
+  if (job->ok)
+    {
+      g_info ("Instance %s: %s done", uuid,
+              nlx_task_state_to_string (record->task_state));
+      g_clear_pointer (&record->fault, g_free);
+      record->vm_state = job->have_info ? vm_state_for (job->info.state)
+                                        : NLX_VM_STATE_ERROR;
+      if (!job->have_info)
+        set_fault (record, _("The instance disappeared from the hypervisor "
+                             "right after the operation"));
+    }
+  else if (is_unavailable (job->error) && job->kind != JOB_SPAWN)
+    {
+      /* The instance is as it was; only the hypervisor went away. */
+      g_warning ("Instance %s: %s failed: %s", uuid,
+                 nlx_task_state_to_string (record->task_state),
+                 job->error->message);
+    }
+  else if (g_error_matches (job->error, NLX_DRIVER_ERROR,
+                            NLX_DRIVER_ERROR_INVALID_STATE) && job->have_info &&
+           job->kind != JOB_SPAWN)
+    {
+      /* Someone changed it under us (virsh, or init exiting): take what
+       * runs. */
+      g_message ("Instance %s: %s", uuid, job->error->message);
+      record->vm_state = vm_state_for (job->info.state);
+    }
+  else
+    {
+      g_warning ("Instance %s: %s failed: %s", uuid,
+                 nlx_task_state_to_string (record->task_state),
+                 job->error->message);
+      record->vm_state = NLX_VM_STATE_ERROR;
+      set_fault (record, job->error->message);
+    }
+  record->task_state = NLX_TASK_STATE_NONE;
+}
+
+static void
+apply_sync (NlxManager *manager,
+            GPtrArray *results)
+{
+  for (guint i = 0; i < results->len; i++)
+    {
+      SyncResult *result = results->pdata[i];
+      Entry *entry = g_hash_table_lookup (manager->entries, result->uuid);
+
+      if (entry == NULL || entry->generation != result->generation ||
+          entry->record->task_state != NLX_TASK_STATE_NONE)
+        continue;
+      if (result->error == NULL)
+        {
+          if (apply_power_state (entry->record, result->info.state))
+            save (manager, entry);
+        }
+      else if (g_error_matches (result->error, NLX_DRIVER_ERROR,
+                                NLX_DRIVER_ERROR_NOT_FOUND) &&
+               entry->record->vm_state != NLX_VM_STATE_ERROR)
+        {
+          g_warning ("Instance %s is gone from the hypervisor",
+                     result->uuid);
+          entry->record->vm_state = NLX_VM_STATE_ERROR;
+          entry->record->power_state = NLX_POWER_STATE_NOSTATE;
+          set_fault (entry->record, _("The instance is gone from the "
+                                      "hypervisor; delete it"));
+          save (manager, entry);
+        }
+      else if (result->error != NULL &&
+               !g_error_matches (result->error, NLX_DRIVER_ERROR,
+                                 NLX_DRIVER_ERROR_NOT_FOUND))
+        g_debug ("Instance %s not synchronised: %s", result->uuid,
+                 result->error->message);
+    }
+}
+
+static void
+apply_job (NlxManager *manager,
+           Job *job)
+{
+  Entry *entry;
+
+  note_availability (manager, job->ok || !is_unavailable (job->error));
+  if (job->kind == JOB_SYNC)
+    {
+      if (job->ok)
+        apply_sync (manager, job->sync);
+      return;
+    }
+
+  manager->running--;
+  entry = g_hash_table_lookup (manager->entries, job->uuid);
+  g_assert (entry != NULL);
+  entry->generation++;
+
+  if (job->kind == JOB_ACTION && job->action == NLX_ACTION_DELETE && job->ok)
+    {
+      g_info ("Instance %s deleted", job->uuid);
+      forget (manager, job->uuid);
+      return;
+    }
+  finish_operation (manager, entry, job);
+  if (entry->delete_pending)
+    {
+      entry->delete_pending = FALSE;
+      start_action (manager, entry, NLX_ACTION_DELETE);
+      return;
+    }
+  save (manager, entry);
+}
+
+static gboolean
+job_done (gpointer data)
+{
+  Job *job = data;
+  NlxManager *manager = job->manager;
+
+  if (!manager->closed)
+    apply_job (manager, job);
+  job_free (job);
+  manager_unref (manager);
+  return G_SOURCE_REMOVE;
+}
+
+/* ---- synchronisation -------------------------------------------------- */
+
+/* Asks the driver about the idle instances in @uuids (all idle ones when
+ * %NULL) and applies what it says, unless an operation has begun or ended
+ * since. */
+static void
+sync_instances (NlxManager *manager,
+                const char *uuid)
+{
+  Job *job = g_new0 (Job, 1);
+  GHashTableIter iter;
+  Entry *entry;
+
+  job->kind = JOB_SYNC;
+  job->sync = g_ptr_array_new_with_free_func ((GDestroyNotify) sync_result_free);
+  g_hash_table_iter_init (&iter, manager->entries);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    {
+      SyncResult *result;
+
+      if (entry->record->task_state != NLX_TASK_STATE_NONE ||
+          (uuid != NULL && !g_str_equal (uuid, entry->record->instance->uuid)))
+        continue;
+      result = g_new0 (SyncResult, 1);
+      result->uuid = g_strdup (entry->record->instance->uuid);
+      result->generation = entry->generation;
+      g_ptr_array_add (job->sync, result);
+    }
+  queue (manager, job);
+}
+
+static gboolean
+periodic_sync (gpointer data)
+{
+  sync_instances (data, NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+retry_sync (gpointer data)
+{
+  NlxManager *manager = data;
+
+  manager->retry_source = 0;
+  sync_instances (manager, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct {
+  NlxManager *manager;
+  char *uuid;
+} Event;
+
+static gboolean
+handle_event (gpointer data)
+{
+  Event *event = data;
+
+  if (!event->manager->closed)
+    sync_instances (event->manager, event->uuid);
+  manager_unref (event->manager);
+  g_free (event->uuid);
+  g_free (event);
+  return G_SOURCE_REMOVE;
+}
+
+/* From a driver thread. */
+static void
+on_driver_event (const char *uuid,
+                 gpointer user_data)
+{
+  Event *event = g_new0 (Event, 1);
+
+  event->manager = manager_ref (user_data);
+  event->uuid = g_strdup (uuid);
+  g_main_context_invoke (event->manager->context, handle_event, event);
+}
+
+/* ---- start-up --------------------------------------------------------- */
+
+/* Finishes or rolls back what a crash interrupted, as Nova's init_host
+ * does, so that every instance ends ACTIVE, SHUTOFF, PAUSED, ERROR or
+ * gone, as the driver sees it. */
+static gboolean
+reconcile (NlxManager *manager,
+           GError **error)
+{
+  g_auto(GStrv) running = nlx_virt_list_instances (manager->virt, error);
+  GHashTableIter iter;
+  Entry *entry;
+
+  if (running == NULL)
+    return FALSE;
+  g_hash_table_iter_init (&iter, manager->entries);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    {
+      NlxRecord *record = entry->record;
+      const char *uuid = record->instance->uuid;
+      NlxInstanceInfo info;
+      g_autoptr(GError) local_error = NULL;
+
+      if (record->task_state == NLX_TASK_STATE_DELETING)
+        {
+          g_message ("Instance %s: finishing the delete a restart interrupted",
+                     uuid);
+          start_action (manager, entry, NLX_ACTION_DELETE);
+          continue;
+        }
+      if (record->task_state == NLX_TASK_STATE_SPAWNING ||
+          record->vm_state == NLX_VM_STATE_BUILDING)
+        {
+          /* A half-built instance cannot be trusted; remove what exists
+           * and keep the record in ERROR for its owner to see. */
+          g_message ("Instance %s: its build was interrupted; cleaning up",
+                     uuid);
+          if (!nlx_virt_destroy (manager->virt, uuid, &local_error))
+            g_warning ("Instance %s: %s", uuid, local_error->message);
+          g_clear_error (&local_error);
+          record->task_state = NLX_TASK_STATE_NONE;
+          record->vm_state = NLX_VM_STATE_ERROR;
+          record->power_state = NLX_POWER_STATE_NOSTATE;
+          set_fault (record, _("The build was interrupted by a restart of "
+                               "the compute service; delete the server and "
+                               "create it again"));
+          save (manager, entry);
+          continue;
+        }
+
+      if (record->task_state != NLX_TASK_STATE_NONE)
+        g_message ("Instance %s: %s was interrupted by a restart; taking the "
+                   "hypervisor's state", uuid,
+                   nlx_task_state_to_string (record->task_state));
+      record->task_state = NLX_TASK_STATE_NONE;
+      if (g_strv_contains ((const char * const *) running, uuid) &&
+          nlx_virt_get_info (manager->virt, uuid, &info, &local_error))
+        apply_power_state (record, info.state);
+      else if (record->vm_state != NLX_VM_STATE_ERROR)
+        {
+          g_warning ("Instance %s is not on the hypervisor%s%s", uuid,
+                     local_error ? ": " : "",
+                     local_error ? local_error->message : "");
+          record->vm_state = NLX_VM_STATE_ERROR;
+          record->power_state = NLX_POWER_STATE_NOSTATE;
+          set_fault (record, _("The instance is gone from the hypervisor; "
+                               "delete it"));
+        }
+      save (manager, entry);
+    }
+
+  for (guint i = 0; running[i] != NULL; i++)
+    if (!g_hash_table_contains (manager->entries, running[i]))
+      g_message ("Domain of instance %s has no record here; leaving it "
+                 "alone (remove it with nova-lxc-virt destroy if it is "
+                 "stale)", running[i]);
+  return TRUE;
+}
+
+/**
+ * nlx_manager_new:
+ * @config: the host's configuration; must outlive the manager
+ * @virt: the driver; must outlive the manager
+ * @error: return location for an error from the store or the driver
+ *
+ * Loads the records under `state_path/instances`, reconciles them with
+ * the driver and starts watching it.  Results of operations are applied
+ * in the thread-default main context of the caller.
+ *
+ * Returns: (transfer full): the manager
+ */
+NlxManager *
+nlx_manager_new (const NlxConfig *config,
+                 NlxVirt *virt,
+                 GError **error)
+{
+  g_autofree char *dir = g_build_filename (config->state_path, "instances",
+                                           NULL);
+  g_autoptr(NlxManager) manager = g_new0 (NlxManager, 1);
+  g_autoptr(GPtrArray) records = NULL;
+
+  g_atomic_ref_count_init (&manager->refs);
+  manager->config = config;
+  manager->virt = virt;
+  manager->context = g_main_context_ref_thread_default ();
+  manager->host = g_strdup (g_get_host_name ());
+  manager->available = TRUE;
+  manager->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                            (GDestroyNotify) entry_free);
+  manager->workers = g_thread_pool_new (work, NULL, MAX_WORKERS, FALSE, NULL);
+
+  manager->store = nlx_store_open (dir, error);
+  if (manager->store == NULL)
+    return NULL;
+  records = nlx_store_load_all (manager->store, error);
+  if (records == NULL)
+    return NULL;
+  for (guint i = 0; i < records->len; i++)
+    {
+      Entry *entry = g_new0 (Entry, 1);
+
+      entry->record = g_steal_pointer (&records->pdata[i]);
+      g_hash_table_replace (manager->entries, entry->record->instance->uuid,
+                            entry);
+    }
+  g_ptr_array_set_free_func (records, NULL);
+
+  if (!reconcile (manager, error))
+    return NULL;
+  nlx_virt_watch_events (virt, on_driver_event, manager);
+  manager->sync_source = g_timeout_add_seconds (config->sync_interval_s,
+                                                periodic_sync, manager);
+  return g_steal_pointer (&manager);
+}
+
+/**
+ * nlx_manager_free:
+ *
+ * Waits for running operations, so call it once nothing new can start.
+ * The driver must be closed after this, which stops its events.
+ */
+void
+nlx_manager_free (NlxManager *manager)
+{
+  if (manager == NULL)
+    return;
+  manager->closed = TRUE;
+  if (manager->sync_source != 0)
+    g_source_remove (manager->sync_source);
+  if (manager->retry_source != 0)
+    g_source_remove (manager->retry_source);
+  g_thread_pool_free (manager->workers, FALSE, TRUE);
+  /* Deliver what the workers handed back, so their jobs are freed. */
+  while (g_main_context_iteration (manager->context, FALSE))
+    ;
+  nlx_store_free (manager->store);
+  g_hash_table_unref (manager->entries);
+  g_main_context_unref (manager->context);
+  manager_unref (manager);
+}
+
+/* Operations running in workers now: what a stop would interrupt. */
+guint
+nlx_manager_count_running_operations (NlxManager *manager)
+{
+  return manager->running;
+}
+
+/* The host name instances show as their host. */
+const char *
+nlx_manager_get_host (NlxManager *manager)
+{
+  return manager->host;
+}
+
+/* ---- what callers ask ------------------------------------------------- */
+
+static gboolean
+check_available (NlxManager *manager,
+                 GError **error)
+{
+  if (manager->available)
+    return TRUE;
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_UNAVAILABLE,
+               _("The hypervisor cannot be reached right now (is libvirtd "
+                 "restarting?); try again in a few seconds"));
+  return FALSE;
+}
+
+static int
+compare_created (gconstpointer a,
+                 gconstpointer b)
+{
+  const NlxRecord *ra = *(const NlxRecord * const *) a;
+  const NlxRecord *rb = *(const NlxRecord * const *) b;
+  int order = g_date_time_compare (rb->instance->created_at,
+                                   ra->instance->created_at);
+
+  return order != 0 ? order : g_strcmp0 (ra->instance->uuid, rb->instance->uuid);
+}
+
+/**
+ * nlx_manager_list:
+ *
+ * Returns: (transfer container) (element-type NlxRecord): every record,
+ *   newest first as Nova lists them; valid until the main loop runs
+ */
+GPtrArray *
+nlx_manager_list (NlxManager *manager)
+{
+  GPtrArray *records = g_ptr_array_sized_new (g_hash_table_size (manager->entries));
+  GHashTableIter iter;
+  Entry *entry;
+
+  g_hash_table_iter_init (&iter, manager->entries);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    g_ptr_array_add (records, entry->record);
+  g_ptr_array_sort (records, compare_created);
+  return records;
+}
+
+const NlxRecord *
+nlx_manager_lookup (NlxManager *manager,
+                    const char *uuid,
+                    GError **error)
+{
+  Entry *entry = find (manager, uuid, error);
+
+  return entry ? entry->record : NULL;
+}
+
+static NlxImage *
+resolve_image (NlxManager *manager,
+               const char *ref,
+               GError **error)
+{
+  const NlxConfigImage *known = nlx_config_find_image (manager->config, ref);
+  g_autoptr(NlxImage) image = NULL;
+
+  if (known == NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Image %s could not be found; see the image list for "
+                     "what this host can boot"), ref);
+      return NULL;
+    }
+  image = nlx_image_new_from_path (known->name, known->path, error);
+  if (image == NULL)
+    return NULL;
+  if (known->init_path != NULL)
+    nlx_image_set_property (image, NLX_IMAGE_PROP_INIT_PATH, known->init_path);
+  if (known->shutdown_signal != NULL)
+    nlx_image_set_property (image, NLX_IMAGE_PROP_SHUTDOWN_SIGNAL,
+                            known->shutdown_signal);
+  return g_steal_pointer (&image);
+}
+
+static NlxInstance *
+copy_instance (const NlxInstance *instance)
+{
+  g_autoptr(JsonNode) node = nlx_instance_to_node (instance);
+
+  return nlx_instance_new_from_node (node, NULL);
+}
+
+/**
+ * nlx_manager_create:
+ * @instance: (transfer full): what to build; its image_ref must name a
+ *   configured image
+ * @error: #NLX_DRIVER_ERROR_INVALID_ARGUMENT for an unknown image,
+ *   #NLX_DRIVER_ERROR_EXISTS for a uuid in use
+ *
+ * Records the instance as BUILD and spawns it in a worker.
+ *
+ * Returns: (transfer none): the new record
+ */
+const NlxRecord *
+nlx_manager_create (NlxManager *manager,
+                    NlxInstance *instance,
+                    GError **error)
+{
+  g_autoptr(NlxInstance) owned = instance;
+  g_autoptr(NlxImage) image = resolve_image (manager, instance->image_ref,
+                                             error);
+  g_autoptr(GError) local_error = NULL;
+  Entry *entry;
+  Job *job;
+
+  if (image == NULL || !check_available (manager, error))
+    return NULL;
+  if (g_hash_table_contains (manager->entries, instance->uuid))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+                   _("Instance %s already exists"), instance->uuid);
+      return NULL;
+    }
+
+  entry = g_new0 (Entry, 1);
+  entry->record = nlx_record_new (g_steal_pointer (&owned));
+  entry->record->task_state = NLX_TASK_STATE_SPAWNING;
+  /* Durable before anything exists on the host: a crash from here on is
+   * found and cleaned up at the next start. */
+  if (!nlx_store_save (manager->store, entry->record, error))
+    {
+      entry_free (entry);
+      return NULL;
+    }
+  g_hash_table_replace (manager->entries, entry->record->instance->uuid, entry);
+  g_info ("Instance %s: spawning \"%s\" from image %s",
+          entry->record->instance->uuid, entry->record->instance->name,
+          image->id);
+
+  job = g_new0 (Job, 1);
+  job->kind = JOB_SPAWN;
+  job->uuid = g_strdup (entry->record->instance->uuid);
+  job->instance = copy_instance (entry->record->instance);
+  job->image = g_steal_pointer (&image);
+  queue (manager, job);
+  return entry->record;
+}
+
+gboolean
+nlx_manager_rename (NlxManager *manager,
+                    const char *uuid,
+                    const char *name,
+                    GError **error)
+{
+  Entry *entry = find (manager, uuid, error);
+
+  if (entry == NULL)
+    return FALSE;
+  if (name == NULL || *name == '\0' ||
+      strlen (name) > NLX_INSTANCE_NAME_MAX || !g_utf8_validate (name, -1, NULL))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("A server name must be 1 to %d bytes of UTF-8"),
+                   NLX_INSTANCE_NAME_MAX);
+      return FALSE;
+    }
+  g_free (entry->record->instance->name);
+  entry->record->instance->name = g_strdup (name);
+  save (manager, entry);
+  return TRUE;
+}
+
+static const char *
+action_name (NlxAction action)
+{
+  static const char * const names[] = {
+    [NLX_ACTION_REBOOT_SOFT] = "reboot",
+    [NLX_ACTION_REBOOT_HARD] = "reboot",
+    [NLX_ACTION_STOP] = "stop",
+    [NLX_ACTION_START] = "start",
+    [NLX_ACTION_PAUSE] = "pause",
+    [NLX_ACTION_UNPAUSE] = "unpause",
+    [NLX_ACTION_DELETE] = "delete",
+  };
+  return names[action];
+}
+
+/* The vm_states each action starts from, as Nova's check_instance_state
+ * lists them. */
+static gboolean
+allowed_from (NlxAction action,
+              NlxVmState vm_state)
+{
+  switch (action)
+    {
+    case NLX_ACTION_REBOOT_SOFT:
+    case NLX_ACTION_PAUSE:
+      return vm_state == NLX_VM_STATE_ACTIVE;
+    case NLX_ACTION_REBOOT_HARD:
+      return vm_state == NLX_VM_STATE_ACTIVE || vm_state == NLX_VM_STATE_STOPPED ||
+             vm_state == NLX_VM_STATE_PAUSED || vm_state == NLX_VM_STATE_ERROR;
+    case NLX_ACTION_STOP:
+      return vm_state == NLX_VM_STATE_ACTIVE || vm_state == NLX_VM_STATE_PAUSED ||
+             vm_state == NLX_VM_STATE_ERROR;
+    case NLX_ACTION_START:
+      return vm_state == NLX_VM_STATE_STOPPED;
+    case NLX_ACTION_UNPAUSE:
+      return vm_state == NLX_VM_STATE_PAUSED;
+    case NLX_ACTION_DELETE:
+      return TRUE;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/**
+ * nlx_manager_act:
+ * @error: #NLX_DRIVER_ERROR_NOT_FOUND, or #NLX_DRIVER_ERROR_INVALID_STATE
+ *   when the instance is in the wrong state or busy
+ *
+ * Starts @action in a worker; the record shows its task state until it
+ * ends.  A delete asked for while another operation runs waits for it.
+ */
+gboolean
+nlx_manager_act (NlxManager *manager,
+                 const char *uuid,
+                 NlxAction action,
+                 GError **error)
+{
+  Entry *entry = find (manager, uuid, error);
+  NlxRecord *record;
+
+  if (entry == NULL || !check_available (manager, error))
+    return FALSE;
+  record = entry->record;
+
+  if (action == NLX_ACTION_DELETE && record->task_state != NLX_TASK_STATE_NONE)
+    {
+      /* As in Nova, delete wins over whatever runs, once it ends. */
+      if (record->task_state != NLX_TASK_STATE_DELETING)
+        {
+          entry->delete_pending = TRUE;
+          record->task_state = NLX_TASK_STATE_DELETING;
+          save (manager, entry);
+        }
+      return TRUE;
+    }
+  if (record->task_state != NLX_TASK_STATE_NONE)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Cannot '%s' instance %s while it is in task_state %s; "
+                     "wait until it is done"), action_name (action),
+                   record->instance->uuid,
+                   nlx_task_state_to_string (record->task_state));
+      return FALSE;
+    }
+  if (!allowed_from (action, record->vm_state))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Cannot '%s' instance %s while it is in vm_state %s"),
+                   action_name (action), record->instance->uuid,
+                   nlx_vm_state_to_string (record->vm_state));
+      return FALSE;
+    }
+  g_info ("Instance %s: %s", record->instance->uuid, action_name (action));
+  start_action (manager, entry, action);
+  return TRUE;
+}
+
+/* ---- quick reads, off the main thread all the same ---------------------- */
+
+typedef struct {
+  NlxManager *manager;
+  char *uuid;
+  gsize max_bytes;
+} ConsoleRequest;
+
+static void
+console_request_free (ConsoleRequest *request)
+{
+  manager_unref (request->manager);
+  g_free (request->uuid);
+  g_free (request);
+}
+
+static void
+read_console (GTask *task,
+              gpointer source,
+              gpointer data,
+              GCancellable *cancellable)
+{
+  ConsoleRequest *request = data;
+  GError *error = NULL;
+  char *output = nlx_virt_get_console_output (request->manager->virt,
+                                              request->uuid,
+                                              request->max_bytes, &error);
+
+  if (output == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, output, g_free);
+}
+
+/**
+ * nlx_manager_get_console_output_async:
+ *
+ * Reads the end of an instance's console log.  An instance still being
+ * built has none yet (#NLX_DRIVER_ERROR_INVALID_STATE).
+ */
+void
+nlx_manager_get_console_output_async (NlxManager *manager,
+                                      const char *uuid,
+                                      gsize max_bytes,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  GError *error = NULL;
+  Entry *entry = find (manager, uuid, &error);
+  ConsoleRequest *request;
+
+  if (entry != NULL && (entry->record->vm_state == NLX_VM_STATE_BUILDING ||
+                        entry->record->task_state == NLX_TASK_STATE_DELETING))
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                 _("Instance %s is not ready: it is %s"), uuid,
+                 nlx_record_status (entry->record));
+  if (error != NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  request = g_new0 (ConsoleRequest, 1);
+  request->manager = manager_ref (manager);
+  request->uuid = g_strdup (entry->record->instance->uuid);
+  request->max_bytes = max_bytes;
+  g_task_set_task_data (task, request, (GDestroyNotify) console_request_free);
+  g_task_run_in_thread (task, read_console);
+}
+
+char *
+nlx_manager_get_console_output_finish (NlxManager *manager,
+                                       GAsyncResult *result,
+                                       GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+read_resources (GTask *task,
+                gpointer source,
+                gpointer data,
+                GCancellable *cancellable)
+{
+  NlxManager *manager = data;
+  GError *error = NULL;
+  NlxHostResources *resources = nlx_virt_get_available_resource (manager->virt,
+                                                                 &error);
+
+  if (resources == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, resources,
+                           (GDestroyNotify) nlx_host_resources_free);
+}
+
+void
+nlx_manager_get_resources_async (NlxManager *manager,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+
+  g_task_set_task_data (task, manager_ref (manager),
+                        (GDestroyNotify) manager_unref);
+  g_task_run_in_thread (task, read_resources);
+}
+
+NlxHostResources *
+nlx_manager_get_resources_finish (NlxManager *manager,
+                                  GAsyncResult *result,
+                                  GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

@@ -1,0 +1,215 @@
+/* nova-lxc-compute: the compute host daemon
+ *
+ * Loads the driver, reconciles instance records with it, and serves the
+ * Compute API until SIGTERM or SIGINT. */
+#include "config.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <glib/gi18n-lib.h>
+#include <glib-unix.h>
+
+#include "nlx-api.h"
+#include "nlx-config.h"
+#include "nlx-manager.h"
+#include "nlx-virt.h"
+
+#define DEFAULT_CONFIG NLX_SYSCONF_DIR "/nova-lxc.conf"
+
+static char *opt_config = NULL;
+static gboolean opt_debug = FALSE;
+static gboolean opt_version = FALSE;
+
+static const GOptionEntry entries[] = {
+  { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
+    N_("Configuration file (default " DEFAULT_CONFIG ")"), N_("FILE") },
+  { "debug", 'd', 0, G_OPTION_ARG_NONE, &opt_debug,
+    N_("Log debug messages too"), NULL },
+  { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version,
+    N_("Print the version and exit"), NULL },
+  { NULL }
+};
+
+/* ---- logging ---------------------------------------------------------- */
+
+static gboolean log_debug = FALSE;
+static gboolean log_syslog = FALSE;
+
+static const char *
+level_name (GLogLevelFlags level)
+{
+  if (level & G_LOG_LEVEL_ERROR)
+    return "ERROR";
+  if (level & G_LOG_LEVEL_CRITICAL)
+    return "CRITICAL";
+  if (level & G_LOG_LEVEL_WARNING)
+    return "WARNING";
+  if (level & G_LOG_LEVEL_MESSAGE)
+    return "NOTICE";
+  if (level & G_LOG_LEVEL_INFO)
+    return "INFO";
+  return "DEBUG";
+}
+
+static int
+syslog_priority (GLogLevelFlags level)
+{
+  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+    return LOG_ERR;
+  if (level & G_LOG_LEVEL_WARNING)
+    return LOG_WARNING;
+  if (level & G_LOG_LEVEL_MESSAGE)
+    return LOG_NOTICE;
+  if (level & G_LOG_LEVEL_INFO)
+    return LOG_INFO;
+  return LOG_DEBUG;
+}
+
+/* INFO and up always, as Nova logs; DEBUG with --debug.  One line each,
+ * to syslog, to the journal when stderr is it, or to stderr. */
+static GLogWriterOutput
+write_log (GLogLevelFlags level,
+           const GLogField *fields,
+           gsize n_fields,
+           gpointer data)
+{
+  const char *message = NULL;
+
+  if ((level & G_LOG_LEVEL_DEBUG) && !log_debug)
+    return G_LOG_WRITER_HANDLED;
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE"))
+      message = fields[i].value;
+  if (message == NULL)
+    return G_LOG_WRITER_UNHANDLED;
+
+  if (log_syslog)
+    syslog (syslog_priority (level), "%s", message);
+  else if (g_log_writer_is_journald (fileno (stderr)))
+    return g_log_writer_journald (level, fields, n_fields, data);
+  else
+    {
+      g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+      g_autofree char *stamp = g_date_time_format (now, "%F %T.%f");
+
+      /* milliseconds are enough */
+      stamp[strlen (stamp) - 3] = '\0';
+      fprintf (stderr, "%s %d %s %s\n", stamp, (int) getpid (),
+               level_name (level), message);
+    }
+  return G_LOG_WRITER_HANDLED;
+}
+
+/* ---- running ---------------------------------------------------------- */
+
+static gboolean
+on_signal (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+static NlxConfig *
+load_config (GError **error)
+{
+  const char *path = opt_config ? opt_config : DEFAULT_CONFIG;
+
+  /* No file at the default place means every default. */
+  if (opt_config == NULL && !g_file_test (path, G_FILE_TEST_EXISTS))
+    return nlx_config_new_from_data ("", error);
+  return nlx_config_new_from_file (path, error);
+}
+
+static gboolean
+run (GError **error)
+{
+  g_autoptr(NlxConfig) config = NULL;
+  g_autoptr(NlxVirt) virt = NULL;
+  g_autoptr(NlxManager) manager = NULL;
+  g_autoptr(NlxApi) api = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  guint running;
+
+  config = load_config (error);
+  if (config == NULL)
+    return FALSE;
+  log_debug = opt_debug || config->debug;
+  log_syslog = config->use_syslog;
+  if (log_syslog)
+    openlog ("nova-lxc-compute", LOG_PID, LOG_DAEMON);
+
+  virt = nlx_virt_open (config->compute_driver, config->keyfile, error);
+  if (virt == NULL)
+    return FALSE;
+  manager = nlx_manager_new (config, virt, error);
+  if (manager == NULL)
+    return FALSE;
+  api = nlx_api_new (config, manager, error);
+  if (api == NULL)
+    return FALSE;
+
+  g_message ("nova-lxc-compute %s serving on %s%s%s with the %s driver",
+             PACKAGE_VERSION, config->api_socket,
+             config->api_listen ? " and " : "",
+             config->api_listen ? config->api_listen : "",
+             config->compute_driver);
+  g_unix_signal_add (SIGTERM, on_signal, loop);
+  g_unix_signal_add (SIGINT, on_signal, loop);
+  g_main_loop_run (loop);
+
+  g_clear_pointer (&api, nlx_api_free);
+  running = nlx_manager_count_running_operations (manager);
+  if (running > 0)
+    {
+      /* Waiting could take minutes (a soft reboot); the next start
+       * reconciles whatever these leave behind. */
+      g_message ("Stopping with %u operations still running; they are "
+                 "reconciled at the next start", running);
+      exit (0);
+    }
+  g_message ("Stopped");
+  return TRUE;
+}
+
+int
+main (int argc,
+      char **argv)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, NLX_LOCALE_DIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  context = g_option_context_new (_("- the nova-lxc compute host daemon"));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("nova-lxc-compute: %s\n", error->message);
+      return 2;
+    }
+  if (argc > 1)
+    {
+      g_printerr (_("nova-lxc-compute: unexpected argument “%s”; see --help\n"),
+                  argv[1]);
+      return 2;
+    }
+  if (opt_version)
+    {
+      g_print ("nova-lxc-compute %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+
+  g_log_set_writer_func (write_log, NULL, NULL);
+  if (!run (&error))
+    {
+      g_printerr ("nova-lxc-compute: %s\n", error->message);
+      return 1;
+    }
+  return 0;
+}
