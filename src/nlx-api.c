@@ -1473,16 +1473,14 @@ nlx_api_free (NlxApi *api)
 guint
 nlx_api_get_tcp_port (NlxApi *api)
 {
-  g_autoptr(GSList) uris = soup_server_get_uris (api->server);
+  /* Not soup_server_get_uris(), which takes every listener for TCP. */
+  for (GSList *l = soup_server_get_listeners (api->server); l != NULL; l = l->next)
+    {
+      g_autoptr(GSocketAddress) address = g_socket_get_local_address (l->data,
+                                                                     NULL);
 
-  for (GSList *l = uris; l != NULL; l = l->next)
-    if (g_uri_get_port (l->data) > 0)
-      {
-        guint port = g_uri_get_port (l->data);
-
-        g_slist_free_full (g_steal_pointer (&uris), (GDestroyNotify) g_uri_unref);
-        return port;
-      }
-  g_slist_free_full (g_steal_pointer (&uris), (GDestroyNotify) g_uri_unref);
+      if (address != NULL && G_IS_INET_SOCKET_ADDRESS (address))
+        return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
+    }
   return 0;
 }

@@ -25,6 +25,10 @@ static const char * const api_keys[] = {
 static const char * const libvirt_keys[] = {
   "connection_uri", "wait_soft_reboot_seconds", NULL
 };
+/* The fake driver's, for tests of the layers above the driver. */
+static const char * const fake_keys[] = {
+  "delay_ms", NULL
+};
 static const char * const flavor_keys[] = {
   "vcpus", "memory_mb", "root_gb", NULL
 };
@@ -84,6 +88,8 @@ known_keys (const char *group)
     return api_keys;
   if (g_str_equal (group, "libvirt"))
     return libvirt_keys;
+  if (g_str_equal (group, "fake"))
+    return fake_keys;
   if (g_str_has_prefix (group, FLAVOR_PREFIX))
     return flavor_keys;
   if (g_str_has_prefix (group, IMAGE_PREFIX))

@@ -645,7 +645,7 @@ reconcile (NlxManager *manager,
  * @virt: the driver; must outlive the manager
  * @error: return location for an error from the store or the driver
  *
- * Loads the records under `state_path/instances`, reconciles them with
+ * Loads the records under `state_path/records`, reconciles them with
  * the driver and starts watching it.  Results of operations are applied
  * in the thread-default main context of the caller.
  *
@@ -656,8 +656,8 @@ nlx_manager_new (const NlxConfig *config,
                  NlxVirt *virt,
                  GError **error)
 {
-  g_autofree char *dir = g_build_filename (config->state_path, "instances",
-                                           NULL);
+  /* Not "instances", the lxc driver's default instances_path there. */
+  g_autofree char *dir = g_build_filename (config->state_path, "records", NULL);
   g_autoptr(NlxManager) manager = g_new0 (NlxManager, 1);
   g_autoptr(GPtrArray) records = NULL;
 

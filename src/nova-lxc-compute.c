@@ -111,6 +111,14 @@ on_signal (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+on_hangup (gpointer data)
+{
+  g_message ("SIGHUP: the configuration is only read at start-up; restart "
+             "the service to apply changes");
+  return G_SOURCE_CONTINUE;
+}
+
 static NlxConfig *
 load_config (GError **error)
 {
@@ -157,6 +165,7 @@ run (GError **error)
              config->compute_driver);
   g_unix_signal_add (SIGTERM, on_signal, loop);
   g_unix_signal_add (SIGINT, on_signal, loop);
+  g_unix_signal_add (SIGHUP, on_hangup, NULL);
   g_main_loop_run (loop);
 
   g_clear_pointer (&api, nlx_api_free);

@@ -8,6 +8,7 @@
 #include <glib/gi18n-lib.h>
 #include <gmodule.h>
 
+#include "nlx-config.h"
 #include "nlx-driver.h"
 
 typedef struct {
@@ -19,7 +20,28 @@ typedef struct {
 struct _NlxDriverState {
   GMutex lock;
   GHashTable *instances; /* uuid -> FakeInstance */
+  guint delay_ms;        /* [fake] delay_ms: how long each change takes */
 };
+
+/* Metadata key that makes spawn fail with its value as the message, so
+ * tests of the layers above can see a build fail. */
+#define FAKE_SPAWN_ERROR_KEY "fake_spawn_error"
+
+/* Operations that change an instance take [fake] delay_ms, so tests can
+ * see them in progress. */
+static void
+take_time (NlxDriverState *state)
+{
+  if (state->delay_ms > 0)
+    g_usleep (state->delay_ms * 1000);
+}
+
+static GMutexLocker *
+lock_for_change (NlxDriverState *state)
+{
+  take_time (state);
+  return g_mutex_locker_new (&state->lock);
+}
 
 static void
 fake_instance_free (FakeInstance *fake)
@@ -68,8 +90,14 @@ static NlxDriverState *
 fake_init_host (GKeyFile *config,
                 GError **error)
 {
-  NlxDriverState *state = g_new0 (NlxDriverState, 1);
+  NlxDriverState *state;
+  guint delay_ms = 0;
 
+  if (!nlx_config_get_uint (config, "fake", "delay_ms", 0, 60000, &delay_ms,
+                            error))
+    return NULL;
+  state = g_new0 (NlxDriverState, 1);
+  state->delay_ms = delay_ms;
   g_mutex_init (&state->lock);
   state->instances = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                             (GDestroyNotify) fake_instance_free);
@@ -101,10 +129,20 @@ fake_spawn (NlxDriverState *state,
             const NlxImage *image,
             GError **error)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  g_autoptr(GMutexLocker) locker = NULL;
   g_autoptr(JsonNode) node = NULL;
+  const char *failure = g_hash_table_lookup (instance->metadata,
+                                             FAKE_SPAWN_ERROR_KEY);
   FakeInstance *fake;
 
+  take_time (state);
+  if (failure != NULL)
+    {
+      g_set_error_literal (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                           failure);
+      return FALSE;
+    }
+  locker = g_mutex_locker_new (&state->lock);
   if (g_hash_table_contains (state->instances, instance->uuid))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
@@ -127,7 +165,7 @@ fake_destroy (NlxDriverState *state,
               const char *uuid,
               GError **error)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  g_autoptr(GMutexLocker) locker = lock_for_change (state);
 
   g_hash_table_remove (state->instances, uuid);
   return TRUE;
@@ -139,7 +177,7 @@ fake_reboot (NlxDriverState *state,
              NlxRebootType type,
              GError **error)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  g_autoptr(GMutexLocker) locker = lock_for_change (state);
   FakeInstance *fake = lookup (state, uuid, error);
 
   if (fake == NULL ||
@@ -156,7 +194,7 @@ fake_power_off (NlxDriverState *state,
                 guint timeout_s,
                 GError **error)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  g_autoptr(GMutexLocker) locker = lock_for_change (state);
   FakeInstance *fake = lookup (state, uuid, error);
 
   if (fake == NULL)
@@ -170,7 +208,7 @@ fake_power_on (NlxDriverState *state,
                const char *uuid,
                GError **error)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  g_autoptr(GMutexLocker) locker = lock_for_change (state);
   FakeInstance *fake = lookup (state, uuid, error);
 
   if (fake == NULL)
@@ -187,7 +225,7 @@ fake_pause (NlxDriverState *state,
             const char *uuid,
             GError **error)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  g_autoptr(GMutexLocker) locker = lock_for_change (state);
   FakeInstance *fake = lookup (state, uuid, error);
 
   if (fake == NULL || !require_state (fake, NLX_POWER_STATE_RUNNING, error))
@@ -201,7 +239,7 @@ fake_unpause (NlxDriverState *state,
               const char *uuid,
               GError **error)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  g_autoptr(GMutexLocker) locker = lock_for_change (state);
   FakeInstance *fake = lookup (state, uuid, error);
 
   if (fake == NULL || !require_state (fake, NLX_POWER_STATE_PAUSED, error))

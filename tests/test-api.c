@@ -1,0 +1,755 @@
+/* test-api.c: the Compute API and the manager, over HTTP, on the fake driver
+ *
+ * The daemon's layers run in a thread of their own with the fake driver
+ * (each change takes [fake] delay_ms, so operations can be seen in
+ * progress); the tests talk to them over the Unix socket as any client
+ * would. */
+#include "config.h"
+
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+
+#include "nlx-api.h"
+#include "nlx-file.h"
+
+#define DELAY_MS 150
+#define WAIT_TIMEOUT_US (10 * G_USEC_PER_SEC)
+
+typedef struct {
+  char *dir;
+  char *socket;
+  char *config_text;
+  GThread *thread;
+  GMainLoop *loop;
+  GMutex lock;
+  GCond ready;
+  gboolean started;
+  GError *start_error;
+  guint tcp_port;
+  SoupSession *session;
+} Fixture;
+
+/* ---- the daemon, in a thread ------------------------------------------ */
+
+static gboolean
+quit_loop (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+serve (gpointer data)
+{
+  Fixture *f = data;
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(NlxConfig) config = NULL;
+  g_autoptr(NlxVirt) virt = NULL;
+  g_autoptr(NlxManager) manager = NULL;
+  g_autoptr(NlxApi) api = NULL;
+  GError *error = NULL;
+
+  g_main_context_push_thread_default (context);
+  config = nlx_config_new_from_data (f->config_text, &error);
+  if (config != NULL)
+    virt = nlx_virt_open (config->compute_driver, config->keyfile, &error);
+  if (virt != NULL)
+    manager = nlx_manager_new (config, virt, &error);
+  if (manager != NULL)
+    api = nlx_api_new (config, manager, &error);
+
+  g_mutex_lock (&f->lock);
+  f->loop = g_main_loop_new (context, FALSE);
+  f->start_error = error;
+  f->tcp_port = api ? nlx_api_get_tcp_port (api) : 0;
+  f->started = TRUE;
+  g_cond_signal (&f->ready);
+  g_mutex_unlock (&f->lock);
+
+  if (api != NULL)
+    g_main_loop_run (f->loop);
+  g_clear_pointer (&api, nlx_api_free);
+  g_clear_pointer (&manager, nlx_manager_free);
+  g_clear_pointer (&virt, nlx_virt_close);
+  g_main_context_pop_thread_default (context);
+  return NULL;
+}
+
+static void
+daemon_start (Fixture *f)
+{
+  f->started = FALSE;
+  g_clear_error (&f->start_error);
+  f->thread = g_thread_new ("daemon", serve, f);
+  g_mutex_lock (&f->lock);
+  while (!f->started)
+    g_cond_wait (&f->ready, &f->lock);
+  g_mutex_unlock (&f->lock);
+}
+
+static void
+daemon_stop (Fixture *f)
+{
+  if (f->thread == NULL)
+    return;
+  g_main_context_invoke (g_main_loop_get_context (f->loop), quit_loop, f->loop);
+  g_thread_join (f->thread);
+  f->thread = NULL;
+  g_clear_pointer (&f->loop, g_main_loop_unref);
+}
+
+static void
+fixture_set_up (Fixture *f,
+                gconstpointer extra_config)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autofree char *image = NULL;
+
+  f->dir = g_dir_make_tmp ("nlx-test-api-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->socket = g_build_filename (f->dir, "compute.sock", NULL);
+  image = g_build_filename (f->dir, "image", NULL);
+  g_assert_cmpint (g_mkdir (image, 0755), ==, 0);
+  f->config_text = g_strdup_printf (
+    "[DEFAULT]\ncompute_driver = fake\nstate_path = %s/state\n"
+    "[api]\nsocket = %s\n"
+    "[fake]\ndelay_ms = %d\n"
+    "[image test-image]\npath = %s\nos_shutdown_signal = SIGUSR2\n%s",
+    f->dir, f->socket, DELAY_MS, image,
+    extra_config ? (const char *) extra_config : "");
+  g_mutex_init (&f->lock);
+  g_cond_init (&f->ready);
+
+  daemon_start (f);
+  g_assert_no_error (f->start_error);
+
+  address = g_unix_socket_address_new (f->socket);
+  f->session = soup_session_new_with_options ("remote-connectable", address,
+                                              NULL);
+}
+
+static void
+fixture_tear_down (Fixture *f,
+                   gconstpointer data)
+{
+  daemon_stop (f);
+  g_clear_object (&f->session);
+  g_clear_error (&f->start_error);
+  g_assert_true (nlx_file_remove_tree (f->dir, NULL));
+  g_mutex_clear (&f->lock);
+  g_cond_clear (&f->ready);
+  g_free (f->dir);
+  g_free (f->socket);
+  g_free (f->config_text);
+}
+
+/* ---- HTTP ------------------------------------------------------------- */
+
+/* Sends a request; returns the status and, in @reply, the JSON body. */
+static guint
+call_full (Fixture *f,
+           const char *base,
+           const char *method,
+           const char *path,
+           const char *body,
+           const char *header,
+           const char *value,
+           JsonNode **reply,
+           SoupMessageHeaders **response_headers)
+{
+  g_autofree char *url = g_strconcat (base, path, NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_nonnull (msg);
+  if (header != NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (msg),
+                                  header, value);
+  if (body != NULL)
+    {
+      g_autoptr(GBytes) data = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (msg, "application/json", data);
+    }
+  bytes = soup_session_send_and_read (f->session, msg, NULL, &error);
+  g_assert_no_error (error);
+  if (reply != NULL)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+
+      *reply = NULL;
+      if (g_bytes_get_size (bytes) > 0)
+        {
+          g_assert_true (json_parser_load_from_data (parser,
+                                                     g_bytes_get_data (bytes, NULL),
+                                                     g_bytes_get_size (bytes),
+                                                     NULL));
+          *reply = json_node_copy (json_parser_get_root (parser));
+        }
+    }
+  if (response_headers != NULL)
+    *response_headers = soup_message_headers_ref (soup_message_get_response_headers (msg));
+  return soup_message_get_status (msg);
+}
+
+static guint
+call (Fixture *f,
+      const char *method,
+      const char *path,
+      const char *body,
+      JsonNode **reply)
+{
+  return call_full (f, "http://localhost", method, path, body, NULL, NULL,
+                    reply, NULL);
+}
+
+static JsonObject *
+object_at (JsonNode *node,
+           const char *member)
+{
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
+  g_assert_true (json_object_has_member (json_node_get_object (node), member));
+  return json_object_get_object_member (json_node_get_object (node), member);
+}
+
+/* The fault's name and message, checked against @status. */
+static void
+assert_fault (JsonNode *reply,
+              const char *name,
+              guint status)
+{
+  JsonObject *fault = object_at (reply, name);
+
+  g_assert_cmpint (json_object_get_int_member (fault, "code"), ==, status);
+  g_assert_cmpstr (json_object_get_string_member (fault, "message"), !=, "");
+}
+
+static void
+expect_fault (Fixture *f,
+              const char *method,
+              const char *path,
+              const char *body,
+              guint status,
+              const char *name)
+{
+  g_autoptr(JsonNode) reply = NULL;
+
+  g_test_message ("%s %s %s", method, path, body ? body : "");
+  g_assert_cmpint (call (f, method, path, body, &reply), ==, status);
+  assert_fault (reply, name, status);
+}
+
+static char *
+create (Fixture *f,
+        const char *name,
+        const char *extra)
+{
+  g_autofree char *body = g_strdup_printf (
+    "{\"server\": {\"name\": \"%s\", \"flavorRef\": \"m1.tiny\", "
+    "\"imageRef\": \"test-image\"%s}}", name, extra ? extra : "");
+  g_autoptr(JsonNode) reply = NULL;
+
+  g_assert_cmpint (call (f, "POST", "/v2.1/servers", body, &reply), ==, 202);
+  return g_strdup (json_object_get_string_member (object_at (reply, "server"),
+                                                  "id"));
+}
+
+static JsonNode *
+show (Fixture *f,
+      const char *id)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  JsonNode *reply = NULL;
+
+  g_assert_cmpint (call (f, "GET", path, NULL, &reply), ==, 200);
+  return reply;
+}
+
+static char *
+status_of (Fixture *f,
+           const char *id)
+{
+  g_autoptr(JsonNode) reply = show (f, id);
+
+  return g_strdup (json_object_get_string_member (object_at (reply, "server"),
+                                                  "status"));
+}
+
+static void
+wait_for_status (Fixture *f,
+                 const char *id,
+                 const char *wanted)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_TIMEOUT_US;
+
+  for (;;)
+    {
+      g_autofree char *status = status_of (f, id);
+
+      if (g_str_equal (status, wanted))
+        return;
+      if (g_get_monotonic_time () > deadline)
+        g_error ("server %s is still %s, not %s", id, status, wanted);
+      g_usleep (20 * 1000);
+    }
+}
+
+static guint
+act (Fixture *f,
+     const char *id,
+     const char *body)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, "/action", NULL);
+
+  return call (f, "POST", path, body, NULL);
+}
+
+/* Acts, checks the task state the action shows at once, and waits for
+ * the status it should end in. */
+static void
+act_and_wait (Fixture *f,
+              const char *id,
+              const char *body,
+              const char *task_state,
+              const char *after)
+{
+  g_assert_cmpint (act (f, id, body), ==, 202);
+  if (task_state != NULL)
+    {
+      g_autoptr(JsonNode) reply = show (f, id);
+
+      g_assert_cmpstr (json_object_get_string_member (object_at (reply, "server"),
+                                                      "OS-EXT-STS:task_state"),
+                       ==, task_state);
+    }
+  wait_for_status (f, id, after);
+}
+
+static void
+delete_and_wait (Fixture *f,
+                 const char *id)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  gint64 deadline = g_get_monotonic_time () + WAIT_TIMEOUT_US;
+
+  g_assert_cmpint (call (f, "DELETE", path, NULL, NULL), ==, 204);
+  while (call (f, "GET", path, NULL, NULL) != 404)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20 * 1000);
+    }
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void
+test_versions (Fixture *f,
+               gconstpointer data)
+{
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) version = NULL;
+  g_autoptr(SoupMessageHeaders) headers = NULL;
+  g_autoptr(SoupMessageHeaders) headers2 = NULL;
+  JsonArray *versions;
+
+  g_assert_cmpint (call (f, "GET", "/", NULL, &reply), ==, 200);
+  versions = json_object_get_array_member (json_node_get_object (reply),
+                                           "versions");
+  g_assert_cmpuint (json_array_get_length (versions), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (versions, 0),
+                                                  "id"), ==, "v2.1");
+
+  g_assert_cmpint (call_full (f, "http://localhost", "GET", "/v2.1", NULL,
+                              "OpenStack-API-Version", "compute 2.1",
+                              &version, &headers), ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (object_at (version, "version"),
+                                                  "status"), ==, "CURRENT");
+  g_assert_cmpstr (soup_message_headers_get_one (headers, "OpenStack-API-Version"),
+                   ==, "compute 2.1");
+  g_assert_cmpstr (soup_message_headers_get_one (headers,
+                                                 "X-OpenStack-Nova-API-Version"),
+                   ==, "2.1");
+  g_assert_true (g_str_has_prefix (soup_message_headers_get_one (headers,
+                                                                 "X-Openstack-Request-Id"),
+                                   "req-"));
+
+  /* Every request has its own id. */
+  g_assert_cmpint (call_full (f, "http://localhost", "GET", "/v2.1/", NULL,
+                              "X-OpenStack-Nova-API-Version", "latest", NULL,
+                              &headers2), ==, 200);
+  g_assert_cmpstr (soup_message_headers_get_one (headers, "X-Openstack-Request-Id"),
+                   !=, soup_message_headers_get_one (headers2, "X-Openstack-Request-Id"));
+
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (call_full (f, "http://localhost", "GET", "/v2.1/servers",
+                              NULL, "OpenStack-API-Version", "compute 2.95",
+                              &reply, NULL), ==, 406);
+  assert_fault (reply, "notAcceptable", 406);
+  expect_fault (f, "GET", "/v3/servers", NULL, 404, "itemNotFound");
+  expect_fault (f, "DELETE", "/v2.1/flavors", NULL, 405, "badMethod");
+}
+
+static void
+test_catalog (Fixture *f,
+              gconstpointer data)
+{
+  g_autoptr(JsonNode) flavors = NULL;
+  g_autoptr(JsonNode) flavor = NULL;
+  g_autoptr(JsonNode) images = NULL;
+  g_autoptr(JsonNode) stats = NULL;
+  g_autoptr(JsonNode) hypervisors = NULL;
+  JsonObject *object;
+
+  g_assert_cmpint (call (f, "GET", "/v2.1/flavors/detail", NULL, &flavors), ==, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json_node_get_object (flavors),
+                                                                         "flavors")), ==, 5);
+  g_assert_cmpint (call (f, "GET", "/v2.1/flavors/m1.small", NULL, &flavor), ==, 200);
+  object = object_at (flavor, "flavor");
+  g_assert_cmpint (json_object_get_int_member (object, "ram"), ==, 2048);
+  g_assert_cmpint (json_object_get_int_member (object, "disk"), ==, 20);
+  g_assert_cmpint (json_object_get_int_member (object, "vcpus"), ==, 1);
+  expect_fault (f, "GET", "/v2.1/flavors/m1.huge", NULL, 404, "itemNotFound");
+
+  g_assert_cmpint (call (f, "GET", "/v2.1/images/test-image", NULL, &images), ==, 200);
+  object = object_at (images, "image");
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (object, "metadata"),
+                                                  "os_shutdown_signal"), ==, "SIGUSR2");
+  expect_fault (f, "GET", "/v2.1/images/nope", NULL, 404, "itemNotFound");
+
+  g_assert_cmpint (call (f, "GET", "/v2.1/os-hypervisors/statistics", NULL,
+                         &stats), ==, 200);
+  object = object_at (stats, "hypervisor_statistics");
+  g_assert_cmpint (json_object_get_int_member (object, "count"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (object, "vcpus"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (object, "running_vms"), ==, 0);
+  g_assert_cmpint (call (f, "GET", "/v2.1/os-hypervisors/detail", NULL,
+                         &hypervisors), ==, 200);
+  object = json_array_get_object_element (json_object_get_array_member (json_node_get_object (hypervisors),
+                                                                        "hypervisors"), 0);
+  g_assert_cmpstr (json_object_get_string_member (object, "hypervisor_type"), ==, "fake");
+}
+
+static void
+test_lifecycle (Fixture *f,
+                gconstpointer data)
+{
+  g_autofree char *id = create (f, "lifecycle", ", \"metadata\": {\"role\": \"web\"}");
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  g_autofree char *action = g_strconcat (path, "/action", NULL);
+  g_autofree char *domain = g_strdup_printf ("instance-%.8s", id);
+  g_autofree char *status = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autoptr(JsonNode) console = NULL;
+  g_autoptr(JsonNode) renamed = NULL;
+  JsonObject *server;
+  JsonArray *servers;
+
+  /* BUILD at once, ACTIVE when the spawn is done. */
+  reply = show (f, id);
+  server = object_at (reply, "server");
+  g_assert_cmpstr (json_object_get_string_member (server, "status"), ==, "BUILD");
+  g_assert_cmpstr (json_object_get_string_member (server, "OS-EXT-STS:task_state"),
+                   ==, "spawning");
+  wait_for_status (f, id, "ACTIVE");
+
+  g_clear_pointer (&reply, json_node_unref);
+  reply = show (f, id);
+  server = object_at (reply, "server");
+  g_assert_cmpstr (json_object_get_string_member (server, "name"), ==, "lifecycle");
+  g_assert_cmpstr (json_object_get_string_member (server, "OS-EXT-STS:vm_state"), ==, "active");
+  g_assert_true (json_object_get_null_member (server, "OS-EXT-STS:task_state"));
+  g_assert_cmpint (json_object_get_int_member (server, "OS-EXT-STS:power_state"), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (server, "OS-EXT-SRV-ATTR:instance_name"),
+                   ==, domain);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (server, "flavor"),
+                                                  "id"), ==, "m1.tiny");
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (server, "image"),
+                                                  "id"), ==, "test-image");
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (server, "metadata"),
+                                                  "role"), ==, "web");
+  g_assert_true (json_object_has_member (server, "hostId"));
+  g_assert_true (json_object_has_member (server, "addresses"));
+  g_assert_true (json_object_has_member (server, "created"));
+  g_assert_true (json_object_has_member (server, "updated"));
+  g_assert_false (json_object_has_member (server, "fault"));
+
+  g_assert_cmpint (call (f, "GET", "/v2.1/servers", NULL, &list), ==, 200);
+  servers = json_object_get_array_member (json_node_get_object (list), "servers");
+  g_assert_cmpuint (json_array_get_length (servers), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (servers, 0),
+                                                  "id"), ==, id);
+
+  g_assert_cmpint (call (f, "PUT", path, "{\"server\": {\"name\": \"renamed\"}}",
+                         &renamed), ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (object_at (renamed, "server"),
+                                                  "name"), ==, "renamed");
+
+  act_and_wait (f, id, "{\"os-stop\": null}", "powering-off", "SHUTOFF");
+  act_and_wait (f, id, "{\"os-start\": null}", "powering-on", "ACTIVE");
+  act_and_wait (f, id, "{\"pause\": null}", "pausing", "PAUSED");
+  act_and_wait (f, id, "{\"unpause\": null}", "unpausing", "ACTIVE");
+  /* Rebooting shows in the status too, as Nova's state map has it. */
+  g_assert_cmpint (act (f, id, "{\"reboot\": {\"type\": \"SOFT\"}}"), ==, 202);
+  status = status_of (f, id);
+  g_assert_cmpstr (status, ==, "REBOOT");
+  wait_for_status (f, id, "ACTIVE");
+  g_assert_cmpint (act (f, id, "{\"reboot\": {\"type\": \"HARD\"}}"), ==, 202);
+  g_free (status);
+  status = status_of (f, id);
+  g_assert_cmpstr (status, ==, "HARD_REBOOT");
+  wait_for_status (f, id, "ACTIVE");
+
+  g_assert_cmpint (call (f, "POST", action,
+                         "{\"os-getConsoleOutput\": {\"length\": 1}}", &console),
+                   ==, 200);
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (json_node_get_object (console),
+                                                                  "output"),
+                                   "fake instance"));
+  delete_and_wait (f, id);
+}
+
+static void
+test_conflicts (Fixture *f,
+                gconstpointer data)
+{
+  g_autofree char *id = create (f, "conflicts", NULL);
+
+  /* Nothing but delete while it builds. */
+  g_assert_cmpint (act (f, id, "{\"os-stop\": null}"), ==, 409);
+  g_assert_cmpint (act (f, id, "{\"os-getConsoleOutput\": {}}"), ==, 409);
+  wait_for_status (f, id, "ACTIVE");
+
+  /* Wrong state. */
+  g_assert_cmpint (act (f, id, "{\"unpause\": null}"), ==, 409);
+  g_assert_cmpint (act (f, id, "{\"os-start\": null}"), ==, 409);
+
+  /* One operation at a time. */
+  g_assert_cmpint (act (f, id, "{\"reboot\": {\"type\": \"HARD\"}}"), ==, 202);
+  g_assert_cmpint (act (f, id, "{\"reboot\": {\"type\": \"HARD\"}}"), ==, 409);
+  g_assert_cmpint (act (f, id, "{\"pause\": null}"), ==, 409);
+  wait_for_status (f, id, "ACTIVE");
+
+  /* Stopped: console output still works. */
+  act_and_wait (f, id, "{\"os-stop\": null}", NULL, "SHUTOFF");
+  g_assert_cmpint (act (f, id, "{\"os-getConsoleOutput\": {\"length\": -1}}"), ==, 200);
+  g_assert_cmpint (act (f, id, "{\"pause\": null}"), ==, 409);
+  g_assert_cmpint (act (f, id, "{\"reboot\": {\"type\": \"SOFT\"}}"), ==, 409);
+  delete_and_wait (f, id);
+}
+
+static void
+test_delete_while_building (Fixture *f,
+                            gconstpointer data)
+{
+  g_autofree char *id = create (f, "short-lived", NULL);
+  g_autoptr(JsonNode) reply = show (f, id);
+
+  g_assert_cmpstr (json_object_get_string_member (object_at (reply, "server"),
+                                                  "status"), ==, "BUILD");
+  delete_and_wait (f, id);
+}
+
+static void
+test_delete_in_each_state (Fixture *f,
+                           gconstpointer data)
+{
+  g_autofree char *active = create (f, "active", NULL);
+  g_autofree char *stopped = create (f, "stopped", NULL);
+  g_autofree char *paused = create (f, "paused", NULL);
+  g_autofree char *failed = create (f, "failed",
+                                    ", \"metadata\": {\"fake_spawn_error\": \"no\"}");
+
+  wait_for_status (f, active, "ACTIVE");
+  wait_for_status (f, stopped, "ACTIVE");
+  wait_for_status (f, paused, "ACTIVE");
+  wait_for_status (f, failed, "ERROR");
+  act_and_wait (f, stopped, "{\"os-stop\": null}", NULL, "SHUTOFF");
+  act_and_wait (f, paused, "{\"pause\": null}", NULL, "PAUSED");
+  delete_and_wait (f, active);
+  delete_and_wait (f, stopped);
+  delete_and_wait (f, paused);
+  delete_and_wait (f, failed);
+}
+
+static void
+test_spawn_failure (Fixture *f,
+                    gconstpointer data)
+{
+  g_autofree char *id = create (f, "doomed",
+                                ", \"metadata\": {\"fake_spawn_error\": "
+                                "\"the disk is on fire\"}");
+  g_autoptr(JsonNode) reply = NULL;
+  JsonObject *server, *fault;
+
+  wait_for_status (f, id, "ERROR");
+  reply = show (f, id);
+  server = object_at (reply, "server");
+  g_assert_cmpstr (json_object_get_string_member (server, "OS-EXT-STS:vm_state"),
+                   ==, "error");
+  fault = json_object_get_object_member (server, "fault");
+  g_assert_nonnull (fault);
+  g_assert_cmpstr (json_object_get_string_member (fault, "message"), ==,
+                   "the disk is on fire");
+  g_assert_cmpint (json_object_get_int_member (fault, "code"), ==, 500);
+  g_assert_cmpint (act (f, id, "{\"pause\": null}"), ==, 409);
+  delete_and_wait (f, id);
+}
+
+static void
+test_bad_requests (Fixture *f,
+                   gconstpointer data)
+{
+  g_autofree char *big = NULL;
+  g_autofree char *id = create (f, "target", NULL);
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  g_autofree char *action = g_strconcat (path, "/action", NULL);
+  g_autoptr(JsonNode) list = NULL;
+  GString *huge = g_string_new ("{\"server\": {\"name\": \"");
+
+  expect_fault (f, "POST", "/v2.1/servers", "{\"server\": ", 400, "badRequest");
+  expect_fault (f, "POST", "/v2.1/servers", "", 400, "badRequest");
+  expect_fault (f, "POST", "/v2.1/servers", "[1, 2]", 400, "badRequest");
+  expect_fault (f, "POST", "/v2.1/servers", "{\"server\": []}", 400, "badRequest");
+  expect_fault (f, "POST", "/v2.1/servers",
+                "{\"server\": {\"flavorRef\": \"m1.tiny\", \"imageRef\": \"test-image\"}}",
+                400, "badRequest");
+  expect_fault (f, "POST", "/v2.1/servers",
+                "{\"server\": {\"name\": 7, \"flavorRef\": \"m1.tiny\", \"imageRef\": \"test-image\"}}",
+                400, "badRequest");
+  expect_fault (f, "POST", "/v2.1/servers",
+                "{\"server\": {\"name\": \"\", \"flavorRef\": \"m1.tiny\", \"imageRef\": \"test-image\"}}",
+                400, "badRequest");
+  expect_fault (f, "POST", "/v2.1/servers",
+                "{\"server\": {\"name\": \"x\", \"flavorRef\": \"m1.nope\", \"imageRef\": \"test-image\"}}",
+                400, "badRequest");
+  expect_fault (f, "POST", "/v2.1/servers",
+                "{\"server\": {\"name\": \"x\", \"flavorRef\": \"m1.tiny\", \"imageRef\": \"nope\"}}",
+                400, "badRequest");
+  expect_fault (f, "POST", "/v2.1/servers",
+                "{\"server\": {\"name\": \"x\", \"flavorRef\": \"m1.tiny\", \"imageRef\": \"test-image\", \"metadata\": {\"k\": 1}}}",
+                400, "badRequest");
+  expect_fault (f, "POST", "/v2.1/servers",
+                "{\"server\": {\"name\": \"x\", \"flavorRef\": \"m1.tiny\", \"imageRef\": \"test-image\", \"metadata\": []}}",
+                400, "badRequest");
+  expect_fault (f, "POST", "/v2.1/servers",
+                "{\"server\": {\"name\": \"x\", \"flavorRef\": \"m1.tiny\", \"imageRef\": \"test-image\", \"colour\": \"red\"}}",
+                400, "badRequest");
+  while (huge->len < NLX_API_MAX_BODY + 10)
+    g_string_append (huge, "aaaaaaaaaaaaaaaa");
+  g_string_append (huge, "\"}}");
+  big = g_string_free (huge, FALSE);
+  expect_fault (f, "POST", "/v2.1/servers", big, 400, "badRequest");
+
+  expect_fault (f, "POST", action, "{\"explode\": null}", 400, "badRequest");
+  expect_fault (f, "POST", action, "{\"reboot\": {\"type\": \"GENTLE\"}}", 400, "badRequest");
+  expect_fault (f, "POST", action, "{\"reboot\": null}", 400, "badRequest");
+  expect_fault (f, "POST", action, "{\"os-stop\": null, \"os-start\": null}", 400, "badRequest");
+  expect_fault (f, "POST", action, "{\"os-getConsoleOutput\": {\"length\": \"lots\"}}",
+                400, "badRequest");
+  expect_fault (f, "PUT", path, "{\"server\": {\"name\": 3}}", 400,
+                "badRequest");
+
+  expect_fault (f, "GET", "/v2.1/servers/9f2d1c1e-0000-4000-8000-000000000000",
+                NULL, 404, "itemNotFound");
+  expect_fault (f, "GET", "/v2.1/servers/not-a-uuid", NULL, 404, "itemNotFound");
+  expect_fault (f, "DELETE", "/v2.1/servers/9f2d1c1e-0000-4000-8000-000000000000",
+                NULL, 404, "itemNotFound");
+  expect_fault (f, "POST", "/v2.1/servers/9f2d1c1e-0000-4000-8000-000000000000/action",
+                "{\"os-stop\": null}", 404, "itemNotFound");
+  expect_fault (f, "PATCH", "/v2.1/servers", NULL, 405, "badMethod");
+
+  /* None of it made a server. */
+  g_assert_cmpint (call (f, "GET", "/v2.1/servers", NULL, &list), ==, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json_node_get_object (list),
+                                                                         "servers")), ==, 1);
+  wait_for_status (f, id, "ACTIVE");
+  delete_and_wait (f, id);
+}
+
+/* Records outlive the daemon; an instance the driver no longer has (the
+ * fake driver forgets everything) comes back in ERROR, not ACTIVE. */
+static void
+test_restart (Fixture *f,
+              gconstpointer data)
+{
+  g_autofree char *id = create (f, "survivor", NULL);
+  g_autoptr(JsonNode) reply = NULL;
+  JsonObject *server;
+
+  wait_for_status (f, id, "ACTIVE");
+  daemon_stop (f);
+  daemon_start (f);
+  g_assert_no_error (f->start_error);
+
+  reply = show (f, id);
+  server = object_at (reply, "server");
+  g_assert_cmpstr (json_object_get_string_member (server, "name"), ==, "survivor");
+  g_assert_cmpstr (json_object_get_string_member (server, "status"), ==, "ERROR");
+  g_assert_nonnull (json_object_get_object_member (server, "fault"));
+  delete_and_wait (f, id);
+}
+
+static void
+test_tcp_token (Fixture *f,
+                gconstpointer data)
+{
+  g_autofree char *base = g_strdup_printf ("http://127.0.0.1:%u", f->tcp_port);
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(SoupSession) unix_session = g_steal_pointer (&f->session);
+
+  g_assert_cmpuint (f->tcp_port, >, 0);
+  f->session = soup_session_new ();
+  g_assert_cmpint (call_full (f, base, "GET", "/v2.1/servers", NULL, NULL, NULL,
+                              &reply, NULL), ==, 401);
+  assert_fault (reply, "unauthorized", 401);
+  g_assert_cmpint (call_full (f, base, "GET", "/v2.1/servers", NULL,
+                              "X-Auth-Token", "wrong-token", NULL, NULL), ==, 401);
+  g_assert_cmpint (call_full (f, base, "GET", "/v2.1/servers", NULL,
+                              "X-Auth-Token", "s3cret-t0ken", NULL, NULL), ==, 200);
+  /* The Unix socket needs none. */
+  g_clear_object (&f->session);
+  f->session = g_steal_pointer (&unix_session);
+  g_assert_cmpint (call (f, "GET", "/v2.1/servers", NULL, NULL), ==, 200);
+}
+
+static void
+test_socket_mode (Fixture *f,
+                  gconstpointer data)
+{
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (f->socket, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0660);
+}
+
+int
+main (int argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  /* Failed operations are logged as warnings, and some tests fail them
+   * on purpose. */
+  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR);
+
+#define ADD(path, func, config) \
+  g_test_add (path, Fixture, config, fixture_set_up, func, fixture_tear_down)
+  ADD ("/nlx/api/versions", test_versions, NULL);
+  ADD ("/nlx/api/catalog", test_catalog, NULL);
+  ADD ("/nlx/api/servers/lifecycle", test_lifecycle, NULL);
+  ADD ("/nlx/api/servers/conflicts", test_conflicts, NULL);
+  ADD ("/nlx/api/servers/delete-while-building", test_delete_while_building, NULL);
+  ADD ("/nlx/api/servers/delete-in-each-state", test_delete_in_each_state, NULL);
+  ADD ("/nlx/api/servers/spawn-failure", test_spawn_failure, NULL);
+  ADD ("/nlx/api/servers/bad-requests", test_bad_requests, NULL);
+  ADD ("/nlx/api/servers/restart", test_restart, NULL);
+  ADD ("/nlx/api/tcp-token", test_tcp_token,
+       "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");
+  ADD ("/nlx/api/socket-mode", test_socket_mode, NULL);
+#undef ADD
+
+  return g_test_run ();
+}
