@@ -12,9 +12,9 @@
 
 #include "nlx-api.h"
 #include "nlx-file.h"
+#include "nlx-test-client.h"
 
 #define DELAY_MS 150
-#define WAIT_TIMEOUT_US (10 * G_USEC_PER_SEC)
 
 typedef struct {
   char *dir;
@@ -145,204 +145,6 @@ fixture_tear_down (Fixture *f,
   g_free (f->config_text);
 }
 
-/* ---- HTTP ------------------------------------------------------------- */
-
-/* Sends a request; returns the status and, in @reply, the JSON body. */
-static guint
-call_full (Fixture *f,
-           const char *base,
-           const char *method,
-           const char *path,
-           const char *body,
-           const char *header,
-           const char *value,
-           JsonNode **reply,
-           SoupMessageHeaders **response_headers)
-{
-  g_autofree char *url = g_strconcat (base, path, NULL);
-  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(GError) error = NULL;
-
-  g_assert_nonnull (msg);
-  if (header != NULL)
-    soup_message_headers_replace (soup_message_get_request_headers (msg),
-                                  header, value);
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) data = g_bytes_new (body, strlen (body));
-
-      soup_message_set_request_body_from_bytes (msg, "application/json", data);
-    }
-  bytes = soup_session_send_and_read (f->session, msg, NULL, &error);
-  g_assert_no_error (error);
-  if (reply != NULL)
-    {
-      g_autoptr(JsonParser) parser = json_parser_new ();
-
-      *reply = NULL;
-      if (g_bytes_get_size (bytes) > 0)
-        {
-          g_assert_true (json_parser_load_from_data (parser,
-                                                     g_bytes_get_data (bytes, NULL),
-                                                     g_bytes_get_size (bytes),
-                                                     NULL));
-          *reply = json_node_copy (json_parser_get_root (parser));
-        }
-    }
-  if (response_headers != NULL)
-    *response_headers = soup_message_headers_ref (soup_message_get_response_headers (msg));
-  return soup_message_get_status (msg);
-}
-
-static guint
-call (Fixture *f,
-      const char *method,
-      const char *path,
-      const char *body,
-      JsonNode **reply)
-{
-  return call_full (f, "http://localhost", method, path, body, NULL, NULL,
-                    reply, NULL);
-}
-
-static JsonObject *
-object_at (JsonNode *node,
-           const char *member)
-{
-  g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
-  g_assert_true (json_object_has_member (json_node_get_object (node), member));
-  return json_object_get_object_member (json_node_get_object (node), member);
-}
-
-/* The fault's name and message, checked against @status. */
-static void
-assert_fault (JsonNode *reply,
-              const char *name,
-              guint status)
-{
-  JsonObject *fault = object_at (reply, name);
-
-  g_assert_cmpint (json_object_get_int_member (fault, "code"), ==, status);
-  g_assert_cmpstr (json_object_get_string_member (fault, "message"), !=, "");
-}
-
-static void
-expect_fault (Fixture *f,
-              const char *method,
-              const char *path,
-              const char *body,
-              guint status,
-              const char *name)
-{
-  g_autoptr(JsonNode) reply = NULL;
-
-  g_test_message ("%s %s %s", method, path, body ? body : "");
-  g_assert_cmpint (call (f, method, path, body, &reply), ==, status);
-  assert_fault (reply, name, status);
-}
-
-static char *
-create (Fixture *f,
-        const char *name,
-        const char *extra)
-{
-  g_autofree char *body = g_strdup_printf (
-    "{\"server\": {\"name\": \"%s\", \"flavorRef\": \"m1.tiny\", "
-    "\"imageRef\": \"test-image\"%s}}", name, extra ? extra : "");
-  g_autoptr(JsonNode) reply = NULL;
-
-  g_assert_cmpint (call (f, "POST", "/v2.1/servers", body, &reply), ==, 202);
-  return g_strdup (json_object_get_string_member (object_at (reply, "server"),
-                                                  "id"));
-}
-
-static JsonNode *
-show (Fixture *f,
-      const char *id)
-{
-  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
-  JsonNode *reply = NULL;
-
-  g_assert_cmpint (call (f, "GET", path, NULL, &reply), ==, 200);
-  return reply;
-}
-
-static char *
-status_of (Fixture *f,
-           const char *id)
-{
-  g_autoptr(JsonNode) reply = show (f, id);
-
-  return g_strdup (json_object_get_string_member (object_at (reply, "server"),
-                                                  "status"));
-}
-
-static void
-wait_for_status (Fixture *f,
-                 const char *id,
-                 const char *wanted)
-{
-  gint64 deadline = g_get_monotonic_time () + WAIT_TIMEOUT_US;
-
-  for (;;)
-    {
-      g_autofree char *status = status_of (f, id);
-
-      if (g_str_equal (status, wanted))
-        return;
-      if (g_get_monotonic_time () > deadline)
-        g_error ("server %s is still %s, not %s", id, status, wanted);
-      g_usleep (20 * 1000);
-    }
-}
-
-static guint
-act (Fixture *f,
-     const char *id,
-     const char *body)
-{
-  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, "/action", NULL);
-
-  return call (f, "POST", path, body, NULL);
-}
-
-/* Acts, checks the task state the action shows at once, and waits for
- * the status it should end in. */
-static void
-act_and_wait (Fixture *f,
-              const char *id,
-              const char *body,
-              const char *task_state,
-              const char *after)
-{
-  g_assert_cmpint (act (f, id, body), ==, 202);
-  if (task_state != NULL)
-    {
-      g_autoptr(JsonNode) reply = show (f, id);
-
-      g_assert_cmpstr (json_object_get_string_member (object_at (reply, "server"),
-                                                      "OS-EXT-STS:task_state"),
-                       ==, task_state);
-    }
-  wait_for_status (f, id, after);
-}
-
-static void
-delete_and_wait (Fixture *f,
-                 const char *id)
-{
-  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
-  gint64 deadline = g_get_monotonic_time () + WAIT_TIMEOUT_US;
-
-  g_assert_cmpint (call (f, "DELETE", path, NULL, NULL), ==, 204);
-  while (call (f, "GET", path, NULL, NULL) != 404)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_usleep (20 * 1000);
-    }
-}
-
 /* ---- tests ------------------------------------------------------------ */
 
 static void
@@ -355,17 +157,17 @@ test_versions (Fixture *f,
   g_autoptr(SoupMessageHeaders) headers2 = NULL;
   JsonArray *versions;
 
-  g_assert_cmpint (call (f, "GET", "/", NULL, &reply), ==, 200);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/", NULL, &reply), ==, 200);
   versions = json_object_get_array_member (json_node_get_object (reply),
                                            "versions");
   g_assert_cmpuint (json_array_get_length (versions), ==, 1);
   g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (versions, 0),
                                                   "id"), ==, "v2.1");
 
-  g_assert_cmpint (call_full (f, "http://localhost", "GET", "/v2.1", NULL,
+  g_assert_cmpint (nlx_test_call_full (f->session, "http://localhost", "GET", "/v2.1", NULL,
                               "OpenStack-API-Version", "compute 2.1",
                               &version, &headers), ==, 200);
-  g_assert_cmpstr (json_object_get_string_member (object_at (version, "version"),
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (version, "version"),
                                                   "status"), ==, "CURRENT");
   g_assert_cmpstr (soup_message_headers_get_one (headers, "OpenStack-API-Version"),
                    ==, "compute 2.1");
@@ -377,19 +179,19 @@ test_versions (Fixture *f,
                                    "req-"));
 
   /* Every request has its own id. */
-  g_assert_cmpint (call_full (f, "http://localhost", "GET", "/v2.1/", NULL,
+  g_assert_cmpint (nlx_test_call_full (f->session, "http://localhost", "GET", "/v2.1/", NULL,
                               "X-OpenStack-Nova-API-Version", "latest", NULL,
                               &headers2), ==, 200);
   g_assert_cmpstr (soup_message_headers_get_one (headers, "X-Openstack-Request-Id"),
                    !=, soup_message_headers_get_one (headers2, "X-Openstack-Request-Id"));
 
   g_clear_pointer (&reply, json_node_unref);
-  g_assert_cmpint (call_full (f, "http://localhost", "GET", "/v2.1/servers",
+  g_assert_cmpint (nlx_test_call_full (f->session, "http://localhost", "GET", "/v2.1/servers",
                               NULL, "OpenStack-API-Version", "compute 2.95",
                               &reply, NULL), ==, 406);
-  assert_fault (reply, "notAcceptable", 406);
-  expect_fault (f, "GET", "/v3/servers", NULL, 404, "itemNotFound");
-  expect_fault (f, "DELETE", "/v2.1/flavors", NULL, 405, "badMethod");
+  nlx_test_assert_fault (reply, "notAcceptable", 406);
+  nlx_test_expect_fault (f->session, "GET", "/v3/servers", NULL, 404, "itemNotFound");
+  nlx_test_expect_fault (f->session, "DELETE", "/v2.1/flavors", NULL, 405, "badMethod");
 }
 
 static void
@@ -403,29 +205,29 @@ test_catalog (Fixture *f,
   g_autoptr(JsonNode) hypervisors = NULL;
   JsonObject *object;
 
-  g_assert_cmpint (call (f, "GET", "/v2.1/flavors/detail", NULL, &flavors), ==, 200);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/flavors/detail", NULL, &flavors), ==, 200);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json_node_get_object (flavors),
                                                                          "flavors")), ==, 5);
-  g_assert_cmpint (call (f, "GET", "/v2.1/flavors/m1.small", NULL, &flavor), ==, 200);
-  object = object_at (flavor, "flavor");
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/flavors/m1.small", NULL, &flavor), ==, 200);
+  object = nlx_test_object_at (flavor, "flavor");
   g_assert_cmpint (json_object_get_int_member (object, "ram"), ==, 2048);
   g_assert_cmpint (json_object_get_int_member (object, "disk"), ==, 20);
   g_assert_cmpint (json_object_get_int_member (object, "vcpus"), ==, 1);
-  expect_fault (f, "GET", "/v2.1/flavors/m1.huge", NULL, 404, "itemNotFound");
+  nlx_test_expect_fault (f->session, "GET", "/v2.1/flavors/m1.huge", NULL, 404, "itemNotFound");
 
-  g_assert_cmpint (call (f, "GET", "/v2.1/images/test-image", NULL, &images), ==, 200);
-  object = object_at (images, "image");
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/images/test-image", NULL, &images), ==, 200);
+  object = nlx_test_object_at (images, "image");
   g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (object, "metadata"),
                                                   "os_shutdown_signal"), ==, "SIGUSR2");
-  expect_fault (f, "GET", "/v2.1/images/nope", NULL, 404, "itemNotFound");
+  nlx_test_expect_fault (f->session, "GET", "/v2.1/images/nope", NULL, 404, "itemNotFound");
 
-  g_assert_cmpint (call (f, "GET", "/v2.1/os-hypervisors/statistics", NULL,
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/os-hypervisors/statistics", NULL,
                          &stats), ==, 200);
-  object = object_at (stats, "hypervisor_statistics");
+  object = nlx_test_object_at (stats, "hypervisor_statistics");
   g_assert_cmpint (json_object_get_int_member (object, "count"), ==, 1);
   g_assert_cmpint (json_object_get_int_member (object, "vcpus"), >, 0);
   g_assert_cmpint (json_object_get_int_member (object, "running_vms"), ==, 0);
-  g_assert_cmpint (call (f, "GET", "/v2.1/os-hypervisors/detail", NULL,
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/os-hypervisors/detail", NULL,
                          &hypervisors), ==, 200);
   object = json_array_get_object_element (json_object_get_array_member (json_node_get_object (hypervisors),
                                                                         "hypervisors"), 0);
@@ -436,7 +238,8 @@ static void
 test_lifecycle (Fixture *f,
                 gconstpointer data)
 {
-  g_autofree char *id = create (f, "lifecycle", ", \"metadata\": {\"role\": \"web\"}");
+  g_autofree char *id = nlx_test_create (f->session, "lifecycle", "test-image",
+                                         ", \"metadata\": {\"role\": \"web\"}");
   g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
   g_autofree char *action = g_strconcat (path, "/action", NULL);
   g_autofree char *domain = g_strdup_printf ("instance-%.8s", id);
@@ -449,16 +252,16 @@ test_lifecycle (Fixture *f,
   JsonArray *servers;
 
   /* BUILD at once, ACTIVE when the spawn is done. */
-  reply = show (f, id);
-  server = object_at (reply, "server");
+  reply = nlx_test_show (f->session, id);
+  server = nlx_test_object_at (reply, "server");
   g_assert_cmpstr (json_object_get_string_member (server, "status"), ==, "BUILD");
   g_assert_cmpstr (json_object_get_string_member (server, "OS-EXT-STS:task_state"),
                    ==, "spawning");
-  wait_for_status (f, id, "ACTIVE");
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
 
   g_clear_pointer (&reply, json_node_unref);
-  reply = show (f, id);
-  server = object_at (reply, "server");
+  reply = nlx_test_show (f->session, id);
+  server = nlx_test_object_at (reply, "server");
   g_assert_cmpstr (json_object_get_string_member (server, "name"), ==, "lifecycle");
   g_assert_cmpstr (json_object_get_string_member (server, "OS-EXT-STS:vm_state"), ==, "active");
   g_assert_true (json_object_get_null_member (server, "OS-EXT-STS:task_state"));
@@ -477,117 +280,117 @@ test_lifecycle (Fixture *f,
   g_assert_true (json_object_has_member (server, "updated"));
   g_assert_false (json_object_has_member (server, "fault"));
 
-  g_assert_cmpint (call (f, "GET", "/v2.1/servers", NULL, &list), ==, 200);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/servers", NULL, &list), ==, 200);
   servers = json_object_get_array_member (json_node_get_object (list), "servers");
   g_assert_cmpuint (json_array_get_length (servers), ==, 1);
   g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (servers, 0),
                                                   "id"), ==, id);
 
-  g_assert_cmpint (call (f, "PUT", path, "{\"server\": {\"name\": \"renamed\"}}",
+  g_assert_cmpint (nlx_test_call (f->session, "PUT", path, "{\"server\": {\"name\": \"renamed\"}}",
                          &renamed), ==, 200);
-  g_assert_cmpstr (json_object_get_string_member (object_at (renamed, "server"),
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (renamed, "server"),
                                                   "name"), ==, "renamed");
 
-  act_and_wait (f, id, "{\"os-stop\": null}", "powering-off", "SHUTOFF");
-  act_and_wait (f, id, "{\"os-start\": null}", "powering-on", "ACTIVE");
-  act_and_wait (f, id, "{\"pause\": null}", "pausing", "PAUSED");
-  act_and_wait (f, id, "{\"unpause\": null}", "unpausing", "ACTIVE");
+  nlx_test_act_and_wait (f->session, id, "{\"os-stop\": null}", "powering-off", "SHUTOFF");
+  nlx_test_act_and_wait (f->session, id, "{\"os-start\": null}", "powering-on", "ACTIVE");
+  nlx_test_act_and_wait (f->session, id, "{\"pause\": null}", "pausing", "PAUSED");
+  nlx_test_act_and_wait (f->session, id, "{\"unpause\": null}", "unpausing", "ACTIVE");
   /* Rebooting shows in the status too, as Nova's state map has it. */
-  g_assert_cmpint (act (f, id, "{\"reboot\": {\"type\": \"SOFT\"}}"), ==, 202);
-  status = status_of (f, id);
+  g_assert_cmpint (nlx_test_act (f->session, id, "{\"reboot\": {\"type\": \"SOFT\"}}"), ==, 202);
+  status = nlx_test_status_of (f->session, id);
   g_assert_cmpstr (status, ==, "REBOOT");
-  wait_for_status (f, id, "ACTIVE");
-  g_assert_cmpint (act (f, id, "{\"reboot\": {\"type\": \"HARD\"}}"), ==, 202);
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  g_assert_cmpint (nlx_test_act (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}"), ==, 202);
   g_free (status);
-  status = status_of (f, id);
+  status = nlx_test_status_of (f->session, id);
   g_assert_cmpstr (status, ==, "HARD_REBOOT");
-  wait_for_status (f, id, "ACTIVE");
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
 
-  g_assert_cmpint (call (f, "POST", action,
+  g_assert_cmpint (nlx_test_call (f->session, "POST", action,
                          "{\"os-getConsoleOutput\": {\"length\": 1}}", &console),
                    ==, 200);
   g_assert_true (g_str_has_prefix (json_object_get_string_member (json_node_get_object (console),
                                                                   "output"),
                                    "fake instance"));
-  delete_and_wait (f, id);
+  nlx_test_delete_and_wait (f->session, id);
 }
 
 static void
 test_conflicts (Fixture *f,
                 gconstpointer data)
 {
-  g_autofree char *id = create (f, "conflicts", NULL);
+  g_autofree char *id = nlx_test_create (f->session, "conflicts", "test-image", NULL);
 
   /* Nothing but delete while it builds. */
-  g_assert_cmpint (act (f, id, "{\"os-stop\": null}"), ==, 409);
-  g_assert_cmpint (act (f, id, "{\"os-getConsoleOutput\": {}}"), ==, 409);
-  wait_for_status (f, id, "ACTIVE");
+  g_assert_cmpint (nlx_test_act (f->session, id, "{\"os-stop\": null}"), ==, 409);
+  g_assert_cmpint (nlx_test_act (f->session, id, "{\"os-getConsoleOutput\": {}}"), ==, 409);
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
 
   /* Wrong state. */
-  g_assert_cmpint (act (f, id, "{\"unpause\": null}"), ==, 409);
-  g_assert_cmpint (act (f, id, "{\"os-start\": null}"), ==, 409);
+  g_assert_cmpint (nlx_test_act (f->session, id, "{\"unpause\": null}"), ==, 409);
+  g_assert_cmpint (nlx_test_act (f->session, id, "{\"os-start\": null}"), ==, 409);
 
   /* One operation at a time. */
-  g_assert_cmpint (act (f, id, "{\"reboot\": {\"type\": \"HARD\"}}"), ==, 202);
-  g_assert_cmpint (act (f, id, "{\"reboot\": {\"type\": \"HARD\"}}"), ==, 409);
-  g_assert_cmpint (act (f, id, "{\"pause\": null}"), ==, 409);
-  wait_for_status (f, id, "ACTIVE");
+  g_assert_cmpint (nlx_test_act (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}"), ==, 202);
+  g_assert_cmpint (nlx_test_act (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}"), ==, 409);
+  g_assert_cmpint (nlx_test_act (f->session, id, "{\"pause\": null}"), ==, 409);
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
 
   /* Stopped: console output still works. */
-  act_and_wait (f, id, "{\"os-stop\": null}", NULL, "SHUTOFF");
-  g_assert_cmpint (act (f, id, "{\"os-getConsoleOutput\": {\"length\": -1}}"), ==, 200);
-  g_assert_cmpint (act (f, id, "{\"pause\": null}"), ==, 409);
-  g_assert_cmpint (act (f, id, "{\"reboot\": {\"type\": \"SOFT\"}}"), ==, 409);
-  delete_and_wait (f, id);
+  nlx_test_act_and_wait (f->session, id, "{\"os-stop\": null}", NULL, "SHUTOFF");
+  g_assert_cmpint (nlx_test_act (f->session, id, "{\"os-getConsoleOutput\": {\"length\": -1}}"), ==, 200);
+  g_assert_cmpint (nlx_test_act (f->session, id, "{\"pause\": null}"), ==, 409);
+  g_assert_cmpint (nlx_test_act (f->session, id, "{\"reboot\": {\"type\": \"SOFT\"}}"), ==, 409);
+  nlx_test_delete_and_wait (f->session, id);
 }
 
 static void
 test_delete_while_building (Fixture *f,
                             gconstpointer data)
 {
-  g_autofree char *id = create (f, "short-lived", NULL);
-  g_autoptr(JsonNode) reply = show (f, id);
+  g_autofree char *id = nlx_test_create (f->session, "short-lived", "test-image", NULL);
+  g_autoptr(JsonNode) reply = nlx_test_show (f->session, id);
 
-  g_assert_cmpstr (json_object_get_string_member (object_at (reply, "server"),
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (reply, "server"),
                                                   "status"), ==, "BUILD");
-  delete_and_wait (f, id);
+  nlx_test_delete_and_wait (f->session, id);
 }
 
 static void
 test_delete_in_each_state (Fixture *f,
                            gconstpointer data)
 {
-  g_autofree char *active = create (f, "active", NULL);
-  g_autofree char *stopped = create (f, "stopped", NULL);
-  g_autofree char *paused = create (f, "paused", NULL);
-  g_autofree char *failed = create (f, "failed",
+  g_autofree char *active = nlx_test_create (f->session, "active", "test-image", NULL);
+  g_autofree char *stopped = nlx_test_create (f->session, "stopped", "test-image", NULL);
+  g_autofree char *paused = nlx_test_create (f->session, "paused", "test-image", NULL);
+  g_autofree char *failed = nlx_test_create (f->session, "failed", "test-image",
                                     ", \"metadata\": {\"fake_spawn_error\": \"no\"}");
 
-  wait_for_status (f, active, "ACTIVE");
-  wait_for_status (f, stopped, "ACTIVE");
-  wait_for_status (f, paused, "ACTIVE");
-  wait_for_status (f, failed, "ERROR");
-  act_and_wait (f, stopped, "{\"os-stop\": null}", NULL, "SHUTOFF");
-  act_and_wait (f, paused, "{\"pause\": null}", NULL, "PAUSED");
-  delete_and_wait (f, active);
-  delete_and_wait (f, stopped);
-  delete_and_wait (f, paused);
-  delete_and_wait (f, failed);
+  nlx_test_wait_for_status (f->session, active, "ACTIVE");
+  nlx_test_wait_for_status (f->session, stopped, "ACTIVE");
+  nlx_test_wait_for_status (f->session, paused, "ACTIVE");
+  nlx_test_wait_for_status (f->session, failed, "ERROR");
+  nlx_test_act_and_wait (f->session, stopped, "{\"os-stop\": null}", NULL, "SHUTOFF");
+  nlx_test_act_and_wait (f->session, paused, "{\"pause\": null}", NULL, "PAUSED");
+  nlx_test_delete_and_wait (f->session, active);
+  nlx_test_delete_and_wait (f->session, stopped);
+  nlx_test_delete_and_wait (f->session, paused);
+  nlx_test_delete_and_wait (f->session, failed);
 }
 
 static void
 test_spawn_failure (Fixture *f,
                     gconstpointer data)
 {
-  g_autofree char *id = create (f, "doomed",
+  g_autofree char *id = nlx_test_create (f->session, "doomed", "test-image",
                                 ", \"metadata\": {\"fake_spawn_error\": "
                                 "\"the disk is on fire\"}");
   g_autoptr(JsonNode) reply = NULL;
   JsonObject *server, *fault;
 
-  wait_for_status (f, id, "ERROR");
-  reply = show (f, id);
-  server = object_at (reply, "server");
+  nlx_test_wait_for_status (f->session, id, "ERROR");
+  reply = nlx_test_show (f->session, id);
+  server = nlx_test_object_at (reply, "server");
   g_assert_cmpstr (json_object_get_string_member (server, "OS-EXT-STS:vm_state"),
                    ==, "error");
   fault = json_object_get_object_member (server, "fault");
@@ -595,8 +398,8 @@ test_spawn_failure (Fixture *f,
   g_assert_cmpstr (json_object_get_string_member (fault, "message"), ==,
                    "the disk is on fire");
   g_assert_cmpint (json_object_get_int_member (fault, "code"), ==, 500);
-  g_assert_cmpint (act (f, id, "{\"pause\": null}"), ==, 409);
-  delete_and_wait (f, id);
+  g_assert_cmpint (nlx_test_act (f->session, id, "{\"pause\": null}"), ==, 409);
+  nlx_test_delete_and_wait (f->session, id);
 }
 
 static void
@@ -604,70 +407,70 @@ test_bad_requests (Fixture *f,
                    gconstpointer data)
 {
   g_autofree char *big = NULL;
-  g_autofree char *id = create (f, "target", NULL);
+  g_autofree char *id = nlx_test_create (f->session, "target", "test-image", NULL);
   g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
   g_autofree char *action = g_strconcat (path, "/action", NULL);
   g_autoptr(JsonNode) list = NULL;
   GString *huge = g_string_new ("{\"server\": {\"name\": \"");
 
-  expect_fault (f, "POST", "/v2.1/servers", "{\"server\": ", 400, "badRequest");
-  expect_fault (f, "POST", "/v2.1/servers", "", 400, "badRequest");
-  expect_fault (f, "POST", "/v2.1/servers", "[1, 2]", 400, "badRequest");
-  expect_fault (f, "POST", "/v2.1/servers", "{\"server\": []}", 400, "badRequest");
-  expect_fault (f, "POST", "/v2.1/servers",
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers", "{\"server\": ", 400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers", "", 400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers", "[1, 2]", 400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers", "{\"server\": []}", 400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
                 "{\"server\": {\"flavorRef\": \"m1.tiny\", \"imageRef\": \"test-image\"}}",
                 400, "badRequest");
-  expect_fault (f, "POST", "/v2.1/servers",
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
                 "{\"server\": {\"name\": 7, \"flavorRef\": \"m1.tiny\", \"imageRef\": \"test-image\"}}",
                 400, "badRequest");
-  expect_fault (f, "POST", "/v2.1/servers",
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
                 "{\"server\": {\"name\": \"\", \"flavorRef\": \"m1.tiny\", \"imageRef\": \"test-image\"}}",
                 400, "badRequest");
-  expect_fault (f, "POST", "/v2.1/servers",
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
                 "{\"server\": {\"name\": \"x\", \"flavorRef\": \"m1.nope\", \"imageRef\": \"test-image\"}}",
                 400, "badRequest");
-  expect_fault (f, "POST", "/v2.1/servers",
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
                 "{\"server\": {\"name\": \"x\", \"flavorRef\": \"m1.tiny\", \"imageRef\": \"nope\"}}",
                 400, "badRequest");
-  expect_fault (f, "POST", "/v2.1/servers",
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
                 "{\"server\": {\"name\": \"x\", \"flavorRef\": \"m1.tiny\", \"imageRef\": \"test-image\", \"metadata\": {\"k\": 1}}}",
                 400, "badRequest");
-  expect_fault (f, "POST", "/v2.1/servers",
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
                 "{\"server\": {\"name\": \"x\", \"flavorRef\": \"m1.tiny\", \"imageRef\": \"test-image\", \"metadata\": []}}",
                 400, "badRequest");
-  expect_fault (f, "POST", "/v2.1/servers",
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
                 "{\"server\": {\"name\": \"x\", \"flavorRef\": \"m1.tiny\", \"imageRef\": \"test-image\", \"colour\": \"red\"}}",
                 400, "badRequest");
   while (huge->len < NLX_API_MAX_BODY + 10)
     g_string_append (huge, "aaaaaaaaaaaaaaaa");
   g_string_append (huge, "\"}}");
   big = g_string_free (huge, FALSE);
-  expect_fault (f, "POST", "/v2.1/servers", big, 400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers", big, 400, "badRequest");
 
-  expect_fault (f, "POST", action, "{\"explode\": null}", 400, "badRequest");
-  expect_fault (f, "POST", action, "{\"reboot\": {\"type\": \"GENTLE\"}}", 400, "badRequest");
-  expect_fault (f, "POST", action, "{\"reboot\": null}", 400, "badRequest");
-  expect_fault (f, "POST", action, "{\"os-stop\": null, \"os-start\": null}", 400, "badRequest");
-  expect_fault (f, "POST", action, "{\"os-getConsoleOutput\": {\"length\": \"lots\"}}",
+  nlx_test_expect_fault (f->session, "POST", action, "{\"explode\": null}", 400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", action, "{\"reboot\": {\"type\": \"GENTLE\"}}", 400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", action, "{\"reboot\": null}", 400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", action, "{\"os-stop\": null, \"os-start\": null}", 400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", action, "{\"os-getConsoleOutput\": {\"length\": \"lots\"}}",
                 400, "badRequest");
-  expect_fault (f, "PUT", path, "{\"server\": {\"name\": 3}}", 400,
+  nlx_test_expect_fault (f->session, "PUT", path, "{\"server\": {\"name\": 3}}", 400,
                 "badRequest");
 
-  expect_fault (f, "GET", "/v2.1/servers/9f2d1c1e-0000-4000-8000-000000000000",
+  nlx_test_expect_fault (f->session, "GET", "/v2.1/servers/9f2d1c1e-0000-4000-8000-000000000000",
                 NULL, 404, "itemNotFound");
-  expect_fault (f, "GET", "/v2.1/servers/not-a-uuid", NULL, 404, "itemNotFound");
-  expect_fault (f, "DELETE", "/v2.1/servers/9f2d1c1e-0000-4000-8000-000000000000",
+  nlx_test_expect_fault (f->session, "GET", "/v2.1/servers/not-a-uuid", NULL, 404, "itemNotFound");
+  nlx_test_expect_fault (f->session, "DELETE", "/v2.1/servers/9f2d1c1e-0000-4000-8000-000000000000",
                 NULL, 404, "itemNotFound");
-  expect_fault (f, "POST", "/v2.1/servers/9f2d1c1e-0000-4000-8000-000000000000/action",
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers/9f2d1c1e-0000-4000-8000-000000000000/action",
                 "{\"os-stop\": null}", 404, "itemNotFound");
-  expect_fault (f, "PATCH", "/v2.1/servers", NULL, 405, "badMethod");
+  nlx_test_expect_fault (f->session, "PATCH", "/v2.1/servers", NULL, 405, "badMethod");
 
   /* None of it made a server. */
-  g_assert_cmpint (call (f, "GET", "/v2.1/servers", NULL, &list), ==, 200);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/servers", NULL, &list), ==, 200);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json_node_get_object (list),
                                                                          "servers")), ==, 1);
-  wait_for_status (f, id, "ACTIVE");
-  delete_and_wait (f, id);
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  nlx_test_delete_and_wait (f->session, id);
 }
 
 /* Records outlive the daemon; an instance the driver no longer has (the
@@ -676,21 +479,21 @@ static void
 test_restart (Fixture *f,
               gconstpointer data)
 {
-  g_autofree char *id = create (f, "survivor", NULL);
+  g_autofree char *id = nlx_test_create (f->session, "survivor", "test-image", NULL);
   g_autoptr(JsonNode) reply = NULL;
   JsonObject *server;
 
-  wait_for_status (f, id, "ACTIVE");
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
   daemon_stop (f);
   daemon_start (f);
   g_assert_no_error (f->start_error);
 
-  reply = show (f, id);
-  server = object_at (reply, "server");
+  reply = nlx_test_show (f->session, id);
+  server = nlx_test_object_at (reply, "server");
   g_assert_cmpstr (json_object_get_string_member (server, "name"), ==, "survivor");
   g_assert_cmpstr (json_object_get_string_member (server, "status"), ==, "ERROR");
   g_assert_nonnull (json_object_get_object_member (server, "fault"));
-  delete_and_wait (f, id);
+  nlx_test_delete_and_wait (f->session, id);
 }
 
 static void
@@ -703,17 +506,17 @@ test_tcp_token (Fixture *f,
 
   g_assert_cmpuint (f->tcp_port, >, 0);
   f->session = soup_session_new ();
-  g_assert_cmpint (call_full (f, base, "GET", "/v2.1/servers", NULL, NULL, NULL,
+  g_assert_cmpint (nlx_test_call_full (f->session, base, "GET", "/v2.1/servers", NULL, NULL, NULL,
                               &reply, NULL), ==, 401);
-  assert_fault (reply, "unauthorized", 401);
-  g_assert_cmpint (call_full (f, base, "GET", "/v2.1/servers", NULL,
+  nlx_test_assert_fault (reply, "unauthorized", 401);
+  g_assert_cmpint (nlx_test_call_full (f->session, base, "GET", "/v2.1/servers", NULL,
                               "X-Auth-Token", "wrong-token", NULL, NULL), ==, 401);
-  g_assert_cmpint (call_full (f, base, "GET", "/v2.1/servers", NULL,
+  g_assert_cmpint (nlx_test_call_full (f->session, base, "GET", "/v2.1/servers", NULL,
                               "X-Auth-Token", "s3cret-t0ken", NULL, NULL), ==, 200);
   /* The Unix socket needs none. */
   g_clear_object (&f->session);
   f->session = g_steal_pointer (&unix_session);
-  g_assert_cmpint (call (f, "GET", "/v2.1/servers", NULL, NULL), ==, 200);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/servers", NULL, NULL), ==, 200);
 }
 
 static void

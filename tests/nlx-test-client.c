@@ -1,0 +1,207 @@
+/* nlx-test-client.c: talking to nova-lxc-compute in tests, over HTTP
+ *
+ * Each helper asserts what every caller would: a request that cannot be
+ * sent, or an answer that is not JSON, fails the test. */
+#include "config.h"
+
+#include "nlx-test-client.h"
+
+#define WAIT_TIMEOUT_US (60 * G_USEC_PER_SEC)
+
+/* Sends a request; returns the status and, in @reply, the JSON body. */
+guint
+nlx_test_call_full (SoupSession *session,
+                    const char *base,
+                    const char *method,
+                    const char *path,
+                    const char *body,
+                    const char *header,
+                    const char *value,
+                    JsonNode **reply,
+                    SoupMessageHeaders **response_headers)
+{
+  g_autofree char *url = g_strconcat (base, path, NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_nonnull (msg);
+  if (header != NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (msg),
+                                  header, value);
+  if (body != NULL)
+    {
+      g_autoptr(GBytes) data = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (msg, "application/json", data);
+    }
+  bytes = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  if (reply != NULL)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+
+      *reply = NULL;
+      if (g_bytes_get_size (bytes) > 0)
+        {
+          g_assert_true (json_parser_load_from_data (parser,
+                                                     g_bytes_get_data (bytes, NULL),
+                                                     g_bytes_get_size (bytes),
+                                                     NULL));
+          *reply = json_node_copy (json_parser_get_root (parser));
+        }
+    }
+  if (response_headers != NULL)
+    *response_headers = soup_message_headers_ref (soup_message_get_response_headers (msg));
+  return soup_message_get_status (msg);
+}
+
+guint
+nlx_test_call (SoupSession *session,
+               const char *method,
+               const char *path,
+               const char *body,
+               JsonNode **reply)
+{
+  return nlx_test_call_full (session, "http://localhost", method, path, body,
+                             NULL, NULL,
+                    reply, NULL);
+}
+
+JsonObject *
+nlx_test_object_at (JsonNode *node,
+                    const char *member)
+{
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
+  g_assert_true (json_object_has_member (json_node_get_object (node), member));
+  return json_object_get_object_member (json_node_get_object (node), member);
+}
+
+/* The fault's name and message, checked against @status. */
+void
+nlx_test_assert_fault (JsonNode *reply,
+                       const char *name,
+                       guint status)
+{
+  JsonObject *fault = nlx_test_object_at (reply, name);
+
+  g_assert_cmpint (json_object_get_int_member (fault, "code"), ==, status);
+  g_assert_cmpstr (json_object_get_string_member (fault, "message"), !=, "");
+}
+
+void
+nlx_test_expect_fault (SoupSession *session,
+                       const char *method,
+                       const char *path,
+                       const char *body,
+                       guint status,
+                       const char *name)
+{
+  g_autoptr(JsonNode) reply = NULL;
+
+  g_test_message ("%s %s %s", method, path, body ? body : "");
+  g_assert_cmpint (nlx_test_call (session, method, path, body, &reply), ==, status);
+  nlx_test_assert_fault (reply, name, status);
+}
+
+char *
+nlx_test_create (SoupSession *session,
+                 const char *name,
+                 const char *image,
+                 const char *extra)
+{
+  g_autofree char *body = g_strdup_printf (
+    "{\"server\": {\"name\": \"%s\", \"flavorRef\": \"m1.tiny\", "
+    "\"imageRef\": \"%s\"%s}}", name, image, extra ? extra : "");
+  g_autoptr(JsonNode) reply = NULL;
+
+  g_assert_cmpint (nlx_test_call (session, "POST", "/v2.1/servers", body, &reply), ==, 202);
+  return g_strdup (json_object_get_string_member (nlx_test_object_at (reply, "server"),
+                                                  "id"));
+}
+
+JsonNode *
+nlx_test_show (SoupSession *session,
+               const char *id)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  JsonNode *reply = NULL;
+
+  g_assert_cmpint (nlx_test_call (session, "GET", path, NULL, &reply), ==, 200);
+  return reply;
+}
+
+char *
+nlx_test_status_of (SoupSession *session,
+                    const char *id)
+{
+  g_autoptr(JsonNode) reply = nlx_test_show (session, id);
+
+  return g_strdup (json_object_get_string_member (nlx_test_object_at (reply, "server"),
+                                                  "status"));
+}
+
+void
+nlx_test_wait_for_status (SoupSession *session,
+                          const char *id,
+                          const char *wanted)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_TIMEOUT_US;
+
+  for (;;)
+    {
+      g_autofree char *status = nlx_test_status_of (session, id);
+
+      if (g_str_equal (status, wanted))
+        return;
+      if (g_get_monotonic_time () > deadline)
+        g_error ("server %s is still %s, not %s", id, status, wanted);
+      g_usleep (20 * 1000);
+    }
+}
+
+guint
+nlx_test_act (SoupSession *session,
+              const char *id,
+              const char *body)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, "/action", NULL);
+
+  return nlx_test_call (session, "POST", path, body, NULL);
+}
+
+/* Acts, checks the task state the action shows at once, and waits for
+ * the status it should end in. */
+void
+nlx_test_act_and_wait (SoupSession *session,
+                       const char *id,
+                       const char *body,
+                       const char *task_state,
+                       const char *after)
+{
+  g_assert_cmpint (nlx_test_act (session, id, body), ==, 202);
+  if (task_state != NULL)
+    {
+      g_autoptr(JsonNode) reply = nlx_test_show (session, id);
+
+      g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (reply, "server"),
+                                                      "OS-EXT-STS:task_state"),
+                       ==, task_state);
+    }
+  nlx_test_wait_for_status (session, id, after);
+}
+
+void
+nlx_test_delete_and_wait (SoupSession *session,
+                          const char *id)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  gint64 deadline = g_get_monotonic_time () + WAIT_TIMEOUT_US;
+
+  g_assert_cmpint (nlx_test_call (session, "DELETE", path, NULL, NULL), ==, 204);
+  while (nlx_test_call (session, "GET", path, NULL, NULL) != 404)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20 * 1000);
+    }
+}
