@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib/gi18n-lib.h>
@@ -1369,6 +1370,9 @@ listen_unix (NlxApi *api,
   old_umask = umask (0117);
   bound = g_socket_bind (socket, address, FALSE, error);
   umask (old_umask);
+  /* GLib's default backlog of 10 makes a burst of clients fail to
+   * connect: a Unix socket refuses rather than queues. */
+  g_socket_set_listen_backlog (socket, SOMAXCONN);
   if (!bound || !g_socket_listen (socket, error))
     {
       g_prefix_error (error, _("Cannot listen on %s: "), path);
@@ -1395,6 +1399,7 @@ listen_tcp (NlxApi *api,
   g_autoptr(GSocketConnectable) connectable = NULL;
   g_autoptr(GSocketAddressEnumerator) addresses = NULL;
   g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GSocket) socket = NULL;
   g_autoptr(GError) local_error = NULL;
 
   connectable = g_network_address_parse (listen, 0, &local_error);
@@ -1417,12 +1422,19 @@ listen_tcp (NlxApi *api,
                      listen);
       return FALSE;
     }
-  if (!soup_server_listen (api->server, address, 0, error))
+  /* Our own socket rather than soup_server_listen()'s, for the backlog. */
+  socket = g_socket_new (g_socket_address_get_family (address),
+                         G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+  if (socket == NULL)
+    return FALSE;
+  g_socket_set_listen_backlog (socket, SOMAXCONN);
+  if (!g_socket_bind (socket, address, TRUE, error) ||
+      !g_socket_listen (socket, error))
     {
       g_prefix_error (error, _("Cannot listen on %s: "), listen);
       return FALSE;
     }
-  return TRUE;
+  return soup_server_listen_socket (api->server, socket, 0, error);
 }
 
 /**

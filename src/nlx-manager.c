@@ -35,8 +35,8 @@ struct _NlxManager {
   GHashTable *entries;          /* uuid -> Entry */
   GThreadPool *workers;
   guint running;                /* operations in workers */
-  guint sync_source;
-  guint retry_source;
+  GSource *sync_source;
+  GSource *retry_source;
   /* Whether the last driver call reached the hypervisor; while not, new
    * operations are refused rather than failed half-way. */
   gboolean available;
@@ -215,6 +215,35 @@ find (NlxManager *manager,
 
 static gboolean job_done (gpointer data);
 
+/* Attaches a timeout to the manager's context, never the global default
+ * one: libvirt's event loop iterates that from its own thread. */
+static GSource *
+add_timeout (NlxManager *manager,
+             guint seconds,
+             GSourceFunc func)
+{
+  GSource *source = g_timeout_source_new_seconds (seconds);
+
+  g_source_set_callback (source, func, manager, NULL);
+  g_source_attach (source, manager->context);
+  return source;
+}
+
+/* Runs @func in the manager's main context, always later.  Not
+ * g_main_context_invoke(), which calls it at once, in the calling thread,
+ * when nobody owns the context (as before the main loop starts). */
+static void
+defer (NlxManager *manager,
+       GSourceFunc func,
+       gpointer data)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_callback (source, func, data, NULL);
+  g_source_attach (source, manager->context);
+  g_source_unref (source);
+}
+
 static gboolean
 run_action (NlxManager *manager,
             Job *job,
@@ -279,7 +308,7 @@ work (gpointer data,
       !(job->kind == JOB_ACTION && job->action == NLX_ACTION_DELETE && job->ok))
     job->have_info = nlx_virt_get_info (manager->virt, job->uuid, &job->info,
                                         NULL);
-  g_main_context_invoke (manager->context, job_done, job);
+  defer (manager, job_done, job);
 }
 
 static void
@@ -343,8 +372,8 @@ note_availability (NlxManager *manager,
                "until it answers");
   manager->available = available;
   /* Look again soon rather than at the next periodic sync. */
-  if (!available && manager->retry_source == 0)
-    manager->retry_source = g_timeout_add_seconds (1, retry_sync, manager);
+  if (!available && manager->retry_source == NULL)
+    manager->retry_source = add_timeout (manager, 1, retry_sync);
 }
 
 /* What a finished operation leaves the record as. */
@@ -525,7 +554,7 @@ retry_sync (gpointer data)
 {
   NlxManager *manager = data;
 
-  manager->retry_source = 0;
+  g_clear_pointer (&manager->retry_source, g_source_unref);
   sync_instances (manager, NULL);
   return G_SOURCE_REMOVE;
 }
@@ -557,7 +586,7 @@ on_driver_event (const char *uuid,
 
   event->manager = manager_ref (user_data);
   event->uuid = g_strdup (uuid);
-  g_main_context_invoke (event->manager->context, handle_event, event);
+  defer (event->manager, handle_event, event);
 }
 
 /* ---- start-up --------------------------------------------------------- */
@@ -647,7 +676,9 @@ reconcile (NlxManager *manager,
  *
  * Loads the records under `state_path/records`, reconciles them with
  * the driver and starts watching it.  Results of operations are applied
- * in the thread-default main context of the caller.
+ * in the thread-default main context of the caller, which must not be the
+ * global default context: libvirt's default event loop (the lxc driver
+ * runs it) iterates that one from a thread of its own.
  *
  * Returns: (transfer full): the manager
  */
@@ -690,8 +721,8 @@ nlx_manager_new (const NlxConfig *config,
   if (!reconcile (manager, error))
     return NULL;
   nlx_virt_watch_events (virt, on_driver_event, manager);
-  manager->sync_source = g_timeout_add_seconds (config->sync_interval_s,
-                                                periodic_sync, manager);
+  manager->sync_source = add_timeout (manager, config->sync_interval_s,
+                                      periodic_sync);
   return g_steal_pointer (&manager);
 }
 
@@ -707,10 +738,12 @@ nlx_manager_free (NlxManager *manager)
   if (manager == NULL)
     return;
   manager->closed = TRUE;
-  if (manager->sync_source != 0)
-    g_source_remove (manager->sync_source);
-  if (manager->retry_source != 0)
-    g_source_remove (manager->retry_source);
+  if (manager->sync_source != NULL)
+    g_source_destroy (manager->sync_source);
+  g_clear_pointer (&manager->sync_source, g_source_unref);
+  if (manager->retry_source != NULL)
+    g_source_destroy (manager->retry_source);
+  g_clear_pointer (&manager->retry_source, g_source_unref);
   g_thread_pool_free (manager->workers, FALSE, TRUE);
   /* Deliver what the workers handed back, so their jobs are freed. */
   while (g_main_context_iteration (manager->context, FALSE))

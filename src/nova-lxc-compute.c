@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -119,6 +120,18 @@ on_hangup (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+static void
+watch_signal (GMainContext *context,
+              int signum,
+              GSourceFunc func,
+              gpointer data)
+{
+  g_autoptr(GSource) source = g_unix_signal_source_new (signum);
+
+  g_source_set_callback (source, func, data, NULL);
+  g_source_attach (source, context);
+}
+
 static NlxConfig *
 load_config (GError **error)
 {
@@ -137,9 +150,13 @@ run (GError **error)
   g_autoptr(NlxVirt) virt = NULL;
   g_autoptr(NlxManager) manager = NULL;
   g_autoptr(NlxApi) api = NULL;
-  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  /* Not the global default context, which libvirt's event loop runs in
+   * a thread of its own. */
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GMainLoop) loop = g_main_loop_new (context, FALSE);
   guint running;
 
+  g_main_context_push_thread_default (context);
   config = load_config (error);
   if (config == NULL)
     return FALSE;
@@ -163,9 +180,9 @@ run (GError **error)
              config->api_listen ? " and " : "",
              config->api_listen ? config->api_listen : "",
              config->compute_driver);
-  g_unix_signal_add (SIGTERM, on_signal, loop);
-  g_unix_signal_add (SIGINT, on_signal, loop);
-  g_unix_signal_add (SIGHUP, on_hangup, NULL);
+  watch_signal (context, SIGTERM, on_signal, loop);
+  watch_signal (context, SIGINT, on_signal, loop);
+  watch_signal (context, SIGHUP, on_hangup, NULL);
   g_main_loop_run (loop);
 
   g_clear_pointer (&api, nlx_api_free);
@@ -215,6 +232,9 @@ main (int argc,
     }
 
   g_log_set_writer_func (write_log, NULL, NULL);
+  /* A write to a libvirtd that has just gone away must fail, not kill the
+   * daemon. */
+  signal (SIGPIPE, SIG_IGN);
   if (!run (&error))
     {
       g_printerr ("nova-lxc-compute: %s\n", error->message);
