@@ -22,6 +22,7 @@
 #include <gio/gunixsocketaddress.h>
 #include <libsoup/soup.h>
 
+#include "nlx-bench.h"
 #include "nlx-error.h"
 #include "nlx-file.h"
 #include "nlx-lxc-error.h"
@@ -885,27 +886,6 @@ driver_instance (Bench *bench,
 
 /* ---- figures ----------------------------------------------------------- */
 
-static int
-compare_doubles (gconstpointer a,
-                 gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
-
-/* Nearest rank, so every figure printed is a time actually measured. */
-static double
-percentile (GArray *samples,
-            guint p)
-{
-  g_autoptr(GArray) sorted = g_array_copy (samples);
-  guint rank = (p * sorted->len + 99) / 100;
-
-  g_array_sort (sorted, compare_doubles);
-  return g_array_index (sorted, double, CLAMP (rank, 1, sorted->len) - 1);
-}
-
 static void
 append (GArray *samples,
         double value)
@@ -921,12 +901,14 @@ print_row (const char *what,
            GArray *driver,
            const char *target)
 {
-  double ratio = percentile (api, 50) / percentile (driver, 50);
+  double ratio = nlx_bench_percentile (api, 50) /
+                 nlx_bench_percentile (driver, 50);
 
   g_print ("%-16s api p50 %.3f s  p90 %.3f s | driver %-7s p50 %.3f s  "
            "p90 %.3f s | ratio %.2f%s\n", what,
-           percentile (api, 50), percentile (api, 90), driver_call,
-           percentile (driver, 50), percentile (driver, 90), ratio, target);
+           nlx_bench_percentile (api, 50), nlx_bench_percentile (api, 90),
+           driver_call, nlx_bench_percentile (driver, 50),
+           nlx_bench_percentile (driver, 90), ratio, target);
   return ratio;
 }
 
@@ -1062,7 +1044,8 @@ fill_host (Bench *bench,
   g_print ("%d servers ACTIVE in %.1f s (batches of %d, each to ACTIVE in "
            "p50 %.2f s, p90 %.2f s; %u creates sent again after no answer)\n",
            opt_instances, seconds_since (start), opt_concurrent,
-           percentile (batches, 50), percentile (batches, 90), resent);
+           nlx_bench_percentile (batches, 50),
+           nlx_bench_percentile (batches, 90), resent);
   return TRUE;
 }
 
@@ -1097,11 +1080,12 @@ measure_detail (Bench *bench,
       listed = json_array_get_length (
         json_object_get_array_member (json_node_get_object (reply), "servers"));
     }
-  figures->detail_p50_ms = percentile (samples, 50);
+  figures->detail_p50_ms = nlx_bench_percentile (samples, 50);
   g_print ("GET /servers/detail, %u servers: p50 %.1f ms  p90 %.1f ms  "
            "max %.1f ms (%d requests, %" G_GSIZE_FORMAT " KiB each)\n",
-           listed, figures->detail_p50_ms, percentile (samples, 90),
-           percentile (samples, 100), DETAIL_REQUESTS, length / 1024);
+           listed, figures->detail_p50_ms, nlx_bench_percentile (samples, 90),
+           nlx_bench_percentile (samples, 100), DETAIL_REQUESTS,
+           length / 1024);
   return TRUE;
 }
 
@@ -1148,11 +1132,11 @@ measure_burst (Bench *bench,
   figures->burst_active = active->len;
   g_print ("%d creates at once: %u/%u ACTIVE, %u failed; POSTs answered "
            "within %.3f s; ", opt_concurrent, active->len, creates->len,
-           problems, percentile (answered, 100));
+           problems, nlx_bench_percentile (answered, 100));
   if (active->len > 0)
-    g_print ("ACTIVE p50 %.2f s, %s %.2f s\n", percentile (active, 50),
+    g_print ("ACTIVE p50 %.2f s, %s %.2f s\n", nlx_bench_percentile (active, 50),
              problems == 0 ? "all ACTIVE after" : "last ACTIVE after",
-             percentile (active, 100));
+             nlx_bench_percentile (active, 100));
   else
     g_print ("none ACTIVE\n");
   return TRUE;

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include "nlx-bench.h"
 #include "nlx-error.h"
 #include "nlx-file.h"
 #include "nlx-lxc-domain.h"
@@ -230,27 +231,6 @@ measure (Bench *bench,
   return TRUE;
 }
 
-static int
-compare_doubles (gconstpointer a,
-                 gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
-
-/* Nearest rank, so every figure printed is a time actually measured. */
-static double
-percentile (GArray *samples,
-            guint p)
-{
-  g_autoptr(GArray) sorted = g_array_copy (samples);
-  guint rank = (p * sorted->len + 99) / 100;
-
-  g_array_sort (sorted, compare_doubles);
-  return g_array_index (sorted, double, CLAMP (rank, 1, sorted->len) - 1);
-}
-
 /* Returns the ratio of the p50s. */
 static double
 print_row (const char *what,
@@ -259,12 +239,12 @@ print_row (const char *what,
            GArray *libvirt,
            const char *target)
 {
-  double ratio = percentile (driver, 50) / percentile (libvirt, 50);
+  double ratio = nlx_bench_percentile (driver, 50) / nlx_bench_percentile (libvirt, 50);
 
   g_print ("%-22s driver p50 %.3f s  p90 %.3f s | libvirt %-7s p50 %.3f s  "
            "p90 %.3f s | ratio %.2f%s\n", what,
-           percentile (driver, 50), percentile (driver, 90), libvirt_call,
-           percentile (libvirt, 50), percentile (libvirt, 90), ratio, target);
+           nlx_bench_percentile (driver, 50), nlx_bench_percentile (driver, 90), libvirt_call,
+           nlx_bench_percentile (libvirt, 50), nlx_bench_percentile (libvirt, 90), ratio, target);
   return ratio;
 }
 
@@ -342,7 +322,7 @@ run (Bench *bench,
                              "destroy", stubborn_libvirt.stop_s,
                              " (target <= "
                              G_STRINGIFY (STUBBORN_DESTROY_RATIO_TARGET) ")");
-  destroy_p50 = percentile (stubborn_driver.stop_s, 50);
+  destroy_p50 = nlx_bench_percentile (stubborn_driver.stop_s, 50);
 
   print_target ("spawn ratio <= " G_STRINGIFY (SPAWN_RATIO_TARGET),
                 spawn_ratio <= SPAWN_RATIO_TARGET, spawn_ratio, "");
