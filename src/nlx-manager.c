@@ -1001,6 +1001,14 @@ nlx_manager_act (NlxManager *manager,
   if (entry == NULL || !check_available (manager, error))
     return FALSE;
   record = entry->record;
+  /* Known now, so the caller gets 501 rather than a server in ERROR. */
+  if ((action == NLX_ACTION_PAUSE || action == NLX_ACTION_UNPAUSE) &&
+      !nlx_virt_has_capability (manager->virt, NLX_DRIVER_CAP_PAUSE))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_SUPPORTED,
+                   _("This host's driver cannot pause instances"));
+      return FALSE;
+    }
 
   if (action == NLX_ACTION_DELETE && record->task_state != NLX_TASK_STATE_NONE)
     {

@@ -299,8 +299,10 @@ nlx_virt_watch_events (NlxVirt *virt,
   return TRUE;
 }
 
-const char *
-nlx_virt_get_name (NlxVirt *virt)
+/* Whether the driver has the optional operations of @capability. */
+gboolean
+nlx_virt_has_capability (NlxVirt *virt,
+                         NlxDriverCapability capability)
 {
-  return virt->driver->name;
+  return (virt->driver->capabilities & capability) == capability;
 }

@@ -64,6 +64,7 @@ NlxHostResources *nlx_virt_get_available_resource (NlxVirt *virt,
 gboolean nlx_virt_watch_events (NlxVirt *virt,
                                 NlxDriverEventFunc func,
                                 gpointer user_data);
-const char *nlx_virt_get_name (NlxVirt *virt);
+gboolean nlx_virt_has_capability (NlxVirt *virt,
+                                  NlxDriverCapability capability);
 
 G_END_DECLS
