@@ -364,23 +364,29 @@ xpath_string (const char *xml,
   return copy;
 }
 
+/* The host side of the domain's console PTY, or %NULL. */
+static char *
+console_pty (virDomainPtr dom)
+{
+  g_autofree char *xml = virDomainGetXMLDesc (dom, 0);
+
+  if (xml == NULL)
+    return NULL;
+  return xpath_string (xml, "string(/domain/devices/console[@type='pty']"
+                            "/source/@path)");
+}
+
 /* Best effort: failing to save console output must not fail the
  * operation that wanted it saved. */
 static NlxLxcConsole *
-open_console (NlxDriverState *state,
-              virDomainPtr dom,
-              const char *uuid)
+open_pty (NlxDriverState *state,
+          const char *pty,
+          const char *uuid)
 {
-  g_autofree char *xml = virDomainGetXMLDesc (dom, 0);
-  g_autofree char *pty = NULL;
   g_autofree char *log_path = console_log_path (state, uuid);
   g_autoptr(GError) error = NULL;
   NlxLxcConsole *console;
 
-  if (xml == NULL)
-    return NULL;
-  pty = xpath_string (xml, "string(/domain/devices/console[@type='pty']"
-                           "/source/@path)");
   if (pty == NULL)
     return NULL;
   console = nlx_lxc_console_open (pty, log_path, &error);
@@ -389,16 +395,74 @@ open_console (NlxDriverState *state,
   return console;
 }
 
+static NlxLxcConsole *
+open_console (NlxDriverState *state,
+              virDomainPtr dom,
+              const char *uuid)
+{
+  g_autofree char *pty = console_pty (dom);
+
+  return open_pty (state, pty, uuid);
+}
+
+static void
+drain_pty (NlxDriverState *state,
+           const char *pty,
+           const char *uuid)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->console_lock);
+  g_autoptr(NlxLxcConsole) console = open_pty (state, pty, uuid);
+
+  if (console != NULL)
+    nlx_lxc_console_read (console, 0, NULL);
+}
+
 static void
 drain_console (NlxDriverState *state,
                virDomainPtr dom,
                const char *uuid)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->console_lock);
-  g_autoptr(NlxLxcConsole) console = open_console (state, dom, uuid);
+  g_autofree char *pty = console_pty (dom);
 
-  if (console != NULL)
-    nlx_lxc_console_read (console, 0, NULL);
+  drain_pty (state, pty, uuid);
+}
+
+/* Drains the console of every running instance of ours.  @ptys maps
+ * "uuid id" to the PTY path, which only changes when the domain starts
+ * again (with a new id), so the domain XML is read once per boot, not
+ * once a second. */
+static void
+drain_all (NlxDriverState *state,
+           GHashTable **ptys)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                      g_free, g_free);
+  g_autoptr(virConnect) conn = connection (state, NULL);
+  virDomainPtr *doms = NULL;
+  int n = -1;
+
+  if (conn != NULL)
+    n = virConnectListAllDomains (conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+  for (int i = 0; i < n; i++)
+    {
+      char uuid[VIR_UUID_STRING_BUFLEN];
+
+      if (is_ours (doms[i], uuid))
+        {
+          char *key = g_strdup_printf ("%s %u", uuid, virDomainGetID (doms[i]));
+          char *pty = NULL;
+
+          if (!g_hash_table_steal_extended (*ptys, key, NULL, (gpointer *) &pty))
+            pty = console_pty (doms[i]);
+          drain_pty (state, pty, uuid);
+          g_hash_table_insert (seen, key, pty);
+        }
+      virDomainFree (doms[i]);
+    }
+  free (doms);
+  /* Keep only what still runs. */
+  g_hash_table_unref (*ptys);
+  *ptys = g_steal_pointer (&seen);
 }
 
 /* Keeps every running instance's console flowing, as Nova's console log
@@ -408,14 +472,13 @@ static gpointer
 console_drainer (gpointer data)
 {
   NlxDriverState *state = data;
+  g_autoptr(GHashTable) ptys = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                      g_free, g_free);
 
   g_mutex_lock (&state->console_lock);
   while (!state->stopping)
     {
       gint64 next = g_get_monotonic_time () + CONSOLE_DRAIN_INTERVAL_US;
-      g_autoptr(virConnect) conn = NULL;
-      virDomainPtr *doms = NULL;
-      int n = -1;
 
       while (!state->stopping &&
              g_cond_wait_until (&state->console_cond, &state->console_lock, next))
@@ -423,19 +486,7 @@ console_drainer (gpointer data)
       if (state->stopping)
         break;
       g_mutex_unlock (&state->console_lock);
-
-      conn = connection (state, NULL);
-      if (conn != NULL)
-        n = virConnectListAllDomains (conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-      for (int i = 0; i < n; i++)
-        {
-          char uuid[VIR_UUID_STRING_BUFLEN];
-
-          if (is_ours (doms[i], uuid))
-            drain_console (state, doms[i], uuid);
-          virDomainFree (doms[i]);
-        }
-      free (doms);
+      drain_all (state, &ptys);
       g_mutex_lock (&state->console_lock);
     }
   g_mutex_unlock (&state->console_lock);
