@@ -288,18 +288,26 @@ work (gpointer data,
       job->ok = run_action (manager, job, &job->error);
       break;
     case JOB_SYNC:
-      {
-        /* Also tells whether the hypervisor answers at all. */
-        g_auto(GStrv) uuids = nlx_virt_list_instances (manager->virt,
-                                                       &job->error);
-        job->ok = uuids != NULL;
-      }
+      job->ok = TRUE;
       for (guint i = 0; job->ok && i < job->sync->len; i++)
         {
           SyncResult *result = job->sync->pdata[i];
 
-          nlx_virt_get_info (manager->virt, result->uuid, &result->info,
-                             &result->error);
+          if (!nlx_virt_get_info (manager->virt, result->uuid, &result->info,
+                                  &result->error) &&
+              is_unavailable (result->error))
+            {
+              job->ok = FALSE;
+              job->error = g_error_copy (result->error);
+            }
+        }
+      /* With nothing to ask about, still find out whether the hypervisor
+       * answers. */
+      if (job->sync->len == 0)
+        {
+          g_auto(GStrv) uuids = nlx_virt_list_instances (manager->virt,
+                                                         &job->error);
+          job->ok = uuids != NULL;
         }
       break;
     }
@@ -443,9 +451,11 @@ apply_sync (NlxManager *manager,
           if (apply_power_state (entry->record, result->info.state))
             save (manager, entry);
         }
-      else if (g_error_matches (result->error, NLX_DRIVER_ERROR,
-                                NLX_DRIVER_ERROR_NOT_FOUND) &&
-               entry->record->vm_state != NLX_VM_STATE_ERROR)
+      else if (!g_error_matches (result->error, NLX_DRIVER_ERROR,
+                                 NLX_DRIVER_ERROR_NOT_FOUND))
+        g_debug ("Instance %s not synchronised: %s", result->uuid,
+                 result->error->message);
+      else if (entry->record->vm_state != NLX_VM_STATE_ERROR)
         {
           g_warning ("Instance %s is gone from the hypervisor",
                      result->uuid);
@@ -455,11 +465,6 @@ apply_sync (NlxManager *manager,
                                       "hypervisor; delete it"));
           save (manager, entry);
         }
-      else if (result->error != NULL &&
-               !g_error_matches (result->error, NLX_DRIVER_ERROR,
-                                 NLX_DRIVER_ERROR_NOT_FOUND))
-        g_debug ("Instance %s not synchronised: %s", result->uuid,
-                 result->error->message);
     }
 }
 
