@@ -1,0 +1,46 @@
+/* nlx-mount.h: read-only loop devices, and mounts made by the host and
+ * placed in a container's mount namespace */
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+/* Loop devices carry a name (the kernel's lo_file_name, at most 63
+ * bytes) so that what this host made can be found again after a crash. */
+#define NLX_LOOP_NAME_MAX 63
+
+char *nlx_loop_attach (int fd,
+                       const char *name,
+                       GError **error);
+char *nlx_loop_find (const char *name);
+GPtrArray *nlx_loop_find_prefix (const char *prefix);
+gboolean nlx_loop_detach (const char *device,
+                          GError **error);
+
+int nlx_mount_prepare (const char *device,
+                       const char *fstype,
+                       gboolean for_root,
+                       GError **error);
+gboolean nlx_mount_into_namespace (int mount_fd,
+                                   pid_t pid,
+                                   const char *path,
+                                   GError **error);
+gboolean nlx_mount_at (int mount_fd,
+                       const char *path,
+                       GError **error);
+gboolean nlx_umount_in_namespace (pid_t pid,
+                                  const char *path,
+                                  GError **error);
+gboolean nlx_mount_is_in_namespace (pid_t pid,
+                                    const char *path);
+gboolean nlx_mount_overlay (const char *lower,
+                            const char *upper,
+                            const char *work,
+                            const char *target,
+                            GError **error);
+gboolean nlx_umount (const char *path,
+                     GError **error);
+
+G_END_DECLS

@@ -1,0 +1,90 @@
+/* nlx-volume.h: volumes named by id, resolved under the operator's roots,
+ * probed and checked before anything mounts them */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* A volume id is a plain file name: [A-Za-z0-9][A-Za-z0-9._-]*, at most
+ * this long (and never "." or ".."). */
+#define NLX_VOLUME_ID_MAX 64
+
+#define NLX_VOLUME_DEFAULT_WHITELIST "ext4", "ext3", "ext2", "xfs"
+
+/**
+ * NlxVolumeSettings:
+ * @dir: the volume directory; each entry is a volume whose id is its name
+ * @allowed_roots: what an entry may resolve to after symlinks: a path
+ *   under one of these directories, or matching one of them as an
+ *   fnmatch(3) pattern (e.g. /dev/dm-*)
+ * @whitelist: filesystem types that may be mounted
+ * @verify_fsck: check a filesystem with libguestfs before its first mount
+ *
+ * The [volumes] section of nova-lxc.conf(5).
+ */
+typedef struct {
+  char *dir;
+  char **allowed_roots;
+  char **whitelist;
+  gboolean verify_fsck;
+} NlxVolumeSettings;
+
+NlxVolumeSettings *nlx_volume_settings_new (GKeyFile *keyfile,
+                                            GError **error);
+void nlx_volume_settings_free (NlxVolumeSettings *settings);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxVolumeSettings, nlx_volume_settings_free)
+
+gboolean nlx_volume_id_is_valid (const char *id);
+
+int nlx_volume_open (const NlxVolumeSettings *settings,
+                     const char *id,
+                     char **resolved,
+                     GError **error);
+
+char *nlx_volume_probe (const NlxVolumeSettings *settings,
+                        int fd,
+                        const char *id,
+                        GError **error);
+
+gboolean nlx_volume_fsck (const char *path,
+                          const char *fstype,
+                          const char *id,
+                          GError **error);
+
+/**
+ * NlxVolumeInfo:
+ * @id: the volume's id
+ * @size_bytes: its size
+ * @is_block: whether it is a block device rather than a file
+ * @fstype: (nullable): the filesystem type libblkid finds on it, if it
+ *   finds exactly one
+ * @created_at: when its entry was made (the entry's change time), UTC
+ */
+typedef struct {
+  char *id;
+  guint64 size_bytes;
+  gboolean is_block;
+  char *fstype;
+  GDateTime *created_at;
+} NlxVolumeInfo;
+
+void nlx_volume_info_free (NlxVolumeInfo *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxVolumeInfo, nlx_volume_info_free)
+
+NlxVolumeInfo *nlx_volume_info (const NlxVolumeSettings *settings,
+                                const char *id,
+                                GError **error);
+GPtrArray *nlx_volume_list (const NlxVolumeSettings *settings,
+                            GError **error);
+gboolean nlx_volume_create (const NlxVolumeSettings *settings,
+                            const char *id,
+                            guint64 size_bytes,
+                            const char *fstype,
+                            const char *from_dir,
+                            GError **error);
+gboolean nlx_volume_delete (const NlxVolumeSettings *settings,
+                            const char *id,
+                            GError **error);
+
+G_END_DECLS

@@ -1,0 +1,910 @@
+/* test-mount.c: read-only loop devices and host-made mounts, on the real
+ * kernel
+ *
+ * Every case runs its body in a subprocess; the parent's teardown then
+ * unmounts what is left under the case's temporary directory, frees the
+ * loop devices the case named and removes the directory, even when an
+ * assertion killed the body.  Processes standing for containers (a
+ * process in a mount namespace of its own) die with the body
+ * (PR_SET_PDEATHSIG), and their namespace with them.  Objects carry names
+ * no operator uses: loop devices named "nlxtest:*", directories
+ * nlxtest-mount-*.
+ *
+ * They need root, loop devices and e2fsprogs; without them the cases are
+ * skipped with the reason, unless NLX_TEST_REQUIRE_LIBVIRT is set
+ * (tools/check sets it), when they fail. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/fs.h>
+#include <glib/gstdio.h>
+
+#include "nlx-error.h"
+#include "nlx-file.h"
+#include "nlx-mount.h"
+
+#define IMAGE_SIZE (16 * 1024 * 1024)
+#define PAYLOAD "nlxtest payload\n"
+
+typedef struct {
+  char *dir;      /* private: images, mount points, whatever a case adds */
+  char *prefix;   /* of the names of this case's loop devices */
+  gboolean usable;
+} Fixture;
+
+typedef void (*CaseFunc) (Fixture *f);
+
+static char *
+missing_requirement (void)
+{
+  static const char * const programs[] = { "mkfs.ext4", "debugfs",
+                                           "dumpe2fs" };
+
+  if (geteuid () != 0)
+    return g_strdup ("not root");
+  if (!g_file_test ("/dev/loop-control", G_FILE_TEST_EXISTS))
+    return g_strdup ("no /dev/loop-control");
+  for (guint i = 0; i < G_N_ELEMENTS (programs); i++)
+    {
+      g_autofree char *path = g_find_program_in_path (programs[i]);
+
+      if (path == NULL)
+        return g_strdup_printf ("no %s (e2fsprogs)", programs[i]);
+    }
+  return NULL;
+}
+
+static void
+fixture_setup (Fixture *f,
+               gconstpointer data)
+{
+  g_autofree char *missing = missing_requirement ();
+  g_autoptr(GError) error = NULL;
+
+  if (missing != NULL)
+    {
+      g_autofree char *reason = g_strdup_printf ("cannot test mounts: %s",
+                                                 missing);
+
+      if (g_getenv ("NLX_TEST_REQUIRE_LIBVIRT") != NULL)
+        g_error ("%s", reason);
+      g_test_skip (reason);
+      return;
+    }
+  f->usable = TRUE;
+  if (g_test_subprocess ())
+    {
+      /* The parent made the directory; the body uses the same. */
+      f->dir = g_strdup (g_getenv ("NLX_TEST_DIR"));
+      f->prefix = g_strdup (g_getenv ("NLX_TEST_LOOP_PREFIX"));
+      return;
+    }
+  f->dir = g_dir_make_tmp ("nlxtest-mount-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->prefix = g_strdup_printf ("nlxtest:%08x:", g_random_int ());
+  g_setenv ("NLX_TEST_DIR", f->dir, TRUE);
+  g_setenv ("NLX_TEST_LOOP_PREFIX", f->prefix, TRUE);
+}
+
+/* Mount points of this process's namespace under @dir, deepest first. */
+static GPtrArray *
+mounts_under (const char *dir)
+{
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *contents = NULL;
+  g_autofree char *prefix = g_strconcat (dir, "/", NULL);
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &contents,
+                                      NULL, NULL));
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) fields = g_strsplit (lines[i], " ", 6);
+      g_autofree char *mount_point = NULL;
+
+      if (g_strv_length (fields) < 5)
+        continue;
+      /* g_strcompress() undoes mountinfo's octal escapes (\040...) */
+      mount_point = g_strcompress (fields[4]);
+      if (g_str_has_prefix (mount_point, prefix) ||
+          strcmp (mount_point, dir) == 0)
+        g_ptr_array_insert (found, 0, g_steal_pointer (&mount_point));
+    }
+  return g_steal_pointer (&found);
+}
+
+static void
+fixture_teardown (Fixture *f,
+                  gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) mounts = NULL;
+  g_autoptr(GPtrArray) loops = NULL;
+  gint64 deadline;
+
+  if (!f->usable || g_test_subprocess ())
+    goto out;
+
+  /* Mounts stack, so unmount until nothing is left. */
+  for (int round = 0; round < 8; round++)
+    {
+      g_clear_pointer (&mounts, g_ptr_array_unref);
+      mounts = mounts_under (f->dir);
+      if (mounts->len == 0)
+        break;
+      for (guint i = 0; i < mounts->len; i++)
+        umount2 (mounts->pdata[i], MNT_DETACH | UMOUNT_NOFOLLOW);
+    }
+  g_assert_cmpuint (mounts->len, ==, 0);
+
+  /* A lazily released mount lets its loop device go a moment later. */
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  do
+    {
+      g_clear_pointer (&loops, g_ptr_array_unref);
+      loops = nlx_loop_find_prefix (f->prefix);
+      for (guint i = 0; i < loops->len; i++)
+        {
+          g_assert_true (nlx_loop_detach (loops->pdata[i], &error));
+          g_assert_no_error (error);
+        }
+      if (loops->len > 0)
+        g_usleep (50 * 1000);
+    }
+  while (loops->len > 0 && g_get_monotonic_time () < deadline);
+  g_clear_pointer (&loops, g_ptr_array_unref);
+  loops = nlx_loop_find_prefix (f->prefix);
+  g_assert_cmpuint (loops->len, ==, 0);
+
+  nlx_file_remove_tree (f->dir, &error);
+  g_assert_no_error (error);
+
+out:
+  g_free (f->dir);
+  g_free (f->prefix);
+}
+
+static void
+run_case (Fixture *f,
+          gconstpointer data)
+{
+  CaseFunc body = (CaseFunc) data;
+
+  if (!f->usable)
+    return;
+  if (g_test_subprocess ())
+    {
+      body (f);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 120 * G_USEC_PER_SEC,
+                          G_TEST_SUBPROCESS_INHERIT_STDERR);
+  /* Not g_test_trap_assert_passed (): it would abort before the teardown
+   * that removes what the body made. */
+  if (!g_test_trap_has_passed ())
+    g_test_fail_printf ("%s failed; its messages are above",
+                        g_test_get_path ());
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static char *
+run_command (const char * const *argv)
+{
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+  int status;
+
+  g_spawn_sync (NULL, (char **) argv, NULL,
+                G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                &out, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_spawn_check_wait_status (status, &error);
+  g_assert_no_error (error);
+  return out;
+}
+
+static char *
+path_in (Fixture *f,
+         const char *name)
+{
+  return g_build_filename (f->dir, name, NULL);
+}
+
+static char *
+make_dir (Fixture *f,
+          const char *name)
+{
+  char *path = path_in (f, name);
+
+  g_assert_cmpint (g_mkdir_with_parents (path, 0755), ==, 0);
+  return path;
+}
+
+static void
+write_file (const char *path,
+            const char *contents)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (path, contents, -1, &error);
+  g_assert_no_error (error);
+}
+
+/* A 16 MiB file, all zeros. */
+static char *
+make_blank_image (Fixture *f,
+                  const char *name)
+{
+  char *image = path_in (f, name);
+  int fd = open (image, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (ftruncate (fd, IMAGE_SIZE), ==, 0);
+  close (fd);
+  return image;
+}
+
+/* An ext4 image holding "file" with PAYLOAD. */
+static char *
+make_ext4_image (Fixture *f,
+                 const char *name)
+{
+  g_autofree char *content_name = g_strconcat (name, ".d", NULL);
+  g_autofree char *content = make_dir (f, content_name);
+  g_autofree char *file = g_build_filename (content, "file", NULL);
+  char *image = make_blank_image (f, name);
+
+  write_file (file, PAYLOAD);
+  g_free (run_command ((const char * const []) {
+    "mkfs.ext4", "-q", "-F", "-d", content, image, NULL }));
+  return image;
+}
+
+static char *
+loop_name (Fixture *f,
+           const char *what)
+{
+  return g_strconcat (f->prefix, what, NULL);
+}
+
+static char *
+attach (Fixture *f,
+        const char *image,
+        const char *what)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = loop_name (f, what);
+  /* Writable, so that only nlx_loop_attach() makes the device read-only
+   * (the kernel would for a read-only descriptor). */
+  int fd = open (image, O_RDWR | O_CLOEXEC);
+  char *device;
+
+  g_assert_cmpint (fd, >=, 0);
+  device = nlx_loop_attach (fd, name, &error);
+  close (fd);
+  g_assert_no_error (error);
+  g_assert_nonnull (device);
+  g_assert_true (g_str_has_prefix (device, "/dev/loop"));
+  return device;
+}
+
+static void
+detach (const char *device)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (nlx_loop_detach (device, &error));
+  g_assert_no_error (error);
+}
+
+static int
+prepare (const char *device)
+{
+  g_autoptr(GError) error = NULL;
+  int fd = nlx_mount_prepare (device, "ext4", FALSE, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (fd, >=, 0);
+  return fd;
+}
+
+/* A stand-in for a container: a process in a mount namespace of its own,
+ * whose mounts are private unless @private_mounts is FALSE (then they
+ * stay peers of the host's shared mounts).  It dies with the test. */
+static pid_t
+start_namespace (gboolean private_mounts)
+{
+  pid_t parent = getpid ();
+  int fds[2];
+  pid_t pid;
+  char c;
+
+  g_assert_cmpint (pipe2 (fds, O_CLOEXEC), ==, 0);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      close (fds[0]);
+      if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != parent ||
+          unshare (CLONE_NEWNS) != 0 ||
+          (private_mounts &&
+           mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) ||
+          write (fds[1], "x", 1) != 1)
+        _exit (1);
+      for (;;)
+        pause ();
+    }
+  close (fds[1]);
+  g_assert_cmpint (read (fds[0], &c, 1), ==, 1);
+  close (fds[0]);
+  return pid;
+}
+
+static void
+stop_namespace (pid_t pid)
+{
+  int status;
+
+  g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+}
+
+/* The per-mount options of the mount at @path for @pid, or NULL. */
+static char *
+mount_options (pid_t pid,
+               const char *path)
+{
+  g_autofree char *file = g_strdup_printf ("/proc/%d/mountinfo", (int) pid);
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  char *options = NULL;
+
+  g_assert_true (g_file_get_contents (file, &contents, NULL, NULL));
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) fields = g_strsplit (lines[i], " ", 7);
+      g_autofree char *mount_point = NULL;
+
+      if (g_strv_length (fields) < 6)
+        continue;
+      mount_point = g_strcompress (fields[4]);
+      if (strcmp (mount_point, path) == 0)
+        {
+          g_free (options);
+          options = g_strdup (fields[5]);  /* the topmost one wins */
+        }
+    }
+  return options;
+}
+
+static gboolean
+has_option (const char *options,
+            const char *option)
+{
+  g_auto(GStrv) list = g_strsplit (options, ",", -1);
+
+  return g_strv_contains ((const char * const *) list, option);
+}
+
+static gboolean
+mountinfo_mentions (pid_t pid,
+                    const char *text)
+{
+  g_autofree char *file = g_strdup_printf ("/proc/%d/mountinfo", (int) pid);
+  g_autofree char *contents = NULL;
+
+  g_assert_true (g_file_get_contents (file, &contents, NULL, NULL));
+  return strstr (contents, text) != NULL;
+}
+
+static char *
+file_checksum (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length;
+
+  g_file_get_contents (path, &contents, &length, &error);
+  g_assert_no_error (error);
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guchar *) contents,
+                                      length);
+}
+
+static void
+assert_file_contents (const char *path,
+                      const char *expected)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+
+  g_file_get_contents (path, &contents, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (contents, ==, expected);
+}
+
+/* ---- cases ------------------------------------------------------------- */
+
+static void
+case_loop_read_only (Fixture *f)
+{
+  g_autofree char *image = make_ext4_image (f, "image");
+  g_autofree char *name = loop_name (f, "ro");
+  g_autofree char *device = attach (f, image, "ro");
+  g_autofree char *found = NULL;
+  g_autoptr(GPtrArray) all = NULL;
+  char block[512] = { 0 };
+  int read_only = 0;
+  int fd;
+
+  /* The kernel refuses writes, at open or at write. */
+  fd = open (device, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (ioctl (fd, BLKROGET, &read_only), ==, 0);
+  g_assert_cmpint (read_only, ==, 1);
+  close (fd);
+  fd = open (device, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    g_assert_true (errno == EROFS || errno == EACCES || errno == EPERM);
+  else
+    {
+      g_assert_cmpint (pwrite (fd, block, sizeof block, 0), ==, -1);
+      g_assert_true (errno == EPERM || errno == EROFS);
+      close (fd);
+    }
+
+  found = nlx_loop_find (name);
+  g_assert_cmpstr (found, ==, device);
+  all = nlx_loop_find_prefix (f->prefix);
+  g_assert_cmpuint (all->len, ==, 1);
+  g_assert_cmpstr (all->pdata[0], ==, device);
+  g_clear_pointer (&found, g_free);
+  found = nlx_loop_find ("nlxtest:no-such-name");
+  g_assert_null (found);
+  g_clear_pointer (&all, g_ptr_array_unref);
+  all = nlx_loop_find_prefix ("");
+  g_assert_cmpuint (all->len, ==, 0);
+
+  detach (device);
+  found = nlx_loop_find (name);
+  g_assert_null (found);
+  g_clear_pointer (&all, g_ptr_array_unref);
+  all = nlx_loop_find_prefix (f->prefix);
+  g_assert_cmpuint (all->len, ==, 0);
+  /* Detaching what is free already is no error. */
+  detach (device);
+}
+
+static void
+case_namespace (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *image = make_ext4_image (f, "image");
+  g_autofree char *device = attach (f, image, "ns");
+  g_autofree char *target = path_in (f, "mnt/sub dir");
+  g_autofree char *in_child = NULL;
+  g_autofree char *file = NULL;
+  g_autofree char *new_file = NULL;
+  g_autofree char *host_file = g_build_filename (target, "file", NULL);
+  g_autofree char *options = NULL;
+  pid_t child = start_namespace (TRUE);
+  int fd = prepare (device);
+
+  g_assert_true (nlx_mount_into_namespace (fd, child, target, &error));
+  g_assert_no_error (error);
+  close (fd);
+
+  /* Seen by the container, through its own root ... */
+  in_child = g_strdup_printf ("/proc/%d/root%s", (int) child, target);
+  file = g_build_filename (in_child, "file", NULL);
+  assert_file_contents (file, PAYLOAD);
+  g_assert_true (nlx_mount_is_in_namespace (child, target));
+  options = mount_options (child, target);
+  g_assert_nonnull (options);
+  g_assert_true (has_option (options, "ro"));
+  g_assert_true (has_option (options, "nosuid"));
+  g_assert_true (has_option (options, "nodev"));
+  g_assert_true (has_option (options, "noexec"));
+  new_file = g_build_filename (in_child, "new", NULL);
+  g_assert_cmpint (open (new_file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600), ==,
+                   -1);
+  g_assert_cmpint (errno, ==, EROFS);
+
+  /* ... never by the host, where the directory stays empty. */
+  g_assert_false (nlx_mount_is_in_namespace (getpid (), target));
+  g_assert_false (mountinfo_mentions (getpid (), f->dir));
+  g_assert_true (g_file_test (target, G_FILE_TEST_IS_DIR));
+  g_assert_false (g_file_test (host_file, G_FILE_TEST_EXISTS));
+
+  g_assert_true (nlx_umount_in_namespace (child, target, &error));
+  g_assert_no_error (error);
+  g_assert_false (nlx_mount_is_in_namespace (child, target));
+  g_assert_false (g_file_test (file, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (in_child, G_FILE_TEST_IS_DIR));
+  /* Unmounting what is not mounted, or where nothing is, is no error. */
+  g_assert_true (nlx_umount_in_namespace (child, target, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&target, g_free);
+  target = path_in (f, "no/such/dir");
+  g_assert_true (nlx_umount_in_namespace (child, target, &error));
+  g_assert_no_error (error);
+
+  stop_namespace (child);
+  /* Nor is a container that is gone. */
+  g_assert_true (nlx_umount_in_namespace (child, target, &error));
+  g_assert_no_error (error);
+  detach (device);
+}
+
+/* A symbolic link or a file in the path, planted by the container, is
+ * refused and nothing is mounted or created through it. */
+static void
+case_namespace_bad_paths (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *image = make_ext4_image (f, "image");
+  g_autofree char *device = attach (f, image, "badpath");
+  g_autofree char *outside = make_dir (f, "outside");
+  g_autofree char *link = path_in (f, "link");
+  g_autofree char *through_link = g_build_filename (link, "x", NULL);
+  g_autofree char *created = g_build_filename (outside, "x", NULL);
+  g_autofree char *plain = path_in (f, "plain");
+  g_autofree char *through_file = g_build_filename (plain, "x", NULL);
+  pid_t child = start_namespace (TRUE);
+  int fd = prepare (device);
+
+  g_assert_cmpint (symlink (outside, link), ==, 0);
+  write_file (plain, "not a directory\n");
+
+  g_assert_false (nlx_mount_into_namespace (fd, child, through_link, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "symbolic link"));
+  g_clear_error (&error);
+  g_assert_false (g_file_test (created, G_FILE_TEST_EXISTS));
+  /* The final component a link: refused too. */
+  g_assert_false (nlx_mount_into_namespace (fd, child, link, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  g_assert_false (nlx_mount_into_namespace (fd, child, through_file, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "not a directory"));
+  g_clear_error (&error);
+
+  g_assert_false (mountinfo_mentions (child, f->dir));
+  g_assert_false (mountinfo_mentions (getpid (), f->dir));
+
+  close (fd);
+  stop_namespace (child);
+  detach (device);
+}
+
+/* A container whose mounts are peers of the host's would hand the mount
+ * back to the host: refused. */
+static void
+case_namespace_shared_refused (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *image = make_ext4_image (f, "image");
+  g_autofree char *device = attach (f, image, "shared");
+  g_autofree char *shared = make_dir (f, "shared");
+  g_autofree char *target = g_build_filename (shared, "mnt", NULL);
+  pid_t child;
+  int fd;
+
+  g_assert_cmpint (mount ("nlxtest", shared, "tmpfs", MS_NODEV | MS_NOSUID,
+                          "size=1m"), ==, 0);
+  g_assert_cmpint (mount (NULL, shared, NULL, MS_SHARED, NULL), ==, 0);
+  child = start_namespace (FALSE);
+  fd = prepare (device);
+
+  g_assert_false (nlx_mount_into_namespace (fd, child, target, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "propagates to the host"));
+  g_clear_error (&error);
+  g_assert_false (nlx_mount_is_in_namespace (child, target));
+  g_assert_false (nlx_mount_is_in_namespace (getpid (), target));
+
+  close (fd);
+  stop_namespace (child);
+  g_assert_true (nlx_umount (shared, &error));
+  g_assert_no_error (error);
+  detach (device);
+}
+
+/* An ext4 image whose journal needs recovery mounts read-only without
+ * replay, and the image is not changed by a bit. */
+static void
+case_dirty_journal (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *image = make_ext4_image (f, "image");
+  g_autofree char *pattern = path_in (f, "pattern");
+  g_autofree char *commands = path_in (f, "debugfs-commands");
+  g_autofree char *free_out = NULL;
+  g_autofree char *journal_commands = NULL;
+  g_autofree char *header = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *device = NULL;
+  g_autofree char *target = make_dir (f, "mnt dir");
+  g_autofree char *file = g_build_filename (target, "file", NULL);
+  g_autofree char *options = NULL;
+  g_autofree char *after_root = NULL;
+  g_autofree char *root_name = loop_name (f, "dirty-root");
+  g_autofree char *found = NULL;
+  gint64 deadline;
+  const char *number;
+  guint64 block;
+  int fd;
+
+  /* A committed transaction in the journal, not yet written to its
+   * place: debugfs writes one (journal_open, journal_write,
+   * journal_close) and sets needs_recovery, as a crash would leave it.
+   * Its block is a free one, filled with a pattern. */
+  free_out = run_command ((const char * const []) {
+    "debugfs", "-R", "ffb 1 2000", image, NULL });
+  number = strstr (free_out, "Free blocks found: ");
+  g_assert_nonnull (number);
+  block = g_ascii_strtoull (number + strlen ("Free blocks found: "), NULL,
+                            10);
+  g_assert_cmpuint (block, >, 0);
+  {
+    g_autofree char *data = g_strnfill (4096, 'N');
+
+    write_file (pattern, data);
+  }
+  journal_commands = g_strdup_printf ("jo\njw -b %" G_GUINT64_FORMAT " %s\n"
+                                      "jc\n", block, pattern);
+  write_file (commands, journal_commands);
+  g_free (run_command ((const char * const []) {
+    "debugfs", "-w", "-f", commands, image, NULL }));
+  header = run_command ((const char * const []) {
+    "dumpe2fs", "-h", image, NULL });
+  g_assert_nonnull (strstr (header, "needs_recovery"));
+
+  before = file_checksum (image);
+  device = attach (f, image, "dirty");
+
+  /* Without noload the kernel would have to replay, which it cannot on
+   * a read-only device: it refuses. */
+  g_assert_cmpint (mount (device, target, "ext4", MS_RDONLY, NULL), ==, -1);
+  g_assert_cmpint (errno, ==, EROFS);
+
+  fd = prepare (device);
+  g_assert_true (nlx_mount_at (fd, target, &error));
+  g_assert_no_error (error);
+  close (fd);
+  assert_file_contents (file, PAYLOAD);
+  g_assert_true (nlx_mount_is_in_namespace (getpid (), target));
+  options = mount_options (getpid (), target);
+  g_assert_true (has_option (options, "ro"));
+  g_assert_true (has_option (options, "noexec"));
+
+  g_assert_true (nlx_umount (target, &error));
+  g_assert_no_error (error);
+  g_assert_false (nlx_mount_is_in_namespace (getpid (), target));
+  g_assert_true (nlx_umount (target, &error));
+  g_assert_no_error (error);
+  detach (device);
+
+  after = file_checksum (image);
+  g_assert_cmpstr (after, ==, before);
+
+  /* A root filesystem keeps exec and suid, never devices. */
+  g_free (device);
+  device = attach (f, image, "dirty-root");
+  fd = nlx_mount_prepare (device, "ext4", TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_true (nlx_mount_at (fd, target, &error));
+  g_assert_no_error (error);
+  close (fd);
+  g_free (options);
+  options = mount_options (getpid (), target);
+  g_assert_true (has_option (options, "ro"));
+  g_assert_true (has_option (options, "nodev"));
+  g_assert_false (has_option (options, "noexec"));
+  g_assert_false (has_option (options, "nosuid"));
+  /* Detaching a mounted device succeeds; it frees itself once
+   * unmounted. */
+  detach (device);
+  found = nlx_loop_find (root_name);
+  g_assert_cmpstr (found, ==, device);
+  g_assert_true (nlx_umount (target, &error));
+  g_assert_no_error (error);
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (found != NULL && g_get_monotonic_time () < deadline)
+    {
+      g_usleep (10 * 1000);
+      g_free (found);
+      found = nlx_loop_find (root_name);
+    }
+  g_assert_null (found);
+  after_root = file_checksum (image);
+  g_assert_cmpstr (after_root, ==, before);
+}
+
+static void
+case_overlay (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *lower = make_dir (f, "lower");
+  g_autofree char *upper = make_dir (f, "upper");
+  g_autofree char *work = make_dir (f, "work");
+  g_autofree char *target = make_dir (f, "rootfs");
+  g_autofree char *bad = make_dir (f, "a:b");
+  g_autofree char *lower_file = g_build_filename (lower, "file", NULL);
+  g_autofree char *through = g_build_filename (target, "file", NULL);
+  g_autofree char *new_file = g_build_filename (target, "new", NULL);
+  g_autofree char *in_upper = g_build_filename (upper, "new", NULL);
+  g_autofree char *in_lower = g_build_filename (lower, "new", NULL);
+  g_autofree char *comma = g_strconcat (lower, ",upperdir=/", NULL);
+  g_autofree char *options = NULL;
+
+  write_file (lower_file, PAYLOAD);
+  g_assert_true (nlx_mount_overlay (lower, upper, work, target, &error));
+  g_assert_no_error (error);
+  assert_file_contents (through, PAYLOAD);
+  write_file (new_file, "written\n");
+  assert_file_contents (in_upper, "written\n");
+  g_assert_false (g_file_test (in_lower, G_FILE_TEST_EXISTS));
+  options = mount_options (getpid (), target);
+  g_assert_nonnull (options);
+  g_assert_true (has_option (options, "nodev"));
+  g_assert_true (nlx_umount (target, &error));
+  g_assert_no_error (error);
+  g_assert_false (nlx_mount_is_in_namespace (getpid (), target));
+  g_assert_false (g_file_test (new_file, G_FILE_TEST_EXISTS));
+
+  /* Separators the kernel would read are refused before it sees them. */
+  g_assert_false (nlx_mount_overlay (bad, upper, work, target, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (nlx_mount_overlay (comma, upper, work, target, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (nlx_mount_overlay (lower, "upper", work, target, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  /* The kernel's own refusal carries its words: work and upper on
+   * different filesystems. */
+  g_assert_false (nlx_mount_overlay (lower, upper, "/proc", target, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_test_message ("overlay refused: %s", error->message);
+  g_assert_nonnull (strstr (error->message, "overlayfs: "));
+  g_clear_error (&error);
+  g_assert_false (mountinfo_mentions (getpid (), f->dir));
+}
+
+static void
+case_bad_input (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *blank = make_blank_image (f, "blank");
+  g_autofree char *image = make_ext4_image (f, "image");
+  g_autofree char *blank_device = attach (f, blank, "blank");
+  g_autofree char *device = attach (f, image, "good");
+  g_autofree char *image_colon = g_strconcat (image, ": ", NULL);
+  g_autofree char *long_name = g_strnfill (100, 'x');
+  g_autofree char *long_full = loop_name (f, long_name);
+  g_autofree char *dotdot = path_in (f, "a/../b");
+  g_autofree char *created = path_in (f, "a");
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autoptr(GPtrArray) loops = NULL;
+  const char *bad_paths[] = { "relative/path", "/", "", dotdot, "/tmp/./x" };
+  int fd;
+
+  g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &before, NULL,
+                                      NULL));
+
+  /* No filesystem: the kernel says so, in its words. */
+  g_assert_cmpint (nlx_mount_prepare (blank_device, "ext4", FALSE, &error),
+                   ==, -1);
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_test_message ("no filesystem: %s", error->message);
+  g_assert_nonnull (strstr (error->message, "The kernel refused to mount"));
+  /* From the kernel log: ext4 prints it rather than logging it in the
+   * filesystem context. */
+  g_assert_nonnull (strstr (error->message, "EXT4-fs ("));
+  g_clear_error (&error);
+  /* A filesystem without a device, or none at all, is refused. */
+  g_assert_cmpint (nlx_mount_prepare (device, "tmpfs", FALSE, &error), ==,
+                   -1);
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_cmpint (nlx_mount_prepare (device, "nlxtest-nosuchfs", FALSE,
+                                      &error), ==, -1);
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  /* Not a block device: the kernel's message names it. */
+  g_assert_cmpint (nlx_mount_prepare (image, "ext4", FALSE, &error), ==, -1);
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_test_message ("not a block device: %s", error->message);
+  /* From the filesystem context: "<source>: Can't lookup blockdev" */
+  g_assert_nonnull (strstr (error->message, image_colon));
+  g_clear_error (&error);
+
+  g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &after, NULL,
+                                      NULL));
+  g_assert_cmpstr (after, ==, before);
+
+  /* Bad paths are refused before anything is entered or created. */
+  fd = prepare (device);
+  for (guint i = 0; i < G_N_ELEMENTS (bad_paths); i++)
+    {
+      g_assert_false (nlx_mount_into_namespace (fd, getpid (), bad_paths[i],
+                                                &error));
+      g_assert_error (error, NLX_DRIVER_ERROR,
+                      NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+      g_clear_error (&error);
+      g_assert_false (nlx_umount_in_namespace (getpid (), bad_paths[i],
+                                               &error));
+      g_assert_error (error, NLX_DRIVER_ERROR,
+                      NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+      g_clear_error (&error);
+    }
+  g_assert_false (g_file_test (created, G_FILE_TEST_EXISTS));
+  g_assert_false (nlx_mount_at (fd, "relative", &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  close (fd);
+
+  /* Names the kernel cannot hold are refused, not cut. */
+  fd = open (image, O_RDONLY | O_CLOEXEC);
+  g_assert_null (nlx_loop_attach (fd, long_full, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_null (nlx_loop_attach (fd, "", &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  close (fd);
+  loops = nlx_loop_find_prefix (f->prefix);
+  g_assert_cmpuint (loops->len, ==, 2);
+
+  g_assert_false (nlx_loop_detach (image, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  detach (blank_device);
+  detach (device);
+}
+
+int
+main (int argc,
+      char **argv)
+{
+  static const struct {
+    const char *path;
+    CaseFunc body;
+  } cases[] = {
+    { "/nlx/mount/loop-read-only", case_loop_read_only },
+    { "/nlx/mount/namespace", case_namespace },
+    { "/nlx/mount/namespace-bad-paths", case_namespace_bad_paths },
+    { "/nlx/mount/namespace-shared-refused", case_namespace_shared_refused },
+    { "/nlx/mount/dirty-journal", case_dirty_journal },
+    { "/nlx/mount/overlay", case_overlay },
+    { "/nlx/mount/bad-input", case_bad_input },
+  };
+
+  g_test_init (&argc, &argv, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    g_test_add (cases[i].path, Fixture, cases[i].body, fixture_setup,
+                run_case, fixture_teardown);
+  return g_test_run ();
+}
