@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 /* Bumped whenever NlxDriver changes shape; the loader refuses a plugin
  * built against another version instead of calling through a wrong
  * table. */
-#define NLX_DRIVER_ABI_VERSION 2
+#define NLX_DRIVER_ABI_VERSION 3
 
 /* The one symbol every plugin exports: const NlxDriver *nlx_driver_get (void) */
 #define NLX_DRIVER_ENTRY_POINT "nlx_driver_get"
@@ -77,19 +77,6 @@ void nlx_host_resources_free (NlxHostResources *resources);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxHostResources, nlx_host_resources_free)
 
 /**
- * NlxVolumeAttachment:
- * @volume_id: the volume, named by id only
- * @device: device path inside the instance, e.g. /dev/vdb
- * @mount_path: where to mount its filesystem inside the instance, or %NULL
- *   to pass the block device only
- */
-typedef struct {
-  const char *volume_id;
-  const char *device;
-  const char *mount_path;
-} NlxVolumeAttachment;
-
-/**
  * NlxDriverEventFunc:
  * @uuid: (nullable): the instance whose state may have changed, or %NULL
  *   when any instance's may have (the hypervisor connection was lost)
@@ -136,7 +123,10 @@ typedef struct {
   /* uuids of this driver's instances, running or not */
   char **(*list_instances) (NlxDriverState *state,
                             GError **error);
-  /* Creates and starts the instance; returns once its init runs. */
+  /* Creates and starts the instance, with its root filesystem from
+   * @image or from instance->root_volume (then @image only lends its
+   * properties and may be %NULL) and instance->volumes attached; returns
+   * once its init runs. */
   gboolean (*spawn) (NlxDriverState *state,
                      const NlxInstance *instance,
                      const NlxImage *image,
@@ -174,13 +164,18 @@ typedef struct {
                                const char *uuid,
                                gsize max_bytes,
                                GError **error);
+  /* Attaches a volume to a running or stopped instance, for good: it
+   * stays through reboots and power cycles until detach_volume.  A
+   * failed attach leaves nothing behind. */
   gboolean (*attach_volume) (NlxDriverState *state,
                              const char *uuid,
                              const NlxVolumeAttachment *attachment,
                              GError **error);
+  /* Undoes whatever part of an attach exists, so it also cleans up after
+   * an attach that was interrupted; succeeds when nothing is attached. */
   gboolean (*detach_volume) (NlxDriverState *state,
                              const char *uuid,
-                             const char *volume_id,
+                             const NlxVolumeAttachment *attachment,
                              GError **error);
   /* Writes the instance's root filesystem as a new image into @image_dir. */
   gboolean (*snapshot) (NlxDriverState *state,

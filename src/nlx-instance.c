@@ -1,12 +1,115 @@
 /* nlx-instance.c: the instance model and its JSON form */
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n-lib.h>
 
 #include "nlx-error.h"
 #include "nlx-instance.h"
+#include "nlx-volume.h"
 
 #define NLX_METADATA_ITEM_MAX 255
+
+NlxVolumeAttachment *
+nlx_volume_attachment_new (const char *volume_id,
+                           const char *device,
+                           const char *mount_path)
+{
+  NlxVolumeAttachment *attachment = g_new0 (NlxVolumeAttachment, 1);
+
+  attachment->volume_id = g_strdup (volume_id);
+  attachment->device = g_strdup (device);
+  attachment->mount_path = g_strdup (mount_path);
+  return attachment;
+}
+
+void
+nlx_volume_attachment_free (NlxVolumeAttachment *attachment)
+{
+  if (attachment == NULL)
+    return;
+  g_free (attachment->volume_id);
+  g_free (attachment->device);
+  g_free (attachment->mount_path);
+  g_free (attachment);
+}
+
+static gboolean
+device_is_valid (const char *device)
+{
+  return device != NULL && strlen (device) == strlen ("/dev/vdb") &&
+         g_str_has_prefix (device, "/dev/vd") &&
+         device[7] >= 'b' && device[7] <= 'z';
+}
+
+/* An absolute path of plain components, outside the kernel's own trees:
+ * the daemon creates it inside the container and mounts over it. */
+static gboolean
+mount_path_is_valid (const char *path)
+{
+  static const char * const forbidden[] = { "dev", "proc", "sys", NULL };
+  g_auto(GStrv) parts = NULL;
+
+  if (path == NULL || path[0] != '/' || strlen (path) > NLX_MOUNT_PATH_MAX ||
+      !g_utf8_validate (path, -1, NULL))
+    return FALSE;
+  parts = g_strsplit (path + 1, "/", -1);
+  if (parts[0] == NULL || g_strv_contains (forbidden, parts[0]))
+    return FALSE;
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      if (*parts[i] == '\0' || g_str_equal (parts[i], ".") ||
+          g_str_equal (parts[i], ".."))
+        return FALSE;
+      for (const char *p = parts[i]; *p != '\0'; p++)
+        if (g_ascii_iscntrl (*p))
+          return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * nlx_volume_attachment_check:
+ * @attachment: an attachment
+ * @error: return location for a #NLX_MODEL_ERROR
+ *
+ * Checks the form of each field; whether the volume exists is the
+ * volume layer's question.
+ */
+gboolean
+nlx_volume_attachment_check (const NlxVolumeAttachment *attachment,
+                             GError **error)
+{
+  if (!nlx_volume_id_is_valid (attachment->volume_id))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Volume id “%s” is not a plain name: use up to %d "
+                     "letters, digits, “.”, “_” and “-”"),
+                   attachment->volume_id ? attachment->volume_id : "",
+                   NLX_VOLUME_ID_MAX);
+      return FALSE;
+    }
+  if (!device_is_valid (attachment->device))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Device “%s” is not one nova-lxc gives out: use "
+                     "/dev/vdb to /dev/vdz, or leave it out"),
+                   attachment->device ? attachment->device : "");
+      return FALSE;
+    }
+  if (attachment->mount_path != NULL &&
+      !mount_path_is_valid (attachment->mount_path))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Mount path “%s” must be an absolute path of plain "
+                     "names (no “.” or “..”), at most %d bytes, and not "
+                     "under /dev, /proc or /sys"),
+                   attachment->mount_path, NLX_MOUNT_PATH_MAX);
+      return FALSE;
+    }
+  return TRUE;
+}
 
 void
 nlx_instance_free (NlxInstance *instance)
@@ -17,6 +120,8 @@ nlx_instance_free (NlxInstance *instance)
   g_free (instance->name);
   g_free (instance->flavor.name);
   g_free (instance->image_ref);
+  g_free (instance->root_volume);
+  g_clear_pointer (&instance->volumes, g_ptr_array_unref);
   g_free (instance->user_id);
   g_free (instance->project_id);
   g_clear_pointer (&instance->metadata, g_hash_table_unref);
@@ -219,6 +324,95 @@ read_metadata (JsonObject *root,
   return g_steal_pointer (&metadata);
 }
 
+static char *
+read_optional_string (JsonObject *object,
+                      const char *member,
+                      const char *path,
+                      gsize max_length,
+                      GError **error,
+                      gboolean *ok)
+{
+  JsonNode *node = json_object_get_member (object, member);
+  char *value;
+
+  *ok = TRUE;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return NULL;
+  value = read_string (object, member, path, TRUE, max_length, error);
+  *ok = value != NULL;
+  return value;
+}
+
+static GPtrArray *
+read_volumes (JsonObject *root,
+              GError **error)
+{
+  static const char * const known[] = {
+    "volume_id", "device", "mount_path", NULL
+  };
+  g_autoptr(GPtrArray) volumes =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_volume_attachment_free);
+  JsonNode *node = json_object_get_member (root, "volumes");
+  JsonArray *array;
+
+  if (node == NULL)
+    return g_steal_pointer (&volumes);
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Field “%s” must be an array"), "volumes");
+      return NULL;
+    }
+  array = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      g_autofree char *prefix = g_strdup_printf ("volumes[%u].", i);
+      g_autofree char *id_path = g_strconcat (prefix, "volume_id", NULL);
+      g_autofree char *device_path = g_strconcat (prefix, "device", NULL);
+      g_autofree char *mount_path = g_strconcat (prefix, "mount_path", NULL);
+      g_autoptr(NlxVolumeAttachment) attachment = g_new0 (NlxVolumeAttachment, 1);
+      JsonNode *element = json_array_get_element (array, i);
+      JsonObject *object;
+      gboolean ok;
+
+      if (!JSON_NODE_HOLDS_OBJECT (element))
+        {
+          g_autofree char *path = g_strdup_printf ("volumes[%u]", i);
+
+          g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                       _("Field “%s” must be an object"), path);
+          return NULL;
+        }
+      object = json_node_get_object (element);
+      if (!check_known_members (object, prefix, known, error) ||
+          (attachment->volume_id = read_string (object, "volume_id", id_path,
+                                                TRUE, NLX_VOLUME_ID_MAX,
+                                                error)) == NULL ||
+          (attachment->device = read_string (object, "device", device_path,
+                                             TRUE, 16, error)) == NULL)
+        return NULL;
+      attachment->mount_path = read_optional_string (object, "mount_path",
+                                                     mount_path,
+                                                     NLX_MOUNT_PATH_MAX,
+                                                     error, &ok);
+      if (!ok || !nlx_volume_attachment_check (attachment, error))
+        return NULL;
+      if (nlx_instance_find_volume (&(NlxInstance) { .volumes = volumes },
+                                    attachment->volume_id) != NULL ||
+          nlx_instance_find_device (&(NlxInstance) { .volumes = volumes },
+                                    attachment->device) != NULL)
+        {
+          g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                       _("Volume “%s” or device %s is named twice in "
+                         "“volumes”; each may be attached once"),
+                       attachment->volume_id, attachment->device);
+          return NULL;
+        }
+      g_ptr_array_add (volumes, g_steal_pointer (&attachment));
+    }
+  return g_steal_pointer (&volumes);
+}
+
 static GDateTime *
 read_created_at (JsonObject *root,
                  GError **error)
@@ -255,12 +449,13 @@ nlx_instance_new_from_node (JsonNode *node,
                             GError **error)
 {
   static const char * const known[] = {
-    "uuid", "name", "flavor", "image_ref", "user_id", "project_id",
-    "metadata", "created_at", NULL
+    "uuid", "name", "flavor", "image_ref", "root_volume", "volumes",
+    "user_id", "project_id", "metadata", "created_at", NULL
   };
   g_autoptr(NlxInstance) instance = g_new0 (NlxInstance, 1);
   g_autofree char *uuid = NULL;
   JsonObject *root;
+  gboolean ok;
 
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
     {
@@ -286,9 +481,36 @@ nlx_instance_new_from_node (JsonNode *node,
 
   if ((instance->name = read_string (root, "name", "name", TRUE,
                                      NLX_INSTANCE_NAME_MAX, error)) == NULL ||
-      !read_flavor (root, &instance->flavor, error) ||
-      (instance->image_ref = read_string (root, "image_ref", "image_ref", TRUE,
-                                          NLX_INSTANCE_NAME_MAX, error)) == NULL ||
+      !read_flavor (root, &instance->flavor, error))
+    return NULL;
+  instance->root_volume = read_optional_string (root, "root_volume",
+                                                "root_volume",
+                                                NLX_VOLUME_ID_MAX, error, &ok);
+  if (!ok)
+    return NULL;
+  if (instance->root_volume != NULL &&
+      !nlx_volume_id_is_valid (instance->root_volume))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Field “root_volume” must be a volume id (letters, "
+                     "digits, “.”, “_” and “-”), got “%s”"),
+                   instance->root_volume);
+      return NULL;
+    }
+  /* Booting from a volume, the image only lends its properties. */
+  instance->image_ref = read_optional_string (root, "image_ref", "image_ref",
+                                              NLX_INSTANCE_NAME_MAX, error,
+                                              &ok);
+  if (!ok)
+    return NULL;
+  if (instance->image_ref == NULL && instance->root_volume == NULL)
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Field “%s” is missing; add it to the instance document"),
+                   "image_ref");
+      return NULL;
+    }
+  if ((instance->volumes = read_volumes (root, error)) == NULL ||
       (instance->user_id = read_string (root, "user_id", "user_id", TRUE,
                                         NLX_INSTANCE_NAME_MAX, error)) == NULL ||
       (instance->project_id = read_string (root, "project_id", "project_id",
@@ -386,8 +608,35 @@ nlx_instance_to_node (const NlxInstance *instance)
   json_builder_add_int_value (builder, instance->flavor.root_gb);
   json_builder_end_object (builder);
 
-  json_builder_set_member_name (builder, "image_ref");
-  json_builder_add_string_value (builder, instance->image_ref);
+  if (instance->image_ref != NULL)
+    {
+      json_builder_set_member_name (builder, "image_ref");
+      json_builder_add_string_value (builder, instance->image_ref);
+    }
+  if (instance->root_volume != NULL)
+    {
+      json_builder_set_member_name (builder, "root_volume");
+      json_builder_add_string_value (builder, instance->root_volume);
+    }
+  json_builder_set_member_name (builder, "volumes");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < instance->volumes->len; i++)
+    {
+      const NlxVolumeAttachment *attachment = instance->volumes->pdata[i];
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "volume_id");
+      json_builder_add_string_value (builder, attachment->volume_id);
+      json_builder_set_member_name (builder, "device");
+      json_builder_add_string_value (builder, attachment->device);
+      if (attachment->mount_path != NULL)
+        {
+          json_builder_set_member_name (builder, "mount_path");
+          json_builder_add_string_value (builder, attachment->mount_path);
+        }
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
   json_builder_set_member_name (builder, "user_id");
   json_builder_add_string_value (builder, instance->user_id);
   json_builder_set_member_name (builder, "project_id");
@@ -436,4 +685,52 @@ char *
 nlx_instance_domain_name (const NlxInstance *instance)
 {
   return g_strdup_printf ("instance-%.8s", instance->uuid);
+}
+
+NlxVolumeAttachment *
+nlx_instance_find_volume (const NlxInstance *instance,
+                          const char *volume_id)
+{
+  for (guint i = 0; i < instance->volumes->len; i++)
+    {
+      NlxVolumeAttachment *attachment = instance->volumes->pdata[i];
+
+      if (g_strcmp0 (attachment->volume_id, volume_id) == 0)
+        return attachment;
+    }
+  return NULL;
+}
+
+NlxVolumeAttachment *
+nlx_instance_find_device (const NlxInstance *instance,
+                          const char *device)
+{
+  for (guint i = 0; i < instance->volumes->len; i++)
+    {
+      NlxVolumeAttachment *attachment = instance->volumes->pdata[i];
+
+      if (g_strcmp0 (attachment->device, device) == 0)
+        return attachment;
+    }
+  return NULL;
+}
+
+/**
+ * nlx_instance_next_device:
+ * @instance: an instance
+ *
+ * Returns: (transfer full) (nullable): the first of /dev/vdb to /dev/vdz
+ * no attachment uses, or %NULL when all are taken
+ */
+char *
+nlx_instance_next_device (const NlxInstance *instance)
+{
+  for (char letter = 'b'; letter <= 'z'; letter++)
+    {
+      g_autofree char *device = g_strdup_printf ("/dev/vd%c", letter);
+
+      if (nlx_instance_find_device (instance, device) == NULL)
+        return g_steal_pointer (&device);
+    }
+  return NULL;
 }

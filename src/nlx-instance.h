@@ -34,11 +34,32 @@ typedef struct {
  * The driver-independent record of one instance, like Nova's Instance
  * object.  It says what was asked, not what runs.
  */
+/**
+ * NlxVolumeAttachment:
+ * @volume_id: the volume, named by id only (see nlx-volume.h)
+ * @device: device path inside the instance, /dev/vdb to /dev/vdz
+ * @mount_path: (nullable): where to mount its filesystem inside the
+ *   instance, or %NULL to pass the block device only
+ */
+typedef struct {
+  char *volume_id;
+  char *device;
+  char *mount_path;
+} NlxVolumeAttachment;
+
+/**
+ * NlxInstance:
+ * @image_ref: (nullable): the image; only %NULL when @root_volume is set
+ * @root_volume: (nullable): the volume holding the root filesystem
+ * @volumes: (element-type NlxVolumeAttachment): the attached volumes
+ */
 typedef struct {
   char *uuid;
   char *name;
   NlxFlavor flavor;
   char *image_ref;
+  char *root_volume;
+  GPtrArray *volumes;
   char *user_id;
   char *project_id;
   GHashTable *metadata;
@@ -49,6 +70,16 @@ typedef struct {
 #define NLX_FLAVOR_VCPUS_MAX 1024
 #define NLX_FLAVOR_MEMORY_MB_MAX (16u * 1024 * 1024)
 #define NLX_FLAVOR_ROOT_GB_MAX (1024u * 1024)
+
+#define NLX_MOUNT_PATH_MAX 255
+
+NlxVolumeAttachment *nlx_volume_attachment_new (const char *volume_id,
+                                                const char *device,
+                                                const char *mount_path);
+void nlx_volume_attachment_free (NlxVolumeAttachment *attachment);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxVolumeAttachment, nlx_volume_attachment_free)
+gboolean nlx_volume_attachment_check (const NlxVolumeAttachment *attachment,
+                                      GError **error);
 
 void nlx_instance_free (NlxInstance *instance);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxInstance, nlx_instance_free)
@@ -64,5 +95,10 @@ JsonNode *nlx_instance_to_node (const NlxInstance *instance);
 char *nlx_instance_to_data (const NlxInstance *instance);
 
 char *nlx_instance_domain_name (const NlxInstance *instance);
+NlxVolumeAttachment *nlx_instance_find_volume (const NlxInstance *instance,
+                                               const char *volume_id);
+NlxVolumeAttachment *nlx_instance_find_device (const NlxInstance *instance,
+                                               const char *device);
+char *nlx_instance_next_device (const NlxInstance *instance);
 
 G_END_DECLS

@@ -242,7 +242,7 @@ nlx_virt_attach_volume (NlxVirt *virt,
 gboolean
 nlx_virt_detach_volume (NlxVirt *virt,
                         const char *uuid,
-                        const char *volume_id,
+                        const NlxVolumeAttachment *attachment,
                         GError **error)
 {
   char id[37];
@@ -252,7 +252,7 @@ nlx_virt_detach_volume (NlxVirt *virt,
   if (virt->driver->detach_volume == NULL)
     return not_supported (error, _("The %s driver cannot detach volumes"),
                           virt->driver->name);
-  return virt->driver->detach_volume (virt->state, id, volume_id, error);
+  return virt->driver->detach_volume (virt->state, id, attachment, error);
 }
 
 gboolean

@@ -53,7 +53,7 @@ gboolean nlx_virt_attach_volume (NlxVirt *virt,
                                  GError **error);
 gboolean nlx_virt_detach_volume (NlxVirt *virt,
                                  const char *uuid,
-                                 const char *volume_id,
+                                 const NlxVolumeAttachment *attachment,
                                  GError **error);
 gboolean nlx_virt_snapshot (NlxVirt *virt,
                             const char *uuid,

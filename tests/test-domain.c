@@ -1,7 +1,8 @@
 /* test-domain.c: golden files for the domain builder
  *
  * Each tests/data/domain/CASE.json holds {"instance": {...}, "root": DIR,
- * "init": PATH, "shutdown_signal": NAME} (the last two optional); the XML
+ * "init": PATH, "shutdown_signal": NAME, "disks": [DEVICE]} (the last
+ * three optional; disks are the host devices of instance.volumes); the XML
  * built from it must equal CASE.xml byte for byte and be valid against
  * libvirt's domain.rng.  NLX_TEST_REGENERATE=1 rewrites the .xml files. */
 #include "config.h"
@@ -32,6 +33,7 @@ build_case (const char *json_path)
   g_autofree char *root = NULL;
   g_autofree char *init = NULL;
   g_autofree char *signal = NULL;
+  g_autoptr(GPtrArray) disks = g_ptr_array_new ();
   NlxLxcDomainSpec spec = { 0 };
   JsonObject *object;
   char *xml;
@@ -46,6 +48,15 @@ build_case (const char *json_path)
   root = optional_string (object, "root");
   init = optional_string (object, "init");
   signal = optional_string (object, "shutdown_signal");
+  if (json_object_has_member (object, "disks"))
+    {
+      JsonArray *array = json_object_get_array_member (object, "disks");
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        g_ptr_array_add (disks,
+                         (gpointer) json_array_get_string_element (array, i));
+      spec.disk_sources = (const char * const *) disks->pdata;
+    }
 
   spec.instance = instance;
   spec.root_dir = root;

@@ -308,10 +308,55 @@ fake_get_available_resource (NlxDriverState *state,
   return res;
 }
 
+/* Records attachments as the lxc driver keeps them; nothing is opened. */
+static gboolean
+fake_attach_volume (NlxDriverState *state,
+                    const char *uuid,
+                    const NlxVolumeAttachment *attachment,
+                    GError **error)
+{
+  g_autoptr(GMutexLocker) locker = lock_for_change (state);
+  FakeInstance *fake = lookup (state, uuid, error);
+
+  if (fake == NULL)
+    return FALSE;
+  if (nlx_instance_find_volume (fake->instance, attachment->volume_id) != NULL ||
+      nlx_instance_find_device (fake->instance, attachment->device) != NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+                   _("Instance %s already has volume %s or device %s"),
+                   uuid, attachment->volume_id, attachment->device);
+      return FALSE;
+    }
+  g_ptr_array_add (fake->instance->volumes,
+                   nlx_volume_attachment_new (attachment->volume_id,
+                                              attachment->device,
+                                              attachment->mount_path));
+  return TRUE;
+}
+
+static gboolean
+fake_detach_volume (NlxDriverState *state,
+                    const char *uuid,
+                    const NlxVolumeAttachment *attachment,
+                    GError **error)
+{
+  g_autoptr(GMutexLocker) locker = lock_for_change (state);
+  FakeInstance *fake = g_hash_table_lookup (state->instances, uuid);
+  NlxVolumeAttachment *found;
+
+  if (fake != NULL &&
+      (found = nlx_instance_find_volume (fake->instance,
+                                         attachment->volume_id)) != NULL)
+    g_ptr_array_remove (fake->instance->volumes, found);
+  return TRUE;
+}
+
 static const NlxDriver fake_driver = {
   .abi_version = NLX_DRIVER_ABI_VERSION,
   .name = "fake",
-  .capabilities = NLX_DRIVER_CAP_PAUSE | NLX_DRIVER_CAP_CONSOLE_OUTPUT,
+  .capabilities = NLX_DRIVER_CAP_PAUSE | NLX_DRIVER_CAP_CONSOLE_OUTPUT |
+                  NLX_DRIVER_CAP_VOLUMES,
   .init_host = fake_init_host,
   .cleanup_host = fake_cleanup_host,
   .list_instances = fake_list_instances,
@@ -321,6 +366,8 @@ static const NlxDriver fake_driver = {
   .power_off = fake_power_off,
   .power_on = fake_power_on,
   .pause = fake_pause,
+  .attach_volume = fake_attach_volume,
+  .detach_volume = fake_detach_volume,
   .unpause = fake_unpause,
   .get_info = fake_get_info,
   .get_console_output = fake_get_console_output,

@@ -5,10 +5,16 @@
 #include "config.h"
 
 #include <glib/gi18n-lib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
 #include <libxml/tree.h>
 
 #include "nlx-error.h"
 #include "nlx-lxc-domain.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlDoc, xmlFreeDoc)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlBuffer, xmlBufferFree)
 
 static xmlNodePtr
 add_text (xmlNodePtr parent,
@@ -73,22 +79,233 @@ add_nova_metadata (xmlNodePtr metadata,
   add_prop (node, "uuid", instance->project_id);
 
   node = xmlNewChild (nova, ns, BAD_CAST "root", NULL);
-  add_prop (node, "type", "image");
-  add_prop (node, "uuid", instance->image_ref);
+  if (instance->root_volume != NULL)
+    {
+      add_prop (node, "type", "volume");
+      add_prop (node, "uuid", instance->root_volume);
+    }
+  else
+    {
+      add_prop (node, "type", "image");
+      add_prop (node, "uuid", instance->image_ref);
+    }
+}
+
+/* virDomainSetMetadata() takes the element without its namespace, which
+ * it adds itself; the domain XML needs it. */
+static void
+add_nlx_metadata (xmlNodePtr parent,
+                  const NlxLxcMetadata *metadata,
+                  gboolean with_namespace)
+{
+  xmlNodePtr nlx = xmlNewChild (parent, NULL, BAD_CAST "instance", NULL);
+  xmlNsPtr ns = NULL;
+  xmlNodePtr node;
+
+  if (with_namespace)
+    {
+      ns = xmlNewNs (nlx, BAD_CAST NLX_LXC_XMLNS, BAD_CAST NLX_LXC_XMLNS_PREFIX);
+      xmlSetNs (nlx, ns);
+    }
+  if (metadata->shutdown_signal != NULL)
+    {
+      node = xmlNewChild (nlx, ns, BAD_CAST "shutdown", NULL);
+      add_prop (node, "signal", metadata->shutdown_signal);
+    }
+  if (metadata->root_volume != NULL)
+    {
+      node = xmlNewChild (nlx, ns, BAD_CAST "root", NULL);
+      add_prop (node, "volume", metadata->root_volume);
+    }
+  for (guint i = 0; metadata->volumes && i < metadata->volumes->len; i++)
+    {
+      const NlxVolumeAttachment *attachment = metadata->volumes->pdata[i];
+
+      node = xmlNewChild (nlx, ns, BAD_CAST "volume", NULL);
+      add_prop (node, "id", attachment->volume_id);
+      add_prop (node, "device", attachment->device);
+      if (attachment->mount_path != NULL)
+        add_prop (node, "mount", attachment->mount_path);
+    }
+}
+
+static char *
+dump (xmlDocPtr doc,
+      xmlNodePtr node)
+{
+  g_autoptr(xmlBuffer) buffer = xmlBufferCreate ();
+
+  xmlNodeDump (buffer, doc, node, 0, 1);
+  return g_strndup ((const char *) xmlBufferContent (buffer),
+                    xmlBufferLength (buffer));
+}
+
+NlxLxcMetadata *
+nlx_lxc_metadata_new (void)
+{
+  NlxLxcMetadata *metadata = g_new0 (NlxLxcMetadata, 1);
+
+  metadata->volumes =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_volume_attachment_free);
+  return metadata;
+}
+
+void
+nlx_lxc_metadata_free (NlxLxcMetadata *metadata)
+{
+  if (metadata == NULL)
+    return;
+  g_free (metadata->shutdown_signal);
+  g_free (metadata->root_volume);
+  g_ptr_array_unref (metadata->volumes);
+  g_free (metadata);
+}
+
+/**
+ * nlx_lxc_metadata_to_xml:
+ * @metadata: what to keep
+ *
+ * Returns: (transfer full): the element virDomainSetMetadata() takes for
+ * %NLX_LXC_XMLNS: without a namespace of its own
+ */
+char *
+nlx_lxc_metadata_to_xml (const NlxLxcMetadata *metadata)
+{
+  g_autoptr(xmlDoc) doc = xmlNewDoc (BAD_CAST "1.0");
+  xmlNodePtr root = xmlNewDocNode (doc, NULL, BAD_CAST "metadata", NULL);
+
+  xmlDocSetRootElement (doc, root);
+  add_nlx_metadata (root, metadata, FALSE);
+  return dump (doc, root->children);
+}
+
+static char *
+get_prop (xmlNodePtr node,
+          const char *name)
+{
+  xmlChar *value = xmlGetProp (node, BAD_CAST name);
+  char *result = g_strdup ((const char *) value);
+
+  xmlFree (value);
+  return result;
+}
+
+/**
+ * nlx_lxc_metadata_parse:
+ * @xml: (nullable): the element virDomainGetMetadata() returned, or %NULL
+ *   when the domain has none
+ * @error: return location for a #NLX_DRIVER_ERROR_FAILED
+ *
+ * libvirt hands the element back without its namespace, so elements are
+ * matched by name only.
+ *
+ * Returns: (transfer full): the metadata, or %NULL if @xml is malformed
+ */
+NlxLxcMetadata *
+nlx_lxc_metadata_parse (const char *xml,
+                        GError **error)
+{
+  g_autoptr(NlxLxcMetadata) metadata = nlx_lxc_metadata_new ();
+  g_autoptr(xmlDoc) doc = NULL;
+  xmlNodePtr root;
+
+  if (xml == NULL)
+    return g_steal_pointer (&metadata);
+  doc = xmlReadMemory (xml, strlen (xml), NULL, NULL,
+                       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+  root = doc ? xmlDocGetRootElement (doc) : NULL;
+  if (root == NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("The domain's nova-lxc metadata is not XML; see "
+                     "virsh metadata DOMAIN %s"), NLX_LXC_XMLNS);
+      return NULL;
+    }
+  for (xmlNodePtr node = root->children; node != NULL; node = node->next)
+    {
+      const char *name = (const char *) node->name;
+
+      if (node->type != XML_ELEMENT_NODE)
+        continue;
+      if (g_str_equal (name, "shutdown"))
+        metadata->shutdown_signal = get_prop (node, "signal");
+      else if (g_str_equal (name, "root"))
+        metadata->root_volume = get_prop (node, "volume");
+      else if (g_str_equal (name, "volume"))
+        {
+          NlxVolumeAttachment *attachment = g_new0 (NlxVolumeAttachment, 1);
+
+          attachment->volume_id = get_prop (node, "id");
+          attachment->device = get_prop (node, "device");
+          attachment->mount_path = get_prop (node, "mount");
+          g_ptr_array_add (metadata->volumes, attachment);
+          if (attachment->volume_id == NULL || attachment->device == NULL)
+            {
+              g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                           _("A volume in the domain's nova-lxc metadata "
+                             "lacks its id or device"));
+              return NULL;
+            }
+        }
+    }
+  return g_steal_pointer (&metadata);
 }
 
 static void
-add_nlx_metadata (xmlNodePtr metadata,
-                  const char *shutdown_signal)
+add_disk (xmlNodePtr devices,
+          const char *device,
+          const char *source)
 {
-  xmlNodePtr nlx = xmlNewChild (metadata, NULL, BAD_CAST "instance", NULL);
-  xmlNsPtr ns = xmlNewNs (nlx, BAD_CAST NLX_LXC_XMLNS,
-                          BAD_CAST NLX_LXC_XMLNS_PREFIX);
-  xmlNodePtr node;
+  xmlNodePtr node = xmlNewChild (devices, NULL, BAD_CAST "disk", NULL);
+  xmlNodePtr child;
 
-  xmlSetNs (nlx, ns);
-  node = xmlNewChild (nlx, ns, BAD_CAST "shutdown", NULL);
-  add_prop (node, "signal", shutdown_signal);
+  add_prop (node, "type", "block");
+  add_prop (node, "device", "disk");
+  child = xmlNewChild (node, NULL, BAD_CAST "source", NULL);
+  add_prop (child, "dev", source);
+  child = xmlNewChild (node, NULL, BAD_CAST "target", NULL);
+  /* libvirt makes the node /dev/TARGET inside the container. */
+  add_prop (child, "dev", device + strlen ("/dev/"));
+  xmlNewChild (node, NULL, BAD_CAST "readonly", NULL);
+}
+
+/**
+ * nlx_lxc_disk_xml:
+ * @device: the device path inside the instance, /dev/vdX
+ * @source: the host block device
+ *
+ * Returns: (transfer full): a read-only block disk, as the domain XML and
+ * virDomainAttachDeviceFlags() have it
+ */
+char *
+nlx_lxc_disk_xml (const char *device,
+                  const char *source)
+{
+  g_autoptr(xmlDoc) doc = xmlNewDoc (BAD_CAST "1.0");
+  xmlNodePtr root = xmlNewDocNode (doc, NULL, BAD_CAST "devices", NULL);
+
+  xmlDocSetRootElement (doc, root);
+  add_disk (root, device, source);
+  return dump (doc, root->children);
+}
+
+/* Capabilities root inside an instance does without, on top of those
+ * libvirt drops itself: no modules, raw I/O, clock, reboot of the host or
+ * device nodes, and, with no user namespace yet, no mounts, so that only
+ * the daemon's checked mounts ever put a filesystem in front of the
+ * kernel. */
+static void
+add_dropped_capabilities (xmlNodePtr features)
+{
+  static const char * const dropped[] = {
+    "mknod", "sys_admin", "sys_boot", "sys_module", "sys_rawio", "sys_time",
+  };
+  xmlNodePtr node = xmlNewChild (features, NULL, BAD_CAST "capabilities", NULL);
+
+  add_prop (node, "policy", "default");
+  for (gsize i = 0; i < G_N_ELEMENTS (dropped); i++)
+    add_prop (xmlNewChild (node, NULL, BAD_CAST dropped[i], NULL), "state",
+              "off");
 }
 
 /**
@@ -97,7 +314,8 @@ add_nlx_metadata (xmlNodePtr metadata,
  * @error: return location for a #NLX_DRIVER_ERROR_INVALID_ARGUMENT
  *
  * The domain is an LXC container with its own network namespace
- * (privnet: loopback only until networking is configured), one PTY
+ * (privnet: loopback only until networking is configured), dangerous
+ * capabilities dropped, read-only disks for attached volumes, one PTY
  * console, the root tree mounted at / and Nova's metadata.  Every string
  * from the user is escaped.
  *
@@ -140,8 +358,11 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
   add_text (domain, NULL, "uuid", instance->uuid);
   node = xmlNewChild (domain, NULL, BAD_CAST "metadata", NULL);
   add_nova_metadata (node, instance);
-  if (spec->shutdown_signal != NULL)
-    add_nlx_metadata (node, spec->shutdown_signal);
+  add_nlx_metadata (node, &(NlxLxcMetadata) {
+                      .shutdown_signal = (char *) spec->shutdown_signal,
+                      .root_volume = instance->root_volume,
+                      .volumes = instance->volumes,
+                    }, TRUE);
 
   node = add_uint (domain, NULL, "memory",
                    (guint64) instance->flavor.memory_mb * 1024);
@@ -154,6 +375,7 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
 
   node = xmlNewChild (domain, NULL, BAD_CAST "features", NULL);
   xmlNewChild (node, NULL, BAD_CAST "privnet", NULL);
+  add_dropped_capabilities (node);
 
   node = xmlNewChild (domain, NULL, BAD_CAST "clock", NULL);
   add_prop (node, "offset", "utc");
@@ -169,6 +391,11 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
   add_prop (child, "dir", spec->root_dir);
   child = xmlNewChild (node, NULL, BAD_CAST "target", NULL);
   add_prop (child, "dir", "/");
+
+  for (guint i = 0; spec->disk_sources && i < instance->volumes->len; i++)
+    add_disk (devices,
+              ((const NlxVolumeAttachment *) instance->volumes->pdata[i])->device,
+              spec->disk_sources[i]);
 
   node = xmlNewChild (devices, NULL, BAD_CAST "console", NULL);
   add_prop (node, "type", "pty");

@@ -14,6 +14,32 @@ G_BEGIN_DECLS
 #define NLX_LXC_DEFAULT_INIT "/sbin/init"
 
 /**
+ * NlxLxcMetadata:
+ * @shutdown_signal: (nullable): signal name init takes as "power off";
+ *   %NULL lets libvirt choose
+ * @root_volume: (nullable): the volume the root filesystem comes from
+ * @volumes: (element-type NlxVolumeAttachment): attached volumes
+ *
+ * What the driver keeps in the domain's own metadata element
+ * (%NLX_LXC_XMLNS), so that any later operation on the domain knows it.
+ */
+typedef struct {
+  char *shutdown_signal;
+  char *root_volume;
+  GPtrArray *volumes;
+} NlxLxcMetadata;
+
+NlxLxcMetadata *nlx_lxc_metadata_new (void);
+void nlx_lxc_metadata_free (NlxLxcMetadata *metadata);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxLxcMetadata, nlx_lxc_metadata_free)
+NlxLxcMetadata *nlx_lxc_metadata_parse (const char *xml,
+                                        GError **error);
+char *nlx_lxc_metadata_to_xml (const NlxLxcMetadata *metadata);
+
+char *nlx_lxc_disk_xml (const char *device,
+                        const char *source);
+
+/**
  * NlxLxcDomainSpec:
  * @instance: the instance
  * @root_dir: absolute host path of the root filesystem tree
@@ -21,12 +47,15 @@ G_BEGIN_DECLS
  *   %NULL means %NLX_LXC_DEFAULT_INIT
  * @shutdown_signal: (nullable): signal name init takes as "power off",
  *   kept in the domain's metadata; %NULL lets libvirt choose
+ * @disk_sources: (nullable): host block device of each of
+ *   instance->volumes, in the same order
  */
 typedef struct {
   const NlxInstance *instance;
   const char *root_dir;
   const char *init_path;
   const char *shutdown_signal;
+  const char * const *disk_sources;
 } NlxLxcDomainSpec;
 
 char *nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,

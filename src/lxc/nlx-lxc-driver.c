@@ -25,6 +25,8 @@
 #include "nlx-lxc-console.h"
 #include "nlx-lxc-domain.h"
 #include "nlx-lxc-error.h"
+#include "nlx-lxc-volume.h"
+#include "nlx-mount.h"
 
 #define DEFAULT_URI "lxc:///"
 #define DEFAULT_INSTANCES_PATH NLX_STATE_DIR "/instances"
@@ -40,6 +42,7 @@
 struct _NlxDriverState {
   char *uri;
   char *instances_path;
+  NlxVolumeSettings *volumes;
   guint soft_reboot_timeout_s;
 
   /* The connection is replaced when libvirtd restarts, so operations take
@@ -293,6 +296,23 @@ init_has_started (guint controller,
   return exe != NULL && g_strcmp0 (exe, controller_exe) != 0;
 }
 
+/* The pid of a running domain's init, or 0. */
+static pid_t
+init_pid (virDomainPtr dom)
+{
+  guint controller = virDomainGetID (dom);
+  g_autofree char *path = g_strdup_printf ("/proc/%u/task/%u/children",
+                                           controller, controller);
+  g_autofree char *children = NULL;
+  guint64 pid;
+
+  if (controller == (guint) -1 ||
+      !g_file_get_contents (path, &children, NULL, NULL))
+    return 0;
+  pid = g_ascii_strtoull (children, NULL, 10);
+  return pid > 0 && pid <= G_MAXINT ? (pid_t) pid : 0;
+}
+
 static gboolean
 wait_for_init (virDomainPtr dom,
                const char *uuid,
@@ -325,20 +345,6 @@ wait_for_init (virDomainPtr dom,
                _("Instance %s did not start its init program within %d s"),
                uuid, (int) (INIT_START_TIMEOUT_US / G_USEC_PER_SEC));
   return FALSE;
-}
-
-static gboolean
-start_domain (virDomainPtr dom,
-              const char *uuid,
-              GError **error)
-{
-  if (virDomainCreate (dom) < 0)
-    {
-      nlx_lxc_error_from_libvirt (error);
-      g_prefix_error (error, _("Cannot start instance %s: "), uuid);
-      return FALSE;
-    }
-  return wait_for_init (dom, uuid, error);
 }
 
 static char *
@@ -529,20 +535,32 @@ parse_signal (const char *name)
 
 /* Asks init to power off: with the image's own signal when it has one,
  * else libvirt's way (initctl, then SIGTERM). */
+/* The domain's nova-lxc metadata, as it is now (live when running). */
+static NlxLxcMetadata *
+read_metadata (virDomainPtr dom,
+               GError **error)
+{
+  g_autofree char *xml = virDomainGetMetadata (dom, VIR_DOMAIN_METADATA_ELEMENT,
+                                               NLX_LXC_XMLNS, 0);
+
+  if (xml == NULL && !nlx_lxc_error_last_is (VIR_ERR_NO_DOMAIN_METADATA))
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot read the metadata of domain %s: "),
+                      virDomainGetName (dom));
+      return NULL;
+    }
+  return nlx_lxc_metadata_parse (xml, error);
+}
+
 static gboolean
 request_shutdown (virDomainPtr dom,
                   const char *uuid,
                   GError **error)
 {
-  g_autofree char *metadata = NULL;
-  g_autofree char *name = NULL;
+  g_autoptr(NlxLxcMetadata) metadata = read_metadata (dom, NULL);
+  const char *name = metadata ? metadata->shutdown_signal : NULL;
   int rc;
-
-  metadata = virDomainGetMetadata (dom, VIR_DOMAIN_METADATA_ELEMENT,
-                                   NLX_LXC_XMLNS, 0);
-  /* libvirt hands the element back without its namespace. */
-  if (metadata != NULL)
-    name = xpath_string (metadata, "string(/instance/shutdown/@signal)");
 
   if (name != NULL && parse_signal (name) >= 0)
     rc = virDomainSendProcessSignal (dom, 1, parse_signal (name), 0);
@@ -617,6 +635,186 @@ stop_now (virDomainPtr dom,
   return TRUE;
 }
 
+/* ---- what the domain keeps about itself --------------------------------- */
+
+static unsigned int
+live_and_config (virDomainPtr dom)
+{
+  return VIR_DOMAIN_AFFECT_CONFIG |
+         (virDomainIsActive (dom) == 1 ? VIR_DOMAIN_AFFECT_LIVE : 0);
+}
+
+static gboolean
+write_metadata (virDomainPtr dom,
+                const NlxLxcMetadata *metadata,
+                GError **error)
+{
+  g_autofree char *xml = nlx_lxc_metadata_to_xml (metadata);
+
+  if (virDomainSetMetadata (dom, VIR_DOMAIN_METADATA_ELEMENT, xml,
+                            NLX_LXC_XMLNS_PREFIX, NLX_LXC_XMLNS,
+                            live_and_config (dom)) < 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot save the metadata of domain %s: "),
+                      virDomainGetName (dom));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Whether the domain's definition (live, or persistent) has a disk at
+ * /dev/DEVICE. */
+static gboolean
+has_disk (virDomainPtr dom,
+          const char *device,
+          unsigned int flags)
+{
+  g_autofree char *xml = virDomainGetXMLDesc (dom, flags);
+  g_autofree char *expression = NULL;
+  g_autofree char *found = NULL;
+
+  if (xml == NULL)
+    return FALSE;
+  expression = g_strdup_printf ("string(/domain/devices/disk/target"
+                                "[@dev='%s']/@dev)",
+                                device + strlen ("/dev/"));
+  found = xpath_string (xml, expression);
+  return found != NULL;
+}
+
+static gboolean
+change_disk (virDomainPtr dom,
+             const char *device,
+             const char *source,
+             gboolean attach,
+             unsigned int flags,
+             GError **error)
+{
+  g_autofree char *xml = nlx_lxc_disk_xml (device, source);
+  int rc = attach ? virDomainAttachDeviceFlags (dom, xml, flags)
+                  : virDomainDetachDeviceFlags (dom, xml, flags);
+
+  if (rc < 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, attach ? _("Cannot attach %s to domain %s: ")
+                                    : _("Cannot detach %s from domain %s: "),
+                      device, virDomainGetName (dom));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Gives every attachment its loop device and the root volume its mounts,
+ * making again what a host reboot took away (a new loop device is
+ * written into the domain's definition). */
+static gboolean
+prepare_volumes (NlxDriverState *state,
+                 virDomainPtr dom,
+                 const char *uuid,
+                 const NlxLxcMetadata *metadata,
+                 GError **error)
+{
+  if (metadata->root_volume != NULL)
+    {
+      g_autofree char *dir = instance_dir (state, uuid);
+      g_autofree char *root = nlx_lxc_volume_mount_root (state->volumes, uuid,
+                                                         metadata->root_volume,
+                                                         dir, error);
+      if (root == NULL)
+        return FALSE;
+    }
+  for (guint i = 0; i < metadata->volumes->len; i++)
+    {
+      const NlxVolumeAttachment *attachment = metadata->volumes->pdata[i];
+      g_autofree char *loop = NULL;
+      gboolean created;
+
+      loop = nlx_lxc_volume_setup (state->volumes, uuid, attachment, &created,
+                                   error);
+      if (loop == NULL)
+        return FALSE;
+      if (created && has_disk (dom, attachment->device, VIR_DOMAIN_XML_INACTIVE) &&
+          !(change_disk (dom, attachment->device, loop, FALSE,
+                         VIR_DOMAIN_AFFECT_CONFIG, error) &&
+            change_disk (dom, attachment->device, loop, TRUE,
+                         VIR_DOMAIN_AFFECT_CONFIG, error)))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Mounts every attachment that has a mount path inside the running
+ * instance. */
+static gboolean
+mount_volumes (NlxDriverState *state,
+               virDomainPtr dom,
+               const char *uuid,
+               const NlxLxcMetadata *metadata,
+               GError **error)
+{
+  pid_t pid = init_pid (dom);
+
+  for (guint i = 0; i < metadata->volumes->len; i++)
+    {
+      const NlxVolumeAttachment *attachment = metadata->volumes->pdata[i];
+      g_autofree char *name = NULL;
+      g_autofree char *loop = NULL;
+
+      if (attachment->mount_path == NULL)
+        continue;
+      name = nlx_lxc_volume_loop_name (uuid, attachment->device);
+      loop = nlx_loop_find (name);
+      if (pid == 0 || loop == NULL)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       _("Cannot mount volume %s in instance %s: %s"),
+                       attachment->volume_id, uuid,
+                       pid == 0 ? _("its init is not running")
+                                : _("its loop device is gone"));
+          return FALSE;
+        }
+      if (!nlx_lxc_volume_mount (state->volumes, loop, attachment, pid, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+start_domain (virDomainPtr dom,
+              const char *uuid,
+              GError **error)
+{
+  if (virDomainCreate (dom) < 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot start instance %s: "), uuid);
+      return FALSE;
+    }
+  return wait_for_init (dom, uuid, error);
+}
+
+/* Starts a defined domain with its volumes: loop devices and root mounts
+ * first, then init, then the mounts inside it. */
+static gboolean
+start_instance (NlxDriverState *state,
+                virDomainPtr dom,
+                const char *uuid,
+                GError **error)
+{
+  g_autoptr(NlxLxcMetadata) metadata = read_metadata (dom, error);
+
+  if (metadata == NULL || !prepare_volumes (state, dom, uuid, metadata, error) ||
+      !start_domain (dom, uuid, error))
+    return FALSE;
+  if (mount_volumes (state, dom, uuid, metadata, error))
+    return TRUE;
+  stop_now (dom, uuid, NULL);
+  return FALSE;
+}
+
+
 /* ---- the driver ------------------------------------------------------- */
 
 static gpointer
@@ -666,11 +864,13 @@ lxc_init_host (GKeyFile *config,
   g_autofree char *capabilities = NULL;
   guint timeout = DEFAULT_SOFT_REBOOT_TIMEOUT_S;
   g_autoptr(virConnect) conn = NULL;
+  g_autoptr(NlxVolumeSettings) volumes = NULL;
   const char *type;
   NlxDriverState *state;
 
   if (!nlx_config_get_uint (config, "libvirt", "wait_soft_reboot_seconds",
-                            0, 3600, &timeout, error))
+                            0, 3600, &timeout, error) ||
+      (volumes = nlx_volume_settings_new (config, error)) == NULL)
     return NULL;
 
   nlx_lxc_error_silence_libvirt ();
@@ -719,6 +919,7 @@ lxc_init_host (GKeyFile *config,
   state->lifecycle_callback = -1;
   virConnectRegisterCloseCallback (state->conn, on_close, state, NULL);
   state->instances_path = g_steal_pointer (&real_path);
+  state->volumes = g_steal_pointer (&volumes);
   state->soft_reboot_timeout_s = timeout;
   state->console_thread = g_thread_new ("console-drainer", console_drainer,
                                         state);
@@ -742,6 +943,7 @@ lxc_cleanup_host (NlxDriverState *state)
   g_cond_clear (&state->console_cond);
   g_free (state->uri);
   g_free (state->instances_path);
+  nlx_volume_settings_free (state->volumes);
   g_free (state);
 }
 
@@ -833,13 +1035,32 @@ check_not_defined (virConnectPtr conn,
 }
 
 static gboolean
+check_init (const char *root,
+            const char *init,
+            const char *what,
+            GError **error)
+{
+  g_autofree char *root_init = g_build_filename (root, init, NULL);
+  GStatBuf st;
+
+  if (g_lstat (root_init, &st) == 0)
+    return TRUE;
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+               _("%s has no init program %s; add it or set the image "
+                 "property %s"), what, init, NLX_IMAGE_PROP_INIT_PATH);
+  return FALSE;
+}
+
+/* With @root_from_image unset, only the image's properties are used. */
+static gboolean
 check_image (const NlxImage *image,
              const char *init,
              const char *shutdown_signal,
+             gboolean root_from_image,
              GError **error)
 {
-  g_autofree char *root_init = NULL;
   g_autofree char *real_root = NULL;
+  g_autofree char *what = NULL;
   GStatBuf st;
 
   if (shutdown_signal != NULL && parse_signal (shutdown_signal) < 0)
@@ -850,6 +1071,8 @@ check_image (const NlxImage *image,
                    NLX_IMAGE_PROP_SHUTDOWN_SIGNAL, shutdown_signal);
       return FALSE;
     }
+  if (!root_from_image)
+    return TRUE;
   if (g_stat (image->path, &st) != 0)
     {
       int saved_errno = errno;
@@ -872,16 +1095,8 @@ check_image (const NlxImage *image,
                      "filesystem"), image->id);
       return FALSE;
     }
-  root_init = g_build_filename (image->path, init, NULL);
-  if (g_lstat (root_init, &st) != 0)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Image %s has no init program %s; add it or set the "
-                     "image property %s"), image->id, init,
-                   NLX_IMAGE_PROP_INIT_PATH);
-      return FALSE;
-    }
-  return TRUE;
+  what = g_strdup_printf (_("Image %s"), image->id);
+  return check_init (image->path, init, what, error);
 }
 
 /* Lays out the instance directory and returns the root tree to use. */
@@ -919,43 +1134,103 @@ prepare_root (const char *dir,
   return g_steal_pointer (&rootfs);
 }
 
+/* Everything an instance holds on the host but its domain: root mounts,
+ * loop devices and its directory. */
+static gboolean
+release_instance (NlxDriverState *state,
+                  const char *uuid,
+                  GError **error)
+{
+  g_autofree char *dir = instance_dir (state, uuid);
+
+  return nlx_lxc_volume_umount_root (dir, error) &&
+         nlx_lxc_volume_release_all (uuid, error) &&
+         remove_instance_dir (dir, error);
+}
+
+/* The root tree: an overlay over the root volume, or the image's. */
+static char *
+spawn_root (NlxDriverState *state,
+            const NlxInstance *instance,
+            const NlxImage *image,
+            const char *init,
+            GError **error)
+{
+  g_autofree char *dir = instance_dir (state, instance->uuid);
+  g_autofree char *root = NULL;
+  g_autofree char *what = NULL;
+
+  if (instance->root_volume == NULL)
+    return prepare_root (dir, image, error);
+
+  root = nlx_lxc_volume_mount_root (state->volumes, instance->uuid,
+                                    instance->root_volume, dir, error);
+  what = g_strdup_printf (_("Root volume %s"), instance->root_volume);
+  if (root == NULL || !check_init (root, init, what, error))
+    return NULL;
+  return g_steal_pointer (&root);
+}
+
 static gboolean
 lxc_spawn (NlxDriverState *state,
            const NlxInstance *instance,
            const NlxImage *image,
            GError **error)
 {
-  const char *init = nlx_image_get_property (image, NLX_IMAGE_PROP_INIT_PATH);
-  const char *signal = nlx_image_get_property (image,
-                                               NLX_IMAGE_PROP_SHUTDOWN_SIGNAL);
+  const char *init = NULL;
+  const char *signal = NULL;
   g_autofree char *name = nlx_instance_domain_name (instance);
-  g_autofree char *dir = instance_dir (state, instance->uuid);
   g_autofree char *root = NULL;
   g_autofree char *xml = NULL;
+  g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(virConnect) conn = NULL;
   g_autoptr(virDomain) dom = NULL;
   NlxLxcDomainSpec spec = { 0 };
 
+  if (image != NULL)
+    {
+      init = nlx_image_get_property (image, NLX_IMAGE_PROP_INIT_PATH);
+      signal = nlx_image_get_property (image, NLX_IMAGE_PROP_SHUTDOWN_SIGNAL);
+    }
+  else if (instance->root_volume == NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Instance %s has neither an image nor a root volume"),
+                   instance->uuid);
+      return FALSE;
+    }
   if (init == NULL)
     init = NLX_LXC_DEFAULT_INIT;
   conn = connection (state, error);
   if (conn == NULL ||
       !check_not_defined (conn, instance, name, error) ||
-      !check_image (image, init, signal, error))
+      (image != NULL && !check_image (image, init, signal,
+                                      instance->root_volume == NULL, error)))
     return FALSE;
 
-  /* No domain has this uuid, so a directory left by an earlier crash is
-   * stale and ours to clear. */
-  if (!remove_instance_dir (dir, error))
+  /* No domain has this uuid, so whatever an earlier crash left is stale
+   * and ours to clear. */
+  if (!release_instance (state, instance->uuid, error))
     return FALSE;
 
-  root = prepare_root (dir, image, error);
-  if (root != NULL)
+  root = spawn_root (state, instance, image, init, error);
+  for (guint i = 0; root != NULL && i < instance->volumes->len; i++)
+    {
+      gboolean created;
+      char *loop = nlx_lxc_volume_setup (state->volumes, instance->uuid,
+                                         instance->volumes->pdata[i],
+                                         &created, error);
+      if (loop == NULL)
+        break;
+      g_ptr_array_add (disks, loop);
+    }
+  if (root != NULL && disks->len == instance->volumes->len)
     {
       spec.instance = instance;
       spec.root_dir = root;
       spec.init_path = init;
       spec.shutdown_signal = signal;
+      spec.disk_sources = (const char * const *) disks->pdata;
       xml = nlx_lxc_domain_build (&spec, error);
     }
   if (xml != NULL)
@@ -968,17 +1243,18 @@ lxc_spawn (NlxDriverState *state,
                           instance->uuid);
         }
     }
-  if (dom != NULL && start_domain (dom, instance->uuid, error))
+  if (dom != NULL && start_instance (state, dom, instance->uuid, error))
     return TRUE;
 
-  /* Undo everything: no domain, no directory. */
+  /* Undo everything: no domain, no mounts, no loop devices, no
+   * directory. */
   if (dom != NULL)
     {
       if (virDomainIsActive (dom) == 1)
         stop_now (dom, instance->uuid, NULL);
       virDomainUndefine (dom);
     }
-  nlx_file_remove_tree (dir, NULL);
+  release_instance (state, instance->uuid, NULL);
   return FALSE;
 }
 
@@ -989,7 +1265,6 @@ lxc_destroy (NlxDriverState *state,
 {
   g_autoptr(GError) local_error = NULL;
   g_autoptr(virDomain) dom = lookup (state, uuid, &local_error);
-  g_autofree char *dir = NULL;
 
   if (dom == NULL &&
       !g_error_matches (local_error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND))
@@ -1009,8 +1284,7 @@ lxc_destroy (NlxDriverState *state,
           return FALSE;
         }
     }
-  dir = instance_dir (state, uuid);
-  return remove_instance_dir (dir, error);
+  return release_instance (state, uuid, error);
 }
 
 static gboolean
@@ -1040,7 +1314,7 @@ lxc_reboot (NlxDriverState *state,
        * reboot when init does not shut down in time. */
       if (request_shutdown (dom, uuid, &local_error) &&
           wait_inactive (state, dom, uuid, state->soft_reboot_timeout_s))
-        return start_domain (dom, uuid, error);
+        return start_instance (state, dom, uuid, error);
       g_debug ("Soft reboot of instance %s fell back to hard: %s", uuid,
                local_error ? local_error->message : "timed out");
     }
@@ -1051,7 +1325,7 @@ lxc_reboot (NlxDriverState *state,
       if (!stop_now (dom, uuid, error))
         return FALSE;
     }
-  return start_domain (dom, uuid, error);
+  return start_instance (state, dom, uuid, error);
 }
 
 static gboolean
@@ -1100,7 +1374,7 @@ lxc_power_on (NlxDriverState *state,
                    _("Instance %s is paused; unpause it instead"), uuid);
       return FALSE;
     }
-  return start_domain (dom, uuid, error);
+  return start_instance (state, dom, uuid, error);
 }
 
 static gboolean
@@ -1199,6 +1473,120 @@ lxc_get_console_output (NlxDriverState *state,
   return nlx_lxc_console_tail (log_path, max_bytes, error);
 }
 
+/* ---- volumes ----------------------------------------------------------- */
+
+static gboolean lxc_detach_volume (NlxDriverState *state,
+                                   const char *uuid,
+                                   const NlxVolumeAttachment *attachment,
+                                   GError **error);
+
+static gboolean
+lxc_attach_volume (NlxDriverState *state,
+                   const char *uuid,
+                   const NlxVolumeAttachment *attachment,
+                   GError **error)
+{
+  g_autoptr(virDomain) dom = lookup (state, uuid, error);
+  g_autoptr(NlxLxcMetadata) metadata = NULL;
+  g_autofree char *loop = NULL;
+  gboolean created;
+  pid_t pid;
+
+  if (dom == NULL || (metadata = read_metadata (dom, error)) == NULL)
+    return FALSE;
+  if (nlx_instance_find_volume (&(NlxInstance) { .volumes = metadata->volumes },
+                                attachment->volume_id) != NULL ||
+      nlx_instance_find_device (&(NlxInstance) { .volumes = metadata->volumes },
+                                attachment->device) != NULL ||
+      g_strcmp0 (metadata->root_volume, attachment->volume_id) == 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+                   _("Instance %s already has volume %s or device %s; "
+                     "detach it first"), uuid, attachment->volume_id,
+                   attachment->device);
+      return FALSE;
+    }
+
+  loop = nlx_lxc_volume_setup (state->volumes, uuid, attachment, &created,
+                               error);
+  if (loop == NULL)
+    return FALSE;
+  g_ptr_array_add (metadata->volumes,
+                   nlx_volume_attachment_new (attachment->volume_id,
+                                              attachment->device,
+                                              attachment->mount_path));
+  /* The disk first: a domain whose metadata names a volume always has
+   * it, so a crash in between leaves what detach_volume undoes. */
+  if (change_disk (dom, attachment->device, loop, TRUE, live_and_config (dom),
+                   error) &&
+      write_metadata (dom, metadata, error))
+    {
+      if (attachment->mount_path == NULL || virDomainIsActive (dom) != 1)
+        return TRUE;
+      pid = init_pid (dom);
+      if (pid > 0 && nlx_lxc_volume_mount (state->volumes, loop, attachment,
+                                           pid, error))
+        return TRUE;
+      if (pid == 0)
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("Cannot mount volume %s: the init of instance %s is "
+                       "not running"), attachment->volume_id, uuid);
+    }
+  lxc_detach_volume (state, uuid, attachment, NULL);
+  return FALSE;
+}
+
+static gboolean
+lxc_detach_volume (NlxDriverState *state,
+                   const char *uuid,
+                   const NlxVolumeAttachment *attachment,
+                   GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(virDomain) dom = lookup (state, uuid, &local_error);
+  g_autoptr(NlxLxcMetadata) metadata = NULL;
+  const NlxVolumeAttachment *kept = NULL;
+  const char *mount_path = attachment->mount_path;
+  gboolean active;
+
+  if (dom == NULL)
+    {
+      if (!g_error_matches (local_error, NLX_DRIVER_ERROR,
+                            NLX_DRIVER_ERROR_NOT_FOUND))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      return nlx_lxc_volume_release (uuid, attachment->device, error);
+    }
+  if ((metadata = read_metadata (dom, error)) == NULL)
+    return FALSE;
+  kept = nlx_instance_find_volume (&(NlxInstance) { .volumes = metadata->volumes },
+                                   attachment->volume_id);
+  if (kept != NULL)
+    mount_path = kept->mount_path;
+
+  active = virDomainIsActive (dom) == 1;
+  if (active && mount_path != NULL &&
+      !nlx_umount_in_namespace (init_pid (dom), mount_path, error))
+    return FALSE;
+  if (active && has_disk (dom, attachment->device, 0) &&
+      !change_disk (dom, attachment->device, "/dev/null", FALSE,
+                    VIR_DOMAIN_AFFECT_LIVE, error))
+    return FALSE;
+  if (has_disk (dom, attachment->device, VIR_DOMAIN_XML_INACTIVE) &&
+      !change_disk (dom, attachment->device, "/dev/null", FALSE,
+                    VIR_DOMAIN_AFFECT_CONFIG, error))
+    return FALSE;
+  if (kept != NULL)
+    {
+      g_ptr_array_remove (metadata->volumes, (gpointer) kept);
+      if (!write_metadata (dom, metadata, error))
+        return FALSE;
+    }
+  return nlx_lxc_volume_release (uuid, attachment->device, error);
+}
+
 static NlxHostResources *
 lxc_get_available_resource (NlxDriverState *state,
                             GError **error)
@@ -1276,7 +1664,8 @@ lxc_get_available_resource (NlxDriverState *state,
 static const NlxDriver lxc_driver = {
   .abi_version = NLX_DRIVER_ABI_VERSION,
   .name = "lxc",
-  .capabilities = NLX_DRIVER_CAP_PAUSE | NLX_DRIVER_CAP_CONSOLE_OUTPUT,
+  .capabilities = NLX_DRIVER_CAP_PAUSE | NLX_DRIVER_CAP_CONSOLE_OUTPUT |
+                  NLX_DRIVER_CAP_VOLUMES,
   .init_host = lxc_init_host,
   .cleanup_host = lxc_cleanup_host,
   .list_instances = lxc_list_instances,
@@ -1289,6 +1678,8 @@ static const NlxDriver lxc_driver = {
   .unpause = lxc_unpause,
   .get_info = lxc_get_info,
   .get_console_output = lxc_get_console_output,
+  .attach_volume = lxc_attach_volume,
+  .detach_volume = lxc_detach_volume,
   .get_available_resource = lxc_get_available_resource,
   .watch_events = lxc_watch_events,
 };

@@ -1,0 +1,309 @@
+/* nlx-lxc-volume.c: volumes of LXC instances on this host
+ *
+ * Each attachment is a read-only loop device over the volume, named
+ * "nlx:UUID:vdX" (the kernel keeps the name), so whatever an instance
+ * holds can be found and released after a crash without any record.  A
+ * filesystem is only ever mounted after libblkid has found exactly one
+ * whitelisted type on the loop device itself, the same bytes the kernel
+ * will read. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+
+#include "nlx-error.h"
+#include "nlx-lxc-volume.h"
+#include "nlx-mount.h"
+
+#define LOOP_NAME_PREFIX "nlx:"
+#define ROOT_DEVICE "root"
+
+/**
+ * nlx_lxc_volume_loop_name:
+ * @uuid: the instance
+ * @device: (nullable): the attachment's device (/dev/vdX), or %NULL for
+ *   the prefix every loop device of the instance has
+ *
+ * Returns: (transfer full): the loop device's name
+ */
+char *
+nlx_lxc_volume_loop_name (const char *uuid,
+                          const char *device)
+{
+  if (device == NULL)
+    return g_strdup_printf (LOOP_NAME_PREFIX "%s:", uuid);
+  if (g_str_has_prefix (device, "/dev/"))
+    device += strlen ("/dev/");
+  return g_strdup_printf (LOOP_NAME_PREFIX "%s:%s", uuid, device);
+}
+
+/* Probes the filesystem on @loop and returns its whitelisted type. */
+static char *
+probe (const NlxVolumeSettings *settings,
+       const char *loop,
+       const char *volume_id,
+       GError **error)
+{
+  int fd = open (loop, O_RDONLY | O_CLOEXEC);
+  char *fstype;
+
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot open %s to probe volume %s: %s"), loop,
+                   volume_id, g_strerror (saved_errno));
+      return NULL;
+    }
+  fstype = nlx_volume_probe (settings, fd, volume_id, error);
+  close (fd);
+  return fstype;
+}
+
+/* The loop device named @name, made read-only over volume @volume_id
+ * unless it exists.  With @check, the filesystem on it must be
+ * whitelisted and, if so configured, pass fsck. */
+static char *
+setup_loop (const NlxVolumeSettings *settings,
+            const char *name,
+            const char *volume_id,
+            gboolean check,
+            gboolean *created,
+            GError **error)
+{
+  g_autofree char *resolved = NULL;
+  g_autofree char *loop = nlx_loop_find (name);
+  g_autofree char *fstype = NULL;
+  int fd;
+
+  *created = FALSE;
+  if (loop != NULL)
+    return g_steal_pointer (&loop);
+
+  fd = nlx_volume_open (settings, volume_id, &resolved, error);
+  if (fd < 0)
+    return NULL;
+  loop = nlx_loop_attach (fd, name, error);
+  close (fd);
+  if (loop == NULL)
+    return NULL;
+
+  if (check &&
+      ((fstype = probe (settings, loop, volume_id, error)) == NULL ||
+       (settings->verify_fsck &&
+        !nlx_volume_fsck (resolved, fstype, volume_id, error))))
+    {
+      nlx_loop_detach (loop, NULL);
+      return NULL;
+    }
+  *created = TRUE;
+  return g_steal_pointer (&loop);
+}
+
+/**
+ * nlx_lxc_volume_setup:
+ * @settings: the [volumes] settings
+ * @uuid: the instance
+ * @attachment: what to attach
+ * @created: (out): whether a loop device was made now, rather than found
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Gives the attachment its read-only loop device, or finds the one it
+ * has.  A volume to be mounted is checked first: exactly one filesystem
+ * signature, of a whitelisted type, and fsck in libguestfs's appliance if
+ * [volumes] verify says so.  Nothing is left behind on failure.
+ *
+ * Returns: (transfer full): the loop device, e.g. /dev/loop3
+ */
+char *
+nlx_lxc_volume_setup (const NlxVolumeSettings *settings,
+                      const char *uuid,
+                      const NlxVolumeAttachment *attachment,
+                      gboolean *created,
+                      GError **error)
+{
+  g_autofree char *name = nlx_lxc_volume_loop_name (uuid, attachment->device);
+
+  return setup_loop (settings, name, attachment->volume_id,
+                     attachment->mount_path != NULL, created, error);
+}
+
+/**
+ * nlx_lxc_volume_mount:
+ * @settings: the [volumes] settings
+ * @loop: the attachment's loop device
+ * @attachment: an attachment with a mount path
+ * @init_pid: the instance's init, whose mount namespace gets the mount
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Probes @loop again, right before the kernel reads it, and mounts it
+ * read-only, nosuid, nodev, noexec and without journal replay at the
+ * attachment's mount path inside the instance only.  Does nothing when
+ * something is mounted there already.
+ */
+gboolean
+nlx_lxc_volume_mount (const NlxVolumeSettings *settings,
+                      const char *loop,
+                      const NlxVolumeAttachment *attachment,
+                      pid_t init_pid,
+                      GError **error)
+{
+  g_autofree char *fstype = NULL;
+  gboolean ok;
+  int fd;
+
+  if (nlx_mount_is_in_namespace (init_pid, attachment->mount_path))
+    return TRUE;
+  fstype = probe (settings, loop, attachment->volume_id, error);
+  if (fstype == NULL)
+    return FALSE;
+  fd = nlx_mount_prepare (loop, fstype, FALSE, error);
+  if (fd < 0)
+    return FALSE;
+  ok = nlx_mount_into_namespace (fd, init_pid, attachment->mount_path, error);
+  close (fd);
+  if (!ok)
+    g_prefix_error (error, _("Cannot mount volume %s at %s: "),
+                    attachment->volume_id, attachment->mount_path);
+  return ok;
+}
+
+/**
+ * nlx_lxc_volume_release:
+ * @uuid: the instance
+ * @device: the attachment's device
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Frees the attachment's loop device; succeeds when it has none.
+ */
+gboolean
+nlx_lxc_volume_release (const char *uuid,
+                        const char *device,
+                        GError **error)
+{
+  g_autofree char *name = nlx_lxc_volume_loop_name (uuid, device);
+  g_autofree char *loop = nlx_loop_find (name);
+
+  return loop == NULL || nlx_loop_detach (loop, error);
+}
+
+/**
+ * nlx_lxc_volume_release_all:
+ * @uuid: the instance
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Frees every loop device the instance has, its root volume's included.
+ */
+gboolean
+nlx_lxc_volume_release_all (const char *uuid,
+                            GError **error)
+{
+  g_autofree char *prefix = nlx_lxc_volume_loop_name (uuid, NULL);
+  g_autoptr(GPtrArray) loops = nlx_loop_find_prefix (prefix);
+
+  for (guint i = 0; i < loops->len; i++)
+    if (!nlx_loop_detach (loops->pdata[i], error))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+make_dir (const char *path,
+          int mode,
+          GError **error)
+{
+  if (g_mkdir (path, mode) == 0 || errno == EEXIST)
+    return TRUE;
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+               _("Cannot create directory %s: %s"), path, g_strerror (errno));
+  return FALSE;
+}
+
+/**
+ * nlx_lxc_volume_mount_root:
+ * @settings: the [volumes] settings
+ * @uuid: the instance
+ * @volume_id: the volume holding its root filesystem
+ * @dir: the instance's directory
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Mounts the root volume read-only (checked like any mounted volume) at
+ * DIR/volume and an overlay over it at DIR/rootfs whose writes go to
+ * DIR/upper, so the volume itself is never written.  What is mounted
+ * already is kept, so this also restores the root after a host reboot.
+ *
+ * Returns: (transfer full): DIR/rootfs
+ */
+char *
+nlx_lxc_volume_mount_root (const NlxVolumeSettings *settings,
+                           const char *uuid,
+                           const char *volume_id,
+                           const char *dir,
+                           GError **error)
+{
+  g_autofree char *name = nlx_lxc_volume_loop_name (uuid, ROOT_DEVICE);
+  g_autofree char *lower = g_build_filename (dir, "volume", NULL);
+  g_autofree char *upper = g_build_filename (dir, "upper", NULL);
+  g_autofree char *work = g_build_filename (dir, "work", NULL);
+  g_autofree char *rootfs = g_build_filename (dir, "rootfs", NULL);
+  g_autofree char *loop = NULL;
+  g_autofree char *fstype = NULL;
+  gboolean created;
+  int fd;
+
+  if (nlx_mount_is_in_namespace (getpid (), rootfs))
+    return g_steal_pointer (&rootfs);
+  if (!make_dir (dir, 0711, error) || !make_dir (lower, 0755, error) ||
+      !make_dir (upper, 0755, error) || !make_dir (work, 0700, error) ||
+      !make_dir (rootfs, 0755, error))
+    return NULL;
+
+  loop = setup_loop (settings, name, volume_id, TRUE, &created, error);
+  if (loop == NULL)
+    return NULL;
+  if (!nlx_mount_is_in_namespace (getpid (), lower))
+    {
+      fstype = probe (settings, loop, volume_id, error);
+      fd = fstype ? nlx_mount_prepare (loop, fstype, TRUE, error) : -1;
+      if (fd < 0 || !nlx_mount_at (fd, lower, error))
+        {
+          if (fd >= 0)
+            close (fd);
+          nlx_loop_detach (loop, NULL);
+          g_prefix_error (error, _("Cannot mount root volume %s: "), volume_id);
+          return NULL;
+        }
+      close (fd);
+    }
+  if (!nlx_mount_overlay (lower, upper, work, rootfs, error))
+    {
+      nlx_umount (lower, NULL);
+      nlx_loop_detach (loop, NULL);
+      g_prefix_error (error, _("Cannot mount the root of instance %s: "), uuid);
+      return NULL;
+    }
+  return g_steal_pointer (&rootfs);
+}
+
+/**
+ * nlx_lxc_volume_umount_root:
+ * @dir: the instance's directory
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Undoes nlx_lxc_volume_mount_root(), but for the loop device; succeeds
+ * when nothing is mounted.
+ */
+gboolean
+nlx_lxc_volume_umount_root (const char *dir,
+                            GError **error)
+{
+  g_autofree char *lower = g_build_filename (dir, "volume", NULL);
+  g_autofree char *rootfs = g_build_filename (dir, "rootfs", NULL);
+
+  return nlx_umount (rootfs, error) && nlx_umount (lower, error);
+}

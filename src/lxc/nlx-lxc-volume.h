@@ -1,0 +1,37 @@
+/* nlx-lxc-volume.h: volumes of LXC instances on this host: read-only
+ * loop devices, filesystem checks and the mounts the daemon makes */
+#pragma once
+
+#include <sys/types.h>
+
+#include "nlx-instance.h"
+#include "nlx-volume.h"
+
+G_BEGIN_DECLS
+
+char *nlx_lxc_volume_loop_name (const char *uuid,
+                                const char *device);
+char *nlx_lxc_volume_setup (const NlxVolumeSettings *settings,
+                            const char *uuid,
+                            const NlxVolumeAttachment *attachment,
+                            gboolean *created,
+                            GError **error);
+gboolean nlx_lxc_volume_mount (const NlxVolumeSettings *settings,
+                               const char *loop,
+                               const NlxVolumeAttachment *attachment,
+                               pid_t init_pid,
+                               GError **error);
+gboolean nlx_lxc_volume_release (const char *uuid,
+                                 const char *device,
+                                 GError **error);
+gboolean nlx_lxc_volume_release_all (const char *uuid,
+                                     GError **error);
+char *nlx_lxc_volume_mount_root (const NlxVolumeSettings *settings,
+                                 const char *uuid,
+                                 const char *volume_id,
+                                 const char *dir,
+                                 GError **error);
+gboolean nlx_lxc_volume_umount_root (const char *dir,
+                                     GError **error);
+
+G_END_DECLS
