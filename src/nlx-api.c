@@ -119,6 +119,7 @@ respond_fault (Request *request,
     {
     case 400: name = "badRequest"; break;
     case 401: name = "unauthorized"; break;
+    case 403: name = "forbidden"; break;
     case 404: name = "itemNotFound"; break;
     case 405: name = "badMethod"; break;
     case 406: name = "notAcceptable"; break;
@@ -310,6 +311,19 @@ add_server (JsonBuilder *builder,
   add_int (builder, "progress",
            record->vm_state == NLX_VM_STATE_BUILDING ? 0 : 100);
   add_links (builder, request, "servers", instance->uuid);
+  json_builder_set_member_name (builder, "os-extended-volumes:volumes_attached");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < instance->volumes->len; i++)
+    {
+      const NlxVolumeAttachment *attachment = instance->volumes->pdata[i];
+
+      json_builder_begin_object (builder);
+      add_string (builder, "id", attachment->volume_id);
+      json_builder_set_member_name (builder, "delete_on_termination");
+      json_builder_add_boolean_value (builder, FALSE);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
   if (record->vm_state == NLX_VM_STATE_ERROR && record->fault != NULL)
     {
       json_builder_set_member_name (builder, "fault");
@@ -529,27 +543,141 @@ identity (Request *request,
   return value != NULL && *value != '\0' ? value : "admin";
 }
 
+/* An optional string member; answers 400 when it is there but not a
+ * string (null counts as absent). */
+static gboolean
+get_optional_string (Request *request,
+                     JsonObject *object,
+                     const char *key,
+                     const char **value)
+{
+  JsonNode *node = json_object_get_member (object, key);
+
+  *value = NULL;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  *value = get_string_member (request, object, key);
+  return *value != NULL;
+}
+
+/* Nova's block_device_mapping_v2, for volumes only: boot_index 0 is the
+ * root volume, the others are attached.  Answers 400 itself. */
+static gboolean
+read_block_devices (Request *request,
+                    JsonObject *server,
+                    char **root_volume,
+                    GPtrArray *volumes)
+{
+  static const char * const known[] = {
+    "boot_index", "uuid", "source_type", "destination_type", "device_name",
+    "mount_path", "delete_on_termination", "volume_id", NULL
+  };
+  JsonNode *node = json_object_get_member (server, "block_device_mapping_v2");
+  JsonArray *array;
+  NlxInstance view = { .volumes = volumes };
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    {
+      respond_fault (request, 400,
+                     _("“block_device_mapping_v2” must be a list"));
+      return FALSE;
+    }
+  array = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      JsonObject *bdm;
+      const char *id, *source, *destination, *device, *mount_path;
+      g_autofree char *chosen = NULL;
+      gint64 boot_index = -1;
+      JsonNode *index;
+
+      if (!require_object (request, element, "block_device_mapping_v2[]"))
+        return FALSE;
+      bdm = json_node_get_object (element);
+      if (!check_members (request, bdm, known) ||
+          !get_optional_string (request, bdm, "uuid", &id) ||
+          !get_optional_string (request, bdm, "source_type", &source) ||
+          !get_optional_string (request, bdm, "destination_type", &destination) ||
+          !get_optional_string (request, bdm, "device_name", &device) ||
+          !get_optional_string (request, bdm, "mount_path", &mount_path))
+        return FALSE;
+      if (id == NULL)
+        get_optional_string (request, bdm, "volume_id", &id);
+      index = json_object_get_member (bdm, "boot_index");
+      if (index != NULL && JSON_NODE_HOLDS_VALUE (index) &&
+          json_node_get_value_type (index) == G_TYPE_INT64)
+        boot_index = json_node_get_int (index);
+      else if (index != NULL && JSON_NODE_HOLDS_VALUE (index) &&
+               json_node_get_value_type (index) == G_TYPE_STRING)
+        boot_index = g_ascii_strtoll (json_node_get_string (index), NULL, 10);
+
+      if (id == NULL || g_strcmp0 (source, "volume") != 0 ||
+          (destination != NULL && !g_str_equal (destination, "volume")))
+        {
+          respond_fault (request, 400,
+                         _("Each block device mapping needs a volume id in "
+                           "“uuid” and source_type “volume”; nova-lxc has "
+                           "no other kind of block device"));
+          return FALSE;
+        }
+      if (boot_index == 0)
+        {
+          if (*root_volume != NULL || mount_path != NULL || device != NULL)
+            {
+              respond_fault (request, 400,
+                             _("Only one block device mapping can have "
+                               "boot_index 0, and the root volume takes no "
+                               "device_name or mount_path"));
+              return FALSE;
+            }
+          *root_volume = g_strdup (id);
+          continue;
+        }
+      /* The instance document checks devices, mount paths and repeats. */
+      chosen = device ? g_strdup (device) : nlx_instance_next_device (&view);
+      g_ptr_array_add (volumes, nlx_volume_attachment_new (id, chosen,
+                                                           mount_path));
+    }
+  return TRUE;
+}
+
 static NlxInstance *
 instance_from_request (Request *request,
                        JsonObject *server,
                        GError **error)
 {
   static const char * const known[] = {
-    "name", "flavorRef", "imageRef", "metadata", NULL
+    "name", "flavorRef", "imageRef", "metadata", "block_device_mapping_v2",
+    NULL
   };
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *root_volume = NULL;
+  g_autoptr(GPtrArray) volumes =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_volume_attachment_free);
   const NlxFlavor *flavor;
-  const char *name, *flavor_ref, *image_ref;
+  const char *name, *flavor_ref, *image_ref = NULL;
   JsonNode *metadata;
 
   if (!check_members (request, server, known) ||
       (name = get_string_member (request, server, "name")) == NULL ||
       (flavor_ref = get_string_member (request, server, "flavorRef")) == NULL ||
-      (image_ref = get_string_member (request, server, "imageRef")) == NULL)
+      !read_block_devices (request, server, &root_volume, volumes))
     return NULL;
+  /* Booting from a volume, imageRef is optional (and may be ""). */
+  if (root_volume == NULL || json_object_has_member (server, "imageRef"))
+    {
+      image_ref = get_string_member (request, server, "imageRef");
+      if (image_ref == NULL)
+        return NULL;
+      if (root_volume != NULL && *image_ref == '\0')
+        image_ref = NULL;
+    }
   flavor = nlx_config_find_flavor (request->api->config, flavor_ref);
   if (flavor == NULL)
     {
@@ -569,7 +697,24 @@ instance_from_request (Request *request,
   add_int (builder, "memory_mb", flavor->memory_mb);
   add_int (builder, "root_gb", flavor->root_gb);
   json_builder_end_object (builder);
-  add_string (builder, "image_ref", image_ref);
+  if (image_ref != NULL)
+    add_string (builder, "image_ref", image_ref);
+  if (root_volume != NULL)
+    add_string (builder, "root_volume", root_volume);
+  json_builder_set_member_name (builder, "volumes");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < volumes->len; i++)
+    {
+      NlxVolumeAttachment *attachment = volumes->pdata[i];
+
+      json_builder_begin_object (builder);
+      add_string (builder, "volume_id", attachment->volume_id);
+      add_string (builder, "device", attachment->device);
+      if (attachment->mount_path != NULL)
+        add_string (builder, "mount_path", attachment->mount_path);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
   add_string (builder, "user_id", identity (request, "X-User-Id"));
   add_string (builder, "project_id", identity (request, "X-Project-Id"));
   metadata = json_object_get_member (server, "metadata");
@@ -835,6 +980,179 @@ server_action (Request *request,
     respond (request, 202, NULL);
 }
 
+/* ---- volume attachments ------------------------------------------------- */
+
+static void
+add_attachment (JsonBuilder *builder,
+                const char *uuid,
+                const NlxVolumeAttachment *attachment)
+{
+  json_builder_begin_object (builder);
+  add_string (builder, "id", attachment->volume_id);
+  add_string (builder, "volumeId", attachment->volume_id);
+  add_string (builder, "serverId", uuid);
+  add_string (builder, "device", attachment->device);
+  add_string (builder, "mount_path", attachment->mount_path);
+  json_builder_end_object (builder);
+}
+
+static void
+respond_attachment (Request *request,
+                    const char *uuid,
+                    const NlxVolumeAttachment *attachment)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "volumeAttachment");
+  add_attachment (builder, uuid, attachment);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  respond (request, 200, body);
+}
+
+typedef struct {
+  Request *request;
+  char *uuid;
+} VolumeCall;
+
+static VolumeCall *
+volume_call_new (Request *request,
+                 const char *uuid)
+{
+  VolumeCall *call = g_new0 (VolumeCall, 1);
+
+  call->request = request_keep (request);
+  call->uuid = g_strdup (uuid);
+  return call;
+}
+
+static void
+volume_call_free (VolumeCall *call)
+{
+  soup_server_message_unpause (call->request->msg);
+  request_free (call->request);
+  g_free (call->uuid);
+  g_free (call);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VolumeCall, volume_call_free)
+
+static void
+attached (GObject *source,
+          GAsyncResult *result,
+          gpointer data)
+{
+  g_autoptr(VolumeCall) call = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxVolumeAttachment) attachment =
+    nlx_manager_attach_volume_finish (call->request->api->manager, result,
+                                      &error);
+
+  if (attachment == NULL)
+    respond_error (call->request, error);
+  else
+    respond_attachment (call->request, call->uuid, attachment);
+}
+
+static void
+detached (GObject *source,
+          GAsyncResult *result,
+          gpointer data)
+{
+  g_autoptr(VolumeCall) call = data;
+  g_autoptr(GError) error = NULL;
+
+  if (!nlx_manager_detach_volume_finish (call->request->api->manager, result,
+                                         &error))
+    respond_error (call->request, error);
+  else
+    respond (call->request, 202, NULL);
+}
+
+static void
+attach_volume (Request *request,
+               const char *uuid)
+{
+  static const char * const known[] = {
+    "volumeId", "device", "mount_path", "tag", "delete_on_termination", NULL
+  };
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  JsonObject *body = read_body (request, parser, "volumeAttachment");
+  const char *volume_id, *device, *mount_path;
+
+  if (body == NULL || !check_members (request, body, known) ||
+      (volume_id = get_string_member (request, body, "volumeId")) == NULL ||
+      !get_optional_string (request, body, "device", &device) ||
+      !get_optional_string (request, body, "mount_path", &mount_path))
+    return;
+  nlx_manager_attach_volume_async (request->api->manager, uuid, volume_id,
+                                   device, mount_path, attached,
+                                   volume_call_new (request, uuid));
+}
+
+/* /servers/{uuid}/os-volume_attachments[/{volume_id}] */
+static void
+attachments_request (Request *request,
+                     const char *method,
+                     const char *uuid,
+                     const char *volume_id)
+{
+  g_autoptr(GError) error = NULL;
+  const NlxRecord *record = nlx_manager_lookup (request->api->manager, uuid,
+                                                &error);
+  const NlxVolumeAttachment *attachment = NULL;
+
+  if (record == NULL)
+    {
+      respond_error (request, error);
+      return;
+    }
+  if (volume_id == NULL)
+    {
+      if (g_str_equal (method, "POST"))
+        attach_volume (request, record->instance->uuid);
+      else if (g_str_equal (method, "GET"))
+        {
+          g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+          g_autoptr(JsonNode) body = NULL;
+
+          json_builder_begin_object (builder);
+          json_builder_set_member_name (builder, "volumeAttachments");
+          json_builder_begin_array (builder);
+          for (guint i = 0; i < record->instance->volumes->len; i++)
+            add_attachment (builder, record->instance->uuid,
+                            record->instance->volumes->pdata[i]);
+          json_builder_end_array (builder);
+          json_builder_end_object (builder);
+          body = json_builder_get_root (builder);
+          respond (request, 200, body);
+        }
+      else
+        respond_fault (request, 405, _("Volume attachments take GET or POST"));
+      return;
+    }
+
+  if (g_str_equal (method, "DELETE"))
+    nlx_manager_detach_volume_async (request->api->manager,
+                                     record->instance->uuid, volume_id,
+                                     detached,
+                                     volume_call_new (request,
+                                                      record->instance->uuid));
+  else if (!g_str_equal (method, "GET"))
+    respond_fault (request, 405, _("A volume attachment takes GET or DELETE"));
+  else if ((attachment = nlx_instance_find_volume (record->instance,
+                                                   volume_id)) == NULL)
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Volume %s is not attached to server %s"),
+                         volume_id, record->instance->uuid);
+      respond_fault (request, 404, message);
+    }
+  else
+    respond_attachment (request, record->instance->uuid, attachment);
+}
+
 static void
 server_request (Request *request,
                 const char *method,
@@ -846,7 +1164,9 @@ server_request (Request *request,
 
   if (sub != NULL)
     {
-      if (!g_str_equal (sub, "action"))
+      if (g_str_equal (sub, "os-volume_attachments"))
+        attachments_request (request, method, uuid, NULL);
+      else if (!g_str_equal (sub, "action"))
         respond_fault (request, 404, _("The resource could not be found."));
       else if (!g_str_equal (method, "POST"))
         respond_fault (request, 405, _("Server actions take POST"));
@@ -1115,6 +1435,207 @@ hypervisors_request (Request *request,
 
 /* ---- routing ---------------------------------------------------------- */
 
+/* ---- volumes ------------------------------------------------------------ */
+
+static void
+add_volume (JsonBuilder *builder,
+            Request *request,
+            const NlxVolumeInfo *info)
+{
+  const NlxVolumeAttachment *attachment = NULL;
+  const NlxRecord *user =
+    nlx_manager_find_volume_user (request->api->manager, info->id, &attachment);
+  const guint64 gib = 1024 * 1024 * 1024;
+
+  json_builder_begin_object (builder);
+  add_string (builder, "id", info->id);
+  add_string (builder, "displayName", info->id);
+  add_string (builder, "displayDescription", NULL);
+  add_string (builder, "status", user ? "in-use" : "available");
+  add_int (builder, "size", (info->size_bytes + gib - 1) / gib);
+  add_int (builder, "size_bytes", info->size_bytes);
+  add_string (builder, "filesystem", info->fstype);
+  add_string (builder, "availabilityZone", "nova");
+  add_time (builder, "createdAt", info->created_at);
+  add_string (builder, "volumeType", info->is_block ? "block" : "file");
+  add_string (builder, "snapshotId", NULL);
+  json_builder_set_member_name (builder, "metadata");
+  json_builder_begin_object (builder);
+  json_builder_end_object (builder);
+  json_builder_set_member_name (builder, "attachments");
+  json_builder_begin_array (builder);
+  if (user != NULL)
+    {
+      json_builder_begin_object (builder);
+      add_string (builder, "id", info->id);
+      add_string (builder, "volumeId", info->id);
+      add_string (builder, "serverId", user->instance->uuid);
+      /* A root volume has no device inside the instance. */
+      add_string (builder, "device", attachment ? attachment->device : "/");
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+}
+
+static void
+respond_volume (Request *request,
+                const NlxVolumeInfo *info)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "volume");
+  add_volume (builder, request, info);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  respond (request, 200, body);
+}
+
+static void
+volumes_listed (GObject *source,
+                GAsyncResult *result,
+                gpointer data)
+{
+  g_autoptr(Request) request = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) volumes =
+    nlx_manager_list_volumes_finish (request->api->manager, result, &error);
+
+  if (volumes == NULL)
+    respond_error (request, error);
+  else
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+      g_autoptr(JsonNode) body = NULL;
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "volumes");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < volumes->len; i++)
+        add_volume (builder, request, volumes->pdata[i]);
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+      body = json_builder_get_root (builder);
+      respond (request, 200, body);
+    }
+  soup_server_message_unpause (request->msg);
+}
+
+static void
+volume_created (GObject *source,
+                GAsyncResult *result,
+                gpointer data)
+{
+  g_autoptr(Request) request = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxVolumeInfo) info =
+    nlx_manager_create_volume_finish (request->api->manager, result, &error);
+
+  if (info == NULL)
+    respond_error (request, error);
+  else
+    respond_volume (request, info);
+  soup_server_message_unpause (request->msg);
+}
+
+/* A size in GiB as Nova has it, or nova-lxc's size_mb; answers 400. */
+static gboolean
+read_size (Request *request,
+           JsonObject *volume,
+           guint64 *size_bytes)
+{
+  gboolean in_gib = json_object_has_member (volume, "size");
+  JsonNode *node = json_object_get_member (volume, in_gib ? "size" : "size_mb");
+  gint64 value = 0;
+
+  if (node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+      json_node_get_value_type (node) == G_TYPE_INT64)
+    value = json_node_get_int (node);
+  if (value <= 0 || value > (in_gib ? 1024 : 1024 * 1024) ||
+      (json_object_has_member (volume, "size") &&
+       json_object_has_member (volume, "size_mb")))
+    {
+      respond_fault (request, 400,
+                     _("A volume needs exactly one of “size” (whole GiB, 1 "
+                       "to 1024) or “size_mb” (whole MiB, 1 to 1048576)"));
+      return FALSE;
+    }
+  *size_bytes = (guint64) value * (in_gib ? 1024 * 1024 * 1024 : 1024 * 1024);
+  return TRUE;
+}
+
+static void
+create_volume (Request *request)
+{
+  static const char * const known[] = {
+    "display_name", "display_description", "size", "size_mb", "filesystem",
+    "from_dir", "volume_type", "availability_zone", "metadata", NULL
+  };
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  JsonObject *volume = read_body (request, parser, "volume");
+  GSocketAddress *local = soup_server_message_get_local_address (request->msg);
+  const char *id, *fstype, *from_dir;
+  guint64 size_bytes;
+
+  if (volume == NULL || !check_members (request, volume, known) ||
+      (id = get_string_member (request, volume, "display_name")) == NULL ||
+      !read_size (request, volume, &size_bytes) ||
+      !get_optional_string (request, volume, "filesystem", &fstype) ||
+      !get_optional_string (request, volume, "from_dir", &from_dir))
+    return;
+  /* A host path is a local administrator's to name. */
+  if (from_dir != NULL && local != NULL && G_IS_INET_SOCKET_ADDRESS (local))
+    {
+      respond_fault (request, 403,
+                     _("“from_dir” names a path on the compute host, so it "
+                       "is only taken over the Unix socket"));
+      return;
+    }
+  nlx_manager_create_volume_async (request->api->manager, id, size_bytes,
+                                   fstype, from_dir, volume_created,
+                                   request_keep (request));
+}
+
+/* /os-volumes[/{id|detail}] */
+static void
+volumes_request (Request *request,
+                 const char *method,
+                 const char *id)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (id == NULL || g_str_equal (id, "detail"))
+    {
+      if (g_str_equal (method, "GET"))
+        nlx_manager_list_volumes_async (request->api->manager, volumes_listed,
+                                        request_keep (request));
+      else if (id == NULL && g_str_equal (method, "POST"))
+        create_volume (request);
+      else
+        respond_fault (request, 405, _("Volumes take GET or POST"));
+    }
+  else if (g_str_equal (method, "GET"))
+    {
+      g_autoptr(NlxVolumeInfo) info = nlx_manager_get_volume (request->api->manager,
+                                                              id, &error);
+      if (info == NULL)
+        respond_error (request, error);
+      else
+        respond_volume (request, info);
+    }
+  else if (g_str_equal (method, "DELETE"))
+    {
+      if (nlx_manager_delete_volume (request->api->manager, id, &error))
+        respond (request, 202, NULL);
+      else
+        respond_error (request, error);
+    }
+  else
+    respond_fault (request, 405, _("A volume takes GET or DELETE"));
+}
+
 /* Over TCP the caller must hold the token; the Unix socket's permissions
  * already say who may connect. */
 static gboolean
@@ -1202,11 +1723,18 @@ route (Request *request,
         }
       else if (n <= 4)
         server_request (request, method, parts[2], n == 4 ? parts[3] : NULL);
+      else if (n == 5 && g_str_equal (parts[3], "os-volume_attachments"))
+        attachments_request (request, method, parts[2], parts[4]);
       else
         respond_fault (request, 404, _("The resource could not be found."));
       return;
     }
 
+  if (g_str_equal (collection, "os-volumes") && n <= 3)
+    {
+      volumes_request (request, method, n == 3 ? parts[2] : NULL);
+      return;
+    }
   if (!g_str_equal (method, "GET"))
     {
       respond_fault (request, 405, _("This resource is read-only; use GET"));

@@ -26,6 +26,9 @@ static const char * const libvirt_keys[] = {
   "connection_uri", "wait_soft_reboot_seconds", NULL
 };
 /* The fake driver's, for tests of the layers above the driver. */
+static const char * const volumes_keys[] = {
+  "path", "allowed_roots", "filesystem_whitelist", "verify", NULL
+};
 static const char * const fake_keys[] = {
   "delay_ms", NULL
 };
@@ -90,6 +93,8 @@ known_keys (const char *group)
     return libvirt_keys;
   if (g_str_equal (group, "fake"))
     return fake_keys;
+  if (g_str_equal (group, "volumes"))
+    return volumes_keys;
   if (g_str_has_prefix (group, FLAVOR_PREFIX))
     return flavor_keys;
   if (g_str_has_prefix (group, IMAGE_PREFIX))

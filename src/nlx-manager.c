@@ -9,10 +9,13 @@
  * driver: the store says what was asked, the driver what runs. */
 #include "config.h"
 
+#include <unistd.h>
+
 #include <glib/gi18n-lib.h>
 
 #include "nlx-manager.h"
 #include "nlx-store.h"
+#include "nlx-volume.h"
 
 /* Workers run driver operations; a soft reboot can hold one for minutes,
  * so allow many. */
@@ -30,6 +33,7 @@ typedef struct {
 struct _NlxManager {
   const NlxConfig *config;
   NlxVirt *virt;
+  NlxVolumeSettings *volumes;
   NlxStore *store;
   GMainContext *context;
   GHashTable *entries;          /* uuid -> Entry */
@@ -50,6 +54,7 @@ typedef enum {
   JOB_SPAWN,
   JOB_ACTION,
   JOB_SYNC,
+  JOB_VOLUME,
 } JobKind;
 
 typedef struct {
@@ -73,6 +78,9 @@ typedef struct {
   NlxInstance *instance;        /* JOB_SPAWN: a copy for the worker */
   NlxImage *image;              /* JOB_SPAWN */
   GPtrArray *sync;              /* JOB_SYNC: SyncResult */
+  NlxVolumeAttachment *attachment; /* JOB_VOLUME: a copy for the worker */
+  gboolean attach;              /* JOB_VOLUME: or detach */
+  GTask *task;                  /* JOB_VOLUME: the caller waiting */
   guint64 generation;
   /* what the worker found */
   gboolean ok;
@@ -96,6 +104,8 @@ job_free (Job *job)
   nlx_instance_free (job->instance);
   nlx_image_free (job->image);
   g_clear_pointer (&job->sync, g_ptr_array_unref);
+  nlx_volume_attachment_free (job->attachment);
+  g_clear_object (&job->task);
   g_clear_error (&job->error);
   g_free (job);
 }
@@ -120,6 +130,7 @@ manager_unref (NlxManager *manager)
   if (!g_atomic_ref_count_dec (&manager->refs))
     return;
   g_free (manager->host);
+  nlx_volume_settings_free (manager->volumes);
   g_free (manager);
 }
 
@@ -310,6 +321,13 @@ work (gpointer data,
           job->ok = uuids != NULL;
         }
       break;
+    case JOB_VOLUME:
+      job->ok = job->attach
+                  ? nlx_virt_attach_volume (manager->virt, job->uuid,
+                                            job->attachment, &job->error)
+                  : nlx_virt_detach_volume (manager->virt, job->uuid,
+                                            job->attachment, &job->error);
+      break;
     }
   /* What the instance is now, whether the operation worked or not. */
   if (job->kind != JOB_SYNC &&
@@ -434,6 +452,52 @@ finish_operation (NlxManager *manager,
   record->task_state = NLX_TASK_STATE_NONE;
 }
 
+/* Drops the attachment of volume @id from the instance. */
+static void
+remove_volume (NlxInstance *instance,
+               const char *id)
+{
+  NlxVolumeAttachment *attachment = nlx_instance_find_volume (instance, id);
+
+  if (attachment != NULL)
+    g_ptr_array_remove (instance->volumes, attachment);
+}
+
+/* A volume that could not be attached or detached leaves the instance as
+ * it was: the driver undid its part, so only the caller hears of it. */
+static void
+finish_volume (NlxManager *manager,
+               Entry *entry,
+               Job *job)
+{
+  NlxRecord *record = entry->record;
+
+  if (job->have_info)
+    apply_power_state (record, job->info.state);
+  if (job->ok != job->attach)
+    remove_volume (record->instance, job->attachment->volume_id);
+  g_clear_pointer (&record->pending_volume, g_free);
+  record->task_state = NLX_TASK_STATE_NONE;
+  if (job->ok)
+    {
+      g_info ("Instance %s: volume %s %s", record->instance->uuid,
+              job->attachment->volume_id,
+              job->attach ? "attached" : "detached");
+      g_task_return_pointer (job->task,
+                             nlx_volume_attachment_new (job->attachment->volume_id,
+                                                        job->attachment->device,
+                                                        job->attachment->mount_path),
+                             (GDestroyNotify) nlx_volume_attachment_free);
+    }
+  else
+    {
+      g_warning ("Instance %s: volume %s not %s: %s", record->instance->uuid,
+                 job->attachment->volume_id,
+                 job->attach ? "attached" : "detached", job->error->message);
+      g_task_return_error (job->task, g_steal_pointer (&job->error));
+    }
+}
+
 static void
 apply_sync (NlxManager *manager,
             GPtrArray *results)
@@ -493,7 +557,10 @@ apply_job (NlxManager *manager,
       forget (manager, job->uuid);
       return;
     }
-  finish_operation (manager, entry, job);
+  if (job->kind == JOB_VOLUME)
+    finish_volume (manager, entry, job);
+  else
+    finish_operation (manager, entry, job);
   if (entry->delete_pending)
     {
       entry->delete_pending = FALSE;
@@ -511,6 +578,10 @@ job_done (gpointer data)
 
   if (!manager->closed)
     apply_job (manager, job);
+  else if (job->task != NULL)
+    g_task_return_new_error (job->task, NLX_DRIVER_ERROR,
+                             NLX_DRIVER_ERROR_UNAVAILABLE,
+                             _("The compute service is stopping"));
   job_free (job);
   manager_unref (manager);
   return G_SOURCE_REMOVE;
@@ -596,6 +667,29 @@ on_driver_event (const char *uuid,
 
 /* ---- start-up --------------------------------------------------------- */
 
+/* An attach or detach a crash interrupted is rolled back to detached:
+ * the driver's detach undoes whatever part of it exists. */
+static void
+undo_volume (NlxManager *manager,
+             NlxRecord *record)
+{
+  const char *uuid = record->instance->uuid;
+  NlxVolumeAttachment *attachment;
+  g_autoptr(GError) error = NULL;
+
+  attachment = nlx_instance_find_volume (record->instance,
+                                         record->pending_volume);
+  if (attachment == NULL)
+    return;
+  g_message ("Instance %s: undoing the attachment of volume %s, which a "
+             "restart interrupted", uuid, attachment->volume_id);
+  if (nlx_virt_detach_volume (manager->virt, uuid, attachment, &error))
+    remove_volume (record->instance, attachment->volume_id);
+  else
+    g_warning ("Instance %s: %s", uuid, error->message);
+  g_clear_pointer (&record->pending_volume, g_free);
+}
+
 /* Finishes or rolls back what a crash interrupted, as Nova's init_host
  * does, so that every instance ends ACTIVE, SHUTOFF, PAUSED, ERROR or
  * gone, as the driver sees it. */
@@ -644,6 +738,9 @@ reconcile (NlxManager *manager,
           continue;
         }
 
+      if (record->task_state == NLX_TASK_STATE_ATTACHING_VOLUME ||
+          record->task_state == NLX_TASK_STATE_DETACHING_VOLUME)
+        undo_volume (manager, record);
       if (record->task_state != NLX_TASK_STATE_NONE)
         g_message ("Instance %s: %s was interrupted by a restart; taking the "
                    "hypervisor's state", uuid,
@@ -706,6 +803,9 @@ nlx_manager_new (const NlxConfig *config,
   manager->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                             (GDestroyNotify) entry_free);
   manager->workers = g_thread_pool_new (work, NULL, MAX_WORKERS, FALSE, NULL);
+  manager->volumes = nlx_volume_settings_new (config->keyfile, error);
+  if (manager->volumes == NULL)
+    return NULL;
 
   manager->store = nlx_store_open (dir, error);
   if (manager->store == NULL)
@@ -864,10 +964,95 @@ copy_instance (const NlxInstance *instance)
 }
 
 /**
+ * nlx_manager_find_volume_user:
+ * @id: a volume id
+ * @attachment: (out) (optional) (nullable): its attachment, or %NULL when
+ *   it is the instance's root volume
+ *
+ * Returns: (transfer none) (nullable): the record of the instance using
+ * volume @id, attached or as its root, if any
+ */
+const NlxRecord *
+nlx_manager_find_volume_user (NlxManager *manager,
+                              const char *id,
+                              const NlxVolumeAttachment **attachment)
+{
+  GHashTableIter iter;
+  Entry *entry;
+
+  g_hash_table_iter_init (&iter, manager->entries);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    {
+      const NlxInstance *instance = entry->record->instance;
+      const NlxVolumeAttachment *found = nlx_instance_find_volume (instance, id);
+
+      if (found != NULL || g_strcmp0 (instance->root_volume, id) == 0)
+        {
+          if (attachment != NULL)
+            *attachment = found;
+          return entry->record;
+        }
+    }
+  return NULL;
+}
+
+/* Volume @id exists, may be used, and no instance uses it. */
+static gboolean
+check_volume_free (NlxManager *manager,
+                   const char *id,
+                   GError **error)
+{
+  const NlxRecord *user = nlx_manager_find_volume_user (manager, id, NULL);
+  int fd;
+
+  if (user != NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Volume %s is in use by server %s; a volume can be "
+                     "attached to one server at a time (multiattach is not "
+                     "supported)"), id, user->instance->uuid);
+      return FALSE;
+    }
+  fd = nlx_volume_open (manager->volumes, id, NULL, error);
+  if (fd < 0)
+    return FALSE;
+  close (fd);
+  return TRUE;
+}
+
+static gboolean
+check_volumes_free (NlxManager *manager,
+                    const NlxInstance *instance,
+                    GError **error)
+{
+  if (instance->root_volume != NULL &&
+      !check_volume_free (manager, instance->root_volume, error))
+    return FALSE;
+  for (guint i = 0; i < instance->volumes->len; i++)
+    {
+      const NlxVolumeAttachment *attachment = instance->volumes->pdata[i];
+
+      if (g_strcmp0 (attachment->volume_id, instance->root_volume) == 0)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                       _("Volume %s cannot be both the root and an attached "
+                         "volume"), attachment->volume_id);
+          return FALSE;
+        }
+      if (!check_volume_free (manager, attachment->volume_id, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/**
  * nlx_manager_create:
  * @instance: (transfer full): what to build; its image_ref must name a
- *   configured image
+ *   configured image, unless it boots from a root volume; its volumes
+ *   must exist and be free
  * @error: #NLX_DRIVER_ERROR_INVALID_ARGUMENT for an unknown image,
+ *   #NLX_DRIVER_ERROR_NOT_FOUND for an unknown volume,
+ *   #NLX_DRIVER_ERROR_INVALID_STATE for a volume in use,
  *   #NLX_DRIVER_ERROR_EXISTS for a uuid in use
  *
  * Records the instance as BUILD and spawns it in a worker.
@@ -880,13 +1065,15 @@ nlx_manager_create (NlxManager *manager,
                     GError **error)
 {
   g_autoptr(NlxInstance) owned = instance;
-  g_autoptr(NlxImage) image = resolve_image (manager, instance->image_ref,
-                                             error);
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr(NlxImage) image = NULL;
   Entry *entry;
   Job *job;
 
-  if (image == NULL || !check_available (manager, error))
+  if (instance->image_ref != NULL &&
+      (image = resolve_image (manager, instance->image_ref, error)) == NULL)
+    return NULL;
+  if (!check_available (manager, error) ||
+      !check_volumes_free (manager, instance, error))
     return NULL;
   if (g_hash_table_contains (manager->entries, instance->uuid))
     {
@@ -906,9 +1093,10 @@ nlx_manager_create (NlxManager *manager,
       return NULL;
     }
   g_hash_table_replace (manager->entries, entry->record->instance->uuid, entry);
-  g_info ("Instance %s: spawning \"%s\" from image %s",
+  g_info ("Instance %s: spawning \"%s\" from %s %s",
           entry->record->instance->uuid, entry->record->instance->name,
-          image->id);
+          image ? "image" : "volume",
+          image ? image->id : entry->record->instance->root_volume);
 
   job = g_new0 (Job, 1);
   job->kind = JOB_SPAWN;
@@ -1162,4 +1350,347 @@ nlx_manager_get_resources_finish (NlxManager *manager,
                                   GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ---- volumes -------------------------------------------------------------- */
+
+/* Whether volume operations may start on the instance now. */
+static gboolean
+check_volume_change (NlxManager *manager,
+                     Entry *entry,
+                     GError **error)
+{
+  NlxRecord *record = entry->record;
+
+  if (!check_available (manager, error))
+    return FALSE;
+  if (!nlx_virt_has_capability (manager->virt, NLX_DRIVER_CAP_VOLUMES))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_SUPPORTED,
+                   _("This host's driver cannot attach volumes"));
+      return FALSE;
+    }
+  if (record->task_state != NLX_TASK_STATE_NONE)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Cannot change the volumes of instance %s while it is "
+                     "in task_state %s; wait until it is done"),
+                   record->instance->uuid,
+                   nlx_task_state_to_string (record->task_state));
+      return FALSE;
+    }
+  if (record->vm_state != NLX_VM_STATE_ACTIVE &&
+      record->vm_state != NLX_VM_STATE_STOPPED &&
+      record->vm_state != NLX_VM_STATE_PAUSED)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Cannot change the volumes of instance %s while it is "
+                     "in vm_state %s"), record->instance->uuid,
+                   nlx_vm_state_to_string (record->vm_state));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+start_volume_job (NlxManager *manager,
+                  Entry *entry,
+                  const NlxVolumeAttachment *attachment,
+                  gboolean attach,
+                  GTask *task)
+{
+  NlxRecord *record = entry->record;
+  Job *job = g_new0 (Job, 1);
+
+  record->task_state = attach ? NLX_TASK_STATE_ATTACHING_VOLUME
+                              : NLX_TASK_STATE_DETACHING_VOLUME;
+  record->pending_volume = g_strdup (attachment->volume_id);
+  entry->generation++;
+  save (manager, entry);
+
+  job->kind = JOB_VOLUME;
+  job->uuid = g_strdup (record->instance->uuid);
+  job->attach = attach;
+  job->attachment = nlx_volume_attachment_new (attachment->volume_id,
+                                               attachment->device,
+                                               attachment->mount_path);
+  job->task = g_object_ref (task);
+  queue (manager, job);
+}
+
+/**
+ * nlx_manager_attach_volume_async:
+ * @device: (nullable): /dev/vdb to /dev/vdz, or %NULL for the first free
+ * @mount_path: (nullable): where to mount the volume's filesystem inside
+ *   the instance, or %NULL for the device only
+ *
+ * Attaches volume @volume_id to an idle ACTIVE, SHUTOFF or PAUSED
+ * instance.  The record holds the attachment from now on, marked
+ * pending until the driver is done, so that no other instance can take
+ * the volume meanwhile and a restart can undo a half-made attachment.
+ */
+void
+nlx_manager_attach_volume_async (NlxManager *manager,
+                                 const char *uuid,
+                                 const char *volume_id,
+                                 const char *device,
+                                 const char *mount_path,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  g_autoptr(NlxVolumeAttachment) attachment = NULL;
+  g_autofree char *free_device = NULL;
+  GError *error = NULL;
+  Entry *entry = find (manager, uuid, &error);
+  NlxInstance *instance;
+
+  if (entry == NULL || !check_volume_change (manager, entry, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  instance = entry->record->instance;
+  if (device == NULL)
+    device = free_device = nlx_instance_next_device (instance);
+  attachment = nlx_volume_attachment_new (volume_id, device, mount_path);
+  if (device == NULL)
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                 _("Instance %s has no free device left; detach a volume "
+                   "first"), uuid);
+  else if (nlx_volume_attachment_check (attachment, &error) &&
+           nlx_instance_find_device (instance, device) != NULL)
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                 _("Device %s of instance %s is taken; choose another or "
+                   "leave it out"), device, uuid);
+  else if (error == NULL)
+    check_volume_free (manager, volume_id, &error);
+  if (error != NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  g_info ("Instance %s: attaching volume %s at %s%s%s", instance->uuid,
+          volume_id, device, mount_path ? ", mounted at " : "",
+          mount_path ? mount_path : "");
+  g_ptr_array_add (instance->volumes,
+                   nlx_volume_attachment_new (volume_id, device, mount_path));
+  start_volume_job (manager, entry, attachment, TRUE, task);
+}
+
+/**
+ * nlx_manager_attach_volume_finish:
+ *
+ * Returns: (transfer full): the attachment made
+ */
+NlxVolumeAttachment *
+nlx_manager_attach_volume_finish (NlxManager *manager,
+                                  GAsyncResult *result,
+                                  GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * nlx_manager_detach_volume_async:
+ *
+ * Detaches volume @volume_id: unmounted, its device node gone from the
+ * instance, its loop device freed.  #NLX_DRIVER_ERROR_NOT_FOUND when it
+ * is not attached to the instance.
+ */
+void
+nlx_manager_detach_volume_async (NlxManager *manager,
+                                 const char *uuid,
+                                 const char *volume_id,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  GError *error = NULL;
+  Entry *entry = find (manager, uuid, &error);
+  const NlxVolumeAttachment *attachment = NULL;
+
+  if (entry != NULL)
+    attachment = nlx_instance_find_volume (entry->record->instance, volume_id);
+  if (entry != NULL && attachment == NULL)
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
+                 _("Volume %s is not attached to server %s"),
+                 volume_id ? volume_id : "", uuid);
+  if (error == NULL)
+    check_volume_change (manager, entry, &error);
+  if (error != NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_info ("Instance %s: detaching volume %s", uuid, volume_id);
+  start_volume_job (manager, entry, attachment, FALSE, task);
+}
+
+gboolean
+nlx_manager_detach_volume_finish (NlxManager *manager,
+                                  GAsyncResult *result,
+                                  GError **error)
+{
+  g_autoptr(NlxVolumeAttachment) attachment =
+    g_task_propagate_pointer (G_TASK (result), error);
+
+  return attachment != NULL;
+}
+
+static void
+list_volumes (GTask *task,
+              gpointer source,
+              gpointer data,
+              GCancellable *cancellable)
+{
+  NlxManager *manager = data;
+  GError *error = NULL;
+  GPtrArray *volumes = nlx_volume_list (manager->volumes, &error);
+
+  if (volumes == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, volumes, (GDestroyNotify) g_ptr_array_unref);
+}
+
+/**
+ * nlx_manager_list_volumes_async:
+ *
+ * Lists the volume directory, probing each volume, in a worker.
+ */
+void
+nlx_manager_list_volumes_async (NlxManager *manager,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+
+  g_task_set_task_data (task, manager_ref (manager),
+                        (GDestroyNotify) manager_unref);
+  g_task_run_in_thread (task, list_volumes);
+}
+
+/**
+ * nlx_manager_list_volumes_finish:
+ *
+ * Returns: (transfer full) (element-type NlxVolumeInfo): the volumes
+ */
+GPtrArray *
+nlx_manager_list_volumes_finish (NlxManager *manager,
+                                 GAsyncResult *result,
+                                 GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+typedef struct {
+  NlxManager *manager;
+  char *id;
+  guint64 size_bytes;
+  char *fstype;
+  char *from_dir;
+} VolumeRequest;
+
+static void
+volume_request_free (VolumeRequest *request)
+{
+  manager_unref (request->manager);
+  g_free (request->id);
+  g_free (request->fstype);
+  g_free (request->from_dir);
+  g_free (request);
+}
+
+static void
+create_volume (GTask *task,
+               gpointer source,
+               gpointer data,
+               GCancellable *cancellable)
+{
+  VolumeRequest *request = data;
+  NlxVolumeSettings *settings = request->manager->volumes;
+  GError *error = NULL;
+  NlxVolumeInfo *info = NULL;
+
+  if (nlx_volume_create (settings, request->id, request->size_bytes,
+                         request->fstype, request->from_dir, &error))
+    info = nlx_volume_info (settings, request->id, &error);
+  if (info == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, info, (GDestroyNotify) nlx_volume_info_free);
+}
+
+/**
+ * nlx_manager_create_volume_async:
+ * @fstype: (nullable): ext4 (the default) or xfs
+ * @from_dir: (nullable): a host directory whose tree fills the new
+ *   filesystem
+ *
+ * Makes a file-backed volume in the volume directory, in a worker.
+ */
+void
+nlx_manager_create_volume_async (NlxManager *manager,
+                                 const char *id,
+                                 guint64 size_bytes,
+                                 const char *fstype,
+                                 const char *from_dir,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  VolumeRequest *request = g_new0 (VolumeRequest, 1);
+
+  request->manager = manager_ref (manager);
+  request->id = g_strdup (id);
+  request->size_bytes = size_bytes;
+  request->fstype = g_strdup (fstype);
+  request->from_dir = g_strdup (from_dir);
+  g_task_set_task_data (task, request, (GDestroyNotify) volume_request_free);
+  g_task_run_in_thread (task, create_volume);
+}
+
+NlxVolumeInfo *
+nlx_manager_create_volume_finish (NlxManager *manager,
+                                  GAsyncResult *result,
+                                  GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Probes one volume: quick enough for the main thread. */
+NlxVolumeInfo *
+nlx_manager_get_volume (NlxManager *manager,
+                        const char *id,
+                        GError **error)
+{
+  return nlx_volume_info (manager->volumes, id, error);
+}
+
+/**
+ * nlx_manager_delete_volume:
+ * @error: #NLX_DRIVER_ERROR_INVALID_STATE while an instance uses it
+ *
+ * Removes the volume's entry (a symlink's target is left alone).
+ */
+gboolean
+nlx_manager_delete_volume (NlxManager *manager,
+                           const char *id,
+                           GError **error)
+{
+  const NlxRecord *user = nlx_manager_find_volume_user (manager, id, NULL);
+
+  if (user != NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Volume %s is in use by server %s; detach it or delete "
+                     "the server first"), id, user->instance->uuid);
+      return FALSE;
+    }
+  if (!nlx_volume_delete (manager->volumes, id, error))
+    return FALSE;
+  g_info ("Volume %s deleted", id);
+  return TRUE;
 }

@@ -6,6 +6,7 @@
 #include "nlx-config.h"
 #include "nlx-record.h"
 #include "nlx-virt.h"
+#include "nlx-volume.h"
 
 G_BEGIN_DECLS
 
@@ -67,5 +68,49 @@ void nlx_manager_get_resources_async (NlxManager *manager,
 NlxHostResources *nlx_manager_get_resources_finish (NlxManager *manager,
                                                     GAsyncResult *result,
                                                     GError **error);
+
+const NlxRecord *nlx_manager_find_volume_user (NlxManager *manager,
+                                              const char *id,
+                                              const NlxVolumeAttachment **attachment);
+void nlx_manager_attach_volume_async (NlxManager *manager,
+                                      const char *uuid,
+                                      const char *volume_id,
+                                      const char *device,
+                                      const char *mount_path,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data);
+NlxVolumeAttachment *nlx_manager_attach_volume_finish (NlxManager *manager,
+                                                       GAsyncResult *result,
+                                                       GError **error);
+void nlx_manager_detach_volume_async (NlxManager *manager,
+                                      const char *uuid,
+                                      const char *volume_id,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data);
+gboolean nlx_manager_detach_volume_finish (NlxManager *manager,
+                                           GAsyncResult *result,
+                                           GError **error);
+void nlx_manager_list_volumes_async (NlxManager *manager,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data);
+GPtrArray *nlx_manager_list_volumes_finish (NlxManager *manager,
+                                            GAsyncResult *result,
+                                            GError **error);
+void nlx_manager_create_volume_async (NlxManager *manager,
+                                      const char *id,
+                                      guint64 size_bytes,
+                                      const char *fstype,
+                                      const char *from_dir,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data);
+NlxVolumeInfo *nlx_manager_create_volume_finish (NlxManager *manager,
+                                                 GAsyncResult *result,
+                                                 GError **error);
+NlxVolumeInfo *nlx_manager_get_volume (NlxManager *manager,
+                                       const char *id,
+                                       GError **error);
+gboolean nlx_manager_delete_volume (NlxManager *manager,
+                                    const char *id,
+                                    GError **error);
 
 G_END_DECLS

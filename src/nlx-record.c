@@ -25,6 +25,8 @@ static const char * const task_states[] = {
   [NLX_TASK_STATE_PAUSING] = "pausing",
   [NLX_TASK_STATE_UNPAUSING] = "unpausing",
   [NLX_TASK_STATE_DELETING] = "deleting",
+  [NLX_TASK_STATE_ATTACHING_VOLUME] = "attaching_volume",
+  [NLX_TASK_STATE_DETACHING_VOLUME] = "detaching_volume",
 };
 
 NlxRecord *
@@ -47,6 +49,7 @@ nlx_record_free (NlxRecord *record)
     return;
   nlx_instance_free (record->instance);
   g_free (record->fault);
+  g_free (record->pending_volume);
   g_clear_pointer (&record->updated_at, g_date_time_unref);
   g_free (record);
 }
@@ -122,6 +125,11 @@ nlx_record_to_node (const NlxRecord *record)
     json_builder_add_null_value (builder);
   json_builder_set_member_name (builder, "updated_at");
   json_builder_add_string_value (builder, updated);
+  if (record->pending_volume != NULL)
+    {
+      json_builder_set_member_name (builder, "pending_volume");
+      json_builder_add_string_value (builder, record->pending_volume);
+    }
   json_builder_end_object (builder);
   return json_builder_get_root (builder);
 }
@@ -201,5 +209,9 @@ nlx_record_new_from_node (JsonNode *node,
   record->fault = g_strdup (json_object_get_string_member_with_default (object,
                                                                         "fault",
                                                                         NULL));
+  record->pending_volume =
+    g_strdup (json_object_get_string_member_with_default (object,
+                                                          "pending_volume",
+                                                          NULL));
   return g_steal_pointer (&record);
 }

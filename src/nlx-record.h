@@ -30,6 +30,8 @@ typedef enum {
   NLX_TASK_STATE_PAUSING,
   NLX_TASK_STATE_UNPAUSING,
   NLX_TASK_STATE_DELETING,
+  NLX_TASK_STATE_ATTACHING_VOLUME,
+  NLX_TASK_STATE_DETACHING_VOLUME,
 } NlxTaskState;
 
 /**
@@ -40,6 +42,8 @@ typedef enum {
  * @power_state: what the driver last said
  * @fault: (nullable): why it is in ERROR
  * @updated_at: last change, UTC
+ * @pending_volume: (nullable): the volume being attached or detached; a
+ *   restart that finds it undoes the attachment
  *
  * The manager's record of one instance, stored durably: the store is the
  * truth about what was asked, libvirt about what runs.
@@ -51,6 +55,7 @@ typedef struct {
   NlxPowerState power_state;
   char *fault;
   GDateTime *updated_at;
+  char *pending_volume;
 } NlxRecord;
 
 NlxRecord *nlx_record_new (NlxInstance *instance);

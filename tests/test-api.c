@@ -519,6 +519,141 @@ test_tcp_token (Fixture *f,
   g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/servers", NULL, NULL), ==, 200);
 }
 
+static JsonObject *
+volume_of (Fixture *f,
+           const char *id,
+           JsonNode **reply)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/os-volumes/", id, NULL);
+
+  g_assert_cmpint (nlx_test_call (f->session, "GET", path, NULL, reply), ==, 200);
+  return nlx_test_object_at (*reply, "volume");
+}
+
+/* Volumes and attachments with Nova's shapes and refusals; the lxc
+ * driver's side is tests/functional/test-compute's. */
+static void
+test_volumes (Fixture *f,
+              gconstpointer data)
+{
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) shown = NULL;
+  g_autofree char *id = nlx_test_create (f->session, "nlxtest-a", "test-image", NULL);
+  g_autofree char *other = nlx_test_create (f->session, "nlxtest-b", "test-image", NULL);
+  g_autofree char *attachments = g_strconcat ("/v2.1/servers/", id,
+                                              "/os-volume_attachments", NULL);
+  g_autofree char *other_attachments = g_strconcat ("/v2.1/servers/", other,
+                                                    "/os-volume_attachments", NULL);
+  g_autofree char *detach = g_strconcat (attachments, "/nlxtest-vol", NULL);
+  const char *attach_body =
+    "{\"volumeAttachment\": {\"volumeId\": \"nlxtest-vol\", \"mount_path\": \"/data\"}}";
+  JsonObject *volume;
+  JsonArray *list;
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/os-volumes",
+                                  "{\"volume\": {\"display_name\": \"nlxtest-vol\", "
+                                  "\"size_mb\": 8}}", &reply), ==, 200);
+  volume = nlx_test_object_at (reply, "volume");
+  g_assert_cmpstr (json_object_get_string_member (volume, "status"), ==, "available");
+  g_assert_cmpstr (json_object_get_string_member (volume, "filesystem"), ==, "ext4");
+  g_assert_cmpint (json_object_get_int_member (volume, "size_bytes"), ==, 8 << 20);
+  g_assert_cmpint (json_object_get_int_member (volume, "size"), ==, 1);
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/os-volumes",
+                         "{\"volume\": {\"display_name\": \"nlxtest-vol\", \"size_mb\": 8}}",
+                         409, "conflictingRequest");
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/os-volumes",
+                         "{\"volume\": {\"display_name\": \"a/b\", \"size_mb\": 8}}",
+                         400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/os-volumes",
+                         "{\"volume\": {\"display_name\": \"x\", \"size_mb\": 0}}",
+                         400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/os-volumes",
+                         "{\"volume\": {\"display_name\": \"x\", \"size\": 1, "
+                         "\"size_mb\": 8}}", 400, "badRequest");
+  nlx_test_expect_fault (f->session, "GET", "/v2.1/os-volumes/nlxtest-none", NULL,
+                         404, "itemNotFound");
+
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  nlx_test_wait_for_status (f->session, other, "ACTIVE");
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", attachments, attach_body,
+                                  &reply), ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (
+                     nlx_test_object_at (reply, "volumeAttachment"), "device"),
+                   ==, "/dev/vdb");
+  g_assert_cmpstr (json_object_get_string_member (
+                     nlx_test_object_at (reply, "volumeAttachment"), "mount_path"),
+                   ==, "/data");
+  /* One server at a time, once. */
+  nlx_test_expect_fault (f->session, "POST", attachments, attach_body, 409,
+                         "conflictingRequest");
+  nlx_test_expect_fault (f->session, "POST", other_attachments, attach_body, 409,
+                         "conflictingRequest");
+  nlx_test_expect_fault (f->session, "POST", other_attachments,
+                         "{\"volumeAttachment\": {\"volumeId\": \"nlxtest-none\"}}",
+                         404, "itemNotFound");
+  nlx_test_expect_fault (f->session, "POST", other_attachments,
+                         "{\"volumeAttachment\": {\"volumeId\": \"../x\"}}",
+                         400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", other_attachments,
+                         "{\"volumeAttachment\": {\"volumeId\": \"nlxtest-vol\", "
+                         "\"device\": \"/dev/sda\"}}", 400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST",
+                         "/v2.1/servers/7e57d000-0000-4000-8000-00000000dead/os-volume_attachments",
+                         attach_body, 404, "itemNotFound");
+
+  g_clear_pointer (&reply, json_node_unref);
+  volume = volume_of (f, "nlxtest-vol", &reply);
+  g_assert_cmpstr (json_object_get_string_member (volume, "status"), ==, "in-use");
+  list = json_object_get_array_member (volume, "attachments");
+  g_assert_cmpuint (json_array_get_length (list), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (list, 0),
+                                                  "serverId"), ==, id);
+  shown = nlx_test_show (f->session, id);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                      nlx_test_object_at (shown, "server"),
+                      "os-extended-volumes:volumes_attached")), ==, 1);
+  nlx_test_expect_fault (f->session, "DELETE", "/v2.1/os-volumes/nlxtest-vol", NULL,
+                         409, "conflictingRequest");
+
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", detach, NULL, NULL), ==, 202);
+  nlx_test_expect_fault (f->session, "DELETE", detach, NULL, 404, "itemNotFound");
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", attachments, NULL, &reply), ==, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                      json_node_get_object (reply), "volumeAttachments")), ==, 0);
+
+  /* At boot, through Nova's block device mapping. */
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
+                         "{\"server\": {\"name\": \"nlxtest-c\", \"flavorRef\": \"m1.tiny\", "
+                         "\"imageRef\": \"test-image\", \"block_device_mapping_v2\": "
+                         "[{\"uuid\": \"nlxtest-vol\", \"source_type\": \"image\"}]}}",
+                         400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
+                         "{\"server\": {\"name\": \"nlxtest-c\", \"flavorRef\": \"m1.tiny\", "
+                         "\"imageRef\": \"test-image\", \"block_device_mapping_v2\": "
+                         "[{\"uuid\": \"nlxtest-none\", \"source_type\": \"volume\"}]}}",
+                         404, "itemNotFound");
+  g_free (other);
+  other = nlx_test_create (f->session, "nlxtest-c", "test-image",
+                           ", \"block_device_mapping_v2\": [{\"uuid\": \"nlxtest-vol\", "
+                           "\"source_type\": \"volume\", \"destination_type\": \"volume\", "
+                           "\"mount_path\": \"/data\"}]");
+  nlx_test_wait_for_status (f->session, other, "ACTIVE");
+  g_clear_pointer (&reply, json_node_unref);
+  volume = volume_of (f, "nlxtest-vol", &reply);
+  g_assert_cmpstr (json_object_get_string_member (volume, "status"), ==, "in-use");
+  nlx_test_delete_and_wait (f->session, other);
+  g_clear_pointer (&reply, json_node_unref);
+  volume = volume_of (f, "nlxtest-vol", &reply);
+  g_assert_cmpstr (json_object_get_string_member (volume, "status"), ==, "available");
+
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", "/v2.1/os-volumes/nlxtest-vol",
+                                  NULL, NULL), ==, 202);
+  nlx_test_expect_fault (f->session, "GET", "/v2.1/os-volumes/nlxtest-vol", NULL,
+                         404, "itemNotFound");
+}
+
 static void
 test_socket_mode (Fixture *f,
                   gconstpointer data)
@@ -552,6 +687,7 @@ main (int argc,
   ADD ("/nlx/api/tcp-token", test_tcp_token,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");
   ADD ("/nlx/api/socket-mode", test_socket_mode, NULL);
+  ADD ("/nlx/api/volumes", test_volumes, NULL);
 #undef ADD
 
   return g_test_run ();
