@@ -15,7 +15,9 @@
  * that needs libvirt. */
 #include "config.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <sys/wait.h>
 #include <glib/gstdio.h>
 #include <gio/gunixsocketaddress.h>
@@ -23,6 +25,8 @@
 #include <libvirt/virterror.h>
 
 #include "nlx-file.h"
+#include "nlx-lxc-volume.h"
+#include "nlx-mount.h"
 #include "nlx-test-client.h"
 
 #define IMAGE "nlxtest-busybox"
@@ -36,6 +40,7 @@ typedef struct {
   SoupSession *session;
   virConnectPtr conn;
   gboolean usable;
+  gboolean verify_fsck;
 } Fixture;
 
 typedef void (*CaseFunc) (Fixture *f);
@@ -156,11 +161,52 @@ write_config (Fixture *f)
     "[libvirt]\nwait_soft_reboot_seconds = 20\n"
     "[flavor m1.tiny]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
     "[image " IMAGE "]\npath = %s\nos_shutdown_signal = SIGUSR2\n"
-    "[image " BROKEN_IMAGE "]\npath = %s\nos_init_path = /no/such/init\n",
-    f->dir, f->dir, f->socket, root, root);
+    "[image " BROKEN_IMAGE "]\npath = %s\nos_init_path = /no/such/init\n"
+    "[volumes]\npath = %s/volumes\n%s",
+    f->dir, f->dir, f->socket, root, root, f->dir,
+    f->verify_fsck ? "verify = fsck\n" : "");
 
   g_file_set_contents (f->config, text, -1, &error);
   g_assert_no_error (error);
+}
+
+/* Lets the test run commands inside a container as its init's children
+ * (its cgroup, its capabilities), which virsh lxc-enter-namespace does
+ * not: the agent runs what appears as /dev/nlxtest.sh, /dev being a tmpfs
+ * of each container's own. */
+static void
+add_agent (const char *root)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *agent = g_build_filename (root, "sbin", "nlxtest-agent", NULL);
+  g_autofree char *inittab = g_build_filename (root, "etc", "inittab", NULL);
+  g_autofree char *probe = g_build_filename (g_getenv ("NLX_TOP_BUILDDIR"),
+                                             "tests", "functional",
+                                             "nlxtest-probe", NULL);
+  g_autofree char *probe_copy = g_build_filename (root, "bin", "nlxtest-probe",
+                                                  NULL);
+  g_autofree char *text = NULL;
+
+  g_file_set_contents (agent,
+                       "while :; do\n"
+                       "  if [ -f /dev/nlxtest.sh ]; then\n"
+                       "    mv /dev/nlxtest.sh /dev/nlxtest.run\n"
+                       "    sh /dev/nlxtest.run >/dev/nlxtest.out 2>&1\n"
+                       "    echo $? >/dev/nlxtest.tmp\n"
+                       "    mv /dev/nlxtest.tmp /dev/nlxtest.rc\n"
+                       "  fi\n"
+                       "  sleep 0.05\n"
+                       "done\n", -1, &error);
+  g_assert_no_error (error);
+  g_file_get_contents (inittab, &text, NULL, &error);
+  g_assert_no_error (error);
+  text = g_strconcat (text, "::respawn:/bin/sh /sbin/nlxtest-agent\n", NULL);
+  g_file_set_contents (inittab, text, -1, &error);
+  g_assert_no_error (error);
+  /* Setuid on the image root, where nothing forbids it: the control for
+   * the nosuid check on volumes. */
+  run_command ((const char * const []) { "cp", probe, probe_copy, NULL });
+  g_assert_cmpint (g_chmod (probe_copy, 04755), ==, 0);
 }
 
 static void
@@ -195,6 +241,7 @@ fixture_setup (Fixture *f,
       g_setenv ("NLX_TEST_DIR", f->dir, TRUE);
       root = g_build_filename (f->dir, "root", NULL);
       run_command ((const char * const []) { mkrootfs, root, NULL });
+      add_agent (root);
     }
   f->config = g_build_filename (f->dir, "nova-lxc.conf", NULL);
   f->socket = g_build_filename (f->dir, "compute.sock", NULL);
@@ -205,7 +252,8 @@ fixture_setup (Fixture *f,
                                               "timeout", 120, NULL);
 }
 
-/* Removes the domain of every instance the daemon has a record of. */
+/* Removes the domain, root mounts and loop devices of every instance the
+ * daemon has a record of. */
 static void
 remove_recorded_domains (Fixture *f)
 {
@@ -218,15 +266,21 @@ remove_recorded_domains (Fixture *f)
       g_autofree char *uuid = g_strndup (name, strcspn (name, "."));
       g_autoptr(virDomain) dom = NULL;
 
+      g_autofree char *instance = NULL;
+
       if (!g_uuid_string_is_valid (uuid))
         continue;
       dom = virDomainLookupByUUIDString (f->conn, uuid);
-      if (dom == NULL)
-        continue;
-      g_test_message ("removing domain %s left by the case", uuid);
-      if (virDomainIsActive (dom) == 1)
-        virDomainDestroy (dom);
-      virDomainUndefine (dom);
+      if (dom != NULL)
+        {
+          g_test_message ("removing domain %s left by the case", uuid);
+          if (virDomainIsActive (dom) == 1)
+            virDomainDestroy (dom);
+          virDomainUndefine (dom);
+        }
+      instance = g_build_filename (f->dir, "instances", uuid, NULL);
+      nlx_lxc_volume_umount_root (instance, NULL);
+      nlx_lxc_volume_release_all (uuid, NULL);
     }
 }
 
@@ -658,6 +712,595 @@ test_crash_recovery (Fixture *f)
   delete_and_check (f, spawning);
 }
 
+/* ---- api/compute/volumes ------------------------------------------------- */
+
+static char *
+volumes_dir (Fixture *f)
+{
+  return g_build_filename (f->dir, "volumes", NULL);
+}
+
+/* A directory for a volume's filesystem: a text file, a setuid-root
+ * probe, and a device node standing for /dev/null. */
+static char *
+volume_tree (Fixture *f,
+             const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tree = g_build_filename (f->dir, name, NULL);
+  g_autofree char *hello = g_build_filename (tree, "hello.txt", NULL);
+  g_autofree char *probe = g_build_filename (tree, "nlxtest-probe", NULL);
+  g_autofree char *node = g_build_filename (tree, "null", NULL);
+  g_autofree char *source = g_build_filename (g_getenv ("NLX_TOP_BUILDDIR"),
+                                              "tests", "functional",
+                                              "nlxtest-probe", NULL);
+
+  g_assert_cmpint (g_mkdir (tree, 0755), ==, 0);
+  g_file_set_contents (hello, "hello from a volume\n", -1, &error);
+  g_assert_no_error (error);
+  run_command ((const char * const []) { "cp", source, probe, NULL });
+  g_assert_cmpint (g_chmod (probe, 04755), ==, 0);
+  run_command ((const char * const []) { "mknod", node, "c", "1", "3", NULL });
+  return g_steal_pointer (&tree);
+}
+
+static void
+create_volume (Fixture *f,
+               const char *id,
+               const char *tree)
+{
+  g_autofree char *body = g_strdup_printf (
+    "{\"volume\": {\"display_name\": \"%s\", \"size_mb\": 16%s%s%s}}", id,
+    tree ? ", \"from_dir\": \"" : "", tree ? tree : "", tree ? "\"" : "");
+  g_autoptr(JsonNode) reply = NULL;
+  JsonObject *volume;
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/os-volumes", body,
+                                  &reply), ==, 200);
+  volume = nlx_test_object_at (reply, "volume");
+  g_assert_cmpstr (json_object_get_string_member (volume, "status"), ==,
+                   "available");
+  g_assert_cmpstr (json_object_get_string_member (volume, "filesystem"), ==,
+                   "ext4");
+}
+
+static guint
+attach (Fixture *f,
+        const char *server,
+        const char *volume,
+        const char *extra,
+        JsonNode **reply)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", server,
+                                       "/os-volume_attachments", NULL);
+  g_autofree char *body = g_strdup_printf (
+    "{\"volumeAttachment\": {\"volumeId\": \"%s\"%s}}", volume,
+    extra ? extra : "");
+
+  return nlx_test_call (f->session, "POST", path, body, reply);
+}
+
+static guint
+detach (Fixture *f,
+        const char *server,
+        const char *volume)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", server,
+                                       "/os-volume_attachments/", volume, NULL);
+
+  return nlx_test_call (f->session, "DELETE", path, NULL, NULL);
+}
+
+static pid_t
+init_of (Fixture *f,
+         const char *uuid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%u/task/%u/children",
+                                           domain_id (f, uuid),
+                                           domain_id (f, uuid));
+  g_autofree char *children = NULL;
+
+  g_assert_true (g_file_get_contents (path, &children, NULL, NULL));
+  return (pid_t) g_ascii_strtoll (children, NULL, 10);
+}
+
+/* Runs @script in the container through its agent; returns its exit
+ * status and, in @output, what it printed. */
+static int
+in_container (Fixture *f,
+              const char *uuid,
+              const char *script,
+              char **output)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dev = g_strdup_printf ("/proc/%d/root/dev", init_of (f, uuid));
+  g_autofree char *tmp = g_build_filename (dev, "nlxtest.new", NULL);
+  g_autofree char *cmd = g_build_filename (dev, "nlxtest.sh", NULL);
+  g_autofree char *rc_path = g_build_filename (dev, "nlxtest.rc", NULL);
+  g_autofree char *out_path = g_build_filename (dev, "nlxtest.out", NULL);
+  g_autofree char *rc = NULL;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  g_file_set_contents (tmp, script, -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_rename (tmp, cmd), ==, 0);
+  while (!g_file_get_contents (rc_path, &rc, NULL, NULL))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20 * 1000);
+    }
+  g_file_get_contents (out_path, output, NULL, NULL);
+  g_test_message ("in %.8s: %s -> %s%s", uuid, script, g_strchomp (rc),
+                  output && *output ? *output : "");
+  g_unlink (rc_path);
+  return (int) g_ascii_strtoll (rc, NULL, 10);
+}
+
+static void
+assert_in_container (Fixture *f,
+                     const char *uuid,
+                     const char *script,
+                     int expected_rc,
+                     const char *expected_output)
+{
+  g_autofree char *output = NULL;
+  int rc = in_container (f, uuid, script, &output);
+
+  if ((expected_rc == 0) != (rc == 0) ||
+      (expected_output != NULL &&
+       g_strcmp0 (g_strchomp (output), expected_output) != 0))
+    g_error ("in the container, “%s” exited %d (wanted %s) and printed “%s”%s%s",
+             script, rc, expected_rc == 0 ? "0" : "non-zero",
+             output ? output : "", expected_output ? ", wanted " : "",
+             expected_output ? expected_output : "");
+}
+
+static guint
+loop_devices_of (const char *uuid)
+{
+  g_autofree char *prefix = nlx_lxc_volume_loop_name (uuid, NULL);
+  g_autoptr(GPtrArray) loops = nlx_loop_find_prefix (prefix);
+
+  return loops->len;
+}
+
+/* What a mounted, attached volume must give the instance, and refuse. */
+static void
+check_volume_inside (Fixture *f,
+                     const char *id)
+{
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  /* Read-only all the way down. */
+  assert_in_container (f, id, "echo x > /data/new", 1, NULL);
+  assert_in_container (f, id, "dd if=/dev/zero of=/dev/vdb bs=512 count=1", 1,
+                       NULL);
+  assert_in_container (f, id, "dd if=/dev/vdb of=/dev/null bs=512 count=1", 0,
+                       NULL);
+  assert_in_container (f, id, "mkdir -p /tmp/m && mount -t ext4 -o ro "
+                       "/dev/vdb /tmp/m", 1, NULL);
+  /* A setuid-root program elevates from the image root, but the volume's
+   * copy of it cannot (noexec, and nosuid besides). */
+  assert_in_container (f, id, "nlxtest-probe as 65534 /bin/nlxtest-probe euid",
+                       0, "0");
+  assert_in_container (f, id, "nlxtest-probe as 65534 /data/nlxtest-probe euid",
+                       1, NULL);
+  assert_in_container (f, id, "grep ' /data ' /proc/mounts | "
+                       "grep -q ' ro,nosuid,nodev,noexec'", 0, NULL);
+  /* nodev: the volume's char 1:3 node does not open; /dev/null does. */
+  assert_in_container (f, id, "echo x > /dev/null", 0, NULL);
+  assert_in_container (f, id, "echo x > /data/null", 1, NULL);
+}
+
+static void
+test_volume_attach_detach (Fixture *f)
+{
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *id = NULL;
+  g_autofree char *other = NULL;
+  g_autofree char *list_path = NULL;
+  g_autofree char *vol_path = g_strconcat ("/v2.1/os-volumes/", "nlxtest-data",
+                                           NULL);
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autoptr(virDomain) dom = NULL;
+  g_autofree char *xml = NULL;
+  g_autofree char *mountinfo = NULL;
+  JsonArray *attachments;
+
+  create_volume (f, "nlxtest-data", tree);
+  id = boot (f, "nlxtest-volume");
+  other = boot (f, "nlxtest-volume-other");
+
+  g_assert_cmpint (attach (f, id, "nlxtest-data",
+                           ", \"device\": \"/dev/vdb\", \"mount_path\": \"/data\"",
+                           &reply), ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (
+                     nlx_test_object_at (reply, "volumeAttachment"), "device"),
+                   ==, "/dev/vdb");
+  list_path = g_strconcat ("/v2.1/servers/", id, "/os-volume_attachments", NULL);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", list_path, NULL, &list),
+                   ==, 200);
+  attachments = json_object_get_array_member (json_node_get_object (list),
+                                              "volumeAttachments");
+  g_assert_cmpuint (json_array_get_length (attachments), ==, 1);
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", vol_path, NULL, &reply),
+                   ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (
+                     nlx_test_object_at (reply, "volume"), "status"), ==,
+                   "in-use");
+
+  /* virsh shows a read-only disk over a loop device. */
+  dom = virDomainLookupByUUIDString (f->conn, id);
+  xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+  g_assert_nonnull (strstr (xml, "dev='vdb'"));
+  g_assert_nonnull (strstr (xml, "<readonly/>"));
+  g_assert_nonnull (strstr (xml, "/dev/loop"));
+  g_assert_cmpuint (loop_devices_of (id), ==, 1);
+  /* The mount is the container's alone. */
+  g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mountinfo, NULL,
+                                      NULL));
+  g_assert_null (strstr (mountinfo, " /data "));
+
+  check_volume_inside (f, id);
+
+  /* One server at a time, and not deleted under it. */
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (attach (f, other, "nlxtest-data", NULL, &reply), ==, 409);
+  nlx_test_assert_fault (reply, "conflictingRequest", 409);
+  g_assert_cmpuint (loop_devices_of (other), ==, 0);
+  nlx_test_expect_fault (f->session, "DELETE", vol_path, NULL, 409,
+                         "conflictingRequest");
+
+  /* It comes back after every kind of restart. */
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"SOFT\"}}",
+                         "rebooting", "ACTIVE");
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}",
+                         "rebooting_hard", "ACTIVE");
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  nlx_test_act_and_wait (f->session, id, "{\"os-stop\": null}", "powering-off",
+                         "SHUTOFF");
+  nlx_test_act_and_wait (f->session, id, "{\"os-start\": null}", "powering-on",
+                         "ACTIVE");
+  check_volume_inside (f, id);
+
+  /* Detach leaves no mount, node or loop device. */
+  g_assert_cmpint (detach (f, id, "nlxtest-data"), ==, 202);
+  assert_in_container (f, id, "grep -q ' /data ' /proc/mounts", 1, NULL);
+  assert_in_container (f, id, "test -e /dev/vdb", 1, NULL);
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
+  g_clear_pointer (&xml, g_free);
+  xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+  g_assert_null (strstr (xml, "dev='vdb'"));
+  g_assert_cmpint (detach (f, id, "nlxtest-data"), ==, 404);
+
+  /* Free again: another server takes it; deleting that one releases it. */
+  g_assert_cmpint (attach (f, other, "nlxtest-data", NULL, NULL), ==, 200);
+  g_assert_cmpuint (loop_devices_of (other), ==, 1);
+  delete_and_check (f, other);
+  g_assert_cmpuint (loop_devices_of (other), ==, 0);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", vol_path, NULL, NULL),
+                   ==, 202);
+  delete_and_check (f, id);
+}
+
+static void
+write_volume (Fixture *f,
+              const char *id,
+              const char * const *mkfs)
+{
+  g_autofree char *dir = volumes_dir (f);
+  g_autofree char *path = g_build_filename (dir, id, NULL);
+  g_autoptr(GStrvBuilder) argv = g_strv_builder_new ();
+  g_auto(GStrv) args = NULL;
+  int fd;
+
+  g_mkdir_with_parents (dir, 0700);
+  fd = g_open (path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (ftruncate (fd, 320 * 1024 * 1024), ==, 0);
+  close (fd);
+  if (mkfs == NULL)
+    return;
+  g_strv_builder_addv (argv, (const char **) mkfs);
+  g_strv_builder_add (argv, path);
+  args = g_strv_builder_end (argv);
+  run_command ((const char * const *) args);
+}
+
+/* Every refusal is clear and leaves the server as it was. */
+static void
+test_volume_refused (Fixture *f)
+{
+  static const struct {
+    const char *volume;
+    const char *extra;
+    guint status;
+  } refused[] = {
+    { "nlxtest-btrfs", ", \"mount_path\": \"/data\"", 400 },
+    { "nlxtest-vfat", ", \"mount_path\": \"/data\"", 400 },
+    { "nlxtest-empty", ", \"mount_path\": \"/data\"", 400 },
+    { "nlxtest-two", ", \"mount_path\": \"/data\"", 400 },
+    { "nlxtest-broken", ", \"mount_path\": \"/data\"", 400 },
+    { "nlxtest-escape", NULL, 400 },
+    { "../volumes/nlxtest-empty", NULL, 400 },
+    { "a/b", NULL, 400 },
+    { "nlxtest-missing", NULL, 404 },
+    { "nlxtest-empty", ", \"device\": \"/dev/sda\"", 400 },
+    { "nlxtest-empty", ", \"mount_path\": \"/proc/x\"", 400 },
+    { "nlxtest-empty", ", \"mount_path\": \"/a/../b\"", 400 },
+  };
+  g_autofree char *id = boot (f, "nlxtest-refused");
+  g_autofree char *dir = volumes_dir (f);
+  g_autofree char *escape = g_build_filename (dir, "nlxtest-escape", NULL);
+  g_autofree char *outside = g_build_filename (f->dir, "outside", NULL);
+  g_autofree char *two = g_build_filename (dir, "nlxtest-two", NULL);
+  g_autofree char *xfs = g_build_filename (f->dir, "xfs-head", NULL);
+  g_autofree char *broken = g_build_filename (dir, "nlxtest-broken", NULL);
+  g_autoptr(virDomain) dom = virDomainLookupByUUIDString (f->conn, id);
+  g_autofree char *xml_before = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+
+  write_volume (f, "nlxtest-btrfs", (const char * const []) { "mkfs.btrfs", "-q", NULL });
+  write_volume (f, "nlxtest-vfat", (const char * const []) { "mkfs.vfat", NULL });
+  write_volume (f, "nlxtest-empty", NULL);
+  /* ext4 with an XFS superblock in front: two signatures. */
+  write_volume (f, "nlxtest-two", (const char * const []) { "mkfs.ext4", "-q", NULL });
+  run_command ((const char * const []) { "truncate", "-s", "320M", xfs, NULL });
+  run_command ((const char * const []) { "mkfs.xfs", "-q", xfs, NULL });
+  {
+    g_autofree char *of = g_strconcat ("of=", two, NULL);
+    g_autofree char *in = g_strconcat ("if=", xfs, NULL);
+
+    run_command ((const char * const []) { "dd", in, of, "bs=512", "count=1",
+                                           "conv=notrunc", "status=none", NULL });
+  }
+  /* ext4 whose superblock magic is gone. */
+  write_volume (f, "nlxtest-broken", (const char * const []) { "mkfs.ext4", "-q", NULL });
+  {
+    g_autofree char *of = g_strconcat ("of=", broken, NULL);
+
+    run_command ((const char * const []) { "dd", "if=/dev/zero", of, "bs=1",
+                                           "seek=1080", "count=2", "conv=notrunc",
+                                           "status=none", NULL });
+  }
+  /* A symlink out of the volume directory. */
+  run_command ((const char * const []) { "touch", outside, NULL });
+  g_assert_cmpint (symlink (outside, escape), ==, 0);
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr(JsonNode) reply = NULL;
+      g_autofree char *xml = NULL;
+      JsonObject *fault;
+
+      g_test_message ("attaching %s%s", refused[i].volume,
+                      refused[i].extra ? refused[i].extra : "");
+      g_assert_cmpint (attach (f, id, refused[i].volume, refused[i].extra,
+                               &reply), ==, refused[i].status);
+      fault = nlx_test_object_at (reply, refused[i].status == 404 ? "itemNotFound"
+                                                                   : "badRequest");
+      g_test_message ("  -> %s", json_object_get_string_member (fault, "message"));
+      g_assert_cmpstr (nlx_test_status_of (f->session, id), ==, "ACTIVE");
+      g_assert_cmpuint (loop_devices_of (id), ==, 0);
+      xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+      g_assert_cmpstr (xml, ==, xml_before);
+    }
+  /* The same empty device is fine without a mount. */
+  g_assert_cmpint (attach (f, id, "nlxtest-empty", NULL, NULL), ==, 200);
+  assert_in_container (f, id, "test -b /dev/vdb", 0, NULL);
+  g_assert_cmpint (detach (f, id, "nlxtest-btrfs"), ==, 404);
+  nlx_test_expect_fault (f->session, "POST",
+                         "/v2.1/servers/7e57c0de-0000-4000-8000-000000000000/os-volume_attachments",
+                         "{\"volumeAttachment\": {\"volumeId\": \"nlxtest-vfat\"}}",
+                         404, "itemNotFound");
+  delete_and_check (f, id);
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
+}
+
+static char *
+file_checksum (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *data = NULL;
+  gsize length;
+
+  g_file_get_contents (path, &data, &length, &error);
+  g_assert_no_error (error);
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guchar *) data, length);
+}
+
+/* A dirty journal is not replayed: the volume's bytes stay the same. */
+static void
+test_volume_dirty_journal (Fixture *f)
+{
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *dir = volumes_dir (f);
+  g_autofree char *path = g_build_filename (dir, "nlxtest-dirty", NULL);
+  g_autofree char *cmds = g_build_filename (f->dir, "debugfs.cmds", NULL);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *dumpe2fs = NULL;
+  g_autoptr(GError) error = NULL;
+
+  create_volume (f, "nlxtest-dirty", tree);
+  /* debugfs writes a journal transaction without mounting anything. */
+  g_file_set_contents (cmds, "jo\njw -b 333 /dev/null\njc\n", -1, &error);
+  g_assert_no_error (error);
+  run_command ((const char * const []) { "debugfs", "-w", "-f", cmds, path, NULL });
+  g_spawn_sync (NULL, (char *[]) { "dumpe2fs", "-h", path, NULL }, NULL,
+                G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                &dumpe2fs, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (dumpe2fs, "needs_recovery"));
+  before = file_checksum (path);
+
+  id = boot (f, "nlxtest-dirty");
+  g_assert_cmpint (attach (f, id, "nlxtest-dirty",
+                           ", \"mount_path\": \"/data\"", NULL), ==, 200);
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  g_assert_cmpint (detach (f, id, "nlxtest-dirty"), ==, 202);
+  after = file_checksum (path);
+  g_assert_cmpstr (before, ==, after);
+  delete_and_check (f, id);
+}
+
+/* The root from a volume, read-only underneath, and a data volume
+ * mounted from the start. */
+static void
+test_boot_from_volume (Fixture *f)
+{
+  g_autofree char *root_tree = g_build_filename (f->dir, "root", NULL);
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *dir = volumes_dir (f);
+  g_autofree char *root_path = g_build_filename (dir, "nlxtest-root", NULL);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *upper = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+
+  create_volume (f, "nlxtest-root", root_tree);
+  create_volume (f, "nlxtest-data", tree);
+  before = file_checksum (root_path);
+
+  id = nlx_test_create (f->session, "nlxtest-bfv", IMAGE,
+                        ", \"block_device_mapping_v2\": ["
+                        "{\"boot_index\": 0, \"uuid\": \"nlxtest-root\", "
+                        "\"source_type\": \"volume\", \"destination_type\": \"volume\"},"
+                        "{\"uuid\": \"nlxtest-data\", \"source_type\": \"volume\", "
+                        "\"destination_type\": \"volume\", \"mount_path\": \"/data\"}]");
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  reply = nlx_test_show (f->session, id);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                      nlx_test_object_at (reply, "server"),
+                      "os-extended-volumes:volumes_attached")), ==, 1);
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  assert_in_container (f, id, "test -b /dev/vdb", 0, NULL);
+  /* Writes land in the instance's upper layer, never on the volume. */
+  assert_in_container (f, id, "echo changed > /etc/nlxtest && cat /etc/nlxtest",
+                       0, "changed");
+  upper = g_build_filename (f->dir, "instances", id, "upper", "etc", "nlxtest",
+                            NULL);
+  g_assert_true (g_file_test (upper, G_FILE_TEST_EXISTS));
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}",
+                         "rebooting_hard", "ACTIVE");
+  assert_in_container (f, id, "cat /etc/nlxtest /data/hello.txt", 0,
+                       "changed\nhello from a volume");
+  nlx_test_expect_fault (f->session, "DELETE", "/v2.1/os-volumes/nlxtest-root",
+                         NULL, 409, "conflictingRequest");
+  delete_and_check (f, id);
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
+  after = file_checksum (root_path);
+  g_assert_cmpstr (before, ==, after);
+}
+
+/* kill -9 while an attach runs: after the restart the attachment is
+ * either whole or gone, never half made. */
+static void
+test_volume_crash (Fixture *f)
+{
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *id = NULL;
+  g_autofree char *list_path = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autoptr(virDomain) dom = NULL;
+  g_autofree char *xml = NULL;
+  g_autofree char *path = NULL;
+  SoupMessage *msg;
+  guint attached;
+
+  create_volume (f, "nlxtest-crash", tree);
+  id = boot (f, "nlxtest-crash");
+  path = g_strconcat ("/v2.1/servers/", id, "/os-volume_attachments", NULL);
+  {
+    g_autofree char *url = g_strconcat ("http://localhost", path, NULL);
+    g_autoptr(GBytes) body = g_bytes_new_static (
+      "{\"volumeAttachment\": {\"volumeId\": \"nlxtest-crash\", "
+      "\"mount_path\": \"/data\"}}", strlen ("{\"volumeAttachment\": "
+      "{\"volumeId\": \"nlxtest-crash\", \"mount_path\": \"/data\"}}"));
+
+    msg = soup_message_new ("POST", url);
+    soup_message_set_request_body_from_bytes (msg, "application/json", body);
+    soup_session_send_async (f->session, msg, G_PRIORITY_DEFAULT, NULL, NULL,
+                             NULL);
+  }
+  /* Let the request reach the daemon, then kill it mid-attach. */
+  for (int i = 0; i < 5; i++)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (10 * 1000);
+    }
+  daemon_stop (f, SIGKILL);
+  g_object_unref (msg);
+  daemon_start (f);
+
+  list_path = g_strconcat ("/v2.1/servers/", id, "/os-volume_attachments", NULL);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", list_path, NULL, &list),
+                   ==, 200);
+  attached = json_array_get_length (json_object_get_array_member (
+                                      json_node_get_object (list),
+                                      "volumeAttachments"));
+  dom = virDomainLookupByUUIDString (f->conn, id);
+  xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+  g_test_message ("after the crash the volume is %s",
+                  attached ? "attached" : "detached");
+  g_assert_cmpuint (loop_devices_of (id), ==, attached);
+  g_assert_cmpint (strstr (xml, "dev='vdb'") != NULL, ==, attached);
+  if (attached)
+    assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  else
+    g_assert_cmpint (attach (f, id, "nlxtest-crash", NULL, NULL), ==, 200);
+  delete_and_check (f, id);
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
+}
+
+/* [volumes] verify = fsck: a damaged filesystem is refused before the
+ * kernel sees it, a sound one is mounted. */
+static void
+test_volume_fsck (Fixture *f)
+{
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *dir = volumes_dir (f);
+  g_autofree char *bad = g_build_filename (dir, "nlxtest-bad", NULL);
+  g_autofree char *block = NULL;
+  g_autofree char *freeb = NULL;
+  g_autofree char *id = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *message;
+
+  daemon_stop (f, SIGTERM);
+  f->verify_fsck = TRUE;
+  write_config (f);
+  daemon_start (f);
+
+  create_volume (f, "nlxtest-good", tree);
+  create_volume (f, "nlxtest-bad", tree);
+  /* Mark a block in use by hello.txt free: the kind of damage the kernel
+   * would only find while reading. */
+  g_spawn_sync (NULL, (char *[]) { "debugfs", "-R", "bmap hello.txt 0", bad, NULL },
+                NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                NULL, &block, NULL, NULL, &error);
+  g_assert_no_error (error);
+  freeb = g_strdup_printf ("freeb %s", g_strstrip (block));
+  run_command ((const char * const []) { "debugfs", "-w", "-R", freeb, bad, NULL });
+
+  id = boot (f, "nlxtest-fsck");
+  g_assert_cmpint (attach (f, id, "nlxtest-bad", ", \"mount_path\": \"/data\"",
+                           &reply), ==, 400);
+  message = json_object_get_string_member (nlx_test_object_at (reply, "badRequest"),
+                                           "message");
+  g_test_message ("refused: %s", message);
+  g_assert_nonnull (strstr (message, "nlxtest-bad"));
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
+  g_assert_cmpint (attach (f, id, "nlxtest-good", ", \"mount_path\": \"/data\"",
+                           NULL), ==, 200);
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  delete_and_check (f, id);
+}
+
 /* ---- libvirtd restart ---------------------------------------------------- */
 
 static void
@@ -725,6 +1368,12 @@ main (int argc,
     { "/nlx/compute/servers/delete-in-each-state", test_delete_in_each_state },
     { "/nlx/compute/servers/negative", test_negative },
     { "/nlx/compute/crash-recovery", test_crash_recovery },
+    { "/nlx/compute/volumes/attach-detach", test_volume_attach_detach },
+    { "/nlx/compute/volumes/refused", test_volume_refused },
+    { "/nlx/compute/volumes/dirty-journal", test_volume_dirty_journal },
+    { "/nlx/compute/volumes/boot-from-volume", test_boot_from_volume },
+    { "/nlx/compute/volumes/crash", test_volume_crash },
+    { "/nlx/compute/volumes/fsck", test_volume_fsck },
   };
 
   g_test_init (&argc, &argv, NULL);
