@@ -269,6 +269,17 @@ host_id (const NlxRecord *record,
 }
 
 static void
+add_volume_attached (JsonBuilder *builder,
+                     const char *volume_id)
+{
+  json_builder_begin_object (builder);
+  add_string (builder, "id", volume_id);
+  json_builder_set_member_name (builder, "delete_on_termination");
+  json_builder_add_boolean_value (builder, FALSE);
+  json_builder_end_object (builder);
+}
+
+static void
 add_server (JsonBuilder *builder,
             Request *request,
             const NlxRecord *record)
@@ -295,7 +306,11 @@ add_server (JsonBuilder *builder,
   add_time (builder, "created", instance->created_at);
   add_time (builder, "updated", record->updated_at);
   add_ref (builder, request, "flavor", "flavors", instance->flavor.name);
-  add_ref (builder, request, "image", "images", instance->image_ref);
+  /* Booted from a volume without an image, Nova shows "". */
+  if (instance->image_ref != NULL)
+    add_ref (builder, request, "image", "images", instance->image_ref);
+  else
+    add_string (builder, "image", "");
   json_builder_set_member_name (builder, "metadata");
   json_builder_begin_object (builder);
   g_hash_table_iter_init (&iter, instance->metadata);
@@ -313,16 +328,12 @@ add_server (JsonBuilder *builder,
   add_links (builder, request, "servers", instance->uuid);
   json_builder_set_member_name (builder, "os-extended-volumes:volumes_attached");
   json_builder_begin_array (builder);
+  if (instance->root_volume != NULL)
+    add_volume_attached (builder, instance->root_volume);
   for (guint i = 0; i < instance->volumes->len; i++)
-    {
-      const NlxVolumeAttachment *attachment = instance->volumes->pdata[i];
-
-      json_builder_begin_object (builder);
-      add_string (builder, "id", attachment->volume_id);
-      json_builder_set_member_name (builder, "delete_on_termination");
-      json_builder_add_boolean_value (builder, FALSE);
-      json_builder_end_object (builder);
-    }
+    add_volume_attached (builder,
+                         ((const NlxVolumeAttachment *)
+                          instance->volumes->pdata[i])->volume_id);
   json_builder_end_array (builder);
   if (record->vm_state == NLX_VM_STATE_ERROR && record->fault != NULL)
     {

@@ -1175,7 +1175,7 @@ test_boot_from_volume (Fixture *f)
   reply = nlx_test_show (f->session, id);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
                       nlx_test_object_at (reply, "server"),
-                      "os-extended-volumes:volumes_attached")), ==, 1);
+                      "os-extended-volumes:volumes_attached")), ==, 2);
   assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
   assert_in_container (f, id, "test -b /dev/vdb", 0, NULL);
   /* Writes land in the instance's upper layer, never on the volume. */
