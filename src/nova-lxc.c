@@ -12,6 +12,8 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "nlx-volume.h"
+
 #define DEFAULT_SOCKET NLX_RUN_DIR "/compute.sock"
 #define API_VERSION_HEADER "compute 2.1"
 /* Long enough for any answer of the API, whose slow work runs after it
@@ -56,6 +58,61 @@ static gboolean opt_wait = FALSE;
 static gboolean opt_hard = FALSE;
 static gboolean opt_length_set = FALSE;
 static guint64 opt_length = 0;
+static char *opt_fs = NULL;
+static char *opt_from_dir = NULL;
+static char *opt_device = NULL;
+static char *opt_mount = NULL;
+static char *opt_boot_volume = NULL;
+static GPtrArray *opt_volumes = NULL; /* of NlxCliVolume */
+/* volume-create's SIZE in MiB, once check_usage has read it. */
+static guint64 arg_size_mib = 0;
+
+/* The form of the API's volume ids, devices and mount paths is checked
+ * here too, so a typo fails before anything is sent, with a message that
+ * names the option. */
+
+static gboolean
+check_volume_id (const char *what,
+                 const char *id,
+                 GError **error)
+{
+  if (nlx_volume_id_is_valid (id))
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               _("%s: “%s” is not a volume ID; an ID is up to %d letters, "
+                 "digits, “.”, “_” and “-”, starting with a letter or digit "
+                 "(see volume-list)"), what, id, NLX_VOLUME_ID_MAX);
+  return FALSE;
+}
+
+static gboolean
+check_device (const char *what,
+              const char *device,
+              GError **error)
+{
+  if (strlen (device) == strlen ("/dev/vdb") &&
+      g_str_has_prefix (device, "/dev/vd") &&
+      device[7] >= 'b' && device[7] <= 'z')
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               _("%s: device “%s” is not one nova-lxc gives out; use /dev/vdb "
+                 "to /dev/vdz, or leave it out for the next free one"),
+               what, device);
+  return FALSE;
+}
+
+static gboolean
+check_mount_path (const char *what,
+                  const char *path,
+                  GError **error)
+{
+  if (path[0] == '/' && path[1] != '\0' && g_utf8_validate (path, -1, NULL))
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               _("%s: mount path “%s” is not an absolute path inside the "
+                 "server; give one such as /data"), what, path);
+  return FALSE;
+}
 
 static gboolean
 parse_length (const char *option_name,
@@ -72,6 +129,162 @@ parse_length (const char *option_name,
       return FALSE;
     }
   opt_length_set = TRUE;
+  return TRUE;
+}
+
+/**
+ * NlxCliVolume:
+ * @volume_id: the volume's id
+ * @device: (nullable): where the server sees it; NULL lets the daemon
+ *   choose
+ * @mount_path: (nullable): where the daemon mounts it; NULL for a bare
+ *   device
+ *
+ * One --volume of boot.
+ */
+typedef struct {
+  char *volume_id;
+  char *device;
+  char *mount_path;
+} NlxCliVolume;
+
+static void
+nlx_cli_volume_free (NlxCliVolume *volume)
+{
+  g_free (volume->volume_id);
+  g_free (volume->device);
+  g_free (volume->mount_path);
+  g_free (volume);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxCliVolume, nlx_cli_volume_free)
+
+/* --volume ID[:DEVICE[:MOUNT_PATH]]; an empty DEVICE lets the daemon
+ * choose, and MOUNT_PATH keeps any further colons. */
+static gboolean
+parse_volume (const char *option_name,
+              const char *value,
+              gpointer data,
+              GError **error)
+{
+  g_auto(GStrv) parts = g_strsplit (value, ":", 3);
+  g_autoptr(NlxCliVolume) volume = g_new0 (NlxCliVolume, 1);
+
+  if (parts[0] == NULL || *parts[0] == '\0')
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--volume wants ID[:DEVICE[:MOUNT_PATH]], such as "
+                     "data:/dev/vdb:/data or data::/data; got “%s”"), value);
+      return FALSE;
+    }
+  if (!check_volume_id ("--volume", parts[0], error))
+    return FALSE;
+  volume->volume_id = g_strdup (parts[0]);
+  if (parts[1] != NULL && *parts[1] != '\0')
+    {
+      if (!check_device ("--volume", parts[1], error))
+        return FALSE;
+      volume->device = g_strdup (parts[1]);
+    }
+  if (parts[1] != NULL && parts[2] != NULL)
+    {
+      if (!check_mount_path ("--volume", parts[2], error))
+        return FALSE;
+      volume->mount_path = g_strdup (parts[2]);
+    }
+  if (opt_volumes == NULL)
+    opt_volumes = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) nlx_cli_volume_free);
+  g_ptr_array_add (opt_volumes, g_steal_pointer (&volume));
+  return TRUE;
+}
+
+static gboolean
+parse_boot_volume (const char *option_name,
+                   const char *value,
+                   gpointer data,
+                   GError **error)
+{
+  if (!check_volume_id ("--boot-volume", value, error))
+    return FALSE;
+  g_free (opt_boot_volume);
+  opt_boot_volume = g_strdup (value);
+  return TRUE;
+}
+
+static gboolean
+parse_fs (const char *option_name,
+          const char *value,
+          gpointer data,
+          GError **error)
+{
+  if (!g_str_equal (value, "ext4") && !g_str_equal (value, "xfs"))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--fs wants ext4 or xfs; got “%s”"), value);
+      return FALSE;
+    }
+  g_free (opt_fs);
+  opt_fs = g_strdup (value);
+  return TRUE;
+}
+
+static gboolean
+parse_device (const char *option_name,
+              const char *value,
+              gpointer data,
+              GError **error)
+{
+  if (!check_device ("--device", value, error))
+    return FALSE;
+  g_free (opt_device);
+  opt_device = g_strdup (value);
+  return TRUE;
+}
+
+static gboolean
+parse_mount (const char *option_name,
+             const char *value,
+             gpointer data,
+             GError **error)
+{
+  if (!check_mount_path ("--mount", value, error))
+    return FALSE;
+  g_free (opt_mount);
+  opt_mount = g_strdup (value);
+  return TRUE;
+}
+
+/* volume-create's SIZE: a whole number of GiB as in Nova, or of MiB or
+ * GiB with the suffix M or G; returns MiB. */
+static gboolean
+parse_size (const char *text,
+            guint64 *mib,
+            GError **error)
+{
+  g_autofree char *number = g_strdup (text);
+  gsize len = strlen (number);
+  guint64 unit = 1024;
+  guint64 value;
+
+  if (len > 0 && (number[len - 1] == 'G' || number[len - 1] == 'g'))
+    number[--len] = '\0';
+  else if (len > 0 && (number[len - 1] == 'M' || number[len - 1] == 'm'))
+    {
+      number[--len] = '\0';
+      unit = 1;
+    }
+  /* The bound only keeps the arithmetic whole; the daemon has the real
+   * limit and says it. */
+  if (!g_ascii_string_to_unsigned (number, 10, 1, G_MAXUINT32 / unit, &value,
+                                   NULL))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("SIZE wants a whole number of GiB greater than 0, "
+                     "optionally with the suffix M (MiB) or G (GiB), such as "
+                     "16M, 512M or 2G; got “%s”"), text);
+      return FALSE;
+    }
+  *mib = value * unit;
   return TRUE;
 }
 
@@ -101,13 +314,33 @@ static const GOptionEntry entries[] = {
   { "length", 'n', 0, G_OPTION_ARG_CALLBACK, parse_length,
     N_("console-log: how many lines from the end (default: all)"),
     N_("LINES") },
+  { "volume", 0, 0, G_OPTION_ARG_CALLBACK, parse_volume,
+    N_("boot: attach a volume, at DEVICE (default: the next free one) and "
+       "mounted at MOUNT_PATH (default: not mounted); may be repeated"),
+    N_("ID[:DEVICE[:MOUNT_PATH]]") },
+  { "boot-volume", 0, 0, G_OPTION_ARG_CALLBACK, parse_boot_volume,
+    N_("boot: the volume holding the root filesystem; --image is then "
+       "optional"), N_("ID") },
+  { "fs", 0, 0, G_OPTION_ARG_CALLBACK, parse_fs,
+    N_("volume-create: the filesystem, ext4 (default) or xfs"), N_("FS") },
+  { "from-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_from_dir,
+    N_("volume-create: fill the filesystem with the tree of this directory "
+       "of the compute host (over the Unix socket only)"), N_("DIR") },
+  { "device", 0, 0, G_OPTION_ARG_CALLBACK, parse_device,
+    N_("volume-attach: the device in the server, /dev/vdb to /dev/vdz "
+       "(default: the next free one)"), N_("DEVICE") },
+  { "mount", 0, 0, G_OPTION_ARG_CALLBACK, parse_mount,
+    N_("volume-attach: mount the volume's filesystem read-only at this path "
+       "in the server (default: a bare device)"), N_("PATH") },
   { NULL }
 };
 
 static const char summary[] = N_(
   "Commands:\n"
   "  boot NAME --flavor F --image I [--meta K=V ...] [--wait]\n"
-  "                          create a server\n"
+  "       [--volume ID[:DEVICE[:MOUNT_PATH]] ...] [--boot-volume ID]\n"
+  "                          create a server (--image is optional with\n"
+  "                          --boot-volume)\n"
   "  list                    the servers\n"
   "  show SERVER             a server's details\n"
   "  delete [--wait] SERVER  remove a server\n"
@@ -120,8 +353,19 @@ static const char summary[] = N_(
   "  flavor-list             the flavors servers can be booted with\n"
   "  image-list              the images servers can be booted from\n"
   "  hypervisor-stats        what this host has and uses\n"
+  "  volume-create NAME SIZE [--fs ext4|xfs] [--from-dir DIR]\n"
+  "                          create a volume of SIZE GiB, or e.g. 512M, 2G\n"
+  "  volume-list             the volumes\n"
+  "  volume-show VOLUME      a volume's details\n"
+  "  volume-delete VOLUME    remove a volume that is not attached\n"
+  "  volume-attach SERVER VOLUME [--device /dev/vdX] [--mount PATH]\n"
+  "                          attach a volume, read-only\n"
+  "  volume-detach SERVER VOLUME\n"
+  "  volume-attachments SERVER\n"
+  "                          the volumes attached to a server\n"
   "\n"
-  "SERVER is a server's ID or, when no other server has it, its name.");
+  "SERVER is a server's ID or, when no other server has it, its name.\n"
+  "VOLUME is a volume's ID, which is its name.");
 
 /* ---- the API client -------------------------------------------------- */
 
@@ -621,6 +865,14 @@ print_properties (JsonObject *object)
                JSON_NODE_HOLDS_OBJECT (value) &&
                get_string (json_node_get_object (value), "id") != NULL)
         row[1] = g_strdup (get_string (json_node_get_object (value), "id"));
+      else if (g_str_equal (name, "image") &&
+               (JSON_NODE_HOLDS_OBJECT (value) ||
+                (JSON_NODE_HOLDS_VALUE (value) &&
+                 json_node_get_value_type (value) == G_TYPE_STRING &&
+                 *json_node_get_string (value) == '\0')))
+        /* Booted from a volume: Nova answers "", and an image without an
+         * id means the same. */
+        row[1] = g_strdup ("-");
       else
         row[1] = display_value (value);
       g_ptr_array_add (rows, row);
@@ -883,7 +1135,271 @@ wait_for_deletion (NlxClient *client,
     }
 }
 
+/* ---- volumes --------------------------------------------------------- */
+
+static char *
+volume_path (const char *volume_id)
+{
+  g_autofree char *escaped = g_uri_escape_string (volume_id, NULL, FALSE);
+
+  return g_strconcat ("/os-volumes/", escaped, NULL);
+}
+
+static char *
+attachment_path (const char *server_id,
+                 const char *volume_id)
+{
+  g_autofree char *escaped = g_uri_escape_string (volume_id, NULL, FALSE);
+  g_autofree char *suffix = g_strconcat ("/os-volume_attachments/", escaped,
+                                         NULL);
+
+  return server_path (server_id, suffix);
+}
+
+/* A size for people, in the largest binary unit it fills: 16 MiB,
+ * 1.5 GiB. */
+static char *
+format_size (guint64 bytes)
+{
+  static const char * const units[] = {
+    "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"
+  };
+  guint64 scale = 1;
+  guint unit = 0;
+
+  while (unit + 1 < G_N_ELEMENTS (units) && bytes / 1024 >= scale)
+    {
+      scale *= 1024;
+      unit++;
+    }
+  if (bytes % scale == 0)
+    return g_strdup_printf ("%" G_GUINT64_FORMAT " %s", bytes / scale,
+                            units[unit]);
+  return g_strdup_printf ("%.1f %s", (double) bytes / (double) scale,
+                          units[unit]);
+}
+
+static char *
+volume_size (JsonObject *volume)
+{
+  JsonNode *bytes = json_object_get_member (volume, "size_bytes");
+  JsonNode *gib = json_object_get_member (volume, "size");
+
+  if (bytes != NULL && JSON_NODE_HOLDS_VALUE (bytes) &&
+      json_node_get_value_type (bytes) == G_TYPE_INT64 &&
+      json_node_get_int (bytes) >= 0)
+    return format_size ((guint64) json_node_get_int (bytes));
+  /* Nova's own field, rounded up to GiB. */
+  if (gib != NULL && JSON_NODE_HOLDS_VALUE (gib) &&
+      json_node_get_value_type (gib) == G_TYPE_INT64)
+    return g_strdup_printf ("%" G_GINT64_FORMAT " GiB",
+                            json_node_get_int (gib));
+  return g_strdup ("-");
+}
+
+/* The "Attached to" cell: one line per attachment, "SERVER on DEVICE". */
+static char *
+volume_attached_to (JsonObject *volume)
+{
+  JsonNode *node = json_object_get_member (volume, "attachments");
+  g_autoptr(GString) text = g_string_new (NULL);
+  JsonArray *array;
+
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    return g_strdup ("-");
+  array = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      g_autofree char *server = NULL;
+      g_autofree char *device = NULL;
+
+      if (!JSON_NODE_HOLDS_OBJECT (element))
+        continue;
+      server = display_member (json_node_get_object (element), "serverId");
+      device = display_member (json_node_get_object (element), "device");
+      if (text->len > 0)
+        g_string_append_c (text, '\n');
+      g_string_append_printf (text, _("%s on %s"), server, device);
+    }
+  if (text->len == 0)
+    return g_strdup ("-");
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+/* The member MEMBER of ROOT, an object as the API promises. */
+static JsonObject *
+get_object (JsonNode *root,
+            const char *member,
+            GError **error)
+{
+  JsonNode *node = get_member (root, member, JSON_NODE_OBJECT, error);
+
+  return node != NULL ? json_node_get_object (node) : NULL;
+}
+
+static gboolean
+print_volume_answer (JsonNode *root,
+                     GError **error)
+{
+  JsonObject *volume = get_object (root, "volume", error);
+
+  if (volume == NULL)
+    return FALSE;
+  if (opt_json)
+    print_json (root);
+  else
+    print_properties (volume);
+  return TRUE;
+}
+
+/* One line of show's "volumes" row: "data /dev/vdb at /data". */
+static char *
+describe_attachment (const char *volume_id,
+                     JsonObject *attachment)
+{
+  const char *device = attachment ? get_string (attachment, "device") : NULL;
+  const char *mount_path = attachment ? get_string (attachment, "mount_path")
+                                      : NULL;
+
+  if (device != NULL && mount_path != NULL)
+    return g_strdup_printf (_("%s %s at %s"), volume_id, device, mount_path);
+  if (device != NULL)
+    return g_strdup_printf ("%s %s", volume_id, device);
+  return g_strdup (volume_id);
+}
+
+/**
+ * describe_server_volumes:
+ * @server: the server's GET answer's "server"
+ * @row_out: (out) (nullable): the "volumes" row of show, one line per
+ *   volume; NULL when the answer says nothing of volumes
+ *
+ * The server's answer lists only the volumes' ids, so their devices and
+ * mount paths take one more request, made only when there is a volume.
+ */
+static gboolean
+describe_server_volumes (NlxClient *client,
+                         const char *id,
+                         JsonObject *server,
+                         char **row_out,
+                         GError **error)
+{
+  JsonNode *attached = json_object_get_member (
+    server, "os-extended-volumes:volumes_attached");
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autofree char *path = NULL;
+  JsonArray *ids;
+  JsonArray *attachments = NULL;
+
+  *row_out = NULL;
+  if (attached == NULL || !JSON_NODE_HOLDS_ARRAY (attached))
+    return TRUE;
+  ids = json_node_get_array (attached);
+  if (json_array_get_length (ids) == 0)
+    {
+      *row_out = g_strdup ("-");
+      return TRUE;
+    }
+
+  path = server_path (id, "/os-volume_attachments");
+  root = nlx_client_call (client, "GET", path, NULL, &local_error);
+  if (root != NULL)
+    {
+      JsonNode *node = get_member (root, "volumeAttachments", JSON_NODE_ARRAY,
+                                   error);
+
+      if (node == NULL)
+        return FALSE;
+      attachments = json_node_get_array (node);
+    }
+  else if (!g_error_matches (local_error, NLX_CLI_ERROR,
+                             NLX_CLI_ERROR_NOT_FOUND))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  /* Else the server went meanwhile: its ids are still worth showing. */
+
+  for (guint i = 0; i < json_array_get_length (ids); i++)
+    {
+      JsonNode *element = json_array_get_element (ids, i);
+      JsonObject *attachment = NULL;
+      g_autofree char *line = NULL;
+      const char *volume_id;
+
+      if (!JSON_NODE_HOLDS_OBJECT (element) ||
+          (volume_id = get_string (json_node_get_object (element),
+                                   "id")) == NULL)
+        continue;
+      for (guint j = 0; attachments != NULL &&
+           j < json_array_get_length (attachments); j++)
+        {
+          JsonNode *candidate = json_array_get_element (attachments, j);
+
+          if (JSON_NODE_HOLDS_OBJECT (candidate) &&
+              g_strcmp0 (get_string (json_node_get_object (candidate),
+                                     "volumeId"), volume_id) == 0)
+            attachment = json_node_get_object (candidate);
+        }
+      line = describe_attachment (volume_id, attachment);
+      if (text->len > 0)
+        g_string_append_c (text, '\n');
+      g_string_append (text, line);
+    }
+  *row_out = text->len > 0 ? g_string_free (g_steal_pointer (&text), FALSE)
+                           : g_strdup ("-");
+  return TRUE;
+}
+
 /* ---- commands -------------------------------------------------------- */
+
+/* Nova's block_device_mapping_v2 for --boot-volume and --volume. */
+static void
+add_block_devices (JsonBuilder *builder)
+{
+  json_builder_set_member_name (builder, "block_device_mapping_v2");
+  json_builder_begin_array (builder);
+  if (opt_boot_volume != NULL)
+    {
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "boot_index");
+      json_builder_add_int_value (builder, 0);
+      json_builder_set_member_name (builder, "uuid");
+      json_builder_add_string_value (builder, opt_boot_volume);
+      json_builder_set_member_name (builder, "source_type");
+      json_builder_add_string_value (builder, "volume");
+      json_builder_set_member_name (builder, "destination_type");
+      json_builder_add_string_value (builder, "volume");
+      json_builder_end_object (builder);
+    }
+  for (guint i = 0; opt_volumes != NULL && i < opt_volumes->len; i++)
+    {
+      const NlxCliVolume *volume = g_ptr_array_index (opt_volumes, i);
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "uuid");
+      json_builder_add_string_value (builder, volume->volume_id);
+      json_builder_set_member_name (builder, "source_type");
+      json_builder_add_string_value (builder, "volume");
+      json_builder_set_member_name (builder, "destination_type");
+      json_builder_add_string_value (builder, "volume");
+      if (volume->device != NULL)
+        {
+          json_builder_set_member_name (builder, "device_name");
+          json_builder_add_string_value (builder, volume->device);
+        }
+      if (volume->mount_path != NULL)
+        {
+          json_builder_set_member_name (builder, "mount_path");
+          json_builder_add_string_value (builder, volume->mount_path);
+        }
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+}
 
 static gboolean
 cmd_boot (NlxClient *client,
@@ -907,8 +1423,13 @@ cmd_boot (NlxClient *client,
   json_builder_add_string_value (builder, name);
   json_builder_set_member_name (builder, "flavorRef");
   json_builder_add_string_value (builder, opt_flavor);
-  json_builder_set_member_name (builder, "imageRef");
-  json_builder_add_string_value (builder, opt_image);
+  if (opt_image != NULL)
+    {
+      json_builder_set_member_name (builder, "imageRef");
+      json_builder_add_string_value (builder, opt_image);
+    }
+  if (opt_boot_volume != NULL || opt_volumes != NULL)
+    add_block_devices (builder);
   if (opt_meta != NULL)
     {
       json_builder_set_member_name (builder, "metadata");
@@ -1036,6 +1557,8 @@ cmd_show (NlxClient *client,
 {
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *id = resolve_server (client, args[0], &root, error);
+  g_autofree char *volumes = NULL;
+  JsonObject *server;
 
   if (id == NULL)
     return FALSE;
@@ -1043,7 +1566,19 @@ cmd_show (NlxClient *client,
     root = get_server (client, id, error);
   if (root == NULL)
     return FALSE;
-  print_server (root);
+  if (opt_json)
+    {
+      print_json (root);
+      return TRUE;
+    }
+  server = json_node_get_object (
+    json_object_get_member (json_node_get_object (root), "server"));
+  if (!describe_server_volumes (client, id, server, &volumes, error))
+    return FALSE;
+  /* The answer is ours to change; the row sorts in with the others. */
+  if (volumes != NULL)
+    json_object_set_string_member (server, "volumes", volumes);
+  print_properties (server);
   return TRUE;
 }
 
@@ -1362,6 +1897,256 @@ cmd_hypervisor_stats (NlxClient *client,
   return TRUE;
 }
 
+static gboolean
+cmd_volume_create (NlxClient *client,
+                   char **args,
+                   GError **error)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) body = NULL;
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "volume");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "display_name");
+  json_builder_add_string_value (builder, args[0]);
+  /* Nova's "size" when it is whole GiB, so any Nova-like API takes it. */
+  if (arg_size_mib % 1024 == 0)
+    {
+      json_builder_set_member_name (builder, "size");
+      json_builder_add_int_value (builder, (gint64) (arg_size_mib / 1024));
+    }
+  else
+    {
+      json_builder_set_member_name (builder, "size_mb");
+      json_builder_add_int_value (builder, (gint64) arg_size_mib);
+    }
+  if (opt_fs != NULL)
+    {
+      json_builder_set_member_name (builder, "filesystem");
+      json_builder_add_string_value (builder, opt_fs);
+    }
+  if (opt_from_dir != NULL)
+    {
+      /* The daemon reads it on this host, but from its own directory. */
+      g_autofree char *absolute = g_canonicalize_filename (opt_from_dir,
+                                                           NULL);
+
+      json_builder_set_member_name (builder, "from_dir");
+      json_builder_add_string_value (builder, absolute);
+    }
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+
+  root = nlx_client_call (client, "POST", "/os-volumes", body, error);
+  return root != NULL && print_volume_answer (root, error);
+}
+
+static gboolean
+cmd_volume_list (NlxClient *client,
+                 char **args,
+                 GError **error)
+{
+  const char *headers[] = {
+    _("ID"), _("Status"), _("Size"), _("Filesystem"), _("Type"),
+    _("Attached to"), NULL
+  };
+  g_autoptr(JsonNode) root = nlx_client_call (client, "GET",
+                                              "/os-volumes/detail", NULL,
+                                              error);
+  g_autoptr(GPtrArray) rows = rows_new ();
+  JsonNode *volumes;
+  JsonArray *array;
+
+  if (root == NULL)
+    return FALSE;
+  volumes = get_member (root, "volumes", JSON_NODE_ARRAY, error);
+  if (volumes == NULL)
+    return FALSE;
+  if (opt_json)
+    {
+      print_json (root);
+      return TRUE;
+    }
+  array = json_node_get_array (volumes);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *node = json_array_get_element (array, i);
+      JsonObject *volume;
+      char **row;
+
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        continue;
+      volume = json_node_get_object (node);
+      row = g_new0 (char *, 7);
+      row[0] = display_member (volume, "id");
+      row[1] = display_member (volume, "status");
+      row[2] = volume_size (volume);
+      row[3] = display_member (volume, "filesystem");
+      row[4] = display_member (volume, "volumeType");
+      row[5] = volume_attached_to (volume);
+      g_ptr_array_add (rows, row);
+    }
+  print_table (headers, rows);
+  return TRUE;
+}
+
+static gboolean
+cmd_volume_show (NlxClient *client,
+                 char **args,
+                 GError **error)
+{
+  g_autofree char *path = volume_path (args[0]);
+  g_autoptr(JsonNode) root = nlx_client_call (client, "GET", path, NULL,
+                                              error);
+
+  return root != NULL && print_volume_answer (root, error);
+}
+
+static gboolean
+cmd_volume_delete (NlxClient *client,
+                   char **args,
+                   GError **error)
+{
+  g_autofree char *path = volume_path (args[0]);
+  g_autoptr(JsonNode) root = nlx_client_call (client, "DELETE", path, NULL,
+                                              error);
+  g_autofree char *note = NULL;
+
+  if (root == NULL)
+    return FALSE;
+  if (opt_json)
+    print_json (root);
+  note = g_strdup_printf (_("Request to delete volume %s has been accepted."),
+                          args[0]);
+  print_note (note);
+  return TRUE;
+}
+
+static gboolean
+cmd_volume_attach (NlxClient *client,
+                   char **args,
+                   GError **error)
+{
+  g_autofree char *id = resolve_server (client, args[0], NULL, error);
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) body = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *path = NULL;
+  JsonObject *attachment;
+
+  if (id == NULL)
+    return FALSE;
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "volumeAttachment");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "volumeId");
+  json_builder_add_string_value (builder, args[1]);
+  if (opt_device != NULL)
+    {
+      json_builder_set_member_name (builder, "device");
+      json_builder_add_string_value (builder, opt_device);
+    }
+  if (opt_mount != NULL)
+    {
+      json_builder_set_member_name (builder, "mount_path");
+      json_builder_add_string_value (builder, opt_mount);
+    }
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+
+  path = server_path (id, "/os-volume_attachments");
+  root = nlx_client_call (client, "POST", path, body, error);
+  if (root == NULL)
+    return FALSE;
+  attachment = get_object (root, "volumeAttachment", error);
+  if (attachment == NULL)
+    return FALSE;
+  if (opt_json)
+    print_json (root);
+  else
+    print_properties (attachment);
+  return TRUE;
+}
+
+static gboolean
+cmd_volume_detach (NlxClient *client,
+                   char **args,
+                   GError **error)
+{
+  g_autofree char *id = resolve_server (client, args[0], NULL, error);
+  g_autofree char *path = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *note = NULL;
+
+  if (id == NULL)
+    return FALSE;
+  path = attachment_path (id, args[1]);
+  root = nlx_client_call (client, "DELETE", path, NULL, error);
+  if (root == NULL)
+    return FALSE;
+  if (opt_json)
+    print_json (root);
+  /* The API answers once the volume is detached. */
+  note = g_strdup_printf (_("Volume %s has been detached from server %s."),
+                          args[1], args[0]);
+  print_note (note);
+  return TRUE;
+}
+
+static gboolean
+cmd_volume_attachments (NlxClient *client,
+                        char **args,
+                        GError **error)
+{
+  const char *headers[] = {
+    _("Volume"), _("Device"), _("Mount path"), NULL
+  };
+  g_autofree char *id = resolve_server (client, args[0], NULL, error);
+  g_autofree char *path = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GPtrArray) rows = rows_new ();
+  JsonNode *attachments;
+  JsonArray *array;
+
+  if (id == NULL)
+    return FALSE;
+  path = server_path (id, "/os-volume_attachments");
+  root = nlx_client_call (client, "GET", path, NULL, error);
+  if (root == NULL)
+    return FALSE;
+  attachments = get_member (root, "volumeAttachments", JSON_NODE_ARRAY,
+                            error);
+  if (attachments == NULL)
+    return FALSE;
+  if (opt_json)
+    {
+      print_json (root);
+      return TRUE;
+    }
+  array = json_node_get_array (attachments);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *node = json_array_get_element (array, i);
+      JsonObject *attachment;
+      char **row;
+
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        continue;
+      attachment = json_node_get_object (node);
+      row = g_new0 (char *, 4);
+      row[0] = display_member (attachment, "volumeId");
+      row[1] = display_member (attachment, "device");
+      row[2] = display_member (attachment, "mount_path");
+      g_ptr_array_add (rows, row);
+    }
+  print_table (headers, rows);
+  return TRUE;
+}
+
 /* ---- usage ----------------------------------------------------------- */
 
 /* Options that belong to one or two commands. */
@@ -1372,33 +2157,150 @@ typedef enum {
   OPT_WAIT = 1 << 3,
   OPT_HARD = 1 << 4,
   OPT_LENGTH = 1 << 5,
+  OPT_VOLUME = 1 << 6,
+  OPT_BOOT_VOLUME = 1 << 7,
+  OPT_FS = 1 << 8,
+  OPT_FROM_DIR = 1 << 9,
+  OPT_DEVICE = 1 << 10,
+  OPT_MOUNT = 1 << 11,
 } NlxCommandOption;
 
 typedef gboolean (*NlxCommandFunc) (NlxClient *client,
                                     char **args,
                                     GError **error);
 
+/* What a command needs of its arguments and options beyond their
+ * number, checked before anything is sent. */
+typedef gboolean (*NlxCommandCheck) (char **args,
+                                     GError **error);
+
 typedef struct {
   const char *name;
   guint n_args;
   guint options;
+  NlxCommandCheck check;
   NlxCommandFunc run;
 } NlxCommand;
 
+static gboolean
+check_boot (char **args,
+            GError **error)
+{
+  g_autoptr(GHashTable) ids = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) devices = g_hash_table_new (g_str_hash, g_str_equal);
+
+  if (opt_flavor == NULL || *opt_flavor == '\0')
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   _("“boot” needs --flavor (see flavor-list)"));
+      return FALSE;
+    }
+  if ((opt_image == NULL || *opt_image == '\0') && opt_boot_volume == NULL)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   _("“boot” needs --image (see image-list), or --boot-volume "
+                     "to boot from a volume (see volume-list)"));
+      return FALSE;
+    }
+  if (opt_image != NULL && *opt_image == '\0')
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--image wants an image ID (see image-list); leave it "
+                     "out to boot from --boot-volume alone"));
+      return FALSE;
+    }
+  if (opt_boot_volume != NULL)
+    g_hash_table_add (ids, opt_boot_volume);
+  for (guint i = 0; opt_volumes != NULL && i < opt_volumes->len; i++)
+    {
+      const NlxCliVolume *volume = g_ptr_array_index (opt_volumes, i);
+
+      if (!g_hash_table_add (ids, volume->volume_id))
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       _("Volume “%s” is given twice; a volume is attached "
+                         "to a server once, by --volume or as "
+                         "--boot-volume"), volume->volume_id);
+          return FALSE;
+        }
+      if (volume->device != NULL &&
+          !g_hash_table_add (devices, volume->device))
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       _("--volume gives the device %s twice; give each "
+                         "volume its own, or leave it out"), volume->device);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+check_volume_create (char **args,
+                     GError **error)
+{
+  if (!check_volume_id ("NAME", args[0], error) ||
+      !parse_size (args[1], &arg_size_mib, error))
+    return FALSE;
+  if (opt_from_dir != NULL &&
+      (*opt_from_dir == '\0' || !g_utf8_validate (opt_from_dir, -1, NULL)))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--from-dir wants the path of a directory, in UTF-8"));
+      return FALSE;
+    }
+  if (opt_from_dir != NULL && opt_url != NULL)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   _("--from-dir names a directory of the compute host, so "
+                     "the API takes it only over the Unix socket; run "
+                     "nova-lxc on that host without --url"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* For commands whose first argument is a volume. */
+static gboolean
+check_volume_first (char **args,
+                    GError **error)
+{
+  return check_volume_id ("VOLUME", args[0], error);
+}
+
+/* For commands of a server and a volume. */
+static gboolean
+check_volume_second (char **args,
+                     GError **error)
+{
+  return check_volume_id ("VOLUME", args[1], error);
+}
+
 static const NlxCommand commands[] = {
-  { "boot", 1, OPT_FLAVOR | OPT_IMAGE | OPT_META | OPT_WAIT, cmd_boot },
-  { "list", 0, 0, cmd_list },
-  { "show", 1, 0, cmd_show },
-  { "delete", 1, OPT_WAIT, cmd_delete },
-  { "reboot", 1, OPT_HARD, cmd_reboot },
-  { "stop", 1, 0, cmd_stop },
-  { "start", 1, 0, cmd_start },
-  { "pause", 1, 0, cmd_pause },
-  { "unpause", 1, 0, cmd_unpause },
-  { "console-log", 1, OPT_LENGTH, cmd_console_log },
-  { "flavor-list", 0, 0, cmd_flavor_list },
-  { "image-list", 0, 0, cmd_image_list },
-  { "hypervisor-stats", 0, 0, cmd_hypervisor_stats },
+  { "boot", 1,
+    OPT_FLAVOR | OPT_IMAGE | OPT_META | OPT_WAIT | OPT_VOLUME |
+    OPT_BOOT_VOLUME, check_boot, cmd_boot },
+  { "list", 0, 0, NULL, cmd_list },
+  { "show", 1, 0, NULL, cmd_show },
+  { "delete", 1, OPT_WAIT, NULL, cmd_delete },
+  { "reboot", 1, OPT_HARD, NULL, cmd_reboot },
+  { "stop", 1, 0, NULL, cmd_stop },
+  { "start", 1, 0, NULL, cmd_start },
+  { "pause", 1, 0, NULL, cmd_pause },
+  { "unpause", 1, 0, NULL, cmd_unpause },
+  { "console-log", 1, OPT_LENGTH, NULL, cmd_console_log },
+  { "flavor-list", 0, 0, NULL, cmd_flavor_list },
+  { "image-list", 0, 0, NULL, cmd_image_list },
+  { "hypervisor-stats", 0, 0, NULL, cmd_hypervisor_stats },
+  { "volume-create", 2, OPT_FS | OPT_FROM_DIR, check_volume_create,
+    cmd_volume_create },
+  { "volume-list", 0, 0, NULL, cmd_volume_list },
+  { "volume-show", 1, 0, check_volume_first, cmd_volume_show },
+  { "volume-delete", 1, 0, check_volume_first, cmd_volume_delete },
+  { "volume-attach", 2, OPT_DEVICE | OPT_MOUNT, check_volume_second,
+    cmd_volume_attach },
+  { "volume-detach", 2, 0, check_volume_second, cmd_volume_detach },
+  { "volume-attachments", 1, 0, NULL, cmd_volume_attachments },
 };
 
 static gboolean
@@ -1472,6 +2374,12 @@ check_usage (int argc,
     { OPT_WAIT, opt_wait, "wait" },
     { OPT_HARD, opt_hard, "hard" },
     { OPT_LENGTH, opt_length_set, "length" },
+    { OPT_VOLUME, opt_volumes != NULL, "volume" },
+    { OPT_BOOT_VOLUME, opt_boot_volume != NULL, "boot-volume" },
+    { OPT_FS, opt_fs != NULL, "fs" },
+    { OPT_FROM_DIR, opt_from_dir != NULL, "from-dir" },
+    { OPT_DEVICE, opt_device != NULL, "device" },
+    { OPT_MOUNT, opt_mount != NULL, "mount" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
@@ -1505,15 +2413,8 @@ check_usage (int argc,
                      command->name, given[i].name);
         return NULL;
       }
-  if (g_str_equal (command->name, "boot") &&
-      (opt_flavor == NULL || *opt_flavor == '\0' ||
-       opt_image == NULL || *opt_image == '\0'))
-    {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                   _("“boot” needs --flavor and --image (see flavor-list and "
-                     "image-list)"));
-      return NULL;
-    }
+  if (command->check != NULL && !command->check (argv + 2, error))
+    return NULL;
   if (!check_meta (error))
     return NULL;
   if (opt_url != NULL && opt_socket != NULL)
@@ -1560,7 +2461,7 @@ main (int argc,
   textdomain (GETTEXT_PACKAGE);
 
   context = g_option_context_new (_("COMMAND [ARGUMENTS] - manage servers "
-                                    "of nova-lxc-compute"));
+                                    "and volumes of nova-lxc-compute"));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_description (context, _(summary));
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
