@@ -2,13 +2,16 @@
  *
  * Spawns and destroys containers through the driver and, interleaved with
  * them, creates and destroys the same domain straight through libvirt,
- * then prints percentiles of both side by side.  A benchmark, not a test:
+ * then prints percentiles of both side by side.  Then spawns from a
+ * 10 MiB and a 1 GiB image, interleaved, whose copy-on-write roots must
+ * make the size not matter.  A benchmark, not a test:
  * it exits 0 whether or not a target is met, 1 when the benchmark itself
  * failed, 77 when there is no libvirt LXC to measure. */
 #include "config.h"
 
 #include <libvirt/libvirt.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "nlx-bench.h"
@@ -27,6 +30,9 @@
 #define SPAWN_RATIO_TARGET 1.3
 #define STUBBORN_DESTROY_P50_TARGET_S 0.25
 #define STUBBORN_DESTROY_RATIO_TARGET 0.2
+#define IMAGE_SIZE_RATIO_TARGET 1.2
+#define SMALL_IMAGE_MIB 10
+#define LARGE_IMAGE_MIB 1024
 
 /* mkrootfs lives in the source tree, which is the build tree unless the
  * build says otherwise. */
@@ -284,6 +290,71 @@ make_image (const char *id,
   return nlx_image_new_from_path (id, dir, error);
 }
 
+/* Grows an image by a file of @mib MiB of written (not sparse) data. */
+static gboolean
+add_payload (const NlxImage *image,
+             guint mib,
+             GError **error)
+{
+  g_autofree char *path = g_build_filename (image->path, "payload", NULL);
+  g_autofree char *block = g_malloc0 (1024 * 1024);
+  FILE *file = fopen (path, "wb");
+  gboolean ok = file != NULL;
+
+  for (guint i = 0; ok && i < mib; i++)
+    {
+      memset (block, (int) i, 1024 * 1024);
+      ok = fwrite (block, 1024 * 1024, 1, file) == 1;
+    }
+  if (file != NULL && fclose (file) != 0)
+    ok = FALSE;
+  if (!ok)
+    g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                 "Cannot write %u MiB to %s", mib, path);
+  return ok;
+}
+
+/* Spawn from a small and from a large image, interleaved: with
+ * copy-on-write roots the size must not matter.  Returns the ratio of
+ * the p50s, large over small. */
+static gboolean
+measure_sizes (Bench *bench,
+               double *ratio,
+               GError **error)
+{
+  g_autofree char *small_dir = g_build_filename (bench->tmp_dir, "image-small", NULL);
+  g_autofree char *large_dir = g_build_filename (bench->tmp_dir, "image-large", NULL);
+  g_autoptr(NlxImage) small_image = make_image ("bench-small", small_dir, FALSE,
+                                                error);
+  g_autoptr(NlxImage) large_image = NULL;
+  g_auto(Side) small = { 0 };
+  g_auto(Side) large = { 0 };
+
+  if (small_image == NULL ||
+      !add_payload (small_image, SMALL_IMAGE_MIB, error) ||
+      (large_image = make_image ("bench-large", large_dir, FALSE, error)) == NULL ||
+      !add_payload (large_image, LARGE_IMAGE_MIB, error))
+    return FALSE;
+  nlx_image_set_property (small_image, NLX_IMAGE_PROP_SHUTDOWN_SIGNAL, "SIGUSR2");
+  nlx_image_set_property (large_image, NLX_IMAGE_PROP_SHUTDOWN_SIGNAL, "SIGUSR2");
+  if (!side_init (bench, &small, TRUE, small_image, error) ||
+      !side_init (bench, &large, TRUE, large_image, error))
+    return FALSE;
+  for (int i = 0; i < opt_count; i++)
+    if (!time_cycle (bench, &small, error) || !time_cycle (bench, &large, error))
+      return FALSE;
+  *ratio = nlx_bench_percentile (large.start_s, 50) /
+           nlx_bench_percentile (small.start_s, 50);
+  g_print ("%-22s %u MiB image p50 %.3f s  p90 %.3f s | %u MiB image p50 "
+           "%.3f s  p90 %.3f s | ratio %.2f (target <= "
+           G_STRINGIFY (IMAGE_SIZE_RATIO_TARGET) ")\n", "spawn by image size",
+           LARGE_IMAGE_MIB, nlx_bench_percentile (large.start_s, 50),
+           nlx_bench_percentile (large.start_s, 90), SMALL_IMAGE_MIB,
+           nlx_bench_percentile (small.start_s, 50),
+           nlx_bench_percentile (small.start_s, 90), *ratio);
+  return TRUE;
+}
+
 static gboolean
 run (Bench *bench,
      GError **error)
@@ -296,7 +367,7 @@ run (Bench *bench,
   g_auto(Side) libvirt = { 0 };
   g_auto(Side) stubborn_driver = { 0 };
   g_auto(Side) stubborn_libvirt = { 0 };
-  double spawn_ratio, destroy_ratio, destroy_p50;
+  double spawn_ratio, destroy_ratio, destroy_p50, size_ratio;
 
   busybox_dir = g_build_filename (bench->tmp_dir, "busybox-init", NULL);
   stubborn_dir = g_build_filename (bench->tmp_dir, "term-ignoring-init", NULL);
@@ -323,6 +394,8 @@ run (Bench *bench,
                              " (target <= "
                              G_STRINGIFY (STUBBORN_DESTROY_RATIO_TARGET) ")");
   destroy_p50 = nlx_bench_percentile (stubborn_driver.stop_s, 50);
+  if (!measure_sizes (bench, &size_ratio, error))
+    return FALSE;
 
   print_target ("spawn ratio <= " G_STRINGIFY (SPAWN_RATIO_TARGET),
                 spawn_ratio <= SPAWN_RATIO_TARGET, spawn_ratio, "");
@@ -333,6 +406,9 @@ run (Bench *bench,
                 G_STRINGIFY (STUBBORN_DESTROY_RATIO_TARGET),
                 destroy_ratio <= STUBBORN_DESTROY_RATIO_TARGET, destroy_ratio,
                 "");
+  print_target ("spawn 1 GiB / 10 MiB image <= "
+                G_STRINGIFY (IMAGE_SIZE_RATIO_TARGET),
+                size_ratio <= IMAGE_SIZE_RATIO_TARGET, size_ratio, "");
   return TRUE;
 }
 

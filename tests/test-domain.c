@@ -1,8 +1,9 @@
 /* test-domain.c: golden files for the domain builder
  *
  * Each tests/data/domain/CASE.json holds {"instance": {...}, "root": DIR,
- * "init": PATH, "shutdown_signal": NAME, "disks": [DEVICE]} (the last
- * three optional; disks are the host devices of instance.volumes); the XML
+ * "init": PATH, "shutdown_signal": NAME, "disks": [DEVICE], "root_image":
+ * DIR} (the last four optional; disks are the host devices of
+ * instance.volumes, root_image the tree under an overlay root); the XML
  * built from it must equal CASE.xml byte for byte and be valid against
  * libvirt's domain.rng.  NLX_TEST_REGENERATE=1 rewrites the .xml files. */
 #include "config.h"
@@ -33,6 +34,7 @@ build_case (const char *json_path)
   g_autofree char *root = NULL;
   g_autofree char *init = NULL;
   g_autofree char *signal = NULL;
+  g_autofree char *root_image = NULL;
   g_autoptr(GPtrArray) disks = g_ptr_array_new ();
   NlxLxcDomainSpec spec = { 0 };
   JsonObject *object;
@@ -48,6 +50,8 @@ build_case (const char *json_path)
   root = optional_string (object, "root");
   init = optional_string (object, "init");
   signal = optional_string (object, "shutdown_signal");
+  root_image = optional_string (object, "root_image");
+  spec.root_image = root_image;
   if (json_object_has_member (object, "disks"))
     {
       JsonArray *array = json_object_get_array_member (object, "disks");

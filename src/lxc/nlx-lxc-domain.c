@@ -112,10 +112,13 @@ add_nlx_metadata (xmlNodePtr parent,
       node = xmlNewChild (nlx, ns, BAD_CAST "shutdown", NULL);
       add_prop (node, "signal", metadata->shutdown_signal);
     }
-  if (metadata->root_volume != NULL)
+  if (metadata->root_volume != NULL || metadata->root_image != NULL)
     {
       node = xmlNewChild (nlx, ns, BAD_CAST "root", NULL);
-      add_prop (node, "volume", metadata->root_volume);
+      if (metadata->root_volume != NULL)
+        add_prop (node, "volume", metadata->root_volume);
+      else
+        add_prop (node, "image", metadata->root_image);
     }
   for (guint i = 0; metadata->volumes && i < metadata->volumes->len; i++)
     {
@@ -157,6 +160,7 @@ nlx_lxc_metadata_free (NlxLxcMetadata *metadata)
     return;
   g_free (metadata->shutdown_signal);
   g_free (metadata->root_volume);
+  g_free (metadata->root_image);
   g_ptr_array_unref (metadata->volumes);
   g_free (metadata);
 }
@@ -230,7 +234,10 @@ nlx_lxc_metadata_parse (const char *xml,
       if (g_str_equal (name, "shutdown"))
         metadata->shutdown_signal = get_prop (node, "signal");
       else if (g_str_equal (name, "root"))
-        metadata->root_volume = get_prop (node, "volume");
+        {
+          metadata->root_volume = get_prop (node, "volume");
+          metadata->root_image = get_prop (node, "image");
+        }
       else if (g_str_equal (name, "volume"))
         {
           NlxVolumeAttachment *attachment = g_new0 (NlxVolumeAttachment, 1);
@@ -361,6 +368,7 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
   add_nlx_metadata (node, &(NlxLxcMetadata) {
                       .shutdown_signal = (char *) spec->shutdown_signal,
                       .root_volume = instance->root_volume,
+                      .root_image = (char *) spec->root_image,
                       .volumes = instance->volumes,
                     }, TRUE);
 

@@ -18,6 +18,7 @@ G_BEGIN_DECLS
  * @shutdown_signal: (nullable): signal name init takes as "power off";
  *   %NULL lets libvirt choose
  * @root_volume: (nullable): the volume the root filesystem comes from
+ * @root_image: (nullable): the image tree the root is an overlay over
  * @volumes: (element-type NlxVolumeAttachment): attached volumes
  *
  * What the driver keeps in the domain's own metadata element
@@ -26,6 +27,7 @@ G_BEGIN_DECLS
 typedef struct {
   char *shutdown_signal;
   char *root_volume;
+  char *root_image;
   GPtrArray *volumes;
 } NlxLxcMetadata;
 
@@ -49,6 +51,8 @@ char *nlx_lxc_disk_xml (const char *device,
  *   kept in the domain's metadata; %NULL lets libvirt choose
  * @disk_sources: (nullable): host block device of each of
  *   instance->volumes, in the same order
+ * @root_image: (nullable): the image tree @root_dir is an overlay over,
+ *   kept in the metadata so that the overlay can be made again
  */
 typedef struct {
   const NlxInstance *instance;
@@ -56,6 +60,7 @@ typedef struct {
   const char *init_path;
   const char *shutdown_signal;
   const char * const *disk_sources;
+  const char *root_image;
 } NlxLxcDomainSpec;
 
 char *nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,

@@ -706,9 +706,9 @@ change_disk (virDomainPtr dom,
   return TRUE;
 }
 
-/* Gives every attachment its loop device and the root volume its mounts,
- * making again what a host reboot took away (a new loop device is
- * written into the domain's definition). */
+/* Gives the root its overlay (and a root volume its mount) and every
+ * attachment its loop device, making again what a host reboot took away
+ * (a new loop device is written into the domain's definition). */
 static gboolean
 prepare_volumes (NlxDriverState *state,
                  virDomainPtr dom,
@@ -716,15 +716,17 @@ prepare_volumes (NlxDriverState *state,
                  const NlxLxcMetadata *metadata,
                  GError **error)
 {
+  g_autofree char *dir = instance_dir (state, uuid);
+  g_autofree char *root = NULL;
+
   if (metadata->root_volume != NULL)
-    {
-      g_autofree char *dir = instance_dir (state, uuid);
-      g_autofree char *root = nlx_lxc_volume_mount_root (state->volumes, uuid,
-                                                         metadata->root_volume,
-                                                         dir, error);
-      if (root == NULL)
-        return FALSE;
-    }
+    root = nlx_lxc_volume_mount_root (state->volumes, uuid,
+                                      metadata->root_volume, dir, error);
+  else if (metadata->root_image != NULL)
+    root = nlx_lxc_overlay_root (dir, metadata->root_image, error);
+  if ((metadata->root_volume != NULL || metadata->root_image != NULL) &&
+      root == NULL)
+    return FALSE;
   for (guint i = 0; i < metadata->volumes->len; i++)
     {
       const NlxVolumeAttachment *attachment = metadata->volumes->pdata[i];
@@ -1099,7 +1101,8 @@ check_image (const NlxImage *image,
   return check_init (image->path, init, what, error);
 }
 
-/* Lays out the instance directory and returns the root tree to use. */
+/* Lays out the instance directory and returns the root tree to use: an
+ * overlay over a directory image, or a tarball image extracted. */
 static char *
 prepare_root (const char *dir,
               const NlxImage *image,
@@ -1116,8 +1119,9 @@ prepare_root (const char *dir,
                    g_strerror (saved_errno));
       return NULL;
     }
+  /* Copy on write: the image stays as it is, shared by every instance. */
   if (image->format == NLX_IMAGE_FORMAT_DIRECTORY)
-    return g_strdup (image->path);
+    return nlx_lxc_overlay_root (dir, image->path, error);
 
   rootfs = g_build_filename (dir, "rootfs", NULL);
   if (g_mkdir (rootfs, 0755) != 0)
@@ -1231,6 +1235,9 @@ lxc_spawn (NlxDriverState *state,
       spec.init_path = init;
       spec.shutdown_signal = signal;
       spec.disk_sources = (const char * const *) disks->pdata;
+      if (instance->root_volume == NULL &&
+          image->format == NLX_IMAGE_FORMAT_DIRECTORY)
+        spec.root_image = image->path;
       xml = nlx_lxc_domain_build (&spec, error);
     }
   if (xml != NULL)

@@ -225,6 +225,36 @@ make_dir (const char *path,
 }
 
 /**
+ * nlx_lxc_overlay_root:
+ * @dir: the instance's directory
+ * @lower: the read-only tree underneath
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Mounts an overlay at DIR/rootfs over @lower whose writes go to
+ * DIR/upper, so any number of instances share @lower and spawning costs
+ * the same whatever its size.  An overlay already there is kept.
+ *
+ * Returns: (transfer full): DIR/rootfs
+ */
+char *
+nlx_lxc_overlay_root (const char *dir,
+                      const char *lower,
+                      GError **error)
+{
+  g_autofree char *upper = g_build_filename (dir, "upper", NULL);
+  g_autofree char *work = g_build_filename (dir, "work", NULL);
+  g_autofree char *rootfs = g_build_filename (dir, "rootfs", NULL);
+
+  if (nlx_mount_is_in_namespace (getpid (), rootfs))
+    return g_steal_pointer (&rootfs);
+  if (!make_dir (dir, 0711, error) || !make_dir (upper, 0755, error) ||
+      !make_dir (work, 0700, error) || !make_dir (rootfs, 0755, error) ||
+      !nlx_mount_overlay (lower, upper, work, rootfs, error))
+    return NULL;
+  return g_steal_pointer (&rootfs);
+}
+
+/**
  * nlx_lxc_volume_mount_root:
  * @settings: the [volumes] settings
  * @uuid: the instance
@@ -233,9 +263,9 @@ make_dir (const char *path,
  * @error: return location for a #NLX_DRIVER_ERROR
  *
  * Mounts the root volume read-only (checked like any mounted volume) at
- * DIR/volume and an overlay over it at DIR/rootfs whose writes go to
- * DIR/upper, so the volume itself is never written.  What is mounted
- * already is kept, so this also restores the root after a host reboot.
+ * DIR/volume and nlx_lxc_overlay_root() over it, so the volume itself is
+ * never written.  What is mounted already is kept, so this also restores
+ * the root after a host reboot.
  *
  * Returns: (transfer full): DIR/rootfs
  */
@@ -248,21 +278,14 @@ nlx_lxc_volume_mount_root (const NlxVolumeSettings *settings,
 {
   g_autofree char *name = nlx_lxc_volume_loop_name (uuid, ROOT_DEVICE);
   g_autofree char *lower = g_build_filename (dir, "volume", NULL);
-  g_autofree char *upper = g_build_filename (dir, "upper", NULL);
-  g_autofree char *work = g_build_filename (dir, "work", NULL);
-  g_autofree char *rootfs = g_build_filename (dir, "rootfs", NULL);
   g_autofree char *loop = NULL;
   g_autofree char *fstype = NULL;
+  char *rootfs;
   gboolean created;
   int fd;
 
-  if (nlx_mount_is_in_namespace (getpid (), rootfs))
-    return g_steal_pointer (&rootfs);
-  if (!make_dir (dir, 0711, error) || !make_dir (lower, 0755, error) ||
-      !make_dir (upper, 0755, error) || !make_dir (work, 0700, error) ||
-      !make_dir (rootfs, 0755, error))
+  if (!make_dir (dir, 0711, error) || !make_dir (lower, 0755, error))
     return NULL;
-
   loop = setup_loop (settings, name, volume_id, TRUE, &created, error);
   if (loop == NULL)
     return NULL;
@@ -280,14 +303,14 @@ nlx_lxc_volume_mount_root (const NlxVolumeSettings *settings,
         }
       close (fd);
     }
-  if (!nlx_mount_overlay (lower, upper, work, rootfs, error))
+  rootfs = nlx_lxc_overlay_root (dir, lower, error);
+  if (rootfs == NULL)
     {
       nlx_umount (lower, NULL);
       nlx_loop_detach (loop, NULL);
       g_prefix_error (error, _("Cannot mount the root of instance %s: "), uuid);
-      return NULL;
     }
-  return g_steal_pointer (&rootfs);
+  return rootfs;
 }
 
 /**

@@ -26,6 +26,9 @@ gboolean nlx_lxc_volume_release (const char *uuid,
                                  GError **error);
 gboolean nlx_lxc_volume_release_all (const char *uuid,
                                      GError **error);
+char *nlx_lxc_overlay_root (const char *dir,
+                            const char *lower,
+                            GError **error);
 char *nlx_lxc_volume_mount_root (const NlxVolumeSettings *settings,
                                  const char *uuid,
                                  const char *volume_id,

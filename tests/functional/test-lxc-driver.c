@@ -7,7 +7,7 @@
  *
  * Each instance's init is a shell script that proves from inside that it
  * runs: it prints a boot line with a fresh random token on the console,
- * counts in /tmp/ticks (visible from the host through the root tree) and
+ * counts in /tmp/ticks (visible from the host through its overlay root) and
  * powers off on SIGUSR2, noting it in /tmp/poweroffs.  That file, not the
  * console, proves a graceful shutdown: libvirt_lxc may reap init before it
  * forwards init's last words.
@@ -147,7 +147,7 @@ fixture_teardown (Fixture *f,
 
       if (foreign != NULL)
         virDomainDestroy (foreign);
-      g_assert_true (nlx_virt_destroy (f->virt, f->uuid, &error));
+      nlx_virt_destroy (f->virt, f->uuid, &error);
       g_assert_no_error (error);
       /* destroy removes the instance directory itself. */
       g_assert_false (g_file_test (instance_dir, G_FILE_TEST_EXISTS));
@@ -296,11 +296,21 @@ console_when (Fixture *f,
   return log;
 }
 
+/* /tmp/NAME inside the instance, seen from the host through its root, an
+ * overlay that stays mounted until destroy. */
+static char *
+instance_file (Fixture *f,
+               const char *name)
+{
+  return g_build_filename (f->dir, "instances", f->uuid, "rootfs", "tmp", name,
+                           NULL);
+}
+
 /* How many times init powered off when asked. */
 static guint
 poweroffs (Fixture *f)
 {
-  g_autofree char *path = g_build_filename (f->root, "tmp", "poweroffs", NULL);
+  g_autofree char *path = instance_file (f, "poweroffs");
   g_autofree char *text = NULL;
 
   if (!g_file_get_contents (path, &text, NULL, NULL))
@@ -311,7 +321,7 @@ poweroffs (Fixture *f)
 static guint64
 ticks (Fixture *f)
 {
-  g_autofree char *path = g_build_filename (f->root, "tmp", "ticks", NULL);
+  g_autofree char *path = instance_file (f, "ticks");
   g_autofree char *text = NULL;
 
   if (!g_file_get_contents (path, &text, NULL, NULL))
@@ -324,7 +334,7 @@ ticks (Fixture *f)
 static void
 reset_ticks (Fixture *f)
 {
-  g_autofree char *path = g_build_filename (f->root, "tmp", "ticks", NULL);
+  g_autofree char *path = instance_file (f, "ticks");
 
   g_unlink (path);
 }
