@@ -2,9 +2,10 @@
  *
  * Each instance is a persistent libvirt LXC domain named after its uuid
  * (nlx_instance_domain_name()) with a directory of its own under
- * instances_path holding its console log and, for tarball images, its
- * root tree.  libvirt is the truth about what runs: nothing here caches
- * domain state. */
+ * instances_path holding its console log and its root: an overlay over a
+ * directory image or a root volume, or a tarball image extracted.
+ * libvirt is the truth about what runs: nothing here caches domain
+ * state. */
 #include "config.h"
 
 #include <errno.h>
@@ -815,7 +816,6 @@ start_instance (NlxDriverState *state,
   stop_now (dom, uuid, NULL);
   return FALSE;
 }
-
 
 /* ---- the driver ------------------------------------------------------- */
 
