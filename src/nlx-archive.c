@@ -41,6 +41,24 @@ set_archive_error (GError **error,
   return FALSE;
 }
 
+/* The disk writer refuses a hostile member (a ".." or a write through a
+ * symbolic link) with no errno, where a failing disk sets one. */
+static gboolean
+set_write_error (GError **error,
+                 const char *archive_path,
+                 struct archive *writer)
+{
+  if (archive_errno (writer) > 0)
+    return set_archive_error (error, archive_path, writer,
+                              NLX_DRIVER_ERROR_FAILED);
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+               _("Root tarball %s has a member that cannot be extracted "
+                 "safely (%s); refusing to extract it"), archive_path,
+               archive_error_string (writer) ? archive_error_string (writer)
+                                             : _("unknown reason"));
+  return FALSE;
+}
+
 /**
  * nlx_archive_extract:
  * @archive_path: a tar archive, compressed or not
@@ -53,8 +71,8 @@ set_archive_error (GError **error,
  * and prefixed with @dest_dir, so the process's working directory is never
  * changed (the daemon is threaded).  libarchive's secure flags refuse ".."
  * again and any write through a symbolic link, e.g. one the archive made
- * earlier.  On failure @dest_dir may hold part of
- * the tree; the caller removes it.
+ * earlier; such a member fails with INVALID_ARGUMENT.  On failure
+ * @dest_dir may hold part of the tree; the caller removes it.
  */
 gboolean
 nlx_archive_extract (const char *archive_path,
@@ -68,14 +86,20 @@ nlx_archive_extract (const char *archive_path,
 
   archive_read_support_filter_all (reader);
   archive_read_support_format_tar (reader);
+  /* Not ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS: every path handed to the
+   * writer is absolute once prefixed with @dest_dir, so it would refuse
+   * them all; member_path_is_safe() refuses absolute members before that.
+   * Not ARCHIVE_EXTRACT_UNLINK either: with it, libarchive deletes a
+   * symbolic link met halfway down a path (one planted by the archive, or
+   * one in @dest_dir itself) instead of refusing to write through it.
+   * Without it, a member that replaces a file still replaces it. */
   archive_write_disk_set_options (writer,
                                   ARCHIVE_EXTRACT_OWNER |
                                   ARCHIVE_EXTRACT_PERM |
                                   ARCHIVE_EXTRACT_TIME |
                                   ARCHIVE_EXTRACT_XATTR |
                                   ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                  ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                  ARCHIVE_EXTRACT_UNLINK);
+                                  ARCHIVE_EXTRACT_SECURE_SYMLINKS);
   archive_write_disk_set_standard_lookup (writer);
 
   if (archive_read_open_filename (reader, archive_path, 64 * 1024) != ARCHIVE_OK)
@@ -97,14 +121,23 @@ nlx_archive_extract (const char *archive_path,
         member += 2;
       if (member != NULL && (*member == '\0' || g_str_equal (member, ".")))
         continue;
-      if (!member_path_is_safe (member) ||
-          (link != NULL && !member_path_is_safe (link)))
+      if (!member_path_is_safe (member))
         {
           g_set_error (error, NLX_DRIVER_ERROR,
                        NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                        _("Root tarball %s has a member that points outside "
                          "it (“%s”); refusing to extract it"), archive_path,
                        archive_entry_pathname (entry));
+          return FALSE;
+        }
+      if (link != NULL && !member_path_is_safe (link))
+        {
+          g_set_error (error, NLX_DRIVER_ERROR,
+                       NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                       _("Root tarball %s has a member that points outside "
+                         "it (“%s”, a hard link to “%s”); refusing to "
+                         "extract it"), archive_path,
+                       archive_entry_pathname (entry), link);
           return FALSE;
         }
 
@@ -118,8 +151,7 @@ nlx_archive_extract (const char *archive_path,
         }
 
       if (archive_write_header (writer, entry) < ARCHIVE_WARN)
-        return set_archive_error (error, archive_path, writer,
-                              NLX_DRIVER_ERROR_FAILED);
+        return set_write_error (error, archive_path, writer);
       while ((rc = archive_read_data_block (reader, &block, &size, &offset))
              == ARCHIVE_OK)
         if (archive_write_data_block (writer, block, size, offset) < ARCHIVE_WARN)

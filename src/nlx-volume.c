@@ -20,7 +20,6 @@
 #include <fnmatch.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
-#include <guestfs.h>
 #include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +30,7 @@
 
 #include "nlx-config.h"
 #include "nlx-error.h"
+#include "nlx-guestfs.h"
 #include "nlx-volume.h"
 
 #define SECTION "volumes"
@@ -547,101 +547,6 @@ nlx_volume_probe (const NlxVolumeSettings *settings,
 
 /* ---- fsck in libguestfs's appliance --------------------------------------- */
 
-/* Set once a launch with KVM failed, so later checks go straight to TCG. */
-static gint kvm_failed;
-
-static gboolean
-kvm_usable (void)
-{
-  int fd;
-
-  if (g_atomic_int_get (&kvm_failed))
-    return FALSE;
-  fd = open ("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (fd < 0)
-    return FALSE;
-  close (fd);
-  return TRUE;
-}
-
-static void
-handle_close (guestfs_h *g)
-{
-  guestfs_close (g);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (guestfs_h, handle_close)
-
-static const char *
-last_error (guestfs_h *g)
-{
-  const char *message = guestfs_last_error (g);
-
-  return message != NULL ? message : _("unknown libguestfs error");
-}
-
-/* A handle on an appliance that has @path as its only, read-only drive.
- * Without KVM (none, or the last launch with it failed), the appliance
- * runs under TCG, unless LIBGUESTFS_BACKEND_SETTINGS says otherwise. */
-static guestfs_h *
-launch (const char *path,
-        gboolean tcg,
-        GError **error)
-{
-  g_autoptr(guestfs_h) g = guestfs_create ();
-
-  if (g == NULL)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot create a libguestfs handle; run "
-                     "libguestfs-test-tool(1) to see why"));
-      return NULL;
-    }
-  /* Errors are read with guestfs_last_error(), not printed. */
-  guestfs_set_error_handler (g, NULL, NULL);
-  if (tcg)
-    {
-      char *tcg_settings[] = { (char *) "force_tcg", NULL };
-
-      if (g_getenv ("LIBGUESTFS_BACKEND") == NULL &&
-          guestfs_set_backend (g, "direct") != 0)
-        {
-          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                       _("Cannot select libguestfs's direct backend: %s"),
-                       last_error (g));
-          return NULL;
-        }
-      if (guestfs_set_backend_settings (g, tcg_settings) != 0)
-        {
-          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                       _("Cannot make libguestfs use TCG: %s"),
-                       last_error (g));
-          return NULL;
-        }
-    }
-  if (guestfs_add_drive_opts (g, path,
-                              GUESTFS_ADD_DRIVE_OPTS_READONLY, 1,
-                              GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw",
-                              -1) != 0)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot give %s to libguestfs: %s"), path,
-                   last_error (g));
-      return NULL;
-    }
-  if (guestfs_launch (g) != 0)
-    {
-      /* The rest of libguestfs's message is advice on debugging it. */
-      g_autofree char *first_line = g_strndup (last_error (g),
-                                               strcspn (last_error (g), "\n"));
-
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot start libguestfs's appliance: %s; run "
-                     "libguestfs-test-tool(1) to see why"), first_line);
-      return NULL;
-    }
-  return g_steal_pointer (&g);
-}
-
 static const char *
 fsck_status_text (int status)
 {
@@ -673,7 +578,7 @@ check_ext (guestfs_h *g,
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("Volume “%s” failed its filesystem check (e2fsck -fn): "
-                     "%s"), id, last_error (g));
+                     "%s"), id, nlx_guestfs_last_error (g));
       return FALSE;
     }
   return TRUE;
@@ -687,7 +592,7 @@ check_ext (guestfs_h *g,
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("Volume “%s” failed its filesystem check (tune2fs cannot "
-                     "read its superblock): %s"), id, last_error (g));
+                     "read its superblock): %s"), id, nlx_guestfs_last_error (g));
       return FALSE;
     }
   status = guestfs_fsck (g, fstype, APPLIANCE_DEVICE);
@@ -695,7 +600,7 @@ check_ext (guestfs_h *g,
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("Volume “%s” failed its filesystem check (fsck): %s"),
-                   id, last_error (g));
+                   id, nlx_guestfs_last_error (g));
       return FALSE;
     }
   if (status != 0)
@@ -737,7 +642,7 @@ check_xfs (guestfs_h *g,
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("Volume “%s” failed its filesystem check (xfs_repair "
-                     "-n): %s"), id, last_error (g));
+                     "-n): %s"), id, nlx_guestfs_last_error (g));
       return FALSE;
     }
   if (status != 0)
@@ -778,20 +683,8 @@ nlx_volume_fsck (const char *path,
   g_autoptr(GError) local_error = NULL;
   g_autoptr(guestfs_h) g = NULL;
   g_autofree char *seen = NULL;
-  gboolean tcg = FALSE;
 
-  if (g_getenv ("LIBGUESTFS_BACKEND_SETTINGS") == NULL)
-    tcg = !kvm_usable ();
-  g = launch (path, tcg, &local_error);
-  if (g == NULL && !tcg && g_getenv ("LIBGUESTFS_BACKEND_SETTINGS") == NULL)
-    {
-      /* Nested KVM can exist and still make qemu abort at once. */
-      g_debug ("libguestfs failed with KVM, trying TCG: %s",
-               local_error->message);
-      g_atomic_int_set (&kvm_failed, TRUE);
-      g_clear_error (&local_error);
-      g = launch (path, TRUE, &local_error);
-    }
+  g = nlx_guestfs_launch (path, "raw", &local_error);
   if (g == NULL)
     {
       g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
@@ -833,7 +726,7 @@ nlx_volume_fsck (const char *path,
 
   if (guestfs_shutdown (g) != 0)
     g_debug ("libguestfs appliance did not shut down cleanly: %s",
-             last_error (g));
+             nlx_guestfs_last_error (g));
   return TRUE;
 }
 

@@ -1,0 +1,1689 @@
+/* nlx-image-store.c: images imported once per host, stored by content
+ *
+ * The store is a directory.  An image lives in DIR/<id>/, where the id is
+ * the SHA-256 of the file it was imported from: rootfs/ is the extracted
+ * tree, image.json its record.  So the same bytes are never stored twice;
+ * a name is a label, unique in the store, and importing bytes the store
+ * already holds is refused (EXISTS, naming the image that holds them)
+ * rather than making an alias: one image, one name, one thing to delete.
+ *
+ * What an image is comes from its content, never from its file name.  A
+ * root tarball (plain, gzip, xz or zstd) is extracted with libarchive's
+ * secure flags (nlx-archive.c).  A raw or qcow2 disk image is read only by
+ * libguestfs's appliance (nlx-guestfs.c): it finds the Linux root by
+ * inspection, mounts it and the other filesystems inspection reports
+ * read-only inside its own VM, and streams the tree out as a tar, which
+ * is then extracted like any root tarball.  The host's kernel never mounts
+ * an untrusted disk image.
+ *
+ * An import works in DIR/.import-XXXXXX and renames it into place when
+ * everything is there, so an image appears whole or not at all; any
+ * failure removes the directory.  Deleting renames DIR/<id> to
+ * DIR/.delete-XXXXXX first, so an image disappears whole too.  Whoever
+ * works in such a dot-directory holds a flock(2) on it; one nobody holds
+ * is what a crash left, and opening the store removes it.  Names are made
+ * unique under a flock on DIR itself, taken only for the final checks and
+ * the rename, so imports run side by side, in threads or processes. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* syncfs(), renameat2() */
+#endif
+#include "config.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <blkid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fts.h>
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nlx-archive.h"
+#include "nlx-error.h"
+#include "nlx-file.h"
+#include "nlx-guestfs.h"
+#include "nlx-image-store.h"
+
+#define ID_LENGTH 64
+#define RECORD_FILE "image.json"
+#define ROOTFS_DIR "rootfs"
+#define IMPORT_PREFIX ".import-"
+#define DELETE_PREFIX ".delete-"
+#define READ_CHUNK (1024 * 1024)
+/* Enough of a file's start to tell a qcow2 header or a compressor. */
+#define HEAD_SIZE 512
+
+#define QCOW2_MAGIC "QFI\xfb"
+/* qcow2 version 3 incompatible feature: the data lives in another file. */
+#define QCOW2_INCOMPAT_DATA_FILE (G_GUINT64_CONSTANT (1) << 2)
+
+struct _NlxImageStore {
+  char *dir;
+};
+
+typedef struct archive NlxArchive;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxArchive, archive_free)
+
+typedef struct blkid_struct_probe NlxBlkidProbe;
+
+static void
+probe_free (NlxBlkidProbe *probe)
+{
+  blkid_free_probe (probe);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxBlkidProbe, probe_free)
+
+/* ---- formats, names, records ---------------------------------------------- */
+
+static const char * const format_names[] = {
+  [NLX_STORED_IMAGE_FORMAT_TAR] = "tar",
+  [NLX_STORED_IMAGE_FORMAT_TAR_GZ] = "tar.gz",
+  [NLX_STORED_IMAGE_FORMAT_TAR_XZ] = "tar.xz",
+  [NLX_STORED_IMAGE_FORMAT_TAR_ZST] = "tar.zst",
+  [NLX_STORED_IMAGE_FORMAT_RAW] = "raw",
+  [NLX_STORED_IMAGE_FORMAT_QCOW2] = "qcow2",
+};
+
+/**
+ * nlx_stored_image_format_to_string:
+ * @format: a format
+ *
+ * Returns: (transfer none): its name: "tar", "tar.gz", "tar.xz",
+ *   "tar.zst", "raw" or "qcow2"
+ */
+const char *
+nlx_stored_image_format_to_string (NlxStoredImageFormat format)
+{
+  g_return_val_if_fail ((guint) format < G_N_ELEMENTS (format_names), NULL);
+  return format_names[format];
+}
+
+/**
+ * nlx_stored_image_format_from_string:
+ * @text: a format's name, as nlx_stored_image_format_to_string() gives it
+ * @format: (out): the format
+ *
+ * Returns: whether @text names a format
+ */
+gboolean
+nlx_stored_image_format_from_string (const char *text,
+                                     NlxStoredImageFormat *format)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (format_names); i++)
+    if (g_strcmp0 (text, format_names[i]) == 0)
+      {
+        *format = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static gboolean
+is_disk_format (NlxStoredImageFormat format)
+{
+  return format == NLX_STORED_IMAGE_FORMAT_RAW ||
+         format == NLX_STORED_IMAGE_FORMAT_QCOW2;
+}
+
+/* Whether @text looks like an id: 64 lowercase hexadecimal digits. */
+static gboolean
+is_id (const char *text)
+{
+  gsize i;
+
+  if (text == NULL)
+    return FALSE;
+  for (i = 0; text[i] != '\0'; i++)
+    if (i >= ID_LENGTH || !g_ascii_isxdigit (text[i]) ||
+        g_ascii_isupper (text[i]))
+      return FALSE;
+  return i == ID_LENGTH;
+}
+
+/**
+ * nlx_image_name_is_valid:
+ * @name: (nullable): an image name
+ *
+ * Returns: whether @name can name an image: 1 to %NLX_IMAGE_NAME_MAX of
+ *   letters, digits, '.', '_' and '-', the first a letter or digit, and
+ *   not 64 lowercase hexadecimal digits, which would read as an id
+ */
+gboolean
+nlx_image_name_is_valid (const char *name)
+{
+  gsize len;
+
+  if (name == NULL || !g_ascii_isalnum (name[0]) || is_id (name))
+    return FALSE;
+  len = strlen (name);
+  if (len > NLX_IMAGE_NAME_MAX)
+    return FALSE;
+  for (gsize i = 1; i < len; i++)
+    if (!g_ascii_isalnum (name[i]) && name[i] != '.' && name[i] != '_' &&
+        name[i] != '-')
+      return FALSE;
+  return TRUE;
+}
+
+void
+nlx_stored_image_free (NlxStoredImage *image)
+{
+  if (image == NULL)
+    return;
+  g_free (image->id);
+  g_free (image->name);
+  g_free (image->checksum);
+  g_clear_pointer (&image->created_at, g_date_time_unref);
+  g_clear_pointer (&image->properties, g_hash_table_unref);
+  g_free (image);
+}
+
+static GHashTable *
+new_properties (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+static JsonNode *
+record_to_node (const NlxStoredImage *image)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autofree char *created_at = g_date_time_format_iso8601 (image->created_at);
+  g_autoptr(GList) keys = g_hash_table_get_keys (image->properties);
+
+  keys = g_list_sort (keys, (GCompareFunc) strcmp);
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "id");
+  json_builder_add_string_value (builder, image->id);
+  json_builder_set_member_name (builder, "name");
+  json_builder_add_string_value (builder, image->name);
+  json_builder_set_member_name (builder, "checksum");
+  json_builder_add_string_value (builder, image->checksum);
+  json_builder_set_member_name (builder, "format");
+  json_builder_add_string_value (builder,
+                                 nlx_stored_image_format_to_string (image->format));
+  json_builder_set_member_name (builder, "size_bytes");
+  json_builder_add_int_value (builder, (gint64) image->size_bytes);
+  json_builder_set_member_name (builder, "tree_size_bytes");
+  json_builder_add_int_value (builder, (gint64) image->tree_size_bytes);
+  json_builder_set_member_name (builder, "created_at");
+  json_builder_add_string_value (builder, created_at);
+  json_builder_set_member_name (builder, "properties");
+  json_builder_begin_object (builder);
+  for (GList *l = keys; l != NULL; l = l->next)
+    {
+      json_builder_set_member_name (builder, l->data);
+      json_builder_add_string_value (builder,
+                                     g_hash_table_lookup (image->properties,
+                                                          l->data));
+    }
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
+}
+
+static const char *
+get_string (JsonObject *object,
+            const char *member)
+{
+  JsonNode *node = json_object_get_member (object, member);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+static gboolean
+get_size (JsonObject *object,
+          const char *member,
+          guint64 *size)
+{
+  JsonNode *node = json_object_get_member (object, member);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_INT64 ||
+      json_node_get_int (node) < 0)
+    return FALSE;
+  *size = (guint64) json_node_get_int (node);
+  return TRUE;
+}
+
+/* Reads DIR/@id/image.json; the record must be that of @id. */
+static NlxStoredImage *
+read_record (NlxImageStore *store,
+             const char *id,
+             GError **error)
+{
+  g_autofree char *path = g_build_filename (store->dir, id, RECORD_FILE, NULL);
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(NlxStoredImage) image = g_new0 (NlxStoredImage, 1);
+  g_autoptr(GError) local_error = NULL;
+  const char *problem = NULL;
+  JsonNode *root;
+  JsonObject *object;
+  JsonNode *properties;
+
+  if (!json_parser_load_from_file (parser, path, &local_error))
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
+                     _("No image with id %s in %s; nova-lxc image-list shows "
+                       "the images"), id, store->dir);
+      else
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("Cannot read image record %s: %s"), path,
+                     local_error->message);
+      return NULL;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Image record %s is damaged: it is not a JSON object"),
+                   path);
+      return NULL;
+    }
+  object = json_node_get_object (root);
+  image->id = g_strdup (get_string (object, "id"));
+  image->name = g_strdup (get_string (object, "name"));
+  image->checksum = g_strdup (get_string (object, "checksum"));
+  image->properties = new_properties ();
+  properties = json_object_get_member (object, "properties");
+
+  if (g_strcmp0 (image->id, id) != 0)
+    problem = "id";
+  else if (!nlx_image_name_is_valid (image->name))
+    problem = "name";
+  else if (!is_id (image->checksum))
+    problem = "checksum";
+  else if (!nlx_stored_image_format_from_string (get_string (object, "format"),
+                                                 &image->format))
+    problem = "format";
+  else if (!get_size (object, "size_bytes", &image->size_bytes))
+    problem = "size_bytes";
+  else if (!get_size (object, "tree_size_bytes", &image->tree_size_bytes))
+    problem = "tree_size_bytes";
+  else if (get_string (object, "created_at") == NULL ||
+           (image->created_at = g_date_time_new_from_iso8601 (
+              get_string (object, "created_at"), NULL)) == NULL)
+    problem = "created_at";
+  else if (properties == NULL || !JSON_NODE_HOLDS_OBJECT (properties))
+    problem = "properties";
+  else
+    {
+      JsonObject *props = json_node_get_object (properties);
+      g_autoptr(GList) members = json_object_get_members (props);
+
+      for (GList *l = members; l != NULL && problem == NULL; l = l->next)
+        {
+          const char *value = get_string (props, l->data);
+
+          if (value == NULL)
+            problem = "properties";
+          else
+            g_hash_table_replace (image->properties, g_strdup (l->data),
+                                  g_strdup (value));
+        }
+    }
+  if (problem != NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Image record %s is damaged: its member “%s” is missing "
+                     "or wrong"), path, problem);
+      return NULL;
+    }
+  return g_steal_pointer (&image);
+}
+
+/* ---- the store ------------------------------------------------------------ */
+
+static gboolean
+is_work_dir_name (const char *name)
+{
+  return g_str_has_prefix (name, IMPORT_PREFIX) ||
+         g_str_has_prefix (name, DELETE_PREFIX);
+}
+
+/* Removes what a crashed import or delete left: a work directory nobody
+ * holds a lock on. */
+static void
+remove_leftovers (const char *dir)
+{
+  g_autoptr(GDir) entries = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  if (entries == NULL)
+    return;
+  while ((name = g_dir_read_name (entries)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autoptr(GError) error = NULL;
+      int fd;
+
+      if (!is_work_dir_name (name))
+        continue;
+      path = g_build_filename (dir, name, NULL);
+      fd = open (path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0)
+        continue;
+      /* Held: an import or a delete is running right now. */
+      if (flock (fd, LOCK_EX | LOCK_NB) == 0 &&
+          !nlx_file_remove_tree (path, &error))
+        g_warning (_("Cannot remove %s, left by an interrupted image import "
+                     "or delete: %s"), path, error->message);
+      close (fd);
+    }
+}
+
+/**
+ * nlx_image_store_open:
+ * @dir: the store's directory, e.g. state_path/images; created (0700) if
+ *   missing
+ * @error: return location for a #NLX_DRIVER_ERROR (FAILED)
+ *
+ * Opens the store at @dir, resolved to a path without symbolic links
+ * (extraction refuses to write through any).  What an interrupted import
+ * or delete left behind is removed.
+ *
+ * Returns: (transfer full): the store, or %NULL
+ */
+NlxImageStore *
+nlx_image_store_open (const char *dir,
+                      GError **error)
+{
+  g_autoptr(NlxImageStore) store = NULL;
+  struct stat st;
+  char *real;
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot create the image store %s: %s"), dir,
+                   g_strerror (saved_errno));
+      return NULL;
+    }
+  real = realpath (dir, NULL);
+  if (real == NULL || stat (real, &st) != 0 || !S_ISDIR (st.st_mode))
+    {
+      int saved_errno = real == NULL ? errno : ENOTDIR;
+
+      free (real);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot open the image store %s: %s"), dir,
+                   g_strerror (saved_errno));
+      return NULL;
+    }
+  store = g_new0 (NlxImageStore, 1);
+  /* realpath() memory belongs to libc's allocator, not GLib's. */
+  store->dir = g_strdup (real);
+  free (real);
+  remove_leftovers (store->dir);
+  return g_steal_pointer (&store);
+}
+
+void
+nlx_image_store_free (NlxImageStore *store)
+{
+  if (store == NULL)
+    return;
+  g_free (store->dir);
+  g_free (store);
+}
+
+/**
+ * nlx_image_store_get_dir:
+ * @store: the store
+ *
+ * Returns: (transfer none): the store's directory, without symbolic links
+ */
+const char *
+nlx_image_store_get_dir (NlxImageStore *store)
+{
+  return store->dir;
+}
+
+/**
+ * nlx_image_store_get_rootfs:
+ * @store: the store
+ * @image: an image of @store
+ *
+ * Returns: (transfer full): the directory holding @image's root tree,
+ *   which nothing may change: instances share it
+ */
+char *
+nlx_image_store_get_rootfs (NlxImageStore *store,
+                            const NlxStoredImage *image)
+{
+  return g_build_filename (store->dir, image->id, ROOTFS_DIR, NULL);
+}
+
+/* An exclusive flock on the store directory, released by close(). */
+static int
+lock_store (NlxImageStore *store,
+            GError **error)
+{
+  int fd = open (store->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if (fd < 0 || flock (fd, LOCK_EX) != 0)
+    {
+      int saved_errno = errno;
+
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot lock the image store %s: %s"), store->dir,
+                   g_strerror (saved_errno));
+      return -1;
+    }
+  return fd;
+}
+
+static int
+compare_by_name (gconstpointer a,
+                 gconstpointer b)
+{
+  const NlxStoredImage *ia = *(NlxStoredImage * const *) a;
+  const NlxStoredImage *ib = *(NlxStoredImage * const *) b;
+
+  return strcmp (ia->name, ib->name);
+}
+
+/**
+ * nlx_image_store_list:
+ * @store: the store
+ * @error: return location for a #NLX_DRIVER_ERROR (FAILED)
+ *
+ * A record that cannot be read is skipped with a warning naming it, so
+ * one damaged image neither hides the others nor is lost.
+ *
+ * Returns: (transfer full) (element-type NlxStoredImage): the images,
+ *   sorted by name, or %NULL
+ */
+GPtrArray *
+nlx_image_store_list (NlxImageStore *store,
+                      GError **error)
+{
+  g_autoptr(GPtrArray) images = g_ptr_array_new_with_free_func (
+    (GDestroyNotify) nlx_stored_image_free);
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GDir) dir = g_dir_open (store->dir, 0, &local_error);
+  const char *name;
+
+  if (dir == NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot list the image store: %s"), local_error->message);
+      return NULL;
+    }
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      NlxStoredImage *image;
+
+      if (!is_id (name))
+        continue;
+      image = read_record (store, name, &local_error);
+      if (image == NULL)
+        {
+          g_warning (_("Ignoring image %s: %s"), name, local_error->message);
+          g_clear_error (&local_error);
+          continue;
+        }
+      g_ptr_array_add (images, image);
+    }
+  g_ptr_array_sort (images, compare_by_name);
+  return g_steal_pointer (&images);
+}
+
+/* The image named @name, or %NULL with no error if there is none. */
+static NlxStoredImage *
+find_by_name (NlxImageStore *store,
+              const char *name,
+              GError **error)
+{
+  g_autoptr(GPtrArray) images = nlx_image_store_list (store, error);
+
+  if (images == NULL)
+    return NULL;
+  for (guint i = 0; i < images->len; i++)
+    {
+      NlxStoredImage *image = images->pdata[i];
+
+      if (g_str_equal (image->name, name))
+        return g_ptr_array_steal_index (images, i);
+    }
+  return NULL;
+}
+
+/**
+ * nlx_image_store_lookup:
+ * @store: the store
+ * @id_or_name: an image's id or its name
+ * @error: return location for a #NLX_DRIVER_ERROR: NOT_FOUND,
+ *   INVALID_ARGUMENT when @id_or_name can be neither, FAILED
+ *
+ * Returns: (transfer full): the image's record, or %NULL
+ */
+NlxStoredImage *
+nlx_image_store_lookup (NlxImageStore *store,
+                        const char *id_or_name,
+                        GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  NlxStoredImage *image;
+
+  if (is_id (id_or_name))
+    return read_record (store, id_or_name, error);
+  if (!nlx_image_name_is_valid (id_or_name))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("“%s” is neither an image id nor an image name; "
+                     "nova-lxc image-list shows the images"),
+                   id_or_name != NULL ? id_or_name : "");
+      return NULL;
+    }
+  image = find_by_name (store, id_or_name, &local_error);
+  if (image == NULL && local_error == NULL)
+    g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
+                 _("No image named “%s” in %s; nova-lxc image-list shows the "
+                   "images"), id_or_name, store->dir);
+  else if (image == NULL)
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return image;
+}
+
+/**
+ * nlx_image_store_delete:
+ * @store: the store
+ * @id_or_name: an image's id or its name
+ * @error: return location for a #NLX_DRIVER_ERROR: NOT_FOUND,
+ *   INVALID_ARGUMENT, FAILED
+ *
+ * Removes the image: it leaves the store at once and whole (a rename),
+ * then its tree is removed without following symbolic links or crossing
+ * into mounted filesystems.  Whether an instance still uses the image is
+ * the caller's check.
+ *
+ * Returns: %TRUE if the image is gone
+ */
+gboolean
+nlx_image_store_delete (NlxImageStore *store,
+                        const char *id_or_name,
+                        GError **error)
+{
+  g_autoptr(NlxStoredImage) image = nlx_image_store_lookup (store, id_or_name,
+                                                            error);
+  g_autofree char *path = NULL;
+  g_autofree char *trash = NULL;
+  g_autoptr(GError) local_error = NULL;
+  int rc = -1;
+  int lock;
+  int fd;
+  int saved_errno;
+
+  if (image == NULL)
+    return FALSE;
+  path = g_build_filename (store->dir, image->id, NULL);
+
+  lock = lock_store (store, error);
+  if (lock < 0)
+    return FALSE;
+  /* The lock on the image's directory travels with it: no one else
+   * removes it as a leftover while this removes it. */
+  fd = open (path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0 && flock (fd, LOCK_EX) == 0)
+    {
+      do
+        {
+          g_free (trash);
+          trash = g_strdup_printf ("%s/" DELETE_PREFIX "%08x%08x", store->dir,
+                                   g_random_int (), g_random_int ());
+        }
+      while ((rc = renameat2 (AT_FDCWD, path, AT_FDCWD, trash,
+                              RENAME_NOREPLACE)) != 0 && errno == EEXIST);
+    }
+  if (fd < 0 || rc != 0)
+    {
+      saved_errno = errno;
+      if (fd >= 0)
+        close (fd);
+      close (lock);
+      if (saved_errno == ENOENT)
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
+                     _("No image “%s” in %s; it was deleted meanwhile"),
+                     id_or_name, store->dir);
+      else
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("Cannot delete image “%s” (%s): %s"), image->name,
+                     path, g_strerror (saved_errno));
+      return FALSE;
+    }
+  close (lock);
+
+  if (!nlx_file_remove_tree (trash, &local_error))
+    {
+      close (fd);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Image “%s” is deleted, but its files are not all "
+                     "removed: %s"), image->name, local_error->message);
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
+}
+
+/* ---- import: the source file ---------------------------------------------- */
+
+/* What identifies a file's content without reading it: if none of this
+ * changed, nothing wrote to it. */
+typedef struct {
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime;
+  struct timespec ctime;
+} FileStamp;
+
+static void
+stamp_from_stat (FileStamp *stamp,
+                 const struct stat *st)
+{
+  stamp->dev = st->st_dev;
+  stamp->ino = st->st_ino;
+  stamp->size = st->st_size;
+  stamp->mtime = st->st_mtim;
+  stamp->ctime = st->st_ctim;
+}
+
+static gboolean
+stamps_equal (const FileStamp *a,
+              const FileStamp *b)
+{
+  return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+         a->mtime.tv_sec == b->mtime.tv_sec &&
+         a->mtime.tv_nsec == b->mtime.tv_nsec &&
+         a->ctime.tv_sec == b->ctime.tv_sec &&
+         a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+static int
+open_source (const char *file,
+             FileStamp *stamp,
+             GError **error)
+{
+  struct stat st;
+  int fd;
+
+  /* O_NONBLOCK: opening a FIFO must not hang; it is refused below. */
+  fd = open (file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR,
+                   saved_errno == ENOENT || saved_errno == EACCES ||
+                   saved_errno == ENOTDIR
+                     ? NLX_DRIVER_ERROR_INVALID_ARGUMENT
+                     : NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot open image file %s: %s"), file,
+                   g_strerror (saved_errno));
+      return -1;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Cannot import %s: it is not a regular file; give a root "
+                     "tarball or a disk image file"), file);
+      return -1;
+    }
+  stamp_from_stat (stamp, &st);
+  return fd;
+}
+
+static gssize
+read_at (int fd,
+         void *buf,
+         gsize len,
+         goffset offset)
+{
+  gsize done = 0;
+
+  while (done < len)
+    {
+      gssize n = pread (fd, (char *) buf + done, len - done, offset + done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return -1;
+      if (n == 0)
+        break;
+      done += n;
+    }
+  return done;
+}
+
+/* The SHA-256 of everything @fd holds, in hexadecimal. */
+static char *
+checksum_file (int fd,
+               const char *file,
+               GError **error)
+{
+  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autofree guchar *buf = g_malloc (READ_CHUNK);
+  goffset offset = 0;
+  gssize n;
+
+  while ((n = read_at (fd, buf, READ_CHUNK, offset)) > 0)
+    {
+      g_checksum_update (checksum, buf, n);
+      offset += n;
+    }
+  if (n < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot read image file %s: %s"), file,
+                   g_strerror (saved_errno));
+      return NULL;
+    }
+  return g_strdup (g_checksum_get_string (checksum));
+}
+
+/* ---- import: what the file is --------------------------------------------- */
+
+static guint32
+be32 (const guchar *p)
+{
+  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) |
+         ((guint32) p[2] << 8) | (guint32) p[3];
+}
+
+static guint64
+be64 (const guchar *p)
+{
+  return ((guint64) be32 (p) << 32) | be32 (p + 4);
+}
+
+/* qemu would open whatever file a qcow2 image names as its backing or
+ * data file: a host file could end up in the image.  Only self-contained,
+ * unencrypted images are taken. */
+static gboolean
+check_qcow2 (const guchar *head,
+             gsize len,
+             const char *file,
+             GError **error)
+{
+  guint32 version = len >= 8 ? be32 (head + 4) : 0;
+
+  if (len < 72 || (version != 2 && version != 3) ||
+      (version == 3 && len < 104))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Cannot import %s: it starts like a qcow2 image but its "
+                     "header is truncated or of an unknown version; check it "
+                     "with qemu-img check"), file);
+      return FALSE;
+    }
+  if (be64 (head + 8) != 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Cannot import qcow2 image %s: it has a backing file; "
+                     "make a self-contained copy with qemu-img convert -O "
+                     "qcow2 and import that"), file);
+      return FALSE;
+    }
+  if (version == 3 && (be64 (head + 72) & QCOW2_INCOMPAT_DATA_FILE))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Cannot import qcow2 image %s: its data lives in an "
+                     "external data file; make a self-contained copy with "
+                     "qemu-img convert -O qcow2 and import that"), file);
+      return FALSE;
+    }
+  if (be32 (head + 32) != 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Cannot import qcow2 image %s: it is encrypted; decrypt "
+                     "it with qemu-img convert and import the result"), file);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The compressor whose magic @head starts with, if nova-lxc reads it. */
+static const char *
+compressor_name (const guchar *head,
+                 gsize len)
+{
+  if (len >= 2 && head[0] == 0x1f && head[1] == 0x8b)
+    return "gzip";
+  if (len >= 6 && memcmp (head, "\xfd" "7zXZ\0", 6) == 0)
+    return "xz";
+  if (len >= 4 && memcmp (head, "\x28\xb5\x2f\xfd", 4) == 0)
+    return "zstd";
+  return NULL;
+}
+
+typedef enum {
+  TAR_NO,
+  TAR_YES,
+  /* A tar archive without a single member. */
+  TAR_EMPTY,
+} TarProbe;
+
+/* Whether @fd holds a tar archive with at least one member libarchive
+ * can read, plain or compressed with one of gzip, xz and zstd.  Disk
+ * images often start with a block of zeros, which libarchive reads as
+ * the end of an empty archive: that is not a tarball. */
+static TarProbe
+probe_tarball (int fd,
+               NlxStoredImageFormat *format,
+               char **problem)
+{
+  g_autoptr(NlxArchive) a = archive_read_new ();
+  struct archive_entry *entry;
+  int rc;
+
+  archive_read_support_filter_gzip (a);
+  archive_read_support_filter_xz (a);
+  archive_read_support_filter_zstd (a);
+  archive_read_support_format_tar (a);
+  if (lseek (fd, 0, SEEK_SET) != 0 ||
+      archive_read_open_fd (a, fd, 64 * 1024) != ARCHIVE_OK)
+    {
+      *problem = g_strdup (archive_error_string (a));
+      return TAR_NO;
+    }
+  rc = archive_read_next_header (a, &entry);
+  if (rc == ARCHIVE_EOF)
+    return TAR_EMPTY;
+  if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
+    {
+      *problem = g_strdup (archive_error_string (a));
+      return TAR_NO;
+    }
+  /* Filters are numbered from the format's side; the last reads the
+   * file itself. */
+  if (archive_filter_count (a) > 2)
+    {
+      *problem = g_strdup (_("it is compressed more than once"));
+      return TAR_NO;
+    }
+  switch (archive_filter_code (a, 0))
+    {
+    case ARCHIVE_FILTER_NONE:
+      *format = NLX_STORED_IMAGE_FORMAT_TAR;
+      break;
+    case ARCHIVE_FILTER_GZIP:
+      *format = NLX_STORED_IMAGE_FORMAT_TAR_GZ;
+      break;
+    case ARCHIVE_FILTER_XZ:
+      *format = NLX_STORED_IMAGE_FORMAT_TAR_XZ;
+      break;
+    case ARCHIVE_FILTER_ZSTD:
+      *format = NLX_STORED_IMAGE_FORMAT_TAR_ZST;
+      break;
+    default:
+      *problem = g_strdup (archive_filter_name (a, 0));
+      return TAR_NO;
+    }
+  return TAR_YES;
+}
+
+/* Whether libblkid finds a partition table or a filesystem on @fd, by
+ * reading signatures: nothing is mounted. */
+static gboolean
+has_disk_signature (int fd,
+                    const char *file,
+                    gboolean *found,
+                    GError **error)
+{
+  g_autoptr(NlxBlkidProbe) probe = blkid_new_probe ();
+  int rc;
+
+  if (probe == NULL || blkid_probe_set_device (probe, fd, 0, 0) != 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot read image file %s to identify it"), file);
+      return FALSE;
+    }
+  blkid_probe_enable_superblocks (probe, 1);
+  blkid_probe_enable_partitions (probe, 1);
+  rc = blkid_do_safeprobe (probe);
+  if (rc == -1)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot read image file %s to identify it (libblkid "
+                     "failed)"), file);
+      return FALSE;
+    }
+  /* -2: several signatures; the appliance's inspection sorts them out. */
+  *found = rc == 0 || rc == -2;
+  return TRUE;
+}
+
+static gboolean
+detect_format (int fd,
+               const char *file,
+               NlxStoredImageFormat *format,
+               GError **error)
+{
+  guchar head[HEAD_SIZE];
+  g_autofree char *problem = NULL;
+  const char *compressor;
+  gboolean disk = FALSE;
+  gssize len = read_at (fd, head, sizeof head, 0);
+  TarProbe tar;
+
+  if (len < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot read image file %s: %s"), file,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (len == 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Cannot import %s: the file is empty"), file);
+      return FALSE;
+    }
+  if (len >= 4 && memcmp (head, QCOW2_MAGIC, 4) == 0)
+    {
+      if (!check_qcow2 (head, len, file, error))
+        return FALSE;
+      *format = NLX_STORED_IMAGE_FORMAT_QCOW2;
+      return TRUE;
+    }
+
+  tar = probe_tarball (fd, format, &problem);
+  if (tar == TAR_YES)
+    return TRUE;
+  compressor = compressor_name (head, len);
+  if (compressor != NULL)
+    {
+      if (tar == TAR_EMPTY)
+        g_set_error (error, NLX_DRIVER_ERROR,
+                     NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                     _("Cannot import %s: it is an empty tar archive "
+                       "(compressed with %s); a root tarball holds a root "
+                       "filesystem"), file, compressor);
+      else
+        g_set_error (error, NLX_DRIVER_ERROR,
+                     NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                     _("Cannot import %s: it is compressed with %s but does "
+                       "not hold a tar archive nova-lxc can read (%s); make "
+                       "a root tarball with tar and import that"), file,
+                     compressor, problem != NULL ? problem : _("unknown"));
+      return FALSE;
+    }
+
+  if (!has_disk_signature (fd, file, &disk, error))
+    return FALSE;
+  if (disk)
+    {
+      *format = NLX_STORED_IMAGE_FORMAT_RAW;
+      return TRUE;
+    }
+  if (tar == TAR_EMPTY)
+    g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                 _("Cannot import %s: it is an empty tar archive, or a disk "
+                   "image holding nothing but zeros; give a root tarball or "
+                   "a disk image with a Linux root filesystem"), file);
+  else
+    g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                 _("Cannot import %s: it is neither a root tarball (tar, "
+                   "plain or compressed with gzip, xz or zstd) nor a disk "
+                   "image (qcow2, or raw with a partition table or a "
+                   "filesystem nova-lxc recognises)"), file);
+  return FALSE;
+}
+
+/* ---- import: disk images, through libguestfs ------------------------------ */
+
+static int
+compare_mountpoints (gconstpointer a,
+                     gconstpointer b)
+{
+  const char *ma = *(const char * const *) a;
+  const char *mb = *(const char * const *) b;
+  gsize la = strlen (ma);
+  gsize lb = strlen (mb);
+
+  /* Shortest first: "/" before "/usr" before "/usr/local". */
+  if (la != lb)
+    return la < lb ? -1 : 1;
+  return strcmp (ma, mb);
+}
+
+/* The one Linux root inspection finds on the appliance's disk. */
+static char *
+find_linux_root (guestfs_h *g,
+                 const char *file,
+                 GError **error)
+{
+  g_auto(GStrv) roots = guestfs_inspect_os (g);
+  g_autoptr(GPtrArray) linux_roots = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) others = g_ptr_array_new_with_free_func (g_free);
+
+  if (roots == NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Cannot import disk image %s: libguestfs cannot inspect "
+                     "it: %s"), file, nlx_guestfs_last_error (g));
+      return NULL;
+    }
+  for (guint i = 0; roots[i] != NULL; i++)
+    {
+      g_autofree char *type = guestfs_inspect_get_type (g, roots[i]);
+
+      if (g_strcmp0 (type, "linux") == 0)
+        g_ptr_array_add (linux_roots, g_strdup (roots[i]));
+      else
+        g_ptr_array_add (others, g_strdup_printf ("%s on %s",
+                                                  type != NULL ? type : "?",
+                                                  roots[i]));
+    }
+  if (linux_roots->len == 0)
+    {
+      g_autofree char *found = NULL;
+
+      g_ptr_array_add (others, NULL);
+      found = g_strjoinv (", ", (char **) others->pdata);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Cannot import disk image %s: no Linux root filesystem "
+                     "found (libguestfs's inspection found %s); import a "
+                     "disk image of a Linux system, with /etc, /bin and "
+                     "/etc/fstab or /etc/hosts on its root filesystem"),
+                   file, *found != '\0' ? found : _("no operating system"));
+      return NULL;
+    }
+  if (linux_roots->len > 1)
+    {
+      g_autofree char *found = NULL;
+
+      g_ptr_array_add (linux_roots, NULL);
+      found = g_strjoinv (", ", (char **) linux_roots->pdata);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Cannot import disk image %s: it holds several Linux "
+                     "root filesystems (%s) and nova-lxc cannot tell which "
+                     "one to import; make a disk image with one"), file,
+                   found);
+      return NULL;
+    }
+  return g_strdup (linux_roots->pdata[0]);
+}
+
+/* Mounts @root and the filesystems its fstab mounts below it, read-only
+ * in the appliance.  One of those that will not mount is left out, as
+ * virt-tar-out does: the root filesystem is what matters. */
+static gboolean
+mount_root (guestfs_h *g,
+            const char *root,
+            const char *file,
+            GError **error)
+{
+  g_auto(GStrv) pairs = guestfs_inspect_get_mountpoints (g, root);
+  g_autoptr(GPtrArray) mountpoints = g_ptr_array_new ();
+  g_autoptr(GHashTable) devices = g_hash_table_new (g_str_hash, g_str_equal);
+
+  if (pairs == NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Cannot import disk image %s: libguestfs cannot tell "
+                     "where its filesystems mount: %s"), file,
+                   nlx_guestfs_last_error (g));
+      return FALSE;
+    }
+  for (guint i = 0; pairs[i] != NULL && pairs[i + 1] != NULL; i += 2)
+    {
+      g_ptr_array_add (mountpoints, pairs[i]);
+      g_hash_table_insert (devices, pairs[i], pairs[i + 1]);
+    }
+  g_ptr_array_sort (mountpoints, compare_mountpoints);
+
+  for (guint i = 0; i < mountpoints->len; i++)
+    {
+      const char *mountpoint = mountpoints->pdata[i];
+      const char *device = g_hash_table_lookup (devices, mountpoint);
+
+      if (guestfs_mount_ro (g, device, mountpoint) == 0)
+        continue;
+      if (!g_str_equal (mountpoint, "/"))
+        {
+          g_debug ("Leaving %s (%s) out of disk image %s: %s", mountpoint,
+                   device, file, nlx_guestfs_last_error (g));
+          continue;
+        }
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Cannot import disk image %s: its root filesystem (%s) "
+                     "does not mount: %s"), file, device,
+                   nlx_guestfs_last_error (g));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Writes the Linux root tree of disk image @file to the tar @tar_path. */
+static gboolean
+copy_out_disk (const char *file,
+               NlxStoredImageFormat format,
+               const char *tar_path,
+               GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(guestfs_h) g = NULL;
+  g_autofree char *root = NULL;
+
+  g = nlx_guestfs_launch (file, nlx_stored_image_format_to_string (format),
+                          &local_error);
+  if (g == NULL)
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  _("Cannot import disk image %s: "), file);
+      return FALSE;
+    }
+  root = find_linux_root (g, file, error);
+  if (root == NULL || !mount_root (g, root, file, error))
+    return FALSE;
+  /* Numeric owners: the appliance's user names are not the image's. */
+  if (guestfs_tar_out_opts (g, "/", tar_path,
+                            GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1,
+                            GUESTFS_TAR_OUT_OPTS_XATTRS, 1,
+                            -1) != 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot copy the root filesystem out of disk image %s: "
+                     "%s"), file, nlx_guestfs_last_error (g));
+      return FALSE;
+    }
+  if (guestfs_umount_all (g) != 0 || guestfs_shutdown (g) != 0)
+    g_debug ("libguestfs appliance did not shut down cleanly: %s",
+             nlx_guestfs_last_error (g));
+  return TRUE;
+}
+
+/* ---- import: the work directory ------------------------------------------- */
+
+/* DIR/.import-XXXXXX, locked, removed on free unless it was committed. */
+typedef struct {
+  char *path;
+  int fd;
+} WorkDir;
+
+static void
+work_dir_free (WorkDir *work)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (work == NULL)
+    return;
+  if (work->path != NULL && !nlx_file_remove_tree (work->path, &error))
+    g_warning (_("Cannot remove an interrupted image import: %s"),
+               error->message);
+  if (work->fd >= 0)
+    close (work->fd);
+  g_free (work->path);
+  g_free (work);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WorkDir, work_dir_free)
+
+static WorkDir *
+work_dir_new (NlxImageStore *store,
+              GError **error)
+{
+  g_autoptr(WorkDir) work = g_new0 (WorkDir, 1);
+  struct stat st;
+  int saved_errno;
+
+  work->fd = -1;
+  /* Another open of the store may take a fresh, unlocked directory for a
+   * leftover and remove it before it is locked; then make another. */
+  for (guint attempt = 0; attempt < 8; attempt++)
+    {
+      g_clear_pointer (&work->path, g_free);
+      if (work->fd >= 0)
+        close (work->fd);
+      work->path = g_build_filename (store->dir, IMPORT_PREFIX "XXXXXX", NULL);
+      if (g_mkdtemp_full (work->path, 0700) == NULL)
+        break;
+      work->fd = open (work->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                   O_CLOEXEC);
+      if (work->fd < 0 || flock (work->fd, LOCK_EX) != 0 ||
+          fstat (work->fd, &st) != 0)
+        break;
+      if (st.st_nlink > 0)
+        return g_steal_pointer (&work);
+      errno = EAGAIN;
+    }
+  saved_errno = errno;
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+               _("Cannot make a directory in the image store %s: %s"),
+               store->dir, g_strerror (saved_errno));
+  return NULL;
+}
+
+static gboolean
+make_dir (const char *path,
+          mode_t mode,
+          GError **error)
+{
+  /* chmod(): mkdir() would let the umask take bits away. */
+  if (g_mkdir (path, mode) != 0 || g_chmod (path, mode) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot make directory %s: %s"), path,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+typedef struct {
+  dev_t dev;
+  ino_t ino;
+} InodeKey;
+
+static guint
+inode_hash (gconstpointer key)
+{
+  const InodeKey *k = key;
+
+  return (guint) (k->ino ^ (k->ino >> 32)) ^ (guint) k->dev;
+}
+
+static gboolean
+inode_equal (gconstpointer a,
+             gconstpointer b)
+{
+  const InodeKey *ka = a;
+  const InodeKey *kb = b;
+
+  return ka->dev == kb->dev && ka->ino == kb->ino;
+}
+
+/* The apparent size of the files and symbolic links under @root, a file
+ * with several hard links counted once. */
+static gboolean
+tree_size (const char *root,
+           guint64 *size,
+           GError **error)
+{
+  char *paths[] = { (char *) root, NULL };
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (inode_hash, inode_equal,
+                                                      g_free, NULL);
+  FTS *fts = fts_open (paths, FTS_PHYSICAL | FTS_XDEV | FTS_NOCHDIR, NULL);
+  FTSENT *entry;
+  int saved_errno = fts == NULL ? errno : 0;
+
+  *size = 0;
+  while (saved_errno == 0)
+    {
+      errno = 0;
+      entry = fts_read (fts);
+      if (entry == NULL)
+        {
+          /* The end of the walk, or an error. */
+          saved_errno = errno;
+          break;
+        }
+      switch (entry->fts_info)
+        {
+        case FTS_F:
+          if (entry->fts_statp->st_nlink > 1)
+            {
+              InodeKey *key = g_new (InodeKey, 1);
+
+              key->dev = entry->fts_statp->st_dev;
+              key->ino = entry->fts_statp->st_ino;
+              if (!g_hash_table_add (seen, key))
+                break;
+            }
+          *size += entry->fts_statp->st_size;
+          break;
+        case FTS_SL:
+        case FTS_SLNONE:
+          *size += entry->fts_statp->st_size;
+          break;
+        case FTS_DNR:
+        case FTS_ERR:
+        case FTS_NS:
+          saved_errno = entry->fts_errno;
+          break;
+        default:
+          break;
+        }
+    }
+  if (fts != NULL)
+    fts_close (fts);
+  if (saved_errno != 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot measure the extracted tree %s: %s"), root,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_properties (GHashTable *properties,
+                  GError **error)
+{
+  GHashTableIter iter;
+  gpointer key;
+  gpointer value;
+
+  if (properties == NULL)
+    return TRUE;
+  g_hash_table_iter_init (&iter, properties);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (key == NULL || *(const char *) key == '\0' || value == NULL ||
+        !g_utf8_validate (key, -1, NULL) || !g_utf8_validate (value, -1, NULL))
+      {
+        g_set_error (error, NLX_DRIVER_ERROR,
+                     NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                     _("Image properties must have non-empty names, and "
+                       "names and values must be UTF-8 text"));
+        return FALSE;
+      }
+  return TRUE;
+}
+
+static void
+set_name_taken (GError **error,
+                const NlxStoredImage *existing)
+{
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+               _("An image named “%s” already exists (id %s); choose another "
+                 "name, or delete that image first"), existing->name,
+               existing->id);
+}
+
+static void
+set_content_taken (GError **error,
+                   const char *file,
+                   const NlxStoredImage *existing)
+{
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+               _("The content of %s is already imported as image “%s” (id "
+                 "%s); use that image, or delete it first to import it "
+                 "under another name"), file, existing->name, existing->id);
+}
+
+/* Refuses @name or @id (either may be %NULL) if the store has it. */
+static gboolean
+check_not_taken (NlxImageStore *store,
+                 const char *file,
+                 const char *name,
+                 const char *id,
+                 GError **error)
+{
+  g_autoptr(NlxStoredImage) existing = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (name != NULL)
+    {
+      existing = find_by_name (store, name, &local_error);
+      if (local_error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      if (existing != NULL)
+        {
+          set_name_taken (error, existing);
+          return FALSE;
+        }
+    }
+  if (id != NULL)
+    {
+      g_autofree char *path = g_build_filename (store->dir, id, NULL);
+
+      if (!g_file_test (path, G_FILE_TEST_EXISTS) &&
+          !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+        return TRUE;
+      existing = read_record (store, id, &local_error);
+      if (existing != NULL)
+        set_content_taken (error, file, existing);
+      else
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+                     _("The content of %s is already in the image store as "
+                       "%s, but its record cannot be read (%s); delete that "
+                       "directory to import it again"), file, path,
+                     local_error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Puts the finished work directory in place as DIR/<id>, if neither the
+ * name nor the content arrived meanwhile. */
+static gboolean
+commit (NlxImageStore *store,
+        WorkDir *work,
+        const char *file,
+        const NlxStoredImage *image,
+        GError **error)
+{
+  g_autofree char *target = g_build_filename (store->dir, image->id, NULL);
+  int lock = lock_store (store, error);
+  gboolean ok;
+
+  if (lock < 0)
+    return FALSE;
+  ok = check_not_taken (store, file, image->name, image->id, error);
+  if (ok && rename (work->path, target) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot put image “%s” in place as %s: %s"), image->name,
+                   target, g_strerror (saved_errno));
+      ok = FALSE;
+    }
+  if (ok)
+    {
+      g_clear_pointer (&work->path, g_free);
+      /* The rename itself must outlive a crash. */
+      if (fsync (lock) != 0)
+        g_debug ("Cannot sync image store %s: %s", store->dir,
+                 g_strerror (errno));
+    }
+  close (lock);
+  return ok;
+}
+
+static NlxStoredImage *
+import_from (NlxImageStore *store,
+             int fd,
+             const FileStamp *stamp,
+             const char *file,
+             const char *name,
+             GHashTable *properties,
+             GError **error)
+{
+  g_autoptr(NlxStoredImage) image = g_new0 (NlxStoredImage, 1);
+  g_autoptr(WorkDir) work = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *rootfs = NULL;
+  g_autofree char *record = NULL;
+  g_autofree char *data = NULL;
+  FileStamp now;
+  struct stat st;
+
+  if (!check_not_taken (store, file, name, NULL, error) ||
+      !detect_format (fd, file, &image->format, error))
+    return NULL;
+  image->checksum = checksum_file (fd, file, error);
+  if (image->checksum == NULL ||
+      !check_not_taken (store, file, NULL, image->checksum, error))
+    return NULL;
+  image->id = g_strdup (image->checksum);
+  image->name = g_strdup (name);
+  image->size_bytes = stamp->size;
+  image->properties = new_properties ();
+  if (properties != NULL)
+    {
+      GHashTableIter iter;
+      gpointer key;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, properties);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        g_hash_table_replace (image->properties, g_strdup (key),
+                              g_strdup (value));
+    }
+
+  work = work_dir_new (store, error);
+  if (work == NULL)
+    return NULL;
+  rootfs = g_build_filename (work->path, ROOTFS_DIR, NULL);
+  if (!make_dir (rootfs, 0755, error))
+    return NULL;
+
+  if (is_disk_format (image->format))
+    {
+      g_autofree char *tar = g_build_filename (work->path, "image.tar", NULL);
+      g_autofree char *absolute = g_canonicalize_filename (file, NULL);
+      g_autoptr(GError) local_error = NULL;
+
+      if (!copy_out_disk (absolute, image->format, tar, error))
+        return NULL;
+      if (!nlx_archive_extract (tar, rootfs, &local_error))
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                      _("Cannot import disk image %s: "),
+                                      file);
+          return NULL;
+        }
+      g_unlink (tar);
+    }
+  else if (!nlx_archive_extract (file, rootfs, error))
+    return NULL;
+
+  /* What was extracted must be what was checksummed. */
+  if (fstat (fd, &st) != 0)
+    memset (&st, 0, sizeof st);
+  stamp_from_stat (&now, &st);
+  if (!stamps_equal (stamp, &now) || stat (file, &st) != 0 ||
+      st.st_dev != stamp->dev || st.st_ino != stamp->ino)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Cannot import %s: the file changed while it was being "
+                     "imported; import it again once nothing writes to it"),
+                   file);
+      return NULL;
+    }
+
+  if (!tree_size (rootfs, &image->tree_size_bytes, error))
+    return NULL;
+  image->created_at = g_date_time_new_now_utc ();
+
+  /* The tree reaches the disk before the record that vouches for it. */
+  if (syncfs (work->fd) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot write image “%s” to disk: %s"), name,
+                   g_strerror (saved_errno));
+      return NULL;
+    }
+  node = record_to_node (image);
+  data = json_to_string (node, TRUE);
+  record = g_build_filename (work->path, RECORD_FILE, NULL);
+  if (!g_file_set_contents_full (record, data, -1,
+                                 G_FILE_SET_CONTENTS_CONSISTENT |
+                                 G_FILE_SET_CONTENTS_DURABLE,
+                                 0644, error))
+    return NULL;
+  if (g_chmod (work->path, 0755) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot change the mode of %s: %s"), work->path,
+                   g_strerror (saved_errno));
+      return NULL;
+    }
+  if (!commit (store, work, file, image, error))
+    return NULL;
+  return g_steal_pointer (&image);
+}
+
+/**
+ * nlx_image_store_import:
+ * @store: the store
+ * @file: a root tarball (tar, plain or compressed with gzip, xz or zstd)
+ *   or a disk image (raw or qcow2) holding a Linux root filesystem; it
+ *   must not change while it is imported
+ * @name: the new image's name (see nlx_image_name_is_valid())
+ * @properties: (nullable) (element-type utf8 utf8): string properties to
+ *   record with the image, copied
+ * @error: return location for a #NLX_DRIVER_ERROR: INVALID_ARGUMENT for a
+ *   bad name, property or file (the message says what is wrong with it),
+ *   EXISTS when @name is taken or the store holds the same content under
+ *   another name, FAILED when the host cannot do it
+ *
+ * Imports @file as a new image: its root tree is extracted into the
+ * store once, to be shared read-only by the instances that use it.  The
+ * format comes from the content.  A tarball is extracted with libarchive,
+ * refusing members that would land outside the tree (absolute paths,
+ * "..", writes through symbolic links); a disk image is read only through
+ * libguestfs's appliance, which finds its Linux root by inspection: no
+ * disk image is mounted by the host's kernel.  That launch takes seconds
+ * (tens of seconds without KVM), so callers do not import from a main
+ * loop.  A qcow2 image must be self-contained: no backing or external
+ * data file, no encryption.
+ *
+ * The image appears whole or not at all; on failure nothing is left in
+ * the store.
+ *
+ * Returns: (transfer full): the new image's record, or %NULL
+ */
+NlxStoredImage *
+nlx_image_store_import (NlxImageStore *store,
+                        const char *file,
+                        const char *name,
+                        GHashTable *properties,
+                        GError **error)
+{
+  NlxStoredImage *image;
+  FileStamp stamp;
+  int fd;
+
+  if (!nlx_image_name_is_valid (name))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Image name “%s” is not valid: use 1 to %d letters, "
+                     "digits, '.', '_' and '-', starting with a letter or "
+                     "digit (64 hexadecimal digits would read as an image "
+                     "id)"), name != NULL ? name : "", NLX_IMAGE_NAME_MAX);
+      return NULL;
+    }
+  if (!check_properties (properties, error))
+    return NULL;
+  fd = open_source (file, &stamp, error);
+  if (fd < 0)
+    return NULL;
+  image = import_from (store, fd, &stamp, file, name, properties, error);
+  close (fd);
+  return image;
+}
