@@ -1,0 +1,81 @@
+/* nlx-network.h: the host side of instance networking: the bridge, stable
+ * MAC addresses and the IPv4 address allocator */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define NLX_NETWORK_DEFAULT_BRIDGE "nlxbr0"
+#define NLX_NETWORK_DEFAULT_CIDR "10.251.0.0/24"
+/* IFNAMSIZ - 1: the kernel's limit on an interface name */
+#define NLX_NETWORK_BRIDGE_NAME_MAX 15
+#define NLX_NETWORK_PREFIX_MIN 8
+#define NLX_NETWORK_PREFIX_MAX 30
+
+/**
+ * NlxNetworkSettings:
+ * @bridge: the Linux bridge every instance's veth joins
+ * @cidr: the instances' subnet, normalised ("10.251.0.0/24")
+ * @prefix: its prefix length
+ * @gateway: the address the bridge holds and instances route through
+ * @range_start: the first address that may be handed out
+ * @range_end: the last address that may be handed out
+ * @network_addr: @cidr's network address, host byte order
+ * @gateway_addr: @gateway, host byte order
+ * @range_start_addr: @range_start, host byte order
+ * @range_end_addr: @range_end, host byte order
+ * @addresses_path: where the allocator keeps its state:
+ *   `[DEFAULT] state_path` + "/network/addresses.json"
+ *
+ * The [network] section of nova-lxc.conf(5).  The strings are what a
+ * domain's `<interface>` needs; the numbers are for arithmetic.  The
+ * gateway is never handed out, even when it lies inside the range.
+ */
+typedef struct {
+  char *bridge;
+  char *cidr;
+  guint prefix;
+  char *gateway;
+  char *range_start;
+  char *range_end;
+  guint32 network_addr;
+  guint32 gateway_addr;
+  guint32 range_start_addr;
+  guint32 range_end_addr;
+  char *addresses_path;
+} NlxNetworkSettings;
+
+NlxNetworkSettings *nlx_network_settings_new (GKeyFile *keyfile,
+                                              GError **error);
+void nlx_network_settings_free (NlxNetworkSettings *settings);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxNetworkSettings, nlx_network_settings_free)
+
+guint nlx_network_settings_capacity (const NlxNetworkSettings *settings);
+
+gboolean nlx_network_bridge_name_is_valid (const char *name);
+
+gboolean nlx_network_ensure_bridge (const NlxNetworkSettings *settings,
+                                    GError **error);
+
+char *nlx_network_mac_for (const char *uuid);
+
+typedef struct _NlxIpam NlxIpam;
+
+NlxIpam *nlx_ipam_open (const NlxNetworkSettings *settings,
+                        const char *path,
+                        GError **error);
+void nlx_ipam_free (NlxIpam *ipam);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxIpam, nlx_ipam_free)
+
+char *nlx_ipam_allocate (NlxIpam *ipam,
+                         const char *uuid,
+                         GError **error);
+gboolean nlx_ipam_release (NlxIpam *ipam,
+                           const char *uuid,
+                           GError **error);
+const char *nlx_ipam_lookup (NlxIpam *ipam,
+                             const char *uuid);
+GStrv nlx_ipam_list (NlxIpam *ipam);
+
+G_END_DECLS

@@ -1,0 +1,668 @@
+/* test-network.c: [network] settings, MAC addresses and the address
+ * allocator; nothing here touches the host's network */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "nlx-error.h"
+#include "nlx-file.h"
+#include "nlx-network.h"
+
+#define UUID_A "7e57d000-0000-4000-8000-00000000000a"
+#define UUID_B "7e57d000-0000-4000-8000-00000000000b"
+#define UUID_C "7e57d000-0000-4000-8000-00000000000c"
+
+static GKeyFile *
+keyfile_from (const char *data)
+{
+  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_key_file_load_from_data (keyfile, data, -1, G_KEY_FILE_NONE, &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&keyfile);
+}
+
+static NlxNetworkSettings *
+settings_from (const char *data)
+{
+  g_autoptr(GKeyFile) keyfile = keyfile_from (data);
+  g_autoptr(GError) error = NULL;
+  NlxNetworkSettings *settings = nlx_network_settings_new (keyfile, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (settings);
+  return settings;
+}
+
+/* A private directory, and the allocator's file in it. */
+typedef struct {
+  char *dir;
+  char *path;
+} Scratch;
+
+static void
+scratch_init (Scratch *s)
+{
+  g_autoptr(GError) error = NULL;
+
+  s->dir = g_dir_make_tmp ("nlx-test-network-XXXXXX", &error);
+  g_assert_no_error (error);
+  s->path = g_build_filename (s->dir, "network", "addresses.json", NULL);
+}
+
+static void
+scratch_clear (Scratch *s)
+{
+  g_autoptr(GError) error = NULL;
+
+  nlx_file_remove_tree (s->dir, &error);
+  g_assert_no_error (error);
+  g_free (s->dir);
+  g_free (s->path);
+}
+
+static NlxIpam *
+open_ipam (const NlxNetworkSettings *settings,
+           const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  NlxIpam *ipam = nlx_ipam_open (settings, path, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (ipam);
+  return ipam;
+}
+
+static void
+assert_allocates (NlxIpam *ipam,
+                  const char *uuid,
+                  const char *expected)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = nlx_ipam_allocate (ipam, uuid, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (address, ==, expected);
+  g_assert_cmpstr (nlx_ipam_lookup (ipam, uuid), ==, expected);
+}
+
+/* ---- settings ------------------------------------------------------------ */
+
+static void
+test_defaults (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxNetworkSettings) settings = nlx_network_settings_new (NULL,
+                                                                     &error);
+  g_autoptr(NlxNetworkSettings) empty = NULL;
+  g_autofree char *expected_path = g_build_filename (NLX_STATE_DIR, "network",
+                                                     "addresses.json", NULL);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (settings->bridge, ==, "nlxbr0");
+  g_assert_cmpstr (settings->cidr, ==, "10.251.0.0/24");
+  g_assert_cmpuint (settings->prefix, ==, 24);
+  g_assert_cmpstr (settings->gateway, ==, "10.251.0.1");
+  g_assert_cmpstr (settings->range_start, ==, "10.251.0.1");
+  g_assert_cmpstr (settings->range_end, ==, "10.251.0.254");
+  g_assert_cmphex (settings->network_addr, ==, 0x0afb0000);
+  g_assert_cmphex (settings->gateway_addr, ==, 0x0afb0001);
+  g_assert_cmpuint (nlx_network_settings_capacity (settings), ==, 253);
+  g_assert_cmpstr (settings->addresses_path, ==, expected_path);
+
+  /* Empty values mean the default, as everywhere in the configuration. */
+  empty = settings_from ("[network]\nbridge=\ncidr= \ngateway=\n"
+                         "[DEFAULT]\nstate_path=/srv/nlx\n");
+  g_assert_cmpstr (empty->bridge, ==, "nlxbr0");
+  g_assert_cmpstr (empty->cidr, ==, "10.251.0.0/24");
+  g_assert_cmpstr (empty->addresses_path, ==,
+                   "/srv/nlx/network/addresses.json");
+}
+
+static void
+test_custom (void)
+{
+  g_autoptr(NlxNetworkSettings) settings = settings_from (
+    "[network]\nbridge=br-inst.0_a\ncidr=192.168.64.0/20\n"
+    "gateway=192.168.79.254\nrange_start=192.168.70.0\n"
+    "range_end=192.168.79.254\n");
+  g_autoptr(NlxNetworkSettings) longest = settings_from (
+    "[network]\nbridge=abcdefghijklmno\n");
+
+  g_assert_cmpstr (settings->bridge, ==, "br-inst.0_a");
+  g_assert_cmpstr (settings->cidr, ==, "192.168.64.0/20");
+  g_assert_cmpuint (settings->prefix, ==, 20);
+  g_assert_cmpstr (settings->gateway, ==, "192.168.79.254");
+  g_assert_cmpstr (settings->range_start, ==, "192.168.70.0");
+  g_assert_cmpstr (settings->range_end, ==, "192.168.79.254");
+  /* 70.0 to 79.254 is 10 * 256 - 1 addresses, less the gateway. */
+  g_assert_cmpuint (nlx_network_settings_capacity (settings), ==, 2558);
+  g_assert_cmpstr (longest->bridge, ==, "abcdefghijklmno");
+}
+
+/* Address arithmetic where it can go wrong: the smallest and largest
+ * subnets, and the first and last addresses. */
+static void
+test_edges (void)
+{
+  static const struct {
+    const char *config;
+    const char *gateway;
+    const char *start;
+    const char *end;
+    guint capacity;
+  } cases[] = {
+    { "cidr=10.0.0.0/30", "10.0.0.1", "10.0.0.1", "10.0.0.2", 1 },
+    { "cidr=10.0.0.4/30", "10.0.0.5", "10.0.0.5", "10.0.0.6", 1 },
+    { "cidr=10.0.0.0/30\ngateway=10.0.0.2", "10.0.0.2", "10.0.0.1",
+      "10.0.0.2", 1 },
+    { "cidr=10.0.0.0/29", "10.0.0.1", "10.0.0.1", "10.0.0.6", 5 },
+    { "cidr=10.251.0.0/24", "10.251.0.1", "10.251.0.1", "10.251.0.254", 253 },
+    { "cidr=10.0.0.0/8", "10.0.0.1", "10.0.0.1", "10.255.255.254",
+      16777213 },
+    { "cidr=255.255.255.248/30", "255.255.255.249", "255.255.255.249",
+      "255.255.255.250", 1 },
+    { "cidr=0.0.0.0/30", "0.0.0.1", "0.0.0.1", "0.0.0.2", 1 },
+    /* A range beside the gateway does not lose an address to it. */
+    { "cidr=10.0.0.0/24\nrange_start=10.0.0.100\nrange_end=10.0.0.109",
+      "10.0.0.1", "10.0.0.100", "10.0.0.109", 10 },
+    { "cidr=10.0.0.0/24\nrange_start=10.0.0.7\nrange_end=10.0.0.7",
+      "10.0.0.1", "10.0.0.7", "10.0.0.7", 1 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *data = g_strdup_printf ("[network]\n%s\n",
+                                               cases[i].config);
+      g_autoptr(NlxNetworkSettings) settings = settings_from (data);
+
+      g_test_message ("%s", cases[i].config);
+      g_assert_cmpstr (settings->gateway, ==, cases[i].gateway);
+      g_assert_cmpstr (settings->range_start, ==, cases[i].start);
+      g_assert_cmpstr (settings->range_end, ==, cases[i].end);
+      g_assert_cmpuint (nlx_network_settings_capacity (settings), ==,
+                        cases[i].capacity);
+    }
+}
+
+static void
+test_bad_values (void)
+{
+  static const struct {
+    const char *config;
+    const char *key;        /* the message must name it */
+    const char *allowed;    /* and say what is allowed */
+  } cases[] = {
+    { "[network]\nbridge=abcdefghijklmnop", "bridge", "1 to 15" },
+    { "[network]\nbridge=br 0", "bridge", "letters, digits" },
+    { "[network]\nbridge=br/0", "bridge", "letters, digits" },
+    { "[network]\nbridge=br:0", "bridge", "letters, digits" },
+    { "[network]\nbridge=-br", "bridge", "not starting with '-'" },
+    { "[network]\nbridge=.", "bridge", "“..”" },
+    { "[network]\nbridge=..", "bridge", "“..”" },
+    { "[network]\nbridge=brü", "bridge", "letters, digits" },
+    { "[network]\ncidr=10.251.0.0", "cidr", "ADDRESS/PREFIX" },
+    { "[network]\ncidr=10.251.0.0/", "cidr", "from 8 to 30" },
+    { "[network]\ncidr=10.251.0.0/31", "cidr", "from 8 to 30" },
+    { "[network]\ncidr=10.251.0.0/32", "cidr", "from 8 to 30" },
+    { "[network]\ncidr=10.0.0.0/7", "cidr", "from 8 to 30" },
+    { "[network]\ncidr=10.0.0.0/0", "cidr", "from 8 to 30" },
+    { "[network]\ncidr=10.0.0.0/24x", "cidr", "from 8 to 30" },
+    { "[network]\ncidr=10.0.0.0/-24", "cidr", "from 8 to 30" },
+    { "[network]\ncidr=10.0.0/24", "cidr", "ADDRESS/PREFIX" },
+    { "[network]\ncidr=10.0.0.256/24", "cidr", "ADDRESS/PREFIX" },
+    { "[network]\ncidr=010.0.0.0/24", "cidr", "ADDRESS/PREFIX" },
+    { "[network]\ncidr=fd00::/64", "cidr", "ADDRESS/PREFIX" },
+    { "[network]\ncidr=nonsense", "cidr", "ADDRESS/PREFIX" },
+    { "[network]\ncidr=10.251.0.1/24", "cidr", "did you mean 10.251.0.0/24" },
+    { "[network]\ncidr=10.251.0.4/29", "cidr", "did you mean 10.251.0.0/29" },
+    { "[network]\ngateway=10.251.0.0", "gateway",
+      "from 10.251.0.1 to 10.251.0.254" },
+    { "[network]\ngateway=10.251.0.255", "gateway",
+      "from 10.251.0.1 to 10.251.0.254" },
+    { "[network]\ngateway=10.251.1.1", "gateway",
+      "from 10.251.0.1 to 10.251.0.254" },
+    { "[network]\ngateway=gw", "gateway", "IPv4 host address" },
+    { "[network]\nrange_start=10.251.0.0", "range_start",
+      "from 10.251.0.1 to 10.251.0.254" },
+    { "[network]\nrange_start=10.250.0.9", "range_start",
+      "IPv4 host address" },
+    { "[network]\nrange_end=10.251.0.255", "range_end",
+      "from 10.251.0.1 to 10.251.0.254" },
+    { "[network]\nrange_end=10.251.0.300", "range_end",
+      "IPv4 host address" },
+    { "[network]\nrange_start=10.251.0.9\nrange_end=10.251.0.8",
+      "range_start", "must not come after range_end" },
+    { "[network]\nrange_start=10.251.0.1\nrange_end=10.251.0.1",
+      "range_end", "no address to hand out" },
+    { "[network]\ncidr=10.0.0.0/30\nrange_start=10.0.0.2\n"
+      "range_end=10.0.0.2\ngateway=10.0.0.2", "range_start",
+      "no address to hand out" },
+    { "[DEFAULT]\nstate_path=relative/dir", "state_path", "absolute path" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GKeyFile) keyfile = keyfile_from (cases[i].config);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(NlxNetworkSettings) settings = NULL;
+      g_autofree char *section = NULL;
+
+      g_test_message ("%s", cases[i].config);
+      settings = nlx_network_settings_new (keyfile, &error);
+      g_assert_null (settings);
+      g_assert_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID);
+      section = g_str_equal (cases[i].key, "state_path") ?
+                g_strdup ("[DEFAULT]") : g_strdup ("[network]");
+      g_assert_nonnull (strstr (error->message, section));
+      g_assert_nonnull (strstr (error->message, cases[i].key));
+      if (strstr (error->message, cases[i].allowed) == NULL)
+        g_error ("“%s” does not say “%s”", error->message, cases[i].allowed);
+    }
+}
+
+static void
+test_bridge_names (void)
+{
+  g_assert_true (nlx_network_bridge_name_is_valid ("nlxbr0"));
+  g_assert_true (nlx_network_bridge_name_is_valid ("a"));
+  g_assert_true (nlx_network_bridge_name_is_valid ("br.100"));
+  g_assert_true (nlx_network_bridge_name_is_valid ("...x"));
+  g_assert_false (nlx_network_bridge_name_is_valid (NULL));
+  g_assert_false (nlx_network_bridge_name_is_valid (""));
+  g_assert_false (nlx_network_bridge_name_is_valid ("0123456789abcdef"));
+  g_assert_false (nlx_network_bridge_name_is_valid ("br\n"));
+}
+
+/* ---- MAC addresses ------------------------------------------------------- */
+
+static void
+test_mac (void)
+{
+  g_autofree char *a = nlx_network_mac_for (UUID_A);
+  g_autofree char *a_again = nlx_network_mac_for (UUID_A);
+  g_autofree char *a_upper = nlx_network_mac_for (
+    "7E57D000-0000-4000-8000-00000000000A");
+  g_autofree char *b = nlx_network_mac_for (UUID_B);
+  /* First bytes of SHA-256("7e57d000-0000-4000-8000-00000000000a"), so a
+   * change of the derivation (which would renumber every instance's MAC
+   * on upgrade) does not go unnoticed. */
+  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autofree char *expected = NULL;
+  const char *hex;
+
+  g_checksum_update (checksum, (const guchar *) UUID_A, -1);
+  hex = g_checksum_get_string (checksum);
+  expected = g_strdup_printf ("fa:16:3e:%.2s:%.2s:%.2s", hex, hex + 2,
+                              hex + 4);
+  g_assert_cmpstr (a, ==, expected);
+  g_assert_cmpstr (a, ==, a_again);
+  g_assert_cmpstr (a, ==, a_upper);
+  g_assert_cmpstr (a, !=, b);
+
+  for (guint i = 0; i < 64; i++)
+    {
+      g_autofree char *uuid = g_uuid_string_random ();
+      g_autofree char *mac = nlx_network_mac_for (uuid);
+      guint64 first;
+
+      g_assert_true (g_regex_match_simple (
+        "^([0-9a-f]{2}:){5}[0-9a-f]{2}$", mac, 0, 0));
+      g_assert_true (g_ascii_string_to_unsigned (
+        (char[]) { mac[0], mac[1], '\0' }, 16, 0, 255, &first, NULL));
+      g_assert_true (first & 0x02);   /* locally administered */
+      g_assert_false (first & 0x01);  /* unicast */
+    }
+}
+
+/* ---- the allocator ------------------------------------------------------- */
+
+static void
+test_allocate (void)
+{
+  g_autoptr(NlxNetworkSettings) settings = settings_from (
+    "[network]\ncidr=10.9.8.0/24\n");
+  g_autoptr(NlxIpam) ipam = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *again = NULL;
+  g_auto(GStrv) list = NULL;
+  Scratch s;
+
+  scratch_init (&s);
+  ipam = open_ipam (settings, s.path);
+  g_assert_null (nlx_ipam_lookup (ipam, UUID_A));
+
+  /* The lowest free address, never the gateway. */
+  assert_allocates (ipam, UUID_A, "10.9.8.2");
+  assert_allocates (ipam, UUID_B, "10.9.8.3");
+  assert_allocates (ipam, UUID_C, "10.9.8.4");
+  /* Idempotent. */
+  again = nlx_ipam_allocate (ipam, UUID_A, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (again, ==, "10.9.8.2");
+
+  list = nlx_ipam_list (ipam);
+  g_assert_cmpuint (g_strv_length (list), ==, 3);
+  g_assert_cmpstr (list[0], ==, UUID_A);
+  g_assert_cmpstr (list[2], ==, UUID_C);
+
+  /* The freed lowest address is the next one handed out. */
+  g_assert_true (nlx_ipam_release (ipam, UUID_A, &error));
+  g_assert_no_error (error);
+  g_assert_null (nlx_ipam_lookup (ipam, UUID_A));
+  assert_allocates (ipam, "7e57d000-0000-4000-8000-0000000000dd", "10.9.8.2");
+  /* A released instance comes back at the lowest free one, not its old. */
+  assert_allocates (ipam, UUID_A, "10.9.8.5");
+
+  /* Releasing what holds nothing is fine, twice. */
+  g_assert_true (nlx_ipam_release (ipam, "7e57d000-0000-4000-8000-0000000000ee",
+                                   &error));
+  g_assert_true (nlx_ipam_release (ipam, UUID_B, &error));
+  g_assert_true (nlx_ipam_release (ipam, UUID_B, &error));
+  g_assert_no_error (error);
+
+  g_assert_null (nlx_ipam_allocate (ipam, "", &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+
+  scratch_clear (&s);
+}
+
+static void
+test_exhaustion (void)
+{
+  g_autoptr(NlxNetworkSettings) small = settings_from (
+    "[network]\ncidr=10.9.8.0/30\n");
+  g_autoptr(NlxNetworkSettings) full = settings_from (
+    "[network]\ncidr=10.9.8.0/24\n");
+  g_autoptr(NlxIpam) ipam = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *contents = NULL;
+  Scratch s;
+
+  /* A /30 has exactly one address for instances. */
+  scratch_init (&s);
+  ipam = open_ipam (small, s.path);
+  assert_allocates (ipam, UUID_A, "10.9.8.2");
+  address = nlx_ipam_allocate (ipam, UUID_B, &error);
+  g_assert_null (address);
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE);
+  g_assert_cmpstr (error->message, ==,
+                   "No free address in 10.9.8.0/30; delete servers or widen "
+                   "[network] cidr");
+  g_clear_error (&error);
+  /* A failure records nothing. */
+  g_assert_null (nlx_ipam_lookup (ipam, UUID_B));
+  g_assert_true (g_file_get_contents (s.path, &contents, NULL, NULL));
+  g_assert_null (strstr (contents, UUID_B));
+  g_assert_true (nlx_ipam_release (ipam, UUID_A, &error));
+  assert_allocates (ipam, UUID_B, "10.9.8.2");
+  g_clear_pointer (&ipam, nlx_ipam_free);
+  scratch_clear (&s);
+
+  /* A /24 has 253, all distinct, from .2 to .254. */
+  scratch_init (&s);
+  ipam = open_ipam (full, s.path);
+  {
+    g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash,
+                                                        g_str_equal, g_free,
+                                                        NULL);
+
+    for (guint i = 0; i < 253; i++)
+      {
+        g_autofree char *uuid = g_strdup_printf (
+          "7e57d000-0000-4000-8000-%012u", i);
+        g_autofree char *expected = g_strdup_printf ("10.9.8.%u", i + 2);
+        char *got = nlx_ipam_allocate (ipam, uuid, &error);
+
+        g_assert_no_error (error);
+        g_assert_cmpstr (got, ==, expected);
+        g_assert_true (g_hash_table_add (seen, got));
+      }
+    g_assert_null (nlx_ipam_allocate (ipam, UUID_A, &error));
+    g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE);
+  }
+  scratch_clear (&s);
+}
+
+static void
+test_persistence (void)
+{
+  g_autoptr(NlxNetworkSettings) settings = settings_from (
+    "[network]\ncidr=10.9.8.0/24\n");
+  g_autoptr(NlxIpam) ipam = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDir) dir = NULL;
+  g_autofree char *network_dir = NULL;
+  g_auto(GStrv) list = NULL;
+  GStatBuf st;
+  Scratch s;
+
+  scratch_init (&s);
+  ipam = open_ipam (settings, s.path);
+  /* Nothing is written before the first allocation. */
+  g_assert_false (g_file_test (s.path, G_FILE_TEST_EXISTS));
+  assert_allocates (ipam, UUID_A, "10.9.8.2");
+  assert_allocates (ipam, UUID_B, "10.9.8.3");
+  assert_allocates (ipam, UUID_C, "10.9.8.4");
+  g_assert_true (nlx_ipam_release (ipam, UUID_B, &error));
+  g_clear_pointer (&ipam, nlx_ipam_free);
+
+  g_assert_cmpint (g_stat (s.path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  /* No temporary file is left beside it. */
+  network_dir = g_path_get_dirname (s.path);
+  dir = g_dir_open (network_dir, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_dir_read_name (dir), ==, "addresses.json");
+  g_assert_null (g_dir_read_name (dir));
+
+  ipam = open_ipam (settings, s.path);
+  g_assert_cmpstr (nlx_ipam_lookup (ipam, UUID_A), ==, "10.9.8.2");
+  g_assert_null (nlx_ipam_lookup (ipam, UUID_B));
+  g_assert_cmpstr (nlx_ipam_lookup (ipam, UUID_C), ==, "10.9.8.4");
+  list = nlx_ipam_list (ipam);
+  g_assert_cmpuint (g_strv_length (list), ==, 2);
+  /* The hole is filled first, and the survivors are not handed out. */
+  assert_allocates (ipam, UUID_B, "10.9.8.3");
+  assert_allocates (ipam, "7e57d000-0000-4000-8000-0000000000dd", "10.9.8.5");
+  g_clear_pointer (&ipam, nlx_ipam_free);
+
+  scratch_clear (&s);
+}
+
+static void
+write_state (Scratch *s,
+             const char *contents)
+{
+  g_autofree char *dir = g_path_get_dirname (s->path);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  g_file_set_contents (s->path, contents, -1, &error);
+  g_assert_no_error (error);
+}
+
+static void
+test_corrupt (void)
+{
+  static const struct {
+    const char *contents;
+    const char *problem;
+  } cases[] = {
+    { "{\"version\": 1, \"allocations\": {", "" },
+    { "", "not a JSON object" },
+    { "[]", "not a JSON object" },
+    { "{\"allocations\": {}}", "“version”" },
+    { "{\"version\": 2, \"allocations\": {}}", "“version”" },
+    { "{\"version\": 1}", "“allocations”" },
+    { "{\"version\": 1, \"allocations\": []}", "“allocations”" },
+    { "{\"version\": 1, \"allocations\": {\"" UUID_A "\": \"10.9.8\"}}",
+      UUID_A },
+    { "{\"version\": 1, \"allocations\": {\"" UUID_A "\": 167380994}}",
+      UUID_A },
+    { "{\"version\": 1, \"allocations\": {\"\": \"10.9.8.2\"}}",
+      "not an IPv4 address" },
+    { "{\"version\": 1, \"allocations\": {\"" UUID_A "\": \"10.9.8.2\", \""
+      UUID_B "\": \"10.9.8.2\"}}", "both hold 10.9.8.2" },
+  };
+  g_autoptr(NlxNetworkSettings) settings = settings_from (
+    "[network]\ncidr=10.9.8.0/24\n");
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(NlxIpam) ipam = NULL;
+      g_autofree char *after = NULL;
+      Scratch s;
+
+      g_test_message ("%s", cases[i].contents);
+      scratch_init (&s);
+      write_state (&s, cases[i].contents);
+      ipam = nlx_ipam_open (settings, s.path, &error);
+      g_assert_null (ipam);
+      g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
+      g_assert_nonnull (strstr (error->message, s.path));
+      g_assert_nonnull (strstr (error->message, "damaged"));
+      g_assert_nonnull (strstr (error->message, "restore it"));
+      g_assert_nonnull (strstr (error->message, cases[i].problem));
+      /* Never replaced: the operator may still repair it. */
+      g_assert_true (g_file_get_contents (s.path, &after, NULL, NULL));
+      g_assert_cmpstr (after, ==, cases[i].contents);
+      scratch_clear (&s);
+    }
+}
+
+/* A changed subnet keeps the addresses servers hold, with a warning. */
+static void
+test_cidr_changed (void)
+{
+  g_autoptr(NlxNetworkSettings) old_net = settings_from (
+    "[network]\ncidr=10.9.8.0/24\n");
+  g_autoptr(NlxNetworkSettings) new_net = settings_from (
+    "[network]\ncidr=10.9.8.0/29\ngateway=10.9.8.3\n");
+  g_autoptr(NlxIpam) ipam = NULL;
+  g_autoptr(GError) error = NULL;
+  Scratch s;
+
+  scratch_init (&s);
+  ipam = open_ipam (old_net, s.path);
+  assert_allocates (ipam, UUID_A, "10.9.8.2");
+  assert_allocates (ipam, UUID_B, "10.9.8.3");
+  for (guint i = 4; i <= 100; i++)
+    {
+      g_autofree char *uuid = g_strdup_printf (
+        "7e57d000-0000-4000-8000-%012u", i);
+      g_autofree char *expected = g_strdup_printf ("10.9.8.%u", i);
+
+      assert_allocates (ipam, uuid, expected);
+    }
+  g_assert_true (nlx_ipam_release (
+    ipam, "7e57d000-0000-4000-8000-000000000006", &error));
+  g_clear_pointer (&ipam, nlx_ipam_free);
+
+  /* Warned about, in address order: the one that is now the gateway, and
+   * those that are not host addresses of 10.9.8.0/29 (its broadcast
+   * address .7, and .8 and above). */
+  g_test_expect_message ("nova-lxc", G_LOG_LEVEL_WARNING,
+                         "*" UUID_B "*10.9.8.3*now [network] gateway*");
+  for (guint i = 7; i <= 100; i++)
+    {
+      g_autofree char *pattern = g_strdup_printf (
+        "*10.9.8.%u, which is not a host address of [network] cidr "
+        "10.9.8.0/29*", i);
+
+      g_test_expect_message ("nova-lxc", G_LOG_LEVEL_WARNING, pattern);
+    }
+  ipam = open_ipam (new_net, s.path);
+  g_test_assert_expected_messages ();
+
+  /* Kept: */
+  g_assert_cmpstr (nlx_ipam_lookup (ipam, UUID_A), ==, "10.9.8.2");
+  g_assert_cmpstr (nlx_ipam_lookup (ipam, UUID_B), ==, "10.9.8.3");
+  g_assert_cmpstr (nlx_ipam_lookup (
+    ipam, "7e57d000-0000-4000-8000-000000000100"), ==, "10.9.8.100");
+  /* New ones come from the new subnet's free addresses: .1 and .6 (.3 is
+   * the gateway, .2, .4 and .5 are held). */
+  assert_allocates (ipam, UUID_C, "10.9.8.1");
+  assert_allocates (ipam, "7e57d000-0000-4000-8000-0000000000ee", "10.9.8.6");
+  g_assert_null (nlx_ipam_allocate (
+    ipam, "7e57d000-0000-4000-8000-0000000000ff", &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+  /* Releasing an old address works, and it is not handed out again. */
+  g_assert_true (nlx_ipam_release (
+    ipam, "7e57d000-0000-4000-8000-000000000100", &error));
+  g_assert_no_error (error);
+  g_assert_null (nlx_ipam_lookup (
+    ipam, "7e57d000-0000-4000-8000-000000000100"));
+  g_assert_null (nlx_ipam_allocate (
+    ipam, "7e57d000-0000-4000-8000-0000000000ff", &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE);
+
+  g_clear_pointer (&ipam, nlx_ipam_free);
+  scratch_clear (&s);
+}
+
+/* A change that cannot be saved is undone, so that memory never says
+ * something the file does not. */
+static void
+test_save_fails (void)
+{
+  g_autoptr(NlxNetworkSettings) settings = settings_from (
+    "[network]\ncidr=10.9.8.0/24\n");
+  g_autoptr(NlxIpam) ipam = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *address = NULL;
+  Scratch s;
+
+  scratch_init (&s);
+  ipam = open_ipam (settings, s.path);
+  assert_allocates (ipam, UUID_A, "10.9.8.2");
+  /* A directory where the file goes: no rename can replace it, even for
+   * root (whom permissions would not stop). */
+  dir = g_build_filename (s.path, "blocker", NULL);
+  g_assert_cmpint (g_unlink (s.path), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+
+  address = nlx_ipam_allocate (ipam, UUID_B, &error);
+  g_assert_null (address);
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, s.path));
+  g_clear_error (&error);
+  g_assert_null (nlx_ipam_lookup (ipam, UUID_B));
+
+  g_assert_false (nlx_ipam_release (ipam, UUID_A, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_cmpstr (nlx_ipam_lookup (ipam, UUID_A), ==, "10.9.8.2");
+
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+  g_assert_cmpint (g_rmdir (s.path), ==, 0);
+  assert_allocates (ipam, UUID_B, "10.9.8.3");
+  scratch_clear (&s);
+}
+
+int
+main (int argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/nlx/network/settings/defaults", test_defaults);
+  g_test_add_func ("/nlx/network/settings/custom", test_custom);
+  g_test_add_func ("/nlx/network/settings/edges", test_edges);
+  g_test_add_func ("/nlx/network/settings/bad-values", test_bad_values);
+  g_test_add_func ("/nlx/network/settings/bridge-names", test_bridge_names);
+  g_test_add_func ("/nlx/network/mac", test_mac);
+  g_test_add_func ("/nlx/network/ipam/allocate", test_allocate);
+  g_test_add_func ("/nlx/network/ipam/exhaustion", test_exhaustion);
+  g_test_add_func ("/nlx/network/ipam/persistence", test_persistence);
+  g_test_add_func ("/nlx/network/ipam/corrupt", test_corrupt);
+  g_test_add_func ("/nlx/network/ipam/cidr-changed", test_cidr_changed);
+  g_test_add_func ("/nlx/network/ipam/save-fails", test_save_fails);
+  return g_test_run ();
+}
