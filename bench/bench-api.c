@@ -11,6 +11,8 @@
  * libvirt LXC to measure. */
 #include "config.h"
 
+#include <glib/gstdio.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libvirt/libvirt.h>
@@ -1356,6 +1358,9 @@ main (int argc,
     }
 
   tmp_dir = g_dir_make_tmp ("nlx-bench-api-XXXXXX", &error);
+  /* Instances' root, an unprivileged uid, must reach their roots. */
+  if (tmp_dir != NULL)
+    g_chmod (tmp_dir, 0711);
   if (tmp_dir == NULL)
     {
       g_printerr ("bench-api: %s\n", error->message);

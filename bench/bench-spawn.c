@@ -9,6 +9,8 @@
  * failed, 77 when there is no libvirt LXC to measure. */
 #include "config.h"
 
+#include <glib/gstdio.h>
+
 #include <libvirt/libvirt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -483,6 +485,9 @@ main (int argc,
     }
 
   tmp_dir = g_dir_make_tmp ("nlx-bench-XXXXXX", &error);
+  /* Instances' root, an unprivileged uid, must reach their roots. */
+  if (tmp_dir != NULL)
+    g_chmod (tmp_dir, 0711);
   if (tmp_dir == NULL)
     {
       g_printerr ("bench-spawn: %s\n", error->message);

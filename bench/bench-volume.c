@@ -261,6 +261,9 @@ main (int argc,
   virConnectClose (conn);
 
   tmp_dir = g_dir_make_tmp ("nlx-bench-volume-XXXXXX", &error);
+  /* Instances' root, an unprivileged uid, must reach their roots. */
+  if (tmp_dir != NULL)
+    g_chmod (tmp_dir, 0711);
   if (tmp_dir == NULL)
     {
       g_printerr ("bench-volume: %s\n", error->message);

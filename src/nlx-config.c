@@ -33,7 +33,10 @@ static const char * const fake_keys[] = {
   "delay_ms", NULL
 };
 static const char * const flavor_keys[] = {
-  "vcpus", "memory_mb", "root_gb", NULL
+  "vcpus", "memory_mb", "root_gb", "privileged", NULL
+};
+static const char * const lxc_keys[] = {
+  "uid_maps", "gid_maps", NULL
 };
 static const char * const image_keys[] = {
   "path", "os_init_path", "os_shutdown_signal", NULL
@@ -95,6 +98,8 @@ known_keys (const char *group)
     return fake_keys;
   if (g_str_equal (group, "volumes"))
     return volumes_keys;
+  if (g_str_equal (group, "lxc"))
+    return lxc_keys;
   if (g_str_has_prefix (group, FLAVOR_PREFIX))
     return flavor_keys;
   if (g_str_has_prefix (group, IMAGE_PREFIX))
@@ -248,12 +253,25 @@ read_flavor (NlxConfig *config,
                      "[flavor m1.small]"), group);
       return FALSE;
     }
-  return get_required_uint (config->keyfile, group, "vcpus", 1, NLX_FLAVOR_VCPUS_MAX,
-                   &flavor->vcpus, error) &&
-         get_required_uint (config->keyfile, group, "memory_mb", 1,
-                   NLX_FLAVOR_MEMORY_MB_MAX, &flavor->memory_mb, error) &&
-         get_required_uint (config->keyfile, group, "root_gb", 0, NLX_FLAVOR_ROOT_GB_MAX,
-                   &flavor->root_gb, error);
+  if (!get_required_uint (config->keyfile, group, "vcpus", 1, NLX_FLAVOR_VCPUS_MAX,
+                          &flavor->vcpus, error) ||
+      !get_required_uint (config->keyfile, group, "memory_mb", 1,
+                          NLX_FLAVOR_MEMORY_MB_MAX, &flavor->memory_mb, error) ||
+      !get_required_uint (config->keyfile, group, "root_gb", 0,
+                          NLX_FLAVOR_ROOT_GB_MAX, &flavor->root_gb, error))
+    return FALSE;
+  /* The opt-out of the user namespace: root inside is root outside. */
+  flavor->privileged = g_key_file_get_boolean (config->keyfile, group,
+                                               "privileged", &local_error);
+  if (local_error != NULL &&
+      !g_error_matches (local_error, G_KEY_FILE_ERROR,
+                        G_KEY_FILE_ERROR_KEY_NOT_FOUND))
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("[%s] privileged must be true or false"), group);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean

@@ -267,12 +267,23 @@ read_flavor (JsonObject *root,
              GError **error)
 {
   static const char * const known[] = {
-    "name", "vcpus", "memory_mb", "root_gb", NULL
+    "name", "vcpus", "memory_mb", "root_gb", "privileged", NULL
   };
   JsonObject *object = read_object (root, "flavor", "flavor", TRUE, error);
+  JsonNode *privileged;
 
   if (object == NULL || !check_known_members (object, "flavor.", known, error))
     return FALSE;
+  privileged = json_object_get_member (object, "privileged");
+  if (privileged != NULL &&
+      (!JSON_NODE_HOLDS_VALUE (privileged) ||
+       json_node_get_value_type (privileged) != G_TYPE_BOOLEAN))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Field “%s” must be true or false"), "flavor.privileged");
+      return FALSE;
+    }
+  flavor->privileged = privileged != NULL && json_node_get_boolean (privileged);
 
   flavor->name = read_string (object, "name", "flavor.name", TRUE,
                               NLX_INSTANCE_NAME_MAX, error);
@@ -606,6 +617,11 @@ nlx_instance_to_node (const NlxInstance *instance)
   json_builder_add_int_value (builder, instance->flavor.memory_mb);
   json_builder_set_member_name (builder, "root_gb");
   json_builder_add_int_value (builder, instance->flavor.root_gb);
+  if (instance->flavor.privileged)
+    {
+      json_builder_set_member_name (builder, "privileged");
+      json_builder_add_boolean_value (builder, TRUE);
+    }
   json_builder_end_object (builder);
 
   if (instance->image_ref != NULL)

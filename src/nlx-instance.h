@@ -13,11 +13,17 @@ G_BEGIN_DECLS
  * @memory_mb: memory limit in MiB
  * @root_gb: root disk size in GiB (0: the image's own size)
  */
+/**
+ * NlxFlavor:
+ * @privileged: run without a user namespace (root inside is root on the
+ *   host); an operator's opt-out, off by default
+ */
 typedef struct {
   char *name;
   guint vcpus;
   guint memory_mb;
   guint root_gb;
+  gboolean privileged;
 } NlxFlavor;
 
 /**

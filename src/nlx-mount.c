@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 #include <linux/loop.h>
 #include <poll.h>
 #include <sched.h>
@@ -36,6 +37,7 @@
 #include <unistd.h>
 
 #include "nlx-error.h"
+#include "nlx-idmap.h"
 #include "nlx-mount.h"
 
 /* Older C libraries lack the new mount API; the kernel numbers the new
@@ -74,6 +76,12 @@
 #define MOUNT_ATTR_NOSUID 0x00000002
 #define MOUNT_ATTR_NODEV 0x00000004
 #define MOUNT_ATTR_NOEXEC 0x00000008
+#endif
+#ifndef MOUNT_ATTR_IDMAP
+#define MOUNT_ATTR_IDMAP 0x00100000
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
 #endif
 #ifndef MOVE_MOUNT_F_EMPTY_PATH
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
@@ -134,6 +142,31 @@ sys_move_mount (int from_dirfd,
 {
   return syscall (SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path,
                   flags);
+}
+
+/* As <linux/mount.h> has it, which glibc's <sys/mount.h> conflicts with. */
+struct nlx_mount_attr {
+  guint64 attr_set;
+  guint64 attr_clr;
+  guint64 propagation;
+  guint64 userns_fd;
+};
+
+static int
+sys_mount_setattr (int dirfd,
+                   const char *path,
+                   unsigned int flags,
+                   struct nlx_mount_attr *attr)
+{
+  return syscall (SYS_mount_setattr, dirfd, path, flags, attr, sizeof *attr);
+}
+
+static int
+sys_open_tree (int dirfd,
+               const char *path,
+               unsigned int flags)
+{
+  return syscall (SYS_open_tree, dirfd, path, flags);
 }
 
 static void
@@ -1616,4 +1649,163 @@ nlx_mount_is_in_namespace (pid_t pid,
         return TRUE;
     }
   return FALSE;
+}
+
+/* ---- user namespaces and idmapped mounts ---------------------------------- */
+
+static gboolean
+write_map (pid_t pid,
+           const char *file,
+           const char *text,
+           GError **error)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/%s", (int) pid, file);
+  g_autoptr(GError) local_error = NULL;
+
+  if (g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_NONE, 0,
+                                &local_error))
+    return TRUE;
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+               _("Cannot write the user namespace's %s: %s"), file,
+               local_error->message);
+  return FALSE;
+}
+
+/**
+ * nlx_userns_open:
+ * @uid_map: (element-type NlxIdMapRange): uids inside -> host uids
+ * @gid_map: (element-type NlxIdMapRange): gids inside -> host gids
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Makes a user namespace with these maps and nothing in it, as
+ * mount_setattr(MOUNT_ATTR_IDMAP) wants one.  A forked child unshares it
+ * and is gone before this returns; the namespace lives on through the fd.
+ *
+ * Returns: an fd of the namespace, or -1
+ */
+int
+nlx_userns_open (GArray *uid_map,
+                 GArray *gid_map,
+                 GError **error)
+{
+  g_autofree char *uids = nlx_idmap_to_kernel (uid_map);
+  g_autofree char *gids = nlx_idmap_to_kernel (gid_map);
+  g_autofree char *ns_path = NULL;
+  int ready[2], hold[2];
+  gboolean ok = FALSE;
+  char byte = 0;
+  pid_t pid;
+  int fd = -1;
+
+  if (!g_unix_open_pipe (ready, FD_CLOEXEC, error))
+    return -1;
+  if (!g_unix_open_pipe (hold, FD_CLOEXEC, error))
+    {
+      close (ready[0]);
+      close (ready[1]);
+      return -1;
+    }
+  pid = fork ();
+  if (pid == 0)
+    {
+      /* Only raw system calls here: another thread may hold a lock.
+       * Without its copy of the write end, the read below ends when the
+       * parent closes its own. */
+      close (hold[1]);
+      close (ready[0]);
+      byte = unshare (CLONE_NEWUSER) == 0 ? 1 : 0;
+      if (write (ready[1], &byte, 1) != 1)
+        _exit (1);
+      /* Until the parent has the namespace's fd. */
+      while (read (hold[0], &byte, 1) < 0 && errno == EINTR)
+        ;
+      _exit (0);
+    }
+  close (ready[1]);
+  close (hold[0]);
+  if (pid < 0)
+    g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                 _("Cannot fork to make a user namespace: %s"),
+                 g_strerror (errno));
+  else if (read (ready[0], &byte, 1) != 1 || byte != 1)
+    g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                 _("Cannot make a user namespace (is "
+                   "kernel.unprivileged_userns_clone or user.max_user_namespaces "
+                   "zero?)"));
+  else if (write_map (pid, "uid_map", uids, error) &&
+           write_map (pid, "setgroups", "deny", error) &&
+           write_map (pid, "gid_map", gids, error))
+    {
+      ns_path = g_strdup_printf ("/proc/%d/ns/user", (int) pid);
+      fd = open (ns_path, O_RDONLY | O_CLOEXEC);
+      ok = fd >= 0;
+      if (!ok)
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("Cannot open %s: %s"), ns_path, g_strerror (errno));
+    }
+  close (ready[0]);
+  close (hold[1]);
+  if (pid > 0)
+    waitpid (pid, NULL, 0);
+  return ok ? fd : -1;
+}
+
+/**
+ * nlx_mount_idmap:
+ * @mount_fd: a detached mount (from nlx_mount_prepare() or open_tree)
+ * @userns_fd: a user namespace from nlx_userns_open()
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Makes the detached mount idmapped and read-only: a file owned by id N
+ * on disk shows as the host id N maps to, so an image owned by root
+ * serves an instance whose root is an unprivileged host uid, without
+ * changing a byte of the image.
+ */
+gboolean
+nlx_mount_idmap (int mount_fd,
+                 int userns_fd,
+                 GError **error)
+{
+  struct nlx_mount_attr attr = {
+    .attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY,
+    .userns_fd = (guint64) userns_fd,
+  };
+
+  if (sys_mount_setattr (mount_fd, "", AT_EMPTY_PATH, &attr) == 0)
+    return TRUE;
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+               _("Cannot make an idmapped mount: %s (the filesystem must "
+                 "support idmapped mounts)"), g_strerror (errno));
+  return FALSE;
+}
+
+/**
+ * nlx_mount_idmapped:
+ * @source: a host directory
+ * @userns_fd: a user namespace from nlx_userns_open()
+ * @target: an existing directory to mount on
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Mounts @source at @target read-only and idmapped (nlx_mount_idmap()),
+ * without what is mounted below @source.
+ */
+gboolean
+nlx_mount_idmapped (const char *source,
+                    int userns_fd,
+                    const char *target,
+                    GError **error)
+{
+  int fd = sys_open_tree (AT_FDCWD, source, OPEN_TREE_CLONE | O_CLOEXEC);
+  gboolean ok;
+
+  if (fd < 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot open %s to mount it idmapped: %s"), source,
+                   g_strerror (errno));
+      return FALSE;
+    }
+  ok = nlx_mount_idmap (fd, userns_fd, error) && nlx_mount_at (fd, target, error);
+  close (fd);
+  return ok;
 }

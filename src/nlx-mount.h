@@ -43,4 +43,15 @@ gboolean nlx_mount_overlay (const char *lower,
 gboolean nlx_umount (const char *path,
                      GError **error);
 
+int nlx_userns_open (GArray *uid_map,
+                     GArray *gid_map,
+                     GError **error);
+gboolean nlx_mount_idmap (int mount_fd,
+                          int userns_fd,
+                          GError **error);
+gboolean nlx_mount_idmapped (const char *source,
+                             int userns_fd,
+                             const char *target,
+                             GError **error);
+
 G_END_DECLS

@@ -2,8 +2,9 @@
  *
  * Each tests/data/domain/CASE.json holds {"instance": {...}, "root": DIR,
  * "init": PATH, "shutdown_signal": NAME, "disks": [DEVICE], "root_image":
- * DIR} (the last four optional; disks are the host devices of
- * instance.volumes, root_image the tree under an overlay root); the XML
+ * DIR, "idmap": MAP} (the last five optional; disks are the host devices
+ * of instance.volumes, root_image the tree under an overlay root, idmap
+ * the uid and gid map, none meaning a privileged instance); the XML
  * built from it must equal CASE.xml byte for byte and be valid against
  * libvirt's domain.rng.  NLX_TEST_REGENERATE=1 rewrites the .xml files. */
 #include "config.h"
@@ -12,6 +13,7 @@
 #include <libxml/relaxng.h>
 
 #include "nlx-error.h"
+#include "nlx-idmap.h"
 #include "nlx-lxc-domain.h"
 
 static xmlRelaxNGPtr schema;
@@ -35,6 +37,8 @@ build_case (const char *json_path)
   g_autofree char *init = NULL;
   g_autofree char *signal = NULL;
   g_autofree char *root_image = NULL;
+  g_autofree char *idmap_text = NULL;
+  g_autoptr(GArray) idmap = NULL;
   g_autoptr(GPtrArray) disks = g_ptr_array_new ();
   NlxLxcDomainSpec spec = { 0 };
   JsonObject *object;
@@ -52,6 +56,14 @@ build_case (const char *json_path)
   signal = optional_string (object, "shutdown_signal");
   root_image = optional_string (object, "root_image");
   spec.root_image = root_image;
+  idmap_text = optional_string (object, "idmap");
+  if (idmap_text != NULL)
+    {
+      idmap = nlx_idmap_parse (idmap_text, "idmap", &error);
+      g_assert_no_error (error);
+      spec.uid_map = idmap;
+      spec.gid_map = idmap;
+    }
   if (json_object_has_member (object, "disks"))
     {
       JsonArray *array = json_object_get_array_member (object, "disks");

@@ -11,6 +11,7 @@
 #include <libxml/tree.h>
 
 #include "nlx-error.h"
+#include "nlx-idmap.h"
 #include "nlx-lxc-domain.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlDoc, xmlFreeDoc)
@@ -112,6 +113,8 @@ add_nlx_metadata (xmlNodePtr parent,
       node = xmlNewChild (nlx, ns, BAD_CAST "shutdown", NULL);
       add_prop (node, "signal", metadata->shutdown_signal);
     }
+  if (metadata->privileged)
+    xmlNewChild (nlx, ns, BAD_CAST "privileged", NULL);
   if (metadata->root_volume != NULL || metadata->root_image != NULL)
     {
       node = xmlNewChild (nlx, ns, BAD_CAST "root", NULL);
@@ -231,7 +234,9 @@ nlx_lxc_metadata_parse (const char *xml,
 
       if (node->type != XML_ELEMENT_NODE)
         continue;
-      if (g_str_equal (name, "shutdown"))
+      if (g_str_equal (name, "privileged"))
+        metadata->privileged = TRUE;
+      else if (g_str_equal (name, "shutdown"))
         metadata->shutdown_signal = get_prop (node, "signal");
       else if (g_str_equal (name, "root"))
         {
@@ -297,15 +302,17 @@ nlx_lxc_disk_xml (const char *device,
 }
 
 /* Capabilities root inside an instance does without, on top of those
- * libvirt drops itself: no modules, raw I/O, clock, reboot of the host or
- * device nodes, and, with no user namespace yet, no mounts, so that only
- * the daemon's checked mounts ever put a filesystem in front of the
- * kernel. */
+ * libvirt drops itself: no modules, raw I/O, clock or device nodes, and no
+ * mounts (a privileged instance has no user namespace to stop them), so
+ * that only the daemon's checked mounts ever put a filesystem in front of
+ * the kernel.  Not sys_boot: libvirt keeps it whatever the XML says, so
+ * that init can reboot the container, and in a pid namespace of its own
+ * reboot(2) only ends that namespace. */
 static void
 add_dropped_capabilities (xmlNodePtr features)
 {
   static const char * const dropped[] = {
-    "mknod", "sys_admin", "sys_boot", "sys_module", "sys_rawio", "sys_time",
+    "mknod", "sys_admin", "sys_module", "sys_rawio", "sys_time",
   };
   xmlNodePtr node = xmlNewChild (features, NULL, BAD_CAST "capabilities", NULL);
 
@@ -315,12 +322,33 @@ add_dropped_capabilities (xmlNodePtr features)
               "off");
 }
 
+static void
+add_idmap (xmlNodePtr idmap,
+           const char *kind,
+           GArray *map)
+{
+  for (guint i = 0; i < map->len; i++)
+    {
+      const NlxIdMapRange *range = &g_array_index (map, NlxIdMapRange, i);
+      xmlNodePtr node = xmlNewChild (idmap, NULL, BAD_CAST kind, NULL);
+      char text[16];
+
+      g_snprintf (text, sizeof text, "%u", range->start);
+      add_prop (node, "start", text);
+      g_snprintf (text, sizeof text, "%u", range->target);
+      add_prop (node, "target", text);
+      g_snprintf (text, sizeof text, "%u", range->count);
+      add_prop (node, "count", text);
+    }
+}
+
 /**
  * nlx_lxc_domain_build:
  * @spec: what to build
  * @error: return location for a #NLX_DRIVER_ERROR_INVALID_ARGUMENT
  *
- * The domain is an LXC container with its own network namespace
+ * The domain is an LXC container with its own user namespace (unless
+ * the spec has no id maps: a privileged instance) and network namespace
  * (privnet: loopback only until networking is configured), dangerous
  * capabilities dropped, read-only disks for attached volumes, one PTY
  * console, the root tree mounted at / and Nova's metadata.  Every string
@@ -369,6 +397,7 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
                       .shutdown_signal = (char *) spec->shutdown_signal,
                       .root_volume = instance->root_volume,
                       .root_image = (char *) spec->root_image,
+                      .privileged = spec->uid_map == NULL,
                       .volumes = instance->volumes,
                     }, TRUE);
 
@@ -380,6 +409,13 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
   node = xmlNewChild (domain, NULL, BAD_CAST "os", NULL);
   add_text (node, NULL, "type", "exe");
   add_text (node, NULL, "init", init);
+
+  if (spec->uid_map != NULL)
+    {
+      node = xmlNewChild (domain, NULL, BAD_CAST "idmap", NULL);
+      add_idmap (node, "uid", spec->uid_map);
+      add_idmap (node, "gid", spec->gid_map);
+    }
 
   node = xmlNewChild (domain, NULL, BAD_CAST "features", NULL);
   xmlNewChild (node, NULL, BAD_CAST "privnet", NULL);

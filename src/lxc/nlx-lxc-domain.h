@@ -19,6 +19,7 @@ G_BEGIN_DECLS
  *   %NULL lets libvirt choose
  * @root_volume: (nullable): the volume the root filesystem comes from
  * @root_image: (nullable): the image tree the root is an overlay over
+ * @privileged: the instance runs without a user namespace
  * @volumes: (element-type NlxVolumeAttachment): attached volumes
  *
  * What the driver keeps in the domain's own metadata element
@@ -28,6 +29,7 @@ typedef struct {
   char *shutdown_signal;
   char *root_volume;
   char *root_image;
+  gboolean privileged;
   GPtrArray *volumes;
 } NlxLxcMetadata;
 
@@ -53,6 +55,9 @@ char *nlx_lxc_disk_xml (const char *device,
  *   instance->volumes, in the same order
  * @root_image: (nullable): the image tree @root_dir is an overlay over,
  *   kept in the metadata so that the overlay can be made again
+ * @uid_map: (nullable) (element-type NlxIdMapRange): the user namespace's
+ *   uid map; %NULL for a privileged instance, which has none
+ * @gid_map: (nullable) (element-type NlxIdMapRange): its gid map
  */
 typedef struct {
   const NlxInstance *instance;
@@ -61,6 +66,8 @@ typedef struct {
   const char *shutdown_signal;
   const char * const *disk_sources;
   const char *root_image;
+  GArray *uid_map;
+  GArray *gid_map;
 } NlxLxcDomainSpec;
 
 char *nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,

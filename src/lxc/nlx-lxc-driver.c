@@ -26,6 +26,7 @@
 #include "nlx-lxc-console.h"
 #include "nlx-lxc-domain.h"
 #include "nlx-lxc-error.h"
+#include "nlx-idmap.h"
 #include "nlx-lxc-volume.h"
 #include "nlx-mount.h"
 
@@ -44,6 +45,11 @@ struct _NlxDriverState {
   char *uri;
   char *instances_path;
   NlxVolumeSettings *volumes;
+  /* [lxc] uid_maps and gid_maps, host-wide as in Nova, and a user
+   * namespace with them for idmapped root filesystems. */
+  GArray *uid_map;
+  GArray *gid_map;
+  NlxLxcIdmap idmap;
   guint soft_reboot_timeout_s;
 
   /* The connection is replaced when libvirtd restarts, so operations take
@@ -125,8 +131,9 @@ on_lifecycle (virConnectPtr conn,
 
   /* event_func is set before the callback is registered and never
    * changes afterwards. */
-  if (is_ours (dom, uuid))
-    state->event_func (uuid, state->event_data);
+  if (!is_ours (dom, uuid))
+    return 0;
+  state->event_func (uuid, state->event_data);
   return 0;
 }
 
@@ -720,11 +727,13 @@ prepare_volumes (NlxDriverState *state,
   g_autofree char *dir = instance_dir (state, uuid);
   g_autofree char *root = NULL;
 
+  const NlxLxcIdmap *idmap = metadata->privileged ? NULL : &state->idmap;
+
   if (metadata->root_volume != NULL)
     root = nlx_lxc_volume_mount_root (state->volumes, uuid,
-                                      metadata->root_volume, dir, error);
+                                      metadata->root_volume, dir, idmap, error);
   else if (metadata->root_image != NULL)
-    root = nlx_lxc_overlay_root (dir, metadata->root_image, error);
+    root = nlx_lxc_overlay_root (dir, metadata->root_image, idmap, error);
   if ((metadata->root_volume != NULL || metadata->root_image != NULL) &&
       root == NULL)
     return FALSE;
@@ -817,6 +826,39 @@ start_instance (NlxDriverState *state,
   return FALSE;
 }
 
+/* libvirt_lxc sets up an unprivileged instance's root as the instance's
+ * root user, an unprivileged host uid, which must therefore be able to
+ * reach the instances directory. */
+static gboolean
+check_searchable (const char *path,
+                  guint32 root_uid,
+                  GError **error)
+{
+  g_autofree char *dir = g_strdup (path);
+
+  while (TRUE)
+    {
+      GStatBuf st;
+      char *parent;
+
+      if (g_stat (dir, &st) == 0 && !(st.st_mode & S_IXOTH) &&
+          st.st_uid != root_uid)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       _("Instances run as host uid %u, which cannot reach "
+                         "instances_path %s: %s is not searchable by others; "
+                         "chmod o+x it or choose another instances_path"),
+                       root_uid, path, dir);
+          return FALSE;
+        }
+      if (g_str_equal (dir, "/"))
+        return TRUE;
+      parent = g_path_get_dirname (dir);
+      g_free (dir);
+      dir = parent;
+    }
+}
+
 /* ---- the driver ------------------------------------------------------- */
 
 static gpointer
@@ -867,13 +909,24 @@ lxc_init_host (GKeyFile *config,
   guint timeout = DEFAULT_SOFT_REBOOT_TIMEOUT_S;
   g_autoptr(virConnect) conn = NULL;
   g_autoptr(NlxVolumeSettings) volumes = NULL;
+  g_autofree char *uid_text = nlx_config_get_string (config, "lxc", "uid_maps",
+                                                     NLX_IDMAP_DEFAULT);
+  g_autofree char *gid_text = nlx_config_get_string (config, "lxc", "gid_maps",
+                                                     NLX_IDMAP_DEFAULT);
+  g_autoptr(GArray) uid_map = NULL;
+  g_autoptr(GArray) gid_map = NULL;
+  NlxLxcIdmap idmap = { -1, 0, 0 };
   const char *type;
   NlxDriverState *state;
 
   if (!nlx_config_get_uint (config, "libvirt", "wait_soft_reboot_seconds",
                             0, 3600, &timeout, error) ||
-      (volumes = nlx_volume_settings_new (config, error)) == NULL)
+      (volumes = nlx_volume_settings_new (config, error)) == NULL ||
+      (uid_map = nlx_idmap_parse (uid_text, "[lxc] uid_maps", error)) == NULL ||
+      (gid_map = nlx_idmap_parse (gid_text, "[lxc] gid_maps", error)) == NULL)
     return NULL;
+  nlx_idmap_to_host (uid_map, 0, &idmap.root_uid);
+  nlx_idmap_to_host (gid_map, 0, &idmap.root_gid);
 
   nlx_lxc_error_silence_libvirt ();
   start_event_loop ();
@@ -912,9 +965,16 @@ lxc_init_host (GKeyFile *config,
       return NULL;
     }
 
+  if (!check_searchable (real_path, idmap.root_uid, error))
+    return NULL;
+  idmap.userns_fd = nlx_userns_open (uid_map, gid_map, error);
+  if (idmap.userns_fd < 0)
+    return NULL;
+
   state = g_new0 (NlxDriverState, 1);
   g_mutex_init (&state->lock);
   g_mutex_init (&state->console_lock);
+
   g_cond_init (&state->console_cond);
   state->uri = g_steal_pointer (&uri);
   state->conn = g_steal_pointer (&conn);
@@ -922,6 +982,9 @@ lxc_init_host (GKeyFile *config,
   virConnectRegisterCloseCallback (state->conn, on_close, state, NULL);
   state->instances_path = g_steal_pointer (&real_path);
   state->volumes = g_steal_pointer (&volumes);
+  state->uid_map = g_steal_pointer (&uid_map);
+  state->gid_map = g_steal_pointer (&gid_map);
+  state->idmap = idmap;
   state->soft_reboot_timeout_s = timeout;
   state->console_thread = g_thread_new ("console-drainer", console_drainer,
                                         state);
@@ -940,12 +1003,16 @@ lxc_cleanup_host (NlxDriverState *state)
   g_mutex_lock (&state->lock);
   drop_connection (state);
   g_mutex_unlock (&state->lock);
+
   g_mutex_clear (&state->lock);
   g_mutex_clear (&state->console_lock);
   g_cond_clear (&state->console_cond);
   g_free (state->uri);
   g_free (state->instances_path);
   nlx_volume_settings_free (state->volumes);
+  g_array_unref (state->uid_map);
+  g_array_unref (state->gid_map);
+  close (state->idmap.userns_fd);
   g_free (state);
 }
 
@@ -1101,41 +1168,30 @@ check_image (const NlxImage *image,
   return check_init (image->path, init, what, error);
 }
 
-/* Lays out the instance directory and returns the root tree to use: an
- * overlay over a directory image, or a tarball image extracted. */
+/* The tree an instance's root is an overlay over: a directory image
+ * itself, or a tarball image extracted into the instance's directory. */
 static char *
-prepare_root (const char *dir,
-              const NlxImage *image,
-              GError **error)
+root_image (const char *dir,
+            const NlxImage *image,
+            GError **error)
 {
-  g_autofree char *rootfs = NULL;
+  g_autofree char *tree = NULL;
 
-  if (g_mkdir (dir, 0711) != 0)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot create instance directory %s: %s"), dir,
-                   g_strerror (saved_errno));
-      return NULL;
-    }
-  /* Copy on write: the image stays as it is, shared by every instance. */
   if (image->format == NLX_IMAGE_FORMAT_DIRECTORY)
-    return nlx_lxc_overlay_root (dir, image->path, error);
-
-  rootfs = g_build_filename (dir, "rootfs", NULL);
-  if (g_mkdir (rootfs, 0755) != 0)
+    return g_strdup (image->path);
+  tree = g_build_filename (dir, "image", NULL);
+  if (g_mkdir_with_parents (tree, 0755) != 0)
     {
       int saved_errno = errno;
 
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot create root directory %s: %s"), rootfs,
+                   _("Cannot create directory %s: %s"), tree,
                    g_strerror (saved_errno));
       return NULL;
     }
-  if (!nlx_archive_extract (image->path, rootfs, error))
+  if (!nlx_archive_extract (image->path, tree, error))
     return NULL;
-  return g_steal_pointer (&rootfs);
+  return g_steal_pointer (&tree);
 }
 
 /* Everything an instance holds on the host but its domain: root mounts,
@@ -1152,12 +1208,15 @@ release_instance (NlxDriverState *state,
          remove_instance_dir (dir, error);
 }
 
-/* The root tree: an overlay over the root volume, or the image's. */
+/* The root tree: an overlay over the root volume, or over the image's
+ * tree, which *tree names. */
 static char *
 spawn_root (NlxDriverState *state,
             const NlxInstance *instance,
             const NlxImage *image,
             const char *init,
+            const NlxLxcIdmap *idmap,
+            char **tree,
             GError **error)
 {
   g_autofree char *dir = instance_dir (state, instance->uuid);
@@ -1165,10 +1224,12 @@ spawn_root (NlxDriverState *state,
   g_autofree char *what = NULL;
 
   if (instance->root_volume == NULL)
-    return prepare_root (dir, image, error);
-
+    {
+      *tree = root_image (dir, image, error);
+      return *tree ? nlx_lxc_overlay_root (dir, *tree, idmap, error) : NULL;
+    }
   root = nlx_lxc_volume_mount_root (state->volumes, instance->uuid,
-                                    instance->root_volume, dir, error);
+                                    instance->root_volume, dir, idmap, error);
   what = g_strdup_printf (_("Root volume %s"), instance->root_volume);
   if (root == NULL || !check_init (root, init, what, error))
     return NULL;
@@ -1185,8 +1246,10 @@ lxc_spawn (NlxDriverState *state,
   const char *signal = NULL;
   g_autofree char *name = nlx_instance_domain_name (instance);
   g_autofree char *root = NULL;
+  g_autofree char *tree = NULL;
   g_autofree char *xml = NULL;
   g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func (g_free);
+  const NlxLxcIdmap *idmap = instance->flavor.privileged ? NULL : &state->idmap;
   g_autoptr(virConnect) conn = NULL;
   g_autoptr(virDomain) dom = NULL;
   NlxLxcDomainSpec spec = { 0 };
@@ -1217,7 +1280,7 @@ lxc_spawn (NlxDriverState *state,
   if (!release_instance (state, instance->uuid, error))
     return FALSE;
 
-  root = spawn_root (state, instance, image, init, error);
+  root = spawn_root (state, instance, image, init, idmap, &tree, error);
   for (guint i = 0; root != NULL && i < instance->volumes->len; i++)
     {
       gboolean created;
@@ -1235,9 +1298,12 @@ lxc_spawn (NlxDriverState *state,
       spec.init_path = init;
       spec.shutdown_signal = signal;
       spec.disk_sources = (const char * const *) disks->pdata;
-      if (instance->root_volume == NULL &&
-          image->format == NLX_IMAGE_FORMAT_DIRECTORY)
-        spec.root_image = image->path;
+      spec.root_image = tree;
+      if (idmap != NULL)
+        {
+          spec.uid_map = state->uid_map;
+          spec.gid_map = state->gid_map;
+        }
       xml = nlx_lxc_domain_build (&spec, error);
     }
   if (xml != NULL)

@@ -224,22 +224,13 @@ make_dir (const char *path,
   return FALSE;
 }
 
-/**
- * nlx_lxc_overlay_root:
- * @dir: the instance's directory
- * @lower: the read-only tree underneath
- * @error: return location for a #NLX_DRIVER_ERROR
- *
- * Mounts an overlay at DIR/rootfs over @lower whose writes go to
- * DIR/upper, so any number of instances share @lower and spawning costs
- * the same whatever its size.  An overlay already there is kept.
- *
- * Returns: (transfer full): DIR/rootfs
- */
-char *
-nlx_lxc_overlay_root (const char *dir,
-                      const char *lower,
-                      GError **error)
+/* Mounts an overlay over @lower at DIR/rootfs, its writes in DIR/upper,
+ * owned by the instance's root. */
+static char *
+overlay (const char *dir,
+         const char *lower,
+         const NlxLxcIdmap *idmap,
+         GError **error)
 {
   g_autofree char *upper = g_build_filename (dir, "upper", NULL);
   g_autofree char *work = g_build_filename (dir, "work", NULL);
@@ -247,11 +238,55 @@ nlx_lxc_overlay_root (const char *dir,
 
   if (nlx_mount_is_in_namespace (getpid (), rootfs))
     return g_steal_pointer (&rootfs);
-  if (!make_dir (dir, 0711, error) || !make_dir (upper, 0755, error) ||
-      !make_dir (work, 0700, error) || !make_dir (rootfs, 0755, error) ||
-      !nlx_mount_overlay (lower, upper, work, rootfs, error))
+  if (!make_dir (upper, 0755, error) || !make_dir (work, 0700, error) ||
+      !make_dir (rootfs, 0755, error))
+    return NULL;
+  /* The root directory of the merged tree is the upper one's. */
+  if (idmap != NULL && lchown (upper, idmap->root_uid, idmap->root_gid) != 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot give %s to the instance's root: %s"), upper,
+                   g_strerror (errno));
+      return NULL;
+    }
+  if (!nlx_mount_overlay (lower, upper, work, rootfs, error))
     return NULL;
   return g_steal_pointer (&rootfs);
+}
+
+/**
+ * nlx_lxc_overlay_root:
+ * @dir: the instance's directory
+ * @source: the read-only tree underneath, an image
+ * @idmap: (nullable): the instance's id maps; %NULL for a privileged one
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Mounts an overlay at DIR/rootfs over @source whose writes go to
+ * DIR/upper, so any number of instances share @source and spawning costs
+ * the same whatever its size.  With @idmap, the lower layer is @source
+ * mounted idmapped at DIR/lower: its files, owned by root on disk, show
+ * as the instance's root, and no byte of the image changes.  What is
+ * mounted already is kept.
+ *
+ * Returns: (transfer full): DIR/rootfs
+ */
+char *
+nlx_lxc_overlay_root (const char *dir,
+                      const char *source,
+                      const NlxLxcIdmap *idmap,
+                      GError **error)
+{
+  g_autofree char *lower = g_build_filename (dir, "lower", NULL);
+
+  if (!make_dir (dir, 0711, error))
+    return NULL;
+  if (idmap == NULL)
+    return overlay (dir, source, NULL, error);
+  if (!make_dir (lower, 0755, error) ||
+      (!nlx_mount_is_in_namespace (getpid (), lower) &&
+       !nlx_mount_idmapped (source, idmap->userns_fd, lower, error)))
+    return NULL;
+  return overlay (dir, lower, idmap, error);
 }
 
 /**
@@ -262,9 +297,9 @@ nlx_lxc_overlay_root (const char *dir,
  * @dir: the instance's directory
  * @error: return location for a #NLX_DRIVER_ERROR
  *
- * Mounts the root volume read-only (checked like any mounted volume) at
- * DIR/volume and nlx_lxc_overlay_root() over it, so the volume itself is
- * never written.  What is mounted already is kept, so this also restores
+ * Mounts the root volume read-only (checked like any mounted volume, and
+ * idmapped with @idmap) at DIR/volume and an overlay over it as
+ * nlx_lxc_overlay_root() does, so the volume itself is never written.  What is mounted already is kept, so this also restores
  * the root after a host reboot.
  *
  * Returns: (transfer full): DIR/rootfs
@@ -274,6 +309,7 @@ nlx_lxc_volume_mount_root (const NlxVolumeSettings *settings,
                            const char *uuid,
                            const char *volume_id,
                            const char *dir,
+                           const NlxLxcIdmap *idmap,
                            GError **error)
 {
   g_autofree char *name = nlx_lxc_volume_loop_name (uuid, ROOT_DEVICE);
@@ -293,7 +329,9 @@ nlx_lxc_volume_mount_root (const NlxVolumeSettings *settings,
     {
       fstype = probe (settings, loop, volume_id, error);
       fd = fstype ? nlx_mount_prepare (loop, fstype, TRUE, error) : -1;
-      if (fd < 0 || !nlx_mount_at (fd, lower, error))
+      if (fd < 0 ||
+          (idmap != NULL && !nlx_mount_idmap (fd, idmap->userns_fd, error)) ||
+          !nlx_mount_at (fd, lower, error))
         {
           if (fd >= 0)
             close (fd);
@@ -303,7 +341,7 @@ nlx_lxc_volume_mount_root (const NlxVolumeSettings *settings,
         }
       close (fd);
     }
-  rootfs = nlx_lxc_overlay_root (dir, lower, error);
+  rootfs = overlay (dir, lower, idmap, error);
   if (rootfs == NULL)
     {
       nlx_umount (lower, NULL);
@@ -318,15 +356,17 @@ nlx_lxc_volume_mount_root (const NlxVolumeSettings *settings,
  * @dir: the instance's directory
  * @error: return location for a #NLX_DRIVER_ERROR
  *
- * Undoes nlx_lxc_volume_mount_root(), but for the loop device; succeeds
- * when nothing is mounted.
+ * Undoes nlx_lxc_overlay_root() and nlx_lxc_volume_mount_root(), but for
+ * the loop device; succeeds when nothing is mounted.
  */
 gboolean
 nlx_lxc_volume_umount_root (const char *dir,
                             GError **error)
 {
-  g_autofree char *lower = g_build_filename (dir, "volume", NULL);
+  g_autofree char *volume = g_build_filename (dir, "volume", NULL);
+  g_autofree char *lower = g_build_filename (dir, "lower", NULL);
   g_autofree char *rootfs = g_build_filename (dir, "rootfs", NULL);
 
-  return nlx_umount (rootfs, error) && nlx_umount (lower, error);
+  return nlx_umount (rootfs, error) && nlx_umount (volume, error) &&
+         nlx_umount (lower, error);
 }

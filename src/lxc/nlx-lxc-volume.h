@@ -26,13 +26,30 @@ gboolean nlx_lxc_volume_release (const char *uuid,
                                  GError **error);
 gboolean nlx_lxc_volume_release_all (const char *uuid,
                                      GError **error);
+/**
+ * NlxLxcIdmap:
+ * @userns_fd: a user namespace with the instance's id maps
+ * @root_uid: the host uid of the instance's root
+ * @root_gid: the host gid of the instance's root
+ *
+ * How an unprivileged instance's root filesystem is owned; privileged
+ * instances have none (%NULL).
+ */
+typedef struct {
+  int userns_fd;
+  guint32 root_uid;
+  guint32 root_gid;
+} NlxLxcIdmap;
+
 char *nlx_lxc_overlay_root (const char *dir,
-                            const char *lower,
+                            const char *source,
+                            const NlxLxcIdmap *idmap,
                             GError **error);
 char *nlx_lxc_volume_mount_root (const NlxVolumeSettings *settings,
                                  const char *uuid,
                                  const char *volume_id,
                                  const char *dir,
+                                 const NlxLxcIdmap *idmap,
                                  GError **error);
 gboolean nlx_lxc_volume_umount_root (const char *dir,
                                      GError **error);

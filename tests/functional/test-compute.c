@@ -160,6 +160,8 @@ write_config (Fixture *f)
     "[api]\nsocket = %s\n"
     "[libvirt]\nwait_soft_reboot_seconds = 20\n"
     "[flavor m1.tiny]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
+    "[flavor m1.privileged]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
+    "privileged = true\n"
     "[image " IMAGE "]\npath = %s\nos_shutdown_signal = SIGUSR2\n"
     "[image " BROKEN_IMAGE "]\npath = %s\nos_init_path = /no/such/init\n"
     "[volumes]\npath = %s/volumes\n%s",
@@ -187,13 +189,16 @@ add_agent (const char *root)
                                                   NULL);
   g_autofree char *text = NULL;
 
+  /* Files the host writes belong to an unmapped uid inside a user
+   * namespace: -f, or busybox mv asks on the console. */
   g_file_set_contents (agent,
+                       "exec </dev/null\n"
                        "while :; do\n"
                        "  if [ -f /dev/nlxtest.sh ]; then\n"
-                       "    mv /dev/nlxtest.sh /dev/nlxtest.run\n"
+                       "    mv -f /dev/nlxtest.sh /dev/nlxtest.run\n"
                        "    sh /dev/nlxtest.run >/dev/nlxtest.out 2>&1\n"
                        "    echo $? >/dev/nlxtest.tmp\n"
-                       "    mv /dev/nlxtest.tmp /dev/nlxtest.rc\n"
+                       "    mv -f /dev/nlxtest.tmp /dev/nlxtest.rc\n"
                        "  fi\n"
                        "  sleep 0.05\n"
                        "done\n", -1, &error);
@@ -238,6 +243,8 @@ fixture_setup (Fixture *f,
 
       f->dir = g_dir_make_tmp ("nlx-test-compute-XXXXXX", &error);
       g_assert_no_error (error);
+      /* Instances' root, an unprivileged uid, must reach their roots. */
+      g_assert_cmpint (g_chmod (f->dir, 0711), ==, 0);
       g_setenv ("NLX_TEST_DIR", f->dir, TRUE);
       root = g_build_filename (f->dir, "root", NULL);
       run_command ((const char * const []) { mkrootfs, root, NULL });
@@ -1301,6 +1308,126 @@ test_volume_fsck (Fixture *f)
   delete_and_check (f, id);
 }
 
+/* ---- secure by default ---------------------------------------------------- */
+
+/* The host uid of a process. */
+static guint
+host_uid (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int) pid);
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  line = strstr (status, "\nUid:");
+  g_assert_nonnull (line);
+  return (guint) g_ascii_strtoull (line + strlen ("\nUid:"), NULL, 10);
+}
+
+/* An instance's init cannot load modules (no CAP_SYS_MODULE in its
+ * bounding set, and, in its own user namespace, none that counts for the
+ * host), nor do raw I/O, set the clock or make device nodes.  Checked on the host: this kernel has no module loader, so
+ * init_module would fail for everyone. */
+static void
+check_no_host_powers (Fixture *f,
+                      const char *id,
+                      gboolean own_user_namespace)
+{
+  /* sys_module, sys_rawio, sys_time, mknod (<linux/capability.h>) */
+  static const guint dropped[] = { 16, 17, 25, 27 };
+  g_autofree char *status_path = g_strdup_printf ("/proc/%d/status",
+                                                  (int) init_of (f, id));
+  g_autofree char *ns_path = g_strdup_printf ("/proc/%d/ns/user",
+                                              (int) init_of (f, id));
+  g_autofree char *status = NULL;
+  g_autofree char *ns = g_file_read_link (ns_path, NULL);
+  g_autofree char *own_ns = g_file_read_link ("/proc/self/ns/user", NULL);
+  const char *line;
+  guint64 bounding;
+
+  g_assert_true (g_file_get_contents (status_path, &status, NULL, NULL));
+  line = strstr (status, "\nCapBnd:");
+  g_assert_nonnull (line);
+  bounding = g_ascii_strtoull (line + strlen ("\nCapBnd:"), NULL, 16);
+  for (gsize i = 0; i < G_N_ELEMENTS (dropped); i++)
+    g_assert_cmpuint (bounding & (G_GUINT64_CONSTANT (1) << dropped[i]), ==, 0);
+  g_assert_nonnull (ns);
+  g_assert_cmpint (g_strcmp0 (ns, own_ns) != 0, ==, own_user_namespace);
+}
+
+/* Root inside is an unprivileged uid outside, and holds none of the
+ * powers over the host: no modules, no host sysctls, no mounts. */
+static void
+test_unprivileged_root (Fixture *f)
+{
+  g_autofree char *id = boot (f, "nlxtest-userns");
+  g_autoptr(virDomain) dom = virDomainLookupByUUIDString (f->conn, id);
+  g_autofree char *xml = virDomainGetXMLDesc (dom, 0);
+
+  g_assert_nonnull (strstr (xml, "<idmap>"));
+  g_assert_cmpuint (host_uid (init_of (f, id)), ==, 100000);
+  /* Files of the image, root's on disk, are root's inside. */
+  assert_in_container (f, id, "stat -c %u /bin/busybox", 0, "0");
+  assert_in_container (f, id, "id -u", 0, "0");
+  check_no_host_powers (f, id, TRUE);
+  assert_in_container (f, id, "echo 1 > /proc/sys/kernel/panic", 1, NULL);
+  assert_in_container (f, id, "echo 1 > /proc/sys/vm/drop_caches", 1, NULL);
+  assert_in_container (f, id, "mkdir -p /tmp/m && mount -t tmpfs none /tmp/m",
+                       1, NULL);
+  assert_in_container (f, id, "mknod /tmp/sda b 8 0", 1, NULL);
+  /* What it writes is owned by its unprivileged uid on the host. */
+  assert_in_container (f, id, "echo x > /root/written", 0, NULL);
+  {
+    g_autofree char *written = g_build_filename (f->dir, "instances", id,
+                                                 "upper", "root", "written",
+                                                 NULL);
+    GStatBuf st;
+
+    g_assert_cmpint (g_stat (written, &st), ==, 0);
+    g_assert_cmpuint (st.st_uid, ==, 100000);
+  }
+  delete_and_check (f, id);
+}
+
+/* A flavor may opt out: root inside is root on the host, and the API and
+ * the domain XML say so. */
+static void
+test_privileged_flavor (Fixture *f)
+{
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) flavor = NULL;
+  g_autofree char *id = NULL;
+  g_autoptr(virDomain) dom = NULL;
+  g_autofree char *xml = NULL;
+  JsonObject *specs;
+
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/flavors/m1.privileged",
+                                  NULL, &flavor), ==, 200);
+  specs = json_object_get_object_member (nlx_test_object_at (flavor, "flavor"),
+                                         "extra_specs");
+  g_assert_cmpstr (json_object_get_string_member (specs, "nova_lxc:privileged"),
+                   ==, "true");
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers",
+                                  "{\"server\": {\"name\": \"nlxtest-privileged\", "
+                                  "\"flavorRef\": \"m1.privileged\", "
+                                  "\"imageRef\": \"" IMAGE "\"}}", &reply), ==, 202);
+  id = g_strdup (json_object_get_string_member (nlx_test_object_at (reply, "server"),
+                                                "id"));
+  g_clear_pointer (&reply, json_node_unref);
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  reply = nlx_test_show (f->session, id);
+  g_assert_true (json_object_get_boolean_member (nlx_test_object_at (reply, "server"),
+                                                 "nova_lxc:privileged"));
+  dom = virDomainLookupByUUIDString (f->conn, id);
+  xml = virDomainGetXMLDesc (dom, 0);
+  g_assert_null (strstr (xml, "<idmap>"));
+  g_assert_nonnull (strstr (xml, "<nlx:privileged/>"));
+  g_assert_cmpuint (host_uid (init_of (f, id)), ==, 0);
+  /* Still without the capabilities every instance drops. */
+  check_no_host_powers (f, id, FALSE);
+  delete_and_check (f, id);
+}
+
 /* ---- libvirtd restart ---------------------------------------------------- */
 
 static void
@@ -1368,6 +1495,8 @@ main (int argc,
     { "/nlx/compute/servers/delete-in-each-state", test_delete_in_each_state },
     { "/nlx/compute/servers/negative", test_negative },
     { "/nlx/compute/crash-recovery", test_crash_recovery },
+    { "/nlx/compute/secure/unprivileged-root", test_unprivileged_root },
+    { "/nlx/compute/secure/privileged-flavor", test_privileged_flavor },
     { "/nlx/compute/volumes/attach-detach", test_volume_attach_detach },
     { "/nlx/compute/volumes/refused", test_volume_refused },
     { "/nlx/compute/volumes/dirty-journal", test_volume_dirty_journal },

@@ -107,6 +107,8 @@ fixture_setup (Fixture *f,
 
       f->dir = g_dir_make_tmp ("nlx-test-XXXXXX", &error);
       g_assert_no_error (error);
+      /* Instances' root, an unprivileged uid, must reach their roots. */
+      g_assert_cmpint (g_chmod (f->dir, 0711), ==, 0);
       f->uuid = g_strconcat ("7e57c", random + 5, NULL);
       g_setenv ("NLX_TEST_DIR", f->dir, TRUE);
       g_setenv ("NLX_TEST_UUID", f->uuid, TRUE);
