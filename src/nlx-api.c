@@ -21,6 +21,8 @@
 #include "nlx-error.h"
 
 #define API_VERSION "2.1"
+/* The flavor extra spec of instances without a user namespace. */
+#define NLX_API_PRIVILEGED_SPEC "nova_lxc:privileged"
 
 struct _NlxApi {
   const NlxConfig *config;
@@ -306,6 +308,8 @@ add_server (JsonBuilder *builder,
   add_time (builder, "created", instance->created_at);
   add_time (builder, "updated", record->updated_at);
   add_ref (builder, request, "flavor", "flavors", instance->flavor.name);
+  json_builder_set_member_name (builder, "nova_lxc:privileged");
+  json_builder_add_boolean_value (builder, instance->flavor.privileged);
   /* Booted from a volume without an image, Nova shows "". */
   if (instance->image_ref != NULL)
     add_ref (builder, request, "image", "images", instance->image_ref);
@@ -707,6 +711,11 @@ instance_from_request (Request *request,
   add_int (builder, "vcpus", flavor->vcpus);
   add_int (builder, "memory_mb", flavor->memory_mb);
   add_int (builder, "root_gb", flavor->root_gb);
+  if (flavor->privileged)
+    {
+      json_builder_set_member_name (builder, "privileged");
+      json_builder_add_boolean_value (builder, TRUE);
+    }
   json_builder_end_object (builder);
   if (image_ref != NULL)
     add_string (builder, "image_ref", image_ref);
@@ -1229,6 +1238,12 @@ add_flavor (JsonBuilder *builder,
       json_builder_add_double_value (builder, 1.0);
       json_builder_set_member_name (builder, "os-flavor-access:is_public");
       json_builder_add_boolean_value (builder, TRUE);
+      /* As Nova's flavor extra specs (shown from microversion 2.61). */
+      json_builder_set_member_name (builder, "extra_specs");
+      json_builder_begin_object (builder);
+      if (flavor->privileged)
+        add_string (builder, NLX_API_PRIVILEGED_SPEC, "true");
+      json_builder_end_object (builder);
     }
   add_links (builder, request, "flavors", flavor->name);
   json_builder_end_object (builder);
@@ -1310,6 +1325,191 @@ catalog_request (Request *request,
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   respond (request, 200, body);
+}
+
+/* An image of the store: Nova's image fields, the content checksum as
+ * its id, and its properties as metadata. */
+static void
+add_stored_image (JsonBuilder *builder,
+                  Request *request,
+                  const NlxStoredImage *image,
+                  gboolean detail)
+{
+  json_builder_begin_object (builder);
+  add_string (builder, "id", image->id);
+  add_string (builder, "name", image->name);
+  if (detail)
+    {
+      GHashTableIter iter;
+      gpointer key, value;
+
+      add_string (builder, "status", "ACTIVE");
+      add_time (builder, "created", image->created_at);
+      add_time (builder, "updated", image->created_at);
+      add_int (builder, "minDisk", 0);
+      add_int (builder, "minRam", 0);
+      add_int (builder, "progress", 100);
+      add_int (builder, "OS-EXT-IMG-SIZE:size", image->size_bytes);
+      add_string (builder, "nova_lxc:format",
+                  nlx_stored_image_format_to_string (image->format));
+      add_int (builder, "nova_lxc:tree_size", image->tree_size_bytes);
+      json_builder_set_member_name (builder, "metadata");
+      json_builder_begin_object (builder);
+      g_hash_table_iter_init (&iter, image->properties);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        add_string (builder, key, value);
+      json_builder_end_object (builder);
+    }
+  add_links (builder, request, "images", image->id);
+  json_builder_end_object (builder);
+}
+
+static void
+respond_stored_image (Request *request,
+                      const NlxStoredImage *image)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "image");
+  add_stored_image (builder, request, image, TRUE);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  respond (request, 200, body);
+}
+
+static void
+image_imported (GObject *source,
+                GAsyncResult *result,
+                gpointer data)
+{
+  g_autoptr(Request) request = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxStoredImage) image =
+    nlx_manager_import_image_finish (request->api->manager, result, &error);
+
+  if (image == NULL)
+    respond_error (request, error);
+  else
+    respond_stored_image (request, image);
+  soup_server_message_unpause (request->msg);
+}
+
+/* POST /images: nova-lxc's import of a file on the compute host, which
+ * only a local administrator may name. */
+static void
+import_image (Request *request)
+{
+  static const char * const known[] = { "name", "file", "properties", NULL };
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(GHashTable) properties = g_hash_table_new_full (g_str_hash,
+                                                            g_str_equal,
+                                                            g_free, g_free);
+  JsonObject *image = read_body (request, parser, "image");
+  GSocketAddress *local = soup_server_message_get_local_address (request->msg);
+  JsonNode *props;
+  const char *name, *file;
+
+  if (image == NULL || !check_members (request, image, known) ||
+      (name = get_string_member (request, image, "name")) == NULL ||
+      (file = get_string_member (request, image, "file")) == NULL)
+    return;
+  if (local != NULL && G_IS_INET_SOCKET_ADDRESS (local))
+    {
+      respond_fault (request, 403,
+                     _("An image import names a file on the compute host, so "
+                       "it is only taken over the Unix socket"));
+      return;
+    }
+  props = json_object_get_member (image, "properties");
+  if (props != NULL && !JSON_NODE_HOLDS_NULL (props))
+    {
+      g_autoptr(GList) members = NULL;
+
+      if (!require_object (request, props, "properties"))
+        return;
+      members = json_object_get_members (json_node_get_object (props));
+      for (GList *l = members; l != NULL; l = l->next)
+        {
+          const char *value = get_string_member (request,
+                                                 json_node_get_object (props),
+                                                 l->data);
+          if (value == NULL)
+            return;
+          g_hash_table_insert (properties, g_strdup (l->data), g_strdup (value));
+        }
+    }
+  nlx_manager_import_image_async (request->api->manager, file, name, properties,
+                                  image_imported, request_keep (request));
+}
+
+/* /images[/{id|detail}]: the configured images, then the store's. */
+static void
+images_request (Request *request,
+                const char *method,
+                const char *id)
+{
+  const NlxConfig *config = request->api->config;
+  NlxImageStore *store = nlx_manager_get_image_store (request->api->manager);
+  g_autoptr(GError) error = NULL;
+
+  if (id == NULL && g_str_equal (method, "POST"))
+    import_image (request);
+  else if (id != NULL && !g_str_equal (id, "detail") &&
+           nlx_config_find_image (config, id) == NULL)
+    {
+      if (g_str_equal (method, "DELETE"))
+        {
+          if (nlx_manager_delete_image (request->api->manager, id, &error))
+            respond (request, 204, NULL);
+          else
+            respond_error (request, error);
+        }
+      else if (g_str_equal (method, "GET"))
+        {
+          g_autoptr(NlxStoredImage) image = nlx_image_store_lookup (store, id,
+                                                                   &error);
+          if (image == NULL)
+            respond_error (request, error);
+          else
+            respond_stored_image (request, image);
+        }
+      else
+        respond_fault (request, 405, _("An image takes GET or DELETE"));
+    }
+  else if (!g_str_equal (method, "GET"))
+    respond_fault (request, 405,
+                   id != NULL && !g_str_equal (id, "detail")
+                     ? _("Images configured in nova-lxc.conf are removed "
+                         "there, not through the API")
+                     : _("Images take GET or POST"));
+  else if (id != NULL && !g_str_equal (id, "detail"))
+    catalog_request (request, "images", id);
+  else
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+      g_autoptr(JsonNode) body = NULL;
+      g_autoptr(GPtrArray) stored = nlx_image_store_list (store, &error);
+      gboolean detail = id != NULL;
+
+      if (stored == NULL)
+        {
+          respond_error (request, error);
+          return;
+        }
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "images");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < config->images->len; i++)
+        add_image (builder, request, config->images->pdata[i], detail);
+      for (guint i = 0; i < stored->len; i++)
+        add_stored_image (builder, request, stored->pdata[i], detail);
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+      body = json_builder_get_root (builder);
+      respond (request, 200, body);
+    }
 }
 
 /* ---- hypervisors ------------------------------------------------------ */
@@ -1746,13 +1946,17 @@ route (Request *request,
       volumes_request (request, method, n == 3 ? parts[2] : NULL);
       return;
     }
+  if (g_str_equal (collection, "images") && n <= 3)
+    {
+      images_request (request, method, n == 3 ? parts[2] : NULL);
+      return;
+    }
   if (!g_str_equal (method, "GET"))
     {
       respond_fault (request, 405, _("This resource is read-only; use GET"));
       return;
     }
-  if ((g_str_equal (collection, "flavors") || g_str_equal (collection, "images")) &&
-      n <= 3)
+  if (g_str_equal (collection, "flavors") && n <= 3)
     catalog_request (request, collection, n == 3 ? parts[2] : NULL);
   else if (g_str_equal (collection, "os-hypervisors") && n <= 3)
     hypervisors_request (request, n == 3 ? parts[2] : NULL);

@@ -13,6 +13,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "nlx-image-store.h"
 #include "nlx-manager.h"
 #include "nlx-store.h"
 #include "nlx-volume.h"
@@ -34,6 +35,7 @@ struct _NlxManager {
   const NlxConfig *config;
   NlxVirt *virt;
   NlxVolumeSettings *volumes;
+  NlxImageStore *images;
   NlxStore *store;
   GMainContext *context;
   GHashTable *entries;          /* uuid -> Entry */
@@ -131,6 +133,7 @@ manager_unref (NlxManager *manager)
     return;
   g_free (manager->host);
   nlx_volume_settings_free (manager->volumes);
+  nlx_image_store_free (manager->images);
   g_free (manager);
 }
 
@@ -806,6 +809,14 @@ nlx_manager_new (const NlxConfig *config,
   manager->volumes = nlx_volume_settings_new (config->keyfile, error);
   if (manager->volumes == NULL)
     return NULL;
+  {
+    g_autofree char *images = g_build_filename (config->state_path, "images",
+                                                NULL);
+
+    manager->images = nlx_image_store_open (images, error);
+    if (manager->images == NULL)
+      return NULL;
+  }
 
   manager->store = nlx_store_open (dir, error);
   if (manager->store == NULL)
@@ -935,8 +946,26 @@ resolve_image (NlxManager *manager,
                GError **error)
 {
   const NlxConfigImage *known = nlx_config_find_image (manager->config, ref);
+  g_autoptr(NlxStoredImage) stored = NULL;
   g_autoptr(NlxImage) image = NULL;
 
+  if (known == NULL)
+    stored = nlx_image_store_lookup (manager->images, ref, NULL);
+  if (stored != NULL)
+    {
+      g_autofree char *rootfs = nlx_image_store_get_rootfs (manager->images,
+                                                           stored);
+      GHashTableIter iter;
+      gpointer key, value;
+
+      image = nlx_image_new_from_path (stored->name, rootfs, error);
+      if (image == NULL)
+        return NULL;
+      g_hash_table_iter_init (&iter, stored->properties);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        nlx_image_set_property (image, key, value);
+      return g_steal_pointer (&image);
+    }
   if (known == NULL)
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
@@ -1692,5 +1721,126 @@ nlx_manager_delete_volume (NlxManager *manager,
   if (!nlx_volume_delete (manager->volumes, id, error))
     return FALSE;
   g_info ("Volume %s deleted", id);
+  return TRUE;
+}
+
+/* ---- the image store ---------------------------------------------------- */
+
+/**
+ * nlx_manager_get_image_store:
+ *
+ * Returns: (transfer none): the images imported on this host, beside the
+ * ones nova-lxc.conf names
+ */
+NlxImageStore *
+nlx_manager_get_image_store (NlxManager *manager)
+{
+  return manager->images;
+}
+
+typedef struct {
+  NlxManager *manager;
+  char *file;
+  char *name;
+  GHashTable *properties;
+} ImportRequest;
+
+static void
+import_request_free (ImportRequest *request)
+{
+  manager_unref (request->manager);
+  g_free (request->file);
+  g_free (request->name);
+  g_clear_pointer (&request->properties, g_hash_table_unref);
+  g_free (request);
+}
+
+static void
+import_image (GTask *task,
+              gpointer source,
+              gpointer data,
+              GCancellable *cancellable)
+{
+  ImportRequest *request = data;
+  GError *error = NULL;
+  NlxStoredImage *image = nlx_image_store_import (request->manager->images,
+                                                  request->file, request->name,
+                                                  request->properties, &error);
+
+  if (image == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, image, (GDestroyNotify) nlx_stored_image_free);
+}
+
+/**
+ * nlx_manager_import_image_async:
+ * @file: a root tarball or a raw or qcow2 disk image on this host
+ * @properties: (nullable): image properties, e.g. os_shutdown_signal
+ *
+ * Imports an image into the store in a worker: a disk image takes tens
+ * of seconds in libguestfs's appliance.
+ */
+void
+nlx_manager_import_image_async (NlxManager *manager,
+                                const char *file,
+                                const char *name,
+                                GHashTable *properties,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  ImportRequest *request = g_new0 (ImportRequest, 1);
+
+  request->manager = manager_ref (manager);
+  request->file = g_strdup (file);
+  request->name = g_strdup (name);
+  request->properties = properties ? g_hash_table_ref (properties) : NULL;
+  g_task_set_task_data (task, request, (GDestroyNotify) import_request_free);
+  g_task_run_in_thread (task, import_image);
+}
+
+NlxStoredImage *
+nlx_manager_import_image_finish (NlxManager *manager,
+                                 GAsyncResult *result,
+                                 GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * nlx_manager_delete_image:
+ * @error: #NLX_DRIVER_ERROR_INVALID_STATE while a server uses it
+ *
+ * Removes an image of the store, named by id or name.
+ */
+gboolean
+nlx_manager_delete_image (NlxManager *manager,
+                          const char *ref,
+                          GError **error)
+{
+  g_autoptr(NlxStoredImage) image = nlx_image_store_lookup (manager->images,
+                                                           ref, error);
+  GHashTableIter iter;
+  Entry *entry;
+
+  if (image == NULL)
+    return FALSE;
+  g_hash_table_iter_init (&iter, manager->entries);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    {
+      const char *used = entry->record->instance->image_ref;
+
+      if (g_strcmp0 (used, image->id) == 0 || g_strcmp0 (used, image->name) == 0)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                       _("Image %s is in use by server %s; delete the server "
+                         "first"), image->name, entry->record->instance->uuid);
+          return FALSE;
+        }
+    }
+  if (!nlx_image_store_delete (manager->images, image->id, error))
+    return FALSE;
+  g_info ("Image %s (%s) deleted", image->name, image->id);
   return TRUE;
 }

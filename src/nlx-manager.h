@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "nlx-config.h"
+#include "nlx-image-store.h"
 #include "nlx-record.h"
 #include "nlx-virt.h"
 #include "nlx-volume.h"
@@ -112,5 +113,19 @@ NlxVolumeInfo *nlx_manager_get_volume (NlxManager *manager,
 gboolean nlx_manager_delete_volume (NlxManager *manager,
                                     const char *id,
                                     GError **error);
+
+NlxImageStore *nlx_manager_get_image_store (NlxManager *manager);
+void nlx_manager_import_image_async (NlxManager *manager,
+                                     const char *file,
+                                     const char *name,
+                                     GHashTable *properties,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data);
+NlxStoredImage *nlx_manager_import_image_finish (NlxManager *manager,
+                                                 GAsyncResult *result,
+                                                 GError **error);
+gboolean nlx_manager_delete_image (NlxManager *manager,
+                                   const char *ref,
+                                   GError **error);
 
 G_END_DECLS

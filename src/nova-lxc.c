@@ -12,6 +12,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "nlx-image-store.h"
 #include "nlx-volume.h"
 
 #define DEFAULT_SOCKET NLX_RUN_DIR "/compute.sock"
@@ -60,6 +61,8 @@ static gboolean opt_length_set = FALSE;
 static guint64 opt_length = 0;
 static char *opt_fs = NULL;
 static char *opt_from_dir = NULL;
+static char *opt_name = NULL;
+static char **opt_properties = NULL;
 static char *opt_device = NULL;
 static char *opt_mount = NULL;
 static char *opt_boot_volume = NULL;
@@ -326,6 +329,11 @@ static const GOptionEntry entries[] = {
   { "from-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_from_dir,
     N_("volume-create: fill the filesystem with the tree of this directory "
        "of the compute host (over the Unix socket only)"), N_("DIR") },
+  { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name,
+    N_("image-import: the image's name"), N_("NAME") },
+  { "property", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_properties,
+    N_("image-import: an image property, e.g. os_shutdown_signal=SIGUSR2; "
+       "may be repeated"), N_("KEY=VALUE") },
   { "device", 0, 0, G_OPTION_ARG_CALLBACK, parse_device,
     N_("volume-attach: the device in the server, /dev/vdb to /dev/vdz "
        "(default: the next free one)"), N_("DEVICE") },
@@ -352,6 +360,11 @@ static const char summary[] = N_(
   "  console-log [--length N] SERVER\n"
   "  flavor-list             the flavors servers can be booted with\n"
   "  image-list              the images servers can be booted from\n"
+  "  image-import FILE --name NAME [--property K=V ...]\n"
+  "                          import a root tarball or a raw or qcow2 disk\n"
+  "                          image of this host (over the Unix socket only)\n"
+  "  image-show IMAGE        an image's details\n"
+  "  image-delete IMAGE      remove an imported image no server uses\n"
   "  hypervisor-stats        what this host has and uses\n"
   "  volume-create NAME SIZE [--fs ext4|xfs] [--from-dir DIR]\n"
   "                          create a volume of SIZE GiB, or e.g. 512M, 2G\n"
@@ -1993,6 +2006,98 @@ cmd_volume_list (NlxClient *client,
   return TRUE;
 }
 
+static char *
+image_path (const char *image)
+{
+  g_autofree char *escaped = g_uri_escape_string (image, NULL, FALSE);
+
+  return g_strconcat ("/images/", escaped, NULL);
+}
+
+static gboolean
+print_image_answer (JsonNode *root,
+                    GError **error)
+{
+  JsonObject *image = get_object (root, "image", error);
+
+  if (image == NULL)
+    return FALSE;
+  if (opt_json)
+    print_json (root);
+  else
+    print_properties (image);
+  return TRUE;
+}
+
+static gboolean
+cmd_image_import (NlxClient *client,
+                  char **args,
+                  GError **error)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  /* The daemon reads it on this host, but from its own directory. */
+  g_autofree char *file = g_canonicalize_filename (args[0], NULL);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "image");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "name");
+  json_builder_add_string_value (builder, opt_name);
+  json_builder_set_member_name (builder, "file");
+  json_builder_add_string_value (builder, file);
+  json_builder_set_member_name (builder, "properties");
+  json_builder_begin_object (builder);
+  for (guint i = 0; opt_properties != NULL && opt_properties[i] != NULL; i++)
+    {
+      const char *eq = strchr (opt_properties[i], '=');
+      g_autofree char *key = g_strndup (opt_properties[i],
+                                        eq - opt_properties[i]);
+
+      json_builder_set_member_name (builder, key);
+      json_builder_add_string_value (builder, eq + 1);
+    }
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+
+  root = nlx_client_call (client, "POST", "/images", body, error);
+  return root != NULL && print_image_answer (root, error);
+}
+
+static gboolean
+cmd_image_show (NlxClient *client,
+                char **args,
+                GError **error)
+{
+  g_autofree char *path = image_path (args[0]);
+  g_autoptr(JsonNode) root = nlx_client_call (client, "GET", path, NULL,
+                                              error);
+
+  return root != NULL && print_image_answer (root, error);
+}
+
+static gboolean
+cmd_image_delete (NlxClient *client,
+                  char **args,
+                  GError **error)
+{
+  g_autofree char *path = image_path (args[0]);
+  g_autoptr(JsonNode) root = nlx_client_call (client, "DELETE", path, NULL,
+                                              error);
+  g_autofree char *note = NULL;
+
+  if (root == NULL)
+    return FALSE;
+  if (opt_json)
+    print_json (root);
+  note = g_strdup_printf (_("Image %s has been deleted."), args[0]);
+  print_note (note);
+  return TRUE;
+}
+
 static gboolean
 cmd_volume_show (NlxClient *client,
                  char **args,
@@ -2163,6 +2268,8 @@ typedef enum {
   OPT_FROM_DIR = 1 << 9,
   OPT_DEVICE = 1 << 10,
   OPT_MOUNT = 1 << 11,
+  OPT_NAME = 1 << 12,
+  OPT_PROPERTY = 1 << 13,
 } NlxCommandOption;
 
 typedef gboolean (*NlxCommandFunc) (NlxClient *client,
@@ -2276,6 +2383,40 @@ check_volume_second (char **args,
   return check_volume_id ("VOLUME", args[1], error);
 }
 
+static gboolean
+check_image_import (char **args,
+                    GError **error)
+{
+  if (opt_name == NULL || !nlx_image_name_is_valid (opt_name))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("image-import needs --name NAME: up to %d letters, "
+                     "digits, “.”, “_” and “-”, starting with a letter or "
+                     "digit"), NLX_IMAGE_NAME_MAX);
+      return FALSE;
+    }
+  for (guint i = 0; opt_properties != NULL && opt_properties[i] != NULL; i++)
+    {
+      const char *eq = strchr (opt_properties[i], '=');
+
+      if (eq == NULL || eq == opt_properties[i])
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       _("--property wants KEY=VALUE with a non-empty KEY; "
+                         "got “%s”"), opt_properties[i]);
+          return FALSE;
+        }
+    }
+  if (opt_url != NULL)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("image-import names a file of the compute host, so it "
+                     "works over the Unix socket only; leave out --url"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static const NlxCommand commands[] = {
   { "boot", 1,
     OPT_FLAVOR | OPT_IMAGE | OPT_META | OPT_WAIT | OPT_VOLUME |
@@ -2291,6 +2432,10 @@ static const NlxCommand commands[] = {
   { "console-log", 1, OPT_LENGTH, NULL, cmd_console_log },
   { "flavor-list", 0, 0, NULL, cmd_flavor_list },
   { "image-list", 0, 0, NULL, cmd_image_list },
+  { "image-import", 1, OPT_NAME | OPT_PROPERTY, check_image_import,
+    cmd_image_import },
+  { "image-show", 1, 0, NULL, cmd_image_show },
+  { "image-delete", 1, 0, NULL, cmd_image_delete },
   { "hypervisor-stats", 0, 0, NULL, cmd_hypervisor_stats },
   { "volume-create", 2, OPT_FS | OPT_FROM_DIR, check_volume_create,
     cmd_volume_create },
@@ -2380,6 +2525,8 @@ check_usage (int argc,
     { OPT_FROM_DIR, opt_from_dir != NULL, "from-dir" },
     { OPT_DEVICE, opt_device != NULL, "device" },
     { OPT_MOUNT, opt_mount != NULL, "mount" },
+    { OPT_NAME, opt_name != NULL, "name" },
+    { OPT_PROPERTY, opt_properties != NULL, "property" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)

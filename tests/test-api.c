@@ -654,6 +654,73 @@ test_volumes (Fixture *f,
                          404, "itemNotFound");
 }
 
+/* Images imported into the store are listed beside the configured ones,
+ * boot servers, and cannot be deleted under them. */
+static void
+test_images (Fixture *f,
+             gconstpointer data)
+{
+  g_autofree char *tree = g_build_filename (f->dir, "tree", NULL);
+  g_autofree char *tarball = g_build_filename (f->dir, "root.tar.gz", NULL);
+  g_autofree char *body = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *server = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *image;
+  const char *id;
+  int status;
+
+  g_assert_cmpint (g_mkdir_with_parents (tree, 0755), ==, 0);
+  g_assert_true (g_spawn_sync (NULL, (char *[]) { "sh", "-c",
+                                 "mkdir -p \"$0\"/sbin \"$0\"/etc && "
+                                 "echo test > \"$0\"/etc/hostname && "
+                                 "tar -C \"$0\" -czf \"$1\" .", tree, tarball, NULL },
+                               NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+                               &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+
+  body = g_strdup_printf ("{\"image\": {\"name\": \"nlxtest-tarball\", \"file\": \"%s\", "
+                          "\"properties\": {\"os_shutdown_signal\": \"SIGUSR2\"}}}",
+                          tarball);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/images", body, &reply),
+                   ==, 200);
+  image = nlx_test_object_at (reply, "image");
+  id = json_object_get_string_member (image, "id");
+  g_assert_cmpuint (strlen (id), ==, 64);
+  g_assert_cmpstr (json_object_get_string_member (image, "nova_lxc:format"), ==,
+                   "tar.gz");
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_object_get_object_member (image, "metadata"),
+                     "os_shutdown_signal"), ==, "SIGUSR2");
+  /* The same name again, and a file that is no image, are refused. */
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/images", body, 409,
+                         "conflictingRequest");
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/images",
+                         "{\"image\": {\"name\": \"nlxtest-junk\", \"file\": \"/etc/hostname\"}}",
+                         400, "badRequest");
+
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/images/detail", NULL,
+                                  &list), ==, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                      json_node_get_object (list), "images")), ==, 2);
+  path = g_strconcat ("/v2.1/images/", id, NULL);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", path, NULL, NULL), ==, 200);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/images/nlxtest-tarball",
+                                  NULL, NULL), ==, 200);
+
+  server = nlx_test_create (f->session, "nlxtest-from-store", "nlxtest-tarball", NULL);
+  nlx_test_wait_for_status (f->session, server, "ACTIVE");
+  nlx_test_expect_fault (f->session, "DELETE", path, NULL, 409, "conflictingRequest");
+  nlx_test_delete_and_wait (f->session, server);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", path, NULL, NULL), ==, 204);
+  nlx_test_expect_fault (f->session, "GET", path, NULL, 404, "itemNotFound");
+  nlx_test_expect_fault (f->session, "DELETE", "/v2.1/images/test-image", NULL, 405,
+                         "badMethod");
+}
+
 static void
 test_socket_mode (Fixture *f,
                   gconstpointer data)
@@ -688,6 +755,7 @@ main (int argc,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");
   ADD ("/nlx/api/socket-mode", test_socket_mode, NULL);
   ADD ("/nlx/api/volumes", test_volumes, NULL);
+  ADD ("/nlx/api/images", test_images, NULL);
 #undef ADD
 
   return g_test_run ();
