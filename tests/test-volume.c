@@ -17,6 +17,7 @@
 #include "nlx-error.h"
 #include "nlx-file.h"
 #include "nlx-volume.h"
+#include "nlx-test-tools.h"
 
 #define MIB (1024 * 1024)
 
@@ -31,50 +32,6 @@ typedef struct {
 typedef void (*CaseFunc) (Fixture *f);
 
 /* ---- helpers ----------------------------------------------------------- */
-
-/* mkfs tools live in /usr/sbin, which an unprivileged PATH may lack. */
-static char *
-find_tool (const char *name)
-{
-  static const char * const dirs[] = { "/usr/sbin", "/sbin" };
-  char *path = g_find_program_in_path (name);
-
-  for (guint i = 0; path == NULL && i < G_N_ELEMENTS (dirs); i++)
-    {
-      path = g_build_filename (dirs[i], name, NULL);
-      if (!g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
-        g_clear_pointer (&path, g_free);
-    }
-  return path;
-}
-
-static void
-run_tool (const char *name,
-          ...)
-{
-  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
-  g_autoptr(GError) error = NULL;
-  g_autofree char *tool = find_tool (name);
-  g_autofree char *err = NULL;
-  g_auto(GStrv) argv = NULL;
-  const char *arg;
-  va_list args;
-  int status;
-
-  g_assert_nonnull (tool);
-  g_strv_builder_add (builder, tool);
-  va_start (args, name);
-  while ((arg = va_arg (args, const char *)) != NULL)
-    g_strv_builder_add (builder, arg);
-  va_end (args);
-  argv = g_strv_builder_end (builder);
-
-  g_spawn_sync (NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                NULL, &err, &status, &error);
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, &error))
-    g_error ("%s failed: %s: %s", tool, error->message, err);
-}
 
 static char *
 path_in (const char *dir,
@@ -278,7 +235,7 @@ run_case (Fixture *f,
     }
   for (guint i = 0; i < G_N_ELEMENTS (c->tools) && c->tools[i] != NULL; i++)
     {
-      g_autofree char *tool = find_tool (c->tools[i]);
+      g_autofree char *tool = nlx_test_find_tool (c->tools[i]);
 
       if (tool == NULL)
         {
@@ -641,7 +598,7 @@ case_create_ext4 (Fixture *f)
   g_autofree char *tree = make_tree (f);
   g_autofree char *fstype = NULL;
   g_autofree char *image = path_in (f->volumes, "data");
-  g_autofree char *debugfs = find_tool ("debugfs");
+  g_autofree char *debugfs = nlx_test_find_tool ("debugfs");
   g_autofree char *names = NULL;
   g_autofree char *big = NULL;
   g_autofree char *junk = NULL;
@@ -747,7 +704,7 @@ case_create_xfs (Fixture *f)
   g_autoptr(GError) error = NULL;
   g_autofree char *tree = make_tree (f);
   g_autofree char *fstype = NULL;
-  g_autofree char *xfs_db = find_tool ("xfs_db");
+  g_autofree char *xfs_db = nlx_test_find_tool ("xfs_db");
   g_autofree char *names = NULL;
   g_autofree char *spaced = NULL;
   g_autofree char *sticky = NULL;
@@ -818,7 +775,7 @@ case_probe_damaged (Fixture *f)
   g_autofree char *image = make_file (f->volumes, "broken", 16 * MIB);
   static const char zero[2] = { 0, 0 };
 
-  run_tool ("mkfs.ext4", "-q", "-F", image, NULL);
+  nlx_test_run_tool ("mkfs.ext4", "-q", "-F", image, NULL);
   /* The superblock is at 1024, its magic number 56 bytes in. */
   write_at (image, 1024 + 56, zero, sizeof zero);
   assert_probe_refused (f->settings, "broken", "*no filesystem*");
@@ -832,7 +789,7 @@ case_probe_not_whitelisted (Fixture *f)
     "[volumes]\npath = %s\nfilesystem_whitelist = xfs\n", f->volumes);
   g_autoptr(NlxVolumeSettings) xfs_only = settings_from (data);
 
-  run_tool ("mkfs.ext4", "-q", "-F", image, NULL);
+  nlx_test_run_tool ("mkfs.ext4", "-q", "-F", image, NULL);
   assert_probe_refused (xfs_only, "plain",
                         "*holds a ext4 filesystem, which is not whitelisted "
                         "(xfs)*[volumes] filesystem_whitelist*");
@@ -843,7 +800,7 @@ case_probe_vfat (Fixture *f)
 {
   g_autofree char *image = make_file (f->volumes, "fat", 16 * MIB);
 
-  run_tool ("mkfs.vfat", image, NULL);
+  nlx_test_run_tool ("mkfs.vfat", image, NULL);
   assert_probe_refused (f->settings, "fat",
                         "*holds a vfat filesystem, which is not whitelisted*"
                         "filesystem_whitelist*");
@@ -854,7 +811,7 @@ case_probe_btrfs (Fixture *f)
 {
   g_autofree char *image = make_file (f->volumes, "butter", 114 * MIB);
 
-  run_tool ("mkfs.btrfs", "-q", image, NULL);
+  nlx_test_run_tool ("mkfs.btrfs", "-q", image, NULL);
   assert_probe_refused (f->settings, "butter",
                         "*holds a btrfs filesystem, which is not "
                         "whitelisted*");
@@ -871,8 +828,8 @@ case_probe_ambiguous (Fixture *f)
   gsize len;
   int fd;
 
-  run_tool ("mkfs.ext4", "-q", "-F", image, NULL);
-  run_tool ("mkfs.xfs", "-q", xfs, NULL);
+  nlx_test_run_tool ("mkfs.ext4", "-q", "-F", image, NULL);
+  nlx_test_run_tool ("mkfs.xfs", "-q", xfs, NULL);
   head = g_malloc (512);
   fd = open (xfs, O_RDONLY | O_CLOEXEC);
   g_assert_cmpint (fd, >=, 0);
@@ -909,7 +866,7 @@ case_probe_ok (Fixture *f)
   g_autofree char *image = make_file (f->volumes, "fine", 16 * MIB);
   g_autofree char *fstype = NULL;
 
-  run_tool ("mkfs.ext4", "-q", "-F", "-t", "ext3", image, NULL);
+  nlx_test_run_tool ("mkfs.ext4", "-q", "-F", "-t", "ext3", image, NULL);
   fstype = probe (f->settings, "fine", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (fstype, ==, "ext3");

@@ -24,6 +24,7 @@
 #include "nlx-error.h"
 #include "nlx-file.h"
 #include "nlx-image-store.h"
+#include "nlx-test-tools.h"
 
 #define IMAGE_SIZE "64M"
 #define BUSYBOX "/bin/busybox"
@@ -51,50 +52,6 @@ typedef struct {
 static char *appliance_problem;
 
 /* ---- helpers ----------------------------------------------------------- */
-
-/* mkfs tools live in /usr/sbin, which an unprivileged PATH may lack. */
-static char *
-find_tool (const char *name)
-{
-  static const char * const dirs[] = { "/usr/sbin", "/sbin", "/usr/bin" };
-  char *path = g_find_program_in_path (name);
-
-  for (guint i = 0; path == NULL && i < G_N_ELEMENTS (dirs); i++)
-    {
-      path = g_build_filename (dirs[i], name, NULL);
-      if (!g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
-        g_clear_pointer (&path, g_free);
-    }
-  return path;
-}
-
-static void
-run_tool (const char *name,
-          ...)
-{
-  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
-  g_autoptr(GError) error = NULL;
-  g_autofree char *tool = find_tool (name);
-  g_autofree char *err = NULL;
-  g_auto(GStrv) argv = NULL;
-  const char *arg;
-  va_list args;
-  int status;
-
-  g_assert_nonnull (tool);
-  g_strv_builder_add (builder, tool);
-  va_start (args, name);
-  while ((arg = va_arg (args, const char *)) != NULL)
-    g_strv_builder_add (builder, arg);
-  va_end (args);
-  argv = g_strv_builder_end (builder);
-
-  g_spawn_sync (NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                NULL, &err, &status, &error);
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, &error))
-    g_error ("%s failed: %s: %s", tool, error->message, err);
-}
 
 static char *
 path_in (const char *dir,
@@ -163,7 +120,7 @@ make_ext4_image (Fixture *f,
 {
   char *image = path_in (f->dir, name);
 
-  run_tool ("mkfs.ext4", "-q", "-F", "-t", "ext4", "-E", "root_owner=0:0",
+  nlx_test_run_tool ("mkfs.ext4", "-q", "-F", "-t", "ext4", "-E", "root_owner=0:0",
             "-d", tree, image, IMAGE_SIZE, NULL);
   return image;
 }
@@ -313,7 +270,7 @@ import_thread (gpointer data)
 static char *
 missing_requirement (void)
 {
-  g_autofree char *mkfs = find_tool ("mkfs.ext4");
+  g_autofree char *mkfs = nlx_test_find_tool ("mkfs.ext4");
 
   if (geteuid () != 0)
     return g_strdup ("not root");
@@ -425,7 +382,7 @@ case_disk_images (Fixture *f)
   g_autofree char *tree = make_linux_tree (f);
   g_autofree char *raw = make_ext4_image (f, "linux.img", tree);
   g_autofree char *qcow2 = path_in (f->dir, "linux.qcow2");
-  g_autofree char *qemu_img = find_tool ("qemu-img");
+  g_autofree char *qemu_img = nlx_test_find_tool ("qemu-img");
   Import imports[] = {
     { store, raw, "linux-raw", NULL, NULL, 0 },
     { store, qcow2, "linux-qcow2", NULL, NULL, 0 },
@@ -435,7 +392,7 @@ case_disk_images (Fixture *f)
   gboolean unusable = FALSE;
 
   if (qemu_img != NULL)
-    run_tool ("qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, qcow2,
+    nlx_test_run_tool ("qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, qcow2,
               NULL);
   else
     {

@@ -1,0 +1,66 @@
+/* nlx-test-tools.c: running the host's filesystem tools in tests */
+#include "config.h"
+
+#include <stdarg.h>
+
+#include "nlx-test-tools.h"
+
+/**
+ * nlx_test_find_tool:
+ * @name: a program, e.g. mkfs.ext4
+ *
+ * mkfs and friends live in /usr/sbin, which an unprivileged PATH may
+ * lack.
+ *
+ * Returns: (transfer full) (nullable): its path, or %NULL if missing
+ */
+char *
+nlx_test_find_tool (const char *name)
+{
+  static const char * const dirs[] = { "/usr/sbin", "/sbin", "/usr/bin" };
+  char *path = g_find_program_in_path (name);
+
+  for (guint i = 0; path == NULL && i < G_N_ELEMENTS (dirs); i++)
+    {
+      path = g_build_filename (dirs[i], name, NULL);
+      if (!g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
+        g_clear_pointer (&path, g_free);
+    }
+  return path;
+}
+
+/**
+ * nlx_test_run_tool:
+ * @name: a program found by nlx_test_find_tool()
+ * @...: its arguments, then %NULL
+ *
+ * Runs it and fails the test, with what it printed on stderr, unless it
+ * exits 0.
+ */
+void
+nlx_test_run_tool (const char *name,
+                   ...)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tool = nlx_test_find_tool (name);
+  g_autofree char *err = NULL;
+  g_auto(GStrv) argv = NULL;
+  const char *arg;
+  va_list args;
+  int status;
+
+  g_assert_nonnull (tool);
+  g_strv_builder_add (builder, tool);
+  va_start (args, name);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_strv_builder_add (builder, arg);
+  va_end (args);
+  argv = g_strv_builder_end (builder);
+
+  g_spawn_sync (NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                NULL, &err, &status, &error);
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, &error))
+    g_error ("%s failed: %s: %s", tool, error->message, err);
+}
