@@ -1,4 +1,5 @@
-/* nlx-test-tools.c: running the host's filesystem tools in tests */
+/* nlx-test-tools.c: helpers the tests share: the host's filesystem tools,
+ * and test bodies run in a subprocess */
 #include "config.h"
 
 #include <stdarg.h>
@@ -63,4 +64,26 @@ nlx_test_run_tool (const char *name,
   g_assert_no_error (error);
   if (!g_spawn_check_wait_status (status, &error))
     g_error ("%s failed: %s: %s", tool, error->message, err);
+}
+
+/**
+ * nlx_test_trap_body:
+ * @timeout_s: how long the body may take
+ *
+ * Runs the current test again in a subprocess, where the caller runs its
+ * body, and marks the test failed when the body failed.  Not
+ * g_test_trap_assert_passed(), which would abort before the caller's
+ * teardown removes what the body made.
+ *
+ * Returns: whether the body passed
+ */
+gboolean
+nlx_test_trap_body (guint timeout_s)
+{
+  g_test_trap_subprocess (NULL, (guint64) timeout_s * G_USEC_PER_SEC,
+                          G_TEST_SUBPROCESS_INHERIT_STDERR);
+  if (g_test_trap_has_passed ())
+    return TRUE;
+  g_test_fail_printf ("%s failed; its messages are above", g_test_get_path ());
+  return FALSE;
 }

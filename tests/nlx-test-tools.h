@@ -1,4 +1,5 @@
-/* nlx-test-tools.h: running the host's filesystem tools in tests */
+/* nlx-test-tools.h: helpers the tests share: the host's filesystem tools,
+ * and test bodies run in a subprocess */
 #pragma once
 
 #include <glib.h>
@@ -8,5 +9,7 @@ G_BEGIN_DECLS
 char *nlx_test_find_tool (const char *name);
 void nlx_test_run_tool (const char *name,
                         ...) G_GNUC_NULL_TERMINATED;
+
+gboolean nlx_test_trap_body (guint timeout_s);
 
 G_END_DECLS

@@ -22,6 +22,7 @@
 #include "nlx-error.h"
 #include "nlx-file.h"
 #include "nlx-image-store.h"
+#include "nlx-test-tools.h"
 
 typedef struct {
   char *dir;
@@ -333,12 +334,7 @@ run_case (Fixture *f,
       body (f);
       return;
     }
-  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC,
-                          G_TEST_SUBPROCESS_INHERIT_STDERR);
-  /* Not g_test_trap_assert_passed (): the teardown must still run. */
-  if (!g_test_trap_has_passed ())
-    g_test_fail_printf ("%s failed; its messages are above",
-                        g_test_get_path ());
+  nlx_test_trap_body (60);
 }
 
 /* ---- cases ------------------------------------------------------------- */

@@ -28,6 +28,7 @@
 #include "nlx-lxc-volume.h"
 #include "nlx-mount.h"
 #include "nlx-test-client.h"
+#include "nlx-test-tools.h"
 
 #define IMAGE "nlxtest-busybox"
 #define BROKEN_IMAGE "nlxtest-broken"
@@ -330,17 +331,13 @@ run_case (Fixture *f,
       daemon_stop (f, SIGTERM);
       return;
     }
-  g_test_trap_subprocess (NULL, 600 * G_USEC_PER_SEC,
-                          G_TEST_SUBPROCESS_INHERIT_STDERR);
-  if (!g_test_trap_has_passed ())
+  if (!nlx_test_trap_body (600))
     {
       g_autofree char *log = g_build_filename (f->dir, "daemon.log", NULL);
       g_autofree char *text = NULL;
 
       if (g_file_get_contents (log, &text, NULL, NULL))
         g_test_message ("daemon log:\n%s", text);
-      g_test_fail_printf ("%s failed; its messages are above",
-                          g_test_get_path ());
     }
 }
 

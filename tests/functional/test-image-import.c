@@ -348,15 +348,8 @@ run_case (Fixture *f,
       c->body (f);
       return;
     }
-  g_test_trap_subprocess (NULL, 300 * G_USEC_PER_SEC,
-                          G_TEST_SUBPROCESS_INHERIT_STDERR);
-  /* Not g_test_trap_assert_passed (): the teardown must still run. */
-  if (!g_test_trap_has_passed ())
-    {
-      g_test_fail_printf ("%s failed; its messages are above",
-                          g_test_get_path ());
-      return;
-    }
+  if (!nlx_test_trap_body (300))
+    return;
   skip = path_in (f->dir, SKIP_FILE);
   if (g_file_get_contents (skip, &reason, NULL, NULL))
     {

@@ -23,6 +23,7 @@
 
 #include "nlx-file.h"
 #include "nlx-virt.h"
+#include "nlx-test-tools.h"
 
 #define CONSOLE_MAX (64 * 1024)
 
@@ -182,13 +183,7 @@ run_case (Fixture *f,
       body (f);
       return;
     }
-  g_test_trap_subprocess (NULL, 180 * G_USEC_PER_SEC,
-                          G_TEST_SUBPROCESS_INHERIT_STDERR);
-  /* Not g_test_trap_assert_passed (): it would abort before the teardown
-   * that removes what the body made. */
-  if (!g_test_trap_has_passed ())
-    g_test_fail_printf ("%s failed; its messages are above",
-                        g_test_get_path ());
+  nlx_test_trap_body (180);
 }
 
 /* ---- helpers ----------------------------------------------------------- */

@@ -35,6 +35,7 @@
 #include "nlx-error.h"
 #include "nlx-file.h"
 #include "nlx-mount.h"
+#include "nlx-test-tools.h"
 
 #define IMAGE_SIZE (16 * 1024 * 1024)
 #define PAYLOAD "nlxtest payload\n"
@@ -191,13 +192,7 @@ run_case (Fixture *f,
       body (f);
       return;
     }
-  g_test_trap_subprocess (NULL, 120 * G_USEC_PER_SEC,
-                          G_TEST_SUBPROCESS_INHERIT_STDERR);
-  /* Not g_test_trap_assert_passed (): it would abort before the teardown
-   * that removes what the body made. */
-  if (!g_test_trap_has_passed ())
-    g_test_fail_printf ("%s failed; its messages are above",
-                        g_test_get_path ());
+  nlx_test_trap_body (120);
 }
 
 /* ---- helpers ----------------------------------------------------------- */

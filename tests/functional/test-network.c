@@ -21,6 +21,7 @@
 
 #include "nlx-error.h"
 #include "nlx-network.h"
+#include "nlx-test-tools.h"
 
 typedef struct {
   char *bridge;   /* a bridge's name, free at the start */
@@ -184,13 +185,7 @@ run_case (Fixture *f,
       body (f);
       return;
     }
-  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC,
-                          G_TEST_SUBPROCESS_INHERIT_STDERR);
-  /* Not g_test_trap_assert_passed (): it would abort before the teardown
-   * that removes what the body made. */
-  if (!g_test_trap_has_passed ())
-    g_test_fail_printf ("%s failed; its messages are above",
-                        g_test_get_path ());
+  nlx_test_trap_body (30);
 }
 
 /* ---- helpers ----------------------------------------------------------- */
