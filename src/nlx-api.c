@@ -281,6 +281,34 @@ add_volume_attached (JsonBuilder *builder,
   json_builder_end_object (builder);
 }
 
+/* Nova's form: a network's addresses, under the network's name (here
+ * the bridge's). */
+static void
+add_network (JsonBuilder *builder,
+             const NlxVif *vif)
+{
+  json_builder_set_member_name (builder, vif->bridge);
+  json_builder_begin_array (builder);
+  json_builder_begin_object (builder);
+  add_int (builder, "version", 4);
+  add_string (builder, "addr", vif->address);
+  add_string (builder, "OS-EXT-IPS:type", "fixed");
+  add_string (builder, "OS-EXT-IPS-MAC:mac_addr", vif->mac);
+  json_builder_end_object (builder);
+  json_builder_end_array (builder);
+}
+
+static void
+add_addresses (JsonBuilder *builder,
+               const NlxInstance *instance)
+{
+  json_builder_set_member_name (builder, "addresses");
+  json_builder_begin_object (builder);
+  if (instance->vif != NULL)
+    add_network (builder, instance->vif);
+  json_builder_end_object (builder);
+}
+
 static void
 add_server (JsonBuilder *builder,
             Request *request,
@@ -322,9 +350,7 @@ add_server (JsonBuilder *builder,
     add_string (builder, key, value);
   json_builder_end_object (builder);
   add_string (builder, "hostId", hostid);
-  json_builder_set_member_name (builder, "addresses");
-  json_builder_begin_object (builder);
-  json_builder_end_object (builder);
+  add_addresses (builder, instance);
   add_string (builder, "user_id", instance->user_id);
   add_string (builder, "tenant_id", instance->project_id);
   add_int (builder, "progress",
@@ -1173,6 +1199,49 @@ attachments_request (Request *request,
     respond_attachment (request, record->instance->uuid, attachment);
 }
 
+/* /servers/{uuid}/ips[/{network}] */
+static void
+ips_request (Request *request,
+             const char *method,
+             const char *uuid,
+             const char *network)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+  g_autoptr(GError) error = NULL;
+  const NlxRecord *record;
+  const NlxVif *vif;
+
+  if (!g_str_equal (method, "GET"))
+    {
+      respond_fault (request, 405, _("Server addresses take GET"));
+      return;
+    }
+  record = nlx_manager_lookup (request->api->manager, uuid, &error);
+  if (record == NULL)
+    {
+      respond_error (request, error);
+      return;
+    }
+  vif = record->instance->vif;
+  json_builder_begin_object (builder);
+  if (network == NULL)
+    add_addresses (builder, record->instance);
+  else if (vif != NULL && g_str_equal (network, vif->bridge))
+    add_network (builder, vif);
+  else
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Server %s has no address on network %s; see "
+                           "GET /v2.1/servers/%s/ips"), uuid, network, uuid);
+      respond_fault (request, 404, message);
+      return;
+    }
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  respond (request, 200, body);
+}
+
 static void
 server_request (Request *request,
                 const char *method,
@@ -1186,6 +1255,8 @@ server_request (Request *request,
     {
       if (g_str_equal (sub, "os-volume_attachments"))
         attachments_request (request, method, uuid, NULL);
+      else if (g_str_equal (sub, "ips"))
+        ips_request (request, method, uuid, NULL);
       else if (!g_str_equal (sub, "action"))
         respond_fault (request, 404, _("The resource could not be found."));
       else if (!g_str_equal (method, "POST"))
@@ -1936,6 +2007,8 @@ route (Request *request,
         server_request (request, method, parts[2], n == 4 ? parts[3] : NULL);
       else if (n == 5 && g_str_equal (parts[3], "os-volume_attachments"))
         attachments_request (request, method, parts[2], parts[4]);
+      else if (n == 5 && g_str_equal (parts[3], "ips"))
+        ips_request (request, method, parts[2], parts[4]);
       else
         respond_fault (request, 404, _("The resource could not be found."));
       return;

@@ -1,15 +1,28 @@
-/* nlx-archive.c: safe extraction of root filesystem tarballs */
+/* nlx-archive.c: safe extraction of root filesystem tarballs, and
+ * tarballs of directory trees (instance snapshots) */
 #include "config.h"
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "nlx-archive.h"
 #include "nlx-error.h"
+#include "nlx-idmap.h"
 
 typedef struct archive NlxArchive;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxArchive, archive_free)
+typedef struct archive_entry NlxArchiveEntry;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxArchiveEntry, archive_entry_free)
+typedef DIR NlxDir;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxDir, closedir)
 
 /* An archive member may only name a place below the destination. */
 static gboolean
@@ -170,5 +183,521 @@ nlx_archive_extract (const char *archive_path,
   if (archive_write_close (writer) != ARCHIVE_OK)
     return set_archive_error (error, archive_path, writer,
                               NLX_DRIVER_ERROR_FAILED);
+  return TRUE;
+}
+
+/* ---- writing a tree ------------------------------------------------------ */
+
+#define READ_BLOCK_SIZE (64 * 1024)
+
+typedef struct {
+  const char *dir;
+  const char *tar_path;
+  struct archive *writer;
+  GArray *uid_map;
+  GArray *gid_map;
+  dev_t top_dev;
+  /* The temporary tarball, should it be inside the tree. */
+  dev_t tmp_dev;
+  ino_t tmp_ino;
+  /* "dev:ino" of files with more than one link -> the first member. */
+  GHashTable *links;
+  char *buffer;
+} TreeWriter;
+
+static gboolean
+set_read_error (GError **error,
+                TreeWriter *w,
+                const char *member,
+                int errsv)
+{
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+               _("Cannot archive %s: reading “%s” in it failed: %s; look "
+                 "for I/O errors in the host's kernel log"), w->dir, member,
+               g_strerror (errsv));
+  return FALSE;
+}
+
+static gboolean
+set_changed_error (GError **error,
+                   TreeWriter *w,
+                   const char *member)
+{
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+               _("Cannot archive %s: “%s” changed while it was being read; "
+                 "stop the instance and try again"), w->dir, member);
+  return FALSE;
+}
+
+static gboolean
+set_tarball_error (GError **error,
+                   const char *tar_path,
+                   const char *problem)
+{
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+               _("Cannot write tarball %s: %s; check that its directory "
+                 "exists, is writable and has free space"), tar_path,
+               problem);
+  return FALSE;
+}
+
+static gboolean
+set_writer_error (GError **error,
+                  TreeWriter *w)
+{
+  return set_tarball_error (error, w->tar_path,
+                            archive_error_string (w->writer)
+                            ? archive_error_string (w->writer)
+                            : g_strerror (archive_errno (w->writer)));
+}
+
+static char *
+link_key (const struct stat *st)
+{
+  return g_strdup_printf ("%ju:%ju", (uintmax_t) st->st_dev,
+                          (uintmax_t) st->st_ino);
+}
+
+/* Ids the instance cannot name (unmapped on the host) show inside it as
+ * the overflow id, so the tarball says the same. */
+static guint32
+instance_id (GArray *map,
+             guint32 host_id)
+{
+  guint32 id;
+
+  return nlx_idmap_from_host (map, host_id, &id) ? id : NLX_IDMAP_OVERFLOW_ID;
+}
+
+/* Writes the header of @member; @symlink and @hardlink are its targets, if
+ * it is one. */
+static gboolean
+write_header (TreeWriter *w,
+              const char *member,
+              const struct stat *st,
+              const char *symlink,
+              const char *hardlink,
+              GError **error)
+{
+  g_autoptr(NlxArchiveEntry) entry = archive_entry_new ();
+
+  archive_entry_set_pathname (entry, member);
+  archive_entry_set_mode (entry, st->st_mode);
+  archive_entry_set_uid (entry, instance_id (w->uid_map, st->st_uid));
+  archive_entry_set_gid (entry, instance_id (w->gid_map, st->st_gid));
+  archive_entry_set_mtime (entry, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+  if (S_ISCHR (st->st_mode) || S_ISBLK (st->st_mode))
+    archive_entry_set_rdev (entry, st->st_rdev);
+  if (S_ISREG (st->st_mode) && hardlink == NULL)
+    archive_entry_set_size (entry, st->st_size);
+  if (symlink != NULL)
+    archive_entry_set_symlink (entry, symlink);
+  if (hardlink != NULL)
+    {
+      archive_entry_set_hardlink (entry, hardlink);
+      archive_entry_set_size (entry, 0);
+    }
+  /* ARCHIVE_WARN is a name that is not text in the locale's charset; the
+   * pax header then keeps its bytes as they are. */
+  if (archive_write_header (w->writer, entry) < ARCHIVE_WARN)
+    return set_writer_error (error, w);
+  return TRUE;
+}
+
+/* Copies @size bytes from @fd.  A file that grows meanwhile is cut at
+ * @size, which its header already gave; one that shrinks cannot be. */
+static gboolean
+write_data (TreeWriter *w,
+            int fd,
+            const char *member,
+            off_t size,
+            GError **error)
+{
+  off_t done = 0;
+
+  while (done < size)
+    {
+      ssize_t n = read (fd, w->buffer, MIN ((off_t) READ_BLOCK_SIZE,
+                                            size - done));
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return set_read_error (error, w, member, errno);
+      if (n == 0)
+        return set_changed_error (error, w, member);
+      if (archive_write_data (w->writer, w->buffer, (size_t) n) != n)
+        return set_writer_error (error, w);
+      done += n;
+    }
+  return TRUE;
+}
+
+static gboolean
+write_file (TreeWriter *w,
+            int parent,
+            const char *name,
+            const char *member,
+            const struct stat *lst,
+            GError **error)
+{
+  struct stat st;
+  int fd;
+  gboolean ok;
+
+  /* O_NONBLOCK: should a fifo have taken the file's place, opening it
+   * must not wait for a writer. */
+  fd = openat (parent, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
+               O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT)
+    return TRUE;
+  if (fd < 0 && errno == ELOOP)
+    return set_changed_error (error, w, member);
+  if (fd < 0)
+    return set_read_error (error, w, member, errno);
+  if (fstat (fd, &st) != 0)
+    {
+      int errsv = errno;
+
+      close (fd);
+      return set_read_error (error, w, member, errsv);
+    }
+  if (!S_ISREG (st.st_mode) || st.st_dev != lst->st_dev ||
+      st.st_ino != lst->st_ino)
+    {
+      close (fd);
+      return set_changed_error (error, w, member);
+    }
+  ok = write_header (w, member, &st, NULL, NULL, error) &&
+       write_data (w, fd, member, st.st_size, error);
+  close (fd);
+  return ok;
+}
+
+static gboolean
+write_symlink (TreeWriter *w,
+               int parent,
+               const char *name,
+               const char *member,
+               const struct stat *st,
+               GError **error)
+{
+  /* st_size is the target's length, except on a few filesystems (/proc)
+   * that give 0; a target that fills the buffer may have been cut. */
+  gsize size = MAX ((gsize) st->st_size + 1, 256);
+
+  for (;;)
+    {
+      g_autofree char *target = g_malloc (size);
+      ssize_t len = readlinkat (parent, name, target, size);
+
+      if (len < 0 && errno == ENOENT)
+        return TRUE;
+      if (len < 0 && errno == EINVAL)
+        return set_changed_error (error, w, member);
+      if (len < 0)
+        return set_read_error (error, w, member, errno);
+      if ((gsize) len < size)
+        {
+          target[len] = '\0';
+          return write_header (w, member, st, target, NULL, error);
+        }
+      size *= 2;
+    }
+}
+
+static gboolean write_dir (TreeWriter *w,
+                           int fd,
+                           const char *prefix,
+                           GError **error);
+
+/* Writes @name, a directory below @parent, and its contents, unless it is
+ * the root of another filesystem, whose contents are not the tree's. */
+static gboolean
+write_subdir (TreeWriter *w,
+              int parent,
+              const char *name,
+              const char *member,
+              const struct stat *lst,
+              GError **error)
+{
+  struct stat st;
+  int fd;
+
+  if (lst->st_dev != w->top_dev)
+    return write_header (w, member, lst, NULL, NULL, error);
+
+  fd = openat (parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NOCTTY |
+               O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT)
+    return TRUE;
+  if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
+    return set_changed_error (error, w, member);
+  if (fd < 0)
+    return set_read_error (error, w, member, errno);
+  if (fstat (fd, &st) != 0)
+    {
+      int errsv = errno;
+
+      close (fd);
+      return set_read_error (error, w, member, errsv);
+    }
+  if (st.st_dev != lst->st_dev || st.st_ino != lst->st_ino)
+    {
+      close (fd);
+      return set_changed_error (error, w, member);
+    }
+  if (!write_header (w, member, &st, NULL, NULL, error))
+    {
+      close (fd);
+      return FALSE;
+    }
+  return write_dir (w, fd, member, error);
+}
+
+static int
+compare_names (gconstpointer a,
+               gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* Writes what directory @fd (which this takes) holds, as members named
+ * @prefix/NAME, or NAME for the top (@prefix %NULL), in name order so
+ * that the same tree gives the same tarball.  Every name is looked up
+ * relative to its directory's descriptor, so renaming or replacing a
+ * directory above cannot lead the walk elsewhere. */
+static gboolean
+write_dir (TreeWriter *w,
+           int fd,
+           const char *prefix,
+           GError **error)
+{
+  g_autoptr(NlxDir) dir = fdopendir (fd);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  struct dirent *dirent;
+
+  if (dir == NULL)
+    {
+      int errsv = errno;
+
+      close (fd);
+      return set_read_error (error, w, prefix ? prefix : ".", errsv);
+    }
+  errno = 0;
+  while ((dirent = readdir (dir)) != NULL)
+    {
+      if (!g_str_equal (dirent->d_name, ".") &&
+          !g_str_equal (dirent->d_name, ".."))
+        g_ptr_array_add (names, g_strdup (dirent->d_name));
+      errno = 0;
+    }
+  if (errno != 0)
+    return set_read_error (error, w, prefix ? prefix : ".", errno);
+  g_ptr_array_sort (names, compare_names);
+
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *name = names->pdata[i];
+      g_autofree char *member = prefix ? g_strconcat (prefix, "/", name, NULL)
+                                       : g_strdup (name);
+      g_autofree char *key = NULL;
+      const char *first;
+      struct stat st;
+      gboolean ok;
+
+      if (fstatat (dirfd (dir), name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        {
+          /* Gone since it was listed: it is not in the tree any more. */
+          if (errno == ENOENT)
+            continue;
+          return set_read_error (error, w, member, errno);
+        }
+      if (S_ISSOCK (st.st_mode) ||
+          (st.st_dev == w->tmp_dev && st.st_ino == w->tmp_ino))
+        continue;
+      if (S_ISDIR (st.st_mode))
+        {
+          if (!write_subdir (w, dirfd (dir), name, member, &st, error))
+            return FALSE;
+          continue;
+        }
+
+      /* Overlayfs gives files of a lower layer on another filesystem that
+       * layer's device, not the overlay's, so a file's st_dev cannot tell
+       * a mount point: only directories are checked.  Dev and ino still
+       * name one file, which is what hard links need. */
+      if (st.st_nlink > 1)
+        {
+          key = link_key (&st);
+          first = g_hash_table_lookup (w->links, key);
+          if (first != NULL)
+            {
+              if (!write_header (w, member, &st, NULL, first, error))
+                return FALSE;
+              continue;
+            }
+        }
+
+      if (S_ISREG (st.st_mode))
+        ok = write_file (w, dirfd (dir), name, member, &st, error);
+      else if (S_ISLNK (st.st_mode))
+        ok = write_symlink (w, dirfd (dir), name, member, &st, error);
+      else if (S_ISCHR (st.st_mode) || S_ISBLK (st.st_mode) ||
+               S_ISFIFO (st.st_mode))
+        ok = write_header (w, member, &st, NULL, NULL, error);
+      else
+        continue;
+      if (!ok)
+        return FALSE;
+      if (key != NULL)
+        g_hash_table_insert (w->links, g_steal_pointer (&key),
+                             g_steal_pointer (&member));
+    }
+  return TRUE;
+}
+
+/* Writes the tarball of @w->dir to @fd, an empty file. */
+static gboolean
+write_tarball (TreeWriter *w,
+               int fd,
+               GError **error)
+{
+  g_autoptr(NlxArchive) writer = archive_write_new ();
+  struct stat st;
+  int top;
+
+  if (fstat (fd, &st) != 0)
+    return set_tarball_error (error, w->tar_path, g_strerror (errno));
+  w->tmp_dev = st.st_dev;
+  w->tmp_ino = st.st_ino;
+
+  top = open (w->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NOCTTY |
+              O_CLOEXEC);
+  if (top < 0 || fstat (top, &st) != 0)
+    {
+      int errsv = errno;
+
+      if (top >= 0)
+        close (top);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot archive %s: %s; it must be an existing "
+                     "directory, not a symbolic link"), w->dir,
+                   g_strerror (errsv));
+      return FALSE;
+    }
+  w->top_dev = st.st_dev;
+
+  w->writer = writer;
+  if (archive_write_set_format_pax_restricted (writer) != ARCHIVE_OK ||
+      archive_write_open_fd (writer, fd) != ARCHIVE_OK)
+    {
+      close (top);
+      return set_writer_error (error, w);
+    }
+  if (!write_dir (w, top, NULL, error))
+    return FALSE;
+  if (archive_write_close (writer) != ARCHIVE_OK)
+    return set_writer_error (error, w);
+  return TRUE;
+}
+
+static gboolean
+sync_parent (const char *path,
+             GError **error)
+{
+  g_autofree char *parent = g_path_get_dirname (path);
+  int fd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int errsv;
+
+  if (fd >= 0 && fsync (fd) == 0)
+    {
+      close (fd);
+      return TRUE;
+    }
+  errsv = errno;
+  if (fd >= 0)
+    close (fd);
+  return set_tarball_error (error, path, g_strerror (errsv));
+}
+
+/**
+ * nlx_archive_write_tree:
+ * @dir: a directory, e.g. the merged root of an instance as the host
+ *   sees it
+ * @tar_path: the tarball to write; an existing file is replaced
+ * @uid_map: (element-type NlxIdMapRange) (nullable): the instance's uid
+ *   map, or %NULL (a privileged instance) to keep the host's ids
+ * @gid_map: (element-type NlxIdMapRange) (nullable): the same for gids
+ * @error: return location for a #NLX_DRIVER_ERROR_FAILED
+ *
+ * Writes the tree below @dir as an uncompressed POSIX (pax) tarball that
+ * nlx_archive_extract() takes back.  Members are relative ("bin/sh"), the
+ * top itself is not one, and they come in name order.  Regular files,
+ * directories, symbolic links (never followed), hard links (a member
+ * linking to the first path of the file), devices and fifos keep their
+ * mode, set-id bits and mtime; sockets, extended attributes and ACLs are
+ * left out.  Owners are given as the instance sees them, through the
+ * maps; a host id outside the map, which the instance cannot create,
+ * becomes %NLX_IDMAP_OVERFLOW_ID (65534, nobody and nogroup), as the
+ * instance sees it.  Like `tar --one-file-system`, a directory where
+ * another filesystem is mounted is a member, but not what it holds.
+ *
+ * The walk opens every name relative to its directory's descriptor with
+ * O_NOFOLLOW, so a tree that changes underneath (a running instance)
+ * cannot lead it outside @dir; a file that vanishes is left out, and one
+ * replaced or shrunk meanwhile fails the call.  The tarball is written
+ * to a temporary file beside @tar_path and renamed into place once on
+ * disk, so @tar_path is whole or not there; on failure nothing is left.
+ */
+gboolean
+nlx_archive_write_tree (const char *dir,
+                        const char *tar_path,
+                        GArray *uid_map,
+                        GArray *gid_map,
+                        GError **error)
+{
+  g_autoptr(GHashTable) links = g_hash_table_new_full (g_str_hash,
+                                                        g_str_equal,
+                                                        g_free, g_free);
+  g_autofree char *buffer = g_malloc (READ_BLOCK_SIZE);
+  g_autofree char *parent = g_path_get_dirname (tar_path);
+  g_autofree char *base = g_path_get_basename (tar_path);
+  g_autofree char *tmp = NULL;
+  TreeWriter w = {
+    .dir = dir,
+    .tar_path = tar_path,
+    .uid_map = uid_map,
+    .gid_map = gid_map,
+    .links = links,
+    .buffer = buffer,
+  };
+  gboolean ok;
+  int fd;
+
+  /* A leading '.' keeps it out of listings of the directory. */
+  tmp = g_strdup_printf ("%s/.%s.XXXXXX", parent, base);
+  fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return set_tarball_error (error, tar_path, g_strerror (errno));
+
+  ok = write_tarball (&w, fd, error);
+  if (ok && fsync (fd) != 0)
+    ok = set_tarball_error (error, tar_path, g_strerror (errno));
+  if (close (fd) != 0 && ok)
+    ok = set_tarball_error (error, tar_path, g_strerror (errno));
+  if (ok && rename (tmp, tar_path) != 0)
+    ok = set_tarball_error (error, tar_path, g_strerror (errno));
+  if (!ok)
+    {
+      g_unlink (tmp);
+      return FALSE;
+    }
+  /* The rename itself must outlive a crash. */
+  if (!sync_parent (tar_path, error))
+    {
+      g_unlink (tar_path);
+      return FALSE;
+    }
   return TRUE;
 }

@@ -38,6 +38,9 @@ static const char * const flavor_keys[] = {
 static const char * const lxc_keys[] = {
   "uid_maps", "gid_maps", NULL
 };
+static const char * const network_keys[] = {
+  "bridge", "cidr", "gateway", "range_start", "range_end", NULL
+};
 static const char * const image_keys[] = {
   "path", "os_init_path", "os_shutdown_signal", NULL
 };
@@ -100,6 +103,8 @@ known_keys (const char *group)
     return volumes_keys;
   if (g_str_equal (group, "lxc"))
     return lxc_keys;
+  if (g_str_equal (group, "network"))
+    return network_keys;
   if (g_str_has_prefix (group, FLAVOR_PREFIX))
     return flavor_keys;
   if (g_str_has_prefix (group, IMAGE_PREFIX))

@@ -11,10 +11,10 @@
 
 G_BEGIN_DECLS
 
-/* Bumped whenever NlxDriver changes shape; the loader refuses a plugin
- * built against another version instead of calling through a wrong
- * table. */
-#define NLX_DRIVER_ABI_VERSION 3
+/* Bumped whenever NlxDriver or what it is passed (NlxInstance) changes
+ * shape; the loader refuses a plugin built against another version
+ * instead of calling through a wrong table. */
+#define NLX_DRIVER_ABI_VERSION 4
 
 /* The one symbol every plugin exports: const NlxDriver *nlx_driver_get (void) */
 #define NLX_DRIVER_ENTRY_POINT "nlx_driver_get"

@@ -102,7 +102,8 @@ nlx_idmap_parse (const char *text,
 
 /**
  * nlx_idmap_to_host:
- * @map: (element-type NlxIdMapRange): a map
+ * @map: (element-type NlxIdMapRange) (nullable): a map, or %NULL for a
+ *   privileged instance, whose ids are the host's
  * @id: an id inside the instance
  * @host_id: (out): the host id it is
  *
@@ -113,6 +114,11 @@ nlx_idmap_to_host (GArray *map,
                    guint32 id,
                    guint32 *host_id)
 {
+  if (map == NULL)
+    {
+      *host_id = id;
+      return TRUE;
+    }
   for (guint i = 0; i < map->len; i++)
     {
       const NlxIdMapRange *range = &g_array_index (map, NlxIdMapRange, i);
@@ -120,6 +126,42 @@ nlx_idmap_to_host (GArray *map,
       if (id >= range->start && (guint64) id < (guint64) range->start + range->count)
         {
           *host_id = range->target + (id - range->start);
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+/**
+ * nlx_idmap_from_host:
+ * @map: (element-type NlxIdMapRange) (nullable): a map, or %NULL for a
+ *   privileged instance, whose ids are the host's
+ * @host_id: a host id
+ * @id: (out): the id inside the instance it is
+ *
+ * The inverse of nlx_idmap_to_host().
+ *
+ * Returns: whether @host_id is the image of an id in @map; one that is
+ * not shows inside the instance as %NLX_IDMAP_OVERFLOW_ID
+ */
+gboolean
+nlx_idmap_from_host (GArray *map,
+                     guint32 host_id,
+                     guint32 *id)
+{
+  if (map == NULL)
+    {
+      *id = host_id;
+      return TRUE;
+    }
+  for (guint i = 0; i < map->len; i++)
+    {
+      const NlxIdMapRange *range = &g_array_index (map, NlxIdMapRange, i);
+
+      if (host_id >= range->target &&
+          (guint64) host_id < (guint64) range->target + range->count)
+        {
+          *id = range->start + (host_id - range->target);
           return TRUE;
         }
     }

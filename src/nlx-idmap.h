@@ -23,12 +23,19 @@ typedef struct {
 
 #define NLX_IDMAP_DEFAULT "0:100000:65536"
 
+/* What an unmapped host id shows as inside a user namespace: the kernel's
+ * default /proc/sys/kernel/overflowuid and overflowgid (nobody, nogroup). */
+#define NLX_IDMAP_OVERFLOW_ID 65534
+
 GArray *nlx_idmap_parse (const char *text,
                          const char *key,
                          GError **error);
 gboolean nlx_idmap_to_host (GArray *map,
                             guint32 id,
                             guint32 *host_id);
+gboolean nlx_idmap_from_host (GArray *map,
+                              guint32 host_id,
+                              guint32 *id);
 char *nlx_idmap_to_kernel (GArray *map);
 char *nlx_idmap_to_string (GArray *map);
 

@@ -1,12 +1,14 @@
 /* nlx-instance.c: the instance model and its JSON form */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
 
 #include "nlx-error.h"
 #include "nlx-instance.h"
+#include "nlx-network.h"
 #include "nlx-volume.h"
 
 #define NLX_METADATA_ITEM_MAX 255
@@ -111,6 +113,35 @@ nlx_volume_attachment_check (const NlxVolumeAttachment *attachment,
   return TRUE;
 }
 
+NlxVif *
+nlx_vif_new (const char *bridge,
+             const char *mac,
+             const char *address,
+             guint prefix,
+             const char *gateway)
+{
+  NlxVif *vif = g_new0 (NlxVif, 1);
+
+  vif->bridge = g_strdup (bridge);
+  vif->mac = g_strdup (mac);
+  vif->address = g_strdup (address);
+  vif->prefix = prefix;
+  vif->gateway = g_strdup (gateway);
+  return vif;
+}
+
+void
+nlx_vif_free (NlxVif *vif)
+{
+  if (vif == NULL)
+    return;
+  g_free (vif->bridge);
+  g_free (vif->mac);
+  g_free (vif->address);
+  g_free (vif->gateway);
+  g_free (vif);
+}
+
 void
 nlx_instance_free (NlxInstance *instance)
 {
@@ -122,6 +153,7 @@ nlx_instance_free (NlxInstance *instance)
   g_free (instance->image_ref);
   g_free (instance->root_volume);
   g_clear_pointer (&instance->volumes, g_ptr_array_unref);
+  nlx_vif_free (instance->vif);
   g_free (instance->user_id);
   g_free (instance->project_id);
   g_clear_pointer (&instance->metadata, g_hash_table_unref);
@@ -354,6 +386,107 @@ read_optional_string (JsonObject *object,
   return value;
 }
 
+/* Six lower-case hexadecimal pairs, unicast (the group bit clear). */
+static gboolean
+mac_is_valid (const char *mac)
+{
+  if (strlen (mac) != 17)
+    return FALSE;
+  for (guint i = 0; i < 17; i++)
+    if (i % 3 == 2 ? mac[i] != ':'
+                   : !(g_ascii_isdigit (mac[i]) ||
+                       (mac[i] >= 'a' && mac[i] <= 'f')))
+      return FALSE;
+  return (g_ascii_xdigit_value (mac[1]) & 1) == 0;
+}
+
+static gboolean
+read_ipv4 (JsonObject *object,
+           const char *member,
+           const char *path,
+           guint32 *addr,
+           char **text,
+           GError **error)
+{
+  struct in_addr in;
+
+  *text = read_string (object, member, path, TRUE, INET_ADDRSTRLEN, error);
+  if (*text == NULL)
+    return FALSE;
+  if (inet_pton (AF_INET, *text, &in) != 1)
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Field “%s” must be a dotted IPv4 address such as "
+                     "10.251.0.2, got “%s”"), path, *text);
+      return FALSE;
+    }
+  *addr = ntohl (in.s_addr);
+  return TRUE;
+}
+
+/* Absent is fine (no network); present, every field must hold together:
+ * the address and the gateway in one subnet and neither its network nor
+ * its broadcast address. */
+static gboolean
+read_vif (JsonObject *root,
+          NlxVif **out,
+          GError **error)
+{
+  static const char * const known[] = {
+    "bridge", "mac", "address", "prefix", "gateway", NULL
+  };
+  JsonObject *object;
+  g_autoptr(NlxVif) vif = g_new0 (NlxVif, 1);
+  guint32 address, gateway, mask, host_bits;
+
+  *out = NULL;
+  if (json_object_get_member (root, "vif") == NULL)
+    return TRUE;
+  object = read_object (root, "vif", "vif", TRUE, error);
+  if (object == NULL || !check_known_members (object, "vif.", known, error) ||
+      (vif->bridge = read_string (object, "bridge", "vif.bridge", TRUE,
+                                  NLX_NETWORK_BRIDGE_NAME_MAX, error)) == NULL ||
+      (vif->mac = read_string (object, "mac", "vif.mac", TRUE, 17,
+                               error)) == NULL ||
+      !read_ipv4 (object, "address", "vif.address", &address, &vif->address,
+                  error) ||
+      !read_ipv4 (object, "gateway", "vif.gateway", &gateway, &vif->gateway,
+                  error) ||
+      !read_uint (object, "prefix", "vif.prefix", NLX_NETWORK_PREFIX_MIN,
+                  NLX_NETWORK_PREFIX_MAX, &vif->prefix, error))
+    return FALSE;
+  if (!nlx_network_bridge_name_is_valid (vif->bridge))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Field “vif.bridge” must be an interface name of 1 to "
+                     "%u letters, digits, “_”, “.” or “-”, got “%s”"),
+                   NLX_NETWORK_BRIDGE_NAME_MAX, vif->bridge);
+      return FALSE;
+    }
+  if (!mac_is_valid (vif->mac))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Field “vif.mac” must be a unicast MAC address in "
+                     "lower case such as fa:16:3e:00:00:01, got “%s”"),
+                   vif->mac);
+      return FALSE;
+    }
+  mask = ~0u << (32 - vif->prefix);
+  host_bits = ~mask;
+  if ((address & mask) != (gateway & mask) || address == gateway ||
+      (address & host_bits) == 0 || (address & host_bits) == host_bits ||
+      (gateway & host_bits) == 0 || (gateway & host_bits) == host_bits)
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Fields “vif.address” (%s) and “vif.gateway” (%s) must "
+                     "be two different host addresses of one /%u subnet"),
+                   vif->address, vif->gateway, vif->prefix);
+      return FALSE;
+    }
+  *out = g_steal_pointer (&vif);
+  return TRUE;
+}
+
 static GPtrArray *
 read_volumes (JsonObject *root,
               GError **error)
@@ -461,7 +594,7 @@ nlx_instance_new_from_node (JsonNode *node,
 {
   static const char * const known[] = {
     "uuid", "name", "flavor", "image_ref", "root_volume", "volumes",
-    "user_id", "project_id", "metadata", "created_at", NULL
+    "vif", "user_id", "project_id", "metadata", "created_at", NULL
   };
   g_autoptr(NlxInstance) instance = g_new0 (NlxInstance, 1);
   g_autofree char *uuid = NULL;
@@ -522,6 +655,7 @@ nlx_instance_new_from_node (JsonNode *node,
       return NULL;
     }
   if ((instance->volumes = read_volumes (root, error)) == NULL ||
+      !read_vif (root, &instance->vif, error) ||
       (instance->user_id = read_string (root, "user_id", "user_id", TRUE,
                                         NLX_INSTANCE_NAME_MAX, error)) == NULL ||
       (instance->project_id = read_string (root, "project_id", "project_id",
@@ -653,6 +787,22 @@ nlx_instance_to_node (const NlxInstance *instance)
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
+  if (instance->vif != NULL)
+    {
+      json_builder_set_member_name (builder, "vif");
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "bridge");
+      json_builder_add_string_value (builder, instance->vif->bridge);
+      json_builder_set_member_name (builder, "mac");
+      json_builder_add_string_value (builder, instance->vif->mac);
+      json_builder_set_member_name (builder, "address");
+      json_builder_add_string_value (builder, instance->vif->address);
+      json_builder_set_member_name (builder, "prefix");
+      json_builder_add_int_value (builder, instance->vif->prefix);
+      json_builder_set_member_name (builder, "gateway");
+      json_builder_add_string_value (builder, instance->vif->gateway);
+      json_builder_end_object (builder);
+    }
   json_builder_set_member_name (builder, "user_id");
   json_builder_add_string_value (builder, instance->user_id);
   json_builder_set_member_name (builder, "project_id");

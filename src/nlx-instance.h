@@ -54,10 +54,31 @@ typedef struct {
 } NlxVolumeAttachment;
 
 /**
+ * NlxVif:
+ * @bridge: the host bridge the instance's veth joins
+ * @mac: its stable MAC address, lower-case "fa:16:3e:xx:xx:xx"
+ * @address: its IPv4 address, dotted
+ * @prefix: the subnet's prefix length
+ * @gateway: the default route's gateway, the bridge's own address
+ *
+ * The instance's one network interface, as the compute service
+ * allocated it (Nova's network_info, reduced to what a bridge needs).
+ */
+typedef struct {
+  char *bridge;
+  char *mac;
+  char *address;
+  guint prefix;
+  char *gateway;
+} NlxVif;
+
+/**
  * NlxInstance:
  * @image_ref: (nullable): the image; only %NULL when @root_volume is set
  * @root_volume: (nullable): the volume holding the root filesystem
  * @volumes: (element-type NlxVolumeAttachment): the attached volumes
+ * @vif: (nullable): its network interface; %NULL gives it a network
+ *   namespace with loopback only
  */
 typedef struct {
   char *uuid;
@@ -66,6 +87,7 @@ typedef struct {
   char *image_ref;
   char *root_volume;
   GPtrArray *volumes;
+  NlxVif *vif;
   char *user_id;
   char *project_id;
   GHashTable *metadata;
@@ -86,6 +108,14 @@ void nlx_volume_attachment_free (NlxVolumeAttachment *attachment);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxVolumeAttachment, nlx_volume_attachment_free)
 gboolean nlx_volume_attachment_check (const NlxVolumeAttachment *attachment,
                                       GError **error);
+
+NlxVif *nlx_vif_new (const char *bridge,
+                     const char *mac,
+                     const char *address,
+                     guint prefix,
+                     const char *gateway);
+void nlx_vif_free (NlxVif *vif);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxVif, nlx_vif_free)
 
 void nlx_instance_free (NlxInstance *instance);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxInstance, nlx_instance_free)

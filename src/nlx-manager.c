@@ -15,6 +15,7 @@
 
 #include "nlx-image-store.h"
 #include "nlx-manager.h"
+#include "nlx-network.h"
 #include "nlx-store.h"
 #include "nlx-volume.h"
 
@@ -36,6 +37,8 @@ struct _NlxManager {
   NlxVirt *virt;
   NlxVolumeSettings *volumes;
   NlxImageStore *images;
+  NlxNetworkSettings *network;
+  NlxIpam *ipam;                /* addresses, held from create to delete */
   NlxStore *store;
   GMainContext *context;
   GHashTable *entries;          /* uuid -> Entry */
@@ -134,6 +137,8 @@ manager_unref (NlxManager *manager)
   g_free (manager->host);
   nlx_volume_settings_free (manager->volumes);
   nlx_image_store_free (manager->images);
+  nlx_ipam_free (manager->ipam);
+  nlx_network_settings_free (manager->network);
   g_free (manager);
 }
 
@@ -377,6 +382,9 @@ start_action (NlxManager *manager,
   queue (manager, job);
 }
 
+/* Drops a deleted instance's record, then its address: a crash in
+ * between leaves an address without a record, which the next start
+ * releases. */
 static void
 forget (NlxManager *manager,
         const char *uuid)
@@ -385,6 +393,9 @@ forget (NlxManager *manager,
 
   if (!nlx_store_delete (manager->store, uuid, &error))
     g_warning ("Instance %s: %s", uuid, error->message);
+  else if (!nlx_ipam_release (manager->ipam, uuid, &error))
+    g_warning ("Instance %s: %s; its address is released at the next "
+               "start", uuid, error->message);
   g_hash_table_remove (manager->entries, uuid);
 }
 
@@ -693,6 +704,26 @@ undo_volume (NlxManager *manager,
   g_clear_pointer (&record->pending_volume, g_free);
 }
 
+/* An address whose instance has no record was allocated by a create or
+ * kept by a delete that a crash interrupted. */
+static gboolean
+release_orphan_addresses (NlxManager *manager,
+                          GError **error)
+{
+  g_auto(GStrv) holders = nlx_ipam_list (manager->ipam);
+
+  for (guint i = 0; holders[i] != NULL; i++)
+    {
+      if (g_hash_table_contains (manager->entries, holders[i]))
+        continue;
+      g_message ("Releasing address %s of instance %s, which has no record",
+                 nlx_ipam_lookup (manager->ipam, holders[i]), holders[i]);
+      if (!nlx_ipam_release (manager->ipam, holders[i], error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* Finishes or rolls back what a crash interrupted, as Nova's init_host
  * does, so that every instance ends ACTIVE, SHUTOFF, PAUSED, ERROR or
  * gone, as the driver sees it. */
@@ -770,7 +801,7 @@ reconcile (NlxManager *manager,
       g_message ("Domain of instance %s has no record here; leaving it "
                  "alone (remove it with nova-lxc-virt destroy if it is "
                  "stale)", running[i]);
-  return TRUE;
+  return release_orphan_addresses (manager, error);
 }
 
 /**
@@ -817,6 +848,13 @@ nlx_manager_new (const NlxConfig *config,
     if (manager->images == NULL)
       return NULL;
   }
+  manager->network = nlx_network_settings_new (config->keyfile, error);
+  if (manager->network == NULL)
+    return NULL;
+  manager->ipam = nlx_ipam_open (manager->network,
+                                 manager->network->addresses_path, error);
+  if (manager->ipam == NULL)
+    return NULL;
 
   manager->store = nlx_store_open (dir, error);
   if (manager->store == NULL)
@@ -1074,6 +1112,27 @@ check_volumes_free (NlxManager *manager,
   return TRUE;
 }
 
+/* Allocates the instance's address and describes its interface, as
+ * Nova's network API does before a spawn. */
+static gboolean
+give_address (NlxManager *manager,
+              NlxInstance *instance,
+              GError **error)
+{
+  g_autofree char *address = nlx_ipam_allocate (manager->ipam, instance->uuid,
+                                                error);
+  g_autofree char *mac = NULL;
+
+  if (address == NULL)
+    return FALSE;
+  mac = nlx_network_mac_for (address);
+  nlx_vif_free (instance->vif);
+  instance->vif = nlx_vif_new (manager->network->bridge, mac, address,
+                               manager->network->prefix,
+                               manager->network->gateway);
+  return TRUE;
+}
+
 /**
  * nlx_manager_create:
  * @instance: (transfer full): what to build; its image_ref must name a
@@ -1111,6 +1170,8 @@ nlx_manager_create (NlxManager *manager,
       return NULL;
     }
 
+  if (!give_address (manager, instance, error))
+    return NULL;
   entry = g_new0 (Entry, 1);
   entry->record = nlx_record_new (g_steal_pointer (&owned));
   entry->record->task_state = NLX_TASK_STATE_SPAWNING;
@@ -1118,6 +1179,7 @@ nlx_manager_create (NlxManager *manager,
    * found and cleaned up at the next start. */
   if (!nlx_store_save (manager->store, entry->record, error))
     {
+      nlx_ipam_release (manager->ipam, instance->uuid, NULL);
       entry_free (entry);
       return NULL;
     }

@@ -335,31 +335,26 @@ nlx_network_settings_capacity (const NlxNetworkSettings *settings)
 
 /**
  * nlx_network_mac_for:
- * @uuid: an instance's uuid
+ * @address: an instance's IPv4 address, dotted
  *
  * The instance's MAC address: Nova's prefix fa:16:3e (locally
- * administered, unicast) and the first three bytes of the SHA-256 of the
- * lower-cased uuid, so it is the same on every host and across restarts
- * without being stored.  24 bits make a clash between two instances on
- * one bridge unlikely (about 0.2 % with 253 instances) but not impossible.
+ * administered, unicast) and the address's last three bytes.  A subnet
+ * has at most 24 host bits (its prefix is at least 8), so two instances
+ * on one bridge never share a MAC; and an instance keeps its address
+ * from create to delete, so its MAC never changes.
  *
- * Returns: (transfer full): "fa:16:3e:xx:xx:xx", lower case
+ * Returns: (transfer full): "fa:16:3e:xx:xx:xx", lower case, or %NULL if
+ *   @address is not an IPv4 address
  */
 char *
-nlx_network_mac_for (const char *uuid)
+nlx_network_mac_for (const char *address)
 {
-  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autofree char *key = NULL;
-  guint8 digest[32];
-  gsize len = sizeof digest;
+  guint32 addr;
 
-  g_return_val_if_fail (uuid != NULL, NULL);
-
-  key = g_ascii_strdown (uuid, -1);
-  g_checksum_update (checksum, (const guchar *) key, -1);
-  g_checksum_get_digest (checksum, digest, &len);
-  return g_strdup_printf ("fa:16:3e:%02x:%02x:%02x", digest[0], digest[1],
-                          digest[2]);
+  if (!parse_ipv4 (address, &addr))
+    return NULL;
+  return g_strdup_printf ("fa:16:3e:%02x:%02x:%02x", (addr >> 16) & 0xff,
+                          (addr >> 8) & 0xff, addr & 0xff);
 }
 
 /* ---- rtnetlink ----------------------------------------------------------- */
@@ -775,12 +770,13 @@ nl_scan_addresses (NlSocket *nl,
 
 /**
  * nlx_network_ensure_bridge:
- * @settings: the [network] settings
+ * @bridge: the bridge's name ([network] bridge)
+ * @gateway: its own address, dotted ([network] gateway)
+ * @prefix: the subnet's prefix length
  * @error: return location for a #NLX_DRIVER_ERROR, or a #NLX_CONFIG_ERROR
  *   when the configuration does not fit what the host has
  *
- * Makes sure the bridge [network] bridge exists, holds [network] gateway
- * with the subnet's prefix, and is up: creates it if absent, adds the
+ * Makes sure @bridge exists, holds @gateway with @prefix, and is up: creates it if absent, adds the
  * address if it lacks it, brings it up if it is down.  Anything else of
  * an existing bridge (its ports, other addresses, MTU, STP...) is left as
  * the operator set it.  Calling it again changes nothing.
@@ -792,25 +788,36 @@ nl_scan_addresses (NlSocket *nl,
  * Returns: %TRUE when the bridge is ready
  */
 gboolean
-nlx_network_ensure_bridge (const NlxNetworkSettings *settings,
+nlx_network_ensure_bridge (const char *bridge,
+                           const char *gateway,
+                           guint prefix,
                            GError **error)
 {
   g_auto(NlSocket) nl = NL_SOCKET_INIT;
   g_auto(NlLink) link = { 0 };
   g_autofree char *detail = NULL;
   g_autofree char *reason = NULL;
-  NlAddressScan scan = {
-    .addr = settings->gateway_addr, .prefix = settings->prefix,
-  };
+  NlAddressScan scan = { .prefix = prefix };
+  guint32 gateway_addr;
   int rc;
 
-  if (!nlx_network_bridge_name_is_valid (settings->bridge))
+  if (!nlx_network_bridge_name_is_valid (bridge))
     {
       g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
                    _("“%s” is not a usable bridge name; see [%s] bridge in "
-                     "nova-lxc.conf(5)"), settings->bridge, SECTION);
+                     "nova-lxc.conf(5)"), bridge, SECTION);
       return FALSE;
     }
+  if (!parse_ipv4 (gateway, &gateway_addr) || prefix < NLX_NETWORK_PREFIX_MIN ||
+      prefix > NLX_NETWORK_PREFIX_MAX)
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("“%s/%u” is not a usable gateway address for bridge %s; "
+                     "see [%s] gateway and cidr in nova-lxc.conf(5)"),
+                   gateway, prefix, bridge, SECTION);
+      return FALSE;
+    }
+  scan.addr = gateway_addr;
 
   rc = nl_open (&nl);
   if (rc < 0)
@@ -818,36 +825,36 @@ nlx_network_ensure_bridge (const NlxNetworkSettings *settings,
       reason = nl_reason (rc, NULL);
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("Cannot open a netlink socket to configure bridge %s: "
-                     "%s"), settings->bridge, reason);
+                     "%s"), bridge, reason);
       return FALSE;
     }
 
-  rc = nl_get_link (&nl, settings->bridge, &link, &detail);
+  rc = nl_get_link (&nl, bridge, &link, &detail);
   if (rc == -ENODEV)
     {
       g_clear_pointer (&detail, g_free);
-      rc = nl_create_bridge (&nl, settings->bridge, &detail);
+      rc = nl_create_bridge (&nl, bridge, &detail);
       /* EEXIST: another process made it meanwhile; look at what it is. */
       if (rc < 0 && rc != -EEXIST)
         {
           reason = nl_reason (rc, detail);
           g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                        _("Cannot create bridge %s ([%s] bridge): %s"),
-                       settings->bridge, SECTION, reason);
+                       bridge, SECTION, reason);
           return FALSE;
         }
       if (rc == 0)
         g_message (_("Created bridge %s for instance networking"),
-                   settings->bridge);
+                   bridge);
       g_clear_pointer (&detail, g_free);
-      rc = nl_get_link (&nl, settings->bridge, &link, &detail);
+      rc = nl_get_link (&nl, bridge, &link, &detail);
     }
   if (rc < 0)
     {
       reason = nl_reason (rc, detail);
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("Cannot read the state of network interface %s ([%s] "
-                     "bridge): %s"), settings->bridge, SECTION, reason);
+                     "bridge): %s"), bridge, SECTION, reason);
       return FALSE;
     }
 
@@ -857,13 +864,13 @@ nlx_network_ensure_bridge (const NlxNetworkSettings *settings,
         g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
                      _("Network interface %s exists but is a %s device, not "
                        "a bridge; set [%s] bridge to a bridge or to an "
-                       "unused name"), settings->bridge, link.kind,
+                       "unused name"), bridge, link.kind,
                      SECTION);
       else
         g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
                      _("Network interface %s exists but is not a bridge; "
                        "set [%s] bridge to a bridge or to an unused name"),
-                     settings->bridge, SECTION);
+                     bridge, SECTION);
       return FALSE;
     }
 
@@ -875,31 +882,30 @@ nlx_network_ensure_bridge (const NlxNetworkSettings *settings,
       reason = nl_reason (rc, detail);
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("Cannot read the addresses of bridge %s: %s"),
-                   settings->bridge, reason);
+                   bridge, reason);
       return FALSE;
     }
   if (!scan.exact && scan.other_prefix)
     {
       g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
                    _("Bridge %s holds the gateway address %s with prefix "
-                     "/%u, but [%s] cidr is %s; change the bridge's address "
-                     "or the configuration so that they agree"),
-                   settings->bridge, settings->gateway, scan.found_prefix,
-                   SECTION, settings->cidr);
+                     "/%u, but [%s] cidr has prefix /%u; change the bridge's "
+                     "address or the configuration so that they agree"),
+                   bridge, gateway, scan.found_prefix, SECTION, prefix);
       return FALSE;
     }
   if (!scan.exact)
     {
       g_clear_pointer (&detail, g_free);
-      rc = nl_add_address (&nl, link.index, settings->gateway_addr,
-                           settings->prefix, &detail);
+      rc = nl_add_address (&nl, link.index, gateway_addr,
+                           prefix, &detail);
       if (rc < 0 && rc != -EEXIST)
         {
           reason = nl_reason (rc, detail);
           g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                        _("Cannot give bridge %s the gateway address %s/%u "
-                         "([%s] gateway): %s"), settings->bridge,
-                       settings->gateway, settings->prefix, SECTION, reason);
+                         "([%s] gateway): %s"), bridge,
+                       gateway, prefix, SECTION, reason);
           return FALSE;
         }
     }
@@ -912,7 +918,7 @@ nlx_network_ensure_bridge (const NlxNetworkSettings *settings,
         {
           reason = nl_reason (rc, detail);
           g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                       _("Cannot bring bridge %s up: %s"), settings->bridge,
+                       _("Cannot bring bridge %s up: %s"), bridge,
                        reason);
           return FALSE;
         }

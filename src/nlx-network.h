@@ -55,10 +55,12 @@ guint nlx_network_settings_capacity (const NlxNetworkSettings *settings);
 
 gboolean nlx_network_bridge_name_is_valid (const char *name);
 
-gboolean nlx_network_ensure_bridge (const NlxNetworkSettings *settings,
+gboolean nlx_network_ensure_bridge (const char *bridge,
+                                    const char *gateway,
+                                    guint prefix,
                                     GError **error);
 
-char *nlx_network_mac_for (const char *uuid);
+char *nlx_network_mac_for (const char *address);
 
 typedef struct _NlxIpam NlxIpam;
 

@@ -12,6 +12,7 @@
 
 #include "nlx-api.h"
 #include "nlx-file.h"
+#include "nlx-network.h"
 #include "nlx-test-client.h"
 
 #define DELAY_MS 150
@@ -496,6 +497,133 @@ test_restart (Fixture *f,
   nlx_test_delete_and_wait (f->session, id);
 }
 
+#define BRIDGE "nlxtestbr0"
+
+/* The one address of @id's "addresses", checked against GET .../ips. */
+static char *
+address_of (Fixture *f,
+            const char *id)
+{
+  g_autoptr(JsonNode) reply = nlx_test_show (f->session, id);
+  g_autoptr(JsonNode) ips = NULL;
+  g_autoptr(JsonNode) one = NULL;
+  g_autofree char *path = g_strdup_printf ("/v2.1/servers/%s/ips", id);
+  g_autofree char *network_path = g_strdup_printf ("/v2.1/servers/%s/ips/%s",
+                                                   id, BRIDGE);
+  JsonObject *addresses = json_object_get_object_member (
+    nlx_test_object_at (reply, "server"), "addresses");
+  JsonArray *list = json_object_get_array_member (addresses, BRIDGE);
+  JsonObject *entry;
+  g_autofree char *mac = NULL;
+  guint a, b, c, d;
+
+  g_assert_cmpuint (json_object_get_size (addresses), ==, 1);
+  g_assert_cmpuint (json_array_get_length (list), ==, 1);
+  entry = json_array_get_object_element (list, 0);
+  g_assert_cmpint (json_object_get_int_member (entry, "version"), ==, 4);
+  g_assert_cmpstr (json_object_get_string_member (entry, "OS-EXT-IPS:type"), ==,
+                   "fixed");
+  g_assert_cmpint (sscanf (json_object_get_string_member (entry, "addr"),
+                           "%u.%u.%u.%u", &a, &b, &c, &d), ==, 4);
+  mac = g_strdup_printf ("fa:16:3e:%02x:%02x:%02x", b, c, d);
+  g_assert_cmpstr (json_object_get_string_member (entry, "OS-EXT-IPS-MAC:mac_addr"),
+                   ==, mac);
+
+  g_assert_cmpint (nlx_test_call (f->session, "GET", path, NULL, &ips), ==, 200);
+  g_assert_true (json_node_equal (json_object_get_member (json_node_get_object (ips),
+                                                          "addresses"),
+                                  json_object_get_member (nlx_test_object_at (reply, "server"),
+                                                          "addresses")));
+  g_assert_cmpint (nlx_test_call (f->session, "GET", network_path, NULL, &one), ==, 200);
+  g_assert_true (json_node_equal (json_object_get_member (json_node_get_object (one), BRIDGE),
+                                  json_object_get_member (addresses, BRIDGE)));
+  return g_strdup (json_object_get_string_member (entry, "addr"));
+}
+
+/* A /29 holds five addresses for instances: each server gets its own,
+ * keeps it across a restart, and gives it back when deleted. */
+static void
+test_addresses (Fixture *f,
+                gconstpointer data)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                      g_free, NULL);
+  g_autofree char *first_address = NULL;
+  g_autofree char *again = NULL;
+  g_autofree char *reused = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *records = g_build_filename (f->dir, "state", "records", NULL);
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("net-%u", i);
+      char *id = nlx_test_create (f->session, name, "test-image", NULL);
+      char *address = address_of (f, id);
+
+      g_assert_true (g_str_has_prefix (address, "10.251.200."));
+      g_assert_cmpstr (address, !=, "10.251.200.1");   /* the gateway */
+      g_assert_false (g_hash_table_contains (seen, address));
+      g_hash_table_add (seen, address);
+      g_ptr_array_add (ids, id);
+    }
+  first_address = address_of (f, ids->pdata[0]);
+  g_assert_cmpstr (first_address, ==, "10.251.200.2");
+
+  /* Full: refused with the reason, and no record left behind. */
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
+                         "{\"server\": {\"name\": \"one-too-many\", "
+                         "\"flavorRef\": \"m1.tiny\", \"imageRef\": "
+                         "\"test-image\"}}", 409, "conflictingRequest");
+  {
+    g_autoptr(GDir) dir = g_dir_open (records, 0, NULL);
+    guint count = 0;
+
+    while (g_dir_read_name (dir) != NULL)
+      count++;
+    g_assert_cmpuint (count, ==, ids->len);
+  }
+
+  path = g_strdup_printf ("/v2.1/servers/%s/ips/no-such-net",
+                          (char *) ids->pdata[0]);
+  nlx_test_expect_fault (f->session, "GET", path, NULL, 404, "itemNotFound");
+  nlx_test_expect_fault (f->session, "POST", path, NULL, 405, "badMethod");
+
+  for (guint i = 0; i < ids->len; i++)
+    nlx_test_wait_for_status (f->session, ids->pdata[i], "ACTIVE");
+  daemon_stop (f);
+  daemon_start (f);
+  g_assert_no_error (f->start_error);
+  again = address_of (f, ids->pdata[0]);
+  g_assert_cmpstr (again, ==, first_address);
+
+  /* Deleted, its address is free again, and only then. */
+  for (guint i = 0; i < ids->len; i++)
+    nlx_test_delete_and_wait (f->session, ids->pdata[i]);
+  g_ptr_array_set_size (ids, 0);
+
+  /* An address a crash left without a record is released at start. */
+  daemon_stop (f);
+  {
+    g_autoptr(NlxConfig) config = nlx_config_new_from_data (f->config_text, NULL);
+    g_autoptr(NlxNetworkSettings) settings =
+      nlx_network_settings_new (config->keyfile, NULL);
+    g_autoptr(NlxIpam) ipam = nlx_ipam_open (settings, settings->addresses_path,
+                                             NULL);
+    g_autofree char *orphan = nlx_ipam_allocate (ipam, "7e57d000-0000-4000-8000-0000000000ff",
+                                                 NULL);
+
+    g_assert_cmpstr (orphan, ==, "10.251.200.2");
+  }
+  daemon_start (f);
+  g_assert_no_error (f->start_error);
+  g_ptr_array_add (ids, nlx_test_create (f->session, "net-again", "test-image",
+                                         NULL));
+  reused = address_of (f, ids->pdata[0]);
+  g_assert_cmpstr (reused, ==, "10.251.200.2");
+  nlx_test_wait_for_status (f->session, ids->pdata[0], "ACTIVE");
+  nlx_test_delete_and_wait (f->session, ids->pdata[0]);
+}
+
 static void
 test_tcp_token (Fixture *f,
                 gconstpointer data)
@@ -751,6 +879,8 @@ main (int argc,
   ADD ("/nlx/api/servers/spawn-failure", test_spawn_failure, NULL);
   ADD ("/nlx/api/servers/bad-requests", test_bad_requests, NULL);
   ADD ("/nlx/api/servers/restart", test_restart, NULL);
+  ADD ("/nlx/api/servers/addresses", test_addresses,
+       "[network]\nbridge = " BRIDGE "\ncidr = 10.251.200.0/29\n");
   ADD ("/nlx/api/tcp-token", test_tcp_token,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");
   ADD ("/nlx/api/socket-mode", test_socket_mode, NULL);

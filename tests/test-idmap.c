@@ -46,6 +46,76 @@ test_parse (void)
   g_assert_cmpuint (host, ==, G_MAXUINT32);
 }
 
+/* from_host undoes to_host over every range, and refuses host ids that
+ * no range reaches: below, between and above the ranges. */
+static void
+test_from_host (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) map = nlx_idmap_parse ("0:100000:65536", "k", &error);
+  g_autoptr(GArray) three = NULL;
+  static const guint32 inside[] = { 0, 1, 999, 1000, 1001, 5000, 65535 };
+  static const guint32 outside[] = {
+    0, 999, 1001, 199999, 201000, 265536, 300000, G_MAXUINT32,
+  };
+  guint32 id, host;
+
+  g_assert_no_error (error);
+  g_assert_true (nlx_idmap_from_host (map, 100000, &id));
+  g_assert_cmpuint (id, ==, 0);
+  g_assert_true (nlx_idmap_from_host (map, 100005, &id));
+  g_assert_cmpuint (id, ==, 5);
+  g_assert_true (nlx_idmap_from_host (map, 165535, &id));
+  g_assert_cmpuint (id, ==, 65535);
+  g_assert_false (nlx_idmap_from_host (map, 99999, &id));
+  g_assert_false (nlx_idmap_from_host (map, 165536, &id));
+  g_assert_false (nlx_idmap_from_host (map, 0, &id));
+
+  /* Ranges out of order on the host side, one of them the identity. */
+  three = nlx_idmap_parse ("0:200000:1000,1000:1000:1,1001:201001:64535", "k",
+                           &error);
+  g_assert_no_error (error);
+  for (gsize i = 0; i < G_N_ELEMENTS (inside); i++)
+    {
+      g_assert_true (nlx_idmap_to_host (three, inside[i], &host));
+      g_assert_true (nlx_idmap_from_host (three, host, &id));
+      g_assert_cmpuint (id, ==, inside[i]);
+    }
+  g_assert_true (nlx_idmap_from_host (three, 1000, &id));
+  g_assert_cmpuint (id, ==, 1000);
+  for (gsize i = 0; i < G_N_ELEMENTS (outside); i++)
+    {
+      id = 4242;
+      if (nlx_idmap_from_host (three, outside[i], &id))
+        g_error ("host id %u should be unmapped, got %u", outside[i], id);
+      g_assert_cmpuint (id, ==, 4242);
+    }
+
+  /* The top of the id space, both ways. */
+  g_clear_pointer (&map, g_array_unref);
+  map = nlx_idmap_parse ("0:4294901760:65536", "k", &error);
+  g_assert_no_error (error);
+  g_assert_true (nlx_idmap_from_host (map, G_MAXUINT32, &id));
+  g_assert_cmpuint (id, ==, 65535);
+  g_assert_false (nlx_idmap_from_host (map, 4294901759u, &id));
+}
+
+/* No map is a privileged instance: every id is the host's, both ways. */
+static void
+test_identity (void)
+{
+  static const guint32 ids[] = { 0, 1, 1000, 65534, 100000, G_MAXUINT32 };
+  guint32 out;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (ids); i++)
+    {
+      g_assert_true (nlx_idmap_from_host (NULL, ids[i], &out));
+      g_assert_cmpuint (out, ==, ids[i]);
+      g_assert_true (nlx_idmap_to_host (NULL, ids[i], &out));
+      g_assert_cmpuint (out, ==, ids[i]);
+    }
+}
+
 static void
 test_bad (void)
 {
@@ -77,6 +147,8 @@ main (int argc,
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/nlx/idmap/parse", test_parse);
+  g_test_add_func ("/nlx/idmap/from-host", test_from_host);
+  g_test_add_func ("/nlx/idmap/identity", test_identity);
   g_test_add_func ("/nlx/idmap/bad", test_bad);
   return g_test_run ();
 }

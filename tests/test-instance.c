@@ -152,6 +152,83 @@ test_bad_fields (void)
     }
 }
 
+#define VIF_INSTANCE(vif) \
+  "{\"uuid\": \"7e57d000-0000-4000-8000-000000000002\", \"name\": \"n\"," \
+  " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memory_mb\": 64," \
+  " \"root_gb\": 0}, \"image_ref\": \"i\", \"user_id\": \"u\"," \
+  " \"project_id\": \"p\", \"vif\": " vif "}"
+
+static void
+test_vif (void)
+{
+  static const struct {
+    const char *json;
+    const char *mentions;
+  } bad[] = {
+    { VIF_INSTANCE ("[]"), "“vif” must be an object" },
+    { VIF_INSTANCE ("{\"bridge\": \"nlxbr0\"}"), "“vif.mac” is missing" },
+    { VIF_INSTANCE ("{\"bridge\": \"a/b\", \"mac\": \"fa:16:3e:00:00:01\","
+                    " \"address\": \"10.0.0.2\", \"prefix\": 24,"
+                    " \"gateway\": \"10.0.0.1\"}"), "“vif.bridge” must be" },
+    { VIF_INSTANCE ("{\"bridge\": \"br\", \"mac\": \"FA:16:3E:00:00:01\","
+                    " \"address\": \"10.0.0.2\", \"prefix\": 24,"
+                    " \"gateway\": \"10.0.0.1\"}"), "“vif.mac” must be" },
+    { VIF_INSTANCE ("{\"bridge\": \"br\", \"mac\": \"ff:16:3e:00:00:01\","
+                    " \"address\": \"10.0.0.2\", \"prefix\": 24,"
+                    " \"gateway\": \"10.0.0.1\"}"), "unicast" },
+    { VIF_INSTANCE ("{\"bridge\": \"br\", \"mac\": \"fa:16:3e:00:00:01\","
+                    " \"address\": \"10.0.0.256\", \"prefix\": 24,"
+                    " \"gateway\": \"10.0.0.1\"}"), "“vif.address” must be" },
+    { VIF_INSTANCE ("{\"bridge\": \"br\", \"mac\": \"fa:16:3e:00:00:01\","
+                    " \"address\": \"10.0.0.2\", \"prefix\": 31,"
+                    " \"gateway\": \"10.0.0.1\"}"), "“vif.prefix” must be" },
+    { VIF_INSTANCE ("{\"bridge\": \"br\", \"mac\": \"fa:16:3e:00:00:01\","
+                    " \"address\": \"10.0.1.2\", \"prefix\": 24,"
+                    " \"gateway\": \"10.0.0.1\"}"), "one /24 subnet" },
+    { VIF_INSTANCE ("{\"bridge\": \"br\", \"mac\": \"fa:16:3e:00:00:01\","
+                    " \"address\": \"10.0.0.255\", \"prefix\": 24,"
+                    " \"gateway\": \"10.0.0.1\"}"), "one /24 subnet" },
+    { VIF_INSTANCE ("{\"bridge\": \"br\", \"mac\": \"fa:16:3e:00:00:01\","
+                    " \"address\": \"10.0.0.2\", \"prefix\": 24,"
+                    " \"gateway\": \"10.0.0.1\", \"mtu\": 1500}"),
+      "Unknown field “vif.mtu”" },
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxInstance) instance = NULL;
+  g_autoptr(NlxInstance) again = NULL;
+  g_autofree char *data = NULL;
+
+  instance = nlx_instance_new_from_data (
+    VIF_INSTANCE ("{\"bridge\": \"nlxbr0\", \"mac\": \"fa:16:3e:0a:1b:2c\","
+                  " \"address\": \"10.251.0.2\", \"prefix\": 24,"
+                  " \"gateway\": \"10.251.0.1\"}"), -1, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (instance->vif);
+  g_assert_cmpstr (instance->vif->bridge, ==, "nlxbr0");
+  g_assert_cmpstr (instance->vif->mac, ==, "fa:16:3e:0a:1b:2c");
+  g_assert_cmpstr (instance->vif->address, ==, "10.251.0.2");
+  g_assert_cmpuint (instance->vif->prefix, ==, 24);
+  g_assert_cmpstr (instance->vif->gateway, ==, "10.251.0.1");
+  data = nlx_instance_to_data (instance);
+  again = nlx_instance_new_from_data (data, -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (again->vif->address, ==, "10.251.0.2");
+  g_assert_cmpuint (again->vif->prefix, ==, 24);
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      g_autoptr(NlxInstance) refused = NULL;
+
+      refused = nlx_instance_new_from_data (bad[i].json, -1, &local_error);
+      g_assert_null (refused);
+      g_assert_error (local_error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID);
+      if (strstr (local_error->message, bad[i].mentions) == NULL)
+        g_error ("case %u: “%s” does not mention “%s”", i,
+                 local_error->message, bad[i].mentions);
+    }
+}
+
 static void
 test_missing_file (void)
 {
@@ -171,6 +248,7 @@ main (int argc,
   g_test_add_func ("/nlx/instance/round-trip", test_round_trip);
   g_test_add_func ("/nlx/instance/defaults", test_defaults);
   g_test_add_func ("/nlx/instance/bad-fields", test_bad_fields);
+  g_test_add_func ("/nlx/instance/vif", test_vif);
   g_test_add_func ("/nlx/instance/missing-file", test_missing_file);
   return g_test_run ();
 }

@@ -133,6 +133,18 @@ add_nlx_metadata (xmlNodePtr parent,
       if (attachment->mount_path != NULL)
         add_prop (node, "mount", attachment->mount_path);
     }
+  if (metadata->vif != NULL)
+    {
+      char prefix[16];
+
+      g_snprintf (prefix, sizeof prefix, "%u", metadata->vif->prefix);
+      node = xmlNewChild (nlx, ns, BAD_CAST "vif", NULL);
+      add_prop (node, "bridge", metadata->vif->bridge);
+      add_prop (node, "mac", metadata->vif->mac);
+      add_prop (node, "address", metadata->vif->address);
+      add_prop (node, "prefix", prefix);
+      add_prop (node, "gateway", metadata->vif->gateway);
+    }
 }
 
 static char *
@@ -165,6 +177,7 @@ nlx_lxc_metadata_free (NlxLxcMetadata *metadata)
   g_free (metadata->root_volume);
   g_free (metadata->root_image);
   g_ptr_array_unref (metadata->volumes);
+  nlx_vif_free (metadata->vif);
   g_free (metadata);
 }
 
@@ -259,6 +272,27 @@ nlx_lxc_metadata_parse (const char *xml,
               return NULL;
             }
         }
+      else if (g_str_equal (name, "vif") && metadata->vif == NULL)
+        {
+          g_autofree char *prefix = get_prop (node, "prefix");
+
+          metadata->vif = g_new0 (NlxVif, 1);
+          metadata->vif->bridge = get_prop (node, "bridge");
+          metadata->vif->mac = get_prop (node, "mac");
+          metadata->vif->address = get_prop (node, "address");
+          metadata->vif->gateway = get_prop (node, "gateway");
+          metadata->vif->prefix = prefix ? (guint) g_ascii_strtoull (prefix,
+                                                                      NULL, 10)
+                                         : 0;
+          if (metadata->vif->bridge == NULL || metadata->vif->gateway == NULL ||
+              metadata->vif->prefix == 0)
+            {
+              g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                           _("The network interface in the domain's nova-lxc "
+                             "metadata lacks its bridge, gateway or prefix"));
+              return NULL;
+            }
+        }
     }
   return g_steal_pointer (&metadata);
 }
@@ -299,6 +333,55 @@ nlx_lxc_disk_xml (const char *device,
   xmlDocSetRootElement (doc, root);
   add_disk (root, device, source);
   return dump (doc, root->children);
+}
+
+/**
+ * nlx_lxc_veth_name:
+ * @uuid: the instance's uuid
+ *
+ * The host end of the instance's veth pair: "nlx-" and the eight hex
+ * digits of its domain name, so `ip link` and `bridge link` show whose it
+ * is, within the kernel's 15 characters.
+ *
+ * Returns: (transfer full): the interface name
+ */
+char *
+nlx_lxc_veth_name (const char *uuid)
+{
+  return g_strdup_printf ("nlx-%.8s", uuid);
+}
+
+/* The veth's host end joins the bridge; libvirt moves the other end into
+ * the container as eth0 and gives it the address and default route. */
+static void
+add_interface (xmlNodePtr devices,
+               const NlxInstance *instance)
+{
+  const NlxVif *vif = instance->vif;
+  xmlNodePtr node = xmlNewChild (devices, NULL, BAD_CAST "interface", NULL);
+  g_autofree char *veth = nlx_lxc_veth_name (instance->uuid);
+  xmlNodePtr child;
+  char prefix[16];
+
+  add_prop (node, "type", "bridge");
+  child = xmlNewChild (node, NULL, BAD_CAST "mac", NULL);
+  add_prop (child, "address", vif->mac);
+  child = xmlNewChild (node, NULL, BAD_CAST "source", NULL);
+  add_prop (child, "bridge", vif->bridge);
+  child = xmlNewChild (node, NULL, BAD_CAST "ip", NULL);
+  add_prop (child, "address", vif->address);
+  add_prop (child, "family", "ipv4");
+  g_snprintf (prefix, sizeof prefix, "%u", vif->prefix);
+  add_prop (child, "prefix", prefix);
+  child = xmlNewChild (node, NULL, BAD_CAST "route", NULL);
+  add_prop (child, "family", "ipv4");
+  add_prop (child, "address", "0.0.0.0");
+  add_prop (child, "prefix", "0");
+  add_prop (child, "gateway", vif->gateway);
+  child = xmlNewChild (node, NULL, BAD_CAST "target", NULL);
+  add_prop (child, "dev", veth);
+  child = xmlNewChild (node, NULL, BAD_CAST "guest", NULL);
+  add_prop (child, "dev", "eth0");
 }
 
 /* Capabilities root inside an instance does without, on top of those
@@ -349,7 +432,7 @@ add_idmap (xmlNodePtr idmap,
  *
  * The domain is an LXC container with its own user namespace (unless
  * the spec has no id maps: a privileged instance) and network namespace
- * (privnet: loopback only until networking is configured), dangerous
+ * (a veth on the instance's bridge, or loopback only), dangerous
  * capabilities dropped, read-only disks for attached volumes, one PTY
  * console, the root tree mounted at / and Nova's metadata.  Every string
  * from the user is escaped.
@@ -399,6 +482,7 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
                       .root_image = (char *) spec->root_image,
                       .privileged = spec->uid_map == NULL,
                       .volumes = instance->volumes,
+                      .vif = instance->vif,
                     }, TRUE);
 
   node = add_uint (domain, NULL, "memory",
@@ -440,6 +524,8 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
     add_disk (devices,
               ((const NlxVolumeAttachment *) instance->volumes->pdata[i])->device,
               spec->disk_sources[i]);
+  if (instance->vif != NULL)
+    add_interface (devices, instance);
 
   node = xmlNewChild (devices, NULL, BAD_CAST "console", NULL);
   add_prop (node, "type", "pty");

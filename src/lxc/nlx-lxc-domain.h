@@ -21,6 +21,8 @@ G_BEGIN_DECLS
  * @root_image: (nullable): the image tree the root is an overlay over
  * @privileged: the instance runs without a user namespace
  * @volumes: (element-type NlxVolumeAttachment): attached volumes
+ * @vif: (nullable): the network interface, whose bridge each start makes
+ *   sure of
  *
  * What the driver keeps in the domain's own metadata element
  * (%NLX_LXC_XMLNS), so that any later operation on the domain knows it.
@@ -31,6 +33,7 @@ typedef struct {
   char *root_image;
   gboolean privileged;
   GPtrArray *volumes;
+  NlxVif *vif;
 } NlxLxcMetadata;
 
 NlxLxcMetadata *nlx_lxc_metadata_new (void);
@@ -42,6 +45,7 @@ char *nlx_lxc_metadata_to_xml (const NlxLxcMetadata *metadata);
 
 char *nlx_lxc_disk_xml (const char *device,
                         const char *source);
+char *nlx_lxc_veth_name (const char *uuid);
 
 /**
  * NlxLxcDomainSpec:

@@ -29,6 +29,7 @@
 #include "nlx-idmap.h"
 #include "nlx-lxc-volume.h"
 #include "nlx-mount.h"
+#include "nlx-network.h"
 
 #define DEFAULT_URI "lxc:///"
 #define DEFAULT_INSTANCES_PATH NLX_STATE_DIR "/instances"
@@ -807,8 +808,9 @@ start_domain (virDomainPtr dom,
   return wait_for_init (dom, uuid, error);
 }
 
-/* Starts a defined domain with its volumes: loop devices and root mounts
- * first, then init, then the mounts inside it. */
+/* Starts a defined domain with its volumes and network: loop devices,
+ * root mounts and the bridge first (a host reboot takes them all away),
+ * then init, then the mounts inside it. */
 static gboolean
 start_instance (NlxDriverState *state,
                 virDomainPtr dom,
@@ -818,6 +820,9 @@ start_instance (NlxDriverState *state,
   g_autoptr(NlxLxcMetadata) metadata = read_metadata (dom, error);
 
   if (metadata == NULL || !prepare_volumes (state, dom, uuid, metadata, error) ||
+      (metadata->vif != NULL &&
+       !nlx_network_ensure_bridge (metadata->vif->bridge, metadata->vif->gateway,
+                                   metadata->vif->prefix, error)) ||
       !start_domain (dom, uuid, error))
     return FALSE;
   if (mount_volumes (state, dom, uuid, metadata, error))

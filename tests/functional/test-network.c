@@ -297,7 +297,8 @@ ensure (const NlxNetworkSettings *settings)
 {
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (nlx_network_ensure_bridge (settings, &error));
+  g_assert_true (nlx_network_ensure_bridge (settings->bridge, settings->gateway,
+                                            settings->prefix, &error));
   g_assert_no_error (error);
 }
 
@@ -393,7 +394,9 @@ case_not_a_bridge (Fixture *f)
     }
   g_assert_true (interface_exists (f->other));
 
-  g_assert_false (nlx_network_ensure_bridge (settings, &error));
+  g_assert_false (nlx_network_ensure_bridge (settings->bridge,
+                                             settings->gateway,
+                                             settings->prefix, &error));
   g_assert_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID);
   g_test_message ("%s", error->message);
   g_assert_nonnull (strstr (error->message, f->other));
@@ -423,11 +426,13 @@ case_prefix_mismatch (Fixture *f)
   IP ("link", "add", "name", f->bridge, "type", "bridge");
   IP ("addr", "add", wrong, "dev", f->bridge);
 
-  g_assert_false (nlx_network_ensure_bridge (settings, &error));
+  g_assert_false (nlx_network_ensure_bridge (settings->bridge,
+                                             settings->gateway,
+                                             settings->prefix, &error));
   g_assert_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID);
   g_test_message ("%s", error->message);
   g_assert_nonnull (strstr (error->message, "/16"));
-  g_assert_nonnull (strstr (error->message, f->cidr));
+  g_assert_nonnull (strstr (error->message, "prefix /24"));
 
   g_assert_false (is_up (f->bridge));
   addresses = ipv4_addresses (f->bridge);
