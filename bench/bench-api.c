@@ -47,6 +47,7 @@
 #define POLL_INTERVAL_US (5 * 1000)
 /* How often the server list is looked at while many go away. */
 #define LIST_POLL_INTERVAL_US (100 * 1000)
+#define BENCH_CIDR "198.19.248.0/21"
 #define DAEMON_START_TIMEOUT_S 30
 #define DAEMON_STOP_TIMEOUT_S 10
 #define ACTIVE_TIMEOUT_S 120
@@ -87,6 +88,7 @@ typedef struct {
   NlxImage *image;
   char *tmp_dir;
   char *config_path;
+  char *bridge;                 /* the servers' bridge, nlxb<6 hex> */
   char *socket_path;
   char *log_path;
   GPid daemon;                  /* 0 once it is gone */
@@ -171,6 +173,10 @@ write_config (Bench *bench,
   g_key_file_set_string (config, "DEFAULT", "state_path", state);
   g_key_file_set_string (config, "DEFAULT", "instances_path", instances);
   g_key_file_set_string (config, "api", "socket", bench->socket_path);
+  /* A bridge of the bench's own, and room for --instances servers in a
+   * corner of RFC 2544's benchmarking range. */
+  g_key_file_set_string (config, "network", "bridge", bench->bridge);
+  g_key_file_set_string (config, "network", "cidr", BENCH_CIDR);
   g_key_file_set_string (config, "libvirt", "wait_soft_reboot_seconds", "10");
   g_key_file_set_string (config, "image " IMAGE, "path", bench->image->path);
   g_key_file_set_string (config, "image " IMAGE, "os_shutdown_signal",
@@ -1272,6 +1278,8 @@ static gboolean
 bench_cleanup (Bench *bench)
 {
   g_autoptr(GError) error = NULL;
+  g_autofree char *bridge_path = g_build_filename ("/sys/class/net",
+                                                   bench->bridge, NULL);
   gboolean clean = TRUE;
 
   g_clear_pointer (&bench->virt, nlx_virt_close);
@@ -1307,6 +1315,18 @@ bench_cleanup (Bench *bench)
       virDomainFree (dom);
     }
 
+  if (g_file_test (bridge_path, G_FILE_TEST_EXISTS) &&
+      !g_spawn_sync (NULL, (char **) (const char * const []) {
+                       "ip", "link", "del", bench->bridge, NULL },
+                     NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
+                     &error))
+    {
+      g_printerr ("bench-api: cannot remove bridge %s: %s; remove it with "
+                  "ip link del %s\n", bench->bridge, error->message,
+                  bench->bridge);
+      g_clear_error (&error);
+      clean = FALSE;
+    }
   if (!nlx_file_remove_tree (bench->tmp_dir, &error))
     {
       g_printerr ("bench-api: %s\n", error->message);
@@ -1326,6 +1346,7 @@ main (int argc,
   g_autoptr(GHashTable) live = g_hash_table_new_full (g_str_hash, g_str_equal,
                                                       g_free, NULL);
   g_autofree char *tmp_dir = NULL;
+  g_autofree char *bridge = NULL;
   g_autofree char *config_path = NULL;
   g_autofree char *socket_path = NULL;
   g_autofree char *log_path = NULL;
@@ -1368,11 +1389,13 @@ main (int argc,
       return 1;
     }
   config_path = g_build_filename (tmp_dir, "nova-lxc.conf", NULL);
+  bridge = g_strdup_printf ("nlxb%06x", (guint) getpid () & 0xffffff);
   socket_path = g_build_filename (tmp_dir, "compute.sock", NULL);
   log_path = opt_daemon_log ? g_strdup (opt_daemon_log)
                             : g_build_filename (tmp_dir, "compute.log", NULL);
   bench.tmp_dir = tmp_dir;
   bench.config_path = config_path;
+  bench.bridge = bridge;
   bench.socket_path = socket_path;
   bench.log_path = log_path;
   bench.uuids = uuids;

@@ -42,6 +42,10 @@ typedef struct {
   virConnectPtr conn;
   gboolean usable;
   gboolean verify_fsck;
+  /* The instances' bridge, nlxc<6 hex>, and its /24 of 198.18.0.0/15
+   * (RFC 2544's range for network tests): "198.18.N" */
+  char *bridge;
+  char *subnet;
 } Fixture;
 
 typedef void (*CaseFunc) (Fixture *f);
@@ -165,9 +169,10 @@ write_config (Fixture *f)
     "privileged = true\n"
     "[image " IMAGE "]\npath = %s\nos_shutdown_signal = SIGUSR2\n"
     "[image " BROKEN_IMAGE "]\npath = %s\nos_init_path = /no/such/init\n"
-    "[volumes]\npath = %s/volumes\n%s",
+    "[volumes]\npath = %s/volumes\n%s"
+    "[network]\nbridge = %s\ncidr = %s.0/24\n",
     f->dir, f->dir, f->socket, root, root, f->dir,
-    f->verify_fsck ? "verify = fsck\n" : "");
+    f->verify_fsck ? "verify = fsck\n" : "", f->bridge, f->subnet);
 
   g_file_set_contents (f->config, text, -1, &error);
   g_assert_no_error (error);
@@ -238,6 +243,10 @@ fixture_setup (Fixture *f,
     f->dir = g_strdup (g_getenv ("NLX_TEST_DIR"));
   else
     {
+      guint32 r = g_random_int ();
+      g_autofree char *text = g_strdup_printf ("%u", r);
+
+      g_setenv ("NLX_TEST_NET_RANDOM", text, TRUE);
       g_autofree char *mkrootfs = g_build_filename (g_getenv ("NLX_TOP_SRCDIR"),
                                                     "tools", "mkrootfs", NULL);
       g_autofree char *root = NULL;
@@ -253,6 +262,14 @@ fixture_setup (Fixture *f,
     }
   f->config = g_build_filename (f->dir, "nova-lxc.conf", NULL);
   f->socket = g_build_filename (f->dir, "compute.sock", NULL);
+  {
+    guint32 r = (guint32) g_ascii_strtoull (g_getenv ("NLX_TEST_NET_RANDOM"),
+                                            NULL, 10);
+
+    f->bridge = g_strdup_printf ("nlxc%06x", r & 0xffffff);
+    f->subnet = g_strdup_printf ("198.%u.%u", 18 + ((r >> 24) & 1),
+                                 (r >> 16) & 0xff);
+  }
   if (!g_test_subprocess ())
     write_config (f);
   address = g_unix_socket_address_new (f->socket);
@@ -292,6 +309,14 @@ remove_recorded_domains (Fixture *f)
     }
 }
 
+static gboolean
+bridge_exists (Fixture *f)
+{
+  g_autofree char *path = g_build_filename ("/sys/class/net", f->bridge, NULL);
+
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
 static void
 fixture_teardown (Fixture *f,
                   gconstpointer data)
@@ -306,6 +331,9 @@ fixture_teardown (Fixture *f,
       f->conn = virConnectOpen ("lxc:///");
       g_assert_nonnull (f->conn);
       remove_recorded_domains (f);
+      if (bridge_exists (f))
+        run_command ((const char * const []) { "ip", "link", "del", f->bridge,
+                                               NULL });
       nlx_file_remove_tree (f->dir, &error);
       g_assert_no_error (error);
     }
@@ -314,6 +342,8 @@ fixture_teardown (Fixture *f,
   g_free (f->dir);
   g_free (f->config);
   g_free (f->socket);
+  g_free (f->bridge);
+  g_free (f->subnet);
 }
 
 static void
@@ -1427,6 +1457,112 @@ test_privileged_flavor (Fixture *f)
 
 /* ---- libvirtd restart ---------------------------------------------------- */
 
+/* ---- networking ------------------------------------------------------- */
+
+/* The server's one fixed address on the case's bridge, with its MAC. */
+static char *
+address_of (Fixture *f,
+            const char *id,
+            char **mac)
+{
+  g_autoptr(JsonNode) reply = nlx_test_show (f->session, id);
+  JsonObject *addresses = json_object_get_object_member (
+    nlx_test_object_at (reply, "server"), "addresses");
+  JsonArray *list = json_object_get_array_member (addresses, f->bridge);
+  JsonObject *entry;
+
+  g_assert_nonnull (list);
+  g_assert_cmpuint (json_array_get_length (list), ==, 1);
+  entry = json_array_get_object_element (list, 0);
+  if (mac != NULL)
+    *mac = g_strdup (json_object_get_string_member (entry,
+                                                    "OS-EXT-IPS-MAC:mac_addr"));
+  return g_strdup (json_object_get_string_member (entry, "addr"));
+}
+
+static gboolean
+bridge_has_port (Fixture *f,
+                 const char *id)
+{
+  g_autofree char *path = g_strdup_printf ("/sys/class/net/%s/brif/nlx-%.8s",
+                                           f->bridge, id);
+
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+/* Pings are bounded (two echoes, two seconds each) and stay on the
+ * case's own bridge. */
+static void
+assert_reaches (Fixture *f,
+                const char *from,
+                const char *address)
+{
+  g_autofree char *script = g_strdup_printf ("ping -c 2 -W 2 %s", address);
+
+  assert_in_container (f, from, script, 0, NULL);
+}
+
+/* Two servers get their own addresses from the configured subnet, are
+ * configured with them inside by libvirt, and reach each other and the
+ * bridge; a power cycle keeps the address; a delete releases it. */
+static void
+test_network (Fixture *f)
+{
+  g_autofree char *a = boot (f, "nlxtest-net-a");
+  g_autofree char *b = boot (f, "nlxtest-net-b");
+  g_autofree char *gateway = g_strdup_printf ("%s.1", f->subnet);
+  g_autofree char *mac_a = NULL;
+  g_autofree char *address_a = address_of (f, a, &mac_a);
+  g_autofree char *address_b = address_of (f, b, NULL);
+  g_autofree char *expect_a = g_strdup_printf ("%s.2", f->subnet);
+  g_autofree char *expect_b = g_strdup_printf ("%s.3", f->subnet);
+  g_autofree char *shown = NULL;
+  g_autofree char *c = NULL;
+  g_autofree char *address_c = NULL;
+
+  g_assert_cmpstr (address_a, ==, expect_a);
+  g_assert_cmpstr (address_b, ==, expect_b);
+  g_assert_true (bridge_has_port (f, a));
+  g_assert_true (bridge_has_port (f, b));
+
+  shown = g_strdup_printf ("%s/24", address_a);
+  assert_in_container (f, a, "ip -4 -o addr show dev eth0 | "
+                             "awk '{ print $4 }'", 0, shown);
+  assert_in_container (f, a, "cat /sys/class/net/eth0/address", 0, mac_a);
+  g_clear_pointer (&shown, g_free);
+  shown = g_strdup_printf ("default via %s dev eth0", gateway);
+  assert_in_container (f, a, "ip route | grep ^default | cut -d' ' -f1-5", 0,
+                       shown);
+  assert_reaches (f, a, gateway);
+  assert_reaches (f, a, address_b);
+  assert_reaches (f, b, address_a);
+
+  /* Stopped, its veth is gone; started again, it has the same address. */
+  nlx_test_act_and_wait (f->session, a, "{\"os-stop\": null}", "powering-off",
+                         "SHUTOFF");
+  g_assert_false (bridge_has_port (f, a));
+  nlx_test_act_and_wait (f->session, a, "{\"os-start\": null}", "powering-on",
+                         "ACTIVE");
+  g_clear_pointer (&address_a, g_free);
+  address_a = address_of (f, a, NULL);
+  g_assert_cmpstr (address_a, ==, expect_a);
+  assert_reaches (f, b, address_a);
+
+  /* Deleted, its port and address are released; the next server may
+   * have the address, and B keeps its own. */
+  delete_and_check (f, a);
+  g_assert_false (bridge_has_port (f, a));
+  c = boot (f, "nlxtest-net-c");
+  address_c = address_of (f, c, NULL);
+  g_assert_cmpstr (address_c, ==, expect_a);
+  g_clear_pointer (&address_b, g_free);
+  address_b = address_of (f, b, NULL);
+  g_assert_cmpstr (address_b, ==, expect_b);
+  assert_reaches (f, c, address_b);
+  delete_and_check (f, b);
+  delete_and_check (f, c);
+}
+
 static void
 libvirtd (const char *command)
 {
@@ -1494,6 +1630,7 @@ main (int argc,
     { "/nlx/compute/crash-recovery", test_crash_recovery },
     { "/nlx/compute/secure/unprivileged-root", test_unprivileged_root },
     { "/nlx/compute/secure/privileged-flavor", test_privileged_flavor },
+    { "/nlx/compute/network", test_network },
     { "/nlx/compute/volumes/attach-detach", test_volume_attach_detach },
     { "/nlx/compute/volumes/refused", test_volume_refused },
     { "/nlx/compute/volumes/dirty-journal", test_volume_dirty_journal },
