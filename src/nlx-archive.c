@@ -241,14 +241,21 @@ set_tarball_error (GError **error,
   return FALSE;
 }
 
+/* libarchive's message for a failing write is only "Write error"; the
+ * errno says why (a full disk). */
 static gboolean
 set_writer_error (GError **error,
                   TreeWriter *w)
 {
-  return set_tarball_error (error, w->tar_path,
-                            archive_error_string (w->writer)
-                            ? archive_error_string (w->writer)
-                            : g_strerror (archive_errno (w->writer)));
+  const char *what = archive_error_string (w->writer);
+  int errsv = archive_errno (w->writer);
+  g_autofree char *problem = NULL;
+
+  if (what != NULL && errsv > 0)
+    problem = g_strdup_printf ("%s: %s", what, g_strerror (errsv));
+  else
+    problem = g_strdup (what ? what : g_strerror (errsv));
+  return set_tarball_error (error, w->tar_path, problem);
 }
 
 static char *
@@ -631,24 +638,30 @@ sync_parent (const char *path,
  * @gid_map: (element-type NlxIdMapRange) (nullable): the same for gids
  * @error: return location for a #NLX_DRIVER_ERROR_FAILED
  *
- * Writes the tree below @dir as an uncompressed POSIX (pax) tarball that
- * nlx_archive_extract() takes back.  Members are relative ("bin/sh"), the
- * top itself is not one, and they come in name order.  Regular files,
- * directories, symbolic links (never followed), hard links (a member
- * linking to the first path of the file), devices and fifos keep their
- * mode, set-id bits and mtime; sockets, extended attributes and ACLs are
- * left out.  Owners are given as the instance sees them, through the
- * maps; a host id outside the map, which the instance cannot create,
- * becomes %NLX_IDMAP_OVERFLOW_ID (65534, nobody and nogroup), as the
- * instance sees it.  Like `tar --one-file-system`, a directory where
- * another filesystem is mounted is a member, but not what it holds.
+ * Writes the tree below @dir as an uncompressed POSIX tarball (ustar,
+ * with pax headers where a name or number needs them) that
+ * nlx_archive_extract() takes back.  Members are relative ("bin/sh") and
+ * come in name order; the top itself is not one, so its own mode and
+ * owner are the extractor's to choose.  Regular files, directories,
+ * symbolic links (never followed), hard links (a member linking to the
+ * first path of the file), devices and fifos keep their mode, set-id
+ * bits and mtime (in whole seconds); sockets, extended attributes and
+ * ACLs are left out.  Owners are given as the instance sees them,
+ * through the maps, and without names; a host id outside a map, which
+ * the instance cannot have given a file, becomes %NLX_IDMAP_OVERFLOW_ID
+ * (65534, nobody and nogroup), which is how the instance sees it.  Like
+ * `tar --one-file-system`, a directory where another filesystem is
+ * mounted is a member, but not what it holds.
  *
  * The walk opens every name relative to its directory's descriptor with
  * O_NOFOLLOW, so a tree that changes underneath (a running instance)
  * cannot lead it outside @dir; a file that vanishes is left out, and one
  * replaced or shrunk meanwhile fails the call.  The tarball is written
- * to a temporary file beside @tar_path and renamed into place once on
- * disk, so @tar_path is whole or not there; on failure nothing is left.
+ * to a temporary file (mode 0600) beside @tar_path and renamed into
+ * place once on disk, so @tar_path is whole or not there.  On failure no
+ * temporary file is left and an existing @tar_path is kept, unless the
+ * failure is flushing the rename itself, after which @tar_path is
+ * removed.
  */
 gboolean
 nlx_archive_write_tree (const char *dir,
@@ -687,7 +700,15 @@ nlx_archive_write_tree (const char *dir,
   if (close (fd) != 0 && ok)
     ok = set_tarball_error (error, tar_path, g_strerror (errno));
   if (ok && rename (tmp, tar_path) != 0)
-    ok = set_tarball_error (error, tar_path, g_strerror (errno));
+    {
+      int errsv = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot put tarball %s in place: %s; remove what is "
+                     "at that path, or choose another"), tar_path,
+                   g_strerror (errsv));
+      ok = FALSE;
+    }
   if (!ok)
     {
       g_unlink (tmp);

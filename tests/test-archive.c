@@ -7,12 +7,15 @@
  * in a file the parent reads, which then skips the test. */
 #include "config.h"
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* unshare() */
+#endif
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <locale.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -169,6 +172,9 @@ describe_tree (GPtrArray *lines,
       else if (S_ISCHR (st.st_mode) || S_ISBLK (st.st_mode))
         what = g_strdup_printf ("%u,%u", major (st.st_rdev),
                                 minor (st.st_rdev));
+      /* Only root can give files back their owners. */
+      if (geteuid () != 0)
+        st.st_uid = st.st_gid = 0;
       g_ptr_array_add (lines,
                        g_strdup_printf ("%s %o %u:%u %" G_GINT64_FORMAT
                                         " %s", child_rel, st.st_mode,
@@ -230,8 +236,6 @@ read_members (const char *path)
   archive_read_support_format_tar (a);
   g_assert_cmpint (archive_read_open_filename (a, path, 10240), ==,
                    ARCHIVE_OK);
-  g_assert_cmpint (archive_format (a) & ARCHIVE_FORMAT_BASE_MASK, ==,
-                   ARCHIVE_FORMAT_TAR);
   while ((rc = archive_read_next_header (a, &entry)) == ARCHIVE_OK)
     {
       g_autoptr(Member) m = g_new0 (Member, 1);
@@ -254,12 +258,16 @@ read_members (const char *path)
       m->size = archive_entry_size (entry);
       m->symlink = g_strdup (archive_entry_symlink (entry));
       m->hardlink = g_strdup (archive_entry_hardlink (entry));
-      g_assert_null (archive_entry_uname (entry));
-      g_assert_null (archive_entry_gname (entry));
+      /* No names: the host's would be wrong for the instance. */
+      g_assert_cmpstr (archive_entry_uname (entry) ?: "", ==, "");
+      g_assert_cmpstr (archive_entry_gname (entry) ?: "", ==, "");
       g_hash_table_add (seen, m->name);
       g_ptr_array_add (members, g_steal_pointer (&m));
     }
   g_assert_cmpint (rc, ==, ARCHIVE_EOF);
+  if (members->len > 0)
+    g_assert_cmpint (archive_format (a) & ARCHIVE_FORMAT_BASE_MASK, ==,
+                     ARCHIVE_FORMAT_TAR);
   archive_read_free (a);
   return members;
 }
@@ -289,16 +297,31 @@ get_member (GPtrArray *members,
   return m;
 }
 
+/* The daemon lives long: no call may leave a descriptor open. */
+static guint
+count_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
 static void
 write_tree_ok (Fixture *f,
                GArray *uid_map,
                GArray *gid_map)
 {
   g_autoptr(GError) error = NULL;
+  guint fds = count_fds ();
 
   g_assert_true (nlx_archive_write_tree (f->src, f->tar, uid_map, gid_map,
                                          &error));
   g_assert_no_error (error);
+  g_assert_cmpuint (count_fds (), ==, fds);
 }
 
 /* Writing fails with a message matching @pattern; neither the tarball
@@ -315,9 +338,11 @@ assert_write_fails (Fixture *f,
   g_autofree char *hidden = g_strdup_printf (".%s.", base);
   g_autoptr(GDir) listing = NULL;
   const char *name;
+  guint fds = count_fds ();
 
   g_assert_false (nlx_archive_write_tree (dir, tar, NULL, NULL, &error));
   g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
+  g_assert_cmpuint (count_fds (), ==, fds);
   if (!g_pattern_match_simple (pattern, error->message))
     g_error ("“%s” does not match “%s”", error->message, pattern);
   g_test_message ("failed as expected: %s", error->message);
@@ -612,7 +637,8 @@ case_one_file_system (Fixture *f)
       return;
     }
   if (unshare (CLONE_NEWNS) != 0 ||
-      mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+      /* The kernel ignores the source and type here; valgrind does not. */
+      mount ("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0)
     {
       g_autofree char *reason = g_strdup_printf ("no mount namespace: %s",
                                                  g_strerror (errno));
@@ -686,8 +712,7 @@ case_replace (Fixture *f)
 
   make_file (f->src, "old", "old\n", -1, 0644);
   write_tree_ok (f, NULL, NULL);
-  g_assert_cmpint (g_unlink (f->src), !=, 0);
-  g_assert_cmpint (nlx_file_remove_tree (f->src, NULL), ==, TRUE);
+  g_assert_true (nlx_file_remove_tree (f->src, NULL));
   g_assert_cmpint (g_mkdir (f->src, 0755), ==, 0);
   make_file (f->src, "new", "new\n", -1, 0644);
   write_tree_ok (f, NULL, NULL);
@@ -708,7 +733,8 @@ case_missing_source (Fixture *f)
   g_assert_false (g_file_test (f->tar, G_FILE_TEST_EXISTS));
 
   make_file (f->dir, "file", "not a directory\n", -1, 0644);
-  assert_write_fails (f, file, f->tar, "Cannot archive */file: Not a directory*");
+  assert_write_fails (f, file, f->tar,
+                      "Cannot archive */file: Not a directory*");
   g_assert_false (g_file_test (f->tar, G_FILE_TEST_EXISTS));
 }
 
@@ -739,7 +765,7 @@ case_unwritable (Fixture *f)
   signal (SIGXFSZ, SIG_IGN);
   g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &limit), ==, 0);
   assert_write_fails (f, f->src, f->tar,
-                      "Cannot write tarball */snapshot.tar: File too large; "
+                      "Cannot write tarball */snapshot.tar: *File too large; "
                       "check that its directory exists, is writable and has "
                       "free space");
   g_assert_false (g_file_test (f->tar, G_FILE_TEST_EXISTS));
@@ -764,6 +790,9 @@ main (int argc,
     { "/nlx/archive/write/unwritable", case_unwritable },
   };
 
+  /* The daemon runs in the host's locale, most often a UTF-8 one, where
+   * a name that is not UTF-8 ("latin\xe9") is the hard case. */
+  setlocale (LC_ALL, "C.UTF-8");
   g_test_init (&argc, &argv, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     g_test_add (cases[i].path, Fixture, cases[i].body, fixture_setup,
