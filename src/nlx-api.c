@@ -948,6 +948,139 @@ get_console_output (Request *request,
                                         G_MAXSIZE, console_ready, call);
 }
 
+/* Member @member of @object, when present and not null: an object of
+ * strings, copied into @map. */
+static gboolean
+read_string_map (Request *request,
+                 JsonObject *object,
+                 const char *member,
+                 GHashTable *map)
+{
+  JsonNode *node = json_object_get_member (object, member);
+  g_autoptr(GList) members = NULL;
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!require_object (request, node, member))
+    return FALSE;
+  members = json_object_get_members (json_node_get_object (node));
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      const char *value = get_string_member (request,
+                                             json_node_get_object (node),
+                                             l->data);
+      if (value == NULL)
+        return FALSE;
+      g_hash_table_insert (map, g_strdup (l->data), g_strdup (value));
+    }
+  return TRUE;
+}
+
+static void
+image_created (GObject *source,
+               GAsyncResult *result,
+               gpointer data)
+{
+  g_autoptr(Request) request = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxStoredImage) image =
+    nlx_manager_create_image_finish (request->api->manager, result, &error);
+
+  if (image == NULL)
+    respond_error (request, error);
+  else
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+      g_autoptr(JsonNode) body = NULL;
+      g_autofree char *location = g_strdup_printf ("%s/v2.1/images/%s",
+                                                   request->base, image->id);
+
+      /* 2.1 says where in Location; 2.45 also says it in the body. */
+      soup_message_headers_replace (
+        soup_server_message_get_response_headers (request->msg), "Location",
+        location);
+      json_builder_begin_object (builder);
+      add_string (builder, "image_id", image->id);
+      json_builder_end_object (builder);
+      body = json_builder_get_root (builder);
+      respond (request, 202, body);
+    }
+  soup_server_message_unpause (request->msg);
+}
+
+/* createImage: answered when the image is in the store, so the image it
+ * names can be booted at once. */
+static void
+create_image (Request *request,
+              const char *uuid,
+              JsonNode *args)
+{
+  static const char * const known[] = { "name", "metadata", NULL };
+  g_autoptr(GHashTable) metadata = g_hash_table_new_full (g_str_hash,
+                                                          g_str_equal,
+                                                          g_free, g_free);
+  JsonObject *object;
+  const char *name;
+
+  if (!require_object (request, args, "createImage"))
+    return;
+  object = json_node_get_object (args);
+  if (!check_members (request, object, known) ||
+      (name = get_string_member (request, object, "name")) == NULL ||
+      !read_string_map (request, object, "metadata", metadata))
+    return;
+  nlx_manager_create_image_async (request->api->manager, uuid, name, metadata,
+                                  image_created, request_keep (request));
+}
+
+/* rebuild: the server as it is, with the new image and, if given, name
+ * and metadata, checked as a new server would be. */
+static void
+rebuild_server (Request *request,
+                const NlxRecord *record,
+                JsonNode *args)
+{
+  static const char * const known[] = {
+    "imageRef", "name", "metadata", NULL
+  };
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+  NlxInstance *instance;
+  JsonObject *object, *wanted;
+  const char *image_ref, *name;
+  JsonNode *metadata;
+  g_autofree char *uuid = g_strdup (record->instance->uuid);
+
+  if (!require_object (request, args, "rebuild"))
+    return;
+  object = json_node_get_object (args);
+  if (!check_members (request, object, known) ||
+      (image_ref = get_string_member (request, object, "imageRef")) == NULL)
+    return;
+  node = nlx_instance_to_node (record->instance);
+  wanted = json_node_get_object (node);
+  json_object_set_string_member (wanted, "image_ref", image_ref);
+  if (json_object_has_member (object, "name"))
+    {
+      if ((name = get_string_member (request, object, "name")) == NULL)
+        return;
+      json_object_set_string_member (wanted, "name", name);
+    }
+  metadata = json_object_get_member (object, "metadata");
+  if (metadata != NULL)
+    json_object_set_member (wanted, "metadata", json_node_copy (metadata));
+
+  instance = nlx_instance_new_from_node (node, &error);
+  if (instance == NULL || !nlx_manager_rebuild (request->api->manager,
+                                                instance, &error))
+    {
+      respond_error (request, error);
+      return;
+    }
+  respond_server (request, 202, nlx_manager_lookup (request->api->manager,
+                                                    uuid, NULL));
+}
+
 static void
 server_action (Request *request,
                const char *uuid)
@@ -959,8 +1092,10 @@ server_action (Request *request,
   const char *name;
   JsonNode *args;
   NlxAction action;
+  const NlxRecord *record = nlx_manager_lookup (request->api->manager, uuid,
+                                               &error);
 
-  if (nlx_manager_lookup (request->api->manager, uuid, &error) == NULL)
+  if (record == NULL)
     {
       respond_error (request, error);
       return;
@@ -982,6 +1117,16 @@ server_action (Request *request,
   if (g_str_equal (name, "os-getConsoleOutput"))
     {
       get_console_output (request, uuid, args);
+      return;
+    }
+  if (g_str_equal (name, "createImage"))
+    {
+      create_image (request, uuid, args);
+      return;
+    }
+  if (g_str_equal (name, "rebuild"))
+    {
+      rebuild_server (request, record, args);
       return;
     }
   if (g_str_equal (name, "reboot"))
@@ -1014,8 +1159,9 @@ server_action (Request *request,
     {
       g_autofree char *message =
         g_strdup_printf (_("Action “%s” is not supported here; the actions "
-                           "are reboot, os-stop, os-start, pause, unpause "
-                           "and os-getConsoleOutput"), name);
+                           "are reboot, os-stop, os-start, pause, unpause, "
+                           "rebuild, createImage and os-getConsoleOutput"),
+                         name);
       respond_fault (request, 400, message);
       return;
     }
@@ -1479,7 +1625,6 @@ import_image (Request *request)
                                                             g_free, g_free);
   JsonObject *image = read_body (request, parser, "image");
   GSocketAddress *local = soup_server_message_get_local_address (request->msg);
-  JsonNode *props;
   const char *name, *file;
 
   if (image == NULL || !check_members (request, image, known) ||
@@ -1493,24 +1638,8 @@ import_image (Request *request)
                        "it is only taken over the Unix socket"));
       return;
     }
-  props = json_object_get_member (image, "properties");
-  if (props != NULL && !JSON_NODE_HOLDS_NULL (props))
-    {
-      g_autoptr(GList) members = NULL;
-
-      if (!require_object (request, props, "properties"))
-        return;
-      members = json_object_get_members (json_node_get_object (props));
-      for (GList *l = members; l != NULL; l = l->next)
-        {
-          const char *value = get_string_member (request,
-                                                 json_node_get_object (props),
-                                                 l->data);
-          if (value == NULL)
-            return;
-          g_hash_table_insert (properties, g_strdup (l->data), g_strdup (value));
-        }
-    }
+  if (!read_string_map (request, image, "properties", properties))
+    return;
   nlx_manager_import_image_async (request->api->manager, file, name, properties,
                                   image_imported, request_keep (request));
 }

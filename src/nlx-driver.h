@@ -16,6 +16,8 @@ G_BEGIN_DECLS
  * instead of calling through a wrong table. */
 #define NLX_DRIVER_ABI_VERSION 4
 
+#define NLX_SNAPSHOT_FILE "root.tar"
+
 /* The one symbol every plugin exports: const NlxDriver *nlx_driver_get (void) */
 #define NLX_DRIVER_ENTRY_POINT "nlx_driver_get"
 
@@ -177,7 +179,11 @@ typedef struct {
                              const char *uuid,
                              const NlxVolumeAttachment *attachment,
                              GError **error);
-  /* Writes the instance's root filesystem as a new image into @image_dir. */
+  /* Writes the instance's root filesystem, as the instance sees it (its
+   * own uids, without attached volumes), as an uncompressed tarball named
+   * %NLX_SNAPSHOT_FILE into the empty directory @image_dir.  A running
+   * instance is frozen while its root is read, so the tarball is
+   * consistent; a paused or stopped one is read as it is. */
   gboolean (*snapshot) (NlxDriverState *state,
                         const char *uuid,
                         const char *image_dir,

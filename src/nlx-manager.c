@@ -9,10 +9,12 @@
  * driver: the store says what was asked, the driver what runs. */
 #include "config.h"
 
+#include <errno.h>
 #include <unistd.h>
 
 #include <glib/gi18n-lib.h>
 
+#include "nlx-file.h"
 #include "nlx-image-store.h"
 #include "nlx-manager.h"
 #include "nlx-network.h"
@@ -60,6 +62,8 @@ typedef enum {
   JOB_ACTION,
   JOB_SYNC,
   JOB_VOLUME,
+  JOB_REBUILD,
+  JOB_SNAPSHOT,
 } JobKind;
 
 typedef struct {
@@ -80,12 +84,16 @@ typedef struct {
   JobKind kind;
   char *uuid;
   NlxAction action;
-  NlxInstance *instance;        /* JOB_SPAWN: a copy for the worker */
-  NlxImage *image;              /* JOB_SPAWN */
+  NlxInstance *instance;        /* JOB_SPAWN, JOB_REBUILD: a copy */
+  NlxImage *image;              /* JOB_SPAWN, JOB_REBUILD */
+  gboolean stop_after;          /* JOB_REBUILD: it was SHUTOFF */
   GPtrArray *sync;              /* JOB_SYNC: SyncResult */
   NlxVolumeAttachment *attachment; /* JOB_VOLUME: a copy for the worker */
   gboolean attach;              /* JOB_VOLUME: or detach */
-  GTask *task;                  /* JOB_VOLUME: the caller waiting */
+  char *image_name;             /* JOB_SNAPSHOT: the new image's */
+  GHashTable *properties;       /* JOB_SNAPSHOT: the new image's */
+  NlxStoredImage *stored;       /* JOB_SNAPSHOT: the new image */
+  GTask *task;                  /* JOB_VOLUME, JOB_SNAPSHOT: the caller */
   guint64 generation;
   /* what the worker found */
   gboolean ok;
@@ -110,6 +118,9 @@ job_free (Job *job)
   nlx_image_free (job->image);
   g_clear_pointer (&job->sync, g_ptr_array_unref);
   nlx_volume_attachment_free (job->attachment);
+  g_free (job->image_name);
+  g_clear_pointer (&job->properties, g_hash_table_unref);
+  nlx_stored_image_free (job->stored);
   g_clear_object (&job->task);
   g_clear_error (&job->error);
   g_free (job);
@@ -290,6 +301,50 @@ run_action (NlxManager *manager,
     }
 }
 
+/* Nova's default rebuild: the old root goes, a new one is spawned with
+ * the same identity, address and volumes. */
+static gboolean
+rebuild (NlxManager *manager,
+         Job *job,
+         GError **error)
+{
+  return nlx_virt_destroy (manager->virt, job->uuid, error) &&
+         nlx_virt_spawn (manager->virt, job->instance, job->image, error) &&
+         (!job->stop_after ||
+          nlx_virt_power_off (manager->virt, job->uuid, 0, error));
+}
+
+/* The driver writes the root as a tarball, which the store imports like
+ * any other: the same checks, and stored by its checksum. */
+static gboolean
+snapshot (NlxManager *manager,
+          Job *job,
+          GError **error)
+{
+  g_autofree char *dir = g_build_filename (manager->config->state_path,
+                                           "snapshots", job->uuid, NULL);
+  g_autofree char *tarball = g_build_filename (dir, NLX_SNAPSHOT_FILE, NULL);
+  gboolean ok;
+
+  if (!nlx_file_remove_tree (dir, error))
+    return FALSE;
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot create %s for a snapshot: %s"), dir,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  ok = nlx_virt_snapshot (manager->virt, job->uuid, dir, error) &&
+       (job->stored = nlx_image_store_import (manager->images, tarball,
+                                              job->image_name, job->properties,
+                                              error)) != NULL;
+  nlx_file_remove_tree (dir, ok ? error : NULL);
+  return ok;
+}
+
 static void
 work (gpointer data,
       gpointer pool_data)
@@ -335,6 +390,12 @@ work (gpointer data,
                                             job->attachment, &job->error)
                   : nlx_virt_detach_volume (manager->virt, job->uuid,
                                             job->attachment, &job->error);
+      break;
+    case JOB_REBUILD:
+      job->ok = rebuild (manager, job, &job->error);
+      break;
+    case JOB_SNAPSHOT:
+      job->ok = snapshot (manager, job, &job->error);
       break;
     }
   /* What the instance is now, whether the operation worked or not. */
@@ -512,6 +573,33 @@ finish_volume (NlxManager *manager,
     }
 }
 
+/* A failed snapshot leaves the instance as it was, as in Nova: only the
+ * caller hears of it. */
+static void
+finish_snapshot (NlxManager *manager,
+                 Entry *entry,
+                 Job *job)
+{
+  NlxRecord *record = entry->record;
+
+  if (job->have_info)
+    apply_power_state (record, job->info.state);
+  record->task_state = NLX_TASK_STATE_NONE;
+  if (job->ok)
+    {
+      g_info ("Instance %s: snapshot is image %s (%s)", record->instance->uuid,
+              job->stored->id, job->stored->name);
+      g_task_return_pointer (job->task, g_steal_pointer (&job->stored),
+                             (GDestroyNotify) nlx_stored_image_free);
+    }
+  else
+    {
+      g_warning ("Instance %s: snapshot failed: %s", record->instance->uuid,
+                 job->error->message);
+      g_task_return_error (job->task, g_steal_pointer (&job->error));
+    }
+}
+
 static void
 apply_sync (NlxManager *manager,
             GPtrArray *results)
@@ -573,6 +661,8 @@ apply_job (NlxManager *manager,
     }
   if (job->kind == JOB_VOLUME)
     finish_volume (manager, entry, job);
+  else if (job->kind == JOB_SNAPSHOT)
+    finish_snapshot (manager, entry, job);
   else
     finish_operation (manager, entry, job);
   if (entry->delete_pending)
@@ -1325,6 +1415,221 @@ nlx_manager_act (NlxManager *manager,
   g_info ("Instance %s: %s", record->instance->uuid, action_name (action));
   start_action (manager, entry, action);
   return TRUE;
+}
+
+/* Entry @uuid, when it is idle and in one of the vm_states @allowed
+ * (a mask of 1 << NlxVmState) for what @what names. */
+static Entry *
+find_idle (NlxManager *manager,
+           const char *uuid,
+           guint allowed,
+           const char *what,
+           GError **error)
+{
+  Entry *entry = find (manager, uuid, error);
+  NlxRecord *record;
+
+  if (entry == NULL || !check_available (manager, error))
+    return NULL;
+  record = entry->record;
+  if (record->task_state != NLX_TASK_STATE_NONE)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Cannot '%s' instance %s while it is in task_state %s; "
+                     "wait until it is done"), what, uuid,
+                   nlx_task_state_to_string (record->task_state));
+      return NULL;
+    }
+  if (!(allowed & (1u << record->vm_state)))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Cannot '%s' instance %s while it is in vm_state %s"),
+                   what, uuid, nlx_vm_state_to_string (record->vm_state));
+      return NULL;
+    }
+  return entry;
+}
+
+/**
+ * nlx_manager_rebuild:
+ * @instance: (transfer full): the instance as it is to be: the uuid of an
+ *   existing one, with the image (and name and metadata) to rebuild with
+ * @error: #NLX_DRIVER_ERROR_NOT_FOUND, #NLX_DRIVER_ERROR_INVALID_STATE
+ *   when not ACTIVE, SHUTOFF or ERROR or busy, or
+ *   #NLX_DRIVER_ERROR_INVALID_ARGUMENT for an unknown image or a server
+ *   booted from a volume
+ *
+ * Replaces the instance's root with a new one from @instance's image, as
+ * Nova's rebuild does, keeping its id, address and volume attachments
+ * (whatever @instance says of those).  What was SHUTOFF ends SHUTOFF.
+ */
+gboolean
+nlx_manager_rebuild (NlxManager *manager,
+                     NlxInstance *instance,
+                     GError **error)
+{
+  g_autoptr(NlxInstance) owned = instance;
+  g_autoptr(NlxImage) image = NULL;
+  guint allowed = 1u << NLX_VM_STATE_ACTIVE | 1u << NLX_VM_STATE_STOPPED |
+                  1u << NLX_VM_STATE_ERROR;
+  Entry *entry = find_idle (manager, instance->uuid, allowed, "rebuild", error);
+  NlxRecord *record;
+  NlxInstance *current;
+  Job *job;
+
+  if (entry == NULL)
+    return FALSE;
+  record = entry->record;
+  current = record->instance;
+  if (current->root_volume != NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Server %s boots from volume %s; rebuild gives a server "
+                     "a new root from an image, so it cannot rebuild this "
+                     "one"), current->uuid, current->root_volume);
+      return FALSE;
+    }
+  if (instance->image_ref == NULL || instance->root_volume != NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("A rebuild needs the image to rebuild server %s with"),
+                   current->uuid);
+      return FALSE;
+    }
+  image = resolve_image (manager, instance->image_ref, error);
+  if (image == NULL)
+    return FALSE;
+
+  /* Only what rebuild may change comes from the caller. */
+  g_ptr_array_unref (instance->volumes);
+  instance->volumes = g_ptr_array_ref (current->volumes);
+  nlx_vif_free (instance->vif);
+  instance->vif = current->vif ? nlx_vif_new (current->vif->bridge,
+                                              current->vif->mac,
+                                              current->vif->address,
+                                              current->vif->prefix,
+                                              current->vif->gateway)
+                               : NULL;
+  instance->flavor.privileged = current->flavor.privileged;
+  g_date_time_unref (instance->created_at);
+  instance->created_at = g_date_time_ref (current->created_at);
+
+  g_info ("Instance %s: rebuilding from image %s", current->uuid, image->id);
+  job = g_new0 (Job, 1);
+  job->kind = JOB_REBUILD;
+  job->uuid = g_strdup (current->uuid);
+  job->stop_after = record->vm_state == NLX_VM_STATE_STOPPED;
+  job->image = g_steal_pointer (&image);
+  /* The table's key is the record's uuid string: key it anew. */
+  g_hash_table_steal (manager->entries, current->uuid);
+  record->instance = g_steal_pointer (&owned);
+  g_hash_table_insert (manager->entries, record->instance->uuid, entry);
+  nlx_instance_free (current);
+  record->task_state = NLX_TASK_STATE_REBUILDING;
+  entry->generation++;
+  save (manager, entry);
+  job->instance = copy_instance (record->instance);
+  queue (manager, job);
+  return TRUE;
+}
+
+/**
+ * nlx_manager_create_image_async:
+ * @name: the new image's name (see nlx_image_name_is_valid())
+ * @metadata: (nullable) (element-type utf8 utf8): properties to add to
+ *   those of the server's image
+ *
+ * Snapshots an idle ACTIVE, SHUTOFF or PAUSED instance's root into a new
+ * image of the store, as Nova's createImage does, while the instance
+ * shows task_state image_snapshot.  Finishes when the image is stored.
+ */
+void
+nlx_manager_create_image_async (NlxManager *manager,
+                                const char *uuid,
+                                const char *name,
+                                GHashTable *metadata,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxStoredImage) taken = NULL;
+  guint allowed = 1u << NLX_VM_STATE_ACTIVE | 1u << NLX_VM_STATE_STOPPED |
+                  1u << NLX_VM_STATE_PAUSED;
+  Entry *entry = find_idle (manager, uuid, allowed, "createImage", &error);
+  g_autoptr(NlxImage) source = NULL;
+  NlxRecord *record;
+  Job *job;
+
+  if (entry != NULL &&
+      !nlx_virt_has_capability (manager->virt, NLX_DRIVER_CAP_SNAPSHOT))
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_SUPPORTED,
+                 _("This host's driver cannot snapshot instances"));
+  else if (entry != NULL && !nlx_image_name_is_valid (name))
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                 _("An image name must be 1 to %d letters, digits, “.”, “_” "
+                   "or “-”, starting with a letter or digit, got “%s”"),
+                 NLX_IMAGE_NAME_MAX, name);
+  else if (entry != NULL &&
+           ((taken = nlx_image_store_lookup (manager->images, name, NULL)) != NULL ||
+            nlx_config_find_image (manager->config, name) != NULL))
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+                 _("An image named %s exists; choose another name"), name);
+  if (entry == NULL || error != NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  record = entry->record;
+  job = g_new0 (Job, 1);
+  job->kind = JOB_SNAPSHOT;
+  job->uuid = g_strdup (uuid);
+  job->image_name = g_strdup (name);
+  job->properties = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                           g_free);
+  /* The new image boots as the old one did. */
+  if (record->instance->image_ref != NULL)
+    source = resolve_image (manager, record->instance->image_ref, NULL);
+  if (source != NULL)
+    {
+      const char *keys[] = { NLX_IMAGE_PROP_INIT_PATH,
+                             NLX_IMAGE_PROP_SHUTDOWN_SIGNAL };
+
+      for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+        if (nlx_image_get_property (source, keys[i]) != NULL)
+          g_hash_table_insert (job->properties, g_strdup (keys[i]),
+                               g_strdup (nlx_image_get_property (source,
+                                                                 keys[i])));
+    }
+  if (metadata != NULL)
+    {
+      GHashTableIter iter;
+      gpointer key, value;
+
+      g_hash_table_iter_init (&iter, metadata);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        g_hash_table_insert (job->properties, g_strdup (key), g_strdup (value));
+    }
+  g_hash_table_insert (job->properties, g_strdup ("image_type"),
+                       g_strdup ("snapshot"));
+  g_hash_table_insert (job->properties, g_strdup ("instance_uuid"),
+                       g_strdup (uuid));
+  job->task = g_object_ref (task);
+
+  g_info ("Instance %s: snapshot as image %s", uuid, name);
+  record->task_state = NLX_TASK_STATE_IMAGE_SNAPSHOT;
+  entry->generation++;
+  save (manager, entry);
+  queue (manager, job);
+}
+
+NlxStoredImage *
+nlx_manager_create_image_finish (NlxManager *manager,
+                                 GAsyncResult *result,
+                                 GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /* ---- quick reads, off the main thread all the same ---------------------- */

@@ -54,6 +54,18 @@ gboolean nlx_manager_act (NlxManager *manager,
                           const char *uuid,
                           NlxAction action,
                           GError **error);
+gboolean nlx_manager_rebuild (NlxManager *manager,
+                              NlxInstance *instance,
+                              GError **error);
+void nlx_manager_create_image_async (NlxManager *manager,
+                                     const char *uuid,
+                                     const char *name,
+                                     GHashTable *metadata,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data);
+NlxStoredImage *nlx_manager_create_image_finish (NlxManager *manager,
+                                                 GAsyncResult *result,
+                                                 GError **error);
 
 void nlx_manager_get_console_output_async (NlxManager *manager,
                                            const char *uuid,

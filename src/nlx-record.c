@@ -27,6 +27,8 @@ static const char * const task_states[] = {
   [NLX_TASK_STATE_DELETING] = "deleting",
   [NLX_TASK_STATE_ATTACHING_VOLUME] = "attaching_volume",
   [NLX_TASK_STATE_DETACHING_VOLUME] = "detaching_volume",
+  [NLX_TASK_STATE_REBUILDING] = "rebuilding",
+  [NLX_TASK_STATE_IMAGE_SNAPSHOT] = "image_snapshot",
 };
 
 NlxRecord *
@@ -85,8 +87,12 @@ nlx_record_status (const NlxRecord *record)
         return "REBOOT";
       if (record->task_state == NLX_TASK_STATE_REBOOTING_HARD)
         return "HARD_REBOOT";
+      if (record->task_state == NLX_TASK_STATE_REBUILDING)
+        return "REBUILD";
       return "ACTIVE";
     case NLX_VM_STATE_STOPPED:
+      if (record->task_state == NLX_TASK_STATE_REBUILDING)
+        return "REBUILD";
       return "SHUTOFF";
     case NLX_VM_STATE_PAUSED:
       return "PAUSED";

@@ -849,6 +849,154 @@ test_images (Fixture *f,
                          "badMethod");
 }
 
+/* createImage answers once the image is stored; Location names it. */
+static char *
+create_image (Fixture *f,
+              const char *server,
+              const char *body)
+{
+  g_autofree char *path = g_strdup_printf ("/v2.1/servers/%s/action", server);
+  g_autoptr(SoupMessageHeaders) headers = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  const char *id;
+  const char *location;
+
+  g_assert_cmpint (nlx_test_call_full (f->session, "http://localhost", "POST",
+                                       path, body, NULL, NULL, &reply,
+                                       &headers), ==, 202);
+  id = json_object_get_string_member (json_node_get_object (reply), "image_id");
+  location = soup_message_headers_get_one (headers, "Location");
+  g_assert_nonnull (location);
+  g_assert_true (g_str_has_suffix (location, id));
+  g_assert_true (g_str_has_prefix (location, "http://localhost/v2.1/images/"));
+  return g_strdup (id);
+}
+
+/* Snapshots and rebuilds through the API, with Nova's shapes and
+ * refusals; what they do to real roots is tests/functional/test-compute's. */
+static void
+test_snapshot_rebuild (Fixture *f,
+                       gconstpointer data)
+{
+  g_autofree char *server = nlx_test_create (f->session, "nlxtest-snap",
+                                             "test-image",
+                                             ", \"metadata\": {\"a\": \"1\"}");
+  g_autofree char *action = g_strdup_printf ("/v2.1/servers/%s/action", server);
+  g_autofree char *image_id = NULL;
+  g_autofree char *image_path = NULL;
+  g_autofree char *second = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) shown = NULL;
+  g_autoptr(JsonNode) before = NULL;
+  JsonObject *image, *metadata, *after;
+  g_autofree char *status = NULL;
+
+  nlx_test_wait_for_status (f->session, server, "ACTIVE");
+  image_id = create_image (f, server, "{\"createImage\": {\"name\": "
+                           "\"nlxtest-snap-1\", \"metadata\": {\"k\": \"v\"}}}");
+  image_path = g_strconcat ("/v2.1/images/", image_id, NULL);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", image_path, NULL, &reply),
+                   ==, 200);
+  image = nlx_test_object_at (reply, "image");
+  g_assert_cmpstr (json_object_get_string_member (image, "name"), ==,
+                   "nlxtest-snap-1");
+  g_assert_cmpstr (json_object_get_string_member (image, "status"), ==, "ACTIVE");
+  metadata = json_object_get_object_member (image, "metadata");
+  g_assert_cmpstr (json_object_get_string_member (metadata, "image_type"), ==,
+                   "snapshot");
+  g_assert_cmpstr (json_object_get_string_member (metadata, "instance_uuid"), ==,
+                   server);
+  g_assert_cmpstr (json_object_get_string_member (metadata, "k"), ==, "v");
+  /* It boots as its source did. */
+  g_assert_cmpstr (json_object_get_string_member (metadata, "os_shutdown_signal"),
+                   ==, "SIGUSR2");
+  g_assert_cmpstr (nlx_test_status_of (f->session, server), ==, "ACTIVE");
+
+  /* Refusals change nothing. */
+  nlx_test_expect_fault (f->session, "POST", action,
+                         "{\"createImage\": {\"name\": \"nlxtest-snap-1\"}}",
+                         409, "conflictingRequest");
+  nlx_test_expect_fault (f->session, "POST", action,
+                         "{\"createImage\": {\"name\": \"../x\"}}", 400,
+                         "badRequest");
+  nlx_test_expect_fault (f->session, "POST", action,
+                         "{\"createImage\": {}}", 400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", action,
+                         "{\"createImage\": {\"name\": \"x\", \"size\": 1}}",
+                         400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST",
+                         "/v2.1/servers/7e57d000-0000-4000-8000-000000000000/action",
+                         "{\"createImage\": {\"name\": \"nlxtest-nobody\"}}",
+                         404, "itemNotFound");
+  nlx_test_expect_fault (f->session, "POST", action,
+                         "{\"rebuild\": {\"imageRef\": \"no-such-image\"}}",
+                         400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", action,
+                         "{\"rebuild\": {\"imageRef\": \"test-image\", "
+                         "\"name\": \"\"}}", 400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", action,
+                         "{\"rebuild\": {\"imageRef\": \"test-image\", "
+                         "\"adminPass\": \"x\"}}", 400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", action, "{\"rebuild\": {}}", 400,
+                         "badRequest");
+
+  /* Rebuild from the snapshot: same id and address, new image, name and
+   * metadata, REBUILD while it runs. */
+  before = nlx_test_show (f->session, server);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", action,
+                                  "{\"rebuild\": {\"imageRef\": \"nlxtest-snap-1\", "
+                                  "\"name\": \"nlxtest-rebuilt\", "
+                                  "\"metadata\": {\"b\": \"2\"}}}", &shown), ==, 202);
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (shown, "server"),
+                                                  "status"), ==, "REBUILD");
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (shown, "server"),
+                                                  "OS-EXT-STS:task_state"), ==,
+                   "rebuilding");
+  nlx_test_wait_for_status (f->session, server, "ACTIVE");
+  g_clear_pointer (&shown, json_node_unref);
+  shown = nlx_test_show (f->session, server);
+  after = nlx_test_object_at (shown, "server");
+  g_assert_cmpstr (json_object_get_string_member (after, "name"), ==,
+                   "nlxtest-rebuilt");
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_object_get_object_member (after, "image"), "id"), ==,
+                   "nlxtest-snap-1");
+  g_assert_false (json_object_has_member (json_object_get_object_member (after,
+                                                                         "metadata"),
+                                          "a"));
+  g_assert_true (json_node_equal (json_object_get_member (after, "addresses"),
+                                  json_object_get_member (nlx_test_object_at (before,
+                                                                              "server"),
+                                                          "addresses")));
+  g_assert_cmpstr (json_object_get_string_member (after, "created"), ==,
+                   json_object_get_string_member (nlx_test_object_at (before, "server"),
+                                                  "created"));
+  /* The image is in use now; the old one is not. */
+  nlx_test_expect_fault (f->session, "DELETE", image_path, NULL, 409,
+                         "conflictingRequest");
+
+  /* A stopped server is rebuilt stopped. */
+  nlx_test_act_and_wait (f->session, server, "{\"os-stop\": null}",
+                         "powering-off", "SHUTOFF");
+  second = create_image (f, server, "{\"createImage\": {\"name\": "
+                         "\"nlxtest-snap-2\"}}");
+  g_assert_cmpstr (second, !=, image_id);
+  g_assert_cmpint (nlx_test_act (f->session, server,
+                                 "{\"rebuild\": {\"imageRef\": \"test-image\"}}"),
+                   ==, 202);
+  nlx_test_wait_for_status (f->session, server, "SHUTOFF");
+  status = nlx_test_status_of (f->session, server);
+  g_assert_cmpstr (status, ==, "SHUTOFF");
+
+  nlx_test_delete_and_wait (f->session, server);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", image_path, NULL, NULL),
+                   ==, 204);
+  g_clear_pointer (&image_path, g_free);
+  image_path = g_strconcat ("/v2.1/images/", second, NULL);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", image_path, NULL, NULL),
+                   ==, 204);
+}
+
 static void
 test_socket_mode (Fixture *f,
                   gconstpointer data)
@@ -886,6 +1034,7 @@ main (int argc,
   ADD ("/nlx/api/socket-mode", test_socket_mode, NULL);
   ADD ("/nlx/api/volumes", test_volumes, NULL);
   ADD ("/nlx/api/images", test_images, NULL);
+  ADD ("/nlx/api/servers/snapshot-rebuild", test_snapshot_rebuild, NULL);
 #undef ADD
 
   return g_test_run ();

@@ -5,11 +5,15 @@
  * nothing.  Never use it to test the lxc driver itself. */
 #include "config.h"
 
+#include <errno.h>
+
 #include <glib/gi18n-lib.h>
 #include <gmodule.h>
 
+#include "nlx-archive.h"
 #include "nlx-config.h"
 #include "nlx-driver.h"
+#include "nlx-file.h"
 
 typedef struct {
   NlxInstance *instance;
@@ -352,11 +356,45 @@ fake_detach_volume (NlxDriverState *state,
   return TRUE;
 }
 
+/* A fake root of one file naming the instance and its image, so that
+ * snapshots of different instances differ. */
+static gboolean
+fake_snapshot (NlxDriverState *state,
+               const char *uuid,
+               const char *image_dir,
+               GError **error)
+{
+  g_autoptr(GMutexLocker) locker = lock_for_change (state);
+  FakeInstance *fake = lookup (state, uuid, error);
+  g_autofree char *root = g_build_filename (image_dir, "fake-root", NULL);
+  g_autofree char *etc = g_build_filename (root, "etc", NULL);
+  g_autofree char *file = g_build_filename (etc, "nlx-fake-snapshot", NULL);
+  g_autofree char *tarball = g_build_filename (image_dir, NLX_SNAPSHOT_FILE,
+                                               NULL);
+  g_autofree char *text = NULL;
+  gboolean ok;
+
+  if (fake == NULL)
+    return FALSE;
+  text = g_strdup_printf ("%s %s\n", uuid, fake->instance->image_ref
+                                            ? fake->instance->image_ref : "");
+  if (g_mkdir_with_parents (etc, 0755) != 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot create %s: %s"), etc, g_strerror (errno));
+      return FALSE;
+    }
+  ok = g_file_set_contents (file, text, -1, error) &&
+       nlx_archive_write_tree (root, tarball, NULL, NULL, error);
+  nlx_file_remove_tree (root, NULL);
+  return ok;
+}
+
 static const NlxDriver fake_driver = {
   .abi_version = NLX_DRIVER_ABI_VERSION,
   .name = "fake",
   .capabilities = NLX_DRIVER_CAP_PAUSE | NLX_DRIVER_CAP_CONSOLE_OUTPUT |
-                  NLX_DRIVER_CAP_VOLUMES,
+                  NLX_DRIVER_CAP_VOLUMES | NLX_DRIVER_CAP_SNAPSHOT,
   .init_host = fake_init_host,
   .cleanup_host = fake_cleanup_host,
   .list_instances = fake_list_instances,
@@ -368,6 +406,7 @@ static const NlxDriver fake_driver = {
   .pause = fake_pause,
   .attach_volume = fake_attach_volume,
   .detach_volume = fake_detach_volume,
+  .snapshot = fake_snapshot,
   .unpause = fake_unpause,
   .get_info = fake_get_info,
   .get_console_output = fake_get_console_output,

@@ -1455,6 +1455,64 @@ lxc_power_on (NlxDriverState *state,
   return start_instance (state, dom, uuid, error);
 }
 
+/* The root is read from the host through the overlay mounted at
+ * DIR/rootfs: the image and the instance's changes, without the volumes
+ * mounted inside the instance's own mount namespace.  A running instance
+ * is frozen meanwhile, so no write lands half-way through. */
+static gboolean
+lxc_snapshot (NlxDriverState *state,
+              const char *uuid,
+              const char *image_dir,
+              GError **error)
+{
+  g_autoptr(virDomain) dom = lookup (state, uuid, error);
+  g_autoptr(NlxLxcMetadata) metadata = NULL;
+  g_autofree char *dir = instance_dir (state, uuid);
+  g_autofree char *root = g_build_filename (dir, "rootfs", NULL);
+  g_autofree char *tarball = g_build_filename (image_dir, NLX_SNAPSHOT_FILE,
+                                               NULL);
+  g_autoptr(GError) resume_error = NULL;
+  gboolean frozen = FALSE;
+  gboolean ok;
+  int domain_state;
+
+  if (dom == NULL || !get_state (dom, uuid, &domain_state, error) ||
+      (metadata = read_metadata (dom, error)) == NULL)
+    return FALSE;
+  /* Stopped since a host reboot, it has no overlay until made again. */
+  if (domain_state == VIR_DOMAIN_SHUTOFF &&
+      !prepare_volumes (state, dom, uuid, metadata, error))
+    return FALSE;
+  if (is_running (domain_state))
+    {
+      if (virDomainSuspend (dom) < 0)
+        {
+          nlx_lxc_error_from_libvirt (error);
+          g_prefix_error (error, _("Cannot freeze instance %s to snapshot "
+                                   "it: "), uuid);
+          return FALSE;
+        }
+      frozen = TRUE;
+    }
+  ok = nlx_archive_write_tree (root, tarball,
+                               metadata->privileged ? NULL : state->uid_map,
+                               metadata->privileged ? NULL : state->gid_map,
+                               error);
+  if (frozen && virDomainResume (dom) < 0)
+    {
+      nlx_lxc_error_from_libvirt (&resume_error);
+      g_prefix_error (&resume_error, _("Instance %s stays frozen after its "
+                                       "snapshot (virsh resume %s thaws it): "),
+                      uuid, virDomainGetName (dom));
+      if (ok)
+        g_propagate_error (error, g_steal_pointer (&resume_error));
+      else
+        g_warning ("%s", resume_error->message);
+      ok = FALSE;
+    }
+  return ok;
+}
+
 static gboolean
 lxc_pause (NlxDriverState *state,
            const char *uuid,
@@ -1743,7 +1801,7 @@ static const NlxDriver lxc_driver = {
   .abi_version = NLX_DRIVER_ABI_VERSION,
   .name = "lxc",
   .capabilities = NLX_DRIVER_CAP_PAUSE | NLX_DRIVER_CAP_CONSOLE_OUTPUT |
-                  NLX_DRIVER_CAP_VOLUMES,
+                  NLX_DRIVER_CAP_VOLUMES | NLX_DRIVER_CAP_SNAPSHOT,
   .init_host = lxc_init_host,
   .cleanup_host = lxc_cleanup_host,
   .list_instances = lxc_list_instances,
@@ -1758,6 +1816,7 @@ static const NlxDriver lxc_driver = {
   .get_console_output = lxc_get_console_output,
   .attach_volume = lxc_attach_volume,
   .detach_volume = lxc_detach_volume,
+  .snapshot = lxc_snapshot,
   .get_available_resource = lxc_get_available_resource,
   .watch_events = lxc_watch_events,
 };
