@@ -205,3 +205,27 @@ nlx_test_delete_and_wait (SoupSession *session,
       g_usleep (20 * 1000);
     }
 }
+
+/* Sends createImage with @body, which answers once the image is stored
+ * and names it in Location; returns the image's id. */
+char *
+nlx_test_create_image (SoupSession *session,
+                       const char *server,
+                       const char *body)
+{
+  g_autofree char *path = g_strdup_printf ("/v2.1/servers/%s/action", server);
+  g_autoptr(SoupMessageHeaders) headers = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  const char *id;
+  const char *location;
+
+  g_assert_cmpint (nlx_test_call_full (session, "http://localhost", "POST",
+                                       path, body, NULL, NULL, &reply,
+                                       &headers), ==, 202);
+  id = json_object_get_string_member (json_node_get_object (reply), "image_id");
+  location = soup_message_headers_get_one (headers, "Location");
+  g_assert_nonnull (location);
+  g_assert_true (g_str_has_prefix (location, "http://localhost/v2.1/images/"));
+  g_assert_true (g_str_has_suffix (location, id));
+  return g_strdup (id);
+}

@@ -52,5 +52,8 @@ void nlx_test_act_and_wait (SoupSession *session,
                             const char *after);
 void nlx_test_delete_and_wait (SoupSession *session,
                                const char *id);
+char *nlx_test_create_image (SoupSession *session,
+                             const char *server,
+                             const char *body);
 
 G_END_DECLS

@@ -849,29 +849,6 @@ test_images (Fixture *f,
                          "badMethod");
 }
 
-/* createImage answers once the image is stored; Location names it. */
-static char *
-create_image (Fixture *f,
-              const char *server,
-              const char *body)
-{
-  g_autofree char *path = g_strdup_printf ("/v2.1/servers/%s/action", server);
-  g_autoptr(SoupMessageHeaders) headers = NULL;
-  g_autoptr(JsonNode) reply = NULL;
-  const char *id;
-  const char *location;
-
-  g_assert_cmpint (nlx_test_call_full (f->session, "http://localhost", "POST",
-                                       path, body, NULL, NULL, &reply,
-                                       &headers), ==, 202);
-  id = json_object_get_string_member (json_node_get_object (reply), "image_id");
-  location = soup_message_headers_get_one (headers, "Location");
-  g_assert_nonnull (location);
-  g_assert_true (g_str_has_suffix (location, id));
-  g_assert_true (g_str_has_prefix (location, "http://localhost/v2.1/images/"));
-  return g_strdup (id);
-}
-
 /* Snapshots and rebuilds through the API, with Nova's shapes and
  * refusals; what they do to real roots is tests/functional/test-compute's. */
 static void
@@ -892,7 +869,7 @@ test_snapshot_rebuild (Fixture *f,
   g_autofree char *status = NULL;
 
   nlx_test_wait_for_status (f->session, server, "ACTIVE");
-  image_id = create_image (f, server, "{\"createImage\": {\"name\": "
+  image_id = nlx_test_create_image (f->session, server, "{\"createImage\": {\"name\": "
                            "\"nlxtest-snap-1\", \"metadata\": {\"k\": \"v\"}}}");
   image_path = g_strconcat ("/v2.1/images/", image_id, NULL);
   g_assert_cmpint (nlx_test_call (f->session, "GET", image_path, NULL, &reply),
@@ -978,7 +955,7 @@ test_snapshot_rebuild (Fixture *f,
   /* A stopped server is rebuilt stopped. */
   nlx_test_act_and_wait (f->session, server, "{\"os-stop\": null}",
                          "powering-off", "SHUTOFF");
-  second = create_image (f, server, "{\"createImage\": {\"name\": "
+  second = nlx_test_create_image (f->session, server, "{\"createImage\": {\"name\": "
                          "\"nlxtest-snap-2\"}}");
   g_assert_cmpstr (second, !=, image_id);
   g_assert_cmpint (nlx_test_act (f->session, server,

@@ -423,14 +423,22 @@ delete_and_check (Fixture *f,
 }
 
 static char *
-boot (Fixture *f,
-      const char *name)
+boot_image (Fixture *f,
+            const char *name,
+            const char *image)
 {
-  char *id = nlx_test_create (f->session, name, IMAGE, NULL);
+  char *id = nlx_test_create (f->session, name, image, NULL);
 
   nlx_test_wait_for_status (f->session, id, "ACTIVE");
   g_assert_cmpint (domain_running (f, id), ==, 1);
   return id;
+}
+
+static char *
+boot (Fixture *f,
+      const char *name)
+{
+  return boot_image (f, name, IMAGE);
 }
 
 static char *
@@ -1563,6 +1571,82 @@ test_network (Fixture *f)
   delete_and_check (f, c);
 }
 
+/* ---- snapshot and rebuild ----------------------------------------------- */
+
+static void
+rebuild_and_wait (Fixture *f,
+                  const char *id,
+                  const char *image)
+{
+  g_autofree char *body = g_strdup_printf ("{\"rebuild\": {\"imageRef\": "
+                                           "\"%s\"}}", image);
+
+  g_assert_cmpint (nlx_test_act (f->session, id, body), ==, 202);
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  g_assert_cmpint (domain_running (f, id), ==, 1);
+}
+
+/* A snapshot holds the instance's changes (with its own ids, not the
+ * host's) and not its volumes, and leaves it running; a server boots
+ * from it; rebuild gives a new root and keeps id, address and volumes. */
+static void
+test_snapshot_rebuild (Fixture *f)
+{
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *a = NULL;
+  g_autofree char *b = NULL;
+  g_autofree char *image = NULL;
+  g_autofree char *image_path = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *again = NULL;
+  g_autofree char *address_b = NULL;
+
+  create_volume (f, "nlxtest-snapdata", tree);
+  a = boot (f, "nlxtest-snap-a");
+  address = address_of (f, a, NULL);
+  g_assert_cmpint (attach (f, a, "nlxtest-snapdata",
+                           ", \"mount_path\": \"/data\"", NULL), ==, 200);
+  assert_in_container (f, a, "echo snap > /root/marker && "
+                             "chown 5:6 /root/marker && rm /bin/vi", 0, NULL);
+
+  image = nlx_test_create_image (f->session, a, "{\"createImage\": "
+                                 "{\"name\": \"nlxtest-snap\"}}");
+  image_path = g_strconcat ("/v2.1/images/", image, NULL);
+  /* Thawed again, and idle. */
+  g_assert_cmpint (domain_state (f, a), ==, VIR_DOMAIN_RUNNING);
+  g_assert_cmpstr (nlx_test_status_of (f->session, a), ==, "ACTIVE");
+  assert_in_container (f, a, "cat /data/hello.txt", 0, "hello from a volume");
+
+  b = boot_image (f, "nlxtest-snap-b", "nlxtest-snap");
+  assert_in_container (f, b, "cat /root/marker", 0, "snap");
+  assert_in_container (f, b, "stat -c %u:%g /root/marker /bin/busybox", 0,
+                       "5:6\n0:0");
+  assert_in_container (f, b, "test -e /bin/vi", 1, NULL);
+  assert_in_container (f, b, "test -e /data/hello.txt", 1, NULL);
+  nlx_test_expect_fault (f->session, "DELETE", image_path, NULL, 409,
+                         "conflictingRequest");
+
+  /* A new root from the original image: the changes are gone, the
+   * server is the same one with the same address and volume. */
+  rebuild_and_wait (f, a, IMAGE);
+  assert_in_container (f, a, "test -e /root/marker", 1, NULL);
+  assert_in_container (f, a, "test -e /bin/vi", 0, NULL);
+  assert_in_container (f, a, "cat /data/hello.txt", 0, "hello from a volume");
+  again = address_of (f, a, NULL);
+  g_assert_cmpstr (again, ==, address);
+  address_b = address_of (f, b, NULL);
+  assert_reaches (f, a, address_b);
+  /* And from the snapshot: they are back. */
+  rebuild_and_wait (f, a, "nlxtest-snap");
+  assert_in_container (f, a, "cat /root/marker", 0, "snap");
+  assert_in_container (f, a, "cat /data/hello.txt", 0, "hello from a volume");
+
+  delete_and_check (f, a);
+  delete_and_check (f, b);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", image_path, NULL, NULL),
+                   ==, 204);
+}
+
 static void
 libvirtd (const char *command)
 {
@@ -1631,6 +1715,7 @@ main (int argc,
     { "/nlx/compute/secure/unprivileged-root", test_unprivileged_root },
     { "/nlx/compute/secure/privileged-flavor", test_privileged_flavor },
     { "/nlx/compute/network", test_network },
+    { "/nlx/compute/images/snapshot-rebuild", test_snapshot_rebuild },
     { "/nlx/compute/volumes/attach-detach", test_volume_attach_detach },
     { "/nlx/compute/volumes/refused", test_volume_refused },
     { "/nlx/compute/volumes/dirty-journal", test_volume_dirty_journal },
