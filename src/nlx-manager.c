@@ -1327,32 +1327,58 @@ action_name (NlxAction action)
   return names[action];
 }
 
-/* The vm_states each action starts from, as Nova's check_instance_state
- * lists them. */
-static gboolean
-allowed_from (NlxAction action,
-              NlxVmState vm_state)
+#define VM(state) (1u << NLX_VM_STATE_##state)
+
+/* The vm_states (a mask of VM()) each action starts from, as Nova's
+ * check_instance_state lists them. */
+static guint
+allowed_from (NlxAction action)
 {
   switch (action)
     {
     case NLX_ACTION_REBOOT_SOFT:
     case NLX_ACTION_PAUSE:
-      return vm_state == NLX_VM_STATE_ACTIVE;
+      return VM (ACTIVE);
     case NLX_ACTION_REBOOT_HARD:
-      return vm_state == NLX_VM_STATE_ACTIVE || vm_state == NLX_VM_STATE_STOPPED ||
-             vm_state == NLX_VM_STATE_PAUSED || vm_state == NLX_VM_STATE_ERROR;
+      return VM (ACTIVE) | VM (STOPPED) | VM (PAUSED) | VM (ERROR);
     case NLX_ACTION_STOP:
-      return vm_state == NLX_VM_STATE_ACTIVE || vm_state == NLX_VM_STATE_PAUSED ||
-             vm_state == NLX_VM_STATE_ERROR;
+      return VM (ACTIVE) | VM (PAUSED) | VM (ERROR);
     case NLX_ACTION_START:
-      return vm_state == NLX_VM_STATE_STOPPED;
+      return VM (STOPPED);
     case NLX_ACTION_UNPAUSE:
-      return vm_state == NLX_VM_STATE_PAUSED;
+      return VM (PAUSED);
     case NLX_ACTION_DELETE:
-      return TRUE;
+      return ~0u;
     default:
       g_assert_not_reached ();
     }
+}
+
+/* Whether @record is idle and in one of the vm_states @allowed for what
+ * @what names. */
+static gboolean
+check_idle (const NlxRecord *record,
+            guint allowed,
+            const char *what,
+            GError **error)
+{
+  if (record->task_state != NLX_TASK_STATE_NONE)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Cannot '%s' instance %s while it is in task_state %s; "
+                     "wait until it is done"), what, record->instance->uuid,
+                   nlx_task_state_to_string (record->task_state));
+      return FALSE;
+    }
+  if (!(allowed & (1u << record->vm_state)))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Cannot '%s' instance %s while it is in vm_state %s"),
+                   what, record->instance->uuid,
+                   nlx_vm_state_to_string (record->vm_state));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /**
@@ -1395,30 +1421,15 @@ nlx_manager_act (NlxManager *manager,
         }
       return TRUE;
     }
-  if (record->task_state != NLX_TASK_STATE_NONE)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
-                   _("Cannot '%s' instance %s while it is in task_state %s; "
-                     "wait until it is done"), action_name (action),
-                   record->instance->uuid,
-                   nlx_task_state_to_string (record->task_state));
-      return FALSE;
-    }
-  if (!allowed_from (action, record->vm_state))
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
-                   _("Cannot '%s' instance %s while it is in vm_state %s"),
-                   action_name (action), record->instance->uuid,
-                   nlx_vm_state_to_string (record->vm_state));
-      return FALSE;
-    }
+  if (!check_idle (record, allowed_from (action), action_name (action), error))
+    return FALSE;
   g_info ("Instance %s: %s", record->instance->uuid, action_name (action));
   start_action (manager, entry, action);
   return TRUE;
 }
 
-/* Entry @uuid, when it is idle and in one of the vm_states @allowed
- * (a mask of 1 << NlxVmState) for what @what names. */
+/* Entry @uuid, when the hypervisor answers and the entry is idle and in
+ * one of the vm_states @allowed for what @what names. */
 static Entry *
 find_idle (NlxManager *manager,
            const char *uuid,
@@ -1427,26 +1438,10 @@ find_idle (NlxManager *manager,
            GError **error)
 {
   Entry *entry = find (manager, uuid, error);
-  NlxRecord *record;
 
-  if (entry == NULL || !check_available (manager, error))
+  if (entry == NULL || !check_available (manager, error) ||
+      !check_idle (entry->record, allowed, what, error))
     return NULL;
-  record = entry->record;
-  if (record->task_state != NLX_TASK_STATE_NONE)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
-                   _("Cannot '%s' instance %s while it is in task_state %s; "
-                     "wait until it is done"), what, uuid,
-                   nlx_task_state_to_string (record->task_state));
-      return NULL;
-    }
-  if (!(allowed & (1u << record->vm_state)))
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
-                   _("Cannot '%s' instance %s while it is in vm_state %s"),
-                   what, uuid, nlx_vm_state_to_string (record->vm_state));
-      return NULL;
-    }
   return entry;
 }
 
@@ -1470,9 +1465,9 @@ nlx_manager_rebuild (NlxManager *manager,
 {
   g_autoptr(NlxInstance) owned = instance;
   g_autoptr(NlxImage) image = NULL;
-  guint allowed = 1u << NLX_VM_STATE_ACTIVE | 1u << NLX_VM_STATE_STOPPED |
-                  1u << NLX_VM_STATE_ERROR;
-  Entry *entry = find_idle (manager, instance->uuid, allowed, "rebuild", error);
+  Entry *entry = find_idle (manager, instance->uuid,
+                            VM (ACTIVE) | VM (STOPPED) | VM (ERROR), "rebuild",
+                            error);
   NlxRecord *record;
   NlxInstance *current;
   Job *job;
@@ -1554,9 +1549,9 @@ nlx_manager_create_image_async (NlxManager *manager,
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
   g_autoptr(GError) error = NULL;
   g_autoptr(NlxStoredImage) taken = NULL;
-  guint allowed = 1u << NLX_VM_STATE_ACTIVE | 1u << NLX_VM_STATE_STOPPED |
-                  1u << NLX_VM_STATE_PAUSED;
-  Entry *entry = find_idle (manager, uuid, allowed, "createImage", &error);
+  Entry *entry = find_idle (manager, uuid,
+                            VM (ACTIVE) | VM (STOPPED) | VM (PAUSED),
+                            "createImage", &error);
   g_autoptr(NlxImage) source = NULL;
   NlxRecord *record;
   Job *job;
