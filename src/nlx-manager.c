@@ -865,6 +865,17 @@ reconcile (NlxManager *manager,
       if (record->task_state == NLX_TASK_STATE_ATTACHING_VOLUME ||
           record->task_state == NLX_TASK_STATE_DETACHING_VOLUME)
         undo_volume (manager, record);
+      /* A snapshot freezes a running instance; thaw what it left. */
+      if (record->task_state == NLX_TASK_STATE_IMAGE_SNAPSHOT &&
+          record->vm_state == NLX_VM_STATE_ACTIVE &&
+          nlx_virt_get_info (manager->virt, uuid, &info, NULL) &&
+          info.state == NLX_POWER_STATE_PAUSED &&
+          !nlx_virt_unpause (manager->virt, uuid, &local_error))
+        {
+          g_warning ("Instance %s: cannot thaw it after an interrupted "
+                     "snapshot: %s", uuid, local_error->message);
+          g_clear_error (&local_error);
+        }
       if (record->task_state != NLX_TASK_STATE_NONE)
         g_message ("Instance %s: %s was interrupted by a restart; taking the "
                    "hypervisor's state", uuid,
@@ -962,6 +973,14 @@ nlx_manager_new (const NlxConfig *config,
     }
   g_ptr_array_set_free_func (records, NULL);
 
+  /* What snapshots a stop interrupted left. */
+  {
+    g_autofree char *snapshots = g_build_filename (config->state_path,
+                                                   "snapshots", NULL);
+
+    if (!nlx_file_remove_tree (snapshots, error))
+      return NULL;
+  }
   if (!reconcile (manager, error))
     return NULL;
   nlx_virt_watch_events (virt, on_driver_event, manager);
