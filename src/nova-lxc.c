@@ -20,6 +20,9 @@
 /* Long enough for any answer of the API, whose slow work runs after it
  * has answered; short enough that a hung daemon does not hang scripts. */
 #define REQUEST_TIMEOUT_S 60
+/* But createImage and image import answer once the image is stored,
+ * which for a large root takes minutes. */
+#define STORE_TIMEOUT_S (60 * 60)
 #define POLL_INTERVAL_US (G_USEC_PER_SEC / 2)
 
 /* ---- errors ---------------------------------------------------------- */
@@ -55,6 +58,7 @@ static gboolean opt_json = FALSE;
 static char *opt_flavor = NULL;
 static char *opt_image = NULL;
 static char **opt_meta = NULL;
+static char **opt_metadata = NULL;
 static gboolean opt_wait = FALSE;
 static gboolean opt_hard = FALSE;
 static gboolean opt_length_set = FALSE;
@@ -308,10 +312,15 @@ static const GOptionEntry entries[] = {
   { "image", 'i', 0, G_OPTION_ARG_STRING, &opt_image,
     N_("boot: the image (see image-list)"), N_("IMAGE") },
   { "meta", 'm', 0, G_OPTION_ARG_STRING_ARRAY, &opt_meta,
-    N_("boot: a metadata item; may be repeated"), N_("KEY=VALUE") },
+    N_("boot: a metadata item; rebuild: the same as --metadata; may be "
+       "repeated"), N_("KEY=VALUE") },
+  { "metadata", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_metadata,
+    N_("image-create: a property of the new image; rebuild: a metadata "
+       "item of the server, which then has these items only; may be "
+       "repeated"), N_("KEY=VALUE") },
   { "wait", 'w', 0, G_OPTION_ARG_NONE, &opt_wait,
-    N_("boot, delete: wait until the server is ACTIVE or ERROR, or gone"),
-    NULL },
+    N_("boot, rebuild: wait until the server is ACTIVE (or, rebuilt, "
+       "SHUTOFF as it was) or ERROR; delete: until it is gone"), NULL },
   { "hard", 0, 0, G_OPTION_ARG_NONE, &opt_hard,
     N_("reboot: stop the server at once instead of asking its init"), NULL },
   { "length", 'n', 0, G_OPTION_ARG_CALLBACK, parse_length,
@@ -330,7 +339,8 @@ static const GOptionEntry entries[] = {
     N_("volume-create: fill the filesystem with the tree of this directory "
        "of the compute host (over the Unix socket only)"), N_("DIR") },
   { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name,
-    N_("image-import: the image's name"), N_("NAME") },
+    N_("image-import: the image's name; rebuild: the server's new name"),
+    N_("NAME") },
   { "property", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_properties,
     N_("image-import: an image property, e.g. os_shutdown_signal=SIGUSR2; "
        "may be repeated"), N_("KEY=VALUE") },
@@ -352,6 +362,9 @@ static const char summary[] = N_(
   "  list                    the servers\n"
   "  show SERVER             a server's details\n"
   "  delete [--wait] SERVER  remove a server\n"
+  "  rebuild SERVER IMAGE [--name NAME] [--metadata K=V ...] [--wait]\n"
+  "                          give a server a new root from IMAGE, keeping\n"
+  "                          its ID, address and volumes\n"
   "  reboot [--hard] SERVER\n"
   "  stop SERVER\n"
   "  start SERVER\n"
@@ -363,6 +376,8 @@ static const char summary[] = N_(
   "  image-import FILE --name NAME [--property K=V ...]\n"
   "                          import a root tarball or a raw or qcow2 disk\n"
   "                          image of this host (over the Unix socket only)\n"
+  "  image-create SERVER NAME [--metadata K=V ...]\n"
+  "                          snapshot a server's root into a new image\n"
   "  image-show IMAGE        an image's details\n"
   "  image-delete IMAGE      remove an imported image no server uses\n"
   "  hypervisor-stats        what this host has and uses\n"
@@ -444,6 +459,14 @@ nlx_client_new (const char *socket_path,
     }
   client->token = g_strdup (token);
   return g_steal_pointer (&client);
+}
+
+/* For the requests that are answered only once slow work is done. */
+static void
+nlx_client_set_timeout (NlxClient *client,
+                        guint seconds)
+{
+  g_object_set (client->session, "timeout", seconds, NULL);
 }
 
 /* Sends one request; fails only when the API cannot be reached. */
@@ -893,13 +916,105 @@ print_properties (JsonObject *object)
   print_table (headers, rows);
 }
 
+/* One network's addresses in Nova's "addresses", joined by ", ". */
+static char *
+network_addresses (JsonNode *network)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+  JsonArray *array;
+
+  if (network == NULL || !JSON_NODE_HOLDS_ARRAY (network))
+    return g_strdup ("-");
+  array = json_node_get_array (network);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      const char *addr;
+
+      if (!JSON_NODE_HOLDS_OBJECT (element) ||
+          (addr = get_string (json_node_get_object (element), "addr")) == NULL)
+        continue;
+      if (text->len > 0)
+        g_string_append (text, ", ");
+      g_string_append (text, addr);
+    }
+  if (text->len == 0)
+    return g_strdup ("-");
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+/* The server's "addresses" member as an object, or NULL. */
+static JsonObject *
+server_addresses (JsonObject *server)
+{
+  JsonNode *node = json_object_get_member (server, "addresses");
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    return NULL;
+  return json_node_get_object (node);
+}
+
+/* list's "Networks" cell, as the nova client has it:
+ * "net=10.0.0.2, 10.0.0.3; net2=10.1.0.2". */
+static char *
+list_networks (JsonObject *server)
+{
+  JsonObject *addresses = server_addresses (server);
+  g_autoptr(GList) names = NULL;
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  if (addresses == NULL)
+    return g_strdup ("-");
+  names = g_list_sort (json_object_get_members (addresses), compare_strings);
+  for (GList *l = names; l != NULL; l = l->next)
+    {
+      g_autofree char *list = network_addresses (
+        json_object_get_member (addresses, l->data));
+
+      if (text->len > 0)
+        g_string_append (text, "; ");
+      g_string_append_printf (text, "%s=%s", (const char *) l->data, list);
+    }
+  if (text->len == 0)
+    return g_strdup ("-");
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+/* A server as Property/Value rows, with "addresses" shown as the nova
+ * client does: a row "NETWORK network" per network, which sorts in with
+ * the others.  The answer is ours to change. */
+static void
+print_server_properties (JsonObject *server)
+{
+  JsonObject *addresses = server_addresses (server);
+
+  if (addresses != NULL)
+    {
+      g_autoptr(JsonObject) kept = json_object_ref (addresses);
+      g_autoptr(GList) names = json_object_get_members (kept);
+
+      json_object_remove_member (server, "addresses");
+      for (GList *l = names; l != NULL; l = l->next)
+        {
+          /* Not translated: it reads as a property name, as in Nova. */
+          g_autofree char *row = g_strdup_printf ("%s network",
+                                                  (const char *) l->data);
+          g_autofree char *list = network_addresses (
+            json_object_get_member (kept, l->data));
+
+          json_object_set_string_member (server, row, list);
+        }
+    }
+  print_properties (server);
+}
+
 static void
 print_server (JsonNode *root)
 {
   if (opt_json)
     print_json (root);
   else
-    print_properties (json_node_get_object (
+    print_server_properties (json_node_get_object (
       json_object_get_member (json_node_get_object (root), "server")));
 }
 
@@ -1071,12 +1186,15 @@ report_progress (const char *label,
     }
 }
 
-/* Polls until the server has left BUILD; returns its last GET answer. */
+/* Polls while the server's string MEMBER is VALUE, such as status BUILD;
+ * returns its last GET answer. */
 static JsonNode *
-wait_for_build (NlxClient *client,
-                const char *id,
-                const char *label,
-                GError **error)
+wait_while (NlxClient *client,
+            const char *id,
+            const char *label,
+            const char *member,
+            const char *value,
+            GError **error)
 {
   g_autofree char *last = NULL;
 
@@ -1090,7 +1208,7 @@ wait_for_build (NlxClient *client,
       server = json_node_get_object (
         json_object_get_member (json_node_get_object (root), "server"));
       report_progress (label, server, &last);
-      if (g_strcmp0 (get_string (server, "status"), "BUILD") != 0)
+      if (g_strcmp0 (get_string (server, member), value) != 0)
         return g_steal_pointer (&root);
       g_usleep (POLL_INTERVAL_US);
     }
@@ -1146,6 +1264,32 @@ wait_for_deletion (NlxClient *client,
                      label, get_string (server, "status"));
       return FALSE;
     }
+}
+
+/* Fails when a server waited for went into ERROR, with its fault. */
+static gboolean
+check_not_error (JsonObject *server,
+                 const char *label,
+                 const char *id,
+                 GError **error)
+{
+  JsonNode *fault;
+  const char *message = NULL;
+
+  if (g_strcmp0 (get_string (server, "status"), "ERROR") != 0)
+    return TRUE;
+  fault = json_object_get_member (server, "fault");
+  if (fault != NULL && JSON_NODE_HOLDS_OBJECT (fault))
+    message = get_string (json_node_get_object (fault), "message");
+  if (message != NULL)
+    g_set_error (error, NLX_CLI_ERROR, NLX_CLI_ERROR_FAILED,
+                 _("Server %s (%s) went into ERROR: %s"), label, id,
+                 message);
+  else
+    g_set_error (error, NLX_CLI_ERROR, NLX_CLI_ERROR_FAILED,
+                 _("Server %s (%s) went into ERROR with no fault "
+                   "message; see the nova-lxc-compute log"), label, id);
+  return FALSE;
 }
 
 /* ---- volumes --------------------------------------------------------- */
@@ -1369,6 +1513,21 @@ describe_server_volumes (NlxClient *client,
 
 /* ---- commands -------------------------------------------------------- */
 
+/* The KEY=VALUE items of --meta or --metadata, checked by check_meta, as
+ * members of the object being built. */
+static void
+add_key_values (JsonBuilder *builder,
+                char **items)
+{
+  for (guint i = 0; items != NULL && items[i] != NULL; i++)
+    {
+      g_auto(GStrv) kv = g_strsplit (items[i], "=", 2);
+
+      json_builder_set_member_name (builder, kv[0]);
+      json_builder_add_string_value (builder, kv[1]);
+    }
+}
+
 /* Nova's block_device_mapping_v2 for --boot-volume and --volume. */
 static void
 add_block_devices (JsonBuilder *builder)
@@ -1447,13 +1606,7 @@ cmd_boot (NlxClient *client,
     {
       json_builder_set_member_name (builder, "metadata");
       json_builder_begin_object (builder);
-      for (guint i = 0; opt_meta[i] != NULL; i++)
-        {
-          g_auto(GStrv) kv = g_strsplit (opt_meta[i], "=", 2);
-
-          json_builder_set_member_name (builder, kv[0]);
-          json_builder_add_string_value (builder, kv[1]);
-        }
+      add_key_values (builder, opt_meta);
       json_builder_end_object (builder);
     }
   json_builder_end_object (builder);
@@ -1476,7 +1629,7 @@ cmd_boot (NlxClient *client,
       return FALSE;
     }
 
-  root = opt_wait ? wait_for_build (client, id, name, error)
+  root = opt_wait ? wait_while (client, id, name, "status", "BUILD", error)
                   : get_server (client, id, error);
   if (root == NULL)
     return FALSE;
@@ -1487,24 +1640,9 @@ cmd_boot (NlxClient *client,
 
   server = json_node_get_object (
     json_object_get_member (json_node_get_object (root), "server"));
+  if (!check_not_error (server, name, id, error))
+    return FALSE;
   status = get_string (server, "status");
-  if (g_strcmp0 (status, "ERROR") == 0)
-    {
-      JsonNode *fault = json_object_get_member (server, "fault");
-      const char *message = NULL;
-
-      if (fault != NULL && JSON_NODE_HOLDS_OBJECT (fault))
-        message = get_string (json_node_get_object (fault), "message");
-      if (message != NULL)
-        g_set_error (error, NLX_CLI_ERROR, NLX_CLI_ERROR_FAILED,
-                     _("Server %s (%s) went into ERROR: %s"), name, id,
-                     message);
-      else
-        g_set_error (error, NLX_CLI_ERROR, NLX_CLI_ERROR_FAILED,
-                     _("Server %s (%s) went into ERROR with no fault "
-                       "message; see the nova-lxc-compute log"), name, id);
-      return FALSE;
-    }
   if (g_strcmp0 (status, "ACTIVE") != 0)
     {
       g_set_error (error, NLX_CLI_ERROR, NLX_CLI_ERROR_FAILED,
@@ -1521,7 +1659,8 @@ cmd_list (NlxClient *client,
           GError **error)
 {
   const char *headers[] = {
-    _("ID"), _("Name"), _("Status"), _("Task State"), _("Power State"), NULL
+    _("ID"), _("Name"), _("Status"), _("Task State"), _("Power State"),
+    _("Networks"), NULL
   };
   g_autoptr(JsonNode) root = nlx_client_call (client, "GET",
                                               "/servers/detail", NULL,
@@ -1550,13 +1689,14 @@ cmd_list (NlxClient *client,
       if (!JSON_NODE_HOLDS_OBJECT (node))
         continue;
       server = json_node_get_object (node);
-      row = g_new0 (char *, 6);
+      row = g_new0 (char *, 7);
       row[0] = display_member (server, "id");
       row[1] = display_member (server, "name");
       row[2] = display_member (server, "status");
       row[3] = display_member (server, "OS-EXT-STS:task_state");
       row[4] = power_state_name (json_object_get_member (
         server, "OS-EXT-STS:power_state"));
+      row[5] = list_networks (server);
       g_ptr_array_add (rows, row);
     }
   print_table (headers, rows);
@@ -1591,7 +1731,7 @@ cmd_show (NlxClient *client,
   /* The answer is ours to change; the row sorts in with the others. */
   if (volumes != NULL)
     json_object_set_string_member (server, "volumes", volumes);
-  print_properties (server);
+  print_server_properties (server);
   return TRUE;
 }
 
@@ -1627,6 +1767,18 @@ cmd_delete (NlxClient *client,
   return TRUE;
 }
 
+/* POSTs an action to the server with the id ID; returns the answer. */
+static JsonNode *
+post_action (NlxClient *client,
+             const char *id,
+             JsonNode *body,
+             GError **error)
+{
+  g_autofree char *path = server_path (id, "/action");
+
+  return nlx_client_call (client, "POST", path, body, error);
+}
+
 /* POSTs an action, answered 202 with no body, to the server REF names. */
 static gboolean
 run_action (NlxClient *client,
@@ -1635,13 +1787,11 @@ run_action (NlxClient *client,
             GError **error)
 {
   g_autofree char *id = resolve_server (client, ref, NULL, error);
-  g_autofree char *path = NULL;
   g_autoptr(JsonNode) root = NULL;
 
   if (id == NULL)
     return FALSE;
-  path = server_path (id, "/action");
-  root = nlx_client_call (client, "POST", path, body, error);
+  root = post_action (client, id, body, error);
   if (root == NULL)
     return FALSE;
   if (opt_json)
@@ -1752,6 +1902,76 @@ cmd_unpause (NlxClient *client,
     return FALSE;
   note = g_strdup_printf (_("Request to unpause server %s has been accepted."), args[0]);
   print_note (note);
+  return TRUE;
+}
+
+static gboolean
+cmd_rebuild (NlxClient *client,
+             char **args,
+             GError **error)
+{
+  const char *label = args[0];
+  g_autofree char *id = resolve_server (client, label, NULL, error);
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) body = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *server;
+  const char *status;
+
+  if (id == NULL)
+    return FALSE;
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "rebuild");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "imageRef");
+  json_builder_add_string_value (builder, args[1]);
+  if (opt_name != NULL)
+    {
+      json_builder_set_member_name (builder, "name");
+      json_builder_add_string_value (builder, opt_name);
+    }
+  /* As in Nova, given metadata replaces the server's; none keeps it. */
+  if (opt_meta != NULL || opt_metadata != NULL)
+    {
+      json_builder_set_member_name (builder, "metadata");
+      json_builder_begin_object (builder);
+      add_key_values (builder, opt_meta);
+      add_key_values (builder, opt_metadata);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+
+  root = post_action (client, id, body, error);
+  if (root == NULL ||
+      get_member (root, "server", JSON_NODE_OBJECT, error) == NULL)
+    return FALSE;
+  if (opt_wait)
+    {
+      g_clear_pointer (&root, json_node_unref);
+      root = wait_while (client, id, label, "OS-EXT-STS:task_state",
+                         "rebuilding", error);
+      if (root == NULL)
+        return FALSE;
+    }
+  /* Printed even on ERROR, as boot does. */
+  print_server (root);
+  if (!opt_wait)
+    return TRUE;
+
+  server = json_node_get_object (
+    json_object_get_member (json_node_get_object (root), "server"));
+  if (!check_not_error (server, label, id, error))
+    return FALSE;
+  status = get_string (server, "status");
+  if (g_strcmp0 (status, "ACTIVE") != 0 && g_strcmp0 (status, "SHUTOFF") != 0)
+    {
+      g_set_error (error, NLX_CLI_ERROR, NLX_CLI_ERROR_FAILED,
+                   _("Server %s (%s) ended in status %s instead of ACTIVE "
+                     "or SHUTOFF"), label, id, status ? status : "-");
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -2063,7 +2283,62 @@ cmd_image_import (NlxClient *client,
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
 
+  nlx_client_set_timeout (client, STORE_TIMEOUT_S);
   root = nlx_client_call (client, "POST", "/images", body, error);
+  return root != NULL && print_image_answer (root, error);
+}
+
+static gboolean
+cmd_image_create (NlxClient *client,
+                  char **args,
+                  GError **error)
+{
+  g_autofree char *id = resolve_server (client, args[0], NULL, error);
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) body = NULL;
+  g_autoptr(JsonNode) created = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *path = NULL;
+  JsonNode *image_id;
+
+  if (id == NULL)
+    return FALSE;
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "createImage");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "name");
+  json_builder_add_string_value (builder, args[1]);
+  if (opt_metadata != NULL)
+    {
+      json_builder_set_member_name (builder, "metadata");
+      json_builder_begin_object (builder);
+      add_key_values (builder, opt_metadata);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+
+  nlx_client_set_timeout (client, STORE_TIMEOUT_S);
+  created = post_action (client, id, body, error);
+  nlx_client_set_timeout (client, REQUEST_TIMEOUT_S);
+  if (created == NULL)
+    return FALSE;
+  image_id = get_member (created, "image_id", JSON_NODE_VALUE, error);
+  if (image_id == NULL)
+    return FALSE;
+  if (json_node_get_value_type (image_id) != G_TYPE_STRING)
+    {
+      g_set_error (error, NLX_CLI_ERROR, NLX_CLI_ERROR_BAD_REPLY,
+                   _("The API's answer lacks “%s” or it has the wrong type; "
+                     "is this nova-lxc-compute, and as new as this "
+                     "program?"), "image_id");
+      return FALSE;
+    }
+
+  /* The answer holds only the id; show the image as image-show does. */
+  path = image_path (json_node_get_string (image_id));
+  root = nlx_client_call (client, "GET", path, NULL, error);
   return root != NULL && print_image_answer (root, error);
 }
 
@@ -2270,6 +2545,7 @@ typedef enum {
   OPT_MOUNT = 1 << 11,
   OPT_NAME = 1 << 12,
   OPT_PROPERTY = 1 << 13,
+  OPT_METADATA = 1 << 14,
 } NlxCommandOption;
 
 typedef gboolean (*NlxCommandFunc) (NlxClient *client,
@@ -2417,6 +2693,35 @@ check_image_import (char **args,
   return TRUE;
 }
 
+static gboolean
+check_image_create (char **args,
+                    GError **error)
+{
+  if (!nlx_image_name_is_valid (args[1]))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("image-create: NAME “%s” is no image name; a name is "
+                     "up to %d letters, digits, “.”, “_” and “-”, starting "
+                     "with a letter or digit"), args[1], NLX_IMAGE_NAME_MAX);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_rebuild (char **args,
+               GError **error)
+{
+  if (opt_name != NULL && *opt_name == '\0')
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--name wants the server's new name; leave it out to "
+                     "keep the name"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static const NlxCommand commands[] = {
   { "boot", 1,
     OPT_FLAVOR | OPT_IMAGE | OPT_META | OPT_WAIT | OPT_VOLUME |
@@ -2424,6 +2729,8 @@ static const NlxCommand commands[] = {
   { "list", 0, 0, NULL, cmd_list },
   { "show", 1, 0, NULL, cmd_show },
   { "delete", 1, OPT_WAIT, NULL, cmd_delete },
+  { "rebuild", 2, OPT_NAME | OPT_META | OPT_METADATA | OPT_WAIT,
+    check_rebuild, cmd_rebuild },
   { "reboot", 1, OPT_HARD, NULL, cmd_reboot },
   { "stop", 1, 0, NULL, cmd_stop },
   { "start", 1, 0, NULL, cmd_start },
@@ -2434,6 +2741,7 @@ static const NlxCommand commands[] = {
   { "image-list", 0, 0, NULL, cmd_image_list },
   { "image-import", 1, OPT_NAME | OPT_PROPERTY, check_image_import,
     cmd_image_import },
+  { "image-create", 2, OPT_METADATA, check_image_create, cmd_image_create },
   { "image-show", 1, 0, NULL, cmd_image_show },
   { "image-delete", 1, 0, NULL, cmd_image_delete },
   { "hypervisor-stats", 0, 0, NULL, cmd_hypervisor_stats },
@@ -2448,35 +2756,48 @@ static const NlxCommand commands[] = {
   { "volume-attachments", 1, 0, NULL, cmd_volume_attachments },
 };
 
+/* The KEY=VALUE items of OPTION; KEYS holds the keys seen so far, so
+ * rebuild's --meta and --metadata, which make one object, are checked
+ * together. */
 static gboolean
-check_meta (GError **error)
+check_key_values (const char *option,
+                  char **items,
+                  GHashTable *keys,
+                  GError **error)
 {
-  g_autoptr(GHashTable) keys = g_hash_table_new_full (g_str_hash, g_str_equal,
-                                                      g_free, NULL);
-
-  for (guint i = 0; opt_meta != NULL && opt_meta[i] != NULL; i++)
+  for (guint i = 0; items != NULL && items[i] != NULL; i++)
     {
-      const char *item = opt_meta[i];
+      const char *item = items[i];
       const char *eq = strchr (item, '=');
       g_autofree char *key = NULL;
 
       if (eq == NULL || eq == item)
         {
           g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                       _("--meta wants KEY=VALUE with a non-empty KEY; "
-                         "got “%s”"), item);
+                       _("%s wants KEY=VALUE with a non-empty KEY; "
+                         "got “%s”"), option, item);
           return FALSE;
         }
       key = g_strndup (item, eq - item);
       if (g_hash_table_contains (keys, key))
         {
           g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                       _("--meta gives the key “%s” twice"), key);
+                       _("%s gives the key “%s” a second time"), option, key);
           return FALSE;
         }
       g_hash_table_add (keys, g_steal_pointer (&key));
     }
   return TRUE;
+}
+
+static gboolean
+check_meta (GError **error)
+{
+  g_autoptr(GHashTable) keys = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                      g_free, NULL);
+
+  return check_key_values ("--meta", opt_meta, keys, error) &&
+         check_key_values ("--metadata", opt_metadata, keys, error);
 }
 
 static gboolean
@@ -2527,6 +2848,7 @@ check_usage (int argc,
     { OPT_MOUNT, opt_mount != NULL, "mount" },
     { OPT_NAME, opt_name != NULL, "name" },
     { OPT_PROPERTY, opt_properties != NULL, "property" },
+    { OPT_METADATA, opt_metadata != NULL, "metadata" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
