@@ -92,16 +92,27 @@ static void
 test_not_supported (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(NlxVirt) virt = nlx_virt_open ("fake", NULL, &error);
+  g_autofree char *dir = g_test_build_filename (G_TEST_BUILT, ".libs", NULL);
+  g_autoptr(NlxVirt) fake = NULL;
+  g_autoptr(NlxVirt) bare = NULL;
   const char *uuid = "7e57d000-0000-4000-8000-000000000004";
 
+  fake = nlx_virt_open ("fake", NULL, &error);
   g_assert_no_error (error);
-  g_assert_true (nlx_virt_has_capability (virt, NLX_DRIVER_CAP_PAUSE |
-                                                NLX_DRIVER_CAP_VOLUMES));
-  g_assert_false (nlx_virt_has_capability (virt, NLX_DRIVER_CAP_SNAPSHOT));
-  g_assert_false (nlx_virt_has_capability (virt, NLX_DRIVER_CAP_PAUSE |
-                                                 NLX_DRIVER_CAP_SNAPSHOT));
-  g_assert_false (nlx_virt_snapshot (virt, uuid, "/nlx-test/img", &error));
+  g_assert_true (nlx_virt_has_capability (fake, NLX_DRIVER_CAP_PAUSE |
+                                                NLX_DRIVER_CAP_VOLUMES |
+                                                NLX_DRIVER_CAP_SNAPSHOT));
+
+  g_setenv (NLX_DRIVER_PATH_ENV, dir, TRUE);
+  bare = nlx_virt_open ("bare", NULL, &error);
+  g_unsetenv (NLX_DRIVER_PATH_ENV);
+  g_assert_no_error (error);
+  g_assert_false (nlx_virt_has_capability (bare, NLX_DRIVER_CAP_SNAPSHOT));
+  g_assert_false (nlx_virt_has_capability (bare, NLX_DRIVER_CAP_PAUSE));
+  g_assert_false (nlx_virt_snapshot (bare, uuid, "/nlx-test/img", &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_SUPPORTED);
+  g_clear_error (&error);
+  g_assert_false (nlx_virt_pause (bare, uuid, &error));
   g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_SUPPORTED);
 }
 
