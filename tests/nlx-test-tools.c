@@ -87,3 +87,27 @@ nlx_test_trap_body (guint timeout_s)
   g_test_fail_printf ("%s failed; its messages are above", g_test_get_path ());
   return FALSE;
 }
+
+/**
+ * nlx_test_case_dir:
+ * @template: for g_dir_make_tmp(), e.g. "nlxtest-volume-XXXXXX"
+ *
+ * The case's scratch directory: made in the parent, which removes it in
+ * its teardown, and handed through NLX_TEST_DIR to the subprocess that
+ * nlx_test_trap_body() runs the case's body in.
+ *
+ * Returns: (transfer full): its path
+ */
+char *
+nlx_test_case_dir (const char *template)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir;
+
+  if (g_test_subprocess ())
+    return g_strdup (g_getenv ("NLX_TEST_DIR"));
+  dir = g_dir_make_tmp (template, &error);
+  g_assert_no_error (error);
+  g_setenv ("NLX_TEST_DIR", dir, TRUE);
+  return dir;
+}

@@ -11,5 +11,6 @@ void nlx_test_run_tool (const char *name,
                         ...) G_GNUC_NULL_TERMINATED;
 
 gboolean nlx_test_trap_body (guint timeout_s);
+char *nlx_test_case_dir (const char *template);
 
 G_END_DECLS

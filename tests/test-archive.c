@@ -418,16 +418,7 @@ static void
 fixture_setup (Fixture *f,
                gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-
-  if (g_test_subprocess ())
-    f->dir = g_strdup (g_getenv ("NLX_TEST_DIR"));
-  else
-    {
-      f->dir = g_dir_make_tmp ("nlxtest-archive-XXXXXX", &error);
-      g_assert_no_error (error);
-      g_setenv ("NLX_TEST_DIR", f->dir, TRUE);
-    }
+  f->dir = nlx_test_case_dir ("nlxtest-archive-XXXXXX");
   f->src = path_in (f->dir, "src");
   f->out = path_in (f->dir, "out");
   f->tar = path_in (f->dir, "snapshot.tar");

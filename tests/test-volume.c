@@ -175,17 +175,9 @@ static void
 fixture_setup (Fixture *f,
                gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
   g_autofree char *settings = NULL;
 
-  if (g_test_subprocess ())
-    f->dir = g_strdup (g_getenv ("NLX_TEST_DIR"));
-  else
-    {
-      f->dir = g_dir_make_tmp ("nlxtest-volume-XXXXXX", &error);
-      g_assert_no_error (error);
-      g_setenv ("NLX_TEST_DIR", f->dir, TRUE);
-    }
+  f->dir = nlx_test_case_dir ("nlxtest-volume-XXXXXX");
   f->volumes = path_in (f->dir, "volumes");
   f->other = path_in (f->dir, "other");
   if (g_test_subprocess ())
