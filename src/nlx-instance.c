@@ -408,19 +408,16 @@ read_ipv4 (JsonObject *object,
            char **text,
            GError **error)
 {
-  struct in_addr in;
-
   *text = read_string (object, member, path, TRUE, INET_ADDRSTRLEN, error);
   if (*text == NULL)
     return FALSE;
-  if (inet_pton (AF_INET, *text, &in) != 1)
+  if (!nlx_network_parse_ipv4 (*text, addr))
     {
       g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
                    _("Field “%s” must be a dotted IPv4 address such as "
                      "10.251.0.2, got “%s”"), path, *text);
       return FALSE;
     }
-  *addr = ntohl (in.s_addr);
   return TRUE;
 }
 
@@ -437,7 +434,7 @@ read_vif (JsonObject *root,
   };
   JsonObject *object;
   g_autoptr(NlxVif) vif = g_new0 (NlxVif, 1);
-  guint32 address, gateway, mask, host_bits;
+  guint32 address, gateway;
 
   *out = NULL;
   if (json_object_get_member (root, "vif") == NULL)
@@ -471,11 +468,7 @@ read_vif (JsonObject *root,
                    vif->mac);
       return FALSE;
     }
-  mask = ~0u << (32 - vif->prefix);
-  host_bits = ~mask;
-  if ((address & mask) != (gateway & mask) || address == gateway ||
-      (address & host_bits) == 0 || (address & host_bits) == host_bits ||
-      (gateway & host_bits) == 0 || (gateway & host_bits) == host_bits)
+  if (!nlx_network_are_hosts_of_one_subnet (address, gateway, vif->prefix))
     {
       g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
                    _("Fields “vif.address” (%s) and “vif.gateway” (%s) must "

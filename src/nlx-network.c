@@ -77,11 +77,17 @@ is_host_of (guint32 addr,
          addr != broadcast_of (network, prefix);
 }
 
-/* Strict dotted quad: inet_pton() refuses short forms, leading zeros and
- * anything after the fourth number. */
-static gboolean
-parse_ipv4 (const char *text,
-            guint32 *addr)
+/**
+ * nlx_network_parse_ipv4:
+ * @text: (nullable): a dotted quad
+ * @addr: (out): the address, host byte order
+ *
+ * Strict: inet_pton() refuses short forms, leading zeros and anything
+ * after the fourth number.
+ */
+gboolean
+nlx_network_parse_ipv4 (const char *text,
+                        guint32 *addr)
 {
   struct in_addr in;
 
@@ -89,6 +95,23 @@ parse_ipv4 (const char *text,
     return FALSE;
   *addr = ntohl (in.s_addr);
   return TRUE;
+}
+
+/**
+ * nlx_network_are_hosts_of_one_subnet:
+ *
+ * Returns: whether @a and @b are two different host addresses (neither
+ * the network's nor the broadcast address) of one /@prefix subnet
+ */
+gboolean
+nlx_network_are_hosts_of_one_subnet (guint32 a,
+                                     guint32 b,
+                                     guint prefix)
+{
+  guint32 network = a & netmask (prefix);
+
+  return a != b && is_host_of (a, network, prefix) &&
+         is_host_of (b, network, prefix);
 }
 
 static char *
@@ -153,7 +176,8 @@ parse_cidr (const char *text,
   guint32 addr;
 
   if (slash == NULL ||
-      !parse_ipv4 ((address = g_strndup (text, slash - text)), &addr) ||
+      !nlx_network_parse_ipv4 ((address = g_strndup (text, slash - text)),
+                               &addr) ||
       !g_ascii_string_to_unsigned (slash + 1, 10, NLX_NETWORK_PREFIX_MIN,
                                    NLX_NETWORK_PREFIX_MAX, &length, NULL))
     {
@@ -199,7 +223,7 @@ get_host_address (GKeyFile *keyfile,
       *text = format_ipv4 (fallback);
       return TRUE;
     }
-  if (!parse_ipv4 (value, addr) ||
+  if (!nlx_network_parse_ipv4 (value, addr) ||
       !is_host_of (*addr, settings->network_addr, settings->prefix))
     {
       guint32 broadcast = broadcast_of (settings->network_addr,
@@ -351,7 +375,7 @@ nlx_network_mac_for (const char *address)
 {
   guint32 addr;
 
-  if (!parse_ipv4 (address, &addr))
+  if (!nlx_network_parse_ipv4 (address, &addr))
     return NULL;
   return g_strdup_printf ("fa:16:3e:%02x:%02x:%02x", (addr >> 16) & 0xff,
                           (addr >> 8) & 0xff, addr & 0xff);
@@ -808,8 +832,8 @@ nlx_network_ensure_bridge (const char *bridge,
                      "nova-lxc.conf(5)"), bridge, SECTION);
       return FALSE;
     }
-  if (!parse_ipv4 (gateway, &gateway_addr) || prefix < NLX_NETWORK_PREFIX_MIN ||
-      prefix > NLX_NETWORK_PREFIX_MAX)
+  if (!nlx_network_parse_ipv4 (gateway, &gateway_addr) ||
+      prefix < NLX_NETWORK_PREFIX_MIN || prefix > NLX_NETWORK_PREFIX_MAX)
     {
       g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
                    _("“%s/%u” is not a usable gateway address for bridge %s; "
@@ -1157,7 +1181,7 @@ ipam_load (NlxIpam *ipam,
       if (JSON_NODE_HOLDS_VALUE (member) &&
           json_node_get_value_type (member) == G_TYPE_STRING)
         address = json_node_get_string (member);
-      if (*uuid == '\0' || !parse_ipv4 (address, &addr))
+      if (*uuid == '\0' || !nlx_network_parse_ipv4 (address, &addr))
         {
           g_autofree char *problem = g_strdup_printf (
             _("the entry of server “%s” is not an IPv4 address"), uuid);

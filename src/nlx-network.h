@@ -54,6 +54,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxNetworkSettings, nlx_network_settings_free)
 guint nlx_network_settings_capacity (const NlxNetworkSettings *settings);
 
 gboolean nlx_network_bridge_name_is_valid (const char *name);
+gboolean nlx_network_parse_ipv4 (const char *text,
+                                 guint32 *addr);
+gboolean nlx_network_are_hosts_of_one_subnet (guint32 a,
+                                              guint32 b,
+                                              guint prefix);
 
 gboolean nlx_network_ensure_bridge (const char *bridge,
                                     const char *gateway,
