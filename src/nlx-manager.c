@@ -324,6 +324,7 @@ snapshot (NlxManager *manager,
   g_autofree char *dir = g_build_filename (manager->config->state_path,
                                            "snapshots", job->uuid, NULL);
   g_autofree char *tarball = g_build_filename (dir, NLX_SNAPSHOT_FILE, NULL);
+  g_autoptr(GError) local_error = NULL;
   gboolean ok;
 
   if (!nlx_file_remove_tree (dir, error))
@@ -341,7 +342,9 @@ snapshot (NlxManager *manager,
        (job->stored = nlx_image_store_import (manager->images, tarball,
                                               job->image_name, job->properties,
                                               error)) != NULL;
-  nlx_file_remove_tree (dir, ok ? error : NULL);
+  /* Left over, it is removed at the next start. */
+  if (!nlx_file_remove_tree (dir, &local_error))
+    g_warning ("Instance %s: %s", job->uuid, local_error->message);
   return ok;
 }
 
