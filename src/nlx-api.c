@@ -19,6 +19,7 @@
 
 #include "nlx-api.h"
 #include "nlx-error.h"
+#include "nlx-listener.h"
 
 #define API_VERSION "2.1"
 /* The flavor extra spec of instances without a user namespace. */
@@ -28,6 +29,8 @@ struct _NlxApi {
   const NlxConfig *config;
   NlxManager *manager;
   SoupServer *server;
+  NlxListener *listener;
+  GSocket *tcp_socket;          /* NULL without [api] listen */
   char *socket_path;            /* ours to remove */
 };
 
@@ -126,6 +129,7 @@ respond_fault (Request *request,
     case 405: name = "badMethod"; break;
     case 406: name = "notAcceptable"; break;
     case 409: name = "conflictingRequest"; break;
+    case 413: name = "overLimit"; break;
     case 501: name = "notImplemented"; break;
     case 503: name = "serviceUnavailable"; break;
     default: name = "computeFault"; break;
@@ -395,6 +399,16 @@ respond_server (Request *request,
 
 /* ---- JSON in ---------------------------------------------------------- */
 
+static void
+respond_too_large (Request *request)
+{
+  g_autofree char *message =
+    g_strdup_printf (_("The request body is larger than %d bytes, the most "
+                       "this service accepts"), NLX_API_MAX_BODY);
+
+  respond_fault (request, 413, message);
+}
+
 /* The request body, which must be a JSON object; answers 400 itself. */
 static JsonObject *
 parse_body (Request *request,
@@ -405,10 +419,11 @@ parse_body (Request *request,
   g_autofree char *message = NULL;
 
   if (body->length > NLX_API_MAX_BODY)
-    message = g_strdup_printf (_("The request body is %" G_GINT64_FORMAT
-                                 " bytes; at most %d are accepted"),
-                               body->length, NLX_API_MAX_BODY);
-  else if (body->length == 0 || body->data == NULL)
+    {
+      respond_too_large (request);
+      return NULL;
+    }
+  if (body->length == 0 || body->data == NULL)
     message = g_strdup (_("The request needs a JSON object as its body"));
   else if (!json_parser_load_from_data (parser, body->data, body->length, &error))
     message = g_strdup_printf (_("The request body is not valid JSON: %s"),
@@ -2180,6 +2195,36 @@ base_url (SoupServerMessage *msg)
   return g_strdup_printf ("http://%s", host);
 }
 
+/* Before the body is read: a TCP caller without the token, or a body
+ * declared larger than the limit, is answered from the headers alone, and
+ * the body is dropped as it arrives (nlx-listener.c closes a connection
+ * that goes on sending far beyond the limit). */
+static void
+check_headers (SoupServer *server,
+               SoupServerMessage *msg,
+               const char *path,
+               GHashTable *query,
+               gpointer data)
+{
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *id = g_strconcat ("req-", uuid, NULL);
+  g_autofree char *base = base_url (msg);
+  Request request = { .api = data, .msg = msg, .id = id, .base = base };
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+
+  if (!authorized (&request))
+    respond_fault (&request, 401, _("Authentication required: send the "
+                                    "configured token in X-Auth-Token"));
+  else if (soup_message_headers_get_encoding (headers) ==
+             SOUP_ENCODING_CONTENT_LENGTH &&
+           soup_message_headers_get_content_length (headers) > NLX_API_MAX_BODY)
+    respond_too_large (&request);
+  else
+    return;
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg),
+                                    FALSE);
+}
+
 static void
 handle (SoupServer *server,
         SoupServerMessage *msg,
@@ -2208,10 +2253,8 @@ handle (SoupServer *server,
   parts = g_strv_builder_end (kept);
   n = g_strv_length (parts);
 
-  if (!authorized (&request))
-    respond_fault (&request, 401, _("Authentication required: send the "
-                                    "configured token in X-Auth-Token"));
-  else if (!version_acceptable (&request))
+  /* check_headers() has refused a caller without the token already. */
+  if (!version_acceptable (&request))
     respond_fault (&request, 406, _("Version not supported: this service "
                                     "serves compute API " API_VERSION " only"));
   else if (n == 0)
@@ -2333,7 +2376,7 @@ listen_unix (NlxApi *api,
                    g_strerror (saved_errno));
       return FALSE;
     }
-  return soup_server_listen_socket (api->server, socket, 0, error);
+  return nlx_listener_add_socket (api->listener, socket, error);
 }
 
 static gboolean
@@ -2379,7 +2422,8 @@ listen_tcp (NlxApi *api,
       g_prefix_error (error, _("Cannot listen on %s: "), listen);
       return FALSE;
     }
-  return soup_server_listen_socket (api->server, socket, 0, error);
+  api->tcp_socket = g_object_ref (socket);
+  return nlx_listener_add_socket (api->listener, socket, error);
 }
 
 /**
@@ -2399,11 +2443,18 @@ nlx_api_new (const NlxConfig *config,
              GError **error)
 {
   g_autoptr(NlxApi) api = g_new0 (NlxApi, 1);
+  NlxListenerLimits limits = {
+    .max_connections = config->api_max_connections,
+    .request_timeout_s = config->api_request_timeout_s,
+    .max_body = NLX_API_MAX_BODY,
+  };
 
   api->config = config;
   api->manager = manager;
   api->server = soup_server_new ("server-header", "nova-lxc-compute ", NULL);
+  soup_server_add_early_handler (api->server, NULL, check_headers, api, NULL);
   soup_server_add_handler (api->server, NULL, handle, api, NULL);
+  api->listener = nlx_listener_new (api->server, &limits);
   if (!listen_unix (api, error) ||
       (config->api_listen != NULL && !listen_tcp (api, error)))
     return NULL;
@@ -2415,11 +2466,13 @@ nlx_api_free (NlxApi *api)
 {
   if (api == NULL)
     return;
+  g_clear_pointer (&api->listener, nlx_listener_free);
   if (api->server != NULL)
     {
       soup_server_disconnect (api->server);
       g_object_unref (api->server);
     }
+  g_clear_object (&api->tcp_socket);
   if (api->socket_path != NULL)
     g_unlink (api->socket_path);
   g_free (api->socket_path);
@@ -2430,14 +2483,19 @@ nlx_api_free (NlxApi *api)
 guint
 nlx_api_get_tcp_port (NlxApi *api)
 {
-  /* Not soup_server_get_uris(), which takes every listener for TCP. */
-  for (GSList *l = soup_server_get_listeners (api->server); l != NULL; l = l->next)
-    {
-      g_autoptr(GSocketAddress) address = g_socket_get_local_address (l->data,
-                                                                     NULL);
+  g_autoptr(GSocketAddress) address = NULL;
 
-      if (address != NULL && G_IS_INET_SOCKET_ADDRESS (address))
-        return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
-    }
-  return 0;
+  if (api->tcp_socket == NULL)
+    return 0;
+  address = g_socket_get_local_address (api->tcp_socket, NULL);
+  if (address == NULL || !G_IS_INET_SOCKET_ADDRESS (address))
+    return 0;
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
+}
+
+/* Connections the API holds now, on every socket. */
+guint
+nlx_api_count_connections (NlxApi *api)
+{
+  return nlx_listener_count_connections (api->listener);
 }
