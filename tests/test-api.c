@@ -28,6 +28,7 @@ typedef struct {
   gboolean started;
   GError *start_error;
   guint tcp_port;
+  NlxApi *api;                  /* the daemon thread's; read-only here */
   SoupSession *session;
 } Fixture;
 
@@ -64,12 +65,14 @@ serve (gpointer data)
   f->loop = g_main_loop_new (context, FALSE);
   f->start_error = error;
   f->tcp_port = api ? nlx_api_get_tcp_port (api) : 0;
+  f->api = api;
   f->started = TRUE;
   g_cond_signal (&f->ready);
   g_mutex_unlock (&f->lock);
 
   if (api != NULL)
     g_main_loop_run (f->loop);
+  f->api = NULL;
   g_clear_pointer (&api, nlx_api_free);
   g_clear_pointer (&manager, nlx_manager_free);
   g_clear_pointer (&virt, nlx_virt_close);
@@ -446,7 +449,7 @@ test_bad_requests (Fixture *f,
     g_string_append (huge, "aaaaaaaaaaaaaaaa");
   g_string_append (huge, "\"}}");
   big = g_string_free (huge, FALSE);
-  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers", big, 400, "badRequest");
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers", big, 413, "overLimit");
 
   nlx_test_expect_fault (f->session, "POST", action, "{\"explode\": null}", 400, "badRequest");
   nlx_test_expect_fault (f->session, "POST", action, "{\"reboot\": {\"type\": \"GENTLE\"}}", 400, "badRequest");
@@ -974,6 +977,286 @@ test_snapshot_rebuild (Fixture *f,
                    ==, 204);
 }
 
+/* ---- connections, byte by byte ---------------------------------------- */
+
+/* A connection to the daemon's Unix socket, or its TCP port when
+ * @tcp_port is not 0, with a timeout so a test cannot hang. */
+static GSocket *
+raw_connect (Fixture *f,
+             guint tcp_port)
+{
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = NULL;
+
+  if (tcp_port != 0)
+    {
+      g_autoptr(GInetAddress) loopback =
+        g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+
+      address = g_inet_socket_address_new (loopback, tcp_port);
+    }
+  else
+    address = g_unix_socket_address_new (f->socket);
+  socket = g_socket_new (g_socket_address_get_family (address),
+                         G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
+                         &error);
+  g_assert_no_error (error);
+  g_socket_set_timeout (socket, 10);
+  g_socket_connect (socket, address, NULL, &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&socket);
+}
+
+static gboolean
+send_all (GSocket *socket,
+          const char *data,
+          gsize length,
+          GError **error)
+{
+  while (length > 0)
+    {
+      gssize sent = g_socket_send (socket, data, length, NULL, error);
+
+      if (sent < 0)
+        return FALSE;
+      data += sent;
+      length -= (gsize) sent;
+    }
+  return TRUE;
+}
+
+/* Sends @request; returns whatever comes back until the daemon closes
+ * the connection. */
+static char *
+raw_exchange (GSocket *socket,
+              const char *request)
+{
+  g_autoptr(GError) error = NULL;
+  GString *reply = g_string_new (NULL);
+  char buffer[4096];
+  gssize got;
+
+  if (request != NULL)
+    {
+      send_all (socket, request, strlen (request), &error);
+      g_assert_no_error (error);
+    }
+  while ((got = g_socket_receive (socket, buffer, sizeof buffer, NULL,
+                                  &error)) > 0)
+    g_string_append_len (reply, buffer, got);
+  /* A reset after the answer is as good as an end. */
+  if (error != NULL)
+    g_assert_true (g_error_matches (error, G_IO_ERROR,
+                                    G_IO_ERROR_CONNECTION_CLOSED) ||
+                   g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE));
+  return g_string_free (reply, FALSE);
+}
+
+static guint
+count_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+static guint64
+resident_kib (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
+  line = strstr (status, "VmRSS:");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen ("VmRSS:"), NULL, 10);
+}
+
+/* The daemon's own count of held connections drops to @wanted within a
+ * few sweeps. */
+static void
+wait_for_connections (Fixture *f,
+                      guint wanted)
+{
+  for (guint i = 0; i < 100 && nlx_api_count_connections (f->api) != wanted; i++)
+    g_usleep (50 * 1000);
+  g_assert_cmpuint (nlx_api_count_connections (f->api), ==, wanted);
+}
+
+#define KEEP_ALIVE_REQUEST \
+  "GET /v2.1/flavors HTTP/1.1\r\nHost: localhost\r\n" \
+  "X-Auth-Token: s3cret-t0ken\r\nConnection: keep-alive\r\n\r\n"
+
+/* A client that keeps its connection open after every answer (as urllib3
+ * and libsoup do) must not cost the daemon an fd per request, on either
+ * listener: libsoup 3.2.3 kept every such connection in CLOSE-WAIT. */
+static void
+test_connections_keep_alive (Fixture *f,
+                             gconstpointer data)
+{
+  guint ports[] = { 0, f->tcp_port };
+  guint fds_before, fds_after;
+  guint64 rss_before, rss_after;
+
+  g_assert_cmpuint (f->tcp_port, >, 0);
+  for (guint round = 0; round < 2; round++)
+    {
+      /* The first round warms up allocations that stay. */
+      guint n = round == 0 ? 200 : 5000;
+
+      fds_before = count_fds ();
+      rss_before = resident_kib ();
+      for (guint p = 0; p < G_N_ELEMENTS (ports); p++)
+        for (guint i = 0; i < n; i++)
+          {
+            g_autoptr(GSocket) socket = raw_connect (f, ports[p]);
+            g_autofree char *reply = raw_exchange (socket, KEEP_ALIVE_REQUEST);
+
+            g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 200"));
+            g_assert_nonnull (strstr (reply, "\r\nConnection: close\r\n"));
+            /* The client keeps its end open: only the daemon closes. */
+          }
+      wait_for_connections (f, 0);
+      fds_after = count_fds ();
+      rss_after = resident_kib ();
+      g_test_message ("%u requests on each listener: fds %u -> %u, "
+                      "RSS %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT " KiB",
+                      n, fds_before, fds_after, rss_before, rss_after);
+    }
+  g_assert_cmpuint (fds_after, <=, fds_before + 2);
+  g_assert_cmpuint (rss_after, <=, rss_before + 1024);
+}
+
+/* Idle and half-sent connections are held at most max_connections at a
+ * time per listener and closed after request_timeout; the daemon goes on
+ * serving meanwhile and afterwards. */
+static void
+test_connections_idle (Fixture *f,
+                       gconstpointer data)
+{
+  g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
+  guint fds_before = count_fds ();
+  guint closed = 0;
+
+  for (guint i = 0; i < 500; i++)
+    {
+      GSocket *socket = raw_connect (f, i % 2 ? f->tcp_port : 0);
+
+      /* Half of them start a request and never finish it (the send
+       * fails on those the daemon has closed already). */
+      if (i % 4 < 2)
+        g_socket_send (socket, "GET /v2.1 HTTP/1.1\r\n", 20, NULL, NULL);
+      g_ptr_array_add (held, socket);
+    }
+  /* 2 x max_connections = 2 x 50 are held; the rest were closed. */
+  wait_for_connections (f, 100);
+  for (guint i = 0; i < held->len; i++)
+    {
+      char byte;
+      g_autoptr(GError) error = NULL;
+
+      g_socket_set_timeout (held->pdata[i], 0);
+      g_socket_set_blocking (held->pdata[i], FALSE);
+      /* An end, or a reset for those that had sent something. */
+      if (g_socket_receive (held->pdata[i], &byte, 1, NULL, &error) == 0 ||
+          (error != NULL &&
+           !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)))
+        closed++;
+    }
+  g_assert_cmpuint (closed, ==, 400);
+
+  /* All of them are closed once request_timeout (2 s) has passed... */
+  wait_for_connections (f, 0);
+  g_ptr_array_set_size (held, 0);
+  g_assert_cmpuint (count_fds (), <=, fds_before + 2);
+  /* ...and the daemon still answers. */
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/flavors", NULL, NULL),
+                   ==, 200);
+}
+
+/* The token and the body's declared size are checked from the headers;
+ * a body beyond the limit is never kept, and a client that goes on
+ * sending is cut off. */
+static void
+test_connections_limits (Fixture *f,
+                         gconstpointer data)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autofree char *reply = NULL;
+  g_autofree char *chunk = g_malloc0 (64 * 1024);
+  g_autoptr(GString) chunked = g_string_new (NULL);
+  guint64 rss_before = resident_kib ();
+  guint64 sent = 0;
+  g_autoptr(GError) error = NULL;
+
+  /* A client that waits for 100-continue gets the refusal before it
+   * sends any of its body. */
+  socket = raw_connect (f, f->tcp_port);
+  reply = raw_exchange (socket,
+                        "POST /v2.1/servers HTTP/1.1\r\nHost: localhost\r\n"
+                        "Content-Type: application/json\r\n"
+                        "Content-Length: 104857600\r\n"
+                        "Expect: 100-continue\r\n\r\n");
+  g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 401"));
+  g_clear_object (&socket);
+  g_clear_pointer (&reply, g_free);
+
+  socket = raw_connect (f, 0);
+  reply = raw_exchange (socket,
+                        "POST /v2.1/servers HTTP/1.1\r\nHost: localhost\r\n"
+                        "Content-Type: application/json\r\n"
+                        "Content-Length: 104857600\r\n"
+                        "Expect: 100-continue\r\n\r\n");
+  g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 413"));
+  g_assert_nonnull (strstr (reply, "\"overLimit\""));
+  g_clear_object (&socket);
+  g_clear_pointer (&reply, g_free);
+
+  /* One that just sends 100 MiB without the token is cut off after
+   * about 1 MiB, and its bytes are not kept. */
+  socket = raw_connect (f, f->tcp_port);
+  send_all (socket, "POST /v2.1/servers HTTP/1.1\r\nHost: localhost\r\n"
+                    "Content-Length: 104857600\r\n\r\n", 69, &error);
+  g_assert_no_error (error);
+  while (sent < 100 * 1024 * 1024 &&
+         send_all (socket, chunk, 64 * 1024, &error))
+    sent += 64 * 1024;
+  g_assert_nonnull (error);
+  g_test_message ("the daemon closed the connection after %" G_GUINT64_FORMAT
+                  " body bytes", sent);
+  g_assert_cmpuint (sent, <, 8 * 1024 * 1024);
+  g_clear_error (&error);
+  g_clear_object (&socket);
+
+  /* A chunked body, which declares no size, is refused once it grows
+   * past the limit. */
+  g_string_append (chunked, "POST /v2.1/servers HTTP/1.1\r\nHost: localhost\r\n"
+                            "Content-Type: application/json\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n");
+  for (guint i = 0; i < 3; i++)
+    {
+      g_string_append_printf (chunked, "%x\r\n", 40 * 1024);
+      g_string_append_len (chunked, chunk, 40 * 1024);
+      g_string_append (chunked, "\r\n");
+    }
+  g_string_append (chunked, "0\r\n\r\n");
+  for (gsize i = 0; i < chunked->len; i++)
+    if (chunked->str[i] == '\0')
+      chunked->str[i] = ' ';
+  socket = raw_connect (f, 0);
+  reply = raw_exchange (socket, chunked->str);
+  g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 413"));
+  g_clear_object (&socket);
+
+  g_assert_cmpuint (resident_kib (), <, rss_before + 16 * 1024);
+  wait_for_connections (f, 0);
+}
+
 static void
 test_socket_mode (Fixture *f,
                   gconstpointer data)
@@ -1009,6 +1292,13 @@ main (int argc,
   ADD ("/nlx/api/tcp-token", test_tcp_token,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");
   ADD ("/nlx/api/socket-mode", test_socket_mode, NULL);
+  ADD ("/nlx/api/connections/keep-alive", test_connections_keep_alive,
+       "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");
+  ADD ("/nlx/api/connections/idle", test_connections_idle,
+       "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n"
+       "max_connections = 50\nrequest_timeout = 2\n");
+  ADD ("/nlx/api/connections/limits", test_connections_limits,
+       "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");
   ADD ("/nlx/api/volumes", test_volumes, NULL);
   ADD ("/nlx/api/images", test_images, NULL);
   ADD ("/nlx/api/servers/snapshot-rebuild", test_snapshot_rebuild, NULL);
