@@ -8,9 +8,11 @@
  * cap connections or time out a client that sends nothing.
  *
  * So the daemon accepts connections itself, in the daemon's main context:
- *  - a connection is handed to libsoup only once its client has sent its
- *    first bytes, so libsoup always sees a request started, and on that
- *    path it closes the connection when it ends;
+ *  - a connection is handed to libsoup only once its client has sent the
+ *    whole header block of its request, so libsoup always sees a request
+ *    started, and on that path it closes the connection when it ends;
+ *    a request line or headers too large for libsoup, which would only
+ *    reset the connection, are answered 414 or 431 here;
  *  - every answer says "Connection: close": one request per connection,
  *    so libsoup never waits between requests, where the bug is;
  *  - a connection that has not sent a whole request within
@@ -22,7 +24,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <json-glib/json-glib.h>
 #include <glib/gi18n-lib.h>
 #include <gio/gunixsocketaddress.h>
 
@@ -33,6 +37,14 @@
 /* Body bytes read and dropped beyond the limit before closing, so a
  * client slightly over it still reads its 413. */
 #define BODY_ALLOWANCE (1024 * 1024)
+/* A request line or header block libsoup would refuse with a reset (its
+ * limit is 64 KiB) is answered 414 or 431 by the listener instead. */
+#define MAX_REQUEST_LINE 8192
+#define MAX_HEADERS (64 * 1024 - 1)
+/* Seconds a refused client may go on sending before it is cut off. */
+#define DRAIN_S 2
+/* How often a connection whose headers are incomplete is looked at. */
+#define RECHECK_INTERVAL_MS 50
 /* Connections accepted in one go, so one busy port cannot starve the
  * rest of the main loop. */
 #define ACCEPT_BURST 64
@@ -62,7 +74,8 @@ struct _Port {
 };
 
 typedef enum {
-  CONN_WAITING,                 /* accepted, nothing received yet: ours */
+  CONN_WAITING,                 /* accepted, headers not all here: ours */
+  CONN_REFUSED,                 /* answered by us, draining: ours */
   CONN_READING,                 /* libsoup's, reading the request */
   CONN_HANDLED,                 /* request read: the handler's, no deadline */
 } ConnState;
@@ -71,7 +84,7 @@ typedef struct {
   Port *port;
   ConnState state;
   GSocket *socket;
-  GSource *wait;                /* CONN_WAITING: readable or hung up */
+  GSource *wait;                /* ours: readable, or a recheck timer */
   GSocketConnection *stream;    /* once handed over */
   GSocketAddress *remote;       /* the key of by_remote */
   gint64 deadline;              /* monotonic µs; not for CONN_HANDLED */
@@ -143,28 +156,134 @@ hand_over (NlxListener *listener,
     }
 }
 
-/* The connection is readable or hung up: hand it over if it sent
- * something, else it is gone. */
+static void wait_readable (Conn *conn);
+
+/* Past its answer, a refused client's bytes are read and dropped until
+ * it stops or the deadline: closing with unread data would send a reset,
+ * which can make the client lose the answer. */
 static gboolean
-on_first_bytes (GSocket *socket,
-                GIOCondition condition,
-                gpointer data)
+on_drain (GSocket *socket,
+          GIOCondition condition,
+          gpointer data)
+{
+  Conn *conn = data;
+  char buffer[4096];
+  gssize got = recv (g_socket_get_fd (socket), buffer, sizeof buffer,
+                     MSG_DONTWAIT);
+
+  if (got > 0 || (got < 0 && (errno == EAGAIN || errno == EINTR)))
+    return G_SOURCE_CONTINUE;
+  g_clear_pointer (&conn->wait, g_source_unref);
+  conn_drop (conn->port->listener, conn);
+  return G_SOURCE_REMOVE;
+}
+
+/* Answers a request libsoup would only reset, in Nova's fault shape. */
+static void
+refuse (Conn *conn,
+        guint status,
+        const char *reason,
+        const char *message)
+{
+  g_autofree char *body = NULL;
+  g_autofree char *answer = NULL;
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "badRequest");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "code");
+  json_builder_add_int_value (builder, status);
+  json_builder_set_member_name (builder, "message");
+  json_builder_add_string_value (builder, message);
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  body = json_to_string (root, FALSE);
+  answer = g_strdup_printf ("HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
+                            "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                            status, reason, strlen (body), body);
+  g_info ("Refused a request on %s: %s", conn->port->name, message);
+  /* A few hundred bytes into an empty send buffer: never a short write
+   * in practice, and a client that cannot take them loses nothing. */
+  if (send (g_socket_get_fd (conn->socket), answer, strlen (answer),
+            MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+    g_debug ("Cannot answer on %s: %s", conn->port->name, g_strerror (errno));
+  shutdown (g_socket_get_fd (conn->socket), SHUT_WR);
+  conn->state = CONN_REFUSED;
+  conn->deadline = MIN (conn->deadline,
+                        g_get_monotonic_time () + DRAIN_S * G_USEC_PER_SEC);
+  conn->wait = g_socket_create_source (conn->socket,
+                                       G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (conn->wait, G_SOURCE_FUNC (on_drain), conn, NULL);
+  g_source_attach (conn->wait, conn->port->listener->context);
+}
+
+static gboolean
+on_recheck (gpointer data)
+{
+  Conn *conn = data;
+
+  g_clear_pointer (&conn->wait, g_source_unref);
+  wait_readable (conn);
+  return G_SOURCE_REMOVE;
+}
+
+/* Hands the connection over once its request's headers are all there:
+ * libsoup then never waits on a slow client, and what it would only
+ * reset (a request line or headers over its limit) gets an answer.  The
+ * bytes are only peeked at, so libsoup reads them all itself. */
+static gboolean
+on_readable (GSocket *socket,
+             GIOCondition condition,
+             gpointer data)
 {
   Conn *conn = data;
   NlxListener *listener = conn->port->listener;
-  char byte;
-  gssize got;
+  g_autofree char *head = g_malloc (MAX_HEADERS + 1);
+  gssize got = recv (g_socket_get_fd (socket), head, MAX_HEADERS + 1,
+                     MSG_PEEK | MSG_DONTWAIT);
+  const char *line_end;
 
-  got = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (got < 0 && (errno == EAGAIN || errno == EINTR))
     return G_SOURCE_CONTINUE;
-  g_source_destroy (conn->wait);
   g_clear_pointer (&conn->wait, g_source_unref);
-  if (got > 0)
+  if (got <= 0)
+    {
+      conn_drop (listener, conn);
+      return G_SOURCE_REMOVE;
+    }
+  line_end = memchr (head, '\n', (gsize) got);
+  if (g_strstr_len (head, got, "\r\n\r\n") != NULL ||
+      g_strstr_len (head, got, "\n\n") != NULL)
     hand_over (listener, conn);
+  else if (line_end == NULL && got > MAX_REQUEST_LINE)
+    refuse (conn, 414, "URI Too Long",
+            _("The request line is longer than 8192 bytes; send a shorter "
+              "URL"));
+  else if (got > MAX_HEADERS)
+    refuse (conn, 431, "Request Header Fields Too Large",
+            _("The request headers are larger than 65536 bytes; send "
+              "fewer or shorter headers"));
   else
-    conn_drop (listener, conn);
+    {
+      /* The rest is on its way: the bytes already here keep the socket
+       * readable, so look again in a while rather than at once. */
+      conn->wait = g_timeout_source_new (RECHECK_INTERVAL_MS);
+      g_source_set_callback (conn->wait, on_recheck, conn, NULL);
+      g_source_attach (conn->wait, listener->context);
+    }
   return G_SOURCE_REMOVE;
+}
+
+static void
+wait_readable (Conn *conn)
+{
+  conn->wait = g_socket_create_source (conn->socket,
+                                       G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (conn->wait, G_SOURCE_FUNC (on_readable), conn, NULL);
+  g_source_attach (conn->wait, conn->port->listener->context);
 }
 
 /* ---- accepting -------------------------------------------------------- */
@@ -253,11 +372,7 @@ on_incoming (GSocket *socket,
                        listener->limits.request_timeout_s * G_USEC_PER_SEC;
       port->count++;
       g_hash_table_add (listener->conns, conn);
-      conn->wait = g_socket_create_source (conn->socket,
-                                           G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-      g_source_set_callback (conn->wait, G_SOURCE_FUNC (on_first_bytes), conn,
-                             NULL);
-      g_source_attach (conn->wait, listener->context);
+      wait_readable (conn);
     }
   return G_SOURCE_CONTINUE;
 }

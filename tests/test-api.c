@@ -1257,6 +1257,61 @@ test_connections_limits (Fixture *f,
   wait_for_connections (f, 0);
 }
 
+/* What libsoup alone would reset or hold gets an answer, and the daemon
+ * goes on serving. */
+static void
+test_connections_malformed (Fixture *f,
+                            gconstpointer data)
+{
+  g_autoptr(GString) long_line = g_string_new ("GET /v2.1/");
+  g_autoptr(GString) big_headers = g_string_new ("GET /v2.1 HTTP/1.1\r\n");
+  struct {
+    const char *request;
+    const char *status;
+  } cases[] = {
+    { NULL, "HTTP/1.1 414 " },
+    { NULL, "HTTP/1.1 431 " },
+    { "garbage\r\n\r\n", "HTTP/1.0 400 " },
+    { "GET /v2.1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: x\r\n\r\n",
+      "HTTP/1.1 400 " },
+    { "GET /v2.1 HTTP/1.1\r\nHost: localhost\r\n"
+      "Transfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 501 " },
+  };
+  g_autoptr(GSocket) slow = NULL;
+  g_autofree char *reply = NULL;
+
+  for (guint i = 0; i < 1024 * 1024; i++)
+    g_string_append_c (long_line, 'a');
+  g_string_append (long_line, " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  cases[0].request = long_line->str;
+  for (guint i = 0; i < 2000; i++)
+    g_string_append_printf (big_headers, "X-Filler-%u: %040u\r\n", i, i);
+  g_string_append (big_headers, "\r\n");
+  cases[1].request = big_headers->str;
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GSocket) socket = raw_connect (f, 0);
+      g_autofree char *answer = raw_exchange (socket, cases[i].request);
+
+      g_test_message ("case %u: %.40s", i, answer);
+      g_assert_true (g_str_has_prefix (answer, cases[i].status));
+    }
+
+  /* Headers that arrive in pieces are waited for. */
+  slow = raw_connect (f, 0);
+  g_assert_true (send_all (slow, "GET /v2.1 HTTP/1.1\r\n", 20, NULL));
+  g_usleep (200 * 1000);
+  g_assert_true (send_all (slow, "Host: localhost\r\n", 17, NULL));
+  g_usleep (200 * 1000);
+  reply = raw_exchange (slow, "\r\n");
+  g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 200 "));
+
+  wait_for_connections (f, 0);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/flavors", NULL, NULL),
+                   ==, 200);
+}
+
 static void
 test_socket_mode (Fixture *f,
                   gconstpointer data)
@@ -1297,6 +1352,7 @@ main (int argc,
   ADD ("/nlx/api/connections/idle", test_connections_idle,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n"
        "max_connections = 50\nrequest_timeout = 2\n");
+  ADD ("/nlx/api/connections/malformed", test_connections_malformed, NULL);
   ADD ("/nlx/api/connections/limits", test_connections_limits,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");
   ADD ("/nlx/api/volumes", test_volumes, NULL);
