@@ -1205,6 +1205,7 @@ test_connections_limits (Fixture *f,
   guint64 rss_before = resident_kib ();
   guint64 sent = 0;
   g_autoptr(GError) error = NULL;
+  const char *head;
 
   /* A client that waits for 100-continue gets the refusal before it
    * sends any of its body. */
@@ -1232,8 +1233,9 @@ test_connections_limits (Fixture *f,
   /* One that just sends 100 MiB without the token is cut off after
    * about 1 MiB, and its bytes are not kept. */
   socket = raw_connect (f, f->tcp_port);
-  send_all (socket, "POST /v2.1/servers HTTP/1.1\r\nHost: localhost\r\n"
-                    "Content-Length: 104857600\r\n\r\n", 69, &error);
+  head = "POST /v2.1/servers HTTP/1.1\r\nHost: localhost\r\n"
+         "Content-Length: 104857600\r\n\r\n";
+  send_all (socket, head, strlen (head), &error);
   g_assert_no_error (error);
   while (sent < 100 * 1024 * 1024 &&
          send_all (socket, chunk, 64 * 1024, &error))
