@@ -465,9 +465,13 @@ drain_all (NlxDriverState *state,
       if (is_ours (doms[i], uuid))
         {
           char *key = g_strdup_printf ("%s %u", uuid, virDomainGetID (doms[i]));
+          g_autofree char *old_key = NULL;
           char *pty = NULL;
 
-          if (!g_hash_table_steal_extended (*ptys, key, NULL, (gpointer *) &pty))
+          /* Stealing hands back both halves; @key replaces the old key,
+           * which is ours to free. */
+          if (!g_hash_table_steal_extended (*ptys, key, (gpointer *) &old_key,
+                                            (gpointer *) &pty))
             pty = console_pty (doms[i]);
           drain_pty (state, pty, uuid);
           g_hash_table_insert (seen, key, pty);
