@@ -334,7 +334,9 @@ wait_for_init (virDomainPtr dom,
 
   while (g_get_monotonic_time () < deadline)
     {
-      if (virDomainIsActive (dom) != 1)
+      /* -1 is libvirtd gone (restarting): init is watched through /proc,
+       * which needs no libvirt. */
+      if (virDomainIsActive (dom) == 0)
         {
           g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                        _("Instance %s stopped while starting: its init "
@@ -588,24 +590,52 @@ request_shutdown (virDomainPtr dom,
   return TRUE;
 }
 
-/* Waits for the domain to stop, saving console output as it goes.
- * Returns whether it stopped in time. */
+/* Like virDomainIsActive(), but across a libvirtd restart: a handle of
+ * the old connection answers -1 for ever, so the domain is looked up
+ * again (reconnecting) and *@dom replaced.  -1 only while libvirtd cannot
+ * be asked; a domain gone meanwhile is inactive. */
+static int
+is_active (NlxDriverState *state,
+           virDomainPtr *dom,
+           const char *uuid)
+{
+  g_autoptr(GError) error = NULL;
+  virDomainPtr fresh;
+  int active = virDomainIsActive (*dom);
+
+  if (active >= 0)
+    return active;
+  fresh = lookup (state, uuid, &error);
+  if (fresh == NULL)
+    return g_error_matches (error, NLX_DRIVER_ERROR,
+                            NLX_DRIVER_ERROR_NOT_FOUND) ? 0 : -1;
+  virDomainFree (*dom);
+  *dom = fresh;
+  return virDomainIsActive (fresh);
+}
+
+/* Waits for the domain to stop, saving console output as it goes, and
+ * rides out a libvirtd restart meanwhile (see is_active()).  Returns
+ * whether it stopped in time. */
 static gboolean
 wait_inactive (NlxDriverState *state,
-               virDomainPtr dom,
+               virDomainPtr *dom,
                const char *uuid,
                guint timeout_s)
 {
   gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
-  g_autoptr(NlxLxcConsole) console = open_console (state, dom, uuid);
+  g_autoptr(NlxLxcConsole) console = open_console (state, *dom, uuid);
 
   for (;;)
     {
+      int active;
+
       if (console != NULL)
         nlx_lxc_console_read (console, POLL_INTERVAL_US / 1000, NULL);
       else
         g_usleep (POLL_INTERVAL_US);
-      if (virDomainIsActive (dom) != 1)
+      active = is_active (state, dom, uuid);
+      if (active == 0)
         {
           if (console != NULL)
             nlx_lxc_console_read (console, 0, NULL);
@@ -613,6 +643,9 @@ wait_inactive (NlxDriverState *state,
         }
       if (g_get_monotonic_time () >= deadline)
         return FALSE;
+      /* Not reconnecting 50 times a second while libvirtd is away. */
+      if (active < 0)
+        g_usleep (10 * POLL_INTERVAL_US);
     }
 }
 
@@ -1395,7 +1428,7 @@ lxc_reboot (NlxDriverState *state,
       /* As Nova does: shut down and start again, and fall back to a hard
        * reboot when init does not shut down in time. */
       if (request_shutdown (dom, uuid, &local_error) &&
-          wait_inactive (state, dom, uuid, state->soft_reboot_timeout_s))
+          wait_inactive (state, &dom, uuid, state->soft_reboot_timeout_s))
         return start_instance (state, dom, uuid, error);
       g_debug ("Soft reboot of instance %s fell back to hard: %s", uuid,
                local_error ? local_error->message : "timed out");
@@ -1428,7 +1461,7 @@ lxc_power_off (NlxDriverState *state,
   if (timeout_s > 0 && is_running (domain_state))
     {
       if (request_shutdown (dom, uuid, &local_error) &&
-          wait_inactive (state, dom, uuid, timeout_s))
+          wait_inactive (state, &dom, uuid, timeout_s))
         return TRUE;
       g_debug ("Instance %s did not power off within %u s, stopping it: %s",
                uuid, timeout_s,

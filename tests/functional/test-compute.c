@@ -32,6 +32,9 @@
 
 #define IMAGE "nlxtest-busybox"
 #define BROKEN_IMAGE "nlxtest-broken"
+/* The busybox root with a "shutdown" signal its init ignores (SIGHUP
+ * rereads inittab), so a stop waits shutdown_timeout, then kills it. */
+#define DEAF_IMAGE "nlxtest-deaf"
 #define START_TIMEOUT_US (20 * G_USEC_PER_SEC)
 
 typedef struct {
@@ -169,9 +172,10 @@ write_config (Fixture *f)
     "privileged = true\n"
     "[image " IMAGE "]\npath = %s\nos_shutdown_signal = SIGUSR2\n"
     "[image " BROKEN_IMAGE "]\npath = %s\nos_init_path = /no/such/init\n"
+    "[image " DEAF_IMAGE "]\npath = %s\nos_shutdown_signal = SIGHUP\n"
     "[volumes]\npath = %s/volumes\n%s"
     "[network]\nbridge = %s\ncidr = %s.0/24\n",
-    f->dir, f->dir, f->socket, root, root, f->dir,
+    f->dir, f->dir, f->socket, root, root, root, f->dir,
     f->verify_fsck ? "verify = fsck\n" : "", f->bridge, f->subnet);
 
   g_file_set_contents (f->config, text, -1, &error);
@@ -317,6 +321,8 @@ bridge_exists (Fixture *f)
   return g_file_test (path, G_FILE_TEST_EXISTS);
 }
 
+static void libvirtd (const char *command);
+
 static void
 fixture_teardown (Fixture *f,
                   gconstpointer data)
@@ -326,6 +332,10 @@ fixture_teardown (Fixture *f,
       g_autoptr(GError) error = NULL;
 
       daemon_stop (f, SIGKILL);
+      /* A case that failed while libvirtd was stopped must not leave it
+       * so for everyone else (starting it is a no-op when it runs). */
+      if (g_strcmp0 (g_getenv ("NLX_TEST_LIBVIRTD_RESTART"), "1") == 0)
+        libvirtd ("start");
       /* A fresh connection: libvirtd may have restarted since setup. */
       g_clear_pointer (&f->conn, virConnectClose);
       f->conn = virConnectOpen ("lxc:///");
@@ -1656,13 +1666,118 @@ libvirtd (const char *command)
   run_command ((const char * const []) { script, command, NULL });
 }
 
+static const char *
+task_state_of (JsonNode *reply)
+{
+  JsonObject *server = nlx_test_object_at (reply, "server");
+
+  return json_object_get_string_member_with_default (server,
+                                                     "OS-EXT-STS:task_state",
+                                                     NULL);
+}
+
+/* Waits for @id to be @wanted with no task, failing at once on ERROR:
+ * a server libvirt runs must never be shown broken. */
+static void
+wait_settled (Fixture *f,
+              const char *id,
+              const char *wanted)
+{
+  gint64 deadline = g_get_monotonic_time () + 90 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autoptr(JsonNode) reply = nlx_test_show (f->session, id);
+      JsonObject *server = nlx_test_object_at (reply, "server");
+      const char *status = json_object_get_string_member (server, "status");
+
+      if (g_str_equal (status, "ERROR"))
+        g_error ("server %s went to ERROR (libvirt: %s): %s", id,
+                 domain_running (f, id) == 1 ? "running" : "not running",
+                 json_object_has_member (server, "fault")
+                   ? json_object_get_string_member (json_object_get_object_member (server, "fault"),
+                                                    "message")
+                   : "no fault");
+      if (g_str_equal (status, wanted) && task_state_of (reply) == NULL)
+        return;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (100 * 1000);
+    }
+}
+
+/* Restarts the daemon with shutdown_timeout @seconds. */
+static void
+set_shutdown_timeout (Fixture *f,
+                      guint seconds)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *wanted = g_strdup_printf ("shutdown_timeout = %u\n", seconds);
+  g_auto(GStrv) parts = NULL;
+
+  g_file_get_contents (f->config, &text, NULL, &error);
+  g_assert_no_error (error);
+  parts = g_strsplit (text, "shutdown_timeout = 20\n", 2);
+  g_assert_cmpuint (g_strv_length (parts), ==, 2);
+  g_free (text);
+  text = g_strjoin (wanted, parts[0], parts[1], NULL);
+  g_file_set_contents (f->config, text, -1, &error);
+  g_assert_no_error (error);
+  daemon_stop (f, SIGTERM);
+  daemon_start (f);
+}
+
+static void
+stop_in_flight (Fixture *f,
+                const char *id)
+{
+  g_autoptr(JsonNode) reply = NULL;
+
+  g_assert_cmpint (nlx_test_act (f->session, id, "{\"os-stop\": null}"), ==,
+                   202);
+  reply = nlx_test_show (f->session, id);
+  g_assert_cmpstr (task_state_of (reply), ==, "powering-off");
+}
+
+static void
+sleep_until (gint64 when)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (when > now)
+    g_usleep (when - now);
+}
+
+/* libvirtd restarts under two stops in flight, each waiting for an init
+ * that ignores its signal until shutdown_timeout (T = 14 s) runs out:
+ * "late" runs out after libvirtd is back and so finishes the stop on the
+ * new connection; "early" runs out while libvirtd is away, so its stop
+ * fails half-way and the server must then take what libvirt reports once
+ * it answers (still running), never ERROR. */
 static void
 test_libvirtd_restart (Fixture *f)
 {
-  g_autofree char *id = boot (f, "nlxtest-libvirtd");
-  g_autofree char *action = g_strconcat ("/v2.1/servers/", id, "/action", NULL);
+  const gint64 T = 14 * G_USEC_PER_SEC;
+  g_autofree char *id = NULL;
+  g_autofree char *early = NULL;
+  g_autofree char *late = NULL;
+  g_autofree char *action = NULL;
+  gint64 t0;
   gint64 deadline;
   guint status;
+
+  set_shutdown_timeout (f, T / G_USEC_PER_SEC);
+  id = boot (f, "nlxtest-libvirtd");
+  early = boot_image (f, "nlxtest-libvirtd-early", DEAF_IMAGE);
+  late = boot_image (f, "nlxtest-libvirtd-late", DEAF_IMAGE);
+  action = g_strconcat ("/v2.1/servers/", id, "/action", NULL);
+
+  t0 = g_get_monotonic_time ();
+  stop_in_flight (f, early);
+  sleep_until (t0 + 6 * G_USEC_PER_SEC);
+  stop_in_flight (f, late);
+  g_assert_cmpint (domain_running (f, early), ==, 1);
+  g_assert_cmpint (domain_running (f, late), ==, 1);
 
   libvirtd ("stop");
   /* New operations are refused with 503 once the daemon has noticed;
@@ -1678,7 +1793,20 @@ test_libvirtd_restart (Fixture *f)
   g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/servers/detail",
                                   NULL, NULL), ==, 200);
 
+  /* early's stop has given up by now; how it ended is unknown until
+   * libvirt answers, so it still shows its task. */
+  sleep_until (t0 + T + 1 * G_USEC_PER_SEC);
+  {
+    g_autoptr(JsonNode) reply = nlx_test_show (f->session, early);
+
+    g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (reply, "server"),
+                                                    "status"), ==, "ACTIVE");
+    g_assert_cmpstr (task_state_of (reply), ==, "powering-off");
+  }
+
   libvirtd ("start");
+  /* late's timeout must still be ahead, or this case proves nothing. */
+  g_assert_cmpint (g_get_monotonic_time (), <, t0 + 6 * G_USEC_PER_SEC + T);
   g_clear_pointer (&f->conn, virConnectClose);
   f->conn = virConnectOpen ("lxc:///");
   g_assert_nonnull (f->conn);
@@ -1692,7 +1820,15 @@ test_libvirtd_restart (Fixture *f)
   g_assert_cmpuint (status, ==, 202);
   nlx_test_wait_for_status (f->session, id, "SHUTOFF");
   g_assert_cmpint (domain_running (f, id), ==, 0);
+
+  /* Each stop in flight ends as libvirt has it, never ERROR. */
+  wait_settled (f, early, "ACTIVE");
+  g_assert_cmpint (domain_running (f, early), ==, 1);
+  wait_settled (f, late, "SHUTOFF");
+  g_assert_cmpint (domain_running (f, late), ==, 0);
   delete_and_check (f, id);
+  delete_and_check (f, early);
+  delete_and_check (f, late);
 }
 
 int
