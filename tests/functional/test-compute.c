@@ -1037,6 +1037,64 @@ test_volume_attach_detach (Fixture *f)
   delete_and_check (f, id);
 }
 
+/* busybox reboot run inside: init restarts the container itself and
+ * libvirt starts it again, with no operation of the daemon's; the
+ * daemon must mount the volume again in the new container. */
+static void
+test_volume_guest_reboot (Fixture *f)
+{
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *id = NULL;
+  g_autofree char *list_path = NULL;
+  unsigned int first_id;
+  gint64 deadline;
+
+  create_volume (f, "nlxtest-reboot-data", tree);
+  id = boot (f, "nlxtest-guest-reboot");
+  g_assert_cmpint (attach (f, id, "nlxtest-reboot-data",
+                           ", \"device\": \"/dev/vdb\", \"mount_path\": \"/data\"",
+                           NULL), ==, 200);
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+
+  first_id = domain_id (f, id);
+  /* In the background, so the agent reports before init goes down. */
+  assert_in_container (f, id, "(sleep 0.5; reboot) >/dev/null 2>&1 &", 0, NULL);
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (domain_running (f, id) != 1 || domain_id (f, id) == first_id)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (50 * 1000);
+    }
+
+  /* The daemon only hears of it through libvirt's event, after the new
+   * init may already run: give it a few seconds. */
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      g_autofree char *output = NULL;
+
+      if (in_container (f, id, "test -f /data/hello.txt", &output) == 0)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (100 * 1000);
+    }
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  assert_in_container (f, id, "grep ' /data ' /proc/mounts | "
+                       "grep -q ' ro,nosuid,nodev,noexec'", 0, NULL);
+  /* Once, not stacked on a mount the daemon made at the same time. */
+  assert_in_container (f, id, "grep -c ' /data ' /proc/mounts", 0, "1");
+  list_path = g_strconcat ("/v2.1/servers/", id, "/os-volume_attachments", NULL);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", list_path, NULL, NULL),
+                   ==, 200);
+
+  /* A reboot through the API after it mounts it once too. */
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}",
+                         "rebooting_hard", "ACTIVE");
+  assert_in_container (f, id, "grep -c ' /data ' /proc/mounts", 0, "1");
+  delete_and_check (f, id);
+}
+
 static void
 write_volume (Fixture *f,
               const char *id,
@@ -1853,6 +1911,7 @@ main (int argc,
     { "/nlx/compute/network", test_network },
     { "/nlx/compute/images/snapshot-rebuild", test_snapshot_rebuild },
     { "/nlx/compute/volumes/attach-detach", test_volume_attach_detach },
+    { "/nlx/compute/volumes/guest-reboot", test_volume_guest_reboot },
     { "/nlx/compute/volumes/refused", test_volume_refused },
     { "/nlx/compute/volumes/dirty-journal", test_volume_dirty_journal },
     { "/nlx/compute/volumes/boot-from-volume", test_boot_from_volume },
