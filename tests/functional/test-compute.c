@@ -678,92 +678,6 @@ test_negative (Fixture *f)
   delete_and_check (f, id);
 }
 
-/* ---- crash recovery ------------------------------------------------------ */
-
-/* After a restart: nothing in a task state, and each server ACTIVE,
- * SHUTOFF, PAUSED or ERROR as libvirt has it, or gone with nothing left. */
-static void
-check_consistent (Fixture *f,
-                  const char *id)
-{
-  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
-  g_autoptr(JsonNode) reply = NULL;
-  JsonObject *server;
-  const char *status;
-  int running = domain_running (f, id);
-
-  if (nlx_test_call (f->session, "GET", path, NULL, &reply) == 404)
-    {
-      g_assert_cmpint (running, ==, -1);
-      g_assert_false (instance_dir_exists (f, id));
-      return;
-    }
-  server = nlx_test_object_at (reply, "server");
-  status = json_object_get_string_member (server, "status");
-  g_test_message ("server %s came back %s", id, status);
-  if (g_str_equal (status, "ACTIVE"))
-    g_assert_cmpint (running, ==, 1);
-  else if (g_str_equal (status, "SHUTOFF"))
-    g_assert_cmpint (running, ==, 0);
-  else if (g_str_equal (status, "PAUSED"))
-    g_assert_cmpint (domain_state (f, id), ==, VIR_DOMAIN_PAUSED);
-  else if (g_str_equal (status, "ERROR"))
-    {
-      /* Only an interrupted build ends in ERROR, cleaned up. */
-      g_assert_cmpint (running, ==, -1);
-      g_assert_false (instance_dir_exists (f, id));
-    }
-  else
-    g_error ("server %s came back %s", id, status);
-}
-
-static void
-test_crash_recovery (Fixture *f)
-{
-  g_autofree char *rebooting = boot (f, "nlxtest-crash-reboot");
-  g_autofree char *deleting = boot (f, "nlxtest-crash-delete");
-  g_autofree char *stopping = boot (f, "nlxtest-crash-stop");
-  g_autofree char *spawning = NULL;
-  g_autofree char *path = g_strconcat ("/v2.1/servers/", deleting, NULL);
-  const char *ids[4];
-
-  /* Four operations in flight, then kill -9. */
-  g_assert_cmpint (nlx_test_act (f->session, rebooting,
-                                 "{\"reboot\": {\"type\": \"SOFT\"}}"), ==, 202);
-  g_assert_cmpint (nlx_test_act (f->session, stopping, "{\"os-stop\": null}"),
-                   ==, 202);
-  g_assert_cmpint (nlx_test_call (f->session, "DELETE", path, NULL, NULL), ==, 204);
-  spawning = nlx_test_create (f->session, "nlxtest-crash-spawn", IMAGE, NULL);
-  g_usleep (100 * 1000);
-  daemon_stop (f, SIGKILL);
-
-  daemon_start (f);
-  ids[0] = rebooting;
-  ids[1] = deleting;
-  ids[2] = stopping;
-  ids[3] = spawning;
-  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
-    {
-      /* An interrupted delete is finished in the background. */
-      if (ids[i] == deleting)
-        {
-          gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-
-          while (nlx_test_call (f->session, "GET", path, NULL, NULL) != 404)
-            {
-              g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-              g_usleep (50 * 1000);
-            }
-        }
-      check_consistent (f, ids[i]);
-    }
-
-  /* Whatever state they came back in, they still work and delete clean. */
-  delete_and_check (f, rebooting);
-  delete_and_check (f, stopping);
-  delete_and_check (f, spawning);
-}
-
 /* ---- api/compute/volumes ------------------------------------------------- */
 
 static char *
@@ -941,6 +855,314 @@ check_volume_inside (Fixture *f,
   /* nodev: the volume's char 1:3 node does not open; /dev/null does. */
   assert_in_container (f, id, "echo x > /dev/null", 0, NULL);
   assert_in_container (f, id, "echo x > /data/null", 1, NULL);
+}
+
+/* ---- crash recovery ------------------------------------------------------ */
+
+static const char *
+task_state_of (JsonNode *reply)
+{
+  JsonObject *server = nlx_test_object_at (reply, "server");
+
+  return json_object_get_string_member_with_default (server,
+                                                     "OS-EXT-STS:task_state",
+                                                     NULL);
+}
+
+/* The task state @uuid's record on disk holds, which is what a restart
+ * finds; NULL for none or no record. */
+static char *
+task_on_disk (Fixture *f,
+              const char *uuid)
+{
+  g_autofree char *name = g_strconcat (uuid, ".json", NULL);
+  g_autofree char *path = g_build_filename (f->dir, "state", "records", name,
+                                            NULL);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+
+  if (!json_parser_load_from_file (parser, path, NULL) ||
+      (root = json_parser_get_root (parser)) == NULL ||
+      !JSON_NODE_HOLDS_OBJECT (root))
+    return NULL;
+  return g_strdup (json_object_get_string_member_with_default (json_node_get_object (root),
+                                                               "task_state",
+                                                               NULL));
+}
+
+/* Whether the driver has got somewhere with the operation on @uuid, as
+ * the host shows it. */
+typedef gboolean (*MidwayFunc) (Fixture *f,
+                                const char *uuid,
+                                gconstpointer data);
+
+static gboolean
+is_defined (Fixture *f, const char *uuid, gconstpointer data)
+{
+  return domain_running (f, uuid) >= 0;
+}
+
+static gboolean
+is_paused (Fixture *f, const char *uuid, gconstpointer data)
+{
+  return domain_state (f, uuid) == VIR_DOMAIN_PAUSED;
+}
+
+static gboolean
+is_not_running (Fixture *f, const char *uuid, gconstpointer data)
+{
+  return domain_running (f, uuid) != 1;
+}
+
+static guint loop_devices_of (const char *uuid);
+
+static gboolean
+has_loop_device (Fixture *f, const char *uuid, gconstpointer data)
+{
+  return loop_devices_of (uuid) > 0;
+}
+
+/* The domain with id *@data (the controller's pid) is gone. */
+static gboolean
+is_not_domain (Fixture *f, const char *uuid, gconstpointer data)
+{
+  g_autoptr(virDomain) dom = virDomainLookupByUUIDString (f->conn, uuid);
+
+  return dom == NULL || virDomainIsActive (dom) != 1 ||
+         virDomainGetID (dom) != *(const unsigned int *) data;
+}
+
+/* A signal sent and being waited for: a moment is enough. */
+static gboolean
+after_a_moment (Fixture *f, const char *uuid, gconstpointer data)
+{
+  g_usleep (300 * 1000);
+  return TRUE;
+}
+
+/* Kills the daemon with SIGKILL while @uuid's operation is in flight:
+ * waits for its record on disk to show @task and for the host to show
+ * the driver midway (@midway), freezes the daemon (SIGSTOP) so that
+ * nothing more is written, checks the record again and only then kills
+ * it.  What a restart finds is therefore exactly an interrupted @task.
+ * Requests sent asynchronously get sent meanwhile. */
+static void
+kill_during (Fixture *f,
+             const char *uuid,
+             const char *task,
+             MidwayFunc midway,
+             gconstpointer data)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  g_autofree char *on_disk = NULL;
+  gboolean seen = FALSE;
+
+  for (;;)
+    {
+      g_autofree char *now = NULL;
+
+      g_main_context_iteration (NULL, FALSE);
+      if (!seen)
+        {
+          now = task_on_disk (f, uuid);
+          seen = g_strcmp0 (now, task) == 0;
+        }
+      if (seen && midway (f, uuid, data))
+        break;
+      if (g_get_monotonic_time () > deadline)
+        g_error ("server %s never showed task %s on disk with its operation "
+                 "midway (its record shows %s)", uuid, task,
+                 now ? now : "no task");
+      g_usleep (200);
+    }
+  g_assert_cmpint (kill (daemon_pid (f), SIGSTOP), ==, 0);
+  on_disk = task_on_disk (f, uuid);
+  if (g_strcmp0 (on_disk, task) != 0)
+    g_error ("%s of server %s ended before the kill, so this case proves "
+             "nothing", task, uuid);
+  g_test_message ("killing the daemon during %s of %s", task, uuid);
+  daemon_stop (f, SIGKILL);
+  daemon_start (f);
+}
+
+/* Sends a request without waiting for its answer, which a killed daemon
+ * never gives. */
+static void
+send_async (Fixture *f,
+            const char *path,
+            const char *json)
+{
+  g_autofree char *url = g_strconcat ("http://localhost", path, NULL);
+  g_autoptr(GBytes) body = g_bytes_new (json, strlen (json));
+  g_autoptr(SoupMessage) msg = soup_message_new ("POST", url);
+
+  soup_message_set_request_body_from_bytes (msg, "application/json", body);
+  soup_session_send_async (f->session, msg, G_PRIORITY_DEFAULT, NULL, NULL,
+                           NULL);
+}
+
+/* After a restart: no task, and the server ACTIVE, SHUTOFF or PAUSED as
+ * libvirt has it, ERROR only when libvirt has no domain, or gone with
+ * nothing left.  Returns the status ("DELETED" when gone). */
+static char *
+check_consistent (Fixture *f,
+                  const char *id)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  g_autoptr(JsonNode) reply = NULL;
+  JsonObject *server;
+  const char *status;
+  int running = domain_running (f, id);
+
+  if (nlx_test_call (f->session, "GET", path, NULL, &reply) == 404)
+    {
+      g_assert_cmpint (running, ==, -1);
+      g_assert_false (instance_dir_exists (f, id));
+      return g_strdup ("DELETED");
+    }
+  server = nlx_test_object_at (reply, "server");
+  status = json_object_get_string_member (server, "status");
+  g_test_message ("server %s came back %s", id, status);
+  g_assert_null (task_state_of (reply));
+  if (g_str_equal (status, "ACTIVE"))
+    g_assert_cmpint (domain_state (f, id), ==, VIR_DOMAIN_RUNNING);
+  else if (g_str_equal (status, "SHUTOFF"))
+    g_assert_cmpint (running, ==, 0);
+  else if (g_str_equal (status, "PAUSED"))
+    g_assert_cmpint (domain_state (f, id), ==, VIR_DOMAIN_PAUSED);
+  else if (g_str_equal (status, "ERROR"))
+    {
+      g_assert_cmpint (running, ==, -1);
+      g_assert_true (json_object_has_member (server, "fault"));
+    }
+  else
+    g_error ("server %s came back %s", id, status);
+  return g_strdup (status);
+}
+
+static void
+wait_deleted (Fixture *f,
+              const char *id)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  while (nlx_test_call (f->session, "GET", path, NULL, NULL) != 404)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (50 * 1000);
+    }
+}
+
+/* kill -9 of the daemon in the middle of each kind of operation, each
+ * checked to be in flight at the kill, then what the restart makes of
+ * it, as Nova's init_host would. */
+static void
+test_crash_recovery (Fixture *f)
+{
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *deaf = boot_image (f, "nlxtest-crash-deaf", DEAF_IMAGE);
+  g_autofree char *plain = boot (f, "nlxtest-crash-plain");
+  g_autofree char *doomed = boot (f, "nlxtest-crash-delete");
+  g_autofree char *plain_path = g_strconcat ("/v2.1/servers/", plain, NULL);
+  g_autofree char *plain_action = g_strconcat (plain_path, "/action", NULL);
+  g_autofree char *attachments = g_strconcat (plain_path,
+                                              "/os-volume_attachments", NULL);
+  g_autofree char *doomed_path = g_strconcat ("/v2.1/servers/", doomed, NULL);
+  g_autofree char *spawning = NULL;
+  g_autofree char *big = NULL;
+  g_autofree char *status = NULL;
+  g_autofree char *xml = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autoptr(virDomain) dom = NULL;
+  unsigned int plain_id;
+  int fd;
+
+  /* spawn: a build cut short is cleaned up and kept in ERROR. */
+  spawning = nlx_test_create (f->session, "nlxtest-crash-spawn", IMAGE, NULL);
+  kill_during (f, spawning, "spawning", is_defined, NULL);
+  status = check_consistent (f, spawning);
+  g_assert_cmpstr (status, ==, "ERROR");
+  g_assert_false (instance_dir_exists (f, spawning));
+  g_clear_pointer (&status, g_free);
+
+  /* reboot, stop: init ignores the signal, so each waits its timeout;
+   * the restart takes what runs. */
+  g_assert_cmpint (nlx_test_act (f->session, deaf,
+                                 "{\"reboot\": {\"type\": \"SOFT\"}}"), ==, 202);
+  kill_during (f, deaf, "rebooting", after_a_moment, NULL);
+  status = check_consistent (f, deaf);
+  g_assert_cmpstr (status, ==, "ACTIVE");
+  g_clear_pointer (&status, g_free);
+  g_assert_cmpint (nlx_test_act (f->session, deaf, "{\"os-stop\": null}"), ==,
+                   202);
+  kill_during (f, deaf, "powering-off", after_a_moment, NULL);
+  status = check_consistent (f, deaf);
+  g_assert_cmpstr (status, ==, "ACTIVE");
+  g_clear_pointer (&status, g_free);
+
+  /* attach: rolled back to detached, with nothing of it left. */
+  create_volume (f, "nlxtest-crash-vol", tree);
+  send_async (f, attachments, "{\"volumeAttachment\": {\"volumeId\": "
+              "\"nlxtest-crash-vol\", \"device\": \"/dev/vdb\", "
+              "\"mount_path\": \"/data\"}}");
+  kill_during (f, plain, "attaching_volume", has_loop_device, NULL);
+  status = check_consistent (f, plain);
+  g_assert_cmpstr (status, ==, "ACTIVE");
+  g_clear_pointer (&status, g_free);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", attachments, NULL, &list),
+                   ==, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json_node_get_object (list),
+                                                                         "volumeAttachments")),
+                    ==, 0);
+  g_assert_cmpuint (loop_devices_of (plain), ==, 0);
+  dom = virDomainLookupByUUIDString (f->conn, plain);
+  xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+  g_assert_null (strstr (xml, "dev='vdb'"));
+  assert_in_container (f, plain, "grep -q ' /data ' /proc/mounts", 1, NULL);
+
+  /* snapshot: a running server is frozen during it; the restart thaws
+   * it.  128 MiB in its root make the walk last. */
+  big = g_strdup_printf ("/proc/%d/root/root/nlxtest-big", init_of (f, plain));
+  fd = g_open (big, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (ftruncate (fd, 128 * 1024 * 1024), ==, 0);
+  close (fd);
+  send_async (f, plain_action, "{\"createImage\": {\"name\": "
+              "\"nlxtest-crash-snap\"}}");
+  kill_during (f, plain, "image_snapshot", is_paused, NULL);
+  status = check_consistent (f, plain);
+  g_assert_cmpstr (status, ==, "ACTIVE");
+  g_clear_pointer (&status, g_free);
+
+  /* rebuild: whatever the kill left, the record says what libvirt has
+   * (ERROR only without a domain), and it deletes clean. */
+  plain_id = domain_id (f, plain);
+  g_assert_cmpint (nlx_test_act (f->session, plain,
+                                 "{\"rebuild\": {\"imageRef\": \"" IMAGE "\"}}"),
+                   ==, 202);
+  kill_during (f, plain, "rebuilding", is_not_domain, &plain_id);
+  status = check_consistent (f, plain);
+  g_clear_pointer (&status, g_free);
+
+  /* delete: finished after the restart. */
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", doomed_path, NULL, NULL),
+                   ==, 204);
+  kill_during (f, doomed, "deleting", is_not_running, NULL);
+  wait_deleted (f, doomed);
+  status = check_consistent (f, doomed);
+  g_assert_cmpstr (status, ==, "DELETED");
+
+  /* Whatever state they came back in, they still work and delete clean. */
+  g_assert_cmpint (attach (f, deaf, "nlxtest-crash-vol",
+                           ", \"device\": \"/dev/vdb\", \"mount_path\": \"/data\"",
+                           NULL), ==, 200);
+  assert_in_container (f, deaf, "cat /data/hello.txt", 0, "hello from a volume");
+  delete_and_check (f, deaf);
+  delete_and_check (f, plain);
+  delete_and_check (f, spawning);
+  g_assert_cmpuint (loop_devices_of (deaf), ==, 0);
+  g_assert_cmpuint (loop_devices_of (plain), ==, 0);
 }
 
 static void
@@ -1722,16 +1944,6 @@ libvirtd (const char *command)
                                               "tools", "libvirtd-service", NULL);
 
   run_command ((const char * const []) { script, command, NULL });
-}
-
-static const char *
-task_state_of (JsonNode *reply)
-{
-  JsonObject *server = nlx_test_object_at (reply, "server");
-
-  return json_object_get_string_member_with_default (server,
-                                                     "OS-EXT-STS:task_state",
-                                                     NULL);
 }
 
 /* Waits for @id to be @wanted with no task, failing at once on ERROR:
