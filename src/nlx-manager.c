@@ -32,6 +32,10 @@ typedef struct {
   guint64 generation;
   /* A delete asked for while another operation ran. */
   gboolean delete_pending;
+  /* The hypervisor went away during the last operation, so how it ended
+   * is unknown: the task state stays until the hypervisor answers and
+   * says what runs (reconcile_awaiting()). */
+  gboolean awaiting_hypervisor;
 } Entry;
 
 struct _NlxManager {
@@ -100,6 +104,7 @@ typedef struct {
   GError *error;
   NlxInstanceInfo info;
   gboolean have_info;
+  GError *info_error;           /* why there is no info */
 } Job;
 
 static void
@@ -123,6 +128,7 @@ job_free (Job *job)
   nlx_stored_image_free (job->stored);
   g_clear_object (&job->task);
   g_clear_error (&job->error);
+  g_clear_error (&job->info_error);
   g_free (job);
 }
 
@@ -405,7 +411,7 @@ work (gpointer data,
   if (job->kind != JOB_SYNC &&
       !(job->kind == JOB_ACTION && job->action == NLX_ACTION_DELETE && job->ok))
     job->have_info = nlx_virt_get_info (manager->virt, job->uuid, &job->info,
-                                        NULL);
+                                        &job->info_error);
   defer (manager, job_done, job);
 }
 
@@ -480,6 +486,17 @@ note_availability (NlxManager *manager,
     manager->retry_source = add_timeout (manager, 1, retry_sync);
 }
 
+/* Whether the hypervisor went away while @job ran, so that nobody knows
+ * how it ended: it failed for that reason, or it succeeded but the
+ * instance could not be read back.  libvirtd restarting in the middle of
+ * a stop did the latter, and the instance was running all along. */
+static gboolean
+lost_hypervisor (const Job *job)
+{
+  return is_unavailable (job->error) ||
+         (!job->have_info && is_unavailable (job->info_error));
+}
+
 /* What a finished operation leaves the record as. */
 static void
 finish_operation (NlxManager *manager,
@@ -492,6 +509,19 @@ finish_operation (NlxManager *manager,
   if (job->have_info)
     record->power_state = job->info.state;
 
+  /* A build that failed is a failed build whatever the cause; anything
+   * else waits, task state and all, for the hypervisor to say what runs,
+   * which is never an ERROR of our making. */
+  if (lost_hypervisor (job) && (job->ok || job->kind != JOB_SPAWN))
+    {
+      g_warning ("Instance %s: the hypervisor went away during %s (%s); its "
+                 "state is taken from the hypervisor once it answers", uuid,
+                 nlx_task_state_to_string (record->task_state),
+                 job->error ? job->error->message : job->info_error->message);
+      entry->awaiting_hypervisor = TRUE;
+      return;
+    }
+
   if (job->ok)
     {
       g_info ("Instance %s: %s done", uuid,
@@ -502,13 +532,6 @@ finish_operation (NlxManager *manager,
       if (!job->have_info)
         set_fault (record, _("The instance disappeared from the hypervisor "
                              "right after the operation"));
-    }
-  else if (is_unavailable (job->error) && job->kind != JOB_SPAWN)
-    {
-      /* The instance is as it was; only the hypervisor went away. */
-      g_warning ("Instance %s: %s failed: %s", uuid,
-                 nlx_task_state_to_string (record->task_state),
-                 job->error->message);
     }
   else if (g_error_matches (job->error, NLX_DRIVER_ERROR,
                             NLX_DRIVER_ERROR_INVALID_STATE) && job->have_info &&
@@ -603,6 +626,57 @@ finish_snapshot (NlxManager *manager,
     }
 }
 
+/* The hypervisor answers again after going away during an operation on
+ * @entry: the record takes what runs, or the interrupted (or since asked)
+ * delete runs again. */
+static void
+reconcile_awaiting (NlxManager *manager,
+                    Entry *entry,
+                    SyncResult *result)
+{
+  NlxRecord *record = entry->record;
+  const char *uuid = record->instance->uuid;
+
+  if (result->error != NULL &&
+      !g_error_matches (result->error, NLX_DRIVER_ERROR,
+                        NLX_DRIVER_ERROR_NOT_FOUND))
+    {
+      g_debug ("Instance %s still not reconciled: %s", uuid,
+               result->error->message);
+      return;
+    }
+  entry->awaiting_hypervisor = FALSE;
+  if (record->task_state == NLX_TASK_STATE_DELETING)
+    {
+      g_message ("Instance %s: the hypervisor answers again; deleting it",
+                 uuid);
+      entry->delete_pending = FALSE;
+      start_action (manager, entry, NLX_ACTION_DELETE);
+      return;
+    }
+  entry->generation++;
+  if (result->error == NULL)
+    {
+      g_message ("Instance %s: %s was cut short by the hypervisor going "
+                 "away; it is %s", uuid,
+                 nlx_task_state_to_string (record->task_state),
+                 nlx_power_state_to_string (result->info.state));
+      record->power_state = result->info.state;
+      record->vm_state = vm_state_for (result->info.state);
+      g_clear_pointer (&record->fault, g_free);
+    }
+  else
+    {
+      g_warning ("Instance %s is gone from the hypervisor", uuid);
+      record->vm_state = NLX_VM_STATE_ERROR;
+      record->power_state = NLX_POWER_STATE_NOSTATE;
+      set_fault (record, _("The instance is gone from the hypervisor; "
+                           "delete it"));
+    }
+  record->task_state = NLX_TASK_STATE_NONE;
+  save (manager, entry);
+}
+
 static void
 apply_sync (NlxManager *manager,
             GPtrArray *results)
@@ -612,8 +686,14 @@ apply_sync (NlxManager *manager,
       SyncResult *result = results->pdata[i];
       Entry *entry = g_hash_table_lookup (manager->entries, result->uuid);
 
-      if (entry == NULL || entry->generation != result->generation ||
-          entry->record->task_state != NLX_TASK_STATE_NONE)
+      if (entry == NULL || entry->generation != result->generation)
+        continue;
+      if (entry->awaiting_hypervisor)
+        {
+          reconcile_awaiting (manager, entry, result);
+          continue;
+        }
+      if (entry->record->task_state != NLX_TASK_STATE_NONE)
         continue;
       if (result->error == NULL)
         {
@@ -643,7 +723,8 @@ apply_job (NlxManager *manager,
 {
   Entry *entry;
 
-  note_availability (manager, job->ok || !is_unavailable (job->error));
+  note_availability (manager, !is_unavailable (job->error) &&
+                              !is_unavailable (job->info_error));
   if (job->kind == JOB_SYNC)
     {
       if (job->ok)
@@ -668,7 +749,9 @@ apply_job (NlxManager *manager,
     finish_snapshot (manager, entry, job);
   else
     finish_operation (manager, entry, job);
-  if (entry->delete_pending)
+  /* Waiting for the hypervisor, a delete would only fail again;
+   * reconcile_awaiting() runs it. */
+  if (entry->delete_pending && !entry->awaiting_hypervisor)
     {
       entry->delete_pending = FALSE;
       start_action (manager, entry, NLX_ACTION_DELETE);
@@ -714,7 +797,8 @@ sync_instances (NlxManager *manager,
     {
       SyncResult *result;
 
-      if (entry->record->task_state != NLX_TASK_STATE_NONE ||
+      if ((entry->record->task_state != NLX_TASK_STATE_NONE &&
+           !entry->awaiting_hypervisor) ||
           (uuid != NULL && !g_str_equal (uuid, entry->record->instance->uuid)))
         continue;
       result = g_new0 (SyncResult, 1);
