@@ -1145,8 +1145,9 @@ copy_instance (const NlxInstance *instance)
 /**
  * nlx_manager_find_volume_user:
  * @id: a volume id
- * @attachment: (out) (optional) (nullable): its attachment, or %NULL when
- *   it is the instance's root volume
+ * @attachment: (out caller-allocates) (optional): its attachment, the
+ *   root volume's included (see nlx_instance_find_attachment()); it
+ *   points into the record
  *
  * Returns: (transfer none) (nullable): the record of the instance using
  * volume @id, attached or as its root, if any
@@ -1154,7 +1155,7 @@ copy_instance (const NlxInstance *instance)
 const NlxRecord *
 nlx_manager_find_volume_user (NlxManager *manager,
                               const char *id,
-                              const NlxVolumeAttachment **attachment)
+                              NlxVolumeAttachment *attachment)
 {
   GHashTableIter iter;
   Entry *entry;
@@ -1162,13 +1163,14 @@ nlx_manager_find_volume_user (NlxManager *manager,
   g_hash_table_iter_init (&iter, manager->entries);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
     {
-      const NlxInstance *instance = entry->record->instance;
-      const NlxVolumeAttachment *found = nlx_instance_find_volume (instance, id);
+      NlxVolumeAttachment root;
+      const NlxVolumeAttachment *found =
+        nlx_instance_find_attachment (entry->record->instance, id, &root);
 
-      if (found != NULL || g_strcmp0 (instance->root_volume, id) == 0)
+      if (found != NULL)
         {
           if (attachment != NULL)
-            *attachment = found;
+            *attachment = *found;
           return entry->record;
         }
     }
@@ -1910,7 +1912,8 @@ nlx_manager_attach_volume_finish (NlxManager *manager,
  *
  * Detaches volume @volume_id: unmounted, its device node gone from the
  * instance, its loop device freed.  #NLX_DRIVER_ERROR_NOT_FOUND when it
- * is not attached to the instance.
+ * is not attached to the instance, #NLX_DRIVER_ERROR_INVALID_STATE when
+ * it is the instance's root volume.
  */
 void
 nlx_manager_detach_volume_async (NlxManager *manager,
@@ -1926,7 +1929,15 @@ nlx_manager_detach_volume_async (NlxManager *manager,
 
   if (entry != NULL)
     attachment = nlx_instance_find_volume (entry->record->instance, volume_id);
-  if (entry != NULL && attachment == NULL)
+  /* Nova refuses to detach a root device volume too: the instance's root
+   * would go from under it.  It is attached, so not 404. */
+  if (entry != NULL && volume_id != NULL &&
+      g_strcmp0 (entry->record->instance->root_volume, volume_id) == 0)
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                 _("Volume %s is the root filesystem of server %s and cannot "
+                   "be detached; deleting the server releases it"),
+                 volume_id, entry->record->instance->uuid);
+  else if (entry != NULL && attachment == NULL)
     g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
                  _("Volume %s is not attached to server %s"),
                  volume_id ? volume_id : "", uuid);

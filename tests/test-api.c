@@ -785,6 +785,108 @@ test_volumes (Fixture *f,
                          404, "itemNotFound");
 }
 
+static void
+assert_root_attachment (JsonObject *attachment,
+                        const char *server,
+                        const char *volume)
+{
+  g_assert_cmpstr (json_object_get_string_member (attachment, "volumeId"), ==,
+                   volume);
+  g_assert_cmpstr (json_object_get_string_member (attachment, "serverId"), ==,
+                   server);
+  g_assert_cmpstr (json_object_get_string_member (attachment, "device"), ==, "/");
+}
+
+/* A root volume is described one way everywhere: attached at "/" in the
+ * volume, in the server's attachments and in volumes_attached, and a
+ * detach is refused because it is the root, not because it is absent. */
+static void
+test_root_volume (Fixture *f,
+                  gconstpointer data)
+{
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) shown = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *attachments = NULL;
+  g_autofree char *root = NULL;
+  g_autofree char *status = NULL;
+  JsonObject *volume;
+  JsonArray *list;
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/os-volumes",
+                                  "{\"volume\": {\"display_name\": \"nlxtest-root\", "
+                                  "\"size_mb\": 8}}", NULL), ==, 200);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/os-volumes",
+                                  "{\"volume\": {\"display_name\": \"nlxtest-data\", "
+                                  "\"size_mb\": 8}}", NULL), ==, 200);
+  id = nlx_test_create (f->session, "nlxtest-bfv", "test-image",
+                        ", \"block_device_mapping_v2\": [{\"boot_index\": 0, "
+                        "\"uuid\": \"nlxtest-root\", \"source_type\": \"volume\", "
+                        "\"destination_type\": \"volume\"}, {\"uuid\": \"nlxtest-data\", "
+                        "\"source_type\": \"volume\", \"destination_type\": \"volume\"}]");
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  attachments = g_strconcat ("/v2.1/servers/", id, "/os-volume_attachments", NULL);
+  root = g_strconcat (attachments, "/nlxtest-root", NULL);
+
+  volume = volume_of (f, "nlxtest-root", &reply);
+  g_assert_cmpstr (json_object_get_string_member (volume, "status"), ==, "in-use");
+  list = json_object_get_array_member (volume, "attachments");
+  g_assert_cmpuint (json_array_get_length (list), ==, 1);
+  assert_root_attachment (json_array_get_object_element (list, 0), id,
+                          "nlxtest-root");
+
+  /* The server's own list has it, first, as volumes_attached does. */
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", attachments, NULL, &reply), ==, 200);
+  list = json_object_get_array_member (json_node_get_object (reply),
+                                       "volumeAttachments");
+  g_assert_cmpuint (json_array_get_length (list), ==, 2);
+  assert_root_attachment (json_array_get_object_element (list, 0), id,
+                          "nlxtest-root");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (list, 0),
+                                                  "mount_path"), ==, "/");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (list, 1),
+                                                  "volumeId"), ==, "nlxtest-data");
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", root, NULL, &reply), ==, 200);
+  assert_root_attachment (nlx_test_object_at (reply, "volumeAttachment"), id,
+                          "nlxtest-root");
+  shown = nlx_test_show (f->session, id);
+  list = json_object_get_array_member (nlx_test_object_at (shown, "server"),
+                                       "os-extended-volumes:volumes_attached");
+  g_assert_cmpuint (json_array_get_length (list), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (list, 0),
+                                                  "id"), ==, "nlxtest-root");
+
+  /* Attached, so not 404: refused, saying why, and nothing changes. */
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", root, NULL, &reply), ==, 409);
+  nlx_test_assert_fault (reply, "conflictingRequest", 409);
+  g_assert_nonnull (strstr (json_object_get_string_member (
+                              nlx_test_object_at (reply, "conflictingRequest"),
+                              "message"), "root filesystem"));
+  status = nlx_test_status_of (f->session, id);
+  g_assert_cmpstr (status, ==, "ACTIVE");
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", root, NULL, &reply), ==, 200);
+  /* The other volume detaches as any does. */
+  g_clear_pointer (&root, g_free);
+  root = g_strconcat (attachments, "/nlxtest-data", NULL);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", root, NULL, NULL), ==, 202);
+
+  nlx_test_delete_and_wait (f->session, id);
+  g_clear_pointer (&reply, json_node_unref);
+  volume = volume_of (f, "nlxtest-root", &reply);
+  g_assert_cmpstr (json_object_get_string_member (volume, "status"), ==, "available");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (volume,
+                                                                         "attachments")),
+                    ==, 0);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", "/v2.1/os-volumes/nlxtest-root",
+                                  NULL, NULL), ==, 202);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", "/v2.1/os-volumes/nlxtest-data",
+                                  NULL, NULL), ==, 202);
+}
+
 /* Images imported into the store are listed beside the configured ones,
  * boot servers, and cannot be deleted under them. */
 static void
@@ -1370,6 +1472,7 @@ main (int argc,
   ADD ("/nlx/api/connections/limits", test_connections_limits,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");
   ADD ("/nlx/api/volumes", test_volumes, NULL);
+  ADD ("/nlx/api/volumes/root", test_root_volume, NULL);
   ADD ("/nlx/api/images", test_images, NULL);
   ADD ("/nlx/api/servers/snapshot-rebuild", test_snapshot_rebuild, NULL);
 #undef ADD
