@@ -817,6 +817,40 @@ release_orphan_addresses (NlxManager *manager,
   return TRUE;
 }
 
+/* How many foreign domains the start-up line names before "and N more". */
+#define FOREIGN_NAMED_MAX 5
+
+/* Domains the driver lists but no record here owns: another service's on
+ * the same host, or stale ones.  One line for all of them, not one each
+ * at every start: a host shared with many of them would drown the log. */
+static void
+log_foreign (NlxManager *manager,
+             char **domains)
+{
+  g_autoptr(GString) named = g_string_new (NULL);
+  guint count = 0;
+
+  for (guint i = 0; domains[i] != NULL; i++)
+    if (!g_hash_table_contains (manager->entries, domains[i]))
+      {
+        if (count < FOREIGN_NAMED_MAX)
+          g_string_append_printf (named, "%s%s", count > 0 ? ", " : "",
+                                  domains[i]);
+        count++;
+      }
+  if (count == 0)
+    return;
+  if (count > FOREIGN_NAMED_MAX)
+    g_string_append_printf (named, " and %u more", count - FOREIGN_NAMED_MAX);
+  g_message (ngettext ("%u instance on the hypervisor has no record here, "
+                       "so it is not this service's: %s; it is left alone "
+                       "(nova-lxc-virt destroy removes a stale one)",
+                       "%u instances on the hypervisor have no record here, "
+                       "so they are not this service's: %s; they are left "
+                       "alone (nova-lxc-virt destroy removes stale ones)",
+                       count), count, named->str);
+}
+
 /* Finishes or rolls back what a crash interrupted, as Nova's init_host
  * does, so that every instance ends ACTIVE, SHUTOFF, PAUSED, ERROR or
  * gone, as the driver sees it. */
@@ -900,11 +934,7 @@ reconcile (NlxManager *manager,
       save (manager, entry);
     }
 
-  for (guint i = 0; running[i] != NULL; i++)
-    if (!g_hash_table_contains (manager->entries, running[i]))
-      g_message ("Domain of instance %s has no record here; leaving it "
-                 "alone (remove it with nova-lxc-virt destroy if it is "
-                 "stale)", running[i]);
+  log_foreign (manager, running);
   return release_orphan_addresses (manager, error);
 }
 
@@ -1729,33 +1759,72 @@ nlx_manager_get_console_output_finish (NlxManager *manager,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+typedef struct {
+  NlxManager *manager;
+  char **uuids; /* this service's instances, taken on the main thread */
+} ResourcesRequest;
+
+static void
+resources_request_free (ResourcesRequest *request)
+{
+  manager_unref (request->manager);
+  g_strfreev (request->uuids);
+  g_free (request);
+}
+
 static void
 read_resources (GTask *task,
                 gpointer source,
                 gpointer data,
                 GCancellable *cancellable)
 {
-  NlxManager *manager = data;
+  ResourcesRequest *request = data;
+  NlxVirt *virt = request->manager->virt;
   GError *error = NULL;
-  NlxHostResources *resources = nlx_virt_get_available_resource (manager->virt,
-                                                                 &error);
+  NlxHostResources *resources = nlx_virt_get_available_resource (virt, &error);
 
   if (resources == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, resources,
-                           (GDestroyNotify) nlx_host_resources_free);
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* The driver counts every active domain on the host, other services'
+   * too; this service's vcpus are those of its own instances that run
+   * (a paused one keeps its vcpus, as libvirt counts it). */
+  resources->vcpus_used = 0;
+  for (guint i = 0; request->uuids[i] != NULL; i++)
+    {
+      NlxInstanceInfo info;
+
+      if (nlx_virt_get_info (virt, request->uuids[i], &info, NULL) &&
+          (info.state == NLX_POWER_STATE_RUNNING ||
+           info.state == NLX_POWER_STATE_PAUSED))
+        resources->vcpus_used += info.num_cpu;
+    }
+  g_task_return_pointer (task, resources,
+                         (GDestroyNotify) nlx_host_resources_free);
 }
 
+/**
+ * nlx_manager_get_resources_async:
+ *
+ * Reads the host's resources from the driver, in a worker, with
+ * vcpus_used counting only this service's instances.
+ */
 void
 nlx_manager_get_resources_async (NlxManager *manager,
                                  GAsyncReadyCallback callback,
                                  gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  ResourcesRequest *request = g_new0 (ResourcesRequest, 1);
+  g_autofree char **keys = (char **) g_hash_table_get_keys_as_array (
+    manager->entries, NULL);
 
-  g_task_set_task_data (task, manager_ref (manager),
-                        (GDestroyNotify) manager_unref);
+  request->manager = manager_ref (manager);
+  request->uuids = g_strdupv (keys);
+  g_task_set_task_data (task, request,
+                        (GDestroyNotify) resources_request_free);
   g_task_run_in_thread (task, read_resources);
 }
 

@@ -500,6 +500,101 @@ test_restart (Fixture *f,
   nlx_test_delete_and_wait (f->session, id);
 }
 
+typedef struct {
+  GMutex lock;
+  GPtrArray *lines;
+} LogCapture;
+
+static void
+capture_message (const char *domain,
+                 GLogLevelFlags level,
+                 const char *message,
+                 gpointer data)
+{
+  LogCapture *capture = data;
+
+  g_mutex_lock (&capture->lock);
+  g_ptr_array_add (capture->lines, g_strdup (message));
+  g_mutex_unlock (&capture->lock);
+  g_log_default_handler (domain, level, message, NULL);
+}
+
+static gint64
+statistic (Fixture *f,
+           const char *member)
+{
+  g_autoptr(JsonNode) stats = NULL;
+
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/os-hypervisors/statistics",
+                                  NULL, &stats), ==, 200);
+  return json_object_get_int_member (nlx_test_object_at (stats, "hypervisor_statistics"),
+                                     member);
+}
+
+/* The fake host also runs instances no record here owns ([fake]
+ * foreign_instances = 4, 3 vcpus each): the statistics count only this
+ * service's, and a start says so in one line, not one per instance. */
+static void
+test_foreign_instances (Fixture *f,
+                        gconstpointer data)
+{
+  LogCapture capture = { .lines = g_ptr_array_new_with_free_func (g_free) };
+  g_autofree char *small = NULL;
+  g_autofree char *medium = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) detail = NULL;
+  JsonObject *hypervisor;
+  guint handler;
+  guint lines = 0;
+
+  g_mutex_init (&capture.lock);
+  handler = g_log_set_handler ("nova-lxc", G_LOG_LEVEL_MESSAGE, capture_message,
+                               &capture);
+  daemon_stop (f);
+  daemon_start (f);
+  g_log_remove_handler ("nova-lxc", handler);
+  g_assert_no_error (f->start_error);
+  for (guint i = 0; i < capture.lines->len; i++)
+    if (strstr (capture.lines->pdata[i], "no record here") != NULL)
+      {
+        lines++;
+        g_assert_nonnull (strstr (capture.lines->pdata[i], "4 instances"));
+      }
+  g_assert_cmpuint (lines, ==, 1);
+  g_ptr_array_unref (capture.lines);
+  g_mutex_clear (&capture.lock);
+
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 0);
+  small = nlx_test_create (f->session, "nlxtest-small", "test-image", NULL);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers",
+                                  "{\"server\": {\"name\": \"nlxtest-medium\", "
+                                  "\"flavorRef\": \"m1.medium\", \"imageRef\": "
+                                  "\"test-image\"}}", &reply), ==, 202);
+  medium = g_strdup (json_object_get_string_member (nlx_test_object_at (reply, "server"),
+                                                    "id"));
+  nlx_test_wait_for_status (f->session, small, "ACTIVE");
+  nlx_test_wait_for_status (f->session, medium, "ACTIVE");
+  /* m1.tiny has 1 vcpu, m1.medium 2. */
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 3);
+  g_assert_cmpint (statistic (f, "running_vms"), ==, 2);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/os-hypervisors/detail",
+                                  NULL, &detail), ==, 200);
+  hypervisor = json_array_get_object_element (json_object_get_array_member (
+                 json_node_get_object (detail), "hypervisors"), 0);
+  g_assert_cmpint (json_object_get_int_member (hypervisor, "vcpus_used"), ==, 3);
+
+  /* A paused server keeps its vcpus; a stopped one frees them. */
+  nlx_test_act_and_wait (f->session, medium, "{\"pause\": null}", "pausing", "PAUSED");
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 3);
+  nlx_test_act_and_wait (f->session, small, "{\"os-stop\": null}", "powering-off",
+                         "SHUTOFF");
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 2);
+
+  nlx_test_delete_and_wait (f->session, small);
+  nlx_test_delete_and_wait (f->session, medium);
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 0);
+}
+
 #define BRIDGE "nlxtestbr0"
 
 /* The one address of @id's "addresses", checked against GET .../ips. */
@@ -1471,6 +1566,8 @@ main (int argc,
   ADD ("/nlx/api/connections/malformed", test_connections_malformed, NULL);
   ADD ("/nlx/api/connections/limits", test_connections_limits,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");
+  ADD ("/nlx/api/hypervisors/foreign-instances", test_foreign_instances,
+       "[fake]\nforeign_instances = 4\n");
   ADD ("/nlx/api/volumes", test_volumes, NULL);
   ADD ("/nlx/api/volumes/root", test_root_volume, NULL);
   ADD ("/nlx/api/images", test_images, NULL);

@@ -90,21 +90,66 @@ require_state (FakeInstance *fake,
   return FALSE;
 }
 
+/* [fake] foreign_instances: running instances the host has but no
+ * compute service asked for here (another service's, or stale ones), as
+ * a real host can have libvirt domains nova-lxc did not make.  Each has
+ * FAKE_FOREIGN_VCPUS vcpus, so tests see whether they are counted. */
+#define FAKE_FOREIGN_VCPUS 3
+
+static gboolean
+add_foreign (NlxDriverState *state,
+             guint count,
+             GError **error)
+{
+  for (guint i = 0; i < count; i++)
+    {
+      g_autofree char *uuid = g_uuid_string_random ();
+      g_autofree char *document = g_strdup_printf (
+        "{\"uuid\": \"%s\", \"name\": \"foreign-%u\", \"image_ref\": \"none\", "
+        "\"user_id\": \"other\", \"project_id\": \"other\", \"flavor\": "
+        "{\"name\": \"other\", \"vcpus\": %d, \"memory_mb\": 64, "
+        "\"root_gb\": 0}}", uuid, i, FAKE_FOREIGN_VCPUS);
+      FakeInstance *fake = g_new0 (FakeInstance, 1);
+
+      fake->instance = nlx_instance_new_from_data (document, -1, error);
+      fake->console = g_string_new (NULL);
+      if (fake->instance == NULL)
+        {
+          fake_instance_free (fake);
+          return FALSE;
+        }
+      boot (fake);
+      g_hash_table_insert (state->instances, g_strdup (fake->instance->uuid),
+                           fake);
+    }
+  return TRUE;
+}
+
+static void fake_cleanup_host (NlxDriverState *state);
+
 static NlxDriverState *
 fake_init_host (GKeyFile *config,
                 GError **error)
 {
   NlxDriverState *state;
   guint delay_ms = 0;
+  guint foreign = 0;
 
   if (!nlx_config_get_uint (config, "fake", "delay_ms", 0, 60000, &delay_ms,
-                            error))
+                            error) ||
+      !nlx_config_get_uint (config, "fake", "foreign_instances", 0, 1000,
+                            &foreign, error))
     return NULL;
   state = g_new0 (NlxDriverState, 1);
   state->delay_ms = delay_ms;
   g_mutex_init (&state->lock);
   state->instances = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                             (GDestroyNotify) fake_instance_free);
+  if (!add_foreign (state, foreign, error))
+    {
+      fake_cleanup_host (state);
+      return NULL;
+    }
   return state;
 }
 
