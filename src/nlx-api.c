@@ -1567,8 +1567,8 @@ catalog_request (Request *request,
   respond (request, 200, body);
 }
 
-/* An image of the store: Nova's image fields, the content checksum as
- * its id, and its properties as metadata. */
+/* An image of the store: Nova's image fields, its content's checksum,
+ * and its properties as metadata. */
 static void
 add_stored_image (JsonBuilder *builder,
                   Request *request,
@@ -1592,6 +1592,8 @@ add_stored_image (JsonBuilder *builder,
       add_int (builder, "OS-EXT-IMG-SIZE:size", image->size_bytes);
       add_string (builder, "nova_lxc:format",
                   nlx_stored_image_format_to_string (image->format));
+      /* Images with the same checksum share one stored tree. */
+      add_string (builder, "nova_lxc:checksum", image->checksum);
       add_int (builder, "nova_lxc:tree_size", image->tree_size_bytes);
       json_builder_set_member_name (builder, "metadata");
       json_builder_begin_object (builder);

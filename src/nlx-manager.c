@@ -314,6 +314,71 @@ rebuild (NlxManager *manager,
           nlx_virt_power_off (manager->virt, job->uuid, 0, error));
 }
 
+/* Whether @c can be part of a path in a message: messages quote paths
+ * with “” or end them with ":", "," or a space. */
+static gboolean
+is_path_char (char c)
+{
+  return c != '\0' && !g_ascii_isspace (c) && strchr ("\"'“”:,;()", c) == NULL;
+}
+
+/* Image operations' messages reach API clients, for whom a path inside
+ * the daemon's state or instances says nothing and shows the host's
+ * layout.  The caller logs the whole message first; then each such path
+ * in @error is replaced by what it is. */
+static void
+hide_internal_paths (NlxManager *manager,
+                     GError *error)
+{
+  g_autofree char *snapshots = g_build_filename (manager->config->state_path,
+                                                 "snapshots", NULL);
+  g_autofree char *instances = g_key_file_get_string (manager->config->keyfile,
+                                                      "DEFAULT",
+                                                      "instances_path", NULL);
+  /* The most particular first: the store and snapshots lie in the state. */
+  const struct {
+    const char *prefix;
+    const char *label;
+  } places[] = {
+    { snapshots, _("the snapshot") },
+    { nlx_image_store_get_dir (manager->images), _("the image store") },
+    { manager->config->state_path, _("the compute service's state") },
+    { instances != NULL && *instances != '\0' ? instances
+                                              : NLX_STATE_DIR "/instances",
+      _("the instance's files") },
+  };
+  g_autoptr(GString) text = NULL;
+  const char *p;
+
+  if (error == NULL)
+    return;
+  text = g_string_new (NULL);
+  p = error->message;
+  while (*p != '\0')
+    {
+      gboolean replaced = FALSE;
+
+      for (guint i = 0; i < G_N_ELEMENTS (places) && !replaced; i++)
+        {
+          gsize length = strlen (places[i].prefix);
+
+          if (length > 1 && strncmp (p, places[i].prefix, length) == 0 &&
+              (p[length] == '/' || !is_path_char (p[length])) &&
+              (p == error->message || !is_path_char (p[-1])))
+            {
+              g_string_append (text, places[i].label);
+              for (p += length; is_path_char (*p); p++)
+                ;
+              replaced = TRUE;
+            }
+        }
+      if (!replaced)
+        g_string_append_c (text, *p++);
+    }
+  g_free (error->message);
+  error->message = g_string_free (g_steal_pointer (&text), FALSE);
+}
+
 /* The driver writes the root as a tarball, which the store imports like
  * any other: the same checks, and stored by its checksum. */
 static gboolean
@@ -599,6 +664,7 @@ finish_snapshot (NlxManager *manager,
     {
       g_warning ("Instance %s: snapshot failed: %s", record->instance->uuid,
                  job->error->message);
+      hide_internal_paths (manager, job->error);
       g_task_return_error (job->task, g_steal_pointer (&job->error));
     }
 }
@@ -1617,8 +1683,9 @@ nlx_manager_create_image_async (NlxManager *manager,
   else if (entry != NULL && !nlx_image_name_is_valid (name))
     g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                  _("An image name must be 1 to %d letters, digits, “.”, “_” "
-                   "or “-”, starting with a letter or digit, got “%s”"),
-                 NLX_IMAGE_NAME_MAX, name);
+                   "or “-”, starting with a letter or digit, and not read as "
+                   "an image id (64 hexadecimal digits or a UUID), got "
+                   "“%s”"), NLX_IMAGE_NAME_MAX, name);
   else if (entry != NULL &&
            ((taken = nlx_image_store_lookup (manager->images, name, NULL)) != NULL ||
             nlx_config_find_image (manager->config, name) != NULL))
@@ -2232,7 +2299,12 @@ import_image (GTask *task,
                                                   request->properties, &error);
 
   if (image == NULL)
-    g_task_return_error (task, error);
+    {
+      g_warning ("Import of %s as image %s failed: %s", request->file,
+                 request->name, error->message);
+      hide_internal_paths (request->manager, error);
+      g_task_return_error (task, error);
+    }
   else
     g_task_return_pointer (task, image, (GDestroyNotify) nlx_stored_image_free);
 }
@@ -2285,6 +2357,7 @@ nlx_manager_delete_image (NlxManager *manager,
 {
   g_autoptr(NlxStoredImage) image = nlx_image_store_lookup (manager->images,
                                                            ref, error);
+  g_autoptr(GError) local_error = NULL;
   GHashTableIter iter;
   Entry *entry;
 
@@ -2303,8 +2376,14 @@ nlx_manager_delete_image (NlxManager *manager,
           return FALSE;
         }
     }
-  if (!nlx_image_store_delete (manager->images, image->id, error))
-    return FALSE;
+  if (!nlx_image_store_delete (manager->images, image->id, &local_error))
+    {
+      g_warning ("Delete of image %s (%s) failed: %s", image->name, image->id,
+                 local_error->message);
+      hide_internal_paths (manager, local_error);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
   g_info ("Image %s (%s) deleted", image->name, image->id);
   return TRUE;
 }

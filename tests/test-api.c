@@ -982,6 +982,18 @@ test_root_volume (Fixture *f,
                                   NULL, NULL), ==, 202);
 }
 
+/* A fault's message names nothing inside the test's directory, which
+ * holds the daemon's state. */
+static void
+assert_no_state_path (Fixture *f,
+                      JsonNode *reply)
+{
+  g_autofree char *text = json_to_string (reply, FALSE);
+
+  if (strstr (text, f->dir) != NULL)
+    g_error ("An answer shows an internal path: %s", text);
+}
+
 /* Images imported into the store are listed beside the configured ones,
  * boot servers, and cannot be deleted under them. */
 static void
@@ -994,6 +1006,8 @@ test_images (Fixture *f,
   g_autofree char *path = NULL;
   g_autofree char *server = NULL;
   g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) again = NULL;
+  g_autoptr(JsonNode) missing = NULL;
   g_autoptr(JsonNode) list = NULL;
   g_autoptr(GError) error = NULL;
   JsonObject *image;
@@ -1017,7 +1031,7 @@ test_images (Fixture *f,
                    ==, 200);
   image = nlx_test_object_at (reply, "image");
   id = json_object_get_string_member (image, "id");
-  g_assert_cmpuint (strlen (id), ==, 64);
+  g_assert_true (g_uuid_string_is_valid (id));
   g_assert_cmpstr (json_object_get_string_member (image, "nova_lxc:format"), ==,
                    "tar.gz");
   g_assert_cmpstr (json_object_get_string_member (
@@ -1026,6 +1040,23 @@ test_images (Fixture *f,
   /* The same name again, and a file that is no image, are refused. */
   nlx_test_expect_fault (f->session, "POST", "/v2.1/images", body, 409,
                          "conflictingRequest");
+  /* The same content under another name is an image of its own. */
+  g_free (body);
+  body = g_strdup_printf ("{\"image\": {\"name\": \"nlxtest-again\", \"file\": \"%s\"}}",
+                          tarball);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/images", body, &again),
+                   ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (again, "image"),
+                                                  "id"), !=, id);
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (again, "image"),
+                                                  "nova_lxc:checksum"), ==,
+                   json_object_get_string_member (image, "nova_lxc:checksum"));
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", "/v2.1/images/nlxtest-again",
+                                  NULL, NULL), ==, 204);
+  /* No answer shows a path inside the daemon's state. */
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/images/nlxtest-absent",
+                                  NULL, &missing), ==, 404);
+  assert_no_state_path (f, missing);
   nlx_test_expect_fault (f->session, "POST", "/v2.1/images",
                          "{\"image\": {\"name\": \"nlxtest-junk\", \"file\": \"/etc/hostname\"}}",
                          400, "badRequest");
@@ -1062,7 +1093,11 @@ test_snapshot_rebuild (Fixture *f,
   g_autofree char *image_id = NULL;
   g_autofree char *image_path = NULL;
   g_autofree char *second = NULL;
+  g_autofree char *repeat_id = NULL;
+  g_autofree char *repeat_path = NULL;
   g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) repeat = NULL;
+  g_autoptr(JsonNode) refused = NULL;
   g_autoptr(JsonNode) shown = NULL;
   g_autoptr(JsonNode) before = NULL;
   JsonObject *image, *metadata, *after;
@@ -1089,10 +1124,26 @@ test_snapshot_rebuild (Fixture *f,
                    ==, "SIGUSR2");
   g_assert_cmpstr (nlx_test_status_of (f->session, server), ==, "ACTIVE");
 
-  /* Refusals change nothing. */
-  nlx_test_expect_fault (f->session, "POST", action,
-                         "{\"createImage\": {\"name\": \"nlxtest-snap-1\"}}",
-                         409, "conflictingRequest");
+  /* Again, unchanged: Nova takes any number of snapshots, each an image
+   * of its own, which here share one stored tree. */
+  repeat_id = nlx_test_create_image (f->session, server, "{\"createImage\": {\"name\": "
+                                     "\"nlxtest-snap-again\"}}");
+  g_assert_cmpstr (repeat_id, !=, image_id);
+  repeat_path = g_strconcat ("/v2.1/images/", repeat_id, NULL);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", repeat_path, NULL, &repeat),
+                   ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (repeat, "image"),
+                                                  "nova_lxc:checksum"), ==,
+                   json_object_get_string_member (image, "nova_lxc:checksum"));
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (repeat, "image"),
+                                                  "name"), ==, "nlxtest-snap-again");
+
+  /* Refusals change nothing, and name no path of the daemon's. */
+  g_assert_cmpint (nlx_test_call (f->session, "POST", action,
+                                  "{\"createImage\": {\"name\": \"nlxtest-snap-1\"}}",
+                                  &refused), ==, 409);
+  nlx_test_assert_fault (refused, "conflictingRequest", 409);
+  assert_no_state_path (f, refused);
   nlx_test_expect_fault (f->session, "POST", action,
                          "{\"createImage\": {\"name\": \"../x\"}}", 400,
                          "badRequest");
@@ -1166,8 +1217,22 @@ test_snapshot_rebuild (Fixture *f,
   g_assert_cmpstr (status, ==, "SHUTOFF");
 
   nlx_test_delete_and_wait (f->session, server);
+
+  /* Both snapshots of the same root survive a restart; deleting one
+   * leaves the other whole: it still boots. */
+  daemon_stop (f);
+  daemon_start (f);
+  g_assert_no_error (f->start_error);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", image_path, NULL, NULL), ==, 200);
   g_assert_cmpint (nlx_test_call (f->session, "DELETE", image_path, NULL, NULL),
                    ==, 204);
+  g_free (server);
+  server = nlx_test_create (f->session, "nlxtest-snap-boot", "nlxtest-snap-again", NULL);
+  nlx_test_wait_for_status (f->session, server, "ACTIVE");
+  nlx_test_delete_and_wait (f->session, server);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", repeat_path, NULL, NULL),
+                   ==, 204);
+  nlx_test_expect_fault (f->session, "GET", repeat_path, NULL, 404, "itemNotFound");
   g_clear_pointer (&image_path, g_free);
   image_path = g_strconcat ("/v2.1/images/", second, NULL);
   g_assert_cmpint (nlx_test_call (f->session, "DELETE", image_path, NULL, NULL),

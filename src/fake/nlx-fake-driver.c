@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include <glib/gi18n-lib.h>
 #include <gmodule.h>
@@ -403,6 +405,32 @@ fake_detach_volume (NlxDriverState *state,
 
 /* A fake root of one file naming the instance and its image, so that
  * snapshots of different instances differ. */
+/* An unchanged root gives the same tarball every time, as the lxc
+ * driver's does: the files keep the instance's creation time. */
+static gboolean
+set_fixed_mtimes (FakeInstance *fake,
+                  const char * const *paths,
+                  guint count,
+                  GError **error)
+{
+  struct timespec times[2] = {
+    { .tv_sec = g_date_time_to_unix (fake->instance->created_at) },
+    { .tv_sec = g_date_time_to_unix (fake->instance->created_at) },
+  };
+
+  for (guint i = 0; i < count; i++)
+    if (utimensat (AT_FDCWD, paths[i], times, AT_SYMLINK_NOFOLLOW) != 0)
+      {
+        int saved_errno = errno;
+
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("Cannot set the times of %s: %s"), paths[i],
+                     g_strerror (saved_errno));
+        return FALSE;
+      }
+  return TRUE;
+}
+
 static gboolean
 fake_snapshot (NlxDriverState *state,
                const char *uuid,
@@ -430,6 +458,8 @@ fake_snapshot (NlxDriverState *state,
       return FALSE;
     }
   ok = g_file_set_contents (file, text, -1, error) &&
+       set_fixed_mtimes (fake, (const char *[]) { file, etc, root }, 3,
+                         error) &&
        nlx_archive_write_tree (root, tarball, NULL, NULL, error);
   nlx_file_remove_tree (root, NULL);
   return ok;
