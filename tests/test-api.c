@@ -1053,10 +1053,21 @@ test_images (Fixture *f,
                    json_object_get_string_member (image, "nova_lxc:checksum"));
   g_assert_cmpint (nlx_test_call (f->session, "DELETE", "/v2.1/images/nlxtest-again",
                                   NULL, NULL), ==, 204);
-  /* No answer shows a path inside the daemon's state. */
+  /* No answer shows a path inside the daemon's state, even one the
+   * caller named. */
   g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/images/nlxtest-absent",
                                   NULL, &missing), ==, 404);
   assert_no_state_path (f, missing);
+  g_clear_pointer (&missing, json_node_unref);
+  g_free (body);
+  body = g_strdup_printf ("{\"image\": {\"name\": \"nlxtest-state\", \"file\": "
+                          "\"%s/state/network/addresses.json\"}}", f->dir);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/images", body, &missing),
+                   ==, 400);
+  assert_no_state_path (f, missing);
+  g_assert_nonnull (strstr (json_object_get_string_member (
+                              nlx_test_object_at (missing, "badRequest"), "message"),
+                            "the compute service's state"));
   nlx_test_expect_fault (f->session, "POST", "/v2.1/images",
                          "{\"image\": {\"name\": \"nlxtest-junk\", \"file\": \"/etc/hostname\"}}",
                          400, "badRequest");
