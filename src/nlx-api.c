@@ -1309,6 +1309,7 @@ attachments_request (Request *request,
   const NlxRecord *record = nlx_manager_lookup (request->api->manager, uuid,
                                                 &error);
   const NlxVolumeAttachment *attachment = NULL;
+  NlxVolumeAttachment root;
 
   if (record == NULL)
     {
@@ -1327,6 +1328,12 @@ attachments_request (Request *request,
           json_builder_begin_object (builder);
           json_builder_set_member_name (builder, "volumeAttachments");
           json_builder_begin_array (builder);
+          /* The root volume first, as in volumes_attached. */
+          if (record->instance->root_volume != NULL)
+            add_attachment (builder, record->instance->uuid,
+                            nlx_instance_find_attachment (
+                              record->instance, record->instance->root_volume,
+                              &root));
           for (guint i = 0; i < record->instance->volumes->len; i++)
             add_attachment (builder, record->instance->uuid,
                             record->instance->volumes->pdata[i]);
@@ -1348,8 +1355,9 @@ attachments_request (Request *request,
                                                       record->instance->uuid));
   else if (!g_str_equal (method, "GET"))
     respond_fault (request, 405, _("A volume attachment takes GET or DELETE"));
-  else if ((attachment = nlx_instance_find_volume (record->instance,
-                                                   volume_id)) == NULL)
+  else if ((attachment = nlx_instance_find_attachment (record->instance,
+                                                       volume_id,
+                                                       &root)) == NULL)
     {
       g_autofree char *message =
         g_strdup_printf (_("Volume %s is not attached to server %s"),
@@ -1559,8 +1567,8 @@ catalog_request (Request *request,
   respond (request, 200, body);
 }
 
-/* An image of the store: Nova's image fields, the content checksum as
- * its id, and its properties as metadata. */
+/* An image of the store: Nova's image fields, its content's checksum,
+ * and its properties as metadata. */
 static void
 add_stored_image (JsonBuilder *builder,
                   Request *request,
@@ -1584,6 +1592,8 @@ add_stored_image (JsonBuilder *builder,
       add_int (builder, "OS-EXT-IMG-SIZE:size", image->size_bytes);
       add_string (builder, "nova_lxc:format",
                   nlx_stored_image_format_to_string (image->format));
+      /* Images with the same checksum share one stored tree. */
+      add_string (builder, "nova_lxc:checksum", image->checksum);
       add_int (builder, "nova_lxc:tree_size", image->tree_size_bytes);
       json_builder_set_member_name (builder, "metadata");
       json_builder_begin_object (builder);
@@ -1868,7 +1878,7 @@ add_volume (JsonBuilder *builder,
             Request *request,
             const NlxVolumeInfo *info)
 {
-  const NlxVolumeAttachment *attachment = NULL;
+  NlxVolumeAttachment attachment;
   const NlxRecord *user =
     nlx_manager_find_volume_user (request->api->manager, info->id, &attachment);
   const guint64 gib = 1024 * 1024 * 1024;
@@ -1896,8 +1906,7 @@ add_volume (JsonBuilder *builder,
       add_string (builder, "id", info->id);
       add_string (builder, "volumeId", info->id);
       add_string (builder, "serverId", user->instance->uuid);
-      /* A root volume has no device inside the instance. */
-      add_string (builder, "device", attachment ? attachment->device : "/");
+      add_string (builder, "device", attachment.device);
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);

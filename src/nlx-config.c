@@ -31,7 +31,7 @@ static const char * const volumes_keys[] = {
   "path", "allowed_roots", "filesystem_whitelist", "verify", NULL
 };
 static const char * const fake_keys[] = {
-  "delay_ms", NULL
+  "delay_ms", "foreign_instances", NULL
 };
 static const char * const flavor_keys[] = {
   "vcpus", "memory_mb", "root_gb", "privileged", NULL

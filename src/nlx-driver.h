@@ -61,7 +61,9 @@ typedef struct {
  *
  * What get_available_resource reports, with Nova's field names.
  * @hypervisor_version is encoded as libvirt does: major * 1000000 +
- * minor * 1000 + release.
+ * minor * 1000 + release.  A driver's @vcpus_used counts every active
+ * domain of the host, as Nova's libvirt driver does; the compute daemon,
+ * which knows its own instances, reports theirs instead.
  */
 typedef struct {
   guint vcpus;

@@ -846,6 +846,35 @@ nlx_instance_domain_name (const NlxInstance *instance)
   return g_strdup_printf ("instance-%.8s", instance->uuid);
 }
 
+/**
+ * nlx_instance_find_attachment:
+ * @instance: an instance
+ * @volume_id: (nullable): a volume id
+ * @root: storage for the root volume's attachment, filled when
+ *   @volume_id is @instance's root volume; it points into @instance
+ *
+ * The one view of what is attached to an instance that every answer
+ * about volumes uses: the root volume is an attachment too, at device
+ * and mount path %NLX_ROOT_VOLUME_DEVICE, beside the attached volumes.
+ *
+ * Returns: (transfer none) (nullable): @root or one of @instance's
+ *   attachments, or %NULL when @volume_id is neither
+ */
+const NlxVolumeAttachment *
+nlx_instance_find_attachment (const NlxInstance *instance,
+                              const char *volume_id,
+                              NlxVolumeAttachment *root)
+{
+  if (volume_id != NULL && g_strcmp0 (instance->root_volume, volume_id) == 0)
+    {
+      root->volume_id = instance->root_volume;
+      root->device = (char *) NLX_ROOT_VOLUME_DEVICE;
+      root->mount_path = (char *) NLX_ROOT_VOLUME_DEVICE;
+      return root;
+    }
+  return nlx_instance_find_volume (instance, volume_id);
+}
+
 NlxVolumeAttachment *
 nlx_instance_find_volume (const NlxInstance *instance,
                           const char *volume_id)

@@ -320,6 +320,71 @@ rebuild (NlxManager *manager,
           nlx_virt_power_off (manager->virt, job->uuid, 0, error));
 }
 
+/* Whether @c can be part of a path in a message: messages quote paths
+ * with “” or end them with ":", "," or a space. */
+static gboolean
+is_path_char (char c)
+{
+  return c != '\0' && !g_ascii_isspace (c) && strchr ("\"'“”:,;()", c) == NULL;
+}
+
+/* Image operations' messages reach API clients, for whom a path inside
+ * the daemon's state or instances says nothing and shows the host's
+ * layout.  The caller logs the whole message first; then each such path
+ * in @error is replaced by what it is. */
+static void
+hide_internal_paths (NlxManager *manager,
+                     GError *error)
+{
+  g_autofree char *snapshots = g_build_filename (manager->config->state_path,
+                                                 "snapshots", NULL);
+  g_autofree char *instances = g_key_file_get_string (manager->config->keyfile,
+                                                      "DEFAULT",
+                                                      "instances_path", NULL);
+  /* The most particular first: the store and snapshots lie in the state. */
+  const struct {
+    const char *prefix;
+    const char *label;
+  } places[] = {
+    { snapshots, _("the snapshot") },
+    { nlx_image_store_get_dir (manager->images), _("the image store") },
+    { manager->config->state_path, _("the compute service's state") },
+    { instances != NULL && *instances != '\0' ? instances
+                                              : NLX_STATE_DIR "/instances",
+      _("the instance's files") },
+  };
+  g_autoptr(GString) text = NULL;
+  const char *p;
+
+  if (error == NULL)
+    return;
+  text = g_string_new (NULL);
+  p = error->message;
+  while (*p != '\0')
+    {
+      gboolean replaced = FALSE;
+
+      for (guint i = 0; i < G_N_ELEMENTS (places) && !replaced; i++)
+        {
+          gsize length = strlen (places[i].prefix);
+
+          if (length > 1 && strncmp (p, places[i].prefix, length) == 0 &&
+              (p[length] == '/' || !is_path_char (p[length])) &&
+              (p == error->message || !is_path_char (p[-1])))
+            {
+              g_string_append (text, places[i].label);
+              for (p += length; is_path_char (*p); p++)
+                ;
+              replaced = TRUE;
+            }
+        }
+      if (!replaced)
+        g_string_append_c (text, *p++);
+    }
+  g_free (error->message);
+  error->message = g_string_free (g_steal_pointer (&text), FALSE);
+}
+
 /* The driver writes the root as a tarball, which the store imports like
  * any other: the same checks, and stored by its checksum. */
 static gboolean
@@ -622,6 +687,7 @@ finish_snapshot (NlxManager *manager,
     {
       g_warning ("Instance %s: snapshot failed: %s", record->instance->uuid,
                  job->error->message);
+      hide_internal_paths (manager, job->error);
       g_task_return_error (job->task, g_steal_pointer (&job->error));
     }
 }
@@ -901,6 +967,40 @@ release_orphan_addresses (NlxManager *manager,
   return TRUE;
 }
 
+/* How many foreign domains the start-up line names before "and N more". */
+#define FOREIGN_NAMED_MAX 5
+
+/* Domains the driver lists but no record here owns: another service's on
+ * the same host, or stale ones.  One line for all of them, not one each
+ * at every start: a host shared with many of them would drown the log. */
+static void
+log_foreign (NlxManager *manager,
+             char **domains)
+{
+  g_autoptr(GString) named = g_string_new (NULL);
+  guint count = 0;
+
+  for (guint i = 0; domains[i] != NULL; i++)
+    if (!g_hash_table_contains (manager->entries, domains[i]))
+      {
+        if (count < FOREIGN_NAMED_MAX)
+          g_string_append_printf (named, "%s%s", count > 0 ? ", " : "",
+                                  domains[i]);
+        count++;
+      }
+  if (count == 0)
+    return;
+  if (count > FOREIGN_NAMED_MAX)
+    g_string_append_printf (named, " and %u more", count - FOREIGN_NAMED_MAX);
+  g_message (ngettext ("%u instance on the hypervisor has no record here, "
+                       "so it is not this service's: %s; it is left alone "
+                       "(nova-lxc-virt destroy removes a stale one)",
+                       "%u instances on the hypervisor have no record here, "
+                       "so they are not this service's: %s; they are left "
+                       "alone (nova-lxc-virt destroy removes stale ones)",
+                       count), count, named->str);
+}
+
 /* Finishes or rolls back what a crash interrupted, as Nova's init_host
  * does, so that every instance ends ACTIVE, SHUTOFF, PAUSED, ERROR or
  * gone, as the driver sees it. */
@@ -984,11 +1084,7 @@ reconcile (NlxManager *manager,
       save (manager, entry);
     }
 
-  for (guint i = 0; running[i] != NULL; i++)
-    if (!g_hash_table_contains (manager->entries, running[i]))
-      g_message ("Domain of instance %s has no record here; leaving it "
-                 "alone (remove it with nova-lxc-virt destroy if it is "
-                 "stale)", running[i]);
+  log_foreign (manager, running);
   return release_orphan_addresses (manager, error);
 }
 
@@ -1229,8 +1325,9 @@ copy_instance (const NlxInstance *instance)
 /**
  * nlx_manager_find_volume_user:
  * @id: a volume id
- * @attachment: (out) (optional) (nullable): its attachment, or %NULL when
- *   it is the instance's root volume
+ * @attachment: (out caller-allocates) (optional): its attachment, the
+ *   root volume's included (see nlx_instance_find_attachment()); it
+ *   points into the record
  *
  * Returns: (transfer none) (nullable): the record of the instance using
  * volume @id, attached or as its root, if any
@@ -1238,7 +1335,7 @@ copy_instance (const NlxInstance *instance)
 const NlxRecord *
 nlx_manager_find_volume_user (NlxManager *manager,
                               const char *id,
-                              const NlxVolumeAttachment **attachment)
+                              NlxVolumeAttachment *attachment)
 {
   GHashTableIter iter;
   Entry *entry;
@@ -1246,13 +1343,14 @@ nlx_manager_find_volume_user (NlxManager *manager,
   g_hash_table_iter_init (&iter, manager->entries);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
     {
-      const NlxInstance *instance = entry->record->instance;
-      const NlxVolumeAttachment *found = nlx_instance_find_volume (instance, id);
+      NlxVolumeAttachment root;
+      const NlxVolumeAttachment *found =
+        nlx_instance_find_attachment (entry->record->instance, id, &root);
 
-      if (found != NULL || g_strcmp0 (instance->root_volume, id) == 0)
+      if (found != NULL)
         {
           if (attachment != NULL)
-            *attachment = found;
+            *attachment = *found;
           return entry->record;
         }
     }
@@ -1669,8 +1767,9 @@ nlx_manager_create_image_async (NlxManager *manager,
   else if (entry != NULL && !nlx_image_name_is_valid (name))
     g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                  _("An image name must be 1 to %d letters, digits, “.”, “_” "
-                   "or “-”, starting with a letter or digit, got “%s”"),
-                 NLX_IMAGE_NAME_MAX, name);
+                   "or “-”, starting with a letter or digit, and not read as "
+                   "an image id (64 hexadecimal digits or a UUID), got "
+                   "“%s”"), NLX_IMAGE_NAME_MAX, name);
   else if (entry != NULL &&
            ((taken = nlx_image_store_lookup (manager->images, name, NULL)) != NULL ||
             nlx_config_find_image (manager->config, name) != NULL))
@@ -1811,33 +1910,72 @@ nlx_manager_get_console_output_finish (NlxManager *manager,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+typedef struct {
+  NlxManager *manager;
+  char **uuids; /* this service's instances, taken on the main thread */
+} ResourcesRequest;
+
+static void
+resources_request_free (ResourcesRequest *request)
+{
+  manager_unref (request->manager);
+  g_strfreev (request->uuids);
+  g_free (request);
+}
+
 static void
 read_resources (GTask *task,
                 gpointer source,
                 gpointer data,
                 GCancellable *cancellable)
 {
-  NlxManager *manager = data;
+  ResourcesRequest *request = data;
+  NlxVirt *virt = request->manager->virt;
   GError *error = NULL;
-  NlxHostResources *resources = nlx_virt_get_available_resource (manager->virt,
-                                                                 &error);
+  NlxHostResources *resources = nlx_virt_get_available_resource (virt, &error);
 
   if (resources == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, resources,
-                           (GDestroyNotify) nlx_host_resources_free);
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* The driver counts every active domain on the host, other services'
+   * too; this service's vcpus are those of its own instances that run
+   * (a paused one keeps its vcpus, as libvirt counts it). */
+  resources->vcpus_used = 0;
+  for (guint i = 0; request->uuids[i] != NULL; i++)
+    {
+      NlxInstanceInfo info;
+
+      if (nlx_virt_get_info (virt, request->uuids[i], &info, NULL) &&
+          (info.state == NLX_POWER_STATE_RUNNING ||
+           info.state == NLX_POWER_STATE_PAUSED))
+        resources->vcpus_used += info.num_cpu;
+    }
+  g_task_return_pointer (task, resources,
+                         (GDestroyNotify) nlx_host_resources_free);
 }
 
+/**
+ * nlx_manager_get_resources_async:
+ *
+ * Reads the host's resources from the driver, in a worker, with
+ * vcpus_used counting only this service's instances.
+ */
 void
 nlx_manager_get_resources_async (NlxManager *manager,
                                  GAsyncReadyCallback callback,
                                  gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  ResourcesRequest *request = g_new0 (ResourcesRequest, 1);
+  g_autofree char **keys = (char **) g_hash_table_get_keys_as_array (
+    manager->entries, NULL);
 
-  g_task_set_task_data (task, manager_ref (manager),
-                        (GDestroyNotify) manager_unref);
+  request->manager = manager_ref (manager);
+  request->uuids = g_strdupv (keys);
+  g_task_set_task_data (task, request,
+                        (GDestroyNotify) resources_request_free);
   g_task_run_in_thread (task, read_resources);
 }
 
@@ -1994,7 +2132,8 @@ nlx_manager_attach_volume_finish (NlxManager *manager,
  *
  * Detaches volume @volume_id: unmounted, its device node gone from the
  * instance, its loop device freed.  #NLX_DRIVER_ERROR_NOT_FOUND when it
- * is not attached to the instance.
+ * is not attached to the instance, #NLX_DRIVER_ERROR_INVALID_STATE when
+ * it is the instance's root volume.
  */
 void
 nlx_manager_detach_volume_async (NlxManager *manager,
@@ -2010,7 +2149,15 @@ nlx_manager_detach_volume_async (NlxManager *manager,
 
   if (entry != NULL)
     attachment = nlx_instance_find_volume (entry->record->instance, volume_id);
-  if (entry != NULL && attachment == NULL)
+  /* Nova refuses to detach a root device volume too: the instance's root
+   * would go from under it.  It is attached, so not 404. */
+  if (entry != NULL && volume_id != NULL &&
+      g_strcmp0 (entry->record->instance->root_volume, volume_id) == 0)
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                 _("Volume %s is the root filesystem of server %s and cannot "
+                   "be detached; deleting the server releases it"),
+                 volume_id, entry->record->instance->uuid);
+  else if (entry != NULL && attachment == NULL)
     g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
                  _("Volume %s is not attached to server %s"),
                  volume_id ? volume_id : "", uuid);
@@ -2236,7 +2383,12 @@ import_image (GTask *task,
                                                   request->properties, &error);
 
   if (image == NULL)
-    g_task_return_error (task, error);
+    {
+      g_warning ("Import of %s as image %s failed: %s", request->file,
+                 request->name, error->message);
+      hide_internal_paths (request->manager, error);
+      g_task_return_error (task, error);
+    }
   else
     g_task_return_pointer (task, image, (GDestroyNotify) nlx_stored_image_free);
 }
@@ -2289,6 +2441,7 @@ nlx_manager_delete_image (NlxManager *manager,
 {
   g_autoptr(NlxStoredImage) image = nlx_image_store_lookup (manager->images,
                                                            ref, error);
+  g_autoptr(GError) local_error = NULL;
   GHashTableIter iter;
   Entry *entry;
 
@@ -2307,8 +2460,14 @@ nlx_manager_delete_image (NlxManager *manager,
           return FALSE;
         }
     }
-  if (!nlx_image_store_delete (manager->images, image->id, error))
-    return FALSE;
+  if (!nlx_image_store_delete (manager->images, image->id, &local_error))
+    {
+      g_warning ("Delete of image %s (%s) failed: %s", image->name, image->id,
+                 local_error->message);
+      hide_internal_paths (manager, local_error);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
   g_info ("Image %s (%s) deleted", image->name, image->id);
   return TRUE;
 }

@@ -84,7 +84,7 @@ NlxHostResources *nlx_manager_get_resources_finish (NlxManager *manager,
 
 const NlxRecord *nlx_manager_find_volume_user (NlxManager *manager,
                                               const char *id,
-                                              const NlxVolumeAttachment **attachment);
+                                              NlxVolumeAttachment *attachment);
 void nlx_manager_attach_volume_async (NlxManager *manager,
                                       const char *uuid,
                                       const char *volume_id,

@@ -500,6 +500,101 @@ test_restart (Fixture *f,
   nlx_test_delete_and_wait (f->session, id);
 }
 
+typedef struct {
+  GMutex lock;
+  GPtrArray *lines;
+} LogCapture;
+
+static void
+capture_message (const char *domain,
+                 GLogLevelFlags level,
+                 const char *message,
+                 gpointer data)
+{
+  LogCapture *capture = data;
+
+  g_mutex_lock (&capture->lock);
+  g_ptr_array_add (capture->lines, g_strdup (message));
+  g_mutex_unlock (&capture->lock);
+  g_log_default_handler (domain, level, message, NULL);
+}
+
+static gint64
+statistic (Fixture *f,
+           const char *member)
+{
+  g_autoptr(JsonNode) stats = NULL;
+
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/os-hypervisors/statistics",
+                                  NULL, &stats), ==, 200);
+  return json_object_get_int_member (nlx_test_object_at (stats, "hypervisor_statistics"),
+                                     member);
+}
+
+/* The fake host also runs instances no record here owns ([fake]
+ * foreign_instances = 4, 3 vcpus each): the statistics count only this
+ * service's, and a start says so in one line, not one per instance. */
+static void
+test_foreign_instances (Fixture *f,
+                        gconstpointer data)
+{
+  LogCapture capture = { .lines = g_ptr_array_new_with_free_func (g_free) };
+  g_autofree char *small = NULL;
+  g_autofree char *medium = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) detail = NULL;
+  JsonObject *hypervisor;
+  guint handler;
+  guint lines = 0;
+
+  g_mutex_init (&capture.lock);
+  handler = g_log_set_handler ("nova-lxc", G_LOG_LEVEL_MESSAGE, capture_message,
+                               &capture);
+  daemon_stop (f);
+  daemon_start (f);
+  g_log_remove_handler ("nova-lxc", handler);
+  g_assert_no_error (f->start_error);
+  for (guint i = 0; i < capture.lines->len; i++)
+    if (strstr (capture.lines->pdata[i], "no record here") != NULL)
+      {
+        lines++;
+        g_assert_nonnull (strstr (capture.lines->pdata[i], "4 instances"));
+      }
+  g_assert_cmpuint (lines, ==, 1);
+  g_ptr_array_unref (capture.lines);
+  g_mutex_clear (&capture.lock);
+
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 0);
+  small = nlx_test_create (f->session, "nlxtest-small", "test-image", NULL);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers",
+                                  "{\"server\": {\"name\": \"nlxtest-medium\", "
+                                  "\"flavorRef\": \"m1.medium\", \"imageRef\": "
+                                  "\"test-image\"}}", &reply), ==, 202);
+  medium = g_strdup (json_object_get_string_member (nlx_test_object_at (reply, "server"),
+                                                    "id"));
+  nlx_test_wait_for_status (f->session, small, "ACTIVE");
+  nlx_test_wait_for_status (f->session, medium, "ACTIVE");
+  /* m1.tiny has 1 vcpu, m1.medium 2. */
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 3);
+  g_assert_cmpint (statistic (f, "running_vms"), ==, 2);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/os-hypervisors/detail",
+                                  NULL, &detail), ==, 200);
+  hypervisor = json_array_get_object_element (json_object_get_array_member (
+                 json_node_get_object (detail), "hypervisors"), 0);
+  g_assert_cmpint (json_object_get_int_member (hypervisor, "vcpus_used"), ==, 3);
+
+  /* A paused server keeps its vcpus; a stopped one frees them. */
+  nlx_test_act_and_wait (f->session, medium, "{\"pause\": null}", "pausing", "PAUSED");
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 3);
+  nlx_test_act_and_wait (f->session, small, "{\"os-stop\": null}", "powering-off",
+                         "SHUTOFF");
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 2);
+
+  nlx_test_delete_and_wait (f->session, small);
+  nlx_test_delete_and_wait (f->session, medium);
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 0);
+}
+
 #define BRIDGE "nlxtestbr0"
 
 /* The one address of @id's "addresses", checked against GET .../ips. */
@@ -785,6 +880,120 @@ test_volumes (Fixture *f,
                          404, "itemNotFound");
 }
 
+static void
+assert_root_attachment (JsonObject *attachment,
+                        const char *server,
+                        const char *volume)
+{
+  g_assert_cmpstr (json_object_get_string_member (attachment, "volumeId"), ==,
+                   volume);
+  g_assert_cmpstr (json_object_get_string_member (attachment, "serverId"), ==,
+                   server);
+  g_assert_cmpstr (json_object_get_string_member (attachment, "device"), ==, "/");
+}
+
+/* A root volume is described one way everywhere: attached at "/" in the
+ * volume, in the server's attachments and in volumes_attached, and a
+ * detach is refused because it is the root, not because it is absent. */
+static void
+test_root_volume (Fixture *f,
+                  gconstpointer data)
+{
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) shown = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *attachments = NULL;
+  g_autofree char *root = NULL;
+  g_autofree char *status = NULL;
+  JsonObject *volume;
+  JsonArray *list;
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/os-volumes",
+                                  "{\"volume\": {\"display_name\": \"nlxtest-root\", "
+                                  "\"size_mb\": 8}}", NULL), ==, 200);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/os-volumes",
+                                  "{\"volume\": {\"display_name\": \"nlxtest-data\", "
+                                  "\"size_mb\": 8}}", NULL), ==, 200);
+  id = nlx_test_create (f->session, "nlxtest-bfv", "test-image",
+                        ", \"block_device_mapping_v2\": [{\"boot_index\": 0, "
+                        "\"uuid\": \"nlxtest-root\", \"source_type\": \"volume\", "
+                        "\"destination_type\": \"volume\"}, {\"uuid\": \"nlxtest-data\", "
+                        "\"source_type\": \"volume\", \"destination_type\": \"volume\"}]");
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  attachments = g_strconcat ("/v2.1/servers/", id, "/os-volume_attachments", NULL);
+  root = g_strconcat (attachments, "/nlxtest-root", NULL);
+
+  volume = volume_of (f, "nlxtest-root", &reply);
+  g_assert_cmpstr (json_object_get_string_member (volume, "status"), ==, "in-use");
+  list = json_object_get_array_member (volume, "attachments");
+  g_assert_cmpuint (json_array_get_length (list), ==, 1);
+  assert_root_attachment (json_array_get_object_element (list, 0), id,
+                          "nlxtest-root");
+
+  /* The server's own list has it, first, as volumes_attached does. */
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", attachments, NULL, &reply), ==, 200);
+  list = json_object_get_array_member (json_node_get_object (reply),
+                                       "volumeAttachments");
+  g_assert_cmpuint (json_array_get_length (list), ==, 2);
+  assert_root_attachment (json_array_get_object_element (list, 0), id,
+                          "nlxtest-root");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (list, 0),
+                                                  "mount_path"), ==, "/");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (list, 1),
+                                                  "volumeId"), ==, "nlxtest-data");
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", root, NULL, &reply), ==, 200);
+  assert_root_attachment (nlx_test_object_at (reply, "volumeAttachment"), id,
+                          "nlxtest-root");
+  shown = nlx_test_show (f->session, id);
+  list = json_object_get_array_member (nlx_test_object_at (shown, "server"),
+                                       "os-extended-volumes:volumes_attached");
+  g_assert_cmpuint (json_array_get_length (list), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (list, 0),
+                                                  "id"), ==, "nlxtest-root");
+
+  /* Attached, so not 404: refused, saying why, and nothing changes. */
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", root, NULL, &reply), ==, 409);
+  nlx_test_assert_fault (reply, "conflictingRequest", 409);
+  g_assert_nonnull (strstr (json_object_get_string_member (
+                              nlx_test_object_at (reply, "conflictingRequest"),
+                              "message"), "root filesystem"));
+  status = nlx_test_status_of (f->session, id);
+  g_assert_cmpstr (status, ==, "ACTIVE");
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", root, NULL, &reply), ==, 200);
+  /* The other volume detaches as any does. */
+  g_clear_pointer (&root, g_free);
+  root = g_strconcat (attachments, "/nlxtest-data", NULL);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", root, NULL, NULL), ==, 202);
+
+  nlx_test_delete_and_wait (f->session, id);
+  g_clear_pointer (&reply, json_node_unref);
+  volume = volume_of (f, "nlxtest-root", &reply);
+  g_assert_cmpstr (json_object_get_string_member (volume, "status"), ==, "available");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (volume,
+                                                                         "attachments")),
+                    ==, 0);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", "/v2.1/os-volumes/nlxtest-root",
+                                  NULL, NULL), ==, 202);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", "/v2.1/os-volumes/nlxtest-data",
+                                  NULL, NULL), ==, 202);
+}
+
+/* A fault's message names nothing inside the test's directory, which
+ * holds the daemon's state. */
+static void
+assert_no_state_path (Fixture *f,
+                      JsonNode *reply)
+{
+  g_autofree char *text = json_to_string (reply, FALSE);
+
+  if (strstr (text, f->dir) != NULL)
+    g_error ("An answer shows an internal path: %s", text);
+}
+
 /* Images imported into the store are listed beside the configured ones,
  * boot servers, and cannot be deleted under them. */
 static void
@@ -797,6 +1006,8 @@ test_images (Fixture *f,
   g_autofree char *path = NULL;
   g_autofree char *server = NULL;
   g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) again = NULL;
+  g_autoptr(JsonNode) missing = NULL;
   g_autoptr(JsonNode) list = NULL;
   g_autoptr(GError) error = NULL;
   JsonObject *image;
@@ -820,7 +1031,7 @@ test_images (Fixture *f,
                    ==, 200);
   image = nlx_test_object_at (reply, "image");
   id = json_object_get_string_member (image, "id");
-  g_assert_cmpuint (strlen (id), ==, 64);
+  g_assert_true (g_uuid_string_is_valid (id));
   g_assert_cmpstr (json_object_get_string_member (image, "nova_lxc:format"), ==,
                    "tar.gz");
   g_assert_cmpstr (json_object_get_string_member (
@@ -829,6 +1040,34 @@ test_images (Fixture *f,
   /* The same name again, and a file that is no image, are refused. */
   nlx_test_expect_fault (f->session, "POST", "/v2.1/images", body, 409,
                          "conflictingRequest");
+  /* The same content under another name is an image of its own. */
+  g_free (body);
+  body = g_strdup_printf ("{\"image\": {\"name\": \"nlxtest-again\", \"file\": \"%s\"}}",
+                          tarball);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/images", body, &again),
+                   ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (again, "image"),
+                                                  "id"), !=, id);
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (again, "image"),
+                                                  "nova_lxc:checksum"), ==,
+                   json_object_get_string_member (image, "nova_lxc:checksum"));
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", "/v2.1/images/nlxtest-again",
+                                  NULL, NULL), ==, 204);
+  /* No answer shows a path inside the daemon's state, even one the
+   * caller named. */
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/images/nlxtest-absent",
+                                  NULL, &missing), ==, 404);
+  assert_no_state_path (f, missing);
+  g_clear_pointer (&missing, json_node_unref);
+  g_free (body);
+  body = g_strdup_printf ("{\"image\": {\"name\": \"nlxtest-state\", \"file\": "
+                          "\"%s/state/network/addresses.json\"}}", f->dir);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/images", body, &missing),
+                   ==, 400);
+  assert_no_state_path (f, missing);
+  g_assert_nonnull (strstr (json_object_get_string_member (
+                              nlx_test_object_at (missing, "badRequest"), "message"),
+                            "the compute service's state"));
   nlx_test_expect_fault (f->session, "POST", "/v2.1/images",
                          "{\"image\": {\"name\": \"nlxtest-junk\", \"file\": \"/etc/hostname\"}}",
                          400, "badRequest");
@@ -865,7 +1104,11 @@ test_snapshot_rebuild (Fixture *f,
   g_autofree char *image_id = NULL;
   g_autofree char *image_path = NULL;
   g_autofree char *second = NULL;
+  g_autofree char *repeat_id = NULL;
+  g_autofree char *repeat_path = NULL;
   g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) repeat = NULL;
+  g_autoptr(JsonNode) refused = NULL;
   g_autoptr(JsonNode) shown = NULL;
   g_autoptr(JsonNode) before = NULL;
   JsonObject *image, *metadata, *after;
@@ -892,10 +1135,26 @@ test_snapshot_rebuild (Fixture *f,
                    ==, "SIGUSR2");
   g_assert_cmpstr (nlx_test_status_of (f->session, server), ==, "ACTIVE");
 
-  /* Refusals change nothing. */
-  nlx_test_expect_fault (f->session, "POST", action,
-                         "{\"createImage\": {\"name\": \"nlxtest-snap-1\"}}",
-                         409, "conflictingRequest");
+  /* Again, unchanged: Nova takes any number of snapshots, each an image
+   * of its own, which here share one stored tree. */
+  repeat_id = nlx_test_create_image (f->session, server, "{\"createImage\": {\"name\": "
+                                     "\"nlxtest-snap-again\"}}");
+  g_assert_cmpstr (repeat_id, !=, image_id);
+  repeat_path = g_strconcat ("/v2.1/images/", repeat_id, NULL);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", repeat_path, NULL, &repeat),
+                   ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (repeat, "image"),
+                                                  "nova_lxc:checksum"), ==,
+                   json_object_get_string_member (image, "nova_lxc:checksum"));
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (repeat, "image"),
+                                                  "name"), ==, "nlxtest-snap-again");
+
+  /* Refusals change nothing, and name no path of the daemon's. */
+  g_assert_cmpint (nlx_test_call (f->session, "POST", action,
+                                  "{\"createImage\": {\"name\": \"nlxtest-snap-1\"}}",
+                                  &refused), ==, 409);
+  nlx_test_assert_fault (refused, "conflictingRequest", 409);
+  assert_no_state_path (f, refused);
   nlx_test_expect_fault (f->session, "POST", action,
                          "{\"createImage\": {\"name\": \"../x\"}}", 400,
                          "badRequest");
@@ -969,8 +1228,22 @@ test_snapshot_rebuild (Fixture *f,
   g_assert_cmpstr (status, ==, "SHUTOFF");
 
   nlx_test_delete_and_wait (f->session, server);
+
+  /* Both snapshots of the same root survive a restart; deleting one
+   * leaves the other whole: it still boots. */
+  daemon_stop (f);
+  daemon_start (f);
+  g_assert_no_error (f->start_error);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", image_path, NULL, NULL), ==, 200);
   g_assert_cmpint (nlx_test_call (f->session, "DELETE", image_path, NULL, NULL),
                    ==, 204);
+  g_free (server);
+  server = nlx_test_create (f->session, "nlxtest-snap-boot", "nlxtest-snap-again", NULL);
+  nlx_test_wait_for_status (f->session, server, "ACTIVE");
+  nlx_test_delete_and_wait (f->session, server);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", repeat_path, NULL, NULL),
+                   ==, 204);
+  nlx_test_expect_fault (f->session, "GET", repeat_path, NULL, 404, "itemNotFound");
   g_clear_pointer (&image_path, g_free);
   image_path = g_strconcat ("/v2.1/images/", second, NULL);
   g_assert_cmpint (nlx_test_call (f->session, "DELETE", image_path, NULL, NULL),
@@ -1369,7 +1642,10 @@ main (int argc,
   ADD ("/nlx/api/connections/malformed", test_connections_malformed, NULL);
   ADD ("/nlx/api/connections/limits", test_connections_limits,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");
+  ADD ("/nlx/api/hypervisors/foreign-instances", test_foreign_instances,
+       "[fake]\nforeign_instances = 4\n");
   ADD ("/nlx/api/volumes", test_volumes, NULL);
+  ADD ("/nlx/api/volumes/root", test_root_volume, NULL);
   ADD ("/nlx/api/images", test_images, NULL);
   ADD ("/nlx/api/servers/snapshot-rebuild", test_snapshot_rebuild, NULL);
 #undef ADD

@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include <glib/gi18n-lib.h>
 #include <gmodule.h>
@@ -90,21 +92,66 @@ require_state (FakeInstance *fake,
   return FALSE;
 }
 
+/* [fake] foreign_instances: running instances the host has but no
+ * compute service asked for here (another service's, or stale ones), as
+ * a real host can have libvirt domains nova-lxc did not make.  Each has
+ * FAKE_FOREIGN_VCPUS vcpus, so tests see whether they are counted. */
+#define FAKE_FOREIGN_VCPUS 3
+
+static gboolean
+add_foreign (NlxDriverState *state,
+             guint count,
+             GError **error)
+{
+  for (guint i = 0; i < count; i++)
+    {
+      g_autofree char *uuid = g_uuid_string_random ();
+      g_autofree char *document = g_strdup_printf (
+        "{\"uuid\": \"%s\", \"name\": \"foreign-%u\", \"image_ref\": \"none\", "
+        "\"user_id\": \"other\", \"project_id\": \"other\", \"flavor\": "
+        "{\"name\": \"other\", \"vcpus\": %d, \"memory_mb\": 64, "
+        "\"root_gb\": 0}}", uuid, i, FAKE_FOREIGN_VCPUS);
+      FakeInstance *fake = g_new0 (FakeInstance, 1);
+
+      fake->instance = nlx_instance_new_from_data (document, -1, error);
+      fake->console = g_string_new (NULL);
+      if (fake->instance == NULL)
+        {
+          fake_instance_free (fake);
+          return FALSE;
+        }
+      boot (fake);
+      g_hash_table_insert (state->instances, g_strdup (fake->instance->uuid),
+                           fake);
+    }
+  return TRUE;
+}
+
+static void fake_cleanup_host (NlxDriverState *state);
+
 static NlxDriverState *
 fake_init_host (GKeyFile *config,
                 GError **error)
 {
   NlxDriverState *state;
   guint delay_ms = 0;
+  guint foreign = 0;
 
   if (!nlx_config_get_uint (config, "fake", "delay_ms", 0, 60000, &delay_ms,
-                            error))
+                            error) ||
+      !nlx_config_get_uint (config, "fake", "foreign_instances", 0, 1000,
+                            &foreign, error))
     return NULL;
   state = g_new0 (NlxDriverState, 1);
   state->delay_ms = delay_ms;
   g_mutex_init (&state->lock);
   state->instances = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                             (GDestroyNotify) fake_instance_free);
+  if (!add_foreign (state, foreign, error))
+    {
+      fake_cleanup_host (state);
+      return NULL;
+    }
   return state;
 }
 
@@ -358,6 +405,32 @@ fake_detach_volume (NlxDriverState *state,
 
 /* A fake root of one file naming the instance and its image, so that
  * snapshots of different instances differ. */
+/* An unchanged root gives the same tarball every time, as the lxc
+ * driver's does: the files keep the instance's creation time. */
+static gboolean
+set_fixed_mtimes (FakeInstance *fake,
+                  const char * const *paths,
+                  guint count,
+                  GError **error)
+{
+  struct timespec times[2] = {
+    { .tv_sec = g_date_time_to_unix (fake->instance->created_at) },
+    { .tv_sec = g_date_time_to_unix (fake->instance->created_at) },
+  };
+
+  for (guint i = 0; i < count; i++)
+    if (utimensat (AT_FDCWD, paths[i], times, AT_SYMLINK_NOFOLLOW) != 0)
+      {
+        int saved_errno = errno;
+
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("Cannot set the times of %s: %s"), paths[i],
+                     g_strerror (saved_errno));
+        return FALSE;
+      }
+  return TRUE;
+}
+
 static gboolean
 fake_snapshot (NlxDriverState *state,
                const char *uuid,
@@ -385,6 +458,8 @@ fake_snapshot (NlxDriverState *state,
       return FALSE;
     }
   ok = g_file_set_contents (file, text, -1, error) &&
+       set_fixed_mtimes (fake, (const char *[]) { file, etc, root }, 3,
+                         error) &&
        nlx_archive_write_tree (root, tarball, NULL, NULL, error);
   nlx_file_remove_tree (root, NULL);
   return ok;
