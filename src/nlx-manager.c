@@ -16,6 +16,7 @@
 
 #include "nlx-file.h"
 #include "nlx-image-store.h"
+#include "nlx-lock.h"
 #include "nlx-manager.h"
 #include "nlx-network.h"
 #include "nlx-store.h"
@@ -38,6 +39,7 @@ struct _NlxManager {
   const NlxConfig *config;
   NlxVirt *virt;
   NlxVolumeSettings *volumes;
+  NlxLock *volumes_lock;        /* one daemon hands out these volumes */
   NlxImageStore *images;
   NlxNetworkSettings *network;
   NlxIpam *ipam;                /* addresses, held from create to delete */
@@ -146,6 +148,7 @@ manager_unref (NlxManager *manager)
   if (!g_atomic_ref_count_dec (&manager->refs))
     return;
   g_free (manager->host);
+  nlx_lock_release (manager->volumes_lock);
   nlx_volume_settings_free (manager->volumes);
   nlx_image_store_free (manager->images);
   nlx_ipam_free (manager->ipam);
@@ -909,13 +912,38 @@ reconcile (NlxManager *manager,
 }
 
 /**
+ * nlx_manager_lock_state:
+ * @config: the host's configuration
+ * @error: return location for an error naming the pid of the daemon that
+ *   holds the lock
+ *
+ * Takes the lock of `state_path` (created, 0700, if missing) that one
+ * compute daemon holds for its whole life.  Call it before anything reads
+ * or writes there (before the driver opens and the manager loads the
+ * records), and release it last.
+ *
+ * Returns: (transfer full): the lock
+ */
+NlxLock *
+nlx_manager_lock_state (const NlxConfig *config,
+                        GError **error)
+{
+  g_autofree char *what = g_strdup_printf (_("state_path %s"),
+                                           config->state_path);
+
+  return nlx_lock_acquire_dir (config->state_path, 0700, what, error);
+}
+
+/**
  * nlx_manager_new:
  * @config: the host's configuration; must outlive the manager
  * @virt: the driver; must outlive the manager
  * @error: return location for an error from the store or the driver
  *
- * Loads the records under `state_path/records`, reconciles them with
- * the driver and starts watching it.  Results of operations are applied
+ * Locks the volume directory and what the driver uses on the host
+ * (nlx_virt_lock_host()), loads the records under `state_path/records`,
+ * reconciles them with the driver and starts watching it.  The caller
+ * holds nlx_manager_lock_state().  Results of operations are applied
  * in the thread-default main context of the caller, which must not be the
  * global default context: libvirt's default event loop (the lxc driver
  * runs it) iterates that one from a thread of its own.
@@ -944,6 +972,17 @@ nlx_manager_new (const NlxConfig *config,
   manager->volumes = nlx_volume_settings_new (config->keyfile, error);
   if (manager->volumes == NULL)
     return NULL;
+  /* Before anything is read: a second daemon on the same volumes or the
+   * same instances would hand them out twice or reconcile the other's. */
+  {
+    g_autofree char *what = g_strdup_printf (_("the volume directory %s"),
+                                             manager->volumes->dir);
+
+    manager->volumes_lock = nlx_lock_acquire_dir (manager->volumes->dir, 0700,
+                                                  what, error);
+    if (manager->volumes_lock == NULL || !nlx_virt_lock_host (virt, error))
+      return NULL;
+  }
   {
     g_autofree char *images = g_build_filename (config->state_path, "images",
                                                 NULL);

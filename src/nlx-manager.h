@@ -5,6 +5,7 @@
 
 #include "nlx-config.h"
 #include "nlx-image-store.h"
+#include "nlx-lock.h"
 #include "nlx-record.h"
 #include "nlx-virt.h"
 #include "nlx-volume.h"
@@ -29,6 +30,8 @@ typedef enum {
   NLX_ACTION_DELETE,
 } NlxAction;
 
+NlxLock *nlx_manager_lock_state (const NlxConfig *config,
+                                 GError **error);
 NlxManager *nlx_manager_new (const NlxConfig *config,
                              NlxVirt *virt,
                              GError **error);

@@ -6,6 +6,7 @@
  * would. */
 #include "config.h"
 
+#include <unistd.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
@@ -46,6 +47,7 @@ serve (gpointer data)
   Fixture *f = data;
   g_autoptr(GMainContext) context = g_main_context_new ();
   g_autoptr(NlxConfig) config = NULL;
+  g_autoptr(NlxLock) state_lock = NULL;
   g_autoptr(NlxVirt) virt = NULL;
   g_autoptr(NlxManager) manager = NULL;
   g_autoptr(NlxApi) api = NULL;
@@ -54,6 +56,8 @@ serve (gpointer data)
   g_main_context_push_thread_default (context);
   config = nlx_config_new_from_data (f->config_text, &error);
   if (config != NULL)
+    state_lock = nlx_manager_lock_state (config, &error);
+  if (state_lock != NULL)
     virt = nlx_virt_open (config->compute_driver, config->keyfile, &error);
   if (virt != NULL)
     manager = nlx_manager_new (config, virt, &error);
@@ -494,6 +498,158 @@ test_restart (Fixture *f,
   g_assert_cmpstr (json_object_get_string_member (server, "name"), ==, "survivor");
   g_assert_cmpstr (json_object_get_string_member (server, "status"), ==, "ERROR");
   g_assert_nonnull (json_object_get_object_member (server, "fault"));
+  nlx_test_delete_and_wait (f->session, id);
+}
+
+/* ---- one daemon per state ------------------------------------------------ */
+
+/* Every file under @dir, by relative path, with its bytes. */
+static void
+read_tree (GHashTable *files,
+           const char *dir,
+           const char *prefix)
+{
+  g_autoptr(GDir) handle = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  if (handle == NULL)
+    return;
+  while ((name = g_dir_read_name (handle)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autofree char *relative = g_build_filename (prefix, name, NULL);
+      char *contents = NULL;
+
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        read_tree (files, path, relative);
+      else if (g_file_get_contents (path, &contents, NULL, NULL))
+        g_hash_table_insert (files, g_steal_pointer (&relative), contents);
+    }
+}
+
+static GHashTable *
+snapshot_tree (const char *dir)
+{
+  GHashTable *files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                             g_free);
+
+  read_tree (files, dir, "");
+  return files;
+}
+
+static void
+assert_same_tree (GHashTable *before,
+                  GHashTable *after)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, before);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      g_test_message ("comparing %s", (char *) key);
+      g_assert_cmpstr (g_hash_table_lookup (after, key), ==, value);
+    }
+  g_assert_cmpuint (g_hash_table_size (after), ==, g_hash_table_size (before));
+}
+
+static void
+on_exited (GObject *source,
+           GAsyncResult *result,
+           gpointer data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+/* Runs the real daemon on @config_text; it must exit within 20 s (a
+ * second daemon that does not is killed and fails the test).  Returns
+ * its exit status, with what it printed in @err. */
+static int
+run_daemon (Fixture *f,
+            const char *config_text,
+            char **err)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autoptr(GSubprocess) daemon = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *conf = g_build_filename (f->dir, "second.conf", NULL);
+  g_autofree char *log = g_build_filename (f->dir, "second.log", NULL);
+  g_autofree char *binary = g_build_filename (g_getenv ("NLX_TOP_BUILDDIR"),
+                                              "src", "nova-lxc-compute", NULL);
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  gboolean exited = FALSE;
+
+  g_assert_nonnull (g_getenv ("NLX_TOP_BUILDDIR"));
+  g_assert_true (g_file_set_contents (conf, config_text, -1, NULL));
+  g_subprocess_launcher_set_stderr_file_path (launcher, log);
+  daemon = g_subprocess_launcher_spawn (launcher, &error, binary, "--config",
+                                        conf, NULL);
+  g_assert_no_error (error);
+  g_main_context_push_thread_default (context);
+  g_subprocess_wait_async (daemon, NULL, on_exited, &exited);
+  while (!exited && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (context, FALSE))
+      g_usleep (10 * 1000);
+  if (!exited)
+    {
+      g_subprocess_force_exit (daemon);
+      while (!exited)
+        g_main_context_iteration (context, TRUE);
+    }
+  g_main_context_pop_thread_default (context);
+  g_assert_true (g_file_get_contents (log, err, NULL, NULL));
+  g_test_message ("second daemon said: %s", *err);
+  g_assert_true (exited);
+  return g_subprocess_get_if_exited (daemon) ? g_subprocess_get_exit_status (daemon)
+                                             : -1;
+}
+
+/* A second daemon on the same state_path, started while the first one
+ * builds a server, is refused before it reads anything, names the first
+ * one's pid, and changes nothing: before the lock it reconciled the build
+ * as one a crash interrupted and put the server in ERROR. */
+static void
+test_second_daemon (Fixture *f,
+                    gconstpointer data)
+{
+  g_autofree char *id = nlx_test_create (f->session, "building", "test-image",
+                                         NULL);
+  g_autofree char *state = g_build_filename (f->dir, "state", NULL);
+  g_autofree char *pid = g_strdup_printf ("(pid %ld)", (long) getpid ());
+  g_autoptr(GHashTable) before = snapshot_tree (state);
+  g_autoptr(GHashTable) after = NULL;
+  g_autoptr(JsonNode) shown = nlx_test_show (f->session, id);
+  g_autoptr(JsonNode) shown_after = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *other_state = NULL;
+  g_autofree char *other_config = NULL;
+
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (shown, "server"),
+                                                  "status"), ==, "BUILD");
+  g_assert_cmpint (run_daemon (f, f->config_text, &err), ==, 1);
+  g_assert_nonnull (strstr (err, pid));
+  g_assert_nonnull (strstr (err, "state_path"));
+  g_clear_pointer (&err, g_free);
+
+  /* Its own state_path, but the same volume directory. */
+  other_state = g_build_filename (f->dir, "other-state", NULL);
+  other_config = g_strdup_printf ("%s\n[DEFAULT]\nstate_path = %s\n"
+                                  "[api]\nsocket = %s/other.sock\n"
+                                  "[volumes]\npath = %s/volumes\n",
+                                  f->config_text, other_state, f->dir, state);
+  g_assert_cmpint (run_daemon (f, other_config, &err), ==, 1);
+  g_assert_nonnull (strstr (err, pid));
+  g_assert_nonnull (strstr (err, "volume directory"));
+
+  /* The first daemon's records and its server are as they were. */
+  after = snapshot_tree (state);
+  assert_same_tree (before, after);
+  g_assert_true (g_hash_table_size (before) > 0);
+  shown_after = nlx_test_show (f->session, id);
+  g_assert_true (json_node_equal (shown, shown_after));
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
   nlx_test_delete_and_wait (f->session, id);
 }
 
@@ -1009,6 +1165,8 @@ main (int argc,
   ADD ("/nlx/api/tcp-token", test_tcp_token,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");
   ADD ("/nlx/api/socket-mode", test_socket_mode, NULL);
+  /* Builds take long enough for a second daemon to start meanwhile. */
+  ADD ("/nlx/api/second-daemon", test_second_daemon, "[fake]\ndelay_ms = 3000\n");
   ADD ("/nlx/api/volumes", test_volumes, NULL);
   ADD ("/nlx/api/images", test_images, NULL);
   ADD ("/nlx/api/servers/snapshot-rebuild", test_snapshot_rebuild, NULL);
