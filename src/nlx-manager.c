@@ -50,6 +50,7 @@ struct _NlxManager {
   guint running;                /* operations in workers */
   GSource *sync_source;
   GSource *retry_source;
+  GSource *save_source;         /* retries records that could not be saved */
   /* Whether the last driver call reached the hypervisor; while not, new
    * operations are refused rather than failed half-way. */
   gboolean available;
@@ -1032,27 +1033,51 @@ nlx_manager_new (const NlxConfig *config,
 }
 
 /**
- * nlx_manager_free:
+ * nlx_manager_stop:
  *
- * Waits for running operations, so call it once nothing new can start.
- * The driver must be closed after this, which stops its events.
+ * Stops what the manager does on its own: the periodic sync, the
+ * driver's events, the workers (waiting for running operations, so call
+ * it once nothing new can start).  Then the driver may be closed, and the
+ * manager freed after it: an event arriving between the manager's free
+ * and the driver's close would otherwise reach freed memory.  Calling it
+ * twice does nothing more.
  */
 void
-nlx_manager_free (NlxManager *manager)
+nlx_manager_stop (NlxManager *manager)
 {
-  if (manager == NULL)
+  if (manager->closed)
     return;
   manager->closed = TRUE;
+  /* First, and returning only once no event is being delivered. */
+  nlx_virt_unwatch_events (manager->virt);
   if (manager->sync_source != NULL)
     g_source_destroy (manager->sync_source);
   g_clear_pointer (&manager->sync_source, g_source_unref);
   if (manager->retry_source != NULL)
     g_source_destroy (manager->retry_source);
   g_clear_pointer (&manager->retry_source, g_source_unref);
+  if (manager->save_source != NULL)
+    g_source_destroy (manager->save_source);
+  g_clear_pointer (&manager->save_source, g_source_unref);
   g_thread_pool_free (manager->workers, FALSE, TRUE);
-  /* Deliver what the workers handed back, so their jobs are freed. */
+  manager->workers = NULL;
+  /* Deliver what the workers and events handed back, so they are freed. */
   while (g_main_context_iteration (manager->context, FALSE))
     ;
+}
+
+/**
+ * nlx_manager_free:
+ *
+ * Stops the manager (nlx_manager_stop()) if that was not done, then frees
+ * it.  The order is nlx_manager_stop(), nlx_virt_close(), then this.
+ */
+void
+nlx_manager_free (NlxManager *manager)
+{
+  if (manager == NULL)
+    return;
+  nlx_manager_stop (manager);
   nlx_store_free (manager->store);
   g_hash_table_unref (manager->entries);
   g_main_context_unref (manager->context);

@@ -35,6 +35,7 @@ NlxLock *nlx_manager_lock_state (const NlxConfig *config,
 NlxManager *nlx_manager_new (const NlxConfig *config,
                              NlxVirt *virt,
                              GError **error);
+void nlx_manager_stop (NlxManager *manager);
 void nlx_manager_free (NlxManager *manager);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxManager, nlx_manager_free)
 

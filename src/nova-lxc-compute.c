@@ -202,6 +202,11 @@ run (GError **error)
                  "reconciled at the next start", running);
       exit (0);
     }
+  /* In this order: the driver's events stop before it closes, and the
+   * manager they reach goes last. */
+  nlx_manager_stop (manager);
+  g_clear_pointer (&virt, nlx_virt_close);
+  g_clear_pointer (&manager, nlx_manager_free);
   g_message ("Stopped");
   return TRUE;
 }

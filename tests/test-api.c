@@ -6,6 +6,7 @@
  * would. */
 #include "config.h"
 
+#include <signal.h>
 #include <unistd.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
@@ -74,9 +75,12 @@ serve (gpointer data)
 
   if (api != NULL)
     g_main_loop_run (f->loop);
+  /* As the daemon stops: events, then the driver, then the manager. */
   g_clear_pointer (&api, nlx_api_free);
-  g_clear_pointer (&manager, nlx_manager_free);
+  if (manager != NULL)
+    nlx_manager_stop (manager);
   g_clear_pointer (&virt, nlx_virt_close);
+  g_clear_pointer (&manager, nlx_manager_free);
   g_main_context_pop_thread_default (context);
   return NULL;
 }
@@ -562,11 +566,15 @@ on_exited (GObject *source,
 }
 
 /* Runs the real daemon on @config_text; it must exit within 20 s (a
- * second daemon that does not is killed and fails the test).  Returns
- * its exit status, with what it printed in @err. */
+ * second daemon that does not is killed and fails the test), or, with
+ * @socket, once it serves there, it is sent SIGTERM.  Freed memory is
+ * filled with a pattern (MALLOC_PERTURB_), so that a use after free
+ * shows.  Returns its exit status, or -1 when a signal killed it, with
+ * what it printed in @err. */
 static int
 run_daemon (Fixture *f,
             const char *config_text,
+            const char *socket,
             char **err)
 {
   g_autoptr(GMainContext) context = g_main_context_new ();
@@ -584,11 +592,28 @@ run_daemon (Fixture *f,
   g_assert_nonnull (g_getenv ("NLX_TOP_BUILDDIR"));
   g_assert_true (g_file_set_contents (conf, config_text, -1, NULL));
   g_subprocess_launcher_set_stderr_file_path (launcher, log);
+  g_subprocess_launcher_setenv (launcher, "MALLOC_PERTURB_", "165", TRUE);
   daemon = g_subprocess_launcher_spawn (launcher, &error, binary, "--config",
                                         conf, NULL);
   g_assert_no_error (error);
   g_main_context_push_thread_default (context);
   g_subprocess_wait_async (daemon, NULL, on_exited, &exited);
+  if (socket != NULL)
+    {
+      g_autofree char *text = NULL;
+
+      /* Serving, with events flowing for a while. */
+      while (!exited && g_get_monotonic_time () < deadline &&
+             (!g_file_get_contents (log, &text, NULL, NULL) ||
+              strstr (text, "serving on") == NULL))
+        {
+          g_clear_pointer (&text, g_free);
+          if (!g_main_context_iteration (context, FALSE))
+            g_usleep (10 * 1000);
+        }
+      g_usleep (300 * 1000);
+      g_subprocess_send_signal (daemon, SIGTERM);
+    }
   while (!exited && g_get_monotonic_time () < deadline)
     if (!g_main_context_iteration (context, FALSE))
       g_usleep (10 * 1000);
@@ -602,8 +627,47 @@ run_daemon (Fixture *f,
   g_assert_true (g_file_get_contents (log, err, NULL, NULL));
   g_test_message ("second daemon said: %s", *err);
   g_assert_true (exited);
+  if (g_subprocess_get_if_signaled (daemon))
+    g_test_message ("killed by signal %d", g_subprocess_get_term_sig (daemon));
   return g_subprocess_get_if_exited (daemon) ? g_subprocess_get_exit_status (daemon)
                                              : -1;
+}
+
+/* Stopping under a stream of lifecycle events: the driver's events stop
+ * before it closes and before the manager they reach is freed.  The fake
+ * driver sends one last event while it closes, as libvirt's thread may;
+ * before, that event reached the freed manager.  The real daemon, and
+ * then this test's own daemon, several times. */
+static void
+test_stop_under_events (Fixture *f,
+                        gconstpointer data)
+{
+  g_autofree char *other_state = g_build_filename (f->dir, "other-state", NULL);
+  g_autofree char *other_socket = g_build_filename (f->dir, "other.sock", NULL);
+  g_autofree char *config = g_strdup_printf (
+    "[DEFAULT]\ncompute_driver = fake\nstate_path = %s\n"
+    "[api]\nsocket = %s\n[fake]\nevent_interval_ms = 1\n",
+    other_state, other_socket);
+  g_autofree char *id = NULL;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *err = NULL;
+
+      g_assert_cmpint (run_daemon (f, config, other_socket, &err), ==, 0);
+      g_assert_nonnull (strstr (err, "Stopped"));
+      g_assert_null (strstr (err, "CRITICAL"));
+    }
+
+  id = nlx_test_create (f->session, "eventful", "test-image", NULL);
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  for (guint i = 0; i < 5; i++)
+    {
+      daemon_stop (f);
+      daemon_start (f);
+      g_assert_no_error (f->start_error);
+    }
+  nlx_test_delete_and_wait (f->session, id);
 }
 
 /* A second daemon on the same state_path, started while the first one
@@ -628,7 +692,7 @@ test_second_daemon (Fixture *f,
 
   g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (shown, "server"),
                                                   "status"), ==, "BUILD");
-  g_assert_cmpint (run_daemon (f, f->config_text, &err), ==, 1);
+  g_assert_cmpint (run_daemon (f, f->config_text, NULL, &err), ==, 1);
   g_assert_nonnull (strstr (err, pid));
   g_assert_nonnull (strstr (err, "state_path"));
   g_clear_pointer (&err, g_free);
@@ -639,7 +703,7 @@ test_second_daemon (Fixture *f,
                                   "[api]\nsocket = %s/other.sock\n"
                                   "[volumes]\npath = %s/volumes\n",
                                   f->config_text, other_state, f->dir, state);
-  g_assert_cmpint (run_daemon (f, other_config, &err), ==, 1);
+  g_assert_cmpint (run_daemon (f, other_config, NULL, &err), ==, 1);
   g_assert_nonnull (strstr (err, pid));
   g_assert_nonnull (strstr (err, "volume directory"));
 
@@ -1165,6 +1229,8 @@ main (int argc,
   ADD ("/nlx/api/tcp-token", test_tcp_token,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");
   ADD ("/nlx/api/socket-mode", test_socket_mode, NULL);
+  ADD ("/nlx/api/stop-under-events", test_stop_under_events,
+       "[fake]\nevent_interval_ms = 1\nshared = stop-under-events\n");
   /* Builds take long enough for a second daemon to start meanwhile. */
   ADD ("/nlx/api/second-daemon", test_second_daemon, "[fake]\ndelay_ms = 3000\n");
   ADD ("/nlx/api/volumes", test_volumes, NULL);
