@@ -33,6 +33,9 @@ typedef struct {
   guint64 generation;
   /* A delete asked for while another operation ran. */
   gboolean delete_pending;
+  /* The record in memory is newer than on disk: a save after an
+   * operation failed, and is retried. */
+  gboolean unsaved;
 } Entry;
 
 struct _NlxManager {
@@ -97,6 +100,9 @@ typedef struct {
   GHashTable *properties;       /* JOB_SNAPSHOT: the new image's */
   NlxStoredImage *stored;       /* JOB_SNAPSHOT: the new image */
   GTask *task;                  /* JOB_VOLUME, JOB_SNAPSHOT: the caller */
+  /* JOB_VOLUME: a detach undoing an attachment whose record could not be
+   * saved, and why */
+  GError *undo_cause;
   guint64 generation;
   /* what the worker found */
   gboolean ok;
@@ -126,6 +132,7 @@ job_free (Job *job)
   nlx_stored_image_free (job->stored);
   g_clear_object (&job->task);
   g_clear_error (&job->error);
+  g_clear_error (&job->undo_cause);
   g_free (job);
 }
 
@@ -166,19 +173,97 @@ touch (NlxRecord *record)
   record->updated_at = g_date_time_new_now_utc ();
 }
 
-/* Saves a change.  A record that cannot be saved is still right in
- * memory; the failure is logged because the next save may work and the
- * caller has nothing better to do. */
+static gboolean retry_saves (gpointer data);
+
+/* Saves the record as it is now; the error says what to do, to the
+ * caller who @asked for the change or to the log. */
+static gboolean
+save_now (NlxManager *manager,
+          Entry *entry,
+          gboolean asked,
+          GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  touch (entry->record);
+  if (!nlx_store_save (manager->store, entry->record, &local_error))
+    {
+      if (asked)
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("Cannot save the record of server %s, so nothing "
+                       "was changed: %s; make room on the filesystem of "
+                       "state_path or repair it, then try again"),
+                     entry->record->instance->uuid, local_error->message);
+      else
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("Cannot save the record of server %s: %s; make room "
+                       "on the filesystem of state_path or repair it"),
+                     entry->record->instance->uuid, local_error->message);
+      return FALSE;
+    }
+  entry->unsaved = FALSE;
+  return TRUE;
+}
+
+/* Saves what an operation's end, a sync or a restart changed: it has
+ * happened on the host, so memory keeps it, and a failed save is retried
+ * every second until it works.  The record on disk meanwhile is older,
+ * and a restart reconciles it with what runs. */
 static void
 save (NlxManager *manager,
       Entry *entry)
 {
   g_autoptr(GError) error = NULL;
 
-  touch (entry->record);
-  if (!nlx_store_save (manager->store, entry->record, &error))
-    g_warning ("Instance %s: %s", entry->record->instance->uuid,
+  if (save_now (manager, entry, FALSE, &error))
+    return;
+  if (!entry->unsaved)
+    g_warning ("Instance %s: %s; retrying", entry->record->instance->uuid,
                error->message);
+  entry->unsaved = TRUE;
+  if (manager->save_source == NULL && !manager->closed)
+    {
+      manager->save_source = g_timeout_source_new_seconds (1);
+      g_source_set_callback (manager->save_source, retry_saves, manager, NULL);
+      g_source_attach (manager->save_source, manager->context);
+    }
+}
+
+/* Puts back the record as @before has it, keyed anew (the table's key is
+ * the record's own uuid string). */
+static void
+restore (NlxManager *manager,
+         Entry *entry,
+         JsonNode *before)
+{
+  g_autoptr(GError) error = NULL;
+  NlxRecord *old = nlx_record_new_from_node (before, &error);
+
+  /* It was written by nlx_record_to_node() a moment ago. */
+  g_return_if_fail (old != NULL);
+  g_hash_table_steal (manager->entries, entry->record->instance->uuid);
+  nlx_record_free (entry->record);
+  entry->record = old;
+  g_hash_table_insert (manager->entries, old->instance->uuid, entry);
+}
+
+/* Saves a change a caller asked for before it is acknowledged: when it
+ * cannot be saved, the record goes back to @before (as it was before the
+ * change), so that nothing changed, in memory or on disk, and the caller
+ * gets the error. */
+static gboolean
+commit (NlxManager *manager,
+        Entry *entry,
+        JsonNode *before,
+        GError **error)
+{
+  GError *local_error = NULL;
+
+  if (save_now (manager, entry, TRUE, &local_error))
+    return TRUE;
+  g_propagate_error (error, local_error);
+  restore (manager, entry, before);
+  return FALSE;
 }
 
 static void
@@ -433,21 +518,32 @@ static const NlxTaskState task_for_action[] = {
   [NLX_ACTION_DELETE] = NLX_TASK_STATE_DELETING,
 };
 
-static void
+/* Starts @action once its task state is saved.  @error is %NULL when
+ * nobody waits for the answer (a restart, a delete that waited for
+ * another operation): the action then runs even if the save failed, and
+ * the save is retried. */
+static gboolean
 start_action (NlxManager *manager,
               Entry *entry,
-              NlxAction action)
+              NlxAction action,
+              GError **error)
 {
-  Job *job = g_new0 (Job, 1);
+  g_autoptr(JsonNode) before = nlx_record_to_node (entry->record);
+  Job *job;
 
   entry->record->task_state = task_for_action[action];
   entry->generation++;
-  save (manager, entry);
+  if (error == NULL)
+    save (manager, entry);
+  else if (!commit (manager, entry, before, error))
+    return FALSE;
 
+  job = g_new0 (Job, 1);
   job->kind = JOB_ACTION;
   job->uuid = g_strdup (entry->record->instance->uuid);
   job->action = action;
   queue (manager, job);
+  return TRUE;
 }
 
 /* Drops a deleted instance's record, then its address: a crash in
@@ -561,23 +657,71 @@ finish_volume (NlxManager *manager,
   g_clear_pointer (&record->pending_volume, g_free);
   record->task_state = NLX_TASK_STATE_NONE;
   if (job->ok)
-    {
-      g_info ("Instance %s: volume %s %s", record->instance->uuid,
-              job->attachment->volume_id,
-              job->attach ? "attached" : "detached");
-      g_task_return_pointer (job->task,
-                             nlx_volume_attachment_new (job->attachment->volume_id,
-                                                        job->attachment->device,
-                                                        job->attachment->mount_path),
-                             (GDestroyNotify) nlx_volume_attachment_free);
-    }
+    g_info ("Instance %s: volume %s %s", record->instance->uuid,
+            job->attachment->volume_id, job->attach ? "attached" : "detached");
   else
+    g_warning ("Instance %s: volume %s not %s: %s", record->instance->uuid,
+               job->attachment->volume_id,
+               job->attach ? "attached" : "detached", job->error->message);
+}
+
+/* Tells the caller of an attach or detach how it ended, once the record
+ * says so. */
+static void
+answer_volume (Job *job)
+{
+  if (job->undo_cause != NULL)
     {
-      g_warning ("Instance %s: volume %s not %s: %s", record->instance->uuid,
-                 job->attachment->volume_id,
-                 job->attach ? "attached" : "detached", job->error->message);
-      g_task_return_error (job->task, g_steal_pointer (&job->error));
+      if (job->ok)
+        g_task_return_new_error (job->task, NLX_DRIVER_ERROR,
+                                 NLX_DRIVER_ERROR_FAILED,
+                                 _("Volume %s was not attached: %s; it was "
+                                   "detached again"),
+                                 job->attachment->volume_id,
+                                 job->undo_cause->message);
+      else
+        g_task_return_new_error (job->task, NLX_DRIVER_ERROR,
+                                 NLX_DRIVER_ERROR_FAILED,
+                                 _("Volume %s was attached but %s, and "
+                                   "detaching it again failed too: %s"),
+                                 job->attachment->volume_id,
+                                 job->undo_cause->message, job->error->message);
     }
+  else if (job->ok)
+    g_task_return_pointer (job->task,
+                           nlx_volume_attachment_new (job->attachment->volume_id,
+                                                      job->attachment->device,
+                                                      job->attachment->mount_path),
+                           (GDestroyNotify) nlx_volume_attachment_free);
+  else
+    g_task_return_error (job->task, g_steal_pointer (&job->error));
+}
+
+/* An attachment made whose record cannot say so (a restart would undo it
+ * behind the caller's back) is undone now: the record is put back as on
+ * disk, attaching with the volume pending, and a worker detaches it. */
+static void
+undo_attachment (NlxManager *manager,
+                 Entry *entry,
+                 JsonNode *before,
+                 Job *job,
+                 GError *cause)
+{
+  Job *undo = g_new0 (Job, 1);
+
+  g_warning ("Instance %s: volume %s was attached, but %s; detaching it "
+             "again", job->uuid, job->attachment->volume_id, cause->message);
+  restore (manager, entry, before);
+  entry->generation++;
+  undo->kind = JOB_VOLUME;
+  undo->uuid = g_strdup (job->uuid);
+  undo->attach = FALSE;
+  undo->attachment = nlx_volume_attachment_new (job->attachment->volume_id,
+                                                job->attachment->device,
+                                                job->attachment->mount_path);
+  undo->task = g_steal_pointer (&job->task);
+  undo->undo_cause = cause;
+  queue (manager, undo);
 }
 
 /* A failed snapshot leaves the instance as it was, as in Nova: only the
@@ -646,6 +790,7 @@ apply_job (NlxManager *manager,
            Job *job)
 {
   Entry *entry;
+  gboolean saved = FALSE;
 
   note_availability (manager, job->ok || !is_unavailable (job->error));
   if (job->kind == JOB_SYNC)
@@ -667,7 +812,22 @@ apply_job (NlxManager *manager,
       return;
     }
   if (job->kind == JOB_VOLUME)
-    finish_volume (manager, entry, job);
+    {
+      /* A new attachment is acknowledged only once saved: the record on
+       * disk still has it pending, which a restart undoes.  A detach is
+       * safe either way: a restart finishes a pending one. */
+      g_autoptr(JsonNode) before = NULL;
+      GError *error = NULL;
+
+      if (job->attach && job->ok && !entry->delete_pending)
+        before = nlx_record_to_node (entry->record);
+      finish_volume (manager, entry, job);
+      if (before != NULL && !(saved = save_now (manager, entry, FALSE, &error)))
+        {
+          undo_attachment (manager, entry, before, job, error);
+          return;
+        }
+    }
   else if (job->kind == JOB_SNAPSHOT)
     finish_snapshot (manager, entry, job);
   else
@@ -675,10 +835,12 @@ apply_job (NlxManager *manager,
   if (entry->delete_pending)
     {
       entry->delete_pending = FALSE;
-      start_action (manager, entry, NLX_ACTION_DELETE);
-      return;
+      start_action (manager, entry, NLX_ACTION_DELETE, NULL);
     }
-  save (manager, entry);
+  else if (!saved)
+    save (manager, entry);
+  if (job->kind == JOB_VOLUME)
+    answer_volume (job);
 }
 
 static gboolean
@@ -727,6 +889,31 @@ sync_instances (NlxManager *manager,
       g_ptr_array_add (job->sync, result);
     }
   queue (manager, job);
+}
+
+static gboolean
+retry_saves (gpointer data)
+{
+  NlxManager *manager = data;
+  GHashTableIter iter;
+  Entry *entry;
+  gboolean pending = FALSE;
+
+  g_hash_table_iter_init (&iter, manager->entries);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    {
+      if (!entry->unsaved)
+        continue;
+      if (save_now (manager, entry, FALSE, NULL))
+        g_message ("Instance %s: its record is saved again",
+                   entry->record->instance->uuid);
+      else
+        pending = TRUE;
+    }
+  if (pending)
+    return G_SOURCE_CONTINUE;
+  g_clear_pointer (&manager->save_source, g_source_unref);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -846,7 +1033,7 @@ reconcile (NlxManager *manager,
         {
           g_message ("Instance %s: finishing the delete a restart interrupted",
                      uuid);
-          start_action (manager, entry, NLX_ACTION_DELETE);
+          start_action (manager, entry, NLX_ACTION_DELETE, NULL);
           continue;
         }
       if (record->task_state == NLX_TASK_STATE_SPAWNING ||
@@ -1353,7 +1540,7 @@ nlx_manager_create (NlxManager *manager,
   entry->record->task_state = NLX_TASK_STATE_SPAWNING;
   /* Durable before anything exists on the host: a crash from here on is
    * found and cleaned up at the next start. */
-  if (!nlx_store_save (manager->store, entry->record, error))
+  if (!save_now (manager, entry, TRUE, error))
     {
       nlx_ipam_release (manager->ipam, instance->uuid, NULL);
       entry_free (entry);
@@ -1381,6 +1568,7 @@ nlx_manager_rename (NlxManager *manager,
                     GError **error)
 {
   Entry *entry = find (manager, uuid, error);
+  g_autoptr(JsonNode) before = NULL;
 
   if (entry == NULL)
     return FALSE;
@@ -1392,10 +1580,10 @@ nlx_manager_rename (NlxManager *manager,
                    NLX_INSTANCE_NAME_MAX);
       return FALSE;
     }
+  before = nlx_record_to_node (entry->record);
   g_free (entry->record->instance->name);
   entry->record->instance->name = g_strdup (name);
-  save (manager, entry);
-  return TRUE;
+  return commit (manager, entry, before, error);
 }
 
 static const char *
@@ -1501,17 +1689,19 @@ nlx_manager_act (NlxManager *manager,
       /* As in Nova, delete wins over whatever runs, once it ends. */
       if (record->task_state != NLX_TASK_STATE_DELETING)
         {
-          entry->delete_pending = TRUE;
+          g_autoptr(JsonNode) before = nlx_record_to_node (record);
+
           record->task_state = NLX_TASK_STATE_DELETING;
-          save (manager, entry);
+          if (!commit (manager, entry, before, error))
+            return FALSE;
+          entry->delete_pending = TRUE;
         }
       return TRUE;
     }
   if (!check_idle (record, allowed_from (action), action_name (action), error))
     return FALSE;
   g_info ("Instance %s: %s", record->instance->uuid, action_name (action));
-  start_action (manager, entry, action);
-  return TRUE;
+  return start_action (manager, entry, action, error);
 }
 
 /* Entry @uuid, when the hypervisor answers and the entry is idle and in
@@ -1556,6 +1746,8 @@ nlx_manager_rebuild (NlxManager *manager,
                             error);
   NlxRecord *record;
   NlxInstance *current;
+  g_autoptr(JsonNode) before = NULL;
+  gboolean stop_after;
   Job *job;
 
   if (entry == NULL)
@@ -1595,12 +1787,8 @@ nlx_manager_rebuild (NlxManager *manager,
   g_date_time_unref (instance->created_at);
   instance->created_at = g_date_time_ref (current->created_at);
 
-  g_info ("Instance %s: rebuilding from image %s", current->uuid, image->id);
-  job = g_new0 (Job, 1);
-  job->kind = JOB_REBUILD;
-  job->uuid = g_strdup (current->uuid);
-  job->stop_after = record->vm_state == NLX_VM_STATE_STOPPED;
-  job->image = g_steal_pointer (&image);
+  before = nlx_record_to_node (record);
+  stop_after = record->vm_state == NLX_VM_STATE_STOPPED;
   /* The table's key is the record's uuid string: key it anew. */
   g_hash_table_steal (manager->entries, current->uuid);
   record->instance = g_steal_pointer (&owned);
@@ -1608,7 +1796,16 @@ nlx_manager_rebuild (NlxManager *manager,
   nlx_instance_free (current);
   record->task_state = NLX_TASK_STATE_REBUILDING;
   entry->generation++;
-  save (manager, entry);
+  if (!commit (manager, entry, before, error))
+    return FALSE;
+
+  g_info ("Instance %s: rebuilding from image %s", record->instance->uuid,
+          image->id);
+  job = g_new0 (Job, 1);
+  job->kind = JOB_REBUILD;
+  job->uuid = g_strdup (record->instance->uuid);
+  job->stop_after = stop_after;
+  job->image = g_steal_pointer (&image);
   job->instance = copy_instance (record->instance);
   queue (manager, job);
   return TRUE;
@@ -1639,6 +1836,7 @@ nlx_manager_create_image_async (NlxManager *manager,
                             VM (ACTIVE) | VM (STOPPED) | VM (PAUSED),
                             "createImage", &error);
   g_autoptr(NlxImage) source = NULL;
+  g_autoptr(JsonNode) before = NULL;
   NlxRecord *record;
   Job *job;
 
@@ -1698,10 +1896,16 @@ nlx_manager_create_image_async (NlxManager *manager,
                        g_strdup (uuid));
   job->task = g_object_ref (task);
 
-  g_info ("Instance %s: snapshot as image %s", uuid, name);
+  before = nlx_record_to_node (record);
   record->task_state = NLX_TASK_STATE_IMAGE_SNAPSHOT;
   entry->generation++;
-  save (manager, entry);
+  if (!commit (manager, entry, before, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      job_free (job);
+      return;
+    }
+  g_info ("Instance %s: snapshot as image %s", uuid, name);
   queue (manager, job);
 }
 
@@ -1869,22 +2073,23 @@ check_volume_change (NlxManager *manager,
   return TRUE;
 }
 
+/* Starts the attach or detach once the record says so on disk, with
+ * the attachment (already in the record when attaching) pending; @before
+ * is the record as it was before, put back if that cannot be saved. */
 static void
 start_volume_job (NlxManager *manager,
                   Entry *entry,
+                  JsonNode *before,
                   const NlxVolumeAttachment *attachment,
                   gboolean attach,
                   GTask *task)
 {
   NlxRecord *record = entry->record;
   Job *job = g_new0 (Job, 1);
+  GError *error = NULL;
 
-  record->task_state = attach ? NLX_TASK_STATE_ATTACHING_VOLUME
-                              : NLX_TASK_STATE_DETACHING_VOLUME;
-  record->pending_volume = g_strdup (attachment->volume_id);
-  entry->generation++;
-  save (manager, entry);
-
+  /* Copied first: @attachment may be the record's, which a failed save
+   * replaces. */
   job->kind = JOB_VOLUME;
   job->uuid = g_strdup (record->instance->uuid);
   job->attach = attach;
@@ -1892,6 +2097,17 @@ start_volume_job (NlxManager *manager,
                                                attachment->device,
                                                attachment->mount_path);
   job->task = g_object_ref (task);
+
+  record->task_state = attach ? NLX_TASK_STATE_ATTACHING_VOLUME
+                              : NLX_TASK_STATE_DETACHING_VOLUME;
+  record->pending_volume = g_strdup (attachment->volume_id);
+  entry->generation++;
+  if (!commit (manager, entry, before, &error))
+    {
+      g_task_return_error (task, error);
+      job_free (job);
+      return;
+    }
   queue (manager, job);
 }
 
@@ -1917,6 +2133,7 @@ nlx_manager_attach_volume_async (NlxManager *manager,
 {
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
   g_autoptr(NlxVolumeAttachment) attachment = NULL;
+  g_autoptr(JsonNode) before = NULL;
   g_autofree char *free_device = NULL;
   GError *error = NULL;
   Entry *entry = find (manager, uuid, &error);
@@ -1951,9 +2168,10 @@ nlx_manager_attach_volume_async (NlxManager *manager,
   g_info ("Instance %s: attaching volume %s at %s%s%s", instance->uuid,
           volume_id, device, mount_path ? ", mounted at " : "",
           mount_path ? mount_path : "");
+  before = nlx_record_to_node (entry->record);
   g_ptr_array_add (instance->volumes,
                    nlx_volume_attachment_new (volume_id, device, mount_path));
-  start_volume_job (manager, entry, attachment, TRUE, task);
+  start_volume_job (manager, entry, before, attachment, TRUE, task);
 }
 
 /**
@@ -1984,6 +2202,7 @@ nlx_manager_detach_volume_async (NlxManager *manager,
                                  gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  g_autoptr(JsonNode) before = NULL;
   GError *error = NULL;
   Entry *entry = find (manager, uuid, &error);
   const NlxVolumeAttachment *attachment = NULL;
@@ -2002,7 +2221,8 @@ nlx_manager_detach_volume_async (NlxManager *manager,
       return;
     }
   g_info ("Instance %s: detaching volume %s", uuid, volume_id);
-  start_volume_job (manager, entry, attachment, FALSE, task);
+  before = nlx_record_to_node (entry->record);
+  start_volume_job (manager, entry, before, attachment, FALSE, task);
 }
 
 gboolean

@@ -717,6 +717,118 @@ test_second_daemon (Fixture *f,
   nlx_test_delete_and_wait (f->session, id);
 }
 
+/* ---- saved before acknowledged -------------------------------------------- */
+
+/* Makes every save of a record fail, as a full or broken filesystem
+ * would, in a way root cannot bypass (chmod does not stop root): the
+ * records directory moves aside and a file takes its name. */
+static void
+break_records (Fixture *f)
+{
+  g_autofree char *records = g_build_filename (f->dir, "state", "records", NULL);
+  g_autofree char *aside = g_build_filename (f->dir, "records-aside", NULL);
+
+  g_assert_cmpint (g_rename (records, aside), ==, 0);
+  g_assert_true (g_file_set_contents (records, "not a directory", -1, NULL));
+}
+
+static void
+repair_records (Fixture *f)
+{
+  g_autofree char *records = g_build_filename (f->dir, "state", "records", NULL);
+  g_autofree char *aside = g_build_filename (f->dir, "records-aside", NULL);
+
+  g_assert_cmpint (g_unlink (records), ==, 0);
+  g_assert_cmpint (g_rename (aside, records), ==, 0);
+}
+
+/* With records that cannot be saved, every change a caller asks for is
+ * refused with a 5xx that says why, and changes nothing, in memory or on
+ * disk; before, rename answered 200, stop 202 and attach 200 while
+ * nothing was saved.  The end of an operation that already ran is kept,
+ * and saved once the disk allows. */
+static void
+test_save_failure (Fixture *f,
+                   gconstpointer data)
+{
+  g_autofree char *id = nlx_test_create (f->session, "steadfast", "test-image",
+                                         NULL);
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  g_autofree char *attachments = g_strconcat (path, "/os-volume_attachments",
+                                              NULL);
+  g_autofree char *action = g_strconcat (path, "/action", NULL);
+  g_autofree char *aside = g_build_filename (f->dir, "records-aside", NULL);
+  g_autofree char *record = NULL;
+  g_autofree char *contents = NULL;
+  g_autoptr(GHashTable) before = NULL;
+  g_autoptr(GHashTable) after = NULL;
+  g_autoptr(JsonNode) shown = NULL;
+  g_autoptr(JsonNode) shown_after = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  static const char * const actions[] = {
+    "{\"os-stop\": null}",
+    "{\"pause\": null}",
+    "{\"reboot\": {\"type\": \"HARD\"}}",
+    "{\"rebuild\": {\"imageRef\": \"test-image\"}}",
+    "{\"createImage\": {\"name\": \"nlxtest-unsaved\"}}",
+  };
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/os-volumes",
+                                  "{\"volume\": {\"display_name\": \"nlxtest-vol\", "
+                                  "\"size_mb\": 8}}", NULL), ==, 200);
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  shown = nlx_test_show (f->session, id);
+  break_records (f);
+  before = snapshot_tree (aside);
+
+  nlx_test_expect_fault (f->session, "PUT", path,
+                         "{\"server\": {\"name\": \"renamed\"}}", 500,
+                         "computeFault");
+  for (guint i = 0; i < G_N_ELEMENTS (actions); i++)
+    nlx_test_expect_fault (f->session, "POST", action, actions[i], 500,
+                           "computeFault");
+  nlx_test_expect_fault (f->session, "POST", attachments,
+                         "{\"volumeAttachment\": {\"volumeId\": \"nlxtest-vol\"}}",
+                         500, "computeFault");
+  nlx_test_expect_fault (f->session, "DELETE", path, NULL, 500, "computeFault");
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
+                         "{\"server\": {\"name\": \"newcomer\", \"flavorRef\": "
+                         "\"m1.tiny\", \"imageRef\": \"test-image\"}}", 500,
+                         "computeFault");
+
+  /* Nothing changed: not the server the API shows, not the records. */
+  shown_after = nlx_test_show (f->session, id);
+  g_assert_true (json_node_equal (shown, shown_after));
+  after = snapshot_tree (aside);
+  assert_same_tree (before, after);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/servers", NULL,
+                                  &list), ==, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                      json_node_get_object (list), "servers")), ==, 1);
+  repair_records (f);
+
+  /* An operation whose end cannot be saved: its outcome stays, and is
+   * saved once the records can be written again. */
+  g_assert_cmpint (nlx_test_act (f->session, id, "{\"os-stop\": null}"), ==, 202);
+  break_records (f);
+  nlx_test_wait_for_status (f->session, id, "SHUTOFF");
+  repair_records (f);
+  record = g_build_filename (f->dir, "state", "records", NULL);
+  g_free (record);
+  record = g_strdup_printf ("%s/state/records/%s.json", f->dir, id);
+  for (guint i = 0; i < 100; i++)
+    {
+      g_clear_pointer (&contents, g_free);
+      g_assert_true (g_file_get_contents (record, &contents, NULL, NULL));
+      if (strstr (contents, "\"stopped\"") != NULL)
+        break;
+      g_usleep (50 * 1000);
+    }
+  g_assert_nonnull (strstr (contents, "\"stopped\""));
+  g_assert_nonnull (strstr (contents, "\"task_state\" : null"));
+  nlx_test_delete_and_wait (f->session, id);
+}
+
 #define BRIDGE "nlxtestbr0"
 
 /* The one address of @id's "addresses", checked against GET .../ips. */
@@ -1224,6 +1336,7 @@ main (int argc,
   ADD ("/nlx/api/servers/spawn-failure", test_spawn_failure, NULL);
   ADD ("/nlx/api/servers/bad-requests", test_bad_requests, NULL);
   ADD ("/nlx/api/servers/restart", test_restart, NULL);
+  ADD ("/nlx/api/servers/save-failure", test_save_failure, NULL);
   ADD ("/nlx/api/servers/addresses", test_addresses,
        "[network]\nbridge = " BRIDGE "\ncidr = 10.251.200.0/29\n");
   ADD ("/nlx/api/tcp-token", test_tcp_token,
