@@ -49,6 +49,9 @@ struct _NlxManager {
   NlxStore *store;
   GMainContext *context;
   GHashTable *entries;          /* uuid -> Entry */
+  /* uuids of records that could not be read: their servers are left
+   * alone and keep their addresses */
+  GHashTable *quarantined;
   GThreadPool *workers;
   guint running;                /* operations in workers */
   GSource *sync_source;
@@ -156,6 +159,7 @@ manager_unref (NlxManager *manager)
   if (!g_atomic_ref_count_dec (&manager->refs))
     return;
   g_free (manager->host);
+  g_clear_pointer (&manager->quarantined, g_hash_table_unref);
   nlx_lock_release (manager->volumes_lock);
   nlx_volume_settings_free (manager->volumes);
   nlx_image_store_free (manager->images);
@@ -988,17 +992,73 @@ undo_volume (NlxManager *manager,
   g_clear_pointer (&record->pending_volume, g_free);
 }
 
+/* The allocations, rebuilt from what the records and the running
+ * domains say, in case the file lost some (deleted, restored from an old
+ * backup): an address a server has must never be handed out again.
+ * What runs comes last, so it wins over a record. */
+static void
+rebuild_addresses (NlxManager *manager,
+                   char **domains)
+{
+  GHashTableIter iter;
+  Entry *entry;
+
+  g_hash_table_iter_init (&iter, manager->entries);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    {
+      const NlxInstance *instance = entry->record->instance;
+      g_autoptr(GError) error = NULL;
+
+      if (instance->vif == NULL ||
+          g_strcmp0 (nlx_ipam_lookup (manager->ipam, instance->uuid),
+                     instance->vif->address) == 0)
+        continue;
+      if (nlx_ipam_reserve (manager->ipam, instance->uuid,
+                            instance->vif->address, &error))
+        g_message ("Instance %s: address %s, which its record has, is "
+                   "allocated to it again", instance->uuid,
+                   instance->vif->address);
+      else
+        g_warning ("Instance %s: %s", instance->uuid, error->message);
+    }
+  for (guint i = 0; domains[i] != NULL; i++)
+    {
+      g_autoptr(NlxVif) vif = NULL;
+      g_autoptr(GError) error = NULL;
+
+      if (!nlx_virt_get_vif (manager->virt, domains[i], &vif, &error))
+        {
+          g_warning ("Instance %s: cannot read its interface from the "
+                     "hypervisor: %s", domains[i], error->message);
+          continue;
+        }
+      if (vif == NULL ||
+          g_strcmp0 (nlx_ipam_lookup (manager->ipam, domains[i]),
+                     vif->address) == 0)
+        continue;
+      if (nlx_ipam_reserve (manager->ipam, domains[i], vif->address, &error))
+        g_message ("Instance %s: address %s, which its domain has, is "
+                   "allocated to it again", domains[i], vif->address);
+      else
+        g_warning ("Instance %s: %s", domains[i], error->message);
+    }
+}
+
 /* An address whose instance has no record was allocated by a create or
- * kept by a delete that a crash interrupted. */
+ * kept by a delete that a crash interrupted, unless a domain still has
+ * it or its record is quarantined. */
 static gboolean
 release_orphan_addresses (NlxManager *manager,
+                          char **domains,
                           GError **error)
 {
   g_auto(GStrv) holders = nlx_ipam_list (manager->ipam);
 
   for (guint i = 0; holders[i] != NULL; i++)
     {
-      if (g_hash_table_contains (manager->entries, holders[i]))
+      if (g_hash_table_contains (manager->entries, holders[i]) ||
+          g_hash_table_contains (manager->quarantined, holders[i]) ||
+          g_strv_contains ((const char * const *) domains, holders[i]))
         continue;
       g_message ("Releasing address %s of instance %s, which has no record",
                  nlx_ipam_lookup (manager->ipam, holders[i]), holders[i]);
@@ -1036,11 +1096,36 @@ reconcile (NlxManager *manager,
           start_action (manager, entry, NLX_ACTION_DELETE, NULL);
           continue;
         }
+      if ((record->task_state == NLX_TASK_STATE_SPAWNING ||
+           record->vm_state == NLX_VM_STATE_BUILDING) &&
+          g_strv_contains ((const char * const *) running, uuid) &&
+          nlx_virt_get_info (manager->virt, uuid, &info, NULL) &&
+          (info.state == NLX_POWER_STATE_RUNNING ||
+           info.state == NLX_POWER_STATE_PAUSED))
+        {
+          /* The record may be stale (the end of the build could not be
+           * saved), and what runs may hold work: never destroy it on the
+           * strength of the record alone. */
+          g_warning ("Instance %s: its build was interrupted, or its end "
+                     "was not saved, but its domain runs; leaving it alone "
+                     "in ERROR", uuid);
+          record->task_state = NLX_TASK_STATE_NONE;
+          record->vm_state = NLX_VM_STATE_ERROR;
+          record->power_state = info.state;
+          set_fault (record, _("The build was interrupted by a restart of "
+                               "the compute service, or its end could not be "
+                               "saved, but the server's container runs and "
+                               "was left alone; reboot it (hard) to make it "
+                               "ACTIVE, or delete it"));
+          save (manager, entry);
+          continue;
+        }
       if (record->task_state == NLX_TASK_STATE_SPAWNING ||
           record->vm_state == NLX_VM_STATE_BUILDING)
         {
-          /* A half-built instance cannot be trusted; remove what exists
-           * and keep the record in ERROR for its owner to see. */
+          /* A half-built instance that does not run cannot be trusted;
+           * remove what exists and keep the record in ERROR for its
+           * owner to see. */
           g_message ("Instance %s: its build was interrupted; cleaning up",
                      uuid);
           if (!nlx_virt_destroy (manager->virt, uuid, &local_error))
@@ -1091,12 +1176,19 @@ reconcile (NlxManager *manager,
       save (manager, entry);
     }
 
+  rebuild_addresses (manager, running);
   for (guint i = 0; running[i] != NULL; i++)
-    if (!g_hash_table_contains (manager->entries, running[i]))
+    if (g_hash_table_contains (manager->quarantined, running[i]))
+      g_warning ("Instance %s: its record cannot be read and is in "
+                 "quarantine; its domain is left alone and keeps address %s",
+                 running[i], nlx_ipam_lookup (manager->ipam, running[i])
+                               ? nlx_ipam_lookup (manager->ipam, running[i])
+                               : "none");
+    else if (!g_hash_table_contains (manager->entries, running[i]))
       g_message ("Domain of instance %s has no record here; leaving it "
                  "alone (remove it with nova-lxc-virt destroy if it is "
                  "stale)", running[i]);
-  return release_orphan_addresses (manager, error);
+  return release_orphan_addresses (manager, running, error);
 }
 
 /**
@@ -1147,6 +1239,7 @@ nlx_manager_new (const NlxConfig *config,
   g_autofree char *dir = g_build_filename (config->state_path, "records", NULL);
   g_autoptr(NlxManager) manager = g_new0 (NlxManager, 1);
   g_autoptr(GPtrArray) records = NULL;
+  g_autoptr(GPtrArray) quarantined = NULL;
 
   g_atomic_ref_count_init (&manager->refs);
   manager->config = config;
@@ -1156,6 +1249,8 @@ nlx_manager_new (const NlxConfig *config,
   manager->available = TRUE;
   manager->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                             (GDestroyNotify) entry_free);
+  manager->quarantined = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                g_free, NULL);
   manager->workers = g_thread_pool_new (work, NULL, MAX_WORKERS, FALSE, NULL);
   manager->volumes = nlx_volume_settings_new (config->keyfile, error);
   if (manager->volumes == NULL)
@@ -1190,9 +1285,12 @@ nlx_manager_new (const NlxConfig *config,
   manager->store = nlx_store_open (dir, error);
   if (manager->store == NULL)
     return NULL;
-  records = nlx_store_load_all (manager->store, error);
+  records = nlx_store_load_all (manager->store, &quarantined, error);
   if (records == NULL)
     return NULL;
+  for (guint i = 0; i < quarantined->len; i++)
+    g_hash_table_add (manager->quarantined,
+                      g_steal_pointer (&quarantined->pdata[i]));
   for (guint i = 0; i < records->len; i++)
     {
       Entry *entry = g_new0 (Entry, 1);
@@ -1526,7 +1624,8 @@ nlx_manager_create (NlxManager *manager,
   if (!check_available (manager, error) ||
       !check_volumes_free (manager, instance, error))
     return NULL;
-  if (g_hash_table_contains (manager->entries, instance->uuid))
+  if (g_hash_table_contains (manager->entries, instance->uuid) ||
+      g_hash_table_contains (manager->quarantined, instance->uuid))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
                    _("Instance %s already exists"), instance->uuid);

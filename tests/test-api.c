@@ -956,6 +956,175 @@ test_addresses (Fixture *f,
   nlx_test_delete_and_wait (f->session, ids->pdata[0]);
 }
 
+/* ---- reconciliation and quarantine ---------------------------------------- */
+
+/* Rewrites @id's record on disk with @member set to @value. */
+static void
+edit_record (Fixture *f,
+             const char *id,
+             const char *member,
+             const char *value)
+{
+  g_autofree char *path = g_strdup_printf ("%s/state/records/%s.json", f->dir, id);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  g_assert_true (json_parser_load_from_file (parser, path, &error));
+  json_object_set_string_member (json_node_get_object (json_parser_get_root (parser)),
+                                 member, value);
+  text = json_to_string (json_parser_get_root (parser), TRUE);
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+}
+
+/* A record that says "spawning" while the domain runs (the end of the
+ * build could not be saved) leaves the domain alone: before, the restart
+ * destroyed the running container on the strength of the record. */
+static void
+test_stale_build_record (Fixture *f,
+                         gconstpointer data)
+{
+  g_autofree char *id = nlx_test_create (f->session, "kept", "test-image", NULL);
+  g_autoptr(JsonNode) reply = NULL;
+  JsonObject *server;
+
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  daemon_stop (f);
+  edit_record (f, id, "vm_state", "building");
+  edit_record (f, id, "task_state", "spawning");
+  daemon_start (f);
+  g_assert_no_error (f->start_error);
+
+  reply = nlx_test_show (f->session, id);
+  server = nlx_test_object_at (reply, "server");
+  g_assert_cmpstr (json_object_get_string_member (server, "status"), ==, "ERROR");
+  /* Still running, and said so. */
+  g_assert_cmpint (json_object_get_int_member (server, "OS-EXT-STS:power_state"), ==, 1);
+  g_assert_nonnull (strstr (json_object_get_string_member (
+                              json_object_get_object_member (server, "fault"),
+                              "message"), "left alone"));
+  /* A hard reboot makes it ACTIVE: the container was never removed. */
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}",
+                         NULL, "ACTIVE");
+  nlx_test_delete_and_wait (f->session, id);
+}
+
+/* An unreadable record is moved into quarantine, its server left running
+ * and its address kept; addresses.json deleted is rebuilt from records
+ * and running domains; temporaries of interrupted saves are removed.
+ * Before, the next server got the address of the running orphan, and
+ * with addresses.json gone that of a live server. */
+static void
+test_quarantine_and_addresses (Fixture *f,
+                               gconstpointer data)
+{
+  g_autofree char *orphan = nlx_test_create (f->session, "orphan", "test-image", NULL);
+  g_autofree char *kept = nlx_test_create (f->session, "kept", "test-image", NULL);
+  g_autofree char *orphan_address = address_of (f, orphan);
+  g_autofree char *kept_address = address_of (f, kept);
+  g_autofree char *record = g_strdup_printf ("%s/state/records/%s.json", f->dir, orphan);
+  g_autofree char *moved = g_strdup_printf ("%s/state/records/quarantine/%s.json",
+                                            f->dir, orphan);
+  g_autofree char *addresses = g_build_filename (f->dir, "state", "network",
+                                                 "addresses.json", NULL);
+  g_autofree char *tmp_record = g_strdup_printf ("%s/state/records/%s.json.Ab12Cd",
+                                                 f->dir, kept);
+  g_autofree char *tmp_addresses = g_strconcat (addresses, ".xY34zW", NULL);
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(JsonNode) list = NULL;
+  g_autofree char *contents = NULL;
+
+  nlx_test_wait_for_status (f->session, orphan, "ACTIVE");
+  nlx_test_wait_for_status (f->session, kept, "ACTIVE");
+
+  /* addresses.json lost: rebuilt from the records. */
+  daemon_stop (f);
+  g_assert_cmpint (g_unlink (addresses), ==, 0);
+  daemon_start (f);
+  g_assert_no_error (f->start_error);
+  {
+    char *id = nlx_test_create (f->session, "first-newcomer", "test-image", NULL);
+    g_autofree char *address = address_of (f, id);
+
+    g_ptr_array_add (ids, id);
+    g_assert_cmpstr (address, !=, orphan_address);
+    g_assert_cmpstr (address, !=, kept_address);
+    nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  }
+
+  /* A record damaged and addresses.json lost again: the running domain
+   * still holds its address. */
+  daemon_stop (f);
+  g_assert_true (g_file_set_contents (record, "{\"instance\": {\"uuid\": ", -1, NULL));
+  g_assert_cmpint (g_unlink (addresses), ==, 0);
+  g_assert_true (g_file_set_contents (tmp_record, "{", -1, NULL));
+  g_assert_true (g_file_set_contents (tmp_addresses, "{", -1, NULL));
+  daemon_start (f);
+  g_assert_no_error (f->start_error);
+
+  /* Quarantined with its bytes, not forgotten; temporaries gone. */
+  g_assert_false (g_file_test (record, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_get_contents (moved, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "{\"instance\": {\"uuid\": ");
+  g_assert_false (g_file_test (tmp_record, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (tmp_addresses, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/servers", NULL,
+                                  &list), ==, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                      json_node_get_object (list), "servers")), ==, 2);
+
+  /* The kept server keeps its address, and no new server gets one a
+   * running domain holds. */
+  {
+    g_autofree char *again = address_of (f, kept);
+
+    g_assert_cmpstr (again, ==, kept_address);
+  }
+  for (guint i = 0; i < 1; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("newcomer-%u", i);
+      char *id = nlx_test_create (f->session, name, "test-image", NULL);
+      g_autofree char *address = address_of (f, id);
+
+      g_assert_cmpstr (address, !=, orphan_address);
+      g_assert_cmpstr (address, !=, kept_address);
+      for (guint j = 0; j < ids->len; j++)
+        {
+          g_autofree char *other = address_of (f, ids->pdata[j]);
+
+          g_assert_cmpstr (address, !=, other);
+        }
+      g_ptr_array_add (ids, id);
+      nlx_test_wait_for_status (f->session, id, "ACTIVE");
+    }
+  /* And the same at the next start, from the quarantine. */
+  daemon_stop (f);
+  daemon_start (f);
+  g_assert_no_error (f->start_error);
+  {
+    g_autofree char *id = nlx_test_create (f->session, "late", "test-image", NULL);
+    g_autofree char *address = address_of (f, id);
+
+    g_ptr_array_add (ids, g_strdup (id));
+    g_assert_cmpstr (address, !=, orphan_address);
+  }
+
+  g_ptr_array_add (ids, g_strdup (kept));
+  for (guint i = 0; i < ids->len; i++)
+    {
+      nlx_test_wait_for_status (f->session, ids->pdata[i], "ACTIVE");
+      nlx_test_delete_and_wait (f->session, ids->pdata[i]);
+    }
+  /* The orphan's domain, which the daemon left alone. */
+  daemon_stop (f);
+  {
+    g_autoptr(NlxConfig) config = nlx_config_new_from_data (f->config_text, NULL);
+    g_autoptr(NlxVirt) virt = nlx_virt_open ("fake", config->keyfile, NULL);
+
+    g_assert_true (nlx_virt_destroy (virt, orphan, NULL));
+  }
+}
+
 static void
 test_tcp_token (Fixture *f,
                 gconstpointer data)
@@ -1338,6 +1507,11 @@ main (int argc,
   ADD ("/nlx/api/servers/restart", test_restart, NULL);
   ADD ("/nlx/api/servers/save-failure", test_save_failure, NULL);
   ADD ("/nlx/api/servers/addresses", test_addresses,
+       "[network]\nbridge = " BRIDGE "\ncidr = 10.251.200.0/29\n");
+  ADD ("/nlx/api/servers/stale-build-record", test_stale_build_record,
+       "[fake]\nshared = stale-build-record\n");
+  ADD ("/nlx/api/servers/quarantine-and-addresses", test_quarantine_and_addresses,
+       "[fake]\nshared = quarantine-and-addresses\n"
        "[network]\nbridge = " BRIDGE "\ncidr = 10.251.200.0/29\n");
   ADD ("/nlx/api/tcp-token", test_tcp_token,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");
