@@ -26,12 +26,12 @@ static const char * const api_keys[] = {
 static const char * const libvirt_keys[] = {
   "connection_uri", "wait_soft_reboot_seconds", NULL
 };
-/* The fake driver's, for tests of the layers above the driver. */
 static const char * const volumes_keys[] = {
   "path", "allowed_roots", "filesystem_whitelist", "verify", NULL
 };
+/* The fake driver's, for tests of the layers above the driver. */
 static const char * const fake_keys[] = {
-  "delay_ms", "foreign_instances", NULL
+  "delay_ms", "foreign_instances", "shared", "event_interval_ms", NULL
 };
 static const char * const flavor_keys[] = {
   "vcpus", "memory_mb", "root_gb", "privileged", NULL

@@ -5,6 +5,7 @@
 
 #include "nlx-config.h"
 #include "nlx-image-store.h"
+#include "nlx-lock.h"
 #include "nlx-record.h"
 #include "nlx-virt.h"
 #include "nlx-volume.h"
@@ -29,9 +30,12 @@ typedef enum {
   NLX_ACTION_DELETE,
 } NlxAction;
 
+NlxLock *nlx_manager_lock_state (const NlxConfig *config,
+                                 GError **error);
 NlxManager *nlx_manager_new (const NlxConfig *config,
                              NlxVirt *virt,
                              GError **error);
+void nlx_manager_stop (NlxManager *manager);
 void nlx_manager_free (NlxManager *manager);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxManager, nlx_manager_free)
 

@@ -6,6 +6,8 @@
  * would. */
 #include "config.h"
 
+#include <signal.h>
+#include <unistd.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
@@ -47,6 +49,7 @@ serve (gpointer data)
   Fixture *f = data;
   g_autoptr(GMainContext) context = g_main_context_new ();
   g_autoptr(NlxConfig) config = NULL;
+  g_autoptr(NlxLock) state_lock = NULL;
   g_autoptr(NlxVirt) virt = NULL;
   g_autoptr(NlxManager) manager = NULL;
   g_autoptr(NlxApi) api = NULL;
@@ -55,6 +58,8 @@ serve (gpointer data)
   g_main_context_push_thread_default (context);
   config = nlx_config_new_from_data (f->config_text, &error);
   if (config != NULL)
+    state_lock = nlx_manager_lock_state (config, &error);
+  if (state_lock != NULL)
     virt = nlx_virt_open (config->compute_driver, config->keyfile, &error);
   if (virt != NULL)
     manager = nlx_manager_new (config, virt, &error);
@@ -73,9 +78,12 @@ serve (gpointer data)
   if (api != NULL)
     g_main_loop_run (f->loop);
   f->api = NULL;
+  /* As the daemon stops: events, then the driver, then the manager. */
   g_clear_pointer (&api, nlx_api_free);
-  g_clear_pointer (&manager, nlx_manager_free);
+  if (manager != NULL)
+    nlx_manager_stop (manager);
   g_clear_pointer (&virt, nlx_virt_close);
+  g_clear_pointer (&manager, nlx_manager_free);
   g_main_context_pop_thread_default (context);
   return NULL;
 }
@@ -595,6 +603,330 @@ test_foreign_instances (Fixture *f,
   g_assert_cmpint (statistic (f, "vcpus_used"), ==, 0);
 }
 
+/* ---- one daemon per state ------------------------------------------------ */
+
+/* Every file under @dir, by relative path, with its bytes. */
+static void
+read_tree (GHashTable *files,
+           const char *dir,
+           const char *prefix)
+{
+  g_autoptr(GDir) handle = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  if (handle == NULL)
+    return;
+  while ((name = g_dir_read_name (handle)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autofree char *relative = g_build_filename (prefix, name, NULL);
+      char *contents = NULL;
+
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        read_tree (files, path, relative);
+      else if (g_file_get_contents (path, &contents, NULL, NULL))
+        g_hash_table_insert (files, g_steal_pointer (&relative), contents);
+    }
+}
+
+static GHashTable *
+snapshot_tree (const char *dir)
+{
+  GHashTable *files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                             g_free);
+
+  read_tree (files, dir, "");
+  return files;
+}
+
+static void
+assert_same_tree (GHashTable *before,
+                  GHashTable *after)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, before);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      g_test_message ("comparing %s", (char *) key);
+      g_assert_cmpstr (g_hash_table_lookup (after, key), ==, value);
+    }
+  g_assert_cmpuint (g_hash_table_size (after), ==, g_hash_table_size (before));
+}
+
+static void
+on_exited (GObject *source,
+           GAsyncResult *result,
+           gpointer data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+/* Runs the real daemon on @config_text; it must exit within 20 s (a
+ * second daemon that does not is killed and fails the test), or, with
+ * @socket, once it serves there, it is sent SIGTERM.  Freed memory is
+ * filled with a pattern (MALLOC_PERTURB_), so that a use after free
+ * shows.  Returns its exit status, or -1 when a signal killed it, with
+ * what it printed in @err. */
+static int
+run_daemon (Fixture *f,
+            const char *config_text,
+            const char *socket,
+            char **err)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autoptr(GSubprocess) daemon = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *conf = g_build_filename (f->dir, "second.conf", NULL);
+  g_autofree char *log = g_build_filename (f->dir, "second.log", NULL);
+  g_autofree char *binary = g_build_filename (g_getenv ("NLX_TOP_BUILDDIR"),
+                                              "src", "nova-lxc-compute", NULL);
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  gboolean exited = FALSE;
+
+  g_assert_nonnull (g_getenv ("NLX_TOP_BUILDDIR"));
+  g_assert_true (g_file_set_contents (conf, config_text, -1, NULL));
+  g_subprocess_launcher_set_stderr_file_path (launcher, log);
+  g_subprocess_launcher_setenv (launcher, "MALLOC_PERTURB_", "165", TRUE);
+  daemon = g_subprocess_launcher_spawn (launcher, &error, binary, "--config",
+                                        conf, NULL);
+  g_assert_no_error (error);
+  g_main_context_push_thread_default (context);
+  g_subprocess_wait_async (daemon, NULL, on_exited, &exited);
+  if (socket != NULL)
+    {
+      g_autofree char *text = NULL;
+
+      /* Serving, with events flowing for a while. */
+      while (!exited && g_get_monotonic_time () < deadline &&
+             (!g_file_get_contents (log, &text, NULL, NULL) ||
+              strstr (text, "serving on") == NULL))
+        {
+          g_clear_pointer (&text, g_free);
+          if (!g_main_context_iteration (context, FALSE))
+            g_usleep (10 * 1000);
+        }
+      g_usleep (300 * 1000);
+      g_subprocess_send_signal (daemon, SIGTERM);
+    }
+  while (!exited && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (context, FALSE))
+      g_usleep (10 * 1000);
+  if (!exited)
+    {
+      g_subprocess_force_exit (daemon);
+      while (!exited)
+        g_main_context_iteration (context, TRUE);
+    }
+  g_main_context_pop_thread_default (context);
+  g_assert_true (g_file_get_contents (log, err, NULL, NULL));
+  g_test_message ("second daemon said: %s", *err);
+  g_assert_true (exited);
+  if (g_subprocess_get_if_signaled (daemon))
+    g_test_message ("killed by signal %d", g_subprocess_get_term_sig (daemon));
+  return g_subprocess_get_if_exited (daemon) ? g_subprocess_get_exit_status (daemon)
+                                             : -1;
+}
+
+/* Stopping under a stream of lifecycle events: the driver's events stop
+ * before it closes and before the manager they reach is freed.  The fake
+ * driver sends one last event while it closes, as libvirt's thread may;
+ * before, that event reached the freed manager.  The real daemon, and
+ * then this test's own daemon, several times. */
+static void
+test_stop_under_events (Fixture *f,
+                        gconstpointer data)
+{
+  g_autofree char *other_state = g_build_filename (f->dir, "other-state", NULL);
+  g_autofree char *other_socket = g_build_filename (f->dir, "other.sock", NULL);
+  g_autofree char *config = g_strdup_printf (
+    "[DEFAULT]\ncompute_driver = fake\nstate_path = %s\n"
+    "[api]\nsocket = %s\n[fake]\nevent_interval_ms = 1\n",
+    other_state, other_socket);
+  g_autofree char *id = NULL;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *err = NULL;
+
+      g_assert_cmpint (run_daemon (f, config, other_socket, &err), ==, 0);
+      g_assert_nonnull (strstr (err, "Stopped"));
+      g_assert_null (strstr (err, "CRITICAL"));
+    }
+
+  id = nlx_test_create (f->session, "eventful", "test-image", NULL);
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  for (guint i = 0; i < 5; i++)
+    {
+      daemon_stop (f);
+      daemon_start (f);
+      g_assert_no_error (f->start_error);
+    }
+  nlx_test_delete_and_wait (f->session, id);
+}
+
+/* A second daemon on the same state_path, started while the first one
+ * builds a server, is refused before it reads anything, names the first
+ * one's pid, and changes nothing: before the lock it reconciled the build
+ * as one a crash interrupted and put the server in ERROR. */
+static void
+test_second_daemon (Fixture *f,
+                    gconstpointer data)
+{
+  g_autofree char *id = nlx_test_create (f->session, "building", "test-image",
+                                         NULL);
+  g_autofree char *state = g_build_filename (f->dir, "state", NULL);
+  g_autofree char *pid = g_strdup_printf ("(pid %ld)", (long) getpid ());
+  g_autoptr(GHashTable) before = snapshot_tree (state);
+  g_autoptr(GHashTable) after = NULL;
+  g_autoptr(JsonNode) shown = nlx_test_show (f->session, id);
+  g_autoptr(JsonNode) shown_after = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *other_state = NULL;
+  g_autofree char *other_config = NULL;
+
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (shown, "server"),
+                                                  "status"), ==, "BUILD");
+  g_assert_cmpint (run_daemon (f, f->config_text, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, pid));
+  g_assert_nonnull (strstr (err, "state_path"));
+  g_clear_pointer (&err, g_free);
+
+  /* Its own state_path, but the same volume directory. */
+  other_state = g_build_filename (f->dir, "other-state", NULL);
+  other_config = g_strdup_printf ("%s\n[DEFAULT]\nstate_path = %s\n"
+                                  "[api]\nsocket = %s/other.sock\n"
+                                  "[volumes]\npath = %s/volumes\n",
+                                  f->config_text, other_state, f->dir, state);
+  g_assert_cmpint (run_daemon (f, other_config, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, pid));
+  g_assert_nonnull (strstr (err, "volume directory"));
+
+  /* The first daemon's records and its server are as they were. */
+  after = snapshot_tree (state);
+  assert_same_tree (before, after);
+  g_assert_true (g_hash_table_size (before) > 0);
+  shown_after = nlx_test_show (f->session, id);
+  g_assert_true (json_node_equal (shown, shown_after));
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  nlx_test_delete_and_wait (f->session, id);
+}
+
+/* ---- saved before acknowledged -------------------------------------------- */
+
+/* Makes every save of a record fail, as a full or broken filesystem
+ * would, in a way root cannot bypass (chmod does not stop root): the
+ * records directory moves aside and a file takes its name. */
+static void
+break_records (Fixture *f)
+{
+  g_autofree char *records = g_build_filename (f->dir, "state", "records", NULL);
+  g_autofree char *aside = g_build_filename (f->dir, "records-aside", NULL);
+
+  g_assert_cmpint (g_rename (records, aside), ==, 0);
+  g_assert_true (g_file_set_contents (records, "not a directory", -1, NULL));
+}
+
+static void
+repair_records (Fixture *f)
+{
+  g_autofree char *records = g_build_filename (f->dir, "state", "records", NULL);
+  g_autofree char *aside = g_build_filename (f->dir, "records-aside", NULL);
+
+  g_assert_cmpint (g_unlink (records), ==, 0);
+  g_assert_cmpint (g_rename (aside, records), ==, 0);
+}
+
+/* With records that cannot be saved, every change a caller asks for is
+ * refused with a 5xx that says why, and changes nothing, in memory or on
+ * disk; before, rename answered 200, stop 202 and attach 200 while
+ * nothing was saved.  The end of an operation that already ran is kept,
+ * and saved once the disk allows. */
+static void
+test_save_failure (Fixture *f,
+                   gconstpointer data)
+{
+  g_autofree char *id = nlx_test_create (f->session, "steadfast", "test-image",
+                                         NULL);
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  g_autofree char *attachments = g_strconcat (path, "/os-volume_attachments",
+                                              NULL);
+  g_autofree char *action = g_strconcat (path, "/action", NULL);
+  g_autofree char *aside = g_build_filename (f->dir, "records-aside", NULL);
+  g_autofree char *record = NULL;
+  g_autofree char *contents = NULL;
+  g_autoptr(GHashTable) before = NULL;
+  g_autoptr(GHashTable) after = NULL;
+  g_autoptr(JsonNode) shown = NULL;
+  g_autoptr(JsonNode) shown_after = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  static const char * const actions[] = {
+    "{\"os-stop\": null}",
+    "{\"pause\": null}",
+    "{\"reboot\": {\"type\": \"HARD\"}}",
+    "{\"rebuild\": {\"imageRef\": \"test-image\"}}",
+    "{\"createImage\": {\"name\": \"nlxtest-unsaved\"}}",
+  };
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/os-volumes",
+                                  "{\"volume\": {\"display_name\": \"nlxtest-vol\", "
+                                  "\"size_mb\": 8}}", NULL), ==, 200);
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  shown = nlx_test_show (f->session, id);
+  break_records (f);
+  before = snapshot_tree (aside);
+
+  nlx_test_expect_fault (f->session, "PUT", path,
+                         "{\"server\": {\"name\": \"renamed\"}}", 500,
+                         "computeFault");
+  for (guint i = 0; i < G_N_ELEMENTS (actions); i++)
+    nlx_test_expect_fault (f->session, "POST", action, actions[i], 500,
+                           "computeFault");
+  nlx_test_expect_fault (f->session, "POST", attachments,
+                         "{\"volumeAttachment\": {\"volumeId\": \"nlxtest-vol\"}}",
+                         500, "computeFault");
+  nlx_test_expect_fault (f->session, "DELETE", path, NULL, 500, "computeFault");
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
+                         "{\"server\": {\"name\": \"newcomer\", \"flavorRef\": "
+                         "\"m1.tiny\", \"imageRef\": \"test-image\"}}", 500,
+                         "computeFault");
+
+  /* Nothing changed: not the server the API shows, not the records. */
+  shown_after = nlx_test_show (f->session, id);
+  g_assert_true (json_node_equal (shown, shown_after));
+  after = snapshot_tree (aside);
+  assert_same_tree (before, after);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/servers", NULL,
+                                  &list), ==, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                      json_node_get_object (list), "servers")), ==, 1);
+  repair_records (f);
+
+  /* An operation whose end cannot be saved: its outcome stays, and is
+   * saved once the records can be written again. */
+  g_assert_cmpint (nlx_test_act (f->session, id, "{\"os-stop\": null}"), ==, 202);
+  break_records (f);
+  nlx_test_wait_for_status (f->session, id, "SHUTOFF");
+  repair_records (f);
+  record = g_build_filename (f->dir, "state", "records", NULL);
+  g_free (record);
+  record = g_strdup_printf ("%s/state/records/%s.json", f->dir, id);
+  for (guint i = 0; i < 100; i++)
+    {
+      g_clear_pointer (&contents, g_free);
+      g_assert_true (g_file_get_contents (record, &contents, NULL, NULL));
+      if (strstr (contents, "\"stopped\"") != NULL)
+        break;
+      g_usleep (50 * 1000);
+    }
+  g_assert_nonnull (strstr (contents, "\"stopped\""));
+  g_assert_nonnull (strstr (contents, "\"task_state\" : null"));
+  nlx_test_delete_and_wait (f->session, id);
+}
+
 #define BRIDGE "nlxtestbr0"
 
 /* The one address of @id's "addresses", checked against GET .../ips. */
@@ -720,6 +1052,175 @@ test_addresses (Fixture *f,
   g_assert_cmpstr (reused, ==, "10.251.200.2");
   nlx_test_wait_for_status (f->session, ids->pdata[0], "ACTIVE");
   nlx_test_delete_and_wait (f->session, ids->pdata[0]);
+}
+
+/* ---- reconciliation and quarantine ---------------------------------------- */
+
+/* Rewrites @id's record on disk with @member set to @value. */
+static void
+edit_record (Fixture *f,
+             const char *id,
+             const char *member,
+             const char *value)
+{
+  g_autofree char *path = g_strdup_printf ("%s/state/records/%s.json", f->dir, id);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  g_assert_true (json_parser_load_from_file (parser, path, &error));
+  json_object_set_string_member (json_node_get_object (json_parser_get_root (parser)),
+                                 member, value);
+  text = json_to_string (json_parser_get_root (parser), TRUE);
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+}
+
+/* A record that says "spawning" while the domain runs (the end of the
+ * build could not be saved) leaves the domain alone: before, the restart
+ * destroyed the running container on the strength of the record. */
+static void
+test_stale_build_record (Fixture *f,
+                         gconstpointer data)
+{
+  g_autofree char *id = nlx_test_create (f->session, "kept", "test-image", NULL);
+  g_autoptr(JsonNode) reply = NULL;
+  JsonObject *server;
+
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  daemon_stop (f);
+  edit_record (f, id, "vm_state", "building");
+  edit_record (f, id, "task_state", "spawning");
+  daemon_start (f);
+  g_assert_no_error (f->start_error);
+
+  reply = nlx_test_show (f->session, id);
+  server = nlx_test_object_at (reply, "server");
+  g_assert_cmpstr (json_object_get_string_member (server, "status"), ==, "ERROR");
+  /* Still running, and said so. */
+  g_assert_cmpint (json_object_get_int_member (server, "OS-EXT-STS:power_state"), ==, 1);
+  g_assert_nonnull (strstr (json_object_get_string_member (
+                              json_object_get_object_member (server, "fault"),
+                              "message"), "left alone"));
+  /* A hard reboot makes it ACTIVE: the container was never removed. */
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}",
+                         NULL, "ACTIVE");
+  nlx_test_delete_and_wait (f->session, id);
+}
+
+/* An unreadable record is moved into quarantine, its server left running
+ * and its address kept; addresses.json deleted is rebuilt from records
+ * and running domains; temporaries of interrupted saves are removed.
+ * Before, the next server got the address of the running orphan, and
+ * with addresses.json gone that of a live server. */
+static void
+test_quarantine_and_addresses (Fixture *f,
+                               gconstpointer data)
+{
+  g_autofree char *orphan = nlx_test_create (f->session, "orphan", "test-image", NULL);
+  g_autofree char *kept = nlx_test_create (f->session, "kept", "test-image", NULL);
+  g_autofree char *orphan_address = address_of (f, orphan);
+  g_autofree char *kept_address = address_of (f, kept);
+  g_autofree char *record = g_strdup_printf ("%s/state/records/%s.json", f->dir, orphan);
+  g_autofree char *moved = g_strdup_printf ("%s/state/records/quarantine/%s.json",
+                                            f->dir, orphan);
+  g_autofree char *addresses = g_build_filename (f->dir, "state", "network",
+                                                 "addresses.json", NULL);
+  g_autofree char *tmp_record = g_strdup_printf ("%s/state/records/%s.json.Ab12Cd",
+                                                 f->dir, kept);
+  g_autofree char *tmp_addresses = g_strconcat (addresses, ".xY34zW", NULL);
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(JsonNode) list = NULL;
+  g_autofree char *contents = NULL;
+
+  nlx_test_wait_for_status (f->session, orphan, "ACTIVE");
+  nlx_test_wait_for_status (f->session, kept, "ACTIVE");
+
+  /* addresses.json lost: rebuilt from the records. */
+  daemon_stop (f);
+  g_assert_cmpint (g_unlink (addresses), ==, 0);
+  daemon_start (f);
+  g_assert_no_error (f->start_error);
+  {
+    char *id = nlx_test_create (f->session, "first-newcomer", "test-image", NULL);
+    g_autofree char *address = address_of (f, id);
+
+    g_ptr_array_add (ids, id);
+    g_assert_cmpstr (address, !=, orphan_address);
+    g_assert_cmpstr (address, !=, kept_address);
+    nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  }
+
+  /* A record damaged and addresses.json lost again: the running domain
+   * still holds its address. */
+  daemon_stop (f);
+  g_assert_true (g_file_set_contents (record, "{\"instance\": {\"uuid\": ", -1, NULL));
+  g_assert_cmpint (g_unlink (addresses), ==, 0);
+  g_assert_true (g_file_set_contents (tmp_record, "{", -1, NULL));
+  g_assert_true (g_file_set_contents (tmp_addresses, "{", -1, NULL));
+  daemon_start (f);
+  g_assert_no_error (f->start_error);
+
+  /* Quarantined with its bytes, not forgotten; temporaries gone. */
+  g_assert_false (g_file_test (record, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_get_contents (moved, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "{\"instance\": {\"uuid\": ");
+  g_assert_false (g_file_test (tmp_record, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (tmp_addresses, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/servers", NULL,
+                                  &list), ==, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                      json_node_get_object (list), "servers")), ==, 2);
+
+  /* The kept server keeps its address, and no new server gets one a
+   * running domain holds. */
+  {
+    g_autofree char *again = address_of (f, kept);
+
+    g_assert_cmpstr (again, ==, kept_address);
+  }
+  for (guint i = 0; i < 1; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("newcomer-%u", i);
+      char *id = nlx_test_create (f->session, name, "test-image", NULL);
+      g_autofree char *address = address_of (f, id);
+
+      g_assert_cmpstr (address, !=, orphan_address);
+      g_assert_cmpstr (address, !=, kept_address);
+      for (guint j = 0; j < ids->len; j++)
+        {
+          g_autofree char *other = address_of (f, ids->pdata[j]);
+
+          g_assert_cmpstr (address, !=, other);
+        }
+      g_ptr_array_add (ids, id);
+      nlx_test_wait_for_status (f->session, id, "ACTIVE");
+    }
+  /* And the same at the next start, from the quarantine. */
+  daemon_stop (f);
+  daemon_start (f);
+  g_assert_no_error (f->start_error);
+  {
+    g_autofree char *id = nlx_test_create (f->session, "late", "test-image", NULL);
+    g_autofree char *address = address_of (f, id);
+
+    g_ptr_array_add (ids, g_strdup (id));
+    g_assert_cmpstr (address, !=, orphan_address);
+  }
+
+  g_ptr_array_add (ids, g_strdup (kept));
+  for (guint i = 0; i < ids->len; i++)
+    {
+      nlx_test_wait_for_status (f->session, ids->pdata[i], "ACTIVE");
+      nlx_test_delete_and_wait (f->session, ids->pdata[i]);
+    }
+  /* The orphan's domain, which the daemon left alone. */
+  daemon_stop (f);
+  {
+    g_autoptr(NlxConfig) config = nlx_config_new_from_data (f->config_text, NULL);
+    g_autoptr(NlxVirt) virt = nlx_virt_open ("fake", config->keyfile, NULL);
+
+    g_assert_true (nlx_virt_destroy (virt, orphan, NULL));
+  }
 }
 
 static void
@@ -1629,7 +2130,13 @@ main (int argc,
   ADD ("/nlx/api/servers/spawn-failure", test_spawn_failure, NULL);
   ADD ("/nlx/api/servers/bad-requests", test_bad_requests, NULL);
   ADD ("/nlx/api/servers/restart", test_restart, NULL);
+  ADD ("/nlx/api/servers/save-failure", test_save_failure, NULL);
   ADD ("/nlx/api/servers/addresses", test_addresses,
+       "[network]\nbridge = " BRIDGE "\ncidr = 10.251.200.0/29\n");
+  ADD ("/nlx/api/servers/stale-build-record", test_stale_build_record,
+       "[fake]\nshared = stale-build-record\n");
+  ADD ("/nlx/api/servers/quarantine-and-addresses", test_quarantine_and_addresses,
+       "[fake]\nshared = quarantine-and-addresses\n"
        "[network]\nbridge = " BRIDGE "\ncidr = 10.251.200.0/29\n");
   ADD ("/nlx/api/tcp-token", test_tcp_token,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");
@@ -1644,6 +2151,10 @@ main (int argc,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");
   ADD ("/nlx/api/hypervisors/foreign-instances", test_foreign_instances,
        "[fake]\nforeign_instances = 4\n");
+  ADD ("/nlx/api/stop-under-events", test_stop_under_events,
+       "[fake]\nevent_interval_ms = 1\nshared = stop-under-events\n");
+  /* Builds take long enough for a second daemon to start meanwhile. */
+  ADD ("/nlx/api/second-daemon", test_second_daemon, "[fake]\ndelay_ms = 3000\n");
   ADD ("/nlx/api/volumes", test_volumes, NULL);
   ADD ("/nlx/api/volumes/root", test_root_volume, NULL);
   ADD ("/nlx/api/images", test_images, NULL);

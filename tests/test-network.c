@@ -503,7 +503,7 @@ test_corrupt (void)
       g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
       g_assert_nonnull (strstr (error->message, s.path));
       g_assert_nonnull (strstr (error->message, "damaged"));
-      g_assert_nonnull (strstr (error->message, "restore it"));
+      g_assert_nonnull (strstr (error->message, "move it aside"));
       g_assert_nonnull (strstr (error->message, cases[i].problem));
       /* Never replaced: the operator may still repair it. */
       g_assert_true (g_file_get_contents (s.path, &after, NULL, NULL));

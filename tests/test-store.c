@@ -74,7 +74,7 @@ test_round_trip (void)
   g_assert_true (nlx_store_save (store, b, &error));
   g_assert_no_error (error);
 
-  loaded = nlx_store_load_all (store, &error);
+  loaded = nlx_store_load_all (store, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (loaded->len, ==, 2);
   for (guint i = 0; i < loaded->len; i++)
@@ -93,14 +93,16 @@ test_round_trip (void)
   g_assert_true (nlx_store_delete (store, a->instance->uuid, &error));
   g_assert_no_error (error);
   g_clear_pointer (&loaded, g_ptr_array_unref);
-  loaded = nlx_store_load_all (store, &error);
+  loaded = nlx_store_load_all (store, NULL, &error);
   g_assert_cmpuint (loaded->len, ==, 1);
 
   nlx_file_remove_tree (dir, &error);
   g_assert_no_error (error);
 }
 
-/* One unreadable record must neither stop the host nor be deleted. */
+/* One unreadable record must neither stop the host nor be lost: it is
+ * moved into quarantine with its reason, and reported, then and at every
+ * later load; temporaries of interrupted saves are removed. */
 static void
 test_unreadable (void)
 {
@@ -108,21 +110,52 @@ test_unreadable (void)
   g_autofree char *dir = g_dir_make_tmp ("nlx-test-store-XXXXXX", &error);
   g_autoptr(NlxStore) store = nlx_store_open (dir, &error);
   g_autoptr(NlxRecord) good = make_record ("7e57d000-0000-4000-8000-00000000000c");
+  g_autoptr(NlxRecord) other = make_record ("7e57d000-0000-4000-8000-00000000000f");
   g_autofree char *bad = g_build_filename (dir, "7e57d000-0000-4000-8000-00000000000d.json", NULL);
+  g_autofree char *moved = g_build_filename (dir, "quarantine",
+                                             "7e57d000-0000-4000-8000-00000000000d.json", NULL);
+  g_autofree char *reason = g_strconcat (moved, ".reason", NULL);
   g_autofree char *tmp = g_build_filename (dir, "7e57d000-0000-4000-8000-00000000000e.json.AB12CD", NULL);
+  g_autofree char *misnamed = g_build_filename (dir, "7e57d000-0000-4000-8000-0000000000aa.json", NULL);
+  g_autofree char *other_path = g_build_filename (dir, "7e57d000-0000-4000-8000-00000000000f.json", NULL);
+  g_autofree char *contents = NULL;
   g_autoptr(GPtrArray) loaded = NULL;
+  g_autoptr(GPtrArray) quarantined = NULL;
 
   g_assert_true (nlx_store_save (store, good, &error));
   g_assert_true (g_file_set_contents (bad, "{\"instance\": {\"uuid\": 3}}", -1, NULL));
   g_assert_true (g_file_set_contents (tmp, "{half", -1, NULL));
+  /* A record under another instance's name. */
+  g_assert_true (nlx_store_save (store, other, &error));
+  g_assert_cmpint (g_rename (other_path, misnamed), ==, 0);
 
+  g_test_expect_message ("nova-lxc", G_LOG_LEVEL_MESSAGE,
+                         "*Removed*00000000000e.json.AB12CD*");
   g_test_expect_message ("nova-lxc", G_LOG_LEVEL_WARNING,
-                         "*Ignoring unreadable instance record*00000000000d.json*");
-  loaded = nlx_store_load_all (store, &error);
+                         "*Unreadable instance record*0000000000*.json*moved to*quarantine*");
+  g_test_expect_message ("nova-lxc", G_LOG_LEVEL_WARNING,
+                         "*Unreadable instance record*0000000000*.json*moved to*quarantine*");
+  loaded = nlx_store_load_all (store, &quarantined, &error);
   g_test_assert_expected_messages ();
   g_assert_no_error (error);
   g_assert_cmpuint (loaded->len, ==, 1);
-  g_assert_true (g_file_test (bad, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (quarantined->len, ==, 2);
+  g_assert_true (g_ptr_array_find_with_equal_func (quarantined,
+                                                   "7e57d000-0000-4000-8000-00000000000d",
+                                                   g_str_equal, NULL));
+  g_assert_false (g_file_test (bad, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (tmp, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_get_contents (moved, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "{\"instance\": {\"uuid\": 3}}");
+  g_assert_true (g_file_test (reason, G_FILE_TEST_IS_REGULAR));
+
+  /* Still reported at the next load, without a new warning. */
+  g_clear_pointer (&loaded, g_ptr_array_unref);
+  g_clear_pointer (&quarantined, g_ptr_array_unref);
+  loaded = nlx_store_load_all (store, &quarantined, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (loaded->len, ==, 1);
+  g_assert_cmpuint (quarantined->len, ==, 2);
 
   nlx_file_remove_tree (dir, &error);
   g_assert_no_error (error);
