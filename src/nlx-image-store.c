@@ -50,9 +50,12 @@
 #include "nlx-file.h"
 #include "nlx-guestfs.h"
 #include "nlx-image-store.h"
+#include "nlx-json.h"
 
 #define ID_LENGTH 64
 #define RECORD_FILE "image.json"
+/* Long enough for a path such as os_init_path. */
+#define NLX_IMAGE_PROPERTY_MAX 4096
 #define ROOTFS_DIR "rootfs"
 #define IMPORT_PREFIX ".import-"
 #define DELETE_PREFIX ".delete-"
@@ -263,15 +266,14 @@ read_record (NlxImageStore *store,
              GError **error)
 {
   g_autofree char *path = g_build_filename (store->dir, id, RECORD_FILE, NULL);
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autoptr(NlxStoredImage) image = g_new0 (NlxStoredImage, 1);
   g_autoptr(GError) local_error = NULL;
   const char *problem = NULL;
-  JsonNode *root;
+  g_autoptr(JsonNode) root = NULL;
   JsonObject *object;
   JsonNode *properties;
 
-  if (!json_parser_load_from_file (parser, path, &local_error))
+  if ((root = nlx_json_parse_file (path, &local_error)) == NULL)
     {
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
@@ -283,8 +285,7 @@ read_record (NlxImageStore *store,
                      local_error->message);
       return NULL;
     }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("Image record %s is damaged: it is not a JSON object"),
@@ -1394,13 +1395,14 @@ check_properties (GHashTable *properties,
     return TRUE;
   g_hash_table_iter_init (&iter, properties);
   while (g_hash_table_iter_next (&iter, &key, &value))
-    if (key == NULL || *(const char *) key == '\0' || value == NULL ||
-        !g_utf8_validate (key, -1, NULL) || !g_utf8_validate (value, -1, NULL))
+    if (!nlx_json_text_is_valid (key, NLX_IMAGE_PROPERTY_MAX) ||
+        !nlx_json_text_is_valid (value, NLX_IMAGE_PROPERTY_MAX))
       {
         g_set_error (error, NLX_DRIVER_ERROR,
                      NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                     _("Image properties must have non-empty names, and "
-                       "names and values must be UTF-8 text"));
+                     _("Image properties must have names and values of 1 "
+                       "to %d characters of UTF-8 text without control "
+                       "characters"), NLX_IMAGE_PROPERTY_MAX);
         return FALSE;
       }
   return TRUE;
