@@ -62,12 +62,15 @@
 #include "nlx-file.h"
 #include "nlx-guestfs.h"
 #include "nlx-image-store.h"
+#include "nlx-json.h"
 
 #define CHECKSUM_LENGTH 64
 /* Where a store written before records were separate kept one. */
 #define LEGACY_RECORD_FILE "image.json"
 #define RECORDS_DIR "records"
 #define RECORD_SUFFIX ".json"
+/* Long enough for a path such as os_init_path. */
+#define NLX_IMAGE_PROPERTY_MAX 4096
 #define ROOTFS_DIR "rootfs"
 #define IMPORT_PREFIX ".import-"
 #define DELETE_PREFIX ".delete-"
@@ -328,16 +331,15 @@ read_record (NlxImageStore *store,
              GError **error)
 {
   g_autofree char *path = record_path (store, id);
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autoptr(NlxStoredImage) image = g_new0 (NlxStoredImage, 1);
   g_autoptr(GError) local_error = NULL;
   g_autofree char *problem = NULL;
   const char *member = NULL;
-  JsonNode *root;
+  g_autoptr(JsonNode) root = NULL;
   JsonObject *object;
   JsonNode *properties;
 
-  if (!json_parser_load_from_file (parser, path, &local_error))
+  if ((root = nlx_json_parse_file (path, &local_error)) == NULL)
     {
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
@@ -356,8 +358,7 @@ read_record (NlxImageStore *store,
         set_damaged (error, id, path, local_error->message, quiet);
       return NULL;
     }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       set_damaged (error, id, path, _("it is not a JSON object"), quiet);
       return NULL;
@@ -1743,13 +1744,14 @@ check_properties (GHashTable *properties,
     return TRUE;
   g_hash_table_iter_init (&iter, properties);
   while (g_hash_table_iter_next (&iter, &key, &value))
-    if (key == NULL || *(const char *) key == '\0' || value == NULL ||
-        !g_utf8_validate (key, -1, NULL) || !g_utf8_validate (value, -1, NULL))
+    if (!nlx_json_text_is_valid (key, NLX_IMAGE_PROPERTY_MAX) ||
+        !nlx_json_text_is_valid (value, NLX_IMAGE_PROPERTY_MAX))
       {
         g_set_error (error, NLX_DRIVER_ERROR,
                      NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                     _("Image properties must have non-empty names, and "
-                       "names and values must be UTF-8 text"));
+                     _("Image properties must have names and values of 1 "
+                       "to %d characters of UTF-8 text without control "
+                       "characters"), NLX_IMAGE_PROPERTY_MAX);
         return FALSE;
       }
   return TRUE;

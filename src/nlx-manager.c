@@ -16,6 +16,7 @@
 
 #include "nlx-file.h"
 #include "nlx-image-store.h"
+#include "nlx-json.h"
 #include "nlx-lock.h"
 #include "nlx-manager.h"
 #include "nlx-network.h"
@@ -1855,12 +1856,13 @@ nlx_manager_rename (NlxManager *manager,
 
   if (entry == NULL)
     return FALSE;
-  if (name == NULL || *name == '\0' ||
-      strlen (name) > NLX_INSTANCE_NAME_MAX || !g_utf8_validate (name, -1, NULL))
+  /* The rule the record loader applies, or the server would be lost at
+   * the next start. */
+  if (!nlx_json_text_is_valid (name, NLX_INSTANCE_NAME_MAX))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("A server name must be 1 to %d bytes of UTF-8"),
-                   NLX_INSTANCE_NAME_MAX);
+                   _("A server name must be 1 to %d printable characters "
+                     "(no control characters)"), NLX_INSTANCE_NAME_MAX);
       return FALSE;
     }
   before = nlx_record_to_node (entry->record);

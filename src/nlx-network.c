@@ -38,6 +38,7 @@
 #include "nlx-config.h"
 #include "nlx-error.h"
 #include "nlx-file.h"
+#include "nlx-json.h"
 #include "nlx-network.h"
 
 #define SECTION "network"
@@ -1125,11 +1126,10 @@ static gboolean
 ipam_load (NlxIpam *ipam,
            GError **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autoptr(GError) local_error = NULL;
   g_autofree char *contents = NULL;
   gsize length;
-  JsonNode *root;
+  g_autoptr(JsonNode) root = NULL;
   JsonObject *object;
   JsonNode *member;
   JsonObjectIter iter;
@@ -1145,13 +1145,14 @@ ipam_load (NlxIpam *ipam,
                    ipam->path, local_error->message);
       return FALSE;
     }
-  if (!json_parser_load_from_data (parser, contents, length, &local_error))
+  /* Strictly: json-glib would keep one of two entries of one server. */
+  root = nlx_json_parse (contents, length, &local_error);
+  if (root == NULL)
     {
       set_damaged (ipam, local_error->message, error);
       return FALSE;
     }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       set_damaged (ipam, _("it is not a JSON object"), error);
       return FALSE;

@@ -11,6 +11,7 @@
 
 #include "nlx-error.h"
 #include "nlx-file.h"
+#include "nlx-json.h"
 #include "nlx-store.h"
 
 struct _NlxStore {
@@ -60,6 +61,32 @@ record_path (NlxStore *store,
   return g_build_filename (store->dir, file, NULL);
 }
 
+/* What @data reads back as, written again: the same text when the
+ * loader takes the record as it is.  NULL when the loader refuses it. */
+static char *
+read_back (const char *data,
+           GError **error)
+{
+  g_autoptr(JsonNode) node = nlx_json_parse (data, -1, error);
+  g_autoptr(NlxRecord) record = NULL;
+  g_autoptr(JsonNode) again = NULL;
+
+  if (node == NULL ||
+      (record = nlx_record_new_from_node (node, error)) == NULL)
+    return NULL;
+  again = nlx_record_to_node (record);
+  return json_to_string (again, TRUE);
+}
+
+/**
+ * nlx_store_save:
+ * @error: return location for a #G_FILE_ERROR, or a #NLX_MODEL_ERROR when
+ *   the record would not read back as it is
+ *
+ * Writes the record only if nlx_store_load_all() would read back the
+ * same record: a record the daemon cannot read makes its server vanish
+ * at the next start while its container runs on.
+ */
 gboolean
 nlx_store_save (NlxStore *store,
                 const NlxRecord *record,
@@ -68,7 +95,18 @@ nlx_store_save (NlxStore *store,
   g_autoptr(JsonNode) node = nlx_record_to_node (record);
   g_autofree char *data = json_to_string (node, TRUE);
   g_autofree char *path = record_path (store, record->instance->uuid);
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *again = read_back (data, &local_error);
 
+  if (again == NULL || !g_str_equal (again, data))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Instance record %s was not saved: it would not read "
+                     "back as it is (%s)"), record->instance->uuid,
+                   local_error ? local_error->message
+                               : _("it reads back different"));
+      return FALSE;
+    }
   return g_file_set_contents_full (path, data, -1,
                                    G_FILE_SET_CONTENTS_CONSISTENT |
                                    G_FILE_SET_CONTENTS_DURABLE,
@@ -179,16 +217,15 @@ nlx_store_load_all (NlxStore *store,
   while ((name = g_dir_read_name (dir)) != NULL)
     {
       g_autofree char *path = g_build_filename (store->dir, name, NULL);
-      g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+      g_autoptr(JsonNode) root = NULL;
       g_autoptr(GError) local_error = NULL;
       NlxRecord *record = NULL;
       char *uuid;
 
       if (!g_str_has_suffix (name, ".json"))
         continue;
-      if (json_parser_load_from_file (parser, path, &local_error))
-        record = nlx_record_new_from_node (json_parser_get_root (parser),
-                                           &local_error);
+      if ((root = nlx_json_parse_file (path, &local_error)) != NULL)
+        record = nlx_record_new_from_node (root, &local_error);
       /* A record is found by the name of its file. */
       uuid = uuid_of (name);
       if (record != NULL && g_strcmp0 (uuid, record->instance->uuid) != 0)

@@ -470,7 +470,8 @@ test_corrupt (void)
     const char *problem;
   } cases[] = {
     { "{\"version\": 1, \"allocations\": {", "" },
-    { "", "not a JSON object" },
+    { "", "empty" },
+    { " \n", "white space" },
     { "[]", "not a JSON object" },
     { "{\"allocations\": {}}", "“version”" },
     { "{\"version\": 2, \"allocations\": {}}", "“version”" },
@@ -484,6 +485,9 @@ test_corrupt (void)
       "not an IPv4 address" },
     { "{\"version\": 1, \"allocations\": {\"" UUID_A "\": \"10.9.8.2\", \""
       UUID_B "\": \"10.9.8.2\"}}", "both hold 10.9.8.2" },
+    /* json-glib kept the last of the two and lost an address. */
+    { "{\"version\": 1, \"allocations\": {\"" UUID_A "\": \"10.9.8.2\", \""
+      UUID_A "\": \"10.9.8.3\"}}", "appears twice" },
   };
   g_autoptr(NlxNetworkSettings) settings = settings_from (
     "[network]\ncidr=10.9.8.0/24\n");

@@ -1,6 +1,8 @@
 /* test-store.c: instance records and their durable store */
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gstdio.h>
 
 #include "nlx-error.h"
@@ -161,6 +163,58 @@ test_unreadable (void)
   g_assert_no_error (error);
 }
 
+/* The API checks what users give, but the store is the last line: a record
+ * the loader would refuse (its server would vanish at the next start) is
+ * not written at all. */
+static void
+test_refuses_unreadable (void)
+{
+  static const char * const names[] = {
+    "a\x01" "b",                /* a control character */
+    "a\xed\xa0\x80" "b",       /* what json-glib makes of "a\ud800b" */
+    "a\xff",
+  };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("nlx-test-store-XXXXXX", &error);
+  g_autoptr(NlxStore) store = nlx_store_open (dir, &error);
+  g_autoptr(NlxRecord) record = make_record ("7e57d000-0000-4000-8000-00000000000f");
+  g_autofree char *path = g_build_filename (dir, "7e57d000-0000-4000-8000-00000000000f.json",
+                                            NULL);
+  g_autoptr(GPtrArray) loaded = NULL;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_free (record->instance->name);
+      record->instance->name = g_strdup (names[i]);
+      g_assert_false (nlx_store_save (store, record, &error));
+      g_assert_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID);
+      g_assert_nonnull (strstr (error->message, "not saved"));
+      g_clear_error (&error);
+      g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+    }
+  g_free (record->instance->name);
+  record->instance->name = g_strdup ("r");
+  g_hash_table_insert (record->instance->metadata, g_strdup ("a\nb"), g_strdup ("v"));
+  g_assert_false (nlx_store_save (store, record, &error));
+  g_assert_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+
+  /* A fault quotes whatever failed, bytes and all: it is kept readable. */
+  g_hash_table_remove_all (record->instance->metadata);
+  record->fault = g_strdup ("cannot open /srv/\xff\x01: No such file");
+  g_assert_true (nlx_store_save (store, record, &error));
+  g_assert_no_error (error);
+  loaded = nlx_store_load_all (store, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (loaded->len, ==, 1);
+  g_assert_true (g_utf8_validate (((NlxRecord *) loaded->pdata[0])->fault, -1, NULL));
+
+  nlx_file_remove_tree (dir, &error);
+  g_assert_no_error (error);
+}
+
 int
 main (int argc,
       char **argv)
@@ -169,5 +223,6 @@ main (int argc,
   g_test_add_func ("/nlx/record/status", test_status);
   g_test_add_func ("/nlx/store/round-trip", test_round_trip);
   g_test_add_func ("/nlx/store/unreadable", test_unreadable);
+  g_test_add_func ("/nlx/store/refuses-unreadable", test_refuses_unreadable);
   return g_test_run ();
 }
