@@ -645,8 +645,9 @@ read_block_devices (Request *request,
           !get_optional_string (request, bdm, "device_name", &device) ||
           !get_optional_string (request, bdm, "mount_path", &mount_path))
         return FALSE;
-      if (id == NULL)
-        get_optional_string (request, bdm, "volume_id", &id);
+      /* Each failed check has answered already: answer nothing more. */
+      if (id == NULL && !get_optional_string (request, bdm, "volume_id", &id))
+        return FALSE;
       index = json_object_get_member (bdm, "boot_index");
       if (index != NULL && JSON_NODE_HOLDS_VALUE (index) &&
           json_node_get_value_type (index) == G_TYPE_INT64)

@@ -782,6 +782,67 @@ test_volumes (Fixture *f,
                          404, "itemNotFound");
 }
 
+/* The body of an answer, which must be exactly one JSON value: json-glib
+ * writes the API's bodies compactly, so parsing and writing one again
+ * gives the same bytes, where two bodies back to back would not. */
+static guint
+call_single_body (Fixture *f,
+                  const char *method,
+                  const char *path,
+                  const char *body,
+                  JsonNode **reply)
+{
+  g_autofree char *url = g_strconcat ("http://localhost", path, NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr(GBytes) request = g_bytes_new (body, strlen (body));
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *again = NULL;
+  g_autofree char *text = NULL;
+
+  soup_message_set_request_body_from_bytes (msg, "application/json", request);
+  bytes = soup_session_send_and_read (f->session, msg, NULL, &error);
+  g_assert_no_error (error);
+  text = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  if (!json_parser_load_from_data (parser, text, -1, NULL) ||
+      json_parser_get_root (parser) == NULL)
+    g_error ("%s %s: the answer is not JSON: %s", method, path, text);
+  again = json_to_string (json_parser_get_root (parser), FALSE);
+  if (!g_str_equal (again, text))
+    g_error ("%s %s: the answer is not one JSON value: %s", method, path, text);
+  *reply = json_node_copy (json_parser_get_root (parser));
+  return soup_message_get_status (msg);
+}
+
+#define BDM_SERVER(bdm) \
+  "{\"server\": {\"name\": \"nlxtest-bdm\", \"flavorRef\": \"m1.tiny\", " \
+  "\"imageRef\": \"test-image\", \"block_device_mapping_v2\": [" bdm "]}}"
+
+/* Found by the API fuzzer: a volume_id that was not a string answered two
+ * fault bodies back to back, which no client can parse. */
+static void
+test_bdm_volume_id_type (Fixture *f,
+                         gconstpointer data)
+{
+  static const char * const bodies[] = {
+    BDM_SERVER ("{\"volume_id\": 7, \"source_type\": \"volume\"}"),
+    BDM_SERVER ("{\"volume_id\": [], \"source_type\": \"volume\"}"),
+    BDM_SERVER ("{\"volume_id\": {}, \"source_type\": \"volume\", "
+                "\"boot_index\": 0}"),
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)
+    {
+      g_autoptr(JsonNode) reply = NULL;
+
+      g_test_message ("POST %s", bodies[i]);
+      g_assert_cmpint (call_single_body (f, "POST", "/v2.1/servers", bodies[i],
+                                         &reply), ==, 400);
+      nlx_test_assert_fault (reply, "badRequest", 400);
+    }
+}
+
 /* Images imported into the store are listed beside the configured ones,
  * boot servers, and cannot be deleted under them. */
 static void
@@ -1010,6 +1071,7 @@ main (int argc,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");
   ADD ("/nlx/api/socket-mode", test_socket_mode, NULL);
   ADD ("/nlx/api/volumes", test_volumes, NULL);
+  ADD ("/nlx/api/servers/bdm-volume-id-type", test_bdm_volume_id_type, NULL);
   ADD ("/nlx/api/images", test_images, NULL);
   ADD ("/nlx/api/servers/snapshot-rebuild", test_snapshot_rebuild, NULL);
 #undef ADD
