@@ -601,6 +601,40 @@ get_optional_string (Request *request,
   return *value != NULL;
 }
 
+/* boot_index as Nova's schema takes it: an integer, a string matching
+ * ^-?[0-9]+$ (in range), or null or absent (-1, not the root). */
+static gboolean
+read_boot_index (JsonNode *node,
+                 gint64 *index)
+{
+  const char *text;
+
+  *index = -1;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node))
+    return FALSE;
+  if (json_node_get_value_type (node) == G_TYPE_INT64)
+    {
+      *index = json_node_get_int (node);
+      return TRUE;
+    }
+  if (json_node_get_value_type (node) != G_TYPE_STRING)
+    return FALSE;
+  text = json_node_get_string (node);
+  for (const char *p = *text == '-' ? text + 1 : text; ; p++)
+    if (*p == '\0')
+      {
+        if (p == text || (p == text + 1 && *text == '-'))
+          return FALSE;
+        break;
+      }
+    else if (!g_ascii_isdigit (*p))
+      return FALSE;
+  return g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, index,
+                                   NULL);
+}
+
 /* Nova's block_device_mapping_v2, for volumes only: boot_index 0 is the
  * root volume, the others are attached.  Answers 400 itself. */
 static gboolean
@@ -649,12 +683,14 @@ read_block_devices (Request *request,
       if (id == NULL && !get_optional_string (request, bdm, "volume_id", &id))
         return FALSE;
       index = json_object_get_member (bdm, "boot_index");
-      if (index != NULL && JSON_NODE_HOLDS_VALUE (index) &&
-          json_node_get_value_type (index) == G_TYPE_INT64)
-        boot_index = json_node_get_int (index);
-      else if (index != NULL && JSON_NODE_HOLDS_VALUE (index) &&
-               json_node_get_value_type (index) == G_TYPE_STRING)
-        boot_index = g_ascii_strtoll (json_node_get_string (index), NULL, 10);
+      if (!read_boot_index (index, &boot_index))
+        {
+          respond_fault (request, 400,
+                         _("“boot_index” must be an integer, a string of "
+                           "one (digits, optionally after a minus sign), or "
+                           "null"));
+          return FALSE;
+        }
 
       if (id == NULL || g_strcmp0 (source, "volume") != 0 ||
           (destination != NULL && !g_str_equal (destination, "volume")))

@@ -843,6 +843,46 @@ test_bdm_volume_id_type (Fixture *f,
     }
 }
 
+/* boot_index as Nova's schema has it: an integer, or a string of one
+ * (^-?[0-9]+$), or null; g_ascii_strtoll() took " 0", "0x" and "0abc"
+ * as 0, and any other type as "not the root". */
+static void
+test_bdm_boot_index (Fixture *f,
+                     gconstpointer data)
+{
+  static const char * const refused[] = {
+    "\" 0\"", "\"0 \"", "\"0x\"", "\"0x10\"", "\"+0\"", "\"\"", "\"-\"",
+    "\"0abc\"", "\"99999999999999999999\"", "true", "1.5", "{}", "[0]",
+  };
+  /* Taken: each makes nlxtest-none the root volume, which is missing. */
+  static const char * const root[] = { "0", "\"0\"", "\"-0\"", "-0" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autofree char *body = g_strdup_printf (
+        BDM_SERVER ("{\"uuid\": \"nlxtest-none\", \"source_type\": \"volume\", "
+                    "\"boot_index\": %s}"), refused[i]);
+
+      nlx_test_expect_fault (f->session, "POST", "/v2.1/servers", body, 400,
+                             "badRequest");
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (root); i++)
+    {
+      g_autofree char *body = g_strdup_printf (
+        BDM_SERVER ("{\"uuid\": \"nlxtest-none\", \"source_type\": \"volume\", "
+                    "\"boot_index\": %s}"), root[i]);
+      g_autoptr(JsonNode) reply = NULL;
+      JsonObject *fault;
+
+      g_test_message ("POST %s", body);
+      g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers", body,
+                                      &reply), ==, 404);
+      fault = nlx_test_object_at (reply, "itemNotFound");
+      g_assert_nonnull (strstr (json_object_get_string_member (fault, "message"),
+                                "nlxtest-none"));
+    }
+}
+
 /* Images imported into the store are listed beside the configured ones,
  * boot servers, and cannot be deleted under them. */
 static void
@@ -1072,6 +1112,7 @@ main (int argc,
   ADD ("/nlx/api/socket-mode", test_socket_mode, NULL);
   ADD ("/nlx/api/volumes", test_volumes, NULL);
   ADD ("/nlx/api/servers/bdm-volume-id-type", test_bdm_volume_id_type, NULL);
+  ADD ("/nlx/api/servers/bdm-boot-index", test_bdm_boot_index, NULL);
   ADD ("/nlx/api/images", test_images, NULL);
   ADD ("/nlx/api/servers/snapshot-rebuild", test_snapshot_rebuild, NULL);
 #undef ADD
