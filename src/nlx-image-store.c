@@ -270,8 +270,13 @@ read_record (NlxImageStore *store,
   JsonNode *root;
   JsonObject *object;
   JsonNode *properties;
+  g_autofree char *data = NULL;
+  gsize length;
 
-  if (!json_parser_load_from_file (parser, path, &local_error))
+  /* Not json_parser_load_from_file(): its descriptor is not
+   * close-on-exec. */
+  if (!nlx_file_get_contents (path, &data, &length, &local_error) ||
+      !json_parser_load_from_data (parser, data, length, &local_error))
     {
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
@@ -1460,7 +1465,7 @@ import_from (NlxImageStore *store,
   node = record_to_node (image);
   data = json_to_string (node, TRUE);
   record = g_build_filename (work->path, RECORD_FILE, NULL);
-  if (!g_file_set_contents_full (record, data, -1,
+  if (!nlx_file_set_contents_full (record, data, -1,
                                  G_FILE_SET_CONTENTS_CONSISTENT |
                                  G_FILE_SET_CONTENTS_DURABLE,
                                  0644, error))

@@ -10,6 +10,7 @@
 #include <glib/gstdio.h>
 
 #include "nlx-error.h"
+#include "nlx-file.h"
 #include "nlx-store.h"
 
 struct _NlxStore {
@@ -68,7 +69,7 @@ nlx_store_save (NlxStore *store,
   g_autofree char *data = json_to_string (node, TRUE);
   g_autofree char *path = record_path (store, record->instance->uuid);
 
-  return g_file_set_contents_full (path, data, -1,
+  return nlx_file_set_contents_full (path, data, -1,
                                    G_FILE_SET_CONTENTS_CONSISTENT |
                                    G_FILE_SET_CONTENTS_DURABLE,
                                    0600, error);
@@ -120,12 +121,17 @@ nlx_store_load_all (NlxStore *store,
       g_autofree char *path = g_build_filename (store->dir, name, NULL);
       g_autoptr(JsonParser) parser = json_parser_new_immutable ();
       g_autoptr(GError) local_error = NULL;
+      g_autofree char *data = NULL;
+      gsize length;
       NlxRecord *record = NULL;
 
       /* Temporary files of an interrupted save end in a random suffix. */
       if (!g_str_has_suffix (name, ".json"))
         continue;
-      if (json_parser_load_from_file (parser, path, &local_error))
+      /* Not json_parser_load_from_file(): its descriptor is not
+       * close-on-exec. */
+      if (nlx_file_get_contents (path, &data, &length, &local_error) &&
+          json_parser_load_from_data (parser, data, length, &local_error))
         record = nlx_record_new_from_node (json_parser_get_root (parser),
                                            &local_error);
       if (record == NULL)

@@ -723,7 +723,7 @@ run (const char * const *argv,
   g_autofree char *err = NULL;
   int status;
 
-  if (!g_spawn_sync (cwd, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+  if (!g_spawn_sync (cwd, (char **) argv, NULL, G_SPAWN_CLOEXEC_PIPES, NULL, NULL,
                      &out, &err, &status, &local_error))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
@@ -914,6 +914,34 @@ make_protofile (const char *root,
   return g_string_free (g_steal_pointer (&proto), FALSE);
 }
 
+/* Writes @text to @fd and closes it; FALSE with errno set if either
+ * fails. */
+static gboolean
+write_and_close (int fd,
+                 const char *text)
+{
+  gsize left = strlen (text);
+  int saved_errno;
+
+  while (left > 0)
+    {
+      ssize_t n = write (fd, text, left);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          saved_errno = errno;
+          close (fd);
+          errno = saved_errno;
+          return FALSE;
+        }
+      text += n;
+      left -= n;
+    }
+  return close (fd) == 0;
+}
+
 static gboolean
 make_xfs (const char *image,
           const char *label,
@@ -936,22 +964,18 @@ make_xfs (const char *image,
       proto = make_protofile (from_dir, id, error);
       if (proto == NULL)
         return FALSE;
-      fd = g_file_open_tmp ("nova-lxc-proto-XXXXXX", &proto_path,
-                            &local_error);
-      if (fd < 0)
+      proto_path = g_build_filename (g_get_tmp_dir (),
+                                     "nova-lxc-proto-XXXXXX", NULL);
+      fd = g_mkstemp_full (proto_path, O_RDWR | O_CLOEXEC, 0600);
+      if (fd < 0 || !write_and_close (fd, proto))
         {
+          int saved_errno = errno;
+
+          if (fd >= 0)
+            g_unlink (proto_path);
           g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                        _("Cannot write the mkfs.xfs prototype file for "
-                         "volume “%s”: %s"), id, local_error->message);
-          return FALSE;
-        }
-      close (fd);
-      if (!g_file_set_contents (proto_path, proto, -1, &local_error))
-        {
-          g_unlink (proto_path);
-          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                       _("Cannot write the mkfs.xfs prototype file for "
-                         "volume “%s”: %s"), id, local_error->message);
+                         "volume “%s”: %s"), id, g_strerror (saved_errno));
           return FALSE;
         }
       g_strv_builder_add_many (builder, "-p", proto_path, NULL);

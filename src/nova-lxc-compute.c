@@ -235,6 +235,10 @@ main (int argc,
   /* A write to a libvirtd that has just gone away must fail, not kill the
    * daemon. */
   signal (SIGPIPE, SIG_IGN);
+  /* GLib 2.74 seeds its random numbers from /dev/urandom, opened without
+   * O_CLOEXEC, at the first g_random_*() call: make it now, while no
+   * other thread can start a child that would inherit it. */
+  (void) g_random_int ();
   if (!run (&error))
     {
       g_printerr ("nova-lxc-compute: %s\n", error->message);
