@@ -989,6 +989,36 @@ case_fsck_helper (Fixture *f)
                    "process exited with code 1); its messages are on the "
                    "daemon's standard error");
   g_clear_error (&error);
+  /* The helper inherits nothing but its standard streams, not even a
+   * descriptor left open across exec: libguestfs's select() needs low
+   * numbers. */
+  {
+    g_autofree char *script = path_in (f->dir, "list-fds");
+    g_autofree char *list = path_in (f->dir, "fds");
+    g_autofree char *text = g_strdup_printf ("#!/bin/sh\n"
+                                             "ls /proc/$$/fd > %s\n"
+                                             "exit 1\n", list);
+    g_autofree char *fds = NULL;
+    g_auto(GStrv) lines = NULL;
+    int inheritable = open ("/dev/null", O_RDONLY);
+
+    g_assert_cmpint (inheritable, >=, 0);
+    g_assert_cmpint (dup2 (inheritable, 1000), ==, 1000);
+    close (inheritable);
+    g_assert_true (g_file_set_contents (script, text, -1, NULL));
+    g_assert_cmpint (chmod (script, 0700), ==, 0);
+    g_setenv (NLX_GUESTFS_HELPER_ENV, script, TRUE);
+    g_assert_false (nlx_volume_fsck (missing, "ext4", "nlxtest-vol", &error));
+    g_clear_error (&error);
+    close (1000);
+    g_assert_true (g_file_get_contents (list, &fds, NULL, NULL));
+    lines = g_strsplit (g_strstrip (fds), "\n", -1);
+    g_assert_true (g_strv_contains ((const char * const *) lines, "0"));
+    g_assert_true (g_strv_contains ((const char * const *) lines, "1"));
+    g_assert_true (g_strv_contains ((const char * const *) lines, "2"));
+    /* Besides those, only what the shell opened for itself. */
+    g_assert_false (g_strv_contains ((const char * const *) lines, "1000"));
+  }
   /* Exit 0 with no answer is no answer either. */
   g_setenv (NLX_GUESTFS_HELPER_ENV, "/bin/true", TRUE);
   g_assert_false (nlx_volume_fsck (missing, "ext4", "nlxtest-vol", &error));
