@@ -75,6 +75,7 @@ canonical_path (const char *path)
 {
   g_autofree char *clean = g_canonicalize_filename (path, "/");
   char *real;
+  char *copy;
 
   if (has_glob (clean))
     return g_steal_pointer (&clean);
@@ -82,9 +83,9 @@ canonical_path (const char *path)
   if (real == NULL)
     return g_steal_pointer (&clean);
   /* realpath() memory belongs to libc's allocator, not GLib's. */
-  clean = g_strdup (real);
+  copy = g_strdup (real);
   free (real);
-  return g_steal_pointer (&clean);
+  return copy;
 }
 
 /* A list value, separated by commas (as in Nova's configuration) or

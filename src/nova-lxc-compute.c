@@ -165,6 +165,12 @@ run (GError **error)
   if (log_syslog)
     openlog ("nova-lxc-compute", LOG_PID, LOG_DAEMON);
 
+  /* Before the socket exists: a SIGTERM as soon as it does must stop the
+   * daemon cleanly (once the loop runs), not kill it. */
+  watch_signal (context, SIGTERM, on_signal, loop);
+  watch_signal (context, SIGINT, on_signal, loop);
+  watch_signal (context, SIGHUP, on_hangup, NULL);
+
   virt = nlx_virt_open (config->compute_driver, config->keyfile, error);
   if (virt == NULL)
     return FALSE;
@@ -180,9 +186,6 @@ run (GError **error)
              config->api_listen ? " and " : "",
              config->api_listen ? config->api_listen : "",
              config->compute_driver);
-  watch_signal (context, SIGTERM, on_signal, loop);
-  watch_signal (context, SIGINT, on_signal, loop);
-  watch_signal (context, SIGHUP, on_hangup, NULL);
   g_main_loop_run (loop);
 
   g_clear_pointer (&api, nlx_api_free);
