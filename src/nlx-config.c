@@ -7,10 +7,12 @@
  * error naming the key. */
 #include "config.h"
 
+#include <errno.h>
 #include <glib/gi18n-lib.h>
 
 #include "nlx-config.h"
 #include "nlx-error.h"
+#include "nlx-file.h"
 
 #define FLAVOR_PREFIX "flavor "
 #define IMAGE_PREFIX "image "
@@ -412,9 +414,23 @@ nlx_config_new_from_file (const char *path,
                           GError **error)
 {
   g_autoptr(GKeyFile) keyfile = g_key_file_new ();
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *data = NULL;
+  gsize length;
   NlxConfig *config;
 
-  if (!g_key_file_load_from_file (keyfile, path, G_KEY_FILE_NONE, error))
+  /* Not g_key_file_load_from_file(): its descriptor is not close-on-exec. */
+  if (!nlx_file_get_contents (path, &data, &length, &local_error))
+    {
+      int errsv = errno;
+
+      g_set_error (error, local_error->domain, local_error->code,
+                   _("Cannot read configuration %s: %s"), path,
+                   g_strerror (errsv));
+      return NULL;
+    }
+  if (!g_key_file_load_from_data (keyfile, data, length, G_KEY_FILE_NONE,
+                                  error))
     {
       g_prefix_error (error, _("Cannot read configuration %s: "), path);
       return NULL;

@@ -4,10 +4,11 @@
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
 #include <ftw.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nlx-file.h"
@@ -52,6 +53,192 @@ nlx_file_remove_tree (const char *path,
                    _("Cannot remove %s: %s; remove it by hand (is something "
                      "mounted inside it?)"), path, g_strerror (code));
       return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- contents, with every descriptor close-on-exec ------------------------ */
+
+/* GLib 2.74's g_file_get_contents() and the temporary file of
+ * g_file_set_contents() are opened without O_CLOEXEC: a child another
+ * thread starts meanwhile would inherit them.  Same behaviour, same
+ * G_FILE_ERROR codes, every descriptor close-on-exec. */
+
+#define SET_FILE_ERROR(error, errsv, format, ...) \
+  g_set_error ((error), G_FILE_ERROR, g_file_error_from_errno (errsv), \
+               (format), __VA_ARGS__, g_strerror (errsv))
+
+/**
+ * nlx_file_get_contents:
+ * @path: a file
+ * @contents: (out): its contents, NUL-terminated
+ * @length: (out) (optional): their length, without the NUL
+ * @error: return location for a #G_FILE_ERROR
+ *
+ * g_file_get_contents() with the file opened close-on-exec.  Reads to the
+ * end, so files in /proc, whose size says 0, come whole too.  On failure
+ * errno is left saying why, for callers with messages of their own.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+nlx_file_get_contents (const char *path,
+                       char **contents,
+                       gsize *length,
+                       GError **error)
+{
+  g_autoptr(GByteArray) data = NULL;
+  struct stat st;
+  int errsv;
+  int fd;
+
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    {
+      errsv = errno;
+      SET_FILE_ERROR (error, errsv, _("Cannot open %s: %s"), path);
+      errno = errsv;
+      return FALSE;
+    }
+  /* The size is a hint: files in /proc say 0. */
+  if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode) && st.st_size > 0 &&
+      st.st_size < G_MAXINT)
+    data = g_byte_array_sized_new (st.st_size + 1);
+  else
+    data = g_byte_array_new ();
+  for (;;)
+    {
+      guint8 buffer[65536];
+      ssize_t n = read (fd, buffer, sizeof buffer);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          errsv = errno;
+          close (fd);
+          SET_FILE_ERROR (error, errsv, _("Cannot read %s: %s"), path);
+          errno = errsv;
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      g_byte_array_append (data, buffer, n);
+    }
+  close (fd);
+  if (length != NULL)
+    *length = data->len;
+  g_byte_array_append (data, (const guint8 *) "", 1);
+  *contents = (char *) g_byte_array_free (g_steal_pointer (&data), FALSE);
+  return TRUE;
+}
+
+static gboolean
+write_all (int fd,
+           const char *contents,
+           gsize length)
+{
+  while (length > 0)
+    {
+      ssize_t n = write (fd, contents, length);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return FALSE;
+      contents += n;
+      length -= n;
+    }
+  return TRUE;
+}
+
+/**
+ * nlx_file_set_contents_full:
+ * @path: a file
+ * @contents: what to write
+ * @length: its length, or -1 for a NUL-terminated string
+ * @flags: as for g_file_set_contents_full()
+ * @mode: the mode of a new file
+ * @error: return location for a #G_FILE_ERROR
+ *
+ * g_file_set_contents_full() with every descriptor close-on-exec.  With
+ * %G_FILE_SET_CONTENTS_CONSISTENT, writes @path.XXXXXX beside @path,
+ * fsync()s it (unless %G_FILE_SET_CONTENTS_ONLY_EXISTING and @path is
+ * missing or empty), renames it over @path and, then, fsync()s the
+ * directory, as GLib does; without, GLib's own direct write is already
+ * close-on-exec.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+nlx_file_set_contents_full (const char *path,
+                            const char *contents,
+                            gssize length,
+                            GFileSetContentsFlags flags,
+                            int mode,
+                            GError **error)
+{
+  g_autofree char *tmp = NULL;
+  g_autofree char *dir = NULL;
+  gboolean do_fsync;
+  struct stat st;
+  int errsv;
+  int fd;
+
+  if (!(flags & G_FILE_SET_CONTENTS_CONSISTENT))
+    return g_file_set_contents_full (path, contents, length, flags, mode,
+                                     error);
+  if (length < 0)
+    length = strlen (contents);
+
+  do_fsync = TRUE;
+  if (flags & G_FILE_SET_CONTENTS_ONLY_EXISTING)
+    {
+      errno = 0;
+      if (lstat (path, &st) == 0)
+        do_fsync = st.st_size > 0;
+      else if (errno == ENOENT)
+        do_fsync = FALSE;
+    }
+
+  tmp = g_strdup_printf ("%s.XXXXXX", path);
+  fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, mode);
+  if (fd < 0)
+    {
+      errsv = errno;
+      SET_FILE_ERROR (error, errsv, _("Cannot create %s: %s"), tmp);
+      return FALSE;
+    }
+  if (!write_all (fd, contents, length) || (do_fsync && fsync (fd) != 0))
+    {
+      errsv = errno;
+      close (fd);
+      g_unlink (tmp);
+      SET_FILE_ERROR (error, errsv, _("Cannot write %s: %s"), tmp);
+      return FALSE;
+    }
+  if (close (fd) != 0)
+    {
+      errsv = errno;
+      g_unlink (tmp);
+      SET_FILE_ERROR (error, errsv, _("Cannot write %s: %s"), tmp);
+      return FALSE;
+    }
+  if (rename (tmp, path) != 0)
+    {
+      errsv = errno;
+      g_unlink (tmp);
+      SET_FILE_ERROR (error, errsv, _("Cannot rename %s to %s: %s"), tmp,
+                      path);
+      return FALSE;
+    }
+  /* So that the new contents, not the old, are there after a crash. */
+  dir = g_path_get_dirname (path);
+  if (do_fsync &&
+      (fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+    {
+      fsync (fd);
+      close (fd);
     }
   return TRUE;
 }

@@ -9,4 +9,14 @@ gboolean nlx_file_remove_tree (const char *path,
                                GError **error);
 void nlx_file_remove_save_temporaries (const char *dir);
 
+gboolean nlx_file_get_contents (const char *path,
+                                char **contents,
+                                gsize *length,
+                                GError **error);
+gboolean nlx_file_set_contents_full (const char *path,
+                                     const char *contents,
+                                     gssize length,
+                                     GFileSetContentsFlags flags,
+                                     int mode,
+                                     GError **error);
 G_END_DECLS

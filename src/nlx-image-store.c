@@ -426,10 +426,10 @@ write_record (NlxImageStore *store,
   g_autofree char *path = record_path (store, image->id);
   g_autoptr(GError) local_error = NULL;
 
-  if (!g_file_set_contents_full (path, data, -1,
-                                 G_FILE_SET_CONTENTS_CONSISTENT |
-                                 G_FILE_SET_CONTENTS_DURABLE,
-                                 0644, &local_error))
+  if (!nlx_file_set_contents_full (path, data, -1,
+                                   G_FILE_SET_CONTENTS_CONSISTENT |
+                                   G_FILE_SET_CONTENTS_DURABLE,
+                                   0644, &local_error))
     {
       g_warning (_("Cannot write image record %s: %s"), path,
                  local_error->message);
@@ -547,10 +547,10 @@ migrate_legacy (NlxImageStore *store,
     return;
   /* A crash after the copy and before the unlink leaves both. */
   if (!g_file_test (target, G_FILE_TEST_EXISTS) &&
-      (!g_file_get_contents (legacy, &data, &length, &error) ||
-       !g_file_set_contents_full (target, data, length,
-                                  G_FILE_SET_CONTENTS_CONSISTENT |
-                                  G_FILE_SET_CONTENTS_DURABLE, 0644, &error)))
+      (!nlx_file_get_contents (legacy, &data, &length, &error) ||
+       !nlx_file_set_contents_full (target, data, length,
+                                    G_FILE_SET_CONTENTS_CONSISTENT |
+                                    G_FILE_SET_CONTENTS_DURABLE, 0644, &error)))
     {
       g_warning (_("Cannot move image record %s to %s: %s"), legacy,
                  store->records, error->message);
@@ -1401,166 +1401,17 @@ detect_format (int fd,
 
 /* ---- import: disk images, through libguestfs ------------------------------ */
 
-static int
-compare_mountpoints (gconstpointer a,
-                     gconstpointer b)
-{
-  const char *ma = *(const char * const *) a;
-  const char *mb = *(const char * const *) b;
-  gsize la = strlen (ma);
-  gsize lb = strlen (mb);
-
-  /* Shortest first: "/" before "/usr" before "/usr/local". */
-  if (la != lb)
-    return la < lb ? -1 : 1;
-  return strcmp (ma, mb);
-}
-
-/* The one Linux root inspection finds on the appliance's disk. */
-static char *
-find_linux_root (guestfs_h *g,
-                 const char *file,
-                 GError **error)
-{
-  g_auto(GStrv) roots = guestfs_inspect_os (g);
-  g_autoptr(GPtrArray) linux_roots = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GPtrArray) others = g_ptr_array_new_with_free_func (g_free);
-
-  if (roots == NULL)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Cannot import disk image %s: libguestfs cannot inspect "
-                     "it: %s"), file, nlx_guestfs_last_error (g));
-      return NULL;
-    }
-  for (guint i = 0; roots[i] != NULL; i++)
-    {
-      g_autofree char *type = guestfs_inspect_get_type (g, roots[i]);
-
-      if (g_strcmp0 (type, "linux") == 0)
-        g_ptr_array_add (linux_roots, g_strdup (roots[i]));
-      else
-        g_ptr_array_add (others, g_strdup_printf ("%s on %s",
-                                                  type != NULL ? type : "?",
-                                                  roots[i]));
-    }
-  if (linux_roots->len == 0)
-    {
-      g_autofree char *found = NULL;
-
-      g_ptr_array_add (others, NULL);
-      found = g_strjoinv (", ", (char **) others->pdata);
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Cannot import disk image %s: no Linux root filesystem "
-                     "found (libguestfs's inspection found %s); import a "
-                     "disk image of a Linux system, with /etc, /bin and "
-                     "/etc/fstab or /etc/hosts on its root filesystem"),
-                   file, *found != '\0' ? found : _("no operating system"));
-      return NULL;
-    }
-  if (linux_roots->len > 1)
-    {
-      g_autofree char *found = NULL;
-
-      g_ptr_array_add (linux_roots, NULL);
-      found = g_strjoinv (", ", (char **) linux_roots->pdata);
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Cannot import disk image %s: it holds several Linux "
-                     "root filesystems (%s) and nova-lxc cannot tell which "
-                     "one to import; make a disk image with one"), file,
-                   found);
-      return NULL;
-    }
-  return g_strdup (linux_roots->pdata[0]);
-}
-
-/* Mounts @root and the filesystems its fstab mounts below it, read-only
- * in the appliance.  One of those that will not mount is left out, as
- * virt-tar-out does: the root filesystem is what matters. */
-static gboolean
-mount_root (guestfs_h *g,
-            const char *root,
-            const char *file,
-            GError **error)
-{
-  g_auto(GStrv) pairs = guestfs_inspect_get_mountpoints (g, root);
-  g_autoptr(GPtrArray) mountpoints = g_ptr_array_new ();
-  g_autoptr(GHashTable) devices = g_hash_table_new (g_str_hash, g_str_equal);
-
-  if (pairs == NULL)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Cannot import disk image %s: libguestfs cannot tell "
-                     "where its filesystems mount: %s"), file,
-                   nlx_guestfs_last_error (g));
-      return FALSE;
-    }
-  for (guint i = 0; pairs[i] != NULL && pairs[i + 1] != NULL; i += 2)
-    {
-      g_ptr_array_add (mountpoints, pairs[i]);
-      g_hash_table_insert (devices, pairs[i], pairs[i + 1]);
-    }
-  g_ptr_array_sort (mountpoints, compare_mountpoints);
-
-  for (guint i = 0; i < mountpoints->len; i++)
-    {
-      const char *mountpoint = mountpoints->pdata[i];
-      const char *device = g_hash_table_lookup (devices, mountpoint);
-
-      if (guestfs_mount_ro (g, device, mountpoint) == 0)
-        continue;
-      if (!g_str_equal (mountpoint, "/"))
-        {
-          g_debug ("Leaving %s (%s) out of disk image %s: %s", mountpoint,
-                   device, file, nlx_guestfs_last_error (g));
-          continue;
-        }
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Cannot import disk image %s: its root filesystem (%s) "
-                     "does not mount: %s"), file, device,
-                   nlx_guestfs_last_error (g));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* Writes the Linux root tree of disk image @file to the tar @tar_path. */
+/* Writes the Linux root tree of disk image @file to the tar @tar_path,
+ * in the nova-lxc-guestfs helper (nlx-guestfs.c says why). */
 static gboolean
 copy_out_disk (const char *file,
                NlxStoredImageFormat format,
                const char *tar_path,
                GError **error)
 {
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(guestfs_h) g = NULL;
-  g_autofree char *root = NULL;
-
-  g = nlx_guestfs_launch (file, nlx_stored_image_format_to_string (format),
-                          &local_error);
-  if (g == NULL)
-    {
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                  _("Cannot import disk image %s: "), file);
-      return FALSE;
-    }
-  root = find_linux_root (g, file, error);
-  if (root == NULL || !mount_root (g, root, file, error))
-    return FALSE;
-  /* Numeric owners: the appliance's user names are not the image's. */
-  if (guestfs_tar_out_opts (g, "/", tar_path,
-                            GUESTFS_TAR_OUT_OPTS_NUMERICOWNER, 1,
-                            GUESTFS_TAR_OUT_OPTS_XATTRS, 1,
-                            -1) != 0)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot copy the root filesystem out of disk image %s: "
-                     "%s"), file, nlx_guestfs_last_error (g));
-      return FALSE;
-    }
-  if (guestfs_umount_all (g) != 0 || guestfs_shutdown (g) != 0)
-    g_debug ("libguestfs appliance did not shut down cleanly: %s",
-             nlx_guestfs_last_error (g));
-  return TRUE;
+  return nlx_guestfs_copy_out (file,
+                               nlx_stored_image_format_to_string (format),
+                               tar_path, error);
 }
 
 /* ---- import: the work directory ------------------------------------------- */

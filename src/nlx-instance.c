@@ -7,6 +7,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "nlx-error.h"
+#include "nlx-file.h"
 #include "nlx-instance.h"
 #include "nlx-json.h"
 #include "nlx-network.h"
@@ -691,7 +692,7 @@ nlx_instance_new_from_file (const char *path,
   gsize length;
   NlxInstance *instance;
 
-  if (!g_file_get_contents (path, &data, &length, error))
+  if (!nlx_file_get_contents (path, &data, &length, error))
     return NULL;
   instance = nlx_instance_new_from_data (data, length, error);
   if (instance == NULL)

@@ -19,6 +19,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "nlx-error.h"
+#include "nlx-file.h"
 #include "nlx-json.h"
 
 typedef struct {
@@ -442,7 +443,7 @@ nlx_json_parse_file (const char *path,
   gsize length;
   JsonNode *root;
 
-  if (!g_file_get_contents (path, &data, &length, error))
+  if (!nlx_file_get_contents (path, &data, &length, error))
     return NULL;
   root = nlx_json_parse (data, length, error);
   if (root == NULL)

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "nlx-error.h"
+#include "nlx-file.h"
 #include "nlx-idmap.h"
 #include "nlx-mount.h"
 
@@ -641,7 +642,7 @@ fstype_is_on_block_device (const char *fstype)
   g_autofree char *contents = NULL;
   g_auto(GStrv) lines = NULL;
 
-  if (!g_file_get_contents ("/proc/filesystems", &contents, NULL, NULL))
+  if (!nlx_file_get_contents ("/proc/filesystems", &contents, NULL, NULL))
     return FALSE;
   lines = g_strsplit (contents, "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++)
@@ -1394,7 +1395,7 @@ read_mountinfo (pid_t pid,
   g_autofree char *file = g_strdup_printf ("/proc/%d/mountinfo", (int) pid);
   g_autofree char *contents = NULL;
 
-  if (!g_file_get_contents (file, &contents, NULL, error))
+  if (!nlx_file_get_contents (file, &contents, NULL, error))
     return NULL;
   return g_strsplit (contents, "\n", -1);
 }

@@ -1095,7 +1095,7 @@ ipam_save (NlxIpam *ipam,
   root = json_builder_get_root (builder);
   data = json_to_string (root, TRUE);
 
-  if (!g_file_set_contents_full (ipam->path, data, -1,
+  if (!nlx_file_set_contents_full (ipam->path, data, -1,
                                  G_FILE_SET_CONTENTS_CONSISTENT |
                                  G_FILE_SET_CONTENTS_DURABLE,
                                  0600, &local_error) ||
@@ -1136,7 +1136,7 @@ ipam_load (NlxIpam *ipam,
   const char *uuid;
   guint32 broadcast = broadcast_of (ipam->network_addr, ipam->prefix);
 
-  if (!g_file_get_contents (ipam->path, &contents, &length, &local_error))
+  if (!nlx_file_get_contents (ipam->path, &contents, &length, &local_error))
     {
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         return TRUE;

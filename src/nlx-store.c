@@ -107,7 +107,7 @@ nlx_store_save (NlxStore *store,
                                : _("it reads back different"));
       return FALSE;
     }
-  return g_file_set_contents_full (path, data, -1,
+  return nlx_file_set_contents_full (path, data, -1,
                                    G_FILE_SET_CONTENTS_CONSISTENT |
                                    G_FILE_SET_CONTENTS_DURABLE,
                                    0600, error);
@@ -175,7 +175,7 @@ quarantine (NlxStore *store,
       return;
     }
   why = g_strconcat (to, ".reason", NULL);
-  g_file_set_contents (why, reason, -1, NULL);
+  nlx_file_set_contents_full (why, reason, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL);
   g_warning (_("Unreadable instance record %s: %s; moved to %s.  Its server "
                "is left alone and keeps its address: repair the record and "
                "move it back, or remove it once the server is gone"),

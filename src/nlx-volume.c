@@ -44,7 +44,6 @@
 #define XFS_LABEL_MAX 12
 
 /* What the appliance calls the one drive it is given. */
-#define APPLIANCE_DEVICE "/dev/sda"
 
 static const char * const default_whitelist[] = {
   NLX_VOLUME_DEFAULT_WHITELIST, NULL
@@ -76,6 +75,7 @@ canonical_path (const char *path)
 {
   g_autofree char *clean = g_canonicalize_filename (path, "/");
   char *real;
+  char *copy;
 
   if (has_glob (clean))
     return g_steal_pointer (&clean);
@@ -83,10 +83,9 @@ canonical_path (const char *path)
   if (real == NULL)
     return g_steal_pointer (&clean);
   /* realpath() memory belongs to libc's allocator, not GLib's. */
-  g_free (clean);
-  clean = g_strdup (real);
+  copy = g_strdup (real);
   free (real);
-  return g_steal_pointer (&clean);
+  return copy;
 }
 
 /* A list value, separated by commas (as in Nova's configuration) or
@@ -548,116 +547,6 @@ nlx_volume_probe (const NlxVolumeSettings *settings,
 
 /* ---- fsck in libguestfs's appliance --------------------------------------- */
 
-static const char *
-fsck_status_text (int status)
-{
-  if (status & 8)
-    return _("the checker itself failed");
-  if (status & 4)
-    return _("errors were found that fsck cannot repair");
-  if (status & 3)
-    return _("errors were found (fsck would repair them)");
-  return _("the checker reported a problem");
-}
-
-/* Without e2fsck's forceno option (libguestfs 1.48 has none), fsck -a
- * would skip a filesystem marked clean, and an image can mark itself
- * clean whatever its state; a mount count past the maximum makes e2fsck
- * check it in full.  Both writes, and any repair fsck -a makes, land in
- * the appliance's throwaway overlay, never in the volume; a repair still
- * fails the check. */
-static gboolean
-check_ext (guestfs_h *g,
-           const char *fstype,
-           const char *id,
-           GError **error)
-{
-#ifdef GUESTFS_E2FSCK_FORCENO
-  /* e2fsck -f -n: nothing changes, any error fails the call. */
-  if (guestfs_e2fsck (g, APPLIANCE_DEVICE, GUESTFS_E2FSCK_FORCENO, 1,
-                      -1) != 0)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Volume “%s” failed its filesystem check (e2fsck -fn): "
-                     "%s"), id, nlx_guestfs_last_error (g));
-      return FALSE;
-    }
-  return TRUE;
-#else
-  int status;
-
-  if (guestfs_tune2fs (g, APPLIANCE_DEVICE,
-                       GUESTFS_TUNE2FS_MAXMOUNTCOUNT, 1,
-                       GUESTFS_TUNE2FS_MOUNTCOUNT, 2,
-                       -1) != 0)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Volume “%s” failed its filesystem check (tune2fs cannot "
-                     "read its superblock): %s"), id, nlx_guestfs_last_error (g));
-      return FALSE;
-    }
-  status = guestfs_fsck (g, fstype, APPLIANCE_DEVICE);
-  if (status == -1)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Volume “%s” failed its filesystem check (fsck): %s"),
-                   id, nlx_guestfs_last_error (g));
-      return FALSE;
-    }
-  if (status != 0)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Volume “%s” failed its filesystem check: fsck -t %s "
-                     "exited with status %d: %s; check it with e2fsck -fn "
-                     "and repair it before attaching it"), id, fstype,
-                   status, fsck_status_text (status));
-      return FALSE;
-    }
-  return TRUE;
-#endif
-}
-
-static gboolean
-check_xfs (guestfs_h *g,
-           const char *id,
-           GError **error)
-{
-  struct guestfs_xfs_repair_argv args = {
-    .bitmask = GUESTFS_XFS_REPAIR_NOMODIFY_BITMASK,
-    .nomodify = 1,
-  };
-  char *xfs_feature[] = { (char *) "xfs", NULL };
-  int status;
-
-  /* Debian ships xfs support for the appliance separately. */
-  if (guestfs_feature_available (g, xfs_feature) != 1)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot check xfs volume “%s”: libguestfs's appliance "
-                     "has no xfs support (on Debian, install "
-                     "libguestfs-xfs)"), id);
-      return FALSE;
-    }
-  status = guestfs_xfs_repair_argv (g, APPLIANCE_DEVICE, &args);
-  if (status == -1)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Volume “%s” failed its filesystem check (xfs_repair "
-                     "-n): %s"), id, nlx_guestfs_last_error (g));
-      return FALSE;
-    }
-  if (status != 0)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Volume “%s” failed its filesystem check: xfs_repair -n "
-                     "found corruption or a dirty log (status %d); check and "
-                     "repair it with xfs_repair before attaching it"),
-                   id, status);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /**
  * nlx_volume_fsck:
  * @path: the volume's canonical path, as nlx_volume_open() resolved it
@@ -671,7 +560,9 @@ check_xfs (guestfs_h *g,
  * found fails with %NLX_DRIVER_ERROR_INVALID_ARGUMENT.  Without a usable
  * KVM the appliance runs under TCG (direct backend, force_tcg) unless
  * LIBGUESTFS_BACKEND_SETTINGS is set; that takes seconds, so callers
- * check only before a volume's first mount.
+ * check only before a volume's first mount.  libguestfs runs in the
+ * nova-lxc-guestfs helper, never in this process (nlx-guestfs.c says
+ * why).
  *
  * Returns: %TRUE if the filesystem is clean
  */
@@ -681,54 +572,7 @@ nlx_volume_fsck (const char *path,
                  const char *id,
                  GError **error)
 {
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(guestfs_h) g = NULL;
-  g_autofree char *seen = NULL;
-
-  g = nlx_guestfs_launch (path, "raw", &local_error);
-  if (g == NULL)
-    {
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                  _("Cannot check volume “%s”: "), id);
-      return FALSE;
-    }
-
-  /* What the appliance sees must be what libblkid saw on the host. */
-  seen = guestfs_vfs_type (g, APPLIANCE_DEVICE);
-  if (seen == NULL || !g_str_equal (seen, fstype))
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Volume “%s” failed its filesystem check: the host "
-                     "found %s on it, libguestfs's appliance %s"), id, fstype,
-                   seen != NULL && *seen != '\0' ? seen : _("nothing"));
-      return FALSE;
-    }
-
-  if (g_str_equal (fstype, "ext2") || g_str_equal (fstype, "ext3") ||
-      g_str_equal (fstype, "ext4"))
-    {
-      if (!check_ext (g, fstype, id, error))
-        return FALSE;
-    }
-  else if (g_str_equal (fstype, "xfs"))
-    {
-      if (!check_xfs (g, id, error))
-        return FALSE;
-    }
-  else
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_SUPPORTED,
-                   _("Volume “%s” holds a %s filesystem, which nova-lxc "
-                     "cannot check; set [volumes] verify = none or remove %s "
-                     "from [volumes] filesystem_whitelist"), id, fstype,
-                   fstype);
-      return FALSE;
-    }
-
-  if (guestfs_shutdown (g) != 0)
-    g_debug ("libguestfs appliance did not shut down cleanly: %s",
-             nlx_guestfs_last_error (g));
-  return TRUE;
+  return nlx_guestfs_fsck (path, fstype, id, error);
 }
 
 /* ---- info and list ------------------------------------------------------- */
@@ -880,7 +724,7 @@ run (const char * const *argv,
   g_autofree char *err = NULL;
   int status;
 
-  if (!g_spawn_sync (cwd, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+  if (!g_spawn_sync (cwd, (char **) argv, NULL, G_SPAWN_CLOEXEC_PIPES, NULL, NULL,
                      &out, &err, &status, &local_error))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
@@ -1071,6 +915,34 @@ make_protofile (const char *root,
   return g_string_free (g_steal_pointer (&proto), FALSE);
 }
 
+/* Writes @text to @fd and closes it; FALSE with errno set if either
+ * fails. */
+static gboolean
+write_and_close (int fd,
+                 const char *text)
+{
+  gsize left = strlen (text);
+  int saved_errno;
+
+  while (left > 0)
+    {
+      ssize_t n = write (fd, text, left);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          saved_errno = errno;
+          close (fd);
+          errno = saved_errno;
+          return FALSE;
+        }
+      text += n;
+      left -= n;
+    }
+  return close (fd) == 0;
+}
+
 static gboolean
 make_xfs (const char *image,
           const char *label,
@@ -1093,22 +965,18 @@ make_xfs (const char *image,
       proto = make_protofile (from_dir, id, error);
       if (proto == NULL)
         return FALSE;
-      fd = g_file_open_tmp ("nova-lxc-proto-XXXXXX", &proto_path,
-                            &local_error);
-      if (fd < 0)
+      proto_path = g_build_filename (g_get_tmp_dir (),
+                                     "nova-lxc-proto-XXXXXX", NULL);
+      fd = g_mkstemp_full (proto_path, O_RDWR | O_CLOEXEC, 0600);
+      if (fd < 0 || !write_and_close (fd, proto))
         {
+          int saved_errno = errno;
+
+          if (fd >= 0)
+            g_unlink (proto_path);
           g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                        _("Cannot write the mkfs.xfs prototype file for "
-                         "volume “%s”: %s"), id, local_error->message);
-          return FALSE;
-        }
-      close (fd);
-      if (!g_file_set_contents (proto_path, proto, -1, &local_error))
-        {
-          g_unlink (proto_path);
-          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                       _("Cannot write the mkfs.xfs prototype file for "
-                         "volume “%s”: %s"), id, local_error->message);
+                         "volume “%s”: %s"), id, g_strerror (saved_errno));
           return FALSE;
         }
       g_strv_builder_add_many (builder, "-p", proto_path, NULL);

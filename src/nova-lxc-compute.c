@@ -172,6 +172,12 @@ run (GError **error)
   state_lock = nlx_manager_lock_state (config, error);
   if (state_lock == NULL)
     return FALSE;
+  /* Before the socket exists: a SIGTERM as soon as it does must stop the
+   * daemon cleanly (once the loop runs), not kill it. */
+  watch_signal (context, SIGTERM, on_signal, loop);
+  watch_signal (context, SIGINT, on_signal, loop);
+  watch_signal (context, SIGHUP, on_hangup, NULL);
+
   virt = nlx_virt_open (config->compute_driver, config->keyfile, error);
   if (virt == NULL)
     return FALSE;
@@ -187,9 +193,6 @@ run (GError **error)
              config->api_listen ? " and " : "",
              config->api_listen ? config->api_listen : "",
              config->compute_driver);
-  watch_signal (context, SIGTERM, on_signal, loop);
-  watch_signal (context, SIGINT, on_signal, loop);
-  watch_signal (context, SIGHUP, on_hangup, NULL);
   g_main_loop_run (loop);
 
   g_clear_pointer (&api, nlx_api_free);
@@ -247,6 +250,10 @@ main (int argc,
   /* A write to a libvirtd that has just gone away must fail, not kill the
    * daemon. */
   signal (SIGPIPE, SIG_IGN);
+  /* GLib 2.74 seeds its random numbers from /dev/urandom, opened without
+   * O_CLOEXEC, at the first g_random_*() call: make it now, while no
+   * other thread can start a child that would inherit it. */
+  (void) g_random_int ();
   if (!run (&error))
     {
       g_printerr ("nova-lxc-compute: %s\n", error->message);

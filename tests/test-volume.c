@@ -16,6 +16,7 @@
 
 #include "nlx-error.h"
 #include "nlx-file.h"
+#include "nlx-guestfs.h"
 #include "nlx-volume.h"
 #include "nlx-test-tools.h"
 
@@ -972,6 +973,84 @@ case_list_delete (Fixture *f)
   g_assert_cmpuint (volumes->len, ==, 1);
 }
 
+/* ---- fsck through the libguestfs helper --------------------------------- */
+
+/* No appliance starts here (libguestfs refuses a missing drive before
+ * launching): what is tested is how the helper's answer, or its lack,
+ * becomes the caller's error. */
+static void
+case_fsck_helper (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *missing = path_in (f->dir, "missing.img");
+  g_autofree char *no_helper = path_in (f->dir, "no-such-helper");
+  g_autofree char *expected = NULL;
+
+  /* The helper's own error, domain, code and message intact. */
+  g_assert_false (nlx_volume_fsck (missing, "ext4", "nlxtest-vol", &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
+  expected = g_strdup_printf ("Cannot check volume “nlxtest-vol”: Cannot "
+                              "give %s to libguestfs: %s: No such file or "
+                              "directory", missing, missing);
+  g_assert_cmpstr (error->message, ==, expected);
+  g_clear_error (&error);
+
+  /* A helper that cannot run, or dies without an answer, says so. */
+  g_setenv (NLX_GUESTFS_HELPER_ENV, no_helper, TRUE);
+  g_assert_false (nlx_volume_fsck (missing, "ext4", "nlxtest-vol", &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
+  if (!g_pattern_match_simple ("Cannot check volume “nlxtest-vol”: Cannot "
+                               "run the libguestfs helper */no-such-helper: "
+                               "*; reinstall nova-lxc", error->message))
+    g_error ("unexpected message: %s", error->message);
+  g_clear_error (&error);
+  g_setenv (NLX_GUESTFS_HELPER_ENV, "/bin/false", TRUE);
+  g_assert_false (nlx_volume_fsck (missing, "ext4", "nlxtest-vol", &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
+  g_assert_cmpstr (error->message, ==, "Cannot check volume “nlxtest-vol”: "
+                   "The libguestfs helper /bin/false gave no answer (Child "
+                   "process exited with code 1); its messages are on the "
+                   "daemon's standard error");
+  g_clear_error (&error);
+  /* The helper inherits nothing but its standard streams, not even a
+   * descriptor left open across exec: libguestfs's select() needs low
+   * numbers. */
+  {
+    g_autofree char *script = path_in (f->dir, "list-fds");
+    g_autofree char *list = path_in (f->dir, "fds");
+    g_autofree char *text = g_strdup_printf ("#!/bin/sh\n"
+                                             "ls /proc/$$/fd > %s\n"
+                                             "exit 1\n", list);
+    g_autofree char *fds = NULL;
+    g_auto(GStrv) lines = NULL;
+    int inheritable = open ("/dev/null", O_RDONLY);
+
+    g_assert_cmpint (inheritable, >=, 0);
+    g_assert_cmpint (dup2 (inheritable, 1000), ==, 1000);
+    close (inheritable);
+    g_assert_true (g_file_set_contents (script, text, -1, NULL));
+    g_assert_cmpint (chmod (script, 0700), ==, 0);
+    g_setenv (NLX_GUESTFS_HELPER_ENV, script, TRUE);
+    g_assert_false (nlx_volume_fsck (missing, "ext4", "nlxtest-vol", &error));
+    g_clear_error (&error);
+    close (1000);
+    g_assert_true (g_file_get_contents (list, &fds, NULL, NULL));
+    lines = g_strsplit (g_strstrip (fds), "\n", -1);
+    g_assert_true (g_strv_contains ((const char * const *) lines, "0"));
+    g_assert_true (g_strv_contains ((const char * const *) lines, "1"));
+    g_assert_true (g_strv_contains ((const char * const *) lines, "2"));
+    /* Besides those, only what the shell opened for itself. */
+    g_assert_false (g_strv_contains ((const char * const *) lines, "1000"));
+  }
+  /* Exit 0 with no answer is no answer either. */
+  g_setenv (NLX_GUESTFS_HELPER_ENV, "/bin/true", TRUE);
+  g_assert_false (nlx_volume_fsck (missing, "ext4", "nlxtest-vol", &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "gave no answer (its answer is "
+                            "not one)"));
+  g_unsetenv (NLX_GUESTFS_HELPER_ENV);
+}
+
 int
 main (int argc,
       char **argv)
@@ -997,6 +1076,7 @@ main (int argc,
     { "/nlx/volume/probe/partitioned", case_probe_partitioned, { "sfdisk" } },
     { "/nlx/volume/probe/ok", case_probe_ok, { "mkfs.ext4" } },
     { "/nlx/volume/list-delete", case_list_delete, { "mkfs.ext4" } },
+    { "/nlx/volume/fsck/helper", case_fsck_helper, { NULL } },
   };
 
   g_test_init (&argc, &argv, NULL);

@@ -595,7 +595,10 @@ fake_snapshot (NlxDriverState *state,
                    _("Cannot create %s: %s"), etc, g_strerror (errno));
       return FALSE;
     }
-  ok = g_file_set_contents (file, text, -1, error) &&
+  ok = nlx_file_set_contents_full (file, text, -1,
+                                   G_FILE_SET_CONTENTS_CONSISTENT |
+                                   G_FILE_SET_CONTENTS_ONLY_EXISTING,
+                                   0666, error) &&
        set_fixed_mtimes (fake, (const char *[]) { file, etc, root }, 3,
                          error) &&
        nlx_archive_write_tree (root, tarball, NULL, NULL, error);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "nlx-error.h"
+#include "nlx-file.h"
 #include "nlx-lxc-console.h"
 
 static gboolean
@@ -41,11 +42,11 @@ trim_log (const char *log_path,
   gsize length;
   gsize keep = NLX_LXC_CONSOLE_LOG_MAX / 2;
 
-  if (!g_file_get_contents (log_path, &contents, &length, error))
+  if (!nlx_file_get_contents (log_path, &contents, &length, error))
     return FALSE;
   if (length <= keep)
     return TRUE;
-  return g_file_set_contents_full (log_path, contents + length - keep, keep,
+  return nlx_file_set_contents_full (log_path, contents + length - keep, keep,
                                    G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
 }
 
@@ -177,7 +178,7 @@ nlx_lxc_console_tail (const char *log_path,
   const char *start;
   gsize length;
 
-  if (!g_file_get_contents (log_path, &contents, &length, &local_error))
+  if (!nlx_file_get_contents (log_path, &contents, &length, &local_error))
     {
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         return g_strdup ("");

@@ -358,7 +358,7 @@ init_has_started (guint controller,
 
   children_path = g_strdup_printf ("/proc/%u/task/%u/children",
                                    controller, controller);
-  *known = g_file_get_contents (children_path, &children, NULL, NULL);
+  *known = nlx_file_get_contents (children_path, &children, NULL, NULL);
   if (!*known)
     return FALSE;
   /* The first child is init; the controller has no other. */
@@ -380,7 +380,7 @@ init_pid (virDomainPtr dom)
   guint64 pid;
 
   if (controller == (guint) -1 ||
-      !g_file_get_contents (path, &children, NULL, NULL))
+      !nlx_file_get_contents (path, &children, NULL, NULL))
     return 0;
   pid = g_ascii_strtoull (children, NULL, 10);
   return pid > 0 && pid <= G_MAXINT ? (pid_t) pid : 0;

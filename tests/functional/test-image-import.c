@@ -13,11 +13,15 @@
  * libguestfs that can start its appliance.  Without them the cases are
  * skipped with the reason, unless NLX_TEST_REQUIRE_LIBVIRT is set
  * (tools/check sets it), when they fail.  Without qemu-img, only the raw
- * image is imported and the case is reported skipped, saying so. */
+ * image is imported and the case is reported skipped, saying so.  One
+ * more import runs with descriptors above 1024 in use (high-fds). */
 #include "config.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -470,6 +474,50 @@ case_no_root (Fixture *f)
   g_assert_cmpstr (entries, ==, "");
 }
 
+/* With descriptors of 1024 and more in use, as in a daemon holding many
+ * connections: libguestfs waits for its subprocesses with select(), and
+ * glibc aborts on FD_SET of such a descriptor ("bit out of range 0 -
+ * FD_SETSIZE on fd_set"), so libguestfs must not run in this process. */
+static void
+case_high_fds (Fixture *f)
+{
+  g_autoptr(NlxImageStore) store = open_store (f);
+  g_autofree char *tree = make_linux_tree (f);
+  g_autofree char *raw = make_ext4_image (f, "linux.img", tree);
+  g_autoptr(NlxStoredImage) image = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) held = g_array_new (FALSE, FALSE, sizeof (int));
+  struct rlimit limit;
+  int next;
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  if (limit.rlim_cur < 4096)
+    {
+      limit.rlim_cur = 4096;
+      if (limit.rlim_max < limit.rlim_cur)
+        limit.rlim_max = limit.rlim_cur;
+      g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+    }
+  /* Every number up to 1024 taken: whatever opens next gets more. */
+  while ((next = open ("/dev/null", O_RDONLY | O_CLOEXEC)) <= FD_SETSIZE)
+    {
+      g_assert_cmpint (next, >=, 0);
+      g_array_append_val (held, next);
+    }
+  close (next);
+  next = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (next, >, FD_SETSIZE);
+  close (next);
+
+  image = nlx_image_store_import (store, raw, "linux-high-fds", NULL, &error);
+  for (guint i = 0; i < held->len; i++)
+    close (g_array_index (held, int, i));
+  if (appliance_unusable (f, error))
+    return;
+  g_assert_no_error (error);
+  check_image (store, image, raw, "raw");
+}
+
 int
 main (int argc,
       char **argv)
@@ -477,6 +525,7 @@ main (int argc,
   static const Case cases[] = {
     { "/nlx/image-import/raw-and-qcow2", case_disk_images },
     { "/nlx/image-import/no-linux-root", case_no_root },
+    { "/nlx/image-import/high-fds", case_high_fds },
   };
 
   g_test_init (&argc, &argv, NULL);
