@@ -344,6 +344,14 @@ fixture_teardown (Fixture *f,
       if (bridge_exists (f))
         run_command ((const char * const []) { "ip", "link", "del", f->bridge,
                                                NULL });
+      /* The daemon's lock of the case's bridge, which nothing else
+       * removes (see nova-lxc-compute(8)). */
+      {
+        g_autofree char *name = g_strdup_printf ("bridge-%s.lock", f->bridge);
+        g_autofree char *lock = g_build_filename (NLX_RUN_DIR, name, NULL);
+
+        g_unlink (lock);
+      }
       nlx_file_remove_tree (f->dir, &error);
       g_assert_no_error (error);
     }
