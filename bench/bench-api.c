@@ -1315,6 +1315,13 @@ bench_cleanup (Bench *bench)
       virDomainFree (dom);
     }
 
+  /* The daemon's lock of the bench's bridge, which nothing else removes. */
+  {
+    g_autofree char *name = g_strdup_printf ("bridge-%s.lock", bench->bridge);
+    g_autofree char *lock = g_build_filename (NLX_RUN_DIR, name, NULL);
+
+    g_unlink (lock);
+  }
   if (g_file_test (bridge_path, G_FILE_TEST_EXISTS) &&
       !g_spawn_sync (NULL, (char **) (const char * const []) {
                        "ip", "link", "del", bench->bridge, NULL },

@@ -1144,9 +1144,10 @@ undo_volume (NlxManager *manager,
 }
 
 /* The allocations, rebuilt from what the records and the running
- * domains say, in case the file lost some (deleted, restored from an old
- * backup): an address a server has must never be handed out again.
- * What runs comes last, so it wins over a record. */
+ * domains on this daemon's bridge say, in case the file lost some
+ * (deleted, restored from an old backup): an address a server has must
+ * never be handed out again.  What runs comes last, so it wins over a
+ * record. */
 static void
 rebuild_addresses (NlxManager *manager,
                    char **domains)
@@ -1183,7 +1184,9 @@ rebuild_addresses (NlxManager *manager,
                      "hypervisor: %s", domains[i], error->message);
           continue;
         }
+      /* Another bridge is another allocator's (another daemon's). */
       if (vif == NULL ||
+          g_strcmp0 (vif->bridge, manager->network->bridge) != 0 ||
           g_strcmp0 (nlx_ipam_lookup (manager->ipam, domains[i]),
                      vif->address) == 0)
         continue;

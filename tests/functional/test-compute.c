@@ -344,6 +344,14 @@ fixture_teardown (Fixture *f,
       if (bridge_exists (f))
         run_command ((const char * const []) { "ip", "link", "del", f->bridge,
                                                NULL });
+      /* The daemon's lock of the case's bridge, which nothing else
+       * removes (see nova-lxc-compute(8)). */
+      {
+        g_autofree char *name = g_strdup_printf ("bridge-%s.lock", f->bridge);
+        g_autofree char *lock = g_build_filename (NLX_RUN_DIR, name, NULL);
+
+        g_unlink (lock);
+      }
       nlx_file_remove_tree (f->dir, &error);
       g_assert_no_error (error);
     }
@@ -675,6 +683,74 @@ test_negative (Fixture *f)
                                   &list), ==, 200);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json_node_get_object (list),
                                                                          "servers")), ==, 1);
+  delete_and_check (f, id);
+}
+
+/* ---- one daemon per instances_path and bridge ------------------------------ */
+
+/* Runs a second daemon on @config_text until it exits (it must, within
+ * 30 s); returns its exit status, with its messages in @err. */
+static int
+second_daemon (Fixture *f,
+               const char *config_text,
+               char **err)
+{
+  g_autofree char *program = g_build_filename (g_getenv ("NLX_TOP_BUILDDIR"),
+                                               "src", "nova-lxc-compute", NULL);
+  g_autofree char *config = g_build_filename (f->dir, "second.conf", NULL);
+  g_autofree char *log = g_build_filename (f->dir, "second.log", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *timeout = g_find_program_in_path ("timeout");
+  const char *argv[] = { timeout, "30", program, "--config", config, NULL };
+  int status;
+
+  g_assert_nonnull (timeout);
+  g_assert_true (g_file_set_contents (config, config_text, -1, NULL));
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+                NULL, NULL, err, &status, &error);
+  g_assert_no_error (error);
+  g_printerr ("second daemon said: %s\n", *err);
+  g_assert_true (WIFEXITED (status));
+  return WEXITSTATUS (status);
+}
+
+/* A second daemon with a state of its own but this one's instances_path,
+ * or its bridge, is refused, naming this one's pid: it would take this
+ * one's instance directories for leftovers, or hand out its addresses. */
+static void
+test_one_daemon (Fixture *f)
+{
+  g_autofree char *id = boot (f, "nlxtest-one-daemon");
+  g_autofree char *config = NULL;
+  g_autofree char *pid = g_strdup_printf ("(pid %d)", (int) daemon_pid (f));
+  g_autofree char *err = NULL;
+  g_autofree char *other = g_build_filename (f->dir, "other", NULL);
+  g_autofree char *text = NULL;
+
+  g_assert_true (g_file_get_contents (f->config, &config, NULL, NULL));
+  /* Instances' root, an unprivileged uid, must reach instances_path. */
+  g_assert_cmpint (g_mkdir (other, 0711), ==, 0);
+  text = g_strdup_printf ("%s[DEFAULT]\nstate_path = %s/state\n"
+                          "[api]\nsocket = %s/sock\n"
+                          "[volumes]\npath = %s/volumes\n",
+                          config, other, other, other);
+  g_assert_cmpint (second_daemon (f, text, &err), ==, 1);
+  g_assert_nonnull (strstr (err, pid));
+  g_assert_nonnull (strstr (err, "instances_path"));
+  g_clear_pointer (&err, g_free);
+  g_free (text);
+  text = g_strdup_printf ("%s[DEFAULT]\nstate_path = %s/state\n"
+                          "instances_path = %s/instances\n"
+                          "[api]\nsocket = %s/sock\n"
+                          "[volumes]\npath = %s/volumes\n",
+                          config, other, other, other, other);
+  g_assert_cmpint (second_daemon (f, text, &err), ==, 1);
+  g_assert_nonnull (strstr (err, pid));
+  g_assert_nonnull (strstr (err, "bridge"));
+
+  /* The first one's server is untouched. */
+  g_assert_cmpint (domain_running (f, id), ==, 1);
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
   delete_and_check (f, id);
 }
 
@@ -2150,6 +2226,7 @@ main (int argc,
     { "/nlx/compute/servers/delete-in-each-state", test_delete_in_each_state },
     { "/nlx/compute/servers/negative", test_negative },
     { "/nlx/compute/crash-recovery", test_crash_recovery },
+    { "/nlx/compute/one-daemon", test_one_daemon },
     { "/nlx/compute/secure/unprivileged-root", test_unprivileged_root },
     { "/nlx/compute/secure/privileged-flavor", test_privileged_flavor },
     { "/nlx/compute/network", test_network },
