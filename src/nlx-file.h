@@ -7,4 +7,6 @@ G_BEGIN_DECLS
 
 gboolean nlx_file_remove_tree (const char *path,
                                GError **error);
+void nlx_file_remove_save_temporaries (const char *dir);
+
 G_END_DECLS

@@ -28,6 +28,7 @@
 #include "nlx-lxc-error.h"
 #include "nlx-idmap.h"
 #include "nlx-lxc-volume.h"
+#include "nlx-lock.h"
 #include "nlx-mount.h"
 #include "nlx-network.h"
 
@@ -59,8 +60,15 @@ struct _NlxDriverState {
   virConnectPtr conn;           /* NULL until reconnected */
   int lifecycle_callback;       /* -1 when none is registered */
   int reboot_callback;          /* -1 when none is registered */
+  /* Held while an event is delivered, so that stopping events waits for
+   * one in progress: libvirt's deregistration does not. */
+  GMutex event_lock;
   NlxDriverEventFunc event_func;
   gpointer event_data;
+  /* lock_host's: one compute daemon per instances_path and bridge */
+  NlxLock *instances_lock;
+  NlxLock *bridge_lock;
+  char *bridge;                 /* [network] bridge */
 
   /* Mounts volumes again in containers their own init rebooted (uuids);
    * pushes are refused once remount_closed is set, under @lock. */
@@ -115,6 +123,17 @@ console_log_path (NlxDriverState *state,
 
 /* ---- the libvirt connection, kept across libvirtd restarts ------------ */
 
+/* Tells the watcher, unless events were stopped meanwhile. */
+static void
+deliver_event (NlxDriverState *state,
+               const char *uuid)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->event_lock);
+
+  if (state->event_func != NULL)
+    state->event_func (uuid, state->event_data);
+}
+
 /* Ours are the domains named exactly as nlx_instance_domain_name() names
  * them: "instance-" and the first eight digits of their own uuid. */
 static gboolean
@@ -139,11 +158,9 @@ on_lifecycle (virConnectPtr conn,
   NlxDriverState *state = opaque;
   char uuid[VIR_UUID_STRING_BUFLEN];
 
-  /* event_func is set before the callback is registered and never
-   * changes afterwards. */
   if (!is_ours (dom, uuid))
     return 0;
-  state->event_func (uuid, state->event_data);
+  deliver_event (state, uuid);
   return 0;
 }
 
@@ -178,8 +195,7 @@ on_close (virConnectPtr conn,
 
   g_message ("Lost the connection to libvirt (reason %d); reconnecting on "
              "the next operation", reason);
-  if (state->event_func != NULL)
-    state->event_func (NULL, state->event_data);
+  deliver_event (state, NULL);
 }
 
 static void
@@ -1110,11 +1126,14 @@ lxc_init_host (GKeyFile *config,
 
   state = g_new0 (NlxDriverState, 1);
   g_mutex_init (&state->lock);
+  g_mutex_init (&state->event_lock);
   g_mutex_init (&state->console_lock);
   g_mutex_init (&state->mount_lock);
   state->reboot_callback = -1;
   state->remounts = g_thread_pool_new_full (remount, state, g_free, 1, FALSE,
                                             NULL);
+  state->bridge = nlx_config_get_string (config, "network", "bridge",
+                                         NLX_NETWORK_DEFAULT_BRIDGE);
 
   g_cond_init (&state->console_cond);
   state->uri = g_steal_pointer (&uri);
@@ -1151,8 +1170,16 @@ lxc_cleanup_host (NlxDriverState *state)
   g_mutex_lock (&state->lock);
   drop_connection (state);
   g_mutex_unlock (&state->lock);
+  /* An event libvirt was delivering as the callback went away. */
+  g_mutex_lock (&state->event_lock);
+  state->event_func = NULL;
+  g_mutex_unlock (&state->event_lock);
 
   g_mutex_clear (&state->lock);
+  g_mutex_clear (&state->event_lock);
+  g_clear_pointer (&state->instances_lock, nlx_lock_release);
+  g_clear_pointer (&state->bridge_lock, nlx_lock_release);
+  g_free (state->bridge);
   g_mutex_clear (&state->console_lock);
   g_mutex_clear (&state->mount_lock);
   g_cond_clear (&state->console_cond);
@@ -1172,11 +1199,84 @@ lxc_watch_events (NlxDriverState *state,
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
 
+  if (func == NULL)
+    {
+      /* Deregistered first, so libvirt starts no new delivery; then the
+       * event lock waits out one in progress. */
+      if (state->conn != NULL && state->lifecycle_callback >= 0)
+        virConnectDomainEventDeregisterAny (state->conn,
+                                            state->lifecycle_callback);
+      state->lifecycle_callback = -1;
+      g_mutex_lock (&state->event_lock);
+      state->event_func = NULL;
+      state->event_data = NULL;
+      g_mutex_unlock (&state->event_lock);
+      return;
+    }
   g_return_if_fail (state->event_func == NULL);
+  g_mutex_lock (&state->event_lock);
   state->event_func = func;
   state->event_data = user_data;
+  g_mutex_unlock (&state->event_lock);
   if (state->conn != NULL)
     register_lifecycle (state);
+}
+
+/* One compute daemon per instances_path (two would each take the
+ * other's instance directories for stale leftovers) and per bridge (two
+ * allocators on one bridge hand out the same addresses).  The bridge's
+ * lock lives in the run directory, since a bridge has no directory of
+ * its own. */
+static gboolean
+lxc_lock_host (NlxDriverState *state,
+               GError **error)
+{
+  g_autofree char *instances = g_strdup_printf (_("instances_path %s"),
+                                                state->instances_path);
+  g_autofree char *bridge = g_strdup_printf (_("bridge %s"), state->bridge);
+  g_autofree char *file = g_strdup_printf ("bridge-%s.lock", state->bridge);
+  g_autofree char *path = g_build_filename (NLX_RUN_DIR, file, NULL);
+
+  g_return_val_if_fail (state->instances_lock == NULL, FALSE);
+  state->instances_lock = nlx_lock_acquire_dir (state->instances_path, 0711,
+                                                instances, error);
+  if (state->instances_lock == NULL)
+    return FALSE;
+  if (g_mkdir_with_parents (NLX_RUN_DIR, 0755) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot create the run directory %s: %s"), NLX_RUN_DIR,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (!nlx_network_bridge_name_is_valid (state->bridge))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("[network] bridge “%s” is not a valid interface name"),
+                   state->bridge);
+      return FALSE;
+    }
+  state->bridge_lock = nlx_lock_acquire (path, bridge, error);
+  return state->bridge_lock != NULL;
+}
+
+/* The vif spawn wrote into the domain's metadata. */
+static NlxVif *
+lxc_get_vif (NlxDriverState *state,
+             const char *uuid,
+             GError **error)
+{
+  g_autoptr(virDomain) dom = lookup (state, uuid, error);
+  g_autoptr(NlxLxcMetadata) metadata = NULL;
+
+  if (dom == NULL)
+    return NULL;
+  metadata = read_metadata (dom, error);
+  if (metadata == NULL || metadata->vif == NULL)
+    return NULL;
+  return g_steal_pointer (&metadata->vif);
 }
 
 static char **
@@ -1963,6 +2063,8 @@ static const NlxDriver lxc_driver = {
   .snapshot = lxc_snapshot,
   .get_available_resource = lxc_get_available_resource,
   .watch_events = lxc_watch_events,
+  .lock_host = lxc_lock_host,
+  .get_vif = lxc_get_vif,
 };
 
 G_MODULE_EXPORT const NlxDriver *nlx_driver_get (void);
