@@ -183,7 +183,7 @@ on_reboot (virConnectPtr conn,
   if (!state->remount_closed)
     g_thread_pool_push (state->remounts, g_strdup (uuid), NULL);
   g_mutex_unlock (&state->lock);
-  state->event_func (uuid, state->event_data);
+  deliver_event (state, uuid);
 }
 
 static void
@@ -1207,6 +1207,10 @@ lxc_watch_events (NlxDriverState *state,
         virConnectDomainEventDeregisterAny (state->conn,
                                             state->lifecycle_callback);
       state->lifecycle_callback = -1;
+      if (state->conn != NULL && state->reboot_callback >= 0)
+        virConnectDomainEventDeregisterAny (state->conn,
+                                            state->reboot_callback);
+      state->reboot_callback = -1;
       g_mutex_lock (&state->event_lock);
       state->event_func = NULL;
       state->event_data = NULL;
