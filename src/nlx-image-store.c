@@ -30,8 +30,11 @@
  * what a crash left, and opening the store removes it.  Records and trees
  * change together under a flock on DIR itself, taken only for the final
  * checks, the rename and the record, so imports run side by side, in
- * threads or processes; a tree no record uses (a crash between the two)
- * is removed when the store is opened.
+ * threads or processes.  A record is written before its new tree is put
+ * in place, and a tree taken out before its last record goes, so a crash
+ * between the two leaves a record without a tree, which opening the store
+ * removes; a tree without a record is only ever made by hand, and is
+ * kept with a warning (an instance may run on it).
  *
  * No message a caller gets names a path inside the store: callers show
  * them to API clients.  Where a path matters to the operator, it is
@@ -638,16 +641,16 @@ empty_trash (char *trash,
   return ok;
 }
 
+/* Whether the store holds the tree of @checksum. */
 static gboolean
-remove_tree (NlxImageStore *store,
-             const char *checksum,
-             GError **error)
+has_tree (NlxImageStore *store,
+          const char *checksum)
 {
-  char *trash;
-  int fd;
+  g_autofree char *rootfs = g_build_filename (store->dir, checksum, ROOTFS_DIR,
+                                              NULL);
+  struct stat st;
 
-  return move_tree_out (store, checksum, &trash, &fd, error) &&
-         empty_trash (trash, fd, error);
+  return lstat (rootfs, &st) == 0 && S_ISDIR (st.st_mode);
 }
 
 /* The checksums of the trees records use, or %NULL when a record cannot
@@ -720,10 +723,31 @@ tidy (NlxImageStore *store)
     }
   g_clear_pointer (&dir, g_dir_close);
 
+  /* A record whose tree is missing is what a crash between the two left
+   * (an import not finished, a delete not finished): nothing could boot
+   * from it. */
+  dir = g_dir_open (store->records, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *id = record_id (name);
+      g_autoptr(NlxStoredImage) image = NULL;
+      g_autofree char *path = NULL;
+
+      if (id == NULL ||
+          (image = read_record (store, id, TRUE, NULL)) == NULL ||
+          has_tree (store, image->checksum))
+        continue;
+      path = record_path (store, id);
+      g_message (_("Removing image %s (%s), whose tree is missing: an import "
+                   "or delete was interrupted"), image->name, id);
+      if (g_unlink (path) != 0)
+        g_warning (_("Cannot remove %s: %s"), path, g_strerror (errno));
+    }
+  g_clear_pointer (&dir, g_dir_close);
+
+  /* A tree no record uses is not removed: no crash leaves one, so it
+   * was made or unrecorded by hand, and an instance may still run on it. */
   used = used_trees (store, NULL);
-  if (used == NULL)
-    g_warning (_("An image record of %s cannot be read, so no unused image "
-                 "tree is removed"), store->records);
   dir = used != NULL ? g_dir_open (store->dir, 0, NULL) : NULL;
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
     {
@@ -731,14 +755,11 @@ tidy (NlxImageStore *store)
 
       if (!is_checksum (name) || g_hash_table_contains (used, name))
         continue;
-      /* An old record that could not be moved still uses it. */
       legacy = g_build_filename (store->dir, name, LEGACY_RECORD_FILE, NULL);
-      if (g_file_test (legacy, G_FILE_TEST_EXISTS))
-        continue;
-      g_message (_("Removing image tree %s, which no image uses"), name);
-      g_clear_error (&error);
-      if (!remove_tree (store, name, &error))
-        g_warning ("%s", error->message);
+      if (!g_file_test (legacy, G_FILE_TEST_EXISTS))
+        g_warning (_("Image tree %s/%s is used by no image; it is kept, "
+                     "remove it once no instance runs on it"), store->dir,
+                   name);
     }
   close (lock);
 }
@@ -990,38 +1011,60 @@ nlx_image_store_delete (NlxImageStore *store,
   lock = lock_store (store, error);
   if (lock < 0)
     return FALSE;
-  if (g_unlink (path) != 0)
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
-      int saved_errno = errno;
-
       close (lock);
-      if (saved_errno == ENOENT)
-        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
-                     _("No image “%s”; it was deleted meanwhile"), id_or_name);
-      else
-        {
-          g_warning (_("Cannot remove image record %s: %s"), path,
-                     g_strerror (saved_errno));
-          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                       _("Cannot delete image “%s”: %s"), image->name,
-                       g_strerror (saved_errno));
-        }
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
+                   _("No image “%s”; it was deleted meanwhile"), id_or_name);
       return FALSE;
     }
-  sync_dir (store->records);
-  /* The last image of its content takes the tree with it.  When another
+  /* The last image of its content takes the tree with it, out of the
+   * store before the record goes: a crash between the two leaves a
+   * record without a tree, which the next open removes.  When another
    * record cannot be read, it may use the tree: keep it. */
   used = used_trees (store, image->id);
   if (used == NULL)
     g_warning (_("Image %s is deleted; its tree %s is kept, since an image "
                  "record that cannot be read may use it"), image->id,
                image->checksum);
-  else if (!g_hash_table_contains (used, image->checksum))
-    ok = move_tree_out (store, image->checksum, &trash, &fd, error);
+  else if (!g_hash_table_contains (used, image->checksum) &&
+           !move_tree_out (store, image->checksum, &trash, &fd, error))
+    {
+      close (lock);
+      return FALSE;
+    }
+  if (g_unlink (path) != 0)
+    {
+      int saved_errno = errno;
+
+      /* Back in place, if it was taken out: the image stays whole. */
+      if (trash != NULL)
+        {
+          g_autofree char *tree = g_build_filename (store->dir,
+                                                    image->checksum, NULL);
+
+          if (rename (trash, tree) == 0)
+            {
+              close (fd);
+              g_clear_pointer (&trash, g_free);
+            }
+        }
+      close (lock);
+      g_warning (_("Cannot remove image record %s: %s"), path,
+                 g_strerror (saved_errno));
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot delete image “%s”: %s"), image->name,
+                   g_strerror (saved_errno));
+      /* A tree that could not be put back is gone with the record at the
+       * next open. */
+      if (trash != NULL)
+        empty_trash (trash, fd, NULL);
+      return FALSE;
+    }
+  sync_dir (store->records);
   close (lock);
   /* Outside the lock: a big tree takes a while, and imports wait. */
-  if (ok)
-    ok = empty_trash (trash, fd, error);
+  ok = empty_trash (trash, fd, error);
   if (!ok)
     g_prefix_error (error, _("Image “%s” is deleted, but: "), image->name);
   return ok;
@@ -1641,18 +1684,6 @@ check_name_free (NlxImageStore *store,
   return TRUE;
 }
 
-/* Whether the store holds the tree of @checksum. */
-static gboolean
-has_tree (NlxImageStore *store,
-          const char *checksum)
-{
-  g_autofree char *rootfs = g_build_filename (store->dir, checksum, ROOTFS_DIR,
-                                              NULL);
-  struct stat st;
-
-  return lstat (rootfs, &st) == 0 && S_ISDIR (st.st_mode);
-}
-
 /* The size of the stored tree of @image->checksum: another image's record
  * of it says, or the tree is measured. */
 static gboolean
@@ -1684,7 +1715,10 @@ typedef enum {
 } CommitResult;
 
 /* Records @image, its name still free, with its tree: the one the store
- * holds, or else @work's, renamed into place as DIR/<checksum>. */
+ * holds, or else @work's, renamed into place as DIR/<checksum>.  The
+ * record is written before a new tree is put in place: a crash between
+ * the two leaves a record without a tree, which opening the store removes
+ * (nothing could use it), never a tree that only looks unused. */
 static CommitResult
 commit (NlxImageStore *store,
         WorkDir *work,
@@ -1704,15 +1738,20 @@ commit (NlxImageStore *store,
     {
       /* Extracted for nothing when another import of the same content
        * came first: @work goes when it is freed. */
-      if (work == NULL && !shared_tree_size (store, image, error))
+      if ((work == NULL && !shared_tree_size (store, image, error)) ||
+          !write_record (store, image, error))
         result = COMMIT_FAILED;
     }
   else if (work == NULL)
     result = COMMIT_NEEDS_TREE;
+  else if (!write_record (store, image, error))
+    result = COMMIT_FAILED;
   else if (rename (work->path, target) != 0)
     {
       int saved_errno = errno;
+      g_autofree char *record = record_path (store, image->id);
 
+      g_unlink (record);
       g_warning (_("Cannot put image tree %s in place as %s: %s"), work->path,
                  target, g_strerror (saved_errno));
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
@@ -1728,9 +1767,6 @@ commit (NlxImageStore *store,
         g_debug ("Cannot sync image store %s: %s", store->dir,
                  g_strerror (errno));
     }
-  /* A tree whose record cannot be written is removed at the next open. */
-  if (result == COMMIT_DONE && !write_record (store, image, error))
-    result = COMMIT_FAILED;
   close (lock);
   return result;
 }

@@ -1248,13 +1248,16 @@ log_foreign (NlxManager *manager,
     return;
   if (count > FOREIGN_NAMED_MAX)
     g_string_append_printf (named, " and %u more", count - FOREIGN_NAMED_MAX);
-  g_message (ngettext ("%u instance on the hypervisor has no record here, "
-                       "so it is not this service's: %s; it is left alone "
-                       "(nova-lxc-virt destroy removes a stale one)",
-                       "%u instances on the hypervisor have no record here, "
-                       "so they are not this service's: %s; they are left "
-                       "alone (nova-lxc-virt destroy removes stale ones)",
-                       count), count, named->str);
+  /* Logs stay untranslated, as the manager's others. */
+  if (count == 1)
+    g_message ("1 instance on the hypervisor has no record here, so it is "
+               "not this service's: %s; it is left alone (nova-lxc-virt "
+               "destroy removes a stale one)", named->str);
+  else
+    g_message ("%u instances on the hypervisor have no record here, so they "
+               "are not this service's: %s; they are left alone "
+               "(nova-lxc-virt destroy removes stale ones)", count,
+               named->str);
 }
 
 /* Finishes or rolls back what a crash interrupted, as Nova's init_host

@@ -669,8 +669,10 @@ case_duplicate (Fixture *f)
 
 /* A store of the old layout (DIR/<sha256>/image.json beside rootfs/,
  * the checksum as id) opens with its images unchanged: same ids, same
- * trees, so servers booted from them still find them.  A tree no record
- * uses (a crash between a tree and its record) is removed at open. */
+ * trees, so servers booted from them still find them.  What a crash
+ * leaves is tidied at open: a record whose tree is missing (an import or
+ * a delete cut short) and the temporary of a record's write; a tree no
+ * record uses, which no crash leaves, is kept with a warning. */
 static void
 case_legacy_layout (Fixture *f)
 {
@@ -683,6 +685,7 @@ case_legacy_layout (Fixture *f)
   g_autofree char *record = NULL;
   g_autofree char *orphan = NULL;
   g_autofree char *temporary = NULL;
+  g_autofree char *unfinished = NULL;
   g_autofree char *text = NULL;
   g_autofree char *got = NULL;
   g_autoptr(NlxImageStore) store = NULL;
@@ -709,15 +712,39 @@ case_legacy_layout (Fixture *f)
                              "rootfs", NULL);
   g_assert_cmpint (g_mkdir_with_parents (orphan, 0755), ==, 0);
 
+  g_test_expect_message ("nova-lxc", G_LOG_LEVEL_MESSAGE,
+                         "Image *: its record is now kept apart from its tree");
+  g_test_expect_message ("nova-lxc", G_LOG_LEVEL_WARNING,
+                         "Image tree */000000*aa is used by no image; it is "
+                         "kept*");
   store = open_store (f);
+  g_test_assert_expected_messages ();
+  g_assert_false (g_file_test (legacy, G_FILE_TEST_EXISTS));
+  record = g_strdup_printf ("%s/records/%s.json", f->store_dir, checksum);
+  g_assert_true (g_file_test (record, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (g_file_test (orphan, G_FILE_TEST_IS_DIR));
+  g_clear_pointer (&orphan, g_free);
+  orphan = g_build_filename (f->store_dir,
+                             "00000000000000000000000000000000"
+                             "000000000000000000000000000000aa", NULL);
+  g_assert_true (nlx_file_remove_tree (orphan, NULL));
+
+  /* A record without its tree, and a temporary of a record's write. */
   temporary = g_build_filename (f->store_dir, "records",
                                 "0b5cbd0e-8818-4d34-94c6-b8f82340fca0.json.AB12CD",
                                 NULL);
   g_assert_true (g_file_set_contents (temporary, "{", -1, NULL));
-  g_assert_false (g_file_test (legacy, G_FILE_TEST_EXISTS));
-  record = g_strdup_printf ("%s/records/%s.json", f->store_dir, checksum);
-  g_assert_true (g_file_test (record, G_FILE_TEST_IS_REGULAR));
-  g_assert_false (g_file_test (orphan, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&text, g_free);
+  text = g_strdup_printf ("{\"id\": \"0b5cbd0e-8818-4d34-94c6-b8f82340fca0\", "
+                          "\"name\": \"cut-short\", \"checksum\": \"%064d\", "
+                          "\"format\": \"tar\", \"size_bytes\": 1, "
+                          "\"tree_size_bytes\": 1, \"created_at\": "
+                          "\"2026-01-02T03:04:05Z\", \"properties\": {}}", 7);
+  g_clear_pointer (&unfinished, g_free);
+  unfinished = g_build_filename (f->store_dir, "records",
+                                 "0b5cbd0e-8818-4d34-94c6-b8f82340fca0.json",
+                                 NULL);
+  g_assert_true (g_file_set_contents (unfinished, text, -1, NULL));
   image = nlx_image_store_lookup (store, checksum, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (image->name, ==, "old");
@@ -730,9 +757,13 @@ case_legacy_layout (Fixture *f)
   g_assert_cmpuint (shared->tree_size_bytes, ==, 7);
   g_clear_pointer (&store, nlx_image_store_free);
 
-  /* Opening again changes nothing but the temporary of a write. */
+  /* Opening again removes those two and changes nothing else. */
+  g_test_expect_message ("nova-lxc", G_LOG_LEVEL_MESSAGE,
+                         "Removing image cut-short (*), whose tree is missing*");
   store = open_store (f);
+  g_test_assert_expected_messages ();
   g_assert_false (g_file_test (temporary, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (unfinished, G_FILE_TEST_EXISTS));
   g_clear_pointer (&image, nlx_stored_image_free);
   image = nlx_image_store_lookup (store, "new", &error);
   g_assert_no_error (error);
@@ -1180,12 +1211,8 @@ case_damaged_record (Fixture *f)
   g_clear_error (&error);
 
   /* Deleting the last readable image, and opening again, keep its tree. */
-  g_test_expect_message ("nova-lxc", G_LOG_LEVEL_WARNING,
-                         "An image record of * cannot be read, so no unused "
-                         "image tree is removed");
   g_clear_pointer (&store, nlx_image_store_free);
   store = open_store (f);
-  g_test_assert_expected_messages ();
   g_assert_true (g_file_test (rootfs, G_FILE_TEST_IS_DIR));
   /* Names are checked before and at the commit, and the size of the
    * shared tree is looked up among the records: three reads. */
