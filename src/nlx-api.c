@@ -19,15 +19,21 @@
 
 #include "nlx-api.h"
 #include "nlx-error.h"
+#include "nlx-json.h"
+#include "nlx-listener.h"
 
 #define API_VERSION "2.1"
 /* The flavor extra spec of instances without a user namespace. */
 #define NLX_API_PRIVILEGED_SPEC "nova_lxc:privileged"
+/* As Nova's metadata items, and the instance document's. */
+#define NLX_API_METADATA_ITEM_MAX 255
 
 struct _NlxApi {
   const NlxConfig *config;
   NlxManager *manager;
   SoupServer *server;
+  NlxListener *listener;
+  GSocket *tcp_socket;          /* NULL without [api] listen */
   char *socket_path;            /* ours to remove */
 };
 
@@ -37,6 +43,8 @@ typedef struct {
   SoupServerMessage *msg;
   char *id;
   char *base;                   /* http://host[:port], for links */
+  JsonNode *body;               /* the parsed request body, once read */
+  gboolean answered;
 } Request;
 
 /* A copy of a request that outlives its handler, for answers that wait
@@ -87,6 +95,10 @@ respond (Request *request,
   SoupMessageHeaders *headers =
     soup_server_message_get_response_headers (request->msg);
 
+  /* A second answer would be appended to the first, and the client would
+   * get two JSON documents back to back. */
+  g_return_if_fail (!request->answered);
+  request->answered = TRUE;
   if (body != NULL)
     {
       gsize length;
@@ -115,6 +127,9 @@ respond_fault (Request *request,
 {
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
+  /* Messages quote what the client sent (a path, a header), which need
+   * not be UTF-8; the answer must be JSON all the same. */
+  g_autofree char *text = g_utf8_make_valid (message, -1);
   const char *name;
 
   switch (status)
@@ -126,6 +141,8 @@ respond_fault (Request *request,
     case 405: name = "badMethod"; break;
     case 406: name = "notAcceptable"; break;
     case 409: name = "conflictingRequest"; break;
+    case 413: name = "overLimit"; break;
+    case 415: name = "badMediaType"; break;
     case 501: name = "notImplemented"; break;
     case 503: name = "serviceUnavailable"; break;
     default: name = "computeFault"; break;
@@ -136,12 +153,12 @@ respond_fault (Request *request,
   json_builder_set_member_name (builder, "code");
   json_builder_add_int_value (builder, status);
   json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, message);
+  json_builder_add_string_value (builder, text);
   json_builder_end_object (builder);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   g_log (G_LOG_DOMAIN, status >= 500 ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_INFO,
-         "[%s] %s", request->id, message);
+         "[%s] %s", request->id, text);
   respond (request, status, body);
 }
 
@@ -395,42 +412,53 @@ respond_server (Request *request,
 
 /* ---- JSON in ---------------------------------------------------------- */
 
-/* The request body, which must be a JSON object; answers 400 itself. */
+static void
+respond_too_large (Request *request)
+{
+  g_autofree char *message =
+    g_strdup_printf (_("The request body is larger than %d bytes, the most "
+                       "this service accepts"), NLX_API_MAX_BODY);
+
+  respond_fault (request, 413, message);
+}
+
+/* The request body, which must be one JSON object (read strictly, see
+ * nlx-json.c); it lives as long as @request.  Answers 400 itself. */
 static JsonObject *
-parse_body (Request *request,
-            JsonParser *parser)
+parse_body (Request *request)
 {
   SoupMessageBody *body = soup_server_message_get_request_body (request->msg);
   g_autoptr(GError) error = NULL;
   g_autofree char *message = NULL;
 
   if (body->length > NLX_API_MAX_BODY)
-    message = g_strdup_printf (_("The request body is %" G_GINT64_FORMAT
-                                 " bytes; at most %d are accepted"),
-                               body->length, NLX_API_MAX_BODY);
-  else if (body->length == 0 || body->data == NULL)
+    {
+      respond_too_large (request);
+      return NULL;
+    }
+  if (body->length == 0 || body->data == NULL)
     message = g_strdup (_("The request needs a JSON object as its body"));
-  else if (!json_parser_load_from_data (parser, body->data, body->length, &error))
+  else if ((request->body = nlx_json_parse (body->data, body->length,
+                                            &error)) == NULL)
     message = g_strdup_printf (_("The request body is not valid JSON: %s"),
                                error->message);
-  else if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  else if (!JSON_NODE_HOLDS_OBJECT (request->body))
     message = g_strdup (_("The request body must be a JSON object"));
   if (message != NULL)
     {
       respond_fault (request, 400, message);
       return NULL;
     }
-  return json_node_get_object (json_parser_get_root (parser));
+  return json_node_get_object (request->body);
 }
 
 /* The member @key (e.g. "server") of the body, which must be an object;
  * answers 400 itself. */
 static JsonObject *
 read_body (Request *request,
-           JsonParser *parser,
            const char *key)
 {
-  JsonObject *root = parse_body (request, parser);
+  JsonObject *root = parse_body (request);
   JsonNode *member;
   g_autofree char *message = NULL;
 
@@ -601,6 +629,45 @@ get_optional_string (Request *request,
   return *value != NULL;
 }
 
+/* Nova's fields that take an integer or a string of one (pattern
+ * ^-?[0-9]+$): a JSON whole number, or plain decimal digits in a string,
+ * from @min to @max.  Leading zeros and "-0" are refused too: nothing
+ * needs them, and " 0", "0x" and "-0" used to slip through. */
+static gboolean
+read_whole_number (JsonNode *node,
+                   gint64 min,
+                   gint64 max,
+                   gint64 *out)
+{
+  gint64 value;
+
+  if (!JSON_NODE_HOLDS_VALUE (node))
+    return FALSE;
+  if (json_node_get_value_type (node) == G_TYPE_INT64)
+    value = json_node_get_int (node);
+  else if (json_node_get_value_type (node) == G_TYPE_STRING)
+    {
+      const char *text = json_node_get_string (node);
+      const char *digits = text[0] == '-' ? text + 1 : text;
+
+      if (*digits == '\0' ||
+          (*digits == '0' && (digits[1] != '\0' || digits != text)))
+        return FALSE;
+      for (const char *p = digits; *p != '\0'; p++)
+        if (!g_ascii_isdigit (*p))
+          return FALSE;
+      if (!g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &value,
+                                     NULL))
+        return FALSE;
+    }
+  else
+    return FALSE;
+  if (value < min || value > max)
+    return FALSE;
+  *out = value;
+  return TRUE;
+}
+
 /* Nova's block_device_mapping_v2, for volumes only: boot_index 0 is the
  * root volume, the others are attached.  Answers 400 itself. */
 static gboolean
@@ -645,15 +712,18 @@ read_block_devices (Request *request,
           !get_optional_string (request, bdm, "device_name", &device) ||
           !get_optional_string (request, bdm, "mount_path", &mount_path))
         return FALSE;
-      if (id == NULL)
-        get_optional_string (request, bdm, "volume_id", &id);
+      /* It answers 400 itself: going on would answer a second time. */
+      if (id == NULL && !get_optional_string (request, bdm, "volume_id", &id))
+        return FALSE;
       index = json_object_get_member (bdm, "boot_index");
-      if (index != NULL && JSON_NODE_HOLDS_VALUE (index) &&
-          json_node_get_value_type (index) == G_TYPE_INT64)
-        boot_index = json_node_get_int (index);
-      else if (index != NULL && JSON_NODE_HOLDS_VALUE (index) &&
-               json_node_get_value_type (index) == G_TYPE_STRING)
-        boot_index = g_ascii_strtoll (json_node_get_string (index), NULL, 10);
+      if (index != NULL && !JSON_NODE_HOLDS_NULL (index) &&
+          !read_whole_number (index, G_MININT32, G_MAXINT32, &boot_index))
+        {
+          respond_fault (request, 400,
+                         _("“boot_index” must be a whole number, in JSON or "
+                           "as a string of decimal digits, or null"));
+          return FALSE;
+        }
 
       if (id == NULL || g_strcmp0 (source, "volume") != 0 ||
           (destination != NULL && !g_str_equal (destination, "volume")))
@@ -778,11 +848,10 @@ instance_from_request (Request *request,
 static void
 create_server (Request *request)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autoptr(JsonBuilder) builder = NULL;
   g_autoptr(JsonNode) body = NULL;
   g_autoptr(GError) error = NULL;
-  JsonObject *server = read_body (request, parser, "server");
+  JsonObject *server = read_body (request, "server");
   NlxInstance *instance;
   const NlxRecord *record;
 
@@ -819,9 +888,8 @@ update_server (Request *request,
                const char *uuid)
 {
   static const char * const known[] = { "name", NULL };
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autoptr(GError) error = NULL;
-  JsonObject *server = read_body (request, parser, "server");
+  JsonObject *server = read_body (request, "server");
   const char *name;
 
   if (server == NULL || !check_members (request, server, known) ||
@@ -912,22 +980,12 @@ read_length (Request *request,
         return FALSE;
       length = json_object_get_member (json_node_get_object (args), "length");
     }
-  if (length == NULL || JSON_NODE_HOLDS_NULL (length))
-    return TRUE;
-  if (JSON_NODE_HOLDS_VALUE (length) &&
-      json_node_get_value_type (length) == G_TYPE_INT64 &&
-      json_node_get_int (length) >= -1)
-    {
-      *lines = json_node_get_int (length);
-      return TRUE;
-    }
-  if (JSON_NODE_HOLDS_VALUE (length) &&
-      json_node_get_value_type (length) == G_TYPE_STRING &&
-      g_ascii_string_to_signed (json_node_get_string (length), 10, -1,
-                                G_MAXINT32, lines, NULL))
+  if (length == NULL || JSON_NODE_HOLDS_NULL (length) ||
+      read_whole_number (length, -1, G_MAXINT32, lines))
     return TRUE;
   respond_fault (request, 400, _("“length” must be a whole number of lines "
-                                 "from -1 (all) up"));
+                                 "from -1 (all) to 2147483647, in JSON or as "
+                                 "a string of decimal digits"));
   return FALSE;
 }
 
@@ -971,6 +1029,16 @@ read_string_map (Request *request,
                                              l->data);
       if (value == NULL)
         return FALSE;
+      if (!nlx_json_text_is_valid (l->data, NLX_API_METADATA_ITEM_MAX) ||
+          !nlx_json_text_is_valid (value, NLX_API_METADATA_ITEM_MAX))
+        {
+          g_autofree char *message =
+            g_strdup_printf (_("Each key and value of “%s” must be 1 to %d "
+                               "characters without control characters"),
+                             member, NLX_API_METADATA_ITEM_MAX);
+          respond_fault (request, 400, message);
+          return FALSE;
+        }
       g_hash_table_insert (map, g_strdup (l->data), g_strdup (value));
     }
   return TRUE;
@@ -1085,7 +1153,6 @@ static void
 server_action (Request *request,
                const char *uuid)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GList) members = NULL;
   JsonObject *root;
@@ -1100,7 +1167,7 @@ server_action (Request *request,
       respond_error (request, error);
       return;
     }
-  root = parse_body (request, parser);
+  root = parse_body (request);
   if (root == NULL)
     return;
   if (json_object_get_size (root) != 1)
@@ -1269,8 +1336,7 @@ attach_volume (Request *request,
   static const char * const known[] = {
     "volumeId", "device", "mount_path", "tag", "delete_on_termination", NULL
   };
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  JsonObject *body = read_body (request, parser, "volumeAttachment");
+  JsonObject *body = read_body (request, "volumeAttachment");
   const char *volume_id, *device, *mount_path;
 
   if (body == NULL || !check_members (request, body, known) ||
@@ -1294,6 +1360,7 @@ attachments_request (Request *request,
   const NlxRecord *record = nlx_manager_lookup (request->api->manager, uuid,
                                                 &error);
   const NlxVolumeAttachment *attachment = NULL;
+  NlxVolumeAttachment root;
 
   if (record == NULL)
     {
@@ -1312,6 +1379,12 @@ attachments_request (Request *request,
           json_builder_begin_object (builder);
           json_builder_set_member_name (builder, "volumeAttachments");
           json_builder_begin_array (builder);
+          /* The root volume first, as in volumes_attached. */
+          if (record->instance->root_volume != NULL)
+            add_attachment (builder, record->instance->uuid,
+                            nlx_instance_find_attachment (
+                              record->instance, record->instance->root_volume,
+                              &root));
           for (guint i = 0; i < record->instance->volumes->len; i++)
             add_attachment (builder, record->instance->uuid,
                             record->instance->volumes->pdata[i]);
@@ -1333,8 +1406,9 @@ attachments_request (Request *request,
                                                       record->instance->uuid));
   else if (!g_str_equal (method, "GET"))
     respond_fault (request, 405, _("A volume attachment takes GET or DELETE"));
-  else if ((attachment = nlx_instance_find_volume (record->instance,
-                                                   volume_id)) == NULL)
+  else if ((attachment = nlx_instance_find_attachment (record->instance,
+                                                       volume_id,
+                                                       &root)) == NULL)
     {
       g_autofree char *message =
         g_strdup_printf (_("Volume %s is not attached to server %s"),
@@ -1544,8 +1618,8 @@ catalog_request (Request *request,
   respond (request, 200, body);
 }
 
-/* An image of the store: Nova's image fields, the content checksum as
- * its id, and its properties as metadata. */
+/* An image of the store: Nova's image fields, its content's checksum,
+ * and its properties as metadata. */
 static void
 add_stored_image (JsonBuilder *builder,
                   Request *request,
@@ -1569,6 +1643,8 @@ add_stored_image (JsonBuilder *builder,
       add_int (builder, "OS-EXT-IMG-SIZE:size", image->size_bytes);
       add_string (builder, "nova_lxc:format",
                   nlx_stored_image_format_to_string (image->format));
+      /* Images with the same checksum share one stored tree. */
+      add_string (builder, "nova_lxc:checksum", image->checksum);
       add_int (builder, "nova_lxc:tree_size", image->tree_size_bytes);
       json_builder_set_member_name (builder, "metadata");
       json_builder_begin_object (builder);
@@ -1619,11 +1695,10 @@ static void
 import_image (Request *request)
 {
   static const char * const known[] = { "name", "file", "properties", NULL };
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autoptr(GHashTable) properties = g_hash_table_new_full (g_str_hash,
                                                             g_str_equal,
                                                             g_free, g_free);
-  JsonObject *image = read_body (request, parser, "image");
+  JsonObject *image = read_body (request, "image");
   GSocketAddress *local = soup_server_message_get_local_address (request->msg);
   const char *name, *file;
 
@@ -1853,7 +1928,7 @@ add_volume (JsonBuilder *builder,
             Request *request,
             const NlxVolumeInfo *info)
 {
-  const NlxVolumeAttachment *attachment = NULL;
+  NlxVolumeAttachment attachment;
   const NlxRecord *user =
     nlx_manager_find_volume_user (request->api->manager, info->id, &attachment);
   const guint64 gib = 1024 * 1024 * 1024;
@@ -1881,8 +1956,7 @@ add_volume (JsonBuilder *builder,
       add_string (builder, "id", info->id);
       add_string (builder, "volumeId", info->id);
       add_string (builder, "serverId", user->instance->uuid);
-      /* A root volume has no device inside the instance. */
-      add_string (builder, "device", attachment ? attachment->device : "/");
+      add_string (builder, "device", attachment.device);
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
@@ -1984,8 +2058,7 @@ create_volume (Request *request)
     "display_name", "display_description", "size", "size_mb", "filesystem",
     "from_dir", "volume_type", "availability_zone", "metadata", NULL
   };
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  JsonObject *volume = read_body (request, parser, "volume");
+  JsonObject *volume = read_body (request, "volume");
   GSocketAddress *local = soup_server_message_get_local_address (request->msg);
   const char *id, *fstype, *from_dir;
   guint64 size_bytes;
@@ -2086,7 +2159,7 @@ version_acceptable (Request *request)
 
   if (generic != NULL)
     {
-      g_autofree char *lower = g_ascii_strdown (g_strstrip (g_strdup (generic)), -1);
+      g_autofree char *lower = g_strstrip (g_ascii_strdown (generic, -1));
 
       if (!g_str_has_prefix (lower, "compute "))
         return TRUE;
@@ -2096,6 +2169,31 @@ version_acceptable (Request *request)
     wanted = g_strstrip (g_ascii_strdown (nova, -1));
   return wanted == NULL || g_str_equal (wanted, API_VERSION) ||
          g_str_equal (wanted, "latest");
+}
+
+/* Every body is read as JSON; one labelled as anything else is refused
+ * with 415, as nova.api.openstack.wsgi does.  No label, an empty one or
+ * text/plain (the default of some clients) count as JSON there too. */
+static gboolean
+content_type_acceptable (Request *request,
+                         char **refused)
+{
+  static const char * const accepted[] = {
+    "application/json", "application/vnd.openstack.compute+json",
+    "text/plain", NULL
+  };
+  SoupMessageHeaders *headers =
+    soup_server_message_get_request_headers (request->msg);
+  const char *value = soup_message_headers_get_one (headers, "Content-Type");
+  g_autofree char *type = NULL;
+
+  if (value == NULL)
+    return TRUE;
+  type = g_strstrip (g_ascii_strdown (value, strcspn (value, ";")));
+  if (*type == '\0' || g_strv_contains (accepted, type))
+    return TRUE;
+  *refused = g_steal_pointer (&type);
+  return FALSE;
 }
 
 static void
@@ -2180,6 +2278,36 @@ base_url (SoupServerMessage *msg)
   return g_strdup_printf ("http://%s", host);
 }
 
+/* Before the body is read: a TCP caller without the token, or a body
+ * declared larger than the limit, is answered from the headers alone, and
+ * the body is dropped as it arrives (nlx-listener.c closes a connection
+ * that goes on sending far beyond the limit). */
+static void
+check_headers (SoupServer *server,
+               SoupServerMessage *msg,
+               const char *path,
+               GHashTable *query,
+               gpointer data)
+{
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *id = g_strconcat ("req-", uuid, NULL);
+  g_autofree char *base = base_url (msg);
+  Request request = { .api = data, .msg = msg, .id = id, .base = base };
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+
+  if (!authorized (&request))
+    respond_fault (&request, 401, _("Authentication required: send the "
+                                    "configured token in X-Auth-Token"));
+  else if (soup_message_headers_get_encoding (headers) ==
+             SOUP_ENCODING_CONTENT_LENGTH &&
+           soup_message_headers_get_content_length (headers) > NLX_API_MAX_BODY)
+    respond_too_large (&request);
+  else
+    return;
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg),
+                                    FALSE);
+}
+
 static void
 handle (SoupServer *server,
         SoupServerMessage *msg,
@@ -2197,23 +2325,39 @@ handle (SoupServer *server,
     .base = base_url (msg),
   };
   const char *method = soup_server_message_get_method (msg);
+  g_autofree char *media_type = NULL;
+  gboolean bad_segment = FALSE;
   guint n;
 
-  /* Empty segments ("//", a trailing "/") do not count. */
+  /* libsoup has decoded @path and refused any decoding that makes a new
+   * ".." segment, and GLib has resolved dot segments (RFC 3986 5.2.4);
+   * what is left must not climb either.  Empty segments ("//", a
+   * trailing "/") do not count. */
   parts = g_strsplit (path, "/", -1);
   for (guint i = 0; parts[i] != NULL; i++)
-    if (*parts[i] != '\0')
+    if (g_str_equal (parts[i], ".") || g_str_equal (parts[i], ".."))
+      bad_segment = TRUE;
+    else if (*parts[i] != '\0')
       g_strv_builder_add (kept, parts[i]);
   g_clear_pointer (&parts, g_strfreev);
   parts = g_strv_builder_end (kept);
   n = g_strv_length (parts);
 
-  if (!authorized (&request))
-    respond_fault (&request, 401, _("Authentication required: send the "
-                                    "configured token in X-Auth-Token"));
-  else if (!version_acceptable (&request))
+  /* check_headers() has refused a caller without the token already. */
+  if (!version_acceptable (&request))
     respond_fault (&request, 406, _("Version not supported: this service "
                                     "serves compute API " API_VERSION " only"));
+  else if (!content_type_acceptable (&request, &media_type))
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Unsupported Content-Type “%s”: send the body as "
+                           "application/json"), media_type);
+
+      respond_fault (&request, 415, message);
+    }
+  else if (bad_segment)
+    respond_fault (&request, 400, _("A request path may not have “.” or “..” "
+                                    "segments, encoded or not"));
   else if (n == 0)
     {
       if (g_str_equal (method, "GET"))
@@ -2229,6 +2373,7 @@ handle (SoupServer *server,
 
   g_free (request.id);
   g_free (request.base);
+  g_clear_pointer (&request.body, json_node_unref);
 }
 
 /* ---- listening -------------------------------------------------------- */
@@ -2333,7 +2478,7 @@ listen_unix (NlxApi *api,
                    g_strerror (saved_errno));
       return FALSE;
     }
-  return soup_server_listen_socket (api->server, socket, 0, error);
+  return nlx_listener_add_socket (api->listener, socket, error);
 }
 
 static gboolean
@@ -2379,7 +2524,8 @@ listen_tcp (NlxApi *api,
       g_prefix_error (error, _("Cannot listen on %s: "), listen);
       return FALSE;
     }
-  return soup_server_listen_socket (api->server, socket, 0, error);
+  api->tcp_socket = g_object_ref (socket);
+  return nlx_listener_add_socket (api->listener, socket, error);
 }
 
 /**
@@ -2399,11 +2545,18 @@ nlx_api_new (const NlxConfig *config,
              GError **error)
 {
   g_autoptr(NlxApi) api = g_new0 (NlxApi, 1);
+  NlxListenerLimits limits = {
+    .max_connections = config->api_max_connections,
+    .request_timeout_s = config->api_request_timeout_s,
+    .max_body = NLX_API_MAX_BODY,
+  };
 
   api->config = config;
   api->manager = manager;
   api->server = soup_server_new ("server-header", "nova-lxc-compute ", NULL);
+  soup_server_add_early_handler (api->server, NULL, check_headers, api, NULL);
   soup_server_add_handler (api->server, NULL, handle, api, NULL);
+  api->listener = nlx_listener_new (api->server, &limits);
   if (!listen_unix (api, error) ||
       (config->api_listen != NULL && !listen_tcp (api, error)))
     return NULL;
@@ -2415,11 +2568,13 @@ nlx_api_free (NlxApi *api)
 {
   if (api == NULL)
     return;
+  g_clear_pointer (&api->listener, nlx_listener_free);
   if (api->server != NULL)
     {
       soup_server_disconnect (api->server);
       g_object_unref (api->server);
     }
+  g_clear_object (&api->tcp_socket);
   if (api->socket_path != NULL)
     g_unlink (api->socket_path);
   g_free (api->socket_path);
@@ -2430,14 +2585,19 @@ nlx_api_free (NlxApi *api)
 guint
 nlx_api_get_tcp_port (NlxApi *api)
 {
-  /* Not soup_server_get_uris(), which takes every listener for TCP. */
-  for (GSList *l = soup_server_get_listeners (api->server); l != NULL; l = l->next)
-    {
-      g_autoptr(GSocketAddress) address = g_socket_get_local_address (l->data,
-                                                                     NULL);
+  g_autoptr(GSocketAddress) address = NULL;
 
-      if (address != NULL && G_IS_INET_SOCKET_ADDRESS (address))
-        return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
-    }
-  return 0;
+  if (api->tcp_socket == NULL)
+    return 0;
+  address = g_socket_get_local_address (api->tcp_socket, NULL);
+  if (address == NULL || !G_IS_INET_SOCKET_ADDRESS (address))
+    return 0;
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
+}
+
+/* Connections the API holds now, on every socket. */
+guint
+nlx_api_count_connections (NlxApi *api)
+{
+  return nlx_listener_count_connections (api->listener);
 }

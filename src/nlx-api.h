@@ -18,5 +18,6 @@ void nlx_api_free (NlxApi *api);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxApi, nlx_api_free)
 
 guint nlx_api_get_tcp_port (NlxApi *api);
+guint nlx_api_count_connections (NlxApi *api);
 
 G_END_DECLS

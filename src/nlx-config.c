@@ -22,17 +22,18 @@ static const char * const default_keys[] = {
   "sync_power_state_interval", "shutdown_timeout", NULL
 };
 static const char * const api_keys[] = {
-  "socket", "socket_group", "listen", "auth_token", NULL
+  "socket", "socket_group", "listen", "auth_token", "max_connections",
+  "request_timeout", NULL
 };
 static const char * const libvirt_keys[] = {
   "connection_uri", "wait_soft_reboot_seconds", NULL
 };
-/* The fake driver's, for tests of the layers above the driver. */
 static const char * const volumes_keys[] = {
   "path", "allowed_roots", "filesystem_whitelist", "verify", NULL
 };
+/* The fake driver's, for tests of the layers above the driver. */
 static const char * const fake_keys[] = {
-  "delay_ms", NULL
+  "delay_ms", "foreign_instances", "shared", "event_interval_ms", NULL
 };
 static const char * const flavor_keys[] = {
   "vcpus", "memory_mb", "root_gb", "privileged", NULL
@@ -327,6 +328,14 @@ read_api (NlxConfig *config,
   config->api_token = nlx_config_get_string (config->keyfile, "api",
                                              "auth_token", NULL);
 
+  config->api_max_connections = NLX_CONFIG_DEFAULT_MAX_CONNECTIONS;
+  config->api_request_timeout_s = NLX_CONFIG_DEFAULT_REQUEST_TIMEOUT_S;
+  if (!nlx_config_get_uint (config->keyfile, "api", "max_connections", 1,
+                            NLX_CONFIG_MAX_CONNECTIONS,
+                            &config->api_max_connections, error) ||
+      !nlx_config_get_uint (config->keyfile, "api", "request_timeout", 1, 3600,
+                            &config->api_request_timeout_s, error))
+    return FALSE;
   if (!g_path_is_absolute (config->api_socket))
     {
       g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,

@@ -25,6 +25,11 @@ typedef struct {
 } NlxConfigImage;
 
 #define NLX_CONFIG_DEFAULT_SYNC_INTERVAL_S 10
+/* [api] max_connections, per listening socket: both sockets full stay
+ * well below FD_SETSIZE (1024), the systemd default open file limit. */
+#define NLX_CONFIG_DEFAULT_MAX_CONNECTIONS 128
+#define NLX_CONFIG_MAX_CONNECTIONS 400
+#define NLX_CONFIG_DEFAULT_REQUEST_TIMEOUT_S 30
 /* Nova's [DEFAULT] shutdown_timeout */
 #define NLX_CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_S 60
 
@@ -44,6 +49,10 @@ typedef struct {
  *   use the socket
  * @api_listen: (nullable): `[api] listen`, HOST:PORT for TCP
  * @api_token: (nullable): `[api] auth_token`, required with @api_listen
+ * @api_max_connections: `[api] max_connections`, connections held at once
+ *   on each of the socket and the TCP port
+ * @api_request_timeout_s: `[api] request_timeout`, seconds a connection
+ *   has to send one whole request
  * @flavors: (element-type NlxFlavor): from `[flavor NAME]` sections, or a
  *   default set when there are none
  * @images: (element-type NlxConfigImage): from `[image NAME]` sections
@@ -60,6 +69,8 @@ typedef struct {
   char *api_socket_group;
   char *api_listen;
   char *api_token;
+  guint api_max_connections;
+  guint api_request_timeout_s;
   GPtrArray *flavors;
   GPtrArray *images;
 } NlxConfig;

@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 /* Bumped whenever NlxDriver or what it is passed (NlxInstance) changes
  * shape; the loader refuses a plugin built against another version
  * instead of calling through a wrong table. */
-#define NLX_DRIVER_ABI_VERSION 4
+#define NLX_DRIVER_ABI_VERSION 5
 
 #define NLX_SNAPSHOT_FILE "root.tar"
 
@@ -61,7 +61,9 @@ typedef struct {
  *
  * What get_available_resource reports, with Nova's field names.
  * @hypervisor_version is encoded as libvirt does: major * 1000000 +
- * minor * 1000 + release.
+ * minor * 1000 + release.  A driver's @vcpus_used counts every active
+ * domain of the host, as Nova's libvirt driver does; the compute daemon,
+ * which knows its own instances, reports theirs instead.
  */
 typedef struct {
   guint vcpus;
@@ -191,11 +193,29 @@ typedef struct {
   NlxHostResources *(*get_available_resource) (NlxDriverState *state,
                                                GError **error);
   /* Optional: report lifecycle changes (an init that exits, a domain
-   * paused by hand) as they happen, until cleanup_host.  Without it the
-   * caller only finds out by polling get_info. */
+   * paused by hand) as they happen, until cleanup_host or until called
+   * again with a %NULL @func.  That call stops them: once it returns, no
+   * call of the earlier @func is running or will be made, so its
+   * @user_data may be freed.  Without it the caller only finds out by
+   * polling get_info. */
   void (*watch_events) (NlxDriverState *state,
                         NlxDriverEventFunc func,
                         gpointer user_data);
+  /* Optional: claims for this process alone, until cleanup_host, what
+   * the driver's instances use on the host beyond the caller's state (the
+   * lxc driver: instances_path and the bridge), so that a second compute
+   * daemon is refused before it touches them.  Only the compute daemon
+   * calls it; a tool acting by hand beside it does not. */
+  gboolean (*lock_host) (NlxDriverState *state,
+                         GError **error);
+  /* Optional: the network interface the instance was spawned with, as
+   * the hypervisor keeps it (the lxc driver: the domain's metadata), or
+   * %NULL without an error when it has none.  The compute daemon
+   * rebuilds its address allocations from it, so that an address a
+   * running instance holds is never handed out again. */
+  NlxVif *(*get_vif) (NlxDriverState *state,
+                      const char *uuid,
+                      GError **error);
 } NlxDriver;
 
 G_END_DECLS

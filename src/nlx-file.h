@@ -17,4 +17,6 @@ gboolean nlx_file_set_contents_full (const char *path,
                                      GFileSetContentsFlags flags,
                                      int mode,
                                      GError **error);
+void nlx_file_remove_save_temporaries (const char *dir);
+
 G_END_DECLS

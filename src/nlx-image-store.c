@@ -1,11 +1,17 @@
-/* nlx-image-store.c: images imported once per host, stored by content
+/* nlx-image-store.c: images imported once per host, trees stored by content
  *
- * The store is a directory.  An image lives in DIR/<id>/, where the id is
- * the SHA-256 of the file it was imported from: rootfs/ is the extracted
- * tree, image.json its record.  So the same bytes are never stored twice;
- * a name is a label, unique in the store, and importing bytes the store
- * already holds is refused (EXISTS, naming the image that holds them)
- * rather than making an alias: one image, one name, one thing to delete.
+ * The store is a directory.  A root tree lives in DIR/<sha256>/rootfs,
+ * keyed by the SHA-256 of the file it was extracted from, so the same
+ * bytes are extracted and stored once.  An image is a record,
+ * DIR/records/<id>.json: its own id (a random UUID), name, properties and
+ * the checksum of its tree.  Any number of images may share one tree: a
+ * second snapshot of an unchanged server, or an import of bytes already
+ * stored, is an image of its own with its own id and name, as in Nova and
+ * Glance.  A tree goes when the last image using it is deleted.  Stores
+ * written before records were separate kept DIR/<sha256>/image.json, an
+ * image whose id was its checksum; opening the store moves such a record
+ * to DIR/records, keeping its id, and the tree stays where it is (running
+ * instances' overlays use it).
  *
  * What an image is comes from its content, never from its file name.  A
  * root tarball (plain, gzip, xz or zstd) is extracted with libarchive's
@@ -16,14 +22,20 @@
  * is then extracted like any root tarball.  The host's kernel never mounts
  * an untrusted disk image.
  *
- * An import works in DIR/.import-XXXXXX and renames it into place when
- * everything is there, so an image appears whole or not at all; any
- * failure removes the directory.  Deleting renames DIR/<id> to
- * DIR/.delete-XXXXXX first, so an image disappears whole too.  Whoever
- * works in such a dot-directory holds a flock(2) on it; one nobody holds
- * is what a crash left, and opening the store removes it.  Names are made
- * unique under a flock on DIR itself, taken only for the final checks and
- * the rename, so imports run side by side, in threads or processes. */
+ * An import extracts in DIR/.import-XXXXXX and renames it into place as
+ * DIR/<sha256> when everything is there, so a tree appears whole or not
+ * at all; any failure removes the directory.  Deleting renames the tree
+ * to DIR/.delete-XXXXXX first, so it disappears whole too.  Whoever works
+ * in such a dot-directory holds a flock(2) on it; one nobody holds is
+ * what a crash left, and opening the store removes it.  Records and trees
+ * change together under a flock on DIR itself, taken only for the final
+ * checks, the rename and the record, so imports run side by side, in
+ * threads or processes; a tree no record uses (a crash between the two)
+ * is removed when the store is opened.
+ *
+ * No message a caller gets names a path inside the store: callers show
+ * them to API clients.  Where a path matters to the operator, it is
+ * logged. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* syncfs(), renameat2() */
 #endif
@@ -50,9 +62,15 @@
 #include "nlx-file.h"
 #include "nlx-guestfs.h"
 #include "nlx-image-store.h"
+#include "nlx-json.h"
 
-#define ID_LENGTH 64
-#define RECORD_FILE "image.json"
+#define CHECKSUM_LENGTH 64
+/* Where a store written before records were separate kept one. */
+#define LEGACY_RECORD_FILE "image.json"
+#define RECORDS_DIR "records"
+#define RECORD_SUFFIX ".json"
+/* Long enough for a path such as os_init_path. */
+#define NLX_IMAGE_PROPERTY_MAX 4096
 #define ROOTFS_DIR "rootfs"
 #define IMPORT_PREFIX ".import-"
 #define DELETE_PREFIX ".delete-"
@@ -66,6 +84,7 @@
 
 struct _NlxImageStore {
   char *dir;
+  char *records; /* DIR/records */
 };
 
 typedef struct archive NlxArchive;
@@ -132,35 +151,43 @@ is_disk_format (NlxStoredImageFormat format)
          format == NLX_STORED_IMAGE_FORMAT_QCOW2;
 }
 
-/* Whether @text looks like an id: 64 lowercase hexadecimal digits. */
+/* Whether @text is a SHA-256 in hexadecimal: 64 lowercase digits. */
 static gboolean
-is_id (const char *text)
+is_checksum (const char *text)
 {
   gsize i;
 
   if (text == NULL)
     return FALSE;
   for (i = 0; text[i] != '\0'; i++)
-    if (i >= ID_LENGTH || !g_ascii_isxdigit (text[i]) ||
+    if (i >= CHECKSUM_LENGTH || !g_ascii_isxdigit (text[i]) ||
         g_ascii_isupper (text[i]))
       return FALSE;
-  return i == ID_LENGTH;
+  return i == CHECKSUM_LENGTH;
 }
 
-/**
- * nlx_image_name_is_valid:
- * @name: (nullable): an image name
- *
- * Returns: whether @name can name an image: 1 to %NLX_IMAGE_NAME_MAX of
- *   letters, digits, '.', '_' and '-', the first a letter or digit, and
- *   not 64 lowercase hexadecimal digits, which would read as an id
- */
-gboolean
-nlx_image_name_is_valid (const char *name)
+/* Whether @text is an image id: a lowercase UUID, or a checksum (the id
+ * of an image imported before records were separate from trees). */
+static gboolean
+is_id (const char *text)
+{
+  if (is_checksum (text))
+    return TRUE;
+  if (text == NULL || !g_uuid_string_is_valid (text))
+    return FALSE;
+  for (const char *p = text; *p != '\0'; p++)
+    if (g_ascii_isupper (*p))
+      return FALSE;
+  return TRUE;
+}
+
+/* The rules names had before ids could be UUIDs: what a record may hold. */
+static gboolean
+name_is_valid_for_record (const char *name)
 {
   gsize len;
 
-  if (name == NULL || !g_ascii_isalnum (name[0]) || is_id (name))
+  if (name == NULL || !g_ascii_isalnum (name[0]) || is_checksum (name))
     return FALSE;
   len = strlen (name);
   if (len > NLX_IMAGE_NAME_MAX)
@@ -170,6 +197,21 @@ nlx_image_name_is_valid (const char *name)
         name[i] != '-')
       return FALSE;
   return TRUE;
+}
+
+/**
+ * nlx_image_name_is_valid:
+ * @name: (nullable): an image name
+ *
+ * Returns: whether @name can name a new image: 1 to %NLX_IMAGE_NAME_MAX
+ *   of letters, digits, '.', '_' and '-', the first a letter or digit,
+ *   and neither 64 lowercase hexadecimal digits nor a UUID, which would
+ *   read as an id
+ */
+gboolean
+nlx_image_name_is_valid (const char *name)
+{
+  return name_is_valid_for_record (name) && !g_uuid_string_is_valid (name);
 }
 
 void
@@ -256,44 +298,69 @@ get_size (JsonObject *object,
   return TRUE;
 }
 
-/* Reads DIR/@id/image.json; the record must be that of @id. */
+static char *
+record_path (NlxImageStore *store,
+             const char *id)
+{
+  g_autofree char *file = g_strconcat (id, RECORD_SUFFIX, NULL);
+
+  return g_build_filename (store->records, file, NULL);
+}
+
+static void
+set_damaged (GError **error,
+             const char *id,
+             const char *path,
+             const char *problem,
+             gboolean quiet)
+{
+  if (!quiet)
+    g_warning (_("Image record %s is damaged: %s"), path, problem);
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+               _("The record of image %s is damaged (%s); the compute "
+                 "service's log names its file"), id, problem);
+}
+
+/* Reads DIR/records/@id.json; the record must be that of @id.  Unless
+ * @quiet, a record that exists but cannot be read is logged with its
+ * path, which @error never names. */
 static NlxStoredImage *
 read_record (NlxImageStore *store,
              const char *id,
+             gboolean quiet,
              GError **error)
 {
-  g_autofree char *path = g_build_filename (store->dir, id, RECORD_FILE, NULL);
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autofree char *path = record_path (store, id);
   g_autoptr(NlxStoredImage) image = g_new0 (NlxStoredImage, 1);
   g_autoptr(GError) local_error = NULL;
-  const char *problem = NULL;
-  JsonNode *root;
+  g_autofree char *problem = NULL;
+  const char *member = NULL;
+  g_autoptr(JsonNode) root = NULL;
   JsonObject *object;
   JsonNode *properties;
-  g_autofree char *data = NULL;
-  gsize length;
 
-  /* Not json_parser_load_from_file(): its descriptor is not
-   * close-on-exec. */
-  if (!nlx_file_get_contents (path, &data, &length, &local_error) ||
-      !json_parser_load_from_data (parser, data, length, &local_error))
+  if ((root = nlx_json_parse_file (path, &local_error)) == NULL)
     {
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
-                     _("No image with id %s in %s; nova-lxc image-list shows "
-                       "the images"), id, store->dir);
+                     _("No image with id %s; nova-lxc image-list shows the "
+                       "images"), id);
+      else if (local_error->domain == G_FILE_ERROR)
+        {
+          if (!quiet)
+            g_warning (_("Cannot read image record %s: %s"), path,
+                       local_error->message);
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       _("Cannot read the record of image %s; the compute "
+                         "service's log says why"), id);
+        }
       else
-        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                     _("Cannot read image record %s: %s"), path,
-                     local_error->message);
+        set_damaged (error, id, path, local_error->message, quiet);
       return NULL;
     }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Image record %s is damaged: it is not a JSON object"),
-                   path);
+      set_damaged (error, id, path, _("it is not a JSON object"), quiet);
       return NULL;
     }
   object = json_node_get_object (root);
@@ -304,48 +371,74 @@ read_record (NlxImageStore *store,
   properties = json_object_get_member (object, "properties");
 
   if (g_strcmp0 (image->id, id) != 0)
-    problem = "id";
-  else if (!nlx_image_name_is_valid (image->name))
-    problem = "name";
-  else if (!is_id (image->checksum))
-    problem = "checksum";
+    member = "id";
+  else if (!name_is_valid_for_record (image->name))
+    member = "name";
+  else if (!is_checksum (image->checksum))
+    member = "checksum";
   else if (!nlx_stored_image_format_from_string (get_string (object, "format"),
                                                  &image->format))
-    problem = "format";
+    member = "format";
   else if (!get_size (object, "size_bytes", &image->size_bytes))
-    problem = "size_bytes";
+    member = "size_bytes";
   else if (!get_size (object, "tree_size_bytes", &image->tree_size_bytes))
-    problem = "tree_size_bytes";
+    member = "tree_size_bytes";
   else if (get_string (object, "created_at") == NULL ||
            (image->created_at = g_date_time_new_from_iso8601 (
               get_string (object, "created_at"), NULL)) == NULL)
-    problem = "created_at";
+    member = "created_at";
   else if (properties == NULL || !JSON_NODE_HOLDS_OBJECT (properties))
-    problem = "properties";
+    member = "properties";
   else
     {
       JsonObject *props = json_node_get_object (properties);
       g_autoptr(GList) members = json_object_get_members (props);
 
-      for (GList *l = members; l != NULL && problem == NULL; l = l->next)
+      for (GList *l = members; l != NULL && member == NULL; l = l->next)
         {
           const char *value = get_string (props, l->data);
 
           if (value == NULL)
-            problem = "properties";
+            member = "properties";
           else
             g_hash_table_replace (image->properties, g_strdup (l->data),
                                   g_strdup (value));
         }
     }
-  if (problem != NULL)
+  if (member != NULL)
     {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Image record %s is damaged: its member “%s” is missing "
-                     "or wrong"), path, problem);
+      problem = g_strdup_printf (_("its member “%s” is missing or wrong"),
+                                 member);
+      set_damaged (error, id, path, problem, quiet);
       return NULL;
     }
   return g_steal_pointer (&image);
+}
+
+/* Writes @image's record, replacing it atomically and durably. */
+static gboolean
+write_record (NlxImageStore *store,
+              const NlxStoredImage *image,
+              GError **error)
+{
+  g_autoptr(JsonNode) node = record_to_node (image);
+  g_autofree char *data = json_to_string (node, TRUE);
+  g_autofree char *path = record_path (store, image->id);
+  g_autoptr(GError) local_error = NULL;
+
+  if (!nlx_file_set_contents_full (path, data, -1,
+                                   G_FILE_SET_CONTENTS_CONSISTENT |
+                                   G_FILE_SET_CONTENTS_DURABLE,
+                                   0644, &local_error))
+    {
+      g_warning (_("Cannot write image record %s: %s"), path,
+                 local_error->message);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot save the record of image “%s”; the compute "
+                     "service's log says why"), image->name);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* ---- the store ------------------------------------------------------------ */
@@ -388,6 +481,269 @@ remove_leftovers (const char *dir)
     }
 }
 
+/* An exclusive flock on the store directory, released by close(). */
+static int
+lock_store (NlxImageStore *store,
+            GError **error)
+{
+  int fd = open (store->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if (fd < 0 || flock (fd, LOCK_EX) != 0)
+    {
+      int saved_errno = errno;
+
+      if (fd >= 0)
+        close (fd);
+      g_warning (_("Cannot lock the image store %s: %s"), store->dir,
+                 g_strerror (saved_errno));
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot lock the image store: %s"),
+                   g_strerror (saved_errno));
+      return -1;
+    }
+  return fd;
+}
+
+static void
+sync_dir (const char *path)
+{
+  int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if (fd < 0 || fsync (fd) != 0)
+    g_debug ("Cannot sync %s: %s", path, g_strerror (errno));
+  if (fd >= 0)
+    close (fd);
+}
+
+/* The id a file of DIR/records is the record of, or %NULL for anything
+ * else (a temporary of an interrupted write among them). */
+static char *
+record_id (const char *file)
+{
+  g_autofree char *id = NULL;
+
+  if (!g_str_has_suffix (file, RECORD_SUFFIX))
+    return NULL;
+  id = g_strndup (file, strlen (file) - strlen (RECORD_SUFFIX));
+  return is_id (id) ? g_steal_pointer (&id) : NULL;
+}
+
+/* Moves the record of an image of the old layout, DIR/<sha256>/image.json,
+ * to DIR/records/<sha256>.json: the image keeps its id, so the servers
+ * booted from it still find it, and its tree stays where it is. */
+static void
+migrate_legacy (NlxImageStore *store,
+                const char *checksum)
+{
+  g_autofree char *legacy = g_build_filename (store->dir, checksum,
+                                              LEGACY_RECORD_FILE, NULL);
+  g_autofree char *tree = g_build_filename (store->dir, checksum, NULL);
+  g_autofree char *target = record_path (store, checksum);
+  g_autofree char *data = NULL;
+  gsize length;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_file_test (legacy, G_FILE_TEST_IS_REGULAR))
+    return;
+  /* A crash after the copy and before the unlink leaves both. */
+  if (!g_file_test (target, G_FILE_TEST_EXISTS) &&
+      (!nlx_file_get_contents (legacy, &data, &length, &error) ||
+       !nlx_file_set_contents_full (target, data, length,
+                                    G_FILE_SET_CONTENTS_CONSISTENT |
+                                    G_FILE_SET_CONTENTS_DURABLE, 0644,
+                                    &error)))
+    {
+      g_warning (_("Cannot move image record %s to %s: %s"), legacy,
+                 store->records, error->message);
+      return;
+    }
+  if (g_unlink (legacy) != 0)
+    g_warning (_("Cannot remove %s, now kept in %s: %s"), legacy,
+               store->records, g_strerror (errno));
+  sync_dir (tree);
+  g_message (_("Image %s: its record is now kept apart from its tree"),
+             checksum);
+}
+
+/* Takes the tree of @checksum out of the store, whole (a rename), into
+ * *@trash, held by *@fd; the caller holds the store's lock.  A tree
+ * already gone gives *@trash %NULL. */
+static gboolean
+move_tree_out (NlxImageStore *store,
+               const char *checksum,
+               char **trash,
+               int *fd,
+               GError **error)
+{
+  g_autofree char *path = g_build_filename (store->dir, checksum, NULL);
+  int rc = -1;
+
+  *trash = NULL;
+  /* The lock on the tree's directory travels with it: no one else
+   * removes it as a leftover while this removes it. */
+  *fd = open (path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (*fd >= 0 && flock (*fd, LOCK_EX) == 0)
+    {
+      do
+        {
+          g_free (*trash);
+          *trash = g_strdup_printf ("%s/" DELETE_PREFIX "%08x%08x", store->dir,
+                                    g_random_int (), g_random_int ());
+        }
+      while ((rc = renameat2 (AT_FDCWD, path, AT_FDCWD, *trash,
+                              RENAME_NOREPLACE)) != 0 && errno == EEXIST);
+    }
+  if (*fd < 0 || rc != 0)
+    {
+      int saved_errno = errno;
+
+      if (*fd >= 0)
+        close (*fd);
+      *fd = -1;
+      g_clear_pointer (trash, g_free);
+      if (saved_errno == ENOENT)
+        return TRUE;
+      g_warning (_("Cannot remove image tree %s: %s"), path,
+                 g_strerror (saved_errno));
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot remove an image's files: %s"),
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  sync_dir (store->dir);
+  return TRUE;
+}
+
+/* Removes what move_tree_out() took out; needs no lock. */
+static gboolean
+empty_trash (char *trash,
+             int fd,
+             GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  gboolean ok = TRUE;
+
+  if (trash == NULL)
+    return TRUE;
+  if (!nlx_file_remove_tree (trash, &local_error))
+    {
+      g_warning (_("Cannot remove image tree %s: %s"), trash,
+                 local_error->message);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("The image's files are not all removed; the compute "
+                     "service's log says which"));
+      ok = FALSE;
+    }
+  close (fd);
+  g_free (trash);
+  return ok;
+}
+
+static gboolean
+remove_tree (NlxImageStore *store,
+             const char *checksum,
+             GError **error)
+{
+  char *trash;
+  int fd;
+
+  return move_tree_out (store, checksum, &trash, &fd, error) &&
+         empty_trash (trash, fd, error);
+}
+
+/* The checksums of the trees records use, or %NULL when a record cannot
+ * be read (it may use any of them). */
+static GHashTable *
+used_trees (NlxImageStore *store,
+            const char *except_id)
+{
+  g_autoptr(GHashTable) used = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                      g_free, NULL);
+  g_autoptr(GDir) dir = g_dir_open (store->records, 0, NULL);
+  const char *file;
+
+  if (dir == NULL)
+    return NULL;
+  while ((file = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *id = record_id (file);
+      g_autoptr(NlxStoredImage) image = NULL;
+      g_autoptr(GError) error = NULL;
+
+      if (id == NULL || g_strcmp0 (id, except_id) == 0)
+        continue;
+      image = read_record (store, id, TRUE, &error);
+      if (image == NULL)
+        return NULL;
+      g_hash_table_add (used, g_steal_pointer (&image->checksum));
+    }
+  return g_steal_pointer (&used);
+}
+
+/* Under the store's lock: moves old records, removes temporaries of
+ * interrupted record writes, and removes trees no record uses, which a
+ * crash between a tree's rename and its record's write (or the reverse,
+ * in a delete) leaves. */
+static void
+tidy (NlxImageStore *store)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) used = NULL;
+  g_autoptr(GDir) dir = NULL;
+  int lock = lock_store (store, &error);
+  const char *name;
+
+  if (lock < 0)
+    return;
+  dir = g_dir_open (store->dir, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (is_checksum (name))
+      migrate_legacy (store, name);
+  g_clear_pointer (&dir, g_dir_close);
+
+  dir = g_dir_open (store->records, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *stem = g_strndup (name, strcspn (name, "."));
+
+      /* g_file_set_contents() writes ID.json.XXXXXX, then renames. */
+      if (is_id (stem) && g_str_has_prefix (name + strlen (stem),
+                                            RECORD_SUFFIX ".") &&
+          g_str_has_suffix (name, RECORD_SUFFIX) == FALSE)
+        {
+          g_autofree char *path = g_build_filename (store->records, name,
+                                                    NULL);
+
+          if (g_unlink (path) != 0)
+            g_warning (_("Cannot remove %s, left by an interrupted write: "
+                         "%s"), path, g_strerror (errno));
+        }
+    }
+  g_clear_pointer (&dir, g_dir_close);
+
+  used = used_trees (store, NULL);
+  if (used == NULL)
+    g_warning (_("An image record of %s cannot be read, so no unused image "
+                 "tree is removed"), store->records);
+  dir = used != NULL ? g_dir_open (store->dir, 0, NULL) : NULL;
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *legacy = NULL;
+
+      if (!is_checksum (name) || g_hash_table_contains (used, name))
+        continue;
+      /* An old record that could not be moved still uses it. */
+      legacy = g_build_filename (store->dir, name, LEGACY_RECORD_FILE, NULL);
+      if (g_file_test (legacy, G_FILE_TEST_EXISTS))
+        continue;
+      g_message (_("Removing image tree %s, which no image uses"), name);
+      g_clear_error (&error);
+      if (!remove_tree (store, name, &error))
+        g_warning ("%s", error->message);
+    }
+  close (lock);
+}
+
 /**
  * nlx_image_store_open:
  * @dir: the store's directory, e.g. state_path/images; created (0700) if
@@ -396,7 +752,8 @@ remove_leftovers (const char *dir)
  *
  * Opens the store at @dir, resolved to a path without symbolic links
  * (extraction refuses to write through any).  What an interrupted import
- * or delete left behind is removed.
+ * or delete left behind is removed, and records of the old layout are
+ * moved (see the top of nlx-image-store.c).
  *
  * Returns: (transfer full): the store, or %NULL
  */
@@ -432,7 +789,18 @@ nlx_image_store_open (const char *dir,
   /* realpath() memory belongs to libc's allocator, not GLib's. */
   store->dir = g_strdup (real);
   free (real);
+  store->records = g_build_filename (store->dir, RECORDS_DIR, NULL);
+  if (g_mkdir (store->records, 0700) != 0 && errno != EEXIST)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot create the image store's records %s: %s"),
+                   store->records, g_strerror (saved_errno));
+      return NULL;
+    }
   remove_leftovers (store->dir);
+  tidy (store);
   return g_steal_pointer (&store);
 }
 
@@ -442,6 +810,7 @@ nlx_image_store_free (NlxImageStore *store)
   if (store == NULL)
     return;
   g_free (store->dir);
+  g_free (store->records);
   g_free (store);
 }
 
@@ -463,34 +832,14 @@ nlx_image_store_get_dir (NlxImageStore *store)
  * @image: an image of @store
  *
  * Returns: (transfer full): the directory holding @image's root tree,
- *   which nothing may change: instances share it
+ *   which nothing may change: instances, and images of the same content,
+ *   share it
  */
 char *
 nlx_image_store_get_rootfs (NlxImageStore *store,
                             const NlxStoredImage *image)
 {
-  return g_build_filename (store->dir, image->id, ROOTFS_DIR, NULL);
-}
-
-/* An exclusive flock on the store directory, released by close(). */
-static int
-lock_store (NlxImageStore *store,
-            GError **error)
-{
-  int fd = open (store->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-  if (fd < 0 || flock (fd, LOCK_EX) != 0)
-    {
-      int saved_errno = errno;
-
-      if (fd >= 0)
-        close (fd);
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot lock the image store %s: %s"), store->dir,
-                   g_strerror (saved_errno));
-      return -1;
-    }
-  return fd;
+  return g_build_filename (store->dir, image->checksum, ROOTFS_DIR, NULL);
 }
 
 static int
@@ -499,8 +848,9 @@ compare_by_name (gconstpointer a,
 {
   const NlxStoredImage *ia = *(NlxStoredImage * const *) a;
   const NlxStoredImage *ib = *(NlxStoredImage * const *) b;
+  int by_name = strcmp (ia->name, ib->name);
 
-  return strcmp (ia->name, ib->name);
+  return by_name != 0 ? by_name : strcmp (ia->id, ib->id);
 }
 
 /**
@@ -521,28 +871,28 @@ nlx_image_store_list (NlxImageStore *store,
   g_autoptr(GPtrArray) images = g_ptr_array_new_with_free_func (
     (GDestroyNotify) nlx_stored_image_free);
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(GDir) dir = g_dir_open (store->dir, 0, &local_error);
-  const char *name;
+  g_autoptr(GDir) dir = g_dir_open (store->records, 0, &local_error);
+  const char *file;
 
   if (dir == NULL)
     {
+      g_warning (_("Cannot list the image store: %s"), local_error->message);
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot list the image store: %s"), local_error->message);
+                   _("Cannot list the image store; the compute service's "
+                     "log says why"));
       return NULL;
     }
-  while ((name = g_dir_read_name (dir)) != NULL)
+  while ((file = g_dir_read_name (dir)) != NULL)
     {
+      g_autofree char *id = record_id (file);
       NlxStoredImage *image;
 
-      if (!is_id (name))
+      if (id == NULL)
         continue;
-      image = read_record (store, name, &local_error);
+      /* read_record() logs why, naming the file. */
+      image = read_record (store, id, FALSE, NULL);
       if (image == NULL)
-        {
-          g_warning (_("Ignoring image %s: %s"), name, local_error->message);
-          g_clear_error (&local_error);
-          continue;
-        }
+        continue;
       g_ptr_array_add (images, image);
     }
   g_ptr_array_sort (images, compare_by_name);
@@ -587,8 +937,8 @@ nlx_image_store_lookup (NlxImageStore *store,
   NlxStoredImage *image;
 
   if (is_id (id_or_name))
-    return read_record (store, id_or_name, error);
-  if (!nlx_image_name_is_valid (id_or_name))
+    return read_record (store, id_or_name, FALSE, error);
+  if (!name_is_valid_for_record (id_or_name))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("“%s” is neither an image id nor an image name; "
@@ -599,8 +949,8 @@ nlx_image_store_lookup (NlxImageStore *store,
   image = find_by_name (store, id_or_name, &local_error);
   if (image == NULL && local_error == NULL)
     g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
-                 _("No image named “%s” in %s; nova-lxc image-list shows the "
-                   "images"), id_or_name, store->dir);
+                 _("No image named “%s”; nova-lxc image-list shows the "
+                   "images"), id_or_name);
   else if (image == NULL)
     g_propagate_error (error, g_steal_pointer (&local_error));
   return image;
@@ -613,10 +963,11 @@ nlx_image_store_lookup (NlxImageStore *store,
  * @error: return location for a #NLX_DRIVER_ERROR: NOT_FOUND,
  *   INVALID_ARGUMENT, FAILED
  *
- * Removes the image: it leaves the store at once and whole (a rename),
- * then its tree is removed without following symbolic links or crossing
- * into mounted filesystems.  Whether an instance still uses the image is
- * the caller's check.
+ * Removes the image's record and, when no other image shares it, its
+ * tree: it leaves the store at once and whole (a rename), then its files
+ * are removed without following symbolic links or crossing into mounted
+ * filesystems.  Whether an instance still uses the image is the caller's
+ * check.
  *
  * Returns: %TRUE if the image is gone
  */
@@ -628,62 +979,53 @@ nlx_image_store_delete (NlxImageStore *store,
   g_autoptr(NlxStoredImage) image = nlx_image_store_lookup (store, id_or_name,
                                                             error);
   g_autofree char *path = NULL;
-  g_autofree char *trash = NULL;
-  g_autoptr(GError) local_error = NULL;
-  int rc = -1;
+  g_autoptr(GHashTable) used = NULL;
+  char *trash = NULL;
+  gboolean ok = TRUE;
+  int fd = -1;
   int lock;
-  int fd;
-  int saved_errno;
 
   if (image == NULL)
     return FALSE;
-  path = g_build_filename (store->dir, image->id, NULL);
-
+  path = record_path (store, image->id);
   lock = lock_store (store, error);
   if (lock < 0)
     return FALSE;
-  /* The lock on the image's directory travels with it: no one else
-   * removes it as a leftover while this removes it. */
-  fd = open (path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd >= 0 && flock (fd, LOCK_EX) == 0)
+  if (g_unlink (path) != 0)
     {
-      do
-        {
-          g_free (trash);
-          trash = g_strdup_printf ("%s/" DELETE_PREFIX "%08x%08x", store->dir,
-                                   g_random_int (), g_random_int ());
-        }
-      while ((rc = renameat2 (AT_FDCWD, path, AT_FDCWD, trash,
-                              RENAME_NOREPLACE)) != 0 && errno == EEXIST);
-    }
-  if (fd < 0 || rc != 0)
-    {
-      saved_errno = errno;
-      if (fd >= 0)
-        close (fd);
+      int saved_errno = errno;
+
       close (lock);
       if (saved_errno == ENOENT)
         g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
-                     _("No image “%s” in %s; it was deleted meanwhile"),
-                     id_or_name, store->dir);
+                     _("No image “%s”; it was deleted meanwhile"), id_or_name);
       else
-        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                     _("Cannot delete image “%s” (%s): %s"), image->name,
-                     path, g_strerror (saved_errno));
+        {
+          g_warning (_("Cannot remove image record %s: %s"), path,
+                     g_strerror (saved_errno));
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       _("Cannot delete image “%s”: %s"), image->name,
+                       g_strerror (saved_errno));
+        }
       return FALSE;
     }
+  sync_dir (store->records);
+  /* The last image of its content takes the tree with it.  When another
+   * record cannot be read, it may use the tree: keep it. */
+  used = used_trees (store, image->id);
+  if (used == NULL)
+    g_warning (_("Image %s is deleted; its tree %s is kept, since an image "
+                 "record that cannot be read may use it"), image->id,
+               image->checksum);
+  else if (!g_hash_table_contains (used, image->checksum))
+    ok = move_tree_out (store, image->checksum, &trash, &fd, error);
   close (lock);
-
-  if (!nlx_file_remove_tree (trash, &local_error))
-    {
-      close (fd);
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Image “%s” is deleted, but its files are not all "
-                     "removed: %s"), image->name, local_error->message);
-      return FALSE;
-    }
-  close (fd);
-  return TRUE;
+  /* Outside the lock: a big tree takes a while, and imports wait. */
+  if (ok)
+    ok = empty_trash (trash, fd, error);
+  if (!ok)
+    g_prefix_error (error, _("Image “%s” is deleted, but: "), image->name);
+  return ok;
 }
 
 /* ---- import: the source file ---------------------------------------------- */
@@ -1127,9 +1469,11 @@ work_dir_new (NlxImageStore *store,
       errno = EAGAIN;
     }
   saved_errno = errno;
+  g_warning (_("Cannot make a directory in the image store %s: %s"),
+             store->dir, g_strerror (saved_errno));
   g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-               _("Cannot make a directory in the image store %s: %s"),
-               store->dir, g_strerror (saved_errno));
+               _("Cannot make a directory in the image store: %s"),
+               g_strerror (saved_errno));
   return NULL;
 }
 
@@ -1143,8 +1487,10 @@ make_dir (const char *path,
     {
       int saved_errno = errno;
 
+      g_warning (_("Cannot make directory %s: %s"), path,
+                 g_strerror (saved_errno));
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot make directory %s: %s"), path,
+                   _("Cannot make a directory in the image store: %s"),
                    g_strerror (saved_errno));
       return FALSE;
     }
@@ -1250,13 +1596,14 @@ check_properties (GHashTable *properties,
     return TRUE;
   g_hash_table_iter_init (&iter, properties);
   while (g_hash_table_iter_next (&iter, &key, &value))
-    if (key == NULL || *(const char *) key == '\0' || value == NULL ||
-        !g_utf8_validate (key, -1, NULL) || !g_utf8_validate (value, -1, NULL))
+    if (!nlx_json_text_is_valid (key, NLX_IMAGE_PROPERTY_MAX) ||
+        !nlx_json_text_is_valid (value, NLX_IMAGE_PROPERTY_MAX))
       {
         g_set_error (error, NLX_DRIVER_ERROR,
                      NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                     _("Image properties must have non-empty names, and "
-                       "names and values must be UTF-8 text"));
+                     _("Image properties must have names and values of 1 "
+                       "to %d characters of UTF-8 text without control "
+                       "characters"), NLX_IMAGE_PROPERTY_MAX);
         return FALSE;
       }
   return TRUE;
@@ -1272,89 +1619,109 @@ set_name_taken (GError **error,
                existing->id);
 }
 
-static void
-set_content_taken (GError **error,
-                   const char *file,
-                   const NlxStoredImage *existing)
-{
-  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
-               _("The content of %s is already imported as image “%s” (id "
-                 "%s); use that image, or delete it first to import it "
-                 "under another name"), file, existing->name, existing->id);
-}
-
-/* Refuses @name or @id (either may be %NULL) if the store has it. */
+/* Refuses @name if an image of the store has it. */
 static gboolean
-check_not_taken (NlxImageStore *store,
-                 const char *file,
+check_name_free (NlxImageStore *store,
                  const char *name,
-                 const char *id,
                  GError **error)
 {
   g_autoptr(NlxStoredImage) existing = NULL;
   g_autoptr(GError) local_error = NULL;
 
-  if (name != NULL)
+  existing = find_by_name (store, name, &local_error);
+  if (local_error != NULL)
     {
-      existing = find_by_name (store, name, &local_error);
-      if (local_error != NULL)
-        {
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
-        }
-      if (existing != NULL)
-        {
-          set_name_taken (error, existing);
-          return FALSE;
-        }
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
     }
-  if (id != NULL)
+  if (existing != NULL)
     {
-      g_autofree char *path = g_build_filename (store->dir, id, NULL);
-
-      if (!g_file_test (path, G_FILE_TEST_EXISTS) &&
-          !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-        return TRUE;
-      existing = read_record (store, id, &local_error);
-      if (existing != NULL)
-        set_content_taken (error, file, existing);
-      else
-        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
-                     _("The content of %s is already in the image store as "
-                       "%s, but its record cannot be read (%s); delete that "
-                       "directory to import it again"), file, path,
-                     local_error->message);
+      set_name_taken (error, existing);
       return FALSE;
     }
   return TRUE;
 }
 
-/* Puts the finished work directory in place as DIR/<id>, if neither the
- * name nor the content arrived meanwhile. */
+/* Whether the store holds the tree of @checksum. */
 static gboolean
+has_tree (NlxImageStore *store,
+          const char *checksum)
+{
+  g_autofree char *rootfs = g_build_filename (store->dir, checksum, ROOTFS_DIR,
+                                              NULL);
+  struct stat st;
+
+  return lstat (rootfs, &st) == 0 && S_ISDIR (st.st_mode);
+}
+
+/* The size of the stored tree of @image->checksum: another image's record
+ * of it says, or the tree is measured. */
+static gboolean
+shared_tree_size (NlxImageStore *store,
+                  NlxStoredImage *image,
+                  GError **error)
+{
+  g_autoptr(GPtrArray) images = nlx_image_store_list (store, NULL);
+  g_autofree char *rootfs = NULL;
+
+  for (guint i = 0; images != NULL && i < images->len; i++)
+    {
+      const NlxStoredImage *other = images->pdata[i];
+
+      if (g_str_equal (other->checksum, image->checksum))
+        {
+          image->tree_size_bytes = other->tree_size_bytes;
+          return TRUE;
+        }
+    }
+  rootfs = nlx_image_store_get_rootfs (store, image);
+  return tree_size (rootfs, &image->tree_size_bytes, error);
+}
+
+typedef enum {
+  COMMIT_DONE,
+  COMMIT_FAILED,
+  COMMIT_NEEDS_TREE, /* the tree it meant to share was deleted meanwhile */
+} CommitResult;
+
+/* Records @image, its name still free, with its tree: the one the store
+ * holds, or else @work's, renamed into place as DIR/<checksum>. */
+static CommitResult
 commit (NlxImageStore *store,
         WorkDir *work,
-        const char *file,
-        const NlxStoredImage *image,
+        NlxStoredImage *image,
         GError **error)
 {
-  g_autofree char *target = g_build_filename (store->dir, image->id, NULL);
+  g_autofree char *target = g_build_filename (store->dir, image->checksum,
+                                              NULL);
   int lock = lock_store (store, error);
-  gboolean ok;
+  CommitResult result = COMMIT_DONE;
 
   if (lock < 0)
-    return FALSE;
-  ok = check_not_taken (store, file, image->name, image->id, error);
-  if (ok && rename (work->path, target) != 0)
+    return COMMIT_FAILED;
+  if (!check_name_free (store, image->name, error))
+    result = COMMIT_FAILED;
+  else if (has_tree (store, image->checksum))
+    {
+      /* Extracted for nothing when another import of the same content
+       * came first: @work goes when it is freed. */
+      if (work == NULL && !shared_tree_size (store, image, error))
+        result = COMMIT_FAILED;
+    }
+  else if (work == NULL)
+    result = COMMIT_NEEDS_TREE;
+  else if (rename (work->path, target) != 0)
     {
       int saved_errno = errno;
 
+      g_warning (_("Cannot put image tree %s in place as %s: %s"), work->path,
+                 target, g_strerror (saved_errno));
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot put image “%s” in place as %s: %s"), image->name,
-                   target, g_strerror (saved_errno));
-      ok = FALSE;
+                   _("Cannot put image “%s” in place: %s"), image->name,
+                   g_strerror (saved_errno));
+      result = COMMIT_FAILED;
     }
-  if (ok)
+  else
     {
       g_clear_pointer (&work->path, g_free);
       /* The rename itself must outlive a crash. */
@@ -1362,52 +1729,27 @@ commit (NlxImageStore *store,
         g_debug ("Cannot sync image store %s: %s", store->dir,
                  g_strerror (errno));
     }
+  /* A tree whose record cannot be written is removed at the next open. */
+  if (result == COMMIT_DONE && !write_record (store, image, error))
+    result = COMMIT_FAILED;
   close (lock);
-  return ok;
+  return result;
 }
 
-static NlxStoredImage *
-import_from (NlxImageStore *store,
-             int fd,
-             const FileStamp *stamp,
-             const char *file,
-             const char *name,
-             GHashTable *properties,
-             GError **error)
+/* Extracts @file into a new work directory, as it was checksummed. */
+static WorkDir *
+extract (NlxImageStore *store,
+         int fd,
+         const FileStamp *stamp,
+         const char *file,
+         NlxStoredImage *image,
+         GError **error)
 {
-  g_autoptr(NlxStoredImage) image = g_new0 (NlxStoredImage, 1);
-  g_autoptr(WorkDir) work = NULL;
-  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(WorkDir) work = work_dir_new (store, error);
   g_autofree char *rootfs = NULL;
-  g_autofree char *record = NULL;
-  g_autofree char *data = NULL;
   FileStamp now;
   struct stat st;
 
-  if (!check_not_taken (store, file, name, NULL, error) ||
-      !detect_format (fd, file, &image->format, error))
-    return NULL;
-  image->checksum = checksum_file (fd, file, error);
-  if (image->checksum == NULL ||
-      !check_not_taken (store, file, NULL, image->checksum, error))
-    return NULL;
-  image->id = g_strdup (image->checksum);
-  image->name = g_strdup (name);
-  image->size_bytes = stamp->size;
-  image->properties = new_properties ();
-  if (properties != NULL)
-    {
-      GHashTableIter iter;
-      gpointer key;
-      gpointer value;
-
-      g_hash_table_iter_init (&iter, properties);
-      while (g_hash_table_iter_next (&iter, &key, &value))
-        g_hash_table_replace (image->properties, g_strdup (key),
-                              g_strdup (value));
-    }
-
-  work = work_dir_new (store, error);
   if (work == NULL)
     return NULL;
   rootfs = g_build_filename (work->path, ROOTFS_DIR, NULL);
@@ -1450,38 +1792,86 @@ import_from (NlxImageStore *store,
 
   if (!tree_size (rootfs, &image->tree_size_bytes, error))
     return NULL;
-  image->created_at = g_date_time_new_now_utc ();
-
   /* The tree reaches the disk before the record that vouches for it. */
   if (syncfs (work->fd) != 0)
     {
       int saved_errno = errno;
 
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot write image “%s” to disk: %s"), name,
+                   _("Cannot write image “%s” to disk: %s"), image->name,
                    g_strerror (saved_errno));
       return NULL;
     }
-  node = record_to_node (image);
-  data = json_to_string (node, TRUE);
-  record = g_build_filename (work->path, RECORD_FILE, NULL);
-  if (!nlx_file_set_contents_full (record, data, -1,
-                                 G_FILE_SET_CONTENTS_CONSISTENT |
-                                 G_FILE_SET_CONTENTS_DURABLE,
-                                 0644, error))
-    return NULL;
   if (g_chmod (work->path, 0755) != 0)
     {
       int saved_errno = errno;
 
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot change the mode of %s: %s"), work->path,
+                   _("Cannot make image “%s” readable: %s"), image->name,
                    g_strerror (saved_errno));
       return NULL;
     }
-  if (!commit (store, work, file, image, error))
+  return g_steal_pointer (&work);
+}
+
+static NlxStoredImage *
+import_from (NlxImageStore *store,
+             int fd,
+             const FileStamp *stamp,
+             const char *file,
+             const char *name,
+             GHashTable *properties,
+             GError **error)
+{
+  g_autoptr(NlxStoredImage) image = g_new0 (NlxStoredImage, 1);
+  gboolean share;
+
+  if (!check_name_free (store, name, error) ||
+      !detect_format (fd, file, &image->format, error))
     return NULL;
-  return g_steal_pointer (&image);
+  image->checksum = checksum_file (fd, file, error);
+  if (image->checksum == NULL)
+    return NULL;
+  image->id = g_uuid_string_random ();
+  image->name = g_strdup (name);
+  image->size_bytes = stamp->size;
+  image->properties = new_properties ();
+  if (properties != NULL)
+    {
+      GHashTableIter iter;
+      gpointer key;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, properties);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        g_hash_table_replace (image->properties, g_strdup (key),
+                              g_strdup (value));
+    }
+
+  /* Content the store holds is not extracted again: the new image
+   * shares its tree.  If that tree goes before the commit (its last
+   * image deleted meanwhile), extract after all. */
+  share = has_tree (store, image->checksum);
+  for (;;)
+    {
+      g_autoptr(WorkDir) work = NULL;
+
+      if (!share &&
+          (work = extract (store, fd, stamp, file, image, error)) == NULL)
+        return NULL;
+      g_clear_pointer (&image->created_at, g_date_time_unref);
+      image->created_at = g_date_time_new_now_utc ();
+      switch (commit (store, work, image, error))
+        {
+        case COMMIT_DONE:
+          return g_steal_pointer (&image);
+        case COMMIT_FAILED:
+          return NULL;
+        case COMMIT_NEEDS_TREE:
+          share = FALSE;
+          break;
+        }
+    }
 }
 
 /**
@@ -1495,11 +1885,12 @@ import_from (NlxImageStore *store,
  *   record with the image, copied
  * @error: return location for a #NLX_DRIVER_ERROR: INVALID_ARGUMENT for a
  *   bad name, property or file (the message says what is wrong with it),
- *   EXISTS when @name is taken or the store holds the same content under
- *   another name, FAILED when the host cannot do it
+ *   EXISTS when @name is taken, FAILED when the host cannot do it
  *
- * Imports @file as a new image: its root tree is extracted into the
- * store once, to be shared read-only by the instances that use it.  The
+ * Imports @file as a new image with an id of its own: its root tree is
+ * extracted into the store once, to be shared read-only by the instances
+ * that use it, and by every image of the same content (a file the store
+ * already holds is not extracted again).  The
  * format comes from the content.  A tarball is extracted with libarchive,
  * refusing members that would land outside the tree (absolute paths,
  * "..", writes through symbolic links); a disk image is read only through
@@ -1530,8 +1921,9 @@ nlx_image_store_import (NlxImageStore *store,
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("Image name “%s” is not valid: use 1 to %d letters, "
                      "digits, '.', '_' and '-', starting with a letter or "
-                     "digit (64 hexadecimal digits would read as an image "
-                     "id)"), name != NULL ? name : "", NLX_IMAGE_NAME_MAX);
+                     "digit (64 hexadecimal digits or a UUID would read as "
+                     "an image id)"), name != NULL ? name : "",
+                   NLX_IMAGE_NAME_MAX);
       return NULL;
     }
   if (!check_properties (properties, error))

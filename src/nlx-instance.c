@@ -9,6 +9,7 @@
 #include "nlx-error.h"
 #include "nlx-file.h"
 #include "nlx-instance.h"
+#include "nlx-json.h"
 #include "nlx-network.h"
 #include "nlx-volume.h"
 
@@ -181,15 +182,6 @@ member_get (JsonObject *object,
   return node;
 }
 
-static gboolean
-text_is_printable (const char *text)
-{
-  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
-    if (g_unichar_iscntrl (g_utf8_get_char (p)))
-      return FALSE;
-  return TRUE;
-}
-
 static char *
 read_string (JsonObject *object,
              const char *member,
@@ -214,8 +206,7 @@ read_string (JsonObject *object,
     }
 
   value = json_node_get_string (node);
-  if (*value == '\0' || g_utf8_strlen (value, -1) > (glong) max_length ||
-      !text_is_printable (value))
+  if (!nlx_json_text_is_valid (value, max_length))
     {
       g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
                    _("Field “%s” must be 1 to %" G_GSIZE_FORMAT
@@ -352,11 +343,11 @@ read_metadata (JsonObject *root,
       g_autofree char *path = g_strdup_printf ("metadata.%s", key);
       char *value;
 
-      if (*key == '\0' || g_utf8_strlen (key, -1) > NLX_METADATA_ITEM_MAX)
+      if (!nlx_json_text_is_valid (key, NLX_METADATA_ITEM_MAX))
         {
           g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
-                       _("Metadata keys must be 1 to %d characters"),
-                       NLX_METADATA_ITEM_MAX);
+                       _("Metadata keys must be 1 to %d printable "
+                         "characters"), NLX_METADATA_ITEM_MAX);
           return NULL;
         }
       value = read_string (object, key, path, TRUE, NLX_METADATA_ITEM_MAX,
@@ -676,17 +667,17 @@ nlx_instance_new_from_data (const char *data,
                             gssize length,
                             GError **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonNode) root = nlx_json_parse (data, length, &local_error);
 
-  if (!json_parser_load_from_data (parser, data, length, &local_error))
+  if (root == NULL)
     {
       g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
                    _("The instance document is not valid JSON: %s"),
                    local_error->message);
       return NULL;
     }
-  return nlx_instance_new_from_node (json_parser_get_root (parser), error);
+  return nlx_instance_new_from_node (root, error);
 }
 
 NlxInstance *
@@ -845,6 +836,35 @@ char *
 nlx_instance_domain_name (const NlxInstance *instance)
 {
   return g_strdup_printf ("instance-%.8s", instance->uuid);
+}
+
+/**
+ * nlx_instance_find_attachment:
+ * @instance: an instance
+ * @volume_id: (nullable): a volume id
+ * @root: storage for the root volume's attachment, filled when
+ *   @volume_id is @instance's root volume; it points into @instance
+ *
+ * The one view of what is attached to an instance that every answer
+ * about volumes uses: the root volume is an attachment too, at device
+ * and mount path %NLX_ROOT_VOLUME_DEVICE, beside the attached volumes.
+ *
+ * Returns: (transfer none) (nullable): @root or one of @instance's
+ *   attachments, or %NULL when @volume_id is neither
+ */
+const NlxVolumeAttachment *
+nlx_instance_find_attachment (const NlxInstance *instance,
+                              const char *volume_id,
+                              NlxVolumeAttachment *root)
+{
+  if (volume_id != NULL && g_strcmp0 (instance->root_volume, volume_id) == 0)
+    {
+      root->volume_id = instance->root_volume;
+      root->device = (char *) NLX_ROOT_VOLUME_DEVICE;
+      root->mount_path = (char *) NLX_ROOT_VOLUME_DEVICE;
+      return root;
+    }
+  return nlx_instance_find_volume (instance, volume_id);
 }
 
 NlxVolumeAttachment *

@@ -101,6 +101,11 @@ typedef struct {
 
 #define NLX_MOUNT_PATH_MAX 255
 
+/* How a root volume shows as an attachment: it has no device node inside
+ * the instance (the host mounts it as the instance's root), so its device
+ * and its mount path are both "/". */
+#define NLX_ROOT_VOLUME_DEVICE "/"
+
 NlxVolumeAttachment *nlx_volume_attachment_new (const char *volume_id,
                                                 const char *device,
                                                 const char *mount_path);
@@ -135,6 +140,9 @@ NlxVolumeAttachment *nlx_instance_find_volume (const NlxInstance *instance,
                                                const char *volume_id);
 NlxVolumeAttachment *nlx_instance_find_device (const NlxInstance *instance,
                                                const char *device);
+const NlxVolumeAttachment *nlx_instance_find_attachment (const NlxInstance *instance,
+                                                         const char *volume_id,
+                                                         NlxVolumeAttachment *root);
 char *nlx_instance_next_device (const NlxInstance *instance);
 
 G_END_DECLS

@@ -16,6 +16,8 @@
 
 #include "nlx-file.h"
 #include "nlx-image-store.h"
+#include "nlx-json.h"
+#include "nlx-lock.h"
 #include "nlx-manager.h"
 #include "nlx-network.h"
 #include "nlx-store.h"
@@ -32,22 +34,34 @@ typedef struct {
   guint64 generation;
   /* A delete asked for while another operation ran. */
   gboolean delete_pending;
+  /* The hypervisor went away during the last operation, so how it ended
+   * is unknown: the task state stays until the hypervisor answers and
+   * says what runs (reconcile_awaiting()). */
+  gboolean awaiting_hypervisor;
+  /* The record in memory is newer than on disk: a save after an
+   * operation failed, and is retried. */
+  gboolean unsaved;
 } Entry;
 
 struct _NlxManager {
   const NlxConfig *config;
   NlxVirt *virt;
   NlxVolumeSettings *volumes;
+  NlxLock *volumes_lock;        /* one daemon hands out these volumes */
   NlxImageStore *images;
   NlxNetworkSettings *network;
   NlxIpam *ipam;                /* addresses, held from create to delete */
   NlxStore *store;
   GMainContext *context;
   GHashTable *entries;          /* uuid -> Entry */
+  /* uuids of records that could not be read: their servers are left
+   * alone and keep their addresses */
+  GHashTable *quarantined;
   GThreadPool *workers;
   guint running;                /* operations in workers */
   GSource *sync_source;
   GSource *retry_source;
+  GSource *save_source;         /* retries records that could not be saved */
   /* Whether the last driver call reached the hypervisor; while not, new
    * operations are refused rather than failed half-way. */
   gboolean available;
@@ -94,12 +108,16 @@ typedef struct {
   GHashTable *properties;       /* JOB_SNAPSHOT: the new image's */
   NlxStoredImage *stored;       /* JOB_SNAPSHOT: the new image */
   GTask *task;                  /* JOB_VOLUME, JOB_SNAPSHOT: the caller */
+  /* JOB_VOLUME: a detach undoing an attachment whose record could not be
+   * saved, and why */
+  GError *undo_cause;
   guint64 generation;
   /* what the worker found */
   gboolean ok;
   GError *error;
   NlxInstanceInfo info;
   gboolean have_info;
+  GError *info_error;           /* why there is no info */
 } Job;
 
 static void
@@ -123,6 +141,8 @@ job_free (Job *job)
   nlx_stored_image_free (job->stored);
   g_clear_object (&job->task);
   g_clear_error (&job->error);
+  g_clear_error (&job->info_error);
+  g_clear_error (&job->undo_cause);
   g_free (job);
 }
 
@@ -146,6 +166,8 @@ manager_unref (NlxManager *manager)
   if (!g_atomic_ref_count_dec (&manager->refs))
     return;
   g_free (manager->host);
+  g_clear_pointer (&manager->quarantined, g_hash_table_unref);
+  nlx_lock_release (manager->volumes_lock);
   nlx_volume_settings_free (manager->volumes);
   nlx_image_store_free (manager->images);
   nlx_ipam_free (manager->ipam);
@@ -162,19 +184,97 @@ touch (NlxRecord *record)
   record->updated_at = g_date_time_new_now_utc ();
 }
 
-/* Saves a change.  A record that cannot be saved is still right in
- * memory; the failure is logged because the next save may work and the
- * caller has nothing better to do. */
+static gboolean retry_saves (gpointer data);
+
+/* Saves the record as it is now; the error says what to do, to the
+ * caller who @asked for the change or to the log. */
+static gboolean
+save_now (NlxManager *manager,
+          Entry *entry,
+          gboolean asked,
+          GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  touch (entry->record);
+  if (!nlx_store_save (manager->store, entry->record, &local_error))
+    {
+      if (asked)
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("Cannot save the record of server %s, so nothing "
+                       "was changed: %s; make room on the filesystem of "
+                       "state_path or repair it, then try again"),
+                     entry->record->instance->uuid, local_error->message);
+      else
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("Cannot save the record of server %s: %s; make room "
+                       "on the filesystem of state_path or repair it"),
+                     entry->record->instance->uuid, local_error->message);
+      return FALSE;
+    }
+  entry->unsaved = FALSE;
+  return TRUE;
+}
+
+/* Saves what an operation's end, a sync or a restart changed: it has
+ * happened on the host, so memory keeps it, and a failed save is retried
+ * every second until it works.  The record on disk meanwhile is older,
+ * and a restart reconciles it with what runs. */
 static void
 save (NlxManager *manager,
       Entry *entry)
 {
   g_autoptr(GError) error = NULL;
 
-  touch (entry->record);
-  if (!nlx_store_save (manager->store, entry->record, &error))
-    g_warning ("Instance %s: %s", entry->record->instance->uuid,
+  if (save_now (manager, entry, FALSE, &error))
+    return;
+  if (!entry->unsaved)
+    g_warning ("Instance %s: %s; retrying", entry->record->instance->uuid,
                error->message);
+  entry->unsaved = TRUE;
+  if (manager->save_source == NULL && !manager->closed)
+    {
+      manager->save_source = g_timeout_source_new_seconds (1);
+      g_source_set_callback (manager->save_source, retry_saves, manager, NULL);
+      g_source_attach (manager->save_source, manager->context);
+    }
+}
+
+/* Puts back the record as @before has it, keyed anew (the table's key is
+ * the record's own uuid string). */
+static void
+restore (NlxManager *manager,
+         Entry *entry,
+         JsonNode *before)
+{
+  g_autoptr(GError) error = NULL;
+  NlxRecord *old = nlx_record_new_from_node (before, &error);
+
+  /* It was written by nlx_record_to_node() a moment ago. */
+  g_return_if_fail (old != NULL);
+  g_hash_table_steal (manager->entries, entry->record->instance->uuid);
+  nlx_record_free (entry->record);
+  entry->record = old;
+  g_hash_table_insert (manager->entries, old->instance->uuid, entry);
+}
+
+/* Saves a change a caller asked for before it is acknowledged: when it
+ * cannot be saved, the record goes back to @before (as it was before the
+ * change), so that nothing changed, in memory or on disk, and the caller
+ * gets the error. */
+static gboolean
+commit (NlxManager *manager,
+        Entry *entry,
+        JsonNode *before,
+        GError **error)
+{
+  GError *local_error = NULL;
+
+  if (save_now (manager, entry, TRUE, &local_error))
+    return TRUE;
+  g_propagate_error (error, local_error);
+  restore (manager, entry, before);
+  return FALSE;
 }
 
 static void
@@ -314,6 +414,71 @@ rebuild (NlxManager *manager,
           nlx_virt_power_off (manager->virt, job->uuid, 0, error));
 }
 
+/* Whether @c can be part of a path in a message: messages quote paths
+ * with “” or end them with ":", "," or a space. */
+static gboolean
+is_path_char (char c)
+{
+  return c != '\0' && !g_ascii_isspace (c) && strchr ("\"'“”:,;()", c) == NULL;
+}
+
+/* Image operations' messages reach API clients, for whom a path inside
+ * the daemon's state or instances says nothing and shows the host's
+ * layout.  The caller logs the whole message first; then each such path
+ * in @error is replaced by what it is. */
+static void
+hide_internal_paths (NlxManager *manager,
+                     GError *error)
+{
+  g_autofree char *snapshots = g_build_filename (manager->config->state_path,
+                                                 "snapshots", NULL);
+  g_autofree char *instances = g_key_file_get_string (manager->config->keyfile,
+                                                      "DEFAULT",
+                                                      "instances_path", NULL);
+  /* The most particular first: the store and snapshots lie in the state. */
+  const struct {
+    const char *prefix;
+    const char *label;
+  } places[] = {
+    { snapshots, _("the snapshot") },
+    { nlx_image_store_get_dir (manager->images), _("the image store") },
+    { manager->config->state_path, _("the compute service's state") },
+    { instances != NULL && *instances != '\0' ? instances
+                                              : NLX_STATE_DIR "/instances",
+      _("the instance's files") },
+  };
+  g_autoptr(GString) text = NULL;
+  const char *p;
+
+  if (error == NULL)
+    return;
+  text = g_string_new (NULL);
+  p = error->message;
+  while (*p != '\0')
+    {
+      gboolean replaced = FALSE;
+
+      for (guint i = 0; i < G_N_ELEMENTS (places) && !replaced; i++)
+        {
+          gsize length = strlen (places[i].prefix);
+
+          if (length > 1 && strncmp (p, places[i].prefix, length) == 0 &&
+              (p[length] == '/' || !is_path_char (p[length])) &&
+              (p == error->message || !is_path_char (p[-1])))
+            {
+              g_string_append (text, places[i].label);
+              for (p += length; is_path_char (*p); p++)
+                ;
+              replaced = TRUE;
+            }
+        }
+      if (!replaced)
+        g_string_append_c (text, *p++);
+    }
+  g_free (error->message);
+  error->message = g_string_free (g_steal_pointer (&text), FALSE);
+}
+
 /* The driver writes the root as a tarball, which the store imports like
  * any other: the same checks, and stored by its checksum. */
 static gboolean
@@ -405,7 +570,7 @@ work (gpointer data,
   if (job->kind != JOB_SYNC &&
       !(job->kind == JOB_ACTION && job->action == NLX_ACTION_DELETE && job->ok))
     job->have_info = nlx_virt_get_info (manager->virt, job->uuid, &job->info,
-                                        NULL);
+                                        &job->info_error);
   defer (manager, job_done, job);
 }
 
@@ -429,21 +594,32 @@ static const NlxTaskState task_for_action[] = {
   [NLX_ACTION_DELETE] = NLX_TASK_STATE_DELETING,
 };
 
-static void
+/* Starts @action once its task state is saved.  @error is %NULL when
+ * nobody waits for the answer (a restart, a delete that waited for
+ * another operation): the action then runs even if the save failed, and
+ * the save is retried. */
+static gboolean
 start_action (NlxManager *manager,
               Entry *entry,
-              NlxAction action)
+              NlxAction action,
+              GError **error)
 {
-  Job *job = g_new0 (Job, 1);
+  g_autoptr(JsonNode) before = nlx_record_to_node (entry->record);
+  Job *job;
 
   entry->record->task_state = task_for_action[action];
   entry->generation++;
-  save (manager, entry);
+  if (error == NULL)
+    save (manager, entry);
+  else if (!commit (manager, entry, before, error))
+    return FALSE;
 
+  job = g_new0 (Job, 1);
   job->kind = JOB_ACTION;
   job->uuid = g_strdup (entry->record->instance->uuid);
   job->action = action;
   queue (manager, job);
+  return TRUE;
 }
 
 /* Drops a deleted instance's record, then its address: a crash in
@@ -480,6 +656,17 @@ note_availability (NlxManager *manager,
     manager->retry_source = add_timeout (manager, 1, retry_sync);
 }
 
+/* Whether the hypervisor went away while @job ran, so that nobody knows
+ * how it ended: it failed for that reason, or it succeeded but the
+ * instance could not be read back.  libvirtd restarting in the middle of
+ * a stop did the latter, and the instance was running all along. */
+static gboolean
+lost_hypervisor (const Job *job)
+{
+  return is_unavailable (job->error) ||
+         (!job->have_info && is_unavailable (job->info_error));
+}
+
 /* What a finished operation leaves the record as. */
 static void
 finish_operation (NlxManager *manager,
@@ -492,6 +679,19 @@ finish_operation (NlxManager *manager,
   if (job->have_info)
     record->power_state = job->info.state;
 
+  /* A build that failed is a failed build whatever the cause; anything
+   * else waits, task state and all, for the hypervisor to say what runs,
+   * which is never an ERROR of our making. */
+  if (lost_hypervisor (job) && (job->ok || job->kind != JOB_SPAWN))
+    {
+      g_warning ("Instance %s: the hypervisor went away during %s (%s); its "
+                 "state is taken from the hypervisor once it answers", uuid,
+                 nlx_task_state_to_string (record->task_state),
+                 job->error ? job->error->message : job->info_error->message);
+      entry->awaiting_hypervisor = TRUE;
+      return;
+    }
+
   if (job->ok)
     {
       g_info ("Instance %s: %s done", uuid,
@@ -502,13 +702,6 @@ finish_operation (NlxManager *manager,
       if (!job->have_info)
         set_fault (record, _("The instance disappeared from the hypervisor "
                              "right after the operation"));
-    }
-  else if (is_unavailable (job->error) && job->kind != JOB_SPAWN)
-    {
-      /* The instance is as it was; only the hypervisor went away. */
-      g_warning ("Instance %s: %s failed: %s", uuid,
-                 nlx_task_state_to_string (record->task_state),
-                 job->error->message);
     }
   else if (g_error_matches (job->error, NLX_DRIVER_ERROR,
                             NLX_DRIVER_ERROR_INVALID_STATE) && job->have_info &&
@@ -557,23 +750,71 @@ finish_volume (NlxManager *manager,
   g_clear_pointer (&record->pending_volume, g_free);
   record->task_state = NLX_TASK_STATE_NONE;
   if (job->ok)
-    {
-      g_info ("Instance %s: volume %s %s", record->instance->uuid,
-              job->attachment->volume_id,
-              job->attach ? "attached" : "detached");
-      g_task_return_pointer (job->task,
-                             nlx_volume_attachment_new (job->attachment->volume_id,
-                                                        job->attachment->device,
-                                                        job->attachment->mount_path),
-                             (GDestroyNotify) nlx_volume_attachment_free);
-    }
+    g_info ("Instance %s: volume %s %s", record->instance->uuid,
+            job->attachment->volume_id, job->attach ? "attached" : "detached");
   else
+    g_warning ("Instance %s: volume %s not %s: %s", record->instance->uuid,
+               job->attachment->volume_id,
+               job->attach ? "attached" : "detached", job->error->message);
+}
+
+/* Tells the caller of an attach or detach how it ended, once the record
+ * says so. */
+static void
+answer_volume (Job *job)
+{
+  if (job->undo_cause != NULL)
     {
-      g_warning ("Instance %s: volume %s not %s: %s", record->instance->uuid,
-                 job->attachment->volume_id,
-                 job->attach ? "attached" : "detached", job->error->message);
-      g_task_return_error (job->task, g_steal_pointer (&job->error));
+      if (job->ok)
+        g_task_return_new_error (job->task, NLX_DRIVER_ERROR,
+                                 NLX_DRIVER_ERROR_FAILED,
+                                 _("Volume %s was not attached: %s; it was "
+                                   "detached again"),
+                                 job->attachment->volume_id,
+                                 job->undo_cause->message);
+      else
+        g_task_return_new_error (job->task, NLX_DRIVER_ERROR,
+                                 NLX_DRIVER_ERROR_FAILED,
+                                 _("Volume %s was attached but %s, and "
+                                   "detaching it again failed too: %s"),
+                                 job->attachment->volume_id,
+                                 job->undo_cause->message, job->error->message);
     }
+  else if (job->ok)
+    g_task_return_pointer (job->task,
+                           nlx_volume_attachment_new (job->attachment->volume_id,
+                                                      job->attachment->device,
+                                                      job->attachment->mount_path),
+                           (GDestroyNotify) nlx_volume_attachment_free);
+  else
+    g_task_return_error (job->task, g_steal_pointer (&job->error));
+}
+
+/* An attachment made whose record cannot say so (a restart would undo it
+ * behind the caller's back) is undone now: the record is put back as on
+ * disk, attaching with the volume pending, and a worker detaches it. */
+static void
+undo_attachment (NlxManager *manager,
+                 Entry *entry,
+                 JsonNode *before,
+                 Job *job,
+                 GError *cause)
+{
+  Job *undo = g_new0 (Job, 1);
+
+  g_warning ("Instance %s: volume %s was attached, but %s; detaching it "
+             "again", job->uuid, job->attachment->volume_id, cause->message);
+  restore (manager, entry, before);
+  entry->generation++;
+  undo->kind = JOB_VOLUME;
+  undo->uuid = g_strdup (job->uuid);
+  undo->attach = FALSE;
+  undo->attachment = nlx_volume_attachment_new (job->attachment->volume_id,
+                                                job->attachment->device,
+                                                job->attachment->mount_path);
+  undo->task = g_steal_pointer (&job->task);
+  undo->undo_cause = cause;
+  queue (manager, undo);
 }
 
 /* A failed snapshot leaves the instance as it was, as in Nova: only the
@@ -599,8 +840,60 @@ finish_snapshot (NlxManager *manager,
     {
       g_warning ("Instance %s: snapshot failed: %s", record->instance->uuid,
                  job->error->message);
+      hide_internal_paths (manager, job->error);
       g_task_return_error (job->task, g_steal_pointer (&job->error));
     }
+}
+
+/* The hypervisor answers again after going away during an operation on
+ * @entry: the record takes what runs, or the interrupted (or since asked)
+ * delete runs again. */
+static void
+reconcile_awaiting (NlxManager *manager,
+                    Entry *entry,
+                    SyncResult *result)
+{
+  NlxRecord *record = entry->record;
+  const char *uuid = record->instance->uuid;
+
+  if (result->error != NULL &&
+      !g_error_matches (result->error, NLX_DRIVER_ERROR,
+                        NLX_DRIVER_ERROR_NOT_FOUND))
+    {
+      g_debug ("Instance %s still not reconciled: %s", uuid,
+               result->error->message);
+      return;
+    }
+  entry->awaiting_hypervisor = FALSE;
+  if (record->task_state == NLX_TASK_STATE_DELETING)
+    {
+      g_message ("Instance %s: the hypervisor answers again; deleting it",
+                 uuid);
+      entry->delete_pending = FALSE;
+      start_action (manager, entry, NLX_ACTION_DELETE, NULL);
+      return;
+    }
+  entry->generation++;
+  if (result->error == NULL)
+    {
+      g_message ("Instance %s: %s was cut short by the hypervisor going "
+                 "away; it is %s", uuid,
+                 nlx_task_state_to_string (record->task_state),
+                 nlx_power_state_to_string (result->info.state));
+      record->power_state = result->info.state;
+      record->vm_state = vm_state_for (result->info.state);
+      g_clear_pointer (&record->fault, g_free);
+    }
+  else
+    {
+      g_warning ("Instance %s is gone from the hypervisor", uuid);
+      record->vm_state = NLX_VM_STATE_ERROR;
+      record->power_state = NLX_POWER_STATE_NOSTATE;
+      set_fault (record, _("The instance is gone from the hypervisor; "
+                           "delete it"));
+    }
+  record->task_state = NLX_TASK_STATE_NONE;
+  save (manager, entry);
 }
 
 static void
@@ -612,8 +905,14 @@ apply_sync (NlxManager *manager,
       SyncResult *result = results->pdata[i];
       Entry *entry = g_hash_table_lookup (manager->entries, result->uuid);
 
-      if (entry == NULL || entry->generation != result->generation ||
-          entry->record->task_state != NLX_TASK_STATE_NONE)
+      if (entry == NULL || entry->generation != result->generation)
+        continue;
+      if (entry->awaiting_hypervisor)
+        {
+          reconcile_awaiting (manager, entry, result);
+          continue;
+        }
+      if (entry->record->task_state != NLX_TASK_STATE_NONE)
         continue;
       if (result->error == NULL)
         {
@@ -642,8 +941,10 @@ apply_job (NlxManager *manager,
            Job *job)
 {
   Entry *entry;
+  gboolean saved = FALSE;
 
-  note_availability (manager, job->ok || !is_unavailable (job->error));
+  note_availability (manager, !is_unavailable (job->error) &&
+                              !is_unavailable (job->info_error));
   if (job->kind == JOB_SYNC)
     {
       if (job->ok)
@@ -663,18 +964,37 @@ apply_job (NlxManager *manager,
       return;
     }
   if (job->kind == JOB_VOLUME)
-    finish_volume (manager, entry, job);
+    {
+      /* A new attachment is acknowledged only once saved: the record on
+       * disk still has it pending, which a restart undoes.  A detach is
+       * safe either way: a restart finishes a pending one. */
+      g_autoptr(JsonNode) before = NULL;
+      GError *error = NULL;
+
+      if (job->attach && job->ok && !entry->delete_pending)
+        before = nlx_record_to_node (entry->record);
+      finish_volume (manager, entry, job);
+      if (before != NULL && !(saved = save_now (manager, entry, FALSE, &error)))
+        {
+          undo_attachment (manager, entry, before, job, error);
+          return;
+        }
+    }
   else if (job->kind == JOB_SNAPSHOT)
     finish_snapshot (manager, entry, job);
   else
     finish_operation (manager, entry, job);
-  if (entry->delete_pending)
+  /* Waiting for the hypervisor, a delete would only fail again;
+   * reconcile_awaiting() runs it. */
+  if (entry->delete_pending && !entry->awaiting_hypervisor)
     {
       entry->delete_pending = FALSE;
-      start_action (manager, entry, NLX_ACTION_DELETE);
-      return;
+      start_action (manager, entry, NLX_ACTION_DELETE, NULL);
     }
-  save (manager, entry);
+  else if (!saved)
+    save (manager, entry);
+  if (job->kind == JOB_VOLUME)
+    answer_volume (job);
 }
 
 static gboolean
@@ -714,7 +1034,8 @@ sync_instances (NlxManager *manager,
     {
       SyncResult *result;
 
-      if (entry->record->task_state != NLX_TASK_STATE_NONE ||
+      if ((entry->record->task_state != NLX_TASK_STATE_NONE &&
+           !entry->awaiting_hypervisor) ||
           (uuid != NULL && !g_str_equal (uuid, entry->record->instance->uuid)))
         continue;
       result = g_new0 (SyncResult, 1);
@@ -723,6 +1044,31 @@ sync_instances (NlxManager *manager,
       g_ptr_array_add (job->sync, result);
     }
   queue (manager, job);
+}
+
+static gboolean
+retry_saves (gpointer data)
+{
+  NlxManager *manager = data;
+  GHashTableIter iter;
+  Entry *entry;
+  gboolean pending = FALSE;
+
+  g_hash_table_iter_init (&iter, manager->entries);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    {
+      if (!entry->unsaved)
+        continue;
+      if (save_now (manager, entry, FALSE, NULL))
+        g_message ("Instance %s: its record is saved again",
+                   entry->record->instance->uuid);
+      else
+        pending = TRUE;
+    }
+  if (pending)
+    return G_SOURCE_CONTINUE;
+  g_clear_pointer (&manager->save_source, g_source_unref);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -797,17 +1143,73 @@ undo_volume (NlxManager *manager,
   g_clear_pointer (&record->pending_volume, g_free);
 }
 
+/* The allocations, rebuilt from what the records and the running
+ * domains say, in case the file lost some (deleted, restored from an old
+ * backup): an address a server has must never be handed out again.
+ * What runs comes last, so it wins over a record. */
+static void
+rebuild_addresses (NlxManager *manager,
+                   char **domains)
+{
+  GHashTableIter iter;
+  Entry *entry;
+
+  g_hash_table_iter_init (&iter, manager->entries);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    {
+      const NlxInstance *instance = entry->record->instance;
+      g_autoptr(GError) error = NULL;
+
+      if (instance->vif == NULL ||
+          g_strcmp0 (nlx_ipam_lookup (manager->ipam, instance->uuid),
+                     instance->vif->address) == 0)
+        continue;
+      if (nlx_ipam_reserve (manager->ipam, instance->uuid,
+                            instance->vif->address, &error))
+        g_message ("Instance %s: address %s, which its record has, is "
+                   "allocated to it again", instance->uuid,
+                   instance->vif->address);
+      else
+        g_warning ("Instance %s: %s", instance->uuid, error->message);
+    }
+  for (guint i = 0; domains[i] != NULL; i++)
+    {
+      g_autoptr(NlxVif) vif = NULL;
+      g_autoptr(GError) error = NULL;
+
+      if (!nlx_virt_get_vif (manager->virt, domains[i], &vif, &error))
+        {
+          g_warning ("Instance %s: cannot read its interface from the "
+                     "hypervisor: %s", domains[i], error->message);
+          continue;
+        }
+      if (vif == NULL ||
+          g_strcmp0 (nlx_ipam_lookup (manager->ipam, domains[i]),
+                     vif->address) == 0)
+        continue;
+      if (nlx_ipam_reserve (manager->ipam, domains[i], vif->address, &error))
+        g_message ("Instance %s: address %s, which its domain has, is "
+                   "allocated to it again", domains[i], vif->address);
+      else
+        g_warning ("Instance %s: %s", domains[i], error->message);
+    }
+}
+
 /* An address whose instance has no record was allocated by a create or
- * kept by a delete that a crash interrupted. */
+ * kept by a delete that a crash interrupted, unless a domain still has
+ * it or its record is quarantined. */
 static gboolean
 release_orphan_addresses (NlxManager *manager,
+                          char **domains,
                           GError **error)
 {
   g_auto(GStrv) holders = nlx_ipam_list (manager->ipam);
 
   for (guint i = 0; holders[i] != NULL; i++)
     {
-      if (g_hash_table_contains (manager->entries, holders[i]))
+      if (g_hash_table_contains (manager->entries, holders[i]) ||
+          g_hash_table_contains (manager->quarantined, holders[i]) ||
+          g_strv_contains ((const char * const *) domains, holders[i]))
         continue;
       g_message ("Releasing address %s of instance %s, which has no record",
                  nlx_ipam_lookup (manager->ipam, holders[i]), holders[i]);
@@ -815,6 +1217,41 @@ release_orphan_addresses (NlxManager *manager,
         return FALSE;
     }
   return TRUE;
+}
+
+/* How many foreign domains the start-up line names before "and N more". */
+#define FOREIGN_NAMED_MAX 5
+
+/* Domains the driver lists but no record here owns: another service's on
+ * the same host, or stale ones.  One line for all of them, not one each
+ * at every start: a host shared with many of them would drown the log. */
+static void
+log_foreign (NlxManager *manager,
+             char **domains)
+{
+  g_autoptr(GString) named = g_string_new (NULL);
+  guint count = 0;
+
+  for (guint i = 0; domains[i] != NULL; i++)
+    if (!g_hash_table_contains (manager->entries, domains[i]) &&
+        !g_hash_table_contains (manager->quarantined, domains[i]))
+      {
+        if (count < FOREIGN_NAMED_MAX)
+          g_string_append_printf (named, "%s%s", count > 0 ? ", " : "",
+                                  domains[i]);
+        count++;
+      }
+  if (count == 0)
+    return;
+  if (count > FOREIGN_NAMED_MAX)
+    g_string_append_printf (named, " and %u more", count - FOREIGN_NAMED_MAX);
+  g_message (ngettext ("%u instance on the hypervisor has no record here, "
+                       "so it is not this service's: %s; it is left alone "
+                       "(nova-lxc-virt destroy removes a stale one)",
+                       "%u instances on the hypervisor have no record here, "
+                       "so they are not this service's: %s; they are left "
+                       "alone (nova-lxc-virt destroy removes stale ones)",
+                       count), count, named->str);
 }
 
 /* Finishes or rolls back what a crash interrupted, as Nova's init_host
@@ -842,14 +1279,39 @@ reconcile (NlxManager *manager,
         {
           g_message ("Instance %s: finishing the delete a restart interrupted",
                      uuid);
-          start_action (manager, entry, NLX_ACTION_DELETE);
+          start_action (manager, entry, NLX_ACTION_DELETE, NULL);
+          continue;
+        }
+      if ((record->task_state == NLX_TASK_STATE_SPAWNING ||
+           record->vm_state == NLX_VM_STATE_BUILDING) &&
+          g_strv_contains ((const char * const *) running, uuid) &&
+          nlx_virt_get_info (manager->virt, uuid, &info, NULL) &&
+          (info.state == NLX_POWER_STATE_RUNNING ||
+           info.state == NLX_POWER_STATE_PAUSED))
+        {
+          /* The record may be stale (the end of the build could not be
+           * saved), and what runs may hold work: never destroy it on the
+           * strength of the record alone. */
+          g_warning ("Instance %s: its build was interrupted, or its end "
+                     "was not saved, but its domain runs; leaving it alone "
+                     "in ERROR", uuid);
+          record->task_state = NLX_TASK_STATE_NONE;
+          record->vm_state = NLX_VM_STATE_ERROR;
+          record->power_state = info.state;
+          set_fault (record, _("The build was interrupted by a restart of "
+                               "the compute service, or its end could not be "
+                               "saved, but the server's container runs and "
+                               "was left alone; reboot it (hard) to make it "
+                               "ACTIVE, or delete it"));
+          save (manager, entry);
           continue;
         }
       if (record->task_state == NLX_TASK_STATE_SPAWNING ||
           record->vm_state == NLX_VM_STATE_BUILDING)
         {
-          /* A half-built instance cannot be trusted; remove what exists
-           * and keep the record in ERROR for its owner to see. */
+          /* A half-built instance that does not run cannot be trusted;
+           * remove what exists and keep the record in ERROR for its
+           * owner to see. */
           g_message ("Instance %s: its build was interrupted; cleaning up",
                      uuid);
           if (!nlx_virt_destroy (manager->virt, uuid, &local_error))
@@ -900,12 +1362,39 @@ reconcile (NlxManager *manager,
       save (manager, entry);
     }
 
+  rebuild_addresses (manager, running);
   for (guint i = 0; running[i] != NULL; i++)
-    if (!g_hash_table_contains (manager->entries, running[i]))
-      g_message ("Domain of instance %s has no record here; leaving it "
-                 "alone (remove it with nova-lxc-virt destroy if it is "
-                 "stale)", running[i]);
-  return release_orphan_addresses (manager, error);
+    if (g_hash_table_contains (manager->quarantined, running[i]))
+      g_warning ("Instance %s: its record cannot be read and is in "
+                 "quarantine; its domain is left alone and keeps address %s",
+                 running[i], nlx_ipam_lookup (manager->ipam, running[i])
+                               ? nlx_ipam_lookup (manager->ipam, running[i])
+                               : "none");
+  log_foreign (manager, running);
+  return release_orphan_addresses (manager, running, error);
+}
+
+/**
+ * nlx_manager_lock_state:
+ * @config: the host's configuration
+ * @error: return location for an error naming the pid of the daemon that
+ *   holds the lock
+ *
+ * Takes the lock of `state_path` (created, 0700, if missing) that one
+ * compute daemon holds for its whole life.  Call it before anything reads
+ * or writes there (before the driver opens and the manager loads the
+ * records), and release it last.
+ *
+ * Returns: (transfer full): the lock
+ */
+NlxLock *
+nlx_manager_lock_state (const NlxConfig *config,
+                        GError **error)
+{
+  g_autofree char *what = g_strdup_printf (_("state_path %s"),
+                                           config->state_path);
+
+  return nlx_lock_acquire_dir (config->state_path, 0700, what, error);
 }
 
 /**
@@ -914,8 +1403,10 @@ reconcile (NlxManager *manager,
  * @virt: the driver; must outlive the manager
  * @error: return location for an error from the store or the driver
  *
- * Loads the records under `state_path/records`, reconciles them with
- * the driver and starts watching it.  Results of operations are applied
+ * Locks the volume directory and what the driver uses on the host
+ * (nlx_virt_lock_host()), loads the records under `state_path/records`,
+ * reconciles them with the driver and starts watching it.  The caller
+ * holds nlx_manager_lock_state().  Results of operations are applied
  * in the thread-default main context of the caller, which must not be the
  * global default context: libvirt's default event loop (the lxc driver
  * runs it) iterates that one from a thread of its own.
@@ -931,6 +1422,7 @@ nlx_manager_new (const NlxConfig *config,
   g_autofree char *dir = g_build_filename (config->state_path, "records", NULL);
   g_autoptr(NlxManager) manager = g_new0 (NlxManager, 1);
   g_autoptr(GPtrArray) records = NULL;
+  g_autoptr(GPtrArray) quarantined = NULL;
 
   g_atomic_ref_count_init (&manager->refs);
   manager->config = config;
@@ -940,10 +1432,23 @@ nlx_manager_new (const NlxConfig *config,
   manager->available = TRUE;
   manager->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                             (GDestroyNotify) entry_free);
+  manager->quarantined = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                g_free, NULL);
   manager->workers = g_thread_pool_new (work, NULL, MAX_WORKERS, FALSE, NULL);
   manager->volumes = nlx_volume_settings_new (config->keyfile, error);
   if (manager->volumes == NULL)
     return NULL;
+  /* Before anything is read: a second daemon on the same volumes or the
+   * same instances would hand them out twice or reconcile the other's. */
+  {
+    g_autofree char *what = g_strdup_printf (_("the volume directory %s"),
+                                             manager->volumes->dir);
+
+    manager->volumes_lock = nlx_lock_acquire_dir (manager->volumes->dir, 0700,
+                                                  what, error);
+    if (manager->volumes_lock == NULL || !nlx_virt_lock_host (virt, error))
+      return NULL;
+  }
   {
     g_autofree char *images = g_build_filename (config->state_path, "images",
                                                 NULL);
@@ -963,9 +1468,12 @@ nlx_manager_new (const NlxConfig *config,
   manager->store = nlx_store_open (dir, error);
   if (manager->store == NULL)
     return NULL;
-  records = nlx_store_load_all (manager->store, error);
+  records = nlx_store_load_all (manager->store, &quarantined, error);
   if (records == NULL)
     return NULL;
+  for (guint i = 0; i < quarantined->len; i++)
+    g_hash_table_add (manager->quarantined,
+                      g_steal_pointer (&quarantined->pdata[i]));
   for (guint i = 0; i < records->len; i++)
     {
       Entry *entry = g_new0 (Entry, 1);
@@ -993,27 +1501,51 @@ nlx_manager_new (const NlxConfig *config,
 }
 
 /**
- * nlx_manager_free:
+ * nlx_manager_stop:
  *
- * Waits for running operations, so call it once nothing new can start.
- * The driver must be closed after this, which stops its events.
+ * Stops what the manager does on its own: the periodic sync, the
+ * driver's events, the workers (waiting for running operations, so call
+ * it once nothing new can start).  Then the driver may be closed, and the
+ * manager freed after it: an event arriving between the manager's free
+ * and the driver's close would otherwise reach freed memory.  Calling it
+ * twice does nothing more.
  */
 void
-nlx_manager_free (NlxManager *manager)
+nlx_manager_stop (NlxManager *manager)
 {
-  if (manager == NULL)
+  if (manager->closed)
     return;
   manager->closed = TRUE;
+  /* First, and returning only once no event is being delivered. */
+  nlx_virt_unwatch_events (manager->virt);
   if (manager->sync_source != NULL)
     g_source_destroy (manager->sync_source);
   g_clear_pointer (&manager->sync_source, g_source_unref);
   if (manager->retry_source != NULL)
     g_source_destroy (manager->retry_source);
   g_clear_pointer (&manager->retry_source, g_source_unref);
+  if (manager->save_source != NULL)
+    g_source_destroy (manager->save_source);
+  g_clear_pointer (&manager->save_source, g_source_unref);
   g_thread_pool_free (manager->workers, FALSE, TRUE);
-  /* Deliver what the workers handed back, so their jobs are freed. */
+  manager->workers = NULL;
+  /* Deliver what the workers and events handed back, so they are freed. */
   while (g_main_context_iteration (manager->context, FALSE))
     ;
+}
+
+/**
+ * nlx_manager_free:
+ *
+ * Stops the manager (nlx_manager_stop()) if that was not done, then frees
+ * it.  The order is nlx_manager_stop(), nlx_virt_close(), then this.
+ */
+void
+nlx_manager_free (NlxManager *manager)
+{
+  if (manager == NULL)
+    return;
+  nlx_manager_stop (manager);
   nlx_store_free (manager->store);
   g_hash_table_unref (manager->entries);
   g_main_context_unref (manager->context);
@@ -1145,8 +1677,9 @@ copy_instance (const NlxInstance *instance)
 /**
  * nlx_manager_find_volume_user:
  * @id: a volume id
- * @attachment: (out) (optional) (nullable): its attachment, or %NULL when
- *   it is the instance's root volume
+ * @attachment: (out caller-allocates) (optional): its attachment, the
+ *   root volume's included (see nlx_instance_find_attachment()); it
+ *   points into the record
  *
  * Returns: (transfer none) (nullable): the record of the instance using
  * volume @id, attached or as its root, if any
@@ -1154,7 +1687,7 @@ copy_instance (const NlxInstance *instance)
 const NlxRecord *
 nlx_manager_find_volume_user (NlxManager *manager,
                               const char *id,
-                              const NlxVolumeAttachment **attachment)
+                              NlxVolumeAttachment *attachment)
 {
   GHashTableIter iter;
   Entry *entry;
@@ -1162,13 +1695,14 @@ nlx_manager_find_volume_user (NlxManager *manager,
   g_hash_table_iter_init (&iter, manager->entries);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
     {
-      const NlxInstance *instance = entry->record->instance;
-      const NlxVolumeAttachment *found = nlx_instance_find_volume (instance, id);
+      NlxVolumeAttachment root;
+      const NlxVolumeAttachment *found =
+        nlx_instance_find_attachment (entry->record->instance, id, &root);
 
-      if (found != NULL || g_strcmp0 (instance->root_volume, id) == 0)
+      if (found != NULL)
         {
           if (attachment != NULL)
-            *attachment = found;
+            *attachment = *found;
           return entry->record;
         }
     }
@@ -1275,7 +1809,8 @@ nlx_manager_create (NlxManager *manager,
   if (!check_available (manager, error) ||
       !check_volumes_free (manager, instance, error))
     return NULL;
-  if (g_hash_table_contains (manager->entries, instance->uuid))
+  if (g_hash_table_contains (manager->entries, instance->uuid) ||
+      g_hash_table_contains (manager->quarantined, instance->uuid))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
                    _("Instance %s already exists"), instance->uuid);
@@ -1289,7 +1824,7 @@ nlx_manager_create (NlxManager *manager,
   entry->record->task_state = NLX_TASK_STATE_SPAWNING;
   /* Durable before anything exists on the host: a crash from here on is
    * found and cleaned up at the next start. */
-  if (!nlx_store_save (manager->store, entry->record, error))
+  if (!save_now (manager, entry, TRUE, error))
     {
       nlx_ipam_release (manager->ipam, instance->uuid, NULL);
       entry_free (entry);
@@ -1317,21 +1852,23 @@ nlx_manager_rename (NlxManager *manager,
                     GError **error)
 {
   Entry *entry = find (manager, uuid, error);
+  g_autoptr(JsonNode) before = NULL;
 
   if (entry == NULL)
     return FALSE;
-  if (name == NULL || *name == '\0' ||
-      strlen (name) > NLX_INSTANCE_NAME_MAX || !g_utf8_validate (name, -1, NULL))
+  /* The rule the record loader applies, or the server would be lost at
+   * the next start. */
+  if (!nlx_json_text_is_valid (name, NLX_INSTANCE_NAME_MAX))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("A server name must be 1 to %d bytes of UTF-8"),
-                   NLX_INSTANCE_NAME_MAX);
+                   _("A server name must be 1 to %d printable characters "
+                     "(no control characters)"), NLX_INSTANCE_NAME_MAX);
       return FALSE;
     }
+  before = nlx_record_to_node (entry->record);
   g_free (entry->record->instance->name);
   entry->record->instance->name = g_strdup (name);
-  save (manager, entry);
-  return TRUE;
+  return commit (manager, entry, before, error);
 }
 
 static const char *
@@ -1437,17 +1974,19 @@ nlx_manager_act (NlxManager *manager,
       /* As in Nova, delete wins over whatever runs, once it ends. */
       if (record->task_state != NLX_TASK_STATE_DELETING)
         {
-          entry->delete_pending = TRUE;
+          g_autoptr(JsonNode) before = nlx_record_to_node (record);
+
           record->task_state = NLX_TASK_STATE_DELETING;
-          save (manager, entry);
+          if (!commit (manager, entry, before, error))
+            return FALSE;
+          entry->delete_pending = TRUE;
         }
       return TRUE;
     }
   if (!check_idle (record, allowed_from (action), action_name (action), error))
     return FALSE;
   g_info ("Instance %s: %s", record->instance->uuid, action_name (action));
-  start_action (manager, entry, action);
-  return TRUE;
+  return start_action (manager, entry, action, error);
 }
 
 /* Entry @uuid, when the hypervisor answers and the entry is idle and in
@@ -1492,6 +2031,8 @@ nlx_manager_rebuild (NlxManager *manager,
                             error);
   NlxRecord *record;
   NlxInstance *current;
+  g_autoptr(JsonNode) before = NULL;
+  gboolean stop_after;
   Job *job;
 
   if (entry == NULL)
@@ -1531,12 +2072,8 @@ nlx_manager_rebuild (NlxManager *manager,
   g_date_time_unref (instance->created_at);
   instance->created_at = g_date_time_ref (current->created_at);
 
-  g_info ("Instance %s: rebuilding from image %s", current->uuid, image->id);
-  job = g_new0 (Job, 1);
-  job->kind = JOB_REBUILD;
-  job->uuid = g_strdup (current->uuid);
-  job->stop_after = record->vm_state == NLX_VM_STATE_STOPPED;
-  job->image = g_steal_pointer (&image);
+  before = nlx_record_to_node (record);
+  stop_after = record->vm_state == NLX_VM_STATE_STOPPED;
   /* The table's key is the record's uuid string: key it anew. */
   g_hash_table_steal (manager->entries, current->uuid);
   record->instance = g_steal_pointer (&owned);
@@ -1544,7 +2081,16 @@ nlx_manager_rebuild (NlxManager *manager,
   nlx_instance_free (current);
   record->task_state = NLX_TASK_STATE_REBUILDING;
   entry->generation++;
-  save (manager, entry);
+  if (!commit (manager, entry, before, error))
+    return FALSE;
+
+  g_info ("Instance %s: rebuilding from image %s", record->instance->uuid,
+          image->id);
+  job = g_new0 (Job, 1);
+  job->kind = JOB_REBUILD;
+  job->uuid = g_strdup (record->instance->uuid);
+  job->stop_after = stop_after;
+  job->image = g_steal_pointer (&image);
   job->instance = copy_instance (record->instance);
   queue (manager, job);
   return TRUE;
@@ -1575,6 +2121,7 @@ nlx_manager_create_image_async (NlxManager *manager,
                             VM (ACTIVE) | VM (STOPPED) | VM (PAUSED),
                             "createImage", &error);
   g_autoptr(NlxImage) source = NULL;
+  g_autoptr(JsonNode) before = NULL;
   NlxRecord *record;
   Job *job;
 
@@ -1585,8 +2132,9 @@ nlx_manager_create_image_async (NlxManager *manager,
   else if (entry != NULL && !nlx_image_name_is_valid (name))
     g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                  _("An image name must be 1 to %d letters, digits, “.”, “_” "
-                   "or “-”, starting with a letter or digit, got “%s”"),
-                 NLX_IMAGE_NAME_MAX, name);
+                   "or “-”, starting with a letter or digit, and not read as "
+                   "an image id (64 hexadecimal digits or a UUID), got "
+                   "“%s”"), NLX_IMAGE_NAME_MAX, name);
   else if (entry != NULL &&
            ((taken = nlx_image_store_lookup (manager->images, name, NULL)) != NULL ||
             nlx_config_find_image (manager->config, name) != NULL))
@@ -1634,10 +2182,16 @@ nlx_manager_create_image_async (NlxManager *manager,
                        g_strdup (uuid));
   job->task = g_object_ref (task);
 
-  g_info ("Instance %s: snapshot as image %s", uuid, name);
+  before = nlx_record_to_node (record);
   record->task_state = NLX_TASK_STATE_IMAGE_SNAPSHOT;
   entry->generation++;
-  save (manager, entry);
+  if (!commit (manager, entry, before, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      job_free (job);
+      return;
+    }
+  g_info ("Instance %s: snapshot as image %s", uuid, name);
   queue (manager, job);
 }
 
@@ -1727,33 +2281,72 @@ nlx_manager_get_console_output_finish (NlxManager *manager,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+typedef struct {
+  NlxManager *manager;
+  char **uuids; /* this service's instances, taken on the main thread */
+} ResourcesRequest;
+
+static void
+resources_request_free (ResourcesRequest *request)
+{
+  manager_unref (request->manager);
+  g_strfreev (request->uuids);
+  g_free (request);
+}
+
 static void
 read_resources (GTask *task,
                 gpointer source,
                 gpointer data,
                 GCancellable *cancellable)
 {
-  NlxManager *manager = data;
+  ResourcesRequest *request = data;
+  NlxVirt *virt = request->manager->virt;
   GError *error = NULL;
-  NlxHostResources *resources = nlx_virt_get_available_resource (manager->virt,
-                                                                 &error);
+  NlxHostResources *resources = nlx_virt_get_available_resource (virt, &error);
 
   if (resources == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, resources,
-                           (GDestroyNotify) nlx_host_resources_free);
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* The driver counts every active domain on the host, other services'
+   * too; this service's vcpus are those of its own instances that run
+   * (a paused one keeps its vcpus, as libvirt counts it). */
+  resources->vcpus_used = 0;
+  for (guint i = 0; request->uuids[i] != NULL; i++)
+    {
+      NlxInstanceInfo info;
+
+      if (nlx_virt_get_info (virt, request->uuids[i], &info, NULL) &&
+          (info.state == NLX_POWER_STATE_RUNNING ||
+           info.state == NLX_POWER_STATE_PAUSED))
+        resources->vcpus_used += info.num_cpu;
+    }
+  g_task_return_pointer (task, resources,
+                         (GDestroyNotify) nlx_host_resources_free);
 }
 
+/**
+ * nlx_manager_get_resources_async:
+ *
+ * Reads the host's resources from the driver, in a worker, with
+ * vcpus_used counting only this service's instances.
+ */
 void
 nlx_manager_get_resources_async (NlxManager *manager,
                                  GAsyncReadyCallback callback,
                                  gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  ResourcesRequest *request = g_new0 (ResourcesRequest, 1);
+  g_autofree char **keys = (char **) g_hash_table_get_keys_as_array (
+    manager->entries, NULL);
 
-  g_task_set_task_data (task, manager_ref (manager),
-                        (GDestroyNotify) manager_unref);
+  request->manager = manager_ref (manager);
+  request->uuids = g_strdupv (keys);
+  g_task_set_task_data (task, request,
+                        (GDestroyNotify) resources_request_free);
   g_task_run_in_thread (task, read_resources);
 }
 
@@ -1805,22 +2398,23 @@ check_volume_change (NlxManager *manager,
   return TRUE;
 }
 
+/* Starts the attach or detach once the record says so on disk, with
+ * the attachment (already in the record when attaching) pending; @before
+ * is the record as it was before, put back if that cannot be saved. */
 static void
 start_volume_job (NlxManager *manager,
                   Entry *entry,
+                  JsonNode *before,
                   const NlxVolumeAttachment *attachment,
                   gboolean attach,
                   GTask *task)
 {
   NlxRecord *record = entry->record;
   Job *job = g_new0 (Job, 1);
+  GError *error = NULL;
 
-  record->task_state = attach ? NLX_TASK_STATE_ATTACHING_VOLUME
-                              : NLX_TASK_STATE_DETACHING_VOLUME;
-  record->pending_volume = g_strdup (attachment->volume_id);
-  entry->generation++;
-  save (manager, entry);
-
+  /* Copied first: @attachment may be the record's, which a failed save
+   * replaces. */
   job->kind = JOB_VOLUME;
   job->uuid = g_strdup (record->instance->uuid);
   job->attach = attach;
@@ -1828,6 +2422,17 @@ start_volume_job (NlxManager *manager,
                                                attachment->device,
                                                attachment->mount_path);
   job->task = g_object_ref (task);
+
+  record->task_state = attach ? NLX_TASK_STATE_ATTACHING_VOLUME
+                              : NLX_TASK_STATE_DETACHING_VOLUME;
+  record->pending_volume = g_strdup (attachment->volume_id);
+  entry->generation++;
+  if (!commit (manager, entry, before, &error))
+    {
+      g_task_return_error (task, error);
+      job_free (job);
+      return;
+    }
   queue (manager, job);
 }
 
@@ -1853,6 +2458,7 @@ nlx_manager_attach_volume_async (NlxManager *manager,
 {
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
   g_autoptr(NlxVolumeAttachment) attachment = NULL;
+  g_autoptr(JsonNode) before = NULL;
   g_autofree char *free_device = NULL;
   GError *error = NULL;
   Entry *entry = find (manager, uuid, &error);
@@ -1887,9 +2493,10 @@ nlx_manager_attach_volume_async (NlxManager *manager,
   g_info ("Instance %s: attaching volume %s at %s%s%s", instance->uuid,
           volume_id, device, mount_path ? ", mounted at " : "",
           mount_path ? mount_path : "");
+  before = nlx_record_to_node (entry->record);
   g_ptr_array_add (instance->volumes,
                    nlx_volume_attachment_new (volume_id, device, mount_path));
-  start_volume_job (manager, entry, attachment, TRUE, task);
+  start_volume_job (manager, entry, before, attachment, TRUE, task);
 }
 
 /**
@@ -1910,7 +2517,8 @@ nlx_manager_attach_volume_finish (NlxManager *manager,
  *
  * Detaches volume @volume_id: unmounted, its device node gone from the
  * instance, its loop device freed.  #NLX_DRIVER_ERROR_NOT_FOUND when it
- * is not attached to the instance.
+ * is not attached to the instance, #NLX_DRIVER_ERROR_INVALID_STATE when
+ * it is the instance's root volume.
  */
 void
 nlx_manager_detach_volume_async (NlxManager *manager,
@@ -1920,13 +2528,22 @@ nlx_manager_detach_volume_async (NlxManager *manager,
                                  gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  g_autoptr(JsonNode) before = NULL;
   GError *error = NULL;
   Entry *entry = find (manager, uuid, &error);
   const NlxVolumeAttachment *attachment = NULL;
 
   if (entry != NULL)
     attachment = nlx_instance_find_volume (entry->record->instance, volume_id);
-  if (entry != NULL && attachment == NULL)
+  /* Nova refuses to detach a root device volume too: the instance's root
+   * would go from under it.  It is attached, so not 404. */
+  if (entry != NULL && volume_id != NULL &&
+      g_strcmp0 (entry->record->instance->root_volume, volume_id) == 0)
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                 _("Volume %s is the root filesystem of server %s and cannot "
+                   "be detached; deleting the server releases it"),
+                 volume_id, entry->record->instance->uuid);
+  else if (entry != NULL && attachment == NULL)
     g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
                  _("Volume %s is not attached to server %s"),
                  volume_id ? volume_id : "", uuid);
@@ -1938,7 +2555,8 @@ nlx_manager_detach_volume_async (NlxManager *manager,
       return;
     }
   g_info ("Instance %s: detaching volume %s", uuid, volume_id);
-  start_volume_job (manager, entry, attachment, FALSE, task);
+  before = nlx_record_to_node (entry->record);
+  start_volume_job (manager, entry, before, attachment, FALSE, task);
 }
 
 gboolean
@@ -2152,7 +2770,12 @@ import_image (GTask *task,
                                                   request->properties, &error);
 
   if (image == NULL)
-    g_task_return_error (task, error);
+    {
+      g_warning ("Import of %s as image %s failed: %s", request->file,
+                 request->name, error->message);
+      hide_internal_paths (request->manager, error);
+      g_task_return_error (task, error);
+    }
   else
     g_task_return_pointer (task, image, (GDestroyNotify) nlx_stored_image_free);
 }
@@ -2205,6 +2828,7 @@ nlx_manager_delete_image (NlxManager *manager,
 {
   g_autoptr(NlxStoredImage) image = nlx_image_store_lookup (manager->images,
                                                            ref, error);
+  g_autoptr(GError) local_error = NULL;
   GHashTableIter iter;
   Entry *entry;
 
@@ -2223,8 +2847,14 @@ nlx_manager_delete_image (NlxManager *manager,
           return FALSE;
         }
     }
-  if (!nlx_image_store_delete (manager->images, image->id, error))
-    return FALSE;
+  if (!nlx_image_store_delete (manager->images, image->id, &local_error))
+    {
+      g_warning ("Delete of image %s (%s) failed: %s", image->name, image->id,
+                 local_error->message);
+      hide_internal_paths (manager, local_error);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
   g_info ("Image %s (%s) deleted", image->name, image->id);
   return TRUE;
 }

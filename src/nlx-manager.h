@@ -5,6 +5,7 @@
 
 #include "nlx-config.h"
 #include "nlx-image-store.h"
+#include "nlx-lock.h"
 #include "nlx-record.h"
 #include "nlx-virt.h"
 #include "nlx-volume.h"
@@ -29,9 +30,12 @@ typedef enum {
   NLX_ACTION_DELETE,
 } NlxAction;
 
+NlxLock *nlx_manager_lock_state (const NlxConfig *config,
+                                 GError **error);
 NlxManager *nlx_manager_new (const NlxConfig *config,
                              NlxVirt *virt,
                              GError **error);
+void nlx_manager_stop (NlxManager *manager);
 void nlx_manager_free (NlxManager *manager);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxManager, nlx_manager_free)
 
@@ -84,7 +88,7 @@ NlxHostResources *nlx_manager_get_resources_finish (NlxManager *manager,
 
 const NlxRecord *nlx_manager_find_volume_user (NlxManager *manager,
                                               const char *id,
-                                              const NlxVolumeAttachment **attachment);
+                                              NlxVolumeAttachment *attachment);
 void nlx_manager_attach_volume_async (NlxManager *manager,
                                       const char *uuid,
                                       const char *volume_id,

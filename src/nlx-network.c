@@ -38,6 +38,7 @@
 #include "nlx-config.h"
 #include "nlx-error.h"
 #include "nlx-file.h"
+#include "nlx-json.h"
 #include "nlx-network.h"
 
 #define SECTION "network"
@@ -1095,9 +1096,9 @@ ipam_save (NlxIpam *ipam,
   data = json_to_string (root, TRUE);
 
   if (!nlx_file_set_contents_full (ipam->path, data, -1,
-                                 G_FILE_SET_CONTENTS_CONSISTENT |
-                                 G_FILE_SET_CONTENTS_DURABLE,
-                                 0600, &local_error) ||
+                                   G_FILE_SET_CONTENTS_CONSISTENT |
+                                   G_FILE_SET_CONTENTS_DURABLE,
+                                   0600, &local_error) ||
       !sync_directory (ipam->path, &local_error))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
@@ -1114,9 +1115,10 @@ set_damaged (NlxIpam *ipam,
              GError **error)
 {
   g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-               _("The address allocation file %s is damaged: %s; fix it or "
-                 "restore it from a backup (removing it would let two "
-                 "servers get the same address)"), ipam->path, problem);
+               _("The address allocation file %s is damaged: %s; fix it, or "
+                 "move it aside: the daemon then rebuilds it from the "
+                 "servers' records and running instances"), ipam->path,
+               problem);
 }
 
 /* Reads the file; a missing file is an empty allocator. */
@@ -1124,11 +1126,10 @@ static gboolean
 ipam_load (NlxIpam *ipam,
            GError **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autoptr(GError) local_error = NULL;
   g_autofree char *contents = NULL;
   gsize length;
-  JsonNode *root;
+  g_autoptr(JsonNode) root = NULL;
   JsonObject *object;
   JsonNode *member;
   JsonObjectIter iter;
@@ -1144,13 +1145,14 @@ ipam_load (NlxIpam *ipam,
                    ipam->path, local_error->message);
       return FALSE;
     }
-  if (!json_parser_load_from_data (parser, contents, length, &local_error))
+  /* Strictly: json-glib would keep one of two entries of one server. */
+  root = nlx_json_parse (contents, length, &local_error);
+  if (root == NULL)
     {
       set_damaged (ipam, local_error->message, error);
       return FALSE;
     }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       set_damaged (ipam, _("it is not a JSON object"), error);
       return FALSE;
@@ -1262,6 +1264,8 @@ nlx_ipam_open (const NlxNetworkSettings *settings,
                      "allocations: %s"), dir, g_strerror (saved_errno));
       return NULL;
     }
+  /* Only one daemon writes here (it holds the state's lock). */
+  nlx_file_remove_save_temporaries (dir);
   if (!ipam_load (ipam, error))
     return NULL;
   return g_steal_pointer (&ipam);
@@ -1321,6 +1325,72 @@ nlx_ipam_allocate (NlxIpam *ipam,
                _("No free address in %s; delete servers or widen [%s] cidr"),
                ipam->cidr, SECTION);
   return NULL;
+}
+
+/**
+ * nlx_ipam_reserve:
+ * @ipam: the allocator
+ * @uuid: an instance's uuid
+ * @address: the address its record or its running domain says it has
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Makes the allocations agree with what exists: @uuid holds @address
+ * from now on, saved, whatever the file said (it may have been lost), so
+ * that the address is never handed out again.  Any address @address may
+ * be, in the subnet or not (the subnet may have changed since).
+ *
+ * Returns: %FALSE with %NLX_DRIVER_ERROR_INVALID_STATE when another
+ * instance holds @address (two servers claim it: a person must look),
+ * %NLX_DRIVER_ERROR_INVALID_ARGUMENT for a malformed address, or when
+ * the change cannot be saved (it is then undone)
+ */
+gboolean
+nlx_ipam_reserve (NlxIpam *ipam,
+                  const char *uuid,
+                  const char *address,
+                  GError **error)
+{
+  Allocation *held, *holder;
+  g_autofree char *old_uuid = NULL;
+  guint32 old_addr = 0;
+  guint32 addr;
+
+  g_return_val_if_fail (ipam != NULL, FALSE);
+  g_return_val_if_fail (uuid != NULL && *uuid != '\0', FALSE);
+
+  if (!nlx_network_parse_ipv4 (address, &addr))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Server %s has “%s” for an address, which is not an "
+                     "IPv4 address"), uuid, address ? address : "");
+      return FALSE;
+    }
+  held = g_hash_table_lookup (ipam->by_uuid, uuid);
+  if (held != NULL && held->addr == addr)
+    return TRUE;
+  holder = g_hash_table_lookup (ipam->by_addr, GUINT_TO_POINTER (addr));
+  if (holder != NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Servers %s and %s both have address %s; delete one of "
+                     "them"), holder->uuid, uuid, address);
+      return FALSE;
+    }
+  if (held != NULL)
+    {
+      old_uuid = g_strdup (held->uuid);
+      old_addr = held->addr;
+      ipam_remove (ipam, held);
+    }
+  held = ipam_add (ipam, uuid, addr);
+  if (!ipam_save (ipam, error))
+    {
+      ipam_remove (ipam, held);
+      if (old_uuid != NULL)
+        ipam_add (ipam, old_uuid, old_addr);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /**

@@ -78,6 +78,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxIpam, nlx_ipam_free)
 char *nlx_ipam_allocate (NlxIpam *ipam,
                          const char *uuid,
                          GError **error);
+gboolean nlx_ipam_reserve (NlxIpam *ipam,
+                           const char *uuid,
+                           const char *address,
+                           GError **error);
 gboolean nlx_ipam_release (NlxIpam *ipam,
                            const char *uuid,
                            GError **error);

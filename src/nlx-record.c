@@ -110,6 +110,8 @@ nlx_record_to_node (const NlxRecord *record)
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autofree char *updated = g_date_time_format_iso8601 (record->updated_at);
   const char *task = nlx_task_state_to_string (record->task_state);
+  g_autofree char *fault = record->fault ? g_utf8_make_valid (record->fault, -1)
+                                         : NULL;
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "instance");
@@ -125,8 +127,9 @@ nlx_record_to_node (const NlxRecord *record)
   json_builder_set_member_name (builder, "power_state");
   json_builder_add_int_value (builder, record->power_state);
   json_builder_set_member_name (builder, "fault");
+  /* A fault quotes whatever failed, which need not be UTF-8; JSON must. */
   if (record->fault != NULL)
-    json_builder_add_string_value (builder, record->fault);
+    json_builder_add_string_value (builder, fault);
   else
     json_builder_add_null_value (builder);
   json_builder_set_member_name (builder, "updated_at");

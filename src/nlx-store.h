@@ -19,6 +19,7 @@ gboolean nlx_store_delete (NlxStore *store,
                            const char *uuid,
                            GError **error);
 GPtrArray *nlx_store_load_all (NlxStore *store,
+                               GPtrArray **quarantined,
                                GError **error);
 
 G_END_DECLS

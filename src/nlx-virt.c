@@ -299,6 +299,66 @@ nlx_virt_watch_events (NlxVirt *virt,
   return TRUE;
 }
 
+/**
+ * nlx_virt_unwatch_events:
+ *
+ * Stops the events nlx_virt_watch_events() asked for; once it returns no
+ * call of that function runs or will run, so its data may be freed.
+ */
+void
+nlx_virt_unwatch_events (NlxVirt *virt)
+{
+  if (virt->driver->watch_events != NULL)
+    virt->driver->watch_events (virt->state, NULL, NULL);
+}
+
+/**
+ * nlx_virt_lock_host:
+ *
+ * Claims what the driver's instances use on the host for this process
+ * alone (see the driver's lock_host); a driver without such things
+ * succeeds.
+ */
+gboolean
+nlx_virt_lock_host (NlxVirt *virt,
+                    GError **error)
+{
+  if (virt->driver->lock_host == NULL)
+    return TRUE;
+  return virt->driver->lock_host (virt->state, error);
+}
+
+/**
+ * nlx_virt_get_vif:
+ * @vif: (out) (transfer full) (nullable): the instance's interface as the
+ *   hypervisor keeps it, or %NULL when it has none or the driver keeps
+ *   none
+ *
+ * Returns: %FALSE with an error when the driver could not tell
+ */
+gboolean
+nlx_virt_get_vif (NlxVirt *virt,
+                  const char *uuid,
+                  NlxVif **vif,
+                  GError **error)
+{
+  char canonical[37];
+  GError *local_error = NULL;
+
+  *vif = NULL;
+  if (!canonical_uuid (uuid, canonical, error))
+    return FALSE;
+  if (virt->driver->get_vif == NULL)
+    return TRUE;
+  *vif = virt->driver->get_vif (virt->state, canonical, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Whether the driver has the optional operations of @capability. */
 gboolean
 nlx_virt_has_capability (NlxVirt *virt,

@@ -64,6 +64,13 @@ NlxHostResources *nlx_virt_get_available_resource (NlxVirt *virt,
 gboolean nlx_virt_watch_events (NlxVirt *virt,
                                 NlxDriverEventFunc func,
                                 gpointer user_data);
+void nlx_virt_unwatch_events (NlxVirt *virt);
+gboolean nlx_virt_lock_host (NlxVirt *virt,
+                             GError **error);
+gboolean nlx_virt_get_vif (NlxVirt *virt,
+                           const char *uuid,
+                           NlxVif **vif,
+                           GError **error);
 gboolean nlx_virt_has_capability (NlxVirt *virt,
                                   NlxDriverCapability capability);
 

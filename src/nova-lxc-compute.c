@@ -147,6 +147,8 @@ static gboolean
 run (GError **error)
 {
   g_autoptr(NlxConfig) config = NULL;
+  /* Declared before what it guards, so that it is released last. */
+  g_autoptr(NlxLock) state_lock = NULL;
   g_autoptr(NlxVirt) virt = NULL;
   g_autoptr(NlxManager) manager = NULL;
   g_autoptr(NlxApi) api = NULL;
@@ -165,6 +167,11 @@ run (GError **error)
   if (log_syslog)
     openlog ("nova-lxc-compute", LOG_PID, LOG_DAEMON);
 
+  /* Before anything reads or writes the state: a second daemon must not
+   * reconcile the first one's records. */
+  state_lock = nlx_manager_lock_state (config, error);
+  if (state_lock == NULL)
+    return FALSE;
   /* Before the socket exists: a SIGTERM as soon as it does must stop the
    * daemon cleanly (once the loop runs), not kill it. */
   watch_signal (context, SIGTERM, on_signal, loop);
@@ -198,6 +205,11 @@ run (GError **error)
                  "reconciled at the next start", running);
       exit (0);
     }
+  /* In this order: the driver's events stop before it closes, and the
+   * manager they reach goes last. */
+  nlx_manager_stop (manager);
+  g_clear_pointer (&virt, nlx_virt_close);
+  g_clear_pointer (&manager, nlx_manager_free);
   g_message ("Stopped");
   return TRUE;
 }

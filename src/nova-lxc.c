@@ -13,6 +13,7 @@
 #include <libsoup/soup.h>
 
 #include "nlx-image-store.h"
+#include "nlx-json.h"
 #include "nlx-volume.h"
 
 #define DEFAULT_SOCKET NLX_RUN_DIR "/compute.sock"
@@ -559,19 +560,19 @@ fault_message (JsonNode *root)
   return NULL;
 }
 
+/* No body at all (204, 202) is a null node; anything else must be one
+ * JSON value: json-glib gives no root for a blank body, and the callers
+ * would dereference it. */
 static JsonNode *
 parse_json (GBytes *bytes,
             GError **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
   gsize len = 0;
   const char *data = g_bytes_get_data (bytes, &len);
 
   if (len == 0)
     return json_node_new (JSON_NODE_NULL);
-  if (!json_parser_load_from_data (parser, data, len, error))
-    return NULL;
-  return json_node_copy (json_parser_get_root (parser));
+  return nlx_json_parse (data, len, error);
 }
 
 /**

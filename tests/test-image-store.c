@@ -344,6 +344,9 @@ test_names (void)
     "é", "a:b",
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    /* UUIDs, in either case: they read as ids */
+    "0b5cbd0e-8818-4d34-94c6-b8f82340fca0",
+    "0B5CBD0E-8818-4D34-94C6-B8F82340FCA0",
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (valid); i++)
@@ -485,7 +488,8 @@ case_import_formats (Fixture *f)
       after = g_date_time_new_now_utc ();
       g_test_message ("%s: %s", formats[i].format, image->id);
 
-      g_assert_cmpstr (image->id, ==, checksum);
+      /* An id of its own; the tree is keyed by the content. */
+      g_assert_true (g_uuid_string_is_valid (image->id));
       g_assert_cmpstr (image->checksum, ==, checksum);
       g_assert_cmpstr (image->name, ==, formats[i].name);
       g_assert_cmpstr (nlx_stored_image_format_to_string (image->format), ==,
@@ -520,13 +524,16 @@ case_import_formats (Fixture *f)
       path = path_in (rootfs, "etc/hosts.again");
       g_assert_cmpint (lstat (path, &st2), ==, 0);
       g_assert_cmpuint (st.st_ino, ==, st2.st_ino);
-      record = g_build_filename (f->store_dir, checksum, "image.json", NULL);
+      record = g_strdup_printf ("%s/records/%s.json", f->store_dir, image->id);
       g_assert_true (g_file_test (record, G_FILE_TEST_IS_REGULAR));
+      g_clear_pointer (&record, g_free);
+      record = g_build_filename (f->store_dir, checksum, "image.json", NULL);
+      g_assert_false (g_file_test (record, G_FILE_TEST_EXISTS));
 
       /* The record reads back the same, by name and by id. */
       by_name = nlx_image_store_lookup (store, formats[i].name, &error);
       g_assert_no_error (error);
-      by_id = nlx_image_store_lookup (store, checksum, &error);
+      by_id = nlx_image_store_lookup (store, image->id, &error);
       g_assert_no_error (error);
       for (guint j = 0; j < 2; j++)
         {
@@ -565,7 +572,23 @@ case_import_formats (Fixture *f)
   g_assert_cmpuint (images->len, ==, 4);
 }
 
-/* One name, one content: neither is imported twice. */
+/* Number of entries of @dir whose name is 64 hexadecimal digits: trees. */
+static guint
+count_trees (const char *dir)
+{
+  g_autoptr(GDir) entries = g_dir_open (dir, 0, NULL);
+  const char *name;
+  guint count = 0;
+
+  g_assert_nonnull (entries);
+  while ((name = g_dir_read_name (entries)) != NULL)
+    if (strlen (name) == 64 && strspn (name, "0123456789abcdef") == 64)
+      count++;
+  return count;
+}
+
+/* A name is taken once; content any number of times, each import an
+ * image of its own sharing one tree, which goes with the last of them. */
 static void
 case_duplicate (Fixture *f)
 {
@@ -576,29 +599,150 @@ case_duplicate (Fixture *f)
   g_autofree char *other = make_rootfs_tarball (f, "other.tar.gz",
                                                 ARCHIVE_FILTER_GZIP, "other");
   g_autofree char *contents = NULL;
-  g_autofree char *pattern = NULL;
+  g_autofree char *rootfs = NULL;
+  g_autofree char *marker = NULL;
   g_autoptr(NlxStoredImage) image = NULL;
+  g_autoptr(NlxStoredImage) same = NULL;
+  g_autoptr(NlxStoredImage) again = NULL;
   g_autoptr(NlxStoredImage) second = NULL;
+  g_autoptr(NlxStoredImage) found = NULL;
+  g_autoptr(GPtrArray) images = NULL;
+  g_autoptr(GError) error = NULL;
+  struct stat st;
   gsize len;
 
   image = import_ok (store, file, "one", NULL);
   g_assert_cmpuint (g_hash_table_size (image->properties), ==, 0);
+  rootfs = nlx_image_store_get_rootfs (store, image);
+  /* Shared, not extracted again: a file only this tree has stays. */
+  marker = path_in (rootfs, "nlxtest-marker");
+  g_assert_true (g_file_set_contents (marker, "x", -1, NULL));
 
   /* The same bytes, from another file, under another name. */
   g_assert_true (g_file_get_contents (file, &contents, &len, NULL));
   g_assert_true (g_file_set_contents (copy, contents, len, NULL));
-  pattern = g_strdup_printf ("*already imported as image “one” (id %s)*",
-                             image->id);
-  assert_refused (store, copy, "two", NULL, NLX_DRIVER_ERROR_EXISTS, pattern);
-  /* The same name, other bytes. */
+  same = import_ok (store, copy, "two", NULL);
+  g_assert_cmpstr (same->id, !=, image->id);
+  g_assert_cmpstr (same->checksum, ==, image->checksum);
+  g_assert_cmpuint (same->tree_size_bytes, ==, image->tree_size_bytes);
+  g_assert_cmpstr (same->name, ==, "two");
+  /* And the very same file a third time. */
+  again = import_ok (store, file, "three", NULL);
+  g_assert_cmpstr (again->id, !=, same->id);
+  g_assert_cmpuint (count_trees (f->store_dir), ==, 1);
+  g_assert_true (g_file_test (marker, G_FILE_TEST_IS_REGULAR));
+  g_clear_pointer (&rootfs, g_free);
+  rootfs = nlx_image_store_get_rootfs (store, same);
+  g_assert_true (g_str_has_prefix (marker, rootfs));
+
+  /* The same name, other bytes; the same name and bytes. */
   assert_refused (store, other, "one", NULL, NLX_DRIVER_ERROR_EXISTS,
                   "*image named “one” already exists*");
-  /* The same name and bytes. */
-  assert_refused (store, file, "one", NULL, NLX_DRIVER_ERROR_EXISTS,
-                  "*image named “one” already exists*");
+  assert_refused (store, file, "two", NULL, NLX_DRIVER_ERROR_EXISTS,
+                  "*image named “two” already exists*");
+  second = import_ok (store, other, "four", NULL);
+  g_assert_cmpstr (second->checksum, !=, image->checksum);
+  g_assert_cmpuint (count_trees (f->store_dir), ==, 2);
 
-  second = import_ok (store, other, "two", NULL);
-  g_assert_cmpstr (second->id, !=, image->id);
+  /* They survive a restart, each with its own id. */
+  g_clear_pointer (&store, nlx_image_store_free);
+  store = open_store (f);
+  images = nlx_image_store_list (store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (images->len, ==, 4);
+  found = nlx_image_store_lookup (store, same->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (found->name, ==, "two");
+
+  /* The tree stays while any image of it does. */
+  g_assert_true (nlx_image_store_delete (store, "one", &error));
+  g_assert_no_error (error);
+  g_assert_true (nlx_image_store_delete (store, again->id, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (marker, G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpint (stat (rootfs, &st), ==, 0);
+  g_assert_true (nlx_image_store_delete (store, "two", &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (rootfs, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (count_trees (f->store_dir), ==, 1);
+}
+
+/* A store of the old layout (DIR/<sha256>/image.json beside rootfs/,
+ * the checksum as id) opens with its images unchanged: same ids, same
+ * trees, so servers booted from them still find them.  A tree no record
+ * uses (a crash between a tree and its record) is removed at open. */
+static void
+case_legacy_layout (Fixture *f)
+{
+  g_autofree char *file = make_rootfs_tarball (f, "old.tar",
+                                               ARCHIVE_FILTER_NONE, NULL);
+  g_autofree char *checksum = file_checksum (file);
+  g_autofree char *tree = NULL;
+  g_autofree char *rootfs = NULL;
+  g_autofree char *legacy = NULL;
+  g_autofree char *record = NULL;
+  g_autofree char *orphan = NULL;
+  g_autofree char *temporary = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *got = NULL;
+  g_autoptr(NlxImageStore) store = NULL;
+  g_autoptr(NlxStoredImage) image = NULL;
+  g_autoptr(NlxStoredImage) shared = NULL;
+  g_autoptr(GError) error = NULL;
+
+  tree = path_in (f->store_dir, checksum);
+  rootfs = g_build_filename (tree, "rootfs", "etc", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (rootfs, 0755), ==, 0);
+  g_clear_pointer (&rootfs, g_free);
+  rootfs = path_in (tree, "rootfs");
+  legacy = path_in (tree, "image.json");
+  text = g_strdup_printf ("{\"id\": \"%s\", \"name\": \"old\", \"checksum\": "
+                          "\"%s\", \"format\": \"tar\", \"size_bytes\": 10240, "
+                          "\"tree_size_bytes\": 7, \"created_at\": "
+                          "\"2026-01-02T03:04:05Z\", \"properties\": "
+                          "{\"os_init_path\": \"/bin/sh\"}}", checksum,
+                          checksum);
+  g_assert_true (g_file_set_contents (legacy, text, -1, NULL));
+  orphan = g_build_filename (f->store_dir,
+                             "00000000000000000000000000000000"
+                             "000000000000000000000000000000aa",
+                             "rootfs", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (orphan, 0755), ==, 0);
+
+  store = open_store (f);
+  temporary = g_build_filename (f->store_dir, "records",
+                                "0b5cbd0e-8818-4d34-94c6-b8f82340fca0.json.AB12CD",
+                                NULL);
+  g_assert_true (g_file_set_contents (temporary, "{", -1, NULL));
+  g_assert_false (g_file_test (legacy, G_FILE_TEST_EXISTS));
+  record = g_strdup_printf ("%s/records/%s.json", f->store_dir, checksum);
+  g_assert_true (g_file_test (record, G_FILE_TEST_IS_REGULAR));
+  g_assert_false (g_file_test (orphan, G_FILE_TEST_EXISTS));
+  image = nlx_image_store_lookup (store, checksum, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (image->name, ==, "old");
+  got = nlx_image_store_get_rootfs (store, image);
+  g_assert_cmpstr (got, ==, rootfs);
+
+  /* The same content imported now shares the old tree. */
+  shared = import_ok (store, file, "new", NULL);
+  g_assert_cmpstr (shared->checksum, ==, checksum);
+  g_assert_cmpuint (shared->tree_size_bytes, ==, 7);
+  g_clear_pointer (&store, nlx_image_store_free);
+
+  /* Opening again changes nothing but the temporary of a write. */
+  store = open_store (f);
+  g_assert_false (g_file_test (temporary, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&image, nlx_stored_image_free);
+  image = nlx_image_store_lookup (store, "new", &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (rootfs, G_FILE_TEST_IS_DIR));
+  g_assert_true (nlx_image_store_delete (store, checksum, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (rootfs, G_FILE_TEST_IS_DIR));
+  g_assert_true (nlx_image_store_delete (store, "new", &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (tree, G_FILE_TEST_EXISTS));
 }
 
 static void
@@ -988,7 +1132,9 @@ case_delete (Fixture *f)
   image = import_ok (store, file, "links", NULL);
 }
 
-/* A damaged record hides its image only, with a warning. */
+/* A damaged record hides its image only, with a warning naming its file
+ * (never in the error, which callers show to API clients); its tree is
+ * kept, since that record may use it. */
 static void
 case_damaged_record (Fixture *f)
 {
@@ -1000,30 +1146,53 @@ case_damaged_record (Fixture *f)
   g_autoptr(NlxStoredImage) first = import_ok (store, one, "one", NULL);
   g_autoptr(NlxStoredImage) second = import_ok (store, two, "two", NULL);
   g_autoptr(NlxStoredImage) found = NULL;
-  g_autofree char *record = g_build_filename (f->store_dir, second->id,
-                                              "image.json", NULL);
+  g_autoptr(NlxStoredImage) third = NULL;
+  g_autofree char *record = g_strdup_printf ("%s/records/%s.json",
+                                             f->store_dir, second->id);
+  g_autofree char *rootfs = nlx_image_store_get_rootfs (store, second);
   g_autoptr(GPtrArray) images = NULL;
   g_autoptr(GError) error = NULL;
 
   g_assert_true (g_file_set_contents (record, "{\"id\": 1}", -1, NULL));
   g_test_expect_message ("nova-lxc", G_LOG_LEVEL_WARNING,
-                         "Ignoring image *image.json is damaged*");
+                         "Image record */records/*.json is damaged*");
   images = nlx_image_store_list (store, &error);
   g_test_assert_expected_messages ();
   g_assert_no_error (error);
   g_assert_cmpuint (images->len, ==, 1);
   g_assert_cmpstr (((NlxStoredImage *) images->pdata[0])->name, ==, "one");
 
+  g_test_expect_message ("nova-lxc", G_LOG_LEVEL_WARNING,
+                         "Image record */records/*.json is damaged*");
   found = nlx_image_store_lookup (store, second->id, &error);
+  g_test_assert_expected_messages ();
   g_assert_null (found);
   g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
+  g_assert_null (strstr (error->message, f->store_dir));
+  g_assert_nonnull (strstr (error->message, second->id));
   g_clear_error (&error);
-  /* Its content is still taken. */
+
+  /* Deleting the last readable image, and opening again, keep its tree. */
   g_test_expect_message ("nova-lxc", G_LOG_LEVEL_WARNING,
-                         "Ignoring image *image.json is damaged*");
-  assert_refused (store, two, "three", NULL, NLX_DRIVER_ERROR_EXISTS,
-                  "*its record cannot be read*");
+                         "An image record of * cannot be read, so no unused "
+                         "image tree is removed");
+  g_clear_pointer (&store, nlx_image_store_free);
+  store = open_store (f);
   g_test_assert_expected_messages ();
+  g_assert_true (g_file_test (rootfs, G_FILE_TEST_IS_DIR));
+  /* Names are checked before and at the commit, and the size of the
+   * shared tree is looked up among the records: three reads. */
+  for (guint i = 0; i < 3; i++)
+    g_test_expect_message ("nova-lxc", G_LOG_LEVEL_WARNING,
+                           "Image record */records/*.json is damaged*");
+  third = import_ok (store, two, "three", NULL);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("nova-lxc", G_LOG_LEVEL_WARNING,
+                         "Image * is deleted; its tree * is kept*");
+  g_assert_true (nlx_image_store_delete (store, third->id, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (rootfs, G_FILE_TEST_IS_DIR));
 }
 
 int
@@ -1037,6 +1206,7 @@ main (int argc,
     { "/nlx/image-store/open", case_open },
     { "/nlx/image-store/import/formats", case_import_formats },
     { "/nlx/image-store/import/duplicate", case_duplicate },
+    { "/nlx/image-store/legacy-layout", case_legacy_layout },
     { "/nlx/image-store/refuse/arguments", case_refuse_arguments },
     { "/nlx/image-store/refuse/hostile", case_refuse_hostile },
     { "/nlx/image-store/refuse/truncated", case_refuse_truncated },

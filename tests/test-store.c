@@ -1,6 +1,8 @@
 /* test-store.c: instance records and their durable store */
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gstdio.h>
 
 #include "nlx-error.h"
@@ -74,7 +76,7 @@ test_round_trip (void)
   g_assert_true (nlx_store_save (store, b, &error));
   g_assert_no_error (error);
 
-  loaded = nlx_store_load_all (store, &error);
+  loaded = nlx_store_load_all (store, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (loaded->len, ==, 2);
   for (guint i = 0; i < loaded->len; i++)
@@ -93,14 +95,16 @@ test_round_trip (void)
   g_assert_true (nlx_store_delete (store, a->instance->uuid, &error));
   g_assert_no_error (error);
   g_clear_pointer (&loaded, g_ptr_array_unref);
-  loaded = nlx_store_load_all (store, &error);
+  loaded = nlx_store_load_all (store, NULL, &error);
   g_assert_cmpuint (loaded->len, ==, 1);
 
   nlx_file_remove_tree (dir, &error);
   g_assert_no_error (error);
 }
 
-/* One unreadable record must neither stop the host nor be deleted. */
+/* One unreadable record must neither stop the host nor be lost: it is
+ * moved into quarantine with its reason, and reported, then and at every
+ * later load; temporaries of interrupted saves are removed. */
 static void
 test_unreadable (void)
 {
@@ -108,21 +112,104 @@ test_unreadable (void)
   g_autofree char *dir = g_dir_make_tmp ("nlx-test-store-XXXXXX", &error);
   g_autoptr(NlxStore) store = nlx_store_open (dir, &error);
   g_autoptr(NlxRecord) good = make_record ("7e57d000-0000-4000-8000-00000000000c");
+  g_autoptr(NlxRecord) other = make_record ("7e57d000-0000-4000-8000-00000000000f");
   g_autofree char *bad = g_build_filename (dir, "7e57d000-0000-4000-8000-00000000000d.json", NULL);
+  g_autofree char *moved = g_build_filename (dir, "quarantine",
+                                             "7e57d000-0000-4000-8000-00000000000d.json", NULL);
+  g_autofree char *reason = g_strconcat (moved, ".reason", NULL);
   g_autofree char *tmp = g_build_filename (dir, "7e57d000-0000-4000-8000-00000000000e.json.AB12CD", NULL);
+  g_autofree char *misnamed = g_build_filename (dir, "7e57d000-0000-4000-8000-0000000000aa.json", NULL);
+  g_autofree char *other_path = g_build_filename (dir, "7e57d000-0000-4000-8000-00000000000f.json", NULL);
+  g_autofree char *contents = NULL;
   g_autoptr(GPtrArray) loaded = NULL;
+  g_autoptr(GPtrArray) quarantined = NULL;
 
   g_assert_true (nlx_store_save (store, good, &error));
   g_assert_true (g_file_set_contents (bad, "{\"instance\": {\"uuid\": 3}}", -1, NULL));
   g_assert_true (g_file_set_contents (tmp, "{half", -1, NULL));
+  /* A record under another instance's name. */
+  g_assert_true (nlx_store_save (store, other, &error));
+  g_assert_cmpint (g_rename (other_path, misnamed), ==, 0);
 
+  g_test_expect_message ("nova-lxc", G_LOG_LEVEL_MESSAGE,
+                         "*Removed*00000000000e.json.AB12CD*");
   g_test_expect_message ("nova-lxc", G_LOG_LEVEL_WARNING,
-                         "*Ignoring unreadable instance record*00000000000d.json*");
-  loaded = nlx_store_load_all (store, &error);
+                         "*Unreadable instance record*0000000000*.json*moved to*quarantine*");
+  g_test_expect_message ("nova-lxc", G_LOG_LEVEL_WARNING,
+                         "*Unreadable instance record*0000000000*.json*moved to*quarantine*");
+  loaded = nlx_store_load_all (store, &quarantined, &error);
   g_test_assert_expected_messages ();
   g_assert_no_error (error);
   g_assert_cmpuint (loaded->len, ==, 1);
-  g_assert_true (g_file_test (bad, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (quarantined->len, ==, 2);
+  g_assert_true (g_ptr_array_find_with_equal_func (quarantined,
+                                                   "7e57d000-0000-4000-8000-00000000000d",
+                                                   g_str_equal, NULL));
+  g_assert_false (g_file_test (bad, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (tmp, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_get_contents (moved, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "{\"instance\": {\"uuid\": 3}}");
+  g_assert_true (g_file_test (reason, G_FILE_TEST_IS_REGULAR));
+
+  /* Still reported at the next load, without a new warning. */
+  g_clear_pointer (&loaded, g_ptr_array_unref);
+  g_clear_pointer (&quarantined, g_ptr_array_unref);
+  loaded = nlx_store_load_all (store, &quarantined, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (loaded->len, ==, 1);
+  g_assert_cmpuint (quarantined->len, ==, 2);
+
+  nlx_file_remove_tree (dir, &error);
+  g_assert_no_error (error);
+}
+
+/* The API checks what users give, but the store is the last line: a record
+ * the loader would refuse (its server would vanish at the next start) is
+ * not written at all. */
+static void
+test_refuses_unreadable (void)
+{
+  static const char * const names[] = {
+    "a\x01" "b",                /* a control character */
+    "a\xed\xa0\x80" "b",       /* what json-glib makes of "a\ud800b" */
+    "a\xff",
+  };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("nlx-test-store-XXXXXX", &error);
+  g_autoptr(NlxStore) store = nlx_store_open (dir, &error);
+  g_autoptr(NlxRecord) record = make_record ("7e57d000-0000-4000-8000-00000000000f");
+  g_autofree char *path = g_build_filename (dir, "7e57d000-0000-4000-8000-00000000000f.json",
+                                            NULL);
+  g_autoptr(GPtrArray) loaded = NULL;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_free (record->instance->name);
+      record->instance->name = g_strdup (names[i]);
+      g_assert_false (nlx_store_save (store, record, &error));
+      g_assert_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID);
+      g_assert_nonnull (strstr (error->message, "not saved"));
+      g_clear_error (&error);
+      g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+    }
+  g_free (record->instance->name);
+  record->instance->name = g_strdup ("r");
+  g_hash_table_insert (record->instance->metadata, g_strdup ("a\nb"), g_strdup ("v"));
+  g_assert_false (nlx_store_save (store, record, &error));
+  g_assert_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+
+  /* A fault quotes whatever failed, bytes and all: it is kept readable. */
+  g_hash_table_remove_all (record->instance->metadata);
+  record->fault = g_strdup ("cannot open /srv/\xff\x01: No such file");
+  g_assert_true (nlx_store_save (store, record, &error));
+  g_assert_no_error (error);
+  loaded = nlx_store_load_all (store, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (loaded->len, ==, 1);
+  g_assert_true (g_utf8_validate (((NlxRecord *) loaded->pdata[0])->fault, -1, NULL));
 
   nlx_file_remove_tree (dir, &error);
   g_assert_no_error (error);
@@ -136,5 +223,6 @@ main (int argc,
   g_test_add_func ("/nlx/record/status", test_status);
   g_test_add_func ("/nlx/store/round-trip", test_round_trip);
   g_test_add_func ("/nlx/store/unreadable", test_unreadable);
+  g_test_add_func ("/nlx/store/refuses-unreadable", test_refuses_unreadable);
   return g_test_run ();
 }

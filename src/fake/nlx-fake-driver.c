@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include <glib/gi18n-lib.h>
 #include <gmodule.h>
@@ -25,7 +27,25 @@ struct _NlxDriverState {
   GMutex lock;
   GHashTable *instances; /* uuid -> FakeInstance */
   guint delay_ms;        /* [fake] delay_ms: how long each change takes */
+  char *shared;          /* [fake] shared: the process-wide table's name */
+
+  /* [fake] event_interval_ms: a stream of events from a thread, as
+   * libvirt sends them, so that shutdown can be tested under one. */
+  guint event_interval_ms;
+  GMutex event_lock;
+  GCond event_cond;
+  NlxDriverEventFunc event_func;
+  gpointer event_data;
+  GThread *event_thread;
+  gboolean events_stopping;
 };
+
+/* Tables named by [fake] shared, which outlive cleanup_host as containers
+ * outlive the daemon, so that tests can restart the layers above on
+ * instances that kept running.  Their instances are only ever touched
+ * by one driver state at a time. */
+static GMutex shared_lock;
+static GHashTable *shared_tables;  /* name -> GHashTable of FakeInstance */
 
 /* Metadata key that makes spawn fail with its value as the message, so
  * tests of the layers above can see a build fail. */
@@ -90,30 +110,195 @@ require_state (FakeInstance *fake,
   return FALSE;
 }
 
+/* [fake] foreign_instances: running instances the host has but no
+ * compute service asked for here (another service's, or stale ones), as
+ * a real host can have libvirt domains nova-lxc did not make.  Each has
+ * FAKE_FOREIGN_VCPUS vcpus, so tests see whether they are counted. */
+#define FAKE_FOREIGN_VCPUS 3
+
+static gboolean
+add_foreign (NlxDriverState *state,
+             guint count,
+             GError **error)
+{
+  for (guint i = 0; i < count; i++)
+    {
+      g_autofree char *uuid = g_uuid_string_random ();
+      g_autofree char *document = g_strdup_printf (
+        "{\"uuid\": \"%s\", \"name\": \"foreign-%u\", \"image_ref\": \"none\", "
+        "\"user_id\": \"other\", \"project_id\": \"other\", \"flavor\": "
+        "{\"name\": \"other\", \"vcpus\": %d, \"memory_mb\": 64, "
+        "\"root_gb\": 0}}", uuid, i, FAKE_FOREIGN_VCPUS);
+      FakeInstance *fake = g_new0 (FakeInstance, 1);
+
+      fake->instance = nlx_instance_new_from_data (document, -1, error);
+      fake->console = g_string_new (NULL);
+      if (fake->instance == NULL)
+        {
+          fake_instance_free (fake);
+          return FALSE;
+        }
+      boot (fake);
+      g_hash_table_insert (state->instances, g_strdup (fake->instance->uuid),
+                           fake);
+    }
+  return TRUE;
+}
+
+static void fake_cleanup_host (NlxDriverState *state);
+
 static NlxDriverState *
 fake_init_host (GKeyFile *config,
                 GError **error)
 {
   NlxDriverState *state;
   guint delay_ms = 0;
+  guint foreign = 0;
+
+  guint event_interval_ms = 0;
+  g_autofree char *shared = nlx_config_get_string (config, "fake", "shared",
+                                                   NULL);
 
   if (!nlx_config_get_uint (config, "fake", "delay_ms", 0, 60000, &delay_ms,
-                            error))
+                            error) ||
+      !nlx_config_get_uint (config, "fake", "foreign_instances", 0, 1000,
+                            &foreign, error) ||
+      !nlx_config_get_uint (config, "fake", "event_interval_ms", 0, 60000,
+                            &event_interval_ms, error))
     return NULL;
   state = g_new0 (NlxDriverState, 1);
   state->delay_ms = delay_ms;
+  state->event_interval_ms = event_interval_ms;
   g_mutex_init (&state->lock);
-  state->instances = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                            (GDestroyNotify) fake_instance_free);
+  g_mutex_init (&state->event_lock);
+  g_cond_init (&state->event_cond);
+  if (shared != NULL)
+    {
+      g_mutex_lock (&shared_lock);
+      if (shared_tables == NULL)
+        shared_tables = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                               g_free, NULL);
+      state->instances = g_hash_table_lookup (shared_tables, shared);
+      if (state->instances == NULL)
+        {
+          state->instances = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                    g_free,
+                                                    (GDestroyNotify) fake_instance_free);
+          g_hash_table_insert (shared_tables, g_strdup (shared),
+                               state->instances);
+        }
+      g_hash_table_ref (state->instances);
+      g_mutex_unlock (&shared_lock);
+      state->shared = g_steal_pointer (&shared);
+    }
+  else
+    state->instances = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                              (GDestroyNotify) fake_instance_free);
+  if (!add_foreign (state, foreign, error))
+    {
+      fake_cleanup_host (state);
+      return NULL;
+    }
   return state;
+}
+
+/* The stream: every instance in turn, then "any instance" (as after a
+ * lost connection), until stopped. */
+static gpointer
+send_events (gpointer data)
+{
+  NlxDriverState *state = data;
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->event_lock);
+
+  while (!state->events_stopping)
+    {
+      g_auto(GStrv) uuids = NULL;
+      gint64 until;
+
+      g_mutex_lock (&state->lock);
+      uuids = (char **) g_hash_table_get_keys_as_array (state->instances, NULL);
+      uuids = g_strdupv (uuids);
+      g_mutex_unlock (&state->lock);
+      for (guint i = 0; uuids[i] != NULL && state->event_func != NULL; i++)
+        state->event_func (uuids[i], state->event_data);
+      if (state->event_func != NULL)
+        state->event_func (NULL, state->event_data);
+      until = g_get_monotonic_time () + state->event_interval_ms * 1000;
+      while (!state->events_stopping &&
+             g_cond_wait_until (&state->event_cond, &state->event_lock, until))
+        ;
+    }
+  return NULL;
+}
+
+static void
+stop_events (NlxDriverState *state)
+{
+  g_mutex_lock (&state->event_lock);
+  state->events_stopping = TRUE;
+  state->event_func = NULL;
+  state->event_data = NULL;
+  g_cond_signal (&state->event_cond);
+  g_mutex_unlock (&state->event_lock);
+  if (state->event_thread != NULL)
+    g_thread_join (g_steal_pointer (&state->event_thread));
+}
+
+/* Stops the stream with func %NULL; once that returns, no call is made. */
+static void
+fake_watch_events (NlxDriverState *state,
+                   NlxDriverEventFunc func,
+                   gpointer user_data)
+{
+  if (func == NULL)
+    {
+      stop_events (state);
+      return;
+    }
+  g_mutex_lock (&state->event_lock);
+  state->event_func = func;
+  state->event_data = user_data;
+  g_mutex_unlock (&state->event_lock);
+  if (state->event_interval_ms > 0 && state->event_thread == NULL)
+    state->event_thread = g_thread_new ("fake-events", send_events, state);
 }
 
 static void
 fake_cleanup_host (NlxDriverState *state)
 {
+  /* A real driver can deliver an event up to the moment its cleanup
+   * stops them (libvirt's thread may be inside the callback); with a
+   * stream configured the fake always does, the worst case, so that a
+   * caller that frees the receiver first is caught. */
+  g_mutex_lock (&state->event_lock);
+  if (state->event_thread != NULL && state->event_func != NULL)
+    state->event_func (NULL, state->event_data);
+  g_mutex_unlock (&state->event_lock);
+  stop_events (state);
   g_hash_table_unref (state->instances);
   g_mutex_clear (&state->lock);
+  g_mutex_clear (&state->event_lock);
+  g_cond_clear (&state->event_cond);
+  g_free (state->shared);
   g_free (state);
+}
+
+/* The vif the instance was spawned with, as libvirt keeps it in the
+ * domain's metadata. */
+static NlxVif *
+fake_get_vif (NlxDriverState *state,
+              const char *uuid,
+              GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  FakeInstance *fake = lookup (state, uuid, error);
+  const NlxVif *vif;
+
+  if (fake == NULL || fake->instance->vif == NULL)
+    return NULL;
+  vif = fake->instance->vif;
+  return nlx_vif_new (vif->bridge, vif->mac, vif->address, vif->prefix,
+                      vif->gateway);
 }
 
 static char **
@@ -358,6 +543,32 @@ fake_detach_volume (NlxDriverState *state,
 
 /* A fake root of one file naming the instance and its image, so that
  * snapshots of different instances differ. */
+/* An unchanged root gives the same tarball every time, as the lxc
+ * driver's does: the files keep the instance's creation time. */
+static gboolean
+set_fixed_mtimes (FakeInstance *fake,
+                  const char * const *paths,
+                  guint count,
+                  GError **error)
+{
+  struct timespec times[2] = {
+    { .tv_sec = g_date_time_to_unix (fake->instance->created_at) },
+    { .tv_sec = g_date_time_to_unix (fake->instance->created_at) },
+  };
+
+  for (guint i = 0; i < count; i++)
+    if (utimensat (AT_FDCWD, paths[i], times, AT_SYMLINK_NOFOLLOW) != 0)
+      {
+        int saved_errno = errno;
+
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("Cannot set the times of %s: %s"), paths[i],
+                     g_strerror (saved_errno));
+        return FALSE;
+      }
+  return TRUE;
+}
+
 static gboolean
 fake_snapshot (NlxDriverState *state,
                const char *uuid,
@@ -388,6 +599,8 @@ fake_snapshot (NlxDriverState *state,
                                    G_FILE_SET_CONTENTS_CONSISTENT |
                                    G_FILE_SET_CONTENTS_ONLY_EXISTING,
                                    0666, error) &&
+       set_fixed_mtimes (fake, (const char *[]) { file, etc, root }, 3,
+                         error) &&
        nlx_archive_write_tree (root, tarball, NULL, NULL, error);
   nlx_file_remove_tree (root, NULL);
   return ok;
@@ -414,6 +627,8 @@ static const NlxDriver fake_driver = {
   .get_info = fake_get_info,
   .get_console_output = fake_get_console_output,
   .get_available_resource = fake_get_available_resource,
+  .watch_events = fake_watch_events,
+  .get_vif = fake_get_vif,
 };
 
 G_MODULE_EXPORT const NlxDriver *nlx_driver_get (void);

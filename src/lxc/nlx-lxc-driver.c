@@ -28,6 +28,7 @@
 #include "nlx-lxc-error.h"
 #include "nlx-idmap.h"
 #include "nlx-lxc-volume.h"
+#include "nlx-lock.h"
 #include "nlx-mount.h"
 #include "nlx-network.h"
 
@@ -58,8 +59,24 @@ struct _NlxDriverState {
   GMutex lock;
   virConnectPtr conn;           /* NULL until reconnected */
   int lifecycle_callback;       /* -1 when none is registered */
+  int reboot_callback;          /* -1 when none is registered */
+  /* Held while an event is delivered, so that stopping events waits for
+   * one in progress: libvirt's deregistration does not. */
+  GMutex event_lock;
   NlxDriverEventFunc event_func;
   gpointer event_data;
+  /* lock_host's: one compute daemon per instances_path and bridge */
+  NlxLock *instances_lock;
+  NlxLock *bridge_lock;
+  char *bridge;                 /* [network] bridge */
+
+  /* Mounts volumes again in containers their own init rebooted (uuids);
+   * pushes are refused once remount_closed is set, under @lock. */
+  GThreadPool *remounts;
+  gboolean remount_closed;
+  /* Serialises mounting an instance's volumes, which is "mount what is
+   * not mounted yet": a start and a reboot event must not both mount. */
+  GMutex mount_lock;
 
   /* Serialises writes to console logs, which trimming rewrites. */
   GMutex console_lock;
@@ -106,6 +123,17 @@ console_log_path (NlxDriverState *state,
 
 /* ---- the libvirt connection, kept across libvirtd restarts ------------ */
 
+/* Tells the watcher, unless events were stopped meanwhile. */
+static void
+deliver_event (NlxDriverState *state,
+               const char *uuid)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->event_lock);
+
+  if (state->event_func != NULL)
+    state->event_func (uuid, state->event_data);
+}
+
 /* Ours are the domains named exactly as nlx_instance_domain_name() names
  * them: "instance-" and the first eight digits of their own uuid. */
 static gboolean
@@ -130,12 +158,32 @@ on_lifecycle (virConnectPtr conn,
   NlxDriverState *state = opaque;
   char uuid[VIR_UUID_STRING_BUFLEN];
 
-  /* event_func is set before the callback is registered and never
-   * changes afterwards. */
   if (!is_ours (dom, uuid))
     return 0;
-  state->event_func (uuid, state->event_data);
+  deliver_event (state, uuid);
   return 0;
+}
+
+/* libvirt's LXC driver restarts a container whose init rebooted (busybox
+ * reboot, systemctl reboot) by itself: a new controller and a new init in
+ * a new mount namespace, announced only by a REBOOT event (no STOPPED or
+ * STARTED lifecycle event).  The volumes the daemon mounted in the old
+ * namespace are gone, so a worker mounts them again (remount()). */
+static void
+on_reboot (virConnectPtr conn,
+           virDomainPtr dom,
+           void *opaque)
+{
+  NlxDriverState *state = opaque;
+  char uuid[VIR_UUID_STRING_BUFLEN];
+
+  if (!is_ours (dom, uuid))
+    return;
+  g_mutex_lock (&state->lock);
+  if (!state->remount_closed)
+    g_thread_pool_push (state->remounts, g_strdup (uuid), NULL);
+  g_mutex_unlock (&state->lock);
+  state->event_func (uuid, state->event_data);
 }
 
 static void
@@ -147,8 +195,7 @@ on_close (virConnectPtr conn,
 
   g_message ("Lost the connection to libvirt (reason %d); reconnecting on "
              "the next operation", reason);
-  if (state->event_func != NULL)
-    state->event_func (NULL, state->event_data);
+  deliver_event (state, NULL);
 }
 
 static void
@@ -167,6 +214,20 @@ register_lifecycle (NlxDriverState *state)
       g_warning ("Cannot watch libvirt's lifecycle events, so state changes "
                  "are only seen by polling: %s", error->message);
     }
+  state->reboot_callback =
+    virConnectDomainEventRegisterAny (state->conn, NULL,
+                                      VIR_DOMAIN_EVENT_ID_REBOOT,
+                                      VIR_DOMAIN_EVENT_CALLBACK (on_reboot),
+                                      state, NULL);
+  if (state->reboot_callback < 0)
+    {
+      g_autoptr(GError) error = NULL;
+
+      nlx_lxc_error_from_libvirt (&error);
+      g_warning ("Cannot watch libvirt's reboot events, so volumes are not "
+                 "mounted again when an instance reboots itself: %s",
+                 error->message);
+    }
 }
 
 /* Called with state->lock held. */
@@ -178,6 +239,9 @@ drop_connection (NlxDriverState *state)
   if (state->lifecycle_callback >= 0)
     virConnectDomainEventDeregisterAny (state->conn, state->lifecycle_callback);
   state->lifecycle_callback = -1;
+  if (state->reboot_callback >= 0)
+    virConnectDomainEventDeregisterAny (state->conn, state->reboot_callback);
+  state->reboot_callback = -1;
   virConnectUnregisterCloseCallback (state->conn, on_close);
   virConnectClose (state->conn);
   state->conn = NULL;
@@ -334,7 +398,9 @@ wait_for_init (virDomainPtr dom,
 
   while (g_get_monotonic_time () < deadline)
     {
-      if (virDomainIsActive (dom) != 1)
+      /* -1 is libvirtd gone (restarting): init is watched through /proc,
+       * which needs no libvirt. */
+      if (virDomainIsActive (dom) == 0)
         {
           g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                        _("Instance %s stopped while starting: its init "
@@ -465,9 +531,13 @@ drain_all (NlxDriverState *state,
       if (is_ours (doms[i], uuid))
         {
           char *key = g_strdup_printf ("%s %u", uuid, virDomainGetID (doms[i]));
+          g_autofree char *old_key = NULL;
           char *pty = NULL;
 
-          if (!g_hash_table_steal_extended (*ptys, key, NULL, (gpointer *) &pty))
+          /* Stealing hands back both halves; @key replaces the old key,
+           * which is ours to free. */
+          if (!g_hash_table_steal_extended (*ptys, key, (gpointer *) &old_key,
+                                            (gpointer *) &pty))
             pty = console_pty (doms[i]);
           drain_pty (state, pty, uuid);
           g_hash_table_insert (seen, key, pty);
@@ -584,24 +654,52 @@ request_shutdown (virDomainPtr dom,
   return TRUE;
 }
 
-/* Waits for the domain to stop, saving console output as it goes.
- * Returns whether it stopped in time. */
+/* Like virDomainIsActive(), but across a libvirtd restart: a handle of
+ * the old connection answers -1 for ever, so the domain is looked up
+ * again (reconnecting) and *@dom replaced.  -1 only while libvirtd cannot
+ * be asked; a domain gone meanwhile is inactive. */
+static int
+is_active (NlxDriverState *state,
+           virDomainPtr *dom,
+           const char *uuid)
+{
+  g_autoptr(GError) error = NULL;
+  virDomainPtr fresh;
+  int active = virDomainIsActive (*dom);
+
+  if (active >= 0)
+    return active;
+  fresh = lookup (state, uuid, &error);
+  if (fresh == NULL)
+    return g_error_matches (error, NLX_DRIVER_ERROR,
+                            NLX_DRIVER_ERROR_NOT_FOUND) ? 0 : -1;
+  virDomainFree (*dom);
+  *dom = fresh;
+  return virDomainIsActive (fresh);
+}
+
+/* Waits for the domain to stop, saving console output as it goes, and
+ * rides out a libvirtd restart meanwhile (see is_active()).  Returns
+ * whether it stopped in time. */
 static gboolean
 wait_inactive (NlxDriverState *state,
-               virDomainPtr dom,
+               virDomainPtr *dom,
                const char *uuid,
                guint timeout_s)
 {
   gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
-  g_autoptr(NlxLxcConsole) console = open_console (state, dom, uuid);
+  g_autoptr(NlxLxcConsole) console = open_console (state, *dom, uuid);
 
   for (;;)
     {
+      int active;
+
       if (console != NULL)
         nlx_lxc_console_read (console, POLL_INTERVAL_US / 1000, NULL);
       else
         g_usleep (POLL_INTERVAL_US);
-      if (virDomainIsActive (dom) != 1)
+      active = is_active (state, dom, uuid);
+      if (active == 0)
         {
           if (console != NULL)
             nlx_lxc_console_read (console, 0, NULL);
@@ -609,6 +707,9 @@ wait_inactive (NlxDriverState *state,
         }
       if (g_get_monotonic_time () >= deadline)
         return FALSE;
+      /* Not reconnecting 50 times a second while libvirtd is away. */
+      if (active < 0)
+        g_usleep (10 * POLL_INTERVAL_US);
     }
 }
 
@@ -768,6 +869,7 @@ mount_volumes (NlxDriverState *state,
                GError **error)
 {
   pid_t pid = init_pid (dom);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->mount_lock);
 
   for (guint i = 0; i < metadata->volumes->len; i++)
     {
@@ -829,6 +931,52 @@ start_instance (NlxDriverState *state,
     return TRUE;
   stop_now (dom, uuid, NULL);
   return FALSE;
+}
+
+/* The remount worker: mounts @uuid's volumes in the new container its
+ * init's reboot made.  The domain is looked up again, since a handle's
+ * id (the controller's pid) is the one from lookup time, and the mounts
+ * go into the mount namespace of the new controller's child, the new
+ * init, once it has exec'd (before that the container's root is not
+ * set up, and a mount made there would be lost).  A volume that cannot
+ * be mounted again stops the instance rather than leave it running
+ * without what the API says it has; starting it mounts again or fails
+ * with the reason. */
+static void
+remount (gpointer data,
+         gpointer user_data)
+{
+  g_autofree char *uuid = data;
+  NlxDriverState *state = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(virDomain) dom = NULL;
+  g_autoptr(NlxLxcMetadata) metadata = NULL;
+
+  if (state->remount_closed)
+    return;
+  dom = lookup (state, uuid, &error);
+  if (dom == NULL || (metadata = read_metadata (dom, &error)) == NULL)
+    {
+      g_warning ("Instance %s rebooted itself; its volumes are not mounted "
+                 "again: %s", uuid, error->message);
+      return;
+    }
+  if (metadata->volumes->len == 0 || virDomainIsActive (dom) != 1)
+    return;
+  if (wait_for_init (dom, uuid, &error) &&
+      mount_volumes (state, dom, uuid, metadata, &error))
+    {
+      g_message ("Instance %s rebooted itself; its volumes are mounted "
+                 "again", uuid);
+      return;
+    }
+  /* Stopped meanwhile (by us or by itself): nothing to mount in. */
+  if (virDomainIsActive (dom) != 1)
+    return;
+  g_warning ("Instance %s rebooted itself, but its volumes cannot be "
+             "mounted again, so it is stopped (start it to try again): %s",
+             uuid, error->message);
+  stop_now (dom, uuid, NULL);
 }
 
 /* libvirt_lxc sets up an unprivileged instance's root as the instance's
@@ -978,7 +1126,14 @@ lxc_init_host (GKeyFile *config,
 
   state = g_new0 (NlxDriverState, 1);
   g_mutex_init (&state->lock);
+  g_mutex_init (&state->event_lock);
   g_mutex_init (&state->console_lock);
+  g_mutex_init (&state->mount_lock);
+  state->reboot_callback = -1;
+  state->remounts = g_thread_pool_new_full (remount, state, g_free, 1, FALSE,
+                                            NULL);
+  state->bridge = nlx_config_get_string (config, "network", "bridge",
+                                         NLX_NETWORK_DEFAULT_BRIDGE);
 
   g_cond_init (&state->console_cond);
   state->uri = g_steal_pointer (&uri);
@@ -1005,12 +1160,28 @@ lxc_cleanup_host (NlxDriverState *state)
   g_mutex_unlock (&state->console_lock);
   g_thread_join (state->console_thread);
 
+  /* No new remounts, and the one running finishes before the
+   * connection goes. */
+  g_mutex_lock (&state->lock);
+  state->remount_closed = TRUE;
+  g_mutex_unlock (&state->lock);
+  g_thread_pool_free (state->remounts, TRUE, TRUE);
+
   g_mutex_lock (&state->lock);
   drop_connection (state);
   g_mutex_unlock (&state->lock);
+  /* An event libvirt was delivering as the callback went away. */
+  g_mutex_lock (&state->event_lock);
+  state->event_func = NULL;
+  g_mutex_unlock (&state->event_lock);
 
   g_mutex_clear (&state->lock);
+  g_mutex_clear (&state->event_lock);
+  g_clear_pointer (&state->instances_lock, nlx_lock_release);
+  g_clear_pointer (&state->bridge_lock, nlx_lock_release);
+  g_free (state->bridge);
   g_mutex_clear (&state->console_lock);
+  g_mutex_clear (&state->mount_lock);
   g_cond_clear (&state->console_cond);
   g_free (state->uri);
   g_free (state->instances_path);
@@ -1028,11 +1199,84 @@ lxc_watch_events (NlxDriverState *state,
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
 
+  if (func == NULL)
+    {
+      /* Deregistered first, so libvirt starts no new delivery; then the
+       * event lock waits out one in progress. */
+      if (state->conn != NULL && state->lifecycle_callback >= 0)
+        virConnectDomainEventDeregisterAny (state->conn,
+                                            state->lifecycle_callback);
+      state->lifecycle_callback = -1;
+      g_mutex_lock (&state->event_lock);
+      state->event_func = NULL;
+      state->event_data = NULL;
+      g_mutex_unlock (&state->event_lock);
+      return;
+    }
   g_return_if_fail (state->event_func == NULL);
+  g_mutex_lock (&state->event_lock);
   state->event_func = func;
   state->event_data = user_data;
+  g_mutex_unlock (&state->event_lock);
   if (state->conn != NULL)
     register_lifecycle (state);
+}
+
+/* One compute daemon per instances_path (two would each take the
+ * other's instance directories for stale leftovers) and per bridge (two
+ * allocators on one bridge hand out the same addresses).  The bridge's
+ * lock lives in the run directory, since a bridge has no directory of
+ * its own. */
+static gboolean
+lxc_lock_host (NlxDriverState *state,
+               GError **error)
+{
+  g_autofree char *instances = g_strdup_printf (_("instances_path %s"),
+                                                state->instances_path);
+  g_autofree char *bridge = g_strdup_printf (_("bridge %s"), state->bridge);
+  g_autofree char *file = g_strdup_printf ("bridge-%s.lock", state->bridge);
+  g_autofree char *path = g_build_filename (NLX_RUN_DIR, file, NULL);
+
+  g_return_val_if_fail (state->instances_lock == NULL, FALSE);
+  state->instances_lock = nlx_lock_acquire_dir (state->instances_path, 0711,
+                                                instances, error);
+  if (state->instances_lock == NULL)
+    return FALSE;
+  if (g_mkdir_with_parents (NLX_RUN_DIR, 0755) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot create the run directory %s: %s"), NLX_RUN_DIR,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (!nlx_network_bridge_name_is_valid (state->bridge))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("[network] bridge “%s” is not a valid interface name"),
+                   state->bridge);
+      return FALSE;
+    }
+  state->bridge_lock = nlx_lock_acquire (path, bridge, error);
+  return state->bridge_lock != NULL;
+}
+
+/* The vif spawn wrote into the domain's metadata. */
+static NlxVif *
+lxc_get_vif (NlxDriverState *state,
+             const char *uuid,
+             GError **error)
+{
+  g_autoptr(virDomain) dom = lookup (state, uuid, error);
+  g_autoptr(NlxLxcMetadata) metadata = NULL;
+
+  if (dom == NULL)
+    return NULL;
+  metadata = read_metadata (dom, error);
+  if (metadata == NULL || metadata->vif == NULL)
+    return NULL;
+  return g_steal_pointer (&metadata->vif);
 }
 
 static char **
@@ -1391,7 +1635,7 @@ lxc_reboot (NlxDriverState *state,
       /* As Nova does: shut down and start again, and fall back to a hard
        * reboot when init does not shut down in time. */
       if (request_shutdown (dom, uuid, &local_error) &&
-          wait_inactive (state, dom, uuid, state->soft_reboot_timeout_s))
+          wait_inactive (state, &dom, uuid, state->soft_reboot_timeout_s))
         return start_instance (state, dom, uuid, error);
       g_debug ("Soft reboot of instance %s fell back to hard: %s", uuid,
                local_error ? local_error->message : "timed out");
@@ -1424,7 +1668,7 @@ lxc_power_off (NlxDriverState *state,
   if (timeout_s > 0 && is_running (domain_state))
     {
       if (request_shutdown (dom, uuid, &local_error) &&
-          wait_inactive (state, dom, uuid, timeout_s))
+          wait_inactive (state, &dom, uuid, timeout_s))
         return TRUE;
       g_debug ("Instance %s did not power off within %u s, stopping it: %s",
                uuid, timeout_s,
@@ -1819,6 +2063,8 @@ static const NlxDriver lxc_driver = {
   .snapshot = lxc_snapshot,
   .get_available_resource = lxc_get_available_resource,
   .watch_events = lxc_watch_events,
+  .lock_host = lxc_lock_host,
+  .get_vif = lxc_get_vif,
 };
 
 G_MODULE_EXPORT const NlxDriver *nlx_driver_get (void);
