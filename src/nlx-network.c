@@ -1096,9 +1096,9 @@ ipam_save (NlxIpam *ipam,
   data = json_to_string (root, TRUE);
 
   if (!nlx_file_set_contents_full (ipam->path, data, -1,
-                                 G_FILE_SET_CONTENTS_CONSISTENT |
-                                 G_FILE_SET_CONTENTS_DURABLE,
-                                 0600, &local_error) ||
+                                   G_FILE_SET_CONTENTS_CONSISTENT |
+                                   G_FILE_SET_CONTENTS_DURABLE,
+                                   0600, &local_error) ||
       !sync_directory (ipam->path, &local_error))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,

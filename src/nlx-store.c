@@ -175,7 +175,8 @@ quarantine (NlxStore *store,
       return;
     }
   why = g_strconcat (to, ".reason", NULL);
-  nlx_file_set_contents_full (why, reason, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL);
+  nlx_file_set_contents_full (why, reason, -1,
+                              G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL);
   g_warning (_("Unreadable instance record %s: %s; moved to %s.  Its server "
                "is left alone and keeps its address: repair the record and "
                "move it back, or remove it once the server is gone"),

@@ -724,8 +724,8 @@ run (const char * const *argv,
   g_autofree char *err = NULL;
   int status;
 
-  if (!g_spawn_sync (cwd, (char **) argv, NULL, G_SPAWN_CLOEXEC_PIPES, NULL, NULL,
-                     &out, &err, &status, &local_error))
+  if (!g_spawn_sync (cwd, (char **) argv, NULL, G_SPAWN_CLOEXEC_PIPES, NULL,
+                     NULL, &out, &err, &status, &local_error))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("Cannot run %s to make volume “%s”: %s; is it "

@@ -47,7 +47,8 @@ trim_log (const char *log_path,
   if (length <= keep)
     return TRUE;
   return nlx_file_set_contents_full (log_path, contents + length - keep, keep,
-                                   G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
+                                     G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                     error);
 }
 
 struct _NlxLxcConsole {
