@@ -83,6 +83,7 @@ canonical_path (const char *path)
   if (real == NULL)
     return g_steal_pointer (&clean);
   /* realpath() memory belongs to libc's allocator, not GLib's. */
+  g_free (clean);
   clean = g_strdup (real);
   free (real);
   return g_steal_pointer (&clean);

@@ -2,6 +2,7 @@
  * and test bodies run in a subprocess */
 #include "config.h"
 
+#include <malloc.h>
 #include <stdarg.h>
 
 #include "nlx-test-tools.h"
@@ -110,4 +111,33 @@ nlx_test_case_dir (const char *template)
   g_assert_no_error (error);
   g_setenv ("NLX_TEST_DIR", dir, TRUE);
   return dir;
+}
+
+/* Bytes the C library's allocator has handed out and not had back. */
+gsize
+nlx_test_heap_in_use (void)
+{
+  return mallinfo2 ().uordblks;
+}
+
+/* Fails if @run, called NLX_TEST_LEAK_ROUNDS times, leaves the heap
+ * larger by more than NLX_TEST_LEAK_SLACK: a leak of even a few bytes a
+ * call shows up, without ASan or valgrind.  A warm-up first, so that
+ * caches filled once (GLib's slices, quarks) do not count. */
+void
+nlx_test_assert_no_leak (const char *what,
+                         void (*run) (gconstpointer data),
+                         gconstpointer data)
+{
+  gsize before, after;
+
+  for (guint i = 0; i < NLX_TEST_LEAK_ROUNDS / 10; i++)
+    run (data);
+  before = nlx_test_heap_in_use ();
+  for (guint i = 0; i < NLX_TEST_LEAK_ROUNDS; i++)
+    run (data);
+  after = nlx_test_heap_in_use ();
+  if (after > before + NLX_TEST_LEAK_SLACK)
+    g_error ("%s leaks: the heap grew by %" G_GSIZE_FORMAT " bytes in %d "
+             "calls", what, after - before, NLX_TEST_LEAK_ROUNDS);
 }

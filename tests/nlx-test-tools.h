@@ -13,4 +13,11 @@ void nlx_test_run_tool (const char *name,
 gboolean nlx_test_trap_body (guint timeout_s);
 char *nlx_test_case_dir (const char *template);
 
+gsize nlx_test_heap_in_use (void);
+#define NLX_TEST_LEAK_ROUNDS 20000
+#define NLX_TEST_LEAK_SLACK (64 * 1024)
+void nlx_test_assert_no_leak (const char *what,
+                              void (*run) (gconstpointer data),
+                              gconstpointer data);
+
 G_END_DECLS

@@ -276,6 +276,29 @@ test_id (void)
 }
 
 static void
+make_settings (gconstpointer data)
+{
+  g_autoptr(NlxVolumeSettings) settings =
+    nlx_volume_settings_new ((GKeyFile *) data, NULL);
+
+  g_assert_nonnull (settings);
+}
+
+/* Each root is made canonical; the fuzzer found that the path realpath()
+ * resolved replaced the cleaned one without freeing it. */
+static void
+test_settings_no_leak (void)
+{
+  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
+  const char *tmp = g_get_tmp_dir ();
+  g_autofree char *roots = g_strdup_printf ("%s//;/nlx-test-no-such-dir/", tmp);
+
+  g_key_file_set_string (keyfile, "volumes", "path", tmp);
+  g_key_file_set_string (keyfile, "volumes", "allowed_roots", roots);
+  nlx_test_assert_no_leak ("nlx_volume_settings_new", make_settings, keyfile);
+}
+
+static void
 test_settings_defaults (void)
 {
   g_autoptr(GError) error = NULL;
@@ -981,6 +1004,7 @@ main (int argc,
   g_test_add_func ("/nlx/volume/settings/defaults", test_settings_defaults);
   g_test_add_func ("/nlx/volume/settings/values", test_settings_values);
   g_test_add_func ("/nlx/volume/settings/invalid", test_settings_invalid);
+  g_test_add_func ("/nlx/volume/settings/no-leak", test_settings_no_leak);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     g_test_add (cases[i].path, Fixture, &cases[i], fixture_setup, run_case,
                 fixture_teardown);
