@@ -244,7 +244,7 @@ add_time (JsonBuilder *builder,
           const char *name,
           GDateTime *time)
 {
-  g_autofree char *text = g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ");
+  g_autofree char *text = nlx_time_to_string (time);
 
   add_string (builder, name, text);
 }

@@ -547,6 +547,7 @@ read_created_at (JsonObject *root,
 {
   g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
   g_autofree char *text = NULL;
+  g_autoptr(GDateTime) given = NULL;
   GDateTime *created;
 
   if (!json_object_has_member (root, "created_at"))
@@ -556,11 +557,14 @@ read_created_at (JsonObject *root,
   if (text == NULL)
     return NULL;
 
-  created = g_date_time_new_from_iso8601 (text, utc);
+  /* Kept in UTC, as it is written back; a time whose UTC form leaves
+   * years 1 to 9999 has none. */
+  given = g_date_time_new_from_iso8601 (text, utc);
+  created = given != NULL ? g_date_time_to_utc (given) : NULL;
   if (created == NULL)
     g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
                  _("Field “created_at” must be an ISO 8601 time such as "
-                   "2026-01-31T12:00:00Z"));
+                   "2026-01-31T12:00:00Z, from year 1 to 9999 in UTC"));
   return created;
 }
 
@@ -806,7 +810,7 @@ nlx_instance_to_node (const NlxInstance *instance)
     }
   json_builder_end_object (builder);
 
-  created = g_date_time_format (instance->created_at, "%Y-%m-%dT%H:%M:%SZ");
+  created = nlx_time_to_string (instance->created_at);
   json_builder_set_member_name (builder, "created_at");
   json_builder_add_string_value (builder, created);
   json_builder_end_object (builder);
@@ -820,6 +824,31 @@ nlx_instance_to_data (const NlxInstance *instance)
   g_autoptr(JsonNode) node = nlx_instance_to_node (instance);
 
   return json_to_string (node, TRUE);
+}
+
+/**
+ * nlx_time_to_string:
+ * @time: a time
+ *
+ * @time in UTC as ISO 8601 with a four-digit year ("0362-11-23T10:00:00Z"),
+ * the form records and the API use.  g_date_time_format()'s "%Y" drops
+ * leading zeros, which g_date_time_new_from_iso8601() then refuses.
+ *
+ * Returns: (transfer full): the text
+ */
+char *
+nlx_time_to_string (GDateTime *time)
+{
+  g_autoptr(GDateTime) utc = g_date_time_to_utc (time);
+
+  g_return_val_if_fail (utc != NULL, NULL);
+  return g_strdup_printf ("%04d-%02d-%02dT%02d:%02d:%02dZ",
+                          g_date_time_get_year (utc),
+                          g_date_time_get_month (utc),
+                          g_date_time_get_day_of_month (utc),
+                          g_date_time_get_hour (utc),
+                          g_date_time_get_minute (utc),
+                          g_date_time_get_second (utc));
 }
 
 /**

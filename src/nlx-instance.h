@@ -135,6 +135,8 @@ NlxInstance *nlx_instance_new_from_file (const char *path,
 JsonNode *nlx_instance_to_node (const NlxInstance *instance);
 char *nlx_instance_to_data (const NlxInstance *instance);
 
+char *nlx_time_to_string (GDateTime *time);
+
 char *nlx_instance_domain_name (const NlxInstance *instance);
 NlxVolumeAttachment *nlx_instance_find_volume (const NlxInstance *instance,
                                                const char *volume_id);

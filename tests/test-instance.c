@@ -229,6 +229,69 @@ test_vif (void)
     }
 }
 
+#define TIME_INSTANCE(created) \
+  "{\"uuid\": \"7e57d000-0000-4000-8000-000000000003\", \"name\": \"n\"," \
+  " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memory_mb\": 64," \
+  " \"root_gb\": 0}, \"image_ref\": \"i\", \"user_id\": \"u\"," \
+  " \"project_id\": \"p\", \"created_at\": \"" created "\"}"
+
+/* Found by the instance fuzzer: a year before 1000 was written without
+ * its leading zeros ("362-11-23…"), which the loader refuses, so the
+ * record of such an instance could not be read back; and a time with an
+ * offset was written with its local hour and a "Z", moving it. */
+static void
+test_created_at_round_trip (void)
+{
+  static const struct {
+    const char *given;
+    const char *written;
+  } cases[] = {
+    { "0362-11-23T10:00:00Z", "0362-11-23T10:00:00Z" },
+    { "0026-01-02T03:04:05Z", "0026-01-02T03:04:05Z" },
+    { "2026-01-31T12:34:56+02:00", "2026-01-31T10:34:56Z" },
+    { "2026-01-01T01:00:00-03:30", "2026-01-01T04:30:00Z" },
+    { "9999-12-31T23:59:59Z", "9999-12-31T23:59:59Z" },
+  };
+  /* In range only with their offset: no UTC time to store. */
+  static const char * const refused[] = {
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:00:00-02:00",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *json = g_strdup_printf (TIME_INSTANCE ("%s"),
+                                               cases[i].given);
+      g_autoptr(NlxInstance) instance = nlx_instance_new_from_data (json, -1,
+                                                                    &error);
+      g_autoptr(NlxInstance) again = NULL;
+      g_autofree char *text = NULL;
+      g_autofree char *expected = NULL;
+
+      g_assert_no_error (error);
+      text = nlx_instance_to_data (instance);
+      expected = g_strdup_printf ("\"created_at\" : \"%s\"", cases[i].written);
+      if (strstr (text, expected) == NULL)
+        g_error ("%s was written as:\n%s", cases[i].given, text);
+      again = nlx_instance_new_from_data (text, -1, &error);
+      g_assert_no_error (error);
+      g_assert_true (g_date_time_equal (instance->created_at,
+                                        again->created_at));
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *json = g_strdup_printf (TIME_INSTANCE ("%s"),
+                                               refused[i]);
+      g_autoptr(NlxInstance) instance = nlx_instance_new_from_data (json, -1,
+                                                                    &error);
+
+      g_assert_null (instance);
+      g_assert_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID);
+    }
+}
+
 static void
 test_missing_file (void)
 {
@@ -250,5 +313,7 @@ main (int argc,
   g_test_add_func ("/nlx/instance/bad-fields", test_bad_fields);
   g_test_add_func ("/nlx/instance/vif", test_vif);
   g_test_add_func ("/nlx/instance/missing-file", test_missing_file);
+  g_test_add_func ("/nlx/instance/created-at-round-trip",
+                   test_created_at_round_trip);
   return g_test_run ();
 }
