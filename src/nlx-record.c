@@ -158,10 +158,59 @@ lookup_state (const char * const *names,
   return FALSE;
 }
 
+/* Member @name of @object as a string: *value is NULL when it is absent
+ * or null; FALSE when it is anything but a string. */
+static gboolean
+get_optional_string (JsonObject *object,
+                     const char *name,
+                     const char **value)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  *value = NULL;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return FALSE;
+  *value = json_node_get_string (node);
+  return TRUE;
+}
+
+/* power_state: absent is NOSTATE; otherwise a number Nova gives one. */
+static gboolean
+get_power_state (JsonObject *object,
+                 NlxPowerState *state)
+{
+  static const NlxPowerState known[] = {
+    NLX_POWER_STATE_NOSTATE, NLX_POWER_STATE_RUNNING, NLX_POWER_STATE_PAUSED,
+    NLX_POWER_STATE_SHUTDOWN, NLX_POWER_STATE_CRASHED,
+    NLX_POWER_STATE_SUSPENDED,
+  };
+  JsonNode *node = json_object_get_member (object, "power_state");
+  gint64 value;
+
+  *state = NLX_POWER_STATE_NOSTATE;
+  if (node == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_INT64)
+    return FALSE;
+  value = json_node_get_int (node);
+  for (guint i = 0; i < G_N_ELEMENTS (known); i++)
+    if (value == known[i])
+      {
+        *state = known[i];
+        return TRUE;
+      }
+  return FALSE;
+}
+
 /**
  * nlx_record_new_from_node:
  *
- * Reads what nlx_record_to_node() wrote.
+ * Reads what nlx_record_to_node() wrote.  Every member must have its
+ * type and a known value; a damaged record is refused, naming the member.
  *
  * Returns: (transfer full): the record, or %NULL with a #NLX_MODEL_ERROR
  */
@@ -174,7 +223,10 @@ nlx_record_new_from_node (JsonNode *node,
   NlxInstance *instance;
   JsonObject *object;
   g_autoptr(GDateTime) updated_at = NULL;
+  const char *vm_text, *task_text, *updated_text, *fault, *pending_volume;
+  const char *wrong = NULL;
   guint vm_state, task_state;
+  NlxPowerState power_state;
 
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
     {
@@ -190,37 +242,37 @@ nlx_record_new_from_node (JsonNode *node,
     return NULL;
   record = nlx_record_new (instance);
 
-  updated_at = g_date_time_new_from_iso8601 (
-    json_object_get_string_member_with_default (object, "updated_at", ""), utc);
-  if (!lookup_state (vm_states, G_N_ELEMENTS (vm_states),
-                     json_object_get_string_member_with_default (object,
-                                                                 "vm_state", ""),
-                     &vm_state) ||
-      !lookup_state (task_states, G_N_ELEMENTS (task_states),
-                     json_object_get_string_member_with_default (object,
-                                                                 "task_state",
-                                                                 NULL),
-                     &task_state) ||
-      updated_at == NULL)
+  if (!get_optional_string (object, "vm_state", &vm_text) ||
+      !lookup_state (vm_states, G_N_ELEMENTS (vm_states), vm_text, &vm_state))
+    wrong = "vm_state";
+  else if (!get_optional_string (object, "task_state", &task_text) ||
+           !lookup_state (task_states, G_N_ELEMENTS (task_states), task_text,
+                          &task_state))
+    wrong = "task_state";
+  else if (!get_optional_string (object, "updated_at", &updated_text) ||
+           updated_text == NULL ||
+           (updated_at = g_date_time_new_from_iso8601 (updated_text,
+                                                       utc)) == NULL)
+    wrong = "updated_at";
+  else if (!get_power_state (object, &power_state))
+    wrong = "power_state";
+  else if (!get_optional_string (object, "fault", &fault))
+    wrong = "fault";
+  else if (!get_optional_string (object, "pending_volume", &pending_volume))
+    wrong = "pending_volume";
+  if (wrong != NULL)
     {
       g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
-                   _("Instance record %s has an unknown vm_state, task_state "
-                     "or updated_at"), instance->uuid);
+                   _("Instance record %s has an unknown value or the wrong "
+                     "type in “%s”"), instance->uuid, wrong);
       return NULL;
     }
   g_date_time_unref (record->updated_at);
   record->updated_at = g_steal_pointer (&updated_at);
   record->vm_state = vm_state;
   record->task_state = task_state;
-  record->power_state = json_object_get_int_member_with_default (object,
-                                                                 "power_state",
-                                                                 0);
-  record->fault = g_strdup (json_object_get_string_member_with_default (object,
-                                                                        "fault",
-                                                                        NULL));
-  record->pending_volume =
-    g_strdup (json_object_get_string_member_with_default (object,
-                                                          "pending_volume",
-                                                          NULL));
+  record->power_state = power_state;
+  record->fault = g_strdup (fault);
+  record->pending_volume = g_strdup (pending_volume);
   return g_steal_pointer (&record);
 }

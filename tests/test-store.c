@@ -215,6 +215,65 @@ test_refuses_unreadable (void)
   g_assert_no_error (error);
 }
 
+/* Found by the record fuzzer: a member of the wrong type made json-glib
+ * log a CRITICAL (and abort under G_DEBUG=fatal-criticals), and a power
+ * state no libvirt state maps to was taken as it was.  Each must be
+ * refused with a message naming the member. */
+static void
+test_wrong_types (void)
+{
+  static const struct {
+    const char *member;
+    const char *value;
+  } cases[] = {
+    { "fault", "{}" },
+    { "fault", "[\"x\"]" },
+    { "pending_volume", "[1]" },
+    { "updated_at", "{}" },
+    { "updated_at", "7" },
+    { "vm_state", "[]" },
+    { "vm_state", "3" },
+    { "task_state", "{}" },
+    { "task_state", "true" },
+    { "power_state", "{}" },
+    { "power_state", "\"1\"" },
+    { "power_state", "1.5" },
+    { "power_state", "99" },
+    { "power_state", "-1" },
+    { "power_state", "2" },
+  };
+  g_autoptr(NlxRecord) good = make_record ("7e57d000-0000-4000-8000-00000000000f");
+  g_autoptr(JsonNode) node = nlx_record_to_node (good);
+  g_autofree char *text = json_to_string (node, FALSE);
+  g_autoptr(NlxRecord) again = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* The record as written loads, so each case below fails for its one
+   * changed member. */
+  again = nlx_record_new_from_node (node, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (again);
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      /* Parsed afresh: json_node_copy() shares the object. */
+      g_autoptr(JsonNode) copy = json_from_string (text, NULL);
+      g_autoptr(JsonNode) value = json_from_string (cases[i].value, NULL);
+      g_autoptr(NlxRecord) record = NULL;
+      g_autoptr(GError) local_error = NULL;
+
+      json_object_set_member (json_node_get_object (copy), cases[i].member,
+                              g_steal_pointer (&value));
+      record = nlx_record_new_from_node (copy, &local_error);
+      if (record != NULL)
+        g_error ("%s = %s was accepted", cases[i].member, cases[i].value);
+      g_assert_error (local_error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID);
+      if (strstr (local_error->message, cases[i].member) == NULL)
+        g_error ("%s = %s: “%s” does not name the member", cases[i].member,
+                 cases[i].value, local_error->message);
+    }
+}
+
 int
 main (int argc,
       char **argv)
@@ -224,5 +283,6 @@ main (int argc,
   g_test_add_func ("/nlx/store/round-trip", test_round_trip);
   g_test_add_func ("/nlx/store/unreadable", test_unreadable);
   g_test_add_func ("/nlx/store/refuses-unreadable", test_refuses_unreadable);
+  g_test_add_func ("/nlx/record/wrong-types", test_wrong_types);
   return g_test_run ();
 }
