@@ -54,14 +54,41 @@ set_archive_error (GError **error,
   return FALSE;
 }
 
+/* The errors that say the host cannot write: full, failing, read-only,
+ * out of resources or permissions.  Any other error writing a member is
+ * the archive's doing, e.g. ENOTDIR for a member below one that is a
+ * regular file ("etc", then "etc/passwd"), which the fuzzer found
+ * reported as the host's fault. */
+static gboolean
+is_host_errno (int errsv)
+{
+  switch (errsv)
+    {
+    case ENOSPC:
+    case EDQUOT:
+    case EIO:
+    case EROFS:
+    case EFBIG:
+    case ENOMEM:
+    case EMFILE:
+    case ENFILE:
+    case EACCES:
+    case EPERM:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
 /* The disk writer refuses a hostile member (a ".." or a write through a
- * symbolic link) with no errno, where a failing disk sets one. */
+ * symbolic link) with no errno, and one that cannot exist (below a file)
+ * with an errno of its own; a failing disk sets one of is_host_errno(). */
 static gboolean
 set_write_error (GError **error,
                  const char *archive_path,
                  struct archive *writer)
 {
-  if (archive_errno (writer) > 0)
+  if (is_host_errno (archive_errno (writer)))
     return set_archive_error (error, archive_path, writer,
                               NLX_DRIVER_ERROR_FAILED);
   g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
@@ -168,14 +195,12 @@ nlx_archive_extract (const char *archive_path,
       while ((rc = archive_read_data_block (reader, &block, &size, &offset))
              == ARCHIVE_OK)
         if (archive_write_data_block (writer, block, size, offset) < ARCHIVE_WARN)
-          return set_archive_error (error, archive_path, writer,
-                              NLX_DRIVER_ERROR_FAILED);
+          return set_write_error (error, archive_path, writer);
       if (rc != ARCHIVE_EOF)
         return set_archive_error (error, archive_path, reader,
                               NLX_DRIVER_ERROR_INVALID_ARGUMENT);
       if (archive_write_finish_entry (writer) < ARCHIVE_WARN)
-        return set_archive_error (error, archive_path, writer,
-                              NLX_DRIVER_ERROR_FAILED);
+        return set_write_error (error, archive_path, writer);
     }
   if (rc != ARCHIVE_EOF)
     return set_archive_error (error, archive_path, reader,

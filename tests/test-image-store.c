@@ -831,6 +831,11 @@ case_refuse_hostile (Fixture *f)
   const Member hardlink_absolute[] = {
     { "passwd", 'h', "/etc/passwd", 0644, 0 },
   };
+  /* Found by the archive fuzzer: it was refused as the host's fault. */
+  const Member below_a_file[] = {
+    { "etc", 'f', "not a directory\n", 0644, 0 },
+    { "etc/passwd", 'f', "evil\n", 0644, 0 },
+  };
   const struct {
     const char *file;
     const Member *members;
@@ -853,6 +858,8 @@ case_refuse_hostile (Fixture *f)
     { "hardlink-absolute.tar", hardlink_absolute,
       G_N_ELEMENTS (hardlink_absolute),
       "*points outside it (“passwd”, a hard link to “/etc/passwd”)*" },
+    { "below-a-file.tar", below_a_file, G_N_ELEMENTS (below_a_file),
+      "*cannot be extracted safely*etc/passwd*" },
   };
 
   g_assert_cmpint (g_mkdir (outside, 0755), ==, 0);
