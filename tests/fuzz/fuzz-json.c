@@ -8,6 +8,33 @@
 #include "nlx-fuzz.h"
 #include "nlx-json.h"
 
+/* json-glib 1.6.6 writes some doubles as JSON no reader takes (1e-8 as
+ * "1e-08.0"); nova-lxc writes no doubles, so documents holding one are
+ * only checked for being read. */
+static gboolean
+has_double (JsonNode *node)
+{
+  if (JSON_NODE_HOLDS_VALUE (node))
+    return json_node_get_value_type (node) == G_TYPE_DOUBLE;
+  if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        if (has_double (json_array_get_element (array, i)))
+          return TRUE;
+    }
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_autoptr(GList) members = json_object_get_values (json_node_get_object (node));
+
+      for (GList *l = members; l != NULL; l = l->next)
+        if (has_double (l->data))
+          return TRUE;
+    }
+  return FALSE;
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data,
                         size_t size)
@@ -31,6 +58,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
         nlx_fuzz_fail ("refused without a readable message");
       return 0;
     }
+  if (has_double (root))
+    return 0;
   text = json_to_string (root, FALSE);
   if (!g_utf8_validate (text, -1, NULL))
     nlx_fuzz_fail ("accepted what is not UTF-8: %s", text);
