@@ -61,9 +61,10 @@ typedef struct {
  *
  * What get_available_resource reports, with Nova's field names.
  * @hypervisor_version is encoded as libvirt does: major * 1000000 +
- * minor * 1000 + release.  A driver's @vcpus_used counts every active
- * domain of the host, as Nova's libvirt driver does; the compute daemon,
- * which knows its own instances, reports theirs instead.
+ * minor * 1000 + release.  A driver's @vcpus_used counts the active
+ * instances it made (the lxc driver: those under its instances_path),
+ * never other domains of the host; the compute daemon, which knows its
+ * own records, counts exactly theirs.
  */
 typedef struct {
   guint vcpus;

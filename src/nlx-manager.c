@@ -2316,9 +2316,10 @@ read_resources (GTask *task,
       g_task_return_error (task, error);
       return;
     }
-  /* The driver counts every active domain on the host, other services'
-   * too; this service's vcpus are those of its own instances that run
-   * (a paused one keeps its vcpus, as libvirt counts it). */
+  /* The driver counts the domains it made, which can include some whose
+   * records are gone; this service's vcpus are those of its own
+   * instances that run (a paused one keeps its vcpus, as libvirt counts
+   * it). */
   resources->vcpus_used = 0;
   for (guint i = 0; request->uuids[i] != NULL; i++)
     {

@@ -2024,14 +2024,24 @@ lxc_get_available_resource (NlxDriverState *state,
     }
   g_free (stats);
 
+  /* This driver's instances only: named as nova-lxc names them and with
+   * their directory under this instances_path.  Other containers of the
+   * host, and another compute service's, are not counted. */
   n = virConnectListAllDomains (conn, &doms,
                                 VIR_CONNECT_LIST_DOMAINS_ACTIVE);
   for (int i = 0; i < n; i++)
     {
+      char uuid[VIR_UUID_STRING_BUFLEN];
       virDomainInfo info;
 
-      if (virDomainGetInfo (doms[i], &info) == 0)
-        res->vcpus_used += info.nrVirtCpu;
+      if (is_ours (doms[i], uuid))
+        {
+          g_autofree char *dir = instance_dir (state, uuid);
+
+          if (g_file_test (dir, G_FILE_TEST_IS_DIR) &&
+              virDomainGetInfo (doms[i], &info) == 0)
+            res->vcpus_used += info.nrVirtCpu;
+        }
       virDomainFree (doms[i]);
     }
   free (doms);

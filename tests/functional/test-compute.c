@@ -1577,7 +1577,11 @@ test_boot_from_volume (Fixture *f)
   g_autofree char *after = NULL;
   g_autofree char *id = NULL;
   g_autofree char *upper = NULL;
+  g_autofree char *attachments = NULL;
+  g_autofree char *root_attachment = NULL;
   g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) listed = NULL;
+  JsonArray *list;
 
   create_volume (f, "nlxtest-root", root_tree);
   create_volume (f, "nlxtest-data", tree);
@@ -1608,6 +1612,23 @@ test_boot_from_volume (Fixture *f)
                        "changed\nhello from a volume");
   nlx_test_expect_fault (f->session, "DELETE", "/v2.1/os-volumes/nlxtest-root",
                          NULL, 409, "conflictingRequest");
+  /* The root volume is an attachment at "/", first, and is not
+   * detached: 409, and the server keeps running on it. */
+  attachments = g_strconcat ("/v2.1/servers/", id, "/os-volume_attachments",
+                             NULL);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", attachments, NULL, &listed),
+                   ==, 200);
+  list = json_object_get_array_member (json_node_get_object (listed),
+                                       "volumeAttachments");
+  g_assert_cmpuint (json_array_get_length (list), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (list, 0),
+                                                  "volumeId"), ==, "nlxtest-root");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (list, 0),
+                                                  "device"), ==, "/");
+  root_attachment = g_strconcat (attachments, "/nlxtest-root", NULL);
+  nlx_test_expect_fault (f->session, "DELETE", root_attachment, NULL, 409,
+                         "conflictingRequest");
+  assert_in_container (f, id, "cat /etc/nlxtest", 0, "changed");
   delete_and_check (f, id);
   g_assert_cmpuint (loop_devices_of (id), ==, 0);
   after = file_checksum (root_path);

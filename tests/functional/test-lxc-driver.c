@@ -43,6 +43,8 @@ typedef struct {
   char *root;
   char *uuid;
   char *foreign;  /* a non-nova domain a case may create */
+  char *foreign_uuid; /* and one named as ours, but another service's */
+  char *foreign_ours;
   NlxVirt *virt;
   virConnectPtr conn;  /* our own look from outside */
 } Fixture;
@@ -116,6 +118,8 @@ fixture_setup (Fixture *f,
     }
   f->root = g_build_filename (f->dir, "root", NULL);
   f->foreign = g_strdup_printf ("nlxtest-foreign-%.8s", f->uuid + 5);
+  f->foreign_uuid = g_strconcat ("7e57f", f->uuid + 5, NULL);
+  f->foreign_ours = g_strdup_printf ("instance-%.8s", f->foreign_uuid);
   instances = g_build_filename (f->dir, "instances", NULL);
   g_key_file_set_string (config, "DEFAULT", "instances_path", instances);
   g_key_file_set_string (config, "libvirt", "wait_soft_reboot_seconds", "20");
@@ -145,11 +149,15 @@ fixture_teardown (Fixture *f,
     {
       g_autoptr(GError) error = NULL;
       g_autoptr(virDomain) foreign = virDomainLookupByName (f->conn, f->foreign);
+      g_autoptr(virDomain) foreign_ours = virDomainLookupByUUIDString (
+        f->conn, f->foreign_uuid);
       g_autofree char *instance_dir = g_build_filename (f->dir, "instances",
                                                         f->uuid, NULL);
 
       if (foreign != NULL)
         virDomainDestroy (foreign);
+      if (foreign_ours != NULL)
+        virDomainDestroy (foreign_ours);
       nlx_virt_destroy (f->virt, f->uuid, &error);
       g_assert_no_error (error);
       /* destroy removes the instance directory itself. */
@@ -168,6 +176,8 @@ fixture_teardown (Fixture *f,
   g_free (f->root);
   g_free (f->uuid);
   g_free (f->foreign);
+  g_free (f->foreign_uuid);
+  g_free (f->foreign_ours);
 }
 
 static void
@@ -606,6 +616,26 @@ case_console_bounded (Fixture *f)
   g_assert_nonnull (strstr (log, "nlx-test boot "));
 }
 
+/* Starts a transient domain of 2 vcpus named @name on the test's root,
+ * which teardown destroys; @uuid (or a random one) is its uuid. */
+static void
+start_foreign (Fixture *f,
+               const char *name,
+               const char *uuid)
+{
+  g_autofree char *random = g_uuid_string_random ();
+  g_autofree char *xml = g_strdup_printf (
+    "<domain type='lxc'><name>%s</name><uuid>%s</uuid>"
+    "<memory unit='MiB'>64</memory><vcpu>2</vcpu><os><type>exe</type>"
+    "<init>/sbin/init</init></os><features><privnet/></features><devices>"
+    "<filesystem type='mount'><source dir='%s'/><target dir='/'/>"
+    "</filesystem><console type='pty'/></devices></domain>", name,
+    uuid != NULL ? uuid : random, f->root);
+  g_autoptr(virDomain) dom = virDomainCreateXML (f->conn, xml, 0);
+
+  g_assert_nonnull (dom);
+}
+
 static void
 case_resources (Fixture *f)
 {
@@ -625,10 +655,20 @@ case_resources (Fixture *f)
   g_assert_cmpuint (before->hypervisor_version, >, 0);
   g_assert_cmpstr (before->hypervisor_hostname, !=, "");
 
+  /* Only this driver's instances count: not a container nova-lxc did
+   * not make, nor one named as nova-lxc names them but made by another
+   * compute service (not under this instances_path); each has 2 vcpus.
+   * Other tests' instances on the host are not counted either. */
+  start_foreign (f, f->foreign, NULL);
+  start_foreign (f, f->foreign_ours, f->foreign_uuid);
+  g_clear_pointer (&before, nlx_host_resources_free);
+  before = nlx_virt_get_available_resource (f->virt, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (before->vcpus_used, ==, 0);
   spawn (f);
   after = nlx_virt_get_available_resource (f->virt, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (after->vcpus_used, >=, before->vcpus_used + 1);
+  g_assert_cmpuint (after->vcpus_used, ==, 1);
 }
 
 /* A domain nova-lxc did not make is never listed, even when its name
