@@ -51,6 +51,10 @@
 #define MIX_INTERVAL_US (20 * 1000)
 /* How often a worker looks at its server while it is busy. */
 #define POLL_INTERVAL_US (250 * 1000)
+/* Cycles each server goes through in the warm-up: the daemon's malloc
+ * arenas (one per worker thread, up to 8 per core) grow to their size
+ * under concurrent operations, which is not a leak. */
+#define WARMUP_CYCLES 3
 /* Requests each mix client sends during the warm-up. */
 #define WARMUP_REQUESTS 400
 #define DAEMON_START_TIMEOUT_S 60
@@ -169,7 +173,7 @@ typedef struct {
   char *volume;
   guint generation;
   guint step;
-  gboolean cycled;              /* completed a cycle in this phase */
+  guint cycled;                 /* cycles completed in this phase */
   gboolean parked;
 } Slot;
 
@@ -1329,6 +1333,8 @@ worker_thread (gpointer data)
   guint refused = 0;
   gboolean deleting = FALSE;
 
+  g_usleep (g_random_int_range (0, 3000) * 1000);
+
   while (!interrupted)
     {
       g_auto(ServerView) view = { 0 };
@@ -1338,7 +1344,7 @@ worker_thread (gpointer data)
       if (phase != seen)
         {
           g_mutex_lock (&soak->lock);
-          slot->cycled = FALSE;
+          slot->cycled = 0;
           slot->parked = FALSE;
           g_mutex_unlock (&soak->lock);
           seen = phase;
@@ -1385,7 +1391,7 @@ worker_thread (gpointer data)
           slot->step = 0;
           g_mutex_lock (&soak->lock);
           soak->counts.cycles++;
-          slot->cycled = TRUE;
+          slot->cycled++;
           /* Parks with a new, idle server. */
           g_mutex_unlock (&soak->lock);
           continue;
@@ -1403,7 +1409,7 @@ worker_thread (gpointer data)
 
       g_mutex_lock (&soak->lock);
       park = (phase == PHASE_STOP ||
-              (phase == PHASE_WARMUP && slot->cycled)) &&
+              (phase == PHASE_WARMUP && slot->cycled >= WARMUP_CYCLES)) &&
              !g_str_equal (view.status, "ERROR");
       slot->parked = park;
       g_mutex_unlock (&soak->lock);
@@ -2004,6 +2010,7 @@ compare_events (gconstpointer a,
  * when it is measured. */
 static GArray *
 plan_events (Soak *soak,
+             GRand *rand,
              gint64 soak_start,
              int kills,
              int restarts)
@@ -2027,7 +2034,7 @@ plan_events (Soak *soak,
       for (int i = 0; i < kills + restarts; i++)
         {
           Event event = {
-            .at = soak_start + (gint64) (g_random_double_range (from, to) *
+            .at = soak_start + (gint64) (g_rand_double_range (rand, from, to) *
                                          G_USEC_PER_SEC),
             .libvirtd = i >= kills
           };
@@ -2181,6 +2188,8 @@ run (Soak *soak,
   g_autofree char *text = NULL;
   g_autoptr(Client) client = NULL;
   g_autoptr(GArray) events = NULL;
+  /* The moments of the kills and restarts, the same for the same seed. */
+  g_autoptr(GRand) rand = g_rand_new_with_seed ((guint32) opt_seed);
   MixArgs mix_args[2] = { { soak, FALSE }, { soak, TRUE } };
   GThread *mix[2] = { NULL, NULL };
   gint64 soak_start, soak_end, next_report;
@@ -2228,9 +2237,9 @@ run (Soak *soak,
       soak->slots[i].thread = g_thread_new ("worker", worker_thread,
                                             &soak->slots[i]);
     }
-  note (soak, "warm-up: %d servers once through %s; %d requests per "
-        "listener", SERVERS, "attach reboot stop start detach snapshot "
-        "delete create", WARMUP_REQUESTS);
+  note (soak, "warm-up: %d servers %d times through %s; %d requests per "
+        "listener", SERVERS, WARMUP_CYCLES, "attach reboot stop start detach "
+        "snapshot delete create", WARMUP_REQUESTS);
   if (!wait_parked (soak, SETTLE_TIMEOUT_S, error))
     goto out;
   for (;;)
@@ -2254,11 +2263,12 @@ run (Soak *soak,
 
   /* The soak. */
   if (kills < 0)
-    kills = opt_duration >= 300 ? g_random_int_range (3, 6)
+    kills = opt_duration >= 300 ? g_rand_int_range (rand, 3, 6)
                                 : MAX (1, opt_duration / 40);
   soak_start = g_get_monotonic_time ();
   soak_end = soak_start + (gint64) opt_duration * G_USEC_PER_SEC;
-  events = plan_events (soak, soak_start, kills, opt_libvirtd_restarts);
+  events = plan_events (soak, rand, soak_start, kills,
+                        opt_libvirtd_restarts);
   next_report = soak_start + REPORT_INTERVAL_S * G_USEC_PER_SEC;
   g_mutex_lock (&soak->lock);
   soak->pause_mix = FALSE;
@@ -2542,7 +2552,6 @@ main (int argc,
     }
   if (opt_seed == 0)
     opt_seed = g_get_real_time () % 1000000;
-  g_random_set_seed ((guint32) opt_seed);
 
   nlx_lxc_error_silence_libvirt ();
   conn = virConnectOpen (URI);
