@@ -583,6 +583,26 @@ domain_state (const char *uuid)
   return result;
 }
 
+/* Waits until libvirtd answers: someone else may be restarting it. */
+static gboolean
+wait_libvirt (guint timeout_s)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline && !interrupted)
+    {
+      virConnectPtr conn = virConnectOpen (URI);
+
+      if (conn != NULL)
+        {
+          virConnectClose (conn);
+          return TRUE;
+        }
+      g_usleep (500 * 1000);
+    }
+  return FALSE;
+}
+
 /* ---- the daemon ---------------------------------------------------------- */
 
 static void
@@ -1156,7 +1176,12 @@ judge_error (Client *client,
 {
   Soak *soak = slot->soak;
   DomainState state = domain_state (slot->id);
-  gboolean false_error = state == DOMAIN_RUNNING || state == DOMAIN_SHUTOFF;
+  gboolean false_error;
+
+  /* An ERROR while libvirtd is down is judged once it is back. */
+  if (state == DOMAIN_UNKNOWN && wait_libvirt (120))
+    state = domain_state (slot->id);
+  false_error = state == DOMAIN_RUNNING || state == DOMAIN_SHUTOFF;
 
   g_mutex_lock (&soak->lock);
   soak->counts.errors++;
@@ -1687,11 +1712,13 @@ count_veths (Soak *soak,
 }
 
 /* The live servers as the daemon lists them, each checked against
- * libvirt; the volumes attached. */
+ * libvirt; the volumes attached.  Sets @unreachable, and judges
+ * nothing, when libvirt did not answer about a server. */
 static gboolean
 count_servers (Soak *soak,
                Client *client,
-               Figures *figures)
+               Figures *figures,
+               gboolean *unreachable)
 {
   g_autoptr(JsonNode) reply = NULL;
   g_autoptr(JsonNode) volumes_reply = NULL;
@@ -1715,6 +1742,11 @@ count_servers (Soak *soak,
       DomainState domain = domain_state (id);
       gboolean agrees;
 
+      if (domain == DOMAIN_UNKNOWN)
+        {
+          *unreachable = TRUE;
+          return TRUE;
+        }
       if (g_strcmp0 (state, "ACTIVE") == 0)
         {
           figures->active++;
@@ -1761,17 +1793,38 @@ measure (Soak *soak,
                                               NULL);
   g_autoptr(GPtrArray) uuids = NULL;
 
-  memset (figures, 0, sizeof *figures);
+  for (guint attempt = 0; with_daemon; attempt++)
+    {
+      gboolean unreachable = FALSE;
+
+      memset (figures, 0, sizeof *figures);
+      if (!wait_libvirt (120))
+        problem (soak, "libvirt at " URI " did not answer for 120 s");
+      if (!count_servers (soak, client, figures, &unreachable))
+        problem (soak, "could not list the servers and volumes to measure");
+      if (!unreachable)
+        break;
+      if (attempt == 10)
+        {
+          problem (soak, "libvirt kept going away while the servers were "
+                   "checked against it");
+          break;
+        }
+      note (soak, "libvirt went away while measuring; again in 3 s");
+      g_usleep (3 * G_USEC_PER_SEC);
+    }
   if (with_daemon)
     {
-      if (!count_servers (soak, client, figures))
-        problem (soak, "could not list the servers and volumes to measure");
       figures->fds = daemon_fds (soak->daemon);
       figures->rss_kib = proc_status_field (soak->daemon, "VmRSS");
       figures->threads = proc_status_field (soak->daemon, "Threads");
     }
   else
-    figures->fds = figures->rss_kib = figures->threads = -1;
+    {
+      memset (figures, 0, sizeof *figures);
+      figures->fds = figures->rss_kib = figures->threads = -1;
+      wait_libvirt (120);
+    }
   figures->records = count_dir (records, ".json", &figures->record_temporaries);
   figures->addresses = count_addresses (soak);
   figures->images = count_dir (images, NULL, NULL);
