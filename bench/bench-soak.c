@@ -70,6 +70,10 @@
  * refuses operations with 503 until it sees it: 503s this long after a
  * libvirtd restart are expected. */
 #define LIBVIRTD_GRACE_US (10 * G_USEC_PER_SEC)
+/* Someone else's libvirtd restart is seen when its pid goes, which
+ * tools/libvirtd-service gives up to 10 s after it asked libvirtd to
+ * stop; libvirtd fails calls meanwhile. */
+#define FOREIGN_BEFORE_US (12 * G_USEC_PER_SEC)
 /* Threads the daemon's worker pool may keep idle, and fds a settled
  * daemon may hold more at the end than at the start (a libvirt
  * reconnect, the log reopened): beyond these it leaked. */
@@ -201,6 +205,7 @@ struct Soak {
   GPtrArray *problems;          /* false ERRORs, lost servers, ... */
   GPtrArray *snapshot_ids;      /* images made and not yet deleted */
   Phase phase;
+  gint stop_workers;            /* atomic */
   gboolean stop_mix;
   gboolean pause_mix;
   guint mix_done[2];
@@ -268,12 +273,13 @@ get_phase (Soak *soak)
 
 static void
 window_open (Soak *soak,
-             WindowKind kind)
+             WindowKind kind,
+             gint64 before_us)
 {
   Window *window = g_new0 (Window, 1);
 
   window->kind = kind;
-  window->start = g_get_monotonic_time ();
+  window->start = g_get_monotonic_time () - before_us;
   window->end = G_MAXINT64;
   g_mutex_lock (&soak->lock);
   g_ptr_array_add (soak->windows, window);
@@ -799,7 +805,7 @@ daemon_kill_restart (Soak *soak,
 {
   guint served = total_requests (soak) - soak->requests_at_last_start;
 
-  window_open (soak, WINDOW_DAEMON);
+  window_open (soak, WINDOW_DAEMON, 0);
   note (soak, "SIGKILL to nova-lxc-compute %d (it answered %u requests)",
         soak->daemon, served);
   kill (soak->daemon, SIGKILL);
@@ -834,7 +840,7 @@ static gboolean
 libvirtd_restart (Soak *soak,
                   GError **error)
 {
-  window_open (soak, WINDOW_LIBVIRTD);
+  window_open (soak, WINDOW_LIBVIRTD, 0);
   note (soak, "stopping libvirtd (tools/libvirtd-service stop)");
   if (!run_libvirtd_service ("stop", error))
     return FALSE;
@@ -1140,7 +1146,8 @@ slot_create (Client *client,
     {
       /* The daemon may have made it before it died: names are unique. */
       while ((found = find_by_name (client, name)) == NULL &&
-             !interrupted && client_call (client, CALL_GOOD, "GET", "",
+             !interrupted && !g_atomic_int_get (&slot->soak->stop_workers) &&
+             client_call (client, CALL_GOOD, "GET", "",
                                           NULL, &status, NULL) == FALSE)
         g_usleep (POLL_INTERVAL_US);
       if (found == NULL)
@@ -1360,7 +1367,7 @@ worker_thread (gpointer data)
 
   g_usleep (g_random_int_range (0, 3000) * 1000);
 
-  while (!interrupted)
+  while (!interrupted && !g_atomic_int_get (&soak->stop_workers))
     {
       g_auto(ServerView) view = { 0 };
       Phase phase = get_phase (soak);
@@ -1456,7 +1463,8 @@ worker_thread (gpointer data)
       else if (++refused >= 20)
         {
           /* A state the cycle does not expect (PAUSED, say): move on. */
-          note (soak, "server %s (slot %u) is %s; skipping %s", slot->id,
+          note (soak, "server %s (slot %u), %s: %s refused or not "
+                "applicable 20 times; skipping it", slot->id,
                 slot->index, view.status, op_names[cycle[slot->step]]);
           refused = 0;
           if (slot->step + 1 < G_N_ELEMENTS (cycle))
@@ -1480,6 +1488,8 @@ typedef struct {
   int record_temporaries;
   int addresses;
   int images;
+  int images_listed;            /* nlxsoak-* images the API lists */
+  int scratch;                  /* entries of state/snapshots */
   int volumes;
   /* the host */
   int domains;
@@ -1770,8 +1780,9 @@ count_servers (Soak *soak,
     {
       JsonObject *volume = json_array_get_object_element (volumes, i);
       JsonNode *attachments = json_object_get_member (volume, "attachments");
+      const char *id = string_member (volume, "id");
 
-      if (g_str_has_prefix (string_member (volume, "id") ?: "", "nlxsoak-"))
+      if (id != NULL && g_str_has_prefix (id, "nlxsoak-"))
         figures->volumes++;
       if (attachments != NULL && JSON_NODE_HOLDS_ARRAY (attachments))
         figures->attached += json_array_get_length (json_node_get_array (attachments));
@@ -1789,6 +1800,8 @@ measure (Soak *soak,
                                                "records", NULL);
   g_autofree char *images = g_build_filename (soak->tmp_dir, "state",
                                               "images", NULL);
+  g_autofree char *scratch = g_build_filename (soak->tmp_dir, "state",
+                                               "snapshots", NULL);
   g_autofree char *bridge = g_build_filename ("/sys/class/net", soak->bridge,
                                               NULL);
   g_autoptr(GPtrArray) uuids = NULL;
@@ -1828,6 +1841,26 @@ measure (Soak *soak,
   figures->records = count_dir (records, ".json", &figures->record_temporaries);
   figures->addresses = count_addresses (soak);
   figures->images = count_dir (images, NULL, NULL);
+  figures->scratch = count_dir (scratch, NULL, NULL);
+  if (with_daemon)
+    {
+      g_autoptr(JsonNode) reply = NULL;
+      JsonArray *list;
+      guint status;
+
+      /* A snapshot whose answer a kill lost is an image all the same. */
+      if (client_call (client, CALL_GOOD, "GET", "/images", NULL, &status,
+                       &reply) && status == SOUP_STATUS_OK &&
+          (list = array_member (reply, "images")) != NULL)
+        for (guint i = 0; i < json_array_get_length (list); i++)
+          {
+            const char *name = string_member (json_array_get_object_element (list, i),
+                                              "name");
+
+            if (name != NULL && g_str_has_prefix (name, "nlxsoak-"))
+              figures->images_listed++;
+          }
+    }
   uuids = run_uuids (soak);
   if (!count_domains (soak, uuids, &figures->domains, &figures->domains_active,
                       NULL))
@@ -1985,6 +2018,8 @@ print_table (Soak *soak,
                                                e->attached);
   g_autofree char *mounts = g_strdup_printf ("%d x live; then 0",
                                              MOUNTS_PER_SERVER);
+  g_autofree char *listed = g_strdup_printf ("%d listed; then 0",
+                                             e->images_listed);
   g_autofree char *unexplained = g_strdup_printf ("%u outside outages",
                                                   unexplained_5xx);
 
@@ -2016,7 +2051,9 @@ print_table (Soak *soak,
   row (&v, "veths nlx-XXXXXXXX", s->veths, e->veths, c->veths, active,
        e->veths == e->active && c->veths == 0);
   row (&v, "store images (snapshots)", s->images, e->images, c->images,
-       "0", e->images == 0 && c->images == 0);
+       listed, e->images == e->images_listed && c->images == 0);
+  row (&v, "snapshot scratch (snapshots/)", s->scratch, e->scratch,
+       c->scratch, "0", e->scratch == 0 && c->scratch == 0);
   row (&v, "servers libvirt contradicts", s->contradicted, e->contradicted,
        -1, "0", e->contradicted == 0);
   row (&v, "requests answered", s->counts.requests, e->counts.requests, -1,
@@ -2336,7 +2373,7 @@ run (Soak *soak,
           problem (soak, "nova-lxc-compute died by itself (wait status %d); "
                    "starting it again", status);
           print_log_tail (soak, 20);
-          window_open (soak, WINDOW_DAEMON);
+          window_open (soak, WINDOW_DAEMON, 0);
           if (!daemon_start (soak, error))
             goto out;
           window_close (soak, WINDOW_DAEMON, G_USEC_PER_SEC);
@@ -2347,12 +2384,12 @@ run (Soak *soak,
           if (now == 0)
             {
               note (soak, "libvirtd %d went away (not this bench)", libvirtd);
-              window_open (soak, WINDOW_FOREIGN);
+              window_open (soak, WINDOW_FOREIGN, FOREIGN_BEFORE_US);
             }
           else
             {
               note (soak, "libvirtd is now %d (not this bench)", now);
-              window_open (soak, WINDOW_FOREIGN);
+              window_open (soak, WINDOW_FOREIGN, FOREIGN_BEFORE_US);
               window_close (soak, WINDOW_FOREIGN, LIBVIRTD_GRACE_US);
             }
           libvirtd = now;
@@ -2417,7 +2454,7 @@ out:
 static void
 stop_workers (Soak *soak)
 {
-  interrupted = interrupted ? interrupted : 2;
+  g_atomic_int_set (&soak->stop_workers, 1);
   for (guint i = 0; i < SERVERS; i++)
     if (soak->slots[i].thread != NULL)
       g_thread_join (g_steal_pointer (&soak->slots[i].thread));
@@ -2493,8 +2530,9 @@ delete_through_api (Soak *soak,
         {
           JsonObject *image = json_array_get_object_element (list, i);
 
-          if (g_str_has_prefix (string_member (image, "name") ?: "",
-                                "nlxsoak-"))
+          const char *name = string_member (image, "name");
+
+          if (name != NULL && g_str_has_prefix (name, "nlxsoak-"))
             g_ptr_array_add (images, g_strdup (string_member (image, "id")));
         }
   }
