@@ -2529,7 +2529,6 @@ delete_through_api (Soak *soak,
       for (guint i = 0; i < json_array_get_length (list); i++)
         {
           JsonObject *image = json_array_get_object_element (list, i);
-
           const char *name = string_member (image, "name");
 
           if (name != NULL && g_str_has_prefix (name, "nlxsoak-"))
