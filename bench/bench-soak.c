@@ -51,6 +51,10 @@
 #define MIX_INTERVAL_US (20 * 1000)
 /* How often a worker looks at its server while it is busy. */
 #define POLL_INTERVAL_US (250 * 1000)
+/* Cycles each server goes through in the warm-up: the daemon's malloc
+ * arenas (one per worker thread, up to 8 per core) grow to their size
+ * under concurrent operations, which is not a leak. */
+#define WARMUP_CYCLES 3
 /* Requests each mix client sends during the warm-up. */
 #define WARMUP_REQUESTS 400
 #define DAEMON_START_TIMEOUT_S 60
@@ -66,6 +70,10 @@
  * refuses operations with 503 until it sees it: 503s this long after a
  * libvirtd restart are expected. */
 #define LIBVIRTD_GRACE_US (10 * G_USEC_PER_SEC)
+/* Someone else's libvirtd restart is seen when its pid goes, which
+ * tools/libvirtd-service gives up to 10 s after it asked libvirtd to
+ * stop; libvirtd fails calls meanwhile. */
+#define FOREIGN_BEFORE_US (12 * G_USEC_PER_SEC)
 /* Threads the daemon's worker pool may keep idle, and fds a settled
  * daemon may hold more at the end than at the start (a libvirt
  * reconnect, the log reopened): beyond these it leaked. */
@@ -169,7 +177,7 @@ typedef struct {
   char *volume;
   guint generation;
   guint step;
-  gboolean cycled;              /* completed a cycle in this phase */
+  guint cycled;                 /* cycles completed in this phase */
   gboolean parked;
 } Slot;
 
@@ -197,6 +205,7 @@ struct Soak {
   GPtrArray *problems;          /* false ERRORs, lost servers, ... */
   GPtrArray *snapshot_ids;      /* images made and not yet deleted */
   Phase phase;
+  gint stop_workers;            /* atomic */
   gboolean stop_mix;
   gboolean pause_mix;
   guint mix_done[2];
@@ -264,12 +273,13 @@ get_phase (Soak *soak)
 
 static void
 window_open (Soak *soak,
-             WindowKind kind)
+             WindowKind kind,
+             gint64 before_us)
 {
   Window *window = g_new0 (Window, 1);
 
   window->kind = kind;
-  window->start = g_get_monotonic_time ();
+  window->start = g_get_monotonic_time () - before_us;
   window->end = G_MAXINT64;
   g_mutex_lock (&soak->lock);
   g_ptr_array_add (soak->windows, window);
@@ -579,6 +589,26 @@ domain_state (const char *uuid)
   return result;
 }
 
+/* Waits until libvirtd answers: someone else may be restarting it. */
+static gboolean
+wait_libvirt (guint timeout_s)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline && !interrupted)
+    {
+      virConnectPtr conn = virConnectOpen (URI);
+
+      if (conn != NULL)
+        {
+          virConnectClose (conn);
+          return TRUE;
+        }
+      g_usleep (500 * 1000);
+    }
+  return FALSE;
+}
+
 /* ---- the daemon ---------------------------------------------------------- */
 
 static void
@@ -775,7 +805,7 @@ daemon_kill_restart (Soak *soak,
 {
   guint served = total_requests (soak) - soak->requests_at_last_start;
 
-  window_open (soak, WINDOW_DAEMON);
+  window_open (soak, WINDOW_DAEMON, 0);
   note (soak, "SIGKILL to nova-lxc-compute %d (it answered %u requests)",
         soak->daemon, served);
   kill (soak->daemon, SIGKILL);
@@ -810,7 +840,7 @@ static gboolean
 libvirtd_restart (Soak *soak,
                   GError **error)
 {
-  window_open (soak, WINDOW_LIBVIRTD);
+  window_open (soak, WINDOW_LIBVIRTD, 0);
   note (soak, "stopping libvirtd (tools/libvirtd-service stop)");
   if (!run_libvirtd_service ("stop", error))
     return FALSE;
@@ -1116,7 +1146,8 @@ slot_create (Client *client,
     {
       /* The daemon may have made it before it died: names are unique. */
       while ((found = find_by_name (client, name)) == NULL &&
-             !interrupted && client_call (client, CALL_GOOD, "GET", "",
+             !interrupted && !g_atomic_int_get (&slot->soak->stop_workers) &&
+             client_call (client, CALL_GOOD, "GET", "",
                                           NULL, &status, NULL) == FALSE)
         g_usleep (POLL_INTERVAL_US);
       if (found == NULL)
@@ -1152,7 +1183,12 @@ judge_error (Client *client,
 {
   Soak *soak = slot->soak;
   DomainState state = domain_state (slot->id);
-  gboolean false_error = state == DOMAIN_RUNNING || state == DOMAIN_SHUTOFF;
+  gboolean false_error;
+
+  /* An ERROR while libvirtd is down is judged once it is back. */
+  if (state == DOMAIN_UNKNOWN && wait_libvirt (120))
+    state = domain_state (slot->id);
+  false_error = state == DOMAIN_RUNNING || state == DOMAIN_SHUTOFF;
 
   g_mutex_lock (&soak->lock);
   soak->counts.errors++;
@@ -1329,7 +1365,9 @@ worker_thread (gpointer data)
   guint refused = 0;
   gboolean deleting = FALSE;
 
-  while (!interrupted)
+  g_usleep (g_random_int_range (0, 3000) * 1000);
+
+  while (!interrupted && !g_atomic_int_get (&soak->stop_workers))
     {
       g_auto(ServerView) view = { 0 };
       Phase phase = get_phase (soak);
@@ -1338,7 +1376,7 @@ worker_thread (gpointer data)
       if (phase != seen)
         {
           g_mutex_lock (&soak->lock);
-          slot->cycled = FALSE;
+          slot->cycled = 0;
           slot->parked = FALSE;
           g_mutex_unlock (&soak->lock);
           seen = phase;
@@ -1385,7 +1423,7 @@ worker_thread (gpointer data)
           slot->step = 0;
           g_mutex_lock (&soak->lock);
           soak->counts.cycles++;
-          slot->cycled = TRUE;
+          slot->cycled++;
           /* Parks with a new, idle server. */
           g_mutex_unlock (&soak->lock);
           continue;
@@ -1403,7 +1441,7 @@ worker_thread (gpointer data)
 
       g_mutex_lock (&soak->lock);
       park = (phase == PHASE_STOP ||
-              (phase == PHASE_WARMUP && slot->cycled)) &&
+              (phase == PHASE_WARMUP && slot->cycled >= WARMUP_CYCLES)) &&
              !g_str_equal (view.status, "ERROR");
       slot->parked = park;
       g_mutex_unlock (&soak->lock);
@@ -1425,7 +1463,8 @@ worker_thread (gpointer data)
       else if (++refused >= 20)
         {
           /* A state the cycle does not expect (PAUSED, say): move on. */
-          note (soak, "server %s (slot %u) is %s; skipping %s", slot->id,
+          note (soak, "server %s (slot %u), %s: %s refused or not "
+                "applicable 20 times; skipping it", slot->id,
                 slot->index, view.status, op_names[cycle[slot->step]]);
           refused = 0;
           if (slot->step + 1 < G_N_ELEMENTS (cycle))
@@ -1449,6 +1488,8 @@ typedef struct {
   int record_temporaries;
   int addresses;
   int images;
+  int images_listed;            /* nlxsoak-* images the API lists */
+  int scratch;                  /* entries of state/snapshots */
   int volumes;
   /* the host */
   int domains;
@@ -1681,11 +1722,13 @@ count_veths (Soak *soak,
 }
 
 /* The live servers as the daemon lists them, each checked against
- * libvirt; the volumes attached. */
+ * libvirt; the volumes attached.  Sets @unreachable, and judges
+ * nothing, when libvirt did not answer about a server. */
 static gboolean
 count_servers (Soak *soak,
                Client *client,
-               Figures *figures)
+               Figures *figures,
+               gboolean *unreachable)
 {
   g_autoptr(JsonNode) reply = NULL;
   g_autoptr(JsonNode) volumes_reply = NULL;
@@ -1709,6 +1752,11 @@ count_servers (Soak *soak,
       DomainState domain = domain_state (id);
       gboolean agrees;
 
+      if (domain == DOMAIN_UNKNOWN)
+        {
+          *unreachable = TRUE;
+          return TRUE;
+        }
       if (g_strcmp0 (state, "ACTIVE") == 0)
         {
           figures->active++;
@@ -1732,8 +1780,9 @@ count_servers (Soak *soak,
     {
       JsonObject *volume = json_array_get_object_element (volumes, i);
       JsonNode *attachments = json_object_get_member (volume, "attachments");
+      const char *id = string_member (volume, "id");
 
-      if (g_str_has_prefix (string_member (volume, "id") ?: "", "nlxsoak-"))
+      if (id != NULL && g_str_has_prefix (id, "nlxsoak-"))
         figures->volumes++;
       if (attachments != NULL && JSON_NODE_HOLDS_ARRAY (attachments))
         figures->attached += json_array_get_length (json_node_get_array (attachments));
@@ -1751,24 +1800,67 @@ measure (Soak *soak,
                                                "records", NULL);
   g_autofree char *images = g_build_filename (soak->tmp_dir, "state",
                                               "images", NULL);
+  g_autofree char *scratch = g_build_filename (soak->tmp_dir, "state",
+                                               "snapshots", NULL);
   g_autofree char *bridge = g_build_filename ("/sys/class/net", soak->bridge,
                                               NULL);
   g_autoptr(GPtrArray) uuids = NULL;
 
-  memset (figures, 0, sizeof *figures);
+  for (guint attempt = 0; with_daemon; attempt++)
+    {
+      gboolean unreachable = FALSE;
+
+      memset (figures, 0, sizeof *figures);
+      if (!wait_libvirt (120))
+        problem (soak, "libvirt at " URI " did not answer for 120 s");
+      if (!count_servers (soak, client, figures, &unreachable))
+        problem (soak, "could not list the servers and volumes to measure");
+      if (!unreachable)
+        break;
+      if (attempt == 10)
+        {
+          problem (soak, "libvirt kept going away while the servers were "
+                   "checked against it");
+          break;
+        }
+      note (soak, "libvirt went away while measuring; again in 3 s");
+      g_usleep (3 * G_USEC_PER_SEC);
+    }
   if (with_daemon)
     {
-      if (!count_servers (soak, client, figures))
-        problem (soak, "could not list the servers and volumes to measure");
       figures->fds = daemon_fds (soak->daemon);
       figures->rss_kib = proc_status_field (soak->daemon, "VmRSS");
       figures->threads = proc_status_field (soak->daemon, "Threads");
     }
   else
-    figures->fds = figures->rss_kib = figures->threads = -1;
+    {
+      memset (figures, 0, sizeof *figures);
+      figures->fds = figures->rss_kib = figures->threads = -1;
+      wait_libvirt (120);
+    }
   figures->records = count_dir (records, ".json", &figures->record_temporaries);
   figures->addresses = count_addresses (soak);
   figures->images = count_dir (images, NULL, NULL);
+  figures->scratch = count_dir (scratch, NULL, NULL);
+  if (with_daemon)
+    {
+      g_autoptr(JsonNode) reply = NULL;
+      JsonArray *list;
+      guint status;
+
+      /* A snapshot whose answer a kill lost is an image all the same. */
+      if (client_call (client, CALL_GOOD, "GET", "/images", NULL, &status,
+                       &reply) && status == SOUP_STATUS_OK &&
+          (list = array_member (reply, "images")) != NULL)
+        for (guint i = 0; i < json_array_get_length (list); i++)
+          {
+            const char *name = string_member (json_array_get_object_element (list, i),
+                                              "name");
+
+            if (name != NULL && g_str_has_prefix (name, "nlxsoak-"))
+              figures->images_listed++;
+          }
+    }
   uuids = run_uuids (soak);
   if (!count_domains (soak, uuids, &figures->domains, &figures->domains_active,
                       NULL))
@@ -1926,6 +2018,8 @@ print_table (Soak *soak,
                                                e->attached);
   g_autofree char *mounts = g_strdup_printf ("%d x live; then 0",
                                              MOUNTS_PER_SERVER);
+  g_autofree char *listed = g_strdup_printf ("%d listed; then 0",
+                                             e->images_listed);
   g_autofree char *unexplained = g_strdup_printf ("%u outside outages",
                                                   unexplained_5xx);
 
@@ -1957,7 +2051,9 @@ print_table (Soak *soak,
   row (&v, "veths nlx-XXXXXXXX", s->veths, e->veths, c->veths, active,
        e->veths == e->active && c->veths == 0);
   row (&v, "store images (snapshots)", s->images, e->images, c->images,
-       "0", e->images == 0 && c->images == 0);
+       listed, e->images == e->images_listed && c->images == 0);
+  row (&v, "snapshot scratch (snapshots/)", s->scratch, e->scratch,
+       c->scratch, "0", e->scratch == 0 && c->scratch == 0);
   row (&v, "servers libvirt contradicts", s->contradicted, e->contradicted,
        -1, "0", e->contradicted == 0);
   row (&v, "requests answered", s->counts.requests, e->counts.requests, -1,
@@ -2004,6 +2100,7 @@ compare_events (gconstpointer a,
  * when it is measured. */
 static GArray *
 plan_events (Soak *soak,
+             GRand *rand,
              gint64 soak_start,
              int kills,
              int restarts)
@@ -2027,7 +2124,7 @@ plan_events (Soak *soak,
       for (int i = 0; i < kills + restarts; i++)
         {
           Event event = {
-            .at = soak_start + (gint64) (g_random_double_range (from, to) *
+            .at = soak_start + (gint64) (g_rand_double_range (rand, from, to) *
                                          G_USEC_PER_SEC),
             .libvirtd = i >= kills
           };
@@ -2181,6 +2278,8 @@ run (Soak *soak,
   g_autofree char *text = NULL;
   g_autoptr(Client) client = NULL;
   g_autoptr(GArray) events = NULL;
+  /* The moments of the kills and restarts, the same for the same seed. */
+  g_autoptr(GRand) rand = g_rand_new_with_seed ((guint32) opt_seed);
   MixArgs mix_args[2] = { { soak, FALSE }, { soak, TRUE } };
   GThread *mix[2] = { NULL, NULL };
   gint64 soak_start, soak_end, next_report;
@@ -2228,9 +2327,9 @@ run (Soak *soak,
       soak->slots[i].thread = g_thread_new ("worker", worker_thread,
                                             &soak->slots[i]);
     }
-  note (soak, "warm-up: %d servers once through %s; %d requests per "
-        "listener", SERVERS, "attach reboot stop start detach snapshot "
-        "delete create", WARMUP_REQUESTS);
+  note (soak, "warm-up: %d servers %d times through %s; %d requests per "
+        "listener", SERVERS, WARMUP_CYCLES, "attach reboot stop start detach "
+        "snapshot delete create", WARMUP_REQUESTS);
   if (!wait_parked (soak, SETTLE_TIMEOUT_S, error))
     goto out;
   for (;;)
@@ -2254,11 +2353,12 @@ run (Soak *soak,
 
   /* The soak. */
   if (kills < 0)
-    kills = opt_duration >= 300 ? g_random_int_range (3, 6)
+    kills = opt_duration >= 300 ? g_rand_int_range (rand, 3, 6)
                                 : MAX (1, opt_duration / 40);
   soak_start = g_get_monotonic_time ();
   soak_end = soak_start + (gint64) opt_duration * G_USEC_PER_SEC;
-  events = plan_events (soak, soak_start, kills, opt_libvirtd_restarts);
+  events = plan_events (soak, rand, soak_start, kills,
+                        opt_libvirtd_restarts);
   next_report = soak_start + REPORT_INTERVAL_S * G_USEC_PER_SEC;
   g_mutex_lock (&soak->lock);
   soak->pause_mix = FALSE;
@@ -2273,7 +2373,7 @@ run (Soak *soak,
           problem (soak, "nova-lxc-compute died by itself (wait status %d); "
                    "starting it again", status);
           print_log_tail (soak, 20);
-          window_open (soak, WINDOW_DAEMON);
+          window_open (soak, WINDOW_DAEMON, 0);
           if (!daemon_start (soak, error))
             goto out;
           window_close (soak, WINDOW_DAEMON, G_USEC_PER_SEC);
@@ -2284,12 +2384,12 @@ run (Soak *soak,
           if (now == 0)
             {
               note (soak, "libvirtd %d went away (not this bench)", libvirtd);
-              window_open (soak, WINDOW_FOREIGN);
+              window_open (soak, WINDOW_FOREIGN, FOREIGN_BEFORE_US);
             }
           else
             {
               note (soak, "libvirtd is now %d (not this bench)", now);
-              window_open (soak, WINDOW_FOREIGN);
+              window_open (soak, WINDOW_FOREIGN, FOREIGN_BEFORE_US);
               window_close (soak, WINDOW_FOREIGN, LIBVIRTD_GRACE_US);
             }
           libvirtd = now;
@@ -2354,7 +2454,7 @@ out:
 static void
 stop_workers (Soak *soak)
 {
-  interrupted = interrupted ? interrupted : 2;
+  g_atomic_int_set (&soak->stop_workers, 1);
   for (guint i = 0; i < SERVERS; i++)
     if (soak->slots[i].thread != NULL)
       g_thread_join (g_steal_pointer (&soak->slots[i].thread));
@@ -2429,9 +2529,9 @@ delete_through_api (Soak *soak,
       for (guint i = 0; i < json_array_get_length (list); i++)
         {
           JsonObject *image = json_array_get_object_element (list, i);
+          const char *name = string_member (image, "name");
 
-          if (g_str_has_prefix (string_member (image, "name") ?: "",
-                                "nlxsoak-"))
+          if (name != NULL && g_str_has_prefix (name, "nlxsoak-"))
             g_ptr_array_add (images, g_strdup (string_member (image, "id")));
         }
   }
@@ -2542,7 +2642,6 @@ main (int argc,
     }
   if (opt_seed == 0)
     opt_seed = g_get_real_time () % 1000000;
-  g_random_set_seed ((guint32) opt_seed);
 
   nlx_lxc_error_silence_libvirt ();
   conn = virConnectOpen (URI);
