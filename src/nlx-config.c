@@ -402,6 +402,44 @@ config_read (GKeyFile *keyfile,
 }
 
 /**
+ * nlx_config_load_keyfile:
+ * @keyfile: an empty key file
+ * @path: the configuration file
+ * @error: return location for an error naming @path
+ *
+ * Reads @path into @keyfile; not g_key_file_load_from_file(), whose
+ * descriptor is not close-on-exec.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+nlx_config_load_keyfile (GKeyFile *keyfile,
+                         const char *path,
+                         GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *data = NULL;
+  gsize length;
+
+  if (!nlx_file_get_contents (path, &data, &length, &local_error))
+    {
+      int errsv = errno;
+
+      g_set_error (error, local_error->domain, local_error->code,
+                   _("Cannot read configuration %s: %s"), path,
+                   g_strerror (errsv));
+      return FALSE;
+    }
+  if (!g_key_file_load_from_data (keyfile, data, length, G_KEY_FILE_NONE,
+                                  error))
+    {
+      g_prefix_error (error, _("Cannot read configuration %s: "), path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
  * nlx_config_new_from_file:
  * @path: the configuration file
  * @error: return location for a #NLX_CONFIG_ERROR or #G_KEY_FILE_ERROR
@@ -414,27 +452,10 @@ nlx_config_new_from_file (const char *path,
                           GError **error)
 {
   g_autoptr(GKeyFile) keyfile = g_key_file_new ();
-  g_autoptr(GError) local_error = NULL;
-  g_autofree char *data = NULL;
-  gsize length;
   NlxConfig *config;
 
-  /* Not g_key_file_load_from_file(): its descriptor is not close-on-exec. */
-  if (!nlx_file_get_contents (path, &data, &length, &local_error))
-    {
-      int errsv = errno;
-
-      g_set_error (error, local_error->domain, local_error->code,
-                   _("Cannot read configuration %s: %s"), path,
-                   g_strerror (errsv));
-      return NULL;
-    }
-  if (!g_key_file_load_from_data (keyfile, data, length, G_KEY_FILE_NONE,
-                                  error))
-    {
-      g_prefix_error (error, _("Cannot read configuration %s: "), path);
-      return NULL;
-    }
+  if (!nlx_config_load_keyfile (keyfile, path, error))
+    return NULL;
   config = config_read (keyfile, error);
   if (config == NULL)
     g_prefix_error (error, "%s: ", path);

@@ -75,6 +75,9 @@ typedef struct {
   GPtrArray *images;
 } NlxConfig;
 
+gboolean nlx_config_load_keyfile (GKeyFile *keyfile,
+                                  const char *path,
+                                  GError **error);
 NlxConfig *nlx_config_new_from_file (const char *path,
                                      GError **error);
 NlxConfig *nlx_config_new_from_data (const char *data,

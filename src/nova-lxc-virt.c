@@ -4,11 +4,10 @@
  * up, for debugging a driver, and for the quick start. */
 #include "config.h"
 
-#include <errno.h>
 #include <locale.h>
 #include <glib/gi18n-lib.h>
 
-#include "nlx-file.h"
+#include "nlx-config.h"
 #include "nlx-virt.h"
 
 #define DEFAULT_CONFIG NLX_SYSCONF_DIR "/nova-lxc.conf"
@@ -66,28 +65,11 @@ load_config (GError **error)
 {
   g_autoptr(GKeyFile) config = g_key_file_new ();
   const char *path = opt_config ? opt_config : DEFAULT_CONFIG;
-  g_autoptr(GError) local_error = NULL;
-  g_autofree char *data = NULL;
-  gsize length;
 
   if (opt_config == NULL && !g_file_test (path, G_FILE_TEST_EXISTS))
     return g_steal_pointer (&config);
-  /* Not g_key_file_load_from_file(): its descriptor is not close-on-exec. */
-  if (!nlx_file_get_contents (path, &data, &length, &local_error))
-    {
-      int errsv = errno;
-
-      g_set_error (error, local_error->domain, local_error->code,
-                   _("Cannot read configuration %s: %s"), path,
-                   g_strerror (errsv));
-      return NULL;
-    }
-  if (!g_key_file_load_from_data (config, data, length, G_KEY_FILE_NONE,
-                                  error))
-    {
-      g_prefix_error (error, _("Cannot read configuration %s: "), path);
-      return NULL;
-    }
+  if (!nlx_config_load_keyfile (config, path, error))
+    return NULL;
   return g_steal_pointer (&config);
 }
 

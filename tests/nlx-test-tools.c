@@ -141,3 +141,17 @@ nlx_test_assert_no_leak (const char *what,
     g_error ("%s leaks: the heap grew by %" G_GSIZE_FORMAT " bytes in %d "
              "calls", what, after - before, NLX_TEST_LEAK_ROUNDS);
 }
+
+/* Descriptors this process holds now: a long-lived daemon's calls must
+ * leave none open. */
+guint
+nlx_test_count_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}

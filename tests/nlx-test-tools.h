@@ -13,6 +13,7 @@ void nlx_test_run_tool (const char *name,
 gboolean nlx_test_trap_body (guint timeout_s);
 char *nlx_test_case_dir (const char *template);
 
+guint nlx_test_count_fds (void);
 gsize nlx_test_heap_in_use (void);
 #define NLX_TEST_LEAK_ROUNDS 20000
 #define NLX_TEST_LEAK_SLACK (64 * 1024)

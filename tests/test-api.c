@@ -17,6 +17,7 @@
 #include "nlx-json.h"
 #include "nlx-network.h"
 #include "nlx-test-client.h"
+#include "nlx-test-tools.h"
 
 #define DELAY_MS 150
 
@@ -1931,18 +1932,6 @@ raw_exchange (GSocket *socket,
   return g_string_free (reply, FALSE);
 }
 
-static guint
-count_fds (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
 static guint64
 resident_kib (void)
 {
@@ -1987,7 +1976,7 @@ test_connections_keep_alive (Fixture *f,
       /* The first round warms up allocations that stay. */
       guint n = round == 0 ? 200 : 5000;
 
-      fds_before = count_fds ();
+      fds_before = nlx_test_count_fds ();
       rss_before = resident_kib ();
       for (guint p = 0; p < G_N_ELEMENTS (ports); p++)
         for (guint i = 0; i < n; i++)
@@ -2000,7 +1989,7 @@ test_connections_keep_alive (Fixture *f,
             /* The client keeps its end open: only the daemon closes. */
           }
       wait_for_connections (f, 0);
-      fds_after = count_fds ();
+      fds_after = nlx_test_count_fds ();
       rss_after = resident_kib ();
       g_test_message ("%u requests on each listener: fds %u -> %u, "
                       "RSS %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT " KiB",
@@ -2018,7 +2007,7 @@ test_connections_idle (Fixture *f,
                        gconstpointer data)
 {
   g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
-  guint fds_before = count_fds ();
+  guint fds_before = nlx_test_count_fds ();
   guint closed = 0;
 
   for (guint i = 0; i < 500; i++)
@@ -2063,7 +2052,7 @@ test_connections_idle (Fixture *f,
   /* All of them are closed once request_timeout (3 s) has passed... */
   wait_for_connections (f, 0);
   g_ptr_array_set_size (held, 0);
-  g_assert_cmpuint (count_fds (), <=, fds_before + 2);
+  g_assert_cmpuint (nlx_test_count_fds (), <=, fds_before + 2);
   /* ...and the daemon still answers. */
   g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/flavors", NULL, NULL),
                    ==, 200);

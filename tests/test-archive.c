@@ -297,31 +297,18 @@ get_member (GPtrArray *members,
   return m;
 }
 
-/* The daemon lives long: no call may leave a descriptor open. */
-static guint
-count_fds (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
 static void
 write_tree_ok (Fixture *f,
                GArray *uid_map,
                GArray *gid_map)
 {
   g_autoptr(GError) error = NULL;
-  guint fds = count_fds ();
+  guint fds = nlx_test_count_fds ();
 
   g_assert_true (nlx_archive_write_tree (f->src, f->tar, uid_map, gid_map,
                                          &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (count_fds (), ==, fds);
+  g_assert_cmpuint (nlx_test_count_fds (), ==, fds);
 }
 
 /* Writing fails with a message matching @pattern; neither the tarball
@@ -338,11 +325,11 @@ assert_write_fails (Fixture *f,
   g_autofree char *hidden = g_strdup_printf (".%s.", base);
   g_autoptr(GDir) listing = NULL;
   const char *name;
-  guint fds = count_fds ();
+  guint fds = nlx_test_count_fds ();
 
   g_assert_false (nlx_archive_write_tree (dir, tar, NULL, NULL, &error));
   g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
-  g_assert_cmpuint (count_fds (), ==, fds);
+  g_assert_cmpuint (nlx_test_count_fds (), ==, fds);
   if (!g_pattern_match_simple (pattern, error->message))
     g_error ("“%s” does not match “%s”", error->message, pattern);
   g_test_message ("failed as expected: %s", error->message);
