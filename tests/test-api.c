@@ -1260,7 +1260,7 @@ volume_of (Fixture *f,
 }
 
 /* Volumes and attachments with Nova's shapes and refusals; the lxc
- * driver's side is tests/functional/test-compute's. */
+ * driver's side is tests/functional/test-volumes's. */
 static void
 test_volumes (Fixture *f,
               gconstpointer data)

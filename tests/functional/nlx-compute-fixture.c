@@ -1,0 +1,731 @@
+/* nlx-compute-fixture.c: what the tempest-style functional tests share
+ *
+ * Each case starts a private daemon with the lxc driver against the host's
+ * libvirtd (its own socket, records, instance directories and busybox
+ * image, all in a temporary directory) and drives it over HTTP only, as
+ * tempest's api/compute tests drive Nova.  Cases run in a subprocess; the
+ * parent then kills whatever daemon is left and removes every domain the
+ * daemon's records name, so a failed case leaves nothing behind.  Servers
+ * get random uuids from the daemon, hence domain names like an operator's,
+ * but the driver refuses to take a name that exists, and teardown only
+ * touches the uuids this case's daemon recorded.
+ *
+ * Tests share this fixture, so that cases about one subject sit in one
+ * program and the programs run side by side under make -j. */
+#include "config.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <glib/gstdio.h>
+#include <gio/gunixsocketaddress.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "nlx-file.h"
+#include "nlx-lxc-volume.h"
+#include "nlx-mount.h"
+#include "nlx-test-client.h"
+#include "nlx-test-tools.h"
+#include "nlx-compute-fixture.h"
+
+static void
+ignore_libvirt_error (void *opaque,
+                      virErrorPtr err)
+{
+}
+
+void
+run_command (const char * const *argv)
+{
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                NULL, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_spawn_check_wait_status (status, &error);
+  g_assert_no_error (error);
+}
+
+/* ---- the daemon -------------------------------------------------------- */
+
+static char *
+pid_file (Fixture *f)
+{
+  return g_build_filename (f->dir, "daemon.pid", NULL);
+}
+
+GPid
+daemon_pid (Fixture *f)
+{
+  g_autofree char *path = pid_file (f);
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return 0;
+  return (GPid) g_ascii_strtoll (text, NULL, 10);
+}
+
+static gboolean
+socket_answers (Fixture *f)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (f->socket);
+  g_autoptr(GSocketConnection) connection =
+    g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, NULL);
+
+  return connection != NULL;
+}
+
+void
+daemon_start (Fixture *f)
+{
+  g_autofree char *program = g_build_filename (g_getenv ("NLX_TOP_BUILDDIR"),
+                                               "src", "nova-lxc-compute", NULL);
+  g_autofree char *log = g_build_filename (f->dir, "daemon.log", NULL);
+  g_autofree char *path = pid_file (f);
+  g_autofree char *pid_text = NULL;
+  /* Not the case's stdout: the test harness waits for it to close. */
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autoptr(GSubprocess) daemon = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + START_TIMEOUT_US;
+
+  g_subprocess_launcher_set_stderr_file_path (launcher, log);
+  daemon = g_subprocess_launcher_spawn (launcher, &error, program, "--debug",
+                                        "--config", f->config, NULL);
+  g_assert_no_error (error);
+  pid_text = g_strdup (g_subprocess_get_identifier (daemon));
+  g_file_set_contents (path, pid_text, -1, &error);
+  g_assert_no_error (error);
+
+  while (!socket_answers (f))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("nova-lxc-compute did not answer; see %s", log);
+      g_usleep (50 * 1000);
+    }
+}
+
+/* Stops the daemon with @signal and reaps it. */
+void
+daemon_stop (Fixture *f,
+             int signal)
+{
+  g_autofree char *path = pid_file (f);
+  GPid pid = daemon_pid (f);
+
+  if (pid <= 0)
+    return;
+  kill (pid, signal);
+  waitpid (pid, NULL, 0);
+  g_unlink (path);
+}
+
+/* ---- fixture ----------------------------------------------------------- */
+
+void
+write_config (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *root = g_build_filename (f->dir, "root", NULL);
+  g_autofree char *text = g_strdup_printf (
+    "[DEFAULT]\n"
+    "compute_driver = lxc\n"
+    "state_path = %s/state\n"
+    "instances_path = %s/instances\n"
+    /* Lifecycle events must do the work, not the periodic sync. */
+    "sync_power_state_interval = 3600\n"
+    "shutdown_timeout = 20\n"
+    "[api]\nsocket = %s\n"
+    "[libvirt]\nwait_soft_reboot_seconds = 20\n"
+    "[flavor m1.tiny]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
+    "[flavor m1.privileged]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
+    "privileged = true\n"
+    "[image " IMAGE "]\npath = %s\nos_shutdown_signal = SIGUSR2\n"
+    "[image " BROKEN_IMAGE "]\npath = %s\nos_init_path = /no/such/init\n"
+    "[image " DEAF_IMAGE "]\npath = %s\nos_shutdown_signal = SIGHUP\n"
+    "[volumes]\npath = %s/volumes\n%s"
+    "[network]\nbridge = %s\ncidr = %s.0/24\n",
+    f->dir, f->dir, f->socket, root, root, root, f->dir,
+    f->verify_fsck ? "verify = fsck\n" : "", f->bridge, f->subnet);
+
+  g_file_set_contents (f->config, text, -1, &error);
+  g_assert_no_error (error);
+}
+
+/* Lets the test run commands inside a container as its init's children
+ * (its cgroup, its capabilities), which virsh lxc-enter-namespace does
+ * not: the agent runs what appears as /dev/nlxtest.sh, /dev being a tmpfs
+ * of each container's own. */
+static void
+add_agent (const char *root)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *agent = g_build_filename (root, "sbin", "nlxtest-agent", NULL);
+  g_autofree char *inittab = g_build_filename (root, "etc", "inittab", NULL);
+  g_autofree char *probe = g_build_filename (g_getenv ("NLX_TOP_BUILDDIR"),
+                                             "tests", "functional",
+                                             "nlxtest-probe", NULL);
+  g_autofree char *probe_copy = g_build_filename (root, "bin", "nlxtest-probe",
+                                                  NULL);
+  g_autofree char *text = NULL;
+
+  /* Files the host writes belong to an unmapped uid inside a user
+   * namespace: -f, or busybox mv asks on the console. */
+  g_file_set_contents (agent,
+                       "exec </dev/null\n"
+                       "while :; do\n"
+                       "  if [ -f /dev/nlxtest.sh ]; then\n"
+                       "    mv -f /dev/nlxtest.sh /dev/nlxtest.run\n"
+                       "    sh /dev/nlxtest.run >/dev/nlxtest.out 2>&1\n"
+                       "    echo $? >/dev/nlxtest.tmp\n"
+                       "    mv -f /dev/nlxtest.tmp /dev/nlxtest.rc\n"
+                       "  fi\n"
+                       "  sleep 0.05\n"
+                       "done\n", -1, &error);
+  g_assert_no_error (error);
+  g_file_get_contents (inittab, &text, NULL, &error);
+  g_assert_no_error (error);
+  text = g_strconcat (text, "::respawn:/bin/sh /sbin/nlxtest-agent\n", NULL);
+  g_file_set_contents (inittab, text, -1, &error);
+  g_assert_no_error (error);
+  /* Setuid on the image root, where nothing forbids it: the control for
+   * the nosuid check on volumes. */
+  run_command ((const char * const []) { "cp", probe, probe_copy, NULL });
+  g_assert_cmpint (g_chmod (probe_copy, 04755), ==, 0);
+}
+
+void
+fixture_setup (Fixture *f,
+               gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+
+  virSetErrorFunc (NULL, ignore_libvirt_error);
+  f->conn = virConnectOpen ("lxc:///");
+  if (f->conn == NULL)
+    {
+      const char *reason = "no usable libvirt LXC at lxc:///";
+
+      if (g_getenv ("NLX_TEST_REQUIRE_LIBVIRT") != NULL)
+        g_error ("%s", reason);
+      g_test_skip (reason);
+      return;
+    }
+  f->usable = TRUE;
+  if (g_test_subprocess ())
+    f->dir = g_strdup (g_getenv ("NLX_TEST_DIR"));
+  else
+    {
+      guint32 r = g_random_int ();
+      g_autofree char *text = g_strdup_printf ("%u", r);
+
+      g_setenv ("NLX_TEST_NET_RANDOM", text, TRUE);
+      g_autofree char *mkrootfs = g_build_filename (g_getenv ("NLX_TOP_SRCDIR"),
+                                                    "tools", "mkrootfs", NULL);
+      g_autofree char *root = NULL;
+
+      f->dir = g_dir_make_tmp ("nlx-test-compute-XXXXXX", &error);
+      g_assert_no_error (error);
+      /* Instances' root, an unprivileged uid, must reach their roots. */
+      g_assert_cmpint (g_chmod (f->dir, 0711), ==, 0);
+      g_setenv ("NLX_TEST_DIR", f->dir, TRUE);
+      root = g_build_filename (f->dir, "root", NULL);
+      run_command ((const char * const []) { mkrootfs, root, NULL });
+      add_agent (root);
+    }
+  f->config = g_build_filename (f->dir, "nova-lxc.conf", NULL);
+  f->socket = g_build_filename (f->dir, "compute.sock", NULL);
+  {
+    guint32 r = (guint32) g_ascii_strtoull (g_getenv ("NLX_TEST_NET_RANDOM"),
+                                            NULL, 10);
+
+    f->bridge = g_strdup_printf ("nlxc%06x", r & 0xffffff);
+    f->subnet = g_strdup_printf ("198.%u.%u", 18 + ((r >> 24) & 1),
+                                 (r >> 16) & 0xff);
+  }
+  if (!g_test_subprocess ())
+    write_config (f);
+  address = g_unix_socket_address_new (f->socket);
+  f->session = soup_session_new_with_options ("remote-connectable", address,
+                                              "timeout", 120, NULL);
+}
+
+/* Removes the domain, root mounts and loop devices of every instance the
+ * daemon has a record of. */
+static void
+remove_recorded_domains (Fixture *f)
+{
+  g_autofree char *records = g_build_filename (f->dir, "state", "records", NULL);
+  g_autoptr(GDir) dir = g_dir_open (records, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *uuid = g_strndup (name, strcspn (name, "."));
+      g_autoptr(virDomain) dom = NULL;
+
+      g_autofree char *instance = NULL;
+
+      if (!g_uuid_string_is_valid (uuid))
+        continue;
+      dom = virDomainLookupByUUIDString (f->conn, uuid);
+      if (dom != NULL)
+        {
+          g_test_message ("removing domain %s left by the case", uuid);
+          if (virDomainIsActive (dom) == 1)
+            virDomainDestroy (dom);
+          virDomainUndefine (dom);
+        }
+      instance = g_build_filename (f->dir, "instances", uuid, NULL);
+      nlx_lxc_volume_umount_root (instance, NULL);
+      nlx_lxc_volume_release_all (uuid, NULL);
+    }
+}
+
+static gboolean
+bridge_exists (Fixture *f)
+{
+  g_autofree char *path = g_build_filename ("/sys/class/net", f->bridge, NULL);
+
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+void
+fixture_teardown (Fixture *f,
+                  gconstpointer data)
+{
+  if (f->usable && !g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+
+      daemon_stop (f, SIGKILL);
+      /* A case that failed while libvirtd was stopped must not leave it
+       * so for everyone else (starting it is a no-op when it runs). */
+      if (g_strcmp0 (g_getenv ("NLX_TEST_LIBVIRTD_RESTART"), "1") == 0)
+        libvirtd ("start");
+      /* A fresh connection: libvirtd may have restarted since setup. */
+      g_clear_pointer (&f->conn, virConnectClose);
+      f->conn = virConnectOpen ("lxc:///");
+      g_assert_nonnull (f->conn);
+      remove_recorded_domains (f);
+      if (bridge_exists (f))
+        run_command ((const char * const []) { "ip", "link", "del", f->bridge,
+                                               NULL });
+      /* The daemon's lock of the case's bridge, which nothing else
+       * removes (see nova-lxc-compute(8)). */
+      {
+        g_autofree char *name = g_strdup_printf ("bridge-%s.lock", f->bridge);
+        g_autofree char *lock = g_build_filename (NLX_RUN_DIR, name, NULL);
+
+        g_unlink (lock);
+      }
+      nlx_file_remove_tree (f->dir, &error);
+      g_assert_no_error (error);
+    }
+  g_clear_object (&f->session);
+  g_clear_pointer (&f->conn, virConnectClose);
+  g_free (f->dir);
+  g_free (f->config);
+  g_free (f->socket);
+  g_free (f->bridge);
+  g_free (f->subnet);
+}
+
+void
+run_case (Fixture *f,
+          gconstpointer data)
+{
+  CaseFunc body = (CaseFunc) data;
+
+  if (!f->usable)
+    return;
+  if (g_test_subprocess ())
+    {
+      daemon_start (f);
+      body (f);
+      daemon_stop (f, SIGTERM);
+      return;
+    }
+  if (!nlx_test_trap_body (600))
+    {
+      g_autofree char *log = g_build_filename (f->dir, "daemon.log", NULL);
+      g_autofree char *text = NULL;
+
+      if (g_file_get_contents (log, &text, NULL, NULL))
+        g_test_message ("daemon log:\n%s", text);
+    }
+}
+
+/* ---- what libvirt says -------------------------------------------------- */
+
+/* 1 running, 0 defined but not running, -1 no domain. */
+int
+domain_running (Fixture *f,
+                const char *uuid)
+{
+  g_autoptr(virDomain) dom = virDomainLookupByUUIDString (f->conn, uuid);
+
+  return dom == NULL ? -1 : virDomainIsActive (dom);
+}
+
+int
+domain_state (Fixture *f,
+              const char *uuid)
+{
+  g_autoptr(virDomain) dom = virDomainLookupByUUIDString (f->conn, uuid);
+  int state = -1;
+
+  if (dom != NULL)
+    virDomainGetState (dom, &state, NULL, 0);
+  return state;
+}
+
+gboolean
+instance_dir_exists (Fixture *f,
+                     const char *uuid)
+{
+  g_autofree char *dir = g_build_filename (f->dir, "instances", uuid, NULL);
+
+  return g_file_test (dir, G_FILE_TEST_EXISTS);
+}
+
+const char *
+member_string (JsonNode *reply,
+               const char *member)
+{
+  return json_object_get_string_member (nlx_test_object_at (reply, "server"),
+                                        member);
+}
+
+/* Deletes a server and checks the host holds nothing of it any more. */
+void
+delete_and_check (Fixture *f,
+                  const char *id)
+{
+  nlx_test_delete_and_wait (f->session, id);
+  g_assert_cmpint (domain_running (f, id), ==, -1);
+  g_assert_false (instance_dir_exists (f, id));
+}
+
+char *
+boot_image (Fixture *f,
+            const char *name,
+            const char *image)
+{
+  char *id = nlx_test_create (f->session, name, image, NULL);
+
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  g_assert_cmpint (domain_running (f, id), ==, 1);
+  return id;
+}
+
+char *
+boot (Fixture *f,
+      const char *name)
+{
+  return boot_image (f, name, IMAGE);
+}
+
+char *
+console (Fixture *f,
+         const char *id)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, "/action", NULL);
+  g_autoptr(JsonNode) reply = NULL;
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", path,
+                                  "{\"os-getConsoleOutput\": {\"length\": 50}}",
+                                  &reply), ==, 200);
+  return g_strdup (json_object_get_string_member (json_node_get_object (reply),
+                                                  "output"));
+}
+
+/* The controller's pid, new for every boot; a cached virDomainPtr would
+ * keep answering the old one. */
+unsigned int
+domain_id (Fixture *f,
+           const char *uuid)
+{
+  g_autoptr(virDomain) dom = virDomainLookupByUUIDString (f->conn, uuid);
+
+  g_assert_nonnull (dom);
+  return virDomainGetID (dom);
+}
+
+char *
+volumes_dir (Fixture *f)
+{
+  return g_build_filename (f->dir, "volumes", NULL);
+}
+
+/* A directory for a volume's filesystem: a text file, a setuid-root
+ * probe, and a device node standing for /dev/null. */
+char *
+volume_tree (Fixture *f,
+             const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tree = g_build_filename (f->dir, name, NULL);
+  g_autofree char *hello = g_build_filename (tree, "hello.txt", NULL);
+  g_autofree char *probe = g_build_filename (tree, "nlxtest-probe", NULL);
+  g_autofree char *node = g_build_filename (tree, "null", NULL);
+  g_autofree char *source = g_build_filename (g_getenv ("NLX_TOP_BUILDDIR"),
+                                              "tests", "functional",
+                                              "nlxtest-probe", NULL);
+
+  g_assert_cmpint (g_mkdir (tree, 0755), ==, 0);
+  g_file_set_contents (hello, "hello from a volume\n", -1, &error);
+  g_assert_no_error (error);
+  run_command ((const char * const []) { "cp", source, probe, NULL });
+  g_assert_cmpint (g_chmod (probe, 04755), ==, 0);
+  run_command ((const char * const []) { "mknod", node, "c", "1", "3", NULL });
+  return g_steal_pointer (&tree);
+}
+
+void
+create_volume (Fixture *f,
+               const char *id,
+               const char *tree)
+{
+  g_autofree char *body = g_strdup_printf (
+    "{\"volume\": {\"display_name\": \"%s\", \"size_mb\": 16%s%s%s}}", id,
+    tree ? ", \"from_dir\": \"" : "", tree ? tree : "", tree ? "\"" : "");
+  g_autoptr(JsonNode) reply = NULL;
+  JsonObject *volume;
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/os-volumes", body,
+                                  &reply), ==, 200);
+  volume = nlx_test_object_at (reply, "volume");
+  g_assert_cmpstr (json_object_get_string_member (volume, "status"), ==,
+                   "available");
+  g_assert_cmpstr (json_object_get_string_member (volume, "filesystem"), ==,
+                   "ext4");
+}
+
+guint
+attach (Fixture *f,
+        const char *server,
+        const char *volume,
+        const char *extra,
+        JsonNode **reply)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", server,
+                                       "/os-volume_attachments", NULL);
+  g_autofree char *body = g_strdup_printf (
+    "{\"volumeAttachment\": {\"volumeId\": \"%s\"%s}}", volume,
+    extra ? extra : "");
+
+  return nlx_test_call (f->session, "POST", path, body, reply);
+}
+
+guint
+detach (Fixture *f,
+        const char *server,
+        const char *volume)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", server,
+                                       "/os-volume_attachments/", volume, NULL);
+
+  return nlx_test_call (f->session, "DELETE", path, NULL, NULL);
+}
+
+pid_t
+init_of (Fixture *f,
+         const char *uuid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%u/task/%u/children",
+                                           domain_id (f, uuid),
+                                           domain_id (f, uuid));
+  g_autofree char *children = NULL;
+
+  g_assert_true (g_file_get_contents (path, &children, NULL, NULL));
+  return (pid_t) g_ascii_strtoll (children, NULL, 10);
+}
+
+/* Runs @script in the container through its agent; returns its exit
+ * status and, in @output, what it printed. */
+int
+in_container (Fixture *f,
+              const char *uuid,
+              const char *script,
+              char **output)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dev = g_strdup_printf ("/proc/%d/root/dev", init_of (f, uuid));
+  g_autofree char *tmp = g_build_filename (dev, "nlxtest.new", NULL);
+  g_autofree char *cmd = g_build_filename (dev, "nlxtest.sh", NULL);
+  g_autofree char *rc_path = g_build_filename (dev, "nlxtest.rc", NULL);
+  g_autofree char *out_path = g_build_filename (dev, "nlxtest.out", NULL);
+  g_autofree char *rc = NULL;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  g_file_set_contents (tmp, script, -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_rename (tmp, cmd), ==, 0);
+  while (!g_file_get_contents (rc_path, &rc, NULL, NULL))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20 * 1000);
+    }
+  g_file_get_contents (out_path, output, NULL, NULL);
+  g_test_message ("in %.8s: %s -> %s%s", uuid, script, g_strchomp (rc),
+                  output && *output ? *output : "");
+  g_unlink (rc_path);
+  return (int) g_ascii_strtoll (rc, NULL, 10);
+}
+
+void
+assert_in_container (Fixture *f,
+                     const char *uuid,
+                     const char *script,
+                     int expected_rc,
+                     const char *expected_output)
+{
+  g_autofree char *output = NULL;
+  int rc = in_container (f, uuid, script, &output);
+
+  if ((expected_rc == 0) != (rc == 0) ||
+      (expected_output != NULL &&
+       g_strcmp0 (g_strchomp (output), expected_output) != 0))
+    g_error ("in the container, “%s” exited %d (wanted %s) and printed “%s”%s%s",
+             script, rc, expected_rc == 0 ? "0" : "non-zero",
+             output ? output : "", expected_output ? ", wanted " : "",
+             expected_output ? expected_output : "");
+}
+
+guint
+loop_devices_of (const char *uuid)
+{
+  g_autofree char *prefix = nlx_lxc_volume_loop_name (uuid, NULL);
+  g_autoptr(GPtrArray) loops = nlx_loop_find_prefix (prefix);
+
+  return loops->len;
+}
+
+const char *
+task_state_of (JsonNode *reply)
+{
+  JsonObject *server = nlx_test_object_at (reply, "server");
+
+  return json_object_get_string_member_with_default (server,
+                                                     "OS-EXT-STS:task_state",
+                                                     NULL);
+}
+
+/* The host uid of a process. */
+guint
+host_uid (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int) pid);
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  line = strstr (status, "\nUid:");
+  g_assert_nonnull (line);
+  return (guint) g_ascii_strtoull (line + strlen ("\nUid:"), NULL, 10);
+}
+
+/* The server's one fixed address on the case's bridge, with its MAC. */
+char *
+address_of (Fixture *f,
+            const char *id,
+            char **mac)
+{
+  g_autoptr(JsonNode) reply = nlx_test_show (f->session, id);
+  JsonObject *addresses = json_object_get_object_member (
+    nlx_test_object_at (reply, "server"), "addresses");
+  JsonArray *list = json_object_get_array_member (addresses, f->bridge);
+  JsonObject *entry;
+
+  g_assert_nonnull (list);
+  g_assert_cmpuint (json_array_get_length (list), ==, 1);
+  entry = json_array_get_object_element (list, 0);
+  if (mac != NULL)
+    *mac = g_strdup (json_object_get_string_member (entry,
+                                                    "OS-EXT-IPS-MAC:mac_addr"));
+  return g_strdup (json_object_get_string_member (entry, "addr"));
+}
+
+gboolean
+bridge_has_port (Fixture *f,
+                 const char *id)
+{
+  g_autofree char *path = g_strdup_printf ("/sys/class/net/%s/brif/nlx-%.8s",
+                                           f->bridge, id);
+
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+/* Pings are bounded (two echoes, two seconds each) and stay on the
+ * case's own bridge. */
+void
+assert_reaches (Fixture *f,
+                const char *from,
+                const char *address)
+{
+  g_autofree char *script = g_strdup_printf ("ping -c 2 -W 2 %s", address);
+
+  assert_in_container (f, from, script, 0, NULL);
+}
+
+void
+libvirtd (const char *command)
+{
+  g_autofree char *script = g_build_filename (g_getenv ("NLX_TOP_SRCDIR"),
+                                              "tools", "libvirtd-service", NULL);
+
+  run_command ((const char * const []) { script, command, NULL });
+}
+
+/* Waits for @id to be @wanted with no task, failing at once on ERROR:
+ * a server libvirt runs must never be shown broken. */
+void
+wait_settled (Fixture *f,
+              const char *id,
+              const char *wanted)
+{
+  gint64 deadline = g_get_monotonic_time () + 90 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autoptr(JsonNode) reply = nlx_test_show (f->session, id);
+      JsonObject *server = nlx_test_object_at (reply, "server");
+      const char *status = json_object_get_string_member (server, "status");
+
+      if (g_str_equal (status, "ERROR"))
+        g_error ("server %s went to ERROR (libvirt: %s): %s", id,
+                 domain_running (f, id) == 1 ? "running" : "not running",
+                 json_object_has_member (server, "fault")
+                   ? json_object_get_string_member (json_object_get_object_member (server, "fault"),
+                                                    "message")
+                   : "no fault");
+      if (g_str_equal (status, wanted) && task_state_of (reply) == NULL)
+        return;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (100 * 1000);
+    }
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+int
+run_cases (int *argc,
+           char ***argv,
+           const Case *cases,
+           gsize n_cases)
+{
+  g_test_init (argc, argv, NULL);
+  /* Writing to a stopped libvirtd must fail, not kill the test. */
+  signal (SIGPIPE, SIG_IGN);
+  for (gsize i = 0; i < n_cases; i++)
+    g_test_add (cases[i].path, Fixture, cases[i].body, fixture_setup,
+                run_case, fixture_teardown);
+  return g_test_run ();
+}

@@ -1,0 +1,75 @@
+/* nlx-compute-fixture.h: a private daemon on real libvirt LXC for the
+ * tempest-style functional tests (test-compute, test-volumes,
+ * test-security); see nlx-compute-fixture.c. */
+#pragma once
+
+#include <sys/types.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <libvirt/libvirt.h>
+#include <libsoup/soup.h>
+
+#define IMAGE "nlxtest-busybox"
+#define BROKEN_IMAGE "nlxtest-broken"
+/* The busybox root with a "shutdown" signal its init ignores (SIGHUP
+ * rereads inittab), so a stop waits shutdown_timeout, then kills it. */
+#define DEAF_IMAGE "nlxtest-deaf"
+#define START_TIMEOUT_US (20 *G_USEC_PER_SEC)
+
+typedef struct {
+  char *dir;
+  char *config;
+  char *socket;
+  SoupSession *session;
+  virConnectPtr conn;
+  gboolean usable;
+  gboolean verify_fsck;
+  /* The instances' bridge, nlxc<6 hex>, and its /24 of 198.18.0.0/15
+   * (RFC 2544's range for network tests): "198.18.N" */
+  char *bridge;
+  char *subnet;
+} Fixture;
+
+typedef void (*CaseFunc) (Fixture *f);
+
+typedef struct {
+  const char *path;
+  CaseFunc body;
+} Case;
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (virDomain, virDomainFree)
+
+void run_command (const char *const *argv);
+GPid daemon_pid (Fixture *f);
+void daemon_start (Fixture *f);
+void daemon_stop (Fixture *f, int signal);
+void write_config (Fixture *f);
+void fixture_setup (Fixture *f, gconstpointer data);
+void fixture_teardown (Fixture *f, gconstpointer data);
+void run_case (Fixture *f, gconstpointer data);
+int domain_running (Fixture *f, const char *uuid);
+int domain_state (Fixture *f, const char *uuid);
+gboolean instance_dir_exists (Fixture *f, const char *uuid);
+const char *member_string (JsonNode *reply, const char *member);
+void delete_and_check (Fixture *f, const char *id);
+char *boot_image (Fixture *f, const char *name, const char *image);
+char *boot (Fixture *f, const char *name);
+char *console (Fixture *f, const char *id);
+unsigned int domain_id (Fixture *f, const char *uuid);
+char *volumes_dir (Fixture *f);
+char *volume_tree (Fixture *f, const char *name);
+void create_volume (Fixture *f, const char *id, const char *tree);
+guint attach (Fixture *f, const char *server, const char *volume, const char *extra, JsonNode **reply);
+guint detach (Fixture *f, const char *server, const char *volume);
+pid_t init_of (Fixture *f, const char *uuid);
+int in_container (Fixture *f, const char *uuid, const char *script, char **output);
+void assert_in_container (Fixture *f, const char *uuid, const char *script, int expected_rc, const char *expected_output);
+guint loop_devices_of (const char *uuid);
+const char *task_state_of (JsonNode *reply);
+guint host_uid (pid_t pid);
+char *address_of (Fixture *f, const char *id, char **mac);
+gboolean bridge_has_port (Fixture *f, const char *id);
+void assert_reaches (Fixture *f, const char *from, const char *address);
+void libvirtd (const char *command);
+void wait_settled (Fixture *f, const char *id, const char *wanted);
+int run_cases (int *argc, char ***argv, const Case *cases, gsize n_cases);

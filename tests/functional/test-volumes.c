@@ -1,0 +1,556 @@
+/* test-volumes.c: tempest-style tests of volumes on real libvirt LXC:
+ * attach, detach, refusals, dirty journals, boot from volume, crashes and
+ * fsck, each checked from inside the container.  The fixture is in
+ * nlx-compute-fixture.c. */
+#include "config.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <glib/gstdio.h>
+#include <gio/gunixsocketaddress.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "nlx-file.h"
+#include "nlx-lxc-volume.h"
+#include "nlx-mount.h"
+#include "nlx-test-client.h"
+#include "nlx-test-tools.h"
+#include "nlx-compute-fixture.h"
+
+/* ---- api/compute/volumes ------------------------------------------------- */
+
+/* What a mounted, attached volume must give the instance, and refuse. */
+static void
+check_volume_inside (Fixture *f,
+                     const char *id)
+{
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  /* Read-only all the way down. */
+  assert_in_container (f, id, "echo x > /data/new", 1, NULL);
+  assert_in_container (f, id, "dd if=/dev/zero of=/dev/vdb bs=512 count=1", 1,
+                       NULL);
+  assert_in_container (f, id, "dd if=/dev/vdb of=/dev/null bs=512 count=1", 0,
+                       NULL);
+  assert_in_container (f, id, "mkdir -p /tmp/m && mount -t ext4 -o ro "
+                       "/dev/vdb /tmp/m", 1, NULL);
+  /* A setuid-root program elevates from the image root, but the volume's
+   * copy of it cannot (noexec, and nosuid besides). */
+  assert_in_container (f, id, "nlxtest-probe as 65534 /bin/nlxtest-probe euid",
+                       0, "0");
+  assert_in_container (f, id, "nlxtest-probe as 65534 /data/nlxtest-probe euid",
+                       1, NULL);
+  assert_in_container (f, id, "grep ' /data ' /proc/mounts | "
+                       "grep -q ' ro,nosuid,nodev,noexec'", 0, NULL);
+  /* nodev: the volume's char 1:3 node does not open; /dev/null does. */
+  assert_in_container (f, id, "echo x > /dev/null", 0, NULL);
+  assert_in_container (f, id, "echo x > /data/null", 1, NULL);
+}
+
+static void
+test_volume_attach_detach (Fixture *f)
+{
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *id = NULL;
+  g_autofree char *other = NULL;
+  g_autofree char *list_path = NULL;
+  g_autofree char *vol_path = g_strconcat ("/v2.1/os-volumes/", "nlxtest-data",
+                                           NULL);
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autoptr(virDomain) dom = NULL;
+  g_autofree char *xml = NULL;
+  g_autofree char *mountinfo = NULL;
+  JsonArray *attachments;
+
+  create_volume (f, "nlxtest-data", tree);
+  id = boot (f, "nlxtest-volume");
+  other = boot (f, "nlxtest-volume-other");
+
+  g_assert_cmpint (attach (f, id, "nlxtest-data",
+                           ", \"device\": \"/dev/vdb\", \"mount_path\": \"/data\"",
+                           &reply), ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (
+                     nlx_test_object_at (reply, "volumeAttachment"), "device"),
+                   ==, "/dev/vdb");
+  list_path = g_strconcat ("/v2.1/servers/", id, "/os-volume_attachments", NULL);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", list_path, NULL, &list),
+                   ==, 200);
+  attachments = json_object_get_array_member (json_node_get_object (list),
+                                              "volumeAttachments");
+  g_assert_cmpuint (json_array_get_length (attachments), ==, 1);
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", vol_path, NULL, &reply),
+                   ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (
+                     nlx_test_object_at (reply, "volume"), "status"), ==,
+                   "in-use");
+
+  /* virsh shows a read-only disk over a loop device. */
+  dom = virDomainLookupByUUIDString (f->conn, id);
+  xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+  g_assert_nonnull (strstr (xml, "dev='vdb'"));
+  g_assert_nonnull (strstr (xml, "<readonly/>"));
+  g_assert_nonnull (strstr (xml, "/dev/loop"));
+  g_assert_cmpuint (loop_devices_of (id), ==, 1);
+  /* The mount is the container's alone. */
+  g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mountinfo, NULL,
+                                      NULL));
+  g_assert_null (strstr (mountinfo, " /data "));
+
+  check_volume_inside (f, id);
+
+  /* One server at a time, and not deleted under it. */
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (attach (f, other, "nlxtest-data", NULL, &reply), ==, 409);
+  nlx_test_assert_fault (reply, "conflictingRequest", 409);
+  g_assert_cmpuint (loop_devices_of (other), ==, 0);
+  nlx_test_expect_fault (f->session, "DELETE", vol_path, NULL, 409,
+                         "conflictingRequest");
+
+  /* It comes back after every kind of restart. */
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"SOFT\"}}",
+                         "rebooting", "ACTIVE");
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}",
+                         "rebooting_hard", "ACTIVE");
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  nlx_test_act_and_wait (f->session, id, "{\"os-stop\": null}", "powering-off",
+                         "SHUTOFF");
+  nlx_test_act_and_wait (f->session, id, "{\"os-start\": null}", "powering-on",
+                         "ACTIVE");
+  check_volume_inside (f, id);
+
+  /* Detach leaves no mount, node or loop device. */
+  g_assert_cmpint (detach (f, id, "nlxtest-data"), ==, 202);
+  assert_in_container (f, id, "grep -q ' /data ' /proc/mounts", 1, NULL);
+  assert_in_container (f, id, "test -e /dev/vdb", 1, NULL);
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
+  g_clear_pointer (&xml, g_free);
+  xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+  g_assert_null (strstr (xml, "dev='vdb'"));
+  g_assert_cmpint (detach (f, id, "nlxtest-data"), ==, 404);
+
+  /* Free again: another server takes it; deleting that one releases it. */
+  g_assert_cmpint (attach (f, other, "nlxtest-data", NULL, NULL), ==, 200);
+  g_assert_cmpuint (loop_devices_of (other), ==, 1);
+  delete_and_check (f, other);
+  g_assert_cmpuint (loop_devices_of (other), ==, 0);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", vol_path, NULL, NULL),
+                   ==, 202);
+  delete_and_check (f, id);
+}
+
+/* busybox reboot run inside: init restarts the container itself and
+ * libvirt starts it again, with no operation of the daemon's; the
+ * daemon must mount the volume again in the new container. */
+static void
+test_volume_guest_reboot (Fixture *f)
+{
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *id = NULL;
+  g_autofree char *list_path = NULL;
+  unsigned int first_id;
+  gint64 deadline;
+
+  create_volume (f, "nlxtest-reboot-data", tree);
+  id = boot (f, "nlxtest-guest-reboot");
+  g_assert_cmpint (attach (f, id, "nlxtest-reboot-data",
+                           ", \"device\": \"/dev/vdb\", \"mount_path\": \"/data\"",
+                           NULL), ==, 200);
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+
+  first_id = domain_id (f, id);
+  /* In the background, so the agent reports before init goes down. */
+  assert_in_container (f, id, "(sleep 0.5; reboot) >/dev/null 2>&1 &", 0, NULL);
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (domain_running (f, id) != 1 || domain_id (f, id) == first_id)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (50 * 1000);
+    }
+
+  /* The daemon only hears of it through libvirt's event, after the new
+   * init may already run: give it a few seconds. */
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      g_autofree char *output = NULL;
+
+      if (in_container (f, id, "test -f /data/hello.txt", &output) == 0)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (100 * 1000);
+    }
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  assert_in_container (f, id, "grep ' /data ' /proc/mounts | "
+                       "grep -q ' ro,nosuid,nodev,noexec'", 0, NULL);
+  /* Once, not stacked on a mount the daemon made at the same time. */
+  assert_in_container (f, id, "grep -c ' /data ' /proc/mounts", 0, "1");
+  list_path = g_strconcat ("/v2.1/servers/", id, "/os-volume_attachments", NULL);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", list_path, NULL, NULL),
+                   ==, 200);
+
+  /* A reboot through the API after it mounts it once too. */
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}",
+                         "rebooting_hard", "ACTIVE");
+  assert_in_container (f, id, "grep -c ' /data ' /proc/mounts", 0, "1");
+  delete_and_check (f, id);
+}
+
+static void
+write_volume (Fixture *f,
+              const char *id,
+              const char * const *mkfs)
+{
+  g_autofree char *dir = volumes_dir (f);
+  g_autofree char *path = g_build_filename (dir, id, NULL);
+  g_autoptr(GStrvBuilder) argv = g_strv_builder_new ();
+  g_auto(GStrv) args = NULL;
+  int fd;
+
+  g_mkdir_with_parents (dir, 0700);
+  fd = g_open (path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (ftruncate (fd, 320 * 1024 * 1024), ==, 0);
+  close (fd);
+  if (mkfs == NULL)
+    return;
+  g_strv_builder_addv (argv, (const char **) mkfs);
+  g_strv_builder_add (argv, path);
+  args = g_strv_builder_end (argv);
+  run_command ((const char * const *) args);
+}
+
+/* Every refusal is clear and leaves the server as it was. */
+static void
+test_volume_refused (Fixture *f)
+{
+  static const struct {
+    const char *volume;
+    const char *extra;
+    guint status;
+  } refused[] = {
+    { "nlxtest-btrfs", ", \"mount_path\": \"/data\"", 400 },
+    { "nlxtest-vfat", ", \"mount_path\": \"/data\"", 400 },
+    { "nlxtest-empty", ", \"mount_path\": \"/data\"", 400 },
+    { "nlxtest-two", ", \"mount_path\": \"/data\"", 400 },
+    { "nlxtest-broken", ", \"mount_path\": \"/data\"", 400 },
+    { "nlxtest-escape", NULL, 400 },
+    { "../volumes/nlxtest-empty", NULL, 400 },
+    { "a/b", NULL, 400 },
+    { "nlxtest-missing", NULL, 404 },
+    { "nlxtest-empty", ", \"device\": \"/dev/sda\"", 400 },
+    { "nlxtest-empty", ", \"mount_path\": \"/proc/x\"", 400 },
+    { "nlxtest-empty", ", \"mount_path\": \"/a/../b\"", 400 },
+  };
+  g_autofree char *id = boot (f, "nlxtest-refused");
+  g_autofree char *dir = volumes_dir (f);
+  g_autofree char *escape = g_build_filename (dir, "nlxtest-escape", NULL);
+  g_autofree char *outside = g_build_filename (f->dir, "outside", NULL);
+  g_autofree char *two = g_build_filename (dir, "nlxtest-two", NULL);
+  g_autofree char *xfs = g_build_filename (f->dir, "xfs-head", NULL);
+  g_autofree char *broken = g_build_filename (dir, "nlxtest-broken", NULL);
+  g_autoptr(virDomain) dom = virDomainLookupByUUIDString (f->conn, id);
+  g_autofree char *xml_before = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+
+  write_volume (f, "nlxtest-btrfs", (const char * const []) { "mkfs.btrfs", "-q", NULL });
+  write_volume (f, "nlxtest-vfat", (const char * const []) { "mkfs.vfat", NULL });
+  write_volume (f, "nlxtest-empty", NULL);
+  /* ext4 with an XFS superblock in front: two signatures. */
+  write_volume (f, "nlxtest-two", (const char * const []) { "mkfs.ext4", "-q", NULL });
+  run_command ((const char * const []) { "truncate", "-s", "320M", xfs, NULL });
+  run_command ((const char * const []) { "mkfs.xfs", "-q", xfs, NULL });
+  {
+    g_autofree char *of = g_strconcat ("of=", two, NULL);
+    g_autofree char *in = g_strconcat ("if=", xfs, NULL);
+
+    run_command ((const char * const []) { "dd", in, of, "bs=512", "count=1",
+                                           "conv=notrunc", "status=none", NULL });
+  }
+  /* ext4 whose superblock magic is gone. */
+  write_volume (f, "nlxtest-broken", (const char * const []) { "mkfs.ext4", "-q", NULL });
+  {
+    g_autofree char *of = g_strconcat ("of=", broken, NULL);
+
+    run_command ((const char * const []) { "dd", "if=/dev/zero", of, "bs=1",
+                                           "seek=1080", "count=2", "conv=notrunc",
+                                           "status=none", NULL });
+  }
+  /* A symlink out of the volume directory. */
+  run_command ((const char * const []) { "touch", outside, NULL });
+  g_assert_cmpint (symlink (outside, escape), ==, 0);
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr(JsonNode) reply = NULL;
+      g_autofree char *xml = NULL;
+      JsonObject *fault;
+
+      g_test_message ("attaching %s%s", refused[i].volume,
+                      refused[i].extra ? refused[i].extra : "");
+      g_assert_cmpint (attach (f, id, refused[i].volume, refused[i].extra,
+                               &reply), ==, refused[i].status);
+      fault = nlx_test_object_at (reply, refused[i].status == 404 ? "itemNotFound"
+                                                                   : "badRequest");
+      g_test_message ("  -> %s", json_object_get_string_member (fault, "message"));
+      g_assert_cmpstr (nlx_test_status_of (f->session, id), ==, "ACTIVE");
+      g_assert_cmpuint (loop_devices_of (id), ==, 0);
+      xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+      g_assert_cmpstr (xml, ==, xml_before);
+    }
+  /* The same empty device is fine without a mount. */
+  g_assert_cmpint (attach (f, id, "nlxtest-empty", NULL, NULL), ==, 200);
+  assert_in_container (f, id, "test -b /dev/vdb", 0, NULL);
+  g_assert_cmpint (detach (f, id, "nlxtest-btrfs"), ==, 404);
+  nlx_test_expect_fault (f->session, "POST",
+                         "/v2.1/servers/7e57c0de-0000-4000-8000-000000000000/os-volume_attachments",
+                         "{\"volumeAttachment\": {\"volumeId\": \"nlxtest-vfat\"}}",
+                         404, "itemNotFound");
+  delete_and_check (f, id);
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
+}
+
+static char *
+file_checksum (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *data = NULL;
+  gsize length;
+
+  g_file_get_contents (path, &data, &length, &error);
+  g_assert_no_error (error);
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guchar *) data, length);
+}
+
+/* A dirty journal is not replayed: the volume's bytes stay the same. */
+static void
+test_volume_dirty_journal (Fixture *f)
+{
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *dir = volumes_dir (f);
+  g_autofree char *path = g_build_filename (dir, "nlxtest-dirty", NULL);
+  g_autofree char *cmds = g_build_filename (f->dir, "debugfs.cmds", NULL);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *dumpe2fs = NULL;
+  g_autoptr(GError) error = NULL;
+
+  create_volume (f, "nlxtest-dirty", tree);
+  /* debugfs writes a journal transaction without mounting anything. */
+  g_file_set_contents (cmds, "jo\njw -b 333 /dev/null\njc\n", -1, &error);
+  g_assert_no_error (error);
+  run_command ((const char * const []) { "debugfs", "-w", "-f", cmds, path, NULL });
+  g_spawn_sync (NULL, (char *[]) { "dumpe2fs", "-h", path, NULL }, NULL,
+                G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                &dumpe2fs, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (dumpe2fs, "needs_recovery"));
+  before = file_checksum (path);
+
+  id = boot (f, "nlxtest-dirty");
+  g_assert_cmpint (attach (f, id, "nlxtest-dirty",
+                           ", \"mount_path\": \"/data\"", NULL), ==, 200);
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  g_assert_cmpint (detach (f, id, "nlxtest-dirty"), ==, 202);
+  after = file_checksum (path);
+  g_assert_cmpstr (before, ==, after);
+  delete_and_check (f, id);
+}
+
+/* The root from a volume, read-only underneath, and a data volume
+ * mounted from the start. */
+static void
+test_boot_from_volume (Fixture *f)
+{
+  g_autofree char *root_tree = g_build_filename (f->dir, "root", NULL);
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *dir = volumes_dir (f);
+  g_autofree char *root_path = g_build_filename (dir, "nlxtest-root", NULL);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *upper = NULL;
+  g_autofree char *attachments = NULL;
+  g_autofree char *root_attachment = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) listed = NULL;
+  JsonArray *list;
+
+  create_volume (f, "nlxtest-root", root_tree);
+  create_volume (f, "nlxtest-data", tree);
+  before = file_checksum (root_path);
+
+  id = nlx_test_create (f->session, "nlxtest-bfv", IMAGE,
+                        ", \"block_device_mapping_v2\": ["
+                        "{\"boot_index\": 0, \"uuid\": \"nlxtest-root\", "
+                        "\"source_type\": \"volume\", \"destination_type\": \"volume\"},"
+                        "{\"uuid\": \"nlxtest-data\", \"source_type\": \"volume\", "
+                        "\"destination_type\": \"volume\", \"mount_path\": \"/data\"}]");
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  reply = nlx_test_show (f->session, id);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                      nlx_test_object_at (reply, "server"),
+                      "os-extended-volumes:volumes_attached")), ==, 2);
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  assert_in_container (f, id, "test -b /dev/vdb", 0, NULL);
+  /* Writes land in the instance's upper layer, never on the volume. */
+  assert_in_container (f, id, "echo changed > /etc/nlxtest && cat /etc/nlxtest",
+                       0, "changed");
+  upper = g_build_filename (f->dir, "instances", id, "upper", "etc", "nlxtest",
+                            NULL);
+  g_assert_true (g_file_test (upper, G_FILE_TEST_EXISTS));
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}",
+                         "rebooting_hard", "ACTIVE");
+  assert_in_container (f, id, "cat /etc/nlxtest /data/hello.txt", 0,
+                       "changed\nhello from a volume");
+  nlx_test_expect_fault (f->session, "DELETE", "/v2.1/os-volumes/nlxtest-root",
+                         NULL, 409, "conflictingRequest");
+  /* The root volume is an attachment at "/", first, and is not
+   * detached: 409, and the server keeps running on it. */
+  attachments = g_strconcat ("/v2.1/servers/", id, "/os-volume_attachments",
+                             NULL);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", attachments, NULL, &listed),
+                   ==, 200);
+  list = json_object_get_array_member (json_node_get_object (listed),
+                                       "volumeAttachments");
+  g_assert_cmpuint (json_array_get_length (list), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (list, 0),
+                                                  "volumeId"), ==, "nlxtest-root");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (list, 0),
+                                                  "device"), ==, "/");
+  root_attachment = g_strconcat (attachments, "/nlxtest-root", NULL);
+  nlx_test_expect_fault (f->session, "DELETE", root_attachment, NULL, 409,
+                         "conflictingRequest");
+  assert_in_container (f, id, "cat /etc/nlxtest", 0, "changed");
+  delete_and_check (f, id);
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
+  after = file_checksum (root_path);
+  g_assert_cmpstr (before, ==, after);
+}
+
+/* kill -9 while an attach runs: after the restart the attachment is
+ * either whole or gone, never half made. */
+static void
+test_volume_crash (Fixture *f)
+{
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *id = NULL;
+  g_autofree char *list_path = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autoptr(virDomain) dom = NULL;
+  g_autofree char *xml = NULL;
+  g_autofree char *path = NULL;
+  SoupMessage *msg;
+  guint attached;
+
+  create_volume (f, "nlxtest-crash", tree);
+  id = boot (f, "nlxtest-crash");
+  path = g_strconcat ("/v2.1/servers/", id, "/os-volume_attachments", NULL);
+  {
+    g_autofree char *url = g_strconcat ("http://localhost", path, NULL);
+    g_autoptr(GBytes) body = g_bytes_new_static (
+      "{\"volumeAttachment\": {\"volumeId\": \"nlxtest-crash\", "
+      "\"mount_path\": \"/data\"}}", strlen ("{\"volumeAttachment\": "
+      "{\"volumeId\": \"nlxtest-crash\", \"mount_path\": \"/data\"}}"));
+
+    msg = soup_message_new ("POST", url);
+    soup_message_set_request_body_from_bytes (msg, "application/json", body);
+    soup_session_send_async (f->session, msg, G_PRIORITY_DEFAULT, NULL, NULL,
+                             NULL);
+  }
+  /* Let the request reach the daemon, then kill it mid-attach. */
+  for (int i = 0; i < 5; i++)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (10 * 1000);
+    }
+  daemon_stop (f, SIGKILL);
+  g_object_unref (msg);
+  daemon_start (f);
+
+  list_path = g_strconcat ("/v2.1/servers/", id, "/os-volume_attachments", NULL);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", list_path, NULL, &list),
+                   ==, 200);
+  attached = json_array_get_length (json_object_get_array_member (
+                                      json_node_get_object (list),
+                                      "volumeAttachments"));
+  dom = virDomainLookupByUUIDString (f->conn, id);
+  xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+  g_test_message ("after the crash the volume is %s",
+                  attached ? "attached" : "detached");
+  g_assert_cmpuint (loop_devices_of (id), ==, attached);
+  g_assert_cmpint (strstr (xml, "dev='vdb'") != NULL, ==, attached);
+  if (attached)
+    assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  else
+    g_assert_cmpint (attach (f, id, "nlxtest-crash", NULL, NULL), ==, 200);
+  delete_and_check (f, id);
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
+}
+
+/* [volumes] verify = fsck: a damaged filesystem is refused before the
+ * kernel sees it, a sound one is mounted. */
+static void
+test_volume_fsck (Fixture *f)
+{
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *dir = volumes_dir (f);
+  g_autofree char *bad = g_build_filename (dir, "nlxtest-bad", NULL);
+  g_autofree char *block = NULL;
+  g_autofree char *freeb = NULL;
+  g_autofree char *id = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *message;
+
+  daemon_stop (f, SIGTERM);
+  f->verify_fsck = TRUE;
+  write_config (f);
+  daemon_start (f);
+
+  create_volume (f, "nlxtest-good", tree);
+  create_volume (f, "nlxtest-bad", tree);
+  /* Mark a block in use by hello.txt free: the kind of damage the kernel
+   * would only find while reading. */
+  g_spawn_sync (NULL, (char *[]) { "debugfs", "-R", "bmap hello.txt 0", bad, NULL },
+                NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                NULL, &block, NULL, NULL, &error);
+  g_assert_no_error (error);
+  freeb = g_strdup_printf ("freeb %s", g_strstrip (block));
+  run_command ((const char * const []) { "debugfs", "-w", "-R", freeb, bad, NULL });
+
+  id = boot (f, "nlxtest-fsck");
+  g_assert_cmpint (attach (f, id, "nlxtest-bad", ", \"mount_path\": \"/data\"",
+                           &reply), ==, 400);
+  message = json_object_get_string_member (nlx_test_object_at (reply, "badRequest"),
+                                           "message");
+  g_test_message ("refused: %s", message);
+  g_assert_nonnull (strstr (message, "nlxtest-bad"));
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
+  g_assert_cmpint (attach (f, id, "nlxtest-good", ", \"mount_path\": \"/data\"",
+                           NULL), ==, 200);
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  delete_and_check (f, id);
+}
+
+int
+main (int argc,
+      char **argv)
+{
+  static const Case cases[] = {
+    { "/nlx/compute/volumes/attach-detach", test_volume_attach_detach },
+    { "/nlx/compute/volumes/guest-reboot", test_volume_guest_reboot },
+    { "/nlx/compute/volumes/refused", test_volume_refused },
+    { "/nlx/compute/volumes/dirty-journal", test_volume_dirty_journal },
+    { "/nlx/compute/volumes/boot-from-volume", test_boot_from_volume },
+    { "/nlx/compute/volumes/crash", test_volume_crash },
+    { "/nlx/compute/volumes/fsck", test_volume_fsck },
+  };
+
+  return run_cases (&argc, &argv, cases, G_N_ELEMENTS (cases));
+}
