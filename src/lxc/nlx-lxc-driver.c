@@ -148,6 +148,22 @@ is_ours (virDomainPtr dom,
          strncmp (name + strlen ("instance-"), uuid, 8) == 0;
 }
 
+/* Ours, and this daemon's: its directory is under this instances_path.
+ * Other compute daemons on the host (another instances_path) have
+ * domains named the same way; their reboots and consoles are theirs. */
+static gboolean
+is_mine (NlxDriverState *state,
+         virDomainPtr dom,
+         char uuid[VIR_UUID_STRING_BUFLEN])
+{
+  g_autofree char *dir = NULL;
+
+  if (!is_ours (dom, uuid))
+    return FALSE;
+  dir = instance_dir (state, uuid);
+  return g_file_test (dir, G_FILE_TEST_IS_DIR);
+}
+
 static int
 on_lifecycle (virConnectPtr conn,
               virDomainPtr dom,
@@ -177,7 +193,7 @@ on_reboot (virConnectPtr conn,
   NlxDriverState *state = opaque;
   char uuid[VIR_UUID_STRING_BUFLEN];
 
-  if (!is_ours (dom, uuid))
+  if (!is_mine (state, dom, uuid))
     return;
   g_mutex_lock (&state->lock);
   if (!state->remount_closed)
@@ -528,7 +544,7 @@ drain_all (NlxDriverState *state,
     {
       char uuid[VIR_UUID_STRING_BUFLEN];
 
-      if (is_ours (doms[i], uuid))
+      if (is_mine (state, doms[i], uuid))
         {
           char *key = g_strdup_printf ("%s %u", uuid, virDomainGetID (doms[i]));
           g_autofree char *old_key = NULL;
@@ -2034,14 +2050,9 @@ lxc_get_available_resource (NlxDriverState *state,
       char uuid[VIR_UUID_STRING_BUFLEN];
       virDomainInfo info;
 
-      if (is_ours (doms[i], uuid))
-        {
-          g_autofree char *dir = instance_dir (state, uuid);
-
-          if (g_file_test (dir, G_FILE_TEST_IS_DIR) &&
-              virDomainGetInfo (doms[i], &info) == 0)
-            res->vcpus_used += info.nrVirtCpu;
-        }
+      if (is_mine (state, doms[i], uuid) &&
+          virDomainGetInfo (doms[i], &info) == 0)
+        res->vcpus_used += info.nrVirtCpu;
       virDomainFree (doms[i]);
     }
   free (doms);

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <string.h>
 #include <signal.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -143,6 +144,50 @@ test_volume_attach_detach (Fixture *f)
   delete_and_check (f, id);
 }
 
+/* Another compute daemon on the host, with state, instances and volumes
+ * of its own and no network: it sees every nova-lxc domain's events.
+ * Returns it running; its log is in @f's directory as neighbour.log. */
+static GSubprocess *
+start_neighbour (Fixture *f)
+{
+  g_autofree char *program = g_build_filename (g_getenv ("NLX_TOP_BUILDDIR"),
+                                               "src", "nova-lxc-compute", NULL);
+  g_autofree char *config = g_build_filename (f->dir, "neighbour.conf", NULL);
+  g_autofree char *log = g_build_filename (f->dir, "neighbour.log", NULL);
+  g_autofree char *socket = g_build_filename (f->dir, "neighbour.sock", NULL);
+  g_autofree char *text = g_strdup_printf (
+    "[DEFAULT]\ncompute_driver = lxc\nstate_path = %s/n-state\n"
+    "instances_path = %s/n-instances\n[api]\nsocket = %s\n"
+    "[volumes]\npath = %s/n-volumes\n"
+    /* A bridge name of its own (nlxn for the case's nlxc), only locked:
+     * it starts no server, so the bridge is never made. */
+    "[network]\nbridge = nlxn%s\ncidr = %s.0/24\n",
+    f->dir, f->dir, socket, f->dir, f->bridge + strlen ("nlxc"), f->subnet);
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autoptr(GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + START_TIMEOUT_US;
+  GSubprocess *daemon;
+
+  g_assert_true (g_file_set_contents (config, text, -1, NULL));
+  g_subprocess_launcher_set_stderr_file_path (launcher, log);
+  daemon = g_subprocess_launcher_spawn (launcher, &error, program, "--debug",
+                                        "--config", config, NULL);
+  g_assert_no_error (error);
+  while (!g_file_test (socket, G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *said = NULL;
+
+      if (g_get_monotonic_time () > deadline)
+        {
+          g_file_get_contents (log, &said, NULL, NULL);
+          g_error ("the neighbour daemon did not start: %s", said);
+        }
+      g_usleep (50 * 1000);
+    }
+  return daemon;
+}
+
 /* busybox reboot run inside: init restarts the container itself and
  * libvirt starts it again, with no operation of the daemon's; the
  * daemon must mount the volume again in the new container. */
@@ -152,6 +197,10 @@ test_volume_guest_reboot (Fixture *f)
   g_autofree char *tree = volume_tree (f, "tree");
   g_autofree char *id = NULL;
   g_autofree char *list_path = NULL;
+  g_autoptr(GSubprocess) neighbour = NULL;
+  g_autofree char *neighbour_log = NULL;
+  g_autofree char *neighbour_text = NULL;
+  g_autofree char *remounted = NULL;
   unsigned int first_id;
   gint64 deadline;
 
@@ -163,6 +212,9 @@ test_volume_guest_reboot (Fixture *f)
   assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
 
   first_id = domain_id (f, id);
+  /* A neighbour daemon hears of this reboot too, and must leave the
+   * instance alone: it once mounted the volume a second time. */
+  neighbour = start_neighbour (f);
   /* In the background, so the agent reports before init goes down. */
   assert_in_container (f, id, "(sleep 0.5; reboot) >/dev/null 2>&1 &", 0, NULL);
   deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
@@ -190,6 +242,13 @@ test_volume_guest_reboot (Fixture *f)
                        "grep -q ' ro,nosuid,nodev,noexec'", 0, NULL);
   /* Once, not stacked on a mount the daemon made at the same time. */
   assert_in_container (f, id, "grep -c ' /data ' /proc/mounts", 0, "1");
+  g_subprocess_send_signal (neighbour, SIGTERM);
+  g_subprocess_wait (neighbour, NULL, NULL);
+  neighbour_log = g_build_filename (f->dir, "neighbour.log", NULL);
+  g_assert_true (g_file_get_contents (neighbour_log, &neighbour_text, NULL, NULL));
+  g_test_message ("neighbour daemon's log:\n%s", neighbour_text);
+  remounted = g_strdup_printf ("Instance %s rebooted itself", id);
+  g_assert_null (strstr (neighbour_text, remounted));
   list_path = g_strconcat ("/v2.1/servers/", id, "/os-volume_attachments", NULL);
   g_assert_cmpint (nlx_test_call (f->session, "GET", list_path, NULL, NULL),
                    ==, 200);
