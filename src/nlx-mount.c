@@ -22,6 +22,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <glib-unix.h>
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <poll.h>
 #include <sched.h>
@@ -361,10 +362,27 @@ nlx_loop_attach_writable (int fd,
 {
   struct loop_config config;
 
+  char *device;
+  int writable = 0;
+
   memset (&config, 0, sizeof config);
   config.block_size = 4096;
   config.info.lo_flags = LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO;
-  return loop_configure (fd, name, &config, loop_fd, error);
+  device = loop_configure (fd, name, &config, loop_fd, error);
+  /* A block device's own read-only flag (BLKROSET) outlives the binding
+   * that set it: a free loop device last used read-only that way would
+   * refuse a writable mount (EACCES). */
+  if (device != NULL && ioctl (*loop_fd, BLKROSET, &writable) != 0)
+    {
+      int saved_errno = errno;
+
+      close_fd (loop_fd);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot make loop device %s for %s writable: %s"),
+                   device, name, g_strerror (saved_errno));
+      g_clear_pointer (&device, g_free);
+    }
+  return device;
 }
 
 /**
