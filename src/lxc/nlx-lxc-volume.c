@@ -271,8 +271,9 @@ overlay (const char *dir,
  *
  * Mounts an overlay at DIR/rootfs over @source whose writes go to
  * DIR/upper, or DIR/disk/upper on the instance's root disk (see
- * nlx_lxc_disk_mount(), which must have run), so any number of instances share @source and spawning costs
- * the same whatever its size.  With @idmap, the lower layer is @source
+ * nlx_lxc_disk_mount(), which must have run), so any number of
+ * instances share @source and spawning costs the same whatever its
+ * size.  With @idmap, the lower layer is @source
  * mounted idmapped at DIR/lower: its files, owned by root on disk, show
  * as the instance's root, and no byte of the image changes.  What is
  * mounted already is kept.
