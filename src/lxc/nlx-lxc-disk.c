@@ -109,7 +109,8 @@ nlx_lxc_disk_create (const char *dir,
                      NULL, &out, &err, &status, &local_error) ||
       !g_spawn_check_wait_status (status, &local_error))
     {
-      g_strstrip (err);
+      if (err != NULL)
+        g_strstrip (err);
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("Cannot make a filesystem on the root disk %s with %s "
                      "(is e2fsprogs installed?): %s%s%s"), path, mkfs,
