@@ -27,6 +27,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/fs.h>
@@ -983,6 +984,22 @@ case_root_disk (Fixture *f)
   g_assert_null (nlx_lxc_disk_layer (dir, &error));
   g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
   g_clear_error (&error);
+  /* Larger than ext4's largest file (16 TiB): refused, nothing left. */
+  {
+    g_autofree char *big_dir = g_build_filename (f->dir, "big", NULL);
+    g_autofree char *big = g_build_filename (big_dir, "disk.img", NULL);
+    struct statfs fs;
+
+    g_assert_cmpint (statfs (f->dir, &fs), ==, 0);
+    if (fs.f_type == 0xEF53)
+      {
+        g_assert_false (nlx_lxc_disk_create (big_dir, 1048576, &error));
+        g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
+        g_assert_nonnull (strstr (error->message, "1048576 GiB"));
+        g_clear_error (&error);
+        g_assert_false (g_file_test (big, G_FILE_TEST_EXISTS));
+      }
+  }
 
   /* Mounted, again (a no-op), and full at 1 GiB. */
   g_assert_true (nlx_lxc_disk_mount (uuid, dir, &error));
