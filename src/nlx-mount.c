@@ -22,6 +22,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <glib-unix.h>
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <poll.h>
 #include <sched.h>
@@ -225,35 +226,24 @@ open_new_loop_device (const char *device,
   return fd;
 }
 
-/**
- * nlx_loop_attach:
- * @fd: the volume, a file or block device open for reading
- * @name: the name the loop device carries (its lo_file_name), 1 to
- *   %NLX_LOOP_NAME_MAX bytes, by which nlx_loop_find() finds it again
- * @error: return location for a #NLX_DRIVER_ERROR
- *
- * Binds a free loop device to @fd, read-only, without partition scanning
- * or direct I/O, in one LOOP_CONFIGURE.  The device stays bound until
- * nlx_loop_detach(), also after this process exits (no autoclear), so
- * that it can be found again after a crash.
- *
- * Returns: (transfer full): the device, e.g. "/dev/loop3"; its node
- *   exists when this returns
- */
-char *
-nlx_loop_attach (int fd,
-                 const char *name,
-                 GError **error)
+/* Binds a free loop device to @fd as @config says (its fd and name are
+ * filled in here) and returns it; with @keep_fd, the device's open
+ * descriptor is left there, which an autoclear device needs to stay
+ * bound until something else (a mount) holds it. */
+static char *
+loop_configure (int fd,
+                const char *name,
+                struct loop_config *config,
+                int *keep_fd,
+                GError **error)
 {
-  struct loop_config config;
   int control;
 
   if (!loop_name_is_valid (name, error))
     return NULL;
-  memset (&config, 0, sizeof config);
-  config.fd = fd;
-  config.info.lo_flags = LO_FLAGS_READ_ONLY;
-  memcpy (config.info.lo_file_name, name, strlen (name));
+  config->fd = fd;
+  memset (config->info.lo_file_name, 0, sizeof config->info.lo_file_name);
+  memcpy (config->info.lo_file_name, name, strlen (name));
 
   control = open ("/dev/loop-control", O_RDWR | O_CLOEXEC);
   if (control < 0)
@@ -290,14 +280,18 @@ nlx_loop_attach (int fd,
           return NULL;
         }
       do
-        rc = ioctl (loop_fd, LOOP_CONFIGURE, &config);
+        rc = ioctl (loop_fd, LOOP_CONFIGURE, config);
       while (rc < 0 && errno == EINTR);
-      close_fd (&loop_fd);
       if (rc == 0)
         {
           close (control);
+          if (keep_fd != NULL)
+            *keep_fd = loop_fd;
+          else
+            close_fd (&loop_fd);
           return g_steal_pointer (&device);
         }
+      close_fd (&loop_fd);
       if (errno != EBUSY)
         {
           int saved_errno = errno;
@@ -314,6 +308,125 @@ nlx_loop_attach (int fd,
                _("Cannot bind a loop device for %s: every free device was "
                  "taken by another process %d times in a row"), name,
                LOOP_ATTACH_TRIES);
+  return NULL;
+}
+
+/**
+ * nlx_loop_attach:
+ * @fd: the volume, a file or block device open for reading
+ * @name: the name the loop device carries (its lo_file_name), 1 to
+ *   %NLX_LOOP_NAME_MAX bytes, by which nlx_loop_find() finds it again
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Binds a free loop device to @fd, read-only, without partition scanning
+ * or direct I/O, in one LOOP_CONFIGURE.  The device stays bound until
+ * nlx_loop_detach(), also after this process exits (no autoclear), so
+ * that it can be found again after a crash.
+ *
+ * Returns: (transfer full): the device, e.g. "/dev/loop3"; its node
+ *   exists when this returns
+ */
+char *
+nlx_loop_attach (int fd,
+                 const char *name,
+                 GError **error)
+{
+  struct loop_config config;
+
+  memset (&config, 0, sizeof config);
+  config.info.lo_flags = LO_FLAGS_READ_ONLY;
+  return loop_configure (fd, name, &config, NULL, error);
+}
+
+/**
+ * nlx_loop_attach_writable:
+ * @fd: a regular file open for reading and writing
+ * @name: the name the loop device carries, as for nlx_loop_attach()
+ * @loop_fd: (out): the loop device, open; the caller closes it
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Binds a free loop device to @fd, writable, with 4 KiB blocks and
+ * direct I/O (the filesystem on it caches; the file underneath need
+ * not), and autoclear: the device unbinds itself at its last close, so
+ * once what uses it (a mount) is gone, or this process dies before
+ * anything does, nothing is left behind.  Keep @loop_fd open until
+ * the device is in use.
+ *
+ * Returns: (transfer full): the device, e.g. "/dev/loop3"
+ */
+char *
+nlx_loop_attach_writable (int fd,
+                          const char *name,
+                          int *loop_fd,
+                          GError **error)
+{
+  struct loop_config config;
+
+  char *device;
+  int writable = 0;
+
+  memset (&config, 0, sizeof config);
+  config.block_size = 4096;
+  config.info.lo_flags = LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO;
+  device = loop_configure (fd, name, &config, loop_fd, error);
+  /* A block device's own read-only flag (BLKROSET) outlives the binding
+   * that set it: a free loop device last used read-only that way would
+   * refuse a writable mount (EACCES). */
+  if (device != NULL && ioctl (*loop_fd, BLKROSET, &writable) != 0)
+    {
+      int saved_errno = errno;
+
+      close_fd (loop_fd);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot make loop device %s for %s writable: %s"),
+                   device, name, g_strerror (saved_errno));
+      g_clear_pointer (&device, g_free);
+    }
+  return device;
+}
+
+/**
+ * nlx_loop_find_backing:
+ * @fd: an open file
+ *
+ * Finds a bound loop device over the file @fd is open on, by the device
+ * and inode number the kernel reports for its backing file (never by
+ * name or path, which whoever binds a loop device chooses).
+ *
+ * Returns: (transfer full) (nullable): the first such device, or %NULL
+ */
+char *
+nlx_loop_find_backing (int fd)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/sys/block", 0, NULL);
+  const char *entry;
+  struct stat file;
+
+  if (dir == NULL || fstat (fd, &file) != 0)
+    return NULL;
+  while ((entry = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *bound = NULL;
+      g_autofree char *device = NULL;
+      struct loop_info64 info;
+      int loop_fd;
+      int rc;
+
+      if (!g_str_has_prefix (entry, "loop"))
+        continue;
+      bound = g_build_filename ("/sys/block", entry, "loop", NULL);
+      if (!g_file_test (bound, G_FILE_TEST_IS_DIR))
+        continue;
+      device = g_build_filename ("/dev", entry, NULL);
+      loop_fd = open (device, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+      if (loop_fd < 0)
+        continue;
+      rc = ioctl (loop_fd, LOOP_GET_STATUS64, &info);
+      close (loop_fd);
+      if (rc == 0 && info.lo_device == (guint64) file.st_dev &&
+          info.lo_inode == (guint64) file.st_ino)
+        return g_steal_pointer (&device);
+    }
   return NULL;
 }
 
@@ -823,6 +936,56 @@ nlx_mount_at (int mount_fd,
     }
   close (target);
   return TRUE;
+}
+
+/**
+ * nlx_mount_writable_ext4:
+ * @device: a block device holding an ext4 the host made itself (an
+ *   instance's writable layer), never one a tenant gave
+ * @path: an existing directory of the daemon's own mount namespace; not
+ *   a symbolic link
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Mounts @device read-write at @path, nodev and nosuid (the host never
+ * runs or opens what is there: the instance sees it through its
+ * overlay, whose own flags count), with errors=remount-ro whatever the
+ * superblock says (an error must never panic the host), discard (space
+ * the instance frees goes back to the host) and noinit_itable (the file
+ * underneath is sparse, so its inode tables read as zeroes already and
+ * need no background zeroing).
+ */
+gboolean
+nlx_mount_writable_ext4 (const char *device,
+                         const char *path,
+                         GError **error)
+{
+  g_autofree char *kernel_name = kernel_device_name (device);
+  int kmsg_fd = -1;
+  int fsfd;
+  int mfd = -1;
+  gboolean ok;
+
+  fsfd = fs_open ("ext4", device, error);
+  if (fsfd < 0)
+    return FALSE;
+  kmsg_fd = kmsg_open ();
+  if (sys_fsconfig (fsfd, FSCONFIG_SET_STRING, "source", device, 0) < 0 ||
+      sys_fsconfig (fsfd, FSCONFIG_SET_STRING, "errors", "remount-ro", 0) < 0 ||
+      sys_fsconfig (fsfd, FSCONFIG_SET_FLAG, "discard", NULL, 0) < 0 ||
+      sys_fsconfig (fsfd, FSCONFIG_SET_FLAG, "noinit_itable", NULL, 0) < 0 ||
+      sys_fsconfig (fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
+      (mfd = sys_fsmount (fsfd, FSMOUNT_CLOEXEC,
+                          MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID)) < 0)
+    {
+      set_fs_error (error, fsfd, kmsg_fd, kernel_name, errno, device, "ext4");
+      ok = FALSE;
+    }
+  else
+    ok = nlx_mount_at (mfd, path, error);
+  close_fd (&mfd);
+  close_fd (&kmsg_fd);
+  close (fsfd);
+  return ok;
 }
 
 static gboolean

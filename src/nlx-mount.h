@@ -14,7 +14,12 @@ G_BEGIN_DECLS
 char *nlx_loop_attach (int fd,
                        const char *name,
                        GError **error);
+char *nlx_loop_attach_writable (int fd,
+                                const char *name,
+                                int *loop_fd,
+                                GError **error);
 char *nlx_loop_find (const char *name);
+char *nlx_loop_find_backing (int fd);
 GPtrArray *nlx_loop_find_prefix (const char *prefix);
 gboolean nlx_loop_detach (const char *device,
                           GError **error);
@@ -30,6 +35,9 @@ gboolean nlx_mount_into_namespace (int mount_fd,
 gboolean nlx_mount_at (int mount_fd,
                        const char *path,
                        GError **error);
+gboolean nlx_mount_writable_ext4 (const char *device,
+                                  const char *path,
+                                  GError **error);
 gboolean nlx_umount_in_namespace (pid_t pid,
                                   const char *path,
                                   GError **error);

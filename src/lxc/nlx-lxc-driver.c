@@ -24,6 +24,7 @@
 #include "nlx-driver.h"
 #include "nlx-file.h"
 #include "nlx-lxc-console.h"
+#include "nlx-lxc-disk.h"
 #include "nlx-lxc-domain.h"
 #include "nlx-lxc-error.h"
 #include "nlx-idmap.h"
@@ -847,6 +848,8 @@ prepare_volumes (NlxDriverState *state,
 
   const NlxLxcIdmap *idmap = metadata->privileged ? NULL : &state->idmap;
 
+  if (!nlx_lxc_disk_mount (uuid, dir, error))
+    return FALSE;
   if (metadata->root_volume != NULL)
     root = nlx_lxc_volume_mount_root (state->volumes, uuid,
                                       metadata->root_volume, dir, idmap, error);
@@ -1492,6 +1495,12 @@ spawn_root (NlxDriverState *state,
   g_autofree char *root = NULL;
   g_autofree char *what = NULL;
 
+  /* The writable layer's own filesystem comes first: the overlay's
+   * upper directory is made on it. */
+  if ((instance->flavor.root_gb > 0 &&
+       !nlx_lxc_disk_create (dir, instance->flavor.root_gb, error)) ||
+      !nlx_lxc_disk_mount (instance->uuid, dir, error))
+    return NULL;
   if (instance->root_volume == NULL)
     {
       *tree = root_image (dir, image, error);

@@ -149,6 +149,8 @@ write_config (Fixture *f)
     "[flavor m1.tiny]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
     "[flavor m1.privileged]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
     "privileged = true\n"
+    /* A root disk of its own: writes beyond 1 GiB fail inside. */
+    "[flavor m1.quota]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 1\n"
     "[image " IMAGE "]\npath = %s\nos_shutdown_signal = SIGUSR2\n"
     "[image " BROKEN_IMAGE "]\npath = %s\nos_init_path = /no/such/init\n"
     "[image " DEAF_IMAGE "]\npath = %s\nos_shutdown_signal = SIGHUP\n%s"
