@@ -1556,9 +1556,10 @@ nlx_mount_into_namespace (int mount_fd,
  *
  * Detaches the mount at @path inside the mount namespace and root of
  * @pid; the kernel lets it go when the last file open in it is closed.
- * The directory stays.  Nothing mounted there, no @path, or no process
- * @pid any more (a stopped container took its mounts with it) is no
- * error.  Symbolic links in @path are not followed.
+ * The directory stays.  Nothing mounted there, no @path, a symbolic
+ * link or a file on the way to it (nothing can have been mounted through
+ * one), or no process @pid any more (a stopped container took its mounts
+ * with it) is no error.  Symbolic links in @path are not followed.
  */
 gboolean
 nlx_umount_in_namespace (pid_t pid,
@@ -1589,6 +1590,12 @@ nlx_umount_in_namespace (pid_t pid,
     return TRUE;
   if ((report.step == STEP_UMOUNT || report.step == STEP_OPEN) &&
       (report.err == EINVAL || report.err == ENOENT))
+    return TRUE;
+  /* A symbolic link or a file on the way: nlx_mount_into_namespace()
+   * never mounts through one, so nothing of ours is there.  Refusing
+   * would stop the undo of an attach that such a path made fail. */
+  if (report.step == STEP_OPEN &&
+      (report.err == ELOOP || report.err == ENOTDIR))
     return TRUE;
   set_child_error (error, &job, &report, path);
   return FALSE;

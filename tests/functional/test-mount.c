@@ -585,6 +585,22 @@ case_namespace_bad_paths (Fixture *f)
   g_assert_false (mountinfo_mentions (child, f->dir));
   g_assert_false (mountinfo_mentions (getpid (), f->dir));
 
+  /* Undoing any of these finds nothing of ours to unmount, and says so
+   * without an error: an attach refused for its path must be undone in
+   * full.  A dangling link as the last component is no mount either. */
+  {
+    g_autofree char *dangling = path_in (f, "dangling");
+    const char *undone[] = { through_link, link, through_file, dangling };
+
+    g_assert_cmpint (symlink ("/nlxtest-nowhere", dangling), ==, 0);
+    for (guint i = 0; i < G_N_ELEMENTS (undone); i++)
+      {
+        g_test_message ("unmounting %s", undone[i]);
+        g_assert_true (nlx_umount_in_namespace (child, undone[i], &error));
+        g_assert_no_error (error);
+      }
+  }
+
   close (fd);
   stop_namespace (child);
   detach (device);

@@ -314,6 +314,99 @@ test_volume_refused (Fixture *f)
   g_assert_cmpuint (loop_devices_of (id), ==, 0);
 }
 
+/* A mount path the tenant has made unusable, from inside as its root:
+ * a symbolic link or a file on the way, a link as the last component,
+ * a dangling link.  Each attach is a 400 naming the reason, and is
+ * undone in full: no disk in the live or persistent domain, no loop
+ * device, no /dev/vdb inside, the volume available and attachable. */
+static void
+test_volume_mount_path_planted (Fixture *f)
+{
+  static const struct {
+    const char *plant;
+    const char *mount_path;
+    const char *reason;
+  } shapes[] = {
+    { "ln -s / /nlxtest-link", "/nlxtest-link/y", "symbolic link" },
+    { "echo x > /nlxtest-file", "/nlxtest-file/y", "not a directory" },
+    { "mkdir /nlxtest-dir && ln -s /nlxtest-dir /nlxtest-last",
+      "/nlxtest-last", "symbolic link" },
+    { "ln -s /nlxtest-nowhere /nlxtest-dangling", "/nlxtest-dangling",
+      "symbolic link" },
+  };
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *id = NULL;
+  g_autofree char *live_before = NULL;
+  g_autofree char *config_before = NULL;
+  g_autofree char *list_path = NULL;
+  g_autoptr(virDomain) dom = NULL;
+
+  create_volume (f, "nlxtest-pvol", tree);
+  id = boot (f, "nlxtest-planted");
+  dom = virDomainLookupByUUIDString (f->conn, id);
+  live_before = virDomainGetXMLDesc (dom, 0);
+  config_before = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+  g_assert_null (strstr (live_before, "dev='vdb'"));
+  list_path = g_strconcat ("/v2.1/servers/", id, "/os-volume_attachments",
+                           NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
+    {
+      g_autoptr(JsonNode) reply = NULL;
+      g_autoptr(JsonNode) volume = NULL;
+      g_autoptr(JsonNode) list = NULL;
+      g_autofree char *extra = g_strdup_printf (
+        ", \"device\": \"/dev/vdb\", \"mount_path\": \"%s\"",
+        shapes[i].mount_path);
+      g_autofree char *live = NULL;
+      g_autofree char *config = NULL;
+      const char *message;
+
+      g_test_message ("planting: %s; mounting at %s", shapes[i].plant,
+                      shapes[i].mount_path);
+      assert_in_container (f, id, shapes[i].plant, 0, NULL);
+      g_assert_cmpint (attach (f, id, "nlxtest-pvol", extra, &reply), ==,
+                       400);
+      message = json_object_get_string_member (
+        nlx_test_object_at (reply, "badRequest"), "message");
+      g_test_message ("  -> %s", message);
+      g_assert_nonnull (strstr (message, shapes[i].reason));
+
+      /* Undone in full, as seen by libvirt, the kernel, the container
+       * and the API. */
+      live = virDomainGetXMLDesc (dom, 0);
+      config = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+      g_assert_null (strstr (live, "dev='vdb'"));
+      g_assert_null (strstr (config, "dev='vdb'"));
+      /* The domain's metadata names no such attachment either. */
+      g_assert_null (strstr (config, "nlxtest-pvol"));
+      g_assert_null (strstr (live, "nlxtest-pvol"));
+      g_assert_cmpuint (loop_devices_of (id), ==, 0);
+      assert_in_container (f, id, "test -e /dev/vdb", 1, NULL);
+      g_assert_cmpint (nlx_test_call (f->session, "GET",
+                                      "/v2.1/os-volumes/nlxtest-pvol", NULL,
+                                      &volume), ==, 200);
+      g_assert_cmpstr (json_object_get_string_member (
+                         nlx_test_object_at (volume, "volume"), "status"), ==,
+                       "available");
+      g_assert_cmpint (nlx_test_call (f->session, "GET", list_path, NULL,
+                                      &list), ==, 200);
+      g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                          json_node_get_object (list), "volumeAttachments")),
+                        ==, 0);
+      g_assert_cmpstr (nlx_test_status_of (f->session, id), ==, "ACTIVE");
+    }
+
+  /* Attachable again, and where the path is sound, mounted. */
+  g_assert_cmpint (attach (f, id, "nlxtest-pvol",
+                           ", \"device\": \"/dev/vdb\", \"mount_path\": \"/data\"",
+                           NULL), ==, 200);
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  g_assert_cmpint (detach (f, id, "nlxtest-pvol"), ==, 202);
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
+  delete_and_check (f, id);
+}
+
 static char *
 file_checksum (const char *path)
 {
@@ -550,6 +643,8 @@ main (int argc,
     { "/nlx/compute/volumes/boot-from-volume", test_boot_from_volume },
     { "/nlx/compute/volumes/crash", test_volume_crash },
     { "/nlx/compute/volumes/fsck", test_volume_fsck },
+    { "/nlx/compute/volumes/mount-path-planted",
+      test_volume_mount_path_planted },
   };
 
   return run_cases (&argc, &argv, cases, G_N_ELEMENTS (cases));
