@@ -780,7 +780,9 @@ fstype_is_on_block_device (const char *fstype)
  * unplaced unmounts it.  The filesystem is asked not to replay its
  * journal (ext3/ext4 "noload", xfs "norecovery"), so a dirty journal is
  * ignored rather than written, and the mount is nodev, and also nosuid
- * and noexec unless @for_root.  Only filesystem types that live on a
+ * and noexec unless @for_root.  ext2, ext3 and ext4 are mounted with
+ * errors=remount-ro whatever their superblock asks for (errors=panic
+ * would let a corrupt image panic the host).  Only filesystem types that live on a
  * block device are accepted.
  *
  * A filesystem the kernel refuses gives %NLX_DRIVER_ERROR_INVALID_ARGUMENT
@@ -826,23 +828,24 @@ nlx_mount_prepare (const char *device,
   if (sys_fsconfig (fsfd, FSCONFIG_SET_STRING, "source", device, 0) < 0 ||
       sys_fsconfig (fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0)
     goto fail;
+  /* The image's own error behaviour (tune2fs -e panic, or
+   * errors=panic in its mount_opts) would otherwise stay in force, and
+   * ext4 panics on an error even when mounted read-only: one bad block
+   * the tenant wrote would take the host down.  An option given here
+   * wins over both.  xfs has no such option: it shuts the filesystem
+   * down, and only the host's own fs.xfs.panic_mask makes that a
+   * panic. */
+  if ((strcmp (fstype, "ext2") == 0 || strcmp (fstype, "ext3") == 0 ||
+       strcmp (fstype, "ext4") == 0) &&
+      sys_fsconfig (fsfd, FSCONFIG_SET_STRING, "errors", "remount-ro", 0) < 0)
+    goto fail;
+  /* ext2 has no journal, and the ext4 driver that serves it accepts
+   * "noload" here only to refuse the mount at creation ("Mount
+   * option(s) incompatible with ext2"): it gets none. */
   if (strcmp (fstype, "ext3") == 0 || strcmp (fstype, "ext4") == 0)
     {
       if (sys_fsconfig (fsfd, FSCONFIG_SET_FLAG, "noload", NULL, 0) < 0)
         goto fail;
-    }
-  else if (strcmp (fstype, "ext2") == 0)
-    {
-      /* ext2 served by the ext4 driver takes "noload"; the ext2 driver
-       * itself has no journal to replay and knows no such option. */
-      if (sys_fsconfig (fsfd, FSCONFIG_SET_FLAG, "noload", NULL, 0) < 0)
-        {
-          g_autoptr(GString) ignored = g_string_new (NULL);
-
-          if (errno != EINVAL)
-            goto fail;
-          read_fs_context (fsfd, ignored);
-        }
     }
   else if (strcmp (fstype, "xfs") == 0)
     {
@@ -1716,9 +1719,10 @@ nlx_mount_into_namespace (int mount_fd,
  *
  * Detaches the mount at @path inside the mount namespace and root of
  * @pid; the kernel lets it go when the last file open in it is closed.
- * The directory stays.  Nothing mounted there, no @path, or no process
- * @pid any more (a stopped container took its mounts with it) is no
- * error.  Symbolic links in @path are not followed.
+ * The directory stays.  Nothing mounted there, no @path, a symbolic
+ * link or a file on the way to it (nothing can have been mounted through
+ * one), or no process @pid any more (a stopped container took its mounts
+ * with it) is no error.  Symbolic links in @path are not followed.
  */
 gboolean
 nlx_umount_in_namespace (pid_t pid,
@@ -1749,6 +1753,12 @@ nlx_umount_in_namespace (pid_t pid,
     return TRUE;
   if ((report.step == STEP_UMOUNT || report.step == STEP_OPEN) &&
       (report.err == EINVAL || report.err == ENOENT))
+    return TRUE;
+  /* A symbolic link or a file on the way: nlx_mount_into_namespace()
+   * never mounts through one, so nothing of ours is there.  Refusing
+   * would stop the undo of an attach that such a path made fail. */
+  if (report.step == STEP_OPEN &&
+      (report.err == ELOOP || report.err == ENOTDIR))
     return TRUE;
   set_child_error (error, &job, &report, path);
   return FALSE;

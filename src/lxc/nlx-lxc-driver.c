@@ -1884,10 +1884,11 @@ lxc_get_console_output (NlxDriverState *state,
 
 /* ---- volumes ----------------------------------------------------------- */
 
-static gboolean lxc_detach_volume (NlxDriverState *state,
-                                   const char *uuid,
-                                   const NlxVolumeAttachment *attachment,
-                                   GError **error);
+static gboolean undo_attachment (NlxDriverState *state,
+                                 const char *uuid,
+                                 const NlxVolumeAttachment *attachment,
+                                 gboolean whatever_fails,
+                                 GError **error);
 
 static gboolean
 lxc_attach_volume (NlxDriverState *state,
@@ -1941,8 +1942,38 @@ lxc_attach_volume (NlxDriverState *state,
                      _("Cannot mount volume %s: the init of instance %s is "
                        "not running"), attachment->volume_id, uuid);
     }
-  lxc_detach_volume (state, uuid, attachment, NULL);
+  /* Every step of the undo is tried whatever the one before it did: a
+   * rollback that stopped at a refused mount path left the disk in the
+   * domain, the loop device bound and the volume listed as free. */
+  undo_attachment (state, uuid, attachment, TRUE, NULL);
   return FALSE;
+}
+
+/* With @whatever_fails (a rollback), a failed step is logged and the
+ * next one tried all the same; otherwise the first failure stops it, so
+ * that a detach that cannot unmount leaves the attachment whole. */
+static gboolean
+undo_step (gboolean ok,
+           gboolean whatever_fails,
+           const char *uuid,
+           GError **step_error,
+           gboolean *failed,
+           GError **error)
+{
+  if (ok)
+    return TRUE;
+  *failed = TRUE;
+  if (!whatever_fails)
+    {
+      g_propagate_error (error, g_steal_pointer (step_error));
+      return FALSE;
+    }
+  g_warning (_("Undoing a volume attachment of instance %s: %s"), uuid,
+             *step_error != NULL ? (*step_error)->message : _("unknown error"));
+  if (error != NULL && *error == NULL)
+    g_propagate_error (error, g_steal_pointer (step_error));
+  g_clear_error (step_error);
+  return TRUE;
 }
 
 static gboolean
@@ -1951,11 +1982,22 @@ lxc_detach_volume (NlxDriverState *state,
                    const NlxVolumeAttachment *attachment,
                    GError **error)
 {
+  return undo_attachment (state, uuid, attachment, FALSE, error);
+}
+
+static gboolean
+undo_attachment (NlxDriverState *state,
+                 const char *uuid,
+                 const NlxVolumeAttachment *attachment,
+                 gboolean whatever_fails,
+                 GError **error)
+{
   g_autoptr(GError) local_error = NULL;
   g_autoptr(virDomain) dom = lookup (state, uuid, &local_error);
   g_autoptr(NlxLxcMetadata) metadata = NULL;
   const NlxVolumeAttachment *kept = NULL;
   const char *mount_path = attachment->mount_path;
+  gboolean failed = FALSE;
   gboolean active;
 
   if (dom == NULL)
@@ -1968,32 +2010,43 @@ lxc_detach_volume (NlxDriverState *state,
         }
       return nlx_lxc_volume_release (uuid, attachment->device, error);
     }
-  if ((metadata = read_metadata (dom, error)) == NULL)
+  if ((metadata = read_metadata (dom, &local_error)) == NULL &&
+      !undo_step (FALSE, whatever_fails, uuid, &local_error, &failed, error))
     return FALSE;
-  kept = nlx_instance_find_volume (&(NlxInstance) { .volumes = metadata->volumes },
-                                   attachment->volume_id);
+  if (metadata != NULL)
+    kept = nlx_instance_find_volume (&(NlxInstance) { .volumes = metadata->volumes },
+                                     attachment->volume_id);
   if (kept != NULL)
     mount_path = kept->mount_path;
 
   active = virDomainIsActive (dom) == 1;
   if (active && mount_path != NULL &&
-      !nlx_umount_in_namespace (init_pid (dom), mount_path, error))
+      !undo_step (nlx_umount_in_namespace (init_pid (dom), mount_path,
+                                           &local_error),
+                  whatever_fails, uuid, &local_error, &failed, error))
     return FALSE;
   if (active && has_disk (dom, attachment->device, 0) &&
-      !change_disk (dom, attachment->device, "/dev/null", FALSE,
-                    VIR_DOMAIN_AFFECT_LIVE, error))
+      !undo_step (change_disk (dom, attachment->device, "/dev/null", FALSE,
+                               VIR_DOMAIN_AFFECT_LIVE, &local_error),
+                  whatever_fails, uuid, &local_error, &failed, error))
     return FALSE;
   if (has_disk (dom, attachment->device, VIR_DOMAIN_XML_INACTIVE) &&
-      !change_disk (dom, attachment->device, "/dev/null", FALSE,
-                    VIR_DOMAIN_AFFECT_CONFIG, error))
+      !undo_step (change_disk (dom, attachment->device, "/dev/null", FALSE,
+                               VIR_DOMAIN_AFFECT_CONFIG, &local_error),
+                  whatever_fails, uuid, &local_error, &failed, error))
     return FALSE;
   if (kept != NULL)
     {
       g_ptr_array_remove (metadata->volumes, (gpointer) kept);
-      if (!write_metadata (dom, metadata, error))
+      if (!undo_step (write_metadata (dom, metadata, &local_error),
+                      whatever_fails, uuid, &local_error, &failed, error))
         return FALSE;
     }
-  return nlx_lxc_volume_release (uuid, attachment->device, error);
+  if (!undo_step (nlx_lxc_volume_release (uuid, attachment->device,
+                                          &local_error),
+                  whatever_fails, uuid, &local_error, &failed, error))
+    return FALSE;
+  return !failed;
 }
 
 static NlxHostResources *

@@ -55,7 +55,8 @@ static char *
 missing_requirement (void)
 {
   static const char * const programs[] = { "mkfs.ext4", "debugfs",
-                                           "dumpe2fs" };
+                                           "dumpe2fs", "tune2fs",
+                                           "mkfs.ext2" };
 
   if (geteuid () != 0)
     return g_strdup ("not root");
@@ -587,6 +588,22 @@ case_namespace_bad_paths (Fixture *f)
   g_assert_false (mountinfo_mentions (child, f->dir));
   g_assert_false (mountinfo_mentions (getpid (), f->dir));
 
+  /* Undoing any of these finds nothing of ours to unmount, and says so
+   * without an error: an attach refused for its path must be undone in
+   * full.  A dangling link as the last component is no mount either. */
+  {
+    g_autofree char *dangling = path_in (f, "dangling");
+    const char *undone[] = { through_link, link, through_file, dangling };
+
+    g_assert_cmpint (symlink ("/nlxtest-nowhere", dangling), ==, 0);
+    for (guint i = 0; i < G_N_ELEMENTS (undone); i++)
+      {
+        g_test_message ("unmounting %s", undone[i]);
+        g_assert_true (nlx_umount_in_namespace (child, undone[i], &error));
+        g_assert_no_error (error);
+      }
+  }
+
   close (fd);
   stop_namespace (child);
   detach (device);
@@ -735,6 +752,115 @@ case_dirty_journal (Fixture *f)
   g_assert_null (found);
   after_root = file_checksum (image);
   g_assert_cmpstr (after_root, ==, before);
+}
+
+/* The error behaviour ext2/3/4 would have on the mount at @target of
+ * @device: "errors=..." from /proc/fs/ext4/<dev>/options (which lists
+ * every option), else from the superblock options in mountinfo. */
+static char *
+errors_behaviour (const char *device,
+                  const char *target)
+{
+  g_autofree char *real = realpath (device, NULL);
+  g_autofree char *name = g_path_get_basename (real);
+  g_autofree char *file = g_build_filename ("/proc/fs/ext4", name, "options",
+                                            NULL);
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (g_file_get_contents (file, &contents, NULL, NULL))
+    lines = g_strsplit (contents, "\n", -1);
+  else
+    {
+      g_autofree char *mountinfo = NULL;
+
+      g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mountinfo,
+                                          NULL, NULL));
+      lines = g_strsplit (mountinfo, "\n", -1);
+      for (guint i = 0; lines[i] != NULL; i++)
+        {
+          g_auto(GStrv) fields = g_strsplit (lines[i], " ", -1);
+          guint n = g_strv_length (fields);
+          g_autofree char *mount_point = n > 4 ? g_strcompress (fields[4])
+                                               : NULL;
+
+          if (mount_point != NULL && strcmp (mount_point, target) == 0)
+            {
+              g_auto(GStrv) options = g_strsplit (fields[n - 1], ",", -1);
+
+              g_strfreev (lines);
+              lines = g_steal_pointer (&options);
+              break;
+            }
+        }
+    }
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], "errors="))
+      return g_strdup (lines[i]);
+  return NULL;
+}
+
+/* An image that asks for errors=panic, in its superblock (tune2fs -e)
+ * or in its default mount options (tune2fs -E mount_opts=): the kernel
+ * would panic the host at the first error it meets, even read-only.
+ * Mounted by nlx_mount_prepare() it gets errors=remount-ro; mounted
+ * without that option (the control) it gets what it asked for. */
+static void
+case_errors_panic_overridden (Fixture *f)
+{
+  static const struct {
+    const char *name;
+    const char *mkfs;
+    const char *fstype;
+    const char *tune[3];
+  } images[] = {
+    { "e-panic", "mkfs.ext4", "ext4", { "-e", "panic", NULL } },
+    { "opts-panic", "mkfs.ext4", "ext4", { "-E", "mount_opts=errors=panic",
+                                           NULL } },
+    { "ext2-panic", "mkfs.ext2", "ext2", { "-e", "panic", NULL } },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (images); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *image = make_blank_image (f, images[i].name);
+      g_autofree char *target = path_in (f, images[i].name);
+      g_autofree char *mnt = g_strconcat (target, "-mnt", NULL);
+      g_autofree char *device = NULL;
+      g_autofree char *control = NULL;
+      g_autofree char *ours = NULL;
+      int fd;
+
+      g_assert_cmpint (g_mkdir (mnt, 0755), ==, 0);
+      g_free (run_command ((const char * const []) {
+        images[i].mkfs, "-q", "-F", image, NULL }));
+      g_free (run_command ((const char * const []) {
+        "tune2fs", images[i].tune[0], images[i].tune[1], image, NULL }));
+      device = attach (f, image, images[i].name);
+
+      /* The control: the image's own choice holds without the option. */
+      g_assert_cmpint (mount (device, mnt, images[i].fstype, MS_RDONLY,
+                              strcmp (images[i].fstype, "ext2") == 0
+                              ? NULL : "noload"), ==, 0);
+      control = errors_behaviour (device, mnt);
+      g_test_message ("%s mounted plainly: %s", images[i].name, control);
+      g_assert_cmpstr (control, ==, "errors=panic");
+      g_assert_true (nlx_umount (mnt, &error));
+      g_assert_no_error (error);
+
+      fd = nlx_mount_prepare (device, images[i].fstype, FALSE, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (fd, >=, 0);
+      g_assert_true (nlx_mount_at (fd, mnt, &error));
+      g_assert_no_error (error);
+      close (fd);
+      ours = errors_behaviour (device, mnt);
+      g_test_message ("%s mounted by nova-lxc: %s", images[i].name, ours);
+      g_assert_cmpstr (ours, ==, "errors=remount-ro");
+      g_assert_true (nlx_umount (mnt, &error));
+      g_assert_no_error (error);
+      detach (device);
+    }
 }
 
 static void
@@ -1094,6 +1220,7 @@ main (int argc,
     { "/nlx/mount/namespace-bad-paths", case_namespace_bad_paths },
     { "/nlx/mount/namespace-shared-refused", case_namespace_shared_refused },
     { "/nlx/mount/dirty-journal", case_dirty_journal },
+    { "/nlx/mount/errors-panic-overridden", case_errors_panic_overridden },
     { "/nlx/mount/overlay", case_overlay },
     { "/nlx/mount/bad-input", case_bad_input },
     { "/nlx/mount/root-disk", case_root_disk },
