@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -144,6 +145,14 @@ test_volume_attach_detach (Fixture *f)
   delete_and_check (f, id);
 }
 
+/* The neighbour dies with the case, even when the case fails: a
+ * neighbour left behind would act on other tests' instances. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 /* Another compute daemon on the host, with state, instances and volumes
  * of its own and no network: it sees every nova-lxc domain's events.
  * Returns it running; its log is in @f's directory as neighbour.log. */
@@ -171,6 +180,7 @@ start_neighbour (Fixture *f)
 
   g_assert_true (g_file_set_contents (config, text, -1, NULL));
   g_subprocess_launcher_set_stderr_file_path (launcher, log);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   daemon = g_subprocess_launcher_spawn (launcher, &error, program, "--debug",
                                         "--config", config, NULL);
   g_assert_no_error (error);
