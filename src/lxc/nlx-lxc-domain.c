@@ -133,6 +133,14 @@ add_nlx_metadata (xmlNodePtr parent,
       if (attachment->mount_path != NULL)
         add_prop (node, "mount", attachment->mount_path);
     }
+  if (metadata->pids != 0)
+    {
+      char text[16];
+
+      g_snprintf (text, sizeof text, "%u", metadata->pids);
+      node = xmlNewChild (nlx, ns, BAD_CAST "limits", NULL);
+      add_prop (node, "pids", text);
+    }
   if (metadata->vif != NULL)
     {
       char prefix[16];
@@ -271,6 +279,23 @@ nlx_lxc_metadata_parse (const char *xml,
                              "lacks its id or device"));
               return NULL;
             }
+        }
+      else if (g_str_equal (name, "limits"))
+        {
+          g_autofree char *pids = get_prop (node, "pids");
+          guint64 value = 0;
+
+          if (pids != NULL &&
+              !g_ascii_string_to_unsigned (pids, 10, 1, NLX_FLAVOR_PIDS_MAX,
+                                           &value, NULL))
+            {
+              g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                           _("The pids limit in the domain's nova-lxc "
+                             "metadata is not a number from 1 to %u: “%s”"),
+                           NLX_FLAVOR_PIDS_MAX, pids);
+              return NULL;
+            }
+          metadata->pids = (guint) value;
         }
       else if (g_str_equal (name, "vif") && metadata->vif == NULL)
         {
@@ -425,6 +450,27 @@ add_idmap (xmlNodePtr idmap,
     }
 }
 
+/* A container's vcpus are only a number unless the scheduler holds it
+ * to them: a CFS quota of one period per vcpu caps the instance at that
+ * many CPUs' worth of time however many processes it runs, and shares
+ * weigh instances against each other when the host is busy (the
+ * flavor's quota:cpu_shares, else Nova's old 1024 per vcpu). */
+static void
+add_cputune (xmlNodePtr domain,
+             const NlxFlavor *flavor)
+{
+  xmlNodePtr node = xmlNewChild (domain, NULL, BAD_CAST "cputune", NULL);
+  guint64 shares = flavor->cpu_shares != 0
+                     ? flavor->cpu_shares
+                     : MIN ((guint64) flavor->vcpus * NLX_LXC_CPU_SHARES_PER_VCPU,
+                            NLX_FLAVOR_CPU_SHARES_MAX);
+
+  add_uint (node, NULL, "shares", shares);
+  add_uint (node, NULL, "period", NLX_LXC_CPU_PERIOD_US);
+  add_uint (node, NULL, "quota",
+            (guint64) flavor->vcpus * NLX_LXC_CPU_PERIOD_US);
+}
+
 /**
  * nlx_lxc_domain_build:
  * @spec: what to build
@@ -434,8 +480,9 @@ add_idmap (xmlNodePtr idmap,
  * the spec has no id maps: a privileged instance) and network namespace
  * (a veth on the instance's bridge, or loopback only), dangerous
  * capabilities dropped, read-only disks for attached volumes, one PTY
- * console, the root tree mounted at / and Nova's metadata.  Every string
- * from the user is escaped.
+ * console, the root tree mounted at / and Nova's metadata.  Its CPU time
+ * is capped at its vcpus (see add_cputune()).  Every string from the user
+ * is escaped.
  *
  * Returns: (transfer full): the domain XML, or %NULL if a path is relative
  */
@@ -483,12 +530,16 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
                       .privileged = spec->uid_map == NULL,
                       .volumes = instance->volumes,
                       .vif = instance->vif,
+                      .pids = spec->pids,
                     }, TRUE);
 
   node = add_uint (domain, NULL, "memory",
                    (guint64) instance->flavor.memory_mb * 1024);
   add_prop (node, "unit", "KiB");
-  add_uint (domain, NULL, "vcpu", instance->flavor.vcpus);
+  node = add_uint (domain, NULL, "vcpu", instance->flavor.vcpus);
+  if (spec->cpuset != NULL)
+    add_prop (node, "cpuset", spec->cpuset);
+  add_cputune (domain, &instance->flavor);
 
   node = xmlNewChild (domain, NULL, BAD_CAST "os", NULL);
   add_text (node, NULL, "type", "exe");

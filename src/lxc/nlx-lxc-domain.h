@@ -23,6 +23,8 @@ G_BEGIN_DECLS
  * @volumes: (element-type NlxVolumeAttachment): attached volumes
  * @vif: (nullable): the network interface, whose bridge each start makes
  *   sure of
+ * @pids: the instance's pids limit, which libvirt has no element for
+ *   and the driver applies at each start; 0 for none
  *
  * What the driver keeps in the domain's own metadata element
  * (%NLX_LXC_XMLNS), so that any later operation on the domain knows it.
@@ -34,6 +36,7 @@ typedef struct {
   gboolean privileged;
   GPtrArray *volumes;
   NlxVif *vif;
+  guint pids;
 } NlxLxcMetadata;
 
 NlxLxcMetadata *nlx_lxc_metadata_new (void);
@@ -62,6 +65,9 @@ char *nlx_lxc_veth_name (const char *uuid);
  * @uid_map: (nullable) (element-type NlxIdMapRange): the user namespace's
  *   uid map; %NULL for a privileged instance, which has none
  * @gid_map: (nullable) (element-type NlxIdMapRange): its gid map
+ * @pids: the pids limit to keep in the metadata; 0 for none
+ * @cpuset: (nullable): the host CPUs the instance may run on, in
+ *   libvirt's cpuset syntax ("0-3,^2"); %NULL for all
  */
 typedef struct {
   const NlxInstance *instance;
@@ -72,7 +78,15 @@ typedef struct {
   const char *root_image;
   GArray *uid_map;
   GArray *gid_map;
+  guint pids;
+  const char *cpuset;
 } NlxLxcDomainSpec;
+
+/* The CFS period libvirt and the kernel default to, in microseconds: a
+ * quota of one period per vcpu is one CPU's worth of time per vcpu. */
+#define NLX_LXC_CPU_PERIOD_US 100000
+/* Nova's shares per vcpu before it stopped setting any. */
+#define NLX_LXC_CPU_SHARES_PER_VCPU 1024
 
 char *nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
                             GError **error);
