@@ -27,6 +27,7 @@
 #include "nlx-lxc-domain.h"
 #include "nlx-lxc-error.h"
 #include "nlx-idmap.h"
+#include "nlx-lxc-cgroup.h"
 #include "nlx-lxc-volume.h"
 #include "nlx-lock.h"
 #include "nlx-mount.h"
@@ -53,6 +54,12 @@ struct _NlxDriverState {
   GArray *gid_map;
   NlxLxcIdmap idmap;
   guint soft_reboot_timeout_s;
+  /* [lxc] pids_limit (an instance's, unless its flavor says) and
+   * pids_host_max (all instances' together, and any flavor's most);
+   * [compute] cpu_shared_set (nullable) */
+  guint pids_limit;
+  guint pids_host_max;
+  char *cpuset;
 
   /* The connection is replaced when libvirtd restarts, so operations take
    * their own reference through connection(). */
@@ -859,6 +866,38 @@ prepare_volumes (NlxDriverState *state,
   return TRUE;
 }
 
+/* Holds a running instance to its pids limit, which libvirt cannot set
+ * (see nlx-lxc-cgroup.c); domains defined before limits existed get the
+ * host's default.  Needed after every start: each makes new processes. */
+static gboolean
+apply_limits (NlxDriverState *state,
+              virDomainPtr dom,
+              const char *uuid,
+              const NlxLxcMetadata *metadata,
+              GError **error)
+{
+  guint controller = virDomainGetID (dom);
+  pid_t pid = init_pid (dom);
+
+  if (controller == (guint) -1 || pid == 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot limit the processes of instance %s: its init "
+                     "is not running"), uuid);
+      return FALSE;
+    }
+  if (!nlx_lxc_cgroup_limit_pids (virDomainGetName (dom), (pid_t) controller,
+                                  pid, metadata->pids ? metadata->pids
+                                                      : state->pids_limit,
+                                  error))
+    {
+      g_prefix_error (error, _("Cannot limit the processes of instance %s: "),
+                      uuid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Mounts every attachment that has a mount path inside the running
  * instance. */
 static gboolean
@@ -927,14 +966,15 @@ start_instance (NlxDriverState *state,
                                    metadata->vif->prefix, error)) ||
       !start_domain (dom, uuid, error))
     return FALSE;
-  if (mount_volumes (state, dom, uuid, metadata, error))
+  if (apply_limits (state, dom, uuid, metadata, error) &&
+      mount_volumes (state, dom, uuid, metadata, error))
     return TRUE;
   stop_now (dom, uuid, NULL);
   return FALSE;
 }
 
-/* The remount worker: mounts @uuid's volumes in the new container its
- * init's reboot made.  The domain is looked up again, since a handle's
+/* The remount worker: applies @uuid's pids limit to, and mounts its
+ * volumes in, the new container its init's reboot made.  The domain is looked up again, since a handle's
  * id (the controller's pid) is the one from lookup time, and the mounts
  * go into the mount namespace of the new controller's child, the new
  * init, once it has exec'd (before that the container's root is not
@@ -961,21 +1001,22 @@ remount (gpointer data,
                  "again: %s", uuid, error->message);
       return;
     }
-  if (metadata->volumes->len == 0 || virDomainIsActive (dom) != 1)
+  if (virDomainIsActive (dom) != 1)
     return;
   if (wait_for_init (dom, uuid, &error) &&
+      apply_limits (state, dom, uuid, metadata, &error) &&
       mount_volumes (state, dom, uuid, metadata, &error))
     {
-      g_message ("Instance %s rebooted itself; its volumes are mounted "
-                 "again", uuid);
+      g_message ("Instance %s rebooted itself; its limits are applied and "
+                 "its volumes mounted again", uuid);
       return;
     }
   /* Stopped meanwhile (by us or by itself): nothing to mount in. */
   if (virDomainIsActive (dom) != 1)
     return;
-  g_warning ("Instance %s rebooted itself, but its volumes cannot be "
-             "mounted again, so it is stopped (start it to try again): %s",
-             uuid, error->message);
+  g_warning ("Instance %s rebooted itself, but its limits or volumes "
+             "cannot be set up again, so it is stopped (start it to try "
+             "again): %s", uuid, error->message);
   stop_now (dom, uuid, NULL);
 }
 
@@ -1048,6 +1089,57 @@ start_event_loop (void)
     }
 }
 
+/* The host's limits must make sense together; a cpu_shared_set is
+ * libvirt's cpuset syntax ("0-3,^2,6") over CPUs this host has. */
+static gboolean
+check_limits (guint pids_limit,
+              guint pids_host_max,
+              const char *cpuset,
+              GError **error)
+{
+  long cpus = sysconf (_SC_NPROCESSORS_CONF);
+  g_auto(GStrv) items = NULL;
+
+  if (pids_limit > pids_host_max)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("[lxc] pids_limit (%u) is above [lxc] pids_host_max "
+                     "(%u), which holds all instances together; lower the "
+                     "one or raise the other"), pids_limit, pids_host_max);
+      return FALSE;
+    }
+  if (cpuset == NULL)
+    return TRUE;
+  items = g_strsplit (cpuset, ",", -1);
+  for (guint i = 0; items[i] != NULL; i++)
+    {
+      const char *item = g_strstrip (items[i]);
+      g_auto(GStrv) range = NULL;
+      guint64 first = 0, last = 0;
+      gboolean valid;
+
+      if (*item == '^')
+        item++;
+      range = g_strsplit (item, "-", 2);
+      valid = g_ascii_string_to_unsigned (range[0], 10, 0, G_MAXINT, &first,
+                                          NULL);
+      last = first;
+      if (valid && range[1] != NULL)
+        valid = g_ascii_string_to_unsigned (range[1], 10, first, G_MAXINT,
+                                            &last, NULL);
+      if (!valid || (cpus > 0 && last >= (guint64) cpus))
+        {
+          g_set_error (error, NLX_DRIVER_ERROR,
+                       NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                       _("[compute] cpu_shared_set “%s” is not a list of "
+                         "this host's CPUs (0 to %ld) such as 0-3,^2,6"),
+                       cpuset, cpus - 1);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 static NlxDriverState *
 lxc_init_host (GKeyFile *config,
                GError **error)
@@ -1069,9 +1161,19 @@ lxc_init_host (GKeyFile *config,
   g_autoptr(GArray) uid_map = NULL;
   g_autoptr(GArray) gid_map = NULL;
   NlxLxcIdmap idmap = { -1, 0, 0 };
+  guint pids_limit = NLX_LXC_DEFAULT_PIDS_LIMIT;
+  guint pids_host_max = nlx_lxc_cgroup_default_pids_host_max ();
+  g_autofree char *cpuset = nlx_config_get_string (config, "compute",
+                                                   "cpu_shared_set", NULL);
   const char *type;
   NlxDriverState *state;
 
+  if (!nlx_config_get_uint (config, "lxc", "pids_limit", 1,
+                            NLX_FLAVOR_PIDS_MAX, &pids_limit, error) ||
+      !nlx_config_get_uint (config, "lxc", "pids_host_max", 1,
+                            NLX_FLAVOR_PIDS_MAX, &pids_host_max, error) ||
+      !check_limits (pids_limit, pids_host_max, cpuset, error))
+    return NULL;
   if (!nlx_config_get_uint (config, "libvirt", "wait_soft_reboot_seconds",
                             0, 3600, &timeout, error) ||
       (volumes = nlx_volume_settings_new (config, error)) == NULL ||
@@ -1118,7 +1220,8 @@ lxc_init_host (GKeyFile *config,
       return NULL;
     }
 
-  if (!check_searchable (real_path, idmap.root_uid, error))
+  if (!check_searchable (real_path, idmap.root_uid, error) ||
+      !nlx_lxc_cgroup_init_pids (pids_host_max, error))
     return NULL;
   idmap.userns_fd = nlx_userns_open (uid_map, gid_map, error);
   if (idmap.userns_fd < 0)
@@ -1146,6 +1249,9 @@ lxc_init_host (GKeyFile *config,
   state->gid_map = g_steal_pointer (&gid_map);
   state->idmap = idmap;
   state->soft_reboot_timeout_s = timeout;
+  state->pids_limit = pids_limit;
+  state->pids_host_max = pids_host_max;
+  state->cpuset = g_steal_pointer (&cpuset);
   state->console_thread = g_thread_new ("console-drainer", console_drainer,
                                         state);
   return state;
@@ -1185,6 +1291,7 @@ lxc_cleanup_host (NlxDriverState *state)
   g_cond_clear (&state->console_cond);
   g_free (state->uri);
   g_free (state->instances_path);
+  g_free (state->cpuset);
   nlx_volume_settings_free (state->volumes);
   g_array_unref (state->uid_map);
   g_array_unref (state->gid_map);
@@ -1226,6 +1333,44 @@ lxc_watch_events (NlxDriverState *state,
     register_lifecycle (state);
 }
 
+/* Instances that ran while no daemon did (started by libvirt, rebooted
+ * by their init, or from before limits existed) get their limits now.
+ * Only this daemon's: another daemon's instances have their directory
+ * elsewhere.  A failure is logged, not fatal: the instance runs as it
+ * did, and its next start applies the limits or says why not. */
+static char **lxc_list_instances (NlxDriverState *state, GError **error);
+
+static void
+reconcile_limits (NlxDriverState *state)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) uuids = lxc_list_instances (state, &error);
+
+  if (uuids == NULL)
+    {
+      g_warning ("Cannot list instances to apply their limits: %s",
+                 error->message);
+      return;
+    }
+  for (guint i = 0; uuids[i] != NULL; i++)
+    {
+      g_autofree char *dir = instance_dir (state, uuids[i]);
+      g_autoptr(virDomain) dom = NULL;
+      g_autoptr(NlxLxcMetadata) metadata = NULL;
+
+      if (!g_file_test (dir, G_FILE_TEST_IS_DIR) ||
+          (dom = lookup (state, uuids[i], &error)) == NULL ||
+          virDomainIsActive (dom) != 1 ||
+          (metadata = read_metadata (dom, &error)) == NULL ||
+          !apply_limits (state, dom, uuids[i], metadata, &error))
+        {
+          if (error != NULL)
+            g_warning ("%s", error->message);
+          g_clear_error (&error);
+        }
+    }
+}
+
 /* One compute daemon per instances_path (two would each take the
  * other's instance directories for stale leftovers) and per bridge (two
  * allocators on one bridge hand out the same addresses).  The bridge's
@@ -1263,7 +1408,10 @@ lxc_lock_host (NlxDriverState *state,
       return FALSE;
     }
   state->bridge_lock = nlx_lock_acquire (path, bridge, error);
-  return state->bridge_lock != NULL;
+  if (state->bridge_lock == NULL)
+    return FALSE;
+  reconcile_limits (state);
+  return TRUE;
 }
 
 /* The vif spawn wrote into the domain's metadata. */
@@ -1455,7 +1603,13 @@ release_instance (NlxDriverState *state,
                   GError **error)
 {
   g_autofree char *dir = instance_dir (state, uuid);
+  g_autofree char *domain = g_strdup_printf ("instance-%.8s", uuid);
+  g_autoptr(GError) local_error = NULL;
 
+  /* An empty group left behind costs nothing; a busy one is reused by
+   * the next start of the same domain. */
+  if (!nlx_lxc_cgroup_remove_pids (domain, &local_error))
+    g_warning ("%s", local_error->message);
   return nlx_lxc_volume_umount_root (dir, error) &&
          nlx_lxc_volume_release_all (uuid, error) &&
          remove_instance_dir (dir, error);
@@ -1521,6 +1675,15 @@ lxc_spawn (NlxDriverState *state,
     }
   if (init == NULL)
     init = NLX_LXC_DEFAULT_INIT;
+  if (instance->flavor.pids > state->pids_host_max)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Flavor %s asks for a pids limit of %u, above this "
+                     "host's [lxc] pids_host_max of %u; lower its "
+                     "nova_lxc:pids"), instance->flavor.name,
+                   instance->flavor.pids, state->pids_host_max);
+      return FALSE;
+    }
   conn = connection (state, error);
   if (conn == NULL ||
       !check_not_defined (conn, instance, name, error) ||
@@ -1552,6 +1715,9 @@ lxc_spawn (NlxDriverState *state,
       spec.shutdown_signal = signal;
       spec.disk_sources = (const char * const *) disks->pdata;
       spec.root_image = tree;
+      spec.pids = instance->flavor.pids ? instance->flavor.pids
+                                        : state->pids_limit;
+      spec.cpuset = state->cpuset;
       if (idmap != NULL)
         {
           spec.uid_map = state->uid_map;

@@ -145,6 +145,14 @@ write_config (Fixture *f)
     "[flavor m1.tiny]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
     "[flavor m1.privileged]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
     "privileged = true\n"
+    /* Limits (test-security): a low and a higher pids limit, two vcpus
+     * with their own shares. */
+    "[flavor m1.pids-low]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
+    "pids = 64\n"
+    "[flavor m1.pids-high]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
+    "pids = 256\n"
+    "[flavor m1.duo]\nvcpus = 2\nmemory_mb = 128\nroot_gb = 0\n"
+    "cpu_shares = 3000\n"
     "[image " IMAGE "]\npath = %s\nos_shutdown_signal = SIGUSR2\n"
     "[image " BROKEN_IMAGE "]\npath = %s\nos_init_path = /no/such/init\n"
     "[image " DEAF_IMAGE "]\npath = %s\nos_shutdown_signal = SIGHUP\n"

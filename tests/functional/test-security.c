@@ -14,6 +14,7 @@
 #include <libvirt/virterror.h>
 
 #include "nlx-file.h"
+#include "nlx-lxc-cgroup.h"
 #include "nlx-lxc-volume.h"
 #include "nlx-mount.h"
 #include "nlx-test-client.h"
@@ -126,6 +127,198 @@ test_privileged_flavor (Fixture *f)
   delete_and_check (f, id);
 }
 
+/* ---- limits: pids, CPU ------------------------------------------------- */
+
+static char *
+boot_flavor (Fixture *f,
+             const char *name,
+             const char *flavor)
+{
+  g_autofree char *body = g_strdup_printf (
+    "{\"server\": {\"name\": \"%s\", \"flavorRef\": \"%s\", "
+    "\"imageRef\": \"" IMAGE "\"}}", name, flavor);
+  g_autoptr(JsonNode) reply = NULL;
+  char *id;
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers", body,
+                                  &reply), ==, 202);
+  id = g_strdup (json_object_get_string_member (nlx_test_object_at (reply,
+                                                                    "server"),
+                                                "id"));
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  return id;
+}
+
+static guint64
+read_number (const char *dir,
+             const char *file)
+{
+  g_autofree char *path = g_build_filename (dir, file, NULL);
+  g_autofree char *text = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  return g_ascii_strtoull (text, NULL, 10);
+}
+
+/* The instance's init sits in a pids group of its own, named after its
+ * domain, with @limit; returns the group's directory. */
+static char *
+assert_pids_group (Fixture *f,
+                   const char *id,
+                   guint limit)
+{
+  char *dir = nlx_lxc_cgroup_pids_dir (init_of (f, id));
+  g_autofree char *wanted = g_strdup_printf ("/" NLX_LXC_PIDS_GROUP
+                                             "/instance-%.8s", id);
+
+  g_assert_nonnull (dir);
+  g_assert_true (g_str_has_suffix (dir, wanted));
+  g_assert_cmpuint (read_number (dir, "pids.max"), ==, limit);
+  return dir;
+}
+
+static guint
+forks_in (Fixture *f,
+          const char *id,
+          guint wanted)
+{
+  g_autofree char *script = g_strdup_printf ("nlxtest-probe forks %u", wanted);
+  g_autofree char *output = NULL;
+
+  g_assert_cmpint (in_container (f, id, script, &output), ==, 0);
+  return (guint) g_ascii_strtoull (output, NULL, 10);
+}
+
+/* A fork loop inside stops at the flavor's nova_lxc:pids, while another
+ * server, with a higher limit, and the host fork on; the same loop in
+ * that server gets past the first one's limit (the control). */
+static void
+test_pids_limit (Fixture *f)
+{
+  g_autofree char *low = boot_flavor (f, "nlxtest-pids-low", "m1.pids-low");
+  g_autofree char *high = boot_flavor (f, "nlxtest-pids-high", "m1.pids-high");
+  g_autofree char *low_dir = assert_pids_group (f, low, 64);
+  g_autofree char *high_dir = assert_pids_group (f, high, 256);
+  g_autofree char *output = NULL;
+  guint held;
+
+  /* The low server holds as many as it can for a while... */
+  assert_in_container (f, low, "nlxtest-probe forks 500 5 > /tmp/held &", 0,
+                       NULL);
+  {
+    gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+    while (read_number (low_dir, "pids.current") < 64)
+      {
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_usleep (50 * 1000);
+      }
+  }
+  /* ...and meanwhile its neighbour and the host are not short of any. */
+  g_assert_cmpuint (forks_in (f, high, 100), ==, 100);
+  {
+    g_autoptr(GError) error = NULL;
+    int status;
+
+    g_spawn_command_line_sync ("true", NULL, NULL, &status, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (status, ==, 0);
+  }
+  /* Its own agent cannot fork either until the probe lets go. */
+  {
+    gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+    while (read_number (low_dir, "pids.current") >= 32)
+      {
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_usleep (100 * 1000);
+      }
+  }
+  g_assert_cmpint (in_container (f, low, "cat /tmp/held", &output), ==, 0);
+  held = (guint) g_ascii_strtoull (output, NULL, 10);
+  /* init, the agent, its shell and the probe take a few of the 64. */
+  g_assert_cmpuint (held, <, 64);
+  g_assert_cmpuint (held, >, 40);
+  g_assert_cmpuint (read_number (low_dir, "pids.current"), <=, 64);
+  /* The control: the same loop where the limit is higher. */
+  g_assert_cmpuint (forks_in (f, high, 200), ==, 200);
+  g_assert_cmpuint (forks_in (f, low, 200), <, 64);
+  delete_and_check (f, low);
+  delete_and_check (f, high);
+  g_assert_false (g_file_test (low_dir, G_FILE_TEST_EXISTS));
+}
+
+/* Moves every process of the instance back to the root pids group, as
+ * if it had started while no daemon ran. */
+static void
+escape_pids_group (const char *dir)
+{
+  g_autofree char *procs = g_build_filename (dir, "cgroup.procs", NULL);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) pids = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_get_contents (procs, &text, NULL, NULL));
+  pids = g_strsplit (text, "\n", -1);
+  for (guint i = 0; pids[i] != NULL; i++)
+    if (*pids[i] != '\0')
+      {
+        g_file_set_contents_full ("/sys/fs/cgroup/pids/cgroup.procs", pids[i],
+                                  -1, G_FILE_SET_CONTENTS_NONE, 0644, &error);
+        g_clear_error (&error);
+      }
+}
+
+/* Each start makes new processes: the limit holds after a hard reboot,
+ * after the instance rebooted itself, and, for an instance that ran
+ * outside its group while no daemon did, once the daemon starts. */
+static void
+test_pids_limit_kept (Fixture *f)
+{
+  g_autofree char *id = boot_flavor (f, "nlxtest-pids-kept", "m1.pids-low");
+  g_autofree char *dir = assert_pids_group (f, id, 64);
+  guint controller;
+
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}",
+                         "rebooting_hard", "ACTIVE");
+  g_free (assert_pids_group (f, id, 64));
+  g_assert_cmpuint (forks_in (f, id, 200), <, 64);
+
+  /* busybox init reboots on SIGTERM: libvirt restarts the container by
+   * itself, with a new controller. */
+  controller = domain_id (f, id);
+  kill (init_of (f, id), SIGTERM);
+  {
+    gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+    for (;;)
+      {
+        if (domain_running (f, id) == 1 && domain_id (f, id) != controller)
+          {
+            g_autofree char *now = nlx_lxc_cgroup_pids_dir (init_of (f, id));
+
+            if (now != NULL && strstr (now, "/" NLX_LXC_PIDS_GROUP "/") != NULL)
+              break;
+          }
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_usleep (100 * 1000);
+      }
+  }
+  g_free (assert_pids_group (f, id, 64));
+
+  daemon_stop (f, SIGKILL);
+  escape_pids_group (dir);
+  {
+    g_autofree char *escaped = nlx_lxc_cgroup_pids_dir (init_of (f, id));
+
+    g_assert_null (strstr (escaped, "/" NLX_LXC_PIDS_GROUP "/"));
+  }
+  daemon_start (f);
+  g_free (assert_pids_group (f, id, 64));
+  g_assert_cmpuint (forks_in (f, id, 200), <, 64);
+  delete_and_check (f, id);
+}
+
 int
 main (int argc,
       char **argv)
@@ -133,6 +326,8 @@ main (int argc,
   static const Case cases[] = {
     { "/nlx/compute/secure/unprivileged-root", test_unprivileged_root },
     { "/nlx/compute/secure/privileged-flavor", test_privileged_flavor },
+    { "/nlx/compute/secure/pids-limit", test_pids_limit },
+    { "/nlx/compute/secure/pids-limit-kept", test_pids_limit_kept },
   };
 
   return run_cases (&argc, &argv, cases, G_N_ELEMENTS (cases));
