@@ -319,6 +319,104 @@ test_pids_limit_kept (Fixture *f)
   delete_and_check (f, id);
 }
 
+/* The host directory of @pid's group in cgroup v1 hierarchy
+ * @controller (this host's layout; see MACHINE-NOTES). */
+static char *
+v1_group_dir (pid_t pid,
+              const char *controller)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/cgroup", (int) pid);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autofree char *suffix = g_strdup_printf (":%s:", controller);
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *at = strstr (lines[i], suffix);
+
+      if (at != NULL)
+        return g_build_filename ("/sys/fs/cgroup", controller,
+                                 at + strlen (suffix), NULL);
+    }
+  g_error ("process %d is in no %s cgroup", (int) pid, controller);
+  return NULL;
+}
+
+static double
+burn_in (Fixture *f,
+         const char *id)
+{
+  g_autofree char *output = NULL;
+
+  g_assert_cmpint (in_container (f, id, "nlxtest-probe burn 3 2", &output),
+                   ==, 0);
+  return g_ascii_strtod (output, NULL);
+}
+
+/* vcpus hold: the CFS quota of a 1-vcpu server is one CPU, and three
+ * busy processes in it never get more than about one CPU's time; a
+ * 2-vcpu flavor gets two, and each its shares.  The usage measured from
+ * inside is an upper bound only: on a busy shared host the unlimited
+ * control may get less than a CPU too, so the control is the quota the
+ * kernel was given. */
+static void
+test_vcpus_enforced (Fixture *f)
+{
+  g_autofree char *one = boot_flavor (f, "nlxtest-vcpus-one", "m1.tiny");
+  g_autofree char *two = boot_flavor (f, "nlxtest-vcpus-two", "m1.duo");
+  g_autofree char *one_dir = v1_group_dir (init_of (f, one), "cpu");
+  g_autofree char *two_dir = v1_group_dir (init_of (f, two), "cpu");
+  double used;
+
+  g_assert_true (g_str_has_suffix (one_dir, ".libvirt-lxc"));
+  g_assert_cmpuint (read_number (one_dir, "cpu.cfs_period_us"), ==, 100000);
+  g_assert_cmpuint (read_number (one_dir, "cpu.cfs_quota_us"), ==, 100000);
+  g_assert_cmpuint (read_number (one_dir, "cpu.shares"), ==, 1024);
+  g_assert_cmpuint (read_number (two_dir, "cpu.cfs_quota_us"), ==, 200000);
+  g_assert_cmpuint (read_number (two_dir, "cpu.shares"), ==, 3000);
+
+  used = burn_in (f, one);
+  g_assert_cmpfloat (used, <, 1.15);
+  g_test_message ("3 busy processes for 2 s used %.2f CPUs with 1 vcpu and "
+                  "%.2f with 2", used, burn_in (f, two));
+  delete_and_check (f, one);
+  delete_and_check (f, two);
+}
+
+/* [compute] cpu_shared_set pins every instance to those host CPUs. */
+static void
+test_cpu_shared_set (Fixture *f)
+{
+  g_autofree char *old = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *cpus_path = NULL;
+  g_autofree char *cpus = NULL;
+  g_autofree char *status_path = NULL;
+  g_autofree char *status = NULL;
+
+  daemon_stop (f, SIGTERM);
+  g_assert_true (g_file_get_contents (f->config, &old, NULL, NULL));
+  text = g_strconcat (old, "[compute]\ncpu_shared_set = 0\n", NULL);
+  g_file_set_contents (f->config, text, -1, &error);
+  g_assert_no_error (error);
+  daemon_start (f);
+
+  id = boot (f, "nlxtest-cpuset");
+  dir = v1_group_dir (init_of (f, id), "cpuset");
+  cpus_path = g_build_filename (dir, "cpuset.cpus", NULL);
+  g_assert_true (g_file_get_contents (cpus_path, &cpus, NULL, NULL));
+  g_assert_cmpstr (g_strstrip (cpus), ==, "0");
+  status_path = g_strdup_printf ("/proc/%d/status", (int) init_of (f, id));
+  g_assert_true (g_file_get_contents (status_path, &status, NULL, NULL));
+  g_assert_nonnull (strstr (status, "Cpus_allowed_list:\t0\n"));
+  delete_and_check (f, id);
+}
+
 int
 main (int argc,
       char **argv)
@@ -328,6 +426,8 @@ main (int argc,
     { "/nlx/compute/secure/privileged-flavor", test_privileged_flavor },
     { "/nlx/compute/secure/pids-limit", test_pids_limit },
     { "/nlx/compute/secure/pids-limit-kept", test_pids_limit_kept },
+    { "/nlx/compute/secure/vcpus-enforced", test_vcpus_enforced },
+    { "/nlx/compute/secure/cpu-shared-set", test_cpu_shared_set },
   };
 
   return run_cases (&argc, &argv, cases, G_N_ELEMENTS (cases));
