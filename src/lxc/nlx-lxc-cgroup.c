@@ -25,6 +25,7 @@
 #define PIDS_V1 CGROUP_ROOT "/pids"
 #define FREEZE_TIMEOUT_US (5 * G_USEC_PER_SEC)
 #define MOVE_ATTEMPTS 20
+#define REMOVE_TIMEOUT_US (5 * G_USEC_PER_SEC)
 
 static gboolean
 is_v1 (void)
@@ -448,7 +449,16 @@ nlx_lxc_cgroup_remove_pids (const char *domain,
   g_autofree char *dir = g_build_filename (PIDS_V1, NLX_LXC_PIDS_GROUP, domain,
                                            NULL);
 
-  if (!is_v1 () || g_rmdir (dir) == 0 || errno == ENOENT)
+  gint64 deadline = g_get_monotonic_time () + REMOVE_TIMEOUT_US;
+  int rc;
+
+  if (!is_v1 ())
+    return TRUE;
+  /* A container just destroyed may still have processes exiting. */
+  while ((rc = g_rmdir (dir)) != 0 && errno == EBUSY &&
+         g_get_monotonic_time () < deadline)
+    g_usleep (20 * 1000);
+  if (rc == 0 || errno == ENOENT)
     return TRUE;
   {
     int saved_errno = errno;

@@ -417,7 +417,8 @@ add_interface (xmlNodePtr devices,
  * that init can reboot the container, and in a pid namespace of its own
  * reboot(2) only ends that namespace. */
 static void
-add_dropped_capabilities (xmlNodePtr features)
+add_dropped_capabilities (xmlNodePtr features,
+                          gboolean keep_sys_admin)
 {
   static const char * const dropped[] = {
     "mknod", "sys_admin", "sys_module", "sys_rawio", "sys_time",
@@ -426,8 +427,14 @@ add_dropped_capabilities (xmlNodePtr features)
 
   add_prop (node, "policy", "default");
   for (gsize i = 0; i < G_N_ELEMENTS (dropped); i++)
-    add_prop (xmlNewChild (node, NULL, BAD_CAST dropped[i], NULL), "state",
-              "off");
+    {
+      /* nova-lxc-init needs it for its cgroup namespace and drops it
+       * before the image's init runs. */
+      if (keep_sys_admin && g_str_equal (dropped[i], "sys_admin"))
+        continue;
+      add_prop (xmlNewChild (node, NULL, BAD_CAST dropped[i], NULL), "state",
+                "off");
+    }
 }
 
 static void
@@ -480,7 +487,8 @@ add_cputune (xmlNodePtr domain,
  * the spec has no id maps: a privileged instance) and network namespace
  * (a veth on the instance's bridge, or loopback only), dangerous
  * capabilities dropped, read-only disks for attached volumes, one PTY
- * console, the root tree mounted at / and Nova's metadata.  Its CPU time
+ * console, the root tree mounted at / and Nova's metadata.  With an
+ * init_dir, nova-lxc-init runs first (see src/nova-lxc-init.c).  Its CPU time
  * is capped at its vcpus (see add_cputune()).  Every string from the user
  * is escaped.
  *
@@ -499,6 +507,13 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
   int size = 0;
   char *result;
 
+  if (spec->init_dir != NULL && !g_path_is_absolute (spec->init_dir))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("The directory of %s must be an absolute path, got “%s”"),
+                   NLX_LXC_INIT_NAME, spec->init_dir);
+      return NULL;
+    }
   if (spec->root_dir == NULL || !g_path_is_absolute (spec->root_dir))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
@@ -543,7 +558,13 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
 
   node = xmlNewChild (domain, NULL, BAD_CAST "os", NULL);
   add_text (node, NULL, "type", "exe");
-  add_text (node, NULL, "init", init);
+  if (spec->init_dir != NULL)
+    {
+      add_text (node, NULL, "init", NLX_LXC_INIT_DIR "/" NLX_LXC_INIT_NAME);
+      add_text (node, NULL, "initarg", init);
+    }
+  else
+    add_text (node, NULL, "init", init);
 
   if (spec->uid_map != NULL)
     {
@@ -554,7 +575,7 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
 
   node = xmlNewChild (domain, NULL, BAD_CAST "features", NULL);
   xmlNewChild (node, NULL, BAD_CAST "privnet", NULL);
-  add_dropped_capabilities (node);
+  add_dropped_capabilities (node, spec->init_dir != NULL);
 
   node = xmlNewChild (domain, NULL, BAD_CAST "clock", NULL);
   add_prop (node, "offset", "utc");
@@ -570,6 +591,17 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
   add_prop (child, "dir", spec->root_dir);
   child = xmlNewChild (node, NULL, BAD_CAST "target", NULL);
   add_prop (child, "dir", "/");
+  if (spec->init_dir != NULL)
+    {
+      node = xmlNewChild (devices, NULL, BAD_CAST "filesystem", NULL);
+      add_prop (node, "type", "mount");
+      add_prop (node, "accessmode", "passthrough");
+      child = xmlNewChild (node, NULL, BAD_CAST "source", NULL);
+      add_prop (child, "dir", spec->init_dir);
+      child = xmlNewChild (node, NULL, BAD_CAST "target", NULL);
+      add_prop (child, "dir", NLX_LXC_INIT_DIR);
+      xmlNewChild (node, NULL, BAD_CAST "readonly", NULL);
+    }
 
   for (guint i = 0; spec->disk_sources && i < instance->volumes->len; i++)
     add_disk (devices,

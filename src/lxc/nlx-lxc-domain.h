@@ -12,6 +12,10 @@ G_BEGIN_DECLS
 #define NLX_LXC_XMLNS_PREFIX "nlx"
 
 #define NLX_LXC_DEFAULT_INIT "/sbin/init"
+/* nova-lxc-init, the container's first process, in the directory the
+ * domain mounts read-only at NLX_LXC_INIT_DIR inside it. */
+#define NLX_LXC_INIT_NAME "nova-lxc-init"
+#define NLX_LXC_INIT_DIR "/.nova-lxc"
 
 /**
  * NlxLxcMetadata:
@@ -68,6 +72,10 @@ char *nlx_lxc_veth_name (const char *uuid);
  * @pids: the pids limit to keep in the metadata; 0 for none
  * @cpuset: (nullable): the host CPUs the instance may run on, in
  *   libvirt's cpuset syntax ("0-3,^2"); %NULL for all
+ * @init_dir: (nullable): absolute host path of a directory holding
+ *   %NLX_LXC_INIT_NAME, which then runs first and executes @init_path
+ *   (it gives the container its cgroup namespace and keeps
+ *   CAP_SYS_ADMIN for that alone); %NULL runs @init_path directly
  */
 typedef struct {
   const NlxInstance *instance;
@@ -80,6 +88,7 @@ typedef struct {
   GArray *gid_map;
   guint pids;
   const char *cpuset;
+  const char *init_dir;
 } NlxLxcDomainSpec;
 
 /* The CFS period libvirt and the kernel default to, in microseconds: a

@@ -429,6 +429,39 @@ wait_for_init (virDomainPtr dom,
   return FALSE;
 }
 
+/* nova-lxc-init runs first and waits for the pids limit; the instance
+ * is up once it has executed the image's init. */
+static gboolean
+wait_for_image_init (virDomainPtr dom,
+                     const char *uuid,
+                     GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + INIT_START_TIMEOUT_US;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      pid_t pid = init_pid (dom);
+      g_autofree char *exe = pid ? process_exe ((guint) pid) : NULL;
+
+      if (virDomainIsActive (dom) == 0)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       _("Instance %s stopped while starting: %s or its "
+                         "init program failed. See its console log and "
+                         "/var/log/libvirt/lxc/%s.log"),
+                       uuid, NLX_LXC_INIT_NAME, virDomainGetName (dom));
+          return FALSE;
+        }
+      if (exe != NULL && !g_str_has_suffix (exe, "/" NLX_LXC_INIT_NAME))
+        return TRUE;
+      g_usleep (POLL_INTERVAL_US);
+    }
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+               _("Instance %s did not start its init program within %d s"),
+               uuid, (int) (INIT_START_TIMEOUT_US / G_USEC_PER_SEC));
+  return FALSE;
+}
+
 static char *
 xpath_string (const char *xml,
               const char *expression)
@@ -967,6 +1000,7 @@ start_instance (NlxDriverState *state,
       !start_domain (dom, uuid, error))
     return FALSE;
   if (apply_limits (state, dom, uuid, metadata, error) &&
+      wait_for_image_init (dom, uuid, error) &&
       mount_volumes (state, dom, uuid, metadata, error))
     return TRUE;
   stop_now (dom, uuid, NULL);
@@ -1005,6 +1039,7 @@ remount (gpointer data,
     return;
   if (wait_for_init (dom, uuid, &error) &&
       apply_limits (state, dom, uuid, metadata, &error) &&
+      wait_for_image_init (dom, uuid, &error) &&
       mount_volumes (state, dom, uuid, metadata, &error))
     {
       g_message ("Instance %s rebooted itself; its limits are applied and "
@@ -1595,6 +1630,62 @@ root_image (const char *dir,
   return g_steal_pointer (&tree);
 }
 
+static char *
+init_helper_path (void)
+{
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+
+  /* Uninstalled, the daemon runs the one it was built with. */
+  if (exe != NULL && g_str_has_prefix (exe, NLX_ABS_TOP_BUILDDIR "/"))
+    return g_strdup (NLX_ABS_TOP_BUILDDIR "/src/" NLX_LXC_INIT_NAME);
+  return g_strdup (NLX_HELPER_DIR "/" NLX_LXC_INIT_NAME);
+}
+
+/* A copy of nova-lxc-init in the instance's directory, which the
+ * container's root (an unprivileged host uid) can reach as it reaches
+ * rootfs, and which holds nothing else: the domain mounts the directory
+ * into the container. */
+static char *
+install_init (NlxDriverState *state,
+              const char *uuid,
+              GError **error)
+{
+  g_autofree char *helper = init_helper_path ();
+  g_autofree char *dir = g_build_filename (state->instances_path, uuid,
+                                           "init", NULL);
+  g_autofree char *path = g_build_filename (dir, NLX_LXC_INIT_NAME, NULL);
+  g_autofree char *contents = NULL;
+  gsize length;
+  g_autoptr(GError) local_error = NULL;
+
+  if (!g_file_get_contents (helper, &contents, &length, &local_error))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot read %s, which every instance runs first: %s; "
+                     "reinstall nova-lxc"), helper, local_error->message);
+      return NULL;
+    }
+  if (g_mkdir (dir, 0755) != 0 && errno != EEXIST)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot create directory %s: %s"), dir,
+                   g_strerror (saved_errno));
+      return NULL;
+    }
+  if (!nlx_file_set_contents_full (path, contents, length,
+                                   G_FILE_SET_CONTENTS_CONSISTENT, 0555,
+                                   &local_error))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot install %s for instance %s: %s"),
+                   NLX_LXC_INIT_NAME, uuid, local_error->message);
+      return NULL;
+    }
+  return g_steal_pointer (&dir);
+}
+
 /* Everything an instance holds on the host but its domain: root mounts,
  * loop devices and its directory. */
 static gboolean
@@ -1654,6 +1745,7 @@ lxc_spawn (NlxDriverState *state,
   g_autofree char *name = nlx_instance_domain_name (instance);
   g_autofree char *root = NULL;
   g_autofree char *tree = NULL;
+  g_autofree char *init_dir = NULL;
   g_autofree char *xml = NULL;
   g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func (g_free);
   const NlxLxcIdmap *idmap = instance->flavor.privileged ? NULL : &state->idmap;
@@ -1697,6 +1789,9 @@ lxc_spawn (NlxDriverState *state,
     return FALSE;
 
   root = spawn_root (state, instance, image, init, idmap, &tree, error);
+  if (root != NULL && (init_dir = install_init (state, instance->uuid,
+                                                error)) == NULL)
+    g_clear_pointer (&root, g_free);
   for (guint i = 0; root != NULL && i < instance->volumes->len; i++)
     {
       gboolean created;
@@ -1718,6 +1813,7 @@ lxc_spawn (NlxDriverState *state,
       spec.pids = instance->flavor.pids ? instance->flavor.pids
                                         : state->pids_limit;
       spec.cpuset = state->cpuset;
+      spec.init_dir = init_dir;
       if (idmap != NULL)
         {
           spec.uid_map = state->uid_map;

@@ -24,6 +24,7 @@
 #include <libvirt/virterror.h>
 
 #include "nlx-file.h"
+#include "nlx-lxc-cgroup.h"
 #include "nlx-lxc-volume.h"
 #include "nlx-mount.h"
 #include "nlx-test-client.h"
@@ -291,6 +292,11 @@ remove_recorded_domains (Fixture *f)
           virDomainUndefine (dom);
         }
       instance = g_build_filename (f->dir, "instances", uuid, NULL);
+      {
+        g_autofree char *domain = g_strdup_printf ("instance-%.8s", uuid);
+
+        nlx_lxc_cgroup_remove_pids (domain, NULL);
+      }
       nlx_lxc_volume_umount_root (instance, NULL);
       nlx_lxc_volume_release_all (uuid, NULL);
     }

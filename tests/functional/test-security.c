@@ -417,6 +417,93 @@ test_cpu_shared_set (Fixture *f)
   delete_and_check (f, id);
 }
 
+/* ---- namespaces: cgroups ------------------------------------------------ */
+
+static void
+check_cgroups_closed (Fixture *f,
+                      const char *id,
+                      const char *other_memory,
+                      const char *other_freezer)
+{
+  g_autofree char *script = NULL;
+  g_autofree char *status_path = g_strdup_printf ("/proc/%d/status",
+                                                  (int) init_of (f, id));
+  g_autofree char *status = NULL;
+  const char *line;
+
+  /* Its own cgroups are the root of its namespace... */
+  assert_in_container (f, id, "! grep -v ':/$' /proc/self/cgroup", 0, NULL);
+  assert_in_container (f, id, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
+                       0, "134217728");
+  /* ...and nothing of the host's tree or another instance's shows. */
+  assert_in_container (f, id, "ls /sys/fs/cgroup/memory/machine", 1, NULL);
+  assert_in_container (f, id, "find /sys/fs/cgroup -name '*lxc*'", 0, "");
+  script = g_strdup_printf ("cat /sys/fs/cgroup/memory%s/memory.usage_in_bytes",
+                            other_memory);
+  assert_in_container (f, id, script, 1, NULL);
+  g_free (script);
+  script = g_strdup_printf ("echo FROZEN > /sys/fs/cgroup/freezer%s/freezer.state",
+                            other_freezer);
+  assert_in_container (f, id, script, 1, NULL);
+  /* Its own limits are the operator's. */
+  assert_in_container (f, id, "echo 1073741824 > "
+                       "/sys/fs/cgroup/memory/memory.limit_in_bytes", 1, NULL);
+  assert_in_container (f, id, "mkdir -p /tmp/cg && "
+                       "mount -t cgroup -o memory none /tmp/cg", 1, NULL);
+  /* nova-lxc-init kept CAP_SYS_ADMIN for itself only. */
+  g_assert_true (g_file_get_contents (status_path, &status, NULL, NULL));
+  line = strstr (status, "\nCapBnd:");
+  g_assert_nonnull (line);
+  g_assert_cmpuint (g_ascii_strtoull (line + strlen ("\nCapBnd:"), NULL, 16) &
+                    (G_GUINT64_CONSTANT (1) << 21), ==, 0);
+}
+
+/* Every instance has a cgroup namespace rooted at its own cgroups, which
+ * it sees read-only: root in an unprivileged and in a privileged server
+ * can neither list nor read another server's cgroups, nor freeze it, nor
+ * raise its own memory limit.  The control: the host reads the same
+ * files. */
+static void
+test_cgroup_namespace (Fixture *f)
+{
+  g_autofree char *a = boot (f, "nlxtest-cgns-a");
+  g_autofree char *b = boot (f, "nlxtest-cgns-b");
+  g_autofree char *p = boot_flavor (f, "nlxtest-cgns-p", "m1.privileged");
+  g_autofree char *b_memory = v1_group_dir (init_of (f, b), "memory");
+  g_autofree char *b_freezer = v1_group_dir (init_of (f, b), "freezer");
+  g_autofree char *p_memory = v1_group_dir (init_of (f, p), "memory");
+  g_autofree char *a_ns = NULL;
+  g_autofree char *own_ns = g_file_read_link ("/proc/self/ns/cgroup", NULL);
+  g_autofree char *path = g_strdup_printf ("/proc/%d/ns/cgroup",
+                                           (int) init_of (f, a));
+  g_autofree char *text = NULL;
+  const char *b_memory_rel = b_memory + strlen ("/sys/fs/cgroup/memory");
+  const char *b_freezer_rel = b_freezer + strlen ("/sys/fs/cgroup/freezer");
+
+  a_ns = g_file_read_link (path, NULL);
+  g_assert_nonnull (a_ns);
+  g_assert_cmpstr (a_ns, !=, own_ns);
+  /* The control: from the host, B's cgroup files are there to read. */
+  g_assert_true (g_str_has_prefix (b_memory_rel, "/machine/"));
+  g_assert_cmpuint (read_number (b_memory, "memory.usage_in_bytes"), >, 0);
+
+  check_cgroups_closed (f, a, b_memory_rel, b_freezer_rel);
+  check_cgroups_closed (f, p, b_memory_rel, b_freezer_rel);
+
+  {
+    g_autofree char *freezer = g_build_filename (b_freezer, "freezer.state",
+                                                 NULL);
+
+    g_assert_true (g_file_get_contents (freezer, &text, NULL, NULL));
+    g_assert_cmpstr (g_strstrip (text), ==, "THAWED");
+  }
+  g_assert_cmpuint (read_number (p_memory, "memory.limit_in_bytes"), ==,
+                    134217728);
+  delete_and_check (f, a);
+  delete_and_check (f, b);
+  delete_and_check (f, p);
+}
+
 int
 main (int argc,
       char **argv)
@@ -428,6 +515,7 @@ main (int argc,
     { "/nlx/compute/secure/pids-limit-kept", test_pids_limit_kept },
     { "/nlx/compute/secure/vcpus-enforced", test_vcpus_enforced },
     { "/nlx/compute/secure/cpu-shared-set", test_cpu_shared_set },
+    { "/nlx/compute/secure/cgroup-namespace", test_cgroup_namespace },
   };
 
   return run_cases (&argc, &argv, cases, G_N_ELEMENTS (cases));
