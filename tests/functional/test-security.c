@@ -160,6 +160,23 @@ read_number (const char *dir,
   return g_ascii_strtoull (text, NULL, 10);
 }
 
+static void
+assert_extra_spec (Fixture *f,
+                   const char *flavor_id,
+                   const char *spec,
+                   const char *value)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/flavors/", flavor_id, NULL);
+  g_autoptr(JsonNode) flavor = NULL;
+  JsonObject *specs;
+
+  g_assert_cmpint (nlx_test_call (f->session, "GET", path, NULL, &flavor), ==,
+                   200);
+  specs = json_object_get_object_member (nlx_test_object_at (flavor, "flavor"),
+                                         "extra_specs");
+  g_assert_cmpstr (json_object_get_string_member (specs, spec), ==, value);
+}
+
 /* The instance's init sits in a pids group of its own, named after its
  * domain, with @limit; returns the group's directory. */
 static char *
@@ -201,6 +218,8 @@ test_pids_limit (Fixture *f)
   g_autofree char *high_dir = assert_pids_group (f, high, 256);
   g_autofree char *output = NULL;
   guint held;
+
+  assert_extra_spec (f, "m1.pids-low", "nova_lxc:pids", "64");
 
   /* The low server holds as many as it can for a while... */
   assert_in_container (f, low, "nlxtest-probe forks 500 5 > /tmp/held &", 0,
@@ -370,6 +389,7 @@ test_vcpus_enforced (Fixture *f)
   g_autofree char *two_dir = v1_group_dir (init_of (f, two), "cpu");
   double used;
 
+  assert_extra_spec (f, "m1.duo", "quota:cpu_shares", "3000");
   g_assert_true (g_str_has_suffix (one_dir, ".libvirt-lxc"));
   g_assert_cmpuint (read_number (one_dir, "cpu.cfs_period_us"), ==, 100000);
   g_assert_cmpuint (read_number (one_dir, "cpu.cfs_quota_us"), ==, 100000);
