@@ -469,3 +469,35 @@ nlx_lxc_cgroup_remove_pids (const char *domain,
   }
   return FALSE;
 }
+
+/**
+ * nlx_lxc_cgroup_prune_pids:
+ * @exists: says whether libvirt knows a domain of that name
+ * @user_data: for @exists
+ *
+ * Removes the empty pids groups of domains libvirt no longer has, which
+ * a deletion racing with a start, or a daemon killed at the wrong
+ * moment, can leave; whichever daemon they were of.  A group with
+ * processes, or of a domain that exists, stays.
+ */
+void
+nlx_lxc_cgroup_prune_pids (NlxLxcDomainExists exists,
+                           gpointer user_data)
+{
+  g_autoptr(GDir) dir = g_dir_open (PIDS_V1 "/" NLX_LXC_PIDS_GROUP, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (PIDS_V1, NLX_LXC_PIDS_GROUP,
+                                                name, NULL);
+      g_autoptr(GArray) procs = NULL;
+
+      if (!g_str_has_prefix (name, "instance-") ||
+          !g_file_test (path, G_FILE_TEST_IS_DIR))
+        continue;
+      procs = read_procs (path);
+      if (procs->len == 0 && !exists (name, user_data) && g_rmdir (path) == 0)
+        g_debug ("Removed the pids group %s of a domain that is gone", path);
+    }
+}

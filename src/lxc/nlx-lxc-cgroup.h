@@ -25,4 +25,9 @@ gboolean nlx_lxc_cgroup_remove_pids (const char *domain,
                                      GError **error);
 char *nlx_lxc_cgroup_pids_dir (pid_t pid);
 
+typedef gboolean (*NlxLxcDomainExists) (const char *domain,
+                                        gpointer user_data);
+void nlx_lxc_cgroup_prune_pids (NlxLxcDomainExists exists,
+                                gpointer user_data);
+
 G_END_DECLS

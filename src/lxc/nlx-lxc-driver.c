@@ -1375,12 +1375,33 @@ lxc_watch_events (NlxDriverState *state,
  * did, and its next start applies the limits or says why not. */
 static char **lxc_list_instances (NlxDriverState *state, GError **error);
 
+/* Only "no such domain" counts as gone: an error keeps the group. */
+static gboolean
+domain_exists (const char *name,
+               gpointer user_data)
+{
+  virConnectPtr conn = user_data;
+  g_autoptr(virDomain) dom = virDomainLookupByName (conn, name);
+
+  return dom != NULL || !nlx_lxc_error_last_is (VIR_ERR_NO_DOMAIN);
+}
+
+static void
+prune_pids_groups (NlxDriverState *state)
+{
+  g_autoptr(virConnect) conn = connection (state, NULL);
+
+  if (conn != NULL)
+    nlx_lxc_cgroup_prune_pids (domain_exists, conn);
+}
+
 static void
 reconcile_limits (NlxDriverState *state)
 {
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) uuids = lxc_list_instances (state, &error);
 
+  prune_pids_groups (state);
   if (uuids == NULL)
     {
       g_warning ("Cannot list instances to apply their limits: %s",
@@ -1872,7 +1893,11 @@ lxc_destroy (NlxDriverState *state,
           return FALSE;
         }
     }
-  return release_instance (state, uuid, error);
+  if (!release_instance (state, uuid, error))
+    return FALSE;
+  /* And any group a start racing with an earlier deletion made again. */
+  prune_pids_groups (state);
+  return TRUE;
 }
 
 static gboolean

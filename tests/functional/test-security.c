@@ -296,6 +296,7 @@ test_pids_limit_kept (Fixture *f)
 {
   g_autofree char *id = boot_flavor (f, "nlxtest-pids-kept", "m1.pids-low");
   g_autofree char *dir = assert_pids_group (f, id, 64);
+  g_autofree char *stale = NULL;
   guint controller;
 
   nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}",
@@ -327,6 +328,11 @@ test_pids_limit_kept (Fixture *f)
 
   daemon_stop (f, SIGKILL);
   escape_pids_group (dir);
+  /* A group of a domain that is gone, as a deletion racing with a start
+   * can leave: the daemon's start removes it. */
+  stale = g_strdup_printf ("/sys/fs/cgroup/pids/" NLX_LXC_PIDS_GROUP
+                           "/instance-%08x", g_random_int ());
+  g_assert_cmpint (g_mkdir (stale, 0755), ==, 0);
   {
     g_autofree char *escaped = nlx_lxc_cgroup_pids_dir (init_of (f, id));
 
@@ -334,6 +340,11 @@ test_pids_limit_kept (Fixture *f)
   }
   daemon_start (f);
   g_free (assert_pids_group (f, id, 64));
+  if (g_file_test (stale, G_FILE_TEST_EXISTS))
+    {
+      g_rmdir (stale);
+      g_error ("the daemon left the stale pids group %s", stale);
+    }
   g_assert_cmpuint (forks_in (f, id, 200), <, 64);
   delete_and_check (f, id);
 }
