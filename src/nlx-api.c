@@ -25,6 +25,9 @@
 #define API_VERSION "2.1"
 /* The flavor extra spec of instances without a user namespace. */
 #define NLX_API_PRIVILEGED_SPEC "nova_lxc:privileged"
+#define NLX_API_PIDS_SPEC "nova_lxc:pids"
+/* Nova's own name for the flavor's CPU weight. */
+#define NLX_API_CPU_SHARES_SPEC "quota:cpu_shares"
 /* As Nova's metadata items, and the instance document's. */
 #define NLX_API_METADATA_ITEM_MAX 255
 
@@ -812,6 +815,10 @@ instance_from_request (Request *request,
       json_builder_set_member_name (builder, "privileged");
       json_builder_add_boolean_value (builder, TRUE);
     }
+  if (flavor->pids != 0)
+    add_int (builder, "pids", flavor->pids);
+  if (flavor->cpu_shares != 0)
+    add_int (builder, "cpu_shares", flavor->cpu_shares);
   json_builder_end_object (builder);
   if (image_ref != NULL)
     add_string (builder, "image_ref", image_ref);
@@ -1534,6 +1541,18 @@ add_flavor (JsonBuilder *builder,
       json_builder_begin_object (builder);
       if (flavor->privileged)
         add_string (builder, NLX_API_PRIVILEGED_SPEC, "true");
+      if (flavor->pids != 0)
+        {
+          g_autofree char *text = g_strdup_printf ("%u", flavor->pids);
+
+          add_string (builder, NLX_API_PIDS_SPEC, text);
+        }
+      if (flavor->cpu_shares != 0)
+        {
+          g_autofree char *text = g_strdup_printf ("%u", flavor->cpu_shares);
+
+          add_string (builder, NLX_API_CPU_SHARES_SPEC, text);
+        }
       json_builder_end_object (builder);
     }
   add_links (builder, request, "flavors", flavor->name);

@@ -37,10 +37,14 @@ static const char * const fake_keys[] = {
   "delay_ms", "foreign_instances", "shared", "event_interval_ms", NULL
 };
 static const char * const flavor_keys[] = {
-  "vcpus", "memory_mb", "root_gb", "privileged", NULL
+  "vcpus", "memory_mb", "root_gb", "privileged", "pids", "cpu_shares", NULL
 };
 static const char * const lxc_keys[] = {
-  "uid_maps", "gid_maps", NULL
+  "uid_maps", "gid_maps", "pids_limit", "pids_host_max", NULL
+};
+/* Nova's [compute] section; the lxc driver reads it. */
+static const char * const compute_keys[] = {
+  "cpu_shared_set", NULL
 };
 static const char * const network_keys[] = {
   "bridge", "cidr", "gateway", "range_start", "range_end", NULL
@@ -107,6 +111,8 @@ known_keys (const char *group)
     return volumes_keys;
   if (g_str_equal (group, "lxc"))
     return lxc_keys;
+  if (g_str_equal (group, "compute"))
+    return compute_keys;
   if (g_str_equal (group, "network"))
     return network_keys;
   if (g_str_has_prefix (group, FLAVOR_PREFIX))
@@ -267,7 +273,14 @@ read_flavor (NlxConfig *config,
       !get_required_uint (config->keyfile, group, "memory_mb", 1,
                           NLX_FLAVOR_MEMORY_MB_MAX, &flavor->memory_mb, error) ||
       !get_required_uint (config->keyfile, group, "root_gb", 0,
-                          NLX_FLAVOR_ROOT_GB_MAX, &flavor->root_gb, error))
+                          NLX_FLAVOR_ROOT_GB_MAX, &flavor->root_gb, error) ||
+      /* Optional: 0 leaves the host's defaults. */
+      !nlx_config_get_uint (config->keyfile, group, "pids", 1,
+                            NLX_FLAVOR_PIDS_MAX, &flavor->pids, error) ||
+      !nlx_config_get_uint (config->keyfile, group, "cpu_shares",
+                            NLX_FLAVOR_CPU_SHARES_MIN,
+                            NLX_FLAVOR_CPU_SHARES_MAX, &flavor->cpu_shares,
+                            error))
     return FALSE;
   /* The opt-out of the user namespace: root inside is root outside. */
   flavor->privileged = g_key_file_get_boolean (config->keyfile, group,

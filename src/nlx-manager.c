@@ -2075,6 +2075,8 @@ nlx_manager_rebuild (NlxManager *manager,
                                               current->vif->gateway)
                                : NULL;
   instance->flavor.privileged = current->flavor.privileged;
+  instance->flavor.pids = current->flavor.pids;
+  instance->flavor.cpu_shares = current->flavor.cpu_shares;
   g_date_time_unref (instance->created_at);
   instance->created_at = g_date_time_ref (current->created_at);
 

@@ -28,6 +28,7 @@
 #include "nlx-lxc-domain.h"
 #include "nlx-lxc-error.h"
 #include "nlx-idmap.h"
+#include "nlx-lxc-cgroup.h"
 #include "nlx-lxc-volume.h"
 #include "nlx-lock.h"
 #include "nlx-mount.h"
@@ -54,6 +55,12 @@ struct _NlxDriverState {
   GArray *gid_map;
   NlxLxcIdmap idmap;
   guint soft_reboot_timeout_s;
+  /* [lxc] pids_limit (an instance's, unless its flavor says) and
+   * pids_host_max (all instances' together, and any flavor's most);
+   * [compute] cpu_shared_set (nullable) */
+  guint pids_limit;
+  guint pids_host_max;
+  char *cpuset;
 
   /* The connection is replaced when libvirtd restarts, so operations take
    * their own reference through connection(). */
@@ -432,6 +439,39 @@ wait_for_init (virDomainPtr dom,
           init_has_started (controller, controller_exe, &known) || !known)
         return TRUE;
       g_usleep (1000);
+    }
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+               _("Instance %s did not start its init program within %d s"),
+               uuid, (int) (INIT_START_TIMEOUT_US / G_USEC_PER_SEC));
+  return FALSE;
+}
+
+/* nova-lxc-init runs first and waits for the pids limit; the instance
+ * is up once it has executed the image's init. */
+static gboolean
+wait_for_image_init (virDomainPtr dom,
+                     const char *uuid,
+                     GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + INIT_START_TIMEOUT_US;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      pid_t pid = init_pid (dom);
+      g_autofree char *exe = pid ? process_exe ((guint) pid) : NULL;
+
+      if (virDomainIsActive (dom) == 0)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       _("Instance %s stopped while starting: %s or its "
+                         "init program failed. See its console log and "
+                         "/var/log/libvirt/lxc/%s.log"),
+                       uuid, NLX_LXC_INIT_NAME, virDomainGetName (dom));
+          return FALSE;
+        }
+      if (exe != NULL && !g_str_has_suffix (exe, "/" NLX_LXC_INIT_NAME))
+        return TRUE;
+      g_usleep (POLL_INTERVAL_US);
     }
   g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                _("Instance %s did not start its init program within %d s"),
@@ -878,6 +918,38 @@ prepare_volumes (NlxDriverState *state,
   return TRUE;
 }
 
+/* Holds a running instance to its pids limit, which libvirt cannot set
+ * (see nlx-lxc-cgroup.c); domains defined before limits existed get the
+ * host's default.  Needed after every start: each makes new processes. */
+static gboolean
+apply_limits (NlxDriverState *state,
+              virDomainPtr dom,
+              const char *uuid,
+              const NlxLxcMetadata *metadata,
+              GError **error)
+{
+  guint controller = virDomainGetID (dom);
+  pid_t pid = init_pid (dom);
+
+  if (controller == (guint) -1 || pid == 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot limit the processes of instance %s: its init "
+                     "is not running"), uuid);
+      return FALSE;
+    }
+  if (!nlx_lxc_cgroup_limit_pids (virDomainGetName (dom), (pid_t) controller,
+                                  pid, metadata->pids ? metadata->pids
+                                                      : state->pids_limit,
+                                  error))
+    {
+      g_prefix_error (error, _("Cannot limit the processes of instance %s: "),
+                      uuid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Mounts every attachment that has a mount path inside the running
  * instance. */
 static gboolean
@@ -946,14 +1018,16 @@ start_instance (NlxDriverState *state,
                                    metadata->vif->prefix, error)) ||
       !start_domain (dom, uuid, error))
     return FALSE;
-  if (mount_volumes (state, dom, uuid, metadata, error))
+  if (apply_limits (state, dom, uuid, metadata, error) &&
+      wait_for_image_init (dom, uuid, error) &&
+      mount_volumes (state, dom, uuid, metadata, error))
     return TRUE;
   stop_now (dom, uuid, NULL);
   return FALSE;
 }
 
-/* The remount worker: mounts @uuid's volumes in the new container its
- * init's reboot made.  The domain is looked up again, since a handle's
+/* The remount worker: applies @uuid's pids limit to, and mounts its
+ * volumes in, the new container its init's reboot made.  The domain is looked up again, since a handle's
  * id (the controller's pid) is the one from lookup time, and the mounts
  * go into the mount namespace of the new controller's child, the new
  * init, once it has exec'd (before that the container's root is not
@@ -980,21 +1054,23 @@ remount (gpointer data,
                  "again: %s", uuid, error->message);
       return;
     }
-  if (metadata->volumes->len == 0 || virDomainIsActive (dom) != 1)
+  if (virDomainIsActive (dom) != 1)
     return;
   if (wait_for_init (dom, uuid, &error) &&
+      apply_limits (state, dom, uuid, metadata, &error) &&
+      wait_for_image_init (dom, uuid, &error) &&
       mount_volumes (state, dom, uuid, metadata, &error))
     {
-      g_message ("Instance %s rebooted itself; its volumes are mounted "
-                 "again", uuid);
+      g_message ("Instance %s rebooted itself; its limits are applied and "
+                 "its volumes mounted again", uuid);
       return;
     }
   /* Stopped meanwhile (by us or by itself): nothing to mount in. */
   if (virDomainIsActive (dom) != 1)
     return;
-  g_warning ("Instance %s rebooted itself, but its volumes cannot be "
-             "mounted again, so it is stopped (start it to try again): %s",
-             uuid, error->message);
+  g_warning ("Instance %s rebooted itself, but its limits or volumes "
+             "cannot be set up again, so it is stopped (start it to try "
+             "again): %s", uuid, error->message);
   stop_now (dom, uuid, NULL);
 }
 
@@ -1067,6 +1143,57 @@ start_event_loop (void)
     }
 }
 
+/* The host's limits must make sense together; a cpu_shared_set is
+ * libvirt's cpuset syntax ("0-3,^2,6") over CPUs this host has. */
+static gboolean
+check_limits (guint pids_limit,
+              guint pids_host_max,
+              const char *cpuset,
+              GError **error)
+{
+  long cpus = sysconf (_SC_NPROCESSORS_CONF);
+  g_auto(GStrv) items = NULL;
+
+  if (pids_limit > pids_host_max)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("[lxc] pids_limit (%u) is above [lxc] pids_host_max "
+                     "(%u), which holds all instances together; lower the "
+                     "one or raise the other"), pids_limit, pids_host_max);
+      return FALSE;
+    }
+  if (cpuset == NULL)
+    return TRUE;
+  items = g_strsplit (cpuset, ",", -1);
+  for (guint i = 0; items[i] != NULL; i++)
+    {
+      const char *item = g_strstrip (items[i]);
+      g_auto(GStrv) range = NULL;
+      guint64 first = 0, last = 0;
+      gboolean valid;
+
+      if (*item == '^')
+        item++;
+      range = g_strsplit (item, "-", 2);
+      valid = g_ascii_string_to_unsigned (range[0], 10, 0, G_MAXINT, &first,
+                                          NULL);
+      last = first;
+      if (valid && range[1] != NULL)
+        valid = g_ascii_string_to_unsigned (range[1], 10, first, G_MAXINT,
+                                            &last, NULL);
+      if (!valid || (cpus > 0 && last >= (guint64) cpus))
+        {
+          g_set_error (error, NLX_DRIVER_ERROR,
+                       NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                       _("[compute] cpu_shared_set “%s” is not a list of "
+                         "this host's CPUs (0 to %ld) such as 0-3,^2,6"),
+                       cpuset, cpus - 1);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 static NlxDriverState *
 lxc_init_host (GKeyFile *config,
                GError **error)
@@ -1088,9 +1215,19 @@ lxc_init_host (GKeyFile *config,
   g_autoptr(GArray) uid_map = NULL;
   g_autoptr(GArray) gid_map = NULL;
   NlxLxcIdmap idmap = { -1, 0, 0 };
+  guint pids_limit = NLX_LXC_DEFAULT_PIDS_LIMIT;
+  guint pids_host_max = nlx_lxc_cgroup_default_pids_host_max ();
+  g_autofree char *cpuset = nlx_config_get_string (config, "compute",
+                                                   "cpu_shared_set", NULL);
   const char *type;
   NlxDriverState *state;
 
+  if (!nlx_config_get_uint (config, "lxc", "pids_limit", 1,
+                            NLX_FLAVOR_PIDS_MAX, &pids_limit, error) ||
+      !nlx_config_get_uint (config, "lxc", "pids_host_max", 1,
+                            NLX_FLAVOR_PIDS_MAX, &pids_host_max, error) ||
+      !check_limits (pids_limit, pids_host_max, cpuset, error))
+    return NULL;
   if (!nlx_config_get_uint (config, "libvirt", "wait_soft_reboot_seconds",
                             0, 3600, &timeout, error) ||
       (volumes = nlx_volume_settings_new (config, error)) == NULL ||
@@ -1137,7 +1274,8 @@ lxc_init_host (GKeyFile *config,
       return NULL;
     }
 
-  if (!check_searchable (real_path, idmap.root_uid, error))
+  if (!check_searchable (real_path, idmap.root_uid, error) ||
+      !nlx_lxc_cgroup_init_pids (pids_host_max, error))
     return NULL;
   idmap.userns_fd = nlx_userns_open (uid_map, gid_map, error);
   if (idmap.userns_fd < 0)
@@ -1165,6 +1303,9 @@ lxc_init_host (GKeyFile *config,
   state->gid_map = g_steal_pointer (&gid_map);
   state->idmap = idmap;
   state->soft_reboot_timeout_s = timeout;
+  state->pids_limit = pids_limit;
+  state->pids_host_max = pids_host_max;
+  state->cpuset = g_steal_pointer (&cpuset);
   state->console_thread = g_thread_new ("console-drainer", console_drainer,
                                         state);
   return state;
@@ -1204,6 +1345,7 @@ lxc_cleanup_host (NlxDriverState *state)
   g_cond_clear (&state->console_cond);
   g_free (state->uri);
   g_free (state->instances_path);
+  g_free (state->cpuset);
   nlx_volume_settings_free (state->volumes);
   g_array_unref (state->uid_map);
   g_array_unref (state->gid_map);
@@ -1245,6 +1387,65 @@ lxc_watch_events (NlxDriverState *state,
     register_lifecycle (state);
 }
 
+/* Instances that ran while no daemon did (started by libvirt, rebooted
+ * by their init, or from before limits existed) get their limits now.
+ * Only this daemon's: another daemon's instances have their directory
+ * elsewhere.  A failure is logged, not fatal: the instance runs as it
+ * did, and its next start applies the limits or says why not. */
+static char **lxc_list_instances (NlxDriverState *state, GError **error);
+
+/* Only "no such domain" counts as gone: an error keeps the group. */
+static gboolean
+domain_exists (const char *name,
+               gpointer user_data)
+{
+  virConnectPtr conn = user_data;
+  g_autoptr(virDomain) dom = virDomainLookupByName (conn, name);
+
+  return dom != NULL || !nlx_lxc_error_last_is (VIR_ERR_NO_DOMAIN);
+}
+
+static void
+prune_pids_groups (NlxDriverState *state)
+{
+  g_autoptr(virConnect) conn = connection (state, NULL);
+
+  if (conn != NULL)
+    nlx_lxc_cgroup_prune_pids (domain_exists, conn);
+}
+
+static void
+reconcile_limits (NlxDriverState *state)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) uuids = lxc_list_instances (state, &error);
+
+  prune_pids_groups (state);
+  if (uuids == NULL)
+    {
+      g_warning ("Cannot list instances to apply their limits: %s",
+                 error->message);
+      return;
+    }
+  for (guint i = 0; uuids[i] != NULL; i++)
+    {
+      g_autofree char *dir = instance_dir (state, uuids[i]);
+      g_autoptr(virDomain) dom = NULL;
+      g_autoptr(NlxLxcMetadata) metadata = NULL;
+
+      if (!g_file_test (dir, G_FILE_TEST_IS_DIR) ||
+          (dom = lookup (state, uuids[i], &error)) == NULL ||
+          virDomainIsActive (dom) != 1 ||
+          (metadata = read_metadata (dom, &error)) == NULL ||
+          !apply_limits (state, dom, uuids[i], metadata, &error))
+        {
+          if (error != NULL)
+            g_warning ("%s", error->message);
+          g_clear_error (&error);
+        }
+    }
+}
+
 /* One compute daemon per instances_path (two would each take the
  * other's instance directories for stale leftovers) and per bridge (two
  * allocators on one bridge hand out the same addresses).  The bridge's
@@ -1282,7 +1483,10 @@ lxc_lock_host (NlxDriverState *state,
       return FALSE;
     }
   state->bridge_lock = nlx_lock_acquire (path, bridge, error);
-  return state->bridge_lock != NULL;
+  if (state->bridge_lock == NULL)
+    return FALSE;
+  reconcile_limits (state);
+  return TRUE;
 }
 
 /* The vif spawn wrote into the domain's metadata. */
@@ -1466,6 +1670,62 @@ root_image (const char *dir,
   return g_steal_pointer (&tree);
 }
 
+static char *
+init_helper_path (void)
+{
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+
+  /* Uninstalled, the daemon runs the one it was built with. */
+  if (exe != NULL && g_str_has_prefix (exe, NLX_ABS_TOP_BUILDDIR "/"))
+    return g_strdup (NLX_ABS_TOP_BUILDDIR "/src/" NLX_LXC_INIT_NAME);
+  return g_strdup (NLX_HELPER_DIR "/" NLX_LXC_INIT_NAME);
+}
+
+/* A copy of nova-lxc-init in the instance's directory, which the
+ * container's root (an unprivileged host uid) can reach as it reaches
+ * rootfs, and which holds nothing else: the domain mounts the directory
+ * into the container. */
+static char *
+install_init (NlxDriverState *state,
+              const char *uuid,
+              GError **error)
+{
+  g_autofree char *helper = init_helper_path ();
+  g_autofree char *dir = g_build_filename (state->instances_path, uuid,
+                                           "init", NULL);
+  g_autofree char *path = g_build_filename (dir, NLX_LXC_INIT_NAME, NULL);
+  g_autofree char *contents = NULL;
+  gsize length;
+  g_autoptr(GError) local_error = NULL;
+
+  if (!g_file_get_contents (helper, &contents, &length, &local_error))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot read %s, which every instance runs first: %s; "
+                     "reinstall nova-lxc"), helper, local_error->message);
+      return NULL;
+    }
+  if (g_mkdir (dir, 0755) != 0 && errno != EEXIST)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot create directory %s: %s"), dir,
+                   g_strerror (saved_errno));
+      return NULL;
+    }
+  if (!nlx_file_set_contents_full (path, contents, length,
+                                   G_FILE_SET_CONTENTS_CONSISTENT, 0555,
+                                   &local_error))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot install %s for instance %s: %s"),
+                   NLX_LXC_INIT_NAME, uuid, local_error->message);
+      return NULL;
+    }
+  return g_steal_pointer (&dir);
+}
+
 /* Everything an instance holds on the host but its domain: root mounts,
  * loop devices and its directory. */
 static gboolean
@@ -1474,7 +1734,13 @@ release_instance (NlxDriverState *state,
                   GError **error)
 {
   g_autofree char *dir = instance_dir (state, uuid);
+  g_autofree char *domain = g_strdup_printf ("instance-%.8s", uuid);
+  g_autoptr(GError) local_error = NULL;
 
+  /* An empty group left behind costs nothing; a busy one is reused by
+   * the next start of the same domain. */
+  if (!nlx_lxc_cgroup_remove_pids (domain, &local_error))
+    g_warning ("%s", local_error->message);
   return nlx_lxc_volume_umount_root (dir, error) &&
          nlx_lxc_volume_release_all (uuid, error) &&
          remove_instance_dir (dir, error);
@@ -1525,6 +1791,7 @@ lxc_spawn (NlxDriverState *state,
   g_autofree char *name = nlx_instance_domain_name (instance);
   g_autofree char *root = NULL;
   g_autofree char *tree = NULL;
+  g_autofree char *init_dir = NULL;
   g_autofree char *xml = NULL;
   g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func (g_free);
   const NlxLxcIdmap *idmap = instance->flavor.privileged ? NULL : &state->idmap;
@@ -1546,6 +1813,15 @@ lxc_spawn (NlxDriverState *state,
     }
   if (init == NULL)
     init = NLX_LXC_DEFAULT_INIT;
+  if (instance->flavor.pids > state->pids_host_max)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Flavor %s asks for a pids limit of %u, above this "
+                     "host's [lxc] pids_host_max of %u; lower its "
+                     "nova_lxc:pids"), instance->flavor.name,
+                   instance->flavor.pids, state->pids_host_max);
+      return FALSE;
+    }
   conn = connection (state, error);
   if (conn == NULL ||
       !check_not_defined (conn, instance, name, error) ||
@@ -1559,6 +1835,9 @@ lxc_spawn (NlxDriverState *state,
     return FALSE;
 
   root = spawn_root (state, instance, image, init, idmap, &tree, error);
+  if (root != NULL && (init_dir = install_init (state, instance->uuid,
+                                                error)) == NULL)
+    g_clear_pointer (&root, g_free);
   for (guint i = 0; root != NULL && i < instance->volumes->len; i++)
     {
       gboolean created;
@@ -1577,6 +1856,10 @@ lxc_spawn (NlxDriverState *state,
       spec.shutdown_signal = signal;
       spec.disk_sources = (const char * const *) disks->pdata;
       spec.root_image = tree;
+      spec.pids = instance->flavor.pids ? instance->flavor.pids
+                                        : state->pids_limit;
+      spec.cpuset = state->cpuset;
+      spec.init_dir = init_dir;
       if (idmap != NULL)
         {
           spec.uid_map = state->uid_map;
@@ -1635,7 +1918,11 @@ lxc_destroy (NlxDriverState *state,
           return FALSE;
         }
     }
-  return release_instance (state, uuid, error);
+  if (!release_instance (state, uuid, error))
+    return FALSE;
+  /* And any group a start racing with an earlier deletion made again. */
+  prune_pids_groups (state);
+  return TRUE;
 }
 
 static gboolean

@@ -24,6 +24,7 @@
 #include <libvirt/virterror.h>
 
 #include "nlx-file.h"
+#include "nlx-lxc-cgroup.h"
 #include "nlx-lxc-volume.h"
 #include "nlx-mount.h"
 #include "nlx-test-client.h"
@@ -151,6 +152,14 @@ write_config (Fixture *f)
     "privileged = true\n"
     /* A root disk of its own: writes beyond 1 GiB fail inside. */
     "[flavor m1.quota]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 1\n"
+    /* Limits (test-security): a low and a higher pids limit, two vcpus
+     * with their own shares. */
+    "[flavor m1.pids-low]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
+    "pids = 64\n"
+    "[flavor m1.pids-high]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
+    "pids = 256\n"
+    "[flavor m1.duo]\nvcpus = 2\nmemory_mb = 128\nroot_gb = 0\n"
+    "cpu_shares = 3000\n"
     "[image " IMAGE "]\npath = %s\nos_shutdown_signal = SIGUSR2\n"
     "[image " BROKEN_IMAGE "]\npath = %s\nos_init_path = /no/such/init\n"
     "[image " DEAF_IMAGE "]\npath = %s\nos_shutdown_signal = SIGHUP\n%s"
@@ -289,6 +298,11 @@ remove_recorded_domains (Fixture *f)
           virDomainUndefine (dom);
         }
       instance = g_build_filename (f->dir, "instances", uuid, NULL);
+      {
+        g_autofree char *domain = g_strdup_printf ("instance-%.8s", uuid);
+
+        nlx_lxc_cgroup_remove_pids (domain, NULL);
+      }
       nlx_lxc_volume_umount_root (instance, NULL);
       nlx_lxc_volume_release_all (uuid, NULL);
     }

@@ -5,12 +5,96 @@
  *   nlxtest-probe as UID PROG...  runs PROG as UID (and gid UID)
  *
  * Copied setuid-root onto a volume, "as 65534 .../nlxtest-probe euid"
- * prints 0 where setuid works and 65534 where nosuid holds. */
+ * prints 0 where setuid works and 65534 where nosuid holds.
+ *
+ * Limits (test-security's pids and CPU cases):
+ *   nlxtest-probe forks N [HOLD]  forks up to N children that sleep, stops
+ *                                 at the first failure, prints how many it
+ *                                 made, holds them HOLD seconds (default
+ *                                 0), then kills and reaps them all
+ *   nlxtest-probe burn N SECONDS  runs N busy processes for SECONDS and
+ *                                 prints the CPUs they used on average
+ *                                 (CPU time / wall time, e.g. "0.98") */
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+/* ---- limits ---- */
+
+static int
+forks (long wanted,
+       unsigned hold)
+{
+  pid_t *children = calloc (wanted > 0 ? wanted : 1, sizeof (pid_t));
+  long made = 0;
+
+  if (children == NULL)
+    return 2;
+  while (made < wanted)
+    {
+      pid_t pid = fork ();
+
+      if (pid < 0)
+        break;
+      if (pid == 0)
+        {
+          /* Bounded even if the parent dies before killing it. */
+          sleep (60);
+          _exit (0);
+        }
+      children[made++] = pid;
+    }
+  printf ("%ld\n", made);
+  fflush (stdout);
+  sleep (hold);
+  for (long i = 0; i < made; i++)
+    kill (children[i], SIGKILL);
+  while (wait (NULL) > 0)
+    ;
+  free (children);
+  return 0;
+}
+
+static double
+seconds_now (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+burn (long n,
+      double seconds)
+{
+  double start = seconds_now ();
+  struct rusage usage;
+  double cpu;
+
+  for (long i = 0; i < n; i++)
+    if (fork () == 0)
+      {
+        volatile unsigned long spin = 0;
+
+        while (seconds_now () - start < seconds)
+          spin++;
+        _exit (0);
+      }
+  while (wait (NULL) > 0)
+    ;
+  getrusage (RUSAGE_CHILDREN, &usage);
+  cpu = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 +
+        usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+  printf ("%.2f\n", cpu / (seconds_now () - start));
+  return 0;
+}
 
 int
 main (int argc,
@@ -34,6 +118,12 @@ main (int argc,
       perror ("nlxtest-probe: cannot run the program");
       return 2;
     }
-  fprintf (stderr, "usage: nlxtest-probe euid | as UID PROGRAM [ARG...]\n");
+  if ((argc == 3 || argc == 4) && strcmp (argv[1], "forks") == 0)
+    return forks (strtol (argv[2], NULL, 10),
+                  argc == 4 ? (unsigned) strtoul (argv[3], NULL, 10) : 0);
+  if (argc == 4 && strcmp (argv[1], "burn") == 0)
+    return burn (strtol (argv[2], NULL, 10), strtod (argv[3], NULL));
+  fprintf (stderr, "usage: nlxtest-probe euid | as UID PROGRAM [ARG...] | "
+           "forks N | burn N SECONDS\n");
   return 2;
 }

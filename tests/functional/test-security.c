@@ -16,6 +16,7 @@
 #include <libvirt/virterror.h>
 
 #include "nlx-file.h"
+#include "nlx-lxc-cgroup.h"
 #include "nlx-lxc-volume.h"
 #include "nlx-mount.h"
 #include "nlx-test-client.h"
@@ -301,6 +302,394 @@ test_root_gb (Fixture *f)
   delete_and_check (f, plain);
 }
 
+/* ---- limits: pids, CPU ------------------------------------------------- */
+
+static guint64
+read_number (const char *dir,
+             const char *file)
+{
+  g_autofree char *path = g_build_filename (dir, file, NULL);
+  g_autofree char *text = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  return g_ascii_strtoull (text, NULL, 10);
+}
+
+static void
+assert_extra_spec (Fixture *f,
+                   const char *flavor_id,
+                   const char *spec,
+                   const char *value)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/flavors/", flavor_id, NULL);
+  g_autoptr(JsonNode) flavor = NULL;
+  JsonObject *specs;
+
+  g_assert_cmpint (nlx_test_call (f->session, "GET", path, NULL, &flavor), ==,
+                   200);
+  specs = json_object_get_object_member (nlx_test_object_at (flavor, "flavor"),
+                                         "extra_specs");
+  g_assert_cmpstr (json_object_get_string_member (specs, spec), ==, value);
+}
+
+/* The instance's init sits in a pids group of its own, named after its
+ * domain, with @limit; returns the group's directory. */
+static char *
+assert_pids_group (Fixture *f,
+                   const char *id,
+                   guint limit)
+{
+  char *dir = nlx_lxc_cgroup_pids_dir (init_of (f, id));
+  g_autofree char *wanted = g_strdup_printf ("/" NLX_LXC_PIDS_GROUP
+                                             "/instance-%.8s", id);
+
+  g_assert_nonnull (dir);
+  g_assert_true (g_str_has_suffix (dir, wanted));
+  g_assert_cmpuint (read_number (dir, "pids.max"), ==, limit);
+  return dir;
+}
+
+static guint
+forks_in (Fixture *f,
+          const char *id,
+          guint wanted)
+{
+  g_autofree char *script = g_strdup_printf ("nlxtest-probe forks %u", wanted);
+  g_autofree char *output = NULL;
+
+  g_assert_cmpint (in_container (f, id, script, &output), ==, 0);
+  return (guint) g_ascii_strtoull (output, NULL, 10);
+}
+
+/* A fork loop inside stops at the flavor's nova_lxc:pids, while another
+ * server, with a higher limit, and the host fork on; the same loop in
+ * that server gets past the first one's limit (the control). */
+static void
+test_pids_limit (Fixture *f)
+{
+  g_autofree char *low = boot_flavor (f, "nlxtest-pids-low", "m1.pids-low");
+  g_autofree char *high = boot_flavor (f, "nlxtest-pids-high", "m1.pids-high");
+  g_autofree char *low_dir = assert_pids_group (f, low, 64);
+  g_autofree char *high_dir = assert_pids_group (f, high, 256);
+  g_autofree char *output = NULL;
+  guint held;
+
+  assert_extra_spec (f, "m1.pids-low", "nova_lxc:pids", "64");
+
+  /* The low server holds as many as it can for a while... */
+  assert_in_container (f, low, "nlxtest-probe forks 500 5 > /tmp/held &", 0,
+                       NULL);
+  {
+    gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+    while (read_number (low_dir, "pids.current") < 64)
+      {
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_usleep (50 * 1000);
+      }
+  }
+  /* ...and meanwhile its neighbour and the host are not short of any. */
+  g_assert_cmpuint (forks_in (f, high, 100), ==, 100);
+  {
+    g_autoptr(GError) error = NULL;
+    int status;
+
+    g_spawn_command_line_sync ("true", NULL, NULL, &status, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (status, ==, 0);
+  }
+  /* Its own agent cannot fork either until the probe lets go. */
+  {
+    gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+    while (read_number (low_dir, "pids.current") >= 32)
+      {
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_usleep (100 * 1000);
+      }
+  }
+  g_assert_cmpint (in_container (f, low, "cat /tmp/held", &output), ==, 0);
+  held = (guint) g_ascii_strtoull (output, NULL, 10);
+  /* init, the agent, its shell and the probe take a few of the 64. */
+  g_assert_cmpuint (held, <, 64);
+  g_assert_cmpuint (held, >, 40);
+  g_assert_cmpuint (read_number (low_dir, "pids.current"), <=, 64);
+  /* The control: the same loop where the limit is higher. */
+  g_assert_cmpuint (forks_in (f, high, 200), ==, 200);
+  g_assert_cmpuint (forks_in (f, low, 200), <, 64);
+  delete_and_check (f, low);
+  delete_and_check (f, high);
+  g_assert_false (g_file_test (low_dir, G_FILE_TEST_EXISTS));
+}
+
+/* Moves every process of the instance back to the root pids group, as
+ * if it had started while no daemon ran. */
+static void
+escape_pids_group (const char *dir)
+{
+  g_autofree char *procs = g_build_filename (dir, "cgroup.procs", NULL);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) pids = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_get_contents (procs, &text, NULL, NULL));
+  pids = g_strsplit (text, "\n", -1);
+  for (guint i = 0; pids[i] != NULL; i++)
+    if (*pids[i] != '\0')
+      {
+        g_file_set_contents_full ("/sys/fs/cgroup/pids/cgroup.procs", pids[i],
+                                  -1, G_FILE_SET_CONTENTS_NONE, 0644, &error);
+        g_clear_error (&error);
+      }
+}
+
+/* Each start makes new processes: the limit holds after a hard reboot,
+ * after the instance rebooted itself, and, for an instance that ran
+ * outside its group while no daemon did, once the daemon starts. */
+static void
+test_pids_limit_kept (Fixture *f)
+{
+  g_autofree char *id = boot_flavor (f, "nlxtest-pids-kept", "m1.pids-low");
+  g_autofree char *dir = assert_pids_group (f, id, 64);
+  g_autofree char *stale = NULL;
+  guint controller;
+
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}",
+                         "rebooting_hard", "ACTIVE");
+  g_free (assert_pids_group (f, id, 64));
+  g_assert_cmpuint (forks_in (f, id, 200), <, 64);
+
+  /* busybox init reboots on SIGTERM: libvirt restarts the container by
+   * itself, with a new controller. */
+  controller = domain_id (f, id);
+  kill (init_of (f, id), SIGTERM);
+  {
+    gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+    for (;;)
+      {
+        if (domain_running (f, id) == 1 && domain_id (f, id) != controller)
+          {
+            g_autofree char *now = nlx_lxc_cgroup_pids_dir (init_of (f, id));
+
+            if (now != NULL && strstr (now, "/" NLX_LXC_PIDS_GROUP "/") != NULL)
+              break;
+          }
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_usleep (100 * 1000);
+      }
+  }
+  g_free (assert_pids_group (f, id, 64));
+
+  daemon_stop (f, SIGKILL);
+  escape_pids_group (dir);
+  /* A group of a domain that is gone, as a deletion racing with a start
+   * can leave: the daemon's start removes it. */
+  stale = g_strdup_printf ("/sys/fs/cgroup/pids/" NLX_LXC_PIDS_GROUP
+                           "/instance-%08x", g_random_int ());
+  g_assert_cmpint (g_mkdir (stale, 0755), ==, 0);
+  {
+    g_autofree char *escaped = nlx_lxc_cgroup_pids_dir (init_of (f, id));
+
+    g_assert_null (strstr (escaped, "/" NLX_LXC_PIDS_GROUP "/"));
+  }
+  daemon_start (f);
+  g_free (assert_pids_group (f, id, 64));
+  if (g_file_test (stale, G_FILE_TEST_EXISTS))
+    {
+      g_rmdir (stale);
+      g_error ("the daemon left the stale pids group %s", stale);
+    }
+  g_assert_cmpuint (forks_in (f, id, 200), <, 64);
+  delete_and_check (f, id);
+}
+
+/* The host directory of @pid's group in cgroup v1 hierarchy
+ * @controller (this host's layout; see MACHINE-NOTES). */
+static char *
+v1_group_dir (pid_t pid,
+              const char *controller)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/cgroup", (int) pid);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autofree char *suffix = g_strdup_printf (":%s:", controller);
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *at = strstr (lines[i], suffix);
+
+      if (at != NULL)
+        return g_build_filename ("/sys/fs/cgroup", controller,
+                                 at + strlen (suffix), NULL);
+    }
+  g_error ("process %d is in no %s cgroup", (int) pid, controller);
+  return NULL;
+}
+
+static double
+burn_in (Fixture *f,
+         const char *id)
+{
+  g_autofree char *output = NULL;
+
+  g_assert_cmpint (in_container (f, id, "nlxtest-probe burn 3 2", &output),
+                   ==, 0);
+  return g_ascii_strtod (output, NULL);
+}
+
+/* vcpus hold: the CFS quota of a 1-vcpu server is one CPU, and three
+ * busy processes in it never get more than about one CPU's time; a
+ * 2-vcpu flavor gets two, and each its shares.  The usage measured from
+ * inside is an upper bound only: on a busy shared host the unlimited
+ * control may get less than a CPU too, so the control is the quota the
+ * kernel was given. */
+static void
+test_vcpus_enforced (Fixture *f)
+{
+  g_autofree char *one = boot_flavor (f, "nlxtest-vcpus-one", "m1.tiny");
+  g_autofree char *two = boot_flavor (f, "nlxtest-vcpus-two", "m1.duo");
+  g_autofree char *one_dir = v1_group_dir (init_of (f, one), "cpu");
+  g_autofree char *two_dir = v1_group_dir (init_of (f, two), "cpu");
+  double used;
+
+  assert_extra_spec (f, "m1.duo", "quota:cpu_shares", "3000");
+  g_assert_true (g_str_has_suffix (one_dir, ".libvirt-lxc"));
+  g_assert_cmpuint (read_number (one_dir, "cpu.cfs_period_us"), ==, 100000);
+  g_assert_cmpuint (read_number (one_dir, "cpu.cfs_quota_us"), ==, 100000);
+  g_assert_cmpuint (read_number (one_dir, "cpu.shares"), ==, 1024);
+  g_assert_cmpuint (read_number (two_dir, "cpu.cfs_quota_us"), ==, 200000);
+  g_assert_cmpuint (read_number (two_dir, "cpu.shares"), ==, 3000);
+
+  used = burn_in (f, one);
+  g_assert_cmpfloat (used, <, 1.15);
+  g_test_message ("3 busy processes for 2 s used %.2f CPUs with 1 vcpu and "
+                  "%.2f with 2", used, burn_in (f, two));
+  delete_and_check (f, one);
+  delete_and_check (f, two);
+}
+
+/* [compute] cpu_shared_set pins every instance to those host CPUs. */
+static void
+test_cpu_shared_set (Fixture *f)
+{
+  g_autofree char *old = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *cpus_path = NULL;
+  g_autofree char *cpus = NULL;
+  g_autofree char *status_path = NULL;
+  g_autofree char *status = NULL;
+
+  daemon_stop (f, SIGTERM);
+  g_assert_true (g_file_get_contents (f->config, &old, NULL, NULL));
+  text = g_strconcat (old, "[compute]\ncpu_shared_set = 0\n", NULL);
+  g_file_set_contents (f->config, text, -1, &error);
+  g_assert_no_error (error);
+  daemon_start (f);
+
+  id = boot (f, "nlxtest-cpuset");
+  dir = v1_group_dir (init_of (f, id), "cpuset");
+  cpus_path = g_build_filename (dir, "cpuset.cpus", NULL);
+  g_assert_true (g_file_get_contents (cpus_path, &cpus, NULL, NULL));
+  g_assert_cmpstr (g_strstrip (cpus), ==, "0");
+  status_path = g_strdup_printf ("/proc/%d/status", (int) init_of (f, id));
+  g_assert_true (g_file_get_contents (status_path, &status, NULL, NULL));
+  g_assert_nonnull (strstr (status, "Cpus_allowed_list:\t0\n"));
+  delete_and_check (f, id);
+}
+
+/* ---- namespaces: cgroups ------------------------------------------------ */
+
+static void
+check_cgroups_closed (Fixture *f,
+                      const char *id,
+                      const char *other_memory,
+                      const char *other_freezer)
+{
+  g_autofree char *script = NULL;
+  g_autofree char *status_path = g_strdup_printf ("/proc/%d/status",
+                                                  (int) init_of (f, id));
+  g_autofree char *status = NULL;
+  const char *line;
+
+  /* Its own cgroups are the root of its namespace... */
+  assert_in_container (f, id, "! grep -v ':/$' /proc/self/cgroup", 0, NULL);
+  assert_in_container (f, id, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
+                       0, "134217728");
+  /* ...and nothing of the host's tree or another instance's shows. */
+  assert_in_container (f, id, "ls /sys/fs/cgroup/memory/machine", 1, NULL);
+  assert_in_container (f, id, "find /sys/fs/cgroup -name '*lxc*'", 0, "");
+  script = g_strdup_printf ("cat /sys/fs/cgroup/memory%s/memory.usage_in_bytes",
+                            other_memory);
+  assert_in_container (f, id, script, 1, NULL);
+  g_free (script);
+  script = g_strdup_printf ("echo FROZEN > /sys/fs/cgroup/freezer%s/freezer.state",
+                            other_freezer);
+  assert_in_container (f, id, script, 1, NULL);
+  /* Its own limits are the operator's. */
+  assert_in_container (f, id, "echo 1073741824 > "
+                       "/sys/fs/cgroup/memory/memory.limit_in_bytes", 1, NULL);
+  assert_in_container (f, id, "mkdir -p /tmp/cg && "
+                       "mount -t cgroup -o memory none /tmp/cg", 1, NULL);
+  /* nova-lxc-init kept CAP_SYS_ADMIN for itself only. */
+  g_assert_true (g_file_get_contents (status_path, &status, NULL, NULL));
+  line = strstr (status, "\nCapBnd:");
+  g_assert_nonnull (line);
+  g_assert_cmpuint (g_ascii_strtoull (line + strlen ("\nCapBnd:"), NULL, 16) &
+                    (G_GUINT64_CONSTANT (1) << 21), ==, 0);
+}
+
+/* Every instance has a cgroup namespace rooted at its own cgroups, which
+ * it sees read-only: root in an unprivileged and in a privileged server
+ * can neither list nor read another server's cgroups, nor freeze it, nor
+ * raise its own memory limit.  The control: the host reads the same
+ * files. */
+static void
+test_cgroup_namespace (Fixture *f)
+{
+  g_autofree char *a = boot (f, "nlxtest-cgns-a");
+  g_autofree char *b = boot (f, "nlxtest-cgns-b");
+  g_autofree char *p = boot_flavor (f, "nlxtest-cgns-p", "m1.privileged");
+  g_autofree char *b_memory = v1_group_dir (init_of (f, b), "memory");
+  g_autofree char *b_freezer = v1_group_dir (init_of (f, b), "freezer");
+  g_autofree char *p_memory = v1_group_dir (init_of (f, p), "memory");
+  g_autofree char *a_ns = NULL;
+  g_autofree char *own_ns = g_file_read_link ("/proc/self/ns/cgroup", NULL);
+  g_autofree char *path = g_strdup_printf ("/proc/%d/ns/cgroup",
+                                           (int) init_of (f, a));
+  g_autofree char *text = NULL;
+  const char *b_memory_rel = b_memory + strlen ("/sys/fs/cgroup/memory");
+  const char *b_freezer_rel = b_freezer + strlen ("/sys/fs/cgroup/freezer");
+
+  a_ns = g_file_read_link (path, NULL);
+  g_assert_nonnull (a_ns);
+  g_assert_cmpstr (a_ns, !=, own_ns);
+  /* The control: from the host, B's cgroup files are there to read. */
+  g_assert_true (g_str_has_prefix (b_memory_rel, "/machine/"));
+  g_assert_cmpuint (read_number (b_memory, "memory.usage_in_bytes"), >, 0);
+
+  check_cgroups_closed (f, a, b_memory_rel, b_freezer_rel);
+  check_cgroups_closed (f, p, b_memory_rel, b_freezer_rel);
+
+  {
+    g_autofree char *freezer = g_build_filename (b_freezer, "freezer.state",
+                                                 NULL);
+
+    g_assert_true (g_file_get_contents (freezer, &text, NULL, NULL));
+    g_assert_cmpstr (g_strstrip (text), ==, "THAWED");
+  }
+  g_assert_cmpuint (read_number (p_memory, "memory.limit_in_bytes"), ==,
+                    134217728);
+  delete_and_check (f, a);
+  delete_and_check (f, b);
+  delete_and_check (f, p);
+}
+
 int
 main (int argc,
       char **argv)
@@ -309,6 +698,11 @@ main (int argc,
     { "/nlx/compute/secure/unprivileged-root", test_unprivileged_root },
     { "/nlx/compute/secure/privileged-flavor", test_privileged_flavor },
     { "/nlx/compute/secure/root-gb", test_root_gb },
+    { "/nlx/compute/secure/pids-limit", test_pids_limit },
+    { "/nlx/compute/secure/pids-limit-kept", test_pids_limit_kept },
+    { "/nlx/compute/secure/vcpus-enforced", test_vcpus_enforced },
+    { "/nlx/compute/secure/cpu-shared-set", test_cpu_shared_set },
+    { "/nlx/compute/secure/cgroup-namespace", test_cgroup_namespace },
   };
 
   return run_cases (&argc, &argv, cases, G_N_ELEMENTS (cases));
