@@ -15,9 +15,13 @@
  *  2. it enters a new cgroup namespace, rooted at the container's own
  *     cgroups, which libvirt placed it in before starting it;
  *  3. it mounts every cgroup hierarchy under /sys/fs/cgroup again, now
- *     showing the container's own subtree only and read-only (root of a
- *     privileged container would otherwise raise its own limits; an
- *     unprivileged one cannot write them anyway), and detaches libvirt's;
+ *     showing the container's own subtree only, and detaches libvirt's.
+ *     Hierarchies with controllers are read-only (root of a privileged
+ *     container would otherwise raise its own limits; an unprivileged
+ *     one cannot write them anyway); those without any, the named
+ *     name=systemd and, on a hybrid host, the unified cgroup2, stay
+ *     writable: they limit nothing, and systemd must make its groups
+ *     there or it exits at once;
  *  4. it detaches its own mount;
  *  5. it drops CAP_SYS_ADMIN, which the domain keeps for it alone, from
  *     its bounding, permitted, effective and inheritable sets, and
@@ -91,6 +95,7 @@ struct hierarchy {
   char point[256];
   char type[16];
   char options[256];
+  int limits;                   /* it has controllers: mounted read-only */
 };
 
 /* Mounts each cgroup hierarchy at /sys/fs/cgroup/X again from inside the
@@ -139,6 +144,12 @@ remount_cgroups (void)
       h = &found[n++];
       strcpy (h->point, fields[4]);
       strcpy (h->type, type);
+      /* name=systemd has no controllers, nor has cgroup2 beside v1
+       * hierarchies (a hybrid host mounts it at /sys/fs/cgroup/unified);
+       * a cgroup2 alone at /sys/fs/cgroup holds them all. */
+      h->limits = strcmp (type, "cgroup2") == 0
+                    ? strcmp (fields[4], "/sys/fs/cgroup") == 0
+                    : strstr (super, "name=") == NULL;
       for (char *opt = strtok_r (super, ",", &save); opt != NULL;
            opt = strtok_r (NULL, ",", &save))
         {
@@ -155,7 +166,8 @@ remount_cgroups (void)
       if (umount2 (found[i].point, MNT_DETACH) != 0)
         die (found[i].point);
       if (mount (found[i].type, found[i].point, found[i].type,
-                 MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                 (found[i].limits ? MS_RDONLY : 0) |
+                 MS_NOSUID | MS_NODEV | MS_NOEXEC,
                  found[i].options[0] != '\0' ? found[i].options : NULL) != 0)
         die (found[i].point);
     }
