@@ -22,6 +22,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <glib-unix.h>
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <poll.h>
 #include <sched.h>
@@ -33,6 +34,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -226,24 +228,33 @@ open_new_loop_device (const char *device,
 }
 
 /**
- * nlx_loop_attach:
- * @fd: the volume, a file or block device open for reading
+ * nlx_loop_attach_full:
+ * @fd: the volume, a file or block device open for reading (and for
+ *   writing without %NLX_LOOP_READ_ONLY)
  * @name: the name the loop device carries (its lo_file_name), 1 to
  *   %NLX_LOOP_NAME_MAX bytes, by which nlx_loop_find() finds it again
+ * @flags: #NlxLoopFlags
  * @error: return location for a #NLX_DRIVER_ERROR
  *
- * Binds a free loop device to @fd, read-only, without partition scanning
- * or direct I/O, in one LOOP_CONFIGURE.  The device stays bound until
- * nlx_loop_detach(), also after this process exits (no autoclear), so
- * that it can be found again after a crash.
+ * Binds a free loop device to @fd without partition scanning, in one
+ * LOOP_CONFIGURE.  With %NLX_LOOP_READ_ONLY the loop driver's read-only
+ * flag is set.  Without it the block device is made read-only instead
+ * (BLKROSET: write(2) fails with EPERM, no filesystem mounts it
+ * read-write), and the loop driver refuses LOOP_CHANGE_FD on it, which
+ * it allows on read-only loop devices only.  %NLX_LOOP_DIRECT_IO asks
+ * for direct I/O, which the kernel drops where the backing store cannot
+ * do it.  The device stays bound until nlx_loop_detach(), also after
+ * this process exits (no autoclear), so that it can be found again
+ * after a crash.
  *
  * Returns: (transfer full): the device, e.g. "/dev/loop3"; its node
  *   exists when this returns
  */
 char *
-nlx_loop_attach (int fd,
-                 const char *name,
-                 GError **error)
+nlx_loop_attach_full (int fd,
+                      const char *name,
+                      NlxLoopFlags flags,
+                      GError **error)
 {
   struct loop_config config;
   int control;
@@ -252,7 +263,10 @@ nlx_loop_attach (int fd,
     return NULL;
   memset (&config, 0, sizeof config);
   config.fd = fd;
-  config.info.lo_flags = LO_FLAGS_READ_ONLY;
+  if (flags & NLX_LOOP_READ_ONLY)
+    config.info.lo_flags |= LO_FLAGS_READ_ONLY;
+  if (flags & NLX_LOOP_DIRECT_IO)
+    config.info.lo_flags |= LO_FLAGS_DIRECT_IO;
   memcpy (config.info.lo_file_name, name, strlen (name));
 
   control = open ("/dev/loop-control", O_RDWR | O_CLOEXEC);
@@ -292,6 +306,23 @@ nlx_loop_attach (int fd,
       do
         rc = ioctl (loop_fd, LOOP_CONFIGURE, &config);
       while (rc < 0 && errno == EINTR);
+      if (rc == 0 && !(flags & NLX_LOOP_READ_ONLY))
+        {
+          int read_only = 1;
+
+          if (ioctl (loop_fd, BLKROSET, &read_only) != 0)
+            {
+              int saved_errno = errno;
+
+              ioctl (loop_fd, LOOP_CLR_FD, 0);
+              close_fd (&loop_fd);
+              close (control);
+              g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                           _("Cannot make loop device %s for %s read-only: "
+                             "%s"), device, name, g_strerror (saved_errno));
+              return NULL;
+            }
+        }
       close_fd (&loop_fd);
       if (rc == 0)
         {
@@ -315,6 +346,93 @@ nlx_loop_attach (int fd,
                  "taken by another process %d times in a row"), name,
                LOOP_ATTACH_TRIES);
   return NULL;
+}
+
+/**
+ * nlx_loop_attach:
+ * @fd: the volume, a file or block device open for reading
+ * @name: the loop device's name, as for nlx_loop_attach_full()
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Binds a free loop device to @fd, read-only, as nlx_loop_attach_full()
+ * does with %NLX_LOOP_READ_ONLY.
+ *
+ * Returns: (transfer full): the device, e.g. "/dev/loop3"
+ */
+char *
+nlx_loop_attach (int fd,
+                 const char *name,
+                 GError **error)
+{
+  return nlx_loop_attach_full (fd, name, NLX_LOOP_READ_ONLY, error);
+}
+
+/**
+ * nlx_loop_check:
+ * @device: a bound loop device, e.g. "/dev/loop3"
+ * @backing: what it must read: the stat of the file or block device the
+ *   caller opened itself
+ * @flags: the #NlxLoopFlags it was made with (%NLX_LOOP_READ_ONLY only
+ *   is compared)
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * A loop device's name is no proof of what it reads: whoever holds a
+ * descriptor of a loop device can free it and bind it again to a file
+ * of their own under any name.  This checks what the kernel says the
+ * device reads (LOOP_GET_STATUS64): the same inode as @backing (for a
+ * block device, the same device number), from offset 0 with no size
+ * limit, with the read-only flag as @flags says.
+ *
+ * Returns: %TRUE if @device reads exactly @backing
+ */
+gboolean
+nlx_loop_check (const char *device,
+                const struct stat *backing,
+                NlxLoopFlags flags,
+                GError **error)
+{
+  struct loop_info64 info;
+  gboolean read_only;
+  gboolean same;
+  int fd;
+
+  fd = open (device, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0 || ioctl (fd, LOOP_GET_STATUS64, &info) != 0)
+    {
+      int saved_errno = errno;
+
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot read what loop device %s reads: %s"), device,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  close (fd);
+  info.lo_file_name[LO_NAME_SIZE - 1] = '\0';
+  if (S_ISBLK (backing->st_mode))
+    same = info.lo_rdevice == (guint64) backing->st_rdev;
+  else
+    same = info.lo_device == (guint64) backing->st_dev &&
+           info.lo_inode == (guint64) backing->st_ino;
+  read_only = (info.lo_flags & LO_FLAGS_READ_ONLY) != 0;
+  if (!same || info.lo_offset != 0 || info.lo_sizelimit != 0 ||
+      read_only != ((flags & NLX_LOOP_READ_ONLY) != 0))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Loop device %s, named “%s”, does not read what its "
+                     "name says (it reads inode %" G_GUINT64_FORMAT " of "
+                     "device %u:%u from offset %" G_GUINT64_FORMAT
+                     "%s): it was rebound by someone else, so nova-lxc "
+                     "will not use it; an operator should find who holds "
+                     "it (losetup -l) and free it"), device,
+                   (const char *) info.lo_file_name,
+                   (guint64) info.lo_inode, major (info.lo_device),
+                   minor (info.lo_device), (guint64) info.lo_offset,
+                   read_only ? _(", read-only") : "");
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* The names of bound loop devices: only those have /sys/block/loopN/loop. */
