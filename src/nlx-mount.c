@@ -1,8 +1,10 @@
 /* nlx-mount.c: read-only loop devices, and mounts made by the host and
  * placed in a container's mount namespace
  *
- * A volume reaches a container as a read-only loop device.  When its
- * filesystem is to be mounted, the host mounts it (read-only, without
+ * A volume reaches a container as a loop device whose block device is
+ * read-only (see nlx-lxc-volume.c for why it carries no loop read-only
+ * flag).  When its filesystem is to be mounted, the host mounts a
+ * read-only loop device of its own over that one (read-only, without
  * journal replay) with the new mount API, which gives a mount that is
  * attached nowhere, and moves that mount into the container's mount
  * namespace, so that it never appears in the host's.
