@@ -622,6 +622,27 @@ tree_saying (Fixture *f,
   return tree;
 }
 
+/* A server of the m1.privileged flavor: no user namespace. */
+static char *
+boot_privileged (Fixture *f,
+                 const char *name)
+{
+  g_autofree char *body = g_strdup_printf (
+    "{\"server\": {\"name\": \"%s\", \"flavorRef\": \"m1.privileged\", "
+    "\"imageRef\": \"" IMAGE "\"}}", name);
+  g_autoptr(JsonNode) reply = NULL;
+  char *id;
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers", body,
+                                  &reply), ==, 202);
+  id = g_strdup (json_object_get_string_member (nlx_test_object_at (reply,
+                                                                    "server"),
+                                                "id"));
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  g_assert_cmpuint (host_uid (init_of (f, id)), ==, 0);
+  return id;
+}
+
 /* Checks that the host mounts for @uuid's @target what the daemon made:
  * the device loop the instance has reads the volume's own file, and the
  * mount loop named for it reads that device loop. */
@@ -737,6 +758,28 @@ test_volume_loop_change_fd (Fixture *f)
   g_assert_cmpint (detach (f, id, "nlxtest-tenant"), ==, 202);
   g_assert_cmpuint (loop_devices_of (id), ==, 0);
   delete_and_check (f, id);
+
+  /* Root of a privileged server (host uid 0, no user namespace) fares
+   * no better. */
+  g_clear_pointer (&id, g_free);
+  id = boot_privileged (f, "nlxtest-change-fd-privileged");
+  g_assert_cmpint (attach (f, id, "nlxtest-tenant", ", \"device\": \"/dev/vdb\"",
+                           NULL), ==, 200);
+  assert_in_container (f, id, "dd if=/dev/vdb of=/tmp/evil bs=1M 2>/dev/null",
+                       0, NULL);
+  g_clear_pointer (&output, g_free);
+  g_assert_cmpint (in_container (f, id, "nlxtest-probe loop-change-fd "
+                                 "/dev/vdb /tmp/evil", &output), !=, 0);
+  g_assert_nonnull (strstr (output, "loop-change-fd: "));
+  g_clear_pointer (&output, g_free);
+  in_container (f, id, "nlxtest-probe loop-clr-fd /dev/vdb", &output);
+  g_clear_pointer (&output, g_free);
+  g_assert_cmpint (in_container (f, id, "nlxtest-probe loop-configure /dev/vdb "
+                                 "/tmp/evil nlxtest", &output), !=, 0);
+  g_assert_nonnull (strstr (output, "loop-configure: "));
+  assert_loops_read (f, id, "vdb", "nlxtest-tenant");
+  delete_and_check (f, id);
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
 }
 
 /* Across servers: A frees the device of a bare volume of its own and
