@@ -199,7 +199,7 @@ setup_root_loop (const NlxVolumeSettings *settings,
 
 /* Finds the attachment's two loop devices, each checked against what it
  * must read; *device_loop and *mount_loop stay NULL for those missing.
- * @fd and @st are the volume's. */
+ * @st is the volume's, as the daemon opened it. */
 static gboolean
 find_pair (const char *uuid,
            const NlxVolumeAttachment *attachment,

@@ -865,6 +865,38 @@ test_volume_loop_name_spoof (Fixture *f)
   /* B's vdd pair only. */
   g_assert_cmpuint (loop_devices_of (b), ==, 2);
 
+  /* A start that finds B's device loop replaced refuses it: B goes to
+   * ERROR with the reason as its fault, and the impostor stays. */
+  nlx_test_act_and_wait (f->session, b, "{\"os-stop\": null}", "powering-off",
+                         "SHUTOFF");
+  g_assert_true (nlx_lxc_volume_release (b, "/dev/vdd", &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&spoof_name, g_free);
+  g_clear_pointer (&spoof, g_free);
+  g_clear_pointer (&spoof_backing, g_free);
+  g_clear_pointer (&reply, json_node_unref);
+  spoof_name = g_strdup_printf ("nlx:%s:vdd:dev", b);
+  fd = open (spoof_file, O_RDWR | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  spoof = nlx_loop_attach_full (fd, spoof_name, 0, &error);
+  close (fd);
+  g_assert_no_error (error);
+  g_assert_cmpint (nlx_test_act (f->session, b, "{\"os-start\": null}"), ==,
+                   202);
+  nlx_test_wait_for_status (f->session, b, "ERROR");
+  reply = nlx_test_show (f->session, b);
+  message = json_object_get_string_member (
+    json_object_get_object_member (nlx_test_object_at (reply, "server"),
+                                   "fault"), "message");
+  g_test_message ("fault: %s", message);
+  g_assert_nonnull (strstr (message, "nlxtest-spoof-b"));
+  g_assert_nonnull (strstr (message, spoof));
+  g_assert_cmpint (domain_running (f, b), ==, 0);
+  spoof_backing = loop_backing (spoof);
+  g_assert_cmpstr (spoof_backing, ==, spoof_file);
+  nlx_loop_detach (spoof, &error);
+  g_assert_no_error (error);
+
   delete_and_check (f, a);
   delete_and_check (f, b);
   g_assert_cmpuint (loop_devices_of (a), ==, 0);
