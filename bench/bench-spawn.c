@@ -51,10 +51,14 @@ static const char term_ignoring_init[] =
   "while :; do sleep 1; done\n";
 
 static int opt_count = 20;
+static int opt_root_gb = 0;
 
 static const GOptionEntry entries[] = {
   { "count", 'n', 0, G_OPTION_ARG_INT, &opt_count,
     "Spawn/destroy cycles per measurement (default 20)", "N" },
+  { "root-gb", 0, 0, G_OPTION_ARG_INT, &opt_root_gb,
+    "The driver's instances get a root disk of N GiB (default 0: none)",
+    "N" },
   G_OPTION_ENTRY_NULL
 };
 
@@ -139,10 +143,11 @@ side_init (Bench *bench,
 
   json = g_strdup_printf ("{\"uuid\": \"%s\", \"name\": \"bench-%s\", "
                           "\"flavor\": {\"name\": \"m1.tiny\", \"vcpus\": 1, "
-                          "\"memory_mb\": 128, \"root_gb\": 0}, "
+                          "\"memory_mb\": 128, \"root_gb\": %d}, "
                           "\"image_ref\": \"%s\", \"user_id\": \"bench\", "
                           "\"project_id\": \"bench\"}",
-                          uuid, via_driver ? "driver" : "libvirt", image->id);
+                          uuid, via_driver ? "driver" : "libvirt",
+                          via_driver ? opt_root_gb : 0, image->id);
   side->via_driver = via_driver;
   side->image = image;
   side->start_s = g_array_new (FALSE, FALSE, sizeof (double));
@@ -465,11 +470,11 @@ main (int argc,
                                   "driver against libvirt alone");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error) ||
-      opt_count < 1 || argc > 1)
+      opt_count < 1 || opt_root_gb < 0 || argc > 1)
     {
       g_printerr ("bench-spawn: %s\n",
-                  error ? error->message : "--count must be 1 or more and "
-                  "there are no arguments");
+                  error ? error->message : "--count must be 1 or more, "
+                  "--root-gb 0 or more, and there are no arguments");
       return EXIT_USAGE;
     }
 

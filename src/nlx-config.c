@@ -29,7 +29,8 @@ static const char * const libvirt_keys[] = {
   "connection_uri", "wait_soft_reboot_seconds", NULL
 };
 static const char * const volumes_keys[] = {
-  "path", "allowed_roots", "filesystem_whitelist", "verify", NULL
+  "path", "allowed_roots", "filesystem_whitelist", "verify",
+  "allow_hard_links", NULL
 };
 /* The fake driver's, for tests of the layers above the driver. */
 static const char * const fake_keys[] = {

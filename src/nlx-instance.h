@@ -11,7 +11,9 @@ G_BEGIN_DECLS
  * @name: the flavor's name, e.g. "m1.small"
  * @vcpus: virtual CPUs
  * @memory_mb: memory limit in MiB
- * @root_gb: root disk size in GiB (0: the image's own size)
+ * @root_gb: root disk size in GiB, the limit of what the instance
+ *   writes to its root (0: no limit of its own, as Nova's "the image's
+ *   own size")
  */
 /**
  * NlxFlavor:

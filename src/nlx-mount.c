@@ -229,47 +229,24 @@ open_new_loop_device (const char *device,
   return fd;
 }
 
-/**
- * nlx_loop_attach_full:
- * @fd: the volume, a file or block device open for reading (and for
- *   writing without %NLX_LOOP_READ_ONLY)
- * @name: the name the loop device carries (its lo_file_name), 1 to
- *   %NLX_LOOP_NAME_MAX bytes, by which nlx_loop_find() finds it again
- * @flags: #NlxLoopFlags
- * @error: return location for a #NLX_DRIVER_ERROR
- *
- * Binds a free loop device to @fd without partition scanning, in one
- * LOOP_CONFIGURE.  With %NLX_LOOP_READ_ONLY the loop driver's read-only
- * flag is set.  Without it the block device is made read-only instead
- * (BLKROSET: write(2) fails with EPERM, no filesystem mounts it
- * read-write), and the loop driver refuses LOOP_CHANGE_FD on it, which
- * it allows on read-only loop devices only.  %NLX_LOOP_DIRECT_IO asks
- * for direct I/O, which the kernel drops where the backing store cannot
- * do it.  The device stays bound until nlx_loop_detach(), also after
- * this process exits (no autoclear), so that it can be found again
- * after a crash.
- *
- * Returns: (transfer full): the device, e.g. "/dev/loop3"; its node
- *   exists when this returns
- */
-char *
-nlx_loop_attach_full (int fd,
-                      const char *name,
-                      NlxLoopFlags flags,
-                      GError **error)
+/* Binds a free loop device to @fd as @config says (its fd and name are
+ * filled in here) and returns it; with @keep_fd, the device's open
+ * descriptor is left there, which an autoclear device needs to stay
+ * bound until something else (a mount) holds it. */
+static char *
+loop_configure (int fd,
+                const char *name,
+                struct loop_config *config,
+                int *keep_fd,
+                GError **error)
 {
-  struct loop_config config;
   int control;
 
   if (!loop_name_is_valid (name, error))
     return NULL;
-  memset (&config, 0, sizeof config);
-  config.fd = fd;
-  if (flags & NLX_LOOP_READ_ONLY)
-    config.info.lo_flags |= LO_FLAGS_READ_ONLY;
-  if (flags & NLX_LOOP_DIRECT_IO)
-    config.info.lo_flags |= LO_FLAGS_DIRECT_IO;
-  memcpy (config.info.lo_file_name, name, strlen (name));
+  config->fd = fd;
+  memset (config->info.lo_file_name, 0, sizeof config->info.lo_file_name);
+  memcpy (config->info.lo_file_name, name, strlen (name));
 
   control = open ("/dev/loop-control", O_RDWR | O_CLOEXEC);
   if (control < 0)
@@ -306,31 +283,18 @@ nlx_loop_attach_full (int fd,
           return NULL;
         }
       do
-        rc = ioctl (loop_fd, LOOP_CONFIGURE, &config);
+        rc = ioctl (loop_fd, LOOP_CONFIGURE, config);
       while (rc < 0 && errno == EINTR);
-      if (rc == 0 && !(flags & NLX_LOOP_READ_ONLY))
-        {
-          int read_only = 1;
-
-          if (ioctl (loop_fd, BLKROSET, &read_only) != 0)
-            {
-              int saved_errno = errno;
-
-              ioctl (loop_fd, LOOP_CLR_FD, 0);
-              close_fd (&loop_fd);
-              close (control);
-              g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                           _("Cannot make loop device %s for %s read-only: "
-                             "%s"), device, name, g_strerror (saved_errno));
-              return NULL;
-            }
-        }
-      close_fd (&loop_fd);
       if (rc == 0)
         {
           close (control);
+          if (keep_fd != NULL)
+            *keep_fd = loop_fd;
+          else
+            close_fd (&loop_fd);
           return g_steal_pointer (&device);
         }
+      close_fd (&loop_fd);
       if (errno != EBUSY)
         {
           int saved_errno = errno;
@@ -353,20 +317,85 @@ nlx_loop_attach_full (int fd,
 /**
  * nlx_loop_attach:
  * @fd: the volume, a file or block device open for reading
- * @name: the loop device's name, as for nlx_loop_attach_full()
+ * @name: the name the loop device carries (its lo_file_name), 1 to
+ *   %NLX_LOOP_NAME_MAX bytes, by which nlx_loop_find() finds it again
  * @error: return location for a #NLX_DRIVER_ERROR
  *
- * Binds a free loop device to @fd, read-only, as nlx_loop_attach_full()
- * does with %NLX_LOOP_READ_ONLY.
+ * Binds a free loop device to @fd, read-only, without partition scanning
+ * or direct I/O, in one LOOP_CONFIGURE.  The device stays bound until
+ * nlx_loop_detach(), also after this process exits (no autoclear), so
+ * that it can be found again after a crash.
  *
- * Returns: (transfer full): the device, e.g. "/dev/loop3"
+ * Returns: (transfer full): the device, e.g. "/dev/loop3"; its node
+ *   exists when this returns
  */
 char *
 nlx_loop_attach (int fd,
                  const char *name,
                  GError **error)
 {
-  return nlx_loop_attach_full (fd, name, NLX_LOOP_READ_ONLY, error);
+  struct loop_config config;
+
+  memset (&config, 0, sizeof config);
+  config.info.lo_flags = LO_FLAGS_READ_ONLY;
+  return loop_configure (fd, name, &config, NULL, error);
+}
+
+/**
+ * nlx_loop_attach_full:
+ * @fd: the volume, a file or block device open for reading (and for
+ *   writing without %NLX_LOOP_READ_ONLY)
+ * @name: the name the loop device carries, as for nlx_loop_attach()
+ * @flags: #NlxLoopFlags
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Binds a free loop device to @fd without partition scanning, in one
+ * LOOP_CONFIGURE.  With %NLX_LOOP_READ_ONLY the loop driver's read-only
+ * flag is set.  Without it the block device is made read-only instead
+ * (BLKROSET: write(2) fails with EPERM, no filesystem mounts it
+ * read-write), and the loop driver refuses LOOP_CHANGE_FD on it, which
+ * it allows on read-only loop devices only.  %NLX_LOOP_DIRECT_IO asks
+ * for direct I/O, which the kernel drops where the backing store cannot
+ * do it.  The device stays bound until nlx_loop_detach(), also after
+ * this process exits (no autoclear), so that it can be found again
+ * after a crash.
+ *
+ * Returns: (transfer full): the device, e.g. "/dev/loop3"
+ */
+char *
+nlx_loop_attach_full (int fd,
+                      const char *name,
+                      NlxLoopFlags flags,
+                      GError **error)
+{
+  struct loop_config config;
+  char *device;
+  int loop_fd = -1;
+  int read_only = 1;
+
+  memset (&config, 0, sizeof config);
+  if (flags & NLX_LOOP_READ_ONLY)
+    config.info.lo_flags |= LO_FLAGS_READ_ONLY;
+  if (flags & NLX_LOOP_DIRECT_IO)
+    config.info.lo_flags |= LO_FLAGS_DIRECT_IO;
+  device = loop_configure (fd, name, &config, &loop_fd, error);
+  if (device == NULL)
+    return NULL;
+  if (!(flags & NLX_LOOP_READ_ONLY) &&
+      ioctl (loop_fd, BLKROSET, &read_only) != 0)
+    {
+      int saved_errno = errno;
+
+      ioctl (loop_fd, LOOP_CLR_FD, 0);
+      close_fd (&loop_fd);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot make loop device %s for %s read-only: %s"),
+                   device, name, g_strerror (saved_errno));
+      g_free (device);
+      return NULL;
+    }
+  close_fd (&loop_fd);
+  return device;
 }
 
 /**
@@ -435,6 +464,98 @@ nlx_loop_check (const char *device,
       return FALSE;
     }
   return TRUE;
+}
+
+/**
+ * nlx_loop_attach_writable:
+ * @fd: a regular file open for reading and writing
+ * @name: the name the loop device carries, as for nlx_loop_attach()
+ * @loop_fd: (out): the loop device, open; the caller closes it
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Binds a free loop device to @fd, writable, with 4 KiB blocks and
+ * direct I/O (the filesystem on it caches; the file underneath need
+ * not), and autoclear: the device unbinds itself at its last close, so
+ * once what uses it (a mount) is gone, or this process dies before
+ * anything does, nothing is left behind.  Keep @loop_fd open until
+ * the device is in use.
+ *
+ * Returns: (transfer full): the device, e.g. "/dev/loop3"
+ */
+char *
+nlx_loop_attach_writable (int fd,
+                          const char *name,
+                          int *loop_fd,
+                          GError **error)
+{
+  struct loop_config config;
+
+  char *device;
+  int writable = 0;
+
+  memset (&config, 0, sizeof config);
+  config.block_size = 4096;
+  config.info.lo_flags = LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO;
+  device = loop_configure (fd, name, &config, loop_fd, error);
+  /* A block device's own read-only flag (BLKROSET) outlives the binding
+   * that set it: a free loop device last used read-only that way would
+   * refuse a writable mount (EACCES). */
+  if (device != NULL && ioctl (*loop_fd, BLKROSET, &writable) != 0)
+    {
+      int saved_errno = errno;
+
+      close_fd (loop_fd);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot make loop device %s for %s writable: %s"),
+                   device, name, g_strerror (saved_errno));
+      g_clear_pointer (&device, g_free);
+    }
+  return device;
+}
+
+/**
+ * nlx_loop_find_backing:
+ * @fd: an open file
+ *
+ * Finds a bound loop device over the file @fd is open on, by the device
+ * and inode number the kernel reports for its backing file (never by
+ * name or path, which whoever binds a loop device chooses).
+ *
+ * Returns: (transfer full) (nullable): the first such device, or %NULL
+ */
+char *
+nlx_loop_find_backing (int fd)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/sys/block", 0, NULL);
+  const char *entry;
+  struct stat file;
+
+  if (dir == NULL || fstat (fd, &file) != 0)
+    return NULL;
+  while ((entry = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *bound = NULL;
+      g_autofree char *device = NULL;
+      struct loop_info64 info;
+      int loop_fd;
+      int rc;
+
+      if (!g_str_has_prefix (entry, "loop"))
+        continue;
+      bound = g_build_filename ("/sys/block", entry, "loop", NULL);
+      if (!g_file_test (bound, G_FILE_TEST_IS_DIR))
+        continue;
+      device = g_build_filename ("/dev", entry, NULL);
+      loop_fd = open (device, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+      if (loop_fd < 0)
+        continue;
+      rc = ioctl (loop_fd, LOOP_GET_STATUS64, &info);
+      close (loop_fd);
+      if (rc == 0 && info.lo_device == (guint64) file.st_dev &&
+          info.lo_inode == (guint64) file.st_ino)
+        return g_steal_pointer (&device);
+    }
+  return NULL;
 }
 
 /* The names of bound loop devices: only those have /sys/block/loopN/loop. */
@@ -787,7 +908,9 @@ fstype_is_on_block_device (const char *fstype)
  * unplaced unmounts it.  The filesystem is asked not to replay its
  * journal (ext3/ext4 "noload", xfs "norecovery"), so a dirty journal is
  * ignored rather than written, and the mount is nodev, and also nosuid
- * and noexec unless @for_root.  Only filesystem types that live on a
+ * and noexec unless @for_root.  ext2, ext3 and ext4 are mounted with
+ * errors=remount-ro whatever their superblock asks for (errors=panic
+ * would let a corrupt image panic the host).  Only filesystem types that live on a
  * block device are accepted.
  *
  * A filesystem the kernel refuses gives %NLX_DRIVER_ERROR_INVALID_ARGUMENT
@@ -833,23 +956,24 @@ nlx_mount_prepare (const char *device,
   if (sys_fsconfig (fsfd, FSCONFIG_SET_STRING, "source", device, 0) < 0 ||
       sys_fsconfig (fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0)
     goto fail;
+  /* The image's own error behaviour (tune2fs -e panic, or
+   * errors=panic in its mount_opts) would otherwise stay in force, and
+   * ext4 panics on an error even when mounted read-only: one bad block
+   * the tenant wrote would take the host down.  An option given here
+   * wins over both.  xfs has no such option: it shuts the filesystem
+   * down, and only the host's own fs.xfs.panic_mask makes that a
+   * panic. */
+  if ((strcmp (fstype, "ext2") == 0 || strcmp (fstype, "ext3") == 0 ||
+       strcmp (fstype, "ext4") == 0) &&
+      sys_fsconfig (fsfd, FSCONFIG_SET_STRING, "errors", "remount-ro", 0) < 0)
+    goto fail;
+  /* ext2 has no journal, and the ext4 driver that serves it accepts
+   * "noload" here only to refuse the mount at creation ("Mount
+   * option(s) incompatible with ext2"): it gets none. */
   if (strcmp (fstype, "ext3") == 0 || strcmp (fstype, "ext4") == 0)
     {
       if (sys_fsconfig (fsfd, FSCONFIG_SET_FLAG, "noload", NULL, 0) < 0)
         goto fail;
-    }
-  else if (strcmp (fstype, "ext2") == 0)
-    {
-      /* ext2 served by the ext4 driver takes "noload"; the ext2 driver
-       * itself has no journal to replay and knows no such option. */
-      if (sys_fsconfig (fsfd, FSCONFIG_SET_FLAG, "noload", NULL, 0) < 0)
-        {
-          g_autoptr(GString) ignored = g_string_new (NULL);
-
-          if (errno != EINVAL)
-            goto fail;
-          read_fs_context (fsfd, ignored);
-        }
     }
   else if (strcmp (fstype, "xfs") == 0)
     {
@@ -943,6 +1067,56 @@ nlx_mount_at (int mount_fd,
     }
   close (target);
   return TRUE;
+}
+
+/**
+ * nlx_mount_writable_ext4:
+ * @device: a block device holding an ext4 the host made itself (an
+ *   instance's writable layer), never one a tenant gave
+ * @path: an existing directory of the daemon's own mount namespace; not
+ *   a symbolic link
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Mounts @device read-write at @path, nodev and nosuid (the host never
+ * runs or opens what is there: the instance sees it through its
+ * overlay, whose own flags count), with errors=remount-ro whatever the
+ * superblock says (an error must never panic the host), discard (space
+ * the instance frees goes back to the host) and noinit_itable (the file
+ * underneath is sparse, so its inode tables read as zeroes already and
+ * need no background zeroing).
+ */
+gboolean
+nlx_mount_writable_ext4 (const char *device,
+                         const char *path,
+                         GError **error)
+{
+  g_autofree char *kernel_name = kernel_device_name (device);
+  int kmsg_fd = -1;
+  int fsfd;
+  int mfd = -1;
+  gboolean ok;
+
+  fsfd = fs_open ("ext4", device, error);
+  if (fsfd < 0)
+    return FALSE;
+  kmsg_fd = kmsg_open ();
+  if (sys_fsconfig (fsfd, FSCONFIG_SET_STRING, "source", device, 0) < 0 ||
+      sys_fsconfig (fsfd, FSCONFIG_SET_STRING, "errors", "remount-ro", 0) < 0 ||
+      sys_fsconfig (fsfd, FSCONFIG_SET_FLAG, "discard", NULL, 0) < 0 ||
+      sys_fsconfig (fsfd, FSCONFIG_SET_FLAG, "noinit_itable", NULL, 0) < 0 ||
+      sys_fsconfig (fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
+      (mfd = sys_fsmount (fsfd, FSMOUNT_CLOEXEC,
+                          MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID)) < 0)
+    {
+      set_fs_error (error, fsfd, kmsg_fd, kernel_name, errno, device, "ext4");
+      ok = FALSE;
+    }
+  else
+    ok = nlx_mount_at (mfd, path, error);
+  close_fd (&mfd);
+  close_fd (&kmsg_fd);
+  close (fsfd);
+  return ok;
 }
 
 static gboolean
@@ -1673,9 +1847,10 @@ nlx_mount_into_namespace (int mount_fd,
  *
  * Detaches the mount at @path inside the mount namespace and root of
  * @pid; the kernel lets it go when the last file open in it is closed.
- * The directory stays.  Nothing mounted there, no @path, or no process
- * @pid any more (a stopped container took its mounts with it) is no
- * error.  Symbolic links in @path are not followed.
+ * The directory stays.  Nothing mounted there, no @path, a symbolic
+ * link or a file on the way to it (nothing can have been mounted through
+ * one), or no process @pid any more (a stopped container took its mounts
+ * with it) is no error.  Symbolic links in @path are not followed.
  */
 gboolean
 nlx_umount_in_namespace (pid_t pid,
@@ -1706,6 +1881,12 @@ nlx_umount_in_namespace (pid_t pid,
     return TRUE;
   if ((report.step == STEP_UMOUNT || report.step == STEP_OPEN) &&
       (report.err == EINVAL || report.err == ENOENT))
+    return TRUE;
+  /* A symbolic link or a file on the way: nlx_mount_into_namespace()
+   * never mounts through one, so nothing of ours is there.  Refusing
+   * would stop the undo of an attach that such a path made fail. */
+  if (report.step == STEP_OPEN &&
+      (report.err == ELOOP || report.err == ENOTDIR))
     return TRUE;
   set_child_error (error, &job, &report, path);
   return FALSE;

@@ -22,18 +22,23 @@ typedef enum {
   NLX_LOOP_DIRECT_IO = 1 << 1,
 } NlxLoopFlags;
 
+char *nlx_loop_attach (int fd,
+                       const char *name,
+                       GError **error);
 char *nlx_loop_attach_full (int fd,
                             const char *name,
                             NlxLoopFlags flags,
                             GError **error);
-char *nlx_loop_attach (int fd,
-                       const char *name,
-                       GError **error);
 gboolean nlx_loop_check (const char *device,
                          const struct stat *backing,
                          NlxLoopFlags flags,
                          GError **error);
+char *nlx_loop_attach_writable (int fd,
+                                const char *name,
+                                int *loop_fd,
+                                GError **error);
 char *nlx_loop_find (const char *name);
+char *nlx_loop_find_backing (int fd);
 GPtrArray *nlx_loop_find_prefix (const char *prefix);
 gboolean nlx_loop_detach (const char *device,
                           GError **error);
@@ -49,6 +54,9 @@ gboolean nlx_mount_into_namespace (int mount_fd,
 gboolean nlx_mount_at (int mount_fd,
                        const char *path,
                        GError **error);
+gboolean nlx_mount_writable_ext4 (const char *device,
+                                  const char *path,
+                                  GError **error);
 gboolean nlx_umount_in_namespace (pid_t pid,
                                   const char *path,
                                   GError **error);

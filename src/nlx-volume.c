@@ -12,6 +12,9 @@
  * (exactly one signature, of a whitelisted type), and the deep check runs
  * fsck inside libguestfs's appliance, so a hostile image meets a throwaway
  * VM's kernel first, not the host's. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE  /* renameat2 */
+#endif
 #include "config.h"
 
 #include <blkid.h>
@@ -21,6 +24,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -118,8 +122,9 @@ get_list (GKeyFile *keyfile,
  *
  * Reads the `[volumes]` section: `path` (default `[DEFAULT] state_path`
  * + "/volumes"), `allowed_roots` (default: `path` alone),
- * `filesystem_whitelist` (default ext4, ext3, ext2, xfs) and `verify`
- * (`none`, the default, or `fsck`).  Lists are separated by commas or
+ * `filesystem_whitelist` (default ext4, ext3, ext2, xfs), `verify`
+ * (`none`, the default, or `fsck`) and `allow_hard_links` (default
+ * false).  Lists are separated by commas or
  * semicolons.  Paths must be absolute; those that exist are resolved
  * with realpath(3), so comparisons are between canonical paths.
  *
@@ -139,6 +144,9 @@ nlx_volume_settings_new (GKeyFile *keyfile,
                                                    "verify", "none");
   g_auto(GStrv) roots = get_list (keyfile, "allowed_roots");
   g_auto(GStrv) whitelist = get_list (keyfile, "filesystem_whitelist");
+  g_autofree char *hard_links = nlx_config_get_string (keyfile, SECTION,
+                                                       "allow_hard_links",
+                                                       "false");
 
   if (dir == NULL)
     {
@@ -188,6 +196,18 @@ nlx_volume_settings_new (GKeyFile *keyfile,
 
   settings->whitelist = whitelist != NULL ? g_steal_pointer (&whitelist)
                                           : g_strdupv ((char **) default_whitelist);
+
+  if (g_ascii_strcasecmp (hard_links, "true") == 0 ||
+      g_str_equal (hard_links, "1"))
+    settings->allow_hard_links = TRUE;
+  else if (g_ascii_strcasecmp (hard_links, "false") != 0 &&
+           !g_str_equal (hard_links, "0"))
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("Configuration key [%s] allow_hard_links must be true "
+                     "or false, got “%s”"), SECTION, hard_links);
+      return NULL;
+    }
 
   if (g_str_equal (verify, "fsck"))
     settings->verify_fsck = TRUE;
@@ -300,7 +320,9 @@ set_outside_roots (const NlxVolumeSettings *settings,
  * before it is opened and (through /proc/self/fd) after.  A block device
  * is opened with O_EXCL, which fails while the host uses it (mounted, an
  * LVM physical volume, swap, a RAID member...), and such a device is
- * refused.
+ * refused.  A file or node with more than one hard link is refused
+ * unless [volumes] allow_hard_links is set: its other names escape every
+ * check of paths.
  *
  * Returns: a file descriptor the caller closes, or -1
  */
@@ -347,6 +369,14 @@ nlx_volume_open_full (const NlxVolumeSettings *settings,
         g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
                      _("Volume “%s” is a symbolic link to something that "
                        "does not exist; fix or delete %s"), id, entry);
+      /* What the entry says is wrong, not the host: the operator's to
+       * fix, and no reason for a 500. */
+      else if (saved_errno == ELOOP || saved_errno == ENOTDIR ||
+               saved_errno == ENAMETOOLONG)
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                     _("Volume “%s” cannot be resolved (%s): %s is a loop of "
+                       "symbolic links or names no file; fix or delete it"),
+                     id, g_strerror (saved_errno), entry);
       else
         g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                      _("Cannot resolve volume “%s” (%s): %s"), id, entry,
@@ -395,6 +425,15 @@ nlx_volume_open_full (const NlxVolumeSettings *settings,
                        "the host (mounted, an LVM physical volume, swap or "
                        "a RAID member); it cannot be given to a server"),
                      id, real);
+      /* A host that keeps its own disks from every process (a sandbox,
+       * a lockdown) answers EPERM: the operator's allowed_roots named a
+       * device no volume can be, not a failure of this host. */
+      else if (saved_errno == EPERM && S_ISBLK (st.st_mode))
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                     _("Volume “%s” is block device %s, which this host does "
+                       "not let the daemon open (%s); it cannot be given to "
+                       "a server"),
+                     id, real, g_strerror (saved_errno));
       else if (writable && (saved_errno == EROFS || saved_errno == EACCES ||
                             saved_errno == EPERM || saved_errno == ETXTBSY))
         g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
@@ -418,6 +457,20 @@ nlx_volume_open_full (const NlxVolumeSettings *settings,
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("Volume “%s” changed while it was being opened (%s is "
                      "no longer what was checked); try again"), id, real);
+      return -1;
+    }
+  /* Another name of the same file may lie anywhere on its filesystem,
+   * outside the allowed roots (a file of the host's, or another
+   * volume): the path checks above see only this one. */
+  if (st.st_nlink > 1 && !settings->allow_hard_links)
+    {
+      close (fd);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Volume “%s” (%s) has %" G_GUINT64_FORMAT " hard links, "
+                     "so it may also be a file outside the allowed roots; "
+                     "give the volume a file of its own, or set [volumes] "
+                     "allow_hard_links = true"), id, real,
+                   (guint64) st.st_nlink);
       return -1;
     }
   proc = g_strdup_printf ("/proc/self/fd/%d", fd);
@@ -483,6 +536,37 @@ probe_free (NlxBlkidProbe *probe)
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxBlkidProbe, probe_free)
 
+/* Every filesystem signature libblkid finds on @fd, one by one.
+ * blkid_do_safeprobe() is meant to refuse a device carrying two, but on
+ * a device of 1,440 KiB or less (a "floppy" to libblkid) it returns the
+ * first it finds without looking further: a 1 MiB ext4 image carrying an
+ * iso9660 descriptor passed as ext4.  Walking every signature ourselves
+ * holds the one-signature rule at any size.  NULL if libblkid fails. */
+static GPtrArray *
+list_signatures (int fd)
+{
+  g_autoptr(NlxBlkidProbe) probe = blkid_new_probe ();
+  g_autoptr(GPtrArray) types = g_ptr_array_new_with_free_func (g_free);
+  int rc;
+
+  if (probe == NULL || blkid_probe_set_device (probe, fd, 0, 0) != 0)
+    return NULL;
+  blkid_probe_enable_partitions (probe, 0);
+  blkid_probe_enable_superblocks (probe, 1);
+  blkid_probe_set_superblocks_flags (probe, BLKID_SUBLKS_TYPE);
+  while ((rc = blkid_do_probe (probe)) == 0)
+    {
+      const char *type = NULL;
+
+      if (blkid_probe_lookup_value (probe, "TYPE", &type, NULL) == 0 &&
+          type != NULL)
+        g_ptr_array_add (types, g_strdup (type));
+    }
+  if (rc < 0)
+    return NULL;
+  return g_steal_pointer (&types);
+}
+
 /**
  * nlx_volume_probe:
  * @settings: the [volumes] settings
@@ -493,8 +577,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxBlkidProbe, probe_free)
  * Identifies the filesystem on @fd with libblkid, reading superblocks
  * and partition tables without mounting anything.  Refused, with
  * %NLX_DRIVER_ERROR_INVALID_ARGUMENT: no filesystem, several signatures
- * (a kernel could read it as either), a partition table, and a type not
- * in [volumes] filesystem_whitelist.
+ * (a kernel could read it as either; counted one by one, at any size,
+ * libblkid's safe probe not looking past the first on small devices), a
+ * partition table, and a type not in [volumes] filesystem_whitelist.
  *
  * Returns: (transfer full): the filesystem type, e.g. "ext4", or %NULL
  */
@@ -506,6 +591,7 @@ nlx_volume_probe (const NlxVolumeSettings *settings,
 {
   g_autoptr(NlxBlkidProbe) probe = blkid_new_probe ();
   g_autofree char *allowed = g_strjoinv (", ", settings->whitelist);
+  g_autoptr(GPtrArray) signatures = NULL;
   const char *type = NULL;
   const char *pttype = NULL;
   int rc;
@@ -565,6 +651,26 @@ nlx_volume_probe (const NlxVolumeSettings *settings,
                    _("Volume “%s” has no filesystem libblkid recognises (or "
                      "its superblock is damaged); only a whitelisted "
                      "filesystem can be mounted: %s"), id, allowed);
+      return NULL;
+    }
+  signatures = list_signatures (fd);
+  if (signatures == NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot read volume “%s” to identify its filesystem "
+                     "(libblkid failed)"), id);
+      return NULL;
+    }
+  if (signatures->len > 1)
+    {
+      g_autofree char *found = NULL;
+
+      g_ptr_array_add (signatures, NULL);
+      found = g_strjoinv (", ", (char **) signatures->pdata);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Volume “%s” carries several filesystem signatures (%s), "
+                     "so a kernel could read it as either; it is refused as "
+                     "ambiguous; wipefs(8) shows them"), id, found);
       return NULL;
     }
   if (!g_strv_contains ((const char * const *) settings->whitelist, type))
@@ -1191,8 +1297,10 @@ nlx_volume_create (const NlxVolumeSettings *settings,
     }
   close (fd);
 
-  /* link(2), unlike rename(2), never replaces an entry made meanwhile. */
-  if (ok && link (tmp, entry) != 0)
+  /* Never replaces an entry made meanwhile, as link(2) would not, and
+   * never gives the volume two names, even for a moment: a volume with
+   * two is refused. */
+  if (ok && renameat2 (AT_FDCWD, tmp, AT_FDCWD, entry, RENAME_NOREPLACE) != 0)
     {
       saved_errno = errno;
       if (saved_errno == EEXIST)

@@ -20,6 +20,7 @@ G_BEGIN_DECLS
  *   fnmatch(3) pattern (e.g. /dev/dm-*)
  * @whitelist: filesystem types that may be mounted
  * @verify_fsck: check a filesystem with libguestfs before its first mount
+ * @allow_hard_links: accept a volume whose file has other names
  *
  * The [volumes] section of nova-lxc.conf(5).
  */
@@ -28,6 +29,7 @@ typedef struct {
   char **allowed_roots;
   char **whitelist;
   gboolean verify_fsck;
+  gboolean allow_hard_links;
 } NlxVolumeSettings;
 
 NlxVolumeSettings *nlx_volume_settings_new (GKeyFile *keyfile,

@@ -321,6 +321,7 @@ test_settings_defaults (void)
   g_assert_true (g_strv_equal ((const char * const *) settings->whitelist,
                                whitelist));
   g_assert_false (settings->verify_fsck);
+  g_assert_false (settings->allow_hard_links);
   g_clear_pointer (&settings, nlx_volume_settings_free);
 
   /* The directory follows [DEFAULT] state_path. */
@@ -337,7 +338,8 @@ test_settings_values (void)
     "path = /nonexistent/vols/\n"
     "allowed_roots = /nonexistent/vols, /nonexistent/a/../b/ ;/dev/dm-*\n"
     "filesystem_whitelist = xfs\n"
-    "verify = fsck\n");
+    "verify = fsck\n"
+    "allow_hard_links = TRUE\n");
   static const char * const roots[] = {
     "/nonexistent/vols", "/nonexistent/b", "/dev/dm-*", NULL
   };
@@ -349,6 +351,7 @@ test_settings_values (void)
   g_assert_true (g_strv_equal ((const char * const *) settings->whitelist,
                                whitelist));
   g_assert_true (settings->verify_fsck);
+  g_assert_true (settings->allow_hard_links);
 }
 
 static void
@@ -361,6 +364,8 @@ test_settings_invalid (void)
     { "[volumes]\nverify = always\n",
       "*[volumes] verify*none*fsck*always*" },
     { "[volumes]\nverify = FSCK\n", "*[volumes] verify*" },
+    { "[volumes]\nallow_hard_links = sometimes\n",
+      "*[volumes] allow_hard_links*true or false*sometimes*" },
     { "[volumes]\npath = volumes\n", "*[volumes] path*absolute*volumes*" },
     { "[volumes]\nallowed_roots = /srv, srv/vols\n",
       "*[volumes] allowed_roots*absolute*srv/vols*" },
@@ -598,6 +603,84 @@ case_open_in_use (Fixture *f)
   assert_open_refused (settings, "hostdisk",
                        NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                        "*in use by the host*");
+}
+
+/* A hard link in the volume directory to a file elsewhere: every check
+ * of paths sees the volume directory, yet the file is the other one.
+ * Refused unless the operator allows hard links. */
+static void
+case_open_hard_link (Fixture *f)
+{
+  g_autofree char *outside = make_file (f->other, "secret.img", MIB);
+  g_autofree char *entry = path_in (f->volumes, "linked");
+  g_autofree char *data = g_strdup_printf ("[volumes]\npath = %s\n"
+                                           "allow_hard_links = true\n",
+                                           f->volumes);
+  g_autoptr(NlxVolumeSettings) allowing = settings_from (data);
+  g_autofree char *single = make_file (f->volumes, "single", MIB);
+
+  g_assert_cmpint (link (outside, entry), ==, 0);
+  assert_open_refused (f->settings, "linked",
+                       NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                       "*has 2 hard links*outside the allowed roots*"
+                       "allow_hard_links = true*");
+  g_assert_true (allowing->allow_hard_links);
+  assert_opens (allowing, "linked", entry);
+  /* One name: fine either way. */
+  assert_opens (f->settings, "single", single);
+}
+
+/* Entries that cannot be resolved are the operator's to fix: 400, not
+ * a failure of the host. */
+static void
+case_open_unresolvable (Fixture *f)
+{
+  g_autofree char *loop = path_in (f->volumes, "loop");
+  g_autofree char *a = path_in (f->volumes, "loop-a");
+  g_autofree char *b = path_in (f->volumes, "loop-b");
+  g_autofree char *through = path_in (f->volumes, "through-file");
+
+  g_assert_cmpint (symlink ("loop", loop), ==, 0);
+  g_assert_cmpint (symlink ("loop-b", a), ==, 0);
+  g_assert_cmpint (symlink ("loop-a", b), ==, 0);
+  g_assert_cmpint (symlink ("/etc/passwd/x", through), ==, 0);
+  assert_open_refused (f->settings, "loop", NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                       "*cannot be resolved*loop of symbolic links*");
+  assert_open_refused (f->settings, "loop-a",
+                       NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                       "*cannot be resolved*");
+  assert_open_refused (f->settings, "through-file",
+                       NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                       "*cannot be resolved*");
+}
+
+static char *
+missing_host_disk (void)
+{
+  g_autofree char *device = mounted_block_device ();
+
+  if (geteuid () != 0)
+    return g_strdup ("only root may open the host's block devices");
+  if (device == NULL)
+    return g_strdup ("the host has no block device mounted");
+  return NULL;
+}
+
+/* The host's own disk under a careless allowed_roots: refused as the
+ * request's fault whether the kernel says it is busy (O_EXCL) or, in a
+ * sandbox, keeps every process away from it (EPERM). */
+static void
+case_open_host_disk (Fixture *f)
+{
+  g_autofree char *device = mounted_block_device ();
+  g_autofree char *roots = g_strdup_printf ("%s, %s", f->volumes, device);
+  g_autoptr(NlxVolumeSettings) settings = settings_with_roots (f, roots);
+  g_autofree char *link = path_in (f->volumes, "rootdisk");
+
+  g_assert_cmpint (symlink (device, link), ==, 0);
+  assert_open_refused (settings, "rootdisk",
+                       NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                       "*is block device*cannot be given to a server*");
 }
 
 /* ---- create -------------------------------------------------------------- */
@@ -852,6 +935,42 @@ case_probe_ambiguous (Fixture *f)
                         "*several filesystem signatures*ambiguous*wipefs*");
 }
 
+/* An iso9660 volume descriptor inside a 1 MiB ext4: libblkid's safe
+ * probe stops at the first signature on a device this small (it would
+ * call it ext4), but a kernel asked for iso9660 would read the other. */
+static void
+case_probe_tiny_polyglot (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *image = make_file (f->volumes, "tiny", MIB);
+  g_autofree char *plain = make_file (f->volumes, "tiny-plain", MIB);
+  g_autofree char *fstype = NULL;
+  guint8 descriptor[2048] = { 0 };
+  guint8 terminator[2048] = { 0 };
+
+  nlx_test_run_tool ("mkfs.ext4", "-q", "-F", image, NULL);
+  nlx_test_run_tool ("mkfs.ext4", "-q", "-F", plain, NULL);
+  /* A primary volume descriptor at 32 KiB, then the set terminator. */
+  descriptor[0] = 1;
+  memcpy (descriptor + 1, "CD001", 5);
+  descriptor[6] = 1;
+  memset (descriptor + 8, ' ', 64);
+  memcpy (descriptor + 40, "NLXTEST", 7);
+  terminator[0] = 255;
+  memcpy (terminator + 1, "CD001", 5);
+  terminator[6] = 1;
+  write_at (image, 32768, descriptor, sizeof descriptor);
+  write_at (image, 32768 + 2048, terminator, sizeof terminator);
+
+  assert_probe_refused (f->settings, "tiny",
+                        "*several filesystem signatures (ext4, iso9660)*"
+                        "ambiguous*");
+  /* The same size with one signature is fine. */
+  fstype = probe (f->settings, "tiny-plain", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (fstype, ==, "ext4");
+}
+
 /* An MBR with one partition, written by hand: no tool needed. */
 static void
 case_probe_partitioned (Fixture *f)
@@ -1062,6 +1181,10 @@ main (int argc,
     { "/nlx/volume/open/prefix", case_open_prefix, { NULL } },
     { "/nlx/volume/open/in-use", case_open_in_use, { NULL },
       missing_mounted_device },
+    { "/nlx/volume/open/hard-link", case_open_hard_link, { NULL } },
+    { "/nlx/volume/open/unresolvable", case_open_unresolvable, { NULL } },
+    { "/nlx/volume/open/host-disk", case_open_host_disk, { NULL },
+      missing_host_disk },
     { "/nlx/volume/create/ext4", case_create_ext4, { "mkfs.ext4" } },
     { "/nlx/volume/create/dir", case_create_dir, { "mkfs.ext4" } },
     { "/nlx/volume/create/xfs", case_create_xfs, { "mkfs.xfs" } },
@@ -1073,6 +1196,8 @@ main (int argc,
     { "/nlx/volume/probe/btrfs", case_probe_btrfs, { "mkfs.btrfs" } },
     { "/nlx/volume/probe/ambiguous", case_probe_ambiguous,
       { "mkfs.ext4", "mkfs.xfs" } },
+    { "/nlx/volume/probe/tiny-polyglot", case_probe_tiny_polyglot,
+      { "mkfs.ext4" } },
     { "/nlx/volume/probe/partitioned", case_probe_partitioned, { "sfdisk" } },
     { "/nlx/volume/probe/ok", case_probe_ok, { "mkfs.ext4" } },
     { "/nlx/volume/list-delete", case_list_delete, { "mkfs.ext4" } },

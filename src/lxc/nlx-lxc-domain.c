@@ -405,6 +405,30 @@ add_dropped_capabilities (xmlNodePtr features)
               "off");
 }
 
+/* A tmpfs libvirt mounts inside the container (mode 1777, nosuid,
+ * nodev), as a VM's init finds them already mounted or mounts them
+ * itself: systemd needs /run, /run/lock and /dev/shm, and cannot mount
+ * them without sys_admin, so without these it exits at once.  Pages
+ * written there count against the instance's memory limit. */
+static void
+add_ram_filesystem (xmlNodePtr devices,
+                    const char *dir,
+                    guint64 size_kib)
+{
+  xmlNodePtr node = xmlNewChild (devices, NULL, BAD_CAST "filesystem", NULL);
+  xmlNodePtr child;
+  char text[G_ASCII_DTOSTR_BUF_SIZE];
+
+  add_prop (node, "type", "ram");
+  add_prop (node, "accessmode", "passthrough");
+  child = xmlNewChild (node, NULL, BAD_CAST "source", NULL);
+  g_snprintf (text, sizeof text, "%" G_GUINT64_FORMAT, size_kib);
+  add_prop (child, "usage", text);
+  add_prop (child, "units", "KiB");
+  child = xmlNewChild (node, NULL, BAD_CAST "target", NULL);
+  add_prop (child, "dir", dir);
+}
+
 static void
 add_idmap (xmlNodePtr idmap,
            const char *kind,
@@ -450,6 +474,7 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
   xmlNodePtr domain, node, devices, child;
   xmlChar *xml = NULL;
   int size = 0;
+  guint64 memory_kib;
   char *result;
 
   if (spec->root_dir == NULL || !g_path_is_absolute (spec->root_dir))
@@ -519,6 +544,13 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
   add_prop (child, "dir", spec->root_dir);
   child = xmlNewChild (node, NULL, BAD_CAST "target", NULL);
   add_prop (child, "dir", "/");
+  /* Debian's sizes: /run a tenth of memory (RUNSIZE), /run/lock 5 MiB;
+   * /dev/shm half of memory, as the kernel's tmpfs default.  /run comes
+   * first: /run/lock is made inside it. */
+  memory_kib = (guint64) instance->flavor.memory_mb * 1024;
+  add_ram_filesystem (devices, "/run", MAX (memory_kib / 10, 8192));
+  add_ram_filesystem (devices, "/run/lock", 5120);
+  add_ram_filesystem (devices, "/dev/shm", memory_kib / 2);
 
   for (guint i = 0; spec->disk_sources && i < instance->volumes->len; i++)
     add_disk (devices,

@@ -24,6 +24,7 @@
 #include "nlx-driver.h"
 #include "nlx-file.h"
 #include "nlx-lxc-console.h"
+#include "nlx-lxc-disk.h"
 #include "nlx-lxc-domain.h"
 #include "nlx-lxc-error.h"
 #include "nlx-idmap.h"
@@ -148,6 +149,22 @@ is_ours (virDomainPtr dom,
          strncmp (name + strlen ("instance-"), uuid, 8) == 0;
 }
 
+/* Ours, and this daemon's: its directory is under this instances_path.
+ * Other compute daemons on the host (another instances_path) have
+ * domains named the same way; their reboots and consoles are theirs. */
+static gboolean
+is_mine (NlxDriverState *state,
+         virDomainPtr dom,
+         char uuid[VIR_UUID_STRING_BUFLEN])
+{
+  g_autofree char *dir = NULL;
+
+  if (!is_ours (dom, uuid))
+    return FALSE;
+  dir = instance_dir (state, uuid);
+  return g_file_test (dir, G_FILE_TEST_IS_DIR);
+}
+
 static int
 on_lifecycle (virConnectPtr conn,
               virDomainPtr dom,
@@ -177,7 +194,7 @@ on_reboot (virConnectPtr conn,
   NlxDriverState *state = opaque;
   char uuid[VIR_UUID_STRING_BUFLEN];
 
-  if (!is_ours (dom, uuid))
+  if (!is_mine (state, dom, uuid))
     return;
   g_mutex_lock (&state->lock);
   if (!state->remount_closed)
@@ -528,7 +545,7 @@ drain_all (NlxDriverState *state,
     {
       char uuid[VIR_UUID_STRING_BUFLEN];
 
-      if (is_ours (doms[i], uuid))
+      if (is_mine (state, doms[i], uuid))
         {
           char *key = g_strdup_printf ("%s %u", uuid, virDomainGetID (doms[i]));
           g_autofree char *old_key = NULL;
@@ -831,6 +848,8 @@ prepare_volumes (NlxDriverState *state,
 
   const NlxLxcIdmap *idmap = metadata->privileged ? NULL : &state->idmap;
 
+  if (!nlx_lxc_disk_mount (uuid, dir, error))
+    return FALSE;
   if (metadata->root_volume != NULL)
     root = nlx_lxc_volume_mount_root (state->volumes, uuid,
                                       metadata->root_volume, dir, idmap, error);
@@ -1470,6 +1489,12 @@ spawn_root (NlxDriverState *state,
   g_autofree char *root = NULL;
   g_autofree char *what = NULL;
 
+  /* The writable layer's own filesystem comes first: the overlay's
+   * upper directory is made on it. */
+  if ((instance->flavor.root_gb > 0 &&
+       !nlx_lxc_disk_create (dir, instance->flavor.root_gb, error)) ||
+      !nlx_lxc_disk_mount (instance->uuid, dir, error))
+    return NULL;
   if (instance->root_volume == NULL)
     {
       *tree = root_image (dir, image, error);
@@ -1853,10 +1878,11 @@ lxc_get_console_output (NlxDriverState *state,
 
 /* ---- volumes ----------------------------------------------------------- */
 
-static gboolean lxc_detach_volume (NlxDriverState *state,
-                                   const char *uuid,
-                                   const NlxVolumeAttachment *attachment,
-                                   GError **error);
+static gboolean undo_attachment (NlxDriverState *state,
+                                 const char *uuid,
+                                 const NlxVolumeAttachment *attachment,
+                                 gboolean whatever_fails,
+                                 GError **error);
 
 static gboolean
 lxc_attach_volume (NlxDriverState *state,
@@ -1910,8 +1936,38 @@ lxc_attach_volume (NlxDriverState *state,
                      _("Cannot mount volume %s: the init of instance %s is "
                        "not running"), attachment->volume_id, uuid);
     }
-  lxc_detach_volume (state, uuid, attachment, NULL);
+  /* Every step of the undo is tried whatever the one before it did: a
+   * rollback that stopped at a refused mount path left the disk in the
+   * domain, the loop device bound and the volume listed as free. */
+  undo_attachment (state, uuid, attachment, TRUE, NULL);
   return FALSE;
+}
+
+/* With @whatever_fails (a rollback), a failed step is logged and the
+ * next one tried all the same; otherwise the first failure stops it, so
+ * that a detach that cannot unmount leaves the attachment whole. */
+static gboolean
+undo_step (gboolean ok,
+           gboolean whatever_fails,
+           const char *uuid,
+           GError **step_error,
+           gboolean *failed,
+           GError **error)
+{
+  if (ok)
+    return TRUE;
+  *failed = TRUE;
+  if (!whatever_fails)
+    {
+      g_propagate_error (error, g_steal_pointer (step_error));
+      return FALSE;
+    }
+  g_warning (_("Undoing a volume attachment of instance %s: %s"), uuid,
+             *step_error != NULL ? (*step_error)->message : _("unknown error"));
+  if (error != NULL && *error == NULL)
+    g_propagate_error (error, g_steal_pointer (step_error));
+  g_clear_error (step_error);
+  return TRUE;
 }
 
 static gboolean
@@ -1920,11 +1976,22 @@ lxc_detach_volume (NlxDriverState *state,
                    const NlxVolumeAttachment *attachment,
                    GError **error)
 {
+  return undo_attachment (state, uuid, attachment, FALSE, error);
+}
+
+static gboolean
+undo_attachment (NlxDriverState *state,
+                 const char *uuid,
+                 const NlxVolumeAttachment *attachment,
+                 gboolean whatever_fails,
+                 GError **error)
+{
   g_autoptr(GError) local_error = NULL;
   g_autoptr(virDomain) dom = lookup (state, uuid, &local_error);
   g_autoptr(NlxLxcMetadata) metadata = NULL;
   const NlxVolumeAttachment *kept = NULL;
   const char *mount_path = attachment->mount_path;
+  gboolean failed = FALSE;
   gboolean active;
 
   if (dom == NULL)
@@ -1937,32 +2004,43 @@ lxc_detach_volume (NlxDriverState *state,
         }
       return nlx_lxc_volume_release (uuid, attachment->device, error);
     }
-  if ((metadata = read_metadata (dom, error)) == NULL)
+  if ((metadata = read_metadata (dom, &local_error)) == NULL &&
+      !undo_step (FALSE, whatever_fails, uuid, &local_error, &failed, error))
     return FALSE;
-  kept = nlx_instance_find_volume (&(NlxInstance) { .volumes = metadata->volumes },
-                                   attachment->volume_id);
+  if (metadata != NULL)
+    kept = nlx_instance_find_volume (&(NlxInstance) { .volumes = metadata->volumes },
+                                     attachment->volume_id);
   if (kept != NULL)
     mount_path = kept->mount_path;
 
   active = virDomainIsActive (dom) == 1;
   if (active && mount_path != NULL &&
-      !nlx_umount_in_namespace (init_pid (dom), mount_path, error))
+      !undo_step (nlx_umount_in_namespace (init_pid (dom), mount_path,
+                                           &local_error),
+                  whatever_fails, uuid, &local_error, &failed, error))
     return FALSE;
   if (active && has_disk (dom, attachment->device, 0) &&
-      !change_disk (dom, attachment->device, "/dev/null", FALSE,
-                    VIR_DOMAIN_AFFECT_LIVE, error))
+      !undo_step (change_disk (dom, attachment->device, "/dev/null", FALSE,
+                               VIR_DOMAIN_AFFECT_LIVE, &local_error),
+                  whatever_fails, uuid, &local_error, &failed, error))
     return FALSE;
   if (has_disk (dom, attachment->device, VIR_DOMAIN_XML_INACTIVE) &&
-      !change_disk (dom, attachment->device, "/dev/null", FALSE,
-                    VIR_DOMAIN_AFFECT_CONFIG, error))
+      !undo_step (change_disk (dom, attachment->device, "/dev/null", FALSE,
+                               VIR_DOMAIN_AFFECT_CONFIG, &local_error),
+                  whatever_fails, uuid, &local_error, &failed, error))
     return FALSE;
   if (kept != NULL)
     {
       g_ptr_array_remove (metadata->volumes, (gpointer) kept);
-      if (!write_metadata (dom, metadata, error))
+      if (!undo_step (write_metadata (dom, metadata, &local_error),
+                      whatever_fails, uuid, &local_error, &failed, error))
         return FALSE;
     }
-  return nlx_lxc_volume_release (uuid, attachment->device, error);
+  if (!undo_step (nlx_lxc_volume_release (uuid, attachment->device,
+                                          &local_error),
+                  whatever_fails, uuid, &local_error, &failed, error))
+    return FALSE;
+  return !failed;
 }
 
 static NlxHostResources *
@@ -2028,14 +2106,9 @@ lxc_get_available_resource (NlxDriverState *state,
       char uuid[VIR_UUID_STRING_BUFLEN];
       virDomainInfo info;
 
-      if (is_ours (doms[i], uuid))
-        {
-          g_autofree char *dir = instance_dir (state, uuid);
-
-          if (g_file_test (dir, G_FILE_TEST_IS_DIR) &&
-              virDomainGetInfo (doms[i], &info) == 0)
-            res->vcpus_used += info.nrVirtCpu;
-        }
+      if (is_mine (state, doms[i], uuid) &&
+          virDomainGetInfo (doms[i], &info) == 0)
+        res->vcpus_used += info.nrVirtCpu;
       virDomainFree (doms[i]);
     }
   free (doms);

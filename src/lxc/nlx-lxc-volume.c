@@ -37,6 +37,7 @@
 #include <glib/gstdio.h>
 
 #include "nlx-error.h"
+#include "nlx-lxc-disk.h"
 #include "nlx-lxc-volume.h"
 #include "nlx-mount.h"
 
@@ -492,20 +493,27 @@ make_dir (const char *path,
   return FALSE;
 }
 
-/* Mounts an overlay over @lower at DIR/rootfs, its writes in DIR/upper,
- * owned by the instance's root. */
+/* Mounts an overlay over @lower at DIR/rootfs, its writes in upper/
+ * (owned by the instance's root) of the instance's root disk, DIR/disk,
+ * mounted by nlx_lxc_disk_mount(), or of DIR when it has none. */
 static char *
 overlay (const char *dir,
          const char *lower,
          const NlxLxcIdmap *idmap,
          GError **error)
 {
-  g_autofree char *upper = g_build_filename (dir, "upper", NULL);
-  g_autofree char *work = g_build_filename (dir, "work", NULL);
+  g_autofree char *layer = NULL;
+  g_autofree char *upper = NULL;
+  g_autofree char *work = NULL;
   g_autofree char *rootfs = g_build_filename (dir, "rootfs", NULL);
 
   if (nlx_mount_is_in_namespace (getpid (), rootfs))
     return g_steal_pointer (&rootfs);
+  layer = nlx_lxc_disk_layer (dir, error);
+  if (layer == NULL)
+    return NULL;
+  upper = g_build_filename (layer, "upper", NULL);
+  work = g_build_filename (layer, "work", NULL);
   if (!make_dir (upper, 0755, error) || !make_dir (work, 0700, error) ||
       !make_dir (rootfs, 0755, error))
     return NULL;
@@ -530,8 +538,10 @@ overlay (const char *dir,
  * @error: return location for a #NLX_DRIVER_ERROR
  *
  * Mounts an overlay at DIR/rootfs over @source whose writes go to
- * DIR/upper, so any number of instances share @source and spawning costs
- * the same whatever its size.  With @idmap, the lower layer is @source
+ * DIR/upper, or DIR/disk/upper on the instance's root disk (see
+ * nlx_lxc_disk_mount(), which must have run), so any number of
+ * instances share @source and spawning costs the same whatever its
+ * size.  With @idmap, the lower layer is @source
  * mounted idmapped at DIR/lower: its files, owned by root on disk, show
  * as the instance's root, and no byte of the image changes.  What is
  * mounted already is kept.
@@ -623,8 +633,9 @@ nlx_lxc_volume_mount_root (const NlxVolumeSettings *settings,
  * @dir: the instance's directory
  * @error: return location for a #NLX_DRIVER_ERROR
  *
- * Undoes nlx_lxc_overlay_root() and nlx_lxc_volume_mount_root(), but for
- * the loop device; succeeds when nothing is mounted.
+ * Undoes nlx_lxc_overlay_root(), nlx_lxc_volume_mount_root() and
+ * nlx_lxc_disk_mount(), but for the root volume's loop device (the root
+ * disk's unbinds itself); succeeds when nothing is mounted.
  */
 gboolean
 nlx_lxc_volume_umount_root (const char *dir,
@@ -634,6 +645,6 @@ nlx_lxc_volume_umount_root (const char *dir,
   g_autofree char *lower = g_build_filename (dir, "lower", NULL);
   g_autofree char *rootfs = g_build_filename (dir, "rootfs", NULL);
 
-  return nlx_umount (rootfs, error) && nlx_umount (volume, error) &&
-         nlx_umount (lower, error);
+  return nlx_umount (rootfs, error) && nlx_lxc_disk_umount (dir, error) &&
+         nlx_umount (volume, error) && nlx_umount (lower, error);
 }

@@ -132,6 +132,10 @@ write_config (Fixture *f)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *root = g_build_filename (f->dir, "root", NULL);
+  const char *debian = g_getenv ("NLX_TEST_DEBIAN_ROOT");
+  g_autofree char *debian_image = debian == NULL ? g_strdup ("") :
+    g_strdup_printf ("[image " DEBIAN_IMAGE "]\npath = %s\n"
+                     "os_shutdown_signal = SIGRTMIN+4\n", debian);
   g_autofree char *text = g_strdup_printf (
     "[DEFAULT]\n"
     "compute_driver = lxc\n"
@@ -145,12 +149,14 @@ write_config (Fixture *f)
     "[flavor m1.tiny]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
     "[flavor m1.privileged]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
     "privileged = true\n"
+    /* A root disk of its own: writes beyond 1 GiB fail inside. */
+    "[flavor m1.quota]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 1\n"
     "[image " IMAGE "]\npath = %s\nos_shutdown_signal = SIGUSR2\n"
     "[image " BROKEN_IMAGE "]\npath = %s\nos_init_path = /no/such/init\n"
-    "[image " DEAF_IMAGE "]\npath = %s\nos_shutdown_signal = SIGHUP\n"
+    "[image " DEAF_IMAGE "]\npath = %s\nos_shutdown_signal = SIGHUP\n%s"
     "[volumes]\npath = %s/volumes\n%s"
     "[network]\nbridge = %s\ncidr = %s.0/24\n",
-    f->dir, f->dir, f->socket, root, root, root, f->dir,
+    f->dir, f->dir, f->socket, root, root, root, debian_image, f->dir,
     f->verify_fsck ? "verify = fsck\n" : "", f->bridge, f->subnet);
 
   g_file_set_contents (f->config, text, -1, &error);

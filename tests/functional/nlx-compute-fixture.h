@@ -14,6 +14,9 @@
 /* The busybox root with a "shutdown" signal its init ignores (SIGHUP
  * rereads inittab), so a stop waits shutdown_timeout, then kills it. */
 #define DEAF_IMAGE "nlxtest-deaf"
+/* A Debian 12 root with systemd as init, from tools/debian-root, when
+ * NLX_TEST_DEBIAN_ROOT names it. */
+#define DEBIAN_IMAGE "nlxtest-debian"
 #define START_TIMEOUT_US (20 *G_USEC_PER_SEC)
 
 typedef struct {

@@ -664,6 +664,105 @@ test_network (Fixture *f)
   delete_and_check (f, c);
 }
 
+/* ---- a Debian root with systemd ------------------------------------------ */
+
+/* What systemd says of its boot once it is over ("running" when every
+ * unit started), asked inside the container's namespaces.  Until systemd
+ * has made /run/systemd/system, systemctl says "offline", and nothing
+ * until its bus is up. */
+static char *
+systemd_state (Fixture *f,
+               const char *uuid)
+{
+  g_autofree char *pid = g_strdup_printf ("%d", init_of (f, uuid));
+  const char * const argv[] = {
+    "nsenter", "-t", pid, "-a", "timeout", "60",
+    "systemctl", "is-system-running", "--wait", NULL
+  };
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+      g_autoptr(GError) error = NULL;
+
+      g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
+                    NULL, &out, &err, NULL, &error);
+      g_assert_no_error (error);
+      g_strstrip (out);
+      if ((*out != '\0' && !g_str_equal (out, "offline")) ||
+          g_get_monotonic_time () > deadline)
+        {
+          g_test_message ("systemctl is-system-running in %.8s: %s %s", uuid,
+                          out, err);
+          return g_steal_pointer (&out);
+        }
+      g_usleep (100 * 1000);
+    }
+}
+
+static void
+assert_systemd_running (Fixture *f,
+                        const char *uuid)
+{
+  g_autofree char *state = systemd_state (f, uuid);
+
+  if (!g_str_equal (state, "running"))
+    {
+      g_autofree char *pid = g_strdup_printf ("%d", init_of (f, uuid));
+      const char * const argv[] = {
+        "nsenter", "-t", pid, "-a", "systemctl", "--failed", "--no-pager", NULL
+      };
+      g_autofree char *failed = NULL;
+
+      g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
+                    NULL, &failed, NULL, NULL, NULL);
+      g_error ("systemd in %s is %s, not running:\n%s", uuid, state,
+               failed ? failed : "");
+    }
+}
+
+/* The lowest common denominator of a cloud image: Debian 12 with systemd
+ * boots, reboots softly and stops on its shutdown signal (SIGRTMIN+4),
+ * not by being killed.  tools/check builds the root (tools/debian-root). */
+static void
+test_debian_systemd (Fixture *f)
+{
+  g_autofree char *id = NULL;
+  g_autoptr(virDomain) dom = NULL;
+  int state = -1;
+  int reason = -1;
+
+  if (g_getenv ("NLX_TEST_DEBIAN_ROOT") == NULL)
+    {
+      g_test_skip ("NLX_TEST_DEBIAN_ROOT is not set: tools/check sets it to "
+                   "the root tools/debian-root builds");
+      return;
+    }
+  id = boot_image (f, "nlxtest-debian", DEBIAN_IMAGE);
+  assert_systemd_running (f, id);
+
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"SOFT\"}}",
+                         "rebooting", "ACTIVE");
+  assert_systemd_running (f, id);
+
+  nlx_test_act_and_wait (f->session, id, "{\"os-stop\": null}", "powering-off",
+                         "SHUTOFF");
+  dom = virDomainLookupByUUIDString (f->conn, id);
+  g_assert_nonnull (dom);
+  g_assert_cmpint (virDomainGetState (dom, &state, &reason, 0), ==, 0);
+  g_assert_cmpint (state, ==, VIR_DOMAIN_SHUTOFF);
+  /* Init ended by itself: had it ignored the signal, the stop would have
+   * destroyed it after shutdown_timeout. */
+  g_assert_cmpint (reason, ==, VIR_DOMAIN_SHUTOFF_SHUTDOWN);
+
+  nlx_test_act_and_wait (f->session, id, "{\"os-start\": null}", "powering-on",
+                         "ACTIVE");
+  assert_systemd_running (f, id);
+  delete_and_check (f, id);
+}
+
 /* ---- snapshot and rebuild ----------------------------------------------- */
 
 static void
@@ -907,6 +1006,7 @@ main (int argc,
     { "/nlx/compute/one-daemon", test_one_daemon },
     { "/nlx/compute/network", test_network },
     { "/nlx/compute/images/snapshot-rebuild", test_snapshot_rebuild },
+    { "/nlx/compute/images/debian-systemd", test_debian_systemd },
   };
   static const Case restart[] = {
     { "/nlx/compute/libvirtd-restart", test_libvirtd_restart },

@@ -27,13 +27,16 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/fs.h>
+#include <linux/loop.h>
 #include <glib/gstdio.h>
 
 #include "nlx-error.h"
 #include "nlx-file.h"
+#include "nlx-lxc-disk.h"
 #include "nlx-mount.h"
 #include "nlx-test-tools.h"
 
@@ -52,7 +55,8 @@ static char *
 missing_requirement (void)
 {
   static const char * const programs[] = { "mkfs.ext4", "debugfs",
-                                           "dumpe2fs" };
+                                           "dumpe2fs", "tune2fs",
+                                           "mkfs.ext2" };
 
   if (geteuid () != 0)
     return g_strdup ("not root");
@@ -584,6 +588,22 @@ case_namespace_bad_paths (Fixture *f)
   g_assert_false (mountinfo_mentions (child, f->dir));
   g_assert_false (mountinfo_mentions (getpid (), f->dir));
 
+  /* Undoing any of these finds nothing of ours to unmount, and says so
+   * without an error: an attach refused for its path must be undone in
+   * full.  A dangling link as the last component is no mount either. */
+  {
+    g_autofree char *dangling = path_in (f, "dangling");
+    const char *undone[] = { through_link, link, through_file, dangling };
+
+    g_assert_cmpint (symlink ("/nlxtest-nowhere", dangling), ==, 0);
+    for (guint i = 0; i < G_N_ELEMENTS (undone); i++)
+      {
+        g_test_message ("unmounting %s", undone[i]);
+        g_assert_true (nlx_umount_in_namespace (child, undone[i], &error));
+        g_assert_no_error (error);
+      }
+  }
+
   close (fd);
   stop_namespace (child);
   detach (device);
@@ -732,6 +752,115 @@ case_dirty_journal (Fixture *f)
   g_assert_null (found);
   after_root = file_checksum (image);
   g_assert_cmpstr (after_root, ==, before);
+}
+
+/* The error behaviour ext2/3/4 would have on the mount at @target of
+ * @device: "errors=..." from /proc/fs/ext4/<dev>/options (which lists
+ * every option), else from the superblock options in mountinfo. */
+static char *
+errors_behaviour (const char *device,
+                  const char *target)
+{
+  g_autofree char *real = realpath (device, NULL);
+  g_autofree char *name = g_path_get_basename (real);
+  g_autofree char *file = g_build_filename ("/proc/fs/ext4", name, "options",
+                                            NULL);
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (g_file_get_contents (file, &contents, NULL, NULL))
+    lines = g_strsplit (contents, "\n", -1);
+  else
+    {
+      g_autofree char *mountinfo = NULL;
+
+      g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mountinfo,
+                                          NULL, NULL));
+      lines = g_strsplit (mountinfo, "\n", -1);
+      for (guint i = 0; lines[i] != NULL; i++)
+        {
+          g_auto(GStrv) fields = g_strsplit (lines[i], " ", -1);
+          guint n = g_strv_length (fields);
+          g_autofree char *mount_point = n > 4 ? g_strcompress (fields[4])
+                                               : NULL;
+
+          if (mount_point != NULL && strcmp (mount_point, target) == 0)
+            {
+              g_auto(GStrv) options = g_strsplit (fields[n - 1], ",", -1);
+
+              g_strfreev (lines);
+              lines = g_steal_pointer (&options);
+              break;
+            }
+        }
+    }
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], "errors="))
+      return g_strdup (lines[i]);
+  return NULL;
+}
+
+/* An image that asks for errors=panic, in its superblock (tune2fs -e)
+ * or in its default mount options (tune2fs -E mount_opts=): the kernel
+ * would panic the host at the first error it meets, even read-only.
+ * Mounted by nlx_mount_prepare() it gets errors=remount-ro; mounted
+ * without that option (the control) it gets what it asked for. */
+static void
+case_errors_panic_overridden (Fixture *f)
+{
+  static const struct {
+    const char *name;
+    const char *mkfs;
+    const char *fstype;
+    const char *tune[3];
+  } images[] = {
+    { "e-panic", "mkfs.ext4", "ext4", { "-e", "panic", NULL } },
+    { "opts-panic", "mkfs.ext4", "ext4", { "-E", "mount_opts=errors=panic",
+                                           NULL } },
+    { "ext2-panic", "mkfs.ext2", "ext2", { "-e", "panic", NULL } },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (images); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *image = make_blank_image (f, images[i].name);
+      g_autofree char *target = path_in (f, images[i].name);
+      g_autofree char *mnt = g_strconcat (target, "-mnt", NULL);
+      g_autofree char *device = NULL;
+      g_autofree char *control = NULL;
+      g_autofree char *ours = NULL;
+      int fd;
+
+      g_assert_cmpint (g_mkdir (mnt, 0755), ==, 0);
+      g_free (run_command ((const char * const []) {
+        images[i].mkfs, "-q", "-F", image, NULL }));
+      g_free (run_command ((const char * const []) {
+        "tune2fs", images[i].tune[0], images[i].tune[1], image, NULL }));
+      device = attach (f, image, images[i].name);
+
+      /* The control: the image's own choice holds without the option. */
+      g_assert_cmpint (mount (device, mnt, images[i].fstype, MS_RDONLY,
+                              strcmp (images[i].fstype, "ext2") == 0
+                              ? NULL : "noload"), ==, 0);
+      control = errors_behaviour (device, mnt);
+      g_test_message ("%s mounted plainly: %s", images[i].name, control);
+      g_assert_cmpstr (control, ==, "errors=panic");
+      g_assert_true (nlx_umount (mnt, &error));
+      g_assert_no_error (error);
+
+      fd = nlx_mount_prepare (device, images[i].fstype, FALSE, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (fd, >=, 0);
+      g_assert_true (nlx_mount_at (fd, mnt, &error));
+      g_assert_no_error (error);
+      close (fd);
+      ours = errors_behaviour (device, mnt);
+      g_test_message ("%s mounted by nova-lxc: %s", images[i].name, ours);
+      g_assert_cmpstr (ours, ==, "errors=remount-ro");
+      g_assert_true (nlx_umount (mnt, &error));
+      g_assert_no_error (error);
+      detach (device);
+    }
 }
 
 static void
@@ -920,6 +1049,164 @@ case_bad_input (Fixture *f)
   detach (device);
 }
 
+/* Waits for the kernel to unbind the autoclear loop device over
+ * @image (its release is not always done when close() returns). */
+static void
+assert_no_loop_over (const char *image)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  int fd = open (image, O_RDONLY | O_CLOEXEC);
+
+  g_assert_cmpint (fd, >=, 0);
+  for (;;)
+    {
+      g_autofree char *loop = nlx_loop_find_backing (fd);
+
+      if (loop == NULL)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (10 * 1000);
+    }
+  close (fd);
+}
+
+/* A root disk (nlx-lxc-disk.c): an ext4 of root_gb in a sparse file,
+ * mounted through a writable autoclear loop device that is found by
+ * what it is bound to, never by name.  The layer is refused while the
+ * disk is not mounted; a loop device still bound to the file is refused
+ * rather than the filesystem mounted twice; the device goes with the
+ * mount, or with its descriptor when nothing mounted it; a free device
+ * left read-only by BLKROSET is made writable. */
+static void
+case_root_disk (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_build_filename (f->dir, "instance", NULL);
+  g_autofree char *image = g_build_filename (dir, "disk.img", NULL);
+  g_autofree char *target = g_build_filename (dir, "disk", NULL);
+  g_autofree char *fill = g_build_filename (target, "fill", NULL);
+  g_autofree char *layer = NULL;
+  g_autofree char *loop = NULL;
+  g_autofree char *name = loop_name (f, "disk");
+  g_autofree char *device = NULL;
+  g_autofree char *expected = NULL;
+  const char *uuid = "7e57d15c-0000-4000-8000-000000000000";
+  struct stat st;
+  int read_only = 1;
+  int number;
+  int control;
+  int loop_fd;
+  int fd;
+
+  g_assert_true (nlx_lxc_disk_create (dir, 1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (lstat (image, &st), ==, 0);
+  g_assert_cmpuint (st.st_mode & 07777, ==, 0600);
+  g_assert_cmpint (st.st_size, ==, 1 << 30);
+  g_assert_cmpint (st.st_blocks * 512, <, 4 << 20);
+  g_assert_false (nlx_lxc_disk_create (dir, 1, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_null (nlx_lxc_disk_layer (dir, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
+  g_clear_error (&error);
+  /* Larger than ext4's largest file (16 TiB): refused, nothing left. */
+  {
+    g_autofree char *big_dir = g_build_filename (f->dir, "big", NULL);
+    g_autofree char *big = g_build_filename (big_dir, "disk.img", NULL);
+    struct statfs fs;
+
+    g_assert_cmpint (statfs (f->dir, &fs), ==, 0);
+    if (fs.f_type == 0xEF53)
+      {
+        g_assert_false (nlx_lxc_disk_create (big_dir, 1048576, &error));
+        g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
+        g_assert_nonnull (strstr (error->message, "1048576 GiB"));
+        g_clear_error (&error);
+        g_assert_false (g_file_test (big, G_FILE_TEST_EXISTS));
+      }
+  }
+
+  /* Mounted, again (a no-op), and full at 1 GiB. */
+  g_assert_true (nlx_lxc_disk_mount (uuid, dir, &error));
+  g_assert_true (nlx_lxc_disk_mount (uuid, dir, &error));
+  g_assert_no_error (error);
+  layer = nlx_lxc_disk_layer (dir, &error);
+  g_assert_cmpstr (layer, ==, target);
+  fd = open (fill, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (fallocate (fd, 0, 0, (off_t) 1200 << 20), ==, -1);
+  g_assert_cmpint (errno, ==, ENOSPC);
+  g_assert_cmpint (fallocate (fd, 0, 0, (off_t) 8 << 20), ==, 0);
+  close (fd);
+
+  /* Something holds the device after the unmount: no second mount. */
+  fd = open (image, O_RDONLY | O_CLOEXEC);
+  loop = nlx_loop_find_backing (fd);
+  close (fd);
+  g_assert_nonnull (loop);
+  loop_fd = open (loop, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (loop_fd, >=, 0);
+  g_assert_true (nlx_lxc_disk_umount (dir, &error));
+  g_assert_false (nlx_lxc_disk_mount (uuid, dir, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED);
+  g_clear_error (&error);
+  close (loop_fd);
+  assert_no_loop_over (image);
+
+  /* Bound and never mounted: gone with its descriptor. */
+  fd = open (image, O_RDWR | O_CLOEXEC);
+  device = nlx_loop_attach_writable (fd, name, &loop_fd, &error);
+  g_assert_no_error (error);
+  close (fd);
+  close (loop_fd);
+  assert_no_loop_over (image);
+  g_clear_pointer (&device, g_free);
+
+  /* The next free device, made read-only while unbound. */
+  control = open ("/dev/loop-control", O_RDWR | O_CLOEXEC);
+  g_assert_cmpint (control, >=, 0);
+  number = ioctl (control, LOOP_CTL_GET_FREE);
+  close (control);
+  g_assert_cmpint (number, >=, 0);
+  expected = g_strdup_printf ("/dev/loop%d", number);
+  loop_fd = open (expected, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (loop_fd, >=, 0);
+  g_assert_cmpint (ioctl (loop_fd, BLKROSET, &read_only), ==, 0);
+  close (loop_fd);
+  fd = open (image, O_RDWR | O_CLOEXEC);
+  device = nlx_loop_attach_writable (fd, name, &loop_fd, &error);
+  g_assert_no_error (error);
+  close (fd);
+  if (g_strcmp0 (device, expected) != 0)
+    g_test_message ("another process took %s; the read-only device is not "
+                    "checked", expected);
+  g_assert_cmpint (ioctl (loop_fd, BLKROGET, &read_only), ==, 0);
+  g_assert_cmpint (read_only, ==, 0);
+  close (loop_fd);
+  assert_no_loop_over (image);
+  if (g_strcmp0 (device, expected) != 0)
+    {
+      /* Leave nothing read-only behind for whoever takes it next. */
+      read_only = 0;
+      loop_fd = open (expected, O_RDONLY | O_CLOEXEC);
+      if (loop_fd >= 0)
+        {
+          ioctl (loop_fd, BLKROSET, &read_only);
+          close (loop_fd);
+        }
+    }
+
+  /* Mounted again, then unmounted: the device goes with the mount. */
+  g_assert_true (nlx_lxc_disk_mount (uuid, dir, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (fill, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (nlx_lxc_disk_umount (dir, &error));
+  g_assert_true (nlx_lxc_disk_umount (dir, &error));
+  g_assert_no_error (error);
+  assert_no_loop_over (image);
+}
+
 int
 main (int argc,
       char **argv)
@@ -933,8 +1220,10 @@ main (int argc,
     { "/nlx/mount/namespace-bad-paths", case_namespace_bad_paths },
     { "/nlx/mount/namespace-shared-refused", case_namespace_shared_refused },
     { "/nlx/mount/dirty-journal", case_dirty_journal },
+    { "/nlx/mount/errors-panic-overridden", case_errors_panic_overridden },
     { "/nlx/mount/overlay", case_overlay },
     { "/nlx/mount/bad-input", case_bad_input },
+    { "/nlx/mount/root-disk", case_root_disk },
   };
 
   g_test_init (&argc, &argv, NULL);

@@ -5,6 +5,8 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -145,6 +147,59 @@ test_volume_attach_detach (Fixture *f)
   delete_and_check (f, id);
 }
 
+/* The neighbour dies with the case, even when the case fails: a
+ * neighbour left behind would act on other tests' instances. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* Another compute daemon on the host, with state, instances and volumes
+ * of its own and no network: it sees every nova-lxc domain's events.
+ * Returns it running; its log is in @f's directory as neighbour.log. */
+static GSubprocess *
+start_neighbour (Fixture *f)
+{
+  g_autofree char *program = g_build_filename (g_getenv ("NLX_TOP_BUILDDIR"),
+                                               "src", "nova-lxc-compute", NULL);
+  g_autofree char *config = g_build_filename (f->dir, "neighbour.conf", NULL);
+  g_autofree char *log = g_build_filename (f->dir, "neighbour.log", NULL);
+  g_autofree char *socket = g_build_filename (f->dir, "neighbour.sock", NULL);
+  g_autofree char *text = g_strdup_printf (
+    "[DEFAULT]\ncompute_driver = lxc\nstate_path = %s/n-state\n"
+    "instances_path = %s/n-instances\n[api]\nsocket = %s\n"
+    "[volumes]\npath = %s/n-volumes\n"
+    /* A bridge name of its own (nlxn for the case's nlxc), only locked:
+     * it starts no server, so the bridge is never made. */
+    "[network]\nbridge = nlxn%s\ncidr = %s.0/24\n",
+    f->dir, f->dir, socket, f->dir, f->bridge + strlen ("nlxc"), f->subnet);
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autoptr(GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + START_TIMEOUT_US;
+  GSubprocess *daemon;
+
+  g_assert_true (g_file_set_contents (config, text, -1, NULL));
+  g_subprocess_launcher_set_stderr_file_path (launcher, log);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  daemon = g_subprocess_launcher_spawn (launcher, &error, program, "--debug",
+                                        "--config", config, NULL);
+  g_assert_no_error (error);
+  while (!g_file_test (socket, G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *said = NULL;
+
+      if (g_get_monotonic_time () > deadline)
+        {
+          g_file_get_contents (log, &said, NULL, NULL);
+          g_error ("the neighbour daemon did not start: %s", said);
+        }
+      g_usleep (50 * 1000);
+    }
+  return daemon;
+}
+
 /* busybox reboot run inside: init restarts the container itself and
  * libvirt starts it again, with no operation of the daemon's; the
  * daemon must mount the volume again in the new container. */
@@ -154,6 +209,10 @@ test_volume_guest_reboot (Fixture *f)
   g_autofree char *tree = volume_tree (f, "tree");
   g_autofree char *id = NULL;
   g_autofree char *list_path = NULL;
+  g_autoptr(GSubprocess) neighbour = NULL;
+  g_autofree char *neighbour_log = NULL;
+  g_autofree char *neighbour_text = NULL;
+  g_autofree char *remounted = NULL;
   unsigned int first_id;
   gint64 deadline;
 
@@ -165,6 +224,9 @@ test_volume_guest_reboot (Fixture *f)
   assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
 
   first_id = domain_id (f, id);
+  /* A neighbour daemon hears of this reboot too, and must leave the
+   * instance alone: it once mounted the volume a second time. */
+  neighbour = start_neighbour (f);
   /* In the background, so the agent reports before init goes down. */
   assert_in_container (f, id, "(sleep 0.5; reboot) >/dev/null 2>&1 &", 0, NULL);
   deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
@@ -192,6 +254,13 @@ test_volume_guest_reboot (Fixture *f)
                        "grep -q ' ro,nosuid,nodev,noexec'", 0, NULL);
   /* Once, not stacked on a mount the daemon made at the same time. */
   assert_in_container (f, id, "grep -c ' /data ' /proc/mounts", 0, "1");
+  g_subprocess_send_signal (neighbour, SIGTERM);
+  g_subprocess_wait (neighbour, NULL, NULL);
+  neighbour_log = g_build_filename (f->dir, "neighbour.log", NULL);
+  g_assert_true (g_file_get_contents (neighbour_log, &neighbour_text, NULL, NULL));
+  g_test_message ("neighbour daemon's log:\n%s", neighbour_text);
+  remounted = g_strdup_printf ("Instance %s rebooted itself", id);
+  g_assert_null (strstr (neighbour_text, remounted));
   list_path = g_strconcat ("/v2.1/servers/", id, "/os-volume_attachments", NULL);
   g_assert_cmpint (nlx_test_call (f->session, "GET", list_path, NULL, NULL),
                    ==, 200);
@@ -312,6 +381,251 @@ test_volume_refused (Fixture *f)
                          "/v2.1/servers/7e57c0de-0000-4000-8000-000000000000/os-volume_attachments",
                          "{\"volumeAttachment\": {\"volumeId\": \"nlxtest-vfat\"}}",
                          404, "itemNotFound");
+  delete_and_check (f, id);
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
+}
+
+/* A mount path the tenant has made unusable, from inside as its root:
+ * a symbolic link or a file on the way, a link as the last component,
+ * a dangling link.  Each attach is a 400 naming the reason, and is
+ * undone in full: no disk in the live or persistent domain, no loop
+ * device, no /dev/vdb inside, the volume available and attachable. */
+static void
+test_volume_mount_path_planted (Fixture *f)
+{
+  static const struct {
+    const char *plant;
+    const char *mount_path;
+    const char *reason;
+  } shapes[] = {
+    { "ln -s / /nlxtest-link", "/nlxtest-link/y", "symbolic link" },
+    { "echo x > /nlxtest-file", "/nlxtest-file/y", "not a directory" },
+    { "mkdir /nlxtest-dir && ln -s /nlxtest-dir /nlxtest-last",
+      "/nlxtest-last", "symbolic link" },
+    { "ln -s /nlxtest-nowhere /nlxtest-dangling", "/nlxtest-dangling",
+      "symbolic link" },
+  };
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *id = NULL;
+  g_autofree char *live_before = NULL;
+  g_autofree char *config_before = NULL;
+  g_autofree char *list_path = NULL;
+  g_autoptr(virDomain) dom = NULL;
+
+  create_volume (f, "nlxtest-pvol", tree);
+  id = boot (f, "nlxtest-planted");
+  dom = virDomainLookupByUUIDString (f->conn, id);
+  live_before = virDomainGetXMLDesc (dom, 0);
+  config_before = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+  g_assert_null (strstr (live_before, "dev='vdb'"));
+  list_path = g_strconcat ("/v2.1/servers/", id, "/os-volume_attachments",
+                           NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
+    {
+      g_autoptr(JsonNode) reply = NULL;
+      g_autoptr(JsonNode) volume = NULL;
+      g_autoptr(JsonNode) list = NULL;
+      g_autofree char *extra = g_strdup_printf (
+        ", \"device\": \"/dev/vdb\", \"mount_path\": \"%s\"",
+        shapes[i].mount_path);
+      g_autofree char *live = NULL;
+      g_autofree char *config = NULL;
+      const char *message;
+
+      g_test_message ("planting: %s; mounting at %s", shapes[i].plant,
+                      shapes[i].mount_path);
+      assert_in_container (f, id, shapes[i].plant, 0, NULL);
+      g_assert_cmpint (attach (f, id, "nlxtest-pvol", extra, &reply), ==,
+                       400);
+      message = json_object_get_string_member (
+        nlx_test_object_at (reply, "badRequest"), "message");
+      g_test_message ("  -> %s", message);
+      g_assert_nonnull (strstr (message, shapes[i].reason));
+
+      /* Undone in full, as seen by libvirt, the kernel, the container
+       * and the API. */
+      live = virDomainGetXMLDesc (dom, 0);
+      config = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+      g_assert_null (strstr (live, "dev='vdb'"));
+      g_assert_null (strstr (config, "dev='vdb'"));
+      /* The domain's metadata names no such attachment either. */
+      g_assert_null (strstr (config, "nlxtest-pvol"));
+      g_assert_null (strstr (live, "nlxtest-pvol"));
+      g_assert_cmpuint (loop_devices_of (id), ==, 0);
+      assert_in_container (f, id, "test -e /dev/vdb", 1, NULL);
+      g_assert_cmpint (nlx_test_call (f->session, "GET",
+                                      "/v2.1/os-volumes/nlxtest-pvol", NULL,
+                                      &volume), ==, 200);
+      g_assert_cmpstr (json_object_get_string_member (
+                         nlx_test_object_at (volume, "volume"), "status"), ==,
+                       "available");
+      g_assert_cmpint (nlx_test_call (f->session, "GET", list_path, NULL,
+                                      &list), ==, 200);
+      g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                          json_node_get_object (list), "volumeAttachments")),
+                        ==, 0);
+      g_assert_cmpstr (nlx_test_status_of (f->session, id), ==, "ACTIVE");
+    }
+
+  /* Attachable again, and where the path is sound, mounted. */
+  g_assert_cmpint (attach (f, id, "nlxtest-pvol",
+                           ", \"device\": \"/dev/vdb\", \"mount_path\": \"/data\"",
+                           NULL), ==, 200);
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  g_assert_cmpint (detach (f, id, "nlxtest-pvol"), ==, 202);
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
+  delete_and_check (f, id);
+}
+
+/* The ext4 options of the filesystem on loop device @loop, from
+ * /proc/fs/ext4/<dev>/options: every option, defaults included. */
+static char *
+ext4_errors_option (const char *loop)
+{
+  g_autofree char *name = g_path_get_basename (loop);
+  g_autofree char *file = g_build_filename ("/proc/fs/ext4", name, "options",
+                                            NULL);
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_true (g_file_get_contents (file, &contents, NULL, NULL));
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], "errors="))
+      return g_strdup (lines[i]);
+  return NULL;
+}
+
+/* An image that asks to panic the kernel at its first error (tune2fs -e
+ * panic, and errors=panic in its default mount options): mounted in a
+ * server, the host's view of the filesystem says remount-ro. */
+static void
+test_volume_errors_panic (Fixture *f)
+{
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *dir = volumes_dir (f);
+  g_autofree char *path = g_build_filename (dir, "nlxtest-panicky", NULL);
+  g_autofree char *header = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *loop = NULL;
+  g_autofree char *errors = NULL;
+  g_autoptr(GError) error = NULL;
+
+  create_volume (f, "nlxtest-panicky", tree);
+  run_command ((const char * const []) { "tune2fs", "-e", "panic", "-E",
+                                         "mount_opts=errors=panic", path,
+                                         NULL });
+  /* What the image asks for, which the kernel would otherwise do. */
+  g_spawn_sync (NULL, (char *[]) { "dumpe2fs", "-h", path, NULL }, NULL,
+                G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                &header, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (header, "Panic"));
+  g_assert_nonnull (strstr (header, "errors=panic"));
+
+  id = boot (f, "nlxtest-panicky");
+  g_assert_cmpint (attach (f, id, "nlxtest-panicky",
+                           ", \"device\": \"/dev/vdb\", \"mount_path\": \"/data\"",
+                           NULL), ==, 200);
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  name = nlx_lxc_volume_loop_name (id, "/dev/vdb");
+  loop = nlx_loop_find (name);
+  g_assert_nonnull (loop);
+  errors = ext4_errors_option (loop);
+  g_test_message ("%s (%s) is mounted with %s", name, loop, errors);
+  g_assert_cmpstr (errors, ==, "errors=remount-ro");
+  /* After a hard reboot, mounted again the same way. */
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}",
+                         "rebooting_hard", "ACTIVE");
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  g_clear_pointer (&loop, g_free);
+  g_clear_pointer (&errors, g_free);
+  loop = nlx_loop_find (name);
+  g_assert_nonnull (loop);
+  errors = ext4_errors_option (loop);
+  g_assert_cmpstr (errors, ==, "errors=remount-ro");
+  delete_and_check (f, id);
+}
+
+/* Volumes a careless operator (or whoever writes the volume directory)
+ * left: a 1 MiB ext4 that is also an iso9660, a hard link to a file
+ * outside the allowed roots, a loop of symbolic links.  Each is a 400
+ * that names the reason and leaves nothing attached; the control, a
+ * plain 1 MiB ext4, attaches. */
+static void
+test_volume_refused_entries (Fixture *f)
+{
+  static const struct {
+    const char *volume;
+    const char *reason;
+  } refused[] = {
+    { "nlxtest-polyglot", "several filesystem signatures (ext4, iso9660)" },
+    { "nlxtest-hardlink", "hard links" },
+    { "nlxtest-symloop", "loop of symbolic links" },
+  };
+  g_autofree char *dir = volumes_dir (f);
+  g_autofree char *polyglot = g_build_filename (dir, "nlxtest-polyglot", NULL);
+  g_autofree char *small = g_build_filename (dir, "nlxtest-small", NULL);
+  g_autofree char *outside = g_build_filename (f->dir, "outside.img", NULL);
+  g_autofree char *hardlink = g_build_filename (dir, "nlxtest-hardlink", NULL);
+  g_autofree char *symloop = g_build_filename (dir, "nlxtest-symloop", NULL);
+  g_autofree char *id = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 descriptor[2048] = { 0 };
+  int fd;
+
+  g_mkdir_with_parents (dir, 0700);
+  run_command ((const char * const []) { "truncate", "-s", "1M", polyglot,
+                                         small, outside, NULL });
+  run_command ((const char * const []) { "mkfs.ext4", "-q", "-F", polyglot,
+                                         NULL });
+  run_command ((const char * const []) { "mkfs.ext4", "-q", "-F", small,
+                                         NULL });
+  run_command ((const char * const []) { "mkfs.ext4", "-q", "-F", outside,
+                                         NULL });
+  /* An iso9660 primary volume descriptor at 32 KiB, then the set's
+   * terminator. */
+  fd = g_open (polyglot, O_WRONLY, 0);
+  g_assert_cmpint (fd, >=, 0);
+  descriptor[0] = 1;
+  memcpy (descriptor + 1, "CD001", 5);
+  descriptor[6] = 1;
+  g_assert_cmpint (pwrite (fd, descriptor, sizeof descriptor, 32768), ==,
+                   sizeof descriptor);
+  descriptor[0] = 255;
+  g_assert_cmpint (pwrite (fd, descriptor, sizeof descriptor, 34816), ==,
+                   sizeof descriptor);
+  close (fd);
+  g_assert_cmpint (link (outside, hardlink), ==, 0);
+  g_assert_cmpint (symlink ("nlxtest-symloop", symloop), ==, 0);
+
+  id = boot (f, "nlxtest-entries");
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr(JsonNode) reply = NULL;
+      g_autoptr(JsonNode) shown = NULL;
+      g_autofree char *show = g_strconcat ("/v2.1/os-volumes/",
+                                           refused[i].volume, NULL);
+      const char *message;
+
+      g_assert_cmpint (attach (f, id, refused[i].volume,
+                               ", \"mount_path\": \"/data\"", &reply), ==, 400);
+      message = json_object_get_string_member (
+        nlx_test_object_at (reply, "badRequest"), "message");
+      g_test_message ("%s -> %s", refused[i].volume, message);
+      g_assert_nonnull (strstr (message, refused[i].reason));
+      g_assert_cmpuint (loop_devices_of (id), ==, 0);
+      assert_in_container (f, id, "test -e /dev/vdb", 1, NULL);
+      /* Shown as what it is, a 4xx too, never a 500. */
+      if (i > 0)
+        g_assert_cmpint (nlx_test_call (f->session, "GET", show, NULL,
+                                        &shown), ==, 400);
+    }
+  g_assert_cmpint (attach (f, id, "nlxtest-small",
+                           ", \"mount_path\": \"/data\"", NULL), ==, 200);
+  assert_in_container (f, id, "grep -q ' /data ' /proc/mounts", 0, NULL);
   delete_and_check (f, id);
   g_assert_cmpuint (loop_devices_of (id), ==, 0);
 }
@@ -915,6 +1229,10 @@ main (int argc,
     { "/nlx/compute/volumes/boot-from-volume", test_boot_from_volume },
     { "/nlx/compute/volumes/crash", test_volume_crash },
     { "/nlx/compute/volumes/fsck", test_volume_fsck },
+    { "/nlx/compute/volumes/mount-path-planted",
+      test_volume_mount_path_planted },
+    { "/nlx/compute/volumes/errors-panic", test_volume_errors_panic },
+    { "/nlx/compute/volumes/refused-entries", test_volume_refused_entries },
     { "/nlx/compute/volumes/loop-change-fd", test_volume_loop_change_fd },
     { "/nlx/compute/volumes/loop-name-spoof", test_volume_loop_name_spoof },
   };
