@@ -678,6 +678,15 @@ nlx_loop_detach (const char *device,
                    _("%s is not a loop device"), device);
       return FALSE;
     }
+  /* A block device's read-only flag (BLKROSET, which device loops of
+   * volumes carry) outlives the binding: clear it, or whoever binds the
+   * device next gets a read-only one.  Nobody can open it for writing
+   * meanwhile but host root: a server's devices cgroup grants `r`. */
+  {
+    int writable = 0;
+
+    ioctl (fd, BLKROSET, &writable);
+  }
   if (ioctl (fd, LOOP_CLR_FD, 0) == 0 || errno == ENXIO)
     {
       close (fd);

@@ -1005,6 +1005,7 @@ test_volume_loop_change_fd (Fixture *f)
   g_autofree char *control = NULL;
   g_autofree char *control_backing = NULL;
   g_autofree char *spoof = NULL;
+  g_autofree char *device = NULL;
   g_autoptr(GError) error = NULL;
   int control_rc;
   int fd;
@@ -1068,9 +1069,22 @@ test_volume_loop_change_fd (Fixture *f)
   g_assert_cmpint (control_rc, ==, 0);
   g_assert_cmpstr (control_backing, ==, evil_file);
 
+  device = disk_source (f, id, "vdb");
   g_assert_cmpint (detach (f, id, "nlxtest-own"), ==, 202);
   g_assert_cmpint (detach (f, id, "nlxtest-tenant"), ==, 202);
   g_assert_cmpuint (loop_devices_of (id), ==, 0);
+  /* The freed device is not left read-only for whoever binds it next
+   * (unless someone has bound it already). */
+  {
+    g_autofree char *base = g_path_get_basename (device);
+    g_autofree char *bound = g_build_filename ("/sys/block", base, "loop", NULL);
+    g_autofree char *ro_path = g_build_filename ("/sys/block", base, "ro", NULL);
+    g_autofree char *ro = NULL;
+
+    if (!g_file_test (bound, G_FILE_TEST_EXISTS) &&
+        g_file_get_contents (ro_path, &ro, NULL, NULL))
+      g_assert_cmpstr (g_strchomp (ro), ==, "0");
+  }
   delete_and_check (f, id);
 
   /* Root of a privileged server (host uid 0, no user namespace) fares
