@@ -965,23 +965,17 @@ mount_volumes (NlxDriverState *state,
   for (guint i = 0; i < metadata->volumes->len; i++)
     {
       const NlxVolumeAttachment *attachment = metadata->volumes->pdata[i];
-      g_autofree char *name = NULL;
-      g_autofree char *loop = NULL;
 
       if (attachment->mount_path == NULL)
         continue;
-      name = nlx_lxc_volume_loop_name (uuid, attachment->device);
-      loop = nlx_loop_find (name);
-      if (pid == 0 || loop == NULL)
+      if (pid == 0)
         {
           g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                       _("Cannot mount volume %s in instance %s: %s"),
-                       attachment->volume_id, uuid,
-                       pid == 0 ? _("its init is not running")
-                                : _("its loop device is gone"));
+                       _("Cannot mount volume %s in instance %s: its init "
+                         "is not running"), attachment->volume_id, uuid);
           return FALSE;
         }
-      if (!nlx_lxc_volume_mount (state->volumes, loop, attachment, pid, error))
+      if (!nlx_lxc_volume_mount (state->volumes, uuid, attachment, pid, error))
         return FALSE;
     }
   return TRUE;
@@ -2221,7 +2215,7 @@ lxc_attach_volume (NlxDriverState *state,
       if (attachment->mount_path == NULL || virDomainIsActive (dom) != 1)
         return TRUE;
       pid = init_pid (dom);
-      if (pid > 0 && nlx_lxc_volume_mount (state->volumes, loop, attachment,
+      if (pid > 0 && nlx_lxc_volume_mount (state->volumes, uuid, attachment,
                                            pid, error))
         return TRUE;
       if (pid == 0)
