@@ -5,12 +5,106 @@
  *   nlxtest-probe as UID PROG...  runs PROG as UID (and gid UID)
  *
  * Copied setuid-root onto a volume, "as 65534 .../nlxtest-probe euid"
- * prints 0 where setuid works and 65534 where nosuid holds. */
+ * prints 0 where setuid works and 65534 where nosuid holds.
+ *
+ * Network (port security, test-security.c):
+ *
+ *   nlxtest-probe spoofed IFACE SECONDS
+ *       counts, for SECONDS, the frames IFACE receives that only a
+ *       spoofer sends: from IFACE's own MAC, or ARP whose sender is
+ *       IFACE's own IPv4 address; prints the count. */
+#include <arpa/inet.h>
 #include <grp.h>
+#include <net/if.h>
+#include <netinet/if_ether.h>
+#include <linux/if_packet.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+/* ---- network ---- */
+
+static int
+count_spoofed (const char *iface,
+               int seconds)
+{
+  struct ifreq ifr;
+  unsigned char own_mac[ETH_ALEN];
+  struct in_addr own_ip;
+  struct sockaddr_ll sll = { 0 };
+  struct timespec end, now;
+  unsigned count = 0;
+  int fd = socket (AF_PACKET, SOCK_RAW, htons (ETH_P_ALL));
+
+  if (fd < 0 || strlen (iface) >= IFNAMSIZ)
+    {
+      perror ("nlxtest-probe: cannot open a packet socket");
+      return 2;
+    }
+  memset (&ifr, 0, sizeof ifr);
+  strcpy (ifr.ifr_name, iface);
+  if (ioctl (fd, SIOCGIFHWADDR, &ifr) != 0)
+    {
+      perror ("nlxtest-probe: no such interface");
+      return 2;
+    }
+  memcpy (own_mac, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
+  if (ioctl (fd, SIOCGIFADDR, &ifr) != 0)
+    {
+      perror ("nlxtest-probe: the interface has no IPv4 address");
+      return 2;
+    }
+  own_ip = ((struct sockaddr_in *) &ifr.ifr_addr)->sin_addr;
+  if (ioctl (fd, SIOCGIFINDEX, &ifr) != 0)
+    return 2;
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons (ETH_P_ALL);
+  sll.sll_ifindex = ifr.ifr_ifindex;
+  if (bind (fd, (struct sockaddr *) &sll, sizeof sll) != 0)
+    {
+      perror ("nlxtest-probe: cannot bind the packet socket");
+      return 2;
+    }
+  clock_gettime (CLOCK_MONOTONIC, &end);
+  end.tv_sec += seconds;
+  for (;;)
+    {
+      unsigned char frame[2048];
+      struct sockaddr_ll from;
+      socklen_t from_len = sizeof from;
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      const struct ether_header *eth = (const void *) frame;
+      long left_ms;
+      ssize_t n;
+
+      clock_gettime (CLOCK_MONOTONIC, &now);
+      left_ms = (end.tv_sec - now.tv_sec) * 1000 +
+                (end.tv_nsec - now.tv_nsec) / 1000000;
+      if (left_ms <= 0 || poll (&pfd, 1, (int) left_ms) <= 0)
+        break;
+      n = recvfrom (fd, frame, sizeof frame, 0, (struct sockaddr *) &from,
+                    &from_len);
+      if (n < (ssize_t) sizeof *eth || from.sll_pkttype == PACKET_OUTGOING)
+        continue;
+      if (memcmp (eth->ether_shost, own_mac, ETH_ALEN) == 0)
+        count++;
+      else if (ntohs (eth->ether_type) == ETHERTYPE_ARP &&
+               n >= (ssize_t) (sizeof *eth + sizeof (struct ether_arp)))
+        {
+          const struct ether_arp *arp = (const void *) (frame + sizeof *eth);
+
+          if (memcmp (arp->arp_spa, &own_ip, 4) == 0)
+            count++;
+        }
+    }
+  printf ("%u\n", count);
+  return 0;
+}
 
 int
 main (int argc,
@@ -34,6 +128,9 @@ main (int argc,
       perror ("nlxtest-probe: cannot run the program");
       return 2;
     }
-  fprintf (stderr, "usage: nlxtest-probe euid | as UID PROGRAM [ARG...]\n");
+  if (argc == 4 && strcmp (argv[1], "spoofed") == 0)
+    return count_spoofed (argv[2], atoi (argv[3]));
+  fprintf (stderr, "usage: nlxtest-probe euid | as UID PROGRAM [ARG...] | "
+           "spoofed IFACE SECONDS\n");
   return 2;
 }
