@@ -193,44 +193,81 @@ assert_fdb (Fixture *f,
   g_assert_cmpstr (found, ==, port);
 }
 
-/* A, as root inside, claims B's address (a gratuitous ARP from its own
- * MAC) and then B's MAC (frames from it), while B counts the frames that
- * only a spoofer sends.  Returns B's count.  A is left as it was: its own
- * MAC, no second address.  Bounded: two ARPs each, an eight-second
- * watch. */
-static guint
-spoof (Fixture *f,
-       const char *a,
-       const char *a_mac,
-       const char *b,
-       const char *b_address,
-       const char *b_mac)
+/* Starts @victim counting, for six seconds, the frames that only a
+ * spoofer sends it (nlxtest-probe spoofed); the watch runs on after the
+ * script that starts it ends. */
+static void
+watch_start (Fixture *f,
+             const char *victim)
 {
-  g_autofree char *attack = g_strdup_printf (
-    "ip addr add %s/32 dev eth0 && "
-    "arping -U -c 2 -I eth0 -s %s %s; "
-    "ip addr del %s/32 dev eth0; "
-    "ip link set eth0 address %s && arping -c 2 -w 2 -I eth0 %s.1; "
-    "ip link set eth0 address %s",
-    b_address, b_address, b_address, b_address, b_mac, f->subnet, a_mac);
-  g_autofree char *count = NULL;
-  g_autofree char *output = NULL;
-
-  /* The watch runs on after the script that starts it ends. */
-  assert_in_container (f, b, "rm -f /tmp/spoofed /tmp/spoofed.new; "
-                       "(nlxtest-probe spoofed eth0 8 >/tmp/spoofed.new 2>&1; "
+  assert_in_container (f, victim, "rm -f /tmp/spoofed /tmp/spoofed.new; "
+                       "(nlxtest-probe spoofed eth0 6 >/tmp/spoofed.new 2>&1; "
                        "mv /tmp/spoofed.new /tmp/spoofed) </dev/null "
                        ">/dev/null 2>&1 &", 0, NULL);
   g_usleep (G_USEC_PER_SEC / 2);
-  in_container (f, a, attack, &output);
-  assert_in_container (f, a, "ip link show eth0 | grep -q ether.*" "fa:16:3e "
-                       "&& ! ip addr show eth0 | grep -q /32", 0, NULL);
-  g_assert_cmpint (in_container (f, b, "i=0; while [ ! -f /tmp/spoofed ] && "
-                                 "[ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); "
-                                 "done; cat /tmp/spoofed", &count), ==, 0);
-  g_test_message ("frames from B's MAC or for B's address that reached B: %s",
-                  count);
+}
+
+static guint
+watch_count (Fixture *f,
+             const char *victim)
+{
+  g_autofree char *count = NULL;
+
+  g_assert_cmpint (in_container (f, victim, "i=0; while [ ! -f /tmp/spoofed ] "
+                                 "&& [ $i -lt 150 ]; do sleep 0.1; "
+                                 "i=$((i+1)); done; cat /tmp/spoofed",
+                                 &count), ==, 0);
+  g_test_message ("spoofed frames that reached the victim: %s", count);
   return (guint) g_ascii_strtoull (count, NULL, 10);
+}
+
+/* A claims B's address: two gratuitous ARPs from A's own MAC with B's
+ * address as the sender, as `arping -U` sends them; the host's entry for
+ * B then has @expected_mac.  A is left with its own address only.
+ * Returns how many of the frames reached B. */
+static guint
+spoof_address (Fixture *f,
+               const char *a,
+               const char *b,
+               const char *b_address,
+               const char *expected_mac)
+{
+  g_autofree char *attack = g_strdup_printf (
+    "ip addr add %s/32 dev eth0 && arping -U -c 2 -I eth0 -s %s %s; "
+    "ip addr del %s/32 dev eth0", b_address, b_address, b_address, b_address);
+  g_autofree char *output = NULL;
+
+  watch_start (f, b);
+  in_container (f, a, attack, &output);
+  assert_neighbour (f, b_address, expected_mac);
+  assert_in_container (f, a, "! ip addr show eth0 | grep -q /32", 0, NULL);
+  return watch_count (f, b);
+}
+
+/* A takes B's MAC and sends two ARP requests for the gateway from it;
+ * the bridge then has B's MAC on @expected_port (checked at once: B's
+ * own next frame moves it back).  A is left with its own MAC.  Returns
+ * how many of the frames reached B. */
+static guint
+spoof_mac (Fixture *f,
+           const char *a,
+           const char *a_mac,
+           const char *b,
+           const char *b_mac,
+           const char *expected_port)
+{
+  g_autofree char *attack = g_strdup_printf (
+    "ip link set eth0 address %s && arping -c 2 -w 2 -I eth0 %s.1",
+    b_mac, f->subnet);
+  g_autofree char *restore = g_strdup_printf ("ip link set eth0 address %s",
+                                              a_mac);
+  g_autofree char *output = NULL;
+
+  watch_start (f, b);
+  in_container (f, a, attack, &output);
+  assert_fdb (f, b_mac, expected_port);
+  assert_in_container (f, a, restore, 0, NULL);
+  return watch_count (f, b);
 }
 
 /* The host learns B's MAC on B's port (a ping from the host: replies
@@ -240,8 +277,11 @@ static void
 host_learns (Fixture *f,
              const char *b_address)
 {
-  run_command ((const char * const []) { "busybox", "ping", "-c", "1", "-W", "2",
-                                         b_address, NULL });
+  /* An entry a control left pointing at A would send the ping there. */
+  run_command ((const char * const []) { "ip", "-4", "neigh", "flush", "to",
+                                         b_address, "dev", f->bridge, NULL });
+  run_command ((const char * const []) { "busybox", "ping", "-c", "1", "-W",
+                                         "2", b_address, NULL });
   g_usleep (G_USEC_PER_SEC * 3 / 2);
 }
 
@@ -274,9 +314,8 @@ test_port_security (Fixture *f)
   host_learns (f, b_address);
   assert_neighbour (f, b_address, b_mac);
   assert_fdb (f, b_mac, b_veth);
-  g_assert_cmpuint (spoof (f, a, a_mac, b, b_address, b_mac), ==, 0);
-  assert_neighbour (f, b_address, b_mac);
-  assert_fdb (f, b_mac, b_veth);
+  g_assert_cmpuint (spoof_address (f, a, b, b_address, b_mac), ==, 0);
+  g_assert_cmpuint (spoof_mac (f, a, a_mac, b, b_mac, b_veth), ==, 0);
   assert_reaches (f, a, b_address);
 
   /* The control: the daemon stopped, its bridge table replaced by one
@@ -294,9 +333,8 @@ test_port_security (Fixture *f)
   }
   host_learns (f, b_address);
   assert_neighbour (f, b_address, b_mac);
-  g_assert_cmpuint (spoof (f, a, a_mac, b, b_address, b_mac), >, 0);
-  assert_neighbour (f, b_address, a_mac);
-  assert_fdb (f, b_mac, a_veth);
+  g_assert_cmpuint (spoof_address (f, a, b, b_address, a_mac), >, 0);
+  g_assert_cmpuint (spoof_mac (f, a, a_mac, b, b_mac, a_veth), >, 0);
 
   /* The daemon's start makes the rules of the instances that exist. */
   daemon_start (f);
@@ -305,7 +343,9 @@ test_port_security (Fixture *f)
   g_assert_nonnull (strstr (rules, a_veth));
   g_assert_nonnull (strstr (rules, b_veth));
   g_assert_null (strstr (rules, "nlx-0badc0de"));
-  g_assert_cmpuint (spoof (f, a, a_mac, b, b_address, b_mac), ==, 0);
+  host_learns (f, b_address);
+  g_assert_cmpuint (spoof_address (f, a, b, b_address, b_mac), ==, 0);
+  g_assert_cmpuint (spoof_mac (f, a, a_mac, b, b_mac, b_veth), ==, 0);
   assert_reaches (f, a, b_address);
 
   /* A deleted instance's rules go with it. */
