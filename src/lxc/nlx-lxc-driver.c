@@ -1301,7 +1301,8 @@ sync_port_filters (NlxDriverState *state,
       virDomainFree (doms[i]);
     }
   free (doms);
-  return nlx_network_filter_sync (state->bridge, state->host_access,
+  return nlx_network_protect_bridge (state->bridge, error) &&
+         nlx_network_filter_sync (state->bridge, state->host_access,
                                   (const NlxNetworkPort *) ports->data,
                                   ports->len, error);
 }

@@ -12,7 +12,10 @@
  *   nlxtest-probe spoofed IFACE SECONDS
  *       counts, for SECONDS, the frames IFACE receives that only a
  *       spoofer sends: from IFACE's own MAC, or ARP whose sender is
- *       IFACE's own IPv4 address; prints the count. */
+ *       IFACE's own IPv4 address; prints the count.
+ *   nlxtest-probe lldp IFACE MAC
+ *       sends one frame to the LLDP group address (01:80:c2:00:00:0e)
+ *       from MAC, which a bridge learns before netfilter sees it. */
 #include <arpa/inet.h>
 #include <grp.h>
 #include <net/if.h>
@@ -106,6 +109,39 @@ count_spoofed (const char *iface,
   return 0;
 }
 
+static int
+send_lldp (const char *iface,
+           const char *mac)
+{
+  unsigned char frame[60] = { 0x01, 0x80, 0xc2, 0x00, 0x00, 0x0e };
+  struct sockaddr_ll sll = { 0 };
+  unsigned int b[6];
+  int fd = socket (AF_PACKET, SOCK_RAW, htons (ETH_P_ALL));
+
+  if (sscanf (mac, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4],
+              &b[5]) != 6)
+    {
+      fprintf (stderr, "nlxtest-probe: bad MAC %s\n", mac);
+      return 2;
+    }
+  for (int i = 0; i < 6; i++)
+    frame[6 + i] = (unsigned char) b[i];
+  frame[12] = 0x88;
+  frame[13] = 0xcc;
+  sll.sll_family = AF_PACKET;
+  sll.sll_ifindex = (int) if_nametoindex (iface);
+  sll.sll_halen = ETH_ALEN;
+  memcpy (sll.sll_addr, frame, ETH_ALEN);
+  if (fd < 0 || sll.sll_ifindex == 0 ||
+      sendto (fd, frame, sizeof frame, 0, (struct sockaddr *) &sll,
+              sizeof sll) != (ssize_t) sizeof frame)
+    {
+      perror ("nlxtest-probe: cannot send");
+      return 2;
+    }
+  return 0;
+}
+
 int
 main (int argc,
       char **argv)
@@ -130,7 +166,9 @@ main (int argc,
     }
   if (argc == 4 && strcmp (argv[1], "spoofed") == 0)
     return count_spoofed (argv[2], atoi (argv[3]));
+  if (argc == 4 && strcmp (argv[1], "lldp") == 0)
+    return send_lldp (argv[2], argv[3]);
   fprintf (stderr, "usage: nlxtest-probe euid | as UID PROGRAM [ARG...] | "
-           "spoofed IFACE SECONDS\n");
+           "spoofed IFACE SECONDS | lldp IFACE MAC\n");
   return 2;
 }

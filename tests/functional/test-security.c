@@ -270,6 +270,22 @@ spoof_mac (Fixture *f,
   return watch_count (f, b);
 }
 
+/* A sends one link-local frame (to the LLDP group) from B's MAC, which
+ * the bridge learns before any netfilter hook: the bridge then has B's
+ * MAC on @expected_port. */
+static void
+spoof_link_local (Fixture *f,
+                  const char *a,
+                  const char *b_mac,
+                  const char *expected_port)
+{
+  g_autofree char *attack = g_strdup_printf ("nlxtest-probe lldp eth0 %s",
+                                             b_mac);
+
+  assert_in_container (f, a, attack, 0, NULL);
+  assert_fdb (f, b_mac, expected_port);
+}
+
 /* The host learns B's MAC on B's port (a ping from the host: replies
  * to the host's own traffic pass the host firewall), then waits out the
  * neighbour table's locktime, so that an update would be taken. */
@@ -316,6 +332,7 @@ test_port_security (Fixture *f)
   assert_fdb (f, b_mac, b_veth);
   g_assert_cmpuint (spoof_address (f, a, b, b_address, b_mac), ==, 0);
   g_assert_cmpuint (spoof_mac (f, a, a_mac, b, b_mac, b_veth), ==, 0);
+  spoof_link_local (f, a, b_mac, b_veth);
   assert_reaches (f, a, b_address);
 
   /* The control: the daemon stopped, its bridge table replaced by one
@@ -324,6 +341,9 @@ test_port_security (Fixture *f)
   daemon_stop (f, SIGTERM);
   run_command ((const char * const []) { "nft", "delete", "table", "bridge",
                                          table, NULL });
+  run_command ((const char * const []) { "ip", "link", "set", f->bridge, "type",
+                                         "bridge", "no_linklocal_learn", "0",
+                                         NULL });
   {
     NlxNetworkPort stale = { "nlx-0badc0de", "fa:16:3e:00:00:01",
                              "192.0.2.1" };
@@ -335,6 +355,9 @@ test_port_security (Fixture *f)
   assert_neighbour (f, b_address, b_mac);
   g_assert_cmpuint (spoof_address (f, a, b, b_address, a_mac), >, 0);
   g_assert_cmpuint (spoof_mac (f, a, a_mac, b, b_mac, a_veth), >, 0);
+  host_learns (f, b_address);
+  assert_fdb (f, b_mac, b_veth);
+  spoof_link_local (f, a, b_mac, a_veth);
 
   /* The daemon's start makes the rules of the instances that exist. */
   daemon_start (f);
@@ -346,6 +369,7 @@ test_port_security (Fixture *f)
   host_learns (f, b_address);
   g_assert_cmpuint (spoof_address (f, a, b, b_address, b_mac), ==, 0);
   g_assert_cmpuint (spoof_mac (f, a, a_mac, b, b_mac, b_veth), ==, 0);
+  spoof_link_local (f, a, b_mac, b_veth);
   assert_reaches (f, a, b_address);
 
   /* A deleted instance's rules go with it. */
