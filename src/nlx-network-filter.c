@@ -15,8 +15,10 @@
  *   before they are learned.
  * - `table inet nova_lxc_BRIDGE`: traffic entering the host from the
  *   bridge (input hook) reaches only replies to the host's own
- *   connections and the services listed in host_services[] (none yet);
- *   the rest is dropped unless [network] host_access = true.
+ *   connections, ping (an instance's first check of its gateway, which
+ *   a Neutron router answers too) and the services listed in
+ *   host_services[] (none yet); the rest is dropped unless [network]
+ *   host_access = true.
  *
  * The port rules are keyed by the veth's name, which is fixed by the
  * instance's uuid, so they are made before libvirt creates the veth and
@@ -192,8 +194,10 @@ append_host_input (GString *script,
                           "flush chain inet %s input\n"
                           "add rule inet %s input iifname != \"%s\" accept\n"
                           "add rule inet %s input ct state "
-                          "established,related accept\n",
-                          table, table, table, table, bridge, table);
+                          "established,related accept\n"
+                          "add rule inet %s input icmp type echo-request "
+                          "accept\n",
+                          table, table, table, table, bridge, table, table);
   for (gsize i = 0; host_services[i] != NULL; i++)
     g_string_append_printf (script, "add rule inet %s input %s accept\n",
                             table, host_services[i]);

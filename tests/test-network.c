@@ -700,6 +700,7 @@ test_filter_sync_script (void)
     "flush chain inet nova_lxc_nlx-br.0 input\n"
     "add rule inet nova_lxc_nlx-br.0 input iifname != \"nlx-br.0\" accept\n"
     "add rule inet nova_lxc_nlx-br.0 input ct state established,related accept\n"
+    "add rule inet nova_lxc_nlx-br.0 input icmp type echo-request accept\n"
     "add rule inet nova_lxc_nlx-br.0 input drop comment \"[network] host_access = false\"\n");
   check_with_nft (script);
 

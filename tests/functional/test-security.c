@@ -156,10 +156,13 @@ bridge_table (Fixture *f)
 
 /* The host's neighbour entry for @address on the case's bridge has
  * @mac. */
+#define assert_neighbour(f, address, mac) \
+  assert_neighbour_at (f, address, mac, __LINE__)
 static void
-assert_neighbour (Fixture *f,
-                  const char *address,
-                  const char *mac)
+assert_neighbour_at (Fixture *f,
+                     const char *address,
+                     const char *mac,
+                     int line)
 {
   g_autofree char *out = host_output ((const char * const []) {
     "ip", "-4", "neigh", "show", address, "dev", f->bridge, NULL });
@@ -167,15 +170,18 @@ assert_neighbour (Fixture *f,
   g_autofree char *found = lladdr ? g_strndup (lladdr + strlen ("lladdr "), 17)
                                   : NULL;
 
-  g_test_message ("neighbour: %s", out);
-  g_assert_cmpstr (found, ==, mac);
+  if (g_strcmp0 (found, mac) != 0)
+    g_error ("line %d: the host's neighbour entry for %s is “%s”, wanted %s",
+             line, address, out, mac);
 }
 
 /* The bridge's fdb has @mac on @port. */
+#define assert_fdb(f, mac, port) assert_fdb_at (f, mac, port, __LINE__)
 static void
-assert_fdb (Fixture *f,
-            const char *mac,
-            const char *port)
+assert_fdb_at (Fixture *f,
+               const char *mac,
+               const char *port,
+               int line)
 {
   g_autofree char *out = host_output ((const char * const []) {
     "bridge", "fdb", "show", "br", f->bridge, NULL });
@@ -190,7 +196,9 @@ assert_fdb (Fixture *f,
           g_str_equal (words[1], "dev"))
         found = g_strdup (words[2]);
     }
-  g_assert_cmpstr (found, ==, port);
+  if (g_strcmp0 (found, port) != 0)
+    g_error ("line %d: the bridge has %s on %s, wanted %s; its fdb:\n%s",
+             line, mac, found, port, out);
 }
 
 /* Starts @victim counting, for six seconds, the frames that only a
@@ -439,6 +447,7 @@ test_host_access (Fixture *f)
   g_autofree char *a = boot (f, "nlxtest-hostnet-a");
   g_autofree char *b = boot (f, "nlxtest-hostnet-b");
   g_autofree char *b_address = address_of (f, b, NULL);
+  g_autofree char *gateway = g_strdup_printf ("%s.1", f->subnet);
   g_autofree char *table = g_strdup_printf ("nova_lxc_%s", f->bridge);
   g_autoptr(GError) error = NULL;
   g_autoptr(GInetAddress) any = g_inet_address_new_any (G_SOCKET_FAMILY_IPV4);
@@ -460,7 +469,7 @@ test_host_access (Fixture *f)
   bound = g_socket_get_local_address (listener.socket, &error);
   g_assert_no_error (error);
   thread = g_thread_new ("listener", listen_on_host, &listener);
-  connect = g_strdup_printf ("nc -w 2 %s.1 %u </dev/null", f->subnet,
+  connect = g_strdup_printf ("nc -w 2 %s %u </dev/null", gateway,
                              g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
 
   rules = host_output ((const char * const []) { "nft", "list", "table",
@@ -470,6 +479,7 @@ test_host_access (Fixture *f)
   g_assert_null (strstr (output ? output : "", "nlxtest-hello"));
   g_assert_cmpint (g_atomic_int_get (&listener.accepted), ==, 0);
   assert_reaches (f, a, b_address);
+  assert_reaches (f, a, gateway);
 
   /* The operator's switch opens the host. */
   daemon_stop (f, SIGTERM);
