@@ -1672,8 +1672,7 @@ lxc_destroy (NlxDriverState *state,
 {
   g_autoptr(GError) local_error = NULL;
   g_autoptr(virDomain) dom = lookup (state, uuid, &local_error);
-  g_autofree char *bridge = g_strdup (state->bridge);
-  g_autofree char *veth = NULL;
+  g_autofree char *bridge = NULL;
 
   if (dom == NULL &&
       !g_error_matches (local_error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND))
@@ -1686,13 +1685,9 @@ lxc_destroy (NlxDriverState *state,
     {
       g_autoptr(NlxLxcMetadata) metadata = read_metadata (dom, NULL);
 
-      /* The instance may have been on another bridge before the
-       * configuration changed. */
+      /* Its own bridge: the configuration may have changed since. */
       if (metadata != NULL && metadata->vif != NULL)
-        {
-          g_free (bridge);
-          bridge = g_strdup (metadata->vif->bridge);
-        }
+        bridge = g_strdup (metadata->vif->bridge);
       if (virDomainIsActive (dom) == 1 && !stop_now (dom, uuid, error))
         return FALSE;
       if (virDomainUndefine (dom) < 0 &&
@@ -1703,13 +1698,20 @@ lxc_destroy (NlxDriverState *state,
           return FALSE;
         }
     }
-  /* Rules left behind would only match a veth of the same name, and the
-   * next start of an instance of that name rewrites them, so a failure
-   * here is worth a warning, not a failed delete. */
-  veth = nlx_lxc_veth_name (uuid);
-  if (!nlx_network_filter_remove_port (bridge, veth, &local_error))
-    g_warning ("Instance %s is deleted, but its port rules stay: %s", uuid,
-               local_error->message);
+  /* Rules left behind would only match a veth of the same name, which
+   * the next start of an instance of that name rewrites, and the
+   * daemon's next start removes (as it does those of a domain that was
+   * already gone here): a failure is worth a warning, not a failed
+   * delete.  An instance without a vif has none to remove, and no table
+   * is made for it. */
+  if (bridge != NULL)
+    {
+      g_autofree char *veth = nlx_lxc_veth_name (uuid);
+
+      if (!nlx_network_filter_remove_port (bridge, veth, &local_error))
+        g_warning ("Instance %s is deleted, but its port rules stay: %s",
+                   uuid, local_error->message);
+    }
   return release_instance (state, uuid, error);
 }
 
