@@ -1653,13 +1653,19 @@ lxc_spawn (NlxDriverState *state,
   if (dom != NULL && start_instance (state, dom, instance->uuid, error))
     return TRUE;
 
-  /* Undo everything: no domain, no mounts, no loop devices, no
-   * directory. */
+  /* Undo everything: no domain, no port rules, no mounts, no loop
+   * devices, no directory. */
   if (dom != NULL)
     {
       if (virDomainIsActive (dom) == 1)
         stop_now (dom, instance->uuid, NULL);
       virDomainUndefine (dom);
+      if (instance->vif != NULL)
+        {
+          g_autofree char *veth = nlx_lxc_veth_name (instance->uuid);
+
+          nlx_network_filter_remove_port (instance->vif->bridge, veth, NULL);
+        }
     }
   release_instance (state, instance->uuid, NULL);
   return FALSE;
