@@ -38,6 +38,7 @@
 
 #include "nlx-error.h"
 #include "nlx-file.h"
+#include "nlx-network-filter.h"
 #include "nlx-lxc-error.h"
 
 #define EXIT_SKIP 77
@@ -2781,6 +2782,13 @@ main (int argc,
   g_clear_error (&error);
   if (g_file_test (bridge_path, G_FILE_TEST_EXISTS))
     clean = FALSE;
+  /* The daemon leaves its bridge's firewall tables when it stops. */
+  if (!nlx_network_filter_delete (soak.bridge, &error))
+    {
+      g_printerr ("bench-soak: %s\n", error->message);
+      g_clear_error (&error);
+      clean = FALSE;
+    }
   if (!nlx_file_remove_tree (soak.tmp_dir, &error))
     {
       g_printerr ("bench-soak: %s\n", error->message);

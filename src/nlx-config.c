@@ -47,7 +47,8 @@ static const char * const compute_keys[] = {
   "cpu_shared_set", NULL
 };
 static const char * const network_keys[] = {
-  "bridge", "cidr", "gateway", "range_start", "range_end", NULL
+  "bridge", "cidr", "gateway", "range_start", "range_end", "host_access",
+  NULL
 };
 static const char * const image_keys[] = {
   "path", "os_init_path", "os_shutdown_signal", NULL
@@ -228,12 +229,22 @@ get_required_uint (GKeyFile *keyfile,
   return nlx_config_get_uint (keyfile, group, key, min, max, value, error);
 }
 
-static gboolean
-get_boolean (GKeyFile *keyfile,
-             const char *group,
-             const char *key,
-             gboolean *out,
-             GError **error)
+/**
+ * nlx_config_get_boolean:
+ * @keyfile: (nullable): the configuration
+ * @group: the section
+ * @key: the key; missing means %FALSE
+ * @out: (out): its value
+ * @error: return location for a #NLX_CONFIG_ERROR naming the key
+ *
+ * Reads "true"/"1" or "false"/"0" (case-insensitive for the words).
+ */
+gboolean
+nlx_config_get_boolean (GKeyFile *keyfile,
+                        const char *group,
+                        const char *key,
+                        gboolean *out,
+                        GError **error)
 {
   g_autofree char *text = nlx_config_get_string (keyfile, group, key, "false");
 
@@ -387,9 +398,10 @@ config_read (GKeyFile *keyfile,
                                               "state_path", NLX_STATE_DIR);
   config->sync_interval_s = NLX_CONFIG_DEFAULT_SYNC_INTERVAL_S;
   config->shutdown_timeout_s = NLX_CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_S;
-  if (!get_boolean (keyfile, "DEFAULT", "debug", &config->debug, error) ||
-      !get_boolean (keyfile, "DEFAULT", "use_syslog", &config->use_syslog,
-                    error) ||
+  if (!nlx_config_get_boolean (keyfile, "DEFAULT", "debug", &config->debug,
+                               error) ||
+      !nlx_config_get_boolean (keyfile, "DEFAULT", "use_syslog",
+                               &config->use_syslog, error) ||
       !nlx_config_get_uint (keyfile, "DEFAULT", "sync_power_state_interval",
                             1, 3600, &config->sync_interval_s, error) ||
       !nlx_config_get_uint (keyfile, "DEFAULT", "shutdown_timeout", 0, 3600,

@@ -65,6 +65,9 @@ gboolean nlx_network_ensure_bridge (const char *bridge,
                                     guint prefix,
                                     GError **error);
 
+gboolean nlx_network_protect_bridge (const char *bridge,
+                                     GError **error);
+
 char *nlx_network_mac_for (const char *address);
 
 typedef struct _NlxIpam NlxIpam;

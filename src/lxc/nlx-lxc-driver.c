@@ -33,6 +33,7 @@
 #include "nlx-lock.h"
 #include "nlx-mount.h"
 #include "nlx-network.h"
+#include "nlx-network-filter.h"
 
 #define DEFAULT_URI "lxc:///"
 #define DEFAULT_INSTANCES_PATH NLX_STATE_DIR "/instances"
@@ -77,6 +78,7 @@ struct _NlxDriverState {
   NlxLock *instances_lock;
   NlxLock *bridge_lock;
   char *bridge;                 /* [network] bridge */
+  gboolean host_access;         /* [network] host_access */
 
   /* Mounts volumes again in containers their own init rebooted (uuids);
    * pushes are refused once remount_closed is set, under @lock. */
@@ -995,9 +997,24 @@ start_domain (virDomainPtr dom,
   return wait_for_init (dom, uuid, error);
 }
 
+/* The port security rules of @uuid's veth, keyed by the veth's name:
+ * made before libvirt makes the veth, so that the instance's first frame
+ * meets them (see nlx-network-filter.c).  Again at every start, since a
+ * host reboot or an operator's flush may have taken them away. */
+static gboolean
+add_port_filter (const char *uuid,
+                 const NlxVif *vif,
+                 GError **error)
+{
+  g_autofree char *veth = nlx_lxc_veth_name (uuid);
+  NlxNetworkPort port = { veth, vif->mac, vif->address };
+
+  return nlx_network_filter_add_port (vif->bridge, &port, error);
+}
+
 /* Starts a defined domain with its volumes and network: loop devices,
- * root mounts and the bridge first (a host reboot takes them all away),
- * then init, then the mounts inside it. */
+ * root mounts, the bridge and its port rules first (a host reboot takes
+ * them all away), then init, then the mounts inside it. */
 static gboolean
 start_instance (NlxDriverState *state,
                 virDomainPtr dom,
@@ -1008,8 +1025,9 @@ start_instance (NlxDriverState *state,
 
   if (metadata == NULL || !prepare_volumes (state, dom, uuid, metadata, error) ||
       (metadata->vif != NULL &&
-       !nlx_network_ensure_bridge (metadata->vif->bridge, metadata->vif->gateway,
-                                   metadata->vif->prefix, error)) ||
+       (!nlx_network_ensure_bridge (metadata->vif->bridge, metadata->vif->gateway,
+                                    metadata->vif->prefix, error) ||
+        !add_port_filter (uuid, metadata->vif, error))) ||
       !start_domain (dom, uuid, error))
     return FALSE;
   if (apply_limits (state, dom, uuid, metadata, error) &&
@@ -1213,6 +1231,7 @@ lxc_init_host (GKeyFile *config,
   guint pids_host_max = nlx_lxc_cgroup_default_pids_host_max ();
   g_autofree char *cpuset = nlx_config_get_string (config, "compute",
                                                    "cpu_shared_set", NULL);
+  gboolean host_access = FALSE;
   const char *type;
   NlxDriverState *state;
 
@@ -1224,6 +1243,8 @@ lxc_init_host (GKeyFile *config,
     return NULL;
   if (!nlx_config_get_uint (config, "libvirt", "wait_soft_reboot_seconds",
                             0, 3600, &timeout, error) ||
+      !nlx_config_get_boolean (config, "network", "host_access", &host_access,
+                               error) ||
       (volumes = nlx_volume_settings_new (config, error)) == NULL ||
       (uid_map = nlx_idmap_parse (uid_text, "[lxc] uid_maps", error)) == NULL ||
       (gid_map = nlx_idmap_parse (gid_text, "[lxc] gid_maps", error)) == NULL)
@@ -1285,6 +1306,7 @@ lxc_init_host (GKeyFile *config,
                                             NULL);
   state->bridge = nlx_config_get_string (config, "network", "bridge",
                                          NLX_NETWORK_DEFAULT_BRIDGE);
+  state->host_access = host_access;
 
   g_cond_init (&state->console_cond);
   state->uri = g_steal_pointer (&uri);
@@ -1440,6 +1462,65 @@ reconcile_limits (NlxDriverState *state)
     }
 }
 
+/* Makes the bridge's firewall that of the instances libvirt has on it
+ * now: at start, holding the bridge's lock, so no other daemon edits
+ * these tables.  Rules of instances deleted while the daemon was away
+ * go; those of every defined instance, running or not, are made (a
+ * stopped one gets them again at its start anyway). */
+static gboolean
+sync_port_filters (NlxDriverState *state,
+                   GError **error)
+{
+  g_autoptr(virConnect) conn = connection (state, error);
+  g_autoptr(GArray) ports = g_array_new (FALSE, FALSE, sizeof (NlxNetworkPort));
+  g_autoptr(GPtrArray) owned = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) metadatas =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_lxc_metadata_free);
+  virDomainPtr *doms = NULL;
+  int n;
+
+  if (conn == NULL)
+    return FALSE;
+  n = virConnectListAllDomains (conn, &doms, 0);
+  if (n < 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot list domains: "));
+      return FALSE;
+    }
+  for (int i = 0; i < n; i++)
+    {
+      char uuid[VIR_UUID_STRING_BUFLEN];
+      g_autoptr(GError) local_error = NULL;
+      NlxLxcMetadata *metadata;
+
+      if (is_ours (doms[i], uuid) &&
+          (metadata = read_metadata (doms[i], &local_error)) != NULL)
+        {
+          g_ptr_array_add (metadatas, metadata);
+          if (metadata->vif != NULL &&
+              g_strcmp0 (metadata->vif->bridge, state->bridge) == 0)
+            {
+              char *veth = nlx_lxc_veth_name (uuid);
+              NlxNetworkPort port = { veth, metadata->vif->mac,
+                                      metadata->vif->address };
+
+              g_ptr_array_add (owned, veth);
+              g_array_append_val (ports, port);
+            }
+        }
+      else if (local_error != NULL)
+        g_warning ("Domain %s gets no port rules: %s",
+                   virDomainGetName (doms[i]), local_error->message);
+      virDomainFree (doms[i]);
+    }
+  free (doms);
+  return nlx_network_protect_bridge (state->bridge, error) &&
+         nlx_network_filter_sync (state->bridge, state->host_access,
+                                  (const NlxNetworkPort *) ports->data,
+                                  ports->len, error);
+}
+
 /* One compute daemon per instances_path (two would each take the
  * other's instance directories for stale leftovers) and per bridge (two
  * allocators on one bridge hand out the same addresses).  The bridge's
@@ -1477,7 +1558,7 @@ lxc_lock_host (NlxDriverState *state,
       return FALSE;
     }
   state->bridge_lock = nlx_lock_acquire (path, bridge, error);
-  if (state->bridge_lock == NULL)
+  if (state->bridge_lock == NULL || !sync_port_filters (state, error))
     return FALSE;
   reconcile_limits (state);
   return TRUE;
@@ -1874,13 +1955,19 @@ lxc_spawn (NlxDriverState *state,
   if (dom != NULL && start_instance (state, dom, instance->uuid, error))
     return TRUE;
 
-  /* Undo everything: no domain, no mounts, no loop devices, no
-   * directory. */
+  /* Undo everything: no domain, no port rules, no mounts, no loop
+   * devices, no directory. */
   if (dom != NULL)
     {
       if (virDomainIsActive (dom) == 1)
         stop_now (dom, instance->uuid, NULL);
       virDomainUndefine (dom);
+      if (instance->vif != NULL)
+        {
+          g_autofree char *veth = nlx_lxc_veth_name (instance->uuid);
+
+          nlx_network_filter_remove_port (instance->vif->bridge, veth, NULL);
+        }
     }
   release_instance (state, instance->uuid, NULL);
   return FALSE;
@@ -1893,6 +1980,7 @@ lxc_destroy (NlxDriverState *state,
 {
   g_autoptr(GError) local_error = NULL;
   g_autoptr(virDomain) dom = lookup (state, uuid, &local_error);
+  g_autofree char *bridge = NULL;
 
   if (dom == NULL &&
       !g_error_matches (local_error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND))
@@ -1900,8 +1988,14 @@ lxc_destroy (NlxDriverState *state,
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
+  g_clear_error (&local_error);
   if (dom != NULL)
     {
+      g_autoptr(NlxLxcMetadata) metadata = read_metadata (dom, NULL);
+
+      /* Its own bridge: the configuration may have changed since. */
+      if (metadata != NULL && metadata->vif != NULL)
+        bridge = g_strdup (metadata->vif->bridge);
       if (virDomainIsActive (dom) == 1 && !stop_now (dom, uuid, error))
         return FALSE;
       if (virDomainUndefine (dom) < 0 &&
@@ -1911,6 +2005,20 @@ lxc_destroy (NlxDriverState *state,
           g_prefix_error (error, _("Cannot remove instance %s: "), uuid);
           return FALSE;
         }
+    }
+  /* Rules left behind would only match a veth of the same name, which
+   * the next start of an instance of that name rewrites, and the
+   * daemon's next start removes (as it does those of a domain that was
+   * already gone here): a failure is worth a warning, not a failed
+   * delete.  An instance without a vif has none to remove, and no table
+   * is made for it. */
+  if (bridge != NULL)
+    {
+      g_autofree char *veth = nlx_lxc_veth_name (uuid);
+
+      if (!nlx_network_filter_remove_port (bridge, veth, &local_error))
+        g_warning ("Instance %s is deleted, but its port rules stay: %s",
+                   uuid, local_error->message);
     }
   if (!release_instance (state, uuid, error))
     return FALSE;

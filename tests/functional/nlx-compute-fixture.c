@@ -29,6 +29,7 @@
 #include "nlx-mount.h"
 #include "nlx-test-client.h"
 #include "nlx-test-tools.h"
+#include "nlx-network-filter.h"
 #include "nlx-compute-fixture.h"
 
 static void
@@ -337,6 +338,10 @@ fixture_teardown (Fixture *f,
       if (bridge_exists (f))
         run_command ((const char * const []) { "ip", "link", "del", f->bridge,
                                                NULL });
+      /* The daemon leaves its bridge's firewall in place when it stops
+       * (its instances may run on): the case's goes with its bridge. */
+      nlx_network_filter_delete (f->bridge, &error);
+      g_assert_no_error (error);
       /* The daemon's lock of the case's bridge, which nothing else
        * removes (see nova-lxc-compute(8)). */
       {
