@@ -47,20 +47,30 @@ const NlxRecord *nlx_manager_lookup (NlxManager *manager,
                                      const char *uuid,
                                      GError **error);
 
-const NlxRecord *nlx_manager_create (NlxManager *manager,
-                                     NlxInstance *instance,
-                                     GError **error);
-gboolean nlx_manager_rename (NlxManager *manager,
-                             const char *uuid,
-                             const char *name,
-                             GError **error);
-gboolean nlx_manager_act (NlxManager *manager,
-                          const char *uuid,
-                          NlxAction action,
-                          GError **error);
-gboolean nlx_manager_rebuild (NlxManager *manager,
-                              NlxInstance *instance,
-                              GError **error);
+void nlx_manager_create_async (NlxManager *manager,
+                               NlxInstance *instance,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data);
+const NlxRecord *nlx_manager_create_finish (NlxManager *manager,
+                                            GAsyncResult *result,
+                                            GError **error);
+void nlx_manager_rename_async (NlxManager *manager,
+                               const char *uuid,
+                               const char *name,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data);
+void nlx_manager_act_async (NlxManager *manager,
+                            const char *uuid,
+                            NlxAction action,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data);
+void nlx_manager_rebuild_async (NlxManager *manager,
+                                NlxInstance *instance,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data);
+gboolean nlx_manager_change_finish (NlxManager *manager,
+                                    GAsyncResult *result,
+                                    GError **error);
 void nlx_manager_create_image_async (NlxManager *manager,
                                      const char *uuid,
                                      const char *name,
