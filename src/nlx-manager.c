@@ -53,6 +53,9 @@ typedef struct {
   GQueue deferred;
   /* Created, and not saved yet: nobody sees it. */
   gboolean creating;
+  /* While committing: the record as it was before the change, which
+   * readers see until the change is saved (it may yet be undone). */
+  NlxRecord *shown;
 } Entry;
 
 struct _NlxManager {
@@ -236,6 +239,7 @@ entry_free (Entry *entry)
       job_free (job);
       manager_unref (manager);
     }
+  nlx_record_free (entry->shown);
   nlx_record_free (entry->record);
   g_free (entry);
 }
@@ -428,6 +432,7 @@ committed (GObject *source,
   if (entry != NULL)
     {
       entry->committing = FALSE;
+      g_clear_pointer (&entry->shown, nlx_record_free);
       if (error == NULL)
         entry->unsaved = FALSE;
       else if (save->before != NULL)
@@ -461,6 +466,8 @@ commit (NlxManager *manager,
   save->done = done;
   save->data = data;
   entry->committing = TRUE;
+  if (before != NULL)
+    entry->shown = nlx_record_new_from_node (before, NULL);
   touch (entry->record);
   nlx_store_save_async (manager->store, entry->record, committed, save);
 }
@@ -1962,6 +1969,13 @@ nlx_manager_count_running_operations (NlxManager *manager)
   return manager->running;
 }
 
+/* The store of instance records (tests hold its writes). */
+NlxStore *
+nlx_manager_get_store (NlxManager *manager)
+{
+  return manager->store;
+}
+
 /* The host name instances show as their host. */
 const char *
 nlx_manager_get_host (NlxManager *manager)
@@ -2011,7 +2025,7 @@ nlx_manager_list (NlxManager *manager)
   g_hash_table_iter_init (&iter, manager->entries);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
     if (!entry->creating)
-      g_ptr_array_add (records, entry->record);
+      g_ptr_array_add (records, entry->shown ? entry->shown : entry->record);
   g_ptr_array_sort (records, compare_created);
   return records;
 }
@@ -2023,6 +2037,9 @@ nlx_manager_lookup (NlxManager *manager,
 {
   Entry *entry = find (manager, uuid, error);
 
+  /* Not a change that is not saved yet, which may be undone. */
+  if (entry != NULL && entry->shown != NULL)
+    return entry->shown;
   return entry ? entry->record : NULL;
 }
 

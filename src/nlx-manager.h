@@ -7,6 +7,7 @@
 #include "nlx-image-store.h"
 #include "nlx-lock.h"
 #include "nlx-record.h"
+#include "nlx-store.h"
 #include "nlx-virt.h"
 #include "nlx-volume.h"
 
@@ -41,6 +42,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxManager, nlx_manager_free)
 
 guint nlx_manager_count_running_operations (NlxManager *manager);
 const char *nlx_manager_get_host (NlxManager *manager);
+NlxStore *nlx_manager_get_store (NlxManager *manager);
 
 GPtrArray *nlx_manager_list (NlxManager *manager);
 const NlxRecord *nlx_manager_lookup (NlxManager *manager,

@@ -45,7 +45,7 @@ struct _NlxStore {
   GQueue queue;                 /* Op, oldest first */
   Op *writing;                  /* the one on its way to disk */
   gboolean stopping;
-  guint delay_ms;               /* tests: a slow disk */
+  gboolean held;                /* tests: a disk that does not answer yet */
 };
 
 static void
@@ -70,17 +70,20 @@ writer (gpointer data)
   g_mutex_lock (&store->lock);
   for (;;)
     {
-      Op *op = g_queue_pop_head (&store->queue);
+      Op *op = store->held ? NULL : g_queue_pop_head (&store->queue);
       GError *error = NULL;
       gboolean ok;
 
-      if (op == NULL)
+      if (op == NULL && store->held && store->stopping)
+        store->held = FALSE;
+      else if (op == NULL)
         {
           if (store->stopping)
             break;
           g_cond_wait (&store->changed, &store->lock);
-          continue;
         }
+      if (op == NULL)
+        continue;
       store->writing = op;
       g_mutex_unlock (&store->lock);
 
@@ -172,12 +175,33 @@ nlx_store_free (NlxStore *store)
   g_free (store);
 }
 
-/* For tests: each write waits @delay_ms first, as on a slow disk. */
+/**
+ * nlx_store_hold:
+ * @held: whether writes wait
+ *
+ * For tests: while held, the writer writes nothing, as a disk that has
+ * not answered yet; what is asked for queues up.  Stopping releases it.
+ */
 void
-nlx_store_set_write_delay (NlxStore *store,
-                           guint delay_ms)
+nlx_store_hold (NlxStore *store,
+                gboolean held)
 {
-  g_atomic_int_set (&store->delay_ms, delay_ms);
+  g_mutex_lock (&store->lock);
+  store->held = held;
+  g_cond_broadcast (&store->changed);
+  g_mutex_unlock (&store->lock);
+}
+
+/* How many saves and deletes are queued or being written. */
+guint
+nlx_store_count_pending (NlxStore *store)
+{
+  guint count;
+
+  g_mutex_lock (&store->lock);
+  count = store->queue.length + (store->writing != NULL);
+  g_mutex_unlock (&store->lock);
+  return count;
 }
 
 static char *
@@ -237,10 +261,7 @@ write_op (NlxStore *store,
           GError **error)
 {
   g_autofree char *path = record_path (store, op->uuid);
-  guint delay_ms = g_atomic_int_get (&store->delay_ms);
 
-  if (delay_ms > 0)
-    g_usleep (delay_ms * G_TIME_SPAN_MILLISECOND);
   if (op->kind == OP_SAVE)
     return nlx_file_set_contents_full (path, op->data, -1,
                                        G_FILE_SET_CONTENTS_CONSISTENT |

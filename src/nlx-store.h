@@ -35,8 +35,9 @@ gboolean nlx_store_delete_finish (NlxStore *store,
                                   GAsyncResult *result,
                                   GError **error);
 void nlx_store_flush (NlxStore *store);
-void nlx_store_set_write_delay (NlxStore *store,
-                                guint delay_ms);
+void nlx_store_hold (NlxStore *store,
+                     gboolean held);
+guint nlx_store_count_pending (NlxStore *store);
 GPtrArray *nlx_store_load_all (NlxStore *store,
                                GPtrArray **quarantined,
                                GError **error);
