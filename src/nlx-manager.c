@@ -78,6 +78,8 @@ struct _NlxManager {
   GSource *retry_source;
   GSource *save_source;         /* retries records that could not be saved */
   guint64 next_serial;
+  /* The address file is older than the allocations in memory. */
+  gboolean addresses_unsaved;
   /* Whether the last driver call reached the hypervisor; while not, new
    * operations are refused rather than failed half-way. */
   gboolean available;
@@ -380,6 +382,42 @@ saved (GObject *source,
   arm_retry (manager);
 }
 
+static void
+addresses_saved (GObject *source,
+                 GAsyncResult *result,
+                 gpointer data)
+{
+  NlxManager *manager = data;
+  g_autoptr(GError) error = NULL;
+
+  if (nlx_store_save_finish (manager->store, result, &error))
+    {
+      manager->addresses_unsaved = FALSE;
+    }
+  else
+    {
+      if (!manager->addresses_unsaved)
+        g_warning ("Cannot save the address allocations: %s; retrying (the "
+                   "servers' records keep their addresses, and the next start "
+                   "rebuilds the file from them)", error->message);
+      manager->addresses_unsaved = TRUE;
+      arm_retry (manager);
+    }
+  manager_unref (manager);
+}
+
+/* Writes the address allocations as memory has them, in order with the
+ * records' saves and deletes. */
+static void
+save_addresses (NlxManager *manager)
+{
+  g_autofree char *data = nlx_ipam_to_data (manager->ipam);
+
+  nlx_store_write_file_async (manager->store,
+                              nlx_ipam_get_path (manager->ipam), data,
+                              addresses_saved, manager_ref (manager));
+}
+
 /* Saves what an operation's end, a sync or a restart changed: it has
  * happened on the host, so memory keeps it, and a failed save is retried
  * every second until it works.  The record on disk meanwhile is older,
@@ -448,7 +486,37 @@ committed (GObject *source,
  * @before has it (as before the change), so that nothing changed, in
  * memory or on disk, and the caller gets the error.  Until then nothing
  * else changes the record.  @before is %NULL for a new record, which
- * @done removes if it cannot be saved. */
+ * @done removes if it cannot be saved.  With @addresses, the address
+ * allocations are written first, and the record only if they could be. */
+static void
+commit_full (NlxManager *manager,
+             Entry *entry,
+             JsonNode *before,
+             gboolean addresses,
+             void (*done) (NlxManager *manager,
+                           Entry *entry,
+                           GError *error,
+                           gpointer data),
+             gpointer data)
+{
+  Save *save = save_new (manager, entry);
+  g_autofree char *file_data = addresses ? nlx_ipam_to_data (manager->ipam)
+                                         : NULL;
+
+  g_assert (!entry->committing);
+  save->before = before ? json_node_ref (before) : NULL;
+  save->done = done;
+  save->data = data;
+  entry->committing = TRUE;
+  if (before != NULL)
+    entry->shown = nlx_record_new_from_node (before, NULL);
+  touch (entry->record);
+  nlx_store_save_with_file_async (manager->store, entry->record,
+                                  addresses ? nlx_ipam_get_path (manager->ipam)
+                                            : NULL,
+                                  file_data, committed, save);
+}
+
 static void
 commit (NlxManager *manager,
         Entry *entry,
@@ -459,17 +527,7 @@ commit (NlxManager *manager,
                       gpointer data),
         gpointer data)
 {
-  Save *save = save_new (manager, entry);
-
-  g_assert (!entry->committing);
-  save->before = before ? json_node_ref (before) : NULL;
-  save->done = done;
-  save->data = data;
-  entry->committing = TRUE;
-  if (before != NULL)
-    entry->shown = nlx_record_new_from_node (before, NULL);
-  touch (entry->record);
-  nlx_store_save_async (manager->store, entry->record, committed, save);
+  commit_full (manager, entry, before, FALSE, done, data);
 }
 
 /* A commit() whose caller waits on @data, a GTask, and nothing else. */
@@ -905,9 +963,11 @@ forgotten (GObject *source,
     g_warning ("Instance %s: %s", forget->uuid, error->message);
   /* Not if a new instance took the uuid meanwhile. */
   else if (!g_hash_table_contains (manager->entries, forget->uuid) &&
-           !nlx_ipam_release (manager->ipam, forget->uuid, &error))
-    g_warning ("Instance %s: %s; its address is released at the next "
-               "start", forget->uuid, error->message);
+           nlx_ipam_lookup (manager->ipam, forget->uuid) != NULL)
+    {
+      nlx_ipam_release (manager->ipam, forget->uuid, NULL);
+      save_addresses (manager);
+    }
   manager_unref (manager);
   g_free (forget->uuid);
   g_free (forget);
@@ -1465,6 +1525,8 @@ retry_saves (gpointer data)
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
     if (entry->unsaved && !entry->committing)
       save (manager, entry);
+  if (manager->addresses_unsaved)
+    save_addresses (manager);
   return G_SOURCE_REMOVE;
 }
 
@@ -1896,6 +1958,9 @@ nlx_manager_new (const NlxConfig *config,
   }
   if (!reconcile (manager, error))
     return NULL;
+  /* From now on the address file is written by the store's writer, in
+   * order with the records, off the main loop (save_addresses()). */
+  nlx_ipam_set_deferred (manager->ipam, TRUE);
   nlx_virt_watch_events (virt, on_driver_event, manager);
   manager->sync_source = add_timeout (manager, config->sync_interval_s,
                                       periodic_sync);
@@ -2216,8 +2281,9 @@ created (NlxManager *manager,
       /* Nobody saw it: it goes as if it never came. */
       if (entry != NULL)
         {
-          nlx_ipam_release (manager->ipam, call->uuid, NULL);
           g_hash_table_remove (manager->entries, call->uuid);
+          nlx_ipam_release (manager->ipam, call->uuid, NULL);
+          save_addresses (manager);
         }
       g_task_return_error (task, g_error_copy (error));
       return;
@@ -2271,7 +2337,7 @@ run_create (NlxManager *manager,
   g_hash_table_replace (manager->entries, entry->record->instance->uuid, entry);
   /* Durable before anything exists on the host: a crash from here on is
    * found and cleaned up at the next start. */
-  commit (manager, entry, NULL, created, g_object_ref (task));
+  commit_full (manager, entry, NULL, TRUE, created, g_object_ref (task));
 }
 
 /**

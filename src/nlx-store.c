@@ -25,12 +25,16 @@
 typedef enum {
   OP_SAVE,
   OP_DELETE,
+  OP_FILE,
 } OpKind;
 
 typedef struct {
   OpKind kind;
   char *uuid;
   char *data;                   /* OP_SAVE: the record's text */
+  /* OP_FILE, and OP_SAVE before the record: another file of the state */
+  char *file_path;
+  char *file_data;
   GTask *task;                  /* the asynchronous caller, or NULL */
   /* A synchronous caller waits for done, under the store's lock. */
   gboolean done;
@@ -53,6 +57,8 @@ op_free (Op *op)
 {
   g_free (op->uuid);
   g_free (op->data);
+  g_free (op->file_path);
+  g_free (op->file_data);
   g_clear_object (&op->task);
   g_clear_error (&op->error);
   g_free (op);
@@ -260,8 +266,17 @@ write_op (NlxStore *store,
           Op *op,
           GError **error)
 {
-  g_autofree char *path = record_path (store, op->uuid);
+  g_autofree char *path = NULL;
 
+  if (op->file_path != NULL &&
+      !nlx_file_set_contents_full (op->file_path, op->file_data, -1,
+                                   G_FILE_SET_CONTENTS_CONSISTENT |
+                                   G_FILE_SET_CONTENTS_DURABLE,
+                                   0600, error))
+    return FALSE;
+  if (op->kind == OP_FILE)
+    return TRUE;
+  path = record_path (store, op->uuid);
   if (op->kind == OP_SAVE)
     return nlx_file_set_contents_full (path, op->data, -1,
                                        G_FILE_SET_CONTENTS_CONSISTENT |
@@ -362,19 +377,66 @@ nlx_store_save_async (NlxStore *store,
                       GAsyncReadyCallback callback,
                       gpointer user_data)
 {
+  nlx_store_save_with_file_async (store, record, NULL, NULL, callback,
+                                  user_data);
+}
+
+/**
+ * nlx_store_save_with_file_async:
+ * @path: (nullable): another file of the state, written durably before
+ *   the record
+ * @data: (nullable): its text
+ *
+ * nlx_store_save_async(), writing @data to @path first: the save fails
+ * without writing the record if @path cannot be written.
+ */
+void
+nlx_store_save_with_file_async (NlxStore *store,
+                                const NlxRecord *record,
+                                const char *path,
+                                const char *data,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
   GError *error = NULL;
-  char *data = record_text (record, &error);
+  char *text = record_text (record, &error);
   Op *op;
 
   g_task_set_source_tag (task, nlx_store_save_async);
-  if (data == NULL)
+  if (text == NULL)
     {
       g_task_return_error (task, error);
       return;
     }
-  op = op_new (OP_SAVE, record->instance->uuid, data);
+  op = op_new (OP_SAVE, record->instance->uuid, text);
+  op->file_path = g_strdup (path);
+  op->file_data = g_strdup (data);
   op->task = g_steal_pointer (&task);
+  push (store, op);
+}
+
+/**
+ * nlx_store_write_file_async:
+ * @path: another file of the state (the address allocations)
+ * @data: its text
+ *
+ * Replaces @path with @data durably (0600), in order with the records'
+ * saves and deletes.  Finish with nlx_store_save_finish().
+ */
+void
+nlx_store_write_file_async (NlxStore *store,
+                            const char *path,
+                            const char *data,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  Op *op = op_new (OP_FILE, NULL, NULL);
+
+  op->file_path = g_strdup (path);
+  op->file_data = g_strdup (data);
+  op->task = g_task_new (NULL, NULL, callback, user_data);
+  g_task_set_source_tag (op->task, nlx_store_write_file_async);
   push (store, op);
 }
 

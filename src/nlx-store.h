@@ -24,6 +24,17 @@ void nlx_store_save_async (NlxStore *store,
                            const NlxRecord *record,
                            GAsyncReadyCallback callback,
                            gpointer user_data);
+void nlx_store_save_with_file_async (NlxStore *store,
+                                     const NlxRecord *record,
+                                     const char *path,
+                                     const char *data,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data);
+void nlx_store_write_file_async (NlxStore *store,
+                                 const char *path,
+                                 const char *data,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data);
 gboolean nlx_store_save_finish (NlxStore *store,
                                 GAsyncResult *result,
                                 GError **error);

@@ -1099,6 +1099,37 @@ test_saves_off_the_loop (Fixture *f,
   g_clear_pointer (&contents, g_free);
   g_assert_true (g_file_get_contents (record, &contents, NULL, NULL));
   g_assert_nonnull (strstr (contents, "\"fourth\""));
+
+  /* The address allocations are written by the same writer, before the
+   * new record: when they cannot be, the create answers 500 and leaves
+   * no record. */
+  {
+    g_autofree char *network = g_build_filename (f->dir, "state", "network",
+                                                 NULL);
+    g_autofree char *network_aside = g_build_filename (f->dir, "network-aside",
+                                                       NULL);
+    g_autofree char *records = g_build_filename (f->dir, "state", "records",
+                                                 NULL);
+    g_autoptr(GHashTable) records_before = snapshot_tree (records);
+    g_autoptr(GHashTable) records_after = NULL;
+    g_autoptr(JsonNode) servers = NULL;
+
+    g_assert_cmpint (g_rename (network, network_aside), ==, 0);
+    g_assert_true (g_file_set_contents (network, "not a directory", -1, NULL));
+    nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
+                           "{\"server\": {\"name\": \"homeless\", "
+                           "\"flavorRef\": \"m1.tiny\", \"imageRef\": "
+                           "\"test-image\"}}", 500, "computeFault");
+    nlx_store_flush (store);
+    records_after = snapshot_tree (records);
+    assert_same_tree (records_before, records_after);
+    g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/servers", NULL,
+                                    &servers), ==, 200);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                        json_node_get_object (servers), "servers")), ==, 1);
+    g_assert_cmpint (g_unlink (network), ==, 0);
+    g_assert_cmpint (g_rename (network_aside, network), ==, 0);
+  }
   nlx_test_delete_and_wait (f->session, id);
 }
 
