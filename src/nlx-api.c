@@ -1793,10 +1793,9 @@ images_request (Request *request,
     {
       if (g_str_equal (method, "DELETE"))
         {
-          if (nlx_manager_delete_image (request->api->manager, id, &error))
-            respond (request, 204, NULL);
-          else
-            respond_error (request, error);
+          nlx_manager_delete_image_async (request->api->manager, id, changed,
+                                          change_new (request, id, 204,
+                                                      FALSE));
         }
       else if (g_str_equal (method, "GET"))
         {

@@ -80,6 +80,7 @@ struct _NlxManager {
   guint64 next_serial;
   /* The address file is older than the allocations in memory. */
   gboolean addresses_unsaved;
+  GHashTable *images_deleting;  /* ids of the images a worker deletes */
   /* Whether the last driver call reached the hypervisor; while not, new
    * operations are refused rather than failed half-way. */
   gboolean available;
@@ -273,6 +274,7 @@ manager_unref (NlxManager *manager)
     return;
   g_free (manager->host);
   g_clear_pointer (&manager->quarantined, g_hash_table_unref);
+  g_clear_pointer (&manager->images_deleting, g_hash_table_unref);
   nlx_lock_release (manager->volumes_lock);
   nlx_volume_settings_free (manager->volumes);
   nlx_image_store_free (manager->images);
@@ -1899,6 +1901,8 @@ nlx_manager_new (const NlxConfig *config,
                                             (GDestroyNotify) entry_free);
   manager->quarantined = g_hash_table_new_full (g_str_hash, g_str_equal,
                                                 g_free, NULL);
+  manager->images_deleting = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                    g_free, NULL);
   manager->workers = g_thread_pool_new (work, NULL, MAX_WORKERS, FALSE, NULL);
   manager->volumes = nlx_volume_settings_new (config->keyfile, error);
   if (manager->volumes == NULL)
@@ -2119,6 +2123,13 @@ resolve_image (NlxManager *manager,
 
   if (known == NULL)
     stored = nlx_image_store_lookup (manager->images, ref, NULL);
+  if (stored != NULL &&
+      g_hash_table_contains (manager->images_deleting, stored->id))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Image %s is being deleted"), stored->name);
+      return NULL;
+    }
   if (stored != NULL)
     {
       g_autofree char *rootfs = nlx_image_store_get_rootfs (manager->images,
@@ -2516,14 +2527,6 @@ check_idle (const NlxRecord *record,
   return TRUE;
 }
 
-/**
- * nlx_manager_act:
- * @error: #NLX_DRIVER_ERROR_NOT_FOUND, or #NLX_DRIVER_ERROR_INVALID_STATE
- *   when the instance is in the wrong state or busy
- *
- * Starts @action in a worker; the record shows its task state until it
- * ends.  A delete asked for while another operation runs waits for it.
- */
 /* A delete asked for during another operation is saved: it runs once
  * that operation ends (apply_job() waits for this). */
 static void
@@ -3507,46 +3510,114 @@ nlx_manager_import_image_finish (NlxManager *manager,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-/**
- * nlx_manager_delete_image:
- * @error: #NLX_DRIVER_ERROR_INVALID_STATE while a server uses it
- *
- * Removes an image of the store, named by id or name.
- */
-gboolean
-nlx_manager_delete_image (NlxManager *manager,
-                          const char *ref,
-                          GError **error)
+typedef struct {
+  NlxManager *manager;
+  char *id;
+  char *name;
+  GTask *caller;
+} ImageDelete;
+
+static void
+image_delete_free (ImageDelete *request)
 {
+  manager_unref (request->manager);
+  g_free (request->id);
+  g_free (request->name);
+  g_clear_object (&request->caller);
+  g_free (request);
+}
+
+static void
+delete_image_in_thread (GTask *task,
+                        gpointer source,
+                        gpointer data,
+                        GCancellable *cancellable)
+{
+  ImageDelete *request = data;
+  GError *error = NULL;
+
+  if (nlx_image_store_delete (request->manager->images, request->id, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+/* Back in the main context: the image may be resolved again (or not). */
+static void
+image_deleted (GObject *source,
+               GAsyncResult *result,
+               gpointer data)
+{
+  ImageDelete *request = g_task_get_task_data (G_TASK (result));
+  NlxManager *manager = request->manager;
+  g_autoptr(GError) error = NULL;
+
+  g_hash_table_remove (manager->images_deleting, request->id);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_warning ("Delete of image %s (%s) failed: %s", request->name,
+                 request->id, error->message);
+      hide_internal_paths (manager, error);
+      g_task_return_error (request->caller, g_steal_pointer (&error));
+      return;
+    }
+  g_info ("Image %s (%s) deleted", request->name, request->id);
+  g_task_return_boolean (request->caller, TRUE);
+}
+
+/**
+ * nlx_manager_delete_image_async:
+ *
+ * Deletes an image of the store, in a worker: its record's unlink is
+ * fsynced and its tree, which can be large, removed off the main loop.
+ * Until it is done no server can be created or rebuilt from it.  Errors:
+ * #NLX_DRIVER_ERROR_INVALID_STATE while a server uses it or it is being
+ * deleted, #NLX_DRIVER_ERROR_NOT_FOUND.  Finish with
+ * nlx_manager_change_finish().
+ */
+void
+nlx_manager_delete_image_async (NlxManager *manager,
+                                const char *ref,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  g_autoptr(GTask) caller = g_task_new (NULL, NULL, callback, user_data);
+  g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
   g_autoptr(NlxStoredImage) image = nlx_image_store_lookup (manager->images,
-                                                           ref, error);
-  g_autoptr(GError) local_error = NULL;
+                                                           ref, &error);
+  ImageDelete *request;
   GHashTableIter iter;
   Entry *entry;
 
-  if (image == NULL)
-    return FALSE;
+  g_task_set_source_tag (caller, nlx_manager_delete_image_async);
+  if (image != NULL && g_hash_table_contains (manager->images_deleting,
+                                              image->id))
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                 _("Image %s is being deleted"), image->name);
   g_hash_table_iter_init (&iter, manager->entries);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+  while (image != NULL && error == NULL &&
+         g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
     {
       const char *used = entry->record->instance->image_ref;
 
       if (g_strcmp0 (used, image->id) == 0 || g_strcmp0 (used, image->name) == 0)
-        {
-          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
-                       _("Image %s is in use by server %s; delete the server "
-                         "first"), image->name, entry->record->instance->uuid);
-          return FALSE;
-        }
+        g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                     _("Image %s is in use by server %s; delete the server "
+                       "first"), image->name, entry->record->instance->uuid);
     }
-  if (!nlx_image_store_delete (manager->images, image->id, &local_error))
+  if (error != NULL)
     {
-      g_warning ("Delete of image %s (%s) failed: %s", image->name, image->id,
-                 local_error->message);
-      hide_internal_paths (manager, local_error);
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
+      g_task_return_error (caller, error);
+      return;
     }
-  g_info ("Image %s (%s) deleted", image->name, image->id);
-  return TRUE;
+  g_hash_table_add (manager->images_deleting, g_strdup (image->id));
+  request = g_new0 (ImageDelete, 1);
+  request->manager = manager_ref (manager);
+  request->id = g_strdup (image->id);
+  request->name = g_strdup (image->name);
+  request->caller = g_steal_pointer (&caller);
+  task = g_task_new (NULL, NULL, image_deleted, NULL);
+  g_task_set_task_data (task, request, (GDestroyNotify) image_delete_free);
+  g_task_run_in_thread (task, delete_image_in_thread);
 }

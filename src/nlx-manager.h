@@ -152,8 +152,9 @@ void nlx_manager_import_image_async (NlxManager *manager,
 NlxStoredImage *nlx_manager_import_image_finish (NlxManager *manager,
                                                  GAsyncResult *result,
                                                  GError **error);
-gboolean nlx_manager_delete_image (NlxManager *manager,
-                                   const char *ref,
-                                   GError **error);
+void nlx_manager_delete_image_async (NlxManager *manager,
+                                     const char *ref,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data);
 
 G_END_DECLS
