@@ -53,6 +53,10 @@ typedef struct {
   GQueue deferred;
   /* Created, and not saved yet: nobody sees it. */
   gboolean creating;
+  /* Deleted, its record on its way off the disk (forget()): nothing
+   * changes or saves it any more; it goes, and its address with it,
+   * once the record is gone. */
+  gboolean forgetting;
   /* While committing: the record as it was before the change, which
    * readers see until the change is saved (it may yet be undone). */
   NlxRecord *shown;
@@ -947,6 +951,31 @@ start_action (NlxManager *manager,
   commit (manager, entry, before, job_committed, job);
 }
 
+/* Drops @uuid's entry from memory; the changes waiting for it run, and
+ * find it gone. */
+static void
+remove_entry (NlxManager *manager,
+              const char *uuid)
+{
+  Entry *entry = g_hash_table_lookup (manager->entries, uuid);
+  GQueue waiting = G_QUEUE_INIT;
+  GTask *task;
+
+  if (entry != NULL)
+    {
+      waiting = entry->waiting;
+      g_queue_init (&entry->waiting);
+    }
+  g_hash_table_remove (manager->entries, uuid);
+  while ((task = g_queue_pop_head (&waiting)) != NULL)
+    {
+      Call *call = g_task_get_task_data (task);
+
+      call->run (manager, task);
+      g_object_unref (task);
+    }
+}
+
 typedef struct {
   NlxManager *manager;
   char *uuid;
@@ -963,48 +992,35 @@ forgotten (GObject *source,
 
   if (!nlx_store_delete_finish (manager->store, result, &error))
     g_warning ("Instance %s: %s", forget->uuid, error->message);
-  /* Not if a new instance took the uuid meanwhile. */
-  else if (!g_hash_table_contains (manager->entries, forget->uuid) &&
-           nlx_ipam_lookup (manager->ipam, forget->uuid) != NULL)
+  else if (nlx_ipam_lookup (manager->ipam, forget->uuid) != NULL)
     {
       nlx_ipam_release (manager->ipam, forget->uuid, NULL);
       save_addresses (manager);
     }
+  /* Gone from the API with its address, as one step. */
+  remove_entry (manager, forget->uuid);
   manager_unref (manager);
   g_free (forget->uuid);
   g_free (forget);
 }
 
-/* Drops a deleted instance's record, then its address: a crash in
- * between leaves an address without a record, which the next start
- * releases.  The delete reaches the disk after every save of the record
- * asked for before, so none of them brings it back. */
+/* Drops a deleted instance's record, then its address and its entry: a
+ * crash in between leaves an address without a record, which the next
+ * start releases.  The delete reaches the disk after every save of the
+ * record asked for before, so none of them brings it back, and none is
+ * asked for after (Entry.forgetting). */
 static void
 forget (NlxManager *manager,
         const char *uuid)
 {
   Forget *forget = g_new0 (Forget, 1);
+
   Entry *entry = g_hash_table_lookup (manager->entries, uuid);
-  GQueue waiting = G_QUEUE_INIT;
-  GTask *task;
 
   forget->manager = manager_ref (manager);
   forget->uuid = g_strdup (uuid);
+  entry->forgetting = TRUE;
   nlx_store_delete_async (manager->store, uuid, forgotten, forget);
-  /* Those waiting for the entry find it gone. */
-  if (entry != NULL)
-    {
-      waiting = entry->waiting;
-      g_queue_init (&entry->waiting);
-    }
-  g_hash_table_remove (manager->entries, uuid);
-  while ((task = g_queue_pop_head (&waiting)) != NULL)
-    {
-      Call *call = g_task_get_task_data (task);
-
-      call->run (manager, task);
-      g_object_unref (task);
-    }
 }
 
 static gboolean retry_sync (gpointer data);
@@ -1275,7 +1291,7 @@ apply_sync (NlxManager *manager,
       /* A record being committed changes only when that is done (a
        * later sync sees it). */
       if (entry == NULL || entry->generation != result->generation ||
-          entry->committing)
+          entry->committing || entry->forgetting)
         continue;
       if (entry->awaiting_hypervisor)
         {
@@ -1440,7 +1456,7 @@ resume (NlxManager *manager,
   Entry *entry;
 
   while ((entry = g_hash_table_lookup (manager->entries, key)) != NULL &&
-         !entry->committing)
+         !entry->committing && !entry->forgetting)
     {
       Job *job = g_queue_pop_head (&entry->deferred);
       GTask *task;
@@ -1473,7 +1489,8 @@ start_call (NlxManager *manager,
 
       entry = g_hash_table_lookup (manager->entries, lower);
     }
-  if (entry != NULL && (entry->committing || entry->deferred.length > 0 ||
+  if (entry != NULL && (entry->committing || entry->forgetting ||
+                        entry->deferred.length > 0 ||
                         entry->waiting.length > 0))
     {
       g_queue_push_tail (&entry->waiting, g_object_ref (task));
@@ -1525,7 +1542,7 @@ retry_saves (gpointer data)
   g_clear_pointer (&manager->save_source, g_source_unref);
   g_hash_table_iter_init (&iter, manager->entries);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
-    if (entry->unsaved && !entry->committing)
+    if (entry->unsaved && !entry->committing && !entry->forgetting)
       save (manager, entry);
   if (manager->addresses_unsaved)
     save_addresses (manager);
@@ -2292,7 +2309,7 @@ created (NlxManager *manager,
       /* Nobody saw it: it goes as if it never came. */
       if (entry != NULL)
         {
-          g_hash_table_remove (manager->entries, call->uuid);
+          remove_entry (manager, call->uuid);
           nlx_ipam_release (manager->ipam, call->uuid, NULL);
           save_addresses (manager);
         }

@@ -186,7 +186,8 @@ nlx_store_free (NlxStore *store)
  * @held: whether writes wait
  *
  * For tests: while held, the writer writes nothing, as a disk that has
- * not answered yet; what is asked for queues up.  Stopping releases it.
+ * not answered yet; what is asked for queues up.  nlx_store_free()
+ * releases it; nlx_store_flush() waits for it to be released.
  */
 void
 nlx_store_hold (NlxStore *store,

@@ -1260,6 +1260,54 @@ test_addresses (Fixture *f,
   nlx_test_delete_and_wait (f->session, ids->pdata[0]);
 }
 
+/* A deleted server leaves the API when its record has left the disk,
+ * and its address with it: held while the record's delete waits for the
+ * disk (the store's writer held), free as soon as the server answers
+ * 404.  Before, the server answered 404 while its record was still on
+ * disk and its address held, and the next server got another one. */
+static void
+test_delete_frees_address (Fixture *f,
+                           gconstpointer data)
+{
+  g_autofree char *id = nlx_test_create (f->session, "leaving", "test-image",
+                                         NULL);
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  g_autofree char *record = g_strdup_printf ("%s/state/records/%s.json",
+                                             f->dir, id);
+  g_autofree char *address = NULL;
+  g_autofree char *next = NULL;
+  g_autofree char *next_address = NULL;
+  NlxStore *store = nlx_manager_get_store (f->manager);
+  gint64 deadline;
+
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  address = address_of (f, id);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", path, NULL, NULL), ==,
+                   204);
+  nlx_store_flush (store);
+  /* The delete runs ([fake] delay_ms); its end queues the record's
+   * removal, which waits. */
+  nlx_store_hold (store, TRUE);
+  wait_for_pending_writes (f, 1);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", path, NULL, NULL), ==,
+                   200);
+  g_assert_true (g_file_test (record, G_FILE_TEST_EXISTS));
+  nlx_store_hold (store, FALSE);
+
+  deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+  while (nlx_test_call (f->session, "GET", path, NULL, NULL) != 404)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (10 * 1000);
+    }
+  g_assert_false (g_file_test (record, G_FILE_TEST_EXISTS));
+  next = nlx_test_create (f->session, "arriving", "test-image", NULL);
+  next_address = address_of (f, next);
+  g_assert_cmpstr (next_address, ==, address);
+  nlx_test_wait_for_status (f->session, next, "ACTIVE");
+  nlx_test_delete_and_wait (f->session, next);
+}
+
 /* ---- reconciliation and quarantine ---------------------------------------- */
 
 /* Rewrites @id's record on disk with @member set to @value. */
@@ -2896,6 +2944,8 @@ main (int argc,
   ADD ("/nlx/api/servers/restart", test_restart, NULL);
   ADD ("/nlx/api/servers/save-failure", test_save_failure, NULL);
   ADD ("/nlx/api/servers/saves-off-the-loop", test_saves_off_the_loop, NULL);
+  ADD ("/nlx/api/servers/delete-frees-address", test_delete_frees_address,
+       "[network]\nbridge = " BRIDGE "\ncidr = 10.251.200.0/29\n");
   ADD ("/nlx/api/servers/addresses", test_addresses,
        "[network]\nbridge = " BRIDGE "\ncidr = 10.251.200.0/29\n");
   ADD ("/nlx/api/servers/stale-build-record", test_stale_build_record,
