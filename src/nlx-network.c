@@ -1063,6 +1063,9 @@ struct _NlxIpam {
   guint32 range_end_addr;
   GHashTable *by_uuid;  /* uuid → Allocation (owned) */
   GHashTable *by_addr;  /* GUINT_TO_POINTER (addr) → Allocation */
+  /* The caller writes the file (nlx_ipam_to_data()): changes are made in
+   * memory only. */
+  gboolean deferred;
 };
 
 void
@@ -1126,40 +1129,20 @@ sorted_allocations (NlxIpam *ipam)
   return sorted;
 }
 
-static gboolean
-sync_directory (const char *path,
-                GError **error)
-{
-  g_autofree char *dir = g_path_get_dirname (path);
-  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  int saved_errno;
-
-  if (fd >= 0 && fsync (fd) == 0)
-    {
-      close (fd);
-      return TRUE;
-    }
-  saved_errno = errno;
-  if (fd >= 0)
-    close (fd);
-  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-               _("Cannot flush directory %s to disk: %s"), dir,
-               g_strerror (saved_errno));
-  return FALSE;
-}
-
-/* Writes every allocation, sorted by address so that a person can read
- * the file; the rename makes the new file visible whole, and syncing the
- * directory makes the rename itself survive a power cut. */
-static gboolean
-ipam_save (NlxIpam *ipam,
-           GError **error)
+/**
+ * nlx_ipam_to_data:
+ *
+ * The allocation file's text, as memory has it: every allocation, sorted
+ * by address so that a person can read the file.
+ *
+ * Returns: (transfer full): the text
+ */
+char *
+nlx_ipam_to_data (NlxIpam *ipam)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(GPtrArray) sorted = sorted_allocations (ipam);
   g_autoptr(JsonNode) root = NULL;
-  g_autofree char *data = NULL;
-  g_autoptr(GError) local_error = NULL;
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "version");
@@ -1178,13 +1161,50 @@ ipam_save (NlxIpam *ipam,
   json_builder_end_object (builder);
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
-  data = json_to_string (root, TRUE);
+  return json_to_string (root, TRUE);
+}
 
+/* The allocation file's path. */
+const char *
+nlx_ipam_get_path (NlxIpam *ipam)
+{
+  return ipam->path;
+}
+
+/**
+ * nlx_ipam_set_deferred:
+ * @deferred: whether the caller writes the file
+ *
+ * From now on, allocate, reserve and release change the allocations in
+ * memory only, and the caller writes nlx_ipam_to_data() to
+ * nlx_ipam_get_path() durably (the compute daemon's record store does,
+ * off its main loop).  The records are the truth the file is rebuilt
+ * from at every start, so a write that is late or lost loses nothing.
+ */
+void
+nlx_ipam_set_deferred (NlxIpam *ipam,
+                       gboolean deferred)
+{
+  ipam->deferred = deferred;
+}
+
+/* The rename makes the new file visible whole, and the fsync of the
+ * directory (nlx_file_set_contents_full()) makes the rename itself survive
+ * a power cut. */
+static gboolean
+ipam_save (NlxIpam *ipam,
+           GError **error)
+{
+  g_autofree char *data = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (ipam->deferred)
+    return TRUE;
+  data = nlx_ipam_to_data (ipam);
   if (!nlx_file_set_contents_full (ipam->path, data, -1,
                                    G_FILE_SET_CONTENTS_CONSISTENT |
                                    G_FILE_SET_CONTENTS_DURABLE,
-                                   0600, &local_error) ||
-      !sync_directory (ipam->path, &local_error))
+                                   0600, &local_error))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("Cannot save the address allocations to %s: %s"),
