@@ -40,6 +40,8 @@
 #include "nlx-file.h"
 #include "nlx-lxc-error.h"
 
+#include "nlx-bench.h"
+
 #define EXIT_SKIP 77
 #define EXIT_USAGE 2
 #define URI "lxc:///"
@@ -88,7 +90,6 @@
 #endif
 #define MKROOTFS NLX_ABS_TOP_SRCDIR "/tools/mkrootfs"
 #define LIBVIRTD_SERVICE NLX_ABS_TOP_SRCDIR "/tools/libvirtd-service"
-#define DAEMON NLX_ABS_TOP_BUILDDIR "/src/nova-lxc-compute"
 
 static int opt_duration = 600;
 static int opt_kills = -1;
@@ -611,13 +612,6 @@ wait_libvirt (guint timeout_s)
 
 /* ---- the daemon ---------------------------------------------------------- */
 
-static void
-daemon_child_setup (gpointer data)
-{
-  setpgid (0, 0);
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
-}
-
 /* A free port on 127.0.0.1, asked of the kernel. */
 static guint
 free_port (void)
@@ -713,67 +707,13 @@ static gboolean
 daemon_start (Soak *soak,
               GError **error)
 {
-  const char *argv[] = { DAEMON, "--config", soak->config_path, NULL };
-  gint64 deadline = g_get_monotonic_time () +
-                    DAEMON_START_TIMEOUT_S * G_USEC_PER_SEC;
-  g_autoptr(Client) client = NULL;
-  int log_fd;
-  gboolean ok;
-
-  if (!g_file_test (DAEMON, G_FILE_TEST_IS_EXECUTABLE))
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                   "%s is not built; run make first", DAEMON);
-      return FALSE;
-    }
-  log_fd = open (soak->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                 0600);
-  if (log_fd < 0)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "Cannot open %s: %s", soak->log_path,
-                   g_strerror (saved_errno));
-      return FALSE;
-    }
-  ok = g_spawn_async_with_fds (NULL, (char **) argv, NULL,
-                               G_SPAWN_DO_NOT_REAP_CHILD |
-                               G_SPAWN_STDIN_FROM_DEV_NULL,
-                               daemon_child_setup, NULL, &soak->daemon, -1,
-                               log_fd, log_fd, error);
-  close (log_fd);
-  if (!ok)
+  if (!nlx_bench_daemon_start (soak->config_path, soak->socket_path,
+                               soak->log_path, TRUE, DAEMON_START_TIMEOUT_S,
+                               &interrupted, &soak->daemon, error))
     return FALSE;
   soak->daemon_starts++;
   soak->requests_at_last_start = total_requests (soak);
-
-  client = client_new (soak, FALSE);
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autoptr(SoupMessage) msg = soup_message_new ("GET",
-                                                     "http://localhost/v2.1");
-      g_autoptr(GBytes) bytes = NULL;
-      int status = 0;
-
-      if (!daemon_alive (soak, &status))
-        {
-          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                       "nova-lxc-compute exited at start (wait status %d); "
-                       "see its log, below", status);
-          return FALSE;
-        }
-      /* Not through client_call: refusals here are expected. */
-      if (g_file_test (soak->socket_path, G_FILE_TEST_EXISTS))
-        bytes = soup_session_send_and_read (client->session, msg, NULL, NULL);
-      if (bytes != NULL && soup_message_get_status (msg) == SOUP_STATUS_OK)
-        return TRUE;
-      g_usleep (50 * 1000);
-    }
-  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-               "nova-lxc-compute did not answer on %s within %d s",
-               soak->socket_path, DAEMON_START_TIMEOUT_S);
-  return FALSE;
+  return TRUE;
 }
 
 static void
