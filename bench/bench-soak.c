@@ -1274,8 +1274,19 @@ slot_operate (Client *client,
     return !started_first;
   if (status == SOUP_STATUS_NOT_FOUND && op == OP_DELETE)
     return TRUE;
-  /* Content the store holds already (issue 12, item 5): counted, and
-   * trying again would not change the content. */
+  /* A tenant's answer never shows where the daemon keeps things. */
+  if (status >= 400)
+    {
+      g_autofree char *message = fault_message (reply);
+
+      if (strstr (message, soak->tmp_dir) != NULL)
+        problem (soak, "%s %s (%s) answered %u naming a host path: %s",
+                 method, path, op_names[op], status, message);
+      else if (status == SOUP_STATUS_CONFLICT && op == OP_SNAPSHOT)
+        note (soak, "createImage of %s: 409 %s", slot->id, message);
+    }
+  /* Busy (a retry after a lost answer finds the first still running):
+   * counted, and the cycle goes on. */
   if (status == SOUP_STATUS_CONFLICT && op == OP_SNAPSHOT)
     return TRUE;
   if (status == SOUP_STATUS_CONFLICT || status == SOUP_STATUS_SERVICE_UNAVAILABLE)
@@ -1427,7 +1438,8 @@ typedef struct {
   int records;
   int record_temporaries;
   int addresses;
-  int images;
+  int images;                   /* records in state/images/records */
+  int trees;                    /* other entries of state/images */
   int images_listed;            /* nlxsoak-* images the API lists */
   int scratch;                  /* entries of state/snapshots */
   int volumes;
@@ -1742,6 +1754,7 @@ measure (Soak *soak,
                                               "images", NULL);
   g_autofree char *scratch = g_build_filename (soak->tmp_dir, "state",
                                                "snapshots", NULL);
+  g_autofree char *image_records = g_build_filename (images, "records", NULL);
   g_autofree char *bridge = g_build_filename ("/sys/class/net", soak->bridge,
                                               NULL);
   g_autoptr(GPtrArray) uuids = NULL;
@@ -1780,7 +1793,13 @@ measure (Soak *soak,
     }
   figures->records = count_dir (records, ".json", &figures->record_temporaries);
   figures->addresses = count_addresses (soak);
-  figures->images = count_dir (images, NULL, NULL);
+  /* The store keeps an image as a record in records/ and its tree as
+   * images/<sha256>, which images of the same content share; records/
+   * itself is no image (counted as one, it looked like an image the API
+   * did not list). */
+  figures->images = count_dir (image_records, ".json", NULL);
+  figures->trees = count_dir (images, NULL, NULL) -
+                   (g_file_test (image_records, G_FILE_TEST_IS_DIR) ? 1 : 0);
   figures->scratch = count_dir (scratch, NULL, NULL);
   if (with_daemon)
     {
@@ -1931,7 +1950,9 @@ print_start (const Figures *f)
   g_print ("%-30s %10d   %d\n", "mounts under the run's dirs", f->mounts,
            MOUNTS_PER_SERVER * f->live);
   g_print ("%-30s %10d   %d\n", "veths nlx-XXXXXXXX", f->veths, f->active);
-  g_print ("%-30s %10d\n", "store images", f->images);
+  g_print ("%-30s %10d   %d listed\n", "store images", f->images,
+           f->images_listed);
+  g_print ("%-30s %10d   <= images\n", "store trees", f->trees);
   g_print ("%-30s %10u\n", "requests answered", f->counts.requests);
   g_print ("%-30s %10u\n", "operations answered 2xx",
            ops_total (&f->counts, TRUE));
@@ -1992,6 +2013,8 @@ print_table (Soak *soak,
        e->veths == e->active && c->veths == 0);
   row (&v, "store images (snapshots)", s->images, e->images, c->images,
        listed, e->images == e->images_listed && c->images == 0);
+  row (&v, "store trees", s->trees, e->trees, c->trees, "<= images; then 0",
+       e->trees <= e->images && c->trees == 0);
   row (&v, "snapshot scratch (snapshots/)", s->scratch, e->scratch,
        c->scratch, "0", e->scratch == 0 && c->scratch == 0);
   row (&v, "servers libvirt contradicts", s->contradicted, e->contradicted,
