@@ -1005,8 +1005,15 @@ wait_init_known (NlxDriverState *state,
           return FALSE;
         }
       g_clear_error (&last);
-      known = active < 0 ? -1 : libvirt_knows_init (*dom, init_pid (*dom),
-                                                    &last);
+      if (active < 0)
+        {
+          /* libvirtd restarting: the outcome is for the next look. */
+          g_set_error (&last, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_UNAVAILABLE,
+                       _("libvirt does not answer"));
+          known = -1;
+        }
+      else
+        known = libvirt_knows_init (*dom, init_pid (*dom), &last);
       if (known == 1)
         {
           gint64 waited = g_get_monotonic_time () - start;
