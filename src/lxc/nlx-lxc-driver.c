@@ -1113,8 +1113,13 @@ remount (gpointer data,
   g_autoptr(GError) error = NULL;
   g_autoptr(virDomain) dom = NULL;
   g_autoptr(NlxLxcMetadata) metadata = NULL;
+  g_autofree char *dir = instance_dir (state, uuid);
 
   if (state->remount_closed)
+    return;
+  /* Named like ours, but another compute service's (another
+   * instances_path): its own daemon mounts its volumes again. */
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
     return;
   dom = lookup (state, uuid, &error);
   if (dom == NULL || (metadata = read_metadata (dom, &error)) == NULL)
