@@ -40,8 +40,10 @@
 #define DEFAULT_SOFT_REBOOT_TIMEOUT_S 120
 #define INIT_START_TIMEOUT_US (30 * G_USEC_PER_SEC)
 /* How long a start waits for libvirt to learn the pid of the new init
- * (see wait_init_known()), and a volume change before it answers 409. */
-#define INIT_KNOWN_TIMEOUT_US (30 * G_USEC_PER_SEC)
+ * (see wait_init_known()), then after starting it once more, and a volume
+ * change before it answers 409. */
+#define INIT_KNOWN_TIMEOUT_US (10 * G_USEC_PER_SEC)
+#define INIT_KNOWN_RETRY_TIMEOUT_US (20 * G_USEC_PER_SEC)
 #define INIT_KNOWN_VOLUME_TIMEOUT_US (10 * G_USEC_PER_SEC)
 #define POLL_INTERVAL_US (20 * 1000)
 
@@ -1083,10 +1085,32 @@ start_instance (NlxDriverState *state,
    * the instance ACTIVE from then on. */
   held = dom;
   virDomainRef (held);
-  if (mount_volumes (state, dom, uuid, metadata, &local_error) &&
-      wait_init_known (state, &held, uuid, INIT_KNOWN_TIMEOUT_US,
-                       NLX_DRIVER_ERROR_FAILED, &local_error))
-    return TRUE;
+  for (guint attempt = 0; ; attempt++)
+    {
+      if (!mount_volumes (state, dom, uuid, metadata, &local_error))
+        break;
+      if (wait_init_known (state, &held, uuid,
+                           attempt == 0 ? INIT_KNOWN_TIMEOUT_US
+                                        : INIT_KNOWN_RETRY_TIMEOUT_US,
+                           NLX_DRIVER_ERROR_FAILED, &local_error))
+        return TRUE;
+      if (attempt > 0 ||
+          g_error_matches (local_error, NLX_DRIVER_ERROR,
+                           NLX_DRIVER_ERROR_UNAVAILABLE) ||
+          is_active (state, &held, uuid) != 1)
+        break;
+      /* Seen under bench-soak: libvirtd closed its monitor connection to
+       * the new controller as it started (the controller logs "End of
+       * file while reading data"), so the init pid never reached it and
+       * never would.  A second start gets a new controller. */
+      g_warning ("Instance %s: libvirt did not learn the pid of its new "
+                 "init within %d s; starting it again", uuid,
+                 (int) (INIT_KNOWN_TIMEOUT_US / G_USEC_PER_SEC));
+      g_clear_error (&local_error);
+      stop_now (dom, uuid, NULL);
+      if (!start_domain (dom, uuid, &local_error))
+        break;
+    }
   /* libvirtd gone: how the start ended is for the next look to say. */
   if (!g_error_matches (local_error, NLX_DRIVER_ERROR,
                         NLX_DRIVER_ERROR_UNAVAILABLE))
