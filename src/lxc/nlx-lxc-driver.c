@@ -14,9 +14,11 @@
 #include <glib/gstdio.h>
 #include <gmodule.h>
 #include <libvirt/libvirt.h>
+#include <libvirt/libvirt-lxc.h>
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include "nlx-archive.h"
@@ -40,6 +42,12 @@
 /* Nova's [libvirt] wait_soft_reboot_seconds */
 #define DEFAULT_SOFT_REBOOT_TIMEOUT_S 120
 #define INIT_START_TIMEOUT_US (30 * G_USEC_PER_SEC)
+/* How long a start waits for libvirt to learn the pid of the new init
+ * (see wait_init_known()), then after starting it once more, and a volume
+ * change before it answers 409. */
+#define INIT_KNOWN_TIMEOUT_US (10 * G_USEC_PER_SEC)
+#define INIT_KNOWN_RETRY_TIMEOUT_US (20 * G_USEC_PER_SEC)
+#define INIT_KNOWN_VOLUME_TIMEOUT_US (10 * G_USEC_PER_SEC)
 #define POLL_INTERVAL_US (20 * 1000)
 
 /* How often running instances' consoles are drained into their logs: the
@@ -410,6 +418,51 @@ init_pid (virDomainPtr dom)
     return 0;
   pid = g_ascii_strtoull (children, NULL, 10);
   return pid > 0 && pid <= G_MAXINT ? (pid_t) pid : 0;
+}
+
+/* Whether libvirt knows @init as @dom's init.  libvirt attaches and
+ * detaches disks in the mount namespace of the init pid it keeps, which
+ * the domain's libvirt_lxc controller reports over its monitor a moment
+ * after init runs (seconds, under load): until then it is 0 for a domain
+ * started for the first time (attach and detach fail with "Cannot attach
+ * disk until init PID is known"), or the pid of the previous boot's init,
+ * now gone, after a restart (they fail with "Kernel does not provide
+ * mount namespace").  virDomainLxcOpenNamespace() hands back the
+ * namespaces of the init libvirt knows: it knows @init once their mount
+ * namespace is @init's.  1 yes, 0 not yet, -1 libvirt failed (@error). */
+static int
+libvirt_knows_init (virDomainPtr dom,
+                    pid_t init,
+                    GError **error)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/ns/mnt", (int) init);
+  int *fds = NULL;
+  struct stat want;
+  int known = 0;
+  int n;
+
+  if (init <= 0 || stat (path, &want) < 0)
+    return 0;
+  n = virDomainLxcOpenNamespace (dom, &fds, 0);
+  if (n < 0)
+    {
+      /* "Init pid is not yet available" */
+      if (nlx_lxc_error_last_is (VIR_ERR_OPERATION_INVALID))
+        return 0;
+      nlx_lxc_error_from_libvirt (error);
+      return -1;
+    }
+  for (int i = 0; i < n; i++)
+    {
+      struct stat st;
+
+      if (fstat (fds[i], &st) == 0 && st.st_dev == want.st_dev &&
+          st.st_ino == want.st_ino)
+        known = 1;
+      close (fds[i]);
+    }
+  free (fds);
+  return known;
 }
 
 static gboolean
@@ -867,6 +920,32 @@ change_disk (virDomainPtr dom,
   if (rc < 0)
     {
       nlx_lxc_error_from_libvirt (error);
+      /* The container restarted (its own reboot) since the caller
+       * checked, and libvirt does not know the new init yet: a race the
+       * caller can retry, not a failure (see libvirt_knows_init()). */
+      if ((flags & VIR_DOMAIN_AFFECT_LIVE) && virDomainIsActive (dom) == 1 &&
+          libvirt_knows_init (dom, init_pid (dom), NULL) == 0)
+        {
+          g_autoptr(GError) cause = g_steal_pointer (error);
+          char uuid[VIR_UUID_STRING_BUFLEN] = "";
+
+          virDomainGetUUIDString (dom, uuid);
+          if (attach)
+            g_set_error (error, NLX_DRIVER_ERROR,
+                         NLX_DRIVER_ERROR_INVALID_STATE,
+                         _("Instance %s has just restarted and libvirt does "
+                           "not know its new init yet, so %s cannot be "
+                           "attached now; retry in a few seconds (libvirt "
+                           "said: %s)"), uuid, device, cause->message);
+          else
+            g_set_error (error, NLX_DRIVER_ERROR,
+                         NLX_DRIVER_ERROR_INVALID_STATE,
+                         _("Instance %s has just restarted and libvirt does "
+                           "not know its new init yet, so %s cannot be "
+                           "detached now; retry in a few seconds (libvirt "
+                           "said: %s)"), uuid, device, cause->message);
+          return FALSE;
+        }
       g_prefix_error (error, attach ? _("Cannot attach %s to domain %s: ")
                                     : _("Cannot detach %s from domain %s: "),
                       device, virDomainGetName (dom));
@@ -983,6 +1062,79 @@ mount_volumes (NlxDriverState *state,
   return TRUE;
 }
 
+/* Waits up to @timeout_us for libvirt to know the init of running
+ * domain *@dom (libvirt_knows_init()), so that its disks can be attached
+ * and detached.  A libvirtd restart meanwhile is waited out: the domain
+ * is looked up again on the new connection.  Fails with @code, saying
+ * what to do, when the time runs out or the domain stops. */
+static gboolean
+wait_init_known (NlxDriverState *state,
+                 virDomainPtr *dom,
+                 const char *uuid,
+                 gint64 timeout_us,
+                 NlxDriverError code,
+                 GError **error)
+{
+  gint64 start = g_get_monotonic_time ();
+  gint64 deadline = start + timeout_us;
+  g_autoptr(GError) last = NULL;
+
+  for (;;)
+    {
+      int active = is_active (state, dom, uuid);
+      int known;
+
+      if (active == 0)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, code,
+                       _("Instance %s stopped while starting: its init "
+                         "program exited. See /var/log/libvirt/lxc/%s.log "
+                         "and the console log"),
+                       uuid, virDomainGetName (*dom));
+          return FALSE;
+        }
+      g_clear_error (&last);
+      if (active < 0)
+        {
+          /* libvirtd restarting: the outcome is for the next look. */
+          g_set_error (&last, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_UNAVAILABLE,
+                       _("libvirt does not answer"));
+          known = -1;
+        }
+      else
+        known = libvirt_knows_init (*dom, init_pid (*dom), &last);
+      if (known == 1)
+        {
+          gint64 waited = g_get_monotonic_time () - start;
+
+          if (waited > 100 * 1000)
+            g_debug ("Instance %s: libvirt knew its init after %" G_GINT64_FORMAT
+                     " ms", uuid, waited / 1000);
+          return TRUE;
+        }
+      if (g_get_monotonic_time () >= deadline)
+        break;
+      g_usleep (5 * 1000);
+    }
+  if (last != NULL && g_error_matches (last, NLX_DRIVER_ERROR,
+                                       NLX_DRIVER_ERROR_UNAVAILABLE))
+    {
+      g_prefix_error (&last, _("Cannot tell whether libvirt knows the init "
+                               "of instance %s: "), uuid);
+      g_propagate_error (error, g_steal_pointer (&last));
+      return FALSE;
+    }
+  g_set_error (error, NLX_DRIVER_ERROR, code,
+               _("Instance %s is still starting: libvirt has not learnt the "
+                 "pid of its init within %d s, and cannot attach or detach "
+                 "its volumes until it has; retry in a few seconds (if it "
+                 "persists, see /var/log/libvirt/lxc/%s.log)%s%s"),
+               uuid, (int) (timeout_us / G_USEC_PER_SEC),
+               virDomainGetName (*dom), last ? ": " : "",
+               last ? last->message : "");
+  return FALSE;
+}
+
 static gboolean
 start_domain (virDomainPtr dom,
               const char *uuid,
@@ -1022,6 +1174,8 @@ start_instance (NlxDriverState *state,
                 GError **error)
 {
   g_autoptr(NlxLxcMetadata) metadata = read_metadata (dom, error);
+  g_autoptr(virDomain) held = NULL;
+  g_autoptr(GError) local_error = NULL;
 
   if (metadata == NULL || !prepare_volumes (state, dom, uuid, metadata, error) ||
       (metadata->vif != NULL &&
@@ -1030,17 +1184,49 @@ start_instance (NlxDriverState *state,
         !add_port_filter (uuid, metadata->vif, error))) ||
       !start_domain (dom, uuid, error))
     return FALSE;
-  if (apply_limits (state, dom, uuid, metadata, error) &&
-      wait_for_image_init (dom, uuid, error) &&
-      mount_volumes (state, dom, uuid, metadata, error))
-    return TRUE;
-  stop_now (dom, uuid, NULL);
+  /* Done only once libvirt can attach and detach disks: the API shows
+   * the instance ACTIVE from then on. */
+  held = dom;
+  virDomainRef (held);
+  for (guint attempt = 0; ; attempt++)
+    {
+      if (!apply_limits (state, dom, uuid, metadata, &local_error) ||
+          !wait_for_image_init (dom, uuid, &local_error) ||
+          !mount_volumes (state, dom, uuid, metadata, &local_error))
+        break;
+      if (wait_init_known (state, &held, uuid,
+                           attempt == 0 ? INIT_KNOWN_TIMEOUT_US
+                                        : INIT_KNOWN_RETRY_TIMEOUT_US,
+                           NLX_DRIVER_ERROR_FAILED, &local_error))
+        return TRUE;
+      if (attempt > 0 ||
+          g_error_matches (local_error, NLX_DRIVER_ERROR,
+                           NLX_DRIVER_ERROR_UNAVAILABLE) ||
+          is_active (state, &held, uuid) != 1)
+        break;
+      /* Seen under bench-soak: libvirtd closed its monitor connection to
+       * the new controller as it started (the controller logs "End of
+       * file while reading data"), so the init pid never reached it and
+       * never would.  A second start gets a new controller. */
+      g_warning ("Instance %s: libvirt did not learn the pid of its new "
+                 "init within %d s; starting it again", uuid,
+                 (int) (INIT_KNOWN_TIMEOUT_US / G_USEC_PER_SEC));
+      g_clear_error (&local_error);
+      stop_now (dom, uuid, NULL);
+      if (!start_domain (dom, uuid, &local_error))
+        break;
+    }
+  /* libvirtd gone: how the start ended is for the next look to say. */
+  if (!g_error_matches (local_error, NLX_DRIVER_ERROR,
+                        NLX_DRIVER_ERROR_UNAVAILABLE))
+    stop_now (dom, uuid, NULL);
+  g_propagate_error (error, g_steal_pointer (&local_error));
   return FALSE;
 }
 
 /* The remount worker: applies @uuid's pids limit to, and mounts its
- * volumes in, the new container its init's reboot made.  The domain is looked up again, since a handle's
- * id (the controller's pid) is the one from lookup time, and the mounts
+ * volumes in, the new container its init's reboot made.  The domain is
+ * looked up again, since a handle's id (the controller's pid) is the one from lookup time, and the mounts
  * go into the mount namespace of the new controller's child, the new
  * init, once it has exec'd (before that the container's root is not
  * set up, and a mount made there would be lost).  A volume that cannot
@@ -1057,6 +1243,7 @@ remount (gpointer data,
   g_autoptr(virDomain) dom = NULL;
   g_autoptr(NlxLxcMetadata) metadata = NULL;
 
+  /* Only this daemon's instances get here (on_reboot() asks is_mine()). */
   if (state->remount_closed)
     return;
   dom = lookup (state, uuid, &error);
@@ -2306,6 +2493,11 @@ lxc_attach_volume (NlxDriverState *state,
       return FALSE;
     }
 
+  /* Nothing is made before libvirt can attach the disk. */
+  if (virDomainIsActive (dom) == 1 &&
+      !wait_init_known (state, &dom, uuid, INIT_KNOWN_VOLUME_TIMEOUT_US,
+                        NLX_DRIVER_ERROR_INVALID_STATE, error))
+    return FALSE;
   loop = nlx_lxc_volume_setup (state->volumes, uuid, attachment, &created,
                                error);
   if (loop == NULL)
@@ -2409,6 +2601,11 @@ undo_attachment (NlxDriverState *state,
     mount_path = kept->mount_path;
 
   active = virDomainIsActive (dom) == 1;
+  /* Nothing is undone before libvirt can detach the disk. */
+  if (active &&
+      !wait_init_known (state, &dom, uuid, INIT_KNOWN_VOLUME_TIMEOUT_US,
+                        NLX_DRIVER_ERROR_INVALID_STATE, error))
+    return FALSE;
   if (active && mount_path != NULL &&
       !undo_step (nlx_umount_in_namespace (init_pid (dom), mount_path,
                                            &local_error),
