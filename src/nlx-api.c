@@ -25,6 +25,8 @@
 #define API_VERSION "2.1"
 /* The flavor extra spec of instances without a user namespace. */
 #define NLX_API_PRIVILEGED_SPEC "nova_lxc:privileged"
+/* The flavor extra spec of instances without the default seccomp filter. */
+#define NLX_API_SECCOMP_SPEC "nova_lxc:seccomp"
 /* As Nova's metadata items, and the instance document's. */
 #define NLX_API_METADATA_ITEM_MAX 255
 
@@ -812,6 +814,8 @@ instance_from_request (Request *request,
       json_builder_set_member_name (builder, "privileged");
       json_builder_add_boolean_value (builder, TRUE);
     }
+  if (flavor->seccomp_unconfined)
+    add_string (builder, "seccomp", NLX_SECCOMP_UNCONFINED);
   json_builder_end_object (builder);
   if (image_ref != NULL)
     add_string (builder, "image_ref", image_ref);
@@ -1534,6 +1538,8 @@ add_flavor (JsonBuilder *builder,
       json_builder_begin_object (builder);
       if (flavor->privileged)
         add_string (builder, NLX_API_PRIVILEGED_SPEC, "true");
+      if (flavor->seccomp_unconfined)
+        add_string (builder, NLX_API_SECCOMP_SPEC, NLX_SECCOMP_UNCONFINED);
       json_builder_end_object (builder);
     }
   add_links (builder, request, "flavors", flavor->name);

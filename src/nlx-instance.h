@@ -19,6 +19,9 @@ G_BEGIN_DECLS
  * NlxFlavor:
  * @privileged: run without a user namespace (root inside is root on the
  *   host); an operator's opt-out, off by default
+ * @seccomp_unconfined: run without the default seccomp filter (flavor
+ *   extra spec nova_lxc:seccomp=unconfined); an operator's opt-out, off
+ *   by default
  */
 typedef struct {
   char *name;
@@ -26,7 +29,12 @@ typedef struct {
   guint memory_mb;
   guint root_gb;
   gboolean privileged;
+  gboolean seccomp_unconfined;
 } NlxFlavor;
+
+/* The values of a flavor's seccomp setting (nova_lxc:seccomp). */
+#define NLX_SECCOMP_DEFAULT "default"
+#define NLX_SECCOMP_UNCONFINED "unconfined"
 
 /**
  * NlxInstance:

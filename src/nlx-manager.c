@@ -2075,6 +2075,7 @@ nlx_manager_rebuild (NlxManager *manager,
                                               current->vif->gateway)
                                : NULL;
   instance->flavor.privileged = current->flavor.privileged;
+  instance->flavor.seccomp_unconfined = current->flavor.seccomp_unconfined;
   g_date_time_unref (instance->created_at);
   instance->created_at = g_date_time_ref (current->created_at);
 

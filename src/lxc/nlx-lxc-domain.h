@@ -13,6 +13,13 @@ G_BEGIN_DECLS
 
 #define NLX_LXC_DEFAULT_INIT "/sbin/init"
 
+/* Where the sandbox directory (nova-lxc-init alone) is mounted read-only
+ * inside every instance: in the container's own /dev tmpfs, which libvirt
+ * sets up before the domain's other mounts, so that nothing is written
+ * into the instance's root. */
+#define NLX_LXC_SANDBOX_MOUNT "/dev/.nova-lxc"
+#define NLX_LXC_SANDBOX_PROGRAM "nova-lxc-init"
+
 /**
  * NlxLxcMetadata:
  * @shutdown_signal: (nullable): signal name init takes as "power off";
@@ -62,6 +69,11 @@ char *nlx_lxc_veth_name (const char *uuid);
  * @uid_map: (nullable) (element-type NlxIdMapRange): the user namespace's
  *   uid map; %NULL for a privileged instance, which has none
  * @gid_map: (nullable) (element-type NlxIdMapRange): its gid map
+ * @sandbox_dir: (nullable): the host directory holding nova-lxc-init,
+ *   which then runs first (a session keyring of the instance's own, the
+ *   seccomp filter, CAP_SYS_ADMIN dropped) and execs init; %NULL runs
+ *   init directly, with CAP_SYS_ADMIN dropped by libvirt
+ * @seccomp: with @sandbox_dir, load the default seccomp filter
  */
 typedef struct {
   const NlxInstance *instance;
@@ -72,6 +84,8 @@ typedef struct {
   const char *root_image;
   GArray *uid_map;
   GArray *gid_map;
+  const char *sandbox_dir;
+  gboolean seccomp;
 } NlxLxcDomainSpec;
 
 char *nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,

@@ -54,6 +54,8 @@ struct _NlxDriverState {
   GArray *gid_map;
   NlxLxcIdmap idmap;
   guint soft_reboot_timeout_s;
+  /* The directory holding nova-lxc-init, mounted into every instance */
+  char *sandbox_dir;
 
   /* The connection is replaced when libvirtd restarts, so operations take
    * their own reference through connection(). */
@@ -848,7 +850,9 @@ prepare_volumes (NlxDriverState *state,
 
   const NlxLxcIdmap *idmap = metadata->privileged ? NULL : &state->idmap;
 
-  if (!nlx_lxc_disk_mount (uuid, dir, error))
+  /* At every start, so directories of an older version close too. */
+  if (!nlx_lxc_instance_dir_make (dir, idmap, error) ||
+      !nlx_lxc_disk_mount (uuid, dir, error))
     return FALSE;
   if (metadata->root_volume != NULL)
     root = nlx_lxc_volume_mount_root (state->volumes, uuid,
@@ -1031,6 +1035,46 @@ check_searchable (const char *path,
     }
 }
 
+/* nova-lxc-init's directory: the build tree's when the running program
+ * lives there (as for driver plugins: tests use what was just built, an
+ * installed program never does), else the installed one.  It is mounted
+ * into every instance, and what it holds runs first in each, so it must
+ * be root's and writable by root only. */
+static char *
+find_sandbox_dir (GError **error)
+{
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *dir = NULL;
+  g_autofree char *program = NULL;
+  GStatBuf dir_st, program_st;
+
+  if (exe != NULL && g_str_has_prefix (exe, NLX_ABS_TOP_BUILDDIR "/"))
+    dir = g_strdup (NLX_ABS_TOP_BUILDDIR "/src/sandbox");
+  else
+    dir = g_strdup (NLX_SANDBOX_DIR);
+  program = g_build_filename (dir, NLX_LXC_SANDBOX_PROGRAM, NULL);
+  if (g_lstat (dir, &dir_st) != 0 || !S_ISDIR (dir_st.st_mode) ||
+      g_lstat (program, &program_st) != 0 || !S_ISREG (program_st.st_mode) ||
+      !(program_st.st_mode & S_IXOTH))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Instances cannot be sandboxed: %s is missing or not an "
+                     "executable file; reinstall nova-lxc"), program);
+      return NULL;
+    }
+  if (dir_st.st_uid != 0 || program_st.st_uid != 0 ||
+      (dir_st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+      (program_st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Instances cannot be sandboxed: %s and %s must be "
+                     "owned by root and writable by root only, since every "
+                     "instance runs it first"), dir, program);
+      return NULL;
+    }
+  return g_steal_pointer (&dir);
+}
+
 /* ---- the driver ------------------------------------------------------- */
 
 static gpointer
@@ -1088,6 +1132,7 @@ lxc_init_host (GKeyFile *config,
   g_autoptr(GArray) uid_map = NULL;
   g_autoptr(GArray) gid_map = NULL;
   NlxLxcIdmap idmap = { -1, 0, 0 };
+  g_autofree char *sandbox_dir = NULL;
   const char *type;
   NlxDriverState *state;
 
@@ -1139,6 +1184,9 @@ lxc_init_host (GKeyFile *config,
 
   if (!check_searchable (real_path, idmap.root_uid, error))
     return NULL;
+  sandbox_dir = find_sandbox_dir (error);
+  if (sandbox_dir == NULL)
+    return NULL;
   idmap.userns_fd = nlx_userns_open (uid_map, gid_map, error);
   if (idmap.userns_fd < 0)
     return NULL;
@@ -1160,6 +1208,7 @@ lxc_init_host (GKeyFile *config,
   state->lifecycle_callback = -1;
   virConnectRegisterCloseCallback (state->conn, on_close, state, NULL);
   state->instances_path = g_steal_pointer (&real_path);
+  state->sandbox_dir = g_steal_pointer (&sandbox_dir);
   state->volumes = g_steal_pointer (&volumes);
   state->uid_map = g_steal_pointer (&uid_map);
   state->gid_map = g_steal_pointer (&gid_map);
@@ -1204,6 +1253,7 @@ lxc_cleanup_host (NlxDriverState *state)
   g_cond_clear (&state->console_cond);
   g_free (state->uri);
   g_free (state->instances_path);
+  g_free (state->sandbox_dir);
   nlx_volume_settings_free (state->volumes);
   g_array_unref (state->uid_map);
   g_array_unref (state->gid_map);
@@ -1495,9 +1545,11 @@ spawn_root (NlxDriverState *state,
   g_autofree char *root = NULL;
   g_autofree char *what = NULL;
 
-  /* The writable layer's own filesystem comes first: the overlay's
-   * upper directory is made on it. */
-  if ((instance->flavor.root_gb > 0 &&
+  /* Closed before anything of the instance is written into it; then
+   * the writable layer's own filesystem: the overlay's upper directory
+   * is made on it. */
+  if (!nlx_lxc_instance_dir_make (dir, idmap, error) ||
+      (instance->flavor.root_gb > 0 &&
        !nlx_lxc_disk_create (dir, instance->flavor.root_gb, error)) ||
       !nlx_lxc_disk_mount (instance->uuid, dir, error))
     return NULL;
@@ -1574,6 +1626,8 @@ lxc_spawn (NlxDriverState *state,
       spec.instance = instance;
       spec.root_dir = root;
       spec.init_path = init;
+      spec.sandbox_dir = state->sandbox_dir;
+      spec.seccomp = !instance->flavor.seccomp_unconfined;
       spec.shutdown_signal = signal;
       spec.disk_sources = (const char * const *) disks->pdata;
       spec.root_image = tree;
