@@ -151,6 +151,11 @@ write_config (Fixture *f)
     "privileged = true\n"
     /* A root disk of its own: writes beyond 1 GiB fail inside. */
     "[flavor m1.quota]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 1\n"
+    /* Without the default seccomp filter: the controls of its tests. */
+    "[flavor m1.unconfined]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
+    "seccomp = unconfined\n"
+    "[flavor m1.privileged-unconfined]\nvcpus = 1\nmemory_mb = 128\n"
+    "root_gb = 0\nprivileged = true\nseccomp = unconfined\n"
     "[image " IMAGE "]\npath = %s\nos_shutdown_signal = SIGUSR2\n"
     "[image " BROKEN_IMAGE "]\npath = %s\nos_init_path = /no/such/init\n"
     "[image " DEAF_IMAGE "]\npath = %s\nos_shutdown_signal = SIGHUP\n%s"
