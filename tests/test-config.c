@@ -21,6 +21,8 @@ test_defaults (void)
 
   /* Nova's classic flavors when the file declares none. */
   tiny = nlx_config_find_flavor (config, "m1.tiny");
+  /* The seccomp filter is on unless a flavor says otherwise. */
+  g_assert_false (tiny->seccomp_unconfined);
   g_assert_nonnull (tiny);
   g_assert_cmpuint (tiny->vcpus, ==, 1);
   g_assert_cmpuint (tiny->memory_mb, ==, 512);
@@ -49,6 +51,7 @@ test_full (void)
     "vcpus = 8\n"
     "memory_mb = 16384\n"
     "root_gb = 0\n"
+    "seccomp = unconfined\n"
     "[image busybox]\n"
     "path = /srv/images/busybox.tar.gz\n"
     "os_shutdown_signal = SIGUSR2\n", &error);
@@ -64,6 +67,7 @@ test_full (void)
   flavor = nlx_config_find_flavor (config, "c1.big");
   g_assert_cmpuint (flavor->vcpus, ==, 8);
   g_assert_cmpuint (flavor->memory_mb, ==, 16384);
+  g_assert_true (flavor->seccomp_unconfined);
   g_assert_null (nlx_config_find_flavor (config, "m1.tiny"));
 
   image = nlx_config_find_image (config, "busybox");
@@ -89,6 +93,8 @@ test_invalid (void)
       "[flavor m1.x] memory_mb must be a whole number" },
     { "[flavor m1.x]\nvcpus = 1\nmemory_mb = 64\n", "[flavor m1.x] root_gb is missing" },
     { "[flavor ]\nvcpus = 1\n", "needs a flavor name" },
+    { "[flavor m1.x]\nvcpus = 1\nmemory_mb = 64\nroot_gb = 0\nseccomp = off\n",
+      "[flavor m1.x] seccomp must be default or unconfined, got “off”" },
     { "[image busybox]\npath = busybox.tar\n", "[image busybox] path must be the absolute" },
     { "[image busybox]\n", "[image busybox] path must be the absolute" },
   };

@@ -479,7 +479,16 @@ test_seccomp (Fixture *f)
   g_autoptr(GHashTable) control = syscalls_in (f, unconfined);
   g_autoptr(GArray) filter = NULL;
   g_autoptr(GArray) no_filter = NULL;
+  g_autoptr(JsonNode) flavor = NULL;
   guint told_apart = 0;
+
+  /* The operator's switch, as the API shows it. */
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/flavors/m1.unconfined",
+                                  NULL, &flavor), ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_object_get_object_member (nlx_test_object_at (flavor, "flavor"),
+                                                    "extra_specs"),
+                     "nova_lxc:seccomp"), ==, "unconfined");
 
   for (gsize i = 0; i < G_N_ELEMENTS (denied_calls); i++)
     {
