@@ -2721,6 +2721,7 @@ rebuild_now (NlxManager *manager,
   instance->flavor.privileged = current->flavor.privileged;
   instance->flavor.pids = current->flavor.pids;
   instance->flavor.cpu_shares = current->flavor.cpu_shares;
+  instance->flavor.seccomp_unconfined = current->flavor.seccomp_unconfined;
   g_date_time_unref (instance->created_at);
   instance->created_at = g_date_time_ref (current->created_at);
 

@@ -70,6 +70,8 @@ struct _NlxDriverState {
   guint pids_limit;
   guint pids_host_max;
   char *cpuset;
+  /* The directory holding nova-lxc-init, mounted into every instance */
+  char *sandbox_dir;
 
   /* The connection is replaced when libvirtd restarts, so operations take
    * their own reference through connection(). */
@@ -521,10 +523,10 @@ wait_for_image_init (virDomainPtr dom,
                        _("Instance %s stopped while starting: %s or its "
                          "init program failed. See its console log and "
                          "/var/log/libvirt/lxc/%s.log"),
-                       uuid, NLX_LXC_INIT_NAME, virDomainGetName (dom));
+                       uuid, NLX_LXC_SANDBOX_PROGRAM, virDomainGetName (dom));
           return FALSE;
         }
-      if (exe != NULL && !g_str_has_suffix (exe, "/" NLX_LXC_INIT_NAME))
+      if (exe != NULL && !g_str_has_suffix (exe, "/" NLX_LXC_SANDBOX_PROGRAM))
         return TRUE;
       g_usleep (POLL_INTERVAL_US);
     }
@@ -969,7 +971,9 @@ prepare_volumes (NlxDriverState *state,
 
   const NlxLxcIdmap *idmap = metadata->privileged ? NULL : &state->idmap;
 
-  if (!nlx_lxc_disk_mount (uuid, dir, error))
+  /* At every start, so directories of an older version close too. */
+  if (!nlx_lxc_instance_dir_make (dir, idmap, error) ||
+      !nlx_lxc_disk_mount (uuid, dir, error))
     return FALSE;
   if (metadata->root_volume != NULL)
     root = nlx_lxc_volume_mount_root (state->volumes, uuid,
@@ -1306,6 +1310,46 @@ check_searchable (const char *path,
     }
 }
 
+/* nova-lxc-init's directory: the build tree's when the running program
+ * lives there (as for driver plugins: tests use what was just built, an
+ * installed program never does), else the installed one.  It is mounted
+ * into every instance, and what it holds runs first in each, so it must
+ * be root's and writable by root only. */
+static char *
+find_sandbox_dir (GError **error)
+{
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *dir = NULL;
+  g_autofree char *program = NULL;
+  GStatBuf dir_st, program_st;
+
+  if (exe != NULL && g_str_has_prefix (exe, NLX_ABS_TOP_BUILDDIR "/"))
+    dir = g_strdup (NLX_ABS_TOP_BUILDDIR "/src/sandbox");
+  else
+    dir = g_strdup (NLX_SANDBOX_DIR);
+  program = g_build_filename (dir, NLX_LXC_SANDBOX_PROGRAM, NULL);
+  if (g_lstat (dir, &dir_st) != 0 || !S_ISDIR (dir_st.st_mode) ||
+      g_lstat (program, &program_st) != 0 || !S_ISREG (program_st.st_mode) ||
+      !(program_st.st_mode & S_IXOTH))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Instances cannot be sandboxed: %s is missing or not an "
+                     "executable file; reinstall nova-lxc"), program);
+      return NULL;
+    }
+  if (dir_st.st_uid != 0 || program_st.st_uid != 0 ||
+      (dir_st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+      (program_st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Instances cannot be sandboxed: %s and %s must be "
+                     "owned by root and writable by root only, since every "
+                     "instance runs it first"), dir, program);
+      return NULL;
+    }
+  return g_steal_pointer (&dir);
+}
+
 /* ---- the driver ------------------------------------------------------- */
 
 static gpointer
@@ -1419,6 +1463,7 @@ lxc_init_host (GKeyFile *config,
   g_autofree char *cpuset = nlx_config_get_string (config, "compute",
                                                    "cpu_shared_set", NULL);
   gboolean host_access = FALSE;
+  g_autofree char *sandbox_dir = NULL;
   const char *type;
   NlxDriverState *state;
 
@@ -1479,6 +1524,9 @@ lxc_init_host (GKeyFile *config,
   if (!check_searchable (real_path, idmap.root_uid, error) ||
       !nlx_lxc_cgroup_init_pids (pids_host_max, error))
     return NULL;
+  sandbox_dir = find_sandbox_dir (error);
+  if (sandbox_dir == NULL)
+    return NULL;
   idmap.userns_fd = nlx_userns_open (uid_map, gid_map, error);
   if (idmap.userns_fd < 0)
     return NULL;
@@ -1501,6 +1549,7 @@ lxc_init_host (GKeyFile *config,
   state->lifecycle_callback = -1;
   virConnectRegisterCloseCallback (state->conn, on_close, state, NULL);
   state->instances_path = g_steal_pointer (&real_path);
+  state->sandbox_dir = g_steal_pointer (&sandbox_dir);
   state->volumes = g_steal_pointer (&volumes);
   state->uid_map = g_steal_pointer (&uid_map);
   state->gid_map = g_steal_pointer (&gid_map);
@@ -1549,6 +1598,7 @@ lxc_cleanup_host (NlxDriverState *state)
   g_free (state->uri);
   g_free (state->instances_path);
   g_free (state->cpuset);
+  g_free (state->sandbox_dir);
   nlx_volume_settings_free (state->volumes);
   g_array_unref (state->uid_map);
   g_array_unref (state->gid_map);
@@ -1932,62 +1982,6 @@ root_image (const char *dir,
   return g_steal_pointer (&tree);
 }
 
-static char *
-init_helper_path (void)
-{
-  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
-
-  /* Uninstalled, the daemon runs the one it was built with. */
-  if (exe != NULL && g_str_has_prefix (exe, NLX_ABS_TOP_BUILDDIR "/"))
-    return g_strdup (NLX_ABS_TOP_BUILDDIR "/src/" NLX_LXC_INIT_NAME);
-  return g_strdup (NLX_HELPER_DIR "/" NLX_LXC_INIT_NAME);
-}
-
-/* A copy of nova-lxc-init in the instance's directory, which the
- * container's root (an unprivileged host uid) can reach as it reaches
- * rootfs, and which holds nothing else: the domain mounts the directory
- * into the container. */
-static char *
-install_init (NlxDriverState *state,
-              const char *uuid,
-              GError **error)
-{
-  g_autofree char *helper = init_helper_path ();
-  g_autofree char *dir = g_build_filename (state->instances_path, uuid,
-                                           "init", NULL);
-  g_autofree char *path = g_build_filename (dir, NLX_LXC_INIT_NAME, NULL);
-  g_autofree char *contents = NULL;
-  gsize length;
-  g_autoptr(GError) local_error = NULL;
-
-  if (!g_file_get_contents (helper, &contents, &length, &local_error))
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot read %s, which every instance runs first: %s; "
-                     "reinstall nova-lxc"), helper, local_error->message);
-      return NULL;
-    }
-  if (g_mkdir (dir, 0755) != 0 && errno != EEXIST)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot create directory %s: %s"), dir,
-                   g_strerror (saved_errno));
-      return NULL;
-    }
-  if (!nlx_file_set_contents_full (path, contents, length,
-                                   G_FILE_SET_CONTENTS_CONSISTENT, 0555,
-                                   &local_error))
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot install %s for instance %s: %s"),
-                   NLX_LXC_INIT_NAME, uuid, local_error->message);
-      return NULL;
-    }
-  return g_steal_pointer (&dir);
-}
-
 /* Everything an instance holds on the host but its domain: root mounts,
  * loop devices and its directory. */
 static gboolean
@@ -2023,9 +2017,11 @@ spawn_root (NlxDriverState *state,
   g_autofree char *root = NULL;
   g_autofree char *what = NULL;
 
-  /* The writable layer's own filesystem comes first: the overlay's
-   * upper directory is made on it. */
-  if ((instance->flavor.root_gb > 0 &&
+  /* Closed before anything of the instance is written into it; then
+   * the writable layer's own filesystem: the overlay's upper directory
+   * is made on it. */
+  if (!nlx_lxc_instance_dir_make (dir, idmap, error) ||
+      (instance->flavor.root_gb > 0 &&
        !nlx_lxc_disk_create (dir, instance->flavor.root_gb, error)) ||
       !nlx_lxc_disk_mount (instance->uuid, dir, error))
     return NULL;
@@ -2053,7 +2049,6 @@ lxc_spawn (NlxDriverState *state,
   g_autofree char *name = nlx_instance_domain_name (instance);
   g_autofree char *root = NULL;
   g_autofree char *tree = NULL;
-  g_autofree char *init_dir = NULL;
   g_autofree char *xml = NULL;
   g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func (g_free);
   const NlxLxcIdmap *idmap = instance->flavor.privileged ? NULL : &state->idmap;
@@ -2097,9 +2092,6 @@ lxc_spawn (NlxDriverState *state,
     return FALSE;
 
   root = spawn_root (state, instance, image, init, idmap, &tree, error);
-  if (root != NULL && (init_dir = install_init (state, instance->uuid,
-                                                error)) == NULL)
-    g_clear_pointer (&root, g_free);
   for (guint i = 0; root != NULL && i < instance->volumes->len; i++)
     {
       gboolean created;
@@ -2115,13 +2107,14 @@ lxc_spawn (NlxDriverState *state,
       spec.instance = instance;
       spec.root_dir = root;
       spec.init_path = init;
+      spec.sandbox_dir = state->sandbox_dir;
+      spec.seccomp = !instance->flavor.seccomp_unconfined;
       spec.shutdown_signal = signal;
       spec.disk_sources = (const char * const *) disks->pdata;
       spec.root_image = tree;
       spec.pids = instance->flavor.pids ? instance->flavor.pids
                                         : state->pids_limit;
       spec.cpuset = state->cpuset;
-      spec.init_dir = init_dir;
       if (idmap != NULL)
         {
           spec.uid_map = state->uid_map;
