@@ -322,6 +322,14 @@ bridge_exists (Fixture *f)
   return g_file_test (path, G_FILE_TEST_EXISTS);
 }
 
+/* The bridge name of a neighbour daemon a case runs beside its own
+ * (nlxn for the case's nlxc): only locked, never made. */
+char *
+neighbour_bridge (Fixture *f)
+{
+  return g_strconcat ("nlxn", f->bridge + strlen ("nlxc"), NULL);
+}
+
 void
 fixture_teardown (Fixture *f,
                   gconstpointer data)
@@ -343,18 +351,21 @@ fixture_teardown (Fixture *f,
       if (bridge_exists (f))
         run_command ((const char * const []) { "ip", "link", "del", f->bridge,
                                                NULL });
-      /* The daemon leaves its bridge's firewall in place when it stops
-       * (its instances may run on): the case's goes with its bridge. */
-      nlx_network_filter_delete (f->bridge, &error);
-      g_assert_no_error (error);
-      /* The daemon's lock of the case's bridge, which nothing else
-       * removes (see nova-lxc-compute(8)). */
-      {
-        g_autofree char *name = g_strdup_printf ("bridge-%s.lock", f->bridge);
-        g_autofree char *lock = g_build_filename (NLX_RUN_DIR, name, NULL);
+      /* A daemon leaves its bridge's firewall in place when it stops
+       * (its instances may run on), and its lock of the bridge, which
+       * nothing else removes (see nova-lxc-compute(8)): the case's go
+       * with its bridge, and those of a neighbour daemon the case ran. */
+      for (guint i = 0; i < 2; i++)
+        {
+          g_autofree char *bridge = i == 0 ? g_strdup (f->bridge)
+                                           : neighbour_bridge (f);
+          g_autofree char *name = g_strdup_printf ("bridge-%s.lock", bridge);
+          g_autofree char *lock = g_build_filename (NLX_RUN_DIR, name, NULL);
 
-        g_unlink (lock);
-      }
+          nlx_network_filter_delete (bridge, &error);
+          g_assert_no_error (error);
+          g_unlink (lock);
+        }
       nlx_file_remove_tree (f->dir, &error);
       g_assert_no_error (error);
     }

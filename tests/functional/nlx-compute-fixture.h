@@ -52,6 +52,7 @@ void daemon_stop (Fixture *f, int signal);
 void write_config (Fixture *f);
 void fixture_setup (Fixture *f, gconstpointer data);
 void fixture_teardown (Fixture *f, gconstpointer data);
+char *neighbour_bridge (Fixture *f);
 void run_case (Fixture *f, gconstpointer data);
 int domain_running (Fixture *f, const char *uuid);
 int domain_state (Fixture *f, const char *uuid);

@@ -341,14 +341,16 @@ start_neighbour (Fixture *f)
   g_autofree char *config = g_build_filename (f->dir, "neighbour.conf", NULL);
   g_autofree char *log = g_build_filename (f->dir, "neighbour.log", NULL);
   g_autofree char *socket = g_build_filename (f->dir, "neighbour.sock", NULL);
+  g_autofree char *bridge = neighbour_bridge (f);
   g_autofree char *text = g_strdup_printf (
     "[DEFAULT]\ncompute_driver = lxc\nstate_path = %s/n-state\n"
     "instances_path = %s/n-instances\n[api]\nsocket = %s\n"
     "[volumes]\npath = %s/n-volumes\n"
-    /* A bridge name of its own (nlxn for the case's nlxc), only locked:
-     * it starts no server, so the bridge is never made. */
-    "[network]\nbridge = nlxn%s\ncidr = %s.0/24\n",
-    f->dir, f->dir, socket, f->dir, f->bridge + strlen ("nlxc"), f->subnet);
+    /* A bridge of its own, only locked: it starts no server, so the
+     * bridge is never made.  The fixture's teardown removes its lock and
+     * firewall tables. */
+    "[network]\nbridge = %s\ncidr = %s.0/24\n",
+    f->dir, f->dir, socket, f->dir, bridge, f->subnet);
   g_autoptr(GSubprocessLauncher) launcher =
     g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   g_autoptr(GError) error = NULL;
