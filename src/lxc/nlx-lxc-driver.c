@@ -2336,10 +2336,12 @@ lxc_snapshot (NlxDriverState *state,
         }
       frozen = TRUE;
     }
-  ok = nlx_archive_write_tree (root, tarball,
-                               metadata->privileged ? NULL : state->uid_map,
-                               metadata->privileged ? NULL : state->gid_map,
-                               error);
+  /* An image for new servers: the source's machine-id and SSH host keys
+   * are its own. */
+  ok = nlx_archive_write_tree_full (root, tarball,
+                                    metadata->privileged ? NULL : state->uid_map,
+                                    metadata->privileged ? NULL : state->gid_map,
+                                    NLX_ARCHIVE_WRITE_RESET_IDENTITY, error);
   if (frozen && virDomainResume (dom) < 0)
     {
       nlx_lxc_error_from_libvirt (&resume_error);
