@@ -228,7 +228,40 @@ typedef struct {
   /* "dev:ino" of files with more than one link -> the first member. */
   GHashTable *links;
   char *buffer;
+  NlxArchiveWriteFlags flags;
 } TreeWriter;
+
+/* What makes a root one machine rather than an image for many: what
+ * virt-sysprep's machine-id and ssh-hostkeys operations reset. */
+typedef enum {
+  IDENTITY_KEEP,
+  IDENTITY_EMPTY,   /* kept, with no content: systemd makes a new id */
+  IDENTITY_LEAVE_OUT,
+} IdentityAction;
+
+static IdentityAction
+identity_action (const TreeWriter *w,
+                 const char *member,
+                 const struct stat *st)
+{
+  const char *name;
+
+  if (!(w->flags & NLX_ARCHIVE_WRITE_RESET_IDENTITY) || S_ISDIR (st->st_mode))
+    return IDENTITY_KEEP;
+  /* A link elsewhere (Debian's var/lib/dbus/machine-id -> /etc/machine-id)
+   * holds no identity of its own. */
+  if (g_str_equal (member, "etc/machine-id") && S_ISREG (st->st_mode))
+    return IDENTITY_EMPTY;
+  if (g_str_equal (member, "var/lib/dbus/machine-id") && S_ISREG (st->st_mode))
+    return IDENTITY_LEAVE_OUT;
+  if (g_str_has_prefix (member, "etc/ssh/"))
+    {
+      name = member + strlen ("etc/ssh/");
+      if (strchr (name, '/') == NULL && strstr (name, "_host_") != NULL)
+        return IDENTITY_LEAVE_OUT;
+    }
+  return IDENTITY_KEEP;
+}
 
 static gboolean
 set_read_error (GError **error,
@@ -555,6 +588,24 @@ write_dir (TreeWriter *w,
           continue;
         }
 
+      switch (identity_action (w, member, &st))
+        {
+        case IDENTITY_LEAVE_OUT:
+          continue;
+        case IDENTITY_EMPTY:
+          {
+            struct stat empty = st;
+
+            empty.st_size = 0;
+            if (!write_header (w, member, &empty, NULL, NULL, error))
+              return FALSE;
+            continue;
+          }
+        case IDENTITY_KEEP:
+        default:
+          break;
+        }
+
       /* Overlayfs gives files of a lower layer on another filesystem that
        * layer's device, not the overlay's, so a file's st_dev cannot tell
        * a mount point: only directories are checked.  Dev and ino still
@@ -695,6 +746,37 @@ nlx_archive_write_tree (const char *dir,
                         GArray *gid_map,
                         GError **error)
 {
+  return nlx_archive_write_tree_full (dir, tar_path, uid_map, gid_map,
+                                      NLX_ARCHIVE_WRITE_NONE, error);
+}
+
+/**
+ * nlx_archive_write_tree_full:
+ * @dir: as for nlx_archive_write_tree()
+ * @tar_path: as for nlx_archive_write_tree()
+ * @uid_map: (element-type NlxIdMapRange) (nullable): as for
+ *   nlx_archive_write_tree()
+ * @gid_map: (element-type NlxIdMapRange) (nullable): as for
+ *   nlx_archive_write_tree()
+ * @flags: with %NLX_ARCHIVE_WRITE_RESET_IDENTITY, the tarball is an image
+ *   for new machines: `etc/machine-id`, a regular file, is a member with
+ *   its mode and owner but no content (systemd gives an empty one a new
+ *   id at first boot), and a regular `var/lib/dbus/machine-id` and
+ *   every non-directory `etc/ssh/NAME` whose NAME contains `_host_`
+ *   (host keys, their .pub and certificates) are left out, as
+ *   virt-sysprep leaves them.  The tree itself is not changed.
+ * @error: return location for a #NLX_DRIVER_ERROR_FAILED
+ *
+ * As nlx_archive_write_tree(), with @flags.
+ */
+gboolean
+nlx_archive_write_tree_full (const char *dir,
+                             const char *tar_path,
+                             GArray *uid_map,
+                             GArray *gid_map,
+                             NlxArchiveWriteFlags flags,
+                             GError **error)
+{
   g_autoptr(GHashTable) links = g_hash_table_new_full (g_str_hash,
                                                         g_str_equal,
                                                         g_free, g_free);
@@ -709,6 +791,7 @@ nlx_archive_write_tree (const char *dir,
     .gid_map = gid_map,
     .links = links,
     .buffer = buffer,
+    .flags = flags,
   };
   gboolean ok;
   int fd;

@@ -41,7 +41,8 @@ static const char * const flavor_keys[] = {
   "seccomp", NULL
 };
 static const char * const lxc_keys[] = {
-  "uid_maps", "gid_maps", "pids_limit", "pids_host_max", NULL
+  "uid_maps", "gid_maps", "pids_limit", "pids_host_max", "lxcfs",
+  "lxcfs_path", NULL
 };
 /* Nova's [compute] section; the lxc driver reads it. */
 static const char * const compute_keys[] = {

@@ -1332,6 +1332,9 @@ typedef struct {
   int report_r, report_w;  /* child → parent */
   int go_r, go_w;          /* parent → child, for the mount: go on */
   pid_t child;
+  /* The target is an existing regular file (a /proc entry), not a
+   * directory made on the way. */
+  gboolean file;
 } NsJob;
 
 static void
@@ -1518,7 +1521,26 @@ child_mount (const NsJob *job,
   int dir;
 
   child_close_others (keep, G_N_ELEMENTS (keep));
-  dir = child_enter_and_walk (job, job->n_components, TRUE);
+  if (job->file)
+    {
+      int parent = child_enter_and_walk (job, job->n_components - 1, FALSE);
+      struct stat st;
+
+      /* O_PATH with O_NOFOLLOW opens a symbolic link itself, which the
+       * check below refuses, as it refuses a directory or a device. */
+      dir = openat (parent, job->components[job->n_components - 1],
+                    O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      if (dir < 0)
+        child_exit (job->report_w, STEP_OPEN, errno, job->n_components - 1);
+      if (fstat (dir, &st) != 0)
+        child_exit (job->report_w, STEP_OPEN, errno, job->n_components - 1);
+      if (!S_ISREG (st.st_mode))
+        child_exit (job->report_w, STEP_OPEN,
+                    S_ISLNK (st.st_mode) ? ELOOP : EISDIR,
+                    job->n_components - 1);
+    }
+  else
+    dir = child_enter_and_walk (job, job->n_components, TRUE);
   if (syscall (SYS_statx, dir, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
                STATX_MNT_ID, &stx) != 0)
     child_exit (job->report_w, STEP_STATX, errno, -1);
@@ -1644,6 +1666,11 @@ set_child_error (GError **error,
                      NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                      _("Cannot use %s in the container of process %d: %s is "
                        "a symbolic link"), path, (int) job->pid, where);
+      else if (err == EISDIR)
+        g_set_error (error, NLX_DRIVER_ERROR,
+                     NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                     _("Cannot use %s in the container of process %d: it is "
+                       "not a regular file"), path, (int) job->pid);
       else if (err == ENOTDIR)
         g_set_error (error, NLX_DRIVER_ERROR,
                      NLX_DRIVER_ERROR_INVALID_ARGUMENT,
@@ -1777,6 +1804,12 @@ check_propagation (const NsJob *job,
   return TRUE;
 }
 
+static gboolean mount_into_namespace (int mount_fd,
+                                      pid_t pid,
+                                      const char *path,
+                                      gboolean file,
+                                      GError **error);
+
 /**
  * nlx_mount_into_namespace:
  * @mount_fd: a detached mount from nlx_mount_prepare()
@@ -1801,6 +1834,38 @@ nlx_mount_into_namespace (int mount_fd,
                           const char *path,
                           GError **error)
 {
+  return mount_into_namespace (mount_fd, pid, path, FALSE, error);
+}
+
+/**
+ * nlx_mount_file_into_namespace:
+ * @mount_fd: a detached mount of a file, e.g. from nlx_mount_clone()
+ * @pid: a process of the container, normally its init
+ * @path: an absolute path in the container, without "." or ".."
+ *   components: an existing regular file (a /proc entry)
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * As nlx_mount_into_namespace(), for a file: nothing is created (a
+ * missing @path fails), and a @path that is a symbolic link, a directory
+ * or anything but a regular file is refused
+ * (%NLX_DRIVER_ERROR_INVALID_ARGUMENT).
+ */
+gboolean
+nlx_mount_file_into_namespace (int mount_fd,
+                               pid_t pid,
+                               const char *path,
+                               GError **error)
+{
+  return mount_into_namespace (mount_fd, pid, path, TRUE, error);
+}
+
+static gboolean
+mount_into_namespace (int mount_fd,
+                      pid_t pid,
+                      const char *path,
+                      gboolean file,
+                      GError **error)
+{
   g_auto(NsJob) job = { .ns_fd = -1, .root_fd = -1, .report_r = -1,
                         .report_w = -1, .go_r = -1, .go_w = -1,
                         .child = -1 };
@@ -1814,8 +1879,10 @@ nlx_mount_into_namespace (int mount_fd,
                    _("Cannot mount on %s: no mount given"), path);
       return FALSE;
     }
-  if (!ns_job_init (&job, pid, path, &gone, error) ||
-      !ns_job_fork (&job, mount_fd, error) ||
+  if (!ns_job_init (&job, pid, path, &gone, error))
+    return FALSE;
+  job.file = file;
+  if (!ns_job_fork (&job, mount_fd, error) ||
       !ns_job_read (&job, &report, error))
     return FALSE;
   if (report.step != STEP_READY)
@@ -2119,4 +2186,44 @@ nlx_mount_idmapped (const char *source,
   ok = nlx_mount_idmap (fd, userns_fd, error) && nlx_mount_at (fd, target, error);
   close (fd);
   return ok;
+}
+
+/**
+ * nlx_mount_clone:
+ * @source: a host file or directory, e.g. one of lxcfs's files
+ * @read_only: whether the copy is read-only
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * A detached bind mount of @source (without what is mounted below it),
+ * private, nosuid, nodev and noexec, for nlx_mount_into_namespace() or
+ * nlx_mount_file_into_namespace().
+ *
+ * Returns: the mount's descriptor (close-on-exec), or -1
+ */
+int
+nlx_mount_clone (const char *source,
+                 gboolean read_only,
+                 GError **error)
+{
+  /* A clone of a shared mount (the host's / is shared) joins its peer
+   * group; private, nothing propagates between the copy and the host. */
+  struct nlx_mount_attr attr = {
+    .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
+                (read_only ? MOUNT_ATTR_RDONLY : 0),
+    .propagation = MS_PRIVATE,
+  };
+  int fd = sys_open_tree (AT_FDCWD, source, OPEN_TREE_CLONE | O_CLOEXEC);
+
+  if (fd < 0 || sys_mount_setattr (fd, "", AT_EMPTY_PATH, &attr) != 0)
+    {
+      int saved_errno = errno;
+
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot make a bind mount of %s: %s"), source,
+                   g_strerror (saved_errno));
+      return -1;
+    }
+  return fd;
 }

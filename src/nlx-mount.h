@@ -51,6 +51,13 @@ gboolean nlx_mount_into_namespace (int mount_fd,
                                    pid_t pid,
                                    const char *path,
                                    GError **error);
+gboolean nlx_mount_file_into_namespace (int mount_fd,
+                                        pid_t pid,
+                                        const char *path,
+                                        GError **error);
+int nlx_mount_clone (const char *source,
+                     gboolean read_only,
+                     GError **error);
 gboolean nlx_mount_at (int mount_fd,
                        const char *path,
                        GError **error);

@@ -749,6 +749,71 @@ case_unwritable (Fixture *f)
   g_assert_false (g_file_test (f->tar, G_FILE_TEST_EXISTS));
 }
 
+/* A snapshot for new machines: the machine-id is kept empty (mode and
+ * owner as they were), the SSH host keys and a copied dbus machine-id
+ * are left out, everything else is as without the flag, which keeps
+ * them all (the control). */
+static void
+case_reset_identity (Fixture *f)
+{
+  g_autoptr(GPtrArray) members = NULL;
+  g_autoptr(GPtrArray) plain = NULL;
+  g_autoptr(GError) error = NULL;
+  const Member *id;
+
+  make_file (f->src, "etc/machine-id", "0123456789abcdef0123456789abcdef\n",
+             -1, 0444);
+  make_file (f->src, "var/lib/dbus/machine-id",
+             "0123456789abcdef0123456789abcdef\n", -1, 0644);
+  make_file (f->src, "etc/ssh/ssh_host_rsa_key", "secret\n", -1, 0600);
+  make_file (f->src, "etc/ssh/ssh_host_rsa_key.pub", "public\n", -1, 0644);
+  make_file (f->src, "etc/ssh/ssh_host_ed25519_key-cert.pub", "cert\n", -1,
+             0644);
+  make_symlink (f->src, "etc/ssh/ssh_host_ecdsa_key", "/elsewhere");
+  make_file (f->src, "etc/ssh/sshd_config", "Port 22\n", -1, 0644);
+  make_file (f->src, "etc/ssh/sshd_config.d/ssh_host_note", "kept\n", -1,
+             0644);
+  make_file (f->src, "root/etc/machine-id", "not the machine's\n", -1, 0644);
+  make_file (f->src, "root/.ssh/ssh_host_key", "a user's file\n", -1, 0600);
+
+  write_tree_ok (f, NULL, NULL);
+  plain = read_members (f->tar);
+  g_assert_cmpint (get_member (plain, "etc/machine-id")->size, ==, 33);
+  get_member (plain, "etc/ssh/ssh_host_rsa_key");
+  get_member (plain, "var/lib/dbus/machine-id");
+
+  g_assert_true (nlx_archive_write_tree_full (f->src, f->tar, NULL, NULL,
+                                              NLX_ARCHIVE_WRITE_RESET_IDENTITY,
+                                              &error));
+  g_assert_no_error (error);
+  members = read_members (f->tar);
+  id = get_member (members, "etc/machine-id");
+  g_assert_cmpint (id->size, ==, 0);
+  g_assert_cmpuint (id->mode, ==, S_IFREG | 0444);
+  g_assert_null (find_member (members, "var/lib/dbus/machine-id"));
+  g_assert_null (find_member (members, "etc/ssh/ssh_host_rsa_key"));
+  g_assert_null (find_member (members, "etc/ssh/ssh_host_rsa_key.pub"));
+  g_assert_null (find_member (members, "etc/ssh/ssh_host_ed25519_key-cert.pub"));
+  g_assert_null (find_member (members, "etc/ssh/ssh_host_ecdsa_key"));
+  get_member (members, "etc/ssh");
+  g_assert_cmpint (get_member (members, "etc/ssh/sshd_config")->size, ==, 8);
+  get_member (members, "etc/ssh/sshd_config.d/ssh_host_note");
+  g_assert_cmpint (get_member (members, "root/etc/machine-id")->size, >, 0);
+  get_member (members, "root/.ssh/ssh_host_key");
+  g_assert_cmpuint (members->len, ==, plain->len - 5);
+  /* The tree itself is untouched. */
+  g_assert_true (g_file_test (f->src, G_FILE_TEST_IS_DIR));
+  {
+    g_autofree char *key = path_in (f->src, "etc/ssh/ssh_host_rsa_key");
+    g_autofree char *mid = path_in (f->src, "etc/machine-id");
+    g_autofree char *text = NULL;
+
+    g_assert_true (g_file_test (key, G_FILE_TEST_IS_REGULAR));
+    g_assert_true (g_file_get_contents (mid, &text, NULL, NULL));
+    g_assert_cmpuint (strlen (text), ==, 33);
+  }
+}
+
 int
 main (int argc,
       char **argv)
@@ -766,6 +831,7 @@ main (int argc,
     { "/nlx/archive/write/replace", case_replace },
     { "/nlx/archive/write/missing-source", case_missing_source },
     { "/nlx/archive/write/unwritable", case_unwritable },
+    { "/nlx/archive/write/reset-identity", case_reset_identity },
   };
 
   /* The daemon runs in the host's locale, most often a UTF-8 one, where

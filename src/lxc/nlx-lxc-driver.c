@@ -29,6 +29,7 @@
 #include "nlx-lxc-disk.h"
 #include "nlx-lxc-domain.h"
 #include "nlx-lxc-error.h"
+#include "nlx-lxc-proc.h"
 #include "nlx-idmap.h"
 #include "nlx-lxc-cgroup.h"
 #include "nlx-lxc-volume.h"
@@ -72,6 +73,8 @@ struct _NlxDriverState {
   char *cpuset;
   /* The directory holding nova-lxc-init, mounted into every instance */
   char *sandbox_dir;
+  /* [lxc] lxcfs_path, or NULL when [lxc] lxcfs is off. */
+  char *lxcfs_path;
 
   /* The connection is replaced when libvirtd restarts, so operations take
    * their own reference through connection(). */
@@ -1139,6 +1142,36 @@ wait_init_known (NlxDriverState *state,
   return FALSE;
 }
 
+/* Gives the boot just begun its own boot_id and lxcfs's /proc.  Neither
+ * is worth refusing a boot for: a failure is logged and the instance
+ * runs on, seeing the host's values there as it would without lxcfs. */
+static void
+mount_proc_view (NlxDriverState *state,
+                 virDomainPtr dom,
+                 const char *uuid)
+{
+  g_autofree char *dir = instance_dir (state, uuid);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->mount_lock);
+  pid_t pid = init_pid (dom);
+
+  if (pid == 0)
+    return;
+  if (!nlx_lxc_boot_id_mount (dir, pid, &error))
+    {
+      g_warning ("Instance %s reads the host's boot_id: %s", uuid,
+                 error->message);
+      g_clear_error (&error);
+    }
+  if (state->lxcfs_path == NULL)
+    return;
+  if (!nlx_lxc_lxcfs_check (state->lxcfs_path, &error))
+    g_warning ("Instance %s: %s", uuid, error->message);
+  else if (!nlx_lxc_lxcfs_mount (state->lxcfs_path, pid, &error))
+    g_warning ("Instance %s sees the host's memory, CPUs, uptime or load "
+               "in /proc: %s", uuid, error->message);
+}
+
 static gboolean
 start_domain (virDomainPtr dom,
               const char *uuid,
@@ -1194,6 +1227,10 @@ start_instance (NlxDriverState *state,
   virDomainRef (held);
   for (guint attempt = 0; ; attempt++)
     {
+      /* nova-lxc-init waits for the pids limit before it executes the
+       * image's init, so what is mounted now is there from its first
+       * instruction; each attempt is a new container. */
+      mount_proc_view (state, dom, uuid);
       if (!apply_limits (state, dom, uuid, metadata, &local_error) ||
           !wait_for_image_init (dom, uuid, &local_error) ||
           !mount_volumes (state, dom, uuid, metadata, &local_error))
@@ -1229,8 +1266,9 @@ start_instance (NlxDriverState *state,
 }
 
 /* The remount worker: applies @uuid's pids limit to, and mounts its
- * volumes in, the new container its init's reboot made.  The domain is
- * looked up again, since a handle's id (the controller's pid) is the one from lookup time, and the mounts
+ * boot_id, /proc view and volumes in, the new container its init's
+ * reboot made.  The domain is looked up again, since a handle's
+ * id (the controller's pid) is the one from lookup time, and the mounts
  * go into the mount namespace of the new controller's child, the new
  * init, once it has exec'd (before that the container's root is not
  * set up, and a mount made there would be lost).  A volume that cannot
@@ -1259,7 +1297,10 @@ remount (gpointer data,
     }
   if (virDomainIsActive (dom) != 1)
     return;
-  if (wait_for_init (dom, uuid, &error) &&
+  if (wait_for_init (dom, uuid, &error))
+    /* Before the limit lets the image's init run, as at start. */
+    mount_proc_view (state, dom, uuid);
+  if (error == NULL &&
       apply_limits (state, dom, uuid, metadata, &error) &&
       wait_for_image_init (dom, uuid, &error) &&
       mount_volumes (state, dom, uuid, metadata, &error))
@@ -1457,6 +1498,11 @@ lxc_init_host (GKeyFile *config,
                                                      NLX_IDMAP_DEFAULT);
   g_autoptr(GArray) uid_map = NULL;
   g_autoptr(GArray) gid_map = NULL;
+  g_autofree char *lxcfs = nlx_config_get_string (config, "lxc", "lxcfs",
+                                                  "true");
+  g_autofree char *lxcfs_path = nlx_config_get_string (config, "lxc",
+                                                       "lxcfs_path",
+                                                       NLX_LXC_LXCFS_DEFAULT_PATH);
   NlxLxcIdmap idmap = { -1, 0, 0 };
   guint pids_limit = NLX_LXC_DEFAULT_PIDS_LIMIT;
   guint pids_host_max = nlx_lxc_cgroup_default_pids_host_max ();
@@ -1481,6 +1527,20 @@ lxc_init_host (GKeyFile *config,
       (uid_map = nlx_idmap_parse (uid_text, "[lxc] uid_maps", error)) == NULL ||
       (gid_map = nlx_idmap_parse (gid_text, "[lxc] gid_maps", error)) == NULL)
     return NULL;
+  if (!g_str_equal (lxcfs, "true") && !g_str_equal (lxcfs, "false"))
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("Configuration key [lxc] lxcfs must be true or false, "
+                     "got “%s”"), lxcfs);
+      return NULL;
+    }
+  if (!g_path_is_absolute (lxcfs_path))
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("Configuration key [lxc] lxcfs_path must be an absolute "
+                     "path, got “%s”"), lxcfs_path);
+      return NULL;
+    }
   nlx_idmap_to_host (uid_map, 0, &idmap.root_uid);
   nlx_idmap_to_host (gid_map, 0, &idmap.root_gid);
 
@@ -1558,6 +1618,15 @@ lxc_init_host (GKeyFile *config,
   state->pids_limit = pids_limit;
   state->pids_host_max = pids_host_max;
   state->cpuset = g_steal_pointer (&cpuset);
+  if (g_str_equal (lxcfs, "true"))
+    {
+      g_autoptr(GError) lxcfs_error = NULL;
+
+      state->lxcfs_path = g_steal_pointer (&lxcfs_path);
+      /* Said once here, and again at each start while it lasts. */
+      if (!nlx_lxc_lxcfs_check (state->lxcfs_path, &lxcfs_error))
+        g_warning ("%s", lxcfs_error->message);
+    }
   state->console_thread = g_thread_new ("console-drainer", console_drainer,
                                         state);
   return state;
@@ -1599,6 +1668,7 @@ lxc_cleanup_host (NlxDriverState *state)
   g_free (state->instances_path);
   g_free (state->cpuset);
   g_free (state->sandbox_dir);
+  g_free (state->lxcfs_path);
   nlx_volume_settings_free (state->volumes);
   g_array_unref (state->uid_map);
   g_array_unref (state->gid_map);
@@ -2336,10 +2406,12 @@ lxc_snapshot (NlxDriverState *state,
         }
       frozen = TRUE;
     }
-  ok = nlx_archive_write_tree (root, tarball,
-                               metadata->privileged ? NULL : state->uid_map,
-                               metadata->privileged ? NULL : state->gid_map,
-                               error);
+  /* An image for new servers: the source's machine-id and SSH host keys
+   * are its own. */
+  ok = nlx_archive_write_tree_full (root, tarball,
+                                    metadata->privileged ? NULL : state->uid_map,
+                                    metadata->privileged ? NULL : state->gid_map,
+                                    NLX_ARCHIVE_WRITE_RESET_IDENTITY, error);
   if (frozen && virDomainResume (dom) < 0)
     {
       nlx_lxc_error_from_libvirt (&resume_error);

@@ -47,7 +47,13 @@
  *                                 exist, none created), or "keyctl ERRNO"
  *   nlxtest-probe find-key DESC   prints the serial of the "user" key DESC
  *                                 reachable from the session keyring, or
- *                                 its errno (ENOKEY when unreachable) */
+ *                                 its errno (ENOKEY when unreachable)
+ *
+ * The /proc view (test-proc):
+ *   nlxtest-probe reread FILE     reads FILE, seeks back to 0 and prints
+ *                                 what a second read gives, as procps 4
+ *                                 reads /proc/meminfo (exit 3: no seek)
+ *   nlxtest-probe nprocs          prints sysconf(_SC_NPROCESSORS_ONLN) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -438,10 +444,41 @@ main (int argc,
     return count_spoofed (argv[2], atoi (argv[3]));
   if (argc == 4 && strcmp (argv[1], "lldp") == 0)
     return send_lldp (argv[2], argv[3]);
+  /* ---- the /proc view ---- */
+  if (argc == 3 && strcmp (argv[1], "reread") == 0)
+    {
+      static char buffer[65536];
+      int fd = open (argv[2], O_RDONLY);
+      ssize_t n;
+
+      if (fd < 0 || read (fd, buffer, sizeof buffer) < 0)
+        {
+          perror ("nlxtest-probe: cannot read");
+          return 2;
+        }
+      if (lseek (fd, 0, SEEK_SET) != 0)
+        {
+          perror ("nlxtest-probe: cannot seek");
+          return 3;
+        }
+      n = read (fd, buffer, sizeof buffer);
+      if (n < 0)
+        {
+          perror ("nlxtest-probe: cannot read again");
+          return 2;
+        }
+      fwrite (buffer, 1, (size_t) n, stdout);
+      return 0;
+    }
+  if (argc == 2 && strcmp (argv[1], "nprocs") == 0)
+    {
+      printf ("%ld\n", sysconf (_SC_NPROCESSORS_ONLN));
+      return 0;
+    }
   fprintf (stderr, "usage: nlxtest-probe euid | as UID PROGRAM [ARG...] | "
            "forks N | burn N SECONDS | loop-change-fd DEV FILE | "
            "loop-clr-fd DEV | loop-configure DEV FILE NAME | "
            "spoofed IFACE SECONDS | lldp IFACE MAC | syscalls | keyring | "
-           "find-key DESCRIPTION\n");
+           "find-key DESCRIPTION | reread FILE | nprocs\n");
   return 2;
 }

@@ -723,6 +723,64 @@ assert_systemd_running (Fixture *f,
     }
 }
 
+/* Runs @command in the container's namespaces and in its init's memory
+ * and CPU cgroups, which lxcfs answers from (nsenter alone keeps the
+ * host's cgroups, and the image has no D-Bus for systemd-run --pipe);
+ * returns what it printed. */
+static char *
+in_init_cgroups (Fixture *f,
+                 const char *uuid,
+                 const char *command)
+{
+  static const char script[] =
+    "set -e\n"
+    "pid=$1\n"
+    "if [ -f /sys/fs/cgroup/cgroup.controllers ]; then\n"
+    "  echo $$ > \"/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/$pid/cgroup)/cgroup.procs\"\n"
+    "else\n"
+    "  for dir in $(awk -F: '$2 ~ /(^|,)(memory|cpu|cpuacct|cpuset)(,|$)/ "
+    "{ print \"/sys/fs/cgroup/\" $2 $3 }' /proc/$pid/cgroup); do\n"
+    "    echo $$ > \"$dir/cgroup.procs\"\n"
+    "  done\n"
+    "fi\n"
+    "exec nsenter -t \"$pid\" -a /bin/sh -c \"$0\"\n";
+  g_autofree char *pid = g_strdup_printf ("%d", init_of (f, uuid));
+  const char * const argv[] = { "sh", "-c", script, command, pid, NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                &out, &err, &status, &error);
+  g_assert_no_error (error);
+  g_test_message ("in %.8s: %s -> %s%s", uuid, command, out, err);
+  g_spawn_check_wait_status (status, &error);
+  g_assert_no_error (error);
+  return g_strdup (g_strstrip (out));
+}
+
+/* procps's free works (libvirt's FUSE /proc/meminfo made it fail:
+ * "Unable to create meminfo structure") and shows the flavor; boot_id is
+ * the boot's own.  Returns the boot_id. */
+static char *
+assert_debian_proc_view (Fixture *f,
+                         const char *uuid)
+{
+  g_autofree char *total = in_init_cgroups (f, uuid,
+                                            "free -m | awk '/^Mem:/ {print $2}'");
+  g_autofree char *host = NULL;
+  char *boot_id;
+
+  g_assert_cmpstr (total, ==, "128");
+  g_assert_true (g_file_get_contents ("/proc/sys/kernel/random/boot_id", &host,
+                                      NULL, NULL));
+  boot_id = in_init_cgroups (f, uuid, "cat /proc/sys/kernel/random/boot_id");
+  g_assert_true (g_uuid_string_is_valid (boot_id));
+  g_assert_cmpstr (boot_id, !=, g_strstrip (host));
+  return boot_id;
+}
+
 /* The lowest common denominator of a cloud image: Debian 12 with systemd
  * boots, reboots softly and stops on its shutdown signal (SIGRTMIN+4),
  * not by being killed.  tools/check builds the root (tools/debian-root). */
@@ -730,16 +788,21 @@ static void
 test_debian_systemd (Fixture *f)
 {
   g_autofree char *id = NULL;
+  g_autofree char *boot_id = NULL;
+  g_autofree char *again = NULL;
   g_autoptr(virDomain) dom = NULL;
   int state = -1;
   int reason = -1;
 
   id = boot_image (f, "nlxtest-debian", DEBIAN_IMAGE);
   assert_systemd_running (f, id);
+  boot_id = assert_debian_proc_view (f, id);
 
   nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"SOFT\"}}",
                          "rebooting", "ACTIVE");
   assert_systemd_running (f, id);
+  again = assert_debian_proc_view (f, id);
+  g_assert_cmpstr (again, !=, boot_id);
 
   nlx_test_act_and_wait (f->session, id, "{\"os-stop\": null}", "powering-off",
                          "SHUTOFF");

@@ -21,6 +21,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "nlx-config.h"
 #include "nlx-file.h"
 #include "nlx-virt.h"
 #include "nlx-test-tools.h"
@@ -123,6 +124,10 @@ fixture_setup (Fixture *f,
   instances = g_build_filename (f->dir, "instances", NULL);
   g_key_file_set_string (config, "DEFAULT", "instances_path", instances);
   g_key_file_set_string (config, "libvirt", "wait_soft_reboot_seconds", "20");
+  /* Without lxcfs the driver warns at every start, which a test takes
+   * as fatal; test-proc is where the /proc view is tested. */
+  if (!g_file_test ("/var/lib/lxcfs/proc/meminfo", G_FILE_TEST_IS_REGULAR))
+    g_key_file_set_string (config, "lxc", "lxcfs", "false");
 
   f->virt = nlx_virt_open ("lxc", config, &error);
   if (f->virt == NULL)
@@ -842,6 +847,59 @@ case_pause_stopped (Fixture *f)
   g_assert_cmpint (libvirt_state (f), ==, VIR_DOMAIN_SHUTOFF);
 }
 
+/* [lxc] lxcfs and lxcfs_path: a bad value stops the driver from
+ * loading, naming the key; an lxcfs that does not answer is a warning. */
+static void
+case_lxcfs_config (Fixture *f)
+{
+  static const struct {
+    const char *key;
+    const char *value;
+    const char *message;
+  } bad[] = {
+    { "lxcfs", "maybe", "Configuration key [lxc] lxcfs must be true or "
+                        "false, got “maybe”" },
+    { "lxcfs", "1", "Configuration key [lxc] lxcfs must be true or false, "
+                    "got “1”" },
+    { "lxcfs_path", "var/lib/lxcfs", "Configuration key [lxc] lxcfs_path "
+                                     "must be an absolute path, got "
+                                     "“var/lib/lxcfs”" },
+  };
+  g_autofree char *instances = g_build_filename (f->dir, "instances", NULL);
+  g_autofree char *missing = g_build_filename (f->dir, "no-lxcfs", NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GKeyFile) config = g_key_file_new ();
+      g_autoptr(GError) error = NULL;
+      NlxVirt *virt;
+
+      g_key_file_set_string (config, "DEFAULT", "instances_path", instances);
+      g_key_file_set_string (config, "lxc", bad[i].key, bad[i].value);
+      virt = nlx_virt_open ("lxc", config, &error);
+      g_assert_null (virt);
+      g_assert_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID);
+      g_assert_cmpstr (error->message, ==, bad[i].message);
+    }
+
+  {
+    g_autoptr(GKeyFile) config = g_key_file_new ();
+    g_autoptr(GError) error = NULL;
+    NlxVirt *virt;
+
+    g_key_file_set_string (config, "DEFAULT", "instances_path", instances);
+    g_key_file_set_string (config, "lxc", "lxcfs_path", missing);
+    g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                           "lxcfs does not answer at */no-lxcfs (nothing is "
+                           "mounted there)*");
+    virt = nlx_virt_open ("lxc", config, &error);
+    g_test_assert_expected_messages ();
+    g_assert_no_error (error);
+    g_assert_nonnull (virt);
+    nlx_virt_close (virt);
+  }
+}
+
 int
 main (int argc,
       char **argv)
@@ -863,6 +921,7 @@ main (int argc,
     { "/nlx/lxc/bad/spawn-existing", case_spawn_existing },
     { "/nlx/lxc/bad/images", case_bad_images },
     { "/nlx/lxc/bad/pause-stopped", case_pause_stopped },
+    { "/nlx/lxc/bad/lxcfs-config", case_lxcfs_config },
   };
 
   g_test_init (&argc, &argv, NULL);

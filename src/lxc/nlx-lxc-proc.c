@@ -1,0 +1,151 @@
+/* nlx-lxc-proc.c: what an instance reads of the host in /proc
+ *
+ * libvirt mounts a procfs of the container's pid namespace at /proc,
+ * whose memory, CPU, uptime and load files are the host's (libvirt's own
+ * FUSE /proc/meminfo has the limit but cannot seek, so procps 4's `free`
+ * fails on it), and whose boot_id is the host's.  As LXC and LXD do, the
+ * daemon bind-mounts over those files, from the host, into the
+ * container's mount namespace once its init runs (lxcfs's files, which
+ * answer each reader from its own cgroups, and a file holding a fresh
+ * uuid for boot_id); the container, without sys_admin, cannot unmount
+ * them. */
+#include "config.h"
+
+#include <errno.h>
+#include <unistd.h>
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+
+#include "nlx-error.h"
+#include "nlx-file.h"
+#include "nlx-lxc-proc.h"
+#include "nlx-mount.h"
+
+/* What lxcfs 5 serves under proc/, each over the same name in /proc.
+ * Only those lxcfs has are mounted, so an older lxcfs serves fewer. */
+static const char * const proc_files[] = {
+  "cpuinfo", "diskstats", "loadavg", "meminfo", "slabinfo", "stat", "swaps",
+  "uptime",
+};
+
+/* Bind-mounts @source over @target, a file or directory in @init's
+ * container. */
+static gboolean
+bind_into (const char *source,
+           gboolean is_file,
+           gboolean read_only,
+           pid_t init,
+           const char *target,
+           GError **error)
+{
+  int fd = nlx_mount_clone (source, read_only, error);
+  gboolean ok;
+
+  if (fd < 0)
+    return FALSE;
+  ok = is_file ? nlx_mount_file_into_namespace (fd, init, target, error)
+               : nlx_mount_into_namespace (fd, init, target, error);
+  close (fd);
+  return ok;
+}
+
+/**
+ * nlx_lxc_boot_id_mount:
+ * @dir: the instance's directory
+ * @init: the pid of the instance's init, just started
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Gives the boot @init began its own /proc/sys/kernel/random/boot_id:
+ * a new random uuid in @dir/boot_id (0444, root's), bind-mounted
+ * read-only over the host's.  The file is replaced, never rewritten, so
+ * an earlier boot's mount (a container that lives on) keeps its own.
+ */
+gboolean
+nlx_lxc_boot_id_mount (const char *dir,
+                       pid_t init,
+                       GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, NLX_LXC_BOOT_ID_FILE, NULL);
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *text = g_strconcat (uuid, "\n", NULL);
+  g_autoptr(GError) local_error = NULL;
+
+  if (!nlx_file_set_contents_full (path, text, -1,
+                                   G_FILE_SET_CONTENTS_CONSISTENT, 0444,
+                                   &local_error))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot write the boot id of the instance in %s: %s"),
+                   dir, local_error->message);
+      return FALSE;
+    }
+  return bind_into (path, TRUE, TRUE, init, "/proc/sys/kernel/random/boot_id",
+                    error);
+}
+
+/**
+ * nlx_lxc_lxcfs_check:
+ * @lxcfs_path: where lxcfs is mounted
+ * @error: return location for a #NLX_DRIVER_ERROR_UNAVAILABLE
+ *
+ * Returns: whether an lxcfs answers at @lxcfs_path (a dead one leaves
+ *   its mount behind, which answers ENOTCONN)
+ */
+gboolean
+nlx_lxc_lxcfs_check (const char *lxcfs_path,
+                     GError **error)
+{
+  g_autofree char *meminfo = g_build_filename (lxcfs_path, "proc", "meminfo",
+                                               NULL);
+  GStatBuf st;
+  int saved_errno;
+
+  if (g_stat (meminfo, &st) == 0 && S_ISREG (st.st_mode))
+    return TRUE;
+  saved_errno = errno;
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_UNAVAILABLE,
+               _("lxcfs does not answer at %s (%s), so instances see the "
+                 "host's memory, CPUs, uptime and load in /proc: install "
+                 "lxcfs and start it (tools/lxcfs-service start), or set "
+                 "[lxc] lxcfs_path"), lxcfs_path,
+               saved_errno == ENOENT ? _("nothing is mounted there")
+                                     : g_strerror (saved_errno));
+  return FALSE;
+}
+
+/**
+ * nlx_lxc_lxcfs_mount:
+ * @lxcfs_path: where lxcfs is mounted, as nlx_lxc_lxcfs_check() found it
+ * @init: the pid of the instance's init, just started
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Bind-mounts lxcfs's files over /proc/meminfo, cpuinfo, stat, uptime,
+ * loadavg, swaps, diskstats and slabinfo in @init's container, and its
+ * sys/devices/system/cpu over /sys/devices/system/cpu (where glibc's
+ * get_nprocs() reads `online`), as LXC's lxcfs hook does: lxcfs answers
+ * each reader from the cgroups of the process reading and the start time
+ * of its pid namespace's init.  Stops at the first failure.
+ */
+gboolean
+nlx_lxc_lxcfs_mount (const char *lxcfs_path,
+                     pid_t init,
+                     GError **error)
+{
+  g_autofree char *cpu = g_build_filename (lxcfs_path, "sys", "devices",
+                                           "system", "cpu", NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (proc_files); i++)
+    {
+      g_autofree char *source = g_build_filename (lxcfs_path, "proc",
+                                                  proc_files[i], NULL);
+      g_autofree char *target = g_strconcat ("/proc/", proc_files[i], NULL);
+
+      if (g_file_test (source, G_FILE_TEST_IS_REGULAR) &&
+          !bind_into (source, TRUE, TRUE, init, target, error))
+        return FALSE;
+    }
+  if (g_file_test (cpu, G_FILE_TEST_IS_DIR) &&
+      !bind_into (cpu, FALSE, TRUE, init, "/sys/devices/system/cpu", error))
+    return FALSE;
+  return TRUE;
+}
