@@ -1249,7 +1249,7 @@ start_instance (NlxDriverState *state,
        * the new controller as it started (the controller logs "End of
        * file while reading data"), so the init pid never reached it and
        * never would.  A second start gets a new controller. */
-      g_warning ("Instance %s: libvirt did not learn the pid of its new "
+      g_message ("Instance %s: libvirt did not learn the pid of its new "
                  "init within %d s; starting it again", uuid,
                  (int) (INIT_KNOWN_TIMEOUT_US / G_USEC_PER_SEC));
       g_clear_error (&local_error);
