@@ -153,10 +153,12 @@ write_config (Fixture *f)
     "[flavor m1.quota]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 1\n"
     "[image " IMAGE "]\npath = %s\nos_shutdown_signal = SIGUSR2\n"
     "[image " BROKEN_IMAGE "]\npath = %s\nos_init_path = /no/such/init\n"
-    "[image " DEAF_IMAGE "]\npath = %s\nos_shutdown_signal = SIGHUP\n%s"
+    "[image " DEAF_IMAGE "]\npath = %s\nos_shutdown_signal = SIGHUP\n"
+    "[image " DYING_IMAGE "]\npath = %s\nos_init_path = " DYING_INIT "\n"
+    "os_shutdown_signal = SIGUSR2\n%s"
     "[volumes]\npath = %s/volumes\n%s"
     "[network]\nbridge = %s\ncidr = %s.0/24\n",
-    f->dir, f->dir, f->socket, root, root, root, debian_image, f->dir,
+    f->dir, f->dir, f->socket, root, root, root, root, debian_image, f->dir,
     f->verify_fsck ? "verify = fsck\n" : "", f->bridge, f->subnet);
 
   g_file_set_contents (f->config, text, -1, &error);
@@ -205,6 +207,25 @@ add_agent (const char *root)
   g_assert_cmpint (g_chmod (probe_copy, 04755), ==, 0);
 }
 
+/* DYING_IMAGE's init: it fails its first boot as a broken init does
+ * (last words, then exit 1), and boots for real after that; the mark
+ * lives in the instance's own writable layer. */
+static void
+add_dying_init (const char *root)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *init = g_build_filename (root, DYING_INIT, NULL);
+
+  g_file_set_contents (init,
+                       "#!/bin/sh\n"
+                       "if [ -e /nlxtest-failed-once ]; then exec /sbin/init; fi\n"
+                       "touch /nlxtest-failed-once\n"
+                       "echo nlxtest-last-words\n"
+                       "exit 1\n", -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (init, 0755), ==, 0);
+}
+
 void
 fixture_setup (Fixture *f,
                gconstpointer data)
@@ -244,6 +265,7 @@ fixture_setup (Fixture *f,
       root = g_build_filename (f->dir, "root", NULL);
       run_command ((const char * const []) { mkrootfs, root, NULL });
       add_agent (root);
+      add_dying_init (root);
     }
   f->config = g_build_filename (f->dir, "nova-lxc.conf", NULL);
   f->socket = g_build_filename (f->dir, "compute.sock", NULL);

@@ -148,6 +148,50 @@ test_init_exit_event (Fixture *f)
   delete_and_check (f, id);
 }
 
+/* An init that exits during boot: the server ends in ERROR with init's
+ * last words as its fault and in its console log, not SHUTOFF with
+ * nothing (init-exit-event is the control: a guest's poweroff right after
+ * boot stays SHUTOFF).  Started again, it boots and the fault goes. */
+static void
+test_init_exit_at_boot (Fixture *f)
+{
+  g_autofree char *id = nlx_test_create (f->session, "nlxtest-dying",
+                                         DYING_IMAGE, NULL);
+  g_autoptr(JsonNode) reply = NULL;
+  g_autofree char *output = NULL;
+  JsonObject *server;
+  const char *message;
+
+  nlx_test_wait_for_status (f->session, id, "ERROR");
+  reply = nlx_test_show (f->session, id);
+  server = nlx_test_object_at (reply, "server");
+  g_assert_true (json_object_has_member (server, "fault"));
+  message = json_object_get_string_member (json_object_get_object_member (server,
+                                                                          "fault"),
+                                           "message");
+  g_test_message ("fault: %s", message);
+  g_assert_nonnull (strstr (message, "during boot"));
+  g_assert_nonnull (strstr (message, "status 1"));
+  g_assert_nonnull (strstr (message, "nlxtest-last-words"));
+  g_assert_cmpint (json_object_get_int_member (server, "OS-EXT-STS:power_state"),
+                   ==, 4);
+  /* The domain stays, for its log and a second try. */
+  g_assert_cmpint (domain_running (f, id), ==, 0);
+  output = console (f, id);
+  g_assert_nonnull (strstr (output, "nlxtest-last-words"));
+
+  nlx_test_act_and_wait (f->session, id, "{\"os-start\": null}", NULL, "ACTIVE");
+  g_clear_pointer (&reply, json_node_unref);
+  reply = nlx_test_show (f->session, id);
+  g_assert_false (json_object_has_member (nlx_test_object_at (reply, "server"),
+                                          "fault"));
+  g_assert_cmpint (domain_running (f, id), ==, 1);
+  g_free (output);
+  output = console (f, id);
+  g_assert_nonnull (strstr (output, "nlxtest-last-words"));
+  delete_and_check (f, id);
+}
+
 static void
 test_delete_in_each_state (Fixture *f)
 {
@@ -1000,6 +1044,7 @@ main (int argc,
     { "/nlx/compute/servers/pause-unpause", test_pause_unpause },
     { "/nlx/compute/servers/console-output", test_console_output },
     { "/nlx/compute/servers/init-exit-event", test_init_exit_event },
+    { "/nlx/compute/servers/init-exit-at-boot", test_init_exit_at_boot },
     { "/nlx/compute/servers/delete-in-each-state", test_delete_in_each_state },
     { "/nlx/compute/servers/negative", test_negative },
     { "/nlx/compute/crash-recovery", test_crash_recovery },
