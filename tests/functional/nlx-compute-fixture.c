@@ -208,8 +208,9 @@ add_agent (const char *root)
 }
 
 /* DYING_IMAGE's init: it fails its first boot as a broken init does
- * (last words, then exit 1), and boots for real after that; the mark
- * lives in the instance's own writable layer. */
+ * (last words, then exit 1) before the start returns, its second a
+ * second later (exit 2), once the server is ACTIVE, and boots for real
+ * after that; the count lives in the instance's own writable layer. */
 static void
 add_dying_init (const char *root)
 {
@@ -218,10 +219,13 @@ add_dying_init (const char *root)
 
   g_file_set_contents (init,
                        "#!/bin/sh\n"
-                       "if [ -e /nlxtest-failed-once ]; then exec /sbin/init; fi\n"
-                       "touch /nlxtest-failed-once\n"
-                       "echo nlxtest-last-words\n"
-                       "exit 1\n", -1, &error);
+                       "n=$(cat /nlxtest-boots 2>/dev/null || echo 0)\n"
+                       "echo $((n + 1)) >/nlxtest-boots\n"
+                       "case $n in\n"
+                       "0) echo nlxtest-last-words; exit 1 ;;\n"
+                       "1) sleep 1; echo nlxtest-later-words; exit 2 ;;\n"
+                       "esac\n"
+                       "exec /sbin/init\n", -1, &error);
   g_assert_no_error (error);
   g_assert_cmpint (g_chmod (init, 0755), ==, 0);
 }
