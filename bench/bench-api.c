@@ -27,6 +27,7 @@
 #include "nlx-bench.h"
 #include "nlx-error.h"
 #include "nlx-file.h"
+#include "nlx-network-filter.h"
 #include "nlx-lxc-error.h"
 #include "nlx-virt.h"
 
@@ -1331,6 +1332,13 @@ bench_cleanup (Bench *bench)
       g_printerr ("bench-api: cannot remove bridge %s: %s; remove it with "
                   "ip link del %s\n", bench->bridge, error->message,
                   bench->bridge);
+      g_clear_error (&error);
+      clean = FALSE;
+    }
+  /* The daemon leaves its bridge's firewall tables when it stops. */
+  if (!nlx_network_filter_delete (bench->bridge, &error))
+    {
+      g_printerr ("bench-api: %s\n", error->message);
       g_clear_error (&error);
       clean = FALSE;
     }

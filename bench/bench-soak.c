@@ -38,6 +38,7 @@
 
 #include "nlx-error.h"
 #include "nlx-file.h"
+#include "nlx-network-filter.h"
 #include "nlx-lxc-error.h"
 
 #define EXIT_SKIP 77
@@ -82,6 +83,9 @@
 #define RSS_SLACK_KIB (4 * 1024)
 /* An instance's root: the idmapped image (lower) and the overlay. */
 #define MOUNTS_PER_SERVER 2
+/* An attached volume: the instance's loop device and the host's own over
+ * it. */
+#define LOOPS_PER_VOLUME 2
 
 #ifndef NLX_ABS_TOP_SRCDIR
 #define NLX_ABS_TOP_SRCDIR NLX_ABS_TOP_BUILDDIR
@@ -1573,11 +1577,22 @@ count_addresses (Soak *soak)
   return json_object_get_size (allocations);
 }
 
+/* The loop devices of the run: each attached volume has two (see
+ * src/lxc/nlx-lxc-volume.c), one over the volume's file and the host's
+ * own over that one. */
 static int
 count_loops (Soak *soak)
 {
   g_autoptr(GDir) dir = g_dir_open ("/sys/block", 0, NULL);
   g_autofree char *prefix = g_strconcat (soak->tmp_dir, "/", NULL);
+  g_autoptr(GHashTable) over_files = g_hash_table_new_full (g_str_hash,
+                                                           g_str_equal,
+                                                           g_free, NULL);
+  g_autoptr(GHashTable) over_loops = g_hash_table_new_full (g_str_hash,
+                                                           g_str_equal,
+                                                           g_free, NULL);
+  GHashTableIter iter;
+  gpointer key;
   const char *name;
   int count = 0;
 
@@ -1589,10 +1604,19 @@ count_loops (Soak *soak)
       if (!g_str_has_prefix (name, "loop"))
         continue;
       path = g_strdup_printf ("/sys/block/%s/loop/backing_file", name);
-      if (g_file_get_contents (path, &backing, NULL, NULL) &&
-          g_str_has_prefix (backing, prefix))
-        count++;
+      if (!g_file_get_contents (path, &backing, NULL, NULL))
+        continue;
+      g_strchomp (backing);
+      if (g_str_has_prefix (backing, prefix))
+        g_hash_table_add (over_files, g_strconcat ("/dev/", name, NULL));
+      else if (g_str_has_prefix (backing, "/dev/loop"))
+        g_hash_table_add (over_loops, g_steal_pointer (&backing));
     }
+  count = g_hash_table_size (over_files);
+  g_hash_table_iter_init (&iter, over_loops);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (g_hash_table_contains (over_files, key))
+      count++;
   return count;
 }
 
@@ -1986,8 +2010,8 @@ print_start (const Figures *f)
   g_print ("%-30s %10d   %d\n", "libvirt domains", f->domains, f->live);
   g_print ("%-30s %10d   %d ACTIVE\n", "  of which running",
            f->domains_active, f->active);
-  g_print ("%-30s %10d   %d attached volumes\n", "loop devices", f->loops,
-           f->attached);
+  g_print ("%-30s %10d   %d, two per attached volume\n", "loop devices",
+           f->loops, LOOPS_PER_VOLUME * f->attached);
   g_print ("%-30s %10d   %d\n", "mounts under the run's dirs", f->mounts,
            MOUNTS_PER_SERVER * f->live);
   g_print ("%-30s %10d   %d\n", "veths nlx-XXXXXXXX", f->veths, f->active);
@@ -2014,8 +2038,8 @@ print_table (Soak *soak,
   g_autofree char *threads = g_strdup_printf ("<= start + %d", THREADS_SLACK);
   g_autofree char *live = g_strdup_printf ("%d live; then 0", e->live);
   g_autofree char *active = g_strdup_printf ("%d ACTIVE; then 0", e->active);
-  g_autofree char *attached = g_strdup_printf ("%d attached; then 0",
-                                               e->attached);
+  g_autofree char *attached = g_strdup_printf ("%d; then 0",
+                                               LOOPS_PER_VOLUME * e->attached);
   g_autofree char *mounts = g_strdup_printf ("%d x live; then 0",
                                              MOUNTS_PER_SERVER);
   g_autofree char *listed = g_strdup_printf ("%d listed; then 0",
@@ -2045,7 +2069,7 @@ print_table (Soak *soak,
        c->domains_active, active,
        e->domains_active == e->active && c->domains_active == 0);
   row (&v, "loop devices", s->loops, e->loops, c->loops, attached,
-       e->loops == e->attached && c->loops == 0);
+       e->loops == LOOPS_PER_VOLUME * e->attached && c->loops == 0);
   row (&v, "mounts under the run's dirs", s->mounts, e->mounts, c->mounts,
        mounts, e->mounts == MOUNTS_PER_SERVER * e->live && c->mounts == 0);
   row (&v, "veths nlx-XXXXXXXX", s->veths, e->veths, c->veths, active,
@@ -2601,8 +2625,11 @@ remove_leftovers (Soak *soak)
     {
       const char *argv[] = { "/bin/sh", "-c",
         "for f in /sys/block/loop*/loop/backing_file; do "
-        "case $(cat $f) in \"$0\"/*) d=${f%/loop/backing_file}; "
-        "losetup -d /dev/${d##*/};; esac; done", soak->tmp_dir, NULL };
+        "b=$(cat $f); d=${f%/loop/backing_file}; "
+        "case $b in /dev/loop*) "
+        "b=$(cat /sys/block/${b#/dev/}/loop/backing_file 2>/dev/null);; esac; "
+        "case $b in \"$0\"/*) losetup -d /dev/${d##*/};; esac; done",
+        soak->tmp_dir, NULL };
 
       g_printerr ("bench-soak: loop devices were left on %s; detaching "
                   "them\n", soak->tmp_dir);
@@ -2755,6 +2782,13 @@ main (int argc,
   g_clear_error (&error);
   if (g_file_test (bridge_path, G_FILE_TEST_EXISTS))
     clean = FALSE;
+  /* The daemon leaves its bridge's firewall tables when it stops. */
+  if (!nlx_network_filter_delete (soak.bridge, &error))
+    {
+      g_printerr ("bench-soak: %s\n", error->message);
+      g_clear_error (&error);
+      clean = FALSE;
+    }
   if (!nlx_file_remove_tree (soak.tmp_dir, &error))
     {
       g_printerr ("bench-soak: %s\n", error->message);

@@ -25,6 +25,9 @@
 #define API_VERSION "2.1"
 /* The flavor extra spec of instances without a user namespace. */
 #define NLX_API_PRIVILEGED_SPEC "nova_lxc:privileged"
+#define NLX_API_PIDS_SPEC "nova_lxc:pids"
+/* Nova's own name for the flavor's CPU weight. */
+#define NLX_API_CPU_SHARES_SPEC "quota:cpu_shares"
 /* As Nova's metadata items, and the instance document's. */
 #define NLX_API_METADATA_ITEM_MAX 255
 
@@ -812,6 +815,10 @@ instance_from_request (Request *request,
       json_builder_set_member_name (builder, "privileged");
       json_builder_add_boolean_value (builder, TRUE);
     }
+  if (flavor->pids != 0)
+    add_int (builder, "pids", flavor->pids);
+  if (flavor->cpu_shares != 0)
+    add_int (builder, "cpu_shares", flavor->cpu_shares);
   json_builder_end_object (builder);
   if (image_ref != NULL)
     add_string (builder, "image_ref", image_ref);
@@ -845,15 +852,97 @@ instance_from_request (Request *request,
   return nlx_instance_new_from_node (node, error);
 }
 
-static void
-create_server (Request *request)
+/* A change the manager answers once it is saved; the manager is kept
+ * here, not through the API, which may be gone by then (at a stop). */
+typedef struct {
+  Request *request;
+  NlxManager *manager;
+  char *uuid;
+  guint status;                 /* the answer when it worked */
+  gboolean show;                /* with the server */
+} Change;
+
+static Change *
+change_new (Request *request,
+            const char *uuid,
+            guint status,
+            gboolean show)
 {
+  Change *change = g_new0 (Change, 1);
+
+  change->request = request_keep (request);
+  change->manager = request->api->manager;
+  change->uuid = g_strdup (uuid);
+  change->status = status;
+  change->show = show;
+  return change;
+}
+
+static void
+change_free (Change *change)
+{
+  soup_server_message_unpause (change->request->msg);
+  request_free (change->request);
+  g_free (change->uuid);
+  g_free (change);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Change, change_free)
+
+static void
+changed (GObject *source,
+         GAsyncResult *result,
+         gpointer data)
+{
+  g_autoptr(Change) change = data;
+  g_autoptr(GError) error = NULL;
+  const NlxRecord *record = NULL;
+
+  if (!nlx_manager_change_finish (change->manager, result, &error) ||
+      (change->show &&
+       (record = nlx_manager_lookup (change->manager, change->uuid,
+                                     &error)) == NULL))
+    respond_error (change->request, error);
+  else if (change->show)
+    respond_server (change->request, change->status, record);
+  else
+    respond (change->request, change->status, NULL);
+}
+
+static void
+server_created (GObject *source,
+                GAsyncResult *result,
+                gpointer data)
+{
+  g_autoptr(Change) change = data;
   g_autoptr(JsonBuilder) builder = NULL;
   g_autoptr(JsonNode) body = NULL;
   g_autoptr(GError) error = NULL;
+  const NlxRecord *record = nlx_manager_create_finish (change->manager, result,
+                                                      &error);
+
+  if (record == NULL)
+    {
+      respond_error (change->request, error);
+      return;
+    }
+  builder = json_builder_new_immutable ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "server");
+  json_builder_begin_object (builder);
+  add_string (builder, "id", record->instance->uuid);
+  add_links (builder, change->request, "servers", record->instance->uuid);
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  respond (change->request, 202, body);
+}
+
+static void
+create_server (Request *request)
+{
+  g_autoptr(GError) error = NULL;
   JsonObject *server = read_body (request, "server");
   NlxInstance *instance;
-  const NlxRecord *record;
 
   if (server == NULL)
     return;
@@ -864,23 +953,9 @@ create_server (Request *request)
         respond_error (request, error);
       return;
     }
-  record = nlx_manager_create (request->api->manager, instance, &error);
-  if (record == NULL)
-    {
-      respond_error (request, error);
-      return;
-    }
-
-  builder = json_builder_new_immutable ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "server");
-  json_builder_begin_object (builder);
-  add_string (builder, "id", record->instance->uuid);
-  add_links (builder, request, "servers", record->instance->uuid);
-  json_builder_end_object (builder);
-  json_builder_end_object (builder);
-  body = json_builder_get_root (builder);
-  respond (request, 202, body);
+  /* Answered once its record is on disk. */
+  nlx_manager_create_async (request->api->manager, instance, server_created,
+                            change_new (request, instance->uuid, 202, FALSE));
 }
 
 static void
@@ -895,13 +970,8 @@ update_server (Request *request,
   if (server == NULL || !check_members (request, server, known) ||
       (name = get_string_member (request, server, "name")) == NULL)
     return;
-  if (!nlx_manager_rename (request->api->manager, uuid, name, &error))
-    {
-      respond_error (request, error);
-      return;
-    }
-  respond_server (request, 200,
-                  nlx_manager_lookup (request->api->manager, uuid, NULL));
+  nlx_manager_rename_async (request->api->manager, uuid, name, changed,
+                            change_new (request, uuid, 200, TRUE));
 }
 
 /* ---- server actions --------------------------------------------------- */
@@ -1139,14 +1209,13 @@ rebuild_server (Request *request,
     json_object_set_member (wanted, "metadata", json_node_copy (metadata));
 
   instance = nlx_instance_new_from_node (node, &error);
-  if (instance == NULL || !nlx_manager_rebuild (request->api->manager,
-                                                instance, &error))
+  if (instance == NULL)
     {
       respond_error (request, error);
       return;
     }
-  respond_server (request, 202, nlx_manager_lookup (request->api->manager,
-                                                    uuid, NULL));
+  nlx_manager_rebuild_async (request->api->manager, instance, changed,
+                             change_new (request, uuid, 202, TRUE));
 }
 
 static void
@@ -1233,10 +1302,8 @@ server_action (Request *request,
       return;
     }
 
-  if (!nlx_manager_act (request->api->manager, uuid, action, &error))
-    respond_error (request, error);
-  else
-    respond (request, 202, NULL);
+  nlx_manager_act_async (request->api->manager, uuid, action, changed,
+                         change_new (request, uuid, 202, FALSE));
 }
 
 /* ---- volume attachments ------------------------------------------------- */
@@ -1497,11 +1564,8 @@ server_request (Request *request,
     update_server (request, uuid);
   else if (g_str_equal (method, "DELETE"))
     {
-      if (!nlx_manager_act (request->api->manager, uuid, NLX_ACTION_DELETE,
-                            &error))
-        respond_error (request, error);
-      else
-        respond (request, 204, NULL);
+    nlx_manager_act_async (request->api->manager, uuid, NLX_ACTION_DELETE,
+                           changed, change_new (request, uuid, 204, FALSE));
     }
   else
     respond_fault (request, 405, _("A server takes GET, PUT or DELETE"));
@@ -1534,6 +1598,18 @@ add_flavor (JsonBuilder *builder,
       json_builder_begin_object (builder);
       if (flavor->privileged)
         add_string (builder, NLX_API_PRIVILEGED_SPEC, "true");
+      if (flavor->pids != 0)
+        {
+          g_autofree char *text = g_strdup_printf ("%u", flavor->pids);
+
+          add_string (builder, NLX_API_PIDS_SPEC, text);
+        }
+      if (flavor->cpu_shares != 0)
+        {
+          g_autofree char *text = g_strdup_printf ("%u", flavor->cpu_shares);
+
+          add_string (builder, NLX_API_CPU_SHARES_SPEC, text);
+        }
       json_builder_end_object (builder);
     }
   add_links (builder, request, "flavors", flavor->name);
@@ -1736,10 +1812,9 @@ images_request (Request *request,
     {
       if (g_str_equal (method, "DELETE"))
         {
-          if (nlx_manager_delete_image (request->api->manager, id, &error))
-            respond (request, 204, NULL);
-          else
-            respond_error (request, error);
+          nlx_manager_delete_image_async (request->api->manager, id, changed,
+                                          change_new (request, id, 204,
+                                                      FALSE));
         }
       else if (g_str_equal (method, "GET"))
         {

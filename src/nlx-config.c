@@ -37,13 +37,18 @@ static const char * const fake_keys[] = {
   "delay_ms", "foreign_instances", "shared", "event_interval_ms", NULL
 };
 static const char * const flavor_keys[] = {
-  "vcpus", "memory_mb", "root_gb", "privileged", NULL
+  "vcpus", "memory_mb", "root_gb", "privileged", "pids", "cpu_shares", NULL
 };
 static const char * const lxc_keys[] = {
-  "uid_maps", "gid_maps", NULL
+  "uid_maps", "gid_maps", "pids_limit", "pids_host_max", NULL
+};
+/* Nova's [compute] section; the lxc driver reads it. */
+static const char * const compute_keys[] = {
+  "cpu_shared_set", NULL
 };
 static const char * const network_keys[] = {
-  "bridge", "cidr", "gateway", "range_start", "range_end", NULL
+  "bridge", "cidr", "gateway", "range_start", "range_end", "host_access",
+  NULL
 };
 static const char * const image_keys[] = {
   "path", "os_init_path", "os_shutdown_signal", NULL
@@ -107,6 +112,8 @@ known_keys (const char *group)
     return volumes_keys;
   if (g_str_equal (group, "lxc"))
     return lxc_keys;
+  if (g_str_equal (group, "compute"))
+    return compute_keys;
   if (g_str_equal (group, "network"))
     return network_keys;
   if (g_str_has_prefix (group, FLAVOR_PREFIX))
@@ -222,12 +229,22 @@ get_required_uint (GKeyFile *keyfile,
   return nlx_config_get_uint (keyfile, group, key, min, max, value, error);
 }
 
-static gboolean
-get_boolean (GKeyFile *keyfile,
-             const char *group,
-             const char *key,
-             gboolean *out,
-             GError **error)
+/**
+ * nlx_config_get_boolean:
+ * @keyfile: (nullable): the configuration
+ * @group: the section
+ * @key: the key; missing means %FALSE
+ * @out: (out): its value
+ * @error: return location for a #NLX_CONFIG_ERROR naming the key
+ *
+ * Reads "true"/"1" or "false"/"0" (case-insensitive for the words).
+ */
+gboolean
+nlx_config_get_boolean (GKeyFile *keyfile,
+                        const char *group,
+                        const char *key,
+                        gboolean *out,
+                        GError **error)
 {
   g_autofree char *text = nlx_config_get_string (keyfile, group, key, "false");
 
@@ -267,7 +284,14 @@ read_flavor (NlxConfig *config,
       !get_required_uint (config->keyfile, group, "memory_mb", 1,
                           NLX_FLAVOR_MEMORY_MB_MAX, &flavor->memory_mb, error) ||
       !get_required_uint (config->keyfile, group, "root_gb", 0,
-                          NLX_FLAVOR_ROOT_GB_MAX, &flavor->root_gb, error))
+                          NLX_FLAVOR_ROOT_GB_MAX, &flavor->root_gb, error) ||
+      /* Optional: 0 leaves the host's defaults. */
+      !nlx_config_get_uint (config->keyfile, group, "pids", 1,
+                            NLX_FLAVOR_PIDS_MAX, &flavor->pids, error) ||
+      !nlx_config_get_uint (config->keyfile, group, "cpu_shares",
+                            NLX_FLAVOR_CPU_SHARES_MIN,
+                            NLX_FLAVOR_CPU_SHARES_MAX, &flavor->cpu_shares,
+                            error))
     return FALSE;
   /* The opt-out of the user namespace: root inside is root outside. */
   flavor->privileged = g_key_file_get_boolean (config->keyfile, group,
@@ -374,9 +398,10 @@ config_read (GKeyFile *keyfile,
                                               "state_path", NLX_STATE_DIR);
   config->sync_interval_s = NLX_CONFIG_DEFAULT_SYNC_INTERVAL_S;
   config->shutdown_timeout_s = NLX_CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_S;
-  if (!get_boolean (keyfile, "DEFAULT", "debug", &config->debug, error) ||
-      !get_boolean (keyfile, "DEFAULT", "use_syslog", &config->use_syslog,
-                    error) ||
+  if (!nlx_config_get_boolean (keyfile, "DEFAULT", "debug", &config->debug,
+                               error) ||
+      !nlx_config_get_boolean (keyfile, "DEFAULT", "use_syslog",
+                               &config->use_syslog, error) ||
       !nlx_config_get_uint (keyfile, "DEFAULT", "sync_power_state_interval",
                             1, 3600, &config->sync_interval_s, error) ||
       !nlx_config_get_uint (keyfile, "DEFAULT", "shutdown_timeout", 0, 3600,

@@ -96,6 +96,11 @@ gboolean nlx_config_get_uint (GKeyFile *keyfile,
                               guint max,
                               guint *value,
                               GError **error);
+gboolean nlx_config_get_boolean (GKeyFile *keyfile,
+                                 const char *group,
+                                 const char *key,
+                                 gboolean *out,
+                                 GError **error);
 
 const NlxFlavor *nlx_config_find_flavor (const NlxConfig *config,
                                          const char *name);

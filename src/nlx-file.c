@@ -165,7 +165,9 @@ write_all (int fd,
  * %G_FILE_SET_CONTENTS_CONSISTENT, writes @path.XXXXXX beside @path,
  * fsync()s it (unless %G_FILE_SET_CONTENTS_ONLY_EXISTING and @path is
  * missing or empty), renames it over @path and, then, fsync()s the
- * directory, as GLib does; without, GLib's own direct write is already
+ * directory (nlx_file_sync_dir()), failing if that fails: a rename that
+ * is not durable may be gone after a crash, and the caller must not
+ * acknowledge it.  Without, GLib's own direct write is already
  * close-on-exec.
  *
  * Returns: %TRUE on success
@@ -234,12 +236,41 @@ nlx_file_set_contents_full (const char *path,
     }
   /* So that the new contents, not the old, are there after a crash. */
   dir = g_path_get_dirname (path);
-  if (do_fsync &&
-      (fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+  if (do_fsync && !nlx_file_sync_dir (dir, error))
+    return FALSE;
+  return TRUE;
+}
+
+/**
+ * nlx_file_sync_dir:
+ * @dir: a directory
+ * @error: return location for a #G_FILE_ERROR
+ *
+ * fsync()s @dir, so that a rename, a new name or an unlink in it made
+ * before survives a crash: fsync() of a file makes its contents durable,
+ * not the directory entry that names it.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+nlx_file_sync_dir (const char *dir,
+                   GError **error)
+{
+  int errsv;
+  int fd;
+
+  fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || fsync (fd) != 0)
     {
-      fsync (fd);
-      close (fd);
+      errsv = errno;
+      if (fd >= 0)
+        close (fd);
+      SET_FILE_ERROR (error, errsv,
+                      _("Cannot make the changes in directory %s durable: %s"),
+                      dir);
+      return FALSE;
     }
+  close (fd);
   return TRUE;
 }
 

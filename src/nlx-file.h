@@ -19,4 +19,6 @@ gboolean nlx_file_set_contents_full (const char *path,
                                      GFileSetContentsFlags flags,
                                      int mode,
                                      GError **error);
+gboolean nlx_file_sync_dir (const char *dir,
+                            GError **error);
 G_END_DECLS

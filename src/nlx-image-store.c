@@ -507,15 +507,15 @@ lock_store (NlxImageStore *store,
   return fd;
 }
 
+/* After a rename or an unlink that is done: a failure means a crash may
+ * undo it, which the next open copes with, so it is only said. */
 static void
 sync_dir (const char *path)
 {
-  int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  g_autoptr(GError) error = NULL;
 
-  if (fd < 0 || fsync (fd) != 0)
-    g_debug ("Cannot sync %s: %s", path, g_strerror (errno));
-  if (fd >= 0)
-    close (fd);
+  if (!nlx_file_sync_dir (path, &error))
+    g_warning ("%s", error->message);
 }
 
 /* The id a file of DIR/records is the record of, or %NULL for anything

@@ -291,7 +291,8 @@ read_flavor (JsonObject *root,
              GError **error)
 {
   static const char * const known[] = {
-    "name", "vcpus", "memory_mb", "root_gb", "privileged", NULL
+    "name", "vcpus", "memory_mb", "root_gb", "privileged", "pids",
+    "cpu_shares", NULL
   };
   JsonObject *object = read_object (root, "flavor", "flavor", TRUE, error);
   JsonNode *privileged;
@@ -317,7 +318,15 @@ read_flavor (JsonObject *root,
          read_uint (object, "memory_mb", "flavor.memory_mb", 1,
                     NLX_FLAVOR_MEMORY_MB_MAX, &flavor->memory_mb, error) &&
          read_uint (object, "root_gb", "flavor.root_gb", 0,
-                    NLX_FLAVOR_ROOT_GB_MAX, &flavor->root_gb, error);
+                    NLX_FLAVOR_ROOT_GB_MAX, &flavor->root_gb, error) &&
+         /* Optional: records written before limits existed have none. */
+         (!json_object_has_member (object, "pids") ||
+          read_uint (object, "pids", "flavor.pids", 1, NLX_FLAVOR_PIDS_MAX,
+                     &flavor->pids, error)) &&
+         (!json_object_has_member (object, "cpu_shares") ||
+          read_uint (object, "cpu_shares", "flavor.cpu_shares",
+                     NLX_FLAVOR_CPU_SHARES_MIN, NLX_FLAVOR_CPU_SHARES_MAX,
+                     &flavor->cpu_shares, error));
 }
 
 static GHashTable *
@@ -744,6 +753,16 @@ nlx_instance_to_node (const NlxInstance *instance)
     {
       json_builder_set_member_name (builder, "privileged");
       json_builder_add_boolean_value (builder, TRUE);
+    }
+  if (instance->flavor.pids != 0)
+    {
+      json_builder_set_member_name (builder, "pids");
+      json_builder_add_int_value (builder, instance->flavor.pids);
+    }
+  if (instance->flavor.cpu_shares != 0)
+    {
+      json_builder_set_member_name (builder, "cpu_shares");
+      json_builder_add_int_value (builder, instance->flavor.cpu_shares);
     }
   json_builder_end_object (builder);
 

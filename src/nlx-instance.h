@@ -19,6 +19,10 @@ G_BEGIN_DECLS
  * NlxFlavor:
  * @privileged: run without a user namespace (root inside is root on the
  *   host); an operator's opt-out, off by default
+ * @pids: the most processes and threads the instance may hold at once
+ *   (extra spec nova_lxc:pids), or 0 for the host's default
+ * @cpu_shares: its CPU weight against other instances (extra spec
+ *   quota:cpu_shares, as Nova's), or 0 for 1024 per vcpu
  */
 typedef struct {
   char *name;
@@ -26,6 +30,8 @@ typedef struct {
   guint memory_mb;
   guint root_gb;
   gboolean privileged;
+  guint pids;
+  guint cpu_shares;
 } NlxFlavor;
 
 /**
@@ -100,6 +106,11 @@ typedef struct {
 #define NLX_FLAVOR_VCPUS_MAX 1024
 #define NLX_FLAVOR_MEMORY_MB_MAX (16u * 1024 * 1024)
 #define NLX_FLAVOR_ROOT_GB_MAX (1024u * 1024)
+/* The kernel's PID_MAX_LIMIT (4 Mi): no pids limit can be higher. */
+#define NLX_FLAVOR_PIDS_MAX (4u * 1024 * 1024)
+/* cgroup v1 cpu.shares accepts 2 to 262144. */
+#define NLX_FLAVOR_CPU_SHARES_MIN 2
+#define NLX_FLAVOR_CPU_SHARES_MAX 262144
 
 #define NLX_MOUNT_PATH_MAX 255
 

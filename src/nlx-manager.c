@@ -41,6 +41,25 @@ typedef struct {
   /* The record in memory is newer than on disk: a save after an
    * operation failed, and is retried. */
   gboolean unsaved;
+  /* Which entry of this uuid, for saves that finish after it is gone. */
+  guint64 serial;
+  /* A change a caller asked for is being saved (commit()), and until it
+   * is, nothing else changes the record: other asked changes wait in
+   * @waiting (GTask, each with a Call), finished operations in @deferred
+   * (Job), and syncs leave it alone.  So a failed save puts back exactly
+   * the record as it was before that change. */
+  gboolean committing;
+  GQueue waiting;
+  GQueue deferred;
+  /* Created, and not saved yet: nobody sees it. */
+  gboolean creating;
+  /* Deleted, its record on its way off the disk (forget()): nothing
+   * changes or saves it any more; it goes, and its address with it,
+   * once the record is gone. */
+  gboolean forgetting;
+  /* While committing: the record as it was before the change, which
+   * readers see until the change is saved (it may yet be undone). */
+  NlxRecord *shown;
 } Entry;
 
 struct _NlxManager {
@@ -62,6 +81,10 @@ struct _NlxManager {
   GSource *sync_source;
   GSource *retry_source;
   GSource *save_source;         /* retries records that could not be saved */
+  guint64 next_serial;
+  /* The address file is older than the allocations in memory. */
+  gboolean addresses_unsaved;
+  GHashTable *images_deleting;  /* ids of the images a worker deletes */
   /* Whether the last driver call reached the hypervisor; while not, new
    * operations are refused rather than failed half-way. */
   gboolean available;
@@ -109,6 +132,9 @@ typedef struct {
   GHashTable *properties;       /* JOB_SNAPSHOT: the new image's */
   NlxStoredImage *stored;       /* JOB_SNAPSHOT: the new image */
   GTask *task;                  /* JOB_VOLUME, JOB_SNAPSHOT: the caller */
+  /* The caller answered once the job's task state is saved, before the
+   * job runs (JOB_ACTION, JOB_REBUILD) */
+  GTask *answer;
   /* JOB_VOLUME: a detach undoing an attachment whose record could not be
    * saved, and why */
   GError *undo_cause;
@@ -121,6 +147,56 @@ typedef struct {
   GError *info_error;           /* why there is no info */
   char *fault;                  /* the driver's, when it stopped by failing */
 } Job;
+
+/* A change a caller asked for, run when no other change to its record
+ * is being saved (Entry.committing): the GTask's data. */
+typedef struct _Call Call;
+struct _Call {
+  void (*run) (NlxManager *manager,
+               GTask *task);
+  char *uuid;
+  char *name;
+  char *volume_id;
+  char *device;
+  char *mount_path;
+  NlxAction action;
+  NlxInstance *instance;
+  NlxImage *image;
+  GHashTable *metadata;
+};
+
+static void
+call_free (Call *call)
+{
+  g_free (call->uuid);
+  g_free (call->name);
+  g_free (call->volume_id);
+  g_free (call->device);
+  g_free (call->mount_path);
+  nlx_instance_free (call->instance);
+  nlx_image_free (call->image);
+  g_clear_pointer (&call->metadata, g_hash_table_unref);
+  g_free (call);
+}
+
+static GTask *
+call_new (void (*run) (NlxManager *manager,
+                       GTask *task),
+          const char *uuid,
+          gpointer source_tag,
+          GAsyncReadyCallback callback,
+          gpointer user_data,
+          Call **call)
+{
+  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+
+  *call = g_new0 (Call, 1);
+  (*call)->run = run;
+  (*call)->uuid = g_strdup (uuid);
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_task_data (task, *call, (GDestroyNotify) call_free);
+  return task;
+}
 
 static void
 sync_result_free (SyncResult *result)
@@ -143,6 +219,7 @@ job_free (Job *job)
   g_clear_pointer (&job->properties, g_hash_table_unref);
   nlx_stored_image_free (job->stored);
   g_clear_object (&job->task);
+  g_clear_object (&job->answer);
   g_clear_error (&job->error);
   g_clear_error (&job->info_error);
   g_clear_error (&job->undo_cause);
@@ -150,11 +227,45 @@ job_free (Job *job)
   g_free (job);
 }
 
+static void job_free (Job *job);
+static void fail_stopping (GTask *task);
+static void manager_unref (NlxManager *manager);
+
+/* Its queues are empty unless the manager stops with them full. */
 static void
 entry_free (Entry *entry)
 {
+  GTask *task;
+  Job *job;
+
+  while ((task = g_queue_pop_head (&entry->waiting)) != NULL)
+    {
+      fail_stopping (task);
+      g_object_unref (task);
+    }
+  while ((job = g_queue_pop_head (&entry->deferred)) != NULL)
+    {
+      NlxManager *manager = job->manager;
+
+      job_free (job);
+      manager_unref (manager);
+    }
+  nlx_record_free (entry->shown);
   nlx_record_free (entry->record);
   g_free (entry);
+}
+
+static Entry *
+entry_new (NlxManager *manager,
+           NlxRecord *record)
+{
+  Entry *entry = g_new0 (Entry, 1);
+
+  entry->record = record;
+  entry->serial = ++manager->next_serial;
+  g_queue_init (&entry->waiting);
+  g_queue_init (&entry->deferred);
+  return entry;
 }
 
 static NlxManager *
@@ -171,6 +282,7 @@ manager_unref (NlxManager *manager)
     return;
   g_free (manager->host);
   g_clear_pointer (&manager->quarantined, g_hash_table_unref);
+  g_clear_pointer (&manager->images_deleting, g_hash_table_unref);
   nlx_lock_release (manager->volumes_lock);
   nlx_volume_settings_free (manager->volumes);
   nlx_image_store_free (manager->images);
@@ -189,35 +301,131 @@ touch (NlxRecord *record)
 }
 
 static gboolean retry_saves (gpointer data);
+static void resume (NlxManager *manager,
+                    const char *uuid);
 
-/* Saves the record as it is now; the error says what to do, to the
- * caller who @asked for the change or to the log. */
-static gboolean
-save_now (NlxManager *manager,
-          Entry *entry,
-          gboolean asked,
-          GError **error)
+/* The entry of @uuid, if it is still the one numbered @serial. */
+static Entry *
+lookup_serial (NlxManager *manager,
+               const char *uuid,
+               guint64 serial)
 {
-  g_autoptr(GError) local_error = NULL;
+  Entry *entry = g_hash_table_lookup (manager->entries, uuid);
 
-  touch (entry->record);
-  if (!nlx_store_save (manager->store, entry->record, &local_error))
+  return entry != NULL && entry->serial == serial ? entry : NULL;
+}
+
+/* A save on its way to disk (nlx-store.c writes them in a thread of its
+ * own, in order: the main loop serves other requests meanwhile). */
+typedef struct {
+  NlxManager *manager;
+  char *uuid;
+  guint64 serial;
+  /* commit(): the record as before the change, what to do next */
+  JsonNode *before;
+  void (*done) (NlxManager *manager,
+                Entry *entry,
+                GError *error,
+                gpointer data);
+  gpointer data;
+} Save;
+
+static void
+save_free (Save *save)
+{
+  manager_unref (save->manager);
+  g_free (save->uuid);
+  g_clear_pointer (&save->before, json_node_unref);
+  g_free (save);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Save, save_free)
+
+static Save *
+save_new (NlxManager *manager,
+          Entry *entry)
+{
+  Save *save = g_new0 (Save, 1);
+
+  save->manager = manager_ref (manager);
+  save->uuid = g_strdup (entry->record->instance->uuid);
+  save->serial = entry->serial;
+  return save;
+}
+
+static void
+arm_retry (NlxManager *manager)
+{
+  if (manager->save_source == NULL && !manager->closed)
     {
-      if (asked)
-        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                     _("Cannot save the record of server %s, so nothing "
-                       "was changed: %s; make room on the filesystem of "
-                       "state_path or repair it, then try again"),
-                     entry->record->instance->uuid, local_error->message);
-      else
-        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                     _("Cannot save the record of server %s: %s; make room "
-                       "on the filesystem of state_path or repair it"),
-                     entry->record->instance->uuid, local_error->message);
-      return FALSE;
+      manager->save_source = g_timeout_source_new_seconds (1);
+      g_source_set_callback (manager->save_source, retry_saves, manager, NULL);
+      g_source_attach (manager->save_source, manager->context);
     }
-  entry->unsaved = FALSE;
-  return TRUE;
+}
+
+static void
+saved (GObject *source,
+       GAsyncResult *result,
+       gpointer data)
+{
+  g_autoptr(Save) save = data;
+  NlxManager *manager = save->manager;
+  g_autoptr(GError) error = NULL;
+  Entry *entry = lookup_serial (manager, save->uuid, save->serial);
+
+  /* In order, so the last one to finish says how the disk stands. */
+  if (nlx_store_save_finish (manager->store, result, &error))
+    {
+      if (entry != NULL && entry->unsaved)
+        g_message ("Instance %s: its record is saved again", save->uuid);
+      if (entry != NULL)
+        entry->unsaved = FALSE;
+      return;
+    }
+  if (entry == NULL)
+    return;
+  if (!entry->unsaved)
+    g_warning ("Instance %s: cannot save its record: %s; make room on the "
+               "filesystem of state_path or repair it; retrying",
+               save->uuid, error->message);
+  entry->unsaved = TRUE;
+  arm_retry (manager);
+}
+
+static void
+addresses_saved (GObject *source,
+                 GAsyncResult *result,
+                 gpointer data)
+{
+  NlxManager *manager = data;
+  g_autoptr(GError) error = NULL;
+
+  if (nlx_store_save_finish (manager->store, result, &error))
+    {
+      manager->addresses_unsaved = FALSE;
+    }
+  else
+    {
+      if (!manager->addresses_unsaved)
+        g_warning ("Cannot save the address allocations: %s; retrying (the "
+                   "servers' records keep their addresses, and the next start "
+                   "rebuilds the file from them)", error->message);
+      manager->addresses_unsaved = TRUE;
+      arm_retry (manager);
+    }
+  manager_unref (manager);
+}
+
+/* Writes the address allocations as memory has them, in order with the
+ * records' saves and deletes. */
+static void
+save_addresses (NlxManager *manager)
+{
+  g_autofree char *data = nlx_ipam_to_data (manager->ipam);
+
+  nlx_store_write_file_async (manager->store,
+                              nlx_ipam_get_path (manager->ipam), data,
+                              addresses_saved, manager_ref (manager));
 }
 
 /* Saves what an operation's end, a sync or a restart changed: it has
@@ -228,20 +436,9 @@ static void
 save (NlxManager *manager,
       Entry *entry)
 {
-  g_autoptr(GError) error = NULL;
-
-  if (save_now (manager, entry, FALSE, &error))
-    return;
-  if (!entry->unsaved)
-    g_warning ("Instance %s: %s; retrying", entry->record->instance->uuid,
-               error->message);
-  entry->unsaved = TRUE;
-  if (manager->save_source == NULL && !manager->closed)
-    {
-      manager->save_source = g_timeout_source_new_seconds (1);
-      g_source_set_callback (manager->save_source, retry_saves, manager, NULL);
-      g_source_attach (manager->save_source, manager->context);
-    }
+  touch (entry->record);
+  nlx_store_save_async (manager->store, entry->record, saved,
+                        save_new (manager, entry));
 }
 
 /* Puts back the record as @before has it, keyed anew (the table's key is
@@ -262,23 +459,103 @@ restore (NlxManager *manager,
   g_hash_table_insert (manager->entries, old->instance->uuid, entry);
 }
 
-/* Saves a change a caller asked for before it is acknowledged: when it
- * cannot be saved, the record goes back to @before (as it was before the
- * change), so that nothing changed, in memory or on disk, and the caller
- * gets the error. */
-static gboolean
+static void
+committed (GObject *source,
+           GAsyncResult *result,
+           gpointer data)
+{
+  g_autoptr(Save) save = data;
+  NlxManager *manager = save->manager;
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GError) error = NULL;
+  Entry *entry = lookup_serial (manager, save->uuid, save->serial);
+
+  if (!nlx_store_save_finish (manager->store, result, &local_error))
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                 _("Cannot save the record of server %s, so nothing "
+                   "was changed: %s; make room on the filesystem of "
+                   "state_path or repair it, then try again"),
+                 save->uuid, local_error->message);
+  /* Nothing else changed the record meanwhile (see Entry). */
+  if (entry != NULL)
+    {
+      entry->committing = FALSE;
+      g_clear_pointer (&entry->shown, nlx_record_free);
+      if (error == NULL)
+        entry->unsaved = FALSE;
+      else if (save->before != NULL)
+        restore (manager, entry, save->before);
+    }
+  save->done (manager, entry, error, save->data);
+  resume (manager, save->uuid);
+}
+
+/* Saves a change a caller asked for before it is acknowledged, in the
+ * store's writer thread; @done runs in the main loop once it is on disk,
+ * with @error %NULL, or when it cannot be saved, with the record back as
+ * @before has it (as before the change), so that nothing changed, in
+ * memory or on disk, and the caller gets the error.  Until then nothing
+ * else changes the record.  @before is %NULL for a new record, which
+ * @done removes if it cannot be saved.  With @addresses, the address
+ * allocations are written first, and the record only if they could be. */
+static void
+commit_full (NlxManager *manager,
+             Entry *entry,
+             JsonNode *before,
+             gboolean addresses,
+             void (*done) (NlxManager *manager,
+                           Entry *entry,
+                           GError *error,
+                           gpointer data),
+             gpointer data)
+{
+  Save *save = save_new (manager, entry);
+  g_autofree char *file_data = addresses ? nlx_ipam_to_data (manager->ipam)
+                                         : NULL;
+
+  g_assert (!entry->committing);
+  save->before = before ? json_node_ref (before) : NULL;
+  save->done = done;
+  save->data = data;
+  entry->committing = TRUE;
+  if (before != NULL)
+    entry->shown = nlx_record_new_from_node (before, NULL);
+  touch (entry->record);
+  nlx_store_save_with_file_async (manager->store, entry->record,
+                                  addresses ? nlx_ipam_get_path (manager->ipam)
+                                            : NULL,
+                                  file_data, committed, save);
+}
+
+static void
 commit (NlxManager *manager,
         Entry *entry,
         JsonNode *before,
-        GError **error)
+        void (*done) (NlxManager *manager,
+                      Entry *entry,
+                      GError *error,
+                      gpointer data),
+        gpointer data)
 {
-  GError *local_error = NULL;
+  commit_full (manager, entry, before, FALSE, done, data);
+}
 
-  if (save_now (manager, entry, TRUE, &local_error))
-    return TRUE;
-  g_propagate_error (error, local_error);
-  restore (manager, entry, before);
-  return FALSE;
+/* A commit() whose caller waits on @data, a GTask, and nothing else. */
+static void
+answer_committed (NlxManager *manager,
+                  Entry *entry,
+                  GError *error,
+                  gpointer data)
+{
+  g_autoptr(GTask) task = data;
+
+  if (error != NULL)
+    g_task_return_error (task, g_error_copy (error));
+  else if (entry == NULL)
+    g_task_return_new_error (task, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
+                             _("The server was deleted meanwhile"));
+  else
+    g_task_return_boolean (task, TRUE);
 }
 
 static void
@@ -339,6 +616,9 @@ find (NlxManager *manager,
 
       entry = g_hash_table_lookup (manager->entries, lower);
     }
+  /* Not there until its record is. */
+  if (entry != NULL && entry->creating)
+    entry = NULL;
   if (entry == NULL)
     g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
                  _("Instance %s could not be found."), uuid ? uuid : "");
@@ -605,13 +885,61 @@ work (gpointer data,
 }
 
 static void
+fail_stopping (GTask *task)
+{
+  g_task_return_new_error (task, NLX_DRIVER_ERROR,
+                           NLX_DRIVER_ERROR_UNAVAILABLE,
+                           _("The compute service is stopping"));
+}
+
+/* Once the manager stops, a job whose task state was saved does not run:
+ * the next start reconciles it as interrupted. */
+static void
 queue (NlxManager *manager,
        Job *job)
 {
+  if (manager->closed)
+    {
+      if (job->task != NULL)
+        fail_stopping (job->task);
+      job_free (job);
+      return;
+    }
   job->manager = manager_ref (manager);
   if (job->kind != JOB_SYNC)
     manager->running++;
   g_thread_pool_push (manager->workers, job, NULL);
+}
+
+/* commit() is done for a change that starts @data, a Job: it runs once
+ * the record says so on disk, or its callers hear why not. */
+static void
+job_committed (NlxManager *manager,
+               Entry *entry,
+               GError *error,
+               gpointer data)
+{
+  Job *job = data;
+
+  if (error == NULL && entry == NULL)
+    error = g_error_new (NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
+                         _("The server was deleted meanwhile"));
+  else if (error != NULL)
+    error = g_error_copy (error);
+  if (error != NULL)
+    {
+      if (job->answer != NULL)
+        g_task_return_error (job->answer, g_error_copy (error));
+      if (job->task != NULL)
+        g_task_return_error (job->task, g_error_copy (error));
+      g_error_free (error);
+      job_free (job);
+      return;
+    }
+  if (job->answer != NULL)
+    g_task_return_boolean (job->answer, TRUE);
+  g_clear_object (&job->answer);
+  queue (manager, job);
 }
 
 static const NlxTaskState task_for_action[] = {
@@ -624,49 +952,105 @@ static const NlxTaskState task_for_action[] = {
   [NLX_ACTION_DELETE] = NLX_TASK_STATE_DELETING,
 };
 
-/* Starts @action once its task state is saved.  @error is %NULL when
+/* Starts @action once its task state is saved.  @task is %NULL when
  * nobody waits for the answer (a restart, a delete that waited for
  * another operation): the action then runs even if the save failed, and
- * the save is retried. */
-static gboolean
+ * the save is retried.  Otherwise @task hears once the task state is
+ * saved, and the action runs only then. */
+static void
 start_action (NlxManager *manager,
               Entry *entry,
               NlxAction action,
-              GError **error)
+              GTask *task)
 {
   g_autoptr(JsonNode) before = nlx_record_to_node (entry->record);
-  Job *job;
+  Job *job = g_new0 (Job, 1);
 
-  entry->record->task_state = task_for_action[action];
-  entry->generation++;
-  if (error == NULL)
-    save (manager, entry);
-  else if (!commit (manager, entry, before, error))
-    return FALSE;
-
-  job = g_new0 (Job, 1);
   job->kind = JOB_ACTION;
   job->uuid = g_strdup (entry->record->instance->uuid);
   job->action = action;
-  queue (manager, job);
-  return TRUE;
+  entry->record->task_state = task_for_action[action];
+  entry->generation++;
+  if (task == NULL)
+    {
+      save (manager, entry);
+      queue (manager, job);
+      return;
+    }
+  job->answer = g_object_ref (task);
+  commit (manager, entry, before, job_committed, job);
 }
 
-/* Drops a deleted instance's record, then its address: a crash in
- * between leaves an address without a record, which the next start
- * releases. */
+/* Drops @uuid's entry from memory; the changes waiting for it run, and
+ * find it gone. */
+static void
+remove_entry (NlxManager *manager,
+              const char *uuid)
+{
+  Entry *entry = g_hash_table_lookup (manager->entries, uuid);
+  GQueue waiting = G_QUEUE_INIT;
+  GTask *task;
+
+  if (entry != NULL)
+    {
+      waiting = entry->waiting;
+      g_queue_init (&entry->waiting);
+    }
+  g_hash_table_remove (manager->entries, uuid);
+  while ((task = g_queue_pop_head (&waiting)) != NULL)
+    {
+      Call *call = g_task_get_task_data (task);
+
+      call->run (manager, task);
+      g_object_unref (task);
+    }
+}
+
+typedef struct {
+  NlxManager *manager;
+  char *uuid;
+} Forget;
+
+static void
+forgotten (GObject *source,
+           GAsyncResult *result,
+           gpointer data)
+{
+  Forget *forget = data;
+  NlxManager *manager = forget->manager;
+  g_autoptr(GError) error = NULL;
+
+  if (!nlx_store_delete_finish (manager->store, result, &error))
+    g_warning ("Instance %s: %s", forget->uuid, error->message);
+  else if (nlx_ipam_lookup (manager->ipam, forget->uuid) != NULL)
+    {
+      nlx_ipam_release (manager->ipam, forget->uuid, NULL);
+      save_addresses (manager);
+    }
+  /* Gone from the API with its address, as one step. */
+  remove_entry (manager, forget->uuid);
+  manager_unref (manager);
+  g_free (forget->uuid);
+  g_free (forget);
+}
+
+/* Drops a deleted instance's record, then its address and its entry: a
+ * crash in between leaves an address without a record, which the next
+ * start releases.  The delete reaches the disk after every save of the
+ * record asked for before, so none of them brings it back, and none is
+ * asked for after (Entry.forgetting). */
 static void
 forget (NlxManager *manager,
         const char *uuid)
 {
-  g_autoptr(GError) error = NULL;
+  Forget *forget = g_new0 (Forget, 1);
 
-  if (!nlx_store_delete (manager->store, uuid, &error))
-    g_warning ("Instance %s: %s", uuid, error->message);
-  else if (!nlx_ipam_release (manager->ipam, uuid, &error))
-    g_warning ("Instance %s: %s; its address is released at the next "
-               "start", uuid, error->message);
-  g_hash_table_remove (manager->entries, uuid);
+  Entry *entry = g_hash_table_lookup (manager->entries, uuid);
+
+  forget->manager = manager_ref (manager);
+  forget->uuid = g_strdup (uuid);
+  entry->forgetting = TRUE;
+  nlx_store_delete_async (manager->store, uuid, forgotten, forget);
 }
 
 static gboolean retry_sync (gpointer data);
@@ -854,15 +1238,14 @@ answer_volume (Job *job)
 static void
 undo_attachment (NlxManager *manager,
                  Entry *entry,
-                 JsonNode *before,
                  Job *job,
                  GError *cause)
 {
   Job *undo = g_new0 (Job, 1);
 
+  /* commit() has put the record back. */
   g_warning ("Instance %s: volume %s was attached, but %s; detaching it "
              "again", job->uuid, job->attachment->volume_id, cause->message);
-  restore (manager, entry, before);
   entry->generation++;
   undo->kind = JOB_VOLUME;
   undo->uuid = g_strdup (job->uuid);
@@ -963,7 +1346,10 @@ apply_sync (NlxManager *manager,
       SyncResult *result = results->pdata[i];
       Entry *entry = g_hash_table_lookup (manager->entries, result->uuid);
 
-      if (entry == NULL || entry->generation != result->generation)
+      /* A record being committed changes only when that is done (a
+       * later sync sees it). */
+      if (entry == NULL || entry->generation != result->generation ||
+          entry->committing || entry->forgetting)
         continue;
       if (entry->awaiting_hypervisor)
         {
@@ -1005,54 +1391,15 @@ apply_sync (NlxManager *manager,
     }
 }
 
+/* What is left of an operation's end once its record is as it should
+ * be: a delete waiting for it starts, the record is saved (unless
+ * @saved), a volume's caller hears. */
 static void
-apply_job (NlxManager *manager,
-           Job *job)
+end_job (NlxManager *manager,
+         Entry *entry,
+         Job *job,
+         gboolean saved)
 {
-  Entry *entry;
-  gboolean saved = FALSE;
-
-  note_availability (manager, !is_unavailable (job->error) &&
-                              !is_unavailable (job->info_error));
-  if (job->kind == JOB_SYNC)
-    {
-      if (job->ok)
-        apply_sync (manager, job->sync);
-      return;
-    }
-
-  manager->running--;
-  entry = g_hash_table_lookup (manager->entries, job->uuid);
-  g_assert (entry != NULL);
-  entry->generation++;
-
-  if (job->kind == JOB_ACTION && job->action == NLX_ACTION_DELETE && job->ok)
-    {
-      g_info ("Instance %s deleted", job->uuid);
-      forget (manager, job->uuid);
-      return;
-    }
-  if (job->kind == JOB_VOLUME)
-    {
-      /* A new attachment is acknowledged only once saved: the record on
-       * disk still has it pending, which a restart undoes.  A detach is
-       * safe either way: a restart finishes a pending one. */
-      g_autoptr(JsonNode) before = NULL;
-      GError *error = NULL;
-
-      if (job->attach && job->ok && !entry->delete_pending)
-        before = nlx_record_to_node (entry->record);
-      finish_volume (manager, entry, job);
-      if (before != NULL && !(saved = save_now (manager, entry, FALSE, &error)))
-        {
-          undo_attachment (manager, entry, before, job, error);
-          return;
-        }
-    }
-  else if (job->kind == JOB_SNAPSHOT)
-    finish_snapshot (manager, entry, job);
-  else
-    finish_operation (manager, entry, job);
   /* Waiting for the hypervisor, a delete would only fail again;
    * reconcile_awaiting() runs it. */
   if (entry->delete_pending && !entry->awaiting_hypervisor)
@@ -1066,6 +1413,90 @@ apply_job (NlxManager *manager,
     answer_volume (job);
 }
 
+/* The attachment's record is saved, or cannot be, in which case the
+ * attachment is undone (a restart would undo it behind the caller's
+ * back). */
+static void
+attachment_committed (NlxManager *manager,
+                      Entry *entry,
+                      GError *error,
+                      gpointer data)
+{
+  Job *job = data;
+
+  if (entry == NULL)
+    {
+      /* Only a delete removes an entry, and it waits for this. */
+      if (job->task != NULL)
+        g_task_return_new_error (job->task, NLX_DRIVER_ERROR,
+                                 NLX_DRIVER_ERROR_NOT_FOUND,
+                                 _("The server was deleted meanwhile"));
+    }
+  else if (error != NULL)
+    undo_attachment (manager, entry, job, g_error_copy (error));
+  else
+    end_job (manager, entry, job, TRUE);
+  job_free (job);
+  manager_unref (manager);
+}
+
+/* Returns whether it took @job (and its reference to the manager). */
+static gboolean
+apply_job (NlxManager *manager,
+           Job *job)
+{
+  Entry *entry;
+
+  note_availability (manager, !is_unavailable (job->error) &&
+                              !is_unavailable (job->info_error));
+  if (job->kind == JOB_SYNC)
+    {
+      if (job->ok)
+        apply_sync (manager, job->sync);
+      return FALSE;
+    }
+
+  entry = g_hash_table_lookup (manager->entries, job->uuid);
+  g_assert (entry != NULL);
+  /* Its end changes the record, which waits for the change being saved. */
+  if (entry->committing)
+    {
+      g_queue_push_tail (&entry->deferred, job);
+      return TRUE;
+    }
+  manager->running--;
+  entry->generation++;
+
+  if (job->kind == JOB_ACTION && job->action == NLX_ACTION_DELETE && job->ok)
+    {
+      g_info ("Instance %s deleted", job->uuid);
+      forget (manager, job->uuid);
+      return FALSE;
+    }
+  if (job->kind == JOB_VOLUME)
+    {
+      /* A new attachment is acknowledged only once saved: the record on
+       * disk still has it pending, which a restart undoes.  A detach is
+       * safe either way: a restart finishes a pending one. */
+      g_autoptr(JsonNode) before = NULL;
+
+      if (job->attach && job->ok && !entry->delete_pending)
+        before = nlx_record_to_node (entry->record);
+      finish_volume (manager, entry, job);
+      if (before != NULL)
+        {
+          commit (manager, entry, before, attachment_committed, job);
+          return TRUE;
+        }
+    }
+  else if (job->kind == JOB_SNAPSHOT)
+    finish_snapshot (manager, entry, job);
+  else
+    finish_operation (manager, entry, job);
+  end_job (manager, entry, job, FALSE);
+  return FALSE;
+}
+
 static gboolean
 job_done (gpointer data)
 {
@@ -1073,14 +1504,68 @@ job_done (gpointer data)
   NlxManager *manager = job->manager;
 
   if (!manager->closed)
-    apply_job (manager, job);
+    {
+      if (apply_job (manager, job))
+        return G_SOURCE_REMOVE;
+    }
   else if (job->task != NULL)
-    g_task_return_new_error (job->task, NLX_DRIVER_ERROR,
-                             NLX_DRIVER_ERROR_UNAVAILABLE,
-                             _("The compute service is stopping"));
+    fail_stopping (job->task);
   job_free (job);
   manager_unref (manager);
   return G_SOURCE_REMOVE;
+}
+
+/* The change being saved on @uuid's record is done: what waited for it
+ * runs, in order, until one of them starts saving a change again. */
+static void
+resume (NlxManager *manager,
+        const char *uuid)
+{
+  g_autofree char *key = g_strdup (uuid);
+  Entry *entry;
+
+  while ((entry = g_hash_table_lookup (manager->entries, key)) != NULL &&
+         !entry->committing && !entry->forgetting)
+    {
+      Job *job = g_queue_pop_head (&entry->deferred);
+      GTask *task;
+
+      if (job != NULL)
+        {
+          job_done (job);
+          continue;
+        }
+      task = g_queue_pop_head (&entry->waiting);
+      if (task == NULL)
+        break;
+      ((Call *) g_task_get_task_data (task))->run (manager, task);
+      g_object_unref (task);
+    }
+}
+
+/* Runs the change @task asks for now, or once the change being saved on
+ * its record is done. */
+static void
+start_call (NlxManager *manager,
+            GTask *task)
+{
+  Call *call = g_task_get_task_data (task);
+  Entry *entry = NULL;
+
+  if (call->uuid != NULL && g_uuid_string_is_valid (call->uuid))
+    {
+      g_autofree char *lower = g_ascii_strdown (call->uuid, -1);
+
+      entry = g_hash_table_lookup (manager->entries, lower);
+    }
+  if (entry != NULL && (entry->committing || entry->forgetting ||
+                        entry->deferred.length > 0 ||
+                        entry->waiting.length > 0))
+    {
+      g_queue_push_tail (&entry->waiting, g_object_ref (task));
+      return;
+    }
+  call->run (manager, task);
 }
 
 /* ---- synchronisation -------------------------------------------------- */
@@ -1121,22 +1606,15 @@ retry_saves (gpointer data)
   NlxManager *manager = data;
   GHashTableIter iter;
   Entry *entry;
-  gboolean pending = FALSE;
 
+  /* A failure arms this again. */
+  g_clear_pointer (&manager->save_source, g_source_unref);
   g_hash_table_iter_init (&iter, manager->entries);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
-    {
-      if (!entry->unsaved)
-        continue;
-      if (save_now (manager, entry, FALSE, NULL))
-        g_message ("Instance %s: its record is saved again",
-                   entry->record->instance->uuid);
-      else
-        pending = TRUE;
-    }
-  if (pending)
-    return G_SOURCE_CONTINUE;
-  g_clear_pointer (&manager->save_source, g_source_unref);
+    if (entry->unsaved && !entry->committing && !entry->forgetting)
+      save (manager, entry);
+  if (manager->addresses_unsaved)
+    save_addresses (manager);
   return G_SOURCE_REMOVE;
 }
 
@@ -1509,6 +1987,8 @@ nlx_manager_new (const NlxConfig *config,
                                             (GDestroyNotify) entry_free);
   manager->quarantined = g_hash_table_new_full (g_str_hash, g_str_equal,
                                                 g_free, NULL);
+  manager->images_deleting = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                    g_free, NULL);
   manager->workers = g_thread_pool_new (work, NULL, MAX_WORKERS, FALSE, NULL);
   manager->volumes = nlx_volume_settings_new (config->keyfile, error);
   if (manager->volumes == NULL)
@@ -1551,9 +2031,8 @@ nlx_manager_new (const NlxConfig *config,
                       g_steal_pointer (&quarantined->pdata[i]));
   for (guint i = 0; i < records->len; i++)
     {
-      Entry *entry = g_new0 (Entry, 1);
+      Entry *entry = entry_new (manager, g_steal_pointer (&records->pdata[i]));
 
-      entry->record = g_steal_pointer (&records->pdata[i]);
       g_hash_table_replace (manager->entries, entry->record->instance->uuid,
                             entry);
     }
@@ -1569,6 +2048,9 @@ nlx_manager_new (const NlxConfig *config,
   }
   if (!reconcile (manager, error))
     return NULL;
+  /* From now on the address file is written by the store's writer, in
+   * order with the records, off the main loop (save_addresses()). */
+  nlx_ipam_set_deferred (manager->ipam, TRUE);
   nlx_virt_watch_events (virt, on_driver_event, manager);
   manager->sync_source = add_timeout (manager, config->sync_interval_s,
                                       periodic_sync);
@@ -1604,9 +2086,17 @@ nlx_manager_stop (NlxManager *manager)
   g_clear_pointer (&manager->save_source, g_source_unref);
   g_thread_pool_free (manager->workers, FALSE, TRUE);
   manager->workers = NULL;
-  /* Deliver what the workers and events handed back, so they are freed. */
-  while (g_main_context_iteration (manager->context, FALSE))
-    ;
+  /* Deliver what the workers, events and saves handed back, so they are
+   * freed; a save's end can ask for another. */
+  for (gboolean more = TRUE; more; )
+    {
+      /* NULL when nlx_manager_new() failed before opening it. */
+      if (manager->store != NULL)
+        nlx_store_flush (manager->store);
+      more = FALSE;
+      while (g_main_context_iteration (manager->context, FALSE))
+        more = TRUE;
+    }
 }
 
 /**
@@ -1632,6 +2122,13 @@ guint
 nlx_manager_count_running_operations (NlxManager *manager)
 {
   return manager->running;
+}
+
+/* The store of instance records (tests hold its writes). */
+NlxStore *
+nlx_manager_get_store (NlxManager *manager)
+{
+  return manager->store;
 }
 
 /* The host name instances show as their host. */
@@ -1682,7 +2179,8 @@ nlx_manager_list (NlxManager *manager)
 
   g_hash_table_iter_init (&iter, manager->entries);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
-    g_ptr_array_add (records, entry->record);
+    if (!entry->creating)
+      g_ptr_array_add (records, entry->shown ? entry->shown : entry->record);
   g_ptr_array_sort (records, compare_created);
   return records;
 }
@@ -1694,6 +2192,9 @@ nlx_manager_lookup (NlxManager *manager,
 {
   Entry *entry = find (manager, uuid, error);
 
+  /* Not a change that is not saved yet, which may be undone. */
+  if (entry != NULL && entry->shown != NULL)
+    return entry->shown;
   return entry ? entry->record : NULL;
 }
 
@@ -1708,6 +2209,13 @@ resolve_image (NlxManager *manager,
 
   if (known == NULL)
     stored = nlx_image_store_lookup (manager->images, ref, NULL);
+  if (stored != NULL &&
+      g_hash_table_contains (manager->images_deleting, stored->id))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Image %s is being deleted"), stored->name);
+      return NULL;
+    }
   if (stored != NULL)
     {
       g_autofree char *rootfs = nlx_image_store_get_rootfs (manager->images,
@@ -1854,96 +2362,186 @@ give_address (NlxManager *manager,
   return TRUE;
 }
 
-/**
- * nlx_manager_create:
- * @instance: (transfer full): what to build; its image_ref must name a
- *   configured image, unless it boots from a root volume; its volumes
- *   must exist and be free
- * @error: #NLX_DRIVER_ERROR_INVALID_ARGUMENT for an unknown image,
- *   #NLX_DRIVER_ERROR_NOT_FOUND for an unknown volume,
- *   #NLX_DRIVER_ERROR_INVALID_STATE for a volume in use,
- *   #NLX_DRIVER_ERROR_EXISTS for a uuid in use
- *
- * Records the instance as BUILD and spawns it in a worker.
- *
- * Returns: (transfer none): the new record
- */
-const NlxRecord *
-nlx_manager_create (NlxManager *manager,
-                    NlxInstance *instance,
-                    GError **error)
+/* The new record is on disk, or cannot be. */
+static void
+created (NlxManager *manager,
+         Entry *entry,
+         GError *error,
+         gpointer data)
 {
-  g_autoptr(NlxInstance) owned = instance;
-  g_autoptr(NlxImage) image = NULL;
-  Entry *entry;
+  g_autoptr(GTask) task = data;
+  Call *call = g_task_get_task_data (task);
   Job *job;
 
-  if (instance->image_ref != NULL &&
-      (image = resolve_image (manager, instance->image_ref, error)) == NULL)
-    return NULL;
-  if (!check_available (manager, error) ||
-      !check_volumes_free (manager, instance, error))
-    return NULL;
-  if (g_hash_table_contains (manager->entries, instance->uuid) ||
-      g_hash_table_contains (manager->quarantined, instance->uuid))
+  if (error != NULL)
     {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
-                   _("Instance %s already exists"), instance->uuid);
-      return NULL;
+      /* Nobody saw it: it goes as if it never came. */
+      if (entry != NULL)
+        {
+          remove_entry (manager, call->uuid);
+          nlx_ipam_release (manager->ipam, call->uuid, NULL);
+          save_addresses (manager);
+        }
+      g_task_return_error (task, g_error_copy (error));
+      return;
     }
-
-  if (!give_address (manager, instance, error))
-    return NULL;
-  entry = g_new0 (Entry, 1);
-  entry->record = nlx_record_new (g_steal_pointer (&owned));
-  entry->record->task_state = NLX_TASK_STATE_SPAWNING;
-  /* Durable before anything exists on the host: a crash from here on is
-   * found and cleaned up at the next start. */
-  if (!save_now (manager, entry, TRUE, error))
-    {
-      nlx_ipam_release (manager->ipam, instance->uuid, NULL);
-      entry_free (entry);
-      return NULL;
-    }
-  g_hash_table_replace (manager->entries, entry->record->instance->uuid, entry);
+  entry->creating = FALSE;
   g_info ("Instance %s: spawning \"%s\" from %s %s",
           entry->record->instance->uuid, entry->record->instance->name,
-          image ? "image" : "volume",
-          image ? image->id : entry->record->instance->root_volume);
-
+          call->image ? "image" : "volume",
+          call->image ? call->image->id
+                      : entry->record->instance->root_volume);
   job = g_new0 (Job, 1);
   job->kind = JOB_SPAWN;
   job->uuid = g_strdup (entry->record->instance->uuid);
   job->instance = copy_instance (entry->record->instance);
-  job->image = g_steal_pointer (&image);
+  job->image = g_steal_pointer (&call->image);
   queue (manager, job);
-  return entry->record;
+  g_task_return_boolean (task, TRUE);
 }
 
-gboolean
-nlx_manager_rename (NlxManager *manager,
-                    const char *uuid,
-                    const char *name,
-                    GError **error)
+static void
+run_create (NlxManager *manager,
+            GTask *task)
 {
-  Entry *entry = find (manager, uuid, error);
+  Call *call = g_task_get_task_data (task);
+  g_autoptr(NlxInstance) instance = g_steal_pointer (&call->instance);
+  GError *error = NULL;
+  Entry *entry;
+
+  if (instance->image_ref != NULL &&
+      (call->image = resolve_image (manager, instance->image_ref,
+                                    &error)) == NULL)
+    ;
+  else if (!check_available (manager, &error) ||
+           !check_volumes_free (manager, instance, &error))
+    ;
+  else if (g_hash_table_contains (manager->entries, instance->uuid) ||
+           g_hash_table_contains (manager->quarantined, instance->uuid))
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+                 _("Instance %s already exists"), instance->uuid);
+  else
+    give_address (manager, instance, &error);
+  if (error != NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  entry = entry_new (manager, nlx_record_new (g_steal_pointer (&instance)));
+  entry->record->task_state = NLX_TASK_STATE_SPAWNING;
+  entry->creating = TRUE;
+  g_hash_table_replace (manager->entries, entry->record->instance->uuid, entry);
+  /* Durable before anything exists on the host: a crash from here on is
+   * found and cleaned up at the next start. */
+  commit_full (manager, entry, NULL, TRUE, created, g_object_ref (task));
+}
+
+/**
+ * nlx_manager_create_async:
+ * @instance: (transfer full): what to build; its image_ref must name a
+ *   configured image, unless it boots from a root volume; its volumes
+ *   must exist and be free
+ *
+ * Records the instance as BUILD and, once that is on disk, spawns it in
+ * a worker and finishes.  Errors: #NLX_DRIVER_ERROR_INVALID_ARGUMENT for
+ * an unknown image, #NLX_DRIVER_ERROR_NOT_FOUND for an unknown volume,
+ * #NLX_DRIVER_ERROR_INVALID_STATE for a volume in use,
+ * #NLX_DRIVER_ERROR_EXISTS for a uuid in use, #NLX_DRIVER_ERROR_FAILED
+ * when the record cannot be saved.
+ */
+void
+nlx_manager_create_async (NlxManager *manager,
+                          NlxInstance *instance,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  Call *call;
+  g_autoptr(GTask) task = call_new (run_create, instance->uuid,
+                                    nlx_manager_create_async, callback,
+                                    user_data, &call);
+
+  call->instance = instance;
+  run_create (manager, task);
+}
+
+/**
+ * nlx_manager_create_finish:
+ *
+ * Returns: (transfer none): the new record, valid until the main loop
+ *   runs again
+ */
+const NlxRecord *
+nlx_manager_create_finish (NlxManager *manager,
+                           GAsyncResult *result,
+                           GError **error)
+{
+  Call *call = g_task_get_task_data (G_TASK (result));
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return NULL;
+  return nlx_manager_lookup (manager, call->uuid, error);
+}
+
+static void
+run_rename (NlxManager *manager,
+            GTask *task)
+{
+  Call *call = g_task_get_task_data (task);
+  GError *error = NULL;
+  Entry *entry = find (manager, call->uuid, &error);
   g_autoptr(JsonNode) before = NULL;
 
   if (entry == NULL)
-    return FALSE;
+    {
+      g_task_return_error (task, error);
+      return;
+    }
   /* The rule the record loader applies, or the server would be lost at
    * the next start. */
-  if (!nlx_json_text_is_valid (name, NLX_INSTANCE_NAME_MAX))
+  if (!nlx_json_text_is_valid (call->name, NLX_INSTANCE_NAME_MAX))
     {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("A server name must be 1 to %d printable characters "
-                     "(no control characters)"), NLX_INSTANCE_NAME_MAX);
-      return FALSE;
+      g_task_return_new_error (task, NLX_DRIVER_ERROR,
+                               NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                               _("A server name must be 1 to %d printable "
+                                 "characters (no control characters)"),
+                               NLX_INSTANCE_NAME_MAX);
+      return;
     }
   before = nlx_record_to_node (entry->record);
   g_free (entry->record->instance->name);
-  entry->record->instance->name = g_strdup (name);
-  return commit (manager, entry, before, error);
+  entry->record->instance->name = g_strdup (call->name);
+  commit (manager, entry, before, answer_committed, g_object_ref (task));
+}
+
+/**
+ * nlx_manager_rename_async:
+ *
+ * Renames the server; finishes once that is on disk.
+ */
+void
+nlx_manager_rename_async (NlxManager *manager,
+                          const char *uuid,
+                          const char *name,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  Call *call;
+  g_autoptr(GTask) task = call_new (run_rename, uuid, nlx_manager_rename_async,
+                                    callback, user_data, &call);
+
+  call->name = g_strdup (name);
+  start_call (manager, task);
+}
+
+/* The finish of every change whose answer is only whether it is saved:
+ * rename, act, rebuild. */
+gboolean
+nlx_manager_change_finish (NlxManager *manager,
+                           GAsyncResult *result,
+                           GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 static const char *
@@ -2018,53 +2616,93 @@ check_idle (const NlxRecord *record,
   return TRUE;
 }
 
-/**
- * nlx_manager_act:
- * @error: #NLX_DRIVER_ERROR_NOT_FOUND, or #NLX_DRIVER_ERROR_INVALID_STATE
- *   when the instance is in the wrong state or busy
- *
- * Starts @action in a worker; the record shows its task state until it
- * ends.  A delete asked for while another operation runs waits for it.
- */
-gboolean
-nlx_manager_act (NlxManager *manager,
-                 const char *uuid,
-                 NlxAction action,
-                 GError **error)
+/* A delete asked for during another operation is saved: it runs once
+ * that operation ends (apply_job() waits for this). */
+static void
+delete_committed (NlxManager *manager,
+                  Entry *entry,
+                  GError *error,
+                  gpointer data)
 {
-  Entry *entry = find (manager, uuid, error);
+  if (error == NULL && entry != NULL)
+    entry->delete_pending = TRUE;
+  answer_committed (manager, entry, error, data);
+}
+
+static void
+run_act (NlxManager *manager,
+         GTask *task)
+{
+  Call *call = g_task_get_task_data (task);
+  NlxAction action = call->action;
+  GError *error = NULL;
+  Entry *entry = find (manager, call->uuid, &error);
   NlxRecord *record;
 
-  if (entry == NULL || !check_available (manager, error))
-    return FALSE;
+  if (entry == NULL || !check_available (manager, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
   record = entry->record;
   /* Known now, so the caller gets 501 rather than a server in ERROR. */
   if ((action == NLX_ACTION_PAUSE || action == NLX_ACTION_UNPAUSE) &&
       !nlx_virt_has_capability (manager->virt, NLX_DRIVER_CAP_PAUSE))
     {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_SUPPORTED,
-                   _("This host's driver cannot pause instances"));
-      return FALSE;
+      g_task_return_new_error (task, NLX_DRIVER_ERROR,
+                               NLX_DRIVER_ERROR_NOT_SUPPORTED,
+                               _("This host's driver cannot pause instances"));
+      return;
     }
 
   if (action == NLX_ACTION_DELETE && record->task_state != NLX_TASK_STATE_NONE)
     {
-      /* As in Nova, delete wins over whatever runs, once it ends. */
-      if (record->task_state != NLX_TASK_STATE_DELETING)
-        {
-          g_autoptr(JsonNode) before = nlx_record_to_node (record);
+      g_autoptr(JsonNode) before = NULL;
 
-          record->task_state = NLX_TASK_STATE_DELETING;
-          if (!commit (manager, entry, before, error))
-            return FALSE;
-          entry->delete_pending = TRUE;
+      /* As in Nova, delete wins over whatever runs, once it ends. */
+      if (record->task_state == NLX_TASK_STATE_DELETING)
+        {
+          g_task_return_boolean (task, TRUE);
+          return;
         }
-      return TRUE;
+      before = nlx_record_to_node (record);
+      record->task_state = NLX_TASK_STATE_DELETING;
+      commit (manager, entry, before, delete_committed, g_object_ref (task));
+      return;
     }
-  if (!check_idle (record, allowed_from (action), action_name (action), error))
-    return FALSE;
+  if (!check_idle (record, allowed_from (action), action_name (action),
+                   &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
   g_info ("Instance %s: %s", record->instance->uuid, action_name (action));
-  return start_action (manager, entry, action, error);
+  start_action (manager, entry, action, task);
+}
+
+/**
+ * nlx_manager_act_async:
+ *
+ * Starts @action in a worker once the task state it shows until it ends
+ * is on disk, and finishes then (nlx_manager_change_finish()).  A delete
+ * asked for while another operation runs waits for it.  Errors:
+ * #NLX_DRIVER_ERROR_NOT_FOUND, #NLX_DRIVER_ERROR_INVALID_STATE when the
+ * instance is in the wrong state or busy, #NLX_DRIVER_ERROR_FAILED when
+ * its record cannot be saved.
+ */
+void
+nlx_manager_act_async (NlxManager *manager,
+                       const char *uuid,
+                       NlxAction action,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  Call *call;
+  g_autoptr(GTask) task = call_new (run_act, uuid, nlx_manager_act_async,
+                                    callback, user_data, &call);
+
+  call->action = action;
+  start_call (manager, task);
 }
 
 /* Entry @uuid, when the hypervisor answers and the entry is idle and in
@@ -2085,7 +2723,7 @@ find_idle (NlxManager *manager,
 }
 
 /**
- * nlx_manager_rebuild:
+ * rebuild_now:
  * @instance: (transfer full): the instance as it is to be: the uuid of an
  *   existing one, with the image (and name and metadata) to rebuild with
  * @error: #NLX_DRIVER_ERROR_NOT_FOUND, #NLX_DRIVER_ERROR_INVALID_STATE
@@ -2097,10 +2735,11 @@ find_idle (NlxManager *manager,
  * Nova's rebuild does, keeping its id, address and volume attachments
  * (whatever @instance says of those).  What was SHUTOFF ends SHUTOFF.
  */
-gboolean
-nlx_manager_rebuild (NlxManager *manager,
-                     NlxInstance *instance,
-                     GError **error)
+static gboolean
+rebuild_now (NlxManager *manager,
+             NlxInstance *instance,
+             GTask *task,
+             GError **error)
 {
   g_autoptr(NlxInstance) owned = instance;
   g_autoptr(NlxImage) image = NULL;
@@ -2147,6 +2786,8 @@ nlx_manager_rebuild (NlxManager *manager,
                                               current->vif->gateway)
                                : NULL;
   instance->flavor.privileged = current->flavor.privileged;
+  instance->flavor.pids = current->flavor.pids;
+  instance->flavor.cpu_shares = current->flavor.cpu_shares;
   g_date_time_unref (instance->created_at);
   instance->created_at = g_date_time_ref (current->created_at);
 
@@ -2159,9 +2800,6 @@ nlx_manager_rebuild (NlxManager *manager,
   nlx_instance_free (current);
   record->task_state = NLX_TASK_STATE_REBUILDING;
   entry->generation++;
-  if (!commit (manager, entry, before, error))
-    return FALSE;
-
   g_info ("Instance %s: rebuilding from image %s", record->instance->uuid,
           image->id);
   job = g_new0 (Job, 1);
@@ -2170,8 +2808,42 @@ nlx_manager_rebuild (NlxManager *manager,
   job->stop_after = stop_after;
   job->image = g_steal_pointer (&image);
   job->instance = copy_instance (record->instance);
-  queue (manager, job);
+  job->answer = g_object_ref (task);
+  commit (manager, entry, before, job_committed, job);
   return TRUE;
+}
+
+static void
+run_rebuild (NlxManager *manager,
+             GTask *task)
+{
+  Call *call = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!rebuild_now (manager, g_steal_pointer (&call->instance), task, &error))
+    g_task_return_error (task, error);
+}
+
+/**
+ * nlx_manager_rebuild_async:
+ *
+ * rebuild_now(), once no other change to the record is being
+ * saved; finishes (nlx_manager_change_finish()) once the rebuild's task
+ * state is on disk.
+ */
+void
+nlx_manager_rebuild_async (NlxManager *manager,
+                           NlxInstance *instance,
+                           GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+  Call *call;
+  g_autoptr(GTask) task = call_new (run_rebuild, instance->uuid,
+                                    nlx_manager_rebuild_async, callback,
+                                    user_data, &call);
+
+  call->instance = instance;
+  start_call (manager, task);
 }
 
 /**
@@ -2184,15 +2856,14 @@ nlx_manager_rebuild (NlxManager *manager,
  * image of the store, as Nova's createImage does, while the instance
  * shows task_state image_snapshot.  Finishes when the image is stored.
  */
-void
-nlx_manager_create_image_async (NlxManager *manager,
-                                const char *uuid,
-                                const char *name,
-                                GHashTable *metadata,
-                                GAsyncReadyCallback callback,
-                                gpointer user_data)
+static void
+run_create_image (NlxManager *manager,
+                  GTask *task)
 {
-  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  Call *call = g_task_get_task_data (task);
+  const char *uuid = call->uuid;
+  const char *name = call->name;
+  GHashTable *metadata = call->metadata;
   g_autoptr(GError) error = NULL;
   g_autoptr(NlxStoredImage) taken = NULL;
   Entry *entry = find_idle (manager, uuid,
@@ -2263,14 +2934,25 @@ nlx_manager_create_image_async (NlxManager *manager,
   before = nlx_record_to_node (record);
   record->task_state = NLX_TASK_STATE_IMAGE_SNAPSHOT;
   entry->generation++;
-  if (!commit (manager, entry, before, &error))
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      job_free (job);
-      return;
-    }
   g_info ("Instance %s: snapshot as image %s", uuid, name);
-  queue (manager, job);
+  commit (manager, entry, before, job_committed, job);
+}
+
+void
+nlx_manager_create_image_async (NlxManager *manager,
+                                const char *uuid,
+                                const char *name,
+                                GHashTable *metadata,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  Call *call;
+  g_autoptr(GTask) task = call_new (run_create_image, uuid, nlx_manager_create_image_async, callback,
+                                    user_data, &call);
+
+  call->name = g_strdup (name);
+  call->metadata = metadata ? g_hash_table_ref (metadata) : NULL;
+  start_call (manager, task);
 }
 
 NlxStoredImage *
@@ -2490,7 +3172,6 @@ start_volume_job (NlxManager *manager,
 {
   NlxRecord *record = entry->record;
   Job *job = g_new0 (Job, 1);
-  GError *error = NULL;
 
   /* Copied first: @attachment may be the record's, which a failed save
    * replaces. */
@@ -2506,13 +3187,7 @@ start_volume_job (NlxManager *manager,
                               : NLX_TASK_STATE_DETACHING_VOLUME;
   record->pending_volume = g_strdup (attachment->volume_id);
   entry->generation++;
-  if (!commit (manager, entry, before, &error))
-    {
-      g_task_return_error (task, error);
-      job_free (job);
-      return;
-    }
-  queue (manager, job);
+  commit (manager, entry, before, job_committed, job);
 }
 
 /**
@@ -2526,16 +3201,15 @@ start_volume_job (NlxManager *manager,
  * pending until the driver is done, so that no other instance can take
  * the volume meanwhile and a restart can undo a half-made attachment.
  */
-void
-nlx_manager_attach_volume_async (NlxManager *manager,
-                                 const char *uuid,
-                                 const char *volume_id,
-                                 const char *device,
-                                 const char *mount_path,
-                                 GAsyncReadyCallback callback,
-                                 gpointer user_data)
+static void
+run_attach_volume (NlxManager *manager,
+                   GTask *task)
 {
-  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  Call *call = g_task_get_task_data (task);
+  const char *uuid = call->uuid;
+  const char *volume_id = call->volume_id;
+  const char *device = call->device;
+  const char *mount_path = call->mount_path;
   g_autoptr(NlxVolumeAttachment) attachment = NULL;
   g_autoptr(JsonNode) before = NULL;
   g_autofree char *free_device = NULL;
@@ -2578,6 +3252,25 @@ nlx_manager_attach_volume_async (NlxManager *manager,
   start_volume_job (manager, entry, before, attachment, TRUE, task);
 }
 
+void
+nlx_manager_attach_volume_async (NlxManager *manager,
+                                 const char *uuid,
+                                 const char *volume_id,
+                                 const char *device,
+                                 const char *mount_path,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  Call *call;
+  g_autoptr(GTask) task = call_new (run_attach_volume, uuid, nlx_manager_attach_volume_async, callback,
+                                    user_data, &call);
+
+  call->volume_id = g_strdup (volume_id);
+  call->device = g_strdup (device);
+  call->mount_path = g_strdup (mount_path);
+  start_call (manager, task);
+}
+
 /**
  * nlx_manager_attach_volume_finish:
  *
@@ -2599,14 +3292,13 @@ nlx_manager_attach_volume_finish (NlxManager *manager,
  * is not attached to the instance, #NLX_DRIVER_ERROR_INVALID_STATE when
  * it is the instance's root volume.
  */
-void
-nlx_manager_detach_volume_async (NlxManager *manager,
-                                 const char *uuid,
-                                 const char *volume_id,
-                                 GAsyncReadyCallback callback,
-                                 gpointer user_data)
+static void
+run_detach_volume (NlxManager *manager,
+                   GTask *task)
 {
-  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  Call *call = g_task_get_task_data (task);
+  const char *uuid = call->uuid;
+  const char *volume_id = call->volume_id;
   g_autoptr(JsonNode) before = NULL;
   GError *error = NULL;
   Entry *entry = find (manager, uuid, &error);
@@ -2636,6 +3328,21 @@ nlx_manager_detach_volume_async (NlxManager *manager,
   g_info ("Instance %s: detaching volume %s", uuid, volume_id);
   before = nlx_record_to_node (entry->record);
   start_volume_job (manager, entry, before, attachment, FALSE, task);
+}
+
+void
+nlx_manager_detach_volume_async (NlxManager *manager,
+                                 const char *uuid,
+                                 const char *volume_id,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  Call *call;
+  g_autoptr(GTask) task = call_new (run_detach_volume, uuid, nlx_manager_detach_volume_async, callback,
+                                    user_data, &call);
+
+  call->volume_id = g_strdup (volume_id);
+  start_call (manager, task);
 }
 
 gboolean
@@ -2894,46 +3601,114 @@ nlx_manager_import_image_finish (NlxManager *manager,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-/**
- * nlx_manager_delete_image:
- * @error: #NLX_DRIVER_ERROR_INVALID_STATE while a server uses it
- *
- * Removes an image of the store, named by id or name.
- */
-gboolean
-nlx_manager_delete_image (NlxManager *manager,
-                          const char *ref,
-                          GError **error)
+typedef struct {
+  NlxManager *manager;
+  char *id;
+  char *name;
+  GTask *caller;
+} ImageDelete;
+
+static void
+image_delete_free (ImageDelete *request)
 {
+  manager_unref (request->manager);
+  g_free (request->id);
+  g_free (request->name);
+  g_clear_object (&request->caller);
+  g_free (request);
+}
+
+static void
+delete_image_in_thread (GTask *task,
+                        gpointer source,
+                        gpointer data,
+                        GCancellable *cancellable)
+{
+  ImageDelete *request = data;
+  GError *error = NULL;
+
+  if (nlx_image_store_delete (request->manager->images, request->id, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+/* Back in the main context: the image may be resolved again (or not). */
+static void
+image_deleted (GObject *source,
+               GAsyncResult *result,
+               gpointer data)
+{
+  ImageDelete *request = g_task_get_task_data (G_TASK (result));
+  NlxManager *manager = request->manager;
+  g_autoptr(GError) error = NULL;
+
+  g_hash_table_remove (manager->images_deleting, request->id);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_warning ("Delete of image %s (%s) failed: %s", request->name,
+                 request->id, error->message);
+      hide_internal_paths (manager, error);
+      g_task_return_error (request->caller, g_steal_pointer (&error));
+      return;
+    }
+  g_info ("Image %s (%s) deleted", request->name, request->id);
+  g_task_return_boolean (request->caller, TRUE);
+}
+
+/**
+ * nlx_manager_delete_image_async:
+ *
+ * Deletes an image of the store, in a worker: its record's unlink is
+ * fsynced and its tree, which can be large, removed off the main loop.
+ * Until it is done no server can be created or rebuilt from it.  Errors:
+ * #NLX_DRIVER_ERROR_INVALID_STATE while a server uses it or it is being
+ * deleted, #NLX_DRIVER_ERROR_NOT_FOUND.  Finish with
+ * nlx_manager_change_finish().
+ */
+void
+nlx_manager_delete_image_async (NlxManager *manager,
+                                const char *ref,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  g_autoptr(GTask) caller = g_task_new (NULL, NULL, callback, user_data);
+  g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
   g_autoptr(NlxStoredImage) image = nlx_image_store_lookup (manager->images,
-                                                           ref, error);
-  g_autoptr(GError) local_error = NULL;
+                                                           ref, &error);
+  ImageDelete *request;
   GHashTableIter iter;
   Entry *entry;
 
-  if (image == NULL)
-    return FALSE;
+  g_task_set_source_tag (caller, nlx_manager_delete_image_async);
+  if (image != NULL && g_hash_table_contains (manager->images_deleting,
+                                              image->id))
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                 _("Image %s is being deleted"), image->name);
   g_hash_table_iter_init (&iter, manager->entries);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+  while (image != NULL && error == NULL &&
+         g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
     {
       const char *used = entry->record->instance->image_ref;
 
       if (g_strcmp0 (used, image->id) == 0 || g_strcmp0 (used, image->name) == 0)
-        {
-          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
-                       _("Image %s is in use by server %s; delete the server "
-                         "first"), image->name, entry->record->instance->uuid);
-          return FALSE;
-        }
+        g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                     _("Image %s is in use by server %s; delete the server "
+                       "first"), image->name, entry->record->instance->uuid);
     }
-  if (!nlx_image_store_delete (manager->images, image->id, &local_error))
+  if (error != NULL)
     {
-      g_warning ("Delete of image %s (%s) failed: %s", image->name, image->id,
-                 local_error->message);
-      hide_internal_paths (manager, local_error);
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
+      g_task_return_error (caller, error);
+      return;
     }
-  g_info ("Image %s (%s) deleted", image->name, image->id);
-  return TRUE;
+  g_hash_table_add (manager->images_deleting, g_strdup (image->id));
+  request = g_new0 (ImageDelete, 1);
+  request->manager = manager_ref (manager);
+  request->id = g_strdup (image->id);
+  request->name = g_strdup (image->name);
+  request->caller = g_steal_pointer (&caller);
+  task = g_task_new (NULL, NULL, image_deleted, NULL);
+  g_task_set_task_data (task, request, (GDestroyNotify) image_delete_free);
+  g_task_run_in_thread (task, delete_image_in_thread);
 }

@@ -7,6 +7,7 @@
 #include "nlx-image-store.h"
 #include "nlx-lock.h"
 #include "nlx-record.h"
+#include "nlx-store.h"
 #include "nlx-virt.h"
 #include "nlx-volume.h"
 
@@ -41,26 +42,37 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxManager, nlx_manager_free)
 
 guint nlx_manager_count_running_operations (NlxManager *manager);
 const char *nlx_manager_get_host (NlxManager *manager);
+NlxStore *nlx_manager_get_store (NlxManager *manager);
 
 GPtrArray *nlx_manager_list (NlxManager *manager);
 const NlxRecord *nlx_manager_lookup (NlxManager *manager,
                                      const char *uuid,
                                      GError **error);
 
-const NlxRecord *nlx_manager_create (NlxManager *manager,
-                                     NlxInstance *instance,
-                                     GError **error);
-gboolean nlx_manager_rename (NlxManager *manager,
-                             const char *uuid,
-                             const char *name,
-                             GError **error);
-gboolean nlx_manager_act (NlxManager *manager,
-                          const char *uuid,
-                          NlxAction action,
-                          GError **error);
-gboolean nlx_manager_rebuild (NlxManager *manager,
-                              NlxInstance *instance,
-                              GError **error);
+void nlx_manager_create_async (NlxManager *manager,
+                               NlxInstance *instance,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data);
+const NlxRecord *nlx_manager_create_finish (NlxManager *manager,
+                                            GAsyncResult *result,
+                                            GError **error);
+void nlx_manager_rename_async (NlxManager *manager,
+                               const char *uuid,
+                               const char *name,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data);
+void nlx_manager_act_async (NlxManager *manager,
+                            const char *uuid,
+                            NlxAction action,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data);
+void nlx_manager_rebuild_async (NlxManager *manager,
+                                NlxInstance *instance,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data);
+gboolean nlx_manager_change_finish (NlxManager *manager,
+                                    GAsyncResult *result,
+                                    GError **error);
 void nlx_manager_create_image_async (NlxManager *manager,
                                      const char *uuid,
                                      const char *name,
@@ -140,8 +152,9 @@ void nlx_manager_import_image_async (NlxManager *manager,
 NlxStoredImage *nlx_manager_import_image_finish (NlxManager *manager,
                                                  GAsyncResult *result,
                                                  GError **error);
-gboolean nlx_manager_delete_image (NlxManager *manager,
-                                   const char *ref,
-                                   GError **error);
+void nlx_manager_delete_image_async (NlxManager *manager,
+                                     const char *ref,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data);
 
 G_END_DECLS

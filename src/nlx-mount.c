@@ -1,8 +1,10 @@
 /* nlx-mount.c: read-only loop devices, and mounts made by the host and
  * placed in a container's mount namespace
  *
- * A volume reaches a container as a read-only loop device.  When its
- * filesystem is to be mounted, the host mounts it (read-only, without
+ * A volume reaches a container as a loop device whose block device is
+ * read-only (see nlx-lxc-volume.c for why it carries no loop read-only
+ * flag).  When its filesystem is to be mounted, the host mounts a
+ * read-only loop device of its own over that one (read-only, without
  * journal replay) with the new mount API, which gives a mount that is
  * attached nowhere, and moves that mount into the container's mount
  * namespace, so that it never appears in the host's.
@@ -34,6 +36,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -339,6 +342,131 @@ nlx_loop_attach (int fd,
 }
 
 /**
+ * nlx_loop_attach_full:
+ * @fd: the volume, a file or block device open for reading (and for
+ *   writing without %NLX_LOOP_READ_ONLY)
+ * @name: the name the loop device carries, as for nlx_loop_attach()
+ * @flags: #NlxLoopFlags
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Binds a free loop device to @fd without partition scanning, in one
+ * LOOP_CONFIGURE.  With %NLX_LOOP_READ_ONLY the loop driver's read-only
+ * flag is set.  Without it the block device is made read-only instead
+ * (BLKROSET: write(2) fails with EPERM, no filesystem mounts it
+ * read-write), and the loop driver refuses LOOP_CHANGE_FD on it, which
+ * it allows on read-only loop devices only.  %NLX_LOOP_DIRECT_IO asks
+ * for direct I/O, which the kernel drops where the backing store cannot
+ * do it.  The device stays bound until nlx_loop_detach(), also after
+ * this process exits (no autoclear), so that it can be found again
+ * after a crash.
+ *
+ * Returns: (transfer full): the device, e.g. "/dev/loop3"
+ */
+char *
+nlx_loop_attach_full (int fd,
+                      const char *name,
+                      NlxLoopFlags flags,
+                      GError **error)
+{
+  struct loop_config config;
+  char *device;
+  int loop_fd = -1;
+  int read_only = 1;
+
+  memset (&config, 0, sizeof config);
+  if (flags & NLX_LOOP_READ_ONLY)
+    config.info.lo_flags |= LO_FLAGS_READ_ONLY;
+  if (flags & NLX_LOOP_DIRECT_IO)
+    config.info.lo_flags |= LO_FLAGS_DIRECT_IO;
+  device = loop_configure (fd, name, &config, &loop_fd, error);
+  if (device == NULL)
+    return NULL;
+  if (!(flags & NLX_LOOP_READ_ONLY) &&
+      ioctl (loop_fd, BLKROSET, &read_only) != 0)
+    {
+      int saved_errno = errno;
+
+      ioctl (loop_fd, LOOP_CLR_FD, 0);
+      close_fd (&loop_fd);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot make loop device %s for %s read-only: %s"),
+                   device, name, g_strerror (saved_errno));
+      g_free (device);
+      return NULL;
+    }
+  close_fd (&loop_fd);
+  return device;
+}
+
+/**
+ * nlx_loop_check:
+ * @device: a bound loop device, e.g. "/dev/loop3"
+ * @backing: what it must read: the stat of the file or block device the
+ *   caller opened itself
+ * @flags: the #NlxLoopFlags it was made with (%NLX_LOOP_READ_ONLY only
+ *   is compared)
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * A loop device's name is no proof of what it reads: whoever holds a
+ * descriptor of a loop device can free it and bind it again to a file
+ * of their own under any name.  This checks what the kernel says the
+ * device reads (LOOP_GET_STATUS64): the same inode as @backing (for a
+ * block device, the same device number), from offset 0 with no size
+ * limit, with the read-only flag as @flags says.
+ *
+ * Returns: %TRUE if @device reads exactly @backing
+ */
+gboolean
+nlx_loop_check (const char *device,
+                const struct stat *backing,
+                NlxLoopFlags flags,
+                GError **error)
+{
+  struct loop_info64 info;
+  gboolean read_only;
+  gboolean same;
+  int fd;
+
+  fd = open (device, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0 || ioctl (fd, LOOP_GET_STATUS64, &info) != 0)
+    {
+      int saved_errno = errno;
+
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot read what loop device %s reads: %s"), device,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  close (fd);
+  info.lo_file_name[LO_NAME_SIZE - 1] = '\0';
+  if (S_ISBLK (backing->st_mode))
+    same = info.lo_rdevice == (guint64) backing->st_rdev;
+  else
+    same = info.lo_device == (guint64) backing->st_dev &&
+           info.lo_inode == (guint64) backing->st_ino;
+  read_only = (info.lo_flags & LO_FLAGS_READ_ONLY) != 0;
+  if (!same || info.lo_offset != 0 || info.lo_sizelimit != 0 ||
+      read_only != ((flags & NLX_LOOP_READ_ONLY) != 0))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Loop device %s, named “%s”, does not read what its "
+                     "name says (it reads inode %" G_GUINT64_FORMAT " of "
+                     "device %u:%u from offset %" G_GUINT64_FORMAT
+                     "%s): it was rebound by someone else, so nova-lxc "
+                     "will not use it; an operator should find who holds "
+                     "it (losetup -l) and free it"), device,
+                   (const char *) info.lo_file_name,
+                   (guint64) info.lo_inode, major (info.lo_device),
+                   minor (info.lo_device), (guint64) info.lo_offset,
+                   read_only ? _(", read-only") : "");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
  * nlx_loop_attach_writable:
  * @fd: a regular file open for reading and writing
  * @name: the name the loop device carries, as for nlx_loop_attach()
@@ -550,6 +678,15 @@ nlx_loop_detach (const char *device,
                    _("%s is not a loop device"), device);
       return FALSE;
     }
+  /* A block device's read-only flag (BLKROSET, which device loops of
+   * volumes carry) outlives the binding: clear it, or whoever binds the
+   * device next gets a read-only one.  Nobody can open it for writing
+   * meanwhile but host root: a server's devices cgroup grants `r`. */
+  {
+    int writable = 0;
+
+    ioctl (fd, BLKROSET, &writable);
+  }
   if (ioctl (fd, LOOP_CLR_FD, 0) == 0 || errno == ENXIO)
     {
       close (fd);

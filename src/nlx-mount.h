@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 G_BEGIN_DECLS
@@ -11,9 +12,27 @@ G_BEGIN_DECLS
  * bytes) so that what this host made can be found again after a crash. */
 #define NLX_LOOP_NAME_MAX 63
 
+/**
+ * NlxLoopFlags:
+ * @NLX_LOOP_READ_ONLY: the loop driver's read-only flag
+ * @NLX_LOOP_DIRECT_IO: direct I/O to the backing store, where it can
+ */
+typedef enum {
+  NLX_LOOP_READ_ONLY = 1 << 0,
+  NLX_LOOP_DIRECT_IO = 1 << 1,
+} NlxLoopFlags;
+
 char *nlx_loop_attach (int fd,
                        const char *name,
                        GError **error);
+char *nlx_loop_attach_full (int fd,
+                            const char *name,
+                            NlxLoopFlags flags,
+                            GError **error);
+gboolean nlx_loop_check (const char *device,
+                         const struct stat *backing,
+                         NlxLoopFlags flags,
+                         GError **error);
 char *nlx_loop_attach_writable (int fd,
                                 const char *name,
                                 int *loop_fd,

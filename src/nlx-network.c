@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <glib/gi18n-lib.h>
 #include <json-glib/json-glib.h>
+#include <linux/if_bridge.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -728,6 +729,35 @@ nl_add_address (NlSocket *nl,
   return nl_transact (nl, &req, NULL, NULL, detail);
 }
 
+/* Stops the bridge learning source addresses from link-local group
+ * frames (01:80:c2:00:00:0X): the bridge learns from some of them (LLDP)
+ * before any netfilter hook sees them, so a port could otherwise move
+ * another instance's MAC to itself past its port rules. */
+static int
+nl_set_no_linklocal_learn (NlSocket *nl,
+                           int index,
+                           char **detail)
+{
+  NlRequest req;
+  struct ifinfomsg *ifi = nl_request_init (&req, RTM_NEWLINK, 0,
+                                           sizeof *ifi);
+  struct br_boolopt_multi option = {
+    .optval = 1u << BR_BOOLOPT_NO_LL_LEARN,
+    .optmask = 1u << BR_BOOLOPT_NO_LL_LEARN,
+  };
+  struct rtattr *linkinfo, *data;
+
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = index;
+  linkinfo = nl_put (&req, IFLA_LINKINFO, NULL, 0);
+  nl_put_string (&req, IFLA_INFO_KIND, "bridge");
+  data = nl_put (&req, IFLA_INFO_DATA, NULL, 0);
+  nl_put (&req, IFLA_BR_MULTI_BOOLOPT, &option, sizeof option);
+  nl_nest_end (&req, data);
+  nl_nest_end (&req, linkinfo);
+  return nl_transact (nl, &req, NULL, NULL, detail);
+}
+
 /* What the bridge holds of the gateway address. */
 typedef struct {
   int index;
@@ -803,9 +833,11 @@ nl_scan_addresses (NlSocket *nl,
  *   when the configuration does not fit what the host has
  *
  * Makes sure @bridge exists, holds @gateway with @prefix, and is up: creates it if absent, adds the
- * address if it lacks it, brings it up if it is down.  Anything else of
- * an existing bridge (its ports, other addresses, MTU, STP...) is left as
- * the operator set it.  Calling it again changes nothing.
+ * address if it lacks it, brings it up if it is down.  It also turns the
+ * bridge's no_linklocal_learn on, which port security needs (see
+ * nl_set_no_linklocal_learn()).  Anything else of an existing bridge
+ * (its ports, other addresses, MTU, STP...) is left as the operator set
+ * it.  Calling it again changes nothing.
  *
  * It refuses, changing nothing, when the name belongs to an interface
  * that is not a bridge, or when the bridge holds the gateway address with
@@ -936,6 +968,18 @@ nlx_network_ensure_bridge (const char *bridge,
         }
     }
 
+  g_clear_pointer (&detail, g_free);
+  rc = nl_set_no_linklocal_learn (&nl, link.index, &detail);
+  if (rc < 0)
+    {
+      reason = nl_reason (rc, detail);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot stop bridge %s learning addresses from "
+                     "link-local frames (no_linklocal_learn): %s"), bridge,
+                   reason);
+      return FALSE;
+    }
+
   if (!(link.flags & IFF_UP))
     {
       g_clear_pointer (&detail, g_free);
@@ -950,6 +994,47 @@ nlx_network_ensure_bridge (const char *bridge,
         }
     }
   return TRUE;
+}
+
+/**
+ * nlx_network_protect_bridge:
+ * @bridge: the bridge's name
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Turns @bridge's no_linklocal_learn on, as nlx_network_ensure_bridge()
+ * does, when @bridge exists and is a bridge: for the daemon's start,
+ * since the instances running on it may start no more.  A missing bridge
+ * (a host reboot) is no error: the next start makes it.
+ *
+ * Returns: %FALSE when the kernel refuses
+ */
+gboolean
+nlx_network_protect_bridge (const char *bridge,
+                            GError **error)
+{
+  g_auto(NlSocket) nl = NL_SOCKET_INIT;
+  g_auto(NlLink) link = { 0 };
+  g_autofree char *detail = NULL;
+  g_autofree char *reason = NULL;
+  int rc;
+
+  g_return_val_if_fail (nlx_network_bridge_name_is_valid (bridge), FALSE);
+
+  rc = nl_open (&nl);
+  if (rc == 0)
+    rc = nl_get_link (&nl, bridge, &link, &detail);
+  if (rc == -ENODEV ||
+      (rc == 0 && g_strcmp0 (link.kind, "bridge") != 0))
+    return TRUE;
+  if (rc == 0)
+    rc = nl_set_no_linklocal_learn (&nl, link.index, &detail);
+  if (rc == 0)
+    return TRUE;
+  reason = nl_reason (rc, detail);
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+               _("Cannot stop bridge %s learning addresses from link-local "
+                 "frames (no_linklocal_learn): %s"), bridge, reason);
+  return FALSE;
 }
 
 /* ---- the address allocator ----------------------------------------------- */
@@ -978,6 +1063,9 @@ struct _NlxIpam {
   guint32 range_end_addr;
   GHashTable *by_uuid;  /* uuid → Allocation (owned) */
   GHashTable *by_addr;  /* GUINT_TO_POINTER (addr) → Allocation */
+  /* The caller writes the file (nlx_ipam_to_data()): changes are made in
+   * memory only. */
+  gboolean deferred;
 };
 
 void
@@ -1041,40 +1129,20 @@ sorted_allocations (NlxIpam *ipam)
   return sorted;
 }
 
-static gboolean
-sync_directory (const char *path,
-                GError **error)
-{
-  g_autofree char *dir = g_path_get_dirname (path);
-  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  int saved_errno;
-
-  if (fd >= 0 && fsync (fd) == 0)
-    {
-      close (fd);
-      return TRUE;
-    }
-  saved_errno = errno;
-  if (fd >= 0)
-    close (fd);
-  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-               _("Cannot flush directory %s to disk: %s"), dir,
-               g_strerror (saved_errno));
-  return FALSE;
-}
-
-/* Writes every allocation, sorted by address so that a person can read
- * the file; the rename makes the new file visible whole, and syncing the
- * directory makes the rename itself survive a power cut. */
-static gboolean
-ipam_save (NlxIpam *ipam,
-           GError **error)
+/**
+ * nlx_ipam_to_data:
+ *
+ * The allocation file's text, as memory has it: every allocation, sorted
+ * by address so that a person can read the file.
+ *
+ * Returns: (transfer full): the text
+ */
+char *
+nlx_ipam_to_data (NlxIpam *ipam)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(GPtrArray) sorted = sorted_allocations (ipam);
   g_autoptr(JsonNode) root = NULL;
-  g_autofree char *data = NULL;
-  g_autoptr(GError) local_error = NULL;
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "version");
@@ -1093,13 +1161,50 @@ ipam_save (NlxIpam *ipam,
   json_builder_end_object (builder);
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
-  data = json_to_string (root, TRUE);
+  return json_to_string (root, TRUE);
+}
 
+/* The allocation file's path. */
+const char *
+nlx_ipam_get_path (NlxIpam *ipam)
+{
+  return ipam->path;
+}
+
+/**
+ * nlx_ipam_set_deferred:
+ * @deferred: whether the caller writes the file
+ *
+ * From now on, allocate, reserve and release change the allocations in
+ * memory only, and the caller writes nlx_ipam_to_data() to
+ * nlx_ipam_get_path() durably (the compute daemon's record store does,
+ * off its main loop).  The records are the truth the file is rebuilt
+ * from at every start, so a write that is late or lost loses nothing.
+ */
+void
+nlx_ipam_set_deferred (NlxIpam *ipam,
+                       gboolean deferred)
+{
+  ipam->deferred = deferred;
+}
+
+/* The rename makes the new file visible whole, and the fsync of the
+ * directory (nlx_file_set_contents_full()) makes the rename itself survive
+ * a power cut. */
+static gboolean
+ipam_save (NlxIpam *ipam,
+           GError **error)
+{
+  g_autofree char *data = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (ipam->deferred)
+    return TRUE;
+  data = nlx_ipam_to_data (ipam);
   if (!nlx_file_set_contents_full (ipam->path, data, -1,
                                    G_FILE_SET_CONTENTS_CONSISTENT |
                                    G_FILE_SET_CONTENTS_DURABLE,
-                                   0600, &local_error) ||
-      !sync_directory (ipam->path, &local_error))
+                                   0600, &local_error))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("Cannot save the address allocations to %s: %s"),

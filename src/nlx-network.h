@@ -65,6 +65,9 @@ gboolean nlx_network_ensure_bridge (const char *bridge,
                                     guint prefix,
                                     GError **error);
 
+gboolean nlx_network_protect_bridge (const char *bridge,
+                                     GError **error);
+
 char *nlx_network_mac_for (const char *address);
 
 typedef struct _NlxIpam NlxIpam;
@@ -88,5 +91,9 @@ gboolean nlx_ipam_release (NlxIpam *ipam,
 const char *nlx_ipam_lookup (NlxIpam *ipam,
                              const char *uuid);
 GStrv nlx_ipam_list (NlxIpam *ipam);
+char *nlx_ipam_to_data (NlxIpam *ipam);
+const char *nlx_ipam_get_path (NlxIpam *ipam);
+void nlx_ipam_set_deferred (NlxIpam *ipam,
+                            gboolean deferred);
 
 G_END_DECLS

@@ -1,6 +1,8 @@
 /* nlx-store.h: durable instance records */
 #pragma once
 
+#include <gio/gio.h>
+
 #include "nlx-record.h"
 
 G_BEGIN_DECLS
@@ -18,6 +20,35 @@ gboolean nlx_store_save (NlxStore *store,
 gboolean nlx_store_delete (NlxStore *store,
                            const char *uuid,
                            GError **error);
+void nlx_store_save_async (NlxStore *store,
+                           const NlxRecord *record,
+                           GAsyncReadyCallback callback,
+                           gpointer user_data);
+void nlx_store_save_with_file_async (NlxStore *store,
+                                     const NlxRecord *record,
+                                     const char *path,
+                                     const char *data,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data);
+void nlx_store_write_file_async (NlxStore *store,
+                                 const char *path,
+                                 const char *data,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data);
+gboolean nlx_store_save_finish (NlxStore *store,
+                                GAsyncResult *result,
+                                GError **error);
+void nlx_store_delete_async (NlxStore *store,
+                             const char *uuid,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data);
+gboolean nlx_store_delete_finish (NlxStore *store,
+                                  GAsyncResult *result,
+                                  GError **error);
+void nlx_store_flush (NlxStore *store);
+void nlx_store_hold (NlxStore *store,
+                     gboolean held);
+guint nlx_store_count_pending (NlxStore *store);
 GPtrArray *nlx_store_load_all (NlxStore *store,
                                GPtrArray **quarantined,
                                GError **error);

@@ -306,13 +306,16 @@ set_outside_roots (const NlxVolumeSettings *settings,
 /* ---- open ---------------------------------------------------------------- */
 
 /**
- * nlx_volume_open:
+ * nlx_volume_open_full:
  * @settings: the [volumes] settings
  * @id: the volume's id
+ * @writable: open it for writing too, for a loop device that must not
+ *   carry the loop driver's read-only flag (see nlx-lxc-volume.c); the
+ *   caller keeps the volume read-only by other means
  * @resolved: (out) (optional): the canonical path of what was opened
  * @error: return location for a #NLX_DRIVER_ERROR
  *
- * Opens a volume read-only.  It must resolve, after symbolic links, to a
+ * Opens a volume, read-only unless @writable.  It must resolve, after symbolic links, to a
  * regular file or block device within [volumes] allowed_roots, both
  * before it is opened and (through /proc/self/fd) after.  A block device
  * is opened with O_EXCL, which fails while the host uses it (mounted, an
@@ -324,10 +327,11 @@ set_outside_roots (const NlxVolumeSettings *settings,
  * Returns: a file descriptor the caller closes, or -1
  */
 int
-nlx_volume_open (const NlxVolumeSettings *settings,
-                 const char *id,
-                 char **resolved,
-                 GError **error)
+nlx_volume_open_full (const NlxVolumeSettings *settings,
+                      const char *id,
+                      gboolean writable,
+                      char **resolved,
+                      GError **error)
 {
   g_autofree char *entry = NULL;
   g_autofree char *real = NULL;
@@ -407,7 +411,8 @@ nlx_volume_open (const NlxVolumeSettings *settings,
 
   /* O_EXCL without O_CREAT means something only for block devices: an
    * exclusive claim, refused while the host holds the device. */
-  flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
+  flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
+          O_NONBLOCK;
   if (S_ISBLK (st.st_mode))
     flags |= O_EXCL;
   fd = open (real, flags);
@@ -429,6 +434,14 @@ nlx_volume_open (const NlxVolumeSettings *settings,
                        "not let the daemon open (%s); it cannot be given to "
                        "a server"),
                      id, real, g_strerror (saved_errno));
+      else if (writable && (saved_errno == EROFS || saved_errno == EACCES ||
+                            saved_errno == EPERM || saved_errno == ETXTBSY))
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                     _("Cannot open volume “%s” (%s) for writing: %s; "
+                       "nova-lxc never writes a volume, but attaching one "
+                       "needs a writable descriptor so that the server's "
+                       "device refuses to be switched to another file; make "
+                       "it writable by root"), id, real, g_strerror (saved_errno));
       else
         g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                      _("Cannot open volume “%s” (%s): %s"), id, real,
@@ -489,6 +502,26 @@ nlx_volume_open (const NlxVolumeSettings *settings,
   if (resolved != NULL)
     *resolved = g_steal_pointer (&opened);
   return fd;
+}
+
+/**
+ * nlx_volume_open:
+ * @settings: the [volumes] settings
+ * @id: the volume's id
+ * @resolved: (out) (optional): the canonical path of what was opened
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Opens a volume read-only, as nlx_volume_open_full() does.
+ *
+ * Returns: a file descriptor the caller closes, or -1
+ */
+int
+nlx_volume_open (const NlxVolumeSettings *settings,
+                 const char *id,
+                 char **resolved,
+                 GError **error)
+{
+  return nlx_volume_open_full (settings, id, FALSE, resolved, error);
 }
 
 /* ---- probe --------------------------------------------------------------- */

@@ -39,6 +39,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxVolumeSettings, nlx_volume_settings_free)
 
 gboolean nlx_volume_id_is_valid (const char *id);
 
+int nlx_volume_open_full (const NlxVolumeSettings *settings,
+                          const char *id,
+                          gboolean writable,
+                          char **resolved,
+                          GError **error);
 int nlx_volume_open (const NlxVolumeSettings *settings,
                      const char *id,
                      char **resolved,

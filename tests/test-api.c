@@ -33,6 +33,7 @@ typedef struct {
   GError *start_error;
   guint tcp_port;
   NlxApi *api;                  /* the daemon thread's; read-only here */
+  NlxManager *manager;          /* the same; only its store is touched */
   SoupSession *session;
 } Fixture;
 
@@ -73,6 +74,7 @@ serve (gpointer data)
   f->start_error = error;
   f->tcp_port = api ? nlx_api_get_tcp_port (api) : 0;
   f->api = api;
+  f->manager = manager;
   f->started = TRUE;
   g_cond_signal (&f->ready);
   g_mutex_unlock (&f->lock);
@@ -80,6 +82,7 @@ serve (gpointer data)
   if (api != NULL)
     g_main_loop_run (f->loop);
   f->api = NULL;
+  f->manager = NULL;
   /* As the daemon stops: events, then the driver, then the manager. */
   g_clear_pointer (&api, nlx_api_free);
   if (manager != NULL)
@@ -976,6 +979,207 @@ test_save_failure (Fixture *f,
   nlx_test_delete_and_wait (f->session, id);
 }
 
+/* A request made from a thread of its own, so that the test goes on
+ * while the daemon has not answered it. */
+typedef struct {
+  char *socket;
+  char *method;
+  char *path;
+  char *body;
+  guint status;
+  JsonNode *reply;
+  gint done;
+  GThread *thread;
+} Pending;
+
+static gpointer
+pending_run (gpointer data)
+{
+  Pending *p = data;
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (p->socket);
+  g_autoptr(SoupSession) session =
+    soup_session_new_with_options ("remote-connectable", address, NULL);
+
+  p->status = nlx_test_call (session, p->method, p->path, p->body, &p->reply);
+  g_atomic_int_set (&p->done, TRUE);
+  return NULL;
+}
+
+static Pending *
+pending_start (Fixture *f,
+               const char *method,
+               const char *path,
+               const char *body)
+{
+  Pending *p = g_new0 (Pending, 1);
+
+  p->socket = g_strdup (f->socket);
+  p->method = g_strdup (method);
+  p->path = g_strdup (path);
+  p->body = g_strdup (body);
+  p->thread = g_thread_new ("request", pending_run, p);
+  return p;
+}
+
+/* Its status, once answered. */
+static guint
+pending_finish (Pending *p)
+{
+  guint status;
+
+  g_thread_join (p->thread);
+  status = p->status;
+  g_free (p->socket);
+  g_free (p->method);
+  g_free (p->path);
+  g_free (p->body);
+  g_clear_pointer (&p->reply, json_node_unref);
+  g_free (p);
+  return status;
+}
+
+/* Waits until the daemon's store has @count writes queued (the one being
+ * written included). */
+static void
+wait_for_pending_writes (Fixture *f,
+                         guint count)
+{
+  NlxStore *store = nlx_manager_get_store (f->manager);
+  gint64 deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+
+  while (nlx_store_count_pending (store) < count &&
+         g_get_monotonic_time () < deadline)
+    g_usleep (5 * 1000);
+  g_assert_cmpuint (nlx_store_count_pending (store), >=, count);
+}
+
+static const char *
+name_of (JsonNode *server)
+{
+  return json_object_get_string_member (nlx_test_object_at (server, "server"),
+                                        "name");
+}
+
+/* Saves run off the daemon's main loop: while one waits for the disk
+ * (the store's writer held, as a disk that does not answer), the daemon
+ * serves other requests, which see the server as saved, not the change
+ * on its way; the change is answered only once saved.  Two changes to
+ * one server land in the order asked; a save that then fails answers
+ * 500 and changes nothing, nor does the change queued behind it. */
+static void
+test_saves_off_the_loop (Fixture *f,
+                         gconstpointer data)
+{
+  g_autofree char *id = nlx_test_create (f->session, "patient", "test-image",
+                                         NULL);
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  g_autofree char *action = g_strconcat (path, "/action", NULL);
+  g_autofree char *record = g_strdup_printf ("%s/state/records/%s.json",
+                                             f->dir, id);
+  g_autofree char *aside = g_build_filename (f->dir, "records-aside", NULL);
+  g_autofree char *contents = NULL;
+  g_autoptr(JsonNode) shown = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autoptr(GHashTable) before = NULL;
+  g_autoptr(GHashTable) after = NULL;
+  NlxStore *store = nlx_manager_get_store (f->manager);
+  Pending *first, *second, *stop;
+
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+
+  /* Two renames and a stop while the disk does not answer. */
+  nlx_store_flush (store);
+  nlx_store_hold (store, TRUE);
+  first = pending_start (f, "PUT", path, "{\"server\": {\"name\": \"first\"}}");
+  wait_for_pending_writes (f, 1);
+  second = pending_start (f, "PUT", path, "{\"server\": {\"name\": \"second\"}}");
+  stop = pending_start (f, "POST", action, "{\"os-stop\": null}");
+  /* Served meanwhile, and showing what is saved. */
+  shown = nlx_test_show (f->session, id);
+  g_assert_cmpstr (name_of (shown), ==, "patient");
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/servers/detail",
+                                  NULL, &list), ==, 200);
+  g_assert_false (g_atomic_int_get (&first->done));
+  g_assert_true (g_file_get_contents (record, &contents, NULL, NULL));
+  g_assert_nonnull (strstr (contents, "\"patient\""));
+  nlx_store_hold (store, FALSE);
+  g_assert_cmpuint (pending_finish (first), ==, 200);
+  g_assert_cmpuint (pending_finish (second), ==, 200);
+  g_assert_cmpuint (pending_finish (stop), ==, 202);
+  nlx_test_wait_for_status (f->session, id, "SHUTOFF");
+  g_clear_pointer (&shown, json_node_unref);
+  shown = nlx_test_show (f->session, id);
+  g_assert_cmpstr (name_of (shown), ==, "second");
+  nlx_store_flush (store);
+  g_clear_pointer (&contents, g_free);
+  g_assert_true (g_file_get_contents (record, &contents, NULL, NULL));
+  g_assert_nonnull (strstr (contents, "\"second\""));
+  g_assert_nonnull (strstr (contents, "\"stopped\""));
+
+  /* A save that fails, with a start queued behind it: both 500, and
+   * nothing changed, in memory or on disk. */
+  g_clear_pointer (&shown, json_node_unref);
+  shown = nlx_test_show (f->session, id);
+  nlx_store_hold (store, TRUE);
+  first = pending_start (f, "PUT", path, "{\"server\": {\"name\": \"third\"}}");
+  wait_for_pending_writes (f, 1);
+  break_records (f);
+  before = snapshot_tree (aside);
+  second = pending_start (f, "POST", action, "{\"os-start\": null}");
+  nlx_store_hold (store, FALSE);
+  g_assert_cmpuint (pending_finish (first), ==, 500);
+  g_assert_cmpuint (pending_finish (second), ==, 500);
+  {
+    g_autoptr(JsonNode) shown_after = nlx_test_show (f->session, id);
+
+    g_assert_true (json_node_equal (shown, shown_after));
+  }
+  nlx_store_flush (store);
+  after = snapshot_tree (aside);
+  assert_same_tree (before, after);
+  repair_records (f);
+
+  /* And it works again once the disk does. */
+  g_assert_cmpint (nlx_test_call (f->session, "PUT", path,
+                                  "{\"server\": {\"name\": \"fourth\"}}",
+                                  NULL), ==, 200);
+  g_clear_pointer (&contents, g_free);
+  g_assert_true (g_file_get_contents (record, &contents, NULL, NULL));
+  g_assert_nonnull (strstr (contents, "\"fourth\""));
+
+  /* The address allocations are written by the same writer, before the
+   * new record: when they cannot be, the create answers 500 and leaves
+   * no record. */
+  {
+    g_autofree char *network = g_build_filename (f->dir, "state", "network",
+                                                 NULL);
+    g_autofree char *network_aside = g_build_filename (f->dir, "network-aside",
+                                                       NULL);
+    g_autofree char *records = g_build_filename (f->dir, "state", "records",
+                                                 NULL);
+    g_autoptr(GHashTable) records_before = snapshot_tree (records);
+    g_autoptr(GHashTable) records_after = NULL;
+    g_autoptr(JsonNode) servers = NULL;
+
+    g_assert_cmpint (g_rename (network, network_aside), ==, 0);
+    g_assert_true (g_file_set_contents (network, "not a directory", -1, NULL));
+    nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
+                           "{\"server\": {\"name\": \"homeless\", "
+                           "\"flavorRef\": \"m1.tiny\", \"imageRef\": "
+                           "\"test-image\"}}", 500, "computeFault");
+    nlx_store_flush (store);
+    records_after = snapshot_tree (records);
+    assert_same_tree (records_before, records_after);
+    g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/servers", NULL,
+                                    &servers), ==, 200);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                        json_node_get_object (servers), "servers")), ==, 1);
+    g_assert_cmpint (g_unlink (network), ==, 0);
+    g_assert_cmpint (g_rename (network_aside, network), ==, 0);
+  }
+  nlx_test_delete_and_wait (f->session, id);
+}
+
 #define BRIDGE "nlxtestbr0"
 
 /* The one address of @id's "addresses", checked against GET .../ips. */
@@ -1101,6 +1305,54 @@ test_addresses (Fixture *f,
   g_assert_cmpstr (reused, ==, "10.251.200.2");
   nlx_test_wait_for_status (f->session, ids->pdata[0], "ACTIVE");
   nlx_test_delete_and_wait (f->session, ids->pdata[0]);
+}
+
+/* A deleted server leaves the API when its record has left the disk,
+ * and its address with it: held while the record's delete waits for the
+ * disk (the store's writer held), free as soon as the server answers
+ * 404.  Before, the server answered 404 while its record was still on
+ * disk and its address held, and the next server got another one. */
+static void
+test_delete_frees_address (Fixture *f,
+                           gconstpointer data)
+{
+  g_autofree char *id = nlx_test_create (f->session, "leaving", "test-image",
+                                         NULL);
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  g_autofree char *record = g_strdup_printf ("%s/state/records/%s.json",
+                                             f->dir, id);
+  g_autofree char *address = NULL;
+  g_autofree char *next = NULL;
+  g_autofree char *next_address = NULL;
+  NlxStore *store = nlx_manager_get_store (f->manager);
+  gint64 deadline;
+
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  address = address_of (f, id);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE", path, NULL, NULL), ==,
+                   204);
+  nlx_store_flush (store);
+  /* The delete runs ([fake] delay_ms); its end queues the record's
+   * removal, which waits. */
+  nlx_store_hold (store, TRUE);
+  wait_for_pending_writes (f, 1);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", path, NULL, NULL), ==,
+                   200);
+  g_assert_true (g_file_test (record, G_FILE_TEST_EXISTS));
+  nlx_store_hold (store, FALSE);
+
+  deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+  while (nlx_test_call (f->session, "GET", path, NULL, NULL) != 404)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (10 * 1000);
+    }
+  g_assert_false (g_file_test (record, G_FILE_TEST_EXISTS));
+  next = nlx_test_create (f->session, "arriving", "test-image", NULL);
+  next_address = address_of (f, next);
+  g_assert_cmpstr (next_address, ==, address);
+  nlx_test_wait_for_status (f->session, next, "ACTIVE");
+  nlx_test_delete_and_wait (f->session, next);
 }
 
 /* ---- reconciliation and quarantine ---------------------------------------- */
@@ -2739,6 +2991,9 @@ main (int argc,
   ADD ("/nlx/api/servers/bad-requests", test_bad_requests, NULL);
   ADD ("/nlx/api/servers/restart", test_restart, NULL);
   ADD ("/nlx/api/servers/save-failure", test_save_failure, NULL);
+  ADD ("/nlx/api/servers/saves-off-the-loop", test_saves_off_the_loop, NULL);
+  ADD ("/nlx/api/servers/delete-frees-address", test_delete_frees_address,
+       "[network]\nbridge = " BRIDGE "\ncidr = 10.251.200.0/29\n");
   ADD ("/nlx/api/servers/addresses", test_addresses,
        "[network]\nbridge = " BRIDGE "\ncidr = 10.251.200.0/29\n");
   ADD ("/nlx/api/servers/stale-build-record", test_stale_build_record,

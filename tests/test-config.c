@@ -49,6 +49,8 @@ test_full (void)
     "vcpus = 8\n"
     "memory_mb = 16384\n"
     "root_gb = 0\n"
+    "pids = 300\n"
+    "cpu_shares = 4096\n"
     "[image busybox]\n"
     "path = /srv/images/busybox.tar.gz\n"
     "os_shutdown_signal = SIGUSR2\n", &error);
@@ -64,6 +66,8 @@ test_full (void)
   flavor = nlx_config_find_flavor (config, "c1.big");
   g_assert_cmpuint (flavor->vcpus, ==, 8);
   g_assert_cmpuint (flavor->memory_mb, ==, 16384);
+  g_assert_cmpuint (flavor->pids, ==, 300);
+  g_assert_cmpuint (flavor->cpu_shares, ==, 4096);
   g_assert_null (nlx_config_find_flavor (config, "m1.tiny"));
 
   image = nlx_config_find_image (config, "busybox");
@@ -89,6 +93,10 @@ test_invalid (void)
       "[flavor m1.x] memory_mb must be a whole number" },
     { "[flavor m1.x]\nvcpus = 1\nmemory_mb = 64\n", "[flavor m1.x] root_gb is missing" },
     { "[flavor ]\nvcpus = 1\n", "needs a flavor name" },
+    { "[flavor m1.x]\nvcpus = 1\nmemory_mb = 64\nroot_gb = 0\npids = 0\n",
+      "[flavor m1.x] pids must be a whole number from 1 to 4194304" },
+    { "[flavor m1.x]\nvcpus = 1\nmemory_mb = 64\nroot_gb = 0\ncpu_shares = 1\n",
+      "[flavor m1.x] cpu_shares must be a whole number from 2 to 262144" },
     { "[image busybox]\npath = busybox.tar\n", "[image busybox] path must be the absolute" },
     { "[image busybox]\n", "[image busybox] path must be the absolute" },
   };

@@ -2,7 +2,9 @@
  *
  * Each tests/data/domain/CASE.json holds {"instance": {...}, "root": DIR,
  * "init": PATH, "shutdown_signal": NAME, "disks": [DEVICE], "root_image":
- * DIR, "idmap": MAP} (the last five optional; disks are the host devices
+ * DIR, "idmap": MAP, "pids": N, "cpuset": CPUS, "init_dir": DIR} (all but
+ * the first two optional; pids and cpuset are the driver's resolved
+ * limits, init_dir where nova-lxc-init is; disks are the host devices
  * of instance.volumes, root_image the tree under an overlay root, idmap
  * the uid and gid map, none meaning a privileged instance); the XML
  * built from it must equal CASE.xml byte for byte and be valid against
@@ -38,6 +40,8 @@ build_case (const char *json_path)
   g_autofree char *signal = NULL;
   g_autofree char *root_image = NULL;
   g_autofree char *idmap_text = NULL;
+  g_autofree char *cpuset = NULL;
+  g_autofree char *init_dir = NULL;
   g_autoptr(GArray) idmap = NULL;
   g_autoptr(GPtrArray) disks = g_ptr_array_new ();
   NlxLxcDomainSpec spec = { 0 };
@@ -56,6 +60,12 @@ build_case (const char *json_path)
   signal = optional_string (object, "shutdown_signal");
   root_image = optional_string (object, "root_image");
   spec.root_image = root_image;
+  cpuset = optional_string (object, "cpuset");
+  spec.cpuset = cpuset;
+  init_dir = optional_string (object, "init_dir");
+  spec.init_dir = init_dir;
+  if (json_object_has_member (object, "pids"))
+    spec.pids = (guint) json_object_get_int_member (object, "pids");
   idmap_text = optional_string (object, "idmap");
   if (idmap_text != NULL)
     {

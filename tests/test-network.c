@@ -2,13 +2,16 @@
  * allocator; nothing here touches the host's network */
 #include "config.h"
 
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "nlx-error.h"
 #include "nlx-file.h"
 #include "nlx-network.h"
+#include "nlx-network-filter.h"
 
 #define UUID_A "7e57d000-0000-4000-8000-00000000000a"
 #define UUID_B "7e57d000-0000-4000-8000-00000000000b"
@@ -627,6 +630,143 @@ test_save_fails (void)
   scratch_clear (&s);
 }
 
+/* ---- the firewall's scripts (pure; nft -c checks them when it can) ----- */
+
+/* Lets nft(8) parse and check @script against the kernel without
+ * committing it, when nft exists and we may (root). */
+static void
+check_with_nft (const char *script)
+{
+  g_autofree char *nft = g_find_program_in_path ("nft");
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+
+  if (nft == NULL && g_file_test ("/usr/sbin/nft", G_FILE_TEST_IS_EXECUTABLE))
+    nft = g_strdup ("/usr/sbin/nft");
+  if (nft == NULL || geteuid () != 0)
+    {
+      g_test_message ("nft -c not run: no nft, or not root");
+      return;
+    }
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                              G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                              nft, "-c", "-f", "-", NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, script, NULL, NULL, &err, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (err, ==, "");
+  g_assert_true (g_subprocess_get_successful (process));
+}
+
+static void
+test_filter_sync_script (void)
+{
+  const NlxNetworkPort ports[] = {
+    { "nlx-7e57d000", "FA:16:3E:00:00:02", "10.251.0.2" },
+  };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *script = nlx_network_filter_sync_script ("nlx-br.0", FALSE,
+                                                            ports, 1, &error);
+  g_autofree char *open_script = NULL;
+  g_autofree char *empty = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (script, ==,
+    "add table bridge nova_lxc_nlx-br.0\n"
+    "delete table bridge nova_lxc_nlx-br.0\n"
+    "add table inet nova_lxc_nlx-br.0\n"
+    "delete table inet nova_lxc_nlx-br.0\n"
+    "add table bridge nova_lxc_nlx-br.0\n"
+    "add map bridge nova_lxc_nlx-br.0 ports { type ifname : verdict ; }\n"
+    "add chain bridge nova_lxc_nlx-br.0 prerouting { type filter hook prerouting priority filter ; policy accept ; }\n"
+    "flush chain bridge nova_lxc_nlx-br.0 prerouting\n"
+    "add rule bridge nova_lxc_nlx-br.0 prerouting iifname vmap @ports\n"
+    "add chain bridge nova_lxc_nlx-br.0 input { type filter hook input priority filter ; policy accept ; }\n"
+    "flush chain bridge nova_lxc_nlx-br.0 input\n"
+    "add rule bridge nova_lxc_nlx-br.0 input iifname vmap @ports\n"
+    "add chain bridge nova_lxc_nlx-br.0 port_nlx-7e57d000\n"
+    "flush chain bridge nova_lxc_nlx-br.0 port_nlx-7e57d000\n"
+    "add rule bridge nova_lxc_nlx-br.0 port_nlx-7e57d000 ether saddr != fa:16:3e:00:00:02 drop\n"
+    "add rule bridge nova_lxc_nlx-br.0 port_nlx-7e57d000 arp saddr ether != fa:16:3e:00:00:02 drop\n"
+    "add rule bridge nova_lxc_nlx-br.0 port_nlx-7e57d000 arp saddr ip != 10.251.0.2 drop\n"
+    "add rule bridge nova_lxc_nlx-br.0 port_nlx-7e57d000 ether type arp accept\n"
+    "add rule bridge nova_lxc_nlx-br.0 port_nlx-7e57d000 ip saddr != 10.251.0.2 drop\n"
+    "add rule bridge nova_lxc_nlx-br.0 port_nlx-7e57d000 ether type ip accept\n"
+    "add rule bridge nova_lxc_nlx-br.0 port_nlx-7e57d000 drop\n"
+    "add element bridge nova_lxc_nlx-br.0 ports { \"nlx-7e57d000\" : jump port_nlx-7e57d000 }\n"
+    "add table inet nova_lxc_nlx-br.0\n"
+    "add chain inet nova_lxc_nlx-br.0 input { type filter hook input priority filter ; policy accept ; }\n"
+    "flush chain inet nova_lxc_nlx-br.0 input\n"
+    "add rule inet nova_lxc_nlx-br.0 input iifname != \"nlx-br.0\" accept\n"
+    "add rule inet nova_lxc_nlx-br.0 input ct state established,related accept\n"
+    "add rule inet nova_lxc_nlx-br.0 input icmp type echo-request accept\n"
+    "add rule inet nova_lxc_nlx-br.0 input drop comment \"[network] host_access = false\"\n");
+  check_with_nft (script);
+
+  open_script = nlx_network_filter_sync_script ("nlxbr0", TRUE, NULL, 0,
+                                                &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (open_script, "input accept comment \"[network] host_access = true\"\n"));
+  g_assert_null (strstr (open_script, " drop"));
+  g_assert_null (strstr (open_script, "add element"));
+  check_with_nft (open_script);
+
+  empty = nlx_network_filter_remove_script ("nlxbr0", "nlx-7e57d000", &error);
+  g_assert_no_error (error);
+  check_with_nft (empty);
+}
+
+/* What goes into a script is checked first: it is nft syntax, and a
+ * quote or a newline would be a command of its own. */
+static void
+test_filter_refuses (void)
+{
+  static const NlxNetworkPort bad_ports[] = {
+    { "nlx-1\"; flush ruleset", "fa:16:3e:00:00:02", "10.251.0.2" },
+    { "nlx-1\nflush", "fa:16:3e:00:00:02", "10.251.0.2" },
+    { "", "fa:16:3e:00:00:02", "10.251.0.2" },
+    { "nlx-0123456789abc", "fa:16:3e:00:00:02", "10.251.0.2" },
+    { "nlx-1", "fa:16:3e:00:00", "10.251.0.2" },
+    { "nlx-1", "fa:16:3e:00:00:0g", "10.251.0.2" },
+    { "nlx-1", "fa:16:3e:00:00:02 accept", "10.251.0.2" },
+    { "nlx-1", "fa:16:3e:00:00:02", "10.251.0" },
+    { "nlx-1", "fa:16:3e:00:00:02", "10.251.0.2 accept" },
+    { "nlx-1", NULL, "10.251.0.2" },
+  };
+  const NlxNetworkPort good = { "nlx-1", "fa:16:3e:00:00:02", "10.251.0.2" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_ports); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *script = nlx_network_filter_add_script ("nlxbr0",
+                                                               &bad_ports[i],
+                                                               &error);
+
+      g_assert_null (script);
+      g_assert_error (error, NLX_DRIVER_ERROR,
+                      NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+      g_clear_error (&error);
+      script = nlx_network_filter_sync_script ("nlxbr0", FALSE, &bad_ports[i],
+                                               1, &error);
+      g_assert_null (script);
+      g_assert_error (error, NLX_DRIVER_ERROR,
+                      NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+    }
+  {
+    g_autoptr(GError) error = NULL;
+    g_autofree char *script = nlx_network_filter_add_script ("br\"0", &good,
+                                                             &error);
+
+    g_assert_null (script);
+    g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+    g_clear_error (&error);
+    script = nlx_network_filter_remove_script ("nlxbr0", "nlx 1", &error);
+    g_assert_null (script);
+    g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  }
+}
+
 int
 main (int argc,
       char **argv)
@@ -638,6 +778,8 @@ main (int argc,
   g_test_add_func ("/nlx/network/settings/bad-values", test_bad_values);
   g_test_add_func ("/nlx/network/settings/bridge-names", test_bridge_names);
   g_test_add_func ("/nlx/network/mac", test_mac);
+  g_test_add_func ("/nlx/network/filter/sync-script", test_filter_sync_script);
+  g_test_add_func ("/nlx/network/filter/refuses", test_filter_refuses);
   g_test_add_func ("/nlx/network/ipam/allocate", test_allocate);
   g_test_add_func ("/nlx/network/ipam/exhaustion", test_exhaustion);
   g_test_add_func ("/nlx/network/ipam/persistence", test_persistence);

@@ -7,6 +7,7 @@
 
 #include "nlx-error.h"
 #include "nlx-file.h"
+#include "nlx-json.h"
 #include "nlx-store.h"
 
 static NlxRecord *
@@ -219,6 +220,178 @@ test_refuses_unreadable (void)
  * log a CRITICAL (and abort under G_DEBUG=fatal-criticals), and a power
  * state no libvirt state maps to was taken as it was.  Each must be
  * refused with a message naming the member. */
+/* ---- the writer thread ----------------------------------------------------- */
+
+typedef struct {
+  NlxStore *store;
+  GArray *order;                /* indices, as the callbacks ran */
+  guint index;
+  gboolean delete;
+  GError *error;
+} Written;
+
+static void
+written (GObject *source,
+         GAsyncResult *result,
+         gpointer data)
+{
+  Written *w = data;
+
+  if (w->delete)
+    nlx_store_delete_finish (w->store, result, &w->error);
+  else
+    nlx_store_save_finish (w->store, result, &w->error);
+  g_array_append_val (w->order, w->index);
+}
+
+static char *
+name_on_disk (const char *dir,
+              const char *uuid)
+{
+  g_autofree char *file = g_strdup_printf ("%s.json", uuid);
+  g_autofree char *path = g_build_filename (dir, file, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(NlxRecord) record = NULL;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    return NULL;
+  node = nlx_json_parse_file (path, &error);
+  g_assert_no_error (error);
+  record = nlx_record_new_from_node (node, &error);
+  g_assert_no_error (error);
+  return g_strdup (record->instance->name);
+}
+
+/* Saves and deletes, asked for while the disk has not answered yet
+ * (the writer held), reach it in the order asked and report in that
+ * order: two quick saves of a record land in order, and a delete is not
+ * undone by an earlier save finishing late.  The callbacks run in the
+ * caller's main context; nothing is written before the writer goes on. */
+static void
+test_writer_order (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("nlx-test-store-XXXXXX", &error);
+  g_autoptr(NlxStore) store = nlx_store_open (dir, &error);
+  g_autoptr(NlxRecord) a = make_record ("7e57d000-0000-4000-8000-0000000000a1");
+  g_autoptr(NlxRecord) b = make_record ("7e57d000-0000-4000-8000-0000000000b1");
+  g_autoptr(GArray) order = g_array_new (FALSE, FALSE, sizeof (guint));
+  Written w[7];
+  g_autofree char *a_name = NULL;
+  g_autofree char *b_name = NULL;
+  g_autoptr(GDir) listing = NULL;
+  const char *entry;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (w); i++)
+    w[i] = (Written) { store, order, i, FALSE, NULL };
+
+  nlx_store_hold (store, TRUE);
+#define SAVE(i, record, text) \
+  g_free ((record)->instance->name); \
+  (record)->instance->name = g_strdup (text); \
+  nlx_store_save_async (store, (record), written, &w[i])
+  SAVE (0, a, "a-first");
+  SAVE (1, b, "b-first");
+  SAVE (2, a, "a-second");
+  w[3].delete = TRUE;
+  nlx_store_delete_async (store, a->instance->uuid, written, &w[3]);
+  SAVE (4, b, "b-second");
+  SAVE (5, b, "b-third");
+#undef SAVE
+  /* The record may change as soon as it is handed over. */
+  g_free (b->instance->name);
+  b->instance->name = g_strdup ("b-never-saved");
+  w[6].delete = TRUE;
+  nlx_store_delete_async (store, "7e57d000-0000-4000-8000-0000000000c1",
+                          written, &w[6]);
+
+  /* Held: nothing on disk, nothing reported. */
+  g_assert_cmpuint (nlx_store_count_pending (store), ==, G_N_ELEMENTS (w));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpuint (order->len, ==, 0);
+  listing = g_dir_open (dir, 0, &error);
+  g_assert_no_error (error);
+  g_assert_null (g_dir_read_name (listing));
+
+  nlx_store_hold (store, FALSE);
+  while (order->len < G_N_ELEMENTS (w))
+    g_main_context_iteration (NULL, TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (w); i++)
+    {
+      g_assert_no_error (w[i].error);
+      g_assert_cmpuint (g_array_index (order, guint, i), ==, i);
+    }
+  nlx_store_flush (store);
+  g_assert_cmpuint (nlx_store_count_pending (store), ==, 0);
+
+  a_name = name_on_disk (dir, a->instance->uuid);
+  b_name = name_on_disk (dir, b->instance->uuid);
+  g_assert_null (a_name);
+  g_assert_cmpstr (b_name, ==, "b-third");
+  /* No temporaries left either. */
+  g_clear_pointer (&listing, g_dir_close);
+  listing = g_dir_open (dir, 0, &error);
+  while ((entry = g_dir_read_name (listing)) != NULL)
+    g_assert_cmpstr (entry, ==, "7e57d000-0000-4000-8000-0000000000b1.json");
+
+  nlx_file_remove_tree (dir, &error);
+  g_assert_no_error (error);
+}
+
+/* A save that fails in the writer reports the error to its caller and
+ * leaves the record on disk as it was; the saves after it still run. */
+static void
+test_writer_failure (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("nlx-test-store-XXXXXX", &error);
+  g_autofree char *records = g_build_filename (dir, "records", NULL);
+  g_autofree char *aside = g_build_filename (dir, "aside", NULL);
+  g_autoptr(NlxStore) store = nlx_store_open (records, &error);
+  g_autoptr(NlxRecord) a = make_record ("7e57d000-0000-4000-8000-0000000000a2");
+  g_autoptr(GArray) order = g_array_new (FALSE, FALSE, sizeof (guint));
+  Written w[2];
+  g_autofree char *a_name = NULL;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (w); i++)
+    w[i] = (Written) { store, order, i, FALSE, NULL };
+  g_assert_true (nlx_store_save (store, a, &error));
+
+  /* The records directory replaced by a file: every write fails. */
+  nlx_store_hold (store, TRUE);
+  g_free (a->instance->name);
+  a->instance->name = g_strdup ("unsaved");
+  nlx_store_save_async (store, a, written, &w[0]);
+  g_assert_cmpint (g_rename (records, aside), ==, 0);
+  g_assert_true (g_file_set_contents (records, "not a directory", -1, NULL));
+  nlx_store_hold (store, FALSE);
+  while (order->len < 1)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (w[0].error);
+  g_assert_cmpint (g_unlink (records), ==, 0);
+  g_assert_cmpint (g_rename (aside, records), ==, 0);
+  a_name = name_on_disk (records, a->instance->uuid);
+  g_assert_cmpstr (a_name, ==, "r");
+
+  g_free (a->instance->name);
+  a->instance->name = g_strdup ("saved");
+  nlx_store_save_async (store, a, written, &w[1]);
+  while (order->len < 2)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_no_error (w[1].error);
+  g_free (a_name);
+  a_name = name_on_disk (records, a->instance->uuid);
+  g_assert_cmpstr (a_name, ==, "saved");
+  g_clear_error (&w[0].error);
+
+  nlx_file_remove_tree (dir, &error);
+  g_assert_no_error (error);
+}
+
 static void
 test_wrong_types (void)
 {
@@ -283,6 +456,8 @@ main (int argc,
   g_test_add_func ("/nlx/store/round-trip", test_round_trip);
   g_test_add_func ("/nlx/store/unreadable", test_unreadable);
   g_test_add_func ("/nlx/store/refuses-unreadable", test_refuses_unreadable);
+  g_test_add_func ("/nlx/store/writer-order", test_writer_order);
+  g_test_add_func ("/nlx/store/writer-failure", test_writer_failure);
   g_test_add_func ("/nlx/record/wrong-types", test_wrong_types);
   return g_test_run ();
 }

@@ -5,11 +5,12 @@
  * side of the PTY buffers about 16 KiB; past that the container's writes
  * to /dev/console block.  Whoever needs the output drains the PTY into
  * console.log in the instance directory, as Nova does for LXC: before it
- * reads the log, and while an instance shuts down.  The PTY and whatever
- * it still holds vanish the moment the container exits unless someone
- * has it open, so the driver holds each running instance's PTY open from
- * right after its start until it closes (nlx-lxc-driver.c), and reads it
- * as output arrives: what an init prints just before it exits is kept. */
+ * reads the log, and while an instance shuts down.  The PTY vanishes
+ * when the container exits, and the kernel discards what it holds unread
+ * when the controller closes its side (the hangup flushes it), so the
+ * driver holds each running instance's PTY open from right after its
+ * start until it closes (nlx-lxc-driver.c) and reads it as output
+ * arrives, before the container's end can take it away. */
 #include "config.h"
 
 #include <errno.h>
@@ -198,8 +199,8 @@ nlx_lxc_console_read (NlxLxcConsole *console,
       if (n < 0 && errno == EINTR)
         continue;
       /* EAGAIN: drained.  EIO (or end of file): the controller, which
-       * holds the other side, has gone; a PTY held open keeps what was
-       * written before that until it is read, so nothing is lost. */
+       * holds the other side, has gone, and the hangup discarded what
+       * was not read by then. */
       if (n < 0 && errno == EAGAIN)
         return TRUE;
       if (n <= 0)

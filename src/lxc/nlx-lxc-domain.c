@@ -133,6 +133,14 @@ add_nlx_metadata (xmlNodePtr parent,
       if (attachment->mount_path != NULL)
         add_prop (node, "mount", attachment->mount_path);
     }
+  if (metadata->pids != 0)
+    {
+      char text[16];
+
+      g_snprintf (text, sizeof text, "%u", metadata->pids);
+      node = xmlNewChild (nlx, ns, BAD_CAST "limits", NULL);
+      add_prop (node, "pids", text);
+    }
   if (metadata->vif != NULL)
     {
       char prefix[16];
@@ -272,6 +280,23 @@ nlx_lxc_metadata_parse (const char *xml,
               return NULL;
             }
         }
+      else if (g_str_equal (name, "limits"))
+        {
+          g_autofree char *pids = get_prop (node, "pids");
+          guint64 value = 0;
+
+          if (pids != NULL &&
+              !g_ascii_string_to_unsigned (pids, 10, 1, NLX_FLAVOR_PIDS_MAX,
+                                           &value, NULL))
+            {
+              g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                           _("The pids limit in the domain's nova-lxc "
+                             "metadata is not a number from 1 to %u: “%s”"),
+                           NLX_FLAVOR_PIDS_MAX, pids);
+              return NULL;
+            }
+          metadata->pids = (guint) value;
+        }
       else if (g_str_equal (name, "vif") && metadata->vif == NULL)
         {
           g_autofree char *prefix = get_prop (node, "prefix");
@@ -392,7 +417,8 @@ add_interface (xmlNodePtr devices,
  * that init can reboot the container, and in a pid namespace of its own
  * reboot(2) only ends that namespace. */
 static void
-add_dropped_capabilities (xmlNodePtr features)
+add_dropped_capabilities (xmlNodePtr features,
+                          gboolean keep_sys_admin)
 {
   static const char * const dropped[] = {
     "mknod", "sys_admin", "sys_module", "sys_rawio", "sys_time",
@@ -401,8 +427,14 @@ add_dropped_capabilities (xmlNodePtr features)
 
   add_prop (node, "policy", "default");
   for (gsize i = 0; i < G_N_ELEMENTS (dropped); i++)
-    add_prop (xmlNewChild (node, NULL, BAD_CAST dropped[i], NULL), "state",
-              "off");
+    {
+      /* nova-lxc-init needs it for its cgroup namespace and drops it
+       * before the image's init runs. */
+      if (keep_sys_admin && g_str_equal (dropped[i], "sys_admin"))
+        continue;
+      add_prop (xmlNewChild (node, NULL, BAD_CAST dropped[i], NULL), "state",
+                "off");
+    }
 }
 
 /* A tmpfs libvirt mounts inside the container (mode 1777, nosuid,
@@ -449,6 +481,27 @@ add_idmap (xmlNodePtr idmap,
     }
 }
 
+/* A container's vcpus are only a number unless the scheduler holds it
+ * to them: a CFS quota of one period per vcpu caps the instance at that
+ * many CPUs' worth of time however many processes it runs, and shares
+ * weigh instances against each other when the host is busy (the
+ * flavor's quota:cpu_shares, else Nova's old 1024 per vcpu). */
+static void
+add_cputune (xmlNodePtr domain,
+             const NlxFlavor *flavor)
+{
+  xmlNodePtr node = xmlNewChild (domain, NULL, BAD_CAST "cputune", NULL);
+  guint64 shares = flavor->cpu_shares != 0
+                     ? flavor->cpu_shares
+                     : MIN ((guint64) flavor->vcpus * NLX_LXC_CPU_SHARES_PER_VCPU,
+                            NLX_FLAVOR_CPU_SHARES_MAX);
+
+  add_uint (node, NULL, "shares", shares);
+  add_uint (node, NULL, "period", NLX_LXC_CPU_PERIOD_US);
+  add_uint (node, NULL, "quota",
+            (guint64) flavor->vcpus * NLX_LXC_CPU_PERIOD_US);
+}
+
 /**
  * nlx_lxc_domain_build:
  * @spec: what to build
@@ -458,8 +511,10 @@ add_idmap (xmlNodePtr idmap,
  * the spec has no id maps: a privileged instance) and network namespace
  * (a veth on the instance's bridge, or loopback only), dangerous
  * capabilities dropped, read-only disks for attached volumes, one PTY
- * console, the root tree mounted at / and Nova's metadata.  Every string
- * from the user is escaped.
+ * console, the root tree mounted at / and Nova's metadata.  With an
+ * init_dir, nova-lxc-init runs first (see src/nova-lxc-init.c).  Its CPU time
+ * is capped at its vcpus (see add_cputune()).  Every string from the user
+ * is escaped.
  *
  * Returns: (transfer full): the domain XML, or %NULL if a path is relative
  */
@@ -477,6 +532,13 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
   guint64 memory_kib;
   char *result;
 
+  if (spec->init_dir != NULL && !g_path_is_absolute (spec->init_dir))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("The directory of %s must be an absolute path, got “%s”"),
+                   NLX_LXC_INIT_NAME, spec->init_dir);
+      return NULL;
+    }
   if (spec->root_dir == NULL || !g_path_is_absolute (spec->root_dir))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
@@ -508,16 +570,26 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
                       .privileged = spec->uid_map == NULL,
                       .volumes = instance->volumes,
                       .vif = instance->vif,
+                      .pids = spec->pids,
                     }, TRUE);
 
   node = add_uint (domain, NULL, "memory",
                    (guint64) instance->flavor.memory_mb * 1024);
   add_prop (node, "unit", "KiB");
-  add_uint (domain, NULL, "vcpu", instance->flavor.vcpus);
+  node = add_uint (domain, NULL, "vcpu", instance->flavor.vcpus);
+  if (spec->cpuset != NULL)
+    add_prop (node, "cpuset", spec->cpuset);
+  add_cputune (domain, &instance->flavor);
 
   node = xmlNewChild (domain, NULL, BAD_CAST "os", NULL);
   add_text (node, NULL, "type", "exe");
-  add_text (node, NULL, "init", init);
+  if (spec->init_dir != NULL)
+    {
+      add_text (node, NULL, "init", NLX_LXC_INIT_DIR "/" NLX_LXC_INIT_NAME);
+      add_text (node, NULL, "initarg", init);
+    }
+  else
+    add_text (node, NULL, "init", init);
 
   if (spec->uid_map != NULL)
     {
@@ -528,7 +600,7 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
 
   node = xmlNewChild (domain, NULL, BAD_CAST "features", NULL);
   xmlNewChild (node, NULL, BAD_CAST "privnet", NULL);
-  add_dropped_capabilities (node);
+  add_dropped_capabilities (node, spec->init_dir != NULL);
 
   node = xmlNewChild (domain, NULL, BAD_CAST "clock", NULL);
   add_prop (node, "offset", "utc");
@@ -551,6 +623,17 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
   add_ram_filesystem (devices, "/run", MAX (memory_kib / 10, 8192));
   add_ram_filesystem (devices, "/run/lock", 5120);
   add_ram_filesystem (devices, "/dev/shm", memory_kib / 2);
+  if (spec->init_dir != NULL)
+    {
+      node = xmlNewChild (devices, NULL, BAD_CAST "filesystem", NULL);
+      add_prop (node, "type", "mount");
+      add_prop (node, "accessmode", "passthrough");
+      child = xmlNewChild (node, NULL, BAD_CAST "source", NULL);
+      add_prop (child, "dir", spec->init_dir);
+      child = xmlNewChild (node, NULL, BAD_CAST "target", NULL);
+      add_prop (child, "dir", NLX_LXC_INIT_DIR);
+      xmlNewChild (node, NULL, BAD_CAST "readonly", NULL);
+    }
 
   for (guint i = 0; spec->disk_sources && i < instance->volumes->len; i++)
     add_disk (devices,

@@ -12,6 +12,10 @@ G_BEGIN_DECLS
 #define NLX_LXC_XMLNS_PREFIX "nlx"
 
 #define NLX_LXC_DEFAULT_INIT "/sbin/init"
+/* nova-lxc-init, the container's first process, in the directory the
+ * domain mounts read-only at NLX_LXC_INIT_DIR inside it. */
+#define NLX_LXC_INIT_NAME "nova-lxc-init"
+#define NLX_LXC_INIT_DIR "/.nova-lxc"
 
 /**
  * NlxLxcMetadata:
@@ -23,6 +27,8 @@ G_BEGIN_DECLS
  * @volumes: (element-type NlxVolumeAttachment): attached volumes
  * @vif: (nullable): the network interface, whose bridge each start makes
  *   sure of
+ * @pids: the instance's pids limit, which libvirt has no element for
+ *   and the driver applies at each start; 0 for none
  *
  * What the driver keeps in the domain's own metadata element
  * (%NLX_LXC_XMLNS), so that any later operation on the domain knows it.
@@ -34,6 +40,7 @@ typedef struct {
   gboolean privileged;
   GPtrArray *volumes;
   NlxVif *vif;
+  guint pids;
 } NlxLxcMetadata;
 
 NlxLxcMetadata *nlx_lxc_metadata_new (void);
@@ -62,6 +69,13 @@ char *nlx_lxc_veth_name (const char *uuid);
  * @uid_map: (nullable) (element-type NlxIdMapRange): the user namespace's
  *   uid map; %NULL for a privileged instance, which has none
  * @gid_map: (nullable) (element-type NlxIdMapRange): its gid map
+ * @pids: the pids limit to keep in the metadata; 0 for none
+ * @cpuset: (nullable): the host CPUs the instance may run on, in
+ *   libvirt's cpuset syntax ("0-3,^2"); %NULL for all
+ * @init_dir: (nullable): absolute host path of a directory holding
+ *   %NLX_LXC_INIT_NAME, which then runs first and executes @init_path
+ *   (it gives the container its cgroup namespace and keeps
+ *   CAP_SYS_ADMIN for that alone); %NULL runs @init_path directly
  */
 typedef struct {
   const NlxInstance *instance;
@@ -72,7 +86,16 @@ typedef struct {
   const char *root_image;
   GArray *uid_map;
   GArray *gid_map;
+  guint pids;
+  const char *cpuset;
+  const char *init_dir;
 } NlxLxcDomainSpec;
+
+/* The CFS period libvirt and the kernel default to, in microseconds: a
+ * quota of one period per vcpu is one CPU's worth of time per vcpu. */
+#define NLX_LXC_CPU_PERIOD_US 100000
+/* Nova's shares per vcpu before it stopped setting any. */
+#define NLX_LXC_CPU_SHARES_PER_VCPU 1024
 
 char *nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
                             GError **error);

@@ -36,10 +36,12 @@
 #include "nlx-lxc-domain.h"
 #include "nlx-lxc-error.h"
 #include "nlx-idmap.h"
+#include "nlx-lxc-cgroup.h"
 #include "nlx-lxc-volume.h"
 #include "nlx-lock.h"
 #include "nlx-mount.h"
 #include "nlx-network.h"
+#include "nlx-network-filter.h"
 
 #define DEFAULT_URI "lxc:///"
 #define DEFAULT_INSTANCES_PATH NLX_STATE_DIR "/instances"
@@ -82,6 +84,12 @@ struct _NlxDriverState {
   GArray *gid_map;
   NlxLxcIdmap idmap;
   guint soft_reboot_timeout_s;
+  /* [lxc] pids_limit (an instance's, unless its flavor says) and
+   * pids_host_max (all instances' together, and any flavor's most);
+   * [compute] cpu_shared_set (nullable) */
+  guint pids_limit;
+  guint pids_host_max;
+  char *cpuset;
 
   /* The connection is replaced when libvirtd restarts, so operations take
    * their own reference through connection(). */
@@ -98,6 +106,7 @@ struct _NlxDriverState {
   NlxLock *instances_lock;
   NlxLock *bridge_lock;
   char *bridge;                 /* [network] bridge */
+  gboolean host_access;         /* [network] host_access */
 
   /* Mounts volumes again in containers their own init rebooted (uuids);
    * pushes are refused once remount_closed is set, under @lock. */
@@ -490,6 +499,39 @@ wait_for_init (NlxDriverState *state,
           watched = TRUE;
         }
       g_usleep (1000);
+    }
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+               _("Instance %s did not start its init program within %d s"),
+               uuid, (int) (INIT_START_TIMEOUT_US / G_USEC_PER_SEC));
+  return FALSE;
+}
+
+/* nova-lxc-init runs first and waits for the pids limit; the instance
+ * is up once it has executed the image's init. */
+static gboolean
+wait_for_image_init (virDomainPtr dom,
+                     const char *uuid,
+                     GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + INIT_START_TIMEOUT_US;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      pid_t pid = init_pid (dom);
+      g_autofree char *exe = pid ? process_exe ((guint) pid) : NULL;
+
+      if (virDomainIsActive (dom) == 0)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       _("Instance %s stopped while starting: %s or its "
+                         "init program failed. See its console log and "
+                         "/var/log/libvirt/lxc/%s.log"),
+                       uuid, NLX_LXC_INIT_NAME, virDomainGetName (dom));
+          return FALSE;
+        }
+      if (exe != NULL && !g_str_has_suffix (exe, "/" NLX_LXC_INIT_NAME))
+        return TRUE;
+      g_usleep (POLL_INTERVAL_US);
     }
   g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                _("Instance %s did not start its init program within %d s"),
@@ -1265,6 +1307,38 @@ prepare_volumes (NlxDriverState *state,
   return TRUE;
 }
 
+/* Holds a running instance to its pids limit, which libvirt cannot set
+ * (see nlx-lxc-cgroup.c); domains defined before limits existed get the
+ * host's default.  Needed after every start: each makes new processes. */
+static gboolean
+apply_limits (NlxDriverState *state,
+              virDomainPtr dom,
+              const char *uuid,
+              const NlxLxcMetadata *metadata,
+              GError **error)
+{
+  guint controller = virDomainGetID (dom);
+  pid_t pid = init_pid (dom);
+
+  if (controller == (guint) -1 || pid == 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot limit the processes of instance %s: its init "
+                     "is not running"), uuid);
+      return FALSE;
+    }
+  if (!nlx_lxc_cgroup_limit_pids (virDomainGetName (dom), (pid_t) controller,
+                                  pid, metadata->pids ? metadata->pids
+                                                      : state->pids_limit,
+                                  error))
+    {
+      g_prefix_error (error, _("Cannot limit the processes of instance %s: "),
+                      uuid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Mounts every attachment that has a mount path inside the running
  * instance. */
 static gboolean
@@ -1280,23 +1354,17 @@ mount_volumes (NlxDriverState *state,
   for (guint i = 0; i < metadata->volumes->len; i++)
     {
       const NlxVolumeAttachment *attachment = metadata->volumes->pdata[i];
-      g_autofree char *name = NULL;
-      g_autofree char *loop = NULL;
 
       if (attachment->mount_path == NULL)
         continue;
-      name = nlx_lxc_volume_loop_name (uuid, attachment->device);
-      loop = nlx_loop_find (name);
-      if (pid == 0 || loop == NULL)
+      if (pid == 0)
         {
           g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                       _("Cannot mount volume %s in instance %s: %s"),
-                       attachment->volume_id, uuid,
-                       pid == 0 ? _("its init is not running")
-                                : _("its loop device is gone"));
+                       _("Cannot mount volume %s in instance %s: its init "
+                         "is not running"), attachment->volume_id, uuid);
           return FALSE;
         }
-      if (!nlx_lxc_volume_mount (state->volumes, loop, attachment, pid, error))
+      if (!nlx_lxc_volume_mount (state->volumes, uuid, attachment, pid, error))
         return FALSE;
     }
   return TRUE;
@@ -1321,53 +1389,55 @@ record_lost_boot (NlxDriverState *state,
 }
 
 /* Starts the domain with its console held from the first moment, and
- * waits for its init.  An init that exits (or cannot run) meanwhile is
- * no error here: the instance was started, and stopped by failing to
- * boot, which get_fault reports with init's last words; *@running says
- * whether it still runs. */
+ * waits until nova-lxc-init runs, which waits in turn for the pids limit
+ * (apply_limits()) before it executes the image's init: so the PTY is
+ * always held before the image's init can print.  *@started says
+ * whether libvirt started it, *@held whether its console is held. */
 static gboolean
 start_domain (NlxDriverState *state,
               virDomainPtr dom,
               const char *uuid,
-              gboolean *running,
+              gboolean *started,
+              gboolean *held,
               GError **error)
 {
-  g_autoptr(GError) local_error = NULL;
-  gboolean held;
-
   /* The previous run's console is read to its end first, so that the
    * log keeps the order of what was printed. */
   wait_released (state, uuid);
   g_mutex_lock (&state->console_lock);
   g_hash_table_remove (state->faults, uuid);
   g_mutex_unlock (&state->console_lock);
-  *running = FALSE;
+  *started = FALSE;
+  *held = FALSE;
   if (virDomainCreate (dom) < 0)
     {
       nlx_lxc_error_from_libvirt (error);
       g_prefix_error (error, _("Cannot start instance %s: "), uuid);
       return FALSE;
     }
-  held = hold_console (state, dom, uuid, TRUE);
-  if (wait_for_init (state, dom, uuid, &local_error))
-    {
-      *running = TRUE;
-      return TRUE;
-    }
-  if (virDomainIsActive (dom) != 0)
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  wait_released (state, uuid);
-  if (!held)
-    record_lost_boot (state, dom, uuid);
-  return TRUE;
+  *started = TRUE;
+  *held = hold_console (state, dom, uuid, TRUE);
+  return wait_for_init (state, dom, uuid, error);
+}
+
+/* The port security rules of @uuid's veth, keyed by the veth's name:
+ * made before libvirt makes the veth, so that the instance's first frame
+ * meets them (see nlx-network-filter.c).  Again at every start, since a
+ * host reboot or an operator's flush may have taken them away. */
+static gboolean
+add_port_filter (const char *uuid,
+                 const NlxVif *vif,
+                 GError **error)
+{
+  g_autofree char *veth = nlx_lxc_veth_name (uuid);
+  NlxNetworkPort port = { veth, vif->mac, vif->address };
+
+  return nlx_network_filter_add_port (vif->bridge, &port, error);
 }
 
 /* Starts a defined domain with its volumes and network: loop devices,
- * root mounts and the bridge first (a host reboot takes them all away),
- * then init, then the mounts inside it. */
+ * root mounts, the bridge and its port rules first (a host reboot takes
+ * them all away), then init, then the mounts inside it. */
 static gboolean
 start_instance (NlxDriverState *state,
                 virDomainPtr dom,
@@ -1375,25 +1445,48 @@ start_instance (NlxDriverState *state,
                 GError **error)
 {
   g_autoptr(NlxLxcMetadata) metadata = read_metadata (dom, error);
-  gboolean running = FALSE;
+  g_autoptr(GError) local_error = NULL;
+  gboolean started = FALSE;
+  gboolean held = FALSE;
 
   if (metadata == NULL || !prepare_volumes (state, dom, uuid, metadata, error) ||
       (metadata->vif != NULL &&
-       !nlx_network_ensure_bridge (metadata->vif->bridge, metadata->vif->gateway,
-                                   metadata->vif->prefix, error)) ||
-      !start_domain (state, dom, uuid, &running, error))
+       (!nlx_network_ensure_bridge (metadata->vif->bridge, metadata->vif->gateway,
+                                    metadata->vif->prefix, error) ||
+        !add_port_filter (uuid, metadata->vif, error))))
     return FALSE;
-  /* Its init failed to boot: nothing to mount in, and get_fault says why. */
-  if (!running)
+  if (!start_domain (state, dom, uuid, &started, &held, &local_error) &&
+      (!started || virDomainIsActive (dom) != 0))
+    {
+      /* Not started, or its init never came: nothing failed to boot. */
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (local_error == NULL &&
+      apply_limits (state, dom, uuid, metadata, &local_error) &&
+      wait_for_image_init (dom, uuid, &local_error) &&
+      mount_volumes (state, dom, uuid, metadata, &local_error))
     return TRUE;
-  if (mount_volumes (state, dom, uuid, metadata, error))
-    return TRUE;
+  if (virDomainIsActive (dom) == 0)
+    {
+      /* Its init (or nova-lxc-init) exited or could not run: the
+       * instance was started and stopped by failing to boot, which is no
+       * error of the start; get_fault says why, with init's last words.
+       * The domain stays, for its console log and another try. */
+      g_debug ("Instance %s stopped during boot: %s", uuid,
+               local_error->message);
+      wait_released (state, uuid);
+      if (!held)
+        record_lost_boot (state, dom, uuid);
+      return TRUE;
+    }
   stop_now (state, dom, uuid, NULL);
+  g_propagate_error (error, g_steal_pointer (&local_error));
   return FALSE;
 }
 
-/* The remount worker: mounts @uuid's volumes in the new container its
- * init's reboot made.  The domain is looked up again, since a handle's
+/* The remount worker: applies @uuid's pids limit to, and mounts its
+ * volumes in, the new container its init's reboot made.  The domain is looked up again, since a handle's
  * id (the controller's pid) is the one from lookup time, and the mounts
  * go into the mount namespace of the new controller's child, the new
  * init, once it has exec'd (before that the container's root is not
@@ -1420,21 +1513,26 @@ remount (gpointer data,
                  "again: %s", uuid, error->message);
       return;
     }
-  if (metadata->volumes->len == 0 || virDomainIsActive (dom) != 1)
+  if (virDomainIsActive (dom) != 1)
     return;
+  /* Held before nova-lxc-init is let go, so no line of the new boot is
+   * lost; a guest's own reboot is no start of ours (see judge()). */
+  hold_console (state, dom, uuid, FALSE);
   if (wait_for_init (NULL, dom, uuid, &error) &&
+      apply_limits (state, dom, uuid, metadata, &error) &&
+      wait_for_image_init (dom, uuid, &error) &&
       mount_volumes (state, dom, uuid, metadata, &error))
     {
-      g_message ("Instance %s rebooted itself; its volumes are mounted "
-                 "again", uuid);
+      g_message ("Instance %s rebooted itself; its limits are applied and "
+                 "its volumes mounted again", uuid);
       return;
     }
   /* Stopped meanwhile (by us or by itself): nothing to mount in. */
   if (virDomainIsActive (dom) != 1)
     return;
-  g_warning ("Instance %s rebooted itself, but its volumes cannot be "
-             "mounted again, so it is stopped (start it to try again): %s",
-             uuid, error->message);
+  g_warning ("Instance %s rebooted itself, but its limits or volumes "
+             "cannot be set up again, so it is stopped (start it to try "
+             "again): %s", uuid, error->message);
   stop_now (state, dom, uuid, NULL);
 }
 
@@ -1507,6 +1605,57 @@ start_event_loop (void)
     }
 }
 
+/* The host's limits must make sense together; a cpu_shared_set is
+ * libvirt's cpuset syntax ("0-3,^2,6") over CPUs this host has. */
+static gboolean
+check_limits (guint pids_limit,
+              guint pids_host_max,
+              const char *cpuset,
+              GError **error)
+{
+  long cpus = sysconf (_SC_NPROCESSORS_CONF);
+  g_auto(GStrv) items = NULL;
+
+  if (pids_limit > pids_host_max)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("[lxc] pids_limit (%u) is above [lxc] pids_host_max "
+                     "(%u), which holds all instances together; lower the "
+                     "one or raise the other"), pids_limit, pids_host_max);
+      return FALSE;
+    }
+  if (cpuset == NULL)
+    return TRUE;
+  items = g_strsplit (cpuset, ",", -1);
+  for (guint i = 0; items[i] != NULL; i++)
+    {
+      const char *item = g_strstrip (items[i]);
+      g_auto(GStrv) range = NULL;
+      guint64 first = 0, last = 0;
+      gboolean valid;
+
+      if (*item == '^')
+        item++;
+      range = g_strsplit (item, "-", 2);
+      valid = g_ascii_string_to_unsigned (range[0], 10, 0, G_MAXINT, &first,
+                                          NULL);
+      last = first;
+      if (valid && range[1] != NULL)
+        valid = g_ascii_string_to_unsigned (range[1], 10, first, G_MAXINT,
+                                            &last, NULL);
+      if (!valid || (cpus > 0 && last >= (guint64) cpus))
+        {
+          g_set_error (error, NLX_DRIVER_ERROR,
+                       NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                       _("[compute] cpu_shared_set “%s” is not a list of "
+                         "this host's CPUs (0 to %ld) such as 0-3,^2,6"),
+                       cpuset, cpus - 1);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 static NlxDriverState *
 lxc_init_host (GKeyFile *config,
                GError **error)
@@ -1530,11 +1679,24 @@ lxc_init_host (GKeyFile *config,
   NlxLxcIdmap idmap = { -1, 0, 0 };
   int wake[2] = { -1, -1 };
   g_autoptr(GError) local_error = NULL;
+  guint pids_limit = NLX_LXC_DEFAULT_PIDS_LIMIT;
+  guint pids_host_max = nlx_lxc_cgroup_default_pids_host_max ();
+  g_autofree char *cpuset = nlx_config_get_string (config, "compute",
+                                                   "cpu_shared_set", NULL);
+  gboolean host_access = FALSE;
   const char *type;
   NlxDriverState *state;
 
+  if (!nlx_config_get_uint (config, "lxc", "pids_limit", 1,
+                            NLX_FLAVOR_PIDS_MAX, &pids_limit, error) ||
+      !nlx_config_get_uint (config, "lxc", "pids_host_max", 1,
+                            NLX_FLAVOR_PIDS_MAX, &pids_host_max, error) ||
+      !check_limits (pids_limit, pids_host_max, cpuset, error))
+    return NULL;
   if (!nlx_config_get_uint (config, "libvirt", "wait_soft_reboot_seconds",
                             0, 3600, &timeout, error) ||
+      !nlx_config_get_boolean (config, "network", "host_access", &host_access,
+                               error) ||
       (volumes = nlx_volume_settings_new (config, error)) == NULL ||
       (uid_map = nlx_idmap_parse (uid_text, "[lxc] uid_maps", error)) == NULL ||
       (gid_map = nlx_idmap_parse (gid_text, "[lxc] gid_maps", error)) == NULL)
@@ -1579,7 +1741,8 @@ lxc_init_host (GKeyFile *config,
       return NULL;
     }
 
-  if (!check_searchable (real_path, idmap.root_uid, error))
+  if (!check_searchable (real_path, idmap.root_uid, error) ||
+      !nlx_lxc_cgroup_init_pids (pids_host_max, error))
     return NULL;
   idmap.userns_fd = nlx_userns_open (uid_map, gid_map, error);
   if (idmap.userns_fd < 0)
@@ -1610,6 +1773,7 @@ lxc_init_host (GKeyFile *config,
                                             NULL);
   state->bridge = nlx_config_get_string (config, "network", "bridge",
                                          NLX_NETWORK_DEFAULT_BRIDGE);
+  state->host_access = host_access;
 
   g_cond_init (&state->released);
   state->held = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
@@ -1628,6 +1792,9 @@ lxc_init_host (GKeyFile *config,
   state->gid_map = g_steal_pointer (&gid_map);
   state->idmap = idmap;
   state->soft_reboot_timeout_s = timeout;
+  state->pids_limit = pids_limit;
+  state->pids_host_max = pids_host_max;
+  state->cpuset = g_steal_pointer (&cpuset);
   state->console_thread = g_thread_new ("consoles", console_thread, state);
   return state;
 }
@@ -1670,6 +1837,7 @@ lxc_cleanup_host (NlxDriverState *state)
   close (state->wake[1]);
   g_free (state->uri);
   g_free (state->instances_path);
+  g_free (state->cpuset);
   nlx_volume_settings_free (state->volumes);
   g_array_unref (state->uid_map);
   g_array_unref (state->gid_map);
@@ -1711,6 +1879,124 @@ lxc_watch_events (NlxDriverState *state,
     register_lifecycle (state);
 }
 
+/* Instances that ran while no daemon did (started by libvirt, rebooted
+ * by their init, or from before limits existed) get their limits now.
+ * Only this daemon's: another daemon's instances have their directory
+ * elsewhere.  A failure is logged, not fatal: the instance runs as it
+ * did, and its next start applies the limits or says why not. */
+static char **lxc_list_instances (NlxDriverState *state, GError **error);
+
+/* Only "no such domain" counts as gone: an error keeps the group. */
+static gboolean
+domain_exists (const char *name,
+               gpointer user_data)
+{
+  virConnectPtr conn = user_data;
+  g_autoptr(virDomain) dom = virDomainLookupByName (conn, name);
+
+  return dom != NULL || !nlx_lxc_error_last_is (VIR_ERR_NO_DOMAIN);
+}
+
+static void
+prune_pids_groups (NlxDriverState *state)
+{
+  g_autoptr(virConnect) conn = connection (state, NULL);
+
+  if (conn != NULL)
+    nlx_lxc_cgroup_prune_pids (domain_exists, conn);
+}
+
+static void
+reconcile_limits (NlxDriverState *state)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) uuids = lxc_list_instances (state, &error);
+
+  prune_pids_groups (state);
+  if (uuids == NULL)
+    {
+      g_warning ("Cannot list instances to apply their limits: %s",
+                 error->message);
+      return;
+    }
+  for (guint i = 0; uuids[i] != NULL; i++)
+    {
+      g_autofree char *dir = instance_dir (state, uuids[i]);
+      g_autoptr(virDomain) dom = NULL;
+      g_autoptr(NlxLxcMetadata) metadata = NULL;
+
+      if (!g_file_test (dir, G_FILE_TEST_IS_DIR) ||
+          (dom = lookup (state, uuids[i], &error)) == NULL ||
+          virDomainIsActive (dom) != 1 ||
+          (metadata = read_metadata (dom, &error)) == NULL ||
+          !apply_limits (state, dom, uuids[i], metadata, &error))
+        {
+          if (error != NULL)
+            g_warning ("%s", error->message);
+          g_clear_error (&error);
+        }
+    }
+}
+
+/* Makes the bridge's firewall that of the instances libvirt has on it
+ * now: at start, holding the bridge's lock, so no other daemon edits
+ * these tables.  Rules of instances deleted while the daemon was away
+ * go; those of every defined instance, running or not, are made (a
+ * stopped one gets them again at its start anyway). */
+static gboolean
+sync_port_filters (NlxDriverState *state,
+                   GError **error)
+{
+  g_autoptr(virConnect) conn = connection (state, error);
+  g_autoptr(GArray) ports = g_array_new (FALSE, FALSE, sizeof (NlxNetworkPort));
+  g_autoptr(GPtrArray) owned = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) metadatas =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_lxc_metadata_free);
+  virDomainPtr *doms = NULL;
+  int n;
+
+  if (conn == NULL)
+    return FALSE;
+  n = virConnectListAllDomains (conn, &doms, 0);
+  if (n < 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot list domains: "));
+      return FALSE;
+    }
+  for (int i = 0; i < n; i++)
+    {
+      char uuid[VIR_UUID_STRING_BUFLEN];
+      g_autoptr(GError) local_error = NULL;
+      NlxLxcMetadata *metadata;
+
+      if (is_ours (doms[i], uuid) &&
+          (metadata = read_metadata (doms[i], &local_error)) != NULL)
+        {
+          g_ptr_array_add (metadatas, metadata);
+          if (metadata->vif != NULL &&
+              g_strcmp0 (metadata->vif->bridge, state->bridge) == 0)
+            {
+              char *veth = nlx_lxc_veth_name (uuid);
+              NlxNetworkPort port = { veth, metadata->vif->mac,
+                                      metadata->vif->address };
+
+              g_ptr_array_add (owned, veth);
+              g_array_append_val (ports, port);
+            }
+        }
+      else if (local_error != NULL)
+        g_warning ("Domain %s gets no port rules: %s",
+                   virDomainGetName (doms[i]), local_error->message);
+      virDomainFree (doms[i]);
+    }
+  free (doms);
+  return nlx_network_protect_bridge (state->bridge, error) &&
+         nlx_network_filter_sync (state->bridge, state->host_access,
+                                  (const NlxNetworkPort *) ports->data,
+                                  ports->len, error);
+}
+
 /* One compute daemon per instances_path (two would each take the
  * other's instance directories for stale leftovers) and per bridge (two
  * allocators on one bridge hand out the same addresses).  The bridge's
@@ -1748,7 +2034,10 @@ lxc_lock_host (NlxDriverState *state,
       return FALSE;
     }
   state->bridge_lock = nlx_lock_acquire (path, bridge, error);
-  return state->bridge_lock != NULL;
+  if (state->bridge_lock == NULL || !sync_port_filters (state, error))
+    return FALSE;
+  reconcile_limits (state);
+  return TRUE;
 }
 
 /* The vif spawn wrote into the domain's metadata. */
@@ -1932,6 +2221,62 @@ root_image (const char *dir,
   return g_steal_pointer (&tree);
 }
 
+static char *
+init_helper_path (void)
+{
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+
+  /* Uninstalled, the daemon runs the one it was built with. */
+  if (exe != NULL && g_str_has_prefix (exe, NLX_ABS_TOP_BUILDDIR "/"))
+    return g_strdup (NLX_ABS_TOP_BUILDDIR "/src/" NLX_LXC_INIT_NAME);
+  return g_strdup (NLX_HELPER_DIR "/" NLX_LXC_INIT_NAME);
+}
+
+/* A copy of nova-lxc-init in the instance's directory, which the
+ * container's root (an unprivileged host uid) can reach as it reaches
+ * rootfs, and which holds nothing else: the domain mounts the directory
+ * into the container. */
+static char *
+install_init (NlxDriverState *state,
+              const char *uuid,
+              GError **error)
+{
+  g_autofree char *helper = init_helper_path ();
+  g_autofree char *dir = g_build_filename (state->instances_path, uuid,
+                                           "init", NULL);
+  g_autofree char *path = g_build_filename (dir, NLX_LXC_INIT_NAME, NULL);
+  g_autofree char *contents = NULL;
+  gsize length;
+  g_autoptr(GError) local_error = NULL;
+
+  if (!g_file_get_contents (helper, &contents, &length, &local_error))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot read %s, which every instance runs first: %s; "
+                     "reinstall nova-lxc"), helper, local_error->message);
+      return NULL;
+    }
+  if (g_mkdir (dir, 0755) != 0 && errno != EEXIST)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot create directory %s: %s"), dir,
+                   g_strerror (saved_errno));
+      return NULL;
+    }
+  if (!nlx_file_set_contents_full (path, contents, length,
+                                   G_FILE_SET_CONTENTS_CONSISTENT, 0555,
+                                   &local_error))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot install %s for instance %s: %s"),
+                   NLX_LXC_INIT_NAME, uuid, local_error->message);
+      return NULL;
+    }
+  return g_steal_pointer (&dir);
+}
+
 /* Everything an instance holds on the host but its domain: root mounts,
  * loop devices and its directory. */
 static gboolean
@@ -1940,10 +2285,16 @@ release_instance (NlxDriverState *state,
                   GError **error)
 {
   g_autofree char *dir = instance_dir (state, uuid);
+  g_autofree char *domain = g_strdup_printf ("instance-%.8s", uuid);
+  g_autoptr(GError) local_error = NULL;
 
   /* Its console is closed before its log goes: nothing stays held. */
   expect_stop (state, uuid);
   wait_released (state, uuid);
+  /* An empty group left behind costs nothing; a busy one is reused by
+   * the next start of the same domain. */
+  if (!nlx_lxc_cgroup_remove_pids (domain, &local_error))
+    g_warning ("%s", local_error->message);
   return nlx_lxc_volume_umount_root (dir, error) &&
          nlx_lxc_volume_release_all (uuid, error) &&
          remove_instance_dir (dir, error);
@@ -1994,6 +2345,7 @@ lxc_spawn (NlxDriverState *state,
   g_autofree char *name = nlx_instance_domain_name (instance);
   g_autofree char *root = NULL;
   g_autofree char *tree = NULL;
+  g_autofree char *init_dir = NULL;
   g_autofree char *xml = NULL;
   g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func (g_free);
   const NlxLxcIdmap *idmap = instance->flavor.privileged ? NULL : &state->idmap;
@@ -2015,6 +2367,15 @@ lxc_spawn (NlxDriverState *state,
     }
   if (init == NULL)
     init = NLX_LXC_DEFAULT_INIT;
+  if (instance->flavor.pids > state->pids_host_max)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Flavor %s asks for a pids limit of %u, above this "
+                     "host's [lxc] pids_host_max of %u; lower its "
+                     "nova_lxc:pids"), instance->flavor.name,
+                   instance->flavor.pids, state->pids_host_max);
+      return FALSE;
+    }
   conn = connection (state, error);
   if (conn == NULL ||
       !check_not_defined (conn, instance, name, error) ||
@@ -2028,6 +2389,9 @@ lxc_spawn (NlxDriverState *state,
     return FALSE;
 
   root = spawn_root (state, instance, image, init, idmap, &tree, error);
+  if (root != NULL && (init_dir = install_init (state, instance->uuid,
+                                                error)) == NULL)
+    g_clear_pointer (&root, g_free);
   for (guint i = 0; root != NULL && i < instance->volumes->len; i++)
     {
       gboolean created;
@@ -2046,6 +2410,10 @@ lxc_spawn (NlxDriverState *state,
       spec.shutdown_signal = signal;
       spec.disk_sources = (const char * const *) disks->pdata;
       spec.root_image = tree;
+      spec.pids = instance->flavor.pids ? instance->flavor.pids
+                                        : state->pids_limit;
+      spec.cpuset = state->cpuset;
+      spec.init_dir = init_dir;
       if (idmap != NULL)
         {
           spec.uid_map = state->uid_map;
@@ -2066,13 +2434,19 @@ lxc_spawn (NlxDriverState *state,
   if (dom != NULL && start_instance (state, dom, instance->uuid, error))
     return TRUE;
 
-  /* Undo everything: no domain, no mounts, no loop devices, no
-   * directory. */
+  /* Undo everything: no domain, no port rules, no mounts, no loop
+   * devices, no directory. */
   if (dom != NULL)
     {
       if (virDomainIsActive (dom) == 1)
         stop_now (state, dom, instance->uuid, NULL);
       virDomainUndefine (dom);
+      if (instance->vif != NULL)
+        {
+          g_autofree char *veth = nlx_lxc_veth_name (instance->uuid);
+
+          nlx_network_filter_remove_port (instance->vif->bridge, veth, NULL);
+        }
     }
   release_instance (state, instance->uuid, NULL);
   return FALSE;
@@ -2085,6 +2459,7 @@ lxc_destroy (NlxDriverState *state,
 {
   g_autoptr(GError) local_error = NULL;
   g_autoptr(virDomain) dom = lookup (state, uuid, &local_error);
+  g_autofree char *bridge = NULL;
 
   if (dom == NULL &&
       !g_error_matches (local_error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND))
@@ -2092,8 +2467,14 @@ lxc_destroy (NlxDriverState *state,
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
+  g_clear_error (&local_error);
   if (dom != NULL)
     {
+      g_autoptr(NlxLxcMetadata) metadata = read_metadata (dom, NULL);
+
+      /* Its own bridge: the configuration may have changed since. */
+      if (metadata != NULL && metadata->vif != NULL)
+        bridge = g_strdup (metadata->vif->bridge);
       if (virDomainIsActive (dom) == 1 && !stop_now (state, dom, uuid, error))
         return FALSE;
       if (virDomainUndefine (dom) < 0 &&
@@ -2104,7 +2485,25 @@ lxc_destroy (NlxDriverState *state,
           return FALSE;
         }
     }
-  return release_instance (state, uuid, error);
+  /* Rules left behind would only match a veth of the same name, which
+   * the next start of an instance of that name rewrites, and the
+   * daemon's next start removes (as it does those of a domain that was
+   * already gone here): a failure is worth a warning, not a failed
+   * delete.  An instance without a vif has none to remove, and no table
+   * is made for it. */
+  if (bridge != NULL)
+    {
+      g_autofree char *veth = nlx_lxc_veth_name (uuid);
+
+      if (!nlx_network_filter_remove_port (bridge, veth, &local_error))
+        g_warning ("Instance %s is deleted, but its port rules stay: %s",
+                   uuid, local_error->message);
+    }
+  if (!release_instance (state, uuid, error))
+    return FALSE;
+  /* And any group a start racing with an earlier deletion made again. */
+  prune_pids_groups (state);
+  return TRUE;
 }
 
 static gboolean
@@ -2418,7 +2817,7 @@ lxc_attach_volume (NlxDriverState *state,
       if (attachment->mount_path == NULL || virDomainIsActive (dom) != 1)
         return TRUE;
       pid = init_pid (dom);
-      if (pid > 0 && nlx_lxc_volume_mount (state->volumes, loop, attachment,
+      if (pid > 0 && nlx_lxc_volume_mount (state->volumes, uuid, attachment,
                                            pid, error))
         return TRUE;
       if (pid == 0)

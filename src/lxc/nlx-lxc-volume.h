@@ -1,5 +1,5 @@
-/* nlx-lxc-volume.h: volumes of LXC instances on this host: read-only
- * loop devices, filesystem checks and the mounts the daemon makes */
+/* nlx-lxc-volume.h: volumes of LXC instances on this host: loop
+ * devices checked for what they read, filesystem checks and the mounts the daemon makes */
 #pragma once
 
 #include <sys/types.h>
@@ -17,7 +17,7 @@ char *nlx_lxc_volume_setup (const NlxVolumeSettings *settings,
                             gboolean *created,
                             GError **error);
 gboolean nlx_lxc_volume_mount (const NlxVolumeSettings *settings,
-                               const char *loop,
+                               const char *uuid,
                                const NlxVolumeAttachment *attachment,
                                pid_t init_pid,
                                GError **error);

@@ -24,10 +24,12 @@
 #include <libvirt/virterror.h>
 
 #include "nlx-file.h"
+#include "nlx-lxc-cgroup.h"
 #include "nlx-lxc-volume.h"
 #include "nlx-mount.h"
 #include "nlx-test-client.h"
 #include "nlx-test-tools.h"
+#include "nlx-network-filter.h"
 #include "nlx-compute-fixture.h"
 
 static void
@@ -151,6 +153,14 @@ write_config (Fixture *f)
     "privileged = true\n"
     /* A root disk of its own: writes beyond 1 GiB fail inside. */
     "[flavor m1.quota]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 1\n"
+    /* Limits (test-security): a low and a higher pids limit, two vcpus
+     * with their own shares. */
+    "[flavor m1.pids-low]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
+    "pids = 64\n"
+    "[flavor m1.pids-high]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
+    "pids = 256\n"
+    "[flavor m1.duo]\nvcpus = 2\nmemory_mb = 128\nroot_gb = 0\n"
+    "cpu_shares = 3000\n"
     "[image " IMAGE "]\npath = %s\nos_shutdown_signal = SIGUSR2\n"
     "[image " BROKEN_IMAGE "]\npath = %s\nos_init_path = /no/such/init\n"
     "[image " DEAF_IMAGE "]\npath = %s\nos_shutdown_signal = SIGHUP\n"
@@ -208,9 +218,12 @@ add_agent (const char *root)
 }
 
 /* DYING_IMAGE's init: it fails its first boot as a broken init does
- * (last words, then exit 1) before the start returns, its second a
- * second later (exit 2), once the server is ACTIVE, and boots for real
- * after that; the count lives in the instance's own writable layer. */
+ * (last words, then exit 1), its second a second in (exit 2), once the
+ * server is ACTIVE, and boots for real after that; the count lives in the
+ * instance's own writable layer.  It waits a moment after its last words:
+ * libvirt_lxc stops relaying the console once it reaps init, so a line
+ * written just before the exit may never reach the host (see
+ * architecture.md, "Console output"). */
 static void
 add_dying_init (const char *root)
 {
@@ -222,8 +235,8 @@ add_dying_init (const char *root)
                        "n=$(cat /nlxtest-boots 2>/dev/null || echo 0)\n"
                        "echo $((n + 1)) >/nlxtest-boots\n"
                        "case $n in\n"
-                       "0) echo nlxtest-last-words; exit 1 ;;\n"
-                       "1) sleep 1; echo nlxtest-later-words; exit 2 ;;\n"
+                       "0) echo nlxtest-last-words; sleep 0.5; exit 1 ;;\n"
+                       "1) sleep 1; echo nlxtest-later-words; sleep 0.5; exit 2 ;;\n"
                        "esac\n"
                        "exec /sbin/init\n", -1, &error);
   g_assert_no_error (error);
@@ -315,6 +328,11 @@ remove_recorded_domains (Fixture *f)
           virDomainUndefine (dom);
         }
       instance = g_build_filename (f->dir, "instances", uuid, NULL);
+      {
+        g_autofree char *domain = g_strdup_printf ("instance-%.8s", uuid);
+
+        nlx_lxc_cgroup_remove_pids (domain, NULL);
+      }
       nlx_lxc_volume_umount_root (instance, NULL);
       nlx_lxc_volume_release_all (uuid, NULL);
     }
@@ -349,6 +367,10 @@ fixture_teardown (Fixture *f,
       if (bridge_exists (f))
         run_command ((const char * const []) { "ip", "link", "del", f->bridge,
                                                NULL });
+      /* The daemon leaves its bridge's firewall in place when it stops
+       * (its instances may run on): the case's goes with its bridge. */
+      nlx_network_filter_delete (f->bridge, &error);
+      g_assert_no_error (error);
       /* The daemon's lock of the case's bridge, which nothing else
        * removes (see nova-lxc-compute(8)). */
       {
@@ -747,6 +769,13 @@ wait_settled (Fixture *f,
 
 /* ---- main ---------------------------------------------------------------- */
 
+static void
+skip_case (gconstpointer needs)
+{
+  g_test_skip_printf ("%s is not set (tools/check sets what the functional "
+                      "tests need)", (const char *) needs);
+}
+
 int
 run_cases (int *argc,
            char ***argv,
@@ -757,7 +786,11 @@ run_cases (int *argc,
   /* Writing to a stopped libvirtd must fail, not kill the test. */
   signal (SIGPIPE, SIG_IGN);
   for (gsize i = 0; i < n_cases; i++)
-    g_test_add (cases[i].path, Fixture, cases[i].body, fixture_setup,
-                run_case, fixture_teardown);
+    if (cases[i].needs != NULL && g_getenv (cases[i].needs) == NULL)
+      /* Skipped here: a skip in the case's subprocess reads as a failure. */
+      g_test_add_data_func (cases[i].path, cases[i].needs, skip_case);
+    else
+      g_test_add (cases[i].path, Fixture, cases[i].body, fixture_setup,
+                  run_case, fixture_teardown);
   return g_test_run ();
 }

@@ -43,6 +43,9 @@ typedef void (*CaseFunc) (Fixture *f);
 typedef struct {
   const char *path;
   CaseFunc body;
+  /* An environment variable the case needs, or NULL: without it the
+   * case is skipped. */
+  const char *needs;
 } Case;
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (virDomain, virDomainFree)

@@ -5,12 +5,288 @@
  *   nlxtest-probe as UID PROG...  runs PROG as UID (and gid UID)
  *
  * Copied setuid-root onto a volume, "as 65534 .../nlxtest-probe euid"
- * prints 0 where setuid works and 65534 where nosuid holds. */
+ * prints 0 where setuid works and 65534 where nosuid holds.
+ *
+ * Limits (test-security's pids and CPU cases):
+ *   nlxtest-probe forks N [HOLD]  forks up to N children that sleep, stops
+ *                                 at the first failure, prints how many it
+ *                                 made, holds them HOLD seconds (default
+ *                                 0), then kills and reaps them all
+ *   nlxtest-probe burn N SECONDS  runs N busy processes for SECONDS and
+ *                                 prints the CPUs they used on average
+ *                                 (CPU time / wall time, e.g. "0.98")
+ *
+ * Loop device attacks (issue 13, volumes): each opens DEV read-only, as
+ * a server's root can open its volume's /dev/vdX, makes one ioctl and
+ * prints "ok" (exit 0) or the error (exit 1).
+ *
+ *   nlxtest-probe loop-change-fd DEV FILE        LOOP_CHANGE_FD to FILE
+ *   nlxtest-probe loop-clr-fd DEV                LOOP_CLR_FD
+ *   nlxtest-probe loop-configure DEV FILE NAME   LOOP_CONFIGURE, read-only,
+ *                                                over FILE, named NAME
+ *
+ * Network (port security, test-security.c):
+ *
+ *   nlxtest-probe spoofed IFACE SECONDS
+ *       counts, for SECONDS, the frames IFACE receives that only a
+ *       spoofer sends: from IFACE's own MAC, or ARP whose sender is
+ *       IFACE's own IPv4 address; prints the count.
+ *   nlxtest-probe lldp IFACE MAC
+ *       sends one frame to the LLDP group address (01:80:c2:00:00:0e)
+ *       from MAC, which a bridge learns before netfilter sees it. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <linux/if_packet.h>
+#include <linux/loop.h>
+#include <net/if.h>
+#include <netinet/if_ether.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+/* ---- limits ---- */
+
+static int
+forks (long wanted,
+       unsigned hold)
+{
+  pid_t *children = calloc (wanted > 0 ? wanted : 1, sizeof (pid_t));
+  long made = 0;
+
+  if (children == NULL)
+    return 2;
+  while (made < wanted)
+    {
+      pid_t pid = fork ();
+
+      if (pid < 0)
+        break;
+      if (pid == 0)
+        {
+          /* Bounded even if the parent dies before killing it. */
+          sleep (60);
+          _exit (0);
+        }
+      children[made++] = pid;
+    }
+  printf ("%ld\n", made);
+  fflush (stdout);
+  sleep (hold);
+  for (long i = 0; i < made; i++)
+    kill (children[i], SIGKILL);
+  while (wait (NULL) > 0)
+    ;
+  free (children);
+  return 0;
+}
+
+static double
+seconds_now (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+burn (long n,
+      double seconds)
+{
+  double start = seconds_now ();
+  struct rusage usage;
+  double cpu;
+
+  for (long i = 0; i < n; i++)
+    if (fork () == 0)
+      {
+        volatile unsigned long spin = 0;
+
+        while (seconds_now () - start < seconds)
+          spin++;
+        _exit (0);
+      }
+  while (wait (NULL) > 0)
+    ;
+  getrusage (RUSAGE_CHILDREN, &usage);
+  cpu = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 +
+        usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+  printf ("%.2f\n", cpu / (seconds_now () - start));
+  return 0;
+}
+
+/* ---- loop device attacks ------------------------------------------------ */
+
+static int
+loop_attack (int argc,
+             char **argv)
+{
+  const char *what = argv[1];
+  struct loop_config config;
+  int device;
+  int file = -1;
+  int rc;
+
+  device = open (argv[2], O_RDONLY | O_CLOEXEC);
+  if (device < 0)
+    {
+      printf ("open %s: %s\n", argv[2], strerror (errno));
+      return 1;
+    }
+  if (argc >= 4 && (file = open (argv[3], O_RDONLY | O_CLOEXEC)) < 0)
+    {
+      printf ("open %s: %s\n", argv[3], strerror (errno));
+      return 1;
+    }
+  if (strcmp (what, "loop-change-fd") == 0 && argc == 4)
+    rc = ioctl (device, LOOP_CHANGE_FD, file);
+  else if (strcmp (what, "loop-clr-fd") == 0 && argc == 3)
+    rc = ioctl (device, LOOP_CLR_FD, 0);
+  else if (strcmp (what, "loop-configure") == 0 && argc == 5)
+    {
+      memset (&config, 0, sizeof config);
+      config.fd = file;
+      config.info.lo_flags = LO_FLAGS_READ_ONLY;
+      strncpy ((char *) config.info.lo_file_name, argv[4], LO_NAME_SIZE - 1);
+      rc = ioctl (device, LOOP_CONFIGURE, &config);
+    }
+  else
+    {
+      fprintf (stderr, "nlxtest-probe: wrong arguments for %s\n", what);
+      return 2;
+    }
+  if (rc != 0)
+    {
+      printf ("%s: %s\n", what, strerror (errno));
+      return 1;
+    }
+  printf ("ok\n");
+  return 0;
+}
+
+/* ---- end of loop device attacks ----------------------------------------- */
+
+/* ---- network ---- */
+
+static int
+count_spoofed (const char *iface,
+               int seconds)
+{
+  struct ifreq ifr;
+  unsigned char own_mac[ETH_ALEN];
+  struct in_addr own_ip;
+  struct sockaddr_ll sll = { 0 };
+  struct timespec end, now;
+  unsigned count = 0;
+  int fd = socket (AF_PACKET, SOCK_RAW, htons (ETH_P_ALL));
+
+  if (fd < 0 || strlen (iface) >= IFNAMSIZ)
+    {
+      perror ("nlxtest-probe: cannot open a packet socket");
+      return 2;
+    }
+  memset (&ifr, 0, sizeof ifr);
+  strcpy (ifr.ifr_name, iface);
+  if (ioctl (fd, SIOCGIFHWADDR, &ifr) != 0)
+    {
+      perror ("nlxtest-probe: no such interface");
+      return 2;
+    }
+  memcpy (own_mac, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
+  if (ioctl (fd, SIOCGIFADDR, &ifr) != 0)
+    {
+      perror ("nlxtest-probe: the interface has no IPv4 address");
+      return 2;
+    }
+  own_ip = ((struct sockaddr_in *) &ifr.ifr_addr)->sin_addr;
+  if (ioctl (fd, SIOCGIFINDEX, &ifr) != 0)
+    return 2;
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons (ETH_P_ALL);
+  sll.sll_ifindex = ifr.ifr_ifindex;
+  if (bind (fd, (struct sockaddr *) &sll, sizeof sll) != 0)
+    {
+      perror ("nlxtest-probe: cannot bind the packet socket");
+      return 2;
+    }
+  clock_gettime (CLOCK_MONOTONIC, &end);
+  end.tv_sec += seconds;
+  for (;;)
+    {
+      unsigned char frame[2048];
+      struct sockaddr_ll from;
+      socklen_t from_len = sizeof from;
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      const struct ether_header *eth = (const void *) frame;
+      long left_ms;
+      ssize_t n;
+
+      clock_gettime (CLOCK_MONOTONIC, &now);
+      left_ms = (end.tv_sec - now.tv_sec) * 1000 +
+                (end.tv_nsec - now.tv_nsec) / 1000000;
+      if (left_ms <= 0 || poll (&pfd, 1, (int) left_ms) <= 0)
+        break;
+      n = recvfrom (fd, frame, sizeof frame, 0, (struct sockaddr *) &from,
+                    &from_len);
+      if (n < (ssize_t) sizeof *eth || from.sll_pkttype == PACKET_OUTGOING)
+        continue;
+      if (memcmp (eth->ether_shost, own_mac, ETH_ALEN) == 0)
+        count++;
+      else if (ntohs (eth->ether_type) == ETHERTYPE_ARP &&
+               n >= (ssize_t) (sizeof *eth + sizeof (struct ether_arp)))
+        {
+          const struct ether_arp *arp = (const void *) (frame + sizeof *eth);
+
+          if (memcmp (arp->arp_spa, &own_ip, 4) == 0)
+            count++;
+        }
+    }
+  printf ("%u\n", count);
+  return 0;
+}
+
+static int
+send_lldp (const char *iface,
+           const char *mac)
+{
+  unsigned char frame[60] = { 0x01, 0x80, 0xc2, 0x00, 0x00, 0x0e };
+  struct sockaddr_ll sll = { 0 };
+  unsigned int b[6];
+  int fd = socket (AF_PACKET, SOCK_RAW, htons (ETH_P_ALL));
+
+  if (sscanf (mac, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4],
+              &b[5]) != 6)
+    {
+      fprintf (stderr, "nlxtest-probe: bad MAC %s\n", mac);
+      return 2;
+    }
+  for (int i = 0; i < 6; i++)
+    frame[6 + i] = (unsigned char) b[i];
+  frame[12] = 0x88;
+  frame[13] = 0xcc;
+  sll.sll_family = AF_PACKET;
+  sll.sll_ifindex = (int) if_nametoindex (iface);
+  sll.sll_halen = ETH_ALEN;
+  memcpy (sll.sll_addr, frame, ETH_ALEN);
+  if (fd < 0 || sll.sll_ifindex == 0 ||
+      sendto (fd, frame, sizeof frame, 0, (struct sockaddr *) &sll,
+              sizeof sll) != (ssize_t) sizeof frame)
+    {
+      perror ("nlxtest-probe: cannot send");
+      return 2;
+    }
+  return 0;
+}
 
 int
 main (int argc,
@@ -34,6 +310,20 @@ main (int argc,
       perror ("nlxtest-probe: cannot run the program");
       return 2;
     }
-  fprintf (stderr, "usage: nlxtest-probe euid | as UID PROGRAM [ARG...]\n");
+  if ((argc == 3 || argc == 4) && strcmp (argv[1], "forks") == 0)
+    return forks (strtol (argv[2], NULL, 10),
+                  argc == 4 ? (unsigned) strtoul (argv[3], NULL, 10) : 0);
+  if (argc == 4 && strcmp (argv[1], "burn") == 0)
+    return burn (strtol (argv[2], NULL, 10), strtod (argv[3], NULL));
+  if (argc >= 3 && strncmp (argv[1], "loop-", 5) == 0)
+    return loop_attack (argc, argv);
+  if (argc == 4 && strcmp (argv[1], "spoofed") == 0)
+    return count_spoofed (argv[2], atoi (argv[3]));
+  if (argc == 4 && strcmp (argv[1], "lldp") == 0)
+    return send_lldp (argv[2], argv[3]);
+  fprintf (stderr, "usage: nlxtest-probe euid | as UID PROGRAM [ARG...] | "
+           "forks N | burn N SECONDS | loop-change-fd DEV FILE | "
+           "loop-clr-fd DEV | loop-configure DEV FILE NAME | "
+           "spoofed IFACE SECONDS | lldp IFACE MAC\n");
   return 2;
 }

@@ -820,12 +820,6 @@ test_debian_systemd (Fixture *f)
   int state = -1;
   int reason = -1;
 
-  if (g_getenv ("NLX_TEST_DEBIAN_ROOT") == NULL)
-    {
-      g_test_skip ("NLX_TEST_DEBIAN_ROOT is not set: tools/check sets it to "
-                   "the root tools/debian-root builds");
-      return;
-    }
   id = boot_image (f, "nlxtest-debian", DEBIAN_IMAGE);
   assert_systemd_running (f, id);
 
@@ -1093,7 +1087,8 @@ main (int argc,
     { "/nlx/compute/one-daemon", test_one_daemon },
     { "/nlx/compute/network", test_network },
     { "/nlx/compute/images/snapshot-rebuild", test_snapshot_rebuild },
-    { "/nlx/compute/images/debian-systemd", test_debian_systemd },
+    { "/nlx/compute/images/debian-systemd", test_debian_systemd,
+      "NLX_TEST_DEBIAN_ROOT" },
   };
   static const Case restart[] = {
     { "/nlx/compute/libvirtd-restart", test_libvirtd_restart },

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -95,7 +96,9 @@ test_volume_attach_detach (Fixture *f)
   g_assert_nonnull (strstr (xml, "dev='vdb'"));
   g_assert_nonnull (strstr (xml, "<readonly/>"));
   g_assert_nonnull (strstr (xml, "/dev/loop"));
-  g_assert_cmpuint (loop_devices_of (id), ==, 1);
+  /* Two per attachment: the device the instance has, and the host's
+   * own over it (see nlx-lxc-volume.c). */
+  g_assert_cmpuint (loop_devices_of (id), ==, 2);
   /* The mount is the container's alone. */
   g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mountinfo, NULL,
                                       NULL));
@@ -136,12 +139,20 @@ test_volume_attach_detach (Fixture *f)
 
   /* Free again: another server takes it; deleting that one releases it. */
   g_assert_cmpint (attach (f, other, "nlxtest-data", NULL, NULL), ==, 200);
-  g_assert_cmpuint (loop_devices_of (other), ==, 1);
+  g_assert_cmpuint (loop_devices_of (other), ==, 2);
   delete_and_check (f, other);
   g_assert_cmpuint (loop_devices_of (other), ==, 0);
   g_assert_cmpint (nlx_test_call (f->session, "DELETE", vol_path, NULL, NULL),
                    ==, 202);
   delete_and_check (f, id);
+}
+
+/* The neighbour dies with the case, even when the case fails: a
+ * neighbour left behind would act on other tests' instances. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
 /* Another compute daemon on the host, with state, instances and volumes
@@ -171,6 +182,7 @@ start_neighbour (Fixture *f)
 
   g_assert_true (g_file_set_contents (config, text, -1, NULL));
   g_subprocess_launcher_set_stderr_file_path (launcher, log);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   daemon = g_subprocess_launcher_spawn (launcher, &error, program, "--debug",
                                         "--config", config, NULL);
   g_assert_no_error (error);
@@ -787,7 +799,7 @@ test_volume_crash (Fixture *f)
   xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
   g_test_message ("after the crash the volume is %s",
                   attached ? "attached" : "detached");
-  g_assert_cmpuint (loop_devices_of (id), ==, attached);
+  g_assert_cmpuint (loop_devices_of (id), ==, 2 * attached);
   g_assert_cmpint (strstr (xml, "dev='vdb'") != NULL, ==, attached);
   if (attached)
     assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
@@ -842,6 +854,383 @@ test_volume_fsck (Fixture *f)
   delete_and_check (f, id);
 }
 
+/* ---- loop devices the tenant holds (issue 13) ---------------------------- */
+
+/* The source of the instance's disk at @target (vdb), as libvirt has it. */
+static char *
+disk_source (Fixture *f,
+             const char *uuid,
+             const char *target)
+{
+  g_autoptr(virDomain) dom = virDomainLookupByUUIDString (f->conn, uuid);
+  g_autofree char *xml = NULL;
+  g_autofree char *wanted = g_strdup_printf ("<target dev='%s'", target);
+  g_auto(GStrv) disks = NULL;
+
+  g_assert_nonnull (dom);
+  xml = virDomainGetXMLDesc (dom, 0);
+  disks = g_strsplit (xml, "</disk>", -1);
+  for (guint i = 0; disks[i] != NULL; i++)
+    {
+      const char *source = strstr (disks[i], "<source dev='");
+
+      if (source != NULL && strstr (disks[i], wanted) != NULL)
+        {
+          source += strlen ("<source dev='");
+          return g_strndup (source, strcspn (source, "'"));
+        }
+    }
+  g_error ("instance %s has no disk %s", uuid, target);
+  return NULL;
+}
+
+/* What loop device @device reads, as the kernel shows it. */
+static char *
+loop_backing (const char *device)
+{
+  g_autofree char *base = g_path_get_basename (device);
+  g_autofree char *path = g_build_filename ("/sys/block", base, "loop",
+                                            "backing_file", NULL);
+  char *backing = NULL;
+
+  if (!g_file_get_contents (path, &backing, NULL, NULL))
+    return g_strdup ("(unbound)");
+  return g_strchomp (backing);
+}
+
+/* Runs nlxtest-probe on the host as root. */
+static int
+probe_on_host (const char * const *args,
+               char **output)
+{
+  g_autofree char *probe = g_build_filename (g_getenv ("NLX_TOP_BUILDDIR"),
+                                             "tests", "functional",
+                                             "nlxtest-probe", NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_ptr_array_add (argv, probe);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (char *) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                output, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_test_message ("on the host: %s %s -> %s", args[0], args[1], *output);
+  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+/* A volume tree whose hello.txt says @hello. */
+static char *
+tree_saying (Fixture *f,
+             const char *name,
+             const char *hello)
+{
+  g_autoptr(GError) error = NULL;
+  char *tree = volume_tree (f, name);
+  g_autofree char *path = g_build_filename (tree, "hello.txt", NULL);
+
+  g_file_set_contents (path, hello, -1, &error);
+  g_assert_no_error (error);
+  return tree;
+}
+
+/* A server of the m1.privileged flavor: no user namespace. */
+static char *
+boot_privileged (Fixture *f,
+                 const char *name)
+{
+  g_autofree char *body = g_strdup_printf (
+    "{\"server\": {\"name\": \"%s\", \"flavorRef\": \"m1.privileged\", "
+    "\"imageRef\": \"" IMAGE "\"}}", name);
+  g_autoptr(JsonNode) reply = NULL;
+  char *id;
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers", body,
+                                  &reply), ==, 202);
+  id = g_strdup (json_object_get_string_member (nlx_test_object_at (reply,
+                                                                    "server"),
+                                                "id"));
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  g_assert_cmpuint (host_uid (init_of (f, id)), ==, 0);
+  return id;
+}
+
+/* Checks that the host mounts for @uuid's @target what the daemon made:
+ * the device loop the instance has reads the volume's own file, and the
+ * mount loop named for it reads that device loop. */
+static void
+assert_loops_read (Fixture *f,
+                   const char *uuid,
+                   const char *target,
+                   const char *volume)
+{
+  g_autofree char *dir = volumes_dir (f);
+  g_autofree char *file = g_build_filename (dir, volume, NULL);
+  g_autofree char *device = disk_source (f, uuid, target);
+  g_autofree char *device_backing = loop_backing (device);
+  g_autofree char *dev_path = g_strconcat ("/dev/", target, NULL);
+  g_autofree char *name = nlx_lxc_volume_loop_name (uuid, dev_path);
+  g_autofree char *mount = nlx_loop_find (name);
+  g_autofree char *mount_backing = NULL;
+
+  g_assert_cmpstr (device_backing, ==, file);
+  g_assert_nonnull (mount);
+  g_assert_cmpstr (mount, !=, device);
+  mount_backing = loop_backing (mount);
+  g_assert_cmpstr (mount_backing, ==, device);
+}
+
+/* As root inside an unprivileged server: copy a volume of its own to a
+ * file, then LOOP_CHANGE_FD the mounted volume's device onto that file,
+ * or free it and bind it again over the file.  Either would have the
+ * host mount the tenant's file at the next hard reboot.  Both must fail,
+ * and the host must go on reading the volume's own file.  The control:
+ * a read-only loop device such as servers used to get takes the same
+ * ioctl from the same probe on the host. */
+static void
+test_volume_loop_change_fd (Fixture *f)
+{
+  g_autofree char *tree = volume_tree (f, "tree");
+  g_autofree char *evil = tree_saying (f, "evil", "hello from the tenant\n");
+  g_autofree char *dir = volumes_dir (f);
+  g_autofree char *tenant_file = g_build_filename (dir, "nlxtest-tenant", NULL);
+  g_autofree char *control_file = g_build_filename (f->dir, "control.img",
+                                                    NULL);
+  g_autofree char *evil_file = g_build_filename (f->dir, "evil.img", NULL);
+  g_autofree char *id = NULL;
+  g_autofree char *output = NULL;
+  g_autofree char *control_name = NULL;
+  g_autofree char *control = NULL;
+  g_autofree char *control_backing = NULL;
+  g_autofree char *spoof = NULL;
+  g_autofree char *device = NULL;
+  g_autoptr(GError) error = NULL;
+  int control_rc;
+  int fd;
+
+  create_volume (f, "nlxtest-own", tree);
+  create_volume (f, "nlxtest-tenant", evil);
+  id = boot (f, "nlxtest-change-fd");
+  g_assert_cmpint (attach (f, id, "nlxtest-own",
+                           ", \"device\": \"/dev/vdb\", \"mount_path\": \"/data\"",
+                           NULL), ==, 200);
+  g_assert_cmpint (attach (f, id, "nlxtest-tenant",
+                           ", \"device\": \"/dev/vdc\"", NULL), ==, 200);
+  assert_loops_read (f, id, "vdb", "nlxtest-own");
+  g_assert_cmpuint (loop_devices_of (id), ==, 4);
+
+  /* The tenant's copy of a filesystem it chose, as big as the volume. */
+  assert_in_container (f, id, "dd if=/dev/vdc of=/tmp/evil bs=1M 2>/dev/null",
+                       0, NULL);
+  g_assert_cmpint (in_container (f, id, "nlxtest-probe loop-change-fd "
+                                 "/dev/vdb /tmp/evil", &output), !=, 0);
+  /* Refused by the loop driver, not for want of the node. */
+  g_assert_nonnull (strstr (output, "loop-change-fd: "));
+  g_clear_pointer (&output, g_free);
+  /* Freeing it and binding it again: the first is only a mark while
+   * the host's own loop device reads it, so the second finds it busy. */
+  g_clear_pointer (&output, g_free);
+  in_container (f, id, "nlxtest-probe loop-clr-fd /dev/vdb", &output);
+  g_clear_pointer (&output, g_free);
+  spoof = g_strdup_printf ("nlxtest-probe loop-configure /dev/vdb /tmp/evil "
+                           "nlx:%s:vdb:dev", id);
+  g_assert_cmpint (in_container (f, id, spoof, &output), !=, 0);
+  g_assert_nonnull (strstr (output, "loop-configure: "));
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  assert_in_container (f, id, "dd if=/dev/vdb bs=1M 2>/dev/null | cmp - /tmp/evil",
+                       1, NULL);
+
+  /* The hard reboot makes the host mount again: the volume's own file. */
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}",
+                         "rebooting_hard", "ACTIVE");
+  assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
+  assert_loops_read (f, id, "vdb", "nlxtest-own");
+
+  /* The control, on the host: a read-only loop device over a copy of
+   * the tenant's volume takes LOOP_CHANGE_FD.  Named for the instance,
+   * so the fixture frees it should an assertion stop the case first. */
+  run_command ((const char * const []) { "cp", tenant_file, control_file, NULL });
+  run_command ((const char * const []) { "cp", tenant_file, evil_file, NULL });
+  control_name = g_strdup_printf ("nlx:%s:control", id);
+  fd = open (control_file, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  control = nlx_loop_attach (fd, control_name, &error);
+  close (fd);
+  g_assert_no_error (error);
+  g_clear_pointer (&output, g_free);
+  control_rc = probe_on_host ((const char * const []) { "loop-change-fd",
+                                                        control, evil_file,
+                                                        NULL }, &output);
+  control_backing = loop_backing (control);
+  nlx_loop_detach (control, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (control_rc, ==, 0);
+  g_assert_cmpstr (control_backing, ==, evil_file);
+
+  device = disk_source (f, id, "vdb");
+  g_assert_cmpint (detach (f, id, "nlxtest-own"), ==, 202);
+  g_assert_cmpint (detach (f, id, "nlxtest-tenant"), ==, 202);
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
+  /* The freed device is not left read-only for whoever binds it next
+   * (unless someone has bound it already). */
+  {
+    g_autofree char *base = g_path_get_basename (device);
+    g_autofree char *bound = g_build_filename ("/sys/block", base, "loop", NULL);
+    g_autofree char *ro_path = g_build_filename ("/sys/block", base, "ro", NULL);
+    g_autofree char *ro = NULL;
+
+    if (!g_file_test (bound, G_FILE_TEST_EXISTS) &&
+        g_file_get_contents (ro_path, &ro, NULL, NULL))
+      g_assert_cmpstr (g_strchomp (ro), ==, "0");
+  }
+  delete_and_check (f, id);
+
+  /* Root of a privileged server (host uid 0, no user namespace) fares
+   * no better. */
+  g_clear_pointer (&id, g_free);
+  id = boot_privileged (f, "nlxtest-change-fd-privileged");
+  g_assert_cmpint (attach (f, id, "nlxtest-tenant", ", \"device\": \"/dev/vdb\"",
+                           NULL), ==, 200);
+  assert_in_container (f, id, "dd if=/dev/vdb of=/tmp/evil bs=1M 2>/dev/null",
+                       0, NULL);
+  g_clear_pointer (&output, g_free);
+  g_assert_cmpint (in_container (f, id, "nlxtest-probe loop-change-fd "
+                                 "/dev/vdb /tmp/evil", &output), !=, 0);
+  g_assert_nonnull (strstr (output, "loop-change-fd: "));
+  g_clear_pointer (&output, g_free);
+  in_container (f, id, "nlxtest-probe loop-clr-fd /dev/vdb", &output);
+  g_clear_pointer (&output, g_free);
+  g_assert_cmpint (in_container (f, id, "nlxtest-probe loop-configure /dev/vdb "
+                                 "/tmp/evil nlxtest", &output), !=, 0);
+  g_assert_nonnull (strstr (output, "loop-configure: "));
+  assert_loops_read (f, id, "vdb", "nlxtest-tenant");
+  delete_and_check (f, id);
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
+}
+
+/* Across servers: A frees the device of a bare volume of its own and
+ * binds it again over its own file under the name of B's next
+ * attachment.  That must fail, and B's attach must mount B's volume.  A
+ * loop device bound under such a name by anyone else (only host root
+ * can, now) is refused, not used, and left alone. */
+static void
+test_volume_loop_name_spoof (Fixture *f)
+{
+  g_autofree char *tree_a = tree_saying (f, "tree-a", "hello from A\n");
+  g_autofree char *tree_b = tree_saying (f, "tree-b", "hello from B\n");
+  g_autofree char *dir = volumes_dir (f);
+  g_autofree char *a_file = g_build_filename (dir, "nlxtest-spoof-a", NULL);
+  g_autofree char *spoof_file = g_build_filename (f->dir, "spoof.img", NULL);
+  g_autofree char *a = NULL;
+  g_autofree char *b = NULL;
+  g_autofree char *script = NULL;
+  g_autofree char *output = NULL;
+  g_autofree char *spoof_name = NULL;
+  g_autofree char *spoof = NULL;
+  g_autofree char *spoof_backing = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *message;
+  int fd;
+
+  create_volume (f, "nlxtest-spoof-a", tree_a);
+  create_volume (f, "nlxtest-spoof-b", tree_b);
+  create_volume (f, "nlxtest-spoof-c", tree_b);
+  a = boot (f, "nlxtest-spoof-a");
+  b = boot (f, "nlxtest-spoof-b");
+  g_assert_cmpint (attach (f, a, "nlxtest-spoof-a", ", \"device\": \"/dev/vdd\"",
+                           NULL), ==, 200);
+  assert_in_container (f, a, "dd if=/dev/vdd of=/tmp/a.img bs=1M 2>/dev/null",
+                       0, NULL);
+  in_container (f, a, "nlxtest-probe loop-clr-fd /dev/vdd", &output);
+  g_clear_pointer (&output, g_free);
+  /* Old and new names alike. */
+  script = g_strdup_printf ("nlxtest-probe loop-configure /dev/vdd /tmp/a.img "
+                            "nlx:%s:vdd", b);
+  g_assert_cmpint (in_container (f, a, script, &output), !=, 0);
+  g_assert_nonnull (strstr (output, "loop-configure: "));
+  g_clear_pointer (&script, g_free);
+  g_clear_pointer (&output, g_free);
+  script = g_strdup_printf ("nlxtest-probe loop-configure /dev/vdd /tmp/a.img "
+                            "nlx:%s:vdd:dev", b);
+  g_assert_cmpint (in_container (f, a, script, &output), !=, 0);
+  g_assert_nonnull (strstr (output, "loop-configure: "));
+
+  g_assert_cmpint (attach (f, b, "nlxtest-spoof-b",
+                           ", \"device\": \"/dev/vdd\", \"mount_path\": \"/data\"",
+                           NULL), ==, 200);
+  assert_in_container (f, b, "cat /data/hello.txt", 0, "hello from B");
+  assert_loops_read (f, b, "vdd", "nlxtest-spoof-b");
+  /* A still reads its own volume. */
+  assert_loops_read (f, a, "vdd", "nlxtest-spoof-a");
+
+  /* Never by name: a loop device over A's data, named as B's vde's
+   * device loop, is refused with the reason and left as it is. */
+  run_command ((const char * const []) { "cp", a_file, spoof_file, NULL });
+  spoof_name = g_strdup_printf ("nlx:%s:vde:dev", b);
+  fd = open (spoof_file, O_RDWR | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  spoof = nlx_loop_attach_full (fd, spoof_name, 0, &error);
+  close (fd);
+  g_assert_no_error (error);
+  g_assert_cmpint (attach (f, b, "nlxtest-spoof-c",
+                           ", \"device\": \"/dev/vde\", \"mount_path\": \"/data2\"",
+                           &reply), ==, 500);
+  message = json_object_get_string_member (nlx_test_object_at (reply,
+                                                               "computeFault"),
+                                           "message");
+  g_test_message ("refused: %s", message);
+  g_assert_nonnull (strstr (message, "nlxtest-spoof-c"));
+  g_assert_nonnull (strstr (message, spoof));
+  assert_in_container (f, b, "test -e /dev/vde", 1, NULL);
+  assert_in_container (f, b, "test -e /data2/hello.txt", 1, NULL);
+  spoof_backing = loop_backing (spoof);
+  g_assert_cmpstr (spoof_backing, ==, spoof_file);
+  nlx_loop_detach (spoof, &error);
+  g_assert_no_error (error);
+  /* B's vdd pair only. */
+  g_assert_cmpuint (loop_devices_of (b), ==, 2);
+
+  /* A start that finds B's device loop replaced refuses it: B goes to
+   * ERROR with the reason as its fault, and the impostor stays. */
+  nlx_test_act_and_wait (f->session, b, "{\"os-stop\": null}", "powering-off",
+                         "SHUTOFF");
+  g_assert_true (nlx_lxc_volume_release (b, "/dev/vdd", &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&spoof_name, g_free);
+  g_clear_pointer (&spoof, g_free);
+  g_clear_pointer (&spoof_backing, g_free);
+  g_clear_pointer (&reply, json_node_unref);
+  spoof_name = g_strdup_printf ("nlx:%s:vdd:dev", b);
+  fd = open (spoof_file, O_RDWR | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  spoof = nlx_loop_attach_full (fd, spoof_name, 0, &error);
+  close (fd);
+  g_assert_no_error (error);
+  g_assert_cmpint (nlx_test_act (f->session, b, "{\"os-start\": null}"), ==,
+                   202);
+  nlx_test_wait_for_status (f->session, b, "ERROR");
+  reply = nlx_test_show (f->session, b);
+  message = json_object_get_string_member (
+    json_object_get_object_member (nlx_test_object_at (reply, "server"),
+                                   "fault"), "message");
+  g_test_message ("fault: %s", message);
+  g_assert_nonnull (strstr (message, "nlxtest-spoof-b"));
+  g_assert_nonnull (strstr (message, spoof));
+  g_assert_cmpint (domain_running (f, b), ==, 0);
+  spoof_backing = loop_backing (spoof);
+  g_assert_cmpstr (spoof_backing, ==, spoof_file);
+  nlx_loop_detach (spoof, &error);
+  g_assert_no_error (error);
+
+  delete_and_check (f, a);
+  delete_and_check (f, b);
+  g_assert_cmpuint (loop_devices_of (a), ==, 0);
+  g_assert_cmpuint (loop_devices_of (b), ==, 0);
+}
+
 int
 main (int argc,
       char **argv)
@@ -858,6 +1247,8 @@ main (int argc,
       test_volume_mount_path_planted },
     { "/nlx/compute/volumes/errors-panic", test_volume_errors_panic },
     { "/nlx/compute/volumes/refused-entries", test_volume_refused_entries },
+    { "/nlx/compute/volumes/loop-change-fd", test_volume_loop_change_fd },
+    { "/nlx/compute/volumes/loop-name-spoof", test_volume_loop_name_spoof },
   };
 
   return run_cases (&argc, &argv, cases, G_N_ELEMENTS (cases));
