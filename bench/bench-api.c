@@ -60,7 +60,6 @@
 #define NLX_ABS_TOP_SRCDIR NLX_ABS_TOP_BUILDDIR
 #endif
 #define MKROOTFS NLX_ABS_TOP_SRCDIR "/tools/mkrootfs"
-#define DAEMON NLX_ABS_TOP_BUILDDIR "/src/nova-lxc-compute"
 
 static int opt_boots = 20;
 static int opt_instances = 200;
@@ -150,16 +149,6 @@ seconds_since (gint64 start_us)
 }
 
 /* ---- the daemon ------------------------------------------------------- */
-
-/* Its own process group, so that a Ctrl-C at the terminal reaches the
- * bench alone, which then still deletes through the daemon; and a
- * SIGTERM should the bench die without stopping it. */
-static void
-daemon_child_setup (gpointer data)
-{
-  setpgid (0, 0);
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
-}
 
 static gboolean
 write_config (Bench *bench,
@@ -334,62 +323,19 @@ static gboolean
 daemon_start (Bench *bench,
               GError **error)
 {
-  const char *argv[] = { DAEMON, "--config", bench->config_path, NULL };
-  gint64 deadline = g_get_monotonic_time () +
-                    DAEMON_START_TIMEOUT_S * G_USEC_PER_SEC;
   g_autoptr(GSocketAddress) address = NULL;
-  int log_fd;
-  gboolean ok;
 
-  if (!g_file_test (DAEMON, G_FILE_TEST_IS_EXECUTABLE))
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                   "%s is not built; run make first", DAEMON);
-      return FALSE;
-    }
-  log_fd = open (bench->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                 0600);
-  if (log_fd < 0)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "Cannot create %s: %s", bench->log_path,
-                   g_strerror (saved_errno));
-      return FALSE;
-    }
-  ok = g_spawn_async_with_fds (NULL, (char **) argv, NULL,
-                               G_SPAWN_DO_NOT_REAP_CHILD |
-                               G_SPAWN_STDIN_FROM_DEV_NULL,
-                               daemon_child_setup, NULL, &bench->daemon, -1,
-                               log_fd, log_fd, error);
-  close (log_fd);
-  if (!ok)
+  if (!nlx_bench_daemon_start (bench->config_path, bench->socket_path,
+                               bench->log_path, FALSE, DAEMON_START_TIMEOUT_S,
+                               &interrupted, &bench->daemon, error))
     return FALSE;
-
   address = g_unix_socket_address_new (bench->socket_path);
   /* As many connections as creates sent at once. */
   bench->session = soup_session_new_with_options (
     "remote-connectable", address, "timeout", REQUEST_TIMEOUT_S,
     "max-conns", opt_concurrent + 4, "max-conns-per-host", opt_concurrent + 4,
     NULL);
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      guint status = 0;
-
-      if (!check_interrupted (error) || !check_daemon (bench, error))
-        return FALSE;
-      if (g_file_test (bench->socket_path, G_FILE_TEST_EXISTS) &&
-          api_call (bench, "GET", "", NULL, &status, NULL, NULL, NULL) &&
-          status == SOUP_STATUS_OK)
-        return TRUE;
-      g_usleep (20 * 1000);
-    }
-  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-               "nova-lxc-compute did not answer on %s within %d s",
-               bench->socket_path, DAEMON_START_TIMEOUT_S);
-  return FALSE;
+  return TRUE;
 }
 
 /* SIGTERM, then SIGKILL when it has not stopped in time. */

@@ -41,6 +41,8 @@
 #include "nlx-network-filter.h"
 #include "nlx-lxc-error.h"
 
+#include "nlx-bench.h"
+
 #define EXIT_SKIP 77
 #define EXIT_USAGE 2
 #define URI "lxc:///"
@@ -92,7 +94,6 @@
 #endif
 #define MKROOTFS NLX_ABS_TOP_SRCDIR "/tools/mkrootfs"
 #define LIBVIRTD_SERVICE NLX_ABS_TOP_SRCDIR "/tools/libvirtd-service"
-#define DAEMON NLX_ABS_TOP_BUILDDIR "/src/nova-lxc-compute"
 
 static int opt_duration = 600;
 static int opt_kills = -1;
@@ -615,13 +616,6 @@ wait_libvirt (guint timeout_s)
 
 /* ---- the daemon ---------------------------------------------------------- */
 
-static void
-daemon_child_setup (gpointer data)
-{
-  setpgid (0, 0);
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
-}
-
 /* A free port on 127.0.0.1, asked of the kernel. */
 static guint
 free_port (void)
@@ -717,67 +711,13 @@ static gboolean
 daemon_start (Soak *soak,
               GError **error)
 {
-  const char *argv[] = { DAEMON, "--config", soak->config_path, NULL };
-  gint64 deadline = g_get_monotonic_time () +
-                    DAEMON_START_TIMEOUT_S * G_USEC_PER_SEC;
-  g_autoptr(Client) client = NULL;
-  int log_fd;
-  gboolean ok;
-
-  if (!g_file_test (DAEMON, G_FILE_TEST_IS_EXECUTABLE))
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                   "%s is not built; run make first", DAEMON);
-      return FALSE;
-    }
-  log_fd = open (soak->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                 0600);
-  if (log_fd < 0)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "Cannot open %s: %s", soak->log_path,
-                   g_strerror (saved_errno));
-      return FALSE;
-    }
-  ok = g_spawn_async_with_fds (NULL, (char **) argv, NULL,
-                               G_SPAWN_DO_NOT_REAP_CHILD |
-                               G_SPAWN_STDIN_FROM_DEV_NULL,
-                               daemon_child_setup, NULL, &soak->daemon, -1,
-                               log_fd, log_fd, error);
-  close (log_fd);
-  if (!ok)
+  if (!nlx_bench_daemon_start (soak->config_path, soak->socket_path,
+                               soak->log_path, TRUE, DAEMON_START_TIMEOUT_S,
+                               &interrupted, &soak->daemon, error))
     return FALSE;
   soak->daemon_starts++;
   soak->requests_at_last_start = total_requests (soak);
-
-  client = client_new (soak, FALSE);
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autoptr(SoupMessage) msg = soup_message_new ("GET",
-                                                     "http://localhost/v2.1");
-      g_autoptr(GBytes) bytes = NULL;
-      int status = 0;
-
-      if (!daemon_alive (soak, &status))
-        {
-          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                       "nova-lxc-compute exited at start (wait status %d); "
-                       "see its log, below", status);
-          return FALSE;
-        }
-      /* Not through client_call: refusals here are expected. */
-      if (g_file_test (soak->socket_path, G_FILE_TEST_EXISTS))
-        bytes = soup_session_send_and_read (client->session, msg, NULL, NULL);
-      if (bytes != NULL && soup_message_get_status (msg) == SOUP_STATUS_OK)
-        return TRUE;
-      g_usleep (50 * 1000);
-    }
-  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-               "nova-lxc-compute did not answer on %s within %d s",
-               soak->socket_path, DAEMON_START_TIMEOUT_S);
-  return FALSE;
+  return TRUE;
 }
 
 static void
@@ -1338,8 +1278,19 @@ slot_operate (Client *client,
     return !started_first;
   if (status == SOUP_STATUS_NOT_FOUND && op == OP_DELETE)
     return TRUE;
-  /* Content the store holds already (issue 12, item 5): counted, and
-   * trying again would not change the content. */
+  /* A tenant's answer never shows where the daemon keeps things. */
+  if (status >= 400)
+    {
+      g_autofree char *message = fault_message (reply);
+
+      if (strstr (message, soak->tmp_dir) != NULL)
+        problem (soak, "%s %s (%s) answered %u naming a host path: %s",
+                 method, path, op_names[op], status, message);
+      else if (status == SOUP_STATUS_CONFLICT && op == OP_SNAPSHOT)
+        note (soak, "createImage of %s: 409 %s", slot->id, message);
+    }
+  /* Busy (a retry after a lost answer finds the first still running):
+   * counted, and the cycle goes on. */
   if (status == SOUP_STATUS_CONFLICT && op == OP_SNAPSHOT)
     return TRUE;
   if (status == SOUP_STATUS_CONFLICT || status == SOUP_STATUS_SERVICE_UNAVAILABLE)
@@ -1491,7 +1442,8 @@ typedef struct {
   int records;
   int record_temporaries;
   int addresses;
-  int images;
+  int images;                   /* records in state/images/records */
+  int trees;                    /* other entries of state/images */
   int images_listed;            /* nlxsoak-* images the API lists */
   int scratch;                  /* entries of state/snapshots */
   int volumes;
@@ -1826,6 +1778,7 @@ measure (Soak *soak,
                                               "images", NULL);
   g_autofree char *scratch = g_build_filename (soak->tmp_dir, "state",
                                                "snapshots", NULL);
+  g_autofree char *image_records = g_build_filename (images, "records", NULL);
   g_autofree char *bridge = g_build_filename ("/sys/class/net", soak->bridge,
                                               NULL);
   g_autoptr(GPtrArray) uuids = NULL;
@@ -1864,7 +1817,13 @@ measure (Soak *soak,
     }
   figures->records = count_dir (records, ".json", &figures->record_temporaries);
   figures->addresses = count_addresses (soak);
-  figures->images = count_dir (images, NULL, NULL);
+  /* The store keeps an image as a record in records/ and its tree as
+   * images/<sha256>, which images of the same content share; records/
+   * itself is no image (counted as one, it looked like an image the API
+   * did not list). */
+  figures->images = count_dir (image_records, ".json", NULL);
+  figures->trees = count_dir (images, NULL, NULL) -
+                   (g_file_test (image_records, G_FILE_TEST_IS_DIR) ? 1 : 0);
   figures->scratch = count_dir (scratch, NULL, NULL);
   if (with_daemon)
     {
@@ -2015,7 +1974,9 @@ print_start (const Figures *f)
   g_print ("%-30s %10d   %d\n", "mounts under the run's dirs", f->mounts,
            MOUNTS_PER_SERVER * f->live);
   g_print ("%-30s %10d   %d\n", "veths nlx-XXXXXXXX", f->veths, f->active);
-  g_print ("%-30s %10d\n", "store images", f->images);
+  g_print ("%-30s %10d   %d listed\n", "store images", f->images,
+           f->images_listed);
+  g_print ("%-30s %10d   <= images\n", "store trees", f->trees);
   g_print ("%-30s %10u\n", "requests answered", f->counts.requests);
   g_print ("%-30s %10u\n", "operations answered 2xx",
            ops_total (&f->counts, TRUE));
@@ -2076,6 +2037,8 @@ print_table (Soak *soak,
        e->veths == e->active && c->veths == 0);
   row (&v, "store images (snapshots)", s->images, e->images, c->images,
        listed, e->images == e->images_listed && c->images == 0);
+  row (&v, "store trees", s->trees, e->trees, c->trees, "<= images; then 0",
+       e->trees <= e->images && c->trees == 0);
   row (&v, "snapshot scratch (snapshots/)", s->scratch, e->scratch,
        c->scratch, "0", e->scratch == 0 && c->scratch == 0);
   row (&v, "servers libvirt contradicts", s->contradicted, e->contradicted,

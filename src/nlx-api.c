@@ -28,6 +28,8 @@
 #define NLX_API_PIDS_SPEC "nova_lxc:pids"
 /* Nova's own name for the flavor's CPU weight. */
 #define NLX_API_CPU_SHARES_SPEC "quota:cpu_shares"
+/* The flavor extra spec of instances without the default seccomp filter. */
+#define NLX_API_SECCOMP_SPEC "nova_lxc:seccomp"
 /* As Nova's metadata items, and the instance document's. */
 #define NLX_API_METADATA_ITEM_MAX 255
 
@@ -819,6 +821,8 @@ instance_from_request (Request *request,
     add_int (builder, "pids", flavor->pids);
   if (flavor->cpu_shares != 0)
     add_int (builder, "cpu_shares", flavor->cpu_shares);
+  if (flavor->seccomp_unconfined)
+    add_string (builder, "seccomp", NLX_SECCOMP_UNCONFINED);
   json_builder_end_object (builder);
   if (image_ref != NULL)
     add_string (builder, "image_ref", image_ref);
@@ -1610,6 +1614,8 @@ add_flavor (JsonBuilder *builder,
 
           add_string (builder, NLX_API_CPU_SHARES_SPEC, text);
         }
+      if (flavor->seccomp_unconfined)
+        add_string (builder, NLX_API_SECCOMP_SPEC, NLX_SECCOMP_UNCONFINED);
       json_builder_end_object (builder);
     }
   add_links (builder, request, "flavors", flavor->name);

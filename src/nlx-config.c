@@ -37,7 +37,8 @@ static const char * const fake_keys[] = {
   "delay_ms", "foreign_instances", "shared", "event_interval_ms", NULL
 };
 static const char * const flavor_keys[] = {
-  "vcpus", "memory_mb", "root_gb", "privileged", "pids", "cpu_shares", NULL
+  "vcpus", "memory_mb", "root_gb", "privileged", "pids", "cpu_shares",
+  "seccomp", NULL
 };
 static const char * const lxc_keys[] = {
   "uid_maps", "gid_maps", "pids_limit", "pids_host_max", NULL
@@ -268,6 +269,7 @@ read_flavor (NlxConfig *config,
              GError **error)
 {
   g_autoptr(GError) local_error = NULL;
+  g_autofree char *seccomp = NULL;
   NlxFlavor *flavor = g_new0 (NlxFlavor, 1);
 
   flavor->name = g_strstrip (g_strdup (group + strlen (FLAVOR_PREFIX)));
@@ -304,6 +306,18 @@ read_flavor (NlxConfig *config,
                    _("[%s] privileged must be true or false"), group);
       return FALSE;
     }
+  /* The opt-out of the default seccomp filter. */
+  seccomp = nlx_config_get_string (config->keyfile, group, "seccomp",
+                                   NLX_SECCOMP_DEFAULT);
+  if (!g_str_equal (seccomp, NLX_SECCOMP_DEFAULT) &&
+      !g_str_equal (seccomp, NLX_SECCOMP_UNCONFINED))
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("[%s] seccomp must be %s or %s, got “%s”"), group,
+                   NLX_SECCOMP_DEFAULT, NLX_SECCOMP_UNCONFINED, seccomp);
+      return FALSE;
+    }
+  flavor->seccomp_unconfined = g_str_equal (seccomp, NLX_SECCOMP_UNCONFINED);
   return TRUE;
 }
 

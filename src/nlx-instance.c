@@ -292,10 +292,11 @@ read_flavor (JsonObject *root,
 {
   static const char * const known[] = {
     "name", "vcpus", "memory_mb", "root_gb", "privileged", "pids",
-    "cpu_shares", NULL
+    "cpu_shares", "seccomp", NULL
   };
   JsonObject *object = read_object (root, "flavor", "flavor", TRUE, error);
   JsonNode *privileged;
+  JsonNode *seccomp;
 
   if (object == NULL || !check_known_members (object, "flavor.", known, error))
     return FALSE;
@@ -309,6 +310,21 @@ read_flavor (JsonObject *root,
       return FALSE;
     }
   flavor->privileged = privileged != NULL && json_node_get_boolean (privileged);
+  seccomp = json_object_get_member (object, "seccomp");
+  if (seccomp != NULL &&
+      (!JSON_NODE_HOLDS_VALUE (seccomp) ||
+       json_node_get_value_type (seccomp) != G_TYPE_STRING ||
+       (g_strcmp0 (json_node_get_string (seccomp), NLX_SECCOMP_DEFAULT) != 0 &&
+        g_strcmp0 (json_node_get_string (seccomp), NLX_SECCOMP_UNCONFINED) != 0)))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Field “%s” must be “%s” or “%s”"), "flavor.seccomp",
+                   NLX_SECCOMP_DEFAULT, NLX_SECCOMP_UNCONFINED);
+      return FALSE;
+    }
+  flavor->seccomp_unconfined =
+    seccomp != NULL &&
+    g_str_equal (json_node_get_string (seccomp), NLX_SECCOMP_UNCONFINED);
 
   flavor->name = read_string (object, "name", "flavor.name", TRUE,
                               NLX_INSTANCE_NAME_MAX, error);
@@ -763,6 +779,11 @@ nlx_instance_to_node (const NlxInstance *instance)
     {
       json_builder_set_member_name (builder, "cpu_shares");
       json_builder_add_int_value (builder, instance->flavor.cpu_shares);
+    }
+  if (instance->flavor.seccomp_unconfined)
+    {
+      json_builder_set_member_name (builder, "seccomp");
+      json_builder_add_string_value (builder, NLX_SECCOMP_UNCONFINED);
     }
   json_builder_end_object (builder);
 

@@ -23,6 +23,9 @@ G_BEGIN_DECLS
  *   (extra spec nova_lxc:pids), or 0 for the host's default
  * @cpu_shares: its CPU weight against other instances (extra spec
  *   quota:cpu_shares, as Nova's), or 0 for 1024 per vcpu
+ * @seccomp_unconfined: run without the default seccomp filter (flavor
+ *   extra spec nova_lxc:seccomp=unconfined); an operator's opt-out, off
+ *   by default
  */
 typedef struct {
   char *name;
@@ -32,7 +35,12 @@ typedef struct {
   gboolean privileged;
   guint pids;
   guint cpu_shares;
+  gboolean seccomp_unconfined;
 } NlxFlavor;
+
+/* The values of a flavor's seccomp setting (nova_lxc:seccomp). */
+#define NLX_SECCOMP_DEFAULT "default"
+#define NLX_SECCOMP_UNCONFINED "unconfined"
 
 /**
  * NlxInstance:

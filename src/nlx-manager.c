@@ -60,6 +60,9 @@ typedef struct {
   /* While committing: the record as it was before the change, which
    * readers see until the change is saved (it may yet be undone). */
   NlxRecord *shown;
+  /* The name of the image a snapshot in progress makes, so that a
+   * createImage retried meanwhile hears which. */
+  char *snapshot_name;
 } Entry;
 
 struct _NlxManager {
@@ -252,6 +255,7 @@ entry_free (Entry *entry)
     }
   nlx_record_free (entry->shown);
   nlx_record_free (entry->record);
+  g_free (entry->snapshot_name);
   g_free (entry);
 }
 
@@ -1270,6 +1274,7 @@ finish_snapshot (NlxManager *manager,
   if (job->have_info)
     apply_power_state (record, job->info.state);
   record->task_state = NLX_TASK_STATE_NONE;
+  g_clear_pointer (&entry->snapshot_name, g_free);
   if (job->ok)
     {
       g_info ("Instance %s: snapshot is image %s (%s)", record->instance->uuid,
@@ -2788,6 +2793,7 @@ rebuild_now (NlxManager *manager,
   instance->flavor.privileged = current->flavor.privileged;
   instance->flavor.pids = current->flavor.pids;
   instance->flavor.cpu_shares = current->flavor.cpu_shares;
+  instance->flavor.seccomp_unconfined = current->flavor.seccomp_unconfined;
   g_date_time_unref (instance->created_at);
   instance->created_at = g_date_time_ref (current->created_at);
 
@@ -2874,6 +2880,31 @@ run_create_image (NlxManager *manager,
   NlxRecord *record;
   Job *job;
 
+  /* A client whose answer was lost retries: tell it, in its terms, that
+   * its snapshot is still being made, or is made. */
+  if (entry == NULL && g_error_matches (error, NLX_DRIVER_ERROR,
+                                        NLX_DRIVER_ERROR_INVALID_STATE) &&
+      (entry = find (manager, uuid, NULL)) != NULL &&
+      entry->record->task_state == NLX_TASK_STATE_IMAGE_SNAPSHOT &&
+      entry->snapshot_name != NULL)
+    {
+      g_clear_error (&error);
+      uuid = entry->record->instance->uuid;
+      if (g_strcmp0 (entry->snapshot_name, name) == 0)
+        g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                     _("Server %s is still being snapshotted as image “%s” "
+                       "(asked for earlier); the image is listed in "
+                       "/v2.1/images once it is stored. Wait for that "
+                       "rather than asking again"), uuid, name);
+      else
+        g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                     _("Server %s is being snapshotted as image “%s”; one "
+                       "snapshot at a time: ask for “%s” again once that "
+                       "image is listed in /v2.1/images"), uuid,
+                     entry->snapshot_name, name);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
   if (entry != NULL &&
       !nlx_virt_has_capability (manager->virt, NLX_DRIVER_CAP_SNAPSHOT))
     g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_SUPPORTED,
@@ -2885,10 +2916,18 @@ run_create_image (NlxManager *manager,
                    "an image id (64 hexadecimal digits or a UUID), got "
                    "“%s”"), NLX_IMAGE_NAME_MAX, name);
   else if (entry != NULL &&
-           ((taken = nlx_image_store_lookup (manager->images, name, NULL)) != NULL ||
-            nlx_config_find_image (manager->config, name) != NULL))
+           (taken = nlx_image_store_lookup (manager->images, name, NULL)) != NULL &&
+           g_strcmp0 (g_hash_table_lookup (taken->properties, "instance_uuid"),
+                      uuid) == 0)
     g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
-                 _("An image named %s exists; choose another name"), name);
+                 _("Image “%s” (id %s) is already a snapshot of server %s, "
+                   "perhaps made by an earlier createImage whose answer was "
+                   "lost; use that image, or choose another name for a new "
+                   "snapshot"), name, taken->id, uuid);
+  else if (entry != NULL &&
+           (taken != NULL || nlx_config_find_image (manager->config, name) != NULL))
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+                 _("An image named “%s” exists; choose another name"), name);
   if (entry == NULL || error != NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
@@ -2934,6 +2973,10 @@ run_create_image (NlxManager *manager,
   before = nlx_record_to_node (record);
   record->task_state = NLX_TASK_STATE_IMAGE_SNAPSHOT;
   entry->generation++;
+  /* Read only while the task state says a snapshot runs (a failed save
+   * puts that back), so it needs no clearing here. */
+  g_free (entry->snapshot_name);
+  entry->snapshot_name = g_strdup (name);
   g_info ("Instance %s: snapshot as image %s", uuid, name);
   commit (manager, entry, before, job_committed, job);
 }

@@ -1,57 +1,90 @@
-/* nova-lxc-init: runs first in every container, then becomes its init
+/* nova-lxc-init: the first program of every instance, before its init
  *
- *   nova-lxc-init INIT [ARG...]
+ *   nova-lxc-init [--seccomp] -- INIT [ARG...]
  *
- * libvirt 9.0's LXC driver gives a container no cgroup namespace and
+ * libvirt 9.0's LXC driver gives a container no cgroup namespace (it
  * bind-mounts the host's whole cgroup hierarchies at /sys/fs/cgroup, so
  * that root inside reads every other instance's cgroups and, in a
- * privileged container, writes them.  This program, which libvirt starts
- * as the container's init from a read-only mount of the host's (see
- * nlx-lxc-domain.c), closes that before the image's own init runs:
+ * privileged container, writes them), no seccomp filter, and the session
+ * keyring of libvirtd, which a privileged instance (no user namespace)
+ * shares with host root.  So the domain's <init> is this program,
+ * bind-mounted read-only from the host at /dev/.nova-lxc (libvirt makes
+ * that inside the container's own /dev tmpfs, so nothing is written into
+ * the instance's root; see nlx-lxc-domain.c), and it:
  *
- *  1. it waits (at most PIDS_WAIT_S) for the daemon to move it into the
- *     instance's pids group, so that the namespace is rooted there and
- *     no process of the image ever runs outside the limit;
- *  2. it enters a new cgroup namespace, rooted at the container's own
- *     cgroups, which libvirt placed it in before starting it;
- *  3. it mounts every cgroup hierarchy under /sys/fs/cgroup again, now
- *     showing the container's own subtree only, and detaches libvirt's.
- *     Hierarchies with controllers are read-only (root of a privileged
- *     container would otherwise raise its own limits; an unprivileged
- *     one cannot write them anyway); those without any, the named
- *     name=systemd and, on a hybrid host, the unified cgroup2, stay
- *     writable: they limit nothing, and systemd must make its groups
- *     there or it exits at once;
- *  4. it detaches its own mount;
- *  5. it drops CAP_SYS_ADMIN, which the domain keeps for it alone, from
- *     its bounding, permitted, effective and inheritable sets, and
- *     executes INIT as process 1.
+ *   1. waits (at most PIDS_WAIT_S) for the daemon to move it into the
+ *      instance's pids group, so that the cgroup namespace is rooted
+ *      there and no process of the image ever runs outside the limit;
+ *   2. enters a new cgroup namespace, rooted at the container's own
+ *      cgroups, which libvirt placed it in before starting it, and mounts
+ *      every cgroup hierarchy under /sys/fs/cgroup again, now showing the
+ *      container's own subtree only, detaching libvirt's.  Hierarchies
+ *      with controllers are read-only (root of a privileged container
+ *      would otherwise raise its own limits; an unprivileged one cannot
+ *      write them anyway); those without any, the named name=systemd
+ *      and, on a hybrid host, the unified cgroup2, stay writable: they
+ *      limit nothing, and systemd must make its groups there or it exits
+ *      at once.  Then it detaches its own mount, so that the image sees
+ *      an empty /dev/.nova-lxc;
+ *   3. joins a new anonymous session keyring, which every process of the
+ *      instance inherits (it is not published for others to join: only
+ *      its possessors may search it).  Before the filter, which denies
+ *      keyctl;
+ *   4. with --seccomp, loads the default filter: the calls in
+ *      denied_calls[] fail with ENOSYS on every ABI the CPU runs (x86-64,
+ *      i386 and x32 on x86-64), other ABIs kill the caller;
+ *   5. drops CAP_SYS_ADMIN from all its capability sets, the bounding set
+ *      included, as its last privileged step.  libvirt keeps it for this
+ *      program only: for the cgroup namespace and mounts, and so that the
+ *      filter loads without no_new_privs, which would stop every setuid
+ *      program inside (su, sudo, ping);
+ *   6. execs INIT with ARGs, so INIT is pid 1 with its own argv and
+ *      environment.
  *
- * A step that fails stops the container (exit 1, the reason on the
- * console), never runs the image's init with less than promised.  Static:
- * no library of the image's is ever loaded with CAP_SYS_ADMIN. */
+ * Any failure stops here with a message on the console (console.log) and
+ * exit status 1: an instance never runs its init with less than it was
+ * given.  Static, since instances' roots have their own C libraries or
+ * none, and no library of the image's is ever loaded with CAP_SYS_ADMIN. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
+#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/keyctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #define PIDS_WAIT_S 10
 #define PIDS_GROUP ":pids:/nova-lxc/"
-#define SELF_DIR "/.nova-lxc"
+/* NLX_LXC_SANDBOX_MOUNT in nlx-lxc-domain.h */
+#define SELF_DIR "/dev/.nova-lxc"
+#define USAGE "usage: nova-lxc-init [--seccomp] -- INIT [ARG...]\n"
 
-static void
-die (const char *what)
+/* LXD's default denylist, then the keyring calls (keys are not
+ * namespaced: they reach the host's and other tenants' keys) and
+ * userfaultfd (a classic aid to kernel exploits). */
+static const char * const denied_calls[] = {
+  "kexec_load", "kexec_file_load", "open_by_handle_at", "init_module",
+  "finit_module", "delete_module",
+  "keyctl", "add_key", "request_key",
+  "userfaultfd",
+};
+
+static void __attribute__ ((noreturn))
+die (const char *what,
+     int error_number)
 {
-  fprintf (stderr, "nova-lxc-init: %s: %s\n", what, strerror (errno));
+  fprintf (stderr, "nova-lxc-init: %s: %s; the instance does not start\n",
+           what, strerror (error_number));
   exit (1);
 }
+
+/* ---- 1. the pids group ------------------------------------------------ */
 
 static int
 in_pids_group (void)
@@ -67,6 +100,20 @@ in_pids_group (void)
   fclose (file);
   return found;
 }
+
+static void
+wait_for_pids_group (void)
+{
+  for (int waited = 0; !in_pids_group () && waited < PIDS_WAIT_S * 100;
+       waited++)
+    usleep (10 * 1000);
+  if (!in_pids_group ())
+    fprintf (stderr, "nova-lxc-init: the compute daemon did not apply the "
+             "pids limit within %d s; it applies it when it next starts\n",
+             PIDS_WAIT_S);
+}
+
+/* ---- 2. the cgroup namespace ------------------------------------------ */
 
 /* Undoes mountinfo's octal escapes in place. */
 static void
@@ -110,7 +157,7 @@ remount_cgroups (void)
   int n = 0;
 
   if (file == NULL)
-    die ("cannot read /proc/self/mountinfo");
+    die ("cannot read /proc/self/mountinfo", errno);
   while (fgets (line, sizeof line, file) != NULL)
     {
       /* ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER */
@@ -137,10 +184,7 @@ remount_cgroups (void)
         continue;
       if (n == MAX_HIERARCHIES || strlen (fields[4]) >= sizeof h->point ||
           strlen (super) >= sizeof h->options)
-        {
-          errno = E2BIG;
-          die ("too many or too long cgroup mounts");
-        }
+        die ("too many or too long cgroup mounts", E2BIG);
       h = &found[n++];
       strcpy (h->point, fields[4]);
       strcpy (h->type, type);
@@ -164,55 +208,127 @@ remount_cgroups (void)
   for (int i = 0; i < n; i++)
     {
       if (umount2 (found[i].point, MNT_DETACH) != 0)
-        die (found[i].point);
+        die (found[i].point, errno);
       if (mount (found[i].type, found[i].point, found[i].type,
                  (found[i].limits ? MS_RDONLY : 0) |
                  MS_NOSUID | MS_NODEV | MS_NOEXEC,
                  found[i].options[0] != '\0' ? found[i].options : NULL) != 0)
-        die (found[i].point);
+        die (found[i].point, errno);
     }
 }
+
+static void
+enter_cgroup_namespace (void)
+{
+  if (unshare (CLONE_NEWCGROUP) != 0)
+    die ("cannot make a cgroup namespace", errno);
+  remount_cgroups ();
+  /* The program keeps running from the detached mount. */
+  if (umount2 (SELF_DIR, MNT_DETACH) != 0)
+    die ("cannot detach " SELF_DIR, errno);
+}
+
+/* ---- 3. the keyring --------------------------------------------------- */
+
+static void
+join_session_keyring (void)
+{
+  /* A NULL name makes a new keyring, never joins an existing one. */
+  if (syscall (SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 &&
+      errno != ENOSYS)
+    die ("cannot join a session keyring of its own", errno);
+}
+
+/* ---- 4. the seccomp filter -------------------------------------------- */
+
+static void
+load_seccomp (void)
+{
+  scmp_filter_ctx ctx = seccomp_init (SCMP_ACT_ALLOW);
+  int rc;
+
+  if (ctx == NULL)
+    die ("cannot make a seccomp filter", ENOMEM);
+  /* The filter is loaded with CAP_SYS_ADMIN, so no_new_privs is not
+   * needed, and is left off for the instance's setuid programs. */
+  rc = seccomp_attr_set (ctx, SCMP_FLTATR_CTL_NNP, 0);
+  /* The other ABIs of the same CPU reach the same kernel. */
+  if (rc == 0 && seccomp_arch_native () == SCMP_ARCH_X86_64)
+    {
+      rc = seccomp_arch_add (ctx, SCMP_ARCH_X86);
+      if (rc == 0)
+        rc = seccomp_arch_add (ctx, SCMP_ARCH_X32);
+    }
+  for (size_t i = 0; rc == 0 && i < sizeof denied_calls / sizeof *denied_calls; i++)
+    {
+      int nr = seccomp_syscall_resolve_name (denied_calls[i]);
+
+      if (nr != __NR_SCMP_ERROR)
+        rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (ENOSYS), nr, 0);
+    }
+  if (rc == 0)
+    rc = seccomp_load (ctx);
+  seccomp_release (ctx);
+  if (rc != 0)
+    die ("cannot load the seccomp filter", -rc);
+}
+
+/* ---- 5. CAP_SYS_ADMIN ------------------------------------------------- */
 
 static void
 drop_sys_admin (void)
 {
   struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
   struct __user_cap_data_struct data[2];
-  unsigned mask = ~(1u << (CAP_SYS_ADMIN % 32));
+  unsigned int bit = CAP_SYS_ADMIN % 32;
+  unsigned int word = CAP_SYS_ADMIN / 32;
 
-  if (prctl (PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0) != 0)
-    die ("cannot drop CAP_SYS_ADMIN from the bounding set");
+  if (prctl (PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0) != 0 && errno != EINVAL)
+    die ("cannot drop CAP_SYS_ADMIN from the bounding set", errno);
+  if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, CAP_SYS_ADMIN, 0, 0) != 0 &&
+      errno != EINVAL)
+    die ("cannot drop CAP_SYS_ADMIN from the ambient set", errno);
   if (syscall (SYS_capget, &header, data) != 0)
-    die ("cannot read capabilities");
-  data[CAP_SYS_ADMIN / 32].effective &= mask;
-  data[CAP_SYS_ADMIN / 32].permitted &= mask;
-  data[CAP_SYS_ADMIN / 32].inheritable &= mask;
+    die ("cannot read its capabilities", errno);
+  data[word].effective &= ~(1u << bit);
+  data[word].permitted &= ~(1u << bit);
+  data[word].inheritable &= ~(1u << bit);
   if (syscall (SYS_capset, &header, data) != 0)
-    die ("cannot drop CAP_SYS_ADMIN");
+    die ("cannot drop CAP_SYS_ADMIN", errno);
+  /* Whatever happened above, never exec init while it could come back. */
+  if (prctl (PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) != 0)
+    die ("CAP_SYS_ADMIN is still in the bounding set", EPERM);
 }
 
 int
 main (int argc,
       char **argv)
 {
-  if (argc < 2 || argv[1][0] != '/')
+  int seccomp = 0;
+  int i;
+
+  for (i = 1; i < argc && strcmp (argv[i], "--") != 0; i++)
+    if (strcmp (argv[i], "--seccomp") == 0)
+      seccomp = 1;
+    else
+      {
+        fprintf (stderr, "nova-lxc-init: unknown option %s\n" USAGE, argv[i]);
+        return 1;
+      }
+  if (i + 1 >= argc || argv[i + 1][0] != '/')
     {
-      fprintf (stderr, "usage: nova-lxc-init /PATH/OF/INIT [ARG...]\n");
+      fprintf (stderr, USAGE "(INIT an absolute path)\n");
       return 1;
     }
-  for (int waited = 0; !in_pids_group () && waited < PIDS_WAIT_S * 100;
-       waited++)
-    usleep (10 * 1000);
-  if (!in_pids_group ())
-    fprintf (stderr, "nova-lxc-init: the compute daemon did not apply the "
-             "pids limit within %d s; it applies it when it next starts\n",
-             PIDS_WAIT_S);
-  if (unshare (CLONE_NEWCGROUP) != 0)
-    die ("cannot make a cgroup namespace");
-  remount_cgroups ();
-  if (umount2 (SELF_DIR, MNT_DETACH) != 0)
-    die ("cannot detach " SELF_DIR);
+  /* In this order: the pids group is found by its host path, which the
+   * cgroup namespace hides; the mounts and the keyring need calls the
+   * filter or the capability drop take away. */
+  wait_for_pids_group ();
+  enter_cgroup_namespace ();
+  join_session_keyring ();
+  if (seccomp)
+    load_seccomp ();
   drop_sys_admin ();
-  execv (argv[1], argv + 1);
-  die (argv[1]);
+  execv (argv[i + 1], argv + i + 1);
+  die (argv[i + 1], errno);
 }

@@ -1996,6 +1996,103 @@ test_images (Fixture *f,
                          "badMethod");
 }
 
+typedef struct {
+  Fixture *f;
+  const char *action;
+  guint status;
+  JsonNode *reply;
+} SnapshotCall;
+
+static gpointer
+snapshot_call (gpointer data)
+{
+  SnapshotCall *call = data;
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (call->f->socket);
+  g_autoptr(SoupSession) session =
+    soup_session_new_with_options ("remote-connectable", address, NULL);
+
+  call->status = nlx_test_call (session, "POST", call->action,
+                                "{\"createImage\": {\"name\": \"nlxtest-retry\"}}",
+                                &call->reply);
+  return NULL;
+}
+
+/* A client whose createImage answer was lost asks again: while the first
+ * runs, and once it is done.  Each answer is 409 saying, in the
+ * tenant's terms, which image of which server and what to do, and names
+ * nothing of the daemon's files. */
+static void
+test_snapshot_retry (Fixture *f,
+                     gconstpointer data)
+{
+  g_autofree char *server = nlx_test_create (f->session, "nlxtest-retry",
+                                             "test-image", NULL);
+  g_autofree char *action = g_strdup_printf ("/v2.1/servers/%s/action", server);
+  SnapshotCall call = { f, action };
+  g_autoptr(JsonNode) busy = NULL;
+  g_autoptr(JsonNode) other = NULL;
+  g_autoptr(JsonNode) done = NULL;
+  const char *message;
+  const char *image_id;
+  GThread *thread;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  nlx_test_wait_for_status (f->session, server, "ACTIVE");
+  thread = g_thread_new ("snapshot", snapshot_call, &call);
+  for (;;)
+    {
+      g_autoptr(JsonNode) shown = nlx_test_show (f->session, server);
+      JsonObject *object = nlx_test_object_at (shown, "server");
+
+      if (!json_object_get_null_member (object, "OS-EXT-STS:task_state") &&
+          g_strcmp0 (json_object_get_string_member (object,
+                                                    "OS-EXT-STS:task_state"),
+                     "image_snapshot") == 0)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (10 * 1000);
+    }
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", action,
+                                  "{\"createImage\": {\"name\": \"nlxtest-retry\"}}",
+                                  &busy), ==, 409);
+  nlx_test_assert_fault (busy, "conflictingRequest", 409);
+  assert_no_state_path (f, busy);
+  message = json_object_get_string_member (nlx_test_object_at (busy, "conflictingRequest"),
+                                           "message");
+  g_assert_nonnull (strstr (message, "still being snapshotted as image "
+                                     "“nlxtest-retry”"));
+  g_assert_nonnull (strstr (message, server));
+  g_assert_null (strstr (message, "task_state"));
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", action,
+                                  "{\"createImage\": {\"name\": \"nlxtest-other\"}}",
+                                  &other), ==, 409);
+  assert_no_state_path (f, other);
+  message = json_object_get_string_member (nlx_test_object_at (other, "conflictingRequest"),
+                                           "message");
+  g_assert_nonnull (strstr (message, "“nlxtest-retry”"));
+  g_assert_nonnull (strstr (message, "“nlxtest-other” again"));
+
+  g_thread_join (thread);
+  g_assert_cmpuint (call.status, ==, 202);
+  image_id = json_object_get_string_member (json_node_get_object (call.reply),
+                                            "image_id");
+  g_assert_cmpint (nlx_test_call (f->session, "POST", action,
+                                  "{\"createImage\": {\"name\": \"nlxtest-retry\"}}",
+                                  &done), ==, 409);
+  nlx_test_assert_fault (done, "conflictingRequest", 409);
+  assert_no_state_path (f, done);
+  message = json_object_get_string_member (nlx_test_object_at (done, "conflictingRequest"),
+                                           "message");
+  g_assert_nonnull (strstr (message, "already a snapshot of server"));
+  g_assert_nonnull (strstr (message, image_id));
+  g_assert_nonnull (strstr (message, server));
+
+  json_node_unref (call.reply);
+  nlx_test_delete_and_wait (f->session, server);
+}
+
 /* Snapshots and rebuilds through the API, with Nova's shapes and
  * refusals; what they do to real roots is tests/functional/test-compute's. */
 static void
@@ -3024,6 +3121,9 @@ main (int argc,
   ADD ("/nlx/api/servers/bdm-boot-index", test_bdm_boot_index, NULL);
   ADD ("/nlx/api/images", test_images, NULL);
   ADD ("/nlx/api/servers/snapshot-rebuild", test_snapshot_rebuild, NULL);
+  /* The snapshot takes long enough to be asked for again meanwhile. */
+  ADD ("/nlx/api/servers/snapshot-retry", test_snapshot_retry,
+       "[fake]\ndelay_ms = 1500\n");
   ADD ("/nlx/api/input/malformed-json", test_malformed_json, NULL);
   ADD ("/nlx/api/input/bad-text", test_bad_text, NULL);
   ADD ("/nlx/api/input/bad-numbers", test_bad_numbers, NULL);

@@ -21,6 +21,8 @@ test_defaults (void)
 
   /* Nova's classic flavors when the file declares none. */
   tiny = nlx_config_find_flavor (config, "m1.tiny");
+  /* The seccomp filter is on unless a flavor says otherwise. */
+  g_assert_false (tiny->seccomp_unconfined);
   g_assert_nonnull (tiny);
   g_assert_cmpuint (tiny->vcpus, ==, 1);
   g_assert_cmpuint (tiny->memory_mb, ==, 512);
@@ -51,6 +53,7 @@ test_full (void)
     "root_gb = 0\n"
     "pids = 300\n"
     "cpu_shares = 4096\n"
+    "seccomp = unconfined\n"
     "[image busybox]\n"
     "path = /srv/images/busybox.tar.gz\n"
     "os_shutdown_signal = SIGUSR2\n", &error);
@@ -68,6 +71,7 @@ test_full (void)
   g_assert_cmpuint (flavor->memory_mb, ==, 16384);
   g_assert_cmpuint (flavor->pids, ==, 300);
   g_assert_cmpuint (flavor->cpu_shares, ==, 4096);
+  g_assert_true (flavor->seccomp_unconfined);
   g_assert_null (nlx_config_find_flavor (config, "m1.tiny"));
 
   image = nlx_config_find_image (config, "busybox");
@@ -97,6 +101,8 @@ test_invalid (void)
       "[flavor m1.x] pids must be a whole number from 1 to 4194304" },
     { "[flavor m1.x]\nvcpus = 1\nmemory_mb = 64\nroot_gb = 0\ncpu_shares = 1\n",
       "[flavor m1.x] cpu_shares must be a whole number from 2 to 262144" },
+    { "[flavor m1.x]\nvcpus = 1\nmemory_mb = 64\nroot_gb = 0\nseccomp = off\n",
+      "[flavor m1.x] seccomp must be default or unconfined, got “off”" },
     { "[image busybox]\npath = busybox.tar\n", "[image busybox] path must be the absolute" },
     { "[image busybox]\n", "[image busybox] path must be the absolute" },
   };

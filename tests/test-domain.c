@@ -2,11 +2,12 @@
  *
  * Each tests/data/domain/CASE.json holds {"instance": {...}, "root": DIR,
  * "init": PATH, "shutdown_signal": NAME, "disks": [DEVICE], "root_image":
- * DIR, "idmap": MAP, "pids": N, "cpuset": CPUS, "init_dir": DIR} (all but
+ * DIR, "idmap": MAP, "pids": N, "cpuset": CPUS, "sandbox": DIR} (all but
  * the first two optional; pids and cpuset are the driver's resolved
- * limits, init_dir where nova-lxc-init is; disks are the host devices
- * of instance.volumes, root_image the tree under an overlay root, idmap
- * the uid and gid map, none meaning a privileged instance); the XML
+ * limits; disks are the host devices of instance.volumes, root_image the
+ * tree under an overlay root, idmap the uid and gid map, none meaning a
+ * privileged instance, sandbox nova-lxc-init's directory, whose seccomp
+ * filter follows the flavor's "seccomp"); the XML
  * built from it must equal CASE.xml byte for byte and be valid against
  * libvirt's domain.rng.  NLX_TEST_REGENERATE=1 rewrites the .xml files. */
 #include "config.h"
@@ -41,7 +42,7 @@ build_case (const char *json_path)
   g_autofree char *root_image = NULL;
   g_autofree char *idmap_text = NULL;
   g_autofree char *cpuset = NULL;
-  g_autofree char *init_dir = NULL;
+  g_autofree char *sandbox = NULL;
   g_autoptr(GArray) idmap = NULL;
   g_autoptr(GPtrArray) disks = g_ptr_array_new ();
   NlxLxcDomainSpec spec = { 0 };
@@ -62,8 +63,6 @@ build_case (const char *json_path)
   spec.root_image = root_image;
   cpuset = optional_string (object, "cpuset");
   spec.cpuset = cpuset;
-  init_dir = optional_string (object, "init_dir");
-  spec.init_dir = init_dir;
   if (json_object_has_member (object, "pids"))
     spec.pids = (guint) json_object_get_int_member (object, "pids");
   idmap_text = optional_string (object, "idmap");
@@ -88,6 +87,9 @@ build_case (const char *json_path)
   spec.root_dir = root;
   spec.init_path = init;
   spec.shutdown_signal = signal;
+  sandbox = optional_string (object, "sandbox");
+  spec.sandbox_dir = sandbox;
+  spec.seccomp = !instance->flavor.seccomp_unconfined;
   xml = nlx_lxc_domain_build (&spec, &error);
   g_assert_no_error (error);
   return xml;
@@ -169,6 +171,14 @@ test_relative_paths (void)
   g_assert_null (xml);
   g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "os_init_path"));
+  g_clear_error (&error);
+
+  spec.init_path = NULL;
+  spec.sandbox_dir = "usr/lib/nova-lxc/sandbox";
+  xml = nlx_lxc_domain_build (&spec, &error);
+  g_assert_null (xml);
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "sandbox directory"));
 }
 
 int

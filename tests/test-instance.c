@@ -8,7 +8,7 @@
   "{\"uuid\": \"0B7E1F0E-5B8A-4C8E-9D1E-2F3A4B5C6D7E\"," \
   " \"name\": \"web-1 \\u00e9t\\u00e9\"," \
   " \"flavor\": {\"name\": \"m1.small\", \"vcpus\": 2, \"memory_mb\": 2048," \
-  "              \"root_gb\": 20}," \
+  "              \"root_gb\": 20, \"seccomp\": \"unconfined\"}," \
   " \"image_ref\": \"debian-12\", \"user_id\": \"alice\"," \
   " \"project_id\": \"demo\"," \
   " \"metadata\": {\"role\": \"web\", \"tier\": \"front\"}," \
@@ -32,6 +32,7 @@ test_round_trip (void)
   g_assert_cmpuint (instance->flavor.vcpus, ==, 2);
   g_assert_cmpuint (instance->flavor.memory_mb, ==, 2048);
   g_assert_cmpuint (instance->flavor.root_gb, ==, 20);
+  g_assert_true (instance->flavor.seccomp_unconfined);
   g_assert_cmpstr (instance->image_ref, ==, "debian-12");
   g_assert_cmpstr (instance->user_id, ==, "alice");
   g_assert_cmpstr (instance->project_id, ==, "demo");
@@ -110,6 +111,14 @@ test_bad_fields (void)
     { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
       " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memroy_mb\": 64}}",
       "Unknown field “flavor.memroy_mb”" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memory_mb\": 64,"
+      " \"root_gb\": 0, \"seccomp\": \"off\"}}",
+      "“flavor.seccomp” must be “default” or “unconfined”" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memory_mb\": 64,"
+      " \"root_gb\": 0, \"seccomp\": false}}",
+      "“flavor.seccomp” must be “default” or “unconfined”" },
     { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
       " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memory_mb\": 64,"
       " \"root_gb\": 0}}", "“image_ref” is missing" },

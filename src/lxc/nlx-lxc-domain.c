@@ -413,28 +413,49 @@ add_interface (xmlNodePtr devices,
  * libvirt drops itself: no modules, raw I/O, clock or device nodes, and no
  * mounts (a privileged instance has no user namespace to stop them), so
  * that only the daemon's checked mounts ever put a filesystem in front of
- * the kernel.  Not sys_boot: libvirt keeps it whatever the XML says, so
- * that init can reboot the container, and in a pid namespace of its own
- * reboot(2) only ends that namespace. */
+ * the kernel; no reading of files by handle (open_by_handle_at, the
+ * "shocker" escape) or past directory permissions, and no kernel log or
+ * kernel addresses (dmesg, /proc/kallsyms), which a privileged instance
+ * would otherwise share with the host.  CAP_SYS_ADMIN is dropped by
+ * nova-lxc-init when it runs (it needs it to load the seccomp filter
+ * without no_new_privs), else here.  Not sys_boot: libvirt keeps it
+ * whatever the XML says, so that init can reboot the container, and in a
+ * pid namespace of its own reboot(2) only ends that namespace. */
 static void
 add_dropped_capabilities (xmlNodePtr features,
-                          gboolean keep_sys_admin)
+                          gboolean sandboxed)
 {
   static const char * const dropped[] = {
-    "mknod", "sys_admin", "sys_module", "sys_rawio", "sys_time",
+    "dac_read_search", "mknod", "sys_admin", "sys_module", "sys_rawio",
+    "sys_time", "syslog",
   };
   xmlNodePtr node = xmlNewChild (features, NULL, BAD_CAST "capabilities", NULL);
 
   add_prop (node, "policy", "default");
   for (gsize i = 0; i < G_N_ELEMENTS (dropped); i++)
-    {
-      /* nova-lxc-init needs it for its cgroup namespace and drops it
-       * before the image's init runs. */
-      if (keep_sys_admin && g_str_equal (dropped[i], "sys_admin"))
-        continue;
+    if (!sandboxed || !g_str_equal (dropped[i], "sys_admin"))
       add_prop (xmlNewChild (node, NULL, BAD_CAST dropped[i], NULL), "state",
                 "off");
+}
+
+/* nova-lxc-init runs first, from a read-only mount, and execs init with
+ * init's own path as argv[0]. */
+static void
+add_init (xmlNodePtr os,
+          const NlxLxcDomainSpec *spec,
+          const char *init)
+{
+  if (spec->sandbox_dir == NULL)
+    {
+      add_text (os, NULL, "init", init);
+      return;
     }
+  add_text (os, NULL, "init",
+            NLX_LXC_SANDBOX_MOUNT "/" NLX_LXC_SANDBOX_PROGRAM);
+  if (spec->seccomp)
+    add_text (os, NULL, "initarg", "--seccomp");
+  add_text (os, NULL, "initarg", "--");
+  add_text (os, NULL, "initarg", init);
 }
 
 /* A tmpfs libvirt mounts inside the container (mode 1777, nosuid,
@@ -510,11 +531,11 @@ add_cputune (xmlNodePtr domain,
  * The domain is an LXC container with its own user namespace (unless
  * the spec has no id maps: a privileged instance) and network namespace
  * (a veth on the instance's bridge, or loopback only), dangerous
- * capabilities dropped, read-only disks for attached volumes, one PTY
- * console, the root tree mounted at / and Nova's metadata.  With an
- * init_dir, nova-lxc-init runs first (see src/nova-lxc-init.c).  Its CPU time
- * is capped at its vcpus (see add_cputune()).  Every string from the user
- * is escaped.
+ * capabilities dropped, nova-lxc-init in front of init when the spec has
+ * a sandbox directory (see src/nova-lxc-init.c), read-only disks for
+ * attached volumes, one PTY console, the root tree mounted at / and
+ * Nova's metadata.  Its CPU time is capped at its vcpus (see
+ * add_cputune()).  Every string from the user is escaped.
  *
  * Returns: (transfer full): the domain XML, or %NULL if a path is relative
  */
@@ -532,18 +553,18 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
   guint64 memory_kib;
   char *result;
 
-  if (spec->init_dir != NULL && !g_path_is_absolute (spec->init_dir))
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("The directory of %s must be an absolute path, got “%s”"),
-                   NLX_LXC_INIT_NAME, spec->init_dir);
-      return NULL;
-    }
   if (spec->root_dir == NULL || !g_path_is_absolute (spec->root_dir))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("The root filesystem must be an absolute path, got “%s”"),
                    spec->root_dir ? spec->root_dir : "");
+      return NULL;
+    }
+  if (spec->sandbox_dir != NULL && !g_path_is_absolute (spec->sandbox_dir))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("The sandbox directory must be an absolute path, got "
+                     "“%s”"), spec->sandbox_dir);
       return NULL;
     }
   if (!g_path_is_absolute (init))
@@ -583,13 +604,7 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
 
   node = xmlNewChild (domain, NULL, BAD_CAST "os", NULL);
   add_text (node, NULL, "type", "exe");
-  if (spec->init_dir != NULL)
-    {
-      add_text (node, NULL, "init", NLX_LXC_INIT_DIR "/" NLX_LXC_INIT_NAME);
-      add_text (node, NULL, "initarg", init);
-    }
-  else
-    add_text (node, NULL, "init", init);
+  add_init (node, spec, init);
 
   if (spec->uid_map != NULL)
     {
@@ -600,7 +615,7 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
 
   node = xmlNewChild (domain, NULL, BAD_CAST "features", NULL);
   xmlNewChild (node, NULL, BAD_CAST "privnet", NULL);
-  add_dropped_capabilities (node, spec->init_dir != NULL);
+  add_dropped_capabilities (node, spec->sandbox_dir != NULL);
 
   node = xmlNewChild (domain, NULL, BAD_CAST "clock", NULL);
   add_prop (node, "offset", "utc");
@@ -623,15 +638,15 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
   add_ram_filesystem (devices, "/run", MAX (memory_kib / 10, 8192));
   add_ram_filesystem (devices, "/run/lock", 5120);
   add_ram_filesystem (devices, "/dev/shm", memory_kib / 2);
-  if (spec->init_dir != NULL)
+  if (spec->sandbox_dir != NULL)
     {
       node = xmlNewChild (devices, NULL, BAD_CAST "filesystem", NULL);
       add_prop (node, "type", "mount");
       add_prop (node, "accessmode", "passthrough");
       child = xmlNewChild (node, NULL, BAD_CAST "source", NULL);
-      add_prop (child, "dir", spec->init_dir);
+      add_prop (child, "dir", spec->sandbox_dir);
       child = xmlNewChild (node, NULL, BAD_CAST "target", NULL);
-      add_prop (child, "dir", NLX_LXC_INIT_DIR);
+      add_prop (child, "dir", NLX_LXC_SANDBOX_MOUNT);
       xmlNewChild (node, NULL, BAD_CAST "readonly", NULL);
     }
 

@@ -12,10 +12,13 @@ G_BEGIN_DECLS
 #define NLX_LXC_XMLNS_PREFIX "nlx"
 
 #define NLX_LXC_DEFAULT_INIT "/sbin/init"
-/* nova-lxc-init, the container's first process, in the directory the
- * domain mounts read-only at NLX_LXC_INIT_DIR inside it. */
-#define NLX_LXC_INIT_NAME "nova-lxc-init"
-#define NLX_LXC_INIT_DIR "/.nova-lxc"
+
+/* Where the sandbox directory (nova-lxc-init alone) is mounted read-only
+ * inside every instance: in the container's own /dev tmpfs, which libvirt
+ * sets up before the domain's other mounts, so that nothing is written
+ * into the instance's root. */
+#define NLX_LXC_SANDBOX_MOUNT "/dev/.nova-lxc"
+#define NLX_LXC_SANDBOX_PROGRAM "nova-lxc-init"
 
 /**
  * NlxLxcMetadata:
@@ -72,10 +75,13 @@ char *nlx_lxc_veth_name (const char *uuid);
  * @pids: the pids limit to keep in the metadata; 0 for none
  * @cpuset: (nullable): the host CPUs the instance may run on, in
  *   libvirt's cpuset syntax ("0-3,^2"); %NULL for all
- * @init_dir: (nullable): absolute host path of a directory holding
- *   %NLX_LXC_INIT_NAME, which then runs first and executes @init_path
- *   (it gives the container its cgroup namespace and keeps
- *   CAP_SYS_ADMIN for that alone); %NULL runs @init_path directly
+ * @sandbox_dir: (nullable): absolute host path of the directory holding
+ *   %NLX_LXC_SANDBOX_PROGRAM, which then runs first (it waits for the
+ *   pids group, gives the container its cgroup namespace, a session
+ *   keyring of its own and the seccomp filter, drops CAP_SYS_ADMIN) and
+ *   execs init; %NULL runs init directly, with CAP_SYS_ADMIN dropped by
+ *   libvirt
+ * @seccomp: with @sandbox_dir, load the default seccomp filter
  */
 typedef struct {
   const NlxInstance *instance;
@@ -88,7 +94,8 @@ typedef struct {
   GArray *gid_map;
   guint pids;
   const char *cpuset;
-  const char *init_dir;
+  const char *sandbox_dir;
+  gboolean seccomp;
 } NlxLxcDomainSpec;
 
 /* The CFS period libvirt and the kernel default to, in microseconds: a

@@ -22,9 +22,11 @@
 #include <glib-unix.h>
 #include <gmodule.h>
 #include <libvirt/libvirt.h>
+#include <libvirt/libvirt-lxc.h>
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include "nlx-archive.h"
@@ -48,6 +50,12 @@
 /* Nova's [libvirt] wait_soft_reboot_seconds */
 #define DEFAULT_SOFT_REBOOT_TIMEOUT_S 120
 #define INIT_START_TIMEOUT_US (30 * G_USEC_PER_SEC)
+/* How long a start waits for libvirt to learn the pid of the new init
+ * (see wait_init_known()), then after starting it once more, and a volume
+ * change before it answers 409. */
+#define INIT_KNOWN_TIMEOUT_US (10 * G_USEC_PER_SEC)
+#define INIT_KNOWN_RETRY_TIMEOUT_US (20 * G_USEC_PER_SEC)
+#define INIT_KNOWN_VOLUME_TIMEOUT_US (10 * G_USEC_PER_SEC)
 #define POLL_INTERVAL_US (20 * 1000)
 
 /* How often the console thread looks for running instances whose PTY it
@@ -90,6 +98,8 @@ struct _NlxDriverState {
   guint pids_limit;
   guint pids_host_max;
   char *cpuset;
+  /* The directory holding nova-lxc-init, mounted into every instance */
+  char *sandbox_dir;
 
   /* The connection is replaced when libvirtd restarts, so operations take
    * their own reference through connection(). */
@@ -449,6 +459,51 @@ init_pid (virDomainPtr dom)
   return pid > 0 && pid <= G_MAXINT ? (pid_t) pid : 0;
 }
 
+/* Whether libvirt knows @init as @dom's init.  libvirt attaches and
+ * detaches disks in the mount namespace of the init pid it keeps, which
+ * the domain's libvirt_lxc controller reports over its monitor a moment
+ * after init runs (seconds, under load): until then it is 0 for a domain
+ * started for the first time (attach and detach fail with "Cannot attach
+ * disk until init PID is known"), or the pid of the previous boot's init,
+ * now gone, after a restart (they fail with "Kernel does not provide
+ * mount namespace").  virDomainLxcOpenNamespace() hands back the
+ * namespaces of the init libvirt knows: it knows @init once their mount
+ * namespace is @init's.  1 yes, 0 not yet, -1 libvirt failed (@error). */
+static int
+libvirt_knows_init (virDomainPtr dom,
+                    pid_t init,
+                    GError **error)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/ns/mnt", (int) init);
+  int *fds = NULL;
+  struct stat want;
+  int known = 0;
+  int n;
+
+  if (init <= 0 || stat (path, &want) < 0)
+    return 0;
+  n = virDomainLxcOpenNamespace (dom, &fds, 0);
+  if (n < 0)
+    {
+      /* "Init pid is not yet available" */
+      if (nlx_lxc_error_last_is (VIR_ERR_OPERATION_INVALID))
+        return 0;
+      nlx_lxc_error_from_libvirt (error);
+      return -1;
+    }
+  for (int i = 0; i < n; i++)
+    {
+      struct stat st;
+
+      if (fstat (fds[i], &st) == 0 && st.st_dev == want.st_dev &&
+          st.st_ino == want.st_ino)
+        known = 1;
+      close (fds[i]);
+    }
+  free (fds);
+  return known;
+}
+
 static void watch_init (NlxDriverState *state,
                         virDomainPtr dom,
                         const char *uuid,
@@ -526,10 +581,10 @@ wait_for_image_init (virDomainPtr dom,
                        _("Instance %s stopped while starting: %s or its "
                          "init program failed. See its console log and "
                          "/var/log/libvirt/lxc/%s.log"),
-                       uuid, NLX_LXC_INIT_NAME, virDomainGetName (dom));
+                       uuid, NLX_LXC_SANDBOX_PROGRAM, virDomainGetName (dom));
           return FALSE;
         }
-      if (exe != NULL && !g_str_has_suffix (exe, "/" NLX_LXC_INIT_NAME))
+      if (exe != NULL && !g_str_has_suffix (exe, "/" NLX_LXC_SANDBOX_PROGRAM))
         return TRUE;
       g_usleep (POLL_INTERVAL_US);
     }
@@ -1254,6 +1309,32 @@ change_disk (virDomainPtr dom,
   if (rc < 0)
     {
       nlx_lxc_error_from_libvirt (error);
+      /* The container restarted (its own reboot) since the caller
+       * checked, and libvirt does not know the new init yet: a race the
+       * caller can retry, not a failure (see libvirt_knows_init()). */
+      if ((flags & VIR_DOMAIN_AFFECT_LIVE) && virDomainIsActive (dom) == 1 &&
+          libvirt_knows_init (dom, init_pid (dom), NULL) == 0)
+        {
+          g_autoptr(GError) cause = g_steal_pointer (error);
+          char uuid[VIR_UUID_STRING_BUFLEN] = "";
+
+          virDomainGetUUIDString (dom, uuid);
+          if (attach)
+            g_set_error (error, NLX_DRIVER_ERROR,
+                         NLX_DRIVER_ERROR_INVALID_STATE,
+                         _("Instance %s has just restarted and libvirt does "
+                           "not know its new init yet, so %s cannot be "
+                           "attached now; retry in a few seconds (libvirt "
+                           "said: %s)"), uuid, device, cause->message);
+          else
+            g_set_error (error, NLX_DRIVER_ERROR,
+                         NLX_DRIVER_ERROR_INVALID_STATE,
+                         _("Instance %s has just restarted and libvirt does "
+                           "not know its new init yet, so %s cannot be "
+                           "detached now; retry in a few seconds (libvirt "
+                           "said: %s)"), uuid, device, cause->message);
+          return FALSE;
+        }
       g_prefix_error (error, attach ? _("Cannot attach %s to domain %s: ")
                                     : _("Cannot detach %s from domain %s: "),
                       device, virDomainGetName (dom));
@@ -1277,7 +1358,9 @@ prepare_volumes (NlxDriverState *state,
 
   const NlxLxcIdmap *idmap = metadata->privileged ? NULL : &state->idmap;
 
-  if (!nlx_lxc_disk_mount (uuid, dir, error))
+  /* At every start, so directories of an older version close too. */
+  if (!nlx_lxc_instance_dir_make (dir, idmap, error) ||
+      !nlx_lxc_disk_mount (uuid, dir, error))
     return FALSE;
   if (metadata->root_volume != NULL)
     root = nlx_lxc_volume_mount_root (state->volumes, uuid,
@@ -1370,6 +1453,79 @@ mount_volumes (NlxDriverState *state,
   return TRUE;
 }
 
+/* Waits up to @timeout_us for libvirt to know the init of running
+ * domain *@dom (libvirt_knows_init()), so that its disks can be attached
+ * and detached.  A libvirtd restart meanwhile is waited out: the domain
+ * is looked up again on the new connection.  Fails with @code, saying
+ * what to do, when the time runs out or the domain stops. */
+static gboolean
+wait_init_known (NlxDriverState *state,
+                 virDomainPtr *dom,
+                 const char *uuid,
+                 gint64 timeout_us,
+                 NlxDriverError code,
+                 GError **error)
+{
+  gint64 start = g_get_monotonic_time ();
+  gint64 deadline = start + timeout_us;
+  g_autoptr(GError) last = NULL;
+
+  for (;;)
+    {
+      int active = is_active (state, dom, uuid);
+      int known;
+
+      if (active == 0)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, code,
+                       _("Instance %s stopped while starting: its init "
+                         "program exited. See /var/log/libvirt/lxc/%s.log "
+                         "and the console log"),
+                       uuid, virDomainGetName (*dom));
+          return FALSE;
+        }
+      g_clear_error (&last);
+      if (active < 0)
+        {
+          /* libvirtd restarting: the outcome is for the next look. */
+          g_set_error (&last, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_UNAVAILABLE,
+                       _("libvirt does not answer"));
+          known = -1;
+        }
+      else
+        known = libvirt_knows_init (*dom, init_pid (*dom), &last);
+      if (known == 1)
+        {
+          gint64 waited = g_get_monotonic_time () - start;
+
+          if (waited > 100 * 1000)
+            g_debug ("Instance %s: libvirt knew its init after %" G_GINT64_FORMAT
+                     " ms", uuid, waited / 1000);
+          return TRUE;
+        }
+      if (g_get_monotonic_time () >= deadline)
+        break;
+      g_usleep (5 * 1000);
+    }
+  if (last != NULL && g_error_matches (last, NLX_DRIVER_ERROR,
+                                       NLX_DRIVER_ERROR_UNAVAILABLE))
+    {
+      g_prefix_error (&last, _("Cannot tell whether libvirt knows the init "
+                               "of instance %s: "), uuid);
+      g_propagate_error (error, g_steal_pointer (&last));
+      return FALSE;
+    }
+  g_set_error (error, NLX_DRIVER_ERROR, code,
+               _("Instance %s is still starting: libvirt has not learnt the "
+                 "pid of its init within %d s, and cannot attach or detach "
+                 "its volumes until it has; retry in a few seconds (if it "
+                 "persists, see /var/log/libvirt/lxc/%s.log)%s%s"),
+               uuid, (int) (timeout_us / G_USEC_PER_SEC),
+               virDomainGetName (*dom), last ? ": " : "",
+               last ? last->message : "");
+  return FALSE;
+}
+
 /* Records that @uuid's init failed to boot when nothing read its console:
  * the container was gone before its PTY could be opened. */
 static void
@@ -1445,6 +1601,7 @@ start_instance (NlxDriverState *state,
                 GError **error)
 {
   g_autoptr(NlxLxcMetadata) metadata = read_metadata (dom, error);
+  g_autoptr(virDomain) handle = NULL;
   g_autoptr(GError) local_error = NULL;
   gboolean started = FALSE;
   gboolean held = FALSE;
@@ -1462,12 +1619,39 @@ start_instance (NlxDriverState *state,
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
-  if (local_error == NULL &&
-      apply_limits (state, dom, uuid, metadata, &local_error) &&
-      wait_for_image_init (dom, uuid, &local_error) &&
-      mount_volumes (state, dom, uuid, metadata, &local_error))
-    return TRUE;
-  if (virDomainIsActive (dom) == 0)
+  /* Done only once libvirt can attach and detach disks: the API shows
+   * the instance ACTIVE from then on. */
+  handle = dom;
+  virDomainRef (handle);
+  for (guint attempt = 0; local_error == NULL; attempt++)
+    {
+      if (!apply_limits (state, dom, uuid, metadata, &local_error) ||
+          !wait_for_image_init (dom, uuid, &local_error) ||
+          !mount_volumes (state, dom, uuid, metadata, &local_error))
+        break;
+      if (wait_init_known (state, &handle, uuid,
+                           attempt == 0 ? INIT_KNOWN_TIMEOUT_US
+                                        : INIT_KNOWN_RETRY_TIMEOUT_US,
+                           NLX_DRIVER_ERROR_FAILED, &local_error))
+        return TRUE;
+      if (attempt > 0 ||
+          g_error_matches (local_error, NLX_DRIVER_ERROR,
+                           NLX_DRIVER_ERROR_UNAVAILABLE) ||
+          is_active (state, &handle, uuid) != 1)
+        break;
+      /* Seen under bench-soak: libvirtd closed its monitor connection to
+       * the new controller as it started (the controller logs "End of
+       * file while reading data"), so the init pid never reached it and
+       * never would.  A second start gets a new controller. */
+      g_warning ("Instance %s: libvirt did not learn the pid of its new "
+                 "init within %d s; starting it again", uuid,
+                 (int) (INIT_KNOWN_TIMEOUT_US / G_USEC_PER_SEC));
+      g_clear_error (&local_error);
+      stop_now (state, dom, uuid, NULL);
+      if (!start_domain (state, dom, uuid, &started, &held, &local_error))
+        break;
+    }
+  if (started && virDomainIsActive (dom) == 0)
     {
       /* Its init (or nova-lxc-init) exited or could not run: the
        * instance was started and stopped by failing to boot, which is no
@@ -1480,14 +1664,17 @@ start_instance (NlxDriverState *state,
         record_lost_boot (state, dom, uuid);
       return TRUE;
     }
-  stop_now (state, dom, uuid, NULL);
+  /* libvirtd gone: how the start ended is for the next look to say. */
+  if (!g_error_matches (local_error, NLX_DRIVER_ERROR,
+                        NLX_DRIVER_ERROR_UNAVAILABLE))
+    stop_now (state, dom, uuid, NULL);
   g_propagate_error (error, g_steal_pointer (&local_error));
   return FALSE;
 }
 
 /* The remount worker: applies @uuid's pids limit to, and mounts its
- * volumes in, the new container its init's reboot made.  The domain is looked up again, since a handle's
- * id (the controller's pid) is the one from lookup time, and the mounts
+ * volumes in, the new container its init's reboot made.  The domain is
+ * looked up again, since a handle's id (the controller's pid) is the one from lookup time, and the mounts
  * go into the mount namespace of the new controller's child, the new
  * init, once it has exec'd (before that the container's root is not
  * set up, and a mount made there would be lost).  A volume that cannot
@@ -1504,6 +1691,7 @@ remount (gpointer data,
   g_autoptr(virDomain) dom = NULL;
   g_autoptr(NlxLxcMetadata) metadata = NULL;
 
+  /* Only this daemon's instances get here (on_reboot() asks is_mine()). */
   if (state->remount_closed)
     return;
   dom = lookup (state, uuid, &error);
@@ -1567,6 +1755,46 @@ check_searchable (const char *path,
       g_free (dir);
       dir = parent;
     }
+}
+
+/* nova-lxc-init's directory: the build tree's when the running program
+ * lives there (as for driver plugins: tests use what was just built, an
+ * installed program never does), else the installed one.  It is mounted
+ * into every instance, and what it holds runs first in each, so it must
+ * be root's and writable by root only. */
+static char *
+find_sandbox_dir (GError **error)
+{
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *dir = NULL;
+  g_autofree char *program = NULL;
+  GStatBuf dir_st, program_st;
+
+  if (exe != NULL && g_str_has_prefix (exe, NLX_ABS_TOP_BUILDDIR "/"))
+    dir = g_strdup (NLX_ABS_TOP_BUILDDIR "/src/sandbox");
+  else
+    dir = g_strdup (NLX_SANDBOX_DIR);
+  program = g_build_filename (dir, NLX_LXC_SANDBOX_PROGRAM, NULL);
+  if (g_lstat (dir, &dir_st) != 0 || !S_ISDIR (dir_st.st_mode) ||
+      g_lstat (program, &program_st) != 0 || !S_ISREG (program_st.st_mode) ||
+      !(program_st.st_mode & S_IXOTH))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Instances cannot be sandboxed: %s is missing or not an "
+                     "executable file; reinstall nova-lxc"), program);
+      return NULL;
+    }
+  if (dir_st.st_uid != 0 || program_st.st_uid != 0 ||
+      (dir_st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+      (program_st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Instances cannot be sandboxed: %s and %s must be "
+                     "owned by root and writable by root only, since every "
+                     "instance runs it first"), dir, program);
+      return NULL;
+    }
+  return g_steal_pointer (&dir);
 }
 
 /* ---- the driver ------------------------------------------------------- */
@@ -1684,6 +1912,7 @@ lxc_init_host (GKeyFile *config,
   g_autofree char *cpuset = nlx_config_get_string (config, "compute",
                                                    "cpu_shared_set", NULL);
   gboolean host_access = FALSE;
+  g_autofree char *sandbox_dir = NULL;
   const char *type;
   NlxDriverState *state;
 
@@ -1744,6 +1973,9 @@ lxc_init_host (GKeyFile *config,
   if (!check_searchable (real_path, idmap.root_uid, error) ||
       !nlx_lxc_cgroup_init_pids (pids_host_max, error))
     return NULL;
+  sandbox_dir = find_sandbox_dir (error);
+  if (sandbox_dir == NULL)
+    return NULL;
   idmap.userns_fd = nlx_userns_open (uid_map, gid_map, error);
   if (idmap.userns_fd < 0)
     return NULL;
@@ -1787,6 +2019,7 @@ lxc_init_host (GKeyFile *config,
   state->lifecycle_callback = -1;
   virConnectRegisterCloseCallback (state->conn, on_close, state, NULL);
   state->instances_path = g_steal_pointer (&real_path);
+  state->sandbox_dir = g_steal_pointer (&sandbox_dir);
   state->volumes = g_steal_pointer (&volumes);
   state->uid_map = g_steal_pointer (&uid_map);
   state->gid_map = g_steal_pointer (&gid_map);
@@ -1838,6 +2071,7 @@ lxc_cleanup_host (NlxDriverState *state)
   g_free (state->uri);
   g_free (state->instances_path);
   g_free (state->cpuset);
+  g_free (state->sandbox_dir);
   nlx_volume_settings_free (state->volumes);
   g_array_unref (state->uid_map);
   g_array_unref (state->gid_map);
@@ -2221,62 +2455,6 @@ root_image (const char *dir,
   return g_steal_pointer (&tree);
 }
 
-static char *
-init_helper_path (void)
-{
-  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
-
-  /* Uninstalled, the daemon runs the one it was built with. */
-  if (exe != NULL && g_str_has_prefix (exe, NLX_ABS_TOP_BUILDDIR "/"))
-    return g_strdup (NLX_ABS_TOP_BUILDDIR "/src/" NLX_LXC_INIT_NAME);
-  return g_strdup (NLX_HELPER_DIR "/" NLX_LXC_INIT_NAME);
-}
-
-/* A copy of nova-lxc-init in the instance's directory, which the
- * container's root (an unprivileged host uid) can reach as it reaches
- * rootfs, and which holds nothing else: the domain mounts the directory
- * into the container. */
-static char *
-install_init (NlxDriverState *state,
-              const char *uuid,
-              GError **error)
-{
-  g_autofree char *helper = init_helper_path ();
-  g_autofree char *dir = g_build_filename (state->instances_path, uuid,
-                                           "init", NULL);
-  g_autofree char *path = g_build_filename (dir, NLX_LXC_INIT_NAME, NULL);
-  g_autofree char *contents = NULL;
-  gsize length;
-  g_autoptr(GError) local_error = NULL;
-
-  if (!g_file_get_contents (helper, &contents, &length, &local_error))
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot read %s, which every instance runs first: %s; "
-                     "reinstall nova-lxc"), helper, local_error->message);
-      return NULL;
-    }
-  if (g_mkdir (dir, 0755) != 0 && errno != EEXIST)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot create directory %s: %s"), dir,
-                   g_strerror (saved_errno));
-      return NULL;
-    }
-  if (!nlx_file_set_contents_full (path, contents, length,
-                                   G_FILE_SET_CONTENTS_CONSISTENT, 0555,
-                                   &local_error))
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot install %s for instance %s: %s"),
-                   NLX_LXC_INIT_NAME, uuid, local_error->message);
-      return NULL;
-    }
-  return g_steal_pointer (&dir);
-}
-
 /* Everything an instance holds on the host but its domain: root mounts,
  * loop devices and its directory. */
 static gboolean
@@ -2315,9 +2493,11 @@ spawn_root (NlxDriverState *state,
   g_autofree char *root = NULL;
   g_autofree char *what = NULL;
 
-  /* The writable layer's own filesystem comes first: the overlay's
-   * upper directory is made on it. */
-  if ((instance->flavor.root_gb > 0 &&
+  /* Closed before anything of the instance is written into it; then
+   * the writable layer's own filesystem: the overlay's upper directory
+   * is made on it. */
+  if (!nlx_lxc_instance_dir_make (dir, idmap, error) ||
+      (instance->flavor.root_gb > 0 &&
        !nlx_lxc_disk_create (dir, instance->flavor.root_gb, error)) ||
       !nlx_lxc_disk_mount (instance->uuid, dir, error))
     return NULL;
@@ -2345,7 +2525,6 @@ lxc_spawn (NlxDriverState *state,
   g_autofree char *name = nlx_instance_domain_name (instance);
   g_autofree char *root = NULL;
   g_autofree char *tree = NULL;
-  g_autofree char *init_dir = NULL;
   g_autofree char *xml = NULL;
   g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func (g_free);
   const NlxLxcIdmap *idmap = instance->flavor.privileged ? NULL : &state->idmap;
@@ -2389,9 +2568,6 @@ lxc_spawn (NlxDriverState *state,
     return FALSE;
 
   root = spawn_root (state, instance, image, init, idmap, &tree, error);
-  if (root != NULL && (init_dir = install_init (state, instance->uuid,
-                                                error)) == NULL)
-    g_clear_pointer (&root, g_free);
   for (guint i = 0; root != NULL && i < instance->volumes->len; i++)
     {
       gboolean created;
@@ -2407,13 +2583,14 @@ lxc_spawn (NlxDriverState *state,
       spec.instance = instance;
       spec.root_dir = root;
       spec.init_path = init;
+      spec.sandbox_dir = state->sandbox_dir;
+      spec.seccomp = !instance->flavor.seccomp_unconfined;
       spec.shutdown_signal = signal;
       spec.disk_sources = (const char * const *) disks->pdata;
       spec.root_image = tree;
       spec.pids = instance->flavor.pids ? instance->flavor.pids
                                         : state->pids_limit;
       spec.cpuset = state->cpuset;
-      spec.init_dir = init_dir;
       if (idmap != NULL)
         {
           spec.uid_map = state->uid_map;
@@ -2800,6 +2977,11 @@ lxc_attach_volume (NlxDriverState *state,
       return FALSE;
     }
 
+  /* Nothing is made before libvirt can attach the disk. */
+  if (virDomainIsActive (dom) == 1 &&
+      !wait_init_known (state, &dom, uuid, INIT_KNOWN_VOLUME_TIMEOUT_US,
+                        NLX_DRIVER_ERROR_INVALID_STATE, error))
+    return FALSE;
   loop = nlx_lxc_volume_setup (state->volumes, uuid, attachment, &created,
                                error);
   if (loop == NULL)
@@ -2903,6 +3085,11 @@ undo_attachment (NlxDriverState *state,
     mount_path = kept->mount_path;
 
   active = virDomainIsActive (dom) == 1;
+  /* Nothing is undone before libvirt can detach the disk. */
+  if (active &&
+      !wait_init_known (state, &dom, uuid, INIT_KNOWN_VOLUME_TIMEOUT_US,
+                        NLX_DRIVER_ERROR_INVALID_STATE, error))
+    return FALSE;
   if (active && mount_path != NULL &&
       !undo_step (nlx_umount_in_namespace (init_pid (dom), mount_path,
                                            &local_error),

@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
@@ -493,6 +494,55 @@ make_dir (const char *path,
   return FALSE;
 }
 
+/**
+ * nlx_lxc_instance_dir_make:
+ * @dir: the instance's directory, instances_path/UUID
+ * @idmap: (nullable): the instance's id maps; %NULL for a privileged one
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Makes @dir if missing and closes it to every host user but root, as
+ * LXD does (CVE-2016-1582): mode 0100, owned by the instance's root (its
+ * host uid and gid, or root's for a privileged instance), who must still
+ * pass through it to reach its root filesystem while libvirt_lxc sets the
+ * container up, but cannot name it from inside.  The root tree, its
+ * overlay layers, a root volume and the console log all live under it,
+ * so a host user who reads their paths in /proc/self/mountinfo reaches
+ * none of them.  Done at every start, so directories made by an older
+ * version are closed too.
+ *
+ * Returns: %FALSE if @dir cannot be made or given its owner and mode
+ */
+gboolean
+nlx_lxc_instance_dir_make (const char *dir,
+                           const NlxLxcIdmap *idmap,
+                           GError **error)
+{
+  int fd;
+
+  if (g_mkdir (dir, 0100) != 0 && errno != EEXIST)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot create directory %s: %s"), dir, g_strerror (errno));
+      return FALSE;
+    }
+  fd = open (dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 ||
+      fchown (fd, idmap ? idmap->root_uid : 0, idmap ? idmap->root_gid : 0) != 0 ||
+      fchmod (fd, 0100) != 0)
+    {
+      int saved_errno = errno;
+
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot close instance directory %s to host users: %s"),
+                   dir, g_strerror (saved_errno));
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
+}
+
 /* Mounts an overlay over @lower at DIR/rootfs, its writes in upper/
  * (owned by the instance's root) of the instance's root disk, DIR/disk,
  * mounted by nlx_lxc_disk_mount(), or of DIR when it has none. */
@@ -556,7 +606,7 @@ nlx_lxc_overlay_root (const char *dir,
 {
   g_autofree char *lower = g_build_filename (dir, "lower", NULL);
 
-  if (!make_dir (dir, 0711, error))
+  if (!nlx_lxc_instance_dir_make (dir, idmap, error))
     return NULL;
   if (idmap == NULL)
     return overlay (dir, source, NULL, error);
@@ -597,7 +647,8 @@ nlx_lxc_volume_mount_root (const NlxVolumeSettings *settings,
   char *rootfs;
   int fd;
 
-  if (!make_dir (dir, 0711, error) || !make_dir (lower, 0755, error))
+  if (!nlx_lxc_instance_dir_make (dir, idmap, error) ||
+      !make_dir (lower, 0755, error))
     return NULL;
   loop = setup_root_loop (settings, name, volume_id, error);
   if (loop == NULL)

@@ -41,6 +41,9 @@ typedef struct {
   guint32 root_gid;
 } NlxLxcIdmap;
 
+gboolean nlx_lxc_instance_dir_make (const char *dir,
+                                   const NlxLxcIdmap *idmap,
+                                   GError **error);
 char *nlx_lxc_overlay_root (const char *dir,
                             const char *source,
                             const NlxLxcIdmap *idmap,

@@ -161,6 +161,11 @@ write_config (Fixture *f)
     "pids = 256\n"
     "[flavor m1.duo]\nvcpus = 2\nmemory_mb = 128\nroot_gb = 0\n"
     "cpu_shares = 3000\n"
+    /* Without the default seccomp filter: the controls of its tests. */
+    "[flavor m1.unconfined]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
+    "seccomp = unconfined\n"
+    "[flavor m1.privileged-unconfined]\nvcpus = 1\nmemory_mb = 128\n"
+    "root_gb = 0\nprivileged = true\nseccomp = unconfined\n"
     "[image " IMAGE "]\npath = %s\nos_shutdown_signal = SIGUSR2\n"
     "[image " BROKEN_IMAGE "]\npath = %s\nos_init_path = /no/such/init\n"
     "[image " DEAF_IMAGE "]\npath = %s\nos_shutdown_signal = SIGHUP\n"

@@ -4,11 +4,19 @@
  * The fixture is in nlx-compute-fixture.c. */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <signal.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/keyctl.h>
+#include <linux/seccomp.h>
+#include <sys/klog.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <glib/gstdio.h>
 #include <gio/gunixsocketaddress.h>
@@ -130,7 +138,7 @@ test_privileged_flavor (Fixture *f)
   delete_and_check (f, id);
 }
 
-/* ---- root_gb: the writable layer's own filesystem ------------------------ */
+/* ---- servers of a given flavor, for the cases below --------------------- */
 
 static char *
 boot_flavor (Fixture *f,
@@ -637,7 +645,10 @@ check_cgroups_closed (Fixture *f,
                        "/sys/fs/cgroup/memory/memory.limit_in_bytes", 1, NULL);
   assert_in_container (f, id, "mkdir -p /tmp/cg && "
                        "mount -t cgroup -o memory none /tmp/cg", 1, NULL);
-  /* nova-lxc-init kept CAP_SYS_ADMIN for itself only. */
+  /* nova-lxc-init detached its own mount (the host's sandbox directory
+   * holds it, so the mount was there) ... */
+  assert_in_container (f, id, "ls -A /dev/.nova-lxc", 0, "");
+  /* ...and kept CAP_SYS_ADMIN for itself only. */
   g_assert_true (g_file_get_contents (status_path, &status, NULL, NULL));
   line = strstr (status, "\nCapBnd:");
   g_assert_nonnull (line);
@@ -1072,6 +1083,448 @@ test_host_access (Fixture *f)
   delete_and_check (f, b);
 }
 
+/* ---- system calls, capabilities, keyrings, instance directories ---------- */
+
+/* Runs nlxtest-probe on the host (as the test, root) and returns what it
+ * printed. */
+static char *
+probe_on_host (const char * const *args)
+{
+  g_autofree char *probe = g_build_filename (g_getenv ("NLX_TOP_BUILDDIR"),
+                                             "tests", "functional",
+                                             "nlxtest-probe", NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  char *output = NULL;
+  int status;
+
+  g_ptr_array_add (argv, probe);
+  for (gsize i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
+                NULL, NULL, &output, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_test_message ("on the host: %s %s -> %d %s", args[0],
+                  args[1] ? args[1] : "", status, output);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_clear_pointer (&output, g_free);
+  return output;
+}
+
+/* "NAME ERRNO" lines of nlxtest-probe syscalls, as NAME -> ERRNO. */
+static GHashTable *
+parse_syscalls (const char *output)
+{
+  GHashTable *table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                             g_free);
+  g_auto(GStrv) lines = g_strsplit (output, "\n", -1);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) words = g_strsplit (lines[i], " ", 2);
+
+      if (words[0] != NULL && words[1] != NULL)
+        g_hash_table_insert (table, g_strdup (words[0]), g_strdup (words[1]));
+    }
+  return table;
+}
+
+static GHashTable *
+syscalls_in (Fixture *f,
+             const char *id)
+{
+  g_autofree char *output = NULL;
+
+  g_assert_cmpint (in_container (f, id, "nlxtest-probe syscalls", &output), ==, 0);
+  return parse_syscalls (output);
+}
+
+/* The default seccomp denylist with each call's number on the x86 ABIs,
+ * from the kernel's syscall tables (x32: the x86-64 number or its own,
+ * with __X32_SYSCALL_BIT), not from libseccomp, which nova-lxc-init
+ * itself uses: the test checks its names resolve on every ABI. */
+#define X32 0x40000000
+static const struct {
+  const char *name;
+  int x86_64, i386, x32;
+} denied_calls[] = {
+  { "kexec_load", 246, 283, X32 + 528 },
+  { "kexec_file_load", 320, -1, X32 + 320 },
+  { "open_by_handle_at", 304, 342, X32 + 304 },
+  { "init_module", 175, 128, X32 + 175 },
+  { "finit_module", 313, 350, X32 + 313 },
+  { "delete_module", 176, 129, X32 + 176 },
+  { "keyctl", 250, 288, X32 + 250 },
+  { "add_key", 248, 286, X32 + 248 },
+  { "request_key", 249, 287, X32 + 249 },
+  { "userfaultfd", 323, 374, X32 + 323 },
+};
+
+/* The seccomp filter @pid runs under, as the kernel holds it (classic
+ * BPF, PTRACE_SECCOMP_GET_FILTER, for root on the host only), or NULL
+ * when it has none.  @pid is stopped for the moment of the read. */
+static GArray *
+seccomp_filter_of (pid_t pid)
+{
+  GArray *program = NULL;
+  int status;
+  long count;
+
+  g_assert_cmpint (ptrace (PTRACE_SEIZE, pid, NULL, NULL), ==, 0);
+  g_assert_cmpint (ptrace (PTRACE_INTERRUPT, pid, NULL, NULL), ==, 0);
+  g_assert_cmpint (waitpid (pid, &status, __WALL), ==, pid);
+  count = ptrace (PTRACE_SECCOMP_GET_FILTER, pid, (void *) 0, NULL);
+  if (count > 0)
+    {
+      program = g_array_sized_new (FALSE, TRUE, sizeof (struct sock_filter),
+                                   count);
+      g_array_set_size (program, count);
+      g_assert_cmpint (ptrace (PTRACE_SECCOMP_GET_FILTER, pid, (void *) 0,
+                               program->data), ==, count);
+    }
+  else
+    /* The kernel's answer for a task not in filter mode. */
+    g_assert_cmpint (errno, ==, EINVAL);
+  g_assert_cmpint (ptrace (PTRACE_DETACH, pid, NULL, NULL), ==, 0);
+  return program;
+}
+
+/* What @program answers for call @nr of ABI @arch: a classic BPF
+ * interpreter for what seccomp filters use.  Anything else fails the test
+ * rather than guess. */
+static guint32
+filter_verdict (GArray *program,
+                guint32 arch,
+                int nr)
+{
+  struct seccomp_data data = { .nr = nr, .arch = arch };
+  guint32 a = 0, x = 0, mem[BPF_MEMWORDS] = { 0 };
+
+  for (guint pc = 0; pc < program->len; pc++)
+    {
+      const struct sock_filter *in = &g_array_index (program, struct sock_filter,
+                                                     pc);
+
+      switch (in->code)
+        {
+        case BPF_LD | BPF_W | BPF_ABS:
+          g_assert_cmpuint (in->k + 4, <=, sizeof data);
+          memcpy (&a, (const char *) &data + in->k, 4);
+          break;
+        case BPF_LD | BPF_IMM: a = in->k; break;
+        case BPF_LDX | BPF_IMM: x = in->k; break;
+        case BPF_LD | BPF_MEM: a = mem[in->k % BPF_MEMWORDS]; break;
+        case BPF_LDX | BPF_MEM: x = mem[in->k % BPF_MEMWORDS]; break;
+        case BPF_ST: mem[in->k % BPF_MEMWORDS] = a; break;
+        case BPF_STX: mem[in->k % BPF_MEMWORDS] = x; break;
+        case BPF_ALU | BPF_AND | BPF_K: a &= in->k; break;
+        case BPF_ALU | BPF_OR | BPF_K: a |= in->k; break;
+        case BPF_MISC | BPF_TAX: x = a; break;
+        case BPF_MISC | BPF_TXA: a = x; break;
+        case BPF_JMP | BPF_JA: pc += in->k; break;
+        case BPF_JMP | BPF_JEQ | BPF_K: pc += a == in->k ? in->jt : in->jf; break;
+        case BPF_JMP | BPF_JGT | BPF_K: pc += a > in->k ? in->jt : in->jf; break;
+        case BPF_JMP | BPF_JGE | BPF_K: pc += a >= in->k ? in->jt : in->jf; break;
+        case BPF_JMP | BPF_JSET | BPF_K: pc += (a & in->k) ? in->jt : in->jf; break;
+        case BPF_RET | BPF_K: return in->k;
+        case BPF_RET | BPF_A: return a;
+        default:
+          g_error ("seccomp filter: opcode 0x%x at %u not understood", in->code, pc);
+        }
+    }
+  g_error ("seccomp filter: ran off its end");
+}
+
+/* Every call of the denylist fails with ENOSYS inside an instance, on
+ * every x86 ABI, while other calls and the guest's init are untouched;
+ * in an instance whose flavor says seccomp = unconfined the same calls
+ * reach the kernel, which answers otherwise. */
+static void
+test_seccomp (Fixture *f)
+{
+  g_autofree char *confined = boot (f, "nlxtest-seccomp");
+  g_autofree char *unconfined = boot_flavor (f, "nlxtest-unconfined",
+                                             "m1.unconfined");
+  g_autofree char *host_output = probe_on_host ((const char * const []) {
+                                                  "syscalls", NULL });
+  g_autoptr(GHashTable) host = parse_syscalls (host_output);
+  g_autoptr(GHashTable) inside = syscalls_in (f, confined);
+  g_autoptr(GHashTable) control = syscalls_in (f, unconfined);
+  g_autoptr(GArray) filter = NULL;
+  g_autoptr(GArray) no_filter = NULL;
+  g_autoptr(JsonNode) flavor = NULL;
+  guint told_apart = 0;
+
+  /* The operator's switch, as the API shows it. */
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/flavors/m1.unconfined",
+                                  NULL, &flavor), ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_object_get_object_member (nlx_test_object_at (flavor, "flavor"),
+                                                    "extra_specs"),
+                     "nova_lxc:seccomp"), ==, "unconfined");
+
+  for (gsize i = 0; i < G_N_ELEMENTS (denied_calls); i++)
+    {
+      const char *name = denied_calls[i].name;
+
+      g_assert_cmpstr (g_hash_table_lookup (inside, name), ==, "ENOSYS");
+      g_assert_nonnull (g_hash_table_lookup (host, name));
+      if (g_str_equal (g_hash_table_lookup (host, name), "ENOSYS"))
+        {
+          /* The kernel lacks it: only the filter's verdict tells. */
+          g_test_message ("%s: not in this kernel", name);
+          continue;
+        }
+      g_assert_cmpstr (g_hash_table_lookup (control, name), !=, "ENOSYS");
+      told_apart++;
+    }
+  /* The keyring calls, userfaultfd and open_by_handle_at are in every
+   * kernel that runs containers. */
+  g_assert_cmpuint (told_apart, >=, 5);
+
+  /* Without no_new_privs, so setuid programs inside still work. */
+  assert_in_container (f, confined,
+                       "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status "
+                       "| tr -s '\\t' ' '", 0, "NoNewPrivs: 0\nSeccomp: 2");
+  assert_in_container (f, unconfined,
+                       "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status "
+                       "| tr -s '\\t' ' '", 0, "NoNewPrivs: 0\nSeccomp: 0");
+  /* The guest's view: its own init is pid 1 (busybox rewrites its own
+   * argv, so its name and program tell). */
+  assert_in_container (f, confined, "cat /proc/1/comm; readlink /proc/1/exe",
+                       0, "init\n/bin/busybox");
+
+  filter = seccomp_filter_of (init_of (f, confined));
+  g_assert_nonnull (filter);
+  for (gsize i = 0; i < G_N_ELEMENTS (denied_calls); i++)
+    {
+      g_assert_cmphex (filter_verdict (filter, AUDIT_ARCH_X86_64,
+                                       denied_calls[i].x86_64), ==,
+                       SECCOMP_RET_ERRNO | ENOSYS);
+      g_assert_cmphex (filter_verdict (filter, AUDIT_ARCH_X86_64,
+                                       denied_calls[i].x32), ==,
+                       SECCOMP_RET_ERRNO | ENOSYS);
+      if (denied_calls[i].i386 >= 0)
+        g_assert_cmphex (filter_verdict (filter, AUDIT_ARCH_I386,
+                                         denied_calls[i].i386), ==,
+                         SECCOMP_RET_ERRNO | ENOSYS);
+    }
+  /* getpid, on both ABIs, passes; an ABI the filter does not know dies. */
+  g_assert_cmphex (filter_verdict (filter, AUDIT_ARCH_X86_64, 39), ==,
+                   SECCOMP_RET_ALLOW);
+  g_assert_cmphex (filter_verdict (filter, AUDIT_ARCH_I386, 20), ==,
+                   SECCOMP_RET_ALLOW);
+  g_assert_cmphex (filter_verdict (filter, AUDIT_ARCH_AARCH64, 172)
+                   & SECCOMP_RET_ACTION_FULL, <=, SECCOMP_RET_KILL_THREAD);
+  no_filter = seccomp_filter_of (init_of (f, unconfined));
+  g_assert_null (no_filter);
+
+  delete_and_check (f, confined);
+  delete_and_check (f, unconfined);
+}
+
+static guint64
+bounding_set_of (const char *status)
+{
+  const char *line = strstr (status, "\nCapBnd:");
+
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen ("\nCapBnd:"), NULL, 16);
+}
+
+static gboolean
+read_sysctl_is (const char *path,
+                const char *value)
+{
+  g_autofree char *text = NULL;
+
+  return g_file_get_contents (path, &text, NULL, NULL) &&
+         g_str_equal (g_strstrip (text), value);
+}
+
+/* A privileged instance (no user namespace) has neither
+ * CAP_DAC_READ_SEARCH, CAP_SYSLOG nor CAP_SYS_ADMIN: it cannot read the
+ * host's kernel log or kernel addresses, nor open files by handle, and
+ * the keyring calls fail; host root, the control, can do all of it. */
+static void
+test_privileged_confined (Fixture *f)
+{
+  /* dac_read_search, sys_admin, syslog (<linux/capability.h>) */
+  static const guint dropped[] = { 2, 21, 34 };
+  g_autofree char *id = boot_flavor (f, "nlxtest-priv-confined", "m1.privileged");
+  g_autofree char *status_path = g_strdup_printf ("/proc/%d/status",
+                                                  (int) init_of (f, id));
+  g_autofree char *status = NULL;
+  g_autofree char *own_status = NULL;
+  g_autofree char *inside = NULL;
+  g_autofree char *kallsyms = NULL;
+  g_autoptr(GHashTable) calls = NULL;
+  guint64 bounding, own_bounding;
+
+  g_assert_cmpuint (host_uid (init_of (f, id)), ==, 0);
+  g_assert_true (g_file_get_contents (status_path, &status, NULL, NULL));
+  g_assert_true (g_file_get_contents ("/proc/self/status", &own_status, NULL, NULL));
+  g_assert_cmpint (in_container (f, id, "grep CapBnd /proc/self/status", &inside),
+                   ==, 0);
+  bounding = bounding_set_of (status);
+  own_bounding = bounding_set_of (own_status);
+  for (gsize i = 0; i < G_N_ELEMENTS (dropped); i++)
+    {
+      guint64 bit = G_GUINT64_CONSTANT (1) << dropped[i];
+
+      g_assert_cmpuint (bounding & bit, ==, 0);
+      g_assert_cmpuint (g_ascii_strtoull (strchr (inside, ':') + 1, NULL, 16) & bit,
+                        ==, 0);
+      g_assert_cmpuint (own_bounding & bit, !=, 0);
+    }
+
+  /* The kernel log: the host's root reads it, the instance's does not
+   * (with dmesg_restrict = 0 the kernel lets everyone read it). */
+  if (read_sysctl_is ("/proc/sys/kernel/dmesg_restrict", "1"))
+    {
+      g_assert_cmpint (klogctl (10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0), >, 0);
+      assert_in_container (f, id, "dmesg >/dev/null", 1, NULL);
+    }
+  else
+    g_test_message ("kernel.dmesg_restrict is 0: everyone reads the kernel log");
+
+  /* Kernel addresses: zeros without CAP_SYSLOG. */
+  g_assert_true (g_file_get_contents ("/proc/kallsyms", &kallsyms, NULL, NULL));
+  if (!g_str_has_prefix (kallsyms, "0000000000000000"))
+    assert_in_container (f, id, "head -c 16 /proc/kallsyms", 0, "0000000000000000");
+  else
+    g_test_message ("kernel.kptr_restrict hides kernel addresses from root too");
+
+  calls = syscalls_in (f, id);
+  g_assert_cmpstr (g_hash_table_lookup (calls, "keyctl"), ==, "ENOSYS");
+  g_assert_cmpstr (g_hash_table_lookup (calls, "open_by_handle_at"), ==, "ENOSYS");
+  delete_and_check (f, id);
+}
+
+/* Privileged instances, even without the seccomp filter, do not share a
+ * session keyring with each other or with host root (libvirtd's children
+ * did: a key host root kept in its session was theirs to read).  Root's
+ * user keyring (@u) stays shared: the kernel keys it by uid and user
+ * namespace, and they have no user namespace of their own. */
+static void
+test_privileged_keyring (Fixture *f)
+{
+  g_autofree char *a = boot_flavor (f, "nlxtest-keyring-a",
+                                    "m1.privileged-unconfined");
+  g_autofree char *b = boot_flavor (f, "nlxtest-keyring-b",
+                                    "m1.privileged-unconfined");
+  g_autofree char *description = g_strdup_printf ("nlxtest-%s", a);
+  g_autofree char *script = g_strdup_printf ("nlxtest-probe find-key %s",
+                                             description);
+  g_autofree char *own_session = NULL;
+  g_autofree char *found = NULL;
+  g_autofree char *in_a = NULL;
+  g_autofree char *in_b = NULL;
+  g_auto(GStrv) words_a = NULL;
+  g_auto(GStrv) words_b = NULL;
+  long user_session, session, key;
+
+  /* Host root's user session keyring: the session of every root process
+   * that has none of its own, libvirtd's here. */
+  key = syscall (SYS_add_key, "user", description, "secret", (size_t) 6,
+                 KEY_SPEC_USER_SESSION_KEYRING);
+  g_assert_cmpint (key, >, 0);
+  /* Gone in ten minutes even if this test dies before it removes it. */
+  syscall (SYS_keyctl, KEYCTL_SET_TIMEOUT, key, 600);
+  user_session = syscall (SYS_keyctl, KEYCTL_GET_KEYRING_ID,
+                          KEY_SPEC_USER_SESSION_KEYRING, 0);
+  session = syscall (SYS_keyctl, KEYCTL_GET_KEYRING_ID,
+                     KEY_SPEC_SESSION_KEYRING, 0);
+
+  g_assert_cmpint (in_container (f, a, "nlxtest-probe keyring", &in_a), ==, 0);
+  g_assert_cmpint (in_container (f, b, "nlxtest-probe keyring", &in_b), ==, 0);
+  words_a = g_strsplit_set (in_a, " \n", -1);
+  words_b = g_strsplit_set (in_b, " \n", -1);
+  g_assert_cmpstr (words_a[0], ==, "session");
+  g_assert_cmpstr (words_b[0], ==, "session");
+  /* A new anonymous session keyring each, shared with nobody. */
+  g_assert_cmpstr (words_a[2], ==, "_ses");
+  g_assert_cmpstr (words_a[1], !=, words_b[1]);
+  g_assert_cmpint (g_ascii_strtoll (words_a[1], NULL, 10), !=, user_session);
+  g_assert_cmpint (g_ascii_strtoll (words_a[1], NULL, 10), !=, session);
+  assert_in_container (f, a, script, 0, "ENOKEY");
+
+  /* The control: a host process of root's session finds the key. */
+  if (session == user_session)
+    {
+      found = probe_on_host ((const char * const []) { "find-key", description,
+                                                       NULL });
+      g_assert_cmpint (g_ascii_strtoll (found, NULL, 10), ==, key);
+    }
+  else
+    g_test_message ("this test runs in a session keyring of its own");
+
+  syscall (SYS_keyctl, KEYCTL_INVALIDATE, key);
+  delete_and_check (f, a);
+  delete_and_check (f, b);
+}
+
+/* A host user (65534) who reads an instance's paths in its own
+ * /proc/self/mountinfo cannot read the files inside; root can, and the
+ * instance runs as before. */
+static void
+check_closed_to_host_users (Fixture *f,
+                            const char *id,
+                            guint owner)
+{
+  g_autofree char *dir = g_build_filename (f->dir, "instances", id, NULL);
+  g_autofree char *rootfs = g_build_filename (dir, "rootfs", NULL);
+  g_autofree char *mountinfo = NULL;
+  GStatBuf st;
+  const char * const files[] = { "rootfs/nlxtest-secret",
+                                 "upper/nlxtest-secret" };
+
+  g_autofree char *readable = NULL;
+
+  /* The probe's "as" works: 65534 reads what is open to it. */
+  readable = probe_on_host ((const char * const []) {
+                              "as", "65534", "/bin/cat", "/etc/passwd", NULL });
+  g_assert_nonnull (readable);
+  g_assert_true (g_file_get_contents ("/proc/self/mountinfo", &mountinfo, NULL,
+                                      NULL));
+  g_assert_nonnull (strstr (mountinfo, rootfs));
+  assert_in_container (f, id, "echo nlxtest-secret >/nlxtest-secret && "
+                       "chmod 0644 /nlxtest-secret", 0, NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *path = g_build_filename (dir, files[i], NULL);
+      g_autofree char *as_root = NULL;
+      g_autofree char *as_nobody = NULL;
+
+      g_assert_true (g_file_get_contents (path, &as_root, NULL, NULL));
+      g_assert_cmpstr (as_root, ==, "nlxtest-secret\n");
+      as_nobody = probe_on_host ((const char * const []) {
+                                   "as", "65534", "/bin/cat", path, NULL });
+      g_assert_null (as_nobody);
+    }
+  /* As LXD does: only the instance's root may pass, root reads all. */
+  g_assert_cmpint (g_stat (dir, &st), ==, 0);
+  g_assert_cmpuint (st.st_mode & 07777, ==, 0100);
+  g_assert_cmpuint (st.st_uid, ==, owner);
+  assert_in_container (f, id, "cat /nlxtest-secret", 0, "nlxtest-secret");
+}
+
+static void
+test_instance_dirs (Fixture *f)
+{
+  g_autofree char *unprivileged = boot (f, "nlxtest-closed");
+  g_autofree char *privileged = boot_flavor (f, "nlxtest-closed-privileged",
+                                             "m1.privileged");
+
+  check_closed_to_host_users (f, unprivileged, 100000);
+  check_closed_to_host_users (f, privileged, 0);
+  delete_and_check (f, unprivileged);
+  delete_and_check (f, privileged);
+}
+
+/* ---- end of system calls, capabilities, keyrings, instance directories -- */
+
 int
 main (int argc,
       char **argv)
@@ -1087,6 +1540,10 @@ main (int argc,
     { "/nlx/compute/secure/cgroup-namespace", test_cgroup_namespace },
     { "/nlx/compute/secure/port-security", test_port_security },
     { "/nlx/compute/secure/host-access", test_host_access },
+    { "/nlx/compute/secure/seccomp", test_seccomp },
+    { "/nlx/compute/secure/privileged-confined", test_privileged_confined },
+    { "/nlx/compute/secure/privileged-keyring", test_privileged_keyring },
+    { "/nlx/compute/secure/instance-dirs", test_instance_dirs },
   };
 
   return run_cases (&argc, &argv, cases, G_N_ELEMENTS (cases));

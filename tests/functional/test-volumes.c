@@ -147,6 +147,181 @@ test_volume_attach_detach (Fixture *f)
   delete_and_check (f, id);
 }
 
+/* Attaches (mounted at /data) and detaches at once, checking each
+ * answer: libvirt must already know the container's init. */
+static void
+attach_detach_now (Fixture *f,
+                   const char *id,
+                   const char *volume,
+                   const char *when)
+{
+  g_autoptr(JsonNode) reply = NULL;
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id,
+                                       "/os-volume_attachments/", volume, NULL);
+  guint status;
+
+  status = attach (f, id, volume,
+                   ", \"device\": \"/dev/vdb\", \"mount_path\": \"/data\"",
+                   &reply);
+  if (status != 200)
+    g_error ("attach right after %s answered %u: %s", when, status,
+             reply ? json_to_string (reply, FALSE) : "");
+  g_clear_pointer (&reply, json_node_unref);
+  status = nlx_test_call (f->session, "DELETE", path, NULL, &reply);
+  if (status != 202)
+    g_error ("detach right after %s answered %u: %s", when, status,
+             reply ? json_to_string (reply, FALSE) : "");
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
+}
+
+/* Detaches a volume attached before the server (re)started, at once. */
+static void
+detach_now (Fixture *f,
+            const char *id,
+            const char *volume,
+            const char *when)
+{
+  g_autoptr(JsonNode) reply = NULL;
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id,
+                                       "/os-volume_attachments/", volume, NULL);
+  guint status = nlx_test_call (f->session, "DELETE", path, NULL, &reply);
+
+  if (status != 202)
+    g_error ("detach right after %s answered %u: %s", when, status,
+             reply ? json_to_string (reply, FALSE) : "");
+}
+
+/* Servers that stop and start over and over, as bench-soak's do: each
+ * stop is cleaned up in libvirtd's one event loop thread, which also
+ * delivers the init pids of containers that start meanwhile. */
+#define NOISE_SERVERS 4
+typedef struct {
+  Fixture *f;
+  char *ids[NOISE_SERVERS];
+  gint stop;
+} Noise;
+
+static gpointer
+noise_thread (gpointer data)
+{
+  Noise *noise = data;
+  g_autoptr(GSocketAddress) address =
+    g_unix_socket_address_new (noise->f->socket);
+  g_autoptr(SoupSession) session =
+    soup_session_new_with_options ("remote-connectable", address,
+                                   "timeout", 120, NULL);
+
+  while (!g_atomic_int_get (&noise->stop))
+    for (guint i = 0; i < NOISE_SERVERS; i++)
+      {
+        g_autofree char *status = nlx_test_status_of (session, noise->ids[i]);
+
+        if (g_str_equal (status, "ACTIVE"))
+          nlx_test_act (session, noise->ids[i], "{\"os-stop\": null}");
+        else if (g_str_equal (status, "SHUTOFF"))
+          nlx_test_act (session, noise->ids[i], "{\"os-start\": null}");
+        g_usleep (20 * 1000);
+      }
+  return NULL;
+}
+
+/* ACTIVE means the container can take volumes: libvirt learns the pid
+ * of a new init from its controller a moment after init runs (up to
+ * seconds while other containers stop), and until then its attach
+ * refused with 409 and its detach failed with 500 ("Kernel does not
+ * provide mount namespace": it tried the previous boot's init).  Rounds
+ * of restarts while other servers stop and start, since it is a race. */
+#define QUICK_SERVERS 2
+#define QUICK_ROUNDS 6
+static void
+test_volume_right_after_start (Fixture *f)
+{
+  char *ids[QUICK_SERVERS];
+  char *volumes[QUICK_SERVERS];
+  Noise noise = { f };
+  GThread *thread;
+
+  for (guint i = 0; i < NOISE_SERVERS; i++)
+    noise.ids[i] = nlx_test_create (f->session, "nlxtest-noise", IMAGE, NULL);
+  for (guint i = 0; i < QUICK_SERVERS; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("tree%u", i);
+      g_autofree char *tree = volume_tree (f, name);
+
+      volumes[i] = g_strdup_printf ("nlxtest-quick%u", i);
+      create_volume (f, volumes[i], tree);
+      ids[i] = nlx_test_create (f->session, volumes[i], IMAGE, NULL);
+    }
+  for (guint i = 0; i < NOISE_SERVERS; i++)
+    nlx_test_wait_for_status (f->session, noise.ids[i], "ACTIVE");
+  thread = g_thread_new ("noise", noise_thread, &noise);
+  for (guint i = 0; i < QUICK_SERVERS; i++)
+    {
+      nlx_test_wait_for_status (f->session, ids[i], "ACTIVE");
+      attach_detach_now (f, ids[i], volumes[i], "spawn");
+    }
+  for (guint round = 0; round < QUICK_ROUNDS; round++)
+    {
+      for (guint i = 0; i < QUICK_SERVERS; i++)
+        g_assert_cmpint (nlx_test_act (f->session, ids[i],
+                                       "{\"reboot\": {\"type\": \"HARD\"}}"),
+                         ==, 202);
+      for (guint i = 0; i < QUICK_SERVERS; i++)
+        {
+          nlx_test_wait_for_status (f->session, ids[i], "ACTIVE");
+          attach_detach_now (f, ids[i], volumes[i], "a hard reboot");
+        }
+      /* Attached before: the reboot mounts it again, detach undoes it. */
+      for (guint i = 0; i < QUICK_SERVERS; i++)
+        {
+          g_assert_cmpint (attach (f, ids[i], volumes[i],
+                                   ", \"device\": \"/dev/vdb\", "
+                                   "\"mount_path\": \"/data\"", NULL), ==, 200);
+          g_assert_cmpint (nlx_test_act (f->session, ids[i],
+                                         "{\"reboot\": {\"type\": \"HARD\"}}"),
+                           ==, 202);
+        }
+      for (guint i = 0; i < QUICK_SERVERS; i++)
+        {
+          nlx_test_wait_for_status (f->session, ids[i], "ACTIVE");
+          detach_now (f, ids[i], volumes[i], "a hard reboot");
+          g_assert_cmpuint (loop_devices_of (ids[i]), ==, 0);
+        }
+      /* As bench-soak's cycle: attached, stopped and started, then
+       * detached and attached at once. */
+      for (guint i = 0; i < QUICK_SERVERS; i++)
+        {
+          g_assert_cmpint (attach (f, ids[i], volumes[i],
+                                   ", \"device\": \"/dev/vdb\", "
+                                   "\"mount_path\": \"/data\"", NULL), ==, 200);
+          nlx_test_act_and_wait (f->session, ids[i], "{\"os-stop\": null}",
+                                 "powering-off", "SHUTOFF");
+          g_assert_cmpint (nlx_test_act (f->session, ids[i],
+                                         "{\"os-start\": null}"), ==, 202);
+        }
+      for (guint i = 0; i < QUICK_SERVERS; i++)
+        {
+          nlx_test_wait_for_status (f->session, ids[i], "ACTIVE");
+          detach_now (f, ids[i], volumes[i], "a start");
+          attach_detach_now (f, ids[i], volumes[i], "a start");
+        }
+    }
+  g_atomic_int_set (&noise.stop, 1);
+  g_thread_join (thread);
+  for (guint i = 0; i < QUICK_SERVERS; i++)
+    {
+      delete_and_check (f, ids[i]);
+      g_free (ids[i]);
+      g_free (volumes[i]);
+    }
+  for (guint i = 0; i < NOISE_SERVERS; i++)
+    {
+      /* A delete waits for a stop or start still running. */
+      delete_and_check (f, noise.ids[i]);
+      g_free (noise.ids[i]);
+    }
+}
+
 /* The neighbour dies with the case, even when the case fails: a
  * neighbour left behind would act on other tests' instances. */
 static void
@@ -1237,6 +1412,7 @@ main (int argc,
 {
   static const Case cases[] = {
     { "/nlx/compute/volumes/attach-detach", test_volume_attach_detach },
+    { "/nlx/compute/volumes/right-after-start", test_volume_right_after_start },
     { "/nlx/compute/volumes/guest-reboot", test_volume_guest_reboot },
     { "/nlx/compute/volumes/refused", test_volume_refused },
     { "/nlx/compute/volumes/dirty-journal", test_volume_dirty_journal },
