@@ -722,6 +722,15 @@ wake_console_thread (NlxDriverState *state)
     g_debug ("Cannot wake the console thread: %s", g_strerror (errno));
 }
 
+/* The scan was first to hold the console of a start of ours: it is a
+ * start of ours all the same.  Called with console_lock held. */
+static void
+mark_booting (Held *held)
+{
+  held->booted_at = g_get_monotonic_time ();
+  held->stop_asked = FALSE;
+}
+
 /* Holds the PTY of @dom's current run open, unless it already is; a
  * @booting hold belongs to a start the daemon made, whose init may fail
  * (see judge()).  Best effort: failing to save console output must not
@@ -741,26 +750,35 @@ hold_console (NlxDriverState *state,
   Held *held;
 
   if (id == (guint) -1)
-    return FALSE;
+    {
+      g_debug ("Console of instance %s not held: it has no id", uuid);
+      return FALSE;
+    }
   key = held_key (uuid, id);
   g_mutex_lock (&state->console_lock);
   held = g_hash_table_lookup (state->held, key);
   if (held != NULL && booting)
-    {
-      /* The scan was first: still a start of ours. */
-      held->booted_at = g_get_monotonic_time ();
-      held->stop_asked = FALSE;
-    }
+    mark_booting (held);
   g_mutex_unlock (&state->console_lock);
   if (held != NULL)
     return TRUE;
   if ((pty = console_pty (dom)) == NULL)
-    return FALSE;
+    {
+      g_debug ("Console of instance %s not held: its domain has no PTY",
+               uuid);
+      return FALSE;
+    }
 
   log_path = console_log_path (state, uuid);
   locker = g_mutex_locker_new (&state->console_lock);
-  if (g_hash_table_contains (state->held, key))
-    return TRUE;
+  held = g_hash_table_lookup (state->held, key);
+  if (held != NULL)
+    {
+      /* The console thread's scan held it meanwhile. */
+      if (booting)
+        mark_booting (held);
+      return TRUE;
+    }
   held = g_new0 (Held, 1);
   held->console = nlx_lxc_console_open (pty, log_path, &error);
   if (held->console == NULL)
@@ -886,11 +904,20 @@ judge (Held *held)
   int status;
 
   if (held->booted_at == 0 || held->stop_asked || ran_us >= BOOT_WINDOW_US)
-    return NULL;
+    {
+      g_debug ("Instance %s stopped, not a boot failure: %s", held->uuid,
+               held->booted_at == 0 ? "not a start of ours"
+               : held->stop_asked ? "asked to" : "after its boot");
+      return NULL;
+    }
   if (exit_status (held->init_pidfd, &status))
     {
       if (!is_failure (status))
-        return NULL;
+        {
+          g_debug ("Instance %s stopped, not a boot failure: its init's "
+                   "wait status is 0x%x", held->uuid, (unsigned) status);
+          return NULL;
+        }
       if (WIFEXITED (status))
         how = g_strdup_printf (_("Instance %s stopped during boot: its init "
                                  "exited with status %d %.1f s after it "
