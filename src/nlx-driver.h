@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 /* Bumped whenever NlxDriver or what it is passed (NlxInstance) changes
  * shape; the loader refuses a plugin built against another version
  * instead of calling through a wrong table. */
-#define NLX_DRIVER_ABI_VERSION 5
+#define NLX_DRIVER_ABI_VERSION 6
 
 #define NLX_SNAPSHOT_FILE "root.tar"
 
@@ -215,6 +215,16 @@ typedef struct {
    * rebuilds its address allocations from it, so that an address a
    * running instance holds is never handed out again. */
   NlxVif *(*get_vif) (NlxDriverState *state,
+                      const char *uuid,
+                      GError **error);
+  /* Optional: why a stopped instance stopped, when it was its own
+   * failure rather than a stop anyone asked for or a guest's poweroff
+   * (the lxc driver: its init exited during boot, with init's last
+   * console lines), or %NULL without an error.  Asked after get_info
+   * reported the instance not running; a start, stop or destroy forgets
+   * it.  The compute daemon puts the instance in ERROR with it as the
+   * fault. */
+  char *(*get_fault) (NlxDriverState *state,
                       const char *uuid,
                       GError **error);
 } NlxDriver;

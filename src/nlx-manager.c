@@ -110,6 +110,7 @@ typedef struct {
   char *uuid;
   guint64 generation;
   NlxInstanceInfo info;
+  char *fault;                  /* the driver's, when it stopped by failing */
   GError *error;
 } SyncResult;
 
@@ -147,6 +148,7 @@ typedef struct {
   NlxInstanceInfo info;
   gboolean have_info;
   GError *info_error;           /* why there is no info */
+  char *fault;                  /* the driver's, when it stopped by failing */
 } Job;
 
 /* A change a caller asked for, run when no other change to its record
@@ -203,6 +205,7 @@ static void
 sync_result_free (SyncResult *result)
 {
   g_free (result->uuid);
+  g_free (result->fault);
   g_clear_error (&result->error);
   g_free (result);
 }
@@ -223,6 +226,7 @@ job_free (Job *job)
   g_clear_error (&job->error);
   g_clear_error (&job->info_error);
   g_clear_error (&job->undo_cause);
+  g_free (job->fault);
   g_free (job);
 }
 
@@ -797,6 +801,26 @@ snapshot (NlxManager *manager,
   return ok;
 }
 
+/* Why an instance that does not run stopped, when the driver says it
+ * failed by itself (an init that exited during boot); asked right after
+ * get_info, so that both describe the same stop. */
+static char *
+fault_of (NlxManager *manager,
+          const char *uuid,
+          const NlxInstanceInfo *info)
+{
+  g_autoptr(GError) error = NULL;
+  char *fault = NULL;
+
+  if (info->state == NLX_POWER_STATE_RUNNING ||
+      info->state == NLX_POWER_STATE_PAUSED)
+    return NULL;
+  if (!nlx_virt_get_fault (manager->virt, uuid, &fault, &error))
+    g_debug ("Instance %s: cannot tell why it stopped: %s", uuid,
+             error->message);
+  return fault;
+}
+
 static void
 work (gpointer data,
       gpointer pool_data)
@@ -820,12 +844,16 @@ work (gpointer data,
           SyncResult *result = job->sync->pdata[i];
 
           if (!nlx_virt_get_info (manager->virt, result->uuid, &result->info,
-                                  &result->error) &&
-              is_unavailable (result->error))
+                                  &result->error))
             {
-              job->ok = FALSE;
-              job->error = g_error_copy (result->error);
+              if (is_unavailable (result->error))
+                {
+                  job->ok = FALSE;
+                  job->error = g_error_copy (result->error);
+                }
             }
+          else
+            result->fault = fault_of (manager, result->uuid, &result->info);
         }
       /* With nothing to ask about, still find out whether the hypervisor
        * answers. */
@@ -855,6 +883,8 @@ work (gpointer data,
       !(job->kind == JOB_ACTION && job->action == NLX_ACTION_DELETE && job->ok))
     job->have_info = nlx_virt_get_info (manager->virt, job->uuid, &job->info,
                                         &job->info_error);
+  if (job->have_info)
+    job->fault = fault_of (manager, job->uuid, &job->info);
   defer (manager, job_done, job);
 }
 
@@ -1055,6 +1085,25 @@ lost_hypervisor (const Job *job)
          (!job->have_info && is_unavailable (job->info_error));
 }
 
+/* Whether @job starts the instance's init, so that an init exiting
+ * during the boot it began is the operation's failure. */
+static gboolean
+starts_instance (const Job *job)
+{
+  switch (job->kind)
+    {
+    case JOB_SPAWN:
+    case JOB_REBUILD:
+      return TRUE;
+    case JOB_ACTION:
+      return job->action == NLX_ACTION_START ||
+             job->action == NLX_ACTION_REBOOT_SOFT ||
+             job->action == NLX_ACTION_REBOOT_HARD;
+    default:
+      return FALSE;
+    }
+}
+
 /* What a finished operation leaves the record as. */
 static void
 finish_operation (NlxManager *manager,
@@ -1090,6 +1139,15 @@ finish_operation (NlxManager *manager,
       if (!job->have_info)
         set_fault (record, _("The instance disappeared from the hypervisor "
                              "right after the operation"));
+      else if (job->fault != NULL && starts_instance (job))
+        {
+          /* The operation started it, but it did not stay up: as a VM
+           * whose guest crashed while booting, the server is in ERROR
+           * with the reason. */
+          g_warning ("Instance %s: %s", uuid, job->fault);
+          record->vm_state = NLX_VM_STATE_ERROR;
+          set_fault (record, job->fault);
+        }
     }
   else if (g_error_matches (job->error, NLX_DRIVER_ERROR,
                             NLX_DRIVER_ERROR_INVALID_STATE) && job->have_info &&
@@ -1305,7 +1363,18 @@ apply_sync (NlxManager *manager,
         }
       if (entry->record->task_state != NLX_TASK_STATE_NONE)
         continue;
-      if (result->error == NULL)
+      if (result->error == NULL && result->fault != NULL &&
+          entry->record->vm_state == NLX_VM_STATE_ACTIVE)
+        {
+          /* It was started and stopped by failing (an init that exited
+           * during boot), not by a guest's poweroff. */
+          g_warning ("Instance %s: %s", result->uuid, result->fault);
+          entry->record->vm_state = NLX_VM_STATE_ERROR;
+          entry->record->power_state = result->info.state;
+          set_fault (entry->record, result->fault);
+          save (manager, entry);
+        }
+      else if (result->error == NULL)
         {
           if (apply_power_state (entry->record, result->info.state))
             save (manager, entry);
@@ -2512,7 +2581,10 @@ allowed_from (NlxAction action)
     case NLX_ACTION_STOP:
       return VM (ACTIVE) | VM (PAUSED) | VM (ERROR);
     case NLX_ACTION_START:
-      return VM (STOPPED);
+      /* ERROR too, so that a server whose init exited during boot can be
+       * tried again once what it needed is fixed (a volume, the
+       * network); a start that boots clears the fault. */
+      return VM (STOPPED) | VM (ERROR);
     case NLX_ACTION_UNPAUSE:
       return VM (PAUSED);
     case NLX_ACTION_DELETE:

@@ -359,6 +359,37 @@ nlx_virt_get_vif (NlxVirt *virt,
   return TRUE;
 }
 
+/**
+ * nlx_virt_get_fault:
+ * @fault: (out) (transfer full) (nullable): why the stopped instance
+ *   failed, as the driver saw it (see NlxDriver.get_fault), or %NULL when
+ *   it did not fail or the driver cannot tell
+ *
+ * Returns: %FALSE with an error when the driver could not tell
+ */
+gboolean
+nlx_virt_get_fault (NlxVirt *virt,
+                    const char *uuid,
+                    char **fault,
+                    GError **error)
+{
+  char canonical[37];
+  GError *local_error = NULL;
+
+  *fault = NULL;
+  if (!canonical_uuid (uuid, canonical, error))
+    return FALSE;
+  if (virt->driver->get_fault == NULL)
+    return TRUE;
+  *fault = virt->driver->get_fault (virt->state, canonical, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Whether the driver has the optional operations of @capability. */
 gboolean
 nlx_virt_has_capability (NlxVirt *virt,

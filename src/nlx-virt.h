@@ -71,6 +71,10 @@ gboolean nlx_virt_get_vif (NlxVirt *virt,
                            const char *uuid,
                            NlxVif **vif,
                            GError **error);
+gboolean nlx_virt_get_fault (NlxVirt *virt,
+                             const char *uuid,
+                             char **fault,
+                             GError **error);
 gboolean nlx_virt_has_capability (NlxVirt *virt,
                                   NlxDriverCapability capability);
 

@@ -419,6 +419,53 @@ test_spawn_failure (Fixture *f,
   nlx_test_delete_and_wait (f->session, id);
 }
 
+/* An init that exits during boot leaves the server in ERROR with init's
+ * last words as the fault, not SHUTOFF as a guest's poweroff does; a
+ * start that boots clears it. */
+static void
+test_boot_failure (Fixture *f,
+                   gconstpointer data)
+{
+  g_autofree char *id = nlx_test_create (f->session, "nlxtest-dies", "test-image",
+                                ", \"metadata\": {\"fake_boot_failure\": "
+                                "\"nlxtest-last-words\"}");
+  g_autofree char *action = g_strconcat ("/v2.1/servers/", id, "/action", NULL);
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) console = NULL;
+  JsonObject *server, *fault;
+
+  nlx_test_wait_for_status (f->session, id, "ERROR");
+  reply = nlx_test_show (f->session, id);
+  server = nlx_test_object_at (reply, "server");
+  g_assert_cmpstr (json_object_get_string_member (server, "OS-EXT-STS:vm_state"),
+                   ==, "error");
+  g_assert_cmpint (json_object_get_int_member (server, "OS-EXT-STS:power_state"),
+                   ==, 4);
+  fault = json_object_get_object_member (server, "fault");
+  g_assert_nonnull (fault);
+  g_assert_nonnull (strstr (json_object_get_string_member (fault, "message"),
+                            "during boot"));
+  g_assert_nonnull (strstr (json_object_get_string_member (fault, "message"),
+                            "nlxtest-last-words"));
+  g_assert_cmpint (nlx_test_call (f->session, "POST", action,
+                                  "{\"os-getConsoleOutput\": {}}", &console),
+                   ==, 200);
+  g_assert_nonnull (strstr (json_object_get_string_member (json_node_get_object (console),
+                                                           "output"),
+                            "nlxtest-last-words"));
+
+  /* Tried again, it boots: ACTIVE, and the fault is gone. */
+  nlx_test_act_and_wait (f->session, id, "{\"os-start\": null}", "powering-on",
+                         "ACTIVE");
+  g_clear_pointer (&reply, json_node_unref);
+  reply = nlx_test_show (f->session, id);
+  g_assert_false (json_object_has_member (nlx_test_object_at (reply, "server"),
+                                          "fault"));
+  /* A stop it was asked for is no failure. */
+  nlx_test_act_and_wait (f->session, id, "{\"os-stop\": null}", NULL, "SHUTOFF");
+  nlx_test_delete_and_wait (f->session, id);
+}
+
 static void
 test_bad_requests (Fixture *f,
                    gconstpointer data)
@@ -3037,6 +3084,7 @@ main (int argc,
   ADD ("/nlx/api/servers/delete-while-building", test_delete_while_building, NULL);
   ADD ("/nlx/api/servers/delete-in-each-state", test_delete_in_each_state, NULL);
   ADD ("/nlx/api/servers/spawn-failure", test_spawn_failure, NULL);
+  ADD ("/nlx/api/servers/boot-failure", test_boot_failure, NULL);
   ADD ("/nlx/api/servers/bad-requests", test_bad_requests, NULL);
   ADD ("/nlx/api/servers/restart", test_restart, NULL);
   ADD ("/nlx/api/servers/save-failure", test_save_failure, NULL);

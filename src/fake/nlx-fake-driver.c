@@ -21,6 +21,8 @@ typedef struct {
   NlxInstance *instance;
   NlxPowerState state;
   GString *console;
+  guint boot_failures;  /* boots left that fail (FAKE_BOOT_FAILURE_KEY) */
+  char *fault;          /* get_fault's, until the next start or stop */
 } FakeInstance;
 
 struct _NlxDriverState {
@@ -51,6 +53,12 @@ static GHashTable *shared_tables;  /* name -> GHashTable of FakeInstance */
  * tests of the layers above can see a build fail. */
 #define FAKE_SPAWN_ERROR_KEY "fake_spawn_error"
 
+/* Metadata key that makes the first boot's init print its value and exit
+ * at once, as an init that fails during boot: spawn succeeds, the
+ * instance is stopped and get_fault says why.  Later boots work, so
+ * tests can see a start clear the fault. */
+#define FAKE_BOOT_FAILURE_KEY "fake_boot_failure"
+
 /* Operations that change an instance take [fake] delay_ms, so tests can
  * see them in progress. */
 static void
@@ -72,12 +80,28 @@ fake_instance_free (FakeInstance *fake)
 {
   nlx_instance_free (fake->instance);
   g_string_free (fake->console, TRUE);
+  g_free (fake->fault);
   g_free (fake);
 }
 
 static void
 boot (FakeInstance *fake)
 {
+  const char *last_words = g_hash_table_lookup (fake->instance->metadata,
+                                                FAKE_BOOT_FAILURE_KEY);
+
+  g_clear_pointer (&fake->fault, g_free);
+  if (last_words != NULL && fake->boot_failures > 0)
+    {
+      fake->boot_failures--;
+      fake->state = NLX_POWER_STATE_SHUTDOWN;
+      g_string_append_printf (fake->console, "%s\n", last_words);
+      fake->fault = g_strdup_printf ("Instance %s stopped during boot: its "
+                                     "init exited. Its last console "
+                                     "lines:\n%s", fake->instance->uuid,
+                                     last_words);
+      return;
+    }
   fake->state = NLX_POWER_STATE_RUNNING;
   g_string_append_printf (fake->console, "fake instance %s booted\n",
                           fake->instance->uuid);
@@ -344,6 +368,7 @@ fake_spawn (NlxDriverState *state,
   node = nlx_instance_to_node (instance);
   fake->instance = nlx_instance_new_from_node (node, NULL);
   fake->console = g_string_new (NULL);
+  fake->boot_failures = 1;
   boot (fake);
   g_hash_table_insert (state->instances, g_strdup (instance->uuid), fake);
   return TRUE;
@@ -389,7 +414,19 @@ fake_power_off (NlxDriverState *state,
   if (fake == NULL)
     return FALSE;
   fake->state = NLX_POWER_STATE_SHUTDOWN;
+  g_clear_pointer (&fake->fault, g_free);
   return TRUE;
+}
+
+static char *
+fake_get_fault (NlxDriverState *state,
+                const char *uuid,
+                GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  FakeInstance *fake = lookup (state, uuid, error);
+
+  return fake != NULL ? g_strdup (fake->fault) : NULL;
 }
 
 static gboolean
@@ -629,6 +666,7 @@ static const NlxDriver fake_driver = {
   .get_available_resource = fake_get_available_resource,
   .watch_events = fake_watch_events,
   .get_vif = fake_get_vif,
+  .get_fault = fake_get_fault,
 };
 
 G_MODULE_EXPORT const NlxDriver *nlx_driver_get (void);

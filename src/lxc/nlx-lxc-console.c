@@ -5,16 +5,19 @@
  * side of the PTY buffers about 16 KiB; past that the container's writes
  * to /dev/console block.  Whoever needs the output drains the PTY into
  * console.log in the instance directory, as Nova does for LXC: before it
- * reads the log, and while an instance shuts down.  The PTY and whatever
- * it still holds vanish the moment the container exits, so a shutdown is
- * followed with the PTY held open, never by reopening it now and then. */
+ * reads the log, and while an instance shuts down.  The PTY vanishes
+ * when the container exits, and the kernel discards what it holds unread
+ * when the controller closes its side (the hangup flushes it), so the
+ * driver holds each running instance's PTY open from right after its
+ * start until it closes (nlx-lxc-driver.c) and reads it as output
+ * arrives, before the container's end can take it away. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
-#include <poll.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "nlx-error.h"
@@ -51,11 +54,72 @@ trim_log (const char *log_path,
                                      error);
 }
 
+/* How much of what this reader read it keeps for
+ * nlx_lxc_console_last_words(). */
+#define RECENT_MAX 4096
+
 struct _NlxLxcConsole {
   int pty_fd;
   int log_fd;
   char *log_path;
+  /* The end of what was read since the PTY was opened: one boot's. */
+  char recent[RECENT_MAX];
+  gsize recent_length;
 };
+
+static void
+keep_recent (NlxLxcConsole *console,
+             const char *data,
+             gsize length)
+{
+  if (length >= RECENT_MAX)
+    {
+      memcpy (console->recent, data + length - RECENT_MAX, RECENT_MAX);
+      console->recent_length = RECENT_MAX;
+      return;
+    }
+  if (console->recent_length + length > RECENT_MAX)
+    {
+      gsize drop = console->recent_length + length - RECENT_MAX;
+
+      memmove (console->recent, console->recent + drop,
+               console->recent_length - drop);
+      console->recent_length -= drop;
+    }
+  memcpy (console->recent + console->recent_length, data, length);
+  console->recent_length += length;
+}
+
+static gboolean
+open_log (NlxLxcConsole *console,
+          GError **error)
+{
+  console->log_fd = g_open (console->log_path,
+                            O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (console->log_fd < 0)
+    return set_io_error (error, console->log_path, errno);
+  return TRUE;
+}
+
+/* A reader holds the log open for as long as the instance runs, so it
+ * trims as it goes; trimming replaces the file, which is opened again. */
+static gboolean
+trim_if_full (NlxLxcConsole *console,
+              GError **error)
+{
+  off_t size = lseek (console->log_fd, 0, SEEK_END);
+
+  if (size <= NLX_LXC_CONSOLE_LOG_MAX)
+    return TRUE;
+  close (console->log_fd);
+  console->log_fd = -1;
+  if (!trim_log (console->log_path, error))
+    {
+      open_log (console, NULL);
+      return FALSE;
+    }
+  return open_log (console, error);
+}
 
 /**
  * nlx_lxc_console_open:
@@ -92,67 +156,213 @@ nlx_lxc_console_open (const char *pty_path,
       set_io_error (error, pty_path, errno);
       return NULL;
     }
-  console->log_fd = g_open (log_path,
-                            O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (console->log_fd < 0)
-    {
-      set_io_error (error, log_path, errno);
-      return NULL;
-    }
+  if (!open_log (console, error))
+    return NULL;
   return g_steal_pointer (&console);
+}
+
+/**
+ * nlx_lxc_console_get_fd:
+ * @console: a console reader
+ *
+ * Returns: the PTY's descriptor, to poll for input; it stays owned by
+ *   @console
+ */
+int
+nlx_lxc_console_get_fd (NlxLxcConsole *console)
+{
+  return console->pty_fd;
 }
 
 /**
  * nlx_lxc_console_read:
  * @console: a console reader
- * @timeout_ms: how long to wait for output when there is none yet
+ * @closed: (out) (optional): set when the PTY has closed: the container
+ *   side has gone and everything it wrote was read
  * @error: return location for a #NLX_DRIVER_ERROR
  *
- * Appends to the log whatever the console holds, waiting up to
- * @timeout_ms for something to arrive.
+ * Appends to the log whatever the console holds now, without waiting.
  */
 gboolean
 nlx_lxc_console_read (NlxLxcConsole *console,
-                      guint timeout_ms,
+                      gboolean *closed,
                       GError **error)
 {
-  struct pollfd pfd = { .fd = console->pty_fd, .events = POLLIN };
   char buffer[16384];
 
-  if (timeout_ms > 0 && poll (&pfd, 1, timeout_ms) <= 0)
-    return TRUE;
-
+  if (closed != NULL)
+    *closed = FALSE;
   for (;;)
     {
       ssize_t n = read (console->pty_fd, buffer, sizeof buffer);
 
       if (n < 0 && errno == EINTR)
         continue;
-      /* EAGAIN: drained; EIO: the container side has gone. */
-      if (n <= 0)
+      /* EAGAIN: drained.  EIO (or end of file): the controller, which
+       * holds the other side, has gone, and the hangup discarded what
+       * was not read by then. */
+      if (n < 0 && errno == EAGAIN)
         return TRUE;
+      if (n <= 0)
+        {
+          if (closed != NULL)
+            *closed = TRUE;
+          return TRUE;
+        }
+      keep_recent (console, buffer, n);
+      if (console->log_fd < 0 && !open_log (console, error))
+        return FALSE;
       if (write (console->log_fd, buffer, n) != n)
         return set_io_error (error, console->log_path, errno);
+      if (!trim_if_full (console, error))
+        return FALSE;
     }
+}
+
+/* Whether @c (a Unicode character) is safe to show: no control
+ * characters but newlines, and no format characters (bidirectional
+ * overrides can make text read as something else). */
+static gboolean
+is_shown (gunichar c)
+{
+  return c == '\n' ||
+         !(g_unichar_iscntrl (c) || g_unichar_type (c) == G_UNICODE_FORMAT);
+}
+
+/**
+ * nlx_lxc_console_last_words:
+ * @data: console output
+ * @length: its length
+ * @max_lines: at most this many of its last non-empty lines
+ * @max_bytes: at most this many bytes of them
+ *
+ * The end of @data made fit to show where it was not meant to go (a
+ * fault message, a terminal): escape sequences removed, carriage returns
+ * made line ends, other control characters and bytes that are not UTF-8
+ * replaced by U+FFFD, trailing blank lines dropped; cut at a line or at
+ * a character, never inside one.
+ *
+ * Returns: (transfer full): the last lines; "" when there are none
+ */
+char *
+nlx_lxc_console_last_words (const char *data,
+                            gsize length,
+                            guint max_lines,
+                            gsize max_bytes)
+{
+  g_autofree char *valid = g_utf8_make_valid (data, length);
+  g_autoptr(GString) clean = g_string_new (NULL);
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  g_auto(GStrv) split = NULL;
+  g_autoptr(GString) result = g_string_new (NULL);
+  const char *p = valid;
+
+  while (*p != '\0')
+    {
+      gunichar c = g_utf8_get_char (p);
+      const char *next = g_utf8_next_char (p);
+
+      if (c == 0x1b && (next[0] == '[' || next[0] == ']'))
+        {
+          /* CSI (colours, cursor moves) up to its final byte; OSC (window
+           * titles) up to BEL or ST. */
+          gboolean osc = next[0] == ']';
+
+          p = next + 1;
+          while (*p != '\0')
+            {
+              if (!osc && (guchar) *p >= 0x40 && (guchar) *p <= 0x7e)
+                {
+                  p++;
+                  break;
+                }
+              if (osc && *p == '\a')
+                {
+                  p++;
+                  break;
+                }
+              if (osc && p[0] == 0x1b && p[1] == '\\')
+                {
+                  p += 2;
+                  break;
+                }
+              p++;
+            }
+          continue;
+        }
+      if (c == '\r')
+        {
+          /* "\r\n" is one line end; a lone "\r" rewrote the line, which
+           * is kept as a line of its own. */
+          if (*next != '\n')
+            g_string_append_c (clean, '\n');
+        }
+      else if (c == '\t')
+        g_string_append_c (clean, ' ');
+      else if (is_shown (c))
+        g_string_append_len (clean, p, next - p);
+      else
+        g_string_append_unichar (clean, 0xfffd);
+      p = next;
+    }
+
+  split = g_strsplit (clean->str, "\n", -1);
+  for (guint i = 0; split[i] != NULL; i++)
+    if (*g_strchomp (split[i]) != '\0')
+      g_ptr_array_add (lines, g_strdup (split[i]));
+
+  /* From the end, as many whole lines as fit; the last line alone is cut
+   * to its end when it is too long by itself. */
+  for (guint taken = 0; taken < max_lines && taken < lines->len; taken++)
+    {
+      const char *line = lines->pdata[lines->len - 1 - taken];
+      gsize needed = strlen (line) + (result->len > 0 ? 1 : 0);
+
+      if (result->len + needed > max_bytes)
+        {
+          if (result->len == 0)
+            {
+              const char *start = line + strlen (line) - max_bytes;
+
+              while (start > line && (*start & 0xc0) == 0x80)
+                start++;
+              g_string_assign (result, start);
+            }
+          break;
+        }
+      if (result->len > 0)
+        g_string_prepend_c (result, '\n');
+      g_string_prepend (result, line);
+    }
+  return g_string_free (g_steal_pointer (&result), FALSE);
+}
+
+/**
+ * nlx_lxc_console_get_last_words:
+ * @console: a console reader
+ * @max_lines: at most this many lines
+ * @max_bytes: at most this many bytes
+ *
+ * nlx_lxc_console_last_words() of what @console read since it was opened.
+ */
+char *
+nlx_lxc_console_get_last_words (NlxLxcConsole *console,
+                                guint max_lines,
+                                gsize max_bytes)
+{
+  return nlx_lxc_console_last_words (console->recent, console->recent_length,
+                                     max_lines, max_bytes);
 }
 
 void
 nlx_lxc_console_close (NlxLxcConsole *console)
 {
-  g_autoptr(GError) error = NULL;
-  off_t size = -1;
-
   if (console == NULL)
     return;
   if (console->log_fd >= 0)
-    {
-      size = lseek (console->log_fd, 0, SEEK_END);
-      close (console->log_fd);
-    }
+    close (console->log_fd);
   if (console->pty_fd >= 0)
     close (console->pty_fd);
-  if (size > NLX_LXC_CONSOLE_LOG_MAX && !trim_log (console->log_path, &error))
-    g_warning ("%s", error->message);
   g_free (console->log_path);
   g_free (console);
 }

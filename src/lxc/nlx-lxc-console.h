@@ -13,12 +13,20 @@ typedef struct _NlxLxcConsole NlxLxcConsole;
 NlxLxcConsole *nlx_lxc_console_open (const char *pty_path,
                                      const char *log_path,
                                      GError **error);
+int nlx_lxc_console_get_fd (NlxLxcConsole *console);
 gboolean nlx_lxc_console_read (NlxLxcConsole *console,
-                               guint timeout_ms,
+                               gboolean *closed,
                                GError **error);
+char *nlx_lxc_console_get_last_words (NlxLxcConsole *console,
+                                      guint max_lines,
+                                      gsize max_bytes);
 void nlx_lxc_console_close (NlxLxcConsole *console);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxLxcConsole, nlx_lxc_console_close)
 
+char *nlx_lxc_console_last_words (const char *data,
+                                  gsize length,
+                                  guint max_lines,
+                                  gsize max_bytes);
 char *nlx_lxc_console_tail (const char *log_path,
                             gsize max_bytes,
                             GError **error);

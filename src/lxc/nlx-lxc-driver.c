@@ -9,9 +9,17 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 #include <gmodule.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/libvirt-lxc.h>
@@ -51,9 +59,29 @@
 #define INIT_KNOWN_VOLUME_TIMEOUT_US (10 * G_USEC_PER_SEC)
 #define POLL_INTERVAL_US (20 * 1000)
 
-/* How often running instances' consoles are drained into their logs: the
- * PTY holds about 17 KB, after which the container's writes block. */
-#define CONSOLE_DRAIN_INTERVAL_US (1 * G_USEC_PER_SEC)
+/* How often the console thread looks for running instances whose PTY it
+ * does not hold yet: ones a guest's own reboot restarted, or that ran
+ * before the daemon started.  Their output waits in the PTY meanwhile
+ * (it holds about 17 KB, after which the container's writes block);
+ * what is held is read as it arrives. */
+#define CONSOLE_SCAN_INTERVAL_US (1 * G_USEC_PER_SEC)
+
+/* An init that exits this soon after a start the daemon made, without
+ * anyone asking it to stop and not by powering off, failed to boot.
+ * Inits that fail do so within a second or two (systemd that cannot
+ * mount what it needs exits in well under a second; a Debian root boots
+ * to running in about 1.6 s here), while a guest's own crash hours later
+ * is not the start's fault and leaves the server SHUTOFF as in Nova.  Ten
+ * seconds covers a slow boot on a loaded host with room to spare. */
+#define BOOT_WINDOW_US (10 * G_USEC_PER_SEC)
+
+/* How much of init's last output a boot failure's fault carries. */
+#define LAST_WORDS_LINES 10
+#define LAST_WORDS_BYTES 1024
+
+/* How long an operation waits for the console thread to finish reading
+ * a stopped instance's PTY: it closes as the container goes. */
+#define CONSOLE_RELEASE_TIMEOUT_US (5 * G_USEC_PER_SEC)
 
 struct _NlxDriverState {
   char *uri;
@@ -101,10 +129,17 @@ struct _NlxDriverState {
    * not mounted yet": a start and a reboot event must not both mount. */
   GMutex mount_lock;
 
-  /* Serialises writes to console logs, which trimming rewrites. */
+  /* The console thread holds each running instance's PTY open, one
+   * reader each (@held: "uuid id" -> Held, the id telling boots apart),
+   * and keeps why instances failed during boot (@faults: uuid ->
+   * message).  Both under @console_lock; only the thread removes from
+   * @held.  @released is signalled when it does; @wake[1] wakes it. */
   GMutex console_lock;
   GThread *console_thread;
-  GCond console_cond;
+  GHashTable *held;
+  GHashTable *faults;
+  GCond released;
+  int wake[2];
   gboolean stopping;
 };
 
@@ -388,7 +423,8 @@ process_exe (guint pid)
 static gboolean
 init_has_started (guint controller,
                   const char *controller_exe,
-                  gboolean *known)
+                  gboolean *known,
+                  pid_t *pid)
 {
   g_autofree char *children_path = NULL;
   g_autofree char *children = NULL;
@@ -402,8 +438,9 @@ init_has_started (guint controller,
     return FALSE;
   /* The first child is init; the controller has no other. */
   init = g_ascii_strtoull (children, NULL, 10);
-  if (init == 0 || init > G_MAXUINT)
+  if (init == 0 || init > G_MAXINT)
     return FALSE;
+  *pid = (pid_t) init;
   exe = process_exe ((guint) init);
   return exe != NULL && g_strcmp0 (exe, controller_exe) != 0;
 }
@@ -470,8 +507,17 @@ libvirt_knows_init (virDomainPtr dom,
   return known;
 }
 
+static void watch_init (NlxDriverState *state,
+                        virDomainPtr dom,
+                        const char *uuid,
+                        pid_t pid);
+
+/* Waits until the domain's init runs.  With @state, the console thread
+ * is told the init's pid as soon as it exists (before it has exec'd:
+ * the pid stays), so that it learns how even the quickest init ends. */
 static gboolean
-wait_for_init (virDomainPtr dom,
+wait_for_init (NlxDriverState *state,
+               virDomainPtr dom,
                const char *uuid,
                GError **error)
 {
@@ -479,6 +525,8 @@ wait_for_init (virDomainPtr dom,
   guint controller = virDomainGetID (dom);
   g_autofree char *controller_exe = process_exe (controller);
   gboolean known = TRUE;
+  pid_t init = 0;
+  gboolean watched = FALSE;
 
   while (g_get_monotonic_time () < deadline)
     {
@@ -496,8 +544,18 @@ wait_for_init (virDomainPtr dom,
       /* Without /proc/PID/task/PID/children a running domain is all we
        * can know. */
       if (controller_exe == NULL ||
-          init_has_started (controller, controller_exe, &known) || !known)
-        return TRUE;
+          init_has_started (controller, controller_exe, &known, &init) ||
+          !known)
+        {
+          if (state != NULL && !watched && init != 0)
+            watch_init (state, dom, uuid, init);
+          return TRUE;
+        }
+      if (state != NULL && !watched && init != 0)
+        {
+          watch_init (state, dom, uuid, init);
+          watched = TRUE;
+        }
       g_usleep (1000);
     }
   g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
@@ -574,69 +632,360 @@ console_pty (virDomainPtr dom)
                             "/source/@path)");
 }
 
-/* Best effort: failing to save console output must not fail the
- * operation that wanted it saved. */
-static NlxLxcConsole *
-open_pty (NlxDriverState *state,
-          const char *pty,
-          const char *uuid)
-{
-  g_autofree char *log_path = console_log_path (state, uuid);
-  g_autoptr(GError) error = NULL;
-  NlxLxcConsole *console;
+/* ---- consoles: held open from the start, read as output arrives --------- */
 
-  if (pty == NULL)
-    return NULL;
-  console = nlx_lxc_console_open (pty, log_path, &error);
-  if (console == NULL)
-    g_debug ("Console of instance %s not saved: %s", uuid, error->message);
-  return console;
+/* Linux 6.15's PIDFD_GET_INFO, not in every C library's headers yet:
+ * through a pidfd taken while the process lived, anyone (not only its
+ * parent) learns how it ended. */
+struct nlx_pidfd_info {
+  guint64 mask;
+  guint64 cgroupid;
+  guint32 pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+  gint32 exit_code;
+};
+#define NLX_PIDFD_GET_INFO _IOWR (0xFF, 11, struct nlx_pidfd_info)
+#define NLX_PIDFD_INFO_EXIT (1ULL << 3)
+
+/* A pidfd of @pid, or -1. */
+static int
+open_pidfd (pid_t pid)
+{
+#ifdef SYS_pidfd_open
+  return pid > 0 ? (int) syscall (SYS_pidfd_open, pid, 0) : -1;
+#else
+  return -1;
+#endif
 }
 
-static NlxLxcConsole *
-open_console (NlxDriverState *state,
-              virDomainPtr dom,
-              const char *uuid)
+/* How the process behind @pidfd ended, as waitpid() reports it. */
+static gboolean
+exit_status (int pidfd,
+             int *status)
 {
-  g_autofree char *pty = console_pty (dom);
+  struct nlx_pidfd_info info = { .mask = NLX_PIDFD_INFO_EXIT };
 
-  return open_pty (state, pty, uuid);
+  if (pidfd < 0 || ioctl (pidfd, NLX_PIDFD_GET_INFO, &info) != 0 ||
+      !(info.mask & NLX_PIDFD_INFO_EXIT))
+    return FALSE;
+  *status = info.exit_code;
+  return TRUE;
+}
+
+typedef struct {
+  char *key;                    /* "uuid id" */
+  char *uuid;
+  char *name;                   /* the domain's */
+  NlxLxcConsole *console;
+  int init_pidfd;               /* -1 when unknown */
+  gint64 opened_at;
+  gint64 booted_at;             /* a start the daemon made, or 0 */
+  gboolean stop_asked;          /* the daemon stops it */
+} Held;
+
+static void
+held_free (Held *held)
+{
+  nlx_lxc_console_close (held->console);
+  if (held->init_pidfd >= 0)
+    close (held->init_pidfd);
+  g_free (held->key);
+  g_free (held->uuid);
+  g_free (held->name);
+  g_free (held);
+}
+
+static char *
+held_key (const char *uuid,
+          guint id)
+{
+  return g_strdup_printf ("%s %u", uuid, id);
+}
+
+/* Called with console_lock held. */
+static gboolean
+is_held (NlxDriverState *state,
+         const char *uuid)
+{
+  GHashTableIter iter;
+  Held *held;
+
+  g_hash_table_iter_init (&iter, state->held);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &held))
+    if (g_str_equal (held->uuid, uuid))
+      return TRUE;
+  return FALSE;
 }
 
 static void
-drain_pty (NlxDriverState *state,
-           const char *pty,
-           const char *uuid)
+wake_console_thread (NlxDriverState *state)
+{
+  char byte = 0;
+
+  if (write (state->wake[1], &byte, 1) < 0 && errno != EAGAIN)
+    g_debug ("Cannot wake the console thread: %s", g_strerror (errno));
+}
+
+/* The scan was first to hold the console of a start of ours: it is a
+ * start of ours all the same.  Called with console_lock held. */
+static void
+mark_booting (Held *held)
+{
+  held->booted_at = g_get_monotonic_time ();
+  held->stop_asked = FALSE;
+}
+
+/* Holds the PTY of @dom's current run open, unless it already is; a
+ * @booting hold belongs to a start the daemon made, whose init may fail
+ * (see judge()).  Best effort: failing to save console output must not
+ * fail the operation that wanted it saved. */
+static gboolean
+hold_console (NlxDriverState *state,
+              virDomainPtr dom,
+              const char *uuid,
+              gboolean booting)
+{
+  guint id = virDomainGetID (dom);
+  g_autofree char *key = NULL;
+  g_autofree char *pty = NULL;
+  g_autofree char *log_path = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GMutexLocker) locker = NULL;
+  Held *held;
+
+  if (id == (guint) -1)
+    {
+      g_debug ("Console of instance %s not held: it has no id", uuid);
+      return FALSE;
+    }
+  key = held_key (uuid, id);
+  g_mutex_lock (&state->console_lock);
+  held = g_hash_table_lookup (state->held, key);
+  if (held != NULL && booting)
+    mark_booting (held);
+  g_mutex_unlock (&state->console_lock);
+  if (held != NULL)
+    return TRUE;
+  if ((pty = console_pty (dom)) == NULL)
+    {
+      g_debug ("Console of instance %s not held: its domain has no PTY",
+               uuid);
+      return FALSE;
+    }
+
+  log_path = console_log_path (state, uuid);
+  locker = g_mutex_locker_new (&state->console_lock);
+  held = g_hash_table_lookup (state->held, key);
+  if (held != NULL)
+    {
+      /* The console thread's scan held it meanwhile. */
+      if (booting)
+        mark_booting (held);
+      return TRUE;
+    }
+  held = g_new0 (Held, 1);
+  held->console = nlx_lxc_console_open (pty, log_path, &error);
+  if (held->console == NULL)
+    {
+      g_debug ("Console of instance %s not saved: %s", uuid, error->message);
+      g_free (held);
+      return FALSE;
+    }
+  held->key = g_steal_pointer (&key);
+  held->uuid = g_strdup (uuid);
+  held->name = g_strdup (virDomainGetName (dom));
+  held->init_pidfd = -1;
+  held->opened_at = g_get_monotonic_time ();
+  held->booted_at = booting ? held->opened_at : 0;
+  g_hash_table_insert (state->held, held->key, held);
+  wake_console_thread (state);
+  return TRUE;
+}
+
+/* Remembers how @dom's init (pid @pid) ends, for judge(). */
+static void
+watch_init (NlxDriverState *state,
+            virDomainPtr dom,
+            const char *uuid,
+            pid_t pid)
+{
+  g_autofree char *key = held_key (uuid, virDomainGetID (dom));
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->console_lock);
+  Held *held = g_hash_table_lookup (state->held, key);
+
+  if (held != NULL && held->init_pidfd < 0)
+    held->init_pidfd = open_pidfd (pid);
+}
+
+/* The daemon is about to stop @uuid: its init's end is no failure, and
+ * what failed before is history. */
+static void
+expect_stop (NlxDriverState *state,
+             const char *uuid)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->console_lock);
-  g_autoptr(NlxLxcConsole) console = open_pty (state, pty, uuid);
+  GHashTableIter iter;
+  Held *held;
 
-  if (console != NULL)
-    nlx_lxc_console_read (console, 0, NULL);
+  g_hash_table_remove (state->faults, uuid);
+  g_hash_table_iter_init (&iter, state->held);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &held))
+    if (g_str_equal (held->uuid, uuid))
+      held->stop_asked = TRUE;
 }
 
+/* Waits until @uuid's PTYs are read to their end and closed, so that its
+ * console log is complete and its fault known; a stopped container's
+ * PTY closes at once, so the wait is short. */
 static void
-drain_console (NlxDriverState *state,
+wait_released (NlxDriverState *state,
+               const char *uuid)
+{
+  gint64 deadline = g_get_monotonic_time () + CONSOLE_RELEASE_TIMEOUT_US;
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->console_lock);
+
+  while (is_held (state, uuid) &&
+         g_cond_wait_until (&state->released, &state->console_lock, deadline))
+    ;
+}
+
+/* Reads what @uuid's console holds now, holding it first if the console
+ * thread has not yet, so that the log is current. */
+static void
+flush_console (NlxDriverState *state,
                virDomainPtr dom,
                const char *uuid)
 {
-  g_autofree char *pty = console_pty (dom);
+  g_autoptr(GMutexLocker) locker = NULL;
+  GHashTableIter iter;
+  Held *held;
 
-  drain_pty (state, pty, uuid);
+  hold_console (state, dom, uuid, FALSE);
+  locker = g_mutex_locker_new (&state->console_lock);
+  g_hash_table_iter_init (&iter, state->held);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &held))
+    if (g_str_equal (held->uuid, uuid))
+      nlx_lxc_console_read (held->console, NULL, NULL);
 }
 
-/* Drains the console of every running instance of ours.  @ptys maps
- * "uuid id" to the PTY path, which only changes when the domain starts
- * again (with a new id), so the domain XML is read once per boot, not
- * once a second. */
-static void
-drain_all (NlxDriverState *state,
-           GHashTable **ptys)
+/* Whether an init that ended with waitpid() @status failed, rather than
+ * stopped as asked: a non-zero exit (systemd's "Exiting PID 1" is 255), or
+ * a crash (SIGSEGV, SIGABRT...).  Exit status 0 is a clean end (systemd's
+ * poweroff in a container without CAP_SYS_BOOT); SIGKILL is how pidfs
+ * reports an init that called reboot(2) in its PID namespace (busybox
+ * poweroff), and with SIGTERM, SIGINT and SIGHUP, what a stop from
+ * outside (virsh destroy) or a reboot sends. */
+static gboolean
+is_failure (int status)
 {
-  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal,
-                                                      g_free, g_free);
+  if (WIFEXITED (status))
+    return WEXITSTATUS (status) != 0;
+  if (WIFSIGNALED (status))
+    switch (WTERMSIG (status))
+      {
+      case SIGKILL:
+      case SIGTERM:
+      case SIGINT:
+      case SIGHUP:
+        return FALSE;
+      default:
+        return TRUE;
+      }
+  return TRUE;
+}
+
+/* Whether @held's init ended by failing to boot, and if so why: it
+ * stopped within BOOT_WINDOW_US of a start the daemon made, nobody asked
+ * it to, and its exit status says it failed (is_failure()).  Without its
+ * exit status (kernels before 6.15, or an init gone before it could be
+ * watched), an init that stopped within the window failed. */
+static char *
+judge (Held *held)
+{
+  gint64 ran_us = g_get_monotonic_time () - held->booted_at;
+  g_autofree char *words = NULL;
+  g_autofree char *how = NULL;
+  int status;
+
+  if (held->booted_at == 0 || held->stop_asked || ran_us >= BOOT_WINDOW_US)
+    {
+      g_debug ("Instance %s stopped, not a boot failure: %s", held->uuid,
+               held->booted_at == 0 ? "not a start of ours"
+               : held->stop_asked ? "asked to" : "after its boot");
+      return NULL;
+    }
+  if (exit_status (held->init_pidfd, &status))
+    {
+      if (!is_failure (status))
+        {
+          g_debug ("Instance %s stopped, not a boot failure: its init's "
+                   "wait status is 0x%x", held->uuid, (unsigned) status);
+          return NULL;
+        }
+      if (WIFEXITED (status))
+        how = g_strdup_printf (_("Instance %s stopped during boot: its init "
+                                 "exited with status %d %.1f s after it "
+                                 "started."), held->uuid,
+                               WEXITSTATUS (status), ran_us / 1e6);
+      else
+        how = g_strdup_printf (_("Instance %s stopped during boot: its init "
+                                 "was killed by signal %d (%s) %.1f s after "
+                                 "it started."), held->uuid,
+                               WTERMSIG (status), g_strsignal (WTERMSIG (status)),
+                               ran_us / 1e6);
+    }
+  else
+    how = g_strdup_printf (_("Instance %s stopped during boot: its init "
+                             "exited %.1f s after it started."), held->uuid,
+                           ran_us / 1e6);
+  words = nlx_lxc_console_get_last_words (held->console, LAST_WORDS_LINES,
+                                          LAST_WORDS_BYTES);
+  if (*words == '\0')
+    return g_strdup_printf (_("%s It printed nothing on its console; "
+                              "/var/log/libvirt/lxc/%s.log on the host may "
+                              "say why."), how, held->name);
+  return g_strdup_printf (_("%s Its last console lines:\n%s"), how, words);
+}
+
+/* Reads @held to its end, records whether its init failed to boot and
+ * closes it.  Called by the console thread, with console_lock held;
+ * returns the uuid to tell the watcher about when it failed. */
+static char *
+release (NlxDriverState *state,
+         Held *held)
+{
+  g_autofree char *fault = NULL;
+  char *failed = NULL;
+
+  nlx_lxc_console_read (held->console, NULL, NULL);
+  fault = judge (held);
+  if (fault != NULL)
+    {
+      g_message ("%s", fault);
+      failed = g_strdup (held->uuid);
+      g_hash_table_replace (state->faults, g_strdup (held->uuid),
+                            g_steal_pointer (&fault));
+    }
+  g_hash_table_remove (state->held, held->key);
+  g_cond_broadcast (&state->released);
+  return failed;
+}
+
+/* Holds the PTY of every running instance of ours that is not held yet,
+ * and releases what no longer runs but has not said so by closing (held
+ * before @started, so not a start the listing missed). */
+static void
+scan_consoles (NlxDriverState *state,
+               gint64 started,
+               GPtrArray *failed)
+{
+  g_autoptr(GHashTable) running = g_hash_table_new_full (g_str_hash,
+                                                         g_str_equal,
+                                                         g_free, NULL);
   g_autoptr(virConnect) conn = connection (state, NULL);
+  g_autoptr(GPtrArray) stale = g_ptr_array_new ();
   virDomainPtr *doms = NULL;
+  GHashTableIter iter;
+  Held *held;
   int n = -1;
 
   if (conn != NULL)
@@ -647,49 +996,115 @@ drain_all (NlxDriverState *state,
 
       if (is_mine (state, doms[i], uuid))
         {
-          char *key = g_strdup_printf ("%s %u", uuid, virDomainGetID (doms[i]));
-          g_autofree char *old_key = NULL;
-          char *pty = NULL;
-
-          /* Stealing hands back both halves; @key replaces the old key,
-           * which is ours to free. */
-          if (!g_hash_table_steal_extended (*ptys, key, (gpointer *) &old_key,
-                                            (gpointer *) &pty))
-            pty = console_pty (doms[i]);
-          drain_pty (state, pty, uuid);
-          g_hash_table_insert (seen, key, pty);
+          g_hash_table_add (running, held_key (uuid, virDomainGetID (doms[i])));
+          hold_console (state, doms[i], uuid, FALSE);
         }
       virDomainFree (doms[i]);
     }
   free (doms);
-  /* Keep only what still runs. */
-  g_hash_table_unref (*ptys);
-  *ptys = g_steal_pointer (&seen);
+  if (n < 0)
+    return;
+
+  g_mutex_lock (&state->console_lock);
+  g_hash_table_iter_init (&iter, state->held);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &held))
+    if (held->opened_at < started &&
+        !g_hash_table_contains (running, held->key))
+      g_ptr_array_add (stale, held);
+  for (guint i = 0; i < stale->len; i++)
+    {
+      char *uuid = release (state, stale->pdata[i]);
+
+      if (uuid != NULL)
+        g_ptr_array_add (failed, uuid);
+    }
+  g_mutex_unlock (&state->console_lock);
 }
 
-/* Keeps every running instance's console flowing, as Nova's console log
- * does for QEMU.  An instance being shut down is drained by the waiting
- * operation as well; the two only ever append. */
+/* Keeps every running instance's console flowing into its log, as Nova's
+ * console log does for QEMU, from one thread: each PTY is held open (one
+ * reader per PTY, so no byte is read twice or lost) and read as soon as
+ * output arrives, until it closes with the container.  The watcher is
+ * told of an instance whose init failed to boot. */
 static gpointer
-console_drainer (gpointer data)
+console_thread (gpointer data)
 {
   NlxDriverState *state = data;
-  g_autoptr(GHashTable) ptys = g_hash_table_new_full (g_str_hash, g_str_equal,
-                                                      g_free, g_free);
+  g_autoptr(GArray) fds = g_array_new (FALSE, FALSE, sizeof (struct pollfd));
+  g_autoptr(GPtrArray) polled = g_ptr_array_new ();
+  gint64 next_scan = 0;
 
   g_mutex_lock (&state->console_lock);
   while (!state->stopping)
     {
-      gint64 next = g_get_monotonic_time () + CONSOLE_DRAIN_INTERVAL_US;
+      g_autoptr(GPtrArray) failed = g_ptr_array_new_with_free_func (g_free);
+      struct pollfd wake = { .fd = state->wake[0], .events = POLLIN };
+      gint64 now = g_get_monotonic_time ();
+      GHashTableIter iter;
+      Held *held;
 
-      while (!state->stopping &&
-             g_cond_wait_until (&state->console_cond, &state->console_lock, next))
-        ;
-      if (state->stopping)
-        break;
-      g_mutex_unlock (&state->console_lock);
-      drain_all (state, &ptys);
-      g_mutex_lock (&state->console_lock);
+      if (now >= next_scan)
+        {
+          g_mutex_unlock (&state->console_lock);
+          scan_consoles (state, now, failed);
+          g_mutex_lock (&state->console_lock);
+          next_scan = g_get_monotonic_time () + CONSOLE_SCAN_INTERVAL_US;
+        }
+      else
+        {
+          g_array_set_size (fds, 0);
+          g_ptr_array_set_size (polled, 0);
+          g_array_append_val (fds, wake);
+          g_hash_table_iter_init (&iter, state->held);
+          while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &held))
+            {
+              struct pollfd pfd = {
+                .fd = nlx_lxc_console_get_fd (held->console),
+                .events = POLLIN,
+              };
+
+              g_array_append_val (fds, pfd);
+              g_ptr_array_add (polled, held);
+            }
+          /* Only this thread removes from @held, so what it polls stays
+           * valid while the lock is let go. */
+          g_mutex_unlock (&state->console_lock);
+          poll ((struct pollfd *) fds->data, fds->len,
+                (int) ((next_scan - now + 999) / 1000));
+          g_mutex_lock (&state->console_lock);
+          if (g_array_index (fds, struct pollfd, 0).revents != 0)
+            {
+              char buffer[64];
+
+              while (read (state->wake[0], buffer, sizeof buffer) > 0)
+                ;
+            }
+          for (guint i = 1; i < fds->len; i++)
+            {
+              struct pollfd *pfd = &g_array_index (fds, struct pollfd, i);
+              g_autoptr(GError) error = NULL;
+              gboolean closed = FALSE;
+              char *uuid;
+
+              held = polled->pdata[i - 1];
+              if (pfd->revents == 0)
+                continue;
+              if (pfd->revents & POLLNVAL)
+                closed = TRUE;
+              else if (!nlx_lxc_console_read (held->console, &closed, &error))
+                g_debug ("Console of instance %s not saved: %s", held->uuid,
+                         error->message);
+              if (closed && (uuid = release (state, held)) != NULL)
+                g_ptr_array_add (failed, uuid);
+            }
+        }
+      if (failed->len > 0)
+        {
+          g_mutex_unlock (&state->console_lock);
+          for (guint i = 0; i < failed->len; i++)
+            deliver_event (state, failed->pdata[i]);
+          g_mutex_lock (&state->console_lock);
+        }
     }
   g_mutex_unlock (&state->console_lock);
   return NULL;
@@ -795,9 +1210,9 @@ is_active (NlxDriverState *state,
   return virDomainIsActive (fresh);
 }
 
-/* Waits for the domain to stop, saving console output as it goes, and
- * rides out a libvirtd restart meanwhile (see is_active()).  Returns
- * whether it stopped in time. */
+/* Waits for the domain to stop, and rides out a libvirtd restart
+ * meanwhile (see is_active()); the console thread saves what it prints
+ * as it goes, to the end.  Returns whether it stopped in time. */
 static gboolean
 wait_inactive (NlxDriverState *state,
                virDomainPtr *dom,
@@ -805,21 +1220,16 @@ wait_inactive (NlxDriverState *state,
                guint timeout_s)
 {
   gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
-  g_autoptr(NlxLxcConsole) console = open_console (state, *dom, uuid);
 
   for (;;)
     {
       int active;
 
-      if (console != NULL)
-        nlx_lxc_console_read (console, POLL_INTERVAL_US / 1000, NULL);
-      else
-        g_usleep (POLL_INTERVAL_US);
+      g_usleep (POLL_INTERVAL_US);
       active = is_active (state, dom, uuid);
       if (active == 0)
         {
-          if (console != NULL)
-            nlx_lxc_console_read (console, 0, NULL);
+          wait_released (state, uuid);
           return TRUE;
         }
       if (g_get_monotonic_time () >= deadline)
@@ -834,12 +1244,14 @@ wait_inactive (NlxDriverState *state,
  * SIGKILL; killing init first takes the whole container down at once.
  * A frozen container is thawed first, or the kill would wait too. */
 static gboolean
-stop_now (virDomainPtr dom,
+stop_now (NlxDriverState *state,
+          virDomainPtr dom,
           const char *uuid,
           GError **error)
 {
   int domain_state = VIR_DOMAIN_NOSTATE;
 
+  expect_stop (state, uuid);
   if (virDomainGetState (dom, &domain_state, NULL, 0) == 0 &&
       domain_state == VIR_DOMAIN_PAUSED)
     virDomainResume (dom);
@@ -859,6 +1271,8 @@ stop_now (virDomainPtr dom,
           return FALSE;
         }
     }
+  /* Its console log is complete when this returns. */
+  wait_released (state, uuid);
   return TRUE;
 }
 
@@ -1172,18 +1586,54 @@ mount_proc_view (NlxDriverState *state,
                "in /proc: %s", uuid, error->message);
 }
 
+/* Records that @uuid's init failed to boot when nothing read its console:
+ * the container was gone before its PTY could be opened. */
+static void
+record_lost_boot (NlxDriverState *state,
+                  virDomainPtr dom,
+                  const char *uuid)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->console_lock);
+  char *fault;
+
+  fault = g_strdup_printf (_("Instance %s stopped during boot: its init "
+                             "exited at once, before its console could be "
+                             "read; /var/log/libvirt/lxc/%s.log on the host "
+                             "may say why."), uuid, virDomainGetName (dom));
+  g_message ("%s", fault);
+  g_hash_table_replace (state->faults, g_strdup (uuid), fault);
+}
+
+/* Starts the domain with its console held from the first moment, and
+ * waits until nova-lxc-init runs, which waits in turn for the pids limit
+ * (apply_limits()) before it executes the image's init: so the PTY is
+ * always held before the image's init can print.  *@started says
+ * whether libvirt started it, *@held whether its console is held. */
 static gboolean
-start_domain (virDomainPtr dom,
+start_domain (NlxDriverState *state,
+              virDomainPtr dom,
               const char *uuid,
+              gboolean *started,
+              gboolean *held,
               GError **error)
 {
+  /* The previous run's console is read to its end first, so that the
+   * log keeps the order of what was printed. */
+  wait_released (state, uuid);
+  g_mutex_lock (&state->console_lock);
+  g_hash_table_remove (state->faults, uuid);
+  g_mutex_unlock (&state->console_lock);
+  *started = FALSE;
+  *held = FALSE;
   if (virDomainCreate (dom) < 0)
     {
       nlx_lxc_error_from_libvirt (error);
       g_prefix_error (error, _("Cannot start instance %s: "), uuid);
       return FALSE;
     }
-  return wait_for_init (dom, uuid, error);
+  *started = TRUE;
+  *held = hold_console (state, dom, uuid, TRUE);
+  return wait_for_init (state, dom, uuid, error);
 }
 
 /* The port security rules of @uuid's veth, keyed by the veth's name:
@@ -1211,21 +1661,29 @@ start_instance (NlxDriverState *state,
                 GError **error)
 {
   g_autoptr(NlxLxcMetadata) metadata = read_metadata (dom, error);
-  g_autoptr(virDomain) held = NULL;
+  g_autoptr(virDomain) handle = NULL;
   g_autoptr(GError) local_error = NULL;
+  gboolean started = FALSE;
+  gboolean held = FALSE;
 
   if (metadata == NULL || !prepare_volumes (state, dom, uuid, metadata, error) ||
       (metadata->vif != NULL &&
        (!nlx_network_ensure_bridge (metadata->vif->bridge, metadata->vif->gateway,
                                     metadata->vif->prefix, error) ||
-        !add_port_filter (uuid, metadata->vif, error))) ||
-      !start_domain (dom, uuid, error))
+        !add_port_filter (uuid, metadata->vif, error))))
     return FALSE;
+  if (!start_domain (state, dom, uuid, &started, &held, &local_error) &&
+      (!started || virDomainIsActive (dom) != 0))
+    {
+      /* Not started, or its init never came: nothing failed to boot. */
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
   /* Done only once libvirt can attach and detach disks: the API shows
    * the instance ACTIVE from then on. */
-  held = dom;
-  virDomainRef (held);
-  for (guint attempt = 0; ; attempt++)
+  handle = dom;
+  virDomainRef (handle);
+  for (guint attempt = 0; local_error == NULL; attempt++)
     {
       /* nova-lxc-init waits for the pids limit before it executes the
        * image's init, so what is mounted now is there from its first
@@ -1235,7 +1693,7 @@ start_instance (NlxDriverState *state,
           !wait_for_image_init (dom, uuid, &local_error) ||
           !mount_volumes (state, dom, uuid, metadata, &local_error))
         break;
-      if (wait_init_known (state, &held, uuid,
+      if (wait_init_known (state, &handle, uuid,
                            attempt == 0 ? INIT_KNOWN_TIMEOUT_US
                                         : INIT_KNOWN_RETRY_TIMEOUT_US,
                            NLX_DRIVER_ERROR_FAILED, &local_error))
@@ -1243,7 +1701,7 @@ start_instance (NlxDriverState *state,
       if (attempt > 0 ||
           g_error_matches (local_error, NLX_DRIVER_ERROR,
                            NLX_DRIVER_ERROR_UNAVAILABLE) ||
-          is_active (state, &held, uuid) != 1)
+          is_active (state, &handle, uuid) != 1)
         break;
       /* Seen under bench-soak: libvirtd closed its monitor connection to
        * the new controller as it started (the controller logs "End of
@@ -1253,14 +1711,27 @@ start_instance (NlxDriverState *state,
                  "init within %d s; starting it again", uuid,
                  (int) (INIT_KNOWN_TIMEOUT_US / G_USEC_PER_SEC));
       g_clear_error (&local_error);
-      stop_now (dom, uuid, NULL);
-      if (!start_domain (dom, uuid, &local_error))
+      stop_now (state, dom, uuid, NULL);
+      if (!start_domain (state, dom, uuid, &started, &held, &local_error))
         break;
+    }
+  if (started && virDomainIsActive (dom) == 0)
+    {
+      /* Its init (or nova-lxc-init) exited or could not run: the
+       * instance was started and stopped by failing to boot, which is no
+       * error of the start; get_fault says why, with init's last words.
+       * The domain stays, for its console log and another try. */
+      g_debug ("Instance %s stopped during boot: %s", uuid,
+               local_error->message);
+      wait_released (state, uuid);
+      if (!held)
+        record_lost_boot (state, dom, uuid);
+      return TRUE;
     }
   /* libvirtd gone: how the start ended is for the next look to say. */
   if (!g_error_matches (local_error, NLX_DRIVER_ERROR,
                         NLX_DRIVER_ERROR_UNAVAILABLE))
-    stop_now (dom, uuid, NULL);
+    stop_now (state, dom, uuid, NULL);
   g_propagate_error (error, g_steal_pointer (&local_error));
   return FALSE;
 }
@@ -1297,7 +1768,10 @@ remount (gpointer data,
     }
   if (virDomainIsActive (dom) != 1)
     return;
-  if (wait_for_init (dom, uuid, &error))
+  /* Held before nova-lxc-init is let go, so no line of the new boot is
+   * lost; a guest's own reboot is no start of ours (see judge()). */
+  hold_console (state, dom, uuid, FALSE);
+  if (wait_for_init (NULL, dom, uuid, &error))
     /* Before the limit lets the image's init run, as at start. */
     mount_proc_view (state, dom, uuid);
   if (error == NULL &&
@@ -1315,7 +1789,7 @@ remount (gpointer data,
   g_warning ("Instance %s rebooted itself, but its limits or volumes "
              "cannot be set up again, so it is stopped (start it to try "
              "again): %s", uuid, error->message);
-  stop_now (dom, uuid, NULL);
+  stop_now (state, dom, uuid, NULL);
 }
 
 /* libvirt_lxc sets up an unprivileged instance's root as the instance's
@@ -1504,6 +1978,8 @@ lxc_init_host (GKeyFile *config,
                                                        "lxcfs_path",
                                                        NLX_LXC_LXCFS_DEFAULT_PATH);
   NlxLxcIdmap idmap = { -1, 0, 0 };
+  int wake[2] = { -1, -1 };
+  g_autoptr(GError) local_error = NULL;
   guint pids_limit = NLX_LXC_DEFAULT_PIDS_LIMIT;
   guint pids_host_max = nlx_lxc_cgroup_default_pids_host_max ();
   g_autofree char *cpuset = nlx_config_get_string (config, "compute",
@@ -1590,6 +2066,21 @@ lxc_init_host (GKeyFile *config,
   idmap.userns_fd = nlx_userns_open (uid_map, gid_map, error);
   if (idmap.userns_fd < 0)
     return NULL;
+  if (!g_unix_open_pipe (wake, FD_CLOEXEC, &local_error) ||
+      !g_unix_set_fd_nonblocking (wake[0], TRUE, &local_error) ||
+      !g_unix_set_fd_nonblocking (wake[1], TRUE, &local_error))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot start reading consoles: %s"),
+                   local_error->message);
+      if (wake[0] >= 0)
+        {
+          close (wake[0]);
+          close (wake[1]);
+        }
+      close (idmap.userns_fd);
+      return NULL;
+    }
 
   state = g_new0 (NlxDriverState, 1);
   g_mutex_init (&state->lock);
@@ -1603,7 +2094,13 @@ lxc_init_host (GKeyFile *config,
                                          NLX_NETWORK_DEFAULT_BRIDGE);
   state->host_access = host_access;
 
-  g_cond_init (&state->console_cond);
+  g_cond_init (&state->released);
+  state->held = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                       (GDestroyNotify) held_free);
+  state->faults = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                         g_free);
+  state->wake[0] = wake[0];
+  state->wake[1] = wake[1];
   state->uri = g_steal_pointer (&uri);
   state->conn = g_steal_pointer (&conn);
   state->lifecycle_callback = -1;
@@ -1627,8 +2124,7 @@ lxc_init_host (GKeyFile *config,
       if (!nlx_lxc_lxcfs_check (state->lxcfs_path, &lxcfs_error))
         g_warning ("%s", lxcfs_error->message);
     }
-  state->console_thread = g_thread_new ("console-drainer", console_drainer,
-                                        state);
+  state->console_thread = g_thread_new ("consoles", console_thread, state);
   return state;
 }
 
@@ -1637,7 +2133,7 @@ lxc_cleanup_host (NlxDriverState *state)
 {
   g_mutex_lock (&state->console_lock);
   state->stopping = TRUE;
-  g_cond_signal (&state->console_cond);
+  wake_console_thread (state);
   g_mutex_unlock (&state->console_lock);
   g_thread_join (state->console_thread);
 
@@ -1663,7 +2159,11 @@ lxc_cleanup_host (NlxDriverState *state)
   g_free (state->bridge);
   g_mutex_clear (&state->console_lock);
   g_mutex_clear (&state->mount_lock);
-  g_cond_clear (&state->console_cond);
+  g_cond_clear (&state->released);
+  g_hash_table_unref (state->held);
+  g_hash_table_unref (state->faults);
+  close (state->wake[0]);
+  close (state->wake[1]);
   g_free (state->uri);
   g_free (state->instances_path);
   g_free (state->cpuset);
@@ -2063,6 +2563,9 @@ release_instance (NlxDriverState *state,
   g_autofree char *domain = g_strdup_printf ("instance-%.8s", uuid);
   g_autoptr(GError) local_error = NULL;
 
+  /* Its console is closed before its log goes: nothing stays held. */
+  expect_stop (state, uuid);
+  wait_released (state, uuid);
   /* An empty group left behind costs nothing; a busy one is reused by
    * the next start of the same domain. */
   if (!nlx_lxc_cgroup_remove_pids (domain, &local_error))
@@ -2210,7 +2713,7 @@ lxc_spawn (NlxDriverState *state,
   if (dom != NULL)
     {
       if (virDomainIsActive (dom) == 1)
-        stop_now (dom, instance->uuid, NULL);
+        stop_now (state, dom, instance->uuid, NULL);
       virDomainUndefine (dom);
       if (instance->vif != NULL)
         {
@@ -2246,7 +2749,7 @@ lxc_destroy (NlxDriverState *state,
       /* Its own bridge: the configuration may have changed since. */
       if (metadata != NULL && metadata->vif != NULL)
         bridge = g_strdup (metadata->vif->bridge);
-      if (virDomainIsActive (dom) == 1 && !stop_now (dom, uuid, error))
+      if (virDomainIsActive (dom) == 1 && !stop_now (state, dom, uuid, error))
         return FALSE;
       if (virDomainUndefine (dom) < 0 &&
           !nlx_lxc_error_last_is (VIR_ERR_NO_DOMAIN))
@@ -2302,6 +2805,7 @@ lxc_reboot (NlxDriverState *state,
         }
       /* As Nova does: shut down and start again, and fall back to a hard
        * reboot when init does not shut down in time. */
+      expect_stop (state, uuid);
       if (request_shutdown (dom, uuid, &local_error) &&
           wait_inactive (state, &dom, uuid, state->soft_reboot_timeout_s))
         return start_instance (state, dom, uuid, error);
@@ -2309,12 +2813,8 @@ lxc_reboot (NlxDriverState *state,
                local_error ? local_error->message : "timed out");
     }
 
-  if (virDomainIsActive (dom) == 1)
-    {
-      drain_console (state, dom, uuid);
-      if (!stop_now (dom, uuid, error))
-        return FALSE;
-    }
+  if (virDomainIsActive (dom) == 1 && !stop_now (state, dom, uuid, error))
+    return FALSE;
   return start_instance (state, dom, uuid, error);
 }
 
@@ -2330,6 +2830,8 @@ lxc_power_off (NlxDriverState *state,
 
   if (dom == NULL || !get_state (dom, uuid, &domain_state, error))
     return FALSE;
+  /* Stopped on purpose now, whatever stopped it before. */
+  expect_stop (state, uuid);
   if (domain_state == VIR_DOMAIN_SHUTOFF)
     return TRUE;
 
@@ -2342,8 +2844,7 @@ lxc_power_off (NlxDriverState *state,
                uuid, timeout_s,
                local_error ? local_error->message : "timed out");
     }
-  drain_console (state, dom, uuid);
-  return stop_now (dom, uuid, error);
+  return stop_now (state, dom, uuid, error);
 }
 
 static gboolean
@@ -2498,6 +2999,10 @@ lxc_get_info (NlxDriverState *state,
                       uuid);
       return FALSE;
     }
+  /* A stopped instance's console is read to its end first, so that
+   * get_fault, asked next, knows whether its init failed to boot. */
+  if (vinfo.state == VIR_DOMAIN_SHUTOFF || vinfo.state == VIR_DOMAIN_CRASHED)
+    wait_released (state, uuid);
   info->state = nlx_power_state_from_libvirt (vinfo.state);
   info->max_mem_kib = vinfo.maxMem;
   info->mem_kib = vinfo.memory;
@@ -2517,10 +3022,23 @@ lxc_get_console_output (NlxDriverState *state,
 
   if (dom == NULL)
     return NULL;
+  /* Read to this moment, or to its end when it has stopped. */
   if (virDomainIsActive (dom) == 1)
-    drain_console (state, dom, uuid);
+    flush_console (state, dom, uuid);
+  else
+    wait_released (state, uuid);
   log_path = console_log_path (state, uuid);
   return nlx_lxc_console_tail (log_path, max_bytes, error);
+}
+
+static char *
+lxc_get_fault (NlxDriverState *state,
+               const char *uuid,
+               GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->console_lock);
+
+  return g_strdup (g_hash_table_lookup (state->faults, uuid));
 }
 
 /* ---- volumes ----------------------------------------------------------- */
@@ -2801,6 +3319,7 @@ static const NlxDriver lxc_driver = {
   .snapshot = lxc_snapshot,
   .get_available_resource = lxc_get_available_resource,
   .watch_events = lxc_watch_events,
+  .get_fault = lxc_get_fault,
   .lock_host = lxc_lock_host,
   .get_vif = lxc_get_vif,
 };

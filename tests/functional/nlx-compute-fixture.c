@@ -168,10 +168,12 @@ write_config (Fixture *f)
     "root_gb = 0\nprivileged = true\nseccomp = unconfined\n"
     "[image " IMAGE "]\npath = %s\nos_shutdown_signal = SIGUSR2\n"
     "[image " BROKEN_IMAGE "]\npath = %s\nos_init_path = /no/such/init\n"
-    "[image " DEAF_IMAGE "]\npath = %s\nos_shutdown_signal = SIGHUP\n%s"
+    "[image " DEAF_IMAGE "]\npath = %s\nos_shutdown_signal = SIGHUP\n"
+    "[image " DYING_IMAGE "]\npath = %s\nos_init_path = " DYING_INIT "\n"
+    "os_shutdown_signal = SIGUSR2\n%s"
     "[volumes]\npath = %s/volumes\n%s"
     "[network]\nbridge = %s\ncidr = %s.0/24\n",
-    f->dir, f->dir, f->socket, root, root, root, debian_image, f->dir,
+    f->dir, f->dir, f->socket, root, root, root, root, debian_image, f->dir,
     f->verify_fsck ? "verify = fsck\n" : "", f->bridge, f->subnet);
 
   g_file_set_contents (f->config, text, -1, &error);
@@ -220,6 +222,32 @@ add_agent (const char *root)
   g_assert_cmpint (g_chmod (probe_copy, 04755), ==, 0);
 }
 
+/* DYING_IMAGE's init: it fails its first boot as a broken init does
+ * (last words, then exit 1), its second a second in (exit 2), once the
+ * server is ACTIVE, and boots for real after that; the count lives in the
+ * instance's own writable layer.  It waits a moment after its last words:
+ * libvirt_lxc stops relaying the console once it reaps init, so a line
+ * written just before the exit may never reach the host (see
+ * architecture.md, "Console output"). */
+static void
+add_dying_init (const char *root)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *init = g_build_filename (root, DYING_INIT, NULL);
+
+  g_file_set_contents (init,
+                       "#!/bin/sh\n"
+                       "n=$(cat /nlxtest-boots 2>/dev/null || echo 0)\n"
+                       "echo $((n + 1)) >/nlxtest-boots\n"
+                       "case $n in\n"
+                       "0) echo nlxtest-last-words; sleep 0.5; exit 1 ;;\n"
+                       "1) sleep 1; echo nlxtest-later-words; sleep 0.5; exit 2 ;;\n"
+                       "esac\n"
+                       "exec /sbin/init\n", -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (init, 0755), ==, 0);
+}
+
 void
 fixture_setup (Fixture *f,
                gconstpointer data)
@@ -259,6 +287,7 @@ fixture_setup (Fixture *f,
       root = g_build_filename (f->dir, "root", NULL);
       run_command ((const char * const []) { mkrootfs, root, NULL });
       add_agent (root);
+      add_dying_init (root);
     }
   f->config = g_build_filename (f->dir, "nova-lxc.conf", NULL);
   f->socket = g_build_filename (f->dir, "compute.sock", NULL);

@@ -14,6 +14,11 @@
 /* The busybox root with a "shutdown" signal its init ignores (SIGHUP
  * rereads inittab), so a stop waits shutdown_timeout, then kills it. */
 #define DEAF_IMAGE "nlxtest-deaf"
+/* The busybox root whose init (a script) prints "nlxtest-last-words"
+ * and exits 1 at its first boot, "nlxtest-later-words" and exits 2 a
+ * second into its second, and runs busybox init after that. */
+#define DYING_IMAGE "nlxtest-dying"
+#define DYING_INIT "/sbin/nlxtest-dying-init"
 /* A Debian 12 root with systemd as init, from tools/debian-root, when
  * NLX_TEST_DEBIAN_ROOT names it. */
 #define DEBIAN_IMAGE "nlxtest-debian"

@@ -148,6 +148,92 @@ test_init_exit_event (Fixture *f)
   delete_and_check (f, id);
 }
 
+/* The server's fault message, or NULL. */
+static char *
+fault_of (Fixture *f,
+          const char *id)
+{
+  g_autoptr(JsonNode) reply = nlx_test_show (f->session, id);
+  JsonObject *server = nlx_test_object_at (reply, "server");
+
+  if (!json_object_has_member (server, "fault"))
+    return NULL;
+  return g_strdup (json_object_get_string_member (json_object_get_object_member (server,
+                                                                                 "fault"),
+                                                  "message"));
+}
+
+/* Waits until the server is in ERROR with a fault that says @needle. */
+static char *
+wait_for_fault (Fixture *f,
+                const char *id,
+                const char *needle)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autofree char *status = nlx_test_status_of (f->session, id);
+      g_autofree char *fault = fault_of (f, id);
+
+      if (g_str_equal (status, "ERROR") && fault != NULL &&
+          strstr (fault, needle) != NULL)
+        return g_steal_pointer (&fault);
+      if (g_get_monotonic_time () > deadline)
+        g_error ("server %s is %s with fault %s, not ERROR with %s", id,
+                 status, fault ? fault : "(none)", needle);
+      g_usleep (50 * 1000);
+    }
+}
+
+/* An init that exits during boot: the server ends in ERROR with init's
+ * last words as its fault and in its console log, not SHUTOFF with
+ * nothing (init-exit-event is the control: a guest's poweroff right after
+ * boot stays SHUTOFF).  The first boot's init dies before the start
+ * returns, the second's once the server is ACTIVE; started again from
+ * ERROR it boots, and the fault goes. */
+static void
+test_init_exit_at_boot (Fixture *f)
+{
+  g_autofree char *id = nlx_test_create (f->session, "nlxtest-dying",
+                                         DYING_IMAGE, NULL);
+  g_autoptr(JsonNode) reply = NULL;
+  g_autofree char *output = NULL;
+  g_autofree char *fault = NULL;
+
+  fault = wait_for_fault (f, id, "nlxtest-last-words");
+  g_test_message ("fault: %s", fault);
+  g_assert_nonnull (strstr (fault, "during boot"));
+  g_assert_nonnull (strstr (fault, "status 1"));
+  reply = nlx_test_show (f->session, id);
+  g_assert_cmpint (json_object_get_int_member (nlx_test_object_at (reply, "server"),
+                                               "OS-EXT-STS:power_state"), ==, 4);
+  /* The domain stays, for its log and another try. */
+  g_assert_cmpint (domain_running (f, id), ==, 0);
+  output = console (f, id);
+  g_assert_nonnull (strstr (output, "nlxtest-last-words"));
+
+  /* os-start from ERROR; this init dies a second in. */
+  g_assert_cmpint (nlx_test_act (f->session, id, "{\"os-start\": null}"), ==, 202);
+  g_free (fault);
+  fault = wait_for_fault (f, id, "nlxtest-later-words");
+  g_assert_nonnull (strstr (fault, "status 2"));
+  g_assert_null (strstr (fault, "nlxtest-last-words"));
+  g_free (output);
+  output = console (f, id);
+  g_assert_nonnull (strstr (output, "nlxtest-last-words"));
+  g_assert_nonnull (strstr (output, "nlxtest-later-words"));
+
+  /* A hard reboot from ERROR, and this one boots: ACTIVE, no fault. */
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}",
+                         NULL, "ACTIVE");
+  g_free (fault);
+  fault = fault_of (f, id);
+  g_assert_null (fault);
+  g_assert_cmpint (domain_running (f, id), ==, 1);
+  delete_and_check (f, id);
+}
+
 static void
 test_delete_in_each_state (Fixture *f)
 {
@@ -1057,6 +1143,7 @@ main (int argc,
     { "/nlx/compute/servers/pause-unpause", test_pause_unpause },
     { "/nlx/compute/servers/console-output", test_console_output },
     { "/nlx/compute/servers/init-exit-event", test_init_exit_event },
+    { "/nlx/compute/servers/init-exit-at-boot", test_init_exit_at_boot },
     { "/nlx/compute/servers/delete-in-each-state", test_delete_in_each_state },
     { "/nlx/compute/servers/negative", test_negative },
     { "/nlx/compute/crash-recovery", test_crash_recovery },
