@@ -513,6 +513,39 @@ nlx_loop_attach_writable (int fd,
   return device;
 }
 
+/* The next bound loop device of /sys/block (only those have
+ * /sys/block/loopN/loop) whose status can be read, with its status in
+ * *@info; %NULL at the end.  One freed meanwhile is skipped. */
+static char *
+next_bound_loop (GDir *dir,
+                 struct loop_info64 *info)
+{
+  const char *entry;
+
+  while ((entry = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *bound = NULL;
+      g_autofree char *device = NULL;
+      int fd;
+      int rc;
+
+      if (!g_str_has_prefix (entry, "loop"))
+        continue;
+      bound = g_build_filename ("/sys/block", entry, "loop", NULL);
+      if (!g_file_test (bound, G_FILE_TEST_IS_DIR))
+        continue;
+      device = g_build_filename ("/dev", entry, NULL);
+      fd = open (device, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+      if (fd < 0)
+        continue;
+      rc = ioctl (fd, LOOP_GET_STATUS64, info);
+      close (fd);
+      if (rc == 0)
+        return g_steal_pointer (&device);
+    }
+  return NULL;
+}
+
 /**
  * nlx_loop_find_backing:
  * @fd: an open file
@@ -527,33 +560,18 @@ char *
 nlx_loop_find_backing (int fd)
 {
   g_autoptr(GDir) dir = g_dir_open ("/sys/block", 0, NULL);
-  const char *entry;
   struct stat file;
+  struct loop_info64 info;
+  char *device;
 
   if (dir == NULL || fstat (fd, &file) != 0)
     return NULL;
-  while ((entry = g_dir_read_name (dir)) != NULL)
+  while ((device = next_bound_loop (dir, &info)) != NULL)
     {
-      g_autofree char *bound = NULL;
-      g_autofree char *device = NULL;
-      struct loop_info64 info;
-      int loop_fd;
-      int rc;
-
-      if (!g_str_has_prefix (entry, "loop"))
-        continue;
-      bound = g_build_filename ("/sys/block", entry, "loop", NULL);
-      if (!g_file_test (bound, G_FILE_TEST_IS_DIR))
-        continue;
-      device = g_build_filename ("/dev", entry, NULL);
-      loop_fd = open (device, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-      if (loop_fd < 0)
-        continue;
-      rc = ioctl (loop_fd, LOOP_GET_STATUS64, &info);
-      close (loop_fd);
-      if (rc == 0 && info.lo_device == (guint64) file.st_dev &&
+      if (info.lo_device == (guint64) file.st_dev &&
           info.lo_inode == (guint64) file.st_ino)
-        return g_steal_pointer (&device);
+        return device;
+      g_free (device);
     }
   return NULL;
 }
@@ -565,38 +583,21 @@ find_loops (const char *name,
 {
   g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GDir) dir = g_dir_open ("/sys/block", 0, NULL);
-  const char *entry;
+  struct loop_info64 info;
+  char *device;
 
   /* An empty name would match every device, the operator's too. */
   if (dir == NULL || name == NULL || name[0] == '\0')
     return g_steal_pointer (&found);
-  while ((entry = g_dir_read_name (dir)) != NULL)
+  while ((device = next_bound_loop (dir, &info)) != NULL)
     {
-      g_autofree char *bound = NULL;
-      g_autofree char *device = NULL;
-      struct loop_info64 info;
-      int fd;
-      int rc;
-
-      if (!g_str_has_prefix (entry, "loop"))
-        continue;
-      bound = g_build_filename ("/sys/block", entry, "loop", NULL);
-      if (!g_file_test (bound, G_FILE_TEST_IS_DIR))
-        continue;
-      device = g_build_filename ("/dev", entry, NULL);
-      fd = open (device, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-      if (fd < 0)
-        continue;
-      rc = ioctl (fd, LOOP_GET_STATUS64, &info);
-      close (fd);
-      if (rc < 0)
-        continue;  /* freed meanwhile */
       info.lo_file_name[LO_NAME_SIZE - 1] = '\0';
-      if (info.lo_file_name[0] == '\0')
-        continue;
-      if (prefix ? g_str_has_prefix ((char *) info.lo_file_name, name)
-                 : strcmp ((char *) info.lo_file_name, name) == 0)
-        g_ptr_array_add (found, g_steal_pointer (&device));
+      if (info.lo_file_name[0] != '\0' &&
+          (prefix ? g_str_has_prefix ((char *) info.lo_file_name, name)
+                  : strcmp ((char *) info.lo_file_name, name) == 0))
+        g_ptr_array_add (found, device);
+      else
+        g_free (device);
     }
   return g_steal_pointer (&found);
 }
