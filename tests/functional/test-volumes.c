@@ -147,34 +147,7 @@ test_volume_attach_detach (Fixture *f)
   delete_and_check (f, id);
 }
 
-/* Attaches (mounted at /data) and detaches at once, checking each
- * answer: libvirt must already know the container's init. */
-static void
-attach_detach_now (Fixture *f,
-                   const char *id,
-                   const char *volume,
-                   const char *when)
-{
-  g_autoptr(JsonNode) reply = NULL;
-  g_autofree char *path = g_strconcat ("/v2.1/servers/", id,
-                                       "/os-volume_attachments/", volume, NULL);
-  guint status;
-
-  status = attach (f, id, volume,
-                   ", \"device\": \"/dev/vdb\", \"mount_path\": \"/data\"",
-                   &reply);
-  if (status != 200)
-    g_error ("attach right after %s answered %u: %s", when, status,
-             reply ? json_to_string (reply, FALSE) : "");
-  g_clear_pointer (&reply, json_node_unref);
-  status = nlx_test_call (f->session, "DELETE", path, NULL, &reply);
-  if (status != 202)
-    g_error ("detach right after %s answered %u: %s", when, status,
-             reply ? json_to_string (reply, FALSE) : "");
-  g_assert_cmpuint (loop_devices_of (id), ==, 0);
-}
-
-/* Detaches a volume attached before the server (re)started, at once. */
+/* Detaches a volume at once, right after @when. */
 static void
 detach_now (Fixture *f,
             const char *id,
@@ -189,6 +162,27 @@ detach_now (Fixture *f,
   if (status != 202)
     g_error ("detach right after %s answered %u: %s", when, status,
              reply ? json_to_string (reply, FALSE) : "");
+}
+
+/* Attaches (mounted at /data) and detaches at once, checking each
+ * answer: libvirt must already know the container's init. */
+static void
+attach_detach_now (Fixture *f,
+                   const char *id,
+                   const char *volume,
+                   const char *when)
+{
+  g_autoptr(JsonNode) reply = NULL;
+  guint status;
+
+  status = attach (f, id, volume,
+                   ", \"device\": \"/dev/vdb\", \"mount_path\": \"/data\"",
+                   &reply);
+  if (status != 200)
+    g_error ("attach right after %s answered %u: %s", when, status,
+             reply ? json_to_string (reply, FALSE) : "");
+  detach_now (f, id, volume, when);
+  g_assert_cmpuint (loop_devices_of (id), ==, 0);
 }
 
 /* Servers that stop and start over and over, as bench-soak's do: each
