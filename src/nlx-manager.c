@@ -2990,7 +2990,8 @@ nlx_manager_create_image_async (NlxManager *manager,
                                 gpointer user_data)
 {
   Call *call;
-  g_autoptr(GTask) task = call_new (run_create_image, uuid, nlx_manager_create_image_async, callback,
+  g_autoptr(GTask) task = call_new (run_create_image, uuid,
+                                    nlx_manager_create_image_async, callback,
                                     user_data, &call);
 
   call->name = g_strdup (name);
@@ -3305,7 +3306,8 @@ nlx_manager_attach_volume_async (NlxManager *manager,
                                  gpointer user_data)
 {
   Call *call;
-  g_autoptr(GTask) task = call_new (run_attach_volume, uuid, nlx_manager_attach_volume_async, callback,
+  g_autoptr(GTask) task = call_new (run_attach_volume, uuid,
+                                    nlx_manager_attach_volume_async, callback,
                                     user_data, &call);
 
   call->volume_id = g_strdup (volume_id);
@@ -3381,7 +3383,8 @@ nlx_manager_detach_volume_async (NlxManager *manager,
                                  gpointer user_data)
 {
   Call *call;
-  g_autoptr(GTask) task = call_new (run_detach_volume, uuid, nlx_manager_detach_volume_async, callback,
+  g_autoptr(GTask) task = call_new (run_detach_volume, uuid,
+                                    nlx_manager_detach_volume_async, callback,
                                     user_data, &call);
 
   call->volume_id = g_strdup (volume_id);
