@@ -2210,13 +2210,6 @@ lxc_watch_events (NlxDriverState *state,
     register_lifecycle (state);
 }
 
-/* Instances that ran while no daemon did (started by libvirt, rebooted
- * by their init, or from before limits existed) get their limits now.
- * Only this daemon's: another daemon's instances have their directory
- * elsewhere.  A failure is logged, not fatal: the instance runs as it
- * did, and its next start applies the limits or says why not. */
-static char **lxc_list_instances (NlxDriverState *state, GError **error);
-
 /* Only "no such domain" counts as gone: an error keeps the group. */
 static gboolean
 domain_exists (const char *name,
@@ -2237,36 +2230,45 @@ prune_pids_groups (NlxDriverState *state)
     nlx_lxc_cgroup_prune_pids (domain_exists, conn);
 }
 
+/* Instances that ran while no daemon did (started by libvirt, rebooted
+ * by their init, or from before limits existed) get their limits now.
+ * Only this daemon's: another daemon's instances have their directory
+ * elsewhere.  A failure is logged, not fatal: the instance runs as it
+ * did, and its next start applies the limits or says why not. */
 static void
 reconcile_limits (NlxDriverState *state)
 {
   g_autoptr(GError) error = NULL;
-  g_auto(GStrv) uuids = lxc_list_instances (state, &error);
+  g_autoptr(virConnect) conn = connection (state, &error);
+  virDomainPtr *doms = NULL;
+  int n = -1;
 
   prune_pids_groups (state);
-  if (uuids == NULL)
+  if (conn != NULL &&
+      (n = virConnectListAllDomains (conn, &doms,
+                                     VIR_CONNECT_LIST_DOMAINS_ACTIVE)) < 0)
+    nlx_lxc_error_from_libvirt (&error);
+  if (n < 0)
     {
       g_warning ("Cannot list instances to apply their limits: %s",
                  error->message);
       return;
     }
-  for (guint i = 0; uuids[i] != NULL; i++)
+  for (int i = 0; i < n; i++)
     {
-      g_autofree char *dir = instance_dir (state, uuids[i]);
-      g_autoptr(virDomain) dom = NULL;
+      char uuid[VIR_UUID_STRING_BUFLEN];
       g_autoptr(NlxLxcMetadata) metadata = NULL;
 
-      if (!g_file_test (dir, G_FILE_TEST_IS_DIR) ||
-          (dom = lookup (state, uuids[i], &error)) == NULL ||
-          virDomainIsActive (dom) != 1 ||
-          (metadata = read_metadata (dom, &error)) == NULL ||
-          !apply_limits (state, dom, uuids[i], metadata, &error))
+      if (is_mine (state, doms[i], uuid) &&
+          ((metadata = read_metadata (doms[i], &error)) == NULL ||
+           !apply_limits (state, doms[i], uuid, metadata, &error)))
         {
-          if (error != NULL)
-            g_warning ("%s", error->message);
+          g_warning ("%s", error->message);
           g_clear_error (&error);
         }
+      virDomainFree (doms[i]);
     }
+  free (doms);
 }
 
 /* Makes the bridge's firewall that of the instances libvirt has on it
