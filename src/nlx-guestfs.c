@@ -155,6 +155,27 @@ run_helper (const char * const *args,
   return FALSE;
 }
 
+/* run_helper(), with @what before the reason when the helper could not
+ * be run or did not answer; the helper's own answer is passed on as it
+ * is. */
+static gboolean
+run_helper_saying (const char * const *args,
+                   const char *what,
+                   GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  gboolean answered;
+
+  if (run_helper (args, &answered, &local_error))
+    return TRUE;
+  if (answered)
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  else
+    g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                "%s: ", what);
+  return FALSE;
+}
+
 /**
  * nlx_guestfs_fsck:
  * @path: the volume's canonical path
@@ -173,17 +194,9 @@ nlx_guestfs_fsck (const char *path,
                   GError **error)
 {
   const char *args[] = { "fsck", path, fstype, id, NULL };
-  g_autoptr(GError) local_error = NULL;
-  gboolean answered;
+  g_autofree char *what = g_strdup_printf (_("Cannot check volume “%s”"), id);
 
-  if (run_helper (args, &answered, &local_error))
-    return TRUE;
-  if (answered)
-    g_propagate_error (error, g_steal_pointer (&local_error));
-  else
-    g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                _("Cannot check volume “%s”: "), id);
-  return FALSE;
+  return run_helper_saying (args, what, error);
 }
 
 /**
@@ -204,15 +217,8 @@ nlx_guestfs_copy_out (const char *file,
                       GError **error)
 {
   const char *args[] = { "copy-out", file, format, tar_path, NULL };
-  g_autoptr(GError) local_error = NULL;
-  gboolean answered;
+  g_autofree char *what = g_strdup_printf (_("Cannot import disk image %s"),
+                                           file);
 
-  if (run_helper (args, &answered, &local_error))
-    return TRUE;
-  if (answered)
-    g_propagate_error (error, g_steal_pointer (&local_error));
-  else
-    g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                _("Cannot import disk image %s: "), file);
-  return FALSE;
+  return run_helper_saying (args, what, error);
 }
