@@ -519,34 +519,39 @@ string_member (JsonObject *object,
   return json_node_get_string (node);
 }
 
-static JsonObject *
-object_member (JsonNode *root,
-               const char *name)
+/* @root's member @name when it holds a node of @type, else %NULL. */
+static JsonNode *
+member_of_type (JsonNode *root,
+                const char *name,
+                JsonNodeType type)
 {
   JsonObject *object;
+  JsonNode *member;
 
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     return NULL;
   object = json_node_get_object (root);
-  if (!json_object_has_member (object, name) ||
-      !JSON_NODE_HOLDS_OBJECT (json_object_get_member (object, name)))
-    return NULL;
-  return json_object_get_object_member (object, name);
+  member = json_object_get_member (object, name);
+  return member != NULL && json_node_get_node_type (member) == type ? member
+                                                                   : NULL;
+}
+
+static JsonObject *
+object_member (JsonNode *root,
+               const char *name)
+{
+  JsonNode *member = member_of_type (root, name, JSON_NODE_OBJECT);
+
+  return member ? json_node_get_object (member) : NULL;
 }
 
 static JsonArray *
 array_member (JsonNode *root,
               const char *name)
 {
-  JsonObject *object;
+  JsonNode *member = member_of_type (root, name, JSON_NODE_ARRAY);
 
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    return NULL;
-  object = json_node_get_object (root);
-  if (!json_object_has_member (object, name) ||
-      !JSON_NODE_HOLDS_ARRAY (json_object_get_member (object, name)))
-    return NULL;
-  return json_object_get_array_member (object, name);
+  return member ? json_node_get_array (member) : NULL;
 }
 
 /* ---- libvirt, as the truth ---------------------------------------------- */
