@@ -160,6 +160,10 @@ nlx_instance_free (NlxInstance *instance)
   g_free (instance->project_id);
   g_clear_pointer (&instance->metadata, g_hash_table_unref);
   g_clear_pointer (&instance->created_at, g_date_time_unref);
+  g_free (instance->hostname);
+  g_free (instance->user_data);
+  g_free (instance->key_name);
+  g_free (instance->key_data);
   g_free (instance);
 }
 
@@ -594,6 +598,55 @@ read_created_at (JsonObject *root,
   return created;
 }
 
+/* What the instance is told at boot: host name, user data, key pair and
+ * config drive, each optional in the document. */
+static gboolean
+read_boot_config (JsonObject *root,
+                  NlxInstance *instance,
+                  GError **error)
+{
+  JsonNode *config_drive;
+  gboolean ok;
+
+  instance->hostname = read_optional_string (root, "hostname", "hostname",
+                                             NLX_HOSTNAME_MAX, error, &ok);
+  if (!ok)
+    return FALSE;
+  if (instance->hostname != NULL &&
+      !nlx_hostname_is_valid (instance->hostname))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Field “hostname” must be lower-case letters, digits "
+                     "and “-”, not starting or ending with “-”, got “%s”"),
+                   instance->hostname);
+      return FALSE;
+    }
+  instance->user_data = read_optional_string (root, "user_data", "user_data",
+                                              NLX_USER_DATA_MAX, error, &ok);
+  if (!ok)
+    return FALSE;
+  instance->key_name = read_optional_string (root, "key_name", "key_name",
+                                             NLX_KEY_NAME_MAX, error, &ok);
+  if (!ok)
+    return FALSE;
+  instance->key_data = read_optional_string (root, "key_data", "key_data",
+                                             NLX_KEY_DATA_MAX, error, &ok);
+  if (!ok)
+    return FALSE;
+  config_drive = json_object_get_member (root, "config_drive");
+  if (config_drive != NULL &&
+      (!JSON_NODE_HOLDS_VALUE (config_drive) ||
+       json_node_get_value_type (config_drive) != G_TYPE_BOOLEAN))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Field “%s” must be true or false"), "config_drive");
+      return FALSE;
+    }
+  instance->config_drive = config_drive != NULL &&
+                           json_node_get_boolean (config_drive);
+  return TRUE;
+}
+
 /**
  * nlx_instance_new_from_node:
  * @node: a JSON object describing an instance
@@ -608,7 +661,8 @@ nlx_instance_new_from_node (JsonNode *node,
 {
   static const char * const known[] = {
     "uuid", "name", "flavor", "image_ref", "root_volume", "volumes",
-    "vif", "user_id", "project_id", "metadata", "created_at", NULL
+    "vif", "user_id", "project_id", "metadata", "created_at", "hostname",
+    "user_data", "key_name", "key_data", "config_drive", NULL
   };
   g_autoptr(NlxInstance) instance = g_new0 (NlxInstance, 1);
   g_autofree char *uuid = NULL;
@@ -676,7 +730,8 @@ nlx_instance_new_from_node (JsonNode *node,
                                            TRUE, NLX_INSTANCE_NAME_MAX,
                                            error)) == NULL ||
       (instance->metadata = read_metadata (root, error)) == NULL ||
-      (instance->created_at = read_created_at (root, error)) == NULL)
+      (instance->created_at = read_created_at (root, error)) == NULL ||
+      !read_boot_config (root, instance, error))
     return NULL;
 
   return g_steal_pointer (&instance);
@@ -730,6 +785,17 @@ compare_strings (gconstpointer a,
                  gconstpointer b)
 {
   return g_strcmp0 (*(const char * const *) a, *(const char * const *) b);
+}
+
+static void
+add_optional_string (JsonBuilder *builder,
+                     const char *member,
+                     const char *value)
+{
+  if (value == NULL)
+    return;
+  json_builder_set_member_name (builder, member);
+  json_builder_add_string_value (builder, value);
 }
 
 /**
@@ -854,6 +920,15 @@ nlx_instance_to_node (const NlxInstance *instance)
   created = nlx_time_to_string (instance->created_at);
   json_builder_set_member_name (builder, "created_at");
   json_builder_add_string_value (builder, created);
+  add_optional_string (builder, "hostname", instance->hostname);
+  add_optional_string (builder, "user_data", instance->user_data);
+  add_optional_string (builder, "key_name", instance->key_name);
+  add_optional_string (builder, "key_data", instance->key_data);
+  if (instance->config_drive)
+    {
+      json_builder_set_member_name (builder, "config_drive");
+      json_builder_add_boolean_value (builder, TRUE);
+    }
   json_builder_end_object (builder);
 
   return json_builder_get_root (builder);
@@ -905,6 +980,90 @@ char *
 nlx_instance_domain_name (const NlxInstance *instance)
 {
   return g_strdup_printf ("instance-%.8s", instance->uuid);
+}
+
+/**
+ * nlx_hostname_is_valid:
+ * @hostname: a host name
+ *
+ * Returns: whether @hostname is one DNS label of lower-case letters,
+ *   digits and "-", neither starting nor ending with "-"
+ */
+gboolean
+nlx_hostname_is_valid (const char *hostname)
+{
+  gsize length = strlen (hostname);
+
+  if (length == 0 || length > NLX_HOSTNAME_MAX ||
+      hostname[0] == '-' || hostname[length - 1] == '-')
+    return FALSE;
+  for (gsize i = 0; i < length; i++)
+    if (!(g_ascii_islower (hostname[i]) || g_ascii_isdigit (hostname[i]) ||
+          hostname[i] == '-'))
+      return FALSE;
+  return TRUE;
+}
+
+/**
+ * nlx_hostname_from_name:
+ * @name: a server's display name
+ * @uuid: the server's uuid
+ *
+ * The host name Nova gives a server from its display name: spaces, "_"
+ * and "." become "-", every other character but ASCII letters, digits
+ * and "-" is dropped, letters are lower-cased, leading and trailing "-"
+ * are stripped and the result is cut to 63 characters.  Nova keeps
+ * Latin-1 letters; a host name here is plain ASCII, which every resolver
+ * and every guest accepts.  A name with nothing left gives
+ * "server-UUID", as Nova's "Server-UUID" lower-cased.
+ *
+ * Returns: (transfer full): a host name for which nlx_hostname_is_valid()
+ *   holds
+ */
+char *
+nlx_hostname_from_name (const char *name,
+                        const char *uuid)
+{
+  GString *hostname = g_string_new (NULL);
+  gsize start = 0;
+
+  for (const char *p = name; *p != '\0' && hostname->len < NLX_HOSTNAME_MAX;
+       p++)
+    {
+      if (*p == ' ' || *p == '_' || *p == '.' || *p == '-')
+        g_string_append_c (hostname, '-');
+      else if (g_ascii_isalnum (*p))
+        g_string_append_c (hostname, g_ascii_tolower (*p));
+    }
+  while (start < hostname->len && hostname->str[start] == '-')
+    start++;
+  g_string_erase (hostname, 0, start);
+  while (hostname->len > 0 && hostname->str[hostname->len - 1] == '-')
+    g_string_truncate (hostname, hostname->len - 1);
+  if (hostname->len == 0)
+    g_string_printf (hostname, "server-%.*s",
+                     NLX_HOSTNAME_MAX - (int) strlen ("server-"), uuid);
+  return g_string_free (hostname, FALSE);
+}
+
+/**
+ * nlx_instance_hostname:
+ * @instance: an instance
+ * @storage: (out) (transfer full): set to a string to free when the host
+ *   name had to be made, else to %NULL
+ *
+ * Returns: (transfer none): @instance's host name, made from its name
+ *   for a record that has none
+ */
+const char *
+nlx_instance_hostname (const NlxInstance *instance,
+                       char **storage)
+{
+  *storage = NULL;
+  if (instance->hostname != NULL)
+    return instance->hostname;
+  *storage = nlx_hostname_from_name (instance->name, instance->uuid);
+  return *storage;
 }
 
 /**

@@ -95,6 +95,16 @@ typedef struct {
  * @volumes: (element-type NlxVolumeAttachment): the attached volumes
  * @vif: (nullable): its network interface; %NULL gives it a network
  *   namespace with loopback only
+ * @hostname: (nullable): the host name the instance gives itself, as
+ *   Nova's: asked for at create or made from @name by
+ *   nlx_hostname_from_name(); %NULL only in records written before
+ *   nova-lxc knew host names (nlx_instance_hostname() covers them)
+ * @user_data: (nullable): the user data as the caller sent it, base64
+ * @key_name: (nullable): the key pair the instance was created with
+ * @key_data: (nullable): that key pair's public key, one OpenSSH line,
+ *   copied at create as Nova does (deleting the key pair later does not
+ *   take it from the instance)
+ * @config_drive: whether the instance has a config drive
  */
 typedef struct {
   char *uuid;
@@ -108,6 +118,11 @@ typedef struct {
   char *project_id;
   GHashTable *metadata;
   GDateTime *created_at;
+  char *hostname;
+  char *user_data;
+  char *key_name;
+  char *key_data;
+  gboolean config_drive;
 } NlxInstance;
 
 #define NLX_INSTANCE_NAME_MAX 255
@@ -121,6 +136,14 @@ typedef struct {
 #define NLX_FLAVOR_CPU_SHARES_MAX 262144
 
 #define NLX_MOUNT_PATH_MAX 255
+
+/* A host name is one DNS label, as Nova's sanitised display name. */
+#define NLX_HOSTNAME_MAX 63
+/* Nova's limit on user data: 65535 bytes of base64 text. */
+#define NLX_USER_DATA_MAX 65535
+#define NLX_KEY_NAME_MAX 255
+/* The longest public key line kept (an RSA 16384 key is about 2.8 KiB). */
+#define NLX_KEY_DATA_MAX 16384
 
 /* How a root volume shows as an attachment: it has no device node inside
  * the instance (the host mounts it as the instance's root), so its device
@@ -159,6 +182,11 @@ char *nlx_instance_to_data (const NlxInstance *instance);
 char *nlx_time_to_string (GDateTime *time);
 
 char *nlx_instance_domain_name (const NlxInstance *instance);
+char *nlx_hostname_from_name (const char *name,
+                              const char *uuid);
+gboolean nlx_hostname_is_valid (const char *hostname);
+const char *nlx_instance_hostname (const NlxInstance *instance,
+                                   char **storage);
 NlxVolumeAttachment *nlx_instance_find_volume (const NlxInstance *instance,
                                                const char *volume_id);
 NlxVolumeAttachment *nlx_instance_find_device (const NlxInstance *instance,

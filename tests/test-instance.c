@@ -12,7 +12,9 @@
   " \"image_ref\": \"debian-12\", \"user_id\": \"alice\"," \
   " \"project_id\": \"demo\"," \
   " \"metadata\": {\"role\": \"web\", \"tier\": \"front\"}," \
-  " \"created_at\": \"2026-01-31T12:34:56Z\"}"
+  " \"created_at\": \"2026-01-31T12:34:56Z\", \"hostname\": \"web-1\"," \
+  " \"user_data\": \"IyEvYmluL3NoCg==\", \"key_name\": \"k\"," \
+  " \"key_data\": \"ssh-ed25519 AAAA k\", \"config_drive\": true}"
 
 static void
 test_round_trip (void)
@@ -40,6 +42,11 @@ test_round_trip (void)
   g_assert_cmpstr (g_hash_table_lookup (instance->metadata, "tier"), ==, "front");
   created = g_date_time_format_iso8601 (instance->created_at);
   g_assert_cmpstr (created, ==, "2026-01-31T12:34:56Z");
+  g_assert_cmpstr (instance->hostname, ==, "web-1");
+  g_assert_cmpstr (instance->user_data, ==, "IyEvYmluL3NoCg==");
+  g_assert_cmpstr (instance->key_name, ==, "k");
+  g_assert_cmpstr (instance->key_data, ==, "ssh-ed25519 AAAA k");
+  g_assert_true (instance->config_drive);
 
   first = nlx_instance_to_data (instance);
   again = nlx_instance_new_from_data (first, -1, &error);
@@ -67,6 +74,43 @@ test_defaults (void)
 
   name = nlx_instance_domain_name (instance);
   g_assert_cmpstr (name, ==, "instance-7e57d000");
+  g_assert_null (instance->hostname);
+  g_assert_null (instance->user_data);
+  g_assert_null (instance->key_name);
+  g_assert_false (instance->config_drive);
+}
+
+/* Nova's sanitize_hostname, but ASCII only. */
+static void
+test_hostname (void)
+{
+  static const struct {
+    const char *name;
+    const char *hostname;
+  } cases[] = {
+    { "web-1", "web-1" },
+    { "Web Server_2.example", "web-server-2-example" },
+    { "--a--", "a" },
+    { "été 1", "t-1" },
+    { "a!b@c", "abc" },
+    { "!!!", "server-7e57d000-0000-4000-8000-000000000001" },
+    { "", "server-7e57d000-0000-4000-8000-000000000001" },
+    { "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxyz",
+      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" },
+  };
+  static const char * const bad[] = { "", "-a", "a-", "A", "a.b", "a b" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *hostname =
+        nlx_hostname_from_name (cases[i].name,
+                                "7e57d000-0000-4000-8000-000000000001");
+
+      g_assert_cmpstr (hostname, ==, cases[i].hostname);
+      g_assert_true (nlx_hostname_is_valid (hostname));
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    g_assert_false (nlx_hostname_is_valid (bad[i]));
 }
 
 /* Each bad document replaces one part of a good one; the error must name
@@ -143,6 +187,16 @@ test_bad_fields (void)
       " \"root_gb\": 0}, \"image_ref\": \"i\", \"user_id\": \"u\","
       " \"project_id\": \"p\", \"created_at\": \"yesterday\"}",
       "“created_at” must be an ISO 8601 time" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memory_mb\": 64,"
+      " \"root_gb\": 0}, \"image_ref\": \"i\", \"user_id\": \"u\","
+      " \"project_id\": \"p\", \"hostname\": \"Web_1\"}",
+      "“hostname” must be lower-case letters" },
+    { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"name\": \"n\","
+      " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memory_mb\": 64,"
+      " \"root_gb\": 0}, \"image_ref\": \"i\", \"user_id\": \"u\","
+      " \"project_id\": \"p\", \"config_drive\": \"yes\"}",
+      "“config_drive” must be true or false" },
     { "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", \"nmae\": \"n\"}",
       "Unknown field “nmae”" },
   };
@@ -319,6 +373,7 @@ main (int argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/nlx/instance/round-trip", test_round_trip);
   g_test_add_func ("/nlx/instance/defaults", test_defaults);
+  g_test_add_func ("/nlx/instance/hostname", test_hostname);
   g_test_add_func ("/nlx/instance/bad-fields", test_bad_fields);
   g_test_add_func ("/nlx/instance/vif", test_vif);
   g_test_add_func ("/nlx/instance/missing-file", test_missing_file);
