@@ -5,6 +5,7 @@
 
 #include "nlx-config.h"
 #include "nlx-image-store.h"
+#include "nlx-keypair.h"
 #include "nlx-lock.h"
 #include "nlx-record.h"
 #include "nlx-store.h"
@@ -156,5 +157,26 @@ void nlx_manager_delete_image_async (NlxManager *manager,
                                      const char *ref,
                                      GAsyncReadyCallback callback,
                                      gpointer user_data);
+
+const NlxKeypair *nlx_manager_find_keypair (NlxManager *manager,
+                                            const char *user_id,
+                                            const char *name);
+GPtrArray *nlx_manager_list_keypairs (NlxManager *manager,
+                                      const char *user_id);
+void nlx_manager_add_keypair_async (NlxManager *manager,
+                                    NlxKeypair *keypair,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data);
+NlxKeypair *nlx_manager_add_keypair_finish (NlxManager *manager,
+                                            GAsyncResult *result,
+                                            GError **error);
+void nlx_manager_delete_keypair_async (NlxManager *manager,
+                                       const char *user_id,
+                                       const char *name,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data);
+gboolean nlx_manager_delete_keypair_finish (NlxManager *manager,
+                                            GAsyncResult *result,
+                                            GError **error);
 
 G_END_DECLS
