@@ -372,6 +372,9 @@ add_server (JsonBuilder *builder,
     add_string (builder, key, value);
   json_builder_end_object (builder);
   add_string (builder, "hostId", hostid);
+  add_string (builder, "key_name", instance->key_name);
+  /* Nova 2.1 shows it as a string: "True", or "" without one. */
+  add_string (builder, "config_drive", instance->config_drive ? "True" : "");
   add_addresses (builder, instance);
   add_string (builder, "user_id", instance->user_id);
   add_string (builder, "tenant_id", instance->project_id);
@@ -760,6 +763,156 @@ read_block_devices (Request *request,
   return TRUE;
 }
 
+/* Nova's user_data: base64 (format "base64", which Python decodes
+ * leniently about line breaks) of at most 65535 characters.  Answers 400
+ * itself.  *cleaned is the text without its line breaks (the same bytes
+ * once decoded), as the instance document keeps it, which allows no
+ * control characters; NULL for "", which holds nothing. */
+static gboolean
+check_user_data (Request *request,
+                 const char *user_data,
+                 char **cleaned)
+{
+  gsize length = user_data ? strlen (user_data) : 0;
+  g_autoptr(GString) text = NULL;
+  gsize padding = 0;
+
+  *cleaned = NULL;
+  if (user_data == NULL)
+    return TRUE;
+  if (length > NLX_USER_DATA_MAX)
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Invalid input for field/attribute user_data: it "
+                           "is %" G_GSIZE_FORMAT " characters long, more "
+                           "than the %d allowed"), length, NLX_USER_DATA_MAX);
+
+      respond_fault (request, 400, message);
+      return FALSE;
+    }
+  text = g_string_new (NULL);
+  for (const char *p = user_data; *p != '\0'; p++)
+    {
+      if (*p == '\n' || *p == '\r')
+        continue;
+      if (*p == '=')
+        padding++;
+      else if (padding > 0 ||
+               !(g_ascii_isalnum (*p) || *p == '+' || *p == '/'))
+        {
+          padding = 3;
+          break;
+        }
+      g_string_append_c (text, *p);
+    }
+  if (padding > 2 || text->len % 4 != 0)
+    {
+      respond_fault (request, 400,
+                     _("Invalid input for field/attribute user_data: it is "
+                       "not base64; send the data base64-encoded (A–Z, a–z, "
+                       "0–9, “+” and “/”, “=” padding at the end, line "
+                       "breaks allowed)"));
+      return FALSE;
+    }
+  if (text->len > 0)
+    *cleaned = g_string_free (g_steal_pointer (&text), FALSE);
+  return TRUE;
+}
+
+/* Nova's hostname (2.90): 2 to 63 letters, digits and "-", starting and
+ * ending with a letter or digit.  Kept lower-case, as DNS compares host
+ * names.  Answers 400 itself. */
+static gboolean
+check_hostname (Request *request,
+                const char *hostname,
+                char **lower)
+{
+  gsize length = hostname ? strlen (hostname) : 0;
+  gboolean valid = length >= 2 && length <= NLX_HOSTNAME_MAX &&
+                   g_ascii_isalnum (hostname[0]) &&
+                   g_ascii_isalnum (hostname[length - 1]);
+
+  *lower = NULL;
+  if (hostname == NULL)
+    return TRUE;
+  for (gsize i = 0; valid && i < length; i++)
+    valid = g_ascii_isalnum (hostname[i]) || hostname[i] == '-';
+  if (!valid)
+    {
+      g_autofree char *shown = g_utf8_make_valid (hostname, MIN (length, 80));
+      g_autofree char *message =
+        g_strdup_printf (_("Invalid input for field/attribute hostname: "
+                           "“%s” is not a host name; give 2 to %d letters, "
+                           "digits and “-”, starting and ending with a "
+                           "letter or digit"), shown, NLX_HOSTNAME_MAX);
+
+      respond_fault (request, 400, message);
+      return FALSE;
+    }
+  *lower = g_ascii_strdown (hostname, -1);
+  return TRUE;
+}
+
+/* Nova's parameter_types.boolean: JSON true or false, or one of the
+ * strings Nova takes for them.  Absent or null leaves *value alone.
+ * Answers 400 itself. */
+static gboolean
+read_boolean (Request *request,
+              JsonObject *object,
+              const char *key,
+              gboolean *value)
+{
+  static const char * const yes[] = {
+    "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes", NULL
+  };
+  static const char * const no[] = {
+    "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no", NULL
+  };
+  JsonNode *node = json_object_get_member (object, key);
+  g_autofree char *message = NULL;
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (JSON_NODE_HOLDS_VALUE (node) &&
+      json_node_get_value_type (node) == G_TYPE_BOOLEAN)
+    {
+      *value = json_node_get_boolean (node);
+      return TRUE;
+    }
+  if (JSON_NODE_HOLDS_VALUE (node) &&
+      json_node_get_value_type (node) == G_TYPE_STRING)
+    {
+      const char *text = json_node_get_string (node);
+
+      if (g_strv_contains (yes, text) || g_strv_contains (no, text))
+        {
+          *value = g_strv_contains (yes, text);
+          return TRUE;
+        }
+    }
+  message = g_strdup_printf (_("Invalid input for field/attribute %s: it "
+                               "must be true or false (or \"true\", "
+                               "\"false\", \"yes\", \"no\", \"1\", \"0\")"),
+                             key);
+  respond_fault (request, 400, message);
+  return FALSE;
+}
+
+/* The caller's key pair @name, as Nova looks it up; answers 400 with
+ * Nova's message itself when the caller has none of that name. */
+static const NlxKeypair *
+find_key_name (Request *request,
+               const char *name)
+{
+  const NlxKeypair *keypair =
+    nlx_manager_find_keypair (request->api->manager,
+                              identity (request, "X-User-Id"), name);
+
+  if (keypair == NULL)
+    respond_fault (request, 400, _("Invalid key_name provided."));
+  return keypair;
+}
+
 static NlxInstance *
 instance_from_request (Request *request,
                        JsonObject *server,
@@ -767,7 +920,7 @@ instance_from_request (Request *request,
 {
   static const char * const known[] = {
     "name", "flavorRef", "imageRef", "metadata", "block_device_mapping_v2",
-    NULL
+    "user_data", "key_name", "hostname", "config_drive", NULL
   };
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) node = NULL;
@@ -778,12 +931,25 @@ instance_from_request (Request *request,
     g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_volume_attachment_free);
   const NlxFlavor *flavor;
   const char *name, *flavor_ref, *image_ref = NULL;
+  const char *user_data, *key_name, *hostname;
+  g_autofree char *user_data_kept = NULL;
+  g_autofree char *hostname_kept = NULL;
+  const NlxKeypair *keypair = NULL;
+  gboolean config_drive = FALSE;
   JsonNode *metadata;
 
   if (!check_members (request, server, known) ||
       (name = get_string_member (request, server, "name")) == NULL ||
       (flavor_ref = get_string_member (request, server, "flavorRef")) == NULL ||
-      !read_block_devices (request, server, &root_volume, volumes))
+      !read_block_devices (request, server, &root_volume, volumes) ||
+      !get_optional_string (request, server, "user_data", &user_data) ||
+      !check_user_data (request, user_data, &user_data_kept) ||
+      !get_optional_string (request, server, "hostname", &hostname) ||
+      !check_hostname (request, hostname, &hostname_kept) ||
+      !read_boolean (request, server, "config_drive", &config_drive) ||
+      !get_optional_string (request, server, "key_name", &key_name) ||
+      (key_name != NULL && (keypair = find_key_name (request,
+                                                     key_name)) == NULL))
     return NULL;
   /* Booting from a volume, imageRef is optional (and may be ""). */
   if (root_volume == NULL || json_object_has_member (server, "imageRef"))
@@ -851,6 +1017,22 @@ instance_from_request (Request *request,
       json_builder_add_value (builder, json_node_copy (metadata));
     }
   add_time (builder, "created_at", now);
+  if (hostname_kept != NULL)
+    add_string (builder, "hostname", hostname_kept);
+  if (user_data_kept != NULL)
+    add_string (builder, "user_data", user_data_kept);
+  if (keypair != NULL)
+    {
+      /* A copy, as Nova's key_data: the server keeps it if the key pair
+       * goes. */
+      add_string (builder, "key_name", keypair->name);
+      add_string (builder, "key_data", keypair->public_key);
+    }
+  if (config_drive)
+    {
+      json_builder_set_member_name (builder, "config_drive");
+      json_builder_add_boolean_value (builder, TRUE);
+    }
   json_builder_end_object (builder);
   node = json_builder_get_root (builder);
   return nlx_instance_new_from_node (node, error);
@@ -1183,13 +1365,16 @@ rebuild_server (Request *request,
                 JsonNode *args)
 {
   static const char * const known[] = {
-    "imageRef", "name", "metadata", NULL
+    "imageRef", "name", "metadata", "user_data", "key_name", "hostname", NULL
   };
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(GError) error = NULL;
   NlxInstance *instance;
   JsonObject *object, *wanted;
-  const char *image_ref, *name;
+  const char *image_ref, *name, *user_data, *key_name, *hostname;
+  g_autofree char *user_data_kept = NULL;
+  g_autofree char *hostname_kept = NULL;
+  const NlxKeypair *keypair = NULL;
   JsonNode *metadata;
   g_autofree char *uuid = g_strdup (record->instance->uuid);
 
@@ -1197,7 +1382,14 @@ rebuild_server (Request *request,
     return;
   object = json_node_get_object (args);
   if (!check_members (request, object, known) ||
-      (image_ref = get_string_member (request, object, "imageRef")) == NULL)
+      (image_ref = get_string_member (request, object, "imageRef")) == NULL ||
+      !get_optional_string (request, object, "user_data", &user_data) ||
+      !check_user_data (request, user_data, &user_data_kept) ||
+      !get_optional_string (request, object, "hostname", &hostname) ||
+      !check_hostname (request, hostname, &hostname_kept) ||
+      !get_optional_string (request, object, "key_name", &key_name) ||
+      (key_name != NULL && (keypair = find_key_name (request,
+                                                     key_name)) == NULL))
     return;
   node = nlx_instance_to_node (record->instance);
   wanted = json_node_get_object (node);
@@ -1211,6 +1403,27 @@ rebuild_server (Request *request,
   metadata = json_object_get_member (object, "metadata");
   if (metadata != NULL)
     json_object_set_member (wanted, "metadata", json_node_copy (metadata));
+  /* As Nova 2.54 and 2.57: given, they replace the server's; null takes
+   * them away; left out, they stay. */
+  if (json_object_has_member (object, "user_data"))
+    {
+      json_object_remove_member (wanted, "user_data");
+      if (user_data_kept != NULL)
+        json_object_set_string_member (wanted, "user_data", user_data_kept);
+    }
+  if (json_object_has_member (object, "key_name"))
+    {
+      json_object_remove_member (wanted, "key_name");
+      json_object_remove_member (wanted, "key_data");
+      if (keypair != NULL)
+        {
+          json_object_set_string_member (wanted, "key_name", keypair->name);
+          json_object_set_string_member (wanted, "key_data",
+                                         keypair->public_key);
+        }
+    }
+  if (hostname_kept != NULL)
+    json_object_set_string_member (wanted, "hostname", hostname_kept);
 
   instance = nlx_instance_new_from_node (node, &error);
   if (instance == NULL)
@@ -2201,6 +2414,258 @@ volumes_request (Request *request,
     respond_fault (request, 405, _("A volume takes GET or DELETE"));
 }
 
+/* ---- key pairs ------------------------------------------------------------ */
+
+/* A key pair as Nova 2.1 shows it: in a list, name, public_key and
+ * fingerprint; alone (@full), with its owner and database fields. */
+static void
+add_keypair (JsonBuilder *builder,
+             const NlxKeypair *keypair,
+             gboolean full)
+{
+  json_builder_begin_object (builder);
+  add_string (builder, "name", keypair->name);
+  add_string (builder, "public_key", keypair->public_key);
+  add_string (builder, "fingerprint", keypair->fingerprint);
+  if (full)
+    {
+      add_string (builder, "user_id", keypair->user_id);
+      add_int (builder, "id", keypair->id);
+      add_time (builder, "created_at", keypair->created_at);
+      add_string (builder, "updated_at", NULL);
+      add_string (builder, "deleted_at", NULL);
+      json_builder_set_member_name (builder, "deleted");
+      json_builder_add_boolean_value (builder, FALSE);
+    }
+  json_builder_end_object (builder);
+}
+
+/* One key pair create, from the request to the answer, which waits for
+ * ssh-keygen (when generating) and for the disk. */
+typedef struct {
+  Request *request;
+  NlxManager *manager;
+  char *user_id;
+  char *name;
+  char *private_key;            /* generated: handed out once, then wiped */
+} KeypairCall;
+
+static void
+keypair_call_free (KeypairCall *call)
+{
+  soup_server_message_unpause (call->request->msg);
+  request_free (call->request);
+  g_free (call->user_id);
+  g_free (call->name);
+  if (call->private_key != NULL)
+    explicit_bzero (call->private_key, strlen (call->private_key));
+  g_free (call->private_key);
+  g_free (call);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KeypairCall, keypair_call_free)
+
+static void
+keypair_added (GObject *source,
+               GAsyncResult *result,
+               gpointer data)
+{
+  g_autoptr(KeypairCall) call = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxKeypair) keypair =
+    nlx_manager_add_keypair_finish (call->manager, result, &error);
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) body = NULL;
+
+  if (keypair == NULL)
+    {
+      respond_error (call->request, error);
+      return;
+    }
+  /* Nova 2.1: 200, with user_id, and the private key when generated. */
+  builder = json_builder_new_immutable ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "keypair");
+  json_builder_begin_object (builder);
+  add_string (builder, "name", keypair->name);
+  add_string (builder, "public_key", keypair->public_key);
+  add_string (builder, "fingerprint", keypair->fingerprint);
+  add_string (builder, "user_id", keypair->user_id);
+  if (call->private_key != NULL)
+    add_string (builder, "private_key", call->private_key);
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  respond (call->request, 200, body);
+}
+
+static void
+keypair_generated (GObject *source,
+                   GAsyncResult *result,
+                   gpointer data)
+{
+  g_autoptr(KeypairCall) call = data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *public_key = nlx_keypair_generate_finish (result,
+                                                             &call->private_key,
+                                                             &error);
+  NlxKeypair *keypair = NULL;
+  NlxManager *manager;
+
+  if (public_key != NULL)
+    keypair = nlx_keypair_new (call->user_id, call->name, public_key, &error);
+  if (keypair == NULL)
+    {
+      respond_error (call->request, error);
+      return;
+    }
+  manager = call->manager;
+  nlx_manager_add_keypair_async (manager, keypair, keypair_added,
+                                 g_steal_pointer (&call));
+}
+
+static void
+create_keypair (Request *request)
+{
+  static const char * const known[] = { "name", "public_key", NULL };
+  JsonObject *object = read_body (request, "keypair");
+  const char *user_id = identity (request, "X-User-Id");
+  const char *name, *public_key;
+  g_autoptr(GError) error = NULL;
+  KeypairCall *call;
+
+  if (object == NULL || !check_members (request, object, known) ||
+      (name = get_string_member (request, object, "name")) == NULL ||
+      !get_optional_string (request, object, "public_key", &public_key))
+    return;
+  if (!nlx_keypair_name_is_valid (name))
+    {
+      /* nlx_keypair_new() says what a name may be. */
+      g_autoptr(NlxKeypair) refused = nlx_keypair_new (user_id, name, "",
+                                                       &error);
+
+      respond_error (request, error);
+      return;
+    }
+  /* Before ssh-keygen runs for nothing. */
+  if (nlx_manager_find_keypair (request->api->manager, user_id, name) != NULL)
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Key pair '%s' already exists."), name);
+
+      respond_fault (request, 409, message);
+      return;
+    }
+
+  call = g_new0 (KeypairCall, 1);
+  call->request = request_keep (request);
+  call->manager = request->api->manager;
+  call->user_id = g_strdup (user_id);
+  call->name = g_strdup (name);
+  if (public_key == NULL)
+    {
+      nlx_keypair_generate_async (NULL, keypair_generated, call);
+      return;
+    }
+  {
+    NlxKeypair *keypair = nlx_keypair_new (user_id, name, public_key, &error);
+
+    if (keypair == NULL)
+      {
+        respond_error (call->request, error);
+        keypair_call_free (call);
+        return;
+      }
+    nlx_manager_add_keypair_async (call->manager, keypair, keypair_added,
+                                   call);
+  }
+}
+
+static void
+keypair_deleted (GObject *source,
+                 GAsyncResult *result,
+                 gpointer data)
+{
+  g_autoptr(KeypairCall) call = data;
+  g_autoptr(GError) error = NULL;
+
+  if (!nlx_manager_delete_keypair_finish (call->manager, result, &error))
+    respond_error (call->request, error);
+  else
+    respond (call->request, 202, NULL);
+}
+
+static void
+keypairs_request (Request *request,
+                  const char *method,
+                  const char *name)
+{
+  const char *user_id = identity (request, "X-User-Id");
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+  const NlxKeypair *keypair;
+
+  if (name == NULL)
+    {
+      if (g_str_equal (method, "POST"))
+        create_keypair (request);
+      else if (g_str_equal (method, "GET"))
+        {
+          g_autoptr(GPtrArray) keypairs =
+            nlx_manager_list_keypairs (request->api->manager, user_id);
+
+          json_builder_begin_object (builder);
+          json_builder_set_member_name (builder, "keypairs");
+          json_builder_begin_array (builder);
+          for (guint i = 0; i < keypairs->len; i++)
+            {
+              json_builder_begin_object (builder);
+              json_builder_set_member_name (builder, "keypair");
+              add_keypair (builder, keypairs->pdata[i], FALSE);
+              json_builder_end_object (builder);
+            }
+          json_builder_end_array (builder);
+          json_builder_end_object (builder);
+          body = json_builder_get_root (builder);
+          respond (request, 200, body);
+        }
+      else
+        respond_fault (request, 405, _("Key pairs take GET or POST"));
+      return;
+    }
+
+  if (g_str_equal (method, "DELETE"))
+    {
+      KeypairCall *call = g_new0 (KeypairCall, 1);
+
+      call->request = request_keep (request);
+      call->manager = request->api->manager;
+      /* Nova 2.1 answers 202 once it is gone. */
+      nlx_manager_delete_keypair_async (call->manager, user_id, name,
+                                        keypair_deleted, call);
+      return;
+    }
+  if (!g_str_equal (method, "GET"))
+    {
+      respond_fault (request, 405, _("A key pair takes GET or DELETE"));
+      return;
+    }
+  keypair = nlx_manager_find_keypair (request->api->manager, user_id, name);
+  if (keypair == NULL)
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Keypair %s not found for user %s"), name, user_id);
+
+      respond_fault (request, 404, message);
+      return;
+    }
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "keypair");
+  add_keypair (builder, keypair, TRUE);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  respond (request, 200, body);
+}
+
 /* Over TCP the caller must hold the token; the Unix socket's permissions
  * already say who may connect. */
 static gboolean
@@ -2330,6 +2795,11 @@ route (Request *request,
   if (g_str_equal (collection, "images") && n <= 3)
     {
       images_request (request, method, n == 3 ? parts[2] : NULL);
+      return;
+    }
+  if (g_str_equal (collection, "os-keypairs") && n <= 3)
+    {
+      keypairs_request (request, method, n == 3 ? parts[2] : NULL);
       return;
     }
   if (!g_str_equal (method, "GET"))

@@ -8,8 +8,10 @@ G_BEGIN_DECLS
 
 typedef struct _NlxApi NlxApi;
 
-/* Requests with a larger body are refused. */
-#define NLX_API_MAX_BODY (64 * 1024)
+/* Requests with a larger body are refused: Nova's default
+ * (oslo.middleware's max_request_body_size), room for 64 KiB of
+ * user_data and the rest of a server. */
+#define NLX_API_MAX_BODY (112 * 1024)
 
 NlxApi *nlx_api_new (const NlxConfig *config,
                      NlxManager *manager,
