@@ -12,7 +12,10 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "nlx-file.h"
 #include "nlx-image-store.h"
+#include "nlx-instance.h"
+#include "nlx-keypair.h"
 #include "nlx-json.h"
 #include "nlx-volume.h"
 
@@ -72,8 +75,16 @@ static char *opt_device = NULL;
 static char *opt_mount = NULL;
 static char *opt_boot_volume = NULL;
 static GPtrArray *opt_volumes = NULL; /* of NlxCliVolume */
+static char *opt_key_name = NULL;
+static char *opt_user_data = NULL;
+static char *opt_hostname = NULL;
+static gboolean opt_config_drive = FALSE;
+static char *opt_pub_key = NULL;
 /* volume-create's SIZE in MiB, once check_usage has read it. */
 static guint64 arg_size_mib = 0;
+/* --user-data's file, base64-encoded, and --pub-key's line. */
+static char *arg_user_data = NULL;
+static char *arg_public_key = NULL;
 
 /* The form of the API's volume ids, devices and mount paths is checked
  * here too, so a typo fails before anything is sent, with a message that
@@ -351,6 +362,20 @@ static const GOptionEntry entries[] = {
   { "mount", 0, 0, G_OPTION_ARG_CALLBACK, parse_mount,
     N_("volume-attach: mount the volume's filesystem read-only at this path "
        "in the server (default: a bare device)"), N_("PATH") },
+  { "key-name", 0, 0, G_OPTION_ARG_STRING, &opt_key_name,
+    N_("boot, rebuild: the key pair whose public key the server gets (see "
+       "keypair-list)"), N_("NAME") },
+  { "user-data", 0, 0, G_OPTION_ARG_FILENAME, &opt_user_data,
+    N_("boot, rebuild: a file of user data for the server (cloud-init "
+       "reads it), sent base64-encoded; at most 49149 bytes"), N_("FILE") },
+  { "hostname", 0, 0, G_OPTION_ARG_STRING, &opt_hostname,
+    N_("boot: the server's host name (default: made from NAME)"),
+    N_("HOSTNAME") },
+  { "config-drive", 0, 0, G_OPTION_ARG_NONE, &opt_config_drive,
+    N_("boot: give the server a config drive"), NULL },
+  { "pub-key", 0, 0, G_OPTION_ARG_FILENAME, &opt_pub_key,
+    N_("keypair-add: import this public key (e.g. ~/.ssh/id_ed25519.pub) "
+       "instead of generating a key pair"), N_("FILE") },
   { NULL }
 };
 
@@ -358,12 +383,15 @@ static const char summary[] = N_(
   "Commands:\n"
   "  boot NAME --flavor F --image I [--meta K=V ...] [--wait]\n"
   "       [--volume ID[:DEVICE[:MOUNT_PATH]] ...] [--boot-volume ID]\n"
+  "       [--key-name KEY] [--user-data FILE] [--hostname HOSTNAME]\n"
+  "       [--config-drive]\n"
   "                          create a server (--image is optional with\n"
   "                          --boot-volume)\n"
   "  list                    the servers\n"
   "  show SERVER             a server's details\n"
   "  delete [--wait] SERVER  remove a server\n"
   "  rebuild SERVER IMAGE [--name NAME] [--metadata K=V ...] [--wait]\n"
+  "       [--key-name KEY] [--user-data FILE]\n"
   "                          give a server a new root from IMAGE, keeping\n"
   "                          its ID, address and volumes\n"
   "  reboot [--hard] SERVER\n"
@@ -392,9 +420,15 @@ static const char summary[] = N_(
   "  volume-detach SERVER VOLUME\n"
   "  volume-attachments SERVER\n"
   "                          the volumes attached to a server\n"
+  "  keypair-add NAME [--pub-key FILE]\n"
+  "                          import a public key, or generate a key pair\n"
+  "                          and print its private key (shown only once)\n"
+  "  keypair-list            your key pairs\n"
+  "  keypair-show KEY        a key pair's details\n"
+  "  keypair-delete KEY      remove a key pair (servers keep their copy)\n"
   "\n"
   "SERVER is a server's ID or, when no other server has it, its name.\n"
-  "VOLUME is a volume's ID, which is its name.");
+  "VOLUME is a volume's ID, which is its name.  KEY is a key pair's name.");
 
 /* ---- the API client -------------------------------------------------- */
 
@@ -1574,6 +1608,22 @@ add_block_devices (JsonBuilder *builder)
   json_builder_end_array (builder);
 }
 
+/* --key-name and --user-data, which boot and rebuild share. */
+static void
+add_boot_config (JsonBuilder *builder)
+{
+  if (opt_key_name != NULL)
+    {
+      json_builder_set_member_name (builder, "key_name");
+      json_builder_add_string_value (builder, opt_key_name);
+    }
+  if (arg_user_data != NULL)
+    {
+      json_builder_set_member_name (builder, "user_data");
+      json_builder_add_string_value (builder, arg_user_data);
+    }
+}
+
 static gboolean
 cmd_boot (NlxClient *client,
           char **args,
@@ -1609,6 +1659,17 @@ cmd_boot (NlxClient *client,
       json_builder_begin_object (builder);
       add_key_values (builder, opt_meta);
       json_builder_end_object (builder);
+    }
+  add_boot_config (builder);
+  if (opt_hostname != NULL)
+    {
+      json_builder_set_member_name (builder, "hostname");
+      json_builder_add_string_value (builder, opt_hostname);
+    }
+  if (opt_config_drive)
+    {
+      json_builder_set_member_name (builder, "config_drive");
+      json_builder_add_boolean_value (builder, TRUE);
     }
   json_builder_end_object (builder);
   json_builder_end_object (builder);
@@ -1940,6 +2001,7 @@ cmd_rebuild (NlxClient *client,
       add_key_values (builder, opt_metadata);
       json_builder_end_object (builder);
     }
+  add_boot_config (builder);
   json_builder_end_object (builder);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
@@ -2528,6 +2590,143 @@ cmd_volume_attachments (NlxClient *client,
   return TRUE;
 }
 
+/* ---- key pairs ------------------------------------------------------- */
+
+static char *
+keypair_path (const char *name)
+{
+  g_autofree char *escaped = g_uri_escape_string (name, NULL, FALSE);
+
+  return g_strconcat ("/os-keypairs/", escaped, NULL);
+}
+
+static gboolean
+cmd_keypair_add (NlxClient *client,
+                 char **args,
+                 GError **error)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *keypair;
+  const char *private_key;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "keypair");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "name");
+  json_builder_add_string_value (builder, args[0]);
+  if (arg_public_key != NULL)
+    {
+      json_builder_set_member_name (builder, "public_key");
+      json_builder_add_string_value (builder, arg_public_key);
+    }
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+
+  root = nlx_client_call (client, "POST", "/os-keypairs", body, error);
+  if (root == NULL || (keypair = get_object (root, "keypair", error)) == NULL)
+    return FALSE;
+  if (opt_json)
+    {
+      print_json (root);
+      return TRUE;
+    }
+  /* As the nova client: a generated key pair prints its private key
+   * alone, ready for "> key.pem"; the service keeps no copy. */
+  private_key = get_string (keypair, "private_key");
+  if (private_key != NULL)
+    {
+      write_stdout (private_key);
+      if (!g_str_has_suffix (private_key, "\n"))
+        write_stdout ("\n");
+      return TRUE;
+    }
+  print_properties (keypair);
+  return TRUE;
+}
+
+static gboolean
+cmd_keypair_list (NlxClient *client,
+                  char **args,
+                  GError **error)
+{
+  const char *headers[] = { _("Name"), _("Fingerprint"), NULL };
+  g_autoptr(JsonNode) root = nlx_client_call (client, "GET", "/os-keypairs",
+                                              NULL, error);
+  g_autoptr(GPtrArray) rows = rows_new ();
+  JsonNode *keypairs;
+  JsonArray *array;
+
+  if (root == NULL ||
+      (keypairs = get_member (root, "keypairs", JSON_NODE_ARRAY, error)) == NULL)
+    return FALSE;
+  if (opt_json)
+    {
+      print_json (root);
+      return TRUE;
+    }
+  array = json_node_get_array (keypairs);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *node = json_array_get_element (array, i);
+      JsonNode *inner;
+      char **row;
+
+      /* Nova's list wraps each one: [{"keypair": {...}}]. */
+      if (!JSON_NODE_HOLDS_OBJECT (node) ||
+          (inner = json_object_get_member (json_node_get_object (node),
+                                           "keypair")) == NULL ||
+          !JSON_NODE_HOLDS_OBJECT (inner))
+        continue;
+      row = g_new0 (char *, 3);
+      row[0] = display_member (json_node_get_object (inner), "name");
+      row[1] = display_member (json_node_get_object (inner), "fingerprint");
+      g_ptr_array_add (rows, row);
+    }
+  print_table (headers, rows);
+  return TRUE;
+}
+
+static gboolean
+cmd_keypair_show (NlxClient *client,
+                  char **args,
+                  GError **error)
+{
+  g_autofree char *path = keypair_path (args[0]);
+  g_autoptr(JsonNode) root = nlx_client_call (client, "GET", path, NULL,
+                                              error);
+  JsonObject *keypair;
+
+  if (root == NULL || (keypair = get_object (root, "keypair", error)) == NULL)
+    return FALSE;
+  if (opt_json)
+    print_json (root);
+  else
+    print_properties (keypair);
+  return TRUE;
+}
+
+static gboolean
+cmd_keypair_delete (NlxClient *client,
+                    char **args,
+                    GError **error)
+{
+  g_autofree char *path = keypair_path (args[0]);
+  g_autoptr(JsonNode) root = nlx_client_call (client, "DELETE", path, NULL,
+                                              error);
+  g_autofree char *note = NULL;
+
+  if (root == NULL)
+    return FALSE;
+  if (opt_json)
+    print_json (root);
+  note = g_strdup_printf (_("Key pair %s has been deleted."), args[0]);
+  print_note (note);
+  return TRUE;
+}
+
 /* ---- usage ----------------------------------------------------------- */
 
 /* Options that belong to one or two commands. */
@@ -2547,6 +2746,11 @@ typedef enum {
   OPT_NAME = 1 << 12,
   OPT_PROPERTY = 1 << 13,
   OPT_METADATA = 1 << 14,
+  OPT_KEY_NAME = 1 << 15,
+  OPT_USER_DATA = 1 << 16,
+  OPT_HOSTNAME = 1 << 17,
+  OPT_CONFIG_DRIVE = 1 << 18,
+  OPT_PUB_KEY = 1 << 19,
 } NlxCommandOption;
 
 typedef gboolean (*NlxCommandFunc) (NlxClient *client,
@@ -2565,6 +2769,85 @@ typedef struct {
   NlxCommandCheck check;
   NlxCommandFunc run;
 } NlxCommand;
+
+/* --user-data FILE, read and encoded before anything is sent. */
+static gboolean
+read_user_data (GError **error)
+{
+  g_autofree char *data = NULL;
+  gsize length;
+  g_autoptr(GError) local_error = NULL;
+
+  if (opt_user_data == NULL)
+    return TRUE;
+  if (!nlx_file_get_contents (opt_user_data, &data, &length, &local_error))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--user-data: %s"), local_error->message);
+      return FALSE;
+    }
+  /* Base64 makes 4 characters of every 3 bytes, and Nova takes 65535. */
+  if (length > NLX_USER_DATA_MAX / 4 * 3)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--user-data: %s has %" G_GSIZE_FORMAT " bytes; user "
+                     "data can be at most %d bytes (65535 once "
+                     "base64-encoded); compress it (cloud-init reads gzip) "
+                     "or fetch the rest from the server"),
+                   opt_user_data, length, NLX_USER_DATA_MAX / 4 * 3);
+      return FALSE;
+    }
+  arg_user_data = g_base64_encode ((const guchar *) data, length);
+  return TRUE;
+}
+
+static gboolean
+check_boot_config (GError **error)
+{
+  if (opt_key_name != NULL && *opt_key_name == '\0')
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--key-name wants a key pair's name (see "
+                     "keypair-list)"));
+      return FALSE;
+    }
+  if (opt_hostname != NULL && *opt_hostname == '\0')
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--hostname wants a host name; leave it out to have "
+                     "one made from the server's name"));
+      return FALSE;
+    }
+  return read_user_data (error);
+}
+
+static gboolean
+check_keypair_add (char **args,
+                   GError **error)
+{
+  g_autofree char *data = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (!nlx_keypair_name_is_valid (args[0]))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("keypair-add: “%s” is no key pair name; a name is 1 to "
+                     "%d letters, digits, spaces, “_”, “-”, “.” and “@”"),
+                   args[0], NLX_KEYPAIR_NAME_MAX);
+      return FALSE;
+    }
+  if (opt_pub_key == NULL)
+    return TRUE;
+  if (!nlx_file_get_contents (opt_pub_key, &data, NULL, &local_error))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--pub-key: %s"), local_error->message);
+      return FALSE;
+    }
+  /* The API checks the key itself and says what is wrong with it. */
+  arg_public_key = g_strstrip (g_steal_pointer (&data));
+  return TRUE;
+}
 
 static gboolean
 check_boot (char **args,
@@ -2593,6 +2876,8 @@ check_boot (char **args,
                      "out to boot from --boot-volume alone"));
       return FALSE;
     }
+  if (!check_boot_config (error))
+    return FALSE;
   if (opt_boot_volume != NULL)
     g_hash_table_add (ids, opt_boot_volume);
   for (guint i = 0; opt_volumes != NULL && i < opt_volumes->len; i++)
@@ -2720,18 +3005,20 @@ check_rebuild (char **args,
                      "keep the name"));
       return FALSE;
     }
-  return TRUE;
+  return check_boot_config (error);
 }
 
 static const NlxCommand commands[] = {
   { "boot", 1,
     OPT_FLAVOR | OPT_IMAGE | OPT_META | OPT_WAIT | OPT_VOLUME |
-    OPT_BOOT_VOLUME, check_boot, cmd_boot },
+    OPT_BOOT_VOLUME | OPT_KEY_NAME | OPT_USER_DATA | OPT_HOSTNAME |
+    OPT_CONFIG_DRIVE, check_boot, cmd_boot },
   { "list", 0, 0, NULL, cmd_list },
   { "show", 1, 0, NULL, cmd_show },
   { "delete", 1, OPT_WAIT, NULL, cmd_delete },
-  { "rebuild", 2, OPT_NAME | OPT_META | OPT_METADATA | OPT_WAIT,
-    check_rebuild, cmd_rebuild },
+  { "rebuild", 2,
+    OPT_NAME | OPT_META | OPT_METADATA | OPT_WAIT | OPT_KEY_NAME |
+    OPT_USER_DATA, check_rebuild, cmd_rebuild },
   { "reboot", 1, OPT_HARD, NULL, cmd_reboot },
   { "stop", 1, 0, NULL, cmd_stop },
   { "start", 1, 0, NULL, cmd_start },
@@ -2755,6 +3042,10 @@ static const NlxCommand commands[] = {
     cmd_volume_attach },
   { "volume-detach", 2, 0, check_volume_second, cmd_volume_detach },
   { "volume-attachments", 1, 0, NULL, cmd_volume_attachments },
+  { "keypair-add", 1, OPT_PUB_KEY, check_keypair_add, cmd_keypair_add },
+  { "keypair-list", 0, 0, NULL, cmd_keypair_list },
+  { "keypair-show", 1, 0, NULL, cmd_keypair_show },
+  { "keypair-delete", 1, 0, NULL, cmd_keypair_delete },
 };
 
 /* The KEY=VALUE items of OPTION; KEYS holds the keys seen so far, so
@@ -2850,6 +3141,11 @@ check_usage (int argc,
     { OPT_NAME, opt_name != NULL, "name" },
     { OPT_PROPERTY, opt_properties != NULL, "property" },
     { OPT_METADATA, opt_metadata != NULL, "metadata" },
+    { OPT_KEY_NAME, opt_key_name != NULL, "key-name" },
+    { OPT_USER_DATA, opt_user_data != NULL, "user-data" },
+    { OPT_HOSTNAME, opt_hostname != NULL, "hostname" },
+    { OPT_CONFIG_DRIVE, opt_config_drive, "config-drive" },
+    { OPT_PUB_KEY, opt_pub_key != NULL, "pub-key" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
