@@ -2537,12 +2537,8 @@ create_keypair (Request *request)
       (name = get_string_member (request, object, "name")) == NULL ||
       !get_optional_string (request, object, "public_key", &public_key))
     return;
-  if (!nlx_keypair_name_is_valid (name))
+  if (!nlx_keypair_check_name (name, &error))
     {
-      /* nlx_keypair_new() says what a name may be. */
-      g_autoptr(NlxKeypair) refused = nlx_keypair_new (user_id, name, "",
-                                                       &error);
-
       respond_error (request, error);
       return;
     }

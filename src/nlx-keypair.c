@@ -57,6 +57,25 @@ nlx_keypair_name_is_valid (const char *name)
   return TRUE;
 }
 
+/**
+ * nlx_keypair_check_name:
+ * @error: #NLX_DRIVER_ERROR_INVALID_ARGUMENT saying what a name may be
+ *
+ * Returns: whether nlx_keypair_name_is_valid() holds for @name
+ */
+gboolean
+nlx_keypair_check_name (const char *name,
+                        GError **error)
+{
+  if (nlx_keypair_name_is_valid (name))
+    return TRUE;
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+               _("Keypair data is invalid: a key pair name is 1 to %d "
+                 "letters, digits, spaces, “_”, “-”, “.” and “@”, got "
+                 "“%s”"), NLX_KEYPAIR_NAME_MAX, name);
+  return FALSE;
+}
+
 /* One length-prefixed string of an SSH key blob (RFC 4253 6.6). */
 static gboolean
 read_blob_string (const guint8 **p,
@@ -254,14 +273,8 @@ nlx_keypair_new (const char *user_id,
 {
   g_autoptr(NlxKeypair) keypair = g_new0 (NlxKeypair, 1);
 
-  if (!nlx_keypair_name_is_valid (name))
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Keypair data is invalid: a key pair name is 1 to %d "
-                     "letters, digits, spaces, “_”, “-”, “.” and “@”, got "
-                     "“%s”"), NLX_KEYPAIR_NAME_MAX, name);
-      return NULL;
-    }
+  if (!nlx_keypair_check_name (name, error))
+    return NULL;
   keypair->public_key = g_strstrip (g_strdup (public_key));
   keypair->fingerprint = nlx_keypair_fingerprint (keypair->public_key, error);
   if (keypair->fingerprint == NULL)

@@ -37,6 +37,8 @@ void nlx_keypair_free (NlxKeypair *keypair);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxKeypair, nlx_keypair_free)
 
 gboolean nlx_keypair_name_is_valid (const char *name);
+gboolean nlx_keypair_check_name (const char *name,
+                                 GError **error);
 char *nlx_keypair_fingerprint (const char *public_key,
                                GError **error);
 NlxKeypair *nlx_keypair_new (const char *user_id,

@@ -13,6 +13,7 @@
 #include <libsoup/soup.h>
 
 #include "nlx-api.h"
+#include "nlx-error.h"
 #include "nlx-file.h"
 #include "nlx-json.h"
 #include "nlx-network.h"
@@ -3317,6 +3318,19 @@ test_keypairs (Fixture *f,
   daemon_start (f);
   g_assert_no_error (f->start_error);
   g_assert_cmpuint (keypair_count (f, NULL), ==, 3);
+
+  /* A damaged file stops the daemon, naming it, rather than losing
+   * every key pair at the next write. */
+  daemon_stop (f);
+  g_assert_true (g_file_set_contents (file, "{\"keypairs\": [{\"name\": 1}]}", -1, NULL));
+  daemon_start (f);
+  g_assert_error (f->start_error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID);
+  g_assert_nonnull (strstr (f->start_error->message, file));
+  daemon_stop (f);
+  g_assert_true (g_file_set_contents (file, stored, -1, NULL));
+  daemon_start (f);
+  g_assert_no_error (f->start_error);
+  g_assert_cmpuint (keypair_count (f, NULL), ==, 4);
 }
 
 /* user_data, key_name, hostname and config_drive at create: kept in the
