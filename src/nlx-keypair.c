@@ -275,6 +275,15 @@ nlx_keypair_new (const char *user_id,
 
   if (!nlx_keypair_check_name (name, error))
     return NULL;
+  /* The file keeps it, and a file the loader refuses stops the daemon. */
+  if (!nlx_json_text_is_valid (user_id, NLX_KEYPAIR_USER_ID_MAX))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Keypair data is invalid: the user id (X-User-Id) must "
+                     "be 1 to %d characters without control characters"),
+                   NLX_KEYPAIR_USER_ID_MAX);
+      return NULL;
+    }
   keypair->public_key = g_strstrip (g_strdup (public_key));
   keypair->fingerprint = nlx_keypair_fingerprint (keypair->public_key, error);
   if (keypair->fingerprint == NULL)
@@ -524,7 +533,7 @@ read_keypair (JsonNode *node,
        ? json_node_get_int (id_node) : 0;
   if (name == NULL || user_id == NULL || public_key == NULL ||
       created == NULL || id <= 0 ||
-      !nlx_json_text_is_valid (user_id, 255) ||
+      !nlx_json_text_is_valid (user_id, NLX_KEYPAIR_USER_ID_MAX) ||
       (created_at = g_date_time_new_from_iso8601 (created, NULL)) == NULL)
     {
       g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,

@@ -7,6 +7,8 @@ G_BEGIN_DECLS
 
 /* Nova's key pair names: 1 to 255 of these characters. */
 #define NLX_KEYPAIR_NAME_MAX 255
+/* As an instance's user_id. */
+#define NLX_KEYPAIR_USER_ID_MAX 255
 /* The longest public key line kept (as NLX_KEY_DATA_MAX). */
 #define NLX_KEYPAIR_PUBLIC_KEY_MAX 16384
 /* The comment Nova gives the keys it generates. */

@@ -3296,6 +3296,17 @@ test_keypairs (Fixture *f,
   g_assert_cmpstr (json_object_get_string_member (keypair, "user_id"), ==, "bob");
   g_assert_cmpuint (keypair_count (f, "bob"), ==, 1);
   g_assert_cmpuint (keypair_count (f, NULL), ==, 4);
+  /* A user id the file could not keep (as an instance's: 1 to 255). */
+  {
+    g_autofree char *long_user = g_strnfill (256, 'u');
+
+    expect_fault_saying (f, long_user, "POST", "/v2.1/os-keypairs",
+                         "{\"keypair\": {\"name\": \"x\", \"public_key\": \"" KEY_ED25519 "\"}}",
+                         400, "the user id (X-User-Id) must be 1 to 255");
+    expect_fault_saying (f, long_user, "POST", "/v2.1/os-keypairs",
+                         "{\"keypair\": {\"name\": \"x\"}}",
+                         400, "the user id (X-User-Id) must be 1 to 255");
+  }
 
   /* They outlive the daemon. */
   daemon_stop (f);
