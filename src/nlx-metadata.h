@@ -29,10 +29,6 @@ GQuark nlx_metadata_error_quark (void);
 #define NLX_METADATA_TEXT "text/plain"
 #define NLX_METADATA_JSON "application/json"
 
-/* Where cloud-init's ConfigDrive datasource finds a config drive that is
- * a directory (its seed directory), inside the instance. */
-#define NLX_METADATA_CONFIG_DRIVE_SEED "/var/lib/cloud/seed/config_drive"
-
 GBytes *nlx_metadata_lookup (const NlxInstance *instance,
                              const char *path,
                              const char **content_type,
