@@ -763,6 +763,9 @@ case_bad_images (Fixture *f)
   g_autofree char *payload = g_build_filename (f->dir, "payload", NULL);
   g_autofree char *host_root = g_build_filename (f->dir, "host-root", NULL);
 
+  /* With a config drive to write, too: nothing of it stays either. */
+  instance->config_drive = TRUE;
+
   /* a root filesystem that does not exist */
   g_assert_null (nlx_image_new_from_path ("nlx-test", missing, &error));
   g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
