@@ -46,7 +46,7 @@ static const char * const lxc_keys[] = {
 };
 /* Nova's [compute] section; the lxc driver reads it. */
 static const char * const compute_keys[] = {
-  "cpu_shared_set", NULL
+  "cpu_shared_set", "force_config_drive", NULL
 };
 static const char * const network_keys[] = {
   "bridge", "cidr", "gateway", "range_start", "range_end", "host_access",

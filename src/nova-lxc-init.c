@@ -1,6 +1,6 @@
 /* nova-lxc-init: the first program of every instance, before its init
  *
- *   nova-lxc-init [--seccomp] -- INIT [ARG...]
+ *   nova-lxc-init [--seccomp] [--hostname NAME] -- INIT [ARG...]
  *
  * libvirt 9.0's LXC driver gives a container no cgroup namespace (it
  * bind-mounts the host's whole cgroup hierarchies at /sys/fs/cgroup, so
@@ -33,13 +33,20 @@
  *   4. with --seccomp, loads the default filter: the calls in
  *      denied_calls[] fail with ENOSYS on every ABI the CPU runs (x86-64,
  *      i386 and x32 on x86-64), other ABIs kill the caller;
- *   5. drops CAP_SYS_ADMIN from all its capability sets, the bounding set
+ *   5. with --hostname, sets the container's host name (libvirt sets the
+ *      domain's name, instance-XXXXXXXX; the API's name is the server's,
+ *      and the image's init cannot change it without CAP_SYS_ADMIN).
+ *      NAME must be one DNS label (what nlx_hostname_is_valid() accepts),
+ *      checked again here since it is about to reach the kernel;
+ *   6. drops CAP_SYS_ADMIN from all its capability sets, the bounding set
  *      included, as its last privileged step.  libvirt keeps it for this
  *      program only: for the cgroup namespace and mounts, and so that the
  *      filter loads without no_new_privs, which would stop every setuid
  *      program inside (su, sudo, ping);
- *   6. execs INIT with ARGs, so INIT is pid 1 with its own argv and
- *      environment.
+ *   7. execs INIT with ARGs, so INIT is pid 1 with its own argv and
+ *      environment: the one libvirt gave this program (its own and the
+ *      domain's <initenv>, product_name for cloud-init), with nothing of
+ *      this program's added: its options are arguments, never variables.
  *
  * Any failure stops here with a message on the console (console.log) and
  * exit status 1: an instance never runs its init with less than it was
@@ -63,7 +70,9 @@
 #define PIDS_GROUP ":pids:/nova-lxc/"
 /* NLX_LXC_SANDBOX_MOUNT in nlx-lxc-domain.h */
 #define SELF_DIR "/dev/.nova-lxc"
-#define USAGE "usage: nova-lxc-init [--seccomp] -- INIT [ARG...]\n"
+#define USAGE "usage: nova-lxc-init [--seccomp] [--hostname NAME] -- INIT [ARG...]\n"
+/* NLX_HOSTNAME_MAX in nlx-instance.h: one DNS label. */
+#define HOSTNAME_MAX 63
 
 /* LXD's default denylist, then the keyring calls (keys are not
  * namespaced: they reach the host's and other tenants' keys) and
@@ -273,7 +282,33 @@ load_seccomp (void)
     die ("cannot load the seccomp filter", -rc);
 }
 
-/* ---- 5. CAP_SYS_ADMIN ------------------------------------------------- */
+/* ---- 5. the host name ------------------------------------------------- */
+
+/* As nlx_hostname_is_valid(): lower-case letters, digits and "-", not
+ * first or last, at most HOSTNAME_MAX. */
+static int
+hostname_is_valid (const char *name)
+{
+  size_t length = strlen (name);
+
+  if (length == 0 || length > HOSTNAME_MAX || name[0] == '-' ||
+      name[length - 1] == '-')
+    return 0;
+  for (size_t i = 0; i < length; i++)
+    if (!((name[i] >= 'a' && name[i] <= 'z') ||
+          (name[i] >= '0' && name[i] <= '9') || name[i] == '-'))
+      return 0;
+  return 1;
+}
+
+static void
+set_hostname (const char *name)
+{
+  if (sethostname (name, strlen (name)) != 0)
+    die ("cannot set the host name", errno);
+}
+
+/* ---- 6. CAP_SYS_ADMIN ------------------------------------------------- */
 
 static void
 drop_sys_admin (void)
@@ -305,11 +340,23 @@ main (int argc,
       char **argv)
 {
   int seccomp = 0;
+  const char *hostname = NULL;
   int i;
 
   for (i = 1; i < argc && strcmp (argv[i], "--") != 0; i++)
     if (strcmp (argv[i], "--seccomp") == 0)
       seccomp = 1;
+    else if (strcmp (argv[i], "--hostname") == 0 && i + 1 < argc)
+      {
+        hostname = argv[++i];
+        if (!hostname_is_valid (hostname))
+          {
+            fprintf (stderr, "nova-lxc-init: invalid host name \"%.*s\": "
+                     "one DNS label of a-z, 0-9 and \"-\" is needed; the "
+                     "instance does not start\n", HOSTNAME_MAX + 1, hostname);
+            return 1;
+          }
+      }
     else
       {
         fprintf (stderr, "nova-lxc-init: unknown option %s\n" USAGE, argv[i]);
@@ -328,6 +375,8 @@ main (int argc,
   join_session_keyring ();
   if (seccomp)
     load_seccomp ();
+  if (hostname != NULL)
+    set_hostname (hostname);
   drop_sys_admin ();
   execv (argv[i + 1], argv + i + 1);
   die (argv[i + 1], errno);

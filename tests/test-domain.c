@@ -7,7 +7,9 @@
  * limits; disks are the host devices of instance.volumes, root_image the
  * tree under an overlay root, idmap the uid and gid map, none meaning a
  * privileged instance, sandbox nova-lxc-init's directory, whose seccomp
- * filter follows the flavor's "seccomp"); the XML
+ * filter follows the flavor's "seccomp", "config_drive" the config
+ * drive's directory; the host name is the instance's, as the driver
+ * passes it); the XML
  * built from it must equal CASE.xml byte for byte and be valid against
  * libvirt's domain.rng.  NLX_TEST_REGENERATE=1 rewrites the .xml files. */
 #include "config.h"
@@ -43,6 +45,8 @@ build_case (const char *json_path)
   g_autofree char *idmap_text = NULL;
   g_autofree char *cpuset = NULL;
   g_autofree char *sandbox = NULL;
+  g_autofree char *config_drive = NULL;
+  g_autofree char *hostname_storage = NULL;
   g_autoptr(GArray) idmap = NULL;
   g_autoptr(GPtrArray) disks = g_ptr_array_new ();
   NlxLxcDomainSpec spec = { 0 };
@@ -90,6 +94,9 @@ build_case (const char *json_path)
   sandbox = optional_string (object, "sandbox");
   spec.sandbox_dir = sandbox;
   spec.seccomp = !instance->flavor.seccomp_unconfined;
+  spec.hostname = nlx_instance_hostname (instance, &hostname_storage);
+  config_drive = optional_string (object, "config_drive");
+  spec.config_drive_dir = config_drive;
   xml = nlx_lxc_domain_build (&spec, &error);
   g_assert_no_error (error);
   return xml;
@@ -179,6 +186,47 @@ test_relative_paths (void)
   g_assert_null (xml);
   g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "sandbox directory"));
+  g_clear_error (&error);
+
+  spec.sandbox_dir = NULL;
+  spec.config_drive_dir = "config-drive";
+  xml = nlx_lxc_domain_build (&spec, &error);
+  g_assert_null (xml);
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "config drive"));
+  g_clear_error (&error);
+}
+
+/* A host name reaches nova-lxc-init's command line only as one DNS
+ * label: nothing that could be read as an option or another argument. */
+static void
+test_bad_hostname (void)
+{
+  const char * const bad[] = {
+    "", "-x", "x-", "--", "--seccomp", "a b", "a.b", "UPPER", "a/b",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxInstance) instance = NULL;
+  NlxLxcDomainSpec spec = { 0 };
+
+  instance = nlx_instance_new_from_data (
+    "{\"uuid\": \"7e57d000-0000-4000-8000-000000000002\", \"name\": \"n\","
+    " \"flavor\": {\"name\": \"f\", \"vcpus\": 1, \"memory_mb\": 64,"
+    " \"root_gb\": 0}, \"image_ref\": \"i\", \"user_id\": \"u\","
+    " \"project_id\": \"p\"}", -1, &error);
+  g_assert_no_error (error);
+  spec.instance = instance;
+  spec.root_dir = "/srv/root";
+  spec.sandbox_dir = "/usr/libexec/nova-lxc/sandbox";
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      spec.hostname = bad[i];
+      g_assert_null (nlx_lxc_domain_build (&spec, &error));
+      g_assert_error (error, NLX_DRIVER_ERROR,
+                      NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+      g_clear_error (&error);
+    }
 }
 
 int
@@ -220,6 +268,7 @@ main (int argc,
       g_test_add_data_func (path, names->pdata[i], test_golden);
     }
   g_test_add_func ("/nlx/domain/relative-paths", test_relative_paths);
+  g_test_add_func ("/nlx/domain/bad-hostname", test_bad_hostname);
 
   rc = g_test_run ();
   g_clear_pointer (&schema, xmlRelaxNGFree);

@@ -439,23 +439,43 @@ add_dropped_capabilities (xmlNodePtr features,
 }
 
 /* nova-lxc-init runs first, from a read-only mount, and execs init with
- * init's own path as argv[0]. */
+ * init's own path as argv[0].  It sets the host name: libvirt sets the
+ * domain's name (instance-XXXXXXXX), and only a process with
+ * CAP_SYS_ADMIN in the container can change it, which the image's init
+ * no longer has.  Its arguments are its own: init sees only those after
+ * "--".  Without it (tests only: the driver always has it) the host name
+ * stays the domain's.
+ *
+ * Every init gets product_name as a VM's DMI would have it: cloud-init
+ * (ds-identify and its OpenStack datasource) reads it from PID 1's
+ * environment when there is no DMI, as in a container.  libvirt passes
+ * it beside its own (PATH, container=lxc-libvirt, ...), and
+ * nova-lxc-init passes its whole environment on to init. */
 static void
 add_init (xmlNodePtr os,
           const NlxLxcDomainSpec *spec,
           const char *init)
 {
+  xmlNodePtr node;
+
   if (spec->sandbox_dir == NULL)
+    add_text (os, NULL, "init", init);
+  else
     {
-      add_text (os, NULL, "init", init);
-      return;
+      add_text (os, NULL, "init",
+                NLX_LXC_SANDBOX_MOUNT "/" NLX_LXC_SANDBOX_PROGRAM);
+      if (spec->seccomp)
+        add_text (os, NULL, "initarg", "--seccomp");
+      if (spec->hostname != NULL)
+        {
+          add_text (os, NULL, "initarg", "--hostname");
+          add_text (os, NULL, "initarg", spec->hostname);
+        }
+      add_text (os, NULL, "initarg", "--");
+      add_text (os, NULL, "initarg", init);
     }
-  add_text (os, NULL, "init",
-            NLX_LXC_SANDBOX_MOUNT "/" NLX_LXC_SANDBOX_PROGRAM);
-  if (spec->seccomp)
-    add_text (os, NULL, "initarg", "--seccomp");
-  add_text (os, NULL, "initarg", "--");
-  add_text (os, NULL, "initarg", init);
+  node = add_text (os, NULL, "initenv", NLX_LXC_PRODUCT_NAME);
+  add_prop (node, "name", "product_name");
 }
 
 /* A tmpfs libvirt mounts inside the container (mode 1777, nosuid,
@@ -532,12 +552,14 @@ add_cputune (xmlNodePtr domain,
  * the spec has no id maps: a privileged instance) and network namespace
  * (a veth on the instance's bridge, or loopback only), dangerous
  * capabilities dropped, nova-lxc-init in front of init when the spec has
- * a sandbox directory (see src/nova-lxc-init.c), read-only disks for
- * attached volumes, one PTY console, the root tree mounted at / and
+ * a sandbox directory (see src/nova-lxc-init.c), which sets the host
+ * name, the config drive read-only at cloud-init's seed directory,
+ * read-only disks for attached volumes, one PTY console, the root tree mounted at / and
  * Nova's metadata.  Its CPU time is capped at its vcpus (see
  * add_cputune()).  Every string from the user is escaped.
  *
- * Returns: (transfer full): the domain XML, or %NULL if a path is relative
+ * Returns: (transfer full): the domain XML, or %NULL if a path is
+ *   relative or the host name invalid
  */
 char *
 nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
@@ -565,6 +587,21 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("The sandbox directory must be an absolute path, got "
                      "“%s”"), spec->sandbox_dir);
+      return NULL;
+    }
+  if (spec->config_drive_dir != NULL &&
+      !g_path_is_absolute (spec->config_drive_dir))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("The config drive must be an absolute path, got “%s”"),
+                   spec->config_drive_dir);
+      return NULL;
+    }
+  if (spec->hostname != NULL && !nlx_hostname_is_valid (spec->hostname))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("The host name must be one DNS label of lower-case "
+                     "letters, digits and “-”, got “%s”"), spec->hostname);
       return NULL;
     }
   if (!g_path_is_absolute (init))
@@ -647,6 +684,21 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
       add_prop (child, "dir", spec->sandbox_dir);
       child = xmlNewChild (node, NULL, BAD_CAST "target", NULL);
       add_prop (child, "dir", NLX_LXC_SANDBOX_MOUNT);
+      xmlNewChild (node, NULL, BAD_CAST "readonly", NULL);
+    }
+  if (spec->config_drive_dir != NULL)
+    {
+      /* Read-only: root inside reads it (the files are the host's, mode
+       * 0644) but can neither change it nor, without CAP_SYS_ADMIN,
+       * remount it writable.  libvirt makes the mount point in the
+       * instance's root. */
+      node = xmlNewChild (devices, NULL, BAD_CAST "filesystem", NULL);
+      add_prop (node, "type", "mount");
+      add_prop (node, "accessmode", "passthrough");
+      child = xmlNewChild (node, NULL, BAD_CAST "source", NULL);
+      add_prop (child, "dir", spec->config_drive_dir);
+      child = xmlNewChild (node, NULL, BAD_CAST "target", NULL);
+      add_prop (child, "dir", NLX_LXC_CONFIG_DRIVE_MOUNT);
       xmlNewChild (node, NULL, BAD_CAST "readonly", NULL);
     }
 

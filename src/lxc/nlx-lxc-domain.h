@@ -20,6 +20,15 @@ G_BEGIN_DECLS
 #define NLX_LXC_SANDBOX_MOUNT "/dev/.nova-lxc"
 #define NLX_LXC_SANDBOX_PROGRAM "nova-lxc-init"
 
+/* Where the config drive's tree is mounted read-only inside: the seed
+ * directory of cloud-init's ConfigDrive datasource.  A config drive as
+ * Nova makes it, an ISO 9660 or vfat filesystem labelled config-2, is
+ * useless here: the kernel refuses to mount a block device in a user
+ * namespace. */
+#define NLX_LXC_CONFIG_DRIVE_MOUNT "/var/lib/cloud/seed/config_drive"
+/* What a Nova VM's DMI says (product_name), for cloud-init. */
+#define NLX_LXC_PRODUCT_NAME "OpenStack Nova"
+
 /**
  * NlxLxcMetadata:
  * @shutdown_signal: (nullable): signal name init takes as "power off";
@@ -82,6 +91,12 @@ char *nlx_lxc_veth_name (const char *uuid);
  *   execs init; %NULL runs init directly, with CAP_SYS_ADMIN dropped by
  *   libvirt
  * @seccomp: with @sandbox_dir, load the default seccomp filter
+ * @hostname: (nullable): with @sandbox_dir, the host name nova-lxc-init
+ *   sets (one DNS label, nlx_hostname_is_valid()); %NULL keeps the
+ *   domain's name, as libvirt sets it
+ * @config_drive_dir: (nullable): absolute host path of the config
+ *   drive's tree, mounted read-only at %NLX_LXC_CONFIG_DRIVE_MOUNT;
+ *   %NULL for none
  */
 typedef struct {
   const NlxInstance *instance;
@@ -96,6 +111,8 @@ typedef struct {
   const char *cpuset;
   const char *sandbox_dir;
   gboolean seccomp;
+  const char *hostname;
+  const char *config_drive_dir;
 } NlxLxcDomainSpec;
 
 /* The CFS period libvirt and the kernel default to, in microseconds: a

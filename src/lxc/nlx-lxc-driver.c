@@ -42,6 +42,7 @@
 #include "nlx-lxc-cgroup.h"
 #include "nlx-lxc-volume.h"
 #include "nlx-lock.h"
+#include "nlx-metadata.h"
 #include "nlx-mount.h"
 #include "nlx-network.h"
 #include "nlx-network-filter.h"
@@ -99,6 +100,8 @@ struct _NlxDriverState {
   guint pids_limit;
   guint pids_host_max;
   char *cpuset;
+  /* [compute] force_config_drive: every instance gets one, as Nova's */
+  gboolean force_config_drive;
   /* The directory holding nova-lxc-init, mounted into every instance */
   char *sandbox_dir;
   /* [lxc] lxcfs_path, or NULL when [lxc] lxcfs is off. */
@@ -170,6 +173,17 @@ instance_dir (NlxDriverState *state,
               const char *uuid)
 {
   return g_build_filename (state->instances_path, uuid, NULL);
+}
+
+/* Beside the root and the console log, under the instance's directory
+ * (closed to host users); its own files are the daemon's, mode 0644, so
+ * that the instance's root reads them as "others" and cannot write
+ * them. */
+static char *
+config_drive_path (NlxDriverState *state,
+                   const char *uuid)
+{
+  return g_build_filename (state->instances_path, uuid, "config-drive", NULL);
 }
 
 static char *
@@ -1985,6 +1999,7 @@ lxc_init_host (GKeyFile *config,
   g_autofree char *cpuset = nlx_config_get_string (config, "compute",
                                                    "cpu_shared_set", NULL);
   gboolean host_access = FALSE;
+  gboolean force_config_drive = FALSE;
   g_autofree char *sandbox_dir = NULL;
   const char *type;
   NlxDriverState *state;
@@ -1999,6 +2014,8 @@ lxc_init_host (GKeyFile *config,
                             0, 3600, &timeout, error) ||
       !nlx_config_get_boolean (config, "network", "host_access", &host_access,
                                error) ||
+      !nlx_config_get_boolean (config, "compute", "force_config_drive",
+                               &force_config_drive, error) ||
       (volumes = nlx_volume_settings_new (config, error)) == NULL ||
       (uid_map = nlx_idmap_parse (uid_text, "[lxc] uid_maps", error)) == NULL ||
       (gid_map = nlx_idmap_parse (gid_text, "[lxc] gid_maps", error)) == NULL)
@@ -2093,6 +2110,7 @@ lxc_init_host (GKeyFile *config,
   state->bridge = nlx_config_get_string (config, "network", "bridge",
                                          NLX_NETWORK_DEFAULT_BRIDGE);
   state->host_access = host_access;
+  state->force_config_drive = force_config_drive;
 
   g_cond_init (&state->released);
   state->held = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
@@ -2629,6 +2647,8 @@ lxc_spawn (NlxDriverState *state,
   const NlxLxcIdmap *idmap = instance->flavor.privileged ? NULL : &state->idmap;
   g_autoptr(virConnect) conn = NULL;
   g_autoptr(virDomain) dom = NULL;
+  g_autofree char *hostname_storage = NULL;
+  g_autofree char *config_drive = NULL;
   NlxLxcDomainSpec spec = { 0 };
 
   if (image != NULL)
@@ -2667,6 +2687,24 @@ lxc_spawn (NlxDriverState *state,
     return FALSE;
 
   root = spawn_root (state, instance, image, init, idmap, &tree, error);
+  /* Written at each spawn, a rebuild's too: what it holds is the
+   * instance as it is now, as Nova's drive is made at each boot from
+   * scratch. */
+  if (root != NULL &&
+      (instance->config_drive || state->force_config_drive))
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      config_drive = config_drive_path (state, instance->uuid);
+      if (!nlx_metadata_write_config_drive (instance, config_drive,
+                                            &local_error))
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       _("Cannot make the config drive of instance %s: %s"),
+                       instance->uuid, local_error->message);
+          g_clear_pointer (&root, g_free);
+        }
+    }
   for (guint i = 0; root != NULL && i < instance->volumes->len; i++)
     {
       gboolean created;
@@ -2690,6 +2728,8 @@ lxc_spawn (NlxDriverState *state,
       spec.pids = instance->flavor.pids ? instance->flavor.pids
                                         : state->pids_limit;
       spec.cpuset = state->cpuset;
+      spec.hostname = nlx_instance_hostname (instance, &hostname_storage);
+      spec.config_drive_dir = config_drive;
       if (idmap != NULL)
         {
           spec.uid_map = state->uid_map;

@@ -1132,6 +1132,85 @@ test_libvirtd_restart (Fixture *f)
   delete_and_check (f, late);
 }
 
+/* ---- config drive and host name (issue 14) ----------------------------- */
+
+#define SEED "/var/lib/cloud/seed/config_drive"
+
+/* Without a config drive the seed directory is not there; with [compute]
+ * force_config_drive (the API cannot ask for one yet) every new server
+ * has it read-only, with its own uuid and host name; rebuild writes it
+ * again, delete takes it.  The host name inside is the server's name,
+ * sanitised, with or without. */
+static void
+test_config_drive (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *plain = boot (f, "nlxtest Plain_Server.1");
+  g_autofree char *with = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *forced = NULL;
+  g_autofree char *meta = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *mounts = NULL;
+  g_autofree char *drive = NULL;
+
+  assert_in_container (f, plain, "hostname", 0, "nlxtest-plain-server-1");
+  assert_in_container (f, plain, "cat /proc/sys/kernel/hostname", 0,
+                       "nlxtest-plain-server-1");
+  assert_in_container (f, plain, "test -e " SEED, 1, NULL);
+
+  daemon_stop (f, SIGTERM);
+  g_file_get_contents (f->config, &config, NULL, &error);
+  g_assert_no_error (error);
+  forced = g_strconcat (config, "[compute]\nforce_config_drive = true\n", NULL);
+  g_file_set_contents (f->config, forced, -1, &error);
+  g_assert_no_error (error);
+  daemon_start (f);
+  with = boot (f, "nlxtest Drive");
+
+  assert_in_container (f, with, "hostname", 0, "nlxtest-drive");
+  g_assert_cmpint (in_container (f, with,
+                                 "cat " SEED "/openstack/latest/meta_data.json",
+                                 &meta), ==, 0);
+  expected = g_strdup_printf ("\"uuid\":\"%s\"", with);
+  g_assert_nonnull (strstr (meta, expected));
+  g_assert_nonnull (strstr (meta, "\"hostname\":\"nlxtest-drive\""));
+  g_assert_nonnull (strstr (meta, "\"name\":\"nlxtest Drive\""));
+  /* Root inside can neither change nor add to it. */
+  assert_in_container (f, with,
+                       "echo x > " SEED "/openstack/latest/meta_data.json", 1,
+                       NULL);
+  assert_in_container (f, with, "touch " SEED "/nlxtest-new", 1, NULL);
+  assert_in_container (f, with, "mkdir " SEED "/openstack/nlxtest", 1, NULL);
+  g_assert_cmpint (in_container (f, with, "grep ' " SEED " ' /proc/self/mountinfo",
+                                 &mounts), ==, 0);
+  g_assert_true (strstr (mounts, " ro,") != NULL || strstr (mounts, " ro ") != NULL);
+  assert_in_container (f, with,
+                       "grep -c nlxtest " SEED "/openstack/latest/meta_data.json",
+                       0, "1");
+  /* The server made before the option keeps what it had. */
+  assert_in_container (f, plain, "test -e " SEED, 1, NULL);
+
+  /* Rebuild writes it again from the record as it is now. */
+  g_assert_cmpint (nlx_test_act (f->session, with,
+                                 "{\"rebuild\": {\"imageRef\": \"" IMAGE
+                                 "\", \"name\": \"nlxtest Rebuilt\"}}"),
+                   ==, 202);
+  nlx_test_wait_for_status (f->session, with, "ACTIVE");
+  g_clear_pointer (&meta, g_free);
+  g_assert_cmpint (in_container (f, with,
+                                 "cat " SEED "/openstack/latest/meta_data.json",
+                                 &meta), ==, 0);
+  g_assert_nonnull (strstr (meta, "\"name\":\"nlxtest Rebuilt\""));
+  g_assert_nonnull (strstr (meta, expected));
+
+  drive = g_build_filename (f->dir, "instances", with, "config-drive", NULL);
+  g_assert_true (g_file_test (drive, G_FILE_TEST_IS_DIR));
+  delete_and_check (f, with);
+  g_assert_false (g_file_test (drive, G_FILE_TEST_EXISTS));
+  delete_and_check (f, plain);
+}
+
 int
 main (int argc,
       char **argv)
@@ -1150,6 +1229,7 @@ main (int argc,
     { "/nlx/compute/one-daemon", test_one_daemon },
     { "/nlx/compute/network", test_network },
     { "/nlx/compute/images/snapshot-rebuild", test_snapshot_rebuild },
+    { "/nlx/compute/config-drive", test_config_drive },
     { "/nlx/compute/images/debian-systemd", test_debian_systemd,
       "NLX_TEST_DEBIAN_ROOT" },
   };

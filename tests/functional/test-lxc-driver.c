@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -762,6 +763,9 @@ case_bad_images (Fixture *f)
   g_autofree char *payload = g_build_filename (f->dir, "payload", NULL);
   g_autofree char *host_root = g_build_filename (f->dir, "host-root", NULL);
 
+  /* With a config drive to write, too: nothing of it stays either. */
+  instance->config_drive = TRUE;
+
   /* a root filesystem that does not exist */
   g_assert_null (nlx_image_new_from_path ("nlx-test", missing, &error));
   g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
@@ -900,6 +904,143 @@ case_lxcfs_config (Fixture *f)
   }
 }
 
+/* ---- config drive and host name (issue 14) ---------------------------- */
+
+/* An init that reports, once, what a tenant sees of the config drive,
+ * its host name and init's environment, into /tmp/report (read from the
+ * host through the overlay), then idles until powered off. */
+static const char report_init[] =
+  "#!/bin/sh\n"
+  "d=/var/lib/cloud/seed/config_drive\n"
+  "{\n"
+  "  echo \"hostname=$(hostname)\"\n"
+  "  echo \"kernel=$(cat /proc/sys/kernel/hostname)\"\n"
+  "  echo \"uid=$(id -u)\"\n"
+  "  if [ -e $d ]; then\n"
+  "    echo \"meta=$(cat $d/openstack/latest/meta_data.json)\"\n"
+  "    if echo x > $d/openstack/latest/meta_data.json; then echo write=ok;"
+  "    else echo write=failed; fi\n"
+  "    if touch $d/nlx-test-new; then echo create=ok; else echo create=failed; fi\n"
+  "    grep \" $d \" /proc/self/mountinfo | sed 's/^/mount=/'\n"
+  "  else\n"
+  "    echo config-drive=absent\n"
+  "  fi\n"
+  "  tr '\\0' '\\n' < /proc/1/environ | sed 's/^/env=/'\n"
+  "  echo \"cmdline=$(tr '\\0' ' ' < /proc/1/cmdline)\"\n"
+  "} > /tmp/report.new 2>&1\n"
+  "mv /tmp/report.new /tmp/report\n"
+  "trap 'exit 0' USR2\n"
+  "while :; do sleep 0.1; done\n";
+
+/* The lines of /tmp/report once init wrote it. */
+static GStrv
+report (Fixture *f)
+{
+  g_autofree char *path = instance_file (f, "report");
+  g_autofree char *text = NULL;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (!g_file_get_contents (path, &text, NULL, NULL))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20 * 1000);
+    }
+  g_test_message ("report: %s", text);
+  return g_strsplit (text, "\n", -1);
+}
+
+static const char *
+report_value (GStrv lines,
+              const char *name)
+{
+  gsize length = strlen (name);
+
+  for (char **line = lines; *line != NULL; line++)
+    if (strncmp (*line, name, length) == 0 && (*line)[length] == '=')
+      return *line + length + 1;
+  return NULL;
+}
+
+static void
+case_config_drive_hostname (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxInstance) instance = make_instance (f);
+  g_autoptr(NlxImage) image = make_image (f->root);
+  g_autofree char *init = g_build_filename (f->root, "sbin", "init", NULL);
+  g_autofree char *drive = g_build_filename (f->dir, "instances", f->uuid,
+                                             "config-drive", NULL);
+  g_autofree char *meta_path = g_build_filename (drive, "openstack", "latest",
+                                                 "meta_data.json", NULL);
+  g_autofree char *expected_meta = NULL;
+  g_auto(GStrv) lines = NULL;
+  const char *mount;
+  struct stat st;
+
+  g_assert_cmpint (g_unlink (init), ==, 0);
+  g_assert_true (g_file_set_contents_full (init, report_init, -1,
+                                           G_FILE_SET_CONTENTS_NONE, 0755,
+                                           &error));
+  g_assert_no_error (error);
+  instance->config_drive = TRUE;
+  instance->hostname = g_strdup ("nlx-test-host-1");
+  g_assert_true (nlx_virt_spawn (f->virt, instance, image, &error));
+  g_assert_no_error (error);
+
+  /* The host's files: the daemon's, readable by all, written by none
+   * but it. */
+  g_assert_cmpint (stat (meta_path, &st), ==, 0);
+  g_assert_cmpuint (st.st_uid, ==, 0);
+  g_assert_cmpuint (st.st_mode & 07777, ==, 0644);
+
+  lines = report (f);
+  /* The writes below are root's. */
+  g_assert_cmpstr (report_value (lines, "uid"), ==, "0");
+  g_assert_cmpstr (report_value (lines, "hostname"), ==, "nlx-test-host-1");
+  g_assert_cmpstr (report_value (lines, "kernel"), ==, "nlx-test-host-1");
+  expected_meta = g_strdup_printf ("\"uuid\":\"%s\"", f->uuid);
+  g_assert_nonnull (report_value (lines, "meta"));
+  g_assert_nonnull (strstr (report_value (lines, "meta"), expected_meta));
+  g_assert_nonnull (strstr (report_value (lines, "meta"),
+                            "\"hostname\":\"nlx-test-host-1\""));
+  g_assert_cmpstr (report_value (lines, "write"), ==, "failed");
+  g_assert_cmpstr (report_value (lines, "create"), ==, "failed");
+  /* Read-only as a mount, not only by its files' modes. */
+  mount = report_value (lines, "mount");
+  g_assert_nonnull (mount);
+  g_assert_true (strstr (mount, " ro,") != NULL || strstr (mount, " ro ") != NULL);
+  /* cloud-init's marker beside libvirt's own; nothing of nova-lxc-init's. */
+  g_assert_true (g_strv_contains ((const char * const *) lines,
+                                  "env=product_name=OpenStack Nova"));
+  g_assert_true (g_strv_contains ((const char * const *) lines,
+                                  "env=container=lxc-libvirt"));
+  g_assert_nonnull (report_value (lines, "env=PATH"));
+  /* The script's interpreter and the script, nothing before "--". */
+  g_assert_cmpstr (report_value (lines, "cmdline"), ==, "/bin/sh /sbin/init ");
+  /* The drive did not change under the tenant's write. */
+  g_assert_cmpint (stat (meta_path, &st), ==, 0);
+  g_assert_cmpuint (st.st_size, >, 2);
+
+  /* Deleting takes the drive with the instance's directory. */
+  g_assert_true (nlx_virt_destroy (f->virt, f->uuid, &error));
+  g_assert_no_error (error);
+  assert_nothing_left (f);
+
+  /* Without a config drive: no seed directory at all, the host name
+   * still the instance's (here made from its name). */
+  g_clear_pointer (&lines, g_strfreev);
+  instance->config_drive = FALSE;
+  g_clear_pointer (&instance->hostname, g_free);
+  g_assert_true (nlx_virt_spawn (f->virt, instance, image, &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (drive, G_FILE_TEST_EXISTS));
+  lines = report (f);
+  g_assert_cmpstr (report_value (lines, "config-drive"), ==, "absent");
+  g_assert_null (report_value (lines, "meta"));
+  g_assert_cmpstr (report_value (lines, "hostname"), ==, "nlx-test--instance");
+  g_assert_cmpstr (report_value (lines, "kernel"), ==, "nlx-test--instance");
+}
+
 int
 main (int argc,
       char **argv)
@@ -917,6 +1058,7 @@ main (int argc,
     { "/nlx/lxc/console-bounded", case_console_bounded },
     { "/nlx/lxc/resources", case_resources },
     { "/nlx/lxc/list-only-ours", case_list_only_ours },
+    { "/nlx/lxc/config-drive-hostname", case_config_drive_hostname },
     { "/nlx/lxc/bad/unknown-instance", case_unknown_instance },
     { "/nlx/lxc/bad/spawn-existing", case_spawn_existing },
     { "/nlx/lxc/bad/images", case_bad_images },
