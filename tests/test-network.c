@@ -115,6 +115,7 @@ test_defaults (void)
   g_assert_cmphex (settings->gateway_addr, ==, 0x0afb0001);
   g_assert_cmpuint (nlx_network_settings_capacity (settings), ==, 253);
   g_assert_cmpstr (settings->addresses_path, ==, expected_path);
+  g_assert_cmpuint (settings->metadata_port, ==, 8775);
 
   /* Empty values mean the default, as everywhere in the configuration. */
   empty = settings_from ("[network]\nbridge=\ncidr= \ngateway=\n"
@@ -131,7 +132,7 @@ test_custom (void)
   g_autoptr(NlxNetworkSettings) settings = settings_from (
     "[network]\nbridge=br-inst.0_a\ncidr=192.168.64.0/20\n"
     "gateway=192.168.79.254\nrange_start=192.168.70.0\n"
-    "range_end=192.168.79.254\n");
+    "range_end=192.168.79.254\nmetadata_port=0\n");
   g_autoptr(NlxNetworkSettings) longest = settings_from (
     "[network]\nbridge=abcdefghijklmno\n");
 
@@ -139,6 +140,7 @@ test_custom (void)
   g_assert_cmpstr (settings->cidr, ==, "192.168.64.0/20");
   g_assert_cmpuint (settings->prefix, ==, 20);
   g_assert_cmpstr (settings->gateway, ==, "192.168.79.254");
+  g_assert_cmpuint (settings->metadata_port, ==, 0);
   g_assert_cmpstr (settings->range_start, ==, "192.168.70.0");
   g_assert_cmpstr (settings->range_end, ==, "192.168.79.254");
   /* 70.0 to 79.254 is 10 * 256 - 1 addresses, less the gateway. */
@@ -207,6 +209,9 @@ test_bad_values (void)
     { "[network]\nbridge=.", "bridge", "“..”" },
     { "[network]\nbridge=..", "bridge", "“..”" },
     { "[network]\nbridge=brü", "bridge", "letters, digits" },
+    { "[network]\nmetadata_port=65536", "metadata_port", "from 0 to 65535" },
+    { "[network]\nmetadata_port=-1", "metadata_port", "from 0 to 65535" },
+    { "[network]\nmetadata_port=http", "metadata_port", "from 0 to 65535" },
     { "[network]\ncidr=10.251.0.0", "cidr", "ADDRESS/PREFIX" },
     { "[network]\ncidr=10.251.0.0/", "cidr", "from 8 to 30" },
     { "[network]\ncidr=10.251.0.0/31", "cidr", "from 8 to 30" },
