@@ -274,6 +274,42 @@ test_identity (Fixture *f,
   g_assert_null (strstr (answer, a));
 }
 
+/* Requests leave nothing behind in the daemon: no descriptor, and no
+ * heap beyond the shared slack (so less than 33 bytes a request).  The
+ * heap is the whole process's, the test's side included. */
+static void
+test_no_leak (Fixture *f,
+              gconstpointer data)
+{
+  g_autofree char *a = nlx_test_create (f->session, "md-leak", "test-image",
+                                        NULL);
+  g_autofree char *address = NULL;
+  guint fds;
+  gsize heap;
+  const guint rounds = 2000;
+
+  nlx_test_wait_for_status (f->session, a, "ACTIVE");
+  address = address_of (f, a);
+  for (guint i = 0; i < rounds / 10; i++)
+    g_free (ask (f, address, GET_META "X-Instance-ID: x\r\n\r\n"));
+  g_usleep (G_USEC_PER_SEC / 5);
+  fds = nlx_test_count_fds ();
+  heap = nlx_test_heap_in_use ();
+  for (guint i = 0; i < rounds; i++)
+    {
+      g_autofree char *answer = ask (f, i % 2 ? address : SUBNET ".250",
+                                     GET_META "\r\n");
+
+      g_assert_true (g_str_has_prefix (answer, i % 2 ? "HTTP/1.1 200"
+                                                     : "HTTP/1.1 404"));
+    }
+  /* The daemon's thread closes its ends as the requests end. */
+  for (guint i = 0; i < 50 && nlx_test_count_fds () > fds; i++)
+    g_usleep (G_USEC_PER_SEC / 10);
+  g_assert_cmpuint (nlx_test_count_fds (), <=, fds);
+  g_assert_cmpuint (nlx_test_heap_in_use (), <=, heap + NLX_TEST_LEAK_SLACK);
+}
+
 /* The mapping alone: only an instance on the daemon's bridge with that
  * very address. */
 static void
@@ -320,5 +356,7 @@ main (int argc,
   g_test_add_func ("/nlx/metadata-service/find-caller", test_find_caller);
   g_test_add ("/nlx/metadata-service/identity", Fixture, NULL, fixture_set_up,
               test_identity, fixture_tear_down);
+  g_test_add ("/nlx/metadata-service/no-leak", Fixture, NULL, fixture_set_up,
+              test_no_leak, fixture_tear_down);
   return g_test_run ();
 }
