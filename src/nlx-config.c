@@ -50,7 +50,7 @@ static const char * const compute_keys[] = {
 };
 static const char * const network_keys[] = {
   "bridge", "cidr", "gateway", "range_start", "range_end", "host_access",
-  NULL
+  "metadata_port", NULL
 };
 static const char * const image_keys[] = {
   "path", "os_init_path", "os_shutdown_signal", NULL

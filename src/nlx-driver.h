@@ -33,6 +33,11 @@ typedef enum {
   NLX_DRIVER_CAP_CONSOLE_OUTPUT = 1 << 1, /* get_console_output */
   NLX_DRIVER_CAP_VOLUMES = 1 << 2,        /* attach_volume, detach_volume */
   NLX_DRIVER_CAP_SNAPSHOT = 1 << 3,       /* snapshot */
+  /* No operation: the driver's firewall routes instances' requests to
+   * 169.254.169.254:80 to [network] metadata_port on the bridge's
+   * gateway, where the compute daemon then serves the metadata service
+   * (nlx-metadata-service.c); a driver without it gets no service. */
+  NLX_DRIVER_CAP_METADATA_SERVICE = 1 << 4,
 } NlxDriverCapability;
 
 typedef enum {

@@ -16,9 +16,17 @@
  * - `table inet nova_lxc_BRIDGE`: traffic entering the host from the
  *   bridge (input hook) reaches only replies to the host's own
  *   connections, ping (an instance's first check of its gateway, which
- *   a Neutron router answers too) and the services listed in
- *   host_services[] (none yet); the rest is dropped unless [network]
- *   host_access = true.
+ *   a Neutron router answers too) and the metadata service; the rest
+ *   is dropped unless [network] host_access = true.
+ * - the metadata service: in the same inet table, a nat chain turns
+ *   what the bridge's instances send to 169.254.169.254:80 into a
+ *   connection to the daemon's [network] metadata_port on the bridge's
+ *   gateway address, and the input chain accepts that and drops the
+ *   port's traffic arriving on any other interface.  So the service's
+ *   callers are exactly the bridge's instances, each with the source
+ *   address its port rules pin, which is how the daemon tells them
+ *   apart (nlx-metadata-service.c).  Each daemon DNATs to its own
+ *   gateway, so an instance reaches only its own daemon's service.
  *
  * The port rules are keyed by the veth's name, which is fixed by the
  * instance's uuid, so they are made before libvirt creates the veth and
@@ -50,8 +58,8 @@
 
 /* Services the daemon itself offers instances on the host, as nft
  * matches accepted in the inet table's input chain whatever
- * host_access says: e.g. "udp dport 67" for DHCP, "tcp dport 80 ip
- * daddr 169.254.169.254" for a metadata service.  None exists yet. */
+ * host_access says (e.g. "udp dport 67" for DHCP); the metadata
+ * service's is added by append_host_input() when it is on. */
 static const char * const host_services[] = { NULL };
 
 /**
@@ -181,26 +189,70 @@ append_bridge_skeleton (GString *script,
                             table, hooks[i]);
 }
 
+static gboolean
+check_metadata (const NlxNetworkMetadata *metadata,
+                GError **error)
+{
+  guint32 addr;
+
+  if (metadata == NULL ||
+      (nlx_network_parse_ipv4 (metadata->gateway, &addr) &&
+       metadata->port > 0 && metadata->port <= 65535))
+    return TRUE;
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+               _("Cannot route the metadata service to “%s” port %u: not "
+                 "an IPv4 address and a port from 1 to 65535"),
+               metadata->gateway ? metadata->gateway : "", metadata->port);
+  return FALSE;
+}
+
 static void
 append_host_input (GString *script,
                    const char *table,
                    const char *bridge,
-                   gboolean host_access)
+                   gboolean host_access,
+                   const NlxNetworkMetadata *metadata)
 {
   g_string_append_printf (script,
                           "add table inet %s\n"
                           "add chain inet %s input { type filter hook input "
                           "priority filter ; policy accept ; }\n"
-                          "flush chain inet %s input\n"
+                          "flush chain inet %s input\n",
+                          table, table, table);
+  if (metadata != NULL)
+    /* Before anything accepts what comes from elsewhere: the service
+     * tells callers apart by source address, which only the bridge's
+     * port rules vouch for (another interface, or lo, may carry any). */
+    g_string_append_printf (script,
+                            "add rule inet %s input iifname != \"%s\" ip "
+                            "daddr %s tcp dport %u drop comment \"metadata "
+                            "service: instances of %s only\"\n",
+                            table, bridge, metadata->gateway, metadata->port,
+                            bridge);
+  g_string_append_printf (script,
                           "add rule inet %s input iifname != \"%s\" accept\n"
                           "add rule inet %s input ct state "
                           "established,related accept\n"
                           "add rule inet %s input icmp type echo-request "
                           "accept\n",
-                          table, table, table, table, bridge, table, table);
+                          table, bridge, table, table);
   for (gsize i = 0; host_services[i] != NULL; i++)
     g_string_append_printf (script, "add rule inet %s input %s accept\n",
                             table, host_services[i]);
+  if (metadata != NULL)
+    g_string_append_printf (script,
+                            "add rule inet %s input ip daddr %s tcp dport %u "
+                            "accept comment \"metadata service\"\n"
+                            "add chain inet %s metadata { type nat hook "
+                            "prerouting priority dstnat ; policy accept ; }\n"
+                            "flush chain inet %s metadata\n"
+                            "add rule inet %s metadata iifname \"%s\" ip daddr "
+                            NLX_NETWORK_METADATA_ADDRESS " tcp dport %u dnat "
+                            "ip to %s:%u comment \"metadata service\"\n",
+                            table, metadata->gateway, metadata->port,
+                            table, table, table, bridge,
+                            NLX_NETWORK_METADATA_PUBLIC_PORT,
+                            metadata->gateway, metadata->port);
   if (host_access)
     g_string_append_printf (script,
                             "add rule inet %s input accept comment "
@@ -215,6 +267,7 @@ append_host_input (GString *script,
  * nlx_network_filter_sync_script:
  * @bridge: the daemon's bridge
  * @host_access: whether instances may reach every service of the host
+ * @metadata: (nullable): where the metadata service is, or %NULL for none
  * @ports: (array length=n_ports): every instance's port on @bridge
  * @n_ports: how many
  * @error: return location for %NLX_DRIVER_ERROR_INVALID_ARGUMENT
@@ -229,6 +282,7 @@ append_host_input (GString *script,
 char *
 nlx_network_filter_sync_script (const char *bridge,
                                 gboolean host_access,
+                                const NlxNetworkMetadata *metadata,
                                 const NlxNetworkPort *ports,
                                 guint n_ports,
                                 GError **error)
@@ -236,7 +290,7 @@ nlx_network_filter_sync_script (const char *bridge,
   g_autofree char *table = NULL;
   GString *script;
 
-  if (!check_bridge (bridge, error))
+  if (!check_bridge (bridge, error) || !check_metadata (metadata, error))
     return NULL;
   for (guint i = 0; i < n_ports; i++)
     if (!check_port (&ports[i], error))
@@ -257,7 +311,7 @@ nlx_network_filter_sync_script (const char *bridge,
                               "{ \"%s\" : jump port_%s }\n", table,
                               ports[i].veth, ports[i].veth);
     }
-  append_host_input (script, table, bridge, host_access);
+  append_host_input (script, table, bridge, host_access, metadata);
   return g_string_free (script, FALSE);
 }
 
@@ -387,12 +441,14 @@ run_script (const char *script,
 gboolean
 nlx_network_filter_sync (const char *bridge,
                          gboolean host_access,
+                         const NlxNetworkMetadata *metadata,
                          const NlxNetworkPort *ports,
                          guint n_ports,
                          GError **error)
 {
   g_autofree char *script = nlx_network_filter_sync_script (bridge,
                                                             host_access,
+                                                            metadata,
                                                             ports, n_ports,
                                                             error);
 

@@ -20,10 +20,24 @@ typedef struct {
   const char *address;
 } NlxNetworkPort;
 
+/**
+ * NlxNetworkMetadata:
+ * @gateway: the bridge's own address, dotted, where the daemon listens
+ * @port: the daemon's port there ([network] metadata_port, not 0)
+ *
+ * Where the daemon serves the metadata service that the bridge's
+ * instances reach as http://169.254.169.254/.
+ */
+typedef struct {
+  const char *gateway;
+  guint port;
+} NlxNetworkMetadata;
+
 char *nlx_network_filter_table_name (const char *bridge);
 
 char *nlx_network_filter_sync_script (const char *bridge,
                                       gboolean host_access,
+                                      const NlxNetworkMetadata *metadata,
                                       const NlxNetworkPort *ports,
                                       guint n_ports,
                                       GError **error);
@@ -36,6 +50,7 @@ char *nlx_network_filter_remove_script (const char *bridge,
 
 gboolean nlx_network_filter_sync (const char *bridge,
                                   gboolean host_access,
+                                  const NlxNetworkMetadata *metadata,
                                   const NlxNetworkPort *ports,
                                   guint n_ports,
                                   GError **error);

@@ -262,6 +262,11 @@ get_host_address (GKeyFile *keyfile,
  *   the gateway + 1 to the last host address).  The gateway is skipped
  *   even when the range covers it.
  *
+ * - `metadata_port`: the TCP port on the gateway address where the
+ *   compute daemon serves the metadata service that instances reach as
+ *   http://169.254.169.254/ (default 8775, Nova's metadata API port);
+ *   0 turns the service off.
+ *
  * The allocator's file is `[DEFAULT] state_path`/network/addresses.json.
  *
  * Returns: (transfer full): the settings, or %NULL
@@ -335,6 +340,10 @@ nlx_network_settings_new (GKeyFile *keyfile,
     }
   settings->addresses_path = g_build_filename (state_path, "network",
                                                "addresses.json", NULL);
+  settings->metadata_port = NLX_NETWORK_DEFAULT_METADATA_PORT;
+  if (!nlx_config_get_uint (keyfile, SECTION, "metadata_port", 0, 65535,
+                            &settings->metadata_port, error))
+    return NULL;
   return g_steal_pointer (&settings);
 }
 

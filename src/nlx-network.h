@@ -12,6 +12,12 @@ G_BEGIN_DECLS
 #define NLX_NETWORK_BRIDGE_NAME_MAX 15
 #define NLX_NETWORK_PREFIX_MIN 8
 #define NLX_NETWORK_PREFIX_MAX 30
+/* Where instances ask for their metadata, as on every cloud (port 80),
+ * and the port the daemon serves it on, on the bridge's gateway
+ * address: Nova's metadata API port. */
+#define NLX_NETWORK_METADATA_ADDRESS "169.254.169.254"
+#define NLX_NETWORK_METADATA_PUBLIC_PORT 80
+#define NLX_NETWORK_DEFAULT_METADATA_PORT 8775
 
 /**
  * NlxNetworkSettings:
@@ -27,6 +33,9 @@ G_BEGIN_DECLS
  * @range_end_addr: @range_end, host byte order
  * @addresses_path: where the allocator keeps its state:
  *   `[DEFAULT] state_path` + "/network/addresses.json"
+ * @metadata_port: the TCP port on @gateway where the daemon answers
+ *   the instances' requests to 169.254.169.254:80; 0 when there is no
+ *   metadata service
  *
  * The [network] section of nova-lxc.conf(5).  The strings are what a
  * domain's `<interface>` needs; the numbers are for arithmetic.  The
@@ -44,6 +53,7 @@ typedef struct {
   guint32 range_start_addr;
   guint32 range_end_addr;
   char *addresses_path;
+  guint metadata_port;
 } NlxNetworkSettings;
 
 NlxNetworkSettings *nlx_network_settings_new (GKeyFile *keyfile,

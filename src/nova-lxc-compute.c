@@ -16,6 +16,8 @@
 #include "nlx-api.h"
 #include "nlx-config.h"
 #include "nlx-manager.h"
+#include "nlx-metadata-service.h"
+#include "nlx-network.h"
 #include "nlx-virt.h"
 
 #define DEFAULT_CONFIG NLX_SYSCONF_DIR "/nova-lxc.conf"
@@ -146,6 +148,41 @@ load_config (GError **error)
   return nlx_config_new_from_file (path, error);
 }
 
+/* The metadata service, when the driver routes instances to it and
+ * [network] metadata_port is not 0; *service stays NULL otherwise. */
+static gboolean
+serve_metadata (NlxConfig *config,
+                NlxVirt *virt,
+                NlxManager *manager,
+                NlxMetadataService **service,
+                GError **error)
+{
+  g_autoptr(NlxNetworkSettings) network = NULL;
+  NlxListenerLimits limits = {
+    .max_connections = config->api_max_connections,
+    .request_timeout_s = config->api_request_timeout_s,
+    .max_body = 0,
+  };
+
+  *service = NULL;
+  if (!nlx_virt_has_capability (virt, NLX_DRIVER_CAP_METADATA_SERVICE))
+    return TRUE;
+  network = nlx_network_settings_new (config->keyfile, error);
+  if (network == NULL)
+    return FALSE;
+  if (network->metadata_port == 0)
+    return TRUE;
+  *service = nlx_metadata_service_new (manager, network->bridge,
+                                       network->gateway,
+                                       network->metadata_port, &limits,
+                                       error);
+  if (*service == NULL)
+    return FALSE;
+  g_message ("Serving the metadata service for bridge %s on %s:%u",
+             network->bridge, network->gateway, network->metadata_port);
+  return TRUE;
+}
+
 static gboolean
 run (GError **error)
 {
@@ -155,6 +192,7 @@ run (GError **error)
   g_autoptr(NlxVirt) virt = NULL;
   g_autoptr(NlxManager) manager = NULL;
   g_autoptr(NlxApi) api = NULL;
+  g_autoptr(NlxMetadataService) metadata = NULL;
   /* Not the global default context, which libvirt's event loop runs in
    * a thread of its own. */
   g_autoptr(GMainContext) context = g_main_context_new ();
@@ -188,7 +226,8 @@ run (GError **error)
   if (manager == NULL)
     return FALSE;
   api = nlx_api_new (config, manager, error);
-  if (api == NULL)
+  if (api == NULL ||
+      !serve_metadata (config, virt, manager, &metadata, error))
     return FALSE;
 
   g_message ("nova-lxc-compute %s serving on %s%s%s with the %s driver",
@@ -198,6 +237,7 @@ run (GError **error)
              config->compute_driver);
   g_main_loop_run (loop);
 
+  g_clear_pointer (&metadata, nlx_metadata_service_free);
   g_clear_pointer (&api, nlx_api_free);
   running = nlx_manager_count_running_operations (manager);
   if (running > 0)

@@ -115,6 +115,7 @@ test_defaults (void)
   g_assert_cmphex (settings->gateway_addr, ==, 0x0afb0001);
   g_assert_cmpuint (nlx_network_settings_capacity (settings), ==, 253);
   g_assert_cmpstr (settings->addresses_path, ==, expected_path);
+  g_assert_cmpuint (settings->metadata_port, ==, 8775);
 
   /* Empty values mean the default, as everywhere in the configuration. */
   empty = settings_from ("[network]\nbridge=\ncidr= \ngateway=\n"
@@ -131,7 +132,7 @@ test_custom (void)
   g_autoptr(NlxNetworkSettings) settings = settings_from (
     "[network]\nbridge=br-inst.0_a\ncidr=192.168.64.0/20\n"
     "gateway=192.168.79.254\nrange_start=192.168.70.0\n"
-    "range_end=192.168.79.254\n");
+    "range_end=192.168.79.254\nmetadata_port=0\n");
   g_autoptr(NlxNetworkSettings) longest = settings_from (
     "[network]\nbridge=abcdefghijklmno\n");
 
@@ -139,6 +140,7 @@ test_custom (void)
   g_assert_cmpstr (settings->cidr, ==, "192.168.64.0/20");
   g_assert_cmpuint (settings->prefix, ==, 20);
   g_assert_cmpstr (settings->gateway, ==, "192.168.79.254");
+  g_assert_cmpuint (settings->metadata_port, ==, 0);
   g_assert_cmpstr (settings->range_start, ==, "192.168.70.0");
   g_assert_cmpstr (settings->range_end, ==, "192.168.79.254");
   /* 70.0 to 79.254 is 10 * 256 - 1 addresses, less the gateway. */
@@ -207,6 +209,9 @@ test_bad_values (void)
     { "[network]\nbridge=.", "bridge", "“..”" },
     { "[network]\nbridge=..", "bridge", "“..”" },
     { "[network]\nbridge=brü", "bridge", "letters, digits" },
+    { "[network]\nmetadata_port=65536", "metadata_port", "from 0 to 65535" },
+    { "[network]\nmetadata_port=-1", "metadata_port", "from 0 to 65535" },
+    { "[network]\nmetadata_port=http", "metadata_port", "from 0 to 65535" },
     { "[network]\ncidr=10.251.0.0", "cidr", "ADDRESS/PREFIX" },
     { "[network]\ncidr=10.251.0.0/", "cidr", "from 8 to 30" },
     { "[network]\ncidr=10.251.0.0/31", "cidr", "from 8 to 30" },
@@ -666,7 +671,7 @@ test_filter_sync_script (void)
     { "nlx-7e57d000", "FA:16:3E:00:00:02", "10.251.0.2" },
   };
   g_autoptr(GError) error = NULL;
-  g_autofree char *script = nlx_network_filter_sync_script ("nlx-br.0", FALSE,
+  g_autofree char *script = nlx_network_filter_sync_script ("nlx-br.0", FALSE, NULL,
                                                             ports, 1, &error);
   g_autofree char *open_script = NULL;
   g_autofree char *empty = NULL;
@@ -704,7 +709,7 @@ test_filter_sync_script (void)
     "add rule inet nova_lxc_nlx-br.0 input drop comment \"[network] host_access = false\"\n");
   check_with_nft (script);
 
-  open_script = nlx_network_filter_sync_script ("nlxbr0", TRUE, NULL, 0,
+  open_script = nlx_network_filter_sync_script ("nlxbr0", TRUE, NULL, NULL, 0,
                                                 &error);
   g_assert_no_error (error);
   g_assert_nonnull (strstr (open_script, "input accept comment \"[network] host_access = true\"\n"));
@@ -715,6 +720,52 @@ test_filter_sync_script (void)
   empty = nlx_network_filter_remove_script ("nlxbr0", "nlx-7e57d000", &error);
   g_assert_no_error (error);
   check_with_nft (empty);
+}
+
+/* The metadata service: 169.254.169.254:80 from the bridge goes to the
+ * daemon's port on the gateway, which is accepted from the bridge and
+ * dropped from anywhere else before anything else accepts it. */
+static void
+test_filter_metadata_script (void)
+{
+  const NlxNetworkMetadata metadata = { "10.251.0.1", 8775 };
+  const NlxNetworkMetadata bad[] = {
+    { "10.251.0", 8775 }, { "10.251.0.1; flush ruleset", 8775 },
+    { NULL, 8775 }, { "10.251.0.1", 0 }, { "10.251.0.1", 65536 },
+  };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *script = nlx_network_filter_sync_script ("nlxbr0", FALSE,
+                                                            &metadata, NULL, 0,
+                                                            &error);
+  const char *drop, *others, *accept, *closed;
+
+  g_assert_no_error (error);
+  drop = strstr (script, "add rule inet nova_lxc_nlxbr0 input iifname != \"nlxbr0\" ip daddr 10.251.0.1 tcp dport 8775 drop");
+  others = strstr (script, "add rule inet nova_lxc_nlxbr0 input iifname != \"nlxbr0\" accept\n");
+  accept = strstr (script, "add rule inet nova_lxc_nlxbr0 input ip daddr 10.251.0.1 tcp dport 8775 accept");
+  closed = strstr (script, "input drop comment \"[network] host_access = false\"");
+  g_assert_nonnull (drop);
+  g_assert_nonnull (others);
+  g_assert_nonnull (accept);
+  g_assert_nonnull (closed);
+  g_assert_true (drop < others && others < accept && accept < closed);
+  g_assert_nonnull (strstr (script, "add chain inet nova_lxc_nlxbr0 metadata { type nat hook prerouting priority dstnat ; policy accept ; }\n"));
+  g_assert_nonnull (strstr (script, "add rule inet nova_lxc_nlxbr0 metadata iifname \"nlxbr0\" ip daddr 169.254.169.254 tcp dport 80 dnat ip to 10.251.0.1:8775"));
+  check_with_nft (script);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) bad_error = NULL;
+      g_autofree char *refused = nlx_network_filter_sync_script ("nlxbr0",
+                                                                 FALSE,
+                                                                 &bad[i],
+                                                                 NULL, 0,
+                                                                 &bad_error);
+
+      g_assert_null (refused);
+      g_assert_error (bad_error, NLX_DRIVER_ERROR,
+                      NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+    }
 }
 
 /* What goes into a script is checked first: it is nft syntax, and a
@@ -747,7 +798,7 @@ test_filter_refuses (void)
       g_assert_error (error, NLX_DRIVER_ERROR,
                       NLX_DRIVER_ERROR_INVALID_ARGUMENT);
       g_clear_error (&error);
-      script = nlx_network_filter_sync_script ("nlxbr0", FALSE, &bad_ports[i],
+      script = nlx_network_filter_sync_script ("nlxbr0", FALSE, NULL, &bad_ports[i],
                                                1, &error);
       g_assert_null (script);
       g_assert_error (error, NLX_DRIVER_ERROR,
@@ -779,6 +830,8 @@ main (int argc,
   g_test_add_func ("/nlx/network/settings/bridge-names", test_bridge_names);
   g_test_add_func ("/nlx/network/mac", test_mac);
   g_test_add_func ("/nlx/network/filter/sync-script", test_filter_sync_script);
+  g_test_add_func ("/nlx/network/filter/metadata-script",
+                   test_filter_metadata_script);
   g_test_add_func ("/nlx/network/filter/refuses", test_filter_refuses);
   g_test_add_func ("/nlx/network/ipam/allocate", test_allocate);
   g_test_add_func ("/nlx/network/ipam/exhaustion", test_exhaustion);

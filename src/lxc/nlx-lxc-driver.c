@@ -123,6 +123,8 @@ struct _NlxDriverState {
   NlxLock *bridge_lock;
   char *bridge;                 /* [network] bridge */
   gboolean host_access;         /* [network] host_access */
+  char *gateway;                /* [network] gateway */
+  guint metadata_port;          /* [network] metadata_port; 0: none */
 
   /* Mounts volumes again in containers their own init rebooted (uuids);
    * pushes are refused once remount_closed is set, under @lock. */
@@ -2000,6 +2002,7 @@ lxc_init_host (GKeyFile *config,
                                                    "cpu_shared_set", NULL);
   gboolean host_access = FALSE;
   gboolean force_config_drive = FALSE;
+  g_autoptr(NlxNetworkSettings) network = NULL;
   g_autofree char *sandbox_dir = NULL;
   const char *type;
   NlxDriverState *state;
@@ -2016,6 +2019,7 @@ lxc_init_host (GKeyFile *config,
                                error) ||
       !nlx_config_get_boolean (config, "compute", "force_config_drive",
                                &force_config_drive, error) ||
+      (network = nlx_network_settings_new (config, error)) == NULL ||
       (volumes = nlx_volume_settings_new (config, error)) == NULL ||
       (uid_map = nlx_idmap_parse (uid_text, "[lxc] uid_maps", error)) == NULL ||
       (gid_map = nlx_idmap_parse (gid_text, "[lxc] gid_maps", error)) == NULL)
@@ -2111,6 +2115,8 @@ lxc_init_host (GKeyFile *config,
                                          NLX_NETWORK_DEFAULT_BRIDGE);
   state->host_access = host_access;
   state->force_config_drive = force_config_drive;
+  state->gateway = g_strdup (network->gateway);
+  state->metadata_port = network->metadata_port;
 
   g_cond_init (&state->released);
   state->held = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
@@ -2175,6 +2181,7 @@ lxc_cleanup_host (NlxDriverState *state)
   g_clear_pointer (&state->instances_lock, nlx_lock_release);
   g_clear_pointer (&state->bridge_lock, nlx_lock_release);
   g_free (state->bridge);
+  g_free (state->gateway);
   g_mutex_clear (&state->console_lock);
   g_mutex_clear (&state->mount_lock);
   g_cond_clear (&state->released);
@@ -2303,6 +2310,9 @@ sync_port_filters (NlxDriverState *state,
   g_autoptr(GPtrArray) owned = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GPtrArray) metadatas =
     g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_lxc_metadata_free);
+  /* The daemon serves it (nlx-metadata-service.c); this driver declares
+   * NLX_DRIVER_CAP_METADATA_SERVICE because it routes instances to it. */
+  NlxNetworkMetadata service = { state->gateway, state->metadata_port };
   virDomainPtr *doms = NULL;
   int n;
 
@@ -2344,6 +2354,7 @@ sync_port_filters (NlxDriverState *state,
   free (doms);
   return nlx_network_protect_bridge (state->bridge, error) &&
          nlx_network_filter_sync (state->bridge, state->host_access,
+                                  state->metadata_port != 0 ? &service : NULL,
                                   (const NlxNetworkPort *) ports->data,
                                   ports->len, error);
 }
@@ -3343,7 +3354,8 @@ static const NlxDriver lxc_driver = {
   .abi_version = NLX_DRIVER_ABI_VERSION,
   .name = "lxc",
   .capabilities = NLX_DRIVER_CAP_PAUSE | NLX_DRIVER_CAP_CONSOLE_OUTPUT |
-                  NLX_DRIVER_CAP_VOLUMES | NLX_DRIVER_CAP_SNAPSHOT,
+                  NLX_DRIVER_CAP_VOLUMES | NLX_DRIVER_CAP_SNAPSHOT |
+                  NLX_DRIVER_CAP_METADATA_SERVICE,
   .init_host = lxc_init_host,
   .cleanup_host = lxc_cleanup_host,
   .list_instances = lxc_list_instances,

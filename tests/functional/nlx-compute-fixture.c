@@ -307,11 +307,14 @@ fixture_setup (Fixture *f,
 }
 
 /* Removes the domain, root mounts and loop devices of every instance the
- * daemon has a record of. */
+ * daemon whose state is @state has a record of, and instances in
+ * @instances. */
 static void
-remove_recorded_domains (Fixture *f)
+remove_recorded_domains (Fixture *f,
+                         const char *state,
+                         const char *instances)
 {
-  g_autofree char *records = g_build_filename (f->dir, "state", "records", NULL);
+  g_autofree char *records = g_build_filename (f->dir, state, "records", NULL);
   g_autoptr(GDir) dir = g_dir_open (records, 0, NULL);
   const char *name;
 
@@ -332,7 +335,7 @@ remove_recorded_domains (Fixture *f)
             virDomainDestroy (dom);
           virDomainUndefine (dom);
         }
-      instance = g_build_filename (f->dir, "instances", uuid, NULL);
+      instance = g_build_filename (f->dir, instances, uuid, NULL);
       {
         g_autofree char *domain = g_strdup_printf ("instance-%.8s", uuid);
 
@@ -344,9 +347,9 @@ remove_recorded_domains (Fixture *f)
 }
 
 static gboolean
-bridge_exists (Fixture *f)
+bridge_exists (const char *bridge)
 {
-  g_autofree char *path = g_build_filename ("/sys/class/net", f->bridge, NULL);
+  g_autofree char *path = g_build_filename ("/sys/class/net", bridge, NULL);
 
   return g_file_test (path, G_FILE_TEST_EXISTS);
 }
@@ -376,8 +379,11 @@ fixture_teardown (Fixture *f,
       g_clear_pointer (&f->conn, virConnectClose);
       f->conn = virConnectOpen ("lxc:///");
       g_assert_nonnull (f->conn);
-      remove_recorded_domains (f);
-      if (bridge_exists (f))
+      remove_recorded_domains (f, "state", "instances");
+      /* A neighbour daemon's (n-state, as test-volumes and test-metadata
+       * configure it), when it started servers. */
+      remove_recorded_domains (f, "n-state", "n-instances");
+      if (bridge_exists (f->bridge))
         run_command ((const char * const []) { "ip", "link", "del", f->bridge,
                                                NULL });
       /* A daemon leaves its bridge's firewall in place when it stops
@@ -391,6 +397,9 @@ fixture_teardown (Fixture *f,
           g_autofree char *name = g_strdup_printf ("bridge-%s.lock", bridge);
           g_autofree char *lock = g_build_filename (NLX_RUN_DIR, name, NULL);
 
+          if (i == 1 && bridge_exists (bridge))
+            run_command ((const char * const []) { "ip", "link", "del",
+                                                   bridge, NULL });
           nlx_network_filter_delete (bridge, &error);
           g_assert_no_error (error);
           g_unlink (lock);

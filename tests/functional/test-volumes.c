@@ -343,7 +343,10 @@ start_neighbour (Fixture *f)
     /* A bridge of its own, only locked: it starts no server, so the
      * bridge is never made.  The fixture's teardown removes its lock and
      * firewall tables. */
-    "[network]\nbridge = %s\ncidr = %s.0/24\n",
+    "[network]\nbridge = %s\ncidr = %s.0/24\n"
+    /* The case's subnet, so the case's gateway: the case's daemon
+     * serves the metadata service there. */
+    "metadata_port = 0\n",
     f->dir, f->dir, socket, f->dir, bridge, f->subnet);
   g_autoptr(GSubprocessLauncher) launcher =
     g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
