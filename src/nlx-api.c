@@ -18,6 +18,7 @@
 #include <libsoup/soup.h>
 
 #include "nlx-api.h"
+#include "nlx-console-text.h"
 #include "nlx-error.h"
 #include "nlx-json.h"
 #include "nlx-listener.h"
@@ -1025,8 +1026,9 @@ console_ready (GObject *source,
       g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
       g_autoptr(JsonNode) body = NULL;
 
-      /* JSON strings must be UTF-8; a console is bytes. */
-      g_autofree char *text = g_utf8_make_valid (output, -1);
+      /* JSON strings must be UTF-8, and what a tenant printed must not
+       * drive the terminal it is shown on: the log keeps the raw bytes. */
+      g_autofree char *text = nlx_console_text_for_display (output, -1);
 
       json_builder_begin_object (builder);
       add_string (builder, "output", last_lines (text, call->lines));

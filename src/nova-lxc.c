@@ -12,6 +12,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "nlx-console-text.h"
 #include "nlx-image-store.h"
 #include "nlx-json.h"
 #include "nlx-volume.h"
@@ -2013,8 +2014,14 @@ cmd_console_log (NlxClient *client,
   if (opt_json)
     print_json (root);
   else if (json_node_get_string (output) != NULL)
-    /* As the console wrote it: no newline added. */
-    write_stdout (json_node_get_string (output));
+    {
+      /* The daemon neutralised it already; an older or foreign one may
+       * not have, and the terminal is ours.  No newline added. */
+      g_autofree char *text =
+        nlx_console_text_for_display (json_node_get_string (output), -1);
+
+      write_stdout (text);
+    }
   return TRUE;
 }
 

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "nlx-console-text.h"
 #include "nlx-lxc-console.h"
 
 static char *
@@ -63,6 +64,40 @@ test_neutralised (void)
   g_assert_true (g_utf8_validate (colours, -1, NULL));
 }
 
+static char *
+shown (const char *data,
+       gssize length)
+{
+  return nlx_console_text_for_display (data, length);
+}
+
+static void
+test_display (void)
+{
+  g_autofree char *colours = shown ("\x1b[1;31mFAILED\x1b[0m\r\n", -1);
+  g_autofree char *title = shown ("\x1b]0;pwned\x07" "after\n", -1);
+  g_autofree char *progress = shown ("50%\r100%\n", -1);
+  g_autofree char *kept = shown ("tab\there\nnext\n", -1);
+  g_autofree char *del = shown ("a\x7f" "b\x01", -1);
+  g_autofree char *invalid = shown ("bad \xff byte", -1);
+  g_autofree char *c1 = shown ("x\xc2\x9b" "31m", -1);
+  g_autofree char *bidi = shown ("abc\xe2\x80\xae" "def", -1);
+  g_autofree char *nul = shown ("a\0b\xff", 4);
+  g_autofree char *text = shown ("caf\xc3\xa9 \xe2\x9c\x93", -1);
+
+  g_assert_cmpstr (colours, ==, "^[[1;31mFAILED^[[0m\n");
+  g_assert_cmpstr (title, ==, "^[]0;pwned^Gafter\n");
+  g_assert_cmpstr (progress, ==, "50%\n100%\n");
+  g_assert_cmpstr (kept, ==, "tab\there\nnext\n");
+  g_assert_cmpstr (del, ==, "a^?b^A");
+  g_assert_cmpstr (invalid, ==, "bad \xef\xbf\xbd byte");
+  g_assert_cmpstr (c1, ==, "x\xef\xbf\xbd" "31m");
+  g_assert_cmpstr (bidi, ==, "abc\xef\xbf\xbd" "def");
+  g_assert_cmpstr (nul, ==, "a^@b\xef\xbf\xbd");
+  g_assert_cmpstr (text, ==, "caf\xc3\xa9 \xe2\x9c\x93");
+  g_assert_null (strchr (colours, 0x1b));
+}
+
 int
 main (int argc,
       char **argv)
@@ -71,5 +106,6 @@ main (int argc,
   g_test_add_func ("/nlx/console/last-words/lines", test_last_lines);
   g_test_add_func ("/nlx/console/last-words/bytes", test_bytes_bound);
   g_test_add_func ("/nlx/console/last-words/neutralised", test_neutralised);
+  g_test_add_func ("/nlx/console/display", test_display);
   return g_test_run ();
 }
