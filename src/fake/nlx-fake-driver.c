@@ -233,7 +233,8 @@ fake_init_host (GKeyFile *config,
   state->delay_ms = delay_ms;
   state->event_interval_ms = event_interval_ms;
   g_mutex_init (&state->lock);
-  state->consoles = g_ptr_array_new_with_free_func ((GDestroyNotify) fake_console_free);
+  state->consoles =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) fake_console_free);
   g_mutex_init (&state->event_lock);
   g_cond_init (&state->event_cond);
   if (shared != NULL)
