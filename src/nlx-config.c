@@ -21,6 +21,8 @@ static const char * const default_keys[] = {
   "compute_driver", "instances_path", "state_path", "debug", "use_syslog",
   "sync_power_state_interval", "shutdown_timeout", NULL
 };
+/* Nova's [console] token_ttl */
+static const char * const console_keys[] = { "token_ttl", NULL };
 static const char * const api_keys[] = {
   "socket", "socket_group", "listen", "auth_token", "max_connections",
   "request_timeout", NULL
@@ -108,6 +110,8 @@ known_keys (const char *group)
     return api_keys;
   if (g_str_equal (group, "libvirt"))
     return libvirt_keys;
+  if (g_str_equal (group, "console"))
+    return console_keys;
   if (g_str_equal (group, "fake"))
     return fake_keys;
   if (g_str_equal (group, "volumes"))
@@ -375,6 +379,10 @@ read_api (NlxConfig *config,
                             &config->api_max_connections, error) ||
       !nlx_config_get_uint (config->keyfile, "api", "request_timeout", 1, 3600,
                             &config->api_request_timeout_s, error))
+    return FALSE;
+  config->console_token_ttl_s = NLX_CONFIG_DEFAULT_CONSOLE_TOKEN_TTL_S;
+  if (!nlx_config_get_uint (config->keyfile, "console", "token_ttl", 1, 86400,
+                            &config->console_token_ttl_s, error))
     return FALSE;
   if (!g_path_is_absolute (config->api_socket))
     {

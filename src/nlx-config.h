@@ -30,6 +30,8 @@ typedef struct {
 #define NLX_CONFIG_DEFAULT_MAX_CONNECTIONS 128
 #define NLX_CONFIG_MAX_CONNECTIONS 400
 #define NLX_CONFIG_DEFAULT_REQUEST_TIMEOUT_S 30
+/* Nova's [console] token_ttl default */
+#define NLX_CONFIG_DEFAULT_CONSOLE_TOKEN_TTL_S 600
 /* Nova's [DEFAULT] shutdown_timeout */
 #define NLX_CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_S 60
 
@@ -53,6 +55,8 @@ typedef struct {
  *   on each of the socket and the TCP port
  * @api_request_timeout_s: `[api] request_timeout`, seconds a connection
  *   has to send one whole request
+ * @console_token_ttl_s: `[console] token_ttl`, seconds a remote console
+ *   URL stays usable
  * @flavors: (element-type NlxFlavor): from `[flavor NAME]` sections, or a
  *   default set when there are none
  * @images: (element-type NlxConfigImage): from `[image NAME]` sections
@@ -71,6 +75,7 @@ typedef struct {
   char *api_token;
   guint api_max_connections;
   guint api_request_timeout_s;
+  guint console_token_ttl_s;
   GPtrArray *flavors;
   GPtrArray *images;
 } NlxConfig;

@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 /* Bumped whenever NlxDriver or what it is passed (NlxInstance) changes
  * shape; the loader refuses a plugin built against another version
  * instead of calling through a wrong table. */
-#define NLX_DRIVER_ABI_VERSION 6
+#define NLX_DRIVER_ABI_VERSION 7
 
 #define NLX_SNAPSHOT_FILE "root.tar"
 
@@ -232,6 +232,28 @@ typedef struct {
   char *(*get_fault) (NlxDriverState *state,
                       const char *uuid,
                       GError **error);
+  /* Optional (ABI 7): attaches to the running instance's serial console.
+   * Returns one end of a connected AF_UNIX stream socket, close-on-exec
+   * and blocking, that the caller owns: what the console prints from now
+   * on can be read from it, and what is written to it is typed on the
+   * console.  Any number of callers may be attached at once; each gets
+   * all output, and the console log still gets it too (attaching never
+   * steals output from the log or from another caller).  A caller that
+   * does not read loses what its socket cannot hold rather than stall
+   * the console.
+   *
+   * Concurrency: may be called from any thread, at the same time as any
+   * other operation, on the same instance too; the returned descriptor
+   * is the caller's alone and no driver lock is held while it is used.
+   * The caller detaches by closing it; the driver closes its own end
+   * when the console goes away (the instance stops, reboots or is
+   * destroyed), so the caller reads end of file; nothing of the
+   * attachment (descriptor, thread) outlives both ends being closed.
+   * Fails with NOT_FOUND, or INVALID_STATE when the instance is not
+   * running; -1 then. */
+  int (*console_attach) (NlxDriverState *state,
+                         const char *uuid,
+                         GError **error);
 } NlxDriver;
 
 G_END_DECLS

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <glib/gi18n-lib.h>
@@ -94,6 +95,8 @@ struct _NlxManager {
    * operations are refused rather than failed half-way. */
   gboolean available;
   char *host;
+  /* Remote console tokens: token -> ConsoleToken; main thread only */
+  GHashTable *console_tokens;
   /* Keeps the manager alive while events are queued to the main context. */
   gatomicrefcount refs;
   gboolean closed;
@@ -287,6 +290,7 @@ manager_unref (NlxManager *manager)
   if (!g_atomic_ref_count_dec (&manager->refs))
     return;
   g_free (manager->host);
+  g_clear_pointer (&manager->console_tokens, g_hash_table_unref);
   g_clear_pointer (&manager->quarantined, g_hash_table_unref);
   g_clear_pointer (&manager->images_deleting, g_hash_table_unref);
   nlx_lock_release (manager->volumes_lock);
@@ -308,6 +312,7 @@ touch (NlxRecord *record)
 }
 
 static gboolean retry_saves (gpointer data);
+static void console_token_free (gpointer data);
 static void resume (NlxManager *manager,
                     const char *uuid);
 
@@ -1991,6 +1996,8 @@ nlx_manager_new (const NlxConfig *config,
   manager->context = g_main_context_ref_thread_default ();
   manager->host = g_strdup (g_get_host_name ());
   manager->available = TRUE;
+  manager->console_tokens = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                   g_free, console_token_free);
   manager->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                             (GDestroyNotify) entry_free);
   manager->quarantined = g_hash_table_new_full (g_str_hash, g_str_equal,
@@ -3101,6 +3108,238 @@ nlx_manager_get_console_output_finish (NlxManager *manager,
                                        GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ---- remote consoles ---------------------------------------------------- */
+
+/* At most this many unused console URLs per server: a caller asking in a
+ * loop cannot grow the table without bound within a token's life. */
+#define CONSOLE_TOKENS_PER_SERVER 16
+
+typedef struct {
+  char *uuid;
+  gint64 expires_at;            /* monotonic µs */
+} ConsoleToken;
+
+static void
+console_token_free (gpointer data)
+{
+  ConsoleToken *token = data;
+
+  g_free (token->uuid);
+  g_free (token);
+}
+
+/* Whether the console of @entry may be used now: as Nova, only an
+ * ACTIVE server not being deleted has one. */
+static gboolean
+console_ready_check (Entry *entry,
+                     GError **error)
+{
+  if (entry->record->vm_state == NLX_VM_STATE_ACTIVE &&
+      entry->record->task_state != NLX_TASK_STATE_DELETING)
+    return TRUE;
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+               _("Instance %s is not ready: it is %s; its console can be "
+                 "used once it is ACTIVE"), entry->record->instance->uuid,
+               nlx_record_status (entry->record));
+  return FALSE;
+}
+
+/* Drops expired tokens, and the oldest of @uuid's beyond the cap. */
+static void
+prune_console_tokens (NlxManager *manager,
+                      const char *uuid)
+{
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  ConsoleToken *token;
+  guint count = 0;
+
+  g_hash_table_iter_init (&iter, manager->console_tokens);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &token))
+    if (token->expires_at <= now)
+      g_hash_table_iter_remove (&iter);
+  g_hash_table_iter_init (&iter, manager->console_tokens);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &token))
+    if (g_str_equal (token->uuid, uuid))
+      count++;
+  for (; count >= CONSOLE_TOKENS_PER_SERVER; count--)
+    {
+      const char *oldest = NULL;
+      gint64 oldest_expiry = G_MAXINT64;
+      const char *key;
+
+      g_hash_table_iter_init (&iter, manager->console_tokens);
+      while (g_hash_table_iter_next (&iter, (gpointer *) &key, (gpointer *) &token))
+        if (g_str_equal (token->uuid, uuid) && token->expires_at < oldest_expiry)
+          {
+            oldest = key;
+            oldest_expiry = token->expires_at;
+          }
+      if (oldest == NULL)
+        break;
+      g_hash_table_remove (manager->console_tokens, oldest);
+    }
+}
+
+/**
+ * nlx_manager_create_console_token:
+ * @uuid: the server's
+ * @error: NOT_FOUND, INVALID_STATE (not ACTIVE), FAILED
+ *
+ * A new token for @uuid's serial console, as Nova's console auth tokens:
+ * 128 random bits, usable once, for `[console] token_ttl` seconds.
+ * Main thread only.
+ *
+ * Returns: (transfer full): the token, or %NULL
+ */
+char *
+nlx_manager_create_console_token (NlxManager *manager,
+                                  const char *uuid,
+                                  GError **error)
+{
+  Entry *entry = find (manager, uuid, error);
+  guint8 bytes[16];
+  GString *text;
+  ConsoleToken *token;
+
+  if (entry == NULL || !console_ready_check (entry, error))
+    return NULL;
+  if (getrandom (bytes, sizeof bytes, 0) != sizeof bytes)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot make a console token: %s"),
+                   g_strerror (saved_errno));
+      return NULL;
+    }
+  text = g_string_sized_new (2 * sizeof bytes);
+  for (gsize i = 0; i < sizeof bytes; i++)
+    g_string_append_printf (text, "%02x", bytes[i]);
+  prune_console_tokens (manager, entry->record->instance->uuid);
+  token = g_new0 (ConsoleToken, 1);
+  token->uuid = g_strdup (entry->record->instance->uuid);
+  token->expires_at = g_get_monotonic_time () +
+                      (gint64) manager->config->console_token_ttl_s *
+                      G_USEC_PER_SEC;
+  g_hash_table_replace (manager->console_tokens, g_strdup (text->str), token);
+  return g_string_free (text, FALSE);
+}
+
+/**
+ * nlx_manager_take_console_token:
+ * @token: what the caller presented
+ * @error: NOT_AUTHORIZED-like #NLX_DRIVER_ERROR_NOT_FOUND when the token
+ *   is unknown, used or expired; INVALID_STATE when the server is no
+ *   longer ACTIVE
+ *
+ * Uses up @token, valid or not.  Main thread only.
+ *
+ * Returns: (transfer full): the uuid of the server it is for, or %NULL
+ */
+char *
+nlx_manager_take_console_token (NlxManager *manager,
+                                const char *token,
+                                GError **error)
+{
+  g_autofree char *key = NULL;
+  ConsoleToken *found = NULL;
+  g_autofree char *uuid = NULL;
+  gboolean expired;
+  Entry *entry;
+
+  if (token == NULL ||
+      !g_hash_table_steal_extended (manager->console_tokens, token,
+                                    (gpointer *) &key, (gpointer *) &found))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
+                   _("The console token is invalid, used or expired; ask "
+                     "for a new console URL"));
+      return NULL;
+    }
+  expired = found->expires_at <= g_get_monotonic_time ();
+  uuid = g_steal_pointer (&found->uuid);
+  console_token_free (found);
+  if (expired)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
+                   _("The console token is invalid, used or expired; ask "
+                     "for a new console URL"));
+      return NULL;
+    }
+  entry = find (manager, uuid, error);
+  if (entry == NULL || !console_ready_check (entry, error))
+    return NULL;
+  return g_steal_pointer (&uuid);
+}
+
+static void
+attach_console (GTask *task,
+                gpointer source,
+                gpointer data,
+                GCancellable *cancellable)
+{
+  ConsoleRequest *request = data;
+  GError *error = NULL;
+  int fd = nlx_virt_console_attach (request->manager->virt, request->uuid,
+                                    &error);
+
+  if (fd < 0)
+    g_task_return_error (task, error);
+  else
+    g_task_return_int (task, fd);
+}
+
+/**
+ * nlx_manager_console_attach_async:
+ *
+ * Attaches to @uuid's serial console (NlxDriver.console_attach) in a
+ * worker thread, since the driver may wait on the hypervisor.
+ */
+void
+nlx_manager_console_attach_async (NlxManager *manager,
+                                  const char *uuid,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  GError *error = NULL;
+  Entry *entry = find (manager, uuid, &error);
+  ConsoleRequest *request;
+
+  if (entry == NULL || !console_ready_check (entry, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  request = g_new0 (ConsoleRequest, 1);
+  request->manager = manager_ref (manager);
+  request->uuid = g_strdup (entry->record->instance->uuid);
+  g_task_set_task_data (task, request, (GDestroyNotify) console_request_free);
+  g_task_run_in_thread (task, attach_console);
+}
+
+/**
+ * nlx_manager_console_attach_finish:
+ *
+ * Returns: a socket the caller owns (see NlxDriver.console_attach), or -1
+ */
+int
+nlx_manager_console_attach_finish (NlxManager *manager,
+                                   GAsyncResult *result,
+                                   GError **error)
+{
+  GError *local_error = NULL;
+  gssize fd = g_task_propagate_int (G_TASK (result), &local_error);
+
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return -1;
+    }
+  return (int) fd;
 }
 
 typedef struct {

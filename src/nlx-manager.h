@@ -92,6 +92,19 @@ void nlx_manager_get_console_output_async (NlxManager *manager,
 char *nlx_manager_get_console_output_finish (NlxManager *manager,
                                              GAsyncResult *result,
                                              GError **error);
+char *nlx_manager_create_console_token (NlxManager *manager,
+                                        const char *uuid,
+                                        GError **error);
+char *nlx_manager_take_console_token (NlxManager *manager,
+                                      const char *token,
+                                      GError **error);
+void nlx_manager_console_attach_async (NlxManager *manager,
+                                       const char *uuid,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data);
+int nlx_manager_console_attach_finish (NlxManager *manager,
+                                       GAsyncResult *result,
+                                       GError **error);
 void nlx_manager_get_resources_async (NlxManager *manager,
                                       GAsyncReadyCallback callback,
                                       gpointer user_data);

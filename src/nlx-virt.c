@@ -390,6 +390,32 @@ nlx_virt_get_fault (NlxVirt *virt,
   return TRUE;
 }
 
+/**
+ * nlx_virt_console_attach:
+ *
+ * Attaches to the instance's serial console (see
+ * NlxDriver.console_attach).
+ *
+ * Returns: a socket the caller owns, or -1
+ */
+int
+nlx_virt_console_attach (NlxVirt *virt,
+                         const char *uuid,
+                         GError **error)
+{
+  char canonical[37];
+
+  if (!canonical_uuid (uuid, canonical, error))
+    return -1;
+  if (virt->driver->console_attach == NULL)
+    {
+      not_supported (error, _("The %s driver has no interactive console"),
+                     virt->driver->name);
+      return -1;
+    }
+  return virt->driver->console_attach (virt->state, canonical, error);
+}
+
 /* Whether the driver has the optional operations of @capability. */
 gboolean
 nlx_virt_has_capability (NlxVirt *virt,

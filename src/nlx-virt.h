@@ -75,6 +75,9 @@ gboolean nlx_virt_get_fault (NlxVirt *virt,
                              const char *uuid,
                              char **fault,
                              GError **error);
+int nlx_virt_console_attach (NlxVirt *virt,
+                             const char *uuid,
+                             GError **error);
 gboolean nlx_virt_has_capability (NlxVirt *virt,
                                   NlxDriverCapability capability);
 

@@ -4,6 +4,8 @@
  * sent, or an answer that is not JSON, fails the test. */
 #include "config.h"
 
+#include <string.h>
+
 #include "nlx-json.h"
 #include "nlx-test-client.h"
 
@@ -233,4 +235,114 @@ nlx_test_create_image (SoupSession *session,
   g_assert_true (g_str_has_prefix (location, "http://localhost/v2.1/images/"));
   g_assert_true (g_str_has_suffix (location, id));
   return g_strdup (id);
+}
+
+/* ---- WebSocket consoles ------------------------------------------------ */
+
+typedef struct {
+  gboolean done;
+  SoupWebsocketConnection *ws;
+  GError *error;
+} WsConnect;
+
+static void
+ws_connected (GObject *source,
+              GAsyncResult *result,
+              gpointer data)
+{
+  WsConnect *connect = data;
+
+  connect->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source),
+                                                       result, &connect->error);
+  connect->done = TRUE;
+}
+
+/**
+ * nlx_test_ws_connect:
+ * @url: a console URL (ws://...)
+ * @status: (out): the HTTP status of the handshake's answer
+ *
+ * Opens @url with @session (whose "remote-connectable", if any, decides
+ * where it goes), iterating the thread-default main context.
+ *
+ * Returns: (transfer full) (nullable): the connection, or %NULL when the
+ *   handshake was refused
+ */
+SoupWebsocketConnection *
+nlx_test_ws_connect (SoupSession *session,
+                     const char *url,
+                     guint *status)
+{
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+  WsConnect connect = { 0 };
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  g_assert_nonnull (msg);
+  soup_session_websocket_connect_async (session, msg, NULL, NULL,
+                                        G_PRIORITY_DEFAULT, NULL,
+                                        ws_connected, &connect);
+  while (!connect.done && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (connect.done);
+  *status = soup_message_get_status (msg);
+  g_clear_error (&connect.error);
+  return connect.ws;
+}
+
+static void
+ws_collect (SoupWebsocketConnection *ws,
+            gint type,
+            GBytes *message,
+            gpointer data)
+{
+  gsize length;
+  const char *bytes = g_bytes_get_data (message, &length);
+
+  g_string_append_len (data, bytes, length);
+}
+
+/**
+ * nlx_test_ws_read_until:
+ * @ws: an open console
+ * @wanted: text to wait for
+ * @timeout_s: how long
+ *
+ * Returns: (transfer full): everything received until @wanted was, or
+ *   until the timeout or the connection's end
+ */
+char *
+nlx_test_ws_read_until (SoupWebsocketConnection *ws,
+                        const char *wanted,
+                        guint timeout_s)
+{
+  GString *received = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+  gulong id = g_signal_connect (ws, "message", G_CALLBACK (ws_collect),
+                                received);
+
+  while (strstr (received->str, wanted) == NULL &&
+         soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN &&
+         g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (10000);
+  g_signal_handler_disconnect (ws, id);
+  return g_string_free (received, FALSE);
+}
+
+/**
+ * nlx_test_ws_wait_closed:
+ *
+ * Returns: whether @ws was closed within @timeout_s
+ */
+gboolean
+nlx_test_ws_wait_closed (SoupWebsocketConnection *ws,
+                         guint timeout_s)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+
+  while (soup_websocket_connection_get_state (ws) != SOUP_WEBSOCKET_STATE_CLOSED &&
+         g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (10000);
+  return soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_CLOSED;
 }

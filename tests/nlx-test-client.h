@@ -56,4 +56,13 @@ char *nlx_test_create_image (SoupSession *session,
                              const char *server,
                              const char *body);
 
+SoupWebsocketConnection *nlx_test_ws_connect (SoupSession *session,
+                                              const char *url,
+                                              guint *status);
+char *nlx_test_ws_read_until (SoupWebsocketConnection *ws,
+                              const char *wanted,
+                              guint timeout_s);
+gboolean nlx_test_ws_wait_closed (SoupWebsocketConnection *ws,
+                                  guint timeout_s);
+
 G_END_DECLS

@@ -7,7 +7,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gi18n-lib.h>
 #include <gmodule.h>
@@ -25,9 +27,20 @@ typedef struct {
   char *fault;          /* get_fault's, until the next start or stop */
 } FakeInstance;
 
+/* An attached console client: a thread that echoes what the client types,
+ * as a terminal in cooked mode does, and adds it to the console log. */
+typedef struct {
+  NlxDriverState *state;
+  char *uuid;
+  int fd;                /* the driver's end; under lock, -1 once closed */
+  gboolean done;         /* under lock: the thread has ended */
+  GThread *thread;
+} FakeConsole;
+
 struct _NlxDriverState {
   GMutex lock;
   GHashTable *instances; /* uuid -> FakeInstance */
+  GPtrArray *consoles;   /* FakeConsole, under lock */
   guint delay_ms;        /* [fake] delay_ms: how long each change takes */
   char *shared;          /* [fake] shared: the process-wide table's name */
 
@@ -82,6 +95,32 @@ fake_instance_free (FakeInstance *fake)
   g_string_free (fake->console, TRUE);
   g_free (fake->fault);
   g_free (fake);
+}
+
+static void
+fake_console_free (FakeConsole *console)
+{
+  if (console->thread != NULL)
+    g_thread_join (console->thread);
+  g_free (console->uuid);
+  g_free (console);
+}
+
+/* Ends the clients of @uuid's console (all, with %NULL), as a console
+ * that goes away with its instance: they read end of file.  Called with
+ * state->lock held; only the thread closes its descriptor, under it. */
+static void
+hang_up_consoles (NlxDriverState *state,
+                  const char *uuid)
+{
+  for (guint i = 0; i < state->consoles->len; i++)
+    {
+      FakeConsole *console = state->consoles->pdata[i];
+
+      if (console->fd >= 0 &&
+          (uuid == NULL || g_str_equal (console->uuid, uuid)))
+        shutdown (console->fd, SHUT_RDWR);
+    }
 }
 
 static void
@@ -194,6 +233,8 @@ fake_init_host (GKeyFile *config,
   state->delay_ms = delay_ms;
   state->event_interval_ms = event_interval_ms;
   g_mutex_init (&state->lock);
+  state->consoles =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) fake_console_free);
   g_mutex_init (&state->event_lock);
   g_cond_init (&state->event_cond);
   if (shared != NULL)
@@ -299,6 +340,11 @@ fake_cleanup_host (NlxDriverState *state)
     state->event_func (NULL, state->event_data);
   g_mutex_unlock (&state->event_lock);
   stop_events (state);
+  g_mutex_lock (&state->lock);
+  hang_up_consoles (state, NULL);
+  g_mutex_unlock (&state->lock);
+  /* Joins each thread, which takes the lock to end. */
+  g_ptr_array_unref (state->consoles);
   g_hash_table_unref (state->instances);
   g_mutex_clear (&state->lock);
   g_mutex_clear (&state->event_lock);
@@ -381,6 +427,7 @@ fake_destroy (NlxDriverState *state,
 {
   g_autoptr(GMutexLocker) locker = lock_for_change (state);
 
+  hang_up_consoles (state, uuid);
   g_hash_table_remove (state->instances, uuid);
   return TRUE;
 }
@@ -415,6 +462,7 @@ fake_power_off (NlxDriverState *state,
     return FALSE;
   fake->state = NLX_POWER_STATE_SHUTDOWN;
   g_clear_pointer (&fake->fault, g_free);
+  hang_up_consoles (state, uuid);
   return TRUE;
 }
 
@@ -507,6 +555,74 @@ fake_get_console_output (NlxDriverState *state,
     return NULL;
   length = fake->console->len;
   return g_strdup (fake->console->str + length - MIN (length, max_bytes));
+}
+
+static gpointer
+echo_thread (gpointer data)
+{
+  FakeConsole *console = data;
+  NlxDriverState *state = console->state;
+  char buffer[4096];
+
+  for (;;)
+    {
+      ssize_t n = recv (console->fd, buffer, sizeof buffer, 0);
+      FakeInstance *fake;
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      g_mutex_lock (&state->lock);
+      fake = g_hash_table_lookup (state->instances, console->uuid);
+      if (fake != NULL)
+        g_string_append_len (fake->console, buffer, n);
+      g_mutex_unlock (&state->lock);
+      if (send (console->fd, buffer, n, MSG_NOSIGNAL) < 0)
+        break;
+    }
+  g_mutex_lock (&state->lock);
+  close (console->fd);
+  console->fd = -1;
+  console->done = TRUE;
+  g_mutex_unlock (&state->lock);
+  return NULL;
+}
+
+static int
+fake_console_attach (NlxDriverState *state,
+                     const char *uuid,
+                     GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  g_autoptr(GPtrArray) ended = g_ptr_array_new_with_free_func (
+    (GDestroyNotify) fake_console_free);
+  FakeInstance *fake = lookup (state, uuid, error);
+  FakeConsole *console;
+  int fds[2];
+
+  if (fake == NULL || !require_state (fake, NLX_POWER_STATE_RUNNING, error))
+    return -1;
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot attach to the console of instance %s: %s"),
+                   uuid, g_strerror (saved_errno));
+      return -1;
+    }
+  /* Threads whose client left are joined here, not left to pile up. */
+  for (guint i = state->consoles->len; i-- > 0;)
+    if (((FakeConsole *) state->consoles->pdata[i])->done)
+      g_ptr_array_add (ended, g_ptr_array_steal_index (state->consoles, i));
+  console = g_new0 (FakeConsole, 1);
+  console->state = state;
+  console->uuid = g_strdup (uuid);
+  console->fd = fds[1];
+  console->thread = g_thread_new ("fake-console", echo_thread, console);
+  g_ptr_array_add (state->consoles, console);
+  return fds[0];
 }
 
 static NlxHostResources *
@@ -663,6 +779,7 @@ static const NlxDriver fake_driver = {
   .unpause = fake_unpause,
   .get_info = fake_get_info,
   .get_console_output = fake_get_console_output,
+  .console_attach = fake_console_attach,
   .get_available_resource = fake_get_available_resource,
   .watch_events = fake_watch_events,
   .get_vif = fake_get_vif,

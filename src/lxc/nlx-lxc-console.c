@@ -17,7 +17,10 @@
 #include <fcntl.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
+#include <glib-unix.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "nlx-error.h"
@@ -54,6 +57,10 @@ trim_log (const char *log_path,
                                      error);
 }
 
+/* How long typed input may wait for room in the PTY before it is
+ * dropped. */
+#define INPUT_WAIT_MS 100
+
 /* How much of what this reader read it keeps for
  * nlx_lxc_console_last_words(). */
 #define RECENT_MAX 4096
@@ -61,6 +68,9 @@ trim_log (const char *log_path,
 struct _NlxLxcConsole {
   int pty_fd;
   int log_fd;
+  /* Attached clients' sockets (ints), owned: each gets what is read
+   * from now on and types into the PTY. */
+  GArray *subscribers;
   char *log_path;
   /* The end of what was read since the PTY was opened: one boot's. */
   char recent[RECENT_MAX];
@@ -139,6 +149,7 @@ nlx_lxc_console_open (const char *pty_path,
   console->pty_fd = -1;
   console->log_fd = -1;
   console->log_path = g_strdup (log_path);
+  console->subscribers = g_array_new (FALSE, FALSE, sizeof (int));
 
   /* The path comes from libvirt's XML, but it is opened as root: accept
    * nothing but a PTY. */
@@ -149,8 +160,10 @@ nlx_lxc_console_open (const char *pty_path,
                    pty_path);
       return NULL;
     }
+  /* Read-write: attached clients type into it (nlx_lxc_console_input()),
+   * through this one descriptor, so there is still one reader. */
   console->pty_fd = g_open (pty_path,
-                            O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0);
+                            O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0);
   if (console->pty_fd < 0)
     {
       set_io_error (error, pty_path, errno);
@@ -172,6 +185,126 @@ int
 nlx_lxc_console_get_fd (NlxLxcConsole *console)
 {
   return console->pty_fd;
+}
+
+static void
+drop_subscriber (NlxLxcConsole *console,
+                 guint index)
+{
+  close (g_array_index (console->subscribers, int, index));
+  g_array_remove_index (console->subscribers, index);
+}
+
+/* Gives @data to every attached client without waiting: a client that
+ * does not keep up loses what its socket cannot hold rather than stall
+ * the console, the log and the other clients.  One that has gone is
+ * dropped. */
+static void
+fan_out (NlxLxcConsole *console,
+         const char *data,
+         gsize length)
+{
+  for (guint i = console->subscribers->len; i-- > 0;)
+    {
+      int fd = g_array_index (console->subscribers, int, i);
+      ssize_t n;
+
+      do
+        n = send (fd, data, length, MSG_DONTWAIT | MSG_NOSIGNAL);
+      while (n < 0 && errno == EINTR);
+      if (n < 0 && errno != EAGAIN)
+        drop_subscriber (console, i);
+    }
+}
+
+/**
+ * nlx_lxc_console_attach:
+ * @console: a console reader
+ * @fd: (transfer full): a connected stream socket
+ *
+ * From now on, what the console prints is also sent on @fd, and what
+ * arrives on @fd is typed on the console once the owner of @console
+ * calls nlx_lxc_console_input() for it.  @fd is closed when the client
+ * goes away or the console closes.
+ */
+void
+nlx_lxc_console_attach (NlxLxcConsole *console,
+                        int fd)
+{
+  g_unix_set_fd_nonblocking (fd, TRUE, NULL);
+  g_array_append_val (console->subscribers, fd);
+}
+
+/**
+ * nlx_lxc_console_get_subscribers:
+ * @console: a console reader
+ * @n_fds: (out): how many
+ *
+ * Returns: (transfer none): the attached clients' sockets, to poll for
+ *   input; valid until the next call on @console
+ */
+const int *
+nlx_lxc_console_get_subscribers (NlxLxcConsole *console,
+                                 guint *n_fds)
+{
+  *n_fds = console->subscribers->len;
+  return (const int *) console->subscribers->data;
+}
+
+/**
+ * nlx_lxc_console_input:
+ * @console: a console reader
+ * @fd: an attached client's socket that polled readable
+ *
+ * Types what the client sent into the console.  A client that closed its
+ * end (or whose socket failed) is detached and @fd closed.  Input the
+ * PTY cannot take within a short wait is dropped, as on a serial line:
+ * the console is never blocked by one client.
+ *
+ * Returns: %FALSE when the client was detached
+ */
+gboolean
+nlx_lxc_console_input (NlxLxcConsole *console,
+                       int fd)
+{
+  char buffer[4096];
+  ssize_t n;
+  guint index;
+
+  for (index = 0; index < console->subscribers->len; index++)
+    if (g_array_index (console->subscribers, int, index) == fd)
+      break;
+  if (index == console->subscribers->len)
+    return FALSE;
+  do
+    n = recv (fd, buffer, sizeof buffer, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == EAGAIN)
+    return TRUE;
+  if (n <= 0)
+    {
+      drop_subscriber (console, index);
+      return FALSE;
+    }
+  for (ssize_t done = 0; done < n;)
+    {
+      ssize_t w = write (console->pty_fd, buffer + done, n - done);
+
+      if (w > 0)
+        done += w;
+      else if (w < 0 && errno == EAGAIN)
+        {
+          struct pollfd pfd = { .fd = console->pty_fd, .events = POLLOUT };
+
+          if (poll (&pfd, 1, INPUT_WAIT_MS) <= 0)
+            break;
+        }
+      else if (w < 0 && errno == EINTR)
+        continue;
+      else
+        break;
+    }
+  return TRUE;
 }
 
 /**
@@ -210,6 +343,7 @@ nlx_lxc_console_read (NlxLxcConsole *console,
           return TRUE;
         }
       keep_recent (console, buffer, n);
+      fan_out (console, buffer, n);
       if (console->log_fd < 0 && !open_log (console, error))
         return FALSE;
       if (write (console->log_fd, buffer, n) != n)
@@ -363,6 +497,10 @@ nlx_lxc_console_close (NlxLxcConsole *console)
     close (console->log_fd);
   if (console->pty_fd >= 0)
     close (console->pty_fd);
+  /* Attached clients read end of file: the console has gone. */
+  for (guint i = 0; i < console->subscribers->len; i++)
+    close (g_array_index (console->subscribers, int, i));
+  g_array_unref (console->subscribers);
   g_free (console->log_path);
   g_free (console);
 }

@@ -17,6 +17,12 @@ int nlx_lxc_console_get_fd (NlxLxcConsole *console);
 gboolean nlx_lxc_console_read (NlxLxcConsole *console,
                                gboolean *closed,
                                GError **error);
+void nlx_lxc_console_attach (NlxLxcConsole *console,
+                             int fd);
+const int *nlx_lxc_console_get_subscribers (NlxLxcConsole *console,
+                                            guint *n_fds);
+gboolean nlx_lxc_console_input (NlxLxcConsole *console,
+                                int fd);
 char *nlx_lxc_console_get_last_words (NlxLxcConsole *console,
                                       guint max_lines,
                                       gsize max_bytes);

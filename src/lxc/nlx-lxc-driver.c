@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1078,9 +1079,20 @@ console_thread (gpointer data)
                 .fd = nlx_lxc_console_get_fd (held->console),
                 .events = POLLIN,
               };
+              guint n_clients;
+              const int *clients =
+                nlx_lxc_console_get_subscribers (held->console, &n_clients);
 
               g_array_append_val (fds, pfd);
               g_ptr_array_add (polled, held);
+              /* Attached clients' input (console_attach). */
+              for (guint j = 0; j < n_clients; j++)
+                {
+                  struct pollfd client = { .fd = clients[j], .events = POLLIN };
+
+                  g_array_append_val (fds, client);
+                  g_ptr_array_add (polled, held);
+                }
             }
           /* Only this thread removes from @held, so what it polls stays
            * valid while the lock is let go. */
@@ -1095,6 +1107,19 @@ console_thread (gpointer data)
               while (read (state->wake[0], buffer, sizeof buffer) > 0)
                 ;
             }
+          /* Clients' input first: releasing a console below frees its
+           * Held, which later entries would still point to.  A client
+           * socket closed meanwhile (by a fan-out in another thread) is
+           * no longer attached, and nlx_lxc_console_input() says so. */
+          for (guint i = 1; i < fds->len; i++)
+            {
+              struct pollfd *pfd = &g_array_index (fds, struct pollfd, i);
+
+              held = polled->pdata[i - 1];
+              if (pfd->revents != 0 &&
+                  pfd->fd != nlx_lxc_console_get_fd (held->console))
+                nlx_lxc_console_input (held->console, pfd->fd);
+            }
           for (guint i = 1; i < fds->len; i++)
             {
               struct pollfd *pfd = &g_array_index (fds, struct pollfd, i);
@@ -1103,7 +1128,8 @@ console_thread (gpointer data)
               char *uuid;
 
               held = polled->pdata[i - 1];
-              if (pfd->revents == 0)
+              if (pfd->revents == 0 ||
+                  pfd->fd != nlx_lxc_console_get_fd (held->console))
                 continue;
               if (pfd->revents & POLLNVAL)
                 closed = TRUE;
@@ -3084,6 +3110,56 @@ lxc_get_console_output (NlxDriverState *state,
   return nlx_lxc_console_tail (log_path, max_bytes, error);
 }
 
+/* Attaches a client to the held PTY of @uuid's current run, which the
+ * console thread then pumps both ways (see nlx_lxc_console_attach()). */
+static int
+lxc_console_attach (NlxDriverState *state,
+                    const char *uuid,
+                    GError **error)
+{
+  g_autoptr(virDomain) dom = lookup (state, uuid, error);
+  g_autofree char *key = NULL;
+  g_autoptr(GMutexLocker) locker = NULL;
+  Held *held;
+  int fds[2];
+
+  if (dom == NULL)
+    return -1;
+  if (virDomainIsActive (dom) != 1)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Instance %s is not running; start it to use its "
+                     "console"), uuid);
+      return -1;
+    }
+  hold_console (state, dom, uuid, FALSE);
+  key = held_key (uuid, virDomainGetID (dom));
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot attach to the console of instance %s: %s"),
+                   uuid, g_strerror (saved_errno));
+      return -1;
+    }
+  locker = g_mutex_locker_new (&state->console_lock);
+  held = g_hash_table_lookup (state->held, key);
+  if (held == NULL)
+    {
+      close (fds[0]);
+      close (fds[1]);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot attach to the console of instance %s: its "
+                     "console PTY cannot be opened; see the daemon's log"),
+                   uuid);
+      return -1;
+    }
+  nlx_lxc_console_attach (held->console, fds[1]);
+  wake_console_thread (state);
+  return fds[0];
+}
+
 static char *
 lxc_get_fault (NlxDriverState *state,
                const char *uuid,
@@ -3374,6 +3450,7 @@ static const NlxDriver lxc_driver = {
   .get_available_resource = lxc_get_available_resource,
   .watch_events = lxc_watch_events,
   .get_fault = lxc_get_fault,
+  .console_attach = lxc_console_attach,
   .lock_host = lxc_lock_host,
   .get_vif = lxc_get_vif,
 };

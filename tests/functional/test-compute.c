@@ -133,6 +133,133 @@ test_console_output (Fixture *f)
   delete_and_check (f, id);
 }
 
+static guint
+count_fds (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/fd", (int) pid);
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+/* A serial console URL of @id's, from the Unix socket. */
+static char *
+console_url (Fixture *f,
+             const char *id)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, "/remote-consoles", NULL);
+  g_autoptr(JsonNode) reply = NULL;
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", path,
+                                  "{\"remote_console\": {\"protocol\": \"serial\", "
+                                  "\"type\": \"serial\"}}", &reply), ==, 200);
+  return g_strdup (json_object_get_string_member (nlx_test_object_at (reply, "remote_console"),
+                                                  "url"));
+}
+
+/* The busybox image runs a shell on its console: a command typed over
+ * the WebSocket runs, its output comes back, and the console log (read
+ * by the same drainer) has it too; `nova-lxc console` from a pipe does
+ * the same.  Closing detaches without leaving a descriptor behind, and
+ * deleting the server closes a console still open. */
+static void
+test_serial_console (Fixture *f)
+{
+  g_autofree char *id = boot (f, "nlxtest-serial-console");
+  g_autoptr(SoupWebsocketConnection) ws = NULL;
+  g_autoptr(SoupWebsocketConnection) left_open = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *command = NULL;
+  g_autofree char *marker = NULL;
+  g_autofree char *received = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *cli_input = NULL;
+  g_autofree char *cli_marker = NULL;
+  g_autofree char *cli_out = NULL;
+  g_autofree char *cli_err = NULL;
+  g_autofree char *cli = g_build_filename (g_getenv ("NLX_TOP_BUILDDIR"), "src",
+                                           "nova-lxc", NULL);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  guint fds_before;
+  guint status = 0;
+
+  for (;;)
+    {
+      g_autofree char *output = console (f, id);
+
+      if (strstr (output, "nova-lxc demo instance booted") != NULL)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (100 * 1000);
+    }
+  fds_before = count_fds (daemon_pid (f));
+
+  /* The shell echoes the command line; only its output has "42". */
+  command = g_strdup_printf ("echo nlx-%d-$((6*7))-marker\n", (int) getpid ());
+  marker = g_strdup_printf ("nlx-%d-42-marker", (int) getpid ());
+  url = console_url (f, id);
+  g_assert_true (g_str_has_prefix (url, "ws://localhost/serial-console?token="));
+  ws = nlx_test_ws_connect (f->session, url, &status);
+  g_assert_nonnull (ws);
+  g_assert_cmpuint (status, ==, 101);
+  soup_websocket_connection_send_text (ws, "\n");
+  soup_websocket_connection_send_text (ws, command);
+  received = nlx_test_ws_read_until (ws, marker, 10);
+  g_assert_nonnull (strstr (received, marker));
+
+  /* Not stolen from the log. */
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      g_free (log);
+      log = console (f, id);
+      if (strstr (log, marker) != NULL)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (100 * 1000);
+    }
+
+  soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  g_assert_true (nlx_test_ws_wait_closed (ws, 5));
+
+  /* The CLI, driven through a pipe. */
+  cli_input = g_strdup_printf ("echo nlx-%d-$((7*8))-cli\n", (int) getpid ());
+  cli_marker = g_strdup_printf ("nlx-%d-56-cli", (int) getpid ());
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                              G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                              G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                              cli, "--socket", f->socket, "console", id, NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_communicate_utf8 (process, cli_input, NULL,
+                                                &cli_out, &cli_err, &error));
+  g_assert_no_error (error);
+  if (strstr (cli_out, cli_marker) == NULL)
+    g_test_message ("nova-lxc console printed:\n%s\nand on stderr:\n%s",
+                    cli_out, cli_err);
+  g_assert_nonnull (strstr (cli_out, cli_marker));
+  g_assert_true (g_subprocess_get_successful (process));
+
+  /* Every console descriptor and thread of the daemon's is gone. */
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (count_fds (daemon_pid (f)) > fds_before &&
+         g_get_monotonic_time () < deadline)
+    g_usleep (100 * 1000);
+  g_assert_cmpuint (count_fds (daemon_pid (f)), <=, fds_before);
+
+  g_clear_pointer (&url, g_free);
+  url = console_url (f, id);
+  left_open = nlx_test_ws_connect (f->session, url, &status);
+  g_assert_nonnull (left_open);
+  delete_and_check (f, id);
+  g_assert_true (nlx_test_ws_wait_closed (left_open, 10));
+}
+
 /* An instance whose init exits shows SHUTOFF through libvirt's lifecycle
  * event: the periodic sync is an hour away. */
 static void
@@ -1221,6 +1348,7 @@ main (int argc,
     { "/nlx/compute/servers/stop-start", test_stop_start },
     { "/nlx/compute/servers/pause-unpause", test_pause_unpause },
     { "/nlx/compute/servers/console-output", test_console_output },
+    { "/nlx/compute/servers/serial-console", test_serial_console },
     { "/nlx/compute/servers/init-exit-event", test_init_exit_event },
     { "/nlx/compute/servers/init-exit-at-boot", test_init_exit_at_boot },
     { "/nlx/compute/servers/delete-in-each-state", test_delete_in_each_state },
