@@ -1605,8 +1605,9 @@ sync_instances (NlxManager *manager,
     {
       SyncResult *result;
 
+      /* An unplaced one has nothing on the hypervisor to ask about. */
       if ((entry->record->task_state != NLX_TASK_STATE_NONE &&
-           !entry->awaiting_hypervisor) ||
+           !entry->awaiting_hypervisor) || entry->record->unplaced ||
           (uuid != NULL && !g_str_equal (uuid, entry->record->instance->uuid)))
         continue;
       result = g_new0 (SyncResult, 1);
