@@ -399,6 +399,13 @@ test_busybox_tools (Fixture *f)
   g_test_message ("1-vcpu servers pinned to CPU %s and CPU %s", pin_a, pin_b);
   g_assert_cmpstr (pin_a, !=, "");
   g_assert_cmpstr (pin_a, !=, pin_b);
+  /* lxcfs's view agrees with the pin, whichever CPU it is. */
+  g_assert_cmpuint (in_container_number (f, b, "grep -c ^processor /proc/cpuinfo"),
+                    ==, TINY_VCPUS);
+  g_assert_cmpuint (in_container_number (f, b, "grep -c '^cpu[0-9]' /proc/stat"),
+                    ==, TINY_VCPUS);
+  g_assert_cmpuint (in_container_number (f, b, "nlxtest-probe nprocs"), ==,
+                    TINY_VCPUS);
   /* Pinned across a hard reboot (the domain keeps its definition). */
   nlx_test_act_and_wait (f->session, a, "{\"reboot\": {\"type\": \"HARD\"}}",
                          "rebooting_hard", "ACTIVE");
