@@ -2625,8 +2625,7 @@ spawn_root (NlxDriverState *state,
 
 /* ---- pinning ------------------------------------------------------------ */
 
-/* The CPUs instances may run on: [compute] cpu_shared_set, else the
- * host's online CPUs. */
+/* The host's CPUs are numbered below this. */
 static guint
 host_cpus (void)
 {
@@ -2635,6 +2634,8 @@ host_cpus (void)
   return conf > 0 ? (guint) conf : 1;
 }
 
+/* The CPUs instances may run on: [compute] cpu_shared_set, else the
+ * host's online CPUs. */
 static GArray *
 allowed_cpus (NlxDriverState *state,
               guint *ncpus)
@@ -2725,21 +2726,14 @@ choose_pin (NlxDriverState *state,
   return nlx_lxc_cpuset_choose (allowed, load, ncpus, vcpus);
 }
 
-/* Notes that @uuid is pinned to @cpuset (or to nothing: %NULL). */
+/* @uuid's domain is gone: its CPUs are free for the next spawns. */
 static void
-set_pin (NlxDriverState *state,
-         const char *uuid,
-         const char *cpuset)
+forget_pin (NlxDriverState *state,
+            const char *uuid)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->pin_lock);
-  GArray *cpus;
 
-  if (state->pins == NULL)
-    return;
-  if (cpuset != NULL &&
-      (cpus = nlx_lxc_cpuset_parse (cpuset, host_cpus (), NULL)) != NULL)
-    g_hash_table_replace (state->pins, g_strdup (uuid), cpus);
-  else
+  if (state->pins != NULL)
     g_hash_table_remove (state->pins, uuid);
 }
 
@@ -2843,8 +2837,12 @@ lxc_spawn (NlxDriverState *state,
         }
     }
   if (dom != NULL && state->pins != NULL && pin != NULL)
-    g_hash_table_replace (state->pins, g_strdup (instance->uuid),
-                          nlx_lxc_cpuset_parse (pin, host_cpus (), NULL));
+    {
+      GArray *cpus = nlx_lxc_cpuset_parse (pin, host_cpus (), NULL);
+
+      if (cpus != NULL)
+        g_hash_table_replace (state->pins, g_strdup (instance->uuid), cpus);
+    }
   g_mutex_unlock (&state->pin_lock);
   if (dom != NULL && start_instance (state, dom, instance->uuid, error))
     return TRUE;
@@ -2856,7 +2854,7 @@ lxc_spawn (NlxDriverState *state,
       if (virDomainIsActive (dom) == 1)
         stop_now (state, dom, instance->uuid, NULL);
       virDomainUndefine (dom);
-      set_pin (state, instance->uuid, NULL);
+      forget_pin (state, instance->uuid);
       if (instance->vif != NULL)
         {
           g_autofree char *veth = nlx_lxc_veth_name (instance->uuid);
@@ -2915,7 +2913,7 @@ lxc_destroy (NlxDriverState *state,
         g_warning ("Instance %s is deleted, but its port rules stay: %s",
                    uuid, local_error->message);
     }
-  set_pin (state, uuid, NULL);
+  forget_pin (state, uuid);
   if (!release_instance (state, uuid, error))
     return FALSE;
   /* And any group a start racing with an earlier deletion made again. */
