@@ -168,6 +168,10 @@ write_config (Bench *bench,
   g_key_file_set_string (config, "network", "bridge", bench->bridge);
   g_key_file_set_string (config, "network", "cidr", BENCH_CIDR);
   g_key_file_set_string (config, "libvirt", "wait_soft_reboot_seconds", "10");
+  /* The bench measures the daemon with --instances servers on one
+   * machine, far more than Nova's default ratios let a 2-CPU host hold. */
+  g_key_file_set_string (config, "compute", "cpu_allocation_ratio", "10000");
+  g_key_file_set_string (config, "compute", "ram_allocation_ratio", "100");
   g_key_file_set_string (config, "image " IMAGE, "path", bench->image->path);
   g_key_file_set_string (config, "image " IMAGE, "os_shutdown_signal",
                          "SIGUSR2");

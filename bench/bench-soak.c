@@ -655,6 +655,9 @@ write_config (Soak *soak,
     "auth_token = %s\n"
     "[libvirt]\n"
     "wait_soft_reboot_seconds = 20\n"
+    /* SERVERS 1-vcpu servers must fit a 2-CPU machine: the default
+     * cpu_allocation_ratio (4.0) would refuse the ninth. */
+    "[compute]\ncpu_allocation_ratio = 16.0\n"
     "[flavor " FLAVOR "]\nvcpus = 1\nmemory_mb = 64\nroot_gb = 0\n"
     "[image " IMAGE "]\npath = %s\nos_shutdown_signal = SIGUSR2\n"
     "[network]\nbridge = %s\ncidr = %s.0/24\n",

@@ -339,9 +339,11 @@ add_server (JsonBuilder *builder,
             const NlxRecord *record)
 {
   const NlxInstance *instance = record->instance;
-  const char *host = nlx_manager_get_host (request->api->manager);
+  /* One with no place here has no host, as Nova shows it (hostId ""). */
+  const char *host = record->unplaced ? NULL
+                                      : nlx_manager_get_host (request->api->manager);
   g_autofree char *domain = nlx_instance_domain_name (instance);
-  g_autofree char *hostid = host_id (record, host);
+  g_autofree char *hostid = host ? host_id (record, host) : g_strdup ("");
   GHashTableIter iter;
   gpointer key, value;
 
@@ -2560,18 +2562,6 @@ typedef struct {
   HypervisorsView view;
 } HypervisorsCall;
 
-static guint
-count_running (NlxManager *manager)
-{
-  g_autoptr(GPtrArray) records = nlx_manager_list (manager);
-  guint running = 0;
-
-  for (guint i = 0; i < records->len; i++)
-    if (((NlxRecord *) records->pdata[i])->power_state == NLX_POWER_STATE_RUNNING)
-      running++;
-  return running;
-}
-
 static void
 add_usage (JsonBuilder *builder,
            const NlxHostResources *res,
@@ -2585,6 +2575,8 @@ add_usage (JsonBuilder *builder,
   add_int (builder, "local_gb_used", res->local_gb_used);
   add_int (builder, "free_ram_mb", (gint64) res->memory_mb - (gint64) res->memory_mb_used);
   add_int (builder, "free_disk_gb", (gint64) res->local_gb - (gint64) res->local_gb_used);
+  /* As Nova's: every instance that holds a place here, whatever its
+   * power state. */
   add_int (builder, "running_vms", running);
   add_int (builder, "current_workload", 0);
   add_int (builder, "disk_available_least",
@@ -2604,8 +2596,11 @@ hypervisors_ready (GObject *source,
     nlx_manager_get_resources_finish (manager, result, &error);
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
-  guint running = count_running (manager);
+  NlxClaims claims;
+  guint running;
 
+  nlx_manager_get_claims (manager, &claims);
+  running = claims.instances;
   if (res == NULL)
     {
       respond_error (request, error);

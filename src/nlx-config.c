@@ -19,7 +19,8 @@
 
 static const char * const default_keys[] = {
   "compute_driver", "instances_path", "state_path", "debug", "use_syslog",
-  "sync_power_state_interval", "shutdown_timeout", NULL
+  "sync_power_state_interval", "shutdown_timeout", "reserved_host_cpus",
+  "reserved_host_memory_mb", "reserved_host_disk_mb", NULL
 };
 /* Nova's [console] token_ttl */
 static const char * const console_keys[] = { "token_ttl", NULL };
@@ -36,7 +37,8 @@ static const char * const volumes_keys[] = {
 };
 /* The fake driver's, for tests of the layers above the driver. */
 static const char * const fake_keys[] = {
-  "delay_ms", "foreign_instances", "shared", "event_interval_ms", NULL
+  "delay_ms", "foreign_instances", "shared", "event_interval_ms", "vcpus",
+  "memory_mb", "local_gb", NULL
 };
 static const char * const flavor_keys[] = {
   "vcpus", "memory_mb", "root_gb", "privileged", "pids", "cpu_shares",
@@ -46,9 +48,11 @@ static const char * const lxc_keys[] = {
   "uid_maps", "gid_maps", "pids_limit", "pids_host_max", "lxcfs",
   "lxcfs_path", NULL
 };
-/* Nova's [compute] section; the lxc driver reads it. */
+/* Nova's [compute] section: the lxc driver reads cpu_shared_set, the
+ * daemon the allocation ratios. */
 static const char * const compute_keys[] = {
-  "cpu_shared_set", "force_config_drive", NULL
+  "cpu_shared_set", "force_config_drive", "cpu_allocation_ratio",
+  "ram_allocation_ratio", "disk_allocation_ratio", NULL
 };
 static const char * const network_keys[] = {
   "bridge", "cidr", "gateway", "range_start", "range_end", "host_access",
@@ -211,6 +215,48 @@ nlx_config_get_uint (GKeyFile *keyfile,
       return FALSE;
     }
   *value = (guint) number;
+  return TRUE;
+}
+
+/**
+ * nlx_config_get_ratio:
+ * @keyfile: (nullable): the configuration
+ * @value: (inout): set to the key's value; left as it is (the default)
+ *   when the key is unset or empty
+ * @error: return location for a #NLX_CONFIG_ERROR naming the key
+ *
+ * Reads an allocation ratio as Nova writes one ("16.0", "1.5"), in the C
+ * locale whatever the daemon's.
+ *
+ * Returns: %FALSE if the value is not a number above 0 and at most
+ *   %NLX_CONFIG_MAX_ALLOCATION_RATIO
+ */
+gboolean
+nlx_config_get_ratio (GKeyFile *keyfile,
+                      const char *group,
+                      const char *key,
+                      double *value,
+                      GError **error)
+{
+  g_autofree char *text = nlx_config_get_string (keyfile, group, key, NULL);
+  char *end = NULL;
+  double number;
+
+  if (text == NULL)
+    return TRUE;
+  errno = 0;
+  number = g_ascii_strtod (text, &end);
+  /* !(x > 0) also refuses NaN. */
+  if (errno != 0 || end == text || *end != '\0' || !(number > 0) ||
+      number > NLX_CONFIG_MAX_ALLOCATION_RATIO)
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("Configuration key [%s] %s must be a number above 0 and "
+                     "at most %g, such as 1.5, got “%s”"), group, key,
+                   NLX_CONFIG_MAX_ALLOCATION_RATIO, text);
+      return FALSE;
+    }
+  *value = number;
   return TRUE;
 }
 
@@ -403,6 +449,38 @@ read_api (NlxConfig *config,
   return TRUE;
 }
 
+/* What instances may claim of the host, with Nova's names and defaults
+ * (see nova-lxc.conf(5)). */
+static gboolean
+read_allocation (NlxConfig *config,
+                 GError **error)
+{
+  config->cpu_allocation_ratio = NLX_CONFIG_DEFAULT_CPU_ALLOCATION_RATIO;
+  config->ram_allocation_ratio = NLX_CONFIG_DEFAULT_RAM_ALLOCATION_RATIO;
+  config->disk_allocation_ratio = NLX_CONFIG_DEFAULT_DISK_ALLOCATION_RATIO;
+  config->reserved_host_cpus = 0;
+  config->reserved_host_memory_mb = NLX_CONFIG_DEFAULT_RESERVED_HOST_MEMORY_MB;
+  config->reserved_host_disk_mb = 0;
+  return nlx_config_get_ratio (config->keyfile, "compute",
+                               "cpu_allocation_ratio",
+                               &config->cpu_allocation_ratio, error) &&
+         nlx_config_get_ratio (config->keyfile, "compute",
+                               "ram_allocation_ratio",
+                               &config->ram_allocation_ratio, error) &&
+         nlx_config_get_ratio (config->keyfile, "compute",
+                               "disk_allocation_ratio",
+                               &config->disk_allocation_ratio, error) &&
+         nlx_config_get_uint (config->keyfile, "DEFAULT", "reserved_host_cpus",
+                              0, G_MAXINT, &config->reserved_host_cpus,
+                              error) &&
+         nlx_config_get_uint (config->keyfile, "DEFAULT",
+                              "reserved_host_memory_mb", 0, G_MAXINT,
+                              &config->reserved_host_memory_mb, error) &&
+         nlx_config_get_uint (config->keyfile, "DEFAULT",
+                              "reserved_host_disk_mb", 0, G_MAXINT,
+                              &config->reserved_host_disk_mb, error);
+}
+
 static NlxConfig *
 config_read (GKeyFile *keyfile,
              GError **error)
@@ -429,7 +507,8 @@ config_read (GKeyFile *keyfile,
                             1, 3600, &config->sync_interval_s, error) ||
       !nlx_config_get_uint (keyfile, "DEFAULT", "shutdown_timeout", 0, 3600,
                             &config->shutdown_timeout_s, error) ||
-      !read_api (config, error))
+      !read_api (config, error) ||
+      !read_allocation (config, error))
     return NULL;
 
   for (guint i = 0; groups[i] != NULL; i++)

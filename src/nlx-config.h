@@ -34,6 +34,14 @@ typedef struct {
 #define NLX_CONFIG_DEFAULT_CONSOLE_TOKEN_TTL_S 600
 /* Nova's [DEFAULT] shutdown_timeout */
 #define NLX_CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_S 60
+/* Nova 26's initial_{cpu,ram,disk}_allocation_ratio, what a new Nova
+ * compute node starts with, and its reserved_host_* defaults. */
+#define NLX_CONFIG_DEFAULT_CPU_ALLOCATION_RATIO 4.0
+#define NLX_CONFIG_DEFAULT_RAM_ALLOCATION_RATIO 1.0
+#define NLX_CONFIG_DEFAULT_DISK_ALLOCATION_RATIO 1.0
+#define NLX_CONFIG_DEFAULT_RESERVED_HOST_MEMORY_MB 512
+/* Far beyond any use; keeps capacity arithmetic finite. */
+#define NLX_CONFIG_MAX_ALLOCATION_RATIO 10000.0
 
 /**
  * NlxConfig:
@@ -60,6 +68,14 @@ typedef struct {
  * @flavors: (element-type NlxFlavor): from `[flavor NAME]` sections, or a
  *   default set when there are none
  * @images: (element-type NlxConfigImage): from `[image NAME]` sections
+ * @cpu_allocation_ratio: `[compute] cpu_allocation_ratio`, as Nova's:
+ *   instances' vcpus may add up to the host's CPUs times this
+ * @ram_allocation_ratio: `[compute] ram_allocation_ratio`
+ * @disk_allocation_ratio: `[compute] disk_allocation_ratio`
+ * @reserved_host_cpus: `[DEFAULT] reserved_host_cpus`, host CPUs no
+ *   instance claims
+ * @reserved_host_memory_mb: `[DEFAULT] reserved_host_memory_mb`
+ * @reserved_host_disk_mb: `[DEFAULT] reserved_host_disk_mb`
  */
 typedef struct {
   GKeyFile *keyfile;
@@ -78,6 +94,12 @@ typedef struct {
   guint console_token_ttl_s;
   GPtrArray *flavors;
   GPtrArray *images;
+  double cpu_allocation_ratio;
+  double ram_allocation_ratio;
+  double disk_allocation_ratio;
+  guint reserved_host_cpus;
+  guint reserved_host_memory_mb;
+  guint reserved_host_disk_mb;
 } NlxConfig;
 
 gboolean nlx_config_load_keyfile (GKeyFile *keyfile,
@@ -101,6 +123,11 @@ gboolean nlx_config_get_uint (GKeyFile *keyfile,
                               guint max,
                               guint *value,
                               GError **error);
+gboolean nlx_config_get_ratio (GKeyFile *keyfile,
+                               const char *group,
+                               const char *key,
+                               double *value,
+                               GError **error);
 gboolean nlx_config_get_boolean (GKeyFile *keyfile,
                                  const char *group,
                                  const char *key,

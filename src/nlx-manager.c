@@ -97,6 +97,12 @@ struct _NlxManager {
   char *host;
   /* Remote console tokens: token -> ConsoleToken; main thread only */
   GHashTable *console_tokens;
+  /* The host's size, as the driver last reported it (at start, and at
+   * each read of the hypervisor statistics): what claims are held
+   * against. */
+  guint host_vcpus;
+  guint64 host_memory_mb;
+  guint64 host_local_gb;
   /* Keeps the manager alive while events are queued to the main context. */
   gatomicrefcount refs;
   gboolean closed;
@@ -237,6 +243,8 @@ job_free (Job *job)
 
 static void job_free (Job *job);
 static void fail_stopping (GTask *task);
+static void set_host_size (NlxManager *manager,
+                           const NlxHostResources *resources);
 static void manager_unref (NlxManager *manager);
 
 /* Its queues are empty unless the manager stops with them full. */
@@ -1173,6 +1181,10 @@ finish_operation (NlxManager *manager,
                  job->error->message);
       record->vm_state = NLX_VM_STATE_ERROR;
       set_fault (record, job->error->message);
+      /* As Nova aborts the claim of a build that failed: the driver
+       * undid what it made, and the room is free for others. */
+      if (job->kind == JOB_SPAWN)
+        record->unplaced = TRUE;
     }
   record->task_state = NLX_TASK_STATE_NONE;
 }
@@ -1601,8 +1613,9 @@ sync_instances (NlxManager *manager,
     {
       SyncResult *result;
 
+      /* An unplaced one has nothing on the hypervisor to ask about. */
       if ((entry->record->task_state != NLX_TASK_STATE_NONE &&
-           !entry->awaiting_hypervisor) ||
+           !entry->awaiting_hypervisor) || entry->record->unplaced ||
           (uuid != NULL && !g_str_equal (uuid, entry->record->instance->uuid)))
         continue;
       result = g_new0 (SyncResult, 1);
@@ -1886,6 +1899,7 @@ reconcile (NlxManager *manager,
           record->task_state = NLX_TASK_STATE_NONE;
           record->vm_state = NLX_VM_STATE_ERROR;
           record->power_state = NLX_POWER_STATE_NOSTATE;
+          record->unplaced = TRUE;
           set_fault (record, _("The build was interrupted by a restart of "
                                "the compute service; delete the server and "
                                "create it again"));
@@ -2071,6 +2085,18 @@ nlx_manager_new (const NlxConfig *config,
   }
   if (!reconcile (manager, error))
     return NULL;
+  {
+    g_autoptr(NlxHostResources) resources =
+      nlx_virt_get_available_resource (virt, error);
+
+    if (resources == NULL)
+      {
+        g_prefix_error (error, _("Cannot read the host's size, which "
+                                 "instances' claims are held against: "));
+        return NULL;
+      }
+    set_host_size (manager, resources);
+  }
   /* From now on the address file is written by the store's writer, in
    * order with the records, off the main loop (save_addresses()). */
   nlx_ipam_set_deferred (manager->ipam, TRUE);
@@ -2159,6 +2185,128 @@ const char *
 nlx_manager_get_host (NlxManager *manager)
 {
   return manager->host;
+}
+
+/* ---- claims ----------------------------------------------------------- */
+
+/* Nova's fault for an instance the scheduler found no room for. */
+#define NO_VALID_HOST_FAULT \
+  "No valid host was found. There are not enough hosts available."
+
+/* The whole GiB of a flavor's disk that an instance claims (Nova's
+ * root_gb; nova-lxc flavors have no ephemeral disk or swap). */
+static guint64
+claimed_disk_gb (const NlxFlavor *flavor)
+{
+  return flavor->root_gb;
+}
+
+/**
+ * nlx_manager_get_claims:
+ * @claims: (out): what this service's instances hold
+ *
+ * Adds up the flavors of every instance that holds host resources, as
+ * Nova's resource tracker does: whatever its power state (a stopped
+ * server keeps its place), including one being created, and not one that
+ * is unplaced (no room at create, or a failed spawn).  Main thread only.
+ */
+void
+nlx_manager_get_claims (NlxManager *manager,
+                        NlxClaims *claims)
+{
+  GHashTableIter iter;
+  Entry *entry;
+
+  memset (claims, 0, sizeof *claims);
+  g_hash_table_iter_init (&iter, manager->entries);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    {
+      const NlxFlavor *flavor = &entry->record->instance->flavor;
+
+      if (entry->record->unplaced)
+        continue;
+      claims->instances++;
+      claims->vcpus += flavor->vcpus;
+      claims->memory_mb += flavor->memory_mb;
+      claims->disk_gb += claimed_disk_gb (flavor);
+    }
+}
+
+/* How much of one resource instances may claim, as Placement counts it:
+ * (total - reserved) * allocation_ratio, rounded down. */
+static guint64
+capacity (guint64 total,
+          guint64 reserved,
+          double ratio)
+{
+  if (reserved >= total)
+    return 0;
+  return (guint64) ((double) (total - reserved) * ratio);
+}
+
+/* The host's disk held back, in whole GiB, as Nova rounds
+ * reserved_host_disk_mb for Placement. */
+static guint64
+reserved_disk_gb (const NlxConfig *config)
+{
+  return ((guint64) config->reserved_host_disk_mb + 1023) / 1024;
+}
+
+/* Whether @flavor fits beside every claim held now.  Claims are only
+ * taken and counted on the main thread, and a new instance's entry is in
+ * the table before run_create() returns, so two creates racing for the
+ * last room cannot both fit.  @why says what is short, for the log. */
+static gboolean
+fits (NlxManager *manager,
+      const NlxFlavor *flavor,
+      char **why)
+{
+  const NlxConfig *config = manager->config;
+  NlxClaims used;
+  guint64 vcpus_cap = capacity (manager->host_vcpus,
+                                config->reserved_host_cpus,
+                                config->cpu_allocation_ratio);
+  guint64 memory_cap = capacity (manager->host_memory_mb,
+                                 config->reserved_host_memory_mb,
+                                 config->ram_allocation_ratio);
+  guint64 disk_cap = capacity (manager->host_local_gb,
+                               reserved_disk_gb (config),
+                               config->disk_allocation_ratio);
+
+  nlx_manager_get_claims (manager, &used);
+  if (used.vcpus + flavor->vcpus > vcpus_cap)
+    *why = g_strdup_printf ("it needs %u vcpus, %" G_GUINT64_FORMAT " of %"
+                            G_GUINT64_FORMAT " are free ([compute] "
+                            "cpu_allocation_ratio %g)", flavor->vcpus,
+                            vcpus_cap - MIN (used.vcpus, vcpus_cap), vcpus_cap,
+                            config->cpu_allocation_ratio);
+  else if (used.memory_mb + flavor->memory_mb > memory_cap)
+    *why = g_strdup_printf ("it needs %u MiB of memory, %" G_GUINT64_FORMAT
+                            " of %" G_GUINT64_FORMAT " MiB are free "
+                            "([compute] ram_allocation_ratio %g)",
+                            flavor->memory_mb,
+                            memory_cap - MIN (used.memory_mb, memory_cap),
+                            memory_cap, config->ram_allocation_ratio);
+  else if (used.disk_gb + claimed_disk_gb (flavor) > disk_cap)
+    *why = g_strdup_printf ("it needs %" G_GUINT64_FORMAT " GiB of disk, %"
+                            G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " GiB "
+                            "are free ([compute] disk_allocation_ratio %g)",
+                            claimed_disk_gb (flavor),
+                            disk_cap - MIN (used.disk_gb, disk_cap), disk_cap,
+                            config->disk_allocation_ratio);
+  else
+    return TRUE;
+  return FALSE;
+}
+
+/* Takes the host's size from what the driver reported. */
+static void
+set_host_size (NlxManager *manager,
+               const NlxHostResources *resources)
+{
+  manager->host_vcpus = resources->vcpus;
+  manager->host_memory_mb = resources->memory_mb;
+  manager->host_local_gb = resources->local_gb;
 }
 
 /* ---- what callers ask ------------------------------------------------- */
@@ -2409,6 +2557,11 @@ created (NlxManager *manager,
       return;
     }
   entry->creating = FALSE;
+  if (entry->record->unplaced)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
   g_info ("Instance %s: spawning \"%s\" from %s %s",
           entry->record->instance->uuid, entry->record->instance->name,
           call->image ? "image" : "volume",
@@ -2430,6 +2583,8 @@ run_create (NlxManager *manager,
   Call *call = g_task_get_task_data (task);
   g_autoptr(NlxInstance) instance = g_steal_pointer (&call->instance);
   GError *error = NULL;
+  g_autofree char *why = NULL;
+  gboolean unplaced = FALSE;
   Entry *entry;
 
   if (instance->image_ref != NULL &&
@@ -2443,6 +2598,16 @@ run_create (NlxManager *manager,
            g_hash_table_contains (manager->quarantined, instance->uuid))
     g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
                  _("Instance %s already exists"), instance->uuid);
+  else if (!fits (manager, &instance->flavor, &why))
+    {
+      /* As Nova: the create is accepted, and the server goes to ERROR
+       * with the scheduler's fault, holding nothing (no address, no
+       * claim); nothing is made on the host.  A caller sees what Nova
+       * shows when no host has room. */
+      g_message ("Instance %s: no room on this host for flavor %s: %s",
+                 instance->uuid, instance->flavor.name, why);
+      unplaced = TRUE;
+    }
   else
     give_address (manager, instance, &error);
   if (error != NULL)
@@ -2457,6 +2622,13 @@ run_create (NlxManager *manager,
 
   entry = entry_new (manager, nlx_record_new (g_steal_pointer (&instance)));
   entry->record->task_state = NLX_TASK_STATE_SPAWNING;
+  if (unplaced)
+    {
+      entry->record->unplaced = TRUE;
+      entry->record->task_state = NLX_TASK_STATE_NONE;
+      entry->record->vm_state = NLX_VM_STATE_ERROR;
+      set_fault (entry->record, NO_VALID_HOST_FAULT);
+    }
   entry->creating = TRUE;
   g_hash_table_replace (manager->entries, entry->record->instance->uuid, entry);
   /* Durable before anything exists on the host: a crash from here on is
@@ -2638,6 +2810,16 @@ check_idle (const NlxRecord *record,
                    _("Cannot '%s' instance %s while it is in vm_state %s"),
                    what, record->instance->uuid,
                    nlx_vm_state_to_string (record->vm_state));
+      return FALSE;
+    }
+  /* Nova's InstanceNotReady for an instance with no host: it holds no
+   * room here, so nothing but a delete may run it. */
+  if (record->unplaced && allowed != allowed_from (NLX_ACTION_DELETE))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Instance %s is not ready: it has no place on this "
+                     "host (%s); delete it"), record->instance->uuid,
+                   record->fault ? record->fault : NO_VALID_HOST_FAULT);
       return FALSE;
     }
   return TRUE;
@@ -3342,58 +3524,29 @@ nlx_manager_console_attach_finish (NlxManager *manager,
   return (int) fd;
 }
 
-typedef struct {
-  NlxManager *manager;
-  char **uuids; /* this service's instances, taken on the main thread */
-} ResourcesRequest;
-
-static void
-resources_request_free (ResourcesRequest *request)
-{
-  manager_unref (request->manager);
-  g_strfreev (request->uuids);
-  g_free (request);
-}
-
 static void
 read_resources (GTask *task,
                 gpointer source,
                 gpointer data,
                 GCancellable *cancellable)
 {
-  ResourcesRequest *request = data;
-  NlxVirt *virt = request->manager->virt;
+  NlxManager *manager = data;
   GError *error = NULL;
-  NlxHostResources *resources = nlx_virt_get_available_resource (virt, &error);
+  NlxHostResources *resources =
+    nlx_virt_get_available_resource (manager->virt, &error);
 
   if (resources == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  /* The driver counts the domains it made, which can include some whose
-   * records are gone; this service's vcpus are those of its own
-   * instances that run (a paused one keeps its vcpus, as libvirt counts
-   * it). */
-  resources->vcpus_used = 0;
-  for (guint i = 0; request->uuids[i] != NULL; i++)
-    {
-      NlxInstanceInfo info;
-
-      if (nlx_virt_get_info (virt, request->uuids[i], &info, NULL) &&
-          (info.state == NLX_POWER_STATE_RUNNING ||
-           info.state == NLX_POWER_STATE_PAUSED))
-        resources->vcpus_used += info.num_cpu;
-    }
-  g_task_return_pointer (task, resources,
-                         (GDestroyNotify) nlx_host_resources_free);
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, resources,
+                           (GDestroyNotify) nlx_host_resources_free);
 }
 
 /**
  * nlx_manager_get_resources_async:
  *
- * Reads the host's resources from the driver, in a worker, with
- * vcpus_used counting only this service's instances.
+ * Reads the host's size from the driver, in a worker; finishing fills
+ * in what this service's instances claim of it.
  */
 void
 nlx_manager_get_resources_async (NlxManager *manager,
@@ -3401,14 +3554,9 @@ nlx_manager_get_resources_async (NlxManager *manager,
                                  gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
-  ResourcesRequest *request = g_new0 (ResourcesRequest, 1);
-  g_autofree char **keys = (char **) g_hash_table_get_keys_as_array (
-    manager->entries, NULL);
 
-  request->manager = manager_ref (manager);
-  request->uuids = g_strdupv (keys);
-  g_task_set_task_data (task, request,
-                        (GDestroyNotify) resources_request_free);
+  g_task_set_task_data (task, manager_ref (manager),
+                        (GDestroyNotify) manager_unref);
   g_task_run_in_thread (task, read_resources);
 }
 
@@ -3417,7 +3565,23 @@ nlx_manager_get_resources_finish (NlxManager *manager,
                                   GAsyncResult *result,
                                   GError **error)
 {
-  return g_task_propagate_pointer (G_TASK (result), error);
+  NlxHostResources *resources = g_task_propagate_pointer (G_TASK (result),
+                                                          error);
+  NlxClaims claims;
+
+  if (resources == NULL)
+    return NULL;
+  /* Used is what this service's flavors claim, plus what is reserved for
+   * the host, as Nova's compute node shows it; not what the driver
+   * measures, which other processes of the host share. */
+  set_host_size (manager, resources);
+  nlx_manager_get_claims (manager, &claims);
+  resources->vcpus_used = claims.vcpus;
+  resources->memory_mb_used = (guint64) manager->config->reserved_host_memory_mb +
+                              claims.memory_mb;
+  resources->local_gb_used = reserved_disk_gb (manager->config) +
+                             claims.disk_gb;
+  return resources;
 }
 
 /* ---- volumes -------------------------------------------------------------- */

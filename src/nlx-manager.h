@@ -17,6 +17,22 @@ G_BEGIN_DECLS
 typedef struct _NlxManager NlxManager;
 
 /**
+ * NlxClaims:
+ * @instances: instances that hold a place on the host
+ * @vcpus: their flavors' vcpus
+ * @memory_mb: their flavors' memory
+ * @disk_gb: their flavors' root disks
+ *
+ * What this service's instances claim of the host (nlx_manager_get_claims()).
+ */
+typedef struct {
+  guint instances;
+  guint64 vcpus;
+  guint64 memory_mb;
+  guint64 disk_gb;
+} NlxClaims;
+
+/**
  * NlxAction:
  *
  * What a caller can ask of an existing instance.  Each runs in a worker
@@ -105,6 +121,8 @@ void nlx_manager_console_attach_async (NlxManager *manager,
 int nlx_manager_console_attach_finish (NlxManager *manager,
                                        GAsyncResult *result,
                                        GError **error);
+void nlx_manager_get_claims (NlxManager *manager,
+                             NlxClaims *claims);
 void nlx_manager_get_resources_async (NlxManager *manager,
                                       GAsyncReadyCallback callback,
                                       gpointer user_data);

@@ -139,6 +139,12 @@ nlx_record_to_node (const NlxRecord *record)
       json_builder_set_member_name (builder, "pending_volume");
       json_builder_add_string_value (builder, record->pending_volume);
     }
+  /* Only when set: records from before it were all placed. */
+  if (record->unplaced)
+    {
+      json_builder_set_member_name (builder, "unplaced");
+      json_builder_add_boolean_value (builder, TRUE);
+    }
   json_builder_end_object (builder);
   return json_builder_get_root (builder);
 }
@@ -260,6 +266,11 @@ nlx_record_new_from_node (JsonNode *node,
     wrong = "fault";
   else if (!get_optional_string (object, "pending_volume", &pending_volume))
     wrong = "pending_volume";
+  else if (json_object_has_member (object, "unplaced") &&
+           json_node_get_value_type (json_object_get_member (object,
+                                                             "unplaced")) !=
+           G_TYPE_BOOLEAN)
+    wrong = "unplaced";
   if (wrong != NULL)
     {
       g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
@@ -274,5 +285,8 @@ nlx_record_new_from_node (JsonNode *node,
   record->power_state = power_state;
   record->fault = g_strdup (fault);
   record->pending_volume = g_strdup (pending_volume);
+  record->unplaced = json_object_get_boolean_member_with_default (object,
+                                                                  "unplaced",
+                                                                  FALSE);
   return g_steal_pointer (&record);
 }

@@ -46,6 +46,9 @@ typedef enum {
  * @updated_at: last change, UTC
  * @pending_volume: (nullable): the volume being attached or detached; a
  *   restart that finds it undoes the attachment
+ * @unplaced: it holds none of the host's resources, as a Nova instance
+ *   whose host is None: there was no room for it at create, or its spawn
+ *   failed; only a delete is left for it
  *
  * The manager's record of one instance, stored durably: the store is the
  * truth about what was asked, libvirt about what runs.
@@ -58,6 +61,7 @@ typedef struct {
   char *fault;
   GDateTime *updated_at;
   char *pending_volume;
+  gboolean unplaced;
 } NlxRecord;
 
 NlxRecord *nlx_record_new (NlxInstance *instance);

@@ -644,16 +644,310 @@ test_foreign_instances (Fixture *f,
                  json_node_get_object (detail), "hypervisors"), 0);
   g_assert_cmpint (json_object_get_int_member (hypervisor, "vcpus_used"), ==, 3);
 
-  /* A paused server keeps its vcpus; a stopped one frees them. */
+  /* Paused or stopped, a server keeps its claim, as in Nova. */
   nlx_test_act_and_wait (f->session, medium, "{\"pause\": null}", "pausing", "PAUSED");
   g_assert_cmpint (statistic (f, "vcpus_used"), ==, 3);
   nlx_test_act_and_wait (f->session, small, "{\"os-stop\": null}", "powering-off",
                          "SHUTOFF");
-  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 2);
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 3);
 
   nlx_test_delete_and_wait (f->session, small);
   nlx_test_delete_and_wait (f->session, medium);
   g_assert_cmpint (statistic (f, "vcpus_used"), ==, 0);
+}
+
+/* ---- claims: what fits on the host -------------------------------------- */
+
+/* A fake host of 2 CPUs, 4608 MiB (512 reserved) and 30 GiB, ratios 1.0,
+ * and one flavor short of each resource in turn. */
+#define CLAIMS_CONFIG \
+  "[fake]\nvcpus = 2\nmemory_mb = 4608\nlocal_gb = 30\n" \
+  "[DEFAULT]\nreserved_host_memory_mb = 512\n" \
+  "[flavor c.cpu]\nvcpus = 2\nmemory_mb = 64\nroot_gb = 0\n" \
+  "[flavor c.mem]\nvcpus = 1\nmemory_mb = 4096\nroot_gb = 0\n" \
+  "[flavor c.disk]\nvcpus = 1\nmemory_mb = 64\nroot_gb = 30\n"
+
+static char *
+create_with_flavor (Fixture *f,
+                    const char *name,
+                    const char *flavor,
+                    const char *extra)
+{
+  g_autofree char *body = g_strdup_printf (
+    "{\"server\": {\"name\": \"%s\", \"flavorRef\": \"%s\", "
+    "\"imageRef\": \"test-image\"%s}}", name, flavor, extra ? extra : "");
+  g_autoptr(JsonNode) reply = NULL;
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers", body,
+                                  &reply), ==, 202);
+  return g_strdup (json_object_get_string_member (nlx_test_object_at (reply, "server"),
+                                                  "id"));
+}
+
+/* The server went to ERROR with Nova's scheduling fault and holds no
+ * host, as Nova shows a server no host had room for. */
+static void
+assert_no_valid_host (Fixture *f,
+                      const char *id)
+{
+  g_autoptr(JsonNode) reply = NULL;
+  JsonObject *server, *fault;
+
+  nlx_test_wait_for_status (f->session, id, "ERROR");
+  reply = nlx_test_show (f->session, id);
+  server = nlx_test_object_at (reply, "server");
+  fault = json_object_get_object_member (server, "fault");
+  g_assert_nonnull (fault);
+  g_assert_cmpint (json_object_get_int_member (fault, "code"), ==, 500);
+  g_assert_cmpstr (json_object_get_string_member (fault, "message"), ==,
+                   "No valid host was found. There are not enough hosts "
+                   "available.");
+  g_assert_null (json_object_get_string_member (server, "OS-EXT-SRV-ATTR:host"));
+  g_assert_cmpstr (json_object_get_string_member (server, "hostId"), ==, "");
+  g_assert_cmpstr (json_object_get_string_member (server, "OS-EXT-STS:task_state"),
+                   ==, NULL);
+  /* Nothing was made for it: no address either. */
+  g_assert_cmpuint (json_object_get_size (json_object_get_object_member (server,
+                                                                         "addresses")),
+                    ==, 0);
+}
+
+/* What fits is built, what does not is refused as Nova refuses it, for
+ * each of vcpus, memory and disk; the statistics count the flavors'
+ * claims (a stopped server keeps its place) plus what is reserved, and a
+ * delete gives the room back. */
+static void
+test_claims (Fixture *f,
+             gconstpointer data)
+{
+  g_autofree char *cpu = NULL;
+  g_autofree char *cpu2 = NULL;
+  g_autofree char *disk = NULL;
+  g_autofree char *disk2 = NULL;
+  g_autofree char *mem = NULL;
+  g_autoptr(JsonNode) detail = NULL;
+  JsonObject *hypervisor;
+
+  g_assert_cmpint (statistic (f, "vcpus"), ==, 2);
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 0);
+  g_assert_cmpint (statistic (f, "memory_mb"), ==, 4608);
+  g_assert_cmpint (statistic (f, "memory_mb_used"), ==, 512);
+  g_assert_cmpint (statistic (f, "free_ram_mb"), ==, 4096);
+  g_assert_cmpint (statistic (f, "local_gb"), ==, 30);
+  g_assert_cmpint (statistic (f, "local_gb_used"), ==, 0);
+  g_assert_cmpint (statistic (f, "running_vms"), ==, 0);
+
+  /* Fits: both CPUs. */
+  cpu = create_with_flavor (f, "nlxtest-cpu", "c.cpu", NULL);
+  nlx_test_wait_for_status (f->session, cpu, "ACTIVE");
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 2);
+  g_assert_cmpint (statistic (f, "memory_mb_used"), ==, 512 + 64);
+  g_assert_cmpint (statistic (f, "running_vms"), ==, 1);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/os-hypervisors/detail",
+                                  NULL, &detail), ==, 200);
+  hypervisor = json_array_get_object_element (json_object_get_array_member (
+                 json_node_get_object (detail), "hypervisors"), 0);
+  g_assert_cmpint (json_object_get_int_member (hypervisor, "vcpus_used"), ==, 2);
+  g_assert_cmpint (json_object_get_int_member (hypervisor, "memory_mb_used"), ==, 576);
+  g_assert_cmpint (json_object_get_int_member (hypervisor, "running_vms"), ==, 1);
+
+  /* vcpus short: accepted, then ERROR with Nova's fault; nothing held. */
+  cpu2 = create_with_flavor (f, "nlxtest-cpu2", "c.cpu", NULL);
+  assert_no_valid_host (f, cpu2);
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 2);
+  g_assert_cmpint (statistic (f, "running_vms"), ==, 1);
+  /* It has no place to run in: only a delete is left (409 as Nova's
+   * InstanceNotReady). */
+  g_assert_cmpint (nlx_test_act (f->session, cpu2, "{\"os-start\": null}"), ==, 409);
+  g_assert_cmpint (nlx_test_act (f->session, cpu2,
+                                 "{\"reboot\": {\"type\": \"HARD\"}}"), ==, 409);
+
+  /* A stopped server keeps its place, as in Nova. */
+  nlx_test_act_and_wait (f->session, cpu, "{\"os-stop\": null}", "powering-off",
+                         "SHUTOFF");
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 2);
+  disk = create_with_flavor (f, "nlxtest-disk", "c.disk", NULL);
+  assert_no_valid_host (f, disk);
+
+  /* A delete gives the room back; an unplaced server's delete changes
+   * nothing. */
+  nlx_test_delete_and_wait (f->session, cpu);
+  nlx_test_delete_and_wait (f->session, cpu2);
+  nlx_test_delete_and_wait (f->session, disk);
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 0);
+  g_assert_cmpint (statistic (f, "memory_mb_used"), ==, 512);
+  g_assert_cmpint (statistic (f, "running_vms"), ==, 0);
+
+  /* The whole disk fits; a second one does not (disk short, vcpus not). */
+  disk = create_with_flavor (f, "nlxtest-disk", "c.disk", NULL);
+  nlx_test_wait_for_status (f->session, disk, "ACTIVE");
+  g_assert_cmpint (statistic (f, "local_gb_used"), ==, 30);
+  g_assert_cmpint (statistic (f, "free_disk_gb"), ==, 0);
+  disk2 = create_with_flavor (f, "nlxtest-disk2", "c.disk", NULL);
+  assert_no_valid_host (f, disk2);
+
+  /* Memory short: 64 + 4096 MiB above 4608 - 512 (vcpus and disk fit). */
+  mem = create_with_flavor (f, "nlxtest-mem", "c.mem", NULL);
+  assert_no_valid_host (f, mem);
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 1);
+  g_assert_cmpint (statistic (f, "memory_mb_used"), ==, 512 + 64);
+
+  /* Claims and their absence survive a restart. */
+  daemon_stop (f);
+  daemon_start (f);
+  g_assert_no_error (f->start_error);
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 1);
+  g_assert_cmpint (statistic (f, "local_gb_used"), ==, 30);
+  g_assert_cmpint (statistic (f, "running_vms"), ==, 1);
+  assert_no_valid_host (f, mem);
+
+  nlx_test_delete_and_wait (f->session, mem);
+  nlx_test_delete_and_wait (f->session, disk2);
+  nlx_test_delete_and_wait (f->session, disk);
+  /* With the disk free again, the memory flavor fits. */
+  g_clear_pointer (&mem, g_free);
+  mem = create_with_flavor (f, "nlxtest-mem", "c.mem", NULL);
+  nlx_test_wait_for_status (f->session, mem, "ACTIVE");
+  g_assert_cmpint (statistic (f, "memory_mb_used"), ==, 512 + 4096);
+  nlx_test_delete_and_wait (f->session, mem);
+}
+
+/* Allocation ratios of 2 double what fits of each resource: the same
+ * flavors that filled the host above fit twice, and a third is refused. */
+static void
+test_claims_ratios (Fixture *f,
+                    gconstpointer data)
+{
+  const char *flavors[] = { "c.cpu", "c.mem", "c.disk" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (flavors); i++)
+    {
+      g_autofree char *first = create_with_flavor (f, "nlxtest-1", flavors[i], NULL);
+      g_autofree char *second = create_with_flavor (f, "nlxtest-2", flavors[i], NULL);
+      g_autofree char *third = NULL;
+
+      nlx_test_wait_for_status (f->session, first, "ACTIVE");
+      nlx_test_wait_for_status (f->session, second, "ACTIVE");
+      /* c.mem twice holds 2 of the 4 vcpus, c.disk twice 2: a third of
+       * each is short of its own resource only. */
+      third = create_with_flavor (f, "nlxtest-3", flavors[i], NULL);
+      assert_no_valid_host (f, third);
+      nlx_test_delete_and_wait (f->session, first);
+      nlx_test_delete_and_wait (f->session, second);
+      nlx_test_delete_and_wait (f->session, third);
+    }
+  g_assert_cmpint (statistic (f, "vcpus_used"), ==, 0);
+  /* The statistics show the host's size, not the ceiling. */
+  g_assert_cmpint (statistic (f, "vcpus"), ==, 2);
+}
+
+typedef struct {
+  Fixture *f;
+  const char *name;
+  char *id;
+  GMutex *lock;
+  GCond *cond;
+  guint *waiting;
+} Racer;
+
+/* Each racer has its own connection; all post at once. */
+static gpointer
+race_create (gpointer data)
+{
+  Racer *racer = data;
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (racer->f->socket);
+  g_autoptr(SoupSession) session =
+    soup_session_new_with_options ("remote-connectable", address, NULL);
+  g_autofree char *body = g_strdup_printf (
+    "{\"server\": {\"name\": \"%s\", \"flavorRef\": \"c.cpu\", "
+    "\"imageRef\": \"test-image\"}}", racer->name);
+  g_autoptr(JsonNode) reply = NULL;
+
+  g_mutex_lock (racer->lock);
+  if (--*racer->waiting == 0)
+    g_cond_broadcast (racer->cond);
+  while (*racer->waiting > 0)
+    g_cond_wait (racer->cond, racer->lock);
+  g_mutex_unlock (racer->lock);
+  g_assert_cmpint (nlx_test_call (session, "POST", "/v2.1/servers", body,
+                                  &reply), ==, 202);
+  racer->id = g_strdup (json_object_get_string_member (nlx_test_object_at (reply, "server"),
+                                                       "id"));
+  return NULL;
+}
+
+/* Creates racing for the last room: exactly one wins, every time; a
+ * failed spawn gives its room back. */
+static void
+test_claims_race (Fixture *f,
+                  gconstpointer data)
+{
+  GMutex lock;
+  GCond cond;
+
+  g_mutex_init (&lock);
+  g_cond_init (&cond);
+  for (guint round = 0; round < 5; round++)
+    {
+      Racer racers[4] = { 0 };
+      guint waiting = G_N_ELEMENTS (racers);
+      GThread *threads[G_N_ELEMENTS (racers)];
+      guint active = 0, refused = 0;
+
+      for (guint i = 0; i < G_N_ELEMENTS (racers); i++)
+        {
+          racers[i] = (Racer) { f, "nlxtest-racer", NULL, &lock, &cond, &waiting };
+          threads[i] = g_thread_new ("racer", race_create, &racers[i]);
+        }
+      for (guint i = 0; i < G_N_ELEMENTS (racers); i++)
+        g_thread_join (threads[i]);
+      for (guint i = 0; i < G_N_ELEMENTS (racers); i++)
+        {
+          g_autofree char *status = NULL;
+
+          while (g_str_equal ((status = nlx_test_status_of (f->session,
+                                                            racers[i].id)),
+                              "BUILD"))
+            {
+              g_free (status);
+              g_usleep (20 * 1000);
+            }
+          if (g_str_equal (status, "ACTIVE"))
+            active++;
+          else
+            {
+              assert_no_valid_host (f, racers[i].id);
+              refused++;
+            }
+        }
+      g_assert_cmpuint (active, ==, 1);
+      g_assert_cmpuint (refused, ==, G_N_ELEMENTS (racers) - 1);
+      g_assert_cmpint (statistic (f, "vcpus_used"), ==, 2);
+      for (guint i = 0; i < G_N_ELEMENTS (racers); i++)
+        {
+          nlx_test_delete_and_wait (f->session, racers[i].id);
+          g_free (racers[i].id);
+        }
+      g_assert_cmpint (statistic (f, "vcpus_used"), ==, 0);
+    }
+  g_mutex_clear (&lock);
+  g_cond_clear (&cond);
+
+  /* A spawn that fails gives the room back at once. */
+  {
+    g_autofree char *doomed = create_with_flavor (f, "nlxtest-doomed", "c.cpu",
+                                                  ", \"metadata\": {\"fake_spawn_error\": "
+                                                  "\"the disk is on fire\"}");
+    g_autofree char *next = NULL;
+
+    nlx_test_wait_for_status (f->session, doomed, "ERROR");
+    g_assert_cmpint (statistic (f, "vcpus_used"), ==, 0);
+    g_assert_cmpint (statistic (f, "running_vms"), ==, 0);
+    next = create_with_flavor (f, "nlxtest-next", "c.cpu", NULL);
+    nlx_test_wait_for_status (f->session, next, "ACTIVE");
+    nlx_test_delete_and_wait (f->session, doomed);
+    nlx_test_delete_and_wait (f->session, next);
+  }
 }
 
 /* ---- one daemon per state ------------------------------------------------ */
@@ -3768,6 +4062,13 @@ main (int argc,
   ADD ("/nlx/api/servers/boot-failure", test_boot_failure, NULL);
   ADD ("/nlx/api/servers/bad-requests", test_bad_requests, NULL);
   ADD ("/nlx/api/servers/restart", test_restart, NULL);
+  ADD ("/nlx/api/claims/fit-and-refuse", test_claims,
+       CLAIMS_CONFIG "[compute]\ncpu_allocation_ratio = 1.0\n");
+  ADD ("/nlx/api/claims/ratios", test_claims_ratios,
+       CLAIMS_CONFIG "[compute]\ncpu_allocation_ratio = 2.0\n"
+       "ram_allocation_ratio = 2.0\ndisk_allocation_ratio = 2.0\n");
+  ADD ("/nlx/api/claims/race", test_claims_race,
+       CLAIMS_CONFIG "[compute]\ncpu_allocation_ratio = 1.0\n");
   ADD ("/nlx/api/servers/save-failure", test_save_failure, NULL);
   ADD ("/nlx/api/servers/saves-off-the-loop", test_saves_off_the_loop, NULL);
   ADD ("/nlx/api/servers/delete-frees-address", test_delete_frees_address,

@@ -28,6 +28,34 @@ test_defaults (void)
   g_assert_cmpuint (tiny->memory_mb, ==, 512);
   g_assert_cmpuint (tiny->root_gb, ==, 1);
   g_assert_null (nlx_config_find_flavor (config, "m1.huge"));
+
+  /* Nova 26's initial allocation ratios and reserved_host_* defaults. */
+  g_assert_cmpfloat (config->cpu_allocation_ratio, ==, 4.0);
+  g_assert_cmpfloat (config->ram_allocation_ratio, ==, 1.0);
+  g_assert_cmpfloat (config->disk_allocation_ratio, ==, 1.0);
+  g_assert_cmpuint (config->reserved_host_cpus, ==, 0);
+  g_assert_cmpuint (config->reserved_host_memory_mb, ==, 512);
+  g_assert_cmpuint (config->reserved_host_disk_mb, ==, 0);
+}
+
+/* Ratios as Nova writes them, read in the C locale. */
+static void
+test_allocation (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxConfig) config = nlx_config_new_from_data (
+    "[DEFAULT]\nreserved_host_cpus = 1\nreserved_host_memory_mb = 0\n"
+    "reserved_host_disk_mb = 2048\n"
+    "[compute]\ncpu_allocation_ratio = 16.0\nram_allocation_ratio = 1.5\n"
+    "disk_allocation_ratio = 0.9\n", &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpfloat (config->cpu_allocation_ratio, ==, 16.0);
+  g_assert_cmpfloat (config->ram_allocation_ratio, ==, 1.5);
+  g_assert_cmpfloat (config->disk_allocation_ratio, ==, 0.9);
+  g_assert_cmpuint (config->reserved_host_cpus, ==, 1);
+  g_assert_cmpuint (config->reserved_host_memory_mb, ==, 0);
+  g_assert_cmpuint (config->reserved_host_disk_mb, ==, 2048);
 }
 
 static void
@@ -105,6 +133,24 @@ test_invalid (void)
       "[flavor m1.x] seccomp must be default or unconfined, got “off”" },
     { "[image busybox]\npath = busybox.tar\n", "[image busybox] path must be the absolute" },
     { "[image busybox]\n", "[image busybox] path must be the absolute" },
+    { "[compute]\ncpu_allocation_ratio = 0\n",
+      "[compute] cpu_allocation_ratio must be a number above 0" },
+    { "[compute]\nram_allocation_ratio = -1.5\n",
+      "[compute] ram_allocation_ratio must be a number above 0" },
+    { "[compute]\ndisk_allocation_ratio = 1,5\n",
+      "[compute] disk_allocation_ratio must be a number above 0" },
+    { "[compute]\ncpu_allocation_ratio = nan\n",
+      "[compute] cpu_allocation_ratio must be a number above 0" },
+    { "[compute]\ncpu_allocation_ratio = inf\n",
+      "[compute] cpu_allocation_ratio must be a number above 0" },
+    { "[compute]\nram_allocation_ratio = 1e9\n",
+      "[compute] ram_allocation_ratio must be a number above 0" },
+    { "[compute]\ncpu_allocation_ratio = 16x\n",
+      "got “16x”" },
+    { "[DEFAULT]\nreserved_host_memory_mb = -512\n",
+      "[DEFAULT] reserved_host_memory_mb must be a whole number" },
+    { "[DEFAULT]\nreserved_host_disk_mb = 1G\n",
+      "[DEFAULT] reserved_host_disk_mb must be a whole number" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -157,6 +203,7 @@ main (int argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/nlx/config/defaults", test_defaults);
   g_test_add_func ("/nlx/config/full", test_full);
+  g_test_add_func ("/nlx/config/allocation", test_allocation);
   g_test_add_func ("/nlx/config/invalid", test_invalid);
   g_test_add_func ("/nlx/config/unknown-keys-warn", test_unknown_keys_warn);
   g_test_add_func ("/nlx/config/missing-file", test_missing_file);

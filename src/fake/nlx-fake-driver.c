@@ -42,6 +42,11 @@ struct _NlxDriverState {
   GHashTable *instances; /* uuid -> FakeInstance */
   GPtrArray *consoles;   /* FakeConsole, under lock */
   guint delay_ms;        /* [fake] delay_ms: how long each change takes */
+  /* [fake] vcpus, memory_mb, local_gb: the host's size, small in tests
+   * of what does not fit */
+  guint vcpus;
+  guint memory_mb;
+  guint local_gb;
   char *shared;          /* [fake] shared: the process-wide table's name */
 
   /* [fake] event_interval_ms: a stream of events from a thread, as
@@ -219,6 +224,7 @@ fake_init_host (GKeyFile *config,
   guint foreign = 0;
 
   guint event_interval_ms = 0;
+  guint vcpus = 64, memory_mb = 256 * 1024, local_gb = 2048;
   g_autofree char *shared = nlx_config_get_string (config, "fake", "shared",
                                                    NULL);
 
@@ -227,10 +233,18 @@ fake_init_host (GKeyFile *config,
       !nlx_config_get_uint (config, "fake", "foreign_instances", 0, 1000,
                             &foreign, error) ||
       !nlx_config_get_uint (config, "fake", "event_interval_ms", 0, 60000,
-                            &event_interval_ms, error))
+                            &event_interval_ms, error) ||
+      !nlx_config_get_uint (config, "fake", "vcpus", 1, 4096, &vcpus, error) ||
+      !nlx_config_get_uint (config, "fake", "memory_mb", 1, G_MAXINT,
+                            &memory_mb, error) ||
+      !nlx_config_get_uint (config, "fake", "local_gb", 1, G_MAXINT,
+                            &local_gb, error))
     return NULL;
   state = g_new0 (NlxDriverState, 1);
   state->delay_ms = delay_ms;
+  state->vcpus = vcpus;
+  state->memory_mb = memory_mb;
+  state->local_gb = local_gb;
   state->event_interval_ms = event_interval_ms;
   g_mutex_init (&state->lock);
   state->consoles =
@@ -634,9 +648,9 @@ fake_get_available_resource (NlxDriverState *state,
   GHashTableIter iter;
   FakeInstance *fake;
 
-  res->vcpus = 64;
-  res->memory_mb = 256 * 1024;
-  res->local_gb = 2048;
+  res->vcpus = state->vcpus;
+  res->memory_mb = state->memory_mb;
+  res->local_gb = state->local_gb;
   g_hash_table_iter_init (&iter, state->instances);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &fake))
     if (fake->state != NLX_POWER_STATE_SHUTDOWN)

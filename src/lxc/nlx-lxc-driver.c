@@ -35,6 +35,7 @@
 #include "nlx-driver.h"
 #include "nlx-file.h"
 #include "nlx-lxc-console.h"
+#include "nlx-lxc-cpuset.h"
 #include "nlx-lxc-disk.h"
 #include "nlx-lxc-domain.h"
 #include "nlx-lxc-error.h"
@@ -103,6 +104,12 @@ struct _NlxDriverState {
   char *cpuset;
   /* [compute] force_config_drive: every instance gets one, as Nova's */
   gboolean force_config_drive;
+  /* The CPUs each of this daemon's pinned instances is pinned to (uuid
+   * -> GArray of guint), read from libvirt once, then kept as spawns and
+   * destroys change it; under pin_lock, which a spawn holds from
+   * choosing its CPUs to defining its domain. */
+  GMutex pin_lock;
+  GHashTable *pins;
   /* The directory holding nova-lxc-init, mounted into every instance */
   char *sandbox_dir;
   /* [lxc] lxcfs_path, or NULL when [lxc] lxcfs is off. */
@@ -2165,6 +2172,7 @@ lxc_init_host (GKeyFile *config,
   state->pids_limit = pids_limit;
   state->pids_host_max = pids_host_max;
   state->cpuset = g_steal_pointer (&cpuset);
+  g_mutex_init (&state->pin_lock);
   if (g_str_equal (lxcfs, "true"))
     {
       g_autoptr(GError) lxcfs_error = NULL;
@@ -2218,6 +2226,8 @@ lxc_cleanup_host (NlxDriverState *state)
   g_free (state->uri);
   g_free (state->instances_path);
   g_free (state->cpuset);
+  g_clear_pointer (&state->pins, g_hash_table_unref);
+  g_mutex_clear (&state->pin_lock);
   g_free (state->sandbox_dir);
   g_free (state->lxcfs_path);
   nlx_volume_settings_free (state->volumes);
@@ -2668,6 +2678,120 @@ spawn_root (NlxDriverState *state,
   return g_steal_pointer (&root);
 }
 
+/* ---- pinning ------------------------------------------------------------ */
+
+/* The host's CPUs are numbered below this. */
+static guint
+host_cpus (void)
+{
+  long conf = sysconf (_SC_NPROCESSORS_CONF);
+
+  return conf > 0 ? (guint) conf : 1;
+}
+
+/* The CPUs instances may run on: [compute] cpu_shared_set, else the
+ * host's online CPUs. */
+static GArray *
+allowed_cpus (NlxDriverState *state,
+              guint *ncpus)
+{
+  g_autofree char *online = NULL;
+  GArray *cpus;
+
+  *ncpus = host_cpus ();
+  if (state->cpuset != NULL)
+    return nlx_lxc_cpuset_parse (state->cpuset, *ncpus, NULL);
+  if (g_file_get_contents ("/sys/devices/system/cpu/online", &online, NULL,
+                           NULL) &&
+      (cpus = nlx_lxc_cpuset_parse (g_strstrip (online), *ncpus, NULL)) != NULL)
+    return cpus;
+  online = g_strdup_printf ("0-%u", *ncpus - 1);
+  return nlx_lxc_cpuset_parse (online, *ncpus, NULL);
+}
+
+/* The CPUs @dom is pinned to, or %NULL when it runs on all it may. */
+static GArray *
+domain_pin (virDomainPtr dom,
+            guint ncpus,
+            guint nallowed)
+{
+  g_autofree char *xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+  g_autofree char *cpuset = xml ? xpath_string (xml, "string(/domain/vcpu/@cpuset)")
+                                : NULL;
+  g_autoptr(GArray) cpus = cpuset ? nlx_lxc_cpuset_parse (cpuset, ncpus, NULL)
+                                  : NULL;
+
+  return cpus != NULL && cpus->len < nallowed ? g_steal_pointer (&cpus) : NULL;
+}
+
+/* state->pins, read from libvirt the first time; pin_lock held. */
+static GHashTable *
+get_pins (NlxDriverState *state,
+          virConnectPtr conn,
+          guint ncpus,
+          guint nallowed)
+{
+  virDomainPtr *doms = NULL;
+  int n;
+
+  if (state->pins != NULL)
+    return state->pins;
+  state->pins = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                       (GDestroyNotify) g_array_unref);
+  n = virConnectListAllDomains (conn, &doms, 0);
+  for (int i = 0; i < n; i++)
+    {
+      char uuid[VIR_UUID_STRING_BUFLEN];
+      GArray *cpus;
+
+      if (is_mine (state, doms[i], uuid) &&
+          (cpus = domain_pin (doms[i], ncpus, nallowed)) != NULL)
+        g_hash_table_replace (state->pins, g_strdup (uuid), cpus);
+      virDomainFree (doms[i]);
+    }
+  free (doms);
+  return state->pins;
+}
+
+/* The CPUs a new instance of @vcpus is pinned to, so that nproc inside
+ * shows its vcpus: the least loaded of those allowed, as LXD pins
+ * limits.cpu=N.  %NULL (unpinned within cpu_shared_set, if any) when it
+ * may use them all.  pin_lock held. */
+static char *
+choose_pin (NlxDriverState *state,
+            virConnectPtr conn,
+            guint vcpus)
+{
+  guint ncpus;
+  g_autoptr(GArray) allowed = allowed_cpus (state, &ncpus);
+  g_autofree double *load = NULL;
+  GHashTable *pins;
+  GHashTableIter iter;
+  GArray *cpus;
+
+  if (allowed == NULL || vcpus >= allowed->len)
+    return NULL;
+  pins = get_pins (state, conn, ncpus, allowed->len);
+  load = g_new0 (double, ncpus);
+  g_hash_table_iter_init (&iter, pins);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &cpus))
+    for (guint i = 0; i < cpus->len; i++)
+      if (g_array_index (cpus, guint, i) < ncpus)
+        load[g_array_index (cpus, guint, i)] += 1;
+  return nlx_lxc_cpuset_choose (allowed, load, ncpus, vcpus);
+}
+
+/* @uuid's domain is gone: its CPUs are free for the next spawns. */
+static void
+forget_pin (NlxDriverState *state,
+            const char *uuid)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->pin_lock);
+
+  if (state->pins != NULL)
+    g_hash_table_remove (state->pins, uuid);
+}
+
 static gboolean
 lxc_spawn (NlxDriverState *state,
            const NlxInstance *instance,
@@ -2680,6 +2804,7 @@ lxc_spawn (NlxDriverState *state,
   g_autofree char *root = NULL;
   g_autofree char *tree = NULL;
   g_autofree char *xml = NULL;
+  g_autofree char *pin = NULL;
   g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func (g_free);
   const NlxLxcIdmap *idmap = instance->flavor.privileged ? NULL : &state->idmap;
   g_autoptr(virConnect) conn = NULL;
@@ -2752,8 +2877,12 @@ lxc_spawn (NlxDriverState *state,
         break;
       g_ptr_array_add (disks, loop);
     }
+  /* From choosing the CPUs to defining the domain, so that spawns at
+   * once spread rather than all take the least loaded CPU. */
+  g_mutex_lock (&state->pin_lock);
   if (root != NULL && disks->len == instance->volumes->len)
     {
+      pin = choose_pin (state, conn, instance->flavor.vcpus);
       spec.instance = instance;
       spec.root_dir = root;
       spec.init_path = init;
@@ -2764,7 +2893,7 @@ lxc_spawn (NlxDriverState *state,
       spec.root_image = tree;
       spec.pids = instance->flavor.pids ? instance->flavor.pids
                                         : state->pids_limit;
-      spec.cpuset = state->cpuset;
+      spec.cpuset = pin != NULL ? pin : state->cpuset;
       spec.hostname = nlx_instance_hostname (instance, &hostname_storage);
       spec.config_drive_dir = config_drive;
       if (idmap != NULL)
@@ -2784,6 +2913,14 @@ lxc_spawn (NlxDriverState *state,
                           instance->uuid);
         }
     }
+  if (dom != NULL && state->pins != NULL && pin != NULL)
+    {
+      GArray *cpus = nlx_lxc_cpuset_parse (pin, host_cpus (), NULL);
+
+      if (cpus != NULL)
+        g_hash_table_replace (state->pins, g_strdup (instance->uuid), cpus);
+    }
+  g_mutex_unlock (&state->pin_lock);
   if (dom != NULL && start_instance (state, dom, instance->uuid, error))
     return TRUE;
 
@@ -2794,6 +2931,7 @@ lxc_spawn (NlxDriverState *state,
       if (virDomainIsActive (dom) == 1)
         stop_now (state, dom, instance->uuid, NULL);
       virDomainUndefine (dom);
+      forget_pin (state, instance->uuid);
       if (instance->vif != NULL)
         {
           g_autofree char *veth = nlx_lxc_veth_name (instance->uuid);
@@ -2852,6 +2990,7 @@ lxc_destroy (NlxDriverState *state,
         g_warning ("Instance %s is deleted, but its port rules stay: %s",
                    uuid, local_error->message);
     }
+  forget_pin (state, uuid);
   if (!release_instance (state, uuid, error))
     return FALSE;
   /* And any group a start racing with an earlier deletion made again. */

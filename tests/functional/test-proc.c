@@ -295,6 +295,264 @@ test_snapshot_identity (Fixture *f)
                    ==, 204);
 }
 
+/* ---- what tools inside show: nproc, free, df, uptime, loadavg ----------- */
+
+static char *
+boot_with (Fixture *f,
+           const char *name,
+           const char *image,
+           const char *flavor)
+{
+  g_autofree char *body = g_strdup_printf (
+    "{\"server\": {\"name\": \"%s\", \"flavorRef\": \"%s\", "
+    "\"imageRef\": \"%s\"}}", name, flavor, image);
+  g_autoptr(JsonNode) reply = NULL;
+  char *id;
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers", body,
+                                  &reply), ==, 202);
+  id = g_strdup (json_object_get_string_member (nlx_test_object_at (reply, "server"),
+                                                "id"));
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  g_assert_cmpint (domain_running (f, id), ==, 1);
+  return id;
+}
+
+/* The CPUs the domain is pinned to (<vcpu cpuset=...>), or "" for none. */
+static char *
+pinned_cpus (Fixture *f,
+             const char *uuid)
+{
+  g_autoptr(virDomain) dom = virDomainLookupByUUIDString (f->conn, uuid);
+  g_autofree char *xml = NULL;
+  g_autoptr(GRegex) regex = g_regex_new ("<vcpu[^>]* cpuset='([^']*)'", 0, 0,
+                                         NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+
+  g_assert_nonnull (dom);
+  xml = virDomainGetXMLDesc (dom, 0);
+  g_assert_nonnull (xml);
+  if (!g_regex_match (regex, xml, 0, &match))
+    return g_strdup ("");
+  return g_match_info_fetch (match, 1);
+}
+
+/* The 4th field of /proc/loadavg, "running/total": the total tasks. */
+static guint64
+loadavg_tasks (const char *loadavg)
+{
+  const char *slash = strchr (loadavg, '/');
+
+  g_assert_nonnull (slash);
+  return g_ascii_strtoull (slash + 1, NULL, 10);
+}
+
+static guint64
+host_loadavg_tasks (void)
+{
+  g_autofree char *text = NULL;
+
+  g_assert_true (g_file_get_contents ("/proc/loadavg", &text, NULL, NULL));
+  return loadavg_tasks (text);
+}
+
+/* busybox's tools in 1-vcpu servers: nproc is the flavor's vcpus, as each
+ * is pinned to one CPU of its own (the least used: two of them take
+ * different CPUs, across a daemon restart), while a flavor with as many vcpus as the host has CPUs
+ * stays unpinned; df / is the root disk of root_gb; /proc/loadavg counts
+ * the server's own tasks.  Each against the host's. */
+static void
+test_busybox_tools (Fixture *f)
+{
+  long host_cpus = sysconf (_SC_NPROCESSORS_ONLN);
+  g_autofree char *a = NULL;
+  g_autofree char *b = NULL;
+  g_autofree char *duo = NULL;
+  g_autofree char *quota = NULL;
+  g_autofree char *pin_a = NULL;
+  g_autofree char *pin_b = NULL;
+  g_autofree char *pin_duo = NULL;
+  g_autofree char *loadavg = NULL;
+  g_autofree char *free_out = NULL;
+  g_autofree char *uptime_out = NULL;
+  guint64 size_kib;
+
+  if (!lxcfs_answers ())
+    {
+      g_test_skip ("lxcfs does not answer at " LXCFS ": tools/lxcfs-service "
+                   "start (tools/setup-host does it)");
+      return;
+    }
+  if (host_cpus < 2)
+    {
+      g_test_skip ("this host has 1 CPU: nproc cannot tell it from a flavor's");
+      return;
+    }
+  a = boot (f, "nlxtest-nproc-a");
+  /* A new daemon finds a's pin in its domain, and spreads b away from it. */
+  daemon_stop (f, SIGTERM);
+  daemon_start (f);
+  b = boot (f, "nlxtest-nproc-b");
+  /* The control: the host, and so an unpinned server, has more. */
+  g_assert_cmpint (host_cpus, >, TINY_VCPUS);
+  g_assert_cmpuint (in_container_number (f, a, "nproc"), ==, TINY_VCPUS);
+  g_assert_cmpuint (in_container_number (f, b, "nproc"), ==, TINY_VCPUS);
+  pin_a = pinned_cpus (f, a);
+  pin_b = pinned_cpus (f, b);
+  g_test_message ("1-vcpu servers pinned to CPU %s and CPU %s", pin_a, pin_b);
+  g_assert_cmpstr (pin_a, !=, "");
+  g_assert_cmpstr (pin_a, !=, pin_b);
+  /* lxcfs's view agrees with the pin, whichever CPU it is. */
+  g_assert_cmpuint (in_container_number (f, b, "grep -c ^processor /proc/cpuinfo"),
+                    ==, TINY_VCPUS);
+  g_assert_cmpuint (in_container_number (f, b, "grep -c '^cpu[0-9]' /proc/stat"),
+                    ==, TINY_VCPUS);
+  g_assert_cmpuint (in_container_number (f, b, "nlxtest-probe nprocs"), ==,
+                    TINY_VCPUS);
+  /* Pinned across a hard reboot (the domain keeps its definition). */
+  nlx_test_act_and_wait (f->session, a, "{\"reboot\": {\"type\": \"HARD\"}}",
+                         "rebooting_hard", "ACTIVE");
+  g_assert_cmpuint (in_container_number (f, a, "nproc"), ==, TINY_VCPUS);
+
+  /* As many vcpus as the host has CPUs (2 here): unpinned, all of them. */
+  if (host_cpus == 2)
+    {
+      duo = boot_with (f, "nlxtest-nproc-duo", IMAGE, "m1.duo");
+      pin_duo = pinned_cpus (f, duo);
+      g_assert_cmpstr (pin_duo, ==, "");
+      g_assert_cmpuint (in_container_number (f, duo, "nproc"), ==, 2);
+      delete_and_check (f, duo);
+    }
+
+  /* /proc/loadavg: the server's own few tasks, not the host's. */
+  loadavg = in_container_output (f, a, "cat /proc/loadavg");
+  g_assert_cmpuint (loadavg_tasks (loadavg), <, 50);
+  g_assert_cmpuint (loadavg_tasks (loadavg), <, host_loadavg_tasks ());
+
+  /* busybox's free and uptime ask sysinfo(2), which lxcfs does not
+   * change: they show the host's (docs/architecture.md). */
+  free_out = in_container_output (f, a, "free -k | awk '/^Mem:/ {print $2}'");
+  uptime_out = in_container_output (f, a, "uptime");
+  g_test_message ("busybox free's total: %s KiB (the host's); uptime: %s",
+                  free_out, uptime_out);
+
+  /* df /: the root disk of root_gb 1 (ext4 keeps a little), against the
+   * host's filesystem without one. */
+  quota = boot_with (f, "nlxtest-df", IMAGE, "m1.quota");
+  size_kib = in_container_number (f, quota, "df -k / | awk 'NR == 2 {print $2}'");
+  g_test_message ("df / of root_gb 1: %" G_GUINT64_FORMAT " KiB", size_kib);
+  g_assert_cmpuint (size_kib, >, 900 * 1024);
+  g_assert_cmpuint (size_kib, <=, 1024 * 1024);
+  size_kib = in_container_number (f, a, "df -k / | awk 'NR == 2 {print $2}'");
+  g_assert_cmpuint (size_kib, >, 2 * 1024 * 1024);
+
+  delete_and_check (f, a);
+  delete_and_check (f, b);
+  delete_and_check (f, quota);
+}
+
+/* Runs @command in the namespaces and cgroups of the server's init (the
+ * Debian root has no test agent): joining its cpuset group gives the
+ * command the server's CPUs. */
+static char *
+in_init (Fixture *f,
+         const char *uuid,
+         const char *command)
+{
+  static const char script[] =
+    "set -e\n"
+    "pid=$1\n"
+    "if [ -f /sys/fs/cgroup/cgroup.controllers ]; then\n"
+    "  echo $$ > \"/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/$pid/cgroup)/cgroup.procs\"\n"
+    "else\n"
+    "  for dir in $(awk -F: '$2 ~ /(^|,)(memory|cpu|cpuacct|cpuset)(,|$)/ "
+    "{ print \"/sys/fs/cgroup/\" $2 $3 }' /proc/$pid/cgroup); do\n"
+    "    echo $$ > \"$dir/cgroup.procs\"\n"
+    "  done\n"
+    "fi\n"
+    "exec nsenter -t \"$pid\" -a /bin/sh -c \"$0\"\n";
+  g_autofree char *pid = g_strdup_printf ("%d", init_of (f, uuid));
+  const char * const argv[] = { "sh", "-c", script, command, pid, NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                &out, &err, &status, &error);
+  g_assert_no_error (error);
+  g_test_message ("in %.8s: %s -> %s%s", uuid, command, out, err);
+  g_spawn_check_wait_status (status, &error);
+  g_assert_no_error (error);
+  return g_strdup (g_strstrip (out));
+}
+
+static char *
+host_output (const char *command)
+{
+  const char * const argv[] = { "sh", "-c", command, NULL };
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                &out, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_spawn_check_wait_status (status, &error);
+  g_assert_no_error (error);
+  return g_strdup (g_strstrip (out));
+}
+
+/* Debian's coreutils and procps: nproc, free, uptime and df show the
+ * flavor and the server's boot; the host's differ. */
+static void
+test_debian_tools (Fixture *f)
+{
+  long host_cpus = sysconf (_SC_NPROCESSORS_ONLN);
+  g_autofree char *id = NULL;
+  g_autofree char *nproc = NULL;
+  g_autofree char *total = NULL;
+  g_autofree char *host_total = NULL;
+  g_autofree char *since = NULL;
+  g_autofree char *host_since = NULL;
+  g_autofree char *uptime = NULL;
+  g_autofree char *size = NULL;
+  g_autofree char *loadavg = NULL;
+
+  if (!lxcfs_answers ())
+    {
+      g_test_skip ("lxcfs does not answer at " LXCFS);
+      return;
+    }
+  /* root_gb 1, so df / has the root disk's size. */
+  id = boot_with (f, "nlxtest-debian-tools", DEBIAN_IMAGE, "m1.quota");
+
+  nproc = in_init (f, id, "nproc");
+  if (host_cpus > TINY_VCPUS)
+    g_assert_cmpstr (nproc, ==, "1");
+  /* procps 4's free: the flavor's 128 MiB, not the host's. */
+  total = in_init (f, id, "free -m | awk '/^Mem:/ {print $2}'");
+  g_assert_cmpstr (total, ==, "128");
+  host_total = host_output ("free -m | awk '/^Mem:/ {print $2}'");
+  g_assert_cmpstr (host_total, !=, total);
+  /* uptime from lxcfs's /proc/uptime: up since the server's boot, well
+   * after the host's. */
+  since = in_init (f, id, "uptime -s");
+  host_since = host_output ("uptime -s");
+  uptime = in_init (f, id, "uptime");
+  g_test_message ("uptime inside: %s (since %s; the host since %s)", uptime,
+                  since, host_since);
+  g_assert_cmpint (strlen (since), ==, strlen ("2026-12-02 21:00:00"));
+  g_assert_cmpstr (since, >, host_since);
+  /* df / of the root disk, GNU's this time. */
+  size = in_init (f, id, "df -k --output=size / | tail -n 1");
+  g_assert_cmpuint (g_ascii_strtoull (size, NULL, 10), >, 900 * 1024);
+  g_assert_cmpuint (g_ascii_strtoull (size, NULL, 10), <=, 1024 * 1024);
+  loadavg = in_init (f, id, "cat /proc/loadavg");
+  g_assert_cmpuint (loadavg_tasks (loadavg), <, host_loadavg_tasks ());
+  delete_and_check (f, id);
+}
+
 int
 main (int argc,
       char **argv)
@@ -302,6 +560,9 @@ main (int argc,
   static const Case cases[] = {
     { "/nlx/compute/proc/lxcfs", test_lxcfs },
     { "/nlx/compute/proc/boot-id", test_boot_id },
+    { "/nlx/compute/proc/busybox-tools", test_busybox_tools },
+    { "/nlx/compute/proc/debian-tools", test_debian_tools,
+      "NLX_TEST_DEBIAN_ROOT" },
     { "/nlx/compute/images/snapshot-identity", test_snapshot_identity },
   };
 
