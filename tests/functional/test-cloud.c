@@ -29,6 +29,10 @@
  * again after a reboot or start; a boot takes a few seconds here. */
 #define SSH_TIMEOUT_S 120
 
+/* Timings go to stderr, which the case's subprocess shares with the
+ * test's log (its stdout is captured), as TAP comments. */
+#define report_time(...) g_printerr ("# " __VA_ARGS__)
+
 typedef struct {
   char *dir;
   char *key;
@@ -184,6 +188,9 @@ assert_cloud_configured (Fixture *f,
                                            "/root/.ssh/authorized_keys",
                                            fields[1]);
 
+  /* sshd answers before cloud-init's last stage has run the user data. */
+  assert_ssh (key, address, "timeout 60 cloud-init status --wait "
+                            "| tail -n 1", "status: done");
   assert_ssh (key, address, "cat /var/tmp/nlx-user-data", MARKER);
   assert_ssh (key, address, grep, "1");
   assert_ssh (key, address, hostname_command, hostname);
@@ -207,7 +214,7 @@ reboot_stop_start (Fixture *f,
   t0 = g_get_monotonic_time ();
   nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"SOFT\"}}",
                          "rebooting", "ACTIVE");
-  g_test_message ("soft reboot to ssh: %.1f s", wait_for_ssh (key, address, t0));
+  report_time ("soft reboot to ssh: %.1f s\n", wait_for_ssh (key, address, t0));
   assert_ssh (key, address, "cat /var/tmp/nlx-user-data", MARKER);
   assert_systemd_running (f, id);
 
@@ -222,7 +229,7 @@ reboot_stop_start (Fixture *f,
   t0 = g_get_monotonic_time ();
   nlx_test_act_and_wait (f->session, id, "{\"os-start\": null}", "powering-on",
                          "ACTIVE");
-  g_test_message ("start to ssh: %.1f s", wait_for_ssh (key, address, t0));
+  report_time ("start to ssh: %.1f s\n", wait_for_ssh (key, address, t0));
   assert_ssh (key, address, "cat /var/tmp/nlx-user-data", MARKER);
   assert_systemd_running (f, id);
 }
@@ -279,8 +286,8 @@ test_config_drive (Fixture *f)
   id = create_cloud (f, "Nlx Test_Cloud.1", CLOUD_IMAGE, extra);
   nlx_test_wait_for_status (f->session, id, "ACTIVE");
   address = address_of (f, id, NULL);
-  g_test_message ("boot to ssh (POST to the first command over ssh): %.1f s",
-                  wait_for_ssh (key, address, t0));
+  report_time ("boot to ssh (POST to the first command over ssh): %.1f s\n",
+               wait_for_ssh (key, address, t0));
   assert_cloud_configured (f, id, key, address, "hostname", "nlx-test-cloud-1");
   g_assert_cmpint (ssh_run (key, address,
                             "cat /etc/ssh/ssh_host_ed25519_key.pub",
@@ -361,8 +368,8 @@ test_seeded (Fixture *f)
   id = create_cloud (f, "nlxtest-cloud-seeded", CLOUD_SEEDED_IMAGE, NULL);
   nlx_test_wait_for_status (f->session, id, "ACTIVE");
   address = address_of (f, id, NULL);
-  g_test_message ("boot to ssh (POST to the first command over ssh): %.1f s",
-                  wait_for_ssh (key, address, t0));
+  report_time ("boot to ssh (POST to the first command over ssh): %.1f s\n",
+               wait_for_ssh (key, address, t0));
   assert_cloud_configured (f, id, key, address, "cat /etc/hostname",
                            "nlxtest-cloud-seeded");
 
