@@ -5,9 +5,11 @@
  * reboots, stops, starts and snapshots the server.  The fixture is in
  * nlx-compute-fixture.c.
  *
- * Two ways to hand cloud-init its data:
+ * Three ways to hand cloud-init its data:
  *  - config-drive: through the API (key_name, user_data, config_drive),
  *    the daemon making the config drive;
+ *  - metadata-service: the same without config_drive, cloud-init's
+ *    OpenStack datasource reading the daemon's metadata service;
  *  - seeded: a copy of the root with the config drive's files at
  *    cloud-init's seed directory (/var/lib/cloud/seed/config_drive),
  *    written by the test: it proves the image, sshd and the test's
@@ -316,6 +318,41 @@ test_config_drive (Fixture *f)
                    ==, 202);
 }
 
+/* Without a config drive: cloud-init's ds-identify takes the container
+ * for OpenStack from product_name in PID 1's environment and reads the
+ * daemon's metadata service at 169.254.169.254 over the bridge. */
+static void
+test_metadata_service (Fixture *f)
+{
+  g_autoptr(Key) key = make_key (f);
+  g_autofree char *keypair = g_strdup_printf (
+    "{\"keypair\": {\"name\": \"" KEY_NAME "\", \"public_key\": \"%s\"}}",
+    key->public_key);
+  g_autofree char *user_data = g_base64_encode ((const guchar *) USER_DATA,
+                                                strlen (USER_DATA));
+  g_autofree char *extra = g_strdup_printf (
+    ", \"key_name\": \"" KEY_NAME "\", \"user_data\": \"%s\"", user_data);
+  g_autofree char *id = NULL;
+  g_autofree char *address = NULL;
+  guint status;
+  gint64 t0;
+
+  status = nlx_test_call (f->session, "POST", "/v2.1/os-keypairs", keypair,
+                          NULL);
+  g_assert_true (status == 200 || status == 201);
+
+  t0 = g_get_monotonic_time ();
+  id = create_cloud (f, "nlxtest-cloud-mds", CLOUD_IMAGE, extra);
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  address = address_of (f, id, NULL);
+  report_time ("boot to ssh (POST to the first command over ssh): %.1f s\n",
+               wait_for_ssh (key, address, t0));
+  assert_cloud_configured (f, id, key, address, "hostname",
+                           "nlxtest-cloud-mds");
+  assert_ssh (key, address, "cloud-init query platform", "openstack");
+  delete_and_check (f, id);
+}
+
 /* The cloud root hard-linked into the fixture's directory (nothing
  * writes to an image: instances boot from an overlay over it), with
  * the config drive's files in cloud-init's seed directory. */
@@ -390,6 +427,8 @@ main (int argc,
 {
   static const Case cases[] = {
     { "/nlx/cloud/config-drive", test_config_drive, "NLX_TEST_CLOUD_ROOT" },
+    { "/nlx/cloud/metadata-service", test_metadata_service,
+      "NLX_TEST_CLOUD_ROOT" },
     { "/nlx/cloud/seeded", test_seeded, "NLX_TEST_CLOUD_ROOT" },
   };
 
