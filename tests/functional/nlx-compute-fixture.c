@@ -138,6 +138,15 @@ write_config (Fixture *f)
   g_autofree char *debian_image = debian == NULL ? g_strdup ("") :
     g_strdup_printf ("[image " DEBIAN_IMAGE "]\npath = %s\n"
                      "os_shutdown_signal = SIGRTMIN+4\n", debian);
+  const char *cloud = g_getenv ("NLX_TEST_CLOUD_ROOT");
+  /* CLOUD_SEEDED_IMAGE is made by the case that boots it (its seed
+   * holds a key the case generates), in the fixture's directory. */
+  g_autofree char *cloud_images = cloud == NULL ? g_strdup ("") :
+    g_strdup_printf ("[image " CLOUD_IMAGE "]\npath = %s\n"
+                     "os_shutdown_signal = SIGRTMIN+4\n"
+                     "[image " CLOUD_SEEDED_IMAGE "]\npath = %s/"
+                     CLOUD_SEEDED_IMAGE "\nos_shutdown_signal = SIGRTMIN+4\n",
+                     cloud, f->dir);
   g_autofree char *text = g_strdup_printf (
     "[DEFAULT]\n"
     "compute_driver = lxc\n"
@@ -149,6 +158,8 @@ write_config (Fixture *f)
     "[api]\nsocket = %s\n"
     "[libvirt]\nwait_soft_reboot_seconds = 20\n"
     "[flavor m1.tiny]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
+    /* cloud-init is Python: more than m1.tiny's 128 MiB to be safe. */
+    "[flavor m1.cloud]\nvcpus = 1\nmemory_mb = 512\nroot_gb = 0\n"
     "[flavor m1.privileged]\nvcpus = 1\nmemory_mb = 128\nroot_gb = 0\n"
     "privileged = true\n"
     /* A root disk of its own: writes beyond 1 GiB fail inside. */
@@ -170,10 +181,11 @@ write_config (Fixture *f)
     "[image " BROKEN_IMAGE "]\npath = %s\nos_init_path = /no/such/init\n"
     "[image " DEAF_IMAGE "]\npath = %s\nos_shutdown_signal = SIGHUP\n"
     "[image " DYING_IMAGE "]\npath = %s\nos_init_path = " DYING_INIT "\n"
-    "os_shutdown_signal = SIGUSR2\n%s"
+    "os_shutdown_signal = SIGUSR2\n%s%s"
     "[volumes]\npath = %s/volumes\n%s"
     "[network]\nbridge = %s\ncidr = %s.0/24\n",
-    f->dir, f->dir, f->socket, root, root, root, root, debian_image, f->dir,
+    f->dir, f->dir, f->socket, root, root, root, root, debian_image,
+    cloud_images, f->dir,
     f->verify_fsck ? "verify = fsck\n" : "", f->bridge, f->subnet);
 
   g_file_set_contents (f->config, text, -1, &error);
@@ -789,6 +801,65 @@ wait_settled (Fixture *f,
         return;
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_usleep (100 * 1000);
+    }
+}
+
+/* ---- systemd inside ------------------------------------------------------ */
+
+/* What systemd says of its boot once it is over ("running" when every
+ * unit started), asked inside the container's namespaces.  Until systemd
+ * has made /run/systemd/system, systemctl says "offline", and nothing
+ * until its bus is up. */
+static char *
+systemd_state (Fixture *f,
+               const char *uuid)
+{
+  g_autofree char *pid = g_strdup_printf ("%d", init_of (f, uuid));
+  const char * const argv[] = {
+    "nsenter", "-t", pid, "-a", "timeout", "60",
+    "systemctl", "is-system-running", "--wait", NULL
+  };
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+      g_autoptr(GError) error = NULL;
+
+      g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
+                    NULL, &out, &err, NULL, &error);
+      g_assert_no_error (error);
+      g_strstrip (out);
+      if ((*out != '\0' && !g_str_equal (out, "offline")) ||
+          g_get_monotonic_time () > deadline)
+        {
+          g_test_message ("systemctl is-system-running in %.8s: %s %s", uuid,
+                          out, err);
+          return g_steal_pointer (&out);
+        }
+      g_usleep (100 * 1000);
+    }
+}
+
+void
+assert_systemd_running (Fixture *f,
+                        const char *uuid)
+{
+  g_autofree char *state = systemd_state (f, uuid);
+
+  if (!g_str_equal (state, "running"))
+    {
+      g_autofree char *pid = g_strdup_printf ("%d", init_of (f, uuid));
+      const char * const argv[] = {
+        "nsenter", "-t", pid, "-a", "systemctl", "--failed", "--no-pager", NULL
+      };
+      g_autofree char *failed = NULL;
+
+      g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
+                    NULL, &failed, NULL, NULL, NULL);
+      g_error ("systemd in %s is %s, not running:\n%s", uuid, state,
+               failed ? failed : "");
     }
 }
 

@@ -22,6 +22,12 @@
 /* A Debian 12 root with systemd as init, from tools/debian-root, when
  * NLX_TEST_DEBIAN_ROOT names it. */
 #define DEBIAN_IMAGE "nlxtest-debian"
+/* The Debian 12 root with cloud-init and openssh-server, from
+ * tools/debian-root cloud, when NLX_TEST_CLOUD_ROOT names it; and a
+ * copy of it (hard links, in the fixture's directory) with a config
+ * drive seeded inside, which the case that boots it makes. */
+#define CLOUD_IMAGE "nlxtest-cloud"
+#define CLOUD_SEEDED_IMAGE "nlxtest-cloud-seeded"
 #define START_TIMEOUT_US (20 *G_USEC_PER_SEC)
 
 typedef struct {
@@ -84,4 +90,7 @@ gboolean bridge_has_port (Fixture *f, const char *id);
 void assert_reaches (Fixture *f, const char *from, const char *address);
 void libvirtd (const char *command);
 void wait_settled (Fixture *f, const char *id, const char *wanted);
+/* Waits (60 s at most) for systemd in the container to finish booting;
+ * fails the case, listing the failed units, unless it is "running". */
+void assert_systemd_running (Fixture *f, const char *uuid);
 int run_cases (int *argc, char ***argv, const Case *cases, gsize n_cases);

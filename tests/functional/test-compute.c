@@ -879,63 +879,6 @@ test_network (Fixture *f)
 
 /* ---- a Debian root with systemd ------------------------------------------ */
 
-/* What systemd says of its boot once it is over ("running" when every
- * unit started), asked inside the container's namespaces.  Until systemd
- * has made /run/systemd/system, systemctl says "offline", and nothing
- * until its bus is up. */
-static char *
-systemd_state (Fixture *f,
-               const char *uuid)
-{
-  g_autofree char *pid = g_strdup_printf ("%d", init_of (f, uuid));
-  const char * const argv[] = {
-    "nsenter", "-t", pid, "-a", "timeout", "60",
-    "systemctl", "is-system-running", "--wait", NULL
-  };
-  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-
-  for (;;)
-    {
-      g_autofree char *out = NULL;
-      g_autofree char *err = NULL;
-      g_autoptr(GError) error = NULL;
-
-      g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
-                    NULL, &out, &err, NULL, &error);
-      g_assert_no_error (error);
-      g_strstrip (out);
-      if ((*out != '\0' && !g_str_equal (out, "offline")) ||
-          g_get_monotonic_time () > deadline)
-        {
-          g_test_message ("systemctl is-system-running in %.8s: %s %s", uuid,
-                          out, err);
-          return g_steal_pointer (&out);
-        }
-      g_usleep (100 * 1000);
-    }
-}
-
-static void
-assert_systemd_running (Fixture *f,
-                        const char *uuid)
-{
-  g_autofree char *state = systemd_state (f, uuid);
-
-  if (!g_str_equal (state, "running"))
-    {
-      g_autofree char *pid = g_strdup_printf ("%d", init_of (f, uuid));
-      const char * const argv[] = {
-        "nsenter", "-t", pid, "-a", "systemctl", "--failed", "--no-pager", NULL
-      };
-      g_autofree char *failed = NULL;
-
-      g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
-                    NULL, &failed, NULL, NULL, NULL);
-      g_error ("systemd in %s is %s, not running:\n%s", uuid, state,
-               failed ? failed : "");
-    }
-}
-
 /* Runs @command in the container's namespaces and in its init's memory
  * and CPU cgroups, which lxcfs answers from (nsenter alone keeps the
  * host's cgroups, and the image has no D-Bus for systemd-run --pipe);
