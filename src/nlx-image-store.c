@@ -274,18 +274,6 @@ record_to_node (const NlxStoredImage *image)
   return json_builder_get_root (builder);
 }
 
-static const char *
-get_string (JsonObject *object,
-            const char *member)
-{
-  JsonNode *node = json_object_get_member (object, member);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
 static gboolean
 get_size (JsonObject *object,
           const char *member,
@@ -367,9 +355,9 @@ read_record (NlxImageStore *store,
       return NULL;
     }
   object = json_node_get_object (root);
-  image->id = g_strdup (get_string (object, "id"));
-  image->name = g_strdup (get_string (object, "name"));
-  image->checksum = g_strdup (get_string (object, "checksum"));
+  image->id = g_strdup (nlx_json_get_string (object, "id"));
+  image->name = g_strdup (nlx_json_get_string (object, "name"));
+  image->checksum = g_strdup (nlx_json_get_string (object, "checksum"));
   image->properties = new_properties ();
   properties = json_object_get_member (object, "properties");
 
@@ -379,16 +367,16 @@ read_record (NlxImageStore *store,
     member = "name";
   else if (!is_checksum (image->checksum))
     member = "checksum";
-  else if (!nlx_stored_image_format_from_string (get_string (object, "format"),
+  else if (!nlx_stored_image_format_from_string (nlx_json_get_string (object, "format"),
                                                  &image->format))
     member = "format";
   else if (!get_size (object, "size_bytes", &image->size_bytes))
     member = "size_bytes";
   else if (!get_size (object, "tree_size_bytes", &image->tree_size_bytes))
     member = "tree_size_bytes";
-  else if (get_string (object, "created_at") == NULL ||
+  else if (nlx_json_get_string (object, "created_at") == NULL ||
            (image->created_at = g_date_time_new_from_iso8601 (
-              get_string (object, "created_at"), NULL)) == NULL)
+              nlx_json_get_string (object, "created_at"), NULL)) == NULL)
     member = "created_at";
   else if (properties == NULL || !JSON_NODE_HOLDS_OBJECT (properties))
     member = "properties";
@@ -399,7 +387,7 @@ read_record (NlxImageStore *store,
 
       for (GList *l = members; l != NULL && member == NULL; l = l->next)
         {
-          const char *value = get_string (props, l->data);
+          const char *value = nlx_json_get_string (props, l->data);
 
           if (value == NULL)
             member = "properties";

@@ -452,6 +452,26 @@ nlx_json_parse_file (const char *path,
 }
 
 /**
+ * nlx_json_get_string:
+ * @object: a JSON object
+ * @member: a member name
+ *
+ * Returns: (transfer none) (nullable): @member's string, or %NULL when it
+ *   is absent, null or not a string
+ */
+const char *
+nlx_json_get_string (JsonObject *object,
+                     const char *member)
+{
+  JsonNode *node = json_object_get_member (object, member);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+/**
  * nlx_json_text_is_valid:
  * @text: (nullable): a string a user gave
  * @max_chars: the most characters it may have

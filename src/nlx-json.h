@@ -15,6 +15,9 @@ JsonNode *nlx_json_parse (const char *data,
 JsonNode *nlx_json_parse_file (const char *path,
                                GError **error);
 
+const char *nlx_json_get_string (JsonObject *object,
+                                 const char *member);
+
 gboolean nlx_json_text_is_valid (const char *text,
                                  gsize max_chars);
 

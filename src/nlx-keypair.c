@@ -496,18 +496,6 @@ nlx_keypairs_get_path (NlxKeypairs *keypairs)
   return keypairs->path;
 }
 
-static const char *
-string_member (JsonObject *object,
-               const char *name)
-{
-  JsonNode *node = json_object_get_member (object, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
 /* One member of the file, read with the checks of an import. */
 static NlxKeypair *
 read_keypair (JsonNode *node,
@@ -523,10 +511,10 @@ read_keypair (JsonNode *node,
   if (!JSON_NODE_HOLDS_OBJECT (node))
     return NULL;
   object = json_node_get_object (node);
-  name = string_member (object, "name");
-  user_id = string_member (object, "user_id");
-  public_key = string_member (object, "public_key");
-  created = string_member (object, "created_at");
+  name = nlx_json_get_string (object, "name");
+  user_id = nlx_json_get_string (object, "user_id");
+  public_key = nlx_json_get_string (object, "public_key");
+  created = nlx_json_get_string (object, "created_at");
   id_node = json_object_get_member (object, "id");
   id = id_node != NULL && JSON_NODE_HOLDS_VALUE (id_node) &&
        json_node_get_value_type (id_node) == G_TYPE_INT64

@@ -703,20 +703,6 @@ get_member (JsonNode *root,
   return member;
 }
 
-/* A string member of OBJECT, or NULL when it is absent, null or no
- * string. */
-static const char *
-get_string (JsonObject *object,
-            const char *name)
-{
-  JsonNode *node = json_object_get_member (object, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
 /* Nova's power state names, as the nova client prints them. */
 static char *
 power_state_name (JsonNode *node)
@@ -944,8 +930,8 @@ print_properties (JsonObject *object)
         row[1] = power_state_name (value);
       else if ((g_str_equal (name, "flavor") || g_str_equal (name, "image")) &&
                JSON_NODE_HOLDS_OBJECT (value) &&
-               get_string (json_node_get_object (value), "id") != NULL)
-        row[1] = g_strdup (get_string (json_node_get_object (value), "id"));
+               nlx_json_get_string (json_node_get_object (value), "id") != NULL)
+        row[1] = g_strdup (nlx_json_get_string (json_node_get_object (value), "id"));
       else if (g_str_equal (name, "image") &&
                (JSON_NODE_HOLDS_OBJECT (value) ||
                 (JSON_NODE_HOLDS_VALUE (value) &&
@@ -977,7 +963,7 @@ network_addresses (JsonNode *network)
       const char *addr;
 
       if (!JSON_NODE_HOLDS_OBJECT (element) ||
-          (addr = get_string (json_node_get_object (element), "addr")) == NULL)
+          (addr = nlx_json_get_string (json_node_get_object (element), "addr")) == NULL)
         continue;
       if (text->len > 0)
         g_string_append (text, ", ");
@@ -1129,8 +1115,8 @@ find_server_by_name (NlxClient *client,
       if (!JSON_NODE_HOLDS_OBJECT (node))
         continue;
       server = json_node_get_object (node);
-      id = get_string (server, "id");
-      if (id != NULL && g_strcmp0 (get_string (server, "name"), name) == 0)
+      id = nlx_json_get_string (server, "id");
+      if (id != NULL && g_strcmp0 (nlx_json_get_string (server, "name"), name) == 0)
         g_ptr_array_add (ids, (gpointer) id);
     }
 
@@ -1215,7 +1201,7 @@ report_progress (const char *label,
                  JsonObject *server,
                  char **last)
 {
-  const char *task = get_string (server, "OS-EXT-STS:task_state");
+  const char *task = nlx_json_get_string (server, "OS-EXT-STS:task_state");
   g_autofree char *status = display_member (server, "status");
   g_autofree char *power = power_state_name (
     json_object_get_member (server, "OS-EXT-STS:power_state"));
@@ -1253,7 +1239,7 @@ wait_while (NlxClient *client,
       server = json_node_get_object (
         json_object_get_member (json_node_get_object (root), "server"));
       report_progress (label, server, &last);
-      if (g_strcmp0 (get_string (server, member), value) != 0)
+      if (g_strcmp0 (nlx_json_get_string (server, member), value) != 0)
         return g_steal_pointer (&root);
       g_usleep (POLL_INTERVAL_US);
     }
@@ -1287,7 +1273,7 @@ wait_for_deletion (NlxClient *client,
       server = json_node_get_object (
         json_object_get_member (json_node_get_object (root), "server"));
       report_progress (label, server, &last);
-      if (g_strcmp0 (get_string (server, "OS-EXT-STS:task_state"),
+      if (g_strcmp0 (nlx_json_get_string (server, "OS-EXT-STS:task_state"),
                      "deleting") == 0)
         {
           g_usleep (POLL_INTERVAL_US);
@@ -1298,7 +1284,7 @@ wait_for_deletion (NlxClient *client,
        * still there without it was not deleted. */
       fault = json_object_get_member (server, "fault");
       if (fault != NULL && JSON_NODE_HOLDS_OBJECT (fault))
-        message = get_string (json_node_get_object (fault), "message");
+        message = nlx_json_get_string (json_node_get_object (fault), "message");
       if (message != NULL)
         g_set_error (error, NLX_CLI_ERROR, NLX_CLI_ERROR_FAILED,
                      _("Deleting server %s failed: %s"), label, message);
@@ -1306,7 +1292,7 @@ wait_for_deletion (NlxClient *client,
         g_set_error (error, NLX_CLI_ERROR, NLX_CLI_ERROR_FAILED,
                      _("Server %s is still there (status %s) but no longer "
                        "being deleted; see the nova-lxc-compute log"),
-                     label, get_string (server, "status"));
+                     label, nlx_json_get_string (server, "status"));
       return FALSE;
     }
 }
@@ -1321,11 +1307,11 @@ check_not_error (JsonObject *server,
   JsonNode *fault;
   const char *message = NULL;
 
-  if (g_strcmp0 (get_string (server, "status"), "ERROR") != 0)
+  if (g_strcmp0 (nlx_json_get_string (server, "status"), "ERROR") != 0)
     return TRUE;
   fault = json_object_get_member (server, "fault");
   if (fault != NULL && JSON_NODE_HOLDS_OBJECT (fault))
-    message = get_string (json_node_get_object (fault), "message");
+    message = nlx_json_get_string (json_node_get_object (fault), "message");
   if (message != NULL)
     g_set_error (error, NLX_CLI_ERROR, NLX_CLI_ERROR_FAILED,
                  _("Server %s (%s) went into ERROR: %s"), label, id,
@@ -1460,8 +1446,8 @@ static char *
 describe_attachment (const char *volume_id,
                      JsonObject *attachment)
 {
-  const char *device = attachment ? get_string (attachment, "device") : NULL;
-  const char *mount_path = attachment ? get_string (attachment, "mount_path")
+  const char *device = attachment ? nlx_json_get_string (attachment, "device") : NULL;
+  const char *mount_path = attachment ? nlx_json_get_string (attachment, "mount_path")
                                       : NULL;
 
   if (device != NULL && mount_path != NULL)
@@ -1533,7 +1519,7 @@ describe_server_volumes (NlxClient *client,
       const char *volume_id;
 
       if (!JSON_NODE_HOLDS_OBJECT (element) ||
-          (volume_id = get_string (json_node_get_object (element),
+          (volume_id = nlx_json_get_string (json_node_get_object (element),
                                    "id")) == NULL)
         continue;
       for (guint j = 0; attachments != NULL &&
@@ -1542,7 +1528,7 @@ describe_server_volumes (NlxClient *client,
           JsonNode *candidate = json_array_get_element (attachments, j);
 
           if (JSON_NODE_HOLDS_OBJECT (candidate) &&
-              g_strcmp0 (get_string (json_node_get_object (candidate),
+              g_strcmp0 (nlx_json_get_string (json_node_get_object (candidate),
                                      "volumeId"), volume_id) == 0)
             attachment = json_node_get_object (candidate);
         }
@@ -1691,7 +1677,7 @@ cmd_boot (NlxClient *client,
   id_node = get_member (created, "server", JSON_NODE_OBJECT, error);
   if (id_node == NULL)
     return FALSE;
-  id = get_string (json_node_get_object (id_node), "id");
+  id = nlx_json_get_string (json_node_get_object (id_node), "id");
   if (id == NULL)
     {
       g_set_error (error, NLX_CLI_ERROR, NLX_CLI_ERROR_BAD_REPLY,
@@ -1714,7 +1700,7 @@ cmd_boot (NlxClient *client,
     json_object_get_member (json_node_get_object (root), "server"));
   if (!check_not_error (server, name, id, error))
     return FALSE;
-  status = get_string (server, "status");
+  status = nlx_json_get_string (server, "status");
   if (g_strcmp0 (status, "ACTIVE") != 0)
     {
       g_set_error (error, NLX_CLI_ERROR, NLX_CLI_ERROR_FAILED,
@@ -2037,7 +2023,7 @@ cmd_rebuild (NlxClient *client,
     json_object_get_member (json_node_get_object (root), "server"));
   if (!check_not_error (server, label, id, error))
     return FALSE;
-  status = get_string (server, "status");
+  status = nlx_json_get_string (server, "status");
   if (g_strcmp0 (status, "ACTIVE") != 0 && g_strcmp0 (status, "SHUTOFF") != 0)
     {
       g_set_error (error, NLX_CLI_ERROR, NLX_CLI_ERROR_FAILED,
@@ -2754,23 +2740,34 @@ cmd_image_show (NlxClient *client,
   return root != NULL && print_image_answer (root, error);
 }
 
+/* DELETEs PATH, then prints the answer (with --json) and NOTE. */
+static gboolean
+call_delete (NlxClient *client,
+             const char *path,
+             const char *note,
+             GError **error)
+{
+  g_autoptr(JsonNode) root = nlx_client_call (client, "DELETE", path, NULL,
+                                              error);
+
+  if (root == NULL)
+    return FALSE;
+  if (opt_json)
+    print_json (root);
+  print_note (note);
+  return TRUE;
+}
+
 static gboolean
 cmd_image_delete (NlxClient *client,
                   char **args,
                   GError **error)
 {
   g_autofree char *path = image_path (args[0]);
-  g_autoptr(JsonNode) root = nlx_client_call (client, "DELETE", path, NULL,
-                                              error);
-  g_autofree char *note = NULL;
+  g_autofree char *note = g_strdup_printf (_("Image %s has been deleted."),
+                                           args[0]);
 
-  if (root == NULL)
-    return FALSE;
-  if (opt_json)
-    print_json (root);
-  note = g_strdup_printf (_("Image %s has been deleted."), args[0]);
-  print_note (note);
-  return TRUE;
+  return call_delete (client, path, note, error);
 }
 
 static gboolean
@@ -2791,18 +2788,10 @@ cmd_volume_delete (NlxClient *client,
                    GError **error)
 {
   g_autofree char *path = volume_path (args[0]);
-  g_autoptr(JsonNode) root = nlx_client_call (client, "DELETE", path, NULL,
-                                              error);
-  g_autofree char *note = NULL;
+  g_autofree char *note = g_strdup_printf (
+    _("Request to delete volume %s has been accepted."), args[0]);
 
-  if (root == NULL)
-    return FALSE;
-  if (opt_json)
-    print_json (root);
-  note = g_strdup_printf (_("Request to delete volume %s has been accepted."),
-                          args[0]);
-  print_note (note);
-  return TRUE;
+  return call_delete (client, path, note, error);
 }
 
 static gboolean
@@ -2859,22 +2848,15 @@ cmd_volume_detach (NlxClient *client,
 {
   g_autofree char *id = resolve_server (client, args[0], NULL, error);
   g_autofree char *path = NULL;
-  g_autoptr(JsonNode) root = NULL;
   g_autofree char *note = NULL;
 
   if (id == NULL)
     return FALSE;
   path = attachment_path (id, args[1]);
-  root = nlx_client_call (client, "DELETE", path, NULL, error);
-  if (root == NULL)
-    return FALSE;
-  if (opt_json)
-    print_json (root);
   /* The API answers once the volume is detached. */
   note = g_strdup_printf (_("Volume %s has been detached from server %s."),
                           args[1], args[0]);
-  print_note (note);
-  return TRUE;
+  return call_delete (client, path, note, error);
 }
 
 static gboolean
@@ -2972,7 +2954,7 @@ cmd_keypair_add (NlxClient *client,
     }
   /* As the nova client: a generated key pair prints its private key
    * alone, ready for "> key.pem"; the service keeps no copy. */
-  private_key = get_string (keypair, "private_key");
+  private_key = nlx_json_get_string (keypair, "private_key");
   if (private_key != NULL)
     {
       write_stdout (private_key);
@@ -3051,17 +3033,10 @@ cmd_keypair_delete (NlxClient *client,
                     GError **error)
 {
   g_autofree char *path = keypair_path (args[0]);
-  g_autoptr(JsonNode) root = nlx_client_call (client, "DELETE", path, NULL,
-                                              error);
-  g_autofree char *note = NULL;
+  g_autofree char *note = g_strdup_printf (_("Key pair %s has been deleted."),
+                                           args[0]);
 
-  if (root == NULL)
-    return FALSE;
-  if (opt_json)
-    print_json (root);
-  note = g_strdup_printf (_("Key pair %s has been deleted."), args[0]);
-  print_note (note);
-  return TRUE;
+  return call_delete (client, path, note, error);
 }
 
 /* ---- usage ----------------------------------------------------------- */
