@@ -80,6 +80,7 @@ void create_volume (Fixture *f, const char *id, const char *tree);
 guint attach (Fixture *f, const char *server, const char *volume, const char *extra, JsonNode **reply);
 guint detach (Fixture *f, const char *server, const char *volume);
 pid_t init_of (Fixture *f, const char *uuid);
+char *in_init_cgroups (Fixture *f, const char *uuid, const char *command);
 int in_container (Fixture *f, const char *uuid, const char *script, char **output);
 void assert_in_container (Fixture *f, const char *uuid, const char *script, int expected_rc, const char *expected_output);
 guint loop_devices_of (const char *uuid);

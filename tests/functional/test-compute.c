@@ -879,43 +879,6 @@ test_network (Fixture *f)
 
 /* ---- a Debian root with systemd ------------------------------------------ */
 
-/* Runs @command in the container's namespaces and in its init's memory
- * and CPU cgroups, which lxcfs answers from (nsenter alone keeps the
- * host's cgroups, and the image has no D-Bus for systemd-run --pipe);
- * returns what it printed. */
-static char *
-in_init_cgroups (Fixture *f,
-                 const char *uuid,
-                 const char *command)
-{
-  static const char script[] =
-    "set -e\n"
-    "pid=$1\n"
-    "if [ -f /sys/fs/cgroup/cgroup.controllers ]; then\n"
-    "  echo $$ > \"/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/$pid/cgroup)/cgroup.procs\"\n"
-    "else\n"
-    "  for dir in $(awk -F: '$2 ~ /(^|,)(memory|cpu|cpuacct|cpuset)(,|$)/ "
-    "{ print \"/sys/fs/cgroup/\" $2 $3 }' /proc/$pid/cgroup); do\n"
-    "    echo $$ > \"$dir/cgroup.procs\"\n"
-    "  done\n"
-    "fi\n"
-    "exec nsenter -t \"$pid\" -a /bin/sh -c \"$0\"\n";
-  g_autofree char *pid = g_strdup_printf ("%d", init_of (f, uuid));
-  const char * const argv[] = { "sh", "-c", script, command, pid, NULL };
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-  g_autoptr(GError) error = NULL;
-  int status;
-
-  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                &out, &err, &status, &error);
-  g_assert_no_error (error);
-  g_test_message ("in %.8s: %s -> %s%s", uuid, command, out, err);
-  g_spawn_check_wait_status (status, &error);
-  g_assert_no_error (error);
-  return g_strdup (g_strstrip (out));
-}
-
 /* procps's free works (libvirt's FUSE /proc/meminfo made it fail:
  * "Unable to create meminfo structure") and shows the flavor; boot_id is
  * the boot's own.  Returns the boot_id. */

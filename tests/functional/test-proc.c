@@ -451,42 +451,6 @@ test_busybox_tools (Fixture *f)
   delete_and_check (f, quota);
 }
 
-/* Runs @command in the namespaces and cgroups of the server's init (the
- * Debian root has no test agent): joining its cpuset group gives the
- * command the server's CPUs. */
-static char *
-in_init (Fixture *f,
-         const char *uuid,
-         const char *command)
-{
-  static const char script[] =
-    "set -e\n"
-    "pid=$1\n"
-    "if [ -f /sys/fs/cgroup/cgroup.controllers ]; then\n"
-    "  echo $$ > \"/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/$pid/cgroup)/cgroup.procs\"\n"
-    "else\n"
-    "  for dir in $(awk -F: '$2 ~ /(^|,)(memory|cpu|cpuacct|cpuset)(,|$)/ "
-    "{ print \"/sys/fs/cgroup/\" $2 $3 }' /proc/$pid/cgroup); do\n"
-    "    echo $$ > \"$dir/cgroup.procs\"\n"
-    "  done\n"
-    "fi\n"
-    "exec nsenter -t \"$pid\" -a /bin/sh -c \"$0\"\n";
-  g_autofree char *pid = g_strdup_printf ("%d", init_of (f, uuid));
-  const char * const argv[] = { "sh", "-c", script, command, pid, NULL };
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-  g_autoptr(GError) error = NULL;
-  int status;
-
-  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                &out, &err, &status, &error);
-  g_assert_no_error (error);
-  g_test_message ("in %.8s: %s -> %s%s", uuid, command, out, err);
-  g_spawn_check_wait_status (status, &error);
-  g_assert_no_error (error);
-  return g_strdup (g_strstrip (out));
-}
-
 static char *
 host_output (const char *command)
 {
@@ -527,28 +491,28 @@ test_debian_tools (Fixture *f)
   /* root_gb 1, so df / has the root disk's size. */
   id = boot_with (f, "nlxtest-debian-tools", DEBIAN_IMAGE, "m1.quota");
 
-  nproc = in_init (f, id, "nproc");
+  nproc = in_init_cgroups (f, id, "nproc");
   if (host_cpus > TINY_VCPUS)
     g_assert_cmpstr (nproc, ==, "1");
   /* procps 4's free: the flavor's 128 MiB, not the host's. */
-  total = in_init (f, id, "free -m | awk '/^Mem:/ {print $2}'");
+  total = in_init_cgroups (f, id, "free -m | awk '/^Mem:/ {print $2}'");
   g_assert_cmpstr (total, ==, "128");
   host_total = host_output ("free -m | awk '/^Mem:/ {print $2}'");
   g_assert_cmpstr (host_total, !=, total);
   /* uptime from lxcfs's /proc/uptime: up since the server's boot, well
    * after the host's. */
-  since = in_init (f, id, "uptime -s");
+  since = in_init_cgroups (f, id, "uptime -s");
   host_since = host_output ("uptime -s");
-  uptime = in_init (f, id, "uptime");
+  uptime = in_init_cgroups (f, id, "uptime");
   g_test_message ("uptime inside: %s (since %s; the host since %s)", uptime,
                   since, host_since);
   g_assert_cmpint (strlen (since), ==, strlen ("2026-12-02 21:00:00"));
   g_assert_cmpstr (since, >, host_since);
   /* df / of the root disk, GNU's this time. */
-  size = in_init (f, id, "df -k --output=size / | tail -n 1");
+  size = in_init_cgroups (f, id, "df -k --output=size / | tail -n 1");
   g_assert_cmpuint (g_ascii_strtoull (size, NULL, 10), >, 900 * 1024);
   g_assert_cmpuint (g_ascii_strtoull (size, NULL, 10), <=, 1024 * 1024);
-  loadavg = in_init (f, id, "cat /proc/loadavg");
+  loadavg = in_init_cgroups (f, id, "cat /proc/loadavg");
   g_assert_cmpuint (loadavg_tasks (loadavg), <, host_loadavg_tasks ());
   delete_and_check (f, id);
 }
