@@ -14,6 +14,8 @@
  * program and the programs run side by side under make -j. */
 #include "config.h"
 
+#include <sys/prctl.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -372,6 +374,68 @@ char *
 neighbour_bridge (Fixture *f)
 {
   return g_strconcat ("nlxn", f->bridge + strlen ("nlxc"), NULL);
+}
+
+/* A neighbour daemon must not outlive a test that fails. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* Another compute daemon on the host, configured by @config_text, whose
+ * API listens at @socket; killed if the test process dies, so a failing
+ * case cannot leave it acting on other tests' instances.  Its log is in
+ * @f's directory as neighbour.log.  Returns it once it answers. */
+GSubprocess *
+start_neighbour_daemon (Fixture *f,
+                        const char *config_text,
+                        const char *socket)
+{
+  g_autofree char *program = g_build_filename (g_getenv ("NLX_TOP_BUILDDIR"),
+                                               "src", "nova-lxc-compute", NULL);
+  g_autofree char *config = g_build_filename (f->dir, "neighbour.conf", NULL);
+  g_autofree char *log = g_build_filename (f->dir, "neighbour.log", NULL);
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autoptr(GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + START_TIMEOUT_US;
+  GSubprocess *daemon;
+
+  g_assert_true (g_file_set_contents (config, config_text, -1, NULL));
+  g_subprocess_launcher_set_stderr_file_path (launcher, log);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  daemon = g_subprocess_launcher_spawn (launcher, &error, program, "--debug",
+                                        "--config", config, NULL);
+  g_assert_no_error (error);
+  while (!g_file_test (socket, G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *said = NULL;
+
+      if (g_get_monotonic_time () > deadline)
+        {
+          g_file_get_contents (log, &said, NULL, NULL);
+          g_error ("the neighbour daemon did not start: %s", said);
+        }
+      g_usleep (50 * 1000);
+    }
+  return daemon;
+}
+
+/* What @argv prints; it must succeed. */
+char *
+host_output (const char * const *argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  int status;
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                &out, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_spawn_check_wait_status (status, &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&out);
 }
 
 void

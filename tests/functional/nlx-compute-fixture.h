@@ -64,6 +64,8 @@ void write_config (Fixture *f);
 void fixture_setup (Fixture *f, gconstpointer data);
 void fixture_teardown (Fixture *f, gconstpointer data);
 char *neighbour_bridge (Fixture *f);
+GSubprocess *start_neighbour_daemon (Fixture *f, const char *config_text, const char *socket);
+char *host_output (const char * const *argv);
 void run_case (Fixture *f, gconstpointer data);
 int domain_running (Fixture *f, const char *uuid);
 int domain_state (Fixture *f, const char *uuid);

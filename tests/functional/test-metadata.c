@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <signal.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <gio/gunixsocketaddress.h>
@@ -22,22 +21,6 @@
  * one answer ("Connection: close"). */
 #define RAW_REQUEST(request) \
   "printf '" request "' | timeout 10 nc 169.254.169.254 80"
-
-/* What @argv prints; it must succeed. */
-static char *
-host_output (const char * const *argv)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = NULL;
-  int status;
-
-  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                &out, NULL, &status, &error);
-  g_assert_no_error (error);
-  g_spawn_check_wait_status (status, &error);
-  g_assert_no_error (error);
-  return g_steal_pointer (&out);
-}
 
 /* What @script prints in @id, or NULL when it fails. */
 static char *
@@ -258,12 +241,6 @@ test_spoofed_source (Fixture *f)
   delete_and_check (f, b);
 }
 
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
 /* Another compute daemon on the host with a bridge and subnet of its
  * own (the other half of 198.18.0.0/15), its own metadata service on
  * the same port, and the case's image.  The fixture's teardown removes
@@ -273,10 +250,6 @@ start_neighbour (Fixture *f,
                  const char *subnet,
                  SoupSession **session)
 {
-  g_autofree char *program = g_build_filename (g_getenv ("NLX_TOP_BUILDDIR"),
-                                               "src", "nova-lxc-compute", NULL);
-  g_autofree char *config = g_build_filename (f->dir, "neighbour.conf", NULL);
-  g_autofree char *log = g_build_filename (f->dir, "neighbour.log", NULL);
   g_autofree char *socket = g_build_filename (f->dir, "neighbour.sock", NULL);
   g_autofree char *root = g_build_filename (f->dir, "root", NULL);
   g_autofree char *bridge = neighbour_bridge (f);
@@ -289,30 +262,9 @@ start_neighbour (Fixture *f,
     "[image " IMAGE "]\npath = %s\nos_shutdown_signal = SIGUSR2\n"
     "[network]\nbridge = %s\ncidr = %s.0/24\n",
     f->dir, f->dir, socket, f->dir, root, bridge, subnet);
-  g_autoptr(GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   g_autoptr(GSocketAddress) address = g_unix_socket_address_new (socket);
-  g_autoptr(GError) error = NULL;
-  gint64 deadline = g_get_monotonic_time () + START_TIMEOUT_US;
-  GSubprocess *daemon;
+  GSubprocess *daemon = start_neighbour_daemon (f, text, socket);
 
-  g_assert_true (g_file_set_contents (config, text, -1, NULL));
-  g_subprocess_launcher_set_stderr_file_path (launcher, log);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  daemon = g_subprocess_launcher_spawn (launcher, &error, program, "--debug",
-                                        "--config", config, NULL);
-  g_assert_no_error (error);
-  while (!g_file_test (socket, G_FILE_TEST_EXISTS))
-    {
-      g_autofree char *said = NULL;
-
-      if (g_get_monotonic_time () > deadline)
-        {
-          g_file_get_contents (log, &said, NULL, NULL);
-          g_error ("the neighbour daemon did not start: %s", said);
-        }
-      g_usleep (50 * 1000);
-    }
   *session = soup_session_new_with_options ("remote-connectable", address,
                                             "timeout", 120, NULL);
   return daemon;

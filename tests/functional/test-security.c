@@ -704,22 +704,6 @@ test_cgroup_namespace (Fixture *f)
 
 /* ---- the network: port security and the host's services ------------------ */
 
-/* What a host command prints; it must succeed. */
-static char *
-host_output (const char * const *argv)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = NULL;
-  int status;
-
-  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                &out, NULL, &status, &error);
-  g_assert_no_error (error);
-  g_spawn_check_wait_status (status, &error);
-  g_assert_no_error (error);
-  return g_steal_pointer (&out);
-}
-
 static char *
 bridge_table (Fixture *f)
 {

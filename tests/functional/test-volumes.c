@@ -6,7 +6,6 @@
 
 #include <fcntl.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <signal.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -316,24 +315,12 @@ test_volume_right_after_start (Fixture *f)
     }
 }
 
-/* The neighbour dies with the case, even when the case fails: a
- * neighbour left behind would act on other tests' instances. */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
 /* Another compute daemon on the host, with state, instances and volumes
  * of its own and no network: it sees every nova-lxc domain's events.
  * Returns it running; its log is in @f's directory as neighbour.log. */
 static GSubprocess *
 start_neighbour (Fixture *f)
 {
-  g_autofree char *program = g_build_filename (g_getenv ("NLX_TOP_BUILDDIR"),
-                                               "src", "nova-lxc-compute", NULL);
-  g_autofree char *config = g_build_filename (f->dir, "neighbour.conf", NULL);
-  g_autofree char *log = g_build_filename (f->dir, "neighbour.log", NULL);
   g_autofree char *socket = g_build_filename (f->dir, "neighbour.sock", NULL);
   g_autofree char *bridge = neighbour_bridge (f);
   g_autofree char *text = g_strdup_printf (
@@ -348,30 +335,8 @@ start_neighbour (Fixture *f)
      * serves the metadata service there. */
     "metadata_port = 0\n",
     f->dir, f->dir, socket, f->dir, bridge, f->subnet);
-  g_autoptr(GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-  g_autoptr(GError) error = NULL;
-  gint64 deadline = g_get_monotonic_time () + START_TIMEOUT_US;
-  GSubprocess *daemon;
 
-  g_assert_true (g_file_set_contents (config, text, -1, NULL));
-  g_subprocess_launcher_set_stderr_file_path (launcher, log);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  daemon = g_subprocess_launcher_spawn (launcher, &error, program, "--debug",
-                                        "--config", config, NULL);
-  g_assert_no_error (error);
-  while (!g_file_test (socket, G_FILE_TEST_EXISTS))
-    {
-      g_autofree char *said = NULL;
-
-      if (g_get_monotonic_time () > deadline)
-        {
-          g_file_get_contents (log, &said, NULL, NULL);
-          g_error ("the neighbour daemon did not start: %s", said);
-        }
-      g_usleep (50 * 1000);
-    }
-  return daemon;
+  return start_neighbour_daemon (f, text, socket);
 }
 
 /* busybox reboot run inside: init restarts the container itself and
