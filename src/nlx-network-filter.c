@@ -16,8 +16,9 @@
  * - `table inet nova_lxc_BRIDGE`: traffic entering the host from the
  *   bridge (input hook) reaches only replies to the host's own
  *   connections, ping (an instance's first check of its gateway, which
- *   a Neutron router answers too) and the metadata service; the rest
- *   is dropped unless [network] host_access = true.
+ *   a Neutron router answers too), DHCP (udp 67, when [network] dhcp
+ *   is on: the daemon's dnsmasq, nlx-dhcp.c) and the metadata service;
+ *   the rest is dropped unless [network] host_access = true.
  * - the metadata service: in the same inet table, a nat chain turns
  *   what the bridge's instances send to 169.254.169.254:80 into a
  *   connection to the daemon's [network] metadata_port on the bridge's
@@ -58,8 +59,8 @@
 
 /* Services the daemon itself offers instances on the host, as nft
  * matches accepted in the inet table's input chain whatever
- * host_access says (e.g. "udp dport 67" for DHCP); the metadata
- * service's is added by append_host_input() when it is on. */
+ * host_access says; DHCP's and the metadata service's are added by
+ * append_host_input() when they are on. */
 static const char * const host_services[] = { NULL };
 
 /**
@@ -147,7 +148,12 @@ check_port (const NlxNetworkPort *port,
 /* The port's rules, as commands for @table: what does not come from the
  * instance's own MAC, ARP but from its own MAC and address, and IPv4
  * but from its own address, is dropped, and so is every other
- * ethertype. */
+ * ethertype.  The one IPv4 from another source that passes is a DHCP
+ * client's broadcast from 0.0.0.0 (DISCOVER, and REQUEST before it has
+ * an address), as Neutron's anti-spoofing allows: an instance asking
+ * for its address has none yet.  It still carries the port's own MAC,
+ * so the daemon's dnsmasq (which knows only static leases keyed by
+ * MAC) answers an instance with its own address and nothing else. */
 static void
 append_port_rules (GString *script,
                    const char *table,
@@ -162,6 +168,8 @@ append_port_rules (GString *script,
     "add rule bridge %1$s port_%2$s arp saddr ether != %3$s drop\n"
     "add rule bridge %1$s port_%2$s arp saddr ip != %4$s drop\n"
     "add rule bridge %1$s port_%2$s ether type arp accept\n"
+    "add rule bridge %1$s port_%2$s ip saddr 0.0.0.0 ip daddr "
+    "255.255.255.255 udp sport 68 udp dport 67 accept\n"
     "add rule bridge %1$s port_%2$s ip saddr != %4$s drop\n"
     "add rule bridge %1$s port_%2$s ether type ip accept\n"
     "add rule bridge %1$s port_%2$s drop\n",
@@ -211,6 +219,7 @@ append_host_input (GString *script,
                    const char *table,
                    const char *bridge,
                    gboolean host_access,
+                   gboolean dhcp,
                    const NlxNetworkMetadata *metadata)
 {
   g_string_append_printf (script,
@@ -239,6 +248,11 @@ append_host_input (GString *script,
   for (gsize i = 0; host_services[i] != NULL; i++)
     g_string_append_printf (script, "add rule inet %s input %s accept\n",
                             table, host_services[i]);
+  if (dhcp)
+    g_string_append_printf (script,
+                            "add rule inet %s input udp sport 68 udp dport 67 "
+                            "accept comment \"DHCP ([network] dhcp)\"\n",
+                            table);
   if (metadata != NULL)
     g_string_append_printf (script,
                             "add rule inet %s input ip daddr %s tcp dport %u "
@@ -267,6 +281,7 @@ append_host_input (GString *script,
  * nlx_network_filter_sync_script:
  * @bridge: the daemon's bridge
  * @host_access: whether instances may reach every service of the host
+ * @dhcp: whether the daemon serves DHCP on @bridge ([network] dhcp)
  * @metadata: (nullable): where the metadata service is, or %NULL for none
  * @ports: (array length=n_ports): every instance's port on @bridge
  * @n_ports: how many
@@ -282,6 +297,7 @@ append_host_input (GString *script,
 char *
 nlx_network_filter_sync_script (const char *bridge,
                                 gboolean host_access,
+                                gboolean dhcp,
                                 const NlxNetworkMetadata *metadata,
                                 const NlxNetworkPort *ports,
                                 guint n_ports,
@@ -311,7 +327,7 @@ nlx_network_filter_sync_script (const char *bridge,
                               "{ \"%s\" : jump port_%s }\n", table,
                               ports[i].veth, ports[i].veth);
     }
-  append_host_input (script, table, bridge, host_access, metadata);
+  append_host_input (script, table, bridge, host_access, dhcp, metadata);
   return g_string_free (script, FALSE);
 }
 
@@ -441,6 +457,7 @@ run_script (const char *script,
 gboolean
 nlx_network_filter_sync (const char *bridge,
                          gboolean host_access,
+                         gboolean dhcp,
                          const NlxNetworkMetadata *metadata,
                          const NlxNetworkPort *ports,
                          guint n_ports,
@@ -448,7 +465,7 @@ nlx_network_filter_sync (const char *bridge,
 {
   g_autofree char *script = nlx_network_filter_sync_script (bridge,
                                                             host_access,
-                                                            metadata,
+                                                            dhcp, metadata,
                                                             ports, n_ports,
                                                             error);
 

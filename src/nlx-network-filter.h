@@ -37,6 +37,7 @@ char *nlx_network_filter_table_name (const char *bridge);
 
 char *nlx_network_filter_sync_script (const char *bridge,
                                       gboolean host_access,
+                                      gboolean dhcp,
                                       const NlxNetworkMetadata *metadata,
                                       const NlxNetworkPort *ports,
                                       guint n_ports,
@@ -50,6 +51,7 @@ char *nlx_network_filter_remove_script (const char *bridge,
 
 gboolean nlx_network_filter_sync (const char *bridge,
                                   gboolean host_access,
+                                  gboolean dhcp,
                                   const NlxNetworkMetadata *metadata,
                                   const NlxNetworkPort *ports,
                                   guint n_ports,

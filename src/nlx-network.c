@@ -266,6 +266,8 @@ get_host_address (GKeyFile *keyfile,
  *   compute daemon serves the metadata service that instances reach as
  *   http://169.254.169.254/ (default 8775, Nova's metadata API port);
  *   0 turns the service off.
+ * - `dhcp`: whether the daemon serves DHCPv4 on the bridge, static
+ *   leases of each instance's own address (default true; nlx-dhcp.c).
  *
  * The allocator's file is `[DEFAULT] state_path`/network/addresses.json.
  *
@@ -275,6 +277,7 @@ NlxNetworkSettings *
 nlx_network_settings_new (GKeyFile *keyfile,
                           GError **error)
 {
+  g_autofree char *dhcp = NULL;
   g_autoptr(NlxNetworkSettings) settings = g_new0 (NlxNetworkSettings, 1);
   g_autofree char *cidr = nlx_config_get_string (keyfile, SECTION, "cidr",
                                                  NLX_NETWORK_DEFAULT_CIDR);
@@ -343,6 +346,13 @@ nlx_network_settings_new (GKeyFile *keyfile,
   settings->metadata_port = NLX_NETWORK_DEFAULT_METADATA_PORT;
   if (!nlx_config_get_uint (keyfile, SECTION, "metadata_port", 0, 65535,
                             &settings->metadata_port, error))
+    return NULL;
+  /* nlx_config_get_boolean() reads a missing key as false. */
+  dhcp = nlx_config_get_string (keyfile, SECTION, "dhcp", NULL);
+  settings->dhcp = TRUE;
+  if (dhcp != NULL &&
+      !nlx_config_get_boolean (keyfile, SECTION, "dhcp", &settings->dhcp,
+                               error))
     return NULL;
   return g_steal_pointer (&settings);
 }

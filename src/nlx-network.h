@@ -36,6 +36,7 @@ G_BEGIN_DECLS
  * @metadata_port: the TCP port on @gateway where the daemon answers
  *   the instances' requests to 169.254.169.254:80; 0 when there is no
  *   metadata service
+ * @dhcp: whether the daemon serves DHCP on @bridge ([network] dhcp)
  *
  * The [network] section of nova-lxc.conf(5).  The strings are what a
  * domain's `<interface>` needs; the numbers are for arithmetic.  The
@@ -54,6 +55,7 @@ typedef struct {
   guint32 range_end_addr;
   char *addresses_path;
   guint metadata_port;
+  gboolean dhcp;
 } NlxNetworkSettings;
 
 NlxNetworkSettings *nlx_network_settings_new (GKeyFile *keyfile,

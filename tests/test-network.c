@@ -671,8 +671,9 @@ test_filter_sync_script (void)
     { "nlx-7e57d000", "FA:16:3E:00:00:02", "10.251.0.2" },
   };
   g_autoptr(GError) error = NULL;
-  g_autofree char *script = nlx_network_filter_sync_script ("nlx-br.0", FALSE, NULL,
-                                                            ports, 1, &error);
+  g_autofree char *script = nlx_network_filter_sync_script ("nlx-br.0", FALSE, TRUE,
+                                                            NULL, ports, 1,
+                                                            &error);
   g_autofree char *open_script = NULL;
   g_autofree char *empty = NULL;
 
@@ -696,6 +697,7 @@ test_filter_sync_script (void)
     "add rule bridge nova_lxc_nlx-br.0 port_nlx-7e57d000 arp saddr ether != fa:16:3e:00:00:02 drop\n"
     "add rule bridge nova_lxc_nlx-br.0 port_nlx-7e57d000 arp saddr ip != 10.251.0.2 drop\n"
     "add rule bridge nova_lxc_nlx-br.0 port_nlx-7e57d000 ether type arp accept\n"
+    "add rule bridge nova_lxc_nlx-br.0 port_nlx-7e57d000 ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 accept\n"
     "add rule bridge nova_lxc_nlx-br.0 port_nlx-7e57d000 ip saddr != 10.251.0.2 drop\n"
     "add rule bridge nova_lxc_nlx-br.0 port_nlx-7e57d000 ether type ip accept\n"
     "add rule bridge nova_lxc_nlx-br.0 port_nlx-7e57d000 drop\n"
@@ -706,15 +708,18 @@ test_filter_sync_script (void)
     "add rule inet nova_lxc_nlx-br.0 input iifname != \"nlx-br.0\" accept\n"
     "add rule inet nova_lxc_nlx-br.0 input ct state established,related accept\n"
     "add rule inet nova_lxc_nlx-br.0 input icmp type echo-request accept\n"
+    "add rule inet nova_lxc_nlx-br.0 input udp sport 68 udp dport 67 accept comment \"DHCP ([network] dhcp)\"\n"
     "add rule inet nova_lxc_nlx-br.0 input drop comment \"[network] host_access = false\"\n");
   check_with_nft (script);
 
-  open_script = nlx_network_filter_sync_script ("nlxbr0", TRUE, NULL, NULL, 0,
-                                                &error);
+  open_script = nlx_network_filter_sync_script ("nlxbr0", TRUE, FALSE, NULL,
+                                                NULL, 0, &error);
   g_assert_no_error (error);
   g_assert_nonnull (strstr (open_script, "input accept comment \"[network] host_access = true\"\n"));
   g_assert_null (strstr (open_script, " drop"));
   g_assert_null (strstr (open_script, "add element"));
+  /* [network] dhcp = false: no DHCP server, nothing for udp 67. */
+  g_assert_null (strstr (open_script, "dport 67"));
   check_with_nft (open_script);
 
   empty = nlx_network_filter_remove_script ("nlxbr0", "nlx-7e57d000", &error);
@@ -735,7 +740,7 @@ test_filter_metadata_script (void)
   };
   g_autoptr(GError) error = NULL;
   g_autofree char *script = nlx_network_filter_sync_script ("nlxbr0", FALSE,
-                                                            &metadata, NULL, 0,
+                                                            FALSE, &metadata, NULL, 0,
                                                             &error);
   const char *drop, *others, *accept, *closed;
 
@@ -757,7 +762,7 @@ test_filter_metadata_script (void)
     {
       g_autoptr(GError) bad_error = NULL;
       g_autofree char *refused = nlx_network_filter_sync_script ("nlxbr0",
-                                                                 FALSE,
+                                                                 FALSE, FALSE,
                                                                  &bad[i],
                                                                  NULL, 0,
                                                                  &bad_error);
@@ -798,7 +803,7 @@ test_filter_refuses (void)
       g_assert_error (error, NLX_DRIVER_ERROR,
                       NLX_DRIVER_ERROR_INVALID_ARGUMENT);
       g_clear_error (&error);
-      script = nlx_network_filter_sync_script ("nlxbr0", FALSE, NULL, &bad_ports[i],
+      script = nlx_network_filter_sync_script ("nlxbr0", FALSE, FALSE, NULL, &bad_ports[i],
                                                1, &error);
       g_assert_null (script);
       g_assert_error (error, NLX_DRIVER_ERROR,

@@ -48,6 +48,7 @@
 #include "nlx-mount.h"
 #include "nlx-network.h"
 #include "nlx-network-filter.h"
+#include "nlx-dhcp.h"
 
 #define DEFAULT_URI "lxc:///"
 #define DEFAULT_INSTANCES_PATH NLX_STATE_DIR "/instances"
@@ -133,6 +134,11 @@ struct _NlxDriverState {
   gboolean host_access;         /* [network] host_access */
   char *gateway;                /* [network] gateway */
   guint metadata_port;          /* [network] metadata_port; 0: none */
+  gboolean dhcp_enabled;        /* [network] dhcp */
+  char *cidr;                   /* [network] cidr */
+  guint prefix;
+  /* The bridge's DHCP server, from lock_host on when dhcp_enabled. */
+  NlxDhcp *dhcp;
 
   /* Mounts volumes again in containers their own init rebooted (uuids);
    * pushes are refused once remount_closed is set, under @lock. */
@@ -1700,6 +1706,31 @@ add_port_filter (const char *uuid,
   return nlx_network_filter_add_port (vif->bridge, &port, error);
 }
 
+/* The instance's static DHCP lease, when this daemon serves DHCP on its
+ * bridge: again at every start, as the port rules. */
+static gboolean
+set_lease (NlxDriverState *state,
+           const char *uuid,
+           const NlxVif *vif,
+           GError **error)
+{
+  if (state->dhcp == NULL || g_strcmp0 (vif->bridge, state->bridge) != 0)
+    return TRUE;
+  return nlx_dhcp_set_host (state->dhcp, uuid, vif->mac, vif->address, error);
+}
+
+static void
+remove_lease (NlxDriverState *state,
+              const char *uuid)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (state->dhcp != NULL &&
+      !nlx_dhcp_remove_host (state->dhcp, uuid, &local_error))
+    g_warning ("Instance %s is gone, but its DHCP lease stays: %s", uuid,
+               local_error->message);
+}
+
 /* Starts a defined domain with its volumes and network: loop devices,
  * root mounts, the bridge and its port rules first (a host reboot takes
  * them all away), then init, then the mounts inside it. */
@@ -1719,7 +1750,8 @@ start_instance (NlxDriverState *state,
       (metadata->vif != NULL &&
        (!nlx_network_ensure_bridge (metadata->vif->bridge, metadata->vif->gateway,
                                     metadata->vif->prefix, error) ||
-        !add_port_filter (uuid, metadata->vif, error))))
+        !add_port_filter (uuid, metadata->vif, error) ||
+        !set_lease (state, uuid, metadata->vif, error))))
     return FALSE;
   if (!start_domain (state, dom, uuid, &started, &held, &local_error) &&
       (!started || virDomainIsActive (dom) != 0))
@@ -2150,6 +2182,9 @@ lxc_init_host (GKeyFile *config,
   state->force_config_drive = force_config_drive;
   state->gateway = g_strdup (network->gateway);
   state->metadata_port = network->metadata_port;
+  state->dhcp_enabled = network->dhcp;
+  state->cidr = g_strdup (network->cidr);
+  state->prefix = network->prefix;
 
   g_cond_init (&state->released);
   state->held = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
@@ -2213,9 +2248,12 @@ lxc_cleanup_host (NlxDriverState *state)
   g_mutex_clear (&state->lock);
   g_mutex_clear (&state->event_lock);
   g_clear_pointer (&state->instances_lock, nlx_lock_release);
+  /* Before the bridge's lock: the next daemon on it starts its own. */
+  g_clear_pointer (&state->dhcp, nlx_dhcp_stop);
   g_clear_pointer (&state->bridge_lock, nlx_lock_release);
   g_free (state->bridge);
   g_free (state->gateway);
+  g_free (state->cidr);
   g_mutex_clear (&state->console_lock);
   g_mutex_clear (&state->mount_lock);
   g_cond_clear (&state->released);
@@ -2346,6 +2384,9 @@ sync_port_filters (NlxDriverState *state,
   g_autoptr(GPtrArray) owned = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GPtrArray) metadatas =
     g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_lxc_metadata_free);
+  g_autoptr(GHashTable) leases = g_hash_table_new_full (g_str_hash,
+                                                        g_str_equal, g_free,
+                                                        g_free);
   /* The daemon serves it (nlx-metadata-service.c); this driver declares
    * NLX_DRIVER_CAP_METADATA_SERVICE because it routes instances to it. */
   NlxNetworkMetadata service = { state->gateway, state->metadata_port };
@@ -2380,6 +2421,10 @@ sync_port_filters (NlxDriverState *state,
 
               g_ptr_array_add (owned, veth);
               g_array_append_val (ports, port);
+              g_hash_table_insert (leases, g_strdup (uuid),
+                                   g_strdup_printf ("%s,%s",
+                                                    metadata->vif->mac,
+                                                    metadata->vif->address));
             }
         }
       else if (local_error != NULL)
@@ -2388,11 +2433,24 @@ sync_port_filters (NlxDriverState *state,
       virDomainFree (doms[i]);
     }
   free (doms);
-  return nlx_network_protect_bridge (state->bridge, error) &&
-         nlx_network_filter_sync (state->bridge, state->host_access,
-                                  state->metadata_port != 0 ? &service : NULL,
-                                  (const NlxNetworkPort *) ports->data,
-                                  ports->len, error);
+  if (!nlx_network_protect_bridge (state->bridge, error) ||
+      !nlx_network_filter_sync (state->bridge, state->host_access,
+                                state->dhcp_enabled,
+                                state->metadata_port != 0 ? &service : NULL,
+                                (const NlxNetworkPort *) ports->data,
+                                ports->len, error))
+    return FALSE;
+  /* DHCP is served from the daemon's start, with the leases of every
+   * defined instance: the bridge is made now rather than at the first
+   * instance's start, since dnsmasq binds to it. */
+  if (state->dhcp_enabled && state->dhcp == NULL &&
+      (!nlx_network_ensure_bridge (state->bridge, state->gateway,
+                                   state->prefix, error) ||
+       (state->dhcp = nlx_dhcp_start (state->bridge, state->cidr,
+                                      state->gateway, NLX_RUN_DIR, leases,
+                                      error)) == NULL))
+    return FALSE;
+  return TRUE;
 }
 
 /* One compute daemon per instances_path (two would each take the
@@ -2939,6 +2997,7 @@ lxc_spawn (NlxDriverState *state,
           nlx_network_filter_remove_port (instance->vif->bridge, veth, NULL);
         }
     }
+  remove_lease (state, instance->uuid);
   release_instance (state, instance->uuid, NULL);
   return FALSE;
 }
@@ -2990,6 +3049,7 @@ lxc_destroy (NlxDriverState *state,
         g_warning ("Instance %s is deleted, but its port rules stay: %s",
                    uuid, local_error->message);
     }
+  remove_lease (state, uuid);
   forget_pin (state, uuid);
   if (!release_instance (state, uuid, error))
     return FALSE;
