@@ -438,6 +438,41 @@ host_output (const char * const *argv)
   return g_steal_pointer (&out);
 }
 
+/* The dnsmasq a daemon SIGKILLed above left serving @bridge (a daemon
+ * stops its own when it stops cleanly; the next one on the bridge would
+ * replace it), found by its pid file and its command line. */
+static void
+stop_dhcp (const char *bridge)
+{
+  g_autofree char *pid_path = g_strdup_printf (NLX_RUN_DIR "/dhcp-%s.pid",
+                                               bridge);
+  g_autofree char *hosts_path = g_strdup_printf (NLX_RUN_DIR "/dhcp-%s.hosts",
+                                                 bridge);
+  g_autofree char *want = g_strdup_printf ("--interface=%s", bridge);
+  g_autofree char *text = NULL;
+  g_autofree char *cmdline_path = NULL;
+  g_autofree char *cmdline = NULL;
+  gsize length = 0;
+  gboolean serves = FALSE;
+  gint64 pid = 0;
+
+  if (g_file_get_contents (pid_path, &text, NULL, NULL) &&
+      (pid = g_ascii_strtoll (text, NULL, 10)) > 1 &&
+      (cmdline_path = g_strdup_printf ("/proc/%d/cmdline", (int) pid)) &&
+      g_file_get_contents (cmdline_path, &cmdline, &length, NULL) &&
+      g_str_has_suffix (cmdline, "dnsmasq"))
+    for (gsize off = 0; off < length; off += strlen (cmdline + off) + 1)
+      serves = serves || g_str_equal (cmdline + off, want);
+  if (serves)
+    {
+      kill ((pid_t) pid, SIGKILL);
+      for (int i = 0; i < 100 && kill ((pid_t) pid, 0) == 0; i++)
+        g_usleep (20 * 1000);
+    }
+  g_unlink (pid_path);
+  g_unlink (hosts_path);
+}
+
 void
 fixture_teardown (Fixture *f,
                   gconstpointer data)
@@ -479,6 +514,7 @@ fixture_teardown (Fixture *f,
           nlx_network_filter_delete (bridge, &error);
           g_assert_no_error (error);
           g_unlink (lock);
+          stop_dhcp (bridge);
         }
       nlx_file_remove_tree (f->dir, &error);
       g_assert_no_error (error);

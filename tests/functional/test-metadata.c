@@ -243,6 +243,113 @@ test_spoofed_source (Fixture *f)
   delete_and_check (f, b);
 }
 
+/* busybox udhcpc as cloud-init's dhclient asks: three DISCOVERs a
+ * second apart, then give up; its script prints what the lease says
+ * (and configures nothing, so eth0 keeps the address libvirt gave). */
+#define DHCP_ASK \
+  "printf '#!/bin/sh\\n[ \"$1\" = bound ] && " \
+  "echo \"offered $ip $subnet router=$router dns=$dns\"\\nexit 0\\n' " \
+  "> /tmp/nlxtest-dhcp && chmod +x /tmp/nlxtest-dhcp && " \
+  "timeout 15 udhcpc -i eth0 -n -q -f -t 3 -T 1 -s /tmp/nlxtest-dhcp"
+
+/* What the daemon's dnsmasq on @bridge wrote as its pid, or 0. */
+static GPid
+dhcp_pid (const char *bridge)
+{
+  g_autofree char *path = g_strdup_printf (NLX_RUN_DIR "/dhcp-%s.pid", bridge);
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return 0;
+  return (GPid) g_ascii_strtoll (text, NULL, 10);
+}
+
+static gboolean
+is_dnsmasq (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/comm", (int) pid);
+  g_autofree char *comm = NULL;
+
+  return pid > 0 && g_file_get_contents (path, &comm, NULL, NULL) &&
+         g_str_equal (g_strchomp (comm), "dnsmasq");
+}
+
+/* @id asks for a lease and gets exactly its own address, the /24 and
+ * the gateway as router, no DNS server, within a few seconds. */
+static void
+assert_own_lease (Fixture *f,
+                  const char *id)
+{
+  g_autofree char *address = address_of (f, id, NULL);
+  g_autofree char *wanted = g_strdup_printf (
+    "offered %s 255.255.255.0 router=%s.1 dns=\n", address, f->subnet);
+  g_autofree char *output = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  const char *lease;
+
+  g_assert_cmpint (in_container (f, id, DHCP_ASK, &output), ==, 0);
+  /* udhcpc's own messages come first; one lease, and that is all. */
+  lease = strstr (output, "offered ");
+  g_assert_nonnull (lease);
+  g_assert_cmpstr (lease, ==, wanted);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+}
+
+/* DHCP on the project's bridge, as Neutron's dnsmasq serves Nova's VMs:
+ * each server gets its own static lease; a server that takes another's
+ * MAC gets nothing (its port rules drop frames from any MAC but its
+ * own); a deleted server's lease leaves the hosts file; the daemon's
+ * dnsmasq goes with the daemon, and the next daemon serves again. */
+static void
+test_dhcp (Fixture *f)
+{
+  g_autofree char *a = boot (f, "nlxtest-dhcp-a");
+  g_autofree char *b = boot (f, "nlxtest-dhcp-b");
+  g_autofree char *a_mac = NULL;
+  g_autofree char *a_address = address_of (f, a, &a_mac);
+  g_autofree char *b_mac = NULL;
+  g_autofree char *b_address = address_of (f, b, &b_mac);
+  g_autofree char *hosts_path = g_strdup_printf (NLX_RUN_DIR "/dhcp-%s.hosts",
+                                                 f->bridge);
+  g_autofree char *hosts = NULL;
+  g_autofree char *spoof = g_strdup_printf (
+    "ip link set eth0 down && ip link set eth0 address %s && "
+    "ip link set eth0 up && " DHCP_ASK "; rc=$?; "
+    "ip link set eth0 down; ip link set eth0 address %s; ip link set eth0 up; "
+    "ip route add default via %s.1 dev eth0; exit $rc",
+    b_mac, a_mac, f->subnet);
+  g_autofree char *output = NULL;
+  GPid dnsmasq = dhcp_pid (f->bridge);
+
+  g_assert_true (is_dnsmasq (dnsmasq));
+  assert_own_lease (f, a);
+  assert_own_lease (f, b);
+
+  g_assert_cmpint (in_container (f, a, spoof, &output), !=, 0);
+  g_assert_null (strstr (output ? output : "", b_address));
+  assert_own_lease (f, a);
+
+  g_assert_true (g_file_get_contents (hosts_path, &hosts, NULL, NULL));
+  g_assert_nonnull (strstr (hosts, a_address));
+  g_assert_nonnull (strstr (hosts, b_mac));
+  delete_and_check (f, b);
+  g_clear_pointer (&hosts, g_free);
+  g_assert_true (g_file_get_contents (hosts_path, &hosts, NULL, NULL));
+  g_assert_nonnull (strstr (hosts, a_address));
+  g_assert_null (strstr (hosts, b_mac));
+  g_assert_null (strstr (hosts, b_address));
+
+  /* The daemon's dnsmasq stops with it; the next daemon's serves A. */
+  daemon_stop (f, SIGTERM);
+  g_assert_false (is_dnsmasq (dnsmasq));
+  g_assert_cmpint (dhcp_pid (f->bridge), ==, 0);
+  daemon_start (f);
+  g_assert_true (is_dnsmasq (dhcp_pid (f->bridge)));
+  assert_own_lease (f, a);
+  delete_and_check (f, a);
+}
+
 /* Another compute daemon on the host with a bridge and subnet of its
  * own (the other half of 198.18.0.0/15), its own metadata service on
  * the same port, and the case's image.  The fixture's teardown removes
@@ -302,6 +409,23 @@ test_other_daemon (Fixture *f)
 
   assert_reads_own (f, a, c, FETCH);
   assert_reads_own (f, c, a, FETCH);
+  /* Each daemon's dnsmasq serves its own bridge beside the other's. */
+  {
+    g_autofree char *c_address = NULL;
+    g_autofree char *a_address = address_of (f, a, NULL);
+    g_autofree char *lease = NULL;
+    g_autoptr(JsonNode) reply = nlx_test_show (session, c);
+    JsonObject *c_addresses = json_object_get_object_member (
+      nlx_test_object_at (reply, "server"), "addresses");
+    JsonArray *list = json_object_get_array_member (c_addresses, bridge);
+
+    c_address = g_strdup (json_object_get_string_member (
+      json_array_get_object_element (list, 0), "addr"));
+    g_assert_cmpint (in_container (f, c, DHCP_ASK, &lease), ==, 0);
+    g_assert_nonnull (strstr (lease, c_address));
+    g_assert_null (strstr (lease, a_address));
+    assert_own_lease (f, a);
+  }
   /* The case's daemon, asked straight at its gateway: closed to C. */
   g_assert_cmpint (in_container (f, c, direct, &output), !=, 0);
   g_assert_null (strstr (output ? output : "", a));
@@ -326,6 +450,7 @@ main (int argc,
     { "/nlx/compute/metadata/own-identity", test_own_identity },
     { "/nlx/compute/metadata/spoofed-source", test_spoofed_source },
     { "/nlx/compute/metadata/other-daemon", test_other_daemon },
+    { "/nlx/compute/metadata/dhcp", test_dhcp },
   };
 
   return run_cases (&argc, &argv, cases, G_N_ELEMENTS (cases));
