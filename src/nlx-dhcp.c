@@ -6,9 +6,12 @@
  * eth0 first and wait a minute when nothing answers.  So the daemon
  * runs one dnsmasq per bridge it owns, as Neutron does per network:
  * DHCP only (--port=0: no DNS, and then dnsmasq offers no DNS server),
- * bound to the bridge alone (--bind-interfaces with one --interface
- * binds its socket to that device, so daemons on other bridges run
- * their own beside it), static leases from a hosts file that the
+ * bound to the bridge alone (with one --interface dnsmasq binds its
+ * DHCP socket to that device, so daemons on other bridges run their own
+ * beside it; --bind-dynamic rather than --bind-interfaces, which does
+ * the same for DHCP but warns "LOUD WARNING ... DNS amplification" at
+ * every SIGHUP although there is no DNS), static leases from a hosts
+ * file that the
  * daemon rewrites and signals (SIGHUP) as instances come and go, no
  * lease file, no configuration file of the host's.
  *
@@ -100,7 +103,7 @@ nlx_dhcp_argv (const char *dnsmasq,
   g_ptr_array_add (argv, g_strdup ("--keep-in-foreground"));
   g_ptr_array_add (argv, g_strdup ("--conf-file=/dev/null"));
   g_ptr_array_add (argv, g_strdup ("--port=0"));
-  g_ptr_array_add (argv, g_strdup ("--bind-interfaces"));
+  g_ptr_array_add (argv, g_strdup ("--bind-dynamic"));
   g_ptr_array_add (argv, g_strdup_printf ("--interface=%s", bridge));
   g_ptr_array_add (argv, g_strdup ("--except-interface=lo"));
   g_ptr_array_add (argv, g_strdup ("--no-resolv"));
