@@ -12,6 +12,7 @@
 #include "nlx-file.h"
 #include "nlx-network.h"
 #include "nlx-network-filter.h"
+#include "nlx-dhcp.h"
 
 #define UUID_A "7e57d000-0000-4000-8000-00000000000a"
 #define UUID_B "7e57d000-0000-4000-8000-00000000000b"
@@ -116,6 +117,7 @@ test_defaults (void)
   g_assert_cmpuint (nlx_network_settings_capacity (settings), ==, 253);
   g_assert_cmpstr (settings->addresses_path, ==, expected_path);
   g_assert_cmpuint (settings->metadata_port, ==, 8775);
+  g_assert_true (settings->dhcp);
 
   /* Empty values mean the default, as everywhere in the configuration. */
   empty = settings_from ("[network]\nbridge=\ncidr= \ngateway=\n"
@@ -132,7 +134,7 @@ test_custom (void)
   g_autoptr(NlxNetworkSettings) settings = settings_from (
     "[network]\nbridge=br-inst.0_a\ncidr=192.168.64.0/20\n"
     "gateway=192.168.79.254\nrange_start=192.168.70.0\n"
-    "range_end=192.168.79.254\nmetadata_port=0\n");
+    "range_end=192.168.79.254\nmetadata_port=0\ndhcp=false\n");
   g_autoptr(NlxNetworkSettings) longest = settings_from (
     "[network]\nbridge=abcdefghijklmno\n");
 
@@ -141,6 +143,8 @@ test_custom (void)
   g_assert_cmpuint (settings->prefix, ==, 20);
   g_assert_cmpstr (settings->gateway, ==, "192.168.79.254");
   g_assert_cmpuint (settings->metadata_port, ==, 0);
+  g_assert_false (settings->dhcp);
+  g_assert_true (longest->dhcp);
   g_assert_cmpstr (settings->range_start, ==, "192.168.70.0");
   g_assert_cmpstr (settings->range_end, ==, "192.168.79.254");
   /* 70.0 to 79.254 is 10 * 256 - 1 addresses, less the gateway. */
@@ -209,6 +213,7 @@ test_bad_values (void)
     { "[network]\nbridge=.", "bridge", "“..”" },
     { "[network]\nbridge=..", "bridge", "“..”" },
     { "[network]\nbridge=brü", "bridge", "letters, digits" },
+    { "[network]\ndhcp=yes", "dhcp", "true or false" },
     { "[network]\nmetadata_port=65536", "metadata_port", "from 0 to 65535" },
     { "[network]\nmetadata_port=-1", "metadata_port", "from 0 to 65535" },
     { "[network]\nmetadata_port=http", "metadata_port", "from 0 to 65535" },
@@ -823,6 +828,55 @@ test_filter_refuses (void)
   }
 }
 
+/* dnsmasq's command line: DHCP only, on the bridge alone, static leases
+ * from the hosts file, the gateway as router; and the hosts file. */
+static void
+test_dhcp_argv (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) argv = nlx_dhcp_argv ("/usr/sbin/dnsmasq", "nlxbr0",
+                                      "10.251.0.0/20", "10.251.15.254",
+                                      "/run/h", "/run/p", &error);
+  g_autofree char *joined = NULL;
+  g_autoptr(GHashTable) hosts = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autofree char *data = NULL;
+  const char *bad[][3] = {
+    { "br 0", "10.251.0.0/24", "10.251.0.1" },
+    { "nlxbr0", "10.251.0.0", "10.251.0.1" },
+    { "nlxbr0", "10.251.0.0/31", "10.251.0.1" },
+    { "nlxbr0", "10.251.0.0/24", "10.251.0.1,8.8.8.8" },
+    { "nlxbr0", NULL, "10.251.0.1" },
+  };
+
+  g_assert_no_error (error);
+  joined = g_strjoinv (" ", argv);
+  g_assert_cmpstr (joined, ==, "/usr/sbin/dnsmasq --keep-in-foreground "
+                   "--conf-file=/dev/null --port=0 --bind-dynamic "
+                   "--interface=nlxbr0 --except-interface=lo --no-resolv "
+                   "--no-hosts --leasefile-ro --dhcp-authoritative "
+                   "--quiet-dhcp --log-facility=- "
+                   "--dhcp-range=10.251.0.0,static,255.255.240.0,86400 "
+                   "--dhcp-option=option:router,10.251.15.254 "
+                   "--dhcp-hostsfile=/run/h --pid-file=/run/p");
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) bad_error = NULL;
+      g_auto(GStrv) refused = nlx_dhcp_argv ("dnsmasq", bad[i][0], bad[i][1],
+                                             bad[i][2], "/run/h", "/run/p",
+                                             &bad_error);
+
+      g_assert_null (refused);
+      g_assert_error (bad_error, NLX_DRIVER_ERROR,
+                      NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+    }
+
+  g_hash_table_insert (hosts, "u2", "fa:16:3e:00:00:03,10.251.0.3");
+  g_hash_table_insert (hosts, "u1", "fa:16:3e:00:00:02,10.251.0.2");
+  data = nlx_dhcp_hosts_data (hosts);
+  g_assert_cmpstr (data, ==, "fa:16:3e:00:00:02,10.251.0.2\n"
+                   "fa:16:3e:00:00:03,10.251.0.3\n");
+}
+
 int
 main (int argc,
       char **argv)
@@ -834,6 +888,7 @@ main (int argc,
   g_test_add_func ("/nlx/network/settings/bad-values", test_bad_values);
   g_test_add_func ("/nlx/network/settings/bridge-names", test_bridge_names);
   g_test_add_func ("/nlx/network/mac", test_mac);
+  g_test_add_func ("/nlx/network/dhcp/argv", test_dhcp_argv);
   g_test_add_func ("/nlx/network/filter/sync-script", test_filter_sync_script);
   g_test_add_func ("/nlx/network/filter/metadata-script",
                    test_filter_metadata_script);
