@@ -56,7 +56,7 @@ static const char * const compute_keys[] = {
 };
 static const char * const network_keys[] = {
   "bridge", "cidr", "gateway", "range_start", "range_end", "host_access",
-  "metadata_port", NULL
+  "metadata_port", "dhcp", NULL
 };
 static const char * const image_keys[] = {
   "path", "os_init_path", "os_shutdown_signal", NULL
