@@ -188,6 +188,22 @@ write_hosts (NlxDhcp *dhcp,
   return TRUE;
 }
 
+/* Whether @pid runs: a zombie (its new parent has not reaped it yet)
+ * serves nobody. */
+static gboolean
+process_runs (guint64 pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%" G_GUINT64_FORMAT "/stat",
+                                           pid);
+  g_autofree char *stat = NULL;
+  const char *end;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL) ||
+      (end = strrchr (stat, ')')) == NULL)
+    return FALSE;
+  return end[1] == ' ' && end[2] != 'Z' && end[2] != 'X' && end[2] != '\0';
+}
+
 /* A dnsmasq a killed daemon left serving @bridge, found by its pid file
  * and checked by its command line so that a recycled pid is left
  * alone; it goes, so that ours can bind. */
@@ -218,7 +234,7 @@ kill_stale (const char *pid_path,
     return;
   g_message (_("Stopped dnsmasq %" G_GUINT64_FORMAT " that an earlier daemon "
                "left serving DHCP on bridge %s"), pid, bridge);
-  for (int i = 0; i < 100 && kill ((pid_t) pid, 0) == 0; i++)
+  for (int i = 0; i < 100 && process_runs (pid); i++)
     g_usleep (20 * 1000);
 }
 

@@ -264,14 +264,17 @@ dhcp_pid (const char *bridge)
   return (GPid) g_ascii_strtoll (text, NULL, 10);
 }
 
+/* Whether @pid is a dnsmasq that runs (not a zombie waiting for its
+ * new parent to reap it). */
 static gboolean
 is_dnsmasq (GPid pid)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/comm", (int) pid);
-  g_autofree char *comm = NULL;
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *stat = NULL;
 
-  return pid > 0 && g_file_get_contents (path, &comm, NULL, NULL) &&
-         g_str_equal (g_strchomp (comm), "dnsmasq");
+  return pid > 0 && g_file_get_contents (path, &stat, NULL, NULL) &&
+         strstr (stat, " (dnsmasq) ") != NULL &&
+         strstr (stat, " (dnsmasq) Z ") == NULL;
 }
 
 /* @id asks for a lease and gets exactly its own address, the /24 and
@@ -345,6 +348,17 @@ test_dhcp (Fixture *f)
   g_assert_false (is_dnsmasq (dnsmasq));
   g_assert_cmpint (dhcp_pid (f->bridge), ==, 0);
   daemon_start (f);
+  dnsmasq = dhcp_pid (f->bridge);
+  g_assert_true (is_dnsmasq (dnsmasq));
+  assert_own_lease (f, a);
+
+  /* A daemon that is killed leaves its dnsmasq (PR_SET_PDEATHSIG does
+   * not survive dnsmasq's change of user); the next daemon replaces it. */
+  daemon_stop (f, SIGKILL);
+  g_assert_true (is_dnsmasq (dnsmasq));
+  daemon_start (f);
+  g_assert_false (is_dnsmasq (dnsmasq));
+  g_assert_cmpint (dhcp_pid (f->bridge), !=, dnsmasq);
   g_assert_true (is_dnsmasq (dhcp_pid (f->bridge)));
   assert_own_lease (f, a);
   delete_and_check (f, a);
