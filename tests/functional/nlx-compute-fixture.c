@@ -465,9 +465,19 @@ stop_dhcp (const char *bridge)
       serves = serves || g_str_equal (cmdline + off, want);
   if (serves)
     {
+      g_autofree char *stat_path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+
       kill ((pid_t) pid, SIGKILL);
-      for (int i = 0; i < 100 && kill ((pid_t) pid, 0) == 0; i++)
-        g_usleep (20 * 1000);
+      /* Until it is gone or a zombie its new parent has yet to reap. */
+      for (int i = 0; i < 100; i++)
+        {
+          g_autofree char *stat = NULL;
+
+          if (!g_file_get_contents (stat_path, &stat, NULL, NULL) ||
+              strstr (stat, ") Z ") != NULL)
+            break;
+          g_usleep (20 * 1000);
+        }
     }
   g_unlink (pid_path);
   g_unlink (hosts_path);
