@@ -788,7 +788,7 @@ check_user_data (Request *request,
     {
       g_autofree char *message =
         g_strdup_printf (_("Invalid input for field/attribute user_data: it "
-                           "is %" G_GSIZE_FORMAT " characters long, more "
+                           "is %zu characters long, more "
                            "than the %d allowed"), length, NLX_USER_DATA_MAX);
 
       respond_fault (request, 400, message);
@@ -3353,8 +3353,13 @@ handle (SoupServer *server,
 
   /* check_headers() has refused a caller without the token already. */
   if (!version_acceptable (&request))
-    respond_fault (&request, 406, _("Version not supported: this service "
-                                    "serves compute API " API_VERSION " only"));
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Version not supported: this service serves "
+                           "compute API %s only"), API_VERSION);
+
+      respond_fault (&request, 406, message);
+    }
   else if (!content_type_acceptable (&request, &media_type))
     {
       g_autofree char *message =

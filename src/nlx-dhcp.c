@@ -232,8 +232,9 @@ kill_stale (const char *pid_path,
         ours = TRUE;
   if (!ours || kill ((pid_t) pid, SIGTERM) != 0)
     return;
-  g_message (_("Stopped dnsmasq %" G_GUINT64_FORMAT " that an earlier daemon "
-               "left serving DHCP on bridge %s"), pid, bridge);
+  g_message (_("Stopped dnsmasq %llu that an earlier daemon "
+               "left serving DHCP on bridge %s"), (unsigned long long) pid,
+             bridge);
   for (int i = 0; i < 100 && process_runs (pid); i++)
     g_usleep (20 * 1000);
 }

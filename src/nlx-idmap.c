@@ -52,6 +52,7 @@ nlx_idmap_parse (const char *text,
   g_autoptr(GArray) map = g_array_new (FALSE, FALSE, sizeof (NlxIdMapRange));
   g_auto(GStrv) ranges = g_strsplit (text ? text : "", ",", -1);
   const char *problem = NULL;
+  g_autofree char *root_problem = NULL;
   guint32 root;
 
   for (guint i = 0; ranges[i] != NULL && problem == NULL; i++)
@@ -88,8 +89,10 @@ nlx_idmap_parse (const char *text,
   if (problem == NULL && !nlx_idmap_to_host (map, 0, &root))
     problem = _("it must map id 0, the instance's root");
   if (problem == NULL && root == 0)
-    problem = _("it maps the instance's root to the host's root; use an "
-                "unprivileged range such as " NLX_IDMAP_DEFAULT);
+    problem = root_problem =
+      g_strdup_printf (_("it maps the instance's root to the host's root; "
+                         "use an unprivileged range such as %s"),
+                       NLX_IDMAP_DEFAULT);
   if (problem != NULL)
     {
       g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,

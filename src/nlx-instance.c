@@ -213,8 +213,8 @@ read_string (JsonObject *object,
   if (!nlx_json_text_is_valid (value, max_length))
     {
       g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
-                   _("Field “%s” must be 1 to %" G_GSIZE_FORMAT
-                     " printable characters"), path, max_length);
+                   _("Field “%s” must be 1 to %zu printable characters"),
+                   path, max_length);
       return NULL;
     }
   return g_strdup (value);

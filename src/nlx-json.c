@@ -44,7 +44,7 @@ fail (Scanner *s,
   what = g_strdup_vprintf (format, args);
   va_end (args);
   g_set_error (s->error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
-               _("at byte %" G_GSIZE_FORMAT ": %s"), s->pos, what);
+               _("at byte %zu: %s"), s->pos, what);
   return FALSE;
 }
 

@@ -452,14 +452,15 @@ nlx_loop_check (const char *device,
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("Loop device %s, named “%s”, does not read what its "
-                     "name says (it reads inode %" G_GUINT64_FORMAT " of "
-                     "device %u:%u from offset %" G_GUINT64_FORMAT
+                     "name says (it reads inode %llu of "
+                     "device %u:%u from offset %llu"
                      "%s): it was rebound by someone else, so nova-lxc "
                      "will not use it; an operator should find who holds "
                      "it (losetup -l) and free it"), device,
                    (const char *) info.lo_file_name,
-                   (guint64) info.lo_inode, major (info.lo_device),
-                   minor (info.lo_device), (guint64) info.lo_offset,
+                   (unsigned long long) info.lo_inode,
+                   major (info.lo_device), minor (info.lo_device),
+                   (unsigned long long) info.lo_offset,
                    read_only ? _(", read-only") : "");
       return FALSE;
     }

@@ -466,11 +466,11 @@ nlx_volume_open_full (const NlxVolumeSettings *settings,
     {
       close (fd);
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Volume “%s” (%s) has %" G_GUINT64_FORMAT " hard links, "
+                   _("Volume “%s” (%s) has %llu hard links, "
                      "so it may also be a file outside the allowed roots; "
                      "give the volume a file of its own, or set [volumes] "
                      "allow_hard_links = true"), id, real,
-                   (guint64) st.st_nlink);
+                   (unsigned long long) st.st_nlink);
       return -1;
     }
   proc = g_strdup_printf ("/proc/self/fd/%d", fd);
@@ -1183,9 +1183,9 @@ check_create_args (const NlxVolumeSettings *settings,
       else
         g_set_error (error, NLX_DRIVER_ERROR,
                      NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                     _("Cannot make volume “%s” of %s (%" G_GUINT64_FORMAT
-                       " bytes): a volume is from 1 MiB to 1 TiB"), id,
-                     size_text, size_bytes);
+                     _("Cannot make volume “%s” of %s (%llu bytes): a "
+                       "volume is from 1 MiB to 1 TiB"), id,
+                     size_text, (unsigned long long) size_bytes);
       return FALSE;
     }
   if (from_dir != NULL &&
@@ -1272,8 +1272,8 @@ nlx_volume_create (const NlxVolumeSettings *settings,
       close (fd);
       g_unlink (tmp);
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot size volume “%s” to %" G_GUINT64_FORMAT
-                     " bytes: %s"), id, size_bytes, g_strerror (saved_errno));
+                   _("Cannot size volume “%s” to %llu bytes: %s"), id,
+                   (unsigned long long) size_bytes, g_strerror (saved_errno));
       return FALSE;
     }
 

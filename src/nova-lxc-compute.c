@@ -28,9 +28,10 @@ static char *opt_config = NULL;
 static gboolean opt_debug = FALSE;
 static gboolean opt_version = FALSE;
 
-static const GOptionEntry entries[] = {
-  { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
-    N_("Configuration file (default " DEFAULT_CONFIG ")"), N_("FILE") },
+/* entries[0]'s description names a path configure chose, so main() fills
+ * it in: the path glued into N_() would cut the msgid short. */
+static GOptionEntry entries[] = {
+  { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config, NULL, N_("FILE") },
   { "debug", 'd', 0, G_OPTION_ARG_NONE, &opt_debug,
     N_("Log debug messages too"), NULL },
   { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version,
@@ -261,6 +262,8 @@ int
 main (int argc,
       char **argv)
 {
+  /* Before the context, so it outlives it (cleanups run in reverse). */
+  g_autofree char *config_help = NULL;
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -279,6 +282,9 @@ main (int argc,
   textdomain (GETTEXT_PACKAGE);
 
   context = g_option_context_new (_("- the nova-lxc compute host daemon"));
+  config_help = g_strdup_printf (_("Configuration file (default %s)"),
+                                 DEFAULT_CONFIG);
+  entries[0].description = config_help;
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   if (!g_option_context_parse (context, &argc, &argv, &error))

@@ -22,9 +22,10 @@ static int opt_bytes = DEFAULT_CONSOLE_BYTES;
 static char *opt_init = NULL;
 static char *opt_shutdown_signal = NULL;
 
-static const GOptionEntry entries[] = {
-  { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
-    N_("Configuration file (default " DEFAULT_CONFIG ")"), N_("FILE") },
+/* entries[0]'s description names a path configure chose, so main() fills
+ * it in: the path glued into N_() would cut the msgid short. */
+static GOptionEntry entries[] = {
+  { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config, NULL, N_("FILE") },
   { "driver", 'd', 0, G_OPTION_ARG_STRING, &opt_driver,
     N_("Driver plugin (default: compute_driver from the configuration, "
        "else lxc)"), N_("NAME") },
@@ -249,6 +250,8 @@ int
 main (int argc,
       char **argv)
 {
+  /* Before the context, so it outlives it (cleanups run in reverse). */
+  g_autofree char *config_help = NULL;
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -259,6 +262,9 @@ main (int argc,
 
   context = g_option_context_new (_("COMMAND [ARGUMENTS] - run compute "
                                     "driver operations by hand"));
+  config_help = g_strdup_printf (_("Configuration file (default %s)"),
+                                 DEFAULT_CONFIG);
+  entries[0].description = config_help;
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_description (context, _(summary));
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);

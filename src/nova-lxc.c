@@ -314,10 +314,11 @@ parse_size (const char *text,
   return TRUE;
 }
 
-static const GOptionEntry entries[] = {
-  { "socket", 's', 0, G_OPTION_ARG_FILENAME, &opt_socket,
-    N_("Unix socket of nova-lxc-compute (default: $NOVA_LXC_SOCKET, else "
-       DEFAULT_SOCKET ")"), N_("PATH") },
+/* entries[0]'s description names a path configure chose, so main() fills
+ * it in: the path glued into N_() would cut the msgid short. */
+static GOptionEntry entries[] = {
+  { "socket", 's', 0, G_OPTION_ARG_FILENAME, &opt_socket, NULL,
+    N_("PATH") },
   { "url", 'u', 0, G_OPTION_ARG_STRING, &opt_url,
     N_("Reach the API over TCP instead, e.g. http://127.0.0.1:8774"),
     N_("URL") },
@@ -3102,7 +3103,7 @@ read_user_data (GError **error)
   if (length > NLX_USER_DATA_MAX / 4 * 3)
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   _("--user-data: %s has %" G_GSIZE_FORMAT " bytes; user "
+                   _("--user-data: %s has %zu bytes; user "
                      "data can be at most %d bytes (65535 once "
                      "base64-encoded); compress it (cloud-init reads gzip) "
                      "or fetch the rest from the server"),
@@ -3527,6 +3528,8 @@ int
 main (int argc,
       char **argv)
 {
+  /* Before the context, so it outlives it (cleanups run in reverse). */
+  g_autofree char *socket_help = NULL;
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(NlxClient) client = NULL;
@@ -3541,6 +3544,10 @@ main (int argc,
 
   context = g_option_context_new (_("COMMAND [ARGUMENTS] - manage servers "
                                     "and volumes of nova-lxc-compute"));
+  socket_help = g_strdup_printf (_("Unix socket of nova-lxc-compute "
+                                   "(default: $NOVA_LXC_SOCKET, else %s)"),
+                                 DEFAULT_SOCKET);
+  entries[0].description = socket_help;
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_description (context, _(summary));
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);

@@ -65,8 +65,9 @@ nlx_lxc_cpuset_parse (const char *text,
       if (last >= ncpus)
         {
           g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                       _("CPU list “%s” names CPU %" G_GUINT64_FORMAT ", but "
-                         "this host's CPUs are 0 to %u"), text, last, ncpus - 1);
+                       _("CPU list “%s” names CPU %llu, but "
+                         "this host's CPUs are 0 to %u"), text,
+                       (unsigned long long) last, ncpus - 1);
           return NULL;
         }
       for (guint64 cpu = first; cpu <= last; cpu++)
