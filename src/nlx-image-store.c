@@ -39,9 +39,6 @@
  * No message a caller gets names a path inside the store: callers show
  * them to API clients.  Where a path matters to the operator, it is
  * logged. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* syncfs(), renameat2() */
-#endif
 #include "config.h"
 
 #include <archive.h>

@@ -14,9 +14,6 @@
  * child that only makes system calls: everything it needs (the path cut
  * into components, file descriptors) is prepared before fork(), and it
  * reports which step failed, with errno, through a pipe. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "config.h"
 
 #include <errno.h>

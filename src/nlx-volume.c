@@ -12,9 +12,6 @@
  * (exactly one signature, of a whitelisted type), and the deep check runs
  * fsck inside libguestfs's appliance, so a hostile image meets a throwaway
  * VM's kernel first, not the host's. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE  /* renameat2 */
-#endif
 #include "config.h"
 
 #include <blkid.h>

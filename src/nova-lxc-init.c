@@ -52,7 +52,11 @@
  * exit status 1: an instance never runs its init with less than it was
  * given.  Static, since instances' roots have their own C libraries or
  * none, and no library of the image's is ever loaded with CAP_SYS_ADMIN. */
-#define _GNU_SOURCE
+/* _GNU_SOURCE (clone flags, setns) comes from config.h, as everywhere:
+ * configure's AC_USE_SYSTEM_EXTENSIONS.  Nothing else of config.h is used,
+ * and no library of the project's is linked. */
+#include "config.h"
+
 #include <errno.h>
 #include <sched.h>
 #include <seccomp.h>

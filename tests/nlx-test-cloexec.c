@@ -17,9 +17,6 @@
  * open_tree, pidfd_open, memfd_create) are checked too.
  *
  * NLX_TEST_CLOEXEC=0 in the environment turns the check off. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "config.h"
 
 #include <dlfcn.h>

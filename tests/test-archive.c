@@ -7,9 +7,6 @@
  * in a file the parent reads, which then skips the test. */
 #include "config.h"
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* unshare() */
-#endif
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>

@@ -1,6 +1,4 @@
 /* test-console.c: the last words of a console, made fit for a fault */
-/* posix_openpt() and ptsname() */
-#define _GNU_SOURCE
 #include "config.h"
 
 #include <errno.h>

@@ -13,9 +13,6 @@
  * They need root, loop devices and e2fsprogs; without them the cases are
  * skipped with the reason, unless NLX_TEST_REQUIRE_LIBVIRT is set
  * (tools/check sets it), when they fail. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "config.h"
 
 #include <errno.h>
