@@ -229,6 +229,15 @@ test_bad_hostname (void)
     }
 }
 
+/* g_ptr_array_sort () passes pointers to the elements, not the elements:
+ * g_strcmp0 there would compare the bytes of the char * values. */
+static int
+compare_names (gconstpointer a,
+               gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
 int
 main (int argc,
       char **argv)
@@ -257,7 +266,11 @@ main (int argc,
   while ((file = g_dir_read_name (cases)) != NULL)
     if (g_str_has_suffix (file, ".json"))
       g_ptr_array_add (names, g_strndup (file, strlen (file) - 5));
-  g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
+  g_ptr_array_sort (names, compare_names);
+  /* The cases run in this order: it must be the names' order, not the
+   * order readdir or the allocator happened to give. */
+  for (guint i = 1; i < names->len; i++)
+    g_assert_cmpint (strcmp (names->pdata[i - 1], names->pdata[i]), <, 0);
   /* The issue asks for at least eight: catch cases lost from the tree. */
   g_assert_cmpuint (names->len, >=, 8);
 
