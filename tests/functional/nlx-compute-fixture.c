@@ -1014,10 +1014,14 @@ assert_systemd_running (Fixture *f,
 /* ---- main ---------------------------------------------------------------- */
 
 static void
-skip_case (gconstpointer needs)
+skip_case (gconstpointer data)
 {
-  g_test_skip_printf ("%s is not set (tools/check sets what the functional "
-                      "tests need)", (const char *) needs);
+  const Case *c = data;
+
+  g_test_skip_printf ("%s is not set: %s", c->needs,
+                      c->why != NULL ? c->why
+                                     : "tools/check sets what the functional "
+                                       "tests need");
 }
 
 int
@@ -1032,7 +1036,7 @@ run_cases (int *argc,
   for (gsize i = 0; i < n_cases; i++)
     if (cases[i].needs != NULL && g_getenv (cases[i].needs) == NULL)
       /* Skipped here: a skip in the case's subprocess reads as a failure. */
-      g_test_add_data_func (cases[i].path, cases[i].needs, skip_case);
+      g_test_add_data_func (cases[i].path, &cases[i], skip_case);
     else
       g_test_add (cases[i].path, Fixture, cases[i].body, fixture_setup,
                   run_case, fixture_teardown);

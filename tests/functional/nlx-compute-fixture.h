@@ -50,8 +50,9 @@ typedef struct {
   const char *path;
   CaseFunc body;
   /* An environment variable the case needs, or NULL: without it the
-   * case is skipped. */
+   * case is skipped, saying @why (or that tools/check sets it). */
   const char *needs;
+  const char *why;
 } Case;
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (virDomain, virDomainFree)
