@@ -1,5 +1,6 @@
 /* nlx-test-tools.c: helpers the tests share: the host's filesystem tools,
- * and test bodies run in a subprocess */
+ * what a functional test does on a host that cannot run it, and test
+ * bodies run in a subprocess */
 #include "config.h"
 
 #include <malloc.h>
@@ -87,6 +88,38 @@ nlx_test_trap_body (guint timeout_s)
     return TRUE;
   g_test_fail_printf ("%s failed; its messages are above", g_test_get_path ());
   return FALSE;
+}
+
+/**
+ * nlx_test_host_unusable:
+ * @format: printf()-style: what cannot be tested and what this host
+ *   lacks (root, libvirt LXC, a program), e.g. "cannot test mounts: not root"
+ *
+ * What every functional test's fixture does when this host cannot run
+ * its case: the case is skipped with the reason, so that `make check`
+ * works on any developer's host; but where NLX_TEST_REQUIRE_HOST is set
+ * (tools/check sets it: a machine set up to run everything) the case
+ * fails with the reason instead, so that a broken set-up cannot pass as
+ * a row of skips.  A failure, not an abort, so that the other cases
+ * still run and report.  The caller returns and leaves its fixture
+ * marked unusable, so that body and teardown do nothing.
+ */
+void
+nlx_test_host_unusable (const char *format,
+                        ...)
+{
+  g_autofree char *reason = NULL;
+  va_list args;
+
+  va_start (args, format);
+  reason = g_strdup_vprintf (format, args);
+  va_end (args);
+  if (g_getenv (NLX_TEST_REQUIRE_HOST) != NULL)
+    g_test_fail_printf ("%s (%s is set: this host must run every functional "
+                        "test)", reason, NLX_TEST_REQUIRE_HOST);
+  else
+    g_test_skip_printf ("%s (set %s=1 to make this a failure)", reason,
+                        NLX_TEST_REQUIRE_HOST);
 }
 
 /**

@@ -273,11 +273,7 @@ fixture_setup (Fixture *f,
   f->conn = virConnectOpen ("lxc:///");
   if (f->conn == NULL)
     {
-      const char *reason = "no usable libvirt LXC at lxc:///";
-
-      if (g_getenv ("NLX_TEST_REQUIRE_LIBVIRT") != NULL)
-        g_error ("%s", reason);
-      g_test_skip (reason);
+      nlx_test_host_unusable ("no usable libvirt LXC at lxc:///");
       return;
     }
   f->usable = TRUE;

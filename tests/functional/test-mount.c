@@ -11,7 +11,7 @@
  * nlxtest-mount-*.
  *
  * They need root, loop devices and e2fsprogs; without them the cases are
- * skipped with the reason, unless NLX_TEST_REQUIRE_LIBVIRT is set
+ * skipped with the reason, unless NLX_TEST_REQUIRE_HOST is set
  * (tools/check sets it), when they fail. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -81,12 +81,7 @@ fixture_setup (Fixture *f,
 
   if (missing != NULL)
     {
-      g_autofree char *reason = g_strdup_printf ("cannot test mounts: %s",
-                                                 missing);
-
-      if (g_getenv ("NLX_TEST_REQUIRE_LIBVIRT") != NULL)
-        g_error ("%s", reason);
-      g_test_skip (reason);
+      nlx_test_host_unusable ("cannot test mounts: %s", missing);
       return;
     }
   f->usable = TRUE;
