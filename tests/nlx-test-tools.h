@@ -14,6 +14,8 @@ void nlx_test_run_tool (const char *name,
 #define NLX_TEST_REQUIRE_HOST "NLX_TEST_REQUIRE_HOST"
 void nlx_test_host_unusable (const char *format,
                              ...) G_GNUC_PRINTF (1, 2);
+void nlx_test_skip (const char *format,
+                    ...) G_GNUC_PRINTF (1, 2);
 
 gboolean nlx_test_trap_body (guint timeout_s);
 char *nlx_test_case_dir (const char *template);

@@ -549,7 +549,7 @@ run_case (Fixture *f,
       daemon_stop (f, SIGTERM);
       return;
     }
-  if (!nlx_test_trap_body (600))
+  if (!nlx_test_trap_body (600) && g_test_failed ())
     {
       g_autofree char *log = g_build_filename (f->dir, "daemon.log", NULL);
       g_autofree char *text = NULL;
@@ -1014,10 +1014,11 @@ skip_case (gconstpointer data)
 {
   const Case *c = data;
 
-  g_test_skip_printf ("%s is not set: %s", c->needs,
-                      c->why != NULL ? c->why
-                                     : "tools/check sets what the functional "
-                                       "tests need");
+  if (c->why != NULL)
+    g_test_skip_printf ("%s is not set: %s", c->needs, c->why);
+  else
+    nlx_test_host_unusable ("%s is not set (tools/check sets what the "
+                            "functional tests need)", c->needs);
 }
 
 int

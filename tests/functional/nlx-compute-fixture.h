@@ -49,8 +49,10 @@ typedef void (*CaseFunc) (Fixture *f);
 typedef struct {
   const char *path;
   CaseFunc body;
-  /* An environment variable the case needs, or NULL: without it the
-   * case is skipped, saying @why (or that tools/check sets it). */
+  /* An environment variable the case needs, or NULL.  Without it, with
+   * @why the variable is an opt-in and the case is skipped saying @why;
+   * without @why it names what this host must provide (tools/check
+   * does), as nlx_test_host_unusable() reports. */
   const char *needs;
   const char *why;
 } Case;
