@@ -249,6 +249,8 @@ main (int argc,
   int rc;
 
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("The domain builder's XML against golden files and "
+                  "libvirt's domain.rng.");
 
   if (g_file_test (NLX_LIBVIRT_SCHEMAS "/domain.rng", G_FILE_TEST_EXISTS))
     {

@@ -48,6 +48,8 @@ main (int argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("Mapping libvirt domain states to Nova power states and "
+                  "their names.");
   g_test_add_func ("/nlx/power-state/map", test_map);
   return g_test_run ();
 }

@@ -1024,10 +1024,12 @@ skip_case (gconstpointer data)
 int
 run_cases (int *argc,
            char ***argv,
+           const char *summary,
            const Case *cases,
            gsize n_cases)
 {
   g_test_init (argc, argv, NULL);
+  g_test_summary (summary);
   /* Writing to a stopped libvirtd must fail, not kill the test. */
   signal (SIGPIPE, SIG_IGN);
   for (gsize i = 0; i < n_cases; i++)

@@ -99,4 +99,5 @@ void wait_settled (Fixture *f, const char *id, const char *wanted);
 /* Waits (60 s at most) for systemd in the container to finish booting;
  * fails the case, listing the failed units, unless it is "running". */
 void assert_systemd_running (Fixture *f, const char *uuid);
-int run_cases (int *argc, char ***argv, const Case *cases, gsize n_cases);
+int run_cases (int *argc, char ***argv, const char *summary,
+               const Case *cases, gsize n_cases);

@@ -1278,6 +1278,13 @@ main (int argc,
   };
 
   if (g_strcmp0 (g_getenv ("NLX_TEST_LIBVIRTD_RESTART"), "1") == 0)
-    return run_cases (&argc, &argv, restart, G_N_ELEMENTS (restart));
-  return run_cases (&argc, &argv, cases, G_N_ELEMENTS (cases));
+    return run_cases (&argc, &argv,
+                      "nova-lxc-compute across a restart of the host's "
+                      "libvirtd (opt-in: NLX_TEST_MAY_STOP_LIBVIRTD).",
+                      restart, G_N_ELEMENTS (restart));
+  return run_cases (&argc, &argv,
+                    "nova-lxc-compute on real libvirt LXC, tempest-style: "
+                    "server lifecycle, bad requests, crash recovery, "
+                    "networking, snapshot and rebuild.",
+                    cases, G_N_ELEMENTS (cases));
 }

@@ -529,6 +529,8 @@ main (int argc,
   };
 
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("Importing raw and qcow2 disk images into the image store "
+                  "through libguestfs's appliance (needs root).");
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     g_test_add (cases[i].path, Fixture, &cases[i], fixture_setup, run_case,
                 fixture_teardown);

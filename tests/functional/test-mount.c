@@ -1222,6 +1222,8 @@ main (int argc,
   };
 
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("Read-only loop devices and host-made mounts on the real "
+                  "kernel (needs root, loop devices and e2fsprogs).");
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     g_test_add (cases[i].path, Fixture, cases[i].body, fixture_setup,
                 run_case, fixture_teardown);

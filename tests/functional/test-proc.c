@@ -530,5 +530,8 @@ main (int argc,
     { "/nlx/compute/images/snapshot-identity", test_snapshot_identity },
   };
 
-  return run_cases (&argc, &argv, cases, G_N_ELEMENTS (cases));
+  return run_cases (&argc, &argv,
+                    "What an instance reads of the host from inside a real "
+                    "container: lxcfs's /proc, boot id, CPUs and tools.",
+                    cases, G_N_ELEMENTS (cases));
 }
