@@ -1,9 +1,12 @@
 /* nlx-test-tools.c: helpers the tests share: the host's filesystem tools,
- * and test bodies run in a subprocess */
+ * what a functional test does on a host that cannot run it, and test
+ * bodies run in a subprocess */
 #include "config.h"
 
 #include <malloc.h>
 #include <stdarg.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
 
 #include "nlx-test-tools.h"
 
@@ -67,22 +70,117 @@ nlx_test_run_tool (const char *name,
     g_error ("%s failed: %s: %s", tool, error->message, err);
 }
 
+/* Where a body in nlx_test_trap_body()'s subprocess leaves why it
+ * skipped: a skip there ends the subprocess as a failure would, and the
+ * parent, which reports the case, cannot read the child's skip message. */
+#define SKIP_FILE_ENV "NLX_TEST_SKIP_FILE"
+
+/* Skips the case, or fails it when @required and NLX_TEST_REQUIRE_HOST
+ * is set; from a body in a subprocess, hands both over to the parent. */
+static void
+skip_or_fail (gboolean required,
+              const char *reason)
+{
+  const char *skip_file = g_getenv (SKIP_FILE_ENV);
+
+  if (g_test_subprocess () && skip_file != NULL)
+    {
+      g_autofree char *text = g_strdup_printf ("%c%s", required ? 'R' : 'S',
+                                               reason);
+
+      g_file_set_contents (skip_file, text, -1, NULL);
+      g_test_skip (reason);
+    }
+  else if (required && g_getenv (NLX_TEST_REQUIRE_HOST) != NULL)
+    g_test_fail_printf ("%s (%s is set: this host must run every functional "
+                        "test)", reason, NLX_TEST_REQUIRE_HOST);
+  else if (required)
+    g_test_skip_printf ("%s (set %s=1 to make this a failure)", reason,
+                        NLX_TEST_REQUIRE_HOST);
+  else
+    g_test_skip (reason);
+}
+
+/**
+ * nlx_test_host_unusable:
+ * @format: printf()-style: what cannot be tested and what this host
+ *   lacks (root, libvirt LXC, lxcfs, a program), e.g. "cannot test
+ *   mounts: not root"
+ *
+ * What every functional test does when this host cannot run its case,
+ * in its fixture or in a body that nlx_test_trap_body() runs: the case
+ * is skipped with the reason, so that `make check` works on any
+ * developer's host; but where NLX_TEST_REQUIRE_HOST is set (tools/check
+ * sets it: a machine set up to run everything) the case fails with the
+ * reason instead, so that a broken set-up cannot pass as a row of
+ * skips.  A failure, not an abort, so that the other cases still run
+ * and report.  The caller returns, leaving its fixture unusable, so
+ * that body and teardown do nothing.
+ */
+void
+nlx_test_host_unusable (const char *format,
+                        ...)
+{
+  g_autofree char *reason = NULL;
+  va_list args;
+
+  va_start (args, format);
+  reason = g_strdup_vprintf (format, args);
+  va_end (args);
+  skip_or_fail (TRUE, reason);
+}
+
+/**
+ * nlx_test_skip:
+ * @format: printf()-style: why the case cannot say anything here
+ *
+ * Skips the case for what no host set-up can change (e.g. one CPU),
+ * also from a body in nlx_test_trap_body()'s subprocess, where a plain
+ * g_test_skip() reads as a failure.  The caller returns.
+ */
+void
+nlx_test_skip (const char *format,
+               ...)
+{
+  g_autofree char *reason = NULL;
+  va_list args;
+
+  va_start (args, format);
+  reason = g_strdup_vprintf (format, args);
+  va_end (args);
+  skip_or_fail (FALSE, reason);
+}
+
 /**
  * nlx_test_trap_body:
  * @timeout_s: how long the body may take
  *
  * Runs the current test again in a subprocess, where the caller runs its
- * body, and marks the test failed when the body failed.  Not
- * g_test_trap_assert_passed(), which would abort before the caller's
- * teardown removes what the body made.
+ * body, and marks the test failed when the body failed, or skipped (or
+ * failed) when the body called nlx_test_skip() or
+ * nlx_test_host_unusable().  Not g_test_trap_assert_passed(), which would
+ * abort before the caller's teardown removes what the body made.
  *
  * Returns: whether the body passed
  */
 gboolean
 nlx_test_trap_body (guint timeout_s)
 {
+  g_autofree char *skip_file = g_strdup_printf ("%s/nlxtest-skip-%d-%08x",
+                                                g_get_tmp_dir (), getpid (),
+                                                g_random_int ());
+  g_autofree char *text = NULL;
+
+  g_setenv (SKIP_FILE_ENV, skip_file, TRUE);
   g_test_trap_subprocess (NULL, (guint64) timeout_s * G_USEC_PER_SEC,
                           G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_unsetenv (SKIP_FILE_ENV);
+  if (g_file_get_contents (skip_file, &text, NULL, NULL))
+    {
+      g_unlink (skip_file);
+      skip_or_fail (text[0] == 'R', text + 1);
+      return FALSE;
+    }
   if (g_test_trap_has_passed ())
     return TRUE;
   g_test_fail_printf ("%s failed; its messages are above", g_test_get_path ());

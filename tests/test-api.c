@@ -4046,6 +4046,8 @@ main (int argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("The Compute API and the manager, over HTTP, on the fake "
+                  "driver.");
   /* Failed operations are logged as warnings, and some tests fail them
    * on purpose. */
   g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR);

@@ -835,6 +835,8 @@ main (int argc,
    * a name that is not UTF-8 ("latin\xe9") is the hard case. */
   setlocale (LC_ALL, "C.UTF-8");
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("Writing a directory tree as a tarball with owners as an "
+                  "instance sees them, and extracting it again.");
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     g_test_add (cases[i].path, Fixture, cases[i].body, fixture_setup,
                 run_case, fixture_teardown);

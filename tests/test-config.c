@@ -201,6 +201,7 @@ main (int argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("Reading the compute host's configuration.");
   g_test_add_func ("/nlx/config/defaults", test_defaults);
   g_test_add_func ("/nlx/config/full", test_full);
   g_test_add_func ("/nlx/config/allocation", test_allocation);

@@ -210,6 +210,7 @@ main (int argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("A console's last words, made fit for a fault.");
   g_test_add_func ("/nlx/console/last-words/lines", test_last_lines);
   g_test_add_func ("/nlx/console/last-words/bytes", test_bytes_bound);
   g_test_add_func ("/nlx/console/last-words/neutralised", test_neutralised);

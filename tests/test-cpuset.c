@@ -106,6 +106,7 @@ main (int argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("CPU lists, and which CPUs an instance is pinned to.");
   g_test_add_func ("/nlx/cpuset/parse", test_parse);
   g_test_add_func ("/nlx/cpuset/choose", test_choose);
   g_test_add_func ("/nlx/cpuset/spread", test_spread);

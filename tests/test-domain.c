@@ -23,14 +23,6 @@
 
 static xmlRelaxNGPtr schema;
 
-/* g_ptr_array_sort passes pointers to the elements, not the strings. */
-static int
-compare_names (gconstpointer a,
-               gconstpointer b)
-{
-  return g_strcmp0 (*(const char * const *) a, *(const char * const *) b);
-}
-
 static char *
 optional_string (JsonObject *object,
                  const char *member)
@@ -237,6 +229,15 @@ test_bad_hostname (void)
     }
 }
 
+/* g_ptr_array_sort () passes pointers to the elements, not the elements:
+ * g_strcmp0 there would compare the bytes of the char * values. */
+static int
+compare_names (gconstpointer a,
+               gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
 int
 main (int argc,
       char **argv)
@@ -248,6 +249,8 @@ main (int argc,
   int rc;
 
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("The domain builder's XML against golden files and "
+                  "libvirt's domain.rng.");
 
   if (g_file_test (NLX_LIBVIRT_SCHEMAS "/domain.rng", G_FILE_TEST_EXISTS))
     {
@@ -266,6 +269,10 @@ main (int argc,
     if (g_str_has_suffix (file, ".json"))
       g_ptr_array_add (names, g_strndup (file, strlen (file) - 5));
   g_ptr_array_sort (names, compare_names);
+  /* The cases run in this order: it must be the names' order, not the
+   * order readdir or the allocator happened to give. */
+  for (guint i = 1; i < names->len; i++)
+    g_assert_cmpint (strcmp (names->pdata[i - 1], names->pdata[i]), <, 0);
   /* The issue asks for at least eight: catch cases lost from the tree. */
   g_assert_cmpuint (names->len, >=, 8);
 

@@ -146,6 +146,7 @@ main (int argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("Id maps as [lxc] uid_maps and gid_maps give them.");
   g_test_add_func ("/nlx/idmap/parse", test_parse);
   g_test_add_func ("/nlx/idmap/from-host", test_from_host);
   g_test_add_func ("/nlx/idmap/identity", test_identity);

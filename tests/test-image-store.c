@@ -1250,6 +1250,8 @@ main (int argc,
   };
 
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("Importing root tarballs into the image store, listing, "
+                  "looking up, deleting, and refusing bad ones.");
   g_test_add_func ("/nlx/image-store/names", test_names);
   g_test_add_func ("/nlx/image-store/formats", test_formats);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -371,6 +371,7 @@ main (int argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("The instance model and its JSON form.");
   g_test_add_func ("/nlx/instance/round-trip", test_round_trip);
   g_test_add_func ("/nlx/instance/defaults", test_defaults);
   g_test_add_func ("/nlx/instance/hostname", test_hostname);

@@ -207,6 +207,7 @@ main (int argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("The strict JSON reader and the text check.");
   g_test_add_func ("/nlx/json/no-root", test_no_root);
   g_test_add_func ("/nlx/json/one-value", test_one_value);
   g_test_add_func ("/nlx/json/not-json", test_not_json);

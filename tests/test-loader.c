@@ -179,6 +179,7 @@ main (int argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("Finding, checking and calling driver plugins.");
   g_test_add_func ("/nlx/loader/found", test_found);
   g_test_add_func ("/nlx/loader/search-path", test_search_path);
   g_test_add_func ("/nlx/loader/missing", test_missing);

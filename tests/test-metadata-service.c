@@ -369,6 +369,8 @@ main (int argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("Who the metadata service takes a caller for, on the fake "
+                  "driver, over loopback.");
   g_test_add_func ("/nlx/metadata-service/find-caller", test_find_caller);
   g_test_add ("/nlx/metadata-service/identity", Fixture, NULL, fixture_set_up,
               test_identity, fixture_tear_down);

@@ -536,6 +536,7 @@ main (int argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("The metadata service's and config drive's content.");
   g_test_add_func ("/nlx/metadata/openstack/listings", test_openstack_listings);
   g_test_add_func ("/nlx/metadata/openstack/meta-data-json", test_meta_data_json);
   g_test_add_func ("/nlx/metadata/openstack/network-data", test_network_data);

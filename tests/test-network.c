@@ -882,6 +882,8 @@ main (int argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("[network] settings, MAC addresses and the address "
+                  "allocator, without touching the host's network.");
   g_test_add_func ("/nlx/network/settings/defaults", test_defaults);
   g_test_add_func ("/nlx/network/settings/custom", test_custom);
   g_test_add_func ("/nlx/network/settings/edges", test_edges);

@@ -452,6 +452,7 @@ main (int argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("Instance records and their durable store.");
   g_test_add_func ("/nlx/record/status", test_status);
   g_test_add_func ("/nlx/store/round-trip", test_round_trip);
   g_test_add_func ("/nlx/store/unreadable", test_unreadable);

@@ -1205,6 +1205,7 @@ main (int argc,
   };
 
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("Volume ids, roots, probing, making and deleting volumes.");
   g_test_add_func ("/nlx/volume/id", test_id);
   g_test_add_func ("/nlx/volume/settings/defaults", test_settings_defaults);
   g_test_add_func ("/nlx/volume/settings/values", test_settings_values);

@@ -273,11 +273,7 @@ fixture_setup (Fixture *f,
   f->conn = virConnectOpen ("lxc:///");
   if (f->conn == NULL)
     {
-      const char *reason = "no usable libvirt LXC at lxc:///";
-
-      if (g_getenv ("NLX_TEST_REQUIRE_LIBVIRT") != NULL)
-        g_error ("%s", reason);
-      g_test_skip (reason);
+      nlx_test_host_unusable ("no usable libvirt LXC at lxc:///");
       return;
     }
   f->usable = TRUE;
@@ -553,7 +549,7 @@ run_case (Fixture *f,
       daemon_stop (f, SIGTERM);
       return;
     }
-  if (!nlx_test_trap_body (600))
+  if (!nlx_test_trap_body (600) && g_test_failed ())
     {
       g_autofree char *log = g_build_filename (f->dir, "daemon.log", NULL);
       g_autofree char *text = NULL;
@@ -1014,25 +1010,32 @@ assert_systemd_running (Fixture *f,
 /* ---- main ---------------------------------------------------------------- */
 
 static void
-skip_case (gconstpointer needs)
+skip_case (gconstpointer data)
 {
-  g_test_skip_printf ("%s is not set (tools/check sets what the functional "
-                      "tests need)", (const char *) needs);
+  const Case *c = data;
+
+  if (c->why != NULL)
+    g_test_skip_printf ("%s is not set: %s", c->needs, c->why);
+  else
+    nlx_test_host_unusable ("%s is not set (tools/check sets what the "
+                            "functional tests need)", c->needs);
 }
 
 int
 run_cases (int *argc,
            char ***argv,
+           const char *summary,
            const Case *cases,
            gsize n_cases)
 {
   g_test_init (argc, argv, NULL);
+  g_test_summary (summary);
   /* Writing to a stopped libvirtd must fail, not kill the test. */
   signal (SIGPIPE, SIG_IGN);
   for (gsize i = 0; i < n_cases; i++)
     if (cases[i].needs != NULL && g_getenv (cases[i].needs) == NULL)
       /* Skipped here: a skip in the case's subprocess reads as a failure. */
-      g_test_add_data_func (cases[i].path, cases[i].needs, skip_case);
+      g_test_add_data_func (cases[i].path, &cases[i], skip_case);
     else
       g_test_add (cases[i].path, Fixture, cases[i].body, fixture_setup,
                   run_case, fixture_teardown);

@@ -49,9 +49,12 @@ typedef void (*CaseFunc) (Fixture *f);
 typedef struct {
   const char *path;
   CaseFunc body;
-  /* An environment variable the case needs, or NULL: without it the
-   * case is skipped. */
+  /* An environment variable the case needs, or NULL.  Without it, with
+   * @why the variable is an opt-in and the case is skipped saying @why;
+   * without @why it names what this host must provide (tools/check
+   * does), as nlx_test_host_unusable() reports. */
   const char *needs;
+  const char *why;
 } Case;
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (virDomain, virDomainFree)
@@ -96,4 +99,5 @@ void wait_settled (Fixture *f, const char *id, const char *wanted);
 /* Waits (60 s at most) for systemd in the container to finish booting;
  * fails the case, listing the failed units, unless it is "running". */
 void assert_systemd_running (Fixture *f, const char *uuid);
-int run_cases (int *argc, char ***argv, const Case *cases, gsize n_cases);
+int run_cases (int *argc, char ***argv, const char *summary,
+               const Case *cases, gsize n_cases);

@@ -432,5 +432,9 @@ main (int argc,
     { "/nlx/cloud/seeded", test_seeded, "NLX_TEST_CLOUD_ROOT" },
   };
 
-  return run_cases (&argc, &argv, cases, G_N_ELEMENTS (cases));
+  return run_cases (&argc, &argv,
+                    "A tenant's cloud image (Debian 12, cloud-init, sshd) "
+                    "booted by nova-lxc-compute on real libvirt LXC, reached "
+                    "over ssh.",
+                    cases, G_N_ELEMENTS (cases));
 }

@@ -11,7 +11,7 @@
  *
  * They need root, mkfs.ext4, /bin/busybox (the image's shell) and a
  * libguestfs that can start its appliance.  Without them the cases are
- * skipped with the reason, unless NLX_TEST_REQUIRE_LIBVIRT is set
+ * skipped with the reason, unless NLX_TEST_REQUIRE_HOST is set
  * (tools/check sets it), when they fail.  Without qemu-img, only the raw
  * image is imported and the case is reported skipped, saying so.  One
  * more import runs with descriptors above 1024 in use (high-fds). */
@@ -291,13 +291,7 @@ missing_requirement (void)
 static void
 skip_or_fail (const char *reason)
 {
-  g_autofree char *message = g_strdup_printf ("cannot import disk images: %s",
-                                              reason);
-
-  if (g_getenv ("NLX_TEST_REQUIRE_LIBVIRT") != NULL)
-    g_test_fail_printf ("%s", message);
-  else
-    g_test_skip (message);
+  nlx_test_host_unusable ("cannot import disk images: %s", reason);
 }
 
 static void
@@ -535,6 +529,8 @@ main (int argc,
   };
 
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("Importing raw and qcow2 disk images into the image store "
+                  "through libguestfs's appliance (needs root).");
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     g_test_add (cases[i].path, Fixture, &cases[i], fixture_setup, run_case,
                 fixture_teardown);

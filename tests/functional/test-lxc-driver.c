@@ -13,7 +13,7 @@
  * forwards init's last words.
  *
  * Without libvirtd the cases are skipped with the reason, unless
- * NLX_TEST_REQUIRE_LIBVIRT is set (tools/check sets it), when they fail. */
+ * NLX_TEST_REQUIRE_HOST is set (tools/check sets it), when they fail. */
 #include "config.h"
 
 #include <glib/gstdio.h>
@@ -133,12 +133,7 @@ fixture_setup (Fixture *f,
   f->virt = nlx_virt_open ("lxc", config, &error);
   if (f->virt == NULL)
     {
-      g_autofree char *reason = g_strdup_printf ("no usable libvirt LXC: %s",
-                                                 error->message);
-
-      if (g_getenv ("NLX_TEST_REQUIRE_LIBVIRT") != NULL)
-        g_error ("%s", reason);
-      g_test_skip (reason);
+      nlx_test_host_unusable ("no usable libvirt LXC: %s", error->message);
       return;
     }
   f->conn = virConnectOpen ("lxc:///");
@@ -1067,6 +1062,8 @@ main (int argc,
   };
 
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("The lxc driver on the host's libvirtd, with real "
+                  "containers (needs root and libvirt LXC).");
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     g_test_add (cases[i].path, Fixture, cases[i].body, fixture_setup,
                 run_case, fixture_teardown);

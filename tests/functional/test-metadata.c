@@ -467,5 +467,9 @@ main (int argc,
     { "/nlx/compute/metadata/dhcp", test_dhcp },
   };
 
-  return run_cases (&argc, &argv, cases, G_N_ELEMENTS (cases));
+  return run_cases (&argc, &argv,
+                    "The metadata service at 169.254.169.254, asked from "
+                    "inside real containers: each instance reads only its "
+                    "own data.",
+                    cases, G_N_ELEMENTS (cases));
 }

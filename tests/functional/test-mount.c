@@ -11,7 +11,7 @@
  * nlxtest-mount-*.
  *
  * They need root, loop devices and e2fsprogs; without them the cases are
- * skipped with the reason, unless NLX_TEST_REQUIRE_LIBVIRT is set
+ * skipped with the reason, unless NLX_TEST_REQUIRE_HOST is set
  * (tools/check sets it), when they fail. */
 #include "config.h"
 
@@ -78,12 +78,7 @@ fixture_setup (Fixture *f,
 
   if (missing != NULL)
     {
-      g_autofree char *reason = g_strdup_printf ("cannot test mounts: %s",
-                                                 missing);
-
-      if (g_getenv ("NLX_TEST_REQUIRE_LIBVIRT") != NULL)
-        g_error ("%s", reason);
-      g_test_skip (reason);
+      nlx_test_host_unusable ("cannot test mounts: %s", missing);
       return;
     }
   f->usable = TRUE;
@@ -1224,6 +1219,8 @@ main (int argc,
   };
 
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("Read-only loop devices and host-made mounts on the real "
+                  "kernel (needs root, loop devices and e2fsprogs).");
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     g_test_add (cases[i].path, Fixture, cases[i].body, fixture_setup,
                 run_case, fixture_teardown);

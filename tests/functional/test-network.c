@@ -10,7 +10,7 @@
  *
  * The cases need root and ip(8) (iproute2), which checks the library's
  * work independently of its netlink code; without them they are skipped
- * with the reason, unless NLX_TEST_REQUIRE_LIBVIRT is set (tools/check
+ * with the reason, unless NLX_TEST_REQUIRE_HOST is set (tools/check
  * sets it), when they fail. */
 #include "config.h"
 
@@ -58,12 +58,7 @@ fixture_setup (Fixture *f,
 
   if (missing != NULL)
     {
-      g_autofree char *reason = g_strdup_printf ("cannot test the bridge: %s",
-                                                 missing);
-
-      if (g_getenv ("NLX_TEST_REQUIRE_LIBVIRT") != NULL)
-        g_error ("%s", reason);
-      g_test_skip (reason);
+      nlx_test_host_unusable ("cannot test the bridge: %s", missing);
       return;
     }
   f->usable = TRUE;
@@ -455,6 +450,8 @@ main (int argc,
   };
 
   g_test_init (&argc, &argv, NULL);
+  g_test_summary ("The instances' bridge on the real kernel (needs root and "
+                  "ip).");
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     g_test_add (cases[i].path, Fixture, cases[i].body, fixture_setup,
                 run_case, fixture_teardown);

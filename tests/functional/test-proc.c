@@ -11,6 +11,7 @@
 
 #include "nlx-test-client.h"
 #include "nlx-compute-fixture.h"
+#include "nlx-test-tools.h"
 
 #define LXCFS "/var/lib/lxcfs"
 /* The functional tests' m1.tiny */
@@ -166,8 +167,9 @@ test_lxcfs (Fixture *f)
 
   if (!lxcfs_answers ())
     {
-      g_test_skip ("lxcfs does not answer at " LXCFS ": tools/lxcfs-service "
-                   "start (tools/setup-host does it)");
+      nlx_test_host_unusable ("lxcfs does not answer at " LXCFS
+                              ": tools/lxcfs-service start (tools/setup-host "
+                              "does it)");
       return;
     }
   if (host_cpus <= TINY_VCPUS)
@@ -379,13 +381,15 @@ test_busybox_tools (Fixture *f)
 
   if (!lxcfs_answers ())
     {
-      g_test_skip ("lxcfs does not answer at " LXCFS ": tools/lxcfs-service "
-                   "start (tools/setup-host does it)");
+      nlx_test_host_unusable ("lxcfs does not answer at " LXCFS
+                              ": tools/lxcfs-service start (tools/setup-host "
+                              "does it)");
       return;
     }
   if (host_cpus < 2)
     {
-      g_test_skip ("this host has 1 CPU: nproc cannot tell it from a flavor's");
+      nlx_test_skip ("this host has 1 CPU: nproc cannot tell it from a "
+                     "flavor's");
       return;
     }
   a = boot (f, "nlxtest-nproc-a");
@@ -479,7 +483,9 @@ test_debian_tools (Fixture *f)
 
   if (!lxcfs_answers ())
     {
-      g_test_skip ("lxcfs does not answer at " LXCFS);
+      nlx_test_host_unusable ("lxcfs does not answer at " LXCFS
+                              ": tools/lxcfs-service start (tools/setup-host "
+                              "does it)");
       return;
     }
   /* root_gb 1, so df / has the root disk's size. */
@@ -524,5 +530,8 @@ main (int argc,
     { "/nlx/compute/images/snapshot-identity", test_snapshot_identity },
   };
 
-  return run_cases (&argc, &argv, cases, G_N_ELEMENTS (cases));
+  return run_cases (&argc, &argv,
+                    "What an instance reads of the host from inside a real "
+                    "container: lxcfs's /proc, boot id, CPUs and tools.",
+                    cases, G_N_ELEMENTS (cases));
 }

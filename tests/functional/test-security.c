@@ -1530,5 +1530,8 @@ main (int argc,
     { "/nlx/compute/secure/instance-dirs", test_instance_dirs },
   };
 
-  return run_cases (&argc, &argv, cases, G_N_ELEMENTS (cases));
+  return run_cases (&argc, &argv,
+                    "What a hostile root inside a real container cannot do "
+                    "to the host or to other tenants.",
+                    cases, G_N_ELEMENTS (cases));
 }

@@ -1391,5 +1391,9 @@ main (int argc,
     { "/nlx/compute/volumes/loop-name-spoof", test_volume_loop_name_spoof },
   };
 
-  return run_cases (&argc, &argv, cases, G_N_ELEMENTS (cases));
+  return run_cases (&argc, &argv,
+                    "Volumes through nova-lxc-compute on real libvirt LXC: "
+                    "attach, detach, refusals, dirty journals, boot from "
+                    "volume, crashes.",
+                    cases, G_N_ELEMENTS (cases));
 }
