@@ -514,7 +514,7 @@ test_pids_limit_kept (Fixture *f)
 }
 
 /* The host directory of @pid's group in cgroup v1 hierarchy
- * @controller (this host's layout; see MACHINE-NOTES). */
+ * @controller (this host's layout; see docs/host-notes.md). */
 static char *
 v1_group_dir (pid_t pid,
               const char *controller)
