@@ -113,8 +113,18 @@ typedef struct _NlxDriverState NlxDriverState;
  * in every operation but spawn.  Every fallible operation sets a
  * #NLX_DRIVER_ERROR; callers never call through the table directly but
  * through nlx_virt_*(), which reports operations left %NULL as
- * %NLX_DRIVER_ERROR_NOT_SUPPORTED.  Operations may be called from several
- * threads at once, though never two on the same instance.
+ * %NLX_DRIVER_ERROR_NOT_SUPPORTED.
+ *
+ * Concurrency: operations may be called from several threads at once.
+ * The actions that change an instance (spawn, destroy, reboot, power_off,
+ * power_on, pause, unpause, attach_volume, detach_volume, snapshot) are
+ * never two at once on the same instance.  The reads (get_info,
+ * get_console_output, get_fault, get_vif, get_available_resource,
+ * list_instances) and console_attach may run at any time, beside an
+ * action on the same instance too: the manager asks get_info while an
+ * action runs and reads console output on a thread of its own, so a
+ * driver answers them from state that an action in progress leaves
+ * consistent.
  *
  * Required: init_host, cleanup_host, list_instances, spawn, destroy,
  * reboot, power_off, power_on, get_info, get_available_resource.
