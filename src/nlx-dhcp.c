@@ -46,13 +46,6 @@ struct _NlxDhcp {
   GHashTable *hosts;            /* uuid -> "mac,address" */
 };
 
-static char *
-dotted (guint32 addr)
-{
-  return g_strdup_printf ("%u.%u.%u.%u", addr >> 24, (addr >> 16) & 0xff,
-                          (addr >> 8) & 0xff, addr & 0xff);
-}
-
 /**
  * nlx_dhcp_argv:
  * @dnsmasq: the program
@@ -96,8 +89,8 @@ nlx_dhcp_argv (const char *dnsmasq,
                    gateway ? gateway : "");
       return NULL;
     }
-  net = dotted (network & (0xffffffffu << (32 - prefix)));
-  mask = dotted (0xffffffffu << (32 - prefix));
+  net = nlx_network_format_ipv4 (network & nlx_network_netmask (prefix));
+  mask = nlx_network_format_ipv4 (nlx_network_netmask (prefix));
   argv = g_ptr_array_new ();
   g_ptr_array_add (argv, g_strdup (dnsmasq));
   g_ptr_array_add (argv, g_strdup ("--keep-in-foreground"));

@@ -50,6 +50,7 @@
 
 #include "nlx-file.h"
 #include "nlx-metadata.h"
+#include "nlx-network.h"
 
 G_DEFINE_QUARK (nlx-metadata-error-quark, nlx_metadata_error)
 
@@ -286,8 +287,7 @@ network_data_json (const NlxInstance *instance)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   const NlxVif *vif = instance->vif;
-  guint32 mask;
-  char netmask[16];
+  g_autofree char *netmask = NULL;
 
   json_builder_begin_object (builder);
   if (vif == NULL)
@@ -295,9 +295,7 @@ network_data_json (const NlxInstance *instance)
       json_builder_end_object (builder);
       return to_json (builder);
     }
-  mask = vif->prefix == 0 ? 0 : 0xffffffffu << (32 - MIN (vif->prefix, 32));
-  g_snprintf (netmask, sizeof netmask, "%u.%u.%u.%u", mask >> 24,
-              (mask >> 16) & 0xff, (mask >> 8) & 0xff, mask & 0xff);
+  netmask = nlx_network_format_ipv4 (nlx_network_netmask (vif->prefix));
 
   json_builder_set_member_name (builder, "links");
   json_builder_begin_array (builder);

@@ -56,17 +56,23 @@
 
 /* ---- IPv4 arithmetic (host byte order) ----------------------------------- */
 
-static guint32
-netmask (guint prefix)
+/**
+ * nlx_network_netmask:
+ * @prefix: a prefix length, 0 to 32
+ *
+ * Returns: the netmask of @prefix, host byte order
+ */
+guint32
+nlx_network_netmask (guint prefix)
 {
-  return prefix == 0 ? 0 : G_MAXUINT32 << (32 - prefix);
+  return prefix == 0 ? 0 : G_MAXUINT32 << (32 - MIN (prefix, 32));
 }
 
 static guint32
 broadcast_of (guint32 network,
               guint prefix)
 {
-  return network | ~netmask (prefix);
+  return network | ~nlx_network_netmask (prefix);
 }
 
 /* Whether @addr is a host address of @network/@prefix: inside it, and
@@ -76,7 +82,7 @@ is_host_of (guint32 addr,
             guint32 network,
             guint prefix)
 {
-  return (addr & netmask (prefix)) == network && addr != network &&
+  return (addr & nlx_network_netmask (prefix)) == network && addr != network &&
          addr != broadcast_of (network, prefix);
 }
 
@@ -111,14 +117,20 @@ nlx_network_are_hosts_of_one_subnet (guint32 a,
                                      guint32 b,
                                      guint prefix)
 {
-  guint32 network = a & netmask (prefix);
+  guint32 network = a & nlx_network_netmask (prefix);
 
   return a != b && is_host_of (a, network, prefix) &&
          is_host_of (b, network, prefix);
 }
 
-static char *
-format_ipv4 (guint32 addr)
+/**
+ * nlx_network_format_ipv4:
+ * @addr: an address, host byte order
+ *
+ * Returns: (transfer full): @addr as a dotted quad
+ */
+char *
+nlx_network_format_ipv4 (guint32 addr)
 {
   return g_strdup_printf ("%u.%u.%u.%u", addr >> 24, (addr >> 16) & 0xff,
                           (addr >> 8) & 0xff, addr & 0xff);
@@ -191,9 +203,10 @@ parse_cidr (const char *text,
                    NLX_NETWORK_PREFIX_MAX, NLX_NETWORK_DEFAULT_CIDR, text);
       return FALSE;
     }
-  if ((addr & ~netmask ((guint) length)) != 0)
+  if ((addr & ~nlx_network_netmask ((guint) length)) != 0)
     {
-      g_autofree char *suggested = format_ipv4 (addr & netmask ((guint) length));
+      g_autofree char *suggested =
+        nlx_network_format_ipv4 (addr & nlx_network_netmask ((guint) length));
 
       g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
                    _("Configuration key [%s] cidr must be a network "
@@ -223,7 +236,7 @@ get_host_address (GKeyFile *keyfile,
   if (value == NULL)
     {
       *addr = fallback;
-      *text = format_ipv4 (fallback);
+      *text = nlx_network_format_ipv4 (fallback);
       return TRUE;
     }
   if (!nlx_network_parse_ipv4 (value, addr) ||
@@ -231,8 +244,9 @@ get_host_address (GKeyFile *keyfile,
     {
       guint32 broadcast = broadcast_of (settings->network_addr,
                                         settings->prefix);
-      g_autofree char *first = format_ipv4 (settings->network_addr + 1);
-      g_autofree char *last = format_ipv4 (broadcast - 1);
+      g_autofree char *first =
+        nlx_network_format_ipv4 (settings->network_addr + 1);
+      g_autofree char *last = nlx_network_format_ipv4 (broadcast - 1);
 
       g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
                    _("Configuration key [%s] %s must be an IPv4 host "
@@ -240,7 +254,7 @@ get_host_address (GKeyFile *keyfile,
                    SECTION, key, SECTION, settings->cidr, first, last, value);
       return FALSE;
     }
-  *text = format_ipv4 (*addr);
+  *text = nlx_network_format_ipv4 (*addr);
   return TRUE;
 }
 
@@ -301,7 +315,7 @@ nlx_network_settings_new (GKeyFile *keyfile,
 
   if (!parse_cidr (cidr, &settings->network_addr, &settings->prefix, error))
     return NULL;
-  network = format_ipv4 (settings->network_addr);
+  network = nlx_network_format_ipv4 (settings->network_addr);
   settings->cidr = g_strdup_printf ("%s/%u", network, settings->prefix);
   first = settings->network_addr + 1;
   last = broadcast_of (settings->network_addr, settings->prefix) - 1;
@@ -744,7 +758,7 @@ nl_add_address (NlSocket *nl,
   ifa->ifa_index = index;
   nl_put_ipv4 (&req, IFA_LOCAL, addr);
   nl_put_ipv4 (&req, IFA_ADDRESS, addr);
-  nl_put_ipv4 (&req, IFA_BROADCAST, addr | ~netmask (prefix));
+  nl_put_ipv4 (&req, IFA_BROADCAST, addr | ~nlx_network_netmask (prefix));
   return nl_transact (nl, &req, NULL, NULL, detail);
 }
 
@@ -1108,7 +1122,7 @@ ipam_add (NlxIpam *ipam,
 
   allocation->uuid = g_strdup (uuid);
   allocation->addr = addr;
-  allocation->address = format_ipv4 (addr);
+  allocation->address = nlx_network_format_ipv4 (addr);
   g_hash_table_insert (ipam->by_uuid, allocation->uuid, allocation);
   g_hash_table_insert (ipam->by_addr, GUINT_TO_POINTER (addr), allocation);
   return allocation;
@@ -1329,7 +1343,7 @@ ipam_load (NlxIpam *ipam,
 
       /* The subnet may have changed under running servers: their
        * addresses still work until they are deleted, so keep them. */
-      if ((addr & netmask (ipam->prefix)) != ipam->network_addr ||
+      if ((addr & nlx_network_netmask (ipam->prefix)) != ipam->network_addr ||
           addr == ipam->network_addr || addr == broadcast)
         g_warning (_("Server %s holds address %s, which is not a host "
                      "address of [%s] cidr %s; it keeps it until the server "

@@ -68,6 +68,8 @@ guint nlx_network_settings_capacity (const NlxNetworkSettings *settings);
 gboolean nlx_network_bridge_name_is_valid (const char *name);
 gboolean nlx_network_parse_ipv4 (const char *text,
                                  guint32 *addr);
+char *nlx_network_format_ipv4 (guint32 addr);
+guint32 nlx_network_netmask (guint prefix);
 gboolean nlx_network_are_hosts_of_one_subnet (guint32 a,
                                               guint32 b,
                                               guint prefix);
