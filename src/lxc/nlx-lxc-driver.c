@@ -1982,6 +1982,15 @@ start_event_loop (void)
     }
 }
 
+/* The host's CPUs are numbered below this. */
+static guint
+host_cpus (void)
+{
+  long conf = sysconf (_SC_NPROCESSORS_CONF);
+
+  return conf > 0 ? (guint) conf : 1;
+}
+
 /* The host's limits must make sense together; a cpu_shared_set is
  * libvirt's cpuset syntax ("0-3,^2,6") over CPUs this host has. */
 static gboolean
@@ -1990,8 +1999,8 @@ check_limits (guint pids_limit,
               const char *cpuset,
               GError **error)
 {
-  long cpus = sysconf (_SC_NPROCESSORS_CONF);
-  g_auto(GStrv) items = NULL;
+  g_autoptr(GArray) cpus = NULL;
+  g_autoptr(GError) local_error = NULL;
 
   if (pids_limit > pids_host_max)
     {
@@ -2003,32 +2012,12 @@ check_limits (guint pids_limit,
     }
   if (cpuset == NULL)
     return TRUE;
-  items = g_strsplit (cpuset, ",", -1);
-  for (guint i = 0; items[i] != NULL; i++)
+  cpus = nlx_lxc_cpuset_parse (cpuset, host_cpus (), &local_error);
+  if (cpus == NULL)
     {
-      const char *item = g_strstrip (items[i]);
-      g_auto(GStrv) range = NULL;
-      guint64 first = 0, last = 0;
-      gboolean valid;
-
-      if (*item == '^')
-        item++;
-      range = g_strsplit (item, "-", 2);
-      valid = g_ascii_string_to_unsigned (range[0], 10, 0, G_MAXINT, &first,
-                                          NULL);
-      last = first;
-      if (valid && range[1] != NULL)
-        valid = g_ascii_string_to_unsigned (range[1], 10, first, G_MAXINT,
-                                            &last, NULL);
-      if (!valid || (cpus > 0 && last >= (guint64) cpus))
-        {
-          g_set_error (error, NLX_DRIVER_ERROR,
-                       NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                       _("[compute] cpu_shared_set “%s” is not a list of "
-                         "this host's CPUs (0 to %ld) such as 0-3,^2,6"),
-                       cpuset, cpus - 1);
-          return FALSE;
-        }
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("[compute] cpu_shared_set: %s"), local_error->message);
+      return FALSE;
     }
   return TRUE;
 }
@@ -2737,15 +2726,6 @@ spawn_root (NlxDriverState *state,
 }
 
 /* ---- pinning ------------------------------------------------------------ */
-
-/* The host's CPUs are numbered below this. */
-static guint
-host_cpus (void)
-{
-  long conf = sysconf (_SC_NPROCESSORS_CONF);
-
-  return conf > 0 ? (guint) conf : 1;
-}
 
 /* The CPUs instances may run on: [compute] cpu_shared_set, else the
  * host's online CPUs. */
