@@ -174,6 +174,46 @@ create_cloud (Fixture *f,
                                                   "id"));
 }
 
+/* Imports @key as the key pair KEY_NAME; returns the JSON members that
+ * boot a server with it and with USER_DATA. */
+static char *
+key_and_user_data (Fixture *f,
+                   Key *key)
+{
+  g_autofree char *keypair = g_strdup_printf (
+    "{\"keypair\": {\"name\": \"" KEY_NAME "\", \"public_key\": \"%s\"}}",
+    key->public_key);
+  g_autofree char *user_data = g_base64_encode ((const guchar *) USER_DATA,
+                                                strlen (USER_DATA));
+  guint status = nlx_test_call (f->session, "POST", "/v2.1/os-keypairs",
+                                keypair, NULL);
+
+  g_assert_true (status == 200 || status == 201);
+  return g_strdup_printf (", \"key_name\": \"" KEY_NAME "\", "
+                          "\"user_data\": \"%s\"", user_data);
+}
+
+/* Boots @name from @image (@extra as for create_cloud()) and waits for
+ * ACTIVE and for ssh with @key, reporting the time from the POST to the
+ * first command over ssh.  Returns its id; @address gets its address. */
+static char *
+boot_to_ssh (Fixture *f,
+             Key *key,
+             const char *name,
+             const char *image,
+             const char *extra,
+             char **address)
+{
+  gint64 t0 = g_get_monotonic_time ();
+  char *id = create_cloud (f, name, image, extra);
+
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  *address = address_of (f, id, NULL);
+  report_time ("boot to ssh (POST to the first command over ssh): %.1f s\n",
+               wait_for_ssh (key, *address, t0));
+  return id;
+}
+
 /* What a tenant checks first: the key let root in (it is in
  * authorized_keys), the user-data script ran, every unit started, and
  * the host name is the server's, as @hostname_command prints it. */
@@ -262,34 +302,18 @@ static void
 test_config_drive (Fixture *f)
 {
   g_autoptr(Key) key = make_key (f);
-  g_autofree char *keypair = g_strdup_printf (
-    "{\"keypair\": {\"name\": \"" KEY_NAME "\", \"public_key\": \"%s\"}}",
-    key->public_key);
-  g_autofree char *user_data = g_base64_encode ((const guchar *) USER_DATA,
-                                                strlen (USER_DATA));
-  g_autofree char *extra = g_strdup_printf (
-    ", \"key_name\": \"" KEY_NAME "\", \"user_data\": \"%s\", "
-    "\"config_drive\": true", user_data);
-  g_autofree char *id = NULL;
+  g_autofree char *boot_config = key_and_user_data (f, key);
+  g_autofree char *extra = g_strconcat (boot_config, ", \"config_drive\": true",
+                                        NULL);
   g_autofree char *address = NULL;
+  g_autofree char *id = boot_to_ssh (f, key, "Nlx Test_Cloud.1", CLOUD_IMAGE,
+                                     extra, &address);
   g_autofree char *image = NULL;
   g_autofree char *copy = NULL;
   g_autofree char *copy_address = NULL;
   g_autofree char *host_key = NULL;
   g_autofree char *copy_host_key = NULL;
-  guint status;
-  gint64 t0;
 
-  status = nlx_test_call (f->session, "POST", "/v2.1/os-keypairs", keypair,
-                          NULL);
-  g_assert_true (status == 200 || status == 201);
-
-  t0 = g_get_monotonic_time ();
-  id = create_cloud (f, "Nlx Test_Cloud.1", CLOUD_IMAGE, extra);
-  nlx_test_wait_for_status (f->session, id, "ACTIVE");
-  address = address_of (f, id, NULL);
-  report_time ("boot to ssh (POST to the first command over ssh): %.1f s\n",
-               wait_for_ssh (key, address, t0));
   assert_cloud_configured (f, id, key, address, "hostname", "nlx-test-cloud-1");
   g_assert_cmpint (ssh_run (key, address,
                             "cat /etc/ssh/ssh_host_ed25519_key.pub",
@@ -298,11 +322,9 @@ test_config_drive (Fixture *f)
   reboot_stop_start (f, id, key, address);
 
   image = snapshot (f, id);
-  copy = create_cloud (f, "nlxtest-cloud-copy", image,
-                       ", \"key_name\": \"" KEY_NAME "\", \"config_drive\": true");
-  nlx_test_wait_for_status (f->session, copy, "ACTIVE");
-  copy_address = address_of (f, copy, NULL);
-  wait_for_ssh (key, copy_address, g_get_monotonic_time ());
+  copy = boot_to_ssh (f, key, "nlxtest-cloud-copy", image,
+                      ", \"key_name\": \"" KEY_NAME "\", \"config_drive\": true",
+                      &copy_address);
   assert_ssh (key, copy_address, "hostname", "nlxtest-cloud-copy");
   g_assert_cmpint (ssh_run (key, copy_address,
                             "cat /etc/ssh/ssh_host_ed25519_key.pub",
@@ -325,28 +347,11 @@ static void
 test_metadata_service (Fixture *f)
 {
   g_autoptr(Key) key = make_key (f);
-  g_autofree char *keypair = g_strdup_printf (
-    "{\"keypair\": {\"name\": \"" KEY_NAME "\", \"public_key\": \"%s\"}}",
-    key->public_key);
-  g_autofree char *user_data = g_base64_encode ((const guchar *) USER_DATA,
-                                                strlen (USER_DATA));
-  g_autofree char *extra = g_strdup_printf (
-    ", \"key_name\": \"" KEY_NAME "\", \"user_data\": \"%s\"", user_data);
-  g_autofree char *id = NULL;
+  g_autofree char *extra = key_and_user_data (f, key);
   g_autofree char *address = NULL;
-  guint status;
-  gint64 t0;
+  g_autofree char *id = boot_to_ssh (f, key, "nlxtest-cloud-mds", CLOUD_IMAGE,
+                                     extra, &address);
 
-  status = nlx_test_call (f->session, "POST", "/v2.1/os-keypairs", keypair,
-                          NULL);
-  g_assert_true (status == 200 || status == 201);
-
-  t0 = g_get_monotonic_time ();
-  id = create_cloud (f, "nlxtest-cloud-mds", CLOUD_IMAGE, extra);
-  nlx_test_wait_for_status (f->session, id, "ACTIVE");
-  address = address_of (f, id, NULL);
-  report_time ("boot to ssh (POST to the first command over ssh): %.1f s\n",
-               wait_for_ssh (key, address, t0));
   assert_cloud_configured (f, id, key, address, "hostname",
                            "nlxtest-cloud-mds");
   assert_ssh (key, address, "cloud-init query platform", "openstack");
@@ -398,15 +403,10 @@ test_seeded (Fixture *f)
   g_autofree char *address = NULL;
   g_autofree char *image = NULL;
   g_autofree char *copy = NULL;
-  gint64 t0;
 
   make_seeded_image (f, key, "nlxtest-cloud-seeded");
-  t0 = g_get_monotonic_time ();
-  id = create_cloud (f, "nlxtest-cloud-seeded", CLOUD_SEEDED_IMAGE, NULL);
-  nlx_test_wait_for_status (f->session, id, "ACTIVE");
-  address = address_of (f, id, NULL);
-  report_time ("boot to ssh (POST to the first command over ssh): %.1f s\n",
-               wait_for_ssh (key, address, t0));
+  id = boot_to_ssh (f, key, "nlxtest-cloud-seeded", CLOUD_SEEDED_IMAGE, NULL,
+                    &address);
   assert_cloud_configured (f, id, key, address, "cat /etc/hostname",
                            "nlxtest-cloud-seeded");
 
