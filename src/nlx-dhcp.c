@@ -368,12 +368,6 @@ nlx_dhcp_remove_host (NlxDhcp *dhcp,
   return write_hosts (dhcp, error);
 }
 
-const char *
-nlx_dhcp_get_hosts_path (NlxDhcp *dhcp)
-{
-  return dhcp->hosts_path;
-}
-
 /**
  * nlx_dhcp_stop:
  * @dhcp: (nullable): the server

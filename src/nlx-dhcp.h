@@ -34,7 +34,6 @@ gboolean nlx_dhcp_set_host (NlxDhcp *dhcp,
 gboolean nlx_dhcp_remove_host (NlxDhcp *dhcp,
                                const char *uuid,
                                GError **error);
-const char *nlx_dhcp_get_hosts_path (NlxDhcp *dhcp);
 void nlx_dhcp_stop (NlxDhcp *dhcp);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxDhcp, nlx_dhcp_stop)
 

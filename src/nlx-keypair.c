@@ -225,17 +225,12 @@ parse_public_key (const char *line,
   return g_steal_pointer (&blob);
 }
 
-/**
- * nlx_keypair_fingerprint:
- * @public_key: one OpenSSH public key line, without surrounding blanks
- * @error: #NLX_DRIVER_ERROR_INVALID_ARGUMENT when it is not a valid key
- *
- * Returns: (transfer full): the key's fingerprint as Nova gives it: the
- *   MD5 of the decoded blob, as colon-separated lower-case hex
- */
-char *
-nlx_keypair_fingerprint (const char *public_key,
-                         GError **error)
+/* The fingerprint of @public_key (one OpenSSH line, without surrounding
+ * blanks) as Nova gives it: the MD5 of the decoded blob, as
+ * colon-separated lower-case hex; INVALID_ARGUMENT for no valid key. */
+static char *
+key_fingerprint (const char *public_key,
+                 GError **error)
 {
   gsize size;
   g_autofree guint8 *blob = parse_public_key (public_key, &size, error);
@@ -285,7 +280,7 @@ nlx_keypair_new (const char *user_id,
       return NULL;
     }
   keypair->public_key = g_strstrip (g_strdup (public_key));
-  keypair->fingerprint = nlx_keypair_fingerprint (keypair->public_key, error);
+  keypair->fingerprint = key_fingerprint (keypair->public_key, error);
   if (keypair->fingerprint == NULL)
     return NULL;
   keypair->name = g_strdup (name);
@@ -310,21 +305,15 @@ nlx_keypair_copy (const NlxKeypair *keypair)
 
 /* ---- generating -------------------------------------------------------- */
 
-/**
- * nlx_keypair_generate:
- * @private_key: (out) (transfer full): the private key, PEM
- * @error: #NLX_DRIVER_ERROR_FAILED when ssh-keygen is missing or fails
- *
- * Makes an RSA 2048 key pair with ssh-keygen, as Nova generates them
- * (PEM private key, comment "Generated-by-Nova").  The private key
- * passes through a 0700 temporary directory, removed before this
- * returns.  Blocks for ssh-keygen: call it in a thread.
- *
- * Returns: (transfer full): the public key line
- */
-char *
-nlx_keypair_generate (char **private_key,
-                      GError **error)
+/* Makes an RSA 2048 key pair with ssh-keygen, as Nova generates them
+ * (PEM private key in @private_key, comment "Generated-by-Nova"), and
+ * returns the public key line; FAILED when ssh-keygen is missing or
+ * fails.  The private key passes through a 0700 temporary directory,
+ * removed before this returns.  Blocks for ssh-keygen: call it in a
+ * thread. */
+static char *
+keygen (char **private_key,
+        GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("nlx-keygen-XXXXXX", &local_error);
@@ -402,7 +391,7 @@ generate_in_thread (GTask *task,
   Generated *generated = g_new0 (Generated, 1);
   GError *error = NULL;
 
-  generated->public_key = nlx_keypair_generate (&generated->private_key,
+  generated->public_key = keygen (&generated->private_key,
                                                 &error);
   if (generated->public_key == NULL)
     {
@@ -416,7 +405,7 @@ generate_in_thread (GTask *task,
 /**
  * nlx_keypair_generate_async:
  *
- * nlx_keypair_generate() in a thread; @callback runs in the caller's
+ * keygen() in a thread; @callback runs in the caller's
  * thread-default main context.
  */
 void

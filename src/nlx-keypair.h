@@ -41,8 +41,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxKeypair, nlx_keypair_free)
 gboolean nlx_keypair_name_is_valid (const char *name);
 gboolean nlx_keypair_check_name (const char *name,
                                  GError **error);
-char *nlx_keypair_fingerprint (const char *public_key,
-                               GError **error);
 NlxKeypair *nlx_keypair_new (const char *user_id,
                              const char *name,
                              const char *public_key,
@@ -55,8 +53,6 @@ void nlx_keypair_generate_async (GCancellable *cancellable,
 char *nlx_keypair_generate_finish (GAsyncResult *result,
                                    char **private_key,
                                    GError **error);
-char *nlx_keypair_generate (char **private_key,
-                            GError **error);
 
 /**
  * NlxKeypairs:

@@ -282,10 +282,3 @@ nlx_metadata_service_get_port (NlxMetadataService *service)
     return 0;
   return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
 }
-
-/* Connections held now: accepted and not yet ended. */
-guint
-nlx_metadata_service_count_connections (NlxMetadataService *service)
-{
-  return nlx_listener_count_connections (service->listener);
-}

@@ -19,7 +19,6 @@ void nlx_metadata_service_free (NlxMetadataService *service);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxMetadataService, nlx_metadata_service_free)
 
 guint nlx_metadata_service_get_port (NlxMetadataService *service);
-guint nlx_metadata_service_count_connections (NlxMetadataService *service);
 
 const NlxRecord *nlx_metadata_service_find_caller (GPtrArray *records,
                                                    const char *bridge,
