@@ -38,7 +38,7 @@
 #include <libsoup/soup.h>
 
 #include "nlx-bench.h"
-#include "nlx-file.h"
+#include "common/nlx-file.h"
 
 #define EXIT_SKIP 77
 #define DAEMON NLX_ABS_TOP_BUILDDIR "/src/nova-lxc-compute"

@@ -36,10 +36,10 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
-#include "nlx-error.h"
-#include "nlx-file.h"
-#include "nlx-network-filter.h"
-#include "nlx-lxc-error.h"
+#include "common/nlx-error.h"
+#include "common/nlx-file.h"
+#include "host/nlx-network-filter.h"
+#include "lxc/nlx-lxc-error.h"
 
 #include "nlx-bench.h"
 

@@ -17,11 +17,11 @@
 #include <string.h>
 
 #include "nlx-bench.h"
-#include "nlx-error.h"
-#include "nlx-file.h"
-#include "nlx-lxc-domain.h"
-#include "nlx-lxc-error.h"
-#include "nlx-virt.h"
+#include "common/nlx-error.h"
+#include "common/nlx-file.h"
+#include "lxc/nlx-lxc-domain.h"
+#include "lxc/nlx-lxc-error.h"
+#include "driver/nlx-virt.h"
 
 #define EXIT_SKIP 77
 #define EXIT_USAGE 2

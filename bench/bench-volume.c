@@ -18,12 +18,12 @@
 #include <unistd.h>
 
 #include "nlx-bench.h"
-#include "nlx-error.h"
-#include "nlx-file.h"
-#include "nlx-lxc-error.h"
-#include "nlx-lxc-volume.h"
-#include "nlx-mount.h"
-#include "nlx-virt.h"
+#include "common/nlx-error.h"
+#include "common/nlx-file.h"
+#include "lxc/nlx-lxc-error.h"
+#include "lxc/nlx-lxc-volume.h"
+#include "host/nlx-mount.h"
+#include "driver/nlx-virt.h"
 
 #define EXIT_SKIP 77
 #define EXIT_USAGE 2

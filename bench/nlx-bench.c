@@ -10,7 +10,7 @@
 #include <gio/gunixsocketaddress.h>
 
 #include "nlx-bench.h"
-#include "nlx-error.h"
+#include "common/nlx-error.h"
 
 #define DAEMON NLX_ABS_TOP_BUILDDIR "/src/nova-lxc-compute"
 

@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "nlx-json.h"
+#include "common/nlx-json.h"
 #include "nlx-test-client.h"
 
 #define WAIT_TIMEOUT_US (60 * G_USEC_PER_SEC)

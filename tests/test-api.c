@@ -12,11 +12,11 @@
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 
-#include "nlx-api.h"
-#include "nlx-error.h"
-#include "nlx-file.h"
-#include "nlx-json.h"
-#include "nlx-network.h"
+#include "api/nlx-api.h"
+#include "common/nlx-error.h"
+#include "common/nlx-file.h"
+#include "common/nlx-json.h"
+#include "host/nlx-network.h"
 #include "nlx-test-client.h"
 #include "nlx-test-tools.h"
 

@@ -1,8 +1,8 @@
 /* test-config.c: reading the compute host's configuration */
 #include "config.h"
 
-#include "nlx-config.h"
-#include "nlx-error.h"
+#include "common/nlx-config.h"
+#include "common/nlx-error.h"
 
 static void
 test_defaults (void)

@@ -11,10 +11,10 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "nlx-file.h"
+#include "common/nlx-file.h"
 
-#include "nlx-console-text.h"
-#include "nlx-lxc-console.h"
+#include "common/nlx-console-text.h"
+#include "lxc/nlx-lxc-console.h"
 
 static char *
 words (const char *data,

@@ -1,8 +1,8 @@
 /* test-cpuset.c: CPU lists, and which CPUs an instance is pinned to */
 #include "config.h"
 
-#include "nlx-error.h"
-#include "nlx-lxc-cpuset.h"
+#include "common/nlx-error.h"
+#include "lxc/nlx-lxc-cpuset.h"
 
 static char *
 round_trip (const char *text,

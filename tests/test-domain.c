@@ -17,9 +17,9 @@
 #include <json-glib/json-glib.h>
 #include <libxml/relaxng.h>
 
-#include "nlx-error.h"
-#include "nlx-idmap.h"
-#include "nlx-lxc-domain.h"
+#include "common/nlx-error.h"
+#include "common/nlx-idmap.h"
+#include "lxc/nlx-lxc-domain.h"
 
 static xmlRelaxNGPtr schema;
 

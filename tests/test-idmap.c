@@ -1,8 +1,8 @@
 /* test-idmap.c: id maps as [lxc] uid_maps and gid_maps give them */
 #include "config.h"
 
-#include "nlx-error.h"
-#include "nlx-idmap.h"
+#include "common/nlx-error.h"
+#include "common/nlx-idmap.h"
 
 static void
 test_parse (void)

@@ -1,8 +1,8 @@
 /* test-instance.c: the instance model and its JSON form */
 #include "config.h"
 
-#include "nlx-error.h"
-#include "nlx-instance.h"
+#include "common/nlx-error.h"
+#include "model/nlx-instance.h"
 
 #define GOOD_INSTANCE \
   "{\"uuid\": \"0B7E1F0E-5B8A-4C8E-9D1E-2F3A4B5C6D7E\"," \

@@ -5,8 +5,8 @@
 
 #include <glib/gstdio.h>
 
-#include "nlx-error.h"
-#include "nlx-json.h"
+#include "common/nlx-error.h"
+#include "common/nlx-json.h"
 
 static void
 assert_refused (const char *data,

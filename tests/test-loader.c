@@ -1,8 +1,8 @@
 /* test-loader.c: finding, checking and calling driver plugins */
 #include "config.h"
 
-#include "nlx-driver-loader.h"
-#include "nlx-virt.h"
+#include "driver/nlx-driver-loader.h"
+#include "driver/nlx-virt.h"
 
 static void
 test_found (void)

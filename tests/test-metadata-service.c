@@ -14,10 +14,10 @@
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 
-#include "nlx-api.h"
-#include "nlx-file.h"
-#include "nlx-metadata-service.h"
-#include "nlx-network.h"
+#include "api/nlx-api.h"
+#include "common/nlx-file.h"
+#include "api/nlx-metadata-service.h"
+#include "host/nlx-network.h"
 #include "nlx-test-client.h"
 #include "nlx-test-tools.h"
 

@@ -6,8 +6,8 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
-#include "nlx-file.h"
-#include "nlx-metadata.h"
+#include "common/nlx-file.h"
+#include "model/nlx-metadata.h"
 
 #define UUID "7e57d000-1111-4222-8333-444455556666"
 #define KEY "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKx test@example"

@@ -8,11 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nlx-error.h"
-#include "nlx-file.h"
-#include "nlx-network.h"
-#include "nlx-network-filter.h"
-#include "nlx-dhcp.h"
+#include "common/nlx-error.h"
+#include "common/nlx-file.h"
+#include "host/nlx-network.h"
+#include "host/nlx-network-filter.h"
+#include "host/nlx-dhcp.h"
 
 #define UUID_A "7e57d000-0000-4000-8000-00000000000a"
 #define UUID_B "7e57d000-0000-4000-8000-00000000000b"

@@ -3,7 +3,7 @@
 
 #include <libvirt/libvirt.h>
 
-#include "nlx-power-state.h"
+#include "model/nlx-power-state.h"
 
 /* Numbered as nova/compute/power_state.py, because callers store and
  * compare the numbers: checked when this compiles, not when it runs. */

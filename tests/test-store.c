@@ -5,10 +5,10 @@
 
 #include <glib/gstdio.h>
 
-#include "nlx-error.h"
-#include "nlx-file.h"
-#include "nlx-json.h"
-#include "nlx-store.h"
+#include "common/nlx-error.h"
+#include "common/nlx-file.h"
+#include "common/nlx-json.h"
+#include "compute/nlx-store.h"
 
 static NlxRecord *
 make_record (const char *uuid)

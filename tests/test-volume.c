@@ -14,10 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nlx-error.h"
-#include "nlx-file.h"
-#include "nlx-guestfs.h"
-#include "nlx-volume.h"
+#include "common/nlx-error.h"
+#include "common/nlx-file.h"
+#include "host/nlx-guestfs.h"
+#include "storage/nlx-volume.h"
 #include "nlx-test-tools.h"
 
 #define MIB (1024 * 1024)

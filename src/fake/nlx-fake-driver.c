@@ -14,10 +14,10 @@
 #include <glib/gi18n-lib.h>
 #include <gmodule.h>
 
-#include "nlx-archive.h"
-#include "nlx-config.h"
-#include "nlx-driver.h"
-#include "nlx-file.h"
+#include "host/nlx-archive.h"
+#include "common/nlx-config.h"
+#include "driver/nlx-driver.h"
+#include "common/nlx-file.h"
 
 typedef struct {
   NlxInstance *instance;

@@ -17,9 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nlx-error.h"
-#include "nlx-file.h"
-#include "nlx-lxc-cgroup.h"
+#include "common/nlx-error.h"
+#include "common/nlx-file.h"
+#include "lxc/nlx-lxc-cgroup.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define PIDS_V1 CGROUP_ROOT "/pids"

@@ -23,9 +23,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "nlx-error.h"
-#include "nlx-file.h"
-#include "nlx-lxc-console.h"
+#include "common/nlx-error.h"
+#include "common/nlx-file.h"
+#include "lxc/nlx-lxc-console.h"
 
 static gboolean
 set_io_error (GError **error,

@@ -8,8 +8,8 @@
 
 #include <glib/gi18n-lib.h>
 
-#include "nlx-error.h"
-#include "nlx-lxc-cpuset.h"
+#include "common/nlx-error.h"
+#include "lxc/nlx-lxc-cpuset.h"
 
 static int
 compare_uint (gconstpointer a,

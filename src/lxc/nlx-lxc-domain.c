@@ -10,9 +10,9 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
-#include "nlx-error.h"
-#include "nlx-idmap.h"
-#include "nlx-lxc-domain.h"
+#include "common/nlx-error.h"
+#include "common/nlx-idmap.h"
+#include "lxc/nlx-lxc-domain.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlDoc, xmlFreeDoc)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlBuffer, xmlBufferFree)
@@ -552,7 +552,7 @@ add_cputune (xmlNodePtr domain,
  * the spec has no id maps: a privileged instance) and network namespace
  * (a veth on the instance's bridge, or loopback only), dangerous
  * capabilities dropped, nova-lxc-init in front of init when the spec has
- * a sandbox directory (see src/nova-lxc-init.c), which sets the host
+ * a sandbox directory (see src/lxc/nova-lxc-init.c), which sets the host
  * name, the config drive read-only at cloud-init's seed directory,
  * read-only disks for attached volumes, one PTY console, the root tree mounted at / and
  * Nova's metadata.  Its CPU time is capped at its vcpus (see

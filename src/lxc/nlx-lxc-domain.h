@@ -1,7 +1,7 @@
 /* nlx-lxc-domain.h: instance -> libvirt LXC domain XML */
 #pragma once
 
-#include "nlx-instance.h"
+#include "model/nlx-instance.h"
 
 G_BEGIN_DECLS
 

@@ -5,8 +5,8 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "nlx-error.h"
-#include "nlx-lxc-error.h"
+#include "common/nlx-error.h"
+#include "lxc/nlx-lxc-error.h"
 
 static void
 ignore_libvirt_error (void *opaque,

@@ -16,10 +16,10 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
-#include "nlx-error.h"
-#include "nlx-file.h"
-#include "nlx-lxc-proc.h"
-#include "nlx-mount.h"
+#include "common/nlx-error.h"
+#include "common/nlx-file.h"
+#include "lxc/nlx-lxc-proc.h"
+#include "host/nlx-mount.h"
 
 /* What lxcfs 5 serves under proc/, each over the same name in /proc.
  * Only those lxcfs has are mounted, so an older lxcfs serves fewer. */

@@ -37,10 +37,10 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
-#include "nlx-error.h"
-#include "nlx-lxc-disk.h"
-#include "nlx-lxc-volume.h"
-#include "nlx-mount.h"
+#include "common/nlx-error.h"
+#include "lxc/nlx-lxc-disk.h"
+#include "lxc/nlx-lxc-volume.h"
+#include "host/nlx-mount.h"
 
 #define LOOP_NAME_PREFIX "nlx:"
 #define DEVICE_LOOP_SUFFIX ":dev"

@@ -4,8 +4,8 @@
 
 #include <sys/types.h>
 
-#include "nlx-instance.h"
-#include "nlx-volume.h"
+#include "model/nlx-instance.h"
+#include "storage/nlx-volume.h"
 
 G_BEGIN_DECLS
 

@@ -18,9 +18,9 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "nlx-file.h"
-#include "nlx-lxc-volume.h"
-#include "nlx-mount.h"
+#include "common/nlx-file.h"
+#include "lxc/nlx-lxc-volume.h"
+#include "host/nlx-mount.h"
 #include "nlx-test-client.h"
 #include "nlx-test-tools.h"
 #include "nlx-compute-fixture.h"

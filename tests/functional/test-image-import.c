@@ -25,9 +25,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nlx-error.h"
-#include "nlx-file.h"
-#include "nlx-image-store.h"
+#include "common/nlx-error.h"
+#include "common/nlx-file.h"
+#include "storage/nlx-image-store.h"
 #include "nlx-test-tools.h"
 
 #define IMAGE_SIZE "64M"

@@ -22,9 +22,9 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "nlx-config.h"
-#include "nlx-file.h"
-#include "nlx-virt.h"
+#include "common/nlx-config.h"
+#include "common/nlx-file.h"
+#include "driver/nlx-virt.h"
 #include "nlx-test-tools.h"
 
 #define CONSOLE_MAX (64 * 1024)

@@ -10,7 +10,7 @@
 #include <glib/gstdio.h>
 #include <gio/gunixsocketaddress.h>
 
-#include "nlx-network.h"
+#include "host/nlx-network.h"
 #include "nlx-test-client.h"
 #include "nlx-test-tools.h"
 #include "nlx-compute-fixture.h"

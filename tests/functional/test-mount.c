@@ -31,10 +31,10 @@
 #include <linux/loop.h>
 #include <glib/gstdio.h>
 
-#include "nlx-error.h"
-#include "nlx-file.h"
-#include "nlx-lxc-disk.h"
-#include "nlx-mount.h"
+#include "common/nlx-error.h"
+#include "common/nlx-file.h"
+#include "lxc/nlx-lxc-disk.h"
+#include "host/nlx-mount.h"
 #include "nlx-test-tools.h"
 
 #define IMAGE_SIZE (16 * 1024 * 1024)

@@ -19,8 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nlx-error.h"
-#include "nlx-network.h"
+#include "common/nlx-error.h"
+#include "host/nlx-network.h"
 #include "nlx-test-tools.h"
 
 typedef struct {

@@ -6,9 +6,9 @@
  * server holds. */
 #include "config.h"
 
-#include "nlx-error.h"
+#include "common/nlx-error.h"
 #include "nlx-fuzz.h"
-#include "nlx-network.h"
+#include "host/nlx-network.h"
 
 #define NEW_UUID "ffffffff-0000-4000-8000-000000000000"
 

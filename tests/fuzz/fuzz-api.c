@@ -34,7 +34,7 @@
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 
-#include "nlx-api.h"
+#include "api/nlx-api.h"
 #include "nlx-fuzz.h"
 
 #define BASE "http://localhost"

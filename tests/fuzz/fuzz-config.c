@@ -3,11 +3,11 @@
  * from its keyfile ([network], [volumes], [lxc] id maps) */
 #include "config.h"
 
-#include "nlx-config.h"
+#include "common/nlx-config.h"
 #include "nlx-fuzz.h"
-#include "nlx-idmap.h"
-#include "nlx-network.h"
-#include "nlx-volume.h"
+#include "common/nlx-idmap.h"
+#include "host/nlx-network.h"
+#include "storage/nlx-volume.h"
 
 static void
 check_idmap (GKeyFile *keyfile,

@@ -5,7 +5,7 @@
 #include "config.h"
 
 #include "nlx-fuzz.h"
-#include "nlx-idmap.h"
+#include "common/nlx-idmap.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data,

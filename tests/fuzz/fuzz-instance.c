@@ -6,7 +6,7 @@
 #include "config.h"
 
 #include "nlx-fuzz.h"
-#include "nlx-instance.h"
+#include "model/nlx-instance.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data,

@@ -6,7 +6,7 @@
 #include "config.h"
 
 #include "nlx-fuzz.h"
-#include "nlx-json.h"
+#include "common/nlx-json.h"
 
 /* json-glib 1.6.6 writes some doubles as JSON no reader takes (1e-8 as
  * "1e-08.0"); nova-lxc writes no doubles, so documents holding one are

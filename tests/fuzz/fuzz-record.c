@@ -7,11 +7,11 @@
 
 #include <glib/gstdio.h>
 
-#include "nlx-file.h"
+#include "common/nlx-file.h"
 #include "nlx-fuzz.h"
-#include "nlx-json.h"
-#include "nlx-power-state.h"
-#include "nlx-store.h"
+#include "common/nlx-json.h"
+#include "model/nlx-power-state.h"
+#include "compute/nlx-store.h"
 
 static char *
 record_text (const NlxRecord *record)

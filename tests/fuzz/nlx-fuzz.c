@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nlx-file.h"
+#include "common/nlx-file.h"
 #include "nlx-fuzz.h"
 
 static char *scratch_dir;

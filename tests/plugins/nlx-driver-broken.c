@@ -10,7 +10,7 @@
 
 #include <gmodule.h>
 
-#include "nlx-driver.h"
+#include "driver/nlx-driver.h"
 
 #ifdef NLX_TEST_BAD_ABI
 static const NlxDriver badabi_driver = {
