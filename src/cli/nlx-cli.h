@@ -206,18 +206,6 @@ gboolean nlx_cli_cmd_delete (NlxClient *client,
 gboolean nlx_cli_cmd_reboot (NlxClient *client,
                              char **args,
                              GError **error);
-gboolean nlx_cli_cmd_stop (NlxClient *client,
-                           char **args,
-                           GError **error);
-gboolean nlx_cli_cmd_start (NlxClient *client,
-                            char **args,
-                            GError **error);
-gboolean nlx_cli_cmd_pause (NlxClient *client,
-                            char **args,
-                            GError **error);
-gboolean nlx_cli_cmd_unpause (NlxClient *client,
-                              char **args,
-                              GError **error);
 gboolean nlx_cli_cmd_rebuild (NlxClient *client,
                               char **args,
                               GError **error);

@@ -360,6 +360,9 @@ typedef struct {
   guint options;
   NlxCommandCheck check;
   NlxCommandFunc run;
+  /* Instead of run, for a command that is a server action and nothing
+   * else: the action, which nlx_cli_run_server_action() posts. */
+  NlxCliServerAction action;
 } NlxCommand;
 
 static const NlxCommand commands[] = {
@@ -374,10 +377,14 @@ static const NlxCommand commands[] = {
     OPT_NAME | OPT_META | OPT_METADATA | OPT_WAIT | OPT_KEY_NAME |
     OPT_USER_DATA, nlx_cli_check_rebuild, nlx_cli_cmd_rebuild },
   { "reboot", 1, OPT_HARD, NULL, nlx_cli_cmd_reboot },
-  { "stop", 1, 0, NULL, nlx_cli_cmd_stop },
-  { "start", 1, 0, NULL, nlx_cli_cmd_start },
-  { "pause", 1, 0, NULL, nlx_cli_cmd_pause },
-  { "unpause", 1, 0, NULL, nlx_cli_cmd_unpause },
+  { "stop", 1, 0, NULL, NULL,
+    { "os-stop", N_("Request to stop server %s has been accepted.") } },
+  { "start", 1, 0, NULL, NULL,
+    { "os-start", N_("Request to start server %s has been accepted.") } },
+  { "pause", 1, 0, NULL, NULL,
+    { "pause", N_("Request to pause server %s has been accepted.") } },
+  { "unpause", 1, 0, NULL, NULL,
+    { "unpause", N_("Request to unpause server %s has been accepted.") } },
   { "console-log", 1, OPT_LENGTH, NULL, nlx_cli_cmd_console_log },
   { "console", 1, 0, NULL, nlx_cli_cmd_console },
   { "flavor-list", 0, 0, NULL, nlx_cli_cmd_flavor_list },
@@ -623,7 +630,10 @@ main (int argc,
                             : getenv_nonempty ("NOVA_LXC_TOKEN");
   client = nlx_client_new (socket_path, nlx_cli_opt.url, token);
 
-  if (!command->run (client, argv + 2, &error))
+  if (command->run != NULL ? !command->run (client, argv + 2, &error)
+                           : !nlx_cli_run_server_action (client,
+                                                         &command->action,
+                                                         argv[2], &error))
     {
       g_printerr ("nova-lxc: %s\n", error->message);
       return 1;
