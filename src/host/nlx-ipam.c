@@ -222,7 +222,8 @@ ipam_load (NlxIpam *ipam,
   JsonNode *member;
   JsonObjectIter iter;
   const char *uuid;
-  guint32 broadcast = nlx_network_broadcast_of (ipam->network_addr, ipam->prefix);
+  guint32 broadcast = nlx_network_broadcast_of (ipam->network_addr,
+                                                ipam->prefix);
 
   if (!nlx_file_get_contents (ipam->path, &contents, &length, &local_error))
     {

@@ -119,10 +119,11 @@ get_host_address (GKeyFile *keyfile,
       return TRUE;
     }
   if (!nlx_network_parse_ipv4 (value, addr) ||
-      !nlx_network_is_host_of (*addr, settings->network_addr, settings->prefix))
+      !nlx_network_is_host_of (*addr, settings->network_addr,
+                               settings->prefix))
     {
-      guint32 broadcast = nlx_network_broadcast_of (settings->network_addr,
-                                        settings->prefix);
+      guint32 broadcast =
+        nlx_network_broadcast_of (settings->network_addr, settings->prefix);
       g_autofree char *first =
         nlx_network_format_ipv4 (settings->network_addr + 1);
       g_autofree char *last = nlx_network_format_ipv4 (broadcast - 1);
@@ -197,7 +198,8 @@ nlx_network_settings_new (GKeyFile *keyfile,
   network = nlx_network_format_ipv4 (settings->network_addr);
   settings->cidr = g_strdup_printf ("%s/%u", network, settings->prefix);
   first = settings->network_addr + 1;
-  last = nlx_network_broadcast_of (settings->network_addr, settings->prefix) - 1;
+  last = nlx_network_broadcast_of (settings->network_addr,
+                                   settings->prefix) - 1;
 
   if (!get_host_address (keyfile, "gateway", first, settings,
                          &settings->gateway_addr, &settings->gateway, error) ||
