@@ -7,6 +7,7 @@
 #include <libsoup/soup.h>
 
 #include "api/nlx-api.h"
+#include "api/nlx-api-faults.h"
 #include "api/nlx-listener.h"
 #include "common/nlx-error.h"
 #include "common/nlx-json.h"
@@ -61,9 +62,6 @@ void nlx_api_respond_error (Request *request,
                             const GError *error);
 const char *nlx_api_identity (Request *request,
                               const char *header);
-
-/* nlx-api-faults.c */
-guint nlx_api_status_for_error (const GError *error);
 
 /* nlx-api-json.c */
 void nlx_api_add_links (JsonBuilder *builder,

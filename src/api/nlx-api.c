@@ -103,23 +103,8 @@ nlx_api_respond_fault (Request *request,
   /* Messages quote what the client sent (a path, a header), which need
    * not be UTF-8; the answer must be JSON all the same. */
   g_autofree char *text = g_utf8_make_valid (message, -1);
-  const char *name;
+  const char *name = nlx_api_fault_name (status);
 
-  switch (status)
-    {
-    case 400: name = "badRequest"; break;
-    case 401: name = "unauthorized"; break;
-    case 403: name = "forbidden"; break;
-    case 404: name = "itemNotFound"; break;
-    case 405: name = "badMethod"; break;
-    case 406: name = "notAcceptable"; break;
-    case 409: name = "conflictingRequest"; break;
-    case 413: name = "overLimit"; break;
-    case 415: name = "badMediaType"; break;
-    case 501: name = "notImplemented"; break;
-    case 503: name = "serviceUnavailable"; break;
-    default: name = "computeFault"; break;
-    }
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, name);
   json_builder_begin_object (builder);
