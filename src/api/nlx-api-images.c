@@ -122,14 +122,16 @@ import_image (Request *request)
   if (local != NULL && G_IS_INET_SOCKET_ADDRESS (local))
     {
       nlx_api_respond_fault (request, 403,
-                             _("An image import names a file on the compute host, so "
-                               "it is only taken over the Unix socket"));
+                             _("An image import names a file on the compute "
+                               "host, so it is only taken over the Unix "
+                               "socket"));
       return;
     }
   if (!nlx_api_read_string_map (request, image, "properties", properties))
     return;
   nlx_manager_import_image_async (request->api->manager, file, name, properties,
-                                  image_imported, nlx_api_request_keep (request));
+                                  image_imported,
+                                  nlx_api_request_keep (request));
 }
 
 /* /images[/{id|detail}]: the configured images, then the store's. */
@@ -149,7 +151,8 @@ nlx_api_images_request (Request *request,
     {
       if (g_str_equal (method, "DELETE"))
         {
-          nlx_manager_delete_image_async (request->api->manager, id, nlx_api_changed,
+          nlx_manager_delete_image_async (request->api->manager, id,
+                                          nlx_api_changed,
                                           nlx_api_change_new (request, id, 204,
                                                               FALSE));
         }
@@ -168,8 +171,8 @@ nlx_api_images_request (Request *request,
   else if (!g_str_equal (method, "GET"))
     nlx_api_respond_fault (request, 405,
                            id != NULL && !g_str_equal (id, "detail")
-                             ? _("Images configured in nova-lxc.conf are removed "
-                                 "there, not through the API")
+                             ? _("Images configured in nova-lxc.conf are "
+                                 "removed there, not through the API")
                              : _("Images take GET or POST"));
   else if (id != NULL && !g_str_equal (id, "detail"))
     nlx_api_catalog_request (request, "images", id);

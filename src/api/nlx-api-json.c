@@ -274,9 +274,9 @@ nlx_api_read_string_map (Request *request,
   members = json_object_get_members (json_node_get_object (node));
   for (GList *l = members; l != NULL; l = l->next)
     {
-      const char *value = nlx_api_get_string_member (request,
-                                                     json_node_get_object (node),
-                                                     l->data);
+      const char *value =
+        nlx_api_get_string_member (request, json_node_get_object (node),
+                                   l->data);
       if (value == NULL)
         return FALSE;
       if (!nlx_json_text_is_valid (l->data, NLX_API_METADATA_ITEM_MAX) ||

@@ -165,7 +165,8 @@ create_image (Request *request,
       !nlx_api_read_string_map (request, object, "metadata", metadata))
     return;
   nlx_manager_create_image_async (request->api->manager, uuid, name, metadata,
-                                  image_created, nlx_api_request_keep (request));
+                                  image_created,
+                                  nlx_api_request_keep (request));
 }
 
 /* rebuild: the server as it is, with the new image and, if given, name
@@ -200,8 +201,8 @@ rebuild_server (Request *request,
       !nlx_api_get_optional_string (request, object, "hostname", &hostname) ||
       !nlx_api_check_hostname (request, hostname, &hostname_kept) ||
       !nlx_api_get_optional_string (request, object, "key_name", &key_name) ||
-      (key_name != NULL && (keypair = nlx_api_find_key_name (request,
-                                                             key_name)) == NULL))
+      (key_name != NULL &&
+       (keypair = nlx_api_find_key_name (request, key_name)) == NULL))
     return;
   node = nlx_instance_to_node (record->instance);
   wanted = json_node_get_object (node);

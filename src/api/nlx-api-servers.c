@@ -240,8 +240,9 @@ read_block_devices (Request *request,
                                       &boot_index))
         {
           nlx_api_respond_fault (request, 400,
-                                 _("“boot_index” must be a whole number, in JSON or "
-                                   "as a string of decimal digits, or null"));
+                                 _("“boot_index” must be a whole number, in "
+                                   "JSON or as a string of decimal digits, or "
+                                   "null"));
           return FALSE;
         }
 
@@ -249,9 +250,10 @@ read_block_devices (Request *request,
           (destination != NULL && !g_str_equal (destination, "volume")))
         {
           nlx_api_respond_fault (request, 400,
-                                 _("Each block device mapping needs a volume id in "
-                                   "“uuid” and source_type “volume”; nova-lxc has "
-                                   "no other kind of block device"));
+                                 _("Each block device mapping needs a volume "
+                                   "id in “uuid” and source_type “volume”; "
+                                   "nova-lxc has no other kind of block "
+                                   "device"));
           return FALSE;
         }
       if (boot_index == 0)
@@ -260,8 +262,8 @@ read_block_devices (Request *request,
             {
               nlx_api_respond_fault (request, 400,
                                      _("Only one block device mapping can have "
-                                       "boot_index 0, and the root volume takes no "
-                                       "device_name or mount_path"));
+                                       "boot_index 0, and the root volume "
+                                       "takes no device_name or mount_path"));
               return FALSE;
             }
           *root_volume = g_strdup (id);
@@ -320,10 +322,10 @@ nlx_api_check_user_data (Request *request,
   if (padding > 2 || text->len % 4 != 0)
     {
       nlx_api_respond_fault (request, 400,
-                             _("Invalid input for field/attribute user_data: it is "
-                               "not base64; send the data base64-encoded (A–Z, a–z, "
-                               "0–9, “+” and “/”, “=” padding at the end, line "
-                               "breaks allowed)"));
+                             _("Invalid input for field/attribute user_data: "
+                               "it is not base64; send the data base64-encoded "
+                               "(A–Z, a–z, 0–9, “+” and “/”, “=” padding at "
+                               "the end, line breaks allowed)"));
       return FALSE;
     }
   if (text->len > 0)
@@ -461,8 +463,8 @@ instance_from_request (Request *request,
       !nlx_api_check_hostname (request, hostname, &hostname_kept) ||
       !read_boolean (request, server, "config_drive", &config_drive) ||
       !nlx_api_get_optional_string (request, server, "key_name", &key_name) ||
-      (key_name != NULL && (keypair = nlx_api_find_key_name (request,
-                                                             key_name)) == NULL))
+      (key_name != NULL &&
+       (keypair = nlx_api_find_key_name (request, key_name)) == NULL))
     return NULL;
   /* Booting from a volume, imageRef is optional (and may be ""). */
   if (root_volume == NULL || json_object_has_member (server, "imageRef"))

@@ -127,8 +127,9 @@ read_size (Request *request,
        json_object_has_member (volume, "size_mb")))
     {
       nlx_api_respond_fault (request, 400,
-                             _("A volume needs exactly one of “size” (whole GiB, 1 "
-                               "to 1024) or “size_mb” (whole MiB, 1 to 1048576)"));
+                             _("A volume needs exactly one of “size” (whole "
+                               "GiB, 1 to 1024) or “size_mb” (whole MiB, 1 to "
+                               "1048576)"));
       return FALSE;
     }
   *size_bytes = (guint64) value * (in_gib ? 1024 * 1024 * 1024 : 1024 * 1024);
@@ -158,8 +159,8 @@ create_volume (Request *request)
   if (from_dir != NULL && local != NULL && G_IS_INET_SOCKET_ADDRESS (local))
     {
       nlx_api_respond_fault (request, 403,
-                             _("“from_dir” names a path on the compute host, so it "
-                               "is only taken over the Unix socket"));
+                             _("“from_dir” names a path on the compute host, "
+                               "so it is only taken over the Unix socket"));
       return;
     }
   nlx_manager_create_volume_async (request->api->manager, id, size_bytes,

@@ -388,8 +388,9 @@ check_headers (SoupServer *server,
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
 
   if (!authorized (&request))
-    nlx_api_respond_fault (&request, 401, _("Authentication required: send the "
-                                            "configured token in X-Auth-Token"));
+    nlx_api_respond_fault (&request, 401,
+                           _("Authentication required: send the "
+                             "configured token in X-Auth-Token"));
   else if (soup_message_headers_get_encoding (headers) ==
              SOUP_ENCODING_CONTENT_LENGTH &&
            soup_message_headers_get_content_length (headers) > NLX_API_MAX_BODY)
