@@ -117,9 +117,6 @@ void nlx_api_add_network (JsonBuilder *builder,
                           const NlxVif *vif);
 void nlx_api_add_addresses (JsonBuilder *builder,
                             const NlxInstance *instance);
-void nlx_api_respond_server (Request *request,
-                             guint status,
-                             const NlxRecord *record);
 void nlx_api_list_servers (Request *request,
                            gboolean detail);
 gboolean nlx_api_check_user_data (Request *request,
@@ -138,8 +135,6 @@ void nlx_api_changed (GObject *source,
                       GAsyncResult *result,
                       gpointer data);
 void nlx_api_create_server (Request *request);
-void nlx_api_update_server (Request *request,
-                            const char *uuid);
 void nlx_api_server_request (Request *request,
                              const char *method,
                              const char *uuid);

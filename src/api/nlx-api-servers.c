@@ -143,10 +143,10 @@ add_server (JsonBuilder *builder,
   json_builder_end_object (builder);
 }
 
-void
-nlx_api_respond_server (Request *request,
-                        guint status,
-                        const NlxRecord *record)
+static void
+respond_server (Request *request,
+                guint status,
+                const NlxRecord *record)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
@@ -606,7 +606,7 @@ nlx_api_changed (GObject *source,
                                      &error)) == NULL))
     nlx_api_respond_error (change->request, error);
   else if (change->show)
-    nlx_api_respond_server (change->request, change->status, record);
+    respond_server (change->request, change->status, record);
   else
     nlx_api_respond (change->request, change->status, NULL);
 }
@@ -663,9 +663,9 @@ nlx_api_create_server (Request *request)
                                                 FALSE));
 }
 
-void
-nlx_api_update_server (Request *request,
-                       const char *uuid)
+static void
+update_server (Request *request,
+               const char *uuid)
 {
   static const char * const known[] = { "name", NULL };
   g_autoptr(GError) error = NULL;
@@ -694,10 +694,10 @@ nlx_api_server_request (Request *request,
       if (record == NULL)
         nlx_api_respond_error (request, error);
       else
-        nlx_api_respond_server (request, 200, record);
+        respond_server (request, 200, record);
     }
   else if (g_str_equal (method, "PUT"))
-    nlx_api_update_server (request, uuid);
+    update_server (request, uuid);
   else if (g_str_equal (method, "DELETE"))
     {
     nlx_manager_act_async (request->api->manager, uuid, NLX_ACTION_DELETE,
