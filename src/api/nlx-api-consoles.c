@@ -21,7 +21,7 @@
  * caller reached (over the Unix socket, "localhost": the URL is then
  * opened over the same socket, as nova-lxc console does). */
 static char *
-console_url (Request *request,
+console_url (NlxApiRequest *request,
              const char *uuid,
              GError **error)
 {
@@ -36,7 +36,7 @@ console_url (Request *request,
 }
 
 static void
-respond_console (Request *request,
+respond_console (NlxApiRequest *request,
                  const char *uuid,
                  const char *wrapper,
                  const char *protocol,
@@ -70,7 +70,7 @@ respond_console (Request *request,
  * value outside them is a bad request; one inside them but not serial
  * is a console this host does not have. */
 static gboolean
-check_console_choice (Request *request,
+check_console_choice (NlxApiRequest *request,
                       const char *member,
                       const char *value,
                       const char * const *known)
@@ -95,7 +95,7 @@ check_console_choice (Request *request,
 
 /* POST /servers/{id}/remote-consoles */
 void
-nlx_api_create_remote_console (Request *request,
+nlx_api_create_remote_console (NlxApiRequest *request,
                                const char *uuid)
 {
   static const char * const protocols[] = {
@@ -143,7 +143,7 @@ nlx_api_create_remote_console (Request *request,
 
 /* The legacy action {"os-getSerialConsole": {"type": "serial"}} */
 void
-nlx_api_get_serial_console (Request *request,
+nlx_api_get_serial_console (NlxApiRequest *request,
                             const char *uuid,
                             JsonNode *args)
 {
@@ -388,7 +388,7 @@ check_console (SoupServer *server,
 {
   g_autofree char *request_uuid = g_uuid_string_random ();
   g_autofree char *id = g_strconcat ("req-", request_uuid, NULL);
-  Request request = { .api = data, .msg = msg, .id = id };
+  NlxApiRequest request = { .api = data, .msg = msg, .id = id };
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   g_autoptr(GError) error = NULL;
   const char *token = query != NULL ? g_hash_table_lookup (query, "token")

@@ -10,7 +10,7 @@
 
 static void
 add_flavor (JsonBuilder *builder,
-            Request *request,
+            NlxApiRequest *request,
             const NlxFlavor *flavor,
             gboolean detail)
 {
@@ -57,7 +57,7 @@ add_flavor (JsonBuilder *builder,
 /* Flavors and images come from the configuration and are listed alike:
  * /COLLECTION, /COLLECTION/detail and /COLLECTION/{id}. */
 void
-nlx_api_catalog_request (Request *request,
+nlx_api_catalog_request (NlxApiRequest *request,
                          const char *collection,
                          const char *id)
 {

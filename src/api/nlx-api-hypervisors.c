@@ -15,7 +15,7 @@ typedef enum {
 } HypervisorsView;
 
 typedef struct {
-  Request *request;
+  NlxApiRequest *request;
   HypervisorsView view;
 } HypervisorsCall;
 
@@ -48,7 +48,7 @@ hypervisors_ready (GObject *source,
                    gpointer data)
 {
   HypervisorsCall *call = data;
-  g_autoptr(Request) request = call->request;
+  g_autoptr(NlxApiRequest) request = call->request;
   NlxManager *manager = request->api->manager;
   g_autoptr(GError) error = NULL;
   g_autoptr(NlxHostResources) res =
@@ -111,7 +111,7 @@ hypervisors_ready (GObject *source,
 }
 
 void
-nlx_api_hypervisors_request (Request *request,
+nlx_api_hypervisors_request (NlxApiRequest *request,
                              const char *which)
 {
   HypervisorsCall *call;

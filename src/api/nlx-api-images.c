@@ -8,7 +8,7 @@
 
 void
 nlx_api_add_image (JsonBuilder *builder,
-                   Request *request,
+                   NlxApiRequest *request,
                    const NlxConfigImage *image,
                    gboolean detail)
 {
@@ -35,7 +35,7 @@ nlx_api_add_image (JsonBuilder *builder,
  * and its properties as metadata. */
 static void
 add_stored_image (JsonBuilder *builder,
-                  Request *request,
+                  NlxApiRequest *request,
                   const NlxStoredImage *image,
                   gboolean detail)
 {
@@ -71,7 +71,7 @@ add_stored_image (JsonBuilder *builder,
 }
 
 static void
-respond_stored_image (Request *request,
+respond_stored_image (NlxApiRequest *request,
                       const NlxStoredImage *image)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
@@ -90,7 +90,7 @@ image_imported (GObject *source,
                 GAsyncResult *result,
                 gpointer data)
 {
-  g_autoptr(Request) request = data;
+  g_autoptr(NlxApiRequest) request = data;
   g_autoptr(GError) error = NULL;
   g_autoptr(NlxStoredImage) image =
     nlx_manager_import_image_finish (request->api->manager, result, &error);
@@ -105,7 +105,7 @@ image_imported (GObject *source,
 /* POST /images: nova-lxc's import of a file on the compute host, which
  * only a local administrator may name. */
 static void
-import_image (Request *request)
+import_image (NlxApiRequest *request)
 {
   static const char * const known[] = { "name", "file", "properties", NULL };
   g_autoptr(GHashTable) properties = g_hash_table_new_full (g_str_hash,
@@ -136,7 +136,7 @@ import_image (Request *request)
 
 /* /images[/{id|detail}]: the configured images, then the store's. */
 void
-nlx_api_images_request (Request *request,
+nlx_api_images_request (NlxApiRequest *request,
                         const char *method,
                         const char *id)
 {

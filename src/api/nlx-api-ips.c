@@ -7,7 +7,7 @@
 
 /* /servers/{uuid}/ips[/{network}] */
 void
-nlx_api_ips_request (Request *request,
+nlx_api_ips_request (NlxApiRequest *request,
                      const char *method,
                      const char *uuid,
                      const char *network)

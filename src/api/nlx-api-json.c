@@ -10,7 +10,7 @@
 
 void
 nlx_api_add_links (JsonBuilder *builder,
-                   Request *request,
+                   NlxApiRequest *request,
                    const char *collection,
                    const char *id)
 {
@@ -70,7 +70,7 @@ nlx_api_add_time (JsonBuilder *builder,
 /* A reference to another resource: {"id": ..., "links": [...]}. */
 void
 nlx_api_add_ref (JsonBuilder *builder,
-                 Request *request,
+                 NlxApiRequest *request,
                  const char *name,
                  const char *collection,
                  const char *id)
@@ -85,7 +85,7 @@ nlx_api_add_ref (JsonBuilder *builder,
 /* ---- JSON in ---------------------------------------------------------- */
 
 void
-nlx_api_respond_too_large (Request *request)
+nlx_api_respond_too_large (NlxApiRequest *request)
 {
   g_autofree char *message =
     g_strdup_printf (_("The request body is larger than %d bytes, the most "
@@ -97,7 +97,7 @@ nlx_api_respond_too_large (Request *request)
 /* The request body, which must be one JSON object (read strictly, see
  * nlx-json.c); it lives as long as @request.  Answers 400 itself. */
 JsonObject *
-nlx_api_parse_body (Request *request)
+nlx_api_parse_body (NlxApiRequest *request)
 {
   SoupMessageBody *body = soup_server_message_get_request_body (request->msg);
   g_autoptr(GError) error = NULL;
@@ -127,7 +127,7 @@ nlx_api_parse_body (Request *request)
 /* The member @key (e.g. "server") of the body, which must be an object;
  * answers 400 itself. */
 JsonObject *
-nlx_api_read_body (Request *request,
+nlx_api_read_body (NlxApiRequest *request,
                    const char *key)
 {
   JsonObject *root = nlx_api_parse_body (request);
@@ -146,7 +146,7 @@ nlx_api_read_body (Request *request,
 }
 
 gboolean
-nlx_api_require_object (Request *request,
+nlx_api_require_object (NlxApiRequest *request,
                         JsonNode *node,
                         const char *what)
 {
@@ -161,7 +161,7 @@ nlx_api_require_object (Request *request,
 
 /* A required string member; answers 400 when it is missing or not one. */
 const char *
-nlx_api_get_string_member (Request *request,
+nlx_api_get_string_member (NlxApiRequest *request,
                            JsonObject *object,
                            const char *key)
 {
@@ -181,7 +181,7 @@ nlx_api_get_string_member (Request *request,
 
 /* Nova refuses properties it does not know (additionalProperties: false). */
 gboolean
-nlx_api_check_members (Request *request,
+nlx_api_check_members (NlxApiRequest *request,
                        JsonObject *object,
                        const char * const *known)
 {
@@ -203,7 +203,7 @@ nlx_api_check_members (Request *request,
 /* An optional string member; answers 400 when it is there but not a
  * string (null counts as absent). */
 gboolean
-nlx_api_get_optional_string (Request *request,
+nlx_api_get_optional_string (NlxApiRequest *request,
                              JsonObject *object,
                              const char *key,
                              const char **value)
@@ -259,7 +259,7 @@ nlx_api_read_whole_number (JsonNode *node,
 /* Member @member of @object, when present and not null: an object of
  * strings, copied into @map. */
 gboolean
-nlx_api_read_string_map (Request *request,
+nlx_api_read_string_map (NlxApiRequest *request,
                          JsonObject *object,
                          const char *member,
                          GHashTable *map)

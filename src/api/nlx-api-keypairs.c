@@ -35,7 +35,7 @@ add_keypair (JsonBuilder *builder,
 /* One key pair create, from the request to the answer, which waits for
  * ssh-keygen (when generating) and for the disk. */
 typedef struct {
-  Request *request;
+  NlxApiRequest *request;
   NlxManager *manager;
   char *user_id;
   char *name;
@@ -116,7 +116,7 @@ keypair_generated (GObject *source,
 }
 
 static void
-create_keypair (Request *request)
+create_keypair (NlxApiRequest *request)
 {
   static const char * const known[] = { "name", "public_key", NULL };
   JsonObject *object = nlx_api_read_body (request, "keypair");
@@ -183,7 +183,7 @@ keypair_deleted (GObject *source,
 }
 
 void
-nlx_api_keypairs_request (Request *request,
+nlx_api_keypairs_request (NlxApiRequest *request,
                           const char *method,
                           const char *name)
 {

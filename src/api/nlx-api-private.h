@@ -14,7 +14,7 @@
 
 G_BEGIN_DECLS
 
-#define API_VERSION "2.1"
+#define NLX_API_VERSION "2.1"
 /* The flavor extra spec of instances without a user namespace. */
 #define NLX_API_PRIVILEGED_SPEC "nova_lxc:privileged"
 #define NLX_API_PIDS_SPEC "nova_lxc:pids"
@@ -43,29 +43,29 @@ typedef struct {
   char *base;                   /* http://host[:port], for links */
   JsonNode *body;               /* the parsed request body, once read */
   gboolean answered;
-} Request;
+} NlxApiRequest;
 
 /* A change the manager answers once it is saved (nlx-api-servers.c). */
-typedef struct _Change Change;
+typedef struct _NlxApiChange NlxApiChange;
 
 /* nlx-api.c */
-Request *nlx_api_request_keep (const Request *request);
-void nlx_api_request_free (Request *request);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Request, nlx_api_request_free)
-void nlx_api_respond (Request *request,
+NlxApiRequest *nlx_api_request_keep (const NlxApiRequest *request);
+void nlx_api_request_free (NlxApiRequest *request);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxApiRequest, nlx_api_request_free)
+void nlx_api_respond (NlxApiRequest *request,
                       guint status,
                       JsonNode *body);
-void nlx_api_respond_fault (Request *request,
+void nlx_api_respond_fault (NlxApiRequest *request,
                             guint status,
                             const char *message);
-void nlx_api_respond_error (Request *request,
+void nlx_api_respond_error (NlxApiRequest *request,
                             const GError *error);
-const char *nlx_api_identity (Request *request,
+const char *nlx_api_identity (NlxApiRequest *request,
                               const char *header);
 
 /* nlx-api-json.c */
 void nlx_api_add_links (JsonBuilder *builder,
-                        Request *request,
+                        NlxApiRequest *request,
                         const char *collection,
                         const char *id);
 void nlx_api_add_string (JsonBuilder *builder,
@@ -78,24 +78,24 @@ void nlx_api_add_time (JsonBuilder *builder,
                        const char *name,
                        GDateTime *time);
 void nlx_api_add_ref (JsonBuilder *builder,
-                      Request *request,
+                      NlxApiRequest *request,
                       const char *name,
                       const char *collection,
                       const char *id);
-void nlx_api_respond_too_large (Request *request);
-JsonObject *nlx_api_parse_body (Request *request);
-JsonObject *nlx_api_read_body (Request *request,
+void nlx_api_respond_too_large (NlxApiRequest *request);
+JsonObject *nlx_api_parse_body (NlxApiRequest *request);
+JsonObject *nlx_api_read_body (NlxApiRequest *request,
                                const char *key);
-gboolean nlx_api_require_object (Request *request,
+gboolean nlx_api_require_object (NlxApiRequest *request,
                                  JsonNode *node,
                                  const char *what);
-const char *nlx_api_get_string_member (Request *request,
+const char *nlx_api_get_string_member (NlxApiRequest *request,
                                        JsonObject *object,
                                        const char *key);
-gboolean nlx_api_check_members (Request *request,
+gboolean nlx_api_check_members (NlxApiRequest *request,
                                 JsonObject *object,
                                 const char * const *known);
-gboolean nlx_api_get_optional_string (Request *request,
+gboolean nlx_api_get_optional_string (NlxApiRequest *request,
                                       JsonObject *object,
                                       const char *key,
                                       const char **value);
@@ -103,13 +103,13 @@ gboolean nlx_api_read_whole_number (JsonNode *node,
                                     gint64 min,
                                     gint64 max,
                                     gint64 *out);
-gboolean nlx_api_read_string_map (Request *request,
+gboolean nlx_api_read_string_map (NlxApiRequest *request,
                                   JsonObject *object,
                                   const char *member,
                                   GHashTable *map);
 
 /* nlx-api-versions.c */
-void nlx_api_get_versions (Request *request,
+void nlx_api_get_versions (NlxApiRequest *request,
                            gboolean all);
 
 /* nlx-api-servers.c */
@@ -117,78 +117,78 @@ void nlx_api_add_network (JsonBuilder *builder,
                           const NlxVif *vif);
 void nlx_api_add_addresses (JsonBuilder *builder,
                             const NlxInstance *instance);
-void nlx_api_list_servers (Request *request,
+void nlx_api_list_servers (NlxApiRequest *request,
                            gboolean detail);
-gboolean nlx_api_check_user_data (Request *request,
+gboolean nlx_api_check_user_data (NlxApiRequest *request,
                                   const char *user_data,
                                   char **cleaned);
-gboolean nlx_api_check_hostname (Request *request,
+gboolean nlx_api_check_hostname (NlxApiRequest *request,
                                  const char *hostname,
                                  char **lower);
-const NlxKeypair *nlx_api_find_key_name (Request *request,
+const NlxKeypair *nlx_api_find_key_name (NlxApiRequest *request,
                                          const char *name);
-Change *nlx_api_change_new (Request *request,
+NlxApiChange *nlx_api_change_new (NlxApiRequest *request,
                             const char *uuid,
                             guint status,
                             gboolean show);
 void nlx_api_changed (GObject *source,
                       GAsyncResult *result,
                       gpointer data);
-void nlx_api_create_server (Request *request);
-void nlx_api_server_request (Request *request,
+void nlx_api_create_server (NlxApiRequest *request);
+void nlx_api_server_request (NlxApiRequest *request,
                              const char *method,
                              const char *uuid);
 
 /* nlx-api-server-actions.c */
-void nlx_api_server_action (Request *request,
+void nlx_api_server_action (NlxApiRequest *request,
                             const char *uuid);
 
 /* nlx-api-consoles.c */
-void nlx_api_create_remote_console (Request *request,
+void nlx_api_create_remote_console (NlxApiRequest *request,
                                     const char *uuid);
-void nlx_api_get_serial_console (Request *request,
+void nlx_api_get_serial_console (NlxApiRequest *request,
                                  const char *uuid,
                                  JsonNode *args);
 void nlx_api_serve_consoles (NlxApi *api);
 void nlx_api_close_consoles (NlxApi *api);
 
 /* nlx-api-volume-attachments.c */
-void nlx_api_attachments_request (Request *request,
+void nlx_api_attachments_request (NlxApiRequest *request,
                                   const char *method,
                                   const char *uuid,
                                   const char *volume_id);
 
 /* nlx-api-ips.c */
-void nlx_api_ips_request (Request *request,
+void nlx_api_ips_request (NlxApiRequest *request,
                           const char *method,
                           const char *uuid,
                           const char *network);
 
 /* nlx-api-flavors.c */
-void nlx_api_catalog_request (Request *request,
+void nlx_api_catalog_request (NlxApiRequest *request,
                               const char *collection,
                               const char *id);
 
 /* nlx-api-images.c */
 void nlx_api_add_image (JsonBuilder *builder,
-                        Request *request,
+                        NlxApiRequest *request,
                         const NlxConfigImage *image,
                         gboolean detail);
-void nlx_api_images_request (Request *request,
+void nlx_api_images_request (NlxApiRequest *request,
                              const char *method,
                              const char *id);
 
 /* nlx-api-volumes.c */
-void nlx_api_volumes_request (Request *request,
+void nlx_api_volumes_request (NlxApiRequest *request,
                               const char *method,
                               const char *id);
 
 /* nlx-api-hypervisors.c */
-void nlx_api_hypervisors_request (Request *request,
+void nlx_api_hypervisors_request (NlxApiRequest *request,
                                   const char *which);
 
 /* nlx-api-keypairs.c */
-void nlx_api_keypairs_request (Request *request,
+void nlx_api_keypairs_request (NlxApiRequest *request,
                                const char *method,
                                const char *name);
 

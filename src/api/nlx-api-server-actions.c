@@ -31,7 +31,7 @@ last_lines (const char *text,
 }
 
 typedef struct {
-  Request *request;
+  NlxApiRequest *request;
   gint64 lines;
 } ConsoleCall;
 
@@ -41,7 +41,7 @@ console_ready (GObject *source,
                gpointer data)
 {
   ConsoleCall *call = data;
-  g_autoptr(Request) request = call->request;
+  g_autoptr(NlxApiRequest) request = call->request;
   g_autoptr(GError) error = NULL;
   g_autofree char *output =
     nlx_manager_get_console_output_finish (request->api->manager, result,
@@ -71,7 +71,7 @@ console_ready (GObject *source,
 /* os-getConsoleOutput's length: lines from the end; absent, null or -1
  * for all, and Nova also takes it as a string of digits. */
 static gboolean
-read_length (Request *request,
+read_length (NlxApiRequest *request,
              JsonNode *args,
              gint64 *lines)
 {
@@ -95,7 +95,7 @@ read_length (Request *request,
 }
 
 static void
-get_console_output (Request *request,
+get_console_output (NlxApiRequest *request,
                     const char *uuid,
                     JsonNode *args)
 {
@@ -116,7 +116,7 @@ image_created (GObject *source,
                GAsyncResult *result,
                gpointer data)
 {
-  g_autoptr(Request) request = data;
+  g_autoptr(NlxApiRequest) request = data;
   g_autoptr(GError) error = NULL;
   g_autoptr(NlxStoredImage) image =
     nlx_manager_create_image_finish (request->api->manager, result, &error);
@@ -146,7 +146,7 @@ image_created (GObject *source,
 /* createImage: answered when the image is in the store, so the image it
  * names can be booted at once. */
 static void
-create_image (Request *request,
+create_image (NlxApiRequest *request,
               const char *uuid,
               JsonNode *args)
 {
@@ -172,7 +172,7 @@ create_image (Request *request,
 /* rebuild: the server as it is, with the new image and, if given, name
  * and metadata, checked as a new server would be. */
 static void
-rebuild_server (Request *request,
+rebuild_server (NlxApiRequest *request,
                 const NlxRecord *record,
                 JsonNode *args)
 {
@@ -249,7 +249,7 @@ rebuild_server (Request *request,
 }
 
 void
-nlx_api_server_action (Request *request,
+nlx_api_server_action (NlxApiRequest *request,
                        const char *uuid)
 {
   g_autoptr(GError) error = NULL;

@@ -8,7 +8,7 @@
 
 static void
 add_server_brief (JsonBuilder *builder,
-                  Request *request,
+                  NlxApiRequest *request,
                   const NlxRecord *record)
 {
   json_builder_begin_object (builder);
@@ -70,7 +70,7 @@ nlx_api_add_addresses (JsonBuilder *builder,
 
 static void
 add_server (JsonBuilder *builder,
-            Request *request,
+            NlxApiRequest *request,
             const NlxRecord *record)
 {
   const NlxInstance *instance = record->instance;
@@ -144,7 +144,7 @@ add_server (JsonBuilder *builder,
 }
 
 static void
-respond_server (Request *request,
+respond_server (NlxApiRequest *request,
                 guint status,
                 const NlxRecord *record)
 {
@@ -162,7 +162,7 @@ respond_server (Request *request,
 /* ---- servers ---------------------------------------------------------- */
 
 void
-nlx_api_list_servers (Request *request,
+nlx_api_list_servers (NlxApiRequest *request,
                       gboolean detail)
 {
   g_autoptr(GPtrArray) records = nlx_manager_list (request->api->manager);
@@ -186,7 +186,7 @@ nlx_api_list_servers (Request *request,
 /* Nova's block_device_mapping_v2, for volumes only: boot_index 0 is the
  * root volume, the others are attached.  Answers 400 itself. */
 static gboolean
-read_block_devices (Request *request,
+read_block_devices (NlxApiRequest *request,
                     JsonObject *server,
                     char **root_volume,
                     GPtrArray *volumes)
@@ -283,7 +283,7 @@ read_block_devices (Request *request,
  * once decoded), as the instance document keeps it, which allows no
  * control characters; NULL for "", which holds nothing. */
 gboolean
-nlx_api_check_user_data (Request *request,
+nlx_api_check_user_data (NlxApiRequest *request,
                          const char *user_data,
                          char **cleaned)
 {
@@ -337,7 +337,7 @@ nlx_api_check_user_data (Request *request,
  * ending with a letter or digit.  Kept lower-case, as DNS compares host
  * names.  Answers 400 itself. */
 gboolean
-nlx_api_check_hostname (Request *request,
+nlx_api_check_hostname (NlxApiRequest *request,
                         const char *hostname,
                         char **lower)
 {
@@ -371,7 +371,7 @@ nlx_api_check_hostname (Request *request,
  * strings Nova takes for them.  Absent or null leaves *value alone.
  * Answers 400 itself. */
 static gboolean
-read_boolean (Request *request,
+read_boolean (NlxApiRequest *request,
               JsonObject *object,
               const char *key,
               gboolean *value)
@@ -415,7 +415,7 @@ read_boolean (Request *request,
 /* The caller's key pair @name, as Nova looks it up; answers 400 with
  * Nova's message itself when the caller has none of that name. */
 const NlxKeypair *
-nlx_api_find_key_name (Request *request,
+nlx_api_find_key_name (NlxApiRequest *request,
                        const char *name)
 {
   const NlxKeypair *keypair =
@@ -428,7 +428,7 @@ nlx_api_find_key_name (Request *request,
 }
 
 static NlxInstance *
-instance_from_request (Request *request,
+instance_from_request (NlxApiRequest *request,
                        JsonObject *server,
                        GError **error)
 {
@@ -557,21 +557,21 @@ instance_from_request (Request *request,
 
 /* A change the manager answers once it is saved; the manager is kept
  * here, not through the API, which may be gone by then (at a stop). */
-struct _Change {
-  Request *request;
+struct _NlxApiChange {
+  NlxApiRequest *request;
   NlxManager *manager;
   char *uuid;
   guint status;                 /* the answer when it worked */
   gboolean show;                /* with the server */
 };
 
-Change *
-nlx_api_change_new (Request *request,
+NlxApiChange *
+nlx_api_change_new (NlxApiRequest *request,
                     const char *uuid,
                     guint status,
                     gboolean show)
 {
-  Change *change = g_new0 (Change, 1);
+  NlxApiChange *change = g_new0 (NlxApiChange, 1);
 
   change->request = nlx_api_request_keep (request);
   change->manager = request->api->manager;
@@ -582,21 +582,21 @@ nlx_api_change_new (Request *request,
 }
 
 static void
-change_free (Change *change)
+change_free (NlxApiChange *change)
 {
   soup_server_message_unpause (change->request->msg);
   nlx_api_request_free (change->request);
   g_free (change->uuid);
   g_free (change);
 }
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Change, change_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxApiChange, change_free)
 
 void
 nlx_api_changed (GObject *source,
                  GAsyncResult *result,
                  gpointer data)
 {
-  g_autoptr(Change) change = data;
+  g_autoptr(NlxApiChange) change = data;
   g_autoptr(GError) error = NULL;
   const NlxRecord *record = NULL;
 
@@ -616,7 +616,7 @@ server_created (GObject *source,
                 GAsyncResult *result,
                 gpointer data)
 {
-  g_autoptr(Change) change = data;
+  g_autoptr(NlxApiChange) change = data;
   g_autoptr(JsonBuilder) builder = NULL;
   g_autoptr(JsonNode) body = NULL;
   g_autoptr(GError) error = NULL;
@@ -642,7 +642,7 @@ server_created (GObject *source,
 }
 
 void
-nlx_api_create_server (Request *request)
+nlx_api_create_server (NlxApiRequest *request)
 {
   g_autoptr(GError) error = NULL;
   JsonObject *server = nlx_api_read_body (request, "server");
@@ -664,7 +664,7 @@ nlx_api_create_server (Request *request)
 }
 
 static void
-update_server (Request *request,
+update_server (NlxApiRequest *request,
                const char *uuid)
 {
   static const char * const known[] = { "name", NULL };
@@ -681,7 +681,7 @@ update_server (Request *request,
 
 /* GET, PUT and DELETE of /servers/{uuid} */
 void
-nlx_api_server_request (Request *request,
+nlx_api_server_request (NlxApiRequest *request,
                         const char *method,
                         const char *uuid)
 {

@@ -9,15 +9,15 @@
 
 static void
 add_version (JsonBuilder *builder,
-             Request *request)
+             NlxApiRequest *request)
 {
   g_autofree char *href = g_strdup_printf ("%s/v2.1/", request->base);
 
   json_builder_begin_object (builder);
   nlx_api_add_string (builder, "id", "v2.1");
   nlx_api_add_string (builder, "status", "CURRENT");
-  nlx_api_add_string (builder, "version", API_VERSION);
-  nlx_api_add_string (builder, "min_version", API_VERSION);
+  nlx_api_add_string (builder, "version", NLX_API_VERSION);
+  nlx_api_add_string (builder, "min_version", NLX_API_VERSION);
   nlx_api_add_string (builder, "updated", "2013-07-23T11:33:21Z");
   json_builder_set_member_name (builder, "links");
   json_builder_begin_array (builder);
@@ -30,7 +30,7 @@ add_version (JsonBuilder *builder,
 }
 
 void
-nlx_api_get_versions (Request *request,
+nlx_api_get_versions (NlxApiRequest *request,
                       gboolean all)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();

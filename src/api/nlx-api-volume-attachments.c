@@ -23,7 +23,7 @@ add_attachment (JsonBuilder *builder,
 }
 
 static void
-respond_attachment (Request *request,
+respond_attachment (NlxApiRequest *request,
                     const char *uuid,
                     const NlxVolumeAttachment *attachment)
 {
@@ -39,12 +39,12 @@ respond_attachment (Request *request,
 }
 
 typedef struct {
-  Request *request;
+  NlxApiRequest *request;
   char *uuid;
 } VolumeCall;
 
 static VolumeCall *
-volume_call_new (Request *request,
+volume_call_new (NlxApiRequest *request,
                  const char *uuid)
 {
   VolumeCall *call = g_new0 (VolumeCall, 1);
@@ -97,7 +97,7 @@ detached (GObject *source,
 }
 
 static void
-attach_volume (Request *request,
+attach_volume (NlxApiRequest *request,
                const char *uuid)
 {
   static const char * const known[] = {
@@ -119,7 +119,7 @@ attach_volume (Request *request,
 
 /* /servers/{uuid}/os-volume_attachments[/{volume_id}] */
 void
-nlx_api_attachments_request (Request *request,
+nlx_api_attachments_request (NlxApiRequest *request,
                              const char *method,
                              const char *uuid,
                              const char *volume_id)

@@ -9,7 +9,7 @@
 
 static void
 add_volume (JsonBuilder *builder,
-            Request *request,
+            NlxApiRequest *request,
             const NlxVolumeInfo *info)
 {
   NlxVolumeAttachment attachment;
@@ -48,7 +48,7 @@ add_volume (JsonBuilder *builder,
 }
 
 static void
-respond_volume (Request *request,
+respond_volume (NlxApiRequest *request,
                 const NlxVolumeInfo *info)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
@@ -67,7 +67,7 @@ volumes_listed (GObject *source,
                 GAsyncResult *result,
                 gpointer data)
 {
-  g_autoptr(Request) request = data;
+  g_autoptr(NlxApiRequest) request = data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) volumes =
     nlx_manager_list_volumes_finish (request->api->manager, result, &error);
@@ -97,7 +97,7 @@ volume_created (GObject *source,
                 GAsyncResult *result,
                 gpointer data)
 {
-  g_autoptr(Request) request = data;
+  g_autoptr(NlxApiRequest) request = data;
   g_autoptr(GError) error = NULL;
   g_autoptr(NlxVolumeInfo) info =
     nlx_manager_create_volume_finish (request->api->manager, result, &error);
@@ -111,7 +111,7 @@ volume_created (GObject *source,
 
 /* A size in GiB as Nova has it, or nova-lxc's size_mb; answers 400. */
 static gboolean
-read_size (Request *request,
+read_size (NlxApiRequest *request,
            JsonObject *volume,
            guint64 *size_bytes)
 {
@@ -137,7 +137,7 @@ read_size (Request *request,
 }
 
 static void
-create_volume (Request *request)
+create_volume (NlxApiRequest *request)
 {
   static const char * const known[] = {
     "display_name", "display_description", "size", "size_mb", "filesystem",
@@ -170,7 +170,7 @@ create_volume (Request *request)
 
 /* /os-volumes[/{id|detail}] */
 void
-nlx_api_volumes_request (Request *request,
+nlx_api_volumes_request (NlxApiRequest *request,
                          const char *method,
                          const char *id)
 {

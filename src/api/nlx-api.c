@@ -23,10 +23,10 @@
 
 /* A copy of a request that outlives its handler, for answers that wait
  * on a worker; the message is paused until then. */
-Request *
-nlx_api_request_keep (const Request *request)
+NlxApiRequest *
+nlx_api_request_keep (const NlxApiRequest *request)
 {
-  Request *kept = g_new0 (Request, 1);
+  NlxApiRequest *kept = g_new0 (NlxApiRequest, 1);
 
   kept->api = request->api;
   kept->msg = g_object_ref (request->msg);
@@ -37,7 +37,7 @@ nlx_api_request_keep (const Request *request)
 }
 
 void
-nlx_api_request_free (Request *request)
+nlx_api_request_free (NlxApiRequest *request)
 {
   g_object_unref (request->msg);
   g_free (request->id);
@@ -48,7 +48,7 @@ nlx_api_request_free (Request *request)
 /* ---- answers ---------------------------------------------------------- */
 
 static void
-log_answer (Request *request,
+log_answer (NlxApiRequest *request,
             guint status)
 {
   GUri *uri = soup_server_message_get_uri (request->msg);
@@ -61,7 +61,7 @@ log_answer (Request *request,
 }
 
 void
-nlx_api_respond (Request *request,
+nlx_api_respond (NlxApiRequest *request,
                  guint status,
                  JsonNode *body)
 {
@@ -85,16 +85,16 @@ nlx_api_respond (Request *request,
   soup_message_headers_replace (headers, "X-Openstack-Request-Id", request->id);
   soup_message_headers_replace (headers, "X-Compute-Request-Id", request->id);
   soup_message_headers_replace (headers, "OpenStack-API-Version",
-                                "compute " API_VERSION);
+                                "compute " NLX_API_VERSION);
   soup_message_headers_replace (headers, "X-OpenStack-Nova-API-Version",
-                                API_VERSION);
+                                NLX_API_VERSION);
   soup_message_headers_replace (headers, "Vary",
                                 "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
   log_answer (request, status);
 }
 
 void
-nlx_api_respond_fault (Request *request,
+nlx_api_respond_fault (NlxApiRequest *request,
                        guint status,
                        const char *message)
 {
@@ -122,7 +122,7 @@ nlx_api_respond_fault (Request *request,
 
 
 void
-nlx_api_respond_error (Request *request,
+nlx_api_respond_error (NlxApiRequest *request,
                        const GError *error)
 {
   nlx_api_respond_fault (request, nlx_api_status_for_error (error),
@@ -131,7 +131,7 @@ nlx_api_respond_error (Request *request,
 
 /* The caller's identity as keystonemiddleware would pass it on. */
 const char *
-nlx_api_identity (Request *request,
+nlx_api_identity (NlxApiRequest *request,
                   const char *header)
 {
   SoupMessageHeaders *headers =
@@ -144,7 +144,7 @@ nlx_api_identity (Request *request,
 /* Over TCP the caller must hold the token; the Unix socket's permissions
  * already say who may connect. */
 static gboolean
-authorized (Request *request)
+authorized (NlxApiRequest *request)
 {
   GSocketAddress *local = soup_server_message_get_local_address (request->msg);
   SoupMessageHeaders *headers =
@@ -168,7 +168,7 @@ authorized (Request *request)
 
 /* Only 2.1 is served; "latest" and the minimum mean it too. */
 static gboolean
-version_acceptable (Request *request)
+version_acceptable (NlxApiRequest *request)
 {
   SoupMessageHeaders *headers =
     soup_server_message_get_request_headers (request->msg);
@@ -188,7 +188,7 @@ version_acceptable (Request *request)
     }
   else if (nova != NULL)
     wanted = g_strstrip (g_ascii_strdown (nova, -1));
-  return wanted == NULL || g_str_equal (wanted, API_VERSION) ||
+  return wanted == NULL || g_str_equal (wanted, NLX_API_VERSION) ||
          g_str_equal (wanted, "latest");
 }
 
@@ -196,7 +196,7 @@ version_acceptable (Request *request)
  * with 415, as nova.api.openstack.wsgi does.  No label, an empty one or
  * text/plain (the default of some clients) count as JSON there too. */
 static gboolean
-content_type_acceptable (Request *request,
+content_type_acceptable (NlxApiRequest *request,
                          char **refused)
 {
   static const char * const accepted[] = {
@@ -248,7 +248,7 @@ content_type_acceptable (Request *request,
 
 /* /servers/{uuid}[/{sub-resource}] */
 static void
-server_request (Request *request,
+server_request (NlxApiRequest *request,
                 const char *method,
                 const char *uuid,
                 const char *sub)
@@ -280,7 +280,7 @@ server_request (Request *request,
 }
 
 static void
-route (Request *request,
+route (NlxApiRequest *request,
        const char *method,
        char **parts,
        guint n)
@@ -384,7 +384,7 @@ check_headers (SoupServer *server,
   g_autofree char *uuid = g_uuid_string_random ();
   g_autofree char *id = g_strconcat ("req-", uuid, NULL);
   g_autofree char *base = base_url (msg);
-  Request request = { .api = data, .msg = msg, .id = id, .base = base };
+  NlxApiRequest request = { .api = data, .msg = msg, .id = id, .base = base };
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
 
   if (!authorized (&request))
@@ -411,7 +411,7 @@ handle (SoupServer *server,
   g_autofree char *uuid = g_uuid_string_random ();
   g_auto(GStrv) parts = NULL;
   g_autoptr(GStrvBuilder) kept = g_strv_builder_new ();
-  Request request = {
+  NlxApiRequest request = {
     .api = data,
     .msg = msg,
     .id = g_strconcat ("req-", uuid, NULL),
@@ -441,7 +441,7 @@ handle (SoupServer *server,
     {
       g_autofree char *message =
         g_strdup_printf (_("Version not supported: this service serves "
-                           "compute API %s only"), API_VERSION);
+                           "compute API %s only"), NLX_API_VERSION);
 
       nlx_api_respond_fault (&request, 406, message);
     }
