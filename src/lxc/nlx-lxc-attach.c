@@ -15,7 +15,6 @@ static gboolean undo_attachment (NlxDriverState *state,
                                  gboolean whatever_fails,
                                  GError **error);
 
-
 gboolean
 nlx_lxc_driver_attach_volume (NlxDriverState *state,
                               const char *uuid,

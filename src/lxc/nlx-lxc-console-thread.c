@@ -103,7 +103,6 @@ struct _NlxLxcHeld {
   gboolean stop_asked;          /* the daemon stops it */
 };
 
-
 void
 nlx_lxc_held_free (NlxLxcHeld *held)
 {

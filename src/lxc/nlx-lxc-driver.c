@@ -746,7 +746,6 @@ static const NlxDriver lxc_driver = {
 
 G_MODULE_EXPORT const NlxDriver *nlx_driver_get (void);
 
-
 const NlxDriver *
 nlx_driver_get (void)
 {

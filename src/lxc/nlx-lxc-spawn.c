@@ -239,7 +239,6 @@ spawn_root (NlxDriverState *state,
 
 /* ---- pinning ------------------------------------------------------------ */
 
-
 /* The CPUs instances may run on: [compute] cpu_shared_set, else the
  * host's online CPUs. */
 static GArray *
