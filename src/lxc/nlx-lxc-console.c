@@ -9,7 +9,7 @@
  * when the container exits, and the kernel discards what it holds unread
  * when the controller closes its side (the hangup flushes it), so the
  * driver holds each running instance's PTY open from right after its
- * start until it closes (nlx-lxc-driver.c) and reads it as output
+ * start until it closes (nlx-lxc-console-thread.c) and reads it as output
  * arrives, before the container's end can take it away. */
 #include "config.h"
 

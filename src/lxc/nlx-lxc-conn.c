@@ -1,0 +1,306 @@
+/* nlx-lxc-conn.c: the lxc driver's libvirt connection, kept across
+ * libvirtd restarts, and the lifecycle and reboot events it delivers to
+ * the driver's watcher; which domains are ours. */
+
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+#include <libvirt/virterror.h>
+
+#include "lxc/nlx-lxc-driver-private.h"
+#include "lxc/nlx-lxc-error.h"
+
+/* Tells the watcher, unless events were stopped meanwhile. */
+void
+nlx_lxc_deliver_event (NlxDriverState *state,
+                       const char *uuid)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->event_lock);
+
+  if (state->event_func != NULL)
+    state->event_func (uuid, state->event_data);
+}
+
+/* Ours are the domains named exactly as nlx_instance_domain_name() names
+ * them: "instance-" and the first eight digits of their own uuid. */
+gboolean
+nlx_lxc_is_ours (virDomainPtr dom,
+                 char uuid[VIR_UUID_STRING_BUFLEN])
+{
+  const char *name = virDomainGetName (dom);
+
+  return name != NULL && virDomainGetUUIDString (dom, uuid) == 0 &&
+         g_str_has_prefix (name, "instance-") &&
+         strlen (name) == strlen ("instance-") + 8 &&
+         strncmp (name + strlen ("instance-"), uuid, 8) == 0;
+}
+
+/* Ours, and this daemon's: its directory is under this instances_path.
+ * Other compute daemons on the host (another instances_path) have
+ * domains named the same way; their reboots and consoles are theirs. */
+gboolean
+nlx_lxc_is_mine (NlxDriverState *state,
+                 virDomainPtr dom,
+                 char uuid[VIR_UUID_STRING_BUFLEN])
+{
+  g_autofree char *dir = NULL;
+
+  if (!nlx_lxc_is_ours (dom, uuid))
+    return FALSE;
+  dir = nlx_lxc_instance_dir (state, uuid);
+  return g_file_test (dir, G_FILE_TEST_IS_DIR);
+}
+
+static int
+on_lifecycle (virConnectPtr conn,
+              virDomainPtr dom,
+              int event,
+              int detail,
+              void *opaque)
+{
+  NlxDriverState *state = opaque;
+  char uuid[VIR_UUID_STRING_BUFLEN];
+
+  if (!nlx_lxc_is_ours (dom, uuid))
+    return 0;
+  nlx_lxc_deliver_event (state, uuid);
+  return 0;
+}
+
+/* libvirt's LXC driver restarts a container whose init rebooted (busybox
+ * reboot, systemctl reboot) by itself: a new controller and a new init in
+ * a new mount namespace, announced only by a REBOOT event (no STOPPED or
+ * STARTED lifecycle event).  The volumes the daemon mounted in the old
+ * namespace are gone, so a worker mounts them again (nlx_lxc_remount()). */
+static void
+on_reboot (virConnectPtr conn,
+           virDomainPtr dom,
+           void *opaque)
+{
+  NlxDriverState *state = opaque;
+  char uuid[VIR_UUID_STRING_BUFLEN];
+
+  if (!nlx_lxc_is_mine (state, dom, uuid))
+    return;
+  g_mutex_lock (&state->lock);
+  if (!state->remount_closed)
+    g_thread_pool_push (state->remounts, g_strdup (uuid), NULL);
+  g_mutex_unlock (&state->lock);
+  nlx_lxc_deliver_event (state, uuid);
+}
+
+void
+nlx_lxc_on_close (virConnectPtr conn,
+                  int reason,
+                  void *opaque)
+{
+  NlxDriverState *state = opaque;
+
+  g_message ("Lost the connection to libvirt (reason %d); reconnecting on "
+             "the next operation", reason);
+  nlx_lxc_deliver_event (state, NULL);
+}
+
+static void
+register_lifecycle (NlxDriverState *state)
+{
+  state->lifecycle_callback =
+    virConnectDomainEventRegisterAny (state->conn, NULL,
+                                      VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                      VIR_DOMAIN_EVENT_CALLBACK (on_lifecycle),
+                                      state, NULL);
+  if (state->lifecycle_callback < 0)
+    {
+      g_autoptr(GError) error = NULL;
+
+      nlx_lxc_error_from_libvirt (&error);
+      g_warning ("Cannot watch libvirt's lifecycle events, so state changes "
+                 "are only seen by polling: %s", error->message);
+    }
+  state->reboot_callback =
+    virConnectDomainEventRegisterAny (state->conn, NULL,
+                                      VIR_DOMAIN_EVENT_ID_REBOOT,
+                                      VIR_DOMAIN_EVENT_CALLBACK (on_reboot),
+                                      state, NULL);
+  if (state->reboot_callback < 0)
+    {
+      g_autoptr(GError) error = NULL;
+
+      nlx_lxc_error_from_libvirt (&error);
+      g_warning ("Cannot watch libvirt's reboot events, so volumes are not "
+                 "mounted again when an instance reboots itself: %s",
+                 error->message);
+    }
+}
+
+/* Called with state->lock held. */
+void
+nlx_lxc_drop_connection (NlxDriverState *state)
+{
+  if (state->conn == NULL)
+    return;
+  if (state->lifecycle_callback >= 0)
+    virConnectDomainEventDeregisterAny (state->conn, state->lifecycle_callback);
+  state->lifecycle_callback = -1;
+  if (state->reboot_callback >= 0)
+    virConnectDomainEventDeregisterAny (state->conn, state->reboot_callback);
+  state->reboot_callback = -1;
+  virConnectUnregisterCloseCallback (state->conn, nlx_lxc_on_close);
+  virConnectClose (state->conn);
+  state->conn = NULL;
+}
+
+/* Called with state->lock held. */
+static gboolean
+reconnect (NlxDriverState *state,
+           GError **error)
+{
+  state->conn = virConnectOpen (state->uri);
+  if (state->conn == NULL)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      nlx_lxc_error_from_libvirt (&local_error);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_UNAVAILABLE,
+                   _("Cannot connect to libvirt at %s (is libvirtd running? "
+                     "set [libvirt] connection_uri): %s"), state->uri,
+                   local_error->message);
+      return FALSE;
+    }
+  virConnectRegisterCloseCallback (state->conn, nlx_lxc_on_close, state, NULL);
+  if (state->event_func != NULL)
+    register_lifecycle (state);
+  return TRUE;
+}
+
+/* A reference to a live nlx_lxc_connection, reconnecting when libvirtd has gone
+ * away since the last operation. */
+virConnectPtr
+nlx_lxc_connection (NlxDriverState *state,
+                    GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+
+  if (state->conn != NULL && virConnectIsAlive (state->conn) != 1)
+    nlx_lxc_drop_connection (state);
+  if (state->conn == NULL && !reconnect (state, error))
+    return NULL;
+  virConnectRef (state->conn);
+  return state->conn;
+}
+
+virDomainPtr
+nlx_lxc_lookup (NlxDriverState *state,
+                const char *uuid,
+                GError **error)
+{
+  g_autoptr(virConnect) conn = nlx_lxc_connection (state, error);
+  virDomainPtr dom;
+
+  if (conn == NULL)
+    return NULL;
+  /* nlx_virt_*() hands drivers valid, lower-case uuids. */
+  dom = virDomainLookupByUUIDString (conn, uuid);
+  if (dom == NULL)
+    {
+      if (nlx_lxc_error_last_is (VIR_ERR_NO_DOMAIN))
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
+                     _("No instance %s on this host"), uuid);
+      else
+        {
+          nlx_lxc_error_from_libvirt (error);
+          g_prefix_error (error, _("Cannot look up instance %s: "), uuid);
+        }
+    }
+  return dom;
+}
+
+gboolean
+nlx_lxc_get_state (virDomainPtr dom,
+                   const char *uuid,
+                   int *domain_state,
+                   GError **error)
+{
+  if (virDomainGetState (dom, domain_state, NULL, 0) < 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot read the state of instance %s: "), uuid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* BLOCKED is a running domain whose CPUs idle (nlx_power_state_from_libvirt). */
+gboolean
+nlx_lxc_is_running (int domain_state)
+{
+  return domain_state == VIR_DOMAIN_RUNNING || domain_state == VIR_DOMAIN_BLOCKED;
+}
+
+static gpointer
+run_event_loop (gpointer data)
+{
+  for (;;)
+    if (virEventRunDefaultImpl () < 0)
+      {
+        g_autoptr(GError) error = NULL;
+
+        nlx_lxc_error_from_libvirt (&error);
+        g_warning ("libvirt's event loop failed: %s", error->message);
+        g_usleep (G_USEC_PER_SEC);
+      }
+  return NULL;
+}
+
+/* libvirt delivers events, and notices a dead nlx_lxc_connection, only while an
+ * event loop runs.  Its default loop is process-wide and cannot be
+ * stopped, so one thread runs it for the life of the process. */
+void
+nlx_lxc_start_event_loop (void)
+{
+  static gsize started = 0;
+
+  if (g_once_init_enter (&started))
+    {
+      if (virEventRegisterDefaultImpl () == 0)
+        g_thread_unref (g_thread_new ("libvirt-events", run_event_loop, NULL));
+      else
+        g_warning ("Cannot start libvirt's event loop; lifecycle events and "
+                   "libvirtd restarts are noticed late");
+      g_once_init_leave (&started, 1);
+    }
+}
+
+void
+nlx_lxc_driver_watch_events (NlxDriverState *state,
+                             NlxDriverEventFunc func,
+                             gpointer user_data)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+
+  if (func == NULL)
+    {
+      /* Deregistered first, so libvirt starts no new delivery; then the
+       * event lock waits out one in progress. */
+      if (state->conn != NULL && state->lifecycle_callback >= 0)
+        virConnectDomainEventDeregisterAny (state->conn,
+                                            state->lifecycle_callback);
+      state->lifecycle_callback = -1;
+      if (state->conn != NULL && state->reboot_callback >= 0)
+        virConnectDomainEventDeregisterAny (state->conn,
+                                            state->reboot_callback);
+      state->reboot_callback = -1;
+      g_mutex_lock (&state->event_lock);
+      state->event_func = NULL;
+      state->event_data = NULL;
+      g_mutex_unlock (&state->event_lock);
+      return;
+    }
+  g_return_if_fail (state->event_func == NULL);
+  g_mutex_lock (&state->event_lock);
+  state->event_func = func;
+  state->event_data = user_data;
+  g_mutex_unlock (&state->event_lock);
+  if (state->conn != NULL)
+    register_lifecycle (state);
+}

@@ -1,0 +1,255 @@
+/* nlx-lxc-driver-private.h: what the pieces of the lxc driver plugin
+ * share: its state, and what one piece does for the others.  Not for
+ * the layers above, which reach the driver through its NlxDriver table
+ * (nlx_driver_get()). */
+
+#pragma once
+
+#include <sys/types.h>
+#include <glib.h>
+#include <libvirt/libvirt.h>
+
+#include "common/nlx-lock.h"
+#include "driver/nlx-driver.h"
+#include "host/nlx-dhcp.h"
+#include "lxc/nlx-lxc-domain.h"
+#include "lxc/nlx-lxc-volume.h"
+
+G_BEGIN_DECLS
+
+#define NLX_LXC_INIT_START_TIMEOUT_US (30 * G_USEC_PER_SEC)
+/* How long a start waits for libvirt to learn the pid of the new init
+ * (see nlx_lxc_wait_init_known()), then after starting it once more,
+ * and a volume change before it answers 409.  The first wait is as long as the start
+ * itself may take: under tools/check's parallel load libvirt took over
+ * 10 s, and a start retried then boots the tenant's init twice. */
+#define NLX_LXC_INIT_KNOWN_TIMEOUT_US NLX_LXC_INIT_START_TIMEOUT_US
+#define NLX_LXC_INIT_KNOWN_RETRY_TIMEOUT_US (20 * G_USEC_PER_SEC)
+#define NLX_LXC_INIT_KNOWN_VOLUME_TIMEOUT_US (10 * G_USEC_PER_SEC)
+
+/* A running instance's console as the console thread holds it. */
+typedef struct _NlxLxcHeld NlxLxcHeld;
+
+struct _NlxDriverState {
+  char *uri;
+  char *instances_path;
+  NlxVolumeSettings *volumes;
+  /* [lxc] uid_maps and gid_maps, host-wide as in Nova, and a user
+   * namespace with them for idmapped root filesystems. */
+  GArray *uid_map;
+  GArray *gid_map;
+  NlxLxcIdmap idmap;
+  guint soft_reboot_timeout_s;
+  /* [lxc] pids_limit (an instance's, unless its flavor says) and
+   * pids_host_max (all instances' together, and any flavor's most);
+   * [compute] cpu_shared_set (nullable) */
+  guint pids_limit;
+  guint pids_host_max;
+  char *cpuset;
+  /* [compute] force_config_drive: every instance gets one, as Nova's */
+  gboolean force_config_drive;
+  /* The CPUs each of this daemon's pinned instances is pinned to (uuid
+   * -> GArray of guint), read from libvirt once, then kept as spawns and
+   * destroys change it; under pin_lock, which a spawn holds from
+   * choosing its CPUs to defining its domain. */
+  GMutex pin_lock;
+  GHashTable *pins;
+  /* The directory holding nova-lxc-init, mounted into every instance */
+  char *sandbox_dir;
+  /* [lxc] lxcfs_path, or NULL when [lxc] lxcfs is off. */
+  char *lxcfs_path;
+
+  /* The connection is replaced when libvirtd restarts, so operations take
+   * their own reference through nlx_lxc_connection(). */
+  GMutex lock;
+  virConnectPtr conn;           /* NULL until reconnected */
+  int lifecycle_callback;       /* -1 when none is registered */
+  int reboot_callback;          /* -1 when none is registered */
+  /* Held while an event is delivered, so that stopping events waits for
+   * one in progress: libvirt's deregistration does not. */
+  GMutex event_lock;
+  NlxDriverEventFunc event_func;
+  gpointer event_data;
+  /* lock_host's: one compute daemon per instances_path and bridge */
+  NlxLock *instances_lock;
+  NlxLock *bridge_lock;
+  char *bridge;                 /* [network] bridge */
+  gboolean host_access;         /* [network] host_access */
+  char *gateway;                /* [network] gateway */
+  guint metadata_port;          /* [network] metadata_port; 0: none */
+  gboolean dhcp_enabled;        /* [network] dhcp */
+  char *cidr;                   /* [network] cidr */
+  guint prefix;
+  /* The bridge's DHCP server, from lock_host on when dhcp_enabled. */
+  NlxDhcp *dhcp;
+
+  /* Mounts volumes again in containers their own init rebooted (uuids);
+   * pushes are refused once remount_closed is set, under @lock. */
+  GThreadPool *remounts;
+  gboolean remount_closed;
+  /* Serialises mounting an instance's volumes, which is "mount what is
+   * not mounted yet": a start and a reboot event must not both mount. */
+  GMutex mount_lock;
+
+  /* The console thread holds each running instance's PTY open, one
+   * reader each (@held: "uuid id" -> NlxLxcHeld, the id telling boots apart),
+   * and keeps why instances failed during boot (@faults: uuid ->
+   * message).  Both under @console_lock; only the thread removes from
+   * @held.  @released is signalled when it does; @wake[1] wakes it. */
+  GMutex console_lock;
+  GThread *console_thread;
+  GHashTable *held;
+  GHashTable *faults;
+  GCond released;
+  int wake[2];
+  gboolean stopping;
+};
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (virConnect, virConnectClose)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (virDomain, virDomainFree)
+
+/* nlx-lxc-driver.c */
+char *nlx_lxc_instance_dir (NlxDriverState *state,
+                            const char *uuid);
+char *nlx_lxc_console_log_path (NlxDriverState *state,
+                                const char *uuid);
+
+/* nlx-lxc-conn.c */
+void nlx_lxc_deliver_event (NlxDriverState *state,
+                            const char *uuid);
+gboolean nlx_lxc_is_ours (virDomainPtr dom,
+                          char uuid[VIR_UUID_STRING_BUFLEN]);
+gboolean nlx_lxc_is_mine (NlxDriverState *state,
+                          virDomainPtr dom,
+                          char uuid[VIR_UUID_STRING_BUFLEN]);
+void nlx_lxc_on_close (virConnectPtr conn,
+                       int reason,
+                       void *opaque);
+void nlx_lxc_drop_connection (NlxDriverState *state);
+virConnectPtr nlx_lxc_connection (NlxDriverState *state,
+                                  GError **error);
+virDomainPtr nlx_lxc_lookup (NlxDriverState *state,
+                             const char *uuid,
+                             GError **error);
+gboolean nlx_lxc_get_state (virDomainPtr dom,
+                            const char *uuid,
+                            int *domain_state,
+                            GError **error);
+gboolean nlx_lxc_is_running (int domain_state);
+void nlx_lxc_start_event_loop (void);
+void nlx_lxc_driver_watch_events (NlxDriverState *state,
+                                  NlxDriverEventFunc func,
+                                  gpointer user_data);
+
+/* nlx-lxc-process.c */
+pid_t nlx_lxc_init_pid (virDomainPtr dom);
+int nlx_lxc_libvirt_knows_init (virDomainPtr dom,
+                                pid_t init,
+                                GError **error);
+int nlx_lxc_parse_signal (const char *name);
+gboolean nlx_lxc_request_shutdown (virDomainPtr dom,
+                                   const char *uuid,
+                                   GError **error);
+gboolean nlx_lxc_wait_inactive (NlxDriverState *state,
+                                virDomainPtr *dom,
+                                const char *uuid,
+                                guint timeout_s);
+gboolean nlx_lxc_stop_now (NlxDriverState *state,
+                           virDomainPtr dom,
+                           const char *uuid,
+                           GError **error);
+gboolean nlx_lxc_prepare_volumes (NlxDriverState *state,
+                                  virDomainPtr dom,
+                                  const char *uuid,
+                                  const NlxLxcMetadata *metadata,
+                                  GError **error);
+gboolean nlx_lxc_apply_limits (NlxDriverState *state,
+                               virDomainPtr dom,
+                               const char *uuid,
+                               const NlxLxcMetadata *metadata,
+                               GError **error);
+gboolean nlx_lxc_wait_init_known (NlxDriverState *state,
+                                  virDomainPtr *dom,
+                                  const char *uuid,
+                                  gint64 timeout_us,
+                                  NlxDriverError code,
+                                  GError **error);
+void nlx_lxc_remove_lease (NlxDriverState *state,
+                           const char *uuid);
+gboolean nlx_lxc_start_instance (NlxDriverState *state,
+                                 virDomainPtr dom,
+                                 const char *uuid,
+                                 GError **error);
+void nlx_lxc_remount (gpointer data,
+                      gpointer user_data);
+
+/* nlx-lxc-console-thread.c */
+void nlx_lxc_held_free (NlxLxcHeld *held);
+void nlx_lxc_wake_console_thread (NlxDriverState *state);
+gboolean nlx_lxc_hold_console (NlxDriverState *state,
+                               virDomainPtr dom,
+                               const char *uuid,
+                               gboolean booting);
+void nlx_lxc_watch_init (NlxDriverState *state,
+                         virDomainPtr dom,
+                         const char *uuid,
+                         pid_t pid);
+void nlx_lxc_expect_stop (NlxDriverState *state,
+                          const char *uuid);
+void nlx_lxc_wait_released (NlxDriverState *state,
+                            const char *uuid);
+void nlx_lxc_flush_console (NlxDriverState *state,
+                            virDomainPtr dom,
+                            const char *uuid);
+gpointer nlx_lxc_console_thread (gpointer data);
+int nlx_lxc_driver_console_attach (NlxDriverState *state,
+                                   const char *uuid,
+                                   GError **error);
+
+/* nlx-lxc-metadata.c */
+char *nlx_lxc_xpath_string (const char *xml,
+                            const char *expression);
+NlxLxcMetadata *nlx_lxc_read_metadata (virDomainPtr dom,
+                                       GError **error);
+unsigned int nlx_lxc_live_and_config (virDomainPtr dom);
+gboolean nlx_lxc_write_metadata (virDomainPtr dom,
+                                 const NlxLxcMetadata *metadata,
+                                 GError **error);
+gboolean nlx_lxc_has_disk (virDomainPtr dom,
+                           const char *device,
+                           unsigned int flags);
+gboolean nlx_lxc_change_disk (virDomainPtr dom,
+                              const char *device,
+                              const char *source,
+                              gboolean attach,
+                              unsigned int flags,
+                              GError **error);
+
+/* nlx-lxc-spawn.c */
+gboolean nlx_lxc_driver_spawn (NlxDriverState *state,
+                               const NlxInstance *instance,
+                               const NlxImage *image,
+                               GError **error);
+gboolean nlx_lxc_driver_destroy (NlxDriverState *state,
+                                 const char *uuid,
+                                 GError **error);
+
+/* nlx-lxc-attach.c */
+gboolean nlx_lxc_driver_attach_volume (NlxDriverState *state,
+                                       const char *uuid,
+                                       const NlxVolumeAttachment *attachment,
+                                       GError **error);
+gboolean nlx_lxc_driver_detach_volume (NlxDriverState *state,
+                                       const char *uuid,
+                                       const NlxVolumeAttachment *attachment,
+                                       GError **error);
+
+/* nlx-lxc-host.c */
+guint nlx_lxc_host_cpus (void);
+void nlx_lxc_prune_pids_groups (NlxDriverState *state);
+gboolean nlx_lxc_driver_lock_host (NlxDriverState *state,
+                                   GError **error);
+NlxHostResources *nlx_lxc_driver_get_available_resource (NlxDriverState *state,
+                                                         GError **error);
+
+G_END_DECLS
