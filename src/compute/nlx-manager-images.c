@@ -208,8 +208,8 @@ run_create_image (NlxManager *manager,
   g_autoptr(GError) error = NULL;
   g_autoptr(NlxStoredImage) taken = NULL;
   Entry *entry = nlx_manager_find_idle (manager, uuid,
-                                        VM (ACTIVE) | VM (STOPPED) | VM (PAUSED),
-                                        "createImage", &error);
+                                        VM (ACTIVE) | VM (STOPPED) |
+                                        VM (PAUSED), "createImage", &error);
   g_autoptr(NlxImage) source = NULL;
   g_autoptr(JsonNode) before = NULL;
   NlxRecord *record;
@@ -278,7 +278,8 @@ run_create_image (NlxManager *manager,
                                            g_free);
   /* The new image boots as the old one did. */
   if (record->instance->image_ref != NULL)
-    source = nlx_manager_resolve_image (manager, record->instance->image_ref, NULL);
+    source = nlx_manager_resolve_image (manager, record->instance->image_ref,
+                                        NULL);
   if (source != NULL)
     {
       const char *keys[] = { NLX_IMAGE_PROP_INIT_PATH,
@@ -326,8 +327,8 @@ nlx_manager_create_image_async (NlxManager *manager,
 {
   Call *call;
   g_autoptr(GTask) task = nlx_manager_call_new (run_create_image, uuid,
-                                                nlx_manager_create_image_async, callback,
-                                                user_data, &call);
+                                                nlx_manager_create_image_async,
+                                                callback, user_data, &call);
 
   call->name = g_strdup (name);
   call->metadata = metadata ? g_hash_table_ref (metadata) : NULL;

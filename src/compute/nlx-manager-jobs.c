@@ -169,8 +169,8 @@ nlx_manager_queue (NlxManager *manager,
   g_thread_pool_push (manager->workers, job, NULL);
 }
 
-/* nlx_manager_commit() is done for a change that starts @data, a Job: it runs once
- * the record says so on disk, or its callers hear why not. */
+/* nlx_manager_commit() is done for a change that starts @data, a Job: it
+ * runs once the record says so on disk, or its callers hear why not. */
 void
 nlx_manager_job_committed (NlxManager *manager,
                            Entry *entry,
@@ -212,7 +212,8 @@ note_availability (NlxManager *manager,
   manager->available = available;
   /* Look again soon rather than at the next periodic sync. */
   if (!available && manager->retry_source == NULL)
-    manager->retry_source = nlx_manager_add_timeout (manager, 1, nlx_manager_retry_sync);
+    manager->retry_source = nlx_manager_add_timeout (manager, 1,
+                                                     nlx_manager_retry_sync);
 }
 
 /* Whether the hypervisor went away while @job ran, so that nobody knows
@@ -293,7 +294,8 @@ apply_job (NlxManager *manager,
       nlx_manager_finish_volume (manager, entry, job);
       if (before != NULL)
         {
-          nlx_manager_commit (manager, entry, before, nlx_manager_attachment_committed, job);
+          nlx_manager_commit (manager, entry, before,
+                              nlx_manager_attachment_committed, job);
           return TRUE;
         }
     }

@@ -32,11 +32,11 @@ typedef struct {
   gboolean unsaved;
   /* Which entry of this uuid, for saves that finish after it is gone. */
   guint64 serial;
-  /* A change a caller asked for is being saved (nlx_manager_commit()), and until it
-   * is, nothing else changes the record: other asked changes wait in
-   * @waiting (GTask, each with a Call), finished operations in @deferred
-   * (Job), and syncs leave it alone.  So a failed save puts back exactly
-   * the record as it was before that change. */
+  /* A change a caller asked for is being saved (nlx_manager_commit()),
+   * and until it is, nothing else changes the record: other asked
+   * changes wait in @waiting (GTask, each with a Call), finished
+   * operations in @deferred (Job), and syncs leave it alone.  So a failed
+   * save puts back exactly the record as it was before that change. */
   gboolean committing;
   GQueue waiting;
   GQueue deferred;

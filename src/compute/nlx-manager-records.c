@@ -289,7 +289,8 @@ nlx_manager_commit (NlxManager *manager,
   nlx_manager_commit_full (manager, entry, before, FALSE, done, data);
 }
 
-/* A nlx_manager_commit() whose caller waits on @data, a GTask, and nothing else. */
+/* A nlx_manager_commit() whose caller waits on @data, a GTask, and
+ * nothing else. */
 void
 nlx_manager_answer_committed (NlxManager *manager,
                               Entry *entry,

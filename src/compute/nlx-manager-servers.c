@@ -134,11 +134,13 @@ nlx_manager_finish_operation (NlxManager *manager,
       g_info ("Instance %s: %s done", uuid,
               nlx_task_state_to_string (record->task_state));
       g_clear_pointer (&record->fault, g_free);
-      record->vm_state = job->have_info ? nlx_manager_vm_state_for (job->info.state)
-                                        : NLX_VM_STATE_ERROR;
+      record->vm_state = job->have_info
+                           ? nlx_manager_vm_state_for (job->info.state)
+                           : NLX_VM_STATE_ERROR;
       if (!job->have_info)
-        nlx_manager_set_fault (record, _("The instance disappeared from the hypervisor "
-                                         "right after the operation"));
+        nlx_manager_set_fault (record, _("The instance disappeared from the "
+                                         "hypervisor right after the "
+                                         "operation"));
       else if (job->fault != NULL && starts_instance (job))
         {
           /* The operation started it, but it did not stay up: as a VM
@@ -293,7 +295,8 @@ run_create (NlxManager *manager,
     instance->hostname = nlx_hostname_from_name (instance->name,
                                                  instance->uuid);
 
-  entry = nlx_manager_entry_new (manager, nlx_record_new (g_steal_pointer (&instance)));
+  entry = nlx_manager_entry_new (manager,
+                                 nlx_record_new (g_steal_pointer (&instance)));
   entry->record->task_state = NLX_TASK_STATE_SPAWNING;
   if (unplaced)
     {
@@ -306,7 +309,8 @@ run_create (NlxManager *manager,
   g_hash_table_replace (manager->entries, entry->record->instance->uuid, entry);
   /* Durable before anything exists on the host: a crash from here on is
    * found and cleaned up at the next start. */
-  nlx_manager_commit_full (manager, entry, NULL, TRUE, created, g_object_ref (task));
+  nlx_manager_commit_full (manager, entry, NULL, TRUE, created,
+                           g_object_ref (task));
 }
 
 /**
@@ -330,8 +334,8 @@ nlx_manager_create_async (NlxManager *manager,
 {
   Call *call;
   g_autoptr(GTask) task = nlx_manager_call_new (run_create, instance->uuid,
-                                                nlx_manager_create_async, callback,
-                                                user_data, &call);
+                                                nlx_manager_create_async,
+                                                callback, user_data, &call);
 
   call->instance = instance;
   run_create (manager, task);
@@ -383,7 +387,8 @@ run_rename (NlxManager *manager,
   before = nlx_record_to_node (entry->record);
   g_free (entry->record->instance->name);
   entry->record->instance->name = g_strdup (call->name);
-  nlx_manager_commit (manager, entry, before, nlx_manager_answer_committed, g_object_ref (task));
+  nlx_manager_commit (manager, entry, before, nlx_manager_answer_committed,
+                      g_object_ref (task));
 }
 
 /**
@@ -399,7 +404,8 @@ nlx_manager_rename_async (NlxManager *manager,
                           gpointer user_data)
 {
   Call *call;
-  g_autoptr(GTask) task = nlx_manager_call_new (run_rename, uuid, nlx_manager_rename_async,
+  g_autoptr(GTask) task = nlx_manager_call_new (run_rename, uuid,
+                                                nlx_manager_rename_async,
                                                 callback, user_data, &call);
 
   call->name = g_strdup (name);
@@ -547,7 +553,8 @@ run_act (NlxManager *manager,
         }
       before = nlx_record_to_node (record);
       record->task_state = NLX_TASK_STATE_DELETING;
-      nlx_manager_commit (manager, entry, before, delete_committed, g_object_ref (task));
+      nlx_manager_commit (manager, entry, before, delete_committed,
+                          g_object_ref (task));
       return;
     }
   if (!check_idle (record, allowed_from (action), action_name (action),
@@ -578,7 +585,8 @@ nlx_manager_act_async (NlxManager *manager,
                        gpointer user_data)
 {
   Call *call;
-  g_autoptr(GTask) task = nlx_manager_call_new (run_act, uuid, nlx_manager_act_async,
+  g_autoptr(GTask) task = nlx_manager_call_new (run_act, uuid,
+                                                nlx_manager_act_async,
                                                 callback, user_data, &call);
 
   call->action = action;
@@ -624,8 +632,8 @@ rebuild_now (NlxManager *manager,
   g_autoptr(NlxInstance) owned = instance;
   g_autoptr(NlxImage) image = NULL;
   Entry *entry = nlx_manager_find_idle (manager, instance->uuid,
-                                        VM (ACTIVE) | VM (STOPPED) | VM (ERROR), "rebuild",
-                                        error);
+                                        VM (ACTIVE) | VM (STOPPED) |
+                                        VM (ERROR), "rebuild", error);
   NlxRecord *record;
   NlxInstance *current;
   g_autoptr(JsonNode) before = NULL;
@@ -723,8 +731,8 @@ nlx_manager_rebuild_async (NlxManager *manager,
 {
   Call *call;
   g_autoptr(GTask) task = nlx_manager_call_new (run_rebuild, instance->uuid,
-                                                nlx_manager_rebuild_async, callback,
-                                                user_data, &call);
+                                                nlx_manager_rebuild_async,
+                                                callback, user_data, &call);
 
   call->instance = instance;
   nlx_manager_start_call (manager, task);

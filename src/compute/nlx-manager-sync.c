@@ -60,8 +60,8 @@ reconcile_awaiting (NlxManager *manager,
       g_warning ("Instance %s is gone from the hypervisor", uuid);
       record->vm_state = NLX_VM_STATE_ERROR;
       record->power_state = NLX_POWER_STATE_NOSTATE;
-      nlx_manager_set_fault (record, _("The instance is gone from the hypervisor; "
-                                       "delete it"));
+      nlx_manager_set_fault (record, _("The instance is gone from the "
+                                       "hypervisor; delete it"));
     }
   record->task_state = NLX_TASK_STATE_NONE;
   nlx_manager_save (manager, entry);
@@ -114,8 +114,9 @@ nlx_manager_apply_sync (NlxManager *manager,
                      result->uuid);
           entry->record->vm_state = NLX_VM_STATE_ERROR;
           entry->record->power_state = NLX_POWER_STATE_NOSTATE;
-          nlx_manager_set_fault (entry->record, _("The instance is gone from the "
-                                                  "hypervisor; delete it"));
+          nlx_manager_set_fault (entry->record,
+                                 _("The instance is gone from the "
+                                   "hypervisor; delete it"));
           nlx_manager_save (manager, entry);
         }
     }
@@ -383,11 +384,12 @@ nlx_manager_reconcile (NlxManager *manager,
           record->task_state = NLX_TASK_STATE_NONE;
           record->vm_state = NLX_VM_STATE_ERROR;
           record->power_state = info.state;
-          nlx_manager_set_fault (record, _("The build was interrupted by a restart of "
-                                           "the compute service, or its end could not be "
-                                           "saved, but the server's container runs and "
-                                           "was left alone; reboot it (hard) to make it "
-                                           "ACTIVE, or delete it"));
+          nlx_manager_set_fault (record,
+                                 _("The build was interrupted by a restart "
+                                   "of the compute service, or its end could "
+                                   "not be saved, but the server's container "
+                                   "runs and was left alone; reboot it (hard) "
+                                   "to make it ACTIVE, or delete it"));
           nlx_manager_save (manager, entry);
           continue;
         }
@@ -406,9 +408,10 @@ nlx_manager_reconcile (NlxManager *manager,
           record->vm_state = NLX_VM_STATE_ERROR;
           record->power_state = NLX_POWER_STATE_NOSTATE;
           record->unplaced = TRUE;
-          nlx_manager_set_fault (record, _("The build was interrupted by a restart of "
-                                           "the compute service; delete the server and "
-                                           "create it again"));
+          nlx_manager_set_fault (record,
+                                 _("The build was interrupted by a restart "
+                                   "of the compute service; delete the "
+                                   "server and create it again"));
           nlx_manager_save (manager, entry);
           continue;
         }
@@ -442,8 +445,8 @@ nlx_manager_reconcile (NlxManager *manager,
                      local_error ? local_error->message : "");
           record->vm_state = NLX_VM_STATE_ERROR;
           record->power_state = NLX_POWER_STATE_NOSTATE;
-          nlx_manager_set_fault (record, _("The instance is gone from the hypervisor; "
-                                           "delete it"));
+          nlx_manager_set_fault (record, _("The instance is gone from the "
+                                           "hypervisor; delete it"));
         }
       nlx_manager_save (manager, entry);
     }

@@ -354,8 +354,8 @@ nlx_manager_attach_volume_async (NlxManager *manager,
 {
   Call *call;
   g_autoptr(GTask) task = nlx_manager_call_new (run_attach_volume, uuid,
-                                                nlx_manager_attach_volume_async, callback,
-                                                user_data, &call);
+                                                nlx_manager_attach_volume_async,
+                                                callback, user_data, &call);
 
   call->volume_id = g_strdup (volume_id);
   call->device = g_strdup (device);
@@ -431,8 +431,8 @@ nlx_manager_detach_volume_async (NlxManager *manager,
 {
   Call *call;
   g_autoptr(GTask) task = nlx_manager_call_new (run_detach_volume, uuid,
-                                                nlx_manager_detach_volume_async, callback,
-                                                user_data, &call);
+                                                nlx_manager_detach_volume_async,
+                                                callback, user_data, &call);
 
   call->volume_id = g_strdup (volume_id);
   nlx_manager_start_call (manager, task);

@@ -220,15 +220,17 @@ nlx_manager_new (const NlxConfig *config,
   manager->context = g_main_context_ref_thread_default ();
   manager->host = g_strdup (g_get_host_name ());
   manager->available = TRUE;
-  manager->console_tokens = g_hash_table_new_full (g_str_hash, g_str_equal,
-                                                   g_free, nlx_manager_console_token_free);
+  manager->console_tokens =
+    g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                           nlx_manager_console_token_free);
   manager->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                             (GDestroyNotify) entry_free);
   manager->quarantined = g_hash_table_new_full (g_str_hash, g_str_equal,
                                                 g_free, NULL);
   manager->images_deleting = g_hash_table_new_full (g_str_hash, g_str_equal,
                                                     g_free, NULL);
-  manager->workers = g_thread_pool_new (nlx_manager_work, NULL, MAX_WORKERS, FALSE, NULL);
+  manager->workers = g_thread_pool_new (nlx_manager_work, NULL, MAX_WORKERS,
+                                        FALSE, NULL);
   manager->volumes = nlx_volume_settings_new (config->keyfile, error);
   if (manager->volumes == NULL)
     return NULL;
@@ -278,7 +280,8 @@ nlx_manager_new (const NlxConfig *config,
                       g_steal_pointer (&quarantined->pdata[i]));
   for (guint i = 0; i < records->len; i++)
     {
-      Entry *entry = nlx_manager_entry_new (manager, g_steal_pointer (&records->pdata[i]));
+      Entry *entry =
+        nlx_manager_entry_new (manager, g_steal_pointer (&records->pdata[i]));
 
       g_hash_table_replace (manager->entries, entry->record->instance->uuid,
                             entry);
@@ -308,10 +311,12 @@ nlx_manager_new (const NlxConfig *config,
     set_host_size (manager, resources);
   }
   /* From now on the address file is written by the store's writer, in
-   * order with the records, off the main loop (nlx_manager_save_addresses()). */
+   * order with the records, off the main loop
+   * (nlx_manager_save_addresses()). */
   nlx_ipam_set_deferred (manager->ipam, TRUE);
   nlx_virt_watch_events (virt, nlx_manager_on_driver_event, manager);
-  manager->sync_source = nlx_manager_add_timeout (manager, config->sync_interval_s,
+  manager->sync_source = nlx_manager_add_timeout (manager,
+                                                  config->sync_interval_s,
                                                   nlx_manager_periodic_sync);
   return g_steal_pointer (&manager);
 }
