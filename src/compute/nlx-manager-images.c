@@ -1,0 +1,543 @@
+/* nlx-manager-images.c: images: resolving an image reference, snapshots
+ * (createImage), and the image store's import and delete */
+#include "config.h"
+
+#include <errno.h>
+
+#include <glib/gi18n-lib.h>
+
+#include "compute/nlx-manager-private.h"
+
+/* Whether @c can be part of a path in a message: messages quote paths
+ * with “” or end them with ":", "," or a space. */
+static gboolean
+is_path_char (char c)
+{
+  return c != '\0' && !g_ascii_isspace (c) && strchr ("\"'“”:,;()", c) == NULL;
+}
+
+/* Image operations' messages reach API clients, for whom a path inside
+ * the daemon's state or instances says nothing and shows the host's
+ * layout.  The caller logs the whole message first; then each such path
+ * in @error is replaced by what it is. */
+static void
+hide_internal_paths (NlxManager *manager,
+                     GError *error)
+{
+  g_autofree char *snapshots = g_build_filename (manager->config->state_path,
+                                                 "snapshots", NULL);
+  g_autofree char *instances = g_key_file_get_string (manager->config->keyfile,
+                                                      "DEFAULT",
+                                                      "instances_path", NULL);
+  /* The most particular first: the store and snapshots lie in the state. */
+  const struct {
+    const char *prefix;
+    const char *label;
+  } places[] = {
+    { snapshots, _("the snapshot") },
+    { nlx_image_store_get_dir (manager->images), _("the image store") },
+    { manager->config->state_path, _("the compute service's state") },
+    { instances != NULL && *instances != '\0' ? instances
+                                              : NLX_STATE_DIR "/instances",
+      _("the instance's files") },
+  };
+  g_autoptr(GString) text = NULL;
+  const char *p;
+
+  if (error == NULL)
+    return;
+  text = g_string_new (NULL);
+  p = error->message;
+  while (*p != '\0')
+    {
+      gboolean replaced = FALSE;
+
+      for (guint i = 0; i < G_N_ELEMENTS (places) && !replaced; i++)
+        {
+          gsize length = strlen (places[i].prefix);
+
+          if (length > 1 && strncmp (p, places[i].prefix, length) == 0 &&
+              (p[length] == '/' || !is_path_char (p[length])) &&
+              (p == error->message || !is_path_char (p[-1])))
+            {
+              g_string_append (text, places[i].label);
+              for (p += length; is_path_char (*p); p++)
+                ;
+              replaced = TRUE;
+            }
+        }
+      if (!replaced)
+        g_string_append_c (text, *p++);
+    }
+  g_free (error->message);
+  error->message = g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+/* The driver writes the root as a tarball, which the store imports like
+ * any other: the same checks, and stored by its checksum. */
+gboolean
+nlx_manager_snapshot (NlxManager *manager,
+                      Job *job,
+                      GError **error)
+{
+  g_autofree char *dir = g_build_filename (manager->config->state_path,
+                                           "snapshots", job->uuid, NULL);
+  g_autofree char *tarball = g_build_filename (dir, NLX_SNAPSHOT_FILE, NULL);
+  g_autoptr(GError) local_error = NULL;
+  gboolean ok;
+
+  if (!nlx_file_remove_tree (dir, error))
+    return FALSE;
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot create %s for a snapshot: %s"), dir,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  ok = nlx_virt_snapshot (manager->virt, job->uuid, dir, error) &&
+       (job->stored = nlx_image_store_import (manager->images, tarball,
+                                              job->image_name, job->properties,
+                                              error)) != NULL;
+  /* Left over, it is removed at the next start. */
+  if (!nlx_file_remove_tree (dir, &local_error))
+    g_warning ("Instance %s: %s", job->uuid, local_error->message);
+  return ok;
+}
+
+/* A failed snapshot leaves the instance as it was, as in Nova: only the
+ * caller hears of it. */
+void
+nlx_manager_finish_snapshot (NlxManager *manager,
+                             Entry *entry,
+                             Job *job)
+{
+  NlxRecord *record = entry->record;
+
+  if (job->have_info)
+    nlx_manager_apply_power_state (record, job->info.state);
+  record->task_state = NLX_TASK_STATE_NONE;
+  g_clear_pointer (&entry->snapshot_name, g_free);
+  if (job->ok)
+    {
+      g_info ("Instance %s: snapshot is image %s (%s)", record->instance->uuid,
+              job->stored->id, job->stored->name);
+      g_task_return_pointer (job->task, g_steal_pointer (&job->stored),
+                             (GDestroyNotify) nlx_stored_image_free);
+    }
+  else
+    {
+      g_warning ("Instance %s: snapshot failed: %s", record->instance->uuid,
+                 job->error->message);
+      hide_internal_paths (manager, job->error);
+      g_task_return_error (job->task, g_steal_pointer (&job->error));
+    }
+}
+
+NlxImage *
+nlx_manager_resolve_image (NlxManager *manager,
+                           const char *ref,
+                           GError **error)
+{
+  const NlxConfigImage *known = nlx_config_find_image (manager->config, ref);
+  g_autoptr(NlxStoredImage) stored = NULL;
+  g_autoptr(NlxImage) image = NULL;
+
+  if (known == NULL)
+    stored = nlx_image_store_lookup (manager->images, ref, NULL);
+  if (stored != NULL &&
+      g_hash_table_contains (manager->images_deleting, stored->id))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                   _("Image %s is being deleted"), stored->name);
+      return NULL;
+    }
+  if (stored != NULL)
+    {
+      g_autofree char *rootfs = nlx_image_store_get_rootfs (manager->images,
+                                                           stored);
+      GHashTableIter iter;
+      gpointer key, value;
+
+      image = nlx_image_new_from_path (stored->name, rootfs, error);
+      if (image == NULL)
+        return NULL;
+      g_hash_table_iter_init (&iter, stored->properties);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        nlx_image_set_property (image, key, value);
+      return g_steal_pointer (&image);
+    }
+  if (known == NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Image %s could not be found; see the image list for "
+                     "what this host can boot"), ref);
+      return NULL;
+    }
+  image = nlx_image_new_from_path (known->name, known->path, error);
+  if (image == NULL)
+    return NULL;
+  if (known->init_path != NULL)
+    nlx_image_set_property (image, NLX_IMAGE_PROP_INIT_PATH, known->init_path);
+  if (known->shutdown_signal != NULL)
+    nlx_image_set_property (image, NLX_IMAGE_PROP_SHUTDOWN_SIGNAL,
+                            known->shutdown_signal);
+  return g_steal_pointer (&image);
+}
+
+/**
+ * nlx_manager_create_image_async:
+ * @name: the new image's name (see nlx_image_name_is_valid())
+ * @metadata: (nullable) (element-type utf8 utf8): properties to add to
+ *   those of the server's image
+ *
+ * Snapshots an idle ACTIVE, SHUTOFF or PAUSED instance's root into a new
+ * image of the store, as Nova's createImage does, while the instance
+ * shows task_state image_snapshot.  Finishes when the image is stored.
+ */
+static void
+run_create_image (NlxManager *manager,
+                  GTask *task)
+{
+  Call *call = g_task_get_task_data (task);
+  const char *uuid = call->uuid;
+  const char *name = call->name;
+  GHashTable *metadata = call->metadata;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxStoredImage) taken = NULL;
+  Entry *entry = nlx_manager_find_idle (manager, uuid,
+                                        VM (ACTIVE) | VM (STOPPED) |
+                                        VM (PAUSED), "createImage", &error);
+  g_autoptr(NlxImage) source = NULL;
+  g_autoptr(JsonNode) before = NULL;
+  NlxRecord *record;
+  Job *job;
+
+  /* A client whose answer was lost retries: tell it, in its terms, that
+   * its snapshot is still being made, or is made. */
+  if (entry == NULL && g_error_matches (error, NLX_DRIVER_ERROR,
+                                        NLX_DRIVER_ERROR_INVALID_STATE) &&
+      (entry = nlx_manager_find (manager, uuid, NULL)) != NULL &&
+      entry->record->task_state == NLX_TASK_STATE_IMAGE_SNAPSHOT &&
+      entry->snapshot_name != NULL)
+    {
+      g_clear_error (&error);
+      uuid = entry->record->instance->uuid;
+      if (g_strcmp0 (entry->snapshot_name, name) == 0)
+        g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                     _("Server %s is still being snapshotted as image “%s” "
+                       "(asked for earlier); the image is listed in "
+                       "/v2.1/images once it is stored. Wait for that "
+                       "rather than asking again"), uuid, name);
+      else
+        g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                     _("Server %s is being snapshotted as image “%s”; one "
+                       "snapshot at a time: ask for “%s” again once that "
+                       "image is listed in /v2.1/images"), uuid,
+                     entry->snapshot_name, name);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (entry != NULL &&
+      !nlx_virt_has_capability (manager->virt, NLX_DRIVER_CAP_SNAPSHOT))
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_SUPPORTED,
+                 _("This host's driver cannot snapshot instances"));
+  else if (entry != NULL && !nlx_image_name_is_valid (name))
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                 _("An image name must be 1 to %d letters, digits, “.”, “_” "
+                   "or “-”, starting with a letter or digit, and not read as "
+                   "an image id (64 hexadecimal digits or a UUID), got "
+                   "“%s”"), NLX_IMAGE_NAME_MAX, name);
+  else if (entry != NULL &&
+           (taken = nlx_image_store_lookup (manager->images, name, NULL)) != NULL &&
+           g_strcmp0 (g_hash_table_lookup (taken->properties, "instance_uuid"),
+                      uuid) == 0)
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+                 _("Image “%s” (id %s) is already a snapshot of server %s, "
+                   "perhaps made by an earlier createImage whose answer was "
+                   "lost; use that image, or choose another name for a new "
+                   "snapshot"), name, taken->id, uuid);
+  else if (entry != NULL &&
+           (taken != NULL || nlx_config_find_image (manager->config, name) != NULL))
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+                 _("An image named “%s” exists; choose another name"), name);
+  if (entry == NULL || error != NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  record = entry->record;
+  job = g_new0 (Job, 1);
+  job->kind = JOB_SNAPSHOT;
+  job->uuid = g_strdup (uuid);
+  job->image_name = g_strdup (name);
+  job->properties = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                           g_free);
+  /* The new image boots as the old one did. */
+  if (record->instance->image_ref != NULL)
+    source = nlx_manager_resolve_image (manager, record->instance->image_ref,
+                                        NULL);
+  if (source != NULL)
+    {
+      const char *keys[] = { NLX_IMAGE_PROP_INIT_PATH,
+                             NLX_IMAGE_PROP_SHUTDOWN_SIGNAL };
+
+      for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+        if (nlx_image_get_property (source, keys[i]) != NULL)
+          g_hash_table_insert (job->properties, g_strdup (keys[i]),
+                               g_strdup (nlx_image_get_property (source,
+                                                                 keys[i])));
+    }
+  if (metadata != NULL)
+    {
+      GHashTableIter iter;
+      gpointer key, value;
+
+      g_hash_table_iter_init (&iter, metadata);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        g_hash_table_insert (job->properties, g_strdup (key), g_strdup (value));
+    }
+  g_hash_table_insert (job->properties, g_strdup ("image_type"),
+                       g_strdup ("snapshot"));
+  g_hash_table_insert (job->properties, g_strdup ("instance_uuid"),
+                       g_strdup (uuid));
+  job->task = g_object_ref (task);
+
+  before = nlx_record_to_node (record);
+  record->task_state = NLX_TASK_STATE_IMAGE_SNAPSHOT;
+  entry->generation++;
+  /* Read only while the task state says a snapshot runs (a failed save
+   * puts that back), so it needs no clearing here. */
+  g_free (entry->snapshot_name);
+  entry->snapshot_name = g_strdup (name);
+  g_info ("Instance %s: snapshot as image %s", uuid, name);
+  nlx_manager_commit (manager, entry, before, nlx_manager_job_committed, job);
+}
+
+void
+nlx_manager_create_image_async (NlxManager *manager,
+                                const char *uuid,
+                                const char *name,
+                                GHashTable *metadata,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  Call *call;
+  g_autoptr(GTask) task = nlx_manager_call_new (run_create_image, uuid,
+                                                nlx_manager_create_image_async,
+                                                callback, user_data, &call);
+
+  call->name = g_strdup (name);
+  call->metadata = metadata ? g_hash_table_ref (metadata) : NULL;
+  nlx_manager_start_call (manager, task);
+}
+
+NlxStoredImage *
+nlx_manager_create_image_finish (NlxManager *manager,
+                                 GAsyncResult *result,
+                                 GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * nlx_manager_get_image_store:
+ *
+ * Returns: (transfer none): the images imported on this host, beside the
+ * ones nova-lxc.conf names
+ */
+NlxImageStore *
+nlx_manager_get_image_store (NlxManager *manager)
+{
+  return manager->images;
+}
+
+typedef struct {
+  NlxManager *manager;
+  char *file;
+  char *name;
+  GHashTable *properties;
+} ImportRequest;
+
+static void
+import_request_free (ImportRequest *request)
+{
+  nlx_manager_unref (request->manager);
+  g_free (request->file);
+  g_free (request->name);
+  g_clear_pointer (&request->properties, g_hash_table_unref);
+  g_free (request);
+}
+
+static void
+import_image (GTask *task,
+              gpointer source,
+              gpointer data,
+              GCancellable *cancellable)
+{
+  ImportRequest *request = data;
+  GError *error = NULL;
+  NlxStoredImage *image = nlx_image_store_import (request->manager->images,
+                                                  request->file, request->name,
+                                                  request->properties, &error);
+
+  if (image == NULL)
+    {
+      g_warning ("Import of %s as image %s failed: %s", request->file,
+                 request->name, error->message);
+      hide_internal_paths (request->manager, error);
+      g_task_return_error (task, error);
+    }
+  else
+    g_task_return_pointer (task, image, (GDestroyNotify) nlx_stored_image_free);
+}
+
+/**
+ * nlx_manager_import_image_async:
+ * @file: a root tarball or a raw or qcow2 disk image on this host
+ * @properties: (nullable): image properties, e.g. os_shutdown_signal
+ *
+ * Imports an image into the store in a worker: a disk image takes tens
+ * of seconds in libguestfs's appliance.
+ */
+void
+nlx_manager_import_image_async (NlxManager *manager,
+                                const char *file,
+                                const char *name,
+                                GHashTable *properties,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  ImportRequest *request = g_new0 (ImportRequest, 1);
+
+  request->manager = nlx_manager_ref (manager);
+  request->file = g_strdup (file);
+  request->name = g_strdup (name);
+  request->properties = properties ? g_hash_table_ref (properties) : NULL;
+  g_task_set_task_data (task, request, (GDestroyNotify) import_request_free);
+  g_task_run_in_thread (task, import_image);
+}
+
+NlxStoredImage *
+nlx_manager_import_image_finish (NlxManager *manager,
+                                 GAsyncResult *result,
+                                 GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+typedef struct {
+  NlxManager *manager;
+  char *id;
+  char *name;
+  GTask *caller;
+} ImageDelete;
+
+static void
+image_delete_free (ImageDelete *request)
+{
+  nlx_manager_unref (request->manager);
+  g_free (request->id);
+  g_free (request->name);
+  g_clear_object (&request->caller);
+  g_free (request);
+}
+
+static void
+delete_image_in_thread (GTask *task,
+                        gpointer source,
+                        gpointer data,
+                        GCancellable *cancellable)
+{
+  ImageDelete *request = data;
+  GError *error = NULL;
+
+  if (nlx_image_store_delete (request->manager->images, request->id, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+/* Back in the main context: the image may be resolved again (or not). */
+static void
+image_deleted (GObject *source,
+               GAsyncResult *result,
+               gpointer data)
+{
+  ImageDelete *request = g_task_get_task_data (G_TASK (result));
+  NlxManager *manager = request->manager;
+  g_autoptr(GError) error = NULL;
+
+  g_hash_table_remove (manager->images_deleting, request->id);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_warning ("Delete of image %s (%s) failed: %s", request->name,
+                 request->id, error->message);
+      hide_internal_paths (manager, error);
+      g_task_return_error (request->caller, g_steal_pointer (&error));
+      return;
+    }
+  g_info ("Image %s (%s) deleted", request->name, request->id);
+  g_task_return_boolean (request->caller, TRUE);
+}
+
+/**
+ * nlx_manager_delete_image_async:
+ *
+ * Deletes an image of the store, in a worker: its record's unlink is
+ * fsynced and its tree, which can be large, removed off the main loop.
+ * Until it is done no server can be created or rebuilt from it.  Errors:
+ * #NLX_DRIVER_ERROR_INVALID_STATE while a server uses it or it is being
+ * deleted, #NLX_DRIVER_ERROR_NOT_FOUND.  Finish with
+ * nlx_manager_change_finish().
+ */
+void
+nlx_manager_delete_image_async (NlxManager *manager,
+                                const char *ref,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  g_autoptr(GTask) caller = g_task_new (NULL, NULL, callback, user_data);
+  g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
+  g_autoptr(NlxStoredImage) image = nlx_image_store_lookup (manager->images,
+                                                           ref, &error);
+  ImageDelete *request;
+  GHashTableIter iter;
+  Entry *entry;
+
+  g_task_set_source_tag (caller, nlx_manager_delete_image_async);
+  if (image != NULL && g_hash_table_contains (manager->images_deleting,
+                                              image->id))
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                 _("Image %s is being deleted"), image->name);
+  g_hash_table_iter_init (&iter, manager->entries);
+  while (image != NULL && error == NULL &&
+         g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    {
+      const char *used = entry->record->instance->image_ref;
+
+      if (g_strcmp0 (used, image->id) == 0 || g_strcmp0 (used, image->name) == 0)
+        g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                     _("Image %s is in use by server %s; delete the server "
+                       "first"), image->name, entry->record->instance->uuid);
+    }
+  if (error != NULL)
+    {
+      g_task_return_error (caller, error);
+      return;
+    }
+  g_hash_table_add (manager->images_deleting, g_strdup (image->id));
+  request = g_new0 (ImageDelete, 1);
+  request->manager = nlx_manager_ref (manager);
+  request->id = g_strdup (image->id);
+  request->name = g_strdup (image->name);
+  request->caller = g_steal_pointer (&caller);
+  task = g_task_new (NULL, NULL, image_deleted, NULL);
+  g_task_set_task_data (task, request, (GDestroyNotify) image_delete_free);
+  g_task_run_in_thread (task, delete_image_in_thread);
+}

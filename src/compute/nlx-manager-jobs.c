@@ -1,0 +1,326 @@
+/* nlx-manager-jobs.c: the job runner: driver operations in the manager's
+ * worker pool, their results applied back in the main context */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "compute/nlx-manager-private.h"
+
+void
+nlx_manager_job_free (Job *job)
+{
+  g_free (job->uuid);
+  nlx_instance_free (job->instance);
+  nlx_image_free (job->image);
+  g_clear_pointer (&job->sync, g_ptr_array_unref);
+  nlx_volume_attachment_free (job->attachment);
+  g_free (job->image_name);
+  g_clear_pointer (&job->properties, g_hash_table_unref);
+  nlx_stored_image_free (job->stored);
+  g_clear_object (&job->task);
+  g_clear_object (&job->answer);
+  g_clear_error (&job->error);
+  g_clear_error (&job->info_error);
+  g_clear_error (&job->undo_cause);
+  g_free (job->fault);
+  g_free (job);
+}
+
+/* Attaches a timeout to the manager's context, never the global default
+ * one: libvirt's event loop iterates that from its own thread. */
+GSource *
+nlx_manager_add_timeout (NlxManager *manager,
+                         guint seconds,
+                         GSourceFunc func)
+{
+  GSource *source = g_timeout_source_new_seconds (seconds);
+
+  g_source_set_callback (source, func, manager, NULL);
+  g_source_attach (source, manager->context);
+  return source;
+}
+
+/* Runs @func in the manager's main context, always later.  Not
+ * g_main_context_invoke(), which calls it at once, in the calling thread,
+ * when nobody owns the context (as before the main loop starts). */
+void
+nlx_manager_defer (NlxManager *manager,
+                   GSourceFunc func,
+                   gpointer data)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_callback (source, func, data, NULL);
+  g_source_attach (source, manager->context);
+  g_source_unref (source);
+}
+
+/* Why an instance that does not run stopped, when the driver says it
+ * failed by itself (an init that exited during boot); asked right after
+ * get_info, so that both describe the same stop. */
+static char *
+fault_of (NlxManager *manager,
+          const char *uuid,
+          const NlxInstanceInfo *info)
+{
+  g_autoptr(GError) error = NULL;
+  char *fault = NULL;
+
+  if (info->state == NLX_POWER_STATE_RUNNING ||
+      info->state == NLX_POWER_STATE_PAUSED)
+    return NULL;
+  if (!nlx_virt_get_fault (manager->virt, uuid, &fault, &error))
+    g_debug ("Instance %s: cannot tell why it stopped: %s", uuid,
+             error->message);
+  return fault;
+}
+
+void
+nlx_manager_work (gpointer data,
+                  gpointer pool_data)
+{
+  Job *job = data;
+  NlxManager *manager = job->manager;
+
+  switch (job->kind)
+    {
+    case JOB_SPAWN:
+      job->ok = nlx_virt_spawn (manager->virt, job->instance, job->image,
+                                &job->error);
+      break;
+    case JOB_ACTION:
+      job->ok = nlx_manager_run_action (manager, job, &job->error);
+      break;
+    case JOB_SYNC:
+      job->ok = TRUE;
+      for (guint i = 0; job->ok && i < job->sync->len; i++)
+        {
+          SyncResult *result = job->sync->pdata[i];
+
+          if (!nlx_virt_get_info (manager->virt, result->uuid, &result->info,
+                                  &result->error))
+            {
+              if (nlx_manager_is_unavailable (result->error))
+                {
+                  job->ok = FALSE;
+                  job->error = g_error_copy (result->error);
+                }
+            }
+          else
+            result->fault = fault_of (manager, result->uuid, &result->info);
+        }
+      /* With nothing to ask about, still find out whether the hypervisor
+       * answers. */
+      if (job->sync->len == 0)
+        {
+          g_auto(GStrv) uuids = nlx_virt_list_instances (manager->virt,
+                                                         &job->error);
+          job->ok = uuids != NULL;
+        }
+      break;
+    case JOB_VOLUME:
+      job->ok = job->attach
+                  ? nlx_virt_attach_volume (manager->virt, job->uuid,
+                                            job->attachment, &job->error)
+                  : nlx_virt_detach_volume (manager->virt, job->uuid,
+                                            job->attachment, &job->error);
+      break;
+    case JOB_REBUILD:
+      job->ok = nlx_manager_rebuild (manager, job, &job->error);
+      break;
+    case JOB_SNAPSHOT:
+      job->ok = nlx_manager_snapshot (manager, job, &job->error);
+      break;
+    }
+  /* What the instance is now, whether the operation worked or not. */
+  if (job->kind != JOB_SYNC &&
+      !(job->kind == JOB_ACTION && job->action == NLX_ACTION_DELETE && job->ok))
+    job->have_info = nlx_virt_get_info (manager->virt, job->uuid, &job->info,
+                                        &job->info_error);
+  if (job->have_info)
+    job->fault = fault_of (manager, job->uuid, &job->info);
+  nlx_manager_defer (manager, nlx_manager_job_done, job);
+}
+
+void
+nlx_manager_fail_stopping (GTask *task)
+{
+  g_task_return_new_error (task, NLX_DRIVER_ERROR,
+                           NLX_DRIVER_ERROR_UNAVAILABLE,
+                           _("The compute service is stopping"));
+}
+
+/* Once the manager stops, a job whose task state was saved does not run:
+ * the next start reconciles it as interrupted. */
+void
+nlx_manager_queue (NlxManager *manager,
+                   Job *job)
+{
+  if (manager->closed)
+    {
+      if (job->task != NULL)
+        nlx_manager_fail_stopping (job->task);
+      nlx_manager_job_free (job);
+      return;
+    }
+  job->manager = nlx_manager_ref (manager);
+  if (job->kind != JOB_SYNC)
+    manager->running++;
+  g_thread_pool_push (manager->workers, job, NULL);
+}
+
+/* nlx_manager_commit() is done for a change that starts @data, a Job: it
+ * runs once the record says so on disk, or its callers hear why not. */
+void
+nlx_manager_job_committed (NlxManager *manager,
+                           Entry *entry,
+                           GError *error,
+                           gpointer data)
+{
+  Job *job = data;
+
+  if (error == NULL && entry == NULL)
+    error = g_error_new (NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
+                         _("The server was deleted meanwhile"));
+  else if (error != NULL)
+    error = g_error_copy (error);
+  if (error != NULL)
+    {
+      if (job->answer != NULL)
+        g_task_return_error (job->answer, g_error_copy (error));
+      if (job->task != NULL)
+        g_task_return_error (job->task, g_error_copy (error));
+      g_error_free (error);
+      nlx_manager_job_free (job);
+      return;
+    }
+  if (job->answer != NULL)
+    g_task_return_boolean (job->answer, TRUE);
+  g_clear_object (&job->answer);
+  nlx_manager_queue (manager, job);
+}
+
+static void
+note_availability (NlxManager *manager,
+                   gboolean available)
+{
+  if (available && !manager->available)
+    g_message ("The hypervisor answers again");
+  else if (!available && manager->available)
+    g_warning ("The hypervisor cannot be reached; refusing new operations "
+               "until it answers");
+  manager->available = available;
+  /* Look again soon rather than at the next periodic sync. */
+  if (!available && manager->retry_source == NULL)
+    manager->retry_source = nlx_manager_add_timeout (manager, 1,
+                                                     nlx_manager_retry_sync);
+}
+
+/* Whether the hypervisor went away while @job ran, so that nobody knows
+ * how it ended: it failed for that reason, or it succeeded but the
+ * instance could not be read back.  libvirtd restarting in the middle of
+ * a stop did the latter, and the instance was running all along. */
+gboolean
+nlx_manager_lost_hypervisor (const Job *job)
+{
+  return nlx_manager_is_unavailable (job->error) ||
+         (!job->have_info && nlx_manager_is_unavailable (job->info_error));
+}
+
+/* What is left of an operation's end once its record is as it should
+ * be: a delete waiting for it starts, the record is saved (unless
+ * @saved), a volume's caller hears. */
+void
+nlx_manager_end_job (NlxManager *manager,
+                     Entry *entry,
+                     Job *job,
+                     gboolean saved)
+{
+  /* Waiting for the hypervisor, a delete would only fail again;
+   * reconcile_awaiting() runs it. */
+  if (entry->delete_pending && !entry->awaiting_hypervisor)
+    {
+      entry->delete_pending = FALSE;
+      nlx_manager_start_action (manager, entry, NLX_ACTION_DELETE, NULL);
+    }
+  else if (!saved)
+    nlx_manager_save (manager, entry);
+  if (job->kind == JOB_VOLUME)
+    nlx_manager_answer_volume (job);
+}
+
+/* Returns whether it took @job (and its reference to the manager). */
+static gboolean
+apply_job (NlxManager *manager,
+           Job *job)
+{
+  Entry *entry;
+
+  note_availability (manager, !nlx_manager_is_unavailable (job->error) &&
+                              !nlx_manager_is_unavailable (job->info_error));
+  if (job->kind == JOB_SYNC)
+    {
+      if (job->ok)
+        nlx_manager_apply_sync (manager, job->sync);
+      return FALSE;
+    }
+
+  entry = g_hash_table_lookup (manager->entries, job->uuid);
+  g_assert (entry != NULL);
+  /* Its end changes the record, which waits for the change being saved. */
+  if (entry->committing)
+    {
+      g_queue_push_tail (&entry->deferred, job);
+      return TRUE;
+    }
+  manager->running--;
+  entry->generation++;
+
+  if (job->kind == JOB_ACTION && job->action == NLX_ACTION_DELETE && job->ok)
+    {
+      g_info ("Instance %s deleted", job->uuid);
+      nlx_manager_forget (manager, job->uuid);
+      return FALSE;
+    }
+  if (job->kind == JOB_VOLUME)
+    {
+      /* A new attachment is acknowledged only once saved: the record on
+       * disk still has it pending, which a restart undoes.  A detach is
+       * safe either way: a restart finishes a pending one. */
+      g_autoptr(JsonNode) before = NULL;
+
+      if (job->attach && job->ok && !entry->delete_pending)
+        before = nlx_record_to_node (entry->record);
+      nlx_manager_finish_volume (manager, entry, job);
+      if (before != NULL)
+        {
+          nlx_manager_commit (manager, entry, before,
+                              nlx_manager_attachment_committed, job);
+          return TRUE;
+        }
+    }
+  else if (job->kind == JOB_SNAPSHOT)
+    nlx_manager_finish_snapshot (manager, entry, job);
+  else
+    nlx_manager_finish_operation (manager, entry, job);
+  nlx_manager_end_job (manager, entry, job, FALSE);
+  return FALSE;
+}
+
+gboolean
+nlx_manager_job_done (gpointer data)
+{
+  Job *job = data;
+  NlxManager *manager = job->manager;
+
+  if (!manager->closed)
+    {
+      if (apply_job (manager, job))
+        return G_SOURCE_REMOVE;
+    }
+  else if (job->task != NULL)
+    nlx_manager_fail_stopping (job->task);
+  nlx_manager_job_free (job);
+  nlx_manager_unref (manager);
+  return G_SOURCE_REMOVE;
+}
