@@ -14,15 +14,9 @@
 #include <unistd.h>
 
 #include "host/nlx-archive.h"
+#include "common/nlx-autoptr.h"
 #include "common/nlx-error.h"
 #include "common/nlx-idmap.h"
-
-typedef struct archive NlxArchive;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxArchive, archive_free)
-typedef struct archive_entry NlxArchiveEntry;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxArchiveEntry, archive_entry_free)
-typedef DIR NlxDir;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxDir, closedir)
 
 /* An archive member may only name a place below the destination. */
 static gboolean

@@ -10,12 +10,10 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "common/nlx-autoptr.h"
 #include "common/nlx-error.h"
 #include "common/nlx-idmap.h"
 #include "lxc/nlx-lxc-domain.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlDoc, xmlFreeDoc)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlBuffer, xmlBufferFree)
 
 static xmlNodePtr
 add_text (xmlNodePtr parent,

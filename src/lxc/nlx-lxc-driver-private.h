@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <libvirt/libvirt.h>
 
+#include "common/nlx-autoptr.h"
 #include "common/nlx-lock.h"
 #include "driver/nlx-driver.h"
 #include "host/nlx-dhcp.h"
@@ -104,9 +105,6 @@ struct _NlxDriverState {
   int wake[2];
   gboolean stopping;
 };
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (virConnect, virConnectClose)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (virDomain, virDomainFree)
 
 /* nlx-lxc-driver.c */
 char *nlx_lxc_instance_dir (NlxDriverState *state,

@@ -8,12 +8,9 @@
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
 
+#include "common/nlx-autoptr.h"
 #include "lxc/nlx-lxc-driver-private.h"
 #include "lxc/nlx-lxc-error.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlDoc, xmlFreeDoc)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlXPathContext, xmlXPathFreeContext)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlXPathObject, xmlXPathFreeObject)
 
 char *
 nlx_lxc_xpath_string (const char *xml,
