@@ -43,7 +43,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <blkid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fts.h>
@@ -58,6 +57,7 @@
 #include <unistd.h>
 
 #include "host/nlx-archive.h"
+#include "host/nlx-blkid.h"
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
 #include "host/nlx-guestfs.h"
@@ -89,15 +89,6 @@ struct _NlxImageStore {
 
 typedef struct archive NlxArchive;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxArchive, archive_free)
-
-typedef struct blkid_struct_probe NlxBlkidProbe;
-
-static void
-probe_free (NlxBlkidProbe *probe)
-{
-  blkid_free_probe (probe);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxBlkidProbe, probe_free)
 
 /* ---- formats, names, records ---------------------------------------------- */
 
@@ -1324,27 +1315,22 @@ has_disk_signature (int fd,
                     gboolean *found,
                     GError **error)
 {
-  g_autoptr(NlxBlkidProbe) probe = blkid_new_probe ();
-  int rc;
+  g_autoptr(GError) local_error = NULL;
+  NlxBlkidFound what;
 
-  if (probe == NULL || blkid_probe_set_device (probe, fd, 0, 0) != 0)
+  if (!nlx_blkid_probe (fd, &what, NULL, NULL, &local_error))
     {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot read image file %s to identify it"), file);
+      if (g_error_matches (local_error, NLX_BLKID_ERROR, NLX_BLKID_ERROR_OPEN))
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("Cannot read image file %s to identify it"), file);
+      else
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("Cannot read image file %s to identify it (libblkid "
+                       "failed)"), file);
       return FALSE;
     }
-  blkid_probe_enable_superblocks (probe, 1);
-  blkid_probe_enable_partitions (probe, 1);
-  rc = blkid_do_safeprobe (probe);
-  if (rc == -1)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot read image file %s to identify it (libblkid "
-                     "failed)"), file);
-      return FALSE;
-    }
-  /* -2: several signatures; the appliance's inspection sorts them out. */
-  *found = rc == 0 || rc == -2;
+  /* Several signatures: the appliance's inspection sorts them out. */
+  *found = what != NLX_BLKID_FOUND_NOTHING;
   return TRUE;
 }
 

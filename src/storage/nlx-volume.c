@@ -14,7 +14,6 @@
  * VM's kernel first, not the host's. */
 #include "config.h"
 
-#include <blkid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -31,6 +30,7 @@
 
 #include "common/nlx-config.h"
 #include "common/nlx-error.h"
+#include "host/nlx-blkid.h"
 #include "host/nlx-guestfs.h"
 #include "storage/nlx-volume.h"
 
@@ -523,47 +523,6 @@ nlx_volume_open (const NlxVolumeSettings *settings,
 
 /* ---- probe --------------------------------------------------------------- */
 
-/* blkid_probe is a pointer type; autoptr needs the struct's name. */
-typedef struct blkid_struct_probe NlxBlkidProbe;
-
-static void
-probe_free (NlxBlkidProbe *probe)
-{
-  blkid_free_probe (probe);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxBlkidProbe, probe_free)
-
-/* Every filesystem signature libblkid finds on @fd, one by one.
- * blkid_do_safeprobe() is meant to refuse a device carrying two, but on
- * a device of 1,440 KiB or less (a "floppy" to libblkid) it returns the
- * first it finds without looking further: a 1 MiB ext4 image carrying an
- * iso9660 descriptor passed as ext4.  Walking every signature ourselves
- * holds the one-signature rule at any size.  NULL if libblkid fails. */
-static GPtrArray *
-list_signatures (int fd)
-{
-  g_autoptr(NlxBlkidProbe) probe = blkid_new_probe ();
-  g_autoptr(GPtrArray) types = g_ptr_array_new_with_free_func (g_free);
-  int rc;
-
-  if (probe == NULL || blkid_probe_set_device (probe, fd, 0, 0) != 0)
-    return NULL;
-  blkid_probe_enable_partitions (probe, 0);
-  blkid_probe_enable_superblocks (probe, 1);
-  blkid_probe_set_superblocks_flags (probe, BLKID_SUBLKS_TYPE);
-  while ((rc = blkid_do_probe (probe)) == 0)
-    {
-      const char *type = NULL;
-
-      if (blkid_probe_lookup_value (probe, "TYPE", &type, NULL) == 0 &&
-          type != NULL)
-        g_ptr_array_add (types, g_strdup (type));
-    }
-  if (rc < 0)
-    return NULL;
-  return g_steal_pointer (&types);
-}
-
 /**
  * nlx_volume_probe:
  * @settings: the [volumes] settings
@@ -586,45 +545,32 @@ nlx_volume_probe (const NlxVolumeSettings *settings,
                   const char *id,
                   GError **error)
 {
-  g_autoptr(NlxBlkidProbe) probe = blkid_new_probe ();
   g_autofree char *allowed = g_strjoinv (", ", settings->whitelist);
   g_autoptr(GPtrArray) signatures = NULL;
-  const char *type = NULL;
-  const char *pttype = NULL;
-  int rc;
+  g_autofree char *type = NULL;
+  g_autofree char *pttype = NULL;
+  g_autoptr(GError) local_error = NULL;
+  NlxBlkidFound found;
 
-  if (probe == NULL || blkid_probe_set_device (probe, fd, 0, 0) != 0)
+  if (!nlx_blkid_probe (fd, &found, &type, &pttype, &local_error))
     {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot read volume “%s” to identify its filesystem"),
-                   id);
+      if (g_error_matches (local_error, NLX_BLKID_ERROR, NLX_BLKID_ERROR_OPEN))
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("Cannot read volume “%s” to identify its filesystem"),
+                     id);
+      else
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("Cannot read volume “%s” to identify its filesystem "
+                       "(libblkid failed)"), id);
       return NULL;
     }
-  blkid_probe_enable_superblocks (probe, 1);
-  blkid_probe_set_superblocks_flags (probe, BLKID_SUBLKS_TYPE);
-  blkid_probe_enable_partitions (probe, 1);
-  blkid_probe_set_partitions_flags (probe, BLKID_PARTS_MAGIC);
-
-  rc = blkid_do_safeprobe (probe);
-  if (rc == -2)
+  if (found == NLX_BLKID_FOUND_SEVERAL)
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("Volume “%s” carries several filesystem signatures, so "
                      "a kernel could read it as either; it is refused as "
                      "ambiguous; wipefs(8) shows them"), id);
       return NULL;
-    }
-  if (rc < 0)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot read volume “%s” to identify its filesystem "
-                     "(libblkid failed)"), id);
-      return NULL;
-    }
-  if (rc == 0)
-    {
-      blkid_probe_lookup_value (probe, "TYPE", &type, NULL);
-      blkid_probe_lookup_value (probe, "PTTYPE", &pttype, NULL);
     }
   if (type != NULL && pttype != NULL)
     {
@@ -650,7 +596,7 @@ nlx_volume_probe (const NlxVolumeSettings *settings,
                      "filesystem can be mounted: %s"), id, allowed);
       return NULL;
     }
-  signatures = list_signatures (fd);
+  signatures = nlx_blkid_list_filesystems (fd, NULL);
   if (signatures == NULL)
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
@@ -660,14 +606,14 @@ nlx_volume_probe (const NlxVolumeSettings *settings,
     }
   if (signatures->len > 1)
     {
-      g_autofree char *found = NULL;
+      g_autofree char *found_types = NULL;
 
       g_ptr_array_add (signatures, NULL);
-      found = g_strjoinv (", ", (char **) signatures->pdata);
+      found_types = g_strjoinv (", ", (char **) signatures->pdata);
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("Volume “%s” carries several filesystem signatures (%s), "
                      "so a kernel could read it as either; it is refused as "
-                     "ambiguous; wipefs(8) shows them"), id, found);
+                     "ambiguous; wipefs(8) shows them"), id, found_types);
       return NULL;
     }
   if (!g_strv_contains ((const char * const *) settings->whitelist, type))
@@ -678,7 +624,7 @@ nlx_volume_probe (const NlxVolumeSettings *settings,
                      "what may be mounted"), id, type, allowed);
       return NULL;
     }
-  return g_strdup (type);
+  return g_steal_pointer (&type);
 }
 
 /* ---- fsck in libguestfs's appliance --------------------------------------- */
