@@ -20,11 +20,11 @@
 
 #include "common/nlx-console-text.h"
 #include "common/nlx-file.h"
-#include "storage/nlx-image-store.h"
+#include "model/nlx-image.h"
 #include "model/nlx-instance.h"
 #include "model/nlx-keypair.h"
 #include "common/nlx-json.h"
-#include "storage/nlx-volume.h"
+#include "model/nlx-volume-attachment.h"
 
 #define DEFAULT_SOCKET NLX_RUN_DIR "/compute.sock"
 #define API_VERSION_HEADER "compute 2.1"

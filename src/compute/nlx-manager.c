@@ -16,6 +16,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "common/nlx-file.h"
+#include "model/nlx-image.h"
 #include "storage/nlx-image-store.h"
 #include "common/nlx-json.h"
 #include "model/nlx-keypair.h"

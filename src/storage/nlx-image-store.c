@@ -142,27 +142,12 @@ is_disk_format (NlxStoredImageFormat format)
          format == NLX_STORED_IMAGE_FORMAT_QCOW2;
 }
 
-/* Whether @text is a SHA-256 in hexadecimal: 64 lowercase digits. */
-static gboolean
-is_checksum (const char *text)
-{
-  gsize i;
-
-  if (text == NULL)
-    return FALSE;
-  for (i = 0; text[i] != '\0'; i++)
-    if (i >= CHECKSUM_LENGTH || !g_ascii_isxdigit (text[i]) ||
-        g_ascii_isupper (text[i]))
-      return FALSE;
-  return i == CHECKSUM_LENGTH;
-}
-
 /* Whether @text is an image id: a lowercase UUID, or a checksum (the id
  * of an image imported before records were separate from trees). */
 static gboolean
 is_id (const char *text)
 {
-  if (is_checksum (text))
+  if (nlx_image_checksum_is_valid (text))
     return TRUE;
   if (text == NULL || !g_uuid_string_is_valid (text))
     return FALSE;
@@ -170,39 +155,6 @@ is_id (const char *text)
     if (g_ascii_isupper (*p))
       return FALSE;
   return TRUE;
-}
-
-/* The rules names had before ids could be UUIDs: what a record may hold. */
-static gboolean
-name_is_valid_for_record (const char *name)
-{
-  gsize len;
-
-  if (name == NULL || !g_ascii_isalnum (name[0]) || is_checksum (name))
-    return FALSE;
-  len = strlen (name);
-  if (len > NLX_IMAGE_NAME_MAX)
-    return FALSE;
-  for (gsize i = 1; i < len; i++)
-    if (!g_ascii_isalnum (name[i]) && name[i] != '.' && name[i] != '_' &&
-        name[i] != '-')
-      return FALSE;
-  return TRUE;
-}
-
-/**
- * nlx_image_name_is_valid:
- * @name: (nullable): an image name
- *
- * Returns: whether @name can name a new image: 1 to %NLX_IMAGE_NAME_MAX
- *   of letters, digits, '.', '_' and '-', the first a letter or digit,
- *   and neither 64 lowercase hexadecimal digits nor a UUID, which would
- *   read as an id
- */
-gboolean
-nlx_image_name_is_valid (const char *name)
-{
-  return name_is_valid_for_record (name) && !g_uuid_string_is_valid (name);
 }
 
 void
@@ -351,9 +303,9 @@ read_record (NlxImageStore *store,
 
   if (g_strcmp0 (image->id, id) != 0)
     member = "id";
-  else if (!name_is_valid_for_record (image->name))
+  else if (!nlx_image_name_is_valid_for_record (image->name))
     member = "name";
-  else if (!is_checksum (image->checksum))
+  else if (!nlx_image_checksum_is_valid (image->checksum))
     member = "checksum";
   else if (!nlx_stored_image_format_from_string (nlx_json_get_string (object, "format"),
                                                  &image->format))
@@ -675,7 +627,7 @@ tidy (NlxImageStore *store)
     return;
   dir = g_dir_open (store->dir, 0, NULL);
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    if (is_checksum (name))
+    if (nlx_image_checksum_is_valid (name))
       migrate_legacy (store, name);
   g_clear_pointer (&dir, g_dir_close);
 
@@ -729,7 +681,8 @@ tidy (NlxImageStore *store)
     {
       g_autofree char *legacy = NULL;
 
-      if (!is_checksum (name) || g_hash_table_contains (used, name))
+      if (!nlx_image_checksum_is_valid (name) ||
+          g_hash_table_contains (used, name))
         continue;
       legacy = g_build_filename (store->dir, name, LEGACY_RECORD_FILE, NULL);
       if (!g_file_test (legacy, G_FILE_TEST_EXISTS))
@@ -934,7 +887,7 @@ nlx_image_store_lookup (NlxImageStore *store,
 
   if (is_id (id_or_name))
     return read_record (store, id_or_name, FALSE, error);
-  if (!name_is_valid_for_record (id_or_name))
+  if (!nlx_image_name_is_valid_for_record (id_or_name))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("“%s” is neither an image id nor an image name; "

@@ -220,31 +220,6 @@ nlx_volume_settings_new (GKeyFile *keyfile,
 
 /* ---- ids and roots ------------------------------------------------------- */
 
-/**
- * nlx_volume_id_is_valid:
- * @id: (nullable): a volume id
- *
- * Returns: whether @id is a plain file name: [A-Za-z0-9][A-Za-z0-9._-]*,
- * at most %NLX_VOLUME_ID_MAX characters (so never "." or "..", a path or
- * an option)
- */
-gboolean
-nlx_volume_id_is_valid (const char *id)
-{
-  gsize len;
-
-  if (id == NULL || !g_ascii_isalnum (id[0]))
-    return FALSE;
-  len = strlen (id);
-  if (len > NLX_VOLUME_ID_MAX)
-    return FALSE;
-  for (gsize i = 1; i < len; i++)
-    if (!g_ascii_isalnum (id[i]) && id[i] != '.' && id[i] != '_' &&
-        id[i] != '-')
-      return FALSE;
-  return TRUE;
-}
-
 static gboolean
 check_id (const char *id,
           GError **error)
