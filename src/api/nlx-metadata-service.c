@@ -33,6 +33,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "model/nlx-metadata.h"
+#include "api/nlx-api-faults.h"
 #include "api/nlx-metadata-service.h"
 
 /* A GET has no body; anything beyond this is dropped as it arrives. */
@@ -141,8 +142,7 @@ handle (SoupServer *server,
   body = nlx_metadata_lookup (record->instance, path, &content_type, &error);
   if (body == NULL)
     {
-      if (g_error_matches (error, NLX_METADATA_ERROR,
-                           NLX_METADATA_ERROR_NOT_FOUND))
+      if (nlx_api_status_for_error (error) == SOUP_STATUS_NOT_FOUND)
         answer_text (msg, SOUP_STATUS_NOT_FOUND, "404 Not Found\n");
       else
         {

@@ -35,7 +35,7 @@
 
 #include "host/nlx-dhcp.h"
 #include "common/nlx-error.h"
-#include "host/nlx-network.h"
+#include "model/nlx-address.h"
 
 struct _NlxDhcp {
   char *bridge;

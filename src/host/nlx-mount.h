@@ -22,6 +22,7 @@ typedef enum {
   NLX_LOOP_DIRECT_IO = 1 << 1,
 } NlxLoopFlags;
 
+/* Loop devices: nlx-loop.c */
 char *nlx_loop_attach (int fd,
                        const char *name,
                        GError **error);
@@ -43,18 +44,12 @@ GPtrArray *nlx_loop_find_prefix (const char *prefix);
 gboolean nlx_loop_detach (const char *device,
                           GError **error);
 
+/* Mounts made by the host, user namespaces for idmapped mounts:
+ * nlx-mount.c */
 int nlx_mount_prepare (const char *device,
                        const char *fstype,
                        gboolean for_root,
                        GError **error);
-gboolean nlx_mount_into_namespace (int mount_fd,
-                                   pid_t pid,
-                                   const char *path,
-                                   GError **error);
-gboolean nlx_mount_file_into_namespace (int mount_fd,
-                                        pid_t pid,
-                                        const char *path,
-                                        GError **error);
 int nlx_mount_clone (const char *source,
                      gboolean read_only,
                      GError **error);
@@ -64,11 +59,6 @@ gboolean nlx_mount_at (int mount_fd,
 gboolean nlx_mount_writable_ext4 (const char *device,
                                   const char *path,
                                   GError **error);
-gboolean nlx_umount_in_namespace (pid_t pid,
-                                  const char *path,
-                                  GError **error);
-gboolean nlx_mount_is_in_namespace (pid_t pid,
-                                    const char *path);
 gboolean nlx_mount_overlay (const char *lower,
                             const char *upper,
                             const char *work,
@@ -87,5 +77,20 @@ gboolean nlx_mount_idmapped (const char *source,
                              int userns_fd,
                              const char *target,
                              GError **error);
+
+/* Mounts in a container's mount namespace: nlx-mount-namespace.c */
+gboolean nlx_mount_into_namespace (int mount_fd,
+                                   pid_t pid,
+                                   const char *path,
+                                   GError **error);
+gboolean nlx_mount_file_into_namespace (int mount_fd,
+                                        pid_t pid,
+                                        const char *path,
+                                        GError **error);
+gboolean nlx_umount_in_namespace (pid_t pid,
+                                  const char *path,
+                                  GError **error);
+gboolean nlx_mount_is_in_namespace (pid_t pid,
+                                    const char *path);
 
 G_END_DECLS

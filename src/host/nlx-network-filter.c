@@ -54,6 +54,7 @@
 #include "common/nlx-error.h"
 #include "host/nlx-network.h"
 #include "host/nlx-network-filter.h"
+#include "model/nlx-address.h"
 
 #define TABLE_PREFIX "nova_lxc_"
 

@@ -4,14 +4,13 @@
 
 #include <glib.h>
 
+/* The settings' addresses are numbers of nlx-address.h's arithmetic. */
+#include "model/nlx-address.h"
+
 G_BEGIN_DECLS
 
 #define NLX_NETWORK_DEFAULT_BRIDGE "nlxbr0"
 #define NLX_NETWORK_DEFAULT_CIDR "10.251.0.0/24"
-/* IFNAMSIZ - 1: the kernel's limit on an interface name */
-#define NLX_NETWORK_BRIDGE_NAME_MAX 15
-#define NLX_NETWORK_PREFIX_MIN 8
-#define NLX_NETWORK_PREFIX_MAX 30
 /* Where instances ask for their metadata, as on every cloud (port 80),
  * and the port the daemon serves it on, on the bridge's gateway
  * address: Nova's metadata API port. */
@@ -65,15 +64,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxNetworkSettings, nlx_network_settings_free)
 
 guint nlx_network_settings_capacity (const NlxNetworkSettings *settings);
 
-gboolean nlx_network_bridge_name_is_valid (const char *name);
-gboolean nlx_network_parse_ipv4 (const char *text,
-                                 guint32 *addr);
-char *nlx_network_format_ipv4 (guint32 addr);
-guint32 nlx_network_netmask (guint prefix);
-gboolean nlx_network_are_hosts_of_one_subnet (guint32 a,
-                                              guint32 b,
-                                              guint prefix);
-
 gboolean nlx_network_ensure_bridge (const char *bridge,
                                     const char *gateway,
                                     guint prefix,
@@ -81,8 +71,6 @@ gboolean nlx_network_ensure_bridge (const char *bridge,
 
 gboolean nlx_network_protect_bridge (const char *bridge,
                                      GError **error);
-
-char *nlx_network_mac_for (const char *address);
 
 typedef struct _NlxIpam NlxIpam;
 

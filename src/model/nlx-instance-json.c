@@ -11,7 +11,7 @@
 #include "common/nlx-file.h"
 #include "model/nlx-instance.h"
 #include "common/nlx-json.h"
-#include "host/nlx-network.h"
+#include "model/nlx-address.h"
 
 #define NLX_METADATA_ITEM_MAX 255
 

@@ -50,7 +50,7 @@
 
 #include "common/nlx-file.h"
 #include "model/nlx-metadata.h"
-#include "host/nlx-network.h"
+#include "model/nlx-address.h"
 
 G_DEFINE_QUARK (nlx-metadata-error-quark, nlx_metadata_error)
 

@@ -1,0 +1,203 @@
+/* nlx-api-images.c: /images: the configured images and the image store's,
+ * import and delete */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "api/nlx-api-private.h"
+
+void
+nlx_api_add_image (JsonBuilder *builder,
+                   Request *request,
+                   const NlxConfigImage *image,
+                   gboolean detail)
+{
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "id", image->name);
+  nlx_api_add_string (builder, "name", image->name);
+  if (detail)
+    {
+      nlx_api_add_string (builder, "status", "ACTIVE");
+      json_builder_set_member_name (builder, "metadata");
+      json_builder_begin_object (builder);
+      if (image->init_path != NULL)
+        nlx_api_add_string (builder, "os_init_path", image->init_path);
+      if (image->shutdown_signal != NULL)
+        nlx_api_add_string (builder, "os_shutdown_signal",
+                            image->shutdown_signal);
+      json_builder_end_object (builder);
+    }
+  nlx_api_add_links (builder, request, "images", image->name);
+  json_builder_end_object (builder);
+}
+
+/* An image of the store: Nova's image fields, its content's checksum,
+ * and its properties as metadata. */
+static void
+add_stored_image (JsonBuilder *builder,
+                  Request *request,
+                  const NlxStoredImage *image,
+                  gboolean detail)
+{
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "id", image->id);
+  nlx_api_add_string (builder, "name", image->name);
+  if (detail)
+    {
+      GHashTableIter iter;
+      gpointer key, value;
+
+      nlx_api_add_string (builder, "status", "ACTIVE");
+      nlx_api_add_time (builder, "created", image->created_at);
+      nlx_api_add_time (builder, "updated", image->created_at);
+      nlx_api_add_int (builder, "minDisk", 0);
+      nlx_api_add_int (builder, "minRam", 0);
+      nlx_api_add_int (builder, "progress", 100);
+      nlx_api_add_int (builder, "OS-EXT-IMG-SIZE:size", image->size_bytes);
+      nlx_api_add_string (builder, "nova_lxc:format",
+                          nlx_stored_image_format_to_string (image->format));
+      /* Images with the same checksum share one stored tree. */
+      nlx_api_add_string (builder, "nova_lxc:checksum", image->checksum);
+      nlx_api_add_int (builder, "nova_lxc:tree_size", image->tree_size_bytes);
+      json_builder_set_member_name (builder, "metadata");
+      json_builder_begin_object (builder);
+      g_hash_table_iter_init (&iter, image->properties);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        nlx_api_add_string (builder, key, value);
+      json_builder_end_object (builder);
+    }
+  nlx_api_add_links (builder, request, "images", image->id);
+  json_builder_end_object (builder);
+}
+
+static void
+respond_stored_image (Request *request,
+                      const NlxStoredImage *image)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "image");
+  add_stored_image (builder, request, image, TRUE);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  nlx_api_respond (request, 200, body);
+}
+
+static void
+image_imported (GObject *source,
+                GAsyncResult *result,
+                gpointer data)
+{
+  g_autoptr(Request) request = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxStoredImage) image =
+    nlx_manager_import_image_finish (request->api->manager, result, &error);
+
+  if (image == NULL)
+    nlx_api_respond_error (request, error);
+  else
+    respond_stored_image (request, image);
+  soup_server_message_unpause (request->msg);
+}
+
+/* POST /images: nova-lxc's import of a file on the compute host, which
+ * only a local administrator may name. */
+static void
+import_image (Request *request)
+{
+  static const char * const known[] = { "name", "file", "properties", NULL };
+  g_autoptr(GHashTable) properties = g_hash_table_new_full (g_str_hash,
+                                                            g_str_equal,
+                                                            g_free, g_free);
+  JsonObject *image = nlx_api_read_body (request, "image");
+  GSocketAddress *local = soup_server_message_get_local_address (request->msg);
+  const char *name, *file;
+
+  if (image == NULL || !nlx_api_check_members (request, image, known) ||
+      (name = nlx_api_get_string_member (request, image, "name")) == NULL ||
+      (file = nlx_api_get_string_member (request, image, "file")) == NULL)
+    return;
+  if (local != NULL && G_IS_INET_SOCKET_ADDRESS (local))
+    {
+      nlx_api_respond_fault (request, 403,
+                             _("An image import names a file on the compute "
+                               "host, so it is only taken over the Unix "
+                               "socket"));
+      return;
+    }
+  if (!nlx_api_read_string_map (request, image, "properties", properties))
+    return;
+  nlx_manager_import_image_async (request->api->manager, file, name, properties,
+                                  image_imported,
+                                  nlx_api_request_keep (request));
+}
+
+/* /images[/{id|detail}]: the configured images, then the store's. */
+void
+nlx_api_images_request (Request *request,
+                        const char *method,
+                        const char *id)
+{
+  const NlxConfig *config = request->api->config;
+  NlxImageStore *store = nlx_manager_get_image_store (request->api->manager);
+  g_autoptr(GError) error = NULL;
+
+  if (id == NULL && g_str_equal (method, "POST"))
+    import_image (request);
+  else if (id != NULL && !g_str_equal (id, "detail") &&
+           nlx_config_find_image (config, id) == NULL)
+    {
+      if (g_str_equal (method, "DELETE"))
+        {
+          nlx_manager_delete_image_async (request->api->manager, id,
+                                          nlx_api_changed,
+                                          nlx_api_change_new (request, id, 204,
+                                                              FALSE));
+        }
+      else if (g_str_equal (method, "GET"))
+        {
+          g_autoptr(NlxStoredImage) image = nlx_image_store_lookup (store, id,
+                                                                   &error);
+          if (image == NULL)
+            nlx_api_respond_error (request, error);
+          else
+            respond_stored_image (request, image);
+        }
+      else
+        nlx_api_respond_fault (request, 405, _("An image takes GET or DELETE"));
+    }
+  else if (!g_str_equal (method, "GET"))
+    nlx_api_respond_fault (request, 405,
+                           id != NULL && !g_str_equal (id, "detail")
+                             ? _("Images configured in nova-lxc.conf are "
+                                 "removed there, not through the API")
+                             : _("Images take GET or POST"));
+  else if (id != NULL && !g_str_equal (id, "detail"))
+    nlx_api_catalog_request (request, "images", id);
+  else
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+      g_autoptr(JsonNode) body = NULL;
+      g_autoptr(GPtrArray) stored = nlx_image_store_list (store, &error);
+      gboolean detail = id != NULL;
+
+      if (stored == NULL)
+        {
+          nlx_api_respond_error (request, error);
+          return;
+        }
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "images");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < config->images->len; i++)
+        nlx_api_add_image (builder, request, config->images->pdata[i], detail);
+      for (guint i = 0; i < stored->len; i++)
+        add_stored_image (builder, request, stored->pdata[i], detail);
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+      body = json_builder_get_root (builder);
+      nlx_api_respond (request, 200, body);
+    }
+}

@@ -1,0 +1,195 @@
+/* nlx-api-private.h: what the pieces of the Compute API share: the
+ * request, the answers, the JSON helpers and each resource's handlers,
+ * which the routing table in nlx-api.c calls */
+#pragma once
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include "api/nlx-api.h"
+#include "api/nlx-api-faults.h"
+#include "api/nlx-listener.h"
+#include "common/nlx-error.h"
+#include "common/nlx-json.h"
+
+G_BEGIN_DECLS
+
+#define API_VERSION "2.1"
+/* The flavor extra spec of instances without a user namespace. */
+#define NLX_API_PRIVILEGED_SPEC "nova_lxc:privileged"
+#define NLX_API_PIDS_SPEC "nova_lxc:pids"
+/* Nova's own name for the flavor's CPU weight. */
+#define NLX_API_CPU_SHARES_SPEC "quota:cpu_shares"
+/* The flavor extra spec of instances without the default seccomp filter. */
+#define NLX_API_SECCOMP_SPEC "nova_lxc:seccomp"
+/* As Nova's metadata items, and the instance document's. */
+#define NLX_API_METADATA_ITEM_MAX 255
+
+struct _NlxApi {
+  const NlxConfig *config;
+  NlxManager *manager;
+  SoupServer *server;
+  NlxListener *listener;
+  GSocket *tcp_socket;          /* NULL without [api] listen */
+  char *socket_path;            /* ours to remove */
+  GHashTable *consoles;         /* ConsoleBridge set: open WebSockets */
+};
+
+/* One request, from its arrival to its answer. */
+typedef struct {
+  NlxApi *api;
+  SoupServerMessage *msg;
+  char *id;
+  char *base;                   /* http://host[:port], for links */
+  JsonNode *body;               /* the parsed request body, once read */
+  gboolean answered;
+} Request;
+
+/* A change the manager answers once it is saved (nlx-api-servers.c). */
+typedef struct _Change Change;
+
+/* nlx-api.c */
+Request *nlx_api_request_keep (const Request *request);
+void nlx_api_request_free (Request *request);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Request, nlx_api_request_free)
+void nlx_api_respond (Request *request,
+                      guint status,
+                      JsonNode *body);
+void nlx_api_respond_fault (Request *request,
+                            guint status,
+                            const char *message);
+void nlx_api_respond_error (Request *request,
+                            const GError *error);
+const char *nlx_api_identity (Request *request,
+                              const char *header);
+
+/* nlx-api-json.c */
+void nlx_api_add_links (JsonBuilder *builder,
+                        Request *request,
+                        const char *collection,
+                        const char *id);
+void nlx_api_add_string (JsonBuilder *builder,
+                         const char *name,
+                         const char *value);
+void nlx_api_add_int (JsonBuilder *builder,
+                      const char *name,
+                      gint64 value);
+void nlx_api_add_time (JsonBuilder *builder,
+                       const char *name,
+                       GDateTime *time);
+void nlx_api_add_ref (JsonBuilder *builder,
+                      Request *request,
+                      const char *name,
+                      const char *collection,
+                      const char *id);
+void nlx_api_respond_too_large (Request *request);
+JsonObject *nlx_api_parse_body (Request *request);
+JsonObject *nlx_api_read_body (Request *request,
+                               const char *key);
+gboolean nlx_api_require_object (Request *request,
+                                 JsonNode *node,
+                                 const char *what);
+const char *nlx_api_get_string_member (Request *request,
+                                       JsonObject *object,
+                                       const char *key);
+gboolean nlx_api_check_members (Request *request,
+                                JsonObject *object,
+                                const char * const *known);
+gboolean nlx_api_get_optional_string (Request *request,
+                                      JsonObject *object,
+                                      const char *key,
+                                      const char **value);
+gboolean nlx_api_read_whole_number (JsonNode *node,
+                                    gint64 min,
+                                    gint64 max,
+                                    gint64 *out);
+gboolean nlx_api_read_string_map (Request *request,
+                                  JsonObject *object,
+                                  const char *member,
+                                  GHashTable *map);
+
+/* nlx-api-versions.c */
+void nlx_api_get_versions (Request *request,
+                           gboolean all);
+
+/* nlx-api-servers.c */
+void nlx_api_add_network (JsonBuilder *builder,
+                          const NlxVif *vif);
+void nlx_api_add_addresses (JsonBuilder *builder,
+                            const NlxInstance *instance);
+void nlx_api_list_servers (Request *request,
+                           gboolean detail);
+gboolean nlx_api_check_user_data (Request *request,
+                                  const char *user_data,
+                                  char **cleaned);
+gboolean nlx_api_check_hostname (Request *request,
+                                 const char *hostname,
+                                 char **lower);
+const NlxKeypair *nlx_api_find_key_name (Request *request,
+                                         const char *name);
+Change *nlx_api_change_new (Request *request,
+                            const char *uuid,
+                            guint status,
+                            gboolean show);
+void nlx_api_changed (GObject *source,
+                      GAsyncResult *result,
+                      gpointer data);
+void nlx_api_create_server (Request *request);
+void nlx_api_server_request (Request *request,
+                             const char *method,
+                             const char *uuid);
+
+/* nlx-api-server-actions.c */
+void nlx_api_server_action (Request *request,
+                            const char *uuid);
+
+/* nlx-api-consoles.c */
+void nlx_api_create_remote_console (Request *request,
+                                    const char *uuid);
+void nlx_api_get_serial_console (Request *request,
+                                 const char *uuid,
+                                 JsonNode *args);
+void nlx_api_serve_consoles (NlxApi *api);
+void nlx_api_close_consoles (NlxApi *api);
+
+/* nlx-api-volume-attachments.c */
+void nlx_api_attachments_request (Request *request,
+                                  const char *method,
+                                  const char *uuid,
+                                  const char *volume_id);
+
+/* nlx-api-ips.c */
+void nlx_api_ips_request (Request *request,
+                          const char *method,
+                          const char *uuid,
+                          const char *network);
+
+/* nlx-api-flavors.c */
+void nlx_api_catalog_request (Request *request,
+                              const char *collection,
+                              const char *id);
+
+/* nlx-api-images.c */
+void nlx_api_add_image (JsonBuilder *builder,
+                        Request *request,
+                        const NlxConfigImage *image,
+                        gboolean detail);
+void nlx_api_images_request (Request *request,
+                             const char *method,
+                             const char *id);
+
+/* nlx-api-volumes.c */
+void nlx_api_volumes_request (Request *request,
+                              const char *method,
+                              const char *id);
+
+/* nlx-api-hypervisors.c */
+void nlx_api_hypervisors_request (Request *request,
+                                  const char *which);
+
+/* nlx-api-keypairs.c */
+void nlx_api_keypairs_request (Request *request,
+                               const char *method,
+                               const char *name);
+
+G_END_DECLS

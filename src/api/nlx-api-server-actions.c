@@ -1,0 +1,346 @@
+/* nlx-api-server-actions.c: POST /servers/{id}/action: start, stop,
+ * reboot, pause, rebuild, createImage, os-getConsoleOutput and the rest */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "api/nlx-api-private.h"
+#include "common/nlx-console-text.h"
+
+/* ---- server actions --------------------------------------------------- */
+
+/* The last @lines lines of @text; all of it when @lines is negative. */
+static const char *
+last_lines (const char *text,
+            gint64 lines)
+{
+  const char *end = text + strlen (text);
+  const char *p = end;
+
+  if (lines < 0)
+    return text;
+  if (lines == 0)
+    return end;
+  /* A final newline ends the last line rather than starting another. */
+  if (p > text && p[-1] == '\n')
+    p--;
+  for (; p > text; p--)
+    if (p[-1] == '\n' && --lines == 0)
+      return p;
+  return text;
+}
+
+typedef struct {
+  Request *request;
+  gint64 lines;
+} ConsoleCall;
+
+static void
+console_ready (GObject *source,
+               GAsyncResult *result,
+               gpointer data)
+{
+  ConsoleCall *call = data;
+  g_autoptr(Request) request = call->request;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *output =
+    nlx_manager_get_console_output_finish (request->api->manager, result,
+                                           &error);
+
+  if (output == NULL)
+    nlx_api_respond_error (request, error);
+  else
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+      g_autoptr(JsonNode) body = NULL;
+
+      /* JSON strings must be UTF-8, and what a tenant printed must not
+       * drive the terminal it is shown on: the log keeps the raw bytes. */
+      g_autofree char *text = nlx_console_text_for_display (output, -1);
+
+      json_builder_begin_object (builder);
+      nlx_api_add_string (builder, "output", last_lines (text, call->lines));
+      json_builder_end_object (builder);
+      body = json_builder_get_root (builder);
+      nlx_api_respond (request, 200, body);
+    }
+  soup_server_message_unpause (request->msg);
+  g_free (call);
+}
+
+/* os-getConsoleOutput's length: lines from the end; absent, null or -1
+ * for all, and Nova also takes it as a string of digits. */
+static gboolean
+read_length (Request *request,
+             JsonNode *args,
+             gint64 *lines)
+{
+  JsonNode *length = NULL;
+
+  *lines = -1;
+  if (args != NULL && !JSON_NODE_HOLDS_NULL (args))
+    {
+      if (!nlx_api_require_object (request, args, "os-getConsoleOutput"))
+        return FALSE;
+      length = json_object_get_member (json_node_get_object (args), "length");
+    }
+  if (length == NULL || JSON_NODE_HOLDS_NULL (length) ||
+      nlx_api_read_whole_number (length, -1, G_MAXINT32, lines))
+    return TRUE;
+  nlx_api_respond_fault (request, 400,
+                         _("“length” must be a whole number of lines "
+                           "from -1 (all) to 2147483647, in JSON or as "
+                           "a string of decimal digits"));
+  return FALSE;
+}
+
+static void
+get_console_output (Request *request,
+                    const char *uuid,
+                    JsonNode *args)
+{
+  ConsoleCall *call;
+  gint64 lines;
+
+  if (!read_length (request, args, &lines))
+    return;
+  call = g_new0 (ConsoleCall, 1);
+  call->lines = lines;
+  call->request = nlx_api_request_keep (request);
+  nlx_manager_get_console_output_async (request->api->manager, uuid,
+                                        G_MAXSIZE, console_ready, call);
+}
+
+static void
+image_created (GObject *source,
+               GAsyncResult *result,
+               gpointer data)
+{
+  g_autoptr(Request) request = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxStoredImage) image =
+    nlx_manager_create_image_finish (request->api->manager, result, &error);
+
+  if (image == NULL)
+    nlx_api_respond_error (request, error);
+  else
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+      g_autoptr(JsonNode) body = NULL;
+      g_autofree char *location = g_strdup_printf ("%s/v2.1/images/%s",
+                                                   request->base, image->id);
+
+      /* 2.1 says where in Location; 2.45 also says it in the body. */
+      soup_message_headers_replace (
+        soup_server_message_get_response_headers (request->msg), "Location",
+        location);
+      json_builder_begin_object (builder);
+      nlx_api_add_string (builder, "image_id", image->id);
+      json_builder_end_object (builder);
+      body = json_builder_get_root (builder);
+      nlx_api_respond (request, 202, body);
+    }
+  soup_server_message_unpause (request->msg);
+}
+
+/* createImage: answered when the image is in the store, so the image it
+ * names can be booted at once. */
+static void
+create_image (Request *request,
+              const char *uuid,
+              JsonNode *args)
+{
+  static const char * const known[] = { "name", "metadata", NULL };
+  g_autoptr(GHashTable) metadata = g_hash_table_new_full (g_str_hash,
+                                                          g_str_equal,
+                                                          g_free, g_free);
+  JsonObject *object;
+  const char *name;
+
+  if (!nlx_api_require_object (request, args, "createImage"))
+    return;
+  object = json_node_get_object (args);
+  if (!nlx_api_check_members (request, object, known) ||
+      (name = nlx_api_get_string_member (request, object, "name")) == NULL ||
+      !nlx_api_read_string_map (request, object, "metadata", metadata))
+    return;
+  nlx_manager_create_image_async (request->api->manager, uuid, name, metadata,
+                                  image_created,
+                                  nlx_api_request_keep (request));
+}
+
+/* rebuild: the server as it is, with the new image and, if given, name
+ * and metadata, checked as a new server would be. */
+static void
+rebuild_server (Request *request,
+                const NlxRecord *record,
+                JsonNode *args)
+{
+  static const char * const known[] = {
+    "imageRef", "name", "metadata", "user_data", "key_name", "hostname", NULL
+  };
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+  NlxInstance *instance;
+  JsonObject *object, *wanted;
+  const char *image_ref, *name, *user_data, *key_name, *hostname;
+  g_autofree char *user_data_kept = NULL;
+  g_autofree char *hostname_kept = NULL;
+  const NlxKeypair *keypair = NULL;
+  JsonNode *metadata;
+  g_autofree char *uuid = g_strdup (record->instance->uuid);
+
+  if (!nlx_api_require_object (request, args, "rebuild"))
+    return;
+  object = json_node_get_object (args);
+  if (!nlx_api_check_members (request, object, known) ||
+      (image_ref = nlx_api_get_string_member (request, object,
+                                              "imageRef")) == NULL ||
+      !nlx_api_get_optional_string (request, object, "user_data", &user_data) ||
+      !nlx_api_check_user_data (request, user_data, &user_data_kept) ||
+      !nlx_api_get_optional_string (request, object, "hostname", &hostname) ||
+      !nlx_api_check_hostname (request, hostname, &hostname_kept) ||
+      !nlx_api_get_optional_string (request, object, "key_name", &key_name) ||
+      (key_name != NULL &&
+       (keypair = nlx_api_find_key_name (request, key_name)) == NULL))
+    return;
+  node = nlx_instance_to_node (record->instance);
+  wanted = json_node_get_object (node);
+  json_object_set_string_member (wanted, "image_ref", image_ref);
+  if (json_object_has_member (object, "name"))
+    {
+      if ((name = nlx_api_get_string_member (request, object, "name")) == NULL)
+        return;
+      json_object_set_string_member (wanted, "name", name);
+    }
+  metadata = json_object_get_member (object, "metadata");
+  if (metadata != NULL)
+    json_object_set_member (wanted, "metadata", json_node_copy (metadata));
+  /* As Nova 2.54 and 2.57: given, they replace the server's; null takes
+   * them away; left out, they stay. */
+  if (json_object_has_member (object, "user_data"))
+    {
+      json_object_remove_member (wanted, "user_data");
+      if (user_data_kept != NULL)
+        json_object_set_string_member (wanted, "user_data", user_data_kept);
+    }
+  if (json_object_has_member (object, "key_name"))
+    {
+      json_object_remove_member (wanted, "key_name");
+      json_object_remove_member (wanted, "key_data");
+      if (keypair != NULL)
+        {
+          json_object_set_string_member (wanted, "key_name", keypair->name);
+          json_object_set_string_member (wanted, "key_data",
+                                         keypair->public_key);
+        }
+    }
+  if (hostname_kept != NULL)
+    json_object_set_string_member (wanted, "hostname", hostname_kept);
+
+  instance = nlx_instance_new_from_node (node, &error);
+  if (instance == NULL)
+    {
+      nlx_api_respond_error (request, error);
+      return;
+    }
+  nlx_manager_rebuild_async (request->api->manager, instance, nlx_api_changed,
+                             nlx_api_change_new (request, uuid, 202, TRUE));
+}
+
+void
+nlx_api_server_action (Request *request,
+                       const char *uuid)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GList) members = NULL;
+  JsonObject *root;
+  const char *name;
+  JsonNode *args;
+  NlxAction action;
+  const NlxRecord *record = nlx_manager_lookup (request->api->manager, uuid,
+                                               &error);
+
+  if (record == NULL)
+    {
+      nlx_api_respond_error (request, error);
+      return;
+    }
+  root = nlx_api_parse_body (request);
+  if (root == NULL)
+    return;
+  if (json_object_get_size (root) != 1)
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("An action body must be a JSON object "
+                               "with exactly one member naming the "
+                               "action, e.g. {\"os-stop\": null}"));
+      return;
+    }
+  members = json_object_get_members (root);
+  name = members->data;
+  args = json_object_get_member (root, name);
+
+  if (g_str_equal (name, "os-getConsoleOutput"))
+    {
+      get_console_output (request, uuid, args);
+      return;
+    }
+  if (g_str_equal (name, "os-getSerialConsole"))
+    {
+      nlx_api_get_serial_console (request, uuid, args);
+      return;
+    }
+  if (g_str_equal (name, "createImage"))
+    {
+      create_image (request, uuid, args);
+      return;
+    }
+  if (g_str_equal (name, "rebuild"))
+    {
+      rebuild_server (request, record, args);
+      return;
+    }
+  if (g_str_equal (name, "reboot"))
+    {
+      const char *type;
+
+      if (!nlx_api_require_object (request, args, "reboot") ||
+          (type = nlx_api_get_string_member (request,
+                                             json_node_get_object (args),
+                                             "type")) == NULL)
+        return;
+      if (g_ascii_strcasecmp (type, "SOFT") == 0)
+        action = NLX_ACTION_REBOOT_SOFT;
+      else if (g_ascii_strcasecmp (type, "HARD") == 0)
+        action = NLX_ACTION_REBOOT_HARD;
+      else
+        {
+          nlx_api_respond_fault (request, 400,
+                                 _("Reboot “type” must be SOFT or HARD"));
+          return;
+        }
+    }
+  else if (g_str_equal (name, "os-stop"))
+    action = NLX_ACTION_STOP;
+  else if (g_str_equal (name, "os-start"))
+    action = NLX_ACTION_START;
+  else if (g_str_equal (name, "pause"))
+    action = NLX_ACTION_PAUSE;
+  else if (g_str_equal (name, "unpause"))
+    action = NLX_ACTION_UNPAUSE;
+  else
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Action “%s” is not supported here; the actions "
+                           "are reboot, os-stop, os-start, pause, unpause, "
+                           "rebuild, createImage, os-getConsoleOutput and "
+                           "os-getSerialConsole"),
+                         name);
+      nlx_api_respond_fault (request, 400, message);
+      return;
+    }
+
+  nlx_manager_act_async (request->api->manager, uuid, action, nlx_api_changed,
+                         nlx_api_change_new (request, uuid, 202, FALSE));
+}

@@ -1,0 +1,711 @@
+/* nlx-api-servers.c: /servers: the server view, listing, creating from a
+ * request, updating, showing and deleting one server */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "api/nlx-api-private.h"
+
+static void
+add_server_brief (JsonBuilder *builder,
+                  Request *request,
+                  const NlxRecord *record)
+{
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "id", record->instance->uuid);
+  nlx_api_add_string (builder, "name", record->instance->name);
+  nlx_api_add_links (builder, request, "servers", record->instance->uuid);
+  json_builder_end_object (builder);
+}
+
+/* Like Nova's utils.generate_hostid (which uses SHA-224): the same host
+ * looks the same only to the same project. */
+static char *
+host_id (const NlxRecord *record,
+         const char *host)
+{
+  g_autofree char *data = g_strconcat (record->instance->project_id, host, NULL);
+
+  return g_compute_checksum_for_string (G_CHECKSUM_SHA256, data, -1);
+}
+
+static void
+add_volume_attached (JsonBuilder *builder,
+                     const char *volume_id)
+{
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "id", volume_id);
+  json_builder_set_member_name (builder, "delete_on_termination");
+  json_builder_add_boolean_value (builder, FALSE);
+  json_builder_end_object (builder);
+}
+
+/* Nova's form: a network's addresses, under the network's name (here
+ * the bridge's). */
+void
+nlx_api_add_network (JsonBuilder *builder,
+                     const NlxVif *vif)
+{
+  json_builder_set_member_name (builder, vif->bridge);
+  json_builder_begin_array (builder);
+  json_builder_begin_object (builder);
+  nlx_api_add_int (builder, "version", 4);
+  nlx_api_add_string (builder, "addr", vif->address);
+  nlx_api_add_string (builder, "OS-EXT-IPS:type", "fixed");
+  nlx_api_add_string (builder, "OS-EXT-IPS-MAC:mac_addr", vif->mac);
+  json_builder_end_object (builder);
+  json_builder_end_array (builder);
+}
+
+void
+nlx_api_add_addresses (JsonBuilder *builder,
+                       const NlxInstance *instance)
+{
+  json_builder_set_member_name (builder, "addresses");
+  json_builder_begin_object (builder);
+  if (instance->vif != NULL)
+    nlx_api_add_network (builder, instance->vif);
+  json_builder_end_object (builder);
+}
+
+static void
+add_server (JsonBuilder *builder,
+            Request *request,
+            const NlxRecord *record)
+{
+  const NlxInstance *instance = record->instance;
+  /* One with no place here has no host, as Nova shows it (hostId ""). */
+  const char *host = record->unplaced ? NULL
+                                      : nlx_manager_get_host (request->api->manager);
+  g_autofree char *domain = nlx_instance_domain_name (instance);
+  g_autofree char *hostid = host ? host_id (record, host) : g_strdup ("");
+  GHashTableIter iter;
+  gpointer key, value;
+
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "id", instance->uuid);
+  nlx_api_add_string (builder, "name", instance->name);
+  nlx_api_add_string (builder, "status", nlx_record_status (record));
+  nlx_api_add_string (builder, "OS-EXT-STS:vm_state",
+                      nlx_vm_state_to_string (record->vm_state));
+  nlx_api_add_string (builder, "OS-EXT-STS:task_state",
+                      nlx_task_state_to_string (record->task_state));
+  nlx_api_add_int (builder, "OS-EXT-STS:power_state", record->power_state);
+  nlx_api_add_string (builder, "OS-EXT-SRV-ATTR:instance_name", domain);
+  nlx_api_add_string (builder, "OS-EXT-SRV-ATTR:host", host);
+  nlx_api_add_string (builder, "OS-EXT-SRV-ATTR:hypervisor_hostname", host);
+  nlx_api_add_time (builder, "created", instance->created_at);
+  nlx_api_add_time (builder, "updated", record->updated_at);
+  nlx_api_add_ref (builder, request, "flavor", "flavors",
+                   instance->flavor.name);
+  json_builder_set_member_name (builder, "nova_lxc:privileged");
+  json_builder_add_boolean_value (builder, instance->flavor.privileged);
+  /* Booted from a volume without an image, Nova shows "". */
+  if (instance->image_ref != NULL)
+    nlx_api_add_ref (builder, request, "image", "images", instance->image_ref);
+  else
+    nlx_api_add_string (builder, "image", "");
+  json_builder_set_member_name (builder, "metadata");
+  json_builder_begin_object (builder);
+  g_hash_table_iter_init (&iter, instance->metadata);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    nlx_api_add_string (builder, key, value);
+  json_builder_end_object (builder);
+  nlx_api_add_string (builder, "hostId", hostid);
+  nlx_api_add_string (builder, "key_name", instance->key_name);
+  /* Nova 2.1 shows it as a string: "True", or "" without one. */
+  nlx_api_add_string (builder, "config_drive",
+                      instance->config_drive ? "True" : "");
+  nlx_api_add_addresses (builder, instance);
+  nlx_api_add_string (builder, "user_id", instance->user_id);
+  nlx_api_add_string (builder, "tenant_id", instance->project_id);
+  nlx_api_add_int (builder, "progress",
+                   record->vm_state == NLX_VM_STATE_BUILDING ? 0 : 100);
+  nlx_api_add_links (builder, request, "servers", instance->uuid);
+  json_builder_set_member_name (builder, "os-extended-volumes:volumes_attached");
+  json_builder_begin_array (builder);
+  if (instance->root_volume != NULL)
+    add_volume_attached (builder, instance->root_volume);
+  for (guint i = 0; i < instance->volumes->len; i++)
+    add_volume_attached (builder,
+                         ((const NlxVolumeAttachment *)
+                          instance->volumes->pdata[i])->volume_id);
+  json_builder_end_array (builder);
+  if (record->vm_state == NLX_VM_STATE_ERROR && record->fault != NULL)
+    {
+      json_builder_set_member_name (builder, "fault");
+      json_builder_begin_object (builder);
+      nlx_api_add_int (builder, "code", 500);
+      nlx_api_add_string (builder, "message", record->fault);
+      nlx_api_add_time (builder, "created", record->updated_at);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_object (builder);
+}
+
+static void
+respond_server (Request *request,
+                guint status,
+                const NlxRecord *record)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "server");
+  add_server (builder, request, record);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  nlx_api_respond (request, status, body);
+}
+
+/* ---- servers ---------------------------------------------------------- */
+
+void
+nlx_api_list_servers (Request *request,
+                      gboolean detail)
+{
+  g_autoptr(GPtrArray) records = nlx_manager_list (request->api->manager);
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "servers");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < records->len; i++)
+    if (detail)
+      add_server (builder, request, records->pdata[i]);
+    else
+      add_server_brief (builder, request, records->pdata[i]);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  nlx_api_respond (request, 200, body);
+}
+
+/* Nova's block_device_mapping_v2, for volumes only: boot_index 0 is the
+ * root volume, the others are attached.  Answers 400 itself. */
+static gboolean
+read_block_devices (Request *request,
+                    JsonObject *server,
+                    char **root_volume,
+                    GPtrArray *volumes)
+{
+  static const char * const known[] = {
+    "boot_index", "uuid", "source_type", "destination_type", "device_name",
+    "mount_path", "delete_on_termination", "volume_id", NULL
+  };
+  JsonNode *node = json_object_get_member (server, "block_device_mapping_v2");
+  JsonArray *array;
+  NlxInstance view = { .volumes = volumes };
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("“block_device_mapping_v2” must be a list"));
+      return FALSE;
+    }
+  array = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      JsonObject *bdm;
+      const char *id, *source, *destination, *device, *mount_path;
+      g_autofree char *chosen = NULL;
+      gint64 boot_index = -1;
+      JsonNode *index;
+
+      if (!nlx_api_require_object (request, element,
+                                   "block_device_mapping_v2[]"))
+        return FALSE;
+      bdm = json_node_get_object (element);
+      if (!nlx_api_check_members (request, bdm, known) ||
+          !nlx_api_get_optional_string (request, bdm, "uuid", &id) ||
+          !nlx_api_get_optional_string (request, bdm, "source_type", &source) ||
+          !nlx_api_get_optional_string (request, bdm, "destination_type",
+                                        &destination) ||
+          !nlx_api_get_optional_string (request, bdm, "device_name", &device) ||
+          !nlx_api_get_optional_string (request, bdm, "mount_path",
+                                        &mount_path))
+        return FALSE;
+      /* It answers 400 itself: going on would answer a second time. */
+      if (id == NULL && !nlx_api_get_optional_string (request, bdm, "volume_id",
+                                                      &id))
+        return FALSE;
+      index = json_object_get_member (bdm, "boot_index");
+      if (index != NULL && !JSON_NODE_HOLDS_NULL (index) &&
+          !nlx_api_read_whole_number (index, G_MININT32, G_MAXINT32,
+                                      &boot_index))
+        {
+          nlx_api_respond_fault (request, 400,
+                                 _("“boot_index” must be a whole number, in "
+                                   "JSON or as a string of decimal digits, or "
+                                   "null"));
+          return FALSE;
+        }
+
+      if (id == NULL || g_strcmp0 (source, "volume") != 0 ||
+          (destination != NULL && !g_str_equal (destination, "volume")))
+        {
+          nlx_api_respond_fault (request, 400,
+                                 _("Each block device mapping needs a volume "
+                                   "id in “uuid” and source_type “volume”; "
+                                   "nova-lxc has no other kind of block "
+                                   "device"));
+          return FALSE;
+        }
+      if (boot_index == 0)
+        {
+          if (*root_volume != NULL || mount_path != NULL || device != NULL)
+            {
+              nlx_api_respond_fault (request, 400,
+                                     _("Only one block device mapping can have "
+                                       "boot_index 0, and the root volume "
+                                       "takes no device_name or mount_path"));
+              return FALSE;
+            }
+          *root_volume = g_strdup (id);
+          continue;
+        }
+      /* The instance document checks devices, mount paths and repeats. */
+      chosen = device ? g_strdup (device) : nlx_instance_next_device (&view);
+      g_ptr_array_add (volumes, nlx_volume_attachment_new (id, chosen,
+                                                           mount_path));
+    }
+  return TRUE;
+}
+
+/* Nova's user_data: base64 (format "base64", which Python decodes
+ * leniently about line breaks) of at most 65535 characters.  Answers 400
+ * itself.  *cleaned is the text without its line breaks (the same bytes
+ * once decoded), as the instance document keeps it, which allows no
+ * control characters; NULL for "", which holds nothing. */
+gboolean
+nlx_api_check_user_data (Request *request,
+                         const char *user_data,
+                         char **cleaned)
+{
+  gsize length = user_data ? strlen (user_data) : 0;
+  g_autoptr(GString) text = NULL;
+  gsize padding = 0;
+
+  *cleaned = NULL;
+  if (user_data == NULL)
+    return TRUE;
+  if (length > NLX_USER_DATA_MAX)
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Invalid input for field/attribute user_data: it "
+                           "is %zu characters long, more "
+                           "than the %d allowed"), length, NLX_USER_DATA_MAX);
+
+      nlx_api_respond_fault (request, 400, message);
+      return FALSE;
+    }
+  text = g_string_new (NULL);
+  for (const char *p = user_data; *p != '\0'; p++)
+    {
+      if (*p == '\n' || *p == '\r')
+        continue;
+      if (*p == '=')
+        padding++;
+      else if (padding > 0 ||
+               !(g_ascii_isalnum (*p) || *p == '+' || *p == '/'))
+        {
+          padding = 3;
+          break;
+        }
+      g_string_append_c (text, *p);
+    }
+  if (padding > 2 || text->len % 4 != 0)
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("Invalid input for field/attribute user_data: "
+                               "it is not base64; send the data base64-encoded "
+                               "(A–Z, a–z, 0–9, “+” and “/”, “=” padding at "
+                               "the end, line breaks allowed)"));
+      return FALSE;
+    }
+  if (text->len > 0)
+    *cleaned = g_string_free (g_steal_pointer (&text), FALSE);
+  return TRUE;
+}
+
+/* Nova's hostname (2.90): 2 to 63 letters, digits and "-", starting and
+ * ending with a letter or digit.  Kept lower-case, as DNS compares host
+ * names.  Answers 400 itself. */
+gboolean
+nlx_api_check_hostname (Request *request,
+                        const char *hostname,
+                        char **lower)
+{
+  gsize length = hostname ? strlen (hostname) : 0;
+  gboolean valid = length >= 2 && length <= NLX_HOSTNAME_MAX &&
+                   g_ascii_isalnum (hostname[0]) &&
+                   g_ascii_isalnum (hostname[length - 1]);
+
+  *lower = NULL;
+  if (hostname == NULL)
+    return TRUE;
+  for (gsize i = 0; valid && i < length; i++)
+    valid = g_ascii_isalnum (hostname[i]) || hostname[i] == '-';
+  if (!valid)
+    {
+      g_autofree char *shown = g_utf8_make_valid (hostname, MIN (length, 80));
+      g_autofree char *message =
+        g_strdup_printf (_("Invalid input for field/attribute hostname: "
+                           "“%s” is not a host name; give 2 to %d letters, "
+                           "digits and “-”, starting and ending with a "
+                           "letter or digit"), shown, NLX_HOSTNAME_MAX);
+
+      nlx_api_respond_fault (request, 400, message);
+      return FALSE;
+    }
+  *lower = g_ascii_strdown (hostname, -1);
+  return TRUE;
+}
+
+/* Nova's parameter_types.boolean: JSON true or false, or one of the
+ * strings Nova takes for them.  Absent or null leaves *value alone.
+ * Answers 400 itself. */
+static gboolean
+read_boolean (Request *request,
+              JsonObject *object,
+              const char *key,
+              gboolean *value)
+{
+  static const char * const yes[] = {
+    "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes", NULL
+  };
+  static const char * const no[] = {
+    "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no", NULL
+  };
+  JsonNode *node = json_object_get_member (object, key);
+  g_autofree char *message = NULL;
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (JSON_NODE_HOLDS_VALUE (node) &&
+      json_node_get_value_type (node) == G_TYPE_BOOLEAN)
+    {
+      *value = json_node_get_boolean (node);
+      return TRUE;
+    }
+  if (JSON_NODE_HOLDS_VALUE (node) &&
+      json_node_get_value_type (node) == G_TYPE_STRING)
+    {
+      const char *text = json_node_get_string (node);
+
+      if (g_strv_contains (yes, text) || g_strv_contains (no, text))
+        {
+          *value = g_strv_contains (yes, text);
+          return TRUE;
+        }
+    }
+  message = g_strdup_printf (_("Invalid input for field/attribute %s: it "
+                               "must be true or false (or \"true\", "
+                               "\"false\", \"yes\", \"no\", \"1\", \"0\")"),
+                             key);
+  nlx_api_respond_fault (request, 400, message);
+  return FALSE;
+}
+
+/* The caller's key pair @name, as Nova looks it up; answers 400 with
+ * Nova's message itself when the caller has none of that name. */
+const NlxKeypair *
+nlx_api_find_key_name (Request *request,
+                       const char *name)
+{
+  const NlxKeypair *keypair =
+    nlx_manager_find_keypair (request->api->manager,
+                              nlx_api_identity (request, "X-User-Id"), name);
+
+  if (keypair == NULL)
+    nlx_api_respond_fault (request, 400, _("Invalid key_name provided."));
+  return keypair;
+}
+
+static NlxInstance *
+instance_from_request (Request *request,
+                       JsonObject *server,
+                       GError **error)
+{
+  static const char * const known[] = {
+    "name", "flavorRef", "imageRef", "metadata", "block_device_mapping_v2",
+    "user_data", "key_name", "hostname", "config_drive", NULL
+  };
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *root_volume = NULL;
+  g_autoptr(GPtrArray) volumes =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_volume_attachment_free);
+  const NlxFlavor *flavor;
+  const char *name, *flavor_ref, *image_ref = NULL;
+  const char *user_data, *key_name, *hostname;
+  g_autofree char *user_data_kept = NULL;
+  g_autofree char *hostname_kept = NULL;
+  const NlxKeypair *keypair = NULL;
+  gboolean config_drive = FALSE;
+  JsonNode *metadata;
+
+  if (!nlx_api_check_members (request, server, known) ||
+      (name = nlx_api_get_string_member (request, server, "name")) == NULL ||
+      (flavor_ref = nlx_api_get_string_member (request, server,
+                                               "flavorRef")) == NULL ||
+      !read_block_devices (request, server, &root_volume, volumes) ||
+      !nlx_api_get_optional_string (request, server, "user_data", &user_data) ||
+      !nlx_api_check_user_data (request, user_data, &user_data_kept) ||
+      !nlx_api_get_optional_string (request, server, "hostname", &hostname) ||
+      !nlx_api_check_hostname (request, hostname, &hostname_kept) ||
+      !read_boolean (request, server, "config_drive", &config_drive) ||
+      !nlx_api_get_optional_string (request, server, "key_name", &key_name) ||
+      (key_name != NULL &&
+       (keypair = nlx_api_find_key_name (request, key_name)) == NULL))
+    return NULL;
+  /* Booting from a volume, imageRef is optional (and may be ""). */
+  if (root_volume == NULL || json_object_has_member (server, "imageRef"))
+    {
+      image_ref = nlx_api_get_string_member (request, server, "imageRef");
+      if (image_ref == NULL)
+        return NULL;
+      if (root_volume != NULL && *image_ref == '\0')
+        image_ref = NULL;
+    }
+  flavor = nlx_config_find_flavor (request->api->config, flavor_ref);
+  if (flavor == NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Flavor %s could not be found; see the flavor list"),
+                   flavor_ref);
+      return NULL;
+    }
+
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "uuid", uuid);
+  nlx_api_add_string (builder, "name", name);
+  json_builder_set_member_name (builder, "flavor");
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "name", flavor->name);
+  nlx_api_add_int (builder, "vcpus", flavor->vcpus);
+  nlx_api_add_int (builder, "memory_mb", flavor->memory_mb);
+  nlx_api_add_int (builder, "root_gb", flavor->root_gb);
+  if (flavor->privileged)
+    {
+      json_builder_set_member_name (builder, "privileged");
+      json_builder_add_boolean_value (builder, TRUE);
+    }
+  if (flavor->pids != 0)
+    nlx_api_add_int (builder, "pids", flavor->pids);
+  if (flavor->cpu_shares != 0)
+    nlx_api_add_int (builder, "cpu_shares", flavor->cpu_shares);
+  if (flavor->seccomp_unconfined)
+    nlx_api_add_string (builder, "seccomp", NLX_SECCOMP_UNCONFINED);
+  json_builder_end_object (builder);
+  if (image_ref != NULL)
+    nlx_api_add_string (builder, "image_ref", image_ref);
+  if (root_volume != NULL)
+    nlx_api_add_string (builder, "root_volume", root_volume);
+  json_builder_set_member_name (builder, "volumes");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < volumes->len; i++)
+    {
+      NlxVolumeAttachment *attachment = volumes->pdata[i];
+
+      json_builder_begin_object (builder);
+      nlx_api_add_string (builder, "volume_id", attachment->volume_id);
+      nlx_api_add_string (builder, "device", attachment->device);
+      if (attachment->mount_path != NULL)
+        nlx_api_add_string (builder, "mount_path", attachment->mount_path);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  nlx_api_add_string (builder, "user_id",
+                      nlx_api_identity (request, "X-User-Id"));
+  nlx_api_add_string (builder, "project_id",
+                      nlx_api_identity (request, "X-Project-Id"));
+  metadata = json_object_get_member (server, "metadata");
+  if (metadata != NULL)
+    {
+      json_builder_set_member_name (builder, "metadata");
+      json_builder_add_value (builder, json_node_copy (metadata));
+    }
+  nlx_api_add_time (builder, "created_at", now);
+  if (hostname_kept != NULL)
+    nlx_api_add_string (builder, "hostname", hostname_kept);
+  if (user_data_kept != NULL)
+    nlx_api_add_string (builder, "user_data", user_data_kept);
+  if (keypair != NULL)
+    {
+      /* A copy, as Nova's key_data: the server keeps it if the key pair
+       * goes. */
+      nlx_api_add_string (builder, "key_name", keypair->name);
+      nlx_api_add_string (builder, "key_data", keypair->public_key);
+    }
+  if (config_drive)
+    {
+      json_builder_set_member_name (builder, "config_drive");
+      json_builder_add_boolean_value (builder, TRUE);
+    }
+  json_builder_end_object (builder);
+  node = json_builder_get_root (builder);
+  return nlx_instance_new_from_node (node, error);
+}
+
+/* A change the manager answers once it is saved; the manager is kept
+ * here, not through the API, which may be gone by then (at a stop). */
+struct _Change {
+  Request *request;
+  NlxManager *manager;
+  char *uuid;
+  guint status;                 /* the answer when it worked */
+  gboolean show;                /* with the server */
+};
+
+Change *
+nlx_api_change_new (Request *request,
+                    const char *uuid,
+                    guint status,
+                    gboolean show)
+{
+  Change *change = g_new0 (Change, 1);
+
+  change->request = nlx_api_request_keep (request);
+  change->manager = request->api->manager;
+  change->uuid = g_strdup (uuid);
+  change->status = status;
+  change->show = show;
+  return change;
+}
+
+static void
+change_free (Change *change)
+{
+  soup_server_message_unpause (change->request->msg);
+  nlx_api_request_free (change->request);
+  g_free (change->uuid);
+  g_free (change);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Change, change_free)
+
+void
+nlx_api_changed (GObject *source,
+                 GAsyncResult *result,
+                 gpointer data)
+{
+  g_autoptr(Change) change = data;
+  g_autoptr(GError) error = NULL;
+  const NlxRecord *record = NULL;
+
+  if (!nlx_manager_change_finish (change->manager, result, &error) ||
+      (change->show &&
+       (record = nlx_manager_lookup (change->manager, change->uuid,
+                                     &error)) == NULL))
+    nlx_api_respond_error (change->request, error);
+  else if (change->show)
+    respond_server (change->request, change->status, record);
+  else
+    nlx_api_respond (change->request, change->status, NULL);
+}
+
+static void
+server_created (GObject *source,
+                GAsyncResult *result,
+                gpointer data)
+{
+  g_autoptr(Change) change = data;
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) body = NULL;
+  g_autoptr(GError) error = NULL;
+  const NlxRecord *record = nlx_manager_create_finish (change->manager, result,
+                                                      &error);
+
+  if (record == NULL)
+    {
+      nlx_api_respond_error (change->request, error);
+      return;
+    }
+  builder = json_builder_new_immutable ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "server");
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "id", record->instance->uuid);
+  nlx_api_add_links (builder, change->request, "servers",
+                     record->instance->uuid);
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  nlx_api_respond (change->request, 202, body);
+}
+
+void
+nlx_api_create_server (Request *request)
+{
+  g_autoptr(GError) error = NULL;
+  JsonObject *server = nlx_api_read_body (request, "server");
+  NlxInstance *instance;
+
+  if (server == NULL)
+    return;
+  instance = instance_from_request (request, server, &error);
+  if (instance == NULL)
+    {
+      if (error != NULL)
+        nlx_api_respond_error (request, error);
+      return;
+    }
+  /* Answered once its record is on disk. */
+  nlx_manager_create_async (request->api->manager, instance, server_created,
+                            nlx_api_change_new (request, instance->uuid, 202,
+                                                FALSE));
+}
+
+static void
+update_server (Request *request,
+               const char *uuid)
+{
+  static const char * const known[] = { "name", NULL };
+  g_autoptr(GError) error = NULL;
+  JsonObject *server = nlx_api_read_body (request, "server");
+  const char *name;
+
+  if (server == NULL || !nlx_api_check_members (request, server, known) ||
+      (name = nlx_api_get_string_member (request, server, "name")) == NULL)
+    return;
+  nlx_manager_rename_async (request->api->manager, uuid, name, nlx_api_changed,
+                            nlx_api_change_new (request, uuid, 200, TRUE));
+}
+
+/* GET, PUT and DELETE of /servers/{uuid} */
+void
+nlx_api_server_request (Request *request,
+                        const char *method,
+                        const char *uuid)
+{
+  g_autoptr(GError) error = NULL;
+  const NlxRecord *record;
+
+  if (g_str_equal (method, "GET"))
+    {
+      record = nlx_manager_lookup (request->api->manager, uuid, &error);
+      if (record == NULL)
+        nlx_api_respond_error (request, error);
+      else
+        respond_server (request, 200, record);
+    }
+  else if (g_str_equal (method, "PUT"))
+    update_server (request, uuid);
+  else if (g_str_equal (method, "DELETE"))
+    {
+    nlx_manager_act_async (request->api->manager, uuid, NLX_ACTION_DELETE,
+                           nlx_api_changed, nlx_api_change_new (request, uuid,
+                                                                204, FALSE));
+    }
+  else
+    nlx_api_respond_fault (request, 405,
+                           _("A server takes GET, PUT or DELETE"));
+}
+

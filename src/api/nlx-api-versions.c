@@ -1,0 +1,55 @@
+/* nlx-api-versions.c: the version documents, / and /v2.1 */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "api/nlx-api-private.h"
+
+/* ---- versions --------------------------------------------------------- */
+
+static void
+add_version (JsonBuilder *builder,
+             Request *request)
+{
+  g_autofree char *href = g_strdup_printf ("%s/v2.1/", request->base);
+
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "id", "v2.1");
+  nlx_api_add_string (builder, "status", "CURRENT");
+  nlx_api_add_string (builder, "version", API_VERSION);
+  nlx_api_add_string (builder, "min_version", API_VERSION);
+  nlx_api_add_string (builder, "updated", "2013-07-23T11:33:21Z");
+  json_builder_set_member_name (builder, "links");
+  json_builder_begin_array (builder);
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "rel", "self");
+  nlx_api_add_string (builder, "href", href);
+  json_builder_end_object (builder);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+}
+
+void
+nlx_api_get_versions (Request *request,
+                      gboolean all)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+
+  json_builder_begin_object (builder);
+  if (all)
+    {
+      json_builder_set_member_name (builder, "versions");
+      json_builder_begin_array (builder);
+      add_version (builder, request);
+      json_builder_end_array (builder);
+    }
+  else
+    {
+      json_builder_set_member_name (builder, "version");
+      add_version (builder, request);
+    }
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  nlx_api_respond (request, 200, body);
+}

@@ -1,0 +1,207 @@
+/* nlx-api-volumes.c: /os-volumes: list, create, show and delete volumes */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "api/nlx-api-private.h"
+
+/* ---- volumes ------------------------------------------------------------ */
+
+static void
+add_volume (JsonBuilder *builder,
+            Request *request,
+            const NlxVolumeInfo *info)
+{
+  NlxVolumeAttachment attachment;
+  const NlxRecord *user =
+    nlx_manager_find_volume_user (request->api->manager, info->id, &attachment);
+  const guint64 gib = 1024 * 1024 * 1024;
+
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "id", info->id);
+  nlx_api_add_string (builder, "displayName", info->id);
+  nlx_api_add_string (builder, "displayDescription", NULL);
+  nlx_api_add_string (builder, "status", user ? "in-use" : "available");
+  nlx_api_add_int (builder, "size", (info->size_bytes + gib - 1) / gib);
+  nlx_api_add_int (builder, "size_bytes", info->size_bytes);
+  nlx_api_add_string (builder, "filesystem", info->fstype);
+  nlx_api_add_string (builder, "availabilityZone", "nova");
+  nlx_api_add_time (builder, "createdAt", info->created_at);
+  nlx_api_add_string (builder, "volumeType", info->is_block ? "block" : "file");
+  nlx_api_add_string (builder, "snapshotId", NULL);
+  json_builder_set_member_name (builder, "metadata");
+  json_builder_begin_object (builder);
+  json_builder_end_object (builder);
+  json_builder_set_member_name (builder, "attachments");
+  json_builder_begin_array (builder);
+  if (user != NULL)
+    {
+      json_builder_begin_object (builder);
+      nlx_api_add_string (builder, "id", info->id);
+      nlx_api_add_string (builder, "volumeId", info->id);
+      nlx_api_add_string (builder, "serverId", user->instance->uuid);
+      nlx_api_add_string (builder, "device", attachment.device);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+}
+
+static void
+respond_volume (Request *request,
+                const NlxVolumeInfo *info)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "volume");
+  add_volume (builder, request, info);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  nlx_api_respond (request, 200, body);
+}
+
+static void
+volumes_listed (GObject *source,
+                GAsyncResult *result,
+                gpointer data)
+{
+  g_autoptr(Request) request = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) volumes =
+    nlx_manager_list_volumes_finish (request->api->manager, result, &error);
+
+  if (volumes == NULL)
+    nlx_api_respond_error (request, error);
+  else
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+      g_autoptr(JsonNode) body = NULL;
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "volumes");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < volumes->len; i++)
+        add_volume (builder, request, volumes->pdata[i]);
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+      body = json_builder_get_root (builder);
+      nlx_api_respond (request, 200, body);
+    }
+  soup_server_message_unpause (request->msg);
+}
+
+static void
+volume_created (GObject *source,
+                GAsyncResult *result,
+                gpointer data)
+{
+  g_autoptr(Request) request = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxVolumeInfo) info =
+    nlx_manager_create_volume_finish (request->api->manager, result, &error);
+
+  if (info == NULL)
+    nlx_api_respond_error (request, error);
+  else
+    respond_volume (request, info);
+  soup_server_message_unpause (request->msg);
+}
+
+/* A size in GiB as Nova has it, or nova-lxc's size_mb; answers 400. */
+static gboolean
+read_size (Request *request,
+           JsonObject *volume,
+           guint64 *size_bytes)
+{
+  gboolean in_gib = json_object_has_member (volume, "size");
+  JsonNode *node = json_object_get_member (volume, in_gib ? "size" : "size_mb");
+  gint64 value = 0;
+
+  if (node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
+      json_node_get_value_type (node) == G_TYPE_INT64)
+    value = json_node_get_int (node);
+  if (value <= 0 || value > (in_gib ? 1024 : 1024 * 1024) ||
+      (json_object_has_member (volume, "size") &&
+       json_object_has_member (volume, "size_mb")))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("A volume needs exactly one of “size” (whole "
+                               "GiB, 1 to 1024) or “size_mb” (whole MiB, 1 to "
+                               "1048576)"));
+      return FALSE;
+    }
+  *size_bytes = (guint64) value * (in_gib ? 1024 * 1024 * 1024 : 1024 * 1024);
+  return TRUE;
+}
+
+static void
+create_volume (Request *request)
+{
+  static const char * const known[] = {
+    "display_name", "display_description", "size", "size_mb", "filesystem",
+    "from_dir", "volume_type", "availability_zone", "metadata", NULL
+  };
+  JsonObject *volume = nlx_api_read_body (request, "volume");
+  GSocketAddress *local = soup_server_message_get_local_address (request->msg);
+  const char *id, *fstype, *from_dir;
+  guint64 size_bytes;
+
+  if (volume == NULL || !nlx_api_check_members (request, volume, known) ||
+      (id = nlx_api_get_string_member (request, volume,
+                                       "display_name")) == NULL ||
+      !read_size (request, volume, &size_bytes) ||
+      !nlx_api_get_optional_string (request, volume, "filesystem", &fstype) ||
+      !nlx_api_get_optional_string (request, volume, "from_dir", &from_dir))
+    return;
+  /* A host path is a local administrator's to name. */
+  if (from_dir != NULL && local != NULL && G_IS_INET_SOCKET_ADDRESS (local))
+    {
+      nlx_api_respond_fault (request, 403,
+                             _("“from_dir” names a path on the compute host, "
+                               "so it is only taken over the Unix socket"));
+      return;
+    }
+  nlx_manager_create_volume_async (request->api->manager, id, size_bytes,
+                                   fstype, from_dir, volume_created,
+                                   nlx_api_request_keep (request));
+}
+
+/* /os-volumes[/{id|detail}] */
+void
+nlx_api_volumes_request (Request *request,
+                         const char *method,
+                         const char *id)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (id == NULL || g_str_equal (id, "detail"))
+    {
+      if (g_str_equal (method, "GET"))
+        nlx_manager_list_volumes_async (request->api->manager, volumes_listed,
+                                        nlx_api_request_keep (request));
+      else if (id == NULL && g_str_equal (method, "POST"))
+        create_volume (request);
+      else
+        nlx_api_respond_fault (request, 405, _("Volumes take GET or POST"));
+    }
+  else if (g_str_equal (method, "GET"))
+    {
+      g_autoptr(NlxVolumeInfo) info = nlx_manager_get_volume (request->api->manager,
+                                                              id, &error);
+      if (info == NULL)
+        nlx_api_respond_error (request, error);
+      else
+        respond_volume (request, info);
+    }
+  else if (g_str_equal (method, "DELETE"))
+    {
+      if (nlx_manager_delete_volume (request->api->manager, id, &error))
+        nlx_api_respond (request, 202, NULL);
+      else
+        nlx_api_respond_error (request, error);
+    }
+  else
+    nlx_api_respond_fault (request, 405, _("A volume takes GET or DELETE"));
+}

@@ -1,0 +1,816 @@
+/* nlx-mount-namespace.c: the child that enters a container's mount
+ * namespace to attach or detach a mount there, and reads of its mounts
+ *
+ * The daemon is multi-threaded and setns (CLONE_NEWNS) needs a process
+ * of one thread, so the work inside a container is done by a forked
+ * child that only makes system calls: everything it needs (the path cut
+ * into components, file descriptors) is prepared before fork(), and it
+ * reports which step failed, with errno, through a pipe. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gi18n-lib.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/nlx-error.h"
+#include "common/nlx-file.h"
+#include "host/nlx-mount.h"
+#include "host/nlx-mount-private.h"
+
+/* A child stuck in a container's filesystem (a hung FUSE server) is
+ * killed after this long rather than blocking the daemon's thread. */
+#define CHILD_TIMEOUT_MSEC (30 * 1000)
+
+/* ---- mounts inside a container ----------------------------------------- */
+
+/* Cuts an absolute path into its components; "/", "." and ".." are
+ * refused so that the result names one place below the root. */
+static char **
+split_path (const char *path,
+            GError **error)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) parts = NULL;
+  guint n = 0;
+
+  if (path == NULL || path[0] != '/')
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("The mount path “%s” is not an absolute path"),
+                   path ? path : "");
+      return NULL;
+    }
+  parts = g_strsplit (path, "/", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      if (parts[i][0] == '\0')
+        continue;
+      if (strcmp (parts[i], ".") == 0 || strcmp (parts[i], "..") == 0)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR,
+                       NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                       _("The mount path %s must not contain “.” or “..”"),
+                       path);
+          return NULL;
+        }
+      g_strv_builder_add (builder, parts[i]);
+      n++;
+    }
+  if (n == 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("The mount path %s is the container's root directory"),
+                   path);
+      return NULL;
+    }
+  return g_strv_builder_end (builder);
+}
+
+/* "/a/b" from the first @n components */
+static char *
+join_path (char **components,
+           guint n)
+{
+  g_autoptr(GString) path = g_string_new (NULL);
+
+  for (guint i = 0; i < n && components[i] != NULL; i++)
+    g_string_append_printf (path, "/%s", components[i]);
+  return g_string_free (g_steal_pointer (&path), FALSE);
+}
+
+typedef enum {
+  STEP_READY,         /* the target is open; mnt_id is its mount */
+  STEP_DONE,
+  STEP_SETNS,
+  STEP_CHROOT,
+  STEP_MKDIR,
+  STEP_OPEN,
+  STEP_STATX,
+  STEP_MOVE,
+  STEP_UMOUNT,
+} ChildStep;
+
+/* What the child writes, one struct per write (less than PIPE_BUF, so
+ * never torn). */
+typedef struct {
+  gint32 step;
+  gint32 err;
+  gint32 component;   /* the path component it failed on, or -1 */
+  guint64 mnt_id;
+} ChildReport;
+
+typedef struct {
+  pid_t pid;
+  char **components;
+  guint n_components;
+  int ns_fd;
+  int root_fd;
+  int report_r, report_w;  /* child → parent */
+  int go_r, go_w;          /* parent → child, for the mount: go on */
+  pid_t child;
+  /* The target is an existing regular file (a /proc entry), not a
+   * directory made on the way. */
+  gboolean file;
+} NsJob;
+
+static void
+ns_job_clear (NsJob *job)
+{
+  g_clear_pointer (&job->components, g_strfreev);
+  close_fd (&job->ns_fd);
+  close_fd (&job->root_fd);
+  close_fd (&job->report_r);
+  close_fd (&job->report_w);
+  close_fd (&job->go_r);
+  close_fd (&job->go_w);
+  if (job->child > 0)
+    {
+      int status;
+
+      kill (job->child, SIGKILL);
+      while (waitpid (job->child, &status, 0) < 0 && errno == EINTR)
+        ;
+      job->child = -1;
+    }
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NsJob, ns_job_clear)
+
+/* Opens what the child needs to enter @pid's namespace and root.
+ * *gone is set when @pid does not exist. */
+static gboolean
+ns_job_init (NsJob *job,
+             pid_t pid,
+             const char *path,
+             gboolean *gone,
+             GError **error)
+{
+  g_autofree char *ns = g_strdup_printf ("/proc/%d/ns/mnt", (int) pid);
+  g_autofree char *root = g_strdup_printf ("/proc/%d/root", (int) pid);
+  int fds[2];
+
+  *job = (NsJob) { .pid = pid, .ns_fd = -1, .root_fd = -1,
+                   .report_r = -1, .report_w = -1, .go_r = -1, .go_w = -1,
+                   .child = -1 };
+  *gone = FALSE;
+  job->components = split_path (path, error);
+  if (job->components == NULL)
+    return FALSE;
+  job->n_components = g_strv_length (job->components);
+  if (pid <= 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("%d is not a process id"), (int) pid);
+      return FALSE;
+    }
+  job->ns_fd = open (ns, O_RDONLY | O_CLOEXEC);
+  if (job->ns_fd >= 0)
+    job->root_fd = open (root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (job->ns_fd < 0 || job->root_fd < 0)
+    {
+      int saved_errno = errno;
+
+      *gone = saved_errno == ENOENT || saved_errno == ESRCH;
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot open the mount namespace and root of process "
+                     "%d: %s"), (int) pid, g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (pipe2 (fds, O_CLOEXEC) == 0)
+    {
+      job->report_r = fds[0];
+      job->report_w = fds[1];
+      /* A socket, so that saying go to a child killed meanwhile gives
+       * EPIPE (MSG_NOSIGNAL) rather than SIGPIPE to the daemon. */
+      if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0)
+        {
+          job->go_r = fds[0];
+          job->go_w = fds[1];
+          return TRUE;
+        }
+    }
+  {
+    int saved_errno = errno;
+
+    g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                 _("Cannot create a pipe: %s"), g_strerror (saved_errno));
+  }
+  return FALSE;
+}
+
+/* ---- in the child: system calls only, no allocation, no locks ---- */
+
+static void G_GNUC_NORETURN
+child_exit (int report_fd,
+            ChildStep step,
+            int err,
+            int component)
+{
+  ChildReport report = { .step = step, .err = err, .component = component };
+
+  (void) !write (report_fd, &report, sizeof report);
+  _exit (0);
+}
+
+/* Closes every descriptor above 2 but those in @keep (sorted here), so
+ * that the child holds no other thread's pipe or device open. */
+static void
+child_close_others (int *keep,
+                    int n_keep)
+{
+  unsigned int from = 3;
+
+  for (int i = 1; i < n_keep; i++)
+    for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--)
+      {
+        int tmp = keep[j];
+
+        keep[j] = keep[j - 1];
+        keep[j - 1] = tmp;
+      }
+  for (int i = 0; i < n_keep; i++)
+    {
+      if (keep[i] < 0 || (unsigned int) keep[i] < from)
+        continue;
+      if ((unsigned int) keep[i] > from)
+        syscall (SYS_close_range, from, (unsigned int) keep[i] - 1, 0);
+      from = (unsigned int) keep[i] + 1;
+    }
+  syscall (SYS_close_range, from, ~0U, 0);
+}
+
+/* Enters the namespace and root of the job's process and walks to the
+ * directory of component @n_walk - 1 (the root for 0), creating the
+ * missing ones with @create.  No symbolic link is followed: O_NOFOLLOW
+ * on every component, on top of the chroot.  Returns its descriptor. */
+static int
+child_enter_and_walk (const NsJob *job,
+                      guint n_walk,
+                      gboolean create)
+{
+  int dir;
+
+  if (setns (job->ns_fd, CLONE_NEWNS) != 0)
+    child_exit (job->report_w, STEP_SETNS, errno, -1);
+  if (fchdir (job->root_fd) != 0 || chroot (".") != 0 || chdir ("/") != 0)
+    child_exit (job->report_w, STEP_CHROOT, errno, -1);
+  dir = open ("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0)
+    child_exit (job->report_w, STEP_OPEN, errno, -1);
+  umask (022);
+  for (guint i = 0; i < n_walk; i++)
+    {
+      const char *name = job->components[i];
+      int next;
+
+      if (create && mkdirat (dir, name, 0755) != 0 && errno != EEXIST)
+        child_exit (job->report_w, STEP_MKDIR, errno, i);
+      next = openat (dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                O_CLOEXEC);
+      if (next < 0)
+        {
+          int err = errno;
+          struct stat st;
+
+          /* With O_DIRECTORY a symbolic link gives ENOTDIR. */
+          if (err == ENOTDIR &&
+              fstatat (dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+              S_ISLNK (st.st_mode))
+            err = ELOOP;
+          child_exit (job->report_w, STEP_OPEN, err, i);
+        }
+      close (dir);
+      dir = next;
+    }
+  return dir;
+}
+
+static void G_GNUC_NORETURN
+child_mount (const NsJob *job,
+             int mount_fd)
+{
+  int keep[] = { job->ns_fd, job->root_fd, job->report_w, job->go_r,
+                 mount_fd };
+  ChildReport report = { .step = STEP_READY, .component = -1 };
+  struct statx stx;
+  char go;
+  int dir;
+
+  child_close_others (keep, G_N_ELEMENTS (keep));
+  if (job->file)
+    {
+      int parent = child_enter_and_walk (job, job->n_components - 1, FALSE);
+      struct stat st;
+
+      /* O_PATH with O_NOFOLLOW opens a symbolic link itself, which the
+       * check below refuses, as it refuses a directory or a device. */
+      dir = openat (parent, job->components[job->n_components - 1],
+                    O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      if (dir < 0)
+        child_exit (job->report_w, STEP_OPEN, errno, job->n_components - 1);
+      if (fstat (dir, &st) != 0)
+        child_exit (job->report_w, STEP_OPEN, errno, job->n_components - 1);
+      if (!S_ISREG (st.st_mode))
+        child_exit (job->report_w, STEP_OPEN,
+                    S_ISLNK (st.st_mode) ? ELOOP : EISDIR,
+                    job->n_components - 1);
+    }
+  else
+    dir = child_enter_and_walk (job, job->n_components, TRUE);
+  if (syscall (SYS_statx, dir, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+               STATX_MNT_ID, &stx) != 0)
+    child_exit (job->report_w, STEP_STATX, errno, -1);
+  if (!(stx.stx_mask & STATX_MNT_ID))
+    child_exit (job->report_w, STEP_STATX, ENOSYS, -1);
+  report.mnt_id = stx.stx_mnt_id;
+  if (write (job->report_w, &report, sizeof report) != sizeof report)
+    _exit (1);
+  /* The parent checks the mount we would land in, then says go; end of
+   * file means no. */
+  if (read (job->go_r, &go, 1) != 1)
+    _exit (0);
+  if (sys_move_mount (mount_fd, "", dir, "",
+                      MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+    child_exit (job->report_w, STEP_MOVE, errno, -1);
+  child_exit (job->report_w, STEP_DONE, 0, -1);
+}
+
+static void G_GNUC_NORETURN
+child_umount (const NsJob *job)
+{
+  int keep[] = { job->ns_fd, job->root_fd, job->report_w };
+  const char *last = job->components[job->n_components - 1];
+  int dir;
+
+  child_close_others (keep, G_N_ELEMENTS (keep));
+  dir = child_enter_and_walk (job, job->n_components - 1, FALSE);
+  if (fchdir (dir) != 0)
+    child_exit (job->report_w, STEP_OPEN, errno, -1);
+  if (umount2 (last, MNT_DETACH | UMOUNT_NOFOLLOW) != 0)
+    child_exit (job->report_w, STEP_UMOUNT, errno, job->n_components - 1);
+  child_exit (job->report_w, STEP_DONE, 0, -1);
+}
+
+/* ---- back in the parent ---- */
+
+static gboolean
+ns_job_fork (NsJob *job,
+             int mount_fd,
+             GError **error)
+{
+  job->child = fork ();
+  if (job->child < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot start a process to enter the mount namespace of "
+                     "process %d: %s"), (int) job->pid,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (job->child == 0)
+    {
+      if (mount_fd >= 0)
+        child_mount (job, mount_fd);
+      child_umount (job);
+    }
+  /* Only the child keeps its ends, so that either side sees the other
+   * end at once if it dies. */
+  close_fd (&job->report_w);
+  close_fd (&job->go_r);
+  return TRUE;
+}
+
+static gboolean
+ns_job_read (NsJob *job,
+             ChildReport *report,
+             GError **error)
+{
+  struct pollfd pfd = { .fd = job->report_r, .events = POLLIN };
+  ssize_t n;
+  int rc;
+
+  do
+    rc = poll (&pfd, 1, CHILD_TIMEOUT_MSEC);
+  while (rc < 0 && errno == EINTR);
+  if (rc == 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("The mount namespace of process %d did not answer in "
+                     "%d seconds (is a filesystem in it hung?)"),
+                   (int) job->pid, CHILD_TIMEOUT_MSEC / 1000);
+      return FALSE;
+    }
+  do
+    n = read (job->report_r, report, sizeof *report);
+  while (n < 0 && errno == EINTR);
+  if (n != sizeof *report)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("The process entering the mount namespace of process "
+                     "%d died without a word"), (int) job->pid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Turns the child's report of a failed step into an error. */
+static void
+set_child_error (GError **error,
+                 const NsJob *job,
+                 const ChildReport *report,
+                 const char *path)
+{
+  int err = report->err;
+  g_autofree char *where = report->component >= 0
+    ? join_path (job->components, report->component + 1)
+    : g_strdup (path);
+
+  switch (report->step)
+    {
+    case STEP_SETNS:
+    case STEP_CHROOT:
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot enter the mount namespace and root of process "
+                     "%d: %s"), (int) job->pid, g_strerror (err));
+      return;
+    case STEP_MKDIR:
+    case STEP_OPEN:
+      if (err == ELOOP)
+        g_set_error (error, NLX_DRIVER_ERROR,
+                     NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                     _("Cannot use %s in the container of process %d: %s is "
+                       "a symbolic link"), path, (int) job->pid, where);
+      else if (err == EISDIR)
+        g_set_error (error, NLX_DRIVER_ERROR,
+                     NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                     _("Cannot use %s in the container of process %d: it is "
+                       "not a regular file"), path, (int) job->pid);
+      else if (err == ENOTDIR)
+        g_set_error (error, NLX_DRIVER_ERROR,
+                     NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                     _("Cannot use %s in the container of process %d: %s is "
+                       "not a directory"), path, (int) job->pid, where);
+      else
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     report->step == STEP_MKDIR
+                     ? _("Cannot create directory %s in the container of "
+                         "process %d: %s")
+                     : _("Cannot open directory %s in the container of "
+                         "process %d: %s"),
+                     where, (int) job->pid, g_strerror (err));
+      return;
+    case STEP_UMOUNT:
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot unmount %s in the container of process %d: %s"),
+                   path, (int) job->pid, g_strerror (err));
+      return;
+    default:
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot mount on %s in the container of process %d: %s"),
+                   path, (int) job->pid, g_strerror (err));
+      return;
+    }
+}
+
+/* The optional fields ("shared:N", "master:N", ...) of a mountinfo line,
+ * if its mount id is @mnt_id (any id for G_MAXUINT64). */
+static char **
+mountinfo_optional_fields (const char *line,
+                           guint64 mnt_id)
+{
+  g_auto(GStrv) fields = g_strsplit (line, " ", -1);
+  g_autoptr(GStrvBuilder) builder = NULL;
+
+  if (g_strv_length (fields) < 7)
+    return NULL;
+  if (mnt_id != G_MAXUINT64 &&
+      g_ascii_strtoull (fields[0], NULL, 10) != mnt_id)
+    return NULL;
+  builder = g_strv_builder_new ();
+  for (guint i = 6; fields[i] != NULL && strcmp (fields[i], "-") != 0; i++)
+    g_strv_builder_add (builder, fields[i]);
+  return g_strv_builder_end (builder);
+}
+
+static char **
+read_mountinfo (pid_t pid,
+                GError **error)
+{
+  g_autofree char *file = g_strdup_printf ("/proc/%d/mountinfo", (int) pid);
+  g_autofree char *contents = NULL;
+
+  if (!nlx_file_get_contents (file, &contents, NULL, error))
+    return NULL;
+  return g_strsplit (contents, "\n", -1);
+}
+
+/* A mount moved into a mount that is shared with a mount of the host
+ * (the same peer group, or a host mount that is its slave) would be
+ * copied into the host too.  Refuse that rather than leak. */
+static gboolean
+check_propagation (const NsJob *job,
+                   guint64 mnt_id,
+                   const char *path,
+                   GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_auto(GStrv) theirs = read_mountinfo (job->pid, &local_error);
+  g_auto(GStrv) ours = NULL;
+  g_autofree char *group = NULL;
+  gboolean found = FALSE;
+
+  if (theirs == NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot read the mounts of process %d: %s"),
+                   (int) job->pid, local_error->message);
+      return FALSE;
+    }
+  for (guint i = 0; theirs[i] != NULL && !found; i++)
+    {
+      g_auto(GStrv) optional = mountinfo_optional_fields (theirs[i], mnt_id);
+
+      if (optional == NULL)
+        continue;
+      found = TRUE;
+      for (guint j = 0; optional[j] != NULL; j++)
+        if (g_str_has_prefix (optional[j], "shared:"))
+          group = g_strdup (optional[j] + strlen ("shared:"));
+    }
+  if (!found)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot mount on %s in the container of process %d: the "
+                     "mount holding it is not among the container's mounts"),
+                   path, (int) job->pid);
+      return FALSE;
+    }
+  if (group == NULL)
+    return TRUE;
+
+  ours = read_mountinfo (getpid (), error);
+  if (ours == NULL)
+    return FALSE;
+  for (guint i = 0; ours[i] != NULL; i++)
+    {
+      g_auto(GStrv) optional = mountinfo_optional_fields (ours[i],
+                                                          G_MAXUINT64);
+
+      for (guint j = 0; optional != NULL && optional[j] != NULL; j++)
+        {
+          const char *colon = strchr (optional[j], ':');
+
+          if (colon != NULL && strcmp (colon + 1, group) == 0 &&
+              (g_str_has_prefix (optional[j], "shared:") ||
+               g_str_has_prefix (optional[j], "master:")))
+            {
+              g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                           _("Cannot mount on %s in the container of process "
+                             "%d: its mount propagates to the host (peer "
+                             "group %s), so the volume would appear on the "
+                             "host too; the container's mounts must be "
+                             "private or slaves of the host's"),
+                           path, (int) job->pid, group);
+              return FALSE;
+            }
+        }
+    }
+  return TRUE;
+}
+
+static gboolean mount_into_namespace (int mount_fd,
+                                      pid_t pid,
+                                      const char *path,
+                                      gboolean file,
+                                      GError **error);
+
+/**
+ * nlx_mount_into_namespace:
+ * @mount_fd: a detached mount from nlx_mount_prepare()
+ * @pid: a process of the container, normally its init
+ * @path: an absolute path in the container, without "." or ".."
+ *   components, and not "/"
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Attaches @mount_fd at @path inside the mount namespace and root
+ * directory of @pid, creating the missing directories of @path there
+ * (mode 0755, owned by the host's root).  The mount never appears in the
+ * daemon's namespace: a target whose mount would propagate it back to
+ * the host's is refused.  Symbolic links anywhere in @path are refused
+ * (%NLX_DRIVER_ERROR_INVALID_ARGUMENT), so that the container cannot
+ * steer the mount elsewhere; so are a bad @path and a component that is
+ * not a directory.  Whatever is mounted at @path already stays, under the
+ * new mount.  The caller still closes @mount_fd.
+ */
+gboolean
+nlx_mount_into_namespace (int mount_fd,
+                          pid_t pid,
+                          const char *path,
+                          GError **error)
+{
+  return mount_into_namespace (mount_fd, pid, path, FALSE, error);
+}
+
+/**
+ * nlx_mount_file_into_namespace:
+ * @mount_fd: a detached mount of a file, e.g. from nlx_mount_clone()
+ * @pid: a process of the container, normally its init
+ * @path: an absolute path in the container, without "." or ".."
+ *   components: an existing regular file (a /proc entry)
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * As nlx_mount_into_namespace(), for a file: nothing is created (a
+ * missing @path fails), and a @path that is a symbolic link, a directory
+ * or anything but a regular file is refused
+ * (%NLX_DRIVER_ERROR_INVALID_ARGUMENT).
+ */
+gboolean
+nlx_mount_file_into_namespace (int mount_fd,
+                               pid_t pid,
+                               const char *path,
+                               GError **error)
+{
+  return mount_into_namespace (mount_fd, pid, path, TRUE, error);
+}
+
+static gboolean
+mount_into_namespace (int mount_fd,
+                      pid_t pid,
+                      const char *path,
+                      gboolean file,
+                      GError **error)
+{
+  g_auto(NsJob) job = { .ns_fd = -1, .root_fd = -1, .report_r = -1,
+                        .report_w = -1, .go_r = -1, .go_w = -1,
+                        .child = -1 };
+  ChildReport report;
+  gboolean gone;
+  int status;
+
+  if (mount_fd < 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Cannot mount on %s: no mount given"), path);
+      return FALSE;
+    }
+  if (!ns_job_init (&job, pid, path, &gone, error))
+    return FALSE;
+  job.file = file;
+  if (!ns_job_fork (&job, mount_fd, error) ||
+      !ns_job_read (&job, &report, error))
+    return FALSE;
+  if (report.step != STEP_READY)
+    {
+      set_child_error (error, &job, &report, path);
+      return FALSE;
+    }
+  if (!check_propagation (&job, report.mnt_id, path, error))
+    return FALSE;
+  if (send (job.go_w, "y", 1, MSG_NOSIGNAL) != 1)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot mount on %s in the container of process %d: %s"),
+                   path, (int) pid, g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (!ns_job_read (&job, &report, error))
+    return FALSE;
+  if (report.step != STEP_DONE)
+    {
+      set_child_error (error, &job, &report, path);
+      return FALSE;
+    }
+  while (waitpid (job.child, &status, 0) < 0 && errno == EINTR)
+    ;
+  job.child = -1;
+  return TRUE;
+}
+
+/**
+ * nlx_umount_in_namespace:
+ * @pid: a process of the container, normally its init
+ * @path: an absolute path in the container, as given to
+ *   nlx_mount_into_namespace()
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Detaches the mount at @path inside the mount namespace and root of
+ * @pid; the kernel lets it go when the last file open in it is closed.
+ * The directory stays.  Nothing mounted there, no @path, a symbolic
+ * link or a file on the way to it (nothing can have been mounted through
+ * one), or no process @pid any more (a stopped container took its mounts
+ * with it) is no error.  Symbolic links in @path are not followed.
+ */
+gboolean
+nlx_umount_in_namespace (pid_t pid,
+                         const char *path,
+                         GError **error)
+{
+  g_auto(NsJob) job = { .ns_fd = -1, .root_fd = -1, .report_r = -1,
+                        .report_w = -1, .go_r = -1, .go_w = -1,
+                        .child = -1 };
+  g_autoptr(GError) local_error = NULL;
+  ChildReport report;
+  gboolean gone;
+  int status;
+
+  if (!ns_job_init (&job, pid, path, &gone, &local_error))
+    {
+      if (gone)
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (!ns_job_fork (&job, -1, error) || !ns_job_read (&job, &report, error))
+    return FALSE;
+  while (waitpid (job.child, &status, 0) < 0 && errno == EINTR)
+    ;
+  job.child = -1;
+  if (report.step == STEP_DONE)
+    return TRUE;
+  if ((report.step == STEP_UMOUNT || report.step == STEP_OPEN) &&
+      (report.err == EINVAL || report.err == ENOENT))
+    return TRUE;
+  /* A symbolic link or a file on the way: nlx_mount_into_namespace()
+   * never mounts through one, so nothing of ours is there.  Refusing
+   * would stop the undo of an attach that such a path made fail. */
+  if (report.step == STEP_OPEN &&
+      (report.err == ELOOP || report.err == ENOTDIR))
+    return TRUE;
+  set_child_error (error, &job, &report, path);
+  return FALSE;
+}
+
+/* Undoes mountinfo's octal escapes (\040 for a space, \134 for '\'...). */
+static char *
+mountinfo_unescape (const char *field)
+{
+  GString *out = g_string_sized_new (strlen (field));
+
+  for (const char *p = field; *p != '\0'; p++)
+    {
+      if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' &&
+          p[2] >= '0' && p[2] <= '7' && p[3] >= '0' && p[3] <= '7')
+        {
+          g_string_append_c (out, (char) (((p[1] - '0') << 6) |
+                                          ((p[2] - '0') << 3) |
+                                          (p[3] - '0')));
+          p += 3;
+        }
+      else
+        g_string_append_c (out, *p);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/**
+ * nlx_mount_is_in_namespace:
+ * @pid: a process; its mount namespace and root are looked at
+ * @path: an absolute path as @pid sees it
+ *
+ * Returns: whether something is mounted at @path for @pid (%FALSE also
+ *   when @pid does not exist or @path is not a clean absolute path)
+ */
+gboolean
+nlx_mount_is_in_namespace (pid_t pid,
+                           const char *path)
+{
+  g_auto(GStrv) components = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autofree char *wanted = NULL;
+
+  if (path != NULL && strcmp (path, "/") == 0)
+    wanted = g_strdup ("/");
+  else if ((components = split_path (path, NULL)) != NULL)
+    wanted = join_path (components, G_MAXUINT);
+  else
+    return FALSE;
+  lines = read_mountinfo (pid, NULL);
+  if (lines == NULL)
+    return FALSE;
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) fields = g_strsplit (lines[i], " ", 6);
+      g_autofree char *mount_point = NULL;
+
+      if (g_strv_length (fields) < 6)
+        continue;
+      mount_point = mountinfo_unescape (fields[4]);
+      if (strcmp (mount_point, wanted) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
