@@ -5,7 +5,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "cli/nlx-cli.h"
-#include "storage/nlx-image-store.h"
+#include "model/nlx-image.h"
 
 /* createImage and image import answer once the image is stored, which
  * for a large root takes minutes. */

@@ -13,7 +13,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "cli/nlx-cli.h"
-#include "storage/nlx-volume.h"
+#include "model/nlx-volume-attachment.h"
 
 #define DEFAULT_SOCKET NLX_RUN_DIR "/compute.sock"
 

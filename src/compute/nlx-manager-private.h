@@ -5,6 +5,7 @@
 #pragma once
 
 #include "common/nlx-file.h"
+#include "model/nlx-image.h"
 #include "storage/nlx-image-store.h"
 #include "common/nlx-json.h"
 #include "model/nlx-keypair.h"

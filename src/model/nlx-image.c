@@ -1,11 +1,15 @@
 /* nlx-image.c: the image an instance's root filesystem comes from */
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
 #include "common/nlx-error.h"
 #include "model/nlx-image.h"
+
+#define CHECKSUM_LENGTH 64
 
 /**
  * nlx_image_new_from_path:
@@ -76,4 +80,55 @@ nlx_image_get_property (const NlxImage *image,
                         const char *key)
 {
   return g_hash_table_lookup (image->properties, key);
+}
+
+/* Whether @text is a SHA-256 in hexadecimal: 64 lowercase digits. */
+gboolean
+nlx_image_checksum_is_valid (const char *text)
+{
+  gsize i;
+
+  if (text == NULL)
+    return FALSE;
+  for (i = 0; text[i] != '\0'; i++)
+    if (i >= CHECKSUM_LENGTH || !g_ascii_isxdigit (text[i]) ||
+        g_ascii_isupper (text[i]))
+      return FALSE;
+  return i == CHECKSUM_LENGTH;
+}
+
+/* The rules names had before ids could be UUIDs: what a record in the
+ * image store may hold. */
+gboolean
+nlx_image_name_is_valid_for_record (const char *name)
+{
+  gsize len;
+
+  if (name == NULL || !g_ascii_isalnum (name[0]) ||
+      nlx_image_checksum_is_valid (name))
+    return FALSE;
+  len = strlen (name);
+  if (len > NLX_IMAGE_NAME_MAX)
+    return FALSE;
+  for (gsize i = 1; i < len; i++)
+    if (!g_ascii_isalnum (name[i]) && name[i] != '.' && name[i] != '_' &&
+        name[i] != '-')
+      return FALSE;
+  return TRUE;
+}
+
+/**
+ * nlx_image_name_is_valid:
+ * @name: (nullable): an image name
+ *
+ * Returns: whether @name can name a new image: 1 to %NLX_IMAGE_NAME_MAX
+ *   of letters, digits, '.', '_' and '-', the first a letter or digit,
+ *   and neither 64 lowercase hexadecimal digits nor a UUID, which would
+ *   read as an id
+ */
+gboolean
+nlx_image_name_is_valid (const char *name)
+{
+  return nlx_image_name_is_valid_for_record (name) &&
+         !g_uuid_string_is_valid (name);
 }

@@ -15,6 +15,10 @@ typedef enum {
   NLX_IMAGE_FORMAT_TARBALL,
 } NlxImageFormat;
 
+/* An image name is a label: [A-Za-z0-9][A-Za-z0-9._-]*, at most this
+ * long, and never 64 hexadecimal digits (that is what ids look like). */
+#define NLX_IMAGE_NAME_MAX 64
+
 /* Image properties the lxc driver reads, named like Glance's. */
 #define NLX_IMAGE_PROP_INIT_PATH "os_init_path"
 #define NLX_IMAGE_PROP_SHUTDOWN_SIGNAL "os_shutdown_signal"
@@ -44,5 +48,9 @@ void nlx_image_set_property (NlxImage *image,
                              const char *value);
 const char *nlx_image_get_property (const NlxImage *image,
                                     const char *key);
+
+gboolean nlx_image_name_is_valid (const char *name);
+gboolean nlx_image_name_is_valid_for_record (const char *name);
+gboolean nlx_image_checksum_is_valid (const char *text);
 
 G_END_DECLS

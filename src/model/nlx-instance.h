@@ -4,6 +4,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "model/nlx-volume-attachment.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -56,19 +58,6 @@ typedef struct {
  * The driver-independent record of one instance, like Nova's Instance
  * object.  It says what was asked, not what runs.
  */
-/**
- * NlxVolumeAttachment:
- * @volume_id: the volume, named by id only (see nlx-volume.h)
- * @device: device path inside the instance, /dev/vdb to /dev/vdz
- * @mount_path: (nullable): where to mount its filesystem inside the
- *   instance, or %NULL to pass the block device only
- */
-typedef struct {
-  char *volume_id;
-  char *device;
-  char *mount_path;
-} NlxVolumeAttachment;
-
 /**
  * NlxVif:
  * @bridge: the host bridge the instance's veth joins
@@ -135,8 +124,6 @@ typedef struct {
 #define NLX_FLAVOR_CPU_SHARES_MIN 2
 #define NLX_FLAVOR_CPU_SHARES_MAX 262144
 
-#define NLX_MOUNT_PATH_MAX 255
-
 /* A host name is one DNS label, as Nova's sanitised display name. */
 #define NLX_HOSTNAME_MAX 63
 /* Nova's limit on user data: 65535 bytes of base64 text. */
@@ -149,14 +136,6 @@ typedef struct {
  * the instance (the host mounts it as the instance's root), so its device
  * and its mount path are both "/". */
 #define NLX_ROOT_VOLUME_DEVICE "/"
-
-NlxVolumeAttachment *nlx_volume_attachment_new (const char *volume_id,
-                                                const char *device,
-                                                const char *mount_path);
-void nlx_volume_attachment_free (NlxVolumeAttachment *attachment);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxVolumeAttachment, nlx_volume_attachment_free)
-gboolean nlx_volume_attachment_check (const NlxVolumeAttachment *attachment,
-                                      GError **error);
 
 NlxVif *nlx_vif_new (const char *bridge,
                      const char *mac,

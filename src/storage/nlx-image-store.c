@@ -13,15 +13,6 @@
  * to DIR/records, keeping its id, and the tree stays where it is (running
  * instances' overlays use it).
  *
- * What an image is comes from its content, never from its file name.  A
- * root tarball (plain, gzip, xz or zstd) is extracted with libarchive's
- * secure flags (nlx-archive.c).  A raw or qcow2 disk image is read only by
- * libguestfs's appliance (nlx-guestfs.c): it finds the Linux root by
- * inspection, mounts it and the other filesystems inspection reports
- * read-only inside its own VM, and streams the tree out as a tar, which
- * is then extracted like any root tarball.  The host's kernel never mounts
- * an untrusted disk image.
- *
  * An import extracts in DIR/.import-XXXXXX and renames it into place as
  * DIR/<sha256> when everything is there, so a tree appears whole or not
  * at all; any failure removes the directory.  Deleting renames the tree
@@ -38,15 +29,14 @@
  *
  * No message a caller gets names a path inside the store: callers show
  * them to API clients.  Where a path matters to the operator, it is
- * logged. */
+ * logged.
+ *
+ * Importing (nlx-image-import.c) shares this file's records, lock and
+ * names through nlx-image-store-private.h. */
 #include "config.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-#include <blkid.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fts.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -57,47 +47,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "host/nlx-archive.h"
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
-#include "host/nlx-guestfs.h"
 #include "storage/nlx-image-store.h"
+#include "storage/nlx-image-store-private.h"
 #include "common/nlx-json.h"
 
-#define CHECKSUM_LENGTH 64
 /* Where a store written before records were separate kept one. */
 #define LEGACY_RECORD_FILE "image.json"
 #define RECORDS_DIR "records"
 #define RECORD_SUFFIX ".json"
-/* Long enough for a path such as os_init_path. */
-#define NLX_IMAGE_PROPERTY_MAX 4096
-#define ROOTFS_DIR "rootfs"
-#define IMPORT_PREFIX ".import-"
 #define DELETE_PREFIX ".delete-"
-#define READ_CHUNK (1024 * 1024)
-/* Enough of a file's start to tell a qcow2 header or a compressor. */
-#define HEAD_SIZE 512
-
-#define QCOW2_MAGIC "QFI\xfb"
-/* qcow2 version 3 incompatible feature: the data lives in another file. */
-#define QCOW2_INCOMPAT_DATA_FILE (G_GUINT64_CONSTANT (1) << 2)
-
-struct _NlxImageStore {
-  char *dir;
-  char *records; /* DIR/records */
-};
-
-typedef struct archive NlxArchive;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxArchive, archive_free)
-
-typedef struct blkid_struct_probe NlxBlkidProbe;
-
-static void
-probe_free (NlxBlkidProbe *probe)
-{
-  blkid_free_probe (probe);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxBlkidProbe, probe_free)
 
 /* ---- formats, names, records ---------------------------------------------- */
 
@@ -144,26 +104,11 @@ nlx_stored_image_format_from_string (const char *text,
   return FALSE;
 }
 
-static gboolean
-is_disk_format (NlxStoredImageFormat format)
+gboolean
+nlx_stored_image_format_is_disk (NlxStoredImageFormat format)
 {
   return format == NLX_STORED_IMAGE_FORMAT_RAW ||
          format == NLX_STORED_IMAGE_FORMAT_QCOW2;
-}
-
-/* Whether @text is a SHA-256 in hexadecimal: 64 lowercase digits. */
-static gboolean
-is_checksum (const char *text)
-{
-  gsize i;
-
-  if (text == NULL)
-    return FALSE;
-  for (i = 0; text[i] != '\0'; i++)
-    if (i >= CHECKSUM_LENGTH || !g_ascii_isxdigit (text[i]) ||
-        g_ascii_isupper (text[i]))
-      return FALSE;
-  return i == CHECKSUM_LENGTH;
 }
 
 /* Whether @text is an image id: a lowercase UUID, or a checksum (the id
@@ -171,7 +116,7 @@ is_checksum (const char *text)
 static gboolean
 is_id (const char *text)
 {
-  if (is_checksum (text))
+  if (nlx_image_checksum_is_valid (text))
     return TRUE;
   if (text == NULL || !g_uuid_string_is_valid (text))
     return FALSE;
@@ -179,39 +124,6 @@ is_id (const char *text)
     if (g_ascii_isupper (*p))
       return FALSE;
   return TRUE;
-}
-
-/* The rules names had before ids could be UUIDs: what a record may hold. */
-static gboolean
-name_is_valid_for_record (const char *name)
-{
-  gsize len;
-
-  if (name == NULL || !g_ascii_isalnum (name[0]) || is_checksum (name))
-    return FALSE;
-  len = strlen (name);
-  if (len > NLX_IMAGE_NAME_MAX)
-    return FALSE;
-  for (gsize i = 1; i < len; i++)
-    if (!g_ascii_isalnum (name[i]) && name[i] != '.' && name[i] != '_' &&
-        name[i] != '-')
-      return FALSE;
-  return TRUE;
-}
-
-/**
- * nlx_image_name_is_valid:
- * @name: (nullable): an image name
- *
- * Returns: whether @name can name a new image: 1 to %NLX_IMAGE_NAME_MAX
- *   of letters, digits, '.', '_' and '-', the first a letter or digit,
- *   and neither 64 lowercase hexadecimal digits nor a UUID, which would
- *   read as an id
- */
-gboolean
-nlx_image_name_is_valid (const char *name)
-{
-  return name_is_valid_for_record (name) && !g_uuid_string_is_valid (name);
 }
 
 void
@@ -227,8 +139,8 @@ nlx_stored_image_free (NlxStoredImage *image)
   g_free (image);
 }
 
-static GHashTable *
-new_properties (void)
+GHashTable *
+nlx_image_store_new_properties (void)
 {
   return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
@@ -286,9 +198,9 @@ get_size (JsonObject *object,
   return TRUE;
 }
 
-static char *
-record_path (NlxImageStore *store,
-             const char *id)
+char *
+nlx_image_store_record_path (NlxImageStore *store,
+                             const char *id)
 {
   g_autofree char *file = g_strconcat (id, RECORD_SUFFIX, NULL);
 
@@ -318,7 +230,7 @@ read_record (NlxImageStore *store,
              gboolean quiet,
              GError **error)
 {
-  g_autofree char *path = record_path (store, id);
+  g_autofree char *path = nlx_image_store_record_path (store, id);
   g_autoptr(NlxStoredImage) image = g_new0 (NlxStoredImage, 1);
   g_autoptr(GError) local_error = NULL;
   g_autofree char *problem = NULL;
@@ -355,14 +267,14 @@ read_record (NlxImageStore *store,
   image->id = g_strdup (nlx_json_get_string (object, "id"));
   image->name = g_strdup (nlx_json_get_string (object, "name"));
   image->checksum = g_strdup (nlx_json_get_string (object, "checksum"));
-  image->properties = new_properties ();
+  image->properties = nlx_image_store_new_properties ();
   properties = json_object_get_member (object, "properties");
 
   if (g_strcmp0 (image->id, id) != 0)
     member = "id";
-  else if (!name_is_valid_for_record (image->name))
+  else if (!nlx_image_name_is_valid_for_record (image->name))
     member = "name";
-  else if (!is_checksum (image->checksum))
+  else if (!nlx_image_checksum_is_valid (image->checksum))
     member = "checksum";
   else if (!nlx_stored_image_format_from_string (nlx_json_get_string (object, "format"),
                                                  &image->format))
@@ -404,14 +316,14 @@ read_record (NlxImageStore *store,
 }
 
 /* Writes @image's record, replacing it atomically and durably. */
-static gboolean
-write_record (NlxImageStore *store,
-              const NlxStoredImage *image,
-              GError **error)
+gboolean
+nlx_image_store_write_record (NlxImageStore *store,
+                              const NlxStoredImage *image,
+                              GError **error)
 {
   g_autoptr(JsonNode) node = record_to_node (image);
   g_autofree char *data = json_to_string (node, TRUE);
-  g_autofree char *path = record_path (store, image->id);
+  g_autofree char *path = nlx_image_store_record_path (store, image->id);
   g_autoptr(GError) local_error = NULL;
 
   if (!nlx_file_set_contents_full (path, data, -1,
@@ -470,9 +382,9 @@ remove_leftovers (const char *dir)
 }
 
 /* An exclusive flock on the store directory, released by close(). */
-static int
-lock_store (NlxImageStore *store,
-            GError **error)
+int
+nlx_image_store_lock (NlxImageStore *store,
+                      GError **error)
 {
   int fd = open (store->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -526,7 +438,7 @@ migrate_legacy (NlxImageStore *store,
   g_autofree char *legacy = g_build_filename (store->dir, checksum,
                                               LEGACY_RECORD_FILE, NULL);
   g_autofree char *tree = g_build_filename (store->dir, checksum, NULL);
-  g_autofree char *target = record_path (store, checksum);
+  g_autofree char *target = nlx_image_store_record_path (store, checksum);
   g_autofree char *data = NULL;
   gsize length;
   g_autoptr(GError) error = NULL;
@@ -627,9 +539,9 @@ empty_trash (char *trash,
 }
 
 /* Whether the store holds the tree of @checksum. */
-static gboolean
-has_tree (NlxImageStore *store,
-          const char *checksum)
+gboolean
+nlx_image_store_has_tree (NlxImageStore *store,
+                          const char *checksum)
 {
   g_autofree char *rootfs = g_build_filename (store->dir, checksum, ROOTFS_DIR,
                                               NULL);
@@ -677,14 +589,14 @@ tidy (NlxImageStore *store)
   g_autoptr(GError) error = NULL;
   g_autoptr(GHashTable) used = NULL;
   g_autoptr(GDir) dir = NULL;
-  int lock = lock_store (store, &error);
+  int lock = nlx_image_store_lock (store, &error);
   const char *name;
 
   if (lock < 0)
     return;
   dir = g_dir_open (store->dir, 0, NULL);
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    if (is_checksum (name))
+    if (nlx_image_checksum_is_valid (name))
       migrate_legacy (store, name);
   g_clear_pointer (&dir, g_dir_close);
 
@@ -720,9 +632,9 @@ tidy (NlxImageStore *store)
 
       if (id == NULL ||
           (image = read_record (store, id, TRUE, NULL)) == NULL ||
-          has_tree (store, image->checksum))
+          nlx_image_store_has_tree (store, image->checksum))
         continue;
-      path = record_path (store, id);
+      path = nlx_image_store_record_path (store, id);
       g_message (_("Removing image %s (%s), whose tree is missing: an import "
                    "or delete was interrupted"), image->name, id);
       if (g_unlink (path) != 0)
@@ -738,7 +650,8 @@ tidy (NlxImageStore *store)
     {
       g_autofree char *legacy = NULL;
 
-      if (!is_checksum (name) || g_hash_table_contains (used, name))
+      if (!nlx_image_checksum_is_valid (name) ||
+          g_hash_table_contains (used, name))
         continue;
       legacy = g_build_filename (store->dir, name, LEGACY_RECORD_FILE, NULL);
       if (!g_file_test (legacy, G_FILE_TEST_EXISTS))
@@ -905,10 +818,10 @@ nlx_image_store_list (NlxImageStore *store,
 }
 
 /* The image named @name, or %NULL with no error if there is none. */
-static NlxStoredImage *
-find_by_name (NlxImageStore *store,
-              const char *name,
-              GError **error)
+NlxStoredImage *
+nlx_image_store_find_by_name (NlxImageStore *store,
+                              const char *name,
+                              GError **error)
 {
   g_autoptr(GPtrArray) images = nlx_image_store_list (store, error);
 
@@ -943,7 +856,7 @@ nlx_image_store_lookup (NlxImageStore *store,
 
   if (is_id (id_or_name))
     return read_record (store, id_or_name, FALSE, error);
-  if (!name_is_valid_for_record (id_or_name))
+  if (!nlx_image_name_is_valid_for_record (id_or_name))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("“%s” is neither an image id nor an image name; "
@@ -951,7 +864,7 @@ nlx_image_store_lookup (NlxImageStore *store,
                    id_or_name != NULL ? id_or_name : "");
       return NULL;
     }
-  image = find_by_name (store, id_or_name, &local_error);
+  image = nlx_image_store_find_by_name (store, id_or_name, &local_error);
   if (image == NULL && local_error == NULL)
     g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
                  _("No image named “%s”; nova-lxc image-list shows the "
@@ -992,8 +905,8 @@ nlx_image_store_delete (NlxImageStore *store,
 
   if (image == NULL)
     return FALSE;
-  path = record_path (store, image->id);
-  lock = lock_store (store, error);
+  path = nlx_image_store_record_path (store, image->id);
+  lock = nlx_image_store_lock (store, error);
   if (lock < 0)
     return FALSE;
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
@@ -1053,905 +966,4 @@ nlx_image_store_delete (NlxImageStore *store,
   if (!ok)
     g_prefix_error (error, _("Image “%s” is deleted, but: "), image->name);
   return ok;
-}
-
-/* ---- import: the source file ---------------------------------------------- */
-
-/* What identifies a file's content without reading it: if none of this
- * changed, nothing wrote to it. */
-typedef struct {
-  dev_t dev;
-  ino_t ino;
-  off_t size;
-  struct timespec mtime;
-  struct timespec ctime;
-} FileStamp;
-
-static void
-stamp_from_stat (FileStamp *stamp,
-                 const struct stat *st)
-{
-  stamp->dev = st->st_dev;
-  stamp->ino = st->st_ino;
-  stamp->size = st->st_size;
-  stamp->mtime = st->st_mtim;
-  stamp->ctime = st->st_ctim;
-}
-
-static gboolean
-stamps_equal (const FileStamp *a,
-              const FileStamp *b)
-{
-  return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-         a->mtime.tv_sec == b->mtime.tv_sec &&
-         a->mtime.tv_nsec == b->mtime.tv_nsec &&
-         a->ctime.tv_sec == b->ctime.tv_sec &&
-         a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
-
-static int
-open_source (const char *file,
-             FileStamp *stamp,
-             GError **error)
-{
-  struct stat st;
-  int fd;
-
-  /* O_NONBLOCK: opening a FIFO must not hang; it is refused below. */
-  fd = open (file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, NLX_DRIVER_ERROR,
-                   saved_errno == ENOENT || saved_errno == EACCES ||
-                   saved_errno == ENOTDIR
-                     ? NLX_DRIVER_ERROR_INVALID_ARGUMENT
-                     : NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot open image file %s: %s"), file,
-                   g_strerror (saved_errno));
-      return -1;
-    }
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
-    {
-      close (fd);
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Cannot import %s: it is not a regular file; give a root "
-                     "tarball or a disk image file"), file);
-      return -1;
-    }
-  stamp_from_stat (stamp, &st);
-  return fd;
-}
-
-static gssize
-read_at (int fd,
-         void *buf,
-         gsize len,
-         goffset offset)
-{
-  gsize done = 0;
-
-  while (done < len)
-    {
-      gssize n = pread (fd, (char *) buf + done, len - done, offset + done);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return -1;
-      if (n == 0)
-        break;
-      done += n;
-    }
-  return done;
-}
-
-/* The SHA-256 of everything @fd holds, in hexadecimal. */
-static char *
-checksum_file (int fd,
-               const char *file,
-               GError **error)
-{
-  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autofree guchar *buf = g_malloc (READ_CHUNK);
-  goffset offset = 0;
-  gssize n;
-
-  while ((n = read_at (fd, buf, READ_CHUNK, offset)) > 0)
-    {
-      g_checksum_update (checksum, buf, n);
-      offset += n;
-    }
-  if (n < 0)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot read image file %s: %s"), file,
-                   g_strerror (saved_errno));
-      return NULL;
-    }
-  return g_strdup (g_checksum_get_string (checksum));
-}
-
-/* ---- import: what the file is --------------------------------------------- */
-
-static guint32
-be32 (const guchar *p)
-{
-  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) |
-         ((guint32) p[2] << 8) | (guint32) p[3];
-}
-
-static guint64
-be64 (const guchar *p)
-{
-  return ((guint64) be32 (p) << 32) | be32 (p + 4);
-}
-
-/* qemu would open whatever file a qcow2 image names as its backing or
- * data file: a host file could end up in the image.  Only self-contained,
- * unencrypted images are taken. */
-static gboolean
-check_qcow2 (const guchar *head,
-             gsize len,
-             const char *file,
-             GError **error)
-{
-  guint32 version = len >= 8 ? be32 (head + 4) : 0;
-
-  if (len < 72 || (version != 2 && version != 3) ||
-      (version == 3 && len < 104))
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Cannot import %s: it starts like a qcow2 image but its "
-                     "header is truncated or of an unknown version; check it "
-                     "with qemu-img check"), file);
-      return FALSE;
-    }
-  if (be64 (head + 8) != 0)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Cannot import qcow2 image %s: it has a backing file; "
-                     "make a self-contained copy with qemu-img convert -O "
-                     "qcow2 and import that"), file);
-      return FALSE;
-    }
-  if (version == 3 && (be64 (head + 72) & QCOW2_INCOMPAT_DATA_FILE))
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Cannot import qcow2 image %s: its data lives in an "
-                     "external data file; make a self-contained copy with "
-                     "qemu-img convert -O qcow2 and import that"), file);
-      return FALSE;
-    }
-  if (be32 (head + 32) != 0)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Cannot import qcow2 image %s: it is encrypted; decrypt "
-                     "it with qemu-img convert and import the result"), file);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* The compressor whose magic @head starts with, if nova-lxc reads it. */
-static const char *
-compressor_name (const guchar *head,
-                 gsize len)
-{
-  if (len >= 2 && head[0] == 0x1f && head[1] == 0x8b)
-    return "gzip";
-  if (len >= 6 && memcmp (head, "\xfd" "7zXZ\0", 6) == 0)
-    return "xz";
-  if (len >= 4 && memcmp (head, "\x28\xb5\x2f\xfd", 4) == 0)
-    return "zstd";
-  return NULL;
-}
-
-typedef enum {
-  TAR_NO,
-  TAR_YES,
-  /* A tar archive without a single member. */
-  TAR_EMPTY,
-} TarProbe;
-
-/* Whether @fd holds a tar archive with at least one member libarchive
- * can read, plain or compressed with one of gzip, xz and zstd.  Disk
- * images often start with a block of zeros, which libarchive reads as
- * the end of an empty archive: that is not a tarball. */
-static TarProbe
-probe_tarball (int fd,
-               NlxStoredImageFormat *format,
-               char **problem)
-{
-  g_autoptr(NlxArchive) a = archive_read_new ();
-  struct archive_entry *entry;
-  int rc;
-
-  archive_read_support_filter_gzip (a);
-  archive_read_support_filter_xz (a);
-  archive_read_support_filter_zstd (a);
-  archive_read_support_format_tar (a);
-  if (lseek (fd, 0, SEEK_SET) != 0 ||
-      archive_read_open_fd (a, fd, 64 * 1024) != ARCHIVE_OK)
-    {
-      *problem = g_strdup (archive_error_string (a));
-      return TAR_NO;
-    }
-  rc = archive_read_next_header (a, &entry);
-  if (rc == ARCHIVE_EOF)
-    return TAR_EMPTY;
-  if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
-    {
-      *problem = g_strdup (archive_error_string (a));
-      return TAR_NO;
-    }
-  /* Filters are numbered from the format's side; the last reads the
-   * file itself. */
-  if (archive_filter_count (a) > 2)
-    {
-      *problem = g_strdup (_("it is compressed more than once"));
-      return TAR_NO;
-    }
-  switch (archive_filter_code (a, 0))
-    {
-    case ARCHIVE_FILTER_NONE:
-      *format = NLX_STORED_IMAGE_FORMAT_TAR;
-      break;
-    case ARCHIVE_FILTER_GZIP:
-      *format = NLX_STORED_IMAGE_FORMAT_TAR_GZ;
-      break;
-    case ARCHIVE_FILTER_XZ:
-      *format = NLX_STORED_IMAGE_FORMAT_TAR_XZ;
-      break;
-    case ARCHIVE_FILTER_ZSTD:
-      *format = NLX_STORED_IMAGE_FORMAT_TAR_ZST;
-      break;
-    default:
-      *problem = g_strdup (archive_filter_name (a, 0));
-      return TAR_NO;
-    }
-  return TAR_YES;
-}
-
-/* Whether libblkid finds a partition table or a filesystem on @fd, by
- * reading signatures: nothing is mounted. */
-static gboolean
-has_disk_signature (int fd,
-                    const char *file,
-                    gboolean *found,
-                    GError **error)
-{
-  g_autoptr(NlxBlkidProbe) probe = blkid_new_probe ();
-  int rc;
-
-  if (probe == NULL || blkid_probe_set_device (probe, fd, 0, 0) != 0)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot read image file %s to identify it"), file);
-      return FALSE;
-    }
-  blkid_probe_enable_superblocks (probe, 1);
-  blkid_probe_enable_partitions (probe, 1);
-  rc = blkid_do_safeprobe (probe);
-  if (rc == -1)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot read image file %s to identify it (libblkid "
-                     "failed)"), file);
-      return FALSE;
-    }
-  /* -2: several signatures; the appliance's inspection sorts them out. */
-  *found = rc == 0 || rc == -2;
-  return TRUE;
-}
-
-static gboolean
-detect_format (int fd,
-               const char *file,
-               NlxStoredImageFormat *format,
-               GError **error)
-{
-  guchar head[HEAD_SIZE];
-  g_autofree char *problem = NULL;
-  const char *compressor;
-  gboolean disk = FALSE;
-  gssize len = read_at (fd, head, sizeof head, 0);
-  TarProbe tar;
-
-  if (len < 0)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot read image file %s: %s"), file,
-                   g_strerror (saved_errno));
-      return FALSE;
-    }
-  if (len == 0)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Cannot import %s: the file is empty"), file);
-      return FALSE;
-    }
-  if (len >= 4 && memcmp (head, QCOW2_MAGIC, 4) == 0)
-    {
-      if (!check_qcow2 (head, len, file, error))
-        return FALSE;
-      *format = NLX_STORED_IMAGE_FORMAT_QCOW2;
-      return TRUE;
-    }
-
-  tar = probe_tarball (fd, format, &problem);
-  if (tar == TAR_YES)
-    return TRUE;
-  compressor = compressor_name (head, len);
-  if (compressor != NULL)
-    {
-      if (tar == TAR_EMPTY)
-        g_set_error (error, NLX_DRIVER_ERROR,
-                     NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                     _("Cannot import %s: it is an empty tar archive "
-                       "(compressed with %s); a root tarball holds a root "
-                       "filesystem"), file, compressor);
-      else
-        g_set_error (error, NLX_DRIVER_ERROR,
-                     NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                     _("Cannot import %s: it is compressed with %s but does "
-                       "not hold a tar archive nova-lxc can read (%s); make "
-                       "a root tarball with tar and import that"), file,
-                     compressor, problem != NULL ? problem : _("unknown"));
-      return FALSE;
-    }
-
-  if (!has_disk_signature (fd, file, &disk, error))
-    return FALSE;
-  if (disk)
-    {
-      *format = NLX_STORED_IMAGE_FORMAT_RAW;
-      return TRUE;
-    }
-  if (tar == TAR_EMPTY)
-    g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                 _("Cannot import %s: it is an empty tar archive, or a disk "
-                   "image holding nothing but zeros; give a root tarball or "
-                   "a disk image with a Linux root filesystem"), file);
-  else
-    g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                 _("Cannot import %s: it is neither a root tarball (tar, "
-                   "plain or compressed with gzip, xz or zstd) nor a disk "
-                   "image (qcow2, or raw with a partition table or a "
-                   "filesystem nova-lxc recognises)"), file);
-  return FALSE;
-}
-
-/* ---- import: disk images, through libguestfs ------------------------------ */
-
-/* Writes the Linux root tree of disk image @file to the tar @tar_path,
- * in the nova-lxc-guestfs helper (nlx-guestfs.c says why). */
-static gboolean
-copy_out_disk (const char *file,
-               NlxStoredImageFormat format,
-               const char *tar_path,
-               GError **error)
-{
-  return nlx_guestfs_copy_out (file,
-                               nlx_stored_image_format_to_string (format),
-                               tar_path, error);
-}
-
-/* ---- import: the work directory ------------------------------------------- */
-
-/* DIR/.import-XXXXXX, locked, removed on free unless it was committed. */
-typedef struct {
-  char *path;
-  int fd;
-} WorkDir;
-
-static void
-work_dir_free (WorkDir *work)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (work == NULL)
-    return;
-  if (work->path != NULL && !nlx_file_remove_tree (work->path, &error))
-    g_warning (_("Cannot remove an interrupted image import: %s"),
-               error->message);
-  if (work->fd >= 0)
-    close (work->fd);
-  g_free (work->path);
-  g_free (work);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (WorkDir, work_dir_free)
-
-static WorkDir *
-work_dir_new (NlxImageStore *store,
-              GError **error)
-{
-  g_autoptr(WorkDir) work = g_new0 (WorkDir, 1);
-  struct stat st;
-  int saved_errno;
-
-  work->fd = -1;
-  /* Another open of the store may take a fresh, unlocked directory for a
-   * leftover and remove it before it is locked; then make another. */
-  for (guint attempt = 0; attempt < 8; attempt++)
-    {
-      g_clear_pointer (&work->path, g_free);
-      if (work->fd >= 0)
-        close (work->fd);
-      work->path = g_build_filename (store->dir, IMPORT_PREFIX "XXXXXX", NULL);
-      if (g_mkdtemp_full (work->path, 0700) == NULL)
-        break;
-      work->fd = open (work->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                   O_CLOEXEC);
-      if (work->fd < 0 || flock (work->fd, LOCK_EX) != 0 ||
-          fstat (work->fd, &st) != 0)
-        break;
-      if (st.st_nlink > 0)
-        return g_steal_pointer (&work);
-      errno = EAGAIN;
-    }
-  saved_errno = errno;
-  g_warning (_("Cannot make a directory in the image store %s: %s"),
-             store->dir, g_strerror (saved_errno));
-  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-               _("Cannot make a directory in the image store: %s"),
-               g_strerror (saved_errno));
-  return NULL;
-}
-
-static gboolean
-make_dir (const char *path,
-          mode_t mode,
-          GError **error)
-{
-  /* chmod(): mkdir() would let the umask take bits away. */
-  if (g_mkdir (path, mode) != 0 || g_chmod (path, mode) != 0)
-    {
-      int saved_errno = errno;
-
-      g_warning (_("Cannot make directory %s: %s"), path,
-                 g_strerror (saved_errno));
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot make a directory in the image store: %s"),
-                   g_strerror (saved_errno));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-typedef struct {
-  dev_t dev;
-  ino_t ino;
-} InodeKey;
-
-static guint
-inode_hash (gconstpointer key)
-{
-  const InodeKey *k = key;
-
-  return (guint) (k->ino ^ (k->ino >> 32)) ^ (guint) k->dev;
-}
-
-static gboolean
-inode_equal (gconstpointer a,
-             gconstpointer b)
-{
-  const InodeKey *ka = a;
-  const InodeKey *kb = b;
-
-  return ka->dev == kb->dev && ka->ino == kb->ino;
-}
-
-/* The apparent size of the files and symbolic links under @root, a file
- * with several hard links counted once. */
-static gboolean
-tree_size (const char *root,
-           guint64 *size,
-           GError **error)
-{
-  char *paths[] = { (char *) root, NULL };
-  g_autoptr(GHashTable) seen = g_hash_table_new_full (inode_hash, inode_equal,
-                                                      g_free, NULL);
-  FTS *fts = fts_open (paths, FTS_PHYSICAL | FTS_XDEV | FTS_NOCHDIR, NULL);
-  FTSENT *entry;
-  int saved_errno = fts == NULL ? errno : 0;
-
-  *size = 0;
-  while (saved_errno == 0)
-    {
-      errno = 0;
-      entry = fts_read (fts);
-      if (entry == NULL)
-        {
-          /* The end of the walk, or an error. */
-          saved_errno = errno;
-          break;
-        }
-      switch (entry->fts_info)
-        {
-        case FTS_F:
-          if (entry->fts_statp->st_nlink > 1)
-            {
-              InodeKey *key = g_new (InodeKey, 1);
-
-              key->dev = entry->fts_statp->st_dev;
-              key->ino = entry->fts_statp->st_ino;
-              if (!g_hash_table_add (seen, key))
-                break;
-            }
-          *size += entry->fts_statp->st_size;
-          break;
-        case FTS_SL:
-        case FTS_SLNONE:
-          *size += entry->fts_statp->st_size;
-          break;
-        case FTS_DNR:
-        case FTS_ERR:
-        case FTS_NS:
-          saved_errno = entry->fts_errno;
-          break;
-        default:
-          break;
-        }
-    }
-  if (fts != NULL)
-    fts_close (fts);
-  if (saved_errno != 0)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot measure the extracted tree %s: %s"), root,
-                   g_strerror (saved_errno));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-check_properties (GHashTable *properties,
-                  GError **error)
-{
-  GHashTableIter iter;
-  gpointer key;
-  gpointer value;
-
-  if (properties == NULL)
-    return TRUE;
-  g_hash_table_iter_init (&iter, properties);
-  while (g_hash_table_iter_next (&iter, &key, &value))
-    if (!nlx_json_text_is_valid (key, NLX_IMAGE_PROPERTY_MAX) ||
-        !nlx_json_text_is_valid (value, NLX_IMAGE_PROPERTY_MAX))
-      {
-        g_set_error (error, NLX_DRIVER_ERROR,
-                     NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                     _("Image properties must have names and values of 1 "
-                       "to %d characters of UTF-8 text without control "
-                       "characters"), NLX_IMAGE_PROPERTY_MAX);
-        return FALSE;
-      }
-  return TRUE;
-}
-
-static void
-set_name_taken (GError **error,
-                const NlxStoredImage *existing)
-{
-  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
-               _("An image named “%s” already exists (id %s); choose another "
-                 "name, or delete that image first"), existing->name,
-               existing->id);
-}
-
-/* Refuses @name if an image of the store has it. */
-static gboolean
-check_name_free (NlxImageStore *store,
-                 const char *name,
-                 GError **error)
-{
-  g_autoptr(NlxStoredImage) existing = NULL;
-  g_autoptr(GError) local_error = NULL;
-
-  existing = find_by_name (store, name, &local_error);
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  if (existing != NULL)
-    {
-      set_name_taken (error, existing);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* The size of the stored tree of @image->checksum: another image's record
- * of it says, or the tree is measured. */
-static gboolean
-shared_tree_size (NlxImageStore *store,
-                  NlxStoredImage *image,
-                  GError **error)
-{
-  g_autoptr(GPtrArray) images = nlx_image_store_list (store, NULL);
-  g_autofree char *rootfs = NULL;
-
-  for (guint i = 0; images != NULL && i < images->len; i++)
-    {
-      const NlxStoredImage *other = images->pdata[i];
-
-      if (g_str_equal (other->checksum, image->checksum))
-        {
-          image->tree_size_bytes = other->tree_size_bytes;
-          return TRUE;
-        }
-    }
-  rootfs = nlx_image_store_get_rootfs (store, image);
-  return tree_size (rootfs, &image->tree_size_bytes, error);
-}
-
-typedef enum {
-  COMMIT_DONE,
-  COMMIT_FAILED,
-  COMMIT_NEEDS_TREE, /* the tree it meant to share was deleted meanwhile */
-} CommitResult;
-
-/* Records @image, its name still free, with its tree: the one the store
- * holds, or else @work's, renamed into place as DIR/<checksum>.  The
- * record is written before a new tree is put in place: a crash between
- * the two leaves a record without a tree, which opening the store removes
- * (nothing could use it), never a tree that only looks unused. */
-static CommitResult
-commit (NlxImageStore *store,
-        WorkDir *work,
-        NlxStoredImage *image,
-        GError **error)
-{
-  g_autofree char *target = g_build_filename (store->dir, image->checksum,
-                                              NULL);
-  int lock = lock_store (store, error);
-  CommitResult result = COMMIT_DONE;
-
-  if (lock < 0)
-    return COMMIT_FAILED;
-  if (!check_name_free (store, image->name, error))
-    result = COMMIT_FAILED;
-  else if (has_tree (store, image->checksum))
-    {
-      /* Extracted for nothing when another import of the same content
-       * came first: @work goes when it is freed. */
-      if ((work == NULL && !shared_tree_size (store, image, error)) ||
-          !write_record (store, image, error))
-        result = COMMIT_FAILED;
-    }
-  else if (work == NULL)
-    result = COMMIT_NEEDS_TREE;
-  else if (!write_record (store, image, error))
-    result = COMMIT_FAILED;
-  else if (rename (work->path, target) != 0)
-    {
-      int saved_errno = errno;
-      g_autofree char *record = record_path (store, image->id);
-
-      g_unlink (record);
-      g_warning (_("Cannot put image tree %s in place as %s: %s"), work->path,
-                 target, g_strerror (saved_errno));
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot put image “%s” in place: %s"), image->name,
-                   g_strerror (saved_errno));
-      result = COMMIT_FAILED;
-    }
-  else
-    {
-      g_clear_pointer (&work->path, g_free);
-      /* The rename itself must outlive a crash. */
-      if (fsync (lock) != 0)
-        g_debug ("Cannot sync image store %s: %s", store->dir,
-                 g_strerror (errno));
-    }
-  close (lock);
-  return result;
-}
-
-/* Extracts @file into a new work directory, as it was checksummed. */
-static WorkDir *
-extract (NlxImageStore *store,
-         int fd,
-         const FileStamp *stamp,
-         const char *file,
-         NlxStoredImage *image,
-         GError **error)
-{
-  g_autoptr(WorkDir) work = work_dir_new (store, error);
-  g_autofree char *rootfs = NULL;
-  FileStamp now;
-  struct stat st;
-
-  if (work == NULL)
-    return NULL;
-  rootfs = g_build_filename (work->path, ROOTFS_DIR, NULL);
-  if (!make_dir (rootfs, 0755, error))
-    return NULL;
-
-  if (is_disk_format (image->format))
-    {
-      g_autofree char *tar = g_build_filename (work->path, "image.tar", NULL);
-      g_autofree char *absolute = g_canonicalize_filename (file, NULL);
-      g_autoptr(GError) local_error = NULL;
-
-      if (!copy_out_disk (absolute, image->format, tar, error))
-        return NULL;
-      if (!nlx_archive_extract (tar, rootfs, &local_error))
-        {
-          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                      _("Cannot import disk image %s: "),
-                                      file);
-          return NULL;
-        }
-      g_unlink (tar);
-    }
-  else if (!nlx_archive_extract (file, rootfs, error))
-    return NULL;
-
-  /* What was extracted must be what was checksummed. */
-  if (fstat (fd, &st) != 0)
-    memset (&st, 0, sizeof st);
-  stamp_from_stat (&now, &st);
-  if (!stamps_equal (stamp, &now) || stat (file, &st) != 0 ||
-      st.st_dev != stamp->dev || st.st_ino != stamp->ino)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Cannot import %s: the file changed while it was being "
-                     "imported; import it again once nothing writes to it"),
-                   file);
-      return NULL;
-    }
-
-  if (!tree_size (rootfs, &image->tree_size_bytes, error))
-    return NULL;
-  /* The tree reaches the disk before the record that vouches for it. */
-  if (syncfs (work->fd) != 0)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot write image “%s” to disk: %s"), image->name,
-                   g_strerror (saved_errno));
-      return NULL;
-    }
-  if (g_chmod (work->path, 0755) != 0)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot make image “%s” readable: %s"), image->name,
-                   g_strerror (saved_errno));
-      return NULL;
-    }
-  return g_steal_pointer (&work);
-}
-
-static NlxStoredImage *
-import_from (NlxImageStore *store,
-             int fd,
-             const FileStamp *stamp,
-             const char *file,
-             const char *name,
-             GHashTable *properties,
-             GError **error)
-{
-  g_autoptr(NlxStoredImage) image = g_new0 (NlxStoredImage, 1);
-  gboolean share;
-
-  if (!check_name_free (store, name, error) ||
-      !detect_format (fd, file, &image->format, error))
-    return NULL;
-  image->checksum = checksum_file (fd, file, error);
-  if (image->checksum == NULL)
-    return NULL;
-  image->id = g_uuid_string_random ();
-  image->name = g_strdup (name);
-  image->size_bytes = stamp->size;
-  image->properties = new_properties ();
-  if (properties != NULL)
-    {
-      GHashTableIter iter;
-      gpointer key;
-      gpointer value;
-
-      g_hash_table_iter_init (&iter, properties);
-      while (g_hash_table_iter_next (&iter, &key, &value))
-        g_hash_table_replace (image->properties, g_strdup (key),
-                              g_strdup (value));
-    }
-
-  /* Content the store holds is not extracted again: the new image
-   * shares its tree.  If that tree goes before the commit (its last
-   * image deleted meanwhile), extract after all. */
-  share = has_tree (store, image->checksum);
-  for (;;)
-    {
-      g_autoptr(WorkDir) work = NULL;
-
-      if (!share &&
-          (work = extract (store, fd, stamp, file, image, error)) == NULL)
-        return NULL;
-      g_clear_pointer (&image->created_at, g_date_time_unref);
-      image->created_at = g_date_time_new_now_utc ();
-      switch (commit (store, work, image, error))
-        {
-        case COMMIT_DONE:
-          return g_steal_pointer (&image);
-        case COMMIT_FAILED:
-          return NULL;
-        case COMMIT_NEEDS_TREE:
-          share = FALSE;
-          break;
-        }
-    }
-}
-
-/**
- * nlx_image_store_import:
- * @store: the store
- * @file: a root tarball (tar, plain or compressed with gzip, xz or zstd)
- *   or a disk image (raw or qcow2) holding a Linux root filesystem; it
- *   must not change while it is imported
- * @name: the new image's name (see nlx_image_name_is_valid())
- * @properties: (nullable) (element-type utf8 utf8): string properties to
- *   record with the image, copied
- * @error: return location for a #NLX_DRIVER_ERROR: INVALID_ARGUMENT for a
- *   bad name, property or file (the message says what is wrong with it),
- *   EXISTS when @name is taken, FAILED when the host cannot do it
- *
- * Imports @file as a new image with an id of its own: its root tree is
- * extracted into the store once, to be shared read-only by the instances
- * that use it, and by every image of the same content (a file the store
- * already holds is not extracted again).  The
- * format comes from the content.  A tarball is extracted with libarchive,
- * refusing members that would land outside the tree (absolute paths,
- * "..", writes through symbolic links); a disk image is read only through
- * libguestfs's appliance, which finds its Linux root by inspection: no
- * disk image is mounted by the host's kernel.  That launch takes seconds
- * (tens of seconds without KVM), so callers do not import from a main
- * loop.  A qcow2 image must be self-contained: no backing or external
- * data file, no encryption.
- *
- * The image appears whole or not at all; on failure nothing is left in
- * the store.
- *
- * Returns: (transfer full): the new image's record, or %NULL
- */
-NlxStoredImage *
-nlx_image_store_import (NlxImageStore *store,
-                        const char *file,
-                        const char *name,
-                        GHashTable *properties,
-                        GError **error)
-{
-  NlxStoredImage *image;
-  FileStamp stamp;
-  int fd;
-
-  if (!nlx_image_name_is_valid (name))
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Image name “%s” is not valid: use 1 to %d letters, "
-                     "digits, '.', '_' and '-', starting with a letter or "
-                     "digit (64 hexadecimal digits or a UUID would read as "
-                     "an image id)"), name != NULL ? name : "",
-                   NLX_IMAGE_NAME_MAX);
-      return NULL;
-    }
-  if (!check_properties (properties, error))
-    return NULL;
-  fd = open_source (file, &stamp, error);
-  if (fd < 0)
-    return NULL;
-  image = import_from (store, fd, &stamp, file, name, properties, error);
-  close (fd);
-  return image;
 }

@@ -3,11 +3,10 @@
 
 #include <glib.h>
 
-G_BEGIN_DECLS
+/* What an image name may be (nlx_image_name_is_valid()) is the model's. */
+#include "model/nlx-image.h"
 
-/* An image name is a label: [A-Za-z0-9][A-Za-z0-9._-]*, at most this
- * long, and never 64 hexadecimal digits (that is what ids look like). */
-#define NLX_IMAGE_NAME_MAX 64
+G_BEGIN_DECLS
 
 /**
  * NlxStoredImageFormat:
@@ -65,8 +64,6 @@ typedef struct {
 
 void nlx_stored_image_free (NlxStoredImage *image);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxStoredImage, nlx_stored_image_free)
-
-gboolean nlx_image_name_is_valid (const char *name);
 
 typedef struct _NlxImageStore NlxImageStore;
 

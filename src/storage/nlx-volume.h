@@ -4,11 +4,10 @@
 
 #include <glib.h>
 
-G_BEGIN_DECLS
+/* What a volume id may be (nlx_volume_id_is_valid()) is the model's. */
+#include "model/nlx-volume-attachment.h"
 
-/* A volume id is a plain file name: [A-Za-z0-9][A-Za-z0-9._-]*, at most
- * this long (and never "." or ".."). */
-#define NLX_VOLUME_ID_MAX 64
+G_BEGIN_DECLS
 
 #define NLX_VOLUME_DEFAULT_WHITELIST "ext4", "ext3", "ext2", "xfs"
 
@@ -36,8 +35,6 @@ NlxVolumeSettings *nlx_volume_settings_new (GKeyFile *keyfile,
                                             GError **error);
 void nlx_volume_settings_free (NlxVolumeSettings *settings);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxVolumeSettings, nlx_volume_settings_free)
-
-gboolean nlx_volume_id_is_valid (const char *id);
 
 int nlx_volume_open_full (const NlxVolumeSettings *settings,
                           const char *id,
