@@ -46,3 +46,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxArchiveEntry, archive_entry_free)
 typedef DIR NlxDir;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxDir, closedir)
 #endif
+
+#if defined _BLKID_BLKID_H && !defined NLX_AUTOPTR_BLKID
+#define NLX_AUTOPTR_BLKID
+/* blkid_probe is a pointer type; g_autoptr() needs the struct's name. */
+typedef struct blkid_struct_probe NlxBlkidProbe;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxBlkidProbe, blkid_free_probe)
+#endif

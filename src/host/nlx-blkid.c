@@ -7,19 +7,10 @@
 #include <blkid.h>
 #include <glib/gi18n-lib.h>
 
+#include "common/nlx-autoptr.h"
 #include "host/nlx-blkid.h"
 
 G_DEFINE_QUARK (nlx-blkid-error-quark, nlx_blkid_error)
-
-/* blkid_probe is a pointer type; autoptr needs the struct's name. */
-typedef struct blkid_struct_probe NlxBlkidProbe;
-
-static void
-probe_free (NlxBlkidProbe *probe)
-{
-  blkid_free_probe (probe);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxBlkidProbe, probe_free)
 
 static NlxBlkidProbe *
 probe_new (int fd,

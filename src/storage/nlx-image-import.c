@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/nlx-autoptr.h"
 #include "host/nlx-archive.h"
 #include "host/nlx-blkid.h"
 #include "common/nlx-error.h"
@@ -47,9 +48,6 @@
 #define QCOW2_MAGIC "QFI\xfb"
 /* qcow2 version 3 incompatible feature: the data lives in another file. */
 #define QCOW2_INCOMPAT_DATA_FILE (G_GUINT64_CONSTANT (1) << 2)
-
-typedef struct archive NlxArchive;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxArchive, archive_free)
 
 /* ---- import: the source file ---------------------------------------------- */
 
