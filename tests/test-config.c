@@ -1,7 +1,7 @@
 /* test-config.c: reading the compute host's configuration */
 #include "config.h"
 
-#include "common/nlx-config.h"
+#include "model/nlx-config.h"
 #include "common/nlx-error.h"
 
 static void

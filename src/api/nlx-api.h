@@ -1,7 +1,7 @@
 /* nlx-api.h: the Compute API (OpenStack v2.1 shapes) over HTTP */
 #pragma once
 
-#include "common/nlx-config.h"
+#include "model/nlx-config.h"
 #include "compute/nlx-manager.h"
 
 G_BEGIN_DECLS

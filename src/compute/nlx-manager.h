@@ -3,7 +3,7 @@
 
 #include <gio/gio.h>
 
-#include "common/nlx-config.h"
+#include "model/nlx-config.h"
 #include "storage/nlx-image-store.h"
 #include "model/nlx-keypair.h"
 #include "common/nlx-lock.h"

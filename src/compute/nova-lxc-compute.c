@@ -14,7 +14,7 @@
 #include <glib-unix.h>
 
 #include "api/nlx-api.h"
-#include "common/nlx-config.h"
+#include "model/nlx-config.h"
 #include "compute/nlx-manager.h"
 #include "api/nlx-metadata-service.h"
 #include "host/nlx-network.h"

@@ -7,7 +7,7 @@
 #include <locale.h>
 #include <glib/gi18n-lib.h>
 
-#include "common/nlx-config.h"
+#include "model/nlx-config.h"
 #include "driver/nlx-virt.h"
 
 #define DEFAULT_CONFIG NLX_SYSCONF_DIR "/nova-lxc.conf"

@@ -15,7 +15,7 @@
 #include <gmodule.h>
 
 #include "host/nlx-archive.h"
-#include "common/nlx-config.h"
+#include "model/nlx-config.h"
 #include "driver/nlx-driver.h"
 #include "common/nlx-file.h"
 

@@ -30,7 +30,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "common/nlx-config.h"
+#include "model/nlx-config.h"
 #include "common/nlx-error.h"
 #include "host/nlx-network.h"
 #include "host/nlx-network-private.h"

@@ -30,7 +30,7 @@
 #include <gmodule.h>
 #include <sys/stat.h>
 
-#include "common/nlx-config.h"
+#include "model/nlx-config.h"
 #include "common/nlx-idmap.h"
 #include "host/nlx-archive.h"
 #include "host/nlx-mount.h"

@@ -28,7 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/nlx-config.h"
+#include "model/nlx-config.h"
 #include "common/nlx-error.h"
 #include "storage/nlx-volume.h"
 #include "storage/nlx-volume-private.h"

@@ -22,7 +22,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "common/nlx-config.h"
+#include "model/nlx-config.h"
 #include "common/nlx-file.h"
 #include "driver/nlx-virt.h"
 #include "nlx-test-tools.h"

@@ -3,7 +3,7 @@
  * from its keyfile ([network], [volumes], [lxc] id maps) */
 #include "config.h"
 
-#include "common/nlx-config.h"
+#include "model/nlx-config.h"
 #include "nlx-fuzz.h"
 #include "common/nlx-idmap.h"
 #include "host/nlx-network.h"

@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <glib/gi18n-lib.h>
 
-#include "common/nlx-config.h"
+#include "model/nlx-config.h"
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
 
