@@ -17,8 +17,8 @@
 #include "common/nlx-file.h"
 #include "common/nlx-json.h"
 #include "host/nlx-network.h"
-#include "nlx-test-client.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-client.h"
+#include "lib/nlx-test-tools.h"
 
 #define DELAY_MS 150
 

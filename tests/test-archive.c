@@ -28,7 +28,7 @@
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
 #include "common/nlx-idmap.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-tools.h"
 
 typedef struct {
   char *dir;

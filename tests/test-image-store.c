@@ -22,7 +22,7 @@
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
 #include "storage/nlx-image-store.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-tools.h"
 
 typedef struct {
   char *dir;

@@ -18,8 +18,8 @@
 #include "common/nlx-file.h"
 #include "api/nlx-metadata-service.h"
 #include "host/nlx-network.h"
-#include "nlx-test-client.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-client.h"
+#include "lib/nlx-test-tools.h"
 
 #define SUBNET "127.77.0"
 #define BRIDGE "nlxmdtest0"

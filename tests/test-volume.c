@@ -18,7 +18,7 @@
 #include "common/nlx-file.h"
 #include "host/nlx-guestfs.h"
 #include "storage/nlx-volume.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-tools.h"
 
 #define MIB (1024 * 1024)
 

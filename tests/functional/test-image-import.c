@@ -28,7 +28,7 @@
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
 #include "storage/nlx-image-store.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-tools.h"
 
 #define IMAGE_SIZE "64M"
 #define BUSYBOX "/bin/busybox"

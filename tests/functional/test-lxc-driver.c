@@ -25,7 +25,7 @@
 #include "common/nlx-config.h"
 #include "common/nlx-file.h"
 #include "driver/nlx-virt.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-tools.h"
 
 #define CONSOLE_MAX (64 * 1024)
 

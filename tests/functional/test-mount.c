@@ -35,7 +35,7 @@
 #include "common/nlx-file.h"
 #include "lxc/nlx-lxc-disk.h"
 #include "host/nlx-mount.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-tools.h"
 
 #define IMAGE_SIZE (16 * 1024 * 1024)
 #define PAYLOAD "nlxtest payload\n"

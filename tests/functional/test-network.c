@@ -21,7 +21,7 @@
 
 #include "common/nlx-error.h"
 #include "host/nlx-network.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-tools.h"
 
 typedef struct {
   char *bridge;   /* a bridge's name, free at the start */

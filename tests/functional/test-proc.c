@@ -2,16 +2,16 @@
  * containers: lxcfs's /proc (memory, CPUs, uptime as its flavor and its
  * own boot give them), a boot_id of each boot's own, and a snapshot that
  * leaves the machine's identity behind.  The fixture is in
- * nlx-compute-fixture.c. */
+ * lib/nlx-compute-fixture.c. */
 #include "config.h"
 
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 
-#include "nlx-test-client.h"
-#include "nlx-compute-fixture.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-client.h"
+#include "lib/nlx-compute-fixture.h"
+#include "lib/nlx-test-tools.h"
 
 #define LXCFS "/var/lib/lxcfs"
 /* The functional tests' m1.tiny */

@@ -1,7 +1,7 @@
 /* test-security.c: what a hostile root inside a container cannot do to
  * the host or to other tenants, each tried from inside a real container,
  * with a control that shows the attempt works where nothing blocks it.
- * The fixture is in nlx-compute-fixture.c. */
+ * The fixture is in lib/nlx-compute-fixture.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -28,9 +28,9 @@
 #include "lxc/nlx-lxc-volume.h"
 #include "host/nlx-mount.h"
 #include "host/nlx-network-filter.h"
-#include "nlx-test-client.h"
-#include "nlx-test-tools.h"
-#include "nlx-compute-fixture.h"
+#include "lib/nlx-test-client.h"
+#include "lib/nlx-test-tools.h"
+#include "lib/nlx-compute-fixture.h"
 
 /* ---- secure by default ---------------------------------------------------- */
 

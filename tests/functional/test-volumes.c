@@ -17,9 +17,9 @@
 #include "common/nlx-file.h"
 #include "lxc/nlx-lxc-volume.h"
 #include "host/nlx-mount.h"
-#include "nlx-test-client.h"
-#include "nlx-test-tools.h"
-#include "nlx-compute-fixture.h"
+#include "lib/nlx-test-client.h"
+#include "lib/nlx-test-tools.h"
+#include "lib/nlx-compute-fixture.h"
 
 /* ---- api/compute/volumes ------------------------------------------------- */
 

@@ -29,10 +29,10 @@
 #include "lxc/nlx-lxc-cgroup.h"
 #include "lxc/nlx-lxc-volume.h"
 #include "host/nlx-mount.h"
-#include "nlx-test-client.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-client.h"
+#include "lib/nlx-test-tools.h"
 #include "host/nlx-network-filter.h"
-#include "nlx-compute-fixture.h"
+#include "lib/nlx-compute-fixture.h"
 
 static void
 ignore_libvirt_error (void *opaque,

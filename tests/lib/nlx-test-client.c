@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/nlx-json.h"
-#include "nlx-test-client.h"
+#include "lib/nlx-test-client.h"
 
 #define WAIT_TIMEOUT_US (60 * G_USEC_PER_SEC)
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-tools.h"
 
 /**
  * nlx_test_find_tool:
