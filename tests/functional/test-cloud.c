@@ -75,7 +75,7 @@ make_key (Fixture *f)
   key->dir = g_mkdtemp (g_steal_pointer (&template));
   g_assert_nonnull (key->dir);
   key->key = g_build_filename (key->dir, "id_ed25519", NULL);
-  run_command ((const char * const []) { "ssh-keygen", "-q", "-t", "ed25519",
+  nlx_test_run_command ((const char * const []) { "ssh-keygen", "-q", "-t", "ed25519",
                                          "-N", "", "-C", "nlxtest-cloud",
                                          "-f", key->key, NULL });
   pub = g_strconcat (key->key, ".pub", NULL);
@@ -379,7 +379,7 @@ make_seeded_image (Fixture *f,
     "\"public_keys\": {\"" KEY_NAME "\": \"%s\"}}\n",
     hostname, hostname, key->public_key);
 
-  run_command ((const char * const []) { "cp", "-al",
+  nlx_test_run_command ((const char * const []) { "cp", "-al",
                                          g_getenv ("NLX_TEST_CLOUD_ROOT"), root,
                                          NULL });
   g_assert_cmpint (g_mkdir_with_parents (seed, 0755), ==, 0);
