@@ -584,15 +584,8 @@ create_with_flavor (Fixture *f,
                     const char *flavor,
                     const char *extra)
 {
-  g_autofree char *body = g_strdup_printf (
-    "{\"server\": {\"name\": \"%s\", \"flavorRef\": \"%s\", "
-    "\"imageRef\": \"test-image\"%s}}", name, flavor, extra ? extra : "");
-  g_autoptr(JsonNode) reply = NULL;
-
-  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers", body,
-                                  &reply), ==, 202);
-  return g_strdup (json_object_get_string_member (nlx_test_object_at (reply, "server"),
-                                                  "id"));
+  return nlx_test_create_on_flavor (f->session, name, flavor, "test-image",
+                                    extra);
 }
 
 /* The server went to ERROR with Nova's scheduling fault and holds no

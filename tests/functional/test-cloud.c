@@ -162,16 +162,7 @@ create_cloud (Fixture *f,
               const char *image,
               const char *extra)
 {
-  g_autofree char *body = g_strdup_printf (
-    "{\"server\": {\"name\": \"%s\", \"flavorRef\": \"m1.cloud\", "
-    "\"imageRef\": \"%s\"%s}}", name, image, extra ? extra : "");
-  g_autoptr(JsonNode) reply = NULL;
-
-  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers", body,
-                                  &reply), ==, 202);
-  return g_strdup (json_object_get_string_member (nlx_test_object_at (reply,
-                                                                      "server"),
-                                                  "id"));
+  return nlx_test_create_on_flavor (f->session, name, "m1.cloud", image, extra);
 }
 
 /* Imports @key as the key pair KEY_NAME; returns the JSON members that
