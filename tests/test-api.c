@@ -19,8 +19,9 @@
 #include "common/nlx-json.h"
 #include "host/nlx-network.h"
 #include "model/nlx-metadata.h"
-#include "nlx-test-client.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-client.h"
+#include "lib/nlx-test-daemon.h"
+#include "lib/nlx-test-tools.h"
 
 #define DELAY_MS 150
 
@@ -28,96 +29,10 @@ typedef struct {
   char *dir;
   char *socket;
   char *config_text;
-  GThread *thread;
-  GMainLoop *loop;
-  GMutex lock;
-  GCond ready;
-  gboolean started;
-  GError *start_error;
-  guint tcp_port;
-  NlxApi *api;                  /* the daemon thread's; read-only here */
-  NlxManager *manager;          /* the same; only its store is touched */
+  /* Of the manager, tests touch only the store. */
+  NlxTestDaemon daemon;
   SoupSession *session;
 } Fixture;
-
-/* ---- the daemon, in a thread ------------------------------------------ */
-
-static gboolean
-quit_loop (gpointer data)
-{
-  g_main_loop_quit (data);
-  return G_SOURCE_REMOVE;
-}
-
-static gpointer
-serve (gpointer data)
-{
-  Fixture *f = data;
-  g_autoptr(GMainContext) context = g_main_context_new ();
-  g_autoptr(NlxConfig) config = NULL;
-  g_autoptr(NlxLock) state_lock = NULL;
-  g_autoptr(NlxVirt) virt = NULL;
-  g_autoptr(NlxManager) manager = NULL;
-  g_autoptr(NlxApi) api = NULL;
-  GError *error = NULL;
-
-  g_main_context_push_thread_default (context);
-  config = nlx_config_new_from_data (f->config_text, &error);
-  if (config != NULL)
-    state_lock = nlx_manager_lock_state (config, &error);
-  if (state_lock != NULL)
-    virt = nlx_virt_open (config->compute_driver, config->keyfile, &error);
-  if (virt != NULL)
-    manager = nlx_manager_new (config, virt, &error);
-  if (manager != NULL)
-    api = nlx_api_new (config, manager, &error);
-
-  g_mutex_lock (&f->lock);
-  f->loop = g_main_loop_new (context, FALSE);
-  f->start_error = error;
-  f->tcp_port = api ? nlx_api_get_tcp_port (api) : 0;
-  f->api = api;
-  f->manager = manager;
-  f->started = TRUE;
-  g_cond_signal (&f->ready);
-  g_mutex_unlock (&f->lock);
-
-  if (api != NULL)
-    g_main_loop_run (f->loop);
-  f->api = NULL;
-  f->manager = NULL;
-  /* As the daemon stops: events, then the driver, then the manager. */
-  g_clear_pointer (&api, nlx_api_free);
-  if (manager != NULL)
-    nlx_manager_stop (manager);
-  g_clear_pointer (&virt, nlx_virt_close);
-  g_clear_pointer (&manager, nlx_manager_free);
-  g_main_context_pop_thread_default (context);
-  return NULL;
-}
-
-static void
-daemon_start (Fixture *f)
-{
-  f->started = FALSE;
-  g_clear_error (&f->start_error);
-  f->thread = g_thread_new ("daemon", serve, f);
-  g_mutex_lock (&f->lock);
-  while (!f->started)
-    g_cond_wait (&f->ready, &f->lock);
-  g_mutex_unlock (&f->lock);
-}
-
-static void
-daemon_stop (Fixture *f)
-{
-  if (f->thread == NULL)
-    return;
-  g_main_context_invoke (g_main_loop_get_context (f->loop), quit_loop, f->loop);
-  g_thread_join (f->thread);
-  f->thread = NULL;
-  g_clear_pointer (&f->loop, g_main_loop_unref);
-}
 
 static void
 fixture_set_up (Fixture *f,
@@ -139,11 +54,10 @@ fixture_set_up (Fixture *f,
     "[image test-image]\npath = %s\nos_shutdown_signal = SIGUSR2\n%s",
     f->dir, f->socket, DELAY_MS, image,
     extra_config ? (const char *) extra_config : "");
-  g_mutex_init (&f->lock);
-  g_cond_init (&f->ready);
+  nlx_test_daemon_init (&f->daemon);
 
-  daemon_start (f);
-  g_assert_no_error (f->start_error);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
 
   address = g_unix_socket_address_new (f->socket);
   f->session = soup_session_new_with_options ("remote-connectable", address,
@@ -154,12 +68,9 @@ static void
 fixture_tear_down (Fixture *f,
                    gconstpointer data)
 {
-  daemon_stop (f);
+  nlx_test_daemon_clear (&f->daemon);
   g_clear_object (&f->session);
-  g_clear_error (&f->start_error);
   g_assert_true (nlx_file_remove_tree (f->dir, NULL));
-  g_mutex_clear (&f->lock);
-  g_cond_clear (&f->ready);
   g_free (f->dir);
   g_free (f->socket);
   g_free (f->config_text);
@@ -551,9 +462,9 @@ test_restart (Fixture *f,
   JsonObject *server;
 
   nlx_test_wait_for_status (f->session, id, "ACTIVE");
-  daemon_stop (f);
-  daemon_start (f);
-  g_assert_no_error (f->start_error);
+  nlx_test_daemon_stop (&f->daemon);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
 
   reply = nlx_test_show (f->session, id);
   server = nlx_test_object_at (reply, "server");
@@ -613,10 +524,10 @@ test_foreign_instances (Fixture *f,
   g_mutex_init (&capture.lock);
   handler = g_log_set_handler ("nova-lxc", G_LOG_LEVEL_MESSAGE, capture_message,
                                &capture);
-  daemon_stop (f);
-  daemon_start (f);
+  nlx_test_daemon_stop (&f->daemon);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
   g_log_remove_handler ("nova-lxc", handler);
-  g_assert_no_error (f->start_error);
+  g_assert_no_error (f->daemon.start_error);
   for (guint i = 0; i < capture.lines->len; i++)
     if (strstr (capture.lines->pdata[i], "no record here") != NULL)
       {
@@ -675,15 +586,8 @@ create_with_flavor (Fixture *f,
                     const char *flavor,
                     const char *extra)
 {
-  g_autofree char *body = g_strdup_printf (
-    "{\"server\": {\"name\": \"%s\", \"flavorRef\": \"%s\", "
-    "\"imageRef\": \"test-image\"%s}}", name, flavor, extra ? extra : "");
-  g_autoptr(JsonNode) reply = NULL;
-
-  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers", body,
-                                  &reply), ==, 202);
-  return g_strdup (json_object_get_string_member (nlx_test_object_at (reply, "server"),
-                                                  "id"));
+  return nlx_test_create_on_flavor (f->session, name, flavor, "test-image",
+                                    extra);
 }
 
 /* The server went to ERROR with Nova's scheduling fault and holds no
@@ -795,9 +699,9 @@ test_claims (Fixture *f,
   g_assert_cmpint (statistic (f, "memory_mb_used"), ==, 512 + 64);
 
   /* Claims and their absence survive a restart. */
-  daemon_stop (f);
-  daemon_start (f);
-  g_assert_no_error (f->start_error);
+  nlx_test_daemon_stop (&f->daemon);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
   g_assert_cmpint (statistic (f, "vcpus_used"), ==, 1);
   g_assert_cmpint (statistic (f, "local_gb_used"), ==, 30);
   g_assert_cmpint (statistic (f, "running_vms"), ==, 1);
@@ -1110,9 +1014,9 @@ test_stop_under_events (Fixture *f,
   nlx_test_wait_for_status (f->session, id, "ACTIVE");
   for (guint i = 0; i < 5; i++)
     {
-      daemon_stop (f);
-      daemon_start (f);
-      g_assert_no_error (f->start_error);
+      nlx_test_daemon_stop (&f->daemon);
+      nlx_test_daemon_start (&f->daemon, f->config_text);
+      g_assert_no_error (f->daemon.start_error);
     }
   nlx_test_delete_and_wait (f->session, id);
 }
@@ -1341,7 +1245,7 @@ static void
 wait_for_pending_writes (Fixture *f,
                          guint count)
 {
-  NlxStore *store = nlx_manager_get_store (f->manager);
+  NlxStore *store = nlx_manager_get_store (f->daemon.manager);
   gint64 deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
 
   while (nlx_store_count_pending (store) < count &&
@@ -1379,7 +1283,7 @@ test_saves_off_the_loop (Fixture *f,
   g_autoptr(JsonNode) list = NULL;
   g_autoptr(GHashTable) before = NULL;
   g_autoptr(GHashTable) after = NULL;
-  NlxStore *store = nlx_manager_get_store (f->manager);
+  NlxStore *store = nlx_manager_get_store (f->daemon.manager);
   Pending *first, *second, *stop;
 
   nlx_test_wait_for_status (f->session, id, "ACTIVE");
@@ -1570,9 +1474,9 @@ test_addresses (Fixture *f,
 
   for (guint i = 0; i < ids->len; i++)
     nlx_test_wait_for_status (f->session, ids->pdata[i], "ACTIVE");
-  daemon_stop (f);
-  daemon_start (f);
-  g_assert_no_error (f->start_error);
+  nlx_test_daemon_stop (&f->daemon);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
   again = address_of (f, ids->pdata[0]);
   g_assert_cmpstr (again, ==, first_address);
 
@@ -1582,7 +1486,7 @@ test_addresses (Fixture *f,
   g_ptr_array_set_size (ids, 0);
 
   /* An address a crash left without a record is released at start. */
-  daemon_stop (f);
+  nlx_test_daemon_stop (&f->daemon);
   {
     g_autoptr(NlxConfig) config = nlx_config_new_from_data (f->config_text, NULL);
     g_autoptr(NlxNetworkSettings) settings =
@@ -1594,8 +1498,8 @@ test_addresses (Fixture *f,
 
     g_assert_cmpstr (orphan, ==, "10.251.200.2");
   }
-  daemon_start (f);
-  g_assert_no_error (f->start_error);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
   g_ptr_array_add (ids, nlx_test_create (f->session, "net-again", "test-image",
                                          NULL));
   reused = address_of (f, ids->pdata[0]);
@@ -1621,7 +1525,7 @@ test_delete_frees_address (Fixture *f,
   g_autofree char *address = NULL;
   g_autofree char *next = NULL;
   g_autofree char *next_address = NULL;
-  NlxStore *store = nlx_manager_get_store (f->manager);
+  NlxStore *store = nlx_manager_get_store (f->daemon.manager);
   gint64 deadline;
 
   nlx_test_wait_for_status (f->session, id, "ACTIVE");
@@ -1685,11 +1589,11 @@ test_stale_build_record (Fixture *f,
   JsonObject *server;
 
   nlx_test_wait_for_status (f->session, id, "ACTIVE");
-  daemon_stop (f);
+  nlx_test_daemon_stop (&f->daemon);
   edit_record (f, id, "vm_state", "building");
   edit_record (f, id, "task_state", "spawning");
-  daemon_start (f);
-  g_assert_no_error (f->start_error);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
 
   reply = nlx_test_show (f->session, id);
   server = nlx_test_object_at (reply, "server");
@@ -1734,10 +1638,10 @@ test_quarantine_and_addresses (Fixture *f,
   nlx_test_wait_for_status (f->session, kept, "ACTIVE");
 
   /* addresses.json lost: rebuilt from the records. */
-  daemon_stop (f);
+  nlx_test_daemon_stop (&f->daemon);
   g_assert_cmpint (g_unlink (addresses), ==, 0);
-  daemon_start (f);
-  g_assert_no_error (f->start_error);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
   {
     char *id = nlx_test_create (f->session, "first-newcomer", "test-image", NULL);
     g_autofree char *address = address_of (f, id);
@@ -1750,13 +1654,13 @@ test_quarantine_and_addresses (Fixture *f,
 
   /* A record damaged and addresses.json lost again: the running domain
    * still holds its address. */
-  daemon_stop (f);
+  nlx_test_daemon_stop (&f->daemon);
   g_assert_true (g_file_set_contents (record, "{\"instance\": {\"uuid\": ", -1, NULL));
   g_assert_cmpint (g_unlink (addresses), ==, 0);
   g_assert_true (g_file_set_contents (tmp_record, "{", -1, NULL));
   g_assert_true (g_file_set_contents (tmp_addresses, "{", -1, NULL));
-  daemon_start (f);
-  g_assert_no_error (f->start_error);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
 
   /* Quarantined with its bytes, not forgotten; temporaries gone. */
   g_assert_false (g_file_test (record, G_FILE_TEST_EXISTS));
@@ -1794,9 +1698,9 @@ test_quarantine_and_addresses (Fixture *f,
       nlx_test_wait_for_status (f->session, id, "ACTIVE");
     }
   /* And the same at the next start, from the quarantine. */
-  daemon_stop (f);
-  daemon_start (f);
-  g_assert_no_error (f->start_error);
+  nlx_test_daemon_stop (&f->daemon);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
   {
     g_autofree char *id = nlx_test_create (f->session, "late", "test-image", NULL);
     g_autofree char *address = address_of (f, id);
@@ -1812,7 +1716,7 @@ test_quarantine_and_addresses (Fixture *f,
       nlx_test_delete_and_wait (f->session, ids->pdata[i]);
     }
   /* The orphan's domain, which the daemon left alone. */
-  daemon_stop (f);
+  nlx_test_daemon_stop (&f->daemon);
   {
     g_autoptr(NlxConfig) config = nlx_config_new_from_data (f->config_text, NULL);
     g_autoptr(NlxVirt) virt = nlx_virt_open ("fake", config->keyfile, NULL);
@@ -1825,11 +1729,11 @@ static void
 test_tcp_token (Fixture *f,
                 gconstpointer data)
 {
-  g_autofree char *base = g_strdup_printf ("http://127.0.0.1:%u", f->tcp_port);
+  g_autofree char *base = g_strdup_printf ("http://127.0.0.1:%u", f->daemon.tcp_port);
   g_autoptr(JsonNode) reply = NULL;
   g_autoptr(SoupSession) unix_session = g_steal_pointer (&f->session);
 
-  g_assert_cmpuint (f->tcp_port, >, 0);
+  g_assert_cmpuint (f->daemon.tcp_port, >, 0);
   f->session = soup_session_new ();
   g_assert_cmpint (nlx_test_call_full (f->session, base, "GET", "/v2.1/servers", NULL, NULL, NULL,
                               &reply, NULL), ==, 401);
@@ -2530,9 +2434,9 @@ test_snapshot_rebuild (Fixture *f,
 
   /* Both snapshots of the same root survive a restart; deleting one
    * leaves the other whole: it still boots. */
-  daemon_stop (f);
-  daemon_start (f);
-  g_assert_no_error (f->start_error);
+  nlx_test_daemon_stop (&f->daemon);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
   g_assert_cmpint (nlx_test_call (f->session, "GET", image_path, NULL, NULL), ==, 200);
   g_assert_cmpint (nlx_test_call (f->session, "DELETE", image_path, NULL, NULL),
                    ==, 204);
@@ -2643,9 +2547,9 @@ static void
 wait_for_connections (Fixture *f,
                       guint wanted)
 {
-  for (guint i = 0; i < 100 && nlx_api_count_connections (f->api) != wanted; i++)
+  for (guint i = 0; i < 100 && nlx_api_count_connections (f->daemon.api) != wanted; i++)
     g_usleep (50 * 1000);
-  g_assert_cmpuint (nlx_api_count_connections (f->api), ==, wanted);
+  g_assert_cmpuint (nlx_api_count_connections (f->daemon.api), ==, wanted);
 }
 
 #define KEEP_ALIVE_REQUEST \
@@ -2659,11 +2563,11 @@ static void
 test_connections_keep_alive (Fixture *f,
                              gconstpointer data)
 {
-  guint ports[] = { 0, f->tcp_port };
+  guint ports[] = { 0, f->daemon.tcp_port };
   guint fds_before, fds_after;
   guint64 rss_before, rss_after;
 
-  g_assert_cmpuint (f->tcp_port, >, 0);
+  g_assert_cmpuint (f->daemon.tcp_port, >, 0);
   for (guint round = 0; round < 2; round++)
     {
       /* The first round warms up allocations that stay. */
@@ -2705,7 +2609,7 @@ test_connections_idle (Fixture *f,
 
   for (guint i = 0; i < 500; i++)
     {
-      GSocket *socket = raw_connect (f, i % 2 ? f->tcp_port : 0);
+      GSocket *socket = raw_connect (f, i % 2 ? f->daemon.tcp_port : 0);
 
       /* Half of them start a request and never finish it (the send
        * fails on those the daemon has closed already). */
@@ -2740,7 +2644,7 @@ test_connections_idle (Fixture *f,
         }
     }
   g_assert_cmpuint (closed, ==, 400);
-  g_assert_cmpuint (nlx_api_count_connections (f->api), ==, 100);
+  g_assert_cmpuint (nlx_api_count_connections (f->daemon.api), ==, 100);
 
   /* All of them are closed once request_timeout (3 s) has passed... */
   wait_for_connections (f, 0);
@@ -2769,7 +2673,7 @@ test_connections_limits (Fixture *f,
 
   /* A client that waits for 100-continue gets the refusal before it
    * sends any of its body. */
-  socket = raw_connect (f, f->tcp_port);
+  socket = raw_connect (f, f->daemon.tcp_port);
   reply = raw_exchange (socket,
                         "POST /v2.1/servers HTTP/1.1\r\nHost: localhost\r\n"
                         "Content-Type: application/json\r\n"
@@ -2792,7 +2696,7 @@ test_connections_limits (Fixture *f,
 
   /* One that just sends 100 MiB without the token is cut off after
    * about 1 MiB, and its bytes are not kept. */
-  socket = raw_connect (f, f->tcp_port);
+  socket = raw_connect (f, f->daemon.tcp_port);
   head = "POST /v2.1/servers HTTP/1.1\r\nHost: localhost\r\n"
          "Content-Length: 104857600\r\n\r\n";
   send_all (socket, head, strlen (head), &error);
@@ -3134,9 +3038,9 @@ test_bad_text (Fixture *f,
 
   /* Nothing changed, and the record reads back after a restart. */
   g_assert_cmpuint (server_count (f), ==, 1);
-  daemon_stop (f);
-  daemon_start (f);
-  g_assert_no_error (f->start_error);
+  nlx_test_daemon_stop (&f->daemon);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
   reply = nlx_test_show (f->session, id);
   server = nlx_test_object_at (reply, "server");
   g_assert_cmpstr (json_object_get_string_member (server, "name"), ==,
@@ -3605,9 +3509,9 @@ test_keypairs (Fixture *f,
   }
 
   /* They outlive the daemon. */
-  daemon_stop (f);
-  daemon_start (f);
-  g_assert_no_error (f->start_error);
+  nlx_test_daemon_stop (&f->daemon);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
   g_assert_cmpuint (keypair_count (f, NULL), ==, 4);
   g_clear_pointer (&shown, json_node_unref);
   g_assert_cmpint (call_as (f, "bob", "GET", "/v2.1/os-keypairs/rsa", NULL, &shown), ==, 200);
@@ -3621,22 +3525,22 @@ test_keypairs (Fixture *f,
   expect_fault_saying (f, NULL, "DELETE", "/v2.1/os-keypairs/rsa", NULL, 404, "not found");
   g_assert_cmpuint (keypair_count (f, NULL), ==, 3);
   g_assert_cmpuint (keypair_count (f, "bob"), ==, 1);
-  daemon_stop (f);
-  daemon_start (f);
-  g_assert_no_error (f->start_error);
+  nlx_test_daemon_stop (&f->daemon);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
   g_assert_cmpuint (keypair_count (f, NULL), ==, 3);
 
   /* A damaged file stops the daemon, naming it, rather than losing
    * every key pair at the next write. */
-  daemon_stop (f);
+  nlx_test_daemon_stop (&f->daemon);
   g_assert_true (g_file_set_contents (file, "{\"keypairs\": [{\"name\": 1}]}", -1, NULL));
-  daemon_start (f);
-  g_assert_error (f->start_error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID);
-  g_assert_nonnull (strstr (f->start_error->message, file));
-  daemon_stop (f);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_error (f->daemon.start_error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID);
+  g_assert_nonnull (strstr (f->daemon.start_error->message, file));
+  nlx_test_daemon_stop (&f->daemon);
   g_assert_true (g_file_set_contents (file, stored, -1, NULL));
-  daemon_start (f);
-  g_assert_no_error (f->start_error);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
   g_assert_cmpuint (keypair_count (f, NULL), ==, 4);
 }
 
@@ -3759,9 +3663,9 @@ test_boot_config (Fixture *f,
    * record outlives the daemon. */
   nlx_test_wait_for_status (f->session, id, "ACTIVE");
   g_assert_cmpint (call_as (f, NULL, "DELETE", "/v2.1/os-keypairs/k1", NULL, NULL), ==, 202);
-  daemon_stop (f);
-  daemon_start (f);
-  g_assert_no_error (f->start_error);
+  nlx_test_daemon_stop (&f->daemon);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
   g_clear_pointer (&record, json_node_unref);
   instance = record_of (f, id, &record);
   g_assert_cmpstr (json_object_get_string_member (instance, "key_data"), ==, KEY_ED25519);
@@ -3891,7 +3795,7 @@ test_remote_console_requests (Fixture *f,
   g_autofree char *action = g_strdup_printf ("/v2.1/servers/%s/action", id);
   g_autofree char *url = NULL;
   g_autofree char *legacy = NULL;
-  g_autofree char *tcp_base = g_strdup_printf ("http://127.0.0.1:%u", f->tcp_port);
+  g_autofree char *tcp_base = g_strdup_printf ("http://127.0.0.1:%u", f->daemon.tcp_port);
   g_autofree char *tcp_url = NULL;
   g_autofree char *tcp_prefix = NULL;
   g_autoptr(SoupSession) tcp = soup_session_new ();
@@ -3939,7 +3843,7 @@ test_remote_console_requests (Fixture *f,
   g_assert_cmpstr (url, !=, legacy);
   g_assert_cmpuint (strlen (strchr (url, '=') + 1), >=, 32);
   tcp_url = console_url_of (tcp, tcp_base, id, FALSE);
-  tcp_prefix = g_strdup_printf ("ws://127.0.0.1:%u/serial-console?token=", f->tcp_port);
+  tcp_prefix = g_strdup_printf ("ws://127.0.0.1:%u/serial-console?token=", f->daemon.tcp_port);
   g_assert_true (g_str_has_prefix (tcp_url, tcp_prefix));
 
   /* Stopped: no console. */
@@ -3961,7 +3865,7 @@ test_remote_console_websocket (Fixture *f,
                                gconstpointer data)
 {
   g_autofree char *id = nlx_test_create (f->session, "console-2", "test-image", NULL);
-  g_autofree char *tcp_base = g_strdup_printf ("http://127.0.0.1:%u", f->tcp_port);
+  g_autofree char *tcp_base = g_strdup_printf ("http://127.0.0.1:%u", f->daemon.tcp_port);
   g_autoptr(SoupSession) tcp = soup_session_new ();
   g_autoptr(SoupWebsocketConnection) ws = NULL;
   g_autoptr(SoupWebsocketConnection) again = NULL;
@@ -3981,10 +3885,10 @@ test_remote_console_websocket (Fixture *f,
   url = console_url_of (tcp, tcp_base, id, FALSE);
 
   /* A wrong token is refused before any upgrade. */
-  wrong = g_strdup_printf ("ws://127.0.0.1:%u/serial-console?token=0123", f->tcp_port);
+  wrong = g_strdup_printf ("ws://127.0.0.1:%u/serial-console?token=0123", f->daemon.tcp_port);
   g_assert_null (nlx_test_ws_connect (tcp, wrong, &status));
   g_assert_cmpuint (status, ==, 401);
-  tail = g_strdup_printf ("ws://127.0.0.1:%u/serial-console", f->tcp_port);
+  tail = g_strdup_printf ("ws://127.0.0.1:%u/serial-console", f->daemon.tcp_port);
   g_assert_null (nlx_test_ws_connect (tcp, tail, &status));
   g_assert_cmpuint (status, ==, 401);
   /* A plain GET is no console and does not use the token up. */

@@ -28,7 +28,7 @@
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
 #include "common/nlx-idmap.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-tools.h"
 
 typedef struct {
   char *dir;
@@ -45,13 +45,6 @@ typedef void (*CaseFunc) (Fixture *f);
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static char *
-path_in (const char *dir,
-         const char *name)
-{
-  return g_build_filename (dir, name, NULL);
-}
-
 /* Tells the parent to skip the test, for @reason. */
 static void
 case_skip (Fixture *f,
@@ -67,7 +60,7 @@ make_file (const char *dir,
            gssize len,
            guint mode)
 {
-  g_autofree char *path = path_in (dir, name);
+  g_autofree char *path = nlx_test_path (dir, name);
   g_autofree char *parent = g_path_get_dirname (path);
 
   g_assert_cmpint (g_mkdir_with_parents (parent, 0755), ==, 0);
@@ -80,7 +73,7 @@ make_dir (const char *dir,
           const char *name,
           guint mode)
 {
-  g_autofree char *path = path_in (dir, name);
+  g_autofree char *path = nlx_test_path (dir, name);
 
   g_assert_cmpint (g_mkdir_with_parents (path, 0755), ==, 0);
   g_assert_cmpint (chmod (path, mode), ==, 0);
@@ -91,7 +84,7 @@ make_symlink (const char *dir,
               const char *name,
               const char *target)
 {
-  g_autofree char *path = path_in (dir, name);
+  g_autofree char *path = nlx_test_path (dir, name);
 
   g_assert_cmpint (symlink (target, path), ==, 0);
 }
@@ -102,7 +95,7 @@ set_owner (const char *dir,
            uid_t uid,
            gid_t gid)
 {
-  g_autofree char *path = path_in (dir, name);
+  g_autofree char *path = nlx_test_path (dir, name);
 
   g_assert_cmpint (lchown (path, uid, gid), ==, 0);
 }
@@ -113,7 +106,7 @@ static void
 set_times (const char *dir,
            const char *rel)
 {
-  g_autofree char *path = path_in (dir, rel);
+  g_autofree char *path = nlx_test_path (dir, rel);
   struct timespec times[2] = { { MTIME, 0 }, { MTIME, 0 } };
   g_autoptr(GDir) gdir = g_dir_open (path, 0, NULL);
   const char *name;
@@ -128,19 +121,12 @@ set_times (const char *dir,
                    ==, 0);
 }
 
-static int
-compare_strings (gconstpointer a,
-                 gconstpointer b)
-{
-  return strcmp (*(const char * const *) a, *(const char * const *) b);
-}
-
 static void
 describe_tree (GPtrArray *lines,
                const char *root,
                const char *rel)
 {
-  g_autofree char *path = path_in (root, rel);
+  g_autofree char *path = nlx_test_path (root, rel);
   g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
   const char *name;
 
@@ -148,7 +134,7 @@ describe_tree (GPtrArray *lines,
   while ((name = g_dir_read_name (dir)) != NULL)
     {
       g_autofree char *child_rel = g_build_filename (rel, name, NULL);
-      g_autofree char *child = path_in (root, child_rel);
+      g_autofree char *child = nlx_test_path (root, child_rel);
       g_autofree char *what = NULL;
       struct stat st;
 
@@ -192,7 +178,7 @@ tree_description (const char *dir)
   g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
 
   describe_tree (lines, dir, ".");
-  g_ptr_array_sort (lines, compare_strings);
+  g_ptr_array_sort (lines, nlx_test_compare_strings);
   g_ptr_array_add (lines, NULL);
   return g_strjoinv ("\n", (char **) lines->pdata);
 }
@@ -342,10 +328,10 @@ static void
 make_source_tree (Fixture *f)
 {
   g_autofree char *big = g_malloc (BIG_SIZE);
-  g_autofree char *hosts = path_in (f->src, "etc/hosts");
-  g_autofree char *hosts_link = path_in (f->src, "etc/hosts.again");
-  g_autofree char *fifo = path_in (f->src, "run/initctl");
-  g_autofree char *sock_path = path_in (f->src, "run/socket");
+  g_autofree char *hosts = nlx_test_path (f->src, "etc/hosts");
+  g_autofree char *hosts_link = nlx_test_path (f->src, "etc/hosts.again");
+  g_autofree char *fifo = nlx_test_path (f->src, "run/initctl");
+  g_autofree char *sock_path = nlx_test_path (f->src, "run/socket");
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   int sock;
 
@@ -378,7 +364,7 @@ make_source_tree (Fixture *f)
 
   if (geteuid () == 0)
     {
-      g_autofree char *null = path_in (f->src, "dev/null");
+      g_autofree char *null = nlx_test_path (f->src, "dev/null");
 
       make_dir (f->src, "dev", 0755);
       g_assert_cmpint (mknod (null, S_IFCHR | 0666, makedev (1, 3)), ==, 0);
@@ -403,10 +389,10 @@ fixture_setup (Fixture *f,
                gconstpointer data)
 {
   f->dir = nlx_test_case_dir ("nlxtest-archive-XXXXXX");
-  f->src = path_in (f->dir, "src");
-  f->out = path_in (f->dir, "out");
-  f->tar = path_in (f->dir, "snapshot.tar");
-  f->skip = path_in (f->dir, "skip");
+  f->src = nlx_test_path (f->dir, "src");
+  f->out = nlx_test_path (f->dir, "out");
+  f->tar = nlx_test_path (f->dir, "snapshot.tar");
+  f->skip = nlx_test_path (f->dir, "skip");
   if (g_test_subprocess ())
     g_assert_cmpint (g_mkdir (f->src, 0755), ==, 0);
 }
@@ -415,13 +401,7 @@ static void
 fixture_teardown (Fixture *f,
                   gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-
-  if (!g_test_subprocess ())
-    {
-      nlx_file_remove_tree (f->dir, &error);
-      g_assert_no_error (error);
-    }
+  nlx_test_case_dir_remove (f->dir);
   g_free (f->dir);
   g_free (f->src);
   g_free (f->out);
@@ -436,12 +416,7 @@ run_case (Fixture *f,
   CaseFunc body = (CaseFunc) data;
   g_autofree char *reason = NULL;
 
-  if (g_test_subprocess ())
-    {
-      body (f);
-      return;
-    }
-  if (nlx_test_trap_body (60) &&
+  if (NLX_TEST_RUN_BODY (body, f, 60) &&
       g_file_get_contents (f->skip, &reason, NULL, NULL))
     g_test_skip (reason);
 }
@@ -495,8 +470,8 @@ case_round_trip (Fixture *f)
   g_assert_cmpstr (after, ==, before);
   g_test_message ("%s", after);
 
-  hosts = path_in (f->out, "etc/hosts");
-  hosts_link = path_in (f->out, "etc/hosts.again");
+  hosts = nlx_test_path (f->out, "etc/hosts");
+  hosts_link = nlx_test_path (f->out, "etc/hosts.again");
   g_assert_cmpint (lstat (hosts, &st), ==, 0);
   g_assert_cmpint (lstat (hosts_link, &st2), ==, 0);
   g_assert_cmpuint (st.st_ino, ==, st2.st_ino);
@@ -580,7 +555,7 @@ case_idmap (Fixture *f)
 
   /* Extracted by a privileged host, the files have the instance's ids. */
   extract_ok (f);
-  home = path_in (f->out, "home/user/notes");
+  home = nlx_test_path (f->out, "home/user/notes");
   g_assert_cmpint (lstat (home, &st), ==, 0);
   g_assert_cmpuint (st.st_uid, ==, 5);
   g_assert_cmpuint (st.st_gid, ==, 1005);
@@ -602,7 +577,7 @@ case_idmap (Fixture *f)
 static void
 case_one_file_system (Fixture *f)
 {
-  g_autofree char *mnt = path_in (f->src, "proc");
+  g_autofree char *mnt = nlx_test_path (f->src, "proc");
   g_autoptr(GPtrArray) members = NULL;
   const Member *m;
 
@@ -642,8 +617,8 @@ case_one_file_system (Fixture *f)
 static void
 case_symlinks (Fixture *f)
 {
-  g_autofree char *outside = path_in (f->dir, "outside");
-  g_autofree char *link = path_in (f->dir, "link");
+  g_autofree char *outside = nlx_test_path (f->dir, "outside");
+  g_autofree char *link = nlx_test_path (f->dir, "link");
   g_autoptr(GPtrArray) members = NULL;
 
   make_file (outside, "secret", "outside the tree\n", -1, 0600);
@@ -667,7 +642,7 @@ case_symlinks (Fixture *f)
 static void
 case_inside (Fixture *f)
 {
-  g_autofree char *tar = path_in (f->src, "snapshot.tar");
+  g_autofree char *tar = nlx_test_path (f->src, "snapshot.tar");
   g_autoptr(GPtrArray) members = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -699,8 +674,8 @@ case_replace (Fixture *f)
 static void
 case_missing_source (Fixture *f)
 {
-  g_autofree char *missing = path_in (f->dir, "missing");
-  g_autofree char *file = path_in (f->dir, "file");
+  g_autofree char *missing = nlx_test_path (f->dir, "missing");
+  g_autofree char *file = nlx_test_path (f->dir, "file");
 
   assert_write_fails (f, missing, f->tar,
                       "Cannot archive */missing: No such file or directory; "
@@ -720,8 +695,8 @@ case_unwritable (Fixture *f)
 {
   g_autofree char *no_dir = g_build_filename (f->dir, "no", "snapshot.tar",
                                               NULL);
-  g_autofree char *a_dir = path_in (f->dir, "a-dir");
-  g_autofree char *kept = path_in (a_dir, "kept");
+  g_autofree char *a_dir = nlx_test_path (f->dir, "a-dir");
+  g_autofree char *kept = nlx_test_path (a_dir, "kept");
   struct rlimit limit = { 256 * 1024, 256 * 1024 };
   g_autofree char *big = g_malloc0 (BIG_SIZE);
 
@@ -801,8 +776,8 @@ case_reset_identity (Fixture *f)
   /* The tree itself is untouched. */
   g_assert_true (g_file_test (f->src, G_FILE_TEST_IS_DIR));
   {
-    g_autofree char *key = path_in (f->src, "etc/ssh/ssh_host_rsa_key");
-    g_autofree char *mid = path_in (f->src, "etc/machine-id");
+    g_autofree char *key = nlx_test_path (f->src, "etc/ssh/ssh_host_rsa_key");
+    g_autofree char *mid = nlx_test_path (f->src, "etc/machine-id");
     g_autofree char *text = NULL;
 
     g_assert_true (g_file_test (key, G_FILE_TEST_IS_REGULAR));

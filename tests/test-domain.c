@@ -20,6 +20,7 @@
 #include "common/nlx-error.h"
 #include "common/nlx-idmap.h"
 #include "lxc/nlx-lxc-domain.h"
+#include "lib/nlx-test-tools.h"
 
 static xmlRelaxNGPtr schema;
 
@@ -229,15 +230,6 @@ test_bad_hostname (void)
     }
 }
 
-/* g_ptr_array_sort () passes pointers to the elements, not the elements:
- * g_strcmp0 there would compare the bytes of the char * values. */
-static int
-compare_names (gconstpointer a,
-               gconstpointer b)
-{
-  return strcmp (*(const char * const *) a, *(const char * const *) b);
-}
-
 int
 main (int argc,
       char **argv)
@@ -268,7 +260,7 @@ main (int argc,
   while ((file = g_dir_read_name (cases)) != NULL)
     if (g_str_has_suffix (file, ".json"))
       g_ptr_array_add (names, g_strndup (file, strlen (file) - 5));
-  g_ptr_array_sort (names, compare_names);
+  g_ptr_array_sort (names, nlx_test_compare_strings);
   /* The cases run in this order: it must be the names' order, not the
    * order readdir or the allocator happened to give. */
   for (guint i = 1; i < names->len; i++)

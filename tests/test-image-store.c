@@ -22,7 +22,7 @@
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
 #include "storage/nlx-image-store.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-tools.h"
 
 typedef struct {
   char *dir;
@@ -68,13 +68,6 @@ rootfs_tree_size (void)
     if (rootfs_members[i].type == 'f' || rootfs_members[i].type == 'l')
       size += strlen (rootfs_members[i].data);
   return size;
-}
-
-static char *
-path_in (const char *dir,
-         const char *name)
-{
-  return g_build_filename (dir, name, NULL);
 }
 
 /* Writes a tar archive of @members to @path, compressed with @filter
@@ -150,22 +143,11 @@ make_rootfs_tarball (Fixture *f,
                      int filter,
                      const char *tag)
 {
-  char *path = path_in (f->other, file);
+  char *path = nlx_test_path (f->other, file);
 
   write_tarball (path, filter, rootfs_members,
                  G_N_ELEMENTS (rootfs_members), tag);
   return path;
-}
-
-static char *
-file_checksum (const char *path)
-{
-  g_autofree char *contents = NULL;
-  gsize len;
-
-  g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guchar *) contents,
-                                      len);
 }
 
 static void
@@ -175,7 +157,7 @@ assert_file (const char *dir,
              guint mode,
              guint uid)
 {
-  g_autofree char *path = path_in (dir, name);
+  g_autofree char *path = nlx_test_path (dir, name);
   g_autofree char *actual = NULL;
   struct stat st;
 
@@ -193,7 +175,7 @@ add_tree (GPtrArray *entries,
           const char *root,
           const char *rel)
 {
-  g_autofree char *path = path_in (root, rel);
+  g_autofree char *path = nlx_test_path (root, rel);
   g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
   const char *name;
 
@@ -202,7 +184,7 @@ add_tree (GPtrArray *entries,
   while ((name = g_dir_read_name (dir)) != NULL)
     {
       g_autofree char *entry_rel = g_build_filename (rel, name, NULL);
-      g_autofree char *entry_path = path_in (root, entry_rel);
+      g_autofree char *entry_path = nlx_test_path (root, entry_rel);
       struct stat st;
 
       g_assert_cmpint (lstat (entry_path, &st), ==, 0);
@@ -213,13 +195,6 @@ add_tree (GPtrArray *entries,
     }
 }
 
-static int
-compare_strings (gconstpointer a,
-                 gconstpointer b)
-{
-  return strcmp (*(const char * const *) a, *(const char * const *) b);
-}
-
 /* Everything under @dir, sorted, one "path:mode" per line. */
 static char *
 snapshot (const char *dir)
@@ -227,7 +202,7 @@ snapshot (const char *dir)
   g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func (g_free);
 
   add_tree (entries, dir, ".");
-  g_ptr_array_sort (entries, compare_strings);
+  g_ptr_array_sort (entries, nlx_test_compare_strings);
   g_ptr_array_add (entries, NULL);
   return g_strjoinv ("\n", (char **) entries->pdata);
 }
@@ -292,8 +267,8 @@ fixture_setup (Fixture *f,
                gconstpointer data)
 {
   f->dir = nlx_test_case_dir ("nlxtest-image-store-XXXXXX");
-  f->store_dir = path_in (f->dir, "images");
-  f->other = path_in (f->dir, "other");
+  f->store_dir = nlx_test_path (f->dir, "images");
+  f->other = nlx_test_path (f->dir, "other");
   if (g_test_subprocess ())
     g_assert_cmpint (g_mkdir (f->other, 0700), ==, 0);
 }
@@ -302,13 +277,7 @@ static void
 fixture_teardown (Fixture *f,
                   gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-
-  if (!g_test_subprocess ())
-    {
-      nlx_file_remove_tree (f->dir, &error);
-      g_assert_no_error (error);
-    }
+  nlx_test_case_dir_remove (f->dir);
   g_free (f->dir);
   g_free (f->store_dir);
   g_free (f->other);
@@ -320,12 +289,7 @@ run_case (Fixture *f,
 {
   CaseFunc body = (CaseFunc) data;
 
-  if (g_test_subprocess ())
-    {
-      body (f);
-      return;
-    }
-  nlx_test_trap_body (60);
+  NLX_TEST_RUN_BODY (body, f, 60);
 }
 
 /* ---- cases ------------------------------------------------------------- */
@@ -384,7 +348,7 @@ case_open (Fixture *f)
 {
   g_autofree char *nested = g_build_filename (f->dir, "a", "b", "images",
                                               NULL);
-  g_autofree char *link = path_in (f->dir, "link");
+  g_autofree char *link = nlx_test_path (f->dir, "link");
   g_autofree char *stale = NULL;
   g_autofree char *stale_file = NULL;
   g_autofree char *stale_delete = NULL;
@@ -415,13 +379,13 @@ case_open (Fixture *f)
 
   stale = g_build_filename (nested, ".import-abc123", "rootfs", "etc", NULL);
   g_assert_cmpint (g_mkdir_with_parents (stale, 0755), ==, 0);
-  stale_file = path_in (stale, "passwd");
+  stale_file = nlx_test_path (stale, "passwd");
   g_assert_true (g_file_set_contents (stale_file, "x", -1, NULL));
   stale_delete = g_build_filename (nested, ".delete-xyz", "rootfs", NULL);
   g_assert_cmpint (g_mkdir_with_parents (stale_delete, 0755), ==, 0);
-  busy = path_in (nested, ".import-busy");
+  busy = nlx_test_path (nested, ".import-busy");
   g_assert_cmpint (g_mkdir (busy, 0700), ==, 0);
-  unrelated = path_in (nested, "README");
+  unrelated = nlx_test_path (nested, "README");
   g_assert_true (g_file_set_contents (unrelated, "x", -1, NULL));
   fd = open (busy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   g_assert_cmpint (fd, >=, 0);
@@ -431,10 +395,10 @@ case_open (Fixture *f)
   g_assert_no_error (error);
   close (fd);
   g_clear_pointer (&stale, g_free);
-  stale = path_in (nested, ".import-abc123");
+  stale = nlx_test_path (nested, ".import-abc123");
   g_assert_false (g_file_test (stale, G_FILE_TEST_EXISTS));
   g_clear_pointer (&stale_delete, g_free);
-  stale_delete = path_in (nested, ".delete-xyz");
+  stale_delete = nlx_test_path (nested, ".delete-xyz");
   g_assert_false (g_file_test (stale_delete, G_FILE_TEST_EXISTS));
   g_assert_true (g_file_test (busy, G_FILE_TEST_IS_DIR));
   g_assert_true (g_file_test (unrelated, G_FILE_TEST_IS_REGULAR));
@@ -465,7 +429,7 @@ case_import_formats (Fixture *f)
       g_autofree char *file_name = g_strdup_printf ("image-%u.img", i);
       g_autofree char *file = make_rootfs_tarball (f, file_name,
                                                    formats[i].filter, NULL);
-      g_autofree char *checksum = file_checksum (file);
+      g_autofree char *checksum = nlx_test_file_checksum (file);
       g_autoptr(GHashTable) properties = g_hash_table_new (g_str_hash,
                                                            g_str_equal);
       g_autoptr(GDateTime) before = g_date_time_new_now_utc ();
@@ -513,15 +477,15 @@ case_import_formats (Fixture *f)
       assert_file (rootfs, "bin/sh", rootfs_members[5].data, 0755, 0);
       assert_file (rootfs, "home/notes", rootfs_members[8].data, 0600, 1234);
       g_clear_pointer (&path, g_free);
-      path = path_in (rootfs, "bin/ash");
+      path = nlx_test_path (rootfs, "bin/ash");
       link_target = g_file_read_link (path, &error);
       g_assert_no_error (error);
       g_assert_cmpstr (link_target, ==, "sh");
       g_clear_pointer (&path, g_free);
-      path = path_in (rootfs, "etc/hosts");
+      path = nlx_test_path (rootfs, "etc/hosts");
       g_assert_cmpint (lstat (path, &st), ==, 0);
       g_clear_pointer (&path, g_free);
-      path = path_in (rootfs, "etc/hosts.again");
+      path = nlx_test_path (rootfs, "etc/hosts.again");
       g_assert_cmpint (lstat (path, &st2), ==, 0);
       g_assert_cmpuint (st.st_ino, ==, st2.st_ino);
       record = g_strdup_printf ("%s/records/%s.json", f->store_dir, image->id);
@@ -595,7 +559,7 @@ case_duplicate (Fixture *f)
   g_autoptr(NlxImageStore) store = open_store (f);
   g_autofree char *file = make_rootfs_tarball (f, "one.tar.gz",
                                                ARCHIVE_FILTER_GZIP, NULL);
-  g_autofree char *copy = path_in (f->other, "copy.tar.gz");
+  g_autofree char *copy = nlx_test_path (f->other, "copy.tar.gz");
   g_autofree char *other = make_rootfs_tarball (f, "other.tar.gz",
                                                 ARCHIVE_FILTER_GZIP, "other");
   g_autofree char *contents = NULL;
@@ -615,7 +579,7 @@ case_duplicate (Fixture *f)
   g_assert_cmpuint (g_hash_table_size (image->properties), ==, 0);
   rootfs = nlx_image_store_get_rootfs (store, image);
   /* Shared, not extracted again: a file only this tree has stays. */
-  marker = path_in (rootfs, "nlxtest-marker");
+  marker = nlx_test_path (rootfs, "nlxtest-marker");
   g_assert_true (g_file_set_contents (marker, "x", -1, NULL));
 
   /* The same bytes, from another file, under another name. */
@@ -678,7 +642,7 @@ case_legacy_layout (Fixture *f)
 {
   g_autofree char *file = make_rootfs_tarball (f, "old.tar",
                                                ARCHIVE_FILTER_NONE, NULL);
-  g_autofree char *checksum = file_checksum (file);
+  g_autofree char *checksum = nlx_test_file_checksum (file);
   g_autofree char *tree = NULL;
   g_autofree char *rootfs = NULL;
   g_autofree char *legacy = NULL;
@@ -693,12 +657,12 @@ case_legacy_layout (Fixture *f)
   g_autoptr(NlxStoredImage) shared = NULL;
   g_autoptr(GError) error = NULL;
 
-  tree = path_in (f->store_dir, checksum);
+  tree = nlx_test_path (f->store_dir, checksum);
   rootfs = g_build_filename (tree, "rootfs", "etc", NULL);
   g_assert_cmpint (g_mkdir_with_parents (rootfs, 0755), ==, 0);
   g_clear_pointer (&rootfs, g_free);
-  rootfs = path_in (tree, "rootfs");
-  legacy = path_in (tree, "image.json");
+  rootfs = nlx_test_path (tree, "rootfs");
+  legacy = nlx_test_path (tree, "image.json");
   text = g_strdup_printf ("{\"id\": \"%s\", \"name\": \"old\", \"checksum\": "
                           "\"%s\", \"format\": \"tar\", \"size_bytes\": 10240, "
                           "\"tree_size_bytes\": 7, \"created_at\": "
@@ -782,8 +746,8 @@ case_refuse_arguments (Fixture *f)
   g_autoptr(NlxImageStore) store = open_store (f);
   g_autofree char *file = make_rootfs_tarball (f, "root.tar",
                                                ARCHIVE_FILTER_NONE, NULL);
-  g_autofree char *missing = path_in (f->other, "missing.tar");
-  g_autofree char *fifo = path_in (f->other, "fifo");
+  g_autofree char *missing = nlx_test_path (f->other, "missing.tar");
+  g_autofree char *fifo = nlx_test_path (f->other, "fifo");
   g_autoptr(GHashTable) bad_value = g_hash_table_new (g_str_hash,
                                                       g_str_equal);
   g_autoptr(GHashTable) empty_key = g_hash_table_new (g_str_hash,
@@ -830,9 +794,9 @@ static void
 case_refuse_hostile (Fixture *f)
 {
   g_autoptr(NlxImageStore) store = open_store (f);
-  g_autofree char *outside = path_in (f->dir, "outside");
-  g_autofree char *outside_file = path_in (outside, "evil");
-  g_autofree char *absolute = path_in (outside, "absolute");
+  g_autofree char *outside = nlx_test_path (f->dir, "outside");
+  g_autofree char *outside_file = nlx_test_path (outside, "evil");
+  g_autofree char *absolute = nlx_test_path (outside, "absolute");
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
   const Member dotdot[] = {
@@ -897,7 +861,7 @@ case_refuse_hostile (Fixture *f)
   before = snapshot (outside);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autofree char *file = path_in (f->other, cases[i].file);
+      g_autofree char *file = nlx_test_path (f->other, cases[i].file);
 
       write_tarball (file, g_str_has_suffix (file, ".gz")
                              ? ARCHIVE_FILTER_GZIP : ARCHIVE_FILTER_NONE,
@@ -937,10 +901,10 @@ case_refuse_truncated (Fixture *f)
     { "etc/after", 'f', "after\n", 0644, 0 },
   };
   Member with_random[G_N_ELEMENTS (members)];
-  g_autofree char *tar = path_in (f->other, "whole.tar");
-  g_autofree char *tar_cut = path_in (f->other, "cut.tar");
-  g_autofree char *gz = path_in (f->other, "whole.tar.gz");
-  g_autofree char *gz_cut = path_in (f->other, "cut.tar.gz");
+  g_autofree char *tar = nlx_test_path (f->other, "whole.tar");
+  g_autofree char *tar_cut = nlx_test_path (f->other, "cut.tar");
+  g_autofree char *gz = nlx_test_path (f->other, "whole.tar.gz");
+  g_autofree char *gz_cut = nlx_test_path (f->other, "cut.tar.gz");
   g_autoptr(GRand) rand = g_rand_new_with_seed (42);
   g_autoptr(NlxStoredImage) image = NULL;
   GString *noise = g_string_new (NULL);
@@ -983,15 +947,15 @@ case_refuse_junk (Fixture *f)
   g_autoptr(NlxImageStore) store = open_store (f);
   g_autoptr(GRand) rand = g_rand_new_with_seed (20240501);
   g_autofree guchar *noise = g_malloc (256 * 1024);
-  g_autofree char *random_file = path_in (f->other, "random.img");
-  g_autofree char *text = path_in (f->other, "notes.txt");
-  g_autofree char *empty = path_in (f->other, "empty.tar");
-  g_autofree char *zeros = path_in (f->other, "zeros.img");
-  g_autofree char *empty_tar = path_in (f->other, "nothing.tar.gz");
-  g_autofree char *not_tar_gz = path_in (f->other, "not-tar.gz");
-  g_autofree char *bzip2 = path_in (f->other, "root.tar.bz2");
-  g_autofree char *backed = path_in (f->other, "backed.qcow2");
-  g_autofree char *bad_qcow2 = path_in (f->other, "bad.qcow2");
+  g_autofree char *random_file = nlx_test_path (f->other, "random.img");
+  g_autofree char *text = nlx_test_path (f->other, "notes.txt");
+  g_autofree char *empty = nlx_test_path (f->other, "empty.tar");
+  g_autofree char *zeros = nlx_test_path (f->other, "zeros.img");
+  g_autofree char *empty_tar = nlx_test_path (f->other, "nothing.tar.gz");
+  g_autofree char *not_tar_gz = nlx_test_path (f->other, "not-tar.gz");
+  g_autofree char *bzip2 = nlx_test_path (f->other, "root.tar.bz2");
+  g_autofree char *backed = nlx_test_path (f->other, "backed.qcow2");
+  g_autofree char *bad_qcow2 = nlx_test_path (f->other, "bad.qcow2");
   g_autofree char *zero_block = g_malloc0 (1024 * 1024);
   guchar qcow2[512] = { 'Q', 'F', 'I', 0xfb, 0, 0, 0, 3 };
   gint64 start = g_get_monotonic_time ();
@@ -1100,8 +1064,8 @@ static void
 case_delete (Fixture *f)
 {
   g_autoptr(NlxImageStore) store = open_store (f);
-  g_autofree char *outside = path_in (f->dir, "outside");
-  g_autofree char *precious = path_in (outside, "precious");
+  g_autofree char *outside = nlx_test_path (f->dir, "outside");
+  g_autofree char *precious = nlx_test_path (outside, "precious");
   g_autofree char *empty = snapshot (f->store_dir);
   g_autofree char *file = NULL;
   g_autofree char *other = NULL;
@@ -1122,7 +1086,7 @@ case_delete (Fixture *f)
 
   g_assert_cmpint (g_mkdir (outside, 0755), ==, 0);
   g_assert_true (g_file_set_contents (precious, "keep me\n", -1, NULL));
-  file = path_in (f->other, "links.tar");
+  file = nlx_test_path (f->other, "links.tar");
   write_tarball (file, ARCHIVE_FILTER_NONE, members, G_N_ELEMENTS (members),
                  NULL);
   other = make_rootfs_tarball (f, "other.tar.xz", ARCHIVE_FILTER_XZ, NULL);

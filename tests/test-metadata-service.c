@@ -18,8 +18,9 @@
 #include "common/nlx-file.h"
 #include "api/nlx-metadata-service.h"
 #include "host/nlx-network.h"
-#include "nlx-test-client.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-client.h"
+#include "lib/nlx-test-daemon.h"
+#include "lib/nlx-test-tools.h"
 
 #define SUBNET "127.77.0"
 #define BRIDGE "nlxmdtest0"
@@ -28,73 +29,9 @@ typedef struct {
   char *dir;
   char *socket;
   char *config_text;
-  GThread *thread;
-  GMainLoop *loop;
-  GMutex lock;
-  GCond ready;
-  gboolean started;
-  GError *start_error;
-  guint port;
-  NlxMetadataService *service;  /* the daemon thread's */
+  NlxTestDaemon daemon;
   SoupSession *session;
 } Fixture;
-
-static gboolean
-quit_loop (gpointer data)
-{
-  g_main_loop_quit (data);
-  return G_SOURCE_REMOVE;
-}
-
-static gpointer
-serve (gpointer data)
-{
-  Fixture *f = data;
-  g_autoptr(GMainContext) context = g_main_context_new ();
-  g_autoptr(NlxConfig) config = NULL;
-  g_autoptr(NlxLock) state_lock = NULL;
-  g_autoptr(NlxVirt) virt = NULL;
-  g_autoptr(NlxManager) manager = NULL;
-  g_autoptr(NlxApi) api = NULL;
-  g_autoptr(NlxMetadataService) service = NULL;
-  NlxListenerLimits limits = { 8, 5, 0 };
-  GError *error = NULL;
-
-  g_main_context_push_thread_default (context);
-  config = nlx_config_new_from_data (f->config_text, &error);
-  if (config != NULL)
-    state_lock = nlx_manager_lock_state (config, &error);
-  if (state_lock != NULL)
-    virt = nlx_virt_open (config->compute_driver, config->keyfile, &error);
-  if (virt != NULL)
-    manager = nlx_manager_new (config, virt, &error);
-  if (manager != NULL)
-    api = nlx_api_new (config, manager, &error);
-  if (api != NULL)
-    service = nlx_metadata_service_new (manager, BRIDGE, SUBNET ".1", 0,
-                                        &limits, &error);
-
-  g_mutex_lock (&f->lock);
-  f->loop = g_main_loop_new (context, FALSE);
-  f->start_error = error;
-  f->port = service ? nlx_metadata_service_get_port (service) : 0;
-  f->service = service;
-  f->started = TRUE;
-  g_cond_signal (&f->ready);
-  g_mutex_unlock (&f->lock);
-
-  if (service != NULL)
-    g_main_loop_run (f->loop);
-  f->service = NULL;
-  g_clear_pointer (&service, nlx_metadata_service_free);
-  g_clear_pointer (&api, nlx_api_free);
-  if (manager != NULL)
-    nlx_manager_stop (manager);
-  g_clear_pointer (&virt, nlx_virt_close);
-  g_clear_pointer (&manager, nlx_manager_free);
-  g_main_context_pop_thread_default (context);
-  return NULL;
-}
 
 static void
 fixture_set_up (Fixture *f,
@@ -115,14 +52,11 @@ fixture_set_up (Fixture *f,
     "[image test-image]\npath = %s\n"
     "[network]\nbridge = " BRIDGE "\ncidr = " SUBNET ".0/24\n",
     f->dir, f->socket, image);
-  g_mutex_init (&f->lock);
-  g_cond_init (&f->ready);
-  f->thread = g_thread_new ("daemon", serve, f);
-  g_mutex_lock (&f->lock);
-  while (!f->started)
-    g_cond_wait (&f->ready, &f->lock);
-  g_mutex_unlock (&f->lock);
-  g_assert_no_error (f->start_error);
+  nlx_test_daemon_init (&f->daemon);
+  f->daemon.metadata_bridge = BRIDGE;
+  f->daemon.metadata_address = SUBNET ".1";
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
   address = g_unix_socket_address_new (f->socket);
   f->session = soup_session_new_with_options ("remote-connectable", address,
                                               NULL);
@@ -132,14 +66,9 @@ static void
 fixture_tear_down (Fixture *f,
                    gconstpointer data)
 {
-  g_main_context_invoke (g_main_loop_get_context (f->loop), quit_loop, f->loop);
-  g_thread_join (f->thread);
-  g_clear_pointer (&f->loop, g_main_loop_unref);
+  nlx_test_daemon_clear (&f->daemon);
   g_clear_object (&f->session);
-  g_clear_error (&f->start_error);
   g_assert_true (nlx_file_remove_tree (f->dir, NULL));
-  g_mutex_clear (&f->lock);
-  g_cond_clear (&f->ready);
   g_free (f->dir);
   g_free (f->socket);
   g_free (f->config_text);
@@ -159,7 +88,7 @@ ask (Fixture *f,
   g_autoptr(GInetAddress) from = g_inet_address_new_from_string (source);
   g_autoptr(GInetAddress) to = g_inet_address_new_from_string (SUBNET ".1");
   g_autoptr(GSocketAddress) local = g_inet_socket_address_new (from, 0);
-  g_autoptr(GSocketAddress) remote = g_inet_socket_address_new (to, f->port);
+  g_autoptr(GSocketAddress) remote = g_inet_socket_address_new (to, f->daemon.metadata_port);
   GString *answer = g_string_new (NULL);
   char buffer[4096];
   gssize got;

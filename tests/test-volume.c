@@ -18,7 +18,7 @@
 #include "common/nlx-file.h"
 #include "host/nlx-guestfs.h"
 #include "storage/nlx-volume.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-tools.h"
 
 #define MIB (1024 * 1024)
 
@@ -34,20 +34,13 @@ typedef void (*CaseFunc) (Fixture *f);
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static char *
-path_in (const char *dir,
-         const char *name)
-{
-  return g_build_filename (dir, name, NULL);
-}
-
 /* A sparse file of @size bytes: zeros until something writes to it. */
 static char *
 make_file (const char *dir,
            const char *name,
            gsize size)
 {
-  char *path = path_in (dir, name);
+  char *path = nlx_test_path (dir, name);
   int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
   g_assert_cmpint (fd, >=, 0);
@@ -126,40 +119,17 @@ assert_probe_refused (const NlxVolumeSettings *settings,
              message);
 }
 
-static int
-compare_names (gconstpointer a,
-               gconstpointer b)
-{
-  return strcmp (*(const char * const *) a, *(const char * const *) b);
-}
-
-/* The names in @dir, sorted and joined with spaces. */
-static char *
-list_dir (const char *dir)
-{
-  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
-  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  const char *name;
-
-  g_assert_nonnull (d);
-  while ((name = g_dir_read_name (d)) != NULL)
-    g_ptr_array_add (names, g_strdup (name));
-  g_ptr_array_sort (names, compare_names);
-  g_ptr_array_add (names, NULL);
-  return g_strjoinv (" ", (char **) names->pdata);
-}
-
 /* A small tree with a file, a directory, a symbolic link and an
  * executable, to fill volumes from. */
 static char *
 make_tree (Fixture *f)
 {
-  char *tree = path_in (f->other, "tree");
-  g_autofree char *sub = path_in (tree, "etc");
-  g_autofree char *hello = path_in (tree, "hello");
-  g_autofree char *hostname = path_in (sub, "hostname");
-  g_autofree char *run = path_in (tree, "run.sh");
-  g_autofree char *link = path_in (tree, "greeting");
+  char *tree = nlx_test_path (f->other, "tree");
+  g_autofree char *sub = nlx_test_path (tree, "etc");
+  g_autofree char *hello = nlx_test_path (tree, "hello");
+  g_autofree char *hostname = nlx_test_path (sub, "hostname");
+  g_autofree char *run = nlx_test_path (tree, "run.sh");
+  g_autofree char *link = nlx_test_path (tree, "greeting");
 
   g_assert_cmpint (g_mkdir_with_parents (sub, 0755), ==, 0);
   g_assert_true (g_file_set_contents (hello, "hello, volume\n", -1, NULL));
@@ -179,8 +149,8 @@ fixture_setup (Fixture *f,
   g_autofree char *settings = NULL;
 
   f->dir = nlx_test_case_dir ("nlxtest-volume-XXXXXX");
-  f->volumes = path_in (f->dir, "volumes");
-  f->other = path_in (f->dir, "other");
+  f->volumes = nlx_test_path (f->dir, "volumes");
+  f->other = nlx_test_path (f->dir, "other");
   if (g_test_subprocess ())
     {
       g_assert_cmpint (g_mkdir (f->volumes, 0700), ==, 0);
@@ -194,13 +164,7 @@ static void
 fixture_teardown (Fixture *f,
                   gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-
-  if (!g_test_subprocess ())
-    {
-      nlx_file_remove_tree (f->dir, &error);
-      g_assert_no_error (error);
-    }
+  nlx_test_case_dir_remove (f->dir);
   nlx_volume_settings_free (f->settings);
   g_free (f->dir);
   g_free (f->volumes);
@@ -221,9 +185,10 @@ run_case (Fixture *f,
 {
   const Case *c = data;
 
+  /* The parent checked what the case needs before its subprocess. */
   if (g_test_subprocess ())
     {
-      c->body (f);
+      NLX_TEST_RUN_BODY (c->body, f, 60);
       return;
     }
   for (guint i = 0; i < G_N_ELEMENTS (c->tools) && c->tools[i] != NULL; i++)
@@ -249,7 +214,7 @@ run_case (Fixture *f,
           return;
         }
     }
-  nlx_test_trap_body (60);
+  NLX_TEST_RUN_BODY (c->body, f, 60);
 }
 
 /* ---- ids and settings: no files needed --------------------------------- */
@@ -396,7 +361,7 @@ test_settings_invalid (void)
 static void
 case_settings_resolved (Fixture *f)
 {
-  g_autofree char *link = path_in (f->dir, "link");
+  g_autofree char *link = nlx_test_path (f->dir, "link");
   g_autofree char *data = g_strdup_printf ("[volumes]\npath = %s\n"
                                            "allowed_roots = %s/, %s/x/..\n",
                                            link, link, f->other);
@@ -455,8 +420,8 @@ case_open (Fixture *f)
   g_autofree char *image = make_file (f->volumes, "disk1", MIB);
   g_autofree char *outside = make_file (f->other, "secret.img", MIB);
   g_autofree char *link = NULL;
-  g_autofree char *adir = path_in (f->volumes, "adir");
-  g_autofree char *fifo = path_in (f->volumes, "fifo");
+  g_autofree char *adir = nlx_test_path (f->volumes, "adir");
+  g_autofree char *fifo = nlx_test_path (f->volumes, "fifo");
 
   assert_opens (f->settings, "disk1", image);
   assert_open_refused (f->settings, "nosuch", NLX_DRIVER_ERROR_NOT_FOUND,
@@ -466,24 +431,24 @@ case_open (Fixture *f)
                        "*not a plain name*");
 
   /* Within the roots, a link is fine; out of them, it is refused. */
-  link = path_in (f->volumes, "alias");
+  link = nlx_test_path (f->volumes, "alias");
   g_assert_cmpint (symlink ("disk1", link), ==, 0);
   assert_opens (f->settings, "alias", image);
   g_free (link);
-  link = path_in (f->volumes, "passwd");
+  link = nlx_test_path (f->volumes, "passwd");
   g_assert_cmpint (symlink ("/etc/passwd", link), ==, 0);
   assert_open_refused (f->settings, "passwd",
                        NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                        "*resolves to /etc/passwd, outside the allowed roots*"
                        "allowed_roots*");
   g_free (link);
-  link = path_in (f->volumes, "escape");
+  link = nlx_test_path (f->volumes, "escape");
   g_assert_cmpint (symlink (outside, link), ==, 0);
   assert_open_refused (f->settings, "escape",
                        NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                        "*resolves to */other/secret.img, outside*");
   g_free (link);
-  link = path_in (f->volumes, "dangling");
+  link = nlx_test_path (f->volumes, "dangling");
   g_assert_cmpint (symlink ("nowhere", link), ==, 0);
   assert_open_refused (f->settings, "dangling", NLX_DRIVER_ERROR_NOT_FOUND,
                        "*does not exist*");
@@ -503,7 +468,7 @@ case_open_glob (Fixture *f)
   g_autofree char *roots = g_strdup_printf ("%s, %s/*.img", f->volumes,
                                             f->other);
   g_autoptr(NlxVolumeSettings) settings = settings_with_roots (f, roots);
-  g_autofree char *sub = path_in (f->other, "sub");
+  g_autofree char *sub = nlx_test_path (f->other, "sub");
   g_autofree char *image = make_file (f->other, "a.img", MIB);
   g_autofree char *raw = make_file (f->other, "b.raw", MIB);
   g_autofree char *deep = NULL;
@@ -512,20 +477,20 @@ case_open_glob (Fixture *f)
   g_assert_cmpint (g_mkdir (sub, 0700), ==, 0);
   deep = make_file (sub, "c.img", MIB);
 
-  link = path_in (f->volumes, "a");
+  link = nlx_test_path (f->volumes, "a");
   g_assert_cmpint (symlink (image, link), ==, 0);
   assert_opens (settings, "a", image);
   /* The default settings do not allow it. */
   assert_open_refused (f->settings, "a", NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                        "*outside the allowed roots*");
   g_free (link);
-  link = path_in (f->volumes, "b");
+  link = nlx_test_path (f->volumes, "b");
   g_assert_cmpint (symlink (raw, link), ==, 0);
   assert_open_refused (settings, "b", NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                        "*outside the allowed roots*");
   /* '*' does not match '/'. */
   g_free (link);
-  link = path_in (f->volumes, "c");
+  link = nlx_test_path (f->volumes, "c");
   g_assert_cmpint (symlink (deep, link), ==, 0);
   assert_open_refused (settings, "c", NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                        "*outside the allowed roots*");
@@ -537,7 +502,7 @@ case_open_prefix (Fixture *f)
 {
   g_autofree char *sibling = g_strconcat (f->volumes, "2", NULL);
   g_autofree char *image = NULL;
-  g_autofree char *link = path_in (f->volumes, "sib");
+  g_autofree char *link = nlx_test_path (f->volumes, "sib");
 
   g_assert_cmpint (g_mkdir (sibling, 0700), ==, 0);
   image = make_file (sibling, "x", MIB);
@@ -593,7 +558,7 @@ case_open_in_use (Fixture *f)
 {
   g_autofree char *device = mounted_block_device ();
   g_autofree char *roots = NULL;
-  g_autofree char *link = path_in (f->volumes, "hostdisk");
+  g_autofree char *link = nlx_test_path (f->volumes, "hostdisk");
   g_autoptr(NlxVolumeSettings) settings = NULL;
 
   g_assert_nonnull (device);
@@ -612,7 +577,7 @@ static void
 case_open_hard_link (Fixture *f)
 {
   g_autofree char *outside = make_file (f->other, "secret.img", MIB);
-  g_autofree char *entry = path_in (f->volumes, "linked");
+  g_autofree char *entry = nlx_test_path (f->volumes, "linked");
   g_autofree char *data = g_strdup_printf ("[volumes]\npath = %s\n"
                                            "allow_hard_links = true\n",
                                            f->volumes);
@@ -635,10 +600,10 @@ case_open_hard_link (Fixture *f)
 static void
 case_open_unresolvable (Fixture *f)
 {
-  g_autofree char *loop = path_in (f->volumes, "loop");
-  g_autofree char *a = path_in (f->volumes, "loop-a");
-  g_autofree char *b = path_in (f->volumes, "loop-b");
-  g_autofree char *through = path_in (f->volumes, "through-file");
+  g_autofree char *loop = nlx_test_path (f->volumes, "loop");
+  g_autofree char *a = nlx_test_path (f->volumes, "loop-a");
+  g_autofree char *b = nlx_test_path (f->volumes, "loop-b");
+  g_autofree char *through = nlx_test_path (f->volumes, "through-file");
 
   g_assert_cmpint (symlink ("loop", loop), ==, 0);
   g_assert_cmpint (symlink ("loop-b", a), ==, 0);
@@ -675,7 +640,7 @@ case_open_host_disk (Fixture *f)
   g_autofree char *device = mounted_block_device ();
   g_autofree char *roots = g_strdup_printf ("%s, %s", f->volumes, device);
   g_autoptr(NlxVolumeSettings) settings = settings_with_roots (f, roots);
-  g_autofree char *link = path_in (f->volumes, "rootdisk");
+  g_autofree char *link = nlx_test_path (f->volumes, "rootdisk");
 
   g_assert_cmpint (symlink (device, link), ==, 0);
   assert_open_refused (settings, "rootdisk",
@@ -691,7 +656,7 @@ case_create_ext4 (Fixture *f)
   g_autoptr(GError) error = NULL;
   g_autofree char *tree = make_tree (f);
   g_autofree char *fstype = NULL;
-  g_autofree char *image = path_in (f->volumes, "data");
+  g_autofree char *image = nlx_test_path (f->volumes, "data");
   g_autofree char *debugfs = nlx_test_find_tool ("debugfs");
   g_autofree char *names = NULL;
   g_autofree char *big = NULL;
@@ -759,7 +724,7 @@ case_create_ext4 (Fixture *f)
   g_clear_error (&error);
 
   /* mkfs itself fails: the tree does not fit. */
-  big = path_in (tree, "big");
+  big = nlx_test_path (tree, "big");
   junk = g_malloc (4 * MIB);
   memset (junk, 'x', 4 * MIB);
   g_assert_true (g_file_set_contents (big, junk, 4 * MIB, NULL));
@@ -769,7 +734,7 @@ case_create_ext4 (Fixture *f)
   g_assert_nonnull (strstr (error->message, "mkfs.ext4"));
   g_clear_error (&error);
 
-  names = list_dir (f->volumes);
+  names = nlx_test_list_dir (f->volumes);
   g_assert_cmpstr (names, ==, "data");
 }
 
@@ -778,7 +743,7 @@ static void
 case_create_dir (Fixture *f)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *dir = path_in (f->dir, "new/volumes");
+  g_autofree char *dir = nlx_test_path (f->dir, "new/volumes");
   g_autofree char *data = g_strdup_printf ("[volumes]\npath = %s\n", dir);
   g_autoptr(NlxVolumeSettings) settings = settings_from (data);
   g_autoptr(GPtrArray) volumes = nlx_volume_list (settings, &error);
@@ -812,7 +777,7 @@ case_create_xfs (Fixture *f)
 
   if (xfs_db != NULL)
     {
-      g_autofree char *image = path_in (f->volumes, "a-long-volume-name");
+      g_autofree char *image = nlx_test_path (f->volumes, "a-long-volume-name");
       const char *argv[] = {
         xfs_db, "-r", "-c", "label", "-c", "ls /", "-c", "ls /etc", image, NULL
       };
@@ -831,7 +796,7 @@ case_create_xfs (Fixture *f)
     }
 
   /* What a prototype file cannot say is refused, leaving nothing. */
-  spaced = path_in (tree, "two words");
+  spaced = nlx_test_path (tree, "two words");
   g_assert_true (g_file_set_contents (spaced, "", -1, NULL));
   g_assert_false (nlx_volume_create (f->settings, "spaced", 300 * MIB, "xfs",
                                      tree, &error));
@@ -839,7 +804,7 @@ case_create_xfs (Fixture *f)
   g_assert_nonnull (strstr (error->message, "two words"));
   g_clear_error (&error);
   g_assert_cmpint (g_unlink (spaced), ==, 0);
-  sticky = path_in (tree, "tmp");
+  sticky = nlx_test_path (tree, "tmp");
   g_assert_cmpint (g_mkdir (sticky, 01777), ==, 0);
   g_assert_cmpint (g_chmod (sticky, 01777), ==, 0);
   g_assert_false (nlx_volume_create (f->settings, "sticky", 300 * MIB, "xfs",
@@ -848,7 +813,7 @@ case_create_xfs (Fixture *f)
   g_assert_nonnull (strstr (error->message, "sticky"));
   g_clear_error (&error);
 
-  names = list_dir (f->volumes);
+  names = nlx_test_list_dir (f->volumes);
   g_assert_cmpstr (names, ==, "a-long-volume-name");
 }
 
@@ -1012,9 +977,9 @@ case_list_delete (Fixture *f)
   g_autoptr(NlxVolumeSettings) settings = settings_with_roots (f, roots);
   g_autoptr(GPtrArray) volumes = NULL;
   g_autofree char *target = make_file (f->other, "target.img", 2 * MIB);
-  g_autofree char *link = path_in (f->volumes, "c-link");
-  g_autofree char *escape = path_in (f->volumes, "escape");
-  g_autofree char *adir = path_in (f->volumes, "adir");
+  g_autofree char *link = nlx_test_path (f->volumes, "c-link");
+  g_autofree char *escape = nlx_test_path (f->volumes, "escape");
+  g_autofree char *adir = nlx_test_path (f->volumes, "adir");
   g_autoptr(NlxVolumeInfo) info = NULL;
   NlxVolumeInfo *v;
   GDateTime *now = g_date_time_new_now_utc ();
@@ -1101,8 +1066,8 @@ static void
 case_fsck_helper (Fixture *f)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *missing = path_in (f->dir, "missing.img");
-  g_autofree char *no_helper = path_in (f->dir, "no-such-helper");
+  g_autofree char *missing = nlx_test_path (f->dir, "missing.img");
+  g_autofree char *no_helper = nlx_test_path (f->dir, "no-such-helper");
   g_autofree char *expected = NULL;
 
   /* The helper's own error, domain, code and message intact. */
@@ -1135,8 +1100,8 @@ case_fsck_helper (Fixture *f)
    * descriptor left open across exec: libguestfs's select() needs low
    * numbers. */
   {
-    g_autofree char *script = path_in (f->dir, "list-fds");
-    g_autofree char *list = path_in (f->dir, "fds");
+    g_autofree char *script = nlx_test_path (f->dir, "list-fds");
+    g_autofree char *list = nlx_test_path (f->dir, "fds");
     g_autofree char *text = g_strdup_printf ("#!/bin/sh\n"
                                              "ls /proc/$$/fd > %s\n"
                                              "exit 1\n", list);

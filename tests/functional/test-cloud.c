@@ -20,9 +20,9 @@
 #include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 
-#include "nlx-test-client.h"
-#include "nlx-test-tools.h"
-#include "nlx-compute-fixture.h"
+#include "lib/nlx-test-client.h"
+#include "lib/nlx-test-tools.h"
+#include "lib/nlx-compute-fixture.h"
 
 #define KEY_NAME "nlxtest-cloud-key"
 #define MARKER "nlx-marker"
@@ -75,7 +75,7 @@ make_key (Fixture *f)
   key->dir = g_mkdtemp (g_steal_pointer (&template));
   g_assert_nonnull (key->dir);
   key->key = g_build_filename (key->dir, "id_ed25519", NULL);
-  run_command ((const char * const []) { "ssh-keygen", "-q", "-t", "ed25519",
+  nlx_test_run_command ((const char * const []) { "ssh-keygen", "-q", "-t", "ed25519",
                                          "-N", "", "-C", "nlxtest-cloud",
                                          "-f", key->key, NULL });
   pub = g_strconcat (key->key, ".pub", NULL);
@@ -162,16 +162,7 @@ create_cloud (Fixture *f,
               const char *image,
               const char *extra)
 {
-  g_autofree char *body = g_strdup_printf (
-    "{\"server\": {\"name\": \"%s\", \"flavorRef\": \"m1.cloud\", "
-    "\"imageRef\": \"%s\"%s}}", name, image, extra ? extra : "");
-  g_autoptr(JsonNode) reply = NULL;
-
-  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers", body,
-                                  &reply), ==, 202);
-  return g_strdup (json_object_get_string_member (nlx_test_object_at (reply,
-                                                                      "server"),
-                                                  "id"));
+  return nlx_test_create_on_flavor (f->session, name, "m1.cloud", image, extra);
 }
 
 /* Imports @key as the key pair KEY_NAME; returns the JSON members that
@@ -379,7 +370,7 @@ make_seeded_image (Fixture *f,
     "\"public_keys\": {\"" KEY_NAME "\": \"%s\"}}\n",
     hostname, hostname, key->public_key);
 
-  run_command ((const char * const []) { "cp", "-al",
+  nlx_test_run_command ((const char * const []) { "cp", "-al",
                                          g_getenv ("NLX_TEST_CLOUD_ROOT"), root,
                                          NULL });
   g_assert_cmpint (g_mkdir_with_parents (seed, 0755), ==, 0);

@@ -21,9 +21,9 @@
 #include "common/nlx-file.h"
 #include "lxc/nlx-lxc-volume.h"
 #include "host/nlx-mount.h"
-#include "nlx-test-client.h"
-#include "nlx-test-tools.h"
-#include "nlx-compute-fixture.h"
+#include "lib/nlx-test-client.h"
+#include "lib/nlx-test-tools.h"
+#include "lib/nlx-compute-fixture.h"
 
 /* ---- api/compute/servers ------------------------------------------------- */
 
@@ -134,19 +134,6 @@ test_console_output (Fixture *f)
   delete_and_check (f, id);
 }
 
-static guint
-count_fds (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/fd", (int) pid);
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
 /* A serial console URL of @id's, from the Unix socket. */
 static char *
 console_url (Fixture *f,
@@ -199,7 +186,7 @@ test_serial_console (Fixture *f)
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_usleep (100 * 1000);
     }
-  fds_before = count_fds (daemon_pid (f));
+  fds_before = nlx_test_count_fds_of (daemon_pid (f));
 
   /* The shell echoes the command line; only its output has "42". */
   command = g_strdup_printf ("echo nlx-%d-$((6*7))-marker\n", (int) getpid ());
@@ -248,10 +235,10 @@ test_serial_console (Fixture *f)
 
   /* Every console descriptor and thread of the daemon's is gone. */
   deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (count_fds (daemon_pid (f)) > fds_before &&
+  while (nlx_test_count_fds_of (daemon_pid (f)) > fds_before &&
          g_get_monotonic_time () < deadline)
     g_usleep (100 * 1000);
-  g_assert_cmpuint (count_fds (daemon_pid (f)), <=, fds_before);
+  g_assert_cmpuint (nlx_test_count_fds_of (daemon_pid (f)), <=, fds_before);
 
   g_clear_pointer (&url, g_free);
   url = console_url (f, id);

@@ -28,7 +28,7 @@
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
 #include "storage/nlx-image-store.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-tools.h"
 
 #define IMAGE_SIZE "64M"
 #define BUSYBOX "/bin/busybox"
@@ -57,13 +57,6 @@ static char *appliance_problem;
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static char *
-path_in (const char *dir,
-         const char *name)
-{
-  return g_build_filename (dir, name, NULL);
-}
-
 static void
 write_file (const char *root,
             const char *name,
@@ -71,7 +64,7 @@ write_file (const char *root,
             mode_t mode,
             uid_t uid)
 {
-  g_autofree char *path = path_in (root, name);
+  g_autofree char *path = nlx_test_path (root, name);
   g_autofree char *dir = g_path_get_dirname (path);
 
   g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
@@ -80,27 +73,16 @@ write_file (const char *root,
   g_assert_cmpint (lchown (path, uid, uid), ==, 0);
 }
 
-static char *
-file_checksum (const char *path)
-{
-  g_autofree char *contents = NULL;
-  gsize len;
-
-  g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guchar *) contents,
-                                      len);
-}
-
 /* A tree that libguestfs's inspection takes for a Linux root: /etc with
  * os-release, hosts and fstab, /bin with a shell (busybox), /sbin/init. */
 static char *
 make_linux_tree (Fixture *f)
 {
-  char *tree = path_in (f->dir, "linux-tree");
+  char *tree = nlx_test_path (f->dir, "linux-tree");
   g_autofree char *busybox = NULL;
-  g_autofree char *bin = path_in (tree, "bin");
-  g_autofree char *sh = path_in (bin, "sh");
-  g_autofree char *ash = path_in (bin, "ash");
+  g_autofree char *bin = nlx_test_path (tree, "bin");
+  g_autofree char *sh = nlx_test_path (bin, "sh");
+  g_autofree char *ash = nlx_test_path (bin, "ash");
   gsize len;
 
   write_file (tree, "etc/os-release", OS_RELEASE, 0644, 0);
@@ -122,7 +104,7 @@ make_ext4_image (Fixture *f,
                  const char *name,
                  const char *tree)
 {
-  char *image = path_in (f->dir, name);
+  char *image = nlx_test_path (f->dir, name);
 
   nlx_test_run_tool ("mkfs.ext4", "-q", "-F", "-t", "ext4", "-E", "root_owner=0:0",
             "-d", tree, image, IMAGE_SIZE, NULL);
@@ -132,7 +114,7 @@ make_ext4_image (Fixture *f,
 static NlxImageStore *
 open_store (Fixture *f)
 {
-  g_autofree char *dir = path_in (f->dir, "images");
+  g_autofree char *dir = nlx_test_path (f->dir, "images");
   g_autoptr(GError) error = NULL;
   NlxImageStore *store = nlx_image_store_open (dir, &error);
 
@@ -153,32 +135,9 @@ appliance_unusable (Fixture *f,
       (strstr (error->message, "libguestfs's appliance") == NULL &&
        strstr (error->message, "libguestfs handle") == NULL))
     return FALSE;
-  skip = path_in (f->dir, SKIP_FILE);
+  skip = nlx_test_path (f->dir, SKIP_FILE);
   g_assert_true (g_file_set_contents (skip, error->message, -1, NULL));
   return TRUE;
-}
-
-static int
-compare_names (gconstpointer a,
-               gconstpointer b)
-{
-  return strcmp (*(const char * const *) a, *(const char * const *) b);
-}
-
-/* The names in @dir, sorted and joined with spaces. */
-static char *
-list_dir (const char *dir)
-{
-  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
-  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  const char *name;
-
-  g_assert_nonnull (d);
-  while ((name = g_dir_read_name (d)) != NULL)
-    g_ptr_array_add (names, g_strdup (name));
-  g_ptr_array_sort (names, compare_names);
-  g_ptr_array_add (names, NULL);
-  return g_strjoinv (" ", (char **) names->pdata);
 }
 
 static void
@@ -188,7 +147,7 @@ assert_file (const char *root,
              guint mode,
              guint uid)
 {
-  g_autofree char *path = path_in (root, name);
+  g_autofree char *path = nlx_test_path (root, name);
   g_autofree char *actual = NULL;
   struct stat st;
 
@@ -211,11 +170,11 @@ check_image (NlxImageStore *store,
 {
   g_autoptr(NlxStoredImage) found = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *checksum = file_checksum (file);
+  g_autofree char *checksum = nlx_test_file_checksum (file);
   g_autofree char *rootfs = NULL;
   g_autofree char *sh = NULL;
   g_autofree char *sh_checksum = NULL;
-  g_autofree char *busybox_checksum = file_checksum (BUSYBOX);
+  g_autofree char *busybox_checksum = nlx_test_file_checksum (BUSYBOX);
   g_autofree char *ash = NULL;
   g_autofree char *target = NULL;
   struct stat st;
@@ -232,13 +191,13 @@ check_image (NlxImageStore *store,
   assert_file (rootfs, "sbin/init", INIT, 0755, 0);
   /* Owners come out as numbers, not through the appliance's names. */
   assert_file (rootfs, "home/user/notes", NOTES, 0640, 1000);
-  sh = path_in (rootfs, "bin/sh");
+  sh = nlx_test_path (rootfs, "bin/sh");
   g_assert_cmpint (stat (sh, &st), ==, 0);
   g_assert_cmpuint (st.st_mode & 07777, ==, 0755);
   g_assert_cmpuint (image->tree_size_bytes, >, st.st_size);
-  sh_checksum = file_checksum (sh);
+  sh_checksum = nlx_test_file_checksum (sh);
   g_assert_cmpstr (sh_checksum, ==, busybox_checksum);
-  ash = path_in (rootfs, "bin/ash");
+  ash = nlx_test_path (rootfs, "bin/ash");
   target = g_file_read_link (ash, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (target, ==, "sh");
@@ -299,7 +258,6 @@ fixture_setup (Fixture *f,
                gconstpointer data)
 {
   g_autofree char *missing = missing_requirement ();
-  g_autoptr(GError) error = NULL;
 
   if (missing != NULL)
     {
@@ -307,28 +265,14 @@ fixture_setup (Fixture *f,
       return;
     }
   f->usable = TRUE;
-  if (g_test_subprocess ())
-    {
-      /* The parent made the directory; the body uses the same. */
-      f->dir = g_strdup (g_getenv ("NLX_TEST_DIR"));
-      return;
-    }
-  f->dir = g_dir_make_tmp ("nlxtest-image-import-XXXXXX", &error);
-  g_assert_no_error (error);
-  g_setenv ("NLX_TEST_DIR", f->dir, TRUE);
+  f->dir = nlx_test_case_dir ("nlxtest-image-import-XXXXXX");
 }
 
 static void
 fixture_teardown (Fixture *f,
                   gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-
-  if (f->usable && !g_test_subprocess ())
-    {
-      nlx_file_remove_tree (f->dir, &error);
-      g_assert_no_error (error);
-    }
+  nlx_test_case_dir_remove (f->dir);
   g_free (f->dir);
 }
 
@@ -342,14 +286,9 @@ run_case (Fixture *f,
 
   if (!f->usable)
     return;
-  if (g_test_subprocess ())
-    {
-      c->body (f);
-      return;
-    }
-  if (!nlx_test_trap_body (300))
+  if (!NLX_TEST_RUN_BODY (c->body, f, 300))
     return;
-  skip = path_in (f->dir, SKIP_FILE);
+  skip = nlx_test_path (f->dir, SKIP_FILE);
   if (g_file_get_contents (skip, &reason, NULL, NULL))
     {
       appliance_problem = g_strdup (reason);
@@ -358,7 +297,7 @@ run_case (Fixture *f,
     }
   /* What ran passed; what could not run is reported as skipped. */
   g_clear_pointer (&skip, g_free);
-  skip = path_in (f->dir, PARTIAL_FILE);
+  skip = nlx_test_path (f->dir, PARTIAL_FILE);
   if (g_file_get_contents (skip, &reason, NULL, NULL))
     g_test_skip (reason);
 }
@@ -373,7 +312,7 @@ case_disk_images (Fixture *f)
   g_autoptr(NlxImageStore) store = open_store (f);
   g_autofree char *tree = make_linux_tree (f);
   g_autofree char *raw = make_ext4_image (f, "linux.img", tree);
-  g_autofree char *qcow2 = path_in (f->dir, "linux.qcow2");
+  g_autofree char *qcow2 = nlx_test_path (f->dir, "linux.qcow2");
   g_autofree char *qemu_img = nlx_test_find_tool ("qemu-img");
   Import imports[] = {
     { store, raw, "linux-raw", NULL, NULL, 0 },
@@ -388,7 +327,7 @@ case_disk_images (Fixture *f)
               NULL);
   else
     {
-      g_autofree char *partial = path_in (f->dir, PARTIAL_FILE);
+      g_autofree char *partial = nlx_test_path (f->dir, PARTIAL_FILE);
 
       g_assert_true (g_file_set_contents (partial, "no qemu-img: the qcow2 "
                                           "import was not tested", -1, NULL));
@@ -415,7 +354,7 @@ case_disk_images (Fixture *f)
    * alone, no work left over. */
   if (!unusable)
     {
-      g_autofree char *entries = list_dir (nlx_image_store_get_dir (store));
+      g_autofree char *entries = nlx_test_list_dir (nlx_image_store_get_dir (store));
       g_autofree char *expected = NULL;
       const char *a = imports[0].image->checksum;
       const char *b = n > 1 ? imports[1].image->checksum : NULL;
@@ -441,7 +380,7 @@ case_disk_images (Fixture *f)
 static void
 case_no_root (Fixture *f)
 {
-  g_autofree char *tree = path_in (f->dir, "data-tree");
+  g_autofree char *tree = nlx_test_path (f->dir, "data-tree");
   g_autofree char *image = NULL;
   g_autofree char *store_dir = NULL;
   g_autofree char *entries = NULL;
@@ -464,13 +403,13 @@ case_no_root (Fixture *f)
     g_error ("unexpected message: %s", error->message);
 
   /* Nothing left but the (empty) directory of records. */
-  store_dir = path_in (f->dir, "images");
-  entries = list_dir (store_dir);
+  store_dir = nlx_test_path (f->dir, "images");
+  entries = nlx_test_list_dir (store_dir);
   g_assert_cmpstr (entries, ==, "records");
   g_clear_pointer (&store_dir, g_free);
   store_dir = g_build_filename (f->dir, "images", "records", NULL);
   g_clear_pointer (&entries, g_free);
-  entries = list_dir (store_dir);
+  entries = nlx_test_list_dir (store_dir);
   g_assert_cmpstr (entries, ==, "");
 }
 

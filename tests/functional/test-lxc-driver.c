@@ -25,7 +25,8 @@
 #include "model/nlx-config.h"
 #include "common/nlx-file.h"
 #include "driver/nlx-virt.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-libvirt.h"
+#include "lib/nlx-test-tools.h"
 
 #define CONSOLE_MAX (64 * 1024)
 
@@ -53,27 +54,6 @@ typedef struct {
 
 typedef void (*CaseFunc) (Fixture *f);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (virDomain, virDomainFree)
-
-static void
-ignore_libvirt_error (void *opaque,
-                      virErrorPtr err)
-{
-}
-
-static void
-run_command (const char * const *argv)
-{
-  g_autoptr(GError) error = NULL;
-  int status;
-
-  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                NULL, NULL, &status, &error);
-  g_assert_no_error (error);
-  g_spawn_check_wait_status (status, &error);
-  g_assert_no_error (error);
-}
-
 /* A busybox root whose init is test_init. */
 static void
 make_root (const char *root)
@@ -83,7 +63,7 @@ make_root (const char *root)
   g_autofree char *init = g_build_filename (root, "sbin", "init", NULL);
   g_autoptr(GError) error = NULL;
 
-  run_command ((const char * const []) { mkrootfs, root, NULL });
+  nlx_test_run_command ((const char * const []) { mkrootfs, root, NULL });
   /* init is a symlink to busybox: replace it, never write through it. */
   g_assert_cmpint (g_unlink (init), ==, 0);
   g_file_set_contents_full (init, test_init, -1, G_FILE_SET_CONTENTS_NONE,
@@ -98,26 +78,21 @@ fixture_setup (Fixture *f,
   g_autoptr(GError) error = NULL;
   g_autoptr(GKeyFile) config = g_key_file_new ();
   g_autofree char *instances = NULL;
+  g_autofree char *uuid = NULL;
 
-  virSetErrorFunc (NULL, ignore_libvirt_error);
-  if (g_test_subprocess ())
-    {
-      /* The parent made everything; the body uses the same. */
-      f->dir = g_strdup (g_getenv ("NLX_TEST_DIR"));
-      f->uuid = g_strdup (g_getenv ("NLX_TEST_UUID"));
-    }
-  else
+  nlx_test_quiet_libvirt ();
+  /* The parent makes everything; the body in its subprocess uses the
+   * same. */
+  f->dir = nlx_test_case_dir ("nlx-test-XXXXXX");
+  if (!g_test_subprocess ())
     {
       g_autofree char *random = g_uuid_string_random ();
 
-      f->dir = g_dir_make_tmp ("nlx-test-XXXXXX", &error);
-      g_assert_no_error (error);
       /* Instances' root, an unprivileged uid, must reach their roots. */
       g_assert_cmpint (g_chmod (f->dir, 0711), ==, 0);
-      f->uuid = g_strconcat ("7e57c", random + 5, NULL);
-      g_setenv ("NLX_TEST_DIR", f->dir, TRUE);
-      g_setenv ("NLX_TEST_UUID", f->uuid, TRUE);
+      uuid = g_strconcat ("7e57c", random + 5, NULL);
     }
+  f->uuid = nlx_test_case_shared ("NLX_TEST_UUID", uuid);
   f->root = g_build_filename (f->dir, "root", NULL);
   f->foreign = g_strdup_printf ("nlxtest-foreign-%.8s", f->uuid + 5);
   f->foreign_uuid = g_strconcat ("7e57f", f->uuid + 5, NULL);
@@ -164,13 +139,7 @@ fixture_teardown (Fixture *f,
       /* destroy removes the instance directory itself. */
       g_assert_false (g_file_test (instance_dir, G_FILE_TEST_EXISTS));
     }
-  if (!g_test_subprocess ())
-    {
-      g_autoptr(GError) error = NULL;
-
-      nlx_file_remove_tree (f->dir, &error);
-      g_assert_no_error (error);
-    }
+  nlx_test_case_dir_remove (f->dir);
   g_clear_pointer (&f->virt, nlx_virt_close);
   g_clear_pointer (&f->conn, virConnectClose);
   g_free (f->dir);
@@ -189,12 +158,7 @@ run_case (Fixture *f,
 
   if (f->virt == NULL)
     return;
-  if (g_test_subprocess ())
-    {
-      body (f);
-      return;
-    }
-  nlx_test_trap_body (180);
+  NLX_TEST_RUN_BODY (body, f, 180);
 }
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -450,7 +414,7 @@ case_spawn_tarball (Fixture *f)
                                               "rootfs", "sbin", "init", NULL);
   g_autofree char *log = NULL;
 
-  run_command ((const char * const []) { "tar", "-C", f->root, "-czf",
+  nlx_test_run_command ((const char * const []) { "tar", "-C", f->root, "-czf",
                                          tarball, ".", NULL });
   image = make_image (tarball);
   g_assert_cmpint (image->format, ==, NLX_IMAGE_FORMAT_TARBALL);
@@ -805,7 +769,7 @@ case_bad_images (Fixture *f)
 
   /* a tarball whose member climbs out of the root */
   g_assert_true (g_file_set_contents (payload, "x", -1, NULL));
-  run_command ((const char * const []) {
+  nlx_test_run_command ((const char * const []) {
     "tar", "-C", f->dir, "-P", "--transform", "s,^payload,../nlx-test-escape,",
     "-cf", evil, "payload", NULL });
   image = make_image (evil);

@@ -11,9 +11,9 @@
 #include <gio/gunixsocketaddress.h>
 
 #include "host/nlx-network.h"
-#include "nlx-test-client.h"
-#include "nlx-test-tools.h"
-#include "nlx-compute-fixture.h"
+#include "lib/nlx-test-client.h"
+#include "lib/nlx-test-tools.h"
+#include "lib/nlx-compute-fixture.h"
 
 #define METADATA_URL "http://169.254.169.254/openstack/latest/meta_data.json"
 #define FETCH "timeout 10 wget -qO- " METADATA_URL
@@ -48,19 +48,6 @@ assert_reads_own (Fixture *f,
   g_assert_nonnull (strstr (output, id));
   if (other != NULL)
     g_assert_null (strstr (output, other));
-}
-
-static guint
-count_fds (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/fd", (int) pid);
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
 }
 
 #define assert_prefix(text, prefix) \
@@ -148,14 +135,14 @@ test_own_identity (Fixture *f)
   }
 
   /* Nothing held per request. */
-  before = count_fds (daemon_pid (f));
+  before = nlx_test_count_fds_of (daemon_pid (f));
   assert_in_container (f, a, "i=0; while [ $i -lt 100 ]; do "
                        "wget -qO- " METADATA_URL " >/dev/null || exit 1; "
                        "i=$((i+1)); done", 0, NULL);
   {
     gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
 
-    while (count_fds (daemon_pid (f)) > before)
+    while (nlx_test_count_fds_of (daemon_pid (f)) > before)
       {
         g_assert_cmpint (g_get_monotonic_time (), <, deadline);
         g_usleep (100 * 1000);
@@ -166,20 +153,6 @@ test_own_identity (Fixture *f)
   /* A deleted server's address is no caller. */
   assert_reads_own (f, b, a, FETCH);
   delete_and_check (f, b);
-}
-
-/* The host learns B's MAC on B's port, then waits out the neighbour
- * table's locktime, so that a forged update would be taken (as
- * test-security's port-security case). */
-static void
-host_learns (Fixture *f,
-             const char *b_address)
-{
-  run_command ((const char * const []) { "ip", "-4", "neigh", "flush", "to",
-                                         b_address, "dev", f->bridge, NULL });
-  run_command ((const char * const []) { "busybox", "ping", "-c", "1", "-W",
-                                         "2", b_address, NULL });
-  g_usleep (G_USEC_PER_SEC * 3 / 2);
 }
 
 /* A, as root, takes B's address, tells the host that it is B's (as
@@ -222,7 +195,7 @@ test_spoofed_source (Fixture *f)
   assert_reads_own (f, a, b, FETCH);
 
   /* The control. */
-  run_command ((const char * const []) { "nft", "delete", "table", "bridge",
+  nlx_test_run_command ((const char * const []) { "nft", "delete", "table", "bridge",
                                          table, NULL });
   host_learns (f, b_address);
   output = spoofed_fetch (f, a, b_address);

@@ -35,7 +35,7 @@
 #include "common/nlx-file.h"
 #include "lxc/nlx-lxc-disk.h"
 #include "host/nlx-mount.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-tools.h"
 
 #define IMAGE_SIZE (16 * 1024 * 1024)
 #define PAYLOAD "nlxtest payload\n"
@@ -74,7 +74,7 @@ fixture_setup (Fixture *f,
                gconstpointer data)
 {
   g_autofree char *missing = missing_requirement ();
-  g_autoptr(GError) error = NULL;
+  g_autofree char *prefix = NULL;
 
   if (missing != NULL)
     {
@@ -82,18 +82,11 @@ fixture_setup (Fixture *f,
       return;
     }
   f->usable = TRUE;
-  if (g_test_subprocess ())
-    {
-      /* The parent made the directory; the body uses the same. */
-      f->dir = g_strdup (g_getenv ("NLX_TEST_DIR"));
-      f->prefix = g_strdup (g_getenv ("NLX_TEST_LOOP_PREFIX"));
-      return;
-    }
-  f->dir = g_dir_make_tmp ("nlxtest-mount-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->prefix = g_strdup_printf ("nlxtest:%08x:", g_random_int ());
-  g_setenv ("NLX_TEST_DIR", f->dir, TRUE);
-  g_setenv ("NLX_TEST_LOOP_PREFIX", f->prefix, TRUE);
+  /* The parent makes them; the body in its subprocess uses the same. */
+  f->dir = nlx_test_case_dir ("nlxtest-mount-XXXXXX");
+  if (!g_test_subprocess ())
+    prefix = g_strdup_printf ("nlxtest:%08x:", g_random_int ());
+  f->prefix = nlx_test_case_shared ("NLX_TEST_LOOP_PREFIX", prefix);
 }
 
 /* Mount points of this process's namespace under @dir, deepest first. */
@@ -167,8 +160,7 @@ fixture_teardown (Fixture *f,
   loops = nlx_loop_find_prefix (f->prefix);
   g_assert_cmpuint (loops->len, ==, 0);
 
-  nlx_file_remove_tree (f->dir, &error);
-  g_assert_no_error (error);
+  nlx_test_case_dir_remove (f->dir);
 
 out:
   g_free (f->dir);
@@ -183,12 +175,7 @@ run_case (Fixture *f,
 
   if (!f->usable)
     return;
-  if (g_test_subprocess ())
-    {
-      body (f);
-      return;
-    }
-  nlx_test_trap_body (120);
+  NLX_TEST_RUN_BODY (body, f, 120);
 }
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -210,17 +197,10 @@ run_command (const char * const *argv)
 }
 
 static char *
-path_in (Fixture *f,
-         const char *name)
-{
-  return g_build_filename (f->dir, name, NULL);
-}
-
-static char *
 make_dir (Fixture *f,
           const char *name)
 {
-  char *path = path_in (f, name);
+  char *path = nlx_test_path (f->dir, name);
 
   g_assert_cmpint (g_mkdir_with_parents (path, 0755), ==, 0);
   return path;
@@ -241,7 +221,7 @@ static char *
 make_blank_image (Fixture *f,
                   const char *name)
 {
-  char *image = path_in (f, name);
+  char *image = nlx_test_path (f->dir, name);
   int fd = open (image, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
   g_assert_cmpint (fd, >=, 0);
@@ -404,19 +384,6 @@ mountinfo_mentions (pid_t pid,
   return strstr (contents, text) != NULL;
 }
 
-static char *
-file_checksum (const char *path)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *contents = NULL;
-  gsize length;
-
-  g_file_get_contents (path, &contents, &length, &error);
-  g_assert_no_error (error);
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guchar *) contents,
-                                      length);
-}
-
 static void
 assert_file_contents (const char *path,
                       const char *expected)
@@ -487,7 +454,7 @@ case_namespace (Fixture *f)
   g_autoptr(GError) error = NULL;
   g_autofree char *image = make_ext4_image (f, "image");
   g_autofree char *device = attach (f, image, "ns");
-  g_autofree char *target = path_in (f, "mnt/sub dir");
+  g_autofree char *target = nlx_test_path (f->dir, "mnt/sub dir");
   g_autofree char *in_child = NULL;
   g_autofree char *file = NULL;
   g_autofree char *new_file = NULL;
@@ -531,7 +498,7 @@ case_namespace (Fixture *f)
   g_assert_true (nlx_umount_in_namespace (child, target, &error));
   g_assert_no_error (error);
   g_clear_pointer (&target, g_free);
-  target = path_in (f, "no/such/dir");
+  target = nlx_test_path (f->dir, "no/such/dir");
   g_assert_true (nlx_umount_in_namespace (child, target, &error));
   g_assert_no_error (error);
 
@@ -551,10 +518,10 @@ case_namespace_bad_paths (Fixture *f)
   g_autofree char *image = make_ext4_image (f, "image");
   g_autofree char *device = attach (f, image, "badpath");
   g_autofree char *outside = make_dir (f, "outside");
-  g_autofree char *link = path_in (f, "link");
+  g_autofree char *link = nlx_test_path (f->dir, "link");
   g_autofree char *through_link = g_build_filename (link, "x", NULL);
   g_autofree char *created = g_build_filename (outside, "x", NULL);
-  g_autofree char *plain = path_in (f, "plain");
+  g_autofree char *plain = nlx_test_path (f->dir, "plain");
   g_autofree char *through_file = g_build_filename (plain, "x", NULL);
   pid_t child = start_namespace (TRUE);
   int fd = prepare (device);
@@ -584,7 +551,7 @@ case_namespace_bad_paths (Fixture *f)
    * without an error: an attach refused for its path must be undone in
    * full.  A dangling link as the last component is no mount either. */
   {
-    g_autofree char *dangling = path_in (f, "dangling");
+    g_autofree char *dangling = nlx_test_path (f->dir, "dangling");
     const char *undone[] = { through_link, link, through_file, dangling };
 
     g_assert_cmpint (symlink ("/nlxtest-nowhere", dangling), ==, 0);
@@ -641,8 +608,8 @@ case_dirty_journal (Fixture *f)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *image = make_ext4_image (f, "image");
-  g_autofree char *pattern = path_in (f, "pattern");
-  g_autofree char *commands = path_in (f, "debugfs-commands");
+  g_autofree char *pattern = nlx_test_path (f->dir, "pattern");
+  g_autofree char *commands = nlx_test_path (f->dir, "debugfs-commands");
   g_autofree char *free_out = NULL;
   g_autofree char *journal_commands = NULL;
   g_autofree char *header = NULL;
@@ -685,7 +652,7 @@ case_dirty_journal (Fixture *f)
     "dumpe2fs", "-h", image, NULL });
   g_assert_nonnull (strstr (header, "needs_recovery"));
 
-  before = file_checksum (image);
+  before = nlx_test_file_checksum (image);
   device = attach (f, image, "dirty");
 
   /* Without noload the kernel would have to replay, which it cannot on
@@ -710,7 +677,7 @@ case_dirty_journal (Fixture *f)
   g_assert_no_error (error);
   detach (device);
 
-  after = file_checksum (image);
+  after = nlx_test_file_checksum (image);
   g_assert_cmpstr (after, ==, before);
 
   /* A root filesystem keeps exec and suid, never devices. */
@@ -742,7 +709,7 @@ case_dirty_journal (Fixture *f)
       found = nlx_loop_find (root_name);
     }
   g_assert_null (found);
-  after_root = file_checksum (image);
+  after_root = nlx_test_file_checksum (image);
   g_assert_cmpstr (after_root, ==, before);
 }
 
@@ -816,7 +783,7 @@ case_errors_panic_overridden (Fixture *f)
     {
       g_autoptr(GError) error = NULL;
       g_autofree char *image = make_blank_image (f, images[i].name);
-      g_autofree char *target = path_in (f, images[i].name);
+      g_autofree char *target = nlx_test_path (f->dir, images[i].name);
       g_autofree char *mnt = g_strconcat (target, "-mnt", NULL);
       g_autofree char *device = NULL;
       g_autofree char *control = NULL;
@@ -960,8 +927,8 @@ case_bad_input (Fixture *f)
   g_autofree char *image_colon = g_strconcat (image, ": ", NULL);
   g_autofree char *long_name = g_strnfill (100, 'x');
   g_autofree char *long_full = loop_name (f, long_name);
-  g_autofree char *dotdot = path_in (f, "a/../b");
-  g_autofree char *created = path_in (f, "a");
+  g_autofree char *dotdot = nlx_test_path (f->dir, "a/../b");
+  g_autofree char *created = nlx_test_path (f->dir, "a");
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
   g_autoptr(GPtrArray) loops = NULL;

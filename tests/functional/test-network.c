@@ -21,7 +21,7 @@
 
 #include "common/nlx-error.h"
 #include "host/nlx-network.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-tools.h"
 
 typedef struct {
   char *bridge;   /* a bridge's name, free at the start */
@@ -54,6 +54,8 @@ fixture_setup (Fixture *f,
                gconstpointer data)
 {
   g_autofree char *missing = missing_requirement ();
+  g_autofree char *random = NULL;
+  g_autofree char *shared = NULL;
   guint32 r;
 
   if (missing != NULL)
@@ -62,17 +64,11 @@ fixture_setup (Fixture *f,
       return;
     }
   f->usable = TRUE;
-  if (g_test_subprocess ())
-    r = (guint32) g_ascii_strtoull (g_getenv ("NLX_TEST_NET_RANDOM"), NULL,
-                                    10);
-  else
-    {
-      g_autofree char *text = NULL;
-
-      r = g_random_int ();
-      text = g_strdup_printf ("%u", r);
-      g_setenv ("NLX_TEST_NET_RANDOM", text, TRUE);
-    }
+  /* The parent draws the names; the body in its subprocess uses them. */
+  if (!g_test_subprocess ())
+    random = g_strdup_printf ("%u", g_random_int ());
+  shared = nlx_test_case_shared ("NLX_TEST_NET_RANDOM", random);
+  r = (guint32) g_ascii_strtoull (shared, NULL, 10);
   f->bridge = g_strdup_printf ("nlxt%06x", r & 0xffffff);
   f->other = g_strdup_printf ("nlxd%06x", r & 0xffffff);
   f->peer = g_strdup_printf ("nlxe%06x", r & 0xffffff);
@@ -175,12 +171,7 @@ run_case (Fixture *f,
 
   if (!f->usable)
     return;
-  if (g_test_subprocess ())
-    {
-      body (f);
-      return;
-    }
-  nlx_test_trap_body (30);
+  NLX_TEST_RUN_BODY (body, f, 30);
 }
 
 /* ---- helpers ----------------------------------------------------------- */

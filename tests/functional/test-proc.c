@@ -2,16 +2,16 @@
  * containers: lxcfs's /proc (memory, CPUs, uptime as its flavor and its
  * own boot give them), a boot_id of each boot's own, and a snapshot that
  * leaves the machine's identity behind.  The fixture is in
- * nlx-compute-fixture.c. */
+ * lib/nlx-compute-fixture.c. */
 #include "config.h"
 
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 
-#include "nlx-test-client.h"
-#include "nlx-compute-fixture.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-client.h"
+#include "lib/nlx-compute-fixture.h"
+#include "lib/nlx-test-tools.h"
 
 #define LXCFS "/var/lib/lxcfs"
 /* The functional tests' m1.tiny */
@@ -161,7 +161,6 @@ test_lxcfs (Fixture *f)
   guint64 before;
   guint64 after;
   guint controller;
-  gint64 deadline;
   long host_cpus = sysconf (_SC_NPROCESSORS_ONLN);
   g_autoptr(GError) error = NULL;
 
@@ -195,12 +194,7 @@ test_lxcfs (Fixture *f)
   g_assert_cmpuint (before, >=, 5);
   controller = domain_id (f, id);
   g_assert_cmpint (in_container_rc (f, id, "(sleep 0.5; reboot) >/dev/null 2>&1 &"), ==, 0);
-  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-  while (domain_running (f, id) != 1 || domain_id (f, id) == controller)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_usleep (100 * 1000);
-    }
+  wait_restarted (f, id, controller, 30);
   /* The daemon mounts after the new init has started. */
   g_usleep (G_USEC_PER_SEC);
   g_assert_cmpuint (uptime_of (f, id), <, before);

@@ -1,7 +1,7 @@
 /* test-security.c: what a hostile root inside a container cannot do to
  * the host or to other tenants, each tried from inside a real container,
  * with a control that shows the attempt works where nothing blocks it.
- * The fixture is in nlx-compute-fixture.c. */
+ * The fixture is in lib/nlx-compute-fixture.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -28,9 +28,9 @@
 #include "lxc/nlx-lxc-volume.h"
 #include "host/nlx-mount.h"
 #include "host/nlx-network-filter.h"
-#include "nlx-test-client.h"
-#include "nlx-test-tools.h"
-#include "nlx-compute-fixture.h"
+#include "lib/nlx-test-client.h"
+#include "lib/nlx-test-tools.h"
+#include "lib/nlx-compute-fixture.h"
 
 /* ---- secure by default ---------------------------------------------------- */
 
@@ -853,21 +853,6 @@ spoof_link_local (Fixture *f,
   assert_fdb (f, b_mac, expected_port);
 }
 
-/* The host learns B's MAC on B's port (a ping from the host: replies
- * to the host's own traffic pass the host firewall), then waits out the
- * neighbour table's locktime, so that an update would be taken. */
-static void
-host_learns (Fixture *f,
-             const char *b_address)
-{
-  /* An entry a control left pointing at A would send the ping there. */
-  run_command ((const char * const []) { "ip", "-4", "neigh", "flush", "to",
-                                         b_address, "dev", f->bridge, NULL });
-  run_command ((const char * const []) { "busybox", "ping", "-c", "1", "-W",
-                                         "2", b_address, NULL });
-  g_usleep (G_USEC_PER_SEC * 3 / 2);
-}
-
 /* Anti-spoofing: an instance sends only from its own MAC and address.
  * Root in A takes B's address and B's MAC: with the port rules none of
  * it reaches B or changes the host's neighbour or fdb entries of B; with
@@ -906,9 +891,9 @@ test_port_security (Fixture *f)
    * that knows a port of no instance.  The same attack now reaches B
    * and takes over B's entries on the host. */
   daemon_stop (f, SIGTERM);
-  run_command ((const char * const []) { "nft", "delete", "table", "bridge",
+  nlx_test_run_command ((const char * const []) { "nft", "delete", "table", "bridge",
                                          table, NULL });
-  run_command ((const char * const []) { "ip", "link", "set", f->bridge, "type",
+  nlx_test_run_command ((const char * const []) { "ip", "link", "set", f->bridge, "type",
                                          "bridge", "no_linklocal_learn", "0",
                                          NULL });
   {
@@ -943,15 +928,10 @@ test_port_security (Fixture *f)
    * the same name, which A's rules already match: no event to catch. */
   {
     unsigned int first_id = domain_id (f, a);
-    gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
 
     assert_in_container (f, a, "(sleep 0.5; reboot) >/dev/null 2>&1 &", 0,
                          NULL);
-    while (domain_running (f, a) != 1 || domain_id (f, a) == first_id)
-      {
-        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-        g_usleep (50 * 1000);
-      }
+    wait_restarted (f, a, first_id, 30);
     nlx_test_wait_for_status (f->session, a, "ACTIVE");
     assert_reaches (f, a, b_address);
     host_learns (f, b_address);

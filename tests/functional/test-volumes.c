@@ -17,9 +17,9 @@
 #include "common/nlx-file.h"
 #include "lxc/nlx-lxc-volume.h"
 #include "host/nlx-mount.h"
-#include "nlx-test-client.h"
-#include "nlx-test-tools.h"
-#include "nlx-compute-fixture.h"
+#include "lib/nlx-test-client.h"
+#include "lib/nlx-test-tools.h"
+#include "lib/nlx-compute-fixture.h"
 
 /* ---- api/compute/volumes ------------------------------------------------- */
 
@@ -368,12 +368,7 @@ test_volume_guest_reboot (Fixture *f)
   neighbour = start_neighbour (f);
   /* In the background, so the agent reports before init goes down. */
   assert_in_container (f, id, "(sleep 0.5; reboot) >/dev/null 2>&1 &", 0, NULL);
-  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-  while (domain_running (f, id) != 1 || domain_id (f, id) == first_id)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_usleep (50 * 1000);
-    }
+  wait_restarted (f, id, first_id, 30);
 
   /* The daemon only hears of it through libvirt's event, after the new
    * init may already run: give it a few seconds. */
@@ -432,7 +427,7 @@ write_volume (Fixture *f,
   g_strv_builder_addv (argv, (const char **) mkfs);
   g_strv_builder_add (argv, path);
   args = g_strv_builder_end (argv);
-  run_command ((const char * const *) args);
+  nlx_test_run_command ((const char * const *) args);
 }
 
 /* Every refusal is clear and leaves the server as it was. */
@@ -472,13 +467,13 @@ test_volume_refused (Fixture *f)
   write_volume (f, "nlxtest-empty", NULL);
   /* ext4 with an XFS superblock in front: two signatures. */
   write_volume (f, "nlxtest-two", (const char * const []) { "mkfs.ext4", "-q", NULL });
-  run_command ((const char * const []) { "truncate", "-s", "320M", xfs, NULL });
-  run_command ((const char * const []) { "mkfs.xfs", "-q", xfs, NULL });
+  nlx_test_run_command ((const char * const []) { "truncate", "-s", "320M", xfs, NULL });
+  nlx_test_run_command ((const char * const []) { "mkfs.xfs", "-q", xfs, NULL });
   {
     g_autofree char *of = g_strconcat ("of=", two, NULL);
     g_autofree char *in = g_strconcat ("if=", xfs, NULL);
 
-    run_command ((const char * const []) { "dd", in, of, "bs=512", "count=1",
+    nlx_test_run_command ((const char * const []) { "dd", in, of, "bs=512", "count=1",
                                            "conv=notrunc", "status=none", NULL });
   }
   /* ext4 whose superblock magic is gone. */
@@ -486,12 +481,12 @@ test_volume_refused (Fixture *f)
   {
     g_autofree char *of = g_strconcat ("of=", broken, NULL);
 
-    run_command ((const char * const []) { "dd", "if=/dev/zero", of, "bs=1",
+    nlx_test_run_command ((const char * const []) { "dd", "if=/dev/zero", of, "bs=1",
                                            "seek=1080", "count=2", "conv=notrunc",
                                            "status=none", NULL });
   }
   /* A symlink out of the volume directory. */
-  run_command ((const char * const []) { "touch", outside, NULL });
+  nlx_test_run_command ((const char * const []) { "touch", outside, NULL });
   g_assert_cmpint (symlink (outside, escape), ==, 0);
 
   for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
@@ -653,7 +648,7 @@ test_volume_errors_panic (Fixture *f)
   g_autoptr(GError) error = NULL;
 
   create_volume (f, "nlxtest-panicky", tree);
-  run_command ((const char * const []) { "tune2fs", "-e", "panic", "-E",
+  nlx_test_run_command ((const char * const []) { "tune2fs", "-e", "panic", "-E",
                                          "mount_opts=errors=panic", path,
                                          NULL });
   /* What the image asks for, which the kernel would otherwise do. */
@@ -716,13 +711,13 @@ test_volume_refused_entries (Fixture *f)
   int fd;
 
   g_mkdir_with_parents (dir, 0700);
-  run_command ((const char * const []) { "truncate", "-s", "1M", polyglot,
+  nlx_test_run_command ((const char * const []) { "truncate", "-s", "1M", polyglot,
                                          small, outside, NULL });
-  run_command ((const char * const []) { "mkfs.ext4", "-q", "-F", polyglot,
+  nlx_test_run_command ((const char * const []) { "mkfs.ext4", "-q", "-F", polyglot,
                                          NULL });
-  run_command ((const char * const []) { "mkfs.ext4", "-q", "-F", small,
+  nlx_test_run_command ((const char * const []) { "mkfs.ext4", "-q", "-F", small,
                                          NULL });
-  run_command ((const char * const []) { "mkfs.ext4", "-q", "-F", outside,
+  nlx_test_run_command ((const char * const []) { "mkfs.ext4", "-q", "-F", outside,
                                          NULL });
   /* An iso9660 primary volume descriptor at 32 KiB, then the set's
    * terminator. */
@@ -769,18 +764,6 @@ test_volume_refused_entries (Fixture *f)
   g_assert_cmpuint (loop_devices_of (id), ==, 0);
 }
 
-static char *
-file_checksum (const char *path)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *data = NULL;
-  gsize length;
-
-  g_file_get_contents (path, &data, &length, &error);
-  g_assert_no_error (error);
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guchar *) data, length);
-}
-
 /* A dirty journal is not replayed: the volume's bytes stay the same. */
 static void
 test_volume_dirty_journal (Fixture *f)
@@ -799,20 +782,20 @@ test_volume_dirty_journal (Fixture *f)
   /* debugfs writes a journal transaction without mounting anything. */
   g_file_set_contents (cmds, "jo\njw -b 333 /dev/null\njc\n", -1, &error);
   g_assert_no_error (error);
-  run_command ((const char * const []) { "debugfs", "-w", "-f", cmds, path, NULL });
+  nlx_test_run_command ((const char * const []) { "debugfs", "-w", "-f", cmds, path, NULL });
   g_spawn_sync (NULL, (char *[]) { "dumpe2fs", "-h", path, NULL }, NULL,
                 G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
                 &dumpe2fs, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (strstr (dumpe2fs, "needs_recovery"));
-  before = file_checksum (path);
+  before = nlx_test_file_checksum (path);
 
   id = boot (f, "nlxtest-dirty");
   g_assert_cmpint (attach (f, id, "nlxtest-dirty",
                            ", \"mount_path\": \"/data\"", NULL), ==, 200);
   assert_in_container (f, id, "cat /data/hello.txt", 0, "hello from a volume");
   g_assert_cmpint (detach (f, id, "nlxtest-dirty"), ==, 202);
-  after = file_checksum (path);
+  after = nlx_test_file_checksum (path);
   g_assert_cmpstr (before, ==, after);
   delete_and_check (f, id);
 }
@@ -838,7 +821,7 @@ test_boot_from_volume (Fixture *f)
 
   create_volume (f, "nlxtest-root", root_tree);
   create_volume (f, "nlxtest-data", tree);
-  before = file_checksum (root_path);
+  before = nlx_test_file_checksum (root_path);
 
   id = nlx_test_create (f->session, "nlxtest-bfv", IMAGE,
                         ", \"block_device_mapping_v2\": ["
@@ -884,7 +867,7 @@ test_boot_from_volume (Fixture *f)
   assert_in_container (f, id, "cat /etc/nlxtest", 0, "changed");
   delete_and_check (f, id);
   g_assert_cmpuint (loop_devices_of (id), ==, 0);
-  after = file_checksum (root_path);
+  after = nlx_test_file_checksum (root_path);
   g_assert_cmpstr (before, ==, after);
 }
 
@@ -977,7 +960,7 @@ test_volume_fsck (Fixture *f)
                 NULL, &block, NULL, NULL, &error);
   g_assert_no_error (error);
   freeb = g_strdup_printf ("freeb %s", g_strstrip (block));
-  run_command ((const char * const []) { "debugfs", "-w", "-R", freeb, bad, NULL });
+  nlx_test_run_command ((const char * const []) { "debugfs", "-w", "-R", freeb, bad, NULL });
 
   id = boot (f, "nlxtest-fsck");
   g_assert_cmpint (attach (f, id, "nlxtest-bad", ", \"mount_path\": \"/data\"",
@@ -1190,8 +1173,8 @@ test_volume_loop_change_fd (Fixture *f)
   /* The control, on the host: a read-only loop device over a copy of
    * the tenant's volume takes LOOP_CHANGE_FD.  Named for the instance,
    * so the fixture frees it should an assertion stop the case first. */
-  run_command ((const char * const []) { "cp", tenant_file, control_file, NULL });
-  run_command ((const char * const []) { "cp", tenant_file, evil_file, NULL });
+  nlx_test_run_command ((const char * const []) { "cp", tenant_file, control_file, NULL });
+  nlx_test_run_command ((const char * const []) { "cp", tenant_file, evil_file, NULL });
   control_name = g_strdup_printf ("nlx:%s:control", id);
   fd = open (control_file, O_RDONLY | O_CLOEXEC);
   g_assert_cmpint (fd, >=, 0);
@@ -1307,7 +1290,7 @@ test_volume_loop_name_spoof (Fixture *f)
 
   /* Never by name: a loop device over A's data, named as B's vde's
    * device loop, is refused with the reason and left as it is. */
-  run_command ((const char * const []) { "cp", a_file, spoof_file, NULL });
+  nlx_test_run_command ((const char * const []) { "cp", a_file, spoof_file, NULL });
   spoof_name = g_strdup_printf ("nlx:%s:vde:dev", b);
   fd = open (spoof_file, O_RDWR | O_CLOEXEC);
   g_assert_cmpint (fd, >=, 0);

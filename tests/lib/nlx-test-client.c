@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/nlx-json.h"
-#include "nlx-test-client.h"
+#include "lib/nlx-test-client.h"
 
 #define WAIT_TIMEOUT_US (60 * G_USEC_PER_SEC)
 
@@ -104,20 +104,33 @@ nlx_test_expect_fault (SoupSession *session,
   nlx_test_assert_fault (reply, name, status);
 }
 
+/* POSTs server @name of @image on @flavor, with @extra (nullable) JSON
+ * members added; fails the test unless it is accepted.  Returns its id. */
+char *
+nlx_test_create_on_flavor (SoupSession *session,
+                           const char *name,
+                           const char *flavor,
+                           const char *image,
+                           const char *extra)
+{
+  g_autofree char *body = g_strdup_printf (
+    "{\"server\": {\"name\": \"%s\", \"flavorRef\": \"%s\", "
+    "\"imageRef\": \"%s\"%s}}", name, flavor, image, extra ? extra : "");
+  g_autoptr(JsonNode) reply = NULL;
+
+  g_assert_cmpint (nlx_test_call (session, "POST", "/v2.1/servers", body, &reply), ==, 202);
+  return g_strdup (json_object_get_string_member (nlx_test_object_at (reply, "server"),
+                                                  "id"));
+}
+
+/* nlx_test_create_on_flavor() on m1.tiny. */
 char *
 nlx_test_create (SoupSession *session,
                  const char *name,
                  const char *image,
                  const char *extra)
 {
-  g_autofree char *body = g_strdup_printf (
-    "{\"server\": {\"name\": \"%s\", \"flavorRef\": \"m1.tiny\", "
-    "\"imageRef\": \"%s\"%s}}", name, image, extra ? extra : "");
-  g_autoptr(JsonNode) reply = NULL;
-
-  g_assert_cmpint (nlx_test_call (session, "POST", "/v2.1/servers", body, &reply), ==, 202);
-  return g_strdup (json_object_get_string_member (nlx_test_object_at (reply, "server"),
-                                                  "id"));
+  return nlx_test_create_on_flavor (session, name, "m1.tiny", image, extra);
 }
 
 JsonNode *

@@ -9,6 +9,8 @@
 #include <libvirt/libvirt.h>
 #include <libsoup/soup.h>
 
+#include "lib/nlx-test-libvirt.h"
+
 #define IMAGE "nlxtest-busybox"
 #define BROKEN_IMAGE "nlxtest-broken"
 /* The busybox root with a "shutdown" signal its init ignores (SIGHUP
@@ -57,9 +59,6 @@ typedef struct {
   const char *why;
 } Case;
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (virDomain, virDomainFree)
-
-void run_command (const char *const *argv);
 GPid daemon_pid (Fixture *f);
 void daemon_start (Fixture *f);
 void daemon_stop (Fixture *f, int signal);
@@ -79,6 +78,9 @@ char *boot_image (Fixture *f, const char *name, const char *image);
 char *boot (Fixture *f, const char *name);
 char *console (Fixture *f, const char *id);
 unsigned int domain_id (Fixture *f, const char *uuid);
+void host_learns (Fixture *f, const char *b_address);
+void wait_restarted (Fixture *f, const char *uuid, unsigned int old_id,
+                     guint timeout_s);
 char *volumes_dir (Fixture *f);
 char *volume_tree (Fixture *f, const char *name);
 void create_volume (Fixture *f, const char *id, const char *tree);

@@ -1,14 +1,16 @@
 /* nlx-test-tools.c: helpers the tests share: the host's filesystem tools,
- * what a functional test does on a host that cannot run it, and test
- * bodies run in a subprocess */
+ * what a functional test does on a host that cannot run it, test bodies
+ * run in a subprocess, their scratch directories, and small file helpers */
 #include "config.h"
 
 #include <malloc.h>
 #include <stdarg.h>
+#include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
-#include "nlx-test-tools.h"
+#include "common/nlx-file.h"
+#include "lib/nlx-test-tools.h"
 
 /**
  * nlx_test_find_tool:
@@ -188,12 +190,41 @@ nlx_test_trap_body (guint timeout_s)
 }
 
 /**
+ * nlx_test_case_shared:
+ * @name: an environment variable, e.g. "NLX_TEST_UUID"
+ * @value: what the parent chose (a random name, a scratch directory)
+ *
+ * A value the parent chooses for a case and the subprocess that
+ * nlx_test_trap_body() runs its body in must see the same: in the
+ * parent, @value, handed over through @name; in the subprocess, what
+ * the parent handed over (@value is ignored there).
+ *
+ * Returns: (transfer full): the value
+ */
+char *
+nlx_test_case_shared (const char *name,
+                      const char *value)
+{
+  const char *shared;
+
+  if (!g_test_subprocess ())
+    {
+      g_setenv (name, value, TRUE);
+      return g_strdup (value);
+    }
+  shared = g_getenv (name);
+  g_assert_nonnull (shared);
+  return g_strdup (shared);
+}
+
+/**
  * nlx_test_case_dir:
  * @template: for g_dir_make_tmp(), e.g. "nlxtest-volume-XXXXXX"
  *
  * The case's scratch directory: made in the parent, which removes it in
- * its teardown, and handed through NLX_TEST_DIR to the subprocess that
- * nlx_test_trap_body() runs the case's body in.
+ * its teardown (nlx_test_case_dir_remove()), and handed through
+ * NLX_TEST_DIR to the subprocess that nlx_test_trap_body() runs the
+ * case's body in.
  *
  * Returns: (transfer full): its path
  */
@@ -201,14 +232,96 @@ char *
 nlx_test_case_dir (const char *template)
 {
   g_autoptr(GError) error = NULL;
-  char *dir;
+  g_autofree char *dir = NULL;
 
-  if (g_test_subprocess ())
-    return g_strdup (g_getenv ("NLX_TEST_DIR"));
-  dir = g_dir_make_tmp (template, &error);
+  if (!g_test_subprocess ())
+    {
+      dir = g_dir_make_tmp (template, &error);
+      g_assert_no_error (error);
+    }
+  return nlx_test_case_shared ("NLX_TEST_DIR", dir);
+}
+
+/**
+ * nlx_test_case_dir_remove:
+ * @dir: (nullable): from nlx_test_case_dir()
+ *
+ * Removes the case's scratch directory and all in it, from the parent
+ * only: the subprocess's teardown runs before the parent is done.
+ */
+void
+nlx_test_case_dir_remove (const char *dir)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (dir == NULL || g_test_subprocess ())
+    return;
+  nlx_file_remove_tree (dir, &error);
   g_assert_no_error (error);
-  g_setenv ("NLX_TEST_DIR", dir, TRUE);
-  return dir;
+}
+
+/* @name in @dir. */
+char *
+nlx_test_path (const char *dir,
+               const char *name)
+{
+  return g_build_filename (dir, name, NULL);
+}
+
+/* The SHA-256 of @path's contents, in hex; fails the test if it cannot
+ * be read. */
+char *
+nlx_test_file_checksum (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length;
+
+  g_file_get_contents (path, &contents, &length, &error);
+  g_assert_no_error (error);
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guchar *) contents,
+                                      length);
+}
+
+/* A comparator for sorting an array of strings (qsort,
+ * g_ptr_array_sort): it gets pointers to the elements, so strcmp itself
+ * would compare the pointers' bytes. */
+int
+nlx_test_compare_strings (gconstpointer a,
+                          gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* The names in @dir, sorted, joined with spaces: what a case compares
+ * with what it expects to find there. */
+char *
+nlx_test_list_dir (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  g_assert_nonnull (d);
+  while ((name = g_dir_read_name (d)) != NULL)
+    g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, nlx_test_compare_strings);
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (" ", (char **) names->pdata);
+}
+
+/* Runs @argv (looked up in PATH) and fails the test unless it exits 0. */
+void
+nlx_test_run_command (const char * const *argv)
+{
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                NULL, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_spawn_check_wait_status (status, &error);
+  g_assert_no_error (error);
 }
 
 /* Bytes the C library's allocator has handed out and not had back. */
@@ -240,16 +353,24 @@ nlx_test_assert_no_leak (const char *what,
              "calls", what, after - before, NLX_TEST_LEAK_ROUNDS);
 }
 
-/* Descriptors this process holds now: a long-lived daemon's calls must
+/* Descriptors process @pid holds now: a long-lived daemon's calls must
  * leave none open. */
 guint
-nlx_test_count_fds (void)
+nlx_test_count_fds_of (GPid pid)
 {
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  g_autofree char *path = g_strdup_printf ("/proc/%d/fd", (int) pid);
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
   guint n = 0;
 
   g_assert_nonnull (dir);
   while (g_dir_read_name (dir) != NULL)
     n++;
   return n;
+}
+
+/* Descriptors this process holds now. */
+guint
+nlx_test_count_fds (void)
+{
+  return nlx_test_count_fds_of (getpid ());
 }

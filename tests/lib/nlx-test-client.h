@@ -31,6 +31,11 @@ void nlx_test_expect_fault (SoupSession *session,
                             const char *body,
                             guint status,
                             const char *name);
+char *nlx_test_create_on_flavor (SoupSession *session,
+                                 const char *name,
+                                 const char *flavor,
+                                 const char *image,
+                                 const char *extra);
 char *nlx_test_create (SoupSession *session,
                        const char *name,
                        const char *image,

@@ -29,29 +29,10 @@
 #include "lxc/nlx-lxc-cgroup.h"
 #include "lxc/nlx-lxc-volume.h"
 #include "host/nlx-mount.h"
-#include "nlx-test-client.h"
-#include "nlx-test-tools.h"
+#include "lib/nlx-test-client.h"
+#include "lib/nlx-test-tools.h"
 #include "host/nlx-network-filter.h"
-#include "nlx-compute-fixture.h"
-
-static void
-ignore_libvirt_error (void *opaque,
-                      virErrorPtr err)
-{
-}
-
-void
-run_command (const char * const *argv)
-{
-  g_autoptr(GError) error = NULL;
-  int status;
-
-  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                NULL, NULL, &status, &error);
-  g_assert_no_error (error);
-  g_spawn_check_wait_status (status, &error);
-  g_assert_no_error (error);
-}
+#include "lib/nlx-compute-fixture.h"
 
 /* ---- the daemon -------------------------------------------------------- */
 
@@ -232,7 +213,7 @@ add_agent (const char *root)
   g_assert_no_error (error);
   /* Setuid on the image root, where nothing forbids it: the control for
    * the nosuid check on volumes. */
-  run_command ((const char * const []) { "cp", probe, probe_copy, NULL });
+  nlx_test_run_command ((const char * const []) { "cp", probe, probe_copy, NULL });
   g_assert_cmpint (g_chmod (probe_copy, 04755), ==, 0);
 }
 
@@ -266,10 +247,11 @@ void
 fixture_setup (Fixture *f,
                gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
   g_autoptr(GSocketAddress) address = NULL;
+  g_autofree char *random = NULL;
+  g_autofree char *shared = NULL;
 
-  virSetErrorFunc (NULL, ignore_libvirt_error);
+  nlx_test_quiet_libvirt ();
   f->conn = virConnectOpen ("lxc:///");
   if (f->conn == NULL)
     {
@@ -277,33 +259,28 @@ fixture_setup (Fixture *f,
       return;
     }
   f->usable = TRUE;
-  if (g_test_subprocess ())
-    f->dir = g_strdup (g_getenv ("NLX_TEST_DIR"));
-  else
+  /* The parent makes the directory and draws the network's names; the
+   * body in its subprocess uses the same. */
+  f->dir = nlx_test_case_dir ("nlx-test-compute-XXXXXX");
+  if (!g_test_subprocess ())
     {
-      guint32 r = g_random_int ();
-      g_autofree char *text = g_strdup_printf ("%u", r);
-
-      g_setenv ("NLX_TEST_NET_RANDOM", text, TRUE);
       g_autofree char *mkrootfs = g_build_filename (g_getenv ("NLX_TOP_SRCDIR"),
                                                     "tools", "mkrootfs", NULL);
       g_autofree char *root = NULL;
 
-      f->dir = g_dir_make_tmp ("nlx-test-compute-XXXXXX", &error);
-      g_assert_no_error (error);
+      random = g_strdup_printf ("%u", g_random_int ());
       /* Instances' root, an unprivileged uid, must reach their roots. */
       g_assert_cmpint (g_chmod (f->dir, 0711), ==, 0);
-      g_setenv ("NLX_TEST_DIR", f->dir, TRUE);
       root = g_build_filename (f->dir, "root", NULL);
-      run_command ((const char * const []) { mkrootfs, root, NULL });
+      nlx_test_run_command ((const char * const []) { mkrootfs, root, NULL });
       add_agent (root);
       add_dying_init (root);
     }
   f->config = g_build_filename (f->dir, "nova-lxc.conf", NULL);
   f->socket = g_build_filename (f->dir, "compute.sock", NULL);
+  shared = nlx_test_case_shared ("NLX_TEST_NET_RANDOM", random);
   {
-    guint32 r = (guint32) g_ascii_strtoull (g_getenv ("NLX_TEST_NET_RANDOM"),
-                                            NULL, 10);
+    guint32 r = (guint32) g_ascii_strtoull (shared, NULL, 10);
 
     f->bridge = g_strdup_printf ("nlxc%06x", r & 0xffffff);
     f->subnet = g_strdup_printf ("198.%u.%u", 18 + ((r >> 24) & 1),
@@ -501,7 +478,7 @@ fixture_teardown (Fixture *f,
        * configure it), when it started servers. */
       remove_recorded_domains (f, "n-state", "n-instances");
       if (bridge_exists (f->bridge))
-        run_command ((const char * const []) { "ip", "link", "del", f->bridge,
+        nlx_test_run_command ((const char * const []) { "ip", "link", "del", f->bridge,
                                                NULL });
       /* A daemon leaves its bridge's firewall in place when it stops
        * (its instances may run on), and its lock of the bridge, which
@@ -515,15 +492,14 @@ fixture_teardown (Fixture *f,
           g_autofree char *lock = g_build_filename (NLX_RUN_DIR, name, NULL);
 
           if (i == 1 && bridge_exists (bridge))
-            run_command ((const char * const []) { "ip", "link", "del",
+            nlx_test_run_command ((const char * const []) { "ip", "link", "del",
                                                    bridge, NULL });
           nlx_network_filter_delete (bridge, &error);
           g_assert_no_error (error);
           g_unlink (lock);
           stop_dhcp (bridge);
         }
-      nlx_file_remove_tree (f->dir, &error);
-      g_assert_no_error (error);
+      nlx_test_case_dir_remove (f->dir);
     }
   g_clear_object (&f->session);
   g_clear_pointer (&f->conn, virConnectClose);
@@ -655,6 +631,41 @@ domain_id (Fixture *f,
   return virDomainGetID (dom);
 }
 
+/* The host learns the MAC of the instance at @b_address on its port (a
+ * ping from the host: replies to the host's own traffic pass the host
+ * firewall), then waits out the neighbour table's locktime, so that a
+ * forged update would be taken (test-security's port-security case,
+ * test-metadata's spoofed callers). */
+void
+host_learns (Fixture *f,
+             const char *b_address)
+{
+  /* An entry a control left pointing at A would send the ping there. */
+  nlx_test_run_command ((const char * const []) { "ip", "-4", "neigh", "flush", "to",
+                                         b_address, "dev", f->bridge, NULL });
+  nlx_test_run_command ((const char * const []) { "busybox", "ping", "-c", "1", "-W",
+                                         "2", b_address, NULL });
+  g_usleep (G_USEC_PER_SEC * 3 / 2);
+}
+
+/* Waits until libvirt runs @uuid's domain again, as a new container (a
+ * controller other than @old_id): a reboot from inside the instance
+ * makes one without the daemon.  Fails the case after @timeout_s. */
+void
+wait_restarted (Fixture *f,
+                const char *uuid,
+                unsigned int old_id,
+                guint timeout_s)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+
+  while (domain_running (f, uuid) != 1 || domain_id (f, uuid) == old_id)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (50 * 1000);
+    }
+}
+
 char *
 volumes_dir (Fixture *f)
 {
@@ -679,9 +690,9 @@ volume_tree (Fixture *f,
   g_assert_cmpint (g_mkdir (tree, 0755), ==, 0);
   g_file_set_contents (hello, "hello from a volume\n", -1, &error);
   g_assert_no_error (error);
-  run_command ((const char * const []) { "cp", source, probe, NULL });
+  nlx_test_run_command ((const char * const []) { "cp", source, probe, NULL });
   g_assert_cmpint (g_chmod (probe, 04755), ==, 0);
-  run_command ((const char * const []) { "mknod", node, "c", "1", "3", NULL });
+  nlx_test_run_command ((const char * const []) { "mknod", node, "c", "1", "3", NULL });
   return g_steal_pointer (&tree);
 }
 
@@ -878,7 +889,7 @@ libvirtd (const char *command)
   g_autofree char *script = g_build_filename (g_getenv ("NLX_TOP_SRCDIR"),
                                               "tools", "libvirtd-service", NULL);
 
-  run_command ((const char * const []) { script, command, NULL });
+  nlx_test_run_command ((const char * const []) { script, command, NULL });
 }
 
 /* Waits for @id to be @wanted with no task, failing at once on ERROR:
