@@ -1,13 +1,13 @@
 /* nlx-test-libvirt.h: what the tests that talk to libvirt themselves
- * share: a virDomain cleanup and libvirt's error printing turned off */
+ * share: g_autoptr() for its types and its error printing turned off */
 #pragma once
 
 #include <glib.h>
 #include <libvirt/libvirt.h>
 
-G_BEGIN_DECLS
+#include "common/nlx-autoptr.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (virDomain, virDomainFree)
+G_BEGIN_DECLS
 
 void nlx_test_quiet_libvirt (void);
 
