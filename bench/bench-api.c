@@ -127,7 +127,7 @@ create_free (Create *create)
 }
 
 static void
-on_signal (int signum)
+on_signal (int signum G_GNUC_UNUSED)
 {
   interrupted = 1;
 }

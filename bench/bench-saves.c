@@ -290,7 +290,7 @@ member (JsonNode *node,
 /* ---- one daemon ----------------------------------------------------------- */
 
 static void
-child_setup (gpointer data)
+child_setup (gpointer data G_GNUC_UNUSED)
 {
   setpgid (0, 0);
   prctl (PR_SET_PDEATHSIG, SIGTERM);
@@ -594,7 +594,7 @@ rename_p (Run *run, gconstpointer p)
 }
 
 static double
-rate (Run *run, gconstpointer p)
+rate (Run *run, gconstpointer p G_GNUC_UNUSED)
 {
   return run->renames_per_s;
 }
@@ -660,7 +660,7 @@ run_new (Disk *disk,
 }
 
 static void
-on_signal (int signum)
+on_signal (int signum G_GNUC_UNUSED)
 {
   /* The cleanup runs as the measurement fails. */
 }

@@ -219,7 +219,7 @@ struct Soak {
 };
 
 static void
-on_signal (int signum)
+on_signal (int signum G_GNUC_UNUSED)
 {
   interrupted = 1;
 }
@@ -1129,7 +1129,7 @@ slot_create (Client *client,
 
 /* A server in ERROR: is libvirt of the same opinion? */
 static void
-judge_error (Client *client,
+judge_error (Client *client G_GNUC_UNUSED,
              Slot *slot,
              const ServerView *view)
 {
@@ -1994,7 +1994,7 @@ print_start (const Figures *f)
 
 /* Prints the table; returns how many rows failed. */
 static guint
-print_table (Soak *soak,
+print_table (Soak *soak G_GNUC_UNUSED,
              const Figures *s,
              const Figures *e,
              const Figures *c,

@@ -96,7 +96,7 @@ side_clear (Side *side)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Side, side_clear)
 
 static void
-on_signal (int signum)
+on_signal (int signum G_GNUC_UNUSED)
 {
   interrupted = 1;
 }

@@ -50,7 +50,7 @@ static const GOptionEntry entries[] = {
 static volatile sig_atomic_t interrupted = 0;
 
 static void
-on_signal (int signum)
+on_signal (int signum G_GNUC_UNUSED)
 {
   interrupted = 1;
 }

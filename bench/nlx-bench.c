@@ -45,7 +45,7 @@ nlx_bench_percentile (GArray *samples,
  * bench alone, which then still deletes through the daemon; and a
  * SIGTERM should the bench die without stopping it. */
 static void
-daemon_child_setup (gpointer data)
+daemon_child_setup (gpointer data G_GNUC_UNUSED)
 {
   setpgid (0, 0);
   prctl (PR_SET_PDEATHSIG, SIGTERM);

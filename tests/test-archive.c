@@ -297,7 +297,7 @@ write_tree_ok (Fixture *f,
 /* Writing fails with a message matching @pattern; neither the tarball
  * nor a temporary file is left beside it. */
 static void
-assert_write_fails (Fixture *f,
+assert_write_fails (Fixture *f G_GNUC_UNUSED,
                     const char *dir,
                     const char *tar,
                     const char *pattern)
@@ -386,7 +386,7 @@ extract_ok (Fixture *f)
 
 static void
 fixture_setup (Fixture *f,
-               gconstpointer data)
+               gconstpointer data G_GNUC_UNUSED)
 {
   f->dir = nlx_test_case_dir ("nlxtest-archive-XXXXXX");
   f->src = nlx_test_path (f->dir, "src");
@@ -399,7 +399,7 @@ fixture_setup (Fixture *f,
 
 static void
 fixture_teardown (Fixture *f,
-                  gconstpointer data)
+                  gconstpointer data G_GNUC_UNUSED)
 {
   nlx_test_case_dir_remove (f->dir);
   g_free (f->dir);

@@ -264,7 +264,7 @@ import_ok (NlxImageStore *store,
 
 static void
 fixture_setup (Fixture *f,
-               gconstpointer data)
+               gconstpointer data G_GNUC_UNUSED)
 {
   f->dir = nlx_test_case_dir ("nlxtest-image-store-XXXXXX");
   f->store_dir = nlx_test_path (f->dir, "images");
@@ -275,7 +275,7 @@ fixture_setup (Fixture *f,
 
 static void
 fixture_teardown (Fixture *f,
-                  gconstpointer data)
+                  gconstpointer data G_GNUC_UNUSED)
 {
   nlx_test_case_dir_remove (f->dir);
   g_free (f->dir);

@@ -35,7 +35,7 @@ typedef struct {
 
 static void
 fixture_set_up (Fixture *f,
-                gconstpointer data)
+                gconstpointer data G_GNUC_UNUSED)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GSocketAddress) address = NULL;
@@ -64,7 +64,7 @@ fixture_set_up (Fixture *f,
 
 static void
 fixture_tear_down (Fixture *f,
-                   gconstpointer data)
+                   gconstpointer data G_GNUC_UNUSED)
 {
   nlx_test_daemon_clear (&f->daemon);
   g_clear_object (&f->session);
@@ -129,7 +129,7 @@ address_of (Fixture *f,
  * claims; any other address is no caller; only GET and HEAD. */
 static void
 test_identity (Fixture *f,
-               gconstpointer data)
+               gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *a = nlx_test_create (f->session, "md-a", "test-image", NULL);
   g_autofree char *b = NULL;
@@ -224,7 +224,7 @@ settled_heap (void)
  * heap is the whole process's, the test's side included. */
 static void
 test_no_leak (Fixture *f,
-              gconstpointer data)
+              gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *a = nlx_test_create (f->session, "md-leak", "test-image",
                                         NULL);

@@ -231,7 +231,7 @@ typedef struct {
 } Written;
 
 static void
-written (GObject *source,
+written (GObject *source G_GNUC_UNUSED,
          GAsyncResult *result,
          gpointer data)
 {

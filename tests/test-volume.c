@@ -144,7 +144,7 @@ make_tree (Fixture *f)
 
 static void
 fixture_setup (Fixture *f,
-               gconstpointer data)
+               gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *settings = NULL;
 
@@ -162,7 +162,7 @@ fixture_setup (Fixture *f,
 
 static void
 fixture_teardown (Fixture *f,
-                  gconstpointer data)
+                  gconstpointer data G_GNUC_UNUSED)
 {
   nlx_test_case_dir_remove (f->dir);
   nlx_volume_settings_free (f->settings);

@@ -170,8 +170,8 @@ console_linger (NlxConsole *console)
 }
 
 static void
-console_message (SoupWebsocketConnection *ws,
-                 gint type,
+console_message (SoupWebsocketConnection *ws G_GNUC_UNUSED,
+                 gint type G_GNUC_UNUSED,
                  GBytes *message,
                  gpointer data)
 {
@@ -185,7 +185,7 @@ console_message (SoupWebsocketConnection *ws,
 }
 
 static void
-console_closed (SoupWebsocketConnection *ws,
+console_closed (SoupWebsocketConnection *ws G_GNUC_UNUSED,
                 gpointer data)
 {
   NlxConsole *console = data;
@@ -196,7 +196,7 @@ console_closed (SoupWebsocketConnection *ws,
 
 static gboolean
 console_stdin (int fd,
-               GIOCondition condition,
+               GIOCondition condition G_GNUC_UNUSED,
                gpointer data)
 {
   NlxConsole *console = data;

@@ -8,7 +8,7 @@
 
 gboolean
 nlx_cli_cmd_flavor_list (NlxClient *client,
-                         char **args,
+                         char **args G_GNUC_UNUSED,
                          GError **error)
 {
   const char *headers[] = {
@@ -56,7 +56,7 @@ nlx_cli_cmd_flavor_list (NlxClient *client,
 
 gboolean
 nlx_cli_cmd_hypervisor_stats (NlxClient *client,
-                              char **args,
+                              char **args G_GNUC_UNUSED,
                               GError **error)
 {
   g_autoptr(JsonNode) root = nlx_client_call (client, "GET",

@@ -35,7 +35,7 @@ print_image_answer (JsonNode *root,
 }
 
 gboolean
-nlx_cli_check_image_import (char **args,
+nlx_cli_check_image_import (char **args G_GNUC_UNUSED,
                             GError **error)
 {
   if (nlx_cli_opt.name == NULL || !nlx_image_name_is_valid (nlx_cli_opt.name))
@@ -87,7 +87,7 @@ nlx_cli_check_image_create (char **args,
 
 gboolean
 nlx_cli_cmd_image_list (NlxClient *client,
-                        char **args,
+                        char **args G_GNUC_UNUSED,
                         GError **error)
 {
   const char *headers[] = { _("ID"), _("Name"), _("Status"), NULL };

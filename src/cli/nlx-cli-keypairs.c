@@ -94,7 +94,7 @@ nlx_cli_cmd_keypair_add (NlxClient *client,
 
 gboolean
 nlx_cli_cmd_keypair_list (NlxClient *client,
-                          char **args,
+                          char **args G_GNUC_UNUSED,
                           GError **error)
 {
   const char *headers[] = { _("Name"), _("Fingerprint"), NULL };

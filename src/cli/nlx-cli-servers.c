@@ -402,7 +402,7 @@ check_boot_config (GError **error)
 }
 
 gboolean
-nlx_cli_check_boot (char **args,
+nlx_cli_check_boot (char **args G_GNUC_UNUSED,
                     GError **error)
 {
   g_autoptr(GHashTable) ids = g_hash_table_new (g_str_hash, g_str_equal);
@@ -459,7 +459,7 @@ nlx_cli_check_boot (char **args,
 }
 
 gboolean
-nlx_cli_check_rebuild (char **args,
+nlx_cli_check_rebuild (char **args G_GNUC_UNUSED,
                        GError **error)
 {
   if (nlx_cli_opt.name != NULL && *nlx_cli_opt.name == '\0')
@@ -566,7 +566,7 @@ nlx_cli_cmd_boot (NlxClient *client,
 
 gboolean
 nlx_cli_cmd_list (NlxClient *client,
-                  char **args,
+                  char **args G_GNUC_UNUSED,
                   GError **error)
 {
   const char *headers[] = {

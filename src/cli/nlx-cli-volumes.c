@@ -342,7 +342,7 @@ nlx_cli_cmd_volume_create (NlxClient *client,
 
 gboolean
 nlx_cli_cmd_volume_list (NlxClient *client,
-                         char **args,
+                         char **args G_GNUC_UNUSED,
                          GError **error)
 {
   const char *headers[] = {

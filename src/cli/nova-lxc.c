@@ -69,9 +69,9 @@ check_mount_path (const char *what,
 }
 
 static gboolean
-parse_length (const char *option_name,
+parse_length (const char *option_name G_GNUC_UNUSED,
               const char *value,
-              gpointer data,
+              gpointer data G_GNUC_UNUSED,
               GError **error)
 {
   if (!g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT, &nlx_cli_opt.length,
@@ -99,9 +99,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxCliVolume, nlx_cli_volume_free)
 /* --volume ID[:DEVICE[:MOUNT_PATH]]; an empty DEVICE lets the daemon
  * choose, and MOUNT_PATH keeps any further colons. */
 static gboolean
-parse_volume (const char *option_name,
+parse_volume (const char *option_name G_GNUC_UNUSED,
               const char *value,
-              gpointer data,
+              gpointer data G_GNUC_UNUSED,
               GError **error)
 {
   g_auto(GStrv) parts = g_strsplit (value, ":", 3);
@@ -137,9 +137,9 @@ parse_volume (const char *option_name,
 }
 
 static gboolean
-parse_boot_volume (const char *option_name,
+parse_boot_volume (const char *option_name G_GNUC_UNUSED,
                    const char *value,
-                   gpointer data,
+                   gpointer data G_GNUC_UNUSED,
                    GError **error)
 {
   if (!nlx_cli_check_volume_id ("--boot-volume", value, error))
@@ -150,9 +150,9 @@ parse_boot_volume (const char *option_name,
 }
 
 static gboolean
-parse_fs (const char *option_name,
+parse_fs (const char *option_name G_GNUC_UNUSED,
           const char *value,
-          gpointer data,
+          gpointer data G_GNUC_UNUSED,
           GError **error)
 {
   if (!g_str_equal (value, "ext4") && !g_str_equal (value, "xfs"))
@@ -167,9 +167,9 @@ parse_fs (const char *option_name,
 }
 
 static gboolean
-parse_device (const char *option_name,
+parse_device (const char *option_name G_GNUC_UNUSED,
               const char *value,
-              gpointer data,
+              gpointer data G_GNUC_UNUSED,
               GError **error)
 {
   if (!check_device ("--device", value, error))
@@ -180,9 +180,9 @@ parse_device (const char *option_name,
 }
 
 static gboolean
-parse_mount (const char *option_name,
+parse_mount (const char *option_name G_GNUC_UNUSED,
              const char *value,
-             gpointer data,
+             gpointer data G_GNUC_UNUSED,
              GError **error)
 {
   if (!check_mount_path ("--mount", value, error))

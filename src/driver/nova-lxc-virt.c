@@ -208,7 +208,7 @@ run_uuid_command (NlxVirt *virt,
 }
 
 static gboolean
-run (int argc,
+run (int argc G_GNUC_UNUSED,
      char **argv,
      GError **error)
 {

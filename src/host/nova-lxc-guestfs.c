@@ -30,7 +30,7 @@ static GLogWriterOutput
 keep_message (GLogLevelFlags level,
               const GLogField *fields,
               gsize n_fields,
-              gpointer user_data)
+              gpointer user_data G_GNUC_UNUSED)
 {
   for (gsize i = 0; i < n_fields; i++)
     if (g_str_equal (fields[i].key, "MESSAGE"))

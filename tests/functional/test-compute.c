@@ -524,25 +524,27 @@ typedef gboolean (*MidwayFunc) (Fixture *f,
                                 gconstpointer data);
 
 static gboolean
-is_defined (Fixture *f, const char *uuid, gconstpointer data)
+is_defined (Fixture *f, const char *uuid, gconstpointer data G_GNUC_UNUSED)
 {
   return domain_running (f, uuid) >= 0;
 }
 
 static gboolean
-is_paused (Fixture *f, const char *uuid, gconstpointer data)
+is_paused (Fixture *f, const char *uuid, gconstpointer data G_GNUC_UNUSED)
 {
   return domain_state (f, uuid) == VIR_DOMAIN_PAUSED;
 }
 
 static gboolean
-is_not_running (Fixture *f, const char *uuid, gconstpointer data)
+is_not_running (Fixture *f, const char *uuid, gconstpointer data G_GNUC_UNUSED)
 {
   return domain_running (f, uuid) != 1;
 }
 
 static gboolean
-has_loop_device (Fixture *f, const char *uuid, gconstpointer data)
+has_loop_device (Fixture *f G_GNUC_UNUSED,
+                 const char *uuid,
+                 gconstpointer data G_GNUC_UNUSED)
 {
   return loop_devices_of (uuid) > 0;
 }
@@ -559,7 +561,9 @@ is_not_domain (Fixture *f, const char *uuid, gconstpointer data)
 
 /* A signal sent and being waited for: a moment is enough. */
 static gboolean
-after_a_moment (Fixture *f, const char *uuid, gconstpointer data)
+after_a_moment (Fixture *f G_GNUC_UNUSED,
+                const char *uuid G_GNUC_UNUSED,
+                gconstpointer data G_GNUC_UNUSED)
 {
   g_usleep (300 * 1000);
   return TRUE;

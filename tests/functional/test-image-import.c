@@ -255,7 +255,7 @@ skip_or_fail (const char *reason)
 
 static void
 fixture_setup (Fixture *f,
-               gconstpointer data)
+               gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *missing = missing_requirement ();
 
@@ -270,7 +270,7 @@ fixture_setup (Fixture *f,
 
 static void
 fixture_teardown (Fixture *f,
-                  gconstpointer data)
+                  gconstpointer data G_GNUC_UNUSED)
 {
   nlx_test_case_dir_remove (f->dir);
   g_free (f->dir);

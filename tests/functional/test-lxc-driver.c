@@ -73,7 +73,7 @@ make_root (const char *root)
 
 static void
 fixture_setup (Fixture *f,
-               gconstpointer data)
+               gconstpointer data G_GNUC_UNUSED)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GKeyFile) config = g_key_file_new ();
@@ -119,7 +119,7 @@ fixture_setup (Fixture *f,
 
 static void
 fixture_teardown (Fixture *f,
-                  gconstpointer data)
+                  gconstpointer data G_GNUC_UNUSED)
 {
   if (f->virt != NULL && !g_test_subprocess ())
     {

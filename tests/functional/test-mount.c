@@ -71,7 +71,7 @@ missing_requirement (void)
 
 static void
 fixture_setup (Fixture *f,
-               gconstpointer data)
+               gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *missing = missing_requirement ();
   g_autofree char *prefix = NULL;
@@ -119,7 +119,7 @@ mounts_under (const char *dir)
 
 static void
 fixture_teardown (Fixture *f,
-                  gconstpointer data)
+                  gconstpointer data G_GNUC_UNUSED)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) mounts = NULL;

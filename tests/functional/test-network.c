@@ -51,7 +51,7 @@ missing_requirement (void)
 
 static void
 fixture_setup (Fixture *f,
-               gconstpointer data)
+               gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *missing = missing_requirement ();
   g_autofree char *random = NULL;
@@ -133,7 +133,7 @@ ip (const char * const *argv)
 
 static void
 fixture_teardown (Fixture *f,
-                  gconstpointer data)
+                  gconstpointer data G_GNUC_UNUSED)
 {
   if (f->usable && !g_test_subprocess ())
     {

@@ -245,7 +245,7 @@ add_dying_init (const char *root)
 
 void
 fixture_setup (Fixture *f,
-               gconstpointer data)
+               gconstpointer data G_GNUC_UNUSED)
 {
   g_autoptr(GSocketAddress) address = NULL;
   g_autofree char *random = NULL;
@@ -351,7 +351,7 @@ neighbour_bridge (Fixture *f)
 
 /* A neighbour daemon must not outlive a test that fails. */
 static void
-die_with_parent (gpointer data)
+die_with_parent (gpointer data G_GNUC_UNUSED)
 {
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
@@ -458,7 +458,7 @@ stop_dhcp (const char *bridge)
 
 void
 fixture_teardown (Fixture *f,
-                  gconstpointer data)
+                  gconstpointer data G_GNUC_UNUSED)
 {
   if (f->usable && !g_test_subprocess ())
     {

@@ -303,8 +303,8 @@ nlx_test_ws_connect (SoupSession *session,
 }
 
 static void
-ws_collect (SoupWebsocketConnection *ws,
-            gint type,
+ws_collect (SoupWebsocketConnection *ws G_GNUC_UNUSED,
+            gint type G_GNUC_UNUSED,
             GBytes *message,
             gpointer data)
 {

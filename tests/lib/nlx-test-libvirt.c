@@ -7,8 +7,8 @@
 #include "lib/nlx-test-libvirt.h"
 
 static void
-ignore_libvirt_error (void *opaque,
-                      virErrorPtr err)
+ignore_libvirt_error (void *opaque G_GNUC_UNUSED,
+                      virErrorPtr err G_GNUC_UNUSED)
 {
 }
 
