@@ -213,15 +213,6 @@ unsigned int nlx_lxc_live_and_config (virDomainPtr dom);
 gboolean nlx_lxc_write_metadata (virDomainPtr dom,
                                  const NlxLxcMetadata *metadata,
                                  GError **error);
-gboolean nlx_lxc_has_disk (virDomainPtr dom,
-                           const char *device,
-                           unsigned int flags);
-gboolean nlx_lxc_change_disk (virDomainPtr dom,
-                              const char *device,
-                              const char *source,
-                              gboolean attach,
-                              unsigned int flags,
-                              GError **error);
 
 /* nlx-lxc-spawn.c */
 gboolean nlx_lxc_driver_spawn (NlxDriverState *state,
@@ -241,6 +232,15 @@ gboolean nlx_lxc_driver_detach_volume (NlxDriverState *state,
                                        const char *uuid,
                                        const NlxVolumeAttachment *attachment,
                                        GError **error);
+gboolean nlx_lxc_has_disk (virDomainPtr dom,
+                           const char *device,
+                           unsigned int flags);
+gboolean nlx_lxc_change_disk (virDomainPtr dom,
+                              const char *device,
+                              const char *source,
+                              gboolean attach,
+                              unsigned int flags,
+                              GError **error);
 
 /* nlx-lxc-host.c */
 guint nlx_lxc_host_cpus (void);
