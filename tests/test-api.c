@@ -4004,6 +4004,79 @@ test_fault_table (void)
   g_test_assert_expected_messages ();
 }
 
+/* The routing table answers a path no row has with 404, and a method
+ * the path's row does not take with 405 naming the methods it does in
+ * Allow (as webob's and RFC 9110's 405 do); the first row that matches
+ * decides, so /servers/detail is not taken for a server. */
+#define MISSING_SERVER "6f1b0c1e-0000-4000-8000-00000000beef"
+
+static void
+test_routing (Fixture *f,
+              gconstpointer data)
+{
+  static const struct {
+    const char *method, *path;
+    guint status;
+    const char *allow;          /* NULL: none sent */
+    const char *says;
+  } cases[] = {
+    { "POST", "/", 405, "GET", "version list takes GET" },
+    { "PUT", "/v2.1", 405, "GET", "version document takes GET" },
+    { "PATCH", "/v2.1/servers", 405, "GET, POST", "GET or POST" },
+    { "DELETE", "/v2.1/servers/detail", 405, "GET", "server list takes GET" },
+    { "POST", "/v2.1/servers/" MISSING_SERVER, 405, "GET, PUT, DELETE",
+      "GET, PUT or DELETE" },
+    { "GET", "/v2.1/servers/" MISSING_SERVER "/action", 405, "POST",
+      "take POST" },
+    /* The method before the server: as Nova's router does. */
+    { "PUT", "/v2.1/servers/" MISSING_SERVER "/os-volume_attachments", 405,
+      "GET, POST", "GET or POST" },
+    { "POST", "/v2.1/servers/" MISSING_SERVER "/os-volume_attachments/v", 405,
+      "GET, DELETE", "GET or DELETE" },
+    { "POST", "/v2.1/os-volumes/detail", 405, "GET", "volume list takes GET" },
+    { "PUT", "/v2.1/images/detail", 405, "GET", "image list takes GET" },
+    { "DELETE", "/v2.1/flavors/m1.tiny", 405, "GET", "read-only" },
+    { "POST", "/v2.1/os-hypervisors/statistics", 405, "GET", "read-only" },
+    { "GET", "/v2.1/os-keypairs/nlxtest-missing-key", 404, NULL,
+      "nlxtest-missing-key" },
+    { "POST", "/v2.1/nlxtest-no-such-resource", 404, NULL, "not be found" },
+    { "GET", "/v2.1/servers/" MISSING_SERVER "/nlxtest-no-such", 404, NULL,
+      "not be found" },
+    { "DELETE", "/v2.1/os-keypairs/a/b", 404, NULL, "not be found" },
+    { "GET", "/v2.1/os-hypervisors/nlxtest-no-such", 404, NULL,
+      "not be found" },
+    { "GET", "/v2/servers", 404, NULL, "lives under /v2.1" },
+    { "GET", "/v2.1/flavors", 200, NULL, NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(SoupMessageHeaders) headers = NULL;
+      g_autoptr(JsonNode) reply = NULL;
+      JsonObject *fault;
+
+      g_test_message ("%s %s", cases[i].method, cases[i].path);
+      g_assert_cmpint (nlx_test_call_full (f->session, "http://localhost",
+                                           cases[i].method, cases[i].path,
+                                           NULL, NULL, NULL, &reply, &headers),
+                       ==, cases[i].status);
+      g_assert_cmpstr (soup_message_headers_get_one (headers, "Allow"), ==,
+                       cases[i].allow);
+      if (cases[i].says == NULL)
+        continue;
+      nlx_test_assert_fault (reply, cases[i].status == 405 ? "badMethod"
+                                                           : "itemNotFound",
+                             cases[i].status);
+      fault = nlx_test_object_at (reply, cases[i].status == 405 ? "badMethod"
+                                                                : "itemNotFound");
+      if (strstr (json_object_get_string_member (fault, "message"),
+                  cases[i].says) == NULL)
+        g_error ("fault “%s” does not say “%s”",
+                 json_object_get_string_member (fault, "message"),
+                 cases[i].says);
+    }
+}
+
 int
 main (int argc,
       char **argv)
@@ -4085,6 +4158,7 @@ main (int argc,
   ADD ("/nlx/api/console/websocket", test_remote_console_websocket, TCP_TOKEN_CONFIG);
   ADD ("/nlx/api/console/expiry", test_remote_console_expiry,
        "[console]\ntoken_ttl = 1\n");
+  ADD ("/nlx/api/routing", test_routing, NULL);
 #undef ADD
 
   return g_test_run ();

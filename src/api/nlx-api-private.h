@@ -45,6 +45,13 @@ typedef struct {
   gboolean answered;
 } NlxApiRequest;
 
+/* What a row of the routing table in nlx-api.c calls: @method is one the
+ * row takes, @ids the path's segments that stood for "{id}" in its
+ * pattern, in order, NULL-terminated. */
+typedef void (*NlxApiHandler) (NlxApiRequest *request,
+                               const char *method,
+                               const char * const *ids);
+
 /* A change the manager answers once it is saved (nlx-api-servers.c). */
 typedef struct _NlxApiChange NlxApiChange;
 

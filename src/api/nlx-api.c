@@ -1,7 +1,7 @@
 /* nlx-api.c: the Compute API (OpenStack v2.1 shapes) over HTTP: its core
  *
  * The server and its sockets, the token check, request ids, answers and
- * fault bodies, and the routing table: every route is listed in route()
+ * fault bodies, and the routing table: every route is a row of routes[]
  * below and calls a handler in nlx-api-<resource>.c.  Everything here runs
  * in the main thread and answers at once, except reads that need the
  * driver (console output, hypervisor figures), whose messages are paused
@@ -219,141 +219,336 @@ content_type_acceptable (NlxApiRequest *request,
 
 /* ---- routing ---------------------------------------------------------- */
 
-/* The routing table: every route the API serves (paths under /v2.1),
- * and the file of its handler; other methods are answered 405.
- *
- *   /, /v2.1                           GET     nlx-api-versions.c
- *   /servers[/detail]                  GET POST
- *   /servers/{id}                      GET PUT DELETE
- *                                              nlx-api-servers.c
- *   /servers/{id}/action               POST    nlx-api-server-actions.c
- *     {"os-getSerialConsole": ...}             nlx-api-consoles.c
- *   /servers/{id}/remote-consoles      POST    nlx-api-consoles.c
- *   /serial-console (the WebSocket)            nlx-api-consoles.c
- *   /servers/{id}/os-volume_attachments[/{volume_id}]
- *                                      GET POST DELETE
- *                                              nlx-api-volume-attachments.c
- *   /servers/{id}/ips[/{network}]      GET     nlx-api-ips.c
- *   /os-volumes[/detail|/{id}]         GET POST DELETE
- *                                              nlx-api-volumes.c
- *   /images[/detail|/{id}]             GET POST DELETE
- *                                              nlx-api-images.c
- *   /os-keypairs[/{name}]              GET POST DELETE
- *                                              nlx-api-keypairs.c
- *   /flavors[/detail|/{id}]            GET     nlx-api-flavors.c
- *   /os-hypervisors[/detail|/statistics]
- *                                      GET     nlx-api-hypervisors.c
- *
- * A GError becomes a status through the one table in nlx-api-faults.c. */
+/* Adapters from the table's one handler shape to each resource's entry
+ * point; a handler of a new resource takes NlxApiHandler's shape itself
+ * and needs none. */
 
-/* /servers/{uuid}[/{sub-resource}] */
+static void
+get_version_list (NlxApiRequest *request,
+                  const char *method G_GNUC_UNUSED,
+                  const char * const *ids G_GNUC_UNUSED)
+{
+  nlx_api_get_versions (request, TRUE);
+}
+
+static void
+get_version (NlxApiRequest *request,
+             const char *method G_GNUC_UNUSED,
+             const char * const *ids G_GNUC_UNUSED)
+{
+  nlx_api_get_versions (request, FALSE);
+}
+
+static void
+servers_request (NlxApiRequest *request,
+                 const char *method,
+                 const char * const *ids G_GNUC_UNUSED)
+{
+  if (g_str_equal (method, "POST"))
+    nlx_api_create_server (request);
+  else
+    nlx_api_list_servers (request, FALSE);
+}
+
+static void
+list_servers_detail (NlxApiRequest *request,
+                     const char *method G_GNUC_UNUSED,
+                     const char * const *ids G_GNUC_UNUSED)
+{
+  nlx_api_list_servers (request, TRUE);
+}
+
 static void
 server_request (NlxApiRequest *request,
                 const char *method,
-                const char *uuid,
-                const char *sub)
+                const char * const *ids)
 {
-  if (sub != NULL)
-    {
-      if (g_str_equal (sub, "os-volume_attachments"))
-        nlx_api_attachments_request (request, method, uuid, NULL);
-      else if (g_str_equal (sub, "ips"))
-        nlx_api_ips_request (request, method, uuid, NULL);
-      else if (g_str_equal (sub, "remote-consoles"))
-        {
-          if (g_str_equal (method, "POST"))
-            nlx_api_create_remote_console (request, uuid);
-          else
-            nlx_api_respond_fault (request, 405,
-                                   _("Remote consoles take POST"));
-        }
-      else if (!g_str_equal (sub, "action"))
-        nlx_api_respond_fault (request, 404,
-                               _("The resource could not be found."));
-      else if (!g_str_equal (method, "POST"))
-        nlx_api_respond_fault (request, 405, _("Server actions take POST"));
-      else
-        nlx_api_server_action (request, uuid);
-      return;
-    }
-  nlx_api_server_request (request, method, uuid);
+  nlx_api_server_request (request, method, ids[0]);
 }
 
+static void
+server_action (NlxApiRequest *request,
+               const char *method G_GNUC_UNUSED,
+               const char * const *ids)
+{
+  nlx_api_server_action (request, ids[0]);
+}
+
+static void
+create_remote_console (NlxApiRequest *request,
+                       const char *method G_GNUC_UNUSED,
+                       const char * const *ids)
+{
+  nlx_api_create_remote_console (request, ids[0]);
+}
+
+/* ids[1], the volume, is NULL for the collection. */
+static void
+attachments_request (NlxApiRequest *request,
+                     const char *method,
+                     const char * const *ids)
+{
+  nlx_api_attachments_request (request, method, ids[0], ids[1]);
+}
+
+/* ids[1], the network, is NULL for all of them. */
+static void
+ips_request (NlxApiRequest *request,
+             const char *method,
+             const char * const *ids)
+{
+  nlx_api_ips_request (request, method, ids[0], ids[1]);
+}
+
+/* ids[0] is NULL for the collection. */
+static void
+volumes_request (NlxApiRequest *request,
+                 const char *method,
+                 const char * const *ids)
+{
+  nlx_api_volumes_request (request, method, ids[0]);
+}
+
+static void
+list_volumes_detail (NlxApiRequest *request,
+                     const char *method,
+                     const char * const *ids G_GNUC_UNUSED)
+{
+  nlx_api_volumes_request (request, method, "detail");
+}
+
+static void
+images_request (NlxApiRequest *request,
+                const char *method,
+                const char * const *ids)
+{
+  nlx_api_images_request (request, method, ids[0]);
+}
+
+static void
+list_images_detail (NlxApiRequest *request,
+                    const char *method,
+                    const char * const *ids G_GNUC_UNUSED)
+{
+  nlx_api_images_request (request, method, "detail");
+}
+
+static void
+keypairs_request (NlxApiRequest *request,
+                  const char *method,
+                  const char * const *ids)
+{
+  nlx_api_keypairs_request (request, method, ids[0]);
+}
+
+static void
+flavors_request (NlxApiRequest *request,
+                 const char *method G_GNUC_UNUSED,
+                 const char * const *ids)
+{
+  nlx_api_catalog_request (request, "flavors", ids[0]);
+}
+
+static void
+list_flavors_detail (NlxApiRequest *request,
+                     const char *method G_GNUC_UNUSED,
+                     const char * const *ids G_GNUC_UNUSED)
+{
+  nlx_api_catalog_request (request, "flavors", "detail");
+}
+
+static void
+list_hypervisors (NlxApiRequest *request,
+                  const char *method G_GNUC_UNUSED,
+                  const char * const *ids G_GNUC_UNUSED)
+{
+  nlx_api_hypervisors_request (request, NULL);
+}
+
+static void
+list_hypervisors_detail (NlxApiRequest *request,
+                         const char *method G_GNUC_UNUSED,
+                         const char * const *ids G_GNUC_UNUSED)
+{
+  nlx_api_hypervisors_request (request, "detail");
+}
+
+static void
+get_hypervisor_statistics (NlxApiRequest *request,
+                           const char *method G_GNUC_UNUSED,
+                           const char * const *ids G_GNUC_UNUSED)
+{
+  nlx_api_hypervisors_request (request, "statistics");
+}
+
+#define MAX_METHODS 4
+/* The most {id} segments a pattern may have. */
+#define MAX_IDS 4
+
+typedef struct {
+  /* Segments to match one for one; "{id}" takes any one segment (which
+   * the handler gets in ids[], in order) and a literal the same one. */
+  const char *pattern;
+  /* What the path takes; any other method is answered 405, with them in
+   * Allow.  The handler tells them apart where there are several. */
+  const char *methods[MAX_METHODS];
+  NlxApiHandler handler;
+  const char *refusal;          /* the 405's message, for N_() */
+} Route;
+
+/* The routing table: every path the API serves, and the file of its
+ * handler.  The first row whose pattern matches decides, so a literal
+ * ("detail") comes before the {id} beside it; a path no row matches is
+ * 404.  The serial console's WebSocket (/serial-console) is libsoup's own
+ * handler, added in nlx-api-consoles.c.  A GError becomes a status
+ * through the one table in nlx-api-faults.c. */
+static const Route routes[] = {
+  /* nlx-api-versions.c */
+  { "/", { "GET" }, get_version_list, N_("The version list takes GET") },
+  { "/v2.1", { "GET" }, get_version, N_("The version document takes GET") },
+
+  /* nlx-api-servers.c */
+  { "/v2.1/servers", { "GET", "POST" }, servers_request,
+    N_("Servers take GET or POST") },
+  { "/v2.1/servers/detail", { "GET" }, list_servers_detail,
+    N_("The server list takes GET") },
+  { "/v2.1/servers/{id}", { "GET", "PUT", "DELETE" }, server_request,
+    N_("A server takes GET, PUT or DELETE") },
+  /* nlx-api-server-actions.c; {"os-getSerialConsole": ...} goes on to
+   * nlx-api-consoles.c */
+  { "/v2.1/servers/{id}/action", { "POST" }, server_action,
+    N_("Server actions take POST") },
+  /* nlx-api-consoles.c */
+  { "/v2.1/servers/{id}/remote-consoles", { "POST" }, create_remote_console,
+    N_("Remote consoles take POST") },
+  /* nlx-api-volume-attachments.c */
+  { "/v2.1/servers/{id}/os-volume_attachments", { "GET", "POST" },
+    attachments_request, N_("Volume attachments take GET or POST") },
+  { "/v2.1/servers/{id}/os-volume_attachments/{id}", { "GET", "DELETE" },
+    attachments_request, N_("A volume attachment takes GET or DELETE") },
+  /* nlx-api-ips.c */
+  { "/v2.1/servers/{id}/ips", { "GET" }, ips_request,
+    N_("Server addresses take GET") },
+  { "/v2.1/servers/{id}/ips/{id}", { "GET" }, ips_request,
+    N_("Server addresses take GET") },
+
+  /* nlx-api-volumes.c */
+  { "/v2.1/os-volumes", { "GET", "POST" }, volumes_request,
+    N_("Volumes take GET or POST") },
+  { "/v2.1/os-volumes/detail", { "GET" }, list_volumes_detail,
+    N_("The volume list takes GET") },
+  { "/v2.1/os-volumes/{id}", { "GET", "DELETE" }, volumes_request,
+    N_("A volume takes GET or DELETE") },
+
+  /* nlx-api-images.c; DELETE of an image of nova-lxc.conf is refused
+   * there */
+  { "/v2.1/images", { "GET", "POST" }, images_request,
+    N_("Images take GET or POST") },
+  { "/v2.1/images/detail", { "GET" }, list_images_detail,
+    N_("The image list takes GET") },
+  { "/v2.1/images/{id}", { "GET", "DELETE" }, images_request,
+    N_("An image takes GET or DELETE") },
+
+  /* nlx-api-keypairs.c */
+  { "/v2.1/os-keypairs", { "GET", "POST" }, keypairs_request,
+    N_("Key pairs take GET or POST") },
+  { "/v2.1/os-keypairs/{id}", { "GET", "DELETE" }, keypairs_request,
+    N_("A key pair takes GET or DELETE") },
+
+  /* nlx-api-flavors.c */
+  { "/v2.1/flavors", { "GET" }, flavors_request,
+    N_("This resource is read-only; use GET") },
+  { "/v2.1/flavors/detail", { "GET" }, list_flavors_detail,
+    N_("This resource is read-only; use GET") },
+  { "/v2.1/flavors/{id}", { "GET" }, flavors_request,
+    N_("This resource is read-only; use GET") },
+
+  /* nlx-api-hypervisors.c */
+  { "/v2.1/os-hypervisors", { "GET" }, list_hypervisors,
+    N_("This resource is read-only; use GET") },
+  { "/v2.1/os-hypervisors/detail", { "GET" }, list_hypervisors_detail,
+    N_("This resource is read-only; use GET") },
+  { "/v2.1/os-hypervisors/statistics", { "GET" }, get_hypervisor_statistics,
+    N_("This resource is read-only; use GET") },
+};
+
+/* Whether @parts (@n segments, none empty) is @pattern, keeping the
+ * segments that stand for "{id}" in @ids. */
+static gboolean
+pattern_matches (const char *pattern,
+                 char **parts,
+                 guint n,
+                 const char **ids)
+{
+  const char *p = pattern;
+  guint captured = 0;
+
+  for (guint i = 0; ; i++)
+    {
+      gsize length;
+
+      while (*p == '/')
+        p++;
+      if (*p == '\0' || i == n)
+        return *p == '\0' && i == n;
+      length = strcspn (p, "/");
+      if (length == strlen ("{id}") && strncmp (p, "{id}", length) == 0)
+        {
+          /* A row with more would never be served: fail loudly. */
+          g_return_val_if_fail (captured < MAX_IDS, FALSE);
+          ids[captured++] = parts[i];
+        }
+      else if (strlen (parts[i]) != length || strncmp (p, parts[i], length) != 0)
+        return FALSE;
+      p += length;
+    }
+}
+
+static void
+refuse_method (NlxApiRequest *request,
+               const Route *route)
+{
+  SoupMessageHeaders *headers =
+    soup_server_message_get_response_headers (request->msg);
+  g_autoptr(GString) allow = g_string_new (NULL);
+
+  /* RFC 9110 15.5.6: a 405 says which methods the path takes. */
+  for (guint i = 0; i < MAX_METHODS && route->methods[i] != NULL; i++)
+    g_string_append_printf (allow, "%s%s", i > 0 ? ", " : "",
+                            route->methods[i]);
+  soup_message_headers_replace (headers, "Allow", allow->str);
+  nlx_api_respond_fault (request, 405, _(route->refusal));
+}
+
+/* @parts are the path's @n segments, decoded, without empty ones. */
 static void
 route (NlxApiRequest *request,
        const char *method,
        char **parts,
        guint n)
 {
-  const char *collection;
+  for (gsize r = 0; r < G_N_ELEMENTS (routes); r++)
+    {
+      const char *ids[MAX_IDS + 1] = { NULL };
 
-  /* parts[0] is "v2.1" */
-  if (n == 1)
-    {
-      if (g_str_equal (method, "GET"))
-        nlx_api_get_versions (request, FALSE);
-      else
-        nlx_api_respond_fault (request, 405,
-                               _("The version document takes GET"));
+      if (!pattern_matches (routes[r].pattern, parts, n, ids))
+        continue;
+      for (guint i = 0; i < MAX_METHODS && routes[r].methods[i] != NULL; i++)
+        if (g_str_equal (method, routes[r].methods[i]))
+          {
+            routes[r].handler (request, method, ids);
+            return;
+          }
+      refuse_method (request, &routes[r]);
       return;
     }
-  collection = parts[1];
-
-  if (g_str_equal (collection, "servers"))
-    {
-      if (n == 2 && g_str_equal (method, "GET"))
-        nlx_api_list_servers (request, FALSE);
-      else if (n == 2 && g_str_equal (method, "POST"))
-        nlx_api_create_server (request);
-      else if (n == 2)
-        nlx_api_respond_fault (request, 405, _("Servers take GET or POST"));
-      else if (n == 3 && g_str_equal (parts[2], "detail"))
-        {
-          if (g_str_equal (method, "GET"))
-            nlx_api_list_servers (request, TRUE);
-          else
-            nlx_api_respond_fault (request, 405,
-                                   _("The server list takes GET"));
-        }
-      else if (n <= 4)
-        server_request (request, method, parts[2], n == 4 ? parts[3] : NULL);
-      else if (n == 5 && g_str_equal (parts[3], "os-volume_attachments"))
-        nlx_api_attachments_request (request, method, parts[2], parts[4]);
-      else if (n == 5 && g_str_equal (parts[3], "ips"))
-        nlx_api_ips_request (request, method, parts[2], parts[4]);
-      else
-        nlx_api_respond_fault (request, 404,
-                               _("The resource could not be found."));
-      return;
-    }
-
-  if (g_str_equal (collection, "os-volumes") && n <= 3)
-    {
-      nlx_api_volumes_request (request, method, n == 3 ? parts[2] : NULL);
-      return;
-    }
-  if (g_str_equal (collection, "images") && n <= 3)
-    {
-      nlx_api_images_request (request, method, n == 3 ? parts[2] : NULL);
-      return;
-    }
-  if (g_str_equal (collection, "os-keypairs") && n <= 3)
-    {
-      nlx_api_keypairs_request (request, method, n == 3 ? parts[2] : NULL);
-      return;
-    }
-  if (!g_str_equal (method, "GET"))
-    {
-      nlx_api_respond_fault (request, 405,
-                             _("This resource is read-only; use GET"));
-      return;
-    }
-  if (g_str_equal (collection, "flavors") && n <= 3)
-    nlx_api_catalog_request (request, collection, n == 3 ? parts[2] : NULL);
-  else if (g_str_equal (collection, "os-hypervisors") && n <= 3)
-    nlx_api_hypervisors_request (request, n == 3 ? parts[2] : NULL);
+  if (n > 0 && !g_str_equal (parts[0], "v2.1"))
+    nlx_api_respond_fault (request, 404,
+                           _("The resource could not be found; the "
+                             "API lives under /v2.1"));
   else
-    nlx_api_respond_fault (request, 404, _("The resource could not be found."));
+    nlx_api_respond_fault (request, 404,
+                           _("The resource could not be found."));
 }
 
 static char *
@@ -457,17 +652,6 @@ handle (SoupServer *server,
     nlx_api_respond_fault (&request, 400,
                            _("A request path may not have “.” or “..” "
                              "segments, encoded or not"));
-  else if (n == 0)
-    {
-      if (g_str_equal (method, "GET"))
-        nlx_api_get_versions (&request, TRUE);
-      else
-        nlx_api_respond_fault (&request, 405, _("The version list takes GET"));
-    }
-  else if (!g_str_equal (parts[0], "v2.1"))
-    nlx_api_respond_fault (&request, 404,
-                           _("The resource could not be found; the "
-                             "API lives under /v2.1"));
   else
     route (&request, method, parts, n);
 
