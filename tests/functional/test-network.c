@@ -66,7 +66,7 @@ fixture_setup (Fixture *f,
   f->usable = TRUE;
   /* The parent draws the names; the body in its subprocess uses them. */
   if (!g_test_subprocess ())
-    random = g_strdup_printf ("%u", g_random_int ());
+    random = g_strdup_printf ("%u", nlx_test_network_random ());
   shared = nlx_test_case_shared ("NLX_TEST_NET_RANDOM", random);
   r = (guint32) g_ascii_strtoull (shared, NULL, 10);
   f->bridge = g_strdup_printf ("nlxt%06x", r & 0xffffff);

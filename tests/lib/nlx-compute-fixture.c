@@ -268,7 +268,7 @@ fixture_setup (Fixture *f,
                                                     "tools", "mkrootfs", NULL);
       g_autofree char *root = NULL;
 
-      random = g_strdup_printf ("%u", g_random_int ());
+      random = g_strdup_printf ("%u", nlx_test_network_random ());
       /* Instances' root, an unprivileged uid, must reach their roots. */
       g_assert_cmpint (g_chmod (f->dir, 0711), ==, 0);
       root = g_build_filename (f->dir, "root", NULL);

@@ -3,7 +3,11 @@
  * run in a subprocess, their scratch directories, and small file helpers */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <malloc.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
@@ -373,4 +377,42 @@ guint
 nlx_test_count_fds (void)
 {
   return nlx_test_count_fds_of (getpid ());
+}
+
+/* Whether an interface holds @address (IPv4, network order). */
+static gboolean
+address_in_use (guint32 address)
+{
+  struct ifaddrs *list = NULL;
+  gboolean found = FALSE;
+
+  if (getifaddrs (&list) != 0)
+    return FALSE;
+  for (struct ifaddrs *i = list; i != NULL && !found; i = i->ifa_next)
+    if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET)
+      found = ((struct sockaddr_in *) i->ifa_addr)->sin_addr.s_addr == address;
+  freeifaddrs (list);
+  return found;
+}
+
+/* A random number from which a test names its bridges (the low 24 bits,
+ * as 6 hex digits) and its /24 of 198.18.0.0/15 (bit 24 and bits 16-23:
+ * 198.{18,19}.N), drawn again while the host already has the compute
+ * fixture's bridge of those digits (nlxc...) or the subnet's .1: tests running at once (make -j,
+ * several trees on one host) would otherwise take one gateway twice,
+ * and the second daemon could not serve its metadata service there. */
+guint32
+nlx_test_network_random (void)
+{
+  for (guint attempt = 0; ; attempt++)
+    {
+      guint32 r = g_random_int ();
+      g_autofree char *bridge = g_strdup_printf ("nlxc%06x", r & 0xffffff);
+      guint32 gateway = htonl ((198u << 24) | ((18u + ((r >> 24) & 1)) << 16) |
+                               (((r >> 16) & 0xff) << 8) | 1u);
+
+      if (attempt == 100 ||
+          (if_nametoindex (bridge) == 0 && !address_in_use (gateway)))
+        return r;
+    }
 }

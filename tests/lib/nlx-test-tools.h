@@ -28,6 +28,7 @@ gboolean nlx_test_trap_body (guint timeout_s);
 char *nlx_test_case_shared (const char *name,
                             const char *value);
 char *nlx_test_case_dir (const char *template);
+guint32 nlx_test_network_random (void);
 void nlx_test_case_dir_remove (const char *dir);
 
 char *nlx_test_path (const char *dir,
