@@ -69,8 +69,19 @@ struct _NlxManager {
   /* uuids of records that could not be read: their servers are left
    * alone and keep their addresses */
   GHashTable *quarantined;
+  /* Every call into the driver, and every long call of the storage
+   * layer, runs here (nlx_manager_run_in_worker()), and
+   * nlx_manager_stop() waits for all of them before the driver closes. */
   GThreadPool *workers;
-  guint running;                /* operations in workers */
+  guint running;                /* operations on records in workers */
+  guint calls;                  /* everything in workers (main thread) */
+  /* Cancelled by nlx_manager_stop(): work given it that has not started
+   * by then does not start. */
+  GCancellable *stopping;
+  /* Callers of work that ended once the manager stopped: nobody may be
+   * there to hear (the API is gone), so nlx_manager_free() answers them,
+   * where no callback runs any more. */
+  GQueue unanswered;
   GSource *sync_source;
   GSource *retry_source;
   GSource *save_source;         /* retries records that could not be saved */
@@ -98,7 +109,6 @@ struct _NlxManager {
 typedef enum {
   JOB_SPAWN,
   JOB_ACTION,
-  JOB_SYNC,
   JOB_VOLUME,
   JOB_REBUILD,
   JOB_SNAPSHOT,
@@ -120,7 +130,6 @@ typedef struct {
   NlxInstance *instance;        /* JOB_SPAWN, JOB_REBUILD: a copy */
   NlxImage *image;              /* JOB_SPAWN, JOB_REBUILD */
   gboolean stop_after;          /* JOB_REBUILD: it was SHUTOFF */
-  GPtrArray *sync;              /* JOB_SYNC: SyncResult */
   NlxVolumeAttachment *attachment; /* JOB_VOLUME: a copy for the worker */
   gboolean attach;              /* JOB_VOLUME: or detach */
   char *image_name;             /* JOB_SNAPSHOT: the new image's */
@@ -223,6 +232,39 @@ void nlx_manager_start_call (NlxManager *manager,
                              GTask *task);
 
 /* nlx-manager-jobs.c */
+/* A worker's half of a piece of work, or its main context's half, which
+ * takes @data. */
+typedef void (*NlxManagerWorkFunc) (NlxManager *manager,
+                                    gpointer data,
+                                    GCancellable *cancellable);
+/* What a caller's GTask waits for: runs in a worker; a result (which
+ * @result_free frees) or %NULL and @error. */
+typedef gpointer (*NlxManagerTaskFunc) (NlxManager *manager,
+                                        gpointer task_data,
+                                        GCancellable *cancellable,
+                                        GError **error);
+void nlx_manager_work (gpointer data,
+                       gpointer pool_data);
+gboolean nlx_manager_run_in_worker (NlxManager *manager,
+                                    NlxManagerWorkFunc run,
+                                    NlxManagerWorkFunc done,
+                                    gpointer data,
+                                    GCancellable *cancellable);
+void nlx_manager_run_task_in_worker (NlxManager *manager,
+                                     GTask *task,
+                                     NlxManagerTaskFunc func,
+                                     GDestroyNotify result_free,
+                                     GCancellable *cancellable);
+void nlx_manager_return_task (NlxManager *manager,
+                              GTask *task,
+                              gpointer result,
+                              GDestroyNotify result_free,
+                              GError *error);
+void nlx_manager_note_availability (NlxManager *manager,
+                                    gboolean available);
+char *nlx_manager_fault_of (NlxManager *manager,
+                            const char *uuid,
+                            const NlxInstanceInfo *info);
 void nlx_manager_job_free (Job *job);
 GSource *nlx_manager_add_timeout (NlxManager *manager,
                                   guint seconds,
@@ -230,8 +272,6 @@ GSource *nlx_manager_add_timeout (NlxManager *manager,
 void nlx_manager_defer (NlxManager *manager,
                         GSourceFunc func,
                         gpointer data);
-void nlx_manager_work (gpointer data,
-                       gpointer pool_data);
 void nlx_manager_fail_stopping (GTask *task);
 void nlx_manager_queue (NlxManager *manager,
                         Job *job);

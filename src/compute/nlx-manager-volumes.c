@@ -449,20 +449,13 @@ nlx_manager_detach_volume_finish (NlxManager *manager,
   return attachment != NULL;
 }
 
-static void
-list_volumes (GTask *task,
-              gpointer source,
+static gpointer
+list_volumes (NlxManager *manager,
               gpointer data,
-              GCancellable *cancellable)
+              GCancellable *cancellable,
+              GError **error)
 {
-  NlxManager *manager = data;
-  GError *error = NULL;
-  GPtrArray *volumes = nlx_volume_list (manager->volumes, &error);
-
-  if (volumes == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, volumes, (GDestroyNotify) g_ptr_array_unref);
+  return nlx_volume_list (manager->volumes, error);
 }
 
 /**
@@ -477,9 +470,8 @@ nlx_manager_list_volumes_async (NlxManager *manager,
 {
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
 
-  g_task_set_task_data (task, nlx_manager_ref (manager),
-                        (GDestroyNotify) nlx_manager_unref);
-  g_task_run_in_thread (task, list_volumes);
+  nlx_manager_run_task_in_worker (manager, task, list_volumes,
+                                  (GDestroyNotify) g_ptr_array_unref, NULL);
 }
 
 /**
@@ -496,7 +488,6 @@ nlx_manager_list_volumes_finish (NlxManager *manager,
 }
 
 typedef struct {
-  NlxManager *manager;
   char *id;
   guint64 size_bytes;
   char *fstype;
@@ -506,31 +497,25 @@ typedef struct {
 static void
 volume_request_free (VolumeRequest *request)
 {
-  nlx_manager_unref (request->manager);
   g_free (request->id);
   g_free (request->fstype);
   g_free (request->from_dir);
   g_free (request);
 }
 
-static void
-create_volume (GTask *task,
-               gpointer source,
+static gpointer
+create_volume (NlxManager *manager,
                gpointer data,
-               GCancellable *cancellable)
+               GCancellable *cancellable,
+               GError **error)
 {
   VolumeRequest *request = data;
-  NlxVolumeSettings *settings = request->manager->volumes;
-  GError *error = NULL;
-  NlxVolumeInfo *info = NULL;
+  NlxVolumeSettings *settings = manager->volumes;
 
-  if (nlx_volume_create (settings, request->id, request->size_bytes,
-                         request->fstype, request->from_dir, &error))
-    info = nlx_volume_info (settings, request->id, &error);
-  if (info == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, info, (GDestroyNotify) nlx_volume_info_free);
+  if (!nlx_volume_create (settings, request->id, request->size_bytes,
+                          request->fstype, request->from_dir, error))
+    return NULL;
+  return nlx_volume_info (settings, request->id, error);
 }
 
 /**
@@ -553,13 +538,14 @@ nlx_manager_create_volume_async (NlxManager *manager,
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
   VolumeRequest *request = g_new0 (VolumeRequest, 1);
 
-  request->manager = nlx_manager_ref (manager);
   request->id = g_strdup (id);
   request->size_bytes = size_bytes;
   request->fstype = g_strdup (fstype);
   request->from_dir = g_strdup (from_dir);
   g_task_set_task_data (task, request, (GDestroyNotify) volume_request_free);
-  g_task_run_in_thread (task, create_volume);
+  nlx_manager_run_task_in_worker (manager, task, create_volume,
+                                  (GDestroyNotify) nlx_volume_info_free,
+                                  NULL);
 }
 
 NlxVolumeInfo *
