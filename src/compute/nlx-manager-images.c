@@ -75,10 +75,10 @@ hide_internal_paths (NlxManager *manager,
 
 /* The driver writes the root as a tarball, which the store imports like
  * any other: the same checks, and stored by its checksum. */
-gboolean
-nlx_manager_snapshot (NlxManager *manager,
-                      Job *job,
-                      GError **error)
+static gboolean
+snapshot (NlxManager *manager,
+          Job *job,
+          GError **error)
 {
   g_autofree char *dir = g_build_filename (manager->config->state_path,
                                            "snapshots", job->uuid, NULL);
@@ -108,11 +108,11 @@ nlx_manager_snapshot (NlxManager *manager,
 }
 
 /* A failed snapshot leaves the instance as it was, as in Nova: only the
- * caller hears of it. */
-void
-nlx_manager_finish_snapshot (NlxManager *manager,
-                             Entry *entry,
-                             Job *job)
+ * caller hears of it (Job.finish). */
+static gboolean
+finish_snapshot (NlxManager *manager,
+                 Entry *entry,
+                 Job *job)
 {
   NlxRecord *record = entry->record;
 
@@ -134,6 +134,7 @@ nlx_manager_finish_snapshot (NlxManager *manager,
       hide_internal_paths (manager, job->error);
       g_task_return_error (job->task, g_steal_pointer (&job->error));
     }
+  return FALSE;
 }
 
 NlxImage *
@@ -272,6 +273,8 @@ run_create_image (NlxManager *manager,
   record = entry->record;
   job = g_new0 (Job, 1);
   job->kind = JOB_SNAPSHOT;
+  job->run = snapshot;
+  job->finish = finish_snapshot;
   job->uuid = g_strdup (uuid);
   job->image_name = g_strdup (name);
   job->properties = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,

@@ -1,5 +1,7 @@
-/* nlx-manager-jobs.c: the job runner: driver operations in the manager's
- * worker pool, their results applied back in the main context */
+/* nlx-manager-jobs.c: the manager's one worker mechanism: every driver
+ * call as work in its pool (nlx_manager_run_in_worker()), the result
+ * applied back in the main context; and the runner of operations on
+ * records (Job), which knows them only by Job.run, .finish and .answer_caller */
 #include "config.h"
 
 #include <glib/gi18n-lib.h>
@@ -258,31 +260,9 @@ job_run (NlxManager *manager,
 {
   Job *job = data;
 
-  switch (job->kind)
-    {
-    case JOB_SPAWN:
-      job->ok = nlx_virt_spawn (manager->virt, job->instance, job->image,
-                                &job->error);
-      break;
-    case JOB_ACTION:
-      job->ok = nlx_manager_run_action (manager, job, &job->error);
-      break;
-    case JOB_VOLUME:
-      job->ok = job->attach
-                  ? nlx_virt_attach_volume (manager->virt, job->uuid,
-                                            job->attachment, &job->error)
-                  : nlx_virt_detach_volume (manager->virt, job->uuid,
-                                            job->attachment, &job->error);
-      break;
-    case JOB_REBUILD:
-      job->ok = nlx_manager_rebuild (manager, job, &job->error);
-      break;
-    case JOB_SNAPSHOT:
-      job->ok = nlx_manager_snapshot (manager, job, &job->error);
-      break;
-    }
+  job->ok = job->run (manager, job, &job->error);
   /* What the instance is now, whether the operation worked or not. */
-  if (!(job->kind == JOB_ACTION && job->action == NLX_ACTION_DELETE && job->ok))
+  if (!(job->deletes && job->ok))
     job->have_info = nlx_virt_get_info (manager->virt, job->uuid, &job->info,
                                         &job->info_error);
   if (job->have_info)
@@ -399,8 +379,8 @@ nlx_manager_end_job (NlxManager *manager,
     }
   else if (!saved)
     nlx_manager_save (manager, entry);
-  if (job->kind == JOB_VOLUME)
-    nlx_manager_answer_volume (job);
+  if (job->answer_caller != NULL)
+    job->answer_caller (job);
 }
 
 /* Returns whether it took @job (and its reference to the manager). */
@@ -425,33 +405,14 @@ apply_job (NlxManager *manager,
   manager->running--;
   entry->generation++;
 
-  if (job->kind == JOB_ACTION && job->action == NLX_ACTION_DELETE && job->ok)
+  if (job->deletes && job->ok)
     {
       g_info ("Instance %s deleted", job->uuid);
       nlx_manager_forget (manager, job->uuid);
       return FALSE;
     }
-  if (job->kind == JOB_VOLUME)
-    {
-      /* A new attachment is acknowledged only once saved: the record on
-       * disk still has it pending, which a restart undoes.  A detach is
-       * safe either way: a restart finishes a pending one. */
-      g_autoptr(JsonNode) before = NULL;
-
-      if (job->attach && job->ok && !entry->delete_pending)
-        before = nlx_record_to_node (entry->record);
-      nlx_manager_finish_volume (manager, entry, job);
-      if (before != NULL)
-        {
-          nlx_manager_commit (manager, entry, before,
-                              nlx_manager_attachment_committed, job);
-          return TRUE;
-        }
-    }
-  else if (job->kind == JOB_SNAPSHOT)
-    nlx_manager_finish_snapshot (manager, entry, job);
-  else
-    nlx_manager_finish_operation (manager, entry, job);
+  if (job->finish (manager, entry, job))
+    return TRUE;
   nlx_manager_end_job (manager, entry, job, FALSE);
   return FALSE;
 }

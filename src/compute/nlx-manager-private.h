@@ -106,6 +106,10 @@ struct _NlxManager {
   gboolean closed;
 };
 
+typedef struct _Job Job;
+
+/* Which operation a Job is, for the files that make them (the job runner
+ * knows only Job.run, .finish and .answer_caller). */
 typedef enum {
   JOB_SPAWN,
   JOB_ACTION,
@@ -122,9 +126,27 @@ typedef struct {
   GError *error;
 } SyncResult;
 
-typedef struct {
+/* An operation on one record (at most one per record at a time): its
+ * task state is saved, it runs in a worker, and the instance's state is
+ * read back there; its end is applied to the record in the main context
+ * (nlx-manager-jobs.c). */
+struct _Job {
   NlxManager *manager;
   JobKind kind;
+  /* In a worker: the driver's calls.  Returns whether they worked. */
+  gboolean (*run) (NlxManager *manager,
+                   Job *job,
+                   GError **error);
+  /* In the main context: what it leaves the record as.  Returns whether
+   * it took @job (to end it once a save is done, nlx_manager_end_job()). */
+  gboolean (*finish) (NlxManager *manager,
+                      Entry *entry,
+                      Job *job);
+  /* Optional: tells the caller, once the record is saved or not. */
+  void (*answer_caller) (Job *job);
+  /* Once it worked the instance is gone (a delete): nothing is read
+   * back, and the record goes. */
+  gboolean deletes;
   char *uuid;
   NlxAction action;
   NlxInstance *instance;        /* JOB_SPAWN, JOB_REBUILD: a copy */
@@ -150,7 +172,7 @@ typedef struct {
   gboolean have_info;
   GError *info_error;           /* why there is no info */
   char *fault;                  /* the driver's, when it stopped by failing */
-} Job;
+};
 
 /* A change a caller asked for, run when no other change to its record
  * is being saved (Entry.committing): the GTask's data. */
@@ -287,19 +309,10 @@ void nlx_manager_end_job (NlxManager *manager,
 gboolean nlx_manager_job_done (gpointer data);
 
 /* nlx-manager-servers.c */
-gboolean nlx_manager_run_action (NlxManager *manager,
-                                 Job *job,
-                                 GError **error);
-gboolean nlx_manager_rebuild (NlxManager *manager,
-                              Job *job,
-                              GError **error);
 void nlx_manager_start_action (NlxManager *manager,
                                Entry *entry,
                                NlxAction action,
                                GTask *task);
-void nlx_manager_finish_operation (NlxManager *manager,
-                                   Entry *entry,
-                                   Job *job);
 Entry *nlx_manager_find_idle (NlxManager *manager,
                               const char *uuid,
                               guint allowed,
@@ -309,25 +322,11 @@ Entry *nlx_manager_find_idle (NlxManager *manager,
 /* nlx-manager-volumes.c */
 void nlx_manager_remove_volume (NlxInstance *instance,
                                 const char *id);
-void nlx_manager_finish_volume (NlxManager *manager,
-                                Entry *entry,
-                                Job *job);
-void nlx_manager_answer_volume (Job *job);
-void nlx_manager_attachment_committed (NlxManager *manager,
-                                       Entry *entry,
-                                       GError *error,
-                                       gpointer data);
 gboolean nlx_manager_check_volumes_free (NlxManager *manager,
                                          const NlxInstance *instance,
                                          GError **error);
 
 /* nlx-manager-images.c */
-gboolean nlx_manager_snapshot (NlxManager *manager,
-                               Job *job,
-                               GError **error);
-void nlx_manager_finish_snapshot (NlxManager *manager,
-                                  Entry *entry,
-                                  Job *job);
 NlxImage *nlx_manager_resolve_image (NlxManager *manager,
                                      const char *ref,
                                      GError **error);

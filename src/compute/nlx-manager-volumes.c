@@ -21,10 +21,10 @@ nlx_manager_remove_volume (NlxInstance *instance,
 
 /* A volume that could not be attached or detached leaves the instance as
  * it was: the driver undid its part, so only the caller hears of it. */
-void
-nlx_manager_finish_volume (NlxManager *manager,
-                           Entry *entry,
-                           Job *job)
+static void
+finish_volume (NlxManager *manager,
+               Entry *entry,
+               Job *job)
 {
   NlxRecord *record = entry->record;
 
@@ -45,8 +45,8 @@ nlx_manager_finish_volume (NlxManager *manager,
 
 /* Tells the caller of an attach or detach how it ended, once the record
  * says so. */
-void
-nlx_manager_answer_volume (Job *job)
+static void
+answer_volume (Job *job)
 {
   if (job->undo_cause != NULL)
     {
@@ -75,6 +75,22 @@ nlx_manager_answer_volume (Job *job)
     g_task_return_error (job->task, g_steal_pointer (&job->error));
 }
 
+static gboolean
+run_volume (NlxManager *manager,
+            Job *job,
+            GError **error)
+{
+  return job->attach
+           ? nlx_virt_attach_volume (manager->virt, job->uuid, job->attachment,
+                                     error)
+           : nlx_virt_detach_volume (manager->virt, job->uuid, job->attachment,
+                                     error);
+}
+
+static gboolean volume_finished (NlxManager *manager,
+                                 Entry *entry,
+                                 Job *job);
+
 /* An attachment made whose record cannot say so (a restart would undo it
  * behind the caller's back) is undone now: the record is put back as on
  * disk, attaching with the volume pending, and a worker detaches it. */
@@ -91,6 +107,9 @@ undo_attachment (NlxManager *manager,
              "again", job->uuid, job->attachment->volume_id, cause->message);
   entry->generation++;
   undo->kind = JOB_VOLUME;
+  undo->run = run_volume;
+  undo->finish = volume_finished;
+  undo->answer_caller = answer_volume;
   undo->uuid = g_strdup (job->uuid);
   undo->attach = FALSE;
   undo->attachment = nlx_volume_attachment_new (job->attachment->volume_id,
@@ -104,11 +123,11 @@ undo_attachment (NlxManager *manager,
 /* The attachment's record is saved, or cannot be, in which case the
  * attachment is undone (a restart would undo it behind the caller's
  * back). */
-void
-nlx_manager_attachment_committed (NlxManager *manager,
-                                  Entry *entry,
-                                  GError *error,
-                                  gpointer data)
+static void
+attachment_committed (NlxManager *manager,
+                      Entry *entry,
+                      GError *error,
+                      gpointer data)
 {
   Job *job = data;
 
@@ -126,6 +145,26 @@ nlx_manager_attachment_committed (NlxManager *manager,
     nlx_manager_end_job (manager, entry, job, TRUE);
   nlx_manager_job_free (job);
   nlx_manager_unref (manager);
+}
+
+/* Job.finish of an attach or detach. */
+static gboolean
+volume_finished (NlxManager *manager,
+                 Entry *entry,
+                 Job *job)
+{
+  /* A new attachment is acknowledged only once saved: the record on disk
+   * still has it pending, which a restart undoes.  A detach is safe
+   * either way: a restart finishes a pending one. */
+  g_autoptr(JsonNode) before = NULL;
+
+  if (job->attach && job->ok && !entry->delete_pending)
+    before = nlx_record_to_node (entry->record);
+  finish_volume (manager, entry, job);
+  if (before == NULL)
+    return FALSE;
+  nlx_manager_commit (manager, entry, before, attachment_committed, job);
+  return TRUE;
 }
 
 /**
@@ -267,6 +306,9 @@ start_volume_job (NlxManager *manager,
   /* Copied first: @attachment may be the record's, which a failed save
    * replaces. */
   job->kind = JOB_VOLUME;
+  job->run = run_volume;
+  job->finish = volume_finished;
+  job->answer_caller = answer_volume;
   job->uuid = g_strdup (record->instance->uuid);
   job->attach = attach;
   job->attachment = nlx_volume_attachment_new (attachment->volume_id,
