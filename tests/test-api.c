@@ -1021,6 +1021,65 @@ test_stop_under_events (Fixture *f,
   nlx_test_delete_and_wait (f->session, id);
 }
 
+/* Waits up to 10 s for @path to exist (or, with @gone, not to). */
+static void
+wait_for_file (const char *path,
+               gboolean gone)
+{
+  for (guint i = 0; g_file_test (path, G_FILE_TEST_EXISTS) == gone; i++)
+    {
+      g_assert_cmpuint (i, <, 1000);
+      g_usleep (10 * 1000);
+    }
+}
+
+/* A read of the driver still running in a worker when the daemon stops:
+ * the manager's stop waits for it, and only then does the driver close.
+ * Before, console reads, console attaches and the host's size ran in
+ * GTask threads nobody waited for, and the driver was freed under them
+ * at shutdown; the fake driver aborts when it is closed under a read.
+ * The read is held (the fake's hold_path) from before the stop until
+ * half a second after the API is gone, when the driver used to close. */
+static void
+test_stop_waits_for_reads (Fixture *f,
+                           gconstpointer data)
+{
+  g_autofree char *hold = g_build_filename (f->dir, "hold", NULL);
+  g_autofree char *held = g_strconcat (hold, ".held", NULL);
+  g_autofree char *config = g_strdup_printf ("%s[fake]\nhold_path = %s\n",
+                                             f->config_text, hold);
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GSocketConnection) connection = NULL;
+  static const char request[] = "GET /v2.1/os-hypervisors/statistics HTTP/1.1\r\n"
+                                "Host: localhost\r\n\r\n";
+  g_autoptr(GError) error = NULL;
+
+  /* Restarted with the hook, which the daemon's start must not meet. */
+  daemon_stop (f);
+  g_free (f->config_text);
+  f->config_text = g_steal_pointer (&config);
+  daemon_start (f);
+  g_assert_no_error (f->start_error);
+
+  g_assert_true (g_file_set_contents (hold, "", 0, NULL));
+  address = g_unix_socket_address_new (f->socket);
+  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address),
+                                        NULL, &error);
+  g_assert_no_error (error);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (connection)),
+                             request, sizeof request - 1, NULL, NULL, &error);
+  g_assert_no_error (error);
+  wait_for_file (held, FALSE);
+
+  g_main_context_invoke (g_main_loop_get_context (f->loop), quit_loop, f->loop);
+  /* The API goes first, its socket with it; the manager stops next. */
+  wait_for_file (f->socket, TRUE);
+  g_usleep (500 * 1000);
+  g_assert_cmpint (g_unlink (hold), ==, 0);
+  daemon_stop (f);
+}
+
 /* A second daemon on the same state_path, started while the first one
  * builds a server, is refused before it reads anything, names the first
  * one's pid, and changes nothing: before the lock it reconciled the build
@@ -4134,6 +4193,7 @@ main (int argc,
        "[fake]\nforeign_instances = 4\n");
   ADD ("/nlx/api/stop-under-events", test_stop_under_events,
        "[fake]\nevent_interval_ms = 1\nshared = stop-under-events\n");
+  ADD ("/nlx/api/stop-waits-for-reads", test_stop_waits_for_reads, NULL);
   /* Builds take long enough for a second daemon to start meanwhile. */
   ADD ("/nlx/api/second-daemon", test_second_daemon, "[fake]\ndelay_ms = 3000\n");
   ADD ("/nlx/api/volumes", test_volumes, NULL);

@@ -4,13 +4,13 @@
 
 #include <errno.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <glib/gi18n-lib.h>
 
 #include "compute/nlx-manager-private.h"
 
 typedef struct {
-  NlxManager *manager;
   char *uuid;
   gsize max_bytes;
 } ConsoleRequest;
@@ -18,27 +18,20 @@ typedef struct {
 static void
 console_request_free (ConsoleRequest *request)
 {
-  nlx_manager_unref (request->manager);
   g_free (request->uuid);
   g_free (request);
 }
 
-static void
-read_console (GTask *task,
-              gpointer source,
+static gpointer
+read_console (NlxManager *manager,
               gpointer data,
-              GCancellable *cancellable)
+              GCancellable *cancellable,
+              GError **error)
 {
   ConsoleRequest *request = data;
-  GError *error = NULL;
-  char *output = nlx_virt_get_console_output (request->manager->virt,
-                                              request->uuid,
-                                              request->max_bytes, &error);
 
-  if (output == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, output, g_free);
+  return nlx_virt_get_console_output (manager->virt, request->uuid,
+                                      request->max_bytes, error);
 }
 
 /**
@@ -70,11 +63,10 @@ nlx_manager_get_console_output_async (NlxManager *manager,
       return;
     }
   request = g_new0 (ConsoleRequest, 1);
-  request->manager = nlx_manager_ref (manager);
   request->uuid = g_strdup (entry->record->instance->uuid);
   request->max_bytes = max_bytes;
   g_task_set_task_data (task, request, (GDestroyNotify) console_request_free);
-  g_task_run_in_thread (task, read_console);
+  nlx_manager_run_task_in_worker (manager, task, read_console, g_free, NULL);
 }
 
 char *
@@ -248,21 +240,27 @@ nlx_manager_take_console_token (NlxManager *manager,
   return g_steal_pointer (&uuid);
 }
 
+/* An attached console's socket, closed unless someone takes it. */
 static void
-attach_console (GTask *task,
-                gpointer source,
+console_fd_free (int *fd)
+{
+  if (*fd >= 0)
+    close (*fd);
+  g_free (fd);
+}
+
+static gpointer
+attach_console (NlxManager *manager,
                 gpointer data,
-                GCancellable *cancellable)
+                GCancellable *cancellable,
+                GError **error)
 {
   ConsoleRequest *request = data;
-  GError *error = NULL;
-  int fd = nlx_virt_console_attach (request->manager->virt, request->uuid,
-                                    &error);
+  int fd = nlx_virt_console_attach (manager->virt, request->uuid, error);
 
   if (fd < 0)
-    g_task_return_error (task, error);
-  else
-    g_task_return_int (task, fd);
+    return NULL;
+  return g_memdup2 (&fd, sizeof fd);
 }
 
 /**
@@ -288,10 +286,10 @@ nlx_manager_console_attach_async (NlxManager *manager,
       return;
     }
   request = g_new0 (ConsoleRequest, 1);
-  request->manager = nlx_manager_ref (manager);
   request->uuid = g_strdup (entry->record->instance->uuid);
   g_task_set_task_data (task, request, (GDestroyNotify) console_request_free);
-  g_task_run_in_thread (task, attach_console);
+  nlx_manager_run_task_in_worker (manager, task, attach_console,
+                                  (GDestroyNotify) console_fd_free, NULL);
 }
 
 /**
@@ -304,13 +302,7 @@ nlx_manager_console_attach_finish (NlxManager *manager,
                                    GAsyncResult *result,
                                    GError **error)
 {
-  GError *local_error = NULL;
-  gssize fd = g_task_propagate_int (G_TASK (result), &local_error);
+  g_autofree int *fd = g_task_propagate_pointer (G_TASK (result), error);
 
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, local_error);
-      return -1;
-    }
-  return (int) fd;
+  return fd != NULL ? *fd : -1;
 }

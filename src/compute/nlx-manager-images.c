@@ -75,10 +75,10 @@ hide_internal_paths (NlxManager *manager,
 
 /* The driver writes the root as a tarball, which the store imports like
  * any other: the same checks, and stored by its checksum. */
-gboolean
-nlx_manager_snapshot (NlxManager *manager,
-                      Job *job,
-                      GError **error)
+static gboolean
+snapshot (NlxManager *manager,
+          Job *job,
+          GError **error)
 {
   g_autofree char *dir = g_build_filename (manager->config->state_path,
                                            "snapshots", job->uuid, NULL);
@@ -108,11 +108,11 @@ nlx_manager_snapshot (NlxManager *manager,
 }
 
 /* A failed snapshot leaves the instance as it was, as in Nova: only the
- * caller hears of it. */
-void
-nlx_manager_finish_snapshot (NlxManager *manager,
-                             Entry *entry,
-                             Job *job)
+ * caller hears of it (Job.finish). */
+static gboolean
+finish_snapshot (NlxManager *manager,
+                 Entry *entry,
+                 Job *job)
 {
   NlxRecord *record = entry->record;
 
@@ -134,6 +134,7 @@ nlx_manager_finish_snapshot (NlxManager *manager,
       hide_internal_paths (manager, job->error);
       g_task_return_error (job->task, g_steal_pointer (&job->error));
     }
+  return FALSE;
 }
 
 NlxImage *
@@ -272,6 +273,8 @@ run_create_image (NlxManager *manager,
   record = entry->record;
   job = g_new0 (Job, 1);
   job->kind = JOB_SNAPSHOT;
+  job->run = snapshot;
+  job->finish = finish_snapshot;
   job->uuid = g_strdup (uuid);
   job->image_name = g_strdup (name);
   job->properties = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
@@ -356,7 +359,6 @@ nlx_manager_get_image_store (NlxManager *manager)
 }
 
 typedef struct {
-  NlxManager *manager;
   char *file;
   char *name;
   GHashTable *properties;
@@ -365,34 +367,33 @@ typedef struct {
 static void
 import_request_free (ImportRequest *request)
 {
-  nlx_manager_unref (request->manager);
   g_free (request->file);
   g_free (request->name);
   g_clear_pointer (&request->properties, g_hash_table_unref);
   g_free (request);
 }
 
-static void
-import_image (GTask *task,
-              gpointer source,
+/* Once started it runs to its end: nlx_image_store_import() takes no
+ * GCancellable, so a stop waits for it (seconds for a root tarball, tens
+ * of seconds for a disk image in libguestfs's appliance). */
+static gpointer
+import_image (NlxManager *manager,
               gpointer data,
-              GCancellable *cancellable)
+              GCancellable *cancellable,
+              GError **error)
 {
   ImportRequest *request = data;
-  GError *error = NULL;
-  NlxStoredImage *image = nlx_image_store_import (request->manager->images,
+  NlxStoredImage *image = nlx_image_store_import (manager->images,
                                                   request->file, request->name,
-                                                  request->properties, &error);
+                                                  request->properties, error);
 
   if (image == NULL)
     {
       g_warning ("Import of %s as image %s failed: %s", request->file,
-                 request->name, error->message);
-      hide_internal_paths (request->manager, error);
-      g_task_return_error (task, error);
+                 request->name, (*error)->message);
+      hide_internal_paths (manager, *error);
     }
-  else
-    g_task_return_pointer (task, image, (GDestroyNotify) nlx_stored_image_free);
+  return image;
 }
 
 /**
@@ -401,7 +402,8 @@ import_image (GTask *task,
  * @properties: (nullable): image properties, e.g. os_shutdown_signal
  *
  * Imports an image into the store in a worker: a disk image takes tens
- * of seconds in libguestfs's appliance.
+ * of seconds in libguestfs's appliance.  One asked for and not started
+ * when the manager stops does not start; one that runs is waited for.
  */
 void
 nlx_manager_import_image_async (NlxManager *manager,
@@ -414,12 +416,13 @@ nlx_manager_import_image_async (NlxManager *manager,
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
   ImportRequest *request = g_new0 (ImportRequest, 1);
 
-  request->manager = nlx_manager_ref (manager);
   request->file = g_strdup (file);
   request->name = g_strdup (name);
   request->properties = properties ? g_hash_table_ref (properties) : NULL;
   g_task_set_task_data (task, request, (GDestroyNotify) import_request_free);
-  g_task_run_in_thread (task, import_image);
+  nlx_manager_run_task_in_worker (manager, task, import_image,
+                                  (GDestroyNotify) nlx_stored_image_free,
+                                  manager->stopping);
 }
 
 NlxStoredImage *
@@ -431,58 +434,56 @@ nlx_manager_import_image_finish (NlxManager *manager,
 }
 
 typedef struct {
-  NlxManager *manager;
   char *id;
   char *name;
   GTask *caller;
+  GError *error;
 } ImageDelete;
 
 static void
 image_delete_free (ImageDelete *request)
 {
-  nlx_manager_unref (request->manager);
   g_free (request->id);
   g_free (request->name);
   g_clear_object (&request->caller);
+  g_clear_error (&request->error);
   g_free (request);
 }
 
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImageDelete, image_delete_free)
+
 static void
-delete_image_in_thread (GTask *task,
-                        gpointer source,
+delete_image_in_thread (NlxManager *manager,
                         gpointer data,
                         GCancellable *cancellable)
 {
   ImageDelete *request = data;
-  GError *error = NULL;
 
-  if (nlx_image_store_delete (request->manager->images, request->id, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
+  nlx_image_store_delete (manager->images, request->id, &request->error);
 }
 
 /* Back in the main context: the image may be resolved again (or not). */
 static void
-image_deleted (GObject *source,
-               GAsyncResult *result,
-               gpointer data)
+image_deleted (NlxManager *manager,
+               gpointer data,
+               GCancellable *cancellable)
 {
-  ImageDelete *request = g_task_get_task_data (G_TASK (result));
-  NlxManager *manager = request->manager;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(ImageDelete) request = data;
 
   g_hash_table_remove (manager->images_deleting, request->id);
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  if (request->error != NULL)
     {
       g_warning ("Delete of image %s (%s) failed: %s", request->name,
-                 request->id, error->message);
-      hide_internal_paths (manager, error);
-      g_task_return_error (request->caller, g_steal_pointer (&error));
-      return;
+                 request->id, request->error->message);
+      hide_internal_paths (manager, request->error);
     }
-  g_info ("Image %s (%s) deleted", request->name, request->id);
-  g_task_return_boolean (request->caller, TRUE);
+  else
+    g_info ("Image %s (%s) deleted", request->name, request->id);
+  if (manager->closed || request->error != NULL)
+    nlx_manager_return_task (manager, request->caller, NULL, NULL,
+                             g_steal_pointer (&request->error));
+  else
+    g_task_return_boolean (request->caller, TRUE);
 }
 
 /**
@@ -502,7 +503,6 @@ nlx_manager_delete_image_async (NlxManager *manager,
                                 gpointer user_data)
 {
   g_autoptr(GTask) caller = g_task_new (NULL, NULL, callback, user_data);
-  g_autoptr(GTask) task = NULL;
   GError *error = NULL;
   g_autoptr(NlxStoredImage) image = nlx_image_store_lookup (manager->images,
                                                            ref, &error);
@@ -533,11 +533,14 @@ nlx_manager_delete_image_async (NlxManager *manager,
     }
   g_hash_table_add (manager->images_deleting, g_strdup (image->id));
   request = g_new0 (ImageDelete, 1);
-  request->manager = nlx_manager_ref (manager);
   request->id = g_strdup (image->id);
   request->name = g_strdup (image->name);
-  request->caller = g_steal_pointer (&caller);
-  task = g_task_new (NULL, NULL, image_deleted, NULL);
-  g_task_set_task_data (task, request, (GDestroyNotify) image_delete_free);
-  g_task_run_in_thread (task, delete_image_in_thread);
+  request->caller = g_object_ref (caller);
+  if (!nlx_manager_run_in_worker (manager, delete_image_in_thread,
+                                  image_deleted, request, NULL))
+    {
+      g_hash_table_remove (manager->images_deleting, image->id);
+      image_delete_free (request);
+      nlx_manager_fail_stopping (caller);
+    }
 }

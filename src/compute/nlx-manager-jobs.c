@@ -1,5 +1,7 @@
-/* nlx-manager-jobs.c: the job runner: driver operations in the manager's
- * worker pool, their results applied back in the main context */
+/* nlx-manager-jobs.c: the manager's one worker mechanism: every driver
+ * call as work in its pool (nlx_manager_run_in_worker()), the result
+ * applied back in the main context; and the runner of operations on
+ * records (Job), which knows them only by Job.run, .finish and .answer_caller */
 #include "config.h"
 
 #include <glib/gi18n-lib.h>
@@ -12,7 +14,6 @@ nlx_manager_job_free (Job *job)
   g_free (job->uuid);
   nlx_instance_free (job->instance);
   nlx_image_free (job->image);
-  g_clear_pointer (&job->sync, g_ptr_array_unref);
   nlx_volume_attachment_free (job->attachment);
   g_free (job->image_name);
   g_clear_pointer (&job->properties, g_hash_table_unref);
@@ -58,10 +59,10 @@ nlx_manager_defer (NlxManager *manager,
 /* Why an instance that does not run stopped, when the driver says it
  * failed by itself (an init that exited during boot); asked right after
  * get_info, so that both describe the same stop. */
-static char *
-fault_of (NlxManager *manager,
-          const char *uuid,
-          const NlxInstanceInfo *info)
+char *
+nlx_manager_fault_of (NlxManager *manager,
+                      const char *uuid,
+                      const NlxInstanceInfo *info)
 {
   g_autoptr(GError) error = NULL;
   char *fault = NULL;
@@ -75,71 +76,205 @@ fault_of (NlxManager *manager,
   return fault;
 }
 
+/* ---- the one worker mechanism ---------------------------------------- */
+
+typedef struct {
+  NlxManager *manager;
+  NlxManagerWorkFunc run;
+  NlxManagerWorkFunc done;
+  gpointer data;
+  GCancellable *cancellable;
+} Work;
+
+static gboolean
+work_done (gpointer data)
+{
+  Work *work = data;
+  NlxManager *manager = work->manager;
+
+  manager->calls--;
+  work->done (manager, work->data, work->cancellable);
+  g_clear_object (&work->cancellable);
+  g_free (work);
+  nlx_manager_unref (manager);
+  return G_SOURCE_REMOVE;
+}
+
+/* The pool's function (manager->workers). */
 void
 nlx_manager_work (gpointer data,
                   gpointer pool_data)
 {
-  Job *job = data;
-  NlxManager *manager = job->manager;
+  Work *work = data;
 
-  switch (job->kind)
+  work->run (work->manager, work->data, work->cancellable);
+  nlx_manager_defer (work->manager, work_done, work);
+}
+
+/**
+ * nlx_manager_run_in_worker:
+ * @run: called in a worker thread: the only place that calls the driver
+ *   (or a long storage call)
+ * @done: called next in the manager's main context, always (also once the
+ *   manager stops: it checks manager->closed); takes @data
+ * @cancellable: (nullable): handed to both; nlx_manager_stop() cancels
+ *   manager->stopping
+ *
+ * Runs a piece of work in the manager's pool.  Every call into the
+ * driver goes through here, so nlx_manager_stop(), which waits for the
+ * pool, returns only once none is running: then the driver may close.
+ *
+ * Returns: %FALSE, and @data is still the caller's, once the manager
+ * stops
+ */
+gboolean
+nlx_manager_run_in_worker (NlxManager *manager,
+                           NlxManagerWorkFunc run,
+                           NlxManagerWorkFunc done,
+                           gpointer data,
+                           GCancellable *cancellable)
+{
+  Work *work;
+
+  if (manager->closed)
+    return FALSE;
+  work = g_new0 (Work, 1);
+  work->manager = nlx_manager_ref (manager);
+  work->run = run;
+  work->done = done;
+  work->data = data;
+  work->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
+  manager->calls++;
+  g_thread_pool_push (manager->workers, work, NULL);
+  return TRUE;
+}
+
+/**
+ * nlx_manager_return_task:
+ * @result: (transfer full) (nullable): what @task returns, unless @error
+ * @error: (transfer full) (nullable):
+ *
+ * Answers a caller in the main context.  Once the manager stops its
+ * callers may be gone (the daemon frees the API first), so @task is kept
+ * for nlx_manager_free(), which fails it where no callback runs any
+ * more, and @result is freed.
+ */
+void
+nlx_manager_return_task (NlxManager *manager,
+                         GTask *task,
+                         gpointer result,
+                         GDestroyNotify result_free,
+                         GError *error)
+{
+  if (manager->closed)
     {
-    case JOB_SPAWN:
-      job->ok = nlx_virt_spawn (manager->virt, job->instance, job->image,
-                                &job->error);
-      break;
-    case JOB_ACTION:
-      job->ok = nlx_manager_run_action (manager, job, &job->error);
-      break;
-    case JOB_SYNC:
-      job->ok = TRUE;
-      for (guint i = 0; job->ok && i < job->sync->len; i++)
-        {
-          SyncResult *result = job->sync->pdata[i];
-
-          if (!nlx_virt_get_info (manager->virt, result->uuid, &result->info,
-                                  &result->error))
-            {
-              if (nlx_manager_is_unavailable (result->error))
-                {
-                  job->ok = FALSE;
-                  job->error = g_error_copy (result->error);
-                }
-            }
-          else
-            result->fault = fault_of (manager, result->uuid, &result->info);
-        }
-      /* With nothing to ask about, still find out whether the hypervisor
-       * answers. */
-      if (job->sync->len == 0)
-        {
-          g_auto(GStrv) uuids = nlx_virt_list_instances (manager->virt,
-                                                         &job->error);
-          job->ok = uuids != NULL;
-        }
-      break;
-    case JOB_VOLUME:
-      job->ok = job->attach
-                  ? nlx_virt_attach_volume (manager->virt, job->uuid,
-                                            job->attachment, &job->error)
-                  : nlx_virt_detach_volume (manager->virt, job->uuid,
-                                            job->attachment, &job->error);
-      break;
-    case JOB_REBUILD:
-      job->ok = nlx_manager_rebuild (manager, job, &job->error);
-      break;
-    case JOB_SNAPSHOT:
-      job->ok = nlx_manager_snapshot (manager, job, &job->error);
-      break;
+      if (result != NULL && result_free != NULL)
+        result_free (result);
+      g_clear_error (&error);
+      g_queue_push_tail (&manager->unanswered, g_object_ref (task));
+      return;
     }
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, result, result_free);
+}
+
+typedef struct {
+  GTask *task;
+  NlxManagerTaskFunc func;
+  GDestroyNotify result_free;
+  gpointer result;
+  GError *error;
+} TaskWork;
+
+static void
+task_run (NlxManager *manager,
+          gpointer data,
+          GCancellable *cancellable)
+{
+  TaskWork *work = data;
+
+  /* Queued before the stop, and not started by then. */
+  if (g_cancellable_is_cancelled (cancellable))
+    g_set_error (&work->error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_UNAVAILABLE,
+                 _("The compute service is stopping"));
+  else
+    work->result = work->func (manager, g_task_get_task_data (work->task),
+                               cancellable, &work->error);
+  g_assert ((work->result == NULL) != (work->error == NULL));
+}
+
+static void
+task_done (NlxManager *manager,
+           gpointer data,
+           GCancellable *cancellable)
+{
+  TaskWork *work = data;
+
+  nlx_manager_return_task (manager, work->task,
+                           g_steal_pointer (&work->result), work->result_free,
+                           g_steal_pointer (&work->error));
+  g_object_unref (work->task);
+  g_free (work);
+}
+
+/**
+ * nlx_manager_run_task_in_worker:
+ * @task: the caller's; its task data is @func's
+ * @func: called in a worker; what it returns @task returns
+ * @cancellable: (nullable): manager->stopping for work that need not
+ *   start once the manager stops
+ *
+ * The asynchronous calls that touch no record (console, host size,
+ * volumes, images) on the manager's one worker mechanism
+ * (nlx_manager_run_in_worker()).
+ */
+void
+nlx_manager_run_task_in_worker (NlxManager *manager,
+                                GTask *task,
+                                NlxManagerTaskFunc func,
+                                GDestroyNotify result_free,
+                                GCancellable *cancellable)
+{
+  TaskWork *work = g_new0 (TaskWork, 1);
+
+  work->task = g_object_ref (task);
+  work->func = func;
+  work->result_free = result_free;
+  if (!nlx_manager_run_in_worker (manager, task_run, task_done, work,
+                                  cancellable))
+    {
+      nlx_manager_fail_stopping (task);
+      g_object_unref (work->task);
+      g_free (work);
+    }
+}
+
+/* ---- operations on records -------------------------------------------- */
+
+static void
+job_run (NlxManager *manager,
+         gpointer data,
+         GCancellable *cancellable)
+{
+  Job *job = data;
+
+  job->ok = job->run (manager, job, &job->error);
   /* What the instance is now, whether the operation worked or not. */
-  if (job->kind != JOB_SYNC &&
-      !(job->kind == JOB_ACTION && job->action == NLX_ACTION_DELETE && job->ok))
+  if (!(job->deletes && job->ok))
     job->have_info = nlx_virt_get_info (manager->virt, job->uuid, &job->info,
                                         &job->info_error);
   if (job->have_info)
-    job->fault = fault_of (manager, job->uuid, &job->info);
-  nlx_manager_defer (manager, nlx_manager_job_done, job);
+    job->fault = nlx_manager_fault_of (manager, job->uuid, &job->info);
+}
+
+static void
+job_finished (NlxManager *manager,
+              gpointer data,
+              GCancellable *cancellable)
+{
+  nlx_manager_job_done (data);
 }
 
 void
@@ -159,14 +294,13 @@ nlx_manager_queue (NlxManager *manager,
   if (manager->closed)
     {
       if (job->task != NULL)
-        nlx_manager_fail_stopping (job->task);
+        nlx_manager_return_task (manager, job->task, NULL, NULL, NULL);
       nlx_manager_job_free (job);
       return;
     }
   job->manager = nlx_manager_ref (manager);
-  if (job->kind != JOB_SYNC)
-    manager->running++;
-  g_thread_pool_push (manager->workers, job, NULL);
+  manager->running++;
+  nlx_manager_run_in_worker (manager, job_run, job_finished, job, NULL);
 }
 
 /* nlx_manager_commit() is done for a change that starts @data, a Job: it
@@ -200,9 +334,9 @@ nlx_manager_job_committed (NlxManager *manager,
   nlx_manager_queue (manager, job);
 }
 
-static void
-note_availability (NlxManager *manager,
-                   gboolean available)
+void
+nlx_manager_note_availability (NlxManager *manager,
+                               gboolean available)
 {
   if (available && !manager->available)
     g_message ("The hypervisor answers again");
@@ -245,8 +379,8 @@ nlx_manager_end_job (NlxManager *manager,
     }
   else if (!saved)
     nlx_manager_save (manager, entry);
-  if (job->kind == JOB_VOLUME)
-    nlx_manager_answer_volume (job);
+  if (job->answer_caller != NULL)
+    job->answer_caller (job);
 }
 
 /* Returns whether it took @job (and its reference to the manager). */
@@ -256,14 +390,9 @@ apply_job (NlxManager *manager,
 {
   Entry *entry;
 
-  note_availability (manager, !nlx_manager_is_unavailable (job->error) &&
-                              !nlx_manager_is_unavailable (job->info_error));
-  if (job->kind == JOB_SYNC)
-    {
-      if (job->ok)
-        nlx_manager_apply_sync (manager, job->sync);
-      return FALSE;
-    }
+  nlx_manager_note_availability (manager,
+                                 !nlx_manager_is_unavailable (job->error) &&
+                                 !nlx_manager_is_unavailable (job->info_error));
 
   entry = g_hash_table_lookup (manager->entries, job->uuid);
   g_assert (entry != NULL);
@@ -276,33 +405,14 @@ apply_job (NlxManager *manager,
   manager->running--;
   entry->generation++;
 
-  if (job->kind == JOB_ACTION && job->action == NLX_ACTION_DELETE && job->ok)
+  if (job->deletes && job->ok)
     {
       g_info ("Instance %s deleted", job->uuid);
       nlx_manager_forget (manager, job->uuid);
       return FALSE;
     }
-  if (job->kind == JOB_VOLUME)
-    {
-      /* A new attachment is acknowledged only once saved: the record on
-       * disk still has it pending, which a restart undoes.  A detach is
-       * safe either way: a restart finishes a pending one. */
-      g_autoptr(JsonNode) before = NULL;
-
-      if (job->attach && job->ok && !entry->delete_pending)
-        before = nlx_record_to_node (entry->record);
-      nlx_manager_finish_volume (manager, entry, job);
-      if (before != NULL)
-        {
-          nlx_manager_commit (manager, entry, before,
-                              nlx_manager_attachment_committed, job);
-          return TRUE;
-        }
-    }
-  else if (job->kind == JOB_SNAPSHOT)
-    nlx_manager_finish_snapshot (manager, entry, job);
-  else
-    nlx_manager_finish_operation (manager, entry, job);
+  if (job->finish (manager, entry, job))
+    return TRUE;
   nlx_manager_end_job (manager, entry, job, FALSE);
   return FALSE;
 }
@@ -319,7 +429,7 @@ nlx_manager_job_done (gpointer data)
         return G_SOURCE_REMOVE;
     }
   else if (job->task != NULL)
-    nlx_manager_fail_stopping (job->task);
+    nlx_manager_return_task (manager, job->task, NULL, NULL, NULL);
   nlx_manager_job_free (job);
   nlx_manager_unref (manager);
   return G_SOURCE_REMOVE;

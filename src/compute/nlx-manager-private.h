@@ -70,8 +70,19 @@ struct _NlxManager {
   /* uuids of records that could not be read: their servers are left
    * alone and keep their addresses */
   GHashTable *quarantined;
+  /* Every call into the driver, and every long call of the storage
+   * layer, runs here (nlx_manager_run_in_worker()), and
+   * nlx_manager_stop() waits for all of them before the driver closes. */
   GThreadPool *workers;
-  guint running;                /* operations in workers */
+  guint running;                /* operations on records in workers */
+  guint calls;                  /* everything in workers (main thread) */
+  /* Cancelled by nlx_manager_stop(): work given it that has not started
+   * by then does not start. */
+  GCancellable *stopping;
+  /* Callers of work that ended once the manager stopped: nobody may be
+   * there to hear (the API is gone), so nlx_manager_free() answers them,
+   * where no callback runs any more. */
+  GQueue unanswered;
   GSource *sync_source;
   GSource *retry_source;
   GSource *save_source;         /* retries records that could not be saved */
@@ -96,10 +107,13 @@ struct _NlxManager {
   gboolean closed;
 };
 
+typedef struct _Job Job;
+
+/* Which operation a Job is, for the files that make them (the job runner
+ * knows only Job.run, .finish and .answer_caller). */
 typedef enum {
   JOB_SPAWN,
   JOB_ACTION,
-  JOB_SYNC,
   JOB_VOLUME,
   JOB_REBUILD,
   JOB_SNAPSHOT,
@@ -113,15 +127,32 @@ typedef struct {
   GError *error;
 } SyncResult;
 
-typedef struct {
+/* An operation on one record (at most one per record at a time): its
+ * task state is saved, it runs in a worker, and the instance's state is
+ * read back there; its end is applied to the record in the main context
+ * (nlx-manager-jobs.c). */
+struct _Job {
   NlxManager *manager;
   JobKind kind;
+  /* In a worker: the driver's calls.  Returns whether they worked. */
+  gboolean (*run) (NlxManager *manager,
+                   Job *job,
+                   GError **error);
+  /* In the main context: what it leaves the record as.  Returns whether
+   * it took @job (to end it once a save is done, nlx_manager_end_job()). */
+  gboolean (*finish) (NlxManager *manager,
+                      Entry *entry,
+                      Job *job);
+  /* Optional: tells the caller, once the record is saved or not. */
+  void (*answer_caller) (Job *job);
+  /* Once it worked the instance is gone (a delete): nothing is read
+   * back, and the record goes. */
+  gboolean deletes;
   char *uuid;
   NlxAction action;
   NlxInstance *instance;        /* JOB_SPAWN, JOB_REBUILD: a copy */
   NlxImage *image;              /* JOB_SPAWN, JOB_REBUILD */
   gboolean stop_after;          /* JOB_REBUILD: it was SHUTOFF */
-  GPtrArray *sync;              /* JOB_SYNC: SyncResult */
   NlxVolumeAttachment *attachment; /* JOB_VOLUME: a copy for the worker */
   gboolean attach;              /* JOB_VOLUME: or detach */
   char *image_name;             /* JOB_SNAPSHOT: the new image's */
@@ -142,7 +173,7 @@ typedef struct {
   gboolean have_info;
   GError *info_error;           /* why there is no info */
   char *fault;                  /* the driver's, when it stopped by failing */
-} Job;
+};
 
 /* A change a caller asked for, run when no other change to its record
  * is being saved (Entry.committing): the GTask's data. */
@@ -224,6 +255,39 @@ void nlx_manager_start_call (NlxManager *manager,
                              GTask *task);
 
 /* nlx-manager-jobs.c */
+/* A worker's half of a piece of work, or its main context's half, which
+ * takes @data. */
+typedef void (*NlxManagerWorkFunc) (NlxManager *manager,
+                                    gpointer data,
+                                    GCancellable *cancellable);
+/* What a caller's GTask waits for: runs in a worker; a result (which
+ * @result_free frees) or %NULL and @error. */
+typedef gpointer (*NlxManagerTaskFunc) (NlxManager *manager,
+                                        gpointer task_data,
+                                        GCancellable *cancellable,
+                                        GError **error);
+void nlx_manager_work (gpointer data,
+                       gpointer pool_data);
+gboolean nlx_manager_run_in_worker (NlxManager *manager,
+                                    NlxManagerWorkFunc run,
+                                    NlxManagerWorkFunc done,
+                                    gpointer data,
+                                    GCancellable *cancellable);
+void nlx_manager_run_task_in_worker (NlxManager *manager,
+                                     GTask *task,
+                                     NlxManagerTaskFunc func,
+                                     GDestroyNotify result_free,
+                                     GCancellable *cancellable);
+void nlx_manager_return_task (NlxManager *manager,
+                              GTask *task,
+                              gpointer result,
+                              GDestroyNotify result_free,
+                              GError *error);
+void nlx_manager_note_availability (NlxManager *manager,
+                                    gboolean available);
+char *nlx_manager_fault_of (NlxManager *manager,
+                            const char *uuid,
+                            const NlxInstanceInfo *info);
 void nlx_manager_job_free (Job *job);
 GSource *nlx_manager_add_timeout (NlxManager *manager,
                                   guint seconds,
@@ -231,8 +295,6 @@ GSource *nlx_manager_add_timeout (NlxManager *manager,
 void nlx_manager_defer (NlxManager *manager,
                         GSourceFunc func,
                         gpointer data);
-void nlx_manager_work (gpointer data,
-                       gpointer pool_data);
 void nlx_manager_fail_stopping (GTask *task);
 void nlx_manager_queue (NlxManager *manager,
                         Job *job);
@@ -248,19 +310,10 @@ void nlx_manager_end_job (NlxManager *manager,
 gboolean nlx_manager_job_done (gpointer data);
 
 /* nlx-manager-servers.c */
-gboolean nlx_manager_run_action (NlxManager *manager,
-                                 Job *job,
-                                 GError **error);
-gboolean nlx_manager_rebuild (NlxManager *manager,
-                              Job *job,
-                              GError **error);
 void nlx_manager_start_action (NlxManager *manager,
                                Entry *entry,
                                NlxAction action,
                                GTask *task);
-void nlx_manager_finish_operation (NlxManager *manager,
-                                   Entry *entry,
-                                   Job *job);
 Entry *nlx_manager_find_idle (NlxManager *manager,
                               const char *uuid,
                               guint allowed,
@@ -270,25 +323,11 @@ Entry *nlx_manager_find_idle (NlxManager *manager,
 /* nlx-manager-volumes.c */
 void nlx_manager_remove_volume (NlxInstance *instance,
                                 const char *id);
-void nlx_manager_finish_volume (NlxManager *manager,
-                                Entry *entry,
-                                Job *job);
-void nlx_manager_answer_volume (Job *job);
-void nlx_manager_attachment_committed (NlxManager *manager,
-                                       Entry *entry,
-                                       GError *error,
-                                       gpointer data);
 gboolean nlx_manager_check_volumes_free (NlxManager *manager,
                                          const NlxInstance *instance,
                                          GError **error);
 
 /* nlx-manager-images.c */
-gboolean nlx_manager_snapshot (NlxManager *manager,
-                               Job *job,
-                               GError **error);
-void nlx_manager_finish_snapshot (NlxManager *manager,
-                                  Entry *entry,
-                                  Job *job);
 NlxImage *nlx_manager_resolve_image (NlxManager *manager,
                                      const char *ref,
                                      GError **error);

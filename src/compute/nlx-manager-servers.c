@@ -6,10 +6,10 @@
 
 #include "compute/nlx-manager-private.h"
 
-gboolean
-nlx_manager_run_action (NlxManager *manager,
-                        Job *job,
-                        GError **error)
+static gboolean
+run_action (NlxManager *manager,
+            Job *job,
+            GError **error)
 {
   switch (job->action)
     {
@@ -35,16 +35,20 @@ nlx_manager_run_action (NlxManager *manager,
 
 /* Nova's default rebuild: the old root goes, a new one is spawned with
  * the same identity, address and volumes. */
-gboolean
-nlx_manager_rebuild (NlxManager *manager,
-                     Job *job,
-                     GError **error)
+static gboolean
+rebuild (NlxManager *manager,
+         Job *job,
+         GError **error)
 {
   return nlx_virt_destroy (manager->virt, job->uuid, error) &&
          nlx_virt_spawn (manager->virt, job->instance, job->image, error) &&
          (!job->stop_after ||
           nlx_virt_power_off (manager->virt, job->uuid, 0, error));
 }
+
+static gboolean finish_operation (NlxManager *manager,
+                                  Entry *entry,
+                                  Job *job);
 
 static const NlxTaskState task_for_action[] = {
   [NLX_ACTION_REBOOT_SOFT] = NLX_TASK_STATE_REBOOTING,
@@ -71,6 +75,9 @@ nlx_manager_start_action (NlxManager *manager,
   Job *job = g_new0 (Job, 1);
 
   job->kind = JOB_ACTION;
+  job->run = run_action;
+  job->finish = finish_operation;
+  job->deletes = action == NLX_ACTION_DELETE;
   job->uuid = g_strdup (entry->record->instance->uuid);
   job->action = action;
   entry->record->task_state = task_for_action[action];
@@ -104,11 +111,11 @@ starts_instance (const Job *job)
     }
 }
 
-/* What a finished operation leaves the record as. */
-void
-nlx_manager_finish_operation (NlxManager *manager,
-                              Entry *entry,
-                              Job *job)
+/* What a finished operation leaves the record as (Job.finish). */
+static gboolean
+finish_operation (NlxManager *manager,
+                  Entry *entry,
+                  Job *job)
 {
   NlxRecord *record = entry->record;
   const char *uuid = record->instance->uuid;
@@ -126,7 +133,7 @@ nlx_manager_finish_operation (NlxManager *manager,
                  nlx_task_state_to_string (record->task_state),
                  job->error ? job->error->message : job->info_error->message);
       entry->awaiting_hypervisor = TRUE;
-      return;
+      return FALSE;
     }
 
   if (job->ok)
@@ -173,6 +180,7 @@ nlx_manager_finish_operation (NlxManager *manager,
         record->unplaced = TRUE;
     }
   record->task_state = NLX_TASK_STATE_NONE;
+  return FALSE;
 }
 
 /* Nova's fault for an instance the scheduler found no room for. */
@@ -206,6 +214,14 @@ give_address (NlxManager *manager,
                                manager->network->prefix,
                                manager->network->gateway);
   return TRUE;
+}
+
+static gboolean
+spawn (NlxManager *manager,
+       Job *job,
+       GError **error)
+{
+  return nlx_virt_spawn (manager->virt, job->instance, job->image, error);
 }
 
 /* The new record is on disk, or cannot be. */
@@ -244,6 +260,8 @@ created (NlxManager *manager,
                       : entry->record->instance->root_volume);
   job = g_new0 (Job, 1);
   job->kind = JOB_SPAWN;
+  job->run = spawn;
+  job->finish = finish_operation;
   job->uuid = g_strdup (entry->record->instance->uuid);
   job->instance = copy_instance (entry->record->instance);
   job->image = g_steal_pointer (&call->image);
@@ -696,6 +714,8 @@ rebuild_now (NlxManager *manager,
           image->id);
   job = g_new0 (Job, 1);
   job->kind = JOB_REBUILD;
+  job->run = rebuild;
+  job->finish = finish_operation;
   job->uuid = g_strdup (record->instance->uuid);
   job->stop_after = stop_after;
   job->image = g_steal_pointer (&image);

@@ -122,6 +122,73 @@ nlx_manager_apply_sync (NlxManager *manager,
     }
 }
 
+typedef struct {
+  GPtrArray *results;           /* SyncResult */
+  gboolean ok;
+  GError *error;
+} Sync;
+
+static void
+sync_free (Sync *sync)
+{
+  g_ptr_array_unref (sync->results);
+  g_clear_error (&sync->error);
+  g_free (sync);
+}
+
+/* In a worker: what the driver says of each instance. */
+static void
+sync_run (NlxManager *manager,
+          gpointer data,
+          GCancellable *cancellable)
+{
+  Sync *sync = data;
+
+  sync->ok = TRUE;
+  for (guint i = 0; sync->ok && i < sync->results->len; i++)
+    {
+      SyncResult *result = sync->results->pdata[i];
+
+      if (!nlx_virt_get_info (manager->virt, result->uuid, &result->info,
+                              &result->error))
+        {
+          if (nlx_manager_is_unavailable (result->error))
+            {
+              sync->ok = FALSE;
+              sync->error = g_error_copy (result->error);
+            }
+        }
+      else
+        result->fault = nlx_manager_fault_of (manager, result->uuid,
+                                              &result->info);
+    }
+  /* With nothing to ask about, still find out whether the hypervisor
+   * answers. */
+  if (sync->results->len == 0)
+    {
+      g_auto(GStrv) uuids = nlx_virt_list_instances (manager->virt,
+                                                     &sync->error);
+      sync->ok = uuids != NULL;
+    }
+}
+
+static void
+sync_done (NlxManager *manager,
+           gpointer data,
+           GCancellable *cancellable)
+{
+  Sync *sync = data;
+
+  if (!manager->closed)
+    {
+      nlx_manager_note_availability (manager,
+                                     !nlx_manager_is_unavailable (sync->error));
+      if (sync->ok)
+        nlx_manager_apply_sync (manager, sync->results);
+    }
+  sync_free (sync);
+}
+
 /* Asks the driver about the idle instances in @uuids (all idle ones when
  * %NULL) and applies what it says, unless an operation has begun or ended
  * since. */
@@ -129,12 +196,12 @@ static void
 sync_instances (NlxManager *manager,
                 const char *uuid)
 {
-  Job *job = g_new0 (Job, 1);
+  Sync *sync = g_new0 (Sync, 1);
   GHashTableIter iter;
   Entry *entry;
 
-  job->kind = JOB_SYNC;
-  job->sync = g_ptr_array_new_with_free_func ((GDestroyNotify) sync_result_free);
+  sync->results =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) sync_result_free);
   g_hash_table_iter_init (&iter, manager->entries);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
     {
@@ -148,9 +215,10 @@ sync_instances (NlxManager *manager,
       result = g_new0 (SyncResult, 1);
       result->uuid = g_strdup (entry->record->instance->uuid);
       result->generation = entry->generation;
-      g_ptr_array_add (job->sync, result);
+      g_ptr_array_add (sync->results, result);
     }
-  nlx_manager_queue (manager, job);
+  if (!nlx_manager_run_in_worker (manager, sync_run, sync_done, sync, NULL))
+    sync_free (sync);
 }
 
 gboolean

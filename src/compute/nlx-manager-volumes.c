@@ -21,10 +21,10 @@ nlx_manager_remove_volume (NlxInstance *instance,
 
 /* A volume that could not be attached or detached leaves the instance as
  * it was: the driver undid its part, so only the caller hears of it. */
-void
-nlx_manager_finish_volume (NlxManager *manager,
-                           Entry *entry,
-                           Job *job)
+static void
+finish_volume (NlxManager *manager,
+               Entry *entry,
+               Job *job)
 {
   NlxRecord *record = entry->record;
 
@@ -45,8 +45,8 @@ nlx_manager_finish_volume (NlxManager *manager,
 
 /* Tells the caller of an attach or detach how it ended, once the record
  * says so. */
-void
-nlx_manager_answer_volume (Job *job)
+static void
+answer_volume (Job *job)
 {
   if (job->undo_cause != NULL)
     {
@@ -75,6 +75,22 @@ nlx_manager_answer_volume (Job *job)
     g_task_return_error (job->task, g_steal_pointer (&job->error));
 }
 
+static gboolean
+run_volume (NlxManager *manager,
+            Job *job,
+            GError **error)
+{
+  return job->attach
+           ? nlx_virt_attach_volume (manager->virt, job->uuid, job->attachment,
+                                     error)
+           : nlx_virt_detach_volume (manager->virt, job->uuid, job->attachment,
+                                     error);
+}
+
+static gboolean volume_finished (NlxManager *manager,
+                                 Entry *entry,
+                                 Job *job);
+
 /* An attachment made whose record cannot say so (a restart would undo it
  * behind the caller's back) is undone now: the record is put back as on
  * disk, attaching with the volume pending, and a worker detaches it. */
@@ -91,6 +107,9 @@ undo_attachment (NlxManager *manager,
              "again", job->uuid, job->attachment->volume_id, cause->message);
   entry->generation++;
   undo->kind = JOB_VOLUME;
+  undo->run = run_volume;
+  undo->finish = volume_finished;
+  undo->answer_caller = answer_volume;
   undo->uuid = g_strdup (job->uuid);
   undo->attach = FALSE;
   undo->attachment = nlx_volume_attachment_new (job->attachment->volume_id,
@@ -104,11 +123,11 @@ undo_attachment (NlxManager *manager,
 /* The attachment's record is saved, or cannot be, in which case the
  * attachment is undone (a restart would undo it behind the caller's
  * back). */
-void
-nlx_manager_attachment_committed (NlxManager *manager,
-                                  Entry *entry,
-                                  GError *error,
-                                  gpointer data)
+static void
+attachment_committed (NlxManager *manager,
+                      Entry *entry,
+                      GError *error,
+                      gpointer data)
 {
   Job *job = data;
 
@@ -126,6 +145,26 @@ nlx_manager_attachment_committed (NlxManager *manager,
     nlx_manager_end_job (manager, entry, job, TRUE);
   nlx_manager_job_free (job);
   nlx_manager_unref (manager);
+}
+
+/* Job.finish of an attach or detach. */
+static gboolean
+volume_finished (NlxManager *manager,
+                 Entry *entry,
+                 Job *job)
+{
+  /* A new attachment is acknowledged only once saved: the record on disk
+   * still has it pending, which a restart undoes.  A detach is safe
+   * either way: a restart finishes a pending one. */
+  g_autoptr(JsonNode) before = NULL;
+
+  if (job->attach && job->ok && !entry->delete_pending)
+    before = nlx_record_to_node (entry->record);
+  finish_volume (manager, entry, job);
+  if (before == NULL)
+    return FALSE;
+  nlx_manager_commit (manager, entry, before, attachment_committed, job);
+  return TRUE;
 }
 
 /**
@@ -267,6 +306,9 @@ start_volume_job (NlxManager *manager,
   /* Copied first: @attachment may be the record's, which a failed save
    * replaces. */
   job->kind = JOB_VOLUME;
+  job->run = run_volume;
+  job->finish = volume_finished;
+  job->answer_caller = answer_volume;
   job->uuid = g_strdup (record->instance->uuid);
   job->attach = attach;
   job->attachment = nlx_volume_attachment_new (attachment->volume_id,
@@ -449,20 +491,13 @@ nlx_manager_detach_volume_finish (NlxManager *manager,
   return attachment != NULL;
 }
 
-static void
-list_volumes (GTask *task,
-              gpointer source,
+static gpointer
+list_volumes (NlxManager *manager,
               gpointer data,
-              GCancellable *cancellable)
+              GCancellable *cancellable,
+              GError **error)
 {
-  NlxManager *manager = data;
-  GError *error = NULL;
-  GPtrArray *volumes = nlx_volume_list (manager->volumes, &error);
-
-  if (volumes == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, volumes, (GDestroyNotify) g_ptr_array_unref);
+  return nlx_volume_list (manager->volumes, error);
 }
 
 /**
@@ -477,9 +512,8 @@ nlx_manager_list_volumes_async (NlxManager *manager,
 {
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
 
-  g_task_set_task_data (task, nlx_manager_ref (manager),
-                        (GDestroyNotify) nlx_manager_unref);
-  g_task_run_in_thread (task, list_volumes);
+  nlx_manager_run_task_in_worker (manager, task, list_volumes,
+                                  (GDestroyNotify) g_ptr_array_unref, NULL);
 }
 
 /**
@@ -496,7 +530,6 @@ nlx_manager_list_volumes_finish (NlxManager *manager,
 }
 
 typedef struct {
-  NlxManager *manager;
   char *id;
   guint64 size_bytes;
   char *fstype;
@@ -506,31 +539,25 @@ typedef struct {
 static void
 volume_request_free (VolumeRequest *request)
 {
-  nlx_manager_unref (request->manager);
   g_free (request->id);
   g_free (request->fstype);
   g_free (request->from_dir);
   g_free (request);
 }
 
-static void
-create_volume (GTask *task,
-               gpointer source,
+static gpointer
+create_volume (NlxManager *manager,
                gpointer data,
-               GCancellable *cancellable)
+               GCancellable *cancellable,
+               GError **error)
 {
   VolumeRequest *request = data;
-  NlxVolumeSettings *settings = request->manager->volumes;
-  GError *error = NULL;
-  NlxVolumeInfo *info = NULL;
+  NlxVolumeSettings *settings = manager->volumes;
 
-  if (nlx_volume_create (settings, request->id, request->size_bytes,
-                         request->fstype, request->from_dir, &error))
-    info = nlx_volume_info (settings, request->id, &error);
-  if (info == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, info, (GDestroyNotify) nlx_volume_info_free);
+  if (!nlx_volume_create (settings, request->id, request->size_bytes,
+                          request->fstype, request->from_dir, error))
+    return NULL;
+  return nlx_volume_info (settings, request->id, error);
 }
 
 /**
@@ -553,13 +580,14 @@ nlx_manager_create_volume_async (NlxManager *manager,
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
   VolumeRequest *request = g_new0 (VolumeRequest, 1);
 
-  request->manager = nlx_manager_ref (manager);
   request->id = g_strdup (id);
   request->size_bytes = size_bytes;
   request->fstype = g_strdup (fstype);
   request->from_dir = g_strdup (from_dir);
   g_task_set_task_data (task, request, (GDestroyNotify) volume_request_free);
-  g_task_run_in_thread (task, create_volume);
+  nlx_manager_run_task_in_worker (manager, task, create_volume,
+                                  (GDestroyNotify) nlx_volume_info_free,
+                                  NULL);
 }
 
 NlxVolumeInfo *

@@ -88,6 +88,7 @@ nlx_manager_unref (NlxManager *manager)
   g_clear_pointer (&manager->console_tokens, g_hash_table_unref);
   g_clear_pointer (&manager->quarantined, g_hash_table_unref);
   g_clear_pointer (&manager->images_deleting, g_hash_table_unref);
+  g_clear_object (&manager->stopping);
   nlx_lock_release (manager->volumes_lock);
   nlx_volume_settings_free (manager->volumes);
   nlx_image_store_free (manager->images);
@@ -231,6 +232,8 @@ nlx_manager_new (const NlxConfig *config,
                                                     g_free, NULL);
   manager->workers = g_thread_pool_new (nlx_manager_work, NULL, MAX_WORKERS,
                                         FALSE, NULL);
+  manager->stopping = g_cancellable_new ();
+  g_queue_init (&manager->unanswered);
   manager->volumes = nlx_volume_settings_new (config->keyfile, error);
   if (manager->volumes == NULL)
     return NULL;
@@ -325,11 +328,14 @@ nlx_manager_new (const NlxConfig *config,
  * nlx_manager_stop:
  *
  * Stops what the manager does on its own: the periodic sync, the
- * driver's events, the workers (waiting for running operations, so call
- * it once nothing new can start).  Then the driver may be closed, and the
- * manager freed after it: an event arriving between the manager's free
- * and the driver's close would otherwise reach freed memory.  Calling it
- * twice does nothing more.
+ * driver's events, the workers (waiting for every call they run: record
+ * operations, syncs, console reads and attaches, the host's size, volume
+ * lists and creates, image imports and deletes; so call it once nothing
+ * new can start).  Then the driver may be closed, and the manager freed
+ * after it: an event arriving between the manager's free and the
+ * driver's close would otherwise reach freed memory.  Callers whose work
+ * ends meanwhile are not called back here (the API is already gone) but
+ * failed by nlx_manager_free().  Calling it twice does nothing more.
  */
 void
 nlx_manager_stop (NlxManager *manager)
@@ -348,6 +354,14 @@ nlx_manager_stop (NlxManager *manager)
   if (manager->save_source != NULL)
     g_source_destroy (manager->save_source);
   g_clear_pointer (&manager->save_source, g_source_unref);
+  /* Work queued and not started does not start; an image import that
+   * runs is waited for (nlx_image_store_import() cannot be cancelled). */
+  g_cancellable_cancel (manager->stopping);
+  if (manager->calls > 0)
+    g_debug ("Waiting for %u calls in workers", manager->calls);
+  /* Every call into the driver runs in this pool
+   * (nlx_manager_run_in_worker()): once it is gone none runs, and the
+   * driver may close. */
   g_thread_pool_free (manager->workers, FALSE, TRUE);
   manager->workers = NULL;
   /* Deliver what the workers, events and saves handed back, so they are
@@ -375,6 +389,13 @@ nlx_manager_free (NlxManager *manager)
   if (manager == NULL)
     return;
   nlx_manager_stop (manager);
+  /* Outside any callback, so that these are answered only if someone
+   * still runs the context: whoever asked may be gone. */
+  for (GTask *task; (task = g_queue_pop_head (&manager->unanswered)) != NULL; )
+    {
+      nlx_manager_fail_stopping (task);
+      g_object_unref (task);
+    }
   nlx_store_free (manager->store);
   g_hash_table_unref (manager->entries);
   g_main_context_unref (manager->context);
@@ -576,22 +597,13 @@ nlx_manager_lookup (NlxManager *manager,
   return entry ? entry->record : NULL;
 }
 
-static void
-read_resources (GTask *task,
-                gpointer source,
+static gpointer
+read_resources (NlxManager *manager,
                 gpointer data,
-                GCancellable *cancellable)
+                GCancellable *cancellable,
+                GError **error)
 {
-  NlxManager *manager = data;
-  GError *error = NULL;
-  NlxHostResources *resources =
-    nlx_virt_get_available_resource (manager->virt, &error);
-
-  if (resources == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, resources,
-                           (GDestroyNotify) nlx_host_resources_free);
+  return nlx_virt_get_available_resource (manager->virt, error);
 }
 
 /**
@@ -607,9 +619,9 @@ nlx_manager_get_resources_async (NlxManager *manager,
 {
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
 
-  g_task_set_task_data (task, nlx_manager_ref (manager),
-                        (GDestroyNotify) nlx_manager_unref);
-  g_task_run_in_thread (task, read_resources);
+  nlx_manager_run_task_in_worker (manager, task, read_resources,
+                                  (GDestroyNotify) nlx_host_resources_free,
+                                  NULL);
 }
 
 NlxHostResources *

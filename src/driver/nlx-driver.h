@@ -121,10 +121,15 @@ typedef struct _NlxDriverState NlxDriverState;
  * never two at once on the same instance.  The reads (get_info,
  * get_console_output, get_fault, get_vif, get_available_resource,
  * list_instances) and console_attach may run at any time, beside an
- * action on the same instance too: the manager asks get_info while an
- * action runs and reads console output on a thread of its own, so a
+ * action on the same instance too: once started, the manager makes
+ * every call in one pool of worker threads, and asks get_info (a sync),
+ * get_console_output, get_available_resource and console_attach there
+ * whenever a caller does, while an action on that instance runs; so a
  * driver answers them from state that an action in progress leaves
- * consistent.
+ * consistent.  (Its start-up calls, the reconcile included, come from
+ * the caller's thread before any worker runs.)  cleanup_host runs
+ * alone: the manager waits for every call it started before the driver
+ * is closed (nlx_manager_stop()), and starts none after.
  *
  * Required: init_host, cleanup_host, list_instances, spawn, destroy,
  * reboot, power_off, power_on, get_info, get_available_resource.

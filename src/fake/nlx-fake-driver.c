@@ -48,6 +48,9 @@ struct _NlxDriverState {
   guint memory_mb;
   guint local_gb;
   char *shared;          /* [fake] shared: the process-wide table's name */
+  /* [fake] hold_path: see fake_call_enter() */
+  char *hold_path;
+  gint calls;            /* atomic: reads in progress (fake_call_enter()) */
 
   /* [fake] event_interval_ms: a stream of events from a thread, as
    * libvirt sends them, so that shutdown can be tested under one. */
@@ -85,6 +88,43 @@ take_time (NlxDriverState *state)
   if (state->delay_ms > 0)
     g_usleep (state->delay_ms * 1000);
 }
+
+/* A read the manager runs beside anything (get_console_output,
+ * get_available_resource, console_attach) is in progress from here to
+ * fake_call_leave().  With [fake] hold_path set, and while a file of that
+ * name exists, the reads of the console log and of the host's size wait
+ * for it to go, having written PATH.held: so a test can stop the layers
+ * above with a read in progress, which cleanup_host then catches. */
+typedef NlxDriverState FakeCall;
+
+static FakeCall *
+fake_call_enter (NlxDriverState *state,
+                 gboolean may_hold)
+{
+  g_atomic_int_inc (&state->calls);
+  if (may_hold && state->hold_path != NULL &&
+      g_file_test (state->hold_path, G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *held = g_strconcat (state->hold_path, ".held", NULL);
+      int fd = open (held, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+      if (fd < 0)
+        g_warning ("fake driver: cannot write %s: %s", held, g_strerror (errno));
+      else
+        close (fd);
+      while (g_file_test (state->hold_path, G_FILE_TEST_EXISTS))
+        g_usleep (10 * 1000);
+    }
+  return state;
+}
+
+static void
+fake_call_leave (FakeCall *state)
+{
+  g_atomic_int_add (&state->calls, -1);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FakeCall, fake_call_leave)
 
 static GMutexLocker *
 lock_for_change (NlxDriverState *state)
@@ -227,6 +267,8 @@ fake_init_host (GKeyFile *config,
   guint vcpus = 64, memory_mb = 256 * 1024, local_gb = 2048;
   g_autofree char *shared = nlx_config_get_string (config, "fake", "shared",
                                                    NULL);
+  g_autofree char *hold_path = nlx_config_get_string (config, "fake",
+                                                      "hold_path", NULL);
 
   if (!nlx_config_get_uint (config, "fake", "delay_ms", 0, 60000, &delay_ms,
                             error) ||
@@ -246,6 +288,7 @@ fake_init_host (GKeyFile *config,
   state->memory_mb = memory_mb;
   state->local_gb = local_gb;
   state->event_interval_ms = event_interval_ms;
+  state->hold_path = g_steal_pointer (&hold_path);
   g_mutex_init (&state->lock);
   state->consoles =
     g_ptr_array_new_with_free_func ((GDestroyNotify) fake_console_free);
@@ -345,6 +388,11 @@ fake_watch_events (NlxDriverState *state,
 static void
 fake_cleanup_host (NlxDriverState *state)
 {
+  /* The caller waits for every call before it closes the driver
+   * (nlx-driver.h); a read still running would use what is freed here. */
+  if (g_atomic_int_get (&state->calls) > 0)
+    g_error ("fake driver: cleanup_host while %d reads still run",
+             g_atomic_int_get (&state->calls));
   /* A real driver can deliver an event up to the moment its cleanup
    * stops them (libvirt's thread may be inside the callback); with a
    * stream configured the fake always does, the worst case, so that a
@@ -364,6 +412,7 @@ fake_cleanup_host (NlxDriverState *state)
   g_mutex_clear (&state->event_lock);
   g_cond_clear (&state->event_cond);
   g_free (state->shared);
+  g_free (state->hold_path);
   g_free (state);
 }
 
@@ -561,6 +610,8 @@ fake_get_console_output (NlxDriverState *state,
                          gsize max_bytes,
                          GError **error)
 {
+  /* Before the lock, which a held read must not keep. */
+  g_autoptr(FakeCall) call = fake_call_enter (state, TRUE);
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
   FakeInstance *fake = lookup (state, uuid, error);
   gsize length;
@@ -608,6 +659,7 @@ fake_console_attach (NlxDriverState *state,
                      const char *uuid,
                      GError **error)
 {
+  g_autoptr(FakeCall) call = fake_call_enter (state, FALSE);
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
   g_autoptr(GPtrArray) ended = g_ptr_array_new_with_free_func (
     (GDestroyNotify) fake_console_free);
@@ -643,6 +695,7 @@ static NlxHostResources *
 fake_get_available_resource (NlxDriverState *state,
                              GError **error)
 {
+  g_autoptr(FakeCall) call = fake_call_enter (state, TRUE);
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
   NlxHostResources *res = g_new0 (NlxHostResources, 1);
   GHashTableIter iter;

@@ -38,7 +38,7 @@ static const char * const volumes_keys[] = {
 /* The fake driver's, for tests of the layers above the driver. */
 static const char * const fake_keys[] = {
   "delay_ms", "foreign_instances", "shared", "event_interval_ms", "vcpus",
-  "memory_mb", "local_gb", NULL
+  "memory_mb", "local_gb", "hold_path", NULL
 };
 static const char * const flavor_keys[] = {
   "vcpus", "memory_mb", "root_gb", "privileged", "pids", "cpu_shares",
