@@ -1056,11 +1056,11 @@ test_stop_waits_for_reads (Fixture *f,
   g_autoptr(GError) error = NULL;
 
   /* Restarted with the hook, which the daemon's start must not meet. */
-  daemon_stop (f);
+  nlx_test_daemon_stop (&f->daemon);
   g_free (f->config_text);
   f->config_text = g_steal_pointer (&config);
-  daemon_start (f);
-  g_assert_no_error (f->start_error);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
 
   g_assert_true (g_file_set_contents (hold, "", 0, NULL));
   address = g_unix_socket_address_new (f->socket);
@@ -1072,12 +1072,12 @@ test_stop_waits_for_reads (Fixture *f,
   g_assert_no_error (error);
   wait_for_file (held, FALSE);
 
-  g_main_context_invoke (g_main_loop_get_context (f->loop), quit_loop, f->loop);
+  nlx_test_daemon_quit (&f->daemon);
   /* The API goes first, its socket with it; the manager stops next. */
   wait_for_file (f->socket, TRUE);
   g_usleep (500 * 1000);
   g_assert_cmpint (g_unlink (hold), ==, 0);
-  daemon_stop (f);
+  nlx_test_daemon_stop (&f->daemon);
 }
 
 /* A second daemon on the same state_path, started while the first one

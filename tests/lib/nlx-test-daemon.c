@@ -104,12 +104,20 @@ nlx_test_daemon_start (NlxTestDaemon *d,
 
 /* Stops the daemon's layers, as the daemon does on SIGTERM; nothing if
  * they do not run. */
+/* Asks the daemon's thread to stop, without waiting for it: what a
+ * SIGTERM does to nova-lxc-compute.  nlx_test_daemon_stop() waits. */
+void
+nlx_test_daemon_quit (NlxTestDaemon *d)
+{
+  g_main_context_invoke (g_main_loop_get_context (d->loop), quit_loop, d->loop);
+}
+
 void
 nlx_test_daemon_stop (NlxTestDaemon *d)
 {
   if (d->thread == NULL)
     return;
-  g_main_context_invoke (g_main_loop_get_context (d->loop), quit_loop, d->loop);
+  nlx_test_daemon_quit (d);
   g_thread_join (d->thread);
   d->thread = NULL;
   g_clear_pointer (&d->loop, g_main_loop_unref);

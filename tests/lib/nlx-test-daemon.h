@@ -37,6 +37,7 @@ typedef struct {
 void nlx_test_daemon_init (NlxTestDaemon *daemon);
 void nlx_test_daemon_start (NlxTestDaemon *daemon,
                             const char *config_text);
+void nlx_test_daemon_quit (NlxTestDaemon *daemon);
 void nlx_test_daemon_stop (NlxTestDaemon *daemon);
 void nlx_test_daemon_clear (NlxTestDaemon *daemon);
 
