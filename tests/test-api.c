@@ -66,7 +66,7 @@ fixture_set_up (Fixture *f,
 
 static void
 fixture_tear_down (Fixture *f,
-                   gconstpointer data)
+                   gconstpointer data G_GNUC_UNUSED)
 {
   nlx_test_daemon_clear (&f->daemon);
   g_clear_object (&f->session);
@@ -80,7 +80,7 @@ fixture_tear_down (Fixture *f,
 
 static void
 test_versions (Fixture *f,
-               gconstpointer data)
+               gconstpointer data G_GNUC_UNUSED)
 {
   g_autoptr(JsonNode) reply = NULL;
   g_autoptr(JsonNode) version = NULL;
@@ -127,7 +127,7 @@ test_versions (Fixture *f,
 
 static void
 test_catalog (Fixture *f,
-              gconstpointer data)
+              gconstpointer data G_GNUC_UNUSED)
 {
   g_autoptr(JsonNode) flavors = NULL;
   g_autoptr(JsonNode) flavor = NULL;
@@ -167,7 +167,7 @@ test_catalog (Fixture *f,
 
 static void
 test_lifecycle (Fixture *f,
-                gconstpointer data)
+                gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *id = nlx_test_create (f->session, "lifecycle", "test-image",
                                          ", \"metadata\": {\"role\": \"web\"}");
@@ -248,7 +248,7 @@ test_lifecycle (Fixture *f,
 
 static void
 test_conflicts (Fixture *f,
-                gconstpointer data)
+                gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *id = nlx_test_create (f->session, "conflicts", "test-image", NULL);
 
@@ -277,7 +277,7 @@ test_conflicts (Fixture *f,
 
 static void
 test_delete_while_building (Fixture *f,
-                            gconstpointer data)
+                            gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *id = nlx_test_create (f->session, "short-lived", "test-image", NULL);
   g_autoptr(JsonNode) reply = nlx_test_show (f->session, id);
@@ -289,7 +289,7 @@ test_delete_while_building (Fixture *f,
 
 static void
 test_delete_in_each_state (Fixture *f,
-                           gconstpointer data)
+                           gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *active = nlx_test_create (f->session, "active", "test-image", NULL);
   g_autofree char *stopped = nlx_test_create (f->session, "stopped", "test-image", NULL);
@@ -311,7 +311,7 @@ test_delete_in_each_state (Fixture *f,
 
 static void
 test_spawn_failure (Fixture *f,
-                    gconstpointer data)
+                    gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *id = nlx_test_create (f->session, "doomed", "test-image",
                                 ", \"metadata\": {\"fake_spawn_error\": "
@@ -338,7 +338,7 @@ test_spawn_failure (Fixture *f,
  * start that boots clears it. */
 static void
 test_boot_failure (Fixture *f,
-                   gconstpointer data)
+                   gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *id = nlx_test_create (f->session, "nlxtest-dies", "test-image",
                                 ", \"metadata\": {\"fake_boot_failure\": "
@@ -382,7 +382,7 @@ test_boot_failure (Fixture *f,
 
 static void
 test_bad_requests (Fixture *f,
-                   gconstpointer data)
+                   gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *big = NULL;
   g_autofree char *id = nlx_test_create (f->session, "target", "test-image", NULL);
@@ -455,7 +455,7 @@ test_bad_requests (Fixture *f,
  * fake driver forgets everything) comes back in ERROR, not ACTIVE. */
 static void
 test_restart (Fixture *f,
-              gconstpointer data)
+              gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *id = nlx_test_create (f->session, "survivor", "test-image", NULL);
   g_autoptr(JsonNode) reply = NULL;
@@ -510,7 +510,7 @@ statistic (Fixture *f,
  * service's, and a start says so in one line, not one per instance. */
 static void
 test_foreign_instances (Fixture *f,
-                        gconstpointer data)
+                        gconstpointer data G_GNUC_UNUSED)
 {
   LogCapture capture = { .lines = g_ptr_array_new_with_free_func (g_free) };
   g_autofree char *small = NULL;
@@ -624,7 +624,7 @@ assert_no_valid_host (Fixture *f,
  * delete gives the room back. */
 static void
 test_claims (Fixture *f,
-             gconstpointer data)
+             gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *cpu = NULL;
   g_autofree char *cpu2 = NULL;
@@ -722,7 +722,7 @@ test_claims (Fixture *f,
  * flavors that filled the host above fit twice, and a third is refused. */
 static void
 test_claims_ratios (Fixture *f,
-                    gconstpointer data)
+                    gconstpointer data G_GNUC_UNUSED)
 {
   const char *flavors[] = { "c.cpu", "c.mem", "c.disk" };
 
@@ -786,7 +786,7 @@ race_create (gpointer data)
  * failed spawn gives its room back. */
 static void
 test_claims_race (Fixture *f,
-                  gconstpointer data)
+                  gconstpointer data G_GNUC_UNUSED)
 {
   GMutex lock;
   GCond cond;
@@ -909,8 +909,8 @@ assert_same_tree (GHashTable *before,
 }
 
 static void
-on_exited (GObject *source,
-           GAsyncResult *result,
+on_exited (GObject *source G_GNUC_UNUSED,
+           GAsyncResult *result G_GNUC_UNUSED,
            gpointer data)
 {
   *(gboolean *) data = TRUE;
@@ -991,7 +991,7 @@ run_daemon (Fixture *f,
  * then this test's own daemon, several times. */
 static void
 test_stop_under_events (Fixture *f,
-                        gconstpointer data)
+                        gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *other_state = g_build_filename (f->dir, "other-state", NULL);
   g_autofree char *other_socket = g_build_filename (f->dir, "other.sock", NULL);
@@ -1042,7 +1042,7 @@ wait_for_file (const char *path,
  * half a second after the API is gone, when the driver used to close. */
 static void
 test_stop_waits_for_reads (Fixture *f,
-                           gconstpointer data)
+                           gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *hold = g_build_filename (f->dir, "hold", NULL);
   g_autofree char *held = g_strconcat (hold, ".held", NULL);
@@ -1086,7 +1086,7 @@ test_stop_waits_for_reads (Fixture *f,
  * as one a crash interrupted and put the server in ERROR. */
 static void
 test_second_daemon (Fixture *f,
-                    gconstpointer data)
+                    gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *id = nlx_test_create (f->session, "building", "test-image",
                                          NULL);
@@ -1159,7 +1159,7 @@ repair_records (Fixture *f)
  * and saved once the disk allows. */
 static void
 test_save_failure (Fixture *f,
-                   gconstpointer data)
+                   gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *id = nlx_test_create (f->session, "steadfast", "test-image",
                                          NULL);
@@ -1328,7 +1328,7 @@ name_of (JsonNode *server)
  * 500 and changes nothing, nor does the change queued behind it. */
 static void
 test_saves_off_the_loop (Fixture *f,
-                         gconstpointer data)
+                         gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *id = nlx_test_create (f->session, "patient", "test-image",
                                          NULL);
@@ -1487,7 +1487,7 @@ address_of (Fixture *f,
  * keeps it across a restart, and gives it back when deleted. */
 static void
 test_addresses (Fixture *f,
-                gconstpointer data)
+                gconstpointer data G_GNUC_UNUSED)
 {
   g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal,
@@ -1574,7 +1574,7 @@ test_addresses (Fixture *f,
  * disk and its address held, and the next server got another one. */
 static void
 test_delete_frees_address (Fixture *f,
-                           gconstpointer data)
+                           gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *id = nlx_test_create (f->session, "leaving", "test-image",
                                          NULL);
@@ -1641,7 +1641,7 @@ edit_record (Fixture *f,
  * destroyed the running container on the strength of the record. */
 static void
 test_stale_build_record (Fixture *f,
-                         gconstpointer data)
+                         gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *id = nlx_test_create (f->session, "kept", "test-image", NULL);
   g_autoptr(JsonNode) reply = NULL;
@@ -1675,7 +1675,7 @@ test_stale_build_record (Fixture *f,
  * with addresses.json gone that of a live server. */
 static void
 test_quarantine_and_addresses (Fixture *f,
-                               gconstpointer data)
+                               gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *orphan = nlx_test_create (f->session, "orphan", "test-image", NULL);
   g_autofree char *kept = nlx_test_create (f->session, "kept", "test-image", NULL);
@@ -1786,7 +1786,7 @@ test_quarantine_and_addresses (Fixture *f,
 
 static void
 test_tcp_token (Fixture *f,
-                gconstpointer data)
+                gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *base = g_strdup_printf ("http://127.0.0.1:%u", f->daemon.tcp_port);
   g_autoptr(JsonNode) reply = NULL;
@@ -1822,7 +1822,7 @@ volume_of (Fixture *f,
  * driver's side is tests/functional/test-volumes's. */
 static void
 test_volumes (Fixture *f,
-              gconstpointer data)
+              gconstpointer data G_GNUC_UNUSED)
 {
   g_autoptr(JsonNode) reply = NULL;
   g_autoptr(JsonNode) shown = NULL;
@@ -1959,7 +1959,7 @@ assert_root_attachment (JsonObject *attachment,
  * detach is refused because it is the root, not because it is absent. */
 static void
 test_root_volume (Fixture *f,
-                  gconstpointer data)
+                  gconstpointer data G_GNUC_UNUSED)
 {
   g_autoptr(JsonNode) reply = NULL;
   g_autoptr(JsonNode) shown = NULL;
@@ -2097,7 +2097,7 @@ call_single_body (Fixture *f,
  * fault bodies back to back, which no client can parse. */
 static void
 test_bdm_volume_id_type (Fixture *f,
-                         gconstpointer data)
+                         gconstpointer data G_GNUC_UNUSED)
 {
   static const char * const bodies[] = {
     BDM_SERVER ("{\"volume_id\": 7, \"source_type\": \"volume\"}"),
@@ -2122,7 +2122,7 @@ test_bdm_volume_id_type (Fixture *f,
  * as 0, and any other type as "not the root". */
 static void
 test_bdm_boot_index (Fixture *f,
-                     gconstpointer data)
+                     gconstpointer data G_GNUC_UNUSED)
 {
   static const char * const refused[] = {
     "\" 0\"", "\"0 \"", "\"0x\"", "\"0x10\"", "\"+0\"", "\"\"", "\"-\"",
@@ -2163,7 +2163,7 @@ test_bdm_boot_index (Fixture *f,
  * boot servers, and cannot be deleted under them. */
 static void
 test_images (Fixture *f,
-             gconstpointer data)
+             gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *tree = g_build_filename (f->dir, "tree", NULL);
   g_autofree char *tarball = g_build_filename (f->dir, "root.tar.gz", NULL);
@@ -2283,7 +2283,7 @@ snapshot_call (gpointer data)
  * nothing of the daemon's files. */
 static void
 test_snapshot_retry (Fixture *f,
-                     gconstpointer data)
+                     gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *server = nlx_test_create (f->session, "nlxtest-retry",
                                              "test-image", NULL);
@@ -2357,7 +2357,7 @@ test_snapshot_retry (Fixture *f,
  * refusals; what they do to real roots is tests/functional/test-compute's. */
 static void
 test_snapshot_rebuild (Fixture *f,
-                       gconstpointer data)
+                       gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *server = nlx_test_create (f->session, "nlxtest-snap",
                                              "test-image",
@@ -2620,7 +2620,7 @@ wait_for_connections (Fixture *f,
  * listener: libsoup 3.2.3 kept every such connection in CLOSE-WAIT. */
 static void
 test_connections_keep_alive (Fixture *f,
-                             gconstpointer data)
+                             gconstpointer data G_GNUC_UNUSED)
 {
   guint ports[] = { 0, f->daemon.tcp_port };
   guint fds_before, fds_after;
@@ -2660,7 +2660,7 @@ test_connections_keep_alive (Fixture *f,
  * serving meanwhile and afterwards. */
 static void
 test_connections_idle (Fixture *f,
-                       gconstpointer data)
+                       gconstpointer data G_GNUC_UNUSED)
 {
   g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
   guint fds_before = nlx_test_count_fds ();
@@ -2719,7 +2719,7 @@ test_connections_idle (Fixture *f,
  * sending is cut off. */
 static void
 test_connections_limits (Fixture *f,
-                         gconstpointer data)
+                         gconstpointer data G_GNUC_UNUSED)
 {
   g_autoptr(GSocket) socket = NULL;
   g_autofree char *reply = NULL;
@@ -2798,7 +2798,7 @@ test_connections_limits (Fixture *f,
  * goes on serving. */
 static void
 test_connections_malformed (Fixture *f,
-                            gconstpointer data)
+                            gconstpointer data G_GNUC_UNUSED)
 {
   g_autoptr(GString) long_line = g_string_new ("GET /v2.1/");
   g_autoptr(GString) big_headers = g_string_new ("GET /v2.1 HTTP/1.1\r\n");
@@ -2851,7 +2851,7 @@ test_connections_malformed (Fixture *f,
 
 static void
 test_socket_mode (Fixture *f,
-                  gconstpointer data)
+                  gconstpointer data G_GNUC_UNUSED)
 {
   GStatBuf st;
 
@@ -2975,7 +2975,7 @@ server_count (Fixture *f)
  * made. */
 static void
 test_malformed_json (Fixture *f,
-                     gconstpointer data)
+                     gconstpointer data G_GNUC_UNUSED)
 {
   static const char * const bodies[] = {
     " ", "\n\t\r\n  ",
@@ -3035,7 +3035,7 @@ test_malformed_json (Fixture *f,
  * written that the daemon cannot read back after a restart. */
 static void
 test_bad_text (Fixture *f,
-               gconstpointer data)
+               gconstpointer data G_GNUC_UNUSED)
 {
   static const char * const texts[] = {
     "a\\u0000b",                /* json-glib cut the name short: "a" */
@@ -3117,7 +3117,7 @@ test_bad_text (Fixture *f,
  * field gets one fault, not one per check that noticed. */
 static void
 test_bad_numbers (Fixture *f,
-                  gconstpointer data)
+                  gconstpointer data G_GNUC_UNUSED)
 {
   static const char * const lengths[] = {
     "\"0x10\"", "\" 5\"", "\"5 \"", "\"+5\"", "\"05\"", "\"-0\"", "\"\"", "\"-2\"",
@@ -3174,7 +3174,7 @@ test_bad_numbers (Fixture *f,
  * no label, or text/plain (what some clients send by default), is JSON. */
 static void
 test_content_type (Fixture *f,
-                   gconstpointer data)
+                   gconstpointer data G_GNUC_UNUSED)
 {
   static const struct {
     const char *type;
@@ -3233,7 +3233,7 @@ test_content_type (Fixture *f,
  * that is left is refused with a fault. */
 static void
 test_path_traversal (Fixture *f,
-                     gconstpointer data)
+                     gconstpointer data G_GNUC_UNUSED)
 {
   static const struct {
     const char *path;
@@ -3289,7 +3289,7 @@ test_path_traversal (Fixture *f,
  * goes on serving. */
 static void
 test_concurrent_actions (Fixture *f,
-                         gconstpointer data)
+                         gconstpointer data G_GNUC_UNUSED)
 {
   enum { CLIENTS = 100 };
   g_autofree char *id = nlx_test_create (f->session, "contended", "test-image", NULL);
@@ -3426,7 +3426,7 @@ record_of (Fixture *f,
 
 static void
 test_keypairs (Fixture *f,
-               gconstpointer data)
+               gconstpointer data G_GNUC_UNUSED)
 {
   g_autoptr(JsonNode) reply = NULL;
   g_autoptr(JsonNode) list = NULL;
@@ -3608,7 +3608,7 @@ test_keypairs (Fixture *f,
  * made. */
 static void
 test_boot_config (Fixture *f,
-                  gconstpointer data)
+                  gconstpointer data G_GNUC_UNUSED)
 {
   g_autoptr(JsonNode) reply = NULL;
   g_autoptr(JsonNode) record = NULL;
@@ -3743,7 +3743,7 @@ test_boot_config (Fixture *f,
  * replace; null removes; left out, they stay. */
 static void
 test_rebuild_boot_config (Fixture *f,
-                          gconstpointer data)
+                          gconstpointer data G_GNUC_UNUSED)
 {
   g_autoptr(JsonNode) reply = NULL;
   g_autoptr(JsonNode) record = NULL;
@@ -3847,7 +3847,7 @@ console_url_of (SoupSession *session,
 
 static void
 test_remote_console_requests (Fixture *f,
-                              gconstpointer data)
+                              gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *id = nlx_test_create (f->session, "console-1", "test-image", NULL);
   g_autofree char *path = g_strdup_printf ("/v2.1/servers/%s/remote-consoles", id);
@@ -3921,7 +3921,7 @@ test_remote_console_requests (Fixture *f,
  * with its escape sequence made visible, and the token works once. */
 static void
 test_remote_console_websocket (Fixture *f,
-                               gconstpointer data)
+                               gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *id = nlx_test_create (f->session, "console-2", "test-image", NULL);
   g_autofree char *tcp_base = g_strdup_printf ("http://127.0.0.1:%u", f->daemon.tcp_port);
@@ -3990,7 +3990,7 @@ test_remote_console_websocket (Fixture *f,
 
 static void
 test_remote_console_expiry (Fixture *f,
-                            gconstpointer data)
+                            gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *id = nlx_test_create (f->session, "console-3", "test-image", NULL);
   g_autoptr(SoupWebsocketConnection) ws = NULL;
@@ -4071,7 +4071,7 @@ test_fault_table (void)
 
 static void
 test_routing (Fixture *f,
-              gconstpointer data)
+              gconstpointer data G_GNUC_UNUSED)
 {
   static const struct {
     const char *method, *path;

@@ -15,9 +15,9 @@
 
 static int
 remove_entry (const char *path,
-              const struct stat *st,
+              const struct stat *st G_GNUC_UNUSED,
               int type,
-              struct FTW *ftw)
+              struct FTW *ftw G_GNUC_UNUSED)
 {
   int rc = (type == FTW_DP) ? rmdir (path) : unlink (path);
 

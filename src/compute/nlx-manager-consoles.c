@@ -25,7 +25,7 @@ console_request_free (ConsoleRequest *request)
 static gpointer
 read_console (NlxManager *manager,
               gpointer data,
-              GCancellable *cancellable,
+              GCancellable *cancellable G_GNUC_UNUSED,
               GError **error)
 {
   ConsoleRequest *request = data;
@@ -70,7 +70,7 @@ nlx_manager_get_console_output_async (NlxManager *manager,
 }
 
 char *
-nlx_manager_get_console_output_finish (NlxManager *manager,
+nlx_manager_get_console_output_finish (NlxManager *manager G_GNUC_UNUSED,
                                        GAsyncResult *result,
                                        GError **error)
 {
@@ -252,7 +252,7 @@ console_fd_free (int *fd)
 static gpointer
 attach_console (NlxManager *manager,
                 gpointer data,
-                GCancellable *cancellable,
+                GCancellable *cancellable G_GNUC_UNUSED,
                 GError **error)
 {
   ConsoleRequest *request = data;
@@ -298,7 +298,7 @@ nlx_manager_console_attach_async (NlxManager *manager,
  * Returns: a socket the caller owns (see NlxDriver.console_attach), or -1
  */
 int
-nlx_manager_console_attach_finish (NlxManager *manager,
+nlx_manager_console_attach_finish (NlxManager *manager G_GNUC_UNUSED,
                                    GAsyncResult *result,
                                    GError **error)
 {

@@ -339,7 +339,7 @@ nlx_manager_create_image_async (NlxManager *manager,
 }
 
 NlxStoredImage *
-nlx_manager_create_image_finish (NlxManager *manager,
+nlx_manager_create_image_finish (NlxManager *manager G_GNUC_UNUSED,
                                  GAsyncResult *result,
                                  GError **error)
 {
@@ -379,7 +379,7 @@ import_request_free (ImportRequest *request)
 static gpointer
 import_image (NlxManager *manager,
               gpointer data,
-              GCancellable *cancellable,
+              GCancellable *cancellable G_GNUC_UNUSED,
               GError **error)
 {
   ImportRequest *request = data;
@@ -426,7 +426,7 @@ nlx_manager_import_image_async (NlxManager *manager,
 }
 
 NlxStoredImage *
-nlx_manager_import_image_finish (NlxManager *manager,
+nlx_manager_import_image_finish (NlxManager *manager G_GNUC_UNUSED,
                                  GAsyncResult *result,
                                  GError **error)
 {
@@ -455,7 +455,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImageDelete, image_delete_free)
 static void
 delete_image_in_thread (NlxManager *manager,
                         gpointer data,
-                        GCancellable *cancellable)
+                        GCancellable *cancellable G_GNUC_UNUSED)
 {
   ImageDelete *request = data;
 
@@ -466,7 +466,7 @@ delete_image_in_thread (NlxManager *manager,
 static void
 image_deleted (NlxManager *manager,
                gpointer data,
-               GCancellable *cancellable)
+               GCancellable *cancellable G_GNUC_UNUSED)
 {
   g_autoptr(ImageDelete) request = data;
 

@@ -103,7 +103,7 @@ work_done (gpointer data)
 /* The pool's function (manager->workers). */
 void
 nlx_manager_work (gpointer data,
-                  gpointer pool_data)
+                  gpointer pool_data G_GNUC_UNUSED)
 {
   Work *work = data;
 
@@ -208,7 +208,7 @@ task_run (NlxManager *manager,
 static void
 task_done (NlxManager *manager,
            gpointer data,
-           GCancellable *cancellable)
+           GCancellable *cancellable G_GNUC_UNUSED)
 {
   TaskWork *work = data;
 
@@ -256,7 +256,7 @@ nlx_manager_run_task_in_worker (NlxManager *manager,
 static void
 job_run (NlxManager *manager,
          gpointer data,
-         GCancellable *cancellable)
+         GCancellable *cancellable G_GNUC_UNUSED)
 {
   Job *job = data;
 
@@ -270,9 +270,9 @@ job_run (NlxManager *manager,
 }
 
 static void
-job_finished (NlxManager *manager,
+job_finished (NlxManager *manager G_GNUC_UNUSED,
               gpointer data,
-              GCancellable *cancellable)
+              GCancellable *cancellable G_GNUC_UNUSED)
 {
   nlx_manager_job_done (data);
 }

@@ -32,7 +32,7 @@ static void write_keypairs (NlxManager *manager,
                             KeypairChange *change);
 
 static void
-keypairs_written (GObject *source,
+keypairs_written (GObject *source G_GNUC_UNUSED,
                   GAsyncResult *result,
                   gpointer data)
 {
@@ -161,7 +161,7 @@ nlx_manager_add_keypair_async (NlxManager *manager,
  * Returns: (transfer full): the key pair as kept (with its id), or %NULL
  */
 NlxKeypair *
-nlx_manager_add_keypair_finish (NlxManager *manager,
+nlx_manager_add_keypair_finish (NlxManager *manager G_GNUC_UNUSED,
                                 GAsyncResult *result,
                                 GError **error)
 {
@@ -207,7 +207,7 @@ nlx_manager_delete_keypair_async (NlxManager *manager,
 }
 
 gboolean
-nlx_manager_delete_keypair_finish (NlxManager *manager,
+nlx_manager_delete_keypair_finish (NlxManager *manager G_GNUC_UNUSED,
                                    GAsyncResult *result,
                                    GError **error)
 {

@@ -113,7 +113,7 @@ arm_retry (NlxManager *manager)
 }
 
 static void
-saved (GObject *source,
+saved (GObject *source G_GNUC_UNUSED,
        GAsyncResult *result,
        gpointer data)
 {
@@ -142,7 +142,7 @@ saved (GObject *source,
 }
 
 static void
-addresses_saved (GObject *source,
+addresses_saved (GObject *source G_GNUC_UNUSED,
                  GAsyncResult *result,
                  gpointer data)
 {
@@ -209,7 +209,7 @@ restore (NlxManager *manager,
 }
 
 static void
-committed (GObject *source,
+committed (GObject *source G_GNUC_UNUSED,
            GAsyncResult *result,
            gpointer data)
 {
@@ -292,7 +292,7 @@ nlx_manager_commit (NlxManager *manager,
 /* A nlx_manager_commit() whose caller waits on @data, a GTask, and
  * nothing else. */
 void
-nlx_manager_answer_committed (NlxManager *manager,
+nlx_manager_answer_committed (NlxManager *manager G_GNUC_UNUSED,
                               Entry *entry,
                               GError *error,
                               gpointer data)
@@ -339,7 +339,7 @@ typedef struct {
 } Forget;
 
 static void
-forgotten (GObject *source,
+forgotten (GObject *source G_GNUC_UNUSED,
            GAsyncResult *result,
            gpointer data)
 {

@@ -113,7 +113,7 @@ starts_instance (const Job *job)
 
 /* What a finished operation leaves the record as (Job.finish). */
 static gboolean
-finish_operation (NlxManager *manager,
+finish_operation (NlxManager *manager G_GNUC_UNUSED,
                   Entry *entry,
                   Job *job)
 {
@@ -433,7 +433,7 @@ nlx_manager_rename_async (NlxManager *manager,
 /* The finish of every change whose answer is only whether it is saved:
  * rename, act, rebuild. */
 gboolean
-nlx_manager_change_finish (NlxManager *manager,
+nlx_manager_change_finish (NlxManager *manager G_GNUC_UNUSED,
                            GAsyncResult *result,
                            GError **error)
 {

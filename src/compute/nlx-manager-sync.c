@@ -140,7 +140,7 @@ sync_free (Sync *sync)
 static void
 sync_run (NlxManager *manager,
           gpointer data,
-          GCancellable *cancellable)
+          GCancellable *cancellable G_GNUC_UNUSED)
 {
   Sync *sync = data;
 
@@ -175,7 +175,7 @@ sync_run (NlxManager *manager,
 static void
 sync_done (NlxManager *manager,
            gpointer data,
-           GCancellable *cancellable)
+           GCancellable *cancellable G_GNUC_UNUSED)
 {
   Sync *sync = data;
 

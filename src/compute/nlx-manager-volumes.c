@@ -22,7 +22,7 @@ nlx_manager_remove_volume (NlxInstance *instance,
 /* A volume that could not be attached or detached leaves the instance as
  * it was: the driver undid its part, so only the caller hears of it. */
 static void
-finish_volume (NlxManager *manager,
+finish_volume (NlxManager *manager G_GNUC_UNUSED,
                Entry *entry,
                Job *job)
 {
@@ -411,7 +411,7 @@ nlx_manager_attach_volume_async (NlxManager *manager,
  * Returns: (transfer full): the attachment made
  */
 NlxVolumeAttachment *
-nlx_manager_attach_volume_finish (NlxManager *manager,
+nlx_manager_attach_volume_finish (NlxManager *manager G_GNUC_UNUSED,
                                   GAsyncResult *result,
                                   GError **error)
 {
@@ -481,7 +481,7 @@ nlx_manager_detach_volume_async (NlxManager *manager,
 }
 
 gboolean
-nlx_manager_detach_volume_finish (NlxManager *manager,
+nlx_manager_detach_volume_finish (NlxManager *manager G_GNUC_UNUSED,
                                   GAsyncResult *result,
                                   GError **error)
 {
@@ -493,8 +493,8 @@ nlx_manager_detach_volume_finish (NlxManager *manager,
 
 static gpointer
 list_volumes (NlxManager *manager,
-              gpointer data,
-              GCancellable *cancellable,
+              gpointer data G_GNUC_UNUSED,
+              GCancellable *cancellable G_GNUC_UNUSED,
               GError **error)
 {
   return nlx_volume_list (manager->volumes, error);
@@ -522,7 +522,7 @@ nlx_manager_list_volumes_async (NlxManager *manager,
  * Returns: (transfer full) (element-type NlxVolumeInfo): the volumes
  */
 GPtrArray *
-nlx_manager_list_volumes_finish (NlxManager *manager,
+nlx_manager_list_volumes_finish (NlxManager *manager G_GNUC_UNUSED,
                                  GAsyncResult *result,
                                  GError **error)
 {
@@ -548,7 +548,7 @@ volume_request_free (VolumeRequest *request)
 static gpointer
 create_volume (NlxManager *manager,
                gpointer data,
-               GCancellable *cancellable,
+               GCancellable *cancellable G_GNUC_UNUSED,
                GError **error)
 {
   VolumeRequest *request = data;
@@ -591,7 +591,7 @@ nlx_manager_create_volume_async (NlxManager *manager,
 }
 
 NlxVolumeInfo *
-nlx_manager_create_volume_finish (NlxManager *manager,
+nlx_manager_create_volume_finish (NlxManager *manager G_GNUC_UNUSED,
                                   GAsyncResult *result,
                                   GError **error)
 {

@@ -599,8 +599,8 @@ nlx_manager_lookup (NlxManager *manager,
 
 static gpointer
 read_resources (NlxManager *manager,
-                gpointer data,
-                GCancellable *cancellable,
+                gpointer data G_GNUC_UNUSED,
+                GCancellable *cancellable G_GNUC_UNUSED,
                 GError **error)
 {
   return nlx_virt_get_available_resource (manager->virt, error);

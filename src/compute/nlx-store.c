@@ -446,7 +446,7 @@ nlx_store_write_file_async (NlxStore *store,
  * @error: as for nlx_store_save()
  */
 gboolean
-nlx_store_save_finish (NlxStore *store,
+nlx_store_save_finish (NlxStore *store G_GNUC_UNUSED,
                        GAsyncResult *result,
                        GError **error)
 {
@@ -482,7 +482,7 @@ nlx_store_delete_async (NlxStore *store,
 }
 
 gboolean
-nlx_store_delete_finish (NlxStore *store,
+nlx_store_delete_finish (NlxStore *store G_GNUC_UNUSED,
                          GAsyncResult *result,
                          GError **error)
 {

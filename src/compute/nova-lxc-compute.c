@@ -119,7 +119,7 @@ on_signal (gpointer data)
 }
 
 static gboolean
-on_hangup (gpointer data)
+on_hangup (gpointer data G_GNUC_UNUSED)
 {
   g_message ("SIGHUP: the configuration is only read at start-up; restart "
              "the service to apply changes");

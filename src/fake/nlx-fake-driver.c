@@ -436,7 +436,7 @@ fake_get_vif (NlxDriverState *state,
 
 static char **
 fake_list_instances (NlxDriverState *state,
-                     GError **error)
+                     GError **error G_GNUC_UNUSED)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
   g_autofree char **uuids = NULL;
@@ -448,7 +448,7 @@ fake_list_instances (NlxDriverState *state,
 static gboolean
 fake_spawn (NlxDriverState *state,
             const NlxInstance *instance,
-            const NlxImage *image,
+            const NlxImage *image G_GNUC_UNUSED,
             GError **error)
 {
   g_autoptr(GMutexLocker) locker = NULL;
@@ -486,7 +486,7 @@ fake_spawn (NlxDriverState *state,
 static gboolean
 fake_destroy (NlxDriverState *state,
               const char *uuid,
-              GError **error)
+              GError **error G_GNUC_UNUSED)
 {
   g_autoptr(GMutexLocker) locker = lock_for_change (state);
 
@@ -515,7 +515,7 @@ fake_reboot (NlxDriverState *state,
 static gboolean
 fake_power_off (NlxDriverState *state,
                 const char *uuid,
-                guint timeout_s,
+                guint timeout_s G_GNUC_UNUSED,
                 GError **error)
 {
   g_autoptr(GMutexLocker) locker = lock_for_change (state);
@@ -693,7 +693,7 @@ fake_console_attach (NlxDriverState *state,
 
 static NlxHostResources *
 fake_get_available_resource (NlxDriverState *state,
-                             GError **error)
+                             GError **error G_GNUC_UNUSED)
 {
   g_autoptr(FakeCall) call = fake_call_enter (state, TRUE);
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
@@ -748,7 +748,7 @@ static gboolean
 fake_detach_volume (NlxDriverState *state,
                     const char *uuid,
                     const NlxVolumeAttachment *attachment,
-                    GError **error)
+                    GError **error G_GNUC_UNUSED)
 {
   g_autoptr(GMutexLocker) locker = lock_for_change (state);
   FakeInstance *fake = g_hash_table_lookup (state->instances, uuid);

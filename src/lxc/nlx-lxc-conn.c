@@ -52,10 +52,10 @@ nlx_lxc_is_mine (NlxDriverState *state,
 }
 
 static int
-on_lifecycle (virConnectPtr conn,
+on_lifecycle (virConnectPtr conn G_GNUC_UNUSED,
               virDomainPtr dom,
-              int event,
-              int detail,
+              int event G_GNUC_UNUSED,
+              int detail G_GNUC_UNUSED,
               void *opaque)
 {
   NlxDriverState *state = opaque;
@@ -73,7 +73,7 @@ on_lifecycle (virConnectPtr conn,
  * STARTED lifecycle event).  The volumes the daemon mounted in the old
  * namespace are gone, so a worker mounts them again (nlx_lxc_remount()). */
 static void
-on_reboot (virConnectPtr conn,
+on_reboot (virConnectPtr conn G_GNUC_UNUSED,
            virDomainPtr dom,
            void *opaque)
 {
@@ -90,7 +90,7 @@ on_reboot (virConnectPtr conn,
 }
 
 void
-nlx_lxc_on_close (virConnectPtr conn,
+nlx_lxc_on_close (virConnectPtr conn G_GNUC_UNUSED,
                   int reason,
                   void *opaque)
 {
@@ -238,7 +238,7 @@ nlx_lxc_is_running (int domain_state)
 }
 
 static gpointer
-run_event_loop (gpointer data)
+run_event_loop (gpointer data G_GNUC_UNUSED)
 {
   for (;;)
     if (virEventRunDefaultImpl () < 0)

@@ -708,7 +708,7 @@ lxc_get_console_output (NlxDriverState *state,
 static char *
 lxc_get_fault (NlxDriverState *state,
                const char *uuid,
-               GError **error)
+               GError **error G_GNUC_UNUSED)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->console_lock);
 

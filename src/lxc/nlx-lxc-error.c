@@ -9,8 +9,8 @@
 #include "lxc/nlx-lxc-error.h"
 
 static void
-ignore_libvirt_error (void *opaque,
-                      virErrorPtr err)
+ignore_libvirt_error (void *opaque G_GNUC_UNUSED,
+                      virErrorPtr err G_GNUC_UNUSED)
 {
   /* libvirt prints every error to stderr by default; ours reach the
    * caller as GErrors instead, so keep stderr for our own logging. */

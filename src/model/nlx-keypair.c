@@ -384,9 +384,9 @@ generated_free (Generated *generated)
 
 static void
 generate_in_thread (GTask *task,
-                    gpointer source,
-                    gpointer data,
-                    GCancellable *cancellable)
+                    gpointer source G_GNUC_UNUSED,
+                    gpointer data G_GNUC_UNUSED,
+                    GCancellable *cancellable G_GNUC_UNUSED)
 {
   Generated *generated = g_new0 (Generated, 1);
   GError *error = NULL;

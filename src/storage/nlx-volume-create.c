@@ -338,7 +338,7 @@ make_ext4 (const char *image,
 }
 
 static gboolean
-check_create_args (const NlxVolumeSettings *settings,
+check_create_args (const NlxVolumeSettings *settings G_GNUC_UNUSED,
                    const char *id,
                    guint64 size_bytes,
                    const char *fstype,

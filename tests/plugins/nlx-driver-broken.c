@@ -31,20 +31,20 @@ static struct _NlxDriverState {
 } bare_state;
 
 static NlxDriverState *
-bare_init_host (GKeyFile *config,
-                GError **error)
+bare_init_host (GKeyFile *config G_GNUC_UNUSED,
+                GError **error G_GNUC_UNUSED)
 {
   return &bare_state;
 }
 
 static void
-bare_cleanup_host (NlxDriverState *state)
+bare_cleanup_host (NlxDriverState *state G_GNUC_UNUSED)
 {
 }
 
 static char **
-bare_list_instances (NlxDriverState *state,
-                     GError **error)
+bare_list_instances (NlxDriverState *state G_GNUC_UNUSED,
+                     GError **error G_GNUC_UNUSED)
 {
   return g_new0 (char *, 1);
 }
@@ -58,51 +58,51 @@ bare_fail (GError **error)
 }
 
 static gboolean
-bare_spawn (NlxDriverState *state,
-            const NlxInstance *instance,
-            const NlxImage *image,
+bare_spawn (NlxDriverState *state G_GNUC_UNUSED,
+            const NlxInstance *instance G_GNUC_UNUSED,
+            const NlxImage *image G_GNUC_UNUSED,
             GError **error)
 {
   return bare_fail (error);
 }
 
 static gboolean
-bare_act (NlxDriverState *state,
-          const char *uuid,
+bare_act (NlxDriverState *state G_GNUC_UNUSED,
+          const char *uuid G_GNUC_UNUSED,
           GError **error)
 {
   return bare_fail (error);
 }
 
 static gboolean
-bare_reboot (NlxDriverState *state,
-             const char *uuid,
-             NlxRebootType type,
+bare_reboot (NlxDriverState *state G_GNUC_UNUSED,
+             const char *uuid G_GNUC_UNUSED,
+             NlxRebootType type G_GNUC_UNUSED,
              GError **error)
 {
   return bare_fail (error);
 }
 
 static gboolean
-bare_power_off (NlxDriverState *state,
-                const char *uuid,
-                guint timeout_s,
+bare_power_off (NlxDriverState *state G_GNUC_UNUSED,
+                const char *uuid G_GNUC_UNUSED,
+                guint timeout_s G_GNUC_UNUSED,
                 GError **error)
 {
   return bare_fail (error);
 }
 
 static gboolean
-bare_get_info (NlxDriverState *state,
-               const char *uuid,
-               NlxInstanceInfo *info,
+bare_get_info (NlxDriverState *state G_GNUC_UNUSED,
+               const char *uuid G_GNUC_UNUSED,
+               NlxInstanceInfo *info G_GNUC_UNUSED,
                GError **error)
 {
   return bare_fail (error);
 }
 
 static NlxHostResources *
-bare_get_available_resource (NlxDriverState *state,
+bare_get_available_resource (NlxDriverState *state G_GNUC_UNUSED,
                              GError **error)
 {
   bare_fail (error);
