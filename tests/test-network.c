@@ -280,14 +280,14 @@ test_bad_values (void)
 static void
 test_bridge_names (void)
 {
-  g_assert_true (nlx_network_bridge_name_is_valid ("nlxbr0"));
-  g_assert_true (nlx_network_bridge_name_is_valid ("a"));
-  g_assert_true (nlx_network_bridge_name_is_valid ("br.100"));
-  g_assert_true (nlx_network_bridge_name_is_valid ("...x"));
-  g_assert_false (nlx_network_bridge_name_is_valid (NULL));
-  g_assert_false (nlx_network_bridge_name_is_valid (""));
-  g_assert_false (nlx_network_bridge_name_is_valid ("0123456789abcdef"));
-  g_assert_false (nlx_network_bridge_name_is_valid ("br\n"));
+  g_assert_true (nlx_address_bridge_name_is_valid ("nlxbr0"));
+  g_assert_true (nlx_address_bridge_name_is_valid ("a"));
+  g_assert_true (nlx_address_bridge_name_is_valid ("br.100"));
+  g_assert_true (nlx_address_bridge_name_is_valid ("...x"));
+  g_assert_false (nlx_address_bridge_name_is_valid (NULL));
+  g_assert_false (nlx_address_bridge_name_is_valid (""));
+  g_assert_false (nlx_address_bridge_name_is_valid ("0123456789abcdef"));
+  g_assert_false (nlx_address_bridge_name_is_valid ("br\n"));
 }
 
 /* ---- MAC addresses ------------------------------------------------------- */
@@ -295,10 +295,10 @@ test_bridge_names (void)
 static void
 test_mac (void)
 {
-  g_autofree char *a = nlx_network_mac_for ("10.251.0.2");
-  g_autofree char *wide = nlx_network_mac_for ("10.171.205.239");
-  g_autofree char *bad = nlx_network_mac_for ("10.251.0.256");
-  g_autofree char *empty = nlx_network_mac_for ("");
+  g_autofree char *a = nlx_address_mac_for ("10.251.0.2");
+  g_autofree char *wide = nlx_address_mac_for ("10.171.205.239");
+  g_autofree char *bad = nlx_address_mac_for ("10.251.0.256");
+  g_autofree char *empty = nlx_address_mac_for ("");
 
   g_assert_cmpstr (a, ==, "fa:16:3e:fb:00:02");
   /* The last three bytes, whatever the prefix: unique in a /8. */

@@ -208,7 +208,7 @@ give_address (NlxManager *manager,
 
   if (address == NULL)
     return FALSE;
-  mac = nlx_network_mac_for (address);
+  mac = nlx_address_mac_for (address);
   nlx_vif_free (instance->vif);
   instance->vif = nlx_vif_new (manager->network->bridge, mac, address,
                                manager->network->prefix,

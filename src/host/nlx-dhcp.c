@@ -76,11 +76,11 @@ nlx_dhcp_argv (const char *dnsmasq,
   g_autofree char *mask = NULL;
   GPtrArray *argv;
 
-  if (!nlx_network_bridge_name_is_valid (bridge) || parts == NULL ||
-      g_strv_length (parts) != 2 || !nlx_network_parse_ipv4 (parts[0], &network) ||
+  if (!nlx_address_bridge_name_is_valid (bridge) || parts == NULL ||
+      g_strv_length (parts) != 2 || !nlx_address_parse_ipv4 (parts[0], &network) ||
       !g_ascii_string_to_unsigned (parts[1], 10, NLX_NETWORK_PREFIX_MIN,
                                    NLX_NETWORK_PREFIX_MAX, &prefix, NULL) ||
-      !nlx_network_parse_ipv4 (gateway, &gw))
+      !nlx_address_parse_ipv4 (gateway, &gw))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("Cannot serve DHCP on bridge “%s” for “%s” through "
@@ -89,8 +89,8 @@ nlx_dhcp_argv (const char *dnsmasq,
                    gateway ? gateway : "");
       return NULL;
     }
-  net = nlx_network_format_ipv4 (network & nlx_network_netmask (prefix));
-  mask = nlx_network_format_ipv4 (nlx_network_netmask (prefix));
+  net = nlx_address_format_ipv4 (network & nlx_address_netmask (prefix));
+  mask = nlx_address_format_ipv4 (nlx_address_netmask (prefix));
   argv = g_ptr_array_new ();
   g_ptr_array_add (argv, g_strdup (dnsmasq));
   g_ptr_array_add (argv, g_strdup ("--keep-in-foreground"));

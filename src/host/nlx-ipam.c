@@ -72,7 +72,7 @@ ipam_add (NlxIpam *ipam,
 
   allocation->uuid = g_strdup (uuid);
   allocation->addr = addr;
-  allocation->address = nlx_network_format_ipv4 (addr);
+  allocation->address = nlx_address_format_ipv4 (addr);
   g_hash_table_insert (ipam->by_uuid, allocation->uuid, allocation);
   g_hash_table_insert (ipam->by_addr, GUINT_TO_POINTER (addr), allocation);
   return allocation;
@@ -222,7 +222,7 @@ ipam_load (NlxIpam *ipam,
   JsonNode *member;
   JsonObjectIter iter;
   const char *uuid;
-  guint32 broadcast = nlx_network_broadcast_of (ipam->network_addr,
+  guint32 broadcast = nlx_address_broadcast_of (ipam->network_addr,
                                                 ipam->prefix);
 
   if (!nlx_file_get_contents (ipam->path, &contents, &length, &local_error))
@@ -273,7 +273,7 @@ ipam_load (NlxIpam *ipam,
       if (JSON_NODE_HOLDS_VALUE (member) &&
           json_node_get_value_type (member) == G_TYPE_STRING)
         address = json_node_get_string (member);
-      if (*uuid == '\0' || !nlx_network_parse_ipv4 (address, &addr))
+      if (*uuid == '\0' || !nlx_address_parse_ipv4 (address, &addr))
         {
           g_autofree char *problem = g_strdup_printf (
             _("the entry of server “%s” is not an IPv4 address"), uuid);
@@ -294,7 +294,7 @@ ipam_load (NlxIpam *ipam,
 
       /* The subnet may have changed under running servers: their
        * addresses still work until they are deleted, so keep them. */
-      if ((addr & nlx_network_netmask (ipam->prefix)) != ipam->network_addr ||
+      if ((addr & nlx_address_netmask (ipam->prefix)) != ipam->network_addr ||
           addr == ipam->network_addr || addr == broadcast)
         g_warning (_("Server %s holds address %s, which is not a host "
                      "address of [%s] cidr %s; it keeps it until the server "
@@ -447,7 +447,7 @@ nlx_ipam_reserve (NlxIpam *ipam,
   g_return_val_if_fail (ipam != NULL, FALSE);
   g_return_val_if_fail (uuid != NULL && *uuid != '\0', FALSE);
 
-  if (!nlx_network_parse_ipv4 (address, &addr))
+  if (!nlx_address_parse_ipv4 (address, &addr))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("Server %s has “%s” for an address, which is not an "

@@ -83,7 +83,7 @@ static gboolean
 check_bridge (const char *bridge,
               GError **error)
 {
-  if (nlx_network_bridge_name_is_valid (bridge))
+  if (nlx_address_bridge_name_is_valid (bridge))
     return TRUE;
   g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                _("Cannot filter bridge “%s”: not a valid interface name"),
@@ -134,7 +134,7 @@ check_port (const NlxNetworkPort *port,
 
   if (!check_veth (port->veth, error))
     return FALSE;
-  if (!is_mac (port->mac) || !nlx_network_parse_ipv4 (port->address, &addr))
+  if (!is_mac (port->mac) || !nlx_address_parse_ipv4 (port->address, &addr))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("Cannot filter port %s: “%s” is not a MAC address or "
@@ -205,7 +205,7 @@ check_metadata (const NlxNetworkMetadata *metadata,
   guint32 addr;
 
   if (metadata == NULL ||
-      (nlx_network_parse_ipv4 (metadata->gateway, &addr) &&
+      (nlx_address_parse_ipv4 (metadata->gateway, &addr) &&
        metadata->port > 0 && metadata->port <= 65535))
     return TRUE;
   g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,

@@ -70,7 +70,7 @@ parse_cidr (const char *text,
   guint32 addr;
 
   if (slash == NULL ||
-      !nlx_network_parse_ipv4 ((address = g_strndup (text, slash - text)),
+      !nlx_address_parse_ipv4 ((address = g_strndup (text, slash - text)),
                                &addr) ||
       !g_ascii_string_to_unsigned (slash + 1, 10, NLX_NETWORK_PREFIX_MIN,
                                    NLX_NETWORK_PREFIX_MAX, &length, NULL))
@@ -82,10 +82,10 @@ parse_cidr (const char *text,
                    NLX_NETWORK_PREFIX_MAX, NLX_NETWORK_DEFAULT_CIDR, text);
       return FALSE;
     }
-  if ((addr & ~nlx_network_netmask ((guint) length)) != 0)
+  if ((addr & ~nlx_address_netmask ((guint) length)) != 0)
     {
       g_autofree char *suggested =
-        nlx_network_format_ipv4 (addr & nlx_network_netmask ((guint) length));
+        nlx_address_format_ipv4 (addr & nlx_address_netmask ((guint) length));
 
       g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
                    _("Configuration key [%s] cidr must be a network "
@@ -115,18 +115,18 @@ get_host_address (GKeyFile *keyfile,
   if (value == NULL)
     {
       *addr = fallback;
-      *text = nlx_network_format_ipv4 (fallback);
+      *text = nlx_address_format_ipv4 (fallback);
       return TRUE;
     }
-  if (!nlx_network_parse_ipv4 (value, addr) ||
-      !nlx_network_is_host_of (*addr, settings->network_addr,
+  if (!nlx_address_parse_ipv4 (value, addr) ||
+      !nlx_address_is_host_of (*addr, settings->network_addr,
                                settings->prefix))
     {
       guint32 broadcast =
-        nlx_network_broadcast_of (settings->network_addr, settings->prefix);
+        nlx_address_broadcast_of (settings->network_addr, settings->prefix);
       g_autofree char *first =
-        nlx_network_format_ipv4 (settings->network_addr + 1);
-      g_autofree char *last = nlx_network_format_ipv4 (broadcast - 1);
+        nlx_address_format_ipv4 (settings->network_addr + 1);
+      g_autofree char *last = nlx_address_format_ipv4 (broadcast - 1);
 
       g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
                    _("Configuration key [%s] %s must be an IPv4 host "
@@ -134,7 +134,7 @@ get_host_address (GKeyFile *keyfile,
                    SECTION, key, SECTION, settings->cidr, first, last, value);
       return FALSE;
     }
-  *text = nlx_network_format_ipv4 (*addr);
+  *text = nlx_address_format_ipv4 (*addr);
   return TRUE;
 }
 
@@ -146,7 +146,7 @@ get_host_address (GKeyFile *keyfile,
  * Reads the `[network]` section:
  *
  * - `bridge`: the bridge instances join (default `nlxbr0`); see
- *   nlx_network_bridge_name_is_valid() for what a name may be.
+ *   nlx_address_bridge_name_is_valid() for what a name may be.
  * - `cidr`: the instances' IPv4 subnet (default `10.251.0.0/24`); a
  *   network address with a prefix from 8 to 30.
  * - `gateway`: the bridge's own address, the instances' default route
@@ -183,7 +183,7 @@ nlx_network_settings_new (GKeyFile *keyfile,
 
   settings->bridge = nlx_config_get_string (keyfile, SECTION, "bridge",
                                             NLX_NETWORK_DEFAULT_BRIDGE);
-  if (!nlx_network_bridge_name_is_valid (settings->bridge))
+  if (!nlx_address_bridge_name_is_valid (settings->bridge))
     {
       g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
                    _("Configuration key [%s] bridge must be an interface "
@@ -195,10 +195,10 @@ nlx_network_settings_new (GKeyFile *keyfile,
 
   if (!parse_cidr (cidr, &settings->network_addr, &settings->prefix, error))
     return NULL;
-  network = nlx_network_format_ipv4 (settings->network_addr);
+  network = nlx_address_format_ipv4 (settings->network_addr);
   settings->cidr = g_strdup_printf ("%s/%u", network, settings->prefix);
   first = settings->network_addr + 1;
-  last = nlx_network_broadcast_of (settings->network_addr,
+  last = nlx_address_broadcast_of (settings->network_addr,
                                    settings->prefix) - 1;
 
   if (!get_host_address (keyfile, "gateway", first, settings,
@@ -613,7 +613,7 @@ nl_add_address (NlSocket *nl,
   ifa->ifa_index = index;
   nl_put_ipv4 (&req, IFA_LOCAL, addr);
   nl_put_ipv4 (&req, IFA_ADDRESS, addr);
-  nl_put_ipv4 (&req, IFA_BROADCAST, addr | ~nlx_network_netmask (prefix));
+  nl_put_ipv4 (&req, IFA_BROADCAST, addr | ~nlx_address_netmask (prefix));
   return nl_transact (nl, &req, NULL, NULL, detail);
 }
 
@@ -747,14 +747,14 @@ nlx_network_ensure_bridge (const char *bridge,
   guint32 gateway_addr;
   int rc;
 
-  if (!nlx_network_bridge_name_is_valid (bridge))
+  if (!nlx_address_bridge_name_is_valid (bridge))
     {
       g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
                    _("“%s” is not a usable bridge name; see [%s] bridge in "
                      "nova-lxc.conf(5)"), bridge, SECTION);
       return FALSE;
     }
-  if (!nlx_network_parse_ipv4 (gateway, &gateway_addr) ||
+  if (!nlx_address_parse_ipv4 (gateway, &gateway_addr) ||
       prefix < NLX_NETWORK_PREFIX_MIN || prefix > NLX_NETWORK_PREFIX_MAX)
     {
       g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
@@ -906,7 +906,7 @@ nlx_network_protect_bridge (const char *bridge,
   g_autofree char *reason = NULL;
   int rc;
 
-  g_return_val_if_fail (nlx_network_bridge_name_is_valid (bridge), FALSE);
+  g_return_val_if_fail (nlx_address_bridge_name_is_valid (bridge), FALSE);
 
   rc = nl_open (&nl);
   if (rc == 0)

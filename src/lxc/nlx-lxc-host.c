@@ -199,7 +199,7 @@ nlx_lxc_driver_lock_host (NlxDriverState *state,
                    g_strerror (saved_errno));
       return FALSE;
     }
-  if (!nlx_network_bridge_name_is_valid (state->bridge))
+  if (!nlx_address_bridge_name_is_valid (state->bridge))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("[network] bridge “%s” is not a valid interface name"),

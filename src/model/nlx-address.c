@@ -14,33 +14,33 @@
 /* ---- IPv4 arithmetic (host byte order) ----------------------------------- */
 
 /**
- * nlx_network_netmask:
+ * nlx_address_netmask:
  * @prefix: a prefix length, 0 to 32
  *
  * Returns: the netmask of @prefix, host byte order
  */
 guint32
-nlx_network_netmask (guint prefix)
+nlx_address_netmask (guint prefix)
 {
   return prefix == 0 ? 0 : G_MAXUINT32 << (32 - MIN (prefix, 32));
 }
 
 /**
- * nlx_network_broadcast_of:
+ * nlx_address_broadcast_of:
  * @network: a network address, host byte order
  * @prefix: its prefix length, 0 to 32
  *
  * Returns: the broadcast address of @network/@prefix, host byte order
  */
 guint32
-nlx_network_broadcast_of (guint32 network,
+nlx_address_broadcast_of (guint32 network,
                           guint prefix)
 {
-  return network | ~nlx_network_netmask (prefix);
+  return network | ~nlx_address_netmask (prefix);
 }
 
 /**
- * nlx_network_is_host_of:
+ * nlx_address_is_host_of:
  * @addr: an address, host byte order
  * @network: a network address, host byte order
  * @prefix: its prefix length, 0 to 32
@@ -49,16 +49,16 @@ nlx_network_broadcast_of (guint32 network,
  *   it, and neither its network nor its broadcast address
  */
 gboolean
-nlx_network_is_host_of (guint32 addr,
+nlx_address_is_host_of (guint32 addr,
                         guint32 network,
                         guint prefix)
 {
-  return (addr & nlx_network_netmask (prefix)) == network && addr != network &&
-         addr != nlx_network_broadcast_of (network, prefix);
+  return (addr & nlx_address_netmask (prefix)) == network && addr != network &&
+         addr != nlx_address_broadcast_of (network, prefix);
 }
 
 /**
- * nlx_network_parse_ipv4:
+ * nlx_address_parse_ipv4:
  * @text: (nullable): a dotted quad
  * @addr: (out): the address, host byte order
  *
@@ -66,7 +66,7 @@ nlx_network_is_host_of (guint32 addr,
  * after the fourth number.
  */
 gboolean
-nlx_network_parse_ipv4 (const char *text,
+nlx_address_parse_ipv4 (const char *text,
                         guint32 *addr)
 {
   struct in_addr in;
@@ -78,30 +78,30 @@ nlx_network_parse_ipv4 (const char *text,
 }
 
 /**
- * nlx_network_are_hosts_of_one_subnet:
+ * nlx_address_are_hosts_of_one_subnet:
  *
  * Returns: whether @a and @b are two different host addresses (neither
  * the network's nor the broadcast address) of one /@prefix subnet
  */
 gboolean
-nlx_network_are_hosts_of_one_subnet (guint32 a,
+nlx_address_are_hosts_of_one_subnet (guint32 a,
                                      guint32 b,
                                      guint prefix)
 {
-  guint32 network = a & nlx_network_netmask (prefix);
+  guint32 network = a & nlx_address_netmask (prefix);
 
-  return a != b && nlx_network_is_host_of (a, network, prefix) &&
-         nlx_network_is_host_of (b, network, prefix);
+  return a != b && nlx_address_is_host_of (a, network, prefix) &&
+         nlx_address_is_host_of (b, network, prefix);
 }
 
 /**
- * nlx_network_format_ipv4:
+ * nlx_address_format_ipv4:
  * @addr: an address, host byte order
  *
  * Returns: (transfer full): @addr as a dotted quad
  */
 char *
-nlx_network_format_ipv4 (guint32 addr)
+nlx_address_format_ipv4 (guint32 addr)
 {
   return g_strdup_printf ("%u.%u.%u.%u", addr >> 24, (addr >> 16) & 0xff,
                           (addr >> 8) & 0xff, addr & 0xff);
@@ -110,7 +110,7 @@ nlx_network_format_ipv4 (guint32 addr)
 /* ---- bridge names --------------------------------------------------------- */
 
 /**
- * nlx_network_bridge_name_is_valid:
+ * nlx_address_bridge_name_is_valid:
  * @name: (nullable): an interface name
  *
  * Returns: whether @name is 1 to %NLX_NETWORK_BRIDGE_NAME_MAX characters
@@ -119,7 +119,7 @@ nlx_network_format_ipv4 (guint32 addr)
  * both)
  */
 gboolean
-nlx_network_bridge_name_is_valid (const char *name)
+nlx_address_bridge_name_is_valid (const char *name)
 {
   gsize len;
 
@@ -139,7 +139,7 @@ nlx_network_bridge_name_is_valid (const char *name)
 /* ---- MAC addresses ------------------------------------------------------- */
 
 /**
- * nlx_network_mac_for:
+ * nlx_address_mac_for:
  * @address: an instance's IPv4 address, dotted
  *
  * The instance's MAC address: Nova's prefix fa:16:3e (locally
@@ -152,11 +152,11 @@ nlx_network_bridge_name_is_valid (const char *name)
  *   @address is not an IPv4 address
  */
 char *
-nlx_network_mac_for (const char *address)
+nlx_address_mac_for (const char *address)
 {
   guint32 addr;
 
-  if (!nlx_network_parse_ipv4 (address, &addr))
+  if (!nlx_address_parse_ipv4 (address, &addr))
     return NULL;
   return g_strdup_printf ("fa:16:3e:%02x:%02x:%02x", (addr >> 16) & 0xff,
                           (addr >> 8) & 0xff, addr & 0xff);

@@ -11,20 +11,20 @@ G_BEGIN_DECLS
 #define NLX_NETWORK_PREFIX_MIN 8
 #define NLX_NETWORK_PREFIX_MAX 30
 
-gboolean nlx_network_bridge_name_is_valid (const char *name);
-gboolean nlx_network_parse_ipv4 (const char *text,
+gboolean nlx_address_bridge_name_is_valid (const char *name);
+gboolean nlx_address_parse_ipv4 (const char *text,
                                  guint32 *addr);
-char *nlx_network_format_ipv4 (guint32 addr);
-guint32 nlx_network_netmask (guint prefix);
-guint32 nlx_network_broadcast_of (guint32 network,
+char *nlx_address_format_ipv4 (guint32 addr);
+guint32 nlx_address_netmask (guint prefix);
+guint32 nlx_address_broadcast_of (guint32 network,
                                   guint prefix);
-gboolean nlx_network_is_host_of (guint32 addr,
+gboolean nlx_address_is_host_of (guint32 addr,
                                  guint32 network,
                                  guint prefix);
-gboolean nlx_network_are_hosts_of_one_subnet (guint32 a,
+gboolean nlx_address_are_hosts_of_one_subnet (guint32 a,
                                               guint32 b,
                                               guint prefix);
 
-char *nlx_network_mac_for (const char *address);
+char *nlx_address_mac_for (const char *address);
 
 G_END_DECLS

@@ -280,7 +280,7 @@ read_ipv4 (JsonObject *object,
   *text = read_string (object, member, path, TRUE, INET_ADDRSTRLEN, error);
   if (*text == NULL)
     return FALSE;
-  if (!nlx_network_parse_ipv4 (*text, addr))
+  if (!nlx_address_parse_ipv4 (*text, addr))
     {
       g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
                    _("Field “%s” must be a dotted IPv4 address such as "
@@ -321,7 +321,7 @@ read_vif (JsonObject *root,
       !read_uint (object, "prefix", "vif.prefix", NLX_NETWORK_PREFIX_MIN,
                   NLX_NETWORK_PREFIX_MAX, &vif->prefix, error))
     return FALSE;
-  if (!nlx_network_bridge_name_is_valid (vif->bridge))
+  if (!nlx_address_bridge_name_is_valid (vif->bridge))
     {
       g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
                    _("Field “vif.bridge” must be an interface name of 1 to "
@@ -337,7 +337,7 @@ read_vif (JsonObject *root,
                    vif->mac);
       return FALSE;
     }
-  if (!nlx_network_are_hosts_of_one_subnet (address, gateway, vif->prefix))
+  if (!nlx_address_are_hosts_of_one_subnet (address, gateway, vif->prefix))
     {
       g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
                    _("Fields “vif.address” (%s) and “vif.gateway” (%s) must "

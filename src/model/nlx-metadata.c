@@ -295,7 +295,7 @@ network_data_json (const NlxInstance *instance)
       json_builder_end_object (builder);
       return to_json (builder);
     }
-  netmask = nlx_network_format_ipv4 (nlx_network_netmask (vif->prefix));
+  netmask = nlx_address_format_ipv4 (nlx_address_netmask (vif->prefix));
 
   json_builder_set_member_name (builder, "links");
   json_builder_begin_array (builder);
