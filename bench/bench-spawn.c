@@ -19,9 +19,9 @@
 #include "nlx-bench.h"
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
+#include "driver/nlx-virt.h"
 #include "lxc/nlx-lxc-domain.h"
 #include "lxc/nlx-lxc-error.h"
-#include "driver/nlx-virt.h"
 
 #define EXIT_SKIP 77
 #define EXIT_USAGE 2

@@ -20,10 +20,10 @@
 #include "nlx-bench.h"
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
+#include "driver/nlx-virt.h"
+#include "host/nlx-mount.h"
 #include "lxc/nlx-lxc-error.h"
 #include "lxc/nlx-lxc-volume.h"
-#include "host/nlx-mount.h"
-#include "driver/nlx-virt.h"
 
 #define EXIT_SKIP 77
 #define EXIT_USAGE 2

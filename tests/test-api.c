@@ -12,16 +12,16 @@
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 
-#include "api/nlx-api.h"
 #include "api/nlx-api-faults.h"
+#include "api/nlx-api.h"
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
 #include "common/nlx-json.h"
 #include "host/nlx-network.h"
-#include "model/nlx-metadata.h"
 #include "lib/nlx-test-client.h"
 #include "lib/nlx-test-daemon.h"
 #include "lib/nlx-test-tools.h"
+#include "model/nlx-metadata.h"
 
 #define DELAY_MS 150
 

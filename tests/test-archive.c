@@ -24,10 +24,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "host/nlx-archive.h"
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
 #include "common/nlx-idmap.h"
+#include "host/nlx-archive.h"
 #include "lib/nlx-test-tools.h"
 
 typedef struct {

@@ -1,8 +1,8 @@
 /* test-config.c: reading the compute host's configuration */
 #include "config.h"
 
-#include "model/nlx-config.h"
 #include "common/nlx-error.h"
+#include "model/nlx-config.h"
 
 static void
 test_defaults (void)

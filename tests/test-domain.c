@@ -19,8 +19,8 @@
 
 #include "common/nlx-error.h"
 #include "common/nlx-idmap.h"
-#include "lxc/nlx-lxc-domain.h"
 #include "lib/nlx-test-tools.h"
+#include "lxc/nlx-lxc-domain.h"
 
 static xmlRelaxNGPtr schema;
 

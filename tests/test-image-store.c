@@ -21,8 +21,8 @@
 
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
-#include "storage/nlx-image-store.h"
 #include "lib/nlx-test-tools.h"
+#include "storage/nlx-image-store.h"
 
 typedef struct {
   char *dir;

@@ -15,8 +15,8 @@
 #include <libsoup/soup.h>
 
 #include "api/nlx-api.h"
-#include "common/nlx-file.h"
 #include "api/nlx-metadata-service.h"
+#include "common/nlx-file.h"
 #include "host/nlx-network.h"
 #include "lib/nlx-test-client.h"
 #include "lib/nlx-test-daemon.h"

@@ -10,9 +10,9 @@
 
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
-#include "host/nlx-network.h"
-#include "host/nlx-network-filter.h"
 #include "host/nlx-dhcp.h"
+#include "host/nlx-network-filter.h"
+#include "host/nlx-network.h"
 
 #define UUID_A "7e57d000-0000-4000-8000-00000000000a"
 #define UUID_B "7e57d000-0000-4000-8000-00000000000b"

@@ -17,8 +17,8 @@
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
 #include "host/nlx-guestfs.h"
-#include "storage/nlx-volume.h"
 #include "lib/nlx-test-tools.h"
+#include "storage/nlx-volume.h"
 
 #define MIB (1024 * 1024)
 

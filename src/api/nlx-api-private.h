@@ -6,8 +6,8 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
-#include "api/nlx-api.h"
 #include "api/nlx-api-faults.h"
+#include "api/nlx-api.h"
 #include "api/nlx-listener.h"
 #include "common/nlx-error.h"
 #include "common/nlx-json.h"

@@ -1,8 +1,8 @@
 /* nlx-api.h: the Compute API (OpenStack v2.1 shapes) over HTTP */
 #pragma once
 
-#include "model/nlx-config.h"
 #include "compute/nlx-manager.h"
+#include "model/nlx-config.h"
 
 G_BEGIN_DECLS
 

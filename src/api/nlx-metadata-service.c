@@ -32,9 +32,9 @@
 #include <sys/socket.h>
 #include <glib/gi18n-lib.h>
 
-#include "model/nlx-metadata.h"
 #include "api/nlx-api-faults.h"
 #include "api/nlx-metadata-service.h"
+#include "model/nlx-metadata.h"
 
 /* A GET has no body; anything beyond this is dropped as it arrives. */
 #define MAX_BODY 4096

@@ -5,14 +5,14 @@
 #pragma once
 
 #include "common/nlx-file.h"
-#include "model/nlx-image.h"
-#include "storage/nlx-image-store.h"
 #include "common/nlx-json.h"
-#include "model/nlx-keypair.h"
 #include "common/nlx-lock.h"
 #include "compute/nlx-manager.h"
-#include "host/nlx-network.h"
 #include "compute/nlx-store.h"
+#include "host/nlx-network.h"
+#include "model/nlx-image.h"
+#include "model/nlx-keypair.h"
+#include "storage/nlx-image-store.h"
 #include "storage/nlx-volume.h"
 
 G_BEGIN_DECLS

@@ -3,13 +3,13 @@
 
 #include <gio/gio.h>
 
-#include "model/nlx-config.h"
-#include "storage/nlx-image-store.h"
-#include "model/nlx-keypair.h"
 #include "common/nlx-lock.h"
-#include "model/nlx-record.h"
 #include "compute/nlx-store.h"
 #include "driver/nlx-virt.h"
+#include "model/nlx-config.h"
+#include "model/nlx-keypair.h"
+#include "model/nlx-record.h"
+#include "storage/nlx-image-store.h"
 #include "storage/nlx-volume.h"
 
 G_BEGIN_DECLS

@@ -14,11 +14,11 @@
 #include <glib-unix.h>
 
 #include "api/nlx-api.h"
-#include "model/nlx-config.h"
-#include "compute/nlx-manager.h"
 #include "api/nlx-metadata-service.h"
-#include "host/nlx-network.h"
+#include "compute/nlx-manager.h"
 #include "driver/nlx-virt.h"
+#include "host/nlx-network.h"
+#include "model/nlx-config.h"
 
 #define DEFAULT_CONFIG NLX_SYSCONF_DIR "/nova-lxc.conf"
 /* glibc's malloc arenas for the whole daemon; see main(). */

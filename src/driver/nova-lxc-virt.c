@@ -7,8 +7,8 @@
 #include <locale.h>
 #include <glib/gi18n-lib.h>
 
-#include "model/nlx-config.h"
 #include "driver/nlx-virt.h"
+#include "model/nlx-config.h"
 
 #define DEFAULT_CONFIG NLX_SYSCONF_DIR "/nova-lxc.conf"
 #define DEFAULT_POWER_OFF_TIMEOUT_S 60

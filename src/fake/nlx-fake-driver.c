@@ -14,10 +14,10 @@
 #include <glib/gi18n-lib.h>
 #include <gmodule.h>
 
+#include "common/nlx-file.h"
+#include "driver/nlx-driver.h"
 #include "host/nlx-archive.h"
 #include "model/nlx-config.h"
-#include "driver/nlx-driver.h"
-#include "common/nlx-file.h"
 
 typedef struct {
   NlxInstance *instance;

@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "host/nlx-archive.h"
 #include "common/nlx-autoptr.h"
 #include "common/nlx-error.h"
 #include "common/nlx-idmap.h"
+#include "host/nlx-archive.h"
 
 /* An archive member may only name a place below the destination. */
 static gboolean

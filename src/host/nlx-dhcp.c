@@ -33,8 +33,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "host/nlx-dhcp.h"
 #include "common/nlx-error.h"
+#include "host/nlx-dhcp.h"
 #include "model/nlx-address.h"
 
 struct _NlxDhcp {

@@ -14,8 +14,8 @@
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
 #include "common/nlx-json.h"
-#include "host/nlx-network.h"
 #include "host/nlx-network-private.h"
+#include "host/nlx-network.h"
 
 /* Version of the allocation file's layout. */
 #define IPAM_FILE_VERSION 1

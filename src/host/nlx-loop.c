@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "common/nlx-error.h"
-#include "host/nlx-mount.h"
 #include "host/nlx-mount-private.h"
+#include "host/nlx-mount.h"
 
 /* A racing process may take the free device we were given. */
 #define LOOP_ATTACH_TRIES 16

@@ -24,8 +24,8 @@
 
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
-#include "host/nlx-mount.h"
 #include "host/nlx-mount-private.h"
+#include "host/nlx-mount.h"
 
 /* A child stuck in a container's filesystem (a hung FUSE server) is
  * killed after this long rather than blocking the daemon's thread. */

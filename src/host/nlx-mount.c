@@ -26,8 +26,8 @@
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
 #include "common/nlx-idmap.h"
-#include "host/nlx-mount.h"
 #include "host/nlx-mount-private.h"
+#include "host/nlx-mount.h"
 
 static int
 sys_fsopen (const char *fstype,

@@ -52,8 +52,8 @@
 #include <string.h>
 
 #include "common/nlx-error.h"
-#include "host/nlx-network.h"
 #include "host/nlx-network-filter.h"
+#include "host/nlx-network.h"
 #include "model/nlx-address.h"
 
 #define TABLE_PREFIX "nova_lxc_"

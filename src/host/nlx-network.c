@@ -30,10 +30,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "model/nlx-config.h"
 #include "common/nlx-error.h"
-#include "host/nlx-network.h"
 #include "host/nlx-network-private.h"
+#include "host/nlx-network.h"
+#include "model/nlx-config.h"
 
 /* The kernel answers at once; this only bounds a wedged netlink socket. */
 #define NL_TIMEOUT_S 10

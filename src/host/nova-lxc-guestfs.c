@@ -20,8 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "host/nlx-guestfs.h"
 #include "host/nlx-guestfs-appliance.h"
+#include "host/nlx-guestfs.h"
 
 static GVariantBuilder messages;
 

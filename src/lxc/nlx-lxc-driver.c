@@ -30,7 +30,6 @@
 #include <gmodule.h>
 #include <sys/stat.h>
 
-#include "model/nlx-config.h"
 #include "common/nlx-idmap.h"
 #include "host/nlx-archive.h"
 #include "host/nlx-mount.h"
@@ -41,6 +40,7 @@
 #include "lxc/nlx-lxc-driver-private.h"
 #include "lxc/nlx-lxc-error.h"
 #include "lxc/nlx-lxc-proc.h"
+#include "model/nlx-config.h"
 
 #define DEFAULT_URI "lxc:///"
 #define DEFAULT_INSTANCES_PATH NLX_STATE_DIR "/instances"

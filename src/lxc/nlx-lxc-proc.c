@@ -18,8 +18,8 @@
 
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
-#include "lxc/nlx-lxc-proc.h"
 #include "host/nlx-mount.h"
+#include "lxc/nlx-lxc-proc.h"
 
 /* What lxcfs 5 serves under proc/, each over the same name in /proc.
  * Only those lxcfs has are mounted, so an older lxcfs serves fewer. */

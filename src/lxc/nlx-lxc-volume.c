@@ -38,9 +38,9 @@
 #include <glib/gstdio.h>
 
 #include "common/nlx-error.h"
+#include "host/nlx-mount.h"
 #include "lxc/nlx-lxc-disk.h"
 #include "lxc/nlx-lxc-volume.h"
-#include "host/nlx-mount.h"
 
 #define LOOP_NAME_PREFIX "nlx:"
 #define DEVICE_LOOP_SUFFIX ":dev"

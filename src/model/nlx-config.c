@@ -10,9 +10,9 @@
 #include <errno.h>
 #include <glib/gi18n-lib.h>
 
-#include "model/nlx-config.h"
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
+#include "model/nlx-config.h"
 
 #define FLAVOR_PREFIX "flavor "
 #define IMAGE_PREFIX "image "

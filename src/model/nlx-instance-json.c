@@ -9,9 +9,9 @@
 
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
-#include "model/nlx-instance.h"
 #include "common/nlx-json.h"
 #include "model/nlx-address.h"
+#include "model/nlx-instance.h"
 
 #define NLX_METADATA_ITEM_MAX 255
 

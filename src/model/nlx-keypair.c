@@ -18,8 +18,8 @@
 
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
-#include "model/nlx-instance.h"
 #include "common/nlx-json.h"
+#include "model/nlx-instance.h"
 #include "model/nlx-keypair.h"
 
 void

@@ -49,8 +49,8 @@
 #include <json-glib/json-glib.h>
 
 #include "common/nlx-file.h"
-#include "model/nlx-metadata.h"
 #include "model/nlx-address.h"
+#include "model/nlx-metadata.h"
 
 G_DEFINE_QUARK (nlx-metadata-error-quark, nlx_metadata_error)
 

@@ -30,14 +30,14 @@
 #include <unistd.h>
 
 #include "common/nlx-autoptr.h"
-#include "host/nlx-archive.h"
-#include "host/nlx-blkid.h"
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
-#include "host/nlx-guestfs.h"
-#include "storage/nlx-image-store.h"
-#include "storage/nlx-image-store-private.h"
 #include "common/nlx-json.h"
+#include "host/nlx-archive.h"
+#include "host/nlx-blkid.h"
+#include "host/nlx-guestfs.h"
+#include "storage/nlx-image-store-private.h"
+#include "storage/nlx-image-store.h"
 
 /* Long enough for a path such as os_init_path. */
 #define NLX_IMAGE_PROPERTY_MAX 4096

@@ -49,9 +49,9 @@
 
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
-#include "storage/nlx-image-store.h"
-#include "storage/nlx-image-store-private.h"
 #include "common/nlx-json.h"
+#include "storage/nlx-image-store-private.h"
+#include "storage/nlx-image-store.h"
 
 /* Where a store written before records were separate kept one. */
 #define LEGACY_RECORD_FILE "image.json"

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "common/nlx-error.h"
-#include "storage/nlx-volume.h"
 #include "storage/nlx-volume-private.h"
+#include "storage/nlx-volume.h"
 
 #define MIB (G_GUINT64_CONSTANT (1024) * 1024)
 #define VOLUME_SIZE_MIN MIB

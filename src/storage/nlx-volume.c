@@ -28,10 +28,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model/nlx-config.h"
 #include "common/nlx-error.h"
-#include "storage/nlx-volume.h"
+#include "model/nlx-config.h"
 #include "storage/nlx-volume-private.h"
+#include "storage/nlx-volume.h"
 
 #define SECTION "volumes"
 

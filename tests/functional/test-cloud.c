@@ -20,9 +20,9 @@
 #include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 
+#include "lib/nlx-compute-fixture.h"
 #include "lib/nlx-test-client.h"
 #include "lib/nlx-test-tools.h"
-#include "lib/nlx-compute-fixture.h"
 
 #define KEY_NAME "nlxtest-cloud-key"
 #define MARKER "nlx-marker"

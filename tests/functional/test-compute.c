@@ -19,11 +19,11 @@
 #include <libvirt/virterror.h>
 
 #include "common/nlx-file.h"
-#include "lxc/nlx-lxc-volume.h"
 #include "host/nlx-mount.h"
+#include "lib/nlx-compute-fixture.h"
 #include "lib/nlx-test-client.h"
 #include "lib/nlx-test-tools.h"
-#include "lib/nlx-compute-fixture.h"
+#include "lxc/nlx-lxc-volume.h"
 
 /* ---- api/compute/servers ------------------------------------------------- */
 

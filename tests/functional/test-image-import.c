@@ -27,8 +27,8 @@
 
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
-#include "storage/nlx-image-store.h"
 #include "lib/nlx-test-tools.h"
+#include "storage/nlx-image-store.h"
 
 #define IMAGE_SIZE "64M"
 #define BUSYBOX "/bin/busybox"

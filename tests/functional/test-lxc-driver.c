@@ -22,11 +22,11 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "model/nlx-config.h"
 #include "common/nlx-file.h"
 #include "driver/nlx-virt.h"
 #include "lib/nlx-test-libvirt.h"
 #include "lib/nlx-test-tools.h"
+#include "model/nlx-config.h"
 
 #define CONSOLE_MAX (64 * 1024)
 

@@ -11,9 +11,9 @@
 #include <gio/gunixsocketaddress.h>
 
 #include "host/nlx-network.h"
+#include "lib/nlx-compute-fixture.h"
 #include "lib/nlx-test-client.h"
 #include "lib/nlx-test-tools.h"
-#include "lib/nlx-compute-fixture.h"
 
 #define METADATA_URL "http://169.254.169.254/openstack/latest/meta_data.json"
 #define FETCH "timeout 10 wget -qO- " METADATA_URL

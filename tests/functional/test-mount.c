@@ -33,9 +33,9 @@
 
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
-#include "lxc/nlx-lxc-disk.h"
 #include "host/nlx-mount.h"
 #include "lib/nlx-test-tools.h"
+#include "lxc/nlx-lxc-disk.h"
 
 #define IMAGE_SIZE (16 * 1024 * 1024)
 #define PAYLOAD "nlxtest payload\n"

@@ -9,8 +9,8 @@
 #include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 
-#include "lib/nlx-test-client.h"
 #include "lib/nlx-compute-fixture.h"
+#include "lib/nlx-test-client.h"
 #include "lib/nlx-test-tools.h"
 
 #define LXCFS "/var/lib/lxcfs"

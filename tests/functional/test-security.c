@@ -24,13 +24,13 @@
 #include <libvirt/virterror.h>
 
 #include "common/nlx-file.h"
-#include "lxc/nlx-lxc-cgroup.h"
-#include "lxc/nlx-lxc-volume.h"
 #include "host/nlx-mount.h"
 #include "host/nlx-network-filter.h"
+#include "lib/nlx-compute-fixture.h"
 #include "lib/nlx-test-client.h"
 #include "lib/nlx-test-tools.h"
-#include "lib/nlx-compute-fixture.h"
+#include "lxc/nlx-lxc-cgroup.h"
+#include "lxc/nlx-lxc-volume.h"
 
 /* ---- secure by default ---------------------------------------------------- */
 

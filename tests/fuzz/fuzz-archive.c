@@ -10,9 +10,9 @@
 
 #include <glib/gstdio.h>
 
-#include "host/nlx-archive.h"
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
+#include "host/nlx-archive.h"
 #include "nlx-fuzz.h"
 
 #define CANARY_TEXT "canary\n"

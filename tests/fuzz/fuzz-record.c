@@ -10,8 +10,8 @@
 #include "common/nlx-file.h"
 #include "nlx-fuzz.h"
 #include "common/nlx-json.h"
-#include "model/nlx-power-state.h"
 #include "compute/nlx-store.h"
+#include "model/nlx-power-state.h"
 
 static char *
 record_text (const NlxRecord *record)

@@ -26,13 +26,13 @@
 #include <libvirt/virterror.h>
 
 #include "common/nlx-file.h"
-#include "lxc/nlx-lxc-cgroup.h"
-#include "lxc/nlx-lxc-volume.h"
 #include "host/nlx-mount.h"
-#include "lib/nlx-test-client.h"
-#include "lib/nlx-test-tools.h"
 #include "host/nlx-network-filter.h"
 #include "lib/nlx-compute-fixture.h"
+#include "lib/nlx-test-client.h"
+#include "lib/nlx-test-tools.h"
+#include "lxc/nlx-lxc-cgroup.h"
+#include "lxc/nlx-lxc-volume.h"
 
 /* ---- the daemon -------------------------------------------------------- */
 
