@@ -96,7 +96,7 @@ check_console_choice (NlxApiRequest *request,
 /* POST /servers/{id}/remote-consoles */
 void
 nlx_api_create_remote_console (NlxApiRequest *request,
-                               const char *method,
+                               const char *method G_GNUC_UNUSED,
                                const char * const *ids)
 {
   static const char * const protocols[] = {

@@ -76,8 +76,8 @@ list_flavors (NlxApiRequest *request,
 /* GET /flavors */
 void
 nlx_api_list_flavors (NlxApiRequest *request,
-                      const char *method,
-                      const char * const *ids)
+                      const char *method G_GNUC_UNUSED,
+                      const char * const *ids G_GNUC_UNUSED)
 {
   list_flavors (request, FALSE);
 }
@@ -85,8 +85,8 @@ nlx_api_list_flavors (NlxApiRequest *request,
 /* GET /flavors/detail */
 void
 nlx_api_list_flavors_detail (NlxApiRequest *request,
-                             const char *method,
-                             const char * const *ids)
+                             const char *method G_GNUC_UNUSED,
+                             const char * const *ids G_GNUC_UNUSED)
 {
   list_flavors (request, TRUE);
 }
@@ -94,7 +94,7 @@ nlx_api_list_flavors_detail (NlxApiRequest *request,
 /* GET /flavors/{id} */
 void
 nlx_api_show_flavor (NlxApiRequest *request,
-                     const char *method,
+                     const char *method G_GNUC_UNUSED,
                      const char * const *ids)
 {
   const NlxFlavor *flavor = nlx_config_find_flavor (request->api->config,

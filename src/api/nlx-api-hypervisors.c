@@ -125,8 +125,8 @@ get_resources (NlxApiRequest *request,
 /* GET /os-hypervisors */
 void
 nlx_api_list_hypervisors (NlxApiRequest *request,
-                          const char *method,
-                          const char * const *ids)
+                          const char *method G_GNUC_UNUSED,
+                          const char * const *ids G_GNUC_UNUSED)
 {
   get_resources (request, HYPERVISORS_LIST);
 }
@@ -134,8 +134,8 @@ nlx_api_list_hypervisors (NlxApiRequest *request,
 /* GET /os-hypervisors/detail */
 void
 nlx_api_list_hypervisors_detail (NlxApiRequest *request,
-                                 const char *method,
-                                 const char * const *ids)
+                                 const char *method G_GNUC_UNUSED,
+                                 const char * const *ids G_GNUC_UNUSED)
 {
   get_resources (request, HYPERVISORS_DETAIL);
 }
@@ -143,8 +143,8 @@ nlx_api_list_hypervisors_detail (NlxApiRequest *request,
 /* GET /os-hypervisors/statistics */
 void
 nlx_api_get_hypervisor_statistics (NlxApiRequest *request,
-                                   const char *method,
-                                   const char * const *ids)
+                                   const char *method G_GNUC_UNUSED,
+                                   const char * const *ids G_GNUC_UNUSED)
 {
   get_resources (request, HYPERVISORS_STATISTICS);
 }

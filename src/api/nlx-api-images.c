@@ -106,8 +106,8 @@ image_imported (GObject *source,
  * only a local administrator may name. */
 void
 nlx_api_import_image (NlxApiRequest *request,
-                      const char *method,
-                      const char * const *ids)
+                      const char *method G_GNUC_UNUSED,
+                      const char * const *ids G_GNUC_UNUSED)
 {
   static const char * const known[] = { "name", "file", "properties", NULL };
   g_autoptr(GHashTable) properties = g_hash_table_new_full (g_str_hash,
@@ -169,8 +169,8 @@ list_images (NlxApiRequest *request,
 /* GET /images */
 void
 nlx_api_list_images (NlxApiRequest *request,
-                     const char *method,
-                     const char * const *ids)
+                     const char *method G_GNUC_UNUSED,
+                     const char * const *ids G_GNUC_UNUSED)
 {
   list_images (request, FALSE);
 }
@@ -178,8 +178,8 @@ nlx_api_list_images (NlxApiRequest *request,
 /* GET /images/detail */
 void
 nlx_api_list_images_detail (NlxApiRequest *request,
-                            const char *method,
-                            const char * const *ids)
+                            const char *method G_GNUC_UNUSED,
+                            const char * const *ids G_GNUC_UNUSED)
 {
   list_images (request, TRUE);
 }
@@ -187,7 +187,7 @@ nlx_api_list_images_detail (NlxApiRequest *request,
 /* GET /images/{id}: a configured image, or else the store's. */
 void
 nlx_api_show_image (NlxApiRequest *request,
-                    const char *method,
+                    const char *method G_GNUC_UNUSED,
                     const char * const *ids)
 {
   const NlxConfigImage *configured =
@@ -220,7 +220,7 @@ nlx_api_show_image (NlxApiRequest *request,
  * not the API's to remove. */
 void
 nlx_api_delete_image (NlxApiRequest *request,
-                      const char *method,
+                      const char *method G_GNUC_UNUSED,
                       const char * const *ids)
 {
   const char *id = ids[0];

@@ -45,7 +45,7 @@ respond_ips (NlxApiRequest *request,
 /* GET /servers/{uuid}/ips */
 void
 nlx_api_list_ips (NlxApiRequest *request,
-                  const char *method,
+                  const char *method G_GNUC_UNUSED,
                   const char * const *ids)
 {
   respond_ips (request, ids[0], NULL);
@@ -54,7 +54,7 @@ nlx_api_list_ips (NlxApiRequest *request,
 /* GET /servers/{uuid}/ips/{network} */
 void
 nlx_api_show_ips (NlxApiRequest *request,
-                  const char *method,
+                  const char *method G_GNUC_UNUSED,
                   const char * const *ids)
 {
   respond_ips (request, ids[0], ids[1]);

@@ -118,8 +118,8 @@ keypair_generated (GObject *source,
 /* POST /os-keypairs: import a public key, or generate a pair */
 void
 nlx_api_create_keypair (NlxApiRequest *request,
-                        const char *method,
-                        const char * const *ids)
+                        const char *method G_GNUC_UNUSED,
+                        const char * const *ids G_GNUC_UNUSED)
 {
   static const char * const known[] = { "name", "public_key", NULL };
   JsonObject *object = nlx_api_read_body (request, "keypair");
@@ -188,8 +188,8 @@ keypair_deleted (GObject *source,
 /* GET /os-keypairs: the caller's */
 void
 nlx_api_list_keypairs (NlxApiRequest *request,
-                       const char *method,
-                       const char * const *ids)
+                       const char *method G_GNUC_UNUSED,
+                       const char * const *ids G_GNUC_UNUSED)
 {
   const char *user_id = nlx_api_identity (request, "X-User-Id");
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
@@ -216,7 +216,7 @@ nlx_api_list_keypairs (NlxApiRequest *request,
 /* GET /os-keypairs/{name} */
 void
 nlx_api_show_keypair (NlxApiRequest *request,
-                      const char *method,
+                      const char *method G_GNUC_UNUSED,
                       const char * const *ids)
 {
   const char *user_id = nlx_api_identity (request, "X-User-Id");
@@ -245,7 +245,7 @@ nlx_api_show_keypair (NlxApiRequest *request,
 /* DELETE /os-keypairs/{name} */
 void
 nlx_api_delete_keypair (NlxApiRequest *request,
-                        const char *method,
+                        const char *method G_GNUC_UNUSED,
                         const char * const *ids)
 {
   const char *user_id = nlx_api_identity (request, "X-User-Id");

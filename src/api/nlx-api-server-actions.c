@@ -251,7 +251,7 @@ rebuild_server (NlxApiRequest *request,
 /* POST /servers/{uuid}/action */
 void
 nlx_api_server_action (NlxApiRequest *request,
-                       const char *method,
+                       const char *method G_GNUC_UNUSED,
                        const char * const *ids)
 {
   const char *uuid = ids[0];

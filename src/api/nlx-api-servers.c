@@ -186,8 +186,8 @@ list_servers (NlxApiRequest *request,
 /* GET /servers */
 void
 nlx_api_list_servers (NlxApiRequest *request,
-                      const char *method,
-                      const char * const *ids)
+                      const char *method G_GNUC_UNUSED,
+                      const char * const *ids G_GNUC_UNUSED)
 {
   list_servers (request, FALSE);
 }
@@ -195,8 +195,8 @@ nlx_api_list_servers (NlxApiRequest *request,
 /* GET /servers/detail */
 void
 nlx_api_list_servers_detail (NlxApiRequest *request,
-                             const char *method,
-                             const char * const *ids)
+                             const char *method G_GNUC_UNUSED,
+                             const char * const *ids G_GNUC_UNUSED)
 {
   list_servers (request, TRUE);
 }
@@ -662,8 +662,8 @@ server_created (GObject *source,
 /* POST /servers */
 void
 nlx_api_create_server (NlxApiRequest *request,
-                       const char *method,
-                       const char * const *ids)
+                       const char *method G_GNUC_UNUSED,
+                       const char * const *ids G_GNUC_UNUSED)
 {
   g_autoptr(GError) error = NULL;
   JsonObject *server = nlx_api_read_body (request, "server");
@@ -687,7 +687,7 @@ nlx_api_create_server (NlxApiRequest *request,
 /* GET /servers/{uuid} */
 void
 nlx_api_show_server (NlxApiRequest *request,
-                     const char *method,
+                     const char *method G_GNUC_UNUSED,
                      const char * const *ids)
 {
   g_autoptr(GError) error = NULL;
@@ -703,7 +703,7 @@ nlx_api_show_server (NlxApiRequest *request,
 /* PUT /servers/{uuid} */
 void
 nlx_api_update_server (NlxApiRequest *request,
-                       const char *method,
+                       const char *method G_GNUC_UNUSED,
                        const char * const *ids)
 {
   static const char * const known[] = { "name", NULL };
@@ -721,7 +721,7 @@ nlx_api_update_server (NlxApiRequest *request,
 /* DELETE /servers/{uuid} */
 void
 nlx_api_delete_server (NlxApiRequest *request,
-                       const char *method,
+                       const char *method G_GNUC_UNUSED,
                        const char * const *ids)
 {
   nlx_manager_act_async (request->api->manager, ids[0], NLX_ACTION_DELETE,

@@ -57,8 +57,8 @@ respond_versions (NlxApiRequest *request,
 /* GET / */
 void
 nlx_api_list_versions (NlxApiRequest *request,
-                       const char *method,
-                       const char * const *ids)
+                       const char *method G_GNUC_UNUSED,
+                       const char * const *ids G_GNUC_UNUSED)
 {
   respond_versions (request, TRUE);
 }
@@ -66,8 +66,8 @@ nlx_api_list_versions (NlxApiRequest *request,
 /* GET /v2.1 */
 void
 nlx_api_show_version (NlxApiRequest *request,
-                      const char *method,
-                      const char * const *ids)
+                      const char *method G_GNUC_UNUSED,
+                      const char * const *ids G_GNUC_UNUSED)
 {
   respond_versions (request, FALSE);
 }

@@ -113,7 +113,7 @@ lookup_server (NlxApiRequest *request,
 /* GET /servers/{uuid}/os-volume_attachments */
 void
 nlx_api_list_attachments (NlxApiRequest *request,
-                          const char *method,
+                          const char *method G_GNUC_UNUSED,
                           const char * const *ids)
 {
   const NlxRecord *record = lookup_server (request, ids[0]);
@@ -144,7 +144,7 @@ nlx_api_list_attachments (NlxApiRequest *request,
 /* POST /servers/{uuid}/os-volume_attachments */
 void
 nlx_api_attach_volume (NlxApiRequest *request,
-                       const char *method,
+                       const char *method G_GNUC_UNUSED,
                        const char * const *ids)
 {
   static const char * const known[] = {
@@ -173,7 +173,7 @@ nlx_api_attach_volume (NlxApiRequest *request,
 /* GET /servers/{uuid}/os-volume_attachments/{volume_id} */
 void
 nlx_api_show_attachment (NlxApiRequest *request,
-                         const char *method,
+                         const char *method G_GNUC_UNUSED,
                          const char * const *ids)
 {
   const NlxRecord *record = lookup_server (request, ids[0]);
@@ -199,7 +199,7 @@ nlx_api_show_attachment (NlxApiRequest *request,
 /* DELETE /servers/{uuid}/os-volume_attachments/{volume_id} */
 void
 nlx_api_detach_volume (NlxApiRequest *request,
-                       const char *method,
+                       const char *method G_GNUC_UNUSED,
                        const char * const *ids)
 {
   const NlxRecord *record = lookup_server (request, ids[0]);

@@ -139,8 +139,8 @@ read_size (NlxApiRequest *request,
 /* POST /os-volumes */
 void
 nlx_api_create_volume (NlxApiRequest *request,
-                       const char *method,
-                       const char * const *ids)
+                       const char *method G_GNUC_UNUSED,
+                       const char * const *ids G_GNUC_UNUSED)
 {
   static const char * const known[] = {
     "display_name", "display_description", "size", "size_mb", "filesystem",
@@ -174,8 +174,8 @@ nlx_api_create_volume (NlxApiRequest *request,
 /* GET /os-volumes and GET /os-volumes/detail, which are the same list */
 void
 nlx_api_list_volumes (NlxApiRequest *request,
-                      const char *method,
-                      const char * const *ids)
+                      const char *method G_GNUC_UNUSED,
+                      const char * const *ids G_GNUC_UNUSED)
 {
   nlx_manager_list_volumes_async (request->api->manager, volumes_listed,
                                   nlx_api_request_keep (request));
@@ -184,7 +184,7 @@ nlx_api_list_volumes (NlxApiRequest *request,
 /* GET /os-volumes/{id} */
 void
 nlx_api_show_volume (NlxApiRequest *request,
-                     const char *method,
+                     const char *method G_GNUC_UNUSED,
                      const char * const *ids)
 {
   g_autoptr(GError) error = NULL;
@@ -200,7 +200,7 @@ nlx_api_show_volume (NlxApiRequest *request,
 /* DELETE /os-volumes/{id} */
 void
 nlx_api_delete_volume (NlxApiRequest *request,
-                       const char *method,
+                       const char *method G_GNUC_UNUSED,
                        const char * const *ids)
 {
   g_autoptr(GError) error = NULL;
