@@ -96,7 +96,8 @@ check_console_choice (NlxApiRequest *request,
 /* POST /servers/{id}/remote-consoles */
 void
 nlx_api_create_remote_console (NlxApiRequest *request,
-                               const char *uuid)
+                               const char *method G_GNUC_UNUSED,
+                               const char * const *ids)
 {
   static const char * const protocols[] = {
     "vnc", "spice", "rdp", "serial", "mks", NULL
@@ -106,6 +107,7 @@ nlx_api_create_remote_console (NlxApiRequest *request,
   };
   static const char * const top[] = { "remote_console", NULL };
   static const char * const inner[] = { "protocol", "type", NULL };
+  const char *uuid = ids[0];
   g_autoptr(GError) error = NULL;
   JsonObject *root;
   JsonNode *console;

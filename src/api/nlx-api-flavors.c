@@ -1,12 +1,12 @@
-/* nlx-api-flavors.c: /flavors, and the catalog listing that flavors and
- * the images configured in nova-lxc.conf share */
+/* nlx-api-flavors.c: /flavors: the flavors of nova-lxc.conf, listed and
+ * shown */
 #include "config.h"
 
 #include <glib/gi18n-lib.h>
 
 #include "api/nlx-api-private.h"
 
-/* ---- flavors and images ----------------------------------------------- */
+/* ---- flavors ----------------------------------------------------------- */
 
 static void
 add_flavor (JsonBuilder *builder,
@@ -54,55 +54,65 @@ add_flavor (JsonBuilder *builder,
   json_builder_end_object (builder);
 }
 
-/* Flavors and images come from the configuration and are listed alike:
- * /COLLECTION, /COLLECTION/detail and /COLLECTION/{id}. */
-void
-nlx_api_catalog_request (NlxApiRequest *request,
-                         const char *collection,
-                         const char *id)
+static void
+list_flavors (NlxApiRequest *request,
+              gboolean detail)
 {
-  const NlxConfig *config = request->api->config;
-  gboolean flavors = g_str_equal (collection, "flavors");
-  GPtrArray *items = flavors ? config->flavors : config->images;
-  gboolean detail = id != NULL;
+  GPtrArray *flavors = request->api->config->flavors;
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
-  gpointer item = NULL;
-
-  if (id != NULL && !g_str_equal (id, "detail"))
-    {
-      item = flavors ? (gpointer) nlx_config_find_flavor (config, id)
-                     : (gpointer) nlx_config_find_image (config, id);
-      if (item == NULL)
-        {
-          g_autofree char *message =
-            g_strdup_printf (flavors ? _("Flavor %s could not be found.")
-                                     : _("Image %s could not be found."), id);
-          nlx_api_respond_fault (request, 404, message);
-          return;
-        }
-    }
 
   json_builder_begin_object (builder);
-  if (item != NULL)
+  json_builder_set_member_name (builder, "flavors");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < flavors->len; i++)
+    add_flavor (builder, request, flavors->pdata[i], detail);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  nlx_api_respond (request, 200, body);
+}
+
+/* GET /flavors */
+void
+nlx_api_list_flavors (NlxApiRequest *request,
+                      const char *method G_GNUC_UNUSED,
+                      const char * const *ids G_GNUC_UNUSED)
+{
+  list_flavors (request, FALSE);
+}
+
+/* GET /flavors/detail */
+void
+nlx_api_list_flavors_detail (NlxApiRequest *request,
+                             const char *method G_GNUC_UNUSED,
+                             const char * const *ids G_GNUC_UNUSED)
+{
+  list_flavors (request, TRUE);
+}
+
+/* GET /flavors/{id} */
+void
+nlx_api_show_flavor (NlxApiRequest *request,
+                     const char *method G_GNUC_UNUSED,
+                     const char * const *ids)
+{
+  const NlxFlavor *flavor = nlx_config_find_flavor (request->api->config,
+                                                    ids[0]);
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+
+  if (flavor == NULL)
     {
-      json_builder_set_member_name (builder, flavors ? "flavor" : "image");
-      if (flavors)
-        add_flavor (builder, request, item, TRUE);
-      else
-        nlx_api_add_image (builder, request, item, TRUE);
+      g_autofree char *message =
+        g_strdup_printf (_("Flavor %s could not be found."), ids[0]);
+
+      nlx_api_respond_fault (request, 404, message);
+      return;
     }
-  else
-    {
-      json_builder_set_member_name (builder, collection);
-      json_builder_begin_array (builder);
-      for (guint i = 0; i < items->len; i++)
-        if (flavors)
-          add_flavor (builder, request, items->pdata[i], detail);
-        else
-          nlx_api_add_image (builder, request, items->pdata[i], detail);
-      json_builder_end_array (builder);
-    }
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "flavor");
+  add_flavor (builder, request, flavor, TRUE);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   nlx_api_respond (request, 200, body);

@@ -110,30 +110,41 @@ hypervisors_ready (GObject *source,
   g_free (call);
 }
 
-void
-nlx_api_hypervisors_request (NlxApiRequest *request,
-                             const char *which)
+static void
+get_resources (NlxApiRequest *request,
+               HypervisorsView view)
 {
-  HypervisorsCall *call;
-  HypervisorsView view;
+  HypervisorsCall *call = g_new0 (HypervisorsCall, 1);
 
-  if (which == NULL)
-    view = HYPERVISORS_LIST;
-  else if (g_str_equal (which, "detail"))
-    view = HYPERVISORS_DETAIL;
-  else if (g_str_equal (which, "statistics"))
-    view = HYPERVISORS_STATISTICS;
-  else
-    {
-      nlx_api_respond_fault (request, 404,
-                             _("The resource could not be found."));
-      return;
-    }
-  call = g_new0 (HypervisorsCall, 1);
   call->view = view;
   call->request = nlx_api_request_keep (request);
   nlx_manager_get_resources_async (request->api->manager, hypervisors_ready,
                                    call);
 }
 
-/* ---- routing ---------------------------------------------------------- */
+/* GET /os-hypervisors */
+void
+nlx_api_list_hypervisors (NlxApiRequest *request,
+                          const char *method G_GNUC_UNUSED,
+                          const char * const *ids G_GNUC_UNUSED)
+{
+  get_resources (request, HYPERVISORS_LIST);
+}
+
+/* GET /os-hypervisors/detail */
+void
+nlx_api_list_hypervisors_detail (NlxApiRequest *request,
+                                 const char *method G_GNUC_UNUSED,
+                                 const char * const *ids G_GNUC_UNUSED)
+{
+  get_resources (request, HYPERVISORS_DETAIL);
+}
+
+/* GET /os-hypervisors/statistics */
+void
+nlx_api_get_hypervisor_statistics (NlxApiRequest *request,
+                                   const char *method G_GNUC_UNUSED,
+                                   const char * const *ids G_GNUC_UNUSED)
+{
+  get_resources (request, HYPERVISORS_STATISTICS);
+}

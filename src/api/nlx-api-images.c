@@ -104,8 +104,10 @@ image_imported (GObject *source,
 
 /* POST /images: nova-lxc's import of a file on the compute host, which
  * only a local administrator may name. */
-static void
-import_image (NlxApiRequest *request)
+void
+nlx_api_import_image (NlxApiRequest *request,
+                      const char *method G_GNUC_UNUSED,
+                      const char * const *ids G_GNUC_UNUSED)
 {
   static const char * const known[] = { "name", "file", "properties", NULL };
   g_autoptr(GHashTable) properties = g_hash_table_new_full (g_str_hash,
@@ -134,70 +136,102 @@ import_image (NlxApiRequest *request)
                                   nlx_api_request_keep (request));
 }
 
-/* /images[/{id|detail}]: the configured images, then the store's. */
-void
-nlx_api_images_request (NlxApiRequest *request,
-                        const char *method,
-                        const char *id)
+/* The configured images, then the store's. */
+static void
+list_images (NlxApiRequest *request,
+             gboolean detail)
 {
   const NlxConfig *config = request->api->config;
   NlxImageStore *store = nlx_manager_get_image_store (request->api->manager);
   g_autoptr(GError) error = NULL;
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+  g_autoptr(GPtrArray) stored = nlx_image_store_list (store, &error);
 
-  if (id == NULL && g_str_equal (method, "POST"))
-    import_image (request);
-  else if (id != NULL && !g_str_equal (id, "detail") &&
-           nlx_config_find_image (config, id) == NULL)
+  if (stored == NULL)
     {
-      if (g_str_equal (method, "DELETE"))
-        {
-          nlx_manager_delete_image_async (request->api->manager, id,
-                                          nlx_api_changed,
-                                          nlx_api_change_new (request, id, 204,
-                                                              FALSE));
-        }
-      else if (g_str_equal (method, "GET"))
-        {
-          g_autoptr(NlxStoredImage) image = nlx_image_store_lookup (store, id,
-                                                                   &error);
-          if (image == NULL)
-            nlx_api_respond_error (request, error);
-          else
-            respond_stored_image (request, image);
-        }
-      else
-        nlx_api_respond_fault (request, 405, _("An image takes GET or DELETE"));
+      nlx_api_respond_error (request, error);
+      return;
     }
-  else if (!g_str_equal (method, "GET"))
-    nlx_api_respond_fault (request, 405,
-                           id != NULL && !g_str_equal (id, "detail")
-                             ? _("Images configured in nova-lxc.conf are "
-                                 "removed there, not through the API")
-                             : _("Images take GET or POST"));
-  else if (id != NULL && !g_str_equal (id, "detail"))
-    nlx_api_catalog_request (request, "images", id);
-  else
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "images");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < config->images->len; i++)
+    nlx_api_add_image (builder, request, config->images->pdata[i], detail);
+  for (guint i = 0; i < stored->len; i++)
+    add_stored_image (builder, request, stored->pdata[i], detail);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  nlx_api_respond (request, 200, body);
+}
+
+/* GET /images */
+void
+nlx_api_list_images (NlxApiRequest *request,
+                     const char *method G_GNUC_UNUSED,
+                     const char * const *ids G_GNUC_UNUSED)
+{
+  list_images (request, FALSE);
+}
+
+/* GET /images/detail */
+void
+nlx_api_list_images_detail (NlxApiRequest *request,
+                            const char *method G_GNUC_UNUSED,
+                            const char * const *ids G_GNUC_UNUSED)
+{
+  list_images (request, TRUE);
+}
+
+/* GET /images/{id}: a configured image, or else the store's. */
+void
+nlx_api_show_image (NlxApiRequest *request,
+                    const char *method G_GNUC_UNUSED,
+                    const char * const *ids)
+{
+  const NlxConfigImage *configured =
+    nlx_config_find_image (request->api->config, ids[0]);
+  NlxImageStore *store = nlx_manager_get_image_store (request->api->manager);
+  g_autoptr(NlxStoredImage) image = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (configured != NULL)
     {
       g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
       g_autoptr(JsonNode) body = NULL;
-      g_autoptr(GPtrArray) stored = nlx_image_store_list (store, &error);
-      gboolean detail = id != NULL;
 
-      if (stored == NULL)
-        {
-          nlx_api_respond_error (request, error);
-          return;
-        }
       json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "images");
-      json_builder_begin_array (builder);
-      for (guint i = 0; i < config->images->len; i++)
-        nlx_api_add_image (builder, request, config->images->pdata[i], detail);
-      for (guint i = 0; i < stored->len; i++)
-        add_stored_image (builder, request, stored->pdata[i], detail);
-      json_builder_end_array (builder);
+      json_builder_set_member_name (builder, "image");
+      nlx_api_add_image (builder, request, configured, TRUE);
       json_builder_end_object (builder);
       body = json_builder_get_root (builder);
       nlx_api_respond (request, 200, body);
+      return;
     }
+  image = nlx_image_store_lookup (store, ids[0], &error);
+  if (image == NULL)
+    nlx_api_respond_error (request, error);
+  else
+    respond_stored_image (request, image);
+}
+
+/* DELETE /images/{id}: an image of the store; those of nova-lxc.conf are
+ * not the API's to remove. */
+void
+nlx_api_delete_image (NlxApiRequest *request,
+                      const char *method G_GNUC_UNUSED,
+                      const char * const *ids)
+{
+  const char *id = ids[0];
+
+  if (nlx_config_find_image (request->api->config, id) != NULL)
+    {
+      nlx_api_respond_fault (request, 405,
+                             _("Images configured in nova-lxc.conf are "
+                               "removed there, not through the API"));
+      return;
+    }
+  nlx_manager_delete_image_async (request->api->manager, id, nlx_api_changed,
+                                  nlx_api_change_new (request, id, 204, FALSE));
 }

@@ -5,12 +5,11 @@
 
 #include "api/nlx-api-private.h"
 
-/* /servers/{uuid}/ips[/{network}] */
-void
-nlx_api_ips_request (NlxApiRequest *request,
-                     const char *method,
-                     const char *uuid,
-                     const char *network)
+/* A server's addresses: all of them, or those on @network if not NULL. */
+static void
+respond_ips (NlxApiRequest *request,
+             const char *uuid,
+             const char *network)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
@@ -18,11 +17,6 @@ nlx_api_ips_request (NlxApiRequest *request,
   const NlxRecord *record;
   const NlxVif *vif;
 
-  if (!g_str_equal (method, "GET"))
-    {
-      nlx_api_respond_fault (request, 405, _("Server addresses take GET"));
-      return;
-    }
   record = nlx_manager_lookup (request->api->manager, uuid, &error);
   if (record == NULL)
     {
@@ -46,4 +40,22 @@ nlx_api_ips_request (NlxApiRequest *request,
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   nlx_api_respond (request, 200, body);
+}
+
+/* GET /servers/{uuid}/ips */
+void
+nlx_api_list_ips (NlxApiRequest *request,
+                  const char *method G_GNUC_UNUSED,
+                  const char * const *ids)
+{
+  respond_ips (request, ids[0], NULL);
+}
+
+/* GET /servers/{uuid}/ips/{network} */
+void
+nlx_api_show_ips (NlxApiRequest *request,
+                  const char *method G_GNUC_UNUSED,
+                  const char * const *ids)
+{
+  respond_ips (request, ids[0], ids[1]);
 }

@@ -115,8 +115,11 @@ keypair_generated (GObject *source,
                                  g_steal_pointer (&call));
 }
 
-static void
-create_keypair (NlxApiRequest *request)
+/* POST /os-keypairs: import a public key, or generate a pair */
+void
+nlx_api_create_keypair (NlxApiRequest *request,
+                        const char *method G_GNUC_UNUSED,
+                        const char * const *ids G_GNUC_UNUSED)
 {
   static const char * const known[] = { "name", "public_key", NULL };
   JsonObject *object = nlx_api_read_body (request, "keypair");
@@ -182,62 +185,47 @@ keypair_deleted (GObject *source,
     nlx_api_respond (call->request, 202, NULL);
 }
 
+/* GET /os-keypairs: the caller's */
 void
-nlx_api_keypairs_request (NlxApiRequest *request,
-                          const char *method,
-                          const char *name)
+nlx_api_list_keypairs (NlxApiRequest *request,
+                       const char *method G_GNUC_UNUSED,
+                       const char * const *ids G_GNUC_UNUSED)
 {
   const char *user_id = nlx_api_identity (request, "X-User-Id");
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
-  const NlxKeypair *keypair;
+  g_autoptr(GPtrArray) keypairs =
+    nlx_manager_list_keypairs (request->api->manager, user_id);
 
-  if (name == NULL)
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "keypairs");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < keypairs->len; i++)
     {
-      if (g_str_equal (method, "POST"))
-        create_keypair (request);
-      else if (g_str_equal (method, "GET"))
-        {
-          g_autoptr(GPtrArray) keypairs =
-            nlx_manager_list_keypairs (request->api->manager, user_id);
-
-          json_builder_begin_object (builder);
-          json_builder_set_member_name (builder, "keypairs");
-          json_builder_begin_array (builder);
-          for (guint i = 0; i < keypairs->len; i++)
-            {
-              json_builder_begin_object (builder);
-              json_builder_set_member_name (builder, "keypair");
-              add_keypair (builder, keypairs->pdata[i], FALSE);
-              json_builder_end_object (builder);
-            }
-          json_builder_end_array (builder);
-          json_builder_end_object (builder);
-          body = json_builder_get_root (builder);
-          nlx_api_respond (request, 200, body);
-        }
-      else
-        nlx_api_respond_fault (request, 405, _("Key pairs take GET or POST"));
-      return;
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "keypair");
+      add_keypair (builder, keypairs->pdata[i], FALSE);
+      json_builder_end_object (builder);
     }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  nlx_api_respond (request, 200, body);
+}
 
-  if (g_str_equal (method, "DELETE"))
-    {
-      KeypairCall *call = g_new0 (KeypairCall, 1);
+/* GET /os-keypairs/{name} */
+void
+nlx_api_show_keypair (NlxApiRequest *request,
+                      const char *method G_GNUC_UNUSED,
+                      const char * const *ids)
+{
+  const char *user_id = nlx_api_identity (request, "X-User-Id");
+  const char *name = ids[0];
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+  const NlxKeypair *keypair =
+    nlx_manager_find_keypair (request->api->manager, user_id, name);
 
-      call->request = nlx_api_request_keep (request);
-      call->manager = request->api->manager;
-      /* Nova 2.1 answers 202 once it is gone. */
-      nlx_manager_delete_keypair_async (call->manager, user_id, name,
-                                        keypair_deleted, call);
-      return;
-    }
-  if (!g_str_equal (method, "GET"))
-    {
-      nlx_api_respond_fault (request, 405, _("A key pair takes GET or DELETE"));
-      return;
-    }
-  keypair = nlx_manager_find_keypair (request->api->manager, user_id, name);
   if (keypair == NULL)
     {
       g_autofree char *message =
@@ -252,4 +240,20 @@ nlx_api_keypairs_request (NlxApiRequest *request,
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   nlx_api_respond (request, 200, body);
+}
+
+/* DELETE /os-keypairs/{name} */
+void
+nlx_api_delete_keypair (NlxApiRequest *request,
+                        const char *method G_GNUC_UNUSED,
+                        const char * const *ids)
+{
+  const char *user_id = nlx_api_identity (request, "X-User-Id");
+  KeypairCall *call = g_new0 (KeypairCall, 1);
+
+  call->request = nlx_api_request_keep (request);
+  call->manager = request->api->manager;
+  /* Nova 2.1 answers 202 once it is gone. */
+  nlx_manager_delete_keypair_async (call->manager, user_id, ids[0],
+                                    keypair_deleted, call);
 }

@@ -45,9 +45,9 @@ typedef struct {
   gboolean answered;
 } NlxApiRequest;
 
-/* What a row of the routing table in nlx-api.c calls: @method is one the
- * row takes, @ids the path's segments that stood for "{id}" in its
- * pattern, in order, NULL-terminated. */
+/* What a row of the routing table in nlx-api.c calls, for its one
+ * method: @method is that method, @ids the path's segments that stood for
+ * "{id}" in its pattern, in order, NULL-terminated. */
 typedef void (*NlxApiHandler) (NlxApiRequest *request,
                                const char *method,
                                const char * const *ids);
@@ -115,17 +115,22 @@ gboolean nlx_api_read_string_map (NlxApiRequest *request,
                                   const char *member,
                                   GHashTable *map);
 
+/* The handlers the rows of routes[] in nlx-api.c call, in its order;
+ * each has NlxApiHandler's shape and does one operation. */
+
 /* nlx-api-versions.c */
-void nlx_api_get_versions (NlxApiRequest *request,
-                           gboolean all);
+void nlx_api_list_versions (NlxApiRequest *request,
+                            const char *method,
+                            const char * const *ids);
+void nlx_api_show_version (NlxApiRequest *request,
+                           const char *method,
+                           const char * const *ids);
 
 /* nlx-api-servers.c */
 void nlx_api_add_network (JsonBuilder *builder,
                           const NlxVif *vif);
 void nlx_api_add_addresses (JsonBuilder *builder,
                             const NlxInstance *instance);
-void nlx_api_list_servers (NlxApiRequest *request,
-                           gboolean detail);
 gboolean nlx_api_check_user_data (NlxApiRequest *request,
                                   const char *user_data,
                                   char **cleaned);
@@ -141,18 +146,34 @@ NlxApiChange *nlx_api_change_new (NlxApiRequest *request,
 void nlx_api_changed (GObject *source,
                       GAsyncResult *result,
                       gpointer data);
-void nlx_api_create_server (NlxApiRequest *request);
-void nlx_api_server_request (NlxApiRequest *request,
-                             const char *method,
-                             const char *uuid);
+void nlx_api_list_servers (NlxApiRequest *request,
+                           const char *method,
+                           const char * const *ids);
+void nlx_api_create_server (NlxApiRequest *request,
+                            const char *method,
+                            const char * const *ids);
+void nlx_api_list_servers_detail (NlxApiRequest *request,
+                                  const char *method,
+                                  const char * const *ids);
+void nlx_api_show_server (NlxApiRequest *request,
+                          const char *method,
+                          const char * const *ids);
+void nlx_api_update_server (NlxApiRequest *request,
+                            const char *method,
+                            const char * const *ids);
+void nlx_api_delete_server (NlxApiRequest *request,
+                            const char *method,
+                            const char * const *ids);
 
 /* nlx-api-server-actions.c */
 void nlx_api_server_action (NlxApiRequest *request,
-                            const char *uuid);
+                            const char *method,
+                            const char * const *ids);
 
 /* nlx-api-consoles.c */
 void nlx_api_create_remote_console (NlxApiRequest *request,
-                                    const char *uuid);
+                                    const char *method,
+                                    const char * const *ids);
 void nlx_api_get_serial_console (NlxApiRequest *request,
                                  const char *uuid,
                                  JsonNode *args);
@@ -160,43 +181,96 @@ void nlx_api_serve_consoles (NlxApi *api);
 void nlx_api_close_consoles (NlxApi *api);
 
 /* nlx-api-volume-attachments.c */
-void nlx_api_attachments_request (NlxApiRequest *request,
-                                  const char *method,
-                                  const char *uuid,
-                                  const char *volume_id);
+void nlx_api_list_attachments (NlxApiRequest *request,
+                               const char *method,
+                               const char * const *ids);
+void nlx_api_attach_volume (NlxApiRequest *request,
+                            const char *method,
+                            const char * const *ids);
+void nlx_api_show_attachment (NlxApiRequest *request,
+                              const char *method,
+                              const char * const *ids);
+void nlx_api_detach_volume (NlxApiRequest *request,
+                            const char *method,
+                            const char * const *ids);
 
 /* nlx-api-ips.c */
-void nlx_api_ips_request (NlxApiRequest *request,
-                          const char *method,
-                          const char *uuid,
-                          const char *network);
+void nlx_api_list_ips (NlxApiRequest *request,
+                       const char *method,
+                       const char * const *ids);
+void nlx_api_show_ips (NlxApiRequest *request,
+                       const char *method,
+                       const char * const *ids);
 
-/* nlx-api-flavors.c */
-void nlx_api_catalog_request (NlxApiRequest *request,
-                              const char *collection,
-                              const char *id);
+/* nlx-api-volumes.c */
+void nlx_api_list_volumes (NlxApiRequest *request,
+                           const char *method,
+                           const char * const *ids);
+void nlx_api_create_volume (NlxApiRequest *request,
+                            const char *method,
+                            const char * const *ids);
+void nlx_api_show_volume (NlxApiRequest *request,
+                          const char *method,
+                          const char * const *ids);
+void nlx_api_delete_volume (NlxApiRequest *request,
+                            const char *method,
+                            const char * const *ids);
 
 /* nlx-api-images.c */
 void nlx_api_add_image (JsonBuilder *builder,
                         NlxApiRequest *request,
                         const NlxConfigImage *image,
                         gboolean detail);
-void nlx_api_images_request (NlxApiRequest *request,
-                             const char *method,
-                             const char *id);
-
-/* nlx-api-volumes.c */
-void nlx_api_volumes_request (NlxApiRequest *request,
-                              const char *method,
-                              const char *id);
-
-/* nlx-api-hypervisors.c */
-void nlx_api_hypervisors_request (NlxApiRequest *request,
-                                  const char *which);
+void nlx_api_list_images (NlxApiRequest *request,
+                          const char *method,
+                          const char * const *ids);
+void nlx_api_import_image (NlxApiRequest *request,
+                           const char *method,
+                           const char * const *ids);
+void nlx_api_list_images_detail (NlxApiRequest *request,
+                                 const char *method,
+                                 const char * const *ids);
+void nlx_api_show_image (NlxApiRequest *request,
+                         const char *method,
+                         const char * const *ids);
+void nlx_api_delete_image (NlxApiRequest *request,
+                           const char *method,
+                           const char * const *ids);
 
 /* nlx-api-keypairs.c */
-void nlx_api_keypairs_request (NlxApiRequest *request,
+void nlx_api_list_keypairs (NlxApiRequest *request,
+                            const char *method,
+                            const char * const *ids);
+void nlx_api_create_keypair (NlxApiRequest *request,
+                             const char *method,
+                             const char * const *ids);
+void nlx_api_show_keypair (NlxApiRequest *request,
+                           const char *method,
+                           const char * const *ids);
+void nlx_api_delete_keypair (NlxApiRequest *request,
+                             const char *method,
+                             const char * const *ids);
+
+/* nlx-api-flavors.c */
+void nlx_api_list_flavors (NlxApiRequest *request,
+                           const char *method,
+                           const char * const *ids);
+void nlx_api_list_flavors_detail (NlxApiRequest *request,
+                                  const char *method,
+                                  const char * const *ids);
+void nlx_api_show_flavor (NlxApiRequest *request,
+                          const char *method,
+                          const char * const *ids);
+
+/* nlx-api-hypervisors.c */
+void nlx_api_list_hypervisors (NlxApiRequest *request,
                                const char *method,
-                               const char *name);
+                               const char * const *ids);
+void nlx_api_list_hypervisors_detail (NlxApiRequest *request,
+                                      const char *method,
+                                      const char * const *ids);
+void nlx_api_get_hypervisor_statistics (NlxApiRequest *request,
+                                        const char *method,
+                                        const char * const *ids);
 
 G_END_DECLS

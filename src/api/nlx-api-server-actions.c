@@ -248,10 +248,13 @@ rebuild_server (NlxApiRequest *request,
                              nlx_api_change_new (request, uuid, 202, TRUE));
 }
 
+/* POST /servers/{uuid}/action */
 void
 nlx_api_server_action (NlxApiRequest *request,
-                       const char *uuid)
+                       const char *method G_GNUC_UNUSED,
+                       const char * const *ids)
 {
+  const char *uuid = ids[0];
   g_autoptr(GError) error = NULL;
   g_autoptr(GList) members = NULL;
   JsonObject *root;

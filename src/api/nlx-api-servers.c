@@ -161,9 +161,9 @@ respond_server (NlxApiRequest *request,
 
 /* ---- servers ---------------------------------------------------------- */
 
-void
-nlx_api_list_servers (NlxApiRequest *request,
-                      gboolean detail)
+static void
+list_servers (NlxApiRequest *request,
+              gboolean detail)
 {
   g_autoptr(GPtrArray) records = nlx_manager_list (request->api->manager);
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
@@ -181,6 +181,24 @@ nlx_api_list_servers (NlxApiRequest *request,
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   nlx_api_respond (request, 200, body);
+}
+
+/* GET /servers */
+void
+nlx_api_list_servers (NlxApiRequest *request,
+                      const char *method G_GNUC_UNUSED,
+                      const char * const *ids G_GNUC_UNUSED)
+{
+  list_servers (request, FALSE);
+}
+
+/* GET /servers/detail */
+void
+nlx_api_list_servers_detail (NlxApiRequest *request,
+                             const char *method G_GNUC_UNUSED,
+                             const char * const *ids G_GNUC_UNUSED)
+{
+  list_servers (request, TRUE);
 }
 
 /* Nova's block_device_mapping_v2, for volumes only: boot_index 0 is the
@@ -641,8 +659,11 @@ server_created (GObject *source,
   nlx_api_respond (change->request, 202, body);
 }
 
+/* POST /servers */
 void
-nlx_api_create_server (NlxApiRequest *request)
+nlx_api_create_server (NlxApiRequest *request,
+                       const char *method G_GNUC_UNUSED,
+                       const char * const *ids G_GNUC_UNUSED)
 {
   g_autoptr(GError) error = NULL;
   JsonObject *server = nlx_api_read_body (request, "server");
@@ -663,12 +684,30 @@ nlx_api_create_server (NlxApiRequest *request)
                                                 FALSE));
 }
 
-static void
-update_server (NlxApiRequest *request,
-               const char *uuid)
+/* GET /servers/{uuid} */
+void
+nlx_api_show_server (NlxApiRequest *request,
+                     const char *method G_GNUC_UNUSED,
+                     const char * const *ids)
+{
+  g_autoptr(GError) error = NULL;
+  const NlxRecord *record = nlx_manager_lookup (request->api->manager, ids[0],
+                                                &error);
+
+  if (record == NULL)
+    nlx_api_respond_error (request, error);
+  else
+    respond_server (request, 200, record);
+}
+
+/* PUT /servers/{uuid} */
+void
+nlx_api_update_server (NlxApiRequest *request,
+                       const char *method G_GNUC_UNUSED,
+                       const char * const *ids)
 {
   static const char * const known[] = { "name", NULL };
-  g_autoptr(GError) error = NULL;
+  const char *uuid = ids[0];
   JsonObject *server = nlx_api_read_body (request, "server");
   const char *name;
 
@@ -679,33 +718,13 @@ update_server (NlxApiRequest *request,
                             nlx_api_change_new (request, uuid, 200, TRUE));
 }
 
-/* GET, PUT and DELETE of /servers/{uuid} */
+/* DELETE /servers/{uuid} */
 void
-nlx_api_server_request (NlxApiRequest *request,
-                        const char *method,
-                        const char *uuid)
+nlx_api_delete_server (NlxApiRequest *request,
+                       const char *method G_GNUC_UNUSED,
+                       const char * const *ids)
 {
-  g_autoptr(GError) error = NULL;
-  const NlxRecord *record;
-
-  if (g_str_equal (method, "GET"))
-    {
-      record = nlx_manager_lookup (request->api->manager, uuid, &error);
-      if (record == NULL)
-        nlx_api_respond_error (request, error);
-      else
-        respond_server (request, 200, record);
-    }
-  else if (g_str_equal (method, "PUT"))
-    update_server (request, uuid);
-  else if (g_str_equal (method, "DELETE"))
-    {
-    nlx_manager_act_async (request->api->manager, uuid, NLX_ACTION_DELETE,
-                           nlx_api_changed, nlx_api_change_new (request, uuid,
-                                                                204, FALSE));
-    }
-  else
-    nlx_api_respond_fault (request, 405,
-                           _("A server takes GET, PUT or DELETE"));
+  nlx_manager_act_async (request->api->manager, ids[0], NLX_ACTION_DELETE,
+                         nlx_api_changed, nlx_api_change_new (request, ids[0],
+                                                              204, FALSE));
 }
-

@@ -29,9 +29,9 @@ add_version (JsonBuilder *builder,
   json_builder_end_object (builder);
 }
 
-void
-nlx_api_get_versions (NlxApiRequest *request,
-                      gboolean all)
+static void
+respond_versions (NlxApiRequest *request,
+                  gboolean all)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
@@ -52,4 +52,22 @@ nlx_api_get_versions (NlxApiRequest *request,
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   nlx_api_respond (request, 200, body);
+}
+
+/* GET / */
+void
+nlx_api_list_versions (NlxApiRequest *request,
+                       const char *method G_GNUC_UNUSED,
+                       const char * const *ids G_GNUC_UNUSED)
+{
+  respond_versions (request, TRUE);
+}
+
+/* GET /v2.1 */
+void
+nlx_api_show_version (NlxApiRequest *request,
+                      const char *method G_GNUC_UNUSED,
+                      const char * const *ids G_GNUC_UNUSED)
+{
+  respond_versions (request, FALSE);
 }

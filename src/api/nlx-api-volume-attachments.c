@@ -96,16 +96,69 @@ detached (GObject *source,
     nlx_api_respond (call->request, 202, NULL);
 }
 
-static void
-attach_volume (NlxApiRequest *request,
+/* The server @uuid names, or NULL once the request is answered. */
+static const NlxRecord *
+lookup_server (NlxApiRequest *request,
                const char *uuid)
+{
+  g_autoptr(GError) error = NULL;
+  const NlxRecord *record = nlx_manager_lookup (request->api->manager, uuid,
+                                                &error);
+
+  if (record == NULL)
+    nlx_api_respond_error (request, error);
+  return record;
+}
+
+/* GET /servers/{uuid}/os-volume_attachments */
+void
+nlx_api_list_attachments (NlxApiRequest *request,
+                          const char *method G_GNUC_UNUSED,
+                          const char * const *ids)
+{
+  const NlxRecord *record = lookup_server (request, ids[0]);
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+  NlxVolumeAttachment root;
+
+  if (record == NULL)
+    return;
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "volumeAttachments");
+  json_builder_begin_array (builder);
+  /* The root volume first, as in volumes_attached. */
+  if (record->instance->root_volume != NULL)
+    add_attachment (builder, record->instance->uuid,
+                    nlx_instance_find_attachment (
+                      record->instance, record->instance->root_volume,
+                      &root));
+  for (guint i = 0; i < record->instance->volumes->len; i++)
+    add_attachment (builder, record->instance->uuid,
+                    record->instance->volumes->pdata[i]);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  nlx_api_respond (request, 200, body);
+}
+
+/* POST /servers/{uuid}/os-volume_attachments */
+void
+nlx_api_attach_volume (NlxApiRequest *request,
+                       const char *method G_GNUC_UNUSED,
+                       const char * const *ids)
 {
   static const char * const known[] = {
     "volumeId", "device", "mount_path", "tag", "delete_on_termination", NULL
   };
-  JsonObject *body = nlx_api_read_body (request, "volumeAttachment");
+  const NlxRecord *record = lookup_server (request, ids[0]);
+  const char *uuid;
+  JsonObject *body;
   const char *volume_id, *device, *mount_path;
 
+  if (record == NULL)
+    return;
+  uuid = record->instance->uuid;
+  body = nlx_api_read_body (request, "volumeAttachment");
   if (body == NULL || !nlx_api_check_members (request, body, known) ||
       (volume_id = nlx_api_get_string_member (request, body,
                                               "volumeId")) == NULL ||
@@ -117,68 +170,22 @@ attach_volume (NlxApiRequest *request,
                                    volume_call_new (request, uuid));
 }
 
-/* /servers/{uuid}/os-volume_attachments[/{volume_id}] */
+/* GET /servers/{uuid}/os-volume_attachments/{volume_id} */
 void
-nlx_api_attachments_request (NlxApiRequest *request,
-                             const char *method,
-                             const char *uuid,
-                             const char *volume_id)
+nlx_api_show_attachment (NlxApiRequest *request,
+                         const char *method G_GNUC_UNUSED,
+                         const char * const *ids)
 {
-  g_autoptr(GError) error = NULL;
-  const NlxRecord *record = nlx_manager_lookup (request->api->manager, uuid,
-                                                &error);
-  const NlxVolumeAttachment *attachment = NULL;
+  const NlxRecord *record = lookup_server (request, ids[0]);
+  const char *volume_id = ids[1];
+  const NlxVolumeAttachment *attachment;
   NlxVolumeAttachment root;
 
   if (record == NULL)
-    {
-      nlx_api_respond_error (request, error);
-      return;
-    }
-  if (volume_id == NULL)
-    {
-      if (g_str_equal (method, "POST"))
-        attach_volume (request, record->instance->uuid);
-      else if (g_str_equal (method, "GET"))
-        {
-          g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
-          g_autoptr(JsonNode) body = NULL;
-
-          json_builder_begin_object (builder);
-          json_builder_set_member_name (builder, "volumeAttachments");
-          json_builder_begin_array (builder);
-          /* The root volume first, as in volumes_attached. */
-          if (record->instance->root_volume != NULL)
-            add_attachment (builder, record->instance->uuid,
-                            nlx_instance_find_attachment (
-                              record->instance, record->instance->root_volume,
-                              &root));
-          for (guint i = 0; i < record->instance->volumes->len; i++)
-            add_attachment (builder, record->instance->uuid,
-                            record->instance->volumes->pdata[i]);
-          json_builder_end_array (builder);
-          json_builder_end_object (builder);
-          body = json_builder_get_root (builder);
-          nlx_api_respond (request, 200, body);
-        }
-      else
-        nlx_api_respond_fault (request, 405,
-                               _("Volume attachments take GET or POST"));
-      return;
-    }
-
-  if (g_str_equal (method, "DELETE"))
-    nlx_manager_detach_volume_async (request->api->manager,
-                                     record->instance->uuid, volume_id,
-                                     detached,
-                                     volume_call_new (request,
-                                                      record->instance->uuid));
-  else if (!g_str_equal (method, "GET"))
-    nlx_api_respond_fault (request, 405,
-                           _("A volume attachment takes GET or DELETE"));
-  else if ((attachment = nlx_instance_find_attachment (record->instance,
-                                                       volume_id,
-                                                       &root)) == NULL)
+    return;
+  attachment = nlx_instance_find_attachment (record->instance, volume_id,
+                                             &root);
+  if (attachment == NULL)
     {
       g_autofree char *message =
         g_strdup_printf (_("Volume %s is not attached to server %s"),
@@ -187,4 +194,20 @@ nlx_api_attachments_request (NlxApiRequest *request,
     }
   else
     respond_attachment (request, record->instance->uuid, attachment);
+}
+
+/* DELETE /servers/{uuid}/os-volume_attachments/{volume_id} */
+void
+nlx_api_detach_volume (NlxApiRequest *request,
+                       const char *method G_GNUC_UNUSED,
+                       const char * const *ids)
+{
+  const NlxRecord *record = lookup_server (request, ids[0]);
+
+  if (record == NULL)
+    return;
+  nlx_manager_detach_volume_async (request->api->manager,
+                                   record->instance->uuid, ids[1], detached,
+                                   volume_call_new (request,
+                                                    record->instance->uuid));
 }

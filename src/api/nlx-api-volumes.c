@@ -136,8 +136,11 @@ read_size (NlxApiRequest *request,
   return TRUE;
 }
 
-static void
-create_volume (NlxApiRequest *request)
+/* POST /os-volumes */
+void
+nlx_api_create_volume (NlxApiRequest *request,
+                       const char *method G_GNUC_UNUSED,
+                       const char * const *ids G_GNUC_UNUSED)
 {
   static const char * const known[] = {
     "display_name", "display_description", "size", "size_mb", "filesystem",
@@ -168,40 +171,42 @@ create_volume (NlxApiRequest *request)
                                    nlx_api_request_keep (request));
 }
 
-/* /os-volumes[/{id|detail}] */
+/* GET /os-volumes and GET /os-volumes/detail, which are the same list */
 void
-nlx_api_volumes_request (NlxApiRequest *request,
-                         const char *method,
-                         const char *id)
+nlx_api_list_volumes (NlxApiRequest *request,
+                      const char *method G_GNUC_UNUSED,
+                      const char * const *ids G_GNUC_UNUSED)
+{
+  nlx_manager_list_volumes_async (request->api->manager, volumes_listed,
+                                  nlx_api_request_keep (request));
+}
+
+/* GET /os-volumes/{id} */
+void
+nlx_api_show_volume (NlxApiRequest *request,
+                     const char *method G_GNUC_UNUSED,
+                     const char * const *ids)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxVolumeInfo) info = nlx_manager_get_volume (request->api->manager,
+                                                          ids[0], &error);
+
+  if (info == NULL)
+    nlx_api_respond_error (request, error);
+  else
+    respond_volume (request, info);
+}
+
+/* DELETE /os-volumes/{id} */
+void
+nlx_api_delete_volume (NlxApiRequest *request,
+                       const char *method G_GNUC_UNUSED,
+                       const char * const *ids)
 {
   g_autoptr(GError) error = NULL;
 
-  if (id == NULL || g_str_equal (id, "detail"))
-    {
-      if (g_str_equal (method, "GET"))
-        nlx_manager_list_volumes_async (request->api->manager, volumes_listed,
-                                        nlx_api_request_keep (request));
-      else if (id == NULL && g_str_equal (method, "POST"))
-        create_volume (request);
-      else
-        nlx_api_respond_fault (request, 405, _("Volumes take GET or POST"));
-    }
-  else if (g_str_equal (method, "GET"))
-    {
-      g_autoptr(NlxVolumeInfo) info = nlx_manager_get_volume (request->api->manager,
-                                                              id, &error);
-      if (info == NULL)
-        nlx_api_respond_error (request, error);
-      else
-        respond_volume (request, info);
-    }
-  else if (g_str_equal (method, "DELETE"))
-    {
-      if (nlx_manager_delete_volume (request->api->manager, id, &error))
-        nlx_api_respond (request, 202, NULL);
-      else
-        nlx_api_respond_error (request, error);
-    }
+  if (nlx_manager_delete_volume (request->api->manager, ids[0], &error))
+    nlx_api_respond (request, 202, NULL);
   else
-    nlx_api_respond_fault (request, 405, _("A volume takes GET or DELETE"));
+    nlx_api_respond_error (request, error);
 }

@@ -219,169 +219,6 @@ content_type_acceptable (NlxApiRequest *request,
 
 /* ---- routing ---------------------------------------------------------- */
 
-/* Adapters from the table's one handler shape to each resource's entry
- * point; a handler of a new resource takes NlxApiHandler's shape itself
- * and needs none. */
-
-static void
-get_version_list (NlxApiRequest *request,
-                  const char *method G_GNUC_UNUSED,
-                  const char * const *ids G_GNUC_UNUSED)
-{
-  nlx_api_get_versions (request, TRUE);
-}
-
-static void
-get_version (NlxApiRequest *request,
-             const char *method G_GNUC_UNUSED,
-             const char * const *ids G_GNUC_UNUSED)
-{
-  nlx_api_get_versions (request, FALSE);
-}
-
-static void
-servers_request (NlxApiRequest *request,
-                 const char *method,
-                 const char * const *ids G_GNUC_UNUSED)
-{
-  if (g_str_equal (method, "POST"))
-    nlx_api_create_server (request);
-  else
-    nlx_api_list_servers (request, FALSE);
-}
-
-static void
-list_servers_detail (NlxApiRequest *request,
-                     const char *method G_GNUC_UNUSED,
-                     const char * const *ids G_GNUC_UNUSED)
-{
-  nlx_api_list_servers (request, TRUE);
-}
-
-static void
-server_request (NlxApiRequest *request,
-                const char *method,
-                const char * const *ids)
-{
-  nlx_api_server_request (request, method, ids[0]);
-}
-
-static void
-server_action (NlxApiRequest *request,
-               const char *method G_GNUC_UNUSED,
-               const char * const *ids)
-{
-  nlx_api_server_action (request, ids[0]);
-}
-
-static void
-create_remote_console (NlxApiRequest *request,
-                       const char *method G_GNUC_UNUSED,
-                       const char * const *ids)
-{
-  nlx_api_create_remote_console (request, ids[0]);
-}
-
-/* ids[1], the volume, is NULL for the collection. */
-static void
-attachments_request (NlxApiRequest *request,
-                     const char *method,
-                     const char * const *ids)
-{
-  nlx_api_attachments_request (request, method, ids[0], ids[1]);
-}
-
-/* ids[1], the network, is NULL for all of them. */
-static void
-ips_request (NlxApiRequest *request,
-             const char *method,
-             const char * const *ids)
-{
-  nlx_api_ips_request (request, method, ids[0], ids[1]);
-}
-
-/* ids[0] is NULL for the collection. */
-static void
-volumes_request (NlxApiRequest *request,
-                 const char *method,
-                 const char * const *ids)
-{
-  nlx_api_volumes_request (request, method, ids[0]);
-}
-
-static void
-list_volumes_detail (NlxApiRequest *request,
-                     const char *method,
-                     const char * const *ids G_GNUC_UNUSED)
-{
-  nlx_api_volumes_request (request, method, "detail");
-}
-
-static void
-images_request (NlxApiRequest *request,
-                const char *method,
-                const char * const *ids)
-{
-  nlx_api_images_request (request, method, ids[0]);
-}
-
-static void
-list_images_detail (NlxApiRequest *request,
-                    const char *method,
-                    const char * const *ids G_GNUC_UNUSED)
-{
-  nlx_api_images_request (request, method, "detail");
-}
-
-static void
-keypairs_request (NlxApiRequest *request,
-                  const char *method,
-                  const char * const *ids)
-{
-  nlx_api_keypairs_request (request, method, ids[0]);
-}
-
-static void
-flavors_request (NlxApiRequest *request,
-                 const char *method G_GNUC_UNUSED,
-                 const char * const *ids)
-{
-  nlx_api_catalog_request (request, "flavors", ids[0]);
-}
-
-static void
-list_flavors_detail (NlxApiRequest *request,
-                     const char *method G_GNUC_UNUSED,
-                     const char * const *ids G_GNUC_UNUSED)
-{
-  nlx_api_catalog_request (request, "flavors", "detail");
-}
-
-static void
-list_hypervisors (NlxApiRequest *request,
-                  const char *method G_GNUC_UNUSED,
-                  const char * const *ids G_GNUC_UNUSED)
-{
-  nlx_api_hypervisors_request (request, NULL);
-}
-
-static void
-list_hypervisors_detail (NlxApiRequest *request,
-                         const char *method G_GNUC_UNUSED,
-                         const char * const *ids G_GNUC_UNUSED)
-{
-  nlx_api_hypervisors_request (request, "detail");
-}
-
-static void
-get_hypervisor_statistics (NlxApiRequest *request,
-                           const char *method G_GNUC_UNUSED,
-                           const char * const *ids G_GNUC_UNUSED)
-{
-  nlx_api_hypervisors_request (request, "statistics");
-}
-
-#define MAX_METHODS 4
 /* The most {id} segments a pattern may have. */
 #define MAX_IDS 4
 
@@ -389,86 +226,105 @@ typedef struct {
   /* Segments to match one for one; "{id}" takes any one segment (which
    * the handler gets in ids[], in order) and a literal the same one. */
   const char *pattern;
-  /* What the path takes; any other method is answered 405, with them in
-   * Allow.  The handler tells them apart where there are several. */
-  const char *methods[MAX_METHODS];
+  const char *method;
   NlxApiHandler handler;
-  const char *refusal;          /* the 405's message, for N_() */
+  /* The 405's message for any other method (for N_()), on the first row
+   * of a pattern only. */
+  const char *refusal;
 } Route;
 
-/* The routing table: every path the API serves, and the file of its
- * handler.  The first row whose pattern matches decides, so a literal
- * ("detail") comes before the {id} beside it; a path no row matches is
- * 404.  The serial console's WebSocket (/serial-console) is libsoup's own
- * handler, added in nlx-api-consoles.c.  A GError becomes a status
- * through the one table in nlx-api-faults.c. */
+/* The routing table: every path the API serves, a row for each method it
+ * takes, and the file of its handler, as Nova's routes map a path and a
+ * method to a controller's method.  The first row whose pattern matches
+ * the path decides which pattern it is, so a literal ("detail") comes
+ * before the {id} beside it; a path no row matches is 404 whatever the
+ * method, and a method no row of its pattern has is 405, with the methods
+ * of its rows in Allow, in table order.  The serial console's WebSocket
+ * (/serial-console) is libsoup's own handler, added in
+ * nlx-api-consoles.c.  A GError becomes a status through the one table in
+ * nlx-api-faults.c. */
 static const Route routes[] = {
   /* nlx-api-versions.c */
-  { "/", { "GET" }, get_version_list, N_("The version list takes GET") },
-  { "/v2.1", { "GET" }, get_version, N_("The version document takes GET") },
+  { "/", "GET", nlx_api_list_versions, N_("The version list takes GET") },
+  { "/v2.1", "GET", nlx_api_show_version,
+    N_("The version document takes GET") },
 
   /* nlx-api-servers.c */
-  { "/v2.1/servers", { "GET", "POST" }, servers_request,
+  { "/v2.1/servers", "GET", nlx_api_list_servers,
     N_("Servers take GET or POST") },
-  { "/v2.1/servers/detail", { "GET" }, list_servers_detail,
+  { "/v2.1/servers", "POST", nlx_api_create_server },
+  { "/v2.1/servers/detail", "GET", nlx_api_list_servers_detail,
     N_("The server list takes GET") },
-  { "/v2.1/servers/{id}", { "GET", "PUT", "DELETE" }, server_request,
+  { "/v2.1/servers/{id}", "GET", nlx_api_show_server,
     N_("A server takes GET, PUT or DELETE") },
+  { "/v2.1/servers/{id}", "PUT", nlx_api_update_server },
+  { "/v2.1/servers/{id}", "DELETE", nlx_api_delete_server },
   /* nlx-api-server-actions.c; {"os-getSerialConsole": ...} goes on to
    * nlx-api-consoles.c */
-  { "/v2.1/servers/{id}/action", { "POST" }, server_action,
+  { "/v2.1/servers/{id}/action", "POST", nlx_api_server_action,
     N_("Server actions take POST") },
   /* nlx-api-consoles.c */
-  { "/v2.1/servers/{id}/remote-consoles", { "POST" }, create_remote_console,
-    N_("Remote consoles take POST") },
+  { "/v2.1/servers/{id}/remote-consoles", "POST",
+    nlx_api_create_remote_console, N_("Remote consoles take POST") },
   /* nlx-api-volume-attachments.c */
-  { "/v2.1/servers/{id}/os-volume_attachments", { "GET", "POST" },
-    attachments_request, N_("Volume attachments take GET or POST") },
-  { "/v2.1/servers/{id}/os-volume_attachments/{id}", { "GET", "DELETE" },
-    attachments_request, N_("A volume attachment takes GET or DELETE") },
+  { "/v2.1/servers/{id}/os-volume_attachments", "GET",
+    nlx_api_list_attachments, N_("Volume attachments take GET or POST") },
+  { "/v2.1/servers/{id}/os-volume_attachments", "POST",
+    nlx_api_attach_volume },
+  { "/v2.1/servers/{id}/os-volume_attachments/{id}", "GET",
+    nlx_api_show_attachment, N_("A volume attachment takes GET or DELETE") },
+  { "/v2.1/servers/{id}/os-volume_attachments/{id}", "DELETE",
+    nlx_api_detach_volume },
   /* nlx-api-ips.c */
-  { "/v2.1/servers/{id}/ips", { "GET" }, ips_request,
+  { "/v2.1/servers/{id}/ips", "GET", nlx_api_list_ips,
     N_("Server addresses take GET") },
-  { "/v2.1/servers/{id}/ips/{id}", { "GET" }, ips_request,
+  { "/v2.1/servers/{id}/ips/{id}", "GET", nlx_api_show_ips,
     N_("Server addresses take GET") },
 
   /* nlx-api-volumes.c */
-  { "/v2.1/os-volumes", { "GET", "POST" }, volumes_request,
+  { "/v2.1/os-volumes", "GET", nlx_api_list_volumes,
     N_("Volumes take GET or POST") },
-  { "/v2.1/os-volumes/detail", { "GET" }, list_volumes_detail,
+  { "/v2.1/os-volumes", "POST", nlx_api_create_volume },
+  { "/v2.1/os-volumes/detail", "GET", nlx_api_list_volumes,
     N_("The volume list takes GET") },
-  { "/v2.1/os-volumes/{id}", { "GET", "DELETE" }, volumes_request,
+  { "/v2.1/os-volumes/{id}", "GET", nlx_api_show_volume,
     N_("A volume takes GET or DELETE") },
+  { "/v2.1/os-volumes/{id}", "DELETE", nlx_api_delete_volume },
 
   /* nlx-api-images.c; DELETE of an image of nova-lxc.conf is refused
    * there */
-  { "/v2.1/images", { "GET", "POST" }, images_request,
+  { "/v2.1/images", "GET", nlx_api_list_images,
     N_("Images take GET or POST") },
-  { "/v2.1/images/detail", { "GET" }, list_images_detail,
+  { "/v2.1/images", "POST", nlx_api_import_image },
+  { "/v2.1/images/detail", "GET", nlx_api_list_images_detail,
     N_("The image list takes GET") },
-  { "/v2.1/images/{id}", { "GET", "DELETE" }, images_request,
+  { "/v2.1/images/{id}", "GET", nlx_api_show_image,
     N_("An image takes GET or DELETE") },
+  { "/v2.1/images/{id}", "DELETE", nlx_api_delete_image },
 
   /* nlx-api-keypairs.c */
-  { "/v2.1/os-keypairs", { "GET", "POST" }, keypairs_request,
+  { "/v2.1/os-keypairs", "GET", nlx_api_list_keypairs,
     N_("Key pairs take GET or POST") },
-  { "/v2.1/os-keypairs/{id}", { "GET", "DELETE" }, keypairs_request,
+  { "/v2.1/os-keypairs", "POST", nlx_api_create_keypair },
+  { "/v2.1/os-keypairs/{id}", "GET", nlx_api_show_keypair,
     N_("A key pair takes GET or DELETE") },
+  { "/v2.1/os-keypairs/{id}", "DELETE", nlx_api_delete_keypair },
 
   /* nlx-api-flavors.c */
-  { "/v2.1/flavors", { "GET" }, flavors_request,
+  { "/v2.1/flavors", "GET", nlx_api_list_flavors,
     N_("This resource is read-only; use GET") },
-  { "/v2.1/flavors/detail", { "GET" }, list_flavors_detail,
+  { "/v2.1/flavors/detail", "GET", nlx_api_list_flavors_detail,
     N_("This resource is read-only; use GET") },
-  { "/v2.1/flavors/{id}", { "GET" }, flavors_request,
+  { "/v2.1/flavors/{id}", "GET", nlx_api_show_flavor,
     N_("This resource is read-only; use GET") },
 
   /* nlx-api-hypervisors.c */
-  { "/v2.1/os-hypervisors", { "GET" }, list_hypervisors,
+  { "/v2.1/os-hypervisors", "GET", nlx_api_list_hypervisors,
     N_("This resource is read-only; use GET") },
-  { "/v2.1/os-hypervisors/detail", { "GET" }, list_hypervisors_detail,
+  { "/v2.1/os-hypervisors/detail", "GET", nlx_api_list_hypervisors_detail,
     N_("This resource is read-only; use GET") },
-  { "/v2.1/os-hypervisors/statistics", { "GET" }, get_hypervisor_statistics,
+  { "/v2.1/os-hypervisors/statistics", "GET",
+    nlx_api_get_hypervisor_statistics,
     N_("This resource is read-only; use GET") },
 };
 
@@ -504,20 +360,23 @@ pattern_matches (const char *pattern,
     }
 }
 
+/* 405 for a path whose pattern is routes[@first]'s: RFC 9110 15.5.6 has
+ * the answer list, in Allow, the methods the path takes, which are those
+ * of every row of the pattern. */
 static void
 refuse_method (NlxApiRequest *request,
-               const Route *route)
+               gsize first)
 {
   SoupMessageHeaders *headers =
     soup_server_message_get_response_headers (request->msg);
   g_autoptr(GString) allow = g_string_new (NULL);
 
-  /* RFC 9110 15.5.6: a 405 says which methods the path takes. */
-  for (guint i = 0; i < MAX_METHODS && route->methods[i] != NULL; i++)
-    g_string_append_printf (allow, "%s%s", i > 0 ? ", " : "",
-                            route->methods[i]);
+  for (gsize r = first; r < G_N_ELEMENTS (routes); r++)
+    if (g_str_equal (routes[r].pattern, routes[first].pattern))
+      g_string_append_printf (allow, "%s%s", allow->len > 0 ? ", " : "",
+                              routes[r].method);
   soup_message_headers_replace (headers, "Allow", allow->str);
-  nlx_api_respond_fault (request, 405, _(route->refusal));
+  nlx_api_respond_fault (request, 405, _(routes[first].refusal));
 }
 
 /* @parts are the path's @n segments, decoded, without empty ones. */
@@ -527,19 +386,20 @@ route (NlxApiRequest *request,
        char **parts,
        guint n)
 {
-  for (gsize r = 0; r < G_N_ELEMENTS (routes); r++)
+  for (gsize first = 0; first < G_N_ELEMENTS (routes); first++)
     {
       const char *ids[MAX_IDS + 1] = { NULL };
 
-      if (!pattern_matches (routes[r].pattern, parts, n, ids))
+      if (!pattern_matches (routes[first].pattern, parts, n, ids))
         continue;
-      for (guint i = 0; i < MAX_METHODS && routes[r].methods[i] != NULL; i++)
-        if (g_str_equal (method, routes[r].methods[i]))
+      for (gsize r = first; r < G_N_ELEMENTS (routes); r++)
+        if (g_str_equal (routes[r].pattern, routes[first].pattern) &&
+            g_str_equal (routes[r].method, method))
           {
             routes[r].handler (request, method, ids);
             return;
           }
-      refuse_method (request, &routes[r]);
+      refuse_method (request, first);
       return;
     }
   if (n > 0 && !g_str_equal (parts[0], "v2.1"))
