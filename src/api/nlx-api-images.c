@@ -227,6 +227,10 @@ nlx_api_delete_image (NlxApiRequest *request,
 
   if (nlx_config_find_image (request->api->config, id) != NULL)
     {
+      /* RFC 9110 15.5.6: a 405 lists what this resource does take. */
+      soup_message_headers_replace (
+        soup_server_message_get_response_headers (request->msg),
+        "Allow", "GET");
       nlx_api_respond_fault (request, 405,
                              _("Images configured in nova-lxc.conf are "
                                "removed there, not through the API"));

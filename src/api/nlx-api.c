@@ -376,7 +376,16 @@ refuse_method (NlxApiRequest *request,
       g_string_append_printf (allow, "%s%s", allow->len > 0 ? ", " : "",
                               routes[r].method);
   soup_message_headers_replace (headers, "Allow", allow->str);
-  nlx_api_respond_fault (request, 405, _(routes[first].refusal));
+  if (routes[first].refusal != NULL)
+    nlx_api_respond_fault (request, 405, _(routes[first].refusal));
+  else
+    {
+      /* A row added without its message still gets a useful answer. */
+      g_autofree char *message =
+        g_strdup_printf (_("This resource takes %s only"), allow->str);
+
+      nlx_api_respond_fault (request, 405, message);
+    }
 }
 
 /* @parts are the path's @n segments, decoded, without empty ones. */
