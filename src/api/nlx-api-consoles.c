@@ -273,8 +273,8 @@ bridge_flush (ConsoleBridge *bridge)
 }
 
 static gboolean
-bridge_writable (GSocket *socket,
-                 GIOCondition condition,
+bridge_writable (GSocket *socket G_GNUC_UNUSED,
+                 GIOCondition condition G_GNUC_UNUSED,
                  gpointer data)
 {
   ConsoleBridge *bridge = data;
@@ -288,7 +288,7 @@ bridge_writable (GSocket *socket,
  * proxy sends them. */
 static gboolean
 bridge_readable (GSocket *socket,
-                 GIOCondition condition,
+                 GIOCondition condition G_GNUC_UNUSED,
                  gpointer data)
 {
   ConsoleBridge *bridge = data;
@@ -312,8 +312,8 @@ bridge_readable (GSocket *socket,
 }
 
 static void
-bridge_message (SoupWebsocketConnection *ws,
-                gint type,
+bridge_message (SoupWebsocketConnection *ws G_GNUC_UNUSED,
+                gint type G_GNUC_UNUSED,
                 GBytes *message,
                 gpointer data)
 {
@@ -332,14 +332,14 @@ bridge_message (SoupWebsocketConnection *ws,
 }
 
 static void
-bridge_closed (SoupWebsocketConnection *ws,
+bridge_closed (SoupWebsocketConnection *ws G_GNUC_UNUSED,
                gpointer data)
 {
   bridge_close (data, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
 }
 
 static void
-bridge_attached (GObject *source,
+bridge_attached (GObject *source G_GNUC_UNUSED,
                  GAsyncResult *result,
                  gpointer data)
 {
@@ -382,7 +382,7 @@ bridge_attached (GObject *source,
  * wrong one is refused with a status rather than a WebSocket closed at
  * once.  A request that is no WebSocket upgrade does not use it up. */
 static void
-check_console (SoupServer *server,
+check_console (SoupServer *server G_GNUC_UNUSED,
                SoupServerMessage *msg,
                const char *path,
                GHashTable *query,
@@ -431,9 +431,9 @@ check_console (SoupServer *server,
 
 /* After the upgrade: attaches to the console in a worker and bridges. */
 static void
-console_connected (SoupServer *server,
+console_connected (SoupServer *server G_GNUC_UNUSED,
                    SoupServerMessage *msg,
-                   const char *path,
+                   const char *path G_GNUC_UNUSED,
                    SoupWebsocketConnection *ws,
                    gpointer data)
 {

@@ -43,7 +43,7 @@ add_usage (JsonBuilder *builder,
 }
 
 static void
-hypervisors_ready (GObject *source,
+hypervisors_ready (GObject *source G_GNUC_UNUSED,
                    GAsyncResult *result,
                    gpointer data)
 {

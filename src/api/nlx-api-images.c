@@ -86,7 +86,7 @@ respond_stored_image (NlxApiRequest *request,
 }
 
 static void
-image_imported (GObject *source,
+image_imported (GObject *source G_GNUC_UNUSED,
                 GAsyncResult *result,
                 gpointer data)
 {

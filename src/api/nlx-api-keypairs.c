@@ -57,7 +57,7 @@ keypair_call_free (KeypairCall *call)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KeypairCall, keypair_call_free)
 
 static void
-keypair_added (GObject *source,
+keypair_added (GObject *source G_GNUC_UNUSED,
                GAsyncResult *result,
                gpointer data)
 {
@@ -91,7 +91,7 @@ keypair_added (GObject *source,
 }
 
 static void
-keypair_generated (GObject *source,
+keypair_generated (GObject *source G_GNUC_UNUSED,
                    GAsyncResult *result,
                    gpointer data)
 {
@@ -172,7 +172,7 @@ nlx_api_create_keypair (NlxApiRequest *request,
 }
 
 static void
-keypair_deleted (GObject *source,
+keypair_deleted (GObject *source G_GNUC_UNUSED,
                  GAsyncResult *result,
                  gpointer data)
 {

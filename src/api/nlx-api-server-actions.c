@@ -36,7 +36,7 @@ typedef struct {
 } ConsoleCall;
 
 static void
-console_ready (GObject *source,
+console_ready (GObject *source G_GNUC_UNUSED,
                GAsyncResult *result,
                gpointer data)
 {
@@ -112,7 +112,7 @@ get_console_output (NlxApiRequest *request,
 }
 
 static void
-image_created (GObject *source,
+image_created (GObject *source G_GNUC_UNUSED,
                GAsyncResult *result,
                gpointer data)
 {

@@ -610,7 +610,7 @@ change_free (NlxApiChange *change)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxApiChange, change_free)
 
 void
-nlx_api_changed (GObject *source,
+nlx_api_changed (GObject *source G_GNUC_UNUSED,
                  GAsyncResult *result,
                  gpointer data)
 {
@@ -630,7 +630,7 @@ nlx_api_changed (GObject *source,
 }
 
 static void
-server_created (GObject *source,
+server_created (GObject *source G_GNUC_UNUSED,
                 GAsyncResult *result,
                 gpointer data)
 {

@@ -65,7 +65,7 @@ volume_call_free (VolumeCall *call)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VolumeCall, volume_call_free)
 
 static void
-attached (GObject *source,
+attached (GObject *source G_GNUC_UNUSED,
           GAsyncResult *result,
           gpointer data)
 {
@@ -82,7 +82,7 @@ attached (GObject *source,
 }
 
 static void
-detached (GObject *source,
+detached (GObject *source G_GNUC_UNUSED,
           GAsyncResult *result,
           gpointer data)
 {

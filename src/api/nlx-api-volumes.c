@@ -63,7 +63,7 @@ respond_volume (NlxApiRequest *request,
 }
 
 static void
-volumes_listed (GObject *source,
+volumes_listed (GObject *source G_GNUC_UNUSED,
                 GAsyncResult *result,
                 gpointer data)
 {
@@ -93,7 +93,7 @@ volumes_listed (GObject *source,
 }
 
 static void
-volume_created (GObject *source,
+volume_created (GObject *source G_GNUC_UNUSED,
                 GAsyncResult *result,
                 gpointer data)
 {

@@ -439,10 +439,10 @@ base_url (SoupServerMessage *msg)
  * the body is dropped as it arrives (nlx-listener.c closes a connection
  * that goes on sending far beyond the limit). */
 static void
-check_headers (SoupServer *server,
+check_headers (SoupServer *server G_GNUC_UNUSED,
                SoupServerMessage *msg,
-               const char *path,
-               GHashTable *query,
+               const char *path G_GNUC_UNUSED,
+               GHashTable *query G_GNUC_UNUSED,
                gpointer data)
 {
   g_autofree char *uuid = g_uuid_string_random ();
@@ -466,10 +466,10 @@ check_headers (SoupServer *server,
 }
 
 static void
-handle (SoupServer *server,
+handle (SoupServer *server G_GNUC_UNUSED,
         SoupServerMessage *msg,
         const char *path,
-        GHashTable *query,
+        GHashTable *query G_GNUC_UNUSED,
         gpointer data)
 {
   g_autofree char *uuid = g_uuid_string_random ();

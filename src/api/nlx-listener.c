@@ -163,7 +163,7 @@ static void wait_readable (Conn *conn);
  * which can make the client lose the answer. */
 static gboolean
 on_drain (GSocket *socket,
-          GIOCondition condition,
+          GIOCondition condition G_GNUC_UNUSED,
           gpointer data)
 {
   Conn *conn = data;
@@ -236,7 +236,7 @@ on_recheck (gpointer data)
  * bytes are only peeked at, so libsoup reads them all itself. */
 static gboolean
 on_readable (GSocket *socket,
-             GIOCondition condition,
+             GIOCondition condition G_GNUC_UNUSED,
              gpointer data)
 {
   Conn *conn = data;
@@ -326,7 +326,7 @@ refusal_loggable (Port *port)
 
 static gboolean
 on_incoming (GSocket *socket,
-             GIOCondition condition,
+             GIOCondition condition G_GNUC_UNUSED,
              gpointer data)
 {
   Port *port = data;
@@ -463,7 +463,7 @@ body_count_free (gpointer data)
 static void
 on_got_chunk (SoupServerMessage *msg,
               GBytes *chunk,
-              gpointer data)
+              gpointer data G_GNUC_UNUSED)
 {
   BodyCount *count = g_object_get_data (G_OBJECT (msg), BODY_COUNT_KEY);
 
@@ -481,7 +481,7 @@ on_got_chunk (SoupServerMessage *msg,
 }
 
 static void
-on_request_started (SoupServer *server,
+on_request_started (SoupServer *server G_GNUC_UNUSED,
                     SoupServerMessage *msg,
                     gpointer data)
 {
@@ -500,7 +500,7 @@ on_request_started (SoupServer *server,
 }
 
 static void
-on_request_read (SoupServer *server,
+on_request_read (SoupServer *server G_GNUC_UNUSED,
                  SoupServerMessage *msg,
                  gpointer data)
 {
@@ -514,7 +514,7 @@ on_request_read (SoupServer *server,
  * closes the connection: count it out now rather than at the next sweep,
  * so a fast client is not refused for connections already over. */
 static void
-on_request_ended (SoupServer *server,
+on_request_ended (SoupServer *server G_GNUC_UNUSED,
                   SoupServerMessage *msg,
                   gpointer data)
 {

@@ -99,10 +99,10 @@ answer_text (SoupServerMessage *msg,
 }
 
 static void
-handle (SoupServer *server,
+handle (SoupServer *server G_GNUC_UNUSED,
         SoupServerMessage *msg,
         const char *path,
-        GHashTable *query,
+        GHashTable *query G_GNUC_UNUSED,
         gpointer data)
 {
   NlxMetadataService *service = data;
