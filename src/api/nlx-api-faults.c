@@ -5,8 +5,8 @@
  * console WebSocket's refusals, the metadata service) takes its status
  * from nlx_api_status_for_error(), so a domain or code is mapped here and
  * nowhere else.  docs/hacking.md, "Errors", says why each row is what it
- * is; a new domain or code gets its row, and its case in tests/test-api.c
- * (/nlx/api/faults/table), in the same change. */
+ * is; a new domain or code gets its row, and its case in
+ * tests/test-api-daemon.c (/nlx/api/faults/table), in the same change. */
 #include "config.h"
 
 #include <gio/gio.h>

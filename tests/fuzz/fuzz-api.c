@@ -7,7 +7,7 @@
  * client meets: the route, the handler, the manager's checks, the fake
  * driver's work and the answer on the wire.  So the harness runs the API
  * and the manager on the fake driver (delay 0) in a thread, as
- * tests/test-api.c does, and sends each input through a real libsoup
+ * tests/test-api-*.c do, and sends each input through a real libsoup
  * client over the Unix socket.  The first byte of an input picks the
  * request, the rest is its body:
  *
