@@ -381,10 +381,22 @@ start_neighbour_daemon (Fixture *f,
   daemon = g_subprocess_launcher_spawn (launcher, &error, program, "--debug",
                                         "--config", config, NULL);
   g_assert_no_error (error);
-  while (!g_file_test (socket, G_FILE_TEST_EXISTS))
+  /* Up once it answers on its socket: the socket file appears before
+   * the daemon has opened everything else, and a daemon that then
+   * fails (its metadata service's address taken, say) leaves it. */
+  for (;;)
     {
+      g_autoptr(GSocketClient) client = g_socket_client_new ();
+      g_autoptr(GSocketAddress) address = g_unix_socket_address_new (socket);
+      g_autoptr(GSocketConnection) connection = NULL;
       g_autofree char *said = NULL;
 
+      if (g_file_test (socket, G_FILE_TEST_EXISTS))
+        connection = g_socket_client_connect (client,
+                                              G_SOCKET_CONNECTABLE (address),
+                                              NULL, NULL);
+      if (connection != NULL)
+        break;
       if (g_get_monotonic_time () > deadline)
         {
           g_file_get_contents (log, &said, NULL, NULL);

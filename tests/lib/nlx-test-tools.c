@@ -398,7 +398,8 @@ address_in_use (guint32 address)
 /* A random number from which a test names its bridges (the low 24 bits,
  * as 6 hex digits) and its /24 of 198.18.0.0/15 (bit 24 and bits 16-23:
  * 198.{18,19}.N), drawn again while the host already has the compute
- * fixture's bridge of those digits (nlxc...) or the subnet's .1: tests running at once (make -j,
+ * fixture's bridge of those digits (nlxc...) or the subnet's .1 in
+ * either half: tests running at once (make -j,
  * several trees on one host) would otherwise take one gateway twice,
  * and the second daemon could not serve its metadata service there. */
 guint32
@@ -408,11 +409,16 @@ nlx_test_network_random (void)
     {
       guint32 r = g_random_int ();
       g_autofree char *bridge = g_strdup_printf ("nlxc%06x", r & 0xffffff);
-      guint32 gateway = htonl ((198u << 24) | ((18u + ((r >> 24) & 1)) << 16) |
-                               (((r >> 16) & 0xff) << 8) | 1u);
+      /* Both halves: test-metadata's neighbour daemon takes the same
+       * /24 in the other half. */
+      guint32 low = htonl ((198u << 24) | (18u << 16) |
+                           (((r >> 16) & 0xff) << 8) | 1u);
+      guint32 high = htonl ((198u << 24) | (19u << 16) |
+                            (((r >> 16) & 0xff) << 8) | 1u);
 
       if (attempt == 100 ||
-          (if_nametoindex (bridge) == 0 && !address_in_use (gateway)))
+          (if_nametoindex (bridge) == 0 && !address_in_use (low) &&
+           !address_in_use (high)))
         return r;
     }
 }
