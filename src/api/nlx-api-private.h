@@ -261,6 +261,12 @@ void nlx_api_list_flavors_detail (NlxApiRequest *request,
 void nlx_api_show_flavor (NlxApiRequest *request,
                           const char *method,
                           const char * const *ids);
+void nlx_api_list_extra_specs (NlxApiRequest *request,
+                               const char *method,
+                               const char * const *ids);
+void nlx_api_show_extra_spec (NlxApiRequest *request,
+                              const char *method,
+                              const char * const *ids);
 
 /* nlx-api-hypervisors.c */
 void nlx_api_list_hypervisors (NlxApiRequest *request,

@@ -317,6 +317,10 @@ static const Route routes[] = {
     N_("This resource is read-only; use GET") },
   { "/v2.1/flavors/{id}", "GET", nlx_api_show_flavor,
     N_("This resource is read-only; use GET") },
+  { "/v2.1/flavors/{id}/os-extra_specs", "GET", nlx_api_list_extra_specs,
+    N_("This resource is read-only; use GET") },
+  { "/v2.1/flavors/{id}/os-extra_specs/{id}", "GET", nlx_api_show_extra_spec,
+    N_("This resource is read-only; use GET") },
 
   /* nlx-api-hypervisors.c */
   { "/v2.1/os-hypervisors", "GET", nlx_api_list_hypervisors,
