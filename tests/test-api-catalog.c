@@ -70,6 +70,112 @@ test_flavors (Fixture *f,
                          "badRequest");
 }
 
+/* Three flavors of growing size, for the list's filters and pages. */
+#define SIZES_CONFIG \
+  "[flavor f.a]\nvcpus = 1\nmemory_mb = 64\nroot_gb = 0\n" \
+  "[flavor f.b]\nvcpus = 1\nmemory_mb = 512\nroot_gb = 1\n" \
+  "[flavor f.c]\nvcpus = 2\nmemory_mb = 2048\nroot_gb = 20\n"
+
+/* The ids a flavor list answered, comma-separated; @next gets the path
+ * and query of its flavors_links "next", or NULL if it has none. */
+static char *
+list_ids (Fixture *f,
+          const char *path,
+          char **next)
+{
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(GString) ids = g_string_new (NULL);
+  JsonObject *object;
+  JsonArray *flavors;
+
+  g_assert_cmpint (nlx_test_call (f->session, "GET", path, NULL, &reply), ==,
+                   200);
+  object = json_node_get_object (reply);
+  flavors = json_object_get_array_member (object, "flavors");
+  for (guint i = 0; i < json_array_get_length (flavors); i++)
+    g_string_append_printf (ids, "%s%s", i > 0 ? "," : "",
+                            json_object_get_string_member (json_array_get_object_element (flavors, i),
+                                                           "id"));
+  *next = NULL;
+  if (json_object_has_member (object, "flavors_links"))
+    {
+      JsonObject *link =
+        json_array_get_object_element (json_object_get_array_member (object,
+                                                                     "flavors_links"),
+                                       0);
+      const char *href = json_object_get_string_member (link, "href");
+
+      g_assert_cmpstr (json_object_get_string_member (link, "rel"), ==, "next");
+      g_assert_true (g_str_has_prefix (href, "http://localhost/v2.1/"));
+      *next = g_strdup (href + strlen ("http://localhost"));
+    }
+  return g_string_free (g_steal_pointer (&ids), FALSE);
+}
+
+/* minRam, minDisk, limit and marker, as Nova's flavor list reads them. */
+static void
+test_flavor_list_query (Fixture *f,
+                        gconstpointer data G_GNUC_UNUSED)
+{
+  static const struct {
+    const char *path;
+    const char *ids;
+    gboolean has_next;
+  } cases[] = {
+    { "/v2.1/flavors", "f.a,f.b,f.c", FALSE },
+    { "/v2.1/flavors?minRam=512", "f.b,f.c", FALSE },
+    { "/v2.1/flavors/detail?minDisk=20", "f.c", FALSE },
+    { "/v2.1/flavors?minRam=64&minDisk=1", "f.b,f.c", FALSE },
+    { "/v2.1/flavors?minRam=4096", "", FALSE },
+    { "/v2.1/flavors?marker=f.a", "f.b,f.c", FALSE },
+    { "/v2.1/flavors?marker=f.c", "", FALSE },
+    { "/v2.1/flavors?limit=0", "", FALSE },
+    { "/v2.1/flavors?limit=3", "f.a,f.b,f.c", TRUE },
+    { "/v2.1/flavors?limit=9", "f.a,f.b,f.c", FALSE },
+    /* Unknown keys are let through, as Nova 2.1 does. */
+    { "/v2.1/flavors?sort_dir=asc&nlxtest=1", "f.a,f.b,f.c", FALSE },
+  };
+  static const char * const refused[] = {
+    "/v2.1/flavors?minRam=abc", "/v2.1/flavors?minRam=-1",
+    "/v2.1/flavors/detail?minDisk=1.5", "/v2.1/flavors?limit=x",
+    "/v2.1/flavors?limit=-1", "/v2.1/flavors?marker=nlxtest-none",
+  };
+  g_autofree char *next = NULL;
+  g_autofree char *next2 = NULL;
+  g_autofree char *page = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *ids = NULL;
+      g_autofree char *link = NULL;
+
+      g_test_message ("%s", cases[i].path);
+      ids = list_ids (f, cases[i].path, &link);
+      g_assert_cmpstr (ids, ==, cases[i].ids);
+      g_assert_cmpint (link != NULL, ==, cases[i].has_next);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    nlx_test_expect_fault (f->session, "GET", refused[i], NULL, 400,
+                           "badRequest");
+
+  /* Pages: the next link keeps the query, with the last id as marker. */
+  page = list_ids (f, "/v2.1/flavors/detail?limit=1&minRam=512", &next);
+  g_assert_cmpstr (page, ==, "f.b");
+  g_assert_nonnull (next);
+  g_assert_true (g_str_has_prefix (next, "/v2.1/flavors/detail?"));
+  g_assert_nonnull (strstr (next, "marker=f.b"));
+  g_assert_nonnull (strstr (next, "minRam=512"));
+  g_free (page);
+  page = list_ids (f, next, &next2);
+  g_assert_cmpstr (page, ==, "f.c");
+  g_assert_nonnull (next2);
+  g_free (page);
+  g_clear_pointer (&next, g_free);
+  page = list_ids (f, next2, &next);
+  g_assert_cmpstr (page, ==, "");
+  g_assert_null (next);
+}
+
 /* What nova-lxc.conf gives a flavor shows as its extra specs; a flavor
  * without any has {}. */
 static void
@@ -422,6 +528,7 @@ main (int argc,
   g_test_add (path, Fixture, config, fixture_set_up, func, fixture_tear_down)
   ADD ("/nlx/api/flavors/bodies", test_flavors, SPECIAL_CONFIG);
   ADD ("/nlx/api/flavors/extra-specs", test_extra_specs, SPECIAL_CONFIG);
+  ADD ("/nlx/api/flavors/list-query", test_flavor_list_query, SIZES_CONFIG);
   ADD ("/nlx/api/limits", test_limits, HOST_CONFIG);
   ADD ("/nlx/api/host/zones-and-services", test_zones_and_services, NULL);
   ADD ("/nlx/api/hypervisors/show-search-servers", test_hypervisors,
