@@ -8,6 +8,32 @@
 
 /* ---- flavors ----------------------------------------------------------- */
 
+/* A flavor's extra specs, as Nova keeps them: strings under namespaced
+ * keys; a flavor of nova-lxc.conf has one only for what it sets.  Shown
+ * through /os-extra_specs, not in the flavor's body, which has them from
+ * microversion 2.61 only. */
+static void
+add_extra_specs (JsonBuilder *builder,
+                 const NlxFlavor *flavor)
+{
+  if (flavor->privileged)
+    nlx_api_add_string (builder, NLX_API_PRIVILEGED_SPEC, "true");
+  if (flavor->pids != 0)
+    {
+      g_autofree char *text = g_strdup_printf ("%u", flavor->pids);
+
+      nlx_api_add_string (builder, NLX_API_PIDS_SPEC, text);
+    }
+  if (flavor->cpu_shares != 0)
+    {
+      g_autofree char *text = g_strdup_printf ("%u", flavor->cpu_shares);
+
+      nlx_api_add_string (builder, NLX_API_CPU_SHARES_SPEC, text);
+    }
+  if (flavor->seccomp_unconfined)
+    nlx_api_add_string (builder, NLX_API_SECCOMP_SPEC, NLX_SECCOMP_UNCONFINED);
+}
+
 static void
 add_flavor (JsonBuilder *builder,
             NlxApiRequest *request,
@@ -22,36 +48,162 @@ add_flavor (JsonBuilder *builder,
       nlx_api_add_int (builder, "vcpus", flavor->vcpus);
       nlx_api_add_int (builder, "ram", flavor->memory_mb);
       nlx_api_add_int (builder, "disk", flavor->root_gb);
+      /* nova-lxc flavors have no ephemeral disk and no swap; Nova 2.1
+       * shows no swap as "". */
       nlx_api_add_int (builder, "OS-FLV-EXT-DATA:ephemeral", 0);
       nlx_api_add_string (builder, "swap", "");
       json_builder_set_member_name (builder, "rxtx_factor");
       json_builder_add_double_value (builder, 1.0);
+      /* Every flavor of nova-lxc.conf is public and usable. */
       json_builder_set_member_name (builder, "os-flavor-access:is_public");
       json_builder_add_boolean_value (builder, TRUE);
-      /* As Nova's flavor extra specs (shown from microversion 2.61). */
-      json_builder_set_member_name (builder, "extra_specs");
-      json_builder_begin_object (builder);
-      if (flavor->privileged)
-        nlx_api_add_string (builder, NLX_API_PRIVILEGED_SPEC, "true");
-      if (flavor->pids != 0)
-        {
-          g_autofree char *text = g_strdup_printf ("%u", flavor->pids);
-
-          nlx_api_add_string (builder, NLX_API_PIDS_SPEC, text);
-        }
-      if (flavor->cpu_shares != 0)
-        {
-          g_autofree char *text = g_strdup_printf ("%u", flavor->cpu_shares);
-
-          nlx_api_add_string (builder, NLX_API_CPU_SHARES_SPEC, text);
-        }
-      if (flavor->seccomp_unconfined)
-        nlx_api_add_string (builder, NLX_API_SECCOMP_SPEC,
-                            NLX_SECCOMP_UNCONFINED);
-      json_builder_end_object (builder);
+      json_builder_set_member_name (builder, "OS-FLV-DISABLED:disabled");
+      json_builder_add_boolean_value (builder, FALSE);
     }
   nlx_api_add_links (builder, request, "flavors", flavor->name);
   json_builder_end_object (builder);
+}
+
+/* What a flavor list's query asks for, as Nova's flavor list reads it. */
+typedef struct {
+  GHashTable *form;             /* the decoded query, or NULL */
+  gboolean want_public;
+  gint64 min_ram;
+  gint64 min_disk;
+  gint64 limit;                 /* -1: no limit */
+  const char *marker;           /* list after this flavor, or NULL */
+} FlavorQuery;
+
+static void
+flavor_query_clear (FlavorQuery *query)
+{
+  g_clear_pointer (&query->form, g_hash_table_unref);
+}
+
+/* ?is_public= as Nova reads it: true (the default) lists the public
+ * flavors, false the private ones, "none" both; anything else is a 400.
+ * Every flavor here is public. */
+static gboolean
+read_is_public (const char *value,
+                gboolean *want_public)
+{
+  g_autofree char *lower = g_ascii_strdown (value, -1);
+
+  *want_public = TRUE;
+  if (g_str_equal (lower, "none"))
+    return TRUE;
+  /* The spellings oslo's bool_from_string takes strictly. */
+  if (g_str_equal (lower, "true") || g_str_equal (lower, "t") ||
+      g_str_equal (lower, "1") || g_str_equal (lower, "on") ||
+      g_str_equal (lower, "yes") || g_str_equal (lower, "y"))
+    return TRUE;
+  if (g_str_equal (lower, "false") || g_str_equal (lower, "f") ||
+      g_str_equal (lower, "0") || g_str_equal (lower, "off") ||
+      g_str_equal (lower, "no") || g_str_equal (lower, "n"))
+    {
+      *want_public = FALSE;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* A whole number of at least 0 given as @key, into @out; FALSE once it
+ * has answered 400. */
+static gboolean
+read_count (NlxApiRequest *request,
+            GHashTable *form,
+            const char *key,
+            gint64 *out)
+{
+  const char *value = g_hash_table_lookup (form, key);
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *message = NULL;
+
+  if (value == NULL)
+    return TRUE;
+  node = json_node_init_string (json_node_alloc (), value);
+  if (nlx_api_read_whole_number (node, 0, G_MAXINT32, out))
+    return TRUE;
+  message = g_strdup_printf (_("Invalid %s filter [%s]: give a whole number "
+                               "of at least 0"), key, value);
+  nlx_api_respond_fault (request, 400, message);
+  return FALSE;
+}
+
+/* Reads ?is_public=, ?minRam=, ?minDisk=, ?limit= and ?marker=; FALSE
+ * once a 400 has said what was wrong. */
+static gboolean
+read_flavor_query (NlxApiRequest *request,
+                   FlavorQuery *query)
+{
+  const char *text = g_uri_get_query (soup_server_message_get_uri (request->msg));
+  const char *is_public;
+
+  query->want_public = TRUE;
+  query->limit = -1;
+  if (text == NULL)
+    return TRUE;
+  query->form = soup_form_decode (text);
+  is_public = g_hash_table_lookup (query->form, "is_public");
+  if (is_public != NULL && !read_is_public (is_public, &query->want_public))
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Invalid is_public filter [%s]: use true, false "
+                           "or none"), is_public);
+
+      nlx_api_respond_fault (request, 400, message);
+      return FALSE;
+    }
+  if (!read_count (request, query->form, "minRam", &query->min_ram) ||
+      !read_count (request, query->form, "minDisk", &query->min_disk) ||
+      !read_count (request, query->form, "limit", &query->limit))
+    return FALSE;
+  query->marker = g_hash_table_lookup (query->form, "marker");
+  if (query->marker != NULL &&
+      nlx_config_find_flavor (request->api->config, query->marker) == NULL)
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("marker [%s] not found"), query->marker);
+
+      nlx_api_respond_fault (request, 400, message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+flavor_wanted (const FlavorQuery *query,
+               const NlxFlavor *flavor)
+{
+  /* No flavor is private, so is_public=false lists none. */
+  return query->want_public && flavor->memory_mb >= query->min_ram &&
+         flavor->root_gb >= query->min_disk;
+}
+
+/* Nova's flavors_links: the next page's address, the same query with the
+ * last flavor shown as marker, when a limit filled this one. */
+static void
+add_next_link (JsonBuilder *builder,
+               NlxApiRequest *request,
+               FlavorQuery *query,
+               const char *last)
+{
+  const char *path = g_uri_get_path (soup_server_message_get_uri (request->msg));
+  g_autofree char *encoded = NULL;
+  g_autofree char *href = NULL;
+
+  g_hash_table_replace (query->form, g_strdup ("marker"), g_strdup (last));
+  encoded = soup_form_encode_hash (query->form);
+  /* The marker now points into the table: forget it. */
+  query->marker = NULL;
+  href = g_strdup_printf ("%s%s?%s", request->base, path, encoded);
+  json_builder_set_member_name (builder, "flavors_links");
+  json_builder_begin_array (builder);
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "rel", "next");
+  nlx_api_add_string (builder, "href", href);
+  json_builder_end_object (builder);
+  json_builder_end_array (builder);
 }
 
 static void
@@ -61,16 +213,45 @@ list_flavors (NlxApiRequest *request,
   GPtrArray *flavors = request->api->config->flavors;
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
+  FlavorQuery query = { 0 };
+  gboolean past_marker;
+  const char *last = NULL;
+  gint64 shown = 0;
 
+  if (!read_flavor_query (request, &query))
+    {
+      flavor_query_clear (&query);
+      return;
+    }
+  past_marker = query.marker == NULL;
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "flavors");
   json_builder_begin_array (builder);
+  /* In nova-lxc.conf's order, which is the flavors' one order here. */
   for (guint i = 0; i < flavors->len; i++)
-    add_flavor (builder, request, flavors->pdata[i], detail);
+    {
+      const NlxFlavor *flavor = flavors->pdata[i];
+
+      if (!past_marker)
+        {
+          past_marker = g_str_equal (flavor->name, query.marker);
+          continue;
+        }
+      if (!flavor_wanted (&query, flavor))
+        continue;
+      if (query.limit >= 0 && shown == query.limit)
+        break;
+      add_flavor (builder, request, flavor, detail);
+      last = flavor->name;
+      shown++;
+    }
   json_builder_end_array (builder);
+  if (query.limit > 0 && shown == query.limit)
+    add_next_link (builder, request, &query, last);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   nlx_api_respond (request, 200, body);
+  flavor_query_clear (&query);
 }
 
 /* GET /flavors */
@@ -91,29 +272,95 @@ nlx_api_list_flavors_detail (NlxApiRequest *request,
   list_flavors (request, TRUE);
 }
 
+/* The flavor @id names, or NULL once a 404 says it is none. */
+static const NlxFlavor *
+find_flavor (NlxApiRequest *request,
+             const char *id)
+{
+  const NlxFlavor *flavor = nlx_config_find_flavor (request->api->config, id);
+
+  if (flavor == NULL)
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Flavor %s could not be found."), id);
+
+      nlx_api_respond_fault (request, 404, message);
+    }
+  return flavor;
+}
+
 /* GET /flavors/{id} */
 void
 nlx_api_show_flavor (NlxApiRequest *request,
                      const char *method G_GNUC_UNUSED,
                      const char * const *ids)
 {
-  const NlxFlavor *flavor = nlx_config_find_flavor (request->api->config,
-                                                    ids[0]);
+  const NlxFlavor *flavor = find_flavor (request, ids[0]);
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
 
   if (flavor == NULL)
-    {
-      g_autofree char *message =
-        g_strdup_printf (_("Flavor %s could not be found."), ids[0]);
-
-      nlx_api_respond_fault (request, 404, message);
-      return;
-    }
+    return;
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "flavor");
   add_flavor (builder, request, flavor, TRUE);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
+  nlx_api_respond (request, 200, body);
+}
+
+/* GET /flavors/{id}/os-extra_specs */
+void
+nlx_api_list_extra_specs (NlxApiRequest *request,
+                          const char *method G_GNUC_UNUSED,
+                          const char * const *ids)
+{
+  const NlxFlavor *flavor = find_flavor (request, ids[0]);
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+
+  if (flavor == NULL)
+    return;
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "extra_specs");
+  json_builder_begin_object (builder);
+  add_extra_specs (builder, flavor);
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  nlx_api_respond (request, 200, body);
+}
+
+/* GET /flavors/{id}/os-extra_specs/{key}: {"KEY": "VALUE"}, as Nova. */
+void
+nlx_api_show_extra_spec (NlxApiRequest *request,
+                         const char *method G_GNUC_UNUSED,
+                         const char * const *ids)
+{
+  const NlxFlavor *flavor = find_flavor (request, ids[0]);
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) specs = NULL;
+  JsonNode *value;
+  g_autoptr(JsonNode) body = NULL;
+
+  if (flavor == NULL)
+    return;
+  json_builder_begin_object (builder);
+  add_extra_specs (builder, flavor);
+  json_builder_end_object (builder);
+  specs = json_builder_get_root (builder);
+  value = json_object_get_member (json_node_get_object (specs), ids[1]);
+  if (value == NULL)
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Flavor %s has no extra specs with key %s."),
+                         flavor->name, ids[1]);
+
+      nlx_api_respond_fault (request, 404, message);
+      return;
+    }
+  body = json_node_init_object (json_node_alloc (), json_object_new ());
+  json_object_set_member (json_node_get_object (body), ids[1],
+                          json_node_copy (value));
   nlx_api_respond (request, 200, body);
 }

@@ -22,6 +22,11 @@ G_BEGIN_DECLS
 #define NLX_API_CPU_SHARES_SPEC "quota:cpu_shares"
 /* The flavor extra spec of instances without the default seccomp filter. */
 #define NLX_API_SECCOMP_SPEC "nova_lxc:seccomp"
+/* The one availability zone, Nova's default_availability_zone. */
+#define NLX_API_AVAILABILITY_ZONE "nova"
+/* This daemon as a Nova service (os-services, hypervisors' service). */
+#define NLX_API_SERVICE_BINARY "nova-compute"
+#define NLX_API_SERVICE_ID 1
 /* As Nova's metadata items, and the instance document's. */
 #define NLX_API_METADATA_ITEM_MAX 255
 
@@ -261,6 +266,12 @@ void nlx_api_list_flavors_detail (NlxApiRequest *request,
 void nlx_api_show_flavor (NlxApiRequest *request,
                           const char *method,
                           const char * const *ids);
+void nlx_api_list_extra_specs (NlxApiRequest *request,
+                               const char *method,
+                               const char * const *ids);
+void nlx_api_show_extra_spec (NlxApiRequest *request,
+                              const char *method,
+                              const char * const *ids);
 
 /* nlx-api-hypervisors.c */
 void nlx_api_list_hypervisors (NlxApiRequest *request,
@@ -272,5 +283,36 @@ void nlx_api_list_hypervisors_detail (NlxApiRequest *request,
 void nlx_api_get_hypervisor_statistics (NlxApiRequest *request,
                                         const char *method,
                                         const char * const *ids);
+void nlx_api_show_hypervisor (NlxApiRequest *request,
+                              const char *method,
+                              const char * const *ids);
+void nlx_api_get_hypervisor_uptime (NlxApiRequest *request,
+                                    const char *method,
+                                    const char * const *ids);
+void nlx_api_search_hypervisors (NlxApiRequest *request,
+                                 const char *method,
+                                 const char * const *ids);
+void nlx_api_list_hypervisor_servers (NlxApiRequest *request,
+                                      const char *method,
+                                      const char * const *ids);
+
+/* nlx-api-limits.c */
+void nlx_api_show_limits (NlxApiRequest *request,
+                          const char *method,
+                          const char * const *ids);
+
+/* nlx-api-host.c */
+void nlx_api_list_availability_zones (NlxApiRequest *request,
+                                      const char *method,
+                                      const char * const *ids);
+void nlx_api_list_availability_zones_detail (NlxApiRequest *request,
+                                             const char *method,
+                                             const char * const *ids);
+void nlx_api_list_services (NlxApiRequest *request,
+                            const char *method,
+                            const char * const *ids);
+void nlx_api_list_aggregates (NlxApiRequest *request,
+                              const char *method,
+                              const char * const *ids);
 
 G_END_DECLS

@@ -317,6 +317,10 @@ static const Route routes[] = {
     N_("This resource is read-only; use GET") },
   { "/v2.1/flavors/{id}", "GET", nlx_api_show_flavor,
     N_("This resource is read-only; use GET") },
+  { "/v2.1/flavors/{id}/os-extra_specs", "GET", nlx_api_list_extra_specs,
+    N_("This resource is read-only; use GET") },
+  { "/v2.1/flavors/{id}/os-extra_specs/{id}", "GET", nlx_api_show_extra_spec,
+    N_("This resource is read-only; use GET") },
 
   /* nlx-api-hypervisors.c */
   { "/v2.1/os-hypervisors", "GET", nlx_api_list_hypervisors,
@@ -325,6 +329,31 @@ static const Route routes[] = {
     N_("This resource is read-only; use GET") },
   { "/v2.1/os-hypervisors/statistics", "GET",
     nlx_api_get_hypervisor_statistics,
+    N_("This resource is read-only; use GET") },
+
+  /* issue 16: the read-only resources of the host the stock clients ask
+   * for.  nlx-api-hypervisors.c, after its literals above */
+  { "/v2.1/os-hypervisors/{id}", "GET", nlx_api_show_hypervisor,
+    N_("This resource is read-only; use GET") },
+  { "/v2.1/os-hypervisors/{id}/uptime", "GET", nlx_api_get_hypervisor_uptime,
+    N_("This resource is read-only; use GET") },
+  { "/v2.1/os-hypervisors/{id}/search", "GET", nlx_api_search_hypervisors,
+    N_("This resource is read-only; use GET") },
+  { "/v2.1/os-hypervisors/{id}/servers", "GET",
+    nlx_api_list_hypervisor_servers,
+    N_("This resource is read-only; use GET") },
+  /* nlx-api-limits.c */
+  { "/v2.1/limits", "GET", nlx_api_show_limits,
+    N_("This resource is read-only; use GET") },
+  /* nlx-api-host.c */
+  { "/v2.1/os-availability-zone", "GET", nlx_api_list_availability_zones,
+    N_("This resource is read-only; use GET") },
+  { "/v2.1/os-availability-zone/detail", "GET",
+    nlx_api_list_availability_zones_detail,
+    N_("This resource is read-only; use GET") },
+  { "/v2.1/os-services", "GET", nlx_api_list_services,
+    N_("This resource is read-only; use GET") },
+  { "/v2.1/os-aggregates", "GET", nlx_api_list_aggregates,
     N_("This resource is read-only; use GET") },
 };
 

@@ -431,6 +431,35 @@ claimed_disk_gb (const NlxFlavor *flavor)
   return flavor->root_gb;
 }
 
+/* What the instances of @project_id (every project's if NULL) claim of
+ * the host. */
+static void
+add_up_claims (NlxManager *manager,
+               const char *project_id,
+               NlxClaims *claims)
+{
+  GHashTableIter iter;
+  Entry *entry;
+
+  memset (claims, 0, sizeof *claims);
+  g_hash_table_iter_init (&iter, manager->entries);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    {
+      const NlxInstance *instance = entry->record->instance;
+      const NlxFlavor *flavor = &instance->flavor;
+
+      if (entry->record->unplaced)
+        continue;
+      if (project_id != NULL &&
+          g_strcmp0 (instance->project_id, project_id) != 0)
+        continue;
+      claims->instances++;
+      claims->vcpus += flavor->vcpus;
+      claims->memory_mb += flavor->memory_mb;
+      claims->disk_gb += claimed_disk_gb (flavor);
+    }
+}
+
 /**
  * nlx_manager_get_claims:
  * @claims: (out): what this service's instances hold
@@ -444,22 +473,24 @@ void
 nlx_manager_get_claims (NlxManager *manager,
                         NlxClaims *claims)
 {
-  GHashTableIter iter;
-  Entry *entry;
+  add_up_claims (manager, NULL, claims);
+}
 
-  memset (claims, 0, sizeof *claims);
-  g_hash_table_iter_init (&iter, manager->entries);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
-    {
-      const NlxFlavor *flavor = &entry->record->instance->flavor;
-
-      if (entry->record->unplaced)
-        continue;
-      claims->instances++;
-      claims->vcpus += flavor->vcpus;
-      claims->memory_mb += flavor->memory_mb;
-      claims->disk_gb += claimed_disk_gb (flavor);
-    }
+/**
+ * nlx_manager_get_project_claims:
+ * @project_id: the owning project
+ * @claims: (out): what that project's instances hold
+ *
+ * As nlx_manager_get_claims(), for the instances of one project only: its
+ * usage, as Nova's limits show it.  Main thread only.
+ */
+void
+nlx_manager_get_project_claims (NlxManager *manager,
+                                const char *project_id,
+                                NlxClaims *claims)
+{
+  g_return_if_fail (project_id != NULL);
+  add_up_claims (manager, project_id, claims);
 }
 
 /* How much of one resource instances may claim, as Placement counts it:
@@ -482,6 +513,32 @@ reserved_disk_gb (const NlxConfig *config)
   return ((guint64) config->reserved_host_disk_mb + 1023) / 1024;
 }
 
+/**
+ * nlx_manager_get_capacity:
+ * @capacity: (out): what instances may claim of the host in all
+ *
+ * The host's size less what is reserved, times the allocation ratios,
+ * as a create is checked against (nlx_manager_fits()); @capacity's
+ * instances is 0, as no count limits them.  Main thread only.
+ */
+void
+nlx_manager_get_capacity (NlxManager *manager,
+                          NlxClaims *capacity_out)
+{
+  const NlxConfig *config = manager->config;
+
+  memset (capacity_out, 0, sizeof *capacity_out);
+  capacity_out->vcpus = capacity (manager->host_vcpus,
+                                  config->reserved_host_cpus,
+                                  config->cpu_allocation_ratio);
+  capacity_out->memory_mb = capacity (manager->host_memory_mb,
+                                      config->reserved_host_memory_mb,
+                                      config->ram_allocation_ratio);
+  capacity_out->disk_gb = capacity (manager->host_local_gb,
+                                    reserved_disk_gb (config),
+                                    config->disk_allocation_ratio);
+}
+
 /* Whether @flavor fits beside every claim held now.  Claims are only
  * taken and counted on the main thread, and a new instance's entry is in
  * the table before run_create() returns, so two creates racing for the
@@ -492,17 +549,13 @@ nlx_manager_fits (NlxManager *manager,
                   char **why)
 {
   const NlxConfig *config = manager->config;
-  NlxClaims used;
-  guint64 vcpus_cap = capacity (manager->host_vcpus,
-                                config->reserved_host_cpus,
-                                config->cpu_allocation_ratio);
-  guint64 memory_cap = capacity (manager->host_memory_mb,
-                                 config->reserved_host_memory_mb,
-                                 config->ram_allocation_ratio);
-  guint64 disk_cap = capacity (manager->host_local_gb,
-                               reserved_disk_gb (config),
-                               config->disk_allocation_ratio);
+  NlxClaims used, cap;
+  guint64 vcpus_cap, memory_cap, disk_cap;
 
+  nlx_manager_get_capacity (manager, &cap);
+  vcpus_cap = cap.vcpus;
+  memory_cap = cap.memory_mb;
+  disk_cap = cap.disk_gb;
   nlx_manager_get_claims (manager, &used);
   if (used.vcpus + flavor->vcpus > vcpus_cap)
     *why = g_strdup_printf ("it needs %u vcpus, %" G_GUINT64_FORMAT " of %"

@@ -123,6 +123,11 @@ int nlx_manager_console_attach_finish (NlxManager *manager,
                                        GError **error);
 void nlx_manager_get_claims (NlxManager *manager,
                              NlxClaims *claims);
+void nlx_manager_get_project_claims (NlxManager *manager,
+                                     const char *project_id,
+                                     NlxClaims *claims);
+void nlx_manager_get_capacity (NlxManager *manager,
+                               NlxClaims *capacity);
 void nlx_manager_get_resources_async (NlxManager *manager,
                                       GAsyncReadyCallback callback,
                                       gpointer user_data);

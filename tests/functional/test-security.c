@@ -111,10 +111,10 @@ test_privileged_flavor (Fixture *f)
   g_autofree char *xml = NULL;
   JsonObject *specs;
 
-  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/flavors/m1.privileged",
+  g_assert_cmpint (nlx_test_call (f->session, "GET",
+                                  "/v2.1/flavors/m1.privileged/os-extra_specs",
                                   NULL, &flavor), ==, 200);
-  specs = json_object_get_object_member (nlx_test_object_at (flavor, "flavor"),
-                                         "extra_specs");
+  specs = nlx_test_object_at (flavor, "extra_specs");
   g_assert_cmpstr (json_object_get_string_member (specs, "nova_lxc:privileged"),
                    ==, "true");
   g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers",
@@ -330,14 +330,14 @@ assert_extra_spec (Fixture *f,
                    const char *spec,
                    const char *value)
 {
-  g_autofree char *path = g_strconcat ("/v2.1/flavors/", flavor_id, NULL);
+  g_autofree char *path = g_strconcat ("/v2.1/flavors/", flavor_id,
+                                       "/os-extra_specs", NULL);
   g_autoptr(JsonNode) flavor = NULL;
   JsonObject *specs;
 
   g_assert_cmpint (nlx_test_call (f->session, "GET", path, NULL, &flavor), ==,
                    200);
-  specs = json_object_get_object_member (nlx_test_object_at (flavor, "flavor"),
-                                         "extra_specs");
+  specs = nlx_test_object_at (flavor, "extra_specs");
   g_assert_cmpstr (json_object_get_string_member (specs, spec), ==, value);
 }
 
@@ -1221,12 +1221,13 @@ test_seccomp (Fixture *f)
   guint told_apart = 0;
 
   /* The operator's switch, as the API shows it. */
-  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/flavors/m1.unconfined",
+  g_assert_cmpint (nlx_test_call (f->session, "GET",
+                                  "/v2.1/flavors/m1.unconfined/os-extra_specs",
                                   NULL, &flavor), ==, 200);
-  g_assert_cmpstr (json_object_get_string_member (
-                     json_object_get_object_member (nlx_test_object_at (flavor, "flavor"),
-                                                    "extra_specs"),
-                     "nova_lxc:seccomp"), ==, "unconfined");
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (flavor,
+                                                                      "extra_specs"),
+                                                  "nova_lxc:seccomp"), ==,
+                   "unconfined");
 
   for (gsize i = 0; i < G_N_ELEMENTS (denied_calls); i++)
     {

@@ -1,0 +1,154 @@
+/* nlx-api-host.c: what Nova tells of its hosts, for this one host:
+ * /os-availability-zone, /os-services and /os-aggregates */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "api/nlx-api-private.h"
+
+/* ---- the compute service ---------------------------------------------- */
+
+/* The one service row: this daemon's compute service.  It answers, so it
+ * is up, and its heartbeat is now; Nova's updated_at is the time of the
+ * service's last report. */
+static void
+add_service_state (JsonBuilder *builder)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+
+  nlx_api_add_time (builder, "updated_at", now);
+}
+
+static const char *
+query_value (GHashTable *form,
+             const char *key)
+{
+  return form != NULL ? g_hash_table_lookup (form, key) : NULL;
+}
+
+/* GET /os-services: one nova-compute row; ?host= and ?binary= filter as
+ * Nova's do (a row matches when each given one is its own). */
+void
+nlx_api_list_services (NlxApiRequest *request,
+                       const char *method G_GNUC_UNUSED,
+                       const char * const *ids G_GNUC_UNUSED)
+{
+  const char *host = nlx_manager_get_host (request->api->manager);
+  const char *query = g_uri_get_query (soup_server_message_get_uri (request->msg));
+  g_autoptr(GHashTable) form = query != NULL ? soup_form_decode (query) : NULL;
+  const char *want_host = query_value (form, "host");
+  const char *want_binary = query_value (form, "binary");
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "services");
+  json_builder_begin_array (builder);
+  if ((want_host == NULL || g_str_equal (want_host, host)) &&
+      (want_binary == NULL || g_str_equal (want_binary, NLX_API_SERVICE_BINARY)))
+    {
+      json_builder_begin_object (builder);
+      nlx_api_add_int (builder, "id", NLX_API_SERVICE_ID);
+      nlx_api_add_string (builder, "binary", NLX_API_SERVICE_BINARY);
+      nlx_api_add_string (builder, "host", host);
+      nlx_api_add_string (builder, "zone", NLX_API_AVAILABILITY_ZONE);
+      nlx_api_add_string (builder, "status", "enabled");
+      nlx_api_add_string (builder, "state", "up");
+      add_service_state (builder);
+      json_builder_set_member_name (builder, "disabled_reason");
+      json_builder_add_null_value (builder);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  nlx_api_respond (request, 200, body);
+}
+
+/* ---- availability zones ------------------------------------------------ */
+
+static void
+list_zones (NlxApiRequest *request,
+            gboolean detail)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "availabilityZoneInfo");
+  json_builder_begin_array (builder);
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "zoneName", NLX_API_AVAILABILITY_ZONE);
+  json_builder_set_member_name (builder, "zoneState");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "available");
+  json_builder_add_boolean_value (builder, TRUE);
+  json_builder_end_object (builder);
+  json_builder_set_member_name (builder, "hosts");
+  if (detail)
+    {
+      /* {HOST: {SERVICE: {"available", "active", "updated_at"}}}, as
+       * Nova's detail; Nova's internal zone (its conductor and
+       * scheduler) has no counterpart here. */
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder,
+                                    nlx_manager_get_host (request->api->manager));
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, NLX_API_SERVICE_BINARY);
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "available");
+      json_builder_add_boolean_value (builder, TRUE);
+      json_builder_set_member_name (builder, "active");
+      json_builder_add_boolean_value (builder, TRUE);
+      add_service_state (builder);
+      json_builder_end_object (builder);
+      json_builder_end_object (builder);
+      json_builder_end_object (builder);
+    }
+  else
+    json_builder_add_null_value (builder);
+  json_builder_end_object (builder);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  nlx_api_respond (request, 200, body);
+}
+
+/* GET /os-availability-zone */
+void
+nlx_api_list_availability_zones (NlxApiRequest *request,
+                                 const char *method G_GNUC_UNUSED,
+                                 const char * const *ids G_GNUC_UNUSED)
+{
+  list_zones (request, FALSE);
+}
+
+/* GET /os-availability-zone/detail */
+void
+nlx_api_list_availability_zones_detail (NlxApiRequest *request,
+                                        const char *method G_GNUC_UNUSED,
+                                        const char * const *ids G_GNUC_UNUSED)
+{
+  list_zones (request, TRUE);
+}
+
+/* ---- aggregates -------------------------------------------------------- */
+
+/* GET /os-aggregates: one host needs no aggregates; the list is asked for
+ * by openstackclient's hypervisor show. */
+void
+nlx_api_list_aggregates (NlxApiRequest *request,
+                         const char *method G_GNUC_UNUSED,
+                         const char * const *ids G_GNUC_UNUSED)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "aggregates");
+  json_builder_begin_array (builder);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  nlx_api_respond (request, 200, body);
+}
