@@ -342,6 +342,18 @@ test_tcp_token (Fixture *f,
                               "X-Auth-Token", "wrong-token", NULL, NULL), ==, 401);
   g_assert_cmpint (nlx_test_call_full (f->session, base, "GET", "/v2.1/servers", NULL,
                               "X-Auth-Token", "s3cret-t0ken", NULL, NULL), ==, 200);
+  /* As Nova's: the version documents are for anyone, so clients can
+   * read them before they authenticate; nothing beside them is. */
+  g_assert_cmpint (nlx_test_call_full (f->session, base, "GET", "/", NULL, NULL, NULL,
+                              NULL, NULL), ==, 200);
+  g_assert_cmpint (nlx_test_call_full (f->session, base, "GET", "/v2.1", NULL, NULL, NULL,
+                              NULL, NULL), ==, 200);
+  g_assert_cmpint (nlx_test_call_full (f->session, base, "GET", "/v2.1/", NULL, NULL, NULL,
+                              NULL, NULL), ==, 200);
+  g_assert_cmpint (nlx_test_call_full (f->session, base, "GET", "/v2.1/flavors", NULL, NULL,
+                              NULL, NULL, NULL), ==, 401);
+  g_assert_cmpint (nlx_test_call_full (f->session, base, "GET", "/v2.1/nlxtest-nothing", NULL,
+                              NULL, NULL, NULL, NULL), ==, 401);
   /* The Unix socket needs none. */
   g_clear_object (&f->session);
   f->session = g_steal_pointer (&unix_session);

@@ -108,6 +108,24 @@ test_full (void)
   g_assert_null (image->init_path);
 }
 
+/* With Keystone tokens guarding TCP, no shared token is needed. */
+static void
+test_keystone (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxConfig) config =
+    nlx_config_new_from_data ("[api]\nlisten = 127.0.0.1:8774\n"
+                              "auth_strategy = keystone\n"
+                              "[keystone_authtoken]\n"
+                              "auth_url = http://127.0.0.1:5000/v3\n"
+                              "username = nova\npassword = p\n"
+                              "project_name = service\n", &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (config);
+  g_assert_null (config->api_token);
+}
+
 /* Every value that cannot be used stops start-up, naming the key. */
 static void
 test_invalid (void)
@@ -119,6 +137,12 @@ test_invalid (void)
     { "[DEFAULT]\ndebug = maybe\n", "[DEFAULT] debug must be true or false" },
     { "[api]\nsocket = relative.sock\n", "[api] socket must be an absolute" },
     { "[api]\nlisten = 0.0.0.0:8774\n", "[api] auth_token is not" },
+    { "[api]\nauth_strategy = noauth2\n",
+      "[api] auth_strategy must be token or keystone, got “noauth2”" },
+    { "[api]\nlisten = 127.0.0.1:8774\nauth_strategy = keystone\n"
+      "[keystone_authtoken]\nauth_url = http://127.0.0.1:5000/v3\n"
+      "username = nova\npassword = p\n",
+      "[keystone_authtoken] project_name is not set" },
     { "[flavor m1.x]\nvcpus = 0\nmemory_mb = 64\nroot_gb = 0\n",
       "[flavor m1.x] vcpus must be a whole number from 1" },
     { "[flavor m1.x]\nvcpus = 1\nmemory_mb = lots\nroot_gb = 0\n",
@@ -205,6 +229,7 @@ main (int argc,
   g_test_add_func ("/nlx/config/defaults", test_defaults);
   g_test_add_func ("/nlx/config/full", test_full);
   g_test_add_func ("/nlx/config/allocation", test_allocation);
+  g_test_add_func ("/nlx/config/keystone", test_keystone);
   g_test_add_func ("/nlx/config/invalid", test_invalid);
   g_test_add_func ("/nlx/config/unknown-keys-warn", test_unknown_keys_warn);
   g_test_add_func ("/nlx/config/missing-file", test_missing_file);

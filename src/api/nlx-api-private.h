@@ -38,6 +38,8 @@ struct _NlxApi {
   GSocket *tcp_socket;          /* NULL without [api] listen */
   char *socket_path;            /* ours to remove */
   GHashTable *consoles;         /* ConsoleBridge set: open WebSockets */
+  /* [api] auth_strategy = keystone: nlx-api-keystone.c; else NULL */
+  struct _NlxApiKeystone *keystone;
 };
 
 /* One request, from its arrival to its answer. */

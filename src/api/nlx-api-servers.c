@@ -4,6 +4,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "api/nlx-api-keystone.h"
 #include "api/nlx-api-private.h"
 
 static void
@@ -168,12 +169,21 @@ list_servers (NlxApiRequest *request,
   g_autoptr(GPtrArray) records = nlx_manager_list (request->api->manager);
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
+  const char *project_id;
 
+  /* Keystone mode: the caller's project only, unless an admin asks for
+   * all_tenants (nlx-api-keystone.c). */
+  if (!nlx_api_list_scope (request, &project_id))
+    return;
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "servers");
   json_builder_begin_array (builder);
   for (guint i = 0; i < records->len; i++)
-    if (detail)
+    if (project_id != NULL &&
+        g_strcmp0 (((const NlxRecord *) records->pdata[i])->instance->project_id,
+                   project_id) != 0)
+      continue;
+    else if (detail)
       add_server (builder, request, records->pdata[i]);
     else
       add_server_brief (builder, request, records->pdata[i]);

@@ -18,6 +18,7 @@
 #include <gio/gunixsocketaddress.h>
 #include <libsoup/soup.h>
 
+#include "api/nlx-api-keystone.h"
 #include "api/nlx-api-private.h"
 #include "api/nlx-listener.h"
 
@@ -137,8 +138,40 @@ nlx_api_identity (NlxApiRequest *request,
   SoupMessageHeaders *headers =
     soup_server_message_get_request_headers (request->msg);
   const char *value = soup_message_headers_get_one (headers, header);
+  const NlxApiIdentity *caller = nlx_api_get_caller (request);
 
+  /* With Keystone the token says who calls, whatever the headers say. */
+  if (caller != NULL && g_ascii_strcasecmp (header, "X-User-Id") == 0)
+    return caller->user_id;
+  if (caller != NULL && g_ascii_strcasecmp (header, "X-Project-Id") == 0)
+    return caller->project_id;
   return value != NULL && *value != '\0' ? value : "admin";
+}
+
+/* Nova serves its version documents to anyone: clients read them to
+ * learn what to ask for before they have a token. */
+static gboolean
+public_path (const char *path)
+{
+  g_auto(GStrv) parts = g_strsplit (path, "/", -1);
+  guint n = 0;
+  const char *first = NULL;
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    if (*parts[i] != '\0')
+      {
+        if (n++ == 0)
+          first = parts[i];
+      }
+  return n == 0 || (n == 1 && g_str_equal (first, "v2.1"));
+}
+
+static gboolean
+over_tcp (NlxApiRequest *request)
+{
+  GSocketAddress *local = soup_server_message_get_local_address (request->msg);
+
+  return local != NULL && G_IS_INET_SOCKET_ADDRESS (local);
 }
 
 /* Over TCP the caller must hold the token; the Unix socket's permissions
@@ -156,6 +189,10 @@ authorized (NlxApiRequest *request)
 
   if (local == NULL || !G_IS_INET_SOCKET_ADDRESS (local))
     return TRUE;
+  /* Keystone's answer comes later (handle()); a caller with no token at
+   * all is refused before its body is read. */
+  if (request->api->keystone != NULL)
+    return token != NULL && *token != '\0';
   if (token == NULL || expected == NULL || strlen (token) != strlen (expected))
     return FALSE;
   /* In constant time, so the answer does not tell how much matched. */
@@ -417,6 +454,35 @@ refuse_method (NlxApiRequest *request,
     }
 }
 
+/* Nova's default policy on paths, before any handler runs (lists apply
+ * it to their rows: nlx_api_list_scope()).  Admin-only: */
+static const char * const admin_prefixes[] = {
+  "/v2.1/os-hypervisors", "/v2.1/os-services", NULL
+};
+
+/* Answers 403 or 404 unless the caller may use @pattern's resource. */
+static gboolean
+allowed (NlxApiRequest *request,
+         const char *pattern,
+         const char * const *ids)
+{
+  for (gsize i = 0; admin_prefixes[i] != NULL; i++)
+    if (g_str_has_prefix (pattern, admin_prefixes[i]))
+      return nlx_api_require_admin (request);
+  /* Another project's server does not exist, as far as a member can
+   * tell: the same 404 as an unknown id. */
+  if (g_str_has_prefix (pattern, "/v2.1/servers/{id}") &&
+      !nlx_api_may_see_server (request, ids[0]))
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Instance %s could not be found."), ids[0]);
+
+      nlx_api_respond_fault (request, 404, message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* @parts are the path's @n segments, decoded, without empty ones. */
 static void
 route (NlxApiRequest *request,
@@ -434,6 +500,8 @@ route (NlxApiRequest *request,
         if (g_str_equal (routes[r].pattern, routes[first].pattern) &&
             g_str_equal (routes[r].method, method))
           {
+            if (!allowed (request, routes[r].pattern, ids))
+              return;
             routes[r].handler (request, method, ids);
             return;
           }
@@ -463,6 +531,26 @@ base_url (SoupServerMessage *msg)
   return g_strdup_printf ("http://%s", host);
 }
 
+/* 401, and where to get a token, as keystonemiddleware says it. */
+static void
+refuse_caller (NlxApiRequest *request,
+               const char *message)
+{
+  SoupMessageHeaders *headers =
+    soup_server_message_get_response_headers (request->msg);
+
+  if (request->api->keystone != NULL)
+    {
+      g_autofree char *url =
+        nlx_config_get_string (request->api->config->keyfile,
+                               "keystone_authtoken", "auth_url", "");
+      g_autofree char *value = g_strdup_printf ("Keystone uri=\"%s\"", url);
+
+      soup_message_headers_replace (headers, "WWW-Authenticate", value);
+    }
+  nlx_api_respond_fault (request, 401, message);
+}
+
 /* Before the body is read: a TCP caller without the token, or a body
  * declared larger than the limit, is answered from the headers alone, and
  * the body is dropped as it arrives (nlx-listener.c closes a connection
@@ -470,7 +558,7 @@ base_url (SoupServerMessage *msg)
 static void
 check_headers (SoupServer *server G_GNUC_UNUSED,
                SoupServerMessage *msg,
-               const char *path G_GNUC_UNUSED,
+               const char *path,
                GHashTable *query G_GNUC_UNUSED,
                gpointer data)
 {
@@ -480,10 +568,13 @@ check_headers (SoupServer *server G_GNUC_UNUSED,
   NlxApiRequest request = { .api = data, .msg = msg, .id = id, .base = base };
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
 
-  if (!authorized (&request))
-    nlx_api_respond_fault (&request, 401,
-                           _("Authentication required: send the "
-                             "configured token in X-Auth-Token"));
+  if (!public_path (path) && !authorized (&request))
+    refuse_caller (&request,
+                   request.api->keystone != NULL
+                     ? _("Authentication required: send a Keystone token "
+                         "in X-Auth-Token")
+                     : _("Authentication required: send the configured "
+                         "token in X-Auth-Token"));
   else if (soup_message_headers_get_encoding (headers) ==
              SOUP_ENCODING_CONTENT_LENGTH &&
            soup_message_headers_get_content_length (headers) > NLX_API_MAX_BODY)
@@ -492,6 +583,106 @@ check_headers (SoupServer *server G_GNUC_UNUSED,
     return;
   soup_message_body_set_accumulate (soup_server_message_get_request_body (msg),
                                     FALSE);
+}
+
+/* The checks every authenticated request goes through, then its route.
+ * @parts are the path's segments without empty ones; @bad_segment says
+ * whether there was a "." or "..". */
+static void
+dispatch (NlxApiRequest *request,
+          const char *method,
+          char **parts,
+          gboolean bad_segment)
+{
+  guint n = g_strv_length (parts);
+  g_autofree char *media_type = NULL;
+
+  if (!version_acceptable (request))
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Version not supported: this service serves "
+                           "compute API %s only"), NLX_API_VERSION);
+
+      nlx_api_respond_fault (request, 406, message);
+    }
+  else if (!content_type_acceptable (request, &media_type))
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Unsupported Content-Type “%s”: send the body as "
+                           "application/json"), media_type);
+
+      nlx_api_respond_fault (request, 415, message);
+    }
+  else if (bad_segment)
+    nlx_api_respond_fault (request, 400,
+                           _("A request path may not have “.” or “..” "
+                             "segments, encoded or not"));
+  else
+    route (request, method, parts, n);
+  g_clear_pointer (&request->body, json_node_unref);
+}
+
+/* A request whose token Keystone is asked about, its message paused. */
+typedef struct {
+  NlxApi *api;
+  SoupServerMessage *msg;
+  char *id;
+  char *base;
+  char *method;
+  GStrv parts;
+  gboolean bad_segment;
+} Pending;
+
+static void
+pending_free (Pending *pending)
+{
+  g_object_unref (pending->msg);
+  g_free (pending->id);
+  g_free (pending->base);
+  g_free (pending->method);
+  g_strfreev (pending->parts);
+  g_free (pending);
+}
+
+static void
+caller_identified (GObject *source G_GNUC_UNUSED,
+                   GAsyncResult *result,
+                   gpointer data)
+{
+  Pending *pending = data;
+  g_autoptr(GError) error = NULL;
+  NlxApiIdentity *identity = nlx_api_keystone_validate_finish (result, &error);
+  NlxApiRequest request = {
+    .api = pending->api,
+    .msg = pending->msg,
+    .id = pending->id,
+    .base = pending->base,
+  };
+
+  /* The API is gone (nlx_api_free()): so is its server. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      pending_free (pending);
+      return;
+    }
+  /* Before the handler runs: one that waits on a worker pauses the
+   * message again, and I/O resumes only from the main loop. */
+  soup_server_message_unpause (pending->msg);
+  if (identity == NULL)
+    {
+      if (g_error_matches (error, NLX_API_KEYSTONE_ERROR,
+                           NLX_API_KEYSTONE_ERROR_INVALID_TOKEN))
+        refuse_caller (&request, error->message);
+      else
+        nlx_api_respond_fault (&request, 503, error->message);
+    }
+  else
+    {
+      nlx_api_set_caller (&request, identity);
+      dispatch (&request, pending->method, pending->parts,
+                pending->bad_segment);
+    }
+  pending_free (pending);
 }
 
 static void
@@ -511,9 +702,7 @@ handle (SoupServer *server G_GNUC_UNUSED,
     .base = base_url (msg),
   };
   const char *method = soup_server_message_get_method (msg);
-  g_autofree char *media_type = NULL;
   gboolean bad_segment = FALSE;
-  guint n;
 
   /* libsoup has decoded @path and refused any decoding that makes a new
    * ".." segment, and GLib has resolved dot segments (RFC 3986 5.2.4);
@@ -527,35 +716,33 @@ handle (SoupServer *server G_GNUC_UNUSED,
       g_strv_builder_add (kept, parts[i]);
   g_clear_pointer (&parts, g_strfreev);
   parts = g_strv_builder_end (kept);
-  n = g_strv_length (parts);
 
-  /* check_headers() has refused a caller without the token already. */
-  if (!version_acceptable (&request))
+  /* check_headers() has refused a caller without a token already; a
+   * Keystone token is checked now, without blocking: the message waits. */
+  if (request.api->keystone != NULL && over_tcp (&request) &&
+      !public_path (path))
     {
-      g_autofree char *message =
-        g_strdup_printf (_("Version not supported: this service serves "
-                           "compute API %s only"), NLX_API_VERSION);
+      Pending *pending = g_new0 (Pending, 1);
+      SoupMessageHeaders *headers =
+        soup_server_message_get_request_headers (msg);
 
-      nlx_api_respond_fault (&request, 406, message);
+      pending->api = request.api;
+      pending->msg = g_object_ref (msg);
+      pending->id = g_steal_pointer (&request.id);
+      pending->base = g_steal_pointer (&request.base);
+      pending->method = g_strdup (method);
+      pending->parts = g_steal_pointer (&parts);
+      pending->bad_segment = bad_segment;
+      soup_server_message_pause (msg);
+      nlx_api_keystone_validate_async (request.api->keystone,
+                                       soup_message_headers_get_one (headers,
+                                                                     "X-Auth-Token"),
+                                       caller_identified, pending);
+      return;
     }
-  else if (!content_type_acceptable (&request, &media_type))
-    {
-      g_autofree char *message =
-        g_strdup_printf (_("Unsupported Content-Type “%s”: send the body as "
-                           "application/json"), media_type);
-
-      nlx_api_respond_fault (&request, 415, message);
-    }
-  else if (bad_segment)
-    nlx_api_respond_fault (&request, 400,
-                           _("A request path may not have “.” or “..” "
-                             "segments, encoded or not"));
-  else
-    route (&request, method, parts, n);
-
+  dispatch (&request, method, parts, bad_segment);
   g_free (request.id);
   g_free (request.base);
-  g_clear_pointer (&request.body, json_node_unref);
 }
 
 /* ---- listening -------------------------------------------------------- */
@@ -735,6 +922,13 @@ nlx_api_new (const NlxConfig *config,
 
   api->config = config;
   api->manager = manager;
+  {
+    g_autofree char *strategy =
+      nlx_config_get_string (config->keyfile, "api", "auth_strategy", "token");
+
+    if (g_str_equal (strategy, "keystone"))
+      api->keystone = nlx_api_keystone_new (config);
+  }
   api->server = soup_server_new ("server-header", "nova-lxc-compute ", NULL);
   soup_server_add_early_handler (api->server, NULL, check_headers, api, NULL);
   soup_server_add_handler (api->server, NULL, handle, api, NULL);
@@ -759,6 +953,7 @@ nlx_api_free (NlxApi *api)
       g_object_unref (api->server);
     }
   g_clear_object (&api->tcp_socket);
+  g_clear_pointer (&api->keystone, nlx_api_keystone_free);
   if (api->socket_path != NULL)
     g_unlink (api->socket_path);
   g_free (api->socket_path);

@@ -26,7 +26,13 @@ static const char * const default_keys[] = {
 static const char * const console_keys[] = { "token_ttl", NULL };
 static const char * const api_keys[] = {
   "socket", "socket_group", "listen", "auth_token", "max_connections",
-  "request_timeout", NULL
+  "request_timeout", "auth_strategy", NULL
+};
+/* With [api] auth_strategy = keystone: the daemon's own Keystone
+ * credentials, under the names of Nova's keystonemiddleware section. */
+static const char * const keystone_authtoken_keys[] = {
+  "auth_url", "username", "password", "project_name", "user_domain_name",
+  "project_domain_name", NULL
 };
 static const char * const libvirt_keys[] = {
   "connection_uri", "wait_soft_reboot_seconds", NULL
@@ -112,6 +118,8 @@ known_keys (const char *group)
     return default_keys;
   if (g_str_equal (group, "api"))
     return api_keys;
+  if (g_str_equal (group, "keystone_authtoken"))
+    return keystone_authtoken_keys;
   if (g_str_equal (group, "libvirt"))
     return libvirt_keys;
   if (g_str_equal (group, "console"))
@@ -408,6 +416,8 @@ static gboolean
 read_api (NlxConfig *config,
           GError **error)
 {
+  g_autofree char *strategy = NULL;
+
   config->api_socket = nlx_config_get_string (config->keyfile, "api",
                                               "socket",
                                               NLX_RUN_DIR "/compute.sock");
@@ -435,6 +445,40 @@ read_api (NlxConfig *config,
       g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
                    _("Configuration key [api] socket must be an absolute "
                      "path, got “%s”"), config->api_socket);
+      return FALSE;
+    }
+  strategy = nlx_config_get_string (config->keyfile, "api", "auth_strategy",
+                                    "token");
+  if (g_str_equal (strategy, "keystone"))
+    {
+      static const char * const required[] = {
+        "auth_url", "username", "password", "project_name", NULL
+      };
+
+      for (guint i = 0; required[i] != NULL; i++)
+        {
+          g_autofree char *value =
+            nlx_config_get_string (config->keyfile, "keystone_authtoken",
+                                   required[i], NULL);
+
+          if (value == NULL)
+            {
+              g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                           _("Configuration key [api] auth_strategy is "
+                             "keystone but [keystone_authtoken] %s is not "
+                             "set; set it, or use auth_strategy = token"),
+                           required[i]);
+              return FALSE;
+            }
+        }
+      /* Keystone's tokens guard the TCP port: no shared token needed. */
+      return TRUE;
+    }
+  if (!g_str_equal (strategy, "token"))
+    {
+      g_set_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID,
+                   _("Configuration key [api] auth_strategy must be token "
+                     "or keystone, got “%s”"), strategy);
       return FALSE;
     }
   /* Anyone who reaches a TCP port could drive every instance. */
