@@ -434,6 +434,129 @@ test_create_many (Fixture *f,
     }
 }
 
+/* The ids a list answers, in its order, and its next link (or NULL)
+ * from "/v2.1" on. */
+static GPtrArray *
+list_ids (Fixture *f,
+          const char *path,
+          char **next)
+{
+  g_autoptr(JsonNode) list = NULL;
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  JsonObject *root;
+  JsonArray *servers;
+
+  g_assert_cmpint (nlx_test_call (f->session, "GET", path, NULL, &list), ==, 200);
+  root = json_node_get_object (list);
+  servers = json_object_get_array_member (root, "servers");
+  for (guint i = 0; i < json_array_get_length (servers); i++)
+    g_ptr_array_add (ids, g_strdup (json_object_get_string_member (
+      json_array_get_object_element (servers, i), "id")));
+  if (next != NULL)
+    {
+      *next = NULL;
+      if (json_object_has_member (root, "servers_links"))
+        {
+          JsonObject *link = json_array_get_object_element (
+            json_object_get_array_member (root, "servers_links"), 0);
+          const char *href = json_object_get_string_member (link, "href");
+
+          g_assert_cmpstr (json_object_get_string_member (link, "rel"), ==, "next");
+          g_assert_nonnull (strstr (href, "/v2.1/"));
+          *next = g_strdup (strstr (href, "/v2.1/"));
+        }
+    }
+  return ids;
+}
+
+static guint
+count_listed (Fixture *f,
+              const char *path)
+{
+  g_autoptr(GPtrArray) ids = list_ids (f, path, NULL);
+
+  return ids->len;
+}
+
+/* Nova's paging (limit, marker, servers_links "next") and filters (name
+ * as a regular expression, status, image, flavor, changes-since), newest
+ * first. */
+static void
+test_list_paging_and_filters (Fixture *f,
+                              gconstpointer data G_GNUC_UNUSED)
+{
+  const char *names[] = { "alpha", "beta", "gamma" };
+  char *ids[3];
+  g_autoptr(GPtrArray) page = NULL;
+  g_autoptr(GPtrArray) rest = NULL;
+  g_autofree char *next = NULL;
+  g_autofree char *last = NULL;
+  g_autofree char *path = NULL;
+  static const char * const bad[] = {
+    "/v2.1/servers?limit=-1", "/v2.1/servers?limit=lots",
+    "/v2.1/servers?marker=9f2d1c1e-0000-4000-8000-000000000000",
+    "/v2.1/servers/detail?marker=nope", "/v2.1/servers?name=(unclosed",
+    "/v2.1/servers?changes-since=yesterday",
+  };
+
+  for (guint i = 0; i < 3; i++)
+    {
+      ids[i] = nlx_test_create (f->session, names[i], "test-image", NULL);
+      nlx_test_wait_for_status (f->session, ids[i], "ACTIVE");
+      /* Distinct creation times (records keep whole seconds), for the
+       * order. */
+      if (i < 2)
+        g_usleep (1100000);
+    }
+  nlx_test_act_and_wait (f->session, ids[1], "{\"os-stop\": null}", NULL, "SHUTOFF");
+
+  /* Page by page, newest first, to the end. */
+  page = list_ids (f, "/v2.1/servers?limit=2", &next);
+  g_assert_cmpuint (page->len, ==, 2);
+  g_assert_cmpstr (page->pdata[0], ==, ids[2]);
+  g_assert_cmpstr (page->pdata[1], ==, ids[1]);
+  g_assert_nonnull (next);
+  g_assert_nonnull (strstr (next, "limit=2"));
+  rest = list_ids (f, next, &last);
+  g_assert_cmpuint (rest->len, ==, 1);
+  g_assert_cmpstr (rest->pdata[0], ==, ids[0]);
+  g_assert_null (last);
+  g_clear_pointer (&page, g_ptr_array_unref);
+  page = list_ids (f, "/v2.1/servers/detail?limit=3", &last);
+  g_assert_cmpuint (page->len, ==, 3);
+  g_assert_null (last);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?limit=0"), ==, 0);
+  path = g_strdup_printf ("/v2.1/servers/detail?marker=%s", ids[1]);
+  g_assert_cmpuint (count_listed (f, path), ==, 1);
+
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?name=mm"), ==, 1);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?name=%5Ea"), ==, 1);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers/detail?name=a%24"), ==, 3);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?status=SHUTOFF"), ==, 1);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?status=active"), ==, 2);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?status=ACTIVE&status=SHUTOFF"), ==, 3);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?status=ACTIVE&name=beta"), ==, 0);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?flavor=m1.tiny"), ==, 3);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?flavor=m1.small"), ==, 0);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?image=test-image"), ==, 3);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?image=http%3A%2F%2Fh%2Fimages%2Ftest-image"),
+                    ==, 3);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?image=other"), ==, 0);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?changes-since=2000-01-01T00:00:00Z"), ==, 3);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?changes-since=2999-01-01T00:00:00Z"), ==, 0);
+  /* Filters Nova has and nova-lxc does not apply are ignored, as Nova's
+   * unknown ones are at 2.1. */
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?colour=red"), ==, 3);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    nlx_test_expect_fault (f->session, "GET", bad[i], NULL, 400, "badRequest");
+  for (guint i = 0; i < 3; i++)
+    {
+      nlx_test_delete_and_wait (f->session, ids[i]);
+      g_free (ids[i]);
+    }
+}
+
 /* Records outlive the daemon; an instance the driver no longer has (the
  * fake driver forgets everything) comes back in ERROR, not ACTIVE. */
 static void
@@ -863,6 +986,7 @@ main (int argc,
   ADD ("/nlx/api/servers/bad-requests", test_bad_requests, NULL);
   ADD ("/nlx/api/servers/restart", test_restart, NULL);
   ADD ("/nlx/api/servers/create-fields", test_create_fields, NULL);
+  ADD ("/nlx/api/servers/list-paging-and-filters", test_list_paging_and_filters, NULL);
   ADD ("/nlx/api/claims/fit-and-refuse", test_claims,
        CLAIMS_CONFIG "[compute]\ncpu_allocation_ratio = 1.0\n");
   ADD ("/nlx/api/claims/ratios", test_claims_ratios,

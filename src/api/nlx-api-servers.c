@@ -162,6 +162,205 @@ respond_server (NlxApiRequest *request,
 
 /* ---- servers ---------------------------------------------------------- */
 
+/* What a server list asks for: Nova's paging and the filters nova-lxc
+ * can apply (its others, and unknown parameters, are ignored at 2.1 as
+ * Nova ignores them). */
+/* Nova's default [api] max_limit. */
+#define LIST_MAX_LIMIT 1000
+
+typedef struct {
+  gint64 limit;
+  char *marker;
+  GRegex *name;
+  GPtrArray *statuses;          /* char *, any of them */
+  char *image;
+  char *flavor;
+  GDateTime *changes_since;
+} ListQuery;
+
+static void
+list_query_clear (ListQuery *query)
+{
+  g_free (query->marker);
+  g_clear_pointer (&query->name, g_regex_unref);
+  g_clear_pointer (&query->statuses, g_ptr_array_unref);
+  g_free (query->image);
+  g_free (query->flavor);
+  g_clear_pointer (&query->changes_since, g_date_time_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ListQuery, list_query_clear)
+
+/* The id at the end of an id or a link to one, as Nova takes both. */
+static char *
+last_segment (const char *value)
+{
+  const char *slash = strrchr (value, '/');
+
+  return g_strdup (slash ? slash + 1 : value);
+}
+
+/* Answers 400 itself, with Nova's messages. */
+static gboolean
+read_list_query (NlxApiRequest *request,
+                 ListQuery *query)
+{
+  GUri *uri = soup_server_message_get_uri (request->msg);
+  const char *text = g_uri_get_query (uri);
+  GUriParamsIter iter;
+  g_autoptr(GError) error = NULL;
+  char *key, *value;
+
+  query->limit = LIST_MAX_LIMIT;
+  query->statuses = g_ptr_array_new_with_free_func (g_free);
+  if (text == NULL)
+    return TRUE;
+  g_uri_params_iter_init (&iter, text, -1, "&", G_URI_PARAMS_NONE);
+  while (g_uri_params_iter_next (&iter, &key, &value, &error))
+    {
+      g_autofree char *k = key;
+      g_autofree char *v = value;
+
+      if (g_str_equal (k, "limit"))
+        {
+          g_autoptr(JsonNode) node = json_node_new (JSON_NODE_VALUE);
+
+          json_node_set_string (node, v);
+          if (!nlx_api_read_whole_number (node, 0, G_MAXINT32, &query->limit))
+            {
+              nlx_api_respond_fault (request, 400,
+                                     _("limit param must be an integer "
+                                       "of 0 or more"));
+              return FALSE;
+            }
+        }
+      else if (g_str_equal (k, "marker"))
+        {
+          g_free (query->marker);
+          query->marker = g_steal_pointer (&v);
+        }
+      else if (g_str_equal (k, "name"))
+        {
+          g_clear_pointer (&query->name, g_regex_unref);
+          /* Nova's: a regular expression found anywhere in the name. */
+          query->name = g_regex_new (v, G_REGEX_OPTIMIZE, 0, NULL);
+          if (query->name == NULL)
+            {
+              nlx_api_respond_fault (request, 400,
+                                     _("Invalid filter field: name: it is not "
+                                       "a regular expression"));
+              return FALSE;
+            }
+        }
+      else if (g_str_equal (k, "status"))
+        g_ptr_array_add (query->statuses, g_steal_pointer (&v));
+      else if (g_str_equal (k, "image"))
+        {
+          g_free (query->image);
+          query->image = last_segment (v);
+        }
+      else if (g_str_equal (k, "flavor"))
+        {
+          g_free (query->flavor);
+          query->flavor = last_segment (v);
+        }
+      else if (g_str_equal (k, "changes-since"))
+        {
+          g_clear_pointer (&query->changes_since, g_date_time_unref);
+          g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
+
+          query->changes_since = g_date_time_new_from_iso8601 (v, utc);
+          if (query->changes_since == NULL)
+            {
+              nlx_api_respond_fault (request, 400,
+                                     _("Invalid input for query parameters "
+                                       "changes-since: give a time as ISO "
+                                       "8601, e.g. 2026-01-31T12:00:00Z"));
+              return FALSE;
+            }
+        }
+    }
+  if (error != NULL)
+    {
+      nlx_api_respond_fault (request, 400, _("The query string is malformed"));
+      return FALSE;
+    }
+  /* Nova's [api] max_limit: a longer list comes in pages. */
+  query->limit = MIN (query->limit, LIST_MAX_LIMIT);
+  return TRUE;
+}
+
+static gboolean
+list_query_matches (const ListQuery *query,
+                    const NlxRecord *record)
+{
+  const NlxInstance *instance = record->instance;
+
+  if (query->name != NULL &&
+      !g_regex_match (query->name, instance->name, 0, NULL))
+    return FALSE;
+  if (query->statuses->len > 0)
+    {
+      gboolean any = FALSE;
+
+      for (guint i = 0; i < query->statuses->len && !any; i++)
+        any = g_ascii_strcasecmp (query->statuses->pdata[i],
+                                  nlx_record_status (record)) == 0;
+      if (!any)
+        return FALSE;
+    }
+  if (query->image != NULL &&
+      g_strcmp0 (query->image, instance->image_ref) != 0)
+    return FALSE;
+  if (query->flavor != NULL &&
+      g_strcmp0 (query->flavor, instance->flavor.name) != 0)
+    return FALSE;
+  if (query->changes_since != NULL &&
+      g_date_time_compare (record->updated_at, query->changes_since) < 0)
+    return FALSE;
+  return TRUE;
+}
+
+/* Nova's "next" link: the same query, from after @last. */
+static void
+add_next_link (JsonBuilder *builder,
+               NlxApiRequest *request,
+               const char *last)
+{
+  GUri *uri = soup_server_message_get_uri (request->msg);
+  const char *text = g_uri_get_query (uri);
+  g_autoptr(GString) href = g_string_new (request->base);
+  GUriParamsIter iter;
+  char *key, *value;
+
+  g_string_append (href, g_uri_get_path (uri));
+  g_string_append_c (href, '?');
+  if (text != NULL)
+    {
+      g_uri_params_iter_init (&iter, text, -1, "&", G_URI_PARAMS_NONE);
+      while (g_uri_params_iter_next (&iter, &key, &value, NULL))
+        {
+          if (!g_str_equal (key, "marker"))
+            {
+              g_autofree char *k = g_uri_escape_string (key, NULL, FALSE);
+              g_autofree char *v = g_uri_escape_string (value, NULL, FALSE);
+
+              g_string_append_printf (href, "%s=%s&", k, v);
+            }
+          g_free (key);
+          g_free (value);
+        }
+    }
+  g_string_append_printf (href, "marker=%s", last);
+  json_builder_set_member_name (builder, "servers_links");
+  json_builder_begin_array (builder);
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "rel", "next");
+  nlx_api_add_string (builder, "href", href->str);
+  json_builder_end_object (builder);
+  json_builder_end_array (builder);
+}
+
+/* Newest first, as Nova's default sort (created_at desc). */
 static void
 list_servers (NlxApiRequest *request,
               gboolean detail)
@@ -169,25 +368,68 @@ list_servers (NlxApiRequest *request,
   g_autoptr(GPtrArray) records = nlx_manager_list (request->api->manager);
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
+  g_auto(ListQuery) query = { 0 };
+  guint start = 0, shown = 0;
+  const char *last = NULL;
+  gboolean more = FALSE;
+
   const char *project_id;
 
   /* Keystone mode: the caller's project only, unless an admin asks for
-   * all_tenants (nlx-api-keystone.c). */
-  if (!nlx_api_list_scope (request, &project_id))
+   * all_tenants (nlx-api-keystone.c); paging and filters apply to what
+   * the caller may see. */
+  if (!nlx_api_list_scope (request, &project_id) ||
+      !read_list_query (request, &query))
     return;
+  for (guint i = records->len; project_id != NULL && i-- > 0;)
+    if (g_strcmp0 (((const NlxRecord *) records->pdata[i])->instance->project_id,
+                   project_id) != 0)
+      g_ptr_array_remove_index (records, i);
+  if (query.marker != NULL)
+    {
+      /* Nova's marker is a server the caller can see; the page starts
+       * after it. */
+      while (start < records->len &&
+             g_ascii_strcasecmp (((const NlxRecord *)
+                                  records->pdata[start])->instance->uuid,
+                                 query.marker) != 0)
+        start++;
+      if (start == records->len)
+        {
+          g_autofree char *shown_marker =
+            g_utf8_make_valid (query.marker, MIN (strlen (query.marker), 80));
+          g_autofree char *message =
+            g_strdup_printf (_("marker [%s] not found"), shown_marker);
+
+          nlx_api_respond_fault (request, 400, message);
+          return;
+        }
+      start++;
+    }
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "servers");
   json_builder_begin_array (builder);
-  for (guint i = 0; i < records->len; i++)
-    if (project_id != NULL &&
-        g_strcmp0 (((const NlxRecord *) records->pdata[i])->instance->project_id,
-                   project_id) != 0)
-      continue;
-    else if (detail)
-      add_server (builder, request, records->pdata[i]);
-    else
-      add_server_brief (builder, request, records->pdata[i]);
+  for (guint i = start; i < records->len; i++)
+    {
+      const NlxRecord *record = records->pdata[i];
+
+      if (!list_query_matches (&query, record))
+        continue;
+      if (shown == query.limit)
+        {
+          more = TRUE;
+          break;
+        }
+      if (detail)
+        add_server (builder, request, record);
+      else
+        add_server_brief (builder, request, record);
+      last = record->instance->uuid;
+      shown++;
+    }
   json_builder_end_array (builder);
+  if (more && last != NULL)
+    add_next_link (builder, request, last);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   nlx_api_respond (request, 200, body);
@@ -643,7 +885,8 @@ check_networks (NlxApiRequest *request,
         }
       if (uuid != NULL && !g_str_equal (uuid, network))
         {
-          g_autofree char *shown = g_utf8_make_valid (uuid, 80);
+          g_autofree char *shown =
+            g_utf8_make_valid (uuid, MIN (strlen (uuid), 80));
           g_autofree char *message =
             g_strdup_printf (_("Network %s could not be found. (The one "
                                "network here is %s.)"), shown, network);
@@ -690,7 +933,8 @@ check_security_groups (NlxApiRequest *request,
         return FALSE;
       if (!g_str_equal (name, "default"))
         {
-          g_autofree char *shown = g_utf8_make_valid (name, 80);
+          g_autofree char *shown =
+            g_utf8_make_valid (name, MIN (strlen (name), 80));
           g_autofree char *message =
             g_strdup_printf (_("Security group %s not found. (nova-lxc has "
                                "only “default”.)"), shown);
@@ -842,7 +1086,8 @@ read_create (NlxApiRequest *request,
     }
   create->metadata = json_object_get_member (server, "metadata");
   if (create->metadata != NULL && JSON_NODE_HOLDS_OBJECT (create->metadata))
-    metadata_items = json_object_get_size (json_node_get_object (create->metadata));
+    metadata_items =
+      json_object_get_size (json_node_get_object (create->metadata));
   if (metadata_items > NLX_API_METADATA_ITEMS_MAX)
     {
       nlx_api_respond_metadata_limit (request);
