@@ -297,6 +297,266 @@ test_bad_requests (Fixture *f,
   nlx_test_delete_and_wait (f->session, id);
 }
 
+/* What openstackclient and novaclient send at 2.1 (min_count, max_count,
+ * networks [], availability_zone, security_groups, OS-DCF:diskConfig,
+ * the image as a block device mapping) is taken; what nova-lxc cannot
+ * honour is refused with Nova's 400, and makes nothing. */
+static void
+test_create_fields (Fixture *f,
+                    gconstpointer data G_GNUC_UNUSED)
+{
+  g_autofree char *id = nlx_test_create (f->session, "clientish", "test-image",
+    ", \"min_count\": 1, \"max_count\": 1, \"networks\": [], "
+    "\"availability_zone\": \"nova\", \"OS-DCF:diskConfig\": \"AUTO\", "
+    "\"security_groups\": [{\"name\": \"default\"}], "
+    "\"block_device_mapping_v2\": [{\"uuid\": \"test-image\", "
+    "\"source_type\": \"image\", \"destination_type\": \"local\", "
+    "\"boot_index\": 0, \"delete_on_termination\": true}]");
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) shown = NULL;
+  g_autoptr(GList) networks = NULL;
+  g_autofree char *one_network = NULL;
+  g_autofree char *wrong_network = NULL;
+  JsonObject *server;
+  static const char * const refused[] = {
+    CREATE_BODY (", \"min_count\": 3, \"max_count\": 2"),
+    CREATE_BODY (", \"min_count\": 0"),
+    CREATE_BODY (", \"max_count\": \"two\""),
+    CREATE_BODY (", \"availability_zone\": \"elsewhere\""),
+    CREATE_BODY (", \"networks\": \"auto\""),
+    CREATE_BODY (", \"networks\": [{\"port\": \"9f2d1c1e-0000-4000-8000-000000000000\"}]"),
+    CREATE_BODY (", \"networks\": [{\"uuid\": \"nonet\"}]"),
+    CREATE_BODY (", \"networks\": [{\"uuid\": \"a\"}, {\"uuid\": \"b\"}]"),
+    CREATE_BODY (", \"security_groups\": [{\"name\": \"web\"}]"),
+    CREATE_BODY (", \"OS-DCF:diskConfig\": \"SOMETIMES\""),
+    CREATE_BODY (", \"adminPass\": \"secret\""),
+    CREATE_BODY (", \"personality\": [{\"path\": \"/etc/x\", \"contents\": \"eA==\"}]"),
+    CREATE_BODY (", \"block_device_mapping\": [{\"volume_id\": \"v\"}]"),
+    CREATE_BODY (", \"block_device_mapping_v2\": [{\"uuid\": \"v\", \"source_type\": \"volume\", "
+                 "\"volume_size\": 1}]"),
+    CREATE_BODY (", \"block_device_mapping_v2\": [{\"uuid\": \"v\", \"source_type\": \"volume\", "
+                 "\"delete_on_termination\": true}]"),
+    CREATE_BODY (", \"block_device_mapping_v2\": [{\"uuid\": \"other-image\", \"source_type\": "
+                 "\"image\", \"destination_type\": \"local\", \"boot_index\": 0}]"),
+    CREATE_BODY (", \"no_such_field\": 1"),
+  };
+
+  /* Nova's create answer, and the image given both ways. */
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers",
+                                  CREATE_BODY (", \"return_reservation_id\": true"),
+                                  &reply), ==, 202);
+  g_assert_true (g_regex_match_simple ("^r-[a-z0-9]{8}$",
+                                       json_object_get_string_member (json_node_get_object (reply),
+                                                                      "reservation_id"),
+                                       0, 0));
+  g_assert_false (json_object_has_member (json_node_get_object (reply), "server"));
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  shown = nlx_test_show (f->session, id);
+  server = nlx_test_object_at (shown, "server");
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (server, "image"),
+                                                  "id"), ==, "test-image");
+  networks = json_object_get_members (json_object_get_object_member (server, "addresses"));
+  g_assert_cmpuint (g_list_length (networks), ==, 1);
+  one_network = g_strdup_printf (CREATE_BODY (", \"networks\": [{\"uuid\": \"%s\"}]"),
+                                 (char *) networks->data);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
+    nlx_test_expect_fault (f->session, "POST", "/v2.1/servers", refused[i], 400,
+                           "badRequest");
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
+                         CREATE_BODY (", \"max_count\": 101"), 403, "forbidden");
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
+                         "{\"server\": {\"name\": \"x\", \"flavorRef\": \"m1.tiny\", "
+                         "\"imageRef\": \"test-image\"}, \"os:scheduler_hints\": "
+                         "{\"same_host\": \"x\"}}", 400, "badRequest");
+  /* The server of the reservation, and this one: none of the others. */
+  g_assert_cmpuint (server_count (f), ==, 2);
+
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers", one_network, &reply),
+                   ==, 202);
+  server = nlx_test_object_at (reply, "server");
+  g_assert_cmpstr (json_object_get_string_member (server, "OS-DCF:diskConfig"), ==, "MANUAL");
+  g_assert_true (json_object_has_member (server, "links"));
+  g_assert_cmpuint (server_count (f), ==, 3);
+  (void) wrong_network;
+}
+
+/* max_count > 1 makes that many servers, named NAME-1, NAME-2 ...; when
+ * they do not all fit, all are refused a place, as Nova's scheduler
+ * does. */
+static void
+test_create_many (Fixture *f,
+                  gconstpointer data G_GNUC_UNUSED)
+{
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autoptr(GHashTable) names = g_hash_table_new (g_str_hash, g_str_equal);
+  JsonArray *servers;
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers",
+                                  "{\"server\": {\"name\": \"many\", \"flavorRef\": \"c.mem\", "
+                                  "\"imageRef\": \"test-image\", \"min_count\": \"2\", "
+                                  "\"max_count\": 2}}", &reply), ==, 202);
+  g_assert_true (json_object_has_member (nlx_test_object_at (reply, "server"), "id"));
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/servers/detail", NULL, &list), ==, 200);
+  servers = json_object_get_array_member (json_node_get_object (list), "servers");
+  g_assert_cmpuint (json_array_get_length (servers), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      JsonObject *server = json_array_get_object_element (servers, i);
+
+      g_hash_table_add (names, (gpointer) json_object_get_string_member (server, "name"));
+      /* Two of 4096 MiB in 4096 free: neither gets a place. */
+      g_assert_cmpstr (json_object_get_string_member (server, "status"), ==, "ERROR");
+    }
+  g_assert_true (g_hash_table_contains (names, "many-1"));
+  g_assert_true (g_hash_table_contains (names, "many-2"));
+
+  /* Two that fit both get one. */
+  g_clear_pointer (&reply, json_node_unref);
+  g_clear_pointer (&list, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers",
+                                  "{\"server\": {\"name\": \"pair\", \"flavorRef\": \"c.disk\", "
+                                  "\"imageRef\": \"test-image\", \"max_count\": 2}}", &reply),
+                   ==, 202);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/servers/detail", NULL, &list), ==, 200);
+  servers = json_object_get_array_member (json_node_get_object (list), "servers");
+  g_assert_cmpuint (json_array_get_length (servers), ==, 4);
+  for (guint i = 0; i < 4; i++)
+    {
+      JsonObject *server = json_array_get_object_element (servers, i);
+      const char *name = json_object_get_string_member (server, "name");
+
+      if (g_str_has_prefix (name, "pair-"))
+        nlx_test_wait_for_status (f->session,
+                                  json_object_get_string_member (server, "id"), "ACTIVE");
+    }
+}
+
+/* The ids a list answers, in its order, and its next link (or NULL)
+ * from "/v2.1" on. */
+static GPtrArray *
+list_ids (Fixture *f,
+          const char *path,
+          char **next)
+{
+  g_autoptr(JsonNode) list = NULL;
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  JsonObject *root;
+  JsonArray *servers;
+
+  g_assert_cmpint (nlx_test_call (f->session, "GET", path, NULL, &list), ==, 200);
+  root = json_node_get_object (list);
+  servers = json_object_get_array_member (root, "servers");
+  for (guint i = 0; i < json_array_get_length (servers); i++)
+    g_ptr_array_add (ids, g_strdup (json_object_get_string_member (
+      json_array_get_object_element (servers, i), "id")));
+  if (next != NULL)
+    {
+      *next = NULL;
+      if (json_object_has_member (root, "servers_links"))
+        {
+          JsonObject *link = json_array_get_object_element (
+            json_object_get_array_member (root, "servers_links"), 0);
+          const char *href = json_object_get_string_member (link, "href");
+
+          g_assert_cmpstr (json_object_get_string_member (link, "rel"), ==, "next");
+          g_assert_nonnull (strstr (href, "/v2.1/"));
+          *next = g_strdup (strstr (href, "/v2.1/"));
+        }
+    }
+  return ids;
+}
+
+static guint
+count_listed (Fixture *f,
+              const char *path)
+{
+  g_autoptr(GPtrArray) ids = list_ids (f, path, NULL);
+
+  return ids->len;
+}
+
+/* Nova's paging (limit, marker, servers_links "next") and filters (name
+ * as a regular expression, status, image, flavor, changes-since), newest
+ * first. */
+static void
+test_list_paging_and_filters (Fixture *f,
+                              gconstpointer data G_GNUC_UNUSED)
+{
+  const char *names[] = { "alpha", "beta", "gamma" };
+  char *ids[3];
+  g_autoptr(GPtrArray) page = NULL;
+  g_autoptr(GPtrArray) rest = NULL;
+  g_autofree char *next = NULL;
+  g_autofree char *last = NULL;
+  g_autofree char *path = NULL;
+  static const char * const bad[] = {
+    "/v2.1/servers?limit=-1", "/v2.1/servers?limit=lots",
+    "/v2.1/servers?marker=9f2d1c1e-0000-4000-8000-000000000000",
+    "/v2.1/servers/detail?marker=nope", "/v2.1/servers?name=(unclosed",
+    "/v2.1/servers?changes-since=yesterday",
+  };
+
+  for (guint i = 0; i < 3; i++)
+    {
+      ids[i] = nlx_test_create (f->session, names[i], "test-image", NULL);
+      nlx_test_wait_for_status (f->session, ids[i], "ACTIVE");
+      /* Distinct creation times (records keep whole seconds), for the
+       * order. */
+      if (i < 2)
+        g_usleep (1100000);
+    }
+  nlx_test_act_and_wait (f->session, ids[1], "{\"os-stop\": null}", NULL, "SHUTOFF");
+
+  /* Page by page, newest first, to the end. */
+  page = list_ids (f, "/v2.1/servers?limit=2", &next);
+  g_assert_cmpuint (page->len, ==, 2);
+  g_assert_cmpstr (page->pdata[0], ==, ids[2]);
+  g_assert_cmpstr (page->pdata[1], ==, ids[1]);
+  g_assert_nonnull (next);
+  g_assert_nonnull (strstr (next, "limit=2"));
+  rest = list_ids (f, next, &last);
+  g_assert_cmpuint (rest->len, ==, 1);
+  g_assert_cmpstr (rest->pdata[0], ==, ids[0]);
+  g_assert_null (last);
+  g_clear_pointer (&page, g_ptr_array_unref);
+  page = list_ids (f, "/v2.1/servers/detail?limit=3", &last);
+  g_assert_cmpuint (page->len, ==, 3);
+  g_assert_null (last);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?limit=0"), ==, 0);
+  path = g_strdup_printf ("/v2.1/servers/detail?marker=%s", ids[1]);
+  g_assert_cmpuint (count_listed (f, path), ==, 1);
+
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?name=mm"), ==, 1);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?name=%5Ea"), ==, 1);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers/detail?name=a%24"), ==, 3);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?status=SHUTOFF"), ==, 1);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?status=active"), ==, 2);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?status=ACTIVE&status=SHUTOFF"), ==, 3);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?status=ACTIVE&name=beta"), ==, 0);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?flavor=m1.tiny"), ==, 3);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?flavor=m1.small"), ==, 0);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?image=test-image"), ==, 3);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?image=http%3A%2F%2Fh%2Fimages%2Ftest-image"),
+                    ==, 3);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?image=other"), ==, 0);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?changes-since=2000-01-01T00:00:00Z"), ==, 3);
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?changes-since=2999-01-01T00:00:00Z"), ==, 0);
+  /* Filters Nova has and nova-lxc does not apply are ignored, as Nova's
+   * unknown ones are at 2.1. */
+  g_assert_cmpuint (count_listed (f, "/v2.1/servers?colour=red"), ==, 3);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    nlx_test_expect_fault (f->session, "GET", bad[i], NULL, 400, "badRequest");
+  for (guint i = 0; i < 3; i++)
+    {
+      nlx_test_delete_and_wait (f->session, ids[i]);
+      g_free (ids[i]);
+    }
+}
+
 /* Records outlive the daemon; an instance the driver no longer has (the
  * fake driver forgets everything) comes back in ERROR, not ACTIVE. */
 static void
@@ -725,6 +985,8 @@ main (int argc,
   ADD ("/nlx/api/servers/boot-failure", test_boot_failure, NULL);
   ADD ("/nlx/api/servers/bad-requests", test_bad_requests, NULL);
   ADD ("/nlx/api/servers/restart", test_restart, NULL);
+  ADD ("/nlx/api/servers/create-fields", test_create_fields, NULL);
+  ADD ("/nlx/api/servers/list-paging-and-filters", test_list_paging_and_filters, NULL);
   ADD ("/nlx/api/claims/fit-and-refuse", test_claims,
        CLAIMS_CONFIG "[compute]\ncpu_allocation_ratio = 1.0\n");
   ADD ("/nlx/api/claims/ratios", test_claims_ratios,
@@ -732,6 +994,9 @@ main (int argc,
        "ram_allocation_ratio = 2.0\ndisk_allocation_ratio = 2.0\n");
   ADD ("/nlx/api/claims/race", test_claims_race,
        CLAIMS_CONFIG "[compute]\ncpu_allocation_ratio = 1.0\n");
+  ADD ("/nlx/api/servers/create-many", test_create_many,
+       CLAIMS_CONFIG "[compute]\nram_allocation_ratio = 1.0\n"
+       "disk_allocation_ratio = 2.0\n");
   ADD ("/nlx/api/hypervisors/foreign-instances", test_foreign_instances,
        "[fake]\nforeign_instances = 4\n");
 #undef ADD

@@ -29,6 +29,13 @@ G_BEGIN_DECLS
 #define NLX_API_SERVICE_ID 1
 /* As Nova's metadata items, and the instance document's. */
 #define NLX_API_METADATA_ITEM_MAX 255
+/* Nova's default metadata_items quota: items a server may have. */
+#define NLX_API_METADATA_ITEMS_MAX 128
+/* The most servers one create may ask for (max_count); more is 403, as
+ * Nova's quota answers. */
+#define NLX_API_MAX_COUNT 100
+/* The one availability zone, Nova's default name. */
+#define NLX_API_AVAILABILITY_ZONE "nova"
 
 struct _NlxApi {
   const NlxConfig *config;
@@ -144,6 +151,7 @@ gboolean nlx_api_check_user_data (NlxApiRequest *request,
 gboolean nlx_api_check_hostname (NlxApiRequest *request,
                                  const char *hostname,
                                  char **lower);
+void nlx_api_respond_metadata_limit (NlxApiRequest *request);
 const NlxKeypair *nlx_api_find_key_name (NlxApiRequest *request,
                                          const char *name);
 NlxApiChange *nlx_api_change_new (NlxApiRequest *request,
@@ -200,6 +208,23 @@ void nlx_api_show_attachment (NlxApiRequest *request,
 void nlx_api_detach_volume (NlxApiRequest *request,
                             const char *method,
                             const char * const *ids);
+
+/* nlx-api-server-metadata.c */
+void nlx_api_list_server_metadata (NlxApiRequest *request,
+                                   const char *method,
+                                   const char * const *ids);
+void nlx_api_update_server_metadata (NlxApiRequest *request,
+                                     const char *method,
+                                     const char * const *ids);
+void nlx_api_show_server_metadata_item (NlxApiRequest *request,
+                                        const char *method,
+                                        const char * const *ids);
+void nlx_api_set_server_metadata_item (NlxApiRequest *request,
+                                       const char *method,
+                                       const char * const *ids);
+void nlx_api_delete_server_metadata_item (NlxApiRequest *request,
+                                          const char *method,
+                                          const char * const *ids);
 
 /* nlx-api-ips.c */
 void nlx_api_list_ips (NlxApiRequest *request,

@@ -162,6 +162,205 @@ respond_server (NlxApiRequest *request,
 
 /* ---- servers ---------------------------------------------------------- */
 
+/* What a server list asks for: Nova's paging and the filters nova-lxc
+ * can apply (its others, and unknown parameters, are ignored at 2.1 as
+ * Nova ignores them). */
+/* Nova's default [api] max_limit. */
+#define LIST_MAX_LIMIT 1000
+
+typedef struct {
+  gint64 limit;
+  char *marker;
+  GRegex *name;
+  GPtrArray *statuses;          /* char *, any of them */
+  char *image;
+  char *flavor;
+  GDateTime *changes_since;
+} ListQuery;
+
+static void
+list_query_clear (ListQuery *query)
+{
+  g_free (query->marker);
+  g_clear_pointer (&query->name, g_regex_unref);
+  g_clear_pointer (&query->statuses, g_ptr_array_unref);
+  g_free (query->image);
+  g_free (query->flavor);
+  g_clear_pointer (&query->changes_since, g_date_time_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ListQuery, list_query_clear)
+
+/* The id at the end of an id or a link to one, as Nova takes both. */
+static char *
+last_segment (const char *value)
+{
+  const char *slash = strrchr (value, '/');
+
+  return g_strdup (slash ? slash + 1 : value);
+}
+
+/* Answers 400 itself, with Nova's messages. */
+static gboolean
+read_list_query (NlxApiRequest *request,
+                 ListQuery *query)
+{
+  GUri *uri = soup_server_message_get_uri (request->msg);
+  const char *text = g_uri_get_query (uri);
+  GUriParamsIter iter;
+  g_autoptr(GError) error = NULL;
+  char *key, *value;
+
+  query->limit = LIST_MAX_LIMIT;
+  query->statuses = g_ptr_array_new_with_free_func (g_free);
+  if (text == NULL)
+    return TRUE;
+  g_uri_params_iter_init (&iter, text, -1, "&", G_URI_PARAMS_NONE);
+  while (g_uri_params_iter_next (&iter, &key, &value, &error))
+    {
+      g_autofree char *k = key;
+      g_autofree char *v = value;
+
+      if (g_str_equal (k, "limit"))
+        {
+          g_autoptr(JsonNode) node = json_node_new (JSON_NODE_VALUE);
+
+          json_node_set_string (node, v);
+          if (!nlx_api_read_whole_number (node, 0, G_MAXINT32, &query->limit))
+            {
+              nlx_api_respond_fault (request, 400,
+                                     _("limit param must be an integer "
+                                       "of 0 or more"));
+              return FALSE;
+            }
+        }
+      else if (g_str_equal (k, "marker"))
+        {
+          g_free (query->marker);
+          query->marker = g_steal_pointer (&v);
+        }
+      else if (g_str_equal (k, "name"))
+        {
+          g_clear_pointer (&query->name, g_regex_unref);
+          /* Nova's: a regular expression found anywhere in the name. */
+          query->name = g_regex_new (v, G_REGEX_OPTIMIZE, 0, NULL);
+          if (query->name == NULL)
+            {
+              nlx_api_respond_fault (request, 400,
+                                     _("Invalid filter field: name: it is not "
+                                       "a regular expression"));
+              return FALSE;
+            }
+        }
+      else if (g_str_equal (k, "status"))
+        g_ptr_array_add (query->statuses, g_steal_pointer (&v));
+      else if (g_str_equal (k, "image"))
+        {
+          g_free (query->image);
+          query->image = last_segment (v);
+        }
+      else if (g_str_equal (k, "flavor"))
+        {
+          g_free (query->flavor);
+          query->flavor = last_segment (v);
+        }
+      else if (g_str_equal (k, "changes-since"))
+        {
+          g_clear_pointer (&query->changes_since, g_date_time_unref);
+          g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
+
+          query->changes_since = g_date_time_new_from_iso8601 (v, utc);
+          if (query->changes_since == NULL)
+            {
+              nlx_api_respond_fault (request, 400,
+                                     _("Invalid input for query parameters "
+                                       "changes-since: give a time as ISO "
+                                       "8601, e.g. 2026-01-31T12:00:00Z"));
+              return FALSE;
+            }
+        }
+    }
+  if (error != NULL)
+    {
+      nlx_api_respond_fault (request, 400, _("The query string is malformed"));
+      return FALSE;
+    }
+  /* Nova's [api] max_limit: a longer list comes in pages. */
+  query->limit = MIN (query->limit, LIST_MAX_LIMIT);
+  return TRUE;
+}
+
+static gboolean
+list_query_matches (const ListQuery *query,
+                    const NlxRecord *record)
+{
+  const NlxInstance *instance = record->instance;
+
+  if (query->name != NULL &&
+      !g_regex_match (query->name, instance->name, 0, NULL))
+    return FALSE;
+  if (query->statuses->len > 0)
+    {
+      gboolean any = FALSE;
+
+      for (guint i = 0; i < query->statuses->len && !any; i++)
+        any = g_ascii_strcasecmp (query->statuses->pdata[i],
+                                  nlx_record_status (record)) == 0;
+      if (!any)
+        return FALSE;
+    }
+  if (query->image != NULL &&
+      g_strcmp0 (query->image, instance->image_ref) != 0)
+    return FALSE;
+  if (query->flavor != NULL &&
+      g_strcmp0 (query->flavor, instance->flavor.name) != 0)
+    return FALSE;
+  if (query->changes_since != NULL &&
+      g_date_time_compare (record->updated_at, query->changes_since) < 0)
+    return FALSE;
+  return TRUE;
+}
+
+/* Nova's "next" link: the same query, from after @last. */
+static void
+add_next_link (JsonBuilder *builder,
+               NlxApiRequest *request,
+               const char *last)
+{
+  GUri *uri = soup_server_message_get_uri (request->msg);
+  const char *text = g_uri_get_query (uri);
+  g_autoptr(GString) href = g_string_new (request->base);
+  GUriParamsIter iter;
+  char *key, *value;
+
+  g_string_append (href, g_uri_get_path (uri));
+  g_string_append_c (href, '?');
+  if (text != NULL)
+    {
+      g_uri_params_iter_init (&iter, text, -1, "&", G_URI_PARAMS_NONE);
+      while (g_uri_params_iter_next (&iter, &key, &value, NULL))
+        {
+          if (!g_str_equal (key, "marker"))
+            {
+              g_autofree char *k = g_uri_escape_string (key, NULL, FALSE);
+              g_autofree char *v = g_uri_escape_string (value, NULL, FALSE);
+
+              g_string_append_printf (href, "%s=%s&", k, v);
+            }
+          g_free (key);
+          g_free (value);
+        }
+    }
+  g_string_append_printf (href, "marker=%s", last);
+  json_builder_set_member_name (builder, "servers_links");
+  json_builder_begin_array (builder);
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "rel", "next");
+  nlx_api_add_string (builder, "href", href->str);
+  json_builder_end_object (builder);
+  json_builder_end_array (builder);
+}
+
+/* Newest first, as Nova's default sort (created_at desc). */
 static void
 list_servers (NlxApiRequest *request,
               gboolean detail)
@@ -169,25 +368,68 @@ list_servers (NlxApiRequest *request,
   g_autoptr(GPtrArray) records = nlx_manager_list (request->api->manager);
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
+  g_auto(ListQuery) query = { 0 };
+  guint start = 0, shown = 0;
+  const char *last = NULL;
+  gboolean more = FALSE;
+
   const char *project_id;
 
   /* Keystone mode: the caller's project only, unless an admin asks for
-   * all_tenants (nlx-api-keystone.c). */
-  if (!nlx_api_list_scope (request, &project_id))
+   * all_tenants (nlx-api-keystone.c); paging and filters apply to what
+   * the caller may see. */
+  if (!nlx_api_list_scope (request, &project_id) ||
+      !read_list_query (request, &query))
     return;
+  for (guint i = records->len; project_id != NULL && i-- > 0;)
+    if (g_strcmp0 (((const NlxRecord *) records->pdata[i])->instance->project_id,
+                   project_id) != 0)
+      g_ptr_array_remove_index (records, i);
+  if (query.marker != NULL)
+    {
+      /* Nova's marker is a server the caller can see; the page starts
+       * after it. */
+      while (start < records->len &&
+             g_ascii_strcasecmp (((const NlxRecord *)
+                                  records->pdata[start])->instance->uuid,
+                                 query.marker) != 0)
+        start++;
+      if (start == records->len)
+        {
+          g_autofree char *shown_marker =
+            g_utf8_make_valid (query.marker, MIN (strlen (query.marker), 80));
+          g_autofree char *message =
+            g_strdup_printf (_("marker [%s] not found"), shown_marker);
+
+          nlx_api_respond_fault (request, 400, message);
+          return;
+        }
+      start++;
+    }
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "servers");
   json_builder_begin_array (builder);
-  for (guint i = 0; i < records->len; i++)
-    if (project_id != NULL &&
-        g_strcmp0 (((const NlxRecord *) records->pdata[i])->instance->project_id,
-                   project_id) != 0)
-      continue;
-    else if (detail)
-      add_server (builder, request, records->pdata[i]);
-    else
-      add_server_brief (builder, request, records->pdata[i]);
+  for (guint i = start; i < records->len; i++)
+    {
+      const NlxRecord *record = records->pdata[i];
+
+      if (!list_query_matches (&query, record))
+        continue;
+      if (shown == query.limit)
+        {
+          more = TRUE;
+          break;
+        }
+      if (detail)
+        add_server (builder, request, record);
+      else
+        add_server_brief (builder, request, record);
+      last = record->instance->uuid;
+      shown++;
+    }
   json_builder_end_array (builder);
+  if (more && last != NULL)
+    add_next_link (builder, request, last);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   nlx_api_respond (request, 200, body);
@@ -211,17 +453,73 @@ nlx_api_list_servers_detail (NlxApiRequest *request,
   list_servers (request, TRUE);
 }
 
-/* Nova's block_device_mapping_v2, for volumes only: boot_index 0 is the
- * root volume, the others are attached.  Answers 400 itself. */
+/* Nova's parameter_types.boolean: JSON true or false, or one of the
+ * strings Nova takes for them.  Absent or null leaves *value alone.
+ * Answers 400 itself. */
+static gboolean
+read_boolean (NlxApiRequest *request,
+              JsonObject *object,
+              const char *key,
+              gboolean *value)
+{
+  static const char * const yes[] = {
+    "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes", NULL
+  };
+  static const char * const no[] = {
+    "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no", NULL
+  };
+  JsonNode *node = json_object_get_member (object, key);
+  g_autofree char *message = NULL;
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (JSON_NODE_HOLDS_VALUE (node) &&
+      json_node_get_value_type (node) == G_TYPE_BOOLEAN)
+    {
+      *value = json_node_get_boolean (node);
+      return TRUE;
+    }
+  if (JSON_NODE_HOLDS_VALUE (node) &&
+      json_node_get_value_type (node) == G_TYPE_STRING)
+    {
+      const char *text = json_node_get_string (node);
+
+      if (g_strv_contains (yes, text) || g_strv_contains (no, text))
+        {
+          *value = g_strv_contains (yes, text);
+          return TRUE;
+        }
+    }
+  message = g_strdup_printf (_("Invalid input for field/attribute %s: it "
+                               "must be true or false (or \"true\", "
+                               "\"false\", \"yes\", \"no\", \"1\", \"0\")"),
+                             key);
+  nlx_api_respond_fault (request, 400, message);
+  return FALSE;
+}
+
+/* Nova's block_device_mapping_v2, for volumes: boot_index 0 is the
+ * root volume, the others are attached; and the image as the root disk
+ * (source_type "image", destination_type "local", boot_index 0), which
+ * novaclient sends beside imageRef.  Other shapes, and Nova's fields
+ * nova-lxc has no use for, are refused.  Answers 400 itself. */
 static gboolean
 read_block_devices (NlxApiRequest *request,
                     JsonObject *server,
                     char **root_volume,
+                    char **root_image,
                     GPtrArray *volumes)
 {
   static const char * const known[] = {
     "boot_index", "uuid", "source_type", "destination_type", "device_name",
-    "mount_path", "delete_on_termination", "volume_id", NULL
+    "mount_path", "delete_on_termination", "volume_id",
+    /* Nova's, refused below with a reason rather than as unknown */
+    "guest_format", "volume_size", "disk_bus", "device_type", "no_device",
+    "snapshot_id", "image_id", "connection_info", "tag", "volume_type", NULL
+  };
+  static const char * const unsupported[] = {
+    "guest_format", "volume_size", "disk_bus", "device_type", "no_device",
+    "snapshot_id", "image_id", "connection_info", "tag", "volume_type", NULL
   };
   JsonNode *node = json_object_get_member (server, "block_device_mapping_v2");
   JsonArray *array;
@@ -245,10 +543,30 @@ read_block_devices (NlxApiRequest *request,
       gint64 boot_index = -1;
       JsonNode *index;
 
+      gboolean delete_on_termination = FALSE;
+
       if (!nlx_api_require_object (request, element,
                                    "block_device_mapping_v2[]"))
         return FALSE;
       bdm = json_node_get_object (element);
+      for (guint j = 0; unsupported[j] != NULL; j++)
+        {
+          JsonNode *member = json_object_get_member (bdm, unsupported[j]);
+
+          if (member != NULL && !JSON_NODE_HOLDS_NULL (member))
+            {
+              g_autofree char *message =
+                g_strdup_printf (_("nova-lxc takes no “%s” in a block device "
+                                   "mapping: give a volume by “uuid” with "
+                                   "source_type “volume”"), unsupported[j]);
+
+              nlx_api_respond_fault (request, 400, message);
+              return FALSE;
+            }
+        }
+      if (!read_boolean (request, bdm, "delete_on_termination",
+                         &delete_on_termination))
+        return FALSE;
       if (!nlx_api_check_members (request, bdm, known) ||
           !nlx_api_get_optional_string (request, bdm, "uuid", &id) ||
           !nlx_api_get_optional_string (request, bdm, "source_type", &source) ||
@@ -274,6 +592,21 @@ read_block_devices (NlxApiRequest *request,
           return FALSE;
         }
 
+      if (id != NULL && g_strcmp0 (source, "image") == 0 &&
+          g_strcmp0 (destination, "local") == 0 && boot_index == 0 &&
+          *root_image == NULL && device == NULL && mount_path == NULL)
+        {
+          *root_image = g_strdup (id);
+          continue;
+        }
+      if (delete_on_termination)
+        {
+          nlx_api_respond_fault (request, 400,
+                                 _("nova-lxc keeps volumes when their server "
+                                   "is deleted: send delete_on_termination "
+                                   "false, or leave it out"));
+          return FALSE;
+        }
       if (id == NULL || g_strcmp0 (source, "volume") != 0 ||
           (destination != NULL && !g_str_equal (destination, "volume")))
         {
@@ -395,51 +728,6 @@ nlx_api_check_hostname (NlxApiRequest *request,
   return TRUE;
 }
 
-/* Nova's parameter_types.boolean: JSON true or false, or one of the
- * strings Nova takes for them.  Absent or null leaves *value alone.
- * Answers 400 itself. */
-static gboolean
-read_boolean (NlxApiRequest *request,
-              JsonObject *object,
-              const char *key,
-              gboolean *value)
-{
-  static const char * const yes[] = {
-    "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes", NULL
-  };
-  static const char * const no[] = {
-    "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no", NULL
-  };
-  JsonNode *node = json_object_get_member (object, key);
-  g_autofree char *message = NULL;
-
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    return TRUE;
-  if (JSON_NODE_HOLDS_VALUE (node) &&
-      json_node_get_value_type (node) == G_TYPE_BOOLEAN)
-    {
-      *value = json_node_get_boolean (node);
-      return TRUE;
-    }
-  if (JSON_NODE_HOLDS_VALUE (node) &&
-      json_node_get_value_type (node) == G_TYPE_STRING)
-    {
-      const char *text = json_node_get_string (node);
-
-      if (g_strv_contains (yes, text) || g_strv_contains (no, text))
-        {
-          *value = g_strv_contains (yes, text);
-          return TRUE;
-        }
-    }
-  message = g_strdup_printf (_("Invalid input for field/attribute %s: it "
-                               "must be true or false (or \"true\", "
-                               "\"false\", \"yes\", \"no\", \"1\", \"0\")"),
-                             key);
-  nlx_api_respond_fault (request, 400, message);
-  return FALSE;
-}
-
 /* The caller's key pair @name, as Nova looks it up; answers 400 with
  * Nova's message itself when the caller has none of that name. */
 const NlxKeypair *
@@ -455,62 +743,411 @@ nlx_api_find_key_name (NlxApiRequest *request,
   return keypair;
 }
 
-static NlxInstance *
-instance_from_request (NlxApiRequest *request,
-                       JsonObject *server,
-                       GError **error)
+/* Nova's positive_integer (min_count, max_count): a whole number of at
+ * least 1, in JSON or as a string of digits.  Answers 400 itself. */
+static gboolean
+read_count (NlxApiRequest *request,
+            JsonObject *server,
+            const char *key,
+            gint64 *count)
+{
+  JsonNode *node = json_object_get_member (server, key);
+
+  if (node == NULL)
+    return TRUE;
+  if (!nlx_api_read_whole_number (node, 1, G_MAXINT32, count))
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Invalid input for field/attribute %s: it must be "
+                           "a whole number of at least 1"), key);
+
+      nlx_api_respond_fault (request, 400, message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* What Nova's 2.1 create takes that nova-lxc has no use for or cannot
+ * honour: each is refused with a reason, as Nova refuses what it cannot
+ * do, rather than taken and ignored.  Answers 400 itself. */
+static gboolean
+check_refused (NlxApiRequest *request,
+               JsonObject *server)
+{
+  static const struct {
+    const char *key;
+    const char *why;
+  } refused[] = {
+    { "adminPass", N_("nova-lxc sets no passwords in servers: give a key "
+                      "pair in “key_name”, or a script in “user_data”") },
+    { "personality", N_("nova-lxc injects no files (“personality”): send "
+                        "them in “user_data” or on a config drive") },
+    { "accessIPv4", N_("nova-lxc keeps no access addresses: a server's "
+                       "address is under “addresses”") },
+    { "accessIPv6", N_("nova-lxc keeps no access addresses: a server's "
+                       "address is under “addresses”") },
+    { "block_device_mapping", N_("nova-lxc takes volumes in "
+                                 "“block_device_mapping_v2”, not the legacy "
+                                 "“block_device_mapping”") },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      JsonNode *node = json_object_get_member (server, refused[i].key);
+
+      if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+        {
+          nlx_api_respond_fault (request, 400, _(refused[i].why));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* Nova's availability_zone: this host is in "nova" alone.  Answers 400
+ * itself, with Nova's message. */
+static gboolean
+check_availability_zone (NlxApiRequest *request,
+                         JsonObject *server)
+{
+  const char *zone;
+
+  if (!nlx_api_get_optional_string (request, server, "availability_zone",
+                                    &zone))
+    return FALSE;
+  /* Nova's "zone:host[:node]" names a host too. */
+  if (zone != NULL && !g_str_equal (zone, NLX_API_AVAILABILITY_ZONE) &&
+      !(g_str_has_prefix (zone, NLX_API_AVAILABILITY_ZONE ":") &&
+        g_str_equal (zone + strlen (NLX_API_AVAILABILITY_ZONE ":"),
+                     nlx_manager_get_host (request->api->manager))))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("The requested availability zone is not "
+                               "available"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Nova's networks at 2.1: a list, each {"uuid"} of a network (here the
+ * one every server joins, named as its addresses show it), "fixed_ip"
+ * or "port".  [] and the one network are what nova-lxc gives anyway;
+ * ports and fixed addresses it cannot honour.  Answers 400 itself. */
+static gboolean
+check_networks (NlxApiRequest *request,
+                JsonObject *server)
+{
+  static const char * const known[] = { "uuid", "fixed_ip", "port", NULL };
+  JsonNode *node = json_object_get_member (server, "networks");
+  const char *network = nlx_manager_get_network_name (request->api->manager);
+  JsonArray *array;
+
+  if (node == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("Invalid input for field/attribute networks: "
+                               "it must be a list of networks, "
+                               "[{\"uuid\": NETWORK}] or []"));
+      return FALSE;
+    }
+  array = json_node_get_array (node);
+  if (json_array_get_length (array) > 1)
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("A nova-lxc server has one network "
+                               "interface: give at most one network"));
+      return FALSE;
+    }
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      JsonObject *object;
+      const char *uuid, *fixed_ip, *port;
+
+      if (!nlx_api_require_object (request, element, "networks[]"))
+        return FALSE;
+      object = json_node_get_object (element);
+      if (!nlx_api_check_members (request, object, known) ||
+          !nlx_api_get_optional_string (request, object, "uuid", &uuid) ||
+          !nlx_api_get_optional_string (request, object, "fixed_ip",
+                                        &fixed_ip) ||
+          !nlx_api_get_optional_string (request, object, "port", &port))
+        return FALSE;
+      if (port != NULL || fixed_ip != NULL)
+        {
+          nlx_api_respond_fault (request, 400,
+                                 _("nova-lxc has no ports and gives "
+                                   "addresses itself: leave out “port” and "
+                                   "“fixed_ip”"));
+          return FALSE;
+        }
+      if (uuid != NULL && !g_str_equal (uuid, network))
+        {
+          g_autofree char *shown =
+            g_utf8_make_valid (uuid, MIN (strlen (uuid), 80));
+          g_autofree char *message =
+            g_strdup_printf (_("Network %s could not be found. (The one "
+                               "network here is %s.)"), shown, network);
+
+          nlx_api_respond_fault (request, 400, message);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* Nova's security_groups: [{"name"}]; nova-lxc has only Nova's
+ * "default" (its bridge's rules).  Answers 400 itself. */
+static gboolean
+check_security_groups (NlxApiRequest *request,
+                       JsonObject *server)
+{
+  static const char * const known[] = { "name", NULL };
+  JsonNode *node = json_object_get_member (server, "security_groups");
+  JsonArray *array;
+
+  if (node == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("Invalid input for field/attribute "
+                               "security_groups: it must be a list, "
+                               "[{\"name\": \"default\"}]"));
+      return FALSE;
+    }
+  array = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      JsonObject *object;
+      const char *name;
+
+      if (!nlx_api_require_object (request, element, "security_groups[]"))
+        return FALSE;
+      object = json_node_get_object (element);
+      if (!nlx_api_check_members (request, object, known) ||
+          (name = nlx_api_get_string_member (request, object, "name")) == NULL)
+        return FALSE;
+      if (!g_str_equal (name, "default"))
+        {
+          g_autofree char *shown =
+            g_utf8_make_valid (name, MIN (strlen (name), 80));
+          g_autofree char *message =
+            g_strdup_printf (_("Security group %s not found. (nova-lxc has "
+                               "only “default”.)"), shown);
+
+          nlx_api_respond_fault (request, 400, message);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* Nova's scheduler hints, beside "server": one host has nothing to
+ * choose, so only none is taken.  Answers 400 itself. */
+static gboolean
+check_scheduler_hints (NlxApiRequest *request)
+{
+  static const char * const keys[] = {
+    "os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"
+  };
+  JsonObject *root = json_node_get_object (request->body);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      JsonNode *node = json_object_get_member (root, keys[i]);
+
+      if (node == NULL || JSON_NODE_HOLDS_NULL (node) ||
+          (JSON_NODE_HOLDS_OBJECT (node) &&
+           json_object_get_size (json_node_get_object (node)) == 0))
+        continue;
+      nlx_api_respond_fault (request, 400,
+                             _("nova-lxc has one host and takes no "
+                               "scheduler hints"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* What a create request asks for, read and checked once for all the
+ * servers it makes. */
+typedef struct {
+  const char *name;
+  const NlxFlavor *flavor;
+  const char *image_ref;
+  char *root_volume;
+  char *root_image;             /* from a block device mapping */
+  GPtrArray *volumes;
+  char *user_data;
+  char *hostname;
+  const NlxKeypair *keypair;
+  gboolean config_drive;
+  JsonNode *metadata;
+  gint64 min_count;
+  gint64 max_count;
+  gboolean return_reservation_id;
+  const char *disk_config;
+} CreateRequest;
+
+static void
+create_request_clear (CreateRequest *create)
+{
+  g_free (create->root_volume);
+  g_free (create->root_image);
+  g_clear_pointer (&create->volumes, g_ptr_array_unref);
+  g_free (create->user_data);
+  g_free (create->hostname);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CreateRequest, create_request_clear)
+
+/* Answers 400 itself; sets @error for what the caller answers. */
+static gboolean
+read_create (NlxApiRequest *request,
+             JsonObject *server,
+             CreateRequest *create,
+             GError **error)
 {
   static const char * const known[] = {
     "name", "flavorRef", "imageRef", "metadata", "block_device_mapping_v2",
-    "user_data", "key_name", "hostname", "config_drive", NULL
+    "user_data", "key_name", "hostname", "config_drive",
+    "min_count", "max_count", "return_reservation_id", "availability_zone",
+    "networks", "security_groups", "OS-DCF:diskConfig",
+    /* Nova's, refused by check_refused() with a reason */
+    "adminPass", "personality", "accessIPv4", "accessIPv6",
+    "block_device_mapping", NULL
   };
-  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *uuid = g_uuid_string_random ();
-  g_autofree char *root_volume = NULL;
-  g_autoptr(GPtrArray) volumes =
-    g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_volume_attachment_free);
-  const NlxFlavor *flavor;
-  const char *name, *flavor_ref, *image_ref = NULL;
-  const char *user_data, *key_name, *hostname;
-  g_autofree char *user_data_kept = NULL;
-  g_autofree char *hostname_kept = NULL;
-  const NlxKeypair *keypair = NULL;
-  gboolean config_drive = FALSE;
-  JsonNode *metadata;
+  const char *flavor_ref, *user_data, *key_name, *hostname;
+  g_autofree char *root_image = NULL;
+  gint64 metadata_items = 0;
 
+  create->volumes =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_volume_attachment_free);
+  create->min_count = 1;
+  create->max_count = -1;
   if (!nlx_api_check_members (request, server, known) ||
-      (name = nlx_api_get_string_member (request, server, "name")) == NULL ||
+      !check_refused (request, server) ||
+      !check_scheduler_hints (request) ||
+      (create->name = nlx_api_get_string_member (request, server,
+                                                 "name")) == NULL ||
       (flavor_ref = nlx_api_get_string_member (request, server,
                                                "flavorRef")) == NULL ||
-      !read_block_devices (request, server, &root_volume, volumes) ||
+      !read_block_devices (request, server, &create->root_volume, &root_image,
+                           create->volumes) ||
       !nlx_api_get_optional_string (request, server, "user_data", &user_data) ||
-      !nlx_api_check_user_data (request, user_data, &user_data_kept) ||
+      !nlx_api_check_user_data (request, user_data, &create->user_data) ||
       !nlx_api_get_optional_string (request, server, "hostname", &hostname) ||
-      !nlx_api_check_hostname (request, hostname, &hostname_kept) ||
-      !read_boolean (request, server, "config_drive", &config_drive) ||
+      !nlx_api_check_hostname (request, hostname, &create->hostname) ||
+      !read_boolean (request, server, "config_drive", &create->config_drive) ||
+      !read_count (request, server, "min_count", &create->min_count) ||
+      !read_count (request, server, "max_count", &create->max_count) ||
+      !read_boolean (request, server, "return_reservation_id",
+                     &create->return_reservation_id) ||
+      !check_availability_zone (request, server) ||
+      !check_networks (request, server) ||
+      !check_security_groups (request, server) ||
+      !nlx_api_get_optional_string (request, server, "OS-DCF:diskConfig",
+                                    &create->disk_config) ||
       !nlx_api_get_optional_string (request, server, "key_name", &key_name) ||
       (key_name != NULL &&
-       (keypair = nlx_api_find_key_name (request, key_name)) == NULL))
-    return NULL;
-  /* Booting from a volume, imageRef is optional (and may be ""). */
-  if (root_volume == NULL || json_object_has_member (server, "imageRef"))
+       (create->keypair = nlx_api_find_key_name (request, key_name)) == NULL))
+    return FALSE;
+  /* Nova: max_count defaults to min_count. */
+  if (create->max_count < 0)
+    create->max_count = create->min_count;
+  if (create->min_count > create->max_count)
     {
-      image_ref = nlx_api_get_string_member (request, server, "imageRef");
-      if (image_ref == NULL)
-        return NULL;
-      if (root_volume != NULL && *image_ref == '\0')
-        image_ref = NULL;
+      nlx_api_respond_fault (request, 400, _("min_count must be <= max_count"));
+      return FALSE;
     }
-  flavor = nlx_config_find_flavor (request->api->config, flavor_ref);
-  if (flavor == NULL)
+  if (create->max_count > NLX_API_MAX_COUNT)
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Quota exceeded for instances: Requested %d, "
+                           "but one request may make at most %d"),
+                         (int) create->max_count, NLX_API_MAX_COUNT);
+
+      nlx_api_respond_fault (request, 403, message);
+      return FALSE;
+    }
+  /* Nova's enum; a container's root is never resized, so both mean the
+   * same here. */
+  if (create->disk_config != NULL &&
+      !g_str_equal (create->disk_config, "AUTO") &&
+      !g_str_equal (create->disk_config, "MANUAL"))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("Invalid input for field/attribute "
+                               "OS-DCF:diskConfig: it must be “AUTO” or "
+                               "“MANUAL”"));
+      return FALSE;
+    }
+  create->metadata = json_object_get_member (server, "metadata");
+  if (create->metadata != NULL && JSON_NODE_HOLDS_OBJECT (create->metadata))
+    metadata_items =
+      json_object_get_size (json_node_get_object (create->metadata));
+  if (metadata_items > NLX_API_METADATA_ITEMS_MAX)
+    {
+      nlx_api_respond_metadata_limit (request);
+      return FALSE;
+    }
+  /* Booting from a volume, imageRef is optional (and may be "");
+   * novaclient gives the image as a block device mapping too. */
+  if ((create->root_volume == NULL && root_image == NULL) ||
+      json_object_has_member (server, "imageRef"))
+    {
+      create->image_ref = nlx_api_get_string_member (request, server,
+                                                     "imageRef");
+      if (create->image_ref == NULL)
+        return FALSE;
+      if (*create->image_ref == '\0')
+        create->image_ref = NULL;
+    }
+  if (root_image != NULL &&
+      (create->root_volume != NULL ||
+       (create->image_ref != NULL &&
+        !g_str_equal (create->image_ref, root_image))))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("The image block device mapping must name the "
+                               "image of “imageRef”, and the server boots "
+                               "from either an image or a volume"));
+      return FALSE;
+    }
+  if (create->image_ref == NULL && root_image != NULL)
+    create->image_ref = create->root_image = g_steal_pointer (&root_image);
+  if (create->image_ref == NULL && create->root_volume == NULL)
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("Give an image in “imageRef”, or a root volume "
+                               "as block device mapping with boot_index 0"));
+      return FALSE;
+    }
+  create->flavor = nlx_config_find_flavor (request->api->config, flavor_ref);
+  if (create->flavor == NULL)
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                    _("Flavor %s could not be found; see the flavor list"),
                    flavor_ref);
-      return NULL;
+      return FALSE;
     }
+  return TRUE;
+}
+
+/* One server of @create, named @name. */
+static NlxInstance *
+instance_from_create (NlxApiRequest *request,
+                      const CreateRequest *create,
+                      const char *name,
+                      GError **error)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *uuid = g_uuid_string_random ();
+  const NlxFlavor *flavor = create->flavor;
 
   json_builder_begin_object (builder);
   nlx_api_add_string (builder, "uuid", uuid);
@@ -533,15 +1170,15 @@ instance_from_request (NlxApiRequest *request,
   if (flavor->seccomp_unconfined)
     nlx_api_add_string (builder, "seccomp", NLX_SECCOMP_UNCONFINED);
   json_builder_end_object (builder);
-  if (image_ref != NULL)
-    nlx_api_add_string (builder, "image_ref", image_ref);
-  if (root_volume != NULL)
-    nlx_api_add_string (builder, "root_volume", root_volume);
+  if (create->image_ref != NULL)
+    nlx_api_add_string (builder, "image_ref", create->image_ref);
+  if (create->root_volume != NULL)
+    nlx_api_add_string (builder, "root_volume", create->root_volume);
   json_builder_set_member_name (builder, "volumes");
   json_builder_begin_array (builder);
-  for (guint i = 0; i < volumes->len; i++)
+  for (guint i = 0; i < create->volumes->len; i++)
     {
-      NlxVolumeAttachment *attachment = volumes->pdata[i];
+      NlxVolumeAttachment *attachment = create->volumes->pdata[i];
 
       json_builder_begin_object (builder);
       nlx_api_add_string (builder, "volume_id", attachment->volume_id);
@@ -555,25 +1192,24 @@ instance_from_request (NlxApiRequest *request,
                       nlx_api_identity (request, "X-User-Id"));
   nlx_api_add_string (builder, "project_id",
                       nlx_api_identity (request, "X-Project-Id"));
-  metadata = json_object_get_member (server, "metadata");
-  if (metadata != NULL)
+  if (create->metadata != NULL)
     {
       json_builder_set_member_name (builder, "metadata");
-      json_builder_add_value (builder, json_node_copy (metadata));
+      json_builder_add_value (builder, json_node_copy (create->metadata));
     }
   nlx_api_add_time (builder, "created_at", now);
-  if (hostname_kept != NULL)
-    nlx_api_add_string (builder, "hostname", hostname_kept);
-  if (user_data_kept != NULL)
-    nlx_api_add_string (builder, "user_data", user_data_kept);
-  if (keypair != NULL)
+  if (create->hostname != NULL)
+    nlx_api_add_string (builder, "hostname", create->hostname);
+  if (create->user_data != NULL)
+    nlx_api_add_string (builder, "user_data", create->user_data);
+  if (create->keypair != NULL)
     {
       /* A copy, as Nova's key_data: the server keeps it if the key pair
        * goes. */
-      nlx_api_add_string (builder, "key_name", keypair->name);
-      nlx_api_add_string (builder, "key_data", keypair->public_key);
+      nlx_api_add_string (builder, "key_name", create->keypair->name);
+      nlx_api_add_string (builder, "key_data", create->keypair->public_key);
     }
-  if (config_drive)
+  if (create->config_drive)
     {
       json_builder_set_member_name (builder, "config_drive");
       json_builder_add_boolean_value (builder, TRUE);
@@ -639,34 +1275,82 @@ nlx_api_changed (GObject *source G_GNUC_UNUSED,
     nlx_api_respond (change->request, change->status, NULL);
 }
 
+/* A create waiting for its records to be on disk. */
+typedef struct {
+  NlxApiRequest *request;
+  NlxManager *manager;
+  char *uuid;                   /* the first server's */
+  char *reservation_id;         /* when the caller asked for it */
+  char *disk_config;
+  gboolean many;
+} Created;
+
+static void
+created_free (Created *created)
+{
+  soup_server_message_unpause (created->request->msg);
+  nlx_api_request_free (created->request);
+  g_free (created->uuid);
+  g_free (created->reservation_id);
+  g_free (created->disk_config);
+  g_free (created);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Created, created_free)
+
+/* Nova's: "r-" and 8 letters or digits. */
+static char *
+new_reservation_id (void)
+{
+  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  char id[11] = "r-";
+
+  for (int i = 2; i < 10; i++)
+    id[i] = alphabet[g_random_int_range (0, sizeof alphabet - 1)];
+  id[10] = '\0';
+  return g_strdup (id);
+}
+
 static void
 server_created (GObject *source G_GNUC_UNUSED,
                 GAsyncResult *result,
                 gpointer data)
 {
-  g_autoptr(NlxApiChange) change = data;
+  g_autoptr(Created) created = data;
   g_autoptr(JsonBuilder) builder = NULL;
   g_autoptr(JsonNode) body = NULL;
   g_autoptr(GError) error = NULL;
-  const NlxRecord *record = nlx_manager_create_finish (change->manager, result,
-                                                      &error);
 
-  if (record == NULL)
+  if (created->many ? !nlx_manager_change_finish (created->manager, result,
+                                                  &error)
+                    : nlx_manager_create_finish (created->manager, result,
+                                                 &error) == NULL)
     {
-      nlx_api_respond_error (change->request, error);
+      nlx_api_respond_error (created->request, error);
       return;
     }
   builder = json_builder_new_immutable ();
   json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "server");
-  json_builder_begin_object (builder);
-  nlx_api_add_string (builder, "id", record->instance->uuid);
-  nlx_api_add_links (builder, change->request, "servers",
-                     record->instance->uuid);
-  json_builder_end_object (builder);
+  if (created->reservation_id != NULL)
+    nlx_api_add_string (builder, "reservation_id", created->reservation_id);
+  else
+    {
+      /* Nova answers with the first server of several. */
+      json_builder_set_member_name (builder, "server");
+      json_builder_begin_object (builder);
+      nlx_api_add_string (builder, "id", created->uuid);
+      nlx_api_add_links (builder, created->request, "servers", created->uuid);
+      nlx_api_add_string (builder, "OS-DCF:diskConfig", created->disk_config);
+      json_builder_set_member_name (builder, "security_groups");
+      json_builder_begin_array (builder);
+      json_builder_begin_object (builder);
+      nlx_api_add_string (builder, "name", "default");
+      json_builder_end_object (builder);
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+    }
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
-  nlx_api_respond (change->request, 202, body);
+  nlx_api_respond (created->request, 202, body);
 }
 
 /* POST /servers */
@@ -676,22 +1360,57 @@ nlx_api_create_server (NlxApiRequest *request,
                        const char * const *ids G_GNUC_UNUSED)
 {
   g_autoptr(GError) error = NULL;
+  g_auto(CreateRequest) create = { 0 };
+  g_autoptr(GPtrArray) instances =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_instance_free);
   JsonObject *server = nlx_api_read_body (request, "server");
-  NlxInstance *instance;
+  Created *created;
 
   if (server == NULL)
     return;
-  instance = instance_from_request (request, server, &error);
-  if (instance == NULL)
+  if (!read_create (request, server, &create, &error))
     {
       if (error != NULL)
         nlx_api_respond_error (request, error);
       return;
     }
-  /* Answered once its record is on disk. */
-  nlx_manager_create_async (request->api->manager, instance, server_created,
-                            nlx_api_change_new (request, instance->uuid, 202,
-                                                FALSE));
+  /* Nova makes max_count servers (as many as its quota allows, at least
+   * min_count; nova-lxc has no quota but the bound on one request), named
+   * NAME-1, NAME-2 ... when there are several. */
+  for (gint64 i = 1; i <= create.max_count; i++)
+    {
+      g_autofree char *name =
+        create.max_count > 1
+          ? g_strdup_printf ("%s-%" G_GINT64_FORMAT, create.name, i)
+          : g_strdup (create.name);
+      NlxInstance *instance = instance_from_create (request, &create, name,
+                                                    &error);
+
+      if (instance == NULL)
+        {
+          nlx_api_respond_error (request, error);
+          return;
+        }
+      g_ptr_array_add (instances, instance);
+    }
+  created = g_new0 (Created, 1);
+  created->request = nlx_api_request_keep (request);
+  created->manager = request->api->manager;
+  created->uuid = g_strdup (((NlxInstance *) instances->pdata[0])->uuid);
+  created->disk_config = g_strdup (create.disk_config ? create.disk_config
+                                                      : "MANUAL");
+  if (create.return_reservation_id)
+    created->reservation_id = new_reservation_id ();
+  created->many = instances->len > 1;
+  /* Answered once the records are on disk. */
+  if (created->many)
+    nlx_manager_create_many_async (request->api->manager,
+                                   g_steal_pointer (&instances),
+                                   server_created, created);
+  else
+    nlx_manager_create_async (request->api->manager,
+                              g_ptr_array_steal_index (instances, 0),
+                              server_created, created);
 }
 
 /* GET /servers/{uuid} */

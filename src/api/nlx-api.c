@@ -312,6 +312,18 @@ static const Route routes[] = {
     nlx_api_show_attachment, N_("A volume attachment takes GET or DELETE") },
   { "/v2.1/servers/{id}/os-volume_attachments/{id}", "DELETE",
     nlx_api_detach_volume },
+  /* nlx-api-server-metadata.c (issue 16: the server metadata API) */
+  { "/v2.1/servers/{id}/metadata", "GET", nlx_api_list_server_metadata,
+    N_("Server metadata takes GET, POST or PUT") },
+  { "/v2.1/servers/{id}/metadata", "POST", nlx_api_update_server_metadata },
+  { "/v2.1/servers/{id}/metadata", "PUT", nlx_api_update_server_metadata },
+  { "/v2.1/servers/{id}/metadata/{id}", "GET",
+    nlx_api_show_server_metadata_item,
+    N_("A server metadata item takes GET, PUT or DELETE") },
+  { "/v2.1/servers/{id}/metadata/{id}", "PUT",
+    nlx_api_set_server_metadata_item },
+  { "/v2.1/servers/{id}/metadata/{id}", "DELETE",
+    nlx_api_delete_server_metadata_item },
   /* nlx-api-ips.c */
   { "/v2.1/servers/{id}/ips", "GET", nlx_api_list_ips,
     N_("Server addresses take GET") },

@@ -191,6 +191,8 @@ struct _Call {
   NlxInstance *instance;
   NlxImage *image;
   GHashTable *metadata;
+  gboolean no_room;             /* create: its request does not fit */
+  gboolean replace;             /* metadata: replaces, not merges */
 };
 
 #define VM(state) (1u << NLX_VM_STATE_##state)

@@ -1,5 +1,6 @@
-/* nlx-manager-servers.c: the servers' lifecycle: create, rename, the
- * actions (reboot, stop, start, pause, unpause, delete) and rebuild */
+/* nlx-manager-servers.c: the servers' lifecycle: create (one or
+ * several), rename, metadata, the actions (reboot, stop, start, pause,
+ * unpause, delete) and rebuild */
 #include "config.h"
 
 #include <glib/gi18n-lib.h>
@@ -291,8 +292,11 @@ run_create (NlxManager *manager,
            g_hash_table_contains (manager->quarantined, instance->uuid))
     g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
                  _("Instance %s already exists"), instance->uuid);
-  else if (!nlx_manager_fits (manager, &instance->flavor, &why))
+  else if (call->no_room ||
+           !nlx_manager_fits (manager, &instance->flavor, &why))
     {
+      if (why == NULL)
+        why = g_strdup ("the servers of its request do not all fit");
       /* As Nova: the create is accepted, and the server goes to ERROR
        * with the scheduler's fault, holding nothing (no address, no
        * claim); nothing is made on the host.  A caller sees what Nova
@@ -756,4 +760,201 @@ nlx_manager_rebuild_async (NlxManager *manager,
 
   call->instance = instance;
   nlx_manager_start_call (manager, task);
+}
+
+/* ---- several servers in one request ---------------------------------- */
+
+typedef struct {
+  NlxManager *manager;
+  GPtrArray *instances;         /* NlxInstance; NULL once handed over */
+  guint next;
+  gboolean no_room;
+} Many;
+
+static void
+many_free (Many *many)
+{
+  g_ptr_array_unref (many->instances);
+  g_free (many);
+}
+
+static void create_next (GTask *task);
+
+static void
+many_created (GObject *source G_GNUC_UNUSED,
+              GAsyncResult *result,
+              gpointer data)
+{
+  g_autoptr(GTask) task = data;
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    g_task_return_error (task, error);
+  else
+    create_next (task);
+}
+
+/* One after the other, so that the records are on disk in the order of
+ * their names. */
+static void
+create_next (GTask *task)
+{
+  Many *many = g_task_get_task_data (task);
+  g_autoptr(GTask) one = NULL;
+  NlxInstance *instance;
+  Call *call;
+
+  if (many->next == many->instances->len)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  instance = g_steal_pointer (&many->instances->pdata[many->next++]);
+  one = nlx_manager_call_new (run_create, instance->uuid,
+                              nlx_manager_create_many_async, many_created,
+                              g_object_ref (task), &call);
+  call->instance = instance;
+  call->no_room = many->no_room;
+  run_create (many->manager, one);
+}
+
+/**
+ * nlx_manager_create_many_async:
+ * @instances: (transfer container) (element-type NlxInstance): what to
+ *   build, each as nlx_manager_create_async() takes it, all of one flavor
+ *
+ * Creates several servers of one request, in order.  As Nova's scheduler
+ * places a request's servers together or not at all: when they do not
+ * all fit on the host, every one is accepted and goes to ERROR with the
+ * scheduler's fault, holding nothing.  Finishes (nlx_manager_change_finish())
+ * once every record is on disk, or at the first error, as
+ * nlx_manager_create_async(); the servers made before it stay.
+ */
+void
+nlx_manager_create_many_async (NlxManager *manager,
+                               GPtrArray *instances,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  Many *many = g_new0 (Many, 1);
+  g_autofree char *why = NULL;
+
+  g_return_if_fail (instances->len > 0);
+  g_task_set_source_tag (task, nlx_manager_create_many_async);
+  many->manager = manager;
+  many->instances = instances;
+  g_task_set_task_data (task, many, (GDestroyNotify) many_free);
+  if (manager->available)
+    {
+      /* Flavors are a few thousand vcpus or MiB at most: the products
+       * fit in 64 bits, and a sum past the host's size does not fit. */
+      const NlxFlavor *flavor = &((NlxInstance *) instances->pdata[0])->flavor;
+      guint64 count = instances->len;
+      NlxFlavor all = *flavor;
+
+      if (flavor->vcpus * count > G_MAXUINT ||
+          flavor->memory_mb * count > G_MAXUINT ||
+          flavor->root_gb * count > G_MAXUINT)
+        many->no_room = TRUE;
+      else
+        {
+          all.vcpus = flavor->vcpus * count;
+          all.memory_mb = flavor->memory_mb * count;
+          all.root_gb = flavor->root_gb * count;
+          many->no_room = !nlx_manager_fits (manager, &all, &why);
+        }
+      if (many->no_room)
+        g_message ("No room on this host for %u servers of flavor %s%s%s",
+                   instances->len, flavor->name, why ? ": " : "",
+                   why ? why : "");
+    }
+  create_next (task);
+}
+
+/* ---- metadata -------------------------------------------------------- */
+
+static void
+run_update_metadata (NlxManager *manager,
+                     GTask *task)
+{
+  Call *call = g_task_get_task_data (task);
+  GError *error = NULL;
+  Entry *entry = nlx_manager_find (manager, call->uuid, &error);
+  g_autoptr(JsonNode) before = NULL;
+  GHashTable *metadata;
+
+  if (entry == NULL ||
+      !check_idle (entry->record, VM (ACTIVE) | VM (PAUSED) | VM (STOPPED),
+                   "update_metadata", &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  metadata = entry->record->instance->metadata;
+  if (call->name != NULL && !g_hash_table_contains (metadata, call->name))
+    {
+      g_task_return_new_error (task, NLX_DRIVER_ERROR,
+                               NLX_DRIVER_ERROR_NOT_FOUND,
+                               _("Metadata item was not found"));
+      return;
+    }
+  before = nlx_record_to_node (entry->record);
+  if (call->replace)
+    g_hash_table_remove_all (metadata);
+  if (call->name != NULL)
+    g_hash_table_remove (metadata, call->name);
+  if (call->metadata != NULL)
+    {
+      GHashTableIter iter;
+      gpointer key, value;
+
+      g_hash_table_iter_init (&iter, call->metadata);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        g_hash_table_replace (metadata, g_strdup (key), g_strdup (value));
+    }
+  nlx_manager_commit (manager, entry, before, nlx_manager_answer_committed,
+                      g_object_ref (task));
+}
+
+/**
+ * nlx_manager_update_metadata_async:
+ * @items: (nullable) (element-type utf8 utf8): items to set
+ * @replace: whether @items replace all the server's metadata
+ * @remove: (nullable): a key to remove, which must be there
+ *
+ * Changes the server's metadata as Nova's server metadata API does;
+ * finishes (nlx_manager_change_finish()) once that is on disk.  The
+ * caller checks the items' form and number.  Errors:
+ * #NLX_DRIVER_ERROR_NOT_FOUND for no such server or no @remove key,
+ * #NLX_DRIVER_ERROR_INVALID_STATE unless it is idle and ACTIVE, PAUSED
+ * or SHUTOFF.
+ */
+void
+nlx_manager_update_metadata_async (NlxManager *manager,
+                                   const char *uuid,
+                                   GHashTable *items,
+                                   gboolean replace,
+                                   const char *remove,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data)
+{
+  Call *call;
+  g_autoptr(GTask) task =
+    nlx_manager_call_new (run_update_metadata, uuid,
+                          nlx_manager_update_metadata_async, callback,
+                          user_data, &call);
+
+  call->metadata = items ? g_hash_table_ref (items) : NULL;
+  call->replace = replace;
+  call->name = g_strdup (remove);
+  nlx_manager_start_call (manager, task);
+}
+
+/* The name of the one network servers join, as their addresses show it
+ * (the bridge's). */
+const char *
+nlx_manager_get_network_name (NlxManager *manager)
+{
+  return manager->network->bridge;
 }

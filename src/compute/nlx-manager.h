@@ -73,6 +73,18 @@ void nlx_manager_create_async (NlxManager *manager,
 const NlxRecord *nlx_manager_create_finish (NlxManager *manager,
                                             GAsyncResult *result,
                                             GError **error);
+void nlx_manager_create_many_async (NlxManager *manager,
+                                    GPtrArray *instances,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data);
+void nlx_manager_update_metadata_async (NlxManager *manager,
+                                        const char *uuid,
+                                        GHashTable *items,
+                                        gboolean replace,
+                                        const char *remove,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data);
+const char *nlx_manager_get_network_name (NlxManager *manager);
 void nlx_manager_rename_async (NlxManager *manager,
                                const char *uuid,
                                const char *name,
