@@ -550,32 +550,28 @@ nlx_manager_fits (NlxManager *manager,
 {
   const NlxConfig *config = manager->config;
   NlxClaims used, cap;
-  guint64 vcpus_cap, memory_cap, disk_cap;
 
   nlx_manager_get_capacity (manager, &cap);
-  vcpus_cap = cap.vcpus;
-  memory_cap = cap.memory_mb;
-  disk_cap = cap.disk_gb;
   nlx_manager_get_claims (manager, &used);
-  if (used.vcpus + flavor->vcpus > vcpus_cap)
+  if (used.vcpus + flavor->vcpus > cap.vcpus)
     *why = g_strdup_printf ("it needs %u vcpus, %" G_GUINT64_FORMAT " of %"
                             G_GUINT64_FORMAT " are free ([compute] "
                             "cpu_allocation_ratio %g)", flavor->vcpus,
-                            vcpus_cap - MIN (used.vcpus, vcpus_cap), vcpus_cap,
+                            cap.vcpus - MIN (used.vcpus, cap.vcpus), cap.vcpus,
                             config->cpu_allocation_ratio);
-  else if (used.memory_mb + flavor->memory_mb > memory_cap)
+  else if (used.memory_mb + flavor->memory_mb > cap.memory_mb)
     *why = g_strdup_printf ("it needs %u MiB of memory, %" G_GUINT64_FORMAT
                             " of %" G_GUINT64_FORMAT " MiB are free "
                             "([compute] ram_allocation_ratio %g)",
                             flavor->memory_mb,
-                            memory_cap - MIN (used.memory_mb, memory_cap),
-                            memory_cap, config->ram_allocation_ratio);
-  else if (used.disk_gb + claimed_disk_gb (flavor) > disk_cap)
+                            cap.memory_mb - MIN (used.memory_mb, cap.memory_mb),
+                            cap.memory_mb, config->ram_allocation_ratio);
+  else if (used.disk_gb + claimed_disk_gb (flavor) > cap.disk_gb)
     *why = g_strdup_printf ("it needs %" G_GUINT64_FORMAT " GiB of disk, %"
                             G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " GiB "
                             "are free ([compute] disk_allocation_ratio %g)",
                             claimed_disk_gb (flavor),
-                            disk_cap - MIN (used.disk_gb, disk_cap), disk_cap,
+                            cap.disk_gb - MIN (used.disk_gb, cap.disk_gb), cap.disk_gb,
                             config->disk_allocation_ratio);
   else
     return TRUE;
