@@ -71,6 +71,14 @@ test_remote_console_requests (Fixture *f,
     "{\"os-getSerialConsole\": {\"type\": \"serial\", \"port\": 1}}",
   };
 
+  /* Remote consoles came in 2.6; before, a serial console is the
+   * os-getSerialConsole action. */
+  nlx_test_expect_fault (f->session, "POST", path,
+                         "{\"remote_console\": {\"protocol\": \"serial\", \"type\": \"serial\"}}",
+                         404, "itemNotFound");
+  nlx_test_session_set_version (f->session, "2.6");
+  nlx_test_session_set_version (tcp, "2.6");
+
   /* Building: not ready. */
   nlx_test_expect_fault (f->session, "POST", path,
                          "{\"remote_console\": {\"protocol\": \"serial\", \"type\": \"serial\"}}",
@@ -134,6 +142,7 @@ test_remote_console_websocket (Fixture *f,
   const char *output;
   guint status = 0;
 
+  nlx_test_session_set_version (tcp, "2.6");
   nlx_test_wait_for_status (f->session, id, "ACTIVE");
   url = console_url_of (tcp, tcp_base, id, FALSE);
 

@@ -55,13 +55,116 @@ test_versions (Fixture *f,
   g_assert_cmpstr (soup_message_headers_get_one (headers, "X-Openstack-Request-Id"),
                    !=, soup_message_headers_get_one (headers2, "X-Openstack-Request-Id"));
 
-  g_clear_pointer (&reply, json_node_unref);
-  g_assert_cmpint (nlx_test_call_full (f->session, "http://localhost", "GET", "/v2.1/servers",
-                              NULL, "OpenStack-API-Version", "compute 2.95",
-                              &reply, NULL), ==, 406);
-  nlx_test_assert_fault (reply, "notAcceptable", 406);
   nlx_test_expect_fault (f->session, "GET", "/v3/servers", NULL, 404, "itemNotFound");
   nlx_test_expect_fault (f->session, "DELETE", "/v2.1/flavors", NULL, 405, "badMethod");
+}
+
+/* The microversion a request gets, and the headers that say it. */
+static guint
+call_at (Fixture *f,
+         const char *header,
+         const char *value,
+         const char *path,
+         char **served,
+         JsonNode **reply)
+{
+  g_autoptr(SoupMessageHeaders) headers = NULL;
+  guint status = nlx_test_call_full (f->session, "http://localhost", "GET",
+                                     path, NULL, header, value, reply,
+                                     &headers);
+  const char *generic = soup_message_headers_get_one (headers,
+                                                      "OpenStack-API-Version");
+  const char *nova = soup_message_headers_get_one (headers,
+                                                   "X-OpenStack-Nova-API-Version");
+
+  /* Both headers say the same, whichever the request used. */
+  g_assert_nonnull (generic);
+  g_assert_true (g_str_has_prefix (generic, "compute "));
+  g_assert_cmpstr (generic + strlen ("compute "), ==, nova);
+  if (served != NULL)
+    *served = g_strdup (nova);
+  return status;
+}
+
+static void
+test_microversions (Fixture *f,
+                    gconstpointer data G_GNUC_UNUSED)
+{
+  static const struct {
+    const char *header;
+    const char *value;
+    guint status;
+    const char *served;
+  } cases[] = {
+    { NULL, NULL, 200, "2.1" },
+    { "OpenStack-API-Version", "compute 2.1", 200, "2.1" },
+    { "OpenStack-API-Version", "compute 2.37", 200, "2.37" },
+    { "OpenStack-API-Version", "COMPUTE  2.53 ", 200, "2.53" },
+    { "OpenStack-API-Version", "volume 3.10, compute 2.60", 200, "2.60" },
+    { "OpenStack-API-Version", "volume 3.10", 200, "2.1" },
+    { "OpenStack-API-Version", "compute latest", 200, "2.96" },
+    { "X-OpenStack-Nova-API-Version", "2.79", 200, "2.79" },
+    { "X-OpenStack-Nova-API-Version", "latest", 200, "2.96" },
+    { "OpenStack-API-Version", "compute 2.96", 200, "2.96" },
+    { "OpenStack-API-Version", "compute 2.97", 406, NULL },
+    { "OpenStack-API-Version", "compute 2.0", 406, NULL },
+    { "OpenStack-API-Version", "compute 3.0", 400, NULL },
+    { "OpenStack-API-Version", "compute 2.01", 400, NULL },
+    { "OpenStack-API-Version", "compute 2.x", 400, NULL },
+    { "OpenStack-API-Version", "compute 2.", 400, NULL },
+    { "X-OpenStack-Nova-API-Version", "2.99999999999999999999", 400, NULL },
+  };
+  g_autoptr(JsonNode) version = NULL;
+  JsonObject *document;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(JsonNode) reply = NULL;
+      g_autofree char *served = NULL;
+
+      g_test_message ("%s: %s", cases[i].header, cases[i].value);
+      g_assert_cmpuint (call_at (f, cases[i].header, cases[i].value,
+                                 "/v2.1/flavors", &served, &reply),
+                        ==, cases[i].status);
+      if (cases[i].served != NULL)
+        g_assert_cmpstr (served, ==, cases[i].served);
+      else
+        {
+          nlx_test_assert_fault (reply,
+                                 cases[i].status == 406 ? "notAcceptable"
+                                                        : "badRequest",
+                                 cases[i].status);
+          /* The message says what is served. */
+          g_assert_nonnull (strstr (json_object_get_string_member (nlx_test_object_at (reply,
+                                                                                       cases[i].status == 406 ? "notAcceptable" : "badRequest"),
+                                                                   "message"),
+                                    "2.1 to 2.96"));
+        }
+    }
+
+  /* The version document says the range. */
+  g_assert_cmpuint (call_at (f, NULL, NULL, "/v2.1", NULL, &version), ==, 200);
+  document = nlx_test_object_at (version, "version");
+  g_assert_cmpstr (json_object_get_string_member (document, "min_version"),
+                   ==, "2.1");
+  g_assert_cmpstr (json_object_get_string_member (document, "version"),
+                   ==, "2.96");
+
+  /* Paths come and go with the version: the image and volume proxies
+   * are gone in 2.36, remote consoles came in 2.6, hypervisor statistics
+   * went in 2.88. */
+  g_assert_cmpuint (call_at (f, "OpenStack-API-Version", "compute 2.35",
+                             "/v2.1/images", NULL, NULL), ==, 200);
+  g_assert_cmpuint (call_at (f, "OpenStack-API-Version", "compute 2.36",
+                             "/v2.1/images", NULL, NULL), ==, 404);
+  g_assert_cmpuint (call_at (f, "OpenStack-API-Version", "compute 2.36",
+                             "/v2.1/os-volumes/detail", NULL, NULL), ==, 404);
+  g_assert_cmpuint (call_at (f, "OpenStack-API-Version", "compute 2.87",
+                             "/v2.1/os-hypervisors/statistics", NULL, NULL),
+                    ==, 200);
+  g_assert_cmpuint (call_at (f, "OpenStack-API-Version", "compute 2.88",
+                             "/v2.1/os-hypervisors/statistics", NULL, NULL),
+                    ==, 404);
 }
 
 static void
@@ -843,6 +946,7 @@ main (int argc,
   g_test_add (path, Fixture, config, fixture_set_up, func, fixture_tear_down)
   g_test_add_func ("/nlx/api/faults/table", test_fault_table);
   ADD ("/nlx/api/versions", test_versions, NULL);
+  ADD ("/nlx/api/microversions", test_microversions, NULL);
   ADD ("/nlx/api/catalog", test_catalog, NULL);
   ADD ("/nlx/api/tcp-token", test_tcp_token,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n");

@@ -14,7 +14,9 @@
 
 G_BEGIN_DECLS
 
-#define NLX_API_VERSION "2.1"
+/* The microversions served, 2.MIN to 2.MAX (nlx-api-microversions.c). */
+#define NLX_API_MIN_MICROVERSION 1
+#define NLX_API_MAX_MICROVERSION 96
 /* The flavor extra spec of instances without a user namespace. */
 #define NLX_API_PRIVILEGED_SPEC "nova_lxc:privileged"
 #define NLX_API_PIDS_SPEC "nova_lxc:pids"
@@ -34,8 +36,6 @@ G_BEGIN_DECLS
 /* The most servers one create may ask for (max_count); more is 403, as
  * Nova's quota answers. */
 #define NLX_API_MAX_COUNT 100
-/* The one availability zone, Nova's default name. */
-#define NLX_API_AVAILABILITY_ZONE "nova"
 
 struct _NlxApi {
   const NlxConfig *config;
@@ -56,8 +56,68 @@ typedef struct {
   char *id;
   char *base;                   /* http://host[:port], for links */
   JsonNode *body;               /* the parsed request body, once read */
+  guint microversion;           /* 2.N as N; 0 until read */
   gboolean answered;
 } NlxApiRequest;
+
+/* The changes of Nova's API between microversions that touch what
+ * nova-lxc offers; nlx-api-microversions.c has the one table of which
+ * microversions have each, with the version it came (or went) in. */
+typedef enum {
+  NLX_API_ALWAYS,
+  NLX_API_KEYPAIR_TYPE,              /* keypair "type" */
+  NLX_API_SERVER_EXTENDED_ATTRS,     /* OS-EXT-SRV-ATTR:hostname and the rest */
+  NLX_API_REMOTE_CONSOLES,           /* POST /servers/{id}/remote-consoles */
+  NLX_API_SERVER_LOCKED,             /* server "locked" */
+  NLX_API_KEYPAIR_USER_ID,           /* ?user_id= on key pairs, for admins */
+  NLX_API_SERVICE_FORCED_DOWN,       /* os-services "forced_down" */
+  NLX_API_SERVER_HOST_STATUS,        /* server "host_status" */
+  NLX_API_SERVER_DESCRIPTION,        /* server "description" */
+  NLX_API_ACTIONS_OF_DELETED,        /* instance actions of deleted servers */
+  NLX_API_SERVER_TAGS,               /* server "tags", /servers/{id}/tags */
+  NLX_API_HYPERVISOR_CPU_INFO_OBJECT, /* cpu_info an object, not a string */
+  NLX_API_HYPERVISOR_PAGING,         /* os-hypervisors limit, marker */
+  NLX_API_KEYPAIR_PAGING,            /* os-keypairs limit, marker */
+  NLX_API_PROXIES,                   /* /images, /os-volumes, network limits
+                                      * (gone in 2.36) */
+  NLX_API_NETWORKS_REQUIRED,         /* create needs "networks" */
+  NLX_API_STRICT_STATUS_FILTER,      /* unknown ?status= is 400 */
+  NLX_API_LIMITS_IMAGE_META,         /* maxImageMeta (gone in 2.39) */
+  NLX_API_AGGREGATE_UUID,            /* aggregate "uuid" */
+  NLX_API_CREATE_IMAGE_BODY,         /* createImage answers {"image_id"} */
+  NLX_API_SERVER_FLAVOR_EMBEDDED,    /* server "flavor" is the flavor itself */
+  NLX_API_HYPERVISOR_SEARCH_PATHS,   /* /os-hypervisors/{h}/search, /servers
+                                      * (gone in 2.53) */
+  NLX_API_CREATE_TAGS,               /* "tags" at create */
+  NLX_API_UUID_IDS,                  /* services and hypervisors by UUID */
+  NLX_API_REBUILD_KEY_NAME,          /* rebuild "key_name" */
+  NLX_API_FLAVOR_DESCRIPTION,        /* flavor "description" */
+  NLX_API_PERSONALITY,               /* "personality" (gone in 2.57) */
+  NLX_API_REBUILD_USER_DATA,         /* rebuild "user_data" */
+  NLX_API_ACTIONS_PAGING,            /* instance actions paging,
+                                      * updated_at */
+  NLX_API_FLAVOR_EXTRA_SPECS,        /* flavor "extra_specs" */
+  NLX_API_ACTION_EVENT_HOST,         /* instance action events host, hostId */
+  NLX_API_TRUSTED_CERTS,             /* server "trusted_image_certificates" */
+  NLX_API_CHANGES_BEFORE,            /* ?changes-before= */
+  NLX_API_ATTACHMENT_TAG,            /* volume attachment "tag" */
+  NLX_API_SERVER_GROUPS,             /* server "server_groups" */
+  NLX_API_LOCKED_REASON,             /* server "locked_reason" */
+  NLX_API_FULL_SERVER_ANSWERS,       /* update and rebuild answer the whole
+                                      * server; unknown list queries are 400 */
+  NLX_API_ATTACHMENT_DELETE_ON_TERMINATION, /* attachment
+                                             * "delete_on_termination" */
+  NLX_API_ACTION_EVENT_DETAILS,      /* instance action event "details" */
+  NLX_API_HYPERVISOR_STATISTICS,     /* /os-hypervisors/statistics and
+                                      * uptime (gone in 2.88) */
+  NLX_API_HYPERVISOR_SLIM,           /* hypervisors without usage fields */
+  NLX_API_ATTACHMENT_IDS,            /* attachment_id, bdm_uuid; no "id" */
+  NLX_API_HOSTNAME,                  /* "hostname" at create and update */
+  NLX_API_KEYPAIR_IMPORT_ONLY,       /* a key pair needs its public_key */
+  NLX_API_FQDN_HOSTNAME,             /* "hostname" may be a FQDN */
+  NLX_API_PINNED_AVAILABILITY_ZONE,  /* server "pinned_availability_zone" */
+  NLX_API_N_FEATURES
+} NlxApiFeature;
 
 /* What a row of the routing table in nlx-api.c calls, for its one
  * method: @method is that method, @ids the path's segments that stood for
@@ -83,6 +143,12 @@ void nlx_api_respond_error (NlxApiRequest *request,
                             const GError *error);
 const char *nlx_api_identity (NlxApiRequest *request,
                               const char *header);
+
+/* nlx-api-microversions.c */
+gboolean nlx_api_read_microversion (NlxApiRequest *request);
+guint nlx_api_microversion (const NlxApiRequest *request);
+gboolean nlx_api_has (const NlxApiRequest *request,
+                      NlxApiFeature feature);
 
 /* nlx-api-json.c */
 void nlx_api_add_links (JsonBuilder *builder,

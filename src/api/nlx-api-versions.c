@@ -12,12 +12,14 @@ add_version (JsonBuilder *builder,
              NlxApiRequest *request)
 {
   g_autofree char *href = g_strdup_printf ("%s/v2.1/", request->base);
+  g_autofree char *min = g_strdup_printf ("2.%u", NLX_API_MIN_MICROVERSION);
+  g_autofree char *max = g_strdup_printf ("2.%u", NLX_API_MAX_MICROVERSION);
 
   json_builder_begin_object (builder);
   nlx_api_add_string (builder, "id", "v2.1");
   nlx_api_add_string (builder, "status", "CURRENT");
-  nlx_api_add_string (builder, "version", NLX_API_VERSION);
-  nlx_api_add_string (builder, "min_version", NLX_API_VERSION);
+  nlx_api_add_string (builder, "version", max);
+  nlx_api_add_string (builder, "min_version", min);
   nlx_api_add_string (builder, "updated", "2013-07-23T11:33:21Z");
   json_builder_set_member_name (builder, "links");
   json_builder_begin_array (builder);

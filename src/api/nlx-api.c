@@ -33,6 +33,7 @@ nlx_api_request_keep (const NlxApiRequest *request)
   kept->msg = g_object_ref (request->msg);
   kept->id = g_strdup (request->id);
   kept->base = g_strdup (request->base);
+  kept->microversion = request->microversion;
   soup_server_message_pause (kept->msg);
   return kept;
 }
@@ -68,6 +69,8 @@ nlx_api_respond (NlxApiRequest *request,
 {
   SoupMessageHeaders *headers =
     soup_server_message_get_response_headers (request->msg);
+  g_autofree char *version = NULL;
+  g_autofree char *compute_version = NULL;
 
   /* A second answer would be appended to the first, and the client would
    * get two JSON documents back to back. */
@@ -85,10 +88,12 @@ nlx_api_respond (NlxApiRequest *request,
   soup_server_message_set_status (request->msg, status, NULL);
   soup_message_headers_replace (headers, "X-Openstack-Request-Id", request->id);
   soup_message_headers_replace (headers, "X-Compute-Request-Id", request->id);
+  version = g_strdup_printf ("2.%u", nlx_api_microversion (request));
+  compute_version = g_strconcat ("compute ", version, NULL);
   soup_message_headers_replace (headers, "OpenStack-API-Version",
-                                "compute " NLX_API_VERSION);
+                                compute_version);
   soup_message_headers_replace (headers, "X-OpenStack-Nova-API-Version",
-                                NLX_API_VERSION);
+                                version);
   soup_message_headers_replace (headers, "Vary",
                                 "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
   log_answer (request, status);
@@ -196,32 +201,6 @@ authorized (NlxApiRequest *request)
   return diff == 0;
 }
 
-/* Only 2.1 is served; "latest" and the minimum mean it too. */
-static gboolean
-version_acceptable (NlxApiRequest *request)
-{
-  SoupMessageHeaders *headers =
-    soup_server_message_get_request_headers (request->msg);
-  const char *nova = soup_message_headers_get_one (headers,
-                                                   "X-OpenStack-Nova-API-Version");
-  const char *generic = soup_message_headers_get_one (headers,
-                                                      "OpenStack-API-Version");
-  g_autofree char *wanted = NULL;
-
-  if (generic != NULL)
-    {
-      g_autofree char *lower = g_strstrip (g_ascii_strdown (generic, -1));
-
-      if (!g_str_has_prefix (lower, "compute "))
-        return TRUE;
-      wanted = g_strstrip (g_strdup (lower + strlen ("compute ")));
-    }
-  else if (nova != NULL)
-    wanted = g_strstrip (g_ascii_strdown (nova, -1));
-  return wanted == NULL || g_str_equal (wanted, NLX_API_VERSION) ||
-         g_str_equal (wanted, "latest");
-}
-
 /* Every body is read as JSON; one labelled as anything else is refused
  * with 415, as nova.api.openstack.wsgi does.  No label, an empty one or
  * text/plain (the default of some clients) count as JSON there too. */
@@ -261,6 +240,10 @@ typedef struct {
   /* The 405's message for any other method (for N_()), on the first row
    * of a pattern only. */
   const char *refusal;
+  /* The microversions that have the path (the same on every row of a
+   * pattern); at any other the path is 404, as in Nova.  0 is
+   * NLX_API_ALWAYS. */
+  NlxApiFeature feature;
 } Route;
 
 /* The routing table: every path the API serves, a row for each method it
@@ -295,7 +278,8 @@ static const Route routes[] = {
     N_("Server actions take POST") },
   /* nlx-api-consoles.c */
   { "/v2.1/servers/{id}/remote-consoles", "POST",
-    nlx_api_create_remote_console, N_("Remote consoles take POST") },
+    nlx_api_create_remote_console, N_("Remote consoles take POST"),
+    NLX_API_REMOTE_CONSOLES },
   /* nlx-api-volume-attachments.c */
   { "/v2.1/servers/{id}/os-volume_attachments", "GET",
     nlx_api_list_attachments, N_("Volume attachments take GET or POST") },
@@ -325,24 +309,34 @@ static const Route routes[] = {
 
   /* nlx-api-volumes.c */
   { "/v2.1/os-volumes", "GET", nlx_api_list_volumes,
-    N_("Volumes take GET or POST") },
-  { "/v2.1/os-volumes", "POST", nlx_api_create_volume },
+    N_("Volumes take GET or POST"),
+    NLX_API_PROXIES },
+  { "/v2.1/os-volumes", "POST", nlx_api_create_volume,
+    NULL, NLX_API_PROXIES },
   { "/v2.1/os-volumes/detail", "GET", nlx_api_list_volumes,
-    N_("The volume list takes GET") },
+    N_("The volume list takes GET"),
+    NLX_API_PROXIES },
   { "/v2.1/os-volumes/{id}", "GET", nlx_api_show_volume,
-    N_("A volume takes GET or DELETE") },
-  { "/v2.1/os-volumes/{id}", "DELETE", nlx_api_delete_volume },
+    N_("A volume takes GET or DELETE"),
+    NLX_API_PROXIES },
+  { "/v2.1/os-volumes/{id}", "DELETE", nlx_api_delete_volume,
+    NULL, NLX_API_PROXIES },
 
   /* nlx-api-images.c; DELETE of an image of nova-lxc.conf is refused
    * there */
   { "/v2.1/images", "GET", nlx_api_list_images,
-    N_("Images take GET or POST") },
-  { "/v2.1/images", "POST", nlx_api_import_image },
+    N_("Images take GET or POST"),
+    NLX_API_PROXIES },
+  { "/v2.1/images", "POST", nlx_api_import_image,
+    NULL, NLX_API_PROXIES },
   { "/v2.1/images/detail", "GET", nlx_api_list_images_detail,
-    N_("The image list takes GET") },
+    N_("The image list takes GET"),
+    NLX_API_PROXIES },
   { "/v2.1/images/{id}", "GET", nlx_api_show_image,
-    N_("An image takes GET or DELETE") },
-  { "/v2.1/images/{id}", "DELETE", nlx_api_delete_image },
+    N_("An image takes GET or DELETE"),
+    NLX_API_PROXIES },
+  { "/v2.1/images/{id}", "DELETE", nlx_api_delete_image,
+    NULL, NLX_API_PROXIES },
 
   /* nlx-api-keypairs.c */
   { "/v2.1/os-keypairs", "GET", nlx_api_list_keypairs,
@@ -371,19 +365,23 @@ static const Route routes[] = {
     N_("This resource is read-only; use GET") },
   { "/v2.1/os-hypervisors/statistics", "GET",
     nlx_api_get_hypervisor_statistics,
-    N_("This resource is read-only; use GET") },
+    N_("This resource is read-only; use GET"),
+    NLX_API_HYPERVISOR_STATISTICS },
 
   /* issue 16: the read-only resources of the host the stock clients ask
    * for.  nlx-api-hypervisors.c, after its literals above */
   { "/v2.1/os-hypervisors/{id}", "GET", nlx_api_show_hypervisor,
     N_("This resource is read-only; use GET") },
   { "/v2.1/os-hypervisors/{id}/uptime", "GET", nlx_api_get_hypervisor_uptime,
-    N_("This resource is read-only; use GET") },
+    N_("This resource is read-only; use GET"),
+    NLX_API_HYPERVISOR_STATISTICS },
   { "/v2.1/os-hypervisors/{id}/search", "GET", nlx_api_search_hypervisors,
-    N_("This resource is read-only; use GET") },
+    N_("This resource is read-only; use GET"),
+    NLX_API_HYPERVISOR_SEARCH_PATHS },
   { "/v2.1/os-hypervisors/{id}/servers", "GET",
     nlx_api_list_hypervisor_servers,
-    N_("This resource is read-only; use GET") },
+    N_("This resource is read-only; use GET"),
+    NLX_API_HYPERVISOR_SEARCH_PATHS },
   /* nlx-api-limits.c */
   { "/v2.1/limits", "GET", nlx_api_show_limits,
     N_("This resource is read-only; use GET") },
@@ -499,7 +497,8 @@ route (NlxApiRequest *request,
     {
       const char *ids[MAX_IDS + 1] = { NULL };
 
-      if (!pattern_matches (routes[first].pattern, parts, n, ids))
+      if (!nlx_api_has (request, routes[first].feature) ||
+          !pattern_matches (routes[first].pattern, parts, n, ids))
         continue;
       for (gsize r = first; r < G_N_ELEMENTS (routes); r++)
         if (g_str_equal (routes[r].pattern, routes[first].pattern) &&
@@ -602,15 +601,10 @@ dispatch (NlxApiRequest *request,
   guint n = g_strv_length (parts);
   g_autofree char *media_type = NULL;
 
-  if (!version_acceptable (request))
-    {
-      g_autofree char *message =
-        g_strdup_printf (_("Version not supported: this service serves "
-                           "compute API %s only"), NLX_API_VERSION);
-
-      nlx_api_respond_fault (request, 406, message);
-    }
-  else if (!content_type_acceptable (request, &media_type))
+  /* A version that cannot be served is answered there. */
+  if (!nlx_api_read_microversion (request))
+    return;
+  if (!content_type_acceptable (request, &media_type))
     {
       g_autofree char *message =
         g_strdup_printf (_("Unsupported Content-Type “%s”: send the body as "

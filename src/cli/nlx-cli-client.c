@@ -9,7 +9,10 @@
 #include "cli/nlx-cli.h"
 #include "common/nlx-json.h"
 
-#define API_VERSION_HEADER "compute 2.1"
+/* The microversion this client reads and writes: remote consoles came in
+ * 2.6, and the image and volume proxies it manages images and volumes
+ * through are gone in 2.36. */
+#define API_VERSION_HEADER "compute 2.6"
 
 G_DEFINE_QUARK (nlx-cli-error-quark, nlx_cli_error)
 

@@ -142,9 +142,12 @@ console_url (Fixture *f,
   g_autofree char *path = g_strconcat ("/v2.1/servers/", id, "/remote-consoles", NULL);
   g_autoptr(JsonNode) reply = NULL;
 
-  g_assert_cmpint (nlx_test_call (f->session, "POST", path,
-                                  "{\"remote_console\": {\"protocol\": \"serial\", "
-                                  "\"type\": \"serial\"}}", &reply), ==, 200);
+  g_assert_cmpint (nlx_test_call_full (f->session, "http://localhost", "POST",
+                                       path,
+                                       "{\"remote_console\": {\"protocol\": \"serial\", "
+                                       "\"type\": \"serial\"}}",
+                                       "OpenStack-API-Version", "compute 2.6",
+                                       &reply, NULL), ==, 200);
   return g_strdup (json_object_get_string_member (nlx_test_object_at (reply, "remote_console"),
                                                   "url"));
 }

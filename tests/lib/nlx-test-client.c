@@ -56,6 +56,39 @@ nlx_test_call_full (SoupSession *session,
   return soup_message_get_status (msg);
 }
 
+static void
+ask_for_version (SoupSession *session G_GNUC_UNUSED,
+                 SoupMessage *msg,
+                 gpointer data)
+{
+  SoupMessageHeaders *headers = soup_message_get_request_headers (msg);
+
+  if (soup_message_headers_get_one (headers, "OpenStack-API-Version") == NULL &&
+      soup_message_headers_get_one (headers,
+                                    "X-OpenStack-Nova-API-Version") == NULL)
+    soup_message_headers_replace (headers, "OpenStack-API-Version", data);
+}
+
+static void
+free_header (gpointer data,
+             GClosure *closure G_GNUC_UNUSED)
+{
+  g_free (data);
+}
+
+/* From now on every request of @session that names no microversion asks
+ * for compute @version ("2.N"). */
+void
+nlx_test_session_set_version (SoupSession *session,
+                              const char *version)
+{
+  char *header = g_strconcat ("compute ", version, NULL);
+
+  g_signal_connect_data (session, "request-queued",
+                         G_CALLBACK (ask_for_version), header,
+                         free_header, 0);
+}
+
 guint
 nlx_test_call (SoupSession *session,
                const char *method,

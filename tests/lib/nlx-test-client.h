@@ -15,6 +15,8 @@ guint nlx_test_call_full (SoupSession *session,
                           const char *value,
                           JsonNode **reply,
                           SoupMessageHeaders **response_headers);
+void nlx_test_session_set_version (SoupSession *session,
+                                   const char *version);
 guint nlx_test_call (SoupSession *session,
                      const char *method,
                      const char *path,
