@@ -713,3 +713,25 @@ nlx_api_may_see_server (NlxApiRequest *request,
   return record == NULL ||
          g_strcmp0 (record->instance->project_id, caller->project_id) == 0;
 }
+
+/* Whether the caller may see (list, show, boot from) a stored image with
+ * @properties: an admin any; a member the host's images and its own
+ * project's private ones (NLX_IMAGE_PROP_OWNER), as Glance's default
+ * policy.  The images of nova-lxc.conf have no properties (%NULL) and
+ * are the host's. */
+gboolean
+nlx_api_may_see_image (NlxApiRequest *request,
+                       GHashTable *properties)
+{
+  const NlxApiIdentity *caller = nlx_api_get_caller (request);
+  const char *visibility;
+
+  if (caller == NULL || properties == NULL ||
+      nlx_api_caller_is_admin (request))
+    return TRUE;
+  visibility = g_hash_table_lookup (properties, NLX_IMAGE_PROP_VISIBILITY);
+  if (g_strcmp0 (visibility, "private") != 0)
+    return TRUE;
+  return g_strcmp0 (g_hash_table_lookup (properties, NLX_IMAGE_PROP_OWNER),
+                    caller->project_id) == 0;
+}

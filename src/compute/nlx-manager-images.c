@@ -307,6 +307,16 @@ run_create_image (NlxManager *manager,
                        g_strdup ("snapshot"));
   g_hash_table_insert (job->properties, g_strdup ("instance_uuid"),
                        g_strdup (uuid));
+  /* A snapshot holds the server's data: its project's only, as Glance
+   * makes a snapshot. */
+  if (record->instance->project_id != NULL)
+    {
+      g_hash_table_insert (job->properties, g_strdup (NLX_IMAGE_PROP_OWNER),
+                           g_strdup (record->instance->project_id));
+      g_hash_table_insert (job->properties,
+                           g_strdup (NLX_IMAGE_PROP_VISIBILITY),
+                           g_strdup ("private"));
+    }
   job->task = g_object_ref (task);
 
   before = nlx_record_to_node (record);

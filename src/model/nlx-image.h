@@ -22,6 +22,12 @@ typedef enum {
 /* Image properties the lxc driver reads, named like Glance's. */
 #define NLX_IMAGE_PROP_INIT_PATH "os_init_path"
 #define NLX_IMAGE_PROP_SHUTDOWN_SIGNAL "os_shutdown_signal"
+/* Whose an image is, as Glance's fields: a snapshot is its server's
+ * project's ("owner") and seen by that project only ("visibility"
+ * "private"); an image without them is the host's, seen by every
+ * project. */
+#define NLX_IMAGE_PROP_OWNER "owner"
+#define NLX_IMAGE_PROP_VISIBILITY "visibility"
 
 /**
  * NlxImage:
