@@ -405,6 +405,20 @@ test_failure (Fixture *f,
   nlx_test_delete_and_wait (f->session, dies);
 }
 
+/* A copy of @object's members (json_node_copy() would share the object). */
+static JsonObject *
+copy_object (JsonObject *object)
+{
+  JsonObject *copy = json_object_new ();
+  g_autoptr(GList) members = json_object_get_members (object);
+
+  for (GList *l = members; l != NULL; l = l->next)
+    json_object_set_member (copy, l->data,
+                            json_node_copy (json_object_get_member (object,
+                                                                    l->data)));
+  return copy;
+}
+
 static char *
 record_path (Fixture *f,
              const char *id)
@@ -414,27 +428,66 @@ record_path (Fixture *f,
   return g_build_filename (f->dir, "state", "records", file, NULL);
 }
 
-/* The history is in the record: a restart keeps it. */
+/* The history is in the record: a restart keeps it, and ends as Error
+ * the action of an operation the stop cut short (here a reboot, as a
+ * crash in the middle would leave the record). */
 static void
 test_restart (Fixture *f,
               gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *created = NULL;
   g_autofree char *id = create (f, NULL, &created);
+  g_autofree char *file = record_path (f, id);
   g_autofree char *stopped = NULL, *before = NULL, *after = NULL;
+  g_autofree char *text = NULL, *expected = NULL;
   g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *record, *cut;
+  JsonArray *actions;
 
   nlx_test_wait_for_status (f->session, id, "ACTIVE");
   stopped = act (f, id, "{\"os-stop\": null}", "SHUTOFF");
   before = list_text (f, NULL, id, NULL);
   nlx_test_daemon_stop (&f->daemon);
+
+  g_assert_true (g_file_get_contents (file, &text, NULL, &error));
+  g_assert_no_error (error);
+  node = json_from_string (text, &error);
+  g_assert_no_error (error);
+  record = json_node_get_object (node);
+  json_object_set_string_member (record, "task_state", "rebooting");
+  actions = json_object_get_array_member (record, "actions");
+  cut = copy_object (json_array_get_object_element (actions, 0));
+  json_object_set_string_member (cut, "action", "reboot");
+  json_object_set_string_member (cut, "event", "compute_reboot_instance");
+  json_object_set_string_member (cut, "request_id", "req-nlxtest-cut-short");
+  json_object_set_null_member (cut, "finish_time");
+  json_object_set_null_member (cut, "result");
+  json_array_add_object_element (actions, cut);
+  g_free (text);
+  text = json_to_string (node, FALSE);
+  g_assert_true (g_file_set_contents (file, text, -1, &error));
+  g_assert_no_error (error);
+
   nlx_test_daemon_start (&f->daemon, f->config_text);
   g_assert_no_error (f->daemon.start_error);
   after = list_text (f, NULL, id, NULL);
-  g_assert_cmpstr (after, ==, before);
+  expected = g_strconcat ("reboot:req-nlxtest-cut-short ", before, NULL);
+  g_assert_cmpstr (after, ==, expected);
   reply = show (f, NULL, id, stopped);
   g_assert_cmpstr (json_object_get_string_member (first_event (reply), "result"),
                    ==, "Success");
+  g_clear_pointer (&reply, json_node_unref);
+  reply = show (f, NULL, id, "req-nlxtest-cut-short");
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (reply,
+                                                                      "instanceAction"),
+                                                  "message"), ==, "Error");
+  g_assert_cmpstr (json_object_get_string_member (first_event (reply), "result"),
+                   ==, "Error");
+  g_assert_nonnull (strstr (json_object_get_string_member (first_event (reply),
+                                                           "traceback"),
+                            "Interrupted"));
   nlx_test_delete_and_wait (f->session, id);
 }
 
@@ -469,15 +522,9 @@ test_bound (Fixture *f,
   template = json_array_get_object_element (actions, 0);
   for (guint i = 0; i < NLX_RECORD_ACTIONS_MAX + 50; i++)
     {
-      JsonObject *copy = json_object_new ();
+      JsonObject *copy = copy_object (template);
       g_autofree char *request_id = g_strdup_printf ("req-nlxtest-%03u", i);
-      GList *members = json_object_get_members (template);
 
-      for (GList *l = members; l != NULL; l = l->next)
-        json_object_set_member (copy, l->data,
-                                json_node_copy (json_object_get_member (template,
-                                                                        l->data)));
-      g_list_free (members);
       json_object_set_string_member (copy, "action", "reboot");
       json_object_set_string_member (copy, "request_id", request_id);
       json_array_add_object_element (actions, copy);

@@ -10,6 +10,8 @@
  * keeps at most NLX_RECORD_ACTIONS_MAX, the oldest dropped first. */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include "compute/nlx-manager-private.h"
 
 /* Nova's compute manager's names for the work of each operation (the
@@ -259,4 +261,31 @@ nlx_manager_action_end_job (NlxManager *manager G_GNUC_UNUSED,
   else
     nlx_instance_action_finish (action, FALSE,
                                 job->error ? job->error->message : job->fault);
+}
+
+/**
+ * nlx_manager_action_end_interrupted:
+ * @deleting: the record's delete runs again now, and its action with it
+ *
+ * At start: the operations a stop or crash of the service cut short
+ * ended without their results; their actions say so, rather than run
+ * for ever.
+ */
+void
+nlx_manager_action_end_interrupted (Entry *entry,
+                                    gboolean deleting)
+{
+  GPtrArray *actions = entry->record->actions;
+
+  for (guint i = 0; i < actions->len; i++)
+    {
+      NlxInstanceAction *action = actions->pdata[i];
+
+      if (action->finish_time != NULL ||
+          (deleting && g_str_equal (action->event, EVENT_DELETE)))
+        continue;
+      nlx_instance_action_finish (action, FALSE,
+                                  _("Interrupted by a restart of the compute "
+                                    "service"));
+    }
 }

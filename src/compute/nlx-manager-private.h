@@ -345,6 +345,8 @@ void nlx_manager_action_begin_delete (NlxManager *manager,
 void nlx_manager_action_end_job (NlxManager *manager,
                                  Entry *entry,
                                  const Job *job);
+void nlx_manager_action_end_interrupted (Entry *entry,
+                                         gboolean deleting);
 
 /* nlx-manager-servers.c */
 gboolean nlx_manager_job_starts_instance (const Job *job);
