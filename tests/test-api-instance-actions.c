@@ -419,6 +419,68 @@ copy_object (JsonObject *object)
   return copy;
 }
 
+/* Waits until the action of @request_id on @id has ended; returns it. */
+static JsonNode *
+wait_for_end (Fixture *f,
+              const char *id,
+              const char *request_id)
+{
+  gint64 until = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < until)
+    {
+      g_autoptr(JsonNode) reply = show (f, NULL, id, request_id);
+
+      if (!json_object_get_null_member (first_event (reply), "finish_time"))
+        return g_steal_pointer (&reply);
+      g_usleep (20000);
+    }
+  g_error ("action %s of server %s did not end", request_id, id);
+}
+
+/* Volume attachments are actions too, with Nova's names. */
+static void
+test_volumes (Fixture *f,
+              gconstpointer data G_GNUC_UNUSED)
+{
+  g_autofree char *created = NULL;
+  g_autofree char *id = create (f, NULL, &created);
+  g_autofree char *attachments = g_strconcat ("/v2.1/servers/", id,
+                                              "/os-volume_attachments", NULL);
+  g_autofree char *detach = g_strconcat (attachments, "/nlxtest-acts-vol", NULL);
+  g_autofree char *attached = NULL, *detached = NULL;
+  g_autofree char *text = NULL, *expected = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/os-volumes",
+                                  "{\"volume\": {\"display_name\": "
+                                  "\"nlxtest-acts-vol\", \"size_mb\": 8}}",
+                                  NULL), ==, 200);
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  attached = call_as (f, NULL, "POST", attachments,
+                      "{\"volumeAttachment\": {\"volumeId\": "
+                      "\"nlxtest-acts-vol\", \"mount_path\": \"/data\"}}",
+                      200, NULL);
+  detached = call_as (f, NULL, "DELETE", detach, NULL, 202, NULL);
+  reply = wait_for_end (f, id, detached);
+  g_assert_cmpstr (json_object_get_string_member (first_event (reply), "event"),
+                   ==, "compute_detach_volume");
+  g_assert_cmpstr (json_object_get_string_member (first_event (reply), "result"),
+                   ==, "Success");
+  g_clear_pointer (&reply, json_node_unref);
+  reply = show (f, NULL, id, attached);
+  g_assert_cmpstr (json_object_get_string_member (first_event (reply), "event"),
+                   ==, "compute_attach_volume");
+  text = list_text (f, NULL, id, NULL);
+  expected = g_strdup_printf ("detach_volume:%s attach_volume:%s create:%s",
+                              detached, attached, created);
+  g_assert_cmpstr (text, ==, expected);
+  nlx_test_delete_and_wait (f->session, id);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE",
+                                  "/v2.1/os-volumes/nlxtest-acts-vol", NULL,
+                                  NULL), ==, 202);
+}
+
 static char *
 record_path (Fixture *f,
              const char *id)
@@ -554,21 +616,11 @@ test_bound (Fixture *f,
   {
     g_autofree char *action_path = g_strconcat ("/v2.1/servers/", id,
                                                 "/action", NULL);
-    gint64 until = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-    gboolean ended = FALSE;
+    g_autoptr(JsonNode) reply = NULL;
 
     stopped = call_as (f, NULL, "POST", action_path, "{\"os-stop\": null}",
                        202, NULL);
-    while (!ended && g_get_monotonic_time () < until)
-      {
-        g_autoptr(JsonNode) reply = show (f, NULL, id, stopped);
-
-        ended = !json_object_get_null_member (first_event (reply),
-                                              "finish_time");
-        if (!ended)
-          g_usleep (20000);
-      }
-    g_assert_true (ended);
+    reply = wait_for_end (f, id, stopped);
   }
   g_clear_pointer (&list, json_node_unref);
   g_assert_cmpint (nlx_test_call (f->session, "GET", path, NULL, &list), ==, 200);
@@ -602,6 +654,7 @@ main (int argc,
   g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/nlx/api/instance-actions/success", test_success);
   ADD ("/nlx/api/instance-actions/failure", test_failure);
+  ADD ("/nlx/api/instance-actions/volumes", test_volumes);
   ADD ("/nlx/api/instance-actions/restart", test_restart);
   ADD ("/nlx/api/instance-actions/bound", test_bound);
   return g_test_run ();
