@@ -266,6 +266,9 @@ test_success (Fixture *f,
   reply = show (f, "2.84", id, rebooted);
   validate (reply, "v2_84", "show_instance_action");
   g_assert_true (json_object_get_null_member (first_event (reply), "details"));
+  g_clear_pointer (&reply, json_node_unref);
+  reply = show (f, "latest", id, rebooted);
+  validate (reply, "v2_84", "show_instance_action");
 
   /* 2.58: pages, newest first, each full one linking to the next. */
   g_clear_pointer (&list, json_node_unref);
