@@ -86,6 +86,9 @@ typedef enum {
   NLX_API_AGGREGATE_UUID,            /* aggregate "uuid" */
   NLX_API_CREATE_IMAGE_BODY,         /* createImage answers {"image_id"} */
   NLX_API_SERVER_FLAVOR_EMBEDDED,    /* server "flavor" is the flavor itself */
+  NLX_API_ACTION_EVENTS_FOR_OWNERS,  /* instance action events shown to
+                                      * the server's project, not only to
+                                      * admins (without traceback) */
   NLX_API_HYPERVISOR_SEARCH_PATHS,   /* /os-hypervisors/{h}/search, /servers
                                       * (gone in 2.53) */
   NLX_API_CREATE_TAGS,               /* "tags" at create */
@@ -407,5 +410,13 @@ void nlx_api_list_services (NlxApiRequest *request,
 void nlx_api_list_aggregates (NlxApiRequest *request,
                               const char *method,
                               const char * const *ids);
+
+/* nlx-api-instance-actions.c */
+void nlx_api_list_instance_actions (NlxApiRequest *request,
+                                    const char *method,
+                                    const char * const *ids);
+void nlx_api_show_instance_action (NlxApiRequest *request,
+                                   const char *method,
+                                   const char * const *ids);
 
 G_END_DECLS

@@ -306,6 +306,13 @@ static const Route routes[] = {
     N_("Server addresses take GET") },
   { "/v2.1/servers/{id}/ips/{id}", "GET", nlx_api_show_ips,
     N_("Server addresses take GET") },
+  /* nlx-api-instance-actions.c (issue 16: a server's action history) */
+  { "/v2.1/servers/{id}/os-instance-actions", "GET",
+    nlx_api_list_instance_actions,
+    N_("This resource is read-only; use GET") },
+  { "/v2.1/servers/{id}/os-instance-actions/{id}", "GET",
+    nlx_api_show_instance_action,
+    N_("This resource is read-only; use GET") },
 
   /* nlx-api-volumes.c */
   { "/v2.1/os-volumes", "GET", nlx_api_list_volumes,
@@ -506,7 +513,14 @@ route (NlxApiRequest *request,
           {
             if (!allowed (request, routes[r].pattern, ids))
               return;
+            /* Whatever the handler starts is this request's action
+             * (os-instance-actions). */
+            nlx_manager_set_caller (request->api->manager, request->id,
+                                    nlx_api_identity (request, "X-User-Id"),
+                                    nlx_api_identity (request,
+                                                      "X-Project-Id"));
             routes[r].handler (request, method, ids);
+            nlx_manager_set_caller (request->api->manager, NULL, NULL, NULL);
             return;
           }
       refuse_method (request, first);

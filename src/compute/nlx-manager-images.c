@@ -327,6 +327,7 @@ run_create_image (NlxManager *manager,
   g_free (entry->snapshot_name);
   entry->snapshot_name = g_strdup (name);
   g_info ("Instance %s: snapshot as image %s", uuid, name);
+  nlx_manager_action_begin_job (manager, entry, task, job);
   nlx_manager_commit (manager, entry, before, nlx_manager_job_committed, job);
 }
 

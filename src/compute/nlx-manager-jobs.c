@@ -411,6 +411,7 @@ apply_job (NlxManager *manager,
       nlx_manager_forget (manager, job->uuid);
       return FALSE;
     }
+  nlx_manager_action_end_job (manager, entry, job);
   if (job->finish (manager, entry, job))
     return TRUE;
   nlx_manager_end_job (manager, entry, job, FALSE);

@@ -17,6 +17,13 @@
 
 G_BEGIN_DECLS
 
+/* Who asks for an operation, for its action (nlx-manager-actions.c). */
+typedef struct {
+  char *request_id;
+  char *user_id;
+  char *project_id;
+} NlxCaller;
+
 typedef struct {
   NlxRecord *record;
   /* Bumped whenever an operation starts or ends, so that a power state
@@ -105,6 +112,9 @@ struct _NlxManager {
   /* Keeps the manager alive while events are queued to the main context. */
   gatomicrefcount refs;
   gboolean closed;
+  /* Who asks for what starts now (nlx_manager_set_caller()); main
+   * thread only */
+  NlxCaller *caller;
 };
 
 typedef struct _Job Job;
@@ -193,6 +203,7 @@ struct _Call {
   GHashTable *metadata;
   gboolean no_room;             /* create: its request does not fit */
   gboolean replace;             /* metadata: replaces, not merges */
+  NlxCaller *caller;            /* who asked (nlx_manager_note_caller()) */
 };
 
 #define VM(state) (1u << NLX_VM_STATE_##state)
@@ -311,7 +322,34 @@ void nlx_manager_end_job (NlxManager *manager,
                           gboolean saved);
 gboolean nlx_manager_job_done (gpointer data);
 
+/* nlx-manager-actions.c */
+void nlx_manager_caller_free (NlxCaller *caller);
+NlxCaller *nlx_manager_caller_copy (const NlxCaller *caller);
+void nlx_manager_note_caller (NlxManager *manager,
+                              Call *call);
+NlxInstanceAction *nlx_manager_action_begin (NlxManager *manager,
+                                             Entry *entry,
+                                             GTask *task,
+                                             const char *action,
+                                             const char *event);
+void nlx_manager_action_begin_job (NlxManager *manager,
+                                   Entry *entry,
+                                   GTask *task,
+                                   const Job *job);
+void nlx_manager_action_begin_create (NlxManager *manager,
+                                      Entry *entry,
+                                      GTask *task);
+void nlx_manager_action_begin_delete (NlxManager *manager,
+                                      Entry *entry,
+                                      GTask *task);
+void nlx_manager_action_end_job (NlxManager *manager,
+                                 Entry *entry,
+                                 const Job *job);
+void nlx_manager_action_end_interrupted (Entry *entry,
+                                         gboolean deleting);
+
 /* nlx-manager-servers.c */
+gboolean nlx_manager_job_starts_instance (const Job *job);
 void nlx_manager_start_action (NlxManager *manager,
                                Entry *entry,
                                NlxAction action,

@@ -18,6 +18,7 @@ call_free (Call *call)
   nlx_instance_free (call->instance);
   nlx_image_free (call->image);
   g_clear_pointer (&call->metadata, g_hash_table_unref);
+  nlx_manager_caller_free (call->caller);
   g_free (call);
 }
 
@@ -417,6 +418,7 @@ nlx_manager_start_call (NlxManager *manager,
   Call *call = g_task_get_task_data (task);
   Entry *entry = NULL;
 
+  nlx_manager_note_caller (manager, call);
   if (call->uuid != NULL && g_uuid_string_is_valid (call->uuid))
     {
       g_autofree char *lower = g_ascii_strdown (call->uuid, -1);

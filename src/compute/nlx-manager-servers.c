@@ -83,6 +83,7 @@ nlx_manager_start_action (NlxManager *manager,
   job->action = action;
   entry->record->task_state = task_for_action[action];
   entry->generation++;
+  nlx_manager_action_begin_job (manager, entry, task, job);
   if (task == NULL)
     {
       nlx_manager_save (manager, entry);
@@ -95,8 +96,8 @@ nlx_manager_start_action (NlxManager *manager,
 
 /* Whether @job starts the instance's init, so that an init exiting
  * during the boot it began is the operation's failure. */
-static gboolean
-starts_instance (const Job *job)
+gboolean
+nlx_manager_job_starts_instance (const Job *job)
 {
   switch (job->kind)
     {
@@ -149,7 +150,8 @@ finish_operation (NlxManager *manager G_GNUC_UNUSED,
         nlx_manager_set_fault (record, _("The instance disappeared from the "
                                          "hypervisor right after the "
                                          "operation"));
-      else if (job->fault != NULL && starts_instance (job))
+      else if (job->fault != NULL &&
+               nlx_manager_job_starts_instance (job))
         {
           /* The operation started it, but it did not stay up: as a VM
            * whose guest crashed while booting, the server is in ERROR
@@ -328,6 +330,7 @@ run_create (NlxManager *manager,
       nlx_manager_set_fault (entry->record, NO_VALID_HOST_FAULT);
     }
   entry->creating = TRUE;
+  nlx_manager_action_begin_create (manager, entry, task);
   g_hash_table_replace (manager->entries, entry->record->instance->uuid, entry);
   /* Durable before anything exists on the host: a crash from here on is
    * found and cleaned up at the next start. */
@@ -360,6 +363,7 @@ nlx_manager_create_async (NlxManager *manager,
                                                 callback, user_data, &call);
 
   call->instance = instance;
+  nlx_manager_note_caller (manager, call);
   run_create (manager, task);
 }
 
@@ -575,6 +579,7 @@ run_act (NlxManager *manager,
         }
       before = nlx_record_to_node (record);
       record->task_state = NLX_TASK_STATE_DELETING;
+      nlx_manager_action_begin_delete (manager, entry, task);
       nlx_manager_commit (manager, entry, before, delete_committed,
                           g_object_ref (task));
       return;
@@ -725,6 +730,7 @@ rebuild_now (NlxManager *manager,
   job->image = g_steal_pointer (&image);
   job->instance = copy_instance (record->instance);
   job->answer = g_object_ref (task);
+  nlx_manager_action_begin_job (manager, entry, task, job);
   nlx_manager_commit (manager, entry, before, nlx_manager_job_committed, job);
   return TRUE;
 }
@@ -769,11 +775,13 @@ typedef struct {
   GPtrArray *instances;         /* NlxInstance; NULL once handed over */
   guint next;
   gboolean no_room;
+  NlxCaller *caller;            /* who asked, for each create */
 } Many;
 
 static void
 many_free (Many *many)
 {
+  nlx_manager_caller_free (many->caller);
   g_ptr_array_unref (many->instances);
   g_free (many);
 }
@@ -815,6 +823,8 @@ create_next (GTask *task)
                               g_object_ref (task), &call);
   call->instance = instance;
   call->no_room = many->no_room;
+  /* Each create is an action of the one request. */
+  call->caller = nlx_manager_caller_copy (many->caller);
   run_create (many->manager, one);
 }
 
@@ -844,6 +854,7 @@ nlx_manager_create_many_async (NlxManager *manager,
   g_task_set_source_tag (task, nlx_manager_create_many_async);
   many->manager = manager;
   many->instances = instances;
+  many->caller = nlx_manager_caller_copy (manager->caller);
   g_task_set_task_data (task, many, (GDestroyNotify) many_free);
   if (manager->available)
     {

@@ -429,6 +429,8 @@ nlx_manager_reconcile (NlxManager *manager,
       NlxInstanceInfo info;
       g_autoptr(GError) local_error = NULL;
 
+      nlx_manager_action_end_interrupted (entry, record->task_state ==
+                                                 NLX_TASK_STATE_DELETING);
       if (record->task_state == NLX_TASK_STATE_DELETING)
         {
           g_message ("Instance %s: finishing the delete a restart interrupted",

@@ -320,6 +320,7 @@ start_volume_job (NlxManager *manager,
                               : NLX_TASK_STATE_DETACHING_VOLUME;
   record->pending_volume = g_strdup (attachment->volume_id);
   entry->generation++;
+  nlx_manager_action_begin_job (manager, entry, task, job);
   nlx_manager_commit (manager, entry, before, nlx_manager_job_committed, job);
 }
 

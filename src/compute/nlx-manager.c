@@ -85,6 +85,7 @@ nlx_manager_unref (NlxManager *manager)
   if (!g_atomic_ref_count_dec (&manager->refs))
     return;
   g_free (manager->host);
+  nlx_manager_caller_free (manager->caller);
   g_clear_pointer (&manager->console_tokens, g_hash_table_unref);
   g_clear_pointer (&manager->quarantined, g_hash_table_unref);
   g_clear_pointer (&manager->images_deleting, g_hash_table_unref);

@@ -57,6 +57,10 @@ void nlx_manager_stop (NlxManager *manager);
 void nlx_manager_free (NlxManager *manager);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxManager, nlx_manager_free)
 
+void nlx_manager_set_caller (NlxManager *manager,
+                             const char *request_id,
+                             const char *user_id,
+                             const char *project_id);
 guint nlx_manager_count_running_operations (NlxManager *manager);
 const char *nlx_manager_get_host (NlxManager *manager);
 NlxStore *nlx_manager_get_store (NlxManager *manager);

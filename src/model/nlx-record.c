@@ -41,6 +41,8 @@ nlx_record_new (NlxInstance *instance)
   record->task_state = NLX_TASK_STATE_NONE;
   record->power_state = NLX_POWER_STATE_NOSTATE;
   record->updated_at = g_date_time_new_now_utc ();
+  record->actions =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_instance_action_free);
   return record;
 }
 
@@ -53,6 +55,7 @@ nlx_record_free (NlxRecord *record)
   g_free (record->fault);
   g_free (record->pending_volume);
   g_clear_pointer (&record->updated_at, g_date_time_unref);
+  g_clear_pointer (&record->actions, g_ptr_array_unref);
   g_free (record);
 }
 
@@ -145,8 +148,49 @@ nlx_record_to_node (const NlxRecord *record)
       json_builder_set_member_name (builder, "unplaced");
       json_builder_add_boolean_value (builder, TRUE);
     }
+  json_builder_set_member_name (builder, "actions");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < record->actions->len; i++)
+    json_builder_add_value (builder,
+                            nlx_instance_action_to_node (record->actions->pdata[i]));
+  json_builder_end_array (builder);
   json_builder_end_object (builder);
   return json_builder_get_root (builder);
+}
+
+/* "actions": absent in records from before it (no history yet). */
+static gboolean
+read_actions (JsonObject *object,
+              GPtrArray *actions,
+              GError **error)
+{
+  JsonNode *node = json_object_get_member (object, "actions");
+  JsonArray *array;
+  guint n;
+
+  if (node == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("“actions” must be an array"));
+      return FALSE;
+    }
+  array = json_node_get_array (node);
+  n = json_array_get_length (array);
+  /* A bound lowered since it was written: keep the newest. */
+  for (guint i = n > NLX_RECORD_ACTIONS_MAX ? n - NLX_RECORD_ACTIONS_MAX : 0;
+       i < n; i++)
+    {
+      NlxInstanceAction *action =
+        nlx_instance_action_new_from_node (json_array_get_element (array, i),
+                                           error);
+
+      if (action == NULL)
+        return FALSE;
+      g_ptr_array_add (actions, action);
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -233,6 +277,7 @@ nlx_record_new_from_node (JsonNode *node,
   const char *wrong = NULL;
   guint vm_state, task_state;
   NlxPowerState power_state;
+  g_autoptr(GError) local_error = NULL;
 
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
     {
@@ -288,5 +333,13 @@ nlx_record_new_from_node (JsonNode *node,
   record->unplaced = json_object_get_boolean_member_with_default (object,
                                                                   "unplaced",
                                                                   FALSE);
+  /* The history only tells what happened: a damaged one is dropped
+   * rather than the server left alone. */
+  if (!read_actions (object, record->actions, &local_error))
+    {
+      g_warning ("Instance record %s: its action history is damaged (%s); "
+                 "it starts anew", instance->uuid, local_error->message);
+      g_ptr_array_set_size (record->actions, 0);
+    }
   return g_steal_pointer (&record);
 }

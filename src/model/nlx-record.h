@@ -5,6 +5,7 @@
 #include <json-glib/json-glib.h>
 
 #include "model/nlx-instance.h"
+#include "model/nlx-instance-action.h"
 #include "model/nlx-power-state.h"
 
 G_BEGIN_DECLS
@@ -49,6 +50,9 @@ typedef enum {
  * @unplaced: it holds none of the host's resources, as a Nova instance
  *   whose host is None: there was no room for it at create, or its spawn
  *   failed; only a delete is left for it
+ * @actions: (element-type NlxInstanceAction): its action history
+ *   (os-instance-actions), oldest first, at most
+ *   %NLX_RECORD_ACTIONS_MAX: it goes with the record
  *
  * The manager's record of one instance, stored durably: the store is the
  * truth about what was asked, libvirt about what runs.
@@ -62,7 +66,12 @@ typedef struct {
   GDateTime *updated_at;
   char *pending_volume;
   gboolean unplaced;
+  GPtrArray *actions;
 } NlxRecord;
+
+/* The most actions a record keeps: the oldest go first, so that a
+ * server acted on for months does not grow without end. */
+#define NLX_RECORD_ACTIONS_MAX 100
 
 NlxRecord *nlx_record_new (NlxInstance *instance);
 void nlx_record_free (NlxRecord *record);

@@ -1,0 +1,223 @@
+/* nlx-instance-action.c: one entry of an instance's action history */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "common/nlx-error.h"
+#include "model/nlx-instance-action.h"
+
+/**
+ * nlx_instance_action_new:
+ *
+ * An action asked for now, whose event starts now.
+ */
+NlxInstanceAction *
+nlx_instance_action_new (const char *action,
+                         const char *request_id,
+                         const char *user_id,
+                         const char *project_id,
+                         const char *event,
+                         const char *host)
+{
+  NlxInstanceAction *self = g_new0 (NlxInstanceAction, 1);
+
+  self->action = g_strdup (action);
+  self->request_id = g_strdup (request_id);
+  self->user_id = g_strdup (user_id);
+  self->project_id = g_strdup (project_id);
+  self->event = g_strdup (event);
+  self->host = g_strdup (host);
+  self->start_time = g_date_time_new_now_utc ();
+  self->updated_at = g_date_time_ref (self->start_time);
+  self->event_start = g_date_time_ref (self->start_time);
+  return self;
+}
+
+void
+nlx_instance_action_free (NlxInstanceAction *action)
+{
+  if (action == NULL)
+    return;
+  g_free (action->action);
+  g_free (action->request_id);
+  g_free (action->user_id);
+  g_free (action->project_id);
+  g_free (action->message);
+  g_free (action->event);
+  g_free (action->result);
+  g_free (action->traceback);
+  g_free (action->host);
+  g_clear_pointer (&action->start_time, g_date_time_unref);
+  g_clear_pointer (&action->updated_at, g_date_time_unref);
+  g_clear_pointer (&action->event_start, g_date_time_unref);
+  g_clear_pointer (&action->finish_time, g_date_time_unref);
+  g_free (action);
+}
+
+/**
+ * nlx_instance_action_finish:
+ * @why: (nullable): what went wrong, when not @ok
+ *
+ * Its event ended now, with Nova's result; a failure marks the action
+ * "Error", as Nova's compute manager does.
+ */
+void
+nlx_instance_action_finish (NlxInstanceAction *action,
+                            gboolean ok,
+                            const char *why)
+{
+  g_clear_pointer (&action->finish_time, g_date_time_unref);
+  action->finish_time = g_date_time_new_now_utc ();
+  g_date_time_unref (action->updated_at);
+  action->updated_at = g_date_time_ref (action->finish_time);
+  g_free (action->result);
+  action->result = g_strdup (ok ? "Success" : "Error");
+  g_clear_pointer (&action->traceback, g_free);
+  if (!ok)
+    {
+      /* It quotes whatever failed, which need not be UTF-8; JSON must. */
+      action->traceback = why ? g_utf8_make_valid (why, -1) : NULL;
+      g_free (action->message);
+      action->message = g_strdup ("Error");
+    }
+}
+
+static void
+add_string (JsonBuilder *builder,
+            const char *name,
+            const char *value)
+{
+  json_builder_set_member_name (builder, name);
+  if (value != NULL)
+    json_builder_add_string_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
+}
+
+static void
+add_time (JsonBuilder *builder,
+          const char *name,
+          GDateTime *time)
+{
+  g_autofree char *text = time ? g_date_time_format_iso8601 (time) : NULL;
+
+  add_string (builder, name, text);
+}
+
+JsonNode *
+nlx_instance_action_to_node (const NlxInstanceAction *action)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+
+  json_builder_begin_object (builder);
+  add_string (builder, "action", action->action);
+  add_string (builder, "request_id", action->request_id);
+  add_string (builder, "user_id", action->user_id);
+  add_string (builder, "project_id", action->project_id);
+  add_time (builder, "start_time", action->start_time);
+  add_time (builder, "updated_at", action->updated_at);
+  add_string (builder, "message", action->message);
+  add_string (builder, "event", action->event);
+  add_time (builder, "event_start", action->event_start);
+  add_time (builder, "finish_time", action->finish_time);
+  add_string (builder, "result", action->result);
+  add_string (builder, "traceback", action->traceback);
+  add_string (builder, "host", action->host);
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
+}
+
+/* Member @name as a string; FALSE when it is neither a string nor (if
+ * @nullable) null or absent. */
+static gboolean
+read_string (JsonObject *object,
+             const char *name,
+             gboolean nullable,
+             char **out)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return nullable;
+  if (!JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return FALSE;
+  *out = g_strdup (json_node_get_string (node));
+  return TRUE;
+}
+
+static gboolean
+read_time (JsonObject *object,
+           const char *name,
+           gboolean nullable,
+           GDateTime **out)
+{
+  g_autofree char *text = NULL;
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
+
+  if (!read_string (object, name, nullable, &text))
+    return FALSE;
+  if (text == NULL)
+    return TRUE;
+  *out = g_date_time_new_from_iso8601 (text, utc);
+  return *out != NULL;
+}
+
+/**
+ * nlx_instance_action_new_from_node:
+ *
+ * Reads what nlx_instance_action_to_node() wrote; a damaged one is
+ * refused, naming the member.
+ *
+ * Returns: (transfer full): the action, or %NULL with a #NLX_MODEL_ERROR
+ */
+NlxInstanceAction *
+nlx_instance_action_new_from_node (JsonNode *node,
+                                   GError **error)
+{
+  g_autoptr(NlxInstanceAction) action = g_new0 (NlxInstanceAction, 1);
+  JsonObject *object;
+  const char *wrong = NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("An instance action must be a JSON object"));
+      return NULL;
+    }
+  object = json_node_get_object (node);
+  if (!read_string (object, "action", FALSE, &action->action))
+    wrong = "action";
+  else if (!read_string (object, "request_id", FALSE, &action->request_id))
+    wrong = "request_id";
+  else if (!read_string (object, "user_id", FALSE, &action->user_id))
+    wrong = "user_id";
+  else if (!read_string (object, "project_id", FALSE, &action->project_id))
+    wrong = "project_id";
+  else if (!read_time (object, "start_time", FALSE, &action->start_time))
+    wrong = "start_time";
+  else if (!read_time (object, "updated_at", FALSE, &action->updated_at))
+    wrong = "updated_at";
+  else if (!read_string (object, "message", TRUE, &action->message))
+    wrong = "message";
+  else if (!read_string (object, "event", FALSE, &action->event))
+    wrong = "event";
+  else if (!read_time (object, "event_start", FALSE, &action->event_start))
+    wrong = "event_start";
+  else if (!read_time (object, "finish_time", TRUE, &action->finish_time))
+    wrong = "finish_time";
+  else if (!read_string (object, "result", TRUE, &action->result))
+    wrong = "result";
+  else if (!read_string (object, "traceback", TRUE, &action->traceback))
+    wrong = "traceback";
+  else if (!read_string (object, "host", FALSE, &action->host))
+    wrong = "host";
+  if (wrong != NULL)
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("An instance action has an unknown value or the wrong "
+                     "type in “%s”"), wrong);
+      return NULL;
+    }
+  return g_steal_pointer (&action);
+}
