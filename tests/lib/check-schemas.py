@@ -387,23 +387,45 @@ def check(exchange):
     return 'ok', None
 
 
-def key_of(exchange, what, where):
-    """One line per violation, stable across runs: for the list of known
-    failures."""
-    version = exchange.get('answered') or '-'
+def route_of(exchange):
+    """METHOD /v2.1/servers/{id}/action NAME"""
     action = ''
     if exchange['path'].endswith('/action') and exchange.get('request'):
         try:
             action = ' ' + next(iter(json.loads(exchange['request'])))
         except (ValueError, StopIteration, TypeError):
             pass
+    return '%s %s%s' % (exchange['method'], pattern_of(exchange['path']), action)
+
+
+def problem_of(what, where):
     what = re.sub(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}',
                   '{uuid}', ' '.join(what.split()))
     if len(what) > 240:
         what = what[:240] + '...'
-    return '%s %s%s @%s: %s%s' % (exchange['method'], pattern_of(exchange['path']),
-                                  action, version, what,
-                                  ' at ' + where if where else '')
+    return what + (' at ' + where if where else '')
+
+
+def version_key(version):
+    try:
+        return tuple(int(x) for x in version.split('.'))
+    except (AttributeError, ValueError):
+        return (0, 0)
+
+
+def runs(versions, tried):
+    """The versions as runs over those @tried: "2.1, 2.19..2.96"."""
+    tried = sorted(tried, key=version_key)
+    text = []
+    run = []
+    for version in tried + [None]:
+        if version in versions:
+            run.append(version)
+            continue
+        if run:
+            text.append(run[0] if len(run) == 1 else run[0] + '..' + run[-1])
+        run = []
+    return ','.join(text)
 
 
 def boundaries():
@@ -436,21 +458,30 @@ def main():
 
     counts = {'ok': 0, 'violation': 0, 'no-schema': 0, 'fault': 0}
     no_schema = {}
-    violations = {}
+    tried = {}      # route -> versions answered with a success
+    found = {}      # (route, problem) -> [(version, log, line, exchange)]
     for name in args.logs:
         with open(name, encoding='utf-8') as log:
             for number, line in enumerate(log, 1):
                 exchange = json.loads(line)
                 kind, message = check(exchange)
                 counts[kind] += 1
+                route = route_of(exchange)
+                version = exchange.get('answered') or '-'
                 if kind == 'no-schema':
-                    key = '%s %s' % (exchange['method'], pattern_of(exchange['path']))
-                    no_schema[key] = no_schema.get(key, 0) + 1
-                elif kind == 'violation':
+                    no_schema[route] = no_schema.get(route, 0) + 1
+                if kind in ('ok', 'violation'):
+                    tried.setdefault(route, set()).add(version)
+                if kind == 'violation':
                     for what, where in message:
-                        key = key_of(exchange, what, where)
-                        violations.setdefault(key, []).append(
-                            (name, number, exchange, what))
+                        found.setdefault((route, problem_of(what, where)), []).append(
+                            (version, name, number, exchange))
+    # One line per violation: where, at which versions, what.
+    violations = {}
+    for (route, problem), seen in found.items():
+        versions = {version for version, *rest in seen}
+        key = '%s @%s: %s' % (route, runs(versions, tried[route]), problem)
+        violations[key] = [rest for version, *rest in seen]
 
     known = set()
     if args.known:
@@ -466,7 +497,7 @@ def main():
         print('%s: %s (%d)' % (tag, key, len(violations[key])))
         if args.summary:
             continue
-        name, number, exchange, message = violations[key][0]
+        name, number, exchange = violations[key][0]
         print('  first at %s:%d (%s %s) %s %s%s asked %s answered %s status %d' % (
             name, number, exchange.get('program'), exchange.get('test'),
             exchange['method'], exchange['path'],
