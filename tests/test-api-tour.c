@@ -306,7 +306,8 @@ tour_server (Tour *t)
       }
   }
 
-  /* Routes other branches add (issue 16): validated once they answer. */
+  /* os-instance-actions, and tags that another branch adds (issue 16):
+   * validated once they answer. */
   unref (may (t, "GET", actions, NULL));
   unref (may (t, "GET", tags, NULL));
   unref (may (t, "PUT", tag, NULL));
