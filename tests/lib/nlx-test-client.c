@@ -4,12 +4,99 @@
  * sent, or an answer that is not JSON, fails the test. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/nlx-json.h"
 #include "lib/nlx-test-client.h"
 
 #define WAIT_TIMEOUT_US (60 * G_USEC_PER_SEC)
+
+/* With NLX_TEST_SCHEMA_LOG=FILE, each exchange is appended to FILE as a
+ * JSON line (method, path, query, request body, the microversion asked
+ * for and the one answered, status, headers, body) for tests/lib/check-schemas.py, which validates
+ * the bodies against tempest's response schemas.  One write(2) per line
+ * on an O_APPEND descriptor, so programs sharing FILE do not interleave. */
+static void
+log_exchange (SoupMessage *msg,
+              const char *method,
+              const char *request_body,
+              GBytes *bytes)
+{
+  const char *file = g_getenv ("NLX_TEST_SCHEMA_LOG");
+  GUri *uri = soup_message_get_uri (msg);
+  SoupMessageHeaders *asked = soup_message_get_request_headers (msg);
+  SoupMessageHeaders *answered = soup_message_get_response_headers (msg);
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *json = NULL;
+  g_autofree char *line = NULL;
+  gsize length;
+  SoupMessageHeadersIter iter;
+  const char *name;
+  const char *value;
+  const char *version;
+  int fd;
+
+  if (file == NULL || *file == '\0')
+    return;
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "program");
+  json_builder_add_string_value (builder, g_get_prgname ());
+  json_builder_set_member_name (builder, "test");
+  json_builder_add_string_value (builder, g_test_get_path ());
+  json_builder_set_member_name (builder, "method");
+  json_builder_add_string_value (builder, method);
+  json_builder_set_member_name (builder, "path");
+  json_builder_add_string_value (builder, g_uri_get_path (uri));
+  json_builder_set_member_name (builder, "query");
+  json_builder_add_string_value (builder, g_uri_get_query (uri));
+  /* What the request named, in either header; NULL when it named none. */
+  version = soup_message_headers_get_one (asked, "OpenStack-API-Version");
+  if (version == NULL)
+    version = soup_message_headers_get_one (asked, "X-OpenStack-Nova-API-Version");
+  json_builder_set_member_name (builder, "asked");
+  json_builder_add_string_value (builder, version);
+  json_builder_set_member_name (builder, "answered");
+  json_builder_add_string_value (builder,
+                                 soup_message_headers_get_one (answered,
+                                                               "X-OpenStack-Nova-API-Version"));
+  json_builder_set_member_name (builder, "status");
+  json_builder_add_int_value (builder, soup_message_get_status (msg));
+  /* Every header of the answer: some schemas check one (Location). */
+  json_builder_set_member_name (builder, "headers");
+  json_builder_begin_object (builder);
+  soup_message_headers_iter_init (&iter, answered);
+  while (soup_message_headers_iter_next (&iter, &name, &value))
+    {
+      json_builder_set_member_name (builder, name);
+      json_builder_add_string_value (builder, value);
+    }
+  json_builder_end_object (builder);
+  /* An action's name is in the request's body. */
+  json_builder_set_member_name (builder, "request");
+  json_builder_add_string_value (builder, request_body);
+  /* The body as sent, text: the checker parses it as tempest would. */
+  text = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  json_builder_set_member_name (builder, "body");
+  json_builder_add_string_value (builder, text);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  json = json_to_string (root, FALSE);
+  line = g_strconcat (json, "\n", NULL);
+  length = strlen (line);
+  fd = open (file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    g_error ("Cannot open the schema log %s (NLX_TEST_SCHEMA_LOG): %s", file,
+             g_strerror (errno));
+  if (write (fd, line, length) != (gssize) length)
+    g_error ("Cannot write the schema log %s: %s", file, g_strerror (errno));
+  close (fd);
+}
 
 /* Sends a request; returns the status and, in @reply, the JSON body. */
 guint
@@ -40,6 +127,7 @@ nlx_test_call_full (SoupSession *session,
     }
   bytes = soup_session_send_and_read (session, msg, NULL, &error);
   g_assert_no_error (error);
+  log_exchange (msg, method, body, bytes);
   if (reply != NULL)
     {
       *reply = NULL;
