@@ -329,7 +329,7 @@ test_create_fields (Fixture *f,
     CREATE_BODY (", \"networks\": [{\"uuid\": \"a\"}, {\"uuid\": \"b\"}]"),
     CREATE_BODY (", \"security_groups\": [{\"name\": \"web\"}]"),
     CREATE_BODY (", \"OS-DCF:diskConfig\": \"SOMETIMES\""),
-    CREATE_BODY (", \"adminPass\": \"secret\""),
+    CREATE_BODY (", \"adminPass\": 7"),
     CREATE_BODY (", \"personality\": [{\"path\": \"/etc/x\", \"contents\": \"eA==\"}]"),
     CREATE_BODY (", \"block_device_mapping\": [{\"volume_id\": \"v\"}]"),
     CREATE_BODY (", \"block_device_mapping_v2\": [{\"uuid\": \"v\", \"source_type\": \"volume\", "

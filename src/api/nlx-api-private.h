@@ -106,6 +106,8 @@ typedef enum {
   NLX_API_ATTACHMENT_TAG,            /* volume attachment "tag" */
   NLX_API_SERVER_GROUPS,             /* server "server_groups" */
   NLX_API_LOCKED_REASON,             /* server "locked_reason" */
+  NLX_API_REQUESTED_DESTINATION,     /* "host", "hypervisor_hostname" at
+                                      * create (admins) */
   NLX_API_FULL_SERVER_ANSWERS,       /* update and rebuild answer the whole
                                       * server; unknown list queries are 400 */
   NLX_API_ATTACHMENT_DELETE_ON_TERMINATION, /* attachment

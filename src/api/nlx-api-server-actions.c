@@ -123,22 +123,28 @@ image_created (GObject *source G_GNUC_UNUSED,
 
   if (image == NULL)
     nlx_api_respond_error (request, error);
-  else
+  else if (nlx_api_has (request, NLX_API_CREATE_IMAGE_BODY))
     {
       g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
       g_autoptr(JsonNode) body = NULL;
-      g_autofree char *location = g_strdup_printf ("%s/v2.1/images/%s",
-                                                   request->base, image->id);
 
-      /* 2.1 says where in Location; 2.45 also says it in the body. */
-      soup_message_headers_replace (
-        soup_server_message_get_response_headers (request->msg), "Location",
-        location);
+      /* 2.45: the image's id in the body, and no Location. */
       json_builder_begin_object (builder);
       nlx_api_add_string (builder, "image_id", image->id);
       json_builder_end_object (builder);
       body = json_builder_get_root (builder);
       nlx_api_respond (request, 202, body);
+    }
+  else
+    {
+      g_autofree char *location = g_strdup_printf ("%s/v2.1/images/%s",
+                                                   request->base, image->id);
+
+      /* 2.1: no body; Location says where the image is. */
+      soup_message_headers_replace (
+        soup_server_message_get_response_headers (request->msg), "Location",
+        location);
+      nlx_api_respond (request, 202, NULL);
     }
   soup_server_message_unpause (request->msg);
 }
@@ -169,15 +175,120 @@ create_image (NlxApiRequest *request,
                                   nlx_api_request_keep (request));
 }
 
+/* Members of Nova's rebuild body that exist only from (or up to) some
+ * microversion; elsewhere Nova's schema has no such property and
+ * answers 400.  Answers 400 itself. */
+static gboolean
+check_rebuild_versions (NlxApiRequest *request,
+                        JsonObject *object)
+{
+  static const struct {
+    const char *key;
+    NlxApiFeature feature;
+  } fields[] = {
+    { "key_name", NLX_API_REBUILD_KEY_NAME },
+    { "user_data", NLX_API_REBUILD_USER_DATA },
+    { "personality", NLX_API_PERSONALITY },
+    { "trusted_image_certificates", NLX_API_TRUSTED_CERTS },
+    { "hostname", NLX_API_HOSTNAME },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
+    if (json_object_has_member (object, fields[i].key) &&
+        !nlx_api_has (request, fields[i].feature))
+      {
+        g_autofree char *message =
+          g_strdup_printf (_("Invalid input for field/attribute rebuild: "
+                             "Additional properties are not allowed (“%s” "
+                             "was unexpected at microversion 2.%u; see "
+                             "docs/api.md for the versions that take it)"),
+                           fields[i].key, nlx_api_microversion (request));
+
+        nlx_api_respond_fault (request, 400, message);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+/* What Nova's rebuild takes that nova-lxc cannot honour, each refused
+ * with its reason.  (adminPass is taken and sets nothing, as Nova with
+ * its libvirt driver's defaults; preserve_ephemeral has nothing to keep
+ * here, as a container has no ephemeral disk; OS-DCF:diskConfig means
+ * nothing to a root that is never resized.)  Answers 400 itself. */
+static gboolean
+check_rebuild_refused (NlxApiRequest *request,
+                       JsonObject *object)
+{
+  static const struct {
+    const char *key;
+    const char *why;
+  } refused[] = {
+    { "personality", N_("nova-lxc injects no files (“personality”): send "
+                        "them in “user_data”") },
+    { "accessIPv4", N_("nova-lxc keeps no access addresses: a server's "
+                       "address is under “addresses”") },
+    { "accessIPv6", N_("nova-lxc keeps no access addresses: a server's "
+                       "address is under “addresses”") },
+    { "trusted_image_certificates", N_("nova-lxc verifies no image "
+                                       "signatures: leave out "
+                                       "“trusted_image_certificates”") },
+  };
+  const char *admin_pass, *disk_config;
+  JsonNode *node;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      node = json_object_get_member (object, refused[i].key);
+      if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+        {
+          nlx_api_respond_fault (request, 400, _(refused[i].why));
+          return FALSE;
+        }
+    }
+  if (!nlx_api_get_optional_string (request, object, "adminPass",
+                                    &admin_pass) ||
+      !nlx_api_get_optional_string (request, object, "OS-DCF:diskConfig",
+                                    &disk_config))
+    return FALSE;
+  if (disk_config != NULL && !g_str_equal (disk_config, "AUTO") &&
+      !g_str_equal (disk_config, "MANUAL"))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("Invalid input for field/attribute "
+                               "OS-DCF:diskConfig: it must be “AUTO” or "
+                               "“MANUAL”"));
+      return FALSE;
+    }
+  node = json_object_get_member (object, "preserve_ephemeral");
+  if (node != NULL &&
+      (!JSON_NODE_HOLDS_VALUE (node) ||
+       json_node_get_value_type (node) != G_TYPE_BOOLEAN))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("Invalid input for field/attribute "
+                               "preserve_ephemeral: it must be true or "
+                               "false"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* rebuild: the server as it is, with the new image and, if given, name
- * and metadata, checked as a new server would be. */
+ * and metadata, checked as a new server would be.  Answered as update
+ * answers (nlx_api_changed()): Nova's update view before 2.75, the
+ * whole server as show has it from 2.75; no adminPass, as Nova with
+ * [api] enable_instance_password false, since nova-lxc sets none. */
 static void
 rebuild_server (NlxApiRequest *request,
                 const NlxRecord *record,
                 JsonNode *args)
 {
   static const char * const known[] = {
-    "imageRef", "name", "metadata", "user_data", "key_name", "hostname", NULL
+    "imageRef", "name", "metadata", "user_data", "key_name", "hostname",
+    "adminPass", "preserve_ephemeral", "OS-DCF:diskConfig",
+    /* refused by check_rebuild_refused() or check_rebuild_versions() */
+    "personality", "accessIPv4", "accessIPv6", "trusted_image_certificates",
+    NULL
   };
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(GError) error = NULL;
@@ -194,6 +305,8 @@ rebuild_server (NlxApiRequest *request,
     return;
   object = json_node_get_object (args);
   if (!nlx_api_check_members (request, object, known) ||
+      !check_rebuild_versions (request, object) ||
+      !check_rebuild_refused (request, object) ||
       (image_ref = nlx_api_get_string_member (request, object,
                                               "imageRef")) == NULL ||
       !nlx_api_get_optional_string (request, object, "user_data", &user_data) ||
@@ -304,6 +417,36 @@ nlx_api_server_action (NlxApiRequest *request,
       rebuild_server (request, record, args);
       return;
     }
+  /* Nova restores only a soft-deleted server, and answers 409 for any
+   * other; nova-lxc deletes at once (Nova's default
+   * reclaim_instance_interval 0), so no server is ever soft-deleted. */
+  if (g_str_equal (name, "restore"))
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Cannot 'restore' instance %s while it is in "
+                           "vm_state %s: nova-lxc deletes servers at once, "
+                           "so none is ever soft-deleted"), uuid,
+                         nlx_vm_state_to_string (record->vm_state));
+
+      nlx_api_respond_fault (request, 409, message);
+      return;
+    }
+  /* Nova's forceDelete deletes a server in any state, as DELETE does
+   * (here, every delete is at once); the action answers 202. */
+  if (g_str_equal (name, "forceDelete"))
+    {
+      if (args != NULL && !JSON_NODE_HOLDS_NULL (args))
+        {
+          nlx_api_respond_fault (request, 400,
+                                 _("“forceDelete” takes no arguments: send "
+                                   "{\"forceDelete\": null}"));
+          return;
+        }
+      nlx_manager_act_async (request->api->manager, uuid, NLX_ACTION_DELETE,
+                             nlx_api_changed,
+                             nlx_api_change_new (request, uuid, 202, FALSE));
+      return;
+    }
   if (g_str_equal (name, "reboot"))
     {
       const char *type;
@@ -337,8 +480,8 @@ nlx_api_server_action (NlxApiRequest *request,
       g_autofree char *message =
         g_strdup_printf (_("Action “%s” is not supported here; the actions "
                            "are reboot, os-stop, os-start, pause, unpause, "
-                           "rebuild, createImage, os-getConsoleOutput and "
-                           "os-getSerialConsole"),
+                           "rebuild, createImage, os-getConsoleOutput, "
+                           "os-getSerialConsole, forceDelete and restore"),
                          name);
       nlx_api_respond_fault (request, 400, message);
       return;

@@ -5,6 +5,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "api/nlx-api-keystone.h"
 #include "api/nlx-api-private.h"
 
 /* Nova's parameter_types.boolean: JSON true or false, or one of the
@@ -266,6 +267,24 @@ nlx_api_check_hostname (NlxApiRequest *request,
     return TRUE;
   for (gsize i = 0; valid && i < length; i++)
     valid = g_ascii_isalnum (hostname[i]) || hostname[i] == '-';
+  /* Nova 2.94 takes a FQDN (1 to 255 letters, digits, "-", "." and
+   * "_"); a container's host name is one DNS label (the kernel's UTS
+   * name holds 64 bytes), so nova-lxc says so rather than cut it. */
+  if (!valid && nlx_api_has (request, NLX_API_FQDN_HOSTNAME) &&
+      length >= 1 && length <= 255 &&
+      strspn (hostname, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "0123456789-._") == length)
+    {
+      g_autofree char *shown = g_utf8_make_valid (hostname, MIN (length, 80));
+      g_autofree char *message =
+        g_strdup_printf (_("nova-lxc gives a server one DNS label as its "
+                           "host name, not “%s”: give 2 to %d letters, "
+                           "digits and “-”, starting and ending with a "
+                           "letter or digit"), shown, NLX_HOSTNAME_MAX);
+
+      nlx_api_respond_fault (request, 400, message);
+      return FALSE;
+    }
   if (!valid)
     {
       g_autofree char *shown = g_utf8_make_valid (hostname, MIN (length, 80));
@@ -321,9 +340,13 @@ read_count (NlxApiRequest *request,
   return TRUE;
 }
 
-/* What Nova's 2.1 create takes that nova-lxc has no use for or cannot
+/* What Nova's create takes that nova-lxc has no use for or cannot
  * honour: each is refused with a reason, as Nova refuses what it cannot
- * do, rather than taken and ignored.  Answers 400 itself. */
+ * do, rather than taken and ignored.  (adminPass is not among them:
+ * Nova takes it and, with its libvirt driver's default inject_password
+ * false, sets nothing with it; tempest sends one with every server it
+ * makes.  nova-lxc does as Nova does there, and answers no adminPass, as
+ * Nova with [api] enable_instance_password false.)  Answers 400 itself. */
 static gboolean
 check_refused (NlxApiRequest *request,
                JsonObject *server)
@@ -332,8 +355,6 @@ check_refused (NlxApiRequest *request,
     const char *key;
     const char *why;
   } refused[] = {
-    { "adminPass", N_("nova-lxc sets no passwords in servers: give a key "
-                      "pair in “key_name”, or a script in “user_data”") },
     { "personality", N_("nova-lxc injects no files (“personality”): send "
                         "them in “user_data” or on a config drive") },
     { "accessIPv4", N_("nova-lxc keeps no access addresses: a server's "
@@ -343,6 +364,9 @@ check_refused (NlxApiRequest *request,
     { "block_device_mapping", N_("nova-lxc takes volumes in "
                                  "“block_device_mapping_v2”, not the legacy "
                                  "“block_device_mapping”") },
+    { "trusted_image_certificates", N_("nova-lxc verifies no image "
+                                       "signatures: leave out "
+                                       "“trusted_image_certificates”") },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
@@ -352,6 +376,75 @@ check_refused (NlxApiRequest *request,
       if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
         {
           nlx_api_respond_fault (request, 400, _(refused[i].why));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* Fields of Nova's create body that exist only from (or up to) some
+ * microversion: elsewhere Nova's schema has no such property, and
+ * answers 400.  Answers 400 itself. */
+static gboolean
+check_versioned_fields (NlxApiRequest *request,
+                        JsonObject *server)
+{
+  static const struct {
+    const char *key;
+    NlxApiFeature feature;
+  } fields[] = {
+    { "personality", NLX_API_PERSONALITY },
+    { "trusted_image_certificates", NLX_API_TRUSTED_CERTS },
+    { "host", NLX_API_REQUESTED_DESTINATION },
+    { "hypervisor_hostname", NLX_API_REQUESTED_DESTINATION },
+    { "hostname", NLX_API_HOSTNAME },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
+    if (json_object_has_member (server, fields[i].key) &&
+        !nlx_api_has (request, fields[i].feature))
+      {
+        g_autofree char *message =
+          g_strdup_printf (_("Invalid input for field/attribute server: "
+                             "Additional properties are not allowed (“%s” "
+                             "was unexpected at microversion 2.%u; see "
+                             "docs/api.md for the versions that take it)"),
+                           fields[i].key, nlx_api_microversion (request));
+
+        nlx_api_respond_fault (request, 400, message);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+/* Nova 2.74's host and hypervisor_hostname: where to build the server,
+ * for admins (Nova's policy answers others 403).  This host is the only
+ * place, under one name for both.  Answers itself. */
+static gboolean
+check_requested_destination (NlxApiRequest *request,
+                             JsonObject *server)
+{
+  static const char * const keys[] = { "host", "hypervisor_hostname" };
+  const char *host = nlx_manager_get_host (request->api->manager);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      const char *wanted;
+
+      if (!json_object_has_member (server, keys[i]))
+        continue;
+      if (!nlx_api_require_admin (request) ||
+          !nlx_api_get_optional_string (request, server, keys[i], &wanted))
+        return FALSE;
+      if (wanted != NULL && !g_str_equal (wanted, host))
+        {
+          g_autofree char *shown =
+            g_utf8_make_valid (wanted, MIN (strlen (wanted), 80));
+          g_autofree char *message =
+            g_strdup_printf (_("Compute host %s could not be found. (The "
+                               "one host here is %s.)"), shown, host);
+
+          nlx_api_respond_fault (request, 400, message);
           return FALSE;
         }
     }
@@ -389,15 +482,48 @@ check_availability_zone (NlxApiRequest *request,
  * ports and fixed addresses it cannot honour.  Answers 400 itself. */
 static gboolean
 check_networks (NlxApiRequest *request,
-                JsonObject *server)
+                JsonObject *server,
+                gboolean *no_network)
 {
-  static const char * const known[] = { "uuid", "fixed_ip", "port", NULL };
+  static const char * const known[] = {
+    "uuid", "fixed_ip", "port", "tag", NULL
+  };
   JsonNode *node = json_object_get_member (server, "networks");
   const char *network = nlx_manager_get_network_name (request->api->manager);
   JsonArray *array;
 
+  *no_network = FALSE;
+  /* Nova 2.37: networks is required, and may be "auto" (the one network
+   * here, as Nova allocates one) or "none" (no interface: the server has
+   * its loopback alone, which the drivers can make). */
+  if (node == NULL && nlx_api_has (request, NLX_API_NETWORKS_REQUIRED))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("Invalid input for field/attribute server: "
+                               "“networks” is a required property at this "
+                               "microversion; give \"auto\", \"none\" or a "
+                               "list of networks"));
+      return FALSE;
+    }
   if (node == NULL)
     return TRUE;
+  if (JSON_NODE_HOLDS_VALUE (node) &&
+      json_node_get_value_type (node) == G_TYPE_STRING &&
+      nlx_api_has (request, NLX_API_NETWORKS_REQUIRED))
+    {
+      const char *text = json_node_get_string (node);
+
+      if (g_str_equal (text, "auto") || g_str_equal (text, "none"))
+        {
+          *no_network = g_str_equal (text, "none");
+          return TRUE;
+        }
+      nlx_api_respond_fault (request, 400,
+                             _("Invalid input for field/attribute networks: "
+                               "it must be \"auto\", \"none\" or a list of "
+                               "networks, [{\"uuid\": NETWORK}]"));
+      return FALSE;
+    }
   if (!JSON_NODE_HOLDS_ARRAY (node))
     {
       nlx_api_respond_fault (request, 400,
@@ -429,6 +555,13 @@ check_networks (NlxApiRequest *request,
                                         &fixed_ip) ||
           !nlx_api_get_optional_string (request, object, "port", &port))
         return FALSE;
+      if (json_object_has_member (object, "tag"))
+        {
+          nlx_api_respond_fault (request, 400,
+                                 _("nova-lxc keeps no device tags: leave "
+                                   "out “tag” in “networks”"));
+          return FALSE;
+        }
       if (port != NULL || fixed_ip != NULL)
         {
           nlx_api_respond_fault (request, 400,
@@ -539,6 +672,7 @@ typedef struct {
   char *hostname;
   const NlxKeypair *keypair;
   gboolean config_drive;
+  gboolean no_network;
   JsonNode *metadata;
   gint64 min_count;
   gint64 max_count;
@@ -568,12 +702,14 @@ read_create (NlxApiRequest *request,
     "name", "flavorRef", "imageRef", "metadata", "block_device_mapping_v2",
     "user_data", "key_name", "hostname", "config_drive",
     "min_count", "max_count", "return_reservation_id", "availability_zone",
-    "networks", "security_groups", "OS-DCF:diskConfig",
+    "networks", "security_groups", "OS-DCF:diskConfig", "adminPass",
+    /* Nova's at some microversions (check_versioned_fields()) */
+    "host", "hypervisor_hostname", "trusted_image_certificates",
     /* Nova's, refused by check_refused() with a reason */
-    "adminPass", "personality", "accessIPv4", "accessIPv6",
+    "personality", "accessIPv4", "accessIPv6",
     "block_device_mapping", NULL
   };
-  const char *flavor_ref, *user_data, *key_name, *hostname;
+  const char *flavor_ref, *user_data, *key_name, *hostname, *admin_pass;
   g_autofree char *root_image = NULL;
   gint64 metadata_items = 0;
 
@@ -582,7 +718,11 @@ read_create (NlxApiRequest *request,
   create->min_count = 1;
   create->max_count = -1;
   if (!nlx_api_check_members (request, server, known) ||
+      !check_versioned_fields (request, server) ||
       !check_refused (request, server) ||
+      !check_requested_destination (request, server) ||
+      !nlx_api_get_optional_string (request, server, "adminPass",
+                                    &admin_pass) ||
       !check_scheduler_hints (request) ||
       (create->name = nlx_api_get_string_member (request, server,
                                                  "name")) == NULL ||
@@ -600,7 +740,7 @@ read_create (NlxApiRequest *request,
       !read_boolean (request, server, "return_reservation_id",
                      &create->return_reservation_id) ||
       !check_availability_zone (request, server) ||
-      !check_networks (request, server) ||
+      !check_networks (request, server, &create->no_network) ||
       !check_security_groups (request, server) ||
       !nlx_api_get_optional_string (request, server, "OS-DCF:diskConfig",
                                     &create->disk_config) ||
@@ -766,6 +906,11 @@ instance_from_create (NlxApiRequest *request,
   if (create->config_drive)
     {
       json_builder_set_member_name (builder, "config_drive");
+      json_builder_add_boolean_value (builder, TRUE);
+    }
+  if (create->no_network)
+    {
+      json_builder_set_member_name (builder, "no_network");
       json_builder_add_boolean_value (builder, TRUE);
     }
   json_builder_end_object (builder);

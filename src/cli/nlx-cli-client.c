@@ -103,8 +103,16 @@ nlx_client_send (NlxClient *client,
     }
   headers = soup_message_get_request_headers (message);
   soup_message_headers_append (headers, "Accept", "application/json");
-  soup_message_headers_append (headers, "OpenStack-API-Version",
-                               API_VERSION_HEADER);
+  if (client->version != NULL)
+    {
+      g_autofree char *wanted = g_strconcat ("compute ", client->version,
+                                             NULL);
+
+      soup_message_headers_append (headers, "OpenStack-API-Version", wanted);
+    }
+  else
+    soup_message_headers_append (headers, "OpenStack-API-Version",
+                                 API_VERSION_HEADER);
   if (client->token != NULL)
     soup_message_headers_append (headers, "X-Auth-Token", client->token);
   if (body != NULL)

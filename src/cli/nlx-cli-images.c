@@ -201,7 +201,11 @@ nlx_cli_cmd_image_create (NlxClient *client,
   body = json_builder_get_root (builder);
 
   nlx_client_set_timeout (client, STORE_TIMEOUT_S);
+  /* From 2.45 the answer names the image in its body (before, only in
+   * Location). */
+  client->version = "2.45";
   created = nlx_cli_post_action (client, id, body, error);
+  client->version = NULL;
   nlx_client_set_timeout (client, NLX_CLI_REQUEST_TIMEOUT_S);
   if (created == NULL)
     return FALSE;

@@ -509,10 +509,14 @@ nlx_cli_cmd_boot (NlxClient *client,
       json_builder_end_object (builder);
     }
   add_boot_config (builder);
+  /* hostname is Nova 2.90's, where a create also names its networks:
+   * "auto" is what leaving them out means before 2.37. */
   if (nlx_cli_opt.hostname != NULL)
     {
       json_builder_set_member_name (builder, "hostname");
       json_builder_add_string_value (builder, nlx_cli_opt.hostname);
+      json_builder_set_member_name (builder, "networks");
+      json_builder_add_string_value (builder, "auto");
     }
   if (nlx_cli_opt.config_drive)
     {
@@ -523,7 +527,9 @@ nlx_cli_cmd_boot (NlxClient *client,
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
 
+  client->version = nlx_cli_opt.hostname != NULL ? "2.90" : NULL;
   created = nlx_client_call (client, "POST", "/servers", body, error);
+  client->version = NULL;
   if (created == NULL)
     return FALSE;
   id_node = nlx_cli_get_member (created, "server", JSON_NODE_OBJECT, error);
@@ -814,7 +820,11 @@ nlx_cli_cmd_rebuild (NlxClient *client,
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
 
+  /* A rebuild takes key_name from 2.54 and user_data from 2.57. */
+  if (nlx_cli_opt.key_name != NULL || nlx_cli_opt.arg_user_data != NULL)
+    client->version = "2.57";
   root = nlx_cli_post_action (client, id, body, error);
+  client->version = NULL;
   if (root == NULL ||
       nlx_cli_get_member (root, "server", JSON_NODE_OBJECT, error) == NULL)
     return FALSE;

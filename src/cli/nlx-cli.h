@@ -101,6 +101,10 @@ typedef struct {
   char *base_url;   /* ends before "/v2.1" */
   char *socket_path; /* NULL over TCP */
   char *token;
+  /* The microversion of the next requests ("2.N"); NULL: the one the
+   * client reads everything at (nlx-cli-client.c).  A command that sends
+   * a field of a later version sets it around that one request. */
+  const char *version;
 } NlxClient;
 
 void nlx_client_free (NlxClient *client);

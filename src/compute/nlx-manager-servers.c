@@ -307,7 +307,8 @@ run_create (NlxManager *manager,
                  instance->uuid, instance->flavor.name, why);
       unplaced = TRUE;
     }
-  else
+  /* Nova's networks "none": a server with loopback alone. */
+  else if (!instance->no_network)
     give_address (manager, instance, &error);
   if (error != NULL)
     {
@@ -705,6 +706,7 @@ rebuild_now (NlxManager *manager,
   instance->flavor.cpu_shares = current->flavor.cpu_shares;
   instance->flavor.seccomp_unconfined = current->flavor.seccomp_unconfined;
   instance->config_drive = current->config_drive;
+  instance->no_network = current->no_network;
   if (instance->hostname == NULL)
     instance->hostname = g_strdup (current->hostname);
   g_date_time_unref (instance->created_at);

@@ -453,7 +453,7 @@ read_boot_config (JsonObject *root,
                   NlxInstance *instance,
                   GError **error)
 {
-  JsonNode *config_drive;
+  JsonNode *config_drive, *no_network;
   gboolean ok;
 
   instance->hostname = read_optional_string (root, "hostname", "hostname",
@@ -492,6 +492,17 @@ read_boot_config (JsonObject *root,
     }
   instance->config_drive = config_drive != NULL &&
                            json_node_get_boolean (config_drive);
+  no_network = json_object_get_member (root, "no_network");
+  if (no_network != NULL &&
+      (!JSON_NODE_HOLDS_VALUE (no_network) ||
+       json_node_get_value_type (no_network) != G_TYPE_BOOLEAN))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Field “%s” must be true or false"), "no_network");
+      return FALSE;
+    }
+  instance->no_network = no_network != NULL &&
+                         json_node_get_boolean (no_network);
   return TRUE;
 }
 
@@ -510,7 +521,7 @@ nlx_instance_new_from_node (JsonNode *node,
   static const char * const known[] = {
     "uuid", "name", "flavor", "image_ref", "root_volume", "volumes",
     "vif", "user_id", "project_id", "metadata", "created_at", "hostname",
-    "user_data", "key_name", "key_data", "config_drive", NULL
+    "user_data", "key_name", "key_data", "config_drive", "no_network", NULL
   };
   g_autoptr(NlxInstance) instance = g_new0 (NlxInstance, 1);
   g_autofree char *uuid = NULL;
@@ -775,6 +786,11 @@ nlx_instance_to_node (const NlxInstance *instance)
   if (instance->config_drive)
     {
       json_builder_set_member_name (builder, "config_drive");
+      json_builder_add_boolean_value (builder, TRUE);
+    }
+  if (instance->no_network)
+    {
+      json_builder_set_member_name (builder, "no_network");
       json_builder_add_boolean_value (builder, TRUE);
     }
   json_builder_end_object (builder);

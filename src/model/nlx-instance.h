@@ -94,6 +94,9 @@ typedef struct {
  *   copied at create as Nova does (deleting the key pair later does not
  *   take it from the instance)
  * @config_drive: whether the instance has a config drive
+ * @no_network: whether it was made with no network (Nova's networks
+ *   "none"): the compute service gives it no interface, so @vif stays
+ *   %NULL
  */
 typedef struct {
   char *uuid;
@@ -112,6 +115,7 @@ typedef struct {
   char *key_name;
   char *key_data;
   gboolean config_drive;
+  gboolean no_network;
 } NlxInstance;
 
 #define NLX_INSTANCE_NAME_MAX 255
