@@ -30,9 +30,18 @@ test_versions (Fixture *f,
   g_assert_cmpint (nlx_test_call (f->session, "GET", "/", NULL, &reply), ==, 200);
   versions = json_object_get_array_member (json_node_get_object (reply),
                                            "versions");
-  g_assert_cmpuint (json_array_get_length (versions), ==, 1);
+  /* Nova's list: the legacy v2.0 first, whose document (only) is
+   * served too, so that every link can be followed. */
+  g_assert_cmpuint (json_array_get_length (versions), ==, 2);
   g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (versions, 0),
+                                                  "id"), ==, "v2.0");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (versions, 1),
                                                   "id"), ==, "v2.1");
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2/", NULL, &version), ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (version, "version"),
+                                                  "status"), ==, "SUPPORTED");
+  g_clear_pointer (&version, json_node_unref);
+  nlx_test_expect_fault (f->session, "GET", "/v2/servers", NULL, 404, "itemNotFound");
 
   g_assert_cmpint (nlx_test_call_full (f->session, "http://localhost", "GET", "/v2.1", NULL,
                               "OpenStack-API-Version", "compute 2.1",

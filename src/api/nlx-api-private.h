@@ -207,6 +207,9 @@ gboolean nlx_api_read_string_map (NlxApiRequest *request,
 void nlx_api_list_versions (NlxApiRequest *request,
                             const char *method,
                             const char * const *ids);
+void nlx_api_show_legacy_version (NlxApiRequest *request,
+                                  const char *method,
+                                  const char * const *ids);
 void nlx_api_show_version (NlxApiRequest *request,
                            const char *method,
                            const char * const *ids);

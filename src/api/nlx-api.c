@@ -154,14 +154,16 @@ nlx_api_identity (NlxApiRequest *request,
 }
 
 /* Nova serves its version documents to anyone: clients read them to
- * learn what to ask for before they have a token.  @path is "/" or
- * "/v2.1", with any number of slashes. */
+ * learn what to ask for before they have a token.  @path is "/", "/v2"
+ * or "/v2.1", with any number of slashes. */
 static gboolean
 public_path (const char *path)
 {
   path += strspn (path, "/");
   if (g_str_has_prefix (path, "v2.1"))
     path += strlen ("v2.1");
+  else if (g_str_has_prefix (path, "v2"))
+    path += strlen ("v2");
   return path[strspn (path, "/")] == '\0';
 }
 
@@ -259,6 +261,8 @@ typedef struct {
 static const Route routes[] = {
   /* nlx-api-versions.c */
   { "/", "GET", nlx_api_list_versions, N_("The version list takes GET") },
+  { "/v2", "GET", nlx_api_show_legacy_version,
+    N_("The version document takes GET") },
   { "/v2.1", "GET", nlx_api_show_version,
     N_("The version document takes GET") },
 
