@@ -187,8 +187,15 @@ boot (FakeInstance *fake)
       return;
     }
   fake->state = NLX_POWER_STATE_RUNNING;
-  g_string_append_printf (fake->console, "fake instance %s booted\n",
-                          fake->instance->uuid);
+  /* A few lines, as a real boot prints: clients (tempest) ask for the
+   * last N lines and expect N. */
+  g_string_append_printf (fake->console,
+                          "fake instance %s starting\n"
+                          "fake instance %s: mounting the root\n"
+                          "fake instance %s: starting init\n"
+                          "fake instance %s booted\n",
+                          fake->instance->uuid, fake->instance->uuid,
+                          fake->instance->uuid, fake->instance->uuid);
 }
 
 static FakeInstance *
