@@ -211,9 +211,15 @@ void nlx_api_show_version (NlxApiRequest *request,
 
 /* nlx-api-servers.c */
 void nlx_api_add_network (JsonBuilder *builder,
-                          const NlxVif *vif);
+                          const NlxVif *vif,
+                          gboolean extended);
 void nlx_api_add_addresses (JsonBuilder *builder,
-                            const NlxInstance *instance);
+                            const NlxInstance *instance,
+                            gboolean extended);
+gboolean nlx_api_read_description (NlxApiRequest *request,
+                                   JsonObject *object,
+                                   gboolean *given,
+                                   const char **description);
 gboolean nlx_api_check_user_data (NlxApiRequest *request,
                                   const char *user_data,
                                   char **cleaned);
@@ -368,6 +374,8 @@ void nlx_api_list_extra_specs (NlxApiRequest *request,
 void nlx_api_show_extra_spec (NlxApiRequest *request,
                               const char *method,
                               const char * const *ids);
+void nlx_api_add_flavor_extra_specs (JsonBuilder *builder,
+                                     const NlxFlavor *flavor);
 
 /* nlx-api-hypervisors.c */
 void nlx_api_list_hypervisors (NlxApiRequest *request,

@@ -31,49 +31,123 @@ host_id (const NlxRecord *record,
   return g_compute_checksum_for_string (G_CHECKSUM_SHA256, data, -1);
 }
 
+/* Nova 2.3+ says whether an attached volume goes with the server. */
 static void
 add_volume_attached (JsonBuilder *builder,
+                     NlxApiRequest *request,
                      const char *volume_id)
 {
   json_builder_begin_object (builder);
   nlx_api_add_string (builder, "id", volume_id);
-  json_builder_set_member_name (builder, "delete_on_termination");
-  json_builder_add_boolean_value (builder, FALSE);
+  if (nlx_api_has (request, NLX_API_SERVER_EXTENDED_ATTRS))
+    {
+      json_builder_set_member_name (builder, "delete_on_termination");
+      json_builder_add_boolean_value (builder, FALSE);
+    }
   json_builder_end_object (builder);
 }
 
 /* Nova's form: a network's addresses, under the network's name (here
- * the bridge's). */
+ * the bridge's).  @extended adds the address's type and MAC, as Nova's
+ * server show and list detail do; /ips and the 2.1 update answer have
+ * only version and addr. */
 void
 nlx_api_add_network (JsonBuilder *builder,
-                     const NlxVif *vif)
+                     const NlxVif *vif,
+                     gboolean extended)
 {
   json_builder_set_member_name (builder, vif->bridge);
   json_builder_begin_array (builder);
   json_builder_begin_object (builder);
   nlx_api_add_int (builder, "version", 4);
   nlx_api_add_string (builder, "addr", vif->address);
-  nlx_api_add_string (builder, "OS-EXT-IPS:type", "fixed");
-  nlx_api_add_string (builder, "OS-EXT-IPS-MAC:mac_addr", vif->mac);
+  if (extended)
+    {
+      nlx_api_add_string (builder, "OS-EXT-IPS:type", "fixed");
+      nlx_api_add_string (builder, "OS-EXT-IPS-MAC:mac_addr", vif->mac);
+    }
   json_builder_end_object (builder);
   json_builder_end_array (builder);
 }
 
 void
 nlx_api_add_addresses (JsonBuilder *builder,
-                       const NlxInstance *instance)
+                       const NlxInstance *instance,
+                       gboolean extended)
 {
   json_builder_set_member_name (builder, "addresses");
   json_builder_begin_object (builder);
   if (instance->vif != NULL)
-    nlx_api_add_network (builder, instance->vif);
+    nlx_api_add_network (builder, instance->vif, extended);
   json_builder_end_object (builder);
 }
 
 static void
+add_null (JsonBuilder *builder,
+          const char *name)
+{
+  json_builder_set_member_name (builder, name);
+  json_builder_add_null_value (builder);
+}
+
+static void
+add_nullable_string (JsonBuilder *builder,
+                     const char *name,
+                     const char *value)
+{
+  json_builder_set_member_name (builder, name);
+  if (value != NULL)
+    json_builder_add_string_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
+}
+
+/* Nova 2.47+: the flavor the server was made with, itself; its extra
+ * specs (nova_lxc:privileged among them) as Nova's default policy shows
+ * them, to every reader of the server. */
+static void
+add_embedded_flavor (JsonBuilder *builder,
+                     const NlxFlavor *flavor)
+{
+  json_builder_set_member_name (builder, "flavor");
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "original_name", flavor->name);
+  nlx_api_add_int (builder, "vcpus", flavor->vcpus);
+  nlx_api_add_int (builder, "ram", flavor->memory_mb);
+  nlx_api_add_int (builder, "disk", flavor->root_gb);
+  nlx_api_add_int (builder, "ephemeral", 0);
+  nlx_api_add_int (builder, "swap", 0);
+  json_builder_set_member_name (builder, "extra_specs");
+  json_builder_begin_object (builder);
+  nlx_api_add_flavor_extra_specs (builder, flavor);
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+}
+
+/* The statuses Nova shows "progress" in (its views' _progress_statuses,
+ * of which nova-lxc has these). */
+static gboolean
+shows_progress (const char *status)
+{
+  return g_str_equal (status, "ACTIVE") || g_str_equal (status, "BUILD") ||
+         g_str_equal (status, "REBUILD");
+}
+
+/* Which of Nova's server views: show and list detail, or the answer to
+ * an update before 2.75 (Nova's show without the extensions' fields). */
+typedef enum {
+  VIEW_SHOW,
+  VIEW_LIST,
+  VIEW_UPDATE,
+} ServerView;
+
+/* The server as Nova shows it at the request's microversion; what
+ * changes when is in nlx-api-microversions.c. */
+static void
 add_server (JsonBuilder *builder,
             NlxApiRequest *request,
-            const NlxRecord *record)
+            const NlxRecord *record,
+            ServerView view)
 {
   const NlxInstance *instance = record->instance;
   /* One with no place here has no host, as Nova shows it (hostId ""). */
@@ -81,27 +155,25 @@ add_server (JsonBuilder *builder,
                                       : nlx_manager_get_host (request->api->manager);
   g_autofree char *domain = nlx_instance_domain_name (instance);
   g_autofree char *hostid = host ? host_id (record, host) : g_strdup ("");
+  const char *status = nlx_record_status (record);
+  gboolean full = view != VIEW_UPDATE;
+  /* Nova's os-extended-server-attributes and host_status policies:
+   * admins only. */
+  gboolean admin = nlx_api_caller_is_admin (request);
   GHashTableIter iter;
   gpointer key, value;
 
   json_builder_begin_object (builder);
   nlx_api_add_string (builder, "id", instance->uuid);
   nlx_api_add_string (builder, "name", instance->name);
-  nlx_api_add_string (builder, "status", nlx_record_status (record));
-  nlx_api_add_string (builder, "OS-EXT-STS:vm_state",
-                      nlx_vm_state_to_string (record->vm_state));
-  nlx_api_add_string (builder, "OS-EXT-STS:task_state",
-                      nlx_task_state_to_string (record->task_state));
-  nlx_api_add_int (builder, "OS-EXT-STS:power_state", record->power_state);
-  nlx_api_add_string (builder, "OS-EXT-SRV-ATTR:instance_name", domain);
-  nlx_api_add_string (builder, "OS-EXT-SRV-ATTR:host", host);
-  nlx_api_add_string (builder, "OS-EXT-SRV-ATTR:hypervisor_hostname", host);
+  nlx_api_add_string (builder, "status", status);
   nlx_api_add_time (builder, "created", instance->created_at);
   nlx_api_add_time (builder, "updated", record->updated_at);
-  nlx_api_add_ref (builder, request, "flavor", "flavors",
-                   instance->flavor.name);
-  json_builder_set_member_name (builder, "nova_lxc:privileged");
-  json_builder_add_boolean_value (builder, instance->flavor.privileged);
+  if (nlx_api_has (request, NLX_API_SERVER_FLAVOR_EMBEDDED))
+    add_embedded_flavor (builder, &instance->flavor);
+  else
+    nlx_api_add_ref (builder, request, "flavor", "flavors",
+                     instance->flavor.name);
   /* Booted from a volume without an image, Nova shows "". */
   if (instance->image_ref != NULL)
     nlx_api_add_ref (builder, request, "image", "images", instance->image_ref);
@@ -114,25 +186,13 @@ add_server (JsonBuilder *builder,
     nlx_api_add_string (builder, key, value);
   json_builder_end_object (builder);
   nlx_api_add_string (builder, "hostId", hostid);
-  nlx_api_add_string (builder, "key_name", instance->key_name);
-  /* Nova 2.1 shows it as a string: "True", or "" without one. */
-  nlx_api_add_string (builder, "config_drive",
-                      instance->config_drive ? "True" : "");
-  nlx_api_add_addresses (builder, instance);
+  nlx_api_add_addresses (builder, instance, full);
   nlx_api_add_string (builder, "user_id", instance->user_id);
   nlx_api_add_string (builder, "tenant_id", instance->project_id);
-  nlx_api_add_int (builder, "progress",
-                   record->vm_state == NLX_VM_STATE_BUILDING ? 0 : 100);
+  if (shows_progress (status))
+    nlx_api_add_int (builder, "progress",
+                     record->vm_state == NLX_VM_STATE_BUILDING ? 0 : 100);
   nlx_api_add_links (builder, request, "servers", instance->uuid);
-  json_builder_set_member_name (builder, "os-extended-volumes:volumes_attached");
-  json_builder_begin_array (builder);
-  if (instance->root_volume != NULL)
-    add_volume_attached (builder, instance->root_volume);
-  for (guint i = 0; i < instance->volumes->len; i++)
-    add_volume_attached (builder,
-                         ((const NlxVolumeAttachment *)
-                          instance->volumes->pdata[i])->volume_id);
-  json_builder_end_array (builder);
   if (record->vm_state == NLX_VM_STATE_ERROR && record->fault != NULL)
     {
       json_builder_set_member_name (builder, "fault");
@@ -142,20 +202,106 @@ add_server (JsonBuilder *builder,
       nlx_api_add_time (builder, "created", record->updated_at);
       json_builder_end_object (builder);
     }
+  if (full)
+    {
+      nlx_api_add_string (builder, "key_name", instance->key_name);
+      /* Nova 2.1 shows it as a string: "True", or "" without one. */
+      nlx_api_add_string (builder, "config_drive",
+                          instance->config_drive ? "True" : "");
+      nlx_api_add_string (builder, "OS-EXT-STS:vm_state",
+                          nlx_vm_state_to_string (record->vm_state));
+      nlx_api_add_string (builder, "OS-EXT-STS:task_state",
+                          nlx_task_state_to_string (record->task_state));
+      nlx_api_add_int (builder, "OS-EXT-STS:power_state", record->power_state);
+      json_builder_set_member_name (builder,
+                                    "os-extended-volumes:volumes_attached");
+      json_builder_begin_array (builder);
+      if (instance->root_volume != NULL)
+        add_volume_attached (builder, request, instance->root_volume);
+      for (guint i = 0; i < instance->volumes->len; i++)
+        add_volume_attached (builder, request,
+                             ((const NlxVolumeAttachment *)
+                              instance->volumes->pdata[i])->volume_id);
+      json_builder_end_array (builder);
+    }
+  if (full && admin)
+    {
+      nlx_api_add_string (builder, "OS-EXT-SRV-ATTR:instance_name", domain);
+      nlx_api_add_string (builder, "OS-EXT-SRV-ATTR:host", host);
+      nlx_api_add_string (builder, "OS-EXT-SRV-ATTR:hypervisor_hostname",
+                          host);
+    }
+  /* 2.3's attributes, admins' only; 2.90 shows the host name to all. */
+  if (full && nlx_api_has (request, NLX_API_SERVER_EXTENDED_ATTRS) &&
+      (admin || nlx_api_has (request, NLX_API_HOSTNAME)))
+    {
+      g_autofree char *made = NULL;
+
+      nlx_api_add_string (builder, "OS-EXT-SRV-ATTR:hostname",
+                          nlx_instance_hostname (instance, &made));
+    }
+  if (full && admin && nlx_api_has (request, NLX_API_SERVER_EXTENDED_ATTRS))
+    {
+      /* nova-lxc keeps no reservation id with the server, boots no
+       * kernel or ramdisk of the image's and has no root device node:
+       * Nova's "none" for each. */
+      add_null (builder, "OS-EXT-SRV-ATTR:reservation_id");
+      nlx_api_add_int (builder, "OS-EXT-SRV-ATTR:launch_index", 0);
+      add_null (builder, "OS-EXT-SRV-ATTR:kernel_id");
+      add_null (builder, "OS-EXT-SRV-ATTR:ramdisk_id");
+      add_null (builder, "OS-EXT-SRV-ATTR:root_device_name");
+      add_nullable_string (builder, "OS-EXT-SRV-ATTR:user_data",
+                           instance->user_data);
+    }
+  if (full && admin && nlx_api_has (request, NLX_API_SERVER_HOST_STATUS))
+    /* The server's host is this one, which is answering. */
+    nlx_api_add_string (builder, "host_status", host ? "UP" : "");
+  if (nlx_api_has (request, NLX_API_SERVER_LOCKED))
+    {
+      /* nova-lxc has no server lock (yet): never locked. */
+      json_builder_set_member_name (builder, "locked");
+      json_builder_add_boolean_value (builder, FALSE);
+    }
+  if (nlx_api_has (request, NLX_API_LOCKED_REASON))
+    add_null (builder, "locked_reason");
+  if (nlx_api_has (request, NLX_API_SERVER_DESCRIPTION))
+    add_nullable_string (builder, "description", instance->description);
+  if (nlx_api_has (request, NLX_API_SERVER_TAGS))
+    {
+      json_builder_set_member_name (builder, "tags");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < instance->tags->len; i++)
+        json_builder_add_string_value (builder, instance->tags->pdata[i]);
+      json_builder_end_array (builder);
+    }
+  /* nova-lxc verifies no image signatures and has no server groups. */
+  if (nlx_api_has (request, NLX_API_TRUSTED_CERTS))
+    add_null (builder, "trusted_image_certificates");
+  if (view != VIEW_LIST && nlx_api_has (request, NLX_API_SERVER_GROUPS))
+    {
+      json_builder_set_member_name (builder, "server_groups");
+      json_builder_begin_array (builder);
+      json_builder_end_array (builder);
+    }
+  /* Nova's pin to the zone asked for at create; nova-lxc has one zone
+   * and keeps no pin. */
+  if (nlx_api_has (request, NLX_API_PINNED_AVAILABILITY_ZONE))
+    add_null (builder, "pinned_availability_zone");
   json_builder_end_object (builder);
 }
 
 static void
 respond_server (NlxApiRequest *request,
                 guint status,
-                const NlxRecord *record)
+                const NlxRecord *record,
+                ServerView view)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "server");
-  add_server (builder, request, record);
+  add_server (builder, request, record, view);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   nlx_api_respond (request, status, body);
@@ -422,7 +568,7 @@ list_servers (NlxApiRequest *request,
           break;
         }
       if (detail)
-        add_server (builder, request, record);
+        add_server (builder, request, record, VIEW_LIST);
       else
         add_server_brief (builder, request, record);
       last = record->instance->uuid;
@@ -505,7 +651,11 @@ nlx_api_changed (GObject *source G_GNUC_UNUSED,
                                      &error)) == NULL))
     nlx_api_respond_error (change->request, error);
   else if (change->show)
-    respond_server (change->request, change->status, record);
+    /* Before 2.75 Nova answers an update or a rebuild with the server
+     * without its extensions' fields; from 2.75, as a show. */
+    respond_server (change->request, change->status, record,
+                    nlx_api_has (change->request, NLX_API_FULL_SERVER_ANSWERS)
+                    ? VIEW_SHOW : VIEW_UPDATE);
   else
     nlx_api_respond (change->request, change->status, NULL);
 }
@@ -523,24 +673,73 @@ nlx_api_show_server (NlxApiRequest *request,
   if (record == NULL)
     nlx_api_respond_error (request, error);
   else
-    respond_server (request, 200, record);
+    respond_server (request, 200, record, VIEW_SHOW);
 }
 
-/* PUT /servers/{uuid} */
+/* A "description" in @object, as Nova takes it from 2.19 (create,
+ * update, rebuild): a string of at most 255 printable characters, "" or
+ * null.  Sets *@given when there is one, to it (NULL for null); answers
+ * 400 itself, to a "description" before 2.19 too, as Nova's schema
+ * refuses an unknown member. */
+gboolean
+nlx_api_read_description (NlxApiRequest *request,
+                          JsonObject *object,
+                          gboolean *given,
+                          const char **description)
+{
+  JsonNode *node = json_object_get_member (object, "description");
+
+  *given = FALSE;
+  *description = NULL;
+  if (node == NULL)
+    return TRUE;
+  if (!nlx_api_has (request, NLX_API_SERVER_DESCRIPTION))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("Additional properties are not allowed "
+                               "(“description” was unexpected): it needs "
+                               "microversion 2.19 or later"));
+      return FALSE;
+    }
+  if (!JSON_NODE_HOLDS_NULL (node) &&
+      (!JSON_NODE_HOLDS_VALUE (node) ||
+       json_node_get_value_type (node) != G_TYPE_STRING ||
+       !nlx_description_is_valid (json_node_get_string (node))))
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Invalid input for field/attribute description: "
+                           "give a string of at most %d printable "
+                           "characters, or null"), NLX_DESCRIPTION_MAX);
+
+      nlx_api_respond_fault (request, 400, message);
+      return FALSE;
+    }
+  *given = TRUE;
+  if (!JSON_NODE_HOLDS_NULL (node))
+    *description = json_node_get_string (node);
+  return TRUE;
+}
+
+/* PUT /servers/{uuid}: the name and (2.19+) the description. */
 void
 nlx_api_update_server (NlxApiRequest *request,
                        const char *method G_GNUC_UNUSED,
                        const char * const *ids)
 {
-  static const char * const known[] = { "name", NULL };
+  static const char * const known[] = { "name", "description", NULL };
   const char *uuid = ids[0];
   JsonObject *server = nlx_api_read_body (request, "server");
-  const char *name;
+  const char *name = NULL, *description;
+  gboolean set_description;
 
   if (server == NULL || !nlx_api_check_members (request, server, known) ||
-      (name = nlx_api_get_string_member (request, server, "name")) == NULL)
+      !nlx_api_read_description (request, server, &set_description,
+                                 &description) ||
+      (json_object_has_member (server, "name") &&
+       (name = nlx_api_get_string_member (request, server, "name")) == NULL))
     return;
-  nlx_manager_rename_async (request->api->manager, uuid, name, nlx_api_changed,
+  nlx_manager_update_async (request->api->manager, uuid, name,
+                            set_description, description, nlx_api_changed,
                             nlx_api_change_new (request, uuid, 200, TRUE));
 }
 
