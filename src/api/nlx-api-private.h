@@ -108,6 +108,7 @@ typedef enum {
   NLX_API_LOCKED_REASON,             /* server "locked_reason" */
   NLX_API_FULL_SERVER_ANSWERS,       /* update and rebuild answer the whole
                                       * server; unknown list queries are 400 */
+  NLX_API_STRICT_LIST_QUERY,         /* unknown server list parameters 400 */
   NLX_API_ATTACHMENT_DELETE_ON_TERMINATION, /* attachment
                                              * "delete_on_termination" */
   NLX_API_ACTION_EVENT_DETAILS,      /* instance action event "details" */

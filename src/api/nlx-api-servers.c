@@ -310,8 +310,8 @@ respond_server (NlxApiRequest *request,
 /* ---- servers ---------------------------------------------------------- */
 
 /* What a server list asks for: Nova's paging and the filters nova-lxc
- * can apply (its others, and unknown parameters, are ignored at 2.1 as
- * Nova ignores them). */
+ * can apply (Nova's others are ignored; unknown parameters too before
+ * 2.75, as Nova ignores them, and 400 from 2.75). */
 /* Nova's default [api] max_limit. */
 #define LIST_MAX_LIMIT 1000
 
@@ -323,6 +323,11 @@ typedef struct {
   char *image;
   char *flavor;
   GDateTime *changes_since;
+  GDateTime *changes_before;
+  GStrv tags;                   /* has all of these */
+  GStrv tags_any;               /* has one of these at least */
+  GStrv not_tags;               /* has not all of these */
+  GStrv not_tags_any;           /* has none of these */
 } ListQuery;
 
 static void
@@ -334,8 +339,84 @@ list_query_clear (ListQuery *query)
   g_free (query->image);
   g_free (query->flavor);
   g_clear_pointer (&query->changes_since, g_date_time_unref);
+  g_clear_pointer (&query->changes_before, g_date_time_unref);
+  g_strfreev (query->tags);
+  g_strfreev (query->tags_any);
+  g_strfreev (query->not_tags);
+  g_strfreev (query->not_tags_any);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ListQuery, list_query_clear)
+
+/* The query parameters Nova's server list knows at every version (its
+ * index_query schema); from 2.75 any other is 400. */
+static const char * const list_parameters[] = {
+  "user_id", "project_id", "tenant_id", "launch_index", "image_ref", "image",
+  "kernel_id", "ramdisk_id", "hostname", "key_name", "power_state",
+  "vm_state", "task_state", "host", "node", "flavor", "reservation_id",
+  "launched_at", "terminated_at", "availability_zone", "name",
+  "display_name", "description", "display_description", "locked_by", "uuid",
+  "root_device_name", "config_drive", "access_ip_v4", "access_ip_v6",
+  "auto_disk_config", "progress", "sort_key", "sort_dir", "all_tenants",
+  "soft_deleted", "deleted", "status", "changes-since", "ip", "ip6",
+  "created_at", "limit", "marker", NULL
+};
+
+/* Nova refuses these at every version: filters on joined tables, and
+ * "_" names. */
+static const char * const list_refused[] = {
+  "block_device_mapping", "services", "metadata", "system_metadata",
+  "info_cache", "security_groups", "pci_devices", NULL
+};
+
+/* The statuses Nova's status filter knows (common._STATE_MAP's). */
+static const char * const list_statuses[] = {
+  "ACTIVE", "BUILD", "DELETED", "ERROR", "HARD_REBOOT", "MIGRATING",
+  "PASSWORD", "PAUSED", "REBOOT", "REBUILD", "RESCUE", "RESIZE",
+  "REVERT_RESIZE", "SHELVED", "SHELVED_OFFLOADED", "SHUTOFF",
+  "SOFT_DELETED", "SUSPENDED", "UNKNOWN", "VERIFY_RESIZE", NULL
+};
+
+static gboolean
+list_parameter_is_known (NlxApiRequest *request,
+                         const char *key)
+{
+  if (g_strv_contains (list_parameters, key))
+    return TRUE;
+  if (nlx_api_has (request, NLX_API_SERVER_TAGS) &&
+      (g_str_equal (key, "tags") || g_str_equal (key, "tags-any") ||
+       g_str_equal (key, "not-tags") || g_str_equal (key, "not-tags-any")))
+    return TRUE;
+  if (nlx_api_has (request, NLX_API_CHANGES_BEFORE) &&
+      g_str_equal (key, "changes-before"))
+    return TRUE;
+  /* 2.73's "locked" filter came with locked_reason. */
+  return nlx_api_has (request, NLX_API_LOCKED_REASON) &&
+         g_str_equal (key, "locked");
+}
+
+/* An ISO 8601 time of @key's, or 400. */
+static gboolean
+read_list_time (NlxApiRequest *request,
+                const char *key,
+                const char *value,
+                GDateTime **time)
+{
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
+
+  g_clear_pointer (time, g_date_time_unref);
+  *time = g_date_time_new_from_iso8601 (value, utc);
+  if (*time == NULL)
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Invalid input for query parameters %s: give a "
+                           "time as ISO 8601, e.g. 2026-01-31T12:00:00Z"),
+                         key);
+
+      nlx_api_respond_fault (request, 400, message);
+      return FALSE;
+    }
+  return TRUE;
+}
 
 /* The id at the end of an id or a link to one, as Nova takes both. */
 static char *
@@ -366,7 +447,32 @@ read_list_query (NlxApiRequest *request,
     {
       g_autofree char *k = key;
       g_autofree char *v = value;
+      GStrv *tags_filter = NULL;
 
+      if (g_strv_contains (list_refused, k) || k[0] == '_')
+        {
+          g_autofree char *shown = g_utf8_make_valid (k, MIN (strlen (k), 80));
+          g_autofree char *message =
+            g_strdup_printf (_("Invalid filter field: %s."), shown);
+
+          nlx_api_respond_fault (request, 400, message);
+          return FALSE;
+        }
+      if (!list_parameter_is_known (request, k))
+        {
+          g_autofree char *shown = g_utf8_make_valid (k, MIN (strlen (k), 80));
+          g_autofree char *message =
+            g_strdup_printf (_("Additional properties are not allowed (“%s” "
+                               "was unexpected): see the server list's "
+                               "query parameters in Nova's API reference"),
+                             shown);
+
+          /* Before 2.75 Nova ignores what it does not know. */
+          if (!nlx_api_has (request, NLX_API_STRICT_LIST_QUERY))
+            continue;
+          nlx_api_respond_fault (request, 400, message);
+          return FALSE;
+        }
       if (g_str_equal (k, "limit"))
         {
           g_autoptr(JsonNode) node = json_node_new (JSON_NODE_VALUE);
@@ -399,7 +505,19 @@ read_list_query (NlxApiRequest *request,
             }
         }
       else if (g_str_equal (k, "status"))
-        g_ptr_array_add (query->statuses, g_steal_pointer (&v));
+        {
+          g_autofree char *upper = g_ascii_strup (v, -1);
+
+          /* 2.38: a status Nova does not know is 400 (before, it
+           * matches no server). */
+          if (!g_strv_contains (list_statuses, upper) &&
+              nlx_api_has (request, NLX_API_STRICT_STATUS_FILTER))
+            {
+              nlx_api_respond_fault (request, 400, _("Invalid status value"));
+              return FALSE;
+            }
+          g_ptr_array_add (query->statuses, g_steal_pointer (&v));
+        }
       else if (g_str_equal (k, "image"))
         {
           g_free (query->image);
@@ -412,18 +530,26 @@ read_list_query (NlxApiRequest *request,
         }
       else if (g_str_equal (k, "changes-since"))
         {
-          g_clear_pointer (&query->changes_since, g_date_time_unref);
-          g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
-
-          query->changes_since = g_date_time_new_from_iso8601 (v, utc);
-          if (query->changes_since == NULL)
-            {
-              nlx_api_respond_fault (request, 400,
-                                     _("Invalid input for query parameters "
-                                       "changes-since: give a time as ISO "
-                                       "8601, e.g. 2026-01-31T12:00:00Z"));
-              return FALSE;
-            }
+          if (!read_list_time (request, k, v, &query->changes_since))
+            return FALSE;
+        }
+      else if (g_str_equal (k, "changes-before"))
+        {
+          if (!read_list_time (request, k, v, &query->changes_before))
+            return FALSE;
+        }
+      else if (g_str_equal (k, "tags"))
+        tags_filter = &query->tags;
+      else if (g_str_equal (k, "tags-any"))
+        tags_filter = &query->tags_any;
+      else if (g_str_equal (k, "not-tags"))
+        tags_filter = &query->not_tags;
+      else if (g_str_equal (k, "not-tags-any"))
+        tags_filter = &query->not_tags_any;
+      if (tags_filter != NULL)
+        {
+          g_strfreev (*tags_filter);
+          *tags_filter = g_strsplit (v, ",", -1);
         }
     }
   if (error != NULL)
@@ -431,9 +557,30 @@ read_list_query (NlxApiRequest *request,
       nlx_api_respond_fault (request, 400, _("The query string is malformed"));
       return FALSE;
     }
+  if (query->changes_since != NULL && query->changes_before != NULL &&
+      g_date_time_compare (query->changes_before, query->changes_since) < 0)
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("The value of changes-since must be less than "
+                               "or equal to changes-before."));
+      return FALSE;
+    }
   /* Nova's [api] max_limit: a longer list comes in pages. */
   query->limit = MIN (query->limit, LIST_MAX_LIMIT);
   return TRUE;
+}
+
+/* How many of @tags @instance has. */
+static guint
+count_tags (const NlxInstance *instance,
+            const GStrv tags)
+{
+  guint n = 0;
+
+  for (guint i = 0; tags[i] != NULL; i++)
+    if (nlx_instance_has_tag (instance, tags[i]))
+      n++;
+  return n;
 }
 
 static gboolean
@@ -463,6 +610,21 @@ list_query_matches (const ListQuery *query,
     return FALSE;
   if (query->changes_since != NULL &&
       g_date_time_compare (record->updated_at, query->changes_since) < 0)
+    return FALSE;
+  if (query->changes_before != NULL &&
+      g_date_time_compare (record->updated_at, query->changes_before) > 0)
+    return FALSE;
+  /* Nova's tag filters, each a list separated by commas. */
+  if (query->tags != NULL &&
+      count_tags (instance, query->tags) != g_strv_length (query->tags))
+    return FALSE;
+  if (query->tags_any != NULL && count_tags (instance, query->tags_any) == 0)
+    return FALSE;
+  if (query->not_tags != NULL &&
+      count_tags (instance, query->not_tags) == g_strv_length (query->not_tags))
+    return FALSE;
+  if (query->not_tags_any != NULL &&
+      count_tags (instance, query->not_tags_any) > 0)
     return FALSE;
   return TRUE;
 }
