@@ -302,6 +302,29 @@ void nlx_api_delete_server_metadata_item (NlxApiRequest *request,
                                           const char *method,
                                           const char * const *ids);
 
+/* nlx-api-server-tags.c */
+gboolean nlx_api_read_tags (NlxApiRequest *request,
+                            JsonObject *object,
+                            const char *member,
+                            GPtrArray **tags);
+void nlx_api_list_server_tags (NlxApiRequest *request,
+                               const char *method,
+                               const char * const *ids);
+void nlx_api_replace_server_tags (NlxApiRequest *request,
+                                  const char *method,
+                                  const char * const *ids);
+void nlx_api_delete_server_tags (NlxApiRequest *request,
+                                 const char *method,
+                                 const char * const *ids);
+void nlx_api_check_server_tag (NlxApiRequest *request,
+                               const char *method,
+                               const char * const *ids);
+void nlx_api_add_server_tag (NlxApiRequest *request,
+                             const char *method,
+                             const char * const *ids);
+void nlx_api_delete_server_tag (NlxApiRequest *request,
+                                const char *method,
+                                const char * const *ids);
 /* nlx-api-ips.c */
 void nlx_api_list_ips (NlxApiRequest *request,
                        const char *method,

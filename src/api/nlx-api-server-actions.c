@@ -177,13 +177,16 @@ rebuild_server (NlxApiRequest *request,
                 JsonNode *args)
 {
   static const char * const known[] = {
-    "imageRef", "name", "metadata", "user_data", "key_name", "hostname", NULL
+    "imageRef", "name", "metadata", "user_data", "key_name", "hostname",
+    "description", NULL
   };
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(GError) error = NULL;
   NlxInstance *instance;
   JsonObject *object, *wanted;
   const char *image_ref, *name, *user_data, *key_name, *hostname;
+  const char *description;
+  gboolean description_given;
   g_autofree char *user_data_kept = NULL;
   g_autofree char *hostname_kept = NULL;
   const NlxKeypair *keypair = NULL;
@@ -237,6 +240,16 @@ rebuild_server (NlxApiRequest *request,
     }
   if (hostname_kept != NULL)
     json_object_set_string_member (wanted, "hostname", hostname_kept);
+  /* 2.19: given, it replaces the server's; null takes it away. */
+  if (!nlx_api_read_description (request, object, &description_given,
+                                 &description))
+    return;
+  if (description_given)
+    {
+      json_object_remove_member (wanted, "description");
+      if (description != NULL)
+        json_object_set_string_member (wanted, "description", description);
+    }
 
   instance = nlx_instance_new_from_node (node, &error);
   if (instance == NULL)
