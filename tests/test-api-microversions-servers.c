@@ -344,10 +344,33 @@ test_description (Fixture *f,
   nlx_test_wait_for_status (f->session, id, "ACTIVE");
   g_assert_cmpstr (description_at (f, "2.19", path, &shown), ==, "rebuilt");
 
+  /* 2.90: the update takes a host name too. */
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (call_at (f, "2.89", "PUT", path,
+                            "{\"server\": {\"hostname\": \"other\"}}", &reply),
+                   ==, 400);
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (call_at (f, "2.90", "PUT", path,
+                            "{\"server\": {\"hostname\": \"-bad\"}}", &reply),
+                   ==, 400);
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (call_at (f, "2.90", "PUT", path,
+                            "{\"server\": {\"hostname\": \"Other-Host\"}}",
+                            &reply), ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (server_of (reply),
+                                                  "OS-EXT-SRV-ATTR:hostname"),
+                   ==, "other-host");
+  assert_schema ("2.90", "update_server", reply);
+
   /* It is kept with the server's record, across a restart. */
   nlx_test_daemon_stop (&f->daemon);
   nlx_test_daemon_start (&f->daemon, f->config_text);
   g_assert_cmpstr (description_at (f, "2.19", path, &shown), ==, "rebuilt");
+  g_clear_pointer (&shown, json_node_unref);
+  g_assert_cmpint (call_at (f, "2.90", "GET", path, NULL, &shown), ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (server_of (shown),
+                                                  "OS-EXT-SRV-ATTR:hostname"),
+                   ==, "other-host");
   nlx_test_delete_and_wait (f->session, id);
 }
 

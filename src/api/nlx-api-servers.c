@@ -882,16 +882,20 @@ nlx_api_read_description (NlxApiRequest *request,
   return TRUE;
 }
 
-/* PUT /servers/{uuid}: the name and (2.19+) the description. */
+/* PUT /servers/{uuid}: the name, (2.19+) the description and (2.90+)
+ * the host name. */
 void
 nlx_api_update_server (NlxApiRequest *request,
                        const char *method G_GNUC_UNUSED,
                        const char * const *ids)
 {
-  static const char * const known[] = { "name", "description", NULL };
+  static const char * const known[] = {
+    "name", "description", "hostname", NULL
+  };
   const char *uuid = ids[0];
   JsonObject *server = nlx_api_read_body (request, "server");
-  const char *name = NULL, *description;
+  const char *name = NULL, *description, *hostname = NULL;
+  g_autofree char *hostname_kept = NULL;
   gboolean set_description;
 
   if (server == NULL || !nlx_api_check_members (request, server, known) ||
@@ -900,8 +904,24 @@ nlx_api_update_server (NlxApiRequest *request,
       (json_object_has_member (server, "name") &&
        (name = nlx_api_get_string_member (request, server, "name")) == NULL))
     return;
+  if (json_object_has_member (server, "hostname"))
+    {
+      if (!nlx_api_has (request, NLX_API_HOSTNAME))
+        {
+          nlx_api_respond_fault (request, 400,
+                                 _("Additional properties are not allowed "
+                                   "(“hostname” was unexpected): it needs "
+                                   "microversion 2.90 or later"));
+          return;
+        }
+      if ((hostname = nlx_api_get_string_member (request, server,
+                                                 "hostname")) == NULL ||
+          !nlx_api_check_hostname (request, hostname, &hostname_kept))
+        return;
+    }
   nlx_manager_update_async (request->api->manager, uuid, name,
-                            set_description, description, nlx_api_changed,
+                            set_description, description, hostname_kept,
+                            nlx_api_changed,
                             nlx_api_change_new (request, uuid, 200, TRUE));
 }
 

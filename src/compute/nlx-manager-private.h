@@ -205,6 +205,7 @@ struct _Call {
   gboolean replace;             /* metadata, tags: replaces, not merges */
   gboolean set_description;     /* update: change the description */
   char *description;            /* update: the new one (NULL: none) */
+  char *hostname;               /* update: the new host name, or NULL */
   GPtrArray *tags;              /* tags: the new ones (replace) */
   char *tag;                    /* tags: the one to add, or to remove */
   gboolean remove;              /* tags: remove @tag (else add it) */

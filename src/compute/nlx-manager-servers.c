@@ -422,8 +422,23 @@ run_update (NlxManager *manager,
                                  "characters)"), NLX_DESCRIPTION_MAX);
       return;
     }
+  if (call->hostname != NULL && !nlx_hostname_is_valid (call->hostname))
+    {
+      g_task_return_new_error (task, NLX_DRIVER_ERROR,
+                               NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                               _("A host name must be 1 to %d lower-case "
+                                 "letters, digits and “-”"), NLX_HOSTNAME_MAX);
+      return;
+    }
   before = nlx_record_to_node (entry->record);
   instance = entry->record->instance;
+  if (call->hostname != NULL)
+    {
+      /* What the metadata service and config drive say from now on; the
+       * running instance keeps its name until it asks again, as Nova's. */
+      g_free (instance->hostname);
+      instance->hostname = g_strdup (call->hostname);
+    }
   if (call->name != NULL)
     {
       g_free (instance->name);
@@ -443,9 +458,11 @@ run_update (NlxManager *manager,
  * @name: (nullable): the new name, or %NULL to keep it
  * @set_description: whether to change the description
  * @description: (nullable): the new description (%NULL: none)
+ * @hostname: (nullable): the new host name (nlx_hostname_is_valid()), or
+ *   %NULL to keep it
  *
- * Renames the server and/or changes its description, as Nova's server
- * update; finishes (nlx_manager_change_finish()) once that is on disk.
+ * Renames the server and/or changes its description and host name, as
+ * Nova's server update; finishes (nlx_manager_change_finish()) once that is on disk.
  * Errors: #NLX_DRIVER_ERROR_NOT_FOUND, #NLX_DRIVER_ERROR_INVALID_ARGUMENT
  * for a name or description a record cannot hold.
  */
@@ -455,6 +472,7 @@ nlx_manager_update_async (NlxManager *manager,
                           const char *name,
                           gboolean set_description,
                           const char *description,
+                          const char *hostname,
                           GAsyncReadyCallback callback,
                           gpointer user_data)
 {
@@ -466,6 +484,7 @@ nlx_manager_update_async (NlxManager *manager,
   call->name = g_strdup (name);
   call->set_description = set_description;
   call->description = g_strdup (description);
+  call->hostname = g_strdup (hostname);
   nlx_manager_start_call (manager, task);
 }
 

@@ -94,6 +94,7 @@ void nlx_manager_update_async (NlxManager *manager,
                                const char *name,
                                gboolean set_description,
                                const char *description,
+                               const char *hostname,
                                GAsyncReadyCallback callback,
                                gpointer user_data);
 void nlx_manager_update_tags_async (NlxManager *manager,
