@@ -34,6 +34,14 @@ add_extra_specs (JsonBuilder *builder,
     nlx_api_add_string (builder, NLX_API_SECCOMP_SPEC, NLX_SECCOMP_UNCONFINED);
 }
 
+/* The same, for the flavor a server embeds (2.47+, nlx-api-servers.c). */
+void
+nlx_api_add_flavor_extra_specs (JsonBuilder *builder,
+                                const NlxFlavor *flavor)
+{
+  add_extra_specs (builder, flavor);
+}
+
 static void
 add_flavor (JsonBuilder *builder,
             NlxApiRequest *request,

@@ -5,7 +5,9 @@
 
 #include "api/nlx-api-private.h"
 
-/* A server's addresses: all of them, or those on @network if not NULL. */
+/* A server's addresses: all of them, or those on @network if not NULL;
+ * as Nova's ips API, only version and addr (tempest's list_addresses
+ * schema allows no more). */
 static void
 respond_ips (NlxApiRequest *request,
              const char *uuid,
@@ -26,9 +28,9 @@ respond_ips (NlxApiRequest *request,
   vif = record->instance->vif;
   json_builder_begin_object (builder);
   if (network == NULL)
-    nlx_api_add_addresses (builder, record->instance);
+    nlx_api_add_addresses (builder, record->instance, FALSE);
   else if (vif != NULL && g_str_equal (network, vif->bridge))
-    nlx_api_add_network (builder, vif);
+    nlx_api_add_network (builder, vif, FALSE);
   else
     {
       g_autofree char *message =

@@ -110,6 +110,7 @@ typedef enum {
                                       * create (admins) */
   NLX_API_FULL_SERVER_ANSWERS,       /* update and rebuild answer the whole
                                       * server; unknown list queries are 400 */
+  NLX_API_STRICT_LIST_QUERY,         /* unknown server list parameters 400 */
   NLX_API_ATTACHMENT_DELETE_ON_TERMINATION, /* attachment
                                              * "delete_on_termination" */
   NLX_API_ACTION_EVENT_DETAILS,      /* instance action event "details" */
@@ -216,9 +217,15 @@ void nlx_api_show_version (NlxApiRequest *request,
 
 /* nlx-api-servers.c */
 void nlx_api_add_network (JsonBuilder *builder,
-                          const NlxVif *vif);
+                          const NlxVif *vif,
+                          gboolean extended);
 void nlx_api_add_addresses (JsonBuilder *builder,
-                            const NlxInstance *instance);
+                            const NlxInstance *instance,
+                            gboolean extended);
+gboolean nlx_api_read_description (NlxApiRequest *request,
+                                   JsonObject *object,
+                                   gboolean *given,
+                                   const char **description);
 gboolean nlx_api_check_user_data (NlxApiRequest *request,
                                   const char *user_data,
                                   char **cleaned);
@@ -300,6 +307,29 @@ void nlx_api_delete_server_metadata_item (NlxApiRequest *request,
                                           const char *method,
                                           const char * const *ids);
 
+/* nlx-api-server-tags.c */
+gboolean nlx_api_read_tags (NlxApiRequest *request,
+                            JsonObject *object,
+                            const char *member,
+                            GPtrArray **tags);
+void nlx_api_list_server_tags (NlxApiRequest *request,
+                               const char *method,
+                               const char * const *ids);
+void nlx_api_replace_server_tags (NlxApiRequest *request,
+                                  const char *method,
+                                  const char * const *ids);
+void nlx_api_delete_server_tags (NlxApiRequest *request,
+                                 const char *method,
+                                 const char * const *ids);
+void nlx_api_check_server_tag (NlxApiRequest *request,
+                               const char *method,
+                               const char * const *ids);
+void nlx_api_add_server_tag (NlxApiRequest *request,
+                             const char *method,
+                             const char * const *ids);
+void nlx_api_delete_server_tag (NlxApiRequest *request,
+                                const char *method,
+                                const char * const *ids);
 /* nlx-api-ips.c */
 void nlx_api_list_ips (NlxApiRequest *request,
                        const char *method,
@@ -373,6 +403,8 @@ void nlx_api_list_extra_specs (NlxApiRequest *request,
 void nlx_api_show_extra_spec (NlxApiRequest *request,
                               const char *method,
                               const char * const *ids);
+void nlx_api_add_flavor_extra_specs (JsonBuilder *builder,
+                                     const NlxFlavor *flavor);
 
 /* nlx-api-hypervisors.c */
 void nlx_api_list_hypervisors (NlxApiRequest *request,

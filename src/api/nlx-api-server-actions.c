@@ -288,13 +288,15 @@ rebuild_server (NlxApiRequest *request,
     "adminPass", "preserve_ephemeral", "OS-DCF:diskConfig",
     /* refused by check_rebuild_refused() or check_rebuild_versions() */
     "personality", "accessIPv4", "accessIPv6", "trusted_image_certificates",
-    NULL
+    "description", NULL
   };
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(GError) error = NULL;
   NlxInstance *instance;
   JsonObject *object, *wanted;
   const char *image_ref, *name, *user_data, *key_name, *hostname;
+  const char *description;
+  gboolean description_given;
   g_autofree char *user_data_kept = NULL;
   g_autofree char *hostname_kept = NULL;
   const NlxKeypair *keypair = NULL;
@@ -350,6 +352,16 @@ rebuild_server (NlxApiRequest *request,
     }
   if (hostname_kept != NULL)
     json_object_set_string_member (wanted, "hostname", hostname_kept);
+  /* 2.19: given, it replaces the server's; null takes it away. */
+  if (!nlx_api_read_description (request, object, &description_given,
+                                 &description))
+    return;
+  if (description_given)
+    {
+      json_object_remove_member (wanted, "description");
+      if (description != NULL)
+        json_object_set_string_member (wanted, "description", description);
+    }
 
   instance = nlx_instance_new_from_node (node, &error);
   if (instance == NULL)

@@ -678,6 +678,9 @@ typedef struct {
   gint64 max_count;
   gboolean return_reservation_id;
   const char *disk_config;
+  gboolean has_description;     /* 2.19+ */
+  const char *description;
+  GPtrArray *tags;              /* 2.52+; NULL: none given */
 } CreateRequest;
 
 static void
@@ -688,8 +691,28 @@ create_request_clear (CreateRequest *create)
   g_clear_pointer (&create->volumes, g_ptr_array_unref);
   g_free (create->user_data);
   g_free (create->hostname);
+  g_clear_pointer (&create->tags, g_ptr_array_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CreateRequest, create_request_clear)
+
+/* "tags" (2.52+) as Nova takes them at create; before 2.52, unknown.
+ * Answers 400 itself. */
+static gboolean
+read_create_tags (NlxApiRequest *request,
+                  JsonObject *server,
+                  GPtrArray **tags)
+{
+  if (json_object_has_member (server, "tags") &&
+      !nlx_api_has (request, NLX_API_CREATE_TAGS))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("Additional properties are not allowed "
+                               "(“tags” was unexpected): tags at create need "
+                               "microversion 2.52 or later"));
+      return FALSE;
+    }
+  return nlx_api_read_tags (request, server, "tags", tags);
+}
 
 /* Answers 400 itself; sets @error for what the caller answers. */
 static gboolean
@@ -705,6 +728,9 @@ read_create (NlxApiRequest *request,
     "networks", "security_groups", "OS-DCF:diskConfig", "adminPass",
     /* Nova's at some microversions (check_versioned_fields()) */
     "host", "hypervisor_hostname", "trusted_image_certificates",
+    /* by their microversions: nlx_api_read_description(),
+     * read_create_tags() */
+    "description", "tags",
     /* Nova's, refused by check_refused() with a reason */
     "personality", "accessIPv4", "accessIPv6",
     "block_device_mapping", NULL
@@ -746,7 +772,10 @@ read_create (NlxApiRequest *request,
                                     &create->disk_config) ||
       !nlx_api_get_optional_string (request, server, "key_name", &key_name) ||
       (key_name != NULL &&
-       (create->keypair = nlx_api_find_key_name (request, key_name)) == NULL))
+       (create->keypair = nlx_api_find_key_name (request, key_name)) == NULL) ||
+      !nlx_api_read_description (request, server, &create->has_description,
+                                 &create->description) ||
+      !read_create_tags (request, server, &create->tags))
     return FALSE;
   /* Nova: max_count defaults to min_count. */
   if (create->max_count < 0)
@@ -912,6 +941,16 @@ instance_from_create (NlxApiRequest *request,
     {
       json_builder_set_member_name (builder, "no_network");
       json_builder_add_boolean_value (builder, TRUE);
+    }
+  if (create->description != NULL)
+    nlx_api_add_string (builder, "description", create->description);
+  if (create->tags != NULL)
+    {
+      json_builder_set_member_name (builder, "tags");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < create->tags->len; i++)
+        json_builder_add_string_value (builder, create->tags->pdata[i]);
+      json_builder_end_array (builder);
     }
   json_builder_end_object (builder);
   node = json_builder_get_root (builder);

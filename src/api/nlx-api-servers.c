@@ -31,49 +31,123 @@ host_id (const NlxRecord *record,
   return g_compute_checksum_for_string (G_CHECKSUM_SHA256, data, -1);
 }
 
+/* Nova 2.3+ says whether an attached volume goes with the server. */
 static void
 add_volume_attached (JsonBuilder *builder,
+                     NlxApiRequest *request,
                      const char *volume_id)
 {
   json_builder_begin_object (builder);
   nlx_api_add_string (builder, "id", volume_id);
-  json_builder_set_member_name (builder, "delete_on_termination");
-  json_builder_add_boolean_value (builder, FALSE);
+  if (nlx_api_has (request, NLX_API_SERVER_EXTENDED_ATTRS))
+    {
+      json_builder_set_member_name (builder, "delete_on_termination");
+      json_builder_add_boolean_value (builder, FALSE);
+    }
   json_builder_end_object (builder);
 }
 
 /* Nova's form: a network's addresses, under the network's name (here
- * the bridge's). */
+ * the bridge's).  @extended adds the address's type and MAC, as Nova's
+ * server show and list detail do; /ips and the 2.1 update answer have
+ * only version and addr. */
 void
 nlx_api_add_network (JsonBuilder *builder,
-                     const NlxVif *vif)
+                     const NlxVif *vif,
+                     gboolean extended)
 {
   json_builder_set_member_name (builder, vif->bridge);
   json_builder_begin_array (builder);
   json_builder_begin_object (builder);
   nlx_api_add_int (builder, "version", 4);
   nlx_api_add_string (builder, "addr", vif->address);
-  nlx_api_add_string (builder, "OS-EXT-IPS:type", "fixed");
-  nlx_api_add_string (builder, "OS-EXT-IPS-MAC:mac_addr", vif->mac);
+  if (extended)
+    {
+      nlx_api_add_string (builder, "OS-EXT-IPS:type", "fixed");
+      nlx_api_add_string (builder, "OS-EXT-IPS-MAC:mac_addr", vif->mac);
+    }
   json_builder_end_object (builder);
   json_builder_end_array (builder);
 }
 
 void
 nlx_api_add_addresses (JsonBuilder *builder,
-                       const NlxInstance *instance)
+                       const NlxInstance *instance,
+                       gboolean extended)
 {
   json_builder_set_member_name (builder, "addresses");
   json_builder_begin_object (builder);
   if (instance->vif != NULL)
-    nlx_api_add_network (builder, instance->vif);
+    nlx_api_add_network (builder, instance->vif, extended);
   json_builder_end_object (builder);
 }
 
 static void
+add_null (JsonBuilder *builder,
+          const char *name)
+{
+  json_builder_set_member_name (builder, name);
+  json_builder_add_null_value (builder);
+}
+
+static void
+add_nullable_string (JsonBuilder *builder,
+                     const char *name,
+                     const char *value)
+{
+  json_builder_set_member_name (builder, name);
+  if (value != NULL)
+    json_builder_add_string_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
+}
+
+/* Nova 2.47+: the flavor the server was made with, itself; its extra
+ * specs (nova_lxc:privileged among them) as Nova's default policy shows
+ * them, to every reader of the server. */
+static void
+add_embedded_flavor (JsonBuilder *builder,
+                     const NlxFlavor *flavor)
+{
+  json_builder_set_member_name (builder, "flavor");
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "original_name", flavor->name);
+  nlx_api_add_int (builder, "vcpus", flavor->vcpus);
+  nlx_api_add_int (builder, "ram", flavor->memory_mb);
+  nlx_api_add_int (builder, "disk", flavor->root_gb);
+  nlx_api_add_int (builder, "ephemeral", 0);
+  nlx_api_add_int (builder, "swap", 0);
+  json_builder_set_member_name (builder, "extra_specs");
+  json_builder_begin_object (builder);
+  nlx_api_add_flavor_extra_specs (builder, flavor);
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+}
+
+/* The statuses Nova shows "progress" in (its views' _progress_statuses,
+ * of which nova-lxc has these). */
+static gboolean
+shows_progress (const char *status)
+{
+  return g_str_equal (status, "ACTIVE") || g_str_equal (status, "BUILD") ||
+         g_str_equal (status, "REBUILD");
+}
+
+/* Which of Nova's server views: show and list detail, or the answer to
+ * an update before 2.75 (Nova's show without the extensions' fields). */
+typedef enum {
+  VIEW_SHOW,
+  VIEW_LIST,
+  VIEW_UPDATE,
+} ServerView;
+
+/* The server as Nova shows it at the request's microversion; what
+ * changes when is in nlx-api-microversions.c. */
+static void
 add_server (JsonBuilder *builder,
             NlxApiRequest *request,
-            const NlxRecord *record)
+            const NlxRecord *record,
+            ServerView view)
 {
   const NlxInstance *instance = record->instance;
   /* One with no place here has no host, as Nova shows it (hostId ""). */
@@ -81,27 +155,25 @@ add_server (JsonBuilder *builder,
                                       : nlx_manager_get_host (request->api->manager);
   g_autofree char *domain = nlx_instance_domain_name (instance);
   g_autofree char *hostid = host ? host_id (record, host) : g_strdup ("");
+  const char *status = nlx_record_status (record);
+  gboolean full = view != VIEW_UPDATE;
+  /* Nova's os-extended-server-attributes and host_status policies:
+   * admins only. */
+  gboolean admin = nlx_api_caller_is_admin (request);
   GHashTableIter iter;
   gpointer key, value;
 
   json_builder_begin_object (builder);
   nlx_api_add_string (builder, "id", instance->uuid);
   nlx_api_add_string (builder, "name", instance->name);
-  nlx_api_add_string (builder, "status", nlx_record_status (record));
-  nlx_api_add_string (builder, "OS-EXT-STS:vm_state",
-                      nlx_vm_state_to_string (record->vm_state));
-  nlx_api_add_string (builder, "OS-EXT-STS:task_state",
-                      nlx_task_state_to_string (record->task_state));
-  nlx_api_add_int (builder, "OS-EXT-STS:power_state", record->power_state);
-  nlx_api_add_string (builder, "OS-EXT-SRV-ATTR:instance_name", domain);
-  nlx_api_add_string (builder, "OS-EXT-SRV-ATTR:host", host);
-  nlx_api_add_string (builder, "OS-EXT-SRV-ATTR:hypervisor_hostname", host);
+  nlx_api_add_string (builder, "status", status);
   nlx_api_add_time (builder, "created", instance->created_at);
   nlx_api_add_time (builder, "updated", record->updated_at);
-  nlx_api_add_ref (builder, request, "flavor", "flavors",
-                   instance->flavor.name);
-  json_builder_set_member_name (builder, "nova_lxc:privileged");
-  json_builder_add_boolean_value (builder, instance->flavor.privileged);
+  if (nlx_api_has (request, NLX_API_SERVER_FLAVOR_EMBEDDED))
+    add_embedded_flavor (builder, &instance->flavor);
+  else
+    nlx_api_add_ref (builder, request, "flavor", "flavors",
+                     instance->flavor.name);
   /* Booted from a volume without an image, Nova shows "". */
   if (instance->image_ref != NULL)
     nlx_api_add_ref (builder, request, "image", "images", instance->image_ref);
@@ -114,25 +186,13 @@ add_server (JsonBuilder *builder,
     nlx_api_add_string (builder, key, value);
   json_builder_end_object (builder);
   nlx_api_add_string (builder, "hostId", hostid);
-  nlx_api_add_string (builder, "key_name", instance->key_name);
-  /* Nova 2.1 shows it as a string: "True", or "" without one. */
-  nlx_api_add_string (builder, "config_drive",
-                      instance->config_drive ? "True" : "");
-  nlx_api_add_addresses (builder, instance);
+  nlx_api_add_addresses (builder, instance, full);
   nlx_api_add_string (builder, "user_id", instance->user_id);
   nlx_api_add_string (builder, "tenant_id", instance->project_id);
-  nlx_api_add_int (builder, "progress",
-                   record->vm_state == NLX_VM_STATE_BUILDING ? 0 : 100);
+  if (shows_progress (status))
+    nlx_api_add_int (builder, "progress",
+                     record->vm_state == NLX_VM_STATE_BUILDING ? 0 : 100);
   nlx_api_add_links (builder, request, "servers", instance->uuid);
-  json_builder_set_member_name (builder, "os-extended-volumes:volumes_attached");
-  json_builder_begin_array (builder);
-  if (instance->root_volume != NULL)
-    add_volume_attached (builder, instance->root_volume);
-  for (guint i = 0; i < instance->volumes->len; i++)
-    add_volume_attached (builder,
-                         ((const NlxVolumeAttachment *)
-                          instance->volumes->pdata[i])->volume_id);
-  json_builder_end_array (builder);
   if (record->vm_state == NLX_VM_STATE_ERROR && record->fault != NULL)
     {
       json_builder_set_member_name (builder, "fault");
@@ -142,20 +202,106 @@ add_server (JsonBuilder *builder,
       nlx_api_add_time (builder, "created", record->updated_at);
       json_builder_end_object (builder);
     }
+  if (full)
+    {
+      nlx_api_add_string (builder, "key_name", instance->key_name);
+      /* Nova 2.1 shows it as a string: "True", or "" without one. */
+      nlx_api_add_string (builder, "config_drive",
+                          instance->config_drive ? "True" : "");
+      nlx_api_add_string (builder, "OS-EXT-STS:vm_state",
+                          nlx_vm_state_to_string (record->vm_state));
+      nlx_api_add_string (builder, "OS-EXT-STS:task_state",
+                          nlx_task_state_to_string (record->task_state));
+      nlx_api_add_int (builder, "OS-EXT-STS:power_state", record->power_state);
+      json_builder_set_member_name (builder,
+                                    "os-extended-volumes:volumes_attached");
+      json_builder_begin_array (builder);
+      if (instance->root_volume != NULL)
+        add_volume_attached (builder, request, instance->root_volume);
+      for (guint i = 0; i < instance->volumes->len; i++)
+        add_volume_attached (builder, request,
+                             ((const NlxVolumeAttachment *)
+                              instance->volumes->pdata[i])->volume_id);
+      json_builder_end_array (builder);
+    }
+  if (full && admin)
+    {
+      nlx_api_add_string (builder, "OS-EXT-SRV-ATTR:instance_name", domain);
+      nlx_api_add_string (builder, "OS-EXT-SRV-ATTR:host", host);
+      nlx_api_add_string (builder, "OS-EXT-SRV-ATTR:hypervisor_hostname",
+                          host);
+    }
+  /* 2.3's attributes, admins' only; 2.90 shows the host name to all. */
+  if (full && nlx_api_has (request, NLX_API_SERVER_EXTENDED_ATTRS) &&
+      (admin || nlx_api_has (request, NLX_API_HOSTNAME)))
+    {
+      g_autofree char *made = NULL;
+
+      nlx_api_add_string (builder, "OS-EXT-SRV-ATTR:hostname",
+                          nlx_instance_hostname (instance, &made));
+    }
+  if (full && admin && nlx_api_has (request, NLX_API_SERVER_EXTENDED_ATTRS))
+    {
+      /* nova-lxc keeps no reservation id with the server, boots no
+       * kernel or ramdisk of the image's and has no root device node:
+       * Nova's "none" for each. */
+      add_null (builder, "OS-EXT-SRV-ATTR:reservation_id");
+      nlx_api_add_int (builder, "OS-EXT-SRV-ATTR:launch_index", 0);
+      add_null (builder, "OS-EXT-SRV-ATTR:kernel_id");
+      add_null (builder, "OS-EXT-SRV-ATTR:ramdisk_id");
+      add_null (builder, "OS-EXT-SRV-ATTR:root_device_name");
+      add_nullable_string (builder, "OS-EXT-SRV-ATTR:user_data",
+                           instance->user_data);
+    }
+  if (full && admin && nlx_api_has (request, NLX_API_SERVER_HOST_STATUS))
+    /* The server's host is this one, which is answering. */
+    nlx_api_add_string (builder, "host_status", host ? "UP" : "");
+  if (nlx_api_has (request, NLX_API_SERVER_LOCKED))
+    {
+      /* nova-lxc has no server lock (yet): never locked. */
+      json_builder_set_member_name (builder, "locked");
+      json_builder_add_boolean_value (builder, FALSE);
+    }
+  if (nlx_api_has (request, NLX_API_LOCKED_REASON))
+    add_null (builder, "locked_reason");
+  if (nlx_api_has (request, NLX_API_SERVER_DESCRIPTION))
+    add_nullable_string (builder, "description", instance->description);
+  if (nlx_api_has (request, NLX_API_SERVER_TAGS))
+    {
+      json_builder_set_member_name (builder, "tags");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < instance->tags->len; i++)
+        json_builder_add_string_value (builder, instance->tags->pdata[i]);
+      json_builder_end_array (builder);
+    }
+  /* nova-lxc verifies no image signatures and has no server groups. */
+  if (nlx_api_has (request, NLX_API_TRUSTED_CERTS))
+    add_null (builder, "trusted_image_certificates");
+  if (view != VIEW_LIST && nlx_api_has (request, NLX_API_SERVER_GROUPS))
+    {
+      json_builder_set_member_name (builder, "server_groups");
+      json_builder_begin_array (builder);
+      json_builder_end_array (builder);
+    }
+  /* Nova's pin to the zone asked for at create; nova-lxc has one zone
+   * and keeps no pin. */
+  if (nlx_api_has (request, NLX_API_PINNED_AVAILABILITY_ZONE))
+    add_null (builder, "pinned_availability_zone");
   json_builder_end_object (builder);
 }
 
 static void
 respond_server (NlxApiRequest *request,
                 guint status,
-                const NlxRecord *record)
+                const NlxRecord *record,
+                ServerView view)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "server");
-  add_server (builder, request, record);
+  add_server (builder, request, record, view);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   nlx_api_respond (request, status, body);
@@ -164,8 +310,8 @@ respond_server (NlxApiRequest *request,
 /* ---- servers ---------------------------------------------------------- */
 
 /* What a server list asks for: Nova's paging and the filters nova-lxc
- * can apply (its others, and unknown parameters, are ignored at 2.1 as
- * Nova ignores them). */
+ * can apply (Nova's others are ignored; unknown parameters too before
+ * 2.75, as Nova ignores them, and 400 from 2.75). */
 /* Nova's default [api] max_limit. */
 #define LIST_MAX_LIMIT 1000
 
@@ -177,6 +323,11 @@ typedef struct {
   char *image;
   char *flavor;
   GDateTime *changes_since;
+  GDateTime *changes_before;
+  GStrv tags;                   /* has all of these */
+  GStrv tags_any;               /* has one of these at least */
+  GStrv not_tags;               /* has not all of these */
+  GStrv not_tags_any;           /* has none of these */
 } ListQuery;
 
 static void
@@ -188,8 +339,84 @@ list_query_clear (ListQuery *query)
   g_free (query->image);
   g_free (query->flavor);
   g_clear_pointer (&query->changes_since, g_date_time_unref);
+  g_clear_pointer (&query->changes_before, g_date_time_unref);
+  g_strfreev (query->tags);
+  g_strfreev (query->tags_any);
+  g_strfreev (query->not_tags);
+  g_strfreev (query->not_tags_any);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ListQuery, list_query_clear)
+
+/* The query parameters Nova's server list knows at every version (its
+ * index_query schema); from 2.75 any other is 400. */
+static const char * const list_parameters[] = {
+  "user_id", "project_id", "tenant_id", "launch_index", "image_ref", "image",
+  "kernel_id", "ramdisk_id", "hostname", "key_name", "power_state",
+  "vm_state", "task_state", "host", "node", "flavor", "reservation_id",
+  "launched_at", "terminated_at", "availability_zone", "name",
+  "display_name", "description", "display_description", "locked_by", "uuid",
+  "root_device_name", "config_drive", "access_ip_v4", "access_ip_v6",
+  "auto_disk_config", "progress", "sort_key", "sort_dir", "all_tenants",
+  "soft_deleted", "deleted", "status", "changes-since", "ip", "ip6",
+  "created_at", "limit", "marker", NULL
+};
+
+/* Nova refuses these at every version: filters on joined tables, and
+ * "_" names. */
+static const char * const list_refused[] = {
+  "block_device_mapping", "services", "metadata", "system_metadata",
+  "info_cache", "security_groups", "pci_devices", NULL
+};
+
+/* The statuses Nova's status filter knows (common._STATE_MAP's). */
+static const char * const list_statuses[] = {
+  "ACTIVE", "BUILD", "DELETED", "ERROR", "HARD_REBOOT", "MIGRATING",
+  "PASSWORD", "PAUSED", "REBOOT", "REBUILD", "RESCUE", "RESIZE",
+  "REVERT_RESIZE", "SHELVED", "SHELVED_OFFLOADED", "SHUTOFF",
+  "SOFT_DELETED", "SUSPENDED", "UNKNOWN", "VERIFY_RESIZE", NULL
+};
+
+static gboolean
+list_parameter_is_known (NlxApiRequest *request,
+                         const char *key)
+{
+  if (g_strv_contains (list_parameters, key))
+    return TRUE;
+  if (nlx_api_has (request, NLX_API_SERVER_TAGS) &&
+      (g_str_equal (key, "tags") || g_str_equal (key, "tags-any") ||
+       g_str_equal (key, "not-tags") || g_str_equal (key, "not-tags-any")))
+    return TRUE;
+  if (nlx_api_has (request, NLX_API_CHANGES_BEFORE) &&
+      g_str_equal (key, "changes-before"))
+    return TRUE;
+  /* 2.73's "locked" filter came with locked_reason. */
+  return nlx_api_has (request, NLX_API_LOCKED_REASON) &&
+         g_str_equal (key, "locked");
+}
+
+/* An ISO 8601 time of @key's, or 400. */
+static gboolean
+read_list_time (NlxApiRequest *request,
+                const char *key,
+                const char *value,
+                GDateTime **time)
+{
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
+
+  g_clear_pointer (time, g_date_time_unref);
+  *time = g_date_time_new_from_iso8601 (value, utc);
+  if (*time == NULL)
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Invalid input for query parameters %s: give a "
+                           "time as ISO 8601, e.g. 2026-01-31T12:00:00Z"),
+                         key);
+
+      nlx_api_respond_fault (request, 400, message);
+      return FALSE;
+    }
+  return TRUE;
+}
 
 /* The id at the end of an id or a link to one, as Nova takes both. */
 static char *
@@ -220,7 +447,32 @@ read_list_query (NlxApiRequest *request,
     {
       g_autofree char *k = key;
       g_autofree char *v = value;
+      GStrv *tags_filter = NULL;
 
+      if (g_strv_contains (list_refused, k) || k[0] == '_')
+        {
+          g_autofree char *shown = g_utf8_make_valid (k, MIN (strlen (k), 80));
+          g_autofree char *message =
+            g_strdup_printf (_("Invalid filter field: %s."), shown);
+
+          nlx_api_respond_fault (request, 400, message);
+          return FALSE;
+        }
+      if (!list_parameter_is_known (request, k))
+        {
+          g_autofree char *shown = g_utf8_make_valid (k, MIN (strlen (k), 80));
+          g_autofree char *message =
+            g_strdup_printf (_("Additional properties are not allowed (“%s” "
+                               "was unexpected): see the server list's "
+                               "query parameters in Nova's API reference"),
+                             shown);
+
+          /* Before 2.75 Nova ignores what it does not know. */
+          if (!nlx_api_has (request, NLX_API_STRICT_LIST_QUERY))
+            continue;
+          nlx_api_respond_fault (request, 400, message);
+          return FALSE;
+        }
       if (g_str_equal (k, "limit"))
         {
           g_autoptr(JsonNode) node = json_node_new (JSON_NODE_VALUE);
@@ -253,7 +505,19 @@ read_list_query (NlxApiRequest *request,
             }
         }
       else if (g_str_equal (k, "status"))
-        g_ptr_array_add (query->statuses, g_steal_pointer (&v));
+        {
+          g_autofree char *upper = g_ascii_strup (v, -1);
+
+          /* 2.38: a status Nova does not know is 400 (before, it
+           * matches no server). */
+          if (!g_strv_contains (list_statuses, upper) &&
+              nlx_api_has (request, NLX_API_STRICT_STATUS_FILTER))
+            {
+              nlx_api_respond_fault (request, 400, _("Invalid status value"));
+              return FALSE;
+            }
+          g_ptr_array_add (query->statuses, g_steal_pointer (&v));
+        }
       else if (g_str_equal (k, "image"))
         {
           g_free (query->image);
@@ -266,18 +530,26 @@ read_list_query (NlxApiRequest *request,
         }
       else if (g_str_equal (k, "changes-since"))
         {
-          g_clear_pointer (&query->changes_since, g_date_time_unref);
-          g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
-
-          query->changes_since = g_date_time_new_from_iso8601 (v, utc);
-          if (query->changes_since == NULL)
-            {
-              nlx_api_respond_fault (request, 400,
-                                     _("Invalid input for query parameters "
-                                       "changes-since: give a time as ISO "
-                                       "8601, e.g. 2026-01-31T12:00:00Z"));
-              return FALSE;
-            }
+          if (!read_list_time (request, k, v, &query->changes_since))
+            return FALSE;
+        }
+      else if (g_str_equal (k, "changes-before"))
+        {
+          if (!read_list_time (request, k, v, &query->changes_before))
+            return FALSE;
+        }
+      else if (g_str_equal (k, "tags"))
+        tags_filter = &query->tags;
+      else if (g_str_equal (k, "tags-any"))
+        tags_filter = &query->tags_any;
+      else if (g_str_equal (k, "not-tags"))
+        tags_filter = &query->not_tags;
+      else if (g_str_equal (k, "not-tags-any"))
+        tags_filter = &query->not_tags_any;
+      if (tags_filter != NULL)
+        {
+          g_strfreev (*tags_filter);
+          *tags_filter = g_strsplit (v, ",", -1);
         }
     }
   if (error != NULL)
@@ -285,9 +557,30 @@ read_list_query (NlxApiRequest *request,
       nlx_api_respond_fault (request, 400, _("The query string is malformed"));
       return FALSE;
     }
+  if (query->changes_since != NULL && query->changes_before != NULL &&
+      g_date_time_compare (query->changes_before, query->changes_since) < 0)
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("The value of changes-since must be less than "
+                               "or equal to changes-before."));
+      return FALSE;
+    }
   /* Nova's [api] max_limit: a longer list comes in pages. */
   query->limit = MIN (query->limit, LIST_MAX_LIMIT);
   return TRUE;
+}
+
+/* How many of @tags @instance has. */
+static guint
+count_tags (const NlxInstance *instance,
+            const GStrv tags)
+{
+  guint n = 0;
+
+  for (guint i = 0; tags[i] != NULL; i++)
+    if (nlx_instance_has_tag (instance, tags[i]))
+      n++;
+  return n;
 }
 
 static gboolean
@@ -317,6 +610,21 @@ list_query_matches (const ListQuery *query,
     return FALSE;
   if (query->changes_since != NULL &&
       g_date_time_compare (record->updated_at, query->changes_since) < 0)
+    return FALSE;
+  if (query->changes_before != NULL &&
+      g_date_time_compare (record->updated_at, query->changes_before) > 0)
+    return FALSE;
+  /* Nova's tag filters, each a list separated by commas. */
+  if (query->tags != NULL &&
+      count_tags (instance, query->tags) != g_strv_length (query->tags))
+    return FALSE;
+  if (query->tags_any != NULL && count_tags (instance, query->tags_any) == 0)
+    return FALSE;
+  if (query->not_tags != NULL &&
+      count_tags (instance, query->not_tags) == g_strv_length (query->not_tags))
+    return FALSE;
+  if (query->not_tags_any != NULL &&
+      count_tags (instance, query->not_tags_any) > 0)
     return FALSE;
   return TRUE;
 }
@@ -422,7 +730,7 @@ list_servers (NlxApiRequest *request,
           break;
         }
       if (detail)
-        add_server (builder, request, record);
+        add_server (builder, request, record, VIEW_LIST);
       else
         add_server_brief (builder, request, record);
       last = record->instance->uuid;
@@ -505,7 +813,11 @@ nlx_api_changed (GObject *source G_GNUC_UNUSED,
                                      &error)) == NULL))
     nlx_api_respond_error (change->request, error);
   else if (change->show)
-    respond_server (change->request, change->status, record);
+    /* Before 2.75 Nova answers an update or a rebuild with the server
+     * without its extensions' fields; from 2.75, as a show. */
+    respond_server (change->request, change->status, record,
+                    nlx_api_has (change->request, NLX_API_FULL_SERVER_ANSWERS)
+                    ? VIEW_SHOW : VIEW_UPDATE);
   else
     nlx_api_respond (change->request, change->status, NULL);
 }
@@ -523,24 +835,93 @@ nlx_api_show_server (NlxApiRequest *request,
   if (record == NULL)
     nlx_api_respond_error (request, error);
   else
-    respond_server (request, 200, record);
+    respond_server (request, 200, record, VIEW_SHOW);
 }
 
-/* PUT /servers/{uuid} */
+/* A "description" in @object, as Nova takes it from 2.19 (create,
+ * update, rebuild): a string of at most 255 printable characters, "" or
+ * null.  Sets *@given when there is one, to it (NULL for null); answers
+ * 400 itself, to a "description" before 2.19 too, as Nova's schema
+ * refuses an unknown member. */
+gboolean
+nlx_api_read_description (NlxApiRequest *request,
+                          JsonObject *object,
+                          gboolean *given,
+                          const char **description)
+{
+  JsonNode *node = json_object_get_member (object, "description");
+
+  *given = FALSE;
+  *description = NULL;
+  if (node == NULL)
+    return TRUE;
+  if (!nlx_api_has (request, NLX_API_SERVER_DESCRIPTION))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("Additional properties are not allowed "
+                               "(“description” was unexpected): it needs "
+                               "microversion 2.19 or later"));
+      return FALSE;
+    }
+  if (!JSON_NODE_HOLDS_NULL (node) &&
+      (!JSON_NODE_HOLDS_VALUE (node) ||
+       json_node_get_value_type (node) != G_TYPE_STRING ||
+       !nlx_description_is_valid (json_node_get_string (node))))
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Invalid input for field/attribute description: "
+                           "give a string of at most %d printable "
+                           "characters, or null"), NLX_DESCRIPTION_MAX);
+
+      nlx_api_respond_fault (request, 400, message);
+      return FALSE;
+    }
+  *given = TRUE;
+  if (!JSON_NODE_HOLDS_NULL (node))
+    *description = json_node_get_string (node);
+  return TRUE;
+}
+
+/* PUT /servers/{uuid}: the name, (2.19+) the description and (2.90+)
+ * the host name. */
 void
 nlx_api_update_server (NlxApiRequest *request,
                        const char *method G_GNUC_UNUSED,
                        const char * const *ids)
 {
-  static const char * const known[] = { "name", NULL };
+  static const char * const known[] = {
+    "name", "description", "hostname", NULL
+  };
   const char *uuid = ids[0];
   JsonObject *server = nlx_api_read_body (request, "server");
-  const char *name;
+  const char *name = NULL, *description, *hostname = NULL;
+  g_autofree char *hostname_kept = NULL;
+  gboolean set_description;
 
   if (server == NULL || !nlx_api_check_members (request, server, known) ||
-      (name = nlx_api_get_string_member (request, server, "name")) == NULL)
+      !nlx_api_read_description (request, server, &set_description,
+                                 &description) ||
+      (json_object_has_member (server, "name") &&
+       (name = nlx_api_get_string_member (request, server, "name")) == NULL))
     return;
-  nlx_manager_rename_async (request->api->manager, uuid, name, nlx_api_changed,
+  if (json_object_has_member (server, "hostname"))
+    {
+      if (!nlx_api_has (request, NLX_API_HOSTNAME))
+        {
+          nlx_api_respond_fault (request, 400,
+                                 _("Additional properties are not allowed "
+                                   "(“hostname” was unexpected): it needs "
+                                   "microversion 2.90 or later"));
+          return;
+        }
+      if ((hostname = nlx_api_get_string_member (request, server,
+                                                 "hostname")) == NULL ||
+          !nlx_api_check_hostname (request, hostname, &hostname_kept))
+        return;
+    }
+  nlx_manager_update_async (request->api->manager, uuid, name,
+                            set_description, description, hostname_kept,
+                            nlx_api_changed,
                             nlx_api_change_new (request, uuid, 200, TRUE));
 }
 

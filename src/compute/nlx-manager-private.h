@@ -202,7 +202,13 @@ struct _Call {
   NlxImage *image;
   GHashTable *metadata;
   gboolean no_room;             /* create: its request does not fit */
-  gboolean replace;             /* metadata: replaces, not merges */
+  gboolean replace;             /* metadata, tags: replaces, not merges */
+  gboolean set_description;     /* update: change the description */
+  char *description;            /* update: the new one (NULL: none) */
+  char *hostname;               /* update: the new host name, or NULL */
+  GPtrArray *tags;              /* tags: the new ones (replace) */
+  char *tag;                    /* tags: the one to add, or to remove */
+  gboolean remove;              /* tags: remove @tag (else add it) */
   NlxCaller *caller;            /* who asked (nlx_manager_note_caller()) */
 };
 

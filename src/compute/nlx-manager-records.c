@@ -19,6 +19,10 @@ call_free (Call *call)
   nlx_image_free (call->image);
   g_clear_pointer (&call->metadata, g_hash_table_unref);
   nlx_manager_caller_free (call->caller);
+  g_free (call->description);
+  g_free (call->hostname);
+  g_clear_pointer (&call->tags, g_ptr_array_unref);
+  g_free (call->tag);
   g_free (call);
 }
 

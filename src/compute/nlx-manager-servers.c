@@ -387,22 +387,24 @@ nlx_manager_create_finish (NlxManager *manager,
 }
 
 static void
-run_rename (NlxManager *manager,
+run_update (NlxManager *manager,
             GTask *task)
 {
   Call *call = g_task_get_task_data (task);
   GError *error = NULL;
   Entry *entry = nlx_manager_find (manager, call->uuid, &error);
   g_autoptr(JsonNode) before = NULL;
+  NlxInstance *instance;
 
   if (entry == NULL)
     {
       g_task_return_error (task, error);
       return;
     }
-  /* The rule the record loader applies, or the server would be lost at
+  /* The rules the record loader applies, or the server would be lost at
    * the next start. */
-  if (!nlx_json_text_is_valid (call->name, NLX_INSTANCE_NAME_MAX))
+  if (call->name != NULL &&
+      !nlx_json_text_is_valid (call->name, NLX_INSTANCE_NAME_MAX))
     {
       g_task_return_new_error (task, NLX_DRIVER_ERROR,
                                NLX_DRIVER_ERROR_INVALID_ARGUMENT,
@@ -411,31 +413,79 @@ run_rename (NlxManager *manager,
                                NLX_INSTANCE_NAME_MAX);
       return;
     }
+  if (call->description != NULL &&
+      !nlx_description_is_valid (call->description))
+    {
+      g_task_return_new_error (task, NLX_DRIVER_ERROR,
+                               NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                               _("A server description must be at most %d "
+                                 "printable characters (no control "
+                                 "characters)"), NLX_DESCRIPTION_MAX);
+      return;
+    }
+  if (call->hostname != NULL && !nlx_hostname_is_valid (call->hostname))
+    {
+      g_task_return_new_error (task, NLX_DRIVER_ERROR,
+                               NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                               _("A host name must be 1 to %d lower-case "
+                                 "letters, digits and “-”"), NLX_HOSTNAME_MAX);
+      return;
+    }
   before = nlx_record_to_node (entry->record);
-  g_free (entry->record->instance->name);
-  entry->record->instance->name = g_strdup (call->name);
+  instance = entry->record->instance;
+  if (call->hostname != NULL)
+    {
+      /* What the metadata service and config drive say from now on; the
+       * running instance keeps its name until it asks again, as Nova's. */
+      g_free (instance->hostname);
+      instance->hostname = g_strdup (call->hostname);
+    }
+  if (call->name != NULL)
+    {
+      g_free (instance->name);
+      instance->name = g_strdup (call->name);
+    }
+  if (call->set_description)
+    {
+      g_free (instance->description);
+      instance->description = g_strdup (call->description);
+    }
   nlx_manager_commit (manager, entry, before, nlx_manager_answer_committed,
                       g_object_ref (task));
 }
 
 /**
- * nlx_manager_rename_async:
+ * nlx_manager_update_async:
+ * @name: (nullable): the new name, or %NULL to keep it
+ * @set_description: whether to change the description
+ * @description: (nullable): the new description (%NULL: none)
+ * @hostname: (nullable): the new host name (nlx_hostname_is_valid()), or
+ *   %NULL to keep it
  *
- * Renames the server; finishes once that is on disk.
+ * Renames the server and/or changes its description and host name, as
+ * Nova's server update; finishes (nlx_manager_change_finish()) once that is on disk.
+ * Errors: #NLX_DRIVER_ERROR_NOT_FOUND, #NLX_DRIVER_ERROR_INVALID_ARGUMENT
+ * for a name or description a record cannot hold.
  */
 void
-nlx_manager_rename_async (NlxManager *manager,
+nlx_manager_update_async (NlxManager *manager,
                           const char *uuid,
                           const char *name,
+                          gboolean set_description,
+                          const char *description,
+                          const char *hostname,
                           GAsyncReadyCallback callback,
                           gpointer user_data)
 {
   Call *call;
-  g_autoptr(GTask) task = nlx_manager_call_new (run_rename, uuid,
-                                                nlx_manager_rename_async,
+  g_autoptr(GTask) task = nlx_manager_call_new (run_update, uuid,
+                                                nlx_manager_update_async,
                                                 callback, user_data, &call);
 
   call->name = g_strdup (name);
+  call->set_description = set_description;
+  call->description = g_strdup (description);
+  call->hostname = g_strdup (hostname);
   nlx_manager_start_call (manager, task);
 }
 
@@ -961,6 +1011,102 @@ nlx_manager_update_metadata_async (NlxManager *manager,
   call->metadata = items ? g_hash_table_ref (items) : NULL;
   call->replace = replace;
   call->name = g_strdup (remove);
+  nlx_manager_start_call (manager, task);
+}
+
+/* ---- tags ------------------------------------------------------------ */
+
+static void
+run_update_tags (NlxManager *manager,
+                 GTask *task)
+{
+  Call *call = g_task_get_task_data (task);
+  GError *error = NULL;
+  Entry *entry = nlx_manager_find (manager, call->uuid, &error);
+  g_autoptr(JsonNode) before = NULL;
+  GPtrArray *tags;
+  guint index;
+
+  /* Nova's tags API wants an idle server in a steady state (409). */
+  if (entry == NULL ||
+      !check_idle (entry->record, VM (ACTIVE) | VM (PAUSED) | VM (STOPPED),
+                   "update tags", &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  tags = entry->record->instance->tags;
+  if (call->tag != NULL && call->remove &&
+      !g_ptr_array_find_with_equal_func (tags, call->tag, g_str_equal, &index))
+    {
+      g_task_return_new_error (task, NLX_DRIVER_ERROR,
+                               NLX_DRIVER_ERROR_NOT_FOUND,
+                               _("Tag '%s' is not found on server %s"),
+                               call->tag, call->uuid);
+      return;
+    }
+  if (call->tag != NULL && !call->remove &&
+      !g_ptr_array_find_with_equal_func (tags, call->tag, g_str_equal, NULL) &&
+      tags->len >= NLX_TAGS_MAX)
+    {
+      g_task_return_new_error (task, NLX_DRIVER_ERROR,
+                               NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                               _("The number of tags exceeded the per-server "
+                                 "limit %d; delete one first"), NLX_TAGS_MAX);
+      return;
+    }
+  before = nlx_record_to_node (entry->record);
+  if (call->replace)
+    {
+      g_ptr_array_set_size (tags, 0);
+      for (guint i = 0; call->tags != NULL && i < call->tags->len; i++)
+        if (!g_ptr_array_find_with_equal_func (tags, call->tags->pdata[i],
+                                               g_str_equal, NULL))
+          g_ptr_array_add (tags, g_strdup (call->tags->pdata[i]));
+    }
+  else if (call->remove)
+    g_ptr_array_remove_index (tags, index);
+  else if (!g_ptr_array_find_with_equal_func (tags, call->tag, g_str_equal,
+                                              NULL))
+    g_ptr_array_add (tags, g_strdup (call->tag));
+  nlx_manager_commit (manager, entry, before, nlx_manager_answer_committed,
+                      g_object_ref (task));
+}
+
+/**
+ * nlx_manager_update_tags_async:
+ * @tags: (nullable) (element-type utf8): replace all the tags with these
+ * @tag: (nullable): else the one tag to add (kept once) or remove
+ * @remove: remove @tag rather than add it
+ *
+ * Changes the server's tags as Nova's server tags API does; finishes
+ * (nlx_manager_change_finish()) once that is on disk.  The caller checks
+ * each tag's form (nlx_tag_is_valid()) and the number in @tags.
+ * Errors: #NLX_DRIVER_ERROR_NOT_FOUND for no such server or no @tag to
+ * remove, #NLX_DRIVER_ERROR_INVALID_ARGUMENT for a tag beyond
+ * %NLX_TAGS_MAX, #NLX_DRIVER_ERROR_INVALID_STATE unless it is idle and
+ * ACTIVE, PAUSED or SHUTOFF.
+ */
+void
+nlx_manager_update_tags_async (NlxManager *manager,
+                               const char *uuid,
+                               GPtrArray *tags,
+                               const char *tag,
+                               gboolean remove,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+  Call *call;
+  g_autoptr(GTask) task =
+    nlx_manager_call_new (run_update_tags, uuid,
+                          nlx_manager_update_tags_async, callback, user_data,
+                          &call);
+
+  g_return_if_fail ((tags != NULL) != (tag != NULL));
+  call->replace = tags != NULL;
+  call->tags = tags ? g_ptr_array_ref (tags) : NULL;
+  call->tag = g_strdup (tag);
+  call->remove = remove;
   nlx_manager_start_call (manager, task);
 }
 

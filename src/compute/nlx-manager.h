@@ -89,11 +89,21 @@ void nlx_manager_update_metadata_async (NlxManager *manager,
                                         GAsyncReadyCallback callback,
                                         gpointer user_data);
 const char *nlx_manager_get_network_name (NlxManager *manager);
-void nlx_manager_rename_async (NlxManager *manager,
+void nlx_manager_update_async (NlxManager *manager,
                                const char *uuid,
                                const char *name,
+                               gboolean set_description,
+                               const char *description,
+                               const char *hostname,
                                GAsyncReadyCallback callback,
                                gpointer user_data);
+void nlx_manager_update_tags_async (NlxManager *manager,
+                                    const char *uuid,
+                                    GPtrArray *tags,
+                                    const char *tag,
+                                    gboolean remove,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data);
 void nlx_manager_act_async (NlxManager *manager,
                             const char *uuid,
                             NlxAction action,

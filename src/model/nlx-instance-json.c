@@ -506,6 +506,71 @@ read_boot_config (JsonObject *root,
   return TRUE;
 }
 
+/* The user's description: any text Nova takes, "" included. */
+static gboolean
+read_description (JsonObject *root,
+                  char **description,
+                  GError **error)
+{
+  JsonNode *node = json_object_get_member (root, "description");
+
+  *description = NULL;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING ||
+      !nlx_description_is_valid (json_node_get_string (node)))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Field “%s” must be a string of at most %d printable "
+                     "characters"), "description", NLX_DESCRIPTION_MAX);
+      return FALSE;
+    }
+  *description = g_strdup (json_node_get_string (node));
+  return TRUE;
+}
+
+/* The server's tags: distinct, each as nlx_tag_is_valid(), at most
+ * NLX_TAGS_MAX; none when the document has no "tags". */
+static GPtrArray *
+read_tags (JsonObject *root,
+           GError **error)
+{
+  g_autoptr(GPtrArray) tags = g_ptr_array_new_with_free_func (g_free);
+  JsonNode *node = json_object_get_member (root, "tags");
+  JsonArray *array;
+
+  if (node == NULL)
+    return g_steal_pointer (&tags);
+  if (!JSON_NODE_HOLDS_ARRAY (node) ||
+      json_array_get_length (array = json_node_get_array (node)) > NLX_TAGS_MAX)
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Field “%s” must be a list of at most %d tags"), "tags",
+                   NLX_TAGS_MAX);
+      return NULL;
+    }
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      const char *tag;
+
+      if (!JSON_NODE_HOLDS_VALUE (element) ||
+          json_node_get_value_type (element) != G_TYPE_STRING ||
+          !nlx_tag_is_valid (tag = json_node_get_string (element)) ||
+          g_ptr_array_find_with_equal_func (tags, tag, g_str_equal, NULL))
+        {
+          g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                       _("Field “tags[%u]” must be a tag of 1 to %d "
+                         "characters without “/” or “,”, not given before"),
+                       i, NLX_TAG_MAX);
+          return NULL;
+        }
+      g_ptr_array_add (tags, g_strdup (tag));
+    }
+  return g_steal_pointer (&tags);
+}
+
 /**
  * nlx_instance_new_from_node:
  * @node: a JSON object describing an instance
@@ -521,7 +586,8 @@ nlx_instance_new_from_node (JsonNode *node,
   static const char * const known[] = {
     "uuid", "name", "flavor", "image_ref", "root_volume", "volumes",
     "vif", "user_id", "project_id", "metadata", "created_at", "hostname",
-    "user_data", "key_name", "key_data", "config_drive", "no_network", NULL
+    "user_data", "key_name", "key_data", "config_drive", "no_network",
+    "description", "tags", NULL
   };
   g_autoptr(NlxInstance) instance = g_new0 (NlxInstance, 1);
   g_autofree char *uuid = NULL;
@@ -590,7 +656,9 @@ nlx_instance_new_from_node (JsonNode *node,
                                            error)) == NULL ||
       (instance->metadata = read_metadata (root, error)) == NULL ||
       (instance->created_at = read_created_at (root, error)) == NULL ||
-      !read_boot_config (root, instance, error))
+      !read_boot_config (root, instance, error) ||
+      !read_description (root, &instance->description, error) ||
+      (instance->tags = read_tags (root, error)) == NULL)
     return NULL;
 
   return g_steal_pointer (&instance);
@@ -792,6 +860,19 @@ nlx_instance_to_node (const NlxInstance *instance)
     {
       json_builder_set_member_name (builder, "no_network");
       json_builder_add_boolean_value (builder, TRUE);
+    }
+  if (instance->description != NULL)
+    {
+      json_builder_set_member_name (builder, "description");
+      json_builder_add_string_value (builder, instance->description);
+    }
+  if (instance->tags != NULL && instance->tags->len > 0)
+    {
+      json_builder_set_member_name (builder, "tags");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < instance->tags->len; i++)
+        json_builder_add_string_value (builder, instance->tags->pdata[i]);
+      json_builder_end_array (builder);
     }
   json_builder_end_object (builder);
 

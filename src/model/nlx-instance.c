@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "common/nlx-json.h"
 #include "model/nlx-instance.h"
 
 NlxVif *
@@ -55,6 +56,8 @@ nlx_instance_free (NlxInstance *instance)
   g_free (instance->user_data);
   g_free (instance->key_name);
   g_free (instance->key_data);
+  g_free (instance->description);
+  g_clear_pointer (&instance->tags, g_ptr_array_unref);
   g_free (instance);
 }
 
@@ -93,6 +96,45 @@ nlx_hostname_is_valid (const char *hostname)
           hostname[i] == '-'))
       return FALSE;
   return TRUE;
+}
+
+/**
+ * nlx_description_is_valid:
+ * @description: a server description
+ *
+ * Returns: whether @description is what Nova takes: UTF-8, at most
+ *   %NLX_DESCRIPTION_MAX characters, no control characters; "" is valid
+ */
+gboolean
+nlx_description_is_valid (const char *description)
+{
+  return description[0] == '\0' ||
+         nlx_json_text_is_valid (description, NLX_DESCRIPTION_MAX);
+}
+
+/**
+ * nlx_tag_is_valid:
+ * @tag: a server tag
+ *
+ * Returns: whether @tag is what Nova takes: 1 to %NLX_TAG_MAX characters,
+ *   without "/" (it is a path segment) or "," (the list filters' separator)
+ *   and without control characters
+ */
+gboolean
+nlx_tag_is_valid (const char *tag)
+{
+  return nlx_json_text_is_valid (tag, NLX_TAG_MAX) &&
+         strpbrk (tag, "/,") == NULL;
+}
+
+gboolean
+nlx_instance_has_tag (const NlxInstance *instance,
+                      const char *tag)
+{
+  for (guint i = 0; instance->tags != NULL && i < instance->tags->len; i++)
+    if (g_str_equal (instance->tags->pdata[i], tag))
+      return TRUE;
+  return FALSE;
 }
 
 /**

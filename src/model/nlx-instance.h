@@ -97,6 +97,10 @@ typedef struct {
  * @no_network: whether it was made with no network (Nova's networks
  *   "none"): the compute service gives it no interface, so @vif stays
  *   %NULL
+ * @description: (nullable): the user's description of the server, as
+ *   Nova's (2.19+); may be "" (set empty), %NULL is "never set"
+ * @tags: (element-type utf8): the server's tags, as Nova's (2.26+), in
+ *   the order they were added; never %NULL
  */
 typedef struct {
   char *uuid;
@@ -116,6 +120,8 @@ typedef struct {
   char *key_data;
   gboolean config_drive;
   gboolean no_network;
+  char *description;
+  GPtrArray *tags;
 } NlxInstance;
 
 #define NLX_INSTANCE_NAME_MAX 255
@@ -135,6 +141,10 @@ typedef struct {
 #define NLX_KEY_NAME_MAX 255
 /* The longest public key line kept (an RSA 16384 key is about 2.8 KiB). */
 #define NLX_KEY_DATA_MAX 16384
+/* Nova's limits on a server's description and tags. */
+#define NLX_DESCRIPTION_MAX 255
+#define NLX_TAG_MAX 60
+#define NLX_TAGS_MAX 50
 
 /* How a root volume shows as an attachment: it has no device node inside
  * the instance (the host mounts it as the instance's root), so its device
@@ -168,6 +178,10 @@ char *nlx_instance_domain_name (const NlxInstance *instance);
 char *nlx_hostname_from_name (const char *name,
                               const char *uuid);
 gboolean nlx_hostname_is_valid (const char *hostname);
+gboolean nlx_description_is_valid (const char *description);
+gboolean nlx_tag_is_valid (const char *tag);
+gboolean nlx_instance_has_tag (const NlxInstance *instance,
+                               const char *tag);
 const char *nlx_instance_hostname (const NlxInstance *instance,
                                    char **storage);
 NlxVolumeAttachment *nlx_instance_find_volume (const NlxInstance *instance,
