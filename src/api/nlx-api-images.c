@@ -237,5 +237,6 @@ nlx_api_delete_image (NlxApiRequest *request,
       return;
     }
   nlx_manager_delete_image_async (request->api->manager, id, nlx_api_changed,
-                                  nlx_api_change_new (request, id, 204, FALSE));
+                                  nlx_api_change_new (request, id, 204,
+                                                      NLX_API_ANSWER_EMPTY));
 }

@@ -135,6 +135,14 @@ typedef void (*NlxApiHandler) (NlxApiRequest *request,
 /* A change the manager answers once it is saved (nlx-api-servers.c). */
 typedef struct _NlxApiChange NlxApiChange;
 
+/* What the answer to a change carries: nothing, or the server as Nova
+ * answers an update or a rebuild (which differ from 2.54). */
+typedef enum {
+  NLX_API_ANSWER_EMPTY,
+  NLX_API_ANSWER_UPDATED,
+  NLX_API_ANSWER_REBUILT,
+} NlxApiAnswer;
+
 /* nlx-api.c */
 NlxApiRequest *nlx_api_request_keep (const NlxApiRequest *request);
 void nlx_api_request_free (NlxApiRequest *request);
@@ -236,9 +244,9 @@ void nlx_api_respond_metadata_limit (NlxApiRequest *request);
 const NlxKeypair *nlx_api_find_key_name (NlxApiRequest *request,
                                          const char *name);
 NlxApiChange *nlx_api_change_new (NlxApiRequest *request,
-                            const char *uuid,
-                            guint status,
-                            gboolean show);
+                                  const char *uuid,
+                                  guint status,
+                                  NlxApiAnswer answer);
 void nlx_api_changed (GObject *source,
                       GAsyncResult *result,
                       gpointer data);

@@ -370,7 +370,8 @@ rebuild_server (NlxApiRequest *request,
       return;
     }
   nlx_manager_rebuild_async (request->api->manager, instance, nlx_api_changed,
-                             nlx_api_change_new (request, uuid, 202, TRUE));
+                             nlx_api_change_new (request, uuid, 202,
+                                                 NLX_API_ANSWER_REBUILT));
 }
 
 /* POST /servers/{uuid}/action */
@@ -456,7 +457,8 @@ nlx_api_server_action (NlxApiRequest *request,
         }
       nlx_manager_act_async (request->api->manager, uuid, NLX_ACTION_DELETE,
                              nlx_api_changed,
-                             nlx_api_change_new (request, uuid, 202, FALSE));
+                             nlx_api_change_new (request, uuid, 202,
+                                                 NLX_API_ANSWER_EMPTY));
       return;
     }
   if (g_str_equal (name, "reboot"))
@@ -500,5 +502,6 @@ nlx_api_server_action (NlxApiRequest *request,
     }
 
   nlx_manager_act_async (request->api->manager, uuid, action, nlx_api_changed,
-                         nlx_api_change_new (request, uuid, 202, FALSE));
+                         nlx_api_change_new (request, uuid, 202,
+                                                 NLX_API_ANSWER_EMPTY));
 }

@@ -134,11 +134,15 @@ shows_progress (const char *status)
 }
 
 /* Which of Nova's server views: show and list detail, or the answer to
- * an update before 2.75 (Nova's show without the extensions' fields). */
+ * an update or a rebuild before 2.75 (Nova's show without the
+ * extensions' fields; a rebuild's has key_name from 2.54 and user_data
+ * from 2.57), or a rebuild's from 2.75 (show's, with user_data for
+ * OS-EXT-SRV-ATTR:user_data). */
 typedef enum {
   VIEW_SHOW,
   VIEW_LIST,
   VIEW_UPDATE,
+  VIEW_REBUILD,
 } ServerView;
 
 /* The server as Nova shows it at the request's microversion; what
@@ -156,7 +160,9 @@ add_server (JsonBuilder *builder,
   g_autofree char *domain = nlx_instance_domain_name (instance);
   g_autofree char *hostid = host ? host_id (record, host) : g_strdup ("");
   const char *status = nlx_record_status (record);
-  gboolean full = view != VIEW_UPDATE;
+  gboolean full = view == VIEW_SHOW || view == VIEW_LIST ||
+                  (view == VIEW_REBUILD &&
+                   nlx_api_has (request, NLX_API_FULL_SERVER_ANSWERS));
   /* Nova's os-extended-server-attributes and host_status policies:
    * admins only. */
   gboolean admin = nlx_api_caller_is_admin (request);
@@ -202,9 +208,13 @@ add_server (JsonBuilder *builder,
       nlx_api_add_time (builder, "created", record->updated_at);
       json_builder_end_object (builder);
     }
+  if (full || (view == VIEW_REBUILD &&
+               nlx_api_has (request, NLX_API_REBUILD_KEY_NAME)))
+    nlx_api_add_string (builder, "key_name", instance->key_name);
+  if (view == VIEW_REBUILD && nlx_api_has (request, NLX_API_REBUILD_USER_DATA))
+    add_nullable_string (builder, "user_data", instance->user_data);
   if (full)
     {
-      nlx_api_add_string (builder, "key_name", instance->key_name);
       /* Nova 2.1 shows it as a string: "True", or "" without one. */
       nlx_api_add_string (builder, "config_drive",
                           instance->config_drive ? "True" : "");
@@ -250,8 +260,9 @@ add_server (JsonBuilder *builder,
       add_null (builder, "OS-EXT-SRV-ATTR:kernel_id");
       add_null (builder, "OS-EXT-SRV-ATTR:ramdisk_id");
       add_null (builder, "OS-EXT-SRV-ATTR:root_device_name");
-      add_nullable_string (builder, "OS-EXT-SRV-ATTR:user_data",
-                           instance->user_data);
+      if (view != VIEW_REBUILD)
+        add_nullable_string (builder, "OS-EXT-SRV-ATTR:user_data",
+                             instance->user_data);
     }
   if (full && admin && nlx_api_has (request, NLX_API_SERVER_HOST_STATUS))
     /* The server's host is this one, which is answering. */
@@ -769,14 +780,14 @@ struct _NlxApiChange {
   NlxManager *manager;
   char *uuid;
   guint status;                 /* the answer when it worked */
-  gboolean show;                /* with the server */
+  NlxApiAnswer answer;
 };
 
 NlxApiChange *
 nlx_api_change_new (NlxApiRequest *request,
                     const char *uuid,
                     guint status,
-                    gboolean show)
+                    NlxApiAnswer answer)
 {
   NlxApiChange *change = g_new0 (NlxApiChange, 1);
 
@@ -784,7 +795,7 @@ nlx_api_change_new (NlxApiRequest *request,
   change->manager = request->api->manager;
   change->uuid = g_strdup (uuid);
   change->status = status;
-  change->show = show;
+  change->answer = answer;
   return change;
 }
 
@@ -808,13 +819,15 @@ nlx_api_changed (GObject *source G_GNUC_UNUSED,
   const NlxRecord *record = NULL;
 
   if (!nlx_manager_change_finish (change->manager, result, &error) ||
-      (change->show &&
+      (change->answer != NLX_API_ANSWER_EMPTY &&
        (record = nlx_manager_lookup (change->manager, change->uuid,
                                      &error)) == NULL))
     nlx_api_respond_error (change->request, error);
-  else if (change->show)
-    /* Before 2.75 Nova answers an update or a rebuild with the server
-     * without its extensions' fields; from 2.75, as a show. */
+  else if (change->answer == NLX_API_ANSWER_REBUILT)
+    respond_server (change->request, change->status, record, VIEW_REBUILD);
+  else if (change->answer == NLX_API_ANSWER_UPDATED)
+    /* Before 2.75 Nova answers an update with the server without its
+     * extensions' fields; from 2.75, as a show. */
     respond_server (change->request, change->status, record,
                     nlx_api_has (change->request, NLX_API_FULL_SERVER_ANSWERS)
                     ? VIEW_SHOW : VIEW_UPDATE);
@@ -922,7 +935,8 @@ nlx_api_update_server (NlxApiRequest *request,
   nlx_manager_update_async (request->api->manager, uuid, name,
                             set_description, description, hostname_kept,
                             nlx_api_changed,
-                            nlx_api_change_new (request, uuid, 200, TRUE));
+                            nlx_api_change_new (request, uuid, 200,
+                                                NLX_API_ANSWER_UPDATED));
 }
 
 /* DELETE /servers/{uuid} */
@@ -933,5 +947,5 @@ nlx_api_delete_server (NlxApiRequest *request,
 {
   nlx_manager_act_async (request->api->manager, ids[0], NLX_ACTION_DELETE,
                          nlx_api_changed, nlx_api_change_new (request, ids[0],
-                                                              204, FALSE));
+                                                              204, NLX_API_ANSWER_EMPTY));
 }
