@@ -564,7 +564,11 @@ route (NlxApiRequest *request,
       refuse_method (request, first);
       return;
     }
-  if (n > 0 && !g_str_equal (parts[0], "v2.1"))
+  if (n > 0 && g_str_equal (parts[0], "image"))
+    nlx_api_respond_fault (request, 404,
+                           _("The resource could not be found; the image "
+                             "API lives under /image/v2"));
+  else if (n > 0 && !g_str_equal (parts[0], "v2.1"))
     nlx_api_respond_fault (request, 404,
                            _("The resource could not be found; the "
                              "API lives under /v2.1"));
