@@ -217,6 +217,9 @@ test_glance_images (Fixture *f,
   /* The server's project owns its snapshots, whatever the metadata said. */
   g_assert_cmpstr (json_object_get_string_member (image, "owner"), ==,
                    "admin");
+  g_assert_cmpstr (json_object_get_string_member (image, "visibility"), ==,
+                   "private");
+  g_assert_false (json_object_has_member (image, "properties"));
   g_assert_cmpstr (json_object_get_string_member (image, "image_type"), ==,
                    "snapshot");
   g_assert_cmpstr (json_object_get_string_member (image, "instance_uuid"), ==,
@@ -278,7 +281,14 @@ test_glance_images (Fixture *f,
   names = list_names (f, "?status=queued");
   g_assert_cmpstr (names, ==, "");
   g_free (names);
-  names = list_names (f, "?visibility=private");
+  /* A snapshot is its server's project's. */
+  names = list_names (f, "?visibility=private&sort=name:asc");
+  g_assert_cmpstr (names, ==, "nlxtest-snap0,nlxtest-snap1,nlxtest-snap2");
+  g_free (names);
+  names = list_names (f, "?visibility=public");
+  g_assert_cmpstr (names, ==, "test-image");
+  g_free (names);
+  names = list_names (f, "?visibility=shared");
   g_assert_cmpstr (names, ==, "");
   g_free (names);
   names = list_names (f, "?visibility=public&status=active&os_hidden=false&limit=1000");
