@@ -278,6 +278,13 @@ test_glance_images (Fixture *f,
   names = list_names (f, "?protected=true");
   g_assert_cmpstr (names, ==, "test-image");
   g_free (names);
+  /* openstacksdk sends Python's spelling, which Glance takes. */
+  names = list_names (f, "?protected=False&sort=name:asc");
+  g_assert_cmpstr (names, ==, "nlxtest-snap0,nlxtest-snap1,nlxtest-snap2");
+  g_free (names);
+  names = list_names (f, "?os_hidden=True");
+  g_assert_cmpstr (names, ==, "");
+  g_free (names);
   names = list_names (f, "?status=queued");
   g_assert_cmpstr (names, ==, "");
   g_free (names);

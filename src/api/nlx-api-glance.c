@@ -347,6 +347,26 @@ read_size (NlxApiRequest *request,
   return FALSE;
 }
 
+/* A boolean as Glance reads one (oslo's bool_from_string, strict):
+ * openstacksdk sends Python's "True". */
+static gboolean
+read_boolean (const char *text,
+              gboolean *value)
+{
+  static const char * const yes[] = { "1", "t", "true", "on", "y", "yes", NULL };
+  static const char * const no[] = { "0", "f", "false", "off", "n", "no", NULL };
+  g_autofree char *lower = g_ascii_strdown (text, -1);
+
+  g_strstrip (lower);
+  if (g_strv_contains (yes, lower))
+    *value = TRUE;
+  else if (g_strv_contains (no, lower))
+    *value = FALSE;
+  else
+    return FALSE;
+  return TRUE;
+}
+
 /* Glance's filters and paging, as far as the stock clients send them;
  * answers 400 itself. */
 static gboolean
@@ -440,7 +460,9 @@ read_list_query (NlxApiRequest *request,
         ;
       else if (g_str_equal (k, "protected") || g_str_equal (k, "os_hidden"))
         {
-          if (!g_str_equal (v, "true") && !g_str_equal (v, "false"))
+          gboolean b;
+
+          if (!read_boolean (v, &b))
             {
               message = g_strdup_printf (_("Invalid value for %s: “%s”: use "
                                            "true or false"), k, v);
@@ -448,11 +470,11 @@ read_list_query (NlxApiRequest *request,
               return FALSE;
             }
           /* No image is hidden. */
-          if (g_str_equal (k, "os_hidden") && g_str_equal (v, "true"))
+          if (g_str_equal (k, "os_hidden") && b)
             query->none = TRUE;
           else if (g_str_equal (k, "protected"))
             g_hash_table_replace (query->filters, g_steal_pointer (&k),
-                                  g_steal_pointer (&v));
+                                  g_strdup (b ? "true" : "false"));
         }
       else if (g_str_equal (k, "size_min"))
         {
