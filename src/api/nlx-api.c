@@ -155,11 +155,23 @@ nlx_api_identity (NlxApiRequest *request,
 
 /* Nova serves its version documents to anyone: clients read them to
  * learn what to ask for before they have a token.  @path is "/", "/v2"
- * or "/v2.1", with any number of slashes. */
+ * or "/v2.1", with any number of slashes; or Glance's (nlx-api-glance.c):
+ * "/image", "/image/versions" or "/image/v2". */
 static gboolean
 public_path (const char *path)
 {
   path += strspn (path, "/");
+  if (g_str_has_prefix (path, "image") &&
+      (path[5] == '\0' || path[5] == '/'))
+    {
+      path += strlen ("image");
+      path += strspn (path, "/");
+      if (g_str_has_prefix (path, "versions"))
+        path += strlen ("versions");
+      else if (g_str_has_prefix (path, "v2"))
+        path += strlen ("v2");
+      return path[strspn (path, "/")] == '\0';
+    }
   if (g_str_has_prefix (path, "v2.1"))
     path += strlen ("v2.1");
   else if (g_str_has_prefix (path, "v2"))
@@ -419,6 +431,32 @@ static const Route routes[] = {
     N_("This resource is read-only; use GET") },
   { "/v2.1/os-aggregates", "GET", nlx_api_list_aggregates,
     N_("This resource is read-only; use GET") },
+
+  /* issue 16: a Glance v2 read API, nlx-api-glance.c.  Under /image, the
+   * catalog's image endpoint: "/" is Nova's version list, which
+   * keystoneauth would take for Glance's.  The version documents need no
+   * token (public_path()). */
+  { "/image", "GET", nlx_api_glance_choose_version,
+    N_("The version list takes GET") },
+  { "/image/versions", "GET", nlx_api_glance_list_versions,
+    N_("The version list takes GET") },
+  { "/image/v2", "GET", nlx_api_glance_choose_version,
+    N_("The version list takes GET") },
+  { "/image/v2/images", "GET", nlx_api_glance_list_images,
+    N_("This image API is read-only: images come from nova-lxc.conf, "
+       "nova-lxc image-import or a server's createImage; use GET") },
+  { "/image/v2/images/{id}", "GET", nlx_api_glance_show_image,
+    N_("An image takes GET or DELETE") },
+  { "/image/v2/images/{id}", "DELETE", nlx_api_glance_delete_image },
+  /* novaclient looks images up at its compute endpoint + /v2/images when
+   * one endpoint is given for every service (--os-endpoint, the static
+   * token), so `nova boot --image NAME` asks these. */
+  { "/v2.1/v2/images", "GET", nlx_api_glance_list_images,
+    N_("This image API is read-only: images come from nova-lxc.conf, "
+       "nova-lxc image-import or a server's createImage; use GET") },
+  { "/v2.1/v2/images/{id}", "GET", nlx_api_glance_show_image,
+    N_("An image takes GET or DELETE") },
+  { "/v2.1/v2/images/{id}", "DELETE", nlx_api_glance_delete_image },
 };
 
 /* Whether @parts (@n segments, none empty) is @pattern, keeping the
@@ -543,7 +581,11 @@ route (NlxApiRequest *request,
       refuse_method (request, first);
       return;
     }
-  if (n > 0 && !g_str_equal (parts[0], "v2.1"))
+  if (n > 0 && g_str_equal (parts[0], "image"))
+    nlx_api_respond_fault (request, 404,
+                           _("The resource could not be found; the image "
+                             "API lives under /image/v2"));
+  else if (n > 0 && !g_str_equal (parts[0], "v2.1"))
     nlx_api_respond_fault (request, 404,
                            _("The resource could not be found; the "
                              "API lives under /v2.1"));
