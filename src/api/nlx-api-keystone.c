@@ -714,6 +714,28 @@ nlx_api_may_see_server (NlxApiRequest *request,
          g_strcmp0 (record->instance->project_id, caller->project_id) == 0;
 }
 
+/* Answers 400 as for an unknown image, as Glance hides another
+ * project's private image, unless the caller may boot from @ref. */
+gboolean
+nlx_api_check_image_ref (NlxApiRequest *request,
+                         const char *ref)
+{
+  NlxImageStore *store = nlx_manager_get_image_store (request->api->manager);
+  g_autoptr(NlxStoredImage) stored = NULL;
+  g_autofree char *message = NULL;
+
+  if (nlx_api_get_caller (request) == NULL ||
+      nlx_config_find_image (request->api->config, ref) != NULL)
+    return TRUE;
+  stored = nlx_image_store_lookup (store, ref, NULL);
+  if (stored == NULL || nlx_api_may_see_image (request, stored->properties))
+    return TRUE;
+  message = g_strdup_printf (_("Image %s could not be found; see the image "
+                               "list for what this host can boot"), ref);
+  nlx_api_respond_fault (request, 400, message);
+  return FALSE;
+}
+
 /* Whether the caller may see (list, show, boot from) a stored image with
  * @properties: an admin any; a member the host's images and its own
  * project's private ones (NLX_IMAGE_PROP_OWNER), as Glance's default

@@ -4,6 +4,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "api/nlx-api-keystone.h"
 #include "api/nlx-api-private.h"
 #include "common/nlx-console-text.h"
 
@@ -311,6 +312,7 @@ rebuild_server (NlxApiRequest *request,
       !check_rebuild_refused (request, object) ||
       (image_ref = nlx_api_get_string_member (request, object,
                                               "imageRef")) == NULL ||
+      !nlx_api_check_image_ref (request, image_ref) ||
       !nlx_api_get_optional_string (request, object, "user_data", &user_data) ||
       !nlx_api_check_user_data (request, user_data, &user_data_kept) ||
       !nlx_api_get_optional_string (request, object, "hostname", &hostname) ||

@@ -848,6 +848,9 @@ read_create (NlxApiRequest *request,
                                "as block device mapping with boot_index 0"));
       return FALSE;
     }
+  if (create->image_ref != NULL &&
+      !nlx_api_check_image_ref (request, create->image_ref))
+    return FALSE;
   create->flavor = nlx_config_find_flavor (request->api->config, flavor_ref);
   if (create->flavor == NULL)
     {
