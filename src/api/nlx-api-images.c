@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
 
 #include "api/nlx-api-private.h"
 
@@ -17,7 +18,22 @@ nlx_api_add_image (JsonBuilder *builder,
   nlx_api_add_string (builder, "name", image->name);
   if (detail)
     {
+      GStatBuf st;
+      g_autoptr(GDateTime) changed = NULL;
+
+      /* Nova's image detail has these at every version: a directory of
+       * nova-lxc.conf is whole and usable, needs nothing of a flavor,
+       * and was last changed when its directory was (the epoch if it
+       * cannot be read: the create will say what is wrong). */
       nlx_api_add_string (builder, "status", "ACTIVE");
+      changed = g_date_time_new_from_unix_utc (
+        image->path != NULL && g_stat (image->path, &st) == 0 ? st.st_mtime
+                                                              : 0);
+      nlx_api_add_time (builder, "created", changed);
+      nlx_api_add_time (builder, "updated", changed);
+      nlx_api_add_int (builder, "minDisk", 0);
+      nlx_api_add_int (builder, "minRam", 0);
+      nlx_api_add_int (builder, "progress", 100);
       json_builder_set_member_name (builder, "metadata");
       json_builder_begin_object (builder);
       if (image->init_path != NULL)
