@@ -3,9 +3,12 @@
 #include "config.h"
 
 #include <sys/utsname.h>
+#include <time.h>
+#include <utmpx.h>
 #include <glib/gi18n-lib.h>
 
 #include "api/nlx-api-private.h"
+#include "common/nlx-file.h"
 
 /* ---- hypervisors ------------------------------------------------------ */
 
@@ -17,6 +20,7 @@ typedef enum {
   HYPERVISORS_DETAIL,
   HYPERVISORS_STATISTICS,
   HYPERVISORS_SHOW,             /* /os-hypervisors/{id} */
+  HYPERVISORS_UPTIME,           /* /os-hypervisors/{id}/uptime */
   HYPERVISORS_SEARCH,           /* /os-hypervisors/{pattern}/search */
   HYPERVISORS_SERVERS,          /* /os-hypervisors/{pattern}/servers */
 } HypervisorsView;
@@ -89,6 +93,56 @@ add_cpu_info (JsonBuilder *builder,
   json_builder_add_string_value (builder, text);
 }
 
+/* The host's uptime as Nova's libvirt driver gives it, the output of
+ * uptime(1): " HH:MM:SS up [D days, ]H:MM,  N users,  load average: A,
+ * B, C" (clients parse it: openstackclient's hypervisor show splits it
+ * with a pattern).  NULL when /proc cannot tell. */
+static char *
+host_uptime (void)
+{
+  g_autofree char *uptime_text = NULL;
+  g_autofree char *load_text = NULL;
+  g_auto(GStrv) load = NULL;
+  char clock[16] = "";
+  time_t now = time (NULL);
+  struct tm local;
+  g_autofree char *up = NULL;
+  struct utmpx *entry;
+  guint users = 0;
+  guint64 seconds, days, hours, minutes;
+
+  if (!nlx_file_get_contents ("/proc/uptime", &uptime_text, NULL, NULL) ||
+      !nlx_file_get_contents ("/proc/loadavg", &load_text, NULL, NULL))
+    return NULL;
+  load = g_strsplit (load_text, " ", 4);
+  if (g_strv_length (load) < 3)
+    return NULL;
+  seconds = (guint64) g_ascii_strtod (uptime_text, NULL);
+  days = seconds / 86400;
+  hours = seconds % 86400 / 3600;
+  minutes = seconds % 3600 / 60;
+  /* Who is logged in, as uptime(1) counts them. */
+  setutxent ();
+  while ((entry = getutxent ()) != NULL)
+    if (entry->ut_type == USER_PROCESS)
+      users++;
+  endutxent ();
+  /* libc's, not GLib's time zone: GLib opens zoneinfo without
+   * O_CLOEXEC, which a child the daemon spawns would inherit. */
+  if (localtime_r (&now, &local) != NULL)
+    strftime (clock, sizeof clock, "%H:%M:%S", &local);
+  if (days > 0)
+    up = g_strdup_printf ("%" G_GUINT64_FORMAT " day%s, %2" G_GUINT64_FORMAT
+                          ":%02" G_GUINT64_FORMAT, days, days == 1 ? "" : "s",
+                          hours, minutes);
+  else
+    up = g_strdup_printf ("%2" G_GUINT64_FORMAT ":%02" G_GUINT64_FORMAT,
+                          hours, minutes);
+  return g_strdup_printf (" %s up %s,  %u user%s,  load average: %s, %s, %s",
+                          clock, up, users, users == 1 ? "" : "s", load[0],
+                          load[1], load[2]);
+}
+
 /* This host's hypervisor's id as @request's version has it: Nova's
  * database id until 2.52, its UUID from 2.53.  Free with g_free(). */
 static char *
@@ -143,10 +197,10 @@ add_hypervisor (JsonBuilder *builder,
   if (nlx_api_has (request, NLX_API_HYPERVISOR_SLIM))
     {
       /* 2.88 took the usage out (placement has it) and put the host's
-       * uptime in; the drivers do not tell it, and Nova gives null for
-       * a driver that does not. */
-      json_builder_set_member_name (builder, "uptime");
-      json_builder_add_null_value (builder);
+       * uptime in (null, as Nova's, when it cannot be told). */
+      g_autofree char *uptime = host_uptime ();
+
+      nlx_api_add_string (builder, "uptime", uptime);
       return;
     }
   add_cpu_info (builder, request);
@@ -266,6 +320,18 @@ hypervisors_ready (GObject *source G_GNUC_UNUSED,
           if (call->with_servers)
             add_servers (builder, manager, always);
           json_builder_end_object (builder);
+          break;
+        case HYPERVISORS_UPTIME:
+          {
+            g_autofree char *uptime = host_uptime ();
+
+            json_builder_set_member_name (builder, "hypervisor");
+            json_builder_begin_object (builder);
+            add_hypervisor (builder, request, res, running, FALSE);
+            nlx_api_add_string (builder, "uptime", uptime != NULL ? uptime
+                                                                  : "");
+            json_builder_end_object (builder);
+          }
           break;
         case HYPERVISORS_LIST:
         case HYPERVISORS_DETAIL:
@@ -509,18 +575,15 @@ nlx_api_show_hypervisor (NlxApiRequest *request,
   call->with_servers = with_servers;
   hypervisors_call_start (request, call);
 }
-/* GET /os-hypervisors/{id}/uptime: the drivers do not tell the host's
- * uptime, and Nova answers 501 for a driver that does not; clients
- * (openstackclient's hypervisor show) go on without it. */
+/* GET /os-hypervisors/{id}/uptime (until 2.87): the host's uptime(1), as
+ * Nova's libvirt driver tells it. */
 void
 nlx_api_get_hypervisor_uptime (NlxApiRequest *request,
                                const char *method G_GNUC_UNUSED,
                                const char * const *ids)
 {
   if (check_id (request, ids[0]))
-    nlx_api_respond_fault (request, 501,
-                           _("Virt driver does not implement uptime "
-                             "function."));
+    get_resources (request, HYPERVISORS_UPTIME);
 }
 
 /* GET /os-hypervisors/{pattern}/search */
