@@ -75,8 +75,10 @@ import_key (Fixture *f,
     "{\"keypair\": {\"name\": \"%s\", \"public_key\": \"%s\"}}", name,
     public_key);
 
-  g_assert_cmpint (call_as (f, user, "POST", "/v2.1/os-keypairs", body, reply),
-                   ==, 200);
+  guint status = call_as (f, user, "POST", "/v2.1/os-keypairs", body, reply);
+
+  /* 200 at 2.1, 201 from 2.2 (Nova's), whichever the session asks for. */
+  g_assert_true (status == 200 || status == 201);
   return nlx_test_object_at (*reply, "keypair");
 }
 
@@ -413,7 +415,8 @@ test_boot_config (Fixture *f,
   /* Deleting the key pair leaves the server its copy, as in Nova; the
    * record outlives the daemon. */
   nlx_test_wait_for_status (f->session, id, "ACTIVE");
-  g_assert_cmpint (call_as (f, NULL, "DELETE", "/v2.1/os-keypairs/k1", NULL, NULL), ==, 202);
+  /* The session asks for 2.90: Nova's 204 (202 was 2.1's). */
+  g_assert_cmpint (call_as (f, NULL, "DELETE", "/v2.1/os-keypairs/k1", NULL, NULL), ==, 204);
   nlx_test_daemon_stop (&f->daemon);
   nlx_test_daemon_start (&f->daemon, f->config_text);
   g_assert_no_error (f->daemon.start_error);
