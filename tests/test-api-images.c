@@ -50,7 +50,9 @@ test_images (Fixture *f,
   image = nlx_test_object_at (reply, "image");
   id = json_object_get_string_member (image, "id");
   g_assert_true (g_uuid_string_is_valid (id));
-  g_assert_cmpstr (json_object_get_string_member (image, "nova_lxc:format"), ==,
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_object_get_object_member (image, "metadata"),
+                     "nova_lxc:format"), ==,
                    "tar.gz");
   g_assert_cmpstr (json_object_get_string_member (
                      json_object_get_object_member (image, "metadata"),
@@ -66,9 +68,13 @@ test_images (Fixture *f,
                    ==, 200);
   g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (again, "image"),
                                                   "id"), !=, id);
-  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (again, "image"),
-                                                  "nova_lxc:checksum"), ==,
-                   json_object_get_string_member (image, "nova_lxc:checksum"));
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_object_get_object_member (
+                       nlx_test_object_at (again, "image"), "metadata"),
+                     "nova_lxc:checksum"), ==,
+                   json_object_get_string_member (
+                     json_object_get_object_member (image, "metadata"),
+                     "nova_lxc:checksum"));
   g_assert_cmpint (nlx_test_call (f->session, "DELETE", "/v2.1/images/nlxtest-again",
                                   NULL, NULL), ==, 204);
   /* No answer shows a path inside the daemon's state, even one the
@@ -260,9 +266,13 @@ test_snapshot_rebuild (Fixture *f,
   repeat_path = g_strconcat ("/v2.1/images/", repeat_id, NULL);
   g_assert_cmpint (nlx_test_call (f->session, "GET", repeat_path, NULL, &repeat),
                    ==, 200);
-  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (repeat, "image"),
-                                                  "nova_lxc:checksum"), ==,
-                   json_object_get_string_member (image, "nova_lxc:checksum"));
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_object_get_object_member (
+                       nlx_test_object_at (repeat, "image"), "metadata"),
+                     "nova_lxc:checksum"), ==,
+                   json_object_get_string_member (
+                     json_object_get_object_member (image, "metadata"),
+                     "nova_lxc:checksum"));
   g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (repeat, "image"),
                                                   "name"), ==, "nlxtest-snap-again");
 

@@ -75,8 +75,10 @@ import_key (Fixture *f,
     "{\"keypair\": {\"name\": \"%s\", \"public_key\": \"%s\"}}", name,
     public_key);
 
-  g_assert_cmpint (call_as (f, user, "POST", "/v2.1/os-keypairs", body, reply),
-                   ==, 200);
+  guint status = call_as (f, user, "POST", "/v2.1/os-keypairs", body, reply);
+
+  /* 200 at 2.1, 201 from 2.2 (Nova's), whichever the session asks for. */
+  g_assert_true (status == 200 || status == 201);
   return nlx_test_object_at (*reply, "keypair");
 }
 
@@ -127,8 +129,8 @@ test_keypairs (Fixture *f,
   g_assert_cmpuint (keypair_count (f, NULL), ==, 0);
 
   /* Imported: Nova's fingerprint (MD5 of the blob), no private key. */
-  keypair = import_key (f, NULL, "alice key.1@x_y-z", KEY_ED25519, &reply);
-  g_assert_cmpstr (json_object_get_string_member (keypair, "name"), ==, "alice key.1@x_y-z");
+  keypair = import_key (f, NULL, "alice key_1-x", KEY_ED25519, &reply);
+  g_assert_cmpstr (json_object_get_string_member (keypair, "name"), ==, "alice key_1-x");
   g_assert_cmpstr (json_object_get_string_member (keypair, "public_key"), ==, KEY_ED25519);
   g_assert_cmpstr (json_object_get_string_member (keypair, "fingerprint"), ==, KEY_ED25519_MD5);
   g_assert_cmpstr (json_object_get_string_member (keypair, "user_id"), ==, "admin");
@@ -146,12 +148,12 @@ test_keypairs (Fixture *f,
   keypairs = json_object_get_array_member (json_node_get_object (list), "keypairs");
   g_assert_cmpuint (json_array_get_length (keypairs), ==, 3);
   item = nlx_test_object_at (json_array_get_element (keypairs, 0), "keypair");
-  g_assert_cmpstr (json_object_get_string_member (item, "name"), ==, "alice key.1@x_y-z");
+  g_assert_cmpstr (json_object_get_string_member (item, "name"), ==, "alice key_1-x");
   g_assert_cmpstr (json_object_get_string_member (item, "fingerprint"), ==, KEY_ED25519_MD5);
   g_assert_cmpuint (json_object_get_size (item), ==, 3);
 
   /* One, with the database fields Nova shows. */
-  g_assert_cmpint (call_as (f, NULL, "GET", "/v2.1/os-keypairs/alice%20key.1@x_y-z", NULL,
+  g_assert_cmpint (call_as (f, NULL, "GET", "/v2.1/os-keypairs/alice%20key_1-x", NULL,
                             &shown), ==, 200);
   item = nlx_test_object_at (shown, "keypair");
   g_assert_cmpstr (json_object_get_string_member (item, "public_key"), ==, KEY_ED25519);
@@ -413,7 +415,8 @@ test_boot_config (Fixture *f,
   /* Deleting the key pair leaves the server its copy, as in Nova; the
    * record outlives the daemon. */
   nlx_test_wait_for_status (f->session, id, "ACTIVE");
-  g_assert_cmpint (call_as (f, NULL, "DELETE", "/v2.1/os-keypairs/k1", NULL, NULL), ==, 202);
+  /* The session asks for 2.90: Nova's 204 (202 was 2.1's). */
+  g_assert_cmpint (call_as (f, NULL, "DELETE", "/v2.1/os-keypairs/k1", NULL, NULL), ==, 204);
   nlx_test_daemon_stop (&f->daemon);
   nlx_test_daemon_start (&f->daemon, f->config_text);
   g_assert_no_error (f->daemon.start_error);

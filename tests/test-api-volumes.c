@@ -43,8 +43,15 @@ test_volumes (Fixture *f,
                                   "\"size_mb\": 8}}", &reply), ==, 200);
   volume = nlx_test_object_at (reply, "volume");
   g_assert_cmpstr (json_object_get_string_member (volume, "status"), ==, "available");
-  g_assert_cmpstr (json_object_get_string_member (volume, "filesystem"), ==, "ext4");
-  g_assert_cmpint (json_object_get_int_member (volume, "size_bytes"), ==, 8 << 20);
+  /* What Nova's volume has no field for is in its metadata. */
+  g_assert_false (json_object_has_member (volume, "filesystem"));
+  g_assert_false (json_object_has_member (volume, "size_bytes"));
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_object_get_object_member (volume, "metadata"),
+                     "nova_lxc:filesystem"), ==, "ext4");
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_object_get_object_member (volume, "metadata"),
+                     "nova_lxc:size_bytes"), ==, "8388608");
   g_assert_cmpint (json_object_get_int_member (volume, "size"), ==, 1);
   nlx_test_expect_fault (f->session, "POST", "/v2.1/os-volumes",
                          "{\"volume\": {\"display_name\": \"nlxtest-vol\", \"size_mb\": 8}}",
@@ -69,9 +76,17 @@ test_volumes (Fixture *f,
   g_assert_cmpstr (json_object_get_string_member (
                      nlx_test_object_at (reply, "volumeAttachment"), "device"),
                    ==, "/dev/vdb");
+  /* The mount path is no field of Nova's attachment: the volume's
+   * metadata has it. */
+  g_assert_false (json_object_has_member (
+                    nlx_test_object_at (reply, "volumeAttachment"), "mount_path"));
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/os-volumes/nlxtest-vol",
+                                  NULL, &reply), ==, 200);
   g_assert_cmpstr (json_object_get_string_member (
-                     nlx_test_object_at (reply, "volumeAttachment"), "mount_path"),
-                   ==, "/data");
+                     json_object_get_object_member (
+                       nlx_test_object_at (reply, "volume"), "metadata"),
+                     "nova_lxc:mount_path"), ==, "/data");
   /* One server at a time, once. */
   nlx_test_expect_fault (f->session, "POST", attachments, attach_body, 409,
                          "conflictingRequest");
@@ -200,8 +215,8 @@ test_root_volume (Fixture *f,
   g_assert_cmpuint (json_array_get_length (list), ==, 2);
   assert_root_attachment (json_array_get_object_element (list, 0), id,
                           "nlxtest-root");
-  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (list, 0),
-                                                  "mount_path"), ==, "/");
+  g_assert_false (json_object_has_member (json_array_get_object_element (list, 0),
+                                          "mount_path"));
   g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (list, 1),
                                                   "volumeId"), ==, "nlxtest-data");
   g_clear_pointer (&reply, json_node_unref);

@@ -10,8 +10,8 @@
 
 /* A flavor's extra specs, as Nova keeps them: strings under namespaced
  * keys; a flavor of nova-lxc.conf has one only for what it sets.  Shown
- * through /os-extra_specs, not in the flavor's body, which has them from
- * microversion 2.61 only. */
+ * through /os-extra_specs, and in the flavor's detailed body from
+ * microversion 2.61. */
 static void
 add_extra_specs (JsonBuilder *builder,
                  const NlxFlavor *flavor)
@@ -51,15 +51,22 @@ add_flavor (JsonBuilder *builder,
   json_builder_begin_object (builder);
   nlx_api_add_string (builder, "id", flavor->name);
   nlx_api_add_string (builder, "name", flavor->name);
+  /* nova-lxc.conf gives a flavor no description: null, as Nova's for a
+   * flavor created without one; in the short list too. */
+  if (nlx_api_has (request, NLX_API_FLAVOR_DESCRIPTION))
+    nlx_api_add_string (builder, "description", NULL);
   if (detail)
     {
       nlx_api_add_int (builder, "vcpus", flavor->vcpus);
       nlx_api_add_int (builder, "ram", flavor->memory_mb);
       nlx_api_add_int (builder, "disk", flavor->root_gb);
-      /* nova-lxc flavors have no ephemeral disk and no swap; Nova 2.1
-       * shows no swap as "". */
+      /* nova-lxc flavors have no ephemeral disk and no swap; Nova shows
+       * no swap as "" until 2.75, as 0 from then on. */
       nlx_api_add_int (builder, "OS-FLV-EXT-DATA:ephemeral", 0);
-      nlx_api_add_string (builder, "swap", "");
+      if (nlx_api_has (request, NLX_API_FLAVOR_SWAP_NUMBER))
+        nlx_api_add_int (builder, "swap", 0);
+      else
+        nlx_api_add_string (builder, "swap", "");
       json_builder_set_member_name (builder, "rxtx_factor");
       json_builder_add_double_value (builder, 1.0);
       /* Every flavor of nova-lxc.conf is public and usable. */
@@ -67,6 +74,17 @@ add_flavor (JsonBuilder *builder,
       json_builder_add_boolean_value (builder, TRUE);
       json_builder_set_member_name (builder, "OS-FLV-DISABLED:disabled");
       json_builder_add_boolean_value (builder, FALSE);
+      /* Nova's default policy lets any caller read a flavor's extra
+       * specs (os_compute_api:os-flavor-extra-specs:index is
+       * project-reader-or-admin), so every caller sees all of them, as
+       * through /os-extra_specs. */
+      if (nlx_api_has (request, NLX_API_FLAVOR_EXTRA_SPECS))
+        {
+          json_builder_set_member_name (builder, "extra_specs");
+          json_builder_begin_object (builder);
+          add_extra_specs (builder, flavor);
+          json_builder_end_object (builder);
+        }
     }
   nlx_api_add_links (builder, request, "flavors", flavor->name);
   json_builder_end_object (builder);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
 
 #include "api/nlx-api-private.h"
 
@@ -17,7 +18,22 @@ nlx_api_add_image (JsonBuilder *builder,
   nlx_api_add_string (builder, "name", image->name);
   if (detail)
     {
+      GStatBuf st;
+      g_autoptr(GDateTime) changed = NULL;
+
+      /* Nova's image detail has these at every version: a directory of
+       * nova-lxc.conf is whole and usable, needs nothing of a flavor,
+       * and was last changed when its directory was (the epoch if it
+       * cannot be read: the create will say what is wrong). */
       nlx_api_add_string (builder, "status", "ACTIVE");
+      changed = g_date_time_new_from_unix_utc (
+        image->path != NULL && g_stat (image->path, &st) == 0 ? st.st_mtime
+                                                              : 0);
+      nlx_api_add_time (builder, "created", changed);
+      nlx_api_add_time (builder, "updated", changed);
+      nlx_api_add_int (builder, "minDisk", 0);
+      nlx_api_add_int (builder, "minRam", 0);
+      nlx_api_add_int (builder, "progress", 100);
       json_builder_set_member_name (builder, "metadata");
       json_builder_begin_object (builder);
       if (image->init_path != NULL)
@@ -46,6 +62,7 @@ add_stored_image (JsonBuilder *builder,
     {
       GHashTableIter iter;
       gpointer key, value;
+      g_autofree char *tree_size = NULL;
 
       nlx_api_add_string (builder, "status", "ACTIVE");
       nlx_api_add_time (builder, "created", image->created_at);
@@ -54,16 +71,23 @@ add_stored_image (JsonBuilder *builder,
       nlx_api_add_int (builder, "minRam", 0);
       nlx_api_add_int (builder, "progress", 100);
       nlx_api_add_int (builder, "OS-EXT-IMG-SIZE:size", image->size_bytes);
-      nlx_api_add_string (builder, "nova_lxc:format",
-                          nlx_stored_image_format_to_string (image->format));
-      /* Images with the same checksum share one stored tree. */
-      nlx_api_add_string (builder, "nova_lxc:checksum", image->checksum);
-      nlx_api_add_int (builder, "nova_lxc:tree_size", image->tree_size_bytes);
+      /* Nova's image has no field for what the store knows of the
+       * content; its metadata takes any key, so they are there, as
+       * strings beside the image's properties (docs/api.md).  Images
+       * with the same checksum share one stored tree. */
       json_builder_set_member_name (builder, "metadata");
       json_builder_begin_object (builder);
       g_hash_table_iter_init (&iter, image->properties);
       while (g_hash_table_iter_next (&iter, &key, &value))
-        nlx_api_add_string (builder, key, value);
+        if (!g_str_has_prefix (key, NLX_API_IMAGE_KEY_PREFIX))
+          nlx_api_add_string (builder, key, value);
+      nlx_api_add_string (builder, NLX_API_IMAGE_FORMAT_KEY,
+                          nlx_stored_image_format_to_string (image->format));
+      nlx_api_add_string (builder, NLX_API_IMAGE_CHECKSUM_KEY,
+                          image->checksum);
+      tree_size = g_strdup_printf ("%" G_GUINT64_FORMAT,
+                                   (guint64) image->tree_size_bytes);
+      nlx_api_add_string (builder, NLX_API_IMAGE_TREE_SIZE_KEY, tree_size);
       json_builder_end_object (builder);
     }
   nlx_api_add_links (builder, request, "images", image->id);

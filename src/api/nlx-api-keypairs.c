@@ -4,14 +4,21 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "api/nlx-api-keystone.h"
 #include "api/nlx-api-private.h"
 
 /* ---- key pairs ------------------------------------------------------------ */
 
-/* A key pair as Nova 2.1 shows it: in a list, name, public_key and
- * fingerprint; alone (@full), with its owner and database fields. */
+/* Every key pair kept here is an OpenSSH public key (nlx_keypair_new()
+ * takes nothing else), so its Nova type (2.2+) is always "ssh". */
+#define KEYPAIR_TYPE_SSH "ssh"
+
+/* A key pair as Nova shows it: in a list, name, public_key and
+ * fingerprint; alone (@full), with its owner and database fields; from
+ * 2.2 with its type in both. */
 static void
 add_keypair (JsonBuilder *builder,
+             NlxApiRequest *request,
              const NlxKeypair *keypair,
              gboolean full)
 {
@@ -19,6 +26,8 @@ add_keypair (JsonBuilder *builder,
   nlx_api_add_string (builder, "name", keypair->name);
   nlx_api_add_string (builder, "public_key", keypair->public_key);
   nlx_api_add_string (builder, "fingerprint", keypair->fingerprint);
+  if (nlx_api_has (request, NLX_API_KEYPAIR_TYPE))
+    nlx_api_add_string (builder, "type", KEYPAIR_TYPE_SSH);
   if (full)
     {
       nlx_api_add_string (builder, "user_id", keypair->user_id);
@@ -73,7 +82,8 @@ keypair_added (GObject *source G_GNUC_UNUSED,
       nlx_api_respond_error (call->request, error);
       return;
     }
-  /* Nova 2.1: 200, with user_id, and the private key when generated. */
+  /* Nova: with user_id, and the private key when generated; 200 at 2.1,
+   * 201 with the type from 2.2. */
   builder = json_builder_new_immutable ();
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "keypair");
@@ -82,12 +92,17 @@ keypair_added (GObject *source G_GNUC_UNUSED,
   nlx_api_add_string (builder, "public_key", keypair->public_key);
   nlx_api_add_string (builder, "fingerprint", keypair->fingerprint);
   nlx_api_add_string (builder, "user_id", keypair->user_id);
+  if (nlx_api_has (call->request, NLX_API_KEYPAIR_TYPE))
+    nlx_api_add_string (builder, "type", KEYPAIR_TYPE_SSH);
   if (call->private_key != NULL)
     nlx_api_add_string (builder, "private_key", call->private_key);
   json_builder_end_object (builder);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
-  nlx_api_respond (call->request, 200, body);
+  nlx_api_respond (call->request,
+                   nlx_api_has (call->request, NLX_API_KEYPAIR_TYPE) ? 201
+                                                                       : 200,
+                   body);
 }
 
 static void
@@ -115,28 +130,127 @@ keypair_generated (GObject *source G_GNUC_UNUSED,
                                  g_steal_pointer (&call));
 }
 
-/* POST /os-keypairs: import a public key, or generate a pair */
+/* The user whose key pairs a request is about: the caller, or from 2.10
+ * the one ?user_id= (or a create's "user_id") names, which only an admin
+ * may name when it is not the caller (Nova's default policy).  NULL once
+ * a 403 has said so. */
+static const char *
+keypair_owner (NlxApiRequest *request,
+               const char *wanted)
+{
+  const char *caller = nlx_api_identity (request, "X-User-Id");
+
+  if (wanted == NULL || !nlx_api_has (request, NLX_API_KEYPAIR_USER_ID) ||
+      g_str_equal (wanted, caller))
+    return caller;
+  if (!nlx_api_caller_is_admin (request))
+    {
+      nlx_api_respond_fault (request, 403,
+                             _("Policy does not allow another user's key "
+                               "pairs: “user_id” needs the admin role; leave "
+                               "it out for your own"));
+      return NULL;
+    }
+  return wanted;
+}
+
+static const char *
+query_value (NlxApiRequest *request,
+             GHashTable **form,
+             const char *key)
+{
+  const char *query = g_uri_get_query (soup_server_message_get_uri (request->msg));
+
+  if (*form == NULL && query != NULL)
+    *form = soup_form_decode (query);
+  return *form != NULL ? g_hash_table_lookup (*form, key) : NULL;
+}
+
+/* Nova's key pair names: before 2.92 letters, digits, spaces, "_" and
+ * "-" only; 2.92 added "@" and "." (which nlx_keypair_check_name()
+ * allows at every version). */
+static gboolean
+check_name (NlxApiRequest *request,
+            const char *name)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!nlx_keypair_check_name (name, &error))
+    {
+      nlx_api_respond_error (request, error);
+      return FALSE;
+    }
+  if (!nlx_api_has (request, NLX_API_KEYPAIR_IMPORT_ONLY) &&
+      name[strspn (name, "abcdefghijklmnopqrstuvwxyz"
+                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_- ")] != '\0')
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Keypair data is invalid: before microversion "
+                           "2.92 a key pair name is letters, digits, spaces, "
+                           "“_” and “-”, got “%s”; ask for 2.92 or later for "
+                           "“@” and “.”"), name);
+
+      nlx_api_respond_fault (request, 400, message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* POST /os-keypairs: import a public key, or (before 2.92) generate a
+ * pair */
 void
 nlx_api_create_keypair (NlxApiRequest *request,
                         const char *method G_GNUC_UNUSED,
                         const char * const *ids G_GNUC_UNUSED)
 {
-  static const char * const known[] = { "name", "public_key", NULL };
+  static const char * const known_2_1[] = { "name", "public_key", NULL };
+  static const char * const known_2_2[] = {
+    "name", "public_key", "type", NULL
+  };
+  static const char * const known_2_10[] = {
+    "name", "public_key", "type", "user_id", NULL
+  };
+  const char * const *known =
+    nlx_api_has (request, NLX_API_KEYPAIR_USER_ID) ? known_2_10
+    : nlx_api_has (request, NLX_API_KEYPAIR_TYPE) ? known_2_2 : known_2_1;
   JsonObject *object = nlx_api_read_body (request, "keypair");
-  const char *user_id = nlx_api_identity (request, "X-User-Id");
-  const char *name, *public_key;
+  const char *user_id;
+  const char *name, *public_key, *type = NULL, *wanted_user = NULL;
   g_autoptr(GError) error = NULL;
   KeypairCall *call;
 
   if (object == NULL || !nlx_api_check_members (request, object, known) ||
       (name = nlx_api_get_string_member (request, object, "name")) == NULL ||
-      !nlx_api_get_optional_string (request, object, "public_key", &public_key))
+      !nlx_api_get_optional_string (request, object, "public_key",
+                                    &public_key) ||
+      !nlx_api_get_optional_string (request, object, "type", &type) ||
+      !nlx_api_get_optional_string (request, object, "user_id", &wanted_user))
     return;
-  if (!nlx_keypair_check_name (name, &error))
+  if (!check_name (request, name))
+    return;
+  /* Nova's "x509" holds a certificate, which nova-lxc neither keeps nor
+   * puts into a container: refused, not stored as something else. */
+  if (type != NULL && !g_str_equal (type, KEYPAIR_TYPE_SSH))
     {
-      nlx_api_respond_error (request, error);
+      g_autofree char *message =
+        g_strdup_printf (_("Invalid key pair type “%s”: nova-lxc keeps "
+                           "OpenSSH public keys only; give “ssh” or leave "
+                           "“type” out"), type);
+
+      nlx_api_respond_fault (request, 400, message);
       return;
     }
+  if (public_key == NULL && nlx_api_has (request, NLX_API_KEYPAIR_IMPORT_ONLY))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("Invalid input for field/attribute keypair: "
+                               "'public_key' is a required property from "
+                               "microversion 2.92; generate the key pair "
+                               "with ssh-keygen and import its public half"));
+      return;
+    }
+  if ((user_id = keypair_owner (request, wanted_user)) == NULL)
+    return;
   /* Before ssh-keygen runs for nothing. */
   if (nlx_manager_find_keypair (request->api->manager, user_id, name) != NULL)
     {
@@ -182,32 +296,124 @@ keypair_deleted (GObject *source G_GNUC_UNUSED,
   if (!nlx_manager_delete_keypair_finish (call->manager, result, &error))
     nlx_api_respond_error (call->request, error);
   else
-    nlx_api_respond (call->request, 202, NULL);
+    /* Nova: 202 at 2.1, 204 from 2.2. */
+    nlx_api_respond (call->request,
+                     nlx_api_has (call->request, NLX_API_KEYPAIR_TYPE) ? 204
+                                                                         : 202,
+                     NULL);
 }
 
-/* GET /os-keypairs: the caller's */
+/* Nova's keypairs_links (2.35+): the next page's address, the same
+ * query with the last key pair shown as marker. */
+static void
+add_next_link (JsonBuilder *builder,
+               NlxApiRequest *request,
+               GHashTable *form,
+               const char *last)
+{
+  const char *path = g_uri_get_path (soup_server_message_get_uri (request->msg));
+  g_autofree char *encoded = NULL;
+  g_autofree char *href = NULL;
+
+  g_hash_table_replace (form, g_strdup ("marker"), g_strdup (last));
+  encoded = soup_form_encode_hash (form);
+  href = g_strdup_printf ("%s%s?%s", request->base, path, encoded);
+  json_builder_set_member_name (builder, "keypairs_links");
+  json_builder_begin_array (builder);
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "rel", "next");
+  nlx_api_add_string (builder, "href", href);
+  json_builder_end_object (builder);
+  json_builder_end_array (builder);
+}
+
+/* ?limit= (2.35+): a whole number of at least 0, or -1 without one;
+ * FALSE once a 400 has said what was wrong. */
+static gboolean
+read_limit (NlxApiRequest *request,
+            const char *text,
+            gint64 *limit)
+{
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *message = NULL;
+
+  *limit = -1;
+  if (text == NULL)
+    return TRUE;
+  node = json_node_init_string (json_node_alloc (), text);
+  if (nlx_api_read_whole_number (node, 0, G_MAXINT32, limit))
+    return TRUE;
+  message = g_strdup_printf (_("Invalid limit [%s]: give a whole number of "
+                               "at least 0"), text);
+  nlx_api_respond_fault (request, 400, message);
+  return FALSE;
+}
+
+/* GET /os-keypairs: the caller's (from 2.10 an admin may name another
+ * user), by name; from 2.35 a page of them. */
 void
 nlx_api_list_keypairs (NlxApiRequest *request,
                        const char *method G_GNUC_UNUSED,
                        const char * const *ids G_GNUC_UNUSED)
 {
-  const char *user_id = nlx_api_identity (request, "X-User-Id");
+  g_autoptr(GHashTable) form = NULL;
+  const char *user_id =
+    keypair_owner (request, query_value (request, &form, "user_id"));
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
-  g_autoptr(GPtrArray) keypairs =
-    nlx_manager_list_keypairs (request->api->manager, user_id);
+  g_autoptr(GPtrArray) keypairs = NULL;
+  const char *marker = NULL;
+  const char *last = NULL;
+  gint64 limit = -1, shown = 0;
+  guint start = 0;
+
+  if (user_id == NULL)
+    return;
+  keypairs = nlx_manager_list_keypairs (request->api->manager, user_id);
+  if (nlx_api_has (request, NLX_API_KEYPAIR_PAGING))
+    {
+      if (!read_limit (request, query_value (request, &form, "limit"),
+                       &limit))
+        return;
+      marker = query_value (request, &form, "marker");
+    }
+  if (marker != NULL)
+    {
+      for (start = 0; start < keypairs->len; start++)
+        if (g_str_equal (((NlxKeypair *) keypairs->pdata[start])->name,
+                         marker))
+          break;
+      if (start == keypairs->len)
+        {
+          g_autofree char *message =
+            g_strdup_printf (_("Marker %s could not be found."), marker);
+
+          nlx_api_respond_fault (request, 400, message);
+          return;
+        }
+      start++;
+    }
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "keypairs");
   json_builder_begin_array (builder);
-  for (guint i = 0; i < keypairs->len; i++)
+  for (guint i = start; i < keypairs->len; i++)
     {
+      const NlxKeypair *keypair = keypairs->pdata[i];
+
+      if (limit >= 0 && shown == limit)
+        break;
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "keypair");
-      add_keypair (builder, keypairs->pdata[i], FALSE);
+      add_keypair (builder, request, keypair, FALSE);
       json_builder_end_object (builder);
+      last = keypair->name;
+      shown++;
     }
   json_builder_end_array (builder);
+  /* As Nova's: a link whenever a limit filled the page. */
+  if (limit > 0 && shown == limit)
+    add_next_link (builder, request, form, last);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   nlx_api_respond (request, 200, body);
@@ -219,13 +425,17 @@ nlx_api_show_keypair (NlxApiRequest *request,
                       const char *method G_GNUC_UNUSED,
                       const char * const *ids)
 {
-  const char *user_id = nlx_api_identity (request, "X-User-Id");
+  g_autoptr(GHashTable) form = NULL;
+  const char *user_id =
+    keypair_owner (request, query_value (request, &form, "user_id"));
   const char *name = ids[0];
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
-  const NlxKeypair *keypair =
-    nlx_manager_find_keypair (request->api->manager, user_id, name);
+  const NlxKeypair *keypair;
 
+  if (user_id == NULL)
+    return;
+  keypair = nlx_manager_find_keypair (request->api->manager, user_id, name);
   if (keypair == NULL)
     {
       g_autofree char *message =
@@ -236,7 +446,7 @@ nlx_api_show_keypair (NlxApiRequest *request,
     }
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "keypair");
-  add_keypair (builder, keypair, TRUE);
+  add_keypair (builder, request, keypair, TRUE);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   nlx_api_respond (request, 200, body);
@@ -248,12 +458,16 @@ nlx_api_delete_keypair (NlxApiRequest *request,
                         const char *method G_GNUC_UNUSED,
                         const char * const *ids)
 {
-  const char *user_id = nlx_api_identity (request, "X-User-Id");
-  KeypairCall *call = g_new0 (KeypairCall, 1);
+  g_autoptr(GHashTable) form = NULL;
+  const char *user_id =
+    keypair_owner (request, query_value (request, &form, "user_id"));
+  KeypairCall *call;
 
+  if (user_id == NULL)
+    return;
+  call = g_new0 (KeypairCall, 1);
   call->request = nlx_api_request_keep (request);
   call->manager = request->api->manager;
-  /* Nova 2.1 answers 202 once it is gone. */
   nlx_manager_delete_keypair_async (call->manager, user_id, ids[0],
                                     keypair_deleted, call);
 }

@@ -59,18 +59,26 @@ nlx_api_show_limits (NlxApiRequest *request,
   /* Metadata items and key pairs are not counted; each item's key and
    * value are limited in length (docs/api.md). */
   nlx_api_add_int (builder, "maxServerMeta", UNLIMITED);
-  nlx_api_add_int (builder, "maxImageMeta", UNLIMITED);
+  if (nlx_api_has (request, NLX_API_LIMITS_IMAGE_META))
+    nlx_api_add_int (builder, "maxImageMeta", UNLIMITED);
   nlx_api_add_int (builder, "maxTotalKeypairs", UNLIMITED);
   /* What nova-lxc does not offer, none of which can be had: injected
    * files (a create with "personality" is refused), floating IPs,
-   * security groups and server groups. */
-  nlx_api_add_int (builder, "maxPersonality", 0);
-  nlx_api_add_int (builder, "maxPersonalitySize", 0);
-  nlx_api_add_int (builder, "maxTotalFloatingIps", 0);
-  nlx_api_add_int (builder, "totalFloatingIpsUsed", 0);
-  nlx_api_add_int (builder, "maxSecurityGroups", 0);
-  nlx_api_add_int (builder, "maxSecurityGroupRules", 0);
-  nlx_api_add_int (builder, "totalSecurityGroupsUsed", 0);
+   * security groups and server groups.  Each goes from the answer in
+   * the microversion that took it out of Nova's. */
+  if (nlx_api_has (request, NLX_API_PERSONALITY))
+    {
+      nlx_api_add_int (builder, "maxPersonality", 0);
+      nlx_api_add_int (builder, "maxPersonalitySize", 0);
+    }
+  if (nlx_api_has (request, NLX_API_PROXIES))
+    {
+      nlx_api_add_int (builder, "maxTotalFloatingIps", 0);
+      nlx_api_add_int (builder, "totalFloatingIpsUsed", 0);
+      nlx_api_add_int (builder, "maxSecurityGroups", 0);
+      nlx_api_add_int (builder, "maxSecurityGroupRules", 0);
+      nlx_api_add_int (builder, "totalSecurityGroupsUsed", 0);
+    }
   nlx_api_add_int (builder, "maxServerGroups", 0);
   nlx_api_add_int (builder, "maxServerGroupMembers", 0);
   nlx_api_add_int (builder, "totalServerGroupsUsed", 0);

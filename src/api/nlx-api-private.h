@@ -24,6 +24,18 @@ G_BEGIN_DECLS
 #define NLX_API_CPU_SHARES_SPEC "quota:cpu_shares"
 /* The flavor extra spec of instances without the default seccomp filter. */
 #define NLX_API_SECCOMP_SPEC "nova_lxc:seccomp"
+/* Where /os-volumes keeps what Nova's volume has no field for: its
+ * "metadata", which takes any key. */
+#define NLX_API_VOLUME_SIZE_BYTES_KEY "nova_lxc:size_bytes"
+#define NLX_API_VOLUME_FILESYSTEM_KEY "nova_lxc:filesystem"
+#define NLX_API_VOLUME_MOUNT_PATH_KEY "nova_lxc:mount_path"
+/* Where the Nova image proxy keeps what the image store knows of an
+ * image's content: its "metadata", which takes any key.  A property of
+ * the image's own under the prefix is not shown (the store's wins). */
+#define NLX_API_IMAGE_KEY_PREFIX "nova_lxc:"
+#define NLX_API_IMAGE_FORMAT_KEY "nova_lxc:format"
+#define NLX_API_IMAGE_CHECKSUM_KEY "nova_lxc:checksum"
+#define NLX_API_IMAGE_TREE_SIZE_KEY "nova_lxc:tree_size"
 /* The one availability zone, Nova's default_availability_zone. */
 #define NLX_API_AVAILABILITY_ZONE "nova"
 /* This daemon as a Nova service (os-services, hypervisors' service). */
@@ -111,6 +123,9 @@ typedef enum {
   NLX_API_FULL_SERVER_ANSWERS,       /* update and rebuild answer the whole
                                       * server; unknown list queries are 400 */
   NLX_API_STRICT_LIST_QUERY,         /* unknown server list parameters 400 */
+  NLX_API_HYPERVISOR_EMPTY_SERVERS,  /* ?with_servers=true gives "servers"
+                                      * even when there are none */
+  NLX_API_FLAVOR_SWAP_NUMBER,        /* flavor "swap" 0, not "", when none */
   NLX_API_ATTACHMENT_DELETE_ON_TERMINATION, /* attachment
                                              * "delete_on_termination" */
   NLX_API_ACTION_EVENT_DETAILS,      /* instance action event "details" */
@@ -443,6 +458,13 @@ void nlx_api_show_limits (NlxApiRequest *request,
                           const char * const *ids);
 
 /* nlx-api-host.c */
+char *nlx_api_name_uuid (const char *text);
+char *nlx_api_host_uuid (NlxApiRequest *request,
+                         const char *what);
+gboolean nlx_api_read_query_bool (NlxApiRequest *request,
+                                  GHashTable *form,
+                                  const char *key,
+                                  gboolean *value);
 void nlx_api_list_availability_zones (NlxApiRequest *request,
                                       const char *method,
                                       const char * const *ids);

@@ -8,31 +8,63 @@
 
 /* ---- volume attachments ------------------------------------------------- */
 
+/* An attachment as Nova's show and list give it at @request's version:
+ * "tag" from 2.70 (nova-lxc takes none), "delete_on_termination" from
+ * 2.79 (a server's delete leaves its volumes), and from 2.89 the Cinder
+ * attachment's and the block device mapping's UUIDs in place of "id";
+ * nova-lxc has neither record, so both are derived from the server and
+ * the volume and stay the same for as long as the volume is attached
+ * there.  Where it is mounted is not part of Nova's attachment: the
+ * volume's metadata has it (nova_lxc:mount_path in /os-volumes). */
 static void
 add_attachment (JsonBuilder *builder,
+                NlxApiRequest *request,
                 const char *uuid,
-                const NlxVolumeAttachment *attachment)
+                const NlxVolumeAttachment *attachment,
+                gboolean created)
 {
   json_builder_begin_object (builder);
-  nlx_api_add_string (builder, "id", attachment->volume_id);
+  /* Nova's create answer kept "id" at 2.89 (its view of the create was
+   * not changed with the others). */
+  if (created || !nlx_api_has (request, NLX_API_ATTACHMENT_IDS))
+    nlx_api_add_string (builder, "id", attachment->volume_id);
   nlx_api_add_string (builder, "volumeId", attachment->volume_id);
   nlx_api_add_string (builder, "serverId", uuid);
   nlx_api_add_string (builder, "device", attachment->device);
-  nlx_api_add_string (builder, "mount_path", attachment->mount_path);
+  if (nlx_api_has (request, NLX_API_ATTACHMENT_TAG))
+    nlx_api_add_string (builder, "tag", NULL);
+  if (nlx_api_has (request, NLX_API_ATTACHMENT_DELETE_ON_TERMINATION))
+    {
+      json_builder_set_member_name (builder, "delete_on_termination");
+      json_builder_add_boolean_value (builder, FALSE);
+    }
+  if (!created && nlx_api_has (request, NLX_API_ATTACHMENT_IDS))
+    {
+      g_autofree char *attachment_text =
+        g_strdup_printf ("attachment %s %s", uuid, attachment->volume_id);
+      g_autofree char *bdm_text =
+        g_strdup_printf ("bdm %s %s", uuid, attachment->volume_id);
+      g_autofree char *attachment_id = nlx_api_name_uuid (attachment_text);
+      g_autofree char *bdm_uuid = nlx_api_name_uuid (bdm_text);
+
+      nlx_api_add_string (builder, "attachment_id", attachment_id);
+      nlx_api_add_string (builder, "bdm_uuid", bdm_uuid);
+    }
   json_builder_end_object (builder);
 }
 
 static void
 respond_attachment (NlxApiRequest *request,
                     const char *uuid,
-                    const NlxVolumeAttachment *attachment)
+                    const NlxVolumeAttachment *attachment,
+                    gboolean created)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "volumeAttachment");
-  add_attachment (builder, uuid, attachment);
+  add_attachment (builder, request, uuid, attachment, created);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   nlx_api_respond (request, 200, body);
@@ -78,7 +110,7 @@ attached (GObject *source G_GNUC_UNUSED,
   if (attachment == NULL)
     nlx_api_respond_error (call->request, error);
   else
-    respond_attachment (call->request, call->uuid, attachment);
+    respond_attachment (call->request, call->uuid, attachment, TRUE);
 }
 
 static void
@@ -128,13 +160,13 @@ nlx_api_list_attachments (NlxApiRequest *request,
   json_builder_begin_array (builder);
   /* The root volume first, as in volumes_attached. */
   if (record->instance->root_volume != NULL)
-    add_attachment (builder, record->instance->uuid,
+    add_attachment (builder, request, record->instance->uuid,
                     nlx_instance_find_attachment (
                       record->instance, record->instance->root_volume,
-                      &root));
+                      &root), FALSE);
   for (guint i = 0; i < record->instance->volumes->len; i++)
-    add_attachment (builder, record->instance->uuid,
-                    record->instance->volumes->pdata[i]);
+    add_attachment (builder, request, record->instance->uuid,
+                    record->instance->volumes->pdata[i], FALSE);
   json_builder_end_array (builder);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
@@ -154,6 +186,7 @@ nlx_api_attach_volume (NlxApiRequest *request,
   const char *uuid;
   JsonObject *body;
   const char *volume_id, *device, *mount_path;
+  JsonNode *tag, *delete_on_termination;
 
   if (record == NULL)
     return;
@@ -165,6 +198,30 @@ nlx_api_attach_volume (NlxApiRequest *request,
       !nlx_api_get_optional_string (request, body, "device", &device) ||
       !nlx_api_get_optional_string (request, body, "mount_path", &mount_path))
     return;
+  /* Nova takes both, and a driver that cannot tag devices refuses a
+   * tag; nova-lxc keeps neither, so it refuses what it would drop. */
+  tag = json_object_get_member (body, "tag");
+  if (tag != NULL && !JSON_NODE_HOLDS_NULL (tag))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("Tagged volume attachment is not supported by "
+                               "this compute: leave “tag” out"));
+      return;
+    }
+  delete_on_termination = json_object_get_member (body,
+                                                  "delete_on_termination");
+  if (delete_on_termination != NULL &&
+      (!JSON_NODE_HOLDS_VALUE (delete_on_termination) ||
+       json_node_get_value_type (delete_on_termination) != G_TYPE_BOOLEAN ||
+       json_node_get_boolean (delete_on_termination)))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("“delete_on_termination”: nova-lxc keeps a "
+                               "server's volumes when it is deleted, so only "
+                               "false is taken; delete the volume with DELETE "
+                               "/os-volumes/{id} afterwards"));
+      return;
+    }
   nlx_manager_attach_volume_async (request->api->manager, uuid, volume_id,
                                    device, mount_path, attached,
                                    volume_call_new (request, uuid));
@@ -193,7 +250,7 @@ nlx_api_show_attachment (NlxApiRequest *request,
       nlx_api_respond_fault (request, 404, message);
     }
   else
-    respond_attachment (request, record->instance->uuid, attachment);
+    respond_attachment (request, record->instance->uuid, attachment, FALSE);
 }
 
 /* DELETE /servers/{uuid}/os-volume_attachments/{volume_id} */

@@ -23,14 +23,27 @@ add_volume (JsonBuilder *builder,
   nlx_api_add_string (builder, "displayDescription", NULL);
   nlx_api_add_string (builder, "status", user ? "in-use" : "available");
   nlx_api_add_int (builder, "size", (info->size_bytes + gib - 1) / gib);
-  nlx_api_add_int (builder, "size_bytes", info->size_bytes);
-  nlx_api_add_string (builder, "filesystem", info->fstype);
   nlx_api_add_string (builder, "availabilityZone", "nova");
   nlx_api_add_time (builder, "createdAt", info->created_at);
   nlx_api_add_string (builder, "volumeType", info->is_block ? "block" : "file");
   nlx_api_add_string (builder, "snapshotId", NULL);
+  /* What Nova's volume has no field for goes where its schema takes any
+   * key, as strings (Cinder's metadata values are): the exact size, the
+   * filesystem, and where the volume is mounted in the server it is
+   * attached to (docs/api.md). */
   json_builder_set_member_name (builder, "metadata");
   json_builder_begin_object (builder);
+  {
+    g_autofree char *bytes = g_strdup_printf ("%" G_GUINT64_FORMAT,
+                                              info->size_bytes);
+
+    nlx_api_add_string (builder, NLX_API_VOLUME_SIZE_BYTES_KEY, bytes);
+  }
+  if (info->fstype != NULL)
+    nlx_api_add_string (builder, NLX_API_VOLUME_FILESYSTEM_KEY, info->fstype);
+  if (user != NULL && attachment.mount_path != NULL)
+    nlx_api_add_string (builder, NLX_API_VOLUME_MOUNT_PATH_KEY,
+                        attachment.mount_path);
   json_builder_end_object (builder);
   json_builder_set_member_name (builder, "attachments");
   json_builder_begin_array (builder);

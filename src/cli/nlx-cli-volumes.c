@@ -50,16 +50,50 @@ format_size (guint64 bytes)
                           units[unit]);
 }
 
+/* What the API keeps under a volume's "metadata" because Nova's volume
+ * has no field for it (nova_lxc:size_bytes, nova_lxc:filesystem,
+ * nova_lxc:mount_path; docs/api.md), or NULL. */
+static const char *
+volume_metadata (JsonObject *volume,
+                 const char *key)
+{
+  JsonNode *node = json_object_get_member (volume, "metadata");
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    return NULL;
+  return nlx_json_get_string (json_node_get_object (node), key);
+}
+
+/* Where @volume_id is mounted in the server it is attached to: Nova's
+ * attachment has no field for it, the volume's metadata has. */
+static char *
+attachment_mount_path (NlxClient *client,
+                       const char *volume_id)
+{
+  g_autofree char *path = volume_path (volume_id);
+  g_autoptr(JsonNode) root = nlx_client_call (client, "GET", path, NULL, NULL);
+  JsonNode *volume;
+
+  /* Only a detail: without it the row still says the device. */
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
+      (volume = json_object_get_member (json_node_get_object (root),
+                                        "volume")) == NULL ||
+      !JSON_NODE_HOLDS_OBJECT (volume))
+    return NULL;
+  return g_strdup (volume_metadata (json_node_get_object (volume),
+                                    "nova_lxc:mount_path"));
+}
+
 static char *
 volume_size (JsonObject *volume)
 {
-  JsonNode *bytes = json_object_get_member (volume, "size_bytes");
+  const char *bytes = volume_metadata (volume, "nova_lxc:size_bytes");
   JsonNode *gib = json_object_get_member (volume, "size");
+  guint64 value;
 
-  if (bytes != NULL && JSON_NODE_HOLDS_VALUE (bytes) &&
-      json_node_get_value_type (bytes) == G_TYPE_INT64 &&
-      json_node_get_int (bytes) >= 0)
-    return format_size ((guint64) json_node_get_int (bytes));
+  if (bytes != NULL &&
+      g_ascii_string_to_unsigned (bytes, 10, 0, G_MAXUINT64, &value, NULL))
+    return format_size (value);
   /* Nova's own field, rounded up to GiB. */
   if (gib != NULL && JSON_NODE_HOLDS_VALUE (gib) &&
       json_node_get_value_type (gib) == G_TYPE_INT64)
@@ -117,12 +151,14 @@ print_volume_answer (JsonNode *root,
 
 /* One line of show's "volumes" row: "data /dev/vdb at /data". */
 static char *
-describe_attachment (const char *volume_id,
+describe_attachment (NlxClient *client,
+                     const char *volume_id,
                      JsonObject *attachment)
 {
   const char *device = attachment ? nlx_json_get_string (attachment, "device") : NULL;
-  const char *mount_path = attachment ? nlx_json_get_string (attachment, "mount_path")
-                                      : NULL;
+  g_autofree char *mount_path = device != NULL ? attachment_mount_path (client,
+                                                                        volume_id)
+                                               : NULL;
 
   if (device != NULL && mount_path != NULL)
     return g_strdup_printf (_("%s %s at %s"), volume_id, device, mount_path);
@@ -206,7 +242,7 @@ nlx_cli_describe_server_volumes (NlxClient *client,
                                      "volumeId"), volume_id) == 0)
             attachment = json_node_get_object (candidate);
         }
-      line = describe_attachment (volume_id, attachment);
+      line = describe_attachment (client, volume_id, attachment);
       if (text->len > 0)
         g_string_append_c (text, '\n');
       g_string_append (text, line);
@@ -380,7 +416,9 @@ nlx_cli_cmd_volume_list (NlxClient *client,
       row[0] = nlx_cli_display_member (volume, "id");
       row[1] = nlx_cli_display_member (volume, "status");
       row[2] = volume_size (volume);
-      row[3] = nlx_cli_display_member (volume, "filesystem");
+      row[3] = g_strdup (volume_metadata (volume, "nova_lxc:filesystem") != NULL
+                         ? volume_metadata (volume, "nova_lxc:filesystem")
+                         : "-");
       row[4] = nlx_cli_display_member (volume, "volumeType");
       row[5] = volume_attached_to (volume);
       g_ptr_array_add (rows, row);
@@ -456,7 +494,24 @@ nlx_cli_cmd_volume_attach (NlxClient *client,
   if (nlx_cli_opt.json)
     nlx_cli_print_json (root);
   else
-    nlx_cli_print_properties (attachment);
+    {
+      /* Nova's attachment has no mount path: the volume's metadata has
+       * it, and this view shows it beside the device. */
+      g_autofree char *mount_path =
+        attachment_mount_path (client, nlx_json_get_string (attachment,
+                                                            "volumeId"));
+      g_autoptr(JsonObject) view = json_object_new ();
+      g_autoptr(GList) names = json_object_get_members (attachment);
+
+      /* The answer is immutable: the view is a copy. */
+      for (GList *l = names; l != NULL; l = l->next)
+        json_object_set_member (view, l->data,
+                                json_node_copy (json_object_get_member (
+                                  attachment, l->data)));
+      if (mount_path != NULL)
+        json_object_set_string_member (view, "mount_path", mount_path);
+      nlx_cli_print_properties (view);
+    }
   return TRUE;
 }
 
@@ -521,7 +576,11 @@ nlx_cli_cmd_volume_attachments (NlxClient *client,
       row = g_new0 (char *, 4);
       row[0] = nlx_cli_display_member (attachment, "volumeId");
       row[1] = nlx_cli_display_member (attachment, "device");
-      row[2] = nlx_cli_display_member (attachment, "mount_path");
+      row[2] = attachment_mount_path (client,
+                                      nlx_json_get_string (attachment,
+                                                           "volumeId"));
+      if (row[2] == NULL)
+        row[2] = g_strdup ("-");
       g_ptr_array_add (rows, row);
     }
   nlx_cli_print_table (headers, rows);

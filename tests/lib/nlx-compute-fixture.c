@@ -724,8 +724,10 @@ create_volume (Fixture *f,
   volume = nlx_test_object_at (reply, "volume");
   g_assert_cmpstr (json_object_get_string_member (volume, "status"), ==,
                    "available");
-  g_assert_cmpstr (json_object_get_string_member (volume, "filesystem"), ==,
-                   "ext4");
+  /* nova-lxc's figures are in the volume's metadata (docs/api.md). */
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_object_get_object_member (volume, "metadata"),
+                     "nova_lxc:filesystem"), ==, "ext4");
 }
 
 guint
