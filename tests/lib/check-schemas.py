@@ -129,6 +129,9 @@ def client(cls):
 
 
 SERVERS = client(servers_client.ServersClient)
+# As tests/tempest/tempest.conf.in says: nova-lxc sets no passwords and
+# answers none, as Nova with [api] enable_instance_password false.
+SERVERS.enable_instance_password = False
 FLAVORS = client(flavors_client.FlavorsClient)
 KEYPAIRS = client(keypairs_client.KeyPairsClient)
 LIMITS = client(limits_client.LimitsClient)
