@@ -84,11 +84,18 @@ test_lifecycle (Fixture *f,
   nlx_test_wait_for_status (f->session, id, "ACTIVE");
 
   g_assert_cmpint (nlx_test_call (f->session, "POST", action,
-                         "{\"os-getConsoleOutput\": {\"length\": 1}}", &console),
+                         "{\"os-getConsoleOutput\": {\"length\": 2}}", &console),
                    ==, 200);
+  /* As Nova's: the last 2 pieces split at newlines, the last line and
+   * the empty piece after its newline. */
   g_assert_true (g_str_has_prefix (json_object_get_string_member (json_node_get_object (console),
                                                                   "output"),
                                    "fake instance"));
+  g_assert_true (g_str_has_suffix (json_object_get_string_member (json_node_get_object (console),
+                                                                  "output"),
+                                   "booted\n"));
+  g_assert_cmpstr (strchr (json_object_get_string_member (json_node_get_object (console),
+                                                          "output"), '\n'), ==, "\n");
   nlx_test_delete_and_wait (f->session, id);
 }
 

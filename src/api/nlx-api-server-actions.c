@@ -10,7 +10,10 @@
 
 /* ---- server actions --------------------------------------------------- */
 
-/* The last @lines lines of @text; all of it when @lines is negative. */
+/* The last @lines pieces of @text split at newlines, as Nova's
+ * _tail_log: a final newline leaves an empty last piece, so "a\nb\n"
+ * gives "b\n" for 2 and "" for 1 (tempest counts the pieces); all of it
+ * when @lines is negative. */
 static const char *
 last_lines (const char *text,
             gint64 lines)
@@ -22,9 +25,6 @@ last_lines (const char *text,
     return text;
   if (lines == 0)
     return end;
-  /* A final newline ends the last line rather than starting another. */
-  if (p > text && p[-1] == '\n')
-    p--;
   for (; p > text; p--)
     if (p[-1] == '\n' && --lines == 0)
       return p;

@@ -34,8 +34,13 @@ nlx_cli_cmd_console_log (NlxClient *client,
   json_builder_begin_object (builder);
   if (nlx_cli_opt.length_set)
     {
+      /* The API counts as Nova does, pieces split at newlines: a log
+       * ends with one, whose empty piece is one of them.  N lines are
+       * N + 1 pieces. */
       json_builder_set_member_name (builder, "length");
-      json_builder_add_int_value (builder, (gint64) nlx_cli_opt.length);
+      json_builder_add_int_value (builder, nlx_cli_opt.length > 0
+                                             ? (gint64) nlx_cli_opt.length + 1
+                                             : (gint64) nlx_cli_opt.length);
     }
   json_builder_end_object (builder);
   json_builder_end_object (builder);
