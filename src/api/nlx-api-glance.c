@@ -835,28 +835,6 @@ nlx_api_glance_show_image (NlxApiRequest *request,
   nlx_api_respond (request, 200, body);
 }
 
-/**
- * nlx_api_may_delete_image:
- * @owner: (nullable): the image's owner project
- *
- * Glance's default policy for delete_image: "role:admin or (role:member
- * and project_id:%(owner)s)".  Without a Keystone identity (the static
- * token, the Unix socket) the caller is the operator.  An image without
- * an owner (imported by the operator) is the admin's alone.
- */
-gboolean
-nlx_api_may_delete_image (NlxApiRequest *request,
-                          const char *owner)
-{
-  const NlxApiIdentity *caller = nlx_api_get_caller (request);
-
-  if (caller == NULL || nlx_api_caller_is_admin (request))
-    return TRUE;
-  return owner != NULL && g_strcmp0 (caller->project_id, owner) == 0 &&
-         caller->roles != NULL &&
-         g_strv_contains ((const char * const *) caller->roles, "member");
-}
-
 /* DELETE /image/v2/images/{id}: as the Compute API's image delete, with
  * Glance's answers: a configured image is protected (403). */
 void
@@ -894,7 +872,7 @@ nlx_api_glance_delete_image (NlxApiRequest *request,
   nlx_manager_delete_image_async (request->api->manager, stored->id,
                                   nlx_api_changed,
                                   nlx_api_change_new (request, stored->id, 204,
-                                                      FALSE));
+                                                      NLX_API_ANSWER_EMPTY));
 }
 
 /* ---- version discovery -------------------------------------------------- */

@@ -5,6 +5,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
+#include "api/nlx-api-keystone.h"
 #include "api/nlx-api-private.h"
 
 void
@@ -160,7 +161,19 @@ nlx_api_import_image (NlxApiRequest *request,
                                   nlx_api_request_keep (request));
 }
 
-/* The configured images, then the store's. */
+/* The 404 of an unknown image, word for word: a hidden image must not
+ * answer otherwise. */
+static void
+respond_image_not_found (NlxApiRequest *request,
+                         const char *id)
+{
+  g_autoptr(GError) error = NULL;
+
+  nlx_image_store_set_not_found (&error, id);
+  nlx_api_respond_error (request, error);
+}
+
+/* The configured images, then the store's a caller may see. */
 static void
 list_images (NlxApiRequest *request,
              gboolean detail)
@@ -183,7 +196,9 @@ list_images (NlxApiRequest *request,
   for (guint i = 0; i < config->images->len; i++)
     nlx_api_add_image (builder, request, config->images->pdata[i], detail);
   for (guint i = 0; i < stored->len; i++)
-    add_stored_image (builder, request, stored->pdata[i], detail);
+    if (nlx_api_may_see_image (request,
+                               ((NlxStoredImage *) stored->pdata[i])->properties))
+      add_stored_image (builder, request, stored->pdata[i], detail);
   json_builder_end_array (builder);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
@@ -236,6 +251,8 @@ nlx_api_show_image (NlxApiRequest *request,
   image = nlx_image_store_lookup (store, ids[0], &error);
   if (image == NULL)
     nlx_api_respond_error (request, error);
+  else if (!nlx_api_may_see_image (request, image->properties))
+    respond_image_not_found (request, ids[0]);
   else
     respond_stored_image (request, image);
 }
@@ -248,6 +265,8 @@ nlx_api_delete_image (NlxApiRequest *request,
                       const char * const *ids)
 {
   const char *id = ids[0];
+  NlxImageStore *store = nlx_manager_get_image_store (request->api->manager);
+  g_autoptr(NlxStoredImage) image = NULL;
 
   if (nlx_config_find_image (request->api->config, id) != NULL)
     {
@@ -258,6 +277,25 @@ nlx_api_delete_image (NlxApiRequest *request,
       nlx_api_respond_fault (request, 405,
                              _("Images configured in nova-lxc.conf are "
                                "removed there, not through the API"));
+      return;
+    }
+  image = nlx_image_store_lookup (store, id, NULL);
+  /* Another project's private image does not exist, as far as a member
+   * can tell; someone else's shared one is Glance's 403. */
+  if (image != NULL && !nlx_api_may_see_image (request, image->properties))
+    {
+      respond_image_not_found (request, id);
+      return;
+    }
+  if (image != NULL &&
+      !nlx_api_may_delete_image (request,
+                                 g_hash_table_lookup (image->properties,
+                                                      NLX_IMAGE_PROP_OWNER)))
+    {
+      nlx_api_respond_fault (request, 403,
+                             _("Deleting this image needs the admin role, or "
+                               "the member role in the project that owns "
+                               "it"));
       return;
     }
   nlx_manager_delete_image_async (request->api->manager, id, nlx_api_changed,

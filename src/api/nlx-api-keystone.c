@@ -757,3 +757,25 @@ nlx_api_may_see_image (NlxApiRequest *request,
   return g_strcmp0 (g_hash_table_lookup (properties, NLX_IMAGE_PROP_OWNER),
                     caller->project_id) == 0;
 }
+
+/**
+ * nlx_api_may_delete_image:
+ * @owner: (nullable): the image's owner project
+ *
+ * Glance's default policy for delete_image: "role:admin or (role:member
+ * and project_id:%(owner)s)".  Without a Keystone identity (the static
+ * token, the Unix socket) the caller is the operator.  An image without
+ * an owner (imported by the operator) is the admin's alone.
+ */
+gboolean
+nlx_api_may_delete_image (NlxApiRequest *request,
+                          const char *owner)
+{
+  const NlxApiIdentity *caller = nlx_api_get_caller (request);
+
+  if (caller == NULL || nlx_api_caller_is_admin (request))
+    return TRUE;
+  return owner != NULL && g_strcmp0 (caller->project_id, owner) == 0 &&
+         caller->roles != NULL &&
+         g_strv_contains ((const char * const *) caller->roles, "member");
+}

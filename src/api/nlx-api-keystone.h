@@ -54,6 +54,8 @@ gboolean nlx_api_list_scope (NlxApiRequest *request,
                              const char **project_id);
 gboolean nlx_api_check_image_ref (NlxApiRequest *request,
                                   const char *ref);
+gboolean nlx_api_may_delete_image (NlxApiRequest *request,
+                                   const char *owner);
 gboolean nlx_api_may_see_image (NlxApiRequest *request,
                                 GHashTable *properties);
 gboolean nlx_api_may_see_server (NlxApiRequest *request,

@@ -487,8 +487,6 @@ void nlx_api_show_instance_action (NlxApiRequest *request,
                                    const char * const *ids);
 
 /* nlx-api-glance.c (issue 16: a Glance v2 read API under /image) */
-gboolean nlx_api_may_delete_image (NlxApiRequest *request,
-                                   const char *owner);
 void nlx_api_glance_choose_version (NlxApiRequest *request,
                                     const char *method,
                                     const char * const *ids);

@@ -242,9 +242,7 @@ read_record (NlxImageStore *store,
   if ((root = nlx_json_parse_file (path, &local_error)) == NULL)
     {
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
-                     _("No image with id %s; nova-lxc image-list shows the "
-                       "images"), id);
+        nlx_image_store_set_not_found (error, id);
       else if (local_error->domain == G_FILE_ERROR)
         {
           if (!quiet)
@@ -838,6 +836,26 @@ nlx_image_store_find_by_name (NlxImageStore *store,
 }
 
 /**
+ * nlx_image_store_set_not_found:
+ *
+ * Sets the error of a lookup of @id_or_name that found nothing, also for
+ * callers that hide an image (another project's): both read the same.
+ */
+void
+nlx_image_store_set_not_found (GError **error,
+                               const char *id_or_name)
+{
+  if (is_id (id_or_name))
+    g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
+                 _("No image with id %s; nova-lxc image-list shows the "
+                   "images"), id_or_name);
+  else
+    g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
+                 _("No image named “%s”; nova-lxc image-list shows the "
+                   "images"), id_or_name);
+}
+
+/**
  * nlx_image_store_lookup:
  * @store: the store
  * @id_or_name: an image's id or its name
@@ -866,9 +884,7 @@ nlx_image_store_lookup (NlxImageStore *store,
     }
   image = nlx_image_store_find_by_name (store, id_or_name, &local_error);
   if (image == NULL && local_error == NULL)
-    g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
-                 _("No image named “%s”; nova-lxc image-list shows the "
-                   "images"), id_or_name);
+    nlx_image_store_set_not_found (error, id_or_name);
   else if (image == NULL)
     g_propagate_error (error, g_steal_pointer (&local_error));
   return image;

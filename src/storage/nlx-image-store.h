@@ -67,6 +67,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxStoredImage, nlx_stored_image_free)
 
 typedef struct _NlxImageStore NlxImageStore;
 
+void nlx_image_store_set_not_found (GError **error,
+                                    const char *id_or_name);
 NlxImageStore *nlx_image_store_open (const char *dir,
                                      GError **error);
 void nlx_image_store_free (NlxImageStore *store);
