@@ -4,7 +4,8 @@
  * id that began it, and its event's result; failures; Nova's shapes at
  * each microversion, checked against tempest's own response schemas when
  * Debian's python3-tempest is there; paging (2.58, 2.66); the history
- * surviving a restart, and its bound (the fixture: lib/nlx-api-fixture.h). */
+ * surviving a restart, and its bound; deleted servers' histories (2.21)
+ * and their bounds (the fixture: lib/nlx-api-fixture.h). */
 #include "config.h"
 
 #include "lib/nlx-api-fixture.h"
@@ -640,6 +641,176 @@ test_bound (Fixture *f,
   g_assert_false (g_file_test (file, G_FILE_TEST_EXISTS));
 }
 
+
+/* Deletes @id and waits until it is gone; returns the delete's request
+ * id. */
+static char *
+delete_server (Fixture *f,
+               const char *id)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  char *request_id = call_as (f, NULL, "DELETE", path, NULL, 204, NULL);
+  gint64 until = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (nlx_test_call (f->session, "GET", path, NULL, NULL) != 404)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, until);
+      g_usleep (20000);
+    }
+  return request_id;
+}
+
+/* The status of @id's action list at @version. */
+static guint
+list_status (Fixture *f,
+             const char *version,
+             const char *id)
+{
+  g_autofree char *path = g_strdup_printf ("/v2.1/servers/%s/os-instance-actions",
+                                           id);
+  g_autoptr(SoupMessageHeaders) headers = NULL;
+  g_autofree char *value = g_strconcat ("compute ", version, NULL);
+
+  return nlx_test_call_full (f->session, "http://localhost", "GET", path, NULL,
+                             "OpenStack-API-Version", value, NULL, &headers);
+}
+
+static char *
+deleted_path (Fixture *f)
+{
+  return g_build_filename (f->dir, "state", "deleted-actions.json", NULL);
+}
+
+/* 2.21: a deleted server's actions, its create and its delete (with its
+ * event), as tempest's test_get_list_deleted_instance_actions wants
+ * them; 404 before 2.21, and nothing else of the server shows; a restart
+ * keeps them. */
+static void
+test_deleted (Fixture *f,
+              gconstpointer data G_GNUC_UNUSED)
+{
+  g_autofree char *created = NULL;
+  g_autofree char *id = create (f, NULL, &created);
+  g_autofree char *deleted = NULL, *text = NULL, *expected = NULL;
+  g_autofree char *path = g_strdup_printf ("/v2.1/servers/%s/os-instance-actions",
+                                           id);
+  g_autofree char *server_path = g_strconcat ("/v2.1/servers/", id, NULL);
+  g_autofree char *file = deleted_path (f);
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  JsonObject *event;
+
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  deleted = delete_server (f, id);
+
+  expected = g_strdup_printf ("delete:%s create:%s", deleted, created);
+  text = list_text (f, "2.21", id, NULL);
+  g_assert_cmpstr (text, ==, expected);
+  g_free (call_as (f, "2.21", "GET", path, NULL, 200, &list));
+  validate (list, "v2_1", "list_instance_actions");
+  reply = show (f, "2.21", id, deleted);
+  validate (reply, "v2_1", "show_instance_action");
+  event = first_event (reply);
+  g_assert_cmpstr (json_object_get_string_member (event, "event"), ==,
+                   "compute_terminate_instance");
+  g_assert_cmpstr (json_object_get_string_member (event, "result"), ==,
+                   "Success");
+  g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (reply,
+                                                                      "instanceAction"),
+                                                  "instance_uuid"), ==, id);
+  g_clear_pointer (&reply, json_node_unref);
+  reply = show (f, "latest", id, created);
+  validate (reply, "v2_84", "show_instance_action");
+
+  /* Before 2.21 it is gone, as is every other path of it at any. */
+  g_assert_cmpuint (list_status (f, "2.20", id), ==, 404);
+  {
+    g_autofree char *one = g_strconcat (path, "/", deleted, NULL);
+
+    g_free (call_as (f, "2.20", "GET", one, NULL, 404, NULL));
+  }
+  g_free (call_as (f, "2.21", "GET", server_path, NULL, 404, NULL));
+  g_free (call_as (f, "latest", "GET", server_path, NULL, 404, NULL));
+  {
+    g_autofree char *tags = g_strconcat (server_path, "/metadata", NULL);
+
+    g_free (call_as (f, "latest", "GET", tags, NULL, 404, NULL));
+  }
+
+  /* A restart keeps them (they are in the state directory). */
+  g_assert_true (g_file_test (file, G_FILE_TEST_EXISTS));
+  nlx_test_daemon_stop (&f->daemon);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
+  g_free (text);
+  text = list_text (f, "2.21", id, NULL);
+  g_assert_cmpstr (text, ==, expected);
+  g_assert_cmpuint (list_status (f, "2.20", id), ==, 404);
+}
+
+#define BOUND_CONFIG "[DEFAULT]\ndeleted_actions_max = 2\n"
+
+/* Only the most recently deleted servers keep their history: beyond
+ * [DEFAULT] deleted_actions_max the oldest deletion goes; one deleted
+ * longer ago than the age bound (14 days) goes too, also across a
+ * restart. */
+static void
+test_deleted_bound (Fixture *f,
+                    gconstpointer data G_GNUC_UNUSED)
+{
+  g_autofree char *ids[3] = { NULL };
+  g_autofree char *file = deleted_path (f);
+  g_autofree char *text = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autoptr(GDateTime) old = g_date_time_add_days (now, -15);
+  g_autofree char *old_text = g_date_time_format_iso8601 (old);
+  JsonArray *servers;
+
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    {
+      g_autofree char *created = NULL;
+
+      ids[i] = create (f, NULL, &created);
+      nlx_test_wait_for_status (f->session, ids[i], "ACTIVE");
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    {
+      g_autofree char *deleted = delete_server (f, ids[i]);
+
+      g_assert_cmpuint (list_status (f, "2.21", ids[i]), ==, 200);
+    }
+  /* Three deleted, two kept: the first went. */
+  g_assert_cmpuint (list_status (f, "2.21", ids[0]), ==, 404);
+  g_assert_cmpuint (list_status (f, "2.21", ids[1]), ==, 200);
+  g_assert_cmpuint (list_status (f, "2.21", ids[2]), ==, 200);
+
+  /* The file holds the two, oldest first; one aged past the bound is
+   * not kept at the next start. */
+  nlx_test_daemon_stop (&f->daemon);
+  g_assert_true (g_file_get_contents (file, &text, NULL, &error));
+  g_assert_no_error (error);
+  node = json_from_string (text, &error);
+  g_assert_no_error (error);
+  servers = json_object_get_array_member (json_node_get_object (node),
+                                          "deleted_servers");
+  g_assert_cmpuint (json_array_get_length (servers), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (servers, 0),
+                                                  "uuid"), ==, ids[1]);
+  json_object_set_string_member (json_array_get_object_element (servers, 0),
+                                 "deleted_at", old_text);
+  g_free (text);
+  text = json_to_string (node, FALSE);
+  g_assert_true (g_file_set_contents (file, text, -1, &error));
+  g_assert_no_error (error);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
+  g_assert_cmpuint (list_status (f, "2.21", ids[0]), ==, 404);
+  g_assert_cmpuint (list_status (f, "2.21", ids[1]), ==, 404);
+  g_assert_cmpuint (list_status (f, "2.21", ids[2]), ==, 200);
+}
+
 int
 main (int argc,
       char **argv)
@@ -660,5 +831,8 @@ main (int argc,
   ADD ("/nlx/api/instance-actions/volumes", test_volumes);
   ADD ("/nlx/api/instance-actions/restart", test_restart);
   ADD ("/nlx/api/instance-actions/bound", test_bound);
+  ADD ("/nlx/api/instance-actions/deleted", test_deleted);
+  g_test_add ("/nlx/api/instance-actions/deleted-bound", Fixture, BOUND_CONFIG,
+              fixture_set_up, test_deleted_bound, fixture_tear_down);
   return g_test_run ();
 }

@@ -13,30 +13,55 @@
 #include "api/nlx-api-keystone.h"
 #include "api/nlx-api-private.h"
 
-/* Nova's answer for a server it cannot find (also one deleted: its
- * history went with its record, so 2.21's actions of deleted servers
- * have nothing to show). */
-static const NlxRecord *
+/* The server whose actions are asked for: a live one, or (from 2.21) one
+ * deleted whose history is still kept (nlx-manager-actions.c bounds it);
+ * Nova's 404 otherwise.  nlx-api.c's allowed() has applied the policy to
+ * either. */
+typedef struct {
+  const char *uuid;
+  const char *project_id;
+  GPtrArray *actions;
+} Server;
+
+static gboolean
 find_server (NlxApiRequest *request,
-             const char *uuid)
+             const char *uuid,
+             Server *server)
 {
   g_autoptr(GError) error = NULL;
   const NlxRecord *record = nlx_manager_lookup (request->api->manager, uuid,
                                                 &error);
+  const NlxDeletedServer *deleted = NULL;
 
-  if (record == NULL)
-    nlx_api_respond_error (request, error);
-  return record;
+  if (record != NULL)
+    {
+      server->uuid = record->instance->uuid;
+      server->project_id = record->instance->project_id;
+      server->actions = record->actions;
+      return TRUE;
+    }
+  if (g_error_matches (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND) &&
+      nlx_api_has (request, NLX_API_ACTIONS_OF_DELETED))
+    deleted = nlx_manager_lookup_deleted (request->api->manager, uuid);
+  if (deleted == NULL)
+    {
+      nlx_api_respond_error (request, error);
+      return FALSE;
+    }
+  server->uuid = deleted->uuid;
+  server->project_id = deleted->project_id;
+  server->actions = deleted->actions;
+  return TRUE;
 }
 
 static void
 add_action (JsonBuilder *builder,
             NlxApiRequest *request,
-            const NlxRecord *record,
+            const Server *server,
             const NlxInstanceAction *action)
 {
   nlx_api_add_string (builder, "action", action->action);
-  nlx_api_add_string (builder, "instance_uuid", record->instance->uuid);
+  nlx_api_add_string (builder, "instance_uuid", server->uuid);
   nlx_api_add_string (builder, "request_id", action->request_id);
   nlx_api_add_string (builder, "user_id", action->user_id);
   nlx_api_add_string (builder, "project_id", action->project_id);
@@ -216,7 +241,7 @@ nlx_api_list_instance_actions (NlxApiRequest *request,
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
   g_auto(ActionQuery) query = { 0 };
-  const NlxRecord *record;
+  Server server;
   GPtrArray *actions;
   guint start, shown = 0;
   const char *last = NULL;
@@ -225,9 +250,9 @@ nlx_api_list_instance_actions (NlxApiRequest *request,
   query.limit = -1;
   if (paging && !read_query (request, &query))
     return;
-  if ((record = find_server (request, ids[0])) == NULL)
+  if (!find_server (request, ids[0], &server))
     return;
-  actions = record->actions;
+  actions = server.actions;
   start = actions->len;
   if (query.marker != NULL)
     {
@@ -260,7 +285,7 @@ nlx_api_list_instance_actions (NlxApiRequest *request,
       if (!query_matches (&query, action))
         continue;
       json_builder_begin_object (builder);
-      add_action (builder, request, record, action);
+      add_action (builder, request, &server, action);
       json_builder_end_object (builder);
       last = action->request_id;
       shown++;
@@ -293,13 +318,13 @@ host_id (const char *project_id,
 static void
 add_event (JsonBuilder *builder,
            NlxApiRequest *request,
-           const NlxRecord *record,
+           const Server *server,
            const NlxInstanceAction *action,
            gboolean admin)
 {
   const char *project_id = *action->project_id != '\0'
                              ? action->project_id
-                             : record->instance->project_id;
+                             : server->project_id;
 
   json_builder_begin_object (builder);
   nlx_api_add_string (builder, "event", action->event);
@@ -334,18 +359,18 @@ nlx_api_show_instance_action (NlxApiRequest *request,
 {
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) body = NULL;
-  const NlxRecord *record;
+  Server server;
   const NlxInstanceAction *action = NULL;
   gboolean admin = nlx_api_caller_is_admin (request);
 
-  if ((record = find_server (request, ids[0])) == NULL)
+  if (!find_server (request, ids[0], &server))
     return;
   /* Newest first: a request id is one action's (two only if a caller
    * sent the same one twice, and then the latest). */
-  for (guint i = record->actions->len; i > 0 && action == NULL; i--)
+  for (guint i = server.actions->len; i > 0 && action == NULL; i--)
     if (g_str_equal (((NlxInstanceAction *)
-                      record->actions->pdata[i - 1])->request_id, ids[1]))
-      action = record->actions->pdata[i - 1];
+                      server.actions->pdata[i - 1])->request_id, ids[1]))
+      action = server.actions->pdata[i - 1];
   if (action == NULL)
     {
       g_autofree char *message = g_strdup_printf (_("Action %s not found"),
@@ -357,14 +382,14 @@ nlx_api_show_instance_action (NlxApiRequest *request,
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "instanceAction");
   json_builder_begin_object (builder);
-  add_action (builder, request, record, action);
+  add_action (builder, request, &server, action);
   /* Nova's policy: events for admins always, for the server's project
    * from 2.51 on. */
   if (admin || nlx_api_has (request, NLX_API_ACTION_EVENTS_FOR_OWNERS))
     {
       json_builder_set_member_name (builder, "events");
       json_builder_begin_array (builder);
-      add_event (builder, request, record, action, admin);
+      add_event (builder, request, &server, action, admin);
       json_builder_end_array (builder);
     }
   json_builder_end_object (builder);

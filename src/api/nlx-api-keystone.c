@@ -699,19 +699,24 @@ nlx_api_list_scope (NlxApiRequest *request,
 }
 
 /* Whether the caller may see server @uuid: an admin any, a member its
- * project's; an unknown @uuid is the handler's to answer. */
+ * project's, also when it is deleted and its history kept (its actions,
+ * 2.21+: nlx_manager_lookup_deleted()); an unknown @uuid is the
+ * handler's to answer. */
 gboolean
 nlx_api_may_see_server (NlxApiRequest *request,
                         const char *uuid)
 {
   const NlxApiIdentity *caller = nlx_api_get_caller (request);
   const NlxRecord *record;
+  const NlxDeletedServer *gone;
 
   if (caller == NULL || nlx_api_caller_is_admin (request))
     return TRUE;
   record = nlx_manager_lookup (request->api->manager, uuid, NULL);
-  return record == NULL ||
-         g_strcmp0 (record->instance->project_id, caller->project_id) == 0;
+  if (record != NULL)
+    return g_strcmp0 (record->instance->project_id, caller->project_id) == 0;
+  gone = nlx_manager_lookup_deleted (request->api->manager, uuid);
+  return gone == NULL || g_strcmp0 (gone->project_id, caller->project_id) == 0;
 }
 
 /* Answers 400 as for an unknown image, as Glance hides another

@@ -535,7 +535,10 @@ allowed (NlxApiRequest *request,
     if (g_str_has_prefix (pattern, admin_prefixes[i]))
       return nlx_api_require_admin (request);
   /* Another project's server does not exist, as far as a member can
-   * tell: the same 404 as an unknown id. */
+   * tell: the same 404 as an unknown id.  A deleted server whose
+   * history is kept is judged by its kept project too, and passes here
+   * for its own project: its actions are shown from 2.21 (the handler
+   * answers 404 before 2.21, and on every other path). */
   if (g_str_has_prefix (pattern, "/v2.1/servers/{id}") &&
       !nlx_api_may_see_server (request, ids[0]))
     {

@@ -6,8 +6,10 @@
  * same change of the record as its task state (so a start that cannot
  * be saved leaves no action either), and ends where the operation's end
  * is applied (apply_job()).  It lives in the instance's record, so it
- * survives a restart and goes when the record goes (a delete); a record
- * keeps at most NLX_RECORD_ACTIONS_MAX, the oldest dropped first. */
+ * survives a restart; a record keeps at most NLX_RECORD_ACTIONS_MAX, the
+ * oldest dropped first.  When a delete ends, the history moves to the
+ * deleted servers' list (2.21's actions of deleted servers), which is
+ * bounded: a daemon runs for months, and deletes never stop. */
 #include "config.h"
 
 #include <glib/gi18n-lib.h>
@@ -18,6 +20,18 @@
  * events of its actions, wrap_instance_event). */
 #define EVENT_BUILD "compute__do_build_and_run_instance"
 #define EVENT_DELETE "compute_terminate_instance"
+
+/* How long a deleted server's history is kept: long enough to trace a
+ * delete (or what went before it) after a weekend or a holiday week,
+ * short enough that the file stays small; as an operator's daily or
+ * weekly `nova-manage db archive_deleted_rows --before` would. */
+#define DELETED_MAX_AGE_DAYS 14
+/* And in all, at most this many actions per deleted server kept on
+ * average: a record may hold NLX_RECORD_ACTIONS_MAX, but most hold a
+ * create and a delete; this keeps the file (rewritten at each delete)
+ * a few MB at worst. */
+#define DELETED_ACTIONS_PER_SERVER 10
+#define DELETED_FILE "deleted-actions.json"
 
 void
 nlx_manager_caller_free (NlxCaller *caller)
@@ -288,4 +302,143 @@ nlx_manager_action_end_interrupted (Entry *entry,
                                   _("Interrupted by a restart of the compute "
                                     "service"));
     }
+}
+
+/* ---- deleted servers' histories ---------------------------------------- */
+
+static gboolean
+deleted_expired (const NlxDeletedServer *server,
+                 GDateTime *now)
+{
+  return g_date_time_difference (now, server->deleted_at) >
+         (GTimeSpan) DELETED_MAX_AGE_DAYS * G_TIME_SPAN_DAY;
+}
+
+/* Drops the oldest deletions beyond the bounds: [DEFAULT]
+ * deleted_actions_max servers, DELETED_ACTIONS_PER_SERVER times that
+ * many actions, none older than DELETED_MAX_AGE_DAYS. */
+static void
+prune_deleted (NlxManager *manager)
+{
+  GPtrArray *deleted = manager->deleted;
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  guint max = manager->config->deleted_actions_max;
+  guint64 actions = 0;
+  guint drop = 0;
+
+  for (guint i = 0; i < deleted->len; i++)
+    actions += ((NlxDeletedServer *) deleted->pdata[i])->actions->len;
+  while (drop < deleted->len &&
+         (deleted->len - drop > max ||
+          actions > (guint64) max * DELETED_ACTIONS_PER_SERVER ||
+          deleted_expired (deleted->pdata[drop], now)))
+    actions -= ((NlxDeletedServer *) deleted->pdata[drop++])->actions->len;
+  if (drop > 0)
+    g_ptr_array_remove_range (deleted, 0, drop);
+}
+
+/* At start: the list as the last run left it.  It is history only: a
+ * file that cannot be read is reported and replaced at the next delete,
+ * rather than keep the service from starting. */
+void
+nlx_manager_load_deleted (NlxManager *manager)
+{
+  g_autoptr(GError) error = NULL;
+
+  manager->deleted_path = g_build_filename (manager->config->state_path,
+                                            DELETED_FILE, NULL);
+  manager->deleted = nlx_deleted_servers_load (manager->deleted_path, &error);
+  if (manager->deleted == NULL)
+    {
+      g_warning (_("%s; the deleted servers' actions kept so far are not "
+                   "shown, and the file is replaced at the next delete"),
+                 error->message);
+      manager->deleted =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_deleted_server_free);
+    }
+  prune_deleted (manager);
+}
+
+static void
+deleted_written (GObject *source G_GNUC_UNUSED,
+                 GAsyncResult *result,
+                 gpointer data)
+{
+  NlxManager *manager = data;
+  g_autoptr(GError) error = NULL;
+
+  /* Memory keeps them; the next delete writes the file again. */
+  if (!nlx_store_save_finish (manager->store, result, &error))
+    g_warning (_("Cannot save the deleted servers' actions in %s: %s; make "
+                 "room on the filesystem of state_path or repair it"),
+               manager->deleted_path, error->message);
+  nlx_manager_unref (manager);
+}
+
+/**
+ * nlx_manager_keep_deleted:
+ * @job: the delete, which worked
+ *
+ * @entry's delete ended: its action ends, and its history (with what
+ * Nova's policy asks of it: the server's project and user) joins the
+ * deleted servers' list, which is written, off the main loop and in
+ * order with the records, before the record's own delete (so a crash in
+ * between leaves both, and the delete run again at start replaces it).
+ */
+void
+nlx_manager_keep_deleted (NlxManager *manager,
+                          Entry *entry,
+                          const Job *job)
+{
+  NlxRecord *record = entry->record;
+  NlxDeletedServer *server;
+  g_autofree char *data = NULL;
+
+  nlx_manager_action_end_job (manager, entry, job);
+  if (manager->config->deleted_actions_max == 0 && manager->deleted->len == 0)
+    return;
+  for (guint i = 0; i < manager->deleted->len; i++)
+    if (g_str_equal (((NlxDeletedServer *) manager->deleted->pdata[i])->uuid,
+                     record->instance->uuid))
+      g_ptr_array_remove_index (manager->deleted, i--);
+  server = g_new0 (NlxDeletedServer, 1);
+  server->uuid = g_strdup (record->instance->uuid);
+  server->project_id = g_strdup (record->instance->project_id);
+  server->user_id = g_strdup (record->instance->user_id);
+  server->deleted_at = g_date_time_new_now_utc ();
+  /* The record goes: its actions move. */
+  server->actions = g_steal_pointer (&record->actions);
+  record->actions =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_instance_action_free);
+  g_ptr_array_add (manager->deleted, server);
+  prune_deleted (manager);
+  data = nlx_deleted_servers_to_data (manager->deleted);
+  nlx_store_write_file_async (manager->store, manager->deleted_path, data,
+                              deleted_written, nlx_manager_ref (manager));
+}
+
+/**
+ * nlx_manager_lookup_deleted:
+ *
+ * Returns: (transfer none) (nullable): the kept history of deleted server
+ *   @uuid (any case), valid until the main loop runs again; %NULL when
+ *   it is not kept (never deleted here, or dropped by the bounds)
+ */
+const NlxDeletedServer *
+nlx_manager_lookup_deleted (NlxManager *manager,
+                            const char *uuid)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+
+  if (uuid == NULL || manager->deleted == NULL)
+    return NULL;
+  /* Newest first: a lookup is mostly of a server just deleted. */
+  for (guint i = manager->deleted->len; i > 0; i--)
+    {
+      const NlxDeletedServer *server = manager->deleted->pdata[i - 1];
+
+      if (g_ascii_strcasecmp (server->uuid, uuid) == 0)
+        return deleted_expired (server, now) ? NULL : server;
+    }
+  return NULL;
 }

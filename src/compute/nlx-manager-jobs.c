@@ -408,6 +408,8 @@ apply_job (NlxManager *manager,
   if (job->deletes && job->ok)
     {
       g_info ("Instance %s deleted", job->uuid);
+      /* Its history outlives it (2.21), written before its record goes. */
+      nlx_manager_keep_deleted (manager, entry, job);
       nlx_manager_forget (manager, job->uuid);
       return FALSE;
     }

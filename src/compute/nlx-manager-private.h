@@ -115,6 +115,11 @@ struct _NlxManager {
   /* Who asks for what starts now (nlx_manager_set_caller()); main
    * thread only */
   NlxCaller *caller;
+  /* The most recently deleted servers' histories (NlxDeletedServer),
+   * oldest deletion first, bounded (nlx-manager-actions.c), and their
+   * file under state_path */
+  GPtrArray *deleted;
+  char *deleted_path;
 };
 
 typedef struct _Job Job;
@@ -353,6 +358,10 @@ void nlx_manager_action_end_job (NlxManager *manager,
                                  const Job *job);
 void nlx_manager_action_end_interrupted (Entry *entry,
                                          gboolean deleting);
+void nlx_manager_load_deleted (NlxManager *manager);
+void nlx_manager_keep_deleted (NlxManager *manager,
+                               Entry *entry,
+                               const Job *job);
 
 /* nlx-manager-servers.c */
 gboolean nlx_manager_job_starts_instance (const Job *job);

@@ -96,6 +96,8 @@ nlx_manager_unref (NlxManager *manager)
   nlx_ipam_free (manager->ipam);
   nlx_network_settings_free (manager->network);
   nlx_keypairs_free (manager->keypairs);
+  g_clear_pointer (&manager->deleted, g_ptr_array_unref);
+  g_free (manager->deleted_path);
   g_free (manager);
 }
 
@@ -276,6 +278,7 @@ nlx_manager_new (const NlxConfig *config,
     if (manager->keypairs == NULL)
       return NULL;
   }
+  nlx_manager_load_deleted (manager);
   records = nlx_store_load_all (manager->store, &quarantined, error);
   if (records == NULL)
     return NULL;

@@ -69,6 +69,8 @@ GPtrArray *nlx_manager_list (NlxManager *manager);
 const NlxRecord *nlx_manager_lookup (NlxManager *manager,
                                      const char *uuid,
                                      GError **error);
+const NlxDeletedServer *nlx_manager_lookup_deleted (NlxManager *manager,
+                                                    const char *uuid);
 
 void nlx_manager_create_async (NlxManager *manager,
                                NlxInstance *instance,

@@ -20,7 +20,8 @@
 static const char * const default_keys[] = {
   "compute_driver", "instances_path", "state_path", "debug", "use_syslog",
   "sync_power_state_interval", "shutdown_timeout", "reserved_host_cpus",
-  "reserved_host_memory_mb", "reserved_host_disk_mb", NULL
+  "reserved_host_memory_mb", "reserved_host_disk_mb", "deleted_actions_max",
+  NULL
 };
 /* Nova's [console] token_ttl */
 static const char * const console_keys[] = { "token_ttl", NULL };
@@ -543,6 +544,7 @@ config_read (GKeyFile *keyfile,
                                               "state_path", NLX_STATE_DIR);
   config->sync_interval_s = NLX_CONFIG_DEFAULT_SYNC_INTERVAL_S;
   config->shutdown_timeout_s = NLX_CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_S;
+  config->deleted_actions_max = NLX_CONFIG_DEFAULT_DELETED_ACTIONS_MAX;
   if (!nlx_config_get_boolean (keyfile, "DEFAULT", "debug", &config->debug,
                                error) ||
       !nlx_config_get_boolean (keyfile, "DEFAULT", "use_syslog",
@@ -551,6 +553,8 @@ config_read (GKeyFile *keyfile,
                             1, 3600, &config->sync_interval_s, error) ||
       !nlx_config_get_uint (keyfile, "DEFAULT", "shutdown_timeout", 0, 3600,
                             &config->shutdown_timeout_s, error) ||
+      !nlx_config_get_uint (keyfile, "DEFAULT", "deleted_actions_max", 0,
+                            100000, &config->deleted_actions_max, error) ||
       !read_api (config, error) ||
       !read_allocation (config, error))
     return NULL;

@@ -37,6 +37,8 @@ typedef struct {
 /* Nova 26's initial_{cpu,ram,disk}_allocation_ratio, what a new Nova
  * compute node starts with, and its reserved_host_* defaults. */
 #define NLX_CONFIG_DEFAULT_CPU_ALLOCATION_RATIO 4.0
+/* Deleted servers whose action history is kept (2.21+). */
+#define NLX_CONFIG_DEFAULT_DELETED_ACTIONS_MAX 1000
 #define NLX_CONFIG_DEFAULT_RAM_ALLOCATION_RATIO 1.0
 #define NLX_CONFIG_DEFAULT_DISK_ALLOCATION_RATIO 1.0
 #define NLX_CONFIG_DEFAULT_RESERVED_HOST_MEMORY_MB 512
@@ -76,6 +78,8 @@ typedef struct {
  *   instance claims
  * @reserved_host_memory_mb: `[DEFAULT] reserved_host_memory_mb`
  * @reserved_host_disk_mb: `[DEFAULT] reserved_host_disk_mb`
+ * @deleted_actions_max: `[DEFAULT] deleted_actions_max`, how many of the
+ *   most recently deleted servers keep their action history
  */
 typedef struct {
   GKeyFile *keyfile;
@@ -100,6 +104,7 @@ typedef struct {
   guint reserved_host_cpus;
   guint reserved_host_memory_mb;
   guint reserved_host_disk_mb;
+  guint deleted_actions_max;
 } NlxConfig;
 
 gboolean nlx_config_load_keyfile (GKeyFile *keyfile,

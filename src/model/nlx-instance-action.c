@@ -4,6 +4,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "common/nlx-error.h"
+#include "common/nlx-json.h"
 #include "model/nlx-instance-action.h"
 
 /**
@@ -220,4 +221,151 @@ nlx_instance_action_new_from_node (JsonNode *node,
       return NULL;
     }
   return g_steal_pointer (&action);
+}
+
+/* ---- deleted servers' histories ---------------------------------------- */
+
+void
+nlx_deleted_server_free (NlxDeletedServer *server)
+{
+  if (server == NULL)
+    return;
+  g_free (server->uuid);
+  g_free (server->project_id);
+  g_free (server->user_id);
+  g_clear_pointer (&server->deleted_at, g_date_time_unref);
+  g_clear_pointer (&server->actions, g_ptr_array_unref);
+  g_free (server);
+}
+
+/**
+ * nlx_deleted_servers_to_data:
+ * @servers: (element-type NlxDeletedServer): oldest deletion first
+ *
+ * Returns: (transfer full): the text nlx_deleted_servers_load() reads
+ */
+char *
+nlx_deleted_servers_to_data (GPtrArray *servers)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "deleted_servers");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < servers->len; i++)
+    {
+      const NlxDeletedServer *server = servers->pdata[i];
+
+      json_builder_begin_object (builder);
+      add_string (builder, "uuid", server->uuid);
+      add_string (builder, "project_id", server->project_id);
+      add_string (builder, "user_id", server->user_id);
+      add_time (builder, "deleted_at", server->deleted_at);
+      json_builder_set_member_name (builder, "actions");
+      json_builder_begin_array (builder);
+      for (guint a = 0; a < server->actions->len; a++)
+        json_builder_add_value (builder,
+                                nlx_instance_action_to_node (server->actions->pdata[a]));
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  return json_to_string (root, FALSE);
+}
+
+static NlxDeletedServer *
+read_deleted_server (JsonNode *node,
+                     GError **error)
+{
+  g_autoptr(NlxDeletedServer) server = g_new0 (NlxDeletedServer, 1);
+  JsonObject *object;
+  JsonNode *actions;
+
+  server->actions =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_instance_action_free);
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("a deleted server must be a JSON object"));
+      return NULL;
+    }
+  object = json_node_get_object (node);
+  actions = json_object_get_member (object, "actions");
+  if (!read_string (object, "uuid", FALSE, &server->uuid) ||
+      !g_uuid_string_is_valid (server->uuid) ||
+      !read_string (object, "project_id", TRUE, &server->project_id) ||
+      !read_string (object, "user_id", TRUE, &server->user_id) ||
+      !read_time (object, "deleted_at", FALSE, &server->deleted_at) ||
+      actions == NULL || !JSON_NODE_HOLDS_ARRAY (actions))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("a deleted server lacks its uuid, deleted_at or actions, "
+                     "or has one of the wrong type"));
+      return NULL;
+    }
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (actions)); i++)
+    {
+      NlxInstanceAction *action =
+        nlx_instance_action_new_from_node (
+          json_array_get_element (json_node_get_array (actions), i), error);
+
+      if (action == NULL)
+        return NULL;
+      g_ptr_array_add (server->actions, action);
+    }
+  return g_steal_pointer (&server);
+}
+
+/**
+ * nlx_deleted_servers_load:
+ * @path: the file nlx_deleted_servers_to_data() wrote; missing means none
+ *
+ * Returns: (transfer full) (element-type NlxDeletedServer): as written,
+ *   or %NULL with an error naming @path
+ */
+GPtrArray *
+nlx_deleted_servers_load (const char *path,
+                          GError **error)
+{
+  g_autoptr(GPtrArray) servers =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_deleted_server_free);
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) local_error = NULL;
+  JsonNode *list = NULL;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    return g_steal_pointer (&servers);
+  root = nlx_json_parse_file (path, &local_error);
+  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+    list = json_object_get_member (json_node_get_object (root),
+                                   "deleted_servers");
+  if (list != NULL && JSON_NODE_HOLDS_ARRAY (list))
+    {
+      JsonArray *array = json_node_get_array (list);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          NlxDeletedServer *server =
+            read_deleted_server (json_array_get_element (array, i),
+                                 &local_error);
+
+          if (server == NULL)
+            break;
+          g_ptr_array_add (servers, server);
+        }
+    }
+  else if (local_error == NULL)
+    g_set_error (&local_error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                 _("it is not an object with a “deleted_servers” list"));
+  if (local_error != NULL)
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Cannot read the deleted servers' actions in %s: %s"),
+                   path, local_error->message);
+      return NULL;
+    }
+  return g_steal_pointer (&servers);
 }

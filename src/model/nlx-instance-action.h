@@ -62,4 +62,30 @@ JsonNode *nlx_instance_action_to_node (const NlxInstanceAction *action);
 NlxInstanceAction *nlx_instance_action_new_from_node (JsonNode *node,
                                                       GError **error);
 
+/**
+ * NlxDeletedServer:
+ * @uuid: the deleted server's
+ * @project_id: (nullable): its project (who may see its actions)
+ * @user_id: (nullable): its owner
+ * @deleted_at: when its delete finished, UTC
+ * @actions: (element-type NlxInstanceAction): its history, oldest first
+ *
+ * What outlives a deleted server, for 2.21's actions of deleted servers
+ * (the manager keeps a bounded list of them).
+ */
+typedef struct {
+  char *uuid;
+  char *project_id;
+  char *user_id;
+  GDateTime *deleted_at;
+  GPtrArray *actions;
+} NlxDeletedServer;
+
+void nlx_deleted_server_free (NlxDeletedServer *server);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxDeletedServer, nlx_deleted_server_free)
+
+char *nlx_deleted_servers_to_data (GPtrArray *servers);
+GPtrArray *nlx_deleted_servers_load (const char *path,
+                                     GError **error);
+
 G_END_DECLS
