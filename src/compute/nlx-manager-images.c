@@ -355,13 +355,17 @@ run_create_image (NlxManager *manager,
                       uuid) == 0)
     g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
                  _("Image “%s” (id %s) is already a snapshot of server %s, "
-                   "perhaps made by an earlier createImage whose answer was "
-                   "lost; use that image, or choose another name for a new "
-                   "snapshot"), name, taken->id, uuid);
+                   "perhaps made by an earlier %s whose answer was lost; "
+                   "use that image, or choose another name for a new "
+                   "snapshot (image names are unique on this host)"), name,
+                 taken->id, uuid,
+                 call->backup_type != NULL ? "createBackup" : "createImage");
   else if (entry != NULL &&
            (taken != NULL || nlx_config_find_image (manager->config, name) != NULL))
     g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
-                 _("An image named “%s” exists; choose another name"), name);
+                 _("An image named “%s” exists; choose another name (image "
+                   "names are unique on this host: give each backup its "
+                   "own, e.g. with its date)"), name);
   if (entry == NULL || error != NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
