@@ -381,6 +381,225 @@ test_create_image (Fixture *f,
   nlx_test_delete_and_wait (f->session, id);
 }
 
+/* The names of @server's active backups of @type, oldest first, as
+ * tempest's test_create_backup lists them through Glance. */
+static char *
+backups_of (Fixture *f,
+            const char *server,
+            const char *type)
+{
+  g_autofree char *path = g_strdup_printf (
+    "/image/v2/images?status=active&sort_key=created_at&sort_dir=asc&"
+    "image_type=backup&backup_type=%s&instance_uuid=%s", type, server);
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(GString) names = g_string_new (NULL);
+  JsonArray *images;
+
+  g_assert_cmpuint (nlx_test_call (f->session, "GET", path, NULL, &reply), ==,
+                    200);
+  images = json_object_get_array_member (json_node_get_object (reply),
+                                         "images");
+  for (guint i = 0; i < json_array_get_length (images); i++)
+    {
+      JsonObject *image = json_array_get_object_element (images, i);
+
+      g_assert_cmpstr (json_object_get_string_member (image, "image_type"),
+                       ==, "backup");
+      g_string_append_printf (names, "%s%s", i > 0 ? " " : "",
+                              json_object_get_string_member (image, "name"));
+    }
+  return g_string_free (g_steal_pointer (&names), FALSE);
+}
+
+/* createBackup at @version; returns the new image's id (NULL when the
+ * 2.1 answer names none, as for rotation 0). */
+static char *
+backup_at (Fixture *f,
+           const char *version,
+           const char *action,
+           const char *name,
+           const char *type,
+           const char *rotation)
+{
+  g_autofree char *body = g_strdup_printf (
+    "{\"createBackup\": {\"name\": \"%s\", \"backup_type\": \"%s\", "
+    "\"rotation\": %s, \"metadata\": {\"nlxtest-key\": \"v\"}}}", name, type,
+    rotation);
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(SoupMessageHeaders) headers = NULL;
+  const char *location;
+
+  g_assert_cmpuint (call_at (f, version, "POST", action, body, &reply,
+                             &headers), ==, 202);
+  location = soup_message_headers_get_one (headers, "Location");
+  if (g_str_equal (version, "2.1"))
+    {
+      g_assert_null (reply);
+      assert_tempest_schema ("v2_1.servers", "create_backup", 202, NULL);
+      if (location == NULL)
+        return NULL;
+      g_assert_true (g_str_has_prefix (location,
+                                       "http://localhost/v2.1/images/"));
+      return g_strdup (location + strlen ("http://localhost/v2.1/images/"));
+    }
+  g_assert_null (location);
+  assert_tempest_schema ("v2_45.servers", "create_backup", 202, reply);
+  return g_strdup (json_object_get_string_member (json_node_get_object (reply),
+                                                  "image_id"));
+}
+
+/* createBackup: Nova's schema, createImage's answers per version, the
+ * image marked as Glance marks a backup, and the rotation: the newest
+ * `rotation` backups of the type kept, 0 keeps none, one a server boots
+ * from is kept whatever the rotation. */
+static void
+test_create_backup (Fixture *f,
+                    gconstpointer data G_GNUC_UNUSED)
+{
+  g_autofree char *id = nlx_test_create (f->session, "nlxtest-backed",
+                                         "test-image", NULL);
+  g_autofree char *failed = nlx_test_create (
+    f->session, "nlxtest-failed", "test-image",
+    ", \"metadata\": {\"fake_spawn_error\": \"nlxtest-no\"}");
+  g_autofree char *action = g_strconcat ("/v2.1/servers/", id, "/action",
+                                         NULL);
+  g_autofree char *failed_action = g_strconcat ("/v2.1/servers/", failed,
+                                                "/action", NULL);
+  static const struct {
+    const char *body;
+    const char *text;
+  } bad[] = {
+    { "{\"createBackup\": null}", "must be a JSON object" },
+    { "{\"createBackup\": {\"backup_type\": \"daily\", \"rotation\": 1}}",
+      "“name” is a required property" },
+    { "{\"createBackup\": {\"name\": \"nlxtest-b\", \"rotation\": 1}}",
+      "“backup_type” is a required property" },
+    { "{\"createBackup\": {\"name\": \"nlxtest-b\", \"backup_type\": 7, "
+      "\"rotation\": 1}}", "“backup_type” must be a string" },
+    { "{\"createBackup\": {\"name\": \"nlxtest-b\", \"backup_type\": "
+      "\"daily\"}}", "“rotation” is required" },
+    { "{\"createBackup\": {\"name\": \"nlxtest-b\", \"backup_type\": "
+      "\"daily\", \"rotation\": -1}}", "“rotation” is required" },
+    { "{\"createBackup\": {\"name\": \"nlxtest-b\", \"backup_type\": "
+      "\"daily\", \"rotation\": \"two\"}}", "“rotation” is required" },
+    { "{\"createBackup\": {\"name\": \"nlxtest-b\", \"backup_type\": "
+      "\"daily\", \"rotation\": 1.5}}", "“rotation” is required" },
+    { "{\"createBackup\": {\"name\": \"nlxtest-b\", \"backup_type\": "
+      "\"daily\", \"rotation\": 1, \"metadata\": {\"k\": 1}}}",
+      "must be a string" },
+    { "{\"createBackup\": {\"name\": \"nlxtest-b\", \"backup_type\": "
+      "\"daily\", \"rotation\": 1, \"size\": 1}}", "“size” was unexpected" },
+    { "{\"createBackup\": {\"name\": \"../x\", \"backup_type\": "
+      "\"daily\", \"rotation\": 1}}", "An image name must be" },
+  };
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *third = NULL;
+  g_autofree char *weekly = NULL;
+  g_autofree char *gone = NULL;
+  g_autofree char *names = NULL;
+  g_autofree char *first_path = NULL;
+  g_autofree char *booted = NULL;
+  g_autoptr(JsonNode) image = NULL;
+  JsonObject *properties;
+
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  nlx_test_wait_for_status (f->session, failed, "ERROR");
+
+  /* Bad input is refused and makes no image. */
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    expect_fault_at (f, i % 2 ? "2.1" : "2.96", "POST", action, bad[i].body,
+                     400, bad[i].text);
+  expect_fault_at (f, "2.96", "POST", failed_action,
+                   "{\"createBackup\": {\"name\": \"nlxtest-b\", "
+                   "\"backup_type\": \"daily\", \"rotation\": 1}}", 409,
+                   "createBackup");
+  names = backups_of (f, id, "daily");
+  g_assert_cmpstr (names, ==, "");
+  g_clear_pointer (&names, g_free);
+
+  /* Two kept of two, a string of digits as Nova takes it. */
+  first = backup_at (f, "2.1", action, "nlxtest-backup-1", "daily", "2");
+  g_assert_true (g_uuid_string_is_valid (first));
+  second = backup_at (f, "2.45", action, "nlxtest-backup-2", "daily", "\"2\"");
+  g_assert_true (g_uuid_string_is_valid (second));
+  names = backups_of (f, id, "daily");
+  g_assert_cmpstr (names, ==, "nlxtest-backup-1 nlxtest-backup-2");
+  g_clear_pointer (&names, g_free);
+
+  first_path = g_strconcat ("/image/v2/images/", first, NULL);
+  g_assert_cmpuint (nlx_test_call (f->session, "GET", first_path, NULL,
+                                   &image), ==, 200);
+  properties = json_node_get_object (image);
+  g_assert_cmpstr (json_object_get_string_member (properties, "backup_type"),
+                   ==, "daily");
+  g_assert_cmpstr (json_object_get_string_member (properties, "instance_uuid"),
+                   ==, id);
+  g_assert_cmpstr (json_object_get_string_member (properties, "nlxtest-key"),
+                   ==, "v");
+  g_assert_cmpstr (json_object_get_string_member (properties, "visibility"),
+                   ==, "private");
+
+  /* A taken name: 409, and nothing rotated out. */
+  expect_fault_at (f, "2.96", "POST", action,
+                   "{\"createBackup\": {\"name\": \"nlxtest-backup-2\", "
+                   "\"backup_type\": \"daily\", \"rotation\": 1}}", 409,
+                   "nlxtest-backup-2");
+  names = backups_of (f, id, "daily");
+  g_assert_cmpstr (names, ==, "nlxtest-backup-1 nlxtest-backup-2");
+  g_clear_pointer (&names, g_free);
+
+  /* The third rotates the first out; another type is another rotation. */
+  third = backup_at (f, "2.96", action, "nlxtest-backup-3", "daily", "2");
+  g_assert_cmpuint (nlx_test_call (f->session, "GET", first_path, NULL, NULL),
+                    ==, 404);
+  names = backups_of (f, id, "daily");
+  g_assert_cmpstr (names, ==, "nlxtest-backup-2 nlxtest-backup-3");
+  g_clear_pointer (&names, g_free);
+  weekly = backup_at (f, "2.1", action, "nlxtest-weekly-1", "weekly", "1");
+  names = backups_of (f, id, "daily");
+  g_assert_cmpstr (names, ==, "nlxtest-backup-2 nlxtest-backup-3");
+  g_clear_pointer (&names, g_free);
+
+  /* A server boots from the weekly backup: rotation 0 deletes every
+   * weekly backup, the new one too, but keeps that one; at 2.1 the
+   * answer names no image. */
+  booted = nlx_test_create (f->session, "nlxtest-from-backup", weekly, NULL);
+  nlx_test_wait_for_status (f->session, booted, "ACTIVE");
+  gone = backup_at (f, "2.1", action, "nlxtest-weekly-2", "weekly", "0");
+  g_assert_null (gone);
+  names = backups_of (f, id, "weekly");
+  g_assert_cmpstr (names, ==, "nlxtest-weekly-1");
+  g_clear_pointer (&names, g_free);
+  nlx_test_delete_and_wait (f->session, booted);
+  g_free (gone);
+  gone = backup_at (f, "2.45", action, "nlxtest-weekly-3", "weekly", "0");
+  g_assert_true (g_uuid_string_is_valid (gone));
+  names = backups_of (f, id, "weekly");
+  g_assert_cmpstr (names, ==, "");
+  g_clear_pointer (&names, g_free);
+
+  /* The action history names it as Nova does. */
+  {
+    g_autofree char *actions = g_strconcat ("/v2.1/servers/", id,
+                                            "/os-instance-actions", NULL);
+    g_autoptr(JsonNode) history = NULL;
+    g_autofree char *text = NULL;
+
+    g_assert_cmpuint (nlx_test_call (f->session, "GET", actions, NULL,
+                                     &history), ==, 200);
+    text = json_to_string (history, FALSE);
+    g_assert_nonnull (strstr (text, "\"action\":\"createBackup\""));
+  }
+
+  g_free (gone);
+  gone = backup_at (f, "2.96", action, "nlxtest-backup-4", "daily", "0");
+  names = backups_of (f, id, "daily");
+  g_assert_cmpstr (names, ==, "");
+  nlx_test_delete_and_wait (f->session, id);
+  nlx_test_delete_and_wait (f->session, failed);
+}
+
 /* rebuild: key_name from 2.54, user_data from 2.57, hostname from 2.90;
  * adminPass taken and never answered; from 2.75 the answer is the
  * server as show has it. */
@@ -591,6 +810,7 @@ main (int argc,
   ADD ("/nlx/api/microversions/create-networks", test_create_networks);
   ADD ("/nlx/api/microversions/create-fields", test_create_fields);
   ADD ("/nlx/api/microversions/create-image", test_create_image);
+  ADD ("/nlx/api/microversions/create-backup", test_create_backup);
   ADD ("/nlx/api/microversions/rebuild", test_rebuild);
   ADD ("/nlx/api/microversions/action-states", test_action_states);
 #undef ADD

@@ -112,12 +112,13 @@ get_console_output (NlxApiRequest *request,
                                         G_MAXSIZE, console_ready, call);
 }
 
+/* createImage's and createBackup's answer; @location: whether a 2.1
+ * answer names the image (not for a backup rotation 0 has deleted). */
 static void
-image_created (GObject *source G_GNUC_UNUSED,
-               GAsyncResult *result,
-               gpointer data)
+image_made (NlxApiRequest *request,
+            GAsyncResult *result,
+            gboolean location)
 {
-  g_autoptr(NlxApiRequest) request = data;
   g_autoptr(GError) error = NULL;
   g_autoptr(NlxStoredImage) image =
     nlx_manager_create_image_finish (request->api->manager, result, &error);
@@ -138,16 +139,27 @@ image_created (GObject *source G_GNUC_UNUSED,
     }
   else
     {
-      g_autofree char *location = g_strdup_printf ("%s/v2.1/images/%s",
-                                                   request->base, image->id);
+      g_autofree char *url = g_strdup_printf ("%s/v2.1/images/%s",
+                                              request->base, image->id);
 
       /* 2.1: no body; Location says where the image is. */
-      soup_message_headers_replace (
-        soup_server_message_get_response_headers (request->msg), "Location",
-        location);
+      if (location)
+        soup_message_headers_replace (
+          soup_server_message_get_response_headers (request->msg),
+          "Location", url);
       nlx_api_respond (request, 202, NULL);
     }
   soup_server_message_unpause (request->msg);
+}
+
+static void
+image_created (GObject *source G_GNUC_UNUSED,
+               GAsyncResult *result,
+               gpointer data)
+{
+  g_autoptr(NlxApiRequest) request = data;
+
+  image_made (request, result, TRUE);
 }
 
 /* createImage: answered when the image is in the store, so the image it
@@ -174,6 +186,70 @@ create_image (NlxApiRequest *request,
   nlx_manager_create_image_async (request->api->manager, uuid, name, metadata,
                                   image_created,
                                   nlx_api_request_keep (request));
+}
+
+typedef struct {
+  NlxApiRequest *request;
+  gint64 rotation;
+} BackupCall;
+
+static void
+backup_created (GObject *source G_GNUC_UNUSED,
+                GAsyncResult *result,
+                gpointer data)
+{
+  BackupCall *call = data;
+  g_autoptr(NlxApiRequest) request = call->request;
+
+  /* As Nova: with rotation 0 the new backup is gone, and not named. */
+  image_made (request, result, call->rotation > 0);
+  g_free (call);
+}
+
+/* createBackup: a snapshot marked as a backup of its backup_type, then
+ * Nova's rotation (the compute layer's); answered as createImage, once
+ * the rotation is done. */
+static void
+create_backup (NlxApiRequest *request,
+               const char *uuid,
+               JsonNode *args)
+{
+  static const char * const known[] = { "name", "backup_type", "rotation",
+                                        "metadata", NULL };
+  g_autoptr(GHashTable) metadata = g_hash_table_new_full (g_str_hash,
+                                                          g_str_equal,
+                                                          g_free, g_free);
+  JsonObject *object;
+  JsonNode *rotation;
+  const char *name, *type;
+  BackupCall *call;
+  gint64 keep;
+
+  if (!nlx_api_require_object (request, args, "createBackup"))
+    return;
+  object = json_node_get_object (args);
+  if (!nlx_api_check_members (request, object, known) ||
+      (name = nlx_api_get_string_member (request, object, "name")) == NULL ||
+      (type = nlx_api_get_string_member (request, object,
+                                         "backup_type")) == NULL ||
+      !nlx_api_read_string_map (request, object, "metadata", metadata))
+    return;
+  rotation = json_object_get_member (object, "rotation");
+  if (rotation == NULL ||
+      !nlx_api_read_whole_number (rotation, 0, G_MAXINT32, &keep))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("“rotation” is required: how many backups "
+                               "of this backup_type to keep, a whole "
+                               "number from 0, in JSON or as a string of "
+                               "decimal digits"));
+      return;
+    }
+  call = g_new0 (BackupCall, 1);
+  call->request = nlx_api_request_keep (request);
+  call->rotation = keep;
+  nlx_manager_create_backup_async (request->api->manager, uuid, name, type,
+                                   keep, metadata, backup_created, call);
 }
 
 /* Members of Nova's rebuild body that exist only from (or up to) some
@@ -427,6 +503,11 @@ nlx_api_server_action (NlxApiRequest *request,
       create_image (request, uuid, args);
       return;
     }
+  if (g_str_equal (name, "createBackup"))
+    {
+      create_backup (request, uuid, args);
+      return;
+    }
   if (g_str_equal (name, "rebuild"))
     {
       rebuild_server (request, record, args);
@@ -496,7 +577,8 @@ nlx_api_server_action (NlxApiRequest *request,
       g_autofree char *message =
         g_strdup_printf (_("Action “%s” is not supported here; the actions "
                            "are reboot, os-stop, os-start, pause, unpause, "
-                           "rebuild, createImage, os-getConsoleOutput, "
+                           "rebuild, createImage, createBackup, "
+                           "os-getConsoleOutput, "
                            "os-getSerialConsole, forceDelete and restore"),
                          name);
       nlx_api_respond_fault (request, 400, message);

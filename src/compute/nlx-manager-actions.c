@@ -134,8 +134,10 @@ job_names (const Job *job,
       *event = "compute_rebuild_instance";
       break;
     case JOB_SNAPSHOT:
-      *action = "createImage";
-      *event = "compute_snapshot_instance";
+      /* As Nova's instance actions name the two. */
+      *action = job->backup_type != NULL ? "createBackup" : "createImage";
+      *event = job->backup_type != NULL ? "compute_backup_instance"
+                                        : "compute_snapshot_instance";
       break;
     default:
       g_assert_not_reached ();

@@ -107,6 +107,98 @@ snapshot (NlxManager *manager,
   return ok;
 }
 
+/* A backup's rotation: the caller hears of its backup once the backups
+ * rotated out are deleted, or failed to be. */
+typedef struct {
+  GTask *task;
+  NlxStoredImage *stored;
+  guint pending;
+} Rotation;
+
+static void
+rotation_done (Rotation *rotation)
+{
+  g_task_return_pointer (rotation->task, rotation->stored,
+                         (GDestroyNotify) nlx_stored_image_free);
+  g_object_unref (rotation->task);
+  g_free (rotation);
+}
+
+static void
+rotated_out (GObject *source G_GNUC_UNUSED,
+             GAsyncResult *result,
+             gpointer data)
+{
+  Rotation *rotation = data;
+  g_autoptr(GError) error = NULL;
+
+  /* Nova logs a backup it cannot delete and goes on: the store refuses
+   * one a server still boots from, and the backup is then kept. */
+  if (!nlx_manager_change_finish (NULL, result, &error))
+    g_warning ("Backup rotation: an old backup is kept: %s", error->message);
+  if (--rotation->pending == 0)
+    rotation_done (rotation);
+}
+
+static gint
+newest_first (gconstpointer a,
+              gconstpointer b)
+{
+  const NlxStoredImage *x = *(NlxStoredImage * const *) a;
+  const NlxStoredImage *y = *(NlxStoredImage * const *) b;
+  gint order = g_date_time_compare (y->created_at, x->created_at);
+
+  return order != 0 ? order : g_strcmp0 (y->id, x->id);
+}
+
+/* Nova's _rotate_backups: of the server's backups of this backup type,
+ * the newest @job->rotation are kept (the new one among them) and the
+ * rest deleted; rotation 0 deletes them all, the new one too.  Then the
+ * caller hears of the new backup. */
+static void
+rotate_backups (NlxManager *manager,
+                Job *job)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) images = nlx_image_store_list (manager->images, &error);
+  g_autoptr(GPtrArray) backups = g_ptr_array_new ();
+  Rotation *rotation = g_new0 (Rotation, 1);
+
+  rotation->task = g_object_ref (job->task);
+  rotation->stored = g_steal_pointer (&job->stored);
+  rotation->pending = 1;
+  if (images == NULL)
+    g_warning ("Instance %s: no backup rotation: %s", job->uuid,
+               error->message);
+  for (guint i = 0; images != NULL && i < images->len; i++)
+    {
+      NlxStoredImage *image = images->pdata[i];
+
+      if (g_strcmp0 (g_hash_table_lookup (image->properties, "image_type"),
+                     "backup") == 0 &&
+          g_strcmp0 (g_hash_table_lookup (image->properties, "backup_type"),
+                     job->backup_type) == 0 &&
+          g_strcmp0 (g_hash_table_lookup (image->properties, "instance_uuid"),
+                     job->uuid) == 0 &&
+          !g_hash_table_contains (manager->images_deleting, image->id))
+        g_ptr_array_add (backups, image);
+    }
+  g_ptr_array_sort (backups, newest_first);
+  for (guint i = job->rotation; i < backups->len; i++)
+    {
+      NlxStoredImage *image = backups->pdata[i];
+
+      g_info ("Instance %s: backup rotation (%" G_GINT64_FORMAT " kept) "
+              "deletes image %s (%s)", job->uuid, job->rotation, image->id,
+              image->name);
+      rotation->pending++;
+      nlx_manager_delete_image_async (manager, image->id, rotated_out,
+                                      rotation);
+    }
+  if (--rotation->pending == 0)
+    rotation_done (rotation);
+}
+
 /* A failed snapshot leaves the instance as it was, as in Nova: only the
  * caller hears of it (Job.finish). */
 static gboolean
@@ -124,7 +216,10 @@ finish_snapshot (NlxManager *manager,
     {
       g_info ("Instance %s: snapshot is image %s (%s)", record->instance->uuid,
               job->stored->id, job->stored->name);
-      g_task_return_pointer (job->task, g_steal_pointer (&job->stored),
+      if (job->backup_type != NULL)
+        rotate_backups (manager, job);
+      else
+        g_task_return_pointer (job->task, g_steal_pointer (&job->stored),
                              (GDestroyNotify) nlx_stored_image_free);
     }
   else
@@ -210,7 +305,10 @@ run_create_image (NlxManager *manager,
   g_autoptr(NlxStoredImage) taken = NULL;
   Entry *entry = nlx_manager_find_idle (manager, uuid,
                                         VM (ACTIVE) | VM (STOPPED) |
-                                        VM (PAUSED), "createImage", &error);
+                                        VM (PAUSED),
+                                        call->backup_type != NULL
+                                          ? "createBackup" : "createImage",
+                                        &error);
   g_autoptr(NlxImage) source = NULL;
   g_autoptr(JsonNode) before = NULL;
   NlxRecord *record;
@@ -257,13 +355,17 @@ run_create_image (NlxManager *manager,
                       uuid) == 0)
     g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
                  _("Image “%s” (id %s) is already a snapshot of server %s, "
-                   "perhaps made by an earlier createImage whose answer was "
-                   "lost; use that image, or choose another name for a new "
-                   "snapshot"), name, taken->id, uuid);
+                   "perhaps made by an earlier %s whose answer was lost; "
+                   "use that image, or choose another name for a new "
+                   "snapshot (image names are unique on this host)"), name,
+                 taken->id, uuid,
+                 call->backup_type != NULL ? "createBackup" : "createImage");
   else if (entry != NULL &&
            (taken != NULL || nlx_config_find_image (manager->config, name) != NULL))
     g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
-                 _("An image named “%s” exists; choose another name"), name);
+                 _("An image named “%s” exists; choose another name (image "
+                   "names are unique on this host: give each backup its "
+                   "own, e.g. with its date)"), name);
   if (entry == NULL || error != NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
@@ -303,8 +405,17 @@ run_create_image (NlxManager *manager,
       while (g_hash_table_iter_next (&iter, &key, &value))
         g_hash_table_insert (job->properties, g_strdup (key), g_strdup (value));
     }
+  /* Glance's marks of a backup, by which its rotation finds it. */
   g_hash_table_insert (job->properties, g_strdup ("image_type"),
-                       g_strdup ("snapshot"));
+                       g_strdup (call->backup_type != NULL ? "backup"
+                                                           : "snapshot"));
+  if (call->backup_type != NULL)
+    {
+      g_hash_table_insert (job->properties, g_strdup ("backup_type"),
+                           g_strdup (call->backup_type));
+      job->backup_type = g_strdup (call->backup_type);
+      job->rotation = call->rotation;
+    }
   g_hash_table_insert (job->properties, g_strdup ("instance_uuid"),
                        g_strdup (uuid));
   /* A snapshot holds the server's data: its project's only, as Glance
@@ -345,6 +456,44 @@ nlx_manager_create_image_async (NlxManager *manager,
                                                 callback, user_data, &call);
 
   call->name = g_strdup (name);
+  call->metadata = metadata ? g_hash_table_ref (metadata) : NULL;
+  nlx_manager_start_call (manager, task);
+}
+
+/**
+ * nlx_manager_create_backup_async:
+ * @backup_type: e.g. "daily"; any string
+ * @rotation: how many of the server's backups of @backup_type to keep,
+ *   the new one included (0 deletes them all)
+ *
+ * Nova's createBackup: a snapshot as nlx_manager_create_image_async()
+ * makes, whose image has image_type "backup" and @backup_type; once it
+ * is stored, the server's older backups of @backup_type beyond the
+ * newest @rotation are deleted (one a server boots from is kept, and
+ * logged).  Finishes when that is done, with
+ * nlx_manager_create_image_finish(): the new image (which rotation 0
+ * has deleted).
+ */
+void
+nlx_manager_create_backup_async (NlxManager *manager,
+                                 const char *uuid,
+                                 const char *name,
+                                 const char *backup_type,
+                                 gint64 rotation,
+                                 GHashTable *metadata,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  Call *call;
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (backup_type != NULL && rotation >= 0);
+  task = nlx_manager_call_new (run_create_image, uuid,
+                               nlx_manager_create_image_async, callback,
+                               user_data, &call);
+  call->name = g_strdup (name);
+  call->backup_type = g_strdup (backup_type);
+  call->rotation = rotation;
   call->metadata = metadata ? g_hash_table_ref (metadata) : NULL;
   nlx_manager_start_call (manager, task);
 }

@@ -18,6 +18,7 @@ nlx_manager_job_free (Job *job)
   g_free (job->image_name);
   g_clear_pointer (&job->properties, g_hash_table_unref);
   nlx_stored_image_free (job->stored);
+  g_free (job->backup_type);
   g_clear_object (&job->task);
   g_clear_object (&job->answer);
   g_clear_error (&job->error);

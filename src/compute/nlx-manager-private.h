@@ -173,6 +173,8 @@ struct _Job {
   char *image_name;             /* JOB_SNAPSHOT: the new image's */
   GHashTable *properties;       /* JOB_SNAPSHOT: the new image's */
   NlxStoredImage *stored;       /* JOB_SNAPSHOT: the new image */
+  char *backup_type;            /* JOB_SNAPSHOT: a createBackup's, or NULL */
+  gint64 rotation;              /* JOB_SNAPSHOT of a backup: how many kept */
   GTask *task;                  /* JOB_VOLUME, JOB_SNAPSHOT: the caller */
   /* The caller answered once the job's task state is saved, before the
    * job runs (JOB_ACTION, JOB_REBUILD) */
@@ -206,6 +208,8 @@ struct _Call {
   NlxInstance *instance;
   NlxImage *image;
   GHashTable *metadata;
+  char *backup_type;            /* createBackup: its type (else NULL) */
+  gint64 rotation;              /* createBackup: how many backups to keep */
   gboolean no_room;             /* create: its request does not fit */
   gboolean replace;             /* metadata, tags: replaces, not merges */
   gboolean set_description;     /* update: change the description */

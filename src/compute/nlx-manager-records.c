@@ -18,6 +18,7 @@ call_free (Call *call)
   nlx_instance_free (call->instance);
   nlx_image_free (call->image);
   g_clear_pointer (&call->metadata, g_hash_table_unref);
+  g_free (call->backup_type);
   nlx_manager_caller_free (call->caller);
   g_free (call->description);
   g_free (call->hostname);

@@ -124,6 +124,14 @@ void nlx_manager_create_image_async (NlxManager *manager,
                                      GHashTable *metadata,
                                      GAsyncReadyCallback callback,
                                      gpointer user_data);
+void nlx_manager_create_backup_async (NlxManager *manager,
+                                      const char *uuid,
+                                      const char *name,
+                                      const char *backup_type,
+                                      gint64 rotation,
+                                      GHashTable *metadata,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data);
 NlxStoredImage *nlx_manager_create_image_finish (NlxManager *manager,
                                                  GAsyncResult *result,
                                                  GError **error);
