@@ -861,6 +861,12 @@ rebuild_now (NlxManager *manager,
   instance->flavor.seccomp_unconfined = current->flavor.seccomp_unconfined;
   instance->config_drive = current->config_drive;
   instance->no_network = current->no_network;
+  /* The lock is not the rebuild's to change (nlx_manager_lock_async()):
+   * one taken or lifted while the rebuild waited stands. */
+  g_free (instance->locked_by);
+  instance->locked_by = g_strdup (current->locked_by);
+  g_free (instance->locked_reason);
+  instance->locked_reason = g_strdup (current->locked_reason);
   if (instance->hostname == NULL)
     instance->hostname = g_strdup (current->hostname);
   g_date_time_unref (instance->created_at);
