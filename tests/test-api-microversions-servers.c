@@ -349,6 +349,15 @@ test_access_ips (Fixture *f,
   assert_schema ("2.96", "update_server", reply);
   g_clear_pointer (&reply, json_node_unref);
 
+  /* Kept and shown in canonical form, as Nova (tempest's
+   * test_verify_server_details). */
+  g_assert_cmpint (call_at (f, "2.1", "PUT", path,
+                            "{\"server\": {\"accessIPv6\": "
+                            "\"0000:0000:0000:0000:0000:babe:220.12.22.2\"}}",
+                            &reply), ==, 200);
+  g_assert_cmpstr (access_ip (reply, "accessIPv6"), ==, "::babe:dc0c:1602");
+  g_clear_pointer (&reply, json_node_unref);
+
   /* Rebuild: given, they replace the server's; left out, they stay. */
   g_assert_cmpint (call_at (f, "2.1", "POST", action,
                             "{\"rebuild\": {\"imageRef\": \"test-image\", "

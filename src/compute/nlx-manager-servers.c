@@ -447,18 +447,23 @@ run_update (NlxManager *manager,
     }
   before = nlx_record_to_node (entry->record);
   instance = entry->record->instance;
-  /* "" takes it away: the record keeps no empty address. */
+  /* "" takes it away: the record keeps no empty address; others are
+   * kept in canonical form, as Nova keeps them. */
   if (call->access_ipv4 != NULL)
     {
       g_free (instance->access_ipv4);
       instance->access_ipv4 = call->access_ipv4[0] != '\0'
-                              ? g_strdup (call->access_ipv4) : NULL;
+                              ? nlx_access_ip_normalize (call->access_ipv4,
+                                                         AF_INET)
+                              : NULL;
     }
   if (call->access_ipv6 != NULL)
     {
       g_free (instance->access_ipv6);
       instance->access_ipv6 = call->access_ipv6[0] != '\0'
-                              ? g_strdup (call->access_ipv6) : NULL;
+                              ? nlx_access_ip_normalize (call->access_ipv6,
+                                                         AF_INET6)
+                              : NULL;
     }
   if (call->hostname != NULL)
     {

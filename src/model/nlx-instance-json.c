@@ -547,14 +547,15 @@ read_access_ip (JsonObject *root,
     return FALSE;
   if (value == NULL || value[0] == '\0')
     return TRUE;
-  if (!nlx_access_ip_is_valid (value, family))
+  /* Kept in canonical form, as Nova keeps it. */
+  *address = nlx_access_ip_normalize (value, family);
+  if (*address == NULL)
     {
       g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
                    _("Field “%s” must be an %s address, got “%s”"), member,
                    family == AF_INET ? "IPv4" : "IPv6", value);
       return FALSE;
     }
-  *address = g_steal_pointer (&value);
   return TRUE;
 }
 

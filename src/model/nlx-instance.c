@@ -149,6 +149,29 @@ nlx_access_ip_is_valid (const char *address,
   return inet_pton (family, address, &storage) == 1;
 }
 
+/**
+ * nlx_access_ip_normalize:
+ * @address: an accessIPv4 or accessIPv6
+ * @family: AF_INET or AF_INET6
+ *
+ * Returns: (transfer full) (nullable): @address in its canonical text
+ *   form (RFC 5952's for IPv6: "0:0:0:0:0:babe:220.12.22.2" is
+ *   "::babe:dc0c:1602"), as Nova keeps and shows it; %NULL when it is not
+ *   an address of @family
+ */
+char *
+nlx_access_ip_normalize (const char *address,
+                         int family)
+{
+  struct in6_addr storage;
+  char text[INET6_ADDRSTRLEN];
+
+  if (inet_pton (family, address, &storage) != 1 ||
+      inet_ntop (family, &storage, text, sizeof text) == NULL)
+    return NULL;
+  return g_strdup (text);
+}
+
 gboolean
 nlx_instance_has_tag (const NlxInstance *instance,
                       const char *tag)

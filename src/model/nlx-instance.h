@@ -199,6 +199,8 @@ gboolean nlx_description_is_valid (const char *description);
 gboolean nlx_tag_is_valid (const char *tag);
 gboolean nlx_access_ip_is_valid (const char *address,
                                  int family);
+char *nlx_access_ip_normalize (const char *address,
+                               int family);
 gboolean nlx_instance_has_tag (const NlxInstance *instance,
                                const char *tag);
 const char *nlx_instance_hostname (const NlxInstance *instance,
