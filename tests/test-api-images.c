@@ -302,7 +302,7 @@ test_snapshot_rebuild (Fixture *f,
                          "\"name\": \"\"}}", 400, "badRequest");
   nlx_test_expect_fault (f->session, "POST", action,
                          "{\"rebuild\": {\"imageRef\": \"test-image\", "
-                         "\"accessIPv4\": \"192.0.2.1\"}}", 400, "badRequest");
+                         "\"accessIPv4\": \"192.0.2.999\"}}", 400, "badRequest");
   nlx_test_expect_fault (f->session, "POST", action, "{\"rebuild\": {}}", 400,
                          "badRequest");
 

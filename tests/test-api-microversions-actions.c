@@ -793,6 +793,133 @@ test_action_states (Fixture *f,
   }
 }
 
+/* The server's locked and locked_reason at @version (2.73+ for the
+ * reason; NULL when null or absent). */
+static gboolean
+locked_at (Fixture *f,
+           const char *version,
+           const char *path,
+           char **reason)
+{
+  g_autoptr(JsonNode) reply = NULL;
+  JsonObject *server;
+  JsonNode *node;
+
+  g_assert_cmpuint (call_at (f, version, "GET", path, NULL, &reply, NULL), ==,
+                    200);
+  server = nlx_test_object_at (reply, "server");
+  node = json_object_get_member (server, "locked_reason");
+  if (reason != NULL)
+    *reason = node && !JSON_NODE_HOLDS_NULL (node)
+              ? g_strdup (json_node_get_string (node)) : NULL;
+  return json_object_get_boolean_member (server, "locked");
+}
+
+/* How many servers ?@query lists at 2.73. */
+static guint
+count_listed (Fixture *f,
+              const char *query)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/servers?", query, NULL);
+  g_autoptr(JsonNode) reply = NULL;
+
+  g_assert_cmpuint (call_at (f, "2.73", "GET", path, NULL, &reply, NULL), ==,
+                    200);
+  return json_array_get_length (
+           json_object_get_array_member (json_node_get_object (reply),
+                                         "servers"));
+}
+
+/* lock and unlock, as Nova's lock_server: 202 with no body; locked (2.9+)
+ * and locked_reason (2.73+) shown from the record and kept across a
+ * restart; the reason only from 2.73, checked there; the ?locked= list
+ * filter (2.73+).  The Unix socket's caller is an admin, whom a lock
+ * does not stop (the non-admin side: tests/test-api-keystone). */
+static void
+test_lock (Fixture *f,
+           gconstpointer data G_GNUC_UNUSED)
+{
+  g_autofree char *id = nlx_test_create (f->session, "nlxtest-lock",
+                                         "test-image", NULL);
+  g_autofree char *action = g_strconcat ("/v2.1/servers/", id, "/action",
+                                         NULL);
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  g_autofree char *reason = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  g_assert_false (locked_at (f, "2.73", path, &reason));
+  g_assert_null (reason);
+
+  /* 2.1: null body; any value is taken, a reason ignored. */
+  g_assert_cmpuint (call_at (f, "2.1", "POST", action, "{\"lock\": null}",
+                             &reply, NULL), ==, 202);
+  g_assert_null (reply);
+  assert_tempest_schema ("v2_1.servers", "server_actions_common_schema", 202,
+                         NULL);
+  g_assert_true (locked_at (f, "2.9", path, NULL));
+  g_assert_cmpuint (call_at (f, "2.72", "POST", action,
+                             "{\"lock\": {\"locked_reason\": \"ignored\"}}",
+                             &reply, NULL), ==, 202);
+  g_assert_true (locked_at (f, "2.73", path, &reason));
+  g_assert_null (reason);
+  g_assert_cmpuint (count_listed (f, "locked=true"), ==, 1);
+  g_assert_cmpuint (count_listed (f, "locked=false"), ==, 0);
+  expect_fault_at (f, "2.73", "GET", "/v2.1/servers?locked=maybe", NULL, 400,
+                   "locked");
+
+  /* An admin (the socket's caller) may still act on a locked server. */
+  g_assert_cmpuint (call_at (f, "2.1", "POST", action, "{\"pause\": null}",
+                             &reply, NULL), ==, 202);
+  nlx_test_wait_for_status (f->session, id, "PAUSED");
+  g_assert_cmpuint (call_at (f, "2.1", "POST", action, "{\"unpause\": null}",
+                             &reply, NULL), ==, 202);
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+
+  /* Unlock: any value; then no lock, no reason. */
+  g_assert_cmpuint (call_at (f, "2.1", "POST", action, "{\"unlock\": null}",
+                             &reply, NULL), ==, 202);
+  g_assert_null (reply);
+  g_assert_false (locked_at (f, "2.96", path, &reason));
+  g_assert_null (reason);
+  g_assert_cmpuint (count_listed (f, "locked=0"), ==, 1);
+  g_assert_cmpuint (count_listed (f, "locked=TRUE"), ==, 0);
+
+  /* 2.73: the reason is checked and kept; a bad body changes nothing. */
+  expect_fault_at (f, "2.73", "POST", action,
+                   "{\"lock\": {\"locked_reason\": \"\"}}", 400,
+                   "locked_reason");
+  expect_fault_at (f, "2.73", "POST", action,
+                   "{\"lock\": {\"locked_reason\": 7}}", 400,
+                   "locked_reason");
+  expect_fault_at (f, "2.73", "POST", action,
+                   "{\"lock\": {\"why\": \"x\"}}", 400, "why");
+  expect_fault_at (f, "2.73", "POST", action, "{\"lock\": 5}", 400, "lock");
+  g_assert_false (locked_at (f, "2.73", path, NULL));
+  g_assert_cmpuint (call_at (f, "2.73", "POST", action,
+                             "{\"lock\": {\"locked_reason\": \"nlxtest "
+                             "maintenance\"}}", &reply, NULL), ==, 202);
+  g_assert_true (locked_at (f, "2.73", path, &reason));
+  g_assert_cmpstr (reason, ==, "nlxtest maintenance");
+  g_clear_pointer (&reason, g_free);
+
+  /* Kept on disk. */
+  nlx_test_daemon_stop (&f->daemon);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
+  g_assert_true (locked_at (f, "2.73", path, &reason));
+  g_assert_cmpstr (reason, ==, "nlxtest maintenance");
+  g_clear_pointer (&reason, g_free);
+
+  /* Before 2.9 no lock is shown; an admin deletes a locked server. */
+  g_assert_cmpuint (call_at (f, "2.8", "GET", path, NULL, &reply, NULL), ==,
+                    200);
+  g_assert_false (json_object_has_member (nlx_test_object_at (reply, "server"),
+                                          "locked"));
+  g_clear_pointer (&reply, json_node_unref);
+  nlx_test_delete_and_wait (f->session, id);
+}
+
 int
 main (int argc,
       char **argv)
@@ -813,6 +940,7 @@ main (int argc,
   ADD ("/nlx/api/microversions/create-backup", test_create_backup);
   ADD ("/nlx/api/microversions/rebuild", test_rebuild);
   ADD ("/nlx/api/microversions/action-states", test_action_states);
+  ADD ("/nlx/api/microversions/lock", test_lock);
 #undef ADD
 
   return g_test_run ();

@@ -115,6 +115,31 @@ check_bodies_at (Fixture *f,
                             &updated), ==, 200);
   assert_schema (version, "update_server", updated);
 
+  /* Every view has both access addresses; show and detail the zone and
+   * the default security group; the update answer before 2.75 neither. */
+  g_assert_true (json_object_has_member (server_of (updated), "accessIPv4"));
+  g_assert_true (json_object_has_member (server_of (updated), "accessIPv6"));
+  g_assert_cmpstr (json_object_get_string_member (server_of (show),
+                                                  "OS-EXT-AZ:availability_zone"),
+                   ==, "nova");
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_array_get_object_element (
+                       json_object_get_array_member (server_of (show),
+                                                     "security_groups"), 0),
+                     "name"), ==, "default");
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_array_get_object_element (
+                       json_object_get_array_member (
+                         json_node_get_object (detail), "servers"), 0),
+                     "OS-EXT-AZ:availability_zone"), ==, "nova");
+  if (!json_object_has_member (server_of (updated), "OS-EXT-STS:vm_state"))
+    {
+      g_assert_false (json_object_has_member (server_of (updated),
+                                              "OS-EXT-AZ:availability_zone"));
+      g_assert_false (json_object_has_member (server_of (updated),
+                                              "security_groups"));
+    }
+
   /* Nova shows progress in ACTIVE, BUILD and the like, never SHUTOFF. */
   g_assert_true (json_object_has_member (server_of (show), "progress"));
   g_assert_false (json_object_has_member (server_of (shut), "progress"));
@@ -241,6 +266,122 @@ test_bodies (Fixture *f,
 
   nlx_test_delete_and_wait (f->session, active);
   nlx_test_delete_and_wait (f->session, stopped);
+}
+
+static const char *
+access_ip (JsonNode *reply,
+           const char *key)
+{
+  return json_object_get_string_member (server_of (reply), key);
+}
+
+/* accessIPv4 and accessIPv6, as Nova: taken at create, update and
+ * rebuild, shown in every view ("" when unset), kept across a restart;
+ * what is not an address of its family is 400 and changes nothing. An
+ * update with nothing in it answers the server. */
+static void
+test_access_ips (Fixture *f,
+                 gconstpointer data G_GNUC_UNUSED)
+{
+  g_autofree char *id = nlx_test_create (f->session, "nlxtest-access",
+                                         "test-image",
+                                         ", \"accessIPv4\": \"192.0.2.7\", "
+                                         "\"accessIPv6\": \"2001:db8::7\"");
+  g_autofree char *plain = nlx_test_create (f->session, "nlxtest-plain",
+                                            "test-image", NULL);
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  g_autofree char *plain_path = g_strconcat ("/v2.1/servers/", plain, NULL);
+  g_autofree char *action = g_strconcat (path, "/action", NULL);
+  g_autoptr(JsonNode) reply = NULL;
+  static const char * const bad[] = {
+    "{\"server\": {\"accessIPv4\": \"2001:db8::1\"}}",
+    "{\"server\": {\"accessIPv4\": \"192.0.2.300\"}}",
+    "{\"server\": {\"accessIPv4\": \"\"}}",
+    "{\"server\": {\"accessIPv6\": \"192.0.2.1\"}}",
+    "{\"server\": {\"accessIPv6\": 6}}",
+    NULL
+  };
+
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  nlx_test_wait_for_status (f->session, plain, "ACTIVE");
+  g_assert_cmpint (call_at (f, "2.1", "GET", path, NULL, &reply), ==, 200);
+  assert_schema ("2.1", "get_server", reply);
+  g_assert_cmpstr (access_ip (reply, "accessIPv4"), ==, "192.0.2.7");
+  g_assert_cmpstr (access_ip (reply, "accessIPv6"), ==, "2001:db8::7");
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (call_at (f, "2.1", "GET", plain_path, NULL, &reply), ==,
+                   200);
+  g_assert_cmpstr (access_ip (reply, "accessIPv4"), ==, "");
+  g_assert_cmpstr (access_ip (reply, "accessIPv6"), ==, "");
+  g_clear_pointer (&reply, json_node_unref);
+
+  /* Create refuses what is not an address, as Nova's schema. */
+  g_assert_cmpint (call_at (f, "2.1", "POST", "/v2.1/servers",
+                            CREATE_BODY (", \"accessIPv4\": \"nowhere\""),
+                            &reply), ==, 400);
+  g_clear_pointer (&reply, json_node_unref);
+
+  /* Update: each one changed alone; bad ones change nothing. */
+  g_assert_cmpint (call_at (f, "2.1", "PUT", path,
+                            "{\"server\": {\"accessIPv4\": \"198.51.100.1\"}}",
+                            &reply), ==, 200);
+  assert_schema ("2.1", "update_server", reply);
+  g_assert_cmpstr (access_ip (reply, "accessIPv4"), ==, "198.51.100.1");
+  g_assert_cmpstr (access_ip (reply, "accessIPv6"), ==, "2001:db8::7");
+  g_clear_pointer (&reply, json_node_unref);
+  for (guint i = 0; bad[i] != NULL; i++)
+    {
+      g_assert_cmpint (call_at (f, "2.1", "PUT", path, bad[i], &reply), ==,
+                       400);
+      g_clear_pointer (&reply, json_node_unref);
+    }
+
+  /* Nothing to change: 200 with the server, as Nova. */
+  g_assert_cmpint (call_at (f, "2.1", "PUT", path, "{\"server\": {}}",
+                            &reply), ==, 200);
+  assert_schema ("2.1", "update_server", reply);
+  g_assert_cmpstr (json_object_get_string_member (server_of (reply), "name"),
+                   ==, "nlxtest-access");
+  g_assert_cmpstr (access_ip (reply, "accessIPv4"), ==, "198.51.100.1");
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (call_at (f, "2.96", "PUT", path, "{\"server\": {}}",
+                            &reply), ==, 200);
+  assert_schema ("2.96", "update_server", reply);
+  g_clear_pointer (&reply, json_node_unref);
+
+  /* Kept and shown in canonical form, as Nova (tempest's
+   * test_verify_server_details). */
+  g_assert_cmpint (call_at (f, "2.1", "PUT", path,
+                            "{\"server\": {\"accessIPv6\": "
+                            "\"0000:0000:0000:0000:0000:babe:220.12.22.2\"}}",
+                            &reply), ==, 200);
+  g_assert_cmpstr (access_ip (reply, "accessIPv6"), ==, "::babe:dc0c:1602");
+  g_clear_pointer (&reply, json_node_unref);
+
+  /* Rebuild: given, they replace the server's; left out, they stay. */
+  g_assert_cmpint (call_at (f, "2.1", "POST", action,
+                            "{\"rebuild\": {\"imageRef\": \"test-image\", "
+                            "\"accessIPv6\": \"2001:db8::8\"}}", &reply), ==,
+                   202);
+  g_assert_cmpstr (access_ip (reply, "accessIPv4"), ==, "198.51.100.1");
+  g_assert_cmpstr (access_ip (reply, "accessIPv6"), ==, "2001:db8::8");
+  g_clear_pointer (&reply, json_node_unref);
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  g_assert_cmpint (call_at (f, "2.1", "POST", action,
+                            "{\"rebuild\": {\"imageRef\": \"test-image\", "
+                            "\"accessIPv4\": \"::1\"}}", &reply), ==, 400);
+  g_clear_pointer (&reply, json_node_unref);
+
+  /* Kept on disk: a restarted daemon shows them. */
+  nlx_test_daemon_stop (&f->daemon);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
+  g_assert_cmpint (call_at (f, "2.1", "GET", path, NULL, &reply), ==, 200);
+  g_assert_cmpstr (access_ip (reply, "accessIPv4"), ==, "198.51.100.1");
+  g_assert_cmpstr (access_ip (reply, "accessIPv6"), ==, "2001:db8::8");
+
+  nlx_test_delete_and_wait (f->session, id);
+  nlx_test_delete_and_wait (f->session, plain);
 }
 
 static const char *
@@ -656,6 +797,8 @@ main (int argc,
   g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR);
   g_test_add ("/nlx/api/mv-servers/bodies", Fixture, NULL, fixture_set_up,
               test_bodies, fixture_tear_down);
+  g_test_add ("/nlx/api/mv-servers/access-ips", Fixture, NULL,
+              fixture_set_up, test_access_ips, fixture_tear_down);
   g_test_add ("/nlx/api/mv-servers/description", Fixture, NULL,
               fixture_set_up, test_description, fixture_tear_down);
   g_test_add ("/nlx/api/mv-servers/tags", Fixture, NULL, fixture_set_up,

@@ -14,7 +14,9 @@
   " \"metadata\": {\"role\": \"web\", \"tier\": \"front\"}," \
   " \"created_at\": \"2026-01-31T12:34:56Z\", \"hostname\": \"web-1\"," \
   " \"user_data\": \"IyEvYmluL3NoCg==\", \"key_name\": \"k\"," \
-  " \"key_data\": \"ssh-ed25519 AAAA k\", \"config_drive\": true}"
+  " \"key_data\": \"ssh-ed25519 AAAA k\", \"config_drive\": true," \
+  " \"access_ipv4\": \"192.0.2.7\", \"access_ipv6\": \"2001:DB8:0::7\"," \
+  " \"locked_by\": \"owner\", \"locked_reason\": \"upgrade\"}"
 
 static void
 test_round_trip (void)
@@ -47,6 +49,11 @@ test_round_trip (void)
   g_assert_cmpstr (instance->key_name, ==, "k");
   g_assert_cmpstr (instance->key_data, ==, "ssh-ed25519 AAAA k");
   g_assert_true (instance->config_drive);
+  g_assert_cmpstr (instance->access_ipv4, ==, "192.0.2.7");
+  /* Kept in canonical form. */
+  g_assert_cmpstr (instance->access_ipv6, ==, "2001:db8::7");
+  g_assert_cmpstr (instance->locked_by, ==, "owner");
+  g_assert_cmpstr (instance->locked_reason, ==, "upgrade");
 
   first = nlx_instance_to_data (instance);
   again = nlx_instance_new_from_data (first, -1, &error);
@@ -123,6 +130,15 @@ test_bad_fields (void)
     const char *mentions;
   } cases[] = {
     { "not json", "not valid JSON" },
+#define MINIMAL "{\"uuid\": \"0b7e1f0e-5b8a-4c8e-9d1e-2f3a4b5c6d7e\", " \
+  "\"name\": \"n\", \"flavor\": {\"name\": \"f\", \"vcpus\": 1, " \
+  "\"memory_mb\": 64, \"root_gb\": 0}, \"image_ref\": \"i\", " \
+  "\"user_id\": \"u\", \"project_id\": \"p\", "
+    { MINIMAL "\"access_ipv4\": \"2001:db8::1\"}", "“access_ipv4” must be an IPv4" },
+    { MINIMAL "\"access_ipv6\": \"192.0.2.1\"}", "“access_ipv6” must be an IPv6" },
+    { MINIMAL "\"locked_by\": \"someone\"}", "“locked_by” must be" },
+    { MINIMAL "\"locked_reason\": \"why\"}", "“locked_reason” needs" },
+#undef MINIMAL
     { "[1, 2]", "must be a JSON object" },
     { "{}", "“uuid” is missing" },
     { "{\"uuid\": 7}", "“uuid” must be a string" },

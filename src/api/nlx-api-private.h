@@ -249,6 +249,12 @@ gboolean nlx_api_read_description (NlxApiRequest *request,
                                    JsonObject *object,
                                    gboolean *given,
                                    const char **description);
+gboolean nlx_api_read_access_ips (NlxApiRequest *request,
+                                  JsonObject *object,
+                                  const char **ipv4,
+                                  const char **ipv6);
+gboolean nlx_api_check_unlocked (NlxApiRequest *request,
+                                 const NlxRecord *record);
 gboolean nlx_api_check_user_data (NlxApiRequest *request,
                                   const char *user_data,
                                   char **cleaned);

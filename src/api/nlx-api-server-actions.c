@@ -302,10 +302,6 @@ check_rebuild_refused (NlxApiRequest *request,
   } refused[] = {
     { "personality", N_("nova-lxc injects no files (“personality”): send "
                         "them in “user_data”") },
-    { "accessIPv4", N_("nova-lxc keeps no access addresses: a server's "
-                       "address is under “addresses”") },
-    { "accessIPv6", N_("nova-lxc keeps no access addresses: a server's "
-                       "address is under “addresses”") },
     { "trusted_image_certificates", N_("nova-lxc verifies no image "
                                        "signatures: leave out "
                                        "“trusted_image_certificates”") },
@@ -363,16 +359,17 @@ rebuild_server (NlxApiRequest *request,
   static const char * const known[] = {
     "imageRef", "name", "metadata", "user_data", "key_name", "hostname",
     "adminPass", "preserve_ephemeral", "OS-DCF:diskConfig",
+    /* kept and shown, as Nova's: nlx_api_read_access_ips() */
+    "accessIPv4", "accessIPv6",
     /* refused by check_rebuild_refused() or check_rebuild_versions() */
-    "personality", "accessIPv4", "accessIPv6", "trusted_image_certificates",
-    "description", NULL
+    "personality", "trusted_image_certificates", "description", NULL
   };
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(GError) error = NULL;
   NlxInstance *instance;
   JsonObject *object, *wanted;
   const char *image_ref, *name, *user_data, *key_name, *hostname;
-  const char *description;
+  const char *description, *access_ipv4, *access_ipv6;
   gboolean description_given;
   g_autofree char *user_data_kept = NULL;
   g_autofree char *hostname_kept = NULL;
@@ -389,6 +386,8 @@ rebuild_server (NlxApiRequest *request,
       (image_ref = nlx_api_get_string_member (request, object,
                                               "imageRef")) == NULL ||
       !nlx_api_check_image_ref (request, image_ref) ||
+      !nlx_api_read_access_ips (request, object, &access_ipv4,
+                                &access_ipv6) ||
       !nlx_api_get_optional_string (request, object, "user_data", &user_data) ||
       !nlx_api_check_user_data (request, user_data, &user_data_kept) ||
       !nlx_api_get_optional_string (request, object, "hostname", &hostname) ||
@@ -430,6 +429,11 @@ rebuild_server (NlxApiRequest *request,
     }
   if (hostname_kept != NULL)
     json_object_set_string_member (wanted, "hostname", hostname_kept);
+  /* As Nova: given, they replace the server's; left out, they stay. */
+  if (access_ipv4 != NULL)
+    json_object_set_string_member (wanted, "access_ipv4", access_ipv4);
+  if (access_ipv6 != NULL)
+    json_object_set_string_member (wanted, "access_ipv6", access_ipv6);
   /* 2.19: given, it replaces the server's; null takes it away. */
   if (!nlx_api_read_description (request, object, &description_given,
                                  &description))
@@ -451,6 +455,83 @@ rebuild_server (NlxApiRequest *request,
                              nlx_api_change_new (request, uuid, 202,
                                                  NLX_API_ANSWER_REBUILT));
 }
+
+/* lock and unlock, as Nova's lock_server: 202 with no body.  The lock
+ * says who locked (the server's own project: "owner"; another's, or the
+ * operator without a token: "admin"); unlocking someone else's lock
+ * (Nova's unlock_override) needs the admin role. */
+static void
+lock_server (NlxApiRequest *request,
+             const NlxRecord *record,
+             gboolean lock,
+             JsonNode *args)
+{
+  const NlxApiIdentity *caller = nlx_api_get_caller (request);
+  const char *expected =
+    caller != NULL && g_strcmp0 (caller->project_id,
+                                 record->instance->project_id) == 0
+    ? NLX_LOCKED_BY_OWNER : NLX_LOCKED_BY_ADMIN;
+  const char *reason = NULL;
+  g_autofree char *uuid = g_strdup (record->instance->uuid);
+
+  /* Before 2.73 Nova takes any value and reads none of it; from 2.73,
+   * null or {"locked_reason": "..."}; unlock's value is never read. */
+  if (lock && nlx_api_has (request, NLX_API_LOCKED_REASON) &&
+      args != NULL && !JSON_NODE_HOLDS_NULL (args))
+    {
+      static const char * const known[] = { "locked_reason", NULL };
+      JsonObject *object;
+      JsonNode *node;
+
+      if (!nlx_api_require_object (request, args, "lock"))
+        return;
+      object = json_node_get_object (args);
+      if (!nlx_api_check_members (request, object, known))
+        return;
+      node = json_object_get_member (object, "locked_reason");
+      if (node != NULL)
+        {
+          if (!JSON_NODE_HOLDS_VALUE (node) ||
+              json_node_get_value_type (node) != G_TYPE_STRING ||
+              !nlx_json_text_is_valid (json_node_get_string (node),
+                                       NLX_LOCKED_REASON_MAX))
+            {
+              g_autofree char *message =
+                g_strdup_printf (_("Invalid input for field/attribute "
+                                   "locked_reason: give a string of 1 to %d "
+                                   "printable characters"),
+                                 NLX_LOCKED_REASON_MAX);
+
+              nlx_api_respond_fault (request, 400, message);
+              return;
+            }
+          reason = json_node_get_string (node);
+        }
+    }
+  if (!lock && record->instance->locked_by != NULL &&
+      !g_str_equal (record->instance->locked_by, expected) &&
+      !nlx_api_caller_is_admin (request))
+    {
+      nlx_api_respond_fault (request, 403,
+                             _("Policy doesn't allow "
+                               "os_compute_api:os-lock-server:unlock:"
+                               "unlock_override to be performed: an admin "
+                               "locked this server, and only an admin may "
+                               "unlock it"));
+      return;
+    }
+  nlx_manager_lock_async (request->api->manager, uuid,
+                          lock ? expected : NULL, reason, nlx_api_changed,
+                          nlx_api_change_new (request, uuid, 202,
+                                              NLX_API_ANSWER_EMPTY));
+}
+
+/* The actions Nova's check_instance_lock guards (of those nova-lxc
+ * has): refused to non-admins while the server is locked. */
+static const char * const lockable_actions[] = {
+  "reboot", "os-stop", "os-start", "pause", "unpause", "rebuild",
+  "forceDelete", "restore", NULL
+};
 
 /* POST /servers/{uuid}/action */
 void
@@ -488,6 +569,14 @@ nlx_api_server_action (NlxApiRequest *request,
   name = members->data;
   args = json_object_get_member (root, name);
 
+  if (g_strv_contains (lockable_actions, name) &&
+      !nlx_api_check_unlocked (request, record))
+    return;
+  if (g_str_equal (name, "lock") || g_str_equal (name, "unlock"))
+    {
+      lock_server (request, record, g_str_equal (name, "lock"), args);
+      return;
+    }
   if (g_str_equal (name, "os-getConsoleOutput"))
     {
       get_console_output (request, uuid, args);
@@ -578,8 +667,8 @@ nlx_api_server_action (NlxApiRequest *request,
         g_strdup_printf (_("Action “%s” is not supported here; the actions "
                            "are reboot, os-stop, os-start, pause, unpause, "
                            "rebuild, createImage, createBackup, "
-                           "os-getConsoleOutput, "
-                           "os-getSerialConsole, forceDelete and restore"),
+                           "os-getConsoleOutput, os-getSerialConsole, "
+                           "forceDelete, restore, lock and unlock"),
                          name);
       nlx_api_respond_fault (request, 400, message);
       return;

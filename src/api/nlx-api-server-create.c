@@ -357,10 +357,6 @@ check_refused (NlxApiRequest *request,
   } refused[] = {
     { "personality", N_("nova-lxc injects no files (“personality”): send "
                         "them in “user_data” or on a config drive") },
-    { "accessIPv4", N_("nova-lxc keeps no access addresses: a server's "
-                       "address is under “addresses”") },
-    { "accessIPv6", N_("nova-lxc keeps no access addresses: a server's "
-                       "address is under “addresses”") },
     { "block_device_mapping", N_("nova-lxc takes volumes in "
                                  "“block_device_mapping_v2”, not the legacy "
                                  "“block_device_mapping”") },
@@ -681,6 +677,8 @@ typedef struct {
   gboolean has_description;     /* 2.19+ */
   const char *description;
   GPtrArray *tags;              /* 2.52+; NULL: none given */
+  const char *access_ipv4;      /* NULL: none given */
+  const char *access_ipv6;
 } CreateRequest;
 
 static void
@@ -731,9 +729,10 @@ read_create (NlxApiRequest *request,
     /* by their microversions: nlx_api_read_description(),
      * read_create_tags() */
     "description", "tags",
+    /* kept and shown, as Nova's: nlx_api_read_access_ips() */
+    "accessIPv4", "accessIPv6",
     /* Nova's, refused by check_refused() with a reason */
-    "personality", "accessIPv4", "accessIPv6",
-    "block_device_mapping", NULL
+    "personality", "block_device_mapping", NULL
   };
   const char *flavor_ref, *user_data, *key_name, *hostname, *admin_pass;
   g_autofree char *root_image = NULL;
@@ -775,7 +774,9 @@ read_create (NlxApiRequest *request,
        (create->keypair = nlx_api_find_key_name (request, key_name)) == NULL) ||
       !nlx_api_read_description (request, server, &create->has_description,
                                  &create->description) ||
-      !read_create_tags (request, server, &create->tags))
+      !read_create_tags (request, server, &create->tags) ||
+      !nlx_api_read_access_ips (request, server, &create->access_ipv4,
+                                &create->access_ipv6))
     return FALSE;
   /* Nova: max_count defaults to min_count. */
   if (create->max_count < 0)
@@ -947,6 +948,10 @@ instance_from_create (NlxApiRequest *request,
     }
   if (create->description != NULL)
     nlx_api_add_string (builder, "description", create->description);
+  if (create->access_ipv4 != NULL)
+    nlx_api_add_string (builder, "access_ipv4", create->access_ipv4);
+  if (create->access_ipv6 != NULL)
+    nlx_api_add_string (builder, "access_ipv6", create->access_ipv6);
   if (create->tags != NULL)
     {
       json_builder_set_member_name (builder, "tags");

@@ -3,6 +3,8 @@
  * is saved (creating is nlx-api-server-create.c) */
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include <glib/gi18n-lib.h>
 
 #include "api/nlx-api-keystone.h"
@@ -192,6 +194,11 @@ add_server (JsonBuilder *builder,
     nlx_api_add_string (builder, key, value);
   json_builder_end_object (builder);
   nlx_api_add_string (builder, "hostId", hostid);
+  /* Nova shows both in every view of a server, "" when unset. */
+  nlx_api_add_string (builder, "accessIPv4",
+                      instance->access_ipv4 ? instance->access_ipv4 : "");
+  nlx_api_add_string (builder, "accessIPv6",
+                      instance->access_ipv6 ? instance->access_ipv6 : "");
   nlx_api_add_addresses (builder, instance, full);
   nlx_api_add_string (builder, "user_id", instance->user_id);
   nlx_api_add_string (builder, "tenant_id", instance->project_id);
@@ -233,6 +240,21 @@ add_server (JsonBuilder *builder,
                              ((const NlxVolumeAttachment *)
                               instance->volumes->pdata[i])->volume_id);
       json_builder_end_array (builder);
+      /* Nova's availability zone extension: the one zone. */
+      nlx_api_add_string (builder, "OS-EXT-AZ:availability_zone",
+                          NLX_API_AVAILABILITY_ZONE);
+      /* Nova shows the groups of the server's ports: every port here is
+       * in the one group, "default"; a server made with no network has
+       * no port, and Nova then shows no security_groups at all. */
+      if (!instance->no_network)
+        {
+          json_builder_set_member_name (builder, "security_groups");
+          json_builder_begin_array (builder);
+          json_builder_begin_object (builder);
+          nlx_api_add_string (builder, "name", "default");
+          json_builder_end_object (builder);
+          json_builder_end_array (builder);
+        }
     }
   if (full && admin)
     {
@@ -269,12 +291,11 @@ add_server (JsonBuilder *builder,
     nlx_api_add_string (builder, "host_status", host ? "UP" : "");
   if (nlx_api_has (request, NLX_API_SERVER_LOCKED))
     {
-      /* nova-lxc has no server lock (yet): never locked. */
       json_builder_set_member_name (builder, "locked");
-      json_builder_add_boolean_value (builder, FALSE);
+      json_builder_add_boolean_value (builder, instance->locked_by != NULL);
     }
   if (nlx_api_has (request, NLX_API_LOCKED_REASON))
-    add_null (builder, "locked_reason");
+    add_nullable_string (builder, "locked_reason", instance->locked_reason);
   if (nlx_api_has (request, NLX_API_SERVER_DESCRIPTION))
     add_nullable_string (builder, "description", instance->description);
   if (nlx_api_has (request, NLX_API_SERVER_TAGS))
@@ -339,6 +360,7 @@ typedef struct {
   GStrv tags_any;               /* has one of these at least */
   GStrv not_tags;               /* has not all of these */
   GStrv not_tags_any;           /* has none of these */
+  int locked;                   /* 2.73: 1 locked, 0 not, -1 either */
 } ListQuery;
 
 static void
@@ -450,6 +472,7 @@ read_list_query (NlxApiRequest *request,
   char *key, *value;
 
   query->limit = LIST_MAX_LIMIT;
+  query->locked = -1;
   query->statuses = g_ptr_array_new_with_free_func (g_free);
   if (text == NULL)
     return TRUE;
@@ -549,6 +572,27 @@ read_list_query (NlxApiRequest *request,
           if (!read_list_time (request, k, v, &query->changes_before))
             return FALSE;
         }
+      else if (g_str_equal (k, "locked"))
+        {
+          /* Nova's strict boolean strings. */
+          static const char * const yes[] = { "1", "t", "true", "on", "y",
+                                              "yes", NULL };
+          static const char * const no[] = { "0", "f", "false", "off", "n",
+                                             "no", NULL };
+          g_autofree char *lower = g_ascii_strdown (v, -1);
+
+          if (g_strv_contains (yes, lower))
+            query->locked = 1;
+          else if (g_strv_contains (no, lower))
+            query->locked = 0;
+          else
+            {
+              nlx_api_respond_fault (request, 400,
+                                     _("Invalid filter field: locked: give "
+                                       "true or false"));
+              return FALSE;
+            }
+        }
       else if (g_str_equal (k, "tags"))
         tags_filter = &query->tags;
       else if (g_str_equal (k, "tags-any"))
@@ -624,6 +668,9 @@ list_query_matches (const ListQuery *query,
     return FALSE;
   if (query->changes_before != NULL &&
       g_date_time_compare (record->updated_at, query->changes_before) > 0)
+    return FALSE;
+  if (query->locked >= 0 &&
+      (instance->locked_by != NULL) != (query->locked == 1))
     return FALSE;
   /* Nova's tag filters, each a list separated by commas. */
   if (query->tags != NULL &&
@@ -895,6 +942,70 @@ nlx_api_read_description (NlxApiRequest *request,
   return TRUE;
 }
 
+/* Nova's accessIPv4 and accessIPv6 in @object (create, update,
+ * rebuild): each one address of its family, as Nova's request schema
+ * ("" too is refused there: an address, or leave the member out).  Sets
+ * *@ipv4 and *@ipv6 to them, or NULL where absent; answers 400 itself. */
+gboolean
+nlx_api_read_access_ips (NlxApiRequest *request,
+                         JsonObject *object,
+                         const char **ipv4,
+                         const char **ipv6)
+{
+  static const struct {
+    const char *key;
+    int family;
+    const char *example;
+  } fields[] = {
+    { "accessIPv4", AF_INET, "192.0.2.10" },
+    { "accessIPv6", AF_INET6, "2001:db8::10" },
+  };
+  const char **values[] = { ipv4, ipv6 };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
+    {
+      JsonNode *node = json_object_get_member (object, fields[i].key);
+
+      *values[i] = NULL;
+      if (node == NULL)
+        continue;
+      if (!JSON_NODE_HOLDS_VALUE (node) ||
+          json_node_get_value_type (node) != G_TYPE_STRING ||
+          !nlx_access_ip_is_valid (json_node_get_string (node),
+                                   fields[i].family))
+        {
+          g_autofree char *message =
+            g_strdup_printf (_("Invalid input for field/attribute %s: give "
+                               "one %s address, e.g. %s"), fields[i].key,
+                             fields[i].family == AF_INET ? "IPv4" : "IPv6",
+                             fields[i].example);
+
+          nlx_api_respond_fault (request, 400, message);
+          return FALSE;
+        }
+      *values[i] = json_node_get_string (node);
+    }
+  return TRUE;
+}
+
+/* Nova's check_instance_lock: a locked server refuses what changes it
+ * to all but admins, with 409.  Answers itself. */
+gboolean
+nlx_api_check_unlocked (NlxApiRequest *request,
+                        const NlxRecord *record)
+{
+  g_autofree char *message = NULL;
+
+  if (record->instance->locked_by == NULL ||
+      nlx_api_caller_is_admin (request))
+    return TRUE;
+  message = g_strdup_printf (_("Instance %s is locked: ask whoever locked "
+                               "it to unlock it, or an admin"),
+                             record->instance->uuid);
+  nlx_api_respond_fault (request, 409, message);
+  return FALSE;
+}
+
 /* PUT /servers/{uuid}: the name, (2.19+) the description and (2.90+)
  * the host name. */
 void
@@ -903,17 +1014,22 @@ nlx_api_update_server (NlxApiRequest *request,
                        const char * const *ids)
 {
   static const char * const known[] = {
-    "name", "description", "hostname", NULL
+    "name", "description", "hostname", "accessIPv4", "accessIPv6", NULL
   };
   const char *uuid = ids[0];
   JsonObject *server = nlx_api_read_body (request, "server");
   const char *name = NULL, *description, *hostname = NULL;
+  const char *access_ipv4, *access_ipv6;
   g_autofree char *hostname_kept = NULL;
   gboolean set_description;
 
+  /* Nothing to change ({"server": {}}) is no error: Nova answers with
+   * the server as it is. */
   if (server == NULL || !nlx_api_check_members (request, server, known) ||
       !nlx_api_read_description (request, server, &set_description,
                                  &description) ||
+      !nlx_api_read_access_ips (request, server, &access_ipv4,
+                                &access_ipv6) ||
       (json_object_has_member (server, "name") &&
        (name = nlx_api_get_string_member (request, server, "name")) == NULL))
     return;
@@ -934,7 +1050,7 @@ nlx_api_update_server (NlxApiRequest *request,
     }
   nlx_manager_update_async (request->api->manager, uuid, name,
                             set_description, description, hostname_kept,
-                            nlx_api_changed,
+                            access_ipv4, access_ipv6, nlx_api_changed,
                             nlx_api_change_new (request, uuid, 200,
                                                 NLX_API_ANSWER_UPDATED));
 }
@@ -945,6 +1061,17 @@ nlx_api_delete_server (NlxApiRequest *request,
                        const char *method G_GNUC_UNUSED,
                        const char * const *ids)
 {
+  g_autoptr(GError) error = NULL;
+  const NlxRecord *record = nlx_manager_lookup (request->api->manager, ids[0],
+                                                &error);
+
+  if (record == NULL)
+    {
+      nlx_api_respond_error (request, error);
+      return;
+    }
+  if (!nlx_api_check_unlocked (request, record))
+    return;
   nlx_manager_act_async (request->api->manager, ids[0], NLX_ACTION_DELETE,
                          nlx_api_changed, nlx_api_change_new (request, ids[0],
                                                               204, NLX_API_ANSWER_EMPTY));

@@ -215,6 +215,10 @@ struct _Call {
   gboolean set_description;     /* update: change the description */
   char *description;            /* update: the new one (NULL: none) */
   char *hostname;               /* update: the new host name, or NULL */
+  char *access_ipv4;            /* update: the new one ("": none), or NULL */
+  char *access_ipv6;            /* update: the same, IPv6 */
+  char *locked_by;              /* lock: who, or NULL to unlock */
+  char *locked_reason;          /* lock: why (NULL: not said) */
   GPtrArray *tags;              /* tags: the new ones (replace) */
   char *tag;                    /* tags: the one to add, or to remove */
   gboolean remove;              /* tags: remove @tag (else add it) */

@@ -22,6 +22,10 @@ call_free (Call *call)
   nlx_manager_caller_free (call->caller);
   g_free (call->description);
   g_free (call->hostname);
+  g_free (call->access_ipv4);
+  g_free (call->access_ipv6);
+  g_free (call->locked_by);
+  g_free (call->locked_reason);
   g_clear_pointer (&call->tags, g_ptr_array_unref);
   g_free (call->tag);
   g_free (call);

@@ -3,6 +3,8 @@
  * unpause, delete) and rebuild */
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include <glib/gi18n-lib.h>
 
 #include "compute/nlx-manager-private.h"
@@ -431,8 +433,38 @@ run_update (NlxManager *manager,
                                  "letters, digits and “-”"), NLX_HOSTNAME_MAX);
       return;
     }
+  if ((call->access_ipv4 != NULL && call->access_ipv4[0] != '\0' &&
+       !nlx_access_ip_is_valid (call->access_ipv4, AF_INET)) ||
+      (call->access_ipv6 != NULL && call->access_ipv6[0] != '\0' &&
+       !nlx_access_ip_is_valid (call->access_ipv6, AF_INET6)))
+    {
+      g_task_return_new_error (task, NLX_DRIVER_ERROR,
+                               NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                               _("An access address must be one IPv4 "
+                                 "(accessIPv4) or IPv6 (accessIPv6) address, "
+                                 "or “” for none"));
+      return;
+    }
   before = nlx_record_to_node (entry->record);
   instance = entry->record->instance;
+  /* "" takes it away: the record keeps no empty address; others are
+   * kept in canonical form, as Nova keeps them. */
+  if (call->access_ipv4 != NULL)
+    {
+      g_free (instance->access_ipv4);
+      instance->access_ipv4 = call->access_ipv4[0] != '\0'
+                              ? nlx_access_ip_normalize (call->access_ipv4,
+                                                         AF_INET)
+                              : NULL;
+    }
+  if (call->access_ipv6 != NULL)
+    {
+      g_free (instance->access_ipv6);
+      instance->access_ipv6 = call->access_ipv6[0] != '\0'
+                              ? nlx_access_ip_normalize (call->access_ipv6,
+                                                         AF_INET6)
+                              : NULL;
+    }
   if (call->hostname != NULL)
     {
       /* What the metadata service and config drive say from now on; the
@@ -461,6 +493,9 @@ run_update (NlxManager *manager,
  * @description: (nullable): the new description (%NULL: none)
  * @hostname: (nullable): the new host name (nlx_hostname_is_valid()), or
  *   %NULL to keep it
+ * @access_ipv4: (nullable): the new accessIPv4 (nlx_access_ip_is_valid()),
+ *   "" to take it away, or %NULL to keep it
+ * @access_ipv6: (nullable): the same for accessIPv6
  *
  * Renames the server and/or changes its description and host name, as
  * Nova's server update; finishes (nlx_manager_change_finish()) once that is on disk.
@@ -474,6 +509,8 @@ nlx_manager_update_async (NlxManager *manager,
                           gboolean set_description,
                           const char *description,
                           const char *hostname,
+                          const char *access_ipv4,
+                          const char *access_ipv6,
                           GAsyncReadyCallback callback,
                           gpointer user_data)
 {
@@ -486,6 +523,78 @@ nlx_manager_update_async (NlxManager *manager,
   call->set_description = set_description;
   call->description = g_strdup (description);
   call->hostname = g_strdup (hostname);
+  call->access_ipv4 = g_strdup (access_ipv4);
+  call->access_ipv6 = g_strdup (access_ipv6);
+  nlx_manager_start_call (manager, task);
+}
+
+static void
+run_lock (NlxManager *manager,
+          GTask *task)
+{
+  Call *call = g_task_get_task_data (task);
+  GError *error = NULL;
+  Entry *entry = nlx_manager_find (manager, call->uuid, &error);
+  g_autoptr(JsonNode) before = NULL;
+  NlxInstance *instance;
+
+  if (entry == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (call->locked_reason != NULL &&
+      !nlx_json_text_is_valid (call->locked_reason, NLX_LOCKED_REASON_MAX))
+    {
+      g_task_return_new_error (task, NLX_DRIVER_ERROR,
+                               NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                               _("A lock reason must be 1 to %d printable "
+                                 "characters (no control characters)"),
+                               NLX_LOCKED_REASON_MAX);
+      return;
+    }
+  before = nlx_record_to_node (entry->record);
+  instance = entry->record->instance;
+  g_free (instance->locked_by);
+  instance->locked_by = g_strdup (call->locked_by);
+  g_free (instance->locked_reason);
+  instance->locked_reason = call->locked_by != NULL
+                            ? g_strdup (call->locked_reason) : NULL;
+  nlx_manager_commit (manager, entry, before, nlx_manager_answer_committed,
+                      g_object_ref (task));
+}
+
+/**
+ * nlx_manager_lock_async:
+ * @locked_by: (nullable): %NLX_LOCKED_BY_OWNER or %NLX_LOCKED_BY_ADMIN to
+ *   lock the server, %NULL to unlock it
+ * @locked_reason: (nullable): why (locking only)
+ *
+ * Locks or unlocks the server, as Nova's lock and unlock: locking a
+ * locked server again replaces who and why; unlocking an unlocked one
+ * is no error.  Who may act on a locked server is the API's policy, not
+ * the manager's.  Finishes (nlx_manager_change_finish()) once that is
+ * on disk.  Errors: #NLX_DRIVER_ERROR_NOT_FOUND,
+ * #NLX_DRIVER_ERROR_INVALID_ARGUMENT for a reason a record cannot hold.
+ */
+void
+nlx_manager_lock_async (NlxManager *manager,
+                        const char *uuid,
+                        const char *locked_by,
+                        const char *locked_reason,
+                        GAsyncReadyCallback callback,
+                        gpointer user_data)
+{
+  Call *call;
+  g_autoptr(GTask) task = nlx_manager_call_new (run_lock, uuid,
+                                                nlx_manager_lock_async,
+                                                callback, user_data, &call);
+
+  g_return_if_fail (locked_by == NULL ||
+                    g_str_equal (locked_by, NLX_LOCKED_BY_OWNER) ||
+                    g_str_equal (locked_by, NLX_LOCKED_BY_ADMIN));
+  call->locked_by = g_strdup (locked_by);
+  call->locked_reason = g_strdup (locked_reason);
   nlx_manager_start_call (manager, task);
 }
 
@@ -757,6 +866,12 @@ rebuild_now (NlxManager *manager,
   instance->flavor.seccomp_unconfined = current->flavor.seccomp_unconfined;
   instance->config_drive = current->config_drive;
   instance->no_network = current->no_network;
+  /* The lock is not the rebuild's to change (nlx_manager_lock_async()):
+   * one taken or lifted while the rebuild waited stands. */
+  g_free (instance->locked_by);
+  instance->locked_by = g_strdup (current->locked_by);
+  g_free (instance->locked_reason);
+  instance->locked_reason = g_strdup (current->locked_reason);
   if (instance->hostname == NULL)
     instance->hostname = g_strdup (current->hostname);
   g_date_time_unref (instance->created_at);

@@ -530,6 +530,73 @@ read_description (JsonObject *root,
   return TRUE;
 }
 
+/* Nova's accessIPv4 and accessIPv6; "" is kept as unset. */
+static gboolean
+read_access_ip (JsonObject *root,
+                const char *member,
+                int family,
+                char **address,
+                GError **error)
+{
+  gboolean ok;
+  g_autofree char *value = read_optional_string (root, member, member,
+                                                 INET6_ADDRSTRLEN, error, &ok);
+
+  *address = NULL;
+  if (!ok)
+    return FALSE;
+  if (value == NULL || value[0] == '\0')
+    return TRUE;
+  /* Kept in canonical form, as Nova keeps it. */
+  *address = nlx_access_ip_normalize (value, family);
+  if (*address == NULL)
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Field “%s” must be an %s address, got “%s”"), member,
+                   family == AF_INET ? "IPv4" : "IPv6", value);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Nova's lock: who locked it and, optionally, why. */
+static gboolean
+read_lock (JsonObject *root,
+           NlxInstance *instance,
+           GError **error)
+{
+  gboolean ok;
+
+  instance->locked_by = read_optional_string (root, "locked_by", "locked_by",
+                                              16, error, &ok);
+  if (!ok)
+    return FALSE;
+  if (instance->locked_by != NULL &&
+      !g_str_equal (instance->locked_by, NLX_LOCKED_BY_OWNER) &&
+      !g_str_equal (instance->locked_by, NLX_LOCKED_BY_ADMIN))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Field “%s” must be “%s” or “%s”, got “%s”"),
+                   "locked_by", NLX_LOCKED_BY_OWNER, NLX_LOCKED_BY_ADMIN,
+                   instance->locked_by);
+      return FALSE;
+    }
+  instance->locked_reason = read_optional_string (root, "locked_reason",
+                                                  "locked_reason",
+                                                  NLX_LOCKED_REASON_MAX,
+                                                  error, &ok);
+  if (!ok)
+    return FALSE;
+  if (instance->locked_reason != NULL && instance->locked_by == NULL)
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Field “%s” needs “%s”: an unlocked server has no "
+                     "lock reason"), "locked_reason", "locked_by");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* The server's tags: distinct, each as nlx_tag_is_valid(), at most
  * NLX_TAGS_MAX; none when the document has no "tags". */
 static GPtrArray *
@@ -587,7 +654,8 @@ nlx_instance_new_from_node (JsonNode *node,
     "uuid", "name", "flavor", "image_ref", "root_volume", "volumes",
     "vif", "user_id", "project_id", "metadata", "created_at", "hostname",
     "user_data", "key_name", "key_data", "config_drive", "no_network",
-    "description", "tags", NULL
+    "description", "tags", "access_ipv4", "access_ipv6", "locked_by",
+    "locked_reason", NULL
   };
   g_autoptr(NlxInstance) instance = g_new0 (NlxInstance, 1);
   g_autofree char *uuid = NULL;
@@ -658,7 +726,12 @@ nlx_instance_new_from_node (JsonNode *node,
       (instance->created_at = read_created_at (root, error)) == NULL ||
       !read_boot_config (root, instance, error) ||
       !read_description (root, &instance->description, error) ||
-      (instance->tags = read_tags (root, error)) == NULL)
+      (instance->tags = read_tags (root, error)) == NULL ||
+      !read_access_ip (root, "access_ipv4", AF_INET, &instance->access_ipv4,
+                       error) ||
+      !read_access_ip (root, "access_ipv6", AF_INET6, &instance->access_ipv6,
+                       error) ||
+      !read_lock (root, instance, error))
     return NULL;
 
   return g_steal_pointer (&instance);
@@ -874,6 +947,10 @@ nlx_instance_to_node (const NlxInstance *instance)
         json_builder_add_string_value (builder, instance->tags->pdata[i]);
       json_builder_end_array (builder);
     }
+  add_optional_string (builder, "access_ipv4", instance->access_ipv4);
+  add_optional_string (builder, "access_ipv6", instance->access_ipv6);
+  add_optional_string (builder, "locked_by", instance->locked_by);
+  add_optional_string (builder, "locked_reason", instance->locked_reason);
   json_builder_end_object (builder);
 
   return json_builder_get_root (builder);

@@ -2,6 +2,7 @@
  * its attachments (its JSON form is in nlx-instance-json.c) */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "common/nlx-json.h"
@@ -58,6 +59,10 @@ nlx_instance_free (NlxInstance *instance)
   g_free (instance->key_data);
   g_free (instance->description);
   g_clear_pointer (&instance->tags, g_ptr_array_unref);
+  g_free (instance->access_ipv4);
+  g_free (instance->access_ipv6);
+  g_free (instance->locked_by);
+  g_free (instance->locked_reason);
   g_free (instance);
 }
 
@@ -125,6 +130,46 @@ nlx_tag_is_valid (const char *tag)
 {
   return nlx_json_text_is_valid (tag, NLX_TAG_MAX) &&
          strpbrk (tag, "/,") == NULL;
+}
+
+/**
+ * nlx_access_ip_is_valid:
+ * @address: an accessIPv4 or accessIPv6
+ * @family: AF_INET or AF_INET6
+ *
+ * Returns: whether @address is one address of @family in its usual text
+ *   form (dotted quad; RFC 4291's), as Nova's schema takes it
+ */
+gboolean
+nlx_access_ip_is_valid (const char *address,
+                        int family)
+{
+  struct in6_addr storage;
+
+  return inet_pton (family, address, &storage) == 1;
+}
+
+/**
+ * nlx_access_ip_normalize:
+ * @address: an accessIPv4 or accessIPv6
+ * @family: AF_INET or AF_INET6
+ *
+ * Returns: (transfer full) (nullable): @address in its canonical text
+ *   form (RFC 5952's for IPv6: "0:0:0:0:0:babe:220.12.22.2" is
+ *   "::babe:dc0c:1602"), as Nova keeps and shows it; %NULL when it is not
+ *   an address of @family
+ */
+char *
+nlx_access_ip_normalize (const char *address,
+                         int family)
+{
+  struct in6_addr storage;
+  char text[INET6_ADDRSTRLEN];
+
+  if (inet_pton (family, address, &storage) != 1 ||
+      inet_ntop (family, &storage, text, sizeof text) == NULL)
+    return NULL;
+  return g_strdup (text);
 }
 
 gboolean

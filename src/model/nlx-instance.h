@@ -101,6 +101,14 @@ typedef struct {
  *   Nova's (2.19+); may be "" (set empty), %NULL is "never set"
  * @tags: (element-type utf8): the server's tags, as Nova's (2.26+), in
  *   the order they were added; never %NULL
+ * @access_ipv4: (nullable): the address the user says reaches the server
+ *   (Nova's accessIPv4), as nlx_access_ip_is_valid(); only kept and shown,
+ *   nothing routes it; %NULL when unset (Nova shows "")
+ * @access_ipv6: (nullable): the same, IPv6 (Nova's accessIPv6)
+ * @locked_by: (nullable): who locked the server, as Nova's: "owner" (its
+ *   project) or "admin"; %NULL when it is not locked
+ * @locked_reason: (nullable): why, as the locker said (Nova 2.73+); only
+ *   set while @locked_by is
  */
 typedef struct {
   char *uuid;
@@ -122,6 +130,10 @@ typedef struct {
   gboolean no_network;
   char *description;
   GPtrArray *tags;
+  char *access_ipv4;
+  char *access_ipv6;
+  char *locked_by;
+  char *locked_reason;
 } NlxInstance;
 
 #define NLX_INSTANCE_NAME_MAX 255
@@ -145,6 +157,11 @@ typedef struct {
 #define NLX_DESCRIPTION_MAX 255
 #define NLX_TAG_MAX 60
 #define NLX_TAGS_MAX 50
+/* Nova's limit on locked_reason. */
+#define NLX_LOCKED_REASON_MAX 255
+/* The values of @locked_by. */
+#define NLX_LOCKED_BY_OWNER "owner"
+#define NLX_LOCKED_BY_ADMIN "admin"
 
 /* How a root volume shows as an attachment: it has no device node inside
  * the instance (the host mounts it as the instance's root), so its device
@@ -180,6 +197,10 @@ char *nlx_hostname_from_name (const char *name,
 gboolean nlx_hostname_is_valid (const char *hostname);
 gboolean nlx_description_is_valid (const char *description);
 gboolean nlx_tag_is_valid (const char *tag);
+gboolean nlx_access_ip_is_valid (const char *address,
+                                 int family);
+char *nlx_access_ip_normalize (const char *address,
+                               int family);
 gboolean nlx_instance_has_tag (const NlxInstance *instance,
                                const char *tag);
 const char *nlx_instance_hostname (const NlxInstance *instance,
