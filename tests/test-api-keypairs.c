@@ -21,6 +21,25 @@
   "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBK3xzaZBzCeEfRce9Nzyx9rit0Ic2vE3SwRcXZ9VsDp/cn2vxguF9KLa+JhDrPOUJ4OmRMfebIT7Lx06znLIO+M= e c"
 #define KEY_ECDSA_MD5 "87:ad:97:0d:20:77:5a:ab:27:a4:4f:a1:90:d2:62:8e"
 
+/* An EC P-256 self-signed certificate (openssl req -x509), and its
+ * SHA-1 fingerprint as "openssl x509 -fingerprint -sha1" gave it. */
+#define CERT_LINES(nl) \
+  "-----BEGIN CERTIFICATE-----" nl \
+  "MIIBfjCCASOgAwIBAgIUM8Gfqod1WZ6MatFHRdUffbbsRrswCgYIKoZIzj0EAwIw" nl \
+  "EzERMA8GA1UEAwwIbmx4LXRlc3QwIBcNMjYxMjAzMDY0OTE3WhgPMjEyNjExMDkw" nl \
+  "NjQ5MTdaMBMxETAPBgNVBAMMCG5seC10ZXN0MFkwEwYHKoZIzj0CAQYIKoZIzj0D" nl \
+  "AQcDQgAEC/q16I8+hPmsubZVbn4Xgjp4HkxqtkMp/wlwJjJr4JLKNS/JZRFVZu7g" nl \
+  "hhN4aHneEiuP+8whOWN5JdZ+qIiOcKNTMFEwHQYDVR0OBBYEFMQgXNKIy+cY0q+l" nl \
+  "cZovrigNsSFJMB8GA1UdIwQYMBaAFMQgXNKIy+cY0q+lcZovrigNsSFJMA8GA1Ud" nl \
+  "EwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhANzy12K5oC83rVQdDQ7U5i8N" nl \
+  "EehKrmY3E5Avnew9Rv5XAiEAjIYld8IVsh/bEg67aaTH7ZC9N22V38q4ljbLP2Bd" nl \
+  "VgE=" nl \
+  "-----END CERTIFICATE-----"
+/* As it is written in a JSON string. */
+#define CERT_JSON CERT_LINES ("\\n")
+#define CERT CERT_LINES ("\n")
+#define CERT_SHA1 "cb:d1:48:5d:f4:13:7f:bd:58:1b:9b:84:40:0b:2e:cb:11:86:68:fe"
+
 /* A request as user @user (NULL: the default identity, "admin"). */
 static guint
 call_as (Fixture *f,
@@ -288,6 +307,196 @@ test_keypairs (Fixture *f,
   g_assert_cmpuint (keypair_count (f, NULL), ==, 4);
 }
 
+/* What "openssl x509 @option -noout" says of @pem, without its
+ * "NAME=" prefix, in lower case. */
+static char *
+openssl_x509 (const char *pem,
+              const char *option)
+{
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  const char *value;
+
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                              G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                              "openssl", "x509", "-noout", option,
+                              option[1] == 'f' ? "-sha1" : NULL, NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_communicate_utf8 (process, pem, NULL, &out,
+                                                NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_successful (process));
+  value = strchr (out, '=');
+  g_assert_nonnull (value);
+  return g_ascii_strdown (g_strstrip (g_strdup (value + 1)), -1);
+}
+
+static const char *
+keypair_string (JsonNode *reply,
+                const char *member)
+{
+  return json_object_get_string_member (nlx_test_object_at (reply, "keypair"),
+                                        member);
+}
+
+/* Nova's x509 key pairs (2.2+): generated (an RSA key and a self-signed
+ * certificate), imported (a PEM certificate), fingerprinted with SHA-1
+ * of the DER, kept with their type. */
+static void
+test_x509 (Fixture *f,
+           gconstpointer data G_GNUC_UNUSED)
+{
+  g_autoptr(JsonNode) generated = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *subject = NULL;
+  g_autofree char *file = g_build_filename (f->dir, "state", "keypairs.json",
+                                            NULL);
+  g_autofree char *stored = NULL;
+  const char *public_key;
+  JsonArray *keypairs;
+
+  nlx_test_session_set_version (f->session, "2.2");
+
+  /* Generated: a certificate for the caller, its fingerprint openssl's. */
+  g_assert_cmpint (call_as (f, NULL, "POST", "/v2.1/os-keypairs",
+                            "{\"keypair\": {\"name\": \"win\", \"type\": \"x509\"}}",
+                            &generated), ==, 201);
+  public_key = keypair_string (generated, "public_key");
+  g_assert_true (g_str_has_prefix (public_key, "-----BEGIN CERTIFICATE-----\n"));
+  g_assert_true (g_str_has_suffix (public_key, "-----END CERTIFICATE-----"));
+  g_assert_true (g_str_has_prefix (keypair_string (generated, "private_key"),
+                                   "-----BEGIN PRIVATE KEY-----"));
+  g_assert_cmpstr (keypair_string (generated, "type"), ==, "x509");
+  fingerprint = openssl_x509 (public_key, "-fingerprint");
+  g_assert_cmpstr (keypair_string (generated, "fingerprint"), ==, fingerprint);
+  subject = openssl_x509 (public_key, "-subject");
+  g_assert_cmpstr (subject, ==, "cn = admin");
+
+  /* Imported, with CRLF lines too. */
+  g_assert_cmpint (call_as (f, NULL, "POST", "/v2.1/os-keypairs",
+                            "{\"keypair\": {\"name\": \"cert\", \"type\": \"x509\", "
+                            "\"public_key\": \"" CERT_JSON "\\n\"}}", &reply), ==, 201);
+  g_assert_cmpstr (keypair_string (reply, "public_key"), ==, CERT);
+  g_assert_cmpstr (keypair_string (reply, "fingerprint"), ==, CERT_SHA1);
+  g_assert_cmpstr (keypair_string (reply, "type"), ==, "x509");
+  g_assert_false (json_object_has_member (nlx_test_object_at (reply, "keypair"),
+                                          "private_key"));
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (call_as (f, NULL, "POST", "/v2.1/os-keypairs",
+                            "{\"keypair\": {\"name\": \"crlf\", \"type\": \"x509\", "
+                            "\"public_key\": \"" CERT_LINES ("\\r\\n") "\"}}", &reply), ==, 201);
+  g_assert_cmpstr (keypair_string (reply, "fingerprint"), ==, CERT_SHA1);
+  g_clear_pointer (&reply, json_node_unref);
+  import_key (f, NULL, "ssh", KEY_ED25519, &reply);
+  g_assert_cmpuint (keypair_count (f, NULL), ==, 4);
+
+  /* Refused, and nothing made: not a certificate, or the wrong type. */
+  expect_fault_saying (f, NULL, "POST", "/v2.1/os-keypairs",
+                       "{\"keypair\": {\"name\": \"b1\", \"type\": \"x509\", "
+                       "\"public_key\": \"" KEY_ED25519 "\"}}", 400, "one PEM certificate");
+  expect_fault_saying (f, NULL, "POST", "/v2.1/os-keypairs",
+                       "{\"keypair\": {\"name\": \"b2\", \"type\": \"x509\", "
+                       "\"public_key\": \"-----BEGIN CERTIFICATE-----\\nMIIBfjCCASOgAwIB"
+                       "\\n-----END CERTIFICATE-----\"}}", 400, "one PEM certificate");
+  /* A key's PEM (a SEQUENCE, but not a certificate's). */
+  expect_fault_saying (f, NULL, "POST", "/v2.1/os-keypairs",
+                       "{\"keypair\": {\"name\": \"b3\", \"type\": \"x509\", "
+                       "\"public_key\": \"-----BEGIN CERTIFICATE-----\\n"
+                       "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE="
+                       "\\n-----END CERTIFICATE-----\"}}", 400, "one PEM certificate");
+  /* Two certificates. */
+  expect_fault_saying (f, NULL, "POST", "/v2.1/os-keypairs",
+                       "{\"keypair\": {\"name\": \"b4\", \"type\": \"x509\", "
+                       "\"public_key\": \"" CERT_JSON "\\n" CERT_JSON "\"}}",
+                       400, "one PEM certificate");
+  expect_fault_saying (f, NULL, "POST", "/v2.1/os-keypairs",
+                       "{\"keypair\": {\"name\": \"b5\", \"public_key\": \"" CERT_JSON "\"}}",
+                       400, "one OpenSSH line");
+  expect_fault_saying (f, NULL, "POST", "/v2.1/os-keypairs",
+                       "{\"keypair\": {\"name\": \"b6\", \"type\": \"rsa\"}}",
+                       400, "is not one of ['ssh', 'x509']");
+  g_assert_cmpuint (keypair_count (f, NULL), ==, 4);
+
+  /* Listed and shown with their types. */
+  g_assert_cmpint (call_as (f, NULL, "GET", "/v2.1/os-keypairs", NULL, &list), ==, 200);
+  keypairs = json_object_get_array_member (json_node_get_object (list), "keypairs");
+  g_assert_cmpstr (json_object_get_string_member (
+                     nlx_test_object_at (json_array_get_element (keypairs, 0), "keypair"),
+                     "type"), ==, "x509");
+  g_assert_cmpstr (json_object_get_string_member (
+                     nlx_test_object_at (json_array_get_element (keypairs, 2), "keypair"),
+                     "type"), ==, "ssh");
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (call_as (f, NULL, "GET", "/v2.1/os-keypairs/win", NULL, &reply), ==, 200);
+  g_assert_cmpstr (keypair_string (reply, "type"), ==, "x509");
+  g_assert_cmpstr (keypair_string (reply, "fingerprint"), ==, fingerprint);
+  g_assert_false (json_object_has_member (nlx_test_object_at (reply, "keypair"),
+                                          "private_key"));
+
+  /* 2.92: a certificate must be given too (the session's version is
+   * its first: this one request asks for its own). */
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call_full (f->session, "http://localhost", "POST",
+                                       "/v2.1/os-keypairs",
+                                       "{\"keypair\": {\"name\": \"gen\", \"type\": \"x509\"}}",
+                                       "OpenStack-API-Version", "compute 2.92",
+                                       &reply, NULL), ==, 400);
+  g_assert_nonnull (strstr (json_object_get_string_member (
+                              nlx_test_object_at (reply, "badRequest"), "message"),
+                            "'public_key' is a required property"));
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call_full (f->session, "http://localhost", "POST",
+                                       "/v2.1/os-keypairs",
+                                       "{\"keypair\": {\"name\": \"c@92\", \"type\": \"x509\", "
+                                       "\"public_key\": \"" CERT_JSON "\"}}",
+                                       "OpenStack-API-Version", "compute 2.92",
+                                       &reply, NULL), ==, 201);
+  g_assert_cmpstr (keypair_string (reply, "type"), ==, "x509");
+  g_assert_cmpuint (keypair_count (f, NULL), ==, 5);
+
+  /* Kept with the type, across a restart; the private key is not. */
+  g_assert_true (g_file_get_contents (file, &stored, NULL, NULL));
+  g_assert_null (strstr (stored, "PRIVATE"));
+  nlx_test_daemon_stop (&f->daemon);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (call_as (f, NULL, "GET", "/v2.1/os-keypairs/cert", NULL, &reply), ==, 200);
+  g_assert_cmpstr (keypair_string (reply, "type"), ==, "x509");
+  g_assert_cmpstr (keypair_string (reply, "fingerprint"), ==, CERT_SHA1);
+
+  /* A file from before types: every key pair in it is ssh. */
+  nlx_test_daemon_stop (&f->daemon);
+  g_assert_true (g_file_set_contents (file,
+    "{\"keypairs\": [{\"id\": 7, \"user_id\": \"admin\", \"name\": \"old\", "
+    "\"public_key\": \"" KEY_RSA "\", \"created_at\": \"2025-01-02T03:04:05Z\"}]}",
+    -1, NULL));
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (call_as (f, NULL, "GET", "/v2.1/os-keypairs/old", NULL, &reply), ==, 200);
+  g_assert_cmpstr (keypair_string (reply, "type"), ==, "ssh");
+  g_assert_cmpstr (keypair_string (reply, "fingerprint"), ==, KEY_RSA_MD5);
+  g_assert_cmpuint (keypair_count (f, NULL), ==, 1);
+
+  /* A type it does not know stops the daemon, naming the file. */
+  nlx_test_daemon_stop (&f->daemon);
+  g_assert_true (g_file_set_contents (file,
+    "{\"keypairs\": [{\"id\": 7, \"user_id\": \"admin\", \"name\": \"old\", "
+    "\"type\": \"dsa\", \"public_key\": \"" KEY_RSA "\", "
+    "\"created_at\": \"2025-01-02T03:04:05Z\"}]}", -1, NULL));
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_error (f->daemon.start_error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID);
+  g_assert_nonnull (strstr (f->daemon.start_error->message, "“x509”"));
+  nlx_test_daemon_stop (&f->daemon);
+  g_assert_true (g_file_set_contents (file, stored, -1, NULL));
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
+}
+
 /* At 2.37 and later, a create names its networks. */
 #define CREATE_BODY_AUTO(extra) CREATE_BODY (", \"networks\": \"auto\"" extra)
 
@@ -526,6 +735,7 @@ main (int argc,
 #define ADD(path, func, config) \
   g_test_add (path, Fixture, config, fixture_set_up, func, fixture_tear_down)
   ADD ("/nlx/api/keypairs", test_keypairs, NULL);
+  ADD ("/nlx/api/keypairs/x509", test_x509, NULL);
   ADD ("/nlx/api/servers/boot-config", test_boot_config, NULL);
   ADD ("/nlx/api/servers/rebuild-boot-config", test_rebuild_boot_config, NULL);
 #undef ADD

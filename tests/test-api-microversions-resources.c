@@ -110,8 +110,8 @@ test_keypairs (Fixture *f,
   expect_fault_at (f, "2.1", "POST", "/v2.1/os-keypairs", body, 400,
                    "“type” was unexpected");
 
-  /* 2.2: 201 with the type, which is ssh; x509 is refused, not kept as
-   * something else. */
+  /* 2.2: 201 with the type; an OpenSSH key is no x509 certificate
+   * (x509 key pairs: test-api-keypairs). */
   g_clear_pointer (&reply, json_node_unref);
   g_free (body);
   body = g_strdup_printf (IMPORT, "k-22", ", \"type\": \"ssh\"");
@@ -122,7 +122,7 @@ test_keypairs (Fixture *f,
   g_free (body);
   body = g_strdup_printf (IMPORT, "k-x509", ", \"type\": \"x509\"");
   expect_fault_at (f, "2.2", "POST", "/v2.1/os-keypairs", body, 400,
-                   "OpenSSH public keys only");
+                   "one PEM certificate");
   g_clear_pointer (&reply, json_node_unref);
   reply = get_at (f, "2.2", "/v2.1/os-keypairs/k-21");
   g_assert_cmpstr (json_object_get_string_member (nlx_test_object_at (reply, "keypair"),

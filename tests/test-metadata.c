@@ -186,6 +186,29 @@ test_meta_data_json (void)
   g_assert_false (json_object_has_member (old, "devices"));
 }
 
+/* A server booted with an x509 key pair: its certificate where Nova puts
+ * it, and "keys" saying it is one (for cloudbase-init). */
+static void
+test_x509_key (void)
+{
+  g_autoptr(NlxInstance) instance = make_instance (TRUE, FALSE, FALSE);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  const char *cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+  JsonObject *object, *key;
+
+  g_free (instance->key_data);
+  instance->key_data = g_strdup (cert);
+  object = get_json (instance, "/openstack/latest/meta_data.json",
+                     NLX_METADATA_JSON, parser);
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_object_get_object_member (object, "public_keys"),
+                     "mykey"), ==, cert);
+  key = json_array_get_object_element (json_object_get_array_member (object,
+                                                                     "keys"), 0);
+  g_assert_cmpstr (json_object_get_string_member (key, "type"), ==, "x509");
+  g_assert_cmpstr (json_object_get_string_member (key, "data"), ==, cert);
+}
+
 static void
 test_no_key_no_user_data (void)
 {
@@ -543,6 +566,7 @@ main (int argc,
   g_test_add_func ("/nlx/metadata/openstack/vendor-data-password",
                    test_vendor_data_and_password);
   g_test_add_func ("/nlx/metadata/no-key-no-user-data", test_no_key_no_user_data);
+  g_test_add_func ("/nlx/metadata/openstack/x509-key", test_x509_key);
   g_test_add_func ("/nlx/metadata/user-data", test_user_data);
   g_test_add_func ("/nlx/metadata/ec2", test_ec2);
   g_test_add_func ("/nlx/metadata/not-found", test_not_found);

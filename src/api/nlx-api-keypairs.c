@@ -9,10 +9,6 @@
 
 /* ---- key pairs ------------------------------------------------------------ */
 
-/* Every key pair kept here is an OpenSSH public key (nlx_keypair_new()
- * takes nothing else), so its Nova type (2.2+) is always "ssh". */
-#define KEYPAIR_TYPE_SSH "ssh"
-
 /* A key pair as Nova shows it: in a list, name, public_key and
  * fingerprint; alone (@full), with its owner and database fields; from
  * 2.2 with its type in both. */
@@ -27,7 +23,8 @@ add_keypair (JsonBuilder *builder,
   nlx_api_add_string (builder, "public_key", keypair->public_key);
   nlx_api_add_string (builder, "fingerprint", keypair->fingerprint);
   if (nlx_api_has (request, NLX_API_KEYPAIR_TYPE))
-    nlx_api_add_string (builder, "type", KEYPAIR_TYPE_SSH);
+    nlx_api_add_string (builder, "type",
+                        nlx_keypair_type_to_string (keypair->type));
   if (full)
     {
       nlx_api_add_string (builder, "user_id", keypair->user_id);
@@ -42,12 +39,13 @@ add_keypair (JsonBuilder *builder,
 }
 
 /* One key pair create, from the request to the answer, which waits for
- * ssh-keygen (when generating) and for the disk. */
+ * ssh-keygen or openssl (when generating) and for the disk. */
 typedef struct {
   NlxApiRequest *request;
   NlxManager *manager;
   char *user_id;
   char *name;
+  NlxKeypairType type;
   char *private_key;            /* generated: handed out once, then wiped */
 } KeypairCall;
 
@@ -93,7 +91,8 @@ keypair_added (GObject *source G_GNUC_UNUSED,
   nlx_api_add_string (builder, "fingerprint", keypair->fingerprint);
   nlx_api_add_string (builder, "user_id", keypair->user_id);
   if (nlx_api_has (call->request, NLX_API_KEYPAIR_TYPE))
-    nlx_api_add_string (builder, "type", KEYPAIR_TYPE_SSH);
+    nlx_api_add_string (builder, "type",
+                        nlx_keypair_type_to_string (keypair->type));
   if (call->private_key != NULL)
     nlx_api_add_string (builder, "private_key", call->private_key);
   json_builder_end_object (builder);
@@ -119,7 +118,8 @@ keypair_generated (GObject *source G_GNUC_UNUSED,
   NlxManager *manager;
 
   if (public_key != NULL)
-    keypair = nlx_keypair_new (call->user_id, call->name, public_key, &error);
+    keypair = nlx_keypair_new (call->user_id, call->name, call->type,
+                               public_key, &error);
   if (keypair == NULL)
     {
       nlx_api_respond_error (call->request, error);
@@ -216,6 +216,7 @@ nlx_api_create_keypair (NlxApiRequest *request,
   JsonObject *object = nlx_api_read_body (request, "keypair");
   const char *user_id;
   const char *name, *public_key, *type = NULL, *wanted_user = NULL;
+  NlxKeypairType keypair_type = NLX_KEYPAIR_TYPE_SSH;
   g_autoptr(GError) error = NULL;
   KeypairCall *call;
 
@@ -228,14 +229,13 @@ nlx_api_create_keypair (NlxApiRequest *request,
     return;
   if (!check_name (request, name))
     return;
-  /* Nova's "x509" holds a certificate, which nova-lxc neither keeps nor
-   * puts into a container: refused, not stored as something else. */
-  if (type != NULL && !g_str_equal (type, KEYPAIR_TYPE_SSH))
+  /* Nova's words for a type its schema does not know. */
+  if (type != NULL && !nlx_keypair_type_from_string (type, &keypair_type))
     {
       g_autofree char *message =
-        g_strdup_printf (_("Invalid key pair type “%s”: nova-lxc keeps "
-                           "OpenSSH public keys only; give “ssh” or leave "
-                           "“type” out"), type);
+        g_strdup_printf (_("Invalid input for field/attribute type. Value: "
+                           "%s. '%s' is not one of ['ssh', 'x509']"),
+                         type, type);
 
       nlx_api_respond_fault (request, 400, message);
       return;
@@ -246,12 +246,13 @@ nlx_api_create_keypair (NlxApiRequest *request,
                              _("Invalid input for field/attribute keypair: "
                                "'public_key' is a required property from "
                                "microversion 2.92; generate the key pair "
-                               "with ssh-keygen and import its public half"));
+                               "(ssh-keygen, or openssl req -x509 for "
+                               "x509) and import its public half"));
       return;
     }
   if ((user_id = keypair_owner (request, wanted_user)) == NULL)
     return;
-  /* Before ssh-keygen runs for nothing. */
+  /* Before ssh-keygen or openssl runs for nothing. */
   if (nlx_manager_find_keypair (request->api->manager, user_id, name) != NULL)
     {
       g_autofree char *message =
@@ -266,13 +267,16 @@ nlx_api_create_keypair (NlxApiRequest *request,
   call->manager = request->api->manager;
   call->user_id = g_strdup (user_id);
   call->name = g_strdup (name);
+  call->type = keypair_type;
   if (public_key == NULL)
     {
-      nlx_keypair_generate_async (NULL, keypair_generated, call);
+      nlx_keypair_generate_async (keypair_type, user_id, NULL,
+                                  keypair_generated, call);
       return;
     }
   {
-    NlxKeypair *keypair = nlx_keypair_new (user_id, name, public_key, &error);
+    NlxKeypair *keypair = nlx_keypair_new (user_id, name, keypair_type,
+                                           public_key, &error);
 
     if (keypair == NULL)
       {

@@ -1,4 +1,4 @@
-/* nlx-keypair.c: SSH key pairs, as Nova's os-keypairs keeps them
+/* nlx-keypair.c: key pairs, as Nova's os-keypairs keeps them
  *
  * A key pair is a public key a user gave (or had generated) under a name;
  * a server created with it gets a copy of the public key (key_data), which
@@ -6,6 +6,13 @@
  * OpenSSH would make of an authorized_keys line, so that a key the API
  * accepts is a key sshd reads: one line, a known type, base64 whose
  * decoded blob names the same type and holds that type's fields.
+ *
+ * Nova's other type, x509 (2.2+), holds a PEM certificate instead, for
+ * Windows guests (cloudbase-init maps it to a WinRM certificate login).
+ * Its checks are structural: one PEM block whose DER is an X.509
+ * Certificate's SEQUENCE (what Nova's parser would refuse, garbage or
+ * a key in place of a certificate, is refused); the signature is not
+ * verified, as Nova's self-signed ones need not be trusted by anyone.
  *
  * Every user's key pairs live in one small JSON file beside the instance
  * records; this module keeps them in memory and says what the file
@@ -33,6 +40,56 @@ nlx_keypair_free (NlxKeypair *keypair)
   g_free (keypair->fingerprint);
   g_clear_pointer (&keypair->created_at, g_date_time_unref);
   g_free (keypair);
+}
+
+/**
+ * nlx_keypair_type_to_string:
+ *
+ * Returns: Nova's name of @type: "ssh" or "x509"
+ */
+const char *
+nlx_keypair_type_to_string (NlxKeypairType type)
+{
+  return type == NLX_KEYPAIR_TYPE_X509 ? "x509" : "ssh";
+}
+
+/**
+ * nlx_keypair_type_from_string:
+ * @type: (out): the type @text names
+ *
+ * Returns: whether @text is "ssh" or "x509"
+ */
+gboolean
+nlx_keypair_type_from_string (const char *text,
+                              NlxKeypairType *type)
+{
+  if (g_str_equal (text, "ssh"))
+    *type = NLX_KEYPAIR_TYPE_SSH;
+  else if (g_str_equal (text, "x509"))
+    *type = NLX_KEYPAIR_TYPE_X509;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+#define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
+#define PEM_END "-----END CERTIFICATE-----"
+
+/**
+ * nlx_keypair_type_of_public_key:
+ * @public_key: a key pair's public key, or a server's copy of it
+ *   (key_data), which does not keep the type
+ *
+ * No OpenSSH line starts as a PEM block does, so the text says which
+ * type it is.
+ *
+ * Returns: x509 for a PEM certificate, else ssh
+ */
+NlxKeypairType
+nlx_keypair_type_of_public_key (const char *public_key)
+{
+  return g_str_has_prefix (public_key, PEM_BEGIN) ? NLX_KEYPAIR_TYPE_X509
+                                                  : NLX_KEYPAIR_TYPE_SSH;
 }
 
 /**
@@ -225,22 +282,15 @@ parse_public_key (const char *line,
   return g_steal_pointer (&blob);
 }
 
-/* The fingerprint of @public_key (one OpenSSH line, without surrounding
- * blanks) as Nova gives it: the MD5 of the decoded blob, as
- * colon-separated lower-case hex; INVALID_ARGUMENT for no valid key. */
+/* @data's @type checksum as colon-separated lower-case hex. */
 static char *
-key_fingerprint (const char *public_key,
-                 GError **error)
+colon_checksum (GChecksumType type,
+                const guint8 *data,
+                gsize size)
 {
-  gsize size;
-  g_autofree guint8 *blob = parse_public_key (public_key, &size, error);
-  g_autofree char *hex = NULL;
-  GString *fingerprint;
+  g_autofree char *hex = g_compute_checksum_for_data (type, data, size);
+  GString *fingerprint = g_string_new (NULL);
 
-  if (blob == NULL)
-    return NULL;
-  hex = g_compute_checksum_for_data (G_CHECKSUM_MD5, blob, size);
-  fingerprint = g_string_new (NULL);
   for (gsize i = 0; hex[i] != '\0'; i += 2)
     {
       if (i > 0)
@@ -250,12 +300,154 @@ key_fingerprint (const char *public_key,
   return g_string_free (fingerprint, FALSE);
 }
 
+/* The fingerprint of @public_key (one OpenSSH line, without surrounding
+ * blanks) as Nova gives it: the MD5 of the decoded blob, as
+ * colon-separated lower-case hex; INVALID_ARGUMENT for no valid key. */
+static char *
+key_fingerprint (const char *public_key,
+                 GError **error)
+{
+  gsize size;
+  g_autofree guint8 *blob = parse_public_key (public_key, &size, error);
+
+  if (blob == NULL)
+    return NULL;
+  return colon_checksum (G_CHECKSUM_MD5, blob, size);
+}
+
+/* ---- x509 certificates ------------------------------------------------- */
+
+/* One DER element at *@p: its tag, and its contents in @value/@length;
+ * *@p moves past it.  Lengths of up to 4 bytes (a certificate is not
+ * bigger than NLX_KEYPAIR_PUBLIC_KEY_MAX anyway). */
+static gboolean
+read_der (const guint8 **p,
+          gsize *left,
+          guint8 *tag,
+          const guint8 **value,
+          gsize *length)
+{
+  gsize n, header = 2;
+
+  if (*left < 2)
+    return FALSE;
+  *tag = (*p)[0];
+  n = (*p)[1];
+  if (n & 0x80)
+    {
+      gsize bytes = n & 0x7f;
+
+      if (bytes == 0 || bytes > 4 || *left < 2 + bytes)
+        return FALSE;
+      n = 0;
+      for (gsize i = 0; i < bytes; i++)
+        n = (n << 8) | (*p)[2 + i];
+      header += bytes;
+    }
+  if (*left - header < n)
+    return FALSE;
+  *value = *p + header;
+  *length = n;
+  *p += header + n;
+  *left -= header + n;
+  return TRUE;
+}
+
+/* Whether @der is an X.509 Certificate (RFC 5280 4.1): a SEQUENCE of
+ * tbsCertificate, signatureAlgorithm and a BIT STRING signature, and
+ * nothing after it; tbsCertificate holds [0] version (optional), an
+ * INTEGER serial, then the SEQUENCEs signature, issuer, validity,
+ * subject and subjectPublicKeyInfo. */
+static gboolean
+der_is_certificate (const guint8 *der,
+                    gsize size)
+{
+  static const guint8 tbs_tags[] = { 0x02, 0x30, 0x30, 0x30, 0x30, 0x30 };
+  const guint8 *p = der, *certificate, *tbs, *value;
+  gsize left = size, certificate_left, tbs_left, length;
+  guint8 tag;
+
+  if (!read_der (&p, &left, &tag, &certificate, &certificate_left) ||
+      tag != 0x30 || left != 0)
+    return FALSE;
+  p = certificate;
+  left = certificate_left;
+  if (!read_der (&p, &left, &tag, &tbs, &tbs_left) || tag != 0x30 ||
+      !read_der (&p, &left, &tag, &value, &length) || tag != 0x30 ||
+      !read_der (&p, &left, &tag, &value, &length) || tag != 0x03 ||
+      length == 0 || left != 0)
+    return FALSE;
+  p = tbs;
+  left = tbs_left;
+  if (left > 0 && p[0] == 0xa0 &&
+      !read_der (&p, &left, &tag, &value, &length))
+    return FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS (tbs_tags); i++)
+    if (!read_der (&p, &left, &tag, &value, &length) || tag != tbs_tags[i] ||
+        length == 0)
+      return FALSE;
+  return TRUE;
+}
+
+/* The DER of @pem: one "CERTIFICATE" PEM block (lines of base64 between
+ * its BEGIN and END lines) and nothing else; INVALID_ARGUMENT otherwise. */
+static guint8 *
+parse_certificate (const char *pem,
+                   gsize *size,
+                   GError **error)
+{
+  g_autoptr(GString) encoded = g_string_new (NULL);
+  g_autofree guint8 *der = NULL;
+  const char *body, *end;
+
+  if (g_utf8_strlen (pem, -1) <= NLX_KEYPAIR_PUBLIC_KEY_MAX &&
+      g_str_has_prefix (pem, PEM_BEGIN) && g_str_has_suffix (pem, PEM_END) &&
+      strlen (pem) > strlen (PEM_BEGIN) + strlen (PEM_END))
+    {
+      body = pem + strlen (PEM_BEGIN);
+      end = pem + strlen (pem) - strlen (PEM_END);
+      for (const char *p = body; p < end; p++)
+        if (*p == '\n' || *p == '\r' || *p == ' ' || *p == '\t')
+          continue;
+        else
+          g_string_append_c (encoded, *p);
+      if (base64_is_strict (encoded->str, encoded->len))
+        der = g_base64_decode (encoded->str, size);
+    }
+  if (der == NULL || !der_is_certificate (der, *size))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Keypair data is invalid: an x509 key pair's public "
+                     "key is one PEM certificate, “%s” … “%s”, of at most "
+                     "%d characters, such as the output of “openssl req "
+                     "-x509”"), PEM_BEGIN, PEM_END,
+                   NLX_KEYPAIR_PUBLIC_KEY_MAX);
+      return NULL;
+    }
+  return g_steal_pointer (&der);
+}
+
+/* Nova's x509 fingerprint: the SHA-1 of the certificate's DER (what
+ * “openssl x509 -fingerprint -sha1” shows, in lower case). */
+static char *
+certificate_fingerprint (const char *pem,
+                         GError **error)
+{
+  gsize size;
+  g_autofree guint8 *der = parse_certificate (pem, &size, error);
+
+  if (der == NULL)
+    return NULL;
+  return colon_checksum (G_CHECKSUM_SHA1, der, size);
+}
+
 /**
  * nlx_keypair_new:
  * @user_id: the owner
  * @name: its name, see nlx_keypair_name_is_valid()
- * @public_key: an OpenSSH public key line; blanks around it (the final
- *   newline of a .pub file) are dropped
+ * @type: what @public_key is
+ * @public_key: ssh: an OpenSSH public key line; x509: a PEM certificate;
+ *   blanks around it (the final newline of a .pub file) are dropped
  * @error: #NLX_DRIVER_ERROR_INVALID_ARGUMENT for a bad name or key
  *
  * Returns: (transfer full): the key pair, created now, with no id yet
@@ -263,6 +455,7 @@ key_fingerprint (const char *public_key,
 NlxKeypair *
 nlx_keypair_new (const char *user_id,
                  const char *name,
+                 NlxKeypairType type,
                  const char *public_key,
                  GError **error)
 {
@@ -280,7 +473,11 @@ nlx_keypair_new (const char *user_id,
       return NULL;
     }
   keypair->public_key = g_strstrip (g_strdup (public_key));
-  keypair->fingerprint = key_fingerprint (keypair->public_key, error);
+  keypair->type = type;
+  keypair->fingerprint =
+    type == NLX_KEYPAIR_TYPE_X509
+    ? certificate_fingerprint (keypair->public_key, error)
+    : key_fingerprint (keypair->public_key, error);
   if (keypair->fingerprint == NULL)
     return NULL;
   keypair->name = g_strdup (name);
@@ -296,6 +493,7 @@ nlx_keypair_copy (const NlxKeypair *keypair)
 
   copy->name = g_strdup (keypair->name);
   copy->user_id = g_strdup (keypair->user_id);
+  copy->type = keypair->type;
   copy->public_key = g_strdup (keypair->public_key);
   copy->fingerprint = g_strdup (keypair->fingerprint);
   copy->id = keypair->id;
@@ -305,24 +503,46 @@ nlx_keypair_copy (const NlxKeypair *keypair)
 
 /* ---- generating -------------------------------------------------------- */
 
-/* Makes an RSA 2048 key pair with ssh-keygen, as Nova generates them
- * (PEM private key in @private_key, comment "Generated-by-Nova"), and
- * returns the public key line; FAILED when ssh-keygen is missing or
- * fails.  The private key passes through a 0700 temporary directory,
- * removed before this returns.  Blocks for ssh-keygen: call it in a
- * thread. */
+/* The -subj of an x509 key pair's certificate: CN=@user_id, as Nova's,
+ * with the characters openssl's -subj syntax gives a meaning escaped. */
 static char *
-keygen (char **private_key,
+certificate_subject (const char *user_id)
+{
+  GString *subject = g_string_new ("/CN=");
+
+  for (const char *p = user_id; *p != '\0'; p++)
+    {
+      if (strchr ("\\/+=,", *p) != NULL)
+        g_string_append_c (subject, '\\');
+      g_string_append_c (subject, *p);
+    }
+  return g_string_free (subject, FALSE);
+}
+
+/* Makes an RSA 2048 key pair, as Nova generates them, and returns its
+ * public half: for ssh with ssh-keygen (PEM private key, public key line
+ * with comment "Generated-by-Nova"); for x509 with openssl, a
+ * self-signed certificate for @user_id valid for 10 years, for client
+ * authentication (WinRM), and its PKCS #8 PEM private key.  FAILED when
+ * the tool is missing or fails.  The private key passes through a 0700
+ * temporary directory, removed before this returns.  Blocks for the
+ * tool: call it in a thread. */
+static char *
+keygen (NlxKeypairType type,
+        const char *user_id,
+        char **private_key,
         GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("nlx-keygen-XXXXXX", &local_error);
   g_autofree char *path = NULL;
   g_autofree char *public_path = NULL;
+  g_autofree char *subject = NULL;
   g_autofree char *errors = NULL;
   g_autofree char *secret = NULL;
   g_autofree char *public = NULL;
   g_autoptr(GSubprocess) process = NULL;
+  const char *tool, *package;
   gboolean ok = FALSE;
 
   if (dir == NULL)
@@ -332,24 +552,45 @@ keygen (char **private_key,
       return NULL;
     }
   path = g_build_filename (dir, "key", NULL);
-  public_path = g_strconcat (path, ".pub", NULL);
-  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-                              G_SUBPROCESS_FLAGS_STDERR_PIPE, &local_error,
-                              "ssh-keygen", "-q", "-t", "rsa", "-b", "2048",
-                              "-m", "PEM", "-N", "",
-                              "-C", NLX_KEYPAIR_GENERATED_COMMENT,
-                              "-f", path, NULL);
+  if (type == NLX_KEYPAIR_TYPE_X509)
+    {
+      tool = "openssl";
+      package = "openssl";
+      public_path = g_build_filename (dir, "cert.pem", NULL);
+      subject = certificate_subject (user_id);
+      process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                  G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                  &local_error,
+                                  "openssl", "req", "-x509", "-newkey",
+                                  "rsa:2048", "-nodes", "-days", "3650",
+                                  "-subj", subject,
+                                  "-addext", "extendedKeyUsage=clientAuth",
+                                  "-keyout", path, "-out", public_path, NULL);
+    }
+  else
+    {
+      tool = "ssh-keygen";
+      package = "openssh-client";
+      public_path = g_strconcat (path, ".pub", NULL);
+      process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                  G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                  &local_error,
+                                  "ssh-keygen", "-q", "-t", "rsa", "-b", "2048",
+                                  "-m", "PEM", "-N", "",
+                                  "-C", NLX_KEYPAIR_GENERATED_COMMENT,
+                                  "-f", path, NULL);
+    }
   if (process == NULL)
     g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                 _("Cannot generate a key pair: ssh-keygen does not run "
-                   "(%s); install openssh-client on the compute host, or "
+                 _("Cannot generate a key pair: %s does not run "
+                   "(%s); install %s on the compute host, or "
                    "import a public key with “public_key”"),
-                 local_error->message);
+                 tool, local_error->message, package);
   else if (!g_subprocess_communicate_utf8 (process, NULL, NULL, NULL, &errors,
                                            &local_error) ||
            !g_subprocess_get_successful (process))
     g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                 _("Cannot generate a key pair: ssh-keygen failed: %s"),
+                 _("Cannot generate a key pair: %s failed: %s"), tool,
                  local_error ? local_error->message
                              : g_strstrip (errors ? errors : g_strdup ("")));
   else if (!nlx_file_get_contents (path, &secret, NULL, &local_error) ||
@@ -368,6 +609,8 @@ keygen (char **private_key,
 }
 
 typedef struct {
+  NlxKeypairType type;
+  char *user_id;
   char *public_key;
   char *private_key;
 } Generated;
@@ -375,6 +618,7 @@ typedef struct {
 static void
 generated_free (Generated *generated)
 {
+  g_free (generated->user_id);
   g_free (generated->public_key);
   if (generated->private_key != NULL)
     explicit_bzero (generated->private_key, strlen (generated->private_key));
@@ -385,37 +629,42 @@ generated_free (Generated *generated)
 static void
 generate_in_thread (GTask *task,
                     gpointer source G_GNUC_UNUSED,
-                    gpointer data G_GNUC_UNUSED,
+                    gpointer data,
                     GCancellable *cancellable G_GNUC_UNUSED)
 {
-  Generated *generated = g_new0 (Generated, 1);
+  Generated *generated = data;
   GError *error = NULL;
 
-  generated->public_key = keygen (&generated->private_key,
-                                                &error);
+  generated->public_key = keygen (generated->type, generated->user_id,
+                                  &generated->private_key, &error);
   if (generated->public_key == NULL)
-    {
-      generated_free (generated);
-      g_task_return_error (task, error);
-      return;
-    }
-  g_task_return_pointer (task, generated, (GDestroyNotify) generated_free);
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
 }
 
 /**
  * nlx_keypair_generate_async:
+ * @type: which kind of key pair
+ * @user_id: its owner (an x509 certificate's subject)
  *
  * keygen() in a thread; @callback runs in the caller's
  * thread-default main context.
  */
 void
-nlx_keypair_generate_async (GCancellable *cancellable,
+nlx_keypair_generate_async (NlxKeypairType type,
+                            const char *user_id,
+                            GCancellable *cancellable,
                             GAsyncReadyCallback callback,
                             gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  Generated *generated = g_new0 (Generated, 1);
 
+  generated->type = type;
+  generated->user_id = g_strdup (user_id);
   g_task_set_source_tag (task, nlx_keypair_generate_async);
+  g_task_set_task_data (task, generated, (GDestroyNotify) generated_free);
   g_task_run_in_thread (task, generate_in_thread);
 }
 
@@ -423,22 +672,20 @@ nlx_keypair_generate_async (GCancellable *cancellable,
  * nlx_keypair_generate_finish:
  * @private_key: (out) (transfer full): the private key
  *
- * Returns: (transfer full): the public key line, or %NULL
+ * Returns: (transfer full): the public key (a line, or a certificate),
+ *   or %NULL
  */
 char *
 nlx_keypair_generate_finish (GAsyncResult *result,
                              char **private_key,
                              GError **error)
 {
-  Generated *generated = g_task_propagate_pointer (G_TASK (result), error);
-  char *public_key;
+  Generated *generated = g_task_get_task_data (G_TASK (result));
 
-  if (generated == NULL)
+  if (!g_task_propagate_boolean (G_TASK (result), error))
     return NULL;
-  public_key = g_steal_pointer (&generated->public_key);
   *private_key = g_steal_pointer (&generated->private_key);
-  generated_free (generated);
-  return public_key;
+  return g_steal_pointer (&generated->public_key);
 }
 
 /* ---- every user's key pairs -------------------------------------------- */
@@ -491,7 +738,8 @@ read_keypair (JsonNode *node,
               GError **error)
 {
   JsonObject *object;
-  const char *name, *user_id, *public_key, *created;
+  const char *name, *user_id, *public_key, *created, *type_name;
+  NlxKeypairType type = NLX_KEYPAIR_TYPE_SSH;
   g_autoptr(NlxKeypair) keypair = NULL;
   g_autoptr(GDateTime) created_at = NULL;
   JsonNode *id_node;
@@ -504,21 +752,27 @@ read_keypair (JsonNode *node,
   user_id = nlx_json_get_string (object, "user_id");
   public_key = nlx_json_get_string (object, "public_key");
   created = nlx_json_get_string (object, "created_at");
+  /* Files written before x509 key pairs have no type: all ssh. */
+  type_name = nlx_json_get_string (object, "type");
   id_node = json_object_get_member (object, "id");
   id = id_node != NULL && JSON_NODE_HOLDS_VALUE (id_node) &&
        json_node_get_value_type (id_node) == G_TYPE_INT64
        ? json_node_get_int (id_node) : 0;
   if (name == NULL || user_id == NULL || public_key == NULL ||
       created == NULL || id <= 0 ||
+      (json_object_has_member (object, "type") &&
+       (type_name == NULL || !nlx_keypair_type_from_string (type_name,
+                                                            &type))) ||
       !nlx_json_text_is_valid (user_id, NLX_KEYPAIR_USER_ID_MAX) ||
       (created_at = g_date_time_new_from_iso8601 (created, NULL)) == NULL)
     {
       g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
                    _("a key pair needs “name”, “user_id”, “public_key”, "
-                     "“created_at” (ISO 8601) and a positive “id”"));
+                     "“created_at” (ISO 8601), a positive “id” and, if "
+                     "any, a “type” of “ssh” or “x509”"));
       return NULL;
     }
-  keypair = nlx_keypair_new (user_id, name, public_key, error);
+  keypair = nlx_keypair_new (user_id, name, type, public_key, error);
   if (keypair == NULL)
     return NULL;
   keypair->id = id;
@@ -722,6 +976,9 @@ nlx_keypairs_to_data (NlxKeypairs *keypairs)
       json_builder_add_string_value (builder, keypair->user_id);
       json_builder_set_member_name (builder, "name");
       json_builder_add_string_value (builder, keypair->name);
+      json_builder_set_member_name (builder, "type");
+      json_builder_add_string_value (builder,
+                                     nlx_keypair_type_to_string (keypair->type));
       json_builder_set_member_name (builder, "public_key");
       json_builder_add_string_value (builder, keypair->public_key);
       json_builder_set_member_name (builder, "created_at");

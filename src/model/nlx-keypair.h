@@ -15,11 +15,27 @@ G_BEGIN_DECLS
 #define NLX_KEYPAIR_GENERATED_COMMENT "Generated-by-Nova"
 
 /**
+ * NlxKeypairType:
+ * @NLX_KEYPAIR_TYPE_SSH: an OpenSSH public key ("ssh")
+ * @NLX_KEYPAIR_TYPE_X509: a PEM X.509 certificate ("x509", Nova's key
+ *   pairs for Windows guests' WinRM certificate login)
+ *
+ * Nova's key pair types (shown from microversion 2.2).
+ */
+typedef enum {
+  NLX_KEYPAIR_TYPE_SSH,
+  NLX_KEYPAIR_TYPE_X509,
+} NlxKeypairType;
+
+/**
  * NlxKeypair:
  * @name: the name, unique per user
  * @user_id: the user who owns it
- * @public_key: one OpenSSH line, "TYPE BASE64 [COMMENT]", as imported
- * @fingerprint: MD5 of the key's blob, colon-separated hex, as Nova's
+ * @type: ssh or x509
+ * @public_key: ssh: one OpenSSH line, "TYPE BASE64 [COMMENT]", as
+ *   imported; x509: one PEM certificate
+ * @fingerprint: ssh: MD5 of the key's blob; x509: SHA-1 of the
+ *   certificate's DER; colon-separated lower-case hex, as Nova's
  * @id: a number unique on this host, as Nova's database id
  * @created_at: when it was created, UTC
  *
@@ -29,6 +45,7 @@ G_BEGIN_DECLS
 typedef struct {
   char *name;
   char *user_id;
+  NlxKeypairType type;
   char *public_key;
   char *fingerprint;
   guint64 id;
@@ -38,16 +55,24 @@ typedef struct {
 void nlx_keypair_free (NlxKeypair *keypair);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxKeypair, nlx_keypair_free)
 
+const char *nlx_keypair_type_to_string (NlxKeypairType type);
+gboolean nlx_keypair_type_from_string (const char *text,
+                                       NlxKeypairType *type);
+NlxKeypairType nlx_keypair_type_of_public_key (const char *public_key);
+
 gboolean nlx_keypair_name_is_valid (const char *name);
 gboolean nlx_keypair_check_name (const char *name,
                                  GError **error);
 NlxKeypair *nlx_keypair_new (const char *user_id,
                              const char *name,
+                             NlxKeypairType type,
                              const char *public_key,
                              GError **error);
 NlxKeypair *nlx_keypair_copy (const NlxKeypair *keypair);
 
-void nlx_keypair_generate_async (GCancellable *cancellable,
+void nlx_keypair_generate_async (NlxKeypairType type,
+                                 const char *user_id,
+                                 GCancellable *cancellable,
                                  GAsyncReadyCallback callback,
                                  gpointer user_data);
 char *nlx_keypair_generate_finish (GAsyncResult *result,

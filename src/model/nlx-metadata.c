@@ -50,6 +50,7 @@
 
 #include "common/nlx-file.h"
 #include "model/nlx-address.h"
+#include "model/nlx-keypair.h"
 #include "model/nlx-metadata.h"
 
 G_DEFINE_QUARK (nlx-metadata-error-quark, nlx_metadata_error)
@@ -226,8 +227,13 @@ meta_data_json (const NlxInstance *instance,
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "name");
       json_builder_add_string_value (builder, instance->key_name);
+      /* As Nova's: an x509 key pair's certificate is in public_keys too
+       * (key_data is whatever the key pair held), and "keys" says which
+       * it is, where cloudbase-init looks for its WinRM certificate. */
       json_builder_set_member_name (builder, "type");
-      json_builder_add_string_value (builder, "ssh");
+      json_builder_add_string_value (builder,
+        nlx_keypair_type_to_string (
+          nlx_keypair_type_of_public_key (instance->key_data)));
       json_builder_set_member_name (builder, "data");
       json_builder_add_string_value (builder, instance->key_data);
       json_builder_end_object (builder);
