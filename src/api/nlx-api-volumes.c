@@ -222,16 +222,13 @@ nlx_api_show_volume (NlxApiRequest *request,
                      const char * const *ids)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(NlxVolumeInfo) info = nlx_manager_get_volume (request->api->manager,
-                                                          ids[0], &error);
+  g_autoptr(NlxVolumeInfo) info = NULL;
 
   /* Another project's volume does not exist, as far as a member can
    * tell: word for word an unknown id's 404. */
-  if (info != NULL && !nlx_api_may_see_volume (request, info->owner))
-    {
-      g_clear_pointer (&info, nlx_volume_info_free);
-      nlx_manager_set_volume_not_found (request->api->manager, ids[0], &error);
-    }
+  if (!nlx_api_check_volume_ref (request, ids[0]))
+    return;
+  info = nlx_manager_get_volume (request->api->manager, ids[0], &error);
   if (info == NULL)
     nlx_api_respond_error (request, error);
   else
