@@ -3,6 +3,9 @@
  * device mapping (the fixture: lib/nlx-api-fixture.h). */
 #include "config.h"
 
+#include <errno.h>
+#include <sys/xattr.h>
+
 #include "lib/nlx-api-fixture.h"
 #include "lib/nlx-test-client.h"
 #include "lib/nlx-test-tools.h"
@@ -362,6 +365,104 @@ test_bdm_boot_index (Fixture *f,
     }
 }
 
+/* The owner project a volume's file records, or NULL. */
+static char *
+file_owner (Fixture *f,
+            const char *id)
+{
+  g_autofree char *path = g_build_filename (f->dir, "state", "volumes", id,
+                                            NULL);
+  char value[128];
+  ssize_t length = getxattr (path, "user.nova-lxc.owner", value,
+                             sizeof value - 1);
+
+  if (length < 0)
+    {
+      g_assert_cmpint (errno, ==, ENODATA);
+      return NULL;
+    }
+  value[length] = '\0';
+  return g_strdup (value);
+}
+
+/* Over the Unix socket the operator gives a volume to a project with
+ * X-Project-Id; without it the volume is the operator's, as before.  The
+ * socket itself sees and deletes every volume (Keystone's side is
+ * tests/test-api-keystone's). */
+static void
+test_volume_owner (Fixture *f,
+                   gconstpointer data G_GNUC_UNUSED)
+{
+  g_autoptr(JsonNode) reply = NULL;
+  g_autofree char *owner = NULL;
+  JsonObject *metadata;
+  JsonArray *list;
+  gboolean seen_given = FALSE, seen_own = FALSE;
+
+  g_assert_cmpint (nlx_test_call_full (f->session, "http://localhost", "POST",
+                                       "/v2.1/os-volumes",
+                                       "{\"volume\": {\"display_name\": "
+                                       "\"nlxtest-given\", \"size_mb\": 8}}",
+                                       "X-Project-Id", "nlxtest-project",
+                                       &reply, NULL), ==, 200);
+  metadata = json_object_get_object_member (nlx_test_object_at (reply, "volume"),
+                                            "metadata");
+  g_assert_cmpstr (json_object_get_string_member (metadata,
+                                                  "nova_lxc:project_id"),
+                   ==, "nlxtest-project");
+  owner = file_owner (f, "nlxtest-given");
+  g_assert_cmpstr (owner, ==, "nlxtest-project");
+  g_clear_pointer (&owner, g_free);
+
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/os-volumes",
+                                  "{\"volume\": {\"display_name\": "
+                                  "\"nlxtest-own\", \"size_mb\": 8}}",
+                                  &reply), ==, 200);
+  metadata = json_object_get_object_member (nlx_test_object_at (reply, "volume"),
+                                            "metadata");
+  g_assert_false (json_object_has_member (metadata, "nova_lxc:project_id"));
+  g_assert_null (file_owner (f, "nlxtest-own"));
+
+  /* A project id that is none is refused, and makes nothing. */
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call_full (f->session, "http://localhost", "POST",
+                                       "/v2.1/os-volumes",
+                                       "{\"volume\": {\"display_name\": "
+                                       "\"nlxtest-bad\", \"size_mb\": 8}}",
+                                       "X-Project-Id", "a/../b", &reply, NULL),
+                   ==, 400);
+  nlx_test_expect_fault (f->session, "GET", "/v2.1/os-volumes/nlxtest-bad", NULL,
+                         404, "itemNotFound");
+
+  /* The operator sees both, whoever they belong to, as before. */
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/os-volumes", NULL,
+                                  &reply), ==, 200);
+  list = json_object_get_array_member (json_node_get_object (reply), "volumes");
+  for (guint i = 0; i < json_array_get_length (list); i++)
+    {
+      const char *id = json_object_get_string_member (
+        json_array_get_object_element (list, i), "id");
+
+      seen_given |= g_str_equal (id, "nlxtest-given");
+      seen_own |= g_str_equal (id, "nlxtest-own");
+    }
+  g_assert_true (seen_given && seen_own);
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "GET",
+                                  "/v2.1/os-volumes/nlxtest-given", NULL,
+                                  &reply), ==, 200);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE",
+                                  "/v2.1/os-volumes/nlxtest-given", NULL, NULL),
+                   ==, 202);
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE",
+                                  "/v2.1/os-volumes/nlxtest-own", NULL, NULL),
+                   ==, 202);
+  nlx_test_expect_fault (f->session, "GET", "/v2.1/os-volumes/nlxtest-given",
+                         NULL, 404, "itemNotFound");
+}
+
 int
 main (int argc,
       char **argv)
@@ -378,6 +479,7 @@ main (int argc,
   g_test_add (path, Fixture, config, fixture_set_up, func, fixture_tear_down)
   ADD ("/nlx/api/volumes", test_volumes, NULL);
   ADD ("/nlx/api/volumes/root", test_root_volume, NULL);
+  ADD ("/nlx/api/volumes/owner", test_volume_owner, NULL);
   ADD ("/nlx/api/servers/bdm-volume-id-type", test_bdm_volume_id_type, NULL);
   ADD ("/nlx/api/servers/bdm-boot-index", test_bdm_boot_index, NULL);
 #undef ADD

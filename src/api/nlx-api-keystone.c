@@ -784,3 +784,62 @@ nlx_api_may_delete_image (NlxApiRequest *request,
          caller->roles != NULL &&
          g_strv_contains ((const char * const *) caller->roles, "member");
 }
+
+/**
+ * nlx_api_may_see_volume:
+ * @owner: (nullable): the volume's owner project (NlxVolumeInfo's)
+ *
+ * Cinder's default policy: a volume is its project's; a member sees,
+ * attaches and deletes its own project's only, an admin any.  A volume
+ * without an owner (provisioned by the operator in the volume directory)
+ * is the admin's alone.  Without a Keystone identity (the static token,
+ * the Unix socket) the caller is the operator.
+ */
+gboolean
+nlx_api_may_see_volume (NlxApiRequest *request,
+                        const char *owner)
+{
+  const NlxApiIdentity *caller = nlx_api_get_caller (request);
+
+  if (caller == NULL || nlx_api_caller_is_admin (request))
+    return TRUE;
+  return owner != NULL && g_strcmp0 (owner, caller->project_id) == 0;
+}
+
+/**
+ * nlx_api_check_volume_ref:
+ * @id: a volume id from the request
+ *
+ * Answers 404 with an unknown volume's error, word for word, unless the
+ * caller may use volume @id (nlx_api_may_see_volume()).  An unknown @id
+ * passes: the handler answers it as before, so both read the same.  A
+ * volume that exists but cannot be read has no owner to show: no
+ * member's either.
+ *
+ * Returns: %FALSE when it has answered
+ */
+gboolean
+nlx_api_check_volume_ref (NlxApiRequest *request,
+                          const char *id)
+{
+  NlxManager *manager = request->api->manager;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxVolumeInfo) info = NULL;
+
+  if (nlx_api_get_caller (request) == NULL ||
+      nlx_api_caller_is_admin (request))
+    return TRUE;
+  info = nlx_manager_get_volume (manager, id, &error);
+  /* What cannot be a volume id, or names nothing, is refused as it
+   * always was. */
+  if (!nlx_volume_id_is_valid (id) ||
+      (info == NULL &&
+       g_error_matches (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND)))
+    return TRUE;
+  if (info != NULL && nlx_api_may_see_volume (request, info->owner))
+    return TRUE;
+  g_clear_error (&error);
+  nlx_manager_set_volume_not_found (manager, id, &error);
+  nlx_api_respond_error (request, error);
+  return FALSE;
+}

@@ -58,6 +58,10 @@ gboolean nlx_api_may_delete_image (NlxApiRequest *request,
                                    const char *owner);
 gboolean nlx_api_may_see_image (NlxApiRequest *request,
                                 GHashTable *properties);
+gboolean nlx_api_may_see_volume (NlxApiRequest *request,
+                                 const char *owner);
+gboolean nlx_api_check_volume_ref (NlxApiRequest *request,
+                                   const char *id);
 gboolean nlx_api_may_see_server (NlxApiRequest *request,
                                  const char *uuid);
 

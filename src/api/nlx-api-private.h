@@ -29,6 +29,7 @@ G_BEGIN_DECLS
 #define NLX_API_VOLUME_SIZE_BYTES_KEY "nova_lxc:size_bytes"
 #define NLX_API_VOLUME_FILESYSTEM_KEY "nova_lxc:filesystem"
 #define NLX_API_VOLUME_MOUNT_PATH_KEY "nova_lxc:mount_path"
+#define NLX_API_VOLUME_PROJECT_KEY "nova_lxc:project_id"
 /* Where the Nova image proxy keeps what the image store knows of an
  * image's content: its "metadata", which takes any key.  A property of
  * the image's own under the prefix is not shown (the store's wins). */

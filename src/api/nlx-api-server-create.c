@@ -852,6 +852,15 @@ read_create (NlxApiRequest *request,
   if (create->image_ref != NULL &&
       !nlx_api_check_image_ref (request, create->image_ref))
     return FALSE;
+  /* Another project's volume is an unknown one (Cinder's policy). */
+  if (create->root_volume != NULL &&
+      !nlx_api_check_volume_ref (request, create->root_volume))
+    return FALSE;
+  for (guint i = 0; i < create->volumes->len; i++)
+    if (!nlx_api_check_volume_ref (
+          request,
+          ((NlxVolumeAttachment *) create->volumes->pdata[i])->volume_id))
+      return FALSE;
   create->flavor = nlx_config_find_flavor (request->api->config, flavor_ref);
   if (create->flavor == NULL)
     {

@@ -4,6 +4,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "api/nlx-api-keystone.h"
 #include "api/nlx-api-private.h"
 
 /* ---- volume attachments ------------------------------------------------- */
@@ -222,6 +223,9 @@ nlx_api_attach_volume (NlxApiRequest *request,
                                "/os-volumes/{id} afterwards"));
       return;
     }
+  /* Another project's volume is an unknown one (Cinder's policy). */
+  if (!nlx_api_check_volume_ref (request, volume_id))
+    return;
   nlx_manager_attach_volume_async (request->api->manager, uuid, volume_id,
                                    device, mount_path, attached,
                                    volume_call_new (request, uuid));

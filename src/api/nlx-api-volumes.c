@@ -3,6 +3,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "api/nlx-api-keystone.h"
 #include "api/nlx-api-private.h"
 
 /* ---- volumes ------------------------------------------------------------ */
@@ -29,8 +30,8 @@ add_volume (JsonBuilder *builder,
   nlx_api_add_string (builder, "snapshotId", NULL);
   /* What Nova's volume has no field for goes where its schema takes any
    * key, as strings (Cinder's metadata values are): the exact size, the
-   * filesystem, and where the volume is mounted in the server it is
-   * attached to (docs/api.md). */
+   * filesystem, where the volume is mounted in the server it is attached
+   * to, and the project it belongs to, if any (docs/api.md). */
   json_builder_set_member_name (builder, "metadata");
   json_builder_begin_object (builder);
   {
@@ -41,6 +42,8 @@ add_volume (JsonBuilder *builder,
   }
   if (info->fstype != NULL)
     nlx_api_add_string (builder, NLX_API_VOLUME_FILESYSTEM_KEY, info->fstype);
+  if (info->owner != NULL)
+    nlx_api_add_string (builder, NLX_API_VOLUME_PROJECT_KEY, info->owner);
   if (user != NULL && attachment.mount_path != NULL)
     nlx_api_add_string (builder, NLX_API_VOLUME_MOUNT_PATH_KEY,
                         attachment.mount_path);
@@ -96,7 +99,9 @@ volumes_listed (GObject *source G_GNUC_UNUSED,
       json_builder_set_member_name (builder, "volumes");
       json_builder_begin_array (builder);
       for (guint i = 0; i < volumes->len; i++)
-        add_volume (builder, request, volumes->pdata[i]);
+        if (nlx_api_may_see_volume (request,
+                                    ((NlxVolumeInfo *) volumes->pdata[i])->owner))
+          add_volume (builder, request, volumes->pdata[i]);
       json_builder_end_array (builder);
       json_builder_end_object (builder);
       body = json_builder_get_root (builder);
@@ -161,7 +166,8 @@ nlx_api_create_volume (NlxApiRequest *request,
   };
   JsonObject *volume = nlx_api_read_body (request, "volume");
   GSocketAddress *local = soup_server_message_get_local_address (request->msg);
-  const char *id, *fstype, *from_dir;
+  const NlxApiIdentity *caller = nlx_api_get_caller (request);
+  const char *id, *fstype, *from_dir, *owner;
   guint64 size_bytes;
 
   if (volume == NULL || !nlx_api_check_members (request, volume, known) ||
@@ -179,8 +185,23 @@ nlx_api_create_volume (NlxApiRequest *request,
                                "so it is only taken over the Unix socket"));
       return;
     }
+  /* The volume is the caller's project's, as Cinder's.  Without Keystone
+   * the caller is the operator, who may give it to a project by naming
+   * one in X-Project-Id; without that header it is the operator's. */
+  if (caller != NULL)
+    owner = caller->project_id;
+  else
+    owner = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (request->msg), "X-Project-Id");
+  if (owner != NULL && !nlx_volume_owner_is_valid (owner))
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("X-Project-Id must be a project id: 1 to 64 "
+                               "letters, digits, “-” or “_”"));
+      return;
+    }
   nlx_manager_create_volume_async (request->api->manager, id, size_bytes,
-                                   fstype, from_dir, volume_created,
+                                   fstype, from_dir, owner, volume_created,
                                    nlx_api_request_keep (request));
 }
 
@@ -201,9 +222,13 @@ nlx_api_show_volume (NlxApiRequest *request,
                      const char * const *ids)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(NlxVolumeInfo) info = nlx_manager_get_volume (request->api->manager,
-                                                          ids[0], &error);
+  g_autoptr(NlxVolumeInfo) info = NULL;
 
+  /* Another project's volume does not exist, as far as a member can
+   * tell: word for word an unknown id's 404. */
+  if (!nlx_api_check_volume_ref (request, ids[0]))
+    return;
+  info = nlx_manager_get_volume (request->api->manager, ids[0], &error);
   if (info == NULL)
     nlx_api_respond_error (request, error);
   else
@@ -218,6 +243,8 @@ nlx_api_delete_volume (NlxApiRequest *request,
 {
   g_autoptr(GError) error = NULL;
 
+  if (!nlx_api_check_volume_ref (request, ids[0]))
+    return;
   if (nlx_manager_delete_volume (request->api->manager, ids[0], &error))
     nlx_api_respond (request, 202, NULL);
   else

@@ -535,6 +535,7 @@ typedef struct {
   guint64 size_bytes;
   char *fstype;
   char *from_dir;
+  char *owner;
 } VolumeRequest;
 
 static void
@@ -543,6 +544,7 @@ volume_request_free (VolumeRequest *request)
   g_free (request->id);
   g_free (request->fstype);
   g_free (request->from_dir);
+  g_free (request->owner);
   g_free (request);
 }
 
@@ -555,8 +557,9 @@ create_volume (NlxManager *manager,
   VolumeRequest *request = data;
   NlxVolumeSettings *settings = manager->volumes;
 
-  if (!nlx_volume_create (settings, request->id, request->size_bytes,
-                          request->fstype, request->from_dir, error))
+  if (!nlx_volume_create_full (settings, request->id, request->size_bytes,
+                               request->fstype, request->from_dir,
+                               request->owner, error))
     return NULL;
   return nlx_volume_info (settings, request->id, error);
 }
@@ -566,6 +569,8 @@ create_volume (NlxManager *manager,
  * @fstype: (nullable): ext4 (the default) or xfs
  * @from_dir: (nullable): a host directory whose tree fills the new
  *   filesystem
+ * @owner: (nullable): the project it belongs to (NlxVolumeInfo's
+ *   owner), or %NULL for the operator's
  *
  * Makes a file-backed volume in the volume directory, in a worker.
  */
@@ -575,6 +580,7 @@ nlx_manager_create_volume_async (NlxManager *manager,
                                  guint64 size_bytes,
                                  const char *fstype,
                                  const char *from_dir,
+                                 const char *owner,
                                  GAsyncReadyCallback callback,
                                  gpointer user_data)
 {
@@ -585,6 +591,7 @@ nlx_manager_create_volume_async (NlxManager *manager,
   request->size_bytes = size_bytes;
   request->fstype = g_strdup (fstype);
   request->from_dir = g_strdup (from_dir);
+  request->owner = g_strdup (owner);
   g_task_set_task_data (task, request, (GDestroyNotify) volume_request_free);
   nlx_manager_run_task_in_worker (manager, task, create_volume,
                                   (GDestroyNotify) nlx_volume_info_free,
@@ -606,6 +613,16 @@ nlx_manager_get_volume (NlxManager *manager,
                         GError **error)
 {
   return nlx_volume_info (manager->volumes, id, error);
+}
+
+/* The error of an unknown volume @id, word for word, for a caller that
+ * hides one. */
+void
+nlx_manager_set_volume_not_found (NlxManager *manager,
+                                  const char *id,
+                                  GError **error)
+{
+  nlx_volume_set_not_found (manager->volumes, id, error);
 }
 
 /**

@@ -211,6 +211,7 @@ void nlx_manager_create_volume_async (NlxManager *manager,
                                       guint64 size_bytes,
                                       const char *fstype,
                                       const char *from_dir,
+                                      const char *owner,
                                       GAsyncReadyCallback callback,
                                       gpointer user_data);
 NlxVolumeInfo *nlx_manager_create_volume_finish (NlxManager *manager,
@@ -219,6 +220,9 @@ NlxVolumeInfo *nlx_manager_create_volume_finish (NlxManager *manager,
 NlxVolumeInfo *nlx_manager_get_volume (NlxManager *manager,
                                        const char *id,
                                        GError **error);
+void nlx_manager_set_volume_not_found (NlxManager *manager,
+                                      const char *id,
+                                      GError **error);
 gboolean nlx_manager_delete_volume (NlxManager *manager,
                                     const char *id,
                                     GError **error);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -413,6 +414,32 @@ nlx_volume_create (const NlxVolumeSettings *settings,
                    const char *from_dir,
                    GError **error)
 {
+  return nlx_volume_create_full (settings, id, size_bytes, fstype, from_dir,
+                                 NULL, error);
+}
+
+/**
+ * nlx_volume_create_full:
+ * @owner: (nullable): the project the volume is made for
+ *   (nlx_volume_owner_is_valid()), or %NULL for the operator's
+ *
+ * As nlx_volume_create(), and records @owner on the file
+ * (#NLX_VOLUME_OWNER_XATTR) before it is put in place, so the volume
+ * never appears without its owner.  A volume directory on a filesystem
+ * without user extended attributes cannot hold owned volumes: that is
+ * an error, never a volume quietly left unowned.
+ *
+ * Returns: %TRUE if the volume was made
+ */
+gboolean
+nlx_volume_create_full (const NlxVolumeSettings *settings,
+                        const char *id,
+                        guint64 size_bytes,
+                        const char *fstype,
+                        const char *from_dir,
+                        const char *owner,
+                        GError **error)
+{
   g_autofree char *entry = NULL;
   g_autofree char *tmp = NULL;
   g_autofree char *label = NULL;
@@ -425,6 +452,13 @@ nlx_volume_create (const NlxVolumeSettings *settings,
     fstype = "ext4";
   if (!check_create_args (settings, id, size_bytes, fstype, from_dir, error))
     return FALSE;
+  if (owner != NULL && !nlx_volume_owner_is_valid (owner))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("“%s” is not a project id: use 1 to %d letters, digits, "
+                     "“-” or “_”"), owner, NLX_VOLUME_OWNER_MAX);
+      return FALSE;
+    }
 
   entry = nlx_volume_entry_path (settings, id);
   if (lstat (entry, &st) == 0)
@@ -473,6 +507,19 @@ nlx_volume_create (const NlxVolumeSettings *settings,
     {
       label = g_strndup (id, EXT4_LABEL_MAX);
       ok = make_ext4 (tmp, label, from_dir, id, error);
+    }
+  /* After mkfs, which may rewrite the file, and before it has its name. */
+  if (ok && owner != NULL &&
+      fsetxattr (fd, NLX_VOLUME_OWNER_XATTR, owner, strlen (owner), 0) != 0)
+    {
+      saved_errno = errno;
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot record project %s as the owner of volume “%s” "
+                     "(%s on its file): %s; the volume directory %s needs a "
+                     "filesystem with user extended attributes, such as "
+                     "ext4 or xfs"), owner, id, NLX_VOLUME_OWNER_XATTR,
+                   g_strerror (saved_errno), settings->dir);
+      ok = FALSE;
     }
   if (ok && fsync (fd) != 0)
     {
@@ -534,9 +581,7 @@ nlx_volume_delete (const NlxVolumeSettings *settings,
       int saved_errno = errno;
 
       if (saved_errno == ENOENT)
-        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
-                     _("No volume “%s” in %s; nova-lxc volume-list shows the "
-                       "volumes"), id, settings->dir);
+        nlx_volume_set_not_found (settings, id, error);
       else
         g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                      _("Cannot look up volume “%s” (%s): %s"), id, entry,

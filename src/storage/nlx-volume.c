@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "common/nlx-error.h"
@@ -314,9 +315,7 @@ nlx_volume_open_full (const NlxVolumeSettings *settings,
     {
       saved_errno = errno;
       if (saved_errno == ENOENT)
-        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
-                     _("No volume “%s” in %s; nova-lxc volume-list shows the "
-                       "volumes"), id, settings->dir);
+        nlx_volume_set_not_found (settings, id, error);
       else
         g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                      _("Cannot look up volume “%s” (%s): %s"), id, entry,
@@ -497,7 +496,56 @@ nlx_volume_info_free (NlxVolumeInfo *info)
   g_free (info->id);
   g_free (info->fstype);
   g_clear_pointer (&info->created_at, g_date_time_unref);
+  g_free (info->owner);
   g_free (info);
+}
+
+/**
+ * nlx_volume_set_not_found:
+ *
+ * Sets the error of a volume @id that is not there, also for callers
+ * that hide one (another project's): both must read the same.
+ */
+void
+nlx_volume_set_not_found (const NlxVolumeSettings *settings,
+                          const char *id,
+                          GError **error)
+{
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND,
+               _("No volume “%s” in %s; nova-lxc volume-list shows the "
+                 "volumes"), id, settings->dir);
+}
+
+/* A project id as Keystone makes them, and as an operator may name one:
+ * 1 to NLX_VOLUME_OWNER_MAX letters, digits, '-' or '_'. */
+gboolean
+nlx_volume_owner_is_valid (const char *owner)
+{
+  gsize length = owner != NULL ? strlen (owner) : 0;
+
+  if (length == 0 || length > NLX_VOLUME_OWNER_MAX)
+    return FALSE;
+  for (gsize i = 0; i < length; i++)
+    if (!g_ascii_isalnum (owner[i]) && owner[i] != '-' && owner[i] != '_')
+      return FALSE;
+  return TRUE;
+}
+
+/* The owner recorded on the opened volume, or NULL: none recorded (an
+ * operator's volume, a block device), a filesystem without user xattrs,
+ * or a value this daemon did not write.  NULL is the operator's, so
+ * every doubt hides the volume from members rather than showing it. */
+static char *
+read_owner (int fd)
+{
+  char value[NLX_VOLUME_OWNER_MAX + 1];
+  ssize_t length = fgetxattr (fd, NLX_VOLUME_OWNER_XATTR, value,
+                              sizeof value - 1);
+
+  if (length <= 0)
+    return NULL;
+  value[length] = '\0';
+  return nlx_volume_owner_is_valid (value) ? g_strdup (value) : NULL;
 }
 
 /**
@@ -545,6 +593,7 @@ nlx_volume_info (const NlxVolumeSettings *settings,
   info->size_bytes = info->is_block ? size : (guint64) st.st_size;
   info->fstype = nlx_volume_probe (settings, fd, id, NULL);
   info->created_at = g_date_time_new_from_unix_utc (est.st_ctim.tv_sec);
+  info->owner = read_owner (fd);
   close (fd);
   return g_steal_pointer (&info);
 }

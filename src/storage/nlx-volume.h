@@ -64,6 +64,9 @@ gboolean nlx_volume_fsck (const char *path,
  * @fstype: (nullable): the filesystem type libblkid finds on it, if it
  *   finds exactly one
  * @created_at: when its entry was made (the entry's change time), UTC
+ * @owner: (nullable): the project the volume was made for
+ *   (#NLX_VOLUME_OWNER_XATTR), or %NULL for a volume the operator
+ *   provisioned outside the API
  */
 typedef struct {
   char *id;
@@ -71,7 +74,21 @@ typedef struct {
   gboolean is_block;
   char *fstype;
   GDateTime *created_at;
+  char *owner;
 } NlxVolumeInfo;
+
+/* The extended attribute on a volume's file that names its owner
+ * project.  It lives and dies with the file: a volume removed by hand
+ * takes its owner along, so a later volume of the same name can never
+ * inherit it, and a copy made without xattrs is the operator's again. */
+#define NLX_VOLUME_OWNER_XATTR "user.nova-lxc.owner"
+/* Keystone's project ids are 32 hex digits; its column takes 64. */
+#define NLX_VOLUME_OWNER_MAX 64
+
+gboolean nlx_volume_owner_is_valid (const char *owner);
+void nlx_volume_set_not_found (const NlxVolumeSettings *settings,
+                               const char *id,
+                               GError **error);
 
 void nlx_volume_info_free (NlxVolumeInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxVolumeInfo, nlx_volume_info_free)
@@ -87,6 +104,13 @@ gboolean nlx_volume_create (const NlxVolumeSettings *settings,
                             const char *fstype,
                             const char *from_dir,
                             GError **error);
+gboolean nlx_volume_create_full (const NlxVolumeSettings *settings,
+                                 const char *id,
+                                 guint64 size_bytes,
+                                 const char *fstype,
+                                 const char *from_dir,
+                                 const char *owner,
+                                 GError **error);
 gboolean nlx_volume_delete (const NlxVolumeSettings *settings,
                             const char *id,
                             GError **error);
