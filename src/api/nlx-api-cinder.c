@@ -142,7 +142,9 @@ add_volume (JsonBuilder *builder,
   add_null (builder, "consistencygroup_id");
   add_null (builder, "migration_status");
   add_null (builder, "replication_status");
-  add_null (builder, "user_id");
+  /* Cinder's schema wants a string; nova-lxc does not record who made a
+   * volume. */
+  nlx_api_add_string (builder, "user_id", "");
   /* A string in Cinder's volume, not a boolean. */
   nlx_api_add_string (builder, "bootable", "false");
   add_boolean (builder, "encrypted", FALSE);
