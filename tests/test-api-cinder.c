@@ -386,6 +386,18 @@ test_cinder_bad_input (Fixture *f,
   create_volume (f, "nlxtest-cin-vol", "\"size_mb\": 8");
   /* An unknown id, or one no volume could have, is not found: the stock
    * client then searches the list by name. */
+  /* The one zone (openstackclient's `availability zone list` asks). */
+  g_assert_cmpint (nlx_test_call (f->session, "GET",
+                                  "/volume/v3/nlxtest-project/"
+                                  "os-availability-zone", NULL, &reply),
+                   ==, 200);
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_array_get_object_element (
+                       json_object_get_array_member (
+                         json_node_get_object (reply),
+                         "availabilityZoneInfo"), 0), "zoneName"), ==,
+                   "nova");
+  g_clear_pointer (&reply, json_node_unref);
   nlx_test_expect_fault (f->session, "GET", VOLUMES "/nlxtest-none", NULL,
                          404, "itemNotFound");
   nlx_test_expect_fault (f->session, "GET", VOLUMES "/no%20such%20volume",
@@ -420,6 +432,35 @@ test_cinder_bad_input (Fixture *f,
                                   &reply), ==, 200);
 }
 
+/* With one endpoint for every service, openstacksdk asks the compute
+ * endpoint + /volumes: the caller's project's volumes, as Cinder's. */
+static void
+test_cinder_compute_alias (Fixture *f,
+                           gconstpointer data G_GNUC_UNUSED)
+{
+  g_autofree char *ids = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  JsonObject *volume;
+
+  create_volume (f, "nlxtest-cin-vol", "\"size_mb\": 8");
+  g_assert_cmpint (nlx_test_call (f->session, "GET",
+                                  "/v2.1/volumes/nlxtest-cin-vol", NULL,
+                                  &reply), ==, 200);
+  validate_with_tempest (f, "volumes", "show_volume", reply);
+  volume = nlx_test_object_at (reply, "volume");
+  g_assert_cmpstr (json_object_get_string_member (volume, "status"), ==,
+                   "available");
+  ids = list_ids (f, "/v2.1/volumes?name=nlxtest-cin-vol", NULL);
+  g_assert_cmpstr (ids, ==, "nlxtest-cin-vol");
+  g_clear_pointer (&ids, g_free);
+  ids = list_ids (f, "/v2.1/volumes/detail", NULL);
+  g_assert_cmpstr (ids, ==, "nlxtest-cin-vol");
+  nlx_test_expect_fault (f->session, "GET", "/v2.1/volumes/nlxtest-none",
+                         NULL, 404, "itemNotFound");
+  nlx_test_expect_fault (f->session, "DELETE", "/v2.1/volumes/nlxtest-cin-vol",
+                         NULL, 405, "badMethod");
+}
+
 int
 main (int argc,
       char **argv)
@@ -435,6 +476,7 @@ main (int argc,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = " TOKEN "\n");
   ADD ("/nlx/api/cinder/volumes", test_cinder_volumes, NULL);
   ADD ("/nlx/api/cinder/bad-input", test_cinder_bad_input, NULL);
+  ADD ("/nlx/api/cinder/compute-alias", test_cinder_compute_alias, NULL);
 #undef ADD
 
   return g_test_run ();

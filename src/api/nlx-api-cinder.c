@@ -495,6 +495,76 @@ nlx_api_cinder_show_volume (NlxApiRequest *request,
   nlx_api_respond (request, 200, body);
 }
 
+/* GET /volume/v3/{project_id}/os-availability-zone: the one zone, as
+ * Cinder lists its zones (openstackclient's `availability zone list`
+ * asks every service in the catalog). */
+void
+nlx_api_cinder_list_availability_zones (NlxApiRequest *request,
+                                        const char *method G_GNUC_UNUSED,
+                                        const char * const *ids)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
+
+  if (!check_project (request, ids[0]))
+    return;
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "availabilityZoneInfo");
+  json_builder_begin_array (builder);
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "zoneName", NLX_API_AVAILABILITY_ZONE);
+  json_builder_set_member_name (builder, "zoneState");
+  json_builder_begin_object (builder);
+  add_boolean (builder, "available", TRUE);
+  json_builder_end_object (builder);
+  json_builder_end_object (builder);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  nlx_api_respond (request, 200, body);
+}
+
+/* ---- at the compute endpoint ---------------------------------------------- */
+
+/* With one endpoint for every service (--os-endpoint, the static
+ * token), openstacksdk asks for a volume at the compute endpoint +
+ * /volumes, without a project: these answer there as Cinder does for
+ * the caller's project. */
+static const char *
+own_project (NlxApiRequest *request)
+{
+  return nlx_api_identity (request, "X-Project-Id");
+}
+
+/* GET /v2.1/volumes */
+void
+nlx_api_cinder_alias_list_volumes (NlxApiRequest *request,
+                                   const char *method G_GNUC_UNUSED,
+                                   const char * const *ids G_GNUC_UNUSED)
+{
+  list_volumes (request, own_project (request), FALSE);
+}
+
+/* GET /v2.1/volumes/detail */
+void
+nlx_api_cinder_alias_list_volumes_detail (NlxApiRequest *request,
+                                          const char *method G_GNUC_UNUSED,
+                                          const char * const *ids G_GNUC_UNUSED)
+{
+  list_volumes (request, own_project (request), TRUE);
+}
+
+/* GET /v2.1/volumes/{id} */
+void
+nlx_api_cinder_alias_show_volume (NlxApiRequest *request,
+                                  const char *method,
+                                  const char * const *ids)
+{
+  const char *both[] = { own_project (request), ids[0], NULL };
+
+  nlx_api_cinder_show_volume (request, method, both);
+}
+
 /* ---- version discovery ---------------------------------------------------- */
 
 /* Only 3.0: a later microversion would promise what Cinder added since

@@ -529,5 +529,17 @@ void nlx_api_cinder_list_volumes_detail (NlxApiRequest *request,
 void nlx_api_cinder_show_volume (NlxApiRequest *request,
                                  const char *method,
                                  const char * const *ids);
+void nlx_api_cinder_list_availability_zones (NlxApiRequest *request,
+                                             const char *method,
+                                             const char * const *ids);
+void nlx_api_cinder_alias_list_volumes (NlxApiRequest *request,
+                                        const char *method,
+                                        const char * const *ids);
+void nlx_api_cinder_alias_list_volumes_detail (NlxApiRequest *request,
+                                               const char *method,
+                                               const char * const *ids);
+void nlx_api_cinder_alias_show_volume (NlxApiRequest *request,
+                                       const char *method,
+                                       const char * const *ids);
 
 G_END_DECLS

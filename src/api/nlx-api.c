@@ -488,6 +488,21 @@ static const Route routes[] = {
     N_("This volume API is read-only: attach and detach volumes through "
        "the server's os-volume_attachments, delete them with DELETE "
        "/v2.1/os-volumes/{id}; use GET") },
+  { "/volume/v3/{id}/os-availability-zone", "GET",
+    nlx_api_cinder_list_availability_zones,
+    N_("This resource is read-only; use GET") },
+  /* openstacksdk looks volumes up at its compute endpoint + /volumes
+   * when one endpoint is given for every service (--os-endpoint, the
+   * static token), so `openstack server add volume` asks these. */
+  { "/v2.1/volumes", "GET", nlx_api_cinder_alias_list_volumes,
+    N_("This volume API is read-only: create volumes with POST "
+       "/v2.1/os-volumes or nova-lxc volume-create; use GET") },
+  { "/v2.1/volumes/detail", "GET", nlx_api_cinder_alias_list_volumes_detail,
+    N_("The volume list takes GET") },
+  { "/v2.1/volumes/{id}", "GET", nlx_api_cinder_alias_show_volume,
+    N_("This volume API is read-only: attach and detach volumes through "
+       "the server's os-volume_attachments, delete them with DELETE "
+       "/v2.1/os-volumes/{id}; use GET") },
 };
 
 /* Whether @parts (@n segments, none empty) is @pattern, keeping the
