@@ -307,6 +307,8 @@ void nlx_api_serve_consoles (NlxApi *api);
 void nlx_api_close_consoles (NlxApi *api);
 
 /* nlx-api-volume-attachments.c */
+char *nlx_api_attachment_id (const char *uuid,
+                             const char *volume_id);
 void nlx_api_list_attachments (NlxApiRequest *request,
                                const char *method,
                                const char * const *ids);
@@ -369,6 +371,14 @@ void nlx_api_show_ips (NlxApiRequest *request,
                        const char * const *ids);
 
 /* nlx-api-volumes.c */
+gint64 nlx_api_volume_size_gib (const NlxVolumeInfo *info);
+const NlxRecord *nlx_api_volume_user (NlxApiRequest *request,
+                                      const NlxVolumeInfo *info,
+                                      NlxVolumeAttachment *attachment,
+                                      const char **status);
+void nlx_api_add_volume_metadata (JsonBuilder *builder,
+                                  const NlxVolumeInfo *info,
+                                  const NlxVolumeAttachment *attachment);
 void nlx_api_list_volumes (NlxApiRequest *request,
                            const char *method,
                            const char * const *ids);
@@ -509,5 +519,34 @@ void nlx_api_glance_show_image (NlxApiRequest *request,
 void nlx_api_glance_delete_image (NlxApiRequest *request,
                                   const char *method,
                                   const char * const *ids);
+
+/* nlx-api-cinder.c (a Cinder v3 read API under /volume) */
+void nlx_api_cinder_choose_version (NlxApiRequest *request,
+                                    const char *method,
+                                    const char * const *ids);
+void nlx_api_cinder_show_version (NlxApiRequest *request,
+                                  const char *method,
+                                  const char * const *ids);
+void nlx_api_cinder_list_volumes (NlxApiRequest *request,
+                                  const char *method,
+                                  const char * const *ids);
+void nlx_api_cinder_list_volumes_detail (NlxApiRequest *request,
+                                         const char *method,
+                                         const char * const *ids);
+void nlx_api_cinder_show_volume (NlxApiRequest *request,
+                                 const char *method,
+                                 const char * const *ids);
+void nlx_api_cinder_list_availability_zones (NlxApiRequest *request,
+                                             const char *method,
+                                             const char * const *ids);
+void nlx_api_cinder_alias_list_volumes (NlxApiRequest *request,
+                                        const char *method,
+                                        const char * const *ids);
+void nlx_api_cinder_alias_list_volumes_detail (NlxApiRequest *request,
+                                               const char *method,
+                                               const char * const *ids);
+void nlx_api_cinder_alias_show_volume (NlxApiRequest *request,
+                                       const char *method,
+                                       const char * const *ids);
 
 G_END_DECLS

@@ -9,6 +9,20 @@
 
 /* ---- volume attachments ------------------------------------------------- */
 
+/* The id Nova gives (2.89+) to the Cinder attachment of @volume_id to
+ * server @uuid, and the Cinder API (nlx-api-cinder.c) to the same
+ * attachment: nova-lxc keeps no attachment record, so it is derived from
+ * the two and stays the same while the volume is attached there. */
+char *
+nlx_api_attachment_id (const char *uuid,
+                       const char *volume_id)
+{
+  g_autofree char *text = g_strdup_printf ("attachment %s %s", uuid,
+                                           volume_id);
+
+  return nlx_api_name_uuid (text);
+}
+
 /* An attachment as Nova's show and list give it at @request's version:
  * "tag" from 2.70 (nova-lxc takes none), "delete_on_termination" from
  * 2.79 (a server's delete leaves its volumes), and from 2.89 the Cinder
@@ -41,11 +55,10 @@ add_attachment (JsonBuilder *builder,
     }
   if (!created && nlx_api_has (request, NLX_API_ATTACHMENT_IDS))
     {
-      g_autofree char *attachment_text =
-        g_strdup_printf ("attachment %s %s", uuid, attachment->volume_id);
       g_autofree char *bdm_text =
         g_strdup_printf ("bdm %s %s", uuid, attachment->volume_id);
-      g_autofree char *attachment_id = nlx_api_name_uuid (attachment_text);
+      g_autofree char *attachment_id =
+        nlx_api_attachment_id (uuid, attachment->volume_id);
       g_autofree char *bdm_uuid = nlx_api_name_uuid (bdm_text);
 
       nlx_api_add_string (builder, "attachment_id", attachment_id);

@@ -8,46 +8,80 @@
 
 /* ---- volumes ------------------------------------------------------------ */
 
+/* Shared with the Cinder API (nlx-api-cinder.c): the size in whole GiB,
+ * rounded up, as Nova's and Cinder's volumes count it (nova-lxc's have
+ * bytes). */
+gint64
+nlx_api_volume_size_gib (const NlxVolumeInfo *info)
+{
+  const guint64 gib = 1024 * 1024 * 1024;
+
+  return (info->size_bytes + gib - 1) / gib;
+}
+
+/* Shared with the Cinder API: who uses the volume (NULL: nobody), its
+ * attachment in @attachment, and the status both APIs give for it. */
+const NlxRecord *
+nlx_api_volume_user (NlxApiRequest *request,
+                     const NlxVolumeInfo *info,
+                     NlxVolumeAttachment *attachment,
+                     const char **status)
+{
+  const NlxRecord *user =
+    nlx_manager_find_volume_user (request->api->manager, info->id, attachment);
+
+  *status = user != NULL ? "in-use" : "available";
+  return user;
+}
+
+/* Shared with the Cinder API: what neither Nova's nor Cinder's volume has
+ * a field for goes where both take any key, "metadata", as strings
+ * (Cinder's metadata values are): the exact size, the filesystem, and
+ * where the volume is mounted in the server it is attached to
+ * (docs/api.md).  @attachment is NULL when it is not attached. */
+void
+nlx_api_add_volume_metadata (JsonBuilder *builder,
+                             const NlxVolumeInfo *info,
+                             const NlxVolumeAttachment *attachment)
+{
+  g_autofree char *bytes = g_strdup_printf ("%" G_GUINT64_FORMAT,
+                                            info->size_bytes);
+
+  json_builder_set_member_name (builder, "metadata");
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, NLX_API_VOLUME_SIZE_BYTES_KEY, bytes);
+  if (info->fstype != NULL)
+    nlx_api_add_string (builder, NLX_API_VOLUME_FILESYSTEM_KEY, info->fstype);
+  if (info->owner != NULL)
+    nlx_api_add_string (builder, NLX_API_VOLUME_PROJECT_KEY, info->owner);
+  if (attachment != NULL && attachment->mount_path != NULL)
+    nlx_api_add_string (builder, NLX_API_VOLUME_MOUNT_PATH_KEY,
+                        attachment->mount_path);
+  json_builder_end_object (builder);
+}
+
 static void
 add_volume (JsonBuilder *builder,
             NlxApiRequest *request,
             const NlxVolumeInfo *info)
 {
   NlxVolumeAttachment attachment;
-  const NlxRecord *user =
-    nlx_manager_find_volume_user (request->api->manager, info->id, &attachment);
-  const guint64 gib = 1024 * 1024 * 1024;
+  const char *status;
+  const NlxRecord *user = nlx_api_volume_user (request, info, &attachment,
+                                               &status);
 
   json_builder_begin_object (builder);
   nlx_api_add_string (builder, "id", info->id);
   nlx_api_add_string (builder, "displayName", info->id);
   nlx_api_add_string (builder, "displayDescription", NULL);
-  nlx_api_add_string (builder, "status", user ? "in-use" : "available");
-  nlx_api_add_int (builder, "size", (info->size_bytes + gib - 1) / gib);
+  nlx_api_add_string (builder, "status", status);
+  nlx_api_add_int (builder, "size", nlx_api_volume_size_gib (info));
   nlx_api_add_string (builder, "availabilityZone", "nova");
   nlx_api_add_time (builder, "createdAt", info->created_at);
   nlx_api_add_string (builder, "volumeType", info->is_block ? "block" : "file");
   nlx_api_add_string (builder, "snapshotId", NULL);
-  /* What Nova's volume has no field for goes where its schema takes any
-   * key, as strings (Cinder's metadata values are): the exact size, the
-   * filesystem, where the volume is mounted in the server it is attached
-   * to, and the project it belongs to, if any (docs/api.md). */
-  json_builder_set_member_name (builder, "metadata");
-  json_builder_begin_object (builder);
-  {
-    g_autofree char *bytes = g_strdup_printf ("%" G_GUINT64_FORMAT,
-                                              info->size_bytes);
-
-    nlx_api_add_string (builder, NLX_API_VOLUME_SIZE_BYTES_KEY, bytes);
-  }
-  if (info->fstype != NULL)
-    nlx_api_add_string (builder, NLX_API_VOLUME_FILESYSTEM_KEY, info->fstype);
-  if (info->owner != NULL)
-    nlx_api_add_string (builder, NLX_API_VOLUME_PROJECT_KEY, info->owner);
-  if (user != NULL && attachment.mount_path != NULL)
-    nlx_api_add_string (builder, NLX_API_VOLUME_MOUNT_PATH_KEY,
-                        attachment.mount_path);
-  json_builder_end_object (builder);
+  nlx_api_add_volume_metadata (builder, info,
+                               user != NULL ? &attachment : NULL);
   json_builder_set_member_name (builder, "attachments");
   json_builder_begin_array (builder);
   if (user != NULL)

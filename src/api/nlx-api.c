@@ -156,7 +156,8 @@ nlx_api_identity (NlxApiRequest *request,
 /* Nova serves its version documents to anyone: clients read them to
  * learn what to ask for before they have a token.  @path is "/", "/v2"
  * or "/v2.1", with any number of slashes; or Glance's (nlx-api-glance.c):
- * "/image", "/image/versions" or "/image/v2". */
+ * "/image", "/image/versions" or "/image/v2"; or Cinder's
+ * (nlx-api-cinder.c): "/volume" or "/volume/v3". */
 static gboolean
 public_path (const char *path)
 {
@@ -170,6 +171,16 @@ public_path (const char *path)
         path += strlen ("versions");
       else if (g_str_has_prefix (path, "v2"))
         path += strlen ("v2");
+      return path[strspn (path, "/")] == '\0';
+    }
+  /* Cinder's (nlx-api-cinder.c): "/volume" or "/volume/v3". */
+  if (g_str_has_prefix (path, "volume") &&
+      (path[6] == '\0' || path[6] == '/'))
+    {
+      path += strlen ("volume");
+      path += strspn (path, "/");
+      if (g_str_has_prefix (path, "v3"))
+        path += strlen ("v3");
       return path[strspn (path, "/")] == '\0';
     }
   if (g_str_has_prefix (path, "v2.1"))
@@ -457,6 +468,41 @@ static const Route routes[] = {
   { "/v2.1/v2/images/{id}", "GET", nlx_api_glance_show_image,
     N_("An image takes GET or DELETE") },
   { "/v2.1/v2/images/{id}", "DELETE", nlx_api_glance_delete_image },
+
+  /* issue 16: a Cinder v3 read API, nlx-api-cinder.c, so that
+   * openstackclient finds a volume before it asks Nova to attach it.
+   * Under /volume, the catalog's block-storage endpoint being
+   * /volume/v3/{project_id}; the version documents need no token
+   * (public_path()). */
+  { "/volume", "GET", nlx_api_cinder_choose_version,
+    N_("The version list takes GET") },
+  { "/volume/v3", "GET", nlx_api_cinder_show_version,
+    N_("The version document takes GET") },
+  { "/volume/v3/{id}/volumes", "GET", nlx_api_cinder_list_volumes,
+    N_("This volume API is read-only: create volumes with POST "
+       "/v2.1/os-volumes or nova-lxc volume-create; use GET") },
+  { "/volume/v3/{id}/volumes/detail", "GET",
+    nlx_api_cinder_list_volumes_detail,
+    N_("The volume list takes GET") },
+  { "/volume/v3/{id}/volumes/{id}", "GET", nlx_api_cinder_show_volume,
+    N_("This volume API is read-only: attach and detach volumes through "
+       "the server's os-volume_attachments, delete them with DELETE "
+       "/v2.1/os-volumes/{id}; use GET") },
+  { "/volume/v3/{id}/os-availability-zone", "GET",
+    nlx_api_cinder_list_availability_zones,
+    N_("This resource is read-only; use GET") },
+  /* openstacksdk looks volumes up at its compute endpoint + /volumes
+   * when one endpoint is given for every service (--os-endpoint, the
+   * static token), so `openstack server add volume` asks these. */
+  { "/v2.1/volumes", "GET", nlx_api_cinder_alias_list_volumes,
+    N_("This volume API is read-only: create volumes with POST "
+       "/v2.1/os-volumes or nova-lxc volume-create; use GET") },
+  { "/v2.1/volumes/detail", "GET", nlx_api_cinder_alias_list_volumes_detail,
+    N_("The volume list takes GET") },
+  { "/v2.1/volumes/{id}", "GET", nlx_api_cinder_alias_show_volume,
+    N_("This volume API is read-only: attach and detach volumes through "
+       "the server's os-volume_attachments, delete them with DELETE "
+       "/v2.1/os-volumes/{id}; use GET") },
 };
 
 /* Whether @parts (@n segments, none empty) is @pattern, keeping the
@@ -588,6 +634,10 @@ route (NlxApiRequest *request,
     nlx_api_respond_fault (request, 404,
                            _("The resource could not be found; the image "
                              "API lives under /image/v2"));
+  else if (n > 0 && g_str_equal (parts[0], "volume"))
+    nlx_api_respond_fault (request, 404,
+                           _("The resource could not be found; the volume "
+                             "API lives under /volume/v3/{project_id}"));
   else if (n > 0 && !g_str_equal (parts[0], "v2.1"))
     nlx_api_respond_fault (request, 404,
                            _("The resource could not be found; the "
