@@ -95,8 +95,14 @@ change_metadata (NlxApiRequest *request,
                  const char *key,
                  gboolean deleted)
 {
-  MetadataChange *change = g_new0 (MetadataChange, 1);
+  const NlxRecord *record = nlx_manager_lookup (request->api->manager, uuid,
+                                                NULL);
+  MetadataChange *change;
 
+  /* Nova's check_instance_lock: a locked server's metadata stays. */
+  if (record != NULL && !nlx_api_check_unlocked (request, record))
+    return;
+  change = g_new0 (MetadataChange, 1);
   change->request = nlx_api_request_keep (request);
   change->manager = request->api->manager;
   change->uuid = g_strdup (uuid);

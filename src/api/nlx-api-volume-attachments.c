@@ -202,7 +202,8 @@ nlx_api_attach_volume (NlxApiRequest *request,
   const char *volume_id, *device, *mount_path;
   JsonNode *tag, *delete_on_termination;
 
-  if (record == NULL)
+  /* Nova's check_instance_lock: a locked server's volumes stay. */
+  if (record == NULL || !nlx_api_check_unlocked (request, record))
     return;
   uuid = record->instance->uuid;
   body = nlx_api_read_body (request, "volumeAttachment");
@@ -278,7 +279,7 @@ nlx_api_detach_volume (NlxApiRequest *request,
 {
   const NlxRecord *record = lookup_server (request, ids[0]);
 
-  if (record == NULL)
+  if (record == NULL || !nlx_api_check_unlocked (request, record))
     return;
   nlx_manager_detach_volume_async (request->api->manager,
                                    record->instance->uuid, ids[1], detached,
