@@ -962,11 +962,12 @@ nlx_api_read_access_ips (NlxApiRequest *request,
   };
   const char **values[] = { ipv4, ipv6 };
 
+  *ipv4 = NULL;
+  *ipv6 = NULL;
   for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
     {
       JsonNode *node = json_object_get_member (object, fields[i].key);
 
-      *values[i] = NULL;
       if (node == NULL)
         continue;
       if (!JSON_NODE_HOLDS_VALUE (node) ||
@@ -1019,7 +1020,7 @@ nlx_api_update_server (NlxApiRequest *request,
   const char *uuid = ids[0];
   JsonObject *server = nlx_api_read_body (request, "server");
   const char *name = NULL, *description, *hostname = NULL;
-  const char *access_ipv4, *access_ipv6;
+  const char *access_ipv4 = NULL, *access_ipv6 = NULL;
   g_autofree char *hostname_kept = NULL;
   gboolean set_description;
 
