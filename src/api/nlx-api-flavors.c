@@ -206,32 +206,6 @@ flavor_wanted (const FlavorQuery *query,
          flavor->root_gb >= query->min_disk;
 }
 
-/* Nova's flavors_links: the next page's address, the same query with the
- * last flavor shown as marker, when a limit filled this one. */
-static void
-add_next_link (JsonBuilder *builder,
-               NlxApiRequest *request,
-               FlavorQuery *query,
-               const char *last)
-{
-  const char *path = g_uri_get_path (soup_server_message_get_uri (request->msg));
-  g_autofree char *encoded = NULL;
-  g_autofree char *href = NULL;
-
-  g_hash_table_replace (query->form, g_strdup ("marker"), g_strdup (last));
-  encoded = soup_form_encode_hash (query->form);
-  /* The marker now points into the table: forget it. */
-  query->marker = NULL;
-  href = g_strdup_printf ("%s%s?%s", request->base, path, encoded);
-  json_builder_set_member_name (builder, "flavors_links");
-  json_builder_begin_array (builder);
-  json_builder_begin_object (builder);
-  nlx_api_add_string (builder, "rel", "next");
-  nlx_api_add_string (builder, "href", href);
-  json_builder_end_object (builder);
-  json_builder_end_array (builder);
-}
-
 static void
 list_flavors (NlxApiRequest *request,
               gboolean detail)
@@ -273,7 +247,7 @@ list_flavors (NlxApiRequest *request,
     }
   json_builder_end_array (builder);
   if (query.limit > 0 && shown == query.limit)
-    add_next_link (builder, request, &query, last);
+    nlx_api_add_next_link (builder, request, "flavors_links", last);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   nlx_api_respond (request, 200, body);

@@ -245,30 +245,6 @@ add_servers (JsonBuilder *builder,
     json_builder_end_array (builder);
 }
 
-/* Nova's hypervisors_links (2.33+): the next page, the same query with
- * this host's id as marker, when a limit filled this one. */
-static void
-add_next_link (JsonBuilder *builder,
-               NlxApiRequest *request,
-               GHashTable *form)
-{
-  const char *path = g_uri_get_path (soup_server_message_get_uri (request->msg));
-  g_autofree char *id = hypervisor_id (request);
-  g_autofree char *encoded = NULL;
-  g_autofree char *href = NULL;
-
-  g_hash_table_replace (form, g_strdup ("marker"), g_strdup (id));
-  encoded = soup_form_encode_hash (form);
-  href = g_strdup_printf ("%s%s?%s", request->base, path, encoded);
-  json_builder_set_member_name (builder, "hypervisors_links");
-  json_builder_begin_array (builder);
-  json_builder_begin_object (builder);
-  nlx_api_add_string (builder, "rel", "next");
-  nlx_api_add_string (builder, "href", href);
-  json_builder_end_object (builder);
-  json_builder_end_array (builder);
-}
-
 static void
 hypervisors_ready (GObject *source G_GNUC_UNUSED,
                    GAsyncResult *result,
@@ -354,7 +330,12 @@ hypervisors_ready (GObject *source G_GNUC_UNUSED,
           json_builder_end_array (builder);
           /* This host is the one row: a limit of 1 filled the page. */
           if (call->limit == 1 && !call->after_marker && call->form != NULL)
-            add_next_link (builder, request, call->form);
+            {
+              g_autofree char *id = hypervisor_id (request);
+
+              nlx_api_add_next_link (builder, request, "hypervisors_links",
+                                     id);
+            }
           break;
         }
       json_builder_end_object (builder);

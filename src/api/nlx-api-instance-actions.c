@@ -190,47 +190,6 @@ query_matches (const ActionQuery *query,
           g_date_time_compare (action->updated_at, query->changes_before) <= 0);
 }
 
-/* Nova's "links": the same query, from after @last. */
-static void
-add_next_link (JsonBuilder *builder,
-               NlxApiRequest *request,
-               const char *last)
-{
-  GUri *uri = soup_server_message_get_uri (request->msg);
-  const char *text = g_uri_get_query (uri);
-  g_autoptr(GString) href = g_string_new (request->base);
-  g_autofree char *escaped = g_uri_escape_string (last, NULL, FALSE);
-  GUriParamsIter iter;
-  char *key, *value;
-
-  g_string_append (href, g_uri_get_path (uri));
-  g_string_append_c (href, '?');
-  if (text != NULL)
-    {
-      g_uri_params_iter_init (&iter, text, -1, "&", G_URI_PARAMS_NONE);
-      while (g_uri_params_iter_next (&iter, &key, &value, NULL))
-        {
-          if (!g_str_equal (key, "marker"))
-            {
-              g_autofree char *k = g_uri_escape_string (key, NULL, FALSE);
-              g_autofree char *v = g_uri_escape_string (value, NULL, FALSE);
-
-              g_string_append_printf (href, "%s=%s&", k, v);
-            }
-          g_free (key);
-          g_free (value);
-        }
-    }
-  g_string_append_printf (href, "marker=%s", escaped);
-  json_builder_set_member_name (builder, "links");
-  json_builder_begin_array (builder);
-  json_builder_begin_object (builder);
-  nlx_api_add_string (builder, "rel", "next");
-  nlx_api_add_string (builder, "href", href->str);
-  json_builder_end_object (builder);
-  json_builder_end_array (builder);
-}
-
 /* GET /servers/{uuid}/os-instance-actions: newest first, as Nova
  * (created_at desc). */
 void
@@ -293,7 +252,7 @@ nlx_api_list_instance_actions (NlxApiRequest *request,
   json_builder_end_array (builder);
   /* As Nova's view: a full page links to the next. */
   if (paging && query.limit > 0 && shown == query.limit)
-    add_next_link (builder, request, last);
+    nlx_api_add_next_link (builder, request, "links", last);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   nlx_api_respond (request, 200, body);

@@ -293,3 +293,53 @@ nlx_api_read_string_map (NlxApiRequest *request,
     }
   return TRUE;
 }
+
+/**
+ * nlx_api_add_next_link:
+ * @member: the list's links member, e.g. "servers_links"
+ * @marker: the last item shown
+ *
+ * Nova's link to the next page of a list whose limit filled this one:
+ * the request's own path and query (repeated parameters kept), with
+ * @marker as "marker".
+ */
+void
+nlx_api_add_next_link (JsonBuilder *builder,
+                       NlxApiRequest *request,
+                       const char *member,
+                       const char *marker)
+{
+  GUri *uri = soup_server_message_get_uri (request->msg);
+  const char *text = g_uri_get_query (uri);
+  g_autoptr(GString) href = g_string_new (request->base);
+  g_autofree char *escaped = g_uri_escape_string (marker, NULL, FALSE);
+  GUriParamsIter iter;
+  char *key, *value;
+
+  g_string_append (href, g_uri_get_path (uri));
+  g_string_append_c (href, '?');
+  if (text != NULL)
+    {
+      g_uri_params_iter_init (&iter, text, -1, "&", G_URI_PARAMS_NONE);
+      while (g_uri_params_iter_next (&iter, &key, &value, NULL))
+        {
+          if (!g_str_equal (key, "marker"))
+            {
+              g_autofree char *k = g_uri_escape_string (key, NULL, FALSE);
+              g_autofree char *v = g_uri_escape_string (value, NULL, FALSE);
+
+              g_string_append_printf (href, "%s=%s&", k, v);
+            }
+          g_free (key);
+          g_free (value);
+        }
+    }
+  g_string_append_printf (href, "marker=%s", escaped);
+  json_builder_set_member_name (builder, member);
+  json_builder_begin_array (builder);
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "rel", "next");
+  nlx_api_add_string (builder, "href", href->str);
+  json_builder_end_object (builder);
+  json_builder_end_array (builder);
+}

@@ -307,30 +307,6 @@ keypair_deleted (GObject *source G_GNUC_UNUSED,
                      NULL);
 }
 
-/* Nova's keypairs_links (2.35+): the next page's address, the same
- * query with the last key pair shown as marker. */
-static void
-add_next_link (JsonBuilder *builder,
-               NlxApiRequest *request,
-               GHashTable *form,
-               const char *last)
-{
-  const char *path = g_uri_get_path (soup_server_message_get_uri (request->msg));
-  g_autofree char *encoded = NULL;
-  g_autofree char *href = NULL;
-
-  g_hash_table_replace (form, g_strdup ("marker"), g_strdup (last));
-  encoded = soup_form_encode_hash (form);
-  href = g_strdup_printf ("%s%s?%s", request->base, path, encoded);
-  json_builder_set_member_name (builder, "keypairs_links");
-  json_builder_begin_array (builder);
-  json_builder_begin_object (builder);
-  nlx_api_add_string (builder, "rel", "next");
-  nlx_api_add_string (builder, "href", href);
-  json_builder_end_object (builder);
-  json_builder_end_array (builder);
-}
-
 /* ?limit= (2.35+): a whole number of at least 0, or -1 without one;
  * FALSE once a 400 has said what was wrong. */
 static gboolean
@@ -417,7 +393,7 @@ nlx_api_list_keypairs (NlxApiRequest *request,
   json_builder_end_array (builder);
   /* As Nova's: a link whenever a limit filled the page. */
   if (limit > 0 && shown == limit)
-    add_next_link (builder, request, form, last);
+    nlx_api_add_next_link (builder, request, "keypairs_links", last);
   json_builder_end_object (builder);
   body = json_builder_get_root (builder);
   nlx_api_respond (request, 200, body);

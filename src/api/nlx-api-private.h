@@ -191,6 +191,10 @@ void nlx_api_add_string (JsonBuilder *builder,
 void nlx_api_add_int (JsonBuilder *builder,
                       const char *name,
                       gint64 value);
+void nlx_api_add_next_link (JsonBuilder *builder,
+                            NlxApiRequest *request,
+                            const char *member,
+                            const char *marker);
 void nlx_api_add_time (JsonBuilder *builder,
                        const char *name,
                        GDateTime *time);
