@@ -186,3 +186,37 @@ nlx_api_read_microversion (NlxApiRequest *request)
   request->microversion = minor;
   return TRUE;
 }
+
+/**
+ * nlx_api_check_versioned_members:
+ * @what: the body's name in the message ("server", "rebuild")
+ * @members: (array length=n_members): members of @object that exist
+ *   only at the microversions of their feature
+ *
+ * Elsewhere Nova's schema has no such property: 400 as its "Additional
+ * properties" answer, naming the version asked for.  Answers itself.
+ */
+gboolean
+nlx_api_check_versioned_members (NlxApiRequest *request,
+                                 JsonObject *object,
+                                 const char *what,
+                                 const NlxApiVersionedMember *members,
+                                 gsize n_members)
+{
+  for (gsize i = 0; i < n_members; i++)
+    if (json_object_has_member (object, members[i].key) &&
+        !nlx_api_has (request, members[i].feature))
+      {
+        g_autofree char *message =
+          g_strdup_printf (_("Invalid input for field/attribute %s: "
+                             "Additional properties are not allowed (“%s” "
+                             "was unexpected at microversion 2.%u; see "
+                             "docs/api.md for the versions that take it)"),
+                           what, members[i].key,
+                           nlx_api_microversion (request));
+
+        nlx_api_respond_fault (request, 400, message);
+        return FALSE;
+      }
+  return TRUE;
+}

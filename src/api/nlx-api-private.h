@@ -175,7 +175,18 @@ const char *nlx_api_identity (NlxApiRequest *request,
                               const char *header);
 
 /* nlx-api-microversions.c */
+/* A member of a request body that exists at @feature's versions only. */
+typedef struct {
+  const char *key;
+  NlxApiFeature feature;
+} NlxApiVersionedMember;
+
 gboolean nlx_api_read_microversion (NlxApiRequest *request);
+gboolean nlx_api_check_versioned_members (NlxApiRequest *request,
+                                          JsonObject *object,
+                                          const char *what,
+                                          const NlxApiVersionedMember *members,
+                                          gsize n_members);
 guint nlx_api_microversion (const NlxApiRequest *request);
 gboolean nlx_api_has (const NlxApiRequest *request,
                       NlxApiFeature feature);

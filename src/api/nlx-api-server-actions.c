@@ -259,10 +259,7 @@ static gboolean
 check_rebuild_versions (NlxApiRequest *request,
                         JsonObject *object)
 {
-  static const struct {
-    const char *key;
-    NlxApiFeature feature;
-  } fields[] = {
+  static const NlxApiVersionedMember members[] = {
     { "key_name", NLX_API_REBUILD_KEY_NAME },
     { "user_data", NLX_API_REBUILD_USER_DATA },
     { "personality", NLX_API_PERSONALITY },
@@ -270,21 +267,8 @@ check_rebuild_versions (NlxApiRequest *request,
     { "hostname", NLX_API_HOSTNAME },
   };
 
-  for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
-    if (json_object_has_member (object, fields[i].key) &&
-        !nlx_api_has (request, fields[i].feature))
-      {
-        g_autofree char *message =
-          g_strdup_printf (_("Invalid input for field/attribute rebuild: "
-                             "Additional properties are not allowed (“%s” "
-                             "was unexpected at microversion 2.%u; see "
-                             "docs/api.md for the versions that take it)"),
-                           fields[i].key, nlx_api_microversion (request));
-
-        nlx_api_respond_fault (request, 400, message);
-        return FALSE;
-      }
-  return TRUE;
+  return nlx_api_check_versioned_members (request, object, "rebuild",
+                                          members, G_N_ELEMENTS (members));
 }
 
 /* What Nova's rebuild takes that nova-lxc cannot honour, each refused

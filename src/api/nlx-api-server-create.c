@@ -385,10 +385,7 @@ static gboolean
 check_versioned_fields (NlxApiRequest *request,
                         JsonObject *server)
 {
-  static const struct {
-    const char *key;
-    NlxApiFeature feature;
-  } fields[] = {
+  static const NlxApiVersionedMember members[] = {
     { "personality", NLX_API_PERSONALITY },
     { "trusted_image_certificates", NLX_API_TRUSTED_CERTS },
     { "host", NLX_API_REQUESTED_DESTINATION },
@@ -396,21 +393,8 @@ check_versioned_fields (NlxApiRequest *request,
     { "hostname", NLX_API_HOSTNAME },
   };
 
-  for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
-    if (json_object_has_member (server, fields[i].key) &&
-        !nlx_api_has (request, fields[i].feature))
-      {
-        g_autofree char *message =
-          g_strdup_printf (_("Invalid input for field/attribute server: "
-                             "Additional properties are not allowed (“%s” "
-                             "was unexpected at microversion 2.%u; see "
-                             "docs/api.md for the versions that take it)"),
-                           fields[i].key, nlx_api_microversion (request));
-
-        nlx_api_respond_fault (request, 400, message);
-        return FALSE;
-      }
-  return TRUE;
+  return nlx_api_check_versioned_members (request, server, "server",
+                                          members, G_N_ELEMENTS (members));
 }
 
 /* Nova 2.74's host and hypervisor_hostname: where to build the server,
