@@ -504,6 +504,7 @@ test_list_paging_and_filters (Fixture *f,
     "/v2.1/servers?marker=9f2d1c1e-0000-4000-8000-000000000000",
     "/v2.1/servers/detail?marker=nope", "/v2.1/servers?name=(unclosed",
     "/v2.1/servers?changes-since=yesterday",
+    "/v2.1/servers?sort_key=colour", "/v2.1/servers?sort_dir=up",
   };
 
   for (guint i = 0; i < 3; i++)
@@ -551,6 +552,26 @@ test_list_paging_and_filters (Fixture *f,
   g_assert_cmpuint (count_listed (f, "/v2.1/servers?image=other"), ==, 0);
   g_assert_cmpuint (count_listed (f, "/v2.1/servers?changes-since=2000-01-01T00:00:00Z"), ==, 3);
   g_assert_cmpuint (count_listed (f, "/v2.1/servers?changes-since=2999-01-01T00:00:00Z"), ==, 0);
+  /* Sorted as asked, and paged in that order; the first sort_key and
+   * sort_dir count, as Nova's first. */
+  g_clear_pointer (&page, g_ptr_array_unref);
+  g_clear_pointer (&rest, g_ptr_array_unref);
+  g_clear_pointer (&next, g_free);
+  page = list_ids (f, "/v2.1/servers?sort_key=display_name&sort_dir=asc&limit=2",
+                   &next);
+  g_assert_cmpuint (page->len, ==, 2);
+  g_assert_cmpstr (page->pdata[0], ==, ids[0]);
+  g_assert_cmpstr (page->pdata[1], ==, ids[1]);
+  g_assert_nonnull (next);
+  rest = list_ids (f, next, NULL);
+  g_assert_cmpuint (rest->len, ==, 1);
+  g_assert_cmpstr (rest->pdata[0], ==, ids[2]);
+  g_clear_pointer (&page, g_ptr_array_unref);
+  page = list_ids (f, "/v2.1/servers?sort_key=display_name", NULL);
+  g_assert_cmpstr (page->pdata[0], ==, ids[2]);
+  g_clear_pointer (&page, g_ptr_array_unref);
+  page = list_ids (f, "/v2.1/servers?sort_key=created_at&sort_dir=asc", NULL);
+  g_assert_cmpstr (page->pdata[0], ==, ids[0]);
   /* Filters Nova has and nova-lxc does not apply are ignored, as Nova's
    * unknown ones are at 2.1. */
   g_assert_cmpuint (count_listed (f, "/v2.1/servers?colour=red"), ==, 3);

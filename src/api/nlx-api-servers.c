@@ -361,6 +361,9 @@ typedef struct {
   GStrv not_tags;               /* has not all of these */
   GStrv not_tags_any;           /* has none of these */
   int locked;                   /* 2.73: 1 locked, 0 not, -1 either */
+  const char *sort_key;         /* the first sort_key; NULL: created_at */
+  gboolean ascending;           /* the first sort_dir: "asc" */
+  gboolean sort_dir_set;
 } ListQuery;
 
 static void
@@ -379,6 +382,58 @@ list_query_clear (ListQuery *query)
   g_strfreev (query->not_tags_any);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ListQuery, list_query_clear)
+
+/* The sort keys nova-lxc sorts by (Nova's others are 400 here): the
+ * static name of @key, or NULL. */
+static const char *
+list_sort_key (const char *key)
+{
+  static const char * const keys[] = {
+    "created_at", "updated_at", "display_name", "uuid", "hostname",
+    "user_id", "project_id", NULL
+  };
+
+  for (gsize i = 0; keys[i] != NULL; i++)
+    if (g_str_equal (key, keys[i]))
+      return keys[i];
+  return NULL;
+}
+
+/* Orders two records by @query's sort key and direction; the uuid
+ * breaks ties, so that a marker pages stably. */
+static int
+compare_records (gconstpointer a,
+                 gconstpointer b,
+                 gpointer data)
+{
+  const ListQuery *query = data;
+  const NlxRecord *x = *(const NlxRecord * const *) a;
+  const NlxRecord *y = *(const NlxRecord * const *) b;
+  const char *key = query->sort_key != NULL ? query->sort_key : "created_at";
+  g_autofree char *made_x = NULL;
+  g_autofree char *made_y = NULL;
+  int order;
+
+  if (g_str_equal (key, "created_at"))
+    order = g_date_time_compare (x->instance->created_at,
+                                 y->instance->created_at);
+  else if (g_str_equal (key, "updated_at"))
+    order = g_date_time_compare (x->updated_at, y->updated_at);
+  else if (g_str_equal (key, "display_name"))
+    order = g_strcmp0 (x->instance->name, y->instance->name);
+  else if (g_str_equal (key, "hostname"))
+    order = g_strcmp0 (nlx_instance_hostname (x->instance, &made_x),
+                             nlx_instance_hostname (y->instance, &made_y));
+  else if (g_str_equal (key, "user_id"))
+    order = g_strcmp0 (x->instance->user_id, y->instance->user_id);
+  else if (g_str_equal (key, "project_id"))
+    order = g_strcmp0 (x->instance->project_id, y->instance->project_id);
+  else
+    order = 0;
+  if (order == 0)
+    order = g_strcmp0 (x->instance->uuid, y->instance->uuid);
+  return query->ascending ? order : -order;
+}
 
 /* The query parameters Nova's server list knows at every version (its
  * index_query schema); from 2.75 any other is 400. */
@@ -524,6 +579,31 @@ read_list_query (NlxApiRequest *request,
         {
           g_free (query->marker);
           query->marker = g_steal_pointer (&v);
+        }
+      else if (g_str_equal (k, "sort_key") && query->sort_key == NULL)
+        {
+          if ((query->sort_key = list_sort_key (v)) == NULL)
+            {
+              g_autofree char *message =
+                g_strdup_printf (_("sort_key “%s” is not one nova-lxc sorts "
+                                   "by; use created_at, updated_at, "
+                                   "display_name, uuid, hostname, "
+                                   "user_id or project_id"), v);
+
+              nlx_api_respond_fault (request, 400, message);
+              return FALSE;
+            }
+        }
+      else if (g_str_equal (k, "sort_dir") && !query->sort_dir_set)
+        {
+          if (!g_str_equal (v, "asc") && !g_str_equal (v, "desc"))
+            {
+              nlx_api_respond_fault (request, 400,
+                                     _("sort_dir must be “asc” or “desc”"));
+              return FALSE;
+            }
+          query->ascending = g_str_equal (v, "asc");
+          query->sort_dir_set = TRUE;
         }
       else if (g_str_equal (k, "name"))
         {
@@ -687,7 +767,8 @@ list_query_matches (const ListQuery *query,
   return TRUE;
 }
 
-/* Newest first, as Nova's default sort (created_at desc). */
+/* Newest first, as Nova's default sort (created_at desc), or by the
+ * first sort_key and sort_dir. */
 static void
 list_servers (NlxApiRequest *request,
               gboolean detail)
@@ -712,6 +793,7 @@ list_servers (NlxApiRequest *request,
     if (g_strcmp0 (((const NlxRecord *) records->pdata[i])->instance->project_id,
                    project_id) != 0)
       g_ptr_array_remove_index (records, i);
+  g_ptr_array_sort_with_data (records, compare_records, &query);
   if (query.marker != NULL)
     {
       /* Nova's marker is a server the caller can see; the page starts
