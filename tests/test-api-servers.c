@@ -96,6 +96,23 @@ test_lifecycle (Fixture *f,
                                    "booted\n"));
   g_assert_cmpstr (strchr (json_object_get_string_member (json_node_get_object (console),
                                                           "output"), '\n'), ==, "\n");
+
+  /* No guest posts a password here: Nova's answer for none. */
+  {
+    g_autofree char *password_path = g_strconcat (path, "/os-server-password",
+                                                  NULL);
+    g_autoptr(JsonNode) password = NULL;
+
+    g_assert_cmpint (nlx_test_call (f->session, "GET", password_path, NULL,
+                                    &password), ==, 200);
+    g_assert_cmpstr (json_object_get_string_member (json_node_get_object (password),
+                                                    "password"), ==, "");
+    g_assert_cmpint (nlx_test_call (f->session, "DELETE", password_path, NULL,
+                                    NULL), ==, 204);
+    nlx_test_expect_fault (f->session, "GET",
+                           "/v2.1/servers/9f2d1c1e-0000-4000-8000-000000000000/os-server-password",
+                           NULL, 404, "itemNotFound");
+  }
   nlx_test_delete_and_wait (f->session, id);
 }
 

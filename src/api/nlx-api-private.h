@@ -305,6 +305,12 @@ void nlx_api_update_server (NlxApiRequest *request,
 void nlx_api_delete_server (NlxApiRequest *request,
                             const char *method,
                             const char * const *ids);
+void nlx_api_show_server_password (NlxApiRequest *request,
+                                   const char *method,
+                                   const char * const *ids);
+void nlx_api_clear_server_password (NlxApiRequest *request,
+                                    const char *method,
+                                    const char * const *ids);
 
 /* nlx-api-server-actions.c */
 void nlx_api_server_action (NlxApiRequest *request,

@@ -1119,3 +1119,44 @@ nlx_api_delete_server (NlxApiRequest *request,
                          nlx_api_changed, nlx_api_change_new (request, ids[0],
                                                               204, NLX_API_ANSWER_EMPTY));
 }
+
+/* GET /servers/{uuid}/os-server-password: the password a guest posts
+ * to the metadata service, encrypted with its key pair, as Nova keeps
+ * it.  nova-lxc's metadata service takes none (a container's root is
+ * reached with its key pair or the console), so it is always "", as
+ * Nova's for a server that posted none. */
+void
+nlx_api_show_server_password (NlxApiRequest *request,
+                              const char *method G_GNUC_UNUSED,
+                              const char * const *ids)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonNode) body = NULL;
+
+  if (nlx_manager_lookup (request->api->manager, ids[0], &error) == NULL)
+    {
+      nlx_api_respond_error (request, error);
+      return;
+    }
+  builder = json_builder_new_immutable ();
+  json_builder_begin_object (builder);
+  nlx_api_add_string (builder, "password", "");
+  json_builder_end_object (builder);
+  body = json_builder_get_root (builder);
+  nlx_api_respond (request, 200, body);
+}
+
+/* DELETE /servers/{uuid}/os-server-password: there is none to clear. */
+void
+nlx_api_clear_server_password (NlxApiRequest *request,
+                               const char *method G_GNUC_UNUSED,
+                               const char * const *ids)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (nlx_manager_lookup (request->api->manager, ids[0], &error) == NULL)
+    nlx_api_respond_error (request, error);
+  else
+    nlx_api_respond (request, 204, NULL);
+}

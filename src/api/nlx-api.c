@@ -341,6 +341,12 @@ static const Route routes[] = {
     NLX_API_SERVER_TAGS },
   { "/v2.1/servers/{id}/tags/{id}", "DELETE", nlx_api_delete_server_tag,
     NULL, NLX_API_SERVER_TAGS },
+  /* nlx-api-servers.c: the guest's posted password, never any here */
+  { "/v2.1/servers/{id}/os-server-password", "GET",
+    nlx_api_show_server_password,
+    N_("A server's password takes GET or DELETE") },
+  { "/v2.1/servers/{id}/os-server-password", "DELETE",
+    nlx_api_clear_server_password },
   /* nlx-api-ips.c */
   { "/v2.1/servers/{id}/ips", "GET", nlx_api_list_ips,
     N_("Server addresses take GET") },
