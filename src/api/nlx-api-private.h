@@ -287,15 +287,13 @@ NlxApiChange *nlx_api_change_new (NlxApiRequest *request,
 void nlx_api_changed (GObject *source,
                       GAsyncResult *result,
                       gpointer data);
-void nlx_api_list_servers (NlxApiRequest *request,
-                           const char *method,
-                           const char * const *ids);
+void nlx_api_add_listed_server (JsonBuilder *builder,
+                                NlxApiRequest *request,
+                                const NlxRecord *record,
+                                gboolean detail);
 void nlx_api_create_server (NlxApiRequest *request,
                             const char *method,
                             const char * const *ids);
-void nlx_api_list_servers_detail (NlxApiRequest *request,
-                                  const char *method,
-                                  const char * const *ids);
 void nlx_api_show_server (NlxApiRequest *request,
                           const char *method,
                           const char * const *ids);
@@ -311,6 +309,14 @@ void nlx_api_show_server_password (NlxApiRequest *request,
 void nlx_api_clear_server_password (NlxApiRequest *request,
                                     const char *method,
                                     const char * const *ids);
+
+/* nlx-api-server-list.c */
+void nlx_api_list_servers (NlxApiRequest *request,
+                           const char *method,
+                           const char * const *ids);
+void nlx_api_list_servers_detail (NlxApiRequest *request,
+                                  const char *method,
+                                  const char * const *ids);
 
 /* nlx-api-server-actions.c */
 void nlx_api_server_action (NlxApiRequest *request,

@@ -289,7 +289,7 @@ static const Route routes[] = {
   { "/v2.1", "GET", nlx_api_show_version,
     N_("The version document takes GET") },
 
-  /* nlx-api-servers.c */
+  /* nlx-api-server-list.c, nlx-api-server-create.c, nlx-api-servers.c */
   { "/v2.1/servers", "GET", nlx_api_list_servers,
     N_("Servers take GET or POST") },
   { "/v2.1/servers", "POST", nlx_api_create_server },
