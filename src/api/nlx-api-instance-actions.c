@@ -90,29 +90,6 @@ action_query_clear (ActionQuery *query)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ActionQuery, action_query_clear)
 
-static gboolean
-read_time_param (NlxApiRequest *request,
-                 const char *name,
-                 const char *value,
-                 GDateTime **out)
-{
-  g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
-
-  g_clear_pointer (out, g_date_time_unref);
-  *out = g_date_time_new_from_iso8601 (value, utc);
-  if (*out == NULL)
-    {
-      g_autofree char *message =
-        g_strdup_printf (_("Invalid input for query parameters %s: give a "
-                           "time as ISO 8601, e.g. 2026-01-31T12:00:00Z"),
-                         name);
-
-      nlx_api_respond_fault (request, 400, message);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /* 2.58's query: limit, marker, changes-since and (2.66) changes-before;
  * other parameters are ignored, as Nova's schema allows them.  Answers
  * 400 itself. */
@@ -154,13 +131,13 @@ read_query (NlxApiRequest *request,
         }
       else if (g_str_equal (k, "changes-since"))
         {
-          if (!read_time_param (request, k, v, &query->changes_since))
+          if (!nlx_api_read_query_time (request, k, v, &query->changes_since))
             return FALSE;
         }
       else if (g_str_equal (k, "changes-before") &&
                nlx_api_has (request, NLX_API_CHANGES_BEFORE))
         {
-          if (!read_time_param (request, k, v, &query->changes_before))
+          if (!nlx_api_read_query_time (request, k, v, &query->changes_before))
             return FALSE;
         }
     }

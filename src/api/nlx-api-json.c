@@ -343,3 +343,28 @@ nlx_api_add_next_link (JsonBuilder *builder,
   json_builder_end_object (builder);
   json_builder_end_array (builder);
 }
+
+/* The ISO 8601 time of query parameter @key (changes-since and the
+ * like) into @time, replacing what was there; else 400. */
+gboolean
+nlx_api_read_query_time (NlxApiRequest *request,
+                         const char *key,
+                         const char *value,
+                         GDateTime **time)
+{
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
+
+  g_clear_pointer (time, g_date_time_unref);
+  *time = g_date_time_new_from_iso8601 (value, utc);
+  if (*time == NULL)
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("Invalid input for query parameters %s: give a "
+                           "time as ISO 8601, e.g. 2026-01-31T12:00:00Z"),
+                         key);
+
+      nlx_api_respond_fault (request, 400, message);
+      return FALSE;
+    }
+  return TRUE;
+}

@@ -206,6 +206,10 @@ void nlx_api_add_next_link (JsonBuilder *builder,
                             NlxApiRequest *request,
                             const char *member,
                             const char *marker);
+gboolean nlx_api_read_query_time (NlxApiRequest *request,
+                                  const char *key,
+                                  const char *value,
+                                  GDateTime **time);
 void nlx_api_add_time (JsonBuilder *builder,
                        const char *name,
                        GDateTime *time);

@@ -148,30 +148,6 @@ list_parameter_is_known (NlxApiRequest *request,
          g_str_equal (key, "locked");
 }
 
-/* An ISO 8601 time of @key's, or 400. */
-static gboolean
-read_list_time (NlxApiRequest *request,
-                const char *key,
-                const char *value,
-                GDateTime **time)
-{
-  g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
-
-  g_clear_pointer (time, g_date_time_unref);
-  *time = g_date_time_new_from_iso8601 (value, utc);
-  if (*time == NULL)
-    {
-      g_autofree char *message =
-        g_strdup_printf (_("Invalid input for query parameters %s: give a "
-                           "time as ISO 8601, e.g. 2026-01-31T12:00:00Z"),
-                         key);
-
-      nlx_api_respond_fault (request, 400, message);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /* The id at the end of an id or a link to one, as Nova takes both. */
 static char *
 last_segment (const char *value)
@@ -310,12 +286,12 @@ read_list_query (NlxApiRequest *request,
         }
       else if (g_str_equal (k, "changes-since"))
         {
-          if (!read_list_time (request, k, v, &query->changes_since))
+          if (!nlx_api_read_query_time (request, k, v, &query->changes_since))
             return FALSE;
         }
       else if (g_str_equal (k, "changes-before"))
         {
-          if (!read_list_time (request, k, v, &query->changes_before))
+          if (!nlx_api_read_query_time (request, k, v, &query->changes_before))
             return FALSE;
         }
       else if (g_str_equal (k, "locked"))
