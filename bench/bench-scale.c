@@ -923,12 +923,46 @@ typedef struct {
   int veths;
 } Left;
 
+/* Instance directories (instances_path/UUID); the daemon's lock file
+ * there is not one. */
+static int
+count_instance_dirs (Scale *scale)
+{
+  g_autoptr(GDir) dir = g_dir_open (scale->instances, 0, NULL);
+  const char *name;
+  int count = 0;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (g_uuid_string_is_valid (name))
+      count++;
+  return count;
+}
+
+/* Files the daemon keeps for the run's bridge in the run directory (its
+ * DHCP server's), other than its lock, which it leaves by design. */
+static int
+count_run_files (Scale *scale)
+{
+  g_autoptr(GDir) dir = g_dir_open (NLX_RUN_DIR, 0, NULL);
+  g_autofree char *lock = g_strdup_printf ("bridge-%s.lock", scale->bridge);
+  const char *name;
+  int count = 0;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (strstr (name, scale->bridge) != NULL && !g_str_equal (name, lock))
+      {
+        g_printerr ("bench-scale: %s/%s is left\n", NLX_RUN_DIR, name);
+        count++;
+      }
+  return count;
+}
+
 static void
 measure_left (Scale *scale,
               Left *left)
 {
   left->domains = our_domains (scale, FALSE);
-  left->dirs = MAX (count_entries (scale->instances), 0);
+  left->dirs = count_instance_dirs (scale);
   left->mounts = count_mounts (scale);
   left->loops = count_loops (scale);
   left->veths = count_veths (scale);
@@ -1277,7 +1311,10 @@ clean_up (Scale *scale)
                     NULL, NULL, NULL, NULL);
       clean = FALSE;
     }
-  /* The daemon's lock of the bench's bridge, which nothing else removes. */
+  /* Its DHCP server's files go when it stops; its lock of the bench's
+   * bridge stays, and nothing else removes it. */
+  if (count_run_files (scale) > 0)
+    clean = FALSE;
   g_unlink (lock);
   if (g_file_test (bridge_path, G_FILE_TEST_EXISTS) &&
       !g_spawn_sync (NULL, (char **) (const char * const []) {
