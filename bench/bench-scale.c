@@ -1113,7 +1113,7 @@ boot_all (Scale *scale,
           g_array_append_val (samples, jobs[i].seconds);
         else
           {
-            if (failed++ < 3)
+            if (failed++ < 3 && !interrupted)
               g_printerr ("bench-scale: %s\n", jobs[i].error->message);
             result->boot_failures++;
           }
@@ -1174,7 +1174,7 @@ tear_down (Scale *scale,
   for (guint i = 0; i < n; i++)
     if (jobs[i].error == NULL)
       g_array_append_val (result->destroys, jobs[i].seconds);
-    else if (failed++ < 3)
+    else if (failed++ < 3 && !interrupted)
       g_printerr ("bench-scale: %s\n", jobs[i].error->message);
   result->deleted = result->destroys->len;
   jobs_free (jobs, n);
