@@ -348,8 +348,11 @@ our_domains (Scale *scale,
           count++;
           if (remove)
             {
-              g_printerr ("bench-scale: domain %s (uuid %s) was left; "
-                          "removing it\n", virDomainGetName (all[i]), uuid);
+              if (count <= 5)
+                g_printerr ("bench-scale: domain %s (uuid %s) was left; "
+                            "removing it%s\n", virDomainGetName (all[i]),
+                            uuid, count == 5 ? " (and the others, unnamed)"
+                                             : "");
               if (virDomainIsActive (all[i]) == 1)
                 virDomainDestroy (all[i]);
               if (virDomainIsPersistent (all[i]) == 1)
@@ -509,6 +512,53 @@ count_run_files (Scale *scale)
   return count;
 }
 
+/* A daemon that was killed leaves its bridge's DHCP server running (a
+ * restarted one takes it over): stops it, when its pid file names a
+ * dnsmasq serving the run's bridge, then removes its files. */
+static void
+remove_dhcp (Scale *scale)
+{
+  g_autofree char *pid_name = g_strdup_printf ("dhcp-%s.pid", scale->bridge);
+  g_autofree char *pid_path = g_build_filename (NLX_RUN_DIR, pid_name, NULL);
+  g_autofree char *prefix = g_strdup_printf ("dhcp-%s.", scale->bridge);
+  g_autofree char *interface = g_strdup_printf ("--interface=%s",
+                                                scale->bridge);
+  g_autofree char *text = NULL;
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+  GPid pid;
+
+  if (g_file_get_contents (pid_path, &text, NULL, NULL) &&
+      (pid = (GPid) g_ascii_strtoll (text, NULL, 10)) > 1)
+    {
+      g_autofree char *cmdline_path = g_strdup_printf ("/proc/%d/cmdline",
+                                                       pid);
+      g_autofree char *cmdline = NULL;
+      gsize length;
+      gboolean ours = FALSE;
+
+      if (g_file_get_contents (cmdline_path, &cmdline, &length, NULL))
+        for (gsize at = 0; at < length && !ours; at += strlen (cmdline + at) + 1)
+          ours = g_str_equal (cmdline + at, interface);
+      if (ours)
+        {
+          g_printerr ("bench-scale: the DHCP server of %s (pid %d) was left; "
+                      "stopping it\n", scale->bridge, pid);
+          kill (pid, SIGTERM);
+          for (guint i = 0; i < 100 && kill (pid, 0) == 0; i++)
+            g_usleep (50 * 1000);
+        }
+    }
+  dir = g_dir_open (NLX_RUN_DIR, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, prefix))
+      {
+        g_autofree char *path = g_build_filename (NLX_RUN_DIR, name, NULL);
+
+        g_unlink (path);
+      }
+}
+
 void
 measure_left (Scale *scale,
               Left *left)
@@ -575,7 +625,10 @@ remove_leftovers (Scale *scale)
   /* Its DHCP server's files go when it stops; its lock of the bench's
    * bridge stays, and nothing else removes it. */
   if (count_run_files (scale) > 0)
-    clean = FALSE;
+    {
+      remove_dhcp (scale);
+      clean = FALSE;
+    }
   g_unlink (lock);
   if (g_file_test (bridge_path, G_FILE_TEST_EXISTS) &&
       !g_spawn_sync (NULL, (char **) (const char * const []) {
