@@ -443,15 +443,27 @@ time_get (SoupSession *session,
   return TRUE;
 }
 
+/* The host's 1-minute load average: others share the machine, and a
+ * row taken under load is slower for it. */
+static double
+load_average (void)
+{
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
+    return -1;
+  return g_ascii_strtod (text, NULL);
+}
+
 static void
 print_header (void)
 {
-  g_print ("\n%7s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s %6s %9s\n",
+  g_print ("\n%7s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s %6s %9s %5s\n",
            "running", "boot", "boot", "detail", "list", "page", "since",
-           "detail", "daemon", "daemon", "libvirtd", "lvd", "host");
-  g_print ("%7s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s %6s %9s\n",
+           "detail", "daemon", "daemon", "libvirtd", "lvd", "host", "host");
+  g_print ("%7s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s %6s %9s %5s\n",
            "", "p50 s", "p90 s", "p50 ms", "p50 ms", "p50 ms", "p50 ms",
-           "KiB", "RSS MiB", "fds", "RSS MiB", "fds", "mnt objs");
+           "KiB", "RSS MiB", "fds", "RSS MiB", "fds", "mnt objs", "load");
 }
 
 static gboolean
@@ -494,10 +506,11 @@ measure_row (Scale *scale,
   row->libvirtd_fds = process_fds (libvirtd);
   row->mounts = mount_objects ();
   g_print ("%7u %8.3f %8.3f %8.1f %8.1f %8.1f %8.1f %8.0f %8.1f %6d %8.1f "
-           "%6d %9" G_GINT64_FORMAT "\n", row->running, row->boot_p50,
+           "%6d %9" G_GINT64_FORMAT " %5.1f\n", row->running, row->boot_p50,
            row->boot_p90, row->detail_ms, row->list_ms, row->page_ms,
            row->since_ms, row->detail_kib, row->rss_kib / 1024.0, row->fds,
-           row->libvirtd_rss_kib / 1024.0, row->libvirtd_fds, row->mounts);
+           row->libvirtd_rss_kib / 1024.0, row->libvirtd_fds, row->mounts,
+           load_average ());
   return TRUE;
 }
 
