@@ -127,7 +127,8 @@ host_fits (guint n)
   need = (gint64) n * MIB_PER_SERVER + HEADROOM_MIB;
   if (g_file_get_contents ("/proc/meminfo", &meminfo, NULL, NULL) &&
       (line = strstr (meminfo, "MemAvailable:")) != NULL &&
-      (have = g_ascii_strtoll (line + strlen ("MemAvailable:"), NULL, 10) / 1024) < need)
+      (have = g_ascii_strtoll (line + strlen ("MemAvailable:"), NULL,
+                               10) / 1024) < need)
     {
       g_print ("bench-scale: REFUSED: %u servers need about %" G_GINT64_FORMAT
                " MiB (%d MiB each and %d MiB of headroom) and MemAvailable "

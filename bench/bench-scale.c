@@ -474,8 +474,12 @@ measure_row (Scale *scale,
              Row *row,
              GError **error)
 {
-  g_autoptr(GDateTime) since = g_date_time_new_from_unix_utc (batch_real_us / G_USEC_PER_SEC - 1);
-  g_autofree char *since_text = g_date_time_format (since, "%Y-%m-%dT%H:%M:%SZ");
+  /* The servers changed since the last batch began: what a client
+   * polling for changes would ask. */
+  g_autoptr(GDateTime) since =
+    g_date_time_new_from_unix_utc (batch_real_us / G_USEC_PER_SEC - 1);
+  g_autofree char *since_text = g_date_time_format (since,
+                                                    "%Y-%m-%dT%H:%M:%SZ");
   g_autofree char *since_path = g_strconcat ("/servers/detail?changes-since=",
                                              since_text, NULL);
   g_autofree char *page_path = NULL;
