@@ -90,6 +90,67 @@ mount_objects (void)
   return g_ascii_strtoll (line + strlen ("\nmnt_cache "), NULL, 10);
 }
 
+/* Lines of @pid's mountinfo: the mounts its namespace holds; -1 if
+ * unknown. */
+static int
+namespace_mounts (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/mountinfo", (int) pid);
+  g_autofree char *text = NULL;
+  int n = 0;
+
+  if (pid <= 0 || !g_file_get_contents (path, &text, NULL, NULL))
+    return -1;
+  for (const char *p = text; *p != '\0'; p++)
+    n += *p == '\n';
+  return n;
+}
+
+/* Mounts in libvirtd's namespace, which every controller copies. */
+int
+libvirtd_mounts (void)
+{
+  return namespace_mounts (libvirtd_pid ());
+}
+
+/* The mean number of mounts in the namespaces of this run's libvirt_lxc
+ * controllers (up to 20 of them): what each instance costs the kernel,
+ * independent of other work on the host; -1 if none is found. */
+double
+controller_mounts (Scale *scale)
+{
+  virConnectPtr conn = virConnectOpen ("lxc:///");
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer key;
+  double total = 0;
+  guint n = 0;
+
+  if (conn == NULL)
+    return -1;
+  g_mutex_lock (&scale->lock);
+  g_hash_table_iter_init (&iter, scale->live);
+  while (ids->len < 20 && g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (ids, g_strdup (key));
+  g_mutex_unlock (&scale->lock);
+  for (guint i = 0; i < ids->len; i++)
+    {
+      virDomainPtr dom = virDomainLookupByUUIDString (conn, ids->pdata[i]);
+      int mounts;
+
+      if (dom == NULL)
+        continue;
+      mounts = namespace_mounts ((GPid) virDomainGetID (dom));
+      virDomainFree (dom);
+      if (mounts < 0)
+        continue;
+      total += mounts;
+      n++;
+    }
+  virConnectClose (conn);
+  return n > 0 ? total / n : -1;
+}
+
 /* "Max open files" soft limit of @pid, -1 if unknown. */
 static gint64
 process_fd_limit (GPid pid)
@@ -367,9 +428,12 @@ our_domains (Scale *scale,
   return n < 0 ? -1 : count;
 }
 
-/* Mounts at or under the run's directory in @pid's mount namespace. */
+/* Mounts at or under the run's directory in @pid's mount namespace,
+ * but for instances_path itself: the lxc driver keeps it a private mount
+ * point while the daemon runs (src/lxc/nlx-lxc-mounts.c). */
 static int
 count_mounts_of (const char *tmp_dir,
+                 const char *instances,
                  const char *mountinfo)
 {
   g_autofree char *text = NULL;
@@ -386,7 +450,8 @@ count_mounts_of (const char *tmp_dir,
 
       if (g_strv_length (fields) >= 5 &&
           (g_str_has_prefix (fields[4], prefix) ||
-           g_str_equal (fields[4], tmp_dir)))
+           g_str_equal (fields[4], tmp_dir)) &&
+          !g_str_equal (fields[4], instances))
         count++;
     }
   return count;
@@ -398,7 +463,8 @@ static int
 count_mounts (Scale *scale)
 {
   GPid libvirtd = libvirtd_pid ();
-  int count = count_mounts_of (scale->tmp_dir, "/proc/self/mountinfo");
+  int count = count_mounts_of (scale->tmp_dir, scale->instances,
+                               "/proc/self/mountinfo");
 
   if (libvirtd > 0)
     {
@@ -411,7 +477,7 @@ count_mounts (Scale *scale)
           g_autofree char *path = g_strdup_printf ("/proc/%d/mountinfo",
                                                    libvirtd);
 
-          count += count_mounts_of (scale->tmp_dir, path);
+          count += count_mounts_of (scale->tmp_dir, scale->instances, path);
         }
     }
   return count;

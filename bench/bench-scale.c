@@ -409,6 +409,8 @@ typedef struct {
   double detail_kib;
   int rss_kib, fds, libvirtd_rss_kib, libvirtd_fds;
   gint64 mounts;
+  double controller_mounts;
+  int libvirtd_mounts;
 } Row;
 
 /* p50 of opt_requests GETs of @path, which must all answer 200. */
@@ -458,12 +460,14 @@ load_average (void)
 static void
 print_header (void)
 {
-  g_print ("\n%7s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s %6s %9s %5s\n",
+  g_print ("\n%7s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s %6s %6s %6s %9s %5s\n",
            "running", "boot", "boot", "detail", "list", "page", "since",
-           "detail", "daemon", "daemon", "libvirtd", "lvd", "host", "host");
-  g_print ("%7s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s %6s %9s %5s\n",
+           "detail", "daemon", "daemon", "libvirtd", "lvd", "lvd", "ctl",
+           "host", "host");
+  g_print ("%7s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s %6s %6s %6s %9s %5s\n",
            "", "p50 s", "p90 s", "p50 ms", "p50 ms", "p50 ms", "p50 ms",
-           "KiB", "RSS MiB", "fds", "RSS MiB", "fds", "mnt objs", "load");
+           "KiB", "RSS MiB", "fds", "RSS MiB", "fds", "mnts", "mnts",
+           "mnt objs", "load");
 }
 
 static gboolean
@@ -509,11 +513,14 @@ measure_row (Scale *scale,
   row->libvirtd_rss_kib = rss;
   row->libvirtd_fds = process_fds (libvirtd);
   row->mounts = mount_objects ();
+  row->controller_mounts = controller_mounts (scale);
+  row->libvirtd_mounts = libvirtd_mounts ();
   g_print ("%7u %8.3f %8.3f %8.1f %8.1f %8.1f %8.1f %8.0f %8.1f %6d %8.1f "
-           "%6d %9" G_GINT64_FORMAT " %5.1f\n", row->running, row->boot_p50,
-           row->boot_p90, row->detail_ms, row->list_ms, row->page_ms,
-           row->since_ms, row->detail_kib, row->rss_kib / 1024.0, row->fds,
-           row->libvirtd_rss_kib / 1024.0, row->libvirtd_fds, row->mounts,
+           "%6d %6d %6.0f %9" G_GINT64_FORMAT " %5.1f\n", row->running,
+           row->boot_p50, row->boot_p90, row->detail_ms, row->list_ms,
+           row->page_ms, row->since_ms, row->detail_kib, row->rss_kib / 1024.0,
+           row->fds, row->libvirtd_rss_kib / 1024.0, row->libvirtd_fds,
+           row->libvirtd_mounts, row->controller_mounts, row->mounts,
            load_average ());
   return TRUE;
 }

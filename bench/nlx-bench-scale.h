@@ -73,6 +73,8 @@ int proc_status_field (GPid pid,
 int process_fds (GPid pid);
 GPid libvirtd_pid (void);
 gint64 mount_objects (void);
+double controller_mounts (Scale *scale);
+int libvirtd_mounts (void);
 gboolean host_fits (guint n);
 gboolean write_config (Scale *scale,
                        GError **error);

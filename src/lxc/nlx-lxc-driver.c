@@ -349,6 +349,7 @@ lxc_init_host (GKeyFile *config,
       if (!nlx_lxc_lxcfs_check (state->lxcfs_path, &lxcfs_error))
         g_warning ("%s", lxcfs_error->message);
     }
+  nlx_lxc_mounts_init (state);
   state->console_thread = g_thread_new ("consoles", nlx_lxc_console_thread, state);
   return state;
 }
@@ -379,6 +380,8 @@ lxc_cleanup_host (NlxDriverState *state)
 
   g_mutex_clear (&state->lock);
   g_mutex_clear (&state->event_lock);
+  /* While instances_path is still ours. */
+  nlx_lxc_mounts_cleanup (state);
   g_clear_pointer (&state->instances_lock, nlx_lock_release);
   /* Before the bridge's lock: the next daemon on it starts its own. */
   g_clear_pointer (&state->dhcp, nlx_dhcp_stop);
