@@ -180,9 +180,9 @@ test_check_defaults (Fixture *f,
   /* One warning for the key quota, which does not stop instances */
   text = warning_about (warnings, "kernel.keys.maxkeys");
   g_assert_nonnull (text);
-  g_assert_nonnull (strstr (text, "keyrings of about 0 of the 1000"));
-  g_assert_nonnull (strstr (text, "kernel.keys.maxkeys=1200 "
-                                  "kernel.keys.maxbytes=25000"));
+  g_assert_nonnull (strstr (text, "keyrings of about 100 of the 1000"));
+  g_assert_nonnull (strstr (text, "kernel.keys.maxkeys=1100 "
+                                  "kernel.keys.maxbytes=20000"));
   text = warning_about (warnings, "[network] cidr");
   g_assert_nonnull (text);
   g_assert_nonnull (strstr (text, "leave 253 addresses"));

@@ -24,10 +24,11 @@
 #define HOST_PTYS 64
 #define HOST_INOTIFY_INSTANCES 32
 #define HOST_INOTIFY_WATCHES 8192
-/* The kernel's default quota, left for what instances' own processes
- * add (with seccomp = unconfined; the default filter denies add_key). */
-#define HOST_KEYS 200
-#define HOST_KEY_BYTES 20000
+/* Half the kernel's default quota, left for what instances' own
+ * processes add (with seccomp = unconfined; the default filter denies
+ * add_key). */
+#define HOST_KEYS 100
+#define HOST_KEY_BYTES 10000
 #define HOST_TASKS 4096
 
 /* One number, or "unlimited"; a file the kernel does not have (keys
@@ -287,6 +288,10 @@ nlx_lxc_limits_check (const NlxLxcHostLimits *limits,
                           (guint64) NLX_LXC_KEYS_PER_INSTANCE * wanted->instances;
       guint64 need_bytes = HOST_KEY_BYTES +
                            (guint64) NLX_LXC_KEY_BYTES_PER_INSTANCE * wanted->instances;
+
+      /* Never lower the one that holds enough already. */
+      need_keys = MAX (need_keys, limits->keys_max);
+      need_bytes = MAX (need_bytes, limits->keys_bytes);
 
       g_ptr_array_add (warnings,
                        g_strdup_printf (_("kernel.keys.maxkeys is %llu and "
