@@ -302,6 +302,10 @@ write_config (Scale *scale,
    * default ratios, on purpose. */
   g_key_file_set_string (config, "compute", "cpu_allocation_ratio", "10000");
   g_key_file_set_string (config, "compute", "ram_allocation_ratio", "100");
+  /* The daemon refuses a place past it (default 1000), and warns at
+   * start of each host limit that holds fewer. */
+  g_key_file_set_integer (config, "filter_scheduler",
+                          "max_instances_per_host", (int) scale->count);
   g_key_file_set_string (config, "image " IMAGE, "path", scale->root);
   g_key_file_set_string (config, "image " IMAGE, "os_shutdown_signal",
                          "SIGUSR2");

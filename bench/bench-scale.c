@@ -833,6 +833,7 @@ main (int argc,
   scale.instances = g_build_filename (scale.tmp_dir, "instances", NULL);
   scale.tag = g_strdup_printf ("%06x", g_random_int () & 0xffffff);
   scale.bridge = g_strdup_printf ("nlxk%s", scale.tag);
+  scale.count = (guint) opt_count;
   g_mutex_init (&scale.lock);
   scale.ids = g_ptr_array_new_with_free_func (g_free);
   scale.live = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);

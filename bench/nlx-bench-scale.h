@@ -52,6 +52,8 @@ typedef struct {
   char *instances;
   char *bridge;
   char *tag;                    /* in the servers' names */
+  guint count;                  /* --count: the daemon's
+                                 * max_instances_per_host */
   GPid daemon;
   guint names;
   GMutex lock;                  /* ids and live */

@@ -104,6 +104,10 @@ fixture_setup (Fixture *f,
   instances = g_build_filename (f->dir, "instances", NULL);
   g_key_file_set_string (config, "DEFAULT", "instances_path", instances);
   g_key_file_set_string (config, "libvirt", "wait_soft_reboot_seconds", "20");
+  /* What the kernel's defaults hold: a thousand would be warned about,
+   * which a test takes as fatal; test-lxc-limits tests the check. */
+  g_key_file_set_string (config, "filter_scheduler", "max_instances_per_host",
+                         "10");
   /* Without lxcfs the driver warns at every start, which a test takes
    * as fatal; test-proc is where the /proc view is tested. */
   if (!g_file_test ("/var/lib/lxcfs/proc/meminfo", G_FILE_TEST_IS_REGULAR))
@@ -968,6 +972,8 @@ case_lxcfs_config (Fixture *f)
 
     g_key_file_set_string (config, "DEFAULT", "instances_path", instances);
     g_key_file_set_string (config, "lxc", "lxcfs_path", missing);
+    g_key_file_set_string (config, "filter_scheduler",
+                           "max_instances_per_host", "10");
     g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                            "lxcfs does not answer at */no-lxcfs (nothing is "
                            "mounted there)*");
