@@ -152,58 +152,20 @@ write_all (int fd,
   return TRUE;
 }
 
-/**
- * nlx_file_set_contents_full:
- * @path: a file
- * @contents: what to write
- * @length: its length, or -1 for a NUL-terminated string
- * @flags: as for g_file_set_contents_full()
- * @mode: the mode of a new file
- * @error: return location for a #G_FILE_ERROR
- *
- * g_file_set_contents_full() with every descriptor close-on-exec.  With
- * %G_FILE_SET_CONTENTS_CONSISTENT, writes @path.XXXXXX beside @path,
- * fsync()s it (unless %G_FILE_SET_CONTENTS_ONLY_EXISTING and @path is
- * missing or empty), renames it over @path and, then, fsync()s the
- * directory (nlx_file_sync_dir()), failing if that fails: a rename that
- * is not durable may be gone after a crash, and the caller must not
- * acknowledge it.  Without, GLib's own direct write is already
- * close-on-exec.
- *
- * Returns: %TRUE on success
- */
-gboolean
-nlx_file_set_contents_full (const char *path,
-                            const char *contents,
-                            gssize length,
-                            GFileSetContentsFlags flags,
-                            int mode,
-                            GError **error)
+/* Writes @path.XXXXXX, fsync()s it when @do_fsync, renames it over
+ * @path; the directory is not synced. */
+static gboolean
+replace (const char *path,
+         const char *contents,
+         gsize length,
+         int mode,
+         gboolean do_fsync,
+         GError **error)
 {
-  g_autofree char *tmp = NULL;
-  g_autofree char *dir = NULL;
-  gboolean do_fsync;
-  struct stat st;
+  g_autofree char *tmp = g_strdup_printf ("%s.XXXXXX", path);
   int errsv;
   int fd;
 
-  if (!(flags & G_FILE_SET_CONTENTS_CONSISTENT))
-    return g_file_set_contents_full (path, contents, length, flags, mode,
-                                     error);
-  if (length < 0)
-    length = strlen (contents);
-
-  do_fsync = TRUE;
-  if (flags & G_FILE_SET_CONTENTS_ONLY_EXISTING)
-    {
-      errno = 0;
-      if (lstat (path, &st) == 0)
-        do_fsync = st.st_size > 0;
-      else if (errno == ENOENT)
-        do_fsync = FALSE;
-    }
-
-  tmp = g_strdup_printf ("%s.XXXXXX", path);
   fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, mode);
   if (fd < 0)
     {
@@ -234,6 +196,86 @@ nlx_file_set_contents_full (const char *path,
                       path);
       return FALSE;
     }
+  return TRUE;
+}
+
+/**
+ * nlx_file_replace_unsynced:
+ * @path: a file
+ * @contents: what to write
+ * @length: its length, or -1 for a NUL-terminated string
+ * @mode: the mode of a new file
+ * @error: return location for a #G_FILE_ERROR
+ *
+ * The first half of a durable replace: writes @path.XXXXXX, fsync()s it
+ * and renames it over @path, leaving the fsync of the directory to the
+ * caller (nlx_file_sync_dir()), who may have renamed several files in it
+ * and syncs it once for all of them.  Until that fsync succeeds, the
+ * rename may not survive a crash: nothing may be acknowledged.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+nlx_file_replace_unsynced (const char *path,
+                           const char *contents,
+                           gssize length,
+                           int mode,
+                           GError **error)
+{
+  return replace (path, contents, length < 0 ? strlen (contents) : (gsize) length,
+                  mode, TRUE, error);
+}
+
+/**
+ * nlx_file_set_contents_full:
+ * @path: a file
+ * @contents: what to write
+ * @length: its length, or -1 for a NUL-terminated string
+ * @flags: as for g_file_set_contents_full()
+ * @mode: the mode of a new file
+ * @error: return location for a #G_FILE_ERROR
+ *
+ * g_file_set_contents_full() with every descriptor close-on-exec.  With
+ * %G_FILE_SET_CONTENTS_CONSISTENT, writes @path.XXXXXX beside @path,
+ * fsync()s it (unless %G_FILE_SET_CONTENTS_ONLY_EXISTING and @path is
+ * missing or empty), renames it over @path and, then, fsync()s the
+ * directory (nlx_file_sync_dir()), failing if that fails: a rename that
+ * is not durable may be gone after a crash, and the caller must not
+ * acknowledge it.  Without, GLib's own direct write is already
+ * close-on-exec.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+nlx_file_set_contents_full (const char *path,
+                            const char *contents,
+                            gssize length,
+                            GFileSetContentsFlags flags,
+                            int mode,
+                            GError **error)
+{
+  g_autofree char *dir = NULL;
+  gboolean do_fsync;
+  struct stat st;
+
+  if (!(flags & G_FILE_SET_CONTENTS_CONSISTENT))
+    return g_file_set_contents_full (path, contents, length, flags, mode,
+                                     error);
+  if (length < 0)
+    length = strlen (contents);
+
+  do_fsync = TRUE;
+  if (flags & G_FILE_SET_CONTENTS_ONLY_EXISTING)
+    {
+      errno = 0;
+      if (lstat (path, &st) == 0)
+        do_fsync = st.st_size > 0;
+      else if (errno == ENOENT)
+        do_fsync = FALSE;
+    }
+
+  if (!replace (path, contents, length, mode, do_fsync, error))
+    return FALSE;
   /* So that the new contents, not the old, are there after a crash. */
   dir = g_path_get_dirname (path);
   if (do_fsync && !nlx_file_sync_dir (dir, error))

@@ -19,6 +19,11 @@ gboolean nlx_file_set_contents_full (const char *path,
                                      GFileSetContentsFlags flags,
                                      int mode,
                                      GError **error);
+gboolean nlx_file_replace_unsynced (const char *path,
+                                    const char *contents,
+                                    gssize length,
+                                    int mode,
+                                    GError **error);
 gboolean nlx_file_sync_dir (const char *dir,
                             GError **error);
 G_END_DECLS
