@@ -152,28 +152,78 @@ write_all (int fd,
   return TRUE;
 }
 
-/* Writes @path.XXXXXX, fsync()s it when @do_fsync, renames it over
- * @path; the directory is not synced. */
-static gboolean
-replace (const char *path,
-         const char *contents,
-         gsize length,
-         int mode,
-         gboolean do_fsync,
-         GError **error)
+/**
+ * nlx_file_write_temporary:
+ * @path: the file to replace, later
+ * @contents: what to write
+ * @length: its length, or -1 for a NUL-terminated string
+ * @mode: the mode of the new file
+ * @tmp: (out): the temporary file's path, @path.XXXXXX
+ * @error: return location for a #G_FILE_ERROR
+ *
+ * The first step of replacing @path: writes @contents to a new
+ * temporary file beside it, and leaves it open for
+ * nlx_file_sync_temporary().  Writing several first and syncing them
+ * after lets the filesystem commit them together (on ext4 the first
+ * fsync commits the journal for all of them).  On failure nothing is
+ * left behind.
+ *
+ * Returns: the open descriptor, or -1
+ */
+int
+nlx_file_write_temporary (const char *path,
+                          const char *contents,
+                          gssize length,
+                          int mode,
+                          char **tmp,
+                          GError **error)
 {
-  g_autofree char *tmp = g_strdup_printf ("%s.XXXXXX", path);
+  g_autofree char *name = g_strdup_printf ("%s.XXXXXX", path);
   int errsv;
   int fd;
 
-  fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, mode);
+  if (length < 0)
+    length = strlen (contents);
+  fd = g_mkstemp_full (name, O_RDWR | O_CLOEXEC, mode);
   if (fd < 0)
     {
       errsv = errno;
-      SET_FILE_ERROR (error, errsv, _("Cannot create %s: %s"), tmp);
-      return FALSE;
+      SET_FILE_ERROR (error, errsv, _("Cannot create %s: %s"), name);
+      return -1;
     }
-  if (!write_all (fd, contents, length) || (do_fsync && fsync (fd) != 0))
+  if (!write_all (fd, contents, length))
+    {
+      errsv = errno;
+      close (fd);
+      g_unlink (name);
+      SET_FILE_ERROR (error, errsv, _("Cannot write %s: %s"), name);
+      return -1;
+    }
+  *tmp = g_steal_pointer (&name);
+  return fd;
+}
+
+/**
+ * nlx_file_sync_temporary:
+ * @tmp: from nlx_file_write_temporary()
+ * @fd: its descriptor, closed here whatever happens
+ * @do_fsync: whether to fsync() it before closing
+ * @error: return location for a #G_FILE_ERROR
+ *
+ * The second step: the temporary file's contents on disk.  On failure
+ * the temporary file is removed.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+nlx_file_sync_temporary (const char *tmp,
+                         int fd,
+                         gboolean do_fsync,
+                         GError **error)
+{
+  int errsv;
+
+  if (do_fsync && fsync (fd) != 0)
     {
       errsv = errno;
       close (fd);
@@ -188,42 +238,35 @@ replace (const char *path,
       SET_FILE_ERROR (error, errsv, _("Cannot write %s: %s"), tmp);
       return FALSE;
     }
-  if (rename (tmp, path) != 0)
-    {
-      errsv = errno;
-      g_unlink (tmp);
-      SET_FILE_ERROR (error, errsv, _("Cannot rename %s to %s: %s"), tmp,
-                      path);
-      return FALSE;
-    }
   return TRUE;
 }
 
 /**
- * nlx_file_replace_unsynced:
- * @path: a file
- * @contents: what to write
- * @length: its length, or -1 for a NUL-terminated string
- * @mode: the mode of a new file
+ * nlx_file_rename_temporary:
+ * @tmp: from nlx_file_sync_temporary()
+ * @path: the file it replaces
  * @error: return location for a #G_FILE_ERROR
  *
- * The first half of a durable replace: writes @path.XXXXXX, fsync()s it
- * and renames it over @path, leaving the fsync of the directory to the
- * caller (nlx_file_sync_dir()), who may have renamed several files in it
- * and syncs it once for all of them.  Until that fsync succeeds, the
- * rename may not survive a crash: nothing may be acknowledged.
+ * The third step: renames @tmp over @path.  The rename is durable only
+ * once the directory is synced (nlx_file_sync_dir()), once for every
+ * rename made in it: until then nothing may be acknowledged.  On
+ * failure the temporary file is removed.
  *
  * Returns: %TRUE on success
  */
 gboolean
-nlx_file_replace_unsynced (const char *path,
-                           const char *contents,
-                           gssize length,
-                           int mode,
+nlx_file_rename_temporary (const char *tmp,
+                           const char *path,
                            GError **error)
 {
-  return replace (path, contents, length < 0 ? strlen (contents) : (gsize) length,
-                  mode, TRUE, error);
+  int errsv;
+
+  if (rename (tmp, path) == 0)
+    return TRUE;
+  errsv = errno;
+  g_unlink (tmp);
+  SET_FILE_ERROR (error, errsv, _("Cannot rename %s to %s: %s"), tmp, path);
+  return FALSE;
 }
 
 /**
@@ -255,8 +298,10 @@ nlx_file_set_contents_full (const char *path,
                             GError **error)
 {
   g_autofree char *dir = NULL;
+  g_autofree char *tmp = NULL;
   gboolean do_fsync;
   struct stat st;
+  int fd;
 
   if (!(flags & G_FILE_SET_CONTENTS_CONSISTENT))
     return g_file_set_contents_full (path, contents, length, flags, mode,
@@ -274,7 +319,9 @@ nlx_file_set_contents_full (const char *path,
         do_fsync = FALSE;
     }
 
-  if (!replace (path, contents, length, mode, do_fsync, error))
+  fd = nlx_file_write_temporary (path, contents, length, mode, &tmp, error);
+  if (fd < 0 || !nlx_file_sync_temporary (tmp, fd, do_fsync, error) ||
+      !nlx_file_rename_temporary (tmp, path, error))
     return FALSE;
   /* So that the new contents, not the old, are there after a crash. */
   dir = g_path_get_dirname (path);

@@ -60,7 +60,8 @@ typedef struct {
 
 typedef struct {
   char *data;
-  GError *error;
+  GError *error;                /* in the writer: how it went */
+  gboolean changed;             /* in the writer: renamed */
 } FileChange;
 
 /* What one round writes. */
@@ -163,104 +164,173 @@ record_path (NlxStore *store,
   return g_build_filename (store->dir, file, NULL);
 }
 
-/* In the writer thread: the other files, each durable before the
- * records that go with them. */
+/* How many temporary files a round holds open at once: a round of a
+ * thousand records (a restart) must not run out of descriptors. */
+#define CHUNK 64
+
+/* One file a round replaces or removes. */
+typedef struct {
+  char *path;                   /* the file it replaces */
+  const char *data;             /* its new text; NULL to remove it */
+  GError **error;               /* where its failure goes */
+  gboolean *changed;            /* set once renamed or unlinked */
+  FileChange *file;             /* a record's file, durable first */
+  char *tmp;
+  int fd;
+} Item;
+
+/* Every temporary file written, then every one fsynced: on ext4 the
+ * first fsync commits the journal for them all, and the others find
+ * little left to do. */
 static void
-write_files (Round *round)
+write_temporaries (Item *items,
+                   guint n)
+{
+  for (guint i = 0; i < n; i++)
+    if (items[i].data != NULL && *items[i].error == NULL)
+      items[i].fd = nlx_file_write_temporary (items[i].path, items[i].data,
+                                              -1, 0600, &items[i].tmp,
+                                              items[i].error);
+  for (guint i = 0; i < n; i++)
+    if (items[i].fd >= 0 &&
+        !nlx_file_sync_temporary (items[i].tmp, items[i].fd, TRUE,
+                                  items[i].error))
+      g_clear_pointer (&items[i].tmp, g_free);
+  for (guint i = 0; i < n; i++)
+    items[i].fd = -1;
+}
+
+static void
+rename_item (Item *item)
+{
+  if (*item->error == NULL && item->file != NULL && item->file->error != NULL)
+    *item->error = g_error_copy (item->file->error);
+  if (*item->error != NULL)
+    {
+      /* The record only if the file that goes with it is on disk. */
+      if (item->tmp != NULL)
+        g_unlink (item->tmp);
+      return;
+    }
+  if (item->data != NULL)
+    {
+      if (nlx_file_rename_temporary (item->tmp, item->path, item->error))
+        *item->changed = TRUE;
+      return;
+    }
+  if (g_unlink (item->path) == 0)
+    *item->changed = TRUE;
+  /* Deleting what is not there succeeds. */
+  else if (errno != ENOENT)
+    g_set_error (item->error, G_FILE_ERROR, g_file_error_from_errno (errno),
+                 _("Cannot delete instance record %s: %s"), item->path,
+                 g_strerror (errno));
+}
+
+/* The directories of the files renamed, each synced once; a failure
+ * fails the files renamed in it. */
+static void
+sync_file_dirs (Item *items,
+                guint n)
 {
   g_autoptr(GHashTable) dirs = g_hash_table_new_full (g_str_hash, g_str_equal,
                                                       g_free, NULL);
-  GHashTableIter iter;
-  const char *dir;
 
-  for (guint i = 0; i < round->file_order->len; i++)
+  for (guint i = 0; i < n; i++)
     {
-      const char *path = round->file_order->pdata[i];
-      FileChange *change = g_hash_table_lookup (round->files, path);
-
-      if (nlx_file_replace_unsynced (path, change->data, -1, 0600,
-                                     &change->error))
-        g_hash_table_add (dirs, g_path_get_dirname (path));
-    }
-  g_hash_table_iter_init (&iter, dirs);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &dir, NULL))
-    {
+      g_autofree char *dir = g_path_get_dirname (items[i].path);
       g_autoptr(GError) error = NULL;
 
-      if (nlx_file_sync_dir (dir, &error))
+      if (!*items[i].changed || g_hash_table_contains (dirs, dir))
         continue;
-      for (guint i = 0; i < round->file_order->len; i++)
+      if (nlx_file_sync_dir (dir, &error))
         {
-          const char *path = round->file_order->pdata[i];
-          FileChange *change = g_hash_table_lookup (round->files, path);
-          g_autofree char *its_dir = g_path_get_dirname (path);
+          g_hash_table_add (dirs, g_steal_pointer (&dir));
+          continue;
+        }
+      for (guint j = i; j < n; j++)
+        {
+          g_autofree char *its_dir = g_path_get_dirname (items[j].path);
 
-          if (change->error == NULL && g_str_equal (its_dir, dir))
-            change->error = g_error_copy (error);
+          if (*items[j].changed && g_str_equal (its_dir, dir))
+            {
+              *items[j].changed = FALSE;
+              g_clear_error (items[j].error);
+              *items[j].error = g_error_copy (error);
+            }
         }
     }
 }
 
-/* In the writer thread: one record's write or unlink, without the fsync
- * of the directory. */
-static gboolean
-write_record (NlxStore *store,
-              const char *uuid,
-              Change *change,
-              GError **error)
-{
-  g_autofree char *path = record_path (store, uuid);
-
-  if (change->data != NULL)
-    return nlx_file_replace_unsynced (path, change->data, -1, 0600, error);
-  if (g_unlink (path) == 0)
-    return TRUE;
-  /* Deleting what is not there succeeds. */
-  if (errno == ENOENT)
-    return TRUE;
-  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
-               _("Cannot delete instance record %s: %s"), path,
-               g_strerror (errno));
-  return FALSE;
-}
-
 /* In the writer thread, without the lock: everything @round holds, and
- * each change's error.  Returns how many records were written. */
+ * each change's error.  The other files first (the address
+ * allocations), durable before any record is renamed; then the records,
+ * each its temporary file, fsync and rename, or its unlink; then one
+ * fsync of the records' directory for them all.  Returns how many
+ * records were written. */
 static guint
 write_round (NlxStore *store,
              Round *round)
 {
+  guint files = round->file_order->len;
+  guint n = files + round->record_order->len;
+  g_autofree Item *items = g_new0 (Item, n);
   g_autoptr(GError) sync_error = NULL;
   guint changed = 0;
 
-  write_files (round);
-  for (guint i = 0; i < round->record_order->len; i++)
+  for (guint i = 0; i < files; i++)
     {
-      const char *uuid = round->record_order->pdata[i];
-      Change *change = g_hash_table_lookup (round->records, uuid);
-      FileChange *file = change->file_path
-        ? g_hash_table_lookup (round->files, change->file_path) : NULL;
+      const char *path = round->file_order->pdata[i];
+      FileChange *change = g_hash_table_lookup (round->files, path);
 
-      /* The record only if the file that goes with it is on disk. */
-      if (file != NULL && file->error != NULL)
-        change->error = g_error_copy (file->error);
-      else if (write_record (store, uuid, change, &change->error))
-        change->changed = TRUE;
+      items[i] = (Item) { g_strdup (path), change->data, &change->error,
+                          &change->changed, NULL, NULL, -1 };
     }
-  for (guint i = 0; i < round->record_order->len; i++)
-    changed += ((Change *) g_hash_table_lookup (
-      round->records, round->record_order->pdata[i]))->changed;
+  for (guint i = files; i < n; i++)
+    {
+      const char *uuid = round->record_order->pdata[i - files];
+      Change *change = g_hash_table_lookup (round->records, uuid);
+
+      items[i] = (Item) { record_path (store, uuid), change->data,
+                          &change->error, &change->changed,
+                          change->file_path
+                            ? g_hash_table_lookup (round->files,
+                                                   change->file_path)
+                            : NULL,
+                          NULL, -1 };
+    }
+
+  /* The files ride in the first chunk with the records. */
+  for (guint start = 0; start < n;)
+    {
+      guint end = MIN (n, MAX (start, files) + CHUNK);
+
+      write_temporaries (items + start, end - start);
+      if (start == 0)
+        {
+          for (guint i = 0; i < files; i++)
+            rename_item (&items[i]);
+          sync_file_dirs (items, files);
+        }
+      for (guint i = MAX (start, files); i < end; i++)
+        {
+          rename_item (&items[i]);
+          changed += *items[i].changed;
+        }
+      start = end;
+    }
+
   /* One fsync of the directory makes every rename and unlink of the
    * round durable; without it none may be acknowledged. */
   if (changed > 0 && !nlx_file_sync_dir (store->dir, &sync_error))
-    for (guint i = 0; i < round->record_order->len; i++)
-      {
-        Change *change = g_hash_table_lookup (round->records,
-                                              round->record_order->pdata[i]);
-
-        if (change->changed && change->error == NULL)
-          change->error = g_error_copy (sync_error);
-      }
+    for (guint i = files; i < n; i++)
+      if (*items[i].changed && *items[i].error == NULL)
+        *items[i].error = g_error_copy (sync_error);
+  for (guint i = 0; i < n; i++)
+    {
+      g_free (items[i].path);
+      g_free (items[i].tmp);
+    }
   return changed;
 }
 
