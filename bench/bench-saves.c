@@ -12,7 +12,12 @@
  *   daemon in a blkio cgroup (v1) that may write to that device only
  *   --iops times a second (blkio.throttle.write_iops_device), as a cloud
  *   volume with provisioned IOPS; the fsync's writes queue behind the
- *   limit in the kernel's block layer.
+ *   limit in the kernel's block layer.  Only the daemon's own writes
+ *   count (the files' data): the journal commits an fsync waits for are
+ *   written by ext4's jbd2 thread, outside the cgroup.  So a low --iops
+ *   measures how many files are written, and --iops 100000 (no limit
+ *   reached) the disk's own fsync latency, which is what grouping the
+ *   records' fsyncs in rounds saves.
  *
  * For each daemon it creates --servers servers, times --gets cheap GETs
  * of one server with nothing else going on, then again while --writers
