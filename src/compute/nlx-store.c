@@ -398,9 +398,11 @@ writer (gpointer data)
             g_hash_table_insert (store->durable, g_strdup (uuid),
                                  g_strdup (change->digest));
         }
-      store->writing = NULL;
-      /* Handed back in the callers' main contexts, in the order asked:
-       * GTask queues each at the same priority. */
+      g_mutex_unlock (&store->lock);
+
+      /* Handed back in the callers' main contexts, in the order asked
+       * (GTask queues each at the same priority), before the round is
+       * over, so that a flush finds them queued. */
       for (guint i = 0; i < round->waiters->len; i++)
         {
           Waiter *waiter = round->waiters->pdata[i];
@@ -409,7 +411,6 @@ writer (gpointer data)
           if (waiter->task == NULL)
             {
               waiter->error = error;
-              waiter->done = TRUE;
               continue;
             }
           if (error == NULL)
@@ -417,7 +418,14 @@ writer (gpointer data)
           else
             g_task_return_error (waiter->task, error);
           waiter_free (waiter);
+          round->waiters->pdata[i] = NULL;
         }
+
+      g_mutex_lock (&store->lock);
+      for (guint i = 0; i < round->waiters->len; i++)
+        if (round->waiters->pdata[i] != NULL)
+          ((Waiter *) round->waiters->pdata[i])->done = TRUE;
+      store->writing = NULL;
       round_free (round);
       g_cond_broadcast (&store->changed);
     }
