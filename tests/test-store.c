@@ -487,7 +487,9 @@ test_group_commit (void)
   g_assert_cmpstr (s[1].name_then, ==, "b-only");
   g_assert_cmpstr (s[2].name_then, ==, "a-second");
 
-  /* Saved as it is: saving it again would write the same bytes. */
+  /* Saved as it is: saving it again would write the same bytes (once
+   * the round is over). */
+  nlx_store_flush (store);
   g_assert_true (nlx_store_is_saved (store, a));
   g_assert_true (nlx_store_is_saved (store, b));
   rename_record (b, "b-changed");
@@ -500,6 +502,7 @@ test_group_commit (void)
   nlx_store_hold (store, FALSE);
   while (s[1].answered < 2)
     g_main_context_iteration (NULL, TRUE);
+  nlx_store_flush (store);
   g_assert_true (nlx_store_is_saved (store, b));
   /* And what the loader read is what the disk holds. */
   {
@@ -581,6 +584,7 @@ test_group_failure (void)
   g_assert_null (name_on_disk (records, c->instance->uuid));
   g_assert_true (g_file_get_contents (good_file, &contents, NULL, NULL));
   g_assert_cmpstr (contents, ==, "{\"ok\": 1}");
+  nlx_store_flush (store);
   g_assert_false (nlx_store_is_saved (store, b));
   g_assert_false (nlx_store_is_saved (store, c));
   g_assert_true (nlx_store_is_saved (store, a));

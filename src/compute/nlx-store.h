@@ -60,6 +60,10 @@ void nlx_store_get_stats (NlxStore *store,
                           NlxStoreStats *stats);
 gboolean nlx_store_is_saved (NlxStore *store,
                              const NlxRecord *record);
+const char *nlx_store_get_dir (NlxStore *store);
+void nlx_store_note_on_disk (NlxStore *store,
+                             const char *uuid,
+                             const char *data);
 GPtrArray *nlx_store_load_all (NlxStore *store,
                                GPtrArray **quarantined,
                                GError **error);
