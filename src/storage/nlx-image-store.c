@@ -31,6 +31,10 @@
  * them to API clients.  Where a path matters to the operator, it is
  * logged.
  *
+ * Tarballs named in nova-lxc.conf are stored the same way, tied to their
+ * names by config records, DIR/config/ (nlx-image-config.c); a tree a
+ * config record names counts as used here, as one an image record names.
+ *
  * Importing (nlx-image-import.c) shares this file's records, lock and
  * names through nlx-image-store-private.h. */
 #include "config.h"
