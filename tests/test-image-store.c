@@ -1230,6 +1230,7 @@ case_config_tarball (Fixture *f)
   g_autofree char *path = make_rootfs_tarball (f, "conf.tar",
                                                ARCHIVE_FILTER_NONE, "a");
   g_autoptr(NlxStoredImage) same = NULL;
+  g_autoptr(GPtrArray) configs = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *rootfs = NULL;
   g_autofree char *first = NULL;
@@ -1301,7 +1302,18 @@ case_config_tarball (Fixture *f)
                                               &error);
   g_assert_null (rootfs);
   g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
   g_assert_cmpuint (count_trees (f->store_dir), ==, 1);
+
+  /* Gone from the configuration: its record and tree go. */
+  configs = nlx_image_store_list_configs (store);
+  g_assert_cmpuint (configs->len, ==, 1);
+  g_assert_cmpstr (configs->pdata[0], ==, "conf");
+  g_clear_pointer (&configs, g_ptr_array_unref);
+  nlx_image_store_forget_config (store, "conf");
+  g_assert_cmpuint (count_trees (f->store_dir), ==, 0);
+  configs = nlx_image_store_list_configs (store);
+  g_assert_cmpuint (configs->len, ==, 0);
 }
 
 int

@@ -486,6 +486,66 @@ out:
 }
 
 /**
+ * nlx_image_store_list_configs:
+ *
+ * Returns: (transfer full) (element-type utf8): the names of the config
+ *   images the store holds records of (an unreadable record is skipped:
+ *   it is kept)
+ */
+GPtrArray *
+nlx_image_store_list_configs (NlxImageStore *store)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GDir) dir = g_dir_open (store->configs, 0, NULL);
+  const char *file;
+
+  while (dir != NULL && (file = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autoptr(ConfigRecord) record = NULL;
+
+      if (!g_str_has_suffix (file, ".json"))
+        continue;
+      path = g_build_filename (store->configs, file, NULL);
+      record = read_config_record_file (path, NULL);
+      if (record != NULL)
+        g_ptr_array_add (names, g_steal_pointer (&record->name));
+    }
+  return names;
+}
+
+/**
+ * nlx_image_store_forget_config:
+ *
+ * For an `[image NAME]` section gone from the configuration, once no
+ * server made from it is left: removes its record, and its trees no other
+ * record uses.
+ */
+void
+nlx_image_store_forget_config (NlxImageStore *store,
+                               const char *name)
+{
+  g_autoptr(ConfigRecord) record = read_config_record (store, name, NULL);
+  g_autofree char *path = config_record_path (store, name);
+
+  if (record == NULL)
+    return;
+  /* Its content becomes a kept one on disk too, so drop_kept() sees no
+   * current user in the record itself. */
+  record_failure (store, record);
+  drop_kept (store, record);
+  /* A tree it could not remove stays named by the record. */
+  if (record->kept->len > 0)
+    return;
+  if (g_unlink (path) != 0 && errno != ENOENT)
+    g_warning (_("Cannot remove config image record %s: %s"), path,
+               g_strerror (errno));
+  else
+    g_message (_("Image %s is no longer configured: its record in the image "
+                 "store is removed"), name);
+}
+
+/**
  * nlx_image_store_get_config_rootfs:
  * @store: the store
  * @name: the `[image NAME]` section's name

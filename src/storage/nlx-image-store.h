@@ -99,6 +99,9 @@ gboolean nlx_image_store_import_config (NlxImageStore *store,
                                         gboolean drop_earlier,
                                         gboolean *imported,
                                         GError **error);
+GPtrArray *nlx_image_store_list_configs (NlxImageStore *store);
+void nlx_image_store_forget_config (NlxImageStore *store,
+                                    const char *name);
 char *nlx_image_store_get_config_rootfs (NlxImageStore *store,
                                          const char *name,
                                          const char *file,
