@@ -448,13 +448,15 @@ restart_with (Fixture *f,
 /* A tarball named in the configuration is imported into the store once,
  * at start: the store holds one tree for it, servers and later starts do
  * not open it; a changed tarball is imported at the next start, and its
- * earlier content is kept while a server made from the image is left. */
+ * earlier content is kept while a server made from the image is left;
+ * once its section is gone, its tree goes too. */
 static void
 test_config_tarball (Fixture *f,
                      gconstpointer data G_GNUC_UNUSED)
 {
   g_autofree char *tarball = g_build_filename (f->dir, "conf.tar", NULL);
   g_autofree char *config = NULL;
+  g_autofree char *base = NULL;
   g_autofree char *first = NULL;
   g_autofree char *second = NULL;
   g_autofree char *third = NULL;
@@ -462,6 +464,7 @@ test_config_tarball (Fixture *f,
   char events[4096];
   int inotify;
 
+  base = g_strdup (f->config_text);
   make_config_tarball (f, tarball, "one");
   config = g_strdup_printf ("%s[image nlxtest-conf]\npath = %s\n", f->config_text,
                             tarball);
@@ -510,6 +513,12 @@ test_config_tarball (Fixture *f,
   g_free (trees);
   trees = stored_trees (f);
   g_assert_cmpstr (trees, ==, "two");
+
+  /* Its section gone, with no server left: so is what it stored. */
+  restart_with (f, base);
+  g_free (trees);
+  trees = stored_trees (f);
+  g_assert_cmpstr (trees, ==, "");
 }
 
 int

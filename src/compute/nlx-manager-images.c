@@ -301,6 +301,24 @@ nlx_manager_resolve_image (NlxManager *manager,
   return g_steal_pointer (&image);
 }
 
+/* Whether a server made from image @name may be left (a quarantined
+ * record may be of one). */
+static gboolean
+image_name_in_use (NlxManager *manager,
+                   const char *name)
+{
+  GHashTableIter iter;
+  Entry *entry;
+
+  if (g_hash_table_size (manager->quarantined) > 0)
+    return TRUE;
+  g_hash_table_iter_init (&iter, manager->entries);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    if (g_strcmp0 (entry->record->instance->image_ref, name) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 /**
  * nlx_manager_import_config_images:
  *
@@ -309,32 +327,29 @@ nlx_manager_resolve_image (NlxManager *manager,
  * (nlx_image_store_import_config()), so servers boot from the stored tree
  * and no spawn reads the tarball.  An unchanged tarball is not read; a
  * changed one is read again, and its earlier content is removed once no
- * server made from the image is left.  A tarball that cannot be imported
- * is logged, and servers are refused from its image, not the daemon.
+ * server made from the image is left, as is the record of a section gone
+ * from the configuration.  A tarball that cannot be imported is logged,
+ * and servers are refused from its image, not the daemon.
  */
 void
 nlx_manager_import_config_images (NlxManager *manager)
 {
+  g_autoptr(GPtrArray) stored = NULL;
+
   for (guint i = 0; i < manager->config->images->len; i++)
     {
       const NlxConfigImage *known = manager->config->images->pdata[i];
       g_autoptr(GError) error = NULL;
       gboolean imported = FALSE;
-      /* A quarantined record may be of a server made from it. */
-      gboolean in_use = g_hash_table_size (manager->quarantined) > 0;
-      GHashTableIter iter;
-      Entry *entry;
       gint64 began = g_get_monotonic_time ();
 
       if (!g_file_test (known->path, G_FILE_TEST_IS_REGULAR))
         continue;
-      g_hash_table_iter_init (&iter, manager->entries);
-      while (!in_use && g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
-        in_use = g_strcmp0 (entry->record->instance->image_ref,
-                            known->name) == 0;
       if (!nlx_image_store_import_config (manager->images, known->name,
-                                          known->path, !in_use, &imported,
-                                          &error))
+                                          known->path,
+                                          !image_name_in_use (manager,
+                                                              known->name),
+                                          &imported, &error))
         g_warning ("Image %s: cannot import %s; no server can be made from "
                    "it until it is fixed and the compute service restarted: "
                    "%s", known->name, known->path, error->message);
@@ -342,6 +357,15 @@ nlx_manager_import_config_images (NlxManager *manager)
         g_message ("Image %s: imported %s into the image store in %.1f s",
                    known->name, known->path,
                    (g_get_monotonic_time () - began) / 1e6);
+    }
+  stored = nlx_image_store_list_configs (manager->images);
+  for (guint i = 0; i < stored->len; i++)
+    {
+      const char *name = stored->pdata[i];
+
+      if (nlx_config_find_image (manager->config, name) == NULL &&
+          !image_name_in_use (manager, name))
+        nlx_image_store_forget_config (manager->images, name);
     }
 }
 
