@@ -206,7 +206,11 @@ write_config_record (NlxImageStore *store,
   json_builder_end_object (builder);
   node = json_builder_get_root (builder);
   data = json_to_string (node, TRUE);
-  if (!nlx_file_set_contents_full (path, data, -1,
+  if (g_mkdir (store->configs, 0700) != 0 && errno != EEXIST)
+    g_set_error (&local_error, G_FILE_ERROR, g_file_error_from_errno (errno),
+                 "%s", g_strerror (errno));
+  if (local_error != NULL ||
+      !nlx_file_set_contents_full (path, data, -1,
                                    G_FILE_SET_CONTENTS_CONSISTENT |
                                    G_FILE_SET_CONTENTS_DURABLE,
                                    0600, &local_error))
@@ -254,8 +258,9 @@ nlx_image_store_add_config_trees (NlxImageStore *store,
   g_autoptr(GDir) dir = g_dir_open (store->configs, 0, NULL);
   const char *file;
 
+  /* None yet: the store has no config image. */
   if (dir == NULL)
-    return FALSE;
+    return !g_file_test (store->configs, G_FILE_TEST_EXISTS);
   while ((file = g_dir_read_name (dir)) != NULL)
     {
       g_autofree char *path = NULL;

@@ -723,16 +723,8 @@ nlx_image_store_open (const char *dir,
                    store->records, g_strerror (saved_errno));
       return NULL;
     }
+  /* Made by the first config image's record. */
   store->configs = g_build_filename (store->dir, CONFIG_DIR, NULL);
-  if (g_mkdir (store->configs, 0700) != 0 && errno != EEXIST)
-    {
-      int saved_errno = errno;
-
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot create the image store's config images %s: %s"),
-                   store->configs, g_strerror (saved_errno));
-      return NULL;
-    }
   remove_leftovers (store->dir);
   tidy (store);
   return g_steal_pointer (&store);
