@@ -757,6 +757,34 @@ nlx_mount_idmapped (const char *source,
   return ok;
 }
 
+/* A detached copy of the mount at @source, private (a clone of a shared
+ * mount, as the host's / is, would join its peer group: then mounts
+ * would propagate between the copy and the host), with @attr_set. */
+static int
+clone_with (const char *source,
+            guint64 attr_set,
+            GError **error)
+{
+  struct nlx_mount_attr attr = {
+    .attr_set = attr_set,
+    .propagation = MS_PRIVATE,
+  };
+  int fd = sys_open_tree (AT_FDCWD, source, OPEN_TREE_CLONE | O_CLOEXEC);
+
+  if (fd < 0 || sys_mount_setattr (fd, "", AT_EMPTY_PATH, &attr) != 0)
+    {
+      int saved_errno = errno;
+
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot make a copy of the mount at %s: %s"), source,
+                   g_strerror (saved_errno));
+      return -1;
+    }
+  return fd;
+}
+
 /**
  * nlx_mount_clone_as_is:
  * @source: the root of a mount of the daemon's, e.g. an instance's root
@@ -773,21 +801,7 @@ int
 nlx_mount_clone_as_is (const char *source,
                        GError **error)
 {
-  struct nlx_mount_attr attr = { .propagation = MS_PRIVATE };
-  int fd = sys_open_tree (AT_FDCWD, source, OPEN_TREE_CLONE | O_CLOEXEC);
-
-  if (fd < 0 || sys_mount_setattr (fd, "", AT_EMPTY_PATH, &attr) != 0)
-    {
-      int saved_errno = errno;
-
-      if (fd >= 0)
-        close (fd);
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot make a copy of the mount at %s: %s"), source,
-                   g_strerror (saved_errno));
-      return -1;
-    }
-  return fd;
+  return clone_with (source, 0, error);
 }
 
 /**
@@ -835,25 +849,7 @@ nlx_mount_clone (const char *source,
                  gboolean read_only,
                  GError **error)
 {
-  /* A clone of a shared mount (the host's / is shared) joins its peer
-   * group; private, nothing propagates between the copy and the host. */
-  struct nlx_mount_attr attr = {
-    .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
-                (read_only ? MOUNT_ATTR_RDONLY : 0),
-    .propagation = MS_PRIVATE,
-  };
-  int fd = sys_open_tree (AT_FDCWD, source, OPEN_TREE_CLONE | O_CLOEXEC);
-
-  if (fd < 0 || sys_mount_setattr (fd, "", AT_EMPTY_PATH, &attr) != 0)
-    {
-      int saved_errno = errno;
-
-      if (fd >= 0)
-        close (fd);
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot make a bind mount of %s: %s"), source,
-                   g_strerror (saved_errno));
-      return -1;
-    }
-  return fd;
+  return clone_with (source,
+                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
+                     (read_only ? MOUNT_ATTR_RDONLY : 0), error);
 }
