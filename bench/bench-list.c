@@ -458,32 +458,33 @@ start (Bench *bench,
                                  &bench->daemon, error);
 }
 
-/* The first server of the list, renamed: returns the changes-since
- * that finds it alone. */
+/* Renames the first server of each daemon's list: returns the
+ * changes-since that finds it alone. */
 static char *
-change_one (Bench *bench,
-            GError **error)
+change_one (GError **error)
 {
-  g_autoptr(JsonNode) first = NULL;
   g_autoptr(GDateTime) now = NULL;
-  g_autofree char *path = NULL;
-  const char *id;
 
-  if (!api_call (bench, "GET", "/servers?limit=1", NULL, NULL, 200, &first,
-                 NULL, NULL, error))
-    return NULL;
-  id = json_object_get_string_member (
-    json_array_get_object_element (servers_of (first), 0), "id");
-  path = g_strconcat ("/servers/", id, NULL);
   /* changes-since is to the second: a second after the last create, and
    * a second before the change. */
   g_usleep (1100 * 1000);
   now = g_date_time_new_now_utc ();
   g_usleep (1100 * 1000);
-  if (!api_call (bench, "PUT", path, NULL,
-                 "{\"server\": {\"name\": \"nlxbench-renamed\"}}", 200, NULL,
-                 NULL, NULL, error))
-    return NULL;
+  for (guint d = 0; d < n_daemons; d++)
+    {
+      g_autoptr(JsonNode) first = NULL;
+      g_autofree char *path = NULL;
+
+      if (!api_call (&daemons[d], "GET", "/servers?limit=1", NULL, NULL, 200,
+                     &first, NULL, NULL, error))
+        return NULL;
+      path = g_strconcat ("/servers/", json_object_get_string_member (
+        json_array_get_object_element (servers_of (first), 0), "id"), NULL);
+      if (!api_call (&daemons[d], "PUT", path, NULL,
+                     "{\"server\": {\"name\": \"nlxbench-renamed\"}}", 200,
+                     NULL, NULL, NULL, error))
+        return NULL;
+    }
   return g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");
 }
 
@@ -522,12 +523,8 @@ run (GError **error)
     return FALSE;
   /* One server changes on each: the next lists show it, and
    * changes-since finds that one alone. */
-  for (guint d = 0; d < n_daemons; d++)
-    {
-      g_free (since);
-      if ((since = change_one (&daemons[d], error)) == NULL)
-        return FALSE;
-    }
+  if ((since = change_one (error)) == NULL)
+    return FALSE;
   changed_path = g_strdup_printf ("/servers/detail?changes-since=%s", since);
   if (!time_list ("GET /servers/detail after a change", detail_path, NULL,
                   opt_servers, NULL, error) ||
