@@ -861,7 +861,7 @@ assert_listed_as_shown (Fixture *f,
 }
 
 /* Lists the detail at @kept's two versions, whose views the list then
- * keeps (two a server), so that the next assert_lists_as_shown() finds
+ * keeps (three a server), so that the next assert_lists_as_shown() finds
  * them kept from before a change. */
 static void
 keep_views (Fixture *f,

@@ -418,11 +418,11 @@ list_query_matches (const ListQuery *query,
  * the text depends on: the record's generation (new at every change, see
  * nlx_record_changed()), the microversion, the caller being an admin,
  * the detail or short view and the links' base; the host is the
- * daemon's own and does not change.  Two views per server, so that two
- * kinds of client (e.g. one at 2.1, one at the latest version) do not
- * evict each other; the table holds no more servers than there are
- * records, plus VIEWS_SLACK between sweeps. */
-#define VIEW_SLOTS 2
+ * daemon's own and does not change.  Three views per server, so that a
+ * few kinds of client (e.g. detail at 2.1, detail at the latest version,
+ * and the short list) do not evict each other; the table holds no more
+ * servers than there are records, plus VIEWS_SLACK between sweeps. */
+#define VIEW_SLOTS 3
 #define VIEWS_SLACK 64
 
 typedef struct {
