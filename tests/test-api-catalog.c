@@ -296,8 +296,9 @@ test_limits (Fixture *f,
   g_assert_cmpint (json_object_get_int_member (absolute, "maxTotalCores"), ==, 8);
   g_assert_cmpint (json_object_get_int_member (absolute, "maxTotalRAMSize"), ==,
                    4096);
+  /* [filter_scheduler] max_instances_per_host's default */
   g_assert_cmpint (json_object_get_int_member (absolute, "maxTotalInstances"),
-                   ==, -1);
+                   ==, 1000);
   g_assert_cmpint (json_object_get_int_member (absolute, "totalInstancesUsed"),
                    ==, 1);
   g_assert_cmpint (json_object_get_int_member (absolute, "totalCoresUsed"), ==, 2);

@@ -898,6 +898,71 @@ test_claims_ratios (Fixture *f,
   g_assert_cmpint (statistic (f, "vcpus"), ==, 2);
 }
 
+/* [filter_scheduler] max_instances_per_host counts servers whatever
+ * their flavors, as Nova's NumInstancesFilter: the third of two places
+ * is refused as a full host is, a pair of which only one fits gets
+ * none, /limits shows the count, and a delete gives a place back. */
+static void
+test_claims_count (Fixture *f,
+                   gconstpointer data G_GNUC_UNUSED)
+{
+  g_autofree char *first = create_with_flavor (f, "nlxtest-1", "c.disk", NULL);
+  g_autofree char *second = NULL;
+  g_autofree char *third = NULL;
+  g_autofree char *fourth = NULL;
+  g_autoptr(JsonNode) limits = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  JsonObject *absolute;
+  JsonArray *servers;
+
+  nlx_test_wait_for_status (f->session, first, "ACTIVE");
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/limits", NULL,
+                                  &limits), ==, 200);
+  absolute = json_object_get_object_member (nlx_test_object_at (limits,
+                                                                "limits"),
+                                            "absolute");
+  g_assert_cmpint (json_object_get_int_member (absolute, "maxTotalInstances"),
+                   ==, 2);
+
+  /* One place left: a pair does not fit, and takes neither. */
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers",
+                                  "{\"server\": {\"name\": \"nlxtest-pair\", "
+                                  "\"flavorRef\": \"c.disk\", "
+                                  "\"imageRef\": \"test-image\", "
+                                  "\"max_count\": 2}}", &reply), ==, 202);
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/servers/detail",
+                                  NULL, &list), ==, 200);
+  servers = json_object_get_array_member (json_node_get_object (list),
+                                          "servers");
+  g_assert_cmpuint (json_array_get_length (servers), ==, 3);
+  for (guint i = 0; i < 3; i++)
+    {
+      JsonObject *server = json_array_get_object_element (servers, i);
+      const char *id = json_object_get_string_member (server, "id");
+
+      if (g_str_has_prefix (json_object_get_string_member (server, "name"),
+                            "nlxtest-pair-"))
+        {
+          assert_no_valid_host (f, id);
+          nlx_test_delete_and_wait (f->session, id);
+        }
+    }
+
+  second = create_with_flavor (f, "nlxtest-2", "c.disk", NULL);
+  nlx_test_wait_for_status (f->session, second, "ACTIVE");
+  /* The host has room for the flavor, not for a third server. */
+  third = create_with_flavor (f, "nlxtest-3", "c.disk", NULL);
+  assert_no_valid_host (f, third);
+  nlx_test_delete_and_wait (f->session, third);
+
+  nlx_test_delete_and_wait (f->session, first);
+  fourth = create_with_flavor (f, "nlxtest-4", "c.disk", NULL);
+  nlx_test_wait_for_status (f->session, fourth, "ACTIVE");
+  nlx_test_delete_and_wait (f->session, second);
+  nlx_test_delete_and_wait (f->session, fourth);
+}
+
 typedef struct {
   Fixture *f;
   const char *name;
@@ -1037,6 +1102,10 @@ main (int argc,
   ADD ("/nlx/api/claims/ratios", test_claims_ratios,
        CLAIMS_CONFIG "[compute]\ncpu_allocation_ratio = 2.0\n"
        "ram_allocation_ratio = 2.0\ndisk_allocation_ratio = 2.0\n");
+  /* c.disk takes the whole disk: a ratio of 3 lets three fit by size. */
+  ADD ("/nlx/api/claims/count", test_claims_count,
+       CLAIMS_CONFIG "[compute]\ndisk_allocation_ratio = 3.0\n"
+       "[filter_scheduler]\nmax_instances_per_host = 2\n");
   ADD ("/nlx/api/claims/race", test_claims_race,
        CLAIMS_CONFIG "[compute]\ncpu_allocation_ratio = 1.0\n");
   ADD ("/nlx/api/servers/create-many", test_create_many,

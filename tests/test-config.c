@@ -36,6 +36,7 @@ test_defaults (void)
   g_assert_cmpuint (config->reserved_host_cpus, ==, 0);
   g_assert_cmpuint (config->reserved_host_memory_mb, ==, 512);
   g_assert_cmpuint (config->reserved_host_disk_mb, ==, 0);
+  g_assert_cmpuint (config->max_instances_per_host, ==, 1000);
 }
 
 /* Ratios as Nova writes them, read in the C locale. */
@@ -47,7 +48,8 @@ test_allocation (void)
     "[DEFAULT]\nreserved_host_cpus = 1\nreserved_host_memory_mb = 0\n"
     "reserved_host_disk_mb = 2048\n"
     "[compute]\ncpu_allocation_ratio = 16.0\nram_allocation_ratio = 1.5\n"
-    "disk_allocation_ratio = 0.9\n", &error);
+    "disk_allocation_ratio = 0.9\n"
+    "[filter_scheduler]\nmax_instances_per_host = 2000\n", &error);
 
   g_assert_no_error (error);
   g_assert_cmpfloat (config->cpu_allocation_ratio, ==, 16.0);
@@ -56,6 +58,7 @@ test_allocation (void)
   g_assert_cmpuint (config->reserved_host_cpus, ==, 1);
   g_assert_cmpuint (config->reserved_host_memory_mb, ==, 0);
   g_assert_cmpuint (config->reserved_host_disk_mb, ==, 2048);
+  g_assert_cmpuint (config->max_instances_per_host, ==, 2000);
 }
 
 static void
@@ -157,6 +160,10 @@ test_invalid (void)
       "[flavor m1.x] seccomp must be default or unconfined, got “off”" },
     { "[image busybox]\npath = busybox.tar\n", "[image busybox] path must be the absolute" },
     { "[image busybox]\n", "[image busybox] path must be the absolute" },
+    { "[filter_scheduler]\nmax_instances_per_host = 0\n",
+      "[filter_scheduler] max_instances_per_host must be a whole number from 1 to 100000" },
+    { "[filter_scheduler]\nmax_instances_per_host = 100001\n",
+      "[filter_scheduler] max_instances_per_host must be a whole number from 1 to 100000" },
     { "[compute]\ncpu_allocation_ratio = 0\n",
       "[compute] cpu_allocation_ratio must be a number above 0" },
     { "[compute]\nram_allocation_ratio = -1.5\n",

@@ -49,8 +49,9 @@ nlx_api_show_limits (NlxApiRequest *request,
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "absolute");
   json_builder_begin_object (builder);
-  /* No count of servers limits a create, only their flavors' size. */
-  nlx_api_add_int (builder, "maxTotalInstances", UNLIMITED);
+  /* [filter_scheduler] max_instances_per_host, which a create is
+   * checked against with the flavors' size. */
+  nlx_api_add_int (builder, "maxTotalInstances", capacity.instances);
   nlx_api_add_int (builder, "maxTotalCores", capacity.vcpus);
   nlx_api_add_int (builder, "maxTotalRAMSize", capacity.memory_mb);
   nlx_api_add_int (builder, "totalInstancesUsed", used.instances);

@@ -243,6 +243,7 @@ Entry *nlx_manager_find (NlxManager *manager,
                          GError **error);
 gboolean nlx_manager_fits (NlxManager *manager,
                            const NlxFlavor *flavor,
+                           guint count,
                            char **why);
 gboolean nlx_manager_check_available (NlxManager *manager,
                                       GError **error);

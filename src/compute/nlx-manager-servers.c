@@ -297,7 +297,7 @@ run_create (NlxManager *manager,
     g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
                  _("Instance %s already exists"), instance->uuid);
   else if (call->no_room ||
-           !nlx_manager_fits (manager, &instance->flavor, &why))
+           !nlx_manager_fits (manager, &instance->flavor, 1, &why))
     {
       if (why == NULL)
         why = g_strdup ("the servers of its request do not all fit");
@@ -1040,7 +1040,8 @@ nlx_manager_create_many_async (NlxManager *manager,
           all.vcpus = flavor->vcpus * count;
           all.memory_mb = flavor->memory_mb * count;
           all.root_gb = flavor->root_gb * count;
-          many->no_room = !nlx_manager_fits (manager, &all, &why);
+          many->no_room = !nlx_manager_fits (manager, &all, instances->len,
+                                             &why);
         }
       if (many->no_room)
         g_message ("No room on this host for %u servers of flavor %s%s%s",

@@ -523,7 +523,8 @@ reserved_disk_gb (const NlxConfig *config)
  *
  * The host's size less what is reserved, times the allocation ratios,
  * as a create is checked against (nlx_manager_fits()); @capacity's
- * instances is 0, as no count limits them.  Main thread only.
+ * instances is [filter_scheduler] max_instances_per_host.  Main thread
+ * only.
  */
 void
 nlx_manager_get_capacity (NlxManager *manager,
@@ -532,6 +533,7 @@ nlx_manager_get_capacity (NlxManager *manager,
   const NlxConfig *config = manager->config;
 
   memset (capacity_out, 0, sizeof *capacity_out);
+  capacity_out->instances = config->max_instances_per_host;
   capacity_out->vcpus = capacity (manager->host_vcpus,
                                   config->reserved_host_cpus,
                                   config->cpu_allocation_ratio);
@@ -543,13 +545,15 @@ nlx_manager_get_capacity (NlxManager *manager,
                                     config->disk_allocation_ratio);
 }
 
-/* Whether @flavor fits beside every claim held now.  Claims are only
- * taken and counted on the main thread, and a new instance's entry is in
- * the table before run_create() returns, so two creates racing for the
- * last room cannot both fit.  @why says what is short, for the log. */
+/* Whether @count instances whose flavors add up to @flavor fit beside
+ * every claim held now.  Claims are only taken and counted on the main
+ * thread, and a new instance's entry is in the table before run_create()
+ * returns, so two creates racing for the last room cannot both fit.
+ * @why says what is short, for the log. */
 gboolean
 nlx_manager_fits (NlxManager *manager,
                   const NlxFlavor *flavor,
+                  guint count,
                   char **why)
 {
   const NlxConfig *config = manager->config;
@@ -557,7 +561,12 @@ nlx_manager_fits (NlxManager *manager,
 
   nlx_manager_get_capacity (manager, &cap);
   nlx_manager_get_claims (manager, &used);
-  if (used.vcpus + flavor->vcpus > cap.vcpus)
+  /* As Nova's NumInstancesFilter, before the flavors' size. */
+  if ((guint64) used.instances + count > cap.instances)
+    *why = g_strdup_printf ("%u of [filter_scheduler] "
+                            "max_instances_per_host %u hold a place already",
+                            used.instances, cap.instances);
+  else if (used.vcpus + flavor->vcpus > cap.vcpus)
     *why = g_strdup_printf ("it needs %u vcpus, %" G_GUINT64_FORMAT " of %"
                             G_GUINT64_FORMAT " are free ([compute] "
                             "cpu_allocation_ratio %g)", flavor->vcpus,

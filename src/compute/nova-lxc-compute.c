@@ -4,12 +4,14 @@
  * Compute API until SIGTERM or SIGINT. */
 #include "config.h"
 
+#include <errno.h>
 #include <locale.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <syslog.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <glib/gi18n-lib.h>
 #include <glib-unix.h>
 
@@ -110,6 +112,26 @@ write_log (GLogLevelFlags level,
 }
 
 /* ---- running ---------------------------------------------------------- */
+
+/* Each instance holds a few descriptors of the daemon's (a thousand
+ * instances, some three thousand), past the soft limit of 1024 that
+ * systemd and most shells give; the hard limit is the operator's choice
+ * (LimitNOFILE= in nova-lxc-compute.service), so take all of it, as
+ * systemd advises a program that needs many.  The lxc driver then says
+ * whether it is enough (nova-lxc-compute(8), "LIMITS"). */
+static void
+raise_open_files_limit (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 ||
+      limit.rlim_cur >= limit.rlim_max)
+    return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+    g_warning ("Cannot raise the open files limit to its hard limit, %llu: "
+               "%s", (unsigned long long) limit.rlim_max, g_strerror (errno));
+}
 
 static gboolean
 on_signal (gpointer data)
@@ -308,6 +330,7 @@ main (int argc,
   /* A write to a libvirtd that has just gone away must fail, not kill the
    * daemon. */
   signal (SIGPIPE, SIG_IGN);
+  raise_open_files_limit ();
   /* GLib 2.74 seeds its random numbers from /dev/urandom, opened without
    * O_CLOEXEC, at the first g_random_*() call: make it now, while no
    * other thread can start a child that would inherit it. */

@@ -776,6 +776,44 @@ mountinfo_unescape (const char *field)
   return g_string_free (out, FALSE);
 }
 
+/* Whether a mount point of @pid's namespace is @path itself (@below
+ * FALSE) or lies below it (@below TRUE). */
+static gboolean
+find_mount_point (pid_t pid,
+                  const char *path,
+                  gboolean below)
+{
+  g_auto(GStrv) components = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autofree char *wanted = NULL;
+  g_autofree char *prefix = NULL;
+
+  if (path != NULL && strcmp (path, "/") == 0)
+    wanted = g_strdup ("/");
+  else if ((components = split_path (path, NULL)) != NULL)
+    wanted = join_path (components, G_MAXUINT);
+  else
+    return FALSE;
+  prefix = g_str_has_suffix (wanted, "/") ? g_strdup (wanted)
+                                          : g_strconcat (wanted, "/", NULL);
+  lines = read_mountinfo (pid, NULL);
+  if (lines == NULL)
+    return FALSE;
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) fields = g_strsplit (lines[i], " ", 6);
+      g_autofree char *mount_point = NULL;
+
+      if (g_strv_length (fields) < 6)
+        continue;
+      mount_point = mountinfo_unescape (fields[4]);
+      if (below ? g_str_has_prefix (mount_point, prefix)
+                : strcmp (mount_point, wanted) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /**
  * nlx_mount_is_in_namespace:
  * @pid: a process; its mount namespace and root are looked at
@@ -788,29 +826,20 @@ gboolean
 nlx_mount_is_in_namespace (pid_t pid,
                            const char *path)
 {
-  g_auto(GStrv) components = NULL;
-  g_auto(GStrv) lines = NULL;
-  g_autofree char *wanted = NULL;
+  return find_mount_point (pid, path, FALSE);
+}
 
-  if (path != NULL && strcmp (path, "/") == 0)
-    wanted = g_strdup ("/");
-  else if ((components = split_path (path, NULL)) != NULL)
-    wanted = join_path (components, G_MAXUINT);
-  else
-    return FALSE;
-  lines = read_mountinfo (pid, NULL);
-  if (lines == NULL)
-    return FALSE;
-  for (guint i = 0; lines[i] != NULL; i++)
-    {
-      g_auto(GStrv) fields = g_strsplit (lines[i], " ", 6);
-      g_autofree char *mount_point = NULL;
-
-      if (g_strv_length (fields) < 6)
-        continue;
-      mount_point = mountinfo_unescape (fields[4]);
-      if (strcmp (mount_point, wanted) == 0)
-        return TRUE;
-    }
-  return FALSE;
+/**
+ * nlx_mount_has_below:
+ * @pid: a process whose mount namespace is read
+ * @path: an absolute path, without "." or ".." components
+ *
+ * Returns: whether anything is mounted below @path (not at @path itself)
+ *   in the mount namespace of @pid
+ */
+gboolean
+nlx_mount_has_below (pid_t pid,
+                     const char *path)
+{
+  return find_mount_point (pid, path, TRUE);
 }

@@ -758,6 +758,67 @@ nlx_mount_idmapped (const char *source,
 }
 
 /**
+ * nlx_mount_clone_as_is:
+ * @source: the root of a mount of the daemon's, e.g. an instance's root
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * A detached copy of the mount at @source with its own options (exec,
+ * suid and devices stay as they are), private, for
+ * nlx_mount_into_namespace(): the same tree seen by another mount
+ * namespace, which receives nothing later mounted on either copy.
+ *
+ * Returns: the mount's descriptor (close-on-exec), or -1
+ */
+int
+nlx_mount_clone_as_is (const char *source,
+                       GError **error)
+{
+  struct nlx_mount_attr attr = { .propagation = MS_PRIVATE };
+  int fd = sys_open_tree (AT_FDCWD, source, OPEN_TREE_CLONE | O_CLOEXEC);
+
+  if (fd < 0 || sys_mount_setattr (fd, "", AT_EMPTY_PATH, &attr) != 0)
+    {
+      int saved_errno = errno;
+
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot make a copy of the mount at %s: %s"), source,
+                   g_strerror (saved_errno));
+      return -1;
+    }
+  return fd;
+}
+
+/**
+ * nlx_mount_make_private:
+ * @path: a directory of the daemon's mount namespace
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Makes @path a mount point of its own (a recursive bind mount onto
+ * itself, unless it is one already) whose propagation is private, with
+ * everything mounted below it: what is mounted there later reaches no
+ * other mount namespace, however many copy the daemon's.
+ */
+gboolean
+nlx_mount_make_private (const char *path,
+                        GError **error)
+{
+  if ((!nlx_mount_is_in_namespace (getpid (), path) &&
+       mount (path, path, NULL, MS_BIND | MS_REC, NULL) != 0) ||
+      mount (NULL, path, NULL, MS_PRIVATE | MS_REC, NULL) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot make %s a private mount point: %s"), path,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
  * nlx_mount_clone:
  * @source: a host file or directory, e.g. one of lxcfs's files
  * @read_only: whether the copy is read-only

@@ -50,6 +50,10 @@ int nlx_mount_prepare (const char *device,
                        const char *fstype,
                        gboolean for_root,
                        GError **error);
+int nlx_mount_clone_as_is (const char *source,
+                           GError **error);
+gboolean nlx_mount_make_private (const char *path,
+                                 GError **error);
 int nlx_mount_clone (const char *source,
                      gboolean read_only,
                      GError **error);
@@ -92,5 +96,7 @@ gboolean nlx_umount_in_namespace (pid_t pid,
                                   GError **error);
 gboolean nlx_mount_is_in_namespace (pid_t pid,
                                     const char *path);
+gboolean nlx_mount_has_below (pid_t pid,
+                              const char *path);
 
 G_END_DECLS

@@ -74,6 +74,8 @@ struct _NlxDriverState {
   /* lock_host's: one compute daemon per instances_path and bridge */
   NlxLock *instances_lock;
   NlxLock *bridge_lock;
+  /* instances_path is a private mount point (nlx-lxc-mounts.c) */
+  gboolean private_mounts;
   char *bridge;                 /* [network] bridge */
   gboolean host_access;         /* [network] host_access */
   char *gateway;                /* [network] gateway */
@@ -111,6 +113,19 @@ char *nlx_lxc_instance_dir (NlxDriverState *state,
                             const char *uuid);
 char *nlx_lxc_console_log_path (NlxDriverState *state,
                                 const char *uuid);
+
+/* nlx-lxc-mounts.c */
+void nlx_lxc_mounts_init (NlxDriverState *state);
+void nlx_lxc_mounts_cleanup (NlxDriverState *state);
+gboolean nlx_lxc_mounts_publish_root (NlxDriverState *state,
+                                      const char *uuid,
+                                      GError **error);
+gboolean nlx_lxc_mounts_withdraw (NlxDriverState *state,
+                                  const char *uuid,
+                                  GError **error);
+void nlx_lxc_mounts_trim_controller (NlxDriverState *state,
+                                     virDomainPtr dom,
+                                     const char *uuid);
 
 /* nlx-lxc-conn.c */
 void nlx_lxc_deliver_event (NlxDriverState *state,

@@ -39,6 +39,7 @@
 #include "lxc/nlx-lxc-cpuset.h"
 #include "lxc/nlx-lxc-driver-private.h"
 #include "lxc/nlx-lxc-error.h"
+#include "lxc/nlx-lxc-limits.h"
 #include "lxc/nlx-lxc-proc.h"
 #include "model/nlx-config.h"
 
@@ -165,6 +166,64 @@ check_limits (guint pids_limit,
   return TRUE;
 }
 
+/* What the host should hold: read with the rest of the configuration,
+ * so that a bad value stops the start like any other. */
+static gboolean
+read_wanted (GKeyFile *config,
+             const NlxNetworkSettings *network,
+             NlxLxcLimitsWanted *wanted,
+             GError **error)
+{
+  guint connections = NLX_CONFIG_DEFAULT_MAX_CONNECTIONS;
+  guint64 addresses;
+
+  wanted->instances = NLX_CONFIG_DEFAULT_MAX_INSTANCES_PER_HOST;
+  if (!nlx_config_get_uint (config, "filter_scheduler",
+                            "max_instances_per_host", 1,
+                            NLX_CONFIG_MAX_INSTANCES_PER_HOST,
+                            &wanted->instances, error) ||
+      !nlx_config_get_uint (config, "api", "max_connections", 1,
+                            NLX_CONFIG_MAX_CONNECTIONS, &connections, error))
+    return FALSE;
+  /* The Unix socket, the TCP port and the metadata service each hold
+   * up to [api] max_connections. */
+  wanted->api_connections = 3 * connections;
+  /* The gateway is never handed out. */
+  addresses = (guint64) network->range_end_addr - network->range_start_addr + 1;
+  if (network->gateway_addr >= network->range_start_addr &&
+      network->gateway_addr <= network->range_end_addr)
+    addresses--;
+  wanted->addresses = (guint) MIN (addresses, (guint64) G_MAXUINT);
+  return TRUE;
+}
+
+/* Says once per limit what keeps the host from holding [filter_scheduler]
+ * max_instances_per_host instances, and what to raise: not fatal, since
+ * a host set up for fewer runs those well (nova-lxc-compute(8),
+ * "LIMITS").  Once the host is known to be usable at all. */
+static void
+warn_host_limits (const NlxLxcLimitsWanted *wanted)
+{
+  NlxLxcHostLimits limits;
+  g_autoptr(GPtrArray) warnings = NULL;
+  g_autoptr(GError) error = NULL;
+  guint allowed;
+
+  if (!nlx_lxc_limits_read ("/proc", &limits, &error))
+    {
+      g_warning ("%s", error->message);
+      return;
+    }
+  warnings = nlx_lxc_limits_check (&limits, wanted, &allowed);
+  for (guint i = 0; i < warnings->len; i++)
+    g_warning ("%s", (const char *) warnings->pdata[i]);
+  if (allowed < wanted->instances)
+    g_warning (_("This host's limits hold about %u instances, not the %u "
+                 "of [filter_scheduler] max_instances_per_host: raise what "
+                 "the warnings above name, or lower it"),
+               allowed, wanted->instances);
+}
+
 static NlxDriverState *
 lxc_init_host (GKeyFile *config,
                GError **error)
@@ -202,6 +261,7 @@ lxc_init_host (GKeyFile *config,
   g_autoptr(NlxNetworkSettings) network = NULL;
   g_autofree char *sandbox_dir = NULL;
   const char *type;
+  NlxLxcLimitsWanted wanted;
   NlxDriverState *state;
 
   if (!nlx_config_get_uint (config, "lxc", "pids_limit", 1,
@@ -217,6 +277,7 @@ lxc_init_host (GKeyFile *config,
       !nlx_config_get_boolean (config, "compute", "force_config_drive",
                                &force_config_drive, error) ||
       (network = nlx_network_settings_new (config, error)) == NULL ||
+      !read_wanted (config, network, &wanted, error) ||
       (volumes = nlx_volume_settings_new (config, error)) == NULL ||
       (uid_map = nlx_idmap_parse (uid_text, "[lxc] uid_maps", error)) == NULL ||
       (gid_map = nlx_idmap_parse (gid_text, "[lxc] gid_maps", error)) == NULL)
@@ -349,6 +410,8 @@ lxc_init_host (GKeyFile *config,
       if (!nlx_lxc_lxcfs_check (state->lxcfs_path, &lxcfs_error))
         g_warning ("%s", lxcfs_error->message);
     }
+  nlx_lxc_mounts_init (state);
+  warn_host_limits (&wanted);
   state->console_thread = g_thread_new ("consoles", nlx_lxc_console_thread, state);
   return state;
 }
@@ -379,6 +442,8 @@ lxc_cleanup_host (NlxDriverState *state)
 
   g_mutex_clear (&state->lock);
   g_mutex_clear (&state->event_lock);
+  /* While instances_path is still ours. */
+  nlx_lxc_mounts_cleanup (state);
   g_clear_pointer (&state->instances_lock, nlx_lock_release);
   /* Before the bridge's lock: the next daemon on it starts its own. */
   g_clear_pointer (&state->dhcp, nlx_dhcp_stop);

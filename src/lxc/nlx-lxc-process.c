@@ -380,7 +380,7 @@ nlx_lxc_prepare_volumes (NlxDriverState *state,
   else if (metadata->root_image != NULL)
     root = nlx_lxc_overlay_root (dir, metadata->root_image, idmap, error);
   if ((metadata->root_volume != NULL || metadata->root_image != NULL) &&
-      root == NULL)
+      (root == NULL || !nlx_lxc_mounts_publish_root (state, uuid, error)))
     return FALSE;
   for (guint i = 0; i < metadata->volumes->len; i++)
     {
@@ -553,6 +553,7 @@ mount_proc_view (NlxDriverState *state,
 
   if (pid == 0)
     return;
+  nlx_lxc_mounts_trim_controller (state, dom, uuid);
   if (!nlx_lxc_boot_id_mount (dir, pid, &error))
     {
       g_warning ("Instance %s reads the host's boot_id: %s", uuid,

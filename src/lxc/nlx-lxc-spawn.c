@@ -196,7 +196,8 @@ release_instance (NlxDriverState *state,
    * the next start of the same domain. */
   if (!nlx_lxc_cgroup_remove_pids (domain, &local_error))
     g_warning ("%s", local_error->message);
-  return nlx_lxc_volume_umount_root (dir, error) &&
+  return nlx_lxc_mounts_withdraw (state, uuid, error) &&
+         nlx_lxc_volume_umount_root (dir, error) &&
          nlx_lxc_volume_release_all (uuid, error) &&
          remove_instance_dir (dir, error);
 }
@@ -227,12 +228,17 @@ spawn_root (NlxDriverState *state,
   if (instance->root_volume == NULL)
     {
       *tree = root_image (dir, image, error);
-      return *tree ? nlx_lxc_overlay_root (dir, *tree, idmap, error) : NULL;
+      root = *tree ? nlx_lxc_overlay_root (dir, *tree, idmap, error) : NULL;
+      if (root == NULL ||
+          !nlx_lxc_mounts_publish_root (state, instance->uuid, error))
+        return NULL;
+      return g_steal_pointer (&root);
     }
   root = nlx_lxc_volume_mount_root (state->volumes, instance->uuid,
                                     instance->root_volume, dir, idmap, error);
   what = g_strdup_printf (_("Root volume %s"), instance->root_volume);
-  if (root == NULL || !check_init (root, init, what, error))
+  if (root == NULL || !check_init (root, init, what, error) ||
+      !nlx_lxc_mounts_publish_root (state, instance->uuid, error))
     return NULL;
   return g_steal_pointer (&root);
 }

@@ -65,6 +65,11 @@ static const char * const network_keys[] = {
   "bridge", "cidr", "gateway", "range_start", "range_end", "host_access",
   "metadata_port", "dhcp", NULL
 };
+/* Nova's [filter_scheduler] max_instances_per_host (NumInstancesFilter):
+ * this host is the only one, so the filter always applies. */
+static const char * const filter_scheduler_keys[] = {
+  "max_instances_per_host", NULL
+};
 static const char * const image_keys[] = {
   "path", "os_init_path", "os_shutdown_signal", NULL
 };
@@ -135,6 +140,8 @@ known_keys (const char *group)
     return compute_keys;
   if (g_str_equal (group, "network"))
     return network_keys;
+  if (g_str_equal (group, "filter_scheduler"))
+    return filter_scheduler_keys;
   if (g_str_has_prefix (group, FLAVOR_PREFIX))
     return flavor_keys;
   if (g_str_has_prefix (group, IMAGE_PREFIX))
@@ -506,7 +513,12 @@ read_allocation (NlxConfig *config,
   config->reserved_host_cpus = 0;
   config->reserved_host_memory_mb = NLX_CONFIG_DEFAULT_RESERVED_HOST_MEMORY_MB;
   config->reserved_host_disk_mb = 0;
-  return nlx_config_get_ratio (config->keyfile, "compute",
+  config->max_instances_per_host = NLX_CONFIG_DEFAULT_MAX_INSTANCES_PER_HOST;
+  return nlx_config_get_uint (config->keyfile, "filter_scheduler",
+                              "max_instances_per_host", 1,
+                              NLX_CONFIG_MAX_INSTANCES_PER_HOST,
+                              &config->max_instances_per_host, error) &&
+         nlx_config_get_ratio (config->keyfile, "compute",
                                "cpu_allocation_ratio",
                                &config->cpu_allocation_ratio, error) &&
          nlx_config_get_ratio (config->keyfile, "compute",

@@ -44,6 +44,11 @@ typedef struct {
 #define NLX_CONFIG_DEFAULT_RESERVED_HOST_MEMORY_MB 512
 /* Far beyond any use; keeps capacity arithmetic finite. */
 #define NLX_CONFIG_MAX_ALLOCATION_RATIO 10000.0
+/* [filter_scheduler] max_instances_per_host: the instances one host is
+ * set up for (issue 17's target); the lxc driver checks at start that
+ * the host's limits hold that many (nova-lxc-compute(8), "LIMITS"). */
+#define NLX_CONFIG_DEFAULT_MAX_INSTANCES_PER_HOST 1000
+#define NLX_CONFIG_MAX_INSTANCES_PER_HOST 100000
 
 /**
  * NlxConfig:
@@ -80,6 +85,9 @@ typedef struct {
  * @reserved_host_disk_mb: `[DEFAULT] reserved_host_disk_mb`
  * @deleted_actions_max: `[DEFAULT] deleted_actions_max`, how many of the
  *   most recently deleted servers keep their action history
+ * @max_instances_per_host: `[filter_scheduler] max_instances_per_host`,
+ *   as Nova's NumInstancesFilter: instances that may hold a place on
+ *   this host at once
  */
 typedef struct {
   GKeyFile *keyfile;
@@ -105,6 +113,7 @@ typedef struct {
   guint reserved_host_memory_mb;
   guint reserved_host_disk_mb;
   guint deleted_actions_max;
+  guint max_instances_per_host;
 } NlxConfig;
 
 gboolean nlx_config_load_keyfile (GKeyFile *keyfile,

@@ -17,6 +17,8 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <libvirt/libvirt.h>
@@ -48,6 +50,7 @@ typedef struct {
   char *foreign;  /* a non-nova domain a case may create */
   char *foreign_uuid; /* and one named as ours, but another service's */
   char *foreign_ours;
+  char *second;   /* a second instance a case may spawn */
   NlxVirt *virt;
   virConnectPtr conn;  /* our own look from outside */
 } Fixture;
@@ -97,9 +100,14 @@ fixture_setup (Fixture *f,
   f->foreign = g_strdup_printf ("nlxtest-foreign-%.8s", f->uuid + 5);
   f->foreign_uuid = g_strconcat ("7e57f", f->uuid + 5, NULL);
   f->foreign_ours = g_strdup_printf ("instance-%.8s", f->foreign_uuid);
+  f->second = g_strconcat ("7e57e", f->uuid + 5, NULL);
   instances = g_build_filename (f->dir, "instances", NULL);
   g_key_file_set_string (config, "DEFAULT", "instances_path", instances);
   g_key_file_set_string (config, "libvirt", "wait_soft_reboot_seconds", "20");
+  /* What the kernel's defaults hold: a thousand would be warned about,
+   * which a test takes as fatal; test-lxc-limits tests the check. */
+  g_key_file_set_string (config, "filter_scheduler", "max_instances_per_host",
+                         "10");
   /* Without lxcfs the driver warns at every start, which a test takes
    * as fatal; test-proc is where the /proc view is tested. */
   if (!g_file_test ("/var/lib/lxcfs/proc/meminfo", G_FILE_TEST_IS_REGULAR))
@@ -134,6 +142,8 @@ fixture_teardown (Fixture *f,
         virDomainDestroy (foreign);
       if (foreign_ours != NULL)
         virDomainDestroy (foreign_ours);
+      nlx_virt_destroy (f->virt, f->second, &error);
+      g_assert_no_error (error);
       nlx_virt_destroy (f->virt, f->uuid, &error);
       g_assert_no_error (error);
       /* destroy removes the instance directory itself. */
@@ -148,6 +158,7 @@ fixture_teardown (Fixture *f,
   g_free (f->foreign);
   g_free (f->foreign_uuid);
   g_free (f->foreign_ours);
+  g_free (f->second);
 }
 
 static void
@@ -362,6 +373,63 @@ assert_nothing_left (Fixture *f)
   g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
 }
 
+/* How many mount points of @pid's mount namespace lie in @dir or below. */
+static guint
+mounts_below (pid_t pid,
+              const char *dir)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/mountinfo", (int) pid);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint n = 0;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) fields = g_strsplit (lines[i], " ", 6);
+
+      if (g_strv_length (fields) >= 5 &&
+          (g_str_equal (fields[4], dir) ||
+           (g_str_has_prefix (fields[4], dir) && fields[4][strlen (dir)] == '/')))
+        n++;
+    }
+  return n;
+}
+
+/* The pid of a running instance's libvirt_lxc controller. */
+static pid_t
+controller_of (Fixture *f,
+               const char *uuid)
+{
+  g_autoptr(virDomain) dom = virDomainLookupByUUIDString (f->conn, uuid);
+  guint id;
+
+  g_assert_nonnull (dom);
+  id = virDomainGetID (dom);
+  g_assert_cmpuint (id, !=, (guint) -1);
+  return (pid_t) id;
+}
+
+/* libvirtd's pid, when it runs in a mount namespace of its own, else 0. */
+static pid_t
+libvirtd_elsewhere (void)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *ns = NULL;
+  g_autofree char *ours = NULL;
+  pid_t pid;
+
+  if (!g_file_get_contents ("/run/libvirtd.pid", &text, NULL, NULL))
+    return 0;
+  pid = (pid_t) g_ascii_strtoll (text, NULL, 10);
+  ns = g_strdup_printf ("/proc/%d/ns/mnt", (int) pid);
+  g_free (text);
+  text = g_file_read_link (ns, NULL);
+  ours = g_file_read_link ("/proc/self/ns/mnt", NULL);
+  return text != NULL && ours != NULL && !g_str_equal (text, ours) ? pid : 0;
+}
+
 /* ---- cases -------------------------------------------------------------- */
 
 static void
@@ -401,6 +469,58 @@ case_spawn_destroy (Fixture *f)
   /* Destroying what is gone succeeds. */
   g_assert_true (nlx_virt_destroy (f->virt, f->uuid, &error));
   g_assert_no_error (error);
+}
+
+/* A thousand instances must not cost a million mounts: an instance's
+ * mounts reach no controller started before it, a controller keeps no
+ * copy of other instances' roots, and libvirtd's namespace holds only
+ * each root (docs/performance.md).  Before, the second instance's root
+ * showed in the first's controller, and its lower layer in libvirtd's
+ * namespace. */
+static void
+case_mounts_stay_home (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlxInstance) second = make_instance (f);
+  g_autoptr(NlxImage) image = make_image (f->root);
+  g_autofree char *instances = g_build_filename (f->dir, "instances", NULL);
+  g_autofree char *real = realpath (instances, NULL);
+  g_autofree char *second_dir = g_build_filename (real, f->second, NULL);
+  g_autofree char *second_root = g_build_filename (second_dir, "rootfs", NULL);
+  g_autofree char *second_ticks = g_build_filename (second_root, "tmp", "ticks",
+                                                    NULL);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  pid_t libvirtd = libvirtd_elsewhere ();
+  pid_t first;
+
+  spawn (f);
+  first = controller_of (f, f->uuid);
+  g_free (second->uuid);
+  second->uuid = g_strdup (f->second);
+  g_assert_true (nlx_virt_spawn (f->virt, second, image, &error));
+  g_assert_no_error (error);
+  /* The second one runs on its root. */
+  while (!g_file_test (second_ticks, G_FILE_TEST_EXISTS) &&
+         g_get_monotonic_time () < deadline)
+    g_usleep (20 * 1000);
+  g_assert_true (g_file_test (second_ticks, G_FILE_TEST_EXISTS));
+
+  /* Nothing of instances_path stays in either controller, not even its
+   * own root: its container has its own copy. */
+  g_assert_cmpuint (mounts_below (first, real), ==, 0);
+  g_assert_cmpuint (mounts_below (controller_of (f, f->second), real), ==, 0);
+  if (libvirtd > 0)
+    {
+      /* libvirtd holds the root alone (its lower layer stays home). */
+      g_assert_cmpuint (mounts_below (libvirtd, second_dir), ==, 1);
+      g_assert_cmpuint (mounts_below (libvirtd, second_root), ==, 1);
+    }
+
+  g_assert_true (nlx_virt_destroy (f->virt, f->second, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (mounts_below (getpid (), second_dir), ==, 0);
+  if (libvirtd > 0)
+    g_assert_cmpuint (mounts_below (libvirtd, second_dir), ==, 0);
 }
 
 static void
@@ -852,6 +972,8 @@ case_lxcfs_config (Fixture *f)
 
     g_key_file_set_string (config, "DEFAULT", "instances_path", instances);
     g_key_file_set_string (config, "lxc", "lxcfs_path", missing);
+    g_key_file_set_string (config, "filter_scheduler",
+                           "max_instances_per_host", "10");
     g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                            "lxcfs does not answer at */no-lxcfs (nothing is "
                            "mounted there)*");
@@ -1010,6 +1132,7 @@ main (int argc,
   } cases[] = {
     { "/nlx/lxc/spawn-destroy", case_spawn_destroy },
     { "/nlx/lxc/spawn-tarball", case_spawn_tarball },
+    { "/nlx/lxc/mounts-stay-home", case_mounts_stay_home },
     { "/nlx/lxc/reboot-soft", case_reboot_soft },
     { "/nlx/lxc/reboot-hard", case_reboot_hard },
     { "/nlx/lxc/power-off-on", case_power_off_on },

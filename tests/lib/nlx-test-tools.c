@@ -9,7 +9,9 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -246,6 +248,37 @@ nlx_test_case_dir (const char *template)
   return nlx_test_case_shared ("NLX_TEST_DIR", dir);
 }
 
+/* Detaches what is still mounted at or below @dir in this process's
+ * mount namespace, deepest first: the lxc driver's private mount of its
+ * instances_path (nlx-lxc-mounts.c) stays while anything is mounted
+ * below it, or after a daemon was killed. */
+static void
+umount_below (const char *dir)
+{
+  g_autofree char *real = realpath (dir, NULL);
+  g_autofree char *text = NULL;
+  g_autofree char *prefix = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GPtrArray) points = g_ptr_array_new_with_free_func (g_free);
+
+  if (real == NULL ||
+      !g_file_get_contents ("/proc/self/mountinfo", &text, NULL, NULL))
+    return;
+  prefix = g_strconcat (real, "/", NULL);
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) fields = g_strsplit (lines[i], " ", 6);
+
+      if (g_strv_length (fields) >= 5 &&
+          (g_str_equal (fields[4], real) || g_str_has_prefix (fields[4], prefix)))
+        g_ptr_array_add (points, g_strdup (fields[4]));
+    }
+  /* Reverse order of mounting: what was mounted on top goes first. */
+  for (guint i = points->len; i > 0; i--)
+    umount2 (points->pdata[i - 1], MNT_DETACH | UMOUNT_NOFOLLOW);
+}
+
 /**
  * nlx_test_case_dir_remove:
  * @dir: (nullable): from nlx_test_case_dir()
@@ -260,6 +293,7 @@ nlx_test_case_dir_remove (const char *dir)
 
   if (dir == NULL || g_test_subprocess ())
     return;
+  umount_below (dir);
   nlx_file_remove_tree (dir, &error);
   g_assert_no_error (error);
 }

@@ -1,0 +1,871 @@
+/* bench-scale [--count N] [--batch B] [--report-every SERVERS] [--delete-concurrency C]: how a private nova-lxc-compute on the lxc driver scales to N servers on one host, as root
+ *
+ * Starts a daemon of its own (state, instances, bridge nlxk<hex> on
+ * 198.19.224.0/21, a busybox root from tools/mkrootfs as a directory
+ * image, the built-in m1.nano flavor) and boots servers through the
+ * Compute API in batches of B concurrent creates up to N, waiting for
+ * each batch to be ACTIVE.  Every --report-every servers (and after the
+ * first and the last batch) it prints a row: the servers running, the
+ * last batch's boot p50/p90 (POST to ACTIVE), the p50 of GET
+ * /servers/detail, GET /servers, a page of the detail list
+ * (limit=100 from a marker half-way) and a changes-since call, the
+ * daemon's and libvirtd's RSS and fds, and the host's mount objects
+ * (mnt_cache in /proc/slabinfo).  Then it deletes them all, C at once,
+ * prints the teardown time, deletes a second and destroy p50/p90 (DELETE
+ * to 404), checks that nothing of the run is left, and prints the
+ * targets of issue 17 as MET or MISSED.
+ *
+ * It refuses to start (exit 77, saying what to raise) when the host has
+ * not the memory, ptys, fds, tasks or bridge ports for N.  A benchmark,
+ * not a test: it exits 0 whether or not a target is met, 1 when the
+ * benchmark itself failed, 77 when there is no libvirt LXC. */
+#include "config.h"
+
+#include <glib/gstdio.h>
+
+#include <libvirt/libvirt.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <gio/gunixsocketaddress.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include "nlx-bench.h"
+#include "nlx-bench-scale.h"
+#include "common/nlx-error.h"
+#include "lxc/nlx-lxc-error.h"
+
+static int opt_count = 1000;
+static int opt_batch = 20;
+static int opt_report_every = 100;
+static int opt_delete_concurrency = 20;
+static int opt_requests = 20;
+static char *opt_daemon_log = NULL;
+
+static const GOptionEntry entries[] = {
+  { "count", 'n', 0, G_OPTION_ARG_INT, &opt_count,
+    "Servers to boot (default 1000)", "N" },
+  { "batch", 'b', 0, G_OPTION_ARG_INT, &opt_batch,
+    "Creates sent at once; each batch is ACTIVE before the next "
+    "(default 20)", "B" },
+  { "report-every", 'r', 0, G_OPTION_ARG_INT, &opt_report_every,
+    "Print a row each time this many more servers run (default 100; "
+    "a batch size or less prints every batch)", "SERVERS" },
+  { "delete-concurrency", 'c', 0, G_OPTION_ARG_INT, &opt_delete_concurrency,
+    "Deletes sent at once in the teardown (default 20)", "C" },
+  { "requests", 0, 0, G_OPTION_ARG_INT, &opt_requests,
+    "Requests of each list call per row (default 20)", "R" },
+  { "daemon-log", 0, 0, G_OPTION_ARG_FILENAME, &opt_daemon_log,
+    "Keep the daemon's log in FILE (default: removed with the rest)",
+    "FILE" },
+  G_OPTION_ENTRY_NULL
+};
+
+static volatile sig_atomic_t interrupted = 0;
+
+static void
+on_signal (int signum G_GNUC_UNUSED)
+{
+  interrupted = 1;
+}
+
+
+static gboolean
+check_interrupted (GError **error)
+{
+  if (!interrupted)
+    return TRUE;
+  g_set_error_literal (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       "Interrupted");
+  return FALSE;
+}
+
+/* ---- HTTP ------------------------------------------------------------- */
+
+static SoupSession *
+session_new (Scale *scale)
+{
+  g_autoptr(GSocketAddress) address =
+    g_unix_socket_address_new (scale->socket_path);
+
+  return soup_session_new_with_options ("remote-connectable", address,
+                                        "timeout", REQUEST_TIMEOUT_S, NULL);
+}
+
+/* Fails only when there is no answer, or one that is not JSON. */
+static gboolean
+api_call (SoupSession *session,
+          const char *method,
+          const char *path,
+          const char *body,
+          guint *status,
+          JsonNode **reply,
+          gsize *length,
+          GError **error)
+{
+  g_autofree char *url = g_strconcat ("http://localhost/v2.1", path, NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(JsonParser) parser = NULL;
+  gsize size;
+  const char *data;
+
+  if (msg == NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   "Bad URL %s", url);
+      return FALSE;
+    }
+  soup_message_headers_append (soup_message_get_request_headers (msg),
+                               "Accept", "application/json");
+  if (body != NULL)
+    {
+      g_autoptr(GBytes) request = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (msg, "application/json",
+                                                request);
+    }
+  bytes = soup_session_send_and_read (session, msg, NULL, error);
+  if (bytes == NULL)
+    {
+      g_prefix_error (error, "%s %s: ", method, path);
+      return FALSE;
+    }
+  *status = soup_message_get_status (msg);
+  data = g_bytes_get_data (bytes, &size);
+  if (length != NULL)
+    *length = size;
+  if (reply == NULL || size == 0)
+    return TRUE;
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, data, size, error))
+    {
+      g_prefix_error (error, "%s %s answered %u with no JSON: ", method, path,
+                      *status);
+      return FALSE;
+    }
+  *reply = json_parser_steal_root (parser);
+  return TRUE;
+}
+
+/* @root's @outer object's string @name, or NULL. */
+static const char *
+get_member (JsonNode *root,
+            const char *outer,
+            const char *name)
+{
+  JsonObject *object;
+  JsonNode *node;
+
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
+      (node = json_object_get_member (json_node_get_object (root), outer)) == NULL ||
+      !JSON_NODE_HOLDS_OBJECT (node))
+    return NULL;
+  object = json_node_get_object (node);
+  node = json_object_get_member (object, name);
+  if (node == NULL || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+/* The message of a Nova fault body {"NAME": {"code": N, "message": S}}. */
+static const char *
+fault_message (JsonNode *root)
+{
+  g_autoptr(GList) members = NULL;
+  const char *message;
+
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
+      (members = json_object_get_members (json_node_get_object (root))) == NULL)
+    return "(no fault body)";
+  message = get_member (root, members->data, "message");
+  return message != NULL ? message : "(no message)";
+}
+
+/* How long to wait before looking again at something that began
+ * @elapsed_us ago: a tenth of it, 5 ms to 100 ms, so a time measured by
+ * polling is at most ~10% long, without 20 pollers flooding the daemon. */
+static void
+poll_sleep (gint64 elapsed_us)
+{
+  g_usleep (CLAMP (elapsed_us / 10, 5 * 1000, 100 * 1000));
+}
+
+/* ---- jobs: a boot or a delete, run C at a time ------------------------ */
+
+typedef struct Job Job;
+typedef gboolean (*JobFunc) (Scale *scale,
+                             SoupSession *session,
+                             Job *job,
+                             GError **error);
+
+struct Job {
+  char *id;
+  double seconds;
+  GError *error;
+};
+
+typedef struct {
+  Scale *scale;
+  JobFunc func;
+  Job *jobs;
+  guint n;
+  gint next;                    /* atomic */
+} Pool;
+
+static gpointer
+pool_thread (gpointer data)
+{
+  Pool *pool = data;
+  g_autoptr(SoupSession) session = session_new (pool->scale);
+
+  for (;;)
+    {
+      guint i = (guint) g_atomic_int_add (&pool->next, 1);
+
+      if (i >= pool->n)
+        return NULL;
+      if (interrupted)
+        {
+          g_set_error_literal (&pool->jobs[i].error, NLX_DRIVER_ERROR,
+                               NLX_DRIVER_ERROR_FAILED, "Interrupted");
+          continue;
+        }
+      pool->func (pool->scale, session, &pool->jobs[i], &pool->jobs[i].error);
+    }
+}
+
+static void
+pool_run (Scale *scale,
+          JobFunc func,
+          Job *jobs,
+          guint n,
+          guint concurrency)
+{
+  Pool pool = { scale, func, jobs, n, 0 };
+  g_autoptr(GPtrArray) threads = g_ptr_array_new ();
+
+  for (guint i = 0; i < MIN (concurrency, n); i++)
+    g_ptr_array_add (threads, g_thread_new ("job", pool_thread, &pool));
+  for (guint i = 0; i < threads->len; i++)
+    g_thread_join (threads->pdata[i]);
+}
+
+/* POST, then GET the server until it is ACTIVE. */
+static gboolean
+boot_job (Scale *scale,
+          SoupSession *session,
+          Job *job,
+          GError **error)
+{
+  g_autofree char *name = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  gint64 start;
+  guint status;
+  const char *id;
+
+  g_mutex_lock (&scale->lock);
+  name = g_strdup_printf ("nlxscale-%s-%u", scale->tag, ++scale->names);
+  g_mutex_unlock (&scale->lock);
+  body = g_strdup_printf ("{\"server\": {\"name\": \"%s\", \"flavorRef\": \""
+                          FLAVOR "\", \"imageRef\": \"" IMAGE "\"}}", name);
+  start = g_get_monotonic_time ();
+  if (!api_call (session, "POST", "/servers", body, &status, &reply, NULL,
+                 error))
+    return FALSE;
+  id = get_member (reply, "server", "id");
+  if (status != SOUP_STATUS_ACCEPTED || id == NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   "Creating %s answered %u: %s", name, status,
+                   fault_message (reply));
+      return FALSE;
+    }
+  job->id = g_strdup (id);
+  g_mutex_lock (&scale->lock);
+  g_ptr_array_add (scale->ids, g_strdup (id));
+  g_hash_table_add (scale->live, g_strdup (id));
+  g_mutex_unlock (&scale->lock);
+  path = g_strconcat ("/servers/", id, NULL);
+  for (;;)
+    {
+      g_autoptr(JsonNode) server = NULL;
+      const char *state;
+
+      if (!check_interrupted (error) ||
+          !api_call (session, "GET", path, NULL, &status, &server, NULL,
+                     error))
+        return FALSE;
+      state = get_member (server, "server", "status");
+      if (status == SOUP_STATUS_OK && g_strcmp0 (state, "ACTIVE") == 0)
+        break;
+      if (status != SOUP_STATUS_OK || g_strcmp0 (state, "ERROR") == 0)
+        {
+          JsonNode *fault = NULL;
+
+          if (server != NULL && JSON_NODE_HOLDS_OBJECT (server))
+            {
+              JsonNode *inner = json_object_get_member (json_node_get_object (server),
+                                                        "server");
+
+              if (inner != NULL && JSON_NODE_HOLDS_OBJECT (inner))
+                fault = json_object_get_member (json_node_get_object (inner),
+                                                "fault");
+            }
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       "Server %s (%s): GET answered %u, status %s: %s", id,
+                       name, status, state ? state : "(none)",
+                       fault != NULL && JSON_NODE_HOLDS_OBJECT (fault) &&
+                       json_object_has_member (json_node_get_object (fault),
+                                               "message")
+                       ? json_object_get_string_member (json_node_get_object (fault),
+                                                        "message")
+                       : fault_message (server));
+          return FALSE;
+        }
+      if (g_get_monotonic_time () - start > ACTIVE_TIMEOUT_S * G_USEC_PER_SEC)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       "Server %s (%s) is still %s %d s after its POST", id,
+                       name, state ? state : "(none)", ACTIVE_TIMEOUT_S);
+          return FALSE;
+        }
+      poll_sleep (g_get_monotonic_time () - start);
+    }
+  job->seconds = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  return TRUE;
+}
+
+/* DELETE, then GET the server until it is 404. */
+static gboolean
+delete_job (Scale *scale,
+            SoupSession *session,
+            Job *job,
+            GError **error)
+{
+  g_autofree char *path = g_strconcat ("/servers/", job->id, NULL);
+  g_autoptr(JsonNode) reply = NULL;
+  gint64 start = g_get_monotonic_time ();
+  guint status;
+
+  if (!api_call (session, "DELETE", path, NULL, &status, &reply, NULL, error))
+    return FALSE;
+  if (status != SOUP_STATUS_NO_CONTENT && status != SOUP_STATUS_NOT_FOUND)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   "DELETE %s answered %u: %s", path, status,
+                   fault_message (reply));
+      return FALSE;
+    }
+  while (status != SOUP_STATUS_NOT_FOUND)
+    {
+      if (g_get_monotonic_time () - start > GONE_TIMEOUT_S * G_USEC_PER_SEC)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       "Server %s is still there %d s after its DELETE",
+                       job->id, GONE_TIMEOUT_S);
+          return FALSE;
+        }
+      poll_sleep (g_get_monotonic_time () - start);
+      if (!check_interrupted (error) ||
+          !api_call (session, "GET", path, NULL, &status, NULL, NULL, error))
+        return FALSE;
+      if (status != SOUP_STATUS_OK && status != SOUP_STATUS_NOT_FOUND)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       "GET %s answered %u while it was deleted", path,
+                       status);
+          return FALSE;
+        }
+    }
+  job->seconds = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  g_mutex_lock (&scale->lock);
+  g_hash_table_remove (scale->live, job->id);
+  g_mutex_unlock (&scale->lock);
+  return TRUE;
+}
+
+static void
+jobs_free (Job *jobs,
+           guint n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      g_free (jobs[i].id);
+      g_clear_error (&jobs[i].error);
+    }
+  g_free (jobs);
+}
+
+/* ---- the run ---------------------------------------------------------- */
+
+typedef struct {
+  guint running;
+  double boot_p50, boot_p90;
+  double detail_ms, list_ms, page_ms, since_ms;
+  double detail_kib;
+  int rss_kib, fds, libvirtd_rss_kib, libvirtd_fds;
+  gint64 mounts;
+  double controller_mounts;
+  int libvirtd_mounts;
+} Row;
+
+/* p50 of opt_requests GETs of @path, which must all answer 200. */
+static gboolean
+time_get (SoupSession *session,
+          const char *path,
+          double *p50_ms,
+          gsize *length,
+          GError **error)
+{
+  g_autoptr(GArray) samples = g_array_new (FALSE, FALSE, sizeof (double));
+
+  for (int i = 0; i < opt_requests; i++)
+    {
+      gint64 start = g_get_monotonic_time ();
+      guint status;
+      double ms;
+
+      if (!check_interrupted (error) ||
+          !api_call (session, "GET", path, NULL, &status, NULL, length, error))
+        return FALSE;
+      ms = (double) (g_get_monotonic_time () - start) / 1000.0;
+      if (status != SOUP_STATUS_OK)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       "GET %s answered %u", path, status);
+          return FALSE;
+        }
+      g_array_append_val (samples, ms);
+    }
+  *p50_ms = nlx_bench_percentile (samples, 50);
+  return TRUE;
+}
+
+/* The host's 1-minute load average: others share the machine, and a
+ * row taken under load is slower for it. */
+static double
+load_average (void)
+{
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
+    return -1;
+  return g_ascii_strtod (text, NULL);
+}
+
+static void
+print_header (void)
+{
+  g_print ("\n%7s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s %6s %6s %6s %9s %5s\n",
+           "running", "boot", "boot", "detail", "list", "page", "since",
+           "detail", "daemon", "daemon", "libvirtd", "lvd", "lvd", "ctl",
+           "host", "host");
+  g_print ("%7s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s %6s %6s %6s %9s %5s\n",
+           "", "p50 s", "p90 s", "p50 ms", "p50 ms", "p50 ms", "p50 ms",
+           "KiB", "RSS MiB", "fds", "RSS MiB", "fds", "mnts", "mnts",
+           "mnt objs", "load");
+}
+
+static gboolean
+measure_row (Scale *scale,
+             SoupSession *session,
+             GArray *batch,
+             gint64 batch_real_us,
+             Row *row,
+             GError **error)
+{
+  /* The servers changed since the last batch began: what a client
+   * polling for changes would ask. */
+  g_autoptr(GDateTime) since =
+    g_date_time_new_from_unix_utc (batch_real_us / G_USEC_PER_SEC - 1);
+  g_autofree char *since_text = g_date_time_format (since,
+                                                    "%Y-%m-%dT%H:%M:%SZ");
+  g_autofree char *since_path = g_strconcat ("/servers/detail?changes-since=",
+                                             since_text, NULL);
+  g_autofree char *page_path = NULL;
+  GPid libvirtd = libvirtd_pid ();
+  gsize length = 0, ignored;
+  int rss;
+
+  /* A page from the middle of the list, as a client paging through
+   * would ask for it. */
+  g_mutex_lock (&scale->lock);
+  page_path = g_strdup_printf ("/servers/detail?limit=100&marker=%s",
+                               (char *) scale->ids->pdata[scale->ids->len / 2]);
+  row->running = g_hash_table_size (scale->live);
+  g_mutex_unlock (&scale->lock);
+  row->boot_p50 = nlx_bench_percentile (batch, 50);
+  row->boot_p90 = nlx_bench_percentile (batch, 90);
+  if (!time_get (session, "/servers/detail", &row->detail_ms, &length,
+                 error) ||
+      !time_get (session, "/servers", &row->list_ms, &ignored, error) ||
+      !time_get (session, page_path, &row->page_ms, &ignored, error) ||
+      !time_get (session, since_path, &row->since_ms, &ignored, error))
+    return FALSE;
+  row->detail_kib = (double) length / 1024.0;
+  row->rss_kib = proc_status_field (scale->daemon, "VmRSS");
+  row->fds = process_fds (scale->daemon);
+  rss = proc_status_field (libvirtd, "VmRSS");
+  row->libvirtd_rss_kib = rss;
+  row->libvirtd_fds = process_fds (libvirtd);
+  row->mounts = mount_objects ();
+  row->controller_mounts = controller_mounts (scale);
+  row->libvirtd_mounts = libvirtd_mounts ();
+  g_print ("%7u %8.3f %8.3f %8.1f %8.1f %8.1f %8.1f %8.0f %8.1f %6d %8.1f "
+           "%6d %6d %6.0f %9" G_GINT64_FORMAT " %5.1f\n", row->running,
+           row->boot_p50, row->boot_p90, row->detail_ms, row->list_ms,
+           row->page_ms, row->since_ms, row->detail_kib, row->rss_kib / 1024.0,
+           row->fds, row->libvirtd_rss_kib / 1024.0, row->libvirtd_fds,
+           row->libvirtd_mounts, row->controller_mounts, row->mounts,
+           load_average ());
+  return TRUE;
+}
+
+typedef struct {
+  double first_boot_p50;
+  Row last;
+  gboolean booted;              /* all N ACTIVE */
+  guint boot_failures;
+  double teardown_s;
+  guint deleted;
+  GArray *destroys;
+  double destroy_first_p50, destroy_last_p50;
+  Left left;
+  gboolean torn_down;
+} Result;
+
+static gboolean
+boot_all (Scale *scale,
+          Result *result,
+          GError **error)
+{
+  g_autoptr(SoupSession) session = session_new (scale);
+  guint running = 0, batches = 0;
+
+  print_header ();
+  while (running < (guint) opt_count)
+    {
+      guint n = MIN ((guint) opt_batch, opt_count - running);
+      Job *jobs = g_new0 (Job, n);
+      g_autoptr(GArray) samples = g_array_new (FALSE, FALSE, sizeof (double));
+      gint64 batch_real_us = g_get_real_time ();
+      guint failed = 0;
+      gboolean report;
+
+      pool_run (scale, boot_job, jobs, n, n);
+      for (guint i = 0; i < n; i++)
+        if (jobs[i].error == NULL)
+          g_array_append_val (samples, jobs[i].seconds);
+        else
+          {
+            if (failed++ < 3 && !interrupted)
+              g_printerr ("bench-scale: %s\n", jobs[i].error->message);
+            result->boot_failures++;
+          }
+      jobs_free (jobs, n);
+      if (!check_interrupted (error))
+        return FALSE;
+      if (failed > 0)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       "%u of the %u servers of the batch after %u did not "
+                       "become ACTIVE", failed, n, running);
+          return FALSE;
+        }
+      if (!daemon_alive (scale))
+        {
+          g_set_error_literal (error, NLX_DRIVER_ERROR,
+                               NLX_DRIVER_ERROR_FAILED,
+                               "nova-lxc-compute is gone");
+          return FALSE;
+        }
+      running += n;
+      batches++;
+      if (batches == 1)
+        result->first_boot_p50 = nlx_bench_percentile (samples, 50);
+      report = batches == 1 || running == (guint) opt_count ||
+               running / opt_report_every != (running - n) / opt_report_every;
+      if (report && !measure_row (scale, session, samples, batch_real_us,
+                                  &result->last, error))
+        return FALSE;
+    }
+  result->booted = TRUE;
+  return TRUE;
+}
+
+static gboolean
+tear_down (Scale *scale,
+           Result *result,
+           GError **error)
+{
+  guint n;
+  Job *jobs;
+  gint64 start;
+  guint failed = 0;
+
+  g_mutex_lock (&scale->lock);
+  n = scale->ids->len;
+  jobs = g_new0 (Job, n);
+  for (guint i = 0; i < n; i++)
+    jobs[i].id = g_strdup (scale->ids->pdata[i]);
+  g_mutex_unlock (&scale->lock);
+  g_print ("\nteardown: deleting %u servers, %d at once\n", n,
+           opt_delete_concurrency);
+  start = g_get_monotonic_time ();
+  pool_run (scale, delete_job, jobs, n, opt_delete_concurrency);
+  result->teardown_s = (double) (g_get_monotonic_time () - start) /
+                       G_USEC_PER_SEC;
+  result->destroys = g_array_new (FALSE, FALSE, sizeof (double));
+  for (guint i = 0; i < n; i++)
+    if (jobs[i].error == NULL)
+      g_array_append_val (result->destroys, jobs[i].seconds);
+    else if (failed++ < 3 && !interrupted)
+      g_printerr ("bench-scale: %s\n", jobs[i].error->message);
+  result->deleted = result->destroys->len;
+  jobs_free (jobs, n);
+  if (!check_interrupted (error))
+    return FALSE;
+  if (failed > 0 || result->deleted == 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   "%u of the %u deletes failed", failed, n);
+      return FALSE;
+    }
+  /* Those sent first went with N running, the last ones with few. */
+  {
+    guint tenth = MAX (result->deleted / 10, 1);
+    g_autoptr(GArray) first = g_array_new (FALSE, FALSE, sizeof (double));
+    g_autoptr(GArray) last = g_array_new (FALSE, FALSE, sizeof (double));
+
+    g_array_append_vals (first, result->destroys->data, tenth);
+    g_array_append_vals (last, &g_array_index (result->destroys, double,
+                                               result->deleted - tenth),
+                         tenth);
+    result->destroy_first_p50 = nlx_bench_percentile (first, 50);
+    result->destroy_last_p50 = nlx_bench_percentile (last, 50);
+  }
+  g_print ("teardown: %u deleted in %.1f s, %.1f deletes/s; destroy (DELETE "
+           "to 404) p50 %.3f s, p90 %.3f s, max %.3f s; p50 of the first "
+           "tenth %.3f s, of the last %.3f s\n", result->deleted,
+           result->teardown_s, result->deleted / result->teardown_s,
+           nlx_bench_percentile (result->destroys, 50),
+           nlx_bench_percentile (result->destroys, 90),
+           nlx_bench_percentile (result->destroys, 100),
+           result->destroy_first_p50, result->destroy_last_p50);
+  measure_left (scale, &result->left);
+  g_print ("left after teardown: %d domains, %d instance dirs, %d mounts "
+           "and %d loop devices under %s, %d bridge ports/veths: %s\n",
+           result->left.domains, result->left.dirs, result->left.mounts,
+           result->left.loops, scale->tmp_dir, result->left.veths,
+           left_nothing (&result->left) ? "nothing" : "NOT CLEAN");
+  result->torn_down = TRUE;
+  return TRUE;
+}
+
+static gboolean
+run (Scale *scale,
+     Result *result,
+     GError **error)
+{
+  const char *mkrootfs[] = { "/bin/sh", MKROOTFS, scale->root, NULL };
+  int status;
+
+  if (!g_spawn_sync (NULL, (char **) mkrootfs, NULL, G_SPAWN_DEFAULT, NULL,
+                     NULL, NULL, NULL, &status, error) ||
+      !g_spawn_check_wait_status (status, error))
+    {
+      g_prefix_error (error, "%s %s failed: ", MKROOTFS, scale->root);
+      return FALSE;
+    }
+  if (!write_config (scale, error) ||
+      !nlx_bench_daemon_start (scale->config_path, scale->socket_path,
+                               scale->log_path, FALSE, DAEMON_START_TIMEOUT_S,
+                               &interrupted, &scale->daemon, error))
+    return FALSE;
+  g_print ("bench-scale: %d servers (" FLAVOR ", busybox directory image) in "
+           "batches of %d, a row every %d; nova-lxc-compute pid %d, bridge "
+           "%s on " CIDR ", in %s\n", opt_count, opt_batch, opt_report_every,
+           scale->daemon, scale->bridge, scale->tmp_dir);
+  return boot_all (scale, result, error) && tear_down (scale, result, error);
+}
+
+/* Deletes what the daemon still has, stops it, then removes whatever is
+ * left of the run; returns whether nothing had to be removed by force. */
+static gboolean
+clean_up (Scale *scale)
+{
+  guint live;
+
+  g_mutex_lock (&scale->lock);
+  live = g_hash_table_size (scale->live);
+  g_mutex_unlock (&scale->lock);
+  if (live > 0 && daemon_alive (scale))
+    {
+      Job *jobs = g_new0 (Job, live);
+      GHashTableIter iter;
+      gpointer key;
+      guint i = 0;
+
+      g_printerr ("bench-scale: deleting the %u servers left through the "
+                  "daemon\n", live);
+      /* The jobs check the flag: a signal must not stop the cleanup. */
+      interrupted = 0;
+      g_mutex_lock (&scale->lock);
+      g_hash_table_iter_init (&iter, scale->live);
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        jobs[i++].id = g_strdup (key);
+      g_mutex_unlock (&scale->lock);
+      pool_run (scale, delete_job, jobs, live, opt_delete_concurrency);
+      jobs_free (jobs, live);
+    }
+  daemon_stop (scale);
+  return remove_leftovers (scale);
+}
+
+static void G_GNUC_PRINTF (3, 4)
+print_target (const char *what,
+              gboolean met,
+              const char *format,
+              ...)
+{
+  g_autofree char *value = NULL;
+  va_list args;
+
+  va_start (args, format);
+  value = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_print ("target %-46s %-6s (%s)\n", what, met ? "MET" : "MISSED", value);
+}
+
+static void
+print_targets (const Result *r,
+               gboolean clean)
+{
+  double growth = r->last.boot_p50 / r->first_boot_p50;
+  double rate = r->deleted / r->teardown_s;
+  double destroy = nlx_bench_percentile (r->destroys, 50);
+  g_autofree char *boot = g_strdup_printf ("batch boot p50 at %u <= %.0fx first",
+                                           r->last.running,
+                                           BOOT_GROWTH_TARGET);
+  g_autofree char *detail = g_strdup_printf ("GET /servers/detail p50 at %u < "
+                                             "%.0f ms", r->last.running,
+                                             DETAIL_P50_TARGET_MS);
+  gboolean nothing = clean && left_nothing (&r->left);
+
+  g_print ("\n");
+  print_target (boot, growth <= BOOT_GROWTH_TARGET,
+                "%.3f s against %.3f s: %.2fx", r->last.boot_p50,
+                r->first_boot_p50, growth);
+  print_target (detail, r->last.detail_ms < DETAIL_P50_TARGET_MS, "%.1f ms",
+                r->last.detail_ms);
+  print_target ("delete throughput >= 10/s", rate >= DELETES_PER_S_TARGET,
+                "%.1f/s, %d at once", rate, opt_delete_concurrency);
+  print_target ("daemon RSS < 64 MiB", r->last.rss_kib / 1024.0 < RSS_TARGET_MIB,
+                "%.1f MiB at %u", r->last.rss_kib / 1024.0, r->last.running);
+  print_target ("nothing left after teardown", nothing,
+                "%d domains, %d dirs, %d mounts, %d loops, %d veths%s",
+                r->left.domains, r->left.dirs, r->left.mounts, r->left.loops,
+                r->left.veths, clean ? "" : "; the cleanup removed more");
+  print_target ("destroy p50 <= 0.1 s", destroy <= DESTROY_P50_TARGET_S,
+                "%.3f s; %.3f s with most running, %.3f s with few", destroy,
+                r->destroy_first_p50, r->destroy_last_p50);
+}
+
+int
+main (int argc,
+      char **argv)
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  Scale scale = { 0 };
+  Result result = { 0 };
+  virConnectPtr conn;
+  gboolean ok, clean;
+
+  context = g_option_context_new ("- boot N servers on a private "
+                                  "nova-lxc-compute and see how it scales");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error) ||
+      opt_count < 1 || opt_batch < 1 || opt_batch > 200 ||
+      opt_report_every < 1 || opt_delete_concurrency < 1 ||
+      opt_delete_concurrency > 200 || opt_requests < 1 ||
+      opt_requests > 1000 || argc > 1)
+    {
+      g_printerr ("bench-scale: %s\n",
+                  error ? error->message : "--count and --report-every must "
+                  "be 1 or more, --batch and --delete-concurrency 1 to 200, "
+                  "--requests 1 to 1000, and there are no arguments");
+      return EXIT_USAGE;
+    }
+
+  nlx_lxc_error_silence_libvirt ();
+  conn = virConnectOpen (URI);
+  if (conn == NULL)
+    {
+      nlx_lxc_error_from_libvirt (&error);
+      g_print ("bench-scale: SKIP: libvirt at " URI " is not reachable (is "
+               "libvirtd running, with its LXC driver, and are you root?): "
+               "%s\n", error->message);
+      return EXIT_SKIP;
+    }
+  virConnectClose (conn);
+  if (!host_fits ((guint) opt_count))
+    return EXIT_SKIP;
+
+  scale.tmp_dir = g_dir_make_tmp ("nlx-bench-scale-XXXXXX", &error);
+  if (scale.tmp_dir == NULL)
+    {
+      g_printerr ("bench-scale: %s\n", error->message);
+      return 1;
+    }
+  /* Instances' root, an unprivileged uid, must reach their roots. */
+  g_chmod (scale.tmp_dir, 0711);
+  scale.config_path = g_build_filename (scale.tmp_dir, "nova-lxc.conf", NULL);
+  scale.socket_path = g_build_filename (scale.tmp_dir, "compute.sock", NULL);
+  scale.log_path = opt_daemon_log ? g_strdup (opt_daemon_log)
+                                  : g_build_filename (scale.tmp_dir,
+                                                      "compute.log", NULL);
+  scale.root = g_build_filename (scale.tmp_dir, "root", NULL);
+  scale.instances = g_build_filename (scale.tmp_dir, "instances", NULL);
+  scale.tag = g_strdup_printf ("%06x", g_random_int () & 0xffffff);
+  scale.bridge = g_strdup_printf ("nlxk%s", scale.tag);
+  scale.count = (guint) opt_count;
+  g_mutex_init (&scale.lock);
+  scale.ids = g_ptr_array_new_with_free_func (g_free);
+  scale.live = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  signal (SIGINT, on_signal);
+  signal (SIGTERM, on_signal);
+  /* A daemon gone mid-request must fail the request, not the bench. */
+  signal (SIGPIPE, SIG_IGN);
+
+  ok = run (&scale, &result, &error);
+  if (!ok)
+    {
+      g_printerr ("bench-scale: %s\n", error->message);
+      if (!interrupted)
+        print_log_tail (&scale, 20);
+    }
+  clean = clean_up (&scale);
+  if (ok)
+    print_targets (&result, clean);
+  g_print ("bench-scale: %s\n", !ok ? "FAILED" : clean ? "done"
+                                                       : "done, NOT CLEAN");
+
+  g_clear_pointer (&result.destroys, g_array_unref);
+  g_ptr_array_unref (scale.ids);
+  g_hash_table_unref (scale.live);
+  g_mutex_clear (&scale.lock);
+  g_free (scale.tmp_dir);
+  g_free (scale.config_path);
+  g_free (scale.socket_path);
+  g_free (scale.log_path);
+  g_free (scale.root);
+  g_free (scale.instances);
+  g_free (scale.tag);
+  g_free (scale.bridge);
+  return ok ? 0 : 1;
+}
