@@ -3,7 +3,10 @@
  * servers rebuilt from them (the fixture: lib/nlx-api-fixture.h). */
 #include "config.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 
@@ -378,6 +381,146 @@ test_snapshot_rebuild (Fixture *f,
                    ==, 204);
 }
 
+/* Makes @tarball hold a root whose /etc/hostname says @text, as a new
+ * file renamed into place (a new inode, as an operator's update). */
+static void
+make_config_tarball (Fixture *f,
+                     const char *tarball,
+                     const char *text)
+{
+  g_autofree char *tree = g_build_filename (f->dir, "conf-tree", NULL);
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_assert_true (g_spawn_sync (NULL, (char *[]) { "sh", "-c",
+                                 "rm -rf \"$0\" && mkdir -p \"$0\"/sbin \"$0\"/etc && "
+                                 "echo \"$2\" > \"$0\"/etc/hostname && "
+                                 "tar -C \"$0\" -cf \"$1.new\" . && mv \"$1.new\" \"$1\"",
+                                 tree, (char *) tarball, (char *) text, NULL },
+                               NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+                               &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+}
+
+static gint
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return g_strcmp0 (*(char * const *) a, *(char * const *) b);
+}
+
+/* The hostnames of the trees the image store holds, sorted. */
+static char *
+stored_trees (Fixture *f)
+{
+  g_autofree char *store = g_build_filename (f->dir, "state", "images", NULL);
+  g_autoptr(GDir) dir = g_dir_open (store, 0, NULL);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *hostname = g_build_filename (store, name, "rootfs", "etc",
+                                                    "hostname", NULL);
+      char *text = NULL;
+
+      if (strlen (name) == 64 && g_file_get_contents (hostname, &text, NULL, NULL))
+        g_ptr_array_add (names, g_strstrip (text));
+    }
+  g_ptr_array_sort (names, compare_strings);
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (",", (char **) names->pdata);
+}
+
+static void
+restart_with (Fixture *f,
+              const char *config_text)
+{
+  nlx_test_daemon_stop (&f->daemon);
+  g_free (f->config_text);
+  f->config_text = g_strdup (config_text);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
+}
+
+/* A tarball named in the configuration is imported into the store once,
+ * at start: the store holds one tree for it, servers and later starts do
+ * not open it; a changed tarball is imported at the next start, and its
+ * earlier content is kept while a server made from the image is left;
+ * once its section is gone, its tree goes too. */
+static void
+test_config_tarball (Fixture *f,
+                     gconstpointer data G_GNUC_UNUSED)
+{
+  g_autofree char *tarball = g_build_filename (f->dir, "conf.tar", NULL);
+  g_autofree char *config = NULL;
+  g_autofree char *base = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *third = NULL;
+  g_autofree char *trees = NULL;
+  char events[4096];
+  int inotify;
+
+  base = g_strdup (f->config_text);
+  make_config_tarball (f, tarball, "one");
+  config = g_strdup_printf ("%s[image nlxtest-conf]\npath = %s\n", f->config_text,
+                            tarball);
+  restart_with (f, config);
+  trees = stored_trees (f);
+  g_assert_cmpstr (trees, ==, "one");
+
+  /* From now on nothing may open it: not a spawn, not a restart. */
+  inotify = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+  g_assert_cmpint (inotify, >=, 0);
+  g_assert_cmpint (inotify_add_watch (inotify, tarball, IN_OPEN | IN_ACCESS), >=, 0);
+  first = nlx_test_create (f->session, "nlxtest-conf-1", "nlxtest-conf", NULL);
+  nlx_test_wait_for_status (f->session, first, "ACTIVE");
+  second = nlx_test_create (f->session, "nlxtest-conf-2", "nlxtest-conf", NULL);
+  nlx_test_wait_for_status (f->session, second, "ACTIVE");
+  restart_with (f, config);
+  g_assert_cmpint (read (inotify, events, sizeof events), ==, -1);
+  g_assert_cmpint (errno, ==, EAGAIN);
+  close (inotify);
+  g_free (trees);
+  trees = stored_trees (f);
+  g_assert_cmpstr (trees, ==, "one");
+
+  /* Changed: imported at the next start; "one" stays while servers made
+   * from the image may run on it. */
+  make_config_tarball (f, tarball, "two");
+  restart_with (f, config);
+  g_free (trees);
+  trees = stored_trees (f);
+  g_assert_cmpstr (trees, ==, "one,two");
+  third = nlx_test_create (f->session, "nlxtest-conf-3", "nlxtest-conf", NULL);
+  nlx_test_wait_for_status (f->session, third, "ACTIVE");
+  nlx_test_delete_and_wait (f->session, first);
+  nlx_test_delete_and_wait (f->session, second);
+  nlx_test_delete_and_wait (f->session, third);
+  restart_with (f, config);
+  g_free (trees);
+  trees = stored_trees (f);
+  g_assert_cmpstr (trees, ==, "two");
+
+  /* A tarball gone is refused with its name, and changes nothing. */
+  g_assert_cmpint (g_unlink (tarball), ==, 0);
+  nlx_test_expect_fault (f->session, "POST", "/v2.1/servers",
+                         "{\"server\": {\"name\": \"x\", \"flavorRef\": \"m1.tiny\", "
+                         "\"imageRef\": \"nlxtest-conf\"}}", 400, "badRequest");
+  g_free (trees);
+  trees = stored_trees (f);
+  g_assert_cmpstr (trees, ==, "two");
+
+  /* Its section gone, with no server left: so is what it stored. */
+  restart_with (f, base);
+  g_free (trees);
+  trees = stored_trees (f);
+  g_assert_cmpstr (trees, ==, "");
+}
+
 int
 main (int argc,
       char **argv)
@@ -393,6 +536,7 @@ main (int argc,
 #define ADD(path, func, config) \
   g_test_add (path, Fixture, config, fixture_set_up, func, fixture_tear_down)
   ADD ("/nlx/api/images", test_images, NULL);
+  ADD ("/nlx/api/images/config-tarball", test_config_tarball, NULL);
   ADD ("/nlx/api/servers/snapshot-rebuild", test_snapshot_rebuild, NULL);
   /* The snapshot takes long enough to be asked for again meanwhile. */
   ADD ("/nlx/api/servers/snapshot-retry", test_snapshot_retry,

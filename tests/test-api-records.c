@@ -379,6 +379,79 @@ address_of (Fixture *f,
   return g_strdup (json_object_get_string_member (entry, "addr"));
 }
 
+/* The inode of each record in @dir: a save writes a new file and
+ * renames it over the old one. */
+static GHashTable *
+record_inodes (const char *dir)
+{
+  GHashTable *inodes = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                              g_free, NULL);
+  g_autoptr(GDir) handle = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (handle);
+  while ((name = g_dir_read_name (handle)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      GStatBuf st;
+
+      if (!g_str_has_suffix (name, ".json"))
+        continue;
+      g_assert_cmpint (g_stat (path, &st), ==, 0);
+      g_hash_table_insert (inodes, g_strdup (name),
+                           GSIZE_TO_POINTER ((gsize) st.st_ino));
+    }
+  return inodes;
+}
+
+/* A restart that finds every server as its record says writes no record
+ * again (the reconciliation saves each one, and a save of what the disk
+ * holds writes nothing); a change after it is written as ever. */
+static void
+test_unchanged_restart (Fixture *f,
+                        gconstpointer data G_GNUC_UNUSED)
+{
+  g_autofree char *records = g_build_filename (f->dir, "state", "records", NULL);
+  g_autofree char *a = nlx_test_create (f->session, "still-a", "test-image",
+                                        NULL);
+  g_autofree char *b = nlx_test_create (f->session, "still-b", "test-image",
+                                        NULL);
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", a, NULL);
+  g_autoptr(GHashTable) before = NULL;
+  g_autoptr(GHashTable) after = NULL;
+  g_autofree char *file_a = g_strconcat (a, ".json", NULL);
+  g_autofree char *file_b = g_strconcat (b, ".json", NULL);
+
+  nlx_test_wait_for_status (f->session, a, "ACTIVE");
+  nlx_test_wait_for_status (f->session, b, "ACTIVE");
+  nlx_store_flush (nlx_manager_get_store (f->daemon.manager));
+  before = record_inodes (records);
+  g_assert_cmpuint (g_hash_table_size (before), ==, 2);
+
+  nlx_test_daemon_stop (&f->daemon);
+  nlx_test_daemon_start (&f->daemon, f->config_text);
+  g_assert_no_error (f->daemon.start_error);
+  nlx_test_wait_for_status (f->session, a, "ACTIVE");
+  nlx_store_flush (nlx_manager_get_store (f->daemon.manager));
+  after = record_inodes (records);
+  g_assert_true (g_hash_table_lookup (after, file_a) ==
+                 g_hash_table_lookup (before, file_a));
+  g_assert_true (g_hash_table_lookup (after, file_b) ==
+                 g_hash_table_lookup (before, file_b));
+
+  g_assert_cmpint (nlx_test_call (f->session, "PUT", path,
+                                  "{\"server\": {\"name\": \"moved-a\"}}",
+                                  NULL), ==, 200);
+  g_clear_pointer (&after, g_hash_table_unref);
+  after = record_inodes (records);
+  g_assert_true (g_hash_table_lookup (after, file_a) !=
+                 g_hash_table_lookup (before, file_a));
+  g_assert_true (g_hash_table_lookup (after, file_b) ==
+                 g_hash_table_lookup (before, file_b));
+  nlx_test_delete_and_wait (f->session, a);
+  nlx_test_delete_and_wait (f->session, b);
+}
+
 /* A /29 holds five addresses for instances: each server gets its own,
  * keeps it across a restart, and gives it back when deleted. */
 static void
@@ -701,6 +774,8 @@ main (int argc,
        "[network]\nbridge = " BRIDGE "\ncidr = 10.251.200.0/29\n");
   ADD ("/nlx/api/servers/addresses", test_addresses,
        "[network]\nbridge = " BRIDGE "\ncidr = 10.251.200.0/29\n");
+  ADD ("/nlx/api/servers/unchanged-restart", test_unchanged_restart,
+       "[fake]\nshared = unchanged-restart\n");
   ADD ("/nlx/api/servers/stale-build-record", test_stale_build_record,
        "[fake]\nshared = stale-build-record\n");
   ADD ("/nlx/api/servers/quarantine-and-addresses", test_quarantine_and_addresses,

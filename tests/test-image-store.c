@@ -16,6 +16,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1193,6 +1194,128 @@ case_damaged_record (Fixture *f)
   g_assert_true (g_file_test (rootfs, G_FILE_TEST_IS_DIR));
 }
 
+/* Whether anything opened or read the file @inotify watches since. */
+static gboolean
+was_read (int inotify)
+{
+  char events[4096];
+
+  if (read (inotify, events, sizeof events) > 0)
+    return TRUE;
+  g_assert_cmpint (errno, ==, EAGAIN);
+  return FALSE;
+}
+
+/* @path becomes a new file (a new inode) holding the root tagged @tag. */
+static void
+replace_tarball (Fixture *f,
+                 const char *path,
+                 const char *tag)
+{
+  g_autofree char *fresh = make_rootfs_tarball (f, "fresh.tar",
+                                                ARCHIVE_FILTER_NONE, tag);
+
+  g_assert_cmpint (g_rename (fresh, path), ==, 0);
+}
+
+/* A tarball named in the configuration is stored once by content, shared
+ * with an imported image of the same bytes; importing it again while it
+ * is unchanged, and finding its tree, never open it; a changed one is
+ * imported again, its earlier tree kept until the caller says no server
+ * can use it; a broken one is refused and keeps what is stored. */
+static void
+case_config_tarball (Fixture *f)
+{
+  g_autoptr(NlxImageStore) store = open_store (f);
+  g_autofree char *path = make_rootfs_tarball (f, "conf.tar",
+                                               ARCHIVE_FILTER_NONE, "a");
+  g_autoptr(NlxStoredImage) same = NULL;
+  g_autoptr(GPtrArray) configs = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *rootfs = NULL;
+  g_autofree char *first = NULL;
+  gboolean imported = FALSE;
+  gboolean changed = TRUE;
+  int inotify;
+
+  g_assert_true (nlx_image_store_import_config (store, "conf", path, TRUE,
+                                                &imported, &error));
+  g_assert_no_error (error);
+  g_assert_true (imported);
+  g_assert_cmpuint (count_trees (f->store_dir), ==, 1);
+  /* The same bytes imported through the API share the tree. */
+  same = import_ok (store, path, "same", NULL);
+  g_assert_cmpuint (count_trees (f->store_dir), ==, 1);
+
+  inotify = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+  g_assert_cmpint (inotify, >=, 0);
+  g_assert_cmpint (inotify_add_watch (inotify, path, IN_OPEN | IN_ACCESS), >=, 0);
+  g_clear_pointer (&store, nlx_image_store_free);
+  store = open_store (f);
+  g_assert_true (nlx_image_store_import_config (store, "conf", path, TRUE,
+                                                &imported, &error));
+  g_assert_false (imported);
+  first = nlx_image_store_get_config_rootfs (store, "conf", path, &changed,
+                                             &error);
+  g_assert_no_error (error);
+  g_assert_false (changed);
+  g_assert_null (strstr (first, path));
+  assert_file (first, "tag", "a", 0644, 0);
+  g_assert_false (was_read (inotify));
+  close (inotify);
+  /* Deleting the imported image leaves the tree the config uses. */
+  g_assert_true (nlx_image_store_delete (store, same->id, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (first, G_FILE_TEST_IS_DIR));
+
+  /* Changed: servers keep the old tree until it is imported again. */
+  replace_tarball (f, path, "b");
+  rootfs = nlx_image_store_get_config_rootfs (store, "conf", path, &changed,
+                                              &error);
+  g_assert_true (changed);
+  g_assert_cmpstr (rootfs, ==, first);
+  g_clear_pointer (&rootfs, g_free);
+  g_assert_true (nlx_image_store_import_config (store, "conf", path, FALSE,
+                                                &imported, &error));
+  g_assert_true (imported);
+  g_assert_cmpuint (count_trees (f->store_dir), ==, 2);
+  rootfs = nlx_image_store_get_config_rootfs (store, "conf", path, &changed,
+                                              &error);
+  g_assert_false (changed);
+  assert_file (rootfs, "tag", "b", 0644, 0);
+  /* No server left on the old one: it goes. */
+  g_assert_true (nlx_image_store_import_config (store, "conf", path, TRUE,
+                                                &imported, &error));
+  g_assert_false (imported);
+  g_assert_cmpuint (count_trees (f->store_dir), ==, 1);
+  g_assert_false (g_file_test (first, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (rootfs, G_FILE_TEST_IS_DIR));
+
+  /* Broken: refused, the image cannot boot, its tree stays. */
+  g_assert_true (g_file_set_contents (path, "not a tarball", -1, NULL));
+  g_assert_false (nlx_image_store_import_config (store, "conf", path, TRUE,
+                                                 NULL, &error));
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_clear_pointer (&rootfs, g_free);
+  rootfs = nlx_image_store_get_config_rootfs (store, "conf", path, &changed,
+                                              &error);
+  g_assert_null (rootfs);
+  g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_cmpuint (count_trees (f->store_dir), ==, 1);
+
+  /* Gone from the configuration: its record and tree go. */
+  configs = nlx_image_store_list_configs (store);
+  g_assert_cmpuint (configs->len, ==, 1);
+  g_assert_cmpstr (configs->pdata[0], ==, "conf");
+  g_clear_pointer (&configs, g_ptr_array_unref);
+  nlx_image_store_forget_config (store, "conf");
+  g_assert_cmpuint (count_trees (f->store_dir), ==, 0);
+  configs = nlx_image_store_list_configs (store);
+  g_assert_cmpuint (configs->len, ==, 0);
+}
+
 int
 main (int argc,
       char **argv)
@@ -1211,6 +1334,7 @@ main (int argc,
     { "/nlx/image-store/refuse/junk", case_refuse_junk },
     { "/nlx/image-store/delete", case_delete },
     { "/nlx/image-store/damaged-record", case_damaged_record },
+    { "/nlx/image-store/config-tarball", case_config_tarball },
   };
 
   g_test_init (&argc, &argv, NULL);

@@ -392,6 +392,219 @@ test_writer_failure (void)
   g_assert_no_error (error);
 }
 
+/* ---- group commit ---------------------------------------------------------- */
+
+typedef struct {
+  NlxStore *store;
+  const char *dir;
+  const char *uuid;             /* the record to look at when answered */
+  guint answered;
+  GError *error;
+  char *name_then;              /* the record on disk when answered */
+  guint64 rounds_then;          /* rounds finished when answered */
+} Seen;
+
+static void
+seen (GObject *source G_GNUC_UNUSED,
+      GAsyncResult *result,
+      gpointer data)
+{
+  Seen *s = data;
+  NlxStoreStats stats;
+
+  nlx_store_save_finish (s->store, result, &s->error);
+  nlx_store_get_stats (s->store, &stats);
+  s->rounds_then = stats.rounds;
+  if (s->uuid != NULL)
+    s->name_then = name_on_disk (s->dir, s->uuid);
+  s->answered++;
+}
+
+static void
+seen_clear (Seen *s)
+{
+  g_clear_error (&s->error);
+  g_clear_pointer (&s->name_then, g_free);
+}
+
+static void
+rename_record (NlxRecord *record,
+               const char *name)
+{
+  g_free (record->instance->name);
+  record->instance->name = g_strdup (name);
+}
+
+/* Changes asked for while the disk is busy are written in one round:
+ * two records changed, one of them twice, are two writes and one round,
+ * and every caller is answered only once its change is on disk (what
+ * its callback finds there) and the round is done. */
+static void
+test_group_commit (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("nlx-test-store-XXXXXX", &error);
+  g_autoptr(NlxStore) store = nlx_store_open (dir, &error);
+  g_autoptr(NlxRecord) a = make_record ("7e57d000-0000-4000-8000-0000000000a3");
+  g_autoptr(NlxRecord) b = make_record ("7e57d000-0000-4000-8000-0000000000b3");
+  Seen s[3];
+  NlxStoreStats before, after;
+
+  g_assert_no_error (error);
+  s[0] = (Seen) { store, dir, a->instance->uuid };
+  s[1] = (Seen) { store, dir, b->instance->uuid };
+  s[2] = (Seen) { store, dir, a->instance->uuid };
+  nlx_store_get_stats (store, &before);
+
+  nlx_store_hold (store, TRUE);
+  rename_record (a, "a-first");
+  nlx_store_save_async (store, a, seen, &s[0]);
+  rename_record (b, "b-only");
+  nlx_store_save_async (store, b, seen, &s[1]);
+  rename_record (a, "a-second");
+  nlx_store_save_async (store, a, seen, &s[2]);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  for (guint i = 0; i < G_N_ELEMENTS (s); i++)
+    g_assert_cmpuint (s[i].answered, ==, 0);
+  g_assert_null (name_on_disk (dir, a->instance->uuid));
+
+  nlx_store_hold (store, FALSE);
+  while (s[0].answered + s[1].answered + s[2].answered < G_N_ELEMENTS (s))
+    g_main_context_iteration (NULL, TRUE);
+  nlx_store_get_stats (store, &after);
+  g_assert_cmpuint (after.rounds - before.rounds, ==, 1);
+  g_assert_cmpuint (after.records_written - before.records_written, ==, 2);
+  for (guint i = 0; i < G_N_ELEMENTS (s); i++)
+    {
+      g_assert_no_error (s[i].error);
+      g_assert_cmpuint (s[i].answered, ==, 1);
+      g_assert_cmpuint (s[i].rounds_then, ==, after.rounds);
+    }
+  /* The first change of a is in the second, which was on disk when its
+   * caller heard. */
+  g_assert_cmpstr (s[0].name_then, ==, "a-second");
+  g_assert_cmpstr (s[1].name_then, ==, "b-only");
+  g_assert_cmpstr (s[2].name_then, ==, "a-second");
+
+  /* Saved as it is: saving it again would write the same bytes (once
+   * the round is over). */
+  nlx_store_flush (store);
+  g_assert_true (nlx_store_is_saved (store, a));
+  g_assert_true (nlx_store_is_saved (store, b));
+  rename_record (b, "b-changed");
+  g_assert_false (nlx_store_is_saved (store, b));
+  /* Not while a change of it is on its way. */
+  nlx_store_hold (store, TRUE);
+  rename_record (b, "b-only");
+  nlx_store_save_async (store, b, seen, &s[1]);
+  g_assert_false (nlx_store_is_saved (store, b));
+  nlx_store_hold (store, FALSE);
+  while (s[1].answered < 2)
+    g_main_context_iteration (NULL, TRUE);
+  nlx_store_flush (store);
+  g_assert_true (nlx_store_is_saved (store, b));
+  /* And what the loader read is what the disk holds. */
+  {
+    g_autoptr(NlxStore) again = nlx_store_open (dir, &error);
+    g_autoptr(GPtrArray) loaded = nlx_store_load_all (again, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (loaded->len, ==, 2);
+    for (guint i = 0; i < loaded->len; i++)
+      g_assert_true (nlx_store_is_saved (again, loaded->pdata[i]));
+  }
+
+  for (guint i = 0; i < G_N_ELEMENTS (s); i++)
+    seen_clear (&s[i]);
+  nlx_file_remove_tree (dir, &error);
+  g_assert_no_error (error);
+}
+
+/* In one round, a record that cannot be written fails its own callers,
+ * all of them, and leaves its file as it was; the other records of the
+ * round are written and their callers hear success.  A file of the state
+ * that cannot be written fails the records saved with it, and only
+ * them. */
+static void
+test_group_failure (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("nlx-test-store-XXXXXX", &error);
+  g_autofree char *records = g_build_filename (dir, "records", NULL);
+  g_autoptr(NlxStore) store = nlx_store_open (records, &error);
+  g_autoptr(NlxRecord) a = make_record ("7e57d000-0000-4000-8000-0000000000a4");
+  g_autoptr(NlxRecord) b = make_record ("7e57d000-0000-4000-8000-0000000000b4");
+  g_autoptr(NlxRecord) c = make_record ("7e57d000-0000-4000-8000-0000000000c4");
+  g_autofree char *b_path = g_build_filename (records,
+    "7e57d000-0000-4000-8000-0000000000b4.json", NULL);
+  g_autofree char *blocker = g_build_filename (b_path, "blocker", NULL);
+  g_autofree char *no_dir = g_build_filename (dir, "missing", "addresses.json",
+                                              NULL);
+  g_autofree char *good_file = g_build_filename (dir, "addresses.json", NULL);
+  g_autofree char *contents = NULL;
+  Seen s[6];
+
+  g_assert_no_error (error);
+  g_assert_true (nlx_store_save (store, a, &error));
+  /* b's name on disk is a directory that is not empty: its rename fails. */
+  g_assert_cmpint (g_mkdir (b_path, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (blocker, "", -1, NULL));
+  for (guint i = 0; i < G_N_ELEMENTS (s); i++)
+    s[i] = (Seen) { store, records, NULL };
+
+  nlx_store_hold (store, TRUE);
+  rename_record (a, "a-new");
+  nlx_store_save_async (store, a, seen, &s[0]);
+  rename_record (b, "b-first");
+  nlx_store_save_async (store, b, seen, &s[1]);
+  rename_record (b, "b-second");
+  nlx_store_save_async (store, b, seen, &s[2]);
+  /* c goes with a file that cannot be written; the file alone fails. */
+  nlx_store_save_with_file_async (store, c, no_dir, "{}", seen, &s[3]);
+  nlx_store_write_file_async (store, no_dir, "{}", seen, &s[4]);
+  nlx_store_write_file_async (store, good_file, "{\"ok\": 1}", seen, &s[5]);
+  nlx_store_hold (store, FALSE);
+  while (s[0].answered + s[1].answered + s[2].answered + s[3].answered +
+         s[4].answered + s[5].answered < G_N_ELEMENTS (s))
+    g_main_context_iteration (NULL, TRUE);
+
+  g_assert_no_error (s[0].error);
+  g_assert_nonnull (s[1].error);
+  g_assert_nonnull (s[2].error);
+  g_assert_nonnull (s[3].error);
+  g_assert_nonnull (s[4].error);
+  g_assert_no_error (s[5].error);
+  {
+    g_autofree char *a_name = name_on_disk (records, a->instance->uuid);
+
+    g_assert_cmpstr (a_name, ==, "a-new");
+  }
+  g_assert_true (g_file_test (blocker, G_FILE_TEST_IS_REGULAR));
+  g_assert_null (name_on_disk (records, c->instance->uuid));
+  g_assert_true (g_file_get_contents (good_file, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "{\"ok\": 1}");
+  nlx_store_flush (store);
+  g_assert_false (nlx_store_is_saved (store, b));
+  g_assert_false (nlx_store_is_saved (store, c));
+  g_assert_true (nlx_store_is_saved (store, a));
+
+  /* Once b's name is free, b is written like any other. */
+  g_assert_true (nlx_file_remove_tree (b_path, &error));
+  g_assert_true (nlx_store_save (store, b, &error));
+  g_assert_no_error (error);
+  {
+    g_autofree char *b_name = name_on_disk (records, b->instance->uuid);
+
+    g_assert_cmpstr (b_name, ==, "b-second");
+  }
+
+  for (guint i = 0; i < G_N_ELEMENTS (s); i++)
+    seen_clear (&s[i]);
+  nlx_file_remove_tree (dir, &error);
+  g_assert_no_error (error);
+}
+
 static void
 test_wrong_types (void)
 {
@@ -459,6 +672,8 @@ main (int argc,
   g_test_add_func ("/nlx/store/refuses-unreadable", test_refuses_unreadable);
   g_test_add_func ("/nlx/store/writer-order", test_writer_order);
   g_test_add_func ("/nlx/store/writer-failure", test_writer_failure);
+  g_test_add_func ("/nlx/store/group-commit", test_group_commit);
+  g_test_add_func ("/nlx/store/group-failure", test_group_failure);
   g_test_add_func ("/nlx/record/wrong-types", test_wrong_types);
   return g_test_run ();
 }

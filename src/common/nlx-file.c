@@ -153,6 +153,123 @@ write_all (int fd,
 }
 
 /**
+ * nlx_file_write_temporary:
+ * @path: the file to replace, later
+ * @contents: what to write
+ * @length: its length, or -1 for a NUL-terminated string
+ * @mode: the mode of the new file
+ * @tmp: (out): the temporary file's path, @path.XXXXXX
+ * @error: return location for a #G_FILE_ERROR
+ *
+ * The first step of replacing @path: writes @contents to a new
+ * temporary file beside it, and leaves it open for
+ * nlx_file_sync_temporary().  Writing several first and syncing them
+ * after lets the filesystem commit them together (on ext4 the first
+ * fsync commits the journal for all of them).  On failure nothing is
+ * left behind.
+ *
+ * Returns: the open descriptor, or -1
+ */
+int
+nlx_file_write_temporary (const char *path,
+                          const char *contents,
+                          gssize length,
+                          int mode,
+                          char **tmp,
+                          GError **error)
+{
+  g_autofree char *name = g_strdup_printf ("%s.XXXXXX", path);
+  int errsv;
+  int fd;
+
+  if (length < 0)
+    length = strlen (contents);
+  fd = g_mkstemp_full (name, O_RDWR | O_CLOEXEC, mode);
+  if (fd < 0)
+    {
+      errsv = errno;
+      SET_FILE_ERROR (error, errsv, _("Cannot create %s: %s"), name);
+      return -1;
+    }
+  if (!write_all (fd, contents, length))
+    {
+      errsv = errno;
+      close (fd);
+      g_unlink (name);
+      SET_FILE_ERROR (error, errsv, _("Cannot write %s: %s"), name);
+      return -1;
+    }
+  *tmp = g_steal_pointer (&name);
+  return fd;
+}
+
+/**
+ * nlx_file_sync_temporary:
+ * @tmp: from nlx_file_write_temporary()
+ * @fd: its descriptor, closed here whatever happens
+ * @do_fsync: whether to fsync() it before closing
+ * @error: return location for a #G_FILE_ERROR
+ *
+ * The second step: the temporary file's contents on disk.  On failure
+ * the temporary file is removed.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+nlx_file_sync_temporary (const char *tmp,
+                         int fd,
+                         gboolean do_fsync,
+                         GError **error)
+{
+  int errsv;
+
+  if (do_fsync && fsync (fd) != 0)
+    {
+      errsv = errno;
+      close (fd);
+      g_unlink (tmp);
+      SET_FILE_ERROR (error, errsv, _("Cannot write %s: %s"), tmp);
+      return FALSE;
+    }
+  if (close (fd) != 0)
+    {
+      errsv = errno;
+      g_unlink (tmp);
+      SET_FILE_ERROR (error, errsv, _("Cannot write %s: %s"), tmp);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * nlx_file_rename_temporary:
+ * @tmp: from nlx_file_sync_temporary()
+ * @path: the file it replaces
+ * @error: return location for a #G_FILE_ERROR
+ *
+ * The third step: renames @tmp over @path.  The rename is durable only
+ * once the directory is synced (nlx_file_sync_dir()), once for every
+ * rename made in it: until then nothing may be acknowledged.  On
+ * failure the temporary file is removed.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+nlx_file_rename_temporary (const char *tmp,
+                           const char *path,
+                           GError **error)
+{
+  int errsv;
+
+  if (rename (tmp, path) == 0)
+    return TRUE;
+  errsv = errno;
+  g_unlink (tmp);
+  SET_FILE_ERROR (error, errsv, _("Cannot rename %s to %s: %s"), tmp, path);
+  return FALSE;
+}
+
+/**
  * nlx_file_set_contents_full:
  * @path: a file
  * @contents: what to write
@@ -180,11 +297,10 @@ nlx_file_set_contents_full (const char *path,
                             int mode,
                             GError **error)
 {
-  g_autofree char *tmp = NULL;
   g_autofree char *dir = NULL;
+  g_autofree char *tmp = NULL;
   gboolean do_fsync;
   struct stat st;
-  int errsv;
   int fd;
 
   if (!(flags & G_FILE_SET_CONTENTS_CONSISTENT))
@@ -203,37 +319,10 @@ nlx_file_set_contents_full (const char *path,
         do_fsync = FALSE;
     }
 
-  tmp = g_strdup_printf ("%s.XXXXXX", path);
-  fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, mode);
-  if (fd < 0)
-    {
-      errsv = errno;
-      SET_FILE_ERROR (error, errsv, _("Cannot create %s: %s"), tmp);
-      return FALSE;
-    }
-  if (!write_all (fd, contents, length) || (do_fsync && fsync (fd) != 0))
-    {
-      errsv = errno;
-      close (fd);
-      g_unlink (tmp);
-      SET_FILE_ERROR (error, errsv, _("Cannot write %s: %s"), tmp);
-      return FALSE;
-    }
-  if (close (fd) != 0)
-    {
-      errsv = errno;
-      g_unlink (tmp);
-      SET_FILE_ERROR (error, errsv, _("Cannot write %s: %s"), tmp);
-      return FALSE;
-    }
-  if (rename (tmp, path) != 0)
-    {
-      errsv = errno;
-      g_unlink (tmp);
-      SET_FILE_ERROR (error, errsv, _("Cannot rename %s to %s: %s"), tmp,
-                      path);
-      return FALSE;
-    }
+  fd = nlx_file_write_temporary (path, contents, length, mode, &tmp, error);
+  if (fd < 0 || !nlx_file_sync_temporary (tmp, fd, do_fsync, error) ||
+      !nlx_file_rename_temporary (tmp, path, error))
+    return FALSE;
   /* So that the new contents, not the old, are there after a crash. */
   dir = g_path_get_dirname (path);
   if (do_fsync && !nlx_file_sync_dir (dir, error))

@@ -19,6 +19,19 @@ gboolean nlx_file_set_contents_full (const char *path,
                                      GFileSetContentsFlags flags,
                                      int mode,
                                      GError **error);
+int nlx_file_write_temporary (const char *path,
+                              const char *contents,
+                              gssize length,
+                              int mode,
+                              char **tmp,
+                              GError **error);
+gboolean nlx_file_sync_temporary (const char *tmp,
+                                  int fd,
+                                  gboolean do_fsync,
+                                  GError **error);
+gboolean nlx_file_rename_temporary (const char *tmp,
+                                    const char *path,
+                                    GError **error);
 gboolean nlx_file_sync_dir (const char *dir,
                             GError **error);
 G_END_DECLS

@@ -273,6 +273,24 @@ nlx_manager_resolve_image (NlxManager *manager,
       return NULL;
     }
   image = nlx_image_new_from_path (known->name, known->path, error);
+  /* A tarball boots from the tree imported at start: never extracted
+   * per server (nlx_manager_import_config_images()). */
+  if (image != NULL && image->format == NLX_IMAGE_FORMAT_TARBALL)
+    {
+      gboolean changed = FALSE;
+      g_autofree char *rootfs =
+        nlx_image_store_get_config_rootfs (manager->images, known->name,
+                                           known->path, &changed, error);
+
+      g_clear_pointer (&image, nlx_image_free);
+      if (rootfs == NULL)
+        return NULL;
+      if (changed)
+        g_warning ("Image %s: %s changed since the compute service imported "
+                   "it at start; servers boot what was imported until "
+                   "nova-lxc-compute is restarted", known->name, known->path);
+      image = nlx_image_new_from_path (known->name, rootfs, error);
+    }
   if (image == NULL)
     return NULL;
   if (known->init_path != NULL)
@@ -281,6 +299,74 @@ nlx_manager_resolve_image (NlxManager *manager,
     nlx_image_set_property (image, NLX_IMAGE_PROP_SHUTDOWN_SIGNAL,
                             known->shutdown_signal);
   return g_steal_pointer (&image);
+}
+
+/* Whether a server made from image @name may be left (a quarantined
+ * record may be of one). */
+static gboolean
+image_name_in_use (NlxManager *manager,
+                   const char *name)
+{
+  GHashTableIter iter;
+  Entry *entry;
+
+  if (g_hash_table_size (manager->quarantined) > 0)
+    return TRUE;
+  g_hash_table_iter_init (&iter, manager->entries);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+    if (g_strcmp0 (entry->record->instance->image_ref, name) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/**
+ * nlx_manager_import_config_images:
+ *
+ * At start, after the records are read: puts each root tarball the
+ * configuration names into the image store by content
+ * (nlx_image_store_import_config()), so servers boot from the stored tree
+ * and no spawn reads the tarball.  An unchanged tarball is not read; a
+ * changed one is read again, and its earlier content is removed once no
+ * server made from the image is left, as is the record of a section gone
+ * from the configuration.  A tarball that cannot be imported is logged,
+ * and servers are refused from its image, not the daemon.
+ */
+void
+nlx_manager_import_config_images (NlxManager *manager)
+{
+  g_autoptr(GPtrArray) stored = NULL;
+
+  for (guint i = 0; i < manager->config->images->len; i++)
+    {
+      const NlxConfigImage *known = manager->config->images->pdata[i];
+      g_autoptr(GError) error = NULL;
+      gboolean imported = FALSE;
+      gint64 began = g_get_monotonic_time ();
+
+      if (!g_file_test (known->path, G_FILE_TEST_IS_REGULAR))
+        continue;
+      if (!nlx_image_store_import_config (manager->images, known->name,
+                                          known->path,
+                                          !image_name_in_use (manager,
+                                                              known->name),
+                                          &imported, &error))
+        g_warning ("Image %s: cannot import %s; no server can be made from "
+                   "it until it is fixed and the compute service restarted: "
+                   "%s", known->name, known->path, error->message);
+      else if (imported)
+        g_message ("Image %s: imported %s into the image store in %.1f s",
+                   known->name, known->path,
+                   (g_get_monotonic_time () - began) / 1e6);
+    }
+  stored = nlx_image_store_list_configs (manager->images);
+  for (guint i = 0; i < stored->len; i++)
+    {
+      const char *name = stored->pdata[i];
+
+      if (nlx_config_find_image (manager->config, name) == NULL &&
+          !image_name_in_use (manager, name))
+        nlx_image_store_forget_config (manager->images, name);
+    }
 }
 
 /**

@@ -392,6 +392,7 @@ gboolean nlx_manager_check_volumes_free (NlxManager *manager,
                                          GError **error);
 
 /* nlx-manager-images.c */
+void nlx_manager_import_config_images (NlxManager *manager);
 NlxImage *nlx_manager_resolve_image (NlxManager *manager,
                                      const char *ref,
                                      GError **error);

@@ -191,11 +191,18 @@ nlx_manager_save_addresses (NlxManager *manager)
 /* Saves what an operation's end, a sync or a restart changed: it has
  * happened on the host, so memory keeps it, and a failed save is retried
  * every second until it works.  The record on disk meanwhile is older,
- * and a restart reconciles it with what runs. */
+ * and a restart reconciles it with what runs.  A record the disk holds
+ * as it is already (a restart that found everything as recorded) is
+ * neither touched nor written again. */
 void
 nlx_manager_save (NlxManager *manager,
                   Entry *entry)
 {
+  if (nlx_store_is_saved (manager->store, entry->record))
+    {
+      entry->unsaved = FALSE;
+      return;
+    }
   touch (entry->record);
   nlx_store_save_async (manager->store, entry->record, saved,
                         save_new (manager, entry));

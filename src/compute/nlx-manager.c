@@ -294,6 +294,7 @@ nlx_manager_new (const NlxConfig *config,
                             entry);
     }
   g_ptr_array_set_free_func (records, NULL);
+  nlx_manager_import_config_images (manager);
 
   /* What snapshots a stop interrupted left. */
   {

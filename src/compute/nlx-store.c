@@ -6,11 +6,28 @@
  *
  * The writes (the fsyncs take milliseconds, tens on a slow disk) run in
  * one writer thread per store, so the daemon's main loop keeps serving
- * while they wait for the disk.  One thread, one queue: saves and
- * deletes reach the disk in the order they were asked for, so two quick
- * saves of a record land in order and a delete is never undone by an
- * earlier save finishing late.  The caller hears of each one, success or
- * failure, in its main context once it is on disk. */
+ * while they wait for the disk, and they are committed in groups: what is
+ * asked for while one round of writes is on its way to disk waits for
+ * the next round, which writes it all at once.  A round writes the other
+ * files of the state first (the address allocations: each its temporary
+ * file, fsync, rename, then one fsync per directory), then every record
+ * changed (each its temporary file, fsync and rename, or its unlink),
+ * then fsyncs the records' directory once for all of them.  Only then
+ * does it answer the callers of that round, so nothing is acknowledged
+ * before it is on disk.  Twenty creates at once cost about one round's
+ * worth of directory fsyncs, not twenty.
+ *
+ * Within a round a record is written once, as the last change asked for
+ * it has it (two saves of a record, or a save and a delete, in one round
+ * are one write: the later includes the earlier), so changes to one
+ * record still reach the disk in the order asked, and a delete is never
+ * undone by an earlier save.  A record that fails to write fails only
+ * the callers who changed it; a failed fsync of the directory fails the
+ * whole round.  The callers hear in their main contexts, in the order
+ * they asked.
+ *
+ * A save of a record the disk already holds as it is (no change since
+ * the last durable write, none on its way) writes nothing. */
 #include "config.h"
 
 #include <errno.h>
@@ -22,51 +39,322 @@
 #include "common/nlx-json.h"
 #include "compute/nlx-store.h"
 
-typedef enum {
-  OP_SAVE,
-  OP_DELETE,
-  OP_FILE,
-} OpKind;
-
+/* One caller waiting for a round. */
 typedef struct {
-  OpKind kind;
-  char *uuid;
-  char *data;                   /* OP_SAVE: the record's text */
-  /* OP_FILE, and OP_SAVE before the record: another file of the state */
-  char *file_path;
-  char *file_data;
+  char *uuid;                   /* the record it changed, or NULL */
+  char *file_path;              /* the other file it changed, or NULL */
   GTask *task;                  /* the asynchronous caller, or NULL */
   /* A synchronous caller waits for done, under the store's lock. */
   gboolean done;
   GError *error;
-} Op;
+} Waiter;
+
+/* What a round does to one record: the last change asked for wins. */
+typedef struct {
+  char *data;                   /* the record's text; NULL to delete it */
+  char *digest;                 /* of data */
+  char *file_path;              /* written first, or the record is not */
+  GError *error;                /* in the writer: how it went */
+  gboolean changed;             /* in the writer: renamed or unlinked */
+} Change;
+
+typedef struct {
+  char *data;
+  GError *error;                /* in the writer: how it went */
+  gboolean changed;             /* in the writer: renamed */
+} FileChange;
+
+/* What one round writes. */
+typedef struct {
+  GHashTable *records;          /* uuid -> Change */
+  GPtrArray *record_order;      /* uuids, as first asked */
+  GHashTable *files;            /* path -> FileChange */
+  GPtrArray *file_order;        /* paths, as first asked */
+  GPtrArray *waiters;           /* Waiter, in the order asked */
+} Round;
 
 struct _NlxStore {
   char *dir;
   GThread *writer;
   GMutex lock;
   GCond changed;
-  GQueue queue;                 /* Op, oldest first */
-  Op *writing;                  /* the one on its way to disk */
+  Round *next;                  /* collecting what is asked for */
+  Round *writing;               /* the round on its way to disk */
+  /* uuid -> digest of the text on disk, as far as a round made durable
+   * or the loader read; dropped when a write of the record fails. */
+  GHashTable *durable;
   gboolean stopping;
   gboolean held;                /* tests: a disk that does not answer yet */
+  NlxStoreStats stats;
 };
 
 static void
-op_free (Op *op)
+change_free (Change *change)
 {
-  g_free (op->uuid);
-  g_free (op->data);
-  g_free (op->file_path);
-  g_free (op->file_data);
-  g_clear_object (&op->task);
-  g_clear_error (&op->error);
-  g_free (op);
+  g_free (change->data);
+  g_free (change->digest);
+  g_free (change->file_path);
+  g_clear_error (&change->error);
+  g_free (change);
 }
 
-static gboolean write_op (NlxStore *store,
-                          Op *op,
-                          GError **error);
+static void
+file_change_free (FileChange *change)
+{
+  g_free (change->data);
+  g_clear_error (&change->error);
+  g_free (change);
+}
+
+static void
+waiter_free (Waiter *waiter)
+{
+  g_free (waiter->uuid);
+  g_free (waiter->file_path);
+  g_clear_object (&waiter->task);
+  g_clear_error (&waiter->error);
+  g_free (waiter);
+}
+
+static Round *
+round_new (void)
+{
+  Round *round = g_new0 (Round, 1);
+
+  round->records = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                          (GDestroyNotify) change_free);
+  round->record_order = g_ptr_array_new ();
+  round->files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                        (GDestroyNotify) file_change_free);
+  round->file_order = g_ptr_array_new ();
+  round->waiters = g_ptr_array_new ();
+  return round;
+}
+
+/* The waiters are freed by whoever waits (sync) or once answered. */
+static void
+round_free (Round *round)
+{
+  g_ptr_array_unref (round->record_order);
+  g_ptr_array_unref (round->file_order);
+  g_hash_table_unref (round->records);
+  g_hash_table_unref (round->files);
+  g_ptr_array_unref (round->waiters);
+  g_free (round);
+}
+
+static gboolean
+round_is_empty (Round *round)
+{
+  return round->waiters->len == 0;
+}
+
+static char *
+digest_of (const char *data)
+{
+  return g_compute_checksum_for_string (G_CHECKSUM_SHA256, data, -1);
+}
+
+static char *
+record_path (NlxStore *store,
+             const char *uuid)
+{
+  g_autofree char *file = g_strdup_printf ("%s.json", uuid);
+
+  return g_build_filename (store->dir, file, NULL);
+}
+
+/* How many temporary files a round holds open at once: a round of a
+ * thousand records (a restart) must not run out of descriptors. */
+#define CHUNK 64
+
+/* One file a round replaces or removes. */
+typedef struct {
+  char *path;                   /* the file it replaces */
+  const char *data;             /* its new text; NULL to remove it */
+  GError **error;               /* where its failure goes */
+  gboolean *changed;            /* set once renamed or unlinked */
+  FileChange *file;             /* a record's file, durable first */
+  char *tmp;
+  int fd;
+} Item;
+
+/* Every temporary file written, then every one fsynced: on ext4 the
+ * first fsync commits the journal for them all, and the others find
+ * little left to do. */
+static void
+write_temporaries (Item *items,
+                   guint n)
+{
+  for (guint i = 0; i < n; i++)
+    if (items[i].data != NULL && *items[i].error == NULL)
+      items[i].fd = nlx_file_write_temporary (items[i].path, items[i].data,
+                                              -1, 0600, &items[i].tmp,
+                                              items[i].error);
+  for (guint i = 0; i < n; i++)
+    if (items[i].fd >= 0 &&
+        !nlx_file_sync_temporary (items[i].tmp, items[i].fd, TRUE,
+                                  items[i].error))
+      g_clear_pointer (&items[i].tmp, g_free);
+  for (guint i = 0; i < n; i++)
+    items[i].fd = -1;
+}
+
+static void
+rename_item (Item *item)
+{
+  if (*item->error == NULL && item->file != NULL && item->file->error != NULL)
+    *item->error = g_error_copy (item->file->error);
+  if (*item->error != NULL)
+    {
+      /* The record only if the file that goes with it is on disk. */
+      if (item->tmp != NULL)
+        g_unlink (item->tmp);
+      return;
+    }
+  if (item->data != NULL)
+    {
+      if (nlx_file_rename_temporary (item->tmp, item->path, item->error))
+        *item->changed = TRUE;
+      return;
+    }
+  if (g_unlink (item->path) == 0)
+    *item->changed = TRUE;
+  /* Deleting what is not there succeeds. */
+  else if (errno != ENOENT)
+    g_set_error (item->error, G_FILE_ERROR, g_file_error_from_errno (errno),
+                 _("Cannot delete instance record %s: %s"), item->path,
+                 g_strerror (errno));
+}
+
+/* The directories of the files renamed, each synced once; a failure
+ * fails the files renamed in it. */
+static void
+sync_file_dirs (Item *items,
+                guint n)
+{
+  g_autoptr(GHashTable) dirs = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                      g_free, NULL);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *dir = g_path_get_dirname (items[i].path);
+      g_autoptr(GError) error = NULL;
+
+      if (!*items[i].changed || g_hash_table_contains (dirs, dir))
+        continue;
+      if (nlx_file_sync_dir (dir, &error))
+        {
+          g_hash_table_add (dirs, g_steal_pointer (&dir));
+          continue;
+        }
+      for (guint j = i; j < n; j++)
+        {
+          g_autofree char *its_dir = g_path_get_dirname (items[j].path);
+
+          if (*items[j].changed && g_str_equal (its_dir, dir))
+            {
+              *items[j].changed = FALSE;
+              g_clear_error (items[j].error);
+              *items[j].error = g_error_copy (error);
+            }
+        }
+    }
+}
+
+/* In the writer thread, without the lock: everything @round holds, and
+ * each change's error.  The other files first (the address
+ * allocations), durable before any record is renamed; then the records,
+ * each its temporary file, fsync and rename, or its unlink; then one
+ * fsync of the records' directory for them all.  Returns how many
+ * records were written. */
+static guint
+write_round (NlxStore *store,
+             Round *round)
+{
+  guint files = round->file_order->len;
+  guint n = files + round->record_order->len;
+  g_autofree Item *items = g_new0 (Item, n);
+  g_autoptr(GError) sync_error = NULL;
+  guint changed = 0;
+
+  for (guint i = 0; i < files; i++)
+    {
+      const char *path = round->file_order->pdata[i];
+      FileChange *change = g_hash_table_lookup (round->files, path);
+
+      items[i] = (Item) { g_strdup (path), change->data, &change->error,
+                          &change->changed, NULL, NULL, -1 };
+    }
+  for (guint i = files; i < n; i++)
+    {
+      const char *uuid = round->record_order->pdata[i - files];
+      Change *change = g_hash_table_lookup (round->records, uuid);
+
+      items[i] = (Item) { record_path (store, uuid), change->data,
+                          &change->error, &change->changed,
+                          change->file_path
+                            ? g_hash_table_lookup (round->files,
+                                                   change->file_path)
+                            : NULL,
+                          NULL, -1 };
+    }
+
+  /* The files ride in the first chunk with the records. */
+  for (guint start = 0; start < n;)
+    {
+      guint end = MIN (n, MAX (start, files) + CHUNK);
+
+      write_temporaries (items + start, end - start);
+      if (start == 0)
+        {
+          for (guint i = 0; i < files; i++)
+            rename_item (&items[i]);
+          sync_file_dirs (items, files);
+        }
+      for (guint i = MAX (start, files); i < end; i++)
+        {
+          rename_item (&items[i]);
+          changed += *items[i].changed;
+        }
+      start = end;
+    }
+
+  /* One fsync of the directory makes every rename and unlink of the
+   * round durable; without it none may be acknowledged. */
+  if (changed > 0 && !nlx_file_sync_dir (store->dir, &sync_error))
+    for (guint i = files; i < n; i++)
+      if (*items[i].changed && *items[i].error == NULL)
+        *items[i].error = g_error_copy (sync_error);
+  for (guint i = 0; i < n; i++)
+    {
+      g_free (items[i].path);
+      g_free (items[i].tmp);
+    }
+  return changed;
+}
+
+/* The error @waiter's change met in @round, if any. */
+static GError *
+waiter_error (Round *round,
+              Waiter *waiter)
+{
+  if (waiter->file_path != NULL)
+    {
+      FileChange *file = g_hash_table_lookup (round->files, waiter->file_path);
+
+      if (file->error != NULL)
+        return g_error_copy (file->error);
+    }
+  if (waiter->uuid != NULL)
+    {
+      Change *change = g_hash_table_lookup (round->records, waiter->uuid);
+
+      if (change->error != NULL)
+        return g_error_copy (change->error);
+    }
+  return NULL;
+}
 
 static gpointer
 writer (gpointer data)
@@ -76,43 +364,69 @@ writer (gpointer data)
   g_mutex_lock (&store->lock);
   for (;;)
     {
-      Op *op = store->held ? NULL : g_queue_pop_head (&store->queue);
-      GError *error = NULL;
-      gboolean ok;
+      Round *round;
+      guint written;
 
-      if (op == NULL && store->held && store->stopping)
+      if (store->held && store->stopping)
         store->held = FALSE;
-      else if (op == NULL)
+      if (store->held || round_is_empty (store->next))
         {
-          if (store->stopping)
+          if (store->stopping && !store->held)
             break;
           g_cond_wait (&store->changed, &store->lock);
+          continue;
         }
-      if (op == NULL)
-        continue;
-      store->writing = op;
+      /* What is asked for from now on waits for the next round. */
+      round = store->writing = store->next;
+      store->next = round_new ();
       g_mutex_unlock (&store->lock);
 
-      ok = write_op (store, op, &error);
-      /* Handed back in the caller's main context, in the order written:
-       * GTask queues each at the same priority. */
-      if (op->task != NULL)
+      written = write_round (store, round);
+
+      g_mutex_lock (&store->lock);
+      store->stats.rounds++;
+      store->stats.records_written += written;
+      store->stats.files_written += round->file_order->len;
+      for (guint i = 0; i < round->record_order->len; i++)
         {
-          if (ok)
-            g_task_return_boolean (op->task, TRUE);
+          const char *uuid = round->record_order->pdata[i];
+          Change *change = g_hash_table_lookup (round->records, uuid);
+
+          if (change->error != NULL || change->data == NULL)
+            g_hash_table_remove (store->durable, uuid);
           else
-            g_task_return_error (op->task, error);
+            g_hash_table_insert (store->durable, g_strdup (uuid),
+                                 g_strdup (change->digest));
+        }
+      g_mutex_unlock (&store->lock);
+
+      /* Handed back in the callers' main contexts, in the order asked
+       * (GTask queues each at the same priority), before the round is
+       * over, so that a flush finds them queued. */
+      for (guint i = 0; i < round->waiters->len; i++)
+        {
+          Waiter *waiter = round->waiters->pdata[i];
+          GError *error = waiter_error (round, waiter);
+
+          if (waiter->task == NULL)
+            {
+              waiter->error = error;
+              continue;
+            }
+          if (error == NULL)
+            g_task_return_boolean (waiter->task, TRUE);
+          else
+            g_task_return_error (waiter->task, error);
+          waiter_free (waiter);
+          round->waiters->pdata[i] = NULL;
         }
 
       g_mutex_lock (&store->lock);
+      for (guint i = 0; i < round->waiters->len; i++)
+        if (round->waiters->pdata[i] != NULL)
+          ((Waiter *) round->waiters->pdata[i])->done = TRUE;
       store->writing = NULL;
-      if (op->task != NULL)
-        op_free (op);
-      else
-        {
-          op->error = error;
-          op->done = TRUE;
-        }
+      round_free (round);
       g_cond_broadcast (&store->changed);
     }
   g_mutex_unlock (&store->lock);
@@ -143,7 +457,9 @@ nlx_store_open (const char *dir,
   store->dir = g_strdup (dir);
   g_mutex_init (&store->lock);
   g_cond_init (&store->changed);
-  g_queue_init (&store->queue);
+  store->next = round_new ();
+  store->durable = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                          g_free);
   store->writer = g_thread_new ("nlx-store", writer, store);
   return store;
 }
@@ -158,7 +474,7 @@ void
 nlx_store_flush (NlxStore *store)
 {
   g_mutex_lock (&store->lock);
-  while (store->queue.length > 0 || store->writing != NULL)
+  while (!round_is_empty (store->next) || store->writing != NULL)
     g_cond_wait (&store->changed, &store->lock);
   g_mutex_unlock (&store->lock);
 }
@@ -175,6 +491,8 @@ nlx_store_free (NlxStore *store)
   g_cond_broadcast (&store->changed);
   g_mutex_unlock (&store->lock);
   g_thread_join (store->writer);
+  round_free (store->next);
+  g_hash_table_unref (store->durable);
   g_mutex_clear (&store->lock);
   g_cond_clear (&store->changed);
   g_free (store->dir);
@@ -186,8 +504,9 @@ nlx_store_free (NlxStore *store)
  * @held: whether writes wait
  *
  * For tests: while held, the writer writes nothing, as a disk that has
- * not answered yet; what is asked for queues up.  nlx_store_free()
- * releases it; nlx_store_flush() waits for it to be released.
+ * not answered yet; what is asked for queues up, for one round.
+ * nlx_store_free() releases it; nlx_store_flush() waits for it to be
+ * released.
  */
 void
 nlx_store_hold (NlxStore *store,
@@ -199,25 +518,34 @@ nlx_store_hold (NlxStore *store,
   g_mutex_unlock (&store->lock);
 }
 
-/* How many saves and deletes are queued or being written. */
+/* How many saves and deletes are queued or being written (each caller's
+ * counts, however many are written together). */
 guint
 nlx_store_count_pending (NlxStore *store)
 {
   guint count;
 
   g_mutex_lock (&store->lock);
-  count = store->queue.length + (store->writing != NULL);
+  count = store->next->waiters->len +
+          (store->writing != NULL ? store->writing->waiters->len : 0);
   g_mutex_unlock (&store->lock);
   return count;
 }
 
-static char *
-record_path (NlxStore *store,
-             const char *uuid)
+/**
+ * nlx_store_get_stats:
+ *
+ * How much the store has written: rounds, records written (or
+ * unlinked), other files written and saves that found the record on
+ * disk already.  For benchmarks and tests.
+ */
+void
+nlx_store_get_stats (NlxStore *store,
+                     NlxStoreStats *stats)
 {
-  g_autofree char *file = g_strdup_printf ("%s.json", uuid);
-
-  return g_build_filename (store->dir, file, NULL);
+  g_mutex_lock (&store->lock);
+  *stats = store->stats;
+  g_mutex_unlock (&store->lock);
 }
 
 /* What @data reads back as, written again: the same text when the
@@ -237,6 +565,14 @@ read_back (const char *data,
   return json_to_string (again, TRUE);
 }
 
+static char *
+record_text_unchecked (const NlxRecord *record)
+{
+  g_autoptr(JsonNode) node = nlx_record_to_node (record);
+
+  return json_to_string (node, TRUE);
+}
+
 /* The record's text, if nlx_store_load_all() would read back the same
  * record: a record the daemon cannot read makes its server vanish at the
  * next start while its container runs on. */
@@ -244,8 +580,7 @@ static char *
 record_text (const NlxRecord *record,
              GError **error)
 {
-  g_autoptr(JsonNode) node = nlx_record_to_node (record);
-  g_autofree char *data = json_to_string (node, TRUE);
+  g_autofree char *data = record_text_unchecked (record);
   g_autoptr(GError) local_error = NULL;
   g_autofree char *again = read_back (data, &local_error);
 
@@ -261,86 +596,129 @@ record_text (const NlxRecord *record,
   return g_steal_pointer (&data);
 }
 
-/* In the writer thread. */
+/* Under the lock: whether a change of @uuid is asked for and not yet
+ * answered. */
 static gboolean
-write_op (NlxStore *store,
-          Op *op,
-          GError **error)
+is_pending (NlxStore *store,
+            const char *uuid)
 {
-  g_autofree char *path = NULL;
-
-  if (op->file_path != NULL &&
-      !nlx_file_set_contents_full (op->file_path, op->file_data, -1,
-                                   G_FILE_SET_CONTENTS_CONSISTENT |
-                                   G_FILE_SET_CONTENTS_DURABLE,
-                                   0600, error))
-    return FALSE;
-  if (op->kind == OP_FILE)
-    return TRUE;
-  path = record_path (store, op->uuid);
-  if (op->kind == OP_SAVE)
-    return nlx_file_set_contents_full (path, op->data, -1,
-                                       G_FILE_SET_CONTENTS_CONSISTENT |
-                                       G_FILE_SET_CONTENTS_DURABLE,
-                                       0600, error);
-
-  if (g_unlink (path) != 0)
-    {
-      int saved_errno = errno;
-
-      /* Deleting what is not there succeeds. */
-      if (saved_errno == ENOENT)
-        return TRUE;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   _("Cannot delete instance record %s: %s"), path,
-                   g_strerror (saved_errno));
-      return FALSE;
-    }
-  /* Or the record comes back after a crash, and with it the server. */
-  return nlx_file_sync_dir (store->dir, error);
+  return g_hash_table_contains (store->next->records, uuid) ||
+         (store->writing != NULL &&
+          g_hash_table_contains (store->writing->records, uuid));
 }
 
+/**
+ * nlx_store_is_saved:
+ *
+ * Whether the disk holds @record as it is, durably, with no change of
+ * it on its way: saving it again would write the same bytes.
+ */
+gboolean
+nlx_store_is_saved (NlxStore *store,
+                    const NlxRecord *record)
+{
+  g_autofree char *data = record_text_unchecked (record);
+  g_autofree char *digest = digest_of (data);
+  const char *uuid = record->instance->uuid;
+  gboolean saved;
+
+  g_mutex_lock (&store->lock);
+  saved = !is_pending (store, uuid) &&
+          g_strcmp0 (g_hash_table_lookup (store->durable, uuid), digest) == 0;
+  g_mutex_unlock (&store->lock);
+  return saved;
+}
+
+/* Adds a caller to the next round: @uuid's record becomes @data (NULL:
+ * deleted), @file_path becomes @file_data; either may be NULL.  Takes
+ * @waiter. */
 static void
 push (NlxStore *store,
-      Op *op)
+      Waiter *waiter,
+      char *data,
+      const char *file_data)
 {
+  Round *round;
+
   g_mutex_lock (&store->lock);
-  g_queue_push_tail (&store->queue, op);
+  round = store->next;
+  if (waiter->file_path != NULL)
+    {
+      FileChange *file = g_hash_table_lookup (round->files, waiter->file_path);
+
+      if (file == NULL)
+        {
+          char *key = g_strdup (waiter->file_path);
+
+          file = g_new0 (FileChange, 1);
+          g_hash_table_insert (round->files, key, file);
+          g_ptr_array_add (round->file_order, key);
+        }
+      g_free (file->data);
+      file->data = g_strdup (file_data);
+    }
+  if (waiter->uuid != NULL)
+    {
+      Change *change = g_hash_table_lookup (round->records, waiter->uuid);
+
+      if (change == NULL)
+        {
+          char *key = g_strdup (waiter->uuid);
+
+          change = g_new0 (Change, 1);
+          g_hash_table_insert (round->records, key, change);
+          g_ptr_array_add (round->record_order, key);
+        }
+      g_free (change->data);
+      g_free (change->digest);
+      change->data = data;
+      change->digest = data ? digest_of (data) : NULL;
+      /* The earlier change's file still goes first. */
+      if (waiter->file_path != NULL)
+        {
+          g_free (change->file_path);
+          change->file_path = g_strdup (waiter->file_path);
+        }
+    }
+  else
+    g_free (data);
+  g_ptr_array_add (round->waiters, waiter);
   g_cond_broadcast (&store->changed);
   g_mutex_unlock (&store->lock);
 }
 
-/* Queues @op and waits until it is written. */
+static Waiter *
+waiter_new (const char *uuid,
+            const char *file_path,
+            GTask *task)
+{
+  Waiter *waiter = g_new0 (Waiter, 1);
+
+  waiter->uuid = g_strdup (uuid);
+  waiter->file_path = g_strdup (file_path);
+  waiter->task = task;
+  return waiter;
+}
+
+/* Queues a synchronous @waiter and waits until its round is written. */
 static gboolean
 run (NlxStore *store,
-     Op *op,
+     Waiter *waiter,
+     char *data,
      GError **error)
 {
   gboolean ok;
 
-  push (store, op);
+  push (store, waiter, data, NULL);
   g_mutex_lock (&store->lock);
-  while (!op->done)
+  while (!waiter->done)
     g_cond_wait (&store->changed, &store->lock);
   g_mutex_unlock (&store->lock);
-  ok = op->error == NULL;
+  ok = waiter->error == NULL;
   if (!ok)
-    g_propagate_error (error, g_steal_pointer (&op->error));
-  op_free (op);
+    g_propagate_error (error, g_steal_pointer (&waiter->error));
+  waiter_free (waiter);
   return ok;
-}
-
-static Op *
-op_new (OpKind kind,
-        const char *uuid,
-        char *data)
-{
-  Op *op = g_new0 (Op, 1);
-
-  op->kind = kind;
-  op->uuid = g_strdup (uuid);
-  op->data = data;
-  return op;
 }
 
 /**
@@ -360,7 +738,8 @@ nlx_store_save (NlxStore *store,
 
   if (data == NULL)
     return FALSE;
-  return run (store, op_new (OP_SAVE, record->instance->uuid, data), error);
+  return run (store, waiter_new (record->instance->uuid, NULL, NULL), data,
+              error);
 }
 
 /**
@@ -369,8 +748,9 @@ nlx_store_save (NlxStore *store,
  *   is on disk, or could not be written
  *
  * Saves the record as it is now (it may change or go as soon as this
- * returns), after every save and delete asked for before, in the writer
- * thread.  nlx_store_save_finish() says how it went.
+ * returns), in the writer thread, in the next round of writes: together
+ * with whatever else is asked for meanwhile, and after every save and
+ * delete asked for before.  nlx_store_save_finish() says how it went.
  */
 void
 nlx_store_save_async (NlxStore *store,
@@ -402,7 +782,6 @@ nlx_store_save_with_file_async (NlxStore *store,
   g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
   GError *error = NULL;
   char *text = record_text (record, &error);
-  Op *op;
 
   g_task_set_source_tag (task, nlx_store_save_async);
   if (text == NULL)
@@ -410,11 +789,9 @@ nlx_store_save_with_file_async (NlxStore *store,
       g_task_return_error (task, error);
       return;
     }
-  op = op_new (OP_SAVE, record->instance->uuid, text);
-  op->file_path = g_strdup (path);
-  op->file_data = g_strdup (data);
-  op->task = g_steal_pointer (&task);
-  push (store, op);
+  push (store, waiter_new (record->instance->uuid, path,
+                           g_steal_pointer (&task)),
+        text, data);
 }
 
 /**
@@ -422,8 +799,8 @@ nlx_store_save_with_file_async (NlxStore *store,
  * @path: another file of the state (the address allocations)
  * @data: its text
  *
- * Replaces @path with @data durably (0600), in order with the records'
- * saves and deletes.  Finish with nlx_store_save_finish().
+ * Replaces @path with @data durably (0600), in the next round of writes,
+ * before its records.  Finish with nlx_store_save_finish().
  */
 void
 nlx_store_write_file_async (NlxStore *store,
@@ -432,13 +809,10 @@ nlx_store_write_file_async (NlxStore *store,
                             GAsyncReadyCallback callback,
                             gpointer user_data)
 {
-  Op *op = op_new (OP_FILE, NULL, NULL);
+  GTask *task = g_task_new (NULL, NULL, callback, user_data);
 
-  op->file_path = g_strdup (path);
-  op->file_data = g_strdup (data);
-  op->task = g_task_new (NULL, NULL, callback, user_data);
-  g_task_set_source_tag (op->task, nlx_store_write_file_async);
-  push (store, op);
+  g_task_set_source_tag (task, nlx_store_write_file_async);
+  push (store, waiter_new (NULL, path, task), NULL, data);
 }
 
 /**
@@ -459,14 +833,14 @@ nlx_store_delete (NlxStore *store,
                   const char *uuid,
                   GError **error)
 {
-  return run (store, op_new (OP_DELETE, uuid, NULL), error);
+  return run (store, waiter_new (uuid, NULL, NULL), NULL, error);
 }
 
 /**
  * nlx_store_delete_async:
  *
- * Deletes the record of @uuid once everything asked for before is
- * written, so that no earlier save brings it back.
+ * Deletes the record of @uuid in the next round of writes, so that no
+ * save asked for before brings it back.
  */
 void
 nlx_store_delete_async (NlxStore *store,
@@ -474,11 +848,10 @@ nlx_store_delete_async (NlxStore *store,
                         GAsyncReadyCallback callback,
                         gpointer user_data)
 {
-  Op *op = op_new (OP_DELETE, uuid, NULL);
+  GTask *task = g_task_new (NULL, NULL, callback, user_data);
 
-  op->task = g_task_new (NULL, NULL, callback, user_data);
-  g_task_set_source_tag (op->task, nlx_store_delete_async);
-  push (store, op);
+  g_task_set_source_tag (task, nlx_store_delete_async);
+  push (store, waiter_new (uuid, NULL, task), NULL, NULL);
 }
 
 gboolean
@@ -489,139 +862,26 @@ nlx_store_delete_finish (NlxStore *store G_GNUC_UNUSED,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-#define QUARANTINE "quarantine"
-
-/* The uuid a record's file name gives, if any. */
-static char *
-uuid_of (const char *name)
+/* For the loader (nlx-store-load.c). */
+const char *
+nlx_store_get_dir (NlxStore *store)
 {
-  const char *end = strstr (name, ".json");
-  g_autofree char *uuid = end ? g_strndup (name, end - name) : NULL;
-
-  if (uuid == NULL || !g_uuid_string_is_valid (uuid))
-    return NULL;
-  return g_ascii_strdown (uuid, -1);
-}
-
-/* Moves an unreadable record aside, with the reason beside it, so that
- * the next start neither reads it again nor forgets it. */
-static void
-quarantine (NlxStore *store,
-            const char *name,
-            const char *reason)
-{
-  g_autofree char *dir = g_build_filename (store->dir, QUARANTINE, NULL);
-  g_autofree char *from = g_build_filename (store->dir, name, NULL);
-  g_autofree char *to = g_build_filename (dir, name, NULL);
-  g_autofree char *why = NULL;
-  g_autoptr(GError) error = NULL;
-
-  for (guint n = 1; g_file_test (to, G_FILE_TEST_EXISTS) ||
-                    g_file_test (to, G_FILE_TEST_IS_SYMLINK); n++)
-    {
-      g_autofree char *other = g_strdup_printf ("%s.%u", name, n);
-
-      g_free (to);
-      to = g_build_filename (dir, other, NULL);
-    }
-  if (g_mkdir_with_parents (dir, 0700) != 0 || g_rename (from, to) != 0)
-    {
-      g_warning (_("Unreadable instance record %s: %s; it cannot be moved to "
-                   "%s (%s), so it stays, and its server is left alone"),
-                 from, reason, dir, g_strerror (errno));
-      return;
-    }
-  why = g_strconcat (to, ".reason", NULL);
-  nlx_file_set_contents_full (why, reason, -1,
-                              G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL);
-  /* Both ends of the move, or a crash could bring the record back. */
-  if (!nlx_file_sync_dir (dir, &error) ||
-      !nlx_file_sync_dir (store->dir, &error))
-    g_warning ("%s", error->message);
-  g_warning (_("Unreadable instance record %s: %s; moved to %s.  Its server "
-               "is left alone and keeps its address: repair the record and "
-               "move it back, or remove it once the server is gone"),
-             from, reason, to);
+  return store->dir;
 }
 
 /**
- * nlx_store_load_all:
- * @store: the store
- * @quarantined: (out) (optional) (transfer full) (element-type utf8): the
- *   uuids of the records that cannot be read, now or at an earlier start
- * @error: return location for a #G_FILE_ERROR
+ * nlx_store_note_on_disk:
+ * @data: the text of @uuid's record as the loader read it
  *
- * A record that cannot be read is moved into `quarantine/` beside the
- * records, with a `.reason` file and a warning, so one bad file neither
- * stops the host nor is lost, and its uuid is reported so that the
- * caller neither forgets its server nor hands out its address.  The
- * temporary files of saves a kill interrupted are removed.
- *
- * Returns: (transfer full) (element-type NlxRecord): every readable record
+ * For the loader: the disk holds @data for @uuid, so a save of the same
+ * text writes nothing (nlx_store_is_saved()).
  */
-GPtrArray *
-nlx_store_load_all (NlxStore *store,
-                    GPtrArray **quarantined,
-                    GError **error)
+void
+nlx_store_note_on_disk (NlxStore *store,
+                        const char *uuid,
+                        const char *data)
 {
-  g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func (
-    (GDestroyNotify) nlx_record_free);
-  g_autoptr(GPtrArray) bad = g_ptr_array_new_with_free_func (g_free);
-  g_autofree char *quarantine_dir = g_build_filename (store->dir, QUARANTINE,
-                                                      NULL);
-  g_autoptr(GDir) dir = NULL;
-  const char *name;
-
-  nlx_file_remove_save_temporaries (store->dir);
-  dir = g_dir_open (store->dir, 0, error);
-  if (dir == NULL)
-    return NULL;
-  while ((name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (store->dir, name, NULL);
-      g_autoptr(JsonNode) root = NULL;
-      g_autoptr(GError) local_error = NULL;
-      NlxRecord *record = NULL;
-      char *uuid;
-
-      if (!g_str_has_suffix (name, ".json"))
-        continue;
-      if ((root = nlx_json_parse_file (path, &local_error)) != NULL)
-        record = nlx_record_new_from_node (root, &local_error);
-      /* A record is found by the name of its file. */
-      uuid = uuid_of (name);
-      if (record != NULL && g_strcmp0 (uuid, record->instance->uuid) != 0)
-        {
-          g_set_error (&local_error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
-                       _("it holds instance %s, not the one its name says"),
-                       record->instance->uuid);
-          g_clear_pointer (&record, nlx_record_free);
-        }
-      if (record == NULL)
-        {
-          quarantine (store, name, local_error->message);
-          if (uuid != NULL)
-            g_ptr_array_add (bad, uuid);
-          continue;
-        }
-      g_free (uuid);
-      g_ptr_array_add (records, record);
-    }
-
-  /* Those of earlier starts, until someone deals with them. */
-  g_clear_pointer (&dir, g_dir_close);
-  dir = g_dir_open (quarantine_dir, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      char *uuid = g_str_has_suffix (name, ".reason") ? NULL : uuid_of (name);
-
-      if (uuid != NULL && !g_ptr_array_find_with_equal_func (bad, uuid,
-                                                             g_str_equal, NULL))
-        g_ptr_array_add (bad, uuid);
-      else
-        g_free (uuid);
-    }
-  if (quarantined != NULL)
-    *quarantined = g_steal_pointer (&bad);
-  return g_steal_pointer (&records);
+  g_mutex_lock (&store->lock);
+  g_hash_table_insert (store->durable, g_strdup (uuid), digest_of (data));
+  g_mutex_unlock (&store->lock);
 }

@@ -69,10 +69,15 @@ nlx_lxc_boot_id_mount (const char *dir,
   g_autofree char *uuid = g_uuid_string_random ();
   g_autofree char *text = g_strconcat (uuid, "\n", NULL);
   g_autoptr(GError) local_error = NULL;
+  g_autofree char *tmp = NULL;
+  int fd;
 
-  if (!nlx_file_set_contents_full (path, text, -1,
-                                   G_FILE_SET_CONTENTS_CONSISTENT, 0444,
-                                   &local_error))
+  /* Replaced by a rename, but not fsync()ed: every boot writes a new
+   * one, so a crash that loses it loses nothing, and two fsyncs a boot
+   * cost more than the rest of the daemon's part of it. */
+  fd = nlx_file_write_temporary (path, text, -1, 0444, &tmp, &local_error);
+  if (fd < 0 || !nlx_file_sync_temporary (tmp, fd, FALSE, &local_error) ||
+      !nlx_file_rename_temporary (tmp, path, &local_error))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("Cannot write the boot id of the instance in %s: %s"),

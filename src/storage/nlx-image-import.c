@@ -51,19 +51,11 @@
 
 /* ---- import: the source file ---------------------------------------------- */
 
-/* What identifies a file's content without reading it: if none of this
- * changed, nothing wrote to it. */
-typedef struct {
-  dev_t dev;
-  ino_t ino;
-  off_t size;
-  struct timespec mtime;
-  struct timespec ctime;
-} FileStamp;
+typedef NlxImageFileStamp FileStamp;
 
-static void
-stamp_from_stat (FileStamp *stamp,
-                 const struct stat *st)
+void
+nlx_image_file_stamp_from_stat (NlxImageFileStamp *stamp,
+                                const struct stat *st)
 {
   stamp->dev = st->st_dev;
   stamp->ino = st->st_ino;
@@ -72,9 +64,9 @@ stamp_from_stat (FileStamp *stamp,
   stamp->ctime = st->st_ctim;
 }
 
-static gboolean
-stamps_equal (const FileStamp *a,
-              const FileStamp *b)
+gboolean
+nlx_image_file_stamp_equal (const NlxImageFileStamp *a,
+                            const NlxImageFileStamp *b)
 {
   return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
          a->mtime.tv_sec == b->mtime.tv_sec &&
@@ -83,8 +75,11 @@ stamps_equal (const FileStamp *a,
          a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
-static int
-open_source (const char *file,
+#define stamp_from_stat nlx_image_file_stamp_from_stat
+#define stamps_equal nlx_image_file_stamp_equal
+
+int
+nlx_image_store_open_source (const char *file,
              FileStamp *stamp,
              GError **error)
 {
@@ -142,8 +137,8 @@ read_at (int fd,
 }
 
 /* The SHA-256 of everything @fd holds, in hexadecimal. */
-static char *
-checksum_file (int fd,
+char *
+nlx_image_store_checksum_file (int fd,
                const char *file,
                GError **error)
 {
@@ -337,8 +332,8 @@ has_disk_signature (int fd,
   return TRUE;
 }
 
-static gboolean
-detect_format (int fd,
+gboolean
+nlx_image_store_detect_format (int fd,
                const char *file,
                NlxStoredImageFormat *format,
                GError **error)
@@ -688,7 +683,8 @@ typedef enum {
   COMMIT_NEEDS_TREE, /* the tree it meant to share was deleted meanwhile */
 } CommitResult;
 
-/* Records @image, its name still free, with its tree: the one the store
+/* Records @image with its tree (@record under the store's lock: an
+ * imported image's record, or a config image's): the tree the store
  * holds, or else @work's, renamed into place as DIR/<checksum>.  The
  * record is written before a new tree is put in place: a crash between
  * the two leaves a record without a tree, which opening the store removes
@@ -697,6 +693,8 @@ static CommitResult
 commit (NlxImageStore *store,
         WorkDir *work,
         NlxStoredImage *image,
+        NlxImageStoreRecordFunc record,
+        gpointer data,
         GError **error)
 {
   g_autofree char *target = g_build_filename (store->dir, image->checksum,
@@ -706,26 +704,23 @@ commit (NlxImageStore *store,
 
   if (lock < 0)
     return COMMIT_FAILED;
-  if (!check_name_free (store, image->name, error))
-    result = COMMIT_FAILED;
-  else if (nlx_image_store_has_tree (store, image->checksum))
+  if (nlx_image_store_has_tree (store, image->checksum))
     {
       /* Extracted for nothing when another import of the same content
        * came first: @work goes when it is freed. */
       if ((work == NULL && !shared_tree_size (store, image, error)) ||
-          !nlx_image_store_write_record (store, image, error))
+          !record (store, image, data, FALSE, error))
         result = COMMIT_FAILED;
     }
   else if (work == NULL)
     result = COMMIT_NEEDS_TREE;
-  else if (!nlx_image_store_write_record (store, image, error))
+  else if (!record (store, image, data, FALSE, error))
     result = COMMIT_FAILED;
   else if (rename (work->path, target) != 0)
     {
       int saved_errno = errno;
-      g_autofree char *record = nlx_image_store_record_path (store, image->id);
 
-      g_unlink (record);
+      record (store, image, data, TRUE, NULL);
       g_warning (_("Cannot put image tree %s in place as %s: %s"), work->path,
                  target, g_strerror (saved_errno));
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
@@ -743,6 +738,26 @@ commit (NlxImageStore *store,
     }
   close (lock);
   return result;
+}
+
+/* An imported image's record: its name must still be free.  Undone by
+ * removing it. */
+static gboolean
+record_image (NlxImageStore *store,
+              NlxStoredImage *image,
+              gpointer data G_GNUC_UNUSED,
+              gboolean undo,
+              GError **error)
+{
+  if (undo)
+    {
+      g_autofree char *path = nlx_image_store_record_path (store, image->id);
+
+      g_unlink (path);
+      return TRUE;
+    }
+  return check_name_free (store, image->name, error) &&
+         nlx_image_store_write_record (store, image, error);
 }
 
 /* Extracts @file into a new work directory, as it was checksummed. */
@@ -833,12 +848,11 @@ import_from (NlxImageStore *store,
              GError **error)
 {
   g_autoptr(NlxStoredImage) image = g_new0 (NlxStoredImage, 1);
-  gboolean share;
 
   if (!check_name_free (store, name, error) ||
-      !detect_format (fd, file, &image->format, error))
+      !nlx_image_store_detect_format (fd, file, &image->format, error))
     return NULL;
-  image->checksum = checksum_file (fd, file, error);
+  image->checksum = nlx_image_store_checksum_file (fd, file, error);
   if (image->checksum == NULL)
     return NULL;
   image->id = g_uuid_string_random ();
@@ -857,25 +871,49 @@ import_from (NlxImageStore *store,
                               g_strdup (value));
     }
 
-  /* Content the store holds is not extracted again: the new image
-   * shares its tree.  If that tree goes before the commit (its last
-   * image deleted meanwhile), extract after all. */
-  share = nlx_image_store_has_tree (store, image->checksum);
+  if (!nlx_image_store_put_content (store, fd, stamp, file, image,
+                                    record_image, NULL, error))
+    return NULL;
+  return g_steal_pointer (&image);
+}
+
+/**
+ * nlx_image_store_put_content:
+ * @image: checksum, format and size_bytes set, and what @record needs
+ *
+ * Puts @file's content into the store's tree of @image->checksum and has
+ * @record record it under the store's lock.  Content the store holds is
+ * not extracted again: the record shares its tree.  If that tree goes
+ * before the commit (its last image deleted meanwhile), it is extracted
+ * after all.
+ */
+gboolean
+nlx_image_store_put_content (NlxImageStore *store,
+                             int fd,
+                             const NlxImageFileStamp *stamp,
+                             const char *file,
+                             NlxStoredImage *image,
+                             NlxImageStoreRecordFunc record,
+                             gpointer data,
+                             GError **error)
+{
+  gboolean share = nlx_image_store_has_tree (store, image->checksum);
+
   for (;;)
     {
       g_autoptr(WorkDir) work = NULL;
 
       if (!share &&
           (work = extract (store, fd, stamp, file, image, error)) == NULL)
-        return NULL;
+        return FALSE;
       g_clear_pointer (&image->created_at, g_date_time_unref);
       image->created_at = g_date_time_new_now_utc ();
-      switch (commit (store, work, image, error))
+      switch (commit (store, work, image, record, data, error))
         {
         case COMMIT_DONE:
-          return g_steal_pointer (&image);
+          return TRUE;
         case COMMIT_FAILED:
-          return NULL;
+          return FALSE;
         case COMMIT_NEEDS_TREE:
           share = FALSE;
           break;
@@ -937,7 +975,7 @@ nlx_image_store_import (NlxImageStore *store,
     }
   if (!check_properties (properties, error))
     return NULL;
-  fd = open_source (file, &stamp, error);
+  fd = nlx_image_store_open_source (file, &stamp, error);
   if (fd < 0)
     return NULL;
   image = import_from (store, fd, &stamp, file, name, properties, error);

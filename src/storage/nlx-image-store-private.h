@@ -3,6 +3,8 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "storage/nlx-image-store.h"
 
@@ -11,10 +13,69 @@ G_BEGIN_DECLS
 #define ROOTFS_DIR "rootfs"
 #define IMPORT_PREFIX ".import-"
 
+#define CONFIG_DIR "config"
+
 struct _NlxImageStore {
   char *dir;
   char *records; /* DIR/records */
+  char *configs; /* DIR/config: config images (nlx-image-config.c) */
 };
+
+/* What identifies a file's content without reading it: if none of this
+ * changed, nothing wrote to it. */
+typedef struct {
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime;
+  struct timespec ctime;
+} NlxImageFileStamp;
+
+void nlx_image_file_stamp_from_stat (NlxImageFileStamp *stamp,
+                                     const struct stat *st);
+gboolean nlx_image_file_stamp_equal (const NlxImageFileStamp *a,
+                                     const NlxImageFileStamp *b);
+
+/* Writes (or, with @undo, takes back) the record of @image, whose tree
+ * is in the store, under the store's lock. */
+typedef gboolean (*NlxImageStoreRecordFunc) (NlxImageStore *store,
+                                             NlxStoredImage *image,
+                                             gpointer data,
+                                             gboolean undo,
+                                             GError **error);
+
+int nlx_image_store_open_source (const char *file,
+                                 NlxImageFileStamp *stamp,
+                                 GError **error);
+gboolean nlx_image_store_detect_format (int fd,
+                                        const char *file,
+                                        NlxStoredImageFormat *format,
+                                        GError **error);
+char *nlx_image_store_checksum_file (int fd,
+                                     const char *file,
+                                     GError **error);
+gboolean nlx_image_store_put_content (NlxImageStore *store,
+                                      int fd,
+                                      const NlxImageFileStamp *stamp,
+                                      const char *file,
+                                      NlxStoredImage *image,
+                                      NlxImageStoreRecordFunc record,
+                                      gpointer data,
+                                      GError **error);
+GHashTable *nlx_image_store_used_trees (NlxImageStore *store,
+                                        const char *except_id,
+                                        const char *except_config);
+gboolean nlx_image_store_add_config_trees (NlxImageStore *store,
+                                           GHashTable *used,
+                                           const char *except_config);
+gboolean nlx_image_store_move_tree_out (NlxImageStore *store,
+                                        const char *checksum,
+                                        char **trash,
+                                        int *fd,
+                                        GError **error);
+gboolean nlx_image_store_empty_trash (char *trash,
+                                      int fd,
+                                      GError **error);
 
 gboolean nlx_stored_image_format_is_disk (NlxStoredImageFormat format);
 GHashTable *nlx_image_store_new_properties (void);

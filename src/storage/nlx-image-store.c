@@ -31,6 +31,10 @@
  * them to API clients.  Where a path matters to the operator, it is
  * logged.
  *
+ * Tarballs named in nova-lxc.conf are stored the same way, tied to their
+ * names by config records, DIR/config/ (nlx-image-config.c); a tree a
+ * config record names counts as used here, as one an image record names.
+ *
  * Importing (nlx-image-import.c) shares this file's records, lock and
  * names through nlx-image-store-private.h. */
 #include "config.h"
@@ -465,8 +469,8 @@ migrate_legacy (NlxImageStore *store,
 /* Takes the tree of @checksum out of the store, whole (a rename), into
  * *@trash, held by *@fd; the caller holds the store's lock.  A tree
  * already gone gives *@trash %NULL. */
-static gboolean
-move_tree_out (NlxImageStore *store,
+gboolean
+nlx_image_store_move_tree_out (NlxImageStore *store,
                const char *checksum,
                char **trash,
                int *fd,
@@ -512,8 +516,8 @@ move_tree_out (NlxImageStore *store,
 }
 
 /* Removes what move_tree_out() took out; needs no lock. */
-static gboolean
-empty_trash (char *trash,
+gboolean
+nlx_image_store_empty_trash (char *trash,
              int fd,
              GError **error)
 {
@@ -548,11 +552,13 @@ nlx_image_store_has_tree (NlxImageStore *store,
   return lstat (rootfs, &st) == 0 && S_ISDIR (st.st_mode);
 }
 
-/* The checksums of the trees records use, or %NULL when a record cannot
+/* The checksums of the trees records use (images' but @except_id's,
+ * config images' but @except_config's), or %NULL when a record cannot
  * be read (it may use any of them). */
-static GHashTable *
-used_trees (NlxImageStore *store,
-            const char *except_id)
+GHashTable *
+nlx_image_store_used_trees (NlxImageStore *store,
+                            const char *except_id,
+                            const char *except_config)
 {
   g_autoptr(GHashTable) used = g_hash_table_new_full (g_str_hash, g_str_equal,
                                                       g_free, NULL);
@@ -574,6 +580,8 @@ used_trees (NlxImageStore *store,
         return NULL;
       g_hash_table_add (used, g_steal_pointer (&image->checksum));
     }
+  if (!nlx_image_store_add_config_trees (store, used, except_config))
+    return NULL;
   return g_steal_pointer (&used);
 }
 
@@ -642,7 +650,7 @@ tidy (NlxImageStore *store)
 
   /* A tree no record uses is not removed: no crash leaves one, so it
    * was made or unrecorded by hand, and an instance may still run on it. */
-  used = used_trees (store, NULL);
+  used = nlx_image_store_used_trees (store, NULL, NULL);
   dir = used != NULL ? g_dir_open (store->dir, 0, NULL) : NULL;
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
     {
@@ -715,6 +723,8 @@ nlx_image_store_open (const char *dir,
                    store->records, g_strerror (saved_errno));
       return NULL;
     }
+  /* Made by the first config image's record. */
+  store->configs = g_build_filename (store->dir, CONFIG_DIR, NULL);
   remove_leftovers (store->dir);
   tidy (store);
   return g_steal_pointer (&store);
@@ -727,6 +737,7 @@ nlx_image_store_free (NlxImageStore *store)
     return;
   g_free (store->dir);
   g_free (store->records);
+  g_free (store->configs);
   g_free (store);
 }
 
@@ -936,13 +947,13 @@ nlx_image_store_delete (NlxImageStore *store,
    * store before the record goes: a crash between the two leaves a
    * record without a tree, which the next open removes.  When another
    * record cannot be read, it may use the tree: keep it. */
-  used = used_trees (store, image->id);
+  used = nlx_image_store_used_trees (store, image->id, NULL);
   if (used == NULL)
     g_warning (_("Image %s is deleted; its tree %s is kept, since an image "
                  "record that cannot be read may use it"), image->id,
                image->checksum);
   else if (!g_hash_table_contains (used, image->checksum) &&
-           !move_tree_out (store, image->checksum, &trash, &fd, error))
+           !nlx_image_store_move_tree_out (store, image->checksum, &trash, &fd, error))
     {
       close (lock);
       return FALSE;
@@ -972,13 +983,13 @@ nlx_image_store_delete (NlxImageStore *store,
       /* A tree that could not be put back is gone with the record at the
        * next open. */
       if (trash != NULL)
-        empty_trash (trash, fd, NULL);
+        nlx_image_store_empty_trash (trash, fd, NULL);
       return FALSE;
     }
   sync_dir (store->records);
   close (lock);
   /* Outside the lock: a big tree takes a while, and imports wait. */
-  ok = empty_trash (trash, fd, error);
+  ok = nlx_image_store_empty_trash (trash, fd, error);
   if (!ok)
     g_prefix_error (error, _("Image “%s” is deleted, but: "), image->name);
   return ok;

@@ -92,4 +92,20 @@ gboolean nlx_image_store_delete (NlxImageStore *store,
 char *nlx_image_store_get_rootfs (NlxImageStore *store,
                                   const NlxStoredImage *image);
 
+/* Root tarballs named in nova-lxc.conf (nlx-image-config.c). */
+gboolean nlx_image_store_import_config (NlxImageStore *store,
+                                        const char *name,
+                                        const char *file,
+                                        gboolean drop_earlier,
+                                        gboolean *imported,
+                                        GError **error);
+GPtrArray *nlx_image_store_list_configs (NlxImageStore *store);
+void nlx_image_store_forget_config (NlxImageStore *store,
+                                    const char *name);
+char *nlx_image_store_get_config_rootfs (NlxImageStore *store,
+                                         const char *name,
+                                         const char *file,
+                                         gboolean *changed,
+                                         GError **error);
+
 G_END_DECLS
