@@ -167,8 +167,8 @@ test_bodies (Fixture *f,
 
   nlx_test_wait_for_status (f->session, active, "ACTIVE");
   nlx_test_wait_for_status (f->session, stopped, "ACTIVE");
-  nlx_test_act_and_wait (f->session, stopped, "{\"os-stop\": null}",
-                         "powering-off", "SHUTOFF");
+  nlx_test_act_and_wait (f->session, stopped, "{\"os-stop\": null}", NULL,
+                         "SHUTOFF");
 
   for (guint i = 0; schema_versions[i] != NULL; i++)
     check_bodies_at (f, schema_versions[i], active, stopped);
@@ -786,6 +786,178 @@ test_list_query (Fixture *f,
   nlx_test_delete_and_wait (f->session, id);
 }
 
+/* The versions where the list's server body changes, for the list
+ * test: each keeps its own view of a server (nlx-api-server-list.c). */
+static const char * const list_versions[] = {
+  "2.1", "2.3", "2.9", "2.16", "2.19", "2.26", "2.47", "2.73", "2.90",
+  "2.96", NULL
+};
+
+/* @id's entry in GET @path's "servers" at @version, from @base. */
+static JsonNode *
+listed_server (Fixture *f,
+               const char *base,
+               const char *version,
+               const char *path,
+               const char *id)
+{
+  g_autofree char *value = g_strconcat ("compute ", version, NULL);
+  g_autoptr(JsonNode) reply = NULL;
+  JsonArray *servers;
+
+  g_assert_cmpint (nlx_test_call_full (f->session, base, "GET", path, NULL,
+                                       "OpenStack-API-Version", value, &reply,
+                                       NULL), ==, 200);
+  servers = json_object_get_array_member (json_node_get_object (reply),
+                                          "servers");
+  for (guint i = 0; i < json_array_get_length (servers); i++)
+    {
+      JsonObject *server = json_array_get_object_element (servers, i);
+
+      if (g_str_equal (json_object_get_string_member (server, "id"), id))
+        return json_node_copy (json_array_get_element (servers, i));
+    }
+  g_error ("%s at %s does not list %s", path, version, id);
+}
+
+/* @id's list detail entry at @version from @base equals its show but
+ * server_groups (which Nova's list leaves out). */
+static void
+assert_listed_as_shown (Fixture *f,
+                        const char *base,
+                        const char *version,
+                        const char *id)
+{
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  g_autofree char *value = g_strconcat ("compute ", version, NULL);
+  g_autoptr(JsonNode) show = NULL;
+  g_autoptr(JsonNode) detail = NULL;
+  g_autoptr(JsonNode) brief = NULL;
+  JsonObject *server;
+
+  g_assert_cmpint (nlx_test_call_full (f->session, base, "GET", path, NULL,
+                                       "OpenStack-API-Version", value, &show,
+                                       NULL), ==, 200);
+  server = server_of (show);
+  json_object_remove_member (server, "server_groups");
+  detail = listed_server (f, base, version, "/v2.1/servers/detail", id);
+  if (!json_node_equal (json_object_get_member (json_node_get_object (show),
+                                                "server"), detail))
+    {
+      g_autofree char *shown = json_to_string (
+        json_object_get_member (json_node_get_object (show), "server"), FALSE);
+      g_autofree char *listed_text = json_to_string (detail, FALSE);
+
+      g_error ("At %s from %s, the detail list shows\n%s\nand show\n%s",
+               version, base, listed_text, shown);
+    }
+  brief = listed_server (f, base, version, "/v2.1/servers", id);
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_node_get_object (brief), "name"), ==,
+                   json_object_get_string_member (server, "name"));
+  g_assert_true (json_node_equal (
+    json_object_get_member (json_node_get_object (brief), "links"),
+    json_object_get_member (server, "links")));
+}
+
+/* Lists the detail at @kept's two versions, whose views the list then
+ * keeps (three a server), so that the next assert_lists_as_shown() finds
+ * them kept from before a change. */
+static void
+keep_views (Fixture *f,
+            const char *id,
+            const char * const kept[2])
+{
+  for (guint k = 0; k < 2; k++)
+    json_node_unref (listed_server (f, "http://localhost", kept[k],
+                                    "/v2.1/servers/detail", id));
+}
+
+/* Lists show each server as show does, right after any change: first
+ * at the versions of @kept (the views kept from before the change, which
+ * must not be shown again), then at every version and from two base
+ * URLs, twice (the second from what the first kept). */
+static void
+assert_lists_as_shown (Fixture *f,
+                       const char *id,
+                       const char * const kept[2])
+{
+  static const char * const bases[] = {
+    "http://localhost", "http://api.nlxtest.invalid:8774", NULL
+  };
+
+  for (guint k = 0; k < 2; k++)
+    assert_listed_as_shown (f, "http://localhost", kept[k], id);
+  /* Each base right after the other: the second must not get the
+   * first's links. */
+  for (guint round = 0; round < 2; round++)
+    for (guint v = 0; list_versions[v] != NULL; v++)
+      for (guint b = 0; bases[b] != NULL; b++)
+        assert_listed_as_shown (f, bases[b], list_versions[v], id);
+}
+
+static void
+test_list_after_changes (Fixture *f,
+                         gconstpointer data G_GNUC_UNUSED)
+{
+  /* Per change, the two versions whose views are kept across it. */
+  static const char * const kept[][2] = {
+    { "2.1", "2.96" }, { "2.3", "2.73" }, { "2.26", "2.47" },
+    { "2.73", "2.90" }, { "2.19", "2.96" }, { "2.1", "2.9" },
+  };
+  g_autofree char *id = nlx_test_create (f->session, "nlxtest-list",
+                                         "test-image", NULL);
+  g_autofree char *other = nlx_test_create (f->session, "nlxtest-other",
+                                            "test-image", NULL);
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
+  g_autofree char *metadata_path = g_strconcat (path, "/metadata", NULL);
+  g_autofree char *tag_path = g_strconcat (path, "/tags/nlxtest-tag", NULL);
+  g_autofree char *action_path = g_strconcat (path, "/action", NULL);
+  g_autoptr(JsonNode) reply = NULL;
+
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  nlx_test_wait_for_status (f->session, other, "ACTIVE");
+  assert_lists_as_shown (f, id, kept[0]);
+
+  keep_views (f, id, kept[0]);
+  g_assert_cmpint (call_at (f, "2.1", "PUT", path,
+                            "{\"server\": {\"name\": \"nlxtest-renamed\"}}",
+                            NULL), ==, 200);
+  assert_lists_as_shown (f, id, kept[0]);
+  keep_views (f, id, kept[1]);
+  g_assert_cmpint (call_at (f, "2.1", "PUT", metadata_path,
+                            "{\"metadata\": {\"nlxtest\": \"one\"}}", NULL),
+                   ==, 200);
+  assert_lists_as_shown (f, id, kept[1]);
+  keep_views (f, id, kept[2]);
+  g_assert_cmpint (call_at (f, "2.26", "PUT", tag_path, NULL, NULL), ==, 201);
+  assert_lists_as_shown (f, id, kept[2]);
+  keep_views (f, id, kept[3]);
+  g_assert_cmpint (call_at (f, "2.73", "POST", action_path,
+                            "{\"lock\": {\"locked_reason\": \"nlxtest\"}}",
+                            NULL), ==, 202);
+  assert_lists_as_shown (f, id, kept[3]);
+  keep_views (f, id, kept[4]);
+  g_assert_cmpint (call_at (f, "2.19", "PUT", path,
+                            "{\"server\": {\"description\": \"nlxtest\"}}",
+                            NULL), ==, 200);
+  assert_lists_as_shown (f, id, kept[4]);
+  g_assert_cmpint (call_at (f, "2.1", "POST", action_path,
+                            "{\"unlock\": null}", NULL), ==, 202);
+  keep_views (f, id, kept[5]);
+  nlx_test_act_and_wait (f->session, id, "{\"os-stop\": null}", NULL,
+                         "SHUTOFF");
+  assert_lists_as_shown (f, id, kept[5]);
+  /* The other server's views were kept all along and are still right. */
+  assert_lists_as_shown (f, other, kept[0]);
+  nlx_test_delete_and_wait (f->session, id);
+  nlx_test_delete_and_wait (f->session, other);
+  g_assert_cmpint (call_at (f, "2.1", "GET", "/v2.1/servers/detail", NULL,
+                            &reply), ==, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                      json_node_get_object (reply), "servers")), ==, 0);
+}
+
 int
 main (int argc,
       char **argv)
@@ -805,5 +977,7 @@ main (int argc,
               test_tags, fixture_tear_down);
   g_test_add ("/nlx/api/mv-servers/list-query", Fixture, NULL,
               fixture_set_up, test_list_query, fixture_tear_down);
+  g_test_add ("/nlx/api/mv-servers/list-after-changes", Fixture, NULL,
+              fixture_set_up, test_list_after_changes, fixture_tear_down);
   return g_test_run ();
 }

@@ -60,6 +60,9 @@ struct _NlxApi {
   GHashTable *consoles;         /* ConsoleBridge set: open WebSockets */
   /* [api] auth_strategy = keystone: nlx-api-keystone.c; else NULL */
   struct _NlxApiKeystone *keystone;
+  /* uuid -> the views of that server lists showed, kept for the next
+   * list until the record changes (nlx-api-server-list.c) */
+  GHashTable *server_views;
 };
 
 /* One request, from its arrival to its answer. */
@@ -291,10 +294,10 @@ NlxApiChange *nlx_api_change_new (NlxApiRequest *request,
 void nlx_api_changed (GObject *source,
                       GAsyncResult *result,
                       gpointer data);
-void nlx_api_add_listed_server (JsonBuilder *builder,
-                                NlxApiRequest *request,
-                                const NlxRecord *record,
-                                gboolean detail);
+char *nlx_api_listed_server_to_data (NlxApiRequest *request,
+                                     const NlxRecord *record,
+                                     gboolean detail,
+                                     gsize *length);
 void nlx_api_create_server (NlxApiRequest *request,
                             const char *method,
                             const char * const *ids);

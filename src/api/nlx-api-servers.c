@@ -339,18 +339,30 @@ respond_server (NlxApiRequest *request,
   nlx_api_respond (request, status, body);
 }
 
-/* A server as a list shows it: with @detail as show does (less what
- * Nova's list leaves out), else its id, name and links. */
-void
-nlx_api_add_listed_server (JsonBuilder *builder,
-                           NlxApiRequest *request,
-                           const NlxRecord *record,
-                           gboolean detail)
+/* A server as a list shows it, as JSON text (the list keeps it, and
+ * splices it into its answer): with @detail as show does (less what
+ * Nova's list leaves out), else its id, name and links.  What it depends
+ * on besides @record is the request's microversion, whether the caller
+ * is an admin, and request->base: nlx-api-server-list.c keys what it
+ * keeps by these, so a new dependency here goes into that key too. */
+char *
+nlx_api_listed_server_to_data (NlxApiRequest *request,
+                               const NlxRecord *record,
+                               gboolean detail,
+                               gsize *length)
 {
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) node = NULL;
+  char *data;
+
   if (detail)
     add_server (builder, request, record, VIEW_LIST);
   else
     add_server_brief (builder, request, record);
+  node = json_builder_get_root (builder);
+  data = json_to_string (node, FALSE);
+  *length = strlen (data);
+  return data;
 }
 
 /* A change the manager answers once it is saved; the manager is kept

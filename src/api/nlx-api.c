@@ -1085,6 +1085,7 @@ nlx_api_free (NlxApi *api)
     }
   g_clear_object (&api->tcp_socket);
   g_clear_pointer (&api->keystone, nlx_api_keystone_free);
+  g_clear_pointer (&api->server_views, g_hash_table_unref);
   if (api->socket_path != NULL)
     g_unlink (api->socket_path);
   g_free (api->socket_path);

@@ -55,6 +55,7 @@ touch (NlxRecord *record)
 {
   g_clear_pointer (&record->updated_at, g_date_time_unref);
   record->updated_at = g_date_time_new_now_utc ();
+  nlx_record_changed (record);
 }
 
 static gboolean retry_saves (gpointer data);

@@ -31,6 +31,25 @@ static const char * const task_states[] = {
   [NLX_TASK_STATE_IMAGE_SNAPSHOT] = "image_snapshot",
 };
 
+/* The last generation handed out, to any record of this process. */
+static guint64 last_generation;
+
+/**
+ * nlx_record_changed:
+ *
+ * Gives @record a generation no record had before: whatever was made of
+ * it before (the API's cached views of it) is out of date.  Every change
+ * of a record goes through this, as it is saved (and a new record,
+ * read or made, gets its own).
+ */
+void
+nlx_record_changed (NlxRecord *record)
+{
+  /* Whichever thread makes or changes a record. */
+  record->generation = __atomic_add_fetch (&last_generation, 1,
+                                           __ATOMIC_RELAXED);
+}
+
 NlxRecord *
 nlx_record_new (NlxInstance *instance)
 {
@@ -43,6 +62,7 @@ nlx_record_new (NlxInstance *instance)
   record->updated_at = g_date_time_new_now_utc ();
   record->actions =
     g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_instance_action_free);
+  nlx_record_changed (record);
   return record;
 }
 

@@ -53,6 +53,9 @@ typedef enum {
  * @actions: (element-type NlxInstanceAction): its action history
  *   (os-instance-actions), oldest first, at most
  *   %NLX_RECORD_ACTIONS_MAX: it goes with the record
+ * @generation: a number no other record object had, new at each change
+ *   (nlx_record_changed()): what the API keys the views of a server it
+ *   keeps for the next list by; not stored
  *
  * The manager's record of one instance, stored durably: the store is the
  * truth about what was asked, libvirt about what runs.
@@ -67,6 +70,7 @@ typedef struct {
   char *pending_volume;
   gboolean unplaced;
   GPtrArray *actions;
+  guint64 generation;
 } NlxRecord;
 
 /* The most actions a record keeps: the oldest go first, so that a
@@ -75,6 +79,7 @@ typedef struct {
 
 NlxRecord *nlx_record_new (NlxInstance *instance);
 void nlx_record_free (NlxRecord *record);
+void nlx_record_changed (NlxRecord *record);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxRecord, nlx_record_free)
 
 const char *nlx_record_status (const NlxRecord *record);
