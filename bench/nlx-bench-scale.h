@@ -37,6 +37,8 @@ G_BEGIN_DECLS
 #define DELETES_PER_S_TARGET 10.0
 #define RSS_TARGET_MIB 64.0
 #define DESTROY_P50_TARGET_S 0.1
+/* Deletes made one at a time, with N running and with few, at most. */
+#define ALONE_DELETES 10
 
 #ifndef NLX_ABS_TOP_SRCDIR
 #define NLX_ABS_TOP_SRCDIR NLX_ABS_TOP_BUILDDIR
