@@ -104,6 +104,30 @@ struct _NlxDriverState {
   GCond released;
   int wake[2];
   gboolean stopping;
+  /* What libvirt's events ask of the console thread, under
+   * @console_lock: the uuids whose current run to hold or whose ended
+   * runs to release (uuid -> nothing; the thread makes it at its start
+   * and frees it at its end, events meanwhile are dropped), and whether
+   * to list every domain once (at start-up and after a reconnect: events
+   * missed while libvirtd was away). */
+  GHashTable *console_pending;
+  gboolean console_rescan;
+
+  /* Operations waiting for a domain's STOPPED event (NlxLxcStopWaiter,
+   * a list of the waiters' own stack frames) under @stop_lock, which
+   * like @stop_cond needs no init in the zeroed state (GLib's futex
+   * locks); @stop_cond is broadcast when one stops. */
+  GMutex stop_lock;
+  GCond stop_cond;
+  struct _NlxLxcStopWaiter *stop_waiters;
+};
+
+/* One operation's wait for a domain to stop (nlx_lxc_stop_waiter_add()). */
+typedef struct _NlxLxcStopWaiter NlxLxcStopWaiter;
+struct _NlxLxcStopWaiter {
+  const char *uuid;
+  gboolean stopped;             /* libvirt said so since it was added */
+  NlxLxcStopWaiter *next;
 };
 
 /* nlx-lxc-driver.c */
@@ -138,6 +162,15 @@ void nlx_lxc_start_event_loop (void);
 void nlx_lxc_driver_watch_events (NlxDriverState *state,
                                   NlxDriverEventFunc func,
                                   gpointer user_data);
+gboolean nlx_lxc_events_registered (NlxDriverState *state);
+void nlx_lxc_stop_waiter_add (NlxDriverState *state,
+                              NlxLxcStopWaiter *waiter,
+                              const char *uuid);
+void nlx_lxc_stop_waiter_remove (NlxDriverState *state,
+                                 NlxLxcStopWaiter *waiter);
+gboolean nlx_lxc_stop_waiter_wait (NlxDriverState *state,
+                                   NlxLxcStopWaiter *waiter,
+                                   gint64 deadline);
 
 /* nlx-lxc-process.c */
 pid_t nlx_lxc_init_pid (virDomainPtr dom);
@@ -199,6 +232,9 @@ void nlx_lxc_wait_released (NlxDriverState *state,
 void nlx_lxc_flush_console (NlxDriverState *state,
                             virDomainPtr dom,
                             const char *uuid);
+void nlx_lxc_console_event (NlxDriverState *state,
+                            const char *uuid);
+void nlx_lxc_console_rescan (NlxDriverState *state);
 gpointer nlx_lxc_console_thread (gpointer data);
 int nlx_lxc_driver_console_attach (NlxDriverState *state,
                                    const char *uuid,
