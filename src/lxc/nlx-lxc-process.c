@@ -470,7 +470,7 @@ is_controller_of (guint pid,
   g_autofree char *cmdline = NULL;
   gsize length;
 
-  if (!g_file_get_contents (path, &cmdline, &length, NULL))
+  if (!nlx_file_get_contents (path, &cmdline, &length, NULL))
     return FALSE;
   for (gsize at = 0; at + 1 < length; at += strlen (cmdline + at) + 1)
     if (g_str_equal (cmdline + at, "--name") &&
@@ -490,7 +490,7 @@ is_child_of (guint pid,
   g_autofree char *status = NULL;
   const char *ppid;
 
-  return g_file_get_contents (path, &status, NULL, NULL) &&
+  return nlx_file_get_contents (path, &status, NULL, NULL) &&
          (ppid = strstr (status, "\nPPid:")) != NULL &&
          g_ascii_strtoull (ppid + strlen ("\nPPid:"), NULL, 10) ==
            GPOINTER_TO_UINT (data);
