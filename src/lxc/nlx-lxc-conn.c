@@ -82,7 +82,10 @@ on_lifecycle (virConnectPtr conn G_GNUC_UNUSED,
     return 0;
   if (event == VIR_DOMAIN_EVENT_STOPPED)
     note_stopped (state, uuid);
-  if (event == VIR_DOMAIN_EVENT_STARTED || event == VIR_DOMAIN_EVENT_STOPPED)
+  /* Another daemon's domains (another instances_path) are named alike:
+   * their consoles are theirs, and looking would cost a call each. */
+  if ((event == VIR_DOMAIN_EVENT_STARTED || event == VIR_DOMAIN_EVENT_STOPPED) &&
+      nlx_lxc_is_mine (state, dom, uuid))
     nlx_lxc_console_event (state, uuid);
   nlx_lxc_deliver_event (state, uuid);
   return 0;
