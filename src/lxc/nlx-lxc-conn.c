@@ -103,13 +103,19 @@ on_reboot (virConnectPtr conn G_GNUC_UNUSED,
 {
   NlxDriverState *state = opaque;
   char uuid[VIR_UUID_STRING_BUFLEN];
+  gboolean watched;
 
   if (!nlx_lxc_is_mine (state, dom, uuid))
     return;
   /* The new run's console, and the old one's end. */
   nlx_lxc_console_event (state, uuid);
+  /* Set up by the driver that watches (the daemon's), not by every
+   * driver open on this instances_path (a test's second one). */
+  g_mutex_lock (&state->event_lock);
+  watched = state->event_func != NULL;
+  g_mutex_unlock (&state->event_lock);
   g_mutex_lock (&state->lock);
-  if (!state->remount_closed)
+  if (watched && !state->remount_closed)
     g_thread_pool_push (state->remounts, g_strdup (uuid), NULL);
   g_mutex_unlock (&state->lock);
   nlx_lxc_deliver_event (state, uuid);
