@@ -319,7 +319,9 @@ wait_for_image_init (NlxDriverState *state,
           ok = TRUE;
           goto out;
         }
-      run_watch_ended (&watch, dom, POLL_INTERVAL_US);
+      /* 1 ms, not POLL_INTERVAL_US: the loop costs two reads of /proc,
+       * and every millisecond here is one of the spawn's. */
+      run_watch_ended (&watch, dom, 1000);
     }
   g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                _("Instance %s did not start its init program within %d s"),
