@@ -28,6 +28,12 @@ G_BEGIN_DECLS
 #define NLX_LXC_INIT_KNOWN_RETRY_TIMEOUT_US (20 * G_USEC_PER_SEC)
 #define NLX_LXC_INIT_KNOWN_VOLUME_TIMEOUT_US (10 * G_USEC_PER_SEC)
 
+/* How long a stop, or a start that saw the controller go, waits for
+ * libvirt's STOPPED event before it asks libvirtd instead: the event
+ * comes within milliseconds of the controller's exit, unless libvirtd
+ * is overloaded or restarting. */
+#define NLX_LXC_STOPPED_EVENT_TIMEOUT_US (5 * G_USEC_PER_SEC)
+
 /* A running instance's console as the console thread holds it. */
 typedef struct _NlxLxcHeld NlxLxcHeld;
 
@@ -130,6 +136,20 @@ struct _NlxLxcStopWaiter {
   NlxLxcStopWaiter *next;
 };
 
+/* A start's watch on one run of a domain, so that its wait for init
+ * makes no libvirt call in its loop: the run is over when libvirt's
+ * STOPPED event says so, or its libvirt_lxc controller (pid: the
+ * domain's id) has exited and libvirt agrees. */
+typedef struct {
+  NlxDriverState *state;
+  NlxLxcStopWaiter waiter;
+  gboolean events;              /* libvirt's events arrive */
+  int controller;               /* a pidfd, or -1 once gone or unknown */
+  gboolean settled;             /* the controller went; libvirt said: */
+  int ended;                    /* as nlx_lxc_run_watch_ended() */
+} NlxLxcRunWatch;
+
+
 /* nlx-lxc-driver.c */
 char *nlx_lxc_instance_dir (NlxDriverState *state,
                             const char *uuid);
@@ -185,10 +205,6 @@ gboolean nlx_lxc_wait_inactive (NlxDriverState *state,
                                 virDomainPtr *dom,
                                 const char *uuid,
                                 guint timeout_s);
-gboolean nlx_lxc_stop_now (NlxDriverState *state,
-                           virDomainPtr dom,
-                           const char *uuid,
-                           GError **error);
 gboolean nlx_lxc_prepare_volumes (NlxDriverState *state,
                                   virDomainPtr dom,
                                   const char *uuid,
@@ -213,6 +229,20 @@ gboolean nlx_lxc_start_instance (NlxDriverState *state,
                                  GError **error);
 void nlx_lxc_remount (gpointer data,
                       gpointer user_data);
+
+/* nlx-lxc-stop.c */
+void nlx_lxc_run_watch_begin (NlxLxcRunWatch *watch,
+                              NlxDriverState *state,
+                              virDomainPtr dom,
+                              const char *uuid);
+void nlx_lxc_run_watch_end (NlxLxcRunWatch *watch);
+int nlx_lxc_run_watch_ended (NlxLxcRunWatch *watch,
+                             virDomainPtr dom,
+                             gint64 timeout_us);
+gboolean nlx_lxc_stop_now (NlxDriverState *state,
+                           virDomainPtr dom,
+                           const char *uuid,
+                           GError **error);
 
 /* nlx-lxc-console-thread.c */
 void nlx_lxc_held_free (NlxLxcHeld *held);
