@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <glib/gi18n-lib.h>
@@ -163,16 +164,53 @@ pidfd_signal (int pidfd,
 #endif
 }
 
+/* Copies of @controller's sockets (pidfd_getfd(), root may), so that
+ * libvirtd's connection to it stays open after it has died: an array
+ * of descriptors, maybe empty. */
+static GArray *
+hold_sockets (int controller,
+              guint pid)
+{
+  g_autofree char *dir_path = g_strdup_printf ("/proc/%u/fd", pid);
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  GArray *held = g_array_new (FALSE, FALSE, sizeof (int));
+  const char *name;
+
+#ifdef SYS_pidfd_getfd
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir_path, name, NULL);
+      g_autofree char *target = g_file_read_link (path, NULL);
+      int fd;
+
+      if (target != NULL && g_str_has_prefix (target, "socket:") &&
+          (fd = (int) syscall (SYS_pidfd_getfd, controller,
+                               atoi (name), 0)) >= 0)
+        g_array_append_val (held, fd);
+    }
+#endif
+  return held;
+}
+
+static void
+release_sockets (GArray *held)
+{
+  for (guint i = 0; i < held->len; i++)
+    close (g_array_index (held, int, i));
+  g_array_unref (held);
+}
+
 /* Kills @dom's container and then its libvirt_lxc controller, for
  * nlx_lxc_stop_now(): whether both are gone.  Told of init's end, the
- * controller tells libvirtd and exits; libvirtd then SIGTERMs what is
- * still in the container's cgroup, the controller as it exits among
- * it, and sleeps 200 ms before it looks again and sends STOPPED
- * (virCgroupKillPainfully()).  So the controller is stopped (SIGSTOP)
- * before init is killed, and killed once init has gone (an init of a
- * PID namespace exits last, once every process in it has): libvirtd
- * hears of the end only as the controller dies, and finds the cgroup
- * empty.  Killing them is what libvirt's destroy does too. */
+ * controller tells libvirtd and exits; libvirtd, seeing its connection
+ * end, SIGTERMs what is still in the container's cgroup (the
+ * controller, still exiting) and sleeps 200 ms before it looks again
+ * and sends STOPPED (virCgroupKillPainfully()).  So the controller is
+ * stopped (SIGSTOP) before init is killed, and killed once init has
+ * gone (an init of a PID namespace exits last, once every process in
+ * it has), while copies of its sockets keep libvirtd's connection open
+ * until it has wholly exited: libvirtd then finds the cgroup empty.
+ * Killing them is what libvirt's destroy does too. */
 static gboolean
 kill_container (virDomainPtr dom)
 {
@@ -194,13 +232,19 @@ kill_container (virDomainPtr dom)
   if (init >= 0 && pidfd_signal (controller, SIGSTOP))
     {
       struct pollfd pfd = { .fd = init, .events = POLLIN };
+      GArray *sockets = hold_sockets (controller, id);
+      int timeout_ms = (int) (NLX_LXC_STOPPED_EVENT_TIMEOUT_US / 1000);
 
       if (pidfd_signal (init, SIGKILL))
-        gone = poll (&pfd, 1, (int) (NLX_LXC_STOPPED_EVENT_TIMEOUT_US / 1000)) == 1;
+        gone = poll (&pfd, 1, timeout_ms) == 1;
       /* Stopped, it must not stay: killed whatever became of init (a
        * task stuck in the kernel), and destroy does the rest. */
       if (!pidfd_signal (controller, SIGKILL))
         gone = FALSE;
+      pfd.fd = controller;
+      if (gone)
+        poll (&pfd, 1, timeout_ms);
+      release_sockets (sockets);
     }
   if (init >= 0)
     close (init);
