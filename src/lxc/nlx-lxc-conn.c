@@ -51,10 +51,27 @@ nlx_lxc_is_mine (NlxDriverState *state,
   return g_file_test (dir, G_FILE_TEST_IS_DIR);
 }
 
+/* A domain of @uuid stopped: wakes the operations waiting for it. */
+static void
+note_stopped (NlxDriverState *state,
+              const char *uuid)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->stop_lock);
+
+  for (NlxLxcStopWaiter *waiter = state->stop_waiters; waiter != NULL;
+       waiter = waiter->next)
+    if (g_str_equal (waiter->uuid, uuid))
+      waiter->stopped = TRUE;
+  g_cond_broadcast (&state->stop_cond);
+}
+
+/* Runs in libvirt's event thread, so it makes no call to libvirtd (the
+ * name and uuid are the handle's own): what needs one is handed to the
+ * console thread. */
 static int
 on_lifecycle (virConnectPtr conn G_GNUC_UNUSED,
               virDomainPtr dom,
-              int event G_GNUC_UNUSED,
+              int event,
               int detail G_GNUC_UNUSED,
               void *opaque)
 {
@@ -63,6 +80,13 @@ on_lifecycle (virConnectPtr conn G_GNUC_UNUSED,
 
   if (!nlx_lxc_is_ours (dom, uuid))
     return 0;
+  if (event == VIR_DOMAIN_EVENT_STOPPED)
+    note_stopped (state, uuid);
+  /* Another daemon's domains (another instances_path) are named alike:
+   * their consoles are theirs, and looking would cost a call each. */
+  if ((event == VIR_DOMAIN_EVENT_STARTED || event == VIR_DOMAIN_EVENT_STOPPED) &&
+      nlx_lxc_is_mine (state, dom, uuid))
+    nlx_lxc_console_event (state, uuid);
   nlx_lxc_deliver_event (state, uuid);
   return 0;
 }
@@ -79,11 +103,19 @@ on_reboot (virConnectPtr conn G_GNUC_UNUSED,
 {
   NlxDriverState *state = opaque;
   char uuid[VIR_UUID_STRING_BUFLEN];
+  gboolean watched;
 
   if (!nlx_lxc_is_mine (state, dom, uuid))
     return;
+  /* The new run's console, and the old one's end. */
+  nlx_lxc_console_event (state, uuid);
+  /* Set up by the driver that watches (the daemon's), not by every
+   * driver open on this instances_path (a test's second one). */
+  g_mutex_lock (&state->event_lock);
+  watched = state->event_func != NULL;
+  g_mutex_unlock (&state->event_lock);
   g_mutex_lock (&state->lock);
-  if (!state->remount_closed)
+  if (watched && !state->remount_closed)
     g_thread_pool_push (state->remounts, g_strdup (uuid), NULL);
   g_mutex_unlock (&state->lock);
   nlx_lxc_deliver_event (state, uuid);
@@ -98,12 +130,19 @@ nlx_lxc_on_close (virConnectPtr conn G_GNUC_UNUSED,
 
   g_message ("Lost the connection to libvirt (reason %d); reconnecting on "
              "the next operation", reason);
+  /* Events are missed until then: the console thread reconnects and
+   * lists what runs. */
+  nlx_lxc_console_rescan (state);
   nlx_lxc_deliver_event (state, NULL);
 }
 
+/* Called with state->lock held.  Whether or not anyone watches (the
+ * console thread and stop waits need the events too). */
 static void
 register_lifecycle (NlxDriverState *state)
 {
+  if (state->lifecycle_callback >= 0 || state->reboot_callback >= 0)
+    return;
   state->lifecycle_callback =
     virConnectDomainEventRegisterAny (state->conn, NULL,
                                       VIR_DOMAIN_EVENT_ID_LIFECYCLE,
@@ -168,8 +207,7 @@ reconnect (NlxDriverState *state,
       return FALSE;
     }
   virConnectRegisterCloseCallback (state->conn, nlx_lxc_on_close, state, NULL);
-  if (state->event_func != NULL)
-    register_lifecycle (state);
+  register_lifecycle (state);
   return TRUE;
 }
 
@@ -280,16 +318,9 @@ nlx_lxc_driver_watch_events (NlxDriverState *state,
 
   if (func == NULL)
     {
-      /* Deregistered first, so libvirt starts no new delivery; then the
-       * event lock waits out one in progress. */
-      if (state->conn != NULL && state->lifecycle_callback >= 0)
-        virConnectDomainEventDeregisterAny (state->conn,
-                                            state->lifecycle_callback);
-      state->lifecycle_callback = -1;
-      if (state->conn != NULL && state->reboot_callback >= 0)
-        virConnectDomainEventDeregisterAny (state->conn,
-                                            state->reboot_callback);
-      state->reboot_callback = -1;
+      /* libvirt's callbacks stay (the console thread and stop waits
+       * need them); the event lock waits out a delivery in progress,
+       * and none reaches the watcher after it. */
       g_mutex_lock (&state->event_lock);
       state->event_func = NULL;
       state->event_data = NULL;
@@ -303,4 +334,62 @@ nlx_lxc_driver_watch_events (NlxDriverState *state,
   g_mutex_unlock (&state->event_lock);
   if (state->conn != NULL)
     register_lifecycle (state);
+}
+
+/* Whether libvirt tells this daemon when domains stop, registering for
+ * its events first when the connection does not yet. */
+gboolean
+nlx_lxc_events_registered (NlxDriverState *state)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+
+  if (state->conn != NULL)
+    register_lifecycle (state);
+  return state->conn != NULL && state->lifecycle_callback >= 0;
+}
+
+/* From now on @waiter learns when a domain of @uuid stops; added before
+ * what stops it is done, so the event cannot come first.  @uuid must
+ * outlive it. */
+void
+nlx_lxc_stop_waiter_add (NlxDriverState *state,
+                         NlxLxcStopWaiter *waiter,
+                         const char *uuid)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->stop_lock);
+
+  waiter->uuid = uuid;
+  waiter->stopped = FALSE;
+  waiter->next = state->stop_waiters;
+  state->stop_waiters = waiter;
+}
+
+void
+nlx_lxc_stop_waiter_remove (NlxDriverState *state,
+                            NlxLxcStopWaiter *waiter)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->stop_lock);
+
+  for (NlxLxcStopWaiter **link = &state->stop_waiters; *link != NULL;
+       link = &(*link)->next)
+    if (*link == waiter)
+      {
+        *link = waiter->next;
+        break;
+      }
+}
+
+/* Waits until libvirt says @waiter's domain stopped or the monotonic
+ * time @deadline passes; returns whether it stopped. */
+gboolean
+nlx_lxc_stop_waiter_wait (NlxDriverState *state,
+                          NlxLxcStopWaiter *waiter,
+                          gint64 deadline)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->stop_lock);
+
+  while (!waiter->stopped &&
+         g_cond_wait_until (&state->stop_cond, &state->stop_lock, deadline))
+    ;
+  return waiter->stopped;
 }

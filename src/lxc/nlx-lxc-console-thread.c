@@ -19,12 +19,14 @@
 #include "lxc/nlx-lxc-console.h"
 #include "lxc/nlx-lxc-driver-private.h"
 
-/* How often the console thread looks for running instances whose PTY it
- * does not hold yet: ones a guest's own reboot restarted, or that ran
- * before the daemon started.  Their output waits in the PTY meanwhile
- * (it holds about 17 KB, after which the container's writes block);
- * what is held is read as it arrives. */
-#define CONSOLE_SCAN_INTERVAL_US (1 * G_USEC_PER_SEC)
+/* How soon the console thread tries again to list the running
+ * instances when libvirtd did not answer (it is restarting).  It lists
+ * them only at start-up and after a reconnect; from then on libvirt's
+ * lifecycle and reboot events say which PTY to hold (a start, a guest's
+ * own reboot) or let go (a stop), so N idle instances cost nothing but
+ * N open PTYs in one poll().  Listing them every second cost 145% of a
+ * core at N = 880 (daemon, libvirtd and controllers together). */
+#define CONSOLE_RESCAN_RETRY_US (1 * G_USEC_PER_SEC)
 
 /* An init that exits this soon after a start the daemon made, without
  * anyone asking it to stop and not by powering off, failed to boot.
@@ -394,7 +396,7 @@ release (NlxDriverState *state,
 /* Holds the PTY of every running instance of ours that is not held yet,
  * and releases what no longer runs but has not said so by closing (held
  * before @started, so not a start the listing missed). */
-static void
+static gboolean
 scan_consoles (NlxDriverState *state,
                gint64 started,
                GPtrArray *failed)
@@ -424,7 +426,7 @@ scan_consoles (NlxDriverState *state,
     }
   free (doms);
   if (n < 0)
-    return;
+    return FALSE;
 
   g_mutex_lock (&state->console_lock);
   g_hash_table_iter_init (&iter, state->held);
@@ -440,6 +442,82 @@ scan_consoles (NlxDriverState *state,
         g_ptr_array_add (failed, uuid);
     }
   g_mutex_unlock (&state->console_lock);
+  return TRUE;
+}
+
+/* What a lifecycle or reboot event of @uuid, queued at @since, asks:
+ * holds the PTY of its current run, if it runs, and releases the runs
+ * held before @since that are over but have not said so by closing
+ * (what scan_consoles() does for all, for one). */
+static void
+refresh_console (NlxDriverState *state,
+                 const char *uuid,
+                 gint64 since,
+                 GPtrArray *failed)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(virDomain) dom = nlx_lxc_lookup (state, uuid, &error);
+  g_autoptr(GPtrArray) stale = g_ptr_array_new ();
+  g_autofree char *current = NULL;
+  char mine[VIR_UUID_STRING_BUFLEN];
+  GHashTableIter iter;
+  NlxLxcHeld *held;
+
+  if (dom == NULL &&
+      !g_error_matches (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND))
+    {
+      /* libvirtd away: the rescan after the reconnect sees to it. */
+      g_debug ("Console of instance %s not looked at: %s", uuid,
+               error->message);
+      return;
+    }
+  /* A handle's id is -1 when the domain was not running at lookup. */
+  if (dom != NULL && virDomainGetID (dom) != (guint) -1 &&
+      nlx_lxc_is_mine (state, dom, mine))
+    {
+      current = held_key (uuid, virDomainGetID (dom));
+      nlx_lxc_hold_console (state, dom, uuid, FALSE);
+    }
+  g_mutex_lock (&state->console_lock);
+  g_hash_table_iter_init (&iter, state->held);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &held))
+    if (g_str_equal (held->uuid, uuid) && held->opened_at < since &&
+        g_strcmp0 (held->key, current) != 0)
+      g_ptr_array_add (stale, held);
+  for (guint i = 0; i < stale->len; i++)
+    {
+      char *failed_uuid = release (state, stale->pdata[i]);
+
+      if (failed_uuid != NULL)
+        g_ptr_array_add (failed, failed_uuid);
+    }
+  g_mutex_unlock (&state->console_lock);
+}
+
+/* libvirt's event thread: a domain of @uuid started, stopped or was
+ * restarted by its guest's reboot.  The console thread looks (it calls
+ * libvirtd, which an event callback must not wait for). */
+void
+nlx_lxc_console_event (NlxDriverState *state,
+                       const char *uuid)
+{
+  g_mutex_lock (&state->console_lock);
+  if (state->console_pending != NULL)
+    g_hash_table_replace (state->console_pending, g_strdup (uuid),
+                          GINT_TO_POINTER (1));
+  g_mutex_unlock (&state->console_lock);
+  nlx_lxc_wake_console_thread (state);
+}
+
+/* Events were missed (libvirtd went away): the console thread lists
+ * the running instances again once it can reconnect. */
+void
+nlx_lxc_console_rescan (NlxDriverState *state)
+{
+  g_mutex_lock (&state->console_lock);
+  state->console_rescan = TRUE;
+  g_mutex_unlock (&state->console_lock);
+  nlx_lxc_wake_console_thread (state);
 }
 
 /* Keeps every running instance's console flowing into its log, as Nova's
@@ -453,9 +531,12 @@ nlx_lxc_console_thread (gpointer data)
   NlxDriverState *state = data;
   g_autoptr(GArray) fds = g_array_new (FALSE, FALSE, sizeof (struct pollfd));
   g_autoptr(GPtrArray) polled = g_ptr_array_new ();
-  gint64 next_scan = 0;
+  gint64 retry_at = 0;
 
   g_mutex_lock (&state->console_lock);
+  state->console_pending = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                  g_free, NULL);
+  state->console_rescan = TRUE;
   while (!state->stopping)
     {
       g_autoptr(GPtrArray) failed = g_ptr_array_new_with_free_func (g_free);
@@ -464,15 +545,45 @@ nlx_lxc_console_thread (gpointer data)
       GHashTableIter iter;
       NlxLxcHeld *held;
 
-      if (now >= next_scan)
+      if (state->console_rescan && now >= retry_at)
         {
+          gboolean listed;
+
+          /* Asked for events before listing, so that nothing starts
+           * unseen between the two. */
+          state->console_rescan = FALSE;
+          g_hash_table_remove_all (state->console_pending);
           g_mutex_unlock (&state->console_lock);
-          scan_consoles (state, now, failed);
+          nlx_lxc_events_registered (state);
+          listed = scan_consoles (state, now, failed);
           g_mutex_lock (&state->console_lock);
-          next_scan = g_get_monotonic_time () + CONSOLE_SCAN_INTERVAL_US;
+          if (!listed)
+            {
+              state->console_rescan = TRUE;
+              retry_at = g_get_monotonic_time () + CONSOLE_RESCAN_RETRY_US;
+            }
+        }
+      else if (g_hash_table_size (state->console_pending) > 0)
+        {
+          g_autoptr(GHashTable) pending = state->console_pending;
+          GHashTableIter pending_iter;
+          const char *uuid;
+
+          state->console_pending =
+            g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+          g_mutex_unlock (&state->console_lock);
+          g_hash_table_iter_init (&pending_iter, pending);
+          while (g_hash_table_iter_next (&pending_iter, (gpointer *) &uuid,
+                                         NULL))
+            refresh_console (state, uuid, now, failed);
+          g_mutex_lock (&state->console_lock);
         }
       else
         {
+          int timeout_ms = -1;
+
+          if (state->console_rescan)
+            timeout_ms = (int) ((retry_at - now + 999) / 1000);
           g_array_set_size (fds, 0);
           g_ptr_array_set_size (polled, 0);
           g_array_append_val (fds, wake);
@@ -501,8 +612,7 @@ nlx_lxc_console_thread (gpointer data)
           /* Only this thread removes from @held, so what it polls stays
            * valid while the lock is let go. */
           g_mutex_unlock (&state->console_lock);
-          poll ((struct pollfd *) fds->data, fds->len,
-                (int) ((next_scan - now + 999) / 1000));
+          poll ((struct pollfd *) fds->data, fds->len, timeout_ms);
           g_mutex_lock (&state->console_lock);
           if (g_array_index (fds, struct pollfd, 0).revents != 0)
             {
@@ -552,6 +662,8 @@ nlx_lxc_console_thread (gpointer data)
           g_mutex_lock (&state->console_lock);
         }
     }
+  /* Events from now on are dropped: the driver is stopping. */
+  g_clear_pointer (&state->console_pending, g_hash_table_unref);
   g_mutex_unlock (&state->console_lock);
   return NULL;
 }

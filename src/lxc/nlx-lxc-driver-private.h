@@ -28,6 +28,12 @@ G_BEGIN_DECLS
 #define NLX_LXC_INIT_KNOWN_RETRY_TIMEOUT_US (20 * G_USEC_PER_SEC)
 #define NLX_LXC_INIT_KNOWN_VOLUME_TIMEOUT_US (10 * G_USEC_PER_SEC)
 
+/* How long a stop, or a start that saw the controller go, waits for
+ * libvirt's STOPPED event before it asks libvirtd instead: the event
+ * comes within milliseconds of the controller's exit, unless libvirtd
+ * is overloaded or restarting. */
+#define NLX_LXC_STOPPED_EVENT_TIMEOUT_US (5 * G_USEC_PER_SEC)
+
 /* A running instance's console as the console thread holds it. */
 typedef struct _NlxLxcHeld NlxLxcHeld;
 
@@ -106,7 +112,45 @@ struct _NlxDriverState {
   GCond released;
   int wake[2];
   gboolean stopping;
+  /* What libvirt's events ask of the console thread, under
+   * @console_lock: the uuids whose current run to hold or whose ended
+   * runs to release (uuid -> nothing; the thread makes it at its start
+   * and frees it at its end, events meanwhile are dropped), and whether
+   * to list every domain once (at start-up and after a reconnect: events
+   * missed while libvirtd was away). */
+  GHashTable *console_pending;
+  gboolean console_rescan;
+
+  /* Operations waiting for a domain's STOPPED event (NlxLxcStopWaiter,
+   * a list of the waiters' own stack frames) under @stop_lock, which
+   * like @stop_cond needs no init in the zeroed state (GLib's futex
+   * locks); @stop_cond is broadcast when one stops. */
+  GMutex stop_lock;
+  GCond stop_cond;
+  struct _NlxLxcStopWaiter *stop_waiters;
 };
+
+/* One operation's wait for a domain to stop (nlx_lxc_stop_waiter_add()). */
+typedef struct _NlxLxcStopWaiter NlxLxcStopWaiter;
+struct _NlxLxcStopWaiter {
+  const char *uuid;
+  gboolean stopped;             /* libvirt said so since it was added */
+  NlxLxcStopWaiter *next;
+};
+
+/* A start's watch on one run of a domain, so that its wait for init
+ * makes no libvirt call in its loop: the run is over when libvirt's
+ * STOPPED event says so, or its libvirt_lxc controller (pid: the
+ * domain's id) has exited and libvirt agrees. */
+typedef struct {
+  NlxDriverState *state;
+  NlxLxcStopWaiter waiter;
+  gboolean events;              /* libvirt's events arrive */
+  int controller;               /* a pidfd, or -1 once gone or unknown */
+  gboolean settled;             /* the controller went; libvirt said: */
+  int ended;                    /* as nlx_lxc_run_watch_ended() */
+} NlxLxcRunWatch;
+
 
 /* nlx-lxc-driver.c */
 char *nlx_lxc_instance_dir (NlxDriverState *state,
@@ -153,6 +197,15 @@ void nlx_lxc_start_event_loop (void);
 void nlx_lxc_driver_watch_events (NlxDriverState *state,
                                   NlxDriverEventFunc func,
                                   gpointer user_data);
+gboolean nlx_lxc_events_registered (NlxDriverState *state);
+void nlx_lxc_stop_waiter_add (NlxDriverState *state,
+                              NlxLxcStopWaiter *waiter,
+                              const char *uuid);
+void nlx_lxc_stop_waiter_remove (NlxDriverState *state,
+                                 NlxLxcStopWaiter *waiter);
+gboolean nlx_lxc_stop_waiter_wait (NlxDriverState *state,
+                                   NlxLxcStopWaiter *waiter,
+                                   gint64 deadline);
 
 /* nlx-lxc-process.c */
 pid_t nlx_lxc_init_pid (virDomainPtr dom);
@@ -167,10 +220,6 @@ gboolean nlx_lxc_wait_inactive (NlxDriverState *state,
                                 virDomainPtr *dom,
                                 const char *uuid,
                                 guint timeout_s);
-gboolean nlx_lxc_stop_now (NlxDriverState *state,
-                           virDomainPtr dom,
-                           const char *uuid,
-                           GError **error);
 gboolean nlx_lxc_prepare_volumes (NlxDriverState *state,
                                   virDomainPtr dom,
                                   const char *uuid,
@@ -196,6 +245,20 @@ gboolean nlx_lxc_start_instance (NlxDriverState *state,
 void nlx_lxc_remount (gpointer data,
                       gpointer user_data);
 
+/* nlx-lxc-stop.c */
+void nlx_lxc_run_watch_begin (NlxLxcRunWatch *watch,
+                              NlxDriverState *state,
+                              virDomainPtr dom,
+                              const char *uuid);
+void nlx_lxc_run_watch_end (NlxLxcRunWatch *watch);
+int nlx_lxc_run_watch_ended (NlxLxcRunWatch *watch,
+                             virDomainPtr dom,
+                             gint64 timeout_us);
+gboolean nlx_lxc_stop_now (NlxDriverState *state,
+                           virDomainPtr dom,
+                           const char *uuid,
+                           GError **error);
+
 /* nlx-lxc-console-thread.c */
 void nlx_lxc_held_free (NlxLxcHeld *held);
 void nlx_lxc_wake_console_thread (NlxDriverState *state);
@@ -214,6 +277,9 @@ void nlx_lxc_wait_released (NlxDriverState *state,
 void nlx_lxc_flush_console (NlxDriverState *state,
                             virDomainPtr dom,
                             const char *uuid);
+void nlx_lxc_console_event (NlxDriverState *state,
+                            const char *uuid);
+void nlx_lxc_console_rescan (NlxDriverState *state);
 gpointer nlx_lxc_console_thread (gpointer data);
 int nlx_lxc_driver_console_attach (NlxDriverState *state,
                                    const char *uuid,

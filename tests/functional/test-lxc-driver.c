@@ -40,6 +40,13 @@ static const char test_init[] =
   "while :; do\n"
   "  i=$((i + 1))\n"
   "  echo \"$i\" > /tmp/ticks\n"
+  /* A guest's own reboot, as many times as /tmp/reboots says, each
+   * three seconds after the boot line, once the driver has set up the
+   * new run (libvirt restarts the container). */
+  "  n=$(cat /tmp/reboots 2>/dev/null)\n"
+  "  if [ \"${n:-0}\" -gt 0 ] && [ \"$i\" -ge 30 ]; then\n"
+  "    echo $((n - 1)) > /tmp/reboots; sync; reboot -f\n"
+  "  fi\n"
   "  sleep 0.1\n"
   "done\n";
 
@@ -701,6 +708,72 @@ case_console_bounded (Fixture *f)
   g_assert_nonnull (strstr (log, "nlx-test boot "));
 }
 
+static guint
+domain_id (Fixture *f)
+{
+  g_autoptr(virDomain) dom = virDomainLookupByUUIDString (f->conn, f->uuid);
+
+  return dom != NULL ? virDomainGetID (dom) : (guint) -1;
+}
+
+/* The console of a run the guest's own reboot started is held as soon
+ * as libvirt's reboot event says so, with no one asking for it and no
+ * periodic listing of the domains: the middle run of two reboots in a
+ * row, gone before anyone reads the console, still has its boot line
+ * in the log. */
+static void
+ignore_event (const char *uuid G_GNUC_UNUSED,
+              gpointer user_data G_GNUC_UNUSED)
+{
+}
+
+static void
+case_console_guest_reboots (Fixture *f)
+{
+  g_autofree char *reboots = NULL;
+  g_autofree char *log = NULL;
+  g_autoptr(GError) error = NULL;
+  guint ids[3];
+  guint seen = 1;
+  gint64 deadline;
+
+  /* A watcher, as the daemon has: the driver then sets up each new run
+   * (its pids limit lets nova-lxc-init go on). */
+  nlx_virt_watch_events (f->virt, ignore_event, NULL);
+  spawn (f);
+  assert_ticking (f, 0);
+  ids[0] = domain_id (f);
+  reboots = instance_file (f, "reboots");
+  /* Written by the instance's root, an unprivileged uid on the host. */
+  g_file_set_contents_full (reboots, "2\n", -1, G_FILE_SET_CONTENTS_NONE,
+                            0666, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (reboots, 0666), ==, 0);
+  /* Watched from outside, never through the driver, which would hold
+   * the console as it reads it. */
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (seen < 3)
+    {
+      guint id = domain_id (f);
+      g_autofree char *left = NULL;
+
+      if (id != (guint) -1 && id != ids[seen - 1] &&
+          g_file_get_contents (reboots, &left, NULL, NULL) &&
+          g_ascii_strtoull (left, NULL, 10) == 2 - seen)
+        ids[seen++] = id;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20 * 1000);
+    }
+  g_assert_cmpuint (ids[1], !=, ids[2]);
+  reset_ticks (f);
+  assert_ticking (f, 0);
+  g_assert_cmpint (libvirt_state (f), ==, VIR_DOMAIN_RUNNING);
+  log = console_when (f, "nlx-test boot ", 3);
+  g_test_message ("console:\n%s", log);
+  g_assert_cmpuint (count (log, "nlx-test boot "), ==, 3);
+  nlx_virt_unwatch_events (f->virt);
+}
+
 /* Starts a transient domain of 2 vcpus named @name on the test's root,
  * which teardown destroys; @uuid (or a random one) is its uuid. */
 static void
@@ -1138,6 +1211,7 @@ main (int argc,
     { "/nlx/lxc/power-off-on", case_power_off_on },
     { "/nlx/lxc/pause", case_pause },
     { "/nlx/lxc/console-bounded", case_console_bounded },
+    { "/nlx/lxc/console-guest-reboots", case_console_guest_reboots },
     { "/nlx/lxc/resources", case_resources },
     { "/nlx/lxc/list-only-ours", case_list_only_ours },
     { "/nlx/lxc/config-drive-hostname", case_config_drive_hostname },
