@@ -9,10 +9,13 @@
  * last batch's boot p50/p90 (POST to ACTIVE), the p50 of GET
  * /servers/detail, GET /servers, a page of the detail list
  * (limit=100 from a marker half-way) and a changes-since call, the
- * daemon's and libvirtd's RSS and fds, and the host's mount objects
- * (mnt_cache in /proc/slabinfo).  Then it deletes them all, C at once,
- * prints the teardown time, deletes a second and destroy p50/p90 (DELETE
- * to 404), checks that nothing of the run is left, and prints the
+ * daemon's and libvirtd's RSS and fds, the mounts of libvirtd's and of
+ * the run's controllers' namespaces, and the host's mount objects
+ * (mnt_cache in /proc/slabinfo).  Then it deletes them all: a tenth (at
+ * most ALONE_DELETES) one at a time, the rest C at once, the last tenth
+ * one at a time; it prints the concurrent part's time, deletes a second
+ * and DELETE to 404 p50/p90, the one-at-a-time p50 with N running and
+ * with few, checks that nothing of the run is left, and prints the
  * targets of issue 17 as MET or MISSED.
  *
  * It refuses to start (exit 77, saying what to raise) when the host has
