@@ -776,30 +776,35 @@ mountinfo_unescape (const char *field)
   return g_string_free (out, FALSE);
 }
 
-/* Whether a mount point of @pid's namespace is @path itself (@below
- * FALSE) or lies below it (@below TRUE). */
-static gboolean
-find_mount_point (pid_t pid,
-                  const char *path,
-                  gboolean below)
+/* The mount points of @pid's namespace that are @path itself (@below
+ * FALSE) or lie below it (@below TRUE), in mountinfo's order (a mount
+ * before what is mounted on it); %NULL if it cannot be read.  At most
+ * one with @first. */
+static GPtrArray *
+find_mount_points (pid_t pid,
+                   const char *path,
+                   gboolean below,
+                   gboolean first)
 {
   g_auto(GStrv) components = NULL;
   g_auto(GStrv) lines = NULL;
   g_autofree char *wanted = NULL;
   g_autofree char *prefix = NULL;
+  g_autoptr(GPtrArray) found = NULL;
 
   if (path != NULL && strcmp (path, "/") == 0)
     wanted = g_strdup ("/");
   else if ((components = split_path (path, NULL)) != NULL)
     wanted = join_path (components, G_MAXUINT);
   else
-    return FALSE;
+    return NULL;
   prefix = g_str_has_suffix (wanted, "/") ? g_strdup (wanted)
                                           : g_strconcat (wanted, "/", NULL);
   lines = read_mountinfo (pid, NULL);
   if (lines == NULL)
-    return FALSE;
-  for (guint i = 0; lines[i] != NULL; i++)
+    return NULL;
+  found = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; lines[i] != NULL && !(first && found->len > 0); i++)
     {
       g_auto(GStrv) fields = g_strsplit (lines[i], " ", 6);
       g_autofree char *mount_point = NULL;
@@ -809,9 +814,9 @@ find_mount_point (pid_t pid,
       mount_point = mountinfo_unescape (fields[4]);
       if (below ? g_str_has_prefix (mount_point, prefix)
                 : strcmp (mount_point, wanted) == 0)
-        return TRUE;
+        g_ptr_array_add (found, g_steal_pointer (&mount_point));
     }
-  return FALSE;
+  return g_steal_pointer (&found);
 }
 
 /**
@@ -826,20 +831,25 @@ gboolean
 nlx_mount_is_in_namespace (pid_t pid,
                            const char *path)
 {
-  return find_mount_point (pid, path, FALSE);
+  g_autoptr(GPtrArray) found = find_mount_points (pid, path, FALSE, TRUE);
+
+  return found != NULL && found->len > 0;
 }
 
 /**
- * nlx_mount_has_below:
+ * nlx_mount_list_below:
  * @pid: a process whose mount namespace is read
  * @path: an absolute path, without "." or ".." components
  *
- * Returns: whether anything is mounted below @path (not at @path itself)
- *   in the mount namespace of @pid
+ * Returns: (transfer full): the mount points below @path (not @path
+ *   itself) in the mount namespace of @pid, a mount before what is
+ *   mounted on it; empty when @pid's cannot be read
  */
-gboolean
-nlx_mount_has_below (pid_t pid,
-                     const char *path)
+GPtrArray *
+nlx_mount_list_below (pid_t pid,
+                      const char *path)
 {
-  return find_mount_point (pid, path, TRUE);
+  GPtrArray *found = find_mount_points (pid, path, TRUE, FALSE);
+
+  return found != NULL ? found : g_ptr_array_new_with_free_func (g_free);
 }

@@ -96,7 +96,7 @@ gboolean nlx_umount_in_namespace (pid_t pid,
                                   GError **error);
 gboolean nlx_mount_is_in_namespace (pid_t pid,
                                     const char *path);
-gboolean nlx_mount_has_below (pid_t pid,
-                              const char *path);
+GPtrArray *nlx_mount_list_below (pid_t pid,
+                                 const char *path);
 
 G_END_DECLS

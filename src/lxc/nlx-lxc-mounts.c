@@ -45,9 +45,6 @@ static const struct {
   { "/run/virtlxcd.pid", "virtlxcd" },
 };
 
-/* What an instance's directory may hold mounted, deepest first. */
-static const char *const root_mounts[] = { "rootfs", "lower", "volume", "disk" };
-
 /* The pid of the running libvirt daemon that serves lxc:///, or 0. */
 static pid_t
 libvirtd_pid (void)
@@ -141,12 +138,19 @@ void
 nlx_lxc_mounts_cleanup (NlxDriverState *state)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) ours = NULL;
+  g_autoptr(GPtrArray) theirs = NULL;
   pid_t libvirtd = libvirtd_elsewhere (state);
 
-  if (!state->private_mounts ||
-      nlx_mount_has_below (getpid (), state->instances_path))
+  if (!state->private_mounts)
     return;
-  if ((libvirtd > 0 && !nlx_mount_has_below (libvirtd, state->instances_path) &&
+  ours = nlx_mount_list_below (getpid (), state->instances_path);
+  if (ours->len > 0)
+    return;
+  /* libvirtd's copy of it goes too, unless a root is still there. */
+  if (libvirtd > 0)
+    theirs = nlx_mount_list_below (libvirtd, state->instances_path);
+  if ((theirs != NULL && theirs->len == 0 &&
        !nlx_umount_in_namespace (libvirtd, state->instances_path, &error)) ||
       !nlx_umount (state->instances_path, &error))
     g_warning ("%s", error->message);
@@ -202,21 +206,21 @@ nlx_lxc_mounts_withdraw (NlxDriverState *state,
                          GError **error)
 {
   g_autofree char *dir = nlx_lxc_instance_dir (state, uuid);
+  g_autoptr(GPtrArray) mounted = NULL;
   pid_t libvirtd = libvirtd_elsewhere (state);
 
-  if (libvirtd == 0 || !nlx_mount_has_below (libvirtd, dir))
+  if (libvirtd == 0)
     return TRUE;
-  for (guint i = 0; i < G_N_ELEMENTS (root_mounts); i++)
-    {
-      g_autofree char *path = g_build_filename (dir, root_mounts[i], NULL);
-
-      if (!nlx_umount_in_namespace (libvirtd, path, error))
-        {
-          g_prefix_error (error, _("Cannot unmount the root of instance %s "
-                                   "in libvirtd's mount namespace: "), uuid);
-          return FALSE;
-        }
-    }
+  /* One read of its mounts: one child per mount found, none for those
+   * that are not there (a published root is the only one, usually). */
+  mounted = nlx_mount_list_below (libvirtd, dir);
+  for (guint i = mounted->len; i > 0; i--)
+    if (!nlx_umount_in_namespace (libvirtd, mounted->pdata[i - 1], error))
+      {
+        g_prefix_error (error, _("Cannot unmount the root of instance %s "
+                                 "in libvirtd's mount namespace: "), uuid);
+        return FALSE;
+      }
   return TRUE;
 }
 
