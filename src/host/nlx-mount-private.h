@@ -61,6 +61,9 @@
 #ifndef STATX_MNT_ID
 #define STATX_MNT_ID 0x00001000U
 #endif
+#ifndef STATX_ATTR_MOUNT_ROOT
+#define STATX_ATTR_MOUNT_ROOT 0x00002000
+#endif
 #ifndef LOOP_CONFIGURE
 #define LOOP_CONFIGURE 0x4C0A
 #endif

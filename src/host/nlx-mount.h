@@ -68,6 +68,7 @@ gboolean nlx_mount_overlay (const char *lower,
                             const char *work,
                             const char *target,
                             GError **error);
+gboolean nlx_mount_is_mount_point (const char *path);
 gboolean nlx_umount (const char *path,
                      GError **error);
 

@@ -186,7 +186,7 @@ nlx_lxc_disk_mount (const char *uuid,
 
   if (!has_disk (path, &found, error))
     return FALSE;
-  if (!found || nlx_mount_is_in_namespace (getpid (), target))
+  if (!found || nlx_mount_is_mount_point (target))
     return TRUE;
   if (g_mkdir (target, 0755) != 0 && errno != EEXIST)
     {
@@ -253,7 +253,7 @@ nlx_lxc_disk_layer (const char *dir,
     return NULL;
   if (!found)
     return g_strdup (dir);
-  if (!nlx_mount_is_in_namespace (getpid (), target))
+  if (!nlx_mount_is_mount_point (target))
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("The root disk %s is not mounted at %s"), path, target);

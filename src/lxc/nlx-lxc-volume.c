@@ -557,7 +557,7 @@ overlay (const char *dir,
   g_autofree char *work = NULL;
   g_autofree char *rootfs = g_build_filename (dir, "rootfs", NULL);
 
-  if (nlx_mount_is_in_namespace (getpid (), rootfs))
+  if (nlx_mount_is_mount_point (rootfs))
     return g_steal_pointer (&rootfs);
   layer = nlx_lxc_disk_layer (dir, error);
   if (layer == NULL)
@@ -611,7 +611,7 @@ nlx_lxc_overlay_root (const char *dir,
   if (idmap == NULL)
     return overlay (dir, source, NULL, error);
   if (!make_dir (lower, 0755, error) ||
-      (!nlx_mount_is_in_namespace (getpid (), lower) &&
+      (!nlx_mount_is_mount_point (lower) &&
        !nlx_mount_idmapped (source, idmap->userns_fd, lower, error)))
     return NULL;
   return overlay (dir, lower, idmap, error);
@@ -653,7 +653,7 @@ nlx_lxc_volume_mount_root (const NlxVolumeSettings *settings,
   loop = setup_root_loop (settings, name, volume_id, error);
   if (loop == NULL)
     return NULL;
-  if (!nlx_mount_is_in_namespace (getpid (), lower))
+  if (!nlx_mount_is_mount_point (lower))
     {
       fstype = probe (settings, loop, volume_id, error);
       fd = fstype ? nlx_mount_prepare (loop, fstype, TRUE, error) : -1;

@@ -666,6 +666,9 @@ case_dirty_journal (Fixture *f)
   close (fd);
   assert_file_contents (file, PAYLOAD);
   g_assert_true (nlx_mount_is_in_namespace (getpid (), target));
+  g_assert_true (nlx_mount_is_mount_point (target));
+  /* A file inside it is no mount point. */
+  g_assert_false (nlx_mount_is_mount_point (file));
   options = mount_options (getpid (), target);
   g_assert_true (has_option (options, "ro"));
   g_assert_true (has_option (options, "noexec"));
@@ -673,6 +676,7 @@ case_dirty_journal (Fixture *f)
   g_assert_true (nlx_umount (target, &error));
   g_assert_no_error (error);
   g_assert_false (nlx_mount_is_in_namespace (getpid (), target));
+  g_assert_false (nlx_mount_is_mount_point (target));
   g_assert_true (nlx_umount (target, &error));
   g_assert_no_error (error);
   detach (device);
