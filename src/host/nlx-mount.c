@@ -572,12 +572,15 @@ nlx_mount_overlay (const char *lower,
 
 /**
  * nlx_mount_is_mount_point:
- * @path: a path of the daemon's mount namespace
+ * @path: a path of the daemon's mount namespace, or one through
+ *   /proc/PID/root into a namespace whose paths the daemon made itself
+ *   (libvirtd's; never a container's, whose links are its tenant's)
  *
  * What nlx_mount_is_in_namespace() says for the daemon's own namespace,
  * from one statx() rather than its whole mount table, which holds three
  * mounts per instance: read at every spawn and destroy, it cost a
  * thousand instances the most of their spawns' time in the kernel.
+ * Linux 5.12, which idmapped mounts need, has STATX_ATTR_MOUNT_ROOT.
  *
  * Returns: whether @path, not followed if a symbolic link, is the root
  *   of a mount
@@ -591,10 +594,8 @@ nlx_mount_is_mount_point (const char *path)
                AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC_STATS,
                &stx) != 0)
     return FALSE;
-  /* Linux 5.8 and later say it; before, the table is read. */
-  if (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
-    return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
-  return nlx_mount_is_in_namespace (getpid (), path);
+  return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+         (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
 /**

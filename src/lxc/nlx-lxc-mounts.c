@@ -173,11 +173,18 @@ nlx_lxc_mounts_publish_root (NlxDriverState *state,
 {
   g_autofree char *dir = nlx_lxc_instance_dir (state, uuid);
   g_autofree char *rootfs = g_build_filename (dir, "rootfs", NULL);
+  g_autofree char *theirs = NULL;
   pid_t libvirtd = libvirtd_elsewhere (state);
   gboolean ok;
   int fd;
 
-  if (libvirtd == 0 || nlx_mount_is_in_namespace (libvirtd, rootfs))
+  if (libvirtd == 0)
+    return TRUE;
+  /* Seen through libvirtd's root: one statx() rather than its mount
+   * table, which holds every instance's root.  The path is the daemon's
+   * own making, from instances_path down, with no link to follow. */
+  theirs = g_strdup_printf ("/proc/%d/root%s", (int) libvirtd, rootfs);
+  if (nlx_mount_is_mount_point (theirs))
     return TRUE;
   fd = nlx_mount_clone_as_is (rootfs, error);
   ok = fd >= 0 && nlx_mount_into_namespace (fd, libvirtd, rootfs, error);

@@ -522,6 +522,15 @@ case_mounts_stay_home (Fixture *f)
       g_assert_cmpuint (mounts_below (libvirtd, second_dir), ==, 1);
       g_assert_cmpuint (mounts_below (libvirtd, second_root), ==, 1);
     }
+  /* A start finds the root libvirtd holds and gives it no second one;
+   * the new controller keeps no copy either. */
+  g_assert_true (nlx_virt_power_off (f->virt, f->second, 0, &error));
+  g_assert_no_error (error);
+  g_assert_true (nlx_virt_power_on (f->virt, f->second, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (mounts_below (controller_of (f, f->second), real), ==, 0);
+  if (libvirtd > 0)
+    g_assert_cmpuint (mounts_below (libvirtd, second_dir), ==, 1);
 
   g_assert_true (nlx_virt_destroy (f->virt, f->second, &error));
   g_assert_no_error (error);
