@@ -106,27 +106,45 @@ typedef struct {
   gint32 step;
   gint32 err;
   gint32 component;   /* the path component it failed on, or -1 */
+  gint32 target;      /* which of the job's targets */
   guint64 mnt_id;
 } ChildReport;
 
+/* One place in the namespace: a mount goes there, or is taken away. */
 typedef struct {
-  pid_t pid;
+  const char *path;        /* as given, for messages */
   char **components;
   guint n_components;
+  /* An existing regular file (a /proc entry), not a directory made on
+   * the way. */
+  gboolean file;
+  int mount_fd;            /* the caller's; -1 to unmount */
+} NsTarget;
+
+typedef struct {
+  pid_t pid;
+  NsTarget *targets;
+  guint n_targets;
+  /* Made before fork(), so that the child allocates nothing: its open
+   * targets, and the descriptors it keeps. */
+  int *dirs;
+  int *keep;
   int ns_fd;
   int root_fd;
   int report_r, report_w;  /* child → parent */
   int go_r, go_w;          /* parent → child, for the mount: go on */
   pid_t child;
-  /* The target is an existing regular file (a /proc entry), not a
-   * directory made on the way. */
-  gboolean file;
 } NsJob;
 
 static void
 ns_job_clear (NsJob *job)
 {
-  g_clear_pointer (&job->components, g_strfreev);
+  for (guint i = 0; i < job->n_targets; i++)
+    g_strfreev (job->targets[i].components);
+  g_clear_pointer (&job->targets, g_free);
+  job->n_targets = 0;
+  g_clear_pointer (&job->dirs, g_free);
+  g_clear_pointer (&job->keep, g_free);
   close_fd (&job->ns_fd);
   close_fd (&job->root_fd);
   close_fd (&job->report_r);
@@ -146,12 +164,13 @@ ns_job_clear (NsJob *job)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NsJob, ns_job_clear)
 
-/* Opens what the child needs to enter @pid's namespace and root.
- * *gone is set when @pid does not exist. */
+/* Opens what the child needs to enter @pid's namespace and root, for
+ * @n targets.  *gone is set when @pid does not exist. */
 static gboolean
 ns_job_init (NsJob *job,
              pid_t pid,
-             const char *path,
+             const NlxMountTarget *targets,
+             guint n,
              gboolean *gone,
              GError **error)
 {
@@ -163,10 +182,22 @@ ns_job_init (NsJob *job,
                    .report_r = -1, .report_w = -1, .go_r = -1, .go_w = -1,
                    .child = -1 };
   *gone = FALSE;
-  job->components = split_path (path, error);
-  if (job->components == NULL)
-    return FALSE;
-  job->n_components = g_strv_length (job->components);
+  job->targets = g_new0 (NsTarget, n);
+  job->dirs = g_new (int, n);
+  job->keep = g_new (int, n + 4);
+  for (guint i = 0; i < n; i++)
+    {
+      NsTarget *target = &job->targets[i];
+
+      target->path = targets[i].path;
+      target->file = targets[i].file;
+      target->mount_fd = targets[i].mount_fd;
+      target->components = split_path (targets[i].path, error);
+      if (target->components == NULL)
+        return FALSE;
+      target->n_components = g_strv_length (target->components);
+      job->n_targets++;
+    }
   if (pid <= 0)
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
@@ -210,13 +241,18 @@ ns_job_init (NsJob *job,
 
 /* ---- in the child: system calls only, no allocation, no locks ---- */
 
+/* The target the child works on, for its reports: the child's own copy
+ * of the daemon's memory, with one thread. */
+static gint32 child_target;
+
 static void G_GNUC_NORETURN
 child_exit (int report_fd,
             ChildStep step,
             int err,
             int component)
 {
-  ChildReport report = { .step = step, .err = err, .component = component };
+  ChildReport report = { .step = step, .err = err, .component = component,
+                         .target = child_target };
 
   (void) !write (report_fd, &report, sizeof report);
   _exit (0);
@@ -249,28 +285,35 @@ child_close_others (int *keep,
   syscall (SYS_close_range, from, ~0U, 0);
 }
 
-/* Enters the namespace and root of the job's process and walks to the
- * directory of component @n_walk - 1 (the root for 0), creating the
- * missing ones with @create.  No symbolic link is followed: O_NOFOLLOW
- * on every component, on top of the chroot.  Returns its descriptor. */
-static int
-child_enter_and_walk (const NsJob *job,
-                      guint n_walk,
-                      gboolean create)
+/* Enters the namespace and root of the job's process. */
+static void
+child_enter (const NsJob *job)
 {
-  int dir;
-
   if (setns (job->ns_fd, CLONE_NEWNS) != 0)
     child_exit (job->report_w, STEP_SETNS, errno, -1);
   if (fchdir (job->root_fd) != 0 || chroot (".") != 0 || chdir ("/") != 0)
     child_exit (job->report_w, STEP_CHROOT, errno, -1);
+  umask (022);
+}
+
+/* Walks from the root entered to the directory of @target's component
+ * @n_walk - 1 (the root for 0), creating the missing ones with @create.
+ * No symbolic link is followed: O_NOFOLLOW on every component, on top
+ * of the chroot.  Returns its descriptor. */
+static int
+child_walk (const NsJob *job,
+            const NsTarget *target,
+            guint n_walk,
+            gboolean create)
+{
+  int dir;
+
   dir = open ("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0)
     child_exit (job->report_w, STEP_OPEN, errno, -1);
-  umask (022);
   for (guint i = 0; i < n_walk; i++)
     {
-      const char *name = job->components[i];
+      const char *name = target->components[i];
       int next;
 
       if (create && mkdirat (dir, name, 0755) != 0 && errno != EEXIST)
@@ -295,53 +338,78 @@ child_enter_and_walk (const NsJob *job,
   return dir;
 }
 
-static void G_GNUC_NORETURN
-child_mount (const NsJob *job,
-             int mount_fd)
+/* Opens where @target's mount goes. */
+static int
+child_open_target (const NsJob *job,
+                   const NsTarget *target)
 {
-  int keep[] = { job->ns_fd, job->root_fd, job->report_w, job->go_r,
-                 mount_fd };
-  ChildReport report = { .step = STEP_READY, .component = -1 };
-  struct statx stx;
-  char go;
+  int parent;
   int dir;
+  struct stat st;
 
-  child_close_others (keep, G_N_ELEMENTS (keep));
-  if (job->file)
+  if (!target->file)
+    return child_walk (job, target, target->n_components, TRUE);
+  parent = child_walk (job, target, target->n_components - 1, FALSE);
+  /* O_PATH with O_NOFOLLOW opens a symbolic link itself, which the check
+   * below refuses, as it refuses a directory or a device. */
+  dir = openat (parent, target->components[target->n_components - 1],
+                O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (dir < 0 || fstat (dir, &st) != 0)
+    child_exit (job->report_w, STEP_OPEN, errno, target->n_components - 1);
+  if (!S_ISREG (st.st_mode))
+    child_exit (job->report_w, STEP_OPEN,
+                S_ISLNK (st.st_mode) ? ELOOP : EISDIR,
+                target->n_components - 1);
+  close (parent);
+  return dir;
+}
+
+/* Opens every target and reports the mount each would land in; once
+ * the parent has checked them all and says go, mounts each. */
+static void G_GNUC_NORETURN
+child_mount (const NsJob *job)
+{
+  int n_keep = 0;
+  char go;
+
+  job->keep[n_keep++] = job->ns_fd;
+  job->keep[n_keep++] = job->root_fd;
+  job->keep[n_keep++] = job->report_w;
+  job->keep[n_keep++] = job->go_r;
+  for (guint i = 0; i < job->n_targets; i++)
+    job->keep[n_keep++] = job->targets[i].mount_fd;
+  child_close_others (job->keep, n_keep);
+  child_enter (job);
+  for (guint i = 0; i < job->n_targets; i++)
     {
-      int parent = child_enter_and_walk (job, job->n_components - 1, FALSE);
-      struct stat st;
+      ChildReport report = { .step = STEP_READY, .component = -1,
+                             .target = (gint32) i };
+      struct statx stx;
 
-      /* O_PATH with O_NOFOLLOW opens a symbolic link itself, which the
-       * check below refuses, as it refuses a directory or a device. */
-      dir = openat (parent, job->components[job->n_components - 1],
-                    O_PATH | O_NOFOLLOW | O_CLOEXEC);
-      if (dir < 0)
-        child_exit (job->report_w, STEP_OPEN, errno, job->n_components - 1);
-      if (fstat (dir, &st) != 0)
-        child_exit (job->report_w, STEP_OPEN, errno, job->n_components - 1);
-      if (!S_ISREG (st.st_mode))
-        child_exit (job->report_w, STEP_OPEN,
-                    S_ISLNK (st.st_mode) ? ELOOP : EISDIR,
-                    job->n_components - 1);
+      child_target = (gint32) i;
+      job->dirs[i] = child_open_target (job, &job->targets[i]);
+      if (syscall (SYS_statx, job->dirs[i], "",
+                   AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID,
+                   &stx) != 0)
+        child_exit (job->report_w, STEP_STATX, errno, -1);
+      if (!(stx.stx_mask & STATX_MNT_ID))
+        child_exit (job->report_w, STEP_STATX, ENOSYS, -1);
+      report.mnt_id = stx.stx_mnt_id;
+      if (write (job->report_w, &report, sizeof report) != sizeof report)
+        _exit (1);
     }
-  else
-    dir = child_enter_and_walk (job, job->n_components, TRUE);
-  if (syscall (SYS_statx, dir, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
-               STATX_MNT_ID, &stx) != 0)
-    child_exit (job->report_w, STEP_STATX, errno, -1);
-  if (!(stx.stx_mask & STATX_MNT_ID))
-    child_exit (job->report_w, STEP_STATX, ENOSYS, -1);
-  report.mnt_id = stx.stx_mnt_id;
-  if (write (job->report_w, &report, sizeof report) != sizeof report)
-    _exit (1);
-  /* The parent checks the mount we would land in, then says go; end of
-   * file means no. */
+  /* The parent checks the mounts we would land in, then says go; end
+   * of file means no. */
   if (read (job->go_r, &go, 1) != 1)
     _exit (0);
-  if (sys_move_mount (mount_fd, "", dir, "",
-                      MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
-    child_exit (job->report_w, STEP_MOVE, errno, -1);
+  for (guint i = 0; i < job->n_targets; i++)
+    {
+      child_target = (gint32) i;
+      if (sys_move_mount (job->targets[i].mount_fd, "", job->dirs[i], "",
+                          MOVE_MOUNT_F_EMPTY_PATH |
+                          MOVE_MOUNT_T_EMPTY_PATH) != 0)
+        child_exit (job->report_w, STEP_MOVE, errno, -1);
+    }
   child_exit (job->report_w, STEP_DONE, 0, -1);
 }
 
@@ -349,23 +417,27 @@ static void G_GNUC_NORETURN
 child_umount (const NsJob *job)
 {
   int keep[] = { job->ns_fd, job->root_fd, job->report_w };
-  const char *last = job->components[job->n_components - 1];
+  const NsTarget *target = &job->targets[0];
+  const char *last = target->components[target->n_components - 1];
   int dir;
 
   child_close_others (keep, G_N_ELEMENTS (keep));
-  dir = child_enter_and_walk (job, job->n_components - 1, FALSE);
+  child_enter (job);
+  dir = child_walk (job, target, target->n_components - 1, FALSE);
   if (fchdir (dir) != 0)
     child_exit (job->report_w, STEP_OPEN, errno, -1);
   if (umount2 (last, MNT_DETACH | UMOUNT_NOFOLLOW) != 0)
-    child_exit (job->report_w, STEP_UMOUNT, errno, job->n_components - 1);
+    child_exit (job->report_w, STEP_UMOUNT, errno, target->n_components - 1);
   child_exit (job->report_w, STEP_DONE, 0, -1);
 }
 
 /* ---- back in the parent ---- */
 
+/* Forks the child: it mounts the job's targets with @mount, else it
+ * unmounts its one target. */
 static gboolean
 ns_job_fork (NsJob *job,
-             int mount_fd,
+             gboolean mount,
              GError **error)
 {
   job->child = fork ();
@@ -381,8 +453,8 @@ ns_job_fork (NsJob *job,
     }
   if (job->child == 0)
     {
-      if (mount_fd >= 0)
-        child_mount (job, mount_fd);
+      if (mount)
+        child_mount (job);
       child_umount (job);
     }
   /* Only the child keeps its ends, so that either side sees the other
@@ -429,12 +501,15 @@ ns_job_read (NsJob *job,
 static void
 set_child_error (GError **error,
                  const NsJob *job,
-                 const ChildReport *report,
-                 const char *path)
+                 const ChildReport *report)
 {
+  const NsTarget *target =
+    &job->targets[report->target >= 0 &&
+                  (guint) report->target < job->n_targets ? report->target : 0];
+  const char *path = target->path;
   int err = report->err;
   g_autofree char *where = report->component >= 0
-    ? join_path (job->components, report->component + 1)
+    ? join_path (target->components, report->component + 1)
     : g_strdup (path);
 
   switch (report->step)
@@ -590,12 +665,6 @@ check_propagation (const NsJob *job,
   return TRUE;
 }
 
-static gboolean mount_into_namespace (int mount_fd,
-                                      pid_t pid,
-                                      const char *path,
-                                      gboolean file,
-                                      GError **error);
-
 /**
  * nlx_mount_into_namespace:
  * @mount_fd: a detached mount from nlx_mount_prepare()
@@ -620,7 +689,9 @@ nlx_mount_into_namespace (int mount_fd,
                           const char *path,
                           GError **error)
 {
-  return mount_into_namespace (mount_fd, pid, path, FALSE, error);
+  NlxMountTarget target = { mount_fd, path, FALSE };
+
+  return nlx_mount_all_into_namespace (&target, 1, pid, error);
 }
 
 /**
@@ -642,15 +713,32 @@ nlx_mount_file_into_namespace (int mount_fd,
                                const char *path,
                                GError **error)
 {
-  return mount_into_namespace (mount_fd, pid, path, TRUE, error);
+  NlxMountTarget target = { mount_fd, path, TRUE };
+
+  return nlx_mount_all_into_namespace (&target, 1, pid, error);
 }
 
-static gboolean
-mount_into_namespace (int mount_fd,
-                      pid_t pid,
-                      const char *path,
-                      gboolean file,
-                      GError **error)
+/**
+ * nlx_mount_all_into_namespace:
+ * @targets: (array length=n): detached mounts and where each goes, as
+ *   nlx_mount_into_namespace() (a directory, made on the way) or
+ *   nlx_mount_file_into_namespace() (@file: an existing regular file)
+ *   takes them
+ * @n: how many, at least one
+ * @pid: a process of the container, normally its init
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Mounts them all with one process entering @pid's namespace, not one
+ * each (a fork of the daemon costs more the more instances it holds).
+ * Every target is opened and checked before any is mounted, so a bad
+ * one leaves all unmounted; a mount that fails after that leaves those
+ * before it in place, as calls one by one would.
+ */
+gboolean
+nlx_mount_all_into_namespace (const NlxMountTarget *targets,
+                              guint n,
+                              pid_t pid,
+                              GError **error)
 {
   g_auto(NsJob) job = { .ns_fd = -1, .root_fd = -1, .report_r = -1,
                         .report_w = -1, .go_r = -1, .go_w = -1,
@@ -659,39 +747,44 @@ mount_into_namespace (int mount_fd,
   gboolean gone;
   int status;
 
-  if (mount_fd < 0)
+  g_return_val_if_fail (n > 0, FALSE);
+  for (guint i = 0; i < n; i++)
+    if (targets[i].mount_fd < 0)
+      {
+        g_set_error (error, NLX_DRIVER_ERROR,
+                     NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                     _("Cannot mount on %s: no mount given"), targets[i].path);
+        return FALSE;
+      }
+  if (!ns_job_init (&job, pid, targets, n, &gone, error) ||
+      !ns_job_fork (&job, TRUE, error))
+    return FALSE;
+  for (guint i = 0; i < n; i++)
     {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
-                   _("Cannot mount on %s: no mount given"), path);
-      return FALSE;
+      if (!ns_job_read (&job, &report, error))
+        return FALSE;
+      if (report.step != STEP_READY)
+        {
+          set_child_error (error, &job, &report);
+          return FALSE;
+        }
+      if (!check_propagation (&job, report.mnt_id, targets[i].path, error))
+        return FALSE;
     }
-  if (!ns_job_init (&job, pid, path, &gone, error))
-    return FALSE;
-  job.file = file;
-  if (!ns_job_fork (&job, mount_fd, error) ||
-      !ns_job_read (&job, &report, error))
-    return FALSE;
-  if (report.step != STEP_READY)
-    {
-      set_child_error (error, &job, &report, path);
-      return FALSE;
-    }
-  if (!check_propagation (&job, report.mnt_id, path, error))
-    return FALSE;
   if (send (job.go_w, "y", 1, MSG_NOSIGNAL) != 1)
     {
       int saved_errno = errno;
 
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("Cannot mount on %s in the container of process %d: %s"),
-                   path, (int) pid, g_strerror (saved_errno));
+                   targets[0].path, (int) pid, g_strerror (saved_errno));
       return FALSE;
     }
   if (!ns_job_read (&job, &report, error))
     return FALSE;
   if (report.step != STEP_DONE)
     {
-      set_child_error (error, &job, &report, path);
+      set_child_error (error, &job, &report);
       return FALSE;
     }
   while (waitpid (job.child, &status, 0) < 0 && errno == EINTR)
@@ -723,18 +816,19 @@ nlx_umount_in_namespace (pid_t pid,
                         .report_w = -1, .go_r = -1, .go_w = -1,
                         .child = -1 };
   g_autoptr(GError) local_error = NULL;
+  NlxMountTarget target = { -1, path, FALSE };
   ChildReport report;
   gboolean gone;
   int status;
 
-  if (!ns_job_init (&job, pid, path, &gone, &local_error))
+  if (!ns_job_init (&job, pid, &target, 1, &gone, &local_error))
     {
       if (gone)
         return TRUE;
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
-  if (!ns_job_fork (&job, -1, error) || !ns_job_read (&job, &report, error))
+  if (!ns_job_fork (&job, FALSE, error) || !ns_job_read (&job, &report, error))
     return FALSE;
   while (waitpid (job.child, &status, 0) < 0 && errno == EINTR)
     ;
@@ -750,7 +844,7 @@ nlx_umount_in_namespace (pid_t pid,
   if (report.step == STEP_OPEN &&
       (report.err == ELOOP || report.err == ENOTDIR))
     return TRUE;
-  set_child_error (error, &job, &report, path);
+  set_child_error (error, &job, &report);
   return FALSE;
 }
 

@@ -84,6 +84,16 @@ gboolean nlx_mount_idmapped (const char *source,
                              GError **error);
 
 /* Mounts in a container's mount namespace: nlx-mount-namespace.c */
+typedef struct {
+  int mount_fd;         /* a detached mount; the caller closes it */
+  const char *path;     /* where it goes in the container */
+  gboolean file;        /* an existing regular file, not a directory */
+} NlxMountTarget;
+
+gboolean nlx_mount_all_into_namespace (const NlxMountTarget *targets,
+                                       guint n,
+                                       pid_t pid,
+                                       GError **error);
 gboolean nlx_mount_into_namespace (int mount_fd,
                                    pid_t pid,
                                    const char *path,

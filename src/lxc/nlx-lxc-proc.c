@@ -138,19 +138,36 @@ nlx_lxc_lxcfs_mount (const char *lxcfs_path,
 {
   g_autofree char *cpu = g_build_filename (lxcfs_path, "sys", "devices",
                                            "system", "cpu", NULL);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  NlxMountTarget targets[G_N_ELEMENTS (proc_files) + 1];
+  guint n = 0;
+  gboolean ok = TRUE;
 
-  for (gsize i = 0; i < G_N_ELEMENTS (proc_files); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (proc_files) && ok; i++)
     {
       g_autofree char *source = g_build_filename (lxcfs_path, "proc",
                                                   proc_files[i], NULL);
-      g_autofree char *target = g_strconcat ("/proc/", proc_files[i], NULL);
+      char *target;
 
-      if (g_file_test (source, G_FILE_TEST_IS_REGULAR) &&
-          !bind_into (source, TRUE, TRUE, init, target, error))
-        return FALSE;
+      if (!g_file_test (source, G_FILE_TEST_IS_REGULAR))
+        continue;
+      target = g_strconcat ("/proc/", proc_files[i], NULL);
+      g_ptr_array_add (names, target);
+      targets[n] = (NlxMountTarget) { nlx_mount_clone (source, TRUE, error),
+                                      target, TRUE };
+      ok = targets[n++].mount_fd >= 0;
     }
-  if (g_file_test (cpu, G_FILE_TEST_IS_DIR) &&
-      !bind_into (cpu, FALSE, TRUE, init, "/sys/devices/system/cpu", error))
-    return FALSE;
-  return TRUE;
+  if (ok && g_file_test (cpu, G_FILE_TEST_IS_DIR))
+    {
+      targets[n] = (NlxMountTarget) { nlx_mount_clone (cpu, TRUE, error),
+                                      "/sys/devices/system/cpu", FALSE };
+      ok = targets[n++].mount_fd >= 0;
+    }
+  /* One process enters the container for all of them. */
+  if (ok && n > 0)
+    ok = nlx_mount_all_into_namespace (targets, n, init, error);
+  for (guint i = 0; i < n; i++)
+    if (targets[i].mount_fd >= 0)
+      close (targets[i].mount_fd);
+  return ok;
 }

@@ -489,6 +489,26 @@ case_namespace (Fixture *f)
   g_assert_true (g_file_test (target, G_FILE_TEST_IS_DIR));
   g_assert_false (g_file_test (host_file, G_FILE_TEST_EXISTS));
 
+  /* Several at once, in one process entering the container. */
+  {
+    g_autofree char *second = nlx_test_path (f->dir, "mnt/second");
+    g_autofree char *third = nlx_test_path (f->dir, "mnt/third/deeper");
+    NlxMountTarget more[] = { { prepare (device), second, FALSE },
+                              { prepare (device), third, FALSE } };
+
+    g_assert_true (nlx_mount_all_into_namespace (more, G_N_ELEMENTS (more),
+                                                 child, &error));
+    g_assert_no_error (error);
+    for (guint i = 0; i < G_N_ELEMENTS (more); i++)
+      {
+        close (more[i].mount_fd);
+        g_assert_true (nlx_mount_is_in_namespace (child, more[i].path));
+        g_assert_true (nlx_umount_in_namespace (child, more[i].path, &error));
+        g_assert_no_error (error);
+      }
+    g_assert_true (nlx_mount_is_in_namespace (child, target));
+  }
+
   g_assert_true (nlx_umount_in_namespace (child, target, &error));
   g_assert_no_error (error);
   g_assert_false (nlx_mount_is_in_namespace (child, target));
@@ -543,6 +563,23 @@ case_namespace_bad_paths (Fixture *f)
   g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "not a directory"));
   g_clear_error (&error);
+
+  /* Several at once: a bad one refuses them all, before any is
+   * mounted, and names itself. */
+  {
+    g_autofree char *good = nlx_test_path (f->dir, "good");
+    int other = prepare (device);
+    NlxMountTarget both[] = { { other, good, FALSE },
+                              { fd, through_link, FALSE } };
+
+    g_assert_false (nlx_mount_all_into_namespace (both, G_N_ELEMENTS (both),
+                                                  child, &error));
+    g_assert_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull (strstr (error->message, through_link));
+    g_clear_error (&error);
+    g_assert_false (nlx_mount_is_in_namespace (child, good));
+    close (other);
+  }
 
   g_assert_false (mountinfo_mentions (child, f->dir));
   g_assert_false (mountinfo_mentions (getpid (), f->dir));
