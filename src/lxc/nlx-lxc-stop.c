@@ -210,9 +210,14 @@ release_sockets (GArray *held)
  * gone (an init of a PID namespace exits last, once every process in
  * it has), while copies of its sockets keep libvirtd's connection open
  * until it has wholly exited: libvirtd then finds the cgroup empty.
- * Killing them is what libvirt's destroy does too. */
+ * Killing them is what libvirt's destroy does too.  The console is read
+ * once the controller is stopped and before it dies: its end hangs the
+ * host's side of the PTY up, which throws away what the console thread
+ * had not read yet (under load, a boot's first lines). */
 static gboolean
-kill_container (virDomainPtr dom)
+kill_container (NlxDriverState *state,
+                virDomainPtr dom,
+                const char *uuid)
 {
   guint id = virDomainGetID (dom);
   const char *name = virDomainGetName (dom);
@@ -235,6 +240,7 @@ kill_container (virDomainPtr dom)
       GArray *sockets = hold_sockets (controller, id);
       int timeout_ms = (int) (NLX_LXC_STOPPED_EVENT_TIMEOUT_US / 1000);
 
+      nlx_lxc_flush_console (state, dom, uuid);
       if (pidfd_signal (init, SIGKILL))
         gone = poll (&pfd, 1, timeout_ms) == 1;
       /* Stopped, it must not stay: killed whatever became of init (a
@@ -277,7 +283,7 @@ nlx_lxc_stop_now (NlxDriverState *state,
     virDomainResume (dom);
   /* Before the kill, so that its event cannot come first. */
   nlx_lxc_stop_waiter_add (state, &waiter, uuid);
-  if (nlx_lxc_events_registered (state) && (killed = kill_container (dom)))
+  if (nlx_lxc_events_registered (state) && (killed = kill_container (state, dom, uuid)))
     stopped = nlx_lxc_stop_waiter_wait (state, &waiter,
                                         g_get_monotonic_time () +
                                         NLX_LXC_STOPPED_EVENT_TIMEOUT_US);
