@@ -25,6 +25,7 @@
 #include <libsoup/soup.h>
 
 #include "nlx-bench.h"
+#include "nlx-bench-api.h"
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
 #include "driver/nlx-virt.h"
@@ -227,26 +228,6 @@ print_log_tail (Bench *bench,
               bench->log_path, start);
 }
 
-static SoupMessage *
-api_message (const char *method,
-             const char *path,
-             const char *body)
-{
-  g_autofree char *url = g_strconcat ("http://localhost/v2.1", path, NULL);
-  SoupMessage *msg = soup_message_new (method, url);
-
-  soup_message_headers_append (soup_message_get_request_headers (msg),
-                               "Accept", "application/json");
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
-
-      soup_message_set_request_body_from_bytes (msg, "application/json",
-                                                bytes);
-    }
-  return msg;
-}
-
 /* Fails only when there is no answer, or one that is not JSON. */
 static gboolean
 api_call (Bench *bench,
@@ -258,69 +239,11 @@ api_call (Bench *bench,
           gsize *length,
           GError **error)
 {
-  g_autoptr(SoupMessage) msg = api_message (method, path, body);
-  g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(JsonParser) parser = NULL;
-  gsize size;
-  const char *data;
+  g_autoptr(SoupMessage) msg = nlx_bench_api_message (method, path, NULL,
+                                                      body);
 
-  bytes = soup_session_send_and_read (bench->session, msg, NULL, error);
-  if (bytes == NULL)
-    {
-      g_prefix_error (error, "%s %s: ", method, path);
-      return FALSE;
-    }
-  *status = soup_message_get_status (msg);
-  data = g_bytes_get_data (bytes, &size);
-  if (length != NULL)
-    *length = size;
-  if (reply == NULL || size == 0)
-    return TRUE;
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, data, size, error))
-    {
-      g_prefix_error (error, "%s %s answered %u with no JSON: ", method, path,
-                      *status);
-      return FALSE;
-    }
-  *reply = json_parser_steal_root (parser);
-  return TRUE;
-}
-
-/* Member @name of the object member @object of @node, or NULL. */
-static const char *
-get_member (JsonNode *node,
-            const char *object,
-            const char *name)
-{
-  JsonObject *root;
-  JsonObject *inner;
-
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    return NULL;
-  root = json_node_get_object (node);
-  if (!json_object_has_member (root, object) ||
-      !JSON_NODE_HOLDS_OBJECT (json_object_get_member (root, object)))
-    return NULL;
-  inner = json_object_get_object_member (root, object);
-  if (!json_object_has_member (inner, name) ||
-      json_node_get_value_type (json_object_get_member (inner, name)) != G_TYPE_STRING)
-    return NULL;
-  return json_object_get_string_member (inner, name);
-}
-
-/* The message of a Nova fault body {"NAME": {"code": N, "message": S}}. */
-static const char *
-fault_message (JsonNode *node)
-{
-  g_autoptr(GList) members = NULL;
-
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    return "(no fault body)";
-  members = json_object_get_members (json_node_get_object (node));
-  if (members == NULL)
-    return "(empty fault body)";
-  return get_member (node, members->data, "message");
+  return nlx_bench_api_send (bench->session, msg, method, path, status,
+                             reply, length, error);
 }
 
 static gboolean
@@ -426,13 +349,13 @@ api_create (Bench *bench,
   if (!api_call (bench, "POST", "/servers", body, &status, &reply, NULL,
                  error))
     return NULL;
-  id = get_member (reply, "server", "id");
+  id = nlx_bench_get_member (reply, "server", "id");
   if (status != SOUP_STATUS_ACCEPTED || id == NULL)
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    "Creating server %s answered %u: %s", name, status,
                    status == SOUP_STATUS_ACCEPTED ? "no id"
-                                                  : fault_message (reply));
+                                                  : nlx_bench_fault_message (reply));
       return NULL;
     }
   remember_server (bench, id);
@@ -456,12 +379,12 @@ api_status (Bench *bench,
     return NULL;
   if (status == SOUP_STATUS_NOT_FOUND)
     return g_strdup ("");
-  server_status = get_member (reply, "server", "status");
+  server_status = nlx_bench_get_member (reply, "server", "status");
   if (status != SOUP_STATUS_OK || server_status == NULL)
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    "GET %s answered %u: %s", path, status,
-                   fault_message (reply));
+                   nlx_bench_fault_message (reply));
       return NULL;
     }
   if (fault != NULL && g_str_equal (server_status, "ERROR"))
@@ -529,7 +452,7 @@ api_delete (Bench *bench,
     return TRUE;
   g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                "DELETE %s answered %u: %s", path, status,
-               fault_message (reply));
+               nlx_bench_fault_message (reply));
   return FALSE;
 }
 
@@ -634,7 +557,7 @@ api_delete_all (Bench *bench,
         {
           g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                        "GET /servers answered %u: %s", status,
-                       fault_message (reply));
+                       nlx_bench_fault_message (reply));
           return FALSE;
         }
       servers = json_object_get_array_member (json_node_get_object (reply),
@@ -684,11 +607,11 @@ on_created (GObject *source,
   if (json_parser_load_from_data (parser, g_bytes_get_data (bytes, NULL),
                                   g_bytes_get_size (bytes), NULL))
     reply = json_parser_get_root (parser);
-  id = get_member (reply, "server", "id");
+  id = nlx_bench_get_member (reply, "server", "id");
   if (status != SOUP_STATUS_ACCEPTED || id == NULL)
     {
       create->problem = g_strdup_printf ("POST answered %u: %s", status,
-                                         reply ? fault_message (reply)
+                                         reply ? nlx_bench_fault_message (reply)
                                                : "no JSON");
       return;
     }
@@ -714,7 +637,8 @@ post_creates (Bench *bench,
       create->pending = &pending;
       create->name = next_name (bench);
       body = create_body (create->name);
-      create->msg = api_message ("POST", "/servers", body);
+      create->msg = nlx_bench_api_message ("POST", "/servers", NULL,
+                                           body);
       g_ptr_array_add (creates, create);
     }
   *start_us = g_get_monotonic_time ();
@@ -1033,7 +957,7 @@ measure_detail (Bench *bench,
         {
           g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                        "GET /servers/detail answered %u: %s", status,
-                       fault_message (reply));
+                       nlx_bench_fault_message (reply));
           return FALSE;
         }
       listed = json_array_get_length (

@@ -26,6 +26,7 @@
 #include <libsoup/soup.h>
 
 #include "nlx-bench.h"
+#include "nlx-bench-api.h"
 #include "common/nlx-file.h"
 
 #define EXIT_USAGE 2
@@ -100,29 +101,6 @@ fail (GError **error,
   return FALSE;
 }
 
-static SoupMessage *
-api_message (const char *method,
-             const char *path,
-             const char *version,
-             const char *body)
-{
-  g_autofree char *url = g_strconcat ("http://localhost/v2.1", path, NULL);
-  SoupMessage *msg = soup_message_new (method, url);
-  SoupMessageHeaders *headers = soup_message_get_request_headers (msg);
-
-  soup_message_headers_append (headers, "Accept", "application/json");
-  if (version != NULL)
-    soup_message_headers_append (headers, "OpenStack-API-Version", version);
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
-
-      soup_message_set_request_body_from_bytes (msg, "application/json",
-                                                bytes);
-    }
-  return msg;
-}
-
 /* One request; @reply gets the parsed answer, @ms how long it took. */
 static gboolean
 api_call (Bench *bench,
@@ -136,7 +114,8 @@ api_call (Bench *bench,
           gsize *length,
           GError **error)
 {
-  g_autoptr(SoupMessage) msg = api_message (method, path, version, body);
+  g_autoptr(SoupMessage) msg = nlx_bench_api_message (method, path, version,
+                                                      body);
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   gint64 start = g_get_monotonic_time ();
@@ -205,7 +184,8 @@ fill (Bench *bench,
                              "\"nlxbench\", \"metadata\": {\"bench\": "
                              "\"list\", \"n\": \"%d\"}}}", made + i,
                              made + i);
-          SoupMessage *msg = api_message ("POST", "/servers", NULL, body);
+          SoupMessage *msg = nlx_bench_api_message ("POST", "/servers", NULL,
+                                                    body);
 
           g_ptr_array_add (msgs, msg);
           soup_session_send_and_read_async (bench->session, msg,

@@ -35,6 +35,7 @@
 #include <libsoup/soup.h>
 
 #include "nlx-bench.h"
+#include "nlx-bench-api.h"
 #include "nlx-bench-scale.h"
 #include "common/nlx-error.h"
 #include "lxc/nlx-lxc-error.h"
@@ -107,83 +108,11 @@ api_call (SoupSession *session,
           gsize *length,
           GError **error)
 {
-  g_autofree char *url = g_strconcat ("http://localhost/v2.1", path, NULL);
-  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(JsonParser) parser = NULL;
-  gsize size;
-  const char *data;
+  g_autoptr(SoupMessage) msg = nlx_bench_api_message (method, path, NULL,
+                                                      body);
 
-  if (msg == NULL)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   "Bad URL %s", url);
-      return FALSE;
-    }
-  soup_message_headers_append (soup_message_get_request_headers (msg),
-                               "Accept", "application/json");
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) request = g_bytes_new (body, strlen (body));
-
-      soup_message_set_request_body_from_bytes (msg, "application/json",
-                                                request);
-    }
-  bytes = soup_session_send_and_read (session, msg, NULL, error);
-  if (bytes == NULL)
-    {
-      g_prefix_error (error, "%s %s: ", method, path);
-      return FALSE;
-    }
-  *status = soup_message_get_status (msg);
-  data = g_bytes_get_data (bytes, &size);
-  if (length != NULL)
-    *length = size;
-  if (reply == NULL || size == 0)
-    return TRUE;
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, data, size, error))
-    {
-      g_prefix_error (error, "%s %s answered %u with no JSON: ", method, path,
-                      *status);
-      return FALSE;
-    }
-  *reply = json_parser_steal_root (parser);
-  return TRUE;
-}
-
-/* @root's @outer object's string @name, or NULL. */
-static const char *
-get_member (JsonNode *root,
-            const char *outer,
-            const char *name)
-{
-  JsonObject *object;
-  JsonNode *node;
-
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
-      (node = json_object_get_member (json_node_get_object (root), outer)) == NULL ||
-      !JSON_NODE_HOLDS_OBJECT (node))
-    return NULL;
-  object = json_node_get_object (node);
-  node = json_object_get_member (object, name);
-  if (node == NULL || json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
-/* The message of a Nova fault body {"NAME": {"code": N, "message": S}}. */
-static const char *
-fault_message (JsonNode *root)
-{
-  g_autoptr(GList) members = NULL;
-  const char *message;
-
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
-      (members = json_object_get_members (json_node_get_object (root))) == NULL)
-    return "(no fault body)";
-  message = get_member (root, members->data, "message");
-  return message != NULL ? message : "(no message)";
+  return nlx_bench_api_send (session, msg, method, path, status, reply,
+                             length, error);
 }
 
 /* How long to wait before looking again at something that began
@@ -279,12 +208,12 @@ boot_job (Scale *scale,
   if (!api_call (session, "POST", "/servers", body, &status, &reply, NULL,
                  error))
     return FALSE;
-  id = get_member (reply, "server", "id");
+  id = nlx_bench_get_member (reply, "server", "id");
   if (status != SOUP_STATUS_ACCEPTED || id == NULL)
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    "Creating %s answered %u: %s", name, status,
-                   fault_message (reply));
+                   nlx_bench_fault_message (reply));
       return FALSE;
     }
   job->id = g_strdup (id);
@@ -302,7 +231,7 @@ boot_job (Scale *scale,
           !api_call (session, "GET", path, NULL, &status, &server, NULL,
                      error))
         return FALSE;
-      state = get_member (server, "server", "status");
+      state = nlx_bench_get_member (server, "server", "status");
       if (status == SOUP_STATUS_OK && g_strcmp0 (state, "ACTIVE") == 0)
         break;
       if (status != SOUP_STATUS_OK || g_strcmp0 (state, "ERROR") == 0)
@@ -326,7 +255,7 @@ boot_job (Scale *scale,
                                                "message")
                        ? json_object_get_string_member (json_node_get_object (fault),
                                                         "message")
-                       : fault_message (server));
+                       : nlx_bench_fault_message (server));
           return FALSE;
         }
       if (g_get_monotonic_time () - start > ACTIVE_TIMEOUT_S * G_USEC_PER_SEC)
@@ -360,7 +289,7 @@ delete_job (Scale *scale,
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    "DELETE %s answered %u: %s", path, status,
-                   fault_message (reply));
+                   nlx_bench_fault_message (reply));
       return FALSE;
     }
   while (status != SOUP_STATUS_NOT_FOUND)
