@@ -416,16 +416,8 @@ read_list_query (NlxApiRequest *request,
         }
       if (g_str_equal (k, "limit"))
         {
-          g_autoptr(JsonNode) node = json_node_new (JSON_NODE_VALUE);
-
-          json_node_set_string (node, v);
-          if (!nlx_api_read_whole_number (node, 0, G_MAXINT32, &query->limit))
-            {
-              nlx_api_respond_fault (request, 400,
-                                     _("limit param must be an integer of "
-                                       "0 or more"));
-              return FALSE;
-            }
+          if (!nlx_api_read_query_limit (request, v, &query->limit))
+            return FALSE;
           query->limit = MIN (query->limit, GLANCE_MAX_LIMIT);
         }
       else if (g_str_equal (k, "marker"))

@@ -344,6 +344,23 @@ nlx_api_add_next_link (JsonBuilder *builder,
   json_builder_end_array (builder);
 }
 
+/* A query's limit, a whole number from 0 to G_MAXINT32, into @limit;
+ * else 400. */
+gboolean
+nlx_api_read_query_limit (NlxApiRequest *request,
+                          const char *value,
+                          gint64 *limit)
+{
+  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_VALUE);
+
+  json_node_set_string (node, value);
+  if (nlx_api_read_whole_number (node, 0, G_MAXINT32, limit))
+    return TRUE;
+  nlx_api_respond_fault (request, 400,
+                         _("limit param must be an integer of 0 or more"));
+  return FALSE;
+}
+
 /* The ISO 8601 time of query parameter @key (changes-since and the
  * like) into @time, replacing what was there; else 400. */
 gboolean

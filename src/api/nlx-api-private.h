@@ -209,6 +209,9 @@ void nlx_api_add_next_link (JsonBuilder *builder,
                             NlxApiRequest *request,
                             const char *member,
                             const char *marker);
+gboolean nlx_api_read_query_limit (NlxApiRequest *request,
+                                   const char *value,
+                                   gint64 *limit);
 gboolean nlx_api_read_query_time (NlxApiRequest *request,
                                   const char *key,
                                   const char *value,
