@@ -69,16 +69,6 @@ struct nlx_pidfd_info {
 #define NLX_PIDFD_GET_INFO _IOWR (0xFF, 11, struct nlx_pidfd_info)
 #define NLX_PIDFD_INFO_EXIT (1ULL << 3)
 
-/* A pidfd of @pid, or -1. */
-static int
-open_pidfd (pid_t pid)
-{
-#ifdef SYS_pidfd_open
-  return pid > 0 ? (int) syscall (SYS_pidfd_open, pid, 0) : -1;
-#else
-  return -1;
-#endif
-}
 
 /* How the process behind @pidfd ended, as waitpid() reports it. */
 static gboolean
@@ -236,7 +226,7 @@ nlx_lxc_watch_init (NlxDriverState *state,
   NlxLxcHeld *held = g_hash_table_lookup (state->held, key);
 
   if (held != NULL && held->init_pidfd < 0)
-    held->init_pidfd = open_pidfd (pid);
+    held->init_pidfd = pid > 0 ? nlx_lxc_open_pidfd ((guint) pid) : -1;
 }
 
 /* The daemon is about to stop @uuid: its init's end is no failure, and

@@ -246,6 +246,7 @@ void nlx_lxc_remount (gpointer data,
                       gpointer user_data);
 
 /* nlx-lxc-stop.c */
+int nlx_lxc_open_pidfd (guint pid);
 void nlx_lxc_run_watch_begin (NlxLxcRunWatch *watch,
                               NlxDriverState *state,
                               virDomainPtr dom,

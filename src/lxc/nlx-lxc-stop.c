@@ -19,12 +19,14 @@
 #include "lxc/nlx-lxc-error.h"
 
 
-static int
-open_pidfd (guint pid)
+/* A pidfd of @pid (a pid, or a domain's id: (guint) -1 when it has
+ * none), or -1. */
+int
+nlx_lxc_open_pidfd (guint pid)
 {
 #ifdef SYS_pidfd_open
-  return pid != (guint) -1 && pid > 0 ? (int) syscall (SYS_pidfd_open, (pid_t) pid, 0)
-                                      : -1;
+  return pid > 0 && pid <= G_MAXINT ? (int) syscall (SYS_pidfd_open, (pid_t) pid, 0)
+                                    : -1;
 #else
   return -1;
 #endif
@@ -42,7 +44,7 @@ nlx_lxc_run_watch_begin (NlxLxcRunWatch *watch,
   nlx_lxc_stop_waiter_add (state, &watch->waiter, uuid);
   watch->events = nlx_lxc_events_registered (state);
   /* -1 when it has exited already: run_watch_ended() asks libvirt. */
-  watch->controller = open_pidfd (virDomainGetID (dom));
+  watch->controller = nlx_lxc_open_pidfd (virDomainGetID (dom));
   watch->settled = FALSE;
   watch->ended = 0;
 }
@@ -106,7 +108,7 @@ open_pidfd_if (guint pid,
                gboolean (*expect) (guint pid, gconstpointer data),
                gconstpointer data)
 {
-  int fd = open_pidfd (pid);
+  int fd = nlx_lxc_open_pidfd (pid);
 
   if (fd >= 0 && !expect (pid, data))
     {
