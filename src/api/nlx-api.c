@@ -449,6 +449,11 @@ static const Route routes[] = {
   { "/v2.1/os-aggregates", "GET", nlx_api_list_aggregates,
     N_("This resource is read-only; use GET") },
 
+  /* issue 18: the Nova driver's lifecycle events, nlx-api-events.c: a
+   * streamed answer, on the Unix socket only. */
+  { "/v2.1/os-nova-lxc-events", "GET", nlx_api_stream_events,
+    N_("The event stream takes GET") },
+
   /* issue 16: a Glance v2 read API, nlx-api-glance.c.  Under /image, the
    * catalog's image endpoint: "/" is Nova's version list, which
    * keystoneauth would take for Glance's.  The version documents need no
@@ -465,6 +470,11 @@ static const Route routes[] = {
   { "/image/v2/images/{id}", "GET", nlx_api_glance_show_image,
     N_("An image takes GET or DELETE") },
   { "/image/v2/images/{id}", "DELETE", nlx_api_glance_delete_image },
+  /* The tarball of the image's tree: the Nova driver's snapshot()
+   * uploads it to Glance. */
+  { "/image/v2/images/{id}/file", "GET", nlx_api_glance_download_image,
+    N_("An image's file takes GET: images are imported with POST "
+       "/v2.1/images") },
   /* novaclient looks images up at its compute endpoint + /v2/images when
    * one endpoint is given for every service (--os-endpoint, the static
    * token), so `nova boot --image NAME` asks these. */
@@ -474,6 +484,9 @@ static const Route routes[] = {
   { "/v2.1/v2/images/{id}", "GET", nlx_api_glance_show_image,
     N_("An image takes GET or DELETE") },
   { "/v2.1/v2/images/{id}", "DELETE", nlx_api_glance_delete_image },
+  { "/v2.1/v2/images/{id}/file", "GET", nlx_api_glance_download_image,
+    N_("An image's file takes GET: images are imported with POST "
+       "/v2.1/images") },
 
   /* issue 16: a Cinder v3 read API, nlx-api-cinder.c, so that
    * openstackclient finds a volume before it asks Nova to attach it.
@@ -1064,6 +1077,7 @@ nlx_api_new (const NlxConfig *config,
   soup_server_add_early_handler (api->server, NULL, check_headers, api, NULL);
   soup_server_add_handler (api->server, NULL, handle, api, NULL);
   nlx_api_serve_consoles (api);
+  nlx_api_serve_events (api);
   api->listener = nlx_listener_new (api->server, &limits);
   if (!listen_unix (api, error) ||
       (config->api_listen != NULL && !listen_tcp (api, error)))
@@ -1077,6 +1091,7 @@ nlx_api_free (NlxApi *api)
   if (api == NULL)
     return;
   nlx_api_close_consoles (api);
+  nlx_api_close_events (api);
   g_clear_pointer (&api->listener, nlx_listener_free);
   if (api->server != NULL)
     {
