@@ -199,7 +199,6 @@ nlx_api_create_volume (NlxApiRequest *request,
     "from_dir", "volume_type", "availability_zone", "metadata", NULL
   };
   JsonObject *volume = nlx_api_read_body (request, "volume");
-  GSocketAddress *local = soup_server_message_get_local_address (request->msg);
   const NlxApiIdentity *caller = nlx_api_get_caller (request);
   const char *id, *fstype, *from_dir, *owner;
   guint64 size_bytes;
@@ -212,13 +211,9 @@ nlx_api_create_volume (NlxApiRequest *request,
       !nlx_api_get_optional_string (request, volume, "from_dir", &from_dir))
     return;
   /* A host path is a local administrator's to name. */
-  if (from_dir != NULL && local != NULL && G_IS_INET_SOCKET_ADDRESS (local))
-    {
-      nlx_api_respond_fault (request, 403,
-                             _("“from_dir” names a path on the compute host, "
-                               "so it is only taken over the Unix socket"));
-      return;
-    }
+  if (from_dir != NULL &&
+      !nlx_api_require_unix_socket (request, _("“from_dir”")))
+    return;
   /* The volume is the caller's project's, as Cinder's.  Without Keystone
    * the caller is the operator, who may give it to a project by naming
    * one in X-Project-Id; without that header it is the operator's. */
