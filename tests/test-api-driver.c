@@ -303,8 +303,9 @@ test_driver_create (Fixture *f,
   g_assert_null (strstr (text, UUID));
 }
 
-/* vif null: no network, and nothing of the pool; a gateway may be null
- * (no default route). */
+/* vif null: no network, and nothing of the pool; no vif: the daemon's
+ * own allocation, as "networks" says; a gateway may be null (no default
+ * route). */
 static void
 test_driver_no_network (Fixture *f,
                         gconstpointer data G_GNUC_UNUSED)
@@ -326,6 +327,28 @@ test_driver_no_network (Fixture *f,
   text = allocations (f);
   g_assert_null (strstr (text, UUID));
   nlx_test_delete_and_wait (f->session, UUID);
+
+  /* No "vif" at all: "networks" decides, and "auto" is the daemon's own
+   * allocation on its own bridge, released by delete. */
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers",
+                                  "{\"server\": {\"name\": \"nlxtest-nova\", "
+                                  "\"imageRef\": \"test-image\", \"networks\": "
+                                  "\"auto\", \"nova_lxc:driver\": {\"uuid\": \""
+                                  UUID "\", " FLAVOR "}}}", &reply), ==, 202);
+  nlx_test_wait_for_status (f->session, UUID, "ACTIVE");
+  g_clear_pointer (&reply, json_node_unref);
+  reply = nlx_test_show (f->session, UUID);
+  g_assert_true (json_object_has_member (json_object_get_object_member (
+                   nlx_test_object_at (reply, "server"), "addresses"),
+                   OWN_BRIDGE));
+  g_clear_pointer (&text, g_free);
+  text = allocations (f);
+  g_assert_nonnull (strstr (text, UUID));
+  nlx_test_delete_and_wait (f->session, UUID);
+  g_clear_pointer (&text, g_free);
+  text = allocations (f);
+  g_assert_null (strstr (text, UUID));
 
   if (!have_bridges)
     return;

@@ -668,7 +668,8 @@ typedef struct {
   gboolean driver;
   char *uuid;
   NlxFlavor driver_flavor;      /* what flavor points to */
-  NlxVif *vif;                  /* NULL: no network */
+  NlxVif *vif;                  /* NULL: no network, if vif_given */
+  gboolean vif_given;           /* absent: "networks" decides */
   const char *project_id;       /* NULL: the caller's */
   const char *user_id;
 } CreateRequest;
@@ -886,7 +887,8 @@ read_mac (const char *text,
 /* The interface Neutron allocated: a bridge to plug into, the port's MAC
  * and fixed address.  Whether the bridge exists is the manager's check
  * (nlx-manager-servers.c), made with the rest before anything is made.
- * Absent or null: no network.  Answers 400 itself. */
+ * Null: no network (absent: the caller's "networks" decide).  Answers
+ * 400 itself. */
 static gboolean
 read_driver_vif (NlxApiRequest *request,
                  JsonObject *driver,
@@ -987,6 +989,7 @@ read_driver (NlxApiRequest *request,
     return respond_bad (request, _("“%s” is not a UUID such as "
                                    "0b1d4f6e-5a3c-4e8f-9d2a-7c6b5e4f3a21"),
                         uuid);
+  create->vif_given = json_object_has_member (driver, "vif");
   if (!read_driver_flavor (request, driver, &create->driver_flavor) ||
       !read_driver_vif (request, driver, &create->vif) ||
       !nlx_api_get_optional_string (request, driver, "project_id",
@@ -1096,8 +1099,9 @@ read_create (NlxApiRequest *request,
     return respond_bad (request, _("“%s” gives one server's uuid: ask for "
                                    "one server (min_count and max_count 1)"),
                         DRIVER_MEMBER);
-  /* The driver's interface, or none, replaces "networks". */
-  if (create->driver)
+  /* The driver's interface, or none, replaces "networks"; without
+   * "vif" the daemon allocates as "networks" says. */
+  if (create->driver && create->vif_given)
     create->no_network = create->vif == NULL;
   if (create->min_count > create->max_count)
     {
