@@ -319,7 +319,7 @@ test_events_limits (Fixture *f,
 
   g_assert_cmpuint (f->daemon.tcp_port, >, 0);
   expect_refusal (f, f->daemon.tcp_port, "HTTP/1.1 403",
-                  "only served on the Unix socket");
+                  "only taken over the Unix socket");
 
   slow = open_stream (f, 0);
   fast = open_stream (f, 0);

@@ -224,7 +224,6 @@ nlx_api_stream_events (NlxApiRequest *request,
 {
   NlxApiEvents *events = request->api->events;
   guint max = request->api->config->api_max_event_streams;
-  GSocketAddress *local = soup_server_message_get_local_address (request->msg);
   SoupMessageHeaders *headers =
     soup_server_message_get_response_headers (request->msg);
   GSocket *socket = nlx_listener_get_socket (request->api->listener,
@@ -232,14 +231,8 @@ nlx_api_stream_events (NlxApiRequest *request,
   g_autofree char *hello = NULL;
   Stream *stream;
 
-  if (local != NULL && G_IS_INET_SOCKET_ADDRESS (local))
-    {
-      nlx_api_respond_fault (request, 403,
-                             _("The event stream is the compute host's own "
-                               "interface (the Nova driver's), so it is only "
-                               "served on the Unix socket"));
-      return;
-    }
+  if (!nlx_api_require_unix_socket (request, _("The event stream")))
+    return;
   if (events->streams->len >= max)
     {
       g_autofree char *message =

@@ -222,9 +222,9 @@ nlx_api_require_unix_socket (NlxApiRequest *request,
 
   if (!nlx_api_over_tcp (request))
     return TRUE;
-  message = g_strdup_printf (_("%s is the compute host's own interface (it "
-                               "names things on the host), so it is only "
-                               "taken over the Unix socket"), what);
+  message = g_strdup_printf (_("%s is the compute host's own interface, so "
+                               "it is only taken over the Unix socket"),
+                             what);
   nlx_api_respond_fault (request, 403, message);
   return FALSE;
 }
