@@ -214,6 +214,11 @@ void nlx_manager_create_volume_async (NlxManager *manager,
                                       const char *owner,
                                       GAsyncReadyCallback callback,
                                       gpointer user_data);
+void nlx_manager_link_volume_async (NlxManager *manager,
+                                    const char *id,
+                                    const char *device,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data);
 NlxVolumeInfo *nlx_manager_create_volume_finish (NlxManager *manager,
                                                  GAsyncResult *result,
                                                  GError **error);
