@@ -556,6 +556,9 @@ void nlx_api_glance_list_images (NlxApiRequest *request,
 void nlx_api_glance_show_image (NlxApiRequest *request,
                                 const char *method,
                                 const char * const *ids);
+void nlx_api_glance_download_image (NlxApiRequest *request,
+                                    const char *method,
+                                    const char * const *ids);
 void nlx_api_glance_delete_image (NlxApiRequest *request,
                                   const char *method,
                                   const char * const *ids);

@@ -496,6 +496,11 @@ static const Route routes[] = {
   { "/image/v2/images/{id}", "GET", nlx_api_glance_show_image,
     N_("An image takes GET or DELETE") },
   { "/image/v2/images/{id}", "DELETE", nlx_api_glance_delete_image },
+  /* The tarball of the image's tree: the Nova driver's snapshot()
+   * uploads it to Glance. */
+  { "/image/v2/images/{id}/file", "GET", nlx_api_glance_download_image,
+    N_("An image's file takes GET: images are imported with POST "
+       "/v2.1/images") },
   /* novaclient looks images up at its compute endpoint + /v2/images when
    * one endpoint is given for every service (--os-endpoint, the static
    * token), so `nova boot --image NAME` asks these. */
@@ -505,6 +510,9 @@ static const Route routes[] = {
   { "/v2.1/v2/images/{id}", "GET", nlx_api_glance_show_image,
     N_("An image takes GET or DELETE") },
   { "/v2.1/v2/images/{id}", "DELETE", nlx_api_glance_delete_image },
+  { "/v2.1/v2/images/{id}/file", "GET", nlx_api_glance_download_image,
+    N_("An image's file takes GET: images are imported with POST "
+       "/v2.1/images") },
 
   /* issue 16: a Cinder v3 read API, nlx-api-cinder.c, so that
    * openstackclient finds a volume before it asks Nova to attach it.
