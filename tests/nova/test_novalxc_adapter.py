@@ -77,6 +77,16 @@ class NovaLxcAdapterTestCase(glue._Glue, test_virt_drivers._VirtDriverTestCase,
     def test_adapter_snapshot_boots(self):
         # The snapshot uploaded to Glance is a root the daemon imports
         # back: a second instance boots from it.
+        # The Glance fixture's update drops the data it is given: keep
+        # it, as Glance would.
+        fixture_update = self.image_service.update
+
+        def update(context, image_id, metadata, data=None, **kwargs):
+            if data is not None:
+                self.image_service._imagedata[image_id] = data.read()
+            return fixture_update(context, image_id, metadata, **kwargs)
+        self.image_service.update = update
+
         instance, network_info = self._get_running_instance()
         snap = self.image_service.create(self.ctxt, {'name': 'snap-1'})
         states = []
