@@ -214,7 +214,13 @@ class NovaLxcDriver(driver.ComputeDriver):
         return CONF.my_ip
 
     def get_available_nodes(self, refresh=False):
-        return [self._hypervisor()['hypervisor_hostname']]
+        # One daemon is one node, named as the nova-compute that drives it
+        # (CONF.host), not by the daemon's host name: two nova-compute
+        # services on one machine (each with its own daemon) would
+        # otherwise both claim one placement provider name.  Asking the
+        # daemon still tells whether it is there.
+        self._hypervisor()
+        return [CONF.host]
 
     def node_is_available(self, nodename):
         return nodename in self.get_available_nodes()
@@ -235,7 +241,7 @@ class NovaLxcDriver(driver.ComputeDriver):
             'local_gb_used': hv['local_gb_used'],
             'hypervisor_type': hv.get('hypervisor_type') or 'lxc',
             'hypervisor_version': int(hv.get('hypervisor_version') or 0),
-            'hypervisor_hostname': hv['hypervisor_hostname'],
+            'hypervisor_hostname': nodename,
             'cpu_info': hv.get('cpu_info') or '{}',
             'disk_available_least': hv.get('disk_available_least'),
             'supported_instances': [(arch, 'lxc', 'exe')],
