@@ -530,10 +530,18 @@ class NovaLxcDriver(driver.ComputeDriver):
             self._export_image(daemon_image, path)
             update_task_state(task_state=task_states.IMAGE_UPLOADING,
                               expected_state=task_states.IMAGE_PENDING_UPLOAD)
+            # Glance has no disk format for a root tarball (nova-lxd
+            # added its own, root-tar, to Glance's list): it is labelled
+            # raw, which the daemon imports either way, and marked as a
+            # container's (hypervisor_type lxc, vm_mode exe, as
+            # get_available_resource reports), so that Nova's
+            # ImagePropertiesFilter sends it only to such hosts.
             metadata = {
                 'disk_format': 'raw',
                 'container_format': 'bare',
-                'properties': {'nova_lxc_format': 'tar'},
+                'properties': {'nova_lxc_format': 'tar',
+                               'hypervisor_type': 'lxc',
+                               'vm_mode': 'exe'},
             }
             with open(path, 'rb') as f:
                 self._image_api.update(context, image_id, metadata, f,
