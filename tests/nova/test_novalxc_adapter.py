@@ -13,6 +13,7 @@ import time
 import eventlet
 import os_resource_classes as orc
 
+from nova.compute import manager
 from nova.compute import provider_tree
 from nova import conf
 from nova import test
@@ -53,6 +54,13 @@ class NovaLxcAdapterTestCase(glue._Glue, test_virt_drivers._VirtDriverTestCase,
                          virtevent.EVENT_LIFECYCLE_RESUMED)
         self.connection.power_off(instance)
         self._wait_event(got, instance.uuid, virtevent.EVENT_LIFECYCLE_STOPPED)
+
+    def test_adapter_loaded_by_compute_manager(self):
+        # nova.conf's compute_driver = novalxc.NovaLxcDriver, loaded as
+        # nova-compute loads it (nova.virt.<name>).
+        self.flags(compute_driver='novalxc.NovaLxcDriver')
+        cm = manager.ComputeManager()
+        self.assertEqual('NovaLxcDriver', type(cm.driver).__name__)
 
     def test_adapter_update_provider_tree(self):
         self.flags(cpu_allocation_ratio=3.0, ram_allocation_ratio=1.5,
