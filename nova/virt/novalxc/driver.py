@@ -170,10 +170,13 @@ class NovaLxcDriver(driver.ComputeDriver):
                 return server
             if idle and status == 'ERROR':
                 fault = (server.get('fault') or {}).get('message', '')
-                raise exception.InstanceDeployFailure(
-                    reason=_('nova-lxc-compute put instance %(uuid)s in '
-                             'ERROR: %(fault)s')
-                    % {'uuid': instance.uuid, 'fault': fault})
+                reason = (_('nova-lxc-compute put instance %(uuid)s in '
+                            'ERROR: %(fault)s')
+                          % {'uuid': instance.uuid, 'fault': fault})
+                if gone_ok:
+                    # A delete that failed: the server is still there.
+                    raise exception.InstanceTerminationFailure(reason=reason)
+                raise exception.InstanceDeployFailure(reason=reason)
             if time.monotonic() > deadline:
                 raise exception.NovaException(
                     _('instance %(uuid)s is %(status)s (task %(task)s) '
