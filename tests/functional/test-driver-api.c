@@ -2,7 +2,7 @@
  * API") on real libvirt LXC: a server with the uuid, flavor and
  * interface a Nova driver gives, on a bridge the daemon does not own.
  *
- * The bridge is the case's own, made here under the name the compute
+ * The vif case's bridge is its own, made here under the name the compute
  * fixture gives a neighbour daemon's bridge (nlxn<6 hex>), which its
  * teardown removes with its nftables tables even when the case fails.
  * The interface's subnet is TEST-NET-1 (192.0.2.0/24, RFC 5737): the
@@ -10,7 +10,14 @@
  * and no packet leaves it. */
 #include "config.h"
 
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <linux/loop.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/nlx-compute-fixture.h"
 #include "lib/nlx-test-client.h"
@@ -122,12 +129,111 @@ test_driver_vif (Fixture *f)
   g_assert_true (g_file_test (bridge_path, G_FILE_TEST_IS_DIR));
 }
 
+/* A loop device over an ext4 image holding hello.txt, made with
+ * losetup(8) as an operator (or os-brick) would, writable as attach
+ * needs; autoclear and held open by *fd, so it goes with the case's
+ * process and the daemon's last use, even when an assertion ends it. */
+static char *
+make_block_device (Fixture *f,
+                   int *fd)
+{
+  g_autofree char *image = g_build_filename (f->dir, "blk.img", NULL);
+  g_autofree char *tree = g_build_filename (f->dir, "blk-tree", NULL);
+  g_autofree char *hello = g_build_filename (tree, "hello.txt", NULL);
+  g_autoptr(GError) error = NULL;
+  struct loop_info64 info;
+  char *device;
+  int image_fd;
+
+  g_assert_cmpint (g_mkdir (tree, 0755), ==, 0);
+  g_file_set_contents (hello, "hello from a device\n", -1, &error);
+  g_assert_no_error (error);
+  image_fd = open (image, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  g_assert_cmpint (image_fd, >=, 0);
+  g_assert_cmpint (ftruncate (image_fd, 16 * 1024 * 1024), ==, 0);
+  close (image_fd);
+  nlx_test_run_command ((const char * const []) {
+    "mkfs.ext4", "-q", "-F", "-d", tree, image, NULL });
+  device = g_strstrip (host_output ((const char * const []) {
+    "losetup", "--find", "--show", image, NULL }));
+  *fd = open (device, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (*fd, >=, 0);
+  g_assert_cmpint (ioctl (*fd, LOOP_GET_STATUS64, &info), ==, 0);
+  info.lo_flags |= LO_FLAGS_AUTOCLEAR;
+  g_assert_cmpint (ioctl (*fd, LOOP_SET_STATUS64, &info), ==, 0);
+  return device;
+}
+
+/* A volume given as a host block device (under allowed_roots) is a
+ * link to it, attached read-only as any volume, mounted where asked;
+ * DELETE removes the link and leaves the device. */
+static void
+test_block_device (Fixture *f)
+{
+  g_autofree char *device = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *entry = NULL;
+  g_autofree char *roots = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *id = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *volume;
+  struct stat st;
+  int hold = -1;
+
+  /* The roots: the volume directory and the loop devices. */
+  daemon_stop (f, SIGTERM);
+  g_file_get_contents (f->config, &config, NULL, &error);
+  g_assert_no_error (error);
+  roots = g_strdup_printf ("%s[volumes]\nallowed_roots = %s/volumes, "
+                           "/dev/loop*\n", config, f->dir);
+  g_file_set_contents (f->config, roots, -1, &error);
+  g_assert_no_error (error);
+  daemon_start (f);
+
+  device = make_block_device (f, &hold);
+  body = g_strdup_printf ("{\"volume\": {\"display_name\": "
+                          "\"nlxtest-drv-blk\", \"block_device\": \"%s\"}}",
+                          device);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/os-volumes", body,
+                                  &reply), ==, 200);
+  volume = nlx_test_object_at (reply, "volume");
+  g_assert_cmpstr (json_object_get_string_member (volume, "volumeType"), ==,
+                   "block");
+  entry = g_build_filename (f->dir, "volumes", "nlxtest-drv-blk", NULL);
+  g_assert_cmpint (lstat (entry, &st), ==, 0);
+  g_assert_true (S_ISLNK (st.st_mode));
+
+  id = boot (f, "nlxtest-drv-blk-user");
+  g_clear_pointer (&reply, json_node_unref);
+  g_assert_cmpint (attach (f, id, "nlxtest-drv-blk",
+                           ", \"device\": \"/dev/vdb\", "
+                           "\"mount_path\": \"/data\"", &reply), ==, 200);
+  assert_in_container (f, id, "cat /data/hello.txt", 0,
+                       "hello from a device");
+  /* Read-only, as every volume. */
+  assert_in_container (f, id, "touch /data/nlxtest 2>/dev/null", 1, NULL);
+  g_assert_cmpint (detach (f, id, "nlxtest-drv-blk"), ==, 202);
+  assert_in_container (f, id, "grep -q ' /data ' /proc/mounts", 1, NULL);
+
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE",
+                                  "/v2.1/os-volumes/nlxtest-drv-blk", NULL,
+                                  NULL), ==, 202);
+  g_assert_cmpint (lstat (entry, &st), ==, -1);
+  g_assert_cmpint (stat (device, &st), ==, 0);
+  g_assert_true (S_ISBLK (st.st_mode));
+  delete_and_check (f, id);
+  close (hold);
+}
+
 int
 main (int argc,
       char **argv)
 {
   static const Case cases[] = {
     { "/nlx/driver-api/vif", test_driver_vif },
+    { "/nlx/driver-api/block-device", test_block_device },
   };
 
   return run_cases (&argc, &argv,
