@@ -61,6 +61,8 @@ typedef struct {
   GMutex lock;                  /* ids and live */
   GPtrArray *ids;               /* every id the daemon gave, in order */
   GHashTable *live;             /* those not yet seen gone */
+  /* Deletes one at a time: their 404 is polled for more often. */
+  gboolean alone;
 } Scale;
 
 typedef struct {

@@ -1,8 +1,12 @@
 /* test-instance.c: the instance model and its JSON form */
 #include "config.h"
 
+#include <string.h>
+#include <glib/gstdio.h>
+
 #include "common/nlx-error.h"
 #include "model/nlx-instance.h"
+#include "model/nlx-instance-action.h"
 
 #define GOOD_INSTANCE \
   "{\"uuid\": \"0B7E1F0E-5B8A-4C8E-9D1E-2F3A4B5C6D7E\"," \
@@ -382,6 +386,81 @@ test_missing_file (void)
   g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
 }
 
+static NlxDeletedServer *
+deleted_server (const char *uuid,
+                const char *action)
+{
+  NlxDeletedServer *server = g_new0 (NlxDeletedServer, 1);
+
+  server->uuid = g_strdup (uuid);
+  server->project_id = g_strdup ("p");
+  server->user_id = g_strdup ("u");
+  server->deleted_at = g_date_time_new_utc (2026, 12, 3, 12, 0, 0);
+  server->actions =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_instance_action_free);
+  g_ptr_array_add (server->actions,
+                   nlx_instance_action_new (action, "req-1", "u", "p",
+                                            "compute_" "x", "host"));
+  return server;
+}
+
+static GPtrArray *
+deleted_list (void)
+{
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) nlx_deleted_server_free);
+}
+
+/* The deleted servers' file keeps each server's text once made: what
+ * it writes after the list changed (the oldest dropped, one added) is
+ * what the same list writes without kept texts, and reads back as the
+ * list. */
+static void
+test_deleted_servers_kept_text (void)
+{
+  const char *uuids[] = { "11111111-1111-4111-8111-111111111111",
+                          "22222222-2222-4222-8222-222222222222",
+                          "33333333-3333-4333-8333-333333333333" };
+  g_autoptr(GPtrArray) kept = deleted_list ();
+  g_autoptr(GPtrArray) loaded = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *again = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("nlx-test-deleted-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "deleted.json", NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_ptr_array_add (kept, deleted_server (uuids[0], "create"));
+  g_ptr_array_add (kept, deleted_server (uuids[1], "reboot"));
+  first = nlx_deleted_servers_to_data (kept);
+  g_ptr_array_remove_index (kept, 0);
+  g_ptr_array_add (kept, deleted_server (uuids[2], "stop"));
+  again = nlx_deleted_servers_to_data (kept);
+
+  /* Made afresh, without the kept texts. */
+  for (guint i = 0; i < kept->len; i++)
+    g_clear_pointer (&((NlxDeletedServer *) kept->pdata[i])->text, g_free);
+  expected = nlx_deleted_servers_to_data (kept);
+  g_assert_cmpstr (again, ==, expected);
+  g_assert_nonnull (strstr (first, uuids[0]));
+  g_assert_null (strstr (again, uuids[0]));
+
+  g_assert_true (g_file_set_contents (path, again, -1, &error));
+  g_assert_no_error (error);
+  loaded = nlx_deleted_servers_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (loaded->len, ==, 2);
+  g_assert_cmpstr (((NlxDeletedServer *) loaded->pdata[0])->uuid, ==, uuids[1]);
+  g_assert_cmpstr (((NlxDeletedServer *) loaded->pdata[1])->uuid, ==, uuids[2]);
+  g_assert_cmpstr (((NlxInstanceAction *) ((NlxDeletedServer *) loaded->pdata[1])->actions->pdata[0])->action,
+                   ==, "stop");
+  /* Read back, it writes the same text again. */
+  g_free (expected);
+  expected = nlx_deleted_servers_to_data (loaded);
+  g_assert_cmpstr (again, ==, expected);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int argc,
       char **argv)
@@ -394,6 +473,8 @@ main (int argc,
   g_test_add_func ("/nlx/instance/bad-fields", test_bad_fields);
   g_test_add_func ("/nlx/instance/vif", test_vif);
   g_test_add_func ("/nlx/instance/missing-file", test_missing_file);
+  g_test_add_func ("/nlx/instance/deleted-servers-kept-text",
+                   test_deleted_servers_kept_text);
   g_test_add_func ("/nlx/instance/created-at-round-trip",
                    test_created_at_round_trip);
   return g_test_run ();

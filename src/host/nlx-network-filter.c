@@ -407,6 +407,85 @@ find_nft (void)
   return path;
 }
 
+static void
+set_script_error (GError **error,
+                  const char *bridge,
+                  const char *message)
+{
+  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+               _("Cannot set up the firewall of bridge %s (nftables tables "
+                 "%s%s); the daemon needs CAP_NET_ADMIN and a kernel with "
+                 "nf_tables for the bridge and inet families: %s"), bridge,
+               TABLE_PREFIX, bridge, message);
+}
+
+/* Starts `nft -f -` with @script on its standard input, written and
+ * closed at once (a script is a few hundred bytes, far below a pipe's
+ * buffer, so this never waits for nft); script_finish() waits for it. */
+static GSubprocess *
+script_start (const char *script,
+              const char *bridge,
+              GError **error)
+{
+  g_autofree char *nft = find_nft ();
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) local_error = NULL;
+  GOutputStream *input;
+
+  if (nft == NULL)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot set up the firewall of bridge %s: nft is not "
+                     "installed; apt-get install nftables"), bridge);
+      return NULL;
+    }
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                              G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                              G_SUBPROCESS_FLAGS_STDERR_PIPE, &local_error,
+                              nft, "-f", "-", NULL);
+  if (process != NULL)
+    {
+      input = g_subprocess_get_stdin_pipe (process);
+      if (g_output_stream_write_all (input, script, strlen (script), NULL,
+                                     NULL, &local_error) &&
+          g_output_stream_close (input, NULL, &local_error))
+        return g_steal_pointer (&process);
+      /* Whatever nft made of half a script, it is not run: killed. */
+      g_subprocess_force_exit (process);
+      g_subprocess_wait (process, NULL, NULL);
+    }
+  set_script_error (error, bridge, local_error->message);
+  return NULL;
+}
+
+/* Waits for @process (script_start()) and says how its transaction
+ * went. */
+static gboolean
+script_finish (GSubprocess *process,
+               const char *bridge,
+               GError **error)
+{
+  g_autoptr(GString) err = g_string_new (NULL);
+  g_autoptr(GError) local_error = NULL;
+  GInputStream *output = g_subprocess_get_stderr_pipe (process);
+  char buffer[1024];
+  gssize n;
+
+  /* Its standard input is closed already: what it says, then its end. */
+  while ((n = g_input_stream_read (output, buffer, sizeof buffer, NULL,
+                                   &local_error)) > 0)
+    g_string_append_len (err, buffer, n);
+  if (n == 0 && g_subprocess_wait (process, NULL, &local_error) &&
+      g_subprocess_get_if_exited (process) &&
+      g_subprocess_get_exit_status (process) == 0)
+    return TRUE;
+  set_script_error (error, bridge,
+                    local_error != NULL ? local_error->message
+                    : *g_strstrip (err->str) != '\0' ? err->str
+                    : _("nft failed"));
+  return FALSE;
+}
+
 /* Runs @script as one transaction: `nft -f -`, the script on its
  * standard input. */
 static gboolean
@@ -414,37 +493,9 @@ run_script (const char *script,
             const char *bridge,
             GError **error)
 {
-  g_autofree char *nft = find_nft ();
-  g_autoptr(GSubprocess) process = NULL;
-  g_autofree char *err = NULL;
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GSubprocess) process = script_start (script, bridge, error);
 
-  if (nft == NULL)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot set up the firewall of bridge %s: nft is not "
-                     "installed; apt-get install nftables"), bridge);
-      return FALSE;
-    }
-  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                              G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-                              G_SUBPROCESS_FLAGS_STDERR_PIPE, &local_error,
-                              nft, "-f", "-", NULL);
-  if (process != NULL &&
-      g_subprocess_communicate_utf8 (process, script, NULL, NULL, &err,
-                                     &local_error) &&
-      g_subprocess_get_if_exited (process) &&
-      g_subprocess_get_exit_status (process) == 0)
-    return TRUE;
-  g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-               _("Cannot set up the firewall of bridge %s (nftables tables "
-                 "%s%s); the daemon needs CAP_NET_ADMIN and a kernel with "
-                 "nf_tables for the bridge and inet families: %s"), bridge,
-               TABLE_PREFIX, bridge,
-               local_error != NULL ? local_error->message
-               : err != NULL && *g_strstrip (err) != '\0' ? err
-               : _("nft failed"));
-  return FALSE;
+  return process != NULL && script_finish (process, bridge, error);
 }
 
 /**
@@ -505,6 +556,43 @@ nlx_network_filter_remove_port (const char *bridge,
                                                               error);
 
   return script != NULL && run_script (script, bridge, error);
+}
+
+/**
+ * nlx_network_filter_remove_port_start:
+ *
+ * nlx_network_filter_remove_port() in two halves, so that the caller can
+ * do something else while nft runs (a delete undoes its mounts
+ * meanwhile: nft takes 15-25 ms, most of it starting up): starts it and
+ * returns it, or %NULL with @error set when it could not even start.
+ * Every process it returns must go to
+ * nlx_network_filter_remove_port_finish().
+ */
+GSubprocess *
+nlx_network_filter_remove_port_start (const char *bridge,
+                                      const char *veth,
+                                      GError **error)
+{
+  g_autofree char *script = nlx_network_filter_remove_script (bridge, veth,
+                                                              error);
+
+  return script != NULL ? script_start (script, bridge, error) : NULL;
+}
+
+/**
+ * nlx_network_filter_remove_port_finish:
+ * @process: (transfer full): from nlx_network_filter_remove_port_start()
+ *
+ * Waits for the removal to end: whether the rules are gone.
+ */
+gboolean
+nlx_network_filter_remove_port_finish (GSubprocess *process,
+                                       const char *bridge,
+                                       GError **error)
+{
+  g_autoptr(GSubprocess) owned = process;
+
+  return script_finish (owned, bridge, error);
 }
 
 /**

@@ -2,7 +2,7 @@
  * on the bridge and what instances may reach on the host */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -62,6 +62,12 @@ gboolean nlx_network_filter_add_port (const char *bridge,
 gboolean nlx_network_filter_remove_port (const char *bridge,
                                          const char *veth,
                                          GError **error);
+GSubprocess *nlx_network_filter_remove_port_start (const char *bridge,
+                                                   const char *veth,
+                                                   GError **error);
+gboolean nlx_network_filter_remove_port_finish (GSubprocess *process,
+                                                const char *bridge,
+                                                GError **error);
 gboolean nlx_network_filter_delete (const char *bridge,
                                     GError **error);
 

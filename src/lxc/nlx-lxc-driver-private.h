@@ -128,6 +128,11 @@ struct _NlxDriverState {
   GMutex stop_lock;
   GCond stop_cond;
   struct _NlxLxcStopWaiter *stop_waiters;
+
+  /* When a destroy last looked for empty pids groups of domains gone
+   * (nlx_lxc_prune_pids_groups_after_destroy()), in seconds of the
+   * monotonic clock; atomic.  0: never. */
+  gint pids_pruned_at;
 };
 
 /* One operation's wait for a domain to stop (nlx_lxc_stop_waiter_add()). */
@@ -327,6 +332,7 @@ gboolean nlx_lxc_change_disk (virDomainPtr dom,
 /* nlx-lxc-host.c */
 guint nlx_lxc_host_cpus (void);
 void nlx_lxc_prune_pids_groups (NlxDriverState *state);
+void nlx_lxc_prune_pids_groups_after_destroy (NlxDriverState *state);
 gboolean nlx_lxc_driver_lock_host (NlxDriverState *state,
                                    GError **error);
 NlxHostResources *nlx_lxc_driver_get_available_resource (NlxDriverState *state,

@@ -508,6 +508,8 @@ nlx_lxc_driver_destroy (NlxDriverState *state,
   g_autoptr(GError) local_error = NULL;
   g_autoptr(virDomain) dom = nlx_lxc_lookup (state, uuid, &local_error);
   g_autofree char *bridge = NULL;
+  GSubprocess *nft = NULL;
+  gboolean released;
 
   if (dom == NULL &&
       !g_error_matches (local_error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_NOT_FOUND))
@@ -538,20 +540,28 @@ nlx_lxc_driver_destroy (NlxDriverState *state,
    * daemon's next start removes (as it does those of a domain that was
    * already gone here): a failure is worth a warning, not a failed
    * delete.  An instance without a vif has none to remove, and no table
-   * is made for it. */
+   * is made for it.  nft runs while the rest is undone (its 15-25 ms
+   * are mostly its own start-up), and is waited for before this
+   * returns: the container is gone, so no frame can meet the missing
+   * rules. */
   if (bridge != NULL)
     {
       g_autofree char *veth = nlx_lxc_veth_name (uuid);
 
-      if (!nlx_network_filter_remove_port (bridge, veth, &local_error))
-        g_warning ("Instance %s is deleted, but its port rules stay: %s",
-                   uuid, local_error->message);
+      nft = nlx_network_filter_remove_port_start (bridge, veth, &local_error);
     }
   nlx_lxc_remove_lease (state, uuid);
   forget_pin (state, uuid);
-  if (!release_instance (state, uuid, error))
+  released = release_instance (state, uuid, error);
+  if (nft != NULL)
+    nlx_network_filter_remove_port_finish (g_steal_pointer (&nft), bridge,
+                                           &local_error);
+  if (local_error != NULL)
+    g_warning ("Instance %s is deleted, but its port rules stay: %s",
+               uuid, local_error->message);
+  if (!released)
     return FALSE;
   /* And any group a start racing with an earlier deletion made again. */
-  nlx_lxc_prune_pids_groups (state);
+  nlx_lxc_prune_pids_groups_after_destroy (state);
   return TRUE;
 }

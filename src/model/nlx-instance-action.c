@@ -235,45 +235,61 @@ nlx_deleted_server_free (NlxDeletedServer *server)
   g_free (server->user_id);
   g_clear_pointer (&server->deleted_at, g_date_time_unref);
   g_clear_pointer (&server->actions, g_ptr_array_unref);
+  g_free (server->text);
   g_free (server);
+}
+
+static char *
+deleted_server_to_text (const NlxDeletedServer *server)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (builder);
+  add_string (builder, "uuid", server->uuid);
+  add_string (builder, "project_id", server->project_id);
+  add_string (builder, "user_id", server->user_id);
+  add_time (builder, "deleted_at", server->deleted_at);
+  json_builder_set_member_name (builder, "actions");
+  json_builder_begin_array (builder);
+  for (guint a = 0; a < server->actions->len; a++)
+    json_builder_add_value (builder,
+                            nlx_instance_action_to_node (server->actions->pdata[a]));
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  return json_to_string (root, FALSE);
 }
 
 /**
  * nlx_deleted_servers_to_data:
  * @servers: (element-type NlxDeletedServer): oldest deletion first
  *
+ * Each server's text is made once and kept (@text): the file is
+ * written whole at every delete, and building the JSON of a thousand
+ * deleted servers each time (on the daemon's main loop) made a delete
+ * take ~80 ms longer at the end of a thousand deletes; joining kept
+ * texts takes well under one.
+ *
  * Returns: (transfer full): the text nlx_deleted_servers_load() reads
  */
 char *
 nlx_deleted_servers_to_data (GPtrArray *servers)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
-  g_autoptr(JsonNode) root = NULL;
+  GString *data = g_string_new ("{\"deleted_servers\":[");
 
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "deleted_servers");
-  json_builder_begin_array (builder);
   for (guint i = 0; i < servers->len; i++)
     {
-      const NlxDeletedServer *server = servers->pdata[i];
+      NlxDeletedServer *server = servers->pdata[i];
 
-      json_builder_begin_object (builder);
-      add_string (builder, "uuid", server->uuid);
-      add_string (builder, "project_id", server->project_id);
-      add_string (builder, "user_id", server->user_id);
-      add_time (builder, "deleted_at", server->deleted_at);
-      json_builder_set_member_name (builder, "actions");
-      json_builder_begin_array (builder);
-      for (guint a = 0; a < server->actions->len; a++)
-        json_builder_add_value (builder,
-                                nlx_instance_action_to_node (server->actions->pdata[a]));
-      json_builder_end_array (builder);
-      json_builder_end_object (builder);
+      if (server->text == NULL)
+        server->text = deleted_server_to_text (server);
+      if (i > 0)
+        g_string_append_c (data, ',');
+      g_string_append (data, server->text);
     }
-  json_builder_end_array (builder);
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  return json_to_string (root, FALSE);
+  g_string_append (data, "]}");
+  return g_string_free (data, FALSE);
 }
 
 static NlxDeletedServer *

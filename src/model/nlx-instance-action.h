@@ -69,6 +69,9 @@ NlxInstanceAction *nlx_instance_action_new_from_node (JsonNode *node,
  * @user_id: (nullable): its owner
  * @deleted_at: when its delete finished, UTC
  * @actions: (element-type NlxInstanceAction): its history, oldest first
+ * @text: (nullable): its JSON, as nlx_deleted_servers_to_data() wrote
+ *   it the first time, and then reuses; nothing of a deleted server
+ *   changes once it is in a list
  *
  * What outlives a deleted server, for 2.21's actions of deleted servers
  * (the manager keeps a bounded list of them).
@@ -79,6 +82,7 @@ typedef struct {
   char *user_id;
   GDateTime *deleted_at;
   GPtrArray *actions;
+  char *text;
 } NlxDeletedServer;
 
 void nlx_deleted_server_free (NlxDeletedServer *server);
