@@ -145,8 +145,8 @@ typedef struct {
   pid_t pid;
   NsTarget *targets;
   guint n_targets;
-  /* Made before fork(), so that the child allocates nothing: its open
-   * targets, and the descriptors it keeps. */
+  /* Made before the child starts, so that it allocates nothing: its
+   * open targets, and the descriptors it keeps. */
   int *dirs;
   int *keep;
   int ns_fd;
@@ -814,7 +814,7 @@ nlx_mount_file_into_namespace (int mount_fd,
  * @error: return location for a #NLX_DRIVER_ERROR
  *
  * Mounts them all with one process entering @pid's namespace, not one
- * each (a fork of the daemon costs more the more instances it holds).
+ * each (each costs the daemon a thread and a process).
  * Every target is opened and checked before any is mounted, so a bad
  * one leaves all unmounted; a mount that fails after that leaves those
  * before it in place, as calls one by one would.
