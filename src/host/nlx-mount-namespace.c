@@ -1,17 +1,37 @@
 /* nlx-mount-namespace.c: the child that enters a container's mount
  * namespace to attach or detach a mount there, and reads of its mounts
  *
- * The daemon is multi-threaded and setns (CLONE_NEWNS) needs a process
- * of one thread, so the work inside a container is done by a forked
- * child that only makes system calls: everything it needs (the path cut
- * into components, file descriptors) is prepared before fork(), and it
- * reports which step failed, with errno, through a pipe. */
+ * The daemon is multi-threaded and setns (CLONE_NEWNS) needs a task
+ * whose filesystem context (root, cwd) is its own, so the work inside a
+ * container is done by a child process that only makes system calls:
+ * everything it needs (the path cut into components, file descriptors)
+ * is prepared before it starts, and it reports which step failed, with
+ * errno, through a pipe.
+ *
+ * The child is not fork()ed: a fork copies the page tables of a daemon
+ * holding a thousand instances, and every page its other threads write
+ * afterwards takes a copy-on-write fault with a TLB-shootdown IPI to the
+ * other CPUs (41% of the worker threads' time at 800 instances,
+ * docs/performance.md).  It is made with clone(CLONE_VM | CLONE_VFORK),
+ * as posix_spawn() makes its children: it runs in the daemon's memory on
+ * a stack of its own, so nothing is copied.  Sharing the memory, it must
+ * not run code that takes a lock or allocates (no more than a fork's
+ * child could), and it uses the thread-local storage (errno) of the
+ * thread that made it: so that thread is a short-lived helper, suspended
+ * by CLONE_VFORK until the child has exited, with every signal blocked,
+ * while the calling thread talks to the child through the pipes (the
+ * mount's check needs the child waiting while the parent reads the
+ * container's mount table).  A long-lived thread entering namespaces
+ * itself (unshare (CLONE_FS), then setns) would fork nothing at all, but
+ * could not be killed when a filesystem in a container hangs, and every
+ * library call it made in there would read the container's files. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gi18n-lib.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -125,20 +145,41 @@ typedef struct {
   pid_t pid;
   NsTarget *targets;
   guint n_targets;
-  /* Made before fork(), so that the child allocates nothing: its open
-   * targets, and the descriptors it keeps. */
+  /* Made before the child starts, so that it allocates nothing: its
+   * open targets, and the descriptors it keeps. */
   int *dirs;
   int *keep;
   int ns_fd;
   int root_fd;
   int report_r, report_w;  /* child → parent */
   int go_r, go_w;          /* parent → child, for the mount: go on */
-  pid_t child;
+  /* The target the child works on, for its reports. */
+  gint32 child_target;
+  gboolean mount;          /* mount the targets, else unmount the one */
+  /* The thread that makes the child and waits for it; the child's
+   * pidfd (CLONE_PIDFD, written before the child runs), to kill it. */
+  GThread *starter;
+  int pidfd;
+  int clone_errno;         /* why clone() failed, or 0 */
 } NsJob;
 
 static void
 ns_job_clear (NsJob *job)
 {
+  /* The child reading a go sees end of file, one writing gets EPIPE;
+   * one stuck in a hung filesystem is killed.  Its thread is joined
+   * before anything the child may still use is closed or freed. */
+  close_fd (&job->report_r);
+  close_fd (&job->go_w);
+  if (job->starter != NULL)
+    {
+      int pidfd = g_atomic_int_get (&job->pidfd);
+
+      if (pidfd >= 0)
+        (void) syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+      g_thread_join (g_steal_pointer (&job->starter));
+    }
+  close_fd (&job->pidfd);
   for (guint i = 0; i < job->n_targets; i++)
     g_strfreev (job->targets[i].components);
   g_clear_pointer (&job->targets, g_free);
@@ -147,19 +188,8 @@ ns_job_clear (NsJob *job)
   g_clear_pointer (&job->keep, g_free);
   close_fd (&job->ns_fd);
   close_fd (&job->root_fd);
-  close_fd (&job->report_r);
   close_fd (&job->report_w);
   close_fd (&job->go_r);
-  close_fd (&job->go_w);
-  if (job->child > 0)
-    {
-      int status;
-
-      kill (job->child, SIGKILL);
-      while (waitpid (job->child, &status, 0) < 0 && errno == EINTR)
-        ;
-      job->child = -1;
-    }
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NsJob, ns_job_clear)
@@ -180,7 +210,7 @@ ns_job_init (NsJob *job,
 
   *job = (NsJob) { .pid = pid, .ns_fd = -1, .root_fd = -1,
                    .report_r = -1, .report_w = -1, .go_r = -1, .go_w = -1,
-                   .child = -1 };
+                   .pidfd = -1 };
   *gone = FALSE;
   job->targets = g_new0 (NsTarget, n);
   job->dirs = g_new (int, n);
@@ -239,22 +269,22 @@ ns_job_init (NsJob *job,
   return FALSE;
 }
 
-/* ---- in the child: system calls only, no allocation, no locks ---- */
-
-/* The target the child works on, for its reports: the child's own copy
- * of the daemon's memory, with one thread. */
-static gint32 child_target;
+/* ---- in the child: system calls only, no allocation, no locks ----
+ *
+ * It shares the daemon's memory: it writes only its job's own arrays
+ * (dirs, keep, child_target), which the parent does not read while it
+ * runs. */
 
 static void G_GNUC_NORETURN
-child_exit (int report_fd,
-            ChildStep step,
-            int err,
-            int component)
+child_exit_job (NsJob *job,
+                ChildStep step,
+                int err,
+                int component)
 {
   ChildReport report = { .step = step, .err = err, .component = component,
-                         .target = child_target };
+                         .target = job->child_target };
 
-  (void) !write (report_fd, &report, sizeof report);
+  (void) !write (job->report_w, &report, sizeof report);
   _exit (0);
 }
 
@@ -287,12 +317,12 @@ child_close_others (int *keep,
 
 /* Enters the namespace and root of the job's process. */
 static void
-child_enter (const NsJob *job)
+child_enter (NsJob *job)
 {
   if (setns (job->ns_fd, CLONE_NEWNS) != 0)
-    child_exit (job->report_w, STEP_SETNS, errno, -1);
+    child_exit_job (job, STEP_SETNS, errno, -1);
   if (fchdir (job->root_fd) != 0 || chroot (".") != 0 || chdir ("/") != 0)
-    child_exit (job->report_w, STEP_CHROOT, errno, -1);
+    child_exit_job (job, STEP_CHROOT, errno, -1);
   umask (022);
 }
 
@@ -301,7 +331,7 @@ child_enter (const NsJob *job)
  * No symbolic link is followed: O_NOFOLLOW on every component, on top
  * of the chroot.  Returns its descriptor. */
 static int
-child_walk (const NsJob *job,
+child_walk (NsJob *job,
             const NsTarget *target,
             guint n_walk,
             gboolean create)
@@ -310,14 +340,14 @@ child_walk (const NsJob *job,
 
   dir = open ("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0)
-    child_exit (job->report_w, STEP_OPEN, errno, -1);
+    child_exit_job (job, STEP_OPEN, errno, -1);
   for (guint i = 0; i < n_walk; i++)
     {
       const char *name = target->components[i];
       int next;
 
       if (create && mkdirat (dir, name, 0755) != 0 && errno != EEXIST)
-        child_exit (job->report_w, STEP_MKDIR, errno, i);
+        child_exit_job (job, STEP_MKDIR, errno, i);
       next = openat (dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
                                 O_CLOEXEC);
       if (next < 0)
@@ -330,7 +360,7 @@ child_walk (const NsJob *job,
               fstatat (dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
               S_ISLNK (st.st_mode))
             err = ELOOP;
-          child_exit (job->report_w, STEP_OPEN, err, i);
+          child_exit_job (job, STEP_OPEN, err, i);
         }
       close (dir);
       dir = next;
@@ -340,7 +370,7 @@ child_walk (const NsJob *job,
 
 /* Opens where @target's mount goes. */
 static int
-child_open_target (const NsJob *job,
+child_open_target (NsJob *job,
                    const NsTarget *target)
 {
   int parent;
@@ -355,9 +385,9 @@ child_open_target (const NsJob *job,
   dir = openat (parent, target->components[target->n_components - 1],
                 O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (dir < 0 || fstat (dir, &st) != 0)
-    child_exit (job->report_w, STEP_OPEN, errno, target->n_components - 1);
+    child_exit_job (job, STEP_OPEN, errno, target->n_components - 1);
   if (!S_ISREG (st.st_mode))
-    child_exit (job->report_w, STEP_OPEN,
+    child_exit_job (job, STEP_OPEN,
                 S_ISLNK (st.st_mode) ? ELOOP : EISDIR,
                 target->n_components - 1);
   close (parent);
@@ -367,7 +397,7 @@ child_open_target (const NsJob *job,
 /* Opens every target and reports the mount each would land in; once
  * the parent has checked them all and says go, mounts each. */
 static void G_GNUC_NORETURN
-child_mount (const NsJob *job)
+child_mount (NsJob *job)
 {
   int n_keep = 0;
   char go;
@@ -386,14 +416,14 @@ child_mount (const NsJob *job)
                              .target = (gint32) i };
       struct statx stx;
 
-      child_target = (gint32) i;
+      job->child_target = (gint32) i;
       job->dirs[i] = child_open_target (job, &job->targets[i]);
       if (syscall (SYS_statx, job->dirs[i], "",
                    AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID,
                    &stx) != 0)
-        child_exit (job->report_w, STEP_STATX, errno, -1);
+        child_exit_job (job, STEP_STATX, errno, -1);
       if (!(stx.stx_mask & STATX_MNT_ID))
-        child_exit (job->report_w, STEP_STATX, ENOSYS, -1);
+        child_exit_job (job, STEP_STATX, ENOSYS, -1);
       report.mnt_id = stx.stx_mnt_id;
       if (write (job->report_w, &report, sizeof report) != sizeof report)
         _exit (1);
@@ -404,17 +434,17 @@ child_mount (const NsJob *job)
     _exit (0);
   for (guint i = 0; i < job->n_targets; i++)
     {
-      child_target = (gint32) i;
+      job->child_target = (gint32) i;
       if (sys_move_mount (job->targets[i].mount_fd, "", job->dirs[i], "",
                           MOVE_MOUNT_F_EMPTY_PATH |
                           MOVE_MOUNT_T_EMPTY_PATH) != 0)
-        child_exit (job->report_w, STEP_MOVE, errno, -1);
+        child_exit_job (job, STEP_MOVE, errno, -1);
     }
-  child_exit (job->report_w, STEP_DONE, 0, -1);
+  child_exit_job (job, STEP_DONE, 0, -1);
 }
 
 static void G_GNUC_NORETURN
-child_umount (const NsJob *job)
+child_umount (NsJob *job)
 {
   int keep[] = { job->ns_fd, job->root_fd, job->report_w };
   const NsTarget *target = &job->targets[0];
@@ -425,43 +455,90 @@ child_umount (const NsJob *job)
   child_enter (job);
   dir = child_walk (job, target, target->n_components - 1, FALSE);
   if (fchdir (dir) != 0)
-    child_exit (job->report_w, STEP_OPEN, errno, -1);
+    child_exit_job (job, STEP_OPEN, errno, -1);
   if (umount2 (last, MNT_DETACH | UMOUNT_NOFOLLOW) != 0)
-    child_exit (job->report_w, STEP_UMOUNT, errno, target->n_components - 1);
-  child_exit (job->report_w, STEP_DONE, 0, -1);
+    child_exit_job (job, STEP_UMOUNT, errno, target->n_components - 1);
+  child_exit_job (job, STEP_DONE, 0, -1);
 }
 
 /* ---- back in the parent ---- */
 
-/* Forks the child: it mounts the job's targets with @mount, else it
+/* Where the child starts, on its own stack, in the daemon's memory. */
+static int
+child_main (void *data)
+{
+  NsJob *job = data;
+
+  if (job->mount)
+    child_mount (job);
+  child_umount (job);
+}
+
+/* Room for the child's frames: a few system calls deep, no more. */
+#define CHILD_STACK_SIZE (64 * 1024)
+
+/* The starter thread: makes the child with every signal blocked (it
+ * inherits the mask, so no handler of the daemon's runs on the daemon's
+ * memory in it; SIGKILL still ends it), is suspended until the child has
+ * exited, and reaps it.  Its thread-local storage is what the child's
+ * errno writes to.  Returns the child's wait status. */
+static gpointer
+starter_thread (gpointer data)
+{
+  NsJob *job = data;
+  /* The child's stack: this frame stays untouched while CLONE_VFORK
+   * holds the thread in clone(). */
+  guint64 stack[CHILD_STACK_SIZE / sizeof (guint64)] __attribute__ ((aligned (16)));
+  sigset_t all;
+  pid_t child;
+  int status = 0;
+
+  sigfillset (&all);
+  pthread_sigmask (SIG_SETMASK, &all, NULL);
+  child = clone (child_main, (char *) stack + sizeof stack,
+                 CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, job,
+                 &job->pidfd);
+  if (child < 0)
+    job->clone_errno = errno;
+  /* Only the child kept its ends: the parent sees end of file at once
+   * now that it has exited, or was never made. */
+  close_fd (&job->report_w);
+  close_fd (&job->go_r);
+  if (child > 0)
+    while (waitpid (child, &status, 0) < 0 && errno == EINTR)
+      ;
+  return GINT_TO_POINTER (status);
+}
+
+/* Starts the child: it mounts the job's targets with @mount, else it
  * unmounts its one target. */
 static gboolean
 ns_job_fork (NsJob *job,
              gboolean mount,
              GError **error)
 {
-  job->child = fork ();
-  if (job->child < 0)
-    {
-      int saved_errno = errno;
+  g_autoptr(GError) local_error = NULL;
 
+  job->mount = mount;
+  job->starter = g_thread_try_new ("nlx-mountns", starter_thread, job,
+                                   &local_error);
+  if (job->starter == NULL)
+    {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("Cannot start a process to enter the mount namespace of "
-                     "process %d: %s"), (int) job->pid,
-                   g_strerror (saved_errno));
+                     "process %d: %s"), (int) job->pid, local_error->message);
       return FALSE;
     }
-  if (job->child == 0)
-    {
-      if (mount)
-        child_mount (job);
-      child_umount (job);
-    }
-  /* Only the child keeps its ends, so that either side sees the other
-   * end at once if it dies. */
-  close_fd (&job->report_w);
-  close_fd (&job->go_r);
   return TRUE;
+}
+
+/* Waits for the child to exit, once it has said all it had to. */
+static void
+ns_job_wait (NsJob *job)
+{
+  if (job->starter != NULL)
+    g_thread_join (g_steal_pointer (&job->starter));
+  close_fd (&job->pidfd);
 }
 
 static gboolean
@@ -489,9 +566,17 @@ ns_job_read (NsJob *job,
   while (n < 0 && errno == EINTR);
   if (n != sizeof *report)
     {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("The process entering the mount namespace of process "
-                     "%d died without a word"), (int) job->pid);
+      /* End of file: the child is gone, or was never made. */
+      ns_job_wait (job);
+      if (job->clone_errno != 0)
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("Cannot start a process to enter the mount namespace "
+                       "of process %d: %s"), (int) job->pid,
+                     g_strerror (job->clone_errno));
+      else
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("The process entering the mount namespace of process "
+                       "%d died without a word"), (int) job->pid);
       return FALSE;
     }
   return TRUE;
@@ -729,7 +814,7 @@ nlx_mount_file_into_namespace (int mount_fd,
  * @error: return location for a #NLX_DRIVER_ERROR
  *
  * Mounts them all with one process entering @pid's namespace, not one
- * each (a fork of the daemon costs more the more instances it holds).
+ * each (each costs the daemon a thread and a process).
  * Every target is opened and checked before any is mounted, so a bad
  * one leaves all unmounted; a mount that fails after that leaves those
  * before it in place, as calls one by one would.
@@ -742,10 +827,9 @@ nlx_mount_all_into_namespace (const NlxMountTarget *targets,
 {
   g_auto(NsJob) job = { .ns_fd = -1, .root_fd = -1, .report_r = -1,
                         .report_w = -1, .go_r = -1, .go_w = -1,
-                        .child = -1 };
+                        .pidfd = -1 };
   ChildReport report;
   gboolean gone;
-  int status;
 
   g_return_val_if_fail (n > 0, FALSE);
   for (guint i = 0; i < n; i++)
@@ -787,9 +871,7 @@ nlx_mount_all_into_namespace (const NlxMountTarget *targets,
       set_child_error (error, &job, &report);
       return FALSE;
     }
-  while (waitpid (job.child, &status, 0) < 0 && errno == EINTR)
-    ;
-  job.child = -1;
+  ns_job_wait (&job);
   return TRUE;
 }
 
@@ -814,12 +896,11 @@ nlx_umount_in_namespace (pid_t pid,
 {
   g_auto(NsJob) job = { .ns_fd = -1, .root_fd = -1, .report_r = -1,
                         .report_w = -1, .go_r = -1, .go_w = -1,
-                        .child = -1 };
+                        .pidfd = -1 };
   g_autoptr(GError) local_error = NULL;
   NlxMountTarget target = { -1, path, FALSE };
   ChildReport report;
   gboolean gone;
-  int status;
 
   if (!ns_job_init (&job, pid, &target, 1, &gone, &local_error))
     {
@@ -830,9 +911,7 @@ nlx_umount_in_namespace (pid_t pid,
     }
   if (!ns_job_fork (&job, FALSE, error) || !ns_job_read (&job, &report, error))
     return FALSE;
-  while (waitpid (job.child, &status, 0) < 0 && errno == EINTR)
-    ;
-  job.child = -1;
+  ns_job_wait (&job);
   if (report.step == STEP_DONE)
     return TRUE;
   if ((report.step == STEP_UMOUNT || report.step == STEP_OPEN) &&

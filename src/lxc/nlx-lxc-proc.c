@@ -28,42 +28,19 @@ static const char * const proc_files[] = {
   "uptime",
 };
 
-/* Bind-mounts @source over @target, a file or directory in @init's
- * container. */
-static gboolean
-bind_into (const char *source,
-           gboolean is_file,
-           gboolean read_only,
-           pid_t init,
-           const char *target,
-           GError **error)
-{
-  int fd = nlx_mount_clone (source, read_only, error);
-  gboolean ok;
+#define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+/* lxcfs's files, its CPU directory and boot_id */
+#define MAX_TARGETS (G_N_ELEMENTS (proc_files) + 2)
 
-  if (fd < 0)
-    return FALSE;
-  ok = is_file ? nlx_mount_file_into_namespace (fd, init, target, error)
-               : nlx_mount_into_namespace (fd, init, target, error);
-  close (fd);
-  return ok;
-}
-
-/**
- * nlx_lxc_boot_id_mount:
- * @dir: the instance's directory
- * @init: the pid of the instance's init, just started
- * @error: return location for a #NLX_DRIVER_ERROR
- *
- * Gives the boot @init began its own /proc/sys/kernel/random/boot_id:
- * a new random uuid in @dir/boot_id (0444, root's), bind-mounted
- * read-only over the host's.  The file is replaced, never rewritten, so
- * an earlier boot's mount (a container that lives on) keeps its own.
- */
-gboolean
-nlx_lxc_boot_id_mount (const char *dir,
-                       pid_t init,
-                       GError **error)
+/* Writes a new boot_id file in @dir, returns a detached read-only mount
+ * of it, or -1.  Replaced by a rename, but not fsync()ed: every boot
+ * writes a new one, so a crash that loses it loses nothing, and two
+ * fsyncs a boot cost more than the rest of the daemon's part of it.  The
+ * file is replaced, never rewritten, so an earlier boot's mount (a
+ * container that lives on) keeps its own. */
+static int
+boot_id_prepare (const char *dir,
+                 GError **error)
 {
   g_autofree char *path = g_build_filename (dir, NLX_LXC_BOOT_ID_FILE, NULL);
   g_autofree char *uuid = g_uuid_string_random ();
@@ -72,9 +49,6 @@ nlx_lxc_boot_id_mount (const char *dir,
   g_autofree char *tmp = NULL;
   int fd;
 
-  /* Replaced by a rename, but not fsync()ed: every boot writes a new
-   * one, so a crash that loses it loses nothing, and two fsyncs a boot
-   * cost more than the rest of the daemon's part of it. */
   fd = nlx_file_write_temporary (path, text, -1, 0444, &tmp, &local_error);
   if (fd < 0 || !nlx_file_sync_temporary (tmp, fd, FALSE, &local_error) ||
       !nlx_file_rename_temporary (tmp, path, &local_error))
@@ -82,10 +56,9 @@ nlx_lxc_boot_id_mount (const char *dir,
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("Cannot write the boot id of the instance in %s: %s"),
                    dir, local_error->message);
-      return FALSE;
+      return -1;
     }
-  return bind_into (path, TRUE, TRUE, init, "/proc/sys/kernel/random/boot_id",
-                    error);
+  return nlx_mount_clone (path, TRUE, error);
 }
 
 /**
@@ -118,32 +91,21 @@ nlx_lxc_lxcfs_check (const char *lxcfs_path,
   return FALSE;
 }
 
-/**
- * nlx_lxc_lxcfs_mount:
- * @lxcfs_path: where lxcfs is mounted, as nlx_lxc_lxcfs_check() found it
- * @init: the pid of the instance's init, just started
- * @error: return location for a #NLX_DRIVER_ERROR
- *
- * Bind-mounts lxcfs's files over /proc/meminfo, cpuinfo, stat, uptime,
- * loadavg, swaps, diskstats and slabinfo in @init's container, and its
- * sys/devices/system/cpu over /sys/devices/system/cpu (where glibc's
- * get_nprocs() reads `online`), as LXC's lxcfs hook does: lxcfs answers
- * each reader from the cgroups of the process reading and the start time
- * of its pid namespace's init.  Stops at the first failure.
- */
-gboolean
-nlx_lxc_lxcfs_mount (const char *lxcfs_path,
-                     pid_t init,
-                     GError **error)
+/* Adds to @targets (from *@n on) a detached mount of each of lxcfs's
+ * files and of its CPU directory that this lxcfs has; @names keeps their
+ * paths in the container.  Stops at the first failure; what it added
+ * stays for the caller to close. */
+static gboolean
+lxcfs_prepare (const char *lxcfs_path,
+               NlxMountTarget *targets,
+               guint *n,
+               GPtrArray *names,
+               GError **error)
 {
   g_autofree char *cpu = g_build_filename (lxcfs_path, "sys", "devices",
                                            "system", "cpu", NULL);
-  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  NlxMountTarget targets[G_N_ELEMENTS (proc_files) + 1];
-  guint n = 0;
-  gboolean ok = TRUE;
 
-  for (gsize i = 0; i < G_N_ELEMENTS (proc_files) && ok; i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (proc_files); i++)
     {
       g_autofree char *source = g_build_filename (lxcfs_path, "proc",
                                                   proc_files[i], NULL);
@@ -153,21 +115,91 @@ nlx_lxc_lxcfs_mount (const char *lxcfs_path,
         continue;
       target = g_strconcat ("/proc/", proc_files[i], NULL);
       g_ptr_array_add (names, target);
-      targets[n] = (NlxMountTarget) { nlx_mount_clone (source, TRUE, error),
-                                      target, TRUE };
-      ok = targets[n++].mount_fd >= 0;
+      targets[*n] = (NlxMountTarget) { nlx_mount_clone (source, TRUE, error),
+                                       target, TRUE };
+      if (targets[(*n)++].mount_fd < 0)
+        return FALSE;
     }
-  if (ok && g_file_test (cpu, G_FILE_TEST_IS_DIR))
+  if (g_file_test (cpu, G_FILE_TEST_IS_DIR))
     {
-      targets[n] = (NlxMountTarget) { nlx_mount_clone (cpu, TRUE, error),
-                                      "/sys/devices/system/cpu", FALSE };
-      ok = targets[n++].mount_fd >= 0;
+      targets[*n] = (NlxMountTarget) { nlx_mount_clone (cpu, TRUE, error),
+                                       "/sys/devices/system/cpu", FALSE };
+      if (targets[(*n)++].mount_fd < 0)
+        return FALSE;
     }
-  /* One process enters the container for all of them. */
-  if (ok && n > 0)
-    ok = nlx_mount_all_into_namespace (targets, n, init, error);
+  return TRUE;
+}
+
+static void
+close_targets (NlxMountTarget *targets,
+               guint n)
+{
   for (guint i = 0; i < n; i++)
     if (targets[i].mount_fd >= 0)
       close (targets[i].mount_fd);
-  return ok;
+}
+
+/**
+ * nlx_lxc_proc_view_mount:
+ * @dir: the instance's directory
+ * @lxcfs_path: (nullable): where lxcfs is mounted, or %NULL for none
+ * @init: the pid of the instance's init, just started
+ * @uuid: the instance's, for the log
+ *
+ * Gives the boot @init began its own /proc/sys/kernel/random/boot_id: a
+ * new random uuid in @dir/boot_id (0444, root's), bind-mounted read-only
+ * over the host's.  When lxcfs answers at @lxcfs_path, bind-mounts its
+ * files over /proc/meminfo, cpuinfo, stat, uptime, loadavg, swaps,
+ * diskstats and slabinfo (those it has), and its sys/devices/system/cpu
+ * over /sys/devices/system/cpu (where glibc's get_nprocs() reads
+ * `online`), as LXC's lxcfs hook does: lxcfs answers each reader from the
+ * cgroups of the process reading and the start time of its pid
+ * namespace's init.  One process enters the container for all of them
+ * (each costs the daemon a child).  Neither is worth refusing a boot for: a failure
+ * is logged, and the instance runs on, seeing the host's values there as
+ * it would without lxcfs.
+ */
+void
+nlx_lxc_proc_view_mount (const char *dir,
+                         const char *lxcfs_path,
+                         pid_t init,
+                         const char *uuid)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  NlxMountTarget targets[MAX_TARGETS];
+  guint n = 0;
+  int boot_id;
+
+  boot_id = boot_id_prepare (dir, &error);
+  if (boot_id >= 0)
+    targets[n++] = (NlxMountTarget) { boot_id, BOOT_ID_PATH, TRUE };
+  else
+    {
+      g_warning ("Instance %s reads the host's boot_id: %s", uuid,
+                 error->message);
+      g_clear_error (&error);
+    }
+  if (lxcfs_path != NULL)
+    {
+      guint first = n;
+
+      if (!nlx_lxc_lxcfs_check (lxcfs_path, &error))
+        g_warning ("Instance %s: %s", uuid, error->message);
+      else if (!lxcfs_prepare (lxcfs_path, targets, &n, names, &error))
+        {
+          g_warning ("Instance %s sees the host's memory, CPUs, uptime or "
+                     "load in /proc: %s", uuid, error->message);
+          close_targets (targets + first, n - first);
+          n = first;
+        }
+      g_clear_error (&error);
+    }
+  /* Every target is checked before any is mounted, so a bad one leaves
+   * the boot with the host's view, which the message says. */
+  if (n > 0 && !nlx_mount_all_into_namespace (targets, n, init, &error))
+    g_warning ("Instance %s reads the host's boot_id%s in /proc: %s", uuid,
+               n > 1 ? " and may see its memory, CPUs, uptime or load" : "",
+               error->message);
+  close_targets (targets, n);
 }

@@ -12,13 +12,12 @@ G_BEGIN_DECLS
 /* In the instance's directory: the boot_id its current boot reads. */
 #define NLX_LXC_BOOT_ID_FILE "boot_id"
 
-gboolean nlx_lxc_boot_id_mount (const char *dir,
-                                pid_t init,
-                                GError **error);
 gboolean nlx_lxc_lxcfs_check (const char *lxcfs_path,
                               GError **error);
-gboolean nlx_lxc_lxcfs_mount (const char *lxcfs_path,
+
+void nlx_lxc_proc_view_mount (const char *dir,
+                              const char *lxcfs_path,
                               pid_t init,
-                              GError **error);
+                              const char *uuid);
 
 G_END_DECLS

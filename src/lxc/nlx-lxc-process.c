@@ -535,26 +535,13 @@ mount_proc_view (NlxDriverState *state,
                  const char *uuid)
 {
   g_autofree char *dir = nlx_lxc_instance_dir (state, uuid);
-  g_autoptr(GError) error = NULL;
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->mount_lock);
   pid_t pid = nlx_lxc_init_pid (dom);
 
   if (pid == 0)
     return;
   nlx_lxc_mounts_trim_controller (state, dom, uuid);
-  if (!nlx_lxc_boot_id_mount (dir, pid, &error))
-    {
-      g_warning ("Instance %s reads the host's boot_id: %s", uuid,
-                 error->message);
-      g_clear_error (&error);
-    }
-  if (state->lxcfs_path == NULL)
-    return;
-  if (!nlx_lxc_lxcfs_check (state->lxcfs_path, &error))
-    g_warning ("Instance %s: %s", uuid, error->message);
-  else if (!nlx_lxc_lxcfs_mount (state->lxcfs_path, pid, &error))
-    g_warning ("Instance %s sees the host's memory, CPUs, uptime or load "
-               "in /proc: %s", uuid, error->message);
+  nlx_lxc_proc_view_mount (dir, state->lxcfs_path, pid, uuid);
 }
 
 /* Records that @uuid's init failed to boot when nothing read its console:
