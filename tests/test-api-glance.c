@@ -4,11 +4,21 @@
  * lib/nlx-api-fixture.h). */
 #include "config.h"
 
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 
+#include "common/nlx-file.h"
+#include "host/nlx-archive.h"
 #include "lib/nlx-api-fixture.h"
 #include "lib/nlx-test-client.h"
 #include "lib/nlx-test-daemon.h"
+#include "lib/nlx-test-tools.h"
 
 #define TOKEN "s3cret-t0ken"
 
@@ -374,6 +384,361 @@ test_glance_images (Fixture *f,
     g_free (ids[i]);
 }
 
+
+/* ---- GET /image/v2/images/{id}/file ------------------------------------ */
+
+static int
+compare_names (gconstpointer a,
+               gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* What a tree holds, one line per member, in name order: type, mode,
+ * owner, device, size, a link's target, a checksum of the content, the
+ * extended attributes, and which members are one file (hard links). */
+static void
+describe_tree (GString *out,
+               GHashTable *inodes,
+               const char *top,
+               const char *member)
+{
+  g_autofree char *path = member ? g_build_filename (top, member, NULL)
+                                 : g_strdup (top);
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, compare_names);
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_autofree char *child = member ? g_build_filename (member,
+                                                          names->pdata[i], NULL)
+                                      : g_strdup (names->pdata[i]);
+      g_autofree char *full = g_build_filename (top, child, NULL);
+      g_autofree char *ino = NULL;
+      char xattrs[4096];
+      ssize_t length;
+      struct stat st;
+
+      g_assert_cmpint (lstat (full, &st), ==, 0);
+      g_string_append_printf (out, "%s %o %u:%u", child, st.st_mode,
+                              st.st_uid, st.st_gid);
+      if (S_ISCHR (st.st_mode) || S_ISBLK (st.st_mode))
+        g_string_append_printf (out, " dev %u,%u", major (st.st_rdev),
+                                minor (st.st_rdev));
+      if (S_ISLNK (st.st_mode))
+        {
+          g_autofree char *target = g_file_read_link (full, NULL);
+
+          g_string_append_printf (out, " -> %s", target);
+        }
+      if (S_ISREG (st.st_mode))
+        {
+          g_autofree char *data = NULL;
+          gsize size;
+          g_autofree char *sum = NULL;
+
+          g_assert_true (g_file_get_contents (full, &data, &size, NULL));
+          sum = g_compute_checksum_for_data (G_CHECKSUM_SHA256,
+                                             (const guchar *) data, size);
+          g_string_append_printf (out, " %zu %s mtime %ld", size, sum,
+                                  (long) st.st_mtime);
+          if (st.st_nlink > 1)
+            {
+              const char *first;
+
+              ino = g_strdup_printf ("%lu", (unsigned long) st.st_ino);
+              first = g_hash_table_lookup (inodes, ino);
+              if (first != NULL)
+                g_string_append_printf (out, " same as %s", first);
+              else
+                g_hash_table_insert (inodes, g_steal_pointer (&ino),
+                                     g_strdup (child));
+            }
+        }
+      length = llistxattr (full, xattrs, sizeof xattrs);
+      g_assert_cmpint (length, >=, 0);
+      for (ssize_t at = 0; at < length; at += strlen (xattrs + at) + 1)
+        {
+          guchar value[256];
+          ssize_t n = lgetxattr (full, xattrs + at, value, sizeof value);
+
+          g_assert_cmpint (n, >=, 0);
+          g_string_append_printf (out, " %s=", xattrs + at);
+          for (ssize_t b = 0; b < n; b++)
+            g_string_append_printf (out, "%02x", value[b]);
+        }
+      g_string_append_c (out, '\n');
+      if (S_ISDIR (st.st_mode))
+        describe_tree (out, inodes, top, child);
+    }
+}
+
+static char *
+tree_description (const char *top)
+{
+  GString *out = g_string_new (NULL);
+  g_autoptr(GHashTable) inodes = g_hash_table_new_full (g_str_hash,
+                                                        g_str_equal,
+                                                        g_free, g_free);
+
+  describe_tree (out, inodes, top, NULL);
+  return g_string_free (out, FALSE);
+}
+
+static void
+run_shell (const char *script,
+           const char *arg0,
+           const char *arg1)
+{
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_assert_true (g_spawn_sync (NULL, (char *[]) { "sh", "-ec", (char *) script,
+                                 (char *) arg0, (char *) arg1, NULL },
+                               NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
+                               NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+}
+
+/* Downloads @path into @file; returns the status and the headers. */
+static guint
+download (Fixture *f,
+          const char *path,
+          const char *file,
+          SoupMessageHeaders **headers)
+{
+  g_autofree char *url = g_strconcat ("http://localhost", path, NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+
+  bytes = soup_session_send_and_read (f->session, msg, NULL, &error);
+  g_assert_no_error (error);
+  if (file != NULL)
+    g_assert_true (g_file_set_contents (file, g_bytes_get_data (bytes, NULL),
+                                        g_bytes_get_size (bytes), NULL));
+  if (headers != NULL)
+    *headers = soup_message_headers_ref (soup_message_get_response_headers (msg));
+  return soup_message_get_status (msg);
+}
+
+static char *
+import (Fixture *f,
+        const char *name,
+        const char *file)
+{
+  g_autofree char *body = g_strdup_printf ("{\"image\": {\"name\": \"%s\", "
+                                           "\"file\": \"%s\"}}", name, file);
+  g_autoptr(JsonNode) reply = NULL;
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/images", body,
+                                  &reply), ==, 200);
+  return g_strdup (json_object_get_string_member (nlx_test_object_at (reply,
+                                                                      "image"),
+                                                  "id"));
+}
+
+static char *
+stored_rootfs (Fixture *f,
+               const char *id)
+{
+  NlxImageStore *store = nlx_manager_get_image_store (f->daemon.manager);
+  g_autoptr(NlxStoredImage) image = nlx_image_store_lookup (store, id, NULL);
+
+  g_assert_nonnull (image);
+  return nlx_image_store_get_rootfs (store, image);
+}
+
+/* A store image downloaded and imported back under another name is the
+ * same tree: owners, modes, devices, links, extended attributes; and a
+ * configured directory image is served too. */
+static void
+test_glance_download (Fixture *f,
+                      gconstpointer data G_GNUC_UNUSED)
+{
+  g_autofree char *tree = g_build_filename (f->dir, "rt-tree", NULL);
+  g_autofree char *tarball = g_build_filename (f->dir, "rt.tar", NULL);
+  g_autofree char *fetched = g_build_filename (f->dir, "rt-fetched.tar", NULL);
+  g_autofree char *extracted = g_build_filename (f->dir, "rt-extracted", NULL);
+  g_autofree char *image_dir = g_build_filename (f->dir, "image", NULL);
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *alias = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *root1 = NULL;
+  g_autofree char *root2 = NULL;
+  g_autoptr(SoupMessageHeaders) headers = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (geteuid () != 0)
+    {
+      g_test_skip ("owners and devices need root");
+      return;
+    }
+  /* Everything a root tree may hold that a careless writer loses. */
+  run_shell ("mkdir -p \"$0\"/etc \"$0\"/bin \"$0\"/dev \"$0\"/var/empty\n"
+             "echo nlxtest > \"$0\"/etc/hostname\n"
+             "printf 'x%.0s' $(seq 1 70000) > \"$0\"/bin/big\n"
+             "chown 1234:4321 \"$0\"/bin/big\n"
+             "chmod 4755 \"$0\"/bin/big\n"
+             "ln \"$0\"/bin/big \"$0\"/bin/big-link\n"
+             "ln -s ../etc/hostname \"$0\"/bin/name\n"
+             "mknod \"$0\"/dev/null c 1 3\n"
+             "mkfifo \"$0\"/dev/fifo\n"
+             "chmod 700 \"$0\"/var/empty\n"
+             "chown 33:33 \"$0\"/var/empty\n"
+             "setfattr -n user.nlxtest -v kept \"$0\"/etc/hostname\n"
+             "setfattr -n security.capability "
+             "-v 0x0100000200200000000000000000000000000000 \"$0\"/bin/big\n"
+             "tar --xattrs --xattrs-include='*' -C \"$0\" -cf \"$1\" .",
+             tree, tarball);
+  first = import (f, "nlxtest-rt1", tarball);
+
+  path = g_strconcat ("/image/v2/images/", first, "/file", NULL);
+  g_assert_cmpuint (download (f, path, fetched, &headers), ==, 200);
+  g_assert_cmpstr (soup_message_headers_get_content_type (headers, NULL), ==,
+                   "application/octet-stream");
+  g_assert_cmpint (soup_message_headers_get_encoding (headers), ==,
+                   SOUP_ENCODING_CHUNKED);
+  second = import (f, "nlxtest-rt2", fetched);
+
+  root1 = stored_rootfs (f, first);
+  root2 = stored_rootfs (f, second);
+  before = tree_description (root1);
+  after = tree_description (root2);
+  g_test_message ("tree:\n%s", before);
+  g_assert_nonnull (strstr (before, "user.nlxtest=6b657074"));
+  g_assert_nonnull (strstr (before, "security.capability=01000002"));
+  g_assert_nonnull (strstr (before, "bin/big 104755 1234:4321"));
+  g_assert_nonnull (strstr (before, "dev 1,3"));
+  g_assert_cmpstr (before, ==, after);
+
+  /* The same at the compute endpoint's alias. */
+  alias = g_strconcat ("/v2.1/v2/images/", second, "/file", NULL);
+  g_assert_cmpuint (download (f, alias, NULL, NULL), ==, 200);
+
+  /* A configured directory image, by its name. */
+  run_shell ("echo configured > \"$0\"/motd", image_dir, NULL);
+  g_assert_cmpuint (download (f, "/image/v2/images/test-image/file", fetched,
+                              NULL), ==, 200);
+  g_assert_cmpint (g_mkdir (extracted, 0755), ==, 0);
+  g_assert_true (nlx_archive_extract (fetched, extracted, &error));
+  g_assert_no_error (error);
+  g_free (before);
+  g_free (after);
+  before = tree_description (image_dir);
+  after = tree_description (extracted);
+  g_assert_cmpstr (before, ==, after);
+
+  nlx_test_expect_fault (f->session, "GET",
+                         "/image/v2/images/nlxtest-absent/file", NULL, 404,
+                         "itemNotFound");
+  /* By id only, as show: a stored image's name is not its id. */
+  nlx_test_expect_fault (f->session, "GET",
+                         "/image/v2/images/nlxtest-rt1/file", NULL, 404,
+                         "itemNotFound");
+  nlx_test_expect_fault (f->session, "PUT", path, "{}", 405, "badMethod");
+}
+
+static GSocket *
+unix_connect (Fixture *f)
+{
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (f->socket);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_UNIX,
+                                            G_SOCKET_TYPE_STREAM,
+                                            G_SOCKET_PROTOCOL_DEFAULT, &error);
+
+  g_assert_no_error (error);
+  g_socket_set_timeout (socket, 10);
+  g_assert_true (g_socket_connect (socket, address, NULL, &error));
+  g_assert_no_error (error);
+  return g_steal_pointer (&socket);
+}
+
+/* A client that does not read holds the worker (the socket pair fills)
+ * and the daemon's memory stays bounded; deleting the image meanwhile is
+ * 409, since the download would lose files; the daemon keeps serving; a
+ * client that leaves ends it all and frees every fd. */
+static void
+test_glance_download_slow (Fixture *f,
+                           gconstpointer data G_GNUC_UNUSED)
+{
+  g_autofree char *tree = g_build_filename (f->dir, "big-tree", NULL);
+  g_autofree char *tarball = g_build_filename (f->dir, "big.tar", NULL);
+  g_autofree char *id = NULL;
+  g_autofree char *request = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GError) error = NULL;
+  guint fds_before;
+  char head[512];
+  gssize got;
+  guint64 total = 0;
+  char buffer[65536];
+
+  run_shell ("mkdir -p \"$0\"/data && "
+             "head -c 16777216 /dev/urandom > \"$0\"/data/blob && "
+             "tar -C \"$0\" -cf \"$1\" .", tree, tarball);
+  id = import (f, "nlxtest-big", tarball);
+  g_assert_cmpint (g_unlink (tarball), ==, 0);
+  fds_before = nlx_test_count_fds ();
+
+  socket = unix_connect (f);
+  request = g_strdup_printf ("GET /image/v2/images/%s/file HTTP/1.1\r\n"
+                             "Host: localhost\r\n\r\n", id);
+  g_assert_cmpint (g_socket_send (socket, request, strlen (request), NULL,
+                                  &error), ==, (gssize) strlen (request));
+  got = g_socket_receive (socket, head, sizeof head - 1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (got, >, 0);
+  head[got] = '\0';
+  g_assert_true (g_str_has_prefix (head, "HTTP/1.1 200"));
+  g_usleep (500 * 1000);
+
+  path = g_strconcat ("/v2.1/images/", id, NULL);
+  nlx_test_expect_fault (f->session, "DELETE", path, NULL, 409,
+                         "conflictingRequest");
+  g_assert_cmpint (nlx_test_call (f->session, "GET", "/v2.1/flavors", NULL,
+                                  NULL), ==, 200);
+
+  /* Now read it all: 16 MiB and the tar's framing, then the end. */
+  while ((got = g_socket_receive (socket, buffer, sizeof buffer, NULL,
+                                  &error)) > 0)
+    total += got;
+  g_assert_no_error (error);
+  g_assert_cmpuint (total, >, 16 * 1024 * 1024);
+  g_clear_object (&socket);
+  wait_for_connections (f, 0);
+
+  /* A client that leaves half-way stops the worker: the image can go. */
+  socket = unix_connect (f);
+  g_assert_cmpint (g_socket_send (socket, request, strlen (request), NULL,
+                                  &error), ==, (gssize) strlen (request));
+  got = g_socket_receive (socket, head, sizeof head - 1, NULL, &error);
+  g_assert_cmpint (got, >, 0);
+  g_clear_object (&socket);
+  wait_for_connections (f, 0);
+  for (guint i = 0; i < 100; i++)
+    {
+      g_autoptr(JsonNode) reply = NULL;
+
+      if (nlx_test_call (f->session, "DELETE", path, NULL, &reply) == 204)
+        break;
+      g_usleep (50 * 1000);
+    }
+  nlx_test_expect_fault (f->session, "GET", path, NULL, 404, "itemNotFound");
+  g_assert_cmpuint (nlx_test_count_fds (), <=, fds_before + 2);
+}
+
 int
 main (int argc,
       char **argv)
@@ -388,6 +753,8 @@ main (int argc,
   ADD ("/nlx/api/glance/versions", test_glance_versions,
        "[api]\nlisten = 127.0.0.1:0\nauth_token = " TOKEN "\n");
   ADD ("/nlx/api/glance/images", test_glance_images, NULL);
+  ADD ("/nlx/api/glance/download", test_glance_download, NULL);
+  ADD ("/nlx/api/glance/download-slow", test_glance_download_slow, NULL);
 #undef ADD
 
   return g_test_run ();

@@ -4,7 +4,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
+#include <unistd.h>
+
+#include "host/nlx-mount.h"
 
 #include "lib/nlx-api-fixture.h"
 #include "lib/nlx-test-client.h"
@@ -463,6 +470,193 @@ test_volume_owner (Fixture *f,
                          NULL, 404, "itemNotFound");
 }
 
+/* ---- the driver API: a host block device as a volume ------------------- */
+
+#define BLOCK_DEVICE_CONFIG \
+  "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n" \
+  "[volumes]\nallowed_roots = /dev/loop*\n"
+
+/* Every name in the volume directory, hidden ones too (and the daemon's
+ * lock file): a refused create must not add any. */
+static guint
+volume_dir_size (Fixture *f)
+{
+  g_autofree char *dir = g_build_filename (f->dir, "state", "volumes", NULL);
+  g_autoptr(GDir) handle = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+
+  if (handle == NULL)
+    return 0;
+  while (g_dir_read_name (handle) != NULL)
+    n++;
+  return n;
+}
+
+static void
+expect_block_refused (Fixture *f,
+                      const char *device,
+                      const char *extra,
+                      guint status,
+                      const char *pattern)
+{
+  g_autofree char *body =
+    g_strdup_printf ("{\"volume\": {\"display_name\": \"nlxtest-blk\", "
+                     "\"block_device\": \"%s\"%s}}", device, extra);
+  g_autoptr(JsonNode) reply = NULL;
+  guint before = volume_dir_size (f);
+  const char *message;
+
+  g_test_message ("POST /v2.1/os-volumes %s", body);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/os-volumes",
+                                  body, &reply), ==, status);
+  message = json_object_get_string_member (
+    nlx_test_object_at (reply, status == 409 ? "conflictingRequest"
+                                             : "badRequest"), "message");
+  if (!g_pattern_match_simple (pattern, message))
+    g_error ("“%s” does not match “%s”", message, pattern);
+  g_assert_cmpuint (volume_dir_size (f), ==, before);
+}
+
+/* A loop device of the test's own, on an ext4 image in the fixture's
+ * directory: autoclear and held open by @fd, so it goes when the test
+ * process does, even when an assertion ends it. */
+static char *
+make_loop_device (Fixture *f,
+                  int *fd)
+{
+  g_autofree char *image = g_build_filename (f->dir, "disk.img", NULL);
+  g_autoptr(GError) error = NULL;
+  const char *mkfs[] = { "mkfs.ext4", "-q", "-F", image, NULL };
+  struct loop_info64 info;
+  char *device;
+  int image_fd;
+  int status;
+
+  image_fd = open (image, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  g_assert_cmpint (image_fd, >=, 0);
+  g_assert_cmpint (ftruncate (image_fd, 16 * 1024 * 1024), ==, 0);
+  close (image_fd);
+  g_assert_true (g_spawn_sync (NULL, (char **) mkfs, NULL,
+                               G_SPAWN_SEARCH_PATH |
+                               G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                               NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  image_fd = open (image, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (image_fd, >=, 0);
+  device = nlx_loop_attach (image_fd, "nlxtest-block-device", &error);
+  close (image_fd);
+  g_assert_no_error (error);
+  *fd = open (device, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (*fd, >=, 0);
+  g_assert_cmpint (ioctl (*fd, LOOP_GET_STATUS64, &info), ==, 0);
+  info.lo_flags |= LO_FLAGS_AUTOCLEAR;
+  g_assert_cmpint (ioctl (*fd, LOOP_SET_STATUS64, &info), ==, 0);
+  return device;
+}
+
+/* "block_device" (docs/api.md, "The driver API"): only over the Unix
+ * socket, only a block device under allowed_roots, never with what only
+ * a made volume has; a refusal makes nothing. */
+static void
+test_block_device_refused (Fixture *f,
+                           gconstpointer data G_GNUC_UNUSED)
+{
+  g_autofree char *base = g_strdup_printf ("http://127.0.0.1:%u",
+                                           f->daemon.tcp_port);
+  g_autoptr(SoupSession) tcp = soup_session_new ();
+  g_autoptr(JsonNode) reply = NULL;
+  guint empty = volume_dir_size (f);
+
+  /* Over TCP even the operator's token may not name a host device. */
+  g_assert_cmpint (nlx_test_call_full (tcp, base, "POST", "/v2.1/os-volumes",
+                                       "{\"volume\": {\"display_name\": "
+                                       "\"nlxtest-blk\", \"block_device\": "
+                                       "\"/dev/loop0\"}}",
+                                       "X-Auth-Token", "s3cret-t0ken", &reply,
+                                       NULL), ==, 403);
+  nlx_test_assert_fault (reply, "forbidden", 403);
+  g_assert_nonnull (strstr (json_object_get_string_member (
+                              nlx_test_object_at (reply, "forbidden"),
+                              "message"), "Unix socket"));
+  g_assert_cmpuint (volume_dir_size (f), ==, empty);
+
+  expect_block_refused (f, "dev/loop0", "", 400, "*absolute path*");
+  expect_block_refused (f, "/dev/loop-nlxtest-missing", "", 400,
+                        "*/dev/loop-nlxtest-missing*No such file*");
+  /* A character device under the roots. */
+  expect_block_refused (f, "/dev/loop-control", "", 400,
+                        "*not a block device*");
+  expect_block_refused (f, "/dev/null", "", 400,
+                        "*outside the allowed roots*");
+  expect_block_refused (f, "/dev/loop0", ", \"size\": 1", 400,
+                        "*leave out “size”*");
+  expect_block_refused (f, "/dev/loop0", ", \"filesystem\": \"ext4\"", 400,
+                        "*leave out “filesystem”*");
+  nlx_test_expect_fault (f->session, "GET", "/v2.1/os-volumes/nlxtest-blk",
+                         NULL, 404, "itemNotFound");
+}
+
+/* A real block device (a loop device the test makes, root only) becomes
+ * a "block" volume whose entry is a link to it; a second of the same id
+ * is 409; DELETE removes the link and leaves the device. */
+static void
+test_block_device (Fixture *f,
+                   gconstpointer data G_GNUC_UNUSED)
+{
+  g_autofree char *device = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *entry = NULL;
+  g_autofree char *target = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+  JsonObject *volume;
+  struct stat st;
+  int hold = -1;
+  int claim;
+  guint empty;
+
+  if (geteuid () != 0)
+    {
+      g_test_skip ("only root can make a loop device");
+      return;
+    }
+  device = make_loop_device (f, &hold);
+  empty = volume_dir_size (f);
+  /* Held exclusively (as a mount holds it): refused after the link was
+   * made, which then goes. */
+  claim = open (device, O_RDONLY | O_EXCL | O_CLOEXEC);
+  g_assert_cmpint (claim, >=, 0);
+  expect_block_refused (f, device, "", 400, "*in use by the host*");
+  close (claim);
+  body = g_strdup_printf ("{\"volume\": {\"display_name\": \"nlxtest-blk\", "
+                          "\"block_device\": \"%s\"}}", device);
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/os-volumes", body,
+                                  &reply), ==, 200);
+  volume = nlx_test_object_at (reply, "volume");
+  g_assert_cmpstr (json_object_get_string_member (volume, "id"), ==,
+                   "nlxtest-blk");
+  g_assert_cmpstr (json_object_get_string_member (volume, "volumeType"), ==,
+                   "block");
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_object_get_object_member (volume, "metadata"),
+                     "nova_lxc:filesystem"), ==, "ext4");
+  entry = g_build_filename (f->dir, "state", "volumes", "nlxtest-blk", NULL);
+  target = g_file_read_link (entry, NULL);
+  g_assert_cmpstr (target, ==, device);
+  g_assert_cmpuint (volume_dir_size (f), ==, empty + 1);
+
+  expect_block_refused (f, device, "", 409, "*already exists*");
+
+  g_assert_cmpint (nlx_test_call (f->session, "DELETE",
+                                  "/v2.1/os-volumes/nlxtest-blk", NULL, NULL),
+                   ==, 202);
+  g_assert_cmpint (lstat (entry, &st), ==, -1);
+  g_assert_cmpint (stat (device, &st), ==, 0);
+  g_assert_true (S_ISBLK (st.st_mode));
+  g_assert_cmpuint (volume_dir_size (f), ==, empty);
+  close (hold);
+}
+
 int
 main (int argc,
       char **argv)
@@ -480,6 +674,10 @@ main (int argc,
   ADD ("/nlx/api/volumes", test_volumes, NULL);
   ADD ("/nlx/api/volumes/root", test_root_volume, NULL);
   ADD ("/nlx/api/volumes/owner", test_volume_owner, NULL);
+  ADD ("/nlx/api/volumes/block-device-refused", test_block_device_refused,
+       BLOCK_DEVICE_CONFIG);
+  ADD ("/nlx/api/volumes/block-device", test_block_device,
+       BLOCK_DEVICE_CONFIG);
   ADD ("/nlx/api/servers/bdm-volume-id-type", test_bdm_volume_id_type, NULL);
   ADD ("/nlx/api/servers/bdm-boot-index", test_bdm_boot_index, NULL);
 #undef ADD

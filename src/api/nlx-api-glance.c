@@ -14,6 +14,9 @@
  * configured image's name.  docs/api.md has the differences from Glance. */
 #include "config.h"
 
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
@@ -865,6 +868,227 @@ nlx_api_glance_delete_image (NlxApiRequest *request,
                                   nlx_api_changed,
                                   nlx_api_change_new (request, stored->id, 204,
                                                       NLX_API_ANSWER_EMPTY));
+}
+
+/* ---- image download ------------------------------------------------------ */
+
+/* A download's bytes in flight, between what the manager's worker writes
+ * into a socket pair and what libsoup has sent: reading stops above
+ * HIGH and starts again below LOW, so a slow client slows the worker
+ * (its send() blocks) instead of growing the daemon. */
+#define DOWNLOAD_READ_SIZE (64 * 1024)
+#define DOWNLOAD_HIGH (256 * 1024)
+#define DOWNLOAD_LOW (64 * 1024)
+
+typedef struct {
+  guint refs;                   /* the message's side and the manager's */
+  NlxManager *manager;
+  SoupServerMessage *msg;       /* NULL once it finished */
+  GSocket *socket;              /* the tarball's reading end */
+  GSource *readable;            /* NULL while the client is behind, or at
+                                 * the end */
+  guint64 queued;               /* appended, not written yet */
+  gboolean eof;
+  gboolean written;             /* the worker is done... */
+  gboolean failed;              /* ...and failed */
+  char *id;
+} Download;
+
+static void
+download_unref (Download *download)
+{
+  if (--download->refs > 0)
+    return;
+  g_clear_object (&download->socket);
+  g_free (download->id);
+  g_free (download);
+}
+
+static void download_read (Download *download);
+
+/* Ends the answer so the client sees it cut short: no last chunk, the
+ * connection closed.  Once the socket is shut down, the byte appended
+ * only makes libsoup write, fail, and end the message. */
+static void
+download_abort (Download *download)
+{
+  GSocket *socket = soup_server_message_get_socket (download->msg);
+  SoupMessageBody *body = soup_server_message_get_response_body (download->msg);
+
+  if (socket != NULL)
+    g_socket_shutdown (socket, TRUE, TRUE, NULL);
+  soup_message_body_append (body, SOUP_MEMORY_STATIC, "", 1);
+  soup_server_message_unpause (download->msg);
+}
+
+static void
+download_maybe_end (Download *download)
+{
+  if (download->msg == NULL || !download->eof || !download->written)
+    return;
+  if (download->failed)
+    {
+      g_warning ("Download of image %s failed; closing its connection "
+                 "without the tarball's end", download->id);
+      download_abort (download);
+      return;
+    }
+  soup_message_body_complete (soup_server_message_get_response_body (
+                                download->msg));
+  soup_server_message_unpause (download->msg);
+}
+
+static void
+download_stop_reading (Download *download)
+{
+  if (download->readable == NULL)
+    return;
+  g_source_destroy (download->readable);
+  g_clear_pointer (&download->readable, g_source_unref);
+}
+
+static gboolean
+on_download_readable (GSocket *socket,
+                      GIOCondition condition G_GNUC_UNUSED,
+                      gpointer data)
+{
+  Download *download = data;
+  g_autofree char *buffer = g_malloc (DOWNLOAD_READ_SIZE);
+  gssize got = recv (g_socket_get_fd (socket), buffer, DOWNLOAD_READ_SIZE,
+                     MSG_DONTWAIT);
+
+  if (got < 0 && (errno == EAGAIN || errno == EINTR))
+    return G_SOURCE_CONTINUE;
+  if (got <= 0)
+    {
+      download->eof = TRUE;
+      download->failed |= got < 0;
+      g_clear_pointer (&download->readable, g_source_unref);
+      download_maybe_end (download);
+      return G_SOURCE_REMOVE;
+    }
+  soup_message_body_append (soup_server_message_get_response_body (
+                              download->msg),
+                            SOUP_MEMORY_TAKE, g_steal_pointer (&buffer), got);
+  download->queued += got;
+  soup_server_message_unpause (download->msg);
+  if (download->queued < DOWNLOAD_HIGH)
+    return G_SOURCE_CONTINUE;
+  g_clear_pointer (&download->readable, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+download_read (Download *download)
+{
+  if (download->readable != NULL || download->eof || download->msg == NULL)
+    return;
+  download->readable = g_socket_create_source (download->socket,
+                                               G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                               NULL);
+  g_source_set_callback (download->readable,
+                         G_SOURCE_FUNC (on_download_readable), download, NULL);
+  g_source_attach (download->readable, g_main_context_get_thread_default ());
+}
+
+static void
+on_download_wrote (SoupServerMessage *msg G_GNUC_UNUSED,
+                   guint size,
+                   gpointer data)
+{
+  Download *download = data;
+
+  download->queued -= MIN (download->queued, size);
+  if (download->queued <= DOWNLOAD_LOW)
+    download_read (download);
+}
+
+/* The client has it all, or left: a worker still writing then fails on
+ * the closed socket and stops. */
+static void
+on_download_finished (SoupServerMessage *msg,
+                      gpointer data)
+{
+  Download *download = data;
+
+  g_signal_handlers_disconnect_by_data (msg, download);
+  download_stop_reading (download);
+  g_socket_close (download->socket, NULL);
+  g_clear_object (&download->msg);
+  download_unref (download);
+}
+
+static void
+download_written (GObject *source G_GNUC_UNUSED,
+                  GAsyncResult *result,
+                  gpointer data)
+{
+  Download *download = data;
+  g_autoptr(GError) error = NULL;
+
+  download->written = TRUE;
+  download->failed |= !nlx_manager_export_image_finish (download->manager,
+                                                        result, &error);
+  download_maybe_end (download);
+  download_unref (download);
+}
+
+/* GET /image/v2/images/{id}/file: the image's root tree as a tarball
+ * (application/octet-stream), which POST /v2.1/images imports back.
+ * Anyone who may see the image may download it (Glance's default
+ * download_image policy).  Streamed, chunked: the tarball is written
+ * while it is sent, never held whole; an error after the answer has
+ * started closes the connection before the last chunk, so the client
+ * sees a cut answer, never a short tarball taken for whole. */
+void
+nlx_api_glance_download_image (NlxApiRequest *request,
+                               const char *method G_GNUC_UNUSED,
+                               const char * const *ids)
+{
+  GlanceImage image = { 0 };
+  g_autoptr(NlxStoredImage) stored = NULL;
+  g_autoptr(GError) error = NULL;
+  SoupMessageHeaders *headers =
+    soup_server_message_get_response_headers (request->msg);
+  Download *download;
+  int fd;
+
+  if (!find_image (request, ids[0], &image, &stored))
+    return;
+  glance_image_clear (&image);
+  download = g_new0 (Download, 1);
+  download->refs = 2;
+  download->manager = request->api->manager;
+  download->id = g_strdup (ids[0]);
+  fd = nlx_manager_export_image (request->api->manager, ids[0],
+                                 download_written, download, &error);
+  if (fd < 0)
+    {
+      g_free (download->id);
+      g_free (download);
+      nlx_api_respond_error (request, error);
+      return;
+    }
+  download->socket = g_socket_new_from_fd (fd, &error);
+  if (download->socket == NULL)
+    {
+      close (fd);
+      download->refs = 1;       /* the manager's, once the worker fails */
+      nlx_api_respond_error (request, error);
+      return;
+    }
+  download->msg = g_object_ref (request->msg);
+  nlx_api_respond (request, 200, NULL);
+  soup_message_headers_set_encoding (headers, SOUP_ENCODING_CHUNKED);
+  soup_message_headers_replace (headers, "Content-Type",
+                                "application/octet-stream");
+  soup_message_body_set_accumulate (soup_server_message_get_response_body (
+                                      request->msg), FALSE);
+  g_signal_connect (request->msg, "wrote-body-data",
+                    G_CALLBACK (on_download_wrote), download);
+  g_signal_connect (request->msg, "finished",
+                    G_CALLBACK (on_download_finished), download);
+  download_read (download);
 }
 
 /* ---- version discovery -------------------------------------------------- */

@@ -139,21 +139,13 @@ nlx_api_import_image (NlxApiRequest *request,
                                                             g_str_equal,
                                                             g_free, g_free);
   JsonObject *image = nlx_api_read_body (request, "image");
-  GSocketAddress *local = soup_server_message_get_local_address (request->msg);
   const char *name, *file;
 
   if (image == NULL || !nlx_api_check_members (request, image, known) ||
       (name = nlx_api_get_string_member (request, image, "name")) == NULL ||
-      (file = nlx_api_get_string_member (request, image, "file")) == NULL)
+      (file = nlx_api_get_string_member (request, image, "file")) == NULL ||
+      !nlx_api_require_unix_socket (request, _("An image import (“file”)")))
     return;
-  if (local != NULL && G_IS_INET_SOCKET_ADDRESS (local))
-    {
-      nlx_api_respond_fault (request, 403,
-                             _("An image import names a file on the compute "
-                               "host, so it is only taken over the Unix "
-                               "socket"));
-      return;
-    }
   if (!nlx_api_read_string_map (request, image, "properties", properties))
     return;
   nlx_manager_import_image_async (request->api->manager, file, name, properties,

@@ -176,6 +176,9 @@ void nlx_api_respond_error (NlxApiRequest *request,
                             const GError *error);
 const char *nlx_api_identity (NlxApiRequest *request,
                               const char *header);
+gboolean nlx_api_over_tcp (NlxApiRequest *request);
+gboolean nlx_api_require_unix_socket (NlxApiRequest *request,
+                                      const char *what);
 
 /* nlx-api-microversions.c */
 /* A member of a request body that exists at @feature's versions only. */
@@ -553,6 +556,9 @@ void nlx_api_glance_list_images (NlxApiRequest *request,
 void nlx_api_glance_show_image (NlxApiRequest *request,
                                 const char *method,
                                 const char * const *ids);
+void nlx_api_glance_download_image (NlxApiRequest *request,
+                                    const char *method,
+                                    const char * const *ids);
 void nlx_api_glance_delete_image (NlxApiRequest *request,
                                   const char *method,
                                   const char * const *ids);

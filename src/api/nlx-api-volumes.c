@@ -188,6 +188,53 @@ read_size (NlxApiRequest *request,
   return TRUE;
 }
 
+/* POST /os-volumes with "block_device" (driver-only, docs/api.md "The
+ * driver API"): the volume is a host block device that the caller (a
+ * Nova driver, after os-brick connected it) names by path.  Nothing of
+ * a made volume applies to it. */
+static void
+link_block_device (NlxApiRequest *request,
+                   JsonObject *volume,
+                   const char *id)
+{
+  static const char * const made_only[] = {
+    "size", "size_mb", "filesystem", "from_dir", NULL
+  };
+  const char *device;
+
+  if (!nlx_api_require_unix_socket (request, _("“block_device”")) ||
+      (device = nlx_api_get_string_member (request, volume,
+                                           "block_device")) == NULL)
+    return;
+  for (guint i = 0; made_only[i] != NULL; i++)
+    if (json_object_has_member (volume, made_only[i]))
+      {
+        g_autofree char *message =
+          g_strdup_printf (_("A volume given as “block_device” is that "
+                             "device as it is: leave out “%s”"),
+                           made_only[i]);
+
+        nlx_api_respond_fault (request, 400, message);
+        return;
+      }
+  /* A symbolic link holds no owner (user extended attributes are for
+   * files): the volume is the operator's, and saying otherwise would be
+   * a lie the next listing contradicts. */
+  if (soup_message_headers_get_one (
+        soup_server_message_get_request_headers (request->msg),
+        "X-Project-Id") != NULL)
+    {
+      nlx_api_respond_fault (request, 400,
+                             _("A volume given as “block_device” is the "
+                               "operator's and cannot be given to a "
+                               "project: leave out X-Project-Id"));
+      return;
+    }
+  nlx_manager_link_volume_async (request->api->manager, id, device,
+                                 volume_created,
+                                 nlx_api_request_keep (request));
+}
+
 /* POST /os-volumes */
 void
 nlx_api_create_volume (NlxApiRequest *request,
@@ -196,29 +243,32 @@ nlx_api_create_volume (NlxApiRequest *request,
 {
   static const char * const known[] = {
     "display_name", "display_description", "size", "size_mb", "filesystem",
-    "from_dir", "volume_type", "availability_zone", "metadata", NULL
+    "from_dir", "volume_type", "availability_zone", "metadata",
+    /* driver-only: link_block_device() */
+    "block_device", NULL
   };
   JsonObject *volume = nlx_api_read_body (request, "volume");
-  GSocketAddress *local = soup_server_message_get_local_address (request->msg);
   const NlxApiIdentity *caller = nlx_api_get_caller (request);
   const char *id, *fstype, *from_dir, *owner;
   guint64 size_bytes;
 
   if (volume == NULL || !nlx_api_check_members (request, volume, known) ||
       (id = nlx_api_get_string_member (request, volume,
-                                       "display_name")) == NULL ||
-      !read_size (request, volume, &size_bytes) ||
+                                       "display_name")) == NULL)
+    return;
+  if (json_object_has_member (volume, "block_device"))
+    {
+      link_block_device (request, volume, id);
+      return;
+    }
+  if (!read_size (request, volume, &size_bytes) ||
       !nlx_api_get_optional_string (request, volume, "filesystem", &fstype) ||
       !nlx_api_get_optional_string (request, volume, "from_dir", &from_dir))
     return;
   /* A host path is a local administrator's to name. */
-  if (from_dir != NULL && local != NULL && G_IS_INET_SOCKET_ADDRESS (local))
-    {
-      nlx_api_respond_fault (request, 403,
-                             _("“from_dir” names a path on the compute host, "
-                               "so it is only taken over the Unix socket"));
-      return;
-    }
+  if (from_dir != NULL &&
+      !nlx_api_require_unix_socket (request, _("“from_dir”")))
+    return;
   /* The volume is the caller's project's, as Cinder's.  Without Keystone
    * the caller is the operator, who may give it to a project by naming
    * one in X-Project-Id; without that header it is the operator's. */

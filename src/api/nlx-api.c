@@ -190,12 +190,43 @@ public_path (const char *path)
   return path[strspn (path, "/")] == '\0';
 }
 
-static gboolean
-over_tcp (NlxApiRequest *request)
+/* Whether the request came over TCP rather than the Unix socket: the one
+ * test of it, for the token below and for what only the compute host's
+ * own callers may ask (nlx_api_require_unix_socket()). */
+gboolean
+nlx_api_over_tcp (NlxApiRequest *request)
 {
   GSocketAddress *local = soup_server_message_get_local_address (request->msg);
 
   return local != NULL && G_IS_INET_SOCKET_ADDRESS (local);
+}
+
+/**
+ * nlx_api_require_unix_socket:
+ * @what: what the caller asked for, as a sentence's subject (“An image
+ *   import”, ““block_device””)
+ *
+ * What names the host's own files, devices or identities (a file to
+ * import, a block device, the uuid and network of a Nova driver) is
+ * taken only over the Unix socket, whose permissions say who may
+ * connect: a tenant reaching the TCP listener, even with a token or an
+ * admin's Keystone role, must not name them.  Answers 403 itself.
+ *
+ * Returns: %TRUE when the request came over the Unix socket
+ */
+gboolean
+nlx_api_require_unix_socket (NlxApiRequest *request,
+                             const char *what)
+{
+  g_autofree char *message = NULL;
+
+  if (!nlx_api_over_tcp (request))
+    return TRUE;
+  message = g_strdup_printf (_("%s is the compute host's own interface (it "
+                               "names things on the host), so it is only "
+                               "taken over the Unix socket"), what);
+  nlx_api_respond_fault (request, 403, message);
+  return FALSE;
 }
 
 /* Over TCP the caller must hold the token; the Unix socket's permissions
@@ -210,7 +241,7 @@ authorized (NlxApiRequest *request)
   gsize length;
   guint8 diff;
 
-  if (!over_tcp (request))
+  if (!nlx_api_over_tcp (request))
     return TRUE;
   /* Keystone's answer comes later (handle()); a caller with no token at
    * all is refused before its body is read. */
@@ -465,6 +496,11 @@ static const Route routes[] = {
   { "/image/v2/images/{id}", "GET", nlx_api_glance_show_image,
     N_("An image takes GET or DELETE") },
   { "/image/v2/images/{id}", "DELETE", nlx_api_glance_delete_image },
+  /* The tarball of the image's tree: the Nova driver's snapshot()
+   * uploads it to Glance. */
+  { "/image/v2/images/{id}/file", "GET", nlx_api_glance_download_image,
+    N_("An image's file takes GET: images are imported with POST "
+       "/v2.1/images") },
   /* novaclient looks images up at its compute endpoint + /v2/images when
    * one endpoint is given for every service (--os-endpoint, the static
    * token), so `nova boot --image NAME` asks these. */
@@ -474,6 +510,9 @@ static const Route routes[] = {
   { "/v2.1/v2/images/{id}", "GET", nlx_api_glance_show_image,
     N_("An image takes GET or DELETE") },
   { "/v2.1/v2/images/{id}", "DELETE", nlx_api_glance_delete_image },
+  { "/v2.1/v2/images/{id}/file", "GET", nlx_api_glance_download_image,
+    N_("An image's file takes GET: images are imported with POST "
+       "/v2.1/images") },
 
   /* issue 16: a Cinder v3 read API, nlx-api-cinder.c, so that
    * openstackclient finds a volume before it asks Nova to attach it.
@@ -850,7 +889,7 @@ handle (SoupServer *server G_GNUC_UNUSED,
 
   /* check_headers() has refused a caller without a token already; a
    * Keystone token is checked now, without blocking: the message waits. */
-  if (request.api->keystone != NULL && over_tcp (&request) &&
+  if (request.api->keystone != NULL && nlx_api_over_tcp (&request) &&
       !public_path (path))
     {
       Pending *pending = g_new0 (Pending, 1);

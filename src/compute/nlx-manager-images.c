@@ -3,10 +3,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <glib/gi18n-lib.h>
 
 #include "compute/nlx-manager-private.h"
+#include "host/nlx-archive.h"
 
 /* Whether @c can be part of a path in a message: messages quote paths
  * with “” or end them with ":", "," or a space. */
@@ -761,6 +764,13 @@ nlx_manager_delete_image_async (NlxManager *manager,
                                               image->id))
     g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
                  _("Image %s is being deleted"), image->name);
+  /* Its tree going away under a download would end it with files left
+   * out, and the downloader could not tell. */
+  if (image != NULL && error == NULL &&
+      g_hash_table_contains (manager->images_exporting, image->id))
+    g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_STATE,
+                 _("Image %s is being downloaded; delete it once the "
+                   "download ends"), image->name);
   g_hash_table_iter_init (&iter, manager->entries);
   while (image != NULL && error == NULL &&
          g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
@@ -789,4 +799,168 @@ nlx_manager_delete_image_async (NlxManager *manager,
       image_delete_free (request);
       nlx_manager_fail_stopping (caller);
     }
+}
+
+/* ---- downloads ------------------------------------------------------- */
+
+typedef struct {
+  char *hold;                   /* the stored image's id, or NULL */
+  char *name;
+  char *rootfs;
+  int socket;                   /* the writing end; the worker's */
+  GTask *caller;
+  GError *error;
+} ImageExport;
+
+static void
+image_export_free (ImageExport *export)
+{
+  g_free (export->hold);
+  g_free (export->name);
+  g_free (export->rootfs);
+  if (export->socket >= 0)
+    close (export->socket);
+  g_clear_object (&export->caller);
+  g_clear_error (&export->error);
+  g_free (export);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImageExport, image_export_free)
+
+static void
+export_image_in_thread (NlxManager *manager G_GNUC_UNUSED,
+                        gpointer data,
+                        GCancellable *cancellable G_GNUC_UNUSED)
+{
+  ImageExport *export = data;
+
+  nlx_archive_write_tree_to_socket (export->rootfs, export->socket,
+                                    NLX_ARCHIVE_WRITE_XATTRS, &export->error);
+  /* The reader sees the end now, not once the main loop gets to it. */
+  close (export->socket);
+  export->socket = -1;
+}
+
+static void
+image_exported (NlxManager *manager,
+                gpointer data,
+                GCancellable *cancellable G_GNUC_UNUSED)
+{
+  g_autoptr(ImageExport) export = data;
+
+  if (export->hold != NULL)
+    {
+      guint readers = GPOINTER_TO_UINT (g_hash_table_lookup (
+                                          manager->images_exporting,
+                                          export->hold));
+
+      if (readers > 1)
+        g_hash_table_insert (manager->images_exporting,
+                             g_strdup (export->hold),
+                             GUINT_TO_POINTER (readers - 1));
+      else
+        g_hash_table_remove (manager->images_exporting, export->hold);
+    }
+  if (export->error != NULL)
+    {
+      /* A reader that left (EPIPE) is no fault of the image. */
+      g_info ("Download of image %s ended early: %s", export->name,
+              export->error->message);
+      hide_internal_paths (manager, export->error);
+    }
+  if (manager->closed || export->error != NULL)
+    nlx_manager_return_task (manager, export->caller, NULL, NULL,
+                             g_steal_pointer (&export->error));
+  else
+    g_task_return_boolean (export->caller, TRUE);
+}
+
+/**
+ * nlx_manager_export_image:
+ * @ref: an image's id or name, stored or configured
+ * @callback: called once the tarball is all written, or failed
+ * @error: #NLX_DRIVER_ERROR_NOT_FOUND, #NLX_DRIVER_ERROR_INVALID_STATE
+ *   while it is being deleted, #NLX_DRIVER_ERROR_FAILED
+ *
+ * Writes a tarball of the image's root tree (what
+ * nlx_manager_import_image_async() takes back: owners as the tree has
+ * them, devices, extended attributes) in a worker, into the socket
+ * returned, which the caller reads and closes.  The worker writes as the
+ * caller reads, so nothing holds the whole tarball; a caller that closes
+ * its end early stops the worker (and @callback gets an error).  Until
+ * @callback runs, the image cannot be deleted (INVALID_STATE).
+ *
+ * Returns: the reading end of a stream socket (close-on-exec), or -1
+ */
+int
+nlx_manager_export_image (NlxManager *manager,
+                          const char *ref,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data,
+                          GError **error)
+{
+  g_autoptr(NlxImage) image = nlx_manager_resolve_image (manager, ref, error);
+  g_autoptr(NlxStoredImage) stored = NULL;
+  g_autoptr(ImageExport) export = NULL;
+  int pair[2];
+  guint readers;
+
+  if (image == NULL)
+    {
+      /* resolve_image() says INVALID_ARGUMENT, for a boot's 400. */
+      if (error != NULL && g_error_matches (*error, NLX_DRIVER_ERROR,
+                                            NLX_DRIVER_ERROR_INVALID_ARGUMENT))
+        (*error)->code = NLX_DRIVER_ERROR_NOT_FOUND;
+      return -1;
+    }
+  if (image->format != NLX_IMAGE_FORMAT_DIRECTORY)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Image %s has no root tree to download"), ref);
+      return -1;
+    }
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot download image %s: %s; raise the daemon's open "
+                     "file limit"), ref, g_strerror (errno));
+      return -1;
+    }
+  if (nlx_config_find_image (manager->config, ref) == NULL)
+    stored = nlx_image_store_lookup (manager->images, ref, NULL);
+  export = g_new0 (ImageExport, 1);
+  export->hold = stored != NULL ? g_strdup (stored->id) : NULL;
+  export->name = g_strdup (image->id);
+  export->rootfs = g_strdup (image->path);
+  export->socket = pair[1];
+  export->caller = g_task_new (NULL, NULL, callback, user_data);
+  g_task_set_source_tag (export->caller, nlx_manager_export_image);
+  if (export->hold != NULL)
+    {
+      readers = GPOINTER_TO_UINT (g_hash_table_lookup (
+                                    manager->images_exporting, export->hold));
+      g_hash_table_insert (manager->images_exporting,
+                           g_strdup (export->hold),
+                           GUINT_TO_POINTER (readers + 1));
+    }
+  if (!nlx_manager_run_in_worker (manager, export_image_in_thread,
+                                  image_exported, export, NULL))
+    {
+      if (export->hold != NULL)
+        g_hash_table_remove (manager->images_exporting, export->hold);
+      close (pair[0]);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_UNAVAILABLE,
+                   _("The compute service is stopping"));
+      return -1;
+    }
+  g_steal_pointer (&export);
+  return pair[0];
+}
+
+gboolean
+nlx_manager_export_image_finish (NlxManager *manager G_GNUC_UNUSED,
+                                 GAsyncResult *result,
+                                 GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -60,6 +60,8 @@ typedef struct {
   /* The name of the image a snapshot in progress makes, so that a
    * createImage retried meanwhile hears which. */
   char *snapshot_name;
+  /* The power state the watcher last heard of (nlx_manager_save()). */
+  NlxPowerState announced_power_state;
 } Entry;
 
 struct _NlxManager {
@@ -97,6 +99,12 @@ struct _NlxManager {
   /* The address file is older than the allocations in memory. */
   gboolean addresses_unsaved;
   GHashTable *images_deleting;  /* ids of the images a worker deletes */
+  /* id -> how many downloads read its tree (nlx_manager_export_image()):
+   * deleting it meanwhile would cut them short */
+  GHashTable *images_exporting;
+  /* Told of every power state change (nlx_manager_watch_power_states()) */
+  NlxManagerPowerFunc power_watch;
+  gpointer power_watch_data;
   /* Whether the last driver call reached the hypervisor; while not, new
    * operations are refused rather than failed half-way. */
   gboolean available;

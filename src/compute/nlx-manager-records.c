@@ -194,10 +194,45 @@ nlx_manager_save_addresses (NlxManager *manager)
  * and a restart reconciles it with what runs.  A record the disk holds
  * as it is already (a restart that found everything as recorded) is
  * neither touched nor written again. */
+/* The one place every recorded power state passes (an operation's end,
+ * a sync, a driver event, a restart's reconciling all save): the watcher
+ * hears each change once, in the order they were recorded. */
+static void
+announce_power_state (NlxManager *manager,
+                      Entry *entry)
+{
+  NlxPowerState before = entry->announced_power_state;
+  NlxPowerState after = entry->record->power_state;
+
+  if (before == after || entry->creating || entry->forgetting)
+    return;
+  entry->announced_power_state = after;
+  if (manager->power_watch != NULL)
+    manager->power_watch (entry->record->instance->uuid, before, after,
+                          manager->power_watch_data);
+}
+
+/**
+ * nlx_manager_watch_power_states:
+ * @func: (nullable): called on every change from now on; %NULL to stop
+ * @data: for @func
+ *
+ * One watcher at a time (the API's event streams).
+ */
+void
+nlx_manager_watch_power_states (NlxManager *manager,
+                                NlxManagerPowerFunc func,
+                                gpointer data)
+{
+  manager->power_watch = func;
+  manager->power_watch_data = data;
+}
+
 void
 nlx_manager_save (NlxManager *manager,
                   Entry *entry)
 {
+  announce_power_state (manager, entry);
   if (nlx_store_is_saved (manager->store, entry->record))
     {
       entry->unsaved = FALSE;
@@ -287,6 +322,7 @@ nlx_manager_commit_full (NlxManager *manager,
   entry->committing = TRUE;
   if (before != NULL)
     entry->shown = nlx_record_new_from_node (before, NULL);
+  announce_power_state (manager, entry);
   touch (entry->record);
   nlx_store_save_with_file_async (manager->store, entry->record,
                                   addresses ? nlx_ipam_get_path (manager->ipam)

@@ -536,6 +536,7 @@ typedef struct {
   char *fstype;
   char *from_dir;
   char *owner;
+  char *device;                 /* a host block device to link instead */
 } VolumeRequest;
 
 static void
@@ -545,6 +546,7 @@ volume_request_free (VolumeRequest *request)
   g_free (request->fstype);
   g_free (request->from_dir);
   g_free (request->owner);
+  g_free (request->device);
   g_free (request);
 }
 
@@ -557,9 +559,12 @@ create_volume (NlxManager *manager,
   VolumeRequest *request = data;
   NlxVolumeSettings *settings = manager->volumes;
 
-  if (!nlx_volume_create_full (settings, request->id, request->size_bytes,
-                               request->fstype, request->from_dir,
-                               request->owner, error))
+  if (request->device != NULL
+      ? !nlx_volume_link_block_device (settings, request->id, request->device,
+                                       error)
+      : !nlx_volume_create_full (settings, request->id, request->size_bytes,
+                                 request->fstype, request->from_dir,
+                                 request->owner, error))
     return NULL;
   return nlx_volume_info (settings, request->id, error);
 }
@@ -592,6 +597,35 @@ nlx_manager_create_volume_async (NlxManager *manager,
   request->fstype = g_strdup (fstype);
   request->from_dir = g_strdup (from_dir);
   request->owner = g_strdup (owner);
+  g_task_set_task_data (task, request, (GDestroyNotify) volume_request_free);
+  nlx_manager_run_task_in_worker (manager, task, create_volume,
+                                  (GDestroyNotify) nlx_volume_info_free,
+                                  NULL);
+}
+
+/**
+ * nlx_manager_link_volume_async:
+ * @device: the absolute path of a host block device under [volumes]
+ *   allowed_roots
+ *
+ * Makes volume @id a symbolic link to @device (see
+ * nlx_volume_link_block_device()), in a worker since opening a device
+ * can wait on its transport; finish with
+ * nlx_manager_create_volume_finish().  The volume is the operator's:
+ * a link holds no owner.
+ */
+void
+nlx_manager_link_volume_async (NlxManager *manager,
+                               const char *id,
+                               const char *device,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  VolumeRequest *request = g_new0 (VolumeRequest, 1);
+
+  request->id = g_strdup (id);
+  request->device = g_strdup (device);
   g_task_set_task_data (task, request, (GDestroyNotify) volume_request_free);
   nlx_manager_run_task_in_worker (manager, task, create_volume,
                                   (GDestroyNotify) nlx_volume_info_free,

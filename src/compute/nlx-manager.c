@@ -67,6 +67,8 @@ nlx_manager_entry_new (NlxManager *manager,
 
   entry->record = record;
   entry->serial = ++manager->next_serial;
+  /* A record read at start is what runs already: no change to tell. */
+  entry->announced_power_state = record->power_state;
   g_queue_init (&entry->waiting);
   g_queue_init (&entry->deferred);
   return entry;
@@ -89,6 +91,7 @@ nlx_manager_unref (NlxManager *manager)
   g_clear_pointer (&manager->console_tokens, g_hash_table_unref);
   g_clear_pointer (&manager->quarantined, g_hash_table_unref);
   g_clear_pointer (&manager->images_deleting, g_hash_table_unref);
+  g_clear_pointer (&manager->images_exporting, g_hash_table_unref);
   g_clear_object (&manager->stopping);
   nlx_lock_release (manager->volumes_lock);
   nlx_volume_settings_free (manager->volumes);
@@ -233,6 +236,8 @@ nlx_manager_new (const NlxConfig *config,
                                                 g_free, NULL);
   manager->images_deleting = g_hash_table_new_full (g_str_hash, g_str_equal,
                                                     g_free, NULL);
+  manager->images_exporting = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                     g_free, NULL);
   manager->workers = g_thread_pool_new (nlx_manager_work, NULL, MAX_WORKERS,
                                         FALSE, NULL);
   manager->stopping = g_cancellable_new ();

@@ -48,6 +48,21 @@ typedef enum {
   NLX_ACTION_DELETE,
 } NlxAction;
 
+/**
+ * NlxManagerPowerFunc:
+ * @uuid: the server
+ * @before: its power state as last told
+ * @after: its power state now
+ * @data: the watcher's
+ *
+ * Called in the manager's main context when a server's power state as
+ * the manager records it changes, once per change.
+ */
+typedef void (*NlxManagerPowerFunc) (const char *uuid,
+                                     NlxPowerState before,
+                                     NlxPowerState after,
+                                     gpointer data);
+
 NlxLock *nlx_manager_lock_state (const NlxConfig *config,
                                  GError **error);
 NlxManager *nlx_manager_new (const NlxConfig *config,
@@ -214,6 +229,11 @@ void nlx_manager_create_volume_async (NlxManager *manager,
                                       const char *owner,
                                       GAsyncReadyCallback callback,
                                       gpointer user_data);
+void nlx_manager_link_volume_async (NlxManager *manager,
+                                    const char *id,
+                                    const char *device,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data);
 NlxVolumeInfo *nlx_manager_create_volume_finish (NlxManager *manager,
                                                  GAsyncResult *result,
                                                  GError **error);
@@ -241,6 +261,17 @@ void nlx_manager_delete_image_async (NlxManager *manager,
                                      const char *ref,
                                      GAsyncReadyCallback callback,
                                      gpointer user_data);
+int nlx_manager_export_image (NlxManager *manager,
+                              const char *ref,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data,
+                              GError **error);
+gboolean nlx_manager_export_image_finish (NlxManager *manager,
+                                          GAsyncResult *result,
+                                          GError **error);
+void nlx_manager_watch_power_states (NlxManager *manager,
+                                     NlxManagerPowerFunc func,
+                                     gpointer data);
 
 const NlxKeypair *nlx_manager_find_keypair (NlxManager *manager,
                                             const char *user_id,

@@ -10,7 +10,9 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "common/nlx-autoptr.h"
@@ -223,6 +225,10 @@ typedef struct {
   GHashTable *links;
   char *buffer;
   NlxArchiveWriteFlags flags;
+  /* Writing to a socket (nlx_archive_write_tree_to_socket()) rather than
+   * a file: send() with MSG_NOSIGNAL, so a reader that goes away is an
+   * EPIPE, never a SIGPIPE. */
+  int socket;
 } TreeWriter;
 
 /* What makes a root one machine rather than an image for many: what
@@ -330,8 +336,75 @@ instance_id (GArray *map,
 
 /* Writes the header of @member; @symlink and @hardlink are its targets, if
  * it is one. */
+/* With NLX_ARCHIVE_WRITE_XATTRS: @name's extended attributes (below
+ * @parent, not followed) as the entry's, read through /proc so that the
+ * walk stays relative to its directory descriptors.  One that vanishes
+ * meanwhile is left out; a filesystem without them has none. */
+static gboolean
+add_xattrs (TreeWriter *w,
+            struct archive_entry *entry,
+            int parent,
+            const char *name,
+            const char *member,
+            GError **error)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *names = NULL;
+  ssize_t size;
+
+  if (!(w->flags & NLX_ARCHIVE_WRITE_XATTRS) || parent < 0)
+    return TRUE;
+  path = g_strdup_printf ("/proc/self/fd/%d/%s", parent, name);
+  for (;;)
+    {
+      size = llistxattr (path, NULL, 0);
+      if (size < 0 && (errno == ENOTSUP || errno == ENOENT))
+        return TRUE;
+      if (size < 0)
+        return set_read_error (error, w, member, errno);
+      if (size == 0)
+        return TRUE;
+      g_free (names);
+      names = g_malloc (size);
+      size = llistxattr (path, names, size);
+      if (size >= 0)
+        break;
+      if (errno != ERANGE)
+        return set_read_error (error, w, member, errno);
+    }
+  for (ssize_t at = 0; at < size; at += strlen (names + at) + 1)
+    {
+      const char *key = names + at;
+      g_autofree char *value = NULL;
+      ssize_t length;
+
+      for (;;)
+        {
+          length = lgetxattr (path, key, NULL, 0);
+          if (length < 0)
+            break;
+          g_free (value);
+          value = g_malloc (MAX (length, 1));
+          length = lgetxattr (path, key, value, length);
+          if (length >= 0 || errno != ERANGE)
+            break;
+        }
+      if (length < 0 && (errno == ENODATA || errno == ENOENT))
+        continue;
+      if (length < 0)
+        return set_read_error (error, w, member, errno);
+      archive_entry_xattr_add_entry (entry, key, value, (size_t) length);
+    }
+  return TRUE;
+}
+
+/* Writes the header of @member (@name below @parent, for its extended
+ * attributes; @parent -1 for none); @symlink and @hardlink are its
+ * targets, if it is one. */
 static gboolean
 write_header (TreeWriter *w,
+              int parent,
+              const char *name,
               const char *member,
               const struct stat *st,
               const char *symlink,
@@ -356,6 +429,8 @@ write_header (TreeWriter *w,
       archive_entry_set_hardlink (entry, hardlink);
       archive_entry_set_size (entry, 0);
     }
+  else if (!add_xattrs (w, entry, parent, name, member, error))
+    return FALSE;
   /* ARCHIVE_WARN is a name that is not text in the locale's charset; the
    * pax header then keeps its bytes as they are. */
   if (archive_write_header (w->writer, entry) < ARCHIVE_WARN)
@@ -427,7 +502,7 @@ write_file (TreeWriter *w,
       close (fd);
       return set_changed_error (error, w, member);
     }
-  ok = write_header (w, member, &st, NULL, NULL, error) &&
+  ok = write_header (w, parent, name, member, &st, NULL, NULL, error) &&
        write_data (w, fd, member, st.st_size, error);
   close (fd);
   return ok;
@@ -459,7 +534,8 @@ write_symlink (TreeWriter *w,
       if ((gsize) len < size)
         {
           target[len] = '\0';
-          return write_header (w, member, st, target, NULL, error);
+          return write_header (w, parent, name, member, st, target, NULL,
+                               error);
         }
       size *= 2;
     }
@@ -484,7 +560,7 @@ write_subdir (TreeWriter *w,
   int fd;
 
   if (lst->st_dev != w->top_dev)
-    return write_header (w, member, lst, NULL, NULL, error);
+    return write_header (w, parent, name, member, lst, NULL, NULL, error);
 
   fd = openat (parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NOCTTY |
                O_CLOEXEC);
@@ -506,7 +582,7 @@ write_subdir (TreeWriter *w,
       close (fd);
       return set_changed_error (error, w, member);
     }
-  if (!write_header (w, member, &st, NULL, NULL, error))
+  if (!write_header (w, parent, name, member, &st, NULL, NULL, error))
     {
       close (fd);
       return FALSE;
@@ -591,7 +667,8 @@ write_dir (TreeWriter *w,
             struct stat empty = st;
 
             empty.st_size = 0;
-            if (!write_header (w, member, &empty, NULL, NULL, error))
+            if (!write_header (w, dirfd (dir), name, member, &empty, NULL,
+                               NULL, error))
               return FALSE;
             continue;
           }
@@ -610,7 +687,8 @@ write_dir (TreeWriter *w,
           first = g_hash_table_lookup (w->links, key);
           if (first != NULL)
             {
-              if (!write_header (w, member, &st, NULL, first, error))
+              if (!write_header (w, -1, name, member, &st, NULL, first,
+                                 error))
                 return FALSE;
               continue;
             }
@@ -622,7 +700,8 @@ write_dir (TreeWriter *w,
         ok = write_symlink (w, dirfd (dir), name, member, &st, error);
       else if (S_ISCHR (st.st_mode) || S_ISBLK (st.st_mode) ||
                S_ISFIFO (st.st_mode))
-        ok = write_header (w, member, &st, NULL, NULL, error);
+        ok = write_header (w, dirfd (dir), name, member, &st, NULL, NULL,
+                           error);
       else
         continue;
       if (!ok)
@@ -634,7 +713,35 @@ write_dir (TreeWriter *w,
   return TRUE;
 }
 
-/* Writes the tarball of @w->dir to @fd, an empty file. */
+/* libarchive's writer callback for a socket: every block whole, or an
+ * error (EPIPE once the reader has gone). */
+static la_ssize_t
+send_block (struct archive *a,
+            void *data,
+            const void *buffer,
+            size_t length)
+{
+  TreeWriter *w = data;
+  size_t done = 0;
+
+  while (done < length)
+    {
+      ssize_t n = send (w->socket, (const char *) buffer + done,
+                        length - done, MSG_NOSIGNAL);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          archive_set_error (a, errno, "%s", g_strerror (errno));
+          return -1;
+        }
+      done += (size_t) n;
+    }
+  return (la_ssize_t) length;
+}
+
+/* Writes the tarball of @w->dir to @fd, an empty file, or to @w->socket. */
 static gboolean
 write_tarball (TreeWriter *w,
                int fd,
@@ -667,7 +774,9 @@ write_tarball (TreeWriter *w,
 
   w->writer = writer;
   if (archive_write_set_format_pax_restricted (writer) != ARCHIVE_OK ||
-      archive_write_open_fd (writer, fd) != ARCHIVE_OK)
+      (w->socket >= 0
+         ? archive_write_open2 (writer, w, NULL, send_block, NULL, NULL)
+         : archive_write_open_fd (writer, fd)) != ARCHIVE_OK)
     {
       close (top);
       return set_writer_error (error, w);
@@ -786,6 +895,7 @@ nlx_archive_write_tree_full (const char *dir,
     .links = links,
     .buffer = buffer,
     .flags = flags,
+    .socket = -1,
   };
   gboolean ok;
   int fd;
@@ -823,4 +933,41 @@ nlx_archive_write_tree_full (const char *dir,
       return FALSE;
     }
   return TRUE;
+}
+
+/**
+ * nlx_archive_write_tree_to_socket:
+ * @dir: as for nlx_archive_write_tree()
+ * @socket: a connected stream socket, blocking, which this does not close
+ * @flags: as for nlx_archive_write_tree_full(); with
+ *   %NLX_ARCHIVE_WRITE_XATTRS, members keep their extended attributes
+ * @error: return location for a #NLX_DRIVER_ERROR_FAILED
+ *
+ * As nlx_archive_write_tree_full() with no id maps (owners as the tree
+ * has them), written to @socket as it is made: a block at a time, so the
+ * reader sets the pace and the whole tarball is never held anywhere.  A
+ * reader that goes away fails the call (EPIPE, never SIGPIPE).  Whoever
+ * reads cannot tell a tarball cut short by an error from a whole one but
+ * by its missing end (two zero blocks), which extractors report.
+ */
+gboolean
+nlx_archive_write_tree_to_socket (const char *dir,
+                                  int socket,
+                                  NlxArchiveWriteFlags flags,
+                                  GError **error)
+{
+  g_autoptr(GHashTable) links = g_hash_table_new_full (g_str_hash,
+                                                        g_str_equal,
+                                                        g_free, g_free);
+  g_autofree char *buffer = g_malloc (READ_BLOCK_SIZE);
+  TreeWriter w = {
+    .dir = dir,
+    .tar_path = _("the image download"),
+    .links = links,
+    .buffer = buffer,
+    .flags = flags,
+    .socket = socket,
+  };
+
+  return write_tarball (&w, socket, error);
 }

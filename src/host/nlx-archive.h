@@ -16,10 +16,14 @@ gboolean nlx_archive_extract (const char *archive_path,
  *   as virt-sysprep's machine-id and ssh-hostkeys operations do:
  *   etc/machine-id empty, var/lib/dbus/machine-id and etc/ssh's
  *   `*_host_*` files left out
+ * @NLX_ARCHIVE_WRITE_XATTRS: members keep their extended attributes
+ *   (security.capability, user.*, ACLs), as nlx_archive_extract() puts
+ *   them back: what an image's stored tree has, for its download
  */
 typedef enum {
   NLX_ARCHIVE_WRITE_NONE = 0,
   NLX_ARCHIVE_WRITE_RESET_IDENTITY = 1 << 0,
+  NLX_ARCHIVE_WRITE_XATTRS = 1 << 1,
 } NlxArchiveWriteFlags;
 
 gboolean nlx_archive_write_tree_full (const char *dir,
@@ -33,5 +37,9 @@ gboolean nlx_archive_write_tree (const char *dir,
                                  GArray *uid_map,
                                  GArray *gid_map,
                                  GError **error);
+gboolean nlx_archive_write_tree_to_socket (const char *dir,
+                                           int socket,
+                                           NlxArchiveWriteFlags flags,
+                                           GError **error);
 
 G_END_DECLS

@@ -551,6 +551,124 @@ nlx_volume_create_full (const NlxVolumeSettings *settings,
   return ok;
 }
 
+/* ---- a host block device as a volume ------------------------------------ */
+
+/**
+ * nlx_volume_link_block_device:
+ * @settings: the [volumes] settings
+ * @id: the new volume's id
+ * @device: the absolute path of a block device, as the caller has it
+ *   (os-brick's /dev/sdX or /dev/disk/by-path/... for a Nova driver)
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * Makes the volume entry @id a symbolic link to @device: the kind of
+ * volume an operator makes by hand (“block”), so everything that opens
+ * a volume checks it again each time (nlx_volume_open_full()).  Here,
+ * before anything is made, @device must resolve to a block device within
+ * [volumes] allowed_roots; then the link appears whole under its name
+ * (made under a hidden one, renamed without replacing), and it is
+ * opened as a volume is, which refuses a device the host uses (mounted,
+ * LVM, swap, RAID) or that moved meanwhile: the link is then removed.
+ * So a refusal leaves nothing.  Deleting the volume removes the link
+ * only (nlx_volume_delete()), never the device.
+ *
+ * Returns: %TRUE if the volume was made
+ */
+gboolean
+nlx_volume_link_block_device (const NlxVolumeSettings *settings,
+                              const char *id,
+                              const char *device,
+                              GError **error)
+{
+  g_autofree char *entry = NULL;
+  g_autofree char *tmp = NULL;
+  g_autofree char *real = NULL;
+  char *result;
+  struct stat st;
+  int saved_errno;
+  int fd;
+
+  if (!nlx_volume_check_id (id, error))
+    return FALSE;
+  if (device == NULL || !g_path_is_absolute (device))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Cannot make volume “%s” of “%s”: give the absolute "
+                     "path of a block device"), id, device ? device : "");
+      return FALSE;
+    }
+  result = realpath (device, NULL);
+  if (result == NULL)
+    {
+      saved_errno = errno;
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Cannot make volume “%s” of %s: %s"), id, device,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  real = g_strdup (result);
+  free (result);
+  if (!nlx_volume_check_within_roots (settings, id, real, error))
+    return FALSE;
+  if (stat (real, &st) != 0 || !S_ISBLK (st.st_mode))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Cannot make volume “%s” of %s (%s): it is not a block "
+                     "device"), id, device, real);
+      return FALSE;
+    }
+
+  entry = nlx_volume_entry_path (settings, id);
+  if (lstat (entry, &st) == 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+                   _("Volume “%s” already exists in %s"), id, settings->dir);
+      return FALSE;
+    }
+  if (g_mkdir_with_parents (settings->dir, 0700) != 0)
+    {
+      saved_errno = errno;
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot create the volume directory %s: %s"),
+                   settings->dir, g_strerror (saved_errno));
+      return FALSE;
+    }
+  /* A leading '.' makes the name an invalid id: listings skip it. */
+  tmp = g_strdup_printf ("%s/.%s.%08x", settings->dir, id, g_random_int ());
+  if (symlink (device, tmp) != 0)
+    {
+      saved_errno = errno;
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot make volume “%s” in %s: %s"), id, settings->dir,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (renameat2 (AT_FDCWD, tmp, AT_FDCWD, entry, RENAME_NOREPLACE) != 0)
+    {
+      saved_errno = errno;
+      g_unlink (tmp);
+      if (saved_errno == EEXIST)
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+                     _("Volume “%s” already exists in %s"), id,
+                     settings->dir);
+      else
+        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                     _("Cannot put volume “%s” in place as %s: %s"), id,
+                     entry, g_strerror (saved_errno));
+      return FALSE;
+    }
+  /* Every check an attach makes, now: a device the host holds is
+   * refused here rather than at the first attach. */
+  fd = nlx_volume_open (settings, id, NULL, error);
+  if (fd < 0)
+    {
+      g_unlink (entry);
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
+}
+
 /* ---- delete -------------------------------------------------------------- */
 
 /**

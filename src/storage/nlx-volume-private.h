@@ -12,6 +12,10 @@ gboolean nlx_volume_check_id (const char *id,
                               GError **error);
 char *nlx_volume_entry_path (const NlxVolumeSettings *settings,
                              const char *id);
+gboolean nlx_volume_check_within_roots (const NlxVolumeSettings *settings,
+                                        const char *id,
+                                        const char *resolved,
+                                        GError **error);
 int nlx_volume_compare_strings (gconstpointer a,
                                 gconstpointer b);
 

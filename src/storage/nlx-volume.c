@@ -267,6 +267,20 @@ set_outside_roots (const NlxVolumeSettings *settings,
                  "live"), id, resolved, roots);
 }
 
+/* Whether @resolved (a canonical path) lies within the allowed roots;
+ * if not, the error names the roots, as nlx_volume_open_full() does. */
+gboolean
+nlx_volume_check_within_roots (const NlxVolumeSettings *settings,
+                               const char *id,
+                               const char *resolved,
+                               GError **error)
+{
+  if (within_roots (settings, resolved))
+    return TRUE;
+  set_outside_roots (settings, id, resolved, error);
+  return FALSE;
+}
+
 /* ---- open ---------------------------------------------------------------- */
 
 /**

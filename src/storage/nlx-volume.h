@@ -111,6 +111,10 @@ gboolean nlx_volume_create_full (const NlxVolumeSettings *settings,
                                  const char *from_dir,
                                  const char *owner,
                                  GError **error);
+gboolean nlx_volume_link_block_device (const NlxVolumeSettings *settings,
+                                       const char *id,
+                                       const char *device,
+                                       GError **error);
 gboolean nlx_volume_delete (const NlxVolumeSettings *settings,
                             const char *id,
                             GError **error);

@@ -55,6 +55,8 @@ class _Result(testtools.TestResult):
 
     def addSkip(self, test, reason=None, details=None):
         super().addSkip(test, reason=reason, details=details)
+        if reason is None and details and 'reason' in details:
+            reason = details['reason'].as_text()
         self._note(test, 'skip', ' (%s)' % reason)
 
     def addUnexpectedSuccess(self, test, details=None):

@@ -310,7 +310,8 @@ class NovaLxcDriver(driver.ComputeDriver):
         """
         name = _glance_name(image_id)
         try:
-            self._call('GET', '/v2.1/images/%s' % name)
+            # Nova's image proxy: gone from 2.36.
+            self._call('GET', '/v2.1/images/%s' % name, version='2.35')
             return name
         except nlx_client.ApiError as e:
             if e.status != 404:
@@ -334,7 +335,8 @@ class NovaLxcDriver(driver.ComputeDriver):
             try:
                 self._call('POST', '/v2.1/images',
                            {'image': {'name': name, 'file': path,
-                                      'properties': props}})
+                                      'properties': props}},
+                           version='2.35')
             except nlx_client.ApiError as e:
                 if e.status == 409:
                     return name
@@ -535,7 +537,8 @@ class NovaLxcDriver(driver.ComputeDriver):
             # Glance holds the snapshot now; the daemon's copy would only
             # take room (a spawn from it imports it again by content).
             try:
-                self._call('DELETE', '/v2.1/images/%s' % daemon_image)
+                self._call('DELETE', '/v2.1/images/%s' % daemon_image,
+                           version='2.35')
             except nlx_client.ApiError as e:
                 LOG.warning('could not delete the daemon\'s snapshot image '
                             '%s: %s', daemon_image, e.message)
