@@ -7,6 +7,7 @@
 
 #include "api/nlx-api-keystone.h"
 #include "api/nlx-api-private.h"
+#include "model/nlx-address.h"
 
 /* Nova's parameter_types.boolean: JSON true or false, or one of the
  * strings Nova takes for them.  Absent or null leaves *value alone.
@@ -663,6 +664,13 @@ typedef struct {
   GPtrArray *tags;              /* 2.52+; NULL: none given */
   const char *access_ipv4;      /* NULL: none given */
   const char *access_ipv6;
+  /* "nova_lxc:driver" (read_driver()): a Nova driver's create */
+  gboolean driver;
+  char *uuid;
+  NlxFlavor driver_flavor;      /* what flavor points to */
+  NlxVif *vif;                  /* NULL: no network */
+  const char *project_id;       /* NULL: the caller's */
+  const char *user_id;
 } CreateRequest;
 
 static void
@@ -674,8 +682,322 @@ create_request_clear (CreateRequest *create)
   g_free (create->user_data);
   g_free (create->hostname);
   g_clear_pointer (&create->tags, g_ptr_array_unref);
+  g_free (create->uuid);
+  g_free (create->driver_flavor.name);
+  g_clear_pointer (&create->vif, nlx_vif_free);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CreateRequest, create_request_clear)
+
+/* ---- the driver API (docs/api.md, "The driver API") ---------------------- */
+
+#define DRIVER_MEMBER "nova_lxc:driver"
+
+static gboolean
+respond_bad (NlxApiRequest *request,
+             const char *format,
+             ...) G_GNUC_PRINTF (2, 3);
+
+/* Answers 400 with @format's message; always FALSE. */
+static gboolean
+respond_bad (NlxApiRequest *request,
+             const char *format,
+             ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  nlx_api_respond_fault (request, 400, message);
+  return FALSE;
+}
+
+/* A whole number in [@min, @max], JSON or a string of digits (as Nova's
+ * flavor fields and extra specs are).  Answers 400 itself. */
+static gboolean
+read_driver_number (NlxApiRequest *request,
+                    JsonNode *node,
+                    const char *path,
+                    gint64 min,
+                    gint64 max,
+                    guint *value)
+{
+  gint64 number;
+
+  if (node == NULL)
+    return respond_bad (request, _("“%s” is a required property"), path);
+  if (!nlx_api_read_whole_number (node, min, max, &number))
+    return respond_bad (request, _("“%s” must be a whole number from %"
+                                   G_GINT64_FORMAT " to %" G_GINT64_FORMAT),
+                        path, min, max);
+  *value = (guint) number;
+  return TRUE;
+}
+
+/* The extra specs nova-lxc reads, checked as nova-lxc.conf's [flavor]
+ * keys that set them are (nlx-config.c); the rest of Nova's (hw:,
+ * resources:, trait:, other quota: keys...) mean nothing to a container
+ * and are ignored, as a configured flavor's unknown keys are.  Only
+ * nova-lxc's own namespace is strict, since a typo there would quietly
+ * drop a limit.  Answers 400 itself. */
+static gboolean
+read_driver_extra_specs (NlxApiRequest *request,
+                         JsonObject *flavor_object,
+                         NlxFlavor *flavor)
+{
+  JsonNode *node = json_object_get_member (flavor_object, "extra_specs");
+  g_autoptr(GList) keys = NULL;
+  JsonObject *specs;
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return respond_bad (request, _("“%s” must be a JSON object of strings"),
+                        DRIVER_MEMBER ".flavor.extra_specs");
+  specs = json_node_get_object (node);
+  keys = json_object_get_members (specs);
+  for (GList *l = keys; l != NULL; l = l->next)
+    {
+      const char *key = l->data;
+      JsonNode *value = json_object_get_member (specs, key);
+      const char *text;
+
+      if (!JSON_NODE_HOLDS_VALUE (value) ||
+          json_node_get_value_type (value) != G_TYPE_STRING)
+        return respond_bad (request, _("Flavor extra spec “%s” must be a "
+                                       "string, as Nova's are"), key);
+      text = json_node_get_string (value);
+      if (g_str_equal (key, NLX_API_PRIVILEGED_SPEC))
+        {
+          if (g_ascii_strcasecmp (text, "true") == 0 || g_str_equal (text, "1"))
+            flavor->privileged = TRUE;
+          else if (g_ascii_strcasecmp (text, "false") == 0 ||
+                   g_str_equal (text, "0"))
+            flavor->privileged = FALSE;
+          else
+            return respond_bad (request, _("Flavor extra spec “%s” must be "
+                                           "“true” or “false”, not “%s”"),
+                                key, text);
+        }
+      else if (g_str_equal (key, NLX_API_PIDS_SPEC))
+        {
+          if (!read_driver_number (request, value, key, 1, NLX_FLAVOR_PIDS_MAX,
+                                   &flavor->pids))
+            return FALSE;
+        }
+      else if (g_str_equal (key, NLX_API_CPU_SHARES_SPEC))
+        {
+          if (!read_driver_number (request, value, key,
+                                   NLX_FLAVOR_CPU_SHARES_MIN,
+                                   NLX_FLAVOR_CPU_SHARES_MAX,
+                                   &flavor->cpu_shares))
+            return FALSE;
+        }
+      else if (g_str_equal (key, NLX_API_SECCOMP_SPEC))
+        {
+          if (!g_str_equal (text, NLX_SECCOMP_DEFAULT) &&
+              !g_str_equal (text, NLX_SECCOMP_UNCONFINED))
+            return respond_bad (request, _("Flavor extra spec “%s” must be "
+                                           "“%s” or “%s”, not “%s”"), key,
+                                NLX_SECCOMP_DEFAULT, NLX_SECCOMP_UNCONFINED,
+                                text);
+          flavor->seccomp_unconfined = g_str_equal (text,
+                                                    NLX_SECCOMP_UNCONFINED);
+        }
+      else if (g_str_has_prefix (key, "nova_lxc:"))
+        return respond_bad (request, _("Flavor extra spec “%s” is not one "
+                                       "nova-lxc knows: %s, %s, %s or %s"),
+                            key, NLX_API_PRIVILEGED_SPEC, NLX_API_PIDS_SPEC,
+                            NLX_API_SECCOMP_SPEC, NLX_API_CPU_SHARES_SPEC);
+    }
+  return TRUE;
+}
+
+/* The flavor, given whole as Nova's instance carries it rather than
+ * named, and checked as a [flavor] section of nova-lxc.conf is.  Answers
+ * 400 itself. */
+static gboolean
+read_driver_flavor (NlxApiRequest *request,
+                    JsonObject *driver,
+                    NlxFlavor *flavor)
+{
+  static const char * const known[] = {
+    "name", "vcpus", "ram", "disk", "extra_specs", NULL
+  };
+  JsonNode *node = json_object_get_member (driver, "flavor");
+  JsonObject *object;
+  const char *name;
+
+  if (node == NULL)
+    return respond_bad (request, _("“%s” is a required property"),
+                        DRIVER_MEMBER ".flavor");
+  if (!nlx_api_require_object (request, node, DRIVER_MEMBER ".flavor"))
+    return FALSE;
+  object = json_node_get_object (node);
+  if (!nlx_api_check_members (request, object, known) ||
+      (name = nlx_api_get_string_member (request, object, "name")) == NULL)
+    return FALSE;
+  if (!nlx_json_text_is_valid (name, NLX_INSTANCE_NAME_MAX))
+    return respond_bad (request, _("A flavor name must be 1 to %d printable "
+                                   "characters (no control characters)"),
+                        NLX_INSTANCE_NAME_MAX);
+  if (!read_driver_number (request, json_object_get_member (object, "vcpus"),
+                           DRIVER_MEMBER ".flavor.vcpus", 1,
+                           NLX_FLAVOR_VCPUS_MAX, &flavor->vcpus) ||
+      !read_driver_number (request, json_object_get_member (object, "ram"),
+                           DRIVER_MEMBER ".flavor.ram", 1,
+                           NLX_FLAVOR_MEMORY_MB_MAX, &flavor->memory_mb) ||
+      !read_driver_number (request, json_object_get_member (object, "disk"),
+                           DRIVER_MEMBER ".flavor.disk", 0,
+                           NLX_FLAVOR_ROOT_GB_MAX, &flavor->root_gb) ||
+      !read_driver_extra_specs (request, object, flavor))
+    return FALSE;
+  flavor->name = g_strdup (name);
+  return TRUE;
+}
+
+/* A MAC address as Neutron gives one, in either case; *out is the
+ * lower-case form the record keeps.  A multicast address (the group bit
+ * set) or all zeroes can be no interface's. */
+static gboolean
+read_mac (const char *text,
+          char **out)
+{
+  g_autofree char *lower = NULL;
+  gboolean zero = TRUE;
+
+  if (strlen (text) != 17)
+    return FALSE;
+  lower = g_ascii_strdown (text, -1);
+  for (guint i = 0; i < 17; i++)
+    {
+      if (i % 3 == 2 ? lower[i] != ':' : !g_ascii_isxdigit (lower[i]))
+        return FALSE;
+      if (i % 3 != 2 && lower[i] != '0')
+        zero = FALSE;
+    }
+  if (zero || (g_ascii_xdigit_value (lower[1]) & 1) != 0)
+    return FALSE;
+  *out = g_steal_pointer (&lower);
+  return TRUE;
+}
+
+/* The interface Neutron allocated: a bridge to plug into, the port's MAC
+ * and fixed address.  Whether the bridge exists is the manager's check
+ * (nlx-manager-servers.c), made with the rest before anything is made.
+ * Absent or null: no network.  Answers 400 itself. */
+static gboolean
+read_driver_vif (NlxApiRequest *request,
+                 JsonObject *driver,
+                 NlxVif **out)
+{
+  static const char * const known[] = {
+    "bridge", "mac", "address", "prefix", "gateway", NULL
+  };
+  JsonNode *node = json_object_get_member (driver, "vif");
+  g_autoptr(NlxVif) vif = NULL;
+  JsonObject *object;
+  const char *bridge, *mac, *address, *gateway;
+  guint32 address_addr, gateway_addr;
+
+  *out = NULL;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!nlx_api_require_object (request, node, DRIVER_MEMBER ".vif"))
+    return FALSE;
+  object = json_node_get_object (node);
+  vif = g_new0 (NlxVif, 1);
+  if (!nlx_api_check_members (request, object, known) ||
+      (bridge = nlx_api_get_string_member (request, object, "bridge")) == NULL ||
+      (mac = nlx_api_get_string_member (request, object, "mac")) == NULL ||
+      (address = nlx_api_get_string_member (request, object,
+                                            "address")) == NULL ||
+      !read_driver_number (request, json_object_get_member (object, "prefix"),
+                           DRIVER_MEMBER ".vif.prefix", NLX_NETWORK_PREFIX_MIN,
+                           NLX_NETWORK_PREFIX_MAX, &vif->prefix) ||
+      !nlx_api_get_optional_string (request, object, "gateway", &gateway))
+    return FALSE;
+  if (!nlx_address_bridge_name_is_valid (bridge))
+    return respond_bad (request, _("“%s” is not a bridge name: 1 to %u "
+                                   "letters, digits, “_”, “.” or “-”"),
+                        bridge, NLX_NETWORK_BRIDGE_NAME_MAX);
+  if (!read_mac (mac, &vif->mac))
+    return respond_bad (request, _("“%s” is not a MAC address an interface "
+                                   "can have: give six hexadecimal pairs "
+                                   "separated by “:”, unicast and not all "
+                                   "zero, such as fa:16:3e:00:00:01"), mac);
+  if (!nlx_address_parse_ipv4 (address, &address_addr))
+    return respond_bad (request, _("“%s” is not a dotted IPv4 address such "
+                                   "as 10.0.0.5"), address);
+  if (gateway != NULL && !nlx_address_parse_ipv4 (gateway, &gateway_addr))
+    return respond_bad (request, _("Gateway “%s” is not a dotted IPv4 "
+                                   "address; give one, or null for no "
+                                   "default route"), gateway);
+  if (gateway == NULL
+      ? !nlx_address_is_host_of (address_addr,
+                                 address_addr &
+                                 nlx_address_netmask (vif->prefix),
+                                 vif->prefix)
+      : !nlx_address_are_hosts_of_one_subnet (address_addr, gateway_addr,
+                                              vif->prefix))
+    return respond_bad (request, _("Address %s/%u%s%s must be a host address "
+                                   "of its subnet (neither the network's nor "
+                                   "the broadcast address), as must the "
+                                   "gateway, and the two must differ"),
+                        address, vif->prefix, gateway ? _(", gateway ") : "",
+                        gateway ? gateway : "");
+  vif->bridge = g_strdup (bridge);
+  vif->address = g_strdup (address);
+  vif->gateway = g_strdup (gateway);
+  *out = g_steal_pointer (&vif);
+  return TRUE;
+}
+
+/* "nova_lxc:driver": a Nova driver's create, with Nova's uuid, the flavor
+ * inline and Neutron's interface; only over the Unix socket, since it
+ * names host bridges and identities no tenant may choose.  Answers 400
+ * or 403 itself. */
+static gboolean
+read_driver (NlxApiRequest *request,
+             JsonObject *server,
+             CreateRequest *create)
+{
+  static const char * const known[] = {
+    "uuid", "flavor", "vif", "project_id", "user_id", NULL
+  };
+  JsonNode *node = json_object_get_member (server, DRIVER_MEMBER);
+  JsonObject *driver;
+  const char *uuid;
+
+  if (node == NULL)
+    return TRUE;
+  if (!nlx_api_require_unix_socket (request, _("“" DRIVER_MEMBER "”")) ||
+      !nlx_api_require_object (request, node, DRIVER_MEMBER))
+    return FALSE;
+  if (json_object_has_member (server, "flavorRef"))
+    return respond_bad (request, _("“%s” gives the flavor itself: leave out "
+                                   "“flavorRef”"), DRIVER_MEMBER);
+  driver = json_node_get_object (node);
+  if (!nlx_api_check_members (request, driver, known) ||
+      (uuid = nlx_api_get_string_member (request, driver, "uuid")) == NULL)
+    return FALSE;
+  if (!g_uuid_string_is_valid (uuid))
+    return respond_bad (request, _("“%s” is not a UUID such as "
+                                   "0b1d4f6e-5a3c-4e8f-9d2a-7c6b5e4f3a21"),
+                        uuid);
+  if (!read_driver_flavor (request, driver, &create->driver_flavor) ||
+      !read_driver_vif (request, driver, &create->vif) ||
+      !nlx_api_get_optional_string (request, driver, "project_id",
+                                    &create->project_id) ||
+      !nlx_api_get_optional_string (request, driver, "user_id",
+                                    &create->user_id))
+    return FALSE;
+  create->uuid = g_ascii_strdown (uuid, -1);
+  create->flavor = &create->driver_flavor;
+  create->driver = TRUE;
+  return TRUE;
+}
 
 /* "tags" (2.52+) as Nova takes them at create; before 2.52, unknown.
  * Answers 400 itself. */
@@ -716,9 +1038,11 @@ read_create (NlxApiRequest *request,
     /* kept and shown, as Nova's: nlx_api_read_access_ips() */
     "accessIPv4", "accessIPv6",
     /* Nova's, refused by check_refused() with a reason */
-    "personality", "block_device_mapping", NULL
+    "personality", "block_device_mapping",
+    /* driver-only: read_driver() */
+    DRIVER_MEMBER, NULL
   };
-  const char *flavor_ref, *user_data, *key_name, *hostname, *admin_pass;
+  const char *flavor_ref = NULL, *user_data, *key_name, *hostname, *admin_pass;
   g_autofree char *root_image = NULL;
   gint64 metadata_items = 0;
 
@@ -727,6 +1051,7 @@ read_create (NlxApiRequest *request,
   create->min_count = 1;
   create->max_count = -1;
   if (!nlx_api_check_members (request, server, known) ||
+      !read_driver (request, server, create) ||
       !check_versioned_fields (request, server) ||
       !check_refused (request, server) ||
       !check_requested_destination (request, server) ||
@@ -735,8 +1060,9 @@ read_create (NlxApiRequest *request,
       !check_scheduler_hints (request) ||
       (create->name = nlx_api_get_string_member (request, server,
                                                  "name")) == NULL ||
-      (flavor_ref = nlx_api_get_string_member (request, server,
-                                               "flavorRef")) == NULL ||
+      (!create->driver &&
+       (flavor_ref = nlx_api_get_string_member (request, server,
+                                                "flavorRef")) == NULL) ||
       !read_block_devices (request, server, &create->root_volume, &root_image,
                            create->volumes) ||
       !nlx_api_get_optional_string (request, server, "user_data", &user_data) ||
@@ -765,6 +1091,13 @@ read_create (NlxApiRequest *request,
   /* Nova: max_count defaults to min_count. */
   if (create->max_count < 0)
     create->max_count = create->min_count;
+  if (create->driver && create->max_count > 1)
+    return respond_bad (request, _("“%s” gives one server's uuid: ask for "
+                                   "one server (min_count and max_count 1)"),
+                        DRIVER_MEMBER);
+  /* The driver's interface, or none, replaces "networks". */
+  if (create->driver)
+    create->no_network = create->vif == NULL;
   if (create->min_count > create->max_count)
     {
       nlx_api_respond_fault (request, 400, _("min_count must be <= max_count"));
@@ -845,6 +1178,8 @@ read_create (NlxApiRequest *request,
           request,
           ((NlxVolumeAttachment *) create->volumes->pdata[i])->volume_id))
       return FALSE;
+  if (create->driver)
+    return TRUE;
   create->flavor = nlx_config_find_flavor (request->api->config, flavor_ref);
   if (create->flavor == NULL)
     {
@@ -866,7 +1201,8 @@ instance_from_create (NlxApiRequest *request,
   g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *uuid = create->uuid ? g_strdup (create->uuid)
+                                        : g_uuid_string_random ();
   const NlxFlavor *flavor = create->flavor;
 
   json_builder_begin_object (builder);
@@ -909,9 +1245,24 @@ instance_from_create (NlxApiRequest *request,
     }
   json_builder_end_array (builder);
   nlx_api_add_string (builder, "user_id",
-                      nlx_api_identity (request, "X-User-Id"));
+                      create->user_id ? create->user_id
+                                      : nlx_api_identity (request, "X-User-Id"));
   nlx_api_add_string (builder, "project_id",
-                      nlx_api_identity (request, "X-Project-Id"));
+                      create->project_id
+                        ? create->project_id
+                        : nlx_api_identity (request, "X-Project-Id"));
+  if (create->vif != NULL)
+    {
+      json_builder_set_member_name (builder, "vif");
+      json_builder_begin_object (builder);
+      nlx_api_add_string (builder, "bridge", create->vif->bridge);
+      nlx_api_add_string (builder, "mac", create->vif->mac);
+      nlx_api_add_string (builder, "address", create->vif->address);
+      nlx_api_add_int (builder, "prefix", create->vif->prefix);
+      if (create->vif->gateway != NULL)
+        nlx_api_add_string (builder, "gateway", create->vif->gateway);
+      json_builder_end_object (builder);
+    }
   if (create->metadata != NULL)
     {
       json_builder_set_member_name (builder, "metadata");

@@ -221,6 +221,28 @@ give_address (NlxManager *manager,
   return TRUE;
 }
 
+/* An interface the caller gave (a Nova driver's, docs/api.md "The
+ * driver API") instead of the daemon's allocation: on a bridge that
+ * exists and is not the daemon's own, whose addresses the daemon's pool
+ * hands out and would hand out again.  Nothing of the pool is held for
+ * it, so nothing is released when the server goes. */
+static gboolean
+check_given_vif (NlxManager *manager,
+                 const NlxVif *vif,
+                 GError **error)
+{
+  if (g_strcmp0 (vif->bridge, manager->network->bridge) == 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Bridge %s is this daemon's own, whose addresses it "
+                     "allocates itself: give another bridge, or no "
+                     "interface to have the daemon allocate one"),
+                   vif->bridge);
+      return FALSE;
+    }
+  return nlx_network_check_bridge (vif->bridge, error);
+}
+
 static gboolean
 spawn (NlxManager *manager,
        Job *job,
@@ -296,6 +318,9 @@ run_create (NlxManager *manager,
            g_hash_table_contains (manager->quarantined, instance->uuid))
     g_set_error (&error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
                  _("Instance %s already exists"), instance->uuid);
+  else if (instance->vif != NULL &&
+           !check_given_vif (manager, instance->vif, &error))
+    ;
   else if (call->no_room ||
            !nlx_manager_fits (manager, &instance->flavor, 1, &why))
     {
@@ -309,8 +334,9 @@ run_create (NlxManager *manager,
                  instance->uuid, instance->flavor.name, why);
       unplaced = TRUE;
     }
-  /* Nova's networks "none": a server with loopback alone. */
-  else if (!instance->no_network)
+  /* Nova's networks "none": a server with loopback alone; a given
+   * interface is used as it is. */
+  else if (!instance->no_network && instance->vif == NULL)
     give_address (manager, instance, &error);
   if (error != NULL)
     {

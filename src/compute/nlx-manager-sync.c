@@ -309,7 +309,10 @@ rebuild_addresses (NlxManager *manager,
       const NlxInstance *instance = entry->record->instance;
       g_autoptr(GError) error = NULL;
 
+      /* An interface on another bridge was given, not allocated (a Nova
+       * driver's): the pool never held its address. */
       if (instance->vif == NULL ||
+          g_strcmp0 (instance->vif->bridge, manager->network->bridge) != 0 ||
           g_strcmp0 (nlx_ipam_lookup (manager->ipam, instance->uuid),
                      instance->vif->address) == 0)
         continue;

@@ -885,6 +885,69 @@ nlx_network_ensure_bridge (const char *bridge,
 }
 
 /**
+ * nlx_network_check_bridge:
+ * @bridge: the name of a bridge the daemon does not own (one a Nova
+ *   driver names for an instance's interface, docs/api.md "The driver
+ *   API")
+ * @error: return location for %NLX_DRIVER_ERROR_INVALID_ARGUMENT naming
+ *   @bridge when it is missing or not a bridge, or another
+ *   #NLX_DRIVER_ERROR
+ *
+ * Whether @bridge exists and is a bridge.  Unlike
+ * nlx_network_ensure_bridge() it makes nothing and changes nothing:
+ * such a bridge, its addresses and its state are whoever made it's.
+ *
+ * Returns: %TRUE when @bridge is a bridge
+ */
+gboolean
+nlx_network_check_bridge (const char *bridge,
+                          GError **error)
+{
+  g_auto(NlSocket) nl = NL_SOCKET_INIT;
+  g_auto(NlLink) link = { 0 };
+  g_autofree char *detail = NULL;
+  g_autofree char *reason = NULL;
+  int rc;
+
+  if (!nlx_address_bridge_name_is_valid (bridge))
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("“%s” is not a bridge name: 1 to %u letters, digits, "
+                     "“_”, “.” or “-”"), bridge ? bridge : "",
+                   NLX_NETWORK_BRIDGE_NAME_MAX);
+      return FALSE;
+    }
+  rc = nl_open (&nl);
+  if (rc == 0)
+    rc = nl_get_link (&nl, bridge, &link, &detail);
+  if (rc == -ENODEV)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Bridge %s does not exist on this host; make it (or "
+                     "plug the network into it) before giving it to a "
+                     "server"), bridge);
+      return FALSE;
+    }
+  if (rc < 0)
+    {
+      reason = nl_reason (rc, detail);
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot read the state of network interface %s: %s"),
+                   bridge, reason);
+      return FALSE;
+    }
+  if (g_strcmp0 (link.kind, "bridge") != 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                   _("Network interface %s is a %s device, not a bridge; "
+                     "give the bridge the server's interface joins"),
+                   bridge, link.kind ? link.kind : _("non-bridge"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
  * nlx_network_protect_bridge:
  * @bridge: the bridge's name
  * @error: return location for a #NLX_DRIVER_ERROR

@@ -69,6 +69,8 @@ gboolean nlx_network_ensure_bridge (const char *bridge,
                                     guint prefix,
                                     GError **error);
 
+gboolean nlx_network_check_bridge (const char *bridge,
+                                   GError **error);
 gboolean nlx_network_protect_bridge (const char *bridge,
                                      GError **error);
 

@@ -149,7 +149,9 @@ add_nlx_metadata (xmlNodePtr parent,
       add_prop (node, "mac", metadata->vif->mac);
       add_prop (node, "address", metadata->vif->address);
       add_prop (node, "prefix", prefix);
-      add_prop (node, "gateway", metadata->vif->gateway);
+      /* None for a driver-given network without one (no default route). */
+      if (metadata->vif->gateway != NULL)
+        add_prop (node, "gateway", metadata->vif->gateway);
     }
 }
 
@@ -307,12 +309,11 @@ nlx_lxc_metadata_parse (const char *xml,
           metadata->vif->prefix = prefix ? (guint) g_ascii_strtoull (prefix,
                                                                       NULL, 10)
                                          : 0;
-          if (metadata->vif->bridge == NULL || metadata->vif->gateway == NULL ||
-              metadata->vif->prefix == 0)
+          if (metadata->vif->bridge == NULL || metadata->vif->prefix == 0)
             {
               g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                            _("The network interface in the domain's nova-lxc "
-                             "metadata lacks its bridge, gateway or prefix"));
+                             "metadata lacks its bridge or prefix"));
               return NULL;
             }
         }
@@ -396,11 +397,15 @@ add_interface (xmlNodePtr devices,
   add_prop (child, "family", "ipv4");
   g_snprintf (prefix, sizeof prefix, "%u", vif->prefix);
   add_prop (child, "prefix", prefix);
-  child = xmlNewChild (node, NULL, BAD_CAST "route", NULL);
-  add_prop (child, "family", "ipv4");
-  add_prop (child, "address", "0.0.0.0");
-  add_prop (child, "prefix", "0");
-  add_prop (child, "gateway", vif->gateway);
+  /* A driver-given network may have no gateway: no default route. */
+  if (vif->gateway != NULL)
+    {
+      child = xmlNewChild (node, NULL, BAD_CAST "route", NULL);
+      add_prop (child, "family", "ipv4");
+      add_prop (child, "address", "0.0.0.0");
+      add_prop (child, "prefix", "0");
+      add_prop (child, "gateway", vif->gateway);
+    }
   child = xmlNewChild (node, NULL, BAD_CAST "target", NULL);
   add_prop (child, "dev", veth);
   child = xmlNewChild (node, NULL, BAD_CAST "guest", NULL);

@@ -635,6 +635,23 @@ set_lease (NlxDriverState *state,
   return nlx_dhcp_set_host (state->dhcp, uuid, vif->mac, vif->address, error);
 }
 
+/* The bridge the instance's veth joins, ready: the daemon's own is made
+ * (and given its gateway address) if missing; another, which a Nova
+ * driver named (docs/api.md "The driver API"), is someone else's and
+ * must exist already; it only gets no_linklocal_learn, which the port
+ * rules need on any bridge. */
+static gboolean
+ready_bridge (NlxDriverState *state,
+              const NlxVif *vif,
+              GError **error)
+{
+  if (g_strcmp0 (vif->bridge, state->bridge) == 0)
+    return nlx_network_ensure_bridge (vif->bridge, vif->gateway, vif->prefix,
+                                      error);
+  return nlx_network_check_bridge (vif->bridge, error) &&
+         nlx_network_protect_bridge (vif->bridge, error);
+}
+
 void
 nlx_lxc_remove_lease (NlxDriverState *state,
                       const char *uuid)
@@ -664,8 +681,7 @@ nlx_lxc_start_instance (NlxDriverState *state,
 
   if (metadata == NULL || !nlx_lxc_prepare_volumes (state, dom, uuid, metadata, error) ||
       (metadata->vif != NULL &&
-       (!nlx_network_ensure_bridge (metadata->vif->bridge, metadata->vif->gateway,
-                                    metadata->vif->prefix, error) ||
+       (!ready_bridge (state, metadata->vif, error) ||
         !add_port_filter (uuid, metadata->vif, error) ||
         !set_lease (state, uuid, metadata->vif, error))))
     return FALSE;

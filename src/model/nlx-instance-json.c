@@ -292,7 +292,9 @@ read_ipv4 (JsonObject *object,
 
 /* Absent is fine (no network); present, every field must hold together:
  * the address and the gateway in one subnet and neither its network nor
- * its broadcast address. */
+ * its broadcast address.  The gateway may be absent or null: a network
+ * a Nova driver gives (docs/api.md, "The driver API") may have none,
+ * and the instance then has no default route. */
 static gboolean
 read_vif (JsonObject *root,
           NlxVif **out,
@@ -303,12 +305,17 @@ read_vif (JsonObject *root,
   };
   JsonObject *object;
   g_autoptr(NlxVif) vif = g_new0 (NlxVif, 1);
-  guint32 address, gateway;
+  guint32 address, gateway = 0;
+  gboolean has_gateway;
 
   *out = NULL;
   if (json_object_get_member (root, "vif") == NULL)
     return TRUE;
   object = read_object (root, "vif", "vif", TRUE, error);
+  has_gateway = object != NULL &&
+                json_object_get_member (object, "gateway") != NULL &&
+                !JSON_NODE_HOLDS_NULL (json_object_get_member (object,
+                                                               "gateway"));
   if (object == NULL || !check_known_members (object, "vif.", known, error) ||
       (vif->bridge = read_string (object, "bridge", "vif.bridge", TRUE,
                                   NLX_NETWORK_BRIDGE_NAME_MAX, error)) == NULL ||
@@ -316,8 +323,9 @@ read_vif (JsonObject *root,
                                error)) == NULL ||
       !read_ipv4 (object, "address", "vif.address", &address, &vif->address,
                   error) ||
-      !read_ipv4 (object, "gateway", "vif.gateway", &gateway, &vif->gateway,
-                  error) ||
+      (has_gateway &&
+       !read_ipv4 (object, "gateway", "vif.gateway", &gateway, &vif->gateway,
+                   error)) ||
       !read_uint (object, "prefix", "vif.prefix", NLX_NETWORK_PREFIX_MIN,
                   NLX_NETWORK_PREFIX_MAX, &vif->prefix, error))
     return FALSE;
@@ -337,7 +345,18 @@ read_vif (JsonObject *root,
                    vif->mac);
       return FALSE;
     }
-  if (!nlx_address_are_hosts_of_one_subnet (address, gateway, vif->prefix))
+  if (!has_gateway &&
+      !nlx_address_is_host_of (address, address &
+                               nlx_address_netmask (vif->prefix), vif->prefix))
+    {
+      g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
+                   _("Field “vif.address” (%s) must be a host address of its "
+                     "/%u subnet, neither the network's nor the broadcast "
+                     "address"), vif->address, vif->prefix);
+      return FALSE;
+    }
+  if (has_gateway &&
+      !nlx_address_are_hosts_of_one_subnet (address, gateway, vif->prefix))
     {
       g_set_error (error, NLX_MODEL_ERROR, NLX_MODEL_ERROR_INVALID,
                    _("Fields “vif.address” (%s) and “vif.gateway” (%s) must "
@@ -894,8 +913,11 @@ nlx_instance_to_node (const NlxInstance *instance)
       json_builder_add_string_value (builder, instance->vif->address);
       json_builder_set_member_name (builder, "prefix");
       json_builder_add_int_value (builder, instance->vif->prefix);
-      json_builder_set_member_name (builder, "gateway");
-      json_builder_add_string_value (builder, instance->vif->gateway);
+      if (instance->vif->gateway != NULL)
+        {
+          json_builder_set_member_name (builder, "gateway");
+          json_builder_add_string_value (builder, instance->vif->gateway);
+        }
       json_builder_end_object (builder);
     }
   json_builder_set_member_name (builder, "user_id");

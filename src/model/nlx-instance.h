@@ -64,7 +64,9 @@ typedef struct {
  * @mac: its stable MAC address, lower-case "fa:16:3e:xx:xx:xx"
  * @address: its IPv4 address, dotted
  * @prefix: the subnet's prefix length
- * @gateway: the default route's gateway, the bridge's own address
+ * @gateway: (nullable): the default route's gateway, the bridge's own
+ *   address on the daemon's bridge; %NULL (a driver-given interface,
+ *   docs/api.md "The driver API") for no default route
  *
  * The instance's one network interface, as the compute service
  * allocated it (Nova's network_info, reduced to what a bridge needs).

@@ -3,14 +3,15 @@
 A raw pass count means little for _VirtDriverTestCase: its
 catch_notimplementederror decorator turns a driver's NotImplementedError
 into a pass.  This runs the glue (test_novalxc_driver) with testtools and
-sorts the outcomes into
+sorts the outcomes into (for Nova's suite)
 
   real:    passed, and no NotImplementedError was caught on the way
   notimpl: passed only because the decorator caught NotImplementedError
            (noted by the glue in $NLX_NOVA_RECORD)
   failed:  failures and errors
 
-then prints the plain "N passed, N failed" line.  Exit status 0 only
+and the adapter's own checks (test_novalxc_adapter) apart; then prints
+the plain "N passed, N failed" line.  Exit status 0 only
 without failures.  Usage: classify.py [TEST_ID_SUBSTRING...]
 """
 
@@ -74,9 +75,11 @@ def _iter(suite):
 
 def main(argv):
     record = os.environ['NLX_NOVA_RECORD']
+    import test_novalxc_adapter
     import test_novalxc_driver
     loader = unittest.TestLoader()
-    tests = [t for t in _iter(loader.loadTestsFromModule(test_novalxc_driver))
+    tests = [t for m in (test_novalxc_driver, test_novalxc_adapter)
+             for t in _iter(loader.loadTestsFromModule(m))
              if not argv[1:] or any(a in t.id() for a in argv[1:])]
     result = _Result()
     unittest.TestSuite(tests).run(result)
@@ -89,7 +92,15 @@ def main(argv):
                 notimpl_methods.setdefault(rec['test'], set()).add(
                     rec['method'])
     real = notimpl = failed = skipped = 0
+    own_passed = own_failed = 0
     for test_id, outcome in sorted(result.outcomes.items()):
+        if '.NovaLxcAdapterTestCase.' in test_id:
+            # The adapter's own checks, counted apart from Nova's suite.
+            if outcome == 'ok':
+                own_passed += 1
+            elif outcome != 'skip':
+                own_failed += 1
+            continue
         if outcome == 'ok':
             if test_id in notimpl_methods:
                 notimpl += 1
@@ -116,8 +127,11 @@ def main(argv):
     print('Nova driver suite: %d passed exercising real code, %d passed only '
           'through NotImplementedError, %d failed, %d skipped'
           % (real, notimpl, failed, skipped))
-    print('%d passed, %d failed' % (real + notimpl, failed))
-    return 1 if failed or not result.outcomes else 0
+    print('The adapter\'s own checks (tests/nova/test_novalxc_adapter.py): '
+          '%d passed, %d failed' % (own_passed, own_failed))
+    print('%d passed, %d failed' % (real + notimpl + own_passed,
+                                    failed + own_failed))
+    return 1 if failed or own_failed or not result.outcomes else 0
 
 
 if __name__ == '__main__':

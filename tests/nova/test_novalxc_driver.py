@@ -22,8 +22,6 @@ where it is in the environment:
 import json
 import os
 import sys
-from unittest import mock
-
 import fixtures
 
 # The adapter of this tree, not an installed one: nova.virt is a regular
@@ -95,8 +93,8 @@ class _BrickConnector(object):
         pass
 
 
-class NovaLxcDriverTestCase(test_virt_drivers._VirtDriverTestCase,
-                            test.TestCase):
+class _Glue(object):
+    """What selects and feeds the adapter; the suite's setUp runs first."""
 
     def setUp(self):
         self.driver_module = 'nova.virt.novalxc.NovaLxcDriver'
@@ -162,6 +160,11 @@ class NovaLxcDriverTestCase(test_virt_drivers._VirtDriverTestCase,
         for vol in doc.get('volumes') or []:
             client.request('DELETE', '/v2.1/os-volumes/%s' % vol['id'],
                            version='2.35')
+
+
+class NovaLxcDriverTestCase(_Glue, test_virt_drivers._VirtDriverTestCase,
+                            test.TestCase):
+    """Nova's suite, as it is, on nova-lxc."""
 
     def test_live_migration(self):
         # Not decorated with catch_notimplementederror in the suite: a
