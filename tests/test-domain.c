@@ -230,6 +230,30 @@ test_bad_hostname (void)
     }
 }
 
+/* The domain's metadata keeps a vif without a gateway (a Nova driver's
+ * network may have none) and gives it back so: the driver reads it at
+ * every start. */
+static void
+test_metadata_vif_without_gateway (void)
+{
+  g_autoptr(NlxLxcMetadata) metadata = nlx_lxc_metadata_new ();
+  g_autoptr(NlxLxcMetadata) back = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *xml = NULL;
+
+  metadata->vif = nlx_vif_new ("brq1a2b3c4d-5e", "fa:16:3e:12:34:56",
+                               "192.0.2.10", 24, NULL);
+  xml = nlx_lxc_metadata_to_xml (metadata);
+  g_assert_null (strstr (xml, "gateway"));
+  back = nlx_lxc_metadata_parse (xml, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (back->vif);
+  g_assert_cmpstr (back->vif->bridge, ==, "brq1a2b3c4d-5e");
+  g_assert_cmpstr (back->vif->address, ==, "192.0.2.10");
+  g_assert_cmpuint (back->vif->prefix, ==, 24);
+  g_assert_null (back->vif->gateway);
+}
+
 int
 main (int argc,
       char **argv)
@@ -276,6 +300,8 @@ main (int argc,
     }
   g_test_add_func ("/nlx/domain/relative-paths", test_relative_paths);
   g_test_add_func ("/nlx/domain/bad-hostname", test_bad_hostname);
+  g_test_add_func ("/nlx/domain/metadata-vif-without-gateway",
+                   test_metadata_vif_without_gateway);
 
   rc = g_test_run ();
   g_clear_pointer (&schema, xmlRelaxNGFree);

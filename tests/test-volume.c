@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <linux/loop.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -568,6 +570,65 @@ case_open_in_use (Fixture *f)
   assert_open_refused (settings, "hostdisk",
                        NLX_DRIVER_ERROR_INVALID_ARGUMENT,
                        "*in use by the host*");
+}
+
+static char *
+missing_loop_device (void)
+{
+  g_autofree char *losetup = nlx_test_find_tool ("losetup");
+
+  if (geteuid () != 0)
+    return g_strdup ("only root can make a loop device");
+  if (losetup == NULL)
+    return g_strdup ("losetup is not installed");
+  return NULL;
+}
+
+/* A block device volume opened while a descriptor of an earlier open is
+ * still held (as a loop device bound to it holds it): the exclusive
+ * claim is the check at open, never kept, or every later open of the
+ * volume (the mount after an attach, the next start) found the device
+ * busy.  A claim someone else holds is still refused. */
+static void
+case_open_block_twice (Fixture *f)
+{
+  g_autofree char *image = make_file (f->other, "disk.img", MIB);
+  g_autofree char *link = nlx_test_path (f->volumes, "blockdisk");
+  g_autofree char *roots = g_strdup_printf ("%s, /dev/loop*", f->volumes);
+  g_autoptr(NlxVolumeSettings) settings = settings_with_roots (f, roots);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *device = NULL;
+  const char *argv[] = { "losetup", "--find", "--show", image, NULL };
+  struct loop_info64 info;
+  int hold, first, second, claim;
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                &device, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_strstrip (device);
+  /* Goes with this process, whatever ends it. */
+  hold = open (device, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (hold, >=, 0);
+  g_assert_cmpint (ioctl (hold, LOOP_GET_STATUS64, &info), ==, 0);
+  info.lo_flags |= LO_FLAGS_AUTOCLEAR;
+  g_assert_cmpint (ioctl (hold, LOOP_SET_STATUS64, &info), ==, 0);
+  g_assert_cmpint (symlink (device, link), ==, 0);
+
+  first = nlx_volume_open (settings, "blockdisk", NULL, &error);
+  g_assert_no_error (error);
+  second = nlx_volume_open (settings, "blockdisk", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (second, >=, 0);
+  close (second);
+  close (first);
+
+  claim = open (device, O_RDONLY | O_EXCL | O_CLOEXEC);
+  g_assert_cmpint (claim, >=, 0);
+  assert_open_refused (settings, "blockdisk",
+                       NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                       "*in use by the host*");
+  close (claim);
+  close (hold);
 }
 
 /* A hard link in the volume directory to a file elsewhere: every check
@@ -1146,6 +1207,8 @@ main (int argc,
     { "/nlx/volume/open/prefix", case_open_prefix, { NULL } },
     { "/nlx/volume/open/in-use", case_open_in_use, { NULL },
       missing_mounted_device },
+    { "/nlx/volume/open/block-twice", case_open_block_twice, { NULL },
+      missing_loop_device },
     { "/nlx/volume/open/hard-link", case_open_hard_link, { NULL } },
     { "/nlx/volume/open/unresolvable", case_open_unresolvable, { NULL } },
     { "/nlx/volume/open/host-disk", case_open_host_disk, { NULL },

@@ -882,6 +882,7 @@ nlx_api_glance_delete_image (NlxApiRequest *request,
 
 typedef struct {
   guint refs;                   /* the message's side and the manager's */
+  NlxApi *api;                  /* only while @msg is there */
   NlxManager *manager;
   SoupServerMessage *msg;       /* NULL once it finished */
   GSocket *socket;              /* the tarball's reading end */
@@ -912,7 +913,8 @@ static void download_read (Download *download);
 static void
 download_abort (Download *download)
 {
-  GSocket *socket = soup_server_message_get_socket (download->msg);
+  GSocket *socket = nlx_listener_get_socket (download->api->listener,
+                                             download->msg);
   SoupMessageBody *body = soup_server_message_get_response_body (download->msg);
 
   if (socket != NULL)
@@ -1058,6 +1060,7 @@ nlx_api_glance_download_image (NlxApiRequest *request,
   glance_image_clear (&image);
   download = g_new0 (Download, 1);
   download->refs = 2;
+  download->api = request->api;
   download->manager = request->api->manager;
   download->id = g_strdup (ids[0]);
   fd = nlx_manager_export_image (request->api->manager, ids[0],

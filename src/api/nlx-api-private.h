@@ -63,6 +63,8 @@ struct _NlxApi {
   /* uuid -> the views of that server lists showed, kept for the next
    * list until the record changes (nlx-api-server-list.c) */
   GHashTable *server_views;
+  /* The open event streams (nlx-api-events.c) */
+  struct _NlxApiEvents *events;
 };
 
 /* One request, from its arrival to its answer. */
@@ -345,6 +347,13 @@ void nlx_api_get_serial_console (NlxApiRequest *request,
                                  JsonNode *args);
 void nlx_api_serve_consoles (NlxApi *api);
 void nlx_api_close_consoles (NlxApi *api);
+
+/* nlx-api-events.c */
+void nlx_api_stream_events (NlxApiRequest *request,
+                            const char *method,
+                            const char * const *ids);
+void nlx_api_serve_events (NlxApi *api);
+void nlx_api_close_events (NlxApi *api);
 
 /* nlx-api-volume-attachments.c */
 char *nlx_api_attachment_id (const char *uuid,

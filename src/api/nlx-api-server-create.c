@@ -728,9 +728,9 @@ read_driver_number (NlxApiRequest *request,
   if (node == NULL)
     return respond_bad (request, _("“%s” is a required property"), path);
   if (!nlx_api_read_whole_number (node, min, max, &number))
-    return respond_bad (request, _("“%s” must be a whole number from %"
-                                   G_GINT64_FORMAT " to %" G_GINT64_FORMAT),
-                        path, min, max);
+    return respond_bad (request, _("“%s” must be a whole number from %lld "
+                                   "to %lld"),
+                        path, (long long) min, (long long) max);
   *value = (guint) number;
   return TRUE;
 }
@@ -972,7 +972,8 @@ read_driver (NlxApiRequest *request,
 
   if (node == NULL)
     return TRUE;
-  if (!nlx_api_require_unix_socket (request, _("“" DRIVER_MEMBER "”")) ||
+  /* Translators: the name of a member of the request body. */
+  if (!nlx_api_require_unix_socket (request, _("“nova_lxc:driver”")) ||
       !nlx_api_require_object (request, node, DRIVER_MEMBER))
     return FALSE;
   if (json_object_has_member (server, "flavorRef"))

@@ -480,6 +480,11 @@ static const Route routes[] = {
   { "/v2.1/os-aggregates", "GET", nlx_api_list_aggregates,
     N_("This resource is read-only; use GET") },
 
+  /* issue 18: the Nova driver's lifecycle events, nlx-api-events.c: a
+   * streamed answer, on the Unix socket only. */
+  { "/v2.1/os-nova-lxc-events", "GET", nlx_api_stream_events,
+    N_("The event stream takes GET") },
+
   /* issue 16: a Glance v2 read API, nlx-api-glance.c.  Under /image, the
    * catalog's image endpoint: "/" is Nova's version list, which
    * keystoneauth would take for Glance's.  The version documents need no
@@ -1103,6 +1108,7 @@ nlx_api_new (const NlxConfig *config,
   soup_server_add_early_handler (api->server, NULL, check_headers, api, NULL);
   soup_server_add_handler (api->server, NULL, handle, api, NULL);
   nlx_api_serve_consoles (api);
+  nlx_api_serve_events (api);
   api->listener = nlx_listener_new (api->server, &limits);
   if (!listen_unix (api, error) ||
       (config->api_listen != NULL && !listen_tcp (api, error)))
@@ -1116,6 +1122,7 @@ nlx_api_free (NlxApi *api)
   if (api == NULL)
     return;
   nlx_api_close_consoles (api);
+  nlx_api_close_events (api);
   g_clear_pointer (&api->listener, nlx_listener_free);
   if (api->server != NULL)
     {

@@ -21,5 +21,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxApi, nlx_api_free)
 
 guint nlx_api_get_tcp_port (NlxApi *api);
 guint nlx_api_count_connections (NlxApi *api);
+void nlx_api_publish_power_change (NlxApi *api,
+                                   const char *uuid,
+                                   NlxPowerState before,
+                                   NlxPowerState after);
 
 G_END_DECLS

@@ -599,6 +599,28 @@ nlx_listener_add_socket (NlxListener *listener,
   return TRUE;
 }
 
+/**
+ * nlx_listener_get_socket:
+ * @listener: a listener
+ * @msg: a message being served
+ *
+ * libsoup has no socket for a connection handed over as a stream
+ * (soup_server_message_get_socket() is %NULL then); streamed answers
+ * need it, to notice a reader that has gone and to cut off one that
+ * falls behind (shutting it down makes libsoup's next write fail and
+ * end the message, which ends the connection).
+ *
+ * Returns: (transfer none) (nullable): the socket of @msg's connection
+ */
+GSocket *
+nlx_listener_get_socket (NlxListener *listener,
+                         SoupServerMessage *msg)
+{
+  Conn *conn = conn_of (listener, msg);
+
+  return conn != NULL ? conn->socket : NULL;
+}
+
 /* Connections held now, on every socket: accepted and not yet ended. */
 guint
 nlx_listener_count_connections (NlxListener *listener)

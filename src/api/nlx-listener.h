@@ -29,6 +29,8 @@ gboolean nlx_listener_add_socket (NlxListener *listener,
                                   GSocket *socket,
                                   GError **error);
 guint nlx_listener_count_connections (NlxListener *listener);
+GSocket *nlx_listener_get_socket (NlxListener *listener,
+                                  SoupServerMessage *msg);
 void nlx_listener_free (NlxListener *listener);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxListener, nlx_listener_free)
 

@@ -27,7 +27,7 @@ static const char * const default_keys[] = {
 static const char * const console_keys[] = { "token_ttl", NULL };
 static const char * const api_keys[] = {
   "socket", "socket_group", "listen", "auth_token", "max_connections",
-  "request_timeout", "auth_strategy", NULL
+  "request_timeout", "auth_strategy", "max_event_streams", NULL
 };
 /* With [api] auth_strategy = keystone: the daemon's own Keystone
  * credentials, under the names of Nova's keystonemiddleware section. */
@@ -443,6 +443,11 @@ read_api (NlxConfig *config,
                             &config->api_max_connections, error) ||
       !nlx_config_get_uint (config->keyfile, "api", "request_timeout", 1, 3600,
                             &config->api_request_timeout_s, error))
+    return FALSE;
+  config->api_max_event_streams = NLX_CONFIG_DEFAULT_MAX_EVENT_STREAMS;
+  if (!nlx_config_get_uint (config->keyfile, "api", "max_event_streams", 1,
+                            NLX_CONFIG_MAX_EVENT_STREAMS,
+                            &config->api_max_event_streams, error))
     return FALSE;
   config->console_token_ttl_s = NLX_CONFIG_DEFAULT_CONSOLE_TOKEN_TTL_S;
   if (!nlx_config_get_uint (config->keyfile, "console", "token_ttl", 1, 86400,

@@ -30,6 +30,10 @@ typedef struct {
 #define NLX_CONFIG_DEFAULT_MAX_CONNECTIONS 128
 #define NLX_CONFIG_MAX_CONNECTIONS 400
 #define NLX_CONFIG_DEFAULT_REQUEST_TIMEOUT_S 30
+/* [api] max_event_streams: one per nova-compute reading this daemon, and
+ * a few for tools; each holds a connection for as long as it reads. */
+#define NLX_CONFIG_DEFAULT_MAX_EVENT_STREAMS 8
+#define NLX_CONFIG_MAX_EVENT_STREAMS 64
 /* Nova's [console] token_ttl default */
 #define NLX_CONFIG_DEFAULT_CONSOLE_TOKEN_TTL_S 600
 /* Nova's [DEFAULT] shutdown_timeout */
@@ -70,6 +74,8 @@ typedef struct {
  *   on each of the socket and the TCP port
  * @api_request_timeout_s: `[api] request_timeout`, seconds a connection
  *   has to send one whole request
+ * @api_max_event_streams: `[api] max_event_streams`, event streams
+ *   (GET /v2.1/os-nova-lxc-events) held at once
  * @console_token_ttl_s: `[console] token_ttl`, seconds a remote console
  *   URL stays usable
  * @flavors: (element-type NlxFlavor): from `[flavor NAME]` sections, or a
@@ -103,6 +109,7 @@ typedef struct {
   char *api_token;
   guint api_max_connections;
   guint api_request_timeout_s;
+  guint api_max_event_streams;
   guint console_token_ttl_s;
   GPtrArray *flavors;
   GPtrArray *images;

@@ -465,6 +465,43 @@ nlx_volume_open_full (const NlxVolumeSettings *settings,
       set_outside_roots (settings, id, opened, error);
       return -1;
     }
+  /* The exclusive claim is the check, not something to keep: it lasts
+   * as long as the open file does, and a loop device bound to this
+   * descriptor holds the file for as long as it exists, so every later
+   * open of the volume (each checks again: the next start, the mount
+   * after the attach) would find the device busy.  The same device,
+   * opened again through this descriptor, without the claim. */
+  if (S_ISBLK (st.st_mode))
+    {
+      struct stat again;
+      int plain = open (proc, flags & ~(O_EXCL | O_NOFOLLOW));
+
+      if (plain < 0 || fstat (plain, &again) != 0)
+        {
+          saved_errno = errno;
+          if (plain >= 0)
+            close (plain);
+          close (fd);
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       _("Cannot open volume “%s” (%s) again without "
+                         "claiming it: %s"), id, opened,
+                       g_strerror (saved_errno));
+          return -1;
+        }
+      if (!S_ISBLK (again.st_mode) || again.st_rdev != st.st_rdev)
+        {
+          close (plain);
+          close (fd);
+          g_set_error (error, NLX_DRIVER_ERROR,
+                       NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                       _("Volume “%s” changed while it was being opened (%s "
+                         "is no longer what was checked); try again"), id,
+                       opened);
+          return -1;
+        }
+      close (fd);
+      fd = plain;
+    }
   /* O_NONBLOCK was only for open() itself. */
   if (fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK) != 0)
     {

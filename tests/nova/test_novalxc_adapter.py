@@ -13,6 +13,7 @@ import time
 import eventlet
 import os_resource_classes as orc
 
+from nova.compute import manager
 from nova.compute import provider_tree
 from nova import conf
 from nova import test
@@ -54,6 +55,13 @@ class NovaLxcAdapterTestCase(glue._Glue, test_virt_drivers._VirtDriverTestCase,
         self.connection.power_off(instance)
         self._wait_event(got, instance.uuid, virtevent.EVENT_LIFECYCLE_STOPPED)
 
+    def test_adapter_loaded_by_compute_manager(self):
+        # nova.conf's compute_driver = novalxc.NovaLxcDriver, loaded as
+        # nova-compute loads it (nova.virt.<name>).
+        self.flags(compute_driver='novalxc.NovaLxcDriver')
+        cm = manager.ComputeManager()
+        self.assertEqual('NovaLxcDriver', type(cm.driver).__name__)
+
     def test_adapter_update_provider_tree(self):
         self.flags(cpu_allocation_ratio=3.0, ram_allocation_ratio=1.5,
                    disk_allocation_ratio=2.0, reserved_host_cpus=1,
@@ -77,6 +85,16 @@ class NovaLxcAdapterTestCase(glue._Glue, test_virt_drivers._VirtDriverTestCase,
     def test_adapter_snapshot_boots(self):
         # The snapshot uploaded to Glance is a root the daemon imports
         # back: a second instance boots from it.
+        # The Glance fixture's update drops the data it is given: keep
+        # it, as Glance would.
+        fixture_update = self.image_service.update
+
+        def update(context, image_id, metadata, data=None, **kwargs):
+            if data is not None:
+                self.image_service._imagedata[image_id] = data.read()
+            return fixture_update(context, image_id, metadata, **kwargs)
+        self.image_service.update = update
+
         instance, network_info = self._get_running_instance()
         snap = self.image_service.create(self.ctxt, {'name': 'snap-1'})
         states = []

@@ -170,10 +170,13 @@ class NovaLxcDriver(driver.ComputeDriver):
                 return server
             if idle and status == 'ERROR':
                 fault = (server.get('fault') or {}).get('message', '')
-                raise exception.InstanceDeployFailure(
-                    reason=_('nova-lxc-compute put instance %(uuid)s in '
-                             'ERROR: %(fault)s')
-                    % {'uuid': instance.uuid, 'fault': fault})
+                reason = (_('nova-lxc-compute put instance %(uuid)s in '
+                            'ERROR: %(fault)s')
+                          % {'uuid': instance.uuid, 'fault': fault})
+                if gone_ok:
+                    # A delete that failed: the server is still there.
+                    raise exception.InstanceTerminationFailure(reason=reason)
+                raise exception.InstanceDeployFailure(reason=reason)
             if time.monotonic() > deadline:
                 raise exception.NovaException(
                     _('instance %(uuid)s is %(status)s (task %(task)s) '
@@ -214,7 +217,13 @@ class NovaLxcDriver(driver.ComputeDriver):
         return CONF.my_ip
 
     def get_available_nodes(self, refresh=False):
-        return [self._hypervisor()['hypervisor_hostname']]
+        # One daemon is one node, named as the nova-compute that drives it
+        # (CONF.host), not by the daemon's host name: two nova-compute
+        # services on one machine (each with its own daemon) would
+        # otherwise both claim one placement provider name.  Asking the
+        # daemon still tells whether it is there.
+        self._hypervisor()
+        return [CONF.host]
 
     def node_is_available(self, nodename):
         return nodename in self.get_available_nodes()
@@ -235,7 +244,7 @@ class NovaLxcDriver(driver.ComputeDriver):
             'local_gb_used': hv['local_gb_used'],
             'hypervisor_type': hv.get('hypervisor_type') or 'lxc',
             'hypervisor_version': int(hv.get('hypervisor_version') or 0),
-            'hypervisor_hostname': hv['hypervisor_hostname'],
+            'hypervisor_hostname': nodename,
             'cpu_info': hv.get('cpu_info') or '{}',
             'disk_available_least': hv.get('disk_available_least'),
             'supported_instances': [(arch, 'lxc', 'exe')],
@@ -524,10 +533,18 @@ class NovaLxcDriver(driver.ComputeDriver):
             self._export_image(daemon_image, path)
             update_task_state(task_state=task_states.IMAGE_UPLOADING,
                               expected_state=task_states.IMAGE_PENDING_UPLOAD)
+            # Glance has no disk format for a root tarball (nova-lxd
+            # added its own, root-tar, to Glance's list): it is labelled
+            # raw, which the daemon imports either way, and marked as a
+            # container's (hypervisor_type lxc, vm_mode exe, as
+            # get_available_resource reports), so that Nova's
+            # ImagePropertiesFilter sends it only to such hosts.
             metadata = {
                 'disk_format': 'raw',
                 'container_format': 'bare',
-                'properties': {'nova_lxc_format': 'tar'},
+                'properties': {'nova_lxc_format': 'tar',
+                               'hypervisor_type': 'lxc',
+                               'vm_mode': 'exe'},
             }
             with open(path, 'rb') as f:
                 self._image_api.update(context, image_id, metadata, f,
