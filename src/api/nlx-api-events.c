@@ -224,8 +224,6 @@ nlx_api_stream_events (NlxApiRequest *request,
 {
   NlxApiEvents *events = request->api->events;
   guint max = request->api->config->api_max_event_streams;
-  SoupMessageHeaders *headers =
-    soup_server_message_get_response_headers (request->msg);
   GSocket *socket = nlx_listener_get_socket (request->api->listener,
                                              request->msg);
   g_autofree char *hello = NULL;
@@ -248,12 +246,7 @@ nlx_api_stream_events (NlxApiRequest *request,
   stream->events = events;
   stream->msg = g_object_ref (request->msg);
   g_ptr_array_add (events->streams, stream);
-  nlx_api_respond (request, 200, NULL);
-  soup_message_headers_set_encoding (headers, SOUP_ENCODING_CHUNKED);
-  soup_message_headers_replace (headers, "Content-Type",
-                                "application/x-ndjson");
-  soup_message_body_set_accumulate (soup_server_message_get_response_body (
-                                      request->msg), FALSE);
+  nlx_api_respond_stream (request, "application/x-ndjson");
   g_signal_connect (request->msg, "wrote-body-data",
                     G_CALLBACK (on_stream_wrote), stream);
   g_signal_connect (request->msg, "finished",

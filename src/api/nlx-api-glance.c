@@ -1050,8 +1050,6 @@ nlx_api_glance_download_image (NlxApiRequest *request,
   GlanceImage image = { 0 };
   g_autoptr(NlxStoredImage) stored = NULL;
   g_autoptr(GError) error = NULL;
-  SoupMessageHeaders *headers =
-    soup_server_message_get_response_headers (request->msg);
   Download *download;
   int fd;
 
@@ -1081,12 +1079,7 @@ nlx_api_glance_download_image (NlxApiRequest *request,
       return;
     }
   download->msg = g_object_ref (request->msg);
-  nlx_api_respond (request, 200, NULL);
-  soup_message_headers_set_encoding (headers, SOUP_ENCODING_CHUNKED);
-  soup_message_headers_replace (headers, "Content-Type",
-                                "application/octet-stream");
-  soup_message_body_set_accumulate (soup_server_message_get_response_body (
-                                      request->msg), FALSE);
+  nlx_api_respond_stream (request, "application/octet-stream");
   g_signal_connect (request->msg, "wrote-body-data",
                     G_CALLBACK (on_download_wrote), download);
   g_signal_connect (request->msg, "finished",

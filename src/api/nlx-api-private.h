@@ -171,6 +171,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NlxApiRequest, nlx_api_request_free)
 void nlx_api_respond (NlxApiRequest *request,
                       guint status,
                       JsonNode *body);
+void nlx_api_respond_stream (NlxApiRequest *request,
+                             const char *content_type);
 void nlx_api_respond_fault (NlxApiRequest *request,
                             guint status,
                             const char *message);

@@ -99,6 +99,23 @@ nlx_api_respond (NlxApiRequest *request,
   log_answer (request, status);
 }
 
+/* A 200 whose body is written as it is made, in chunks, by the caller
+ * (soup_message_body_append(), then soup_server_message_unpause()): an
+ * image download, the event stream.  Chunks sent are not kept. */
+void
+nlx_api_respond_stream (NlxApiRequest *request,
+                        const char *content_type)
+{
+  SoupMessageHeaders *headers =
+    soup_server_message_get_response_headers (request->msg);
+
+  nlx_api_respond (request, 200, NULL);
+  soup_message_headers_set_encoding (headers, SOUP_ENCODING_CHUNKED);
+  soup_message_headers_replace (headers, "Content-Type", content_type);
+  soup_message_body_set_accumulate (soup_server_message_get_response_body (
+                                      request->msg), FALSE);
+}
+
 void
 nlx_api_respond_fault (NlxApiRequest *request,
                        guint status,

@@ -338,6 +338,59 @@ make_ext4 (const char *image,
   return run ((const char * const *) argv, NULL, id, error);
 }
 
+/* The entry a new volume @id gets, once it is known to be free and its
+ * directory exists; %NULL with @error set otherwise. */
+static char *
+new_entry (const NlxVolumeSettings *settings,
+           const char *id,
+           GError **error)
+{
+  g_autofree char *entry = nlx_volume_entry_path (settings, id);
+  struct stat st;
+
+  if (lstat (entry, &st) == 0)
+    {
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+                   _("Volume “%s” already exists in %s"), id, settings->dir);
+      return NULL;
+    }
+  if (g_mkdir_with_parents (settings->dir, 0700) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                   _("Cannot create the volume directory %s: %s"),
+                   settings->dir, g_strerror (saved_errno));
+      return NULL;
+    }
+  return g_steal_pointer (&entry);
+}
+
+/* Gives the volume made as @tmp its name @entry.  Never replaces an
+ * entry made meanwhile, as link(2) would not, and never gives the volume
+ * two names, even for a moment: a volume with two is refused. */
+static gboolean
+put_in_place (const NlxVolumeSettings *settings,
+              const char *id,
+              const char *tmp,
+              const char *entry,
+              GError **error)
+{
+  int saved_errno;
+
+  if (renameat2 (AT_FDCWD, tmp, AT_FDCWD, entry, RENAME_NOREPLACE) == 0)
+    return TRUE;
+  saved_errno = errno;
+  if (saved_errno == EEXIST)
+    g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
+                 _("Volume “%s” already exists in %s"), id, settings->dir);
+  else
+    g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                 _("Cannot put volume “%s” in place as %s: %s"), id,
+                 entry, g_strerror (saved_errno));
+  return FALSE;
+}
+
 static gboolean
 check_create_args (const NlxVolumeSettings *settings G_GNUC_UNUSED,
                    const char *id,
@@ -443,7 +496,6 @@ nlx_volume_create_full (const NlxVolumeSettings *settings,
   g_autofree char *entry = NULL;
   g_autofree char *tmp = NULL;
   g_autofree char *label = NULL;
-  struct stat st;
   gboolean ok;
   int saved_errno;
   int fd;
@@ -460,21 +512,9 @@ nlx_volume_create_full (const NlxVolumeSettings *settings,
       return FALSE;
     }
 
-  entry = nlx_volume_entry_path (settings, id);
-  if (lstat (entry, &st) == 0)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
-                   _("Volume “%s” already exists in %s"), id, settings->dir);
-      return FALSE;
-    }
-  if (g_mkdir_with_parents (settings->dir, 0700) != 0)
-    {
-      saved_errno = errno;
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot create the volume directory %s: %s"),
-                   settings->dir, g_strerror (saved_errno));
-      return FALSE;
-    }
+  entry = new_entry (settings, id, error);
+  if (entry == NULL)
+    return FALSE;
 
   /* A leading '.' makes the name an invalid id: listings skip it. */
   tmp = g_strdup_printf ("%s/.%s.XXXXXX", settings->dir, id);
@@ -531,22 +571,8 @@ nlx_volume_create_full (const NlxVolumeSettings *settings,
     }
   close (fd);
 
-  /* Never replaces an entry made meanwhile, as link(2) would not, and
-   * never gives the volume two names, even for a moment: a volume with
-   * two is refused. */
-  if (ok && renameat2 (AT_FDCWD, tmp, AT_FDCWD, entry, RENAME_NOREPLACE) != 0)
-    {
-      saved_errno = errno;
-      if (saved_errno == EEXIST)
-        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
-                     _("Volume “%s” already exists in %s"), id,
-                     settings->dir);
-      else
-        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                     _("Cannot put volume “%s” in place as %s: %s"), id,
-                     entry, g_strerror (saved_errno));
-      ok = FALSE;
-    }
+  if (ok)
+    ok = put_in_place (settings, id, tmp, entry, error);
   g_unlink (tmp);
   return ok;
 }
@@ -618,21 +644,9 @@ nlx_volume_link_block_device (const NlxVolumeSettings *settings,
       return FALSE;
     }
 
-  entry = nlx_volume_entry_path (settings, id);
-  if (lstat (entry, &st) == 0)
-    {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
-                   _("Volume “%s” already exists in %s"), id, settings->dir);
-      return FALSE;
-    }
-  if (g_mkdir_with_parents (settings->dir, 0700) != 0)
-    {
-      saved_errno = errno;
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot create the volume directory %s: %s"),
-                   settings->dir, g_strerror (saved_errno));
-      return FALSE;
-    }
+  entry = new_entry (settings, id, error);
+  if (entry == NULL)
+    return FALSE;
   /* A leading '.' makes the name an invalid id: listings skip it. */
   tmp = g_strdup_printf ("%s/.%s.%08x", settings->dir, id, g_random_int ());
   if (symlink (device, tmp) != 0)
@@ -643,18 +657,9 @@ nlx_volume_link_block_device (const NlxVolumeSettings *settings,
                    g_strerror (saved_errno));
       return FALSE;
     }
-  if (renameat2 (AT_FDCWD, tmp, AT_FDCWD, entry, RENAME_NOREPLACE) != 0)
+  if (!put_in_place (settings, id, tmp, entry, error))
     {
-      saved_errno = errno;
       g_unlink (tmp);
-      if (saved_errno == EEXIST)
-        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_EXISTS,
-                     _("Volume “%s” already exists in %s"), id,
-                     settings->dir);
-      else
-        g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                     _("Cannot put volume “%s” in place as %s: %s"), id,
-                     entry, g_strerror (saved_errno));
       return FALSE;
     }
   /* Every check an attach makes, now: a device the host holds is
