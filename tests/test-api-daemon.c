@@ -480,27 +480,7 @@ static GSocket *
 raw_connect (Fixture *f,
              guint tcp_port)
 {
-  g_autoptr(GSocketAddress) address = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) socket = NULL;
-
-  if (tcp_port != 0)
-    {
-      g_autoptr(GInetAddress) loopback =
-        g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-
-      address = g_inet_socket_address_new (loopback, tcp_port);
-    }
-  else
-    address = g_unix_socket_address_new (f->socket);
-  socket = g_socket_new (g_socket_address_get_family (address),
-                         G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
-                         &error);
-  g_assert_no_error (error);
-  g_socket_set_timeout (socket, 10);
-  g_socket_connect (socket, address, NULL, &error);
-  g_assert_no_error (error);
-  return g_steal_pointer (&socket);
+  return nlx_test_raw_connect (f->socket, tcp_port);
 }
 
 static gboolean

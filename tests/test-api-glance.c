@@ -687,17 +687,7 @@ test_glance_download (Fixture *f,
 static GSocket *
 unix_connect (Fixture *f)
 {
-  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (f->socket);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_UNIX,
-                                            G_SOCKET_TYPE_STREAM,
-                                            G_SOCKET_PROTOCOL_DEFAULT, &error);
-
-  g_assert_no_error (error);
-  g_socket_set_timeout (socket, 10);
-  g_assert_true (g_socket_connect (socket, address, NULL, &error));
-  g_assert_no_error (error);
-  return g_steal_pointer (&socket);
+  return nlx_test_raw_connect (f->socket, 0);
 }
 
 /* A client that does not read holds the worker (the socket pair fills)

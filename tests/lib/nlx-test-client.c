@@ -497,3 +497,41 @@ nlx_test_ws_wait_closed (SoupWebsocketConnection *ws,
       g_usleep (10000);
   return soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_CLOSED;
 }
+
+/**
+ * nlx_test_raw_connect:
+ * @socket_path: the daemon's Unix socket
+ * @tcp_port: its TCP port, or 0 for the Unix socket
+ *
+ * A plain socket to the daemon, for tests that write and read HTTP byte
+ * by byte (streams, partial requests), with a 10 s timeout so a test
+ * cannot hang.
+ *
+ * Returns: (transfer full): the connected socket
+ */
+GSocket *
+nlx_test_raw_connect (const char *socket_path,
+                      guint tcp_port)
+{
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = NULL;
+
+  if (tcp_port != 0)
+    {
+      g_autoptr(GInetAddress) loopback =
+        g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+
+      address = g_inet_socket_address_new (loopback, tcp_port);
+    }
+  else
+    address = g_unix_socket_address_new (socket_path);
+  socket = g_socket_new (g_socket_address_get_family (address),
+                         G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
+                         &error);
+  g_assert_no_error (error);
+  g_socket_set_timeout (socket, 10);
+  g_assert_true (g_socket_connect (socket, address, NULL, &error));
+  g_assert_no_error (error);
+  return g_steal_pointer (&socket);
+}

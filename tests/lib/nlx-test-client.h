@@ -71,5 +71,7 @@ char *nlx_test_ws_read_until (SoupWebsocketConnection *ws,
                               guint timeout_s);
 gboolean nlx_test_ws_wait_closed (SoupWebsocketConnection *ws,
                                   guint timeout_s);
+GSocket *nlx_test_raw_connect (const char *socket_path,
+                               guint tcp_port);
 
 G_END_DECLS
