@@ -832,6 +832,12 @@ case_refuse_hostile (Fixture *f)
     { "etc", 'f', "not a directory\n", 0644, 0 },
     { "etc/passwd", 'f', "evil\n", 0644, 0 },
   };
+  /* Found by the archive fuzzer: link(2) to a directory is EPERM, which
+   * read as the host's fault. */
+  const Member hardlink_to_dir[] = {
+    { "etc/", 'd', NULL, 0755, 0 },
+    { "x", 'h', "etc", 0644, 0 },
+  };
   const struct {
     const char *file;
     const Member *members;
@@ -856,6 +862,8 @@ case_refuse_hostile (Fixture *f)
       "*points outside it (“passwd”, a hard link to “/etc/passwd”)*" },
     { "below-a-file.tar", below_a_file, G_N_ELEMENTS (below_a_file),
       "*cannot be extracted safely*etc/passwd*" },
+    { "hardlink-to-dir.tar", hardlink_to_dir, G_N_ELEMENTS (hardlink_to_dir),
+      "*a hard link to a directory (“x” to “etc”)*" },
   };
 
   g_assert_cmpint (g_mkdir (outside, 0755), ==, 0);

@@ -95,6 +95,18 @@ set_write_error (GError **error,
   return FALSE;
 }
 
+/* Whether @link, a member already extracted into @dest_dir, is a
+ * directory. */
+static gboolean
+link_is_directory (const char *dest_dir,
+                   const char *link)
+{
+  g_autofree char *path = g_build_filename (dest_dir, link, NULL);
+  struct stat st;
+
+  return lstat (path, &st) == 0 && S_ISDIR (st.st_mode);
+}
+
 /**
  * nlx_archive_extract:
  * @archive_path: a tar archive, compressed or not
@@ -174,6 +186,20 @@ nlx_archive_extract (const char *archive_path,
                          "it (“%s”, a hard link to “%s”); refusing to "
                          "extract it"), archive_path,
                        archive_entry_pathname (entry), link);
+          return FALSE;
+        }
+
+      if (link != NULL && link_is_directory (dest_dir, link))
+        {
+          /* link(2) to a directory is EPERM, which would read as the
+           * host's fault (is_host_errno()): the fuzzer found "x", a hard
+           * link to ".". */
+          g_set_error (error, NLX_DRIVER_ERROR,
+                       NLX_DRIVER_ERROR_INVALID_ARGUMENT,
+                       _("Root tarball %s has a hard link to a directory "
+                         "(“%s” to “%s”), which no filesystem holds; "
+                         "refusing to extract it"), archive_path, member,
+                       link);
           return FALSE;
         }
 
