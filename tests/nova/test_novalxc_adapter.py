@@ -135,6 +135,24 @@ class NovaLxcAdapterTestCase(glue._Glue, test_virt_drivers._VirtDriverTestCase,
                               network_info=network_info)
         self.assertEqual(1, self.connection.get_info(second).state)
 
+    def test_adapter_passes_the_instance_key(self):
+        # Nova's instance's key (copied from a key pair of Nova's) reaches
+        # the daemon, which keeps it for the metadata service and config
+        # drive (tests/test-api-driver.c checks what they show).
+        key = ('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEOhR3s2cPaL1vcn6LMdlHk'
+               'jYQk/O4Zpd6TzNR0Sj0w/ alice@example')
+        instance = test_utils.get_test_instance(obj=True)
+        instance.key_name = 'nova-key'
+        instance.key_data = key
+        instance.save()
+        network_info = test_utils.get_test_network_info()
+        image_meta = test_utils.get_test_image_object(None, instance)
+        self.connection.spawn(self.ctxt, instance, image_meta, [], None, {},
+                              network_info=network_info)
+        client = glue.nlx_client.Client(glue._env('NLX_NOVA_SOCKET'), 60)
+        _, _, doc = client.request('GET', '/v2.1/servers/%s' % instance.uuid)
+        self.assertEqual('nova-key', doc['server']['key_name'])
+
     # ---- the daemon lost and back (Nova's libvirt driver's
     # _set_host_enabled on its connection's events)
 

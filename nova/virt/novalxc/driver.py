@@ -435,6 +435,12 @@ class NovaLxcDriver(driver.ComputeDriver):
             }}}
         if instance.get('user_data'):
             body['server']['user_data'] = instance.user_data
+        # The instance's key, as Nova copied it from its key pair (the key
+        # pair is Nova's, not the daemon's): the daemon shows it to the
+        # instance through its metadata service and config drive.
+        if instance.get('key_data') and instance.get('key_name'):
+            body['server']['nova_lxc:driver'].update(
+                key_name=instance.key_name, key_data=instance.key_data)
         try:
             self._call('POST', '/v2.1/servers', body)
         except nlx_client.ApiError as e:
