@@ -707,18 +707,25 @@ class NovaLxcDriver(driver.ComputeDriver):
             self._events_thread = eventlet.spawn(self._events_loop)
 
     def _events_loop(self):
-        # A stream that ends is reconnected at once (the daemon may only
-        # have dropped a slow reader); a reconnect that fails means the
-        # daemon is gone: the service is disabled (_daemon_lost) until a
-        # stream is open again (_daemon_back).  The retries back off to
-        # 10 s: connecting to a Unix socket costs nothing, and Nova
-        # should see the daemon back soon after it is.
+        # A stream that ends is reconnected (at once if it had lasted: the
+        # daemon may only have dropped a slow reader); a reconnect that
+        # fails means the daemon is gone: the service is disabled
+        # (_daemon_lost) until a stream is open again (_daemon_back).  The
+        # retries back off to 10 s: connecting to a Unix socket costs
+        # nothing, and Nova should see the daemon back soon after it is.
         backoff = 0
         while not self._events_stop:
+            opened = time.monotonic()
             try:
                 self._read_events()
-                backoff = 0
-                continue
+                # A stream that lasted is reopened at once; one that ended
+                # soon after it opened backs off as an error does (no busy
+                # loop on a daemon that closes every stream).
+                if time.monotonic() - opened > 10:
+                    backoff = 0
+                    continue
+                LOG.warning('the events stream of nova-lxc-compute ended; '
+                            'reconnecting in %d s', max(backoff, 1))
             except nlx_client.DaemonUnavailable as e:
                 LOG.warning('%s; asking again in %d s', e, max(backoff, 1))
                 self._daemon_lost(e)
