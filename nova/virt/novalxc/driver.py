@@ -819,7 +819,8 @@ class NovaLxcDriver(driver.ComputeDriver):
                       'state': power_state.STATE_MAP.get(state, state),
                       'nova': power_state.STATE_MAP.get(
                           instance.power_state, instance.power_state),
-                      'event': transition})
+                      'event': virtevent.NAMES.get(transition,
+                                                   transition)})
             self.emit_event(virtevent.LifecycleEvent(instance.uuid,
                                                      transition))
 
