@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "lib/nlx-api-fixture.h"
+#include "model/nlx-metadata.h"
+#include "model/nlx-record.h"
 #include "lib/nlx-test-client.h"
 #include "lib/nlx-test-tools.h"
 
@@ -26,6 +28,12 @@
   "[api]\nlisten = 127.0.0.1:0\nauth_token = s3cret-t0ken\n"
 
 static gboolean have_bridges;
+
+/* An instance's key as Nova has it (key_name and key_data). */
+#define KEY \
+  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEOhR3s2cPaL1vcn6LMdlHkjYQk/O4Zpd6TzNR0Sj0w/ alice@example"
+#define DRIVER_KEY \
+  "\"key_name\": \"nova-key\", \"key_data\": \"" KEY "\\n\""
 
 #define FLAVOR \
   "\"flavor\": {\"name\": \"nova-custom\", \"vcpus\": 1, \"ram\": 64, " \
@@ -213,6 +221,27 @@ test_driver_refused (Fixture *f,
       OWN_BRIDGE "\", \"mac\": \"fa:16:3e:00:00:01\", \"address\": "
       "\"192.0.2.10\", \"prefix\": 24}", "",
       "*Bridge " OWN_BRIDGE " is this daemon's own*" },
+    /* The instance's key: checked as a key pair's import checks it. */
+    { "\"uuid\": \"" UUID "\", " FLAVOR ", \"key_name\": \"nova-key\", "
+      "\"key_data\": \"ssh-ed25519 AAAAnot-base64 alice@example\"", "",
+      "*nova_lxc:driver.key_data”: Keypair data is invalid*base64*" },
+    { "\"uuid\": \"" UUID "\", " FLAVOR ", \"key_name\": \"nova-key\", "
+      "\"key_data\": \"ssh-dss AAAAB3NzaC1kc3MAAACBAP\"", "",
+      "*key_data”*key type “ssh-dss”*" },
+    { "\"uuid\": \"" UUID "\", " FLAVOR ", \"key_name\": \"nova-key\", "
+      "\"key_data\": \"" KEY "\\n" KEY "\"", "",
+      "*key_data”*one OpenSSH line*" },
+    { "\"uuid\": \"" UUID "\", " FLAVOR ", \"key_name\": \"nova-key\", "
+      "\"key_data\": 7", "", "*key_data*string*" },
+    { "\"uuid\": \"" UUID "\", " FLAVOR ", \"key_data\": \"" KEY "\"", "",
+      "*give both or neither*" },
+    { "\"uuid\": \"" UUID "\", " FLAVOR ", \"key_name\": \"nova-key\"", "",
+      "*give both or neither*" },
+    { "\"uuid\": \"" UUID "\", " FLAVOR ", \"key_name\": \"bad/key\", "
+      "\"key_data\": \"" KEY "\"", "",
+      "*nova_lxc:driver.key_name”: *key pair name*" },
+    { "\"uuid\": \"" UUID "\", " FLAVOR ", " DRIVER_KEY,
+      ", \"key_name\": \"nova-key\"", "*leave out the server's “key_name”*" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -397,6 +426,68 @@ run (const char * const *argv)
 
 /* A network namespace of the test's own, with its loopback up (the TCP
  * listener), a bridge and an interface that is not one. */
+/* Nova's instance's key (key_name, key_data) without a key pair of the
+ * daemon's: kept on the record, shown as the server's key_name, and given
+ * to the instance by the metadata service and config drive as a key
+ * pair's is (both read nlx_metadata_lookup() on the record's instance);
+ * the key is stored without the blanks around it. */
+static void
+test_driver_key (Fixture *f,
+                 gconstpointer data G_GNUC_UNUSED)
+{
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(JsonParser) file = json_parser_new ();
+  g_autoptr(NlxRecord) record = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *path = g_build_filename (f->dir, "state", "records",
+                                            UUID ".json", NULL);
+  g_autofree char *keys = NULL;
+  JsonObject *meta, *public_keys;
+  const char *type;
+
+  g_assert_cmpint (nlx_test_call (f->session, "POST", "/v2.1/servers",
+                                  DRIVER_BODY ("\"uuid\": \"" UUID "\", "
+                                               FLAVOR ", " DRIVER_KEY, ""),
+                                  &reply), ==, 202);
+  nlx_test_wait_for_status (f->session, UUID, "ACTIVE");
+  g_clear_pointer (&reply, json_node_unref);
+  reply = nlx_test_show (f->session, UUID);
+  g_assert_cmpstr (json_object_get_string_member (
+                     nlx_test_object_at (reply, "server"), "key_name"), ==,
+                   "nova-key");
+
+  json_parser_load_from_file (file, path, &error);
+  g_assert_no_error (error);
+  record = nlx_record_new_from_node (json_parser_get_root (file), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (record->instance->key_name, ==, "nova-key");
+  g_assert_cmpstr (record->instance->key_data, ==, KEY);
+
+  body = nlx_metadata_lookup (record->instance,
+                              "/openstack/latest/meta_data.json", &type,
+                              &error);
+  g_assert_no_error (error);
+  json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
+                              g_bytes_get_size (body), &error);
+  g_assert_no_error (error);
+  meta = json_node_get_object (json_parser_get_root (parser));
+  public_keys = json_object_get_object_member (meta, "public_keys");
+  g_assert_cmpuint (json_object_get_size (public_keys), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (public_keys, "nova-key"),
+                   ==, KEY);
+  g_clear_pointer (&body, g_bytes_unref);
+  body = nlx_metadata_lookup (record->instance,
+                              "/latest/meta-data/public-keys/0/openssh-key",
+                              &type, &error);
+  g_assert_no_error (error);
+  keys = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  g_assert_cmpstr (keys, ==, KEY);
+
+  nlx_test_delete_and_wait (f->session, UUID);
+}
+
 static gboolean
 make_bridges (void)
 {
@@ -435,6 +526,7 @@ main (int argc,
   ADD ("/nlx/api/driver/create", test_driver_create,
        CONFIG "[fake]\nshared = driver-create\n");
   ADD ("/nlx/api/driver/no-network", test_driver_no_network, CONFIG);
+  ADD ("/nlx/api/driver/key", test_driver_key, CONFIG);
 #undef ADD
 
   return g_test_run ();

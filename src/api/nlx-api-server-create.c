@@ -672,6 +672,8 @@ typedef struct {
   gboolean vif_given;           /* absent: "networks" decides */
   const char *project_id;       /* NULL: the caller's */
   const char *user_id;
+  char *key_name;               /* Nova's instance's key; NULL: none */
+  char *key_data;
 } CreateRequest;
 
 static void
@@ -686,6 +688,8 @@ create_request_clear (CreateRequest *create)
   g_free (create->uuid);
   g_free (create->driver_flavor.name);
   g_clear_pointer (&create->vif, nlx_vif_free);
+  g_free (create->key_name);
+  g_free (create->key_data);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CreateRequest, create_request_clear)
 
@@ -956,6 +960,47 @@ read_driver_vif (NlxApiRequest *request,
   return TRUE;
 }
 
+/* "key_name" and "key_data" of "nova_lxc:driver": the key Nova copied
+ * from its key pair into the instance (the key pair is Nova's, not in
+ * this daemon's store), shown to the instance as a key pair's is.  Both
+ * or neither, as a Nova instance has them; the key is checked as a key
+ * pair's public key is at its import.  Answers 400 itself. */
+static gboolean
+read_driver_key (NlxApiRequest *request,
+                 JsonObject *server,
+                 JsonObject *driver,
+                 CreateRequest *create)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *key_data = NULL;
+  const char *name = NULL, *data = NULL;
+
+  if (!nlx_api_get_optional_string (request, driver, "key_name", &name) ||
+      !nlx_api_get_optional_string (request, driver, "key_data", &data))
+    return FALSE;
+  if (name == NULL && data == NULL)
+    return TRUE;
+  if (name == NULL || data == NULL)
+    return respond_bad (request, _("“%s” gives an instance's key with "
+                                   "“key_data” (its public key) and "
+                                   "“key_name” (its key pair's name) "
+                                   "together: give both or neither"),
+                        DRIVER_MEMBER);
+  if (json_object_has_member (server, "key_name"))
+    return respond_bad (request, _("“%s” gives the key itself: leave out "
+                                   "the server's “key_name”"), DRIVER_MEMBER);
+  if (!nlx_keypair_check_name (name, &error))
+    return respond_bad (request, _("“%s.key_name”: %s"), DRIVER_MEMBER,
+                        error->message);
+  key_data = g_strstrip (g_strdup (data));
+  if (!nlx_keypair_check_public_key (key_data, &error))
+    return respond_bad (request, _("“%s.key_data”: %s"), DRIVER_MEMBER,
+                        error->message);
+  create->key_name = g_strdup (name);
+  create->key_data = g_steal_pointer (&key_data);
+  return TRUE;
+}
+
 /* "nova_lxc:driver": a Nova driver's create, with Nova's uuid, the flavor
  * inline and Neutron's interface; only over the Unix socket, since it
  * names host bridges and identities no tenant may choose.  Answers 400
@@ -966,7 +1011,8 @@ read_driver (NlxApiRequest *request,
              CreateRequest *create)
 {
   static const char * const known[] = {
-    "uuid", "flavor", "vif", "project_id", "user_id", NULL
+    "uuid", "flavor", "vif", "project_id", "user_id", "key_name",
+    "key_data", NULL
   };
   JsonNode *node = json_object_get_member (server, DRIVER_MEMBER);
   JsonObject *driver;
@@ -995,7 +1041,8 @@ read_driver (NlxApiRequest *request,
       !nlx_api_get_optional_string (request, driver, "project_id",
                                     &create->project_id) ||
       !nlx_api_get_optional_string (request, driver, "user_id",
-                                    &create->user_id))
+                                    &create->user_id) ||
+      !read_driver_key (request, server, driver, create))
     return FALSE;
   create->uuid = g_ascii_strdown (uuid, -1);
   create->flavor = &create->driver_flavor;
@@ -1284,6 +1331,11 @@ instance_from_create (NlxApiRequest *request,
        * goes. */
       nlx_api_add_string (builder, "key_name", create->keypair->name);
       nlx_api_add_string (builder, "key_data", create->keypair->public_key);
+    }
+  else if (create->key_data != NULL)
+    {
+      nlx_api_add_string (builder, "key_name", create->key_name);
+      nlx_api_add_string (builder, "key_data", create->key_data);
     }
   if (create->config_drive)
     {

@@ -315,6 +315,27 @@ key_fingerprint (const char *public_key,
   return colon_checksum (G_CHECKSUM_MD5, blob, size);
 }
 
+/**
+ * nlx_keypair_check_public_key:
+ * @public_key: an OpenSSH public key line, without surrounding blanks
+ * @error: #NLX_DRIVER_ERROR_INVALID_ARGUMENT saying what is wrong with it,
+ *   as a key pair's import says
+ *
+ * For a public key that comes without a key pair of this daemon's (the
+ * driver API's key_data, Nova's copy of the instance's key): the same
+ * check as nlx_keypair_new() makes of an ssh key pair's key.
+ *
+ * Returns: whether @public_key is one an ssh key pair may hold
+ */
+gboolean
+nlx_keypair_check_public_key (const char *public_key,
+                              GError **error)
+{
+  g_autofree char *fingerprint = key_fingerprint (public_key, error);
+
+  return fingerprint != NULL;
+}
+
 /* ---- x509 certificates ------------------------------------------------- */
 
 /* One DER element at *@p: its tag, and its contents in @value/@length;

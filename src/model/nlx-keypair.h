@@ -61,6 +61,8 @@ gboolean nlx_keypair_type_from_string (const char *text,
 NlxKeypairType nlx_keypair_type_of_public_key (const char *public_key);
 
 gboolean nlx_keypair_name_is_valid (const char *name);
+gboolean nlx_keypair_check_public_key (const char *public_key,
+                                       GError **error);
 gboolean nlx_keypair_check_name (const char *name,
                                  GError **error);
 NlxKeypair *nlx_keypair_new (const char *user_id,

@@ -7,6 +7,9 @@ run on the same glue, daemon and container image as the suite
 """
 
 import io
+import os
+import signal
+import subprocess
 import tarfile
 import time
 
@@ -14,6 +17,9 @@ import eventlet
 import os_resource_classes as orc
 
 from nova.compute import manager
+from nova.compute import power_state
+from nova import exception
+from nova import objects
 from nova.compute import provider_tree
 from nova import conf
 from nova import test
@@ -24,6 +30,20 @@ import test_novalxc_driver as glue
 from test_novalxc_driver import test_virt_drivers
 
 CONF = conf.CONF
+
+# The daemons these checks started (a daemon they killed is replaced):
+# kept, so that Python does not warn about a child still running at exit;
+# tests/nova/run stops the last one through its pid file.
+_STARTED = []
+
+
+def _alive(pid):
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            return not any(line.startswith('State:') and 'Z' in line
+                           for line in f)
+    except FileNotFoundError:
+        return False
 
 
 class NovaLxcAdapterTestCase(glue._Glue, test_virt_drivers._VirtDriverTestCase,
@@ -114,6 +134,152 @@ class NovaLxcAdapterTestCase(glue._Glue, test_virt_drivers._VirtDriverTestCase,
         self.connection.spawn(self.ctxt, second, image_meta, [], None, {},
                               network_info=network_info)
         self.assertEqual(1, self.connection.get_info(second).state)
+
+    def test_adapter_passes_the_instance_key(self):
+        # Nova's instance's key (copied from a key pair of Nova's) reaches
+        # the daemon, which keeps it for the metadata service and config
+        # drive (tests/test-api-driver.c checks what they show).
+        key = ('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEOhR3s2cPaL1vcn6LMdlHk'
+               'jYQk/O4Zpd6TzNR0Sj0w/ alice@example')
+        instance = test_utils.get_test_instance(obj=True)
+        instance.key_name = 'nova-key'
+        instance.key_data = key
+        instance.save()
+        network_info = test_utils.get_test_network_info()
+        image_meta = test_utils.get_test_image_object(None, instance)
+        self.connection.spawn(self.ctxt, instance, image_meta, [], None, {},
+                              network_info=network_info)
+        client = glue.nlx_client.Client(glue._env('NLX_NOVA_SOCKET'), 60)
+        _, _, doc = client.request('GET', '/v2.1/servers/%s' % instance.uuid)
+        self.assertEqual('nova-key', doc['server']['key_name'])
+
+    # ---- the daemon lost and back (Nova's libvirt driver's
+    # _set_host_enabled on its connection's events)
+
+    def _daemon_pid(self):
+        with open(glue._env('NLX_NOVA_DAEMON_PID')) as f:
+            return int(f.read().strip())
+
+    def _kill_daemon(self):
+        pid = self._daemon_pid()
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                self.fail('the daemon (pid %d) outlived SIGKILL' % pid)
+            time.sleep(0.1)
+        for p in _STARTED:
+            p.poll()
+
+    def _start_daemon(self):
+        if _alive(self._daemon_pid()):
+            return
+        with open(glue._env('NLX_NOVA_DAEMON_LOG'), 'ab') as log:
+            p = subprocess.Popen([glue._env('NLX_NOVA_DAEMON'), '--config',
+                                  glue._env('NLX_NOVA_CONFIG')],
+                                 stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=log)
+        _STARTED.append(p)
+        with open(glue._env('NLX_NOVA_DAEMON_PID'), 'w') as f:
+            f.write('%d\n' % p.pid)
+        client = glue.nlx_client.Client(glue._env('NLX_NOVA_SOCKET'), 10)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client.request('GET', '/v2.1')
+                return
+            except glue.nlx_client.DaemonUnavailable:
+                if p.poll() is not None or time.monotonic() > deadline:
+                    self.fail('the daemon did not start again (see %s)'
+                              % glue._env('NLX_NOVA_DAEMON_LOG'))
+                time.sleep(0.1)
+
+    def _service(self, **kwargs):
+        service = objects.Service(self.ctxt, host=CONF.host,
+                                  binary='nova-compute', topic='compute',
+                                  **kwargs)
+        service.create()
+        return service
+
+    def _wait_service(self, disabled, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            service = objects.Service.get_by_compute_host(self.ctxt,
+                                                          CONF.host)
+            if service.disabled == disabled:
+                return service
+            if time.monotonic() > deadline:
+                self.fail('the compute service is still %s after %d s '
+                          '(reason %r)'
+                          % ('disabled' if service.disabled else 'enabled',
+                             timeout, service.disabled_reason))
+            eventlet.sleep(0.2)
+
+    def test_adapter_daemon_lost_disables_the_service(self):
+        self._service()
+        got = []
+        self.connection.register_event_listener(got.append)
+        self.connection.init_host('myhostname')
+        instance, _ = self._get_running_instance()
+        # What Nova's manager records after the spawn.
+        instance.power_state = power_state.RUNNING
+        instance.save()
+        self.addCleanup(self._start_daemon)
+        self._kill_daemon()
+        service = self._wait_service(disabled=True)
+        self.assertEqual('AUTO: Connection to nova-lxc-compute lost: no '
+                         'answer on %s' % glue._env('NLX_NOVA_SOCKET'),
+                         service.disabled_reason.split(' (')[0])
+        # A call while the daemon is away says so too.
+        self.assertRaises(exception.HypervisorUnavailable,
+                          self.connection.get_info, instance)
+        # The server stops while nothing tells Nova: its domain is
+        # destroyed behind the daemon's back (the daemon takes the
+        # hypervisor's state when it starts again).
+        subprocess.run(['virsh', '-q', '-c', 'lxc:///', 'destroy',
+                        instance.uuid], check=True,
+                       stdout=subprocess.DEVNULL)
+        del got[:]
+        self._start_daemon()
+        service = self._wait_service(disabled=False)
+        self.assertIsNone(service.disabled_reason)
+        self._wait_event(got, instance.uuid,
+                         virtevent.EVENT_LIFECYCLE_STOPPED)
+        self.assertEqual(power_state.SHUTDOWN,
+                         self.connection.get_info(instance).state)
+
+    def test_adapter_daemon_lost_keeps_the_operators_disable(self):
+        reason = 'the operator: disk replacement'
+        self._service(disabled=True, disabled_reason=reason)
+        reconnects = []
+        daemon_back = self.connection._daemon_back
+
+        def counted():
+            reconnects.append(time.monotonic())
+            return daemon_back()
+        self.connection._daemon_back = counted
+        self.connection.init_host('myhostname')
+        self.addCleanup(self._start_daemon)
+        deadline = time.monotonic() + 30
+        while not reconnects and time.monotonic() < deadline:
+            eventlet.sleep(0.1)
+        self.assertEqual(1, len(reconnects), 'the events stream never opened')
+        self._kill_daemon()
+        # The daemon is seen gone (by a call and by the stream) ...
+        self.assertRaises(exception.HypervisorUnavailable,
+                          self.connection.get_available_nodes)
+        eventlet.sleep(3)
+        # ... and back (a second stream opened) ...
+        self._start_daemon()
+        deadline = time.monotonic() + 60
+        while len(reconnects) < 2 and time.monotonic() < deadline:
+            eventlet.sleep(0.2)
+        self.assertEqual(2, len(reconnects), 'the events stream never '
+                         'opened again')
+        # ... and through it all the operator's reason stays.
+        service = objects.Service.get_by_compute_host(self.ctxt, CONF.host)
+        self.assertTrue(service.disabled)
+        self.assertEqual(reason, service.disabled_reason)
 
 
 def load_tests(loader, standard_tests, pattern):

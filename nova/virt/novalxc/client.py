@@ -28,7 +28,18 @@ class ApiError(Exception):
 
 
 class DaemonUnavailable(Exception):
-    """Nothing answers on the daemon's socket."""
+    """Nothing answers on the daemon's socket.
+
+    socket_path and reason (the error of the connection) say where and
+    why, for the compute service's disabled reason.
+    """
+
+    def __init__(self, socket_path, reason):
+        self.socket_path = socket_path
+        self.reason = reason
+        super().__init__('nova-lxc-compute does not answer on %s (%s): is '
+                         'it running, and may nova-compute open its socket?'
+                         % (socket_path, reason))
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -82,10 +93,7 @@ class Client(object):
         except (ConnectionError, FileNotFoundError, socket.timeout,
                 OSError) as e:
             conn.close()
-            raise DaemonUnavailable(
-                'nova-lxc-compute does not answer on %s (%s): is it '
-                'running, and may nova-compute open its socket?'
-                % (self.socket_path, e))
+            raise DaemonUnavailable(self.socket_path, e)
 
     def request(self, method, path, body=None, version=VERSION,
                 headers=None, timeout=None):

@@ -26,9 +26,11 @@ from nova.compute import power_state
 from nova.compute import task_states
 from nova.compute import utils as compute_utils
 import nova.conf
+from nova import context as nova_context
 from nova import exception
 from nova.i18n import _
 from nova.image import glance
+from nova import objects
 from nova import utils
 from nova.virt import driver
 from nova.virt import event as virtevent
@@ -47,6 +49,24 @@ _EVENTS = {
     'paused': virtevent.EVENT_LIFECYCLE_PAUSED,
     'resumed': virtevent.EVENT_LIFECYCLE_RESUMED,
 }
+
+# What the daemon's power states are to Nova's lifecycle events, for the
+# servers whose state changed while the events stream was down.
+_STATE_EVENTS = {
+    power_state.RUNNING: virtevent.EVENT_LIFECYCLE_STARTED,
+    power_state.PAUSED: virtevent.EVENT_LIFECYCLE_PAUSED,
+    power_state.SHUTDOWN: virtevent.EVENT_LIFECYCLE_STOPPED,
+    power_state.CRASHED: virtevent.EVENT_LIFECYCLE_STOPPED,
+    power_state.SUSPENDED: virtevent.EVENT_LIFECYCLE_SUSPENDED,
+}
+
+# As Nova's libvirt driver (DISABLE_PREFIX): a compute service disabled
+# with a reason that starts so was disabled by the driver, which may
+# enable it again; any other disabled service is the operator's and
+# stays disabled.
+DISABLE_PREFIX = 'AUTO: '
+# nova.objects.Service.disabled_reason is a String(255).
+_REASON_MAX = 255
 
 # Nova's names for the devices the daemon can give a volume.
 _DEVICE_RE = re.compile(r'^/dev/vd[b-z]$')
@@ -119,6 +139,7 @@ class NovaLxcDriver(driver.ComputeDriver):
             return self._client.request(method, path, body, version,
                                         timeout=timeout)
         except nlx_client.DaemonUnavailable as e:
+            self._daemon_lost(e)
             raise exception.HypervisorUnavailable(host=str(e))
 
     def _server(self, instance):
@@ -414,6 +435,12 @@ class NovaLxcDriver(driver.ComputeDriver):
             }}}
         if instance.get('user_data'):
             body['server']['user_data'] = instance.user_data
+        # The instance's key, as Nova copied it from its key pair (the key
+        # pair is Nova's, not the daemon's): the daemon shows it to the
+        # instance through its metadata service and config drive.
+        if instance.get('key_data') and instance.get('key_name'):
+            body['server']['nova_lxc:driver'].update(
+                key_name=instance.key_name, key_data=instance.key_data)
         try:
             self._call('POST', '/v2.1/servers', body)
         except nlx_client.ApiError as e:
@@ -566,6 +593,7 @@ class NovaLxcDriver(driver.ComputeDriver):
             conn, resp = self._client.stream(
                 'GET', '/image/v2/images/%s/file' % daemon_image)
         except nlx_client.DaemonUnavailable as e:
+            self._daemon_lost(e)
             raise exception.HypervisorUnavailable(host=str(e))
         except nlx_client.ApiError as e:
             raise exception.NovaException(
@@ -679,25 +707,45 @@ class NovaLxcDriver(driver.ComputeDriver):
             self._events_thread = eventlet.spawn(self._events_loop)
 
     def _events_loop(self):
-        backoff = 1
+        # A stream that ends is reconnected (at once if it had lasted: the
+        # daemon may only have dropped a slow reader); a reconnect that
+        # fails means the daemon is gone: the service is disabled
+        # (_daemon_lost) until a stream is open again (_daemon_back).  The
+        # retries back off to 10 s: connecting to a Unix socket costs
+        # nothing, and Nova should see the daemon back soon after it is.
+        backoff = 0
         while not self._events_stop:
+            opened = time.monotonic()
             try:
                 self._read_events()
-                backoff = 1
+                # A stream that lasted is reopened at once; one that ended
+                # soon after it opened backs off as an error does (no busy
+                # loop on a daemon that closes every stream).
+                if time.monotonic() - opened > 10:
+                    backoff = 0
+                    continue
+                LOG.warning('the events stream of nova-lxc-compute ended; '
+                            'reconnecting in %d s', max(backoff, 1))
+            except nlx_client.DaemonUnavailable as e:
+                LOG.warning('%s; asking again in %d s', e, max(backoff, 1))
+                self._daemon_lost(e)
             except nlx_client.ApiError as e:
                 LOG.warning('nova-lxc-compute gives no events (%s); asking '
-                            'again in %d s', e.message, backoff)
+                            'again in %d s', e.message, max(backoff, 1))
             except Exception as e:
                 LOG.warning('the events stream of nova-lxc-compute ended '
-                            '(%s); reconnecting in %d s', e, backoff)
+                            '(%s); reconnecting in %d s', e, max(backoff, 1))
+            backoff = min(max(backoff * 2, 1), 10)
             eventlet.sleep(backoff)
-            backoff = min(backoff * 2, 60)
 
     def _read_events(self):
         # No read timeout: the stream is quiet while nothing changes.
         client = nlx_client.Client(CONF.novalxc.socket, None)
         conn, resp = client.stream('GET', '/v2.1/os-nova-lxc-events')
         try:
+            # Open: the daemon answers again.  What changed while no
+            # stream was open is told before what the stream brings.
+            self._daemon_back()
             while not self._events_stop:
                 line = resp.readline()
                 if not line:
@@ -713,3 +761,118 @@ class NovaLxcDriver(driver.ComputeDriver):
                                                          transition))
         finally:
             conn.close()
+
+    # ----------------------------------------------------------------
+    # The daemon lost and back: what Nova's libvirt driver does when its
+    # libvirt connection is lost (_handle_conn_event, _set_host_enabled)
+
+    def _daemon_lost(self, error):
+        # As libvirt's "Connection to libvirt lost", naming the daemon and
+        # where nova-compute looked for it.
+        reason = (_('Connection to nova-lxc-compute lost: no answer on '
+                    '%(socket)s (%(err)s)')
+                  % {'socket': error.socket_path, 'err': error.reason})
+        self._set_host_enabled(False, reason)
+
+    def _daemon_back(self):
+        self._set_host_enabled(True)
+        try:
+            self._emit_changed_power_states()
+        except Exception:
+            LOG.warning('could not compare the power states of '
+                        'nova-lxc-compute\'s servers with Nova\'s after '
+                        'reconnecting; the periodic power state sync '
+                        'will', exc_info=True)
+
+    def _emit_changed_power_states(self):
+        """A lifecycle event for each server whose power state the daemon
+        and Nova's database disagree on (it changed while no events
+        stream was open: the daemon was down, or between two streams).
+
+        Both sides are asked now; nothing is remembered here.  Nova's
+        handler (_sync_instance_power_state) checks the host and the task
+        state as for any event.
+        """
+        _, _, doc = self._client.request('GET', '/v2.1/servers/detail'
+                                         '?all_tenants=1')
+        daemon = {s['id']: s.get('OS-EXT-STS:power_state')
+                  for s in doc.get('servers') or []}
+        if not daemon:
+            return
+        ctx = nova_context.get_admin_context()
+        instances = objects.InstanceList.get_by_filters(
+            ctx, {'uuid': list(daemon), 'deleted': False},
+            expected_attrs=[])
+        for instance in instances:
+            state = daemon.get(instance.uuid)
+            if state is None or state == instance.power_state:
+                continue
+            transition = _STATE_EVENTS.get(state)
+            if transition == virtevent.EVENT_LIFECYCLE_STARTED and (
+                    instance.power_state == power_state.PAUSED):
+                transition = virtevent.EVENT_LIFECYCLE_RESUMED
+            if transition is None:
+                continue
+            LOG.info('instance %(uuid)s is %(state)s on nova-lxc-compute '
+                     'and %(nova)s to Nova: emitting %(event)s',
+                     {'uuid': instance.uuid,
+                      'state': power_state.STATE_MAP.get(state, state),
+                      'nova': power_state.STATE_MAP.get(
+                          instance.power_state, instance.power_state),
+                      'event': virtevent.NAMES.get(transition,
+                                                   transition)})
+            self.emit_event(virtevent.LifecycleEvent(instance.uuid,
+                                                     transition))
+
+    def _set_host_enabled(self, enabled, disable_reason=None):
+        """Enable or disable this host's compute service, as Nova's libvirt
+        driver does on losing and regaining its connection.
+
+        A disabled service shows its servers' host_status as MAINTENANCE
+        and the scheduler sends it nothing.  The driver only enables a
+        service it disabled itself (reason starting with DISABLE_PREFIX):
+        an operator's disable stays.
+        """
+        disable = not enabled
+        ctx = nova_context.get_admin_context()
+        try:
+            service = objects.Service.get_by_compute_host(ctx, CONF.host)
+            if service.disabled == disable:
+                return
+            if service.disabled and not (
+                    service.disabled_reason and
+                    service.disabled_reason.startswith(DISABLE_PREFIX)):
+                LOG.debug('Not overriding the operator\'s disabling of the '
+                          'compute service')
+                return
+            service.disabled = disable
+            service.disabled_reason = (
+                (DISABLE_PREFIX + disable_reason)[:_REASON_MAX]
+                if disable and disable_reason else None)
+            service.save()
+            LOG.warning('compute service %(state)s: %(reason)s',
+                        {'state': 'disabled' if disable else 'enabled',
+                         'reason': service.disabled_reason or
+                         _('nova-lxc-compute answers again')})
+            self._update_compute_provider_status(ctx, service)
+        except exception.ComputeHostNotFound:
+            LOG.warning('Cannot update service status on host "%s" '
+                        'since it is not registered.', CONF.host)
+        except Exception:
+            LOG.warning('Cannot update service status on host "%s" '
+                        'due to an unexpected exception.', CONF.host,
+                        exc_info=True)
+
+    def _update_compute_provider_status(self, ctx, service):
+        # The COMPUTE_STATUS_DISABLED trait in placement; best effort, as
+        # in Nova's libvirt driver (the periodic task syncs it anyway).
+        rp_uuid = None
+        try:
+            rp_uuid = service.compute_node.uuid
+            self.virtapi.update_compute_provider_status(
+                ctx, rp_uuid, enabled=not service.disabled)
+        except Exception:
+            LOG.warning('An error occurred while updating compute node '
+                        'resource provider status to "%s" for provider: %s',
+                        'disabled' if service.disabled else 'enabled',
+                        rp_uuid or service.host, exc_info=True)
