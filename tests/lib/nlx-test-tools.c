@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -429,13 +431,40 @@ address_in_use (guint32 address)
   return found;
 }
 
+/* Claims /24 number @n for this process, host-wide, until it exits: a
+ * socket bound to an abstract name, which a second bind refuses and the
+ * kernel frees with the process, leaving no file behind.  Checking the
+ * host's addresses alone leaves a window (from the draw until the daemon
+ * puts the gateway on its bridge) in which a test of another program
+ * draws the same /24: make -j runs two at once, and distcheck met it. */
+static gboolean
+claim_subnet (guint n)
+{
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  int length = g_snprintf (address.sun_path + 1, sizeof address.sun_path - 1,
+                           "nova-lxc-test-net-%u", n);
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  if (fd < 0)
+    return TRUE;                /* no claim, as before: the checks remain */
+  if (bind (fd, (struct sockaddr *) &address,
+            offsetof (struct sockaddr_un, sun_path) + 1 + length) != 0)
+    {
+      close (fd);
+      return FALSE;
+    }
+  /* Kept open on purpose: the claim is the open socket. */
+  return TRUE;
+}
+
 /* A random number from which a test names its bridges (the low 24 bits,
  * as 6 hex digits) and its /24 of 198.18.0.0/15 (bit 24 and bits 16-23:
  * 198.{18,19}.N), drawn again while the host already has the compute
  * fixture's bridge of those digits (nlxc...) or the subnet's .1 in
- * either half: tests running at once (make -j,
- * several trees on one host) would otherwise take one gateway twice,
- * and the second daemon could not serve its metadata service there. */
+ * either half, or another test process has claimed the /24
+ * (claim_subnet()): tests running at once (make -j, several trees on one
+ * host) would otherwise take one gateway twice, and the second daemon
+ * could not serve its metadata service there. */
 guint32
 nlx_test_network_random (void)
 {
@@ -452,7 +481,7 @@ nlx_test_network_random (void)
 
       if (attempt == 100 ||
           (if_nametoindex (bridge) == 0 && !address_in_use (low) &&
-           !address_in_use (high)))
+           !address_in_use (high) && claim_subnet ((r >> 16) & 0xff)))
         return r;
     }
 }
