@@ -501,6 +501,57 @@ overlay_value_is_valid (const char *what,
   return TRUE;
 }
 
+/* The overlay's layers, given to the kernel relative to the directory
+ * that holds its mount point when they lie below it. */
+typedef struct
+{
+  int fsfd;
+  int dirfd;
+  const char *values[3];
+  int saved_errno;
+} OverlayLayers;
+
+static const char *const layer_keys[] = { "lowerdir", "upperdir", "workdir" };
+
+/* overlayfs shows each layer in the mount table as it was given, and
+ * every reader of a mount table (libvirtd, and each libvirt_lxc
+ * controller and container at every start) escapes those strings again:
+ * with a thousand instances, the absolute paths were most of the
+ * machine's time spent booting.  A relative path is resolved from the
+ * working directory, which threads share; this short-lived thread gets
+ * one of its own. */
+static gpointer
+set_layers (gpointer data)
+{
+  OverlayLayers *layers = data;
+
+  if (unshare (CLONE_FS) < 0 || fchdir (layers->dirfd) < 0)
+    {
+      layers->saved_errno = errno;
+      return NULL;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (layer_keys); i++)
+    if (sys_fsconfig (layers->fsfd, FSCONFIG_SET_STRING, layer_keys[i],
+                      layers->values[i], 0) < 0)
+      {
+        layers->saved_errno = errno;
+        return NULL;
+      }
+  return NULL;
+}
+
+/* @path relative to @base when below it, else @path. */
+static const char *
+below (const char *path,
+       const char *base)
+{
+  size_t len = strlen (base);
+
+  if (strncmp (path, base, len) == 0 && path[len] == '/' && path[len + 1] != '\0')
+    return path + len + 1;
+  return path;
+}
+
 /**
  * nlx_mount_overlay:
  * @lower: the read-only lower directory
@@ -511,7 +562,8 @@ overlay_value_is_valid (const char *what,
  *
  * Mounts an overlay of @upper over @lower at @target, nodev.  Paths
  * holding ',', ':' or '\' are refused: overlayfs would read them as
- * separators.
+ * separators.  The mount table shows the layers below @target's parent
+ * relative to it ("lowerdir=lower,upperdir=disk/upper,...").
  */
 gboolean
 nlx_mount_overlay (const char *lower,
@@ -524,6 +576,8 @@ nlx_mount_overlay (const char *lower,
   int mfd = -1;
   int kmsg_fd = -1;
   int target_fd;
+  g_autofree char *base = NULL;
+  OverlayLayers layers = { .dirfd = -1 };
   gboolean ok;
 
   if (!overlay_value_is_valid ("lower directory", lower, error) ||
@@ -540,11 +594,33 @@ nlx_mount_overlay (const char *lower,
       return FALSE;
     }
   kmsg_fd = kmsg_open ();
-  if (sys_fsconfig (fsfd, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0 ||
-      sys_fsconfig (fsfd, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
-      sys_fsconfig (fsfd, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
-      sys_fsconfig (fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
-      (mfd = sys_fsmount (fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV)) < 0)
+  base = g_path_get_dirname (target);
+  layers.fsfd = fsfd;
+  layers.dirfd = open (base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  layers.values[0] = below (lower, base);
+  layers.values[1] = below (upper, base);
+  layers.values[2] = below (work, base);
+  if (layers.dirfd < 0)
+    layers.saved_errno = errno;
+  else
+    {
+      GThread *thread = g_thread_try_new ("nlx-overlay", set_layers, &layers,
+                                          NULL);
+
+      if (thread == NULL)
+        layers.saved_errno = EAGAIN;
+      else
+        g_thread_join (thread);
+    }
+  close_fd (&layers.dirfd);
+  if (layers.saved_errno != 0)
+    {
+      set_fs_error (error, fsfd, kmsg_fd, "overlayfs", layers.saved_errno,
+                    target, "overlay");
+      ok = FALSE;
+    }
+  else if (sys_fsconfig (fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
+           (mfd = sys_fsmount (fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV)) < 0)
     {
       set_fs_error (error, fsfd, kmsg_fd, "overlayfs", errno, target,
                     "overlay");

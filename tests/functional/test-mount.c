@@ -364,6 +364,40 @@ mount_options (pid_t pid,
   return options;
 }
 
+/* The filesystem's own options of the topmost mount at @path: the
+ * mountinfo fields after " - " and the type and source. */
+static char *
+super_options (pid_t pid,
+               const char *path)
+{
+  g_autofree char *file = g_strdup_printf ("/proc/%d/mountinfo", (int) pid);
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  char *options = NULL;
+
+  g_assert_true (g_file_get_contents (file, &contents, NULL, NULL));
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) fields = g_strsplit (lines[i], " ", 6);
+      g_auto(GStrv) super = NULL;
+      g_autofree char *mount_point = NULL;
+      const char *rest;
+
+      if (g_strv_length (fields) < 6 ||
+          (rest = strstr (fields[5], " - ")) == NULL)
+        continue;
+      mount_point = g_strcompress (fields[4]);
+      super = g_strsplit (rest + 3, " ", 3);
+      if (strcmp (mount_point, path) == 0 && g_strv_length (super) == 3)
+        {
+          g_free (options);
+          options = g_strdup (super[2]);
+        }
+    }
+  return options;
+}
+
 static gboolean
 has_option (const char *options,
             const char *option)
@@ -879,6 +913,7 @@ case_overlay (Fixture *f)
   g_autofree char *in_lower = g_build_filename (lower, "new", NULL);
   g_autofree char *comma = g_strconcat (lower, ",upperdir=/", NULL);
   g_autofree char *options = NULL;
+  g_autofree char *layers = NULL;
 
   write_file (lower_file, PAYLOAD);
   g_assert_true (nlx_mount_overlay (lower, upper, work, target, &error));
@@ -890,6 +925,13 @@ case_overlay (Fixture *f)
   options = mount_options (getpid (), target);
   g_assert_nonnull (options);
   g_assert_true (has_option (options, "nodev"));
+  /* Short in every mount table that reads them: relative to the mount
+   * point's directory. */
+  layers = super_options (getpid (), target);
+  g_assert_nonnull (layers);
+  g_assert_true (has_option (layers, "lowerdir=lower"));
+  g_assert_true (has_option (layers, "upperdir=upper"));
+  g_assert_true (has_option (layers, "workdir=work"));
   g_assert_true (nlx_umount (target, &error));
   g_assert_no_error (error);
   g_assert_false (nlx_mount_is_in_namespace (getpid (), target));
