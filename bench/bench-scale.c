@@ -18,12 +18,22 @@
  * with few, checks that nothing of the run is left, and prints the
  * targets of issue 17 as MET or MISSED.
  *
+ * Side by side with each row's batch, libvirt alone: B transient domains
+ * of the XML the driver builds (a busybox root of their own, the same
+ * user namespace, no overlay and no network) created at once with
+ * virDomainCreateXML, timed until their init runs, and destroyed again.
+ * With --libvirt-only no daemon runs: the N are libvirt alone's, booted
+ * in batches the same way, so libvirt's own growth with N shows without
+ * any instance's mounts in libvirtd's namespace.  How their p50 grows with N is
+ * what libvirt itself adds, whatever nova-lxc does.
+ *
  * It refuses to start (exit 77, saying what to raise) when the host has
  * not the memory, ptys, fds, tasks or bridge ports for N.  A benchmark,
  * not a test: it exits 0 whether or not a target is met, 1 when the
  * benchmark itself failed, 77 when there is no libvirt LXC. */
 #include "config.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
 
 #include <libvirt/libvirt.h>
@@ -38,7 +48,10 @@
 #include "nlx-bench-api.h"
 #include "nlx-bench-scale.h"
 #include "common/nlx-error.h"
+#include "common/nlx-idmap.h"
+#include "lxc/nlx-lxc-domain.h"
 #include "lxc/nlx-lxc-error.h"
+#include "model/nlx-instance.h"
 
 static int opt_count = 1000;
 static int opt_batch = 20;
@@ -46,6 +59,7 @@ static int opt_report_every = 100;
 static int opt_delete_concurrency = 20;
 static int opt_requests = 20;
 static char *opt_daemon_log = NULL;
+static gboolean opt_libvirt_only = FALSE;
 
 static const GOptionEntry entries[] = {
   { "count", 'n', 0, G_OPTION_ARG_INT, &opt_count,
@@ -63,6 +77,9 @@ static const GOptionEntry entries[] = {
   { "daemon-log", 0, 0, G_OPTION_ARG_FILENAME, &opt_daemon_log,
     "Keep the daemon's log in FILE (default: removed with the rest)",
     "FILE" },
+  { "libvirt-only", 0, 0, G_OPTION_ARG_NONE, &opt_libvirt_only,
+    "Boot the N through libvirt alone, no daemon: how libvirt's own batch "
+    "boot grows with N", NULL },
   G_OPTION_ENTRY_NULL
 };
 
@@ -143,6 +160,8 @@ struct Job {
   char *id;
   double seconds;
   GError *error;
+  char *xml;                    /* libvirt alone: its domain's XML */
+  virDomainPtr dom;             /* and the domain, until destroyed */
 };
 
 typedef struct {
@@ -334,6 +353,7 @@ jobs_free (Job *jobs,
   for (guint i = 0; i < n; i++)
     {
       g_free (jobs[i].id);
+      g_free (jobs[i].xml);
       g_clear_error (&jobs[i].error);
     }
   g_free (jobs);
@@ -350,7 +370,160 @@ typedef struct {
   gint64 mounts;
   double controller_mounts;
   int libvirtd_mounts;
+  double libvirt_p50;           /* libvirt alone's batch */
 } Row;
+
+/* ---- libvirt alone ---------------------------------------------------- */
+
+/* Whether the container of the domain whose libvirt_lxc controller is
+ * @controller has exec'd its init, as the driver's ACTIVE waits for: its
+ * only child runs a program other than the controller's. */
+static gboolean
+init_runs (guint controller)
+{
+  g_autofree char *children_path = g_strdup_printf ("/proc/%u/task/%u/children",
+                                                    controller, controller);
+  g_autofree char *controller_exe_path = g_strdup_printf ("/proc/%u/exe",
+                                                          controller);
+  g_autofree char *children = NULL;
+  g_autofree char *init_exe_path = NULL;
+  g_autofree char *controller_exe = NULL;
+  g_autofree char *init_exe = NULL;
+  guint64 init;
+
+  if (!g_file_get_contents (children_path, &children, NULL, NULL) ||
+      (init = g_ascii_strtoull (children, NULL, 10)) == 0)
+    return FALSE;
+  init_exe_path = g_strdup_printf ("/proc/%" G_GUINT64_FORMAT "/exe", init);
+  controller_exe = g_file_read_link (controller_exe_path, NULL);
+  init_exe = g_file_read_link (init_exe_path, NULL);
+  return controller_exe != NULL && init_exe != NULL &&
+         strcmp (controller_exe, init_exe) != 0;
+}
+
+/* virDomainCreateXML, then until its init runs. */
+static gboolean
+libvirt_job (Scale *scale,
+             SoupSession *session G_GNUC_UNUSED,
+             Job *job,
+             GError **error)
+{
+  gint64 start = g_get_monotonic_time ();
+  guint controller;
+
+  job->dom = virDomainCreateXML (scale->conn, job->xml, 0);
+  if (job->dom == NULL)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, "virDomainCreateXML of libvirt alone's domain "
+                      "failed: ");
+      return FALSE;
+    }
+  controller = virDomainGetID (job->dom);
+  while (!init_runs (controller))
+    {
+      if (g_get_monotonic_time () - start > ACTIVE_TIMEOUT_S * G_USEC_PER_SEC)
+        {
+          g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
+                       "libvirt alone's domain %s did not run its init "
+                       "within %d s", virDomainGetName (job->dom),
+                       ACTIVE_TIMEOUT_S);
+          return FALSE;
+        }
+      g_usleep (1000);
+    }
+  job->seconds = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  return TRUE;
+}
+
+/* The XML the driver builds for an unprivileged m1.nano instance, with
+ * the root of libvirt alone's own (no overlay: libvirt's part only).
+ * Its uuid starts with ffff and a count, so its name ("instance-" and 8
+ * digits) is another of libvirt alone's only when 65,536 came before. */
+static char *
+libvirt_xml (Scale *scale,
+             GError **error)
+{
+  guint i = scale->libvirt_names++;
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *json = NULL;
+  g_autoptr(NlxInstance) instance = NULL;
+  g_autoptr(GArray) map = nlx_idmap_parse (NLX_IDMAP_DEFAULT, NULL, error);
+  NlxLxcDomainSpec spec = { 0 };
+
+  if (map == NULL)
+    return NULL;
+  g_snprintf (uuid, 9, "ffff%04x", i & 0xffff);
+  uuid[8] = '-';
+  json = g_strdup_printf ("{\"uuid\": \"%s\", \"name\": \"nlxscale-%s-libvirt-%u\", "
+                          "\"flavor\": {\"name\": \"" FLAVOR "\", "
+                          "\"vcpus\": 1, \"memory_mb\": 64, \"root_gb\": 0}, "
+                          "\"image_ref\": \"" IMAGE "\", \"user_id\": \"bench\", "
+                          "\"project_id\": \"bench\"}", uuid, scale->tag, i);
+  instance = nlx_instance_new_from_data (json, -1, error);
+  if (instance == NULL)
+    return NULL;
+  spec.instance = instance;
+  spec.root_dir = scale->libvirt_root;
+  spec.uid_map = map;
+  spec.gid_map = map;
+  return nlx_lxc_domain_build (&spec, error);
+}
+
+/* Starts @n domains at once through libvirt alone, and gives their
+ * start's p50 and p90; with @keep, the domains that started go into
+ * @keep, else they are destroyed again. */
+static gboolean
+libvirt_batch (Scale *scale,
+               guint n,
+               GPtrArray *keep,
+               double *p50,
+               double *p90,
+               GError **error)
+{
+  g_autoptr(GArray) samples = g_array_new (FALSE, FALSE, sizeof (double));
+  Job *jobs = g_new0 (Job, n);
+  gboolean ok = TRUE;
+
+  if (scale->conn == NULL && (scale->conn = virConnectOpen (URI)) == NULL)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_free (jobs);
+      return FALSE;
+    }
+  for (guint i = 0; i < n && ok; i++)
+    ok = (jobs[i].xml = libvirt_xml (scale, error)) != NULL;
+  if (ok)
+    pool_run (scale, libvirt_job, jobs, n, n);
+  for (guint i = 0; i < n; i++)
+    {
+      if (jobs[i].dom != NULL)
+        {
+          if (jobs[i].error == NULL)
+            g_array_append_val (samples, jobs[i].seconds);
+          if (keep != NULL)
+            g_ptr_array_add (keep, g_steal_pointer (&jobs[i].dom));
+          else if (virDomainDestroy (jobs[i].dom) < 0 && ok)
+            {
+              nlx_lxc_error_from_libvirt (error);
+              g_prefix_error (error, "virDomainDestroy of libvirt alone's "
+                              "domain failed: ");
+              ok = FALSE;
+            }
+          g_clear_pointer (&jobs[i].dom, virDomainFree);
+        }
+      if (jobs[i].error != NULL && ok)
+        {
+          g_propagate_error (error, g_steal_pointer (&jobs[i].error));
+          ok = FALSE;
+        }
+    }
+  jobs_free (jobs, n);
+  *p50 = ok ? nlx_bench_percentile (samples, 50) : 0;
+  if (p90 != NULL)
+    *p90 = ok ? nlx_bench_percentile (samples, 90) : 0;
+  return ok;
+}
 
 /* p50 of opt_requests GETs of @path, which must all answer 200. */
 static gboolean
@@ -399,13 +572,13 @@ load_average (void)
 static void
 print_header (void)
 {
-  g_print ("\n%7s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s %6s %6s %6s %9s %5s\n",
-           "running", "boot", "boot", "detail", "list", "page", "since",
-           "detail", "daemon", "daemon", "libvirtd", "lvd", "lvd", "ctl",
-           "host", "host");
-  g_print ("%7s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s %6s %6s %6s %9s %5s\n",
-           "", "p50 s", "p90 s", "p50 ms", "p50 ms", "p50 ms", "p50 ms",
-           "KiB", "RSS MiB", "fds", "RSS MiB", "fds", "mnts", "mnts",
+  g_print ("\n%7s %8s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s %6s %6s %6s %9s %5s\n",
+           "running", "boot", "boot", "libvirt", "detail", "list", "page",
+           "since", "detail", "daemon", "daemon", "libvirtd", "lvd", "lvd",
+           "ctl", "host", "host");
+  g_print ("%7s %8s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s %6s %6s %6s %9s %5s\n",
+           "", "p50 s", "p90 s", "p50 s", "p50 ms", "p50 ms", "p50 ms",
+           "p50 ms", "KiB", "RSS MiB", "fds", "RSS MiB", "fds", "mnts", "mnts",
            "mnt objs", "load");
 }
 
@@ -454,9 +627,14 @@ measure_row (Scale *scale,
   row->mounts = mount_objects ();
   row->controller_mounts = controller_mounts (scale);
   row->libvirtd_mounts = libvirtd_mounts ();
-  g_print ("%7u %8.3f %8.3f %8.1f %8.1f %8.1f %8.1f %8.0f %8.1f %6d %8.1f "
-           "%6d %6d %6.0f %9" G_GINT64_FORMAT " %5.1f\n", row->running,
-           row->boot_p50, row->boot_p90, row->detail_ms, row->list_ms,
+  /* Last: its domains are gone again before the next batch. */
+  if (!libvirt_batch (scale, (guint) opt_batch, NULL, &row->libvirt_p50, NULL,
+                      error))
+    return FALSE;
+  g_print ("%7u %8.3f %8.3f %8.3f %8.1f %8.1f %8.1f %8.1f %8.0f %8.1f %6d "
+           "%8.1f %6d %6d %6.0f %9" G_GINT64_FORMAT " %5.1f\n", row->running,
+           row->boot_p50, row->boot_p90, row->libvirt_p50, row->detail_ms,
+           row->list_ms,
            row->page_ms, row->since_ms, row->detail_kib, row->rss_kib / 1024.0,
            row->fds, row->libvirtd_rss_kib / 1024.0, row->libvirtd_fds,
            row->libvirtd_mounts, row->controller_mounts, row->mounts,
@@ -466,6 +644,7 @@ measure_row (Scale *scale,
 
 typedef struct {
   double first_boot_p50;
+  double first_libvirt_p50;
   Row last;
   gboolean booted;              /* all N ACTIVE */
   guint boot_failures;
@@ -534,6 +713,8 @@ boot_all (Scale *scale,
       if (report && !measure_row (scale, session, samples, batch_real_us,
                                   &result->last, error))
         return FALSE;
+      if (batches == 1)
+        result->first_libvirt_p50 = result->last.libvirt_p50;
     }
   result->booted = TRUE;
   return TRUE;
@@ -647,21 +828,123 @@ tear_down (Scale *scale,
   return TRUE;
 }
 
+/* Destroys the domain of @job, which stays the caller's. */
+static gboolean
+libvirt_destroy_job (Scale *scale G_GNUC_UNUSED,
+                     SoupSession *session G_GNUC_UNUSED,
+                     Job *job,
+                     GError **error)
+{
+  if (virDomainDestroy (job->dom) == 0)
+    return TRUE;
+  nlx_lxc_error_from_libvirt (error);
+  g_prefix_error (error, "virDomainDestroy of libvirt alone's domain "
+                  "failed: ");
+  return FALSE;
+}
+
+static void
+domain_free (gpointer dom)
+{
+  virDomainFree (dom);
+}
+
+/* --libvirt-only: N domains of libvirt alone in batches, rows of their
+ * boot p50/p90 and libvirtd's size, then all destroyed, 20 at once. */
+static gboolean
+run_libvirt_only (Scale *scale,
+                  GError **error)
+{
+  g_autoptr(GPtrArray) doms = g_ptr_array_new_with_free_func (domain_free);
+  double first = 0, p50 = 0, p90 = 0;
+  Job *jobs;
+  gint64 start;
+  gboolean ok = TRUE;
+
+  g_print ("bench-scale: %d domains of libvirt alone (the driver's XML, "
+           "busybox root, no network) in batches of %d, a row every %d, in "
+           "%s\n\n%7s %8s %8s %8s %6s %6s %9s %5s\n%7s %8s %8s %8s %6s %6s "
+           "%9s %5s\n", opt_count, opt_batch, opt_report_every,
+           scale->tmp_dir, "running", "boot", "boot", "libvirtd", "lvd", "lvd",
+           "host", "host", "", "p50 s", "p90 s", "RSS MiB", "fds", "mnts",
+           "mnt objs", "load");
+  while (ok && doms->len < (guint) opt_count)
+    {
+      guint n = MIN ((guint) opt_batch, opt_count - doms->len);
+      GPid libvirtd = libvirtd_pid ();
+
+      ok = libvirt_batch (scale, n, doms, &p50, &p90, error) &&
+           check_interrupted (error);
+      if (first == 0)
+        first = p50;
+      if (ok && (doms->len == n || doms->len == (guint) opt_count ||
+                 doms->len / opt_report_every !=
+                 (doms->len - n) / opt_report_every))
+        g_print ("%7u %8.3f %8.3f %8.1f %6d %6d %9" G_GINT64_FORMAT
+                 " %5.1f\n", doms->len, p50, p90,
+                 proc_status_field (libvirtd, "VmRSS") / 1024.0,
+                 process_fds (libvirtd), libvirtd_mounts (), mount_objects (),
+                 load_average ());
+    }
+  start = g_get_monotonic_time ();
+  jobs = g_new0 (Job, doms->len);
+  for (guint i = 0; i < doms->len; i++)
+    jobs[i].dom = doms->pdata[i];
+  pool_run (scale, libvirt_destroy_job, jobs, doms->len,
+            opt_delete_concurrency);
+  for (guint i = 0; i < doms->len; i++)
+    if (jobs[i].error != NULL && ok)
+      {
+        g_propagate_error (error, g_steal_pointer (&jobs[i].error));
+        ok = FALSE;
+      }
+  jobs_free (jobs, doms->len);
+  if (ok)
+    g_print ("\nteardown: %u destroyed, %d at once, in %.1f s\n"
+             "libvirt alone: batch boot p50 at %u %.3f s against %.3f s "
+             "first: %.2fx\n", doms->len, opt_delete_concurrency,
+             (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC,
+             doms->len, p50, first, p50 / first);
+  return ok;
+}
+
 static gboolean
 run (Scale *scale,
      Result *result,
      GError **error)
 {
-  const char *mkrootfs[] = { "/bin/sh", MKROOTFS, scale->root, NULL };
-  int status;
+  const char *roots[] = { scale->root, scale->libvirt_root };
+  guint32 root_id;
+  g_autoptr(GArray) map = nlx_idmap_parse (NLX_IDMAP_DEFAULT, NULL, error);
 
-  if (!g_spawn_sync (NULL, (char **) mkrootfs, NULL, G_SPAWN_DEFAULT, NULL,
-                     NULL, NULL, NULL, &status, error) ||
-      !g_spawn_check_wait_status (status, error))
+  for (guint i = 0; i < G_N_ELEMENTS (roots); i++)
     {
-      g_prefix_error (error, "%s %s failed: ", MKROOTFS, scale->root);
+      const char *mkrootfs[] = { "/bin/sh", MKROOTFS, roots[i], NULL };
+      int status;
+
+      if (!g_spawn_sync (NULL, (char **) mkrootfs, NULL, G_SPAWN_DEFAULT,
+                         NULL, NULL, NULL, NULL, &status, error) ||
+          !g_spawn_check_wait_status (status, error))
+        {
+          g_prefix_error (error, "%s %s failed: ", MKROOTFS, roots[i]);
+          return FALSE;
+        }
+    }
+  /* libvirt makes .oldroot in it as the container's root, as the
+   * instances' root owns the overlay's upper directory. */
+  if (map == NULL || !nlx_idmap_to_host (map, 0, &root_id))
+    return FALSE;
+  if (lchown (scale->libvirt_root, root_id, root_id) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                   "Cannot give %s to the containers' root: %s",
+                   scale->libvirt_root, g_strerror (saved_errno));
       return FALSE;
     }
+  if (opt_libvirt_only)
+    return run_libvirt_only (scale, error);
   if (!write_config (scale, error) ||
       !nlx_bench_daemon_start (scale->config_path, scale->socket_path,
                                scale->log_path, FALSE, DAEMON_START_TIMEOUT_S,
@@ -741,6 +1024,9 @@ print_targets (const Result *r,
   print_target (boot, growth <= BOOT_GROWTH_TARGET,
                 "%.3f s against %.3f s: %.2fx", r->last.boot_p50,
                 r->first_boot_p50, growth);
+  g_print ("       %-46s        (%.3f s against %.3f s: %.2fx)\n",
+           "libvirt alone, the same growth", r->last.libvirt_p50,
+           r->first_libvirt_p50, r->last.libvirt_p50 / r->first_libvirt_p50);
   print_target (detail, r->last.detail_ms < DETAIL_P50_TARGET_MS, "%.1f ms",
                 r->last.detail_ms);
   print_target ("delete throughput >= 10/s", rate >= DELETES_PER_S_TARGET,
@@ -812,6 +1098,7 @@ main (int argc,
                                   : g_build_filename (scale.tmp_dir,
                                                       "compute.log", NULL);
   scale.root = g_build_filename (scale.tmp_dir, "root", NULL);
+  scale.libvirt_root = g_build_filename (scale.tmp_dir, "libvirt-root", NULL);
   scale.instances = g_build_filename (scale.tmp_dir, "instances", NULL);
   scale.tag = g_strdup_printf ("%06x", g_random_int () & 0xffffff);
   scale.bridge = g_strdup_printf ("nlxk%s", scale.tag);
@@ -832,7 +1119,7 @@ main (int argc,
         print_log_tail (&scale, 20);
     }
   clean = clean_up (&scale);
-  if (ok)
+  if (ok && !opt_libvirt_only)
     print_targets (&result, clean);
   g_print ("bench-scale: %s\n", !ok ? "FAILED" : clean ? "done"
                                                        : "done, NOT CLEAN");
@@ -846,6 +1133,8 @@ main (int argc,
   g_free (scale.socket_path);
   g_free (scale.log_path);
   g_free (scale.root);
+  g_free (scale.libvirt_root);
+  g_clear_pointer (&scale.conn, virConnectClose);
   g_free (scale.instances);
   g_free (scale.tag);
   g_free (scale.bridge);

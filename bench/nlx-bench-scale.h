@@ -51,6 +51,7 @@ typedef struct {
   char *socket_path;
   char *log_path;
   char *root;
+  char *libvirt_root;           /* libvirt alone's */
   char *instances;
   char *bridge;
   char *tag;                    /* in the servers' names */
@@ -63,6 +64,8 @@ typedef struct {
   GHashTable *live;             /* those not yet seen gone */
   /* Deletes one at a time: their 404 is polled for more often. */
   gboolean alone;
+  struct _virConnect *conn;     /* libvirt alone's */
+  guint libvirt_names;
 } Scale;
 
 typedef struct {
