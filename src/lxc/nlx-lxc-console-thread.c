@@ -90,6 +90,9 @@ struct _NlxLxcHeld {
   char *name;                   /* the domain's */
   NlxLxcConsole *console;
   int init_pidfd;               /* -1 when unknown */
+  /* The restart gate (nlx_lxc_gate_restart()), or -1 both. */
+  int monitor_fd;
+  int controller_pidfd;
   gint64 opened_at;
   gint64 booted_at;             /* a start the daemon made, or 0 */
   gboolean stop_asked;          /* the daemon stops it */
@@ -101,6 +104,10 @@ nlx_lxc_held_free (NlxLxcHeld *held)
   nlx_lxc_console_close (held->console);
   if (held->init_pidfd >= 0)
     close (held->init_pidfd);
+  if (held->monitor_fd >= 0)
+    close (held->monitor_fd);
+  if (held->controller_pidfd >= 0)
+    close (held->controller_pidfd);
   g_free (held->key);
   g_free (held->uuid);
   g_free (held->name);
@@ -207,6 +214,8 @@ nlx_lxc_hold_console (NlxDriverState *state,
   held->uuid = g_strdup (uuid);
   held->name = g_strdup (virDomainGetName (dom));
   held->init_pidfd = -1;
+  held->monitor_fd = -1;
+  held->controller_pidfd = -1;
   held->opened_at = g_get_monotonic_time ();
   held->booted_at = booting ? held->opened_at : 0;
   g_hash_table_insert (state->held, held->key, held);
@@ -227,6 +236,66 @@ nlx_lxc_watch_init (NlxDriverState *state,
 
   if (held != NULL && held->init_pidfd < 0)
     held->init_pidfd = pid > 0 ? nlx_lxc_open_pidfd ((guint) pid) : -1;
+}
+
+/* Whether the other end of connected socket @fd has closed. */
+static gboolean
+peer_gone (int fd)
+{
+  struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+
+  return poll (&pfd, 1, 0) == 1 &&
+         (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+/* The restart gate.  libvirtd needs an instance's root in its own mount
+ * namespace only to start its container, but then every controller it
+ * starts copies that namespace and reads its mount table, so a root left
+ * there costs every later boot (docs/performance.md).  So the root is
+ * withdrawn once the container runs, and put back before libvirtd can
+ * start the container again by itself, which it does at once when the
+ * guest reboots: the daemon holds a copy of the controller's end of
+ * libvirtd's monitor connection, so that libvirtd sees the controller's
+ * end only when the console thread, seeing it first (its pidfd), has
+ * published the root again and closed the copy (release()).  Without a
+ * gate the root stays where libvirtd can use it. */
+void
+nlx_lxc_gate_restart (NlxDriverState *state,
+                      virDomainPtr dom,
+                      const char *uuid)
+{
+  g_autofree char *key = held_key (uuid, virDomainGetID (dom));
+  g_autoptr(GMutexLocker) locker = NULL;
+  g_autoptr(GError) error = NULL;
+  NlxLxcHeld *held;
+
+  if (!nlx_lxc_mounts_separate (state))
+    return;
+  locker = g_mutex_locker_new (&state->console_lock);
+  held = g_hash_table_lookup (state->held, key);
+  if (held == NULL)
+    return;
+  /* A libvirtd that restarted has a new connection: the old one's
+   * copy gates nothing. */
+  if (held->monitor_fd >= 0 && peer_gone (held->monitor_fd))
+    {
+      close (held->monitor_fd);
+      close (held->controller_pidfd);
+      held->monitor_fd = held->controller_pidfd = -1;
+    }
+  if (held->monitor_fd < 0)
+    held->monitor_fd = nlx_lxc_hold_monitor (dom, &held->controller_pidfd);
+  if (held->monitor_fd < 0)
+    {
+      g_debug ("Instance %s: no restart gate, its root stays in libvirtd's "
+               "namespace", uuid);
+      return;
+    }
+  /* Under console_lock, as release() publishes: never withdrawn after a
+   * release has put it back. */
+  if (!nlx_lxc_mounts_withdraw (state, uuid, &error))
+    g_warning ("Instance %s: %s", uuid, error->message);
+  nlx_lxc_wake_console_thread (state);
 }
 
 /* The daemon is about to stop @uuid: its init's end is no failure, and
@@ -367,9 +436,18 @@ release (NlxDriverState *state,
          NlxLxcHeld *held)
 {
   g_autofree char *fault = NULL;
+  g_autoptr(GError) error = NULL;
   char *failed = NULL;
 
   nlx_lxc_console_read (held->console, NULL, NULL);
+  /* libvirtd may start the container again as soon as the gate closes
+   * (a guest's reboot): its root is back first, unless the daemon itself
+   * stops it. */
+  if (held->monitor_fd >= 0 && !held->stop_asked &&
+      !nlx_lxc_mounts_publish_root (state, held->uuid, &error))
+    g_warning ("Instance %s: libvirt cannot start it again by itself (a "
+               "reboot of its guest stops it instead): %s", held->uuid,
+               error->message);
   fault = judge (held);
   if (fault != NULL)
     {
@@ -410,7 +488,10 @@ scan_consoles (NlxDriverState *state,
       if (nlx_lxc_is_mine (state, doms[i], uuid))
         {
           g_hash_table_add (running, held_key (uuid, virDomainGetID (doms[i])));
-          nlx_lxc_hold_console (state, doms[i], uuid, FALSE);
+          /* At the daemon's start and after libvirtd's: a new libvirtd
+           * has a new monitor connection to gate. */
+          if (nlx_lxc_hold_console (state, doms[i], uuid, FALSE))
+            nlx_lxc_gate_restart (state, doms[i], uuid);
         }
       virDomainFree (doms[i]);
     }
@@ -521,6 +602,7 @@ nlx_lxc_console_thread (gpointer data)
   NlxDriverState *state = data;
   g_autoptr(GArray) fds = g_array_new (FALSE, FALSE, sizeof (struct pollfd));
   g_autoptr(GPtrArray) polled = g_ptr_array_new ();
+  g_autoptr(GPtrArray) ended = g_ptr_array_new ();
   gint64 retry_at = 0;
 
   g_mutex_lock (&state->console_lock);
@@ -590,6 +672,15 @@ nlx_lxc_console_thread (gpointer data)
 
               g_array_append_val (fds, pfd);
               g_ptr_array_add (polled, held);
+              /* The controller's end, when the run is gated. */
+              if (held->controller_pidfd >= 0)
+                {
+                  struct pollfd gate = { .fd = held->controller_pidfd,
+                                         .events = POLLIN };
+
+                  g_array_append_val (fds, gate);
+                  g_ptr_array_add (polled, held);
+                }
               /* Attached clients' input (console_attach). */
               for (guint j = 0; j < n_clients; j++)
                 {
@@ -621,26 +712,39 @@ nlx_lxc_console_thread (gpointer data)
 
               held = polled->pdata[i - 1];
               if (pfd->revents != 0 &&
-                  pfd->fd != nlx_lxc_console_get_fd (held->console))
+                  pfd->fd != nlx_lxc_console_get_fd (held->console) &&
+                  pfd->fd != held->controller_pidfd)
                 nlx_lxc_console_input (held->console, pfd->fd);
             }
+          /* A run is released once, whether its PTY closed or its
+           * controller ended, or both. */
+          g_ptr_array_set_size (ended, 0);
           for (guint i = 1; i < fds->len; i++)
             {
               struct pollfd *pfd = &g_array_index (fds, struct pollfd, i);
               g_autoptr(GError) error = NULL;
               gboolean closed = FALSE;
-              char *uuid;
 
               held = polled->pdata[i - 1];
-              if (pfd->revents == 0 ||
-                  pfd->fd != nlx_lxc_console_get_fd (held->console))
+              if (pfd->revents == 0)
                 continue;
-              if (pfd->revents & POLLNVAL)
+              if (pfd->fd == held->controller_pidfd)
+                closed = TRUE;
+              else if (pfd->fd != nlx_lxc_console_get_fd (held->console))
+                continue;
+              else if (pfd->revents & POLLNVAL)
                 closed = TRUE;
               else if (!nlx_lxc_console_read (held->console, &closed, &error))
                 g_debug ("Console of instance %s not saved: %s", held->uuid,
                          error->message);
-              if (closed && (uuid = release (state, held)) != NULL)
+              if (closed && !g_ptr_array_find (ended, held, NULL))
+                g_ptr_array_add (ended, held);
+            }
+          for (guint i = 0; i < ended->len; i++)
+            {
+              char *uuid = release (state, ended->pdata[i]);
+
+              if (uuid != NULL)
                 g_ptr_array_add (failed, uuid);
             }
         }

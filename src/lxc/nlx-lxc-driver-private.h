@@ -166,6 +166,7 @@ char *nlx_lxc_console_log_path (NlxDriverState *state,
 /* nlx-lxc-mounts.c */
 void nlx_lxc_mounts_init (NlxDriverState *state);
 void nlx_lxc_mounts_cleanup (NlxDriverState *state);
+gboolean nlx_lxc_mounts_separate (NlxDriverState *state);
 gboolean nlx_lxc_mounts_publish_root (NlxDriverState *state,
                                       const char *uuid,
                                       GError **error);
@@ -264,6 +265,8 @@ gboolean nlx_lxc_stop_now (NlxDriverState *state,
                            virDomainPtr dom,
                            const char *uuid,
                            GError **error);
+int nlx_lxc_hold_monitor (virDomainPtr dom,
+                          int *controller);
 
 /* nlx-lxc-console-thread.c */
 void nlx_lxc_held_free (NlxLxcHeld *held);
@@ -278,6 +281,9 @@ void nlx_lxc_watch_init (NlxDriverState *state,
                          pid_t pid);
 void nlx_lxc_expect_stop (NlxDriverState *state,
                           const char *uuid);
+void nlx_lxc_gate_restart (NlxDriverState *state,
+                           virDomainPtr dom,
+                           const char *uuid);
 void nlx_lxc_wait_released (NlxDriverState *state,
                             const char *uuid);
 void nlx_lxc_flush_console (NlxDriverState *state,

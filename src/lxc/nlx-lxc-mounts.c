@@ -95,6 +95,19 @@ libvirtd_elsewhere (NlxDriverState *state)
 }
 
 /**
+ * nlx_lxc_mounts_separate:
+ * @state: the driver's state
+ *
+ * Returns: whether libvirtd gets each instance's root placed into a
+ *   mount namespace of its own (nlx_lxc_mounts_publish_root())
+ */
+gboolean
+nlx_lxc_mounts_separate (NlxDriverState *state)
+{
+  return libvirtd_elsewhere (state) != 0;
+}
+
+/**
  * nlx_lxc_mounts_init:
  * @state: the driver's state
  *

@@ -689,6 +689,7 @@ nlx_lxc_start_instance (NlxDriverState *state,
        * image's init, so what is mounted now is there from its first
        * instruction; each attempt is a new container. */
       mount_proc_view (state, dom, uuid);
+      nlx_lxc_gate_restart (state, dom, uuid);
       if (!nlx_lxc_apply_limits (state, dom, uuid, metadata, &local_error) ||
           !wait_for_image_init (state, dom, uuid, &local_error) ||
           !mount_volumes (state, dom, uuid, metadata, &local_error))
@@ -774,8 +775,11 @@ nlx_lxc_remount (gpointer data,
    * nlx-lxc-console-thread.c). */
   nlx_lxc_hold_console (state, dom, uuid, FALSE);
   if (wait_for_init (state, FALSE, dom, uuid, &error))
-    /* Before the limit lets the image's init run, as at start. */
-    mount_proc_view (state, dom, uuid);
+    {
+      /* Before the limit lets the image's init run, as at start. */
+      mount_proc_view (state, dom, uuid);
+      nlx_lxc_gate_restart (state, dom, uuid);
+    }
   if (error == NULL &&
       nlx_lxc_apply_limits (state, dom, uuid, metadata, &error) &&
       wait_for_image_init (state, dom, uuid, &error) &&

@@ -10,7 +10,10 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <glib/gi18n-lib.h>
 
@@ -166,14 +169,39 @@ pidfd_signal (int pidfd,
 #endif
 }
 
+/* Whether socket @fd is a connection (not a listening socket) on a Unix
+ * socket whose path ends with @suffix. */
+static gboolean
+is_connection_on (int fd,
+                  const char *suffix)
+{
+  struct sockaddr_un address = { 0 };
+  socklen_t length = sizeof address;
+  int listening = 0;
+  socklen_t size = sizeof listening;
+
+  return getsockname (fd, (struct sockaddr *) &address, &length) == 0 &&
+         address.sun_family == AF_UNIX &&
+         length > offsetof (struct sockaddr_un, sun_path) &&
+         g_str_has_suffix (address.sun_path, suffix) &&
+         getsockopt (fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0 &&
+         !listening;
+}
+
 /* Copies of @controller's sockets (pidfd_getfd(), root may), so that
  * libvirtd's connection to it stays open after it has died: an array
- * of descriptors, maybe empty. */
+ * of descriptors, maybe empty.  With @monitor_of, only the connections
+ * accepted on domain @monitor_of's monitor socket (NAME.sock in
+ * libvirt's state directory): libvirtd's own. */
 static GArray *
 hold_sockets (int controller,
-              guint pid)
+              guint pid,
+              const char *monitor_of)
 {
   g_autofree char *dir_path = g_strdup_printf ("/proc/%u/fd", pid);
+  g_autofree char *monitor = monitor_of ? g_strconcat ("/", monitor_of,
+                                                       ".sock", NULL)
+                                        : NULL;
   g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
   GArray *held = g_array_new (FALSE, FALSE, sizeof (int));
   const char *name;
@@ -185,9 +213,13 @@ hold_sockets (int controller,
       g_autofree char *target = g_file_read_link (path, NULL);
       int fd;
 
-      if (target != NULL && g_str_has_prefix (target, "socket:") &&
+      if (target == NULL || !g_str_has_prefix (target, "socket:") ||
           (fd = (int) syscall (SYS_pidfd_getfd, controller,
-                               atoi (name), 0)) >= 0)
+                               atoi (name), 0)) < 0)
+        continue;
+      if (monitor != NULL && !is_connection_on (fd, monitor))
+        close (fd);
+      else
         g_array_append_val (held, fd);
     }
 #endif
@@ -200,6 +232,46 @@ release_sockets (GArray *held)
   for (guint i = 0; i < held->len; i++)
     close (g_array_index (held, int, i));
   g_array_unref (held);
+}
+
+/**
+ * nlx_lxc_hold_monitor:
+ * @dom: a running domain, looked up during its current run
+ * @controller: (out): a pidfd of its libvirt_lxc controller
+ *
+ * A copy of the controller's end of libvirtd's monitor connection: while
+ * it is open, libvirtd does not see the controller go, so it neither
+ * reports the domain stopped nor restarts it after its guest's reboot.
+ *
+ * Returns: the copy, or -1 (*@controller then -1 too)
+ */
+int
+nlx_lxc_hold_monitor (virDomainPtr dom,
+                      int *controller)
+{
+  guint id = virDomainGetID (dom);
+  const char *name = virDomainGetName (dom);
+  g_autoptr(GArray) sockets = NULL;
+  int fd = -1;
+
+  *controller = -1;
+  if (id == (guint) -1 || name == NULL ||
+      (*controller = open_pidfd_if (id, is_controller_of, name)) < 0)
+    return -1;
+  sockets = hold_sockets (*controller, id, name);
+  /* One connection: libvirtd's.  More would be a libvirt this code does
+   * not know; none, a controller gone meanwhile. */
+  if (sockets->len == 1)
+    fd = g_array_index (sockets, int, 0);
+  else
+    for (guint i = 0; i < sockets->len; i++)
+      close (g_array_index (sockets, int, i));
+  if (fd < 0)
+    {
+      close (*controller);
+      *controller = -1;
+    }
+  return fd;
 }
 
 /* Kills @dom's container and then its libvirt_lxc controller, for
@@ -239,7 +311,7 @@ kill_container (NlxDriverState *state,
   if (init >= 0 && pidfd_signal (controller, SIGSTOP))
     {
       struct pollfd pfd = { .fd = init, .events = POLLIN };
-      GArray *sockets = hold_sockets (controller, id);
+      GArray *sockets = hold_sockets (controller, id, NULL);
       int timeout_ms = (int) (NLX_LXC_STOPPED_EVENT_TIMEOUT_US / 1000);
 
       nlx_lxc_flush_console (state, dom, uuid);
