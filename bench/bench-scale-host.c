@@ -55,6 +55,57 @@ process_fds (GPid pid)
   return pid > 0 ? count_entries (path) : -1;
 }
 
+/* CPU time @pid used so far, in ms, with that of its children it has
+ * waited for when @children (a daemon's nft, say); -1 if gone. */
+double
+process_cpu_ms (GPid pid,
+                gboolean children)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *end;
+  double ticks;
+
+  if (pid <= 0 || !g_file_get_contents (path, &text, NULL, NULL) ||
+      (end = strrchr (text, ')')) == NULL)
+    return -1;
+  /* After "pid (comm) ": state is field 3, utime 14, stime 15, cutime
+   * 16, cstime 17. */
+  fields = g_strsplit (end + 2, " ", 16);
+  if (g_strv_length (fields) < 15)
+    return -1;
+  ticks = g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12], NULL);
+  if (children)
+    ticks += g_ascii_strtod (fields[13], NULL) +
+             g_ascii_strtod (fields[14], NULL);
+  return ticks * 1000.0 / sysconf (_SC_CLK_TCK);
+}
+
+/* The host's busy CPU time so far (all but idle and iowait), in ms. */
+double
+host_cpu_ms (void)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+  double busy = 0;
+
+  if (!g_file_get_contents ("/proc/stat", &text, NULL, NULL) ||
+      !g_str_has_prefix (text, "cpu "))
+    return -1;
+  fields = g_strsplit_set (text + 4, " \n", 12);
+  for (guint i = 0, column = 0; fields[i] != NULL && column < 8; i++)
+    {
+      if (*fields[i] == '\0')
+        continue;
+      /* user nice system idle iowait irq softirq steal */
+      if (column != 3 && column != 4)
+        busy += g_ascii_strtod (fields[i], NULL);
+      column++;
+    }
+  return busy * 1000.0 / sysconf (_SC_CLK_TCK);
+}
+
 /* From its pid file: someone may restart it. */
 GPid
 libvirtd_pid (void)

@@ -6,7 +6,9 @@
  * Compute API in batches of B concurrent creates up to N, waiting for
  * each batch to be ACTIVE.  Every --report-every servers (and after the
  * first and the last batch) it prints a row: the servers running, the
- * last batch's boot p50/p90 (POST to ACTIVE), the p50 of GET
+ * last batch's boot p50/p90 (POST to ACTIVE), the CPU time it took per
+ * server (the daemon's with its children's, libvirtd's, the whole
+ * host's, the bench's own polling included), the p50 of GET
  * /servers/detail, GET /servers, a page of the detail list
  * (limit=100 from a marker half-way) and a changes-since call, the
  * daemon's and libvirtd's RSS and fds, the mounts of libvirtd's and of
@@ -371,6 +373,9 @@ typedef struct {
   double controller_mounts;
   int libvirtd_mounts;
   double libvirt_p50;           /* libvirt alone's batch */
+  /* CPU time of the last batch per server booted: the daemon's (with
+   * its children's), libvirtd's, and the host's. */
+  double daemon_cpu_ms, libvirtd_cpu_ms, host_cpu_ms;
 } Row;
 
 /* ---- libvirt alone ---------------------------------------------------- */
@@ -572,14 +577,14 @@ load_average (void)
 static void
 print_header (void)
 {
-  g_print ("\n%7s %8s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s %6s %6s %6s %9s %5s\n",
-           "running", "boot", "boot", "libvirt", "detail", "list", "page",
-           "since", "detail", "daemon", "daemon", "libvirtd", "lvd", "lvd",
-           "ctl", "host", "host");
-  g_print ("%7s %8s %8s %8s %8s %8s %8s %8s %8s %8s %6s %8s %6s %6s %6s %9s %5s\n",
-           "", "p50 s", "p90 s", "p50 s", "p50 ms", "p50 ms", "p50 ms",
-           "p50 ms", "KiB", "RSS MiB", "fds", "RSS MiB", "fds", "mnts", "mnts",
-           "mnt objs", "load");
+  g_print ("\n%7s %8s %8s %8s %6s %6s %6s %8s %8s %8s %8s %8s %8s %6s %8s %6s %6s %6s %9s %5s\n",
+           "running", "boot", "boot", "libvirt", "daemon", "lvd", "host",
+           "detail", "list", "page", "since", "detail", "daemon", "daemon",
+           "libvirtd", "lvd", "lvd", "ctl", "host", "host");
+  g_print ("%7s %8s %8s %8s %6s %6s %6s %8s %8s %8s %8s %8s %8s %6s %8s %6s %6s %6s %9s %5s\n",
+           "", "p50 s", "p90 s", "p50 s", "ms/bt", "ms/bt", "ms/bt",
+           "p50 ms", "p50 ms", "p50 ms", "p50 ms", "KiB", "RSS MiB", "fds",
+           "RSS MiB", "fds", "mnts", "mnts", "mnt objs", "load");
 }
 
 static gboolean
@@ -631,10 +636,11 @@ measure_row (Scale *scale,
   if (!libvirt_batch (scale, (guint) opt_batch, NULL, &row->libvirt_p50, NULL,
                       error))
     return FALSE;
-  g_print ("%7u %8.3f %8.3f %8.3f %8.1f %8.1f %8.1f %8.1f %8.0f %8.1f %6d "
-           "%8.1f %6d %6d %6.0f %9" G_GINT64_FORMAT " %5.1f\n", row->running,
-           row->boot_p50, row->boot_p90, row->libvirt_p50, row->detail_ms,
-           row->list_ms,
+  g_print ("%7u %8.3f %8.3f %8.3f %6.0f %6.0f %6.0f %8.1f %8.1f %8.1f %8.1f "
+           "%8.0f %8.1f %6d %8.1f %6d %6d %6.0f %9" G_GINT64_FORMAT
+           " %5.1f\n", row->running, row->boot_p50, row->boot_p90,
+           row->libvirt_p50, row->daemon_cpu_ms, row->libvirtd_cpu_ms,
+           row->host_cpu_ms, row->detail_ms, row->list_ms,
            row->page_ms, row->since_ms, row->detail_kib, row->rss_kib / 1024.0,
            row->fds, row->libvirtd_rss_kib / 1024.0, row->libvirtd_fds,
            row->libvirtd_mounts, row->controller_mounts, row->mounts,
@@ -674,10 +680,19 @@ boot_all (Scale *scale,
       Job *jobs = g_new0 (Job, n);
       g_autoptr(GArray) samples = g_array_new (FALSE, FALSE, sizeof (double));
       gint64 batch_real_us = g_get_real_time ();
+      GPid libvirtd = libvirtd_pid ();
+      double daemon_cpu = process_cpu_ms (scale->daemon, TRUE);
+      double libvirtd_cpu = process_cpu_ms (libvirtd, FALSE);
+      double host_cpu = host_cpu_ms ();
       guint failed = 0;
       gboolean report;
 
       pool_run (scale, boot_job, jobs, n, n);
+      result->last.daemon_cpu_ms =
+        (process_cpu_ms (scale->daemon, TRUE) - daemon_cpu) / n;
+      result->last.libvirtd_cpu_ms =
+        (process_cpu_ms (libvirtd, FALSE) - libvirtd_cpu) / n;
+      result->last.host_cpu_ms = (host_cpu_ms () - host_cpu) / n;
       for (guint i = 0; i < n; i++)
         if (jobs[i].error == NULL)
           g_array_append_val (samples, jobs[i].seconds);

@@ -80,6 +80,9 @@ typedef struct {
 int proc_status_field (GPid pid,
                        const char *field);
 int process_fds (GPid pid);
+double process_cpu_ms (GPid pid,
+                       gboolean children);
+double host_cpu_ms (void);
 GPid libvirtd_pid (void);
 gint64 mount_objects (void);
 double controller_mounts (Scale *scale);

@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 /* Bumped whenever NlxDriver or what it is passed (NlxInstance) changes
  * shape; the loader refuses a plugin built against another version
  * instead of calling through a wrong table. */
-#define NLX_DRIVER_ABI_VERSION 7
+#define NLX_DRIVER_ABI_VERSION 8
 
 #define NLX_SNAPSHOT_FILE "root.tar"
 
@@ -269,6 +269,14 @@ typedef struct {
   int (*console_attach) (NlxDriverState *state,
                          const char *uuid,
                          GError **error);
+  /* Optional (ABI 8): the power state of every instance the hypervisor
+   * has, in one go, as get_info would say it (a stopped one's console
+   * read to its end, for get_fault): uuid in lower case ->
+   * GINT_TO_POINTER (NlxPowerState + 1), NOSTATE for one that could not
+   * be asked.  The periodic sync asks it
+   * rather than get_info for each of thousands of instances. */
+  GHashTable *(*get_power_states) (NlxDriverState *state,
+                                   GError **error);
 } NlxDriver;
 
 G_END_DECLS

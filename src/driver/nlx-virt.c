@@ -190,6 +190,27 @@ nlx_virt_unpause (NlxVirt *virt,
   return virt->driver->unpause (virt->state, id, error);
 }
 
+/**
+ * nlx_virt_get_power_states:
+ *
+ * Returns: (transfer full): every instance's power state in one go (see
+ *   NlxDriver.get_power_states), or %NULL with an error,
+ *   %NLX_DRIVER_ERROR_NOT_SUPPORTED when the driver cannot (get_info
+ *   then tells each)
+ */
+GHashTable *
+nlx_virt_get_power_states (NlxVirt *virt,
+                           GError **error)
+{
+  if (virt->driver->get_power_states == NULL)
+    {
+      not_supported (error, _("The %s driver cannot list power states"),
+                     virt->driver->name);
+      return NULL;
+    }
+  return virt->driver->get_power_states (virt->state, error);
+}
+
 gboolean
 nlx_virt_get_info (NlxVirt *virt,
                    const char *uuid,

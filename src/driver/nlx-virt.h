@@ -39,6 +39,8 @@ gboolean nlx_virt_pause (NlxVirt *virt,
 gboolean nlx_virt_unpause (NlxVirt *virt,
                            const char *uuid,
                            GError **error);
+GHashTable *nlx_virt_get_power_states (NlxVirt *virt,
+                                       GError **error);
 gboolean nlx_virt_get_info (NlxVirt *virt,
                             const char *uuid,
                             NlxInstanceInfo *info,

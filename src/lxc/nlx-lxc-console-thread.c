@@ -98,16 +98,26 @@ struct _NlxLxcHeld {
   gboolean stop_asked;          /* the daemon stops it */
 };
 
+/* Closes @held's gate: libvirtd sees its controller's end, if it has
+ * come.  Called by the console thread, or on a held run it no longer
+ * polls. */
+static void
+close_gate (NlxLxcHeld *held)
+{
+  if (held->monitor_fd >= 0)
+    close (held->monitor_fd);
+  if (held->controller_pidfd >= 0)
+    close (held->controller_pidfd);
+  held->monitor_fd = held->controller_pidfd = -1;
+}
+
 void
 nlx_lxc_held_free (NlxLxcHeld *held)
 {
   nlx_lxc_console_close (held->console);
   if (held->init_pidfd >= 0)
     close (held->init_pidfd);
-  if (held->monitor_fd >= 0)
-    close (held->monitor_fd);
-  if (held->controller_pidfd >= 0)
-    close (held->controller_pidfd);
+  close_gate (held);
   g_free (held->key);
   g_free (held->uuid);
   g_free (held->name);
@@ -273,18 +283,27 @@ nlx_lxc_gate_restart (NlxDriverState *state,
     return;
   locker = g_mutex_locker_new (&state->console_lock);
   held = g_hash_table_lookup (state->held, key);
-  if (held == NULL)
+  /* A run the daemon stops gets none. */
+  if (held == NULL || held->stop_asked)
     return;
   /* A libvirtd that restarted has a new connection: the old one's
    * copy gates nothing. */
   if (held->monitor_fd >= 0 && peer_gone (held->monitor_fd))
     {
       close (held->monitor_fd);
-      close (held->controller_pidfd);
-      held->monitor_fd = held->controller_pidfd = -1;
+      held->monitor_fd = -1;
     }
   if (held->monitor_fd < 0)
-    held->monitor_fd = nlx_lxc_hold_monitor (dom, &held->controller_pidfd);
+    {
+      int controller = -1;
+
+      held->monitor_fd = nlx_lxc_hold_monitor (dom, &controller);
+      /* The pidfd polled already, if any, stays: the console thread's. */
+      if (held->controller_pidfd < 0)
+        held->controller_pidfd = controller;
+      else if (controller >= 0)
+        close (controller);
+    }
   if (held->monitor_fd < 0)
     {
       g_debug ("Instance %s: no restart gate, its root stays in libvirtd's "
@@ -312,7 +331,15 @@ nlx_lxc_expect_stop (NlxDriverState *state,
   g_hash_table_iter_init (&iter, state->held);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &held))
     if (g_str_equal (held->uuid, uuid))
-      held->stop_asked = TRUE;
+      {
+        held->stop_asked = TRUE;
+        /* Its root is not wanted back, and libvirtd is to see the
+         * controller go as soon as it does.  The pidfd is the console
+         * thread's to close: it may be polling it. */
+        if (held->monitor_fd >= 0)
+          close (held->monitor_fd);
+        held->monitor_fd = -1;
+      }
 }
 
 /* Waits until @uuid's PTYs are read to their end and closed, so that its
@@ -428,6 +455,35 @@ judge (NlxLxcHeld *held)
   return g_strdup_printf (_("%s Its last console lines:\n%s"), how, words);
 }
 
+/* Puts @held's root back where libvirtd restarts its container from
+ * and closes its gate (nlx_lxc_gate_restart()), unless the daemon stops
+ * it.  Called with console_lock held. */
+static void
+open_gate (NlxDriverState *state,
+           NlxLxcHeld *held)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (held->monitor_fd >= 0 && !held->stop_asked &&
+      !nlx_lxc_mounts_publish_root (state, held->uuid, &error))
+    g_warning ("Instance %s: libvirt cannot start it again by itself (a "
+               "reboot of its guest stops it instead): %s", held->uuid,
+               error->message);
+  close_gate (held);
+}
+
+/* open_gate() for every held run.  Called with console_lock held. */
+static void
+open_gates (NlxDriverState *state)
+{
+  GHashTableIter iter;
+  NlxLxcHeld *held;
+
+  g_hash_table_iter_init (&iter, state->held);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &held))
+    open_gate (state, held);
+}
+
 /* Reads @held to its end, records whether its init failed to boot and
  * closes it.  Called by the console thread, with console_lock held;
  * returns the uuid to tell the watcher about when it failed. */
@@ -436,18 +492,12 @@ release (NlxDriverState *state,
          NlxLxcHeld *held)
 {
   g_autofree char *fault = NULL;
-  g_autoptr(GError) error = NULL;
   char *failed = NULL;
 
   nlx_lxc_console_read (held->console, NULL, NULL);
-  /* libvirtd may start the container again as soon as the gate closes
-   * (a guest's reboot): its root is back first, unless the daemon itself
-   * stops it. */
-  if (held->monitor_fd >= 0 && !held->stop_asked &&
-      !nlx_lxc_mounts_publish_root (state, held->uuid, &error))
-    g_warning ("Instance %s: libvirt cannot start it again by itself (a "
-               "reboot of its guest stops it instead): %s", held->uuid,
-               error->message);
+  /* libvirtd may start the container again as soon as the gate opens
+   * (a guest's reboot): its root is back first. */
+  open_gate (state, held);
   fault = judge (held);
   if (fault != NULL)
     {
@@ -756,8 +806,11 @@ nlx_lxc_console_thread (gpointer data)
           g_mutex_lock (&state->console_lock);
         }
     }
-  /* Events from now on are dropped: the driver is stopping. */
+  /* Events from now on are dropped: the driver is stopping.  Its gates
+   * close with it, so libvirtd gets back the roots it would need to
+   * restart a container by itself meanwhile. */
   g_clear_pointer (&state->console_pending, g_hash_table_unref);
+  open_gates (state);
   g_mutex_unlock (&state->console_lock);
   return NULL;
 }

@@ -750,6 +750,101 @@ lxc_get_info (NlxDriverState *state,
   return TRUE;
 }
 
+/* Adds the uuid of every domain libvirt lists with @flags to @set. */
+static gboolean
+list_uuids (virConnectPtr conn,
+            unsigned int flags,
+            GHashTable *set,
+            GError **error)
+{
+  virDomainPtr *doms = NULL;
+  int n = virConnectListAllDomains (conn, &doms, flags);
+
+  if (n < 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot list libvirt's domains: "));
+      return FALSE;
+    }
+  for (int i = 0; i < n; i++)
+    {
+      char uuid[VIR_UUID_STRING_BUFLEN];
+
+      if (virDomainGetUUIDString (doms[i], uuid) == 0)
+        g_hash_table_add (set, g_ascii_strdown (uuid, -1));
+      virDomainFree (doms[i]);
+    }
+  free (doms);
+  return TRUE;
+}
+
+/* Four calls whatever the number of domains (libvirt's LXC driver has
+ * no virConnectGetAllDomainStats()): the running ones, the paused ones,
+ * the stopped ones and all of them; one more for each in another state
+ * (being shut down, crashed), which libvirt lists only as "other". */
+static GHashTable *
+lxc_get_power_states (NlxDriverState *state,
+                      GError **error)
+{
+  g_autoptr(virConnect) conn = nlx_lxc_connection (state, error);
+  g_autoptr(GHashTable) running = g_hash_table_new_full (g_str_hash,
+                                                         g_str_equal,
+                                                         g_free, NULL);
+  g_autoptr(GHashTable) paused = g_hash_table_new_full (g_str_hash,
+                                                        g_str_equal,
+                                                        g_free, NULL);
+  g_autoptr(GHashTable) shutoff = g_hash_table_new_full (g_str_hash,
+                                                         g_str_equal,
+                                                         g_free, NULL);
+  g_autoptr(GHashTable) states = NULL;
+  virDomainPtr *doms = NULL;
+  int n;
+
+  if (conn == NULL ||
+      !list_uuids (conn, VIR_CONNECT_LIST_DOMAINS_RUNNING, running, error) ||
+      !list_uuids (conn, VIR_CONNECT_LIST_DOMAINS_PAUSED, paused, error) ||
+      !list_uuids (conn, VIR_CONNECT_LIST_DOMAINS_SHUTOFF, shutoff, error))
+    return NULL;
+  if ((n = virConnectListAllDomains (conn, &doms, 0)) < 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot list libvirt's domains: "));
+      return NULL;
+    }
+  states = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (int i = 0; i < n; i++)
+    {
+      char uuid[VIR_UUID_STRING_BUFLEN];
+      NlxPowerState power = NLX_POWER_STATE_NOSTATE;
+      int domain_state;
+
+      if (virDomainGetUUIDString (doms[i], uuid) == 0)
+        {
+          g_autofree char *key = g_ascii_strdown (uuid, -1);
+
+          if (g_hash_table_contains (running, key))
+            power = NLX_POWER_STATE_RUNNING;
+          else if (g_hash_table_contains (paused, key))
+            power = NLX_POWER_STATE_PAUSED;
+          else if (g_hash_table_contains (shutoff, key))
+            power = NLX_POWER_STATE_SHUTDOWN;
+          else if (virDomainGetState (doms[i], &domain_state, NULL, 0) == 0)
+            power = nlx_power_state_from_libvirt (domain_state);
+          /* As get_info: a stopped one's console read to its end, for
+           * get_fault. */
+          if (power == NLX_POWER_STATE_SHUTDOWN ||
+              power == NLX_POWER_STATE_CRASHED)
+            nlx_lxc_wait_released (state, key);
+          /* NOSTATE: it could not be asked (gone meanwhile). */
+          g_hash_table_insert (states, g_steal_pointer (&key),
+                               GINT_TO_POINTER (power + 1));
+        }
+      virDomainFree (doms[i]);
+    }
+  free (doms);
+  return g_steal_pointer (&states);
+}
+
 static char *
 lxc_get_console_output (NlxDriverState *state,
                         const char *uuid,
@@ -807,6 +902,7 @@ static const NlxDriver lxc_driver = {
   .console_attach = nlx_lxc_driver_console_attach,
   .lock_host = nlx_lxc_driver_lock_host,
   .get_vif = lxc_get_vif,
+  .get_power_states = lxc_get_power_states,
 };
 
 G_MODULE_EXPORT const NlxDriver *nlx_driver_get (void);

@@ -225,10 +225,16 @@ static NlxPowerState
 power_state (Fixture *f)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) states = NULL;
   NlxInstanceInfo info;
 
   g_assert_true (nlx_virt_get_info (f->virt, f->uuid, &info, &error));
   g_assert_no_error (error);
+  /* The periodic sync's answer for all at once says the same. */
+  states = nlx_virt_get_power_states (f->virt, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (GPOINTER_TO_INT (g_hash_table_lookup (states, f->uuid)),
+                   ==, info.state + 1);
   return info.state;
 }
 
