@@ -14,9 +14,15 @@
  *    mounted below it reach no other namespace;
  *  - libvirtd gets each instance's root alone, one mount, placed straight
  *    into its namespace when that is not the daemon's
- *    (nlx_lxc_mounts_publish_root()), where no controller receives it
- *    (libvirtd's mounts are slaves, not shared) but a controller started
- *    later (a guest's own reboot) finds it;
+ *    (nlx_lxc_mounts_publish_root()), where no running controller
+ *    receives it (libvirtd's mounts are slaves, not shared), and only
+ *    while libvirt starts the container: every controller started copies
+ *    libvirtd's namespace and reads its mount table, so a root left there
+ *    cost every later boot.  Once the container runs, the root is
+ *    withdrawn (nlx_lxc_mounts_withdraw()) behind the restart gate, which
+ *    puts it back before libvirtd can start the container again after a
+ *    guest's own reboot (nlx_lxc_gate_restart(), in
+ *    nlx-lxc-console-thread.c);
  *  - once the container has its own copy of its root, its controller's
  *    copy of instances_path, with every other instance's root in it, is
  *    detached (nlx_lxc_mounts_trim_controller()).
