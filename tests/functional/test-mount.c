@@ -335,21 +335,21 @@ stop_namespace (pid_t pid)
   g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
 }
 
-/* The per-mount options of the mount at @path for @pid, or NULL. */
+/* The mountinfo line of the topmost mount at @path for @pid, or NULL. */
 static char *
-mount_options (pid_t pid,
-               const char *path)
+mountinfo_line (pid_t pid,
+                const char *path)
 {
   g_autofree char *file = g_strdup_printf ("/proc/%d/mountinfo", (int) pid);
   g_autofree char *contents = NULL;
   g_auto(GStrv) lines = NULL;
-  char *options = NULL;
+  char *line = NULL;
 
   g_assert_true (g_file_get_contents (file, &contents, NULL, NULL));
   lines = g_strsplit (contents, "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++)
     {
-      g_auto(GStrv) fields = g_strsplit (lines[i], " ", 7);
+      g_auto(GStrv) fields = g_strsplit (lines[i], " ", 6);
       g_autofree char *mount_point = NULL;
 
       if (g_strv_length (fields) < 6)
@@ -357,45 +357,37 @@ mount_options (pid_t pid,
       mount_point = g_strcompress (fields[4]);
       if (strcmp (mount_point, path) == 0)
         {
-          g_free (options);
-          options = g_strdup (fields[5]);  /* the topmost one wins */
+          g_free (line);
+          line = g_strdup (lines[i]);  /* the topmost one wins */
         }
     }
-  return options;
+  return line;
 }
 
-/* The filesystem's own options of the topmost mount at @path: the
- * mountinfo fields after " - " and the type and source. */
+/* The per-mount options of the mount at @path for @pid, or NULL. */
+static char *
+mount_options (pid_t pid,
+               const char *path)
+{
+  g_autofree char *line = mountinfo_line (pid, path);
+  g_auto(GStrv) fields = line ? g_strsplit (line, " ", 7) : NULL;
+
+  return fields != NULL && g_strv_length (fields) >= 6 ? g_strdup (fields[5])
+                                                       : NULL;
+}
+
+/* The filesystem's own options of that mount: the fields after " - "
+ * and the type and source. */
 static char *
 super_options (pid_t pid,
                const char *path)
 {
-  g_autofree char *file = g_strdup_printf ("/proc/%d/mountinfo", (int) pid);
-  g_autofree char *contents = NULL;
-  g_auto(GStrv) lines = NULL;
-  char *options = NULL;
+  g_autofree char *line = mountinfo_line (pid, path);
+  const char *rest = line ? strstr (line, " - ") : NULL;
+  g_auto(GStrv) super = rest ? g_strsplit (rest + 3, " ", 3) : NULL;
 
-  g_assert_true (g_file_get_contents (file, &contents, NULL, NULL));
-  lines = g_strsplit (contents, "\n", -1);
-  for (guint i = 0; lines[i] != NULL; i++)
-    {
-      g_auto(GStrv) fields = g_strsplit (lines[i], " ", 6);
-      g_auto(GStrv) super = NULL;
-      g_autofree char *mount_point = NULL;
-      const char *rest;
-
-      if (g_strv_length (fields) < 6 ||
-          (rest = strstr (fields[5], " - ")) == NULL)
-        continue;
-      mount_point = g_strcompress (fields[4]);
-      super = g_strsplit (rest + 3, " ", 3);
-      if (strcmp (mount_point, path) == 0 && g_strv_length (super) == 3)
-        {
-          g_free (options);
-          options = g_strdup (super[2]);
-        }
-    }
-  return options;
+  return super != NULL && g_strv_length (super) == 3 ? g_strdup (super[2])
+                                                     : NULL;
 }
 
 static gboolean
