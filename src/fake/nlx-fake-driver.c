@@ -611,6 +611,24 @@ fake_get_info (NlxDriverState *state,
   return TRUE;
 }
 
+static GHashTable *
+fake_get_power_states (NlxDriverState *state,
+                       GError **error G_GNUC_UNUSED)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  GHashTable *states = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                              g_free, NULL);
+  GHashTableIter iter;
+  const char *uuid;
+  FakeInstance *fake;
+
+  g_hash_table_iter_init (&iter, state->instances);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &uuid, (gpointer *) &fake))
+    g_hash_table_insert (states, g_ascii_strdown (uuid, -1),
+                         GINT_TO_POINTER (fake->state + 1));
+  return states;
+}
+
 static char *
 fake_get_console_output (NlxDriverState *state,
                          const char *uuid,
@@ -841,6 +859,7 @@ static const NlxDriver fake_driver = {
   .init_host = fake_init_host,
   .cleanup_host = fake_cleanup_host,
   .list_instances = fake_list_instances,
+  .get_power_states = fake_get_power_states,
   .spawn = fake_spawn,
   .destroy = fake_destroy,
   .reboot = fake_reboot,
