@@ -98,17 +98,27 @@ struct _NlxLxcHeld {
   gboolean stop_asked;          /* the daemon stops it */
 };
 
+/* Lets libvirtd see @held's controller end: closes the gate's copy of
+ * its monitor connection.  Any thread may, with console_lock held; the
+ * pidfd stays, the console thread's to close. */
+static void
+drop_monitor (NlxLxcHeld *held)
+{
+  if (held->monitor_fd >= 0)
+    close (held->monitor_fd);
+  held->monitor_fd = -1;
+}
+
 /* Closes @held's gate: libvirtd sees its controller's end, if it has
  * come.  Called by the console thread, or on a held run it no longer
  * polls. */
 static void
 close_gate (NlxLxcHeld *held)
 {
-  if (held->monitor_fd >= 0)
-    close (held->monitor_fd);
+  drop_monitor (held);
   if (held->controller_pidfd >= 0)
     close (held->controller_pidfd);
-  held->monitor_fd = held->controller_pidfd = -1;
+  held->controller_pidfd = -1;
 }
 
 void
@@ -289,10 +299,7 @@ nlx_lxc_gate_restart (NlxDriverState *state,
   /* A libvirtd that restarted has a new connection: the old one's
    * copy gates nothing. */
   if (held->monitor_fd >= 0 && peer_gone (held->monitor_fd))
-    {
-      close (held->monitor_fd);
-      held->monitor_fd = -1;
-    }
+    drop_monitor (held);
   if (held->monitor_fd < 0)
     {
       int controller = -1;
@@ -334,11 +341,8 @@ nlx_lxc_expect_stop (NlxDriverState *state,
       {
         held->stop_asked = TRUE;
         /* Its root is not wanted back, and libvirtd is to see the
-         * controller go as soon as it does.  The pidfd is the console
-         * thread's to close: it may be polling it. */
-        if (held->monitor_fd >= 0)
-          close (held->monitor_fd);
-        held->monitor_fd = -1;
+         * controller go as soon as it does. */
+        drop_monitor (held);
       }
 }
 

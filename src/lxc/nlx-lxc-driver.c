@@ -750,6 +750,29 @@ lxc_get_info (NlxDriverState *state,
   return TRUE;
 }
 
+/* virConnectListAllDomains(), its failure as an error. */
+static int
+list_domains (virConnectPtr conn,
+              unsigned int flags,
+              virDomainPtr **doms,
+              GError **error)
+{
+  int n = virConnectListAllDomains (conn, doms, flags);
+
+  if (n < 0)
+    {
+      nlx_lxc_error_from_libvirt (error);
+      g_prefix_error (error, _("Cannot list libvirt's domains: "));
+    }
+  return n;
+}
+
+static GHashTable *
+uuid_table_new (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
 /* Adds the uuid of every domain libvirt lists with @flags to @set. */
 static gboolean
 list_uuids (virConnectPtr conn,
@@ -758,14 +781,10 @@ list_uuids (virConnectPtr conn,
             GError **error)
 {
   virDomainPtr *doms = NULL;
-  int n = virConnectListAllDomains (conn, &doms, flags);
+  int n = list_domains (conn, flags, &doms, error);
 
   if (n < 0)
-    {
-      nlx_lxc_error_from_libvirt (error);
-      g_prefix_error (error, _("Cannot list libvirt's domains: "));
-      return FALSE;
-    }
+    return FALSE;
   for (int i = 0; i < n; i++)
     {
       char uuid[VIR_UUID_STRING_BUFLEN];
@@ -787,15 +806,9 @@ lxc_get_power_states (NlxDriverState *state,
                       GError **error)
 {
   g_autoptr(virConnect) conn = nlx_lxc_connection (state, error);
-  g_autoptr(GHashTable) running = g_hash_table_new_full (g_str_hash,
-                                                         g_str_equal,
-                                                         g_free, NULL);
-  g_autoptr(GHashTable) paused = g_hash_table_new_full (g_str_hash,
-                                                        g_str_equal,
-                                                        g_free, NULL);
-  g_autoptr(GHashTable) shutoff = g_hash_table_new_full (g_str_hash,
-                                                         g_str_equal,
-                                                         g_free, NULL);
+  g_autoptr(GHashTable) running = uuid_table_new ();
+  g_autoptr(GHashTable) paused = uuid_table_new ();
+  g_autoptr(GHashTable) shutoff = uuid_table_new ();
   g_autoptr(GHashTable) states = NULL;
   virDomainPtr *doms = NULL;
   int n;
@@ -803,15 +816,10 @@ lxc_get_power_states (NlxDriverState *state,
   if (conn == NULL ||
       !list_uuids (conn, VIR_CONNECT_LIST_DOMAINS_RUNNING, running, error) ||
       !list_uuids (conn, VIR_CONNECT_LIST_DOMAINS_PAUSED, paused, error) ||
-      !list_uuids (conn, VIR_CONNECT_LIST_DOMAINS_SHUTOFF, shutoff, error))
+      !list_uuids (conn, VIR_CONNECT_LIST_DOMAINS_SHUTOFF, shutoff, error) ||
+      (n = list_domains (conn, 0, &doms, error)) < 0)
     return NULL;
-  if ((n = virConnectListAllDomains (conn, &doms, 0)) < 0)
-    {
-      nlx_lxc_error_from_libvirt (error);
-      g_prefix_error (error, _("Cannot list libvirt's domains: "));
-      return NULL;
-    }
-  states = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  states = uuid_table_new ();
   for (int i = 0; i < n; i++)
     {
       char uuid[VIR_UUID_STRING_BUFLEN];
