@@ -167,11 +167,11 @@ test_check_defaults (Fixture *f,
   read_ok (f, &limits);
   warnings = nlx_lxc_limits_check (&limits, &wanted, &allowed);
 
-  /* 64 + 384 for the daemon, 3 per instance */
+  /* 64 + 384 for the daemon, 5 per instance */
   text = warning_about (warnings, "LimitNOFILE=");
   g_assert_nonnull (text);
-  g_assert_nonnull (strstr (text, "may open 1024 files, enough for about 192 "));
-  g_assert_nonnull (strstr (text, "at least 3448 "));
+  g_assert_nonnull (strstr (text, "may open 1024 files, enough for about 115 "));
+  g_assert_nonnull (strstr (text, "at least 5448 "));
   /* 32 for root, 5 per instance */
   text = warning_about (warnings, "fs.inotify.max_user_instances");
   g_assert_nonnull (text);

@@ -8,8 +8,11 @@ G_BEGIN_DECLS
 
 /* What one instance costs, measured with the lxc driver on a 6.x kernel
  * (nova-lxc-compute(8), "LIMITS", says how). */
-/* The daemon: the console's PTY, console.log and init's pidfd. */
-#define NLX_LXC_FDS_PER_INSTANCE 3
+/* The daemon: the console's PTY, console.log and init's pidfd, and
+ * while its root is withdrawn from libvirtd's namespace (the restart
+ * gate, nlx-lxc-console-thread.c) a copy of the controller's monitor
+ * connection and the controller's pidfd. */
+#define NLX_LXC_FDS_PER_INSTANCE 5
 /* One PTY on the host's devpts (the console libvirt_lxc hands out) and
  * one in the instance's own devpts instance. */
 #define NLX_LXC_PTYS_PER_INSTANCE 2
