@@ -29,12 +29,40 @@
  * TCG. */
 static gint kvm_failed;
 
+/* Whether the CPU offers hardware virtualization (VMX or SVM among the
+ * flags of /proc/cpuinfo).  A /dev/kvm without it is no KVM an ordinary
+ * kernel boots under: seen here, kvm_pvm (pagetable-based virtual
+ * machines, for guests built for it), on which the appliance's Debian
+ * kernel spins for ever instead of failing, so the fallback to TCG
+ * never came. */
+static gboolean
+cpu_virtualizes (void)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (!g_file_get_contents ("/proc/cpuinfo", &text, NULL, NULL))
+    return FALSE;
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) words = NULL;
+
+      if (!g_str_has_prefix (lines[i], "flags"))
+        continue;
+      words = g_strsplit_set (lines[i], " \t", -1);
+      return g_strv_contains ((const char * const *) words, "vmx") ||
+             g_strv_contains ((const char * const *) words, "svm");
+    }
+  return FALSE;
+}
+
 static gboolean
 kvm_usable (void)
 {
   int fd;
 
-  if (g_atomic_int_get (&kvm_failed))
+  if (g_atomic_int_get (&kvm_failed) || !cpu_virtualizes ())
     return FALSE;
   fd = open ("/dev/kvm", O_RDWR | O_CLOEXEC);
   if (fd < 0)
