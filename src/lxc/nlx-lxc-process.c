@@ -5,6 +5,7 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <unistd.h>
 #include <glib/gi18n-lib.h>
@@ -419,6 +420,12 @@ nlx_lxc_apply_limits (NlxDriverState *state,
                       uuid);
       return FALSE;
     }
+  /* nova-lxc-init waits for this; SIGCONT, since it does nothing to a
+   * process that does not wait for it, should the image's init run
+   * already (nova-lxc-init gave up waiting). */
+  if (kill (pid, SIGCONT) != 0 && errno != ESRCH)
+    g_debug ("Instance %s: cannot wake its nova-lxc-init: %s", uuid,
+             g_strerror (errno));
   return TRUE;
 }
 

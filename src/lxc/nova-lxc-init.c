@@ -14,7 +14,8 @@
  *
  *   1. waits (at most PIDS_WAIT_S) for the daemon to move it into the
  *      instance's pids group, so that the cgroup namespace is rooted
- *      there and no process of the image ever runs outside the limit;
+ *      there and no process of the image ever runs outside the limit
+ *      (the daemon's SIGCONT says it has);
  *   2. enters a new cgroup namespace, rooted at the container's own
  *      cgroups, which libvirt placed it in before starting it, and mounts
  *      every cgroup hierarchy under /sys/fs/cgroup again, now showing the
@@ -60,6 +61,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,12 +116,29 @@ in_pids_group (void)
   return found;
 }
 
+/* The daemon sends SIGCONT once it has moved this process
+ * (nlx_lxc_apply_limits()), which ends the wait at once; it is blocked
+ * before the first look, so that one sent after it is kept until the
+ * wait takes it (to the init of a PID namespace, a signal from outside
+ * that is neither blocked nor handled is dropped).  Every 10 ms the
+ * group is looked at again all the same.  The mask goes back to what it
+ * was: the image's init inherits it. */
 static void
 wait_for_pids_group (void)
 {
+  const struct timespec tick = { 0, 10 * 1000 * 1000 };
+  sigset_t cont;
+  sigset_t saved;
+
+  sigemptyset (&cont);
+  sigaddset (&cont, SIGCONT);
+  if (sigprocmask (SIG_BLOCK, &cont, &saved) != 0)
+    die ("sigprocmask", errno);
   for (int waited = 0; !in_pids_group () && waited < PIDS_WAIT_S * 100;
        waited++)
-    usleep (10 * 1000);
+    sigtimedwait (&cont, NULL, &tick);
+  if (sigprocmask (SIG_SETMASK, &saved, NULL) != 0)
+    die ("sigprocmask", errno);
   if (!in_pids_group ())
     fprintf (stderr, "nova-lxc-init: the compute daemon did not apply the "
              "pids limit within %d s; it applies it when it next starts\n",
