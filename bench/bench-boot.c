@@ -8,7 +8,10 @@
  * ACTIVE.  Interleaved with each, virDomainCreateXML of the domain XML
  * the daemon made for that image (taken from a template server of the
  * image, under a name and uuid of the bench's own, without the veth's
- * name and MAC).  Prints p50/p90 per source, the ratio API/libvirt
+ * name and MAC, and with a root libvirtd can see: a hard-linked copy of
+ * the image's tree owned by the instances' root, since the daemon keeps
+ * a running instance's root out of libvirtd's mount namespace).  Prints
+ * p50/p90 per source, the ratio API/libvirt
  * (target <= 1.15) and the ratio of the 1 GiB to the 10 MiB API boot
  * (target <= 1.2).  A benchmark, not a test: exits 0 whether or not a
  * target is met, 1 when the benchmark itself failed, 77 when there is no
@@ -29,6 +32,7 @@
 
 #include "nlx-bench.h"
 #include "common/nlx-file.h"
+#include "common/nlx-idmap.h"
 #include "host/nlx-network-filter.h"
 
 #define EXIT_SKIP 77
@@ -222,14 +226,22 @@ run (const char *command)
 }
 
 /* The template's domain XML, as the bench's own domain: its name, uuid,
- * veth name and MAC would clash with the template's. */
+ * veth name and MAC would clash with the template's, and its root, the
+ * instance's overlay, is not in libvirtd's mount namespace once the
+ * instance runs: libvirt alone boots @root, the same tree. */
 static char *
-rewrite_xml (const char *xml)
+rewrite_xml (const char *xml,
+             const char *root)
 {
+  g_autoptr(GRegex) root_dir = g_regex_new ("<source dir='[^']*'/>(\\s*<target dir='/'/>)",
+                                            0, 0, NULL);
+  g_autofree char *root_source = g_strdup_printf ("<source dir='%s'/>\\1", root);
+  g_autofree char *rooted = g_regex_replace (root_dir, xml, -1, 0,
+                                             root_source, 0, NULL);
   g_autoptr(GRegex) name = g_regex_new ("<name>[^<]*</name>", 0, 0, NULL);
   g_autoptr(GRegex) uuid = g_regex_new ("<uuid>[^<]*</uuid>", 0, 0, NULL);
   g_autoptr(GRegex) drop = g_regex_new ("<(mac address|target dev)=[^>]*/>", 0, 0, NULL);
-  g_autofree char *a = g_regex_replace_literal (name, xml, -1, 0,
+  g_autofree char *a = g_regex_replace_literal (name, rooted, -1, 0,
                                                "<name>nlxbench-virt</name>",
                                                0, NULL);
   g_autofree char *c = g_regex_replace_literal (uuid, a, -1, 0,
@@ -276,19 +288,37 @@ destroy_leftover_domain (Bench *b)
     }
 }
 
+/* libvirt alone's root for the images of size @s. */
+static char *
+virt_root (Bench *b,
+           guint s)
+{
+  return g_strdup_printf ("%s/virt-root-%u", b->dir, s);
+}
+
 static gboolean
 set_up_images (Bench *b)
 {
   const int mib[SIZES] = { 10, opt_large_mib };
+  g_autoptr(GArray) map = nlx_idmap_parse (NLX_IDMAP_DEFAULT, NULL, NULL);
+  guint32 root_id;
 
+  /* The daemon runs with the default [lxc] uid_maps. */
+  if (map == NULL || !nlx_idmap_to_host (map, 0, &root_id))
+    return FALSE;
   for (guint s = 0; s < SIZES; s++)
     {
       g_autofree char *root = g_strdup_printf ("%s/root-%u", b->dir, s);
       g_autofree char *tar = g_strdup_printf ("%s/root-%u.tar", b->dir, s);
+      g_autofree char *copy = virt_root (b, s);
+      /* libvirt makes .oldroot in the root as the container's root, as
+       * the instances' root owns their overlay's upper directory. */
       g_autofree char *cmd = g_strdup_printf (
         "'%s' '%s' >/dev/null && "
         "head -c %dM /dev/urandom > '%s/fill' && "
-        "tar -C '%s' -cf '%s' .", MKROOTFS, root, mib[s], root, root, tar);
+        "tar -C '%s' -cf '%s' . && "
+        "cp -al '%s' '%s' && chown %u:%u '%s'", MKROOTFS, root, mib[s], root,
+        root, tar, root, copy, root_id, root_id, copy);
       if (!run (cmd))
         return FALSE;
       b->images[0][s].ref = g_strdup_printf ("nlxbench-dir-%u", s);
@@ -449,7 +479,11 @@ main (int argc,
             g_printerr ("bench-boot: no domain %s\n", name);
             goto out;
           }
-        image->xml = rewrite_xml (xml);
+        {
+          g_autofree char *copy = virt_root (&b, s);
+
+          image->xml = rewrite_xml (xml, copy);
+        }
         free (xml);
         virDomainFree (dom);
         image->api = g_array_new (FALSE, FALSE, sizeof (double));
