@@ -6,7 +6,9 @@
  * bridges, nlxd<6 hex> for the interface that is not a bridge (and
  * nlxe<6 hex> for its veth peer, when the kernel has no dummy driver).
  * The subnet is a random /24 of 198.18.0.0/15, the range set aside for
- * network tests (RFC 2544); no packet is sent.
+ * network tests (RFC 2544); no packet is sent.  The filter case makes
+ * the bridge's nftables table (nova_lxc_<bridge>) without the bridge;
+ * the teardown deletes it too.
  *
  * The cases need root and ip(8) (iproute2), which checks the library's
  * work independently of its netlink code; without them they are skipped
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/nlx-error.h"
+#include "host/nlx-network-filter.h"
 #include "host/nlx-network.h"
 #include "lib/nlx-test-tools.h"
 
@@ -154,6 +157,13 @@ fixture_teardown (Fixture *f,
       for (guint i = 0; i < G_N_ELEMENTS (names); i++)
         if (interface_exists (names[i]))
           g_test_fail_printf ("test interface %s is left behind", names[i]);
+      {
+        g_autoptr(GError) error = NULL;
+
+        if (!nlx_network_filter_delete (f->bridge, &error))
+          g_test_fail_printf ("cannot delete the test's nftables tables: %s",
+                              error->message);
+      }
     }
   g_free (f->bridge);
   g_free (f->other);
@@ -426,6 +436,93 @@ case_prefix_mismatch (Fixture *f)
   g_assert_cmpstr (addresses->pdata[0], ==, wrong);
 }
 
+/* `nft list table bridge` of the case's bridge. */
+static char *
+bridge_table (Fixture *f)
+{
+  g_autofree char *table = nlx_network_filter_table_name (f->bridge);
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_spawn_sync (NULL, (char *[]) { (char *) "nft", (char *) "list",
+                                   (char *) "table", (char *) "bridge",
+                                   table, NULL },
+                NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL, &status,
+                &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  return g_steal_pointer (&out);
+}
+
+static guint
+occurrences (const char *text,
+             const char *what)
+{
+  guint n = 0;
+
+  for (const char *at = text; (at = strstr (at, what)) != NULL; at++)
+    n++;
+  return n;
+}
+
+/* Adds port @i of the case and checks the bridge table: the hooks' two
+ * rules, once each, and the port's chain in the map. */
+static void
+add_port (Fixture *f,
+          guint i)
+{
+  g_autofree char *veth = g_strdup_printf ("nlxtp%u", i);
+  g_autofree char *mac = g_strdup_printf ("fa:16:3e:00:00:%02x", i);
+  g_autofree char *address = g_strdup_printf ("%s.%u", f->subnet, 10 + i);
+  g_autofree char *element = g_strdup_printf ("\"%s\" : jump port_%s", veth,
+                                              veth);
+  g_autofree char *listed = NULL;
+  NlxNetworkPort port = { veth, mac, address };
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (nlx_network_filter_add_port (f->bridge, &port, &error));
+  g_assert_no_error (error);
+  listed = bridge_table (f);
+  g_assert_cmpuint (occurrences (listed, "iifname vmap @ports"), ==, 2);
+  g_assert_nonnull (strstr (listed, element));
+}
+
+/* A port's rules are added without declaring the bridge table again
+ * (which costs the kernel an RCU grace period), yet a table, hook or
+ * hook rule that went missing is made again at the next add. */
+static void
+case_filter_skeleton (Fixture *f)
+{
+  g_autofree char *table = nlx_network_filter_table_name (f->bridge);
+  const NlxNetworkPort port = { "nlxtp9", "fa:16:3e:00:00:09", "198.18.0.9" };
+  g_autofree char *script = nlx_network_filter_add_script (f->bridge, &port,
+                                                           NULL);
+
+  g_assert_null (strstr (script, "hook"));
+  g_assert_true (g_str_has_prefix (script, "list chain bridge "));
+  /* No table yet. */
+  add_port (f, 1);
+  add_port (f, 2);
+  nlx_test_run_command ((const char * const []) { "nft", "flush", "chain",
+                                                  "bridge", table, "input",
+                                                  NULL });
+  add_port (f, 3);
+  nlx_test_run_command ((const char * const []) { "nft", "delete", "chain",
+                                                  "bridge", table,
+                                                  "prerouting", NULL });
+  add_port (f, 4);
+  nlx_test_run_command ((const char * const []) { "nft", "delete", "table",
+                                                  "bridge", table, NULL });
+  add_port (f, 5);
+  /* The ports that were there went with the table. */
+  {
+    g_autofree char *listed = bridge_table (f);
+
+    g_assert_null (strstr (listed, "\"nlxtp4\""));
+  }
+}
+
 int
 main (int argc,
       char **argv)
@@ -438,6 +535,7 @@ main (int argc,
     { "/nlx/network/bridge/existing", case_existing },
     { "/nlx/network/bridge/not-a-bridge", case_not_a_bridge },
     { "/nlx/network/bridge/prefix-mismatch", case_prefix_mismatch },
+    { "/nlx/network/filter/skeleton", case_filter_skeleton },
   };
 
   g_test_init (&argc, &argv, NULL);
