@@ -25,6 +25,8 @@
 #define PIDS_V1 CGROUP_ROOT "/pids"
 #define FREEZE_TIMEOUT_US (5 * G_USEC_PER_SEC)
 #define MOVE_ATTEMPTS 20
+/* One round to move, one to find all there. */
+#define UNFROZEN_MOVE_ATTEMPTS 2
 #define REMOVE_TIMEOUT_US (5 * G_USEC_PER_SEC)
 
 static gboolean
@@ -270,17 +272,21 @@ freeze (const char *dir)
 }
 
 /* Moves every process of the group at @source, but the controller, into
- * @target: TRUE once all are there. */
+ * @target, in at most @attempts rounds: TRUE once a round finds all
+ * there.  A process forked while its parent moves is in the parent's
+ * group before or after (the kernel serializes forks with moves): in
+ * @target, or still in @source for the next round. */
 static gboolean
 move_all (const char *source,
           const char *target,
           const char *wanted,
           pid_t controller,
+          guint attempts,
           GError **error)
 {
   g_autofree char *procs = g_build_filename (target, "cgroup.procs", NULL);
 
-  for (guint attempt = 0; attempt < MOVE_ATTEMPTS; attempt++)
+  for (guint attempt = 0; attempt < attempts; attempt++)
     {
       g_autoptr(GArray) pids = read_procs (source);
       gboolean all_there = TRUE;
@@ -329,6 +335,7 @@ limit_pids_v1 (const char *domain,
   g_autofree char *dir = g_build_filename (PIDS_V1, wanted, NULL);
   g_autofree char *source = NULL;
   g_autofree char *group = NULL;
+  gboolean freezer = FALSE;
   gboolean frozen = FALSE;
   gboolean ok;
 
@@ -341,7 +348,7 @@ limit_pids_v1 (const char *domain,
   if ((group = group_of (init, "freezer")) != NULL && !g_str_equal (group, "/"))
     {
       source = g_build_filename (CGROUP_ROOT, "freezer", group, NULL);
-      frozen = freeze (source);
+      freezer = TRUE;
     }
   else if ((group = group_of (init, "cpuacct")) != NULL &&
            !g_str_equal (group, "/"))
@@ -354,7 +361,16 @@ limit_pids_v1 (const char *domain,
                    (int) init);
       return FALSE;
     }
-  ok = move_all (source, dir, wanted, controller, error);
+  /* At a start the container holds nova-lxc-init alone, which waits
+   * for this and forks nothing: moved as it is, in a millisecond.  A
+   * freeze (the kernel's freezer takes 10-15 ms) is for a container
+   * whose processes fork faster than the moves, which only the image's
+   * init could start, should nova-lxc-init have given up waiting. */
+  if (move_all (source, dir, wanted, controller, UNFROZEN_MOVE_ATTEMPTS, NULL))
+    return TRUE;
+  if (freezer)
+    frozen = freeze (source);
+  ok = move_all (source, dir, wanted, controller, MOVE_ATTEMPTS, error);
   if (frozen)
     {
       g_autofree char *path = g_build_filename (source, "freezer.state", NULL);
