@@ -244,9 +244,14 @@ gboolean nlx_lxc_wait_init_known (NlxDriverState *state,
                                   GError **error);
 void nlx_lxc_remove_lease (NlxDriverState *state,
                            const char *uuid);
+GThread *nlx_lxc_port_rules_start (const char *uuid,
+                                   const NlxVif *vif);
+gboolean nlx_lxc_port_rules_finish (GThread *thread,
+                                    GError **error);
 gboolean nlx_lxc_start_instance (NlxDriverState *state,
                                  virDomainPtr dom,
                                  const char *uuid,
+                                 GThread *port_rules,
                                  GError **error);
 void nlx_lxc_remount (gpointer data,
                       gpointer user_data);

@@ -545,10 +545,43 @@ mount_proc_view (NlxDriverState *state,
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->mount_lock);
   pid_t pid = nlx_lxc_init_pid (dom);
 
-  if (pid == 0)
-    return;
+  if (pid != 0)
+    nlx_lxc_proc_view_mount (dir, state->lxcfs_path, pid, uuid);
+}
+
+/* Takes away what the running container no longer needs of the host's
+ * mounts: its controller's copy of instances_path and, behind the
+ * restart gate, its root in libvirtd's namespace. */
+static void
+release_host_mounts (NlxDriverState *state,
+                     virDomainPtr dom,
+                     const char *uuid)
+{
+  g_mutex_lock (&state->mount_lock);
   nlx_lxc_mounts_trim_controller (state, dom, uuid);
-  nlx_lxc_proc_view_mount (dir, state->lxcfs_path, pid, uuid);
+  g_mutex_unlock (&state->mount_lock);
+  nlx_lxc_gate_restart (state, dom, uuid);
+}
+
+/* Sets up a container whose nova-lxc-init runs and waits for its pids
+ * limit (nlx_lxc_apply_limits()), until the image's init runs with its
+ * volumes mounted.  What the image's init must find from its first
+ * instruction, the /proc view, comes before the limit lets it go; what
+ * only the host cares about comes after, while nova-lxc-init sets up
+ * the rest. */
+static gboolean
+set_up_container (NlxDriverState *state,
+                  virDomainPtr dom,
+                  const char *uuid,
+                  const NlxLxcMetadata *metadata,
+                  GError **error)
+{
+  mount_proc_view (state, dom, uuid);
+  if (!nlx_lxc_apply_limits (state, dom, uuid, metadata, error))
+    return FALSE;
+  release_host_mounts (state, dom, uuid);
+  return wait_for_image_init (state, dom, uuid, error) &&
+         mount_volumes (state, dom, uuid, metadata, error);
 }
 
 /* Records that @uuid's init failed to boot when nothing read its console:
@@ -601,19 +634,72 @@ start_domain (NlxDriverState *state,
   return wait_for_init (state, TRUE, dom, uuid, error);
 }
 
-/* The port security rules of @uuid's veth, keyed by the veth's name:
- * made before libvirt makes the veth, so that the instance's first frame
- * meets them (see nlx-network-filter.c).  Again at every start, since a
- * host reboot or an operator's flush may have taken them away. */
-static gboolean
-add_port_filter (const char *uuid,
-                 const NlxVif *vif,
-                 GError **error)
-{
-  g_autofree char *veth = nlx_lxc_veth_name (uuid);
-  NlxNetworkPort port = { veth, vif->mac, vif->address };
+typedef struct {
+  char *bridge;
+  char *veth;
+  char *mac;
+  char *address;
+  GError *error;
+} PortRules;
 
-  return nlx_network_filter_add_port (vif->bridge, &port, error);
+static gpointer
+port_rules_run (gpointer data)
+{
+  PortRules *rules = data;
+  NlxNetworkPort port = { rules->veth, rules->mac, rules->address };
+
+  nlx_network_filter_add_port (rules->bridge, &port, &rules->error);
+  return rules;
+}
+
+/**
+ * nlx_lxc_port_rules_start:
+ *
+ * Starts making the port security rules of @uuid's veth, keyed by the
+ * veth's name, which must be in place before libvirt makes the veth, so
+ * that the instance's first frame meets them (see
+ * nlx-network-filter.c); again at every start, since a host reboot or
+ * an operator's flush may have taken them away.  A thread of its own
+ * starts nft and waits for it (a fork of this daemon alone takes about
+ * 2 ms), while the caller goes on; the thread goes to
+ * nlx_lxc_start_instance().
+ *
+ * Returns: (transfer full): the thread
+ */
+GThread *
+nlx_lxc_port_rules_start (const char *uuid,
+                          const NlxVif *vif)
+{
+  PortRules *rules = g_new0 (PortRules, 1);
+
+  rules->bridge = g_strdup (vif->bridge);
+  rules->veth = nlx_lxc_veth_name (uuid);
+  rules->mac = g_strdup (vif->mac);
+  rules->address = g_strdup (vif->address);
+  return g_thread_new ("nlx-port-rules", port_rules_run, rules);
+}
+
+/**
+ * nlx_lxc_port_rules_finish:
+ * @thread: (transfer full): from nlx_lxc_port_rules_start()
+ *
+ * Waits for it: whether the rules are in place.
+ */
+gboolean
+nlx_lxc_port_rules_finish (GThread *thread,
+                           GError **error)
+{
+  PortRules *rules = g_thread_join (thread);
+  gboolean made = rules->error == NULL;
+
+  if (!made)
+    g_propagate_error (error, rules->error);
+  g_free (rules->bridge);
+  g_free (rules->veth);
+  g_free (rules->mac);
+  g_free (rules->address);
+  g_free (rules);
+  return made;
 }
 
 /* The instance's static DHCP lease, when this daemon serves DHCP on its
@@ -646,6 +732,26 @@ ready_bridge (NlxDriverState *state,
          nlx_network_protect_bridge (vif->bridge, error);
 }
 
+/* The bridge, the port rules (@rules, being made, or made now) and the
+ * DHCP lease of @vif ready; the bridge is made while nft runs, which is
+ * waited for whatever happens. */
+static gboolean
+ready_network (NlxDriverState *state,
+               const char *uuid,
+               const NlxVif *vif,
+               GThread *rules,
+               GError **error)
+{
+  gboolean ready;
+
+  if (rules == NULL)
+    rules = nlx_lxc_port_rules_start (uuid, vif);
+  ready = ready_bridge (state, vif, error);
+  if (!nlx_lxc_port_rules_finish (rules, ready ? error : NULL))
+    ready = FALSE;
+  return ready && set_lease (state, uuid, vif, error);
+}
+
 void
 nlx_lxc_remove_lease (NlxDriverState *state,
                       const char *uuid)
@@ -658,13 +764,22 @@ nlx_lxc_remove_lease (NlxDriverState *state,
                local_error->message);
 }
 
-/* Starts a defined domain with its volumes and network: loop devices,
+/**
+ * nlx_lxc_start_instance:
+ * @port_rules: (transfer full) (nullable): the thread making the
+ *   instance's port rules (nlx_lxc_port_rules_start(), for the vif of
+ *   the domain's metadata), or %NULL to make them here
+ *
+ * Starts a defined domain with its volumes and network: loop devices,
  * root mounts, the bridge and its port rules first (a host reboot takes
- * them all away), then init, then the mounts inside it. */
+ * them all away), then init, then the mounts inside it.  @port_rules is
+ * waited for in any case.
+ */
 gboolean
 nlx_lxc_start_instance (NlxDriverState *state,
                         virDomainPtr dom,
                         const char *uuid,
+                        GThread *port_rules,
                         GError **error)
 {
   g_autoptr(NlxLxcMetadata) metadata = nlx_lxc_read_metadata (dom, error);
@@ -672,12 +787,15 @@ nlx_lxc_start_instance (NlxDriverState *state,
   g_autoptr(GError) local_error = NULL;
   gboolean started = FALSE;
   gboolean held = FALSE;
+  gboolean ready = metadata != NULL &&
+                   nlx_lxc_prepare_volumes (state, dom, uuid, metadata, error);
 
-  if (metadata == NULL || !nlx_lxc_prepare_volumes (state, dom, uuid, metadata, error) ||
-      (metadata->vif != NULL &&
-       (!ready_bridge (state, metadata->vif, error) ||
-        !add_port_filter (uuid, metadata->vif, error) ||
-        !set_lease (state, uuid, metadata->vif, error))))
+  if (ready && metadata->vif != NULL)
+    ready = ready_network (state, uuid, metadata->vif,
+                           g_steal_pointer (&port_rules), error);
+  if (port_rules != NULL)
+    nlx_lxc_port_rules_finish (port_rules, NULL);
+  if (!ready)
     return FALSE;
   if (!start_domain (state, dom, uuid, &started, &held, &local_error) &&
       (!started || virDomainIsActive (dom) != 0))
@@ -692,14 +810,8 @@ nlx_lxc_start_instance (NlxDriverState *state,
   virDomainRef (handle);
   for (guint attempt = 0; local_error == NULL; attempt++)
     {
-      /* nova-lxc-init waits for the pids limit before it executes the
-       * image's init, so what is mounted now is there from its first
-       * instruction; each attempt is a new container. */
-      mount_proc_view (state, dom, uuid);
-      nlx_lxc_gate_restart (state, dom, uuid);
-      if (!nlx_lxc_apply_limits (state, dom, uuid, metadata, &local_error) ||
-          !wait_for_image_init (state, dom, uuid, &local_error) ||
-          !mount_volumes (state, dom, uuid, metadata, &local_error))
+      /* Each attempt is a new container. */
+      if (!set_up_container (state, dom, uuid, metadata, &local_error))
         break;
       if (nlx_lxc_wait_init_known (state, &handle, uuid,
                            attempt == 0 ? NLX_LXC_INIT_KNOWN_TIMEOUT_US
@@ -781,16 +893,8 @@ nlx_lxc_remount (gpointer data,
    * lost; a guest's own reboot is no start of ours (see judge() in
    * nlx-lxc-console-thread.c). */
   nlx_lxc_hold_console (state, dom, uuid, FALSE);
-  if (wait_for_init (state, FALSE, dom, uuid, &error))
-    {
-      /* Before the limit lets the image's init run, as at start. */
-      mount_proc_view (state, dom, uuid);
-      nlx_lxc_gate_restart (state, dom, uuid);
-    }
-  if (error == NULL &&
-      nlx_lxc_apply_limits (state, dom, uuid, metadata, &error) &&
-      wait_for_image_init (state, dom, uuid, &error) &&
-      mount_volumes (state, dom, uuid, metadata, &error))
+  if (wait_for_init (state, FALSE, dom, uuid, &error) &&
+      set_up_container (state, dom, uuid, metadata, &error))
     {
       g_message ("Instance %s rebooted itself; its limits are applied and "
                  "its volumes mounted again", uuid);

@@ -367,6 +367,7 @@ nlx_lxc_driver_spawn (NlxDriverState *state,
   g_autoptr(virDomain) dom = NULL;
   g_autofree char *hostname_storage = NULL;
   g_autofree char *config_drive = NULL;
+  GThread *port_rules = NULL;
   NlxLxcDomainSpec spec = { 0 };
 
   if (image != NULL)
@@ -399,12 +400,17 @@ nlx_lxc_driver_spawn (NlxDriverState *state,
                                       instance->root_volume == NULL, error)))
     return FALSE;
 
+  /* nft makes the port rules while the root is made and the domain
+   * defined: nlx_lxc_start_instance() waits for it. */
+  if (instance->vif != NULL)
+    port_rules = nlx_lxc_port_rules_start (instance->uuid, instance->vif);
+
   /* No domain has this uuid, so whatever an earlier crash left is stale
    * and ours to clear. */
-  if (!release_instance (state, instance->uuid, error))
-    return FALSE;
+  root = release_instance (state, instance->uuid, error)
+           ? spawn_root (state, instance, image, init, idmap, &tree, error)
+           : NULL;
 
-  root = spawn_root (state, instance, image, init, idmap, &tree, error);
   /* Written at each spawn, a rebuild's too: what it holds is the
    * instance as it is now, as Nova's drive is made at each boot from
    * scratch. */
@@ -477,23 +483,27 @@ nlx_lxc_driver_spawn (NlxDriverState *state,
         g_hash_table_replace (state->pins, g_strdup (instance->uuid), cpus);
     }
   g_mutex_unlock (&state->pin_lock);
-  if (dom != NULL && nlx_lxc_start_instance (state, dom, instance->uuid, error))
+  if (dom != NULL &&
+      nlx_lxc_start_instance (state, dom, instance->uuid,
+                              g_steal_pointer (&port_rules), error))
     return TRUE;
 
   /* Undo everything: no domain, no port rules, no mounts, no loop
    * devices, no directory. */
+  if (port_rules != NULL)
+    nlx_lxc_port_rules_finish (port_rules, NULL);
   if (dom != NULL)
     {
       if (virDomainIsActive (dom) == 1)
         nlx_lxc_stop_now (state, dom, instance->uuid, NULL);
       virDomainUndefine (dom);
       forget_pin (state, instance->uuid);
-      if (instance->vif != NULL)
-        {
-          g_autofree char *veth = nlx_lxc_veth_name (instance->uuid);
+    }
+  if (instance->vif != NULL)
+    {
+      g_autofree char *veth = nlx_lxc_veth_name (instance->uuid);
 
-          nlx_network_filter_remove_port (instance->vif->bridge, veth, NULL);
-        }
+      nlx_network_filter_remove_port (instance->vif->bridge, veth, NULL);
     }
   nlx_lxc_remove_lease (state, instance->uuid);
   release_instance (state, instance->uuid, NULL);
