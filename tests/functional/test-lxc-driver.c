@@ -661,13 +661,20 @@ case_power_off_on (Fixture *f)
   g_assert_no_error (error);
   g_assert_cmpint (power_state (f), ==, NLX_POWER_STATE_RUNNING);
   assert_ticking (f, 0);
+  /* The second boot's line reached the log before the power is cut: a
+   * line still on its way through libvirt_lxc's console relay when the
+   * container is killed is lost, as a VM's last serial output. */
+  log = console_when (f, "nlx-test boot ", 2);
+  g_assert_cmpuint (count (log, "nlx-test boot "), ==, 2);
+  g_clear_pointer (&log, g_free);
 
   /* No grace period: stopped at once, init never asked. */
   g_assert_true (nlx_virt_power_off (f->virt, f->uuid, 0, &error));
   g_assert_no_error (error);
   g_assert_cmpint (libvirt_state (f), ==, VIR_DOMAIN_SHUTOFF);
   g_assert_cmpuint (poweroffs (f), ==, 1);
-  log = console_when (f, "nlx-test boot ", 2);
+  /* Both boots stay in the log of the stopped instance. */
+  log = console (f);
   g_assert_cmpuint (count (log, "nlx-test boot "), ==, 2);
 }
 
