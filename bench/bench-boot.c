@@ -33,6 +33,7 @@
 #include "nlx-bench.h"
 #include "common/nlx-file.h"
 #include "common/nlx-idmap.h"
+#include "lxc/nlx-lxc-error.h"
 #include "host/nlx-network-filter.h"
 
 #define EXIT_SKIP 77
@@ -418,6 +419,8 @@ main (int argc,
       g_printerr ("bench-boot: needs root (libvirt LXC)\n");
       return EXIT_SKIP;
     }
+  /* Failures are reported by the bench, with libvirt's message. */
+  nlx_lxc_error_silence_libvirt ();
   b.conn = virConnectOpen (URI);
   if (b.conn == NULL)
     {
