@@ -832,6 +832,11 @@ nlx_lxc_start_instance (NlxDriverState *state,
                  (int) (NLX_LXC_INIT_KNOWN_TIMEOUT_US / G_USEC_PER_SEC));
       g_clear_error (&local_error);
       nlx_lxc_stop_now (state, dom, uuid, NULL);
+      /* The restart gate took the root from libvirtd's namespace, and a
+       * stop of ours does not put it back. */
+      if ((metadata->root_volume != NULL || metadata->root_image != NULL) &&
+          !nlx_lxc_mounts_publish_root (state, uuid, &local_error))
+        break;
       if (!start_domain (state, dom, uuid, &started, &held, &local_error))
         break;
     }
