@@ -45,10 +45,12 @@
  * The script is the very text an operator would give `nft -f`, and each
  * run is one nftables transaction: it applies whole or not at all, and
  * packets see the old rules or the new ones, never a half.  A start adds
- * its port's rules without declaring the bridge table's skeleton again,
- * which would cost every start an RCU grace period in the kernel; it
- * lists the hooks' chains in the same run instead, and makes the
- * skeleton again only when that shows something of it missing. */
+ * its port's rules alone, without declaring the bridge table's skeleton
+ * again, which would cost every start an RCU grace period in the kernel
+ * (an existing hook declared again, or a chain with rules flushed); it
+ * makes the skeleton again only when the add fails for want of it (a
+ * host reboot, `nft flush ruleset`).  What an operator removes of a
+ * table that stays, the daemon's next start makes again (sync). */
 #include "config.h"
 
 #include <gio/gio.h>
@@ -181,28 +183,25 @@ append_port_rules (GString *script,
     table, port->veth, mac, port->address);
 }
 
-/* The bridge table's hooks, each a base chain with one rule, which
- * sends a frame to its port's chain. */
-static const char * const bridge_hooks[] = { "prerouting", "input" };
-#define PORTS_RULE "iifname vmap @ports"
-
 /* The bridge table's map and hooks, made if missing and their rules made
  * again, without touching any port. */
 static void
 append_bridge_skeleton (GString *script,
                         const char *table)
 {
+  static const char * const hooks[] = { "prerouting", "input" };
+
   g_string_append_printf (script, "add table bridge %s\n"
                           "add map bridge %s ports "
                           "{ type ifname : verdict ; }\n", table, table);
-  for (gsize i = 0; i < G_N_ELEMENTS (bridge_hooks); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (hooks); i++)
     g_string_append_printf (script,
                             "add chain bridge %s %s { type filter hook %s "
                             "priority filter ; policy accept ; }\n"
                             "flush chain bridge %s %s\n"
-                            "add rule bridge %s %s " PORTS_RULE "\n",
-                            table, bridge_hooks[i], bridge_hooks[i], table,
-                            bridge_hooks[i], table, bridge_hooks[i]);
+                            "add rule bridge %s %s iifname vmap @ports\n",
+                            table, hooks[i], hooks[i], table, hooks[i],
+                            table, hooks[i]);
 }
 
 static gboolean
@@ -342,7 +341,7 @@ nlx_network_filter_sync_script (const char *bridge,
 static char *
 port_script (const char *bridge,
              const NlxNetworkPort *port,
-             gboolean repair,
+             gboolean skeleton,
              GError **error)
 {
   g_autofree char *table = NULL;
@@ -352,12 +351,8 @@ port_script (const char *bridge,
     return NULL;
   table = nlx_network_filter_table_name (bridge);
   script = g_string_new (NULL);
-  if (repair)
+  if (skeleton)
     append_bridge_skeleton (script, table);
-  else
-    for (gsize i = 0; i < G_N_ELEMENTS (bridge_hooks); i++)
-      g_string_append_printf (script, "list chain bridge %s %s\n", table,
-                              bridge_hooks[i]);
   append_port_rules (script, table, port);
   g_string_append_printf (script, "add element bridge %s ports "
                           "{ \"%s\" : jump port_%s }\n", table, port->veth,
@@ -372,13 +367,8 @@ port_script (const char *bridge,
  * @error: return location for %NLX_DRIVER_ERROR_INVALID_ARGUMENT
  *
  * The transaction that gives @port its rules (again: it may be run any
- * number of times), when the bridge table's skeleton is there: nft
- * fails if its table, map or a hook's chain is missing, and shows the
- * hooks' chains, whose rules nlx_network_filter_skeleton_intact()
- * checks.  Otherwise nlx_network_filter_repair_script() does it.  The
- * skeleton is not declared again: an existing hook declared again, or a
- * chain with rules flushed, costs the transaction an RCU grace period
- * in the kernel (measured: 12-15 ms instead of 3 ms on Linux 6.18).
+ * number of times) in the bridge table as it is: it fails when the
+ * table or its map is missing, and makes nothing then.
  *
  * Returns: (transfer full): the script, or %NULL
  */
@@ -394,8 +384,7 @@ nlx_network_filter_add_script (const char *bridge,
  * nlx_network_filter_repair_script:
  *
  * nlx_network_filter_add_script()'s transaction, making the bridge
- * table's skeleton again first (what is missing of it, and the hooks'
- * rules).
+ * table's skeleton (table, map, hooks and their rules) again first.
  *
  * Returns: (transfer full): the script, or %NULL
  */
@@ -405,23 +394,6 @@ nlx_network_filter_repair_script (const char *bridge,
                                   GError **error)
 {
   return port_script (bridge, port, TRUE, error);
-}
-
-/**
- * nlx_network_filter_skeleton_intact:
- * @listed: what nft printed for nlx_network_filter_add_script()
- *
- * Returns: whether each hook's chain holds its rule
- */
-gboolean
-nlx_network_filter_skeleton_intact (const char *listed)
-{
-  guint found = 0;
-
-  for (const char *at = listed; (at = strstr (at, PORTS_RULE)) != NULL;
-       at += strlen (PORTS_RULE))
-    found++;
-  return found == G_N_ELEMENTS (bridge_hooks);
 }
 
 /**
@@ -482,12 +454,10 @@ set_script_error (GError **error,
 
 /* Starts `nft -f -` with @script on its standard input, written and
  * closed at once (a script is a few hundred bytes, far below a pipe's
- * buffer, so this never waits for nft); script_finish() waits for it.
- * With @show, what nft prints is kept for script_finish(). */
+ * buffer, so this never waits for nft); script_finish() waits for it. */
 static GSubprocess *
 script_start (const char *script,
               const char *bridge,
-              gboolean show,
               GError **error)
 {
   g_autofree char *nft = find_nft ();
@@ -503,8 +473,7 @@ script_start (const char *script,
       return NULL;
     }
   process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                              (show ? G_SUBPROCESS_FLAGS_STDOUT_PIPE
-                                    : G_SUBPROCESS_FLAGS_STDOUT_SILENCE) |
+                              G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
                               G_SUBPROCESS_FLAGS_STDERR_PIPE, &local_error,
                               nft, "-f", "-", NULL);
   if (process != NULL)
@@ -522,43 +491,24 @@ script_start (const char *script,
   return NULL;
 }
 
-/* Reads @stream to its end into @text. */
-static gboolean
-read_all (GInputStream *stream,
-          GString *text,
-          GError **error)
-{
-  char buffer[1024];
-  gssize n;
-
-  while ((n = g_input_stream_read (stream, buffer, sizeof buffer, NULL,
-                                   error)) > 0)
-    g_string_append_len (text, buffer, n);
-  return n == 0;
-}
-
 /* Waits for @process (script_start()) and says how its transaction
- * went; *@shown is what it printed, when script_start() kept it.  Its
- * few lines on each pipe fit the pipes' buffers, so reading one and
- * then the other never waits for ever. */
+ * went. */
 static gboolean
 script_finish (GSubprocess *process,
                const char *bridge,
-               char **shown,
                GError **error)
 {
-  g_autoptr(GString) out = g_string_new (NULL);
   g_autoptr(GString) err = g_string_new (NULL);
   g_autoptr(GError) local_error = NULL;
-  GInputStream *output = g_subprocess_get_stdout_pipe (process);
-  gboolean read;
+  GInputStream *output = g_subprocess_get_stderr_pipe (process);
+  char buffer[1024];
+  gssize n;
 
   /* Its standard input is closed already: what it says, then its end. */
-  read = (output == NULL || read_all (output, out, &local_error)) &&
-         read_all (g_subprocess_get_stderr_pipe (process), err, &local_error);
-  if (shown != NULL)
-    *shown = g_strdup (out->str);
-  if (read && g_subprocess_wait (process, NULL, &local_error) &&
+  while ((n = g_input_stream_read (output, buffer, sizeof buffer, NULL,
+                                   &local_error)) > 0)
+    g_string_append_len (err, buffer, n);
+  if (n == 0 && g_subprocess_wait (process, NULL, &local_error) &&
       g_subprocess_get_if_exited (process) &&
       g_subprocess_get_exit_status (process) == 0)
     return TRUE;
@@ -576,9 +526,9 @@ run_script (const char *script,
             const char *bridge,
             GError **error)
 {
-  g_autoptr(GSubprocess) process = script_start (script, bridge, FALSE, error);
+  g_autoptr(GSubprocess) process = script_start (script, bridge, error);
 
-  return process != NULL && script_finish (process, bridge, NULL, error);
+  return process != NULL && script_finish (process, bridge, error);
 }
 
 /**
@@ -610,9 +560,9 @@ nlx_network_filter_sync (const char *bridge,
 /**
  * nlx_network_filter_add_port:
  *
- * Runs nlx_network_filter_add_script(), or, when the bridge table's
- * skeleton is not all there, nlx_network_filter_repair_script(): before
- * every start of the instance, so that its first frame meets its rules.
+ * Runs nlx_network_filter_add_script(), and when that fails,
+ * nlx_network_filter_repair_script(): before every start of the
+ * instance, so that its first frame meets its rules.
  */
 gboolean
 nlx_network_filter_add_port (const char *bridge,
@@ -622,19 +572,14 @@ nlx_network_filter_add_port (const char *bridge,
   g_autofree char *script = nlx_network_filter_add_script (bridge, port,
                                                            error);
   g_autofree char *repair = NULL;
-  g_autofree char *shown = NULL;
-  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) local_error = NULL;
 
-  if (script == NULL ||
-      (process = script_start (script, bridge, TRUE, error)) == NULL)
+  if (script == NULL)
     return FALSE;
-  /* Done, unless the skeleton was missing (nothing of the transaction
-   * was made then) or a hook's rule was. */
-  if (script_finish (process, bridge, &shown, NULL) &&
-      nlx_network_filter_skeleton_intact (shown))
+  if (run_script (script, bridge, &local_error))
     return TRUE;
-  g_debug ("Bridge %s: its table is made again, something of it was missing",
-           bridge);
+  g_debug ("Bridge %s: its table is made again: %s", bridge,
+           local_error->message);
   repair = nlx_network_filter_repair_script (bridge, port, error);
   return repair != NULL && run_script (repair, bridge, error);
 }
@@ -661,9 +606,10 @@ nlx_network_filter_remove_port (const char *bridge,
  *
  * nlx_network_filter_remove_port() in two halves, so that the caller can
  * do something else while nft runs (a delete undoes its mounts
- * meanwhile): starts it and returns it, or %NULL with @error set when it
- * could not even start.  Every process it returns must go to
- * nlx_network_filter_finish().
+ * meanwhile: nft takes 15-25 ms, most of it starting up): starts it and
+ * returns it, or %NULL with @error set when it could not even start.
+ * Every process it returns must go to
+ * nlx_network_filter_remove_port_finish().
  */
 GSubprocess *
 nlx_network_filter_remove_port_start (const char *bridge,
@@ -673,7 +619,7 @@ nlx_network_filter_remove_port_start (const char *bridge,
   g_autofree char *script = nlx_network_filter_remove_script (bridge, veth,
                                                               error);
 
-  return script != NULL ? script_start (script, bridge, FALSE, error) : NULL;
+  return script != NULL ? script_start (script, bridge, error) : NULL;
 }
 
 /**
@@ -689,7 +635,7 @@ nlx_network_filter_remove_port_finish (GSubprocess *process,
 {
   g_autoptr(GSubprocess) owned = process;
 
-  return script_finish (owned, bridge, NULL, error);
+  return script_finish (owned, bridge, error);
 }
 
 /**

@@ -48,7 +48,6 @@ char *nlx_network_filter_add_script (const char *bridge,
 char *nlx_network_filter_repair_script (const char *bridge,
                                         const NlxNetworkPort *port,
                                         GError **error);
-gboolean nlx_network_filter_skeleton_intact (const char *listed);
 char *nlx_network_filter_remove_script (const char *bridge,
                                         const char *veth,
                                         GError **error);

@@ -489,8 +489,8 @@ add_port (Fixture *f,
 }
 
 /* A port's rules are added without declaring the bridge table again
- * (which costs the kernel an RCU grace period), yet a table, hook or
- * hook rule that went missing is made again at the next add. */
+ * (which costs the kernel an RCU grace period), yet a table that is
+ * missing (none yet, or deleted) is made again by the add. */
 static void
 case_filter_skeleton (Fixture *f)
 {
@@ -498,29 +498,19 @@ case_filter_skeleton (Fixture *f)
   const NlxNetworkPort port = { "nlxtp9", "fa:16:3e:00:00:09", "198.18.0.9" };
   g_autofree char *script = nlx_network_filter_add_script (f->bridge, &port,
                                                            NULL);
+  g_autofree char *listed = NULL;
 
   g_assert_null (strstr (script, "hook"));
-  g_assert_true (g_str_has_prefix (script, "list chain bridge "));
+  g_assert_null (strstr (script, "prerouting"));
   /* No table yet. */
   add_port (f, 1);
   add_port (f, 2);
-  nlx_test_run_command ((const char * const []) { "nft", "flush", "chain",
-                                                  "bridge", table, "input",
-                                                  NULL });
-  add_port (f, 3);
-  nlx_test_run_command ((const char * const []) { "nft", "delete", "chain",
-                                                  "bridge", table,
-                                                  "prerouting", NULL });
-  add_port (f, 4);
   nlx_test_run_command ((const char * const []) { "nft", "delete", "table",
                                                   "bridge", table, NULL });
-  add_port (f, 5);
+  add_port (f, 3);
   /* The ports that were there went with the table. */
-  {
-    g_autofree char *listed = bridge_table (f);
-
-    g_assert_null (strstr (listed, "\"nlxtp4\""));
-  }
+  listed = bridge_table (f);
+  g_assert_null (strstr (listed, "\"nlxtp2\""));
 }
 
 int
