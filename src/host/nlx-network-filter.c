@@ -338,6 +338,9 @@ nlx_network_filter_sync_script (const char *bridge,
   return g_string_free (script, FALSE);
 }
 
+/* nlx_network_filter_add_script()'s transaction; with @skeleton, the
+ * bridge table's skeleton (table, map, hooks and their rules) made again
+ * first. */
 static char *
 port_script (const char *bridge,
              const NlxNetworkPort *port,
@@ -378,22 +381,6 @@ nlx_network_filter_add_script (const char *bridge,
                                GError **error)
 {
   return port_script (bridge, port, FALSE, error);
-}
-
-/**
- * nlx_network_filter_repair_script:
- *
- * nlx_network_filter_add_script()'s transaction, making the bridge
- * table's skeleton (table, map, hooks and their rules) again first.
- *
- * Returns: (transfer full): the script, or %NULL
- */
-char *
-nlx_network_filter_repair_script (const char *bridge,
-                                  const NlxNetworkPort *port,
-                                  GError **error)
-{
-  return port_script (bridge, port, TRUE, error);
 }
 
 /**
@@ -560,9 +547,9 @@ nlx_network_filter_sync (const char *bridge,
 /**
  * nlx_network_filter_add_port:
  *
- * Runs nlx_network_filter_add_script(), and when that fails,
- * nlx_network_filter_repair_script(): before every start of the
- * instance, so that its first frame meets its rules.
+ * Runs nlx_network_filter_add_script(), and when that fails, the same
+ * with the bridge table's skeleton made again first: before every start
+ * of the instance, so that its first frame meets its rules.
  */
 gboolean
 nlx_network_filter_add_port (const char *bridge,
@@ -580,7 +567,7 @@ nlx_network_filter_add_port (const char *bridge,
     return TRUE;
   g_debug ("Bridge %s: its table is made again: %s", bridge,
            local_error->message);
-  repair = nlx_network_filter_repair_script (bridge, port, error);
+  repair = port_script (bridge, port, TRUE, error);
   return repair != NULL && run_script (repair, bridge, error);
 }
 

@@ -45,9 +45,6 @@ char *nlx_network_filter_sync_script (const char *bridge,
 char *nlx_network_filter_add_script (const char *bridge,
                                      const NlxNetworkPort *port,
                                      GError **error);
-char *nlx_network_filter_repair_script (const char *bridge,
-                                        const NlxNetworkPort *port,
-                                        GError **error);
 char *nlx_network_filter_remove_script (const char *bridge,
                                         const char *veth,
                                         GError **error);
