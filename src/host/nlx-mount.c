@@ -866,7 +866,8 @@ nlx_mount_idmapped (const char *source,
  * mount, as the host's / is, would join its peer group: then mounts
  * would propagate between the copy and the host), with @attr_set. */
 static int
-clone_with (const char *source,
+clone_with (int dirfd,
+            const char *source,
             guint64 attr_set,
             GError **error)
 {
@@ -874,7 +875,9 @@ clone_with (const char *source,
     .attr_set = attr_set,
     .propagation = MS_PRIVATE,
   };
-  int fd = sys_open_tree (AT_FDCWD, source, OPEN_TREE_CLONE | O_CLOEXEC);
+  int fd = sys_open_tree (dirfd, dirfd == AT_FDCWD ? source : "",
+                          OPEN_TREE_CLONE | O_CLOEXEC |
+                          (dirfd == AT_FDCWD ? 0 : AT_EMPTY_PATH));
 
   if (fd < 0 || sys_mount_setattr (fd, "", AT_EMPTY_PATH, &attr) != 0)
     {
@@ -906,7 +909,7 @@ int
 nlx_mount_clone_as_is (const char *source,
                        GError **error)
 {
-  return clone_with (source, 0, error);
+  return clone_with (AT_FDCWD, source, 0, error);
 }
 
 /**
@@ -954,7 +957,29 @@ nlx_mount_clone (const char *source,
                  gboolean read_only,
                  GError **error)
 {
-  return clone_with (source,
+  return nlx_mount_clone_at (AT_FDCWD, source, read_only, error);
+}
+
+/**
+ * nlx_mount_clone_at:
+ * @fd: an O_PATH descriptor of @source, or %AT_FDCWD to look @source up
+ * @source: what @fd is, for messages (the path to it)
+ * @read_only: whether the copy is read-only
+ * @error: return location for a #NLX_DRIVER_ERROR
+ *
+ * As nlx_mount_clone(), of what @fd is: no path is walked, which on a
+ * FUSE filesystem such as lxcfs is a round trip to its daemon at every
+ * component.
+ *
+ * Returns: the mount's descriptor (close-on-exec), or -1
+ */
+int
+nlx_mount_clone_at (int fd,
+                    const char *source,
+                    gboolean read_only,
+                    GError **error)
+{
+  return clone_with (fd, source,
                      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
                      (read_only ? MOUNT_ATTR_RDONLY : 0), error);
 }

@@ -57,6 +57,10 @@ gboolean nlx_mount_make_private (const char *path,
 int nlx_mount_clone (const char *source,
                      gboolean read_only,
                      GError **error);
+int nlx_mount_clone_at (int fd,
+                        const char *source,
+                        gboolean read_only,
+                        GError **error);
 gboolean nlx_mount_at (int mount_fd,
                        const char *path,
                        GError **error);

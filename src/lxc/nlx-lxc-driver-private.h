@@ -14,6 +14,7 @@
 #include "driver/nlx-driver.h"
 #include "host/nlx-dhcp.h"
 #include "lxc/nlx-lxc-domain.h"
+#include "lxc/nlx-lxc-proc.h"
 #include "lxc/nlx-lxc-volume.h"
 
 G_BEGIN_DECLS
@@ -63,8 +64,9 @@ struct _NlxDriverState {
   GHashTable *pins;
   /* The directory holding nova-lxc-init, mounted into every instance */
   char *sandbox_dir;
-  /* [lxc] lxcfs_path, or NULL when [lxc] lxcfs is off. */
-  char *lxcfs_path;
+  /* What instances get of [lxc] lxcfs_path, or NULL when [lxc] lxcfs
+   * is off. */
+  NlxLxcLxcfs *lxcfs;
 
   /* The connection is replaced when libvirtd restarts, so operations take
    * their own reference through nlx_lxc_connection(). */

@@ -405,9 +405,9 @@ lxc_init_host (GKeyFile *config,
     {
       g_autoptr(GError) lxcfs_error = NULL;
 
-      state->lxcfs_path = g_steal_pointer (&lxcfs_path);
+      state->lxcfs = nlx_lxc_lxcfs_new (lxcfs_path);
       /* Said once here, and again at each start while it lasts. */
-      if (!nlx_lxc_lxcfs_check (state->lxcfs_path, &lxcfs_error))
+      if (!nlx_lxc_lxcfs_check (state->lxcfs, &lxcfs_error))
         g_warning ("%s", lxcfs_error->message);
     }
   nlx_lxc_mounts_init (state);
@@ -464,7 +464,7 @@ lxc_cleanup_host (NlxDriverState *state)
   g_clear_pointer (&state->pins, g_hash_table_unref);
   g_mutex_clear (&state->pin_lock);
   g_free (state->sandbox_dir);
-  g_free (state->lxcfs_path);
+  g_clear_pointer (&state->lxcfs, nlx_lxc_lxcfs_free);
   nlx_volume_settings_free (state->volumes);
   g_array_unref (state->uid_map);
   g_array_unref (state->gid_map);

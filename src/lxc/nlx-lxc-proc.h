@@ -12,11 +12,15 @@ G_BEGIN_DECLS
 /* In the instance's directory: the boot_id its current boot reads. */
 #define NLX_LXC_BOOT_ID_FILE "boot_id"
 
-gboolean nlx_lxc_lxcfs_check (const char *lxcfs_path,
+typedef struct _NlxLxcLxcfs NlxLxcLxcfs;
+
+NlxLxcLxcfs *nlx_lxc_lxcfs_new (const char *path);
+void nlx_lxc_lxcfs_free (NlxLxcLxcfs *lxcfs);
+gboolean nlx_lxc_lxcfs_check (NlxLxcLxcfs *lxcfs,
                               GError **error);
 
 void nlx_lxc_proc_view_mount (const char *dir,
-                              const char *lxcfs_path,
+                              NlxLxcLxcfs *lxcfs,
                               pid_t init,
                               const char *uuid);
 

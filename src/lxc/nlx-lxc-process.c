@@ -546,7 +546,7 @@ mount_proc_view (NlxDriverState *state,
   pid_t pid = nlx_lxc_init_pid (dom);
 
   if (pid != 0)
-    nlx_lxc_proc_view_mount (dir, state->lxcfs_path, pid, uuid);
+    nlx_lxc_proc_view_mount (dir, state->lxcfs, pid, uuid);
 }
 
 /* Takes away what the running container no longer needs of the host's

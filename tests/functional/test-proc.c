@@ -5,8 +5,12 @@
  * lib/nlx-compute-fixture.c. */
 #include "config.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <libvirt/libvirt.h>
 
 #include "lib/nlx-compute-fixture.h"
@@ -142,6 +146,24 @@ assert_flavor_view (Fixture *f,
                     TINY_VCPUS);
 }
 
+/* What the instance reads without lxcfs: libvirt's own /proc/meminfo,
+ * and the host's CPUs. */
+static void
+assert_host_view (Fixture *f,
+                  const char *id)
+{
+  long host_cpus = sysconf (_SC_NPROCESSORS_ONLN);
+
+  assert_cpu_quota (f, id, TINY_VCPUS);
+  /* libvirt's own /proc/meminfo has the limit but cannot seek */
+  g_assert_cmpint (in_container_rc (f, id, "nlxtest-probe reread /proc/meminfo"), ==, 3);
+  g_assert_cmpuint (in_container_number (f, id, "grep -c ^processor /proc/cpuinfo"),
+                    ==, host_cpus);
+  g_assert_cmpuint (in_container_number (f, id, "grep -c '^cpu[0-9]' /proc/stat"),
+                    ==, host_cpus);
+  g_assert_cmpuint (host_mem_total_kib (), !=, TINY_MB * 1024);
+}
+
 static guint64
 uptime_of (Fixture *f,
            const char *id)
@@ -211,15 +233,99 @@ test_lxcfs (Fixture *f)
   daemon_start (f);
   nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}",
                          "rebooting_hard", "ACTIVE");
-  assert_cpu_quota (f, id, TINY_VCPUS);
-  /* libvirt's own /proc/meminfo has the limit but cannot seek */
-  g_assert_cmpint (in_container_rc (f, id, "nlxtest-probe reread /proc/meminfo"), ==, 3);
-  g_assert_cmpuint (in_container_number (f, id, "grep -c ^processor /proc/cpuinfo"),
-                    ==, host_cpus);
-  g_assert_cmpuint (in_container_number (f, id, "grep -c '^cpu[0-9]' /proc/stat"),
-                    ==, host_cpus);
-  g_assert_cmpuint (host_mem_total_kib (), !=, TINY_MB * 1024);
+  assert_host_view (f, id);
   delete_and_check (f, id);
+}
+
+/* An lxcfs of the case's own, at @mountpoint: killed with the case
+ * (PR_SET_PDEATHSIG), and, on SIGTERM, it unmounts itself. */
+static void
+lxcfs_child_setup (G_GNUC_UNUSED gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+static GSubprocess *
+own_lxcfs_start (Fixture *f,
+                 const char *mountpoint)
+{
+  g_autofree char *pidfile = g_build_filename (f->dir, "lxcfs.pid", NULL);
+  g_autofree char *meminfo = g_build_filename (mountpoint, "proc", "meminfo",
+                                               NULL);
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                               G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autoptr(GError) error = NULL;
+  GSubprocess *lxcfs;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  g_subprocess_launcher_set_child_setup (launcher, lxcfs_child_setup, NULL,
+                                         NULL);
+  lxcfs = g_subprocess_launcher_spawn (launcher, &error, "lxcfs",
+                                       "--foreground", "--enable-cfs", "-p",
+                                       pidfile, mountpoint, NULL);
+  g_assert_no_error (error);
+  while (!g_file_test (meminfo, G_FILE_TEST_IS_REGULAR))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20 * 1000);
+    }
+  return lxcfs;
+}
+
+/* An lxcfs that crashes and is started again, at the same place, while
+ * the daemon runs: a boot meanwhile reads what it would without lxcfs
+ * (no file that fails to read), and the first boot after sees the flavor's
+ * again, from the new lxcfs (the daemon keeps lxcfs's files open
+ * between boots, and must let go of a dead one's). */
+static void
+test_lxcfs_restarted (Fixture *f)
+{
+  g_autofree char *mountpoint = g_build_filename (f->dir, "lxcfs", NULL);
+  g_autofree char *lxcfs_path = g_find_program_in_path ("lxcfs");
+  g_autofree char *config = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *id = NULL;
+  g_autoptr(GSubprocess) lxcfs = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (lxcfs_path == NULL)
+    {
+      nlx_test_host_unusable ("no lxcfs: apt-get install lxcfs (tools/"
+                              "setup-host does it)");
+      return;
+    }
+  g_assert_cmpint (g_mkdir (mountpoint, 0755), ==, 0);
+  lxcfs = own_lxcfs_start (f, mountpoint);
+  daemon_stop (f, SIGTERM);
+  g_file_get_contents (f->config, &config, NULL, &error);
+  g_assert_no_error (error);
+  text = g_strdup_printf ("%s[lxc]\nlxcfs_path = %s\n", config, mountpoint);
+  g_file_set_contents (f->config, text, -1, &error);
+  g_assert_no_error (error);
+  daemon_start (f);
+  id = boot (f, "nlxtest-lxcfs-restarted");
+  assert_flavor_view (f, id);
+
+  /* It crashes: its mount stays, and answers ENOTCONN. */
+  g_subprocess_send_signal (lxcfs, SIGKILL);
+  g_subprocess_wait (lxcfs, NULL, NULL);
+  g_clear_object (&lxcfs);
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}",
+                         "rebooting_hard", "ACTIVE");
+  assert_host_view (f, id);
+
+  /* Started again where it was. */
+  g_assert_cmpint (umount2 (mountpoint, MNT_DETACH), ==, 0);
+  lxcfs = own_lxcfs_start (f, mountpoint);
+  nlx_test_act_and_wait (f->session, id, "{\"reboot\": {\"type\": \"HARD\"}}",
+                         "rebooting_hard", "ACTIVE");
+  assert_flavor_view (f, id);
+  delete_and_check (f, id);
+  g_subprocess_send_signal (lxcfs, SIGTERM);
+  g_subprocess_wait (lxcfs, NULL, NULL);
+  if (umount2 (mountpoint, MNT_DETACH) != 0)
+    g_assert_cmpint (errno, ==, EINVAL);
 }
 
 /* Each boot has a boot_id of its own, never the host's. */
@@ -517,6 +623,7 @@ main (int argc,
 {
   static const Case cases[] = {
     { "/nlx/compute/proc/lxcfs", test_lxcfs },
+    { "/nlx/compute/proc/lxcfs-restarted", test_lxcfs_restarted },
     { "/nlx/compute/proc/boot-id", test_boot_id },
     { "/nlx/compute/proc/busybox-tools", test_busybox_tools },
     { "/nlx/compute/proc/debian-tools", test_debian_tools,
