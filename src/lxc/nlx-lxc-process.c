@@ -23,6 +23,10 @@
 #include "lxc/nlx-lxc-proc.h"
 
 #define POLL_INTERVAL_US (20 * 1000)
+/* How often a start looks whether init has come, or executed the
+ * image's: each look reads /proc twice (some 20 us), and nova-lxc-init
+ * takes a millisecond or two. */
+#define INIT_POLL_US 200
 
 /* Like /proc/PID/exe but NULL when the process has gone. */
 static char *
@@ -177,7 +181,7 @@ wait_for_init (NlxDriverState *state,
           watched = TRUE;
         }
       /* Sleeps on the controller's pidfd: its exit ends the sleep. */
-      nlx_lxc_run_watch_ended (&watch, dom, 1000);
+      nlx_lxc_run_watch_ended (&watch, dom, INIT_POLL_US);
     }
   g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                _("Instance %s did not start its init program within %d s"),
@@ -220,9 +224,9 @@ wait_for_image_init (NlxDriverState *state,
           ok = TRUE;
           goto out;
         }
-      /* 1 ms, not POLL_INTERVAL_US: the loop costs two reads of /proc,
-       * and every millisecond here is one of the spawn's. */
-      nlx_lxc_run_watch_ended (&watch, dom, 1000);
+      /* INIT_POLL_US, not POLL_INTERVAL_US: the loop costs two reads of
+       * /proc, and every moment here is one of the spawn's. */
+      nlx_lxc_run_watch_ended (&watch, dom, INIT_POLL_US);
     }
   g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                _("Instance %s did not start its init program within %d s"),

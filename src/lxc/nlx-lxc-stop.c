@@ -78,8 +78,10 @@ nlx_lxc_run_watch_ended (NlxLxcRunWatch *watch,
   if (watch->controller >= 0)
     {
       struct pollfd pfd = { .fd = watch->controller, .events = POLLIN };
+      struct timespec timeout = { timeout_us / G_USEC_PER_SEC,
+                                  (timeout_us % G_USEC_PER_SEC) * 1000 };
 
-      if (poll (&pfd, 1, (int) ((timeout_us + 999) / 1000)) <= 0 ||
+      if (ppoll (&pfd, 1, &timeout, NULL) <= 0 ||
           watch->waiter.stopped)
         return watch->waiter.stopped;
       close (watch->controller);
