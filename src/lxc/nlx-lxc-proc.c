@@ -272,6 +272,7 @@ nlx_lxc_proc_view_mount (const char *dir,
   g_autoptr(GError) error = NULL;
   NlxMountTarget targets[MAX_TARGETS];
   guint n = 0;
+  guint first;
   int boot_id;
 
   boot_id = boot_id_prepare (dir, &error);
@@ -283,6 +284,7 @@ nlx_lxc_proc_view_mount (const char *dir,
                  error->message);
       g_clear_error (&error);
     }
+  first = n;
   if (lxcfs != NULL && !lxcfs_prepare (lxcfs, targets, &n, &error))
     {
       if (g_error_matches (error, NLX_DRIVER_ERROR,
@@ -291,8 +293,8 @@ nlx_lxc_proc_view_mount (const char *dir,
       else
         g_warning ("Instance %s sees the host's memory, CPUs, uptime or "
                    "load in /proc: %s", uuid, error->message);
-      close_targets (targets + (boot_id >= 0), n - (boot_id >= 0));
-      n = boot_id >= 0;
+      close_targets (targets + first, n - first);
+      n = first;
       g_clear_error (&error);
     }
   /* Every target is checked before any is mounted, so a bad one leaves
