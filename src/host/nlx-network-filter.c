@@ -487,12 +487,12 @@ script_finish (GSubprocess *process,
 {
   g_autoptr(GString) err = g_string_new (NULL);
   g_autoptr(GError) local_error = NULL;
-  GInputStream *output = g_subprocess_get_stderr_pipe (process);
+  GInputStream *errors = g_subprocess_get_stderr_pipe (process);
   char buffer[1024];
   gssize n;
 
   /* Its standard input is closed already: what it says, then its end. */
-  while ((n = g_input_stream_read (output, buffer, sizeof buffer, NULL,
+  while ((n = g_input_stream_read (errors, buffer, sizeof buffer, NULL,
                                    &local_error)) > 0)
     g_string_append_len (err, buffer, n);
   if (n == 0 && g_subprocess_wait (process, NULL, &local_error) &&

@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <glib/gi18n-lib.h>
-#include <glib/gstdio.h>
 
 #include "common/nlx-error.h"
 #include "common/nlx-file.h"
@@ -187,6 +186,15 @@ open_sources (NlxLxcLxcfs *lxcfs,
   return TRUE;
 }
 
+/* The sources, of an lxcfs that answers: the kept ones, or opened anew.
+ * Called with the lock held. */
+static gboolean
+ready_sources (NlxLxcLxcfs *lxcfs,
+               GError **error)
+{
+  return sources_answer (lxcfs) || open_sources (lxcfs, error);
+}
+
 /**
  * nlx_lxc_lxcfs_check:
  * @lxcfs: from nlx_lxc_lxcfs_new()
@@ -201,7 +209,7 @@ nlx_lxc_lxcfs_check (NlxLxcLxcfs *lxcfs,
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&lxcfs->lock);
 
-  return sources_answer (lxcfs) || open_sources (lxcfs, error);
+  return ready_sources (lxcfs, error);
 }
 
 /* Adds to @targets (from *@n on) a detached mount of each of lxcfs's
@@ -215,7 +223,7 @@ lxcfs_prepare (NlxLxcLxcfs *lxcfs,
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&lxcfs->lock);
 
-  if (!sources_answer (lxcfs) && !open_sources (lxcfs, error))
+  if (!ready_sources (lxcfs, error))
     return FALSE;
   for (gsize i = 0; i < G_N_ELEMENTS (lxcfs_sources); i++)
     {
