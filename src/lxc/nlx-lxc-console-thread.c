@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -24,8 +25,8 @@
  * them only at start-up and after a reconnect; from then on libvirt's
  * lifecycle and reboot events say which PTY to hold (a start, a guest's
  * own reboot) or let go (a stop), so N idle instances cost nothing but
- * N open PTYs in one poll().  Listing them every second cost 145% of a
- * core at N = 880 (daemon, libvirtd and controllers together). */
+ * N open PTYs in one epoll set.  Listing them every second cost 145% of
+ * a core at N = 880 (daemon, libvirtd and controllers together). */
 #define CONSOLE_RESCAN_RETRY_US (1 * G_USEC_PER_SEC)
 
 /* An init that exits this soon after a start the daemon made, without
@@ -44,6 +45,9 @@
 /* How long an operation waits for the console thread to finish reading
  * a stopped instance's PTY: it closes as the container goes. */
 #define CONSOLE_RELEASE_TIMEOUT_US (5 * G_USEC_PER_SEC)
+
+/* How many consoles' events the thread takes at one turn. */
+#define CONSOLE_EVENTS_MAX 64
 
 /* The host side of the domain's console PTY, or %NULL. */
 static char *
@@ -93,10 +97,39 @@ struct _NlxLxcHeld {
   /* The restart gate (nlx_lxc_gate_restart()), or -1 both. */
   int monitor_fd;
   int controller_pidfd;
+  int epoll_fd;                 /* state->console_epoll, which has both */
   gint64 opened_at;
   gint64 booted_at;             /* a start the daemon made, or 0 */
   gboolean stop_asked;          /* the daemon stops it */
 };
+
+/* In the console thread's epoll set, an event's data is the NlxLxcHeld
+ * whose PTY has output or closed, or with this bit set, whose controller
+ * ended (its pidfd). */
+#define CONTROLLER_ENDED ((guint64) 1)
+
+static gboolean
+watch (NlxLxcHeld *held,
+       int fd,
+       guint64 tag)
+{
+  struct epoll_event event = {
+    .events = EPOLLIN,
+    .data.u64 = (guint64) (guintptr) held | tag,
+  };
+
+  return epoll_ctl (held->epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0;
+}
+
+/* Before @fd is closed: a descriptor a child process still has a copy of
+ * would otherwise stay in the set, and its events name a freed run. */
+static void
+unwatch (NlxLxcHeld *held,
+         int fd)
+{
+  if (fd >= 0)
+    epoll_ctl (held->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+}
 
 /* Lets libvirtd see @held's controller end: closes the gate's copy of
  * its monitor connection.  Any thread may, with console_lock held; the
@@ -116,6 +149,7 @@ static void
 close_gate (NlxLxcHeld *held)
 {
   drop_monitor (held);
+  unwatch (held, held->controller_pidfd);
   if (held->controller_pidfd >= 0)
     close (held->controller_pidfd);
   held->controller_pidfd = -1;
@@ -124,6 +158,7 @@ close_gate (NlxLxcHeld *held)
 void
 nlx_lxc_held_free (NlxLxcHeld *held)
 {
+  unwatch (held, nlx_lxc_console_get_fd (held->console));
   nlx_lxc_console_close (held->console);
   if (held->init_pidfd >= 0)
     close (held->init_pidfd);
@@ -230,6 +265,15 @@ nlx_lxc_hold_console (NlxDriverState *state,
       g_free (held);
       return FALSE;
     }
+  held->epoll_fd = state->console_epoll;
+  if (!watch (held, nlx_lxc_console_get_fd (held->console), 0))
+    {
+      g_debug ("Console of instance %s not saved: cannot watch its PTY: %s",
+               uuid, g_strerror (errno));
+      nlx_lxc_console_close (held->console);
+      g_free (held);
+      return FALSE;
+    }
   held->key = g_steal_pointer (&key);
   held->uuid = g_strdup (uuid);
   held->name = g_strdup (virDomainGetName (dom));
@@ -305,11 +349,16 @@ nlx_lxc_gate_restart (NlxDriverState *state,
       int controller = -1;
 
       held->monitor_fd = nlx_lxc_hold_monitor (dom, &controller);
-      /* The pidfd polled already, if any, stays: the console thread's. */
-      if (held->controller_pidfd < 0)
+      /* The pidfd watched already, if any, stays: the console thread's. */
+      if (held->controller_pidfd < 0 && controller >= 0 &&
+          watch (held, controller, CONTROLLER_ENDED))
         held->controller_pidfd = controller;
       else if (controller >= 0)
         close (controller);
+      /* Unseen, the controller's end would reach libvirtd only when
+       * the PTY closes: no gate then. */
+      if (held->controller_pidfd < 0)
+        drop_monitor (held);
     }
   if (held->monitor_fd < 0)
     {
@@ -510,6 +559,7 @@ release (NlxDriverState *state,
       g_hash_table_replace (state->faults, g_strdup (held->uuid),
                             g_steal_pointer (&fault));
     }
+  g_ptr_array_remove_fast (state->console_attached, held);
   g_hash_table_remove (state->held, held->key);
   g_cond_broadcast (&state->released);
   return failed;
@@ -668,7 +718,6 @@ nlx_lxc_console_thread (gpointer data)
       g_autoptr(GPtrArray) failed = g_ptr_array_new_with_free_func (g_free);
       struct pollfd wake = { .fd = state->wake[0], .events = POLLIN };
       gint64 now = g_get_monotonic_time ();
-      GHashTableIter iter;
       NlxLxcHeld *held;
 
       if (state->console_rescan && now >= retry_at)
@@ -706,36 +755,30 @@ nlx_lxc_console_thread (gpointer data)
         }
       else
         {
+          struct pollfd watched = { .fd = state->console_epoll,
+                                    .events = POLLIN };
+          struct epoll_event events[CONSOLE_EVENTS_MAX];
           int timeout_ms = -1;
+          int n;
 
           if (state->console_rescan)
             timeout_ms = (int) ((retry_at - now + 999) / 1000);
           g_array_set_size (fds, 0);
           g_ptr_array_set_size (polled, 0);
           g_array_append_val (fds, wake);
-          g_hash_table_iter_init (&iter, state->held);
-          while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &held))
+          g_array_append_val (fds, watched);
+          /* Attached clients' input (console_attach); a run whose
+           * clients have all gone leaves the list. */
+          for (guint i = state->console_attached->len; i-- > 0;)
             {
-              struct pollfd pfd = {
-                .fd = nlx_lxc_console_get_fd (held->console),
-                .events = POLLIN,
-              };
               guint n_clients;
-              const int *clients =
-                nlx_lxc_console_get_subscribers (held->console, &n_clients);
+              const int *clients;
 
-              g_array_append_val (fds, pfd);
-              g_ptr_array_add (polled, held);
-              /* The controller's end, when the run is gated. */
-              if (held->controller_pidfd >= 0)
-                {
-                  struct pollfd gate = { .fd = held->controller_pidfd,
-                                         .events = POLLIN };
-
-                  g_array_append_val (fds, gate);
-                  g_ptr_array_add (polled, held);
-                }
-              /* Attached clients' input (console_attach). */
+              held = state->console_attached->pdata[i];
+              clients = nlx_lxc_console_get_subscribers (held->console,
+                                                         &n_clients);
+              if (n_clients == 0)
+                g_ptr_array_remove_index_fast (state->console_attached, i);
               for (guint j = 0; j < n_clients; j++)
                 {
                   struct pollfd client = { .fd = clients[j], .events = POLLIN };
@@ -760,33 +803,28 @@ nlx_lxc_console_thread (gpointer data)
            * NlxLxcHeld, which later entries would still point to.  A client
            * socket closed meanwhile (by a fan-out in another thread) is
            * no longer attached, and nlx_lxc_console_input() says so. */
-          for (guint i = 1; i < fds->len; i++)
+          for (guint i = 2; i < fds->len; i++)
             {
               struct pollfd *pfd = &g_array_index (fds, struct pollfd, i);
 
-              held = polled->pdata[i - 1];
-              if (pfd->revents != 0 &&
-                  pfd->fd != nlx_lxc_console_get_fd (held->console) &&
-                  pfd->fd != held->controller_pidfd)
+              held = polled->pdata[i - 2];
+              if (pfd->revents != 0)
                 nlx_lxc_console_input (held->console, pfd->fd);
             }
           /* A run is released once, whether its PTY closed or its
-           * controller ended, or both. */
+           * controller ended, or both.  Under the lock, so every run an
+           * event names is still held; more events than fit wait for
+           * the next turn (the set stays readable). */
           g_ptr_array_set_size (ended, 0);
-          for (guint i = 1; i < fds->len; i++)
+          n = epoll_wait (state->console_epoll, events, G_N_ELEMENTS (events), 0);
+          for (int i = 0; i < n; i++)
             {
-              struct pollfd *pfd = &g_array_index (fds, struct pollfd, i);
               g_autoptr(GError) error = NULL;
               gboolean closed = FALSE;
 
-              held = polled->pdata[i - 1];
-              if (pfd->revents == 0)
-                continue;
-              if (pfd->fd == held->controller_pidfd)
-                closed = TRUE;
-              else if (pfd->fd != nlx_lxc_console_get_fd (held->console))
-                continue;
-              else if (pfd->revents & POLLNVAL)
+              held = (NlxLxcHeld *) (guintptr) (events[i].data.u64 &
+                                                ~CONTROLLER_ENDED);
+              if (events[i].data.u64 & CONTROLLER_ENDED)
                 closed = TRUE;
               else if (!nlx_lxc_console_read (held->console, &closed, &error))
                 g_debug ("Console of instance %s not saved: %s", held->uuid,
@@ -865,6 +903,8 @@ nlx_lxc_driver_console_attach (NlxDriverState *state,
       return -1;
     }
   nlx_lxc_console_attach (held->console, fds[1]);
+  if (!g_ptr_array_find (state->console_attached, held, NULL))
+    g_ptr_array_add (state->console_attached, held);
   nlx_lxc_wake_console_thread (state);
   return fds[0];
 }

@@ -106,13 +106,20 @@ struct _NlxDriverState {
    * reader each (@held: "uuid id" -> NlxLxcHeld, the id telling boots apart),
    * and keeps why instances failed during boot (@faults: uuid ->
    * message).  Both under @console_lock; only the thread removes from
-   * @held.  @released is signalled when it does; @wake[1] wakes it. */
+   * @held.  @released is signalled when it does; @wake[1] wakes it.
+   * Each held run's PTY and controller pidfd are in the epoll set
+   * @console_epoll from the moment they are held, so that output on one
+   * console costs one wake-up whatever the number of instances; the few
+   * runs with attached clients are in @console_attached (NlxLxcHeld),
+   * whose sockets the thread polls beside it. */
   GMutex console_lock;
   GThread *console_thread;
   GHashTable *held;
   GHashTable *faults;
   GCond released;
   int wake[2];
+  int console_epoll;
+  GPtrArray *console_attached;
   gboolean stopping;
   /* What libvirt's events ask of the console thread, under
    * @console_lock: the uuids whose current run to hold or whose ended

@@ -28,6 +28,7 @@
 #include <glib/gstdio.h>
 #include <glib-unix.h>
 #include <gmodule.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 
 #include "common/nlx-idmap.h"
@@ -251,6 +252,7 @@ lxc_init_host (GKeyFile *config,
                                                        NLX_LXC_LXCFS_DEFAULT_PATH);
   NlxLxcIdmap idmap = { -1, 0, 0 };
   int wake[2] = { -1, -1 };
+  int console_epoll = -1;
   g_autoptr(GError) local_error = NULL;
   guint pids_limit = NLX_LXC_DEFAULT_PIDS_LIMIT;
   guint pids_host_max = nlx_lxc_cgroup_default_pids_host_max ();
@@ -347,11 +349,13 @@ lxc_init_host (GKeyFile *config,
     return NULL;
   if (!g_unix_open_pipe (wake, FD_CLOEXEC, &local_error) ||
       !g_unix_set_fd_nonblocking (wake[0], TRUE, &local_error) ||
-      !g_unix_set_fd_nonblocking (wake[1], TRUE, &local_error))
+      !g_unix_set_fd_nonblocking (wake[1], TRUE, &local_error) ||
+      (console_epoll = epoll_create1 (EPOLL_CLOEXEC)) < 0)
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("Cannot start reading consoles: %s"),
-                   local_error->message);
+                   local_error != NULL ? local_error->message
+                                       : g_strerror (errno));
       if (wake[0] >= 0)
         {
           close (wake[0]);
@@ -386,6 +390,8 @@ lxc_init_host (GKeyFile *config,
                                          g_free);
   state->wake[0] = wake[0];
   state->wake[1] = wake[1];
+  state->console_epoll = console_epoll;
+  state->console_attached = g_ptr_array_new ();
   state->uri = g_steal_pointer (&uri);
   state->conn = g_steal_pointer (&conn);
   state->lifecycle_callback = -1;
@@ -456,6 +462,8 @@ lxc_cleanup_host (NlxDriverState *state)
   g_cond_clear (&state->released);
   g_hash_table_unref (state->held);
   g_hash_table_unref (state->faults);
+  g_ptr_array_unref (state->console_attached);
+  close (state->console_epoll);
   close (state->wake[0]);
   close (state->wake[1]);
   g_free (state->uri);
