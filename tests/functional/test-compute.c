@@ -1158,6 +1158,21 @@ test_libvirtd_restart (Fixture *f)
   /* Each stop in flight ends as libvirt has it, never ERROR. */
   wait_settled (f, early, "ACTIVE");
   g_assert_cmpint (domain_running (f, early), ==, 1);
+  /* A guest's own reboot after libvirtd's restart: libvirtd starts the
+   * new container from a root the daemon withdrew from its namespace,
+   * so the daemon must put it back first.  (The new libvirtd has new
+   * monitor connections, whose restart gates the daemon takes again.
+   * Without that, the reboot still came back here: the daemon's
+   * publish, on the controller's end, beat libvirtd's restart.) */
+  {
+    unsigned int before = domain_id (f, early);
+
+    assert_in_container (f, early, "(sleep 0.5; reboot) >/dev/null 2>&1 &",
+                         0, NULL);
+    wait_restarted (f, early, before, 30);
+    wait_settled (f, early, "ACTIVE");
+    assert_in_container (f, early, "true", 0, NULL);
+  }
   wait_settled (f, late, "SHUTOFF");
   g_assert_cmpint (domain_running (f, late), ==, 0);
   delete_and_check (f, id);
