@@ -187,6 +187,9 @@ nlx_lxc_drop_connection (NlxDriverState *state)
   virConnectUnregisterCloseCallback (state->conn, nlx_lxc_on_close);
   virConnectClose (state->conn);
   state->conn = NULL;
+  /* Gone with libvirtd as well; each opens again at its next turn. */
+  for (guint i = 0; i < state->spares->len; i++)
+    g_clear_pointer (&state->spares->pdata[i], virConnectClose);
 }
 
 /* Called with state->lock held. */
@@ -211,20 +214,42 @@ reconnect (NlxDriverState *state,
   return TRUE;
 }
 
-/* A reference to a live nlx_lxc_connection, reconnecting when libvirtd has gone
- * away since the last operation. */
+/* A reference to a live connection, the next in turn, reconnecting when
+ * libvirtd has gone away since the last operation.  The main connection
+ * is checked at every turn: it carries the events, and its loss is what
+ * says libvirtd went away. */
 virConnectPtr
 nlx_lxc_connection (NlxDriverState *state,
                     GError **error)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&state->lock);
+  guint turn = state->next_connection++ % (state->spares->len + 1);
+  virConnectPtr *conn = &state->conn;
 
   if (state->conn != NULL && virConnectIsAlive (state->conn) != 1)
     nlx_lxc_drop_connection (state);
   if (state->conn == NULL && !reconnect (state, error))
     return NULL;
-  virConnectRef (state->conn);
-  return state->conn;
+  if (turn > 0)
+    {
+      virConnectPtr *spare = (virConnectPtr *) &state->spares->pdata[turn - 1];
+
+      if (*spare != NULL && virConnectIsAlive (*spare) != 1)
+        g_clear_pointer (spare, virConnectClose);
+      if (*spare == NULL && (*spare = virConnectOpen (state->uri)) == NULL)
+        {
+          /* The main connection answers: the operation goes there. */
+          g_autoptr(GError) local_error = NULL;
+
+          nlx_lxc_error_from_libvirt (&local_error);
+          g_debug ("Cannot open another connection to libvirt at %s: %s",
+                   state->uri, local_error->message);
+        }
+      else
+        conn = spare;
+    }
+  virConnectRef (*conn);
+  return *conn;
 }
 
 virDomainPtr

@@ -69,9 +69,15 @@ struct _NlxDriverState {
   NlxLxcLxcfs *lxcfs;
 
   /* The connection is replaced when libvirtd restarts, so operations take
-   * their own reference through nlx_lxc_connection(). */
+   * their own reference through nlx_lxc_connection().  libvirtd runs
+   * at most max_client_requests (5 by default) calls of one connection
+   * at once, so operations take turns among @conn, which also carries
+   * libvirt's events, and @spares ([libvirt] connections - 1 of them,
+   * each opened at its first turn and again when libvirtd restarts). */
   GMutex lock;
   virConnectPtr conn;           /* NULL until reconnected */
+  GPtrArray *spares;            /* virConnectPtr, NULL until opened */
+  guint next_connection;
   int lifecycle_callback;       /* -1 when none is registered */
   int reboot_callback;          /* -1 when none is registered */
   /* Held while an event is delivered, so that stopping events waits for

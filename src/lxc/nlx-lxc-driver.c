@@ -48,6 +48,10 @@
 #define DEFAULT_INSTANCES_PATH NLX_STATE_DIR "/instances"
 /* Nova's [libvirt] wait_soft_reboot_seconds */
 #define DEFAULT_SOFT_REBOOT_TIMEOUT_S 120
+/* [libvirt] connections: 4 take 20 calls at once, as many as libvirtd's
+ * default max_workers runs. */
+#define DEFAULT_CONNECTIONS 4
+#define MAX_CONNECTIONS 32
 
 char *
 nlx_lxc_instance_dir (NlxDriverState *state,
@@ -237,6 +241,7 @@ lxc_init_host (GKeyFile *config,
   g_autofree char *real_path = NULL;
   g_autofree char *capabilities = NULL;
   guint timeout = DEFAULT_SOFT_REBOOT_TIMEOUT_S;
+  guint connections = DEFAULT_CONNECTIONS;
   g_autoptr(virConnect) conn = NULL;
   g_autoptr(NlxVolumeSettings) volumes = NULL;
   g_autofree char *uid_text = nlx_config_get_string (config, "lxc", "uid_maps",
@@ -274,6 +279,8 @@ lxc_init_host (GKeyFile *config,
     return NULL;
   if (!nlx_config_get_uint (config, "libvirt", "wait_soft_reboot_seconds",
                             0, 3600, &timeout, error) ||
+      !nlx_config_get_uint (config, "libvirt", "connections", 1,
+                            MAX_CONNECTIONS, &connections, error) ||
       !nlx_config_get_boolean (config, "network", "host_access", &host_access,
                                error) ||
       !nlx_config_get_boolean (config, "compute", "force_config_drive",
@@ -394,6 +401,8 @@ lxc_init_host (GKeyFile *config,
   state->console_attached = g_ptr_array_new ();
   state->uri = g_steal_pointer (&uri);
   state->conn = g_steal_pointer (&conn);
+  state->spares = g_ptr_array_new ();
+  g_ptr_array_set_size (state->spares, connections - 1);
   state->lifecycle_callback = -1;
   virConnectRegisterCloseCallback (state->conn, nlx_lxc_on_close, state, NULL);
   state->instances_path = g_steal_pointer (&real_path);
@@ -441,6 +450,7 @@ lxc_cleanup_host (NlxDriverState *state)
   g_mutex_lock (&state->lock);
   nlx_lxc_drop_connection (state);
   g_mutex_unlock (&state->lock);
+  g_ptr_array_unref (state->spares);
   /* An event libvirt was delivering as the callback went away. */
   g_mutex_lock (&state->event_lock);
   state->event_func = NULL;

@@ -36,7 +36,7 @@ static const char * const keystone_authtoken_keys[] = {
   "project_domain_name", NULL
 };
 static const char * const libvirt_keys[] = {
-  "connection_uri", "wait_soft_reboot_seconds", NULL
+  "connection_uri", "wait_soft_reboot_seconds", "connections", NULL
 };
 static const char * const volumes_keys[] = {
   "path", "allowed_roots", "filesystem_whitelist", "verify",

@@ -1110,6 +1110,115 @@ case_lxcfs_config (Fixture *f)
   }
 }
 
+/* What virt-admin prints, or %NULL when it fails. */
+static char *
+virt_admin (const char *const *argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *output = NULL;
+  int status;
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH |
+                G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &output, NULL,
+                &status, &error);
+  g_assert_no_error (error);
+  return g_spawn_check_wait_status (status, NULL) ? g_steal_pointer (&output)
+                                                   : NULL;
+}
+
+/* How many clients libvirtd itself counts from this process. */
+static guint
+libvirtd_clients_of_mine (void)
+{
+  static const char *const list[] = { "virt-admin", "client-list", "libvirtd",
+                                      NULL };
+  g_autofree char *clients = virt_admin (list);
+  g_auto(GStrv) lines = NULL;
+  g_autofree char *mine = g_strdup_printf ("unix_process_id: %d\n", getpid ());
+  guint n = 0;
+
+  g_assert_nonnull (clients);
+  lines = g_strsplit (clients, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autofree char *id = g_strdup (g_strstrip (lines[i]));
+      const char *info_argv[] = { "virt-admin", "client-info", "libvirtd",
+                                  id, NULL };
+      g_autofree char *info = NULL;
+
+      if (!g_ascii_isdigit (*id))
+        continue;
+      *strchr (id, ' ') = '\0';
+      /* %NULL: another process's client left meanwhile. */
+      info = virt_admin (info_argv);
+      if (info != NULL && strstr (info, mine) != NULL)
+        n++;
+    }
+  return n;
+}
+
+/* [libvirt] connections: operations take turns on that many connections
+ * (libvirtd runs only 5 calls of one at once), opened as first used and
+ * all closed with the driver; a bad number is refused. */
+static void
+case_connections (Fixture *f)
+{
+  static const char *const bad[] = { "0", "33", "four" };
+  g_autofree char *instances = g_build_filename (f->dir, "pooled", NULL);
+  guint before = libvirtd_clients_of_mine ();
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GKeyFile) config = g_key_file_new ();
+      g_autoptr(GError) error = NULL;
+      g_autofree char *message =
+        g_strdup_printf ("Configuration key [libvirt] connections must be a "
+                         "whole number from 1 to 32, got “%s”", bad[i]);
+
+      g_key_file_set_string (config, "DEFAULT", "instances_path", instances);
+      g_key_file_set_string (config, "libvirt", "connections", bad[i]);
+      g_assert_null (nlx_virt_open ("lxc", config, &error));
+      g_assert_error (error, NLX_CONFIG_ERROR, NLX_CONFIG_ERROR_INVALID);
+      g_assert_cmpstr (error->message, ==, message);
+    }
+  g_assert_cmpuint (libvirtd_clients_of_mine (), ==, before);
+
+  {
+    g_autoptr(GKeyFile) config = g_key_file_new ();
+    g_autoptr(GError) error = NULL;
+    NlxVirt *virt;
+
+    g_key_file_set_string (config, "DEFAULT", "instances_path", instances);
+    g_key_file_set_string (config, "libvirt", "connections", "3");
+    g_key_file_set_string (config, "filter_scheduler",
+                           "max_instances_per_host", "10");
+    if (!g_file_test ("/var/lib/lxcfs/proc/meminfo", G_FILE_TEST_IS_REGULAR))
+      g_key_file_set_string (config, "lxc", "lxcfs", "false");
+    virt = nlx_virt_open ("lxc", config, &error);
+    g_assert_no_error (error);
+    /* Five operations, three connections: never a fourth. */
+    for (guint i = 0; i < 5; i++)
+      {
+        g_auto(GStrv) uuids = nlx_virt_list_instances (virt, &error);
+
+        g_assert_no_error (error);
+        g_assert_nonnull (uuids);
+      }
+    g_assert_cmpuint (libvirtd_clients_of_mine (), ==, before + 3);
+    nlx_virt_close (virt);
+  }
+  /* libvirtd drops a client when it reads the close. */
+  {
+    gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+    while (libvirtd_clients_of_mine () != before)
+      {
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_usleep (20 * 1000);
+      }
+  }
+}
+
 /* ---- config drive and host name (issue 14) ---------------------------- */
 
 /* An init that reports, once, what a tenant sees of the config drive,
@@ -1272,6 +1381,7 @@ main (int argc,
     { "/nlx/lxc/bad/images", case_bad_images },
     { "/nlx/lxc/bad/pause-stopped", case_pause_stopped },
     { "/nlx/lxc/bad/lxcfs-config", case_lxcfs_config },
+    { "/nlx/lxc/connections", case_connections },
   };
 
   g_test_init (&argc, &argv, NULL);
