@@ -187,9 +187,21 @@ nlx_lxc_drop_connection (NlxDriverState *state)
   virConnectUnregisterCloseCallback (state->conn, nlx_lxc_on_close);
   virConnectClose (state->conn);
   state->conn = NULL;
-  /* Gone with libvirtd as well; each opens again at its next turn. */
+  /* Gone with libvirtd as well; opened again with the main one. */
   for (guint i = 0; i < state->spares->len; i++)
     g_clear_pointer (&state->spares->pdata[i], virConnectClose);
+}
+
+/* Opens the spare connections that are not open, with the main one, so
+ * that the daemon holds as many as it will use from the start.  One that
+ * cannot be opened now is tried again at its turn.  Called with
+ * state->lock held. */
+void
+nlx_lxc_open_spares (NlxDriverState *state)
+{
+  for (guint i = 0; i < state->spares->len; i++)
+    if (state->spares->pdata[i] == NULL)
+      state->spares->pdata[i] = virConnectOpen (state->uri);
 }
 
 /* Called with state->lock held. */
@@ -211,6 +223,7 @@ reconnect (NlxDriverState *state,
     }
   virConnectRegisterCloseCallback (state->conn, nlx_lxc_on_close, state, NULL);
   register_lifecycle (state);
+  nlx_lxc_open_spares (state);
   return TRUE;
 }
 

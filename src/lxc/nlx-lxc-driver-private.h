@@ -73,7 +73,7 @@ struct _NlxDriverState {
    * at most max_client_requests (5 by default) calls of one connection
    * at once, so operations take turns among @conn, which also carries
    * libvirt's events, and @spares ([libvirt] connections - 1 of them,
-   * each opened at its first turn and again when libvirtd restarts). */
+   * opened with it: at start and when it reconnects). */
   GMutex lock;
   virConnectPtr conn;           /* NULL until reconnected */
   GPtrArray *spares;            /* virConnectPtr, NULL until opened */
@@ -290,6 +290,7 @@ int nlx_lxc_hold_monitor (virDomainPtr dom,
 
 /* nlx-lxc-console-thread.c */
 void nlx_lxc_held_free (NlxLxcHeld *held);
+void nlx_lxc_open_spares (NlxDriverState *state);
 void nlx_lxc_wake_console_thread (NlxDriverState *state);
 gboolean nlx_lxc_hold_console (NlxDriverState *state,
                                virDomainPtr dom,

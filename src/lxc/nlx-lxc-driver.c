@@ -403,6 +403,7 @@ lxc_init_host (GKeyFile *config,
   state->conn = g_steal_pointer (&conn);
   state->spares = g_ptr_array_new ();
   g_ptr_array_set_size (state->spares, connections - 1);
+  nlx_lxc_open_spares (state);
   state->lifecycle_callback = -1;
   virConnectRegisterCloseCallback (state->conn, nlx_lxc_on_close, state, NULL);
   state->instances_path = g_steal_pointer (&real_path);

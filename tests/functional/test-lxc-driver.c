@@ -1157,9 +1157,9 @@ libvirtd_clients_of_mine (void)
   return n;
 }
 
-/* [libvirt] connections: operations take turns on that many connections
- * (libvirtd runs only 5 calls of one at once), opened as first used and
- * all closed with the driver; a bad number is refused. */
+/* [libvirt] connections: the driver holds that many connections, on
+ * which operations take turns (libvirtd runs only 5 calls of one at
+ * once), and closes them all with itself; a bad number is refused. */
 static void
 case_connections (Fixture *f)
 {
@@ -1196,6 +1196,7 @@ case_connections (Fixture *f)
       g_key_file_set_string (config, "lxc", "lxcfs", "false");
     virt = nlx_virt_open ("lxc", config, &error);
     g_assert_no_error (error);
+    g_assert_cmpuint (libvirtd_clients_of_mine (), ==, before + 3);
     /* Five operations, three connections: never a fourth. */
     for (guint i = 0; i < 5; i++)
       {
