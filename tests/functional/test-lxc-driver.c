@@ -1145,10 +1145,13 @@ libvirtd_clients_of_mine (void)
       const char *info_argv[] = { "virt-admin", "client-info", "libvirtd",
                                   id, NULL };
       g_autofree char *info = NULL;
+      char *end = id;
 
       if (!g_ascii_isdigit (*id))
         continue;
-      *strchr (id, ' ') = '\0';
+      while (g_ascii_isdigit (*end))
+        end++;
+      *end = '\0';
       /* %NULL: another process's client left meanwhile. */
       info = virt_admin (info_argv);
       if (info != NULL && strstr (info, mine) != NULL)
