@@ -250,42 +250,60 @@ sync_done (NlxManager *manager,
   sync_free (sync);
 }
 
-/* Asks the driver about the idle instances in @uuids (all idle ones when
+/* Whether @entry is idle and placed: an unplaced one has nothing on the
+ * hypervisor to ask about, and one an operation holds is the operation's
+ * to report. */
+static gboolean
+wants_sync (const Entry *entry)
+{
+  return (entry->record->task_state == NLX_TASK_STATE_NONE ||
+          entry->awaiting_hypervisor) && !entry->record->unplaced;
+}
+
+static void
+add_result (Sync *sync,
+            const Entry *entry)
+{
+  SyncResult *result = g_new0 (SyncResult, 1);
+
+  result->uuid = g_strdup (entry->record->instance->uuid);
+  result->generation = entry->generation;
+  g_ptr_array_add (sync->results, result);
+}
+
+/* Asks the driver about the idle instance @uuid (all idle ones when
  * %NULL) and applies what it says, unless an operation has begun or ended
  * since. */
 static void
 sync_instances (NlxManager *manager,
                 const char *uuid)
 {
-  Sync *sync = g_new0 (Sync, 1);
-  GHashTableIter iter;
+  Sync *sync;
   Entry *entry;
 
+  if (uuid != NULL)
+    {
+      /* An event about an instance an operation holds, or not here, is
+       * dropped: the event itself came from the hypervisor, and asking
+       * whether it answers listed every instance, so each boot cost
+       * four listings of all N at N running (bench-scale). */
+      entry = g_hash_table_lookup (manager->entries, uuid);
+      if (entry == NULL || !wants_sync (entry))
+        return;
+    }
+  sync = g_new0 (Sync, 1);
   sync->results =
     g_ptr_array_new_with_free_func ((GDestroyNotify) sync_result_free);
-  g_hash_table_iter_init (&iter, manager->entries);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+  if (uuid != NULL)
+    add_result (sync, entry);
+  else
     {
-      SyncResult *result;
+      GHashTableIter iter;
 
-      /* An unplaced one has nothing on the hypervisor to ask about. */
-      if ((entry->record->task_state != NLX_TASK_STATE_NONE &&
-           !entry->awaiting_hypervisor) || entry->record->unplaced ||
-          (uuid != NULL && !g_str_equal (uuid, entry->record->instance->uuid)))
-        continue;
-      result = g_new0 (SyncResult, 1);
-      result->uuid = g_strdup (entry->record->instance->uuid);
-      result->generation = entry->generation;
-      g_ptr_array_add (sync->results, result);
-    }
-  /* An event about an instance an operation holds: the operation says
-   * what became of it, and the event itself came from the hypervisor.
-   * Asking whether it answers listed every instance, so each boot cost
-   * four listings of all N at N running (bench-scale). */
-  if (uuid != NULL && sync->results->len == 0)
-    {
-      sync_free (sync);
-      return;
+      g_hash_table_iter_init (&iter, manager->entries);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+        if (wants_sync (entry))
+          add_result (sync, entry);
     }
   if (!nlx_manager_run_in_worker (manager, sync_run, sync_done, sync, NULL))
     sync_free (sync);
