@@ -204,6 +204,7 @@ void nlx_lxc_on_close (virConnectPtr conn,
                        int reason,
                        void *opaque);
 void nlx_lxc_drop_connection (NlxDriverState *state);
+void nlx_lxc_open_spares (NlxDriverState *state);
 virConnectPtr nlx_lxc_connection (NlxDriverState *state,
                                   GError **error);
 virDomainPtr nlx_lxc_lookup (NlxDriverState *state,
@@ -290,7 +291,6 @@ int nlx_lxc_hold_monitor (virDomainPtr dom,
 
 /* nlx-lxc-console-thread.c */
 void nlx_lxc_held_free (NlxLxcHeld *held);
-void nlx_lxc_open_spares (NlxDriverState *state);
 void nlx_lxc_wake_console_thread (NlxDriverState *state);
 gboolean nlx_lxc_hold_console (NlxDriverState *state,
                                virDomainPtr dom,
