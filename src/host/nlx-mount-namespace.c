@@ -676,31 +676,48 @@ read_mountinfo (pid_t pid,
   return g_strsplit (contents, "\n", -1);
 }
 
+/* The mount tables check_propagation() reads, once for all of a job's
+ * targets: the child changes no mount before it is told to go. */
+typedef struct {
+  char **theirs;
+  char **ours;
+} MountTables;
+
+static void
+mount_tables_clear (MountTables *tables)
+{
+  g_clear_pointer (&tables->theirs, g_strfreev);
+  g_clear_pointer (&tables->ours, g_strfreev);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (MountTables, mount_tables_clear)
+
 /* A mount moved into a mount that is shared with a mount of the host
  * (the same peer group, or a host mount that is its slave) would be
  * copied into the host too.  Refuse that rather than leak. */
 static gboolean
 check_propagation (const NsJob *job,
+                   MountTables *tables,
                    guint64 mnt_id,
                    const char *path,
                    GError **error)
 {
   g_autoptr(GError) local_error = NULL;
-  g_auto(GStrv) theirs = read_mountinfo (job->pid, &local_error);
-  g_auto(GStrv) ours = NULL;
   g_autofree char *group = NULL;
   gboolean found = FALSE;
 
-  if (theirs == NULL)
+  if (tables->theirs == NULL &&
+      (tables->theirs = read_mountinfo (job->pid, &local_error)) == NULL)
     {
       g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                    _("Cannot read the mounts of process %d: %s"),
                    (int) job->pid, local_error->message);
       return FALSE;
     }
-  for (guint i = 0; theirs[i] != NULL && !found; i++)
+  for (guint i = 0; tables->theirs[i] != NULL && !found; i++)
     {
-      g_auto(GStrv) optional = mountinfo_optional_fields (theirs[i], mnt_id);
+      g_auto(GStrv) optional = mountinfo_optional_fields (tables->theirs[i],
+                                                          mnt_id);
 
       if (optional == NULL)
         continue;
@@ -720,12 +737,12 @@ check_propagation (const NsJob *job,
   if (group == NULL)
     return TRUE;
 
-  ours = read_mountinfo (getpid (), error);
-  if (ours == NULL)
+  if (tables->ours == NULL &&
+      (tables->ours = read_mountinfo (getpid (), error)) == NULL)
     return FALSE;
-  for (guint i = 0; ours[i] != NULL; i++)
+  for (guint i = 0; tables->ours[i] != NULL; i++)
     {
-      g_auto(GStrv) optional = mountinfo_optional_fields (ours[i],
+      g_auto(GStrv) optional = mountinfo_optional_fields (tables->ours[i],
                                                           G_MAXUINT64);
 
       for (guint j = 0; optional != NULL && optional[j] != NULL; j++)
@@ -828,6 +845,7 @@ nlx_mount_all_into_namespace (const NlxMountTarget *targets,
   g_auto(NsJob) job = { .ns_fd = -1, .root_fd = -1, .report_r = -1,
                         .report_w = -1, .go_r = -1, .go_w = -1,
                         .pidfd = -1 };
+  g_auto(MountTables) tables = { NULL, NULL };
   ChildReport report;
   gboolean gone;
 
@@ -852,7 +870,8 @@ nlx_mount_all_into_namespace (const NlxMountTarget *targets,
           set_child_error (error, &job, &report);
           return FALSE;
         }
-      if (!check_propagation (&job, report.mnt_id, targets[i].path, error))
+      if (!check_propagation (&job, &tables, report.mnt_id, targets[i].path,
+                              error))
         return FALSE;
     }
   if (send (job.go_w, "y", 1, MSG_NOSIGNAL) != 1)

@@ -547,6 +547,28 @@ add_cputune (xmlNodePtr domain,
 }
 
 /**
+ * nlx_lxc_domain_spec_metadata:
+ * @spec: what a domain is built from
+ *
+ * Returns: the metadata nlx_lxc_domain_build() keeps in @spec's domain,
+ *   borrowing every field from @spec: valid while @spec is, and not
+ *   to be freed
+ */
+NlxLxcMetadata
+nlx_lxc_domain_spec_metadata (const NlxLxcDomainSpec *spec)
+{
+  return (NlxLxcMetadata) {
+    .shutdown_signal = (char *) spec->shutdown_signal,
+    .root_volume = spec->instance->root_volume,
+    .root_image = (char *) spec->root_image,
+    .privileged = spec->uid_map == NULL,
+    .volumes = spec->instance->volumes,
+    .vif = spec->instance->vif,
+    .pids = spec->pids,
+  };
+}
+
+/**
  * nlx_lxc_domain_build:
  * @spec: what to build
  * @error: return location for a #NLX_DRIVER_ERROR_INVALID_ARGUMENT
@@ -568,6 +590,7 @@ char *
 nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
                       GError **error)
 {
+  NlxLxcMetadata metadata = nlx_lxc_domain_spec_metadata (spec);
   const NlxInstance *instance = spec->instance;
   const char *init = spec->init_path ? spec->init_path : NLX_LXC_DEFAULT_INIT;
   g_autofree char *name = nlx_instance_domain_name (instance);
@@ -624,15 +647,7 @@ nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
   add_text (domain, NULL, "uuid", instance->uuid);
   node = xmlNewChild (domain, NULL, BAD_CAST "metadata", NULL);
   add_nova_metadata (node, instance);
-  add_nlx_metadata (node, &(NlxLxcMetadata) {
-                      .shutdown_signal = (char *) spec->shutdown_signal,
-                      .root_volume = instance->root_volume,
-                      .root_image = (char *) spec->root_image,
-                      .privileged = spec->uid_map == NULL,
-                      .volumes = instance->volumes,
-                      .vif = instance->vif,
-                      .pids = spec->pids,
-                    }, TRUE);
+  add_nlx_metadata (node, &metadata, TRUE);
 
   node = add_uint (domain, NULL, "memory",
                    (guint64) instance->flavor.memory_mb * 1024);

@@ -121,6 +121,7 @@ typedef struct {
 /* Nova's shares per vcpu before it stopped setting any. */
 #define NLX_LXC_CPU_SHARES_PER_VCPU 1024
 
+NlxLxcMetadata nlx_lxc_domain_spec_metadata (const NlxLxcDomainSpec *spec);
 char *nlx_lxc_domain_build (const NlxLxcDomainSpec *spec,
                             GError **error);
 

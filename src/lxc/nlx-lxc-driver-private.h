@@ -267,6 +267,7 @@ gboolean nlx_lxc_port_rules_finish (GThread *thread,
 gboolean nlx_lxc_start_instance (NlxDriverState *state,
                                  virDomainPtr dom,
                                  const char *uuid,
+                                 const NlxLxcMetadata *known,
                                  GThread *port_rules,
                                  GError **error);
 void nlx_lxc_remount (gpointer data,

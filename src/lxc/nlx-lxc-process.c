@@ -770,6 +770,8 @@ nlx_lxc_remove_lease (NlxDriverState *state,
 
 /**
  * nlx_lxc_start_instance:
+ * @known: (nullable): the domain's metadata, when the caller has just
+ *   defined it; %NULL to read it from the domain
  * @port_rules: (transfer full) (nullable): the thread making the
  *   instance's port rules (nlx_lxc_port_rules_start(), for the vif of
  *   the domain's metadata), or %NULL to make them here
@@ -783,10 +785,13 @@ gboolean
 nlx_lxc_start_instance (NlxDriverState *state,
                         virDomainPtr dom,
                         const char *uuid,
+                        const NlxLxcMetadata *known,
                         GThread *port_rules,
                         GError **error)
 {
-  g_autoptr(NlxLxcMetadata) metadata = nlx_lxc_read_metadata (dom, error);
+  g_autoptr(NlxLxcMetadata) read = known ? NULL
+                                         : nlx_lxc_read_metadata (dom, error);
+  const NlxLxcMetadata *metadata = known ? known : read;
   g_autoptr(virDomain) handle = NULL;
   g_autoptr(GError) local_error = NULL;
   gboolean started = FALSE;

@@ -483,10 +483,15 @@ nlx_lxc_driver_spawn (NlxDriverState *state,
         g_hash_table_replace (state->pins, g_strdup (instance->uuid), cpus);
     }
   g_mutex_unlock (&state->pin_lock);
-  if (dom != NULL &&
-      nlx_lxc_start_instance (state, dom, instance->uuid,
-                              g_steal_pointer (&port_rules), error))
-    return TRUE;
+  /* The metadata just defined is the spec's: not asked of libvirtd. */
+  if (dom != NULL)
+    {
+      NlxLxcMetadata metadata = nlx_lxc_domain_spec_metadata (&spec);
+
+      if (nlx_lxc_start_instance (state, dom, instance->uuid, &metadata,
+                                  g_steal_pointer (&port_rules), error))
+        return TRUE;
+    }
 
   /* Undo everything: no domain, no port rules, no mounts, no loop
    * devices, no directory. */
