@@ -441,7 +441,16 @@ set_script_error (GError **error,
 
 /* Starts `nft -f -` with @script on its standard input, written and
  * closed at once (a script is a few hundred bytes, far below a pipe's
- * buffer, so this never waits for nft); script_finish() waits for it. */
+ * buffer, so this never waits for nft); script_finish() waits for it.
+ *
+ * nft runs at every start and delete, so it is spawned as posix_spawn()
+ * does (GLib takes that way only with G_SUBPROCESS_FLAGS_INHERIT_FDS):
+ * without it GLib fork()s the daemon, copying the page tables of a
+ * process holding a thousand instances and sending every CPU a TLB
+ * shootdown for each page its other threads write meanwhile
+ * (docs/performance.md).  Nothing is inherited all the same: every
+ * descriptor the daemon makes is close-on-exec
+ * (tests/lib/nlx-test-cloexec.c checks), as GLib's and libvirt's are. */
 static GSubprocess *
 script_start (const char *script,
               const char *bridge,
@@ -461,7 +470,8 @@ script_start (const char *script,
     }
   process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
                               G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-                              G_SUBPROCESS_FLAGS_STDERR_PIPE, &local_error,
+                              G_SUBPROCESS_FLAGS_STDERR_PIPE |
+                              G_SUBPROCESS_FLAGS_INHERIT_FDS, &local_error,
                               nft, "-f", "-", NULL);
   if (process != NULL)
     {
