@@ -12,6 +12,10 @@
  *                                 at the first failure, prints how many it
  *                                 made, holds them HOLD seconds (default
  *                                 0), then kills and reaps them all
+ *   nlxtest-probe churn N SECONDS starts N relays of processes, each
+ *                                 forking its successor at once and
+ *                                 exiting 5 ms later, for SECONDS;
+ *                                 returns at once, prints nothing
  *   nlxtest-probe burn N SECONDS  runs N busy processes for SECONDS and
  *                                 prints the CPUs they used on average
  *                                 (CPU time / wall time, e.g. "0.98")
@@ -214,6 +218,39 @@ seconds_now (void)
 
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A tenant's fork loop that never lets up: N relays, in each of which
+ * every process forks its successor at once and exits 5 ms later (a
+ * fork that fails is tried again).  Moving processes into a cgroup one
+ * by one never catches a relay: its newest process is always one not
+ * listed yet.  Returns at once; the relays (children of init by then,
+ * reaped by the kernel: SIGCHLD ignored) end after SECONDS. */
+static int
+churn (long n,
+       double seconds)
+{
+  double end = seconds_now () + seconds;
+  const struct timespec life = { 0, 5 * 1000 * 1000 };
+
+  signal (SIGCHLD, SIG_IGN);
+  for (long i = 0; i < n; i++)
+    if (fork () == 0)
+      {
+        while (seconds_now () < end)
+          {
+            pid_t pid = fork ();
+
+            /* The successor carries on; this one waits and goes. */
+            if (pid > 0)
+              {
+                nanosleep (&life, NULL);
+                _exit (0);
+              }
+          }
+        _exit (0);
+      }
+  return 0;
 }
 
 static int
@@ -436,6 +473,8 @@ main (int argc,
   if ((argc == 3 || argc == 4) && strcmp (argv[1], "forks") == 0)
     return forks (strtol (argv[2], NULL, 10),
                   argc == 4 ? (unsigned) strtoul (argv[3], NULL, 10) : 0);
+  if (argc == 4 && strcmp (argv[1], "churn") == 0)
+    return churn (strtol (argv[2], NULL, 10), strtod (argv[3], NULL));
   if (argc == 4 && strcmp (argv[1], "burn") == 0)
     return burn (strtol (argv[2], NULL, 10), strtod (argv[3], NULL));
   if (argc >= 3 && strncmp (argv[1], "loop-", 5) == 0)
@@ -476,7 +515,7 @@ main (int argc,
       return 0;
     }
   fprintf (stderr, "usage: nlxtest-probe euid | as UID PROGRAM [ARG...] | "
-           "forks N | burn N SECONDS | loop-change-fd DEV FILE | "
+           "forks N | churn N SECONDS | burn N SECONDS | loop-change-fd DEV FILE | "
            "loop-clr-fd DEV | loop-configure DEV FILE NAME | "
            "spoofed IFACE SECONDS | lldp IFACE MAC | syscalls | keyring | "
            "find-key DESCRIPTION | reread FILE | nprocs\n");

@@ -548,6 +548,130 @@ v1_group_dir (pid_t pid,
   return NULL;
 }
 
+/* The processes in cgroup directory @dir, but @skip. */
+static GArray *
+procs_in (const char *dir,
+          pid_t skip)
+{
+  g_autofree char *path = g_build_filename (dir, "cgroup.procs", NULL);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  GArray *pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      pid_t pid = (pid_t) g_ascii_strtoll (lines[i], NULL, 10);
+
+      if (pid > 0 && pid != skip)
+        g_array_append_val (pids, pid);
+    }
+  return pids;
+}
+
+/* How many processes of the container (its freezer group @freezer, but
+ * its controller) are outside pids group @pids_dir. */
+static guint
+outside_pids_group (const char *freezer,
+                    pid_t controller,
+                    const char *pids_dir)
+{
+  g_autoptr(GArray) pids = procs_in (freezer, controller);
+  guint outside = 0;
+
+  for (guint i = 0; i < pids->len; i++)
+    {
+      pid_t pid = g_array_index (pids, pid_t, i);
+      g_autofree char *dir = nlx_lxc_cgroup_pids_dir (pid);
+
+      if (dir != NULL && g_strcmp0 (dir, pids_dir) != 0)
+        outside++;
+    }
+  return outside;
+}
+
+/* Whether, in a few looks 20 ms apart, one finds every process of the
+ * container in @pids_dir.  An escaped relay of the fork loop always has
+ * tens of processes outside (each lives 5 ms, forking its successor at
+ * once); a look can still catch one that was on its way out at the
+ * move, which the kernel does not move, before it is gone. */
+static gboolean
+all_in_pids_group (const char *freezer,
+                   pid_t controller,
+                   const char *pids_dir)
+{
+  for (guint look = 0; look < 10; look++)
+    {
+      if (outside_pids_group (freezer, controller, pids_dir) == 0)
+        return TRUE;
+      g_usleep (20 * 1000);
+    }
+  return FALSE;
+}
+
+/* A fork loop that never lets up, running outside its pids group (as
+ * after a start while no daemon ran), is held to its limit again once
+ * the daemon starts: its processes fork faster than they can be moved
+ * one by one, so the daemon freezes the container for the move
+ * (nlx-lxc-cgroup.c).  The control: outside the group, the same loop
+ * holds more processes than the limit. */
+static void
+test_pids_limit_fork_loop (Fixture *f)
+{
+  g_autofree char *id = boot_flavor (f, "nlxtest-pids-loop", "m1.pids-low");
+  g_autofree char *dir = assert_pids_group (f, id, 64);
+  g_autofree char *freezer = v1_group_dir (init_of (f, id), "freezer");
+  pid_t controller = (pid_t) domain_id (f, id);
+  guint most = 0;
+  gint64 deadline;
+
+  daemon_stop (f, SIGKILL);
+  escape_pids_group (dir);
+  assert_in_container (f, id, "nlxtest-probe churn 8 60 >/dev/null 2>&1 &",
+                       0, NULL);
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  while (most <= 64 && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GArray) pids = procs_in (freezer, controller);
+
+      most = MAX (most, pids->len);
+      g_usleep (20 * 1000);
+    }
+  g_assert_cmpuint (most, >, 64);
+
+  daemon_start (f);
+  g_free (assert_pids_group (f, id, 64));
+  {
+    g_autofree char *log = g_build_filename (f->dir, "daemon.log", NULL);
+    g_autofree char *text = NULL;
+    g_autofree char *failed = g_strdup_printf ("Cannot limit the processes "
+                                               "of instance %s", id);
+
+    g_assert_true (g_file_get_contents (log, &text, NULL, NULL));
+    g_assert_null (strstr (text, failed));
+  }
+  /* Every process in the group, and, once the children moved past the
+   * limit have exited (5 ms each), kept to it, the loop still forking. */
+  g_assert_true (all_in_pids_group (freezer, controller, dir));
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (read_number (dir, "pids.current") > 64)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20 * 1000);
+    }
+  deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GArray) pids = procs_in (freezer, controller);
+
+      g_assert_cmpuint (pids->len, <=, 64);
+      g_usleep (20 * 1000);
+    }
+  g_assert_true (all_in_pids_group (freezer, controller, dir));
+  delete_and_check (f, id);
+}
+
 static double
 burn_in (Fixture *f,
          const char *id)
@@ -1510,6 +1634,7 @@ main (int argc,
     { "/nlx/compute/secure/root-gb", test_root_gb },
     { "/nlx/compute/secure/pids-limit", test_pids_limit },
     { "/nlx/compute/secure/pids-limit-kept", test_pids_limit_kept },
+    { "/nlx/compute/secure/pids-limit-fork-loop", test_pids_limit_fork_loop },
     { "/nlx/compute/secure/vcpus-enforced", test_vcpus_enforced },
     { "/nlx/compute/secure/cpu-shared-set", test_cpu_shared_set },
     { "/nlx/compute/secure/cgroup-namespace", test_cgroup_namespace },
