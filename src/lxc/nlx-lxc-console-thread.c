@@ -367,7 +367,9 @@ nlx_lxc_gate_restart (NlxDriverState *state,
       return;
     }
   /* Under console_lock, as release() publishes: never withdrawn after a
-   * release has put it back. */
+   * release has put it back.  Marked first, so that a daemon killed at
+   * any moment after leaves the mark. */
+  nlx_lxc_mounts_mark_gated (state, uuid);
   if (!nlx_lxc_mounts_withdraw (state, uuid, &error))
     g_warning ("Instance %s: %s", uuid, error->message);
   nlx_lxc_wake_console_thread (state);

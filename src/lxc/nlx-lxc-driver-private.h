@@ -188,6 +188,10 @@ gboolean nlx_lxc_mounts_publish_root (NlxDriverState *state,
 gboolean nlx_lxc_mounts_withdraw (NlxDriverState *state,
                                   const char *uuid,
                                   GError **error);
+void nlx_lxc_mounts_mark_gated (NlxDriverState *state,
+                                const char *uuid);
+gboolean nlx_lxc_mounts_was_gated (NlxDriverState *state,
+                                   const char *uuid);
 void nlx_lxc_mounts_trim_controller (NlxDriverState *state,
                                      virDomainPtr dom,
                                      const char *uuid);

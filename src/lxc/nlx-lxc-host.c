@@ -113,6 +113,60 @@ reconcile_limits (NlxDriverState *state)
   free (doms);
 }
 
+/* Instances whose guest rebooted while no daemon ran.  libvirt starts
+ * such a container again by itself, but the restart gate had withdrawn
+ * its root from libvirtd's namespace and no daemon put it back
+ * (nlx_lxc_gate_restart()), so libvirt left the domain shut off, as
+ * failed to start.  The gate's mark says that is why: each is started
+ * now, as its guest asked, before the manager reads what runs.  A
+ * guest's own power-off leaves a domain shut off as shut down, and
+ * stays so. */
+static void
+restart_failed_reboots (NlxDriverState *state)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(virConnect) conn = nlx_lxc_connection (state, &error);
+  virDomainPtr *doms = NULL;
+  int n = -1;
+
+  if (conn != NULL &&
+      (n = virConnectListAllDomains (conn, &doms,
+                                     VIR_CONNECT_LIST_DOMAINS_SHUTOFF)) < 0)
+    nlx_lxc_error_from_libvirt (&error);
+  if (n < 0)
+    {
+      g_warning ("Cannot list instances whose reboot failed while no daemon "
+                 "ran: %s", error->message);
+      return;
+    }
+  for (int i = 0; i < n; i++)
+    {
+      char uuid[VIR_UUID_STRING_BUFLEN];
+      int domain_state = 0;
+      int reason = 0;
+
+      if (nlx_lxc_is_mine (state, doms[i], uuid) &&
+          virDomainGetState (doms[i], &domain_state, &reason, 0) == 0 &&
+          domain_state == VIR_DOMAIN_SHUTOFF &&
+          reason == VIR_DOMAIN_SHUTOFF_FAILED &&
+          nlx_lxc_mounts_was_gated (state, uuid))
+        {
+          g_message ("Instance %s rebooted itself while no daemon ran, and "
+                     "libvirt could not start it again without its root; "
+                     "starting it", uuid);
+          if (!nlx_lxc_start_instance (state, doms[i], uuid, NULL, NULL,
+                                       &error))
+            {
+              g_warning ("Instance %s stays shut off: %s", uuid,
+                         error->message);
+              g_clear_error (&error);
+            }
+        }
+      virDomainFree (doms[i]);
+    }
+  free (doms);
+}
+
 /* Makes the bridge's firewall that of the instances libvirt has on it
  * now: at start, holding the bridge's lock, so no other daemon edits
  * these tables.  Rules of instances deleted while the daemon was away
@@ -236,6 +290,7 @@ nlx_lxc_driver_lock_host (NlxDriverState *state,
   if (state->bridge_lock == NULL || !sync_port_filters (state, error))
     return FALSE;
   reconcile_limits (state);
+  restart_failed_reboots (state);
   return TRUE;
 }
 

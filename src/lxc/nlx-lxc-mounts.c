@@ -35,6 +35,7 @@
 
 #include <errno.h>
 #include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
 #include <sys/stat.h>
 
 #include "common/nlx-file.h"
@@ -176,6 +177,62 @@ nlx_lxc_mounts_cleanup (NlxDriverState *state)
   state->private_mounts = FALSE;
 }
 
+/* Left in the instance's directory while the restart gate holds its root
+ * out of libvirtd's namespace (nlx_lxc_mounts_mark_gated()): it outlives
+ * a daemon that is killed. */
+#define GATED_MARKER "root-withdrawn"
+
+static char *
+gated_marker (NlxDriverState *state,
+              const char *uuid)
+{
+  g_autofree char *dir = nlx_lxc_instance_dir (state, uuid);
+
+  return g_build_filename (dir, GATED_MARKER, NULL);
+}
+
+/**
+ * nlx_lxc_mounts_mark_gated:
+ * @state: the driver's state
+ * @uuid: a running instance whose root the restart gate is about to
+ *   withdraw from libvirtd's namespace
+ *
+ * Notes on disk that libvirtd cannot start the instance's container
+ * again by itself until the root is published again, which the next
+ * publish takes away.  A daemon killed meanwhile leaves it, and the next
+ * one knows why a reboot of the guest failed
+ * (nlx_lxc_mounts_was_gated()).  Failing costs only that: logged.
+ */
+void
+nlx_lxc_mounts_mark_gated (NlxDriverState *state,
+                           const char *uuid)
+{
+  g_autofree char *path = gated_marker (state, uuid);
+  g_autoptr(GError) error = NULL;
+
+  if (!g_file_set_contents_full (path, "", 0, G_FILE_SET_CONTENTS_NONE, 0600,
+                                 &error))
+    g_warning ("Instance %s: a reboot of its guest while no daemon runs "
+               "will leave it shut off: %s", uuid, error->message);
+}
+
+/**
+ * nlx_lxc_mounts_was_gated:
+ * @state: the driver's state
+ * @uuid: an instance
+ *
+ * Returns: whether its root was withdrawn from libvirtd's namespace by
+ *   the restart gate and not published since
+ */
+gboolean
+nlx_lxc_mounts_was_gated (NlxDriverState *state,
+                          const char *uuid)
+{
+  g_autofree char *path = gated_marker (state, uuid);
+
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
 /**
  * nlx_lxc_mounts_publish_root:
  * @state: the driver's state
@@ -193,10 +250,13 @@ nlx_lxc_mounts_publish_root (NlxDriverState *state,
   g_autofree char *dir = nlx_lxc_instance_dir (state, uuid);
   g_autofree char *rootfs = g_build_filename (dir, "rootfs", NULL);
   g_autofree char *theirs = NULL;
+  g_autofree char *marker = gated_marker (state, uuid);
   pid_t libvirtd = libvirtd_elsewhere (state);
   gboolean ok;
   int fd;
 
+  /* Whatever follows, the gate's withdrawal is over. */
+  g_unlink (marker);
   if (libvirtd == 0)
     return TRUE;
   /* Seen through libvirtd's root: one statx() rather than its mount

@@ -807,6 +807,52 @@ test_crash_recovery (Fixture *f)
   g_assert_cmpuint (loop_devices_of (plain), ==, 0);
 }
 
+/* A guest that reboots itself while the daemon is down (killed, so no
+ * stop of its own put its root back in libvirtd's namespace: see
+ * nlx_lxc_gate_restart()): libvirt cannot start its container again
+ * and leaves the domain shut off, as failed; the daemon, when it is
+ * back, starts it, as the guest asked.  Before, it came back SHUTOFF. */
+static void
+test_guest_reboot_daemon_down (Fixture *f)
+{
+  g_autofree char *id = boot (f, "nlxtest-reboot-down");
+  g_autofree char *status = NULL;
+  g_autoptr(virDomain) dom = NULL;
+  unsigned int controller = domain_id (f, id);
+  int domain_state = 0;
+  int reason = 0;
+  gint64 deadline;
+
+  daemon_stop (f, SIGKILL);
+  /* busybox init reboots on SIGTERM: libvirt starts the container
+   * again by itself, or tries. */
+  g_assert_cmpint (kill (init_of (f, id), SIGTERM), ==, 0);
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (domain_running (f, id) != 0)
+    {
+      g_assert_cmpint (domain_running (f, id) == 1 &&
+                       domain_id (f, id) != controller, ==, FALSE);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (100 * 1000);
+    }
+  dom = virDomainLookupByUUIDString (f->conn, id);
+  g_assert_cmpint (virDomainGetState (dom, &domain_state, &reason, 0), ==, 0);
+  g_assert_cmpint (reason, ==, VIR_DOMAIN_SHUTOFF_FAILED);
+
+  daemon_start (f);
+  status = check_consistent (f, id);
+  g_assert_cmpstr (status, ==, "ACTIVE");
+  g_assert_cmpuint (domain_id (f, id), !=, controller);
+  assert_in_container (f, id, "echo up", 0, "up");
+  /* And its next reboot, with the daemon there, works as ever. */
+  controller = domain_id (f, id);
+  g_assert_cmpint (kill (init_of (f, id), SIGTERM), ==, 0);
+  wait_restarted (f, id, controller, 60);
+  wait_settled (f, id, "ACTIVE");
+  assert_in_container (f, id, "echo up", 0, "up");
+  delete_and_check (f, id);
+}
+
 /* ---- libvirtd restart ---------------------------------------------------- */
 
 /* ---- networking ------------------------------------------------------- */
@@ -1275,6 +1321,7 @@ main (int argc,
     { "/nlx/compute/servers/delete-in-each-state", test_delete_in_each_state },
     { "/nlx/compute/servers/negative", test_negative },
     { "/nlx/compute/crash-recovery", test_crash_recovery },
+    { "/nlx/compute/guest-reboot-daemon-down", test_guest_reboot_daemon_down },
     { "/nlx/compute/one-daemon", test_one_daemon },
     { "/nlx/compute/network", test_network },
     { "/nlx/compute/images/snapshot-rebuild", test_snapshot_rebuild },
