@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <glib/gstdio.h>
 #include <gio/gunixsocketaddress.h>
@@ -807,6 +808,22 @@ test_crash_recovery (Fixture *f)
   g_assert_cmpuint (loop_devices_of (plain), ==, 0);
 }
 
+/* Whether libvirtd (its pid file's) lives in another mount namespace
+ * than this test, and so than the daemon it starts. */
+static gboolean
+libvirtd_elsewhere (void)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *ns = NULL;
+  struct stat theirs, ours;
+
+  if (!g_file_get_contents ("/run/libvirtd.pid", &text, NULL, NULL))
+    return FALSE;
+  ns = g_strdup_printf ("/proc/%s/ns/mnt", g_strstrip (text));
+  return stat (ns, &theirs) == 0 && stat ("/proc/self/ns/mnt", &ours) == 0 &&
+         (theirs.st_dev != ours.st_dev || theirs.st_ino != ours.st_ino);
+}
+
 /* A guest that reboots itself while the daemon is down (killed, so no
  * stop of its own put its root back in libvirtd's namespace: see
  * nlx_lxc_gate_restart()): libvirt cannot start its container again
@@ -828,16 +845,25 @@ test_guest_reboot_daemon_down (Fixture *f)
    * again by itself, or tries. */
   g_assert_cmpint (kill (init_of (f, id), SIGTERM), ==, 0);
   deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  while (domain_running (f, id) != 0)
+  while (domain_running (f, id) != 0 &&
+         (domain_running (f, id) != 1 || domain_id (f, id) == controller))
     {
-      g_assert_cmpint (domain_running (f, id) == 1 &&
-                       domain_id (f, id) != controller, ==, FALSE);
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_usleep (100 * 1000);
     }
   dom = virDomainLookupByUUIDString (f->conn, id);
   g_assert_cmpint (virDomainGetState (dom, &domain_state, &reason, 0), ==, 0);
-  g_assert_cmpint (reason, ==, VIR_DOMAIN_SHUTOFF_FAILED);
+  /* Where libvirtd shares the daemon's mount namespace there is no gate
+   * and the reboot needs no daemon; tools/libvirtd-service gives it one
+   * of its own, as a hybrid cgroup host needs. */
+  if (libvirtd_elsewhere ())
+    {
+      g_assert_cmpint (domain_state, ==, VIR_DOMAIN_SHUTOFF);
+      g_assert_cmpint (reason, ==, VIR_DOMAIN_SHUTOFF_FAILED);
+    }
+  else
+    g_test_message ("libvirtd shares this test's mount namespace: no root "
+                    "was withdrawn, and libvirt restarted the container");
 
   daemon_start (f);
   status = check_consistent (f, id);
