@@ -145,11 +145,13 @@ restart_failed_reboots (NlxDriverState *state)
       int domain_state = 0;
       int reason = 0;
 
+      /* The mark first: a file's test, where libvirtd is asked once a
+       * domain and every instance shut off would be asked. */
       if (nlx_lxc_is_mine (state, doms[i], uuid) &&
+          nlx_lxc_mounts_was_gated (state, uuid) &&
           virDomainGetState (doms[i], &domain_state, &reason, 0) == 0 &&
           domain_state == VIR_DOMAIN_SHUTOFF &&
-          reason == VIR_DOMAIN_SHUTOFF_FAILED &&
-          nlx_lxc_mounts_was_gated (state, uuid))
+          reason == VIR_DOMAIN_SHUTOFF_FAILED)
         {
           g_message ("Instance %s rebooted itself while no daemon ran, and "
                      "libvirt could not start it again without its root; "
