@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <glib/gstdio.h>
 #include <gio/gunixsocketaddress.h>
@@ -808,22 +807,6 @@ test_crash_recovery (Fixture *f)
   g_assert_cmpuint (loop_devices_of (plain), ==, 0);
 }
 
-/* Whether libvirtd (its pid file's) lives in another mount namespace
- * than this test, and so than the daemon it starts. */
-static gboolean
-libvirtd_elsewhere (void)
-{
-  g_autofree char *text = NULL;
-  g_autofree char *ns = NULL;
-  struct stat theirs, ours;
-
-  if (!g_file_get_contents ("/run/libvirtd.pid", &text, NULL, NULL))
-    return FALSE;
-  ns = g_strdup_printf ("/proc/%s/ns/mnt", g_strstrip (text));
-  return stat (ns, &theirs) == 0 && stat ("/proc/self/ns/mnt", &ours) == 0 &&
-         (theirs.st_dev != ours.st_dev || theirs.st_ino != ours.st_ino);
-}
-
 /* A guest that reboots itself while the daemon is down (killed, so no
  * stop of its own put its root back in libvirtd's namespace: see
  * nlx_lxc_gate_restart()): libvirt cannot start its container again
@@ -856,7 +839,7 @@ test_guest_reboot_daemon_down (Fixture *f)
   /* Where libvirtd shares the daemon's mount namespace there is no gate
    * and the reboot needs no daemon; tools/libvirtd-service gives it one
    * of its own, as a hybrid cgroup host needs. */
-  if (libvirtd_elsewhere ())
+  if (nlx_test_libvirtd_elsewhere () > 0)
     {
       g_assert_cmpint (domain_state, ==, VIR_DOMAIN_SHUTOFF);
       g_assert_cmpint (reason, ==, VIR_DOMAIN_SHUTOFF_FAILED);

@@ -431,25 +431,6 @@ controller_of (Fixture *f,
   return (pid_t) id;
 }
 
-/* libvirtd's pid, when it runs in a mount namespace of its own, else 0. */
-static pid_t
-libvirtd_elsewhere (void)
-{
-  g_autofree char *text = NULL;
-  g_autofree char *ns = NULL;
-  g_autofree char *ours = NULL;
-  pid_t pid;
-
-  if (!g_file_get_contents ("/run/libvirtd.pid", &text, NULL, NULL))
-    return 0;
-  pid = (pid_t) g_ascii_strtoll (text, NULL, 10);
-  ns = g_strdup_printf ("/proc/%d/ns/mnt", (int) pid);
-  g_free (text);
-  text = g_file_read_link (ns, NULL);
-  ours = g_file_read_link ("/proc/self/ns/mnt", NULL);
-  return text != NULL && ours != NULL && !g_str_equal (text, ours) ? pid : 0;
-}
-
 /* ---- cases -------------------------------------------------------------- */
 
 static void
@@ -513,7 +494,7 @@ case_mounts_stay_home (Fixture *f)
   g_autofree char *second_ticks = g_build_filename (second_root, "tmp", "ticks",
                                                     NULL);
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  pid_t libvirtd = libvirtd_elsewhere ();
+  pid_t libvirtd = nlx_test_libvirtd_elsewhere ();
   pid_t first;
 
   spawn (f);
@@ -769,7 +750,7 @@ case_console_guest_reboots (Fixture *f)
   g_autofree char *real = NULL;
   g_autofree char *dir = NULL;
   g_autoptr(GError) error = NULL;
-  pid_t libvirtd = libvirtd_elsewhere ();
+  pid_t libvirtd = nlx_test_libvirtd_elsewhere ();
   guint ids[3];
   guint seen = 1;
   gint64 deadline;

@@ -485,3 +485,24 @@ nlx_test_network_random (void)
         return r;
     }
 }
+
+/* libvirtd's pid (its pid file's), when it runs in a mount namespace of
+ * its own, else 0: tools/libvirtd-service gives it one on a hybrid
+ * cgroup host, and the daemon then keeps instances' roots out of it. */
+GPid
+nlx_test_libvirtd_elsewhere (void)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *ns = NULL;
+  g_autofree char *ours = NULL;
+  GPid pid;
+
+  if (!g_file_get_contents ("/run/libvirtd.pid", &text, NULL, NULL))
+    return 0;
+  pid = (GPid) g_ascii_strtoll (text, NULL, 10);
+  ns = g_strdup_printf ("/proc/%d/ns/mnt", (int) pid);
+  g_free (text);
+  text = g_file_read_link (ns, NULL);
+  ours = g_file_read_link ("/proc/self/ns/mnt", NULL);
+  return text != NULL && ours != NULL && !g_str_equal (text, ours) ? pid : 0;
+}

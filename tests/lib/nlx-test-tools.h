@@ -38,6 +38,7 @@ int nlx_test_compare_strings (gconstpointer a,
                               gconstpointer b);
 char *nlx_test_list_dir (const char *dir);
 void nlx_test_run_command (const char * const *argv);
+GPid nlx_test_libvirtd_elsewhere (void);
 
 guint nlx_test_count_fds (void);
 guint nlx_test_count_fds_of (GPid pid);
