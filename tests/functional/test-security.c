@@ -441,25 +441,44 @@ test_pids_limit (Fixture *f)
   g_assert_false (g_file_test (low_dir, G_FILE_TEST_EXISTS));
 }
 
+/* The processes in cgroup directory @dir, but @skip. */
+static GArray *
+procs_in (const char *dir,
+          pid_t skip)
+{
+  g_autofree char *path = g_build_filename (dir, "cgroup.procs", NULL);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  GArray *pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      pid_t pid = (pid_t) g_ascii_strtoll (lines[i], NULL, 10);
+
+      if (pid > 0 && pid != skip)
+        g_array_append_val (pids, pid);
+    }
+  return pids;
+}
+
 /* Moves every process of the instance back to the root pids group, as
  * if it had started while no daemon ran. */
 static void
 escape_pids_group (const char *dir)
 {
-  g_autofree char *procs = g_build_filename (dir, "cgroup.procs", NULL);
-  g_autofree char *text = NULL;
-  g_auto(GStrv) pids = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) pids = procs_in (dir, 0);
 
-  g_assert_true (g_file_get_contents (procs, &text, NULL, NULL));
-  pids = g_strsplit (text, "\n", -1);
-  for (guint i = 0; pids[i] != NULL; i++)
-    if (*pids[i] != '\0')
-      {
-        g_file_set_contents_full ("/sys/fs/cgroup/pids/cgroup.procs", pids[i],
-                                  -1, G_FILE_SET_CONTENTS_NONE, 0644, &error);
-        g_clear_error (&error);
-      }
+  for (guint i = 0; i < pids->len; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("%d", (int) g_array_index (pids,
+                                                                      pid_t, i));
+      g_autoptr(GError) error = NULL;
+
+      g_file_set_contents_full ("/sys/fs/cgroup/pids/cgroup.procs", text, -1,
+                                G_FILE_SET_CONTENTS_NONE, 0644, &error);
+    }
 }
 
 /* Each start makes new processes: the limit holds after a hard reboot,
@@ -546,28 +565,6 @@ v1_group_dir (pid_t pid,
     }
   g_error ("process %d is in no %s cgroup", (int) pid, controller);
   return NULL;
-}
-
-/* The processes in cgroup directory @dir, but @skip. */
-static GArray *
-procs_in (const char *dir,
-          pid_t skip)
-{
-  g_autofree char *path = g_build_filename (dir, "cgroup.procs", NULL);
-  g_autofree char *text = NULL;
-  g_auto(GStrv) lines = NULL;
-  GArray *pids = g_array_new (FALSE, FALSE, sizeof (pid_t));
-
-  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
-  lines = g_strsplit (text, "\n", -1);
-  for (guint i = 0; lines[i] != NULL; i++)
-    {
-      pid_t pid = (pid_t) g_ascii_strtoll (lines[i], NULL, 10);
-
-      if (pid > 0 && pid != skip)
-        g_array_append_val (pids, pid);
-    }
-  return pids;
 }
 
 /* How many processes of the container (its freezer group @freezer, but
