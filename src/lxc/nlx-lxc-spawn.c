@@ -155,15 +155,24 @@ check_image (const NlxImage *image,
 /* The tree an instance's root is an overlay over: a directory image
  * itself, or a tarball image extracted into the instance's directory. */
 static char *
+image_tree (const char *dir,
+            const NlxImage *image)
+{
+  if (image->format == NLX_IMAGE_FORMAT_DIRECTORY)
+    return g_strdup (image->path);
+  return g_build_filename (dir, "image", NULL);
+}
+
+/* image_tree(), made. */
+static char *
 root_image (const char *dir,
             const NlxImage *image,
             GError **error)
 {
-  g_autofree char *tree = NULL;
+  g_autofree char *tree = image_tree (dir, image);
 
   if (image->format == NLX_IMAGE_FORMAT_DIRECTORY)
-    return g_strdup (image->path);
-  tree = g_build_filename (dir, "image", NULL);
+    return g_steal_pointer (&tree);
   if (g_mkdir_with_parents (tree, 0755) != 0)
     {
       int saved_errno = errno;
@@ -202,19 +211,19 @@ release_instance (NlxDriverState *state,
          remove_instance_dir (dir, error);
 }
 
-/* The root tree: an overlay over the root volume, or over the image's
- * tree, which *tree names. */
-static char *
+/* The root tree at DIR/rootfs: an overlay over the root volume, or over
+ * the image's tree (image_tree()). */
+static gboolean
 spawn_root (NlxDriverState *state,
             const NlxInstance *instance,
             const NlxImage *image,
             const char *init,
             const NlxLxcIdmap *idmap,
-            char **tree,
             GError **error)
 {
   g_autofree char *dir = nlx_lxc_instance_dir (state, instance->uuid);
   g_autofree char *root = NULL;
+  g_autofree char *tree = NULL;
   g_autofree char *what = NULL;
 
   /* Closed before anything of the instance is written into it; then
@@ -224,23 +233,19 @@ spawn_root (NlxDriverState *state,
       (instance->flavor.root_gb > 0 &&
        !nlx_lxc_disk_create (dir, instance->flavor.root_gb, error)) ||
       !nlx_lxc_disk_mount (instance->uuid, dir, error))
-    return NULL;
+    return FALSE;
   if (instance->root_volume == NULL)
     {
-      *tree = root_image (dir, image, error);
-      root = *tree ? nlx_lxc_overlay_root (dir, *tree, idmap, error) : NULL;
-      if (root == NULL ||
-          !nlx_lxc_mounts_publish_root (state, instance->uuid, error))
-        return NULL;
-      return g_steal_pointer (&root);
+      tree = root_image (dir, image, error);
+      root = tree ? nlx_lxc_overlay_root (dir, tree, idmap, error) : NULL;
+      return root != NULL &&
+             nlx_lxc_mounts_publish_root (state, instance->uuid, error);
     }
   root = nlx_lxc_volume_mount_root (state->volumes, instance->uuid,
                                     instance->root_volume, dir, idmap, error);
   what = g_strdup_printf (_("Root volume %s"), instance->root_volume);
-  if (root == NULL || !check_init (root, init, what, error) ||
-      !nlx_lxc_mounts_publish_root (state, instance->uuid, error))
-    return NULL;
-  return g_steal_pointer (&root);
+  return root != NULL && check_init (root, init, what, error) &&
+         nlx_lxc_mounts_publish_root (state, instance->uuid, error);
 }
 
 /* ---- pinning ------------------------------------------------------------ */
@@ -348,6 +353,91 @@ forget_pin (NlxDriverState *state,
     g_hash_table_remove (state->pins, uuid);
 }
 
+/* ---- defining ---------------------------------------------------------- */
+
+/* A domain being defined in a thread of its own while the spawn mounts
+ * its root: virDomainDefineXML() takes about 2 ms, most of it libvirtd
+ * writing its file and syncing it, and the XML names only paths, which
+ * need not exist yet. */
+typedef struct {
+  virConnectPtr conn;
+  char *xml;
+  virDomainPtr dom;
+  GError *error;
+} Define;
+
+static gpointer
+define_run (gpointer data)
+{
+  Define *define = data;
+
+  define->dom = virDomainDefineXML (define->conn, define->xml);
+  if (define->dom == NULL)
+    nlx_lxc_error_from_libvirt (&define->error);
+  return define;
+}
+
+/* Builds @uuid's domain XML from @spec, pinned to CPUs chosen now
+ * (*@pin, recorded in state->pins at once, so that spawns at once
+ * spread rather than all take the least loaded CPU), and starts its
+ * definition: the thread for define_finish(), or %NULL. */
+static GThread *
+define_start (NlxDriverState *state,
+              virConnectPtr conn,
+              NlxLxcDomainSpec *spec,
+              char **pin,
+              GError **error)
+{
+  const char *uuid = spec->instance->uuid;
+  g_autofree char *xml = NULL;
+  Define *define;
+
+  g_mutex_lock (&state->pin_lock);
+  *pin = choose_pin (state, conn, spec->instance->flavor.vcpus);
+  if (state->pins != NULL && *pin != NULL)
+    {
+      GArray *cpus = nlx_lxc_cpuset_parse (*pin, nlx_lxc_host_cpus (), NULL);
+
+      if (cpus != NULL)
+        g_hash_table_replace (state->pins, g_strdup (uuid), cpus);
+    }
+  g_mutex_unlock (&state->pin_lock);
+  if (*pin != NULL)
+    spec->cpuset = *pin;
+  xml = nlx_lxc_domain_build (spec, error);
+  if (xml == NULL)
+    return NULL;
+  define = g_new0 (Define, 1);
+  define->conn = conn;
+  virConnectRef (conn);
+  define->xml = g_steal_pointer (&xml);
+  return g_thread_new ("nlx-define", define_run, define);
+}
+
+/* Waits for define_start()'s thread: the domain, or %NULL; *@xml, what
+ * it was defined with. */
+static virDomainPtr
+define_finish (GThread *thread,
+               const char *uuid,
+               char **xml,
+               GError **error)
+{
+  Define *define = g_thread_join (thread);
+  virDomainPtr dom = define->dom;
+
+  if (dom == NULL)
+    {
+      g_propagate_prefixed_error (error, define->error,
+                                  _("Cannot define instance %s: "), uuid);
+      g_free (define->xml);
+    }
+  else
+    *xml = define->xml;
+  virConnectClose (define->conn);
+  g_free (define);
+  return dom;
+}
+
 gboolean
 nlx_lxc_driver_spawn (NlxDriverState *state,
                       const NlxInstance *instance,
@@ -357,7 +447,8 @@ nlx_lxc_driver_spawn (NlxDriverState *state,
   const char *init = NULL;
   const char *signal = NULL;
   g_autofree char *name = nlx_instance_domain_name (instance);
-  g_autofree char *root = NULL;
+  g_autofree char *dir = nlx_lxc_instance_dir (state, instance->uuid);
+  g_autofree char *root = g_build_filename (dir, "rootfs", NULL);
   g_autofree char *tree = NULL;
   g_autofree char *xml = NULL;
   g_autofree char *pin = NULL;
@@ -368,6 +459,8 @@ nlx_lxc_driver_spawn (NlxDriverState *state,
   g_autofree char *hostname_storage = NULL;
   g_autofree char *config_drive = NULL;
   GThread *port_rules = NULL;
+  GThread *define = NULL;
+  gboolean made;
   NlxLxcDomainSpec spec = { 0 };
 
   if (image != NULL)
@@ -405,90 +498,81 @@ nlx_lxc_driver_spawn (NlxDriverState *state,
   if (instance->vif != NULL)
     port_rules = nlx_lxc_port_rules_start (instance->uuid, instance->vif);
 
-  /* No domain has this uuid, so whatever an earlier crash left is stale
+  /* The domain names only paths, all of them known now but the loop
+   * devices of volumes: without volumes, it is defined while the root
+   * is made. */
+  if (instance->root_volume == NULL)
+    tree = image_tree (dir, image);
+  if (instance->config_drive || state->force_config_drive)
+    config_drive = config_drive_path (state, instance->uuid);
+  spec.instance = instance;
+  spec.root_dir = root;
+  spec.init_path = init;
+  spec.sandbox_dir = state->sandbox_dir;
+  spec.seccomp = !instance->flavor.seccomp_unconfined;
+  spec.shutdown_signal = signal;
+  spec.disk_sources = (const char * const *) disks->pdata;
+  spec.root_image = tree;
+  spec.pids = instance->flavor.pids ? instance->flavor.pids : state->pids_limit;
+  spec.cpuset = state->cpuset;
+  spec.hostname = nlx_instance_hostname (instance, &hostname_storage);
+  spec.config_drive_dir = config_drive;
+  if (idmap != NULL)
+    {
+      spec.uid_map = state->uid_map;
+      spec.gid_map = state->gid_map;
+    }
+  made = instance->volumes->len > 0 ||
+         (define = define_start (state, conn, &spec, &pin, error)) != NULL;
+
+  /* No domain had this uuid, so whatever an earlier crash left is stale
    * and ours to clear. */
-  root = release_instance (state, instance->uuid, error)
-           ? spawn_root (state, instance, image, init, idmap, &tree, error)
-           : NULL;
+  made = made && release_instance (state, instance->uuid, error) &&
+         spawn_root (state, instance, image, init, idmap, error);
 
   /* Written at each spawn, a rebuild's too: what it holds is the
    * instance as it is now, as Nova's drive is made at each boot from
    * scratch. */
-  if (root != NULL &&
-      (instance->config_drive || state->force_config_drive))
+  if (made && config_drive != NULL)
     {
       g_autoptr(GError) local_error = NULL;
 
-      config_drive = config_drive_path (state, instance->uuid);
       if (!nlx_metadata_write_config_drive (instance, config_drive,
                                             &local_error))
         {
           g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
                        _("Cannot make the config drive of instance %s: %s"),
                        instance->uuid, local_error->message);
-          g_clear_pointer (&root, g_free);
+          made = FALSE;
         }
     }
-  for (guint i = 0; root != NULL && i < instance->volumes->len; i++)
+  for (guint i = 0; made && define == NULL && i < instance->volumes->len; i++)
     {
       gboolean created;
       char *loop = nlx_lxc_volume_setup (state->volumes, instance->uuid,
                                          instance->volumes->pdata[i],
                                          &created, error);
       if (loop == NULL)
-        break;
-      g_ptr_array_add (disks, loop);
+        made = FALSE;
+      else
+        g_ptr_array_add (disks, loop);
     }
-  /* From choosing the CPUs to defining the domain, so that spawns at
-   * once spread rather than all take the least loaded CPU. */
-  g_mutex_lock (&state->pin_lock);
-  if (root != NULL && disks->len == instance->volumes->len)
+  if (made && define == NULL)
     {
-      pin = choose_pin (state, conn, instance->flavor.vcpus);
-      spec.instance = instance;
-      spec.root_dir = root;
-      spec.init_path = init;
-      spec.sandbox_dir = state->sandbox_dir;
-      spec.seccomp = !instance->flavor.seccomp_unconfined;
-      spec.shutdown_signal = signal;
       spec.disk_sources = (const char * const *) disks->pdata;
-      spec.root_image = tree;
-      spec.pids = instance->flavor.pids ? instance->flavor.pids
-                                        : state->pids_limit;
-      spec.cpuset = pin != NULL ? pin : state->cpuset;
-      spec.hostname = nlx_instance_hostname (instance, &hostname_storage);
-      spec.config_drive_dir = config_drive;
-      if (idmap != NULL)
-        {
-          spec.uid_map = state->uid_map;
-          spec.gid_map = state->gid_map;
-        }
-      xml = nlx_lxc_domain_build (&spec, error);
+      made = (define = define_start (state, conn, &spec, &pin, error)) != NULL;
     }
-  if (xml != NULL)
-    {
-      dom = virDomainDefineXML (conn, xml);
-      if (dom == NULL)
-        {
-          nlx_lxc_error_from_libvirt (error);
-          g_prefix_error (error, _("Cannot define instance %s: "),
-                          instance->uuid);
-        }
-    }
-  if (dom != NULL && state->pins != NULL && pin != NULL)
-    {
-      GArray *cpus = nlx_lxc_cpuset_parse (pin, nlx_lxc_host_cpus (), NULL);
-
-      if (cpus != NULL)
-        g_hash_table_replace (state->pins, g_strdup (instance->uuid), cpus);
-    }
-  g_mutex_unlock (&state->pin_lock);
-  /* The metadata just defined is the spec's: not asked of libvirtd. */
-  if (dom != NULL)
+  /* Waited for whatever happened: a domain defined is undone below. */
+  if (define != NULL)
+    dom = define_finish (define, instance->uuid, &xml,
+                         made ? error : NULL);
+  /* The metadata just defined is the spec's: not asked of libvirtd; and
+   * the XML starts it (start_domain() in nlx-lxc-process.c). */
+  if (made && dom != NULL)
     {
       NlxLxcMetadata metadata = nlx_lxc_domain_spec_metadata (&spec);
 
-      if (nlx_lxc_start_instance (state, dom, instance->uuid, &metadata,
+      if (nlx_lxc_start_instance (state, dom, instance->uuid, &metadata, xml,
                                   g_steal_pointer (&port_rules), error))
         return TRUE;
     }
@@ -502,8 +586,8 @@ nlx_lxc_driver_spawn (NlxDriverState *state,
       if (virDomainIsActive (dom) == 1)
         nlx_lxc_stop_now (state, dom, instance->uuid, NULL);
       virDomainUndefine (dom);
-      forget_pin (state, instance->uuid);
     }
+  forget_pin (state, instance->uuid);
   if (instance->vif != NULL)
     {
       g_autofree char *veth = nlx_lxc_veth_name (instance->uuid);
