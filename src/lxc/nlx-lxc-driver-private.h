@@ -272,7 +272,6 @@ gboolean nlx_lxc_start_instance (NlxDriverState *state,
                                  virDomainPtr dom,
                                  const char *uuid,
                                  const NlxLxcMetadata *known,
-                                 const char *defined_xml,
                                  GThread *port_rules,
                                  GError **error);
 void nlx_lxc_remount (gpointer data,

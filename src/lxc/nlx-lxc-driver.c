@@ -566,16 +566,14 @@ lxc_reboot (NlxDriverState *state,
       nlx_lxc_expect_stop (state, uuid);
       if (nlx_lxc_request_shutdown (dom, uuid, &local_error) &&
           nlx_lxc_wait_inactive (state, &dom, uuid, state->soft_reboot_timeout_s))
-        return nlx_lxc_start_instance (state, dom, uuid, NULL, NULL, NULL,
-                                       error);
+        return nlx_lxc_start_instance (state, dom, uuid, NULL, NULL, error);
       g_debug ("Soft reboot of instance %s fell back to hard: %s", uuid,
                local_error ? local_error->message : "timed out");
     }
 
   if (virDomainIsActive (dom) == 1 && !nlx_lxc_stop_now (state, dom, uuid, error))
     return FALSE;
-  return nlx_lxc_start_instance (state, dom, uuid, NULL, NULL, NULL,
-                                 error);
+  return nlx_lxc_start_instance (state, dom, uuid, NULL, NULL, error);
 }
 
 static gboolean
@@ -625,8 +623,7 @@ lxc_power_on (NlxDriverState *state,
                    _("Instance %s is paused; unpause it instead"), uuid);
       return FALSE;
     }
-  return nlx_lxc_start_instance (state, dom, uuid, NULL, NULL, NULL,
-                                 error);
+  return nlx_lxc_start_instance (state, dom, uuid, NULL, NULL, error);
 }
 
 /* The root is read from the host through the overlay mounted at

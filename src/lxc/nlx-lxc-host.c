@@ -157,7 +157,7 @@ restart_failed_reboots (NlxDriverState *state)
                      "libvirt could not start it again without its root; "
                      "starting it", uuid);
           if (!nlx_lxc_start_instance (state, doms[i], uuid, NULL, NULL,
-                                       NULL, &error))
+                                       &error))
             {
               g_warning ("Instance %s stays shut off: %s", uuid,
                          error->message);

@@ -610,24 +610,15 @@ record_lost_boot (NlxDriverState *state,
  * waits until nova-lxc-init runs, which waits in turn for the pids limit
  * (nlx_lxc_apply_limits()) before it executes the image's init: so the PTY is
  * always held before the image's init can print.  *@started says
- * whether libvirt started it, *@held whether its console is held.
- *
- * With @xml, the XML *@dom was just defined with, it is started by
- * virDomainCreateXML(): a defined domain stays persistent, and the
- * handle that call returns carries the controller's pid, which the
- * remote driver's virDomainCreate() learns only by a second call (a
- * lookup).  *@dom is then that handle. */
+ * whether libvirt started it, *@held whether its console is held. */
 static gboolean
 start_domain (NlxDriverState *state,
-              virDomainPtr *dom,
-              const char *xml,
+              virDomainPtr dom,
               const char *uuid,
               gboolean *started,
               gboolean *held,
               GError **error)
 {
-  virDomainPtr created = NULL;
-
   /* The previous run's console is read to its end first, so that the
    * log keeps the order of what was printed. */
   nlx_lxc_wait_released (state, uuid);
@@ -636,22 +627,15 @@ start_domain (NlxDriverState *state,
   g_mutex_unlock (&state->console_lock);
   *started = FALSE;
   *held = FALSE;
-  if (xml != NULL
-        ? (created = virDomainCreateXML (virDomainGetConnect (*dom), xml, 0)) == NULL
-        : virDomainCreate (*dom) < 0)
+  if (virDomainCreate (dom) < 0)
     {
       nlx_lxc_error_from_libvirt (error);
       g_prefix_error (error, _("Cannot start instance %s: "), uuid);
       return FALSE;
     }
-  if (created != NULL)
-    {
-      virDomainFree (*dom);
-      *dom = created;
-    }
   *started = TRUE;
-  *held = nlx_lxc_hold_console (state, *dom, uuid, TRUE);
-  return wait_for_init (state, TRUE, *dom, uuid, error);
+  *held = nlx_lxc_hold_console (state, dom, uuid, TRUE);
+  return wait_for_init (state, TRUE, dom, uuid, error);
 }
 
 typedef struct {
@@ -788,8 +772,6 @@ nlx_lxc_remove_lease (NlxDriverState *state,
  * nlx_lxc_start_instance:
  * @known: (nullable): the domain's metadata, when the caller has just
  *   defined it; %NULL to read it from the domain
- * @defined_xml: (nullable): the XML the caller has just defined @dom
- *   with, to start it by (start_domain())
  * @port_rules: (transfer full) (nullable): the thread making the
  *   instance's port rules (nlx_lxc_port_rules_start(), for the vif of
  *   the domain's metadata), or %NULL to make them here
@@ -804,7 +786,6 @@ nlx_lxc_start_instance (NlxDriverState *state,
                         virDomainPtr dom,
                         const char *uuid,
                         const NlxLxcMetadata *known,
-                        const char *defined_xml,
                         GThread *port_rules,
                         GError **error)
 {
@@ -825,12 +806,8 @@ nlx_lxc_start_instance (NlxDriverState *state,
     nlx_lxc_port_rules_finish (port_rules, NULL);
   if (!ready)
     return FALSE;
-  /* From here on the handle of this run: its id is the controller's pid. */
-  handle = dom;
-  virDomainRef (handle);
-  if (!start_domain (state, &handle, defined_xml, uuid, &started, &held,
-                     &local_error) &&
-      (!started || virDomainIsActive (handle) != 0))
+  if (!start_domain (state, dom, uuid, &started, &held, &local_error) &&
+      (!started || virDomainIsActive (dom) != 0))
     {
       /* Not started, or its init never came: nothing failed to boot. */
       g_propagate_error (error, g_steal_pointer (&local_error));
@@ -838,10 +815,12 @@ nlx_lxc_start_instance (NlxDriverState *state,
     }
   /* Done only once libvirt can attach and detach disks: the API shows
    * the instance ACTIVE from then on. */
+  handle = dom;
+  virDomainRef (handle);
   for (guint attempt = 0; local_error == NULL; attempt++)
     {
       /* Each attempt is a new container. */
-      if (!set_up_container (state, handle, uuid, metadata, &local_error))
+      if (!set_up_container (state, dom, uuid, metadata, &local_error))
         break;
       if (nlx_lxc_wait_init_known (state, &handle, uuid,
                            attempt == 0 ? NLX_LXC_INIT_KNOWN_TIMEOUT_US
@@ -861,17 +840,16 @@ nlx_lxc_start_instance (NlxDriverState *state,
                  "init within %d s; starting it again", uuid,
                  (int) (NLX_LXC_INIT_KNOWN_TIMEOUT_US / G_USEC_PER_SEC));
       g_clear_error (&local_error);
-      nlx_lxc_stop_now (state, handle, uuid, NULL);
+      nlx_lxc_stop_now (state, dom, uuid, NULL);
       /* The restart gate took the root from libvirtd's namespace, and a
        * stop of ours does not put it back. */
       if ((metadata->root_volume != NULL || metadata->root_image != NULL) &&
           !nlx_lxc_mounts_publish_root (state, uuid, &local_error))
         break;
-      if (!start_domain (state, &handle, NULL, uuid, &started, &held,
-                         &local_error))
+      if (!start_domain (state, dom, uuid, &started, &held, &local_error))
         break;
     }
-  if (started && virDomainIsActive (handle) == 0)
+  if (started && virDomainIsActive (dom) == 0)
     {
       /* Its init (or nova-lxc-init) exited or could not run: the
        * instance was started and stopped by failing to boot, which is no
@@ -881,13 +859,13 @@ nlx_lxc_start_instance (NlxDriverState *state,
                local_error->message);
       nlx_lxc_wait_released (state, uuid);
       if (!held)
-        record_lost_boot (state, handle, uuid);
+        record_lost_boot (state, dom, uuid);
       return TRUE;
     }
   /* libvirtd gone: how the start ended is for the next look to say. */
   if (!g_error_matches (local_error, NLX_DRIVER_ERROR,
                         NLX_DRIVER_ERROR_UNAVAILABLE))
-    nlx_lxc_stop_now (state, handle, uuid, NULL);
+    nlx_lxc_stop_now (state, dom, uuid, NULL);
   g_propagate_error (error, g_steal_pointer (&local_error));
   return FALSE;
 }

@@ -377,7 +377,7 @@ define_run (gpointer data)
   return define;
 }
 
-/* Builds @uuid's domain XML from @spec, pinned to CPUs chosen now
+/* Builds the domain XML of @spec's instance, pinned to CPUs chosen now
  * (*@pin, recorded in state->pins at once, so that spawns at once
  * spread rather than all take the least loaded CPU), and starts its
  * definition: the thread for define_finish(), or %NULL. */
@@ -414,26 +414,20 @@ define_start (NlxDriverState *state,
   return g_thread_new ("nlx-define", define_run, define);
 }
 
-/* Waits for define_start()'s thread: the domain, or %NULL; *@xml, what
- * it was defined with. */
+/* Waits for define_start()'s thread: the domain, or %NULL. */
 static virDomainPtr
 define_finish (GThread *thread,
                const char *uuid,
-               char **xml,
                GError **error)
 {
   Define *define = g_thread_join (thread);
   virDomainPtr dom = define->dom;
 
   if (dom == NULL)
-    {
-      g_propagate_prefixed_error (error, define->error,
-                                  _("Cannot define instance %s: "), uuid);
-      g_free (define->xml);
-    }
-  else
-    *xml = define->xml;
+    g_propagate_prefixed_error (error, define->error,
+                                _("Cannot define instance %s: "), uuid);
   virConnectClose (define->conn);
+  g_free (define->xml);
   g_free (define);
   return dom;
 }
@@ -450,7 +444,6 @@ nlx_lxc_driver_spawn (NlxDriverState *state,
   g_autofree char *dir = nlx_lxc_instance_dir (state, instance->uuid);
   g_autofree char *root = g_build_filename (dir, "rootfs", NULL);
   g_autofree char *tree = NULL;
-  g_autofree char *xml = NULL;
   g_autofree char *pin = NULL;
   g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func (g_free);
   const NlxLxcIdmap *idmap = instance->flavor.privileged ? NULL : &state->idmap;
@@ -564,15 +557,13 @@ nlx_lxc_driver_spawn (NlxDriverState *state,
     }
   /* Waited for whatever happened: a domain defined is undone below. */
   if (define != NULL)
-    dom = define_finish (define, instance->uuid, &xml,
-                         made ? error : NULL);
-  /* The metadata just defined is the spec's: not asked of libvirtd; and
-   * the XML starts it (start_domain() in nlx-lxc-process.c). */
+    dom = define_finish (define, instance->uuid, made ? error : NULL);
+  /* The metadata just defined is the spec's: not asked of libvirtd. */
   if (made && dom != NULL)
     {
       NlxLxcMetadata metadata = nlx_lxc_domain_spec_metadata (&spec);
 
-      if (nlx_lxc_start_instance (state, dom, instance->uuid, &metadata, xml,
+      if (nlx_lxc_start_instance (state, dom, instance->uuid, &metadata,
                                   g_steal_pointer (&port_rules), error))
         return TRUE;
     }
