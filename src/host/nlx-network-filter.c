@@ -35,13 +35,13 @@
  * libvirt's own restarts of the container (a reboot from inside makes
  * a veth with the same name) and libvirtd restarts.
  *
- * Rules go in by running `nft -f -` with a script on its standard input,
- * rather than through libnftables in the daemon: libnftables 1.0.6
- * opens its tables (/etc/iproute2/rt_realms...) without O_CLOEXEC in
- * nft_ctx_new(), so in this threaded daemon a child spawned by another
- * thread at that moment would inherit them (the tests' close-on-exec
- * check caught it), and a child keeps libnftables' global state out of
- * the daemon.  One process per instance start or delete costs little.
+ * Rules go in as nftables scripts run by libnftables in the daemon
+ * (run_script()), one context for the process.  They were `nft -f -`
+ * processes, one per instance start and delete: 3-6 ms each under
+ * load, most of it nft's own start-up, and at a boot on this project's
+ * 2-core machines the process took the CPU the spawn needed (measured:
+ * 1.7 ms more from the spawn's start to the domain's, docs/performance.md).
+ * libnftables' file descriptors are kept from children (context()).
  * The script is the very text an operator would give `nft -f`, and each
  * run is one nftables transaction: it applies whole or not at all, and
  * packets see the old rules or the new ones, never a half.  A start adds
@@ -53,8 +53,12 @@
  * table that stays, the daemon's next start makes again (sync). */
 #include "config.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gi18n-lib.h>
+#include <nftables/libnftables.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/nlx-error.h"
@@ -416,17 +420,6 @@ nlx_network_filter_remove_script (const char *bridge,
                           table, veth, table, veth);
 }
 
-/* nft(8) where Debian puts it, should the daemon's PATH lack sbin. */
-static char *
-find_nft (void)
-{
-  char *path = g_find_program_in_path ("nft");
-
-  if (path == NULL && g_file_test ("/usr/sbin/nft", G_FILE_TEST_IS_EXECUTABLE))
-    path = g_strdup ("/usr/sbin/nft");
-  return path;
-}
-
 static void
 set_script_error (GError **error,
                   const char *bridge,
@@ -439,93 +432,108 @@ set_script_error (GError **error,
                TABLE_PREFIX, bridge, message);
 }
 
-/* Starts `nft -f -` with @script on its standard input, written and
- * closed at once (a script is a few hundred bytes, far below a pipe's
- * buffer, so this never waits for nft); script_finish() waits for it.
- *
- * nft runs at every start and delete, so it is spawned as posix_spawn()
- * does (GLib takes that way only with G_SUBPROCESS_FLAGS_INHERIT_FDS):
- * without it GLib fork()s the daemon, copying the page tables of a
- * process holding a thousand instances and sending every CPU a TLB
- * shootdown for each page its other threads write meanwhile
- * (docs/performance.md).  Nothing is inherited all the same: every
- * descriptor the daemon makes is close-on-exec
- * (tests/lib/nlx-test-cloexec.c checks), as GLib's and libvirt's are. */
-static GSubprocess *
-script_start (const char *script,
-              const char *bridge,
-              GError **error)
-{
-  g_autofree char *nft = find_nft ();
-  g_autoptr(GSubprocess) process = NULL;
-  g_autoptr(GError) local_error = NULL;
-  GOutputStream *input;
+/* libnftables' one context in this process, made by
+ * nlx_network_filter_init() or at the first run.  Runs are serialized:
+ * libnftables says nothing of threads, and a port's add takes 0.1-1.5
+ * ms in the process (with a thousand ports in the table), where
+ * `nft -f -` took 3-6 ms under load, most of it its own start-up, on the
+ * CPUs the spawn needs. */
+static GMutex nft_lock;
+static struct nft_ctx *nft;
 
+/* The descriptors open now. */
+static GHashTable *
+open_fds (void)
+{
+  GHashTable *fds = g_hash_table_new (NULL, NULL);
+  DIR *dir = opendir ("/proc/self/fd");
+  struct dirent *entry;
+
+  while (dir != NULL && (entry = readdir (dir)) != NULL)
+    if (entry->d_name[0] != '.' && atoi (entry->d_name) != dirfd (dir))
+      g_hash_table_add (fds, GINT_TO_POINTER (atoi (entry->d_name)));
+  if (dir != NULL)
+    closedir (dir);
+  return fds;
+}
+
+/* The context, made if need be; nft_lock held.  libnftables 1.0.6 opens
+ * its netlink socket in nft_ctx_new() without SOCK_CLOEXEC, and
+ * /etc/iproute2/rt_realms and friends without O_CLOEXEC (closed again
+ * before it returns): the socket, the one descriptor it keeps, is
+ * marked close-on-exec here, and the daemon makes the context at its
+ * start, before it runs any child (nlx_network_filter_init()), so that
+ * no child inherits any of them. */
+static struct nft_ctx *
+context (const char *bridge,
+         GError **error)
+{
+  g_autoptr(GHashTable) before = NULL;
+  g_autoptr(GHashTable) after = NULL;
+  GHashTableIter iter;
+  gpointer fd;
+
+  if (nft != NULL)
+    return nft;
+  before = open_fds ();
+  nft = nft_ctx_new (NFT_CTX_DEFAULT);
+  after = open_fds ();
+  g_hash_table_iter_init (&iter, after);
+  while (g_hash_table_iter_next (&iter, &fd, NULL))
+    if (!g_hash_table_contains (before, fd))
+      {
+        int flags = fcntl (GPOINTER_TO_INT (fd), F_GETFD);
+
+        if (flags >= 0)
+          fcntl (GPOINTER_TO_INT (fd), F_SETFD, flags | FD_CLOEXEC);
+      }
   if (nft == NULL)
     {
-      g_set_error (error, NLX_DRIVER_ERROR, NLX_DRIVER_ERROR_FAILED,
-                   _("Cannot set up the firewall of bridge %s: nft is not "
-                     "installed; apt-get install nftables"), bridge);
+      set_script_error (error, bridge, _("libnftables cannot make a context"));
       return NULL;
     }
-  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                              G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-                              G_SUBPROCESS_FLAGS_STDERR_PIPE |
-                              G_SUBPROCESS_FLAGS_INHERIT_FDS, &local_error,
-                              nft, "-f", "-", NULL);
-  if (process != NULL)
-    {
-      input = g_subprocess_get_stdin_pipe (process);
-      if (g_output_stream_write_all (input, script, strlen (script), NULL,
-                                     NULL, &local_error) &&
-          g_output_stream_close (input, NULL, &local_error))
-        return g_steal_pointer (&process);
-      /* Whatever nft made of half a script, it is not run: killed. */
-      g_subprocess_force_exit (process);
-      g_subprocess_wait (process, NULL, NULL);
-    }
-  set_script_error (error, bridge, local_error->message);
-  return NULL;
+  /* What nft would print goes to buffers, read after each run. */
+  nft_ctx_buffer_output (nft);
+  nft_ctx_buffer_error (nft);
+  return nft;
 }
 
-/* Waits for @process (script_start()) and says how its transaction
- * went. */
-static gboolean
-script_finish (GSubprocess *process,
-               const char *bridge,
-               GError **error)
+/**
+ * nlx_network_filter_init:
+ *
+ * Makes libnftables' context now, while no thread of the caller can
+ * start a child (see context()): at the daemon's start.  A failure is
+ * reported by the first run.
+ */
+void
+nlx_network_filter_init (void)
 {
-  g_autoptr(GString) err = g_string_new (NULL);
-  g_autoptr(GError) local_error = NULL;
-  GInputStream *errors = g_subprocess_get_stderr_pipe (process);
-  char buffer[1024];
-  gssize n;
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&nft_lock);
 
-  /* Its standard input is closed already: what it says, then its end. */
-  while ((n = g_input_stream_read (errors, buffer, sizeof buffer, NULL,
-                                   &local_error)) > 0)
-    g_string_append_len (err, buffer, n);
-  if (n == 0 && g_subprocess_wait (process, NULL, &local_error) &&
-      g_subprocess_get_if_exited (process) &&
-      g_subprocess_get_exit_status (process) == 0)
-    return TRUE;
-  set_script_error (error, bridge,
-                    local_error != NULL ? local_error->message
-                    : *g_strstrip (err->str) != '\0' ? err->str
-                    : _("nft failed"));
-  return FALSE;
+  context (NULL, NULL);
 }
 
-/* Runs @script as one transaction: `nft -f -`, the script on its
- * standard input. */
+/* Runs @script as one nftables transaction, as `nft -f -` would. */
 static gboolean
 run_script (const char *script,
             const char *bridge,
             GError **error)
 {
-  g_autoptr(GSubprocess) process = script_start (script, bridge, error);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&nft_lock);
+  struct nft_ctx *ctx = context (bridge, error);
+  g_autofree char *message = NULL;
+  gboolean ok;
 
-  return process != NULL && script_finish (process, bridge, error);
+  if (ctx == NULL)
+    return FALSE;
+  ok = nft_run_cmd_from_buffer (ctx, script) == 0;
+  /* Read, each buffer starts again empty. */
+  (void) nft_ctx_get_output_buffer (ctx);
+  message = g_strdup (nft_ctx_get_error_buffer (ctx));
+  if (!ok)
+    set_script_error (error, bridge, *g_strstrip (message) != '\0'
+                                       ? message : _("nft failed"));
+  return ok;
 }
 
 /**
@@ -596,43 +604,6 @@ nlx_network_filter_remove_port (const char *bridge,
                                                               error);
 
   return script != NULL && run_script (script, bridge, error);
-}
-
-/**
- * nlx_network_filter_remove_port_start:
- *
- * nlx_network_filter_remove_port() in two halves, so that the caller can
- * do something else while nft runs (a delete undoes its mounts
- * meanwhile: nft takes 15-25 ms, most of it starting up): starts it and
- * returns it, or %NULL with @error set when it could not even start.
- * Every process it returns must go to
- * nlx_network_filter_remove_port_finish().
- */
-GSubprocess *
-nlx_network_filter_remove_port_start (const char *bridge,
-                                      const char *veth,
-                                      GError **error)
-{
-  g_autofree char *script = nlx_network_filter_remove_script (bridge, veth,
-                                                              error);
-
-  return script != NULL ? script_start (script, bridge, error) : NULL;
-}
-
-/**
- * nlx_network_filter_remove_port_finish:
- * @process: (transfer full): from nlx_network_filter_remove_port_start()
- *
- * Waits for the removal to end: whether the rules are gone.
- */
-gboolean
-nlx_network_filter_remove_port_finish (GSubprocess *process,
-                                       const char *bridge,
-                                       GError **error)
-{
-  g_autoptr(GSubprocess) owned = process;
-
-  return script_finish (owned, bridge, error);
 }
 
 /**

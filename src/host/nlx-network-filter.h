@@ -56,18 +56,13 @@ gboolean nlx_network_filter_sync (const char *bridge,
                                   const NlxNetworkPort *ports,
                                   guint n_ports,
                                   GError **error);
+void nlx_network_filter_init (void);
 gboolean nlx_network_filter_add_port (const char *bridge,
                                       const NlxNetworkPort *port,
                                       GError **error);
 gboolean nlx_network_filter_remove_port (const char *bridge,
                                          const char *veth,
                                          GError **error);
-GSubprocess *nlx_network_filter_remove_port_start (const char *bridge,
-                                                   const char *veth,
-                                                   GError **error);
-gboolean nlx_network_filter_remove_port_finish (GSubprocess *process,
-                                                const char *bridge,
-                                                GError **error);
 gboolean nlx_network_filter_delete (const char *bridge,
                                     GError **error);
 

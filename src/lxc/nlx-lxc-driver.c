@@ -34,6 +34,7 @@
 #include "common/nlx-idmap.h"
 #include "host/nlx-archive.h"
 #include "host/nlx-mount.h"
+#include "host/nlx-network-filter.h"
 #include "host/nlx-network.h"
 #include "lxc/nlx-lxc-cgroup.h"
 #include "lxc/nlx-lxc-console.h"
@@ -271,6 +272,8 @@ lxc_init_host (GKeyFile *config,
   NlxLxcLimitsWanted wanted;
   NlxDriverState *state;
 
+  /* Before any child of the driver (nlx-network-filter.c). */
+  nlx_network_filter_init ();
   if (!nlx_config_get_uint (config, "lxc", "pids_limit", 1,
                             NLX_FLAVOR_PIDS_MAX, &pids_limit, error) ||
       !nlx_config_get_uint (config, "lxc", "pids_host_max", 1,

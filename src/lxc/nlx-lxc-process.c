@@ -664,9 +664,8 @@ port_rules_run (gpointer data)
  * that the instance's first frame meets them (see
  * nlx-network-filter.c); again at every start, since a host reboot or
  * an operator's flush may have taken them away.  A thread of its own
- * starts nft and waits for it (a fork of this daemon alone takes about
- * 2 ms), while the caller goes on; the thread goes to
- * nlx_lxc_start_instance().
+ * runs the transaction (nlx-network-filter.c), while the caller goes
+ * on; the thread goes to nlx_lxc_start_instance().
  *
  * Returns: (transfer full): the thread
  */

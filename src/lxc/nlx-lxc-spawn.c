@@ -598,7 +598,6 @@ nlx_lxc_driver_destroy (NlxDriverState *state,
   g_autoptr(GError) local_error = NULL;
   g_autoptr(virDomain) dom = nlx_lxc_lookup (state, uuid, &local_error);
   g_autofree char *bridge = NULL;
-  GSubprocess *nft = NULL;
   gboolean released;
 
   if (dom == NULL &&
@@ -630,25 +629,22 @@ nlx_lxc_driver_destroy (NlxDriverState *state,
    * daemon's next start removes (as it does those of a domain that was
    * already gone here): a failure is worth a warning, not a failed
    * delete.  An instance without a vif has none to remove, and no table
-   * is made for it.  nft runs while the rest is undone (its 15-25 ms
-   * are mostly its own start-up), and is waited for before this
-   * returns: the container is gone, so no frame can meet the missing
-   * rules. */
+   * is made for it.  The container is gone, so no frame can meet the
+   * missing rules. */
   if (bridge != NULL)
     {
       g_autofree char *veth = nlx_lxc_veth_name (uuid);
 
-      nft = nlx_network_filter_remove_port_start (bridge, veth, &local_error);
+      if (!nlx_network_filter_remove_port (bridge, veth, &local_error))
+        {
+          g_warning ("Instance %s is deleted, but its port rules stay: %s",
+                     uuid, local_error->message);
+          g_clear_error (&local_error);
+        }
     }
   nlx_lxc_remove_lease (state, uuid);
   forget_pin (state, uuid);
   released = release_instance (state, uuid, error);
-  if (nft != NULL)
-    nlx_network_filter_remove_port_finish (g_steal_pointer (&nft), bridge,
-                                           &local_error);
-  if (local_error != NULL)
-    g_warning ("Instance %s is deleted, but its port rules stay: %s",
-               uuid, local_error->message);
   if (!released)
     return FALSE;
   /* And any group a start racing with an earlier deletion made again. */

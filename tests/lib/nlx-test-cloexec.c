@@ -73,6 +73,10 @@ caller_is_ours (const Dl_info *info)
     "g_rand_new",
     /* GIO 2.74 accept()s, then sets FD_CLOEXEC. */
     "g_socket_accept",
+    /* libnftables 1.0.6 opens its netlink socket and its tables without
+     * it: nlx-network-filter.c marks the socket, the one it keeps, and
+     * the daemon makes the context before it runs any child. */
+    "nft_ctx_new",
     NULL
   };
   void *frames[64];
