@@ -521,6 +521,7 @@ run_script (const char *script,
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&nft_lock);
   struct nft_ctx *ctx = context (bridge, error);
+  const char *said;
   g_autofree char *message = NULL;
   gboolean ok;
 
@@ -529,10 +530,11 @@ run_script (const char *script,
   ok = nft_run_cmd_from_buffer (ctx, script) == 0;
   /* Read, each buffer starts again empty. */
   (void) nft_ctx_get_output_buffer (ctx);
-  message = g_strdup (nft_ctx_get_error_buffer (ctx));
+  said = nft_ctx_get_error_buffer (ctx);
+  message = g_strstrip (g_strdup (said != NULL ? said : ""));
   if (!ok)
-    set_script_error (error, bridge, *g_strstrip (message) != '\0'
-                                       ? message : _("nft failed"));
+    set_script_error (error, bridge, *message != '\0' ? message
+                                                       : _("nft failed"));
   return ok;
 }
 
