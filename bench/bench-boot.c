@@ -390,8 +390,9 @@ print_row (const char *what,
   double a50 = nlx_bench_percentile (api, 50);
   double v50 = nlx_bench_percentile (virt, 50);
 
-  g_print ("%-24s %8.3f %8.3f   %8.3f %8.3f   %6.2f  %s\n", what, a50,
-           nlx_bench_percentile (api, 90), v50,
+  g_print ("%-24s %8.3f %8.3f %8.3f   %8.3f %8.3f   %6.2f  %s\n", what,
+           a50, nlx_bench_percentile (api, 90),
+           nlx_bench_percentile (api, 100), v50,
            nlx_bench_percentile (virt, 90), a50 / v50,
            a50 / v50 <= RATIO_TARGET ? "MET" : "MISSED");
 }
@@ -512,8 +513,11 @@ main (int argc,
   if (interrupted)
     goto out;
 
-  g_print ("\n%-24s %8s %8s   %8s %8s   %6s  (target API/libvirt <= %.2f)\n",
-           "image source", "API p50", "p90", "virt p50", "p90", "ratio",
+  /* The API's slowest boot too: one start in a few hundred waits out a
+   * lost monitor connection (docs/performance.md, eighth round), which
+   * p90 of 20 hides. */
+  g_print ("\n%-24s %8s %8s %8s   %8s %8s   %6s  (target API/libvirt <= %.2f)\n",
+           "image source", "API p50", "p90", "max", "virt p50", "p90", "ratio",
            RATIO_TARGET);
   for (guint i = 0; i < SOURCES; i++)
     for (guint s = 0; s < SIZES; s++)
