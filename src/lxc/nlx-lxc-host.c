@@ -72,6 +72,29 @@ nlx_lxc_prune_pids_groups_after_destroy (NlxDriverState *state)
     nlx_lxc_prune_pids_groups (state);
 }
 
+/* The domains @flags select, for a start-up walk; 0 with a warning
+ * that says which instances went unseen (@which) when libvirt cannot
+ * list them: the daemon starts all the same. */
+static int
+list_domains (NlxDriverState *state,
+              unsigned int flags,
+              const char *which,
+              virDomainPtr **doms)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(virConnect) conn = nlx_lxc_connection (state, &error);
+  int n = -1;
+
+  *doms = NULL;
+  if (conn != NULL &&
+      (n = virConnectListAllDomains (conn, doms, flags)) < 0)
+    nlx_lxc_error_from_libvirt (&error);
+  if (n >= 0)
+    return n;
+  g_warning ("Cannot list instances %s: %s", which, error->message);
+  return 0;
+}
+
 /* Instances that ran while no daemon did (started by libvirt, rebooted
  * by their init, or from before limits existed) get their limits now.
  * Only this daemon's: another daemon's instances have their directory
@@ -81,21 +104,12 @@ static void
 reconcile_limits (NlxDriverState *state)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(virConnect) conn = nlx_lxc_connection (state, &error);
   virDomainPtr *doms = NULL;
-  int n = -1;
+  int n;
 
   nlx_lxc_prune_pids_groups (state);
-  if (conn != NULL &&
-      (n = virConnectListAllDomains (conn, &doms,
-                                     VIR_CONNECT_LIST_DOMAINS_ACTIVE)) < 0)
-    nlx_lxc_error_from_libvirt (&error);
-  if (n < 0)
-    {
-      g_warning ("Cannot list instances to apply their limits: %s",
-                 error->message);
-      return;
-    }
+  n = list_domains (state, VIR_CONNECT_LIST_DOMAINS_ACTIVE,
+                    "to apply their limits", &doms);
   for (int i = 0; i < n; i++)
     {
       char uuid[VIR_UUID_STRING_BUFLEN];
@@ -125,20 +139,11 @@ static void
 restart_failed_reboots (NlxDriverState *state)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(virConnect) conn = nlx_lxc_connection (state, &error);
   virDomainPtr *doms = NULL;
-  int n = -1;
+  int n;
 
-  if (conn != NULL &&
-      (n = virConnectListAllDomains (conn, &doms,
-                                     VIR_CONNECT_LIST_DOMAINS_SHUTOFF)) < 0)
-    nlx_lxc_error_from_libvirt (&error);
-  if (n < 0)
-    {
-      g_warning ("Cannot list instances whose reboot failed while no daemon "
-                 "ran: %s", error->message);
-      return;
-    }
+  n = list_domains (state, VIR_CONNECT_LIST_DOMAINS_SHUTOFF,
+                    "whose reboot failed while no daemon ran", &doms);
   for (int i = 0; i < n; i++)
     {
       char uuid[VIR_UUID_STRING_BUFLEN];
