@@ -521,8 +521,8 @@ run_script (const char *script,
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&nft_lock);
   struct nft_ctx *ctx = context (bridge, error);
-  const char *said;
   g_autofree char *message = NULL;
+  const char *said;
   gboolean ok;
 
   if (ctx == NULL)
@@ -531,11 +531,12 @@ run_script (const char *script,
   /* Read, each buffer starts again empty. */
   (void) nft_ctx_get_output_buffer (ctx);
   said = nft_ctx_get_error_buffer (ctx);
+  if (ok)
+    return TRUE;
   message = g_strstrip (g_strdup (said != NULL ? said : ""));
-  if (!ok)
-    set_script_error (error, bridge, *message != '\0' ? message
-                                                       : _("nft failed"));
-  return ok;
+  set_script_error (error, bridge, *message != '\0' ? message
+                                                     : _("nft failed"));
+  return FALSE;
 }
 
 /**

@@ -211,17 +211,17 @@ release_instance (NlxDriverState *state,
          remove_instance_dir (dir, error);
 }
 
-/* The root tree at DIR/rootfs: an overlay over the root volume, or over
- * the image's tree (image_tree()). */
+/* The root tree at @dir/rootfs: an overlay over the root volume, or
+ * over the image's tree (image_tree()). */
 static gboolean
 spawn_root (NlxDriverState *state,
             const NlxInstance *instance,
             const NlxImage *image,
+            const char *dir,
             const char *init,
             const NlxLxcIdmap *idmap,
             GError **error)
 {
-  g_autofree char *dir = nlx_lxc_instance_dir (state, instance->uuid);
   g_autofree char *root = NULL;
   g_autofree char *tree = NULL;
   g_autofree char *what = NULL;
@@ -504,7 +504,6 @@ nlx_lxc_driver_spawn (NlxDriverState *state,
   spec.sandbox_dir = state->sandbox_dir;
   spec.seccomp = !instance->flavor.seccomp_unconfined;
   spec.shutdown_signal = signal;
-  spec.disk_sources = (const char * const *) disks->pdata;
   spec.root_image = tree;
   spec.pids = instance->flavor.pids ? instance->flavor.pids : state->pids_limit;
   spec.cpuset = state->cpuset;
@@ -521,7 +520,7 @@ nlx_lxc_driver_spawn (NlxDriverState *state,
   /* No domain had this uuid, so whatever an earlier crash left is stale
    * and ours to clear. */
   made = made && release_instance (state, instance->uuid, error) &&
-         spawn_root (state, instance, image, init, idmap, error);
+         spawn_root (state, instance, image, dir, init, idmap, error);
 
   /* Written at each spawn, a rebuild's too: what it holds is the
    * instance as it is now, as Nova's drive is made at each boot from
