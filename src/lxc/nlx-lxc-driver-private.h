@@ -28,6 +28,11 @@ G_BEGIN_DECLS
 #define NLX_LXC_INIT_KNOWN_TIMEOUT_US NLX_LXC_INIT_START_TIMEOUT_US
 #define NLX_LXC_INIT_KNOWN_RETRY_TIMEOUT_US (20 * G_USEC_PER_SEC)
 #define NLX_LXC_INIT_KNOWN_VOLUME_TIMEOUT_US (10 * G_USEC_PER_SEC)
+/* How long that wait sees libvirtd hold no connection to the domain's
+ * controller (nlx_lxc_monitor_connected()) before it gives up: longer
+ * than libvirtd takes to see a controller that exits (it reads the end
+ * of the connection at once) and stop the domain (200 ms). */
+#define NLX_LXC_MONITOR_LOST_US (G_USEC_PER_SEC)
 
 /* How long a stop, or a start that saw the controller go, waits for
  * libvirt's STOPPED event before it asks libvirtd instead: the event
@@ -293,6 +298,7 @@ gboolean nlx_lxc_stop_now (NlxDriverState *state,
                            GError **error);
 int nlx_lxc_hold_monitor (virDomainPtr dom,
                           int *controller);
+int nlx_lxc_monitor_connected (virDomainPtr dom);
 
 /* nlx-lxc-console-thread.c */
 void nlx_lxc_held_free (NlxLxcHeld *held);

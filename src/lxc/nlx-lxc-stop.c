@@ -190,20 +190,25 @@ is_connection_on (int fd,
          !listening;
 }
 
+/* The end of the path of domain @name's monitor socket, NAME.sock in
+ * libvirt's state directory. */
+static char *
+monitor_socket (const char *name)
+{
+  return g_strconcat ("/", name, ".sock", NULL);
+}
+
 /* Copies of @controller's sockets (pidfd_getfd(), root may), so that
  * libvirtd's connection to it stays open after it has died: an array
  * of descriptors, maybe empty.  With @monitor_of, only the connections
- * accepted on domain @monitor_of's monitor socket (NAME.sock in
- * libvirt's state directory): libvirtd's own. */
+ * accepted on domain @monitor_of's monitor socket: libvirtd's own. */
 static GArray *
 hold_sockets (int controller,
               guint pid,
               const char *monitor_of)
 {
   g_autofree char *dir_path = g_strdup_printf ("/proc/%u/fd", pid);
-  g_autofree char *monitor = monitor_of ? g_strconcat ("/", monitor_of,
-                                                       ".sock", NULL)
-                                        : NULL;
+  g_autofree char *monitor = monitor_of ? monitor_socket (monitor_of) : NULL;
   g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
   GArray *held = g_array_new (FALSE, FALSE, sizeof (int));
   const char *name;
@@ -276,6 +281,42 @@ nlx_lxc_hold_monitor (virDomainPtr dom,
   return fd;
 }
 
+/**
+ * nlx_lxc_monitor_connected:
+ * @dom: a running domain, looked up during its current run
+ *
+ * Whether libvirtd is still connected to @dom's libvirt_lxc controller.
+ * libvirtd learns the pid of the container's init, and later its end,
+ * only over that connection, and connects only as it starts the
+ * controller (or itself): once the controller holds none, it never
+ * will.  libvirt 9.0's monitor (virLXCMonitorNew()) starts reading
+ * before it knows the controller's messages, so the init pid, sent the
+ * moment libvirtd connects, can arrive too soon: libvirtd then closes
+ * the connection without noticing, as if nothing were wrong.
+ *
+ * Returns: 1 when the controller holds a connection on its monitor
+ * socket, 0 when it holds none, -1 when there is no controller to look
+ * at (not running, or not what the handle's id says)
+ */
+int
+nlx_lxc_monitor_connected (virDomainPtr dom)
+{
+  guint id = virDomainGetID (dom);
+  const char *name = virDomainGetName (dom);
+  GArray *sockets;
+  int controller;
+  int connected;
+
+  if (id == (guint) -1 || name == NULL ||
+      (controller = open_pidfd_if (id, is_controller_of, name)) < 0)
+    return -1;
+  sockets = hold_sockets (controller, id, name);
+  connected = sockets->len > 0;
+  release_sockets (sockets);
+  close (controller);
+  return connected;
+}
+
 /* Kills @dom's container and then its libvirt_lxc controller, for
  * nlx_lxc_stop_now(): whether both are gone.  Told of init's end, the
  * controller tells libvirtd and exits; libvirtd, seeing its connection
@@ -289,12 +330,16 @@ nlx_lxc_hold_monitor (virDomainPtr dom,
  * Killing them is what libvirt's destroy does too.  The console is read
  * once the controller is stopped and before it dies: its end hangs the
  * host's side of the PTY up, which throws away what the console thread
- * had not read yet (under load, a boot's first lines). */
+ * had not read yet (under load, a boot's first lines).  *@heard says
+ * whether libvirtd was still connected to the controller, and so will
+ * send STOPPED (see nlx_lxc_monitor_connected()). */
 static gboolean
 kill_container (NlxDriverState *state,
                 virDomainPtr dom,
-                const char *uuid)
+                const char *uuid,
+                gboolean *heard)
 {
+  g_autofree char *monitor = NULL;
   guint id = virDomainGetID (dom);
   const char *name = virDomainGetName (dom);
   int controller = -1;
@@ -315,6 +360,12 @@ kill_container (NlxDriverState *state,
       struct pollfd pfd = { .fd = init, .events = POLLIN };
       GArray *sockets = hold_sockets (controller, id, NULL);
       int timeout_ms = (int) (NLX_LXC_STOPPED_EVENT_TIMEOUT_US / 1000);
+
+      monitor = monitor_socket (name);
+      *heard = FALSE;
+      for (guint i = 0; i < sockets->len; i++)
+        if (is_connection_on (g_array_index (sockets, int, i), monitor))
+          *heard = TRUE;
 
       nlx_lxc_flush_console (state, dom, uuid);
       if (pidfd_signal (init, SIGKILL))
@@ -351,6 +402,7 @@ nlx_lxc_stop_now (NlxDriverState *state,
   NlxLxcStopWaiter waiter;
   gboolean stopped = FALSE;
   gboolean killed = FALSE;
+  gboolean heard = TRUE;
   gint64 start = g_get_monotonic_time ();
 
   nlx_lxc_expect_stop (state, uuid);
@@ -359,7 +411,9 @@ nlx_lxc_stop_now (NlxDriverState *state,
     virDomainResume (dom);
   /* Before the kill, so that its event cannot come first. */
   nlx_lxc_stop_waiter_add (state, &waiter, uuid);
-  if (nlx_lxc_events_registered (state) && (killed = kill_container (state, dom, uuid)))
+  /* Not heard by libvirtd, the end is not either: straight to destroy. */
+  if (nlx_lxc_events_registered (state) &&
+      (killed = kill_container (state, dom, uuid, &heard)) && heard)
     stopped = nlx_lxc_stop_waiter_wait (state, &waiter,
                                         g_get_monotonic_time () +
                                         NLX_LXC_STOPPED_EVENT_TIMEOUT_US);

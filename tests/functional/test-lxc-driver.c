@@ -17,9 +17,13 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -349,10 +353,12 @@ assert_ticking (Fixture *f,
                 guint64 after)
 {
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  guint64 now;
 
-  while (ticks (f) <= after && g_get_monotonic_time () < deadline)
+  /* Read once a round: init rewrites the file, empty for a moment. */
+  while ((now = ticks (f)) <= after && g_get_monotonic_time () < deadline)
     g_usleep (20 * 1000);
-  g_assert_cmpuint (ticks (f), >, after);
+  g_assert_cmpuint (now, >, after);
 }
 
 /* The host pid of the container's init: the only child of libvirt_lxc,
@@ -805,6 +811,179 @@ case_console_guest_reboots (Fixture *f)
   g_test_message ("console:\n%s", log);
   g_assert_cmpuint (count (log, "nlx-test boot "), ==, 3);
   nlx_virt_unwatch_events (f->virt);
+}
+
+/* What steal_monitor() did to one start. */
+typedef struct {
+  char *socket;      /* the domain's monitor socket */
+  gboolean first;    /* connected before libvirtd did, and so got INIT */
+  pid_t controller;  /* the controller it did it to */
+  int held;          /* its copy of the controller's end of libvirtd's
+                      * connection, shut for reading, or -1 */
+} Steal;
+
+/* The peer's pid on Unix socket @fd. */
+static pid_t
+peer_pid (int fd)
+{
+  struct ucred cred = { 0 };
+  socklen_t length = sizeof cred;
+
+  return getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0
+         ? cred.pid : 0;
+}
+
+/* A copy of @controller's end of libvirtd's connection to its monitor
+ * socket (one accepted on @socket whose peer is not this process), or
+ * -1 when it has none yet. */
+static int
+libvirtd_connection (pid_t controller,
+                     int pidfd,
+                     const char *socket)
+{
+  g_autofree char *dir_path = g_strdup_printf ("/proc/%d/fd", (int) controller);
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      struct sockaddr_un address = { 0 };
+      socklen_t length = sizeof address;
+      int listening = 0;
+      socklen_t size = sizeof listening;
+      int fd = (int) syscall (SYS_pidfd_getfd, pidfd, atoi (name), 0);
+
+      if (fd < 0)
+        continue;
+      if (getsockname (fd, (struct sockaddr *) &address, &length) == 0 &&
+          address.sun_family == AF_UNIX &&
+          g_str_has_suffix (address.sun_path, strrchr (socket, '/')) &&
+          getsockopt (fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0 &&
+          !listening && peer_pid (fd) != getpid ())
+        return fd;
+      close (fd);
+    }
+  return -1;
+}
+
+/* Does to the next start of the domain what libvirt's monitor race does
+ * (see nlx_lxc_monitor_connected()): libvirtd never gets the init pid,
+ * and its controller then holds no connection of libvirtd's.  This
+ * thread connects to the new controller's monitor socket before
+ * libvirtd does, so the controller sends the init pid to it (a
+ * controller sends it to its first client only), and goes.  Once the
+ * controller has taken libvirtd's connection, it shuts the
+ * controller's end for reading (the controller sees its end and closes
+ * it) while keeping a copy, so that libvirtd's end stays open and
+ * libvirtd notices nothing, as in the race. */
+static gpointer
+steal_monitor (gpointer data)
+{
+  Steal *steal = data;
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  struct pollfd pfd = { .fd = -1, .events = POLLIN };
+  char message[256];
+  int pidfd;
+
+  g_strlcpy (address.sun_path, steal->socket, sizeof address.sun_path);
+  while (pfd.fd < 0 && g_get_monotonic_time () < deadline)
+    {
+      pfd.fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      g_assert_cmpint (pfd.fd, >=, 0);
+      if (connect (pfd.fd, (struct sockaddr *) &address, sizeof address) != 0)
+        {
+          close (pfd.fd);
+          pfd.fd = -1;
+          g_usleep (500);
+        }
+    }
+  g_assert_cmpint (pfd.fd, >=, 0);
+  steal->first = poll (&pfd, 1, 10 * 1000) == 1 &&
+                 read (pfd.fd, message, sizeof message) > 0;
+  steal->controller = peer_pid (pfd.fd);
+  /* The controller takes one client at a time: libvirtd's waits for
+   * this one to go. */
+  close (pfd.fd);
+  pidfd = steal->first ? (int) syscall (SYS_pidfd_open, steal->controller, 0)
+                       : -1;
+  while (pidfd >= 0 && steal->held < 0 && g_get_monotonic_time () < deadline)
+    {
+      steal->held = libvirtd_connection (steal->controller, pidfd,
+                                         steal->socket);
+      if (steal->held < 0)
+        g_usleep (1000);
+    }
+  if (steal->held >= 0)
+    g_assert_cmpint (shutdown (steal->held, SHUT_RD), ==, 0);
+  if (pidfd >= 0)
+    close (pidfd);
+  return NULL;
+}
+
+/* Counts in *@data the driver's messages that it started an instance
+ * again because libvirtd lost its controller. */
+static void
+count_restart (const char *domain,
+               GLogLevelFlags level,
+               const char *message,
+               gpointer data)
+{
+  if (g_pattern_match_simple ("Instance * did not become ready (libvirtd "
+                              "lost its connection to the controller of "
+                              "instance * as it started*); starting it again",
+                              message))
+    g_atomic_int_inc ((int *) data);
+  g_log_default_handler (domain, level, message, NULL);
+}
+
+/* A start whose libvirtd never learns the init pid, and has lost its
+ * connection to the controller, is found out within about a second
+ * (not after the 30 s wait for the init pid) and started again; the
+ * instance then runs as any other. */
+static void
+case_monitor_lost (Fixture *f)
+{
+  Steal steal = { .controller = 0, .held = -1 };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *log = NULL;
+  int restarts = 0;
+  guint handler;
+
+  /* libvirt's state directory, where libvirtd names the monitor. */
+  steal.socket = g_strdup_printf ("/run/libvirt/lxc/instance-%.8s.sock",
+                                  f->uuid);
+  handler = g_log_set_handler (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                               count_restart, &restarts);
+  for (guint attempt = 0; attempt < 5 && !steal.first; attempt++)
+    {
+      GThread *thread = g_thread_new ("nlx-test-steal", steal_monitor, &steal);
+
+      spawn (f);
+      g_thread_join (thread);
+      if (steal.first)
+        break;
+      /* libvirtd connected first this time: nothing was done to it. */
+      g_test_message ("attempt %u: libvirtd connected first", attempt);
+      g_assert_cmpint (g_atomic_int_get (&restarts), ==, 0);
+      g_assert_true (nlx_virt_destroy (f->virt, f->uuid, &error));
+      g_assert_no_error (error);
+    }
+  g_log_remove_handler (G_LOG_DOMAIN, handler);
+  if (!steal.first)
+    {
+      g_test_skip ("libvirtd connected to the monitor first every time");
+      return;
+    }
+  g_assert_cmpint (steal.held, >=, 0);
+  g_assert_cmpint (g_atomic_int_get (&restarts), ==, 1);
+  /* A new controller, which libvirtd heard. */
+  g_assert_cmpint (controller_of (f, f->uuid), !=, steal.controller);
+  g_assert_cmpint (power_state (f), ==, NLX_POWER_STATE_RUNNING);
+  log = console_when (f, "nlx-test boot ", 1);
+  assert_ticking (f, 0);
+  close (steal.held);
+  g_free (steal.socket);
 }
 
 /* Starts a transient domain of 2 vcpus named @name on the test's root,
@@ -1358,6 +1537,7 @@ main (int argc,
     { "/nlx/lxc/pause", case_pause },
     { "/nlx/lxc/console-bounded", case_console_bounded },
     { "/nlx/lxc/console-guest-reboots", case_console_guest_reboots },
+    { "/nlx/lxc/monitor-lost", case_monitor_lost },
     { "/nlx/lxc/resources", case_resources },
     { "/nlx/lxc/list-only-ours", case_list_only_ours },
     { "/nlx/lxc/config-drive-hostname", case_config_drive_hostname },
