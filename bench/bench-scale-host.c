@@ -224,8 +224,11 @@ process_fd_limit (GPid pid)
  * has not.  Raises this process's fd soft limit to its hard one, which
  * the daemon inherits. */
 gboolean
-host_fits (guint n)
+host_fits (guint n,
+           const char *cidr)
 {
+  g_autoptr(GInetAddressMask) range = g_inet_address_mask_new_from_string (cidr,
+                                                                           NULL);
   g_autofree char *meminfo = NULL;
   g_autofree char *loadavg = NULL;
   g_autofree char *addresses = NULL;
@@ -305,6 +308,13 @@ host_fits (guint n)
                "kernel.threads-max and kernel.pid_max\n", n, need, have);
       ok = FALSE;
     }
+  if (range == NULL ||
+      g_inet_address_mask_get_family (range) != G_SOCKET_FAMILY_IPV4)
+    {
+      g_print ("bench-scale: REFUSED: --cidr %s is no IPv4 network "
+               "(A.B.C.D/LENGTH)\n", cidr);
+      return FALSE;
+    }
   /* Someone else's address in our range would route the servers away. */
   if (g_spawn_sync (NULL, (char **) ip, NULL,
                     G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
@@ -315,17 +325,19 @@ host_fits (guint n)
       for (guint i = 0; lines[i] != NULL; i++)
         {
           const char *inet = strstr (lines[i], " inet ");
-          int third;
+          g_autofree char *text = NULL;
+          g_autoptr(GInetAddress) address = NULL;
 
-          if (inet == NULL || !g_str_has_prefix (inet + 6, "198.19."))
+          if (inet == NULL)
             continue;
-          third = (int) g_ascii_strtoll (inet + 6 + strlen ("198.19."), NULL,
-                                         10);
-          if (third >= 224 && third < 232)
+          text = g_strndup (inet + 6, strcspn (inet + 6, "/ "));
+          address = g_inet_address_new_from_string (text);
+          if (address != NULL && g_inet_address_mask_matches (range, address))
             {
               g_print ("bench-scale: REFUSED: an interface already has an "
-                       "address in " CIDR ", the bench's servers' range:\n"
-                       "  %s\n", g_strstrip (lines[i]));
+                       "address in %s, the bench's servers' range (another "
+                       "bench-scale's? give this one --cidr):\n  %s\n", cidr,
+                       g_strstrip (lines[i]));
               ok = FALSE;
             }
         }
@@ -348,7 +360,7 @@ write_config (Scale *scale,
                          scale->instances);
   g_key_file_set_string (config, "api", "socket", scale->socket_path);
   g_key_file_set_string (config, "network", "bridge", scale->bridge);
-  g_key_file_set_string (config, "network", "cidr", CIDR);
+  g_key_file_set_string (config, "network", "cidr", scale->cidr);
   /* N 1-vCPU, 64 MiB servers on one small machine: far beyond Nova's
    * default ratios, on purpose. */
   g_key_file_set_string (config, "compute", "cpu_allocation_ratio", "10000");

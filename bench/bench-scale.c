@@ -1,7 +1,7 @@
-/* bench-scale [--count N] [--batch B] [--report-every SERVERS] [--delete-concurrency C]: how a private nova-lxc-compute on the lxc driver scales to N servers on one host, as root
+/* bench-scale [--count N] [--batch B] [--report-every SERVERS] [--delete-concurrency C] [--cidr NET]: how a private nova-lxc-compute on the lxc driver scales to N servers on one host, as root
  *
  * Starts a daemon of its own (state, instances, bridge nlxk<hex> on
- * 198.19.224.0/21, a busybox root from tools/mkrootfs as a directory
+ * 198.19.224.0/21 or --cidr, a busybox root from tools/mkrootfs as a directory
  * image, the built-in m1.nano flavor) and boots servers through the
  * Compute API in batches of B concurrent creates up to N, waiting for
  * each batch to be ACTIVE.  Every --report-every servers (and after the
@@ -62,6 +62,7 @@ static int opt_delete_concurrency = 20;
 static int opt_requests = 20;
 static char *opt_daemon_log = NULL;
 static gboolean opt_libvirt_only = FALSE;
+static char *opt_cidr = NULL;
 
 static const GOptionEntry entries[] = {
   { "count", 'n', 0, G_OPTION_ARG_INT, &opt_count,
@@ -79,6 +80,9 @@ static const GOptionEntry entries[] = {
   { "daemon-log", 0, 0, G_OPTION_ARG_FILENAME, &opt_daemon_log,
     "Keep the daemon's log in FILE (default: removed with the rest)",
     "FILE" },
+  { "cidr", 0, 0, G_OPTION_ARG_STRING, &opt_cidr,
+    "The servers' IPv4 network, the daemon's [network] cidr (default "
+    CIDR "); another for each bench-scale run at once", "A.B.C.D/LENGTH" },
   { "libvirt-only", 0, 0, G_OPTION_ARG_NONE, &opt_libvirt_only,
     "Boot the N through libvirt alone, no daemon: how libvirt's own batch "
     "boot grows with N", NULL },
@@ -443,8 +447,10 @@ libvirt_job (Scale *scale,
 
 /* The XML the driver builds for an unprivileged m1.nano instance, with
  * the root of libvirt alone's own (no overlay: libvirt's part only).
- * Its uuid starts with ffff and a count, so its name ("instance-" and 8
- * digits) is another of libvirt alone's only when 65,536 came before. */
+ * Its uuid starts with four digits of the run's tag and a count, so its
+ * name ("instance-" and 8 digits) is another of libvirt alone's only
+ * when 65,536 came before, or another bench-scale at once drew the same
+ * four (one in 65,536). */
 static char *
 libvirt_xml (Scale *scale,
              GError **error)
@@ -458,7 +464,7 @@ libvirt_xml (Scale *scale,
 
   if (map == NULL)
     return NULL;
-  g_snprintf (uuid, 9, "ffff%04x", i & 0xffff);
+  g_snprintf (uuid, 9, "%.4s%04x", scale->tag, i & 0xffff);
   uuid[8] = '-';
   json = g_strdup_printf ("{\"uuid\": \"%s\", \"name\": \"nlxscale-%s-libvirt-%u\", "
                           "\"flavor\": {\"name\": \"" FLAVOR "\", "
@@ -967,8 +973,8 @@ run (Scale *scale,
     return FALSE;
   g_print ("bench-scale: %d servers (" FLAVOR ", busybox directory image) in "
            "batches of %d, a row every %d; nova-lxc-compute pid %d, bridge "
-           "%s on " CIDR ", in %s\n", opt_count, opt_batch, opt_report_every,
-           scale->daemon, scale->bridge, scale->tmp_dir);
+           "%s on %s, in %s\n", opt_count, opt_batch, opt_report_every,
+           scale->daemon, scale->bridge, scale->cidr, scale->tmp_dir);
   return boot_all (scale, result, error) && tear_down (scale, result, error);
 }
 
@@ -1096,7 +1102,8 @@ main (int argc,
       return EXIT_SKIP;
     }
   virConnectClose (conn);
-  if (!host_fits ((guint) opt_count))
+  scale.cidr = opt_cidr != NULL ? opt_cidr : CIDR;
+  if (!host_fits ((guint) opt_count, scale.cidr))
     return EXIT_SKIP;
 
   scale.tmp_dir = g_dir_make_tmp ("nlx-bench-scale-XXXXXX", &error);

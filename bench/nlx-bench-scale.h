@@ -54,6 +54,7 @@ typedef struct {
   char *libvirt_root;           /* libvirt alone's */
   char *instances;
   char *bridge;
+  const char *cidr;             /* --cidr: the servers' network */
   char *tag;                    /* in the servers' names */
   guint count;                  /* --count: the daemon's
                                  * max_instances_per_host */
@@ -87,7 +88,8 @@ GPid libvirtd_pid (void);
 gint64 mount_objects (void);
 double controller_mounts (Scale *scale);
 int libvirtd_mounts (void);
-gboolean host_fits (guint n);
+gboolean host_fits (guint n,
+                    const char *cidr);
 gboolean write_config (Scale *scale,
                        GError **error);
 gboolean daemon_alive (Scale *scale);
