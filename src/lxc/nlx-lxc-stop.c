@@ -201,16 +201,21 @@ monitor_socket (const char *name)
 /* Copies of @controller's sockets (pidfd_getfd(), root may), so that
  * libvirtd's connection to it stays open after it has died: an array
  * of descriptors, maybe empty.  With @monitor_of, only the connections
- * accepted on domain @monitor_of's monitor socket: libvirtd's own. */
+ * accepted on domain @monitor_of's monitor socket: libvirtd's own.
+ * *@complete (optional) says whether every socket the controller has
+ * could be looked at: not when the kernel or the daemon's privileges
+ * allow no copy. */
 static GArray *
 hold_sockets (int controller,
               guint pid,
-              const char *monitor_of)
+              const char *monitor_of,
+              gboolean *complete)
 {
   g_autofree char *dir_path = g_strdup_printf ("/proc/%u/fd", pid);
   g_autofree char *monitor = monitor_of ? monitor_socket (monitor_of) : NULL;
   g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
   GArray *held = g_array_new (FALSE, FALSE, sizeof (int));
+  gboolean all = dir != NULL;
   const char *name;
 
 #ifdef SYS_pidfd_getfd
@@ -220,16 +225,25 @@ hold_sockets (int controller,
       g_autofree char *target = g_file_read_link (path, NULL);
       int fd;
 
-      if (target == NULL || !g_str_has_prefix (target, "socket:") ||
-          (fd = (int) syscall (SYS_pidfd_getfd, controller,
-                               atoi (name), 0)) < 0)
+      if (target == NULL || !g_str_has_prefix (target, "socket:"))
         continue;
+      fd = (int) syscall (SYS_pidfd_getfd, controller, atoi (name), 0);
+      if (fd < 0)
+        {
+          /* EBADF: closed since the listing. */
+          all = all && errno == EBADF;
+          continue;
+        }
       if (monitor != NULL && !is_connection_on (fd, monitor))
         close (fd);
       else
         g_array_append_val (held, fd);
     }
+#else
+  all = FALSE;
 #endif
+  if (complete != NULL)
+    *complete = all;
   return held;
 }
 
@@ -265,7 +279,7 @@ nlx_lxc_hold_monitor (virDomainPtr dom,
   if (id == (guint) -1 || name == NULL ||
       (*controller = open_pidfd_if (id, is_controller_of, name)) < 0)
     return -1;
-  sockets = hold_sockets (*controller, id, name);
+  sockets = hold_sockets (*controller, id, name, NULL);
   /* One connection: libvirtd's.  More would be a libvirt this code does
    * not know; none, a controller gone meanwhile. */
   if (sockets->len == 1)
@@ -296,7 +310,8 @@ nlx_lxc_hold_monitor (virDomainPtr dom,
  *
  * Returns: 1 when the controller holds a connection on its monitor
  * socket, 0 when it holds none, -1 when there is no controller to look
- * at (not running, or not what the handle's id says)
+ * at (not running, or not what the handle's id says) or its sockets
+ * cannot be looked at
  */
 int
 nlx_lxc_monitor_connected (virDomainPtr dom)
@@ -304,14 +319,15 @@ nlx_lxc_monitor_connected (virDomainPtr dom)
   guint id = virDomainGetID (dom);
   const char *name = virDomainGetName (dom);
   GArray *sockets;
+  gboolean complete;
   int controller;
   int connected;
 
   if (id == (guint) -1 || name == NULL ||
       (controller = open_pidfd_if (id, is_controller_of, name)) < 0)
     return -1;
-  sockets = hold_sockets (controller, id, name);
-  connected = sockets->len > 0;
+  sockets = hold_sockets (controller, id, name, &complete);
+  connected = sockets->len > 0 ? 1 : complete ? 0 : -1;
   release_sockets (sockets);
   close (controller);
   return connected;
@@ -332,7 +348,8 @@ nlx_lxc_monitor_connected (virDomainPtr dom)
  * host's side of the PTY up, which throws away what the console thread
  * had not read yet (under load, a boot's first lines).  *@heard says
  * whether libvirtd was still connected to the controller, and so will
- * send STOPPED (see nlx_lxc_monitor_connected()). */
+ * send STOPPED (see nlx_lxc_monitor_connected()), or may have been:
+ * sockets that cannot be looked at count as connected. */
 static gboolean
 kill_container (NlxDriverState *state,
                 virDomainPtr dom,
@@ -358,11 +375,12 @@ kill_container (NlxDriverState *state,
   if (init >= 0 && pidfd_signal (controller, SIGSTOP))
     {
       struct pollfd pfd = { .fd = init, .events = POLLIN };
-      GArray *sockets = hold_sockets (controller, id, NULL);
+      gboolean complete;
+      GArray *sockets = hold_sockets (controller, id, NULL, &complete);
       int timeout_ms = (int) (NLX_LXC_STOPPED_EVENT_TIMEOUT_US / 1000);
 
       monitor = monitor_socket (name);
-      *heard = FALSE;
+      *heard = !complete;
       for (guint i = 0; i < sockets->len; i++)
         if (is_connection_on (g_array_index (sockets, int, i), monitor))
           *heard = TRUE;
