@@ -815,7 +815,7 @@ case_console_guest_reboots (Fixture *f)
 
 /* What steal_monitor() did to one start. */
 typedef struct {
-  char *socket;      /* the domain's monitor socket */
+  const char *socket; /* the domain's monitor socket */
   gboolean first;    /* connected before libvirtd did, and so got INIT */
   pid_t controller;  /* the controller it did it to */
   int held;          /* its copy of the controller's end of libvirtd's
@@ -834,12 +834,12 @@ peer_pid (int fd)
 }
 
 /* A copy of @controller's end of libvirtd's connection to its monitor
- * socket (one accepted on @socket whose peer is not this process), or
+ * socket (one accepted on @monitor whose peer is not this process), or
  * -1 when it has none yet. */
 static int
 libvirtd_connection (pid_t controller,
                      int pidfd,
-                     const char *socket)
+                     const char *monitor)
 {
   g_autofree char *dir_path = g_strdup_printf ("/proc/%d/fd", (int) controller);
   g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
@@ -857,7 +857,7 @@ libvirtd_connection (pid_t controller,
         continue;
       if (getsockname (fd, (struct sockaddr *) &address, &length) == 0 &&
           address.sun_family == AF_UNIX &&
-          g_str_has_suffix (address.sun_path, strrchr (socket, '/')) &&
+          g_str_has_suffix (address.sun_path, strrchr (monitor, '/')) &&
           getsockopt (fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0 &&
           !listening && peer_pid (fd) != getpid ())
         return fd;
@@ -944,15 +944,15 @@ count_restart (const char *domain,
 static void
 case_monitor_lost (Fixture *f)
 {
-  Steal steal = { .controller = 0, .held = -1 };
+  /* libvirt's state directory, where libvirtd names the monitor. */
+  g_autofree char *path = g_strdup_printf ("/run/libvirt/lxc/instance-%.8s"
+                                           ".sock", f->uuid);
+  Steal steal = { .socket = path, .controller = 0, .held = -1 };
   g_autoptr(GError) error = NULL;
   g_autofree char *log = NULL;
   int restarts = 0;
   guint handler;
 
-  /* libvirt's state directory, where libvirtd names the monitor. */
-  steal.socket = g_strdup_printf ("/run/libvirt/lxc/instance-%.8s.sock",
-                                  f->uuid);
   handler = g_log_set_handler (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                                count_restart, &restarts);
   for (guint attempt = 0; attempt < 5 && !steal.first; attempt++)
@@ -983,7 +983,6 @@ case_monitor_lost (Fixture *f)
   log = console_when (f, "nlx-test boot ", 1);
   assert_ticking (f, 0);
   close (steal.held);
-  g_free (steal.socket);
 }
 
 /* Starts a transient domain of 2 vcpus named @name on the test's root,
