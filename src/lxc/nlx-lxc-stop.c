@@ -171,23 +171,32 @@ pidfd_signal (int pidfd,
 #endif
 }
 
-/* Whether socket @fd is a connection (not a listening socket) on a Unix
- * socket whose path ends with @suffix. */
-static gboolean
-is_connection_on (int fd,
-                  const char *suffix)
+/* What socket @fd is of the Unix socket whose path ends with @suffix:
+ * 1 the listening socket itself, 0 a connection accepted on it, -1
+ * neither. */
+static int
+unix_socket_on (int fd,
+                const char *suffix)
 {
   struct sockaddr_un address = { 0 };
   socklen_t length = sizeof address;
   int listening = 0;
   socklen_t size = sizeof listening;
 
-  return getsockname (fd, (struct sockaddr *) &address, &length) == 0 &&
-         address.sun_family == AF_UNIX &&
-         length > offsetof (struct sockaddr_un, sun_path) &&
-         g_str_has_suffix (address.sun_path, suffix) &&
-         getsockopt (fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0 &&
-         !listening;
+  if (getsockname (fd, (struct sockaddr *) &address, &length) != 0 ||
+      address.sun_family != AF_UNIX ||
+      length <= offsetof (struct sockaddr_un, sun_path) ||
+      !g_str_has_suffix (address.sun_path, suffix) ||
+      getsockopt (fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0)
+    return -1;
+  return listening ? 1 : 0;
+}
+
+static gboolean
+is_connection_on (int fd,
+                  const char *suffix)
+{
+  return unix_socket_on (fd, suffix) == 0;
 }
 
 /* The end of the path of domain @name's monitor socket, NAME.sock in
@@ -309,28 +318,49 @@ nlx_lxc_hold_monitor (virDomainPtr dom,
  * the connection without noticing, as if nothing were wrong.
  *
  * Returns: 1 when the controller holds a connection on its monitor
- * socket, 0 when it holds none, -1 when there is no controller to look
- * at (not running, or not what the handle's id says) or its sockets
- * cannot be looked at
+ * socket or has one waiting to be accepted there, 0 when neither, -1
+ * when there is no controller to look at (not running, or not what the
+ * handle's id says) or its sockets cannot be looked at
  */
 int
 nlx_lxc_monitor_connected (virDomainPtr dom)
 {
+  g_autofree char *monitor = NULL;
   guint id = virDomainGetID (dom);
   const char *name = virDomainGetName (dom);
   GArray *sockets;
   gboolean complete;
   int controller;
-  int connected;
+  int connected = 0;
 
   if (id == (guint) -1 || name == NULL ||
       (controller = open_pidfd_if (id, is_controller_of, name)) < 0)
     return -1;
-  sockets = hold_sockets (controller, id, name, &complete);
-  connected = sockets->len > 0 ? 1 : complete ? 0 : -1;
+  monitor = monitor_socket (name);
+  sockets = hold_sockets (controller, id, NULL, &complete);
+  for (guint i = 0; i < sockets->len; i++)
+    {
+      int fd = g_array_index (sockets, int, i);
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+      switch (unix_socket_on (fd, monitor))
+        {
+        case 0:
+          connected = 1;
+          break;
+        case 1:
+          /* Readable: a connection waits to be accepted (libvirtd's,
+           * with the controller slow to take it). */
+          if (poll (&pfd, 1, 0) == 1)
+            connected = 1;
+          break;
+        default:
+          break;
+        }
+    }
   release_sockets (sockets);
   close (controller);
-  return connected;
+  return connected == 0 && !complete ? -1 : connected;
 }
 
 /* Kills @dom's container and then its libvirt_lxc controller, for
