@@ -192,13 +192,6 @@ unix_socket_on (int fd,
   return listening ? 1 : 0;
 }
 
-static gboolean
-is_connection_on (int fd,
-                  const char *suffix)
-{
-  return unix_socket_on (fd, suffix) == 0;
-}
-
 /* The end of the path of domain @name's monitor socket, NAME.sock in
  * libvirt's state directory. */
 static char *
@@ -243,7 +236,7 @@ hold_sockets (int controller,
           all = all && errno == EBADF;
           continue;
         }
-      if (monitor != NULL && !is_connection_on (fd, monitor))
+      if (monitor != NULL && unix_socket_on (fd, monitor) != 0)
         close (fd);
       else
         g_array_append_val (held, fd);
@@ -304,6 +297,40 @@ nlx_lxc_hold_monitor (virDomainPtr dom,
   return fd;
 }
 
+/* Whether @sockets, copied from domain @name's controller (*@complete
+ * from hold_sockets()), show libvirtd connected to it: 1 a connection
+ * accepted on its monitor socket, or one waiting there to be (the
+ * listening socket polls readable), 0 neither, -1 not all could be
+ * looked at. */
+static int
+holds_monitor (GArray *sockets,
+               gboolean complete,
+               const char *name)
+{
+  g_autofree char *monitor = monitor_socket (name);
+
+  for (guint i = 0; i < sockets->len; i++)
+    {
+      int fd = g_array_index (sockets, int, i);
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+      switch (unix_socket_on (fd, monitor))
+        {
+        case 0:
+          return 1;
+        case 1:
+          /* Readable: a connection waits to be accepted (libvirtd's,
+           * with the controller slow to take it). */
+          if (poll (&pfd, 1, 0) == 1)
+            return 1;
+          break;
+        default:
+          break;
+        }
+    }
+  return complete ? 0 : -1;
+}
+
 /**
  * nlx_lxc_monitor_connected:
  * @dom: a running domain, looked up during its current run
@@ -325,42 +352,21 @@ nlx_lxc_hold_monitor (virDomainPtr dom,
 int
 nlx_lxc_monitor_connected (virDomainPtr dom)
 {
-  g_autofree char *monitor = NULL;
   guint id = virDomainGetID (dom);
   const char *name = virDomainGetName (dom);
   GArray *sockets;
   gboolean complete;
   int controller;
-  int connected = 0;
+  int connected;
 
   if (id == (guint) -1 || name == NULL ||
       (controller = open_pidfd_if (id, is_controller_of, name)) < 0)
     return -1;
-  monitor = monitor_socket (name);
   sockets = hold_sockets (controller, id, NULL, &complete);
-  for (guint i = 0; i < sockets->len; i++)
-    {
-      int fd = g_array_index (sockets, int, i);
-      struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-      switch (unix_socket_on (fd, monitor))
-        {
-        case 0:
-          connected = 1;
-          break;
-        case 1:
-          /* Readable: a connection waits to be accepted (libvirtd's,
-           * with the controller slow to take it). */
-          if (poll (&pfd, 1, 0) == 1)
-            connected = 1;
-          break;
-        default:
-          break;
-        }
-    }
+  connected = holds_monitor (sockets, complete, name);
   release_sockets (sockets);
   close (controller);
-  return connected == 0 && !complete ? -1 : connected;
+  return connected;
 }
 
 /* Kills @dom's container and then its libvirt_lxc controller, for
@@ -386,7 +392,6 @@ kill_container (NlxDriverState *state,
                 const char *uuid,
                 gboolean *heard)
 {
-  g_autofree char *monitor = NULL;
   guint id = virDomainGetID (dom);
   const char *name = virDomainGetName (dom);
   int controller = -1;
@@ -409,11 +414,7 @@ kill_container (NlxDriverState *state,
       GArray *sockets = hold_sockets (controller, id, NULL, &complete);
       int timeout_ms = (int) (NLX_LXC_STOPPED_EVENT_TIMEOUT_US / 1000);
 
-      monitor = monitor_socket (name);
-      *heard = !complete;
-      for (guint i = 0; i < sockets->len; i++)
-        if (is_connection_on (g_array_index (sockets, int, i), monitor))
-          *heard = TRUE;
+      *heard = holds_monitor (sockets, complete, name) != 0;
 
       nlx_lxc_flush_console (state, dom, uuid);
       if (pidfd_signal (init, SIGKILL))
