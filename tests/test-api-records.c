@@ -326,6 +326,50 @@ test_saves_off_the_loop (Fixture *f,
   nlx_test_delete_and_wait (f->session, id);
 }
 
+static const char *
+status_of (JsonNode *server)
+{
+  return json_object_get_string_member (nlx_test_object_at (server, "server"),
+                                        "status");
+}
+
+/* A build's end is shown only once it is on disk: while its save waits
+ * for the disk (the store's writer held), GET shows the server in BUILD,
+ * as its record on disk says, and ACTIVE once it landed.  Before, GET
+ * said ACTIVE at once, and a crash in between brought the server back
+ * in ERROR ("its build was interrupted"), which test-compute's
+ * guest-reboot-daemon-down met now and then.  The fake driver's spawn
+ * takes [fake] delay_ms, long enough to hold the writer before it ends. */
+static void
+test_build_end_shown_once_saved (Fixture *f,
+                                 gconstpointer data G_GNUC_UNUSED)
+{
+  NlxStore *store = nlx_manager_get_store (f->daemon.manager);
+  g_autofree char *id = nlx_test_create (f->session, "nlxtest-durable",
+                                         "test-image", NULL);
+  g_autofree char *record = g_strdup_printf ("%s/state/records/%s.json",
+                                             f->dir, id);
+  g_autofree char *contents = NULL;
+  g_autoptr(JsonNode) shown = NULL;
+
+  nlx_store_flush (store);
+  nlx_store_hold (store, TRUE);
+  /* The build's end, queued behind the held writer. */
+  wait_for_pending_writes (f, 1);
+  shown = nlx_test_show (f->session, id);
+  g_assert_cmpstr (status_of (shown), ==, "BUILD");
+  g_assert_true (g_file_get_contents (record, &contents, NULL, NULL));
+  g_assert_nonnull (strstr (contents, "\"task_state\" : \"spawning\""));
+
+  nlx_store_hold (store, FALSE);
+  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  g_clear_pointer (&contents, g_free);
+  g_assert_true (g_file_get_contents (record, &contents, NULL, NULL));
+  g_assert_nonnull (strstr (contents, "\"vm_state\" : \"active\""));
+  g_assert_nonnull (strstr (contents, "\"task_state\" : null"));
+  nlx_test_delete_and_wait (f->session, id);
+}
+
 #define BRIDGE "nlxtestbr0"
 
 /* The one address of @id's "addresses", checked against GET .../ips. */
@@ -770,6 +814,8 @@ main (int argc,
   g_test_add (path, Fixture, config, fixture_set_up, func, fixture_tear_down)
   ADD ("/nlx/api/servers/save-failure", test_save_failure, NULL);
   ADD ("/nlx/api/servers/saves-off-the-loop", test_saves_off_the_loop, NULL);
+  ADD ("/nlx/api/servers/build-end-shown-once-saved",
+       test_build_end_shown_once_saved, "[fake]\ndelay_ms = 1000\n");
   ADD ("/nlx/api/servers/delete-frees-address", test_delete_frees_address,
        "[network]\nbridge = " BRIDGE "\ncidr = 10.251.200.0/29\n");
   ADD ("/nlx/api/servers/addresses", test_addresses,

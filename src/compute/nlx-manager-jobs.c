@@ -24,6 +24,7 @@ nlx_manager_job_free (Job *job)
   g_clear_error (&job->error);
   g_clear_error (&job->info_error);
   g_clear_error (&job->undo_cause);
+  nlx_record_free (job->before_end);
   g_free (job->fault);
   g_free (job);
 }
@@ -378,6 +379,8 @@ nlx_manager_end_job (NlxManager *manager,
       entry->delete_pending = FALSE;
       nlx_manager_start_action (manager, entry, NLX_ACTION_DELETE, NULL);
     }
+  else if (job->before_end != NULL && !saved)
+    nlx_manager_save_end (manager, entry, g_steal_pointer (&job->before_end));
   else if (!saved)
     nlx_manager_save (manager, entry);
   if (job->answer_caller != NULL)
@@ -414,6 +417,11 @@ apply_job (NlxManager *manager,
       nlx_manager_forget (manager, job->uuid);
       return FALSE;
     }
+  /* A build's end is shown once saved: a restart that found the build
+   * on disk would take it for one it interrupted. */
+  if (entry->record->task_state == NLX_TASK_STATE_SPAWNING ||
+      entry->record->vm_state == NLX_VM_STATE_BUILDING)
+    job->before_end = nlx_record_copy (entry->record);
   nlx_manager_action_end_job (manager, entry, job);
   if (job->finish (manager, entry, job))
     return TRUE;

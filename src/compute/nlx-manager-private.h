@@ -54,9 +54,13 @@ typedef struct {
    * changes or saves it any more; it goes, and its address with it,
    * once the record is gone. */
   gboolean forgetting;
-  /* While committing: the record as it was before the change, which
-   * readers see until the change is saved (it may yet be undone). */
+  /* While saves of changes readers must not see yet are on their way to
+   * disk (@hiding of them): the record as it was before the first, which
+   * readers see until the last has landed.  A commit's change may yet be
+   * undone; an operation's end would not be found by a restart
+   * (nlx_manager_save_end()). */
   NlxRecord *shown;
+  guint hiding;
   /* The name of the image a snapshot in progress makes, so that a
    * createImage retried meanwhile hears which. */
   char *snapshot_name;
@@ -187,6 +191,9 @@ struct _Job {
   /* The caller answered once the job's task state is saved, before the
    * job runs (JOB_ACTION, JOB_REBUILD) */
   GTask *answer;
+  /* The end of a build: the record as it was, which readers see until
+   * the end is saved (nlx_manager_save_end()) */
+  NlxRecord *before_end;
   /* JOB_VOLUME: a detach undoing an attachment whose record could not be
    * saved, and why */
   GError *undo_cause;
@@ -267,6 +274,9 @@ GTask *nlx_manager_call_new (void (*run) (NlxManager *manager,
 void nlx_manager_save_addresses (NlxManager *manager);
 void nlx_manager_save (NlxManager *manager,
                        Entry *entry);
+void nlx_manager_save_end (NlxManager *manager,
+                           Entry *entry,
+                           NlxRecord *before);
 void nlx_manager_commit_full (NlxManager *manager,
                               Entry *entry,
                               JsonNode *before,

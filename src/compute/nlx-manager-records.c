@@ -60,6 +60,9 @@ touch (NlxRecord *record)
 
 static gboolean retry_saves (gpointer data);
 
+static void announce_power_state (NlxManager *manager,
+                                  Entry *entry);
+
 static void resume (NlxManager *manager,
                     const char *uuid);
 
@@ -82,6 +85,8 @@ typedef struct {
   guint64 serial;
   /* nlx_manager_commit(): the record as before the change, what to do next */
   JsonNode *before;
+  /* Readers do not see the change until it lands (Entry.hiding). */
+  gboolean hides;
   void (*done) (NlxManager *manager,
                 Entry *entry,
                 GError *error,
@@ -123,6 +128,16 @@ arm_retry (NlxManager *manager)
     }
 }
 
+/* A save that hid its change from readers (Entry.hiding) is done, or
+ * failed: once none is left, they see the record as memory has it. */
+static void
+unhide (Entry *entry)
+{
+  g_assert (entry->hiding > 0);
+  if (--entry->hiding == 0)
+    g_clear_pointer (&entry->shown, nlx_record_free);
+}
+
 static void
 saved (GObject *source G_GNUC_UNUSED,
        GAsyncResult *result,
@@ -133,6 +148,11 @@ saved (GObject *source G_GNUC_UNUSED,
   g_autoptr(GError) error = NULL;
   Entry *entry = lookup_serial (manager, save->uuid, save->serial);
 
+  if (entry != NULL && save->hides)
+    {
+      unhide (entry);
+      announce_power_state (manager, entry);
+    }
   /* In order, so the last one to finish says how the disk stands. */
   if (nlx_store_save_finish (manager->store, result, &error))
     {
@@ -243,6 +263,31 @@ nlx_manager_save (NlxManager *manager,
                         save_new (manager, entry));
 }
 
+/* Saves an operation's end as nlx_manager_save() does, but readers see
+ * @before (transfer full: the record as it was before the end) until
+ * the save lands, and the watcher hears of the new power state only
+ * then: the API shows no end that a restart would not find.  Before, a
+ * build shown ACTIVE whose end a crash kept off the disk came back from
+ * the restart in ERROR.  A save that fails shows the end all the same:
+ * it has happened, and is saved once the disk allows. */
+void
+nlx_manager_save_end (NlxManager *manager,
+                      Entry *entry,
+                      NlxRecord *before)
+{
+  Save *save;
+
+  if (entry->shown == NULL)
+    entry->shown = before;
+  else
+    nlx_record_free (before);
+  entry->hiding++;
+  save = save_new (manager, entry);
+  save->hides = TRUE;
+  touch (entry->record);
+  nlx_store_save_async (manager->store, entry->record, saved, save);
+}
+
 /* Puts back the record as @before has it, keyed anew (the table's key is
  * the record's own uuid string). */
 static void
@@ -282,7 +327,7 @@ committed (GObject *source G_GNUC_UNUSED,
   if (entry != NULL)
     {
       entry->committing = FALSE;
-      g_clear_pointer (&entry->shown, nlx_record_free);
+      unhide (entry);
       if (error == NULL)
         entry->unsaved = FALSE;
       else if (save->before != NULL)
@@ -320,8 +365,9 @@ nlx_manager_commit_full (NlxManager *manager,
   save->done = done;
   save->data = data;
   entry->committing = TRUE;
-  if (before != NULL)
+  if (before != NULL && entry->shown == NULL)
     entry->shown = nlx_record_new_from_node (before, NULL);
+  entry->hiding++;
   announce_power_state (manager, entry);
   touch (entry->record);
   nlx_store_save_with_file_async (manager->store, entry->record,

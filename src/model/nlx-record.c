@@ -363,3 +363,20 @@ nlx_record_new_from_node (JsonNode *node,
     }
   return g_steal_pointer (&record);
 }
+
+/**
+ * nlx_record_copy:
+ *
+ * Returns: (transfer full): a record like @record, with a generation of
+ * its own
+ */
+NlxRecord *
+nlx_record_copy (const NlxRecord *record)
+{
+  g_autoptr(JsonNode) node = nlx_record_to_node (record);
+  NlxRecord *copy = nlx_record_new_from_node (node, NULL);
+
+  /* nlx_record_to_node() wrote it a moment ago. */
+  g_assert (copy != NULL);
+  return copy;
+}

@@ -90,5 +90,6 @@ const char *nlx_task_state_to_string (NlxTaskState state);
 JsonNode *nlx_record_to_node (const NlxRecord *record);
 NlxRecord *nlx_record_new_from_node (JsonNode *node,
                                      GError **error);
+NlxRecord *nlx_record_copy (const NlxRecord *record);
 
 G_END_DECLS
