@@ -335,7 +335,8 @@ status_of (JsonNode *server)
 
 /* A build's end is shown only once it is on disk: while its save waits
  * for the disk (the store's writer held), GET shows the server in BUILD,
- * as its record on disk says, and ACTIVE once it landed.  Before, GET
+ * as its record on disk says, and ACTIVE once it landed; a rename asked
+ * for meanwhile shows with it, once both have landed.  Before, GET
  * said ACTIVE at once, and a crash in between brought the server back
  * in ERROR ("its build was interrupted"), which test-compute's
  * guest-reboot-daemon-down met now and then.  The fake driver's spawn
@@ -349,24 +350,36 @@ test_build_end_shown_once_saved (Fixture *f,
                                          "test-image", NULL);
   g_autofree char *record = g_strdup_printf ("%s/state/records/%s.json",
                                              f->dir, id);
+  g_autofree char *path = g_strconcat ("/v2.1/servers/", id, NULL);
   g_autofree char *contents = NULL;
   g_autoptr(JsonNode) shown = NULL;
+  Pending *rename;
 
   nlx_store_flush (store);
   nlx_store_hold (store, TRUE);
-  /* The build's end, queued behind the held writer. */
+  /* The build's end, queued behind the held writer, and a rename asked
+   * for after it: both hidden until both land. */
   wait_for_pending_writes (f, 1);
+  rename = pending_start (f, "PUT", path,
+                          "{\"server\": {\"name\": \"nlxtest-renamed\"}}");
+  wait_for_pending_writes (f, 2);
   shown = nlx_test_show (f->session, id);
   g_assert_cmpstr (status_of (shown), ==, "BUILD");
+  g_assert_cmpstr (name_of (shown), ==, "nlxtest-durable");
   g_assert_true (g_file_get_contents (record, &contents, NULL, NULL));
   g_assert_nonnull (strstr (contents, "\"task_state\" : \"spawning\""));
 
   nlx_store_hold (store, FALSE);
-  nlx_test_wait_for_status (f->session, id, "ACTIVE");
+  g_assert_cmpuint (pending_finish (rename), ==, 200);
+  g_clear_pointer (&shown, json_node_unref);
+  shown = nlx_test_show (f->session, id);
+  g_assert_cmpstr (status_of (shown), ==, "ACTIVE");
+  g_assert_cmpstr (name_of (shown), ==, "nlxtest-renamed");
   g_clear_pointer (&contents, g_free);
   g_assert_true (g_file_get_contents (record, &contents, NULL, NULL));
   g_assert_nonnull (strstr (contents, "\"vm_state\" : \"active\""));
   g_assert_nonnull (strstr (contents, "\"task_state\" : null"));
+  g_assert_nonnull (strstr (contents, "\"nlxtest-renamed\""));
   nlx_test_delete_and_wait (f->session, id);
 }
 
