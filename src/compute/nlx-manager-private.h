@@ -57,8 +57,8 @@ typedef struct {
   /* While saves of changes readers must not see yet are on their way to
    * disk (@hiding of them): the record as it was before the first, which
    * readers see until the last has landed.  A commit's change may yet be
-   * undone; an operation's end would not be found by a restart
-   * (nlx_manager_save_end()). */
+   * undone; a build's end not on disk yet would not be found by a
+   * restart (nlx_manager_save_end()). */
   NlxRecord *shown;
   guint hiding;
   /* The name of the image a snapshot in progress makes, so that a

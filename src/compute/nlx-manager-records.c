@@ -263,13 +263,14 @@ nlx_manager_save (NlxManager *manager,
                         save_new (manager, entry));
 }
 
-/* Saves an operation's end as nlx_manager_save() does, but readers see
- * @before (transfer full: the record as it was before the end) until
- * the save lands, and the watcher hears of the new power state only
- * then: the API shows no end that a restart would not find.  Before, a
- * build shown ACTIVE whose end a crash kept off the disk came back from
- * the restart in ERROR.  A save that fails shows the end all the same:
- * it has happened, and is saved once the disk allows. */
+/* Saves an operation's end (a build's: apply_job()) as
+ * nlx_manager_save() does, but readers see @before (transfer full: the
+ * record as it was before the end) until the save lands, and the
+ * watcher hears of the new power state only then: the API shows no end
+ * that a restart would not find.  Before, a build shown ACTIVE whose end
+ * a crash kept off the disk came back from the restart in ERROR.  A save
+ * that fails shows the end all the same: it has happened, and is saved
+ * once the disk allows. */
 void
 nlx_manager_save_end (NlxManager *manager,
                       Entry *entry,
